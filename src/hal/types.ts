@@ -1,0 +1,291 @@
+/**
+ * The hardware abstraction layer: what every backend (kvm, hvf, emulated) provides.
+ *
+ * Handles follow kvm-ioctls: a `HalBackend` opens a `Hypervisor`, which creates `HalVm`s, which create
+ * `HalVcpu`s. Each handle owns its native resources and is closed with `[Symbol.dispose]()`. Nothing in this
+ * layer knows about devices, configs or the VMM; it is the bottom of the dependency graph.
+ *
+ * Addresses are plain `number`s: guest-physical and host-physical addresses on every architecture we support fit
+ * in 53 bits (Sv48x4 is 50 bits, x86 MAXPHYADDR is at most 52), and numbers keep the hot paths free of BigInt.
+ * Register values and data words are 64-bit and therefore `bigint` at this API edge.
+ */
+
+export type BackendName = "kvm" | "hvf" | "emulated";
+export type GuestArch = "riscv64" | "x86_64" | "aarch64";
+
+/** A guest-physical address (fits in 53 bits). */
+export type GuestPhysAddr = number;
+/** A guest-virtual address as the guest's MMU sees it (only used for reporting). */
+export type GuestVirtAddr = number;
+/** A host-physical address in the backend's own physical address space (emulated), or a host-virtual one (kvm). */
+export type HostPhysAddr = number;
+
+/** Access width in bytes. */
+export type AccessWidth = 1 | 2 | 4 | 8;
+
+/** Mapping permissions, bit-compatible with axaddrspace's `MappingFlags`. */
+export const MappingFlags = {
+  READ: 1 << 0,
+  WRITE: 1 << 1,
+  EXECUTE: 1 << 2,
+  USER: 1 << 3,
+  DEVICE: 1 << 4,
+  UNCACHED: 1 << 5,
+} as const;
+export type MappingFlagBits = number;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Exit reasons
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Why `HalVcpu.run()` returned. Mirrors axvcpu's `AxVCpuExitReason`, plus:
+ * - `SbiCall`: a RISC-V `ecall` from VS-mode (the guest calling its SBI firmware). It mirrors KVM's
+ *   `KVM_EXIT_RISCV_SBI`: the backend has already advanced the guest pc past the `ecall`; the VMM answers by
+ *   writing a0/a1 with `setGpr`.
+ * - `Unsupported`: a raw exit this backend could not decode. It carries what the backend saw.
+ */
+export type AxVCpuExitReason =
+  | {
+      readonly kind: "Hypercall";
+      readonly nr: bigint;
+      readonly args: readonly [bigint, bigint, bigint, bigint, bigint, bigint];
+    }
+  | {
+      readonly kind: "MmioRead";
+      readonly addr: GuestPhysAddr;
+      readonly width: AccessWidth;
+      /** Destination general-purpose register (arch numbering; RISC-V x0..x31). */
+      readonly reg: number;
+      /** Width of the destination register in bytes. */
+      readonly regWidth: AccessWidth;
+      /** Sign-extend the `width`-byte value to `regWidth` bytes. */
+      readonly signedExt: boolean;
+    }
+  | { readonly kind: "MmioWrite"; readonly addr: GuestPhysAddr; readonly width: AccessWidth; readonly data: bigint }
+  | { readonly kind: "SysRegRead"; readonly addr: number; readonly reg: number }
+  | { readonly kind: "SysRegWrite"; readonly addr: number; readonly value: bigint }
+  | { readonly kind: "IoRead"; readonly port: number; readonly width: AccessWidth }
+  | { readonly kind: "IoWrite"; readonly port: number; readonly width: AccessWidth; readonly data: bigint }
+  | { readonly kind: "ExternalInterrupt"; readonly vector: number }
+  | { readonly kind: "NestedPageFault"; readonly addr: GuestPhysAddr; readonly accessFlags: MappingFlagBits }
+  | { readonly kind: "Halt" }
+  | { readonly kind: "CpuUp"; readonly targetCpu: number; readonly entryPoint: GuestPhysAddr; readonly arg: bigint }
+  | { readonly kind: "CpuDown"; readonly state: bigint }
+  | {
+      readonly kind: "SystemDown";
+      /** What the guest asked for. axvcpu has no fields here; we keep the request so the VMM can honour it. */
+      readonly action: SystemDownAction;
+      /** Guest-provided exit status (0 = success), e.g. the SBI SRST reason or a test finisher code. */
+      readonly code: number;
+    }
+  | { readonly kind: "Nothing" }
+  | { readonly kind: "FailEntry"; readonly hardwareEntryFailureReason: bigint; readonly detail: string }
+  | {
+      readonly kind: "SendIPI";
+      readonly targetCpu: number;
+      readonly targetCpuAux: number;
+      readonly sendToAll: boolean;
+      readonly sendToSelf: boolean;
+      readonly vector: number;
+    }
+  | {
+      readonly kind: "SbiCall";
+      readonly extensionId: bigint;
+      readonly functionId: bigint;
+      readonly args: readonly [bigint, bigint, bigint, bigint, bigint, bigint];
+    }
+  | { readonly kind: "Unsupported"; readonly backend: BackendName; readonly raw: string };
+
+export type SystemDownAction = "poweroff" | "reboot" | "crash";
+export type ExitKind = AxVCpuExitReason["kind"];
+
+export function assertNever(value: never, what = "value"): never {
+  throw new Error(`Unexpected ${what}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+export type HalErrorKind =
+  | "unsupported" // the backend cannot run here, or not this arch/feature
+  | "syscall" // a native call failed (errno kept)
+  | "invalid-argument" // checked before crossing into native code
+  | "resource" // out of memory slots, vcpu ids, host memory
+  | "state"; // wrong order of operations (vcpu after close, memory after vcpu creation, ...)
+
+export class HalError extends Error {
+  override readonly name = "HalError";
+  readonly kind: HalErrorKind;
+  readonly backend: BackendName;
+  /** The failed operation, e.g. "KVM_CREATE_VM". */
+  readonly operation: string;
+  /** errno for `syscall` errors. */
+  readonly errno: number | undefined;
+
+  constructor(
+    backend: BackendName,
+    kind: HalErrorKind,
+    operation: string,
+    message: string,
+    options: { errno?: number; cause?: unknown } = {},
+  ) {
+    super(`${backend}: ${operation}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.backend = backend;
+    this.kind = kind;
+    this.operation = operation;
+    this.errno = options.errno;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Handles
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Whether a backend can run on this host, and if not, why. */
+export interface BackendSupport {
+  readonly backend: BackendName;
+  readonly available: boolean;
+  /** Human-readable reason: what was found, or what is missing ("no /dev/kvm", "not macOS", ...). */
+  readonly reason: string;
+  /** Guest architectures this backend can run on this host (empty when unavailable). */
+  readonly archs: readonly GuestArch[];
+}
+
+/** A backend module's factory (one per backend, typed against this interface). */
+export interface HalBackend {
+  readonly name: BackendName;
+  /** Cheap probe; never throws. */
+  hasHardwareSupport(): BackendSupport;
+  /** Open the hypervisor. Throws `HalError` of kind "unsupported" with the probe's reason when unavailable. */
+  open(): Hypervisor;
+}
+
+export interface Hypervisor extends Disposable {
+  readonly backend: BackendName;
+  createVm(options: HalVmOptions): HalVm;
+}
+
+export interface HalVmOptions {
+  readonly arch: GuestArch;
+  /** VM id, for messages and (emulated) VMID tagging. */
+  readonly vmId: number;
+  /** Number of vCPUs that will be created (some backends size tables from it). */
+  readonly cpuCount: number;
+  /**
+   * Emulated backend: "hypervisor" runs guests in VS/VU-mode behind a G-stage table built by the VMM (axvisor's
+   * model); "bare-machine" starts the hart in M-mode at the entry and treats every non-RAM physical access as MMIO
+   * (a QEMU `virt`-like board for conformance suites). Other backends only accept "hypervisor".
+   */
+  readonly mode?: "hypervisor" | "bare-machine";
+  /** Frequency of the architectural timer the guest reads (RISC-V `time`), in Hz. Default 10 MHz. */
+  readonly timebaseHz?: number;
+}
+
+/**
+ * A block of host memory that can back guest memory or hold VMM-built structures (nested page tables).
+ * It is page-aligned and zeroed when allocated, and owned by the VM that allocated it.
+ */
+export interface HostMemory {
+  /** The bytes. Views stay valid until the owning VM is closed. */
+  readonly bytes: Uint8Array;
+  /** Where the block sits in the backend's host-physical address space (emulated), or its host address (kvm). */
+  readonly hostPhysAddr: HostPhysAddr;
+  /**
+   * Tell the backend that software other than the vCPUs (the VMM, a device, DMA) wrote [offset, offset+length).
+   * The emulated backend drops decoded blocks and translations for those pages; hardware backends do nothing.
+   */
+  notifyWritten(offset: number, length: number): void;
+}
+
+export interface HalVm extends Disposable {
+  readonly backend: BackendName;
+  readonly arch: GuestArch;
+  /**
+   * Who translates guest-physical to host-physical addresses:
+   * - "nested-page-table": the VMM builds the table (Sv39x4/Sv48x4) in host memory from `allocateMemory` and
+   *   passes its root to `HalVcpu.setup` (axvisor on RISC-V, our emulated backend).
+   * - "memory-slots": the backend keeps its own table; the VMM registers regions with `mapGuestMemory`
+   *   (KVM, HVF).
+   */
+  readonly stage2: "nested-page-table" | "memory-slots";
+
+  /**
+   * Allocate zeroed, page-aligned host memory of `size` bytes (a multiple of 4 KiB). `alignment` (a power of two,
+   * at least 4 KiB) constrains `hostPhysAddr`; `hostPhysAddr` asks for a fixed host-physical address (identity
+   * mappings, bare-machine RAM); the backend throws `HalError` "resource" if that is not possible.
+   */
+  allocateMemory(size: number, options?: { alignment?: number; hostPhysAddr?: HostPhysAddr }): HostMemory;
+
+  /**
+   * Make guest-physical [gpa, gpa + memory.bytes.length) resolve to `memory`. Required for "memory-slots"
+   * backends; on the emulated backend it defines the physical map that M/HS-mode (bare-machine) accesses use.
+   */
+  mapGuestMemory(gpa: GuestPhysAddr, memory: HostMemory, flags: MappingFlagBits): void;
+
+  /** Create vCPU `id` (0-based). */
+  createVcpu(id: number): HalVcpu;
+
+  /**
+   * Assert or deassert a VM-level interrupt line (x86 in-kernel irqchip GSI). Backends whose interrupt
+   * controller lives in the VMM (RISC-V: the VMM's PLIC drives `HalVcpu.setInterruptLevel`) throw "unsupported".
+   */
+  setIrqLine(line: number, level: boolean): void;
+
+  /** The architectural timer value now (RISC-V `time`; ticks of `timebaseHz`). */
+  currentTime(): number;
+  readonly timebaseHz: number;
+}
+
+/** Architecture-specific vCPU set-up handed to `HalVcpu.setup`. */
+export interface HalVcpuSetup {
+  /** Guest-physical (or, before paging, guest-virtual) entry point. */
+  readonly entry: GuestPhysAddr;
+  /** Root of the nested page table for "nested-page-table" VMs (hgatp root); ignored by "memory-slots" VMs. */
+  readonly eptRoot: HostPhysAddr;
+  /** RISC-V: G-stage mode. Default "sv39x4". */
+  readonly gstageMode?: "sv39x4" | "sv48x4";
+  /** Initial values of general-purpose registers (RISC-V a0 = hart id, a1 = DTB address for Linux). */
+  readonly gprs?: ReadonlyArray<readonly [reg: number, value: bigint]>;
+}
+
+export interface HalVcpu extends Disposable {
+  readonly id: number;
+  /** Prepare the vCPU to enter the guest at `entry` (RISC-V: VS-mode, vsatp = 0; x86: see the KVM backend). */
+  setup(setup: HalVcpuSetup): void;
+  setEntry(entry: GuestPhysAddr): void;
+  getGpr(reg: number): bigint;
+  setGpr(reg: number, value: bigint): void;
+  /**
+   * Complete the last `MmioRead`/`IoRead`/`SysRegRead` exit with `value` (truncated to the access width and
+   * sign- or zero-extended as the exit said) before the next `run()`.
+   */
+  setReturnValue(value: bigint): void;
+  /**
+   * Run the guest until something needs the VMM. Returns `Nothing` when the backend's time slice ran out (the
+   * emulated backend runs at most `budget` instructions per call), so callers can interleave vCPUs and events.
+   */
+  run(): AxVCpuExitReason;
+  /**
+   * Backends whose `run` blocks in the host kernel (KVM_RUN) provide this: the guest runs on a helper thread
+   * (one Bun Worker per vCPU) while the caller's event loop stays free. Register access and `setReturnValue`
+   * stay synchronous on the calling thread between runs. The VMM prefers `runAsync` when present.
+   */
+  runAsync?(): Promise<AxVCpuExitReason>;
+  /** Make a vCPU that is inside `run`/`runAsync` return soon (with `Nothing` if nothing else happened). */
+  kick(): void;
+  /**
+   * Assert or clear a guest interrupt. RISC-V: `vector` is the supervisor-level cause the guest sees
+   * (1 = software, 5 = timer, 9 = external), delivered through hvip (VSSIP/VSTIP/VSEIP); in bare-machine mode the
+   * machine-level causes (3, 7, 11) and supervisor ones drive mip directly. x86: a vector for KVM_INTERRUPT.
+   */
+  setInterruptLevel(vector: number, asserted: boolean): void;
+  /** True when the guest has an interrupt it would take now (used to end a `Halt`). */
+  hasPendingInterrupt(): boolean;
+  /**
+   * When the hardware itself will next raise an interrupt (RISC-V Sstc `vstimecmp`, in `timebaseHz` ticks), or
+   * `undefined` if none is armed. The VMM sleeps until min(this, its own timers) while the vCPU halts.
+   */
+  hardwareTimerDeadline(): number | undefined;
+}
