@@ -1,0 +1,176 @@
+/**
+ * ELF64 little-endian executable parser for loading kernels and test programs.
+ *
+ * Only what a loader needs: the entry point, the PT_LOAD segments (file bytes + memory size, placed at their
+ * physical address), and the symbol table (bare-metal test programs expose `tohost`/`fromhost`). Every offset
+ * and size read from the file is checked against the file length before use: the image is untrusted input.
+ */
+
+export const EM_RISCV = 243;
+export const EM_X86_64 = 62;
+
+const ELF_MAGIC = 0x464c457f; // "\x7fELF" little-endian
+const ELFCLASS64 = 2;
+const ELFDATA2LSB = 1;
+const ET_EXEC = 2;
+const ET_DYN = 3;
+const PT_LOAD = 1;
+const SHT_SYMTAB = 2;
+const EHDR_SIZE = 64;
+const PHDR_SIZE = 56;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
+
+export const PF_X = 1;
+export const PF_W = 2;
+export const PF_R = 4;
+
+export interface ElfSegment {
+  /** Physical load address (p_paddr). */
+  readonly paddr: number;
+  readonly vaddr: number;
+  /** The bytes present in the file (p_filesz); the rest up to `memSize` is zero. */
+  readonly data: Uint8Array;
+  readonly memSize: number;
+  /** PF_R | PF_W | PF_X */
+  readonly flags: number;
+}
+
+export interface ElfSymbol {
+  readonly value: number;
+  readonly size: number;
+}
+
+export interface ElfImage {
+  readonly machine: number;
+  readonly entry: number;
+  readonly segments: readonly ElfSegment[];
+  readonly symbols: ReadonlyMap<string, ElfSymbol>;
+}
+
+export type ElfErrorKind = "not-elf" | "unsupported" | "truncated" | "invalid";
+
+export class ElfError extends Error {
+  override readonly name = "ElfError";
+  readonly kind: ElfErrorKind;
+  constructor(kind: ElfErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+export function isElf(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ELF_MAGIC;
+}
+
+function hex(value: number): string {
+  return `0x${value.toString(16)}`;
+}
+
+/** Read a u64 field as a number, rejecting values that do not fit in 53 bits. */
+function u64(view: DataView, offset: number, field: string): number {
+  const value = view.getBigUint64(offset, true);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ElfError("unsupported", `Cannot load ELF: ${field} 0x${value.toString(16)} does not fit in 53 bits`);
+  }
+  return Number(value);
+}
+
+export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
+  if (bytes.length < EHDR_SIZE) {
+    throw new ElfError(bytes.length >= 4 && isElf(bytes) ? "truncated" : "not-elf", `${source}: not an ELF file (${bytes.length} bytes)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, true) !== ELF_MAGIC) throw new ElfError("not-elf", `${source}: not an ELF file (bad magic)`);
+  const elfClass = view.getUint8(4);
+  if (elfClass !== ELFCLASS64) throw new ElfError("unsupported", `${source}: ELF class ${elfClass} is not ELF64`);
+  const data = view.getUint8(5);
+  if (data !== ELFDATA2LSB) throw new ElfError("unsupported", `${source}: ELF data encoding ${data} is not little-endian`);
+  const type = view.getUint16(16, true);
+  if (type !== ET_EXEC && type !== ET_DYN) {
+    throw new ElfError("unsupported", `${source}: ELF type ${type} is not an executable (ET_EXEC/ET_DYN)`);
+  }
+  const machine = view.getUint16(18, true);
+  const entry = u64(view, 24, "e_entry");
+  const phoff = u64(view, 32, "e_phoff");
+  const shoff = u64(view, 40, "e_shoff");
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  const shentsize = view.getUint16(58, true);
+  const shnum = view.getUint16(60, true);
+
+  if (phnum > 0 && phentsize < PHDR_SIZE) throw new ElfError("invalid", `${source}: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
+  if (phoff + phnum * phentsize > bytes.length) {
+    throw new ElfError("truncated", `${source}: program headers at ${hex(phoff)} (${phnum} × ${phentsize}) run past the end of the file (${bytes.length} bytes)`);
+  }
+
+  const segments: ElfSegment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (view.getUint32(at, true) !== PT_LOAD) continue;
+    const flags = view.getUint32(at + 4, true);
+    const offset = u64(view, at + 8, `segment ${i} p_offset`);
+    const vaddr = u64(view, at + 16, `segment ${i} p_vaddr`);
+    const paddr = u64(view, at + 24, `segment ${i} p_paddr`);
+    const fileSize = u64(view, at + 32, `segment ${i} p_filesz`);
+    const memSize = u64(view, at + 40, `segment ${i} p_memsz`);
+    if (fileSize > memSize) {
+      throw new ElfError("invalid", `${source}: segment ${i} p_filesz ${hex(fileSize)} > p_memsz ${hex(memSize)}`);
+    }
+    if (offset + fileSize > bytes.length) {
+      throw new ElfError("truncated", `${source}: segment ${i} file bytes ${hex(offset)}..${hex(offset + fileSize)} run past the end of the file (${bytes.length} bytes)`);
+    }
+    if (memSize === 0) continue;
+    segments.push({ paddr, vaddr, data: bytes.subarray(offset, offset + fileSize), memSize, flags });
+  }
+  if (segments.length === 0) throw new ElfError("invalid", `${source}: no loadable (PT_LOAD) segments`);
+
+  return { machine, entry, segments, symbols: readSymbols(bytes, view, shoff, shentsize, shnum, source) };
+}
+
+function readSymbols(bytes: Uint8Array, view: DataView, shoff: number, shentsize: number, shnum: number, source: string): Map<string, ElfSymbol> {
+  const symbols = new Map<string, ElfSymbol>();
+  // A stripped or section-less file simply has no symbols; a malformed section table is an error.
+  if (shnum === 0 || shoff === 0) return symbols;
+  if (shentsize < SHDR_SIZE || shoff + shnum * shentsize > bytes.length) {
+    throw new ElfError("truncated", `${source}: section headers at ${hex(shoff)} (${shnum} × ${shentsize}) run past the end of the file`);
+  }
+  const decoder = new TextDecoder();
+  for (let i = 0; i < shnum; i++) {
+    const at = shoff + i * shentsize;
+    if (view.getUint32(at + 4, true) !== SHT_SYMTAB) continue;
+    const symOffset = u64(view, at + 24, "symtab sh_offset");
+    const symSize = u64(view, at + 32, "symtab sh_size");
+    const link = view.getUint32(at + 40, true);
+    if (link >= shnum) throw new ElfError("invalid", `${source}: symtab links to section ${link} of ${shnum}`);
+    const strAt = shoff + link * shentsize;
+    const strOffset = u64(view, strAt + 24, "strtab sh_offset");
+    const strSize = u64(view, strAt + 32, "strtab sh_size");
+    if (symOffset + symSize > bytes.length || strOffset + strSize > bytes.length) {
+      throw new ElfError("truncated", `${source}: symbol or string table runs past the end of the file`);
+    }
+    for (let s = symOffset; s + SYM_SIZE <= symOffset + symSize; s += SYM_SIZE) {
+      const nameOffset = view.getUint32(s, true);
+      if (nameOffset === 0 || nameOffset >= strSize) continue;
+      let end = strOffset + nameOffset;
+      while (end < strOffset + strSize && bytes[end] !== 0) end++;
+      const name = decoder.decode(bytes.subarray(strOffset + nameOffset, end));
+      const value = view.getBigUint64(s + 8, true);
+      const size = view.getBigUint64(s + 16, true);
+      if (value > BigInt(Number.MAX_SAFE_INTEGER) || size > BigInt(Number.MAX_SAFE_INTEGER)) continue;
+      if (!symbols.has(name)) symbols.set(name, { value: Number(value), size: Number(size) });
+    }
+  }
+  return symbols;
+}
+
+/** The [lowest, highest) physical span covered by the loadable segments. */
+export function elfPhysicalSpan(image: ElfImage): { start: number; end: number } {
+  let start = Number.MAX_SAFE_INTEGER;
+  let end = 0;
+  for (const segment of image.segments) {
+    start = Math.min(start, segment.paddr);
+    end = Math.max(end, segment.paddr + segment.memSize);
+  }
+  return { start, end };
+}
