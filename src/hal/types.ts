@@ -254,6 +254,11 @@ export interface HalVcpu extends Disposable {
   readonly id: number;
   /** Prepare the vCPU to enter the guest at `entry` (RISC-V: VS-mode, vsatp = 0; x86: see the KVM backend). */
   setup(setup: HalVcpuSetup): void;
+  /**
+   * (Re)start the vCPU at `entry` in its initial architectural state. RISC-V: VS-mode (or M-mode for
+   * bare-machine VMs), vsatp = 0, vsstatus.SIE = 0, pending guest interrupts left as they are — what SBI HSM
+   * `hart_start` requires; the VMM then sets a0/a1 with `setGpr`.
+   */
   setEntry(entry: GuestPhysAddr): void;
   getGpr(reg: number): bigint;
   setGpr(reg: number, value: bigint): void;
@@ -281,7 +286,10 @@ export interface HalVcpu extends Disposable {
    * machine-level causes (3, 7, 11) and supervisor ones drive mip directly. x86: a vector for KVM_INTERRUPT.
    */
   setInterruptLevel(vector: number, asserted: boolean): void;
-  /** True when the guest has an interrupt it would take now (used to end a `Halt`). */
+  /**
+   * True when an interrupt is pending and locally enabled (RISC-V: pending & enabled in vsie/sie/mie, ignoring
+   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`.
+   */
   hasPendingInterrupt(): boolean;
   /**
    * When the hardware itself will next raise an interrupt (RISC-V Sstc `vstimecmp`, in `timebaseHz` ticks), or
