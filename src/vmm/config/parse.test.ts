@@ -245,7 +245,7 @@ describe("defaults and our additions", () => {
     expect(config.kernel.image.format).toBe("bzimage");
     expect(config.kernel.dtb).toBeUndefined();
     const error = errorOf(text.replace("cpu_num = 1", 'cpu_num = 1\narch = "riscv64"'));
-    expect(error.message).toContain('kernel.kernel_path = "bzImage": is a x86_64 image but base.arch is riscv64');
+    expect(error.message).toContain('kernel.kernel_path = "bzImage": is an x86_64 image but base.arch is riscv64');
   });
 });
 

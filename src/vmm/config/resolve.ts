@@ -183,7 +183,7 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
   const imageArch = kernelProbe === undefined ? undefined : probedArch(kernelProbe);
   const arch: GuestArch = base.arch ?? imageArch ?? "riscv64";
   if (base.arch !== undefined && imageArch !== undefined && imageArch !== base.arch) {
-    issues.add("kernel.kernel_path", kernel.kernel_path, `is a ${imageArch} image but base.arch is ${base.arch}`);
+    issues.add("kernel.kernel_path", kernel.kernel_path, `is ${/^[aeiou]/.test(imageArch) || imageArch.startsWith("x86") ? "an" : "a"} ${imageArch} image but base.arch is ${base.arch}`);
   }
   if (kernelProbe?.kind === "elf" && kernelProbe.arch === undefined) {
     issues.add("kernel.kernel_path", kernel.kernel_path, `is an ELF file for machine ${kernelProbe.machine}, not riscv64, x86_64 or aarch64`);
