@@ -296,4 +296,22 @@ export interface HalVcpu extends Disposable {
    * `undefined` if none is armed. The VMM sleeps until min(this, its own timers) while the vCPU halts.
    */
   hardwareTimerDeadline(): number | undefined;
+  /** RISC-V guests: what the VMM's SBI layer needs beyond registers (present on backends running RISC-V). */
+  readonly riscv?: RiscvVcpuOps;
+}
+
+/** RISC-V-specific vCPU operations (what KVM exposes through ONE_REG/CSR access and its SBI helpers). */
+export interface RiscvVcpuOps {
+  /** The guest pc (sepc of the trap that caused the last exit, already advanced past an `ecall`). */
+  getPc(): bigint;
+  setPc(pc: bigint): void;
+  /**
+   * Translate guest-virtual `gva` as the guest's current mode would for a load (`read`) or store (`write`):
+   * VS-stage (vsatp, with vsstatus.SUM/MXR) then G-stage. A failure gives the exception the guest would see.
+   */
+  translateGuestVirtual(gva: bigint, access: "read" | "write"): { readonly ok: true; readonly gpa: GuestPhysAddr } | { readonly ok: false; readonly cause: number; readonly tval: bigint };
+  /** Raise exception `cause` in the guest at the current pc, as a trap delegated to VS-mode (vsepc, vscause, vstval, vstvec). */
+  injectException(cause: number, tval: bigint): void;
+  /** Perform a fence before the next guest instruction (SBI RFENCE): drop decoded code and/or translations. */
+  fence(kind: "fence.i" | "sfence.vma" | "hfence.vvma" | "hfence.gvma"): void;
 }
