@@ -1,0 +1,78 @@
+/**
+ * A machine (board) is the architecture-specific part of a VM: which devices sit where, how images are loaded
+ * and booted, and how architecture-specific exits are answered (RISC-V SBI calls, the way axvisor's riscv_vcpu
+ * answers them before anything reaches the VMM). The generic `AxVM` owns memory, buses, vCPUs and the exit loop.
+ */
+
+import type { ConsolaInstance } from "consola";
+import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
+import type { GuestMemory } from "../addrspace/guest-memory.ts";
+import type { GStageMode } from "../addrspace/nested-page-table.ts";
+import type { Bus } from "../devices/bus.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions } from "../hal/types.ts";
+import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
+import type { VmConfig } from "./config/types.ts";
+import type { ConsoleOutput } from "./console.ts";
+import type { TimerWheel } from "./timer.ts";
+
+/** What the VM gives its machine to work with. */
+export interface MachineServices {
+  readonly config: VmConfig;
+  /** "vm 1 (name)" for messages. */
+  readonly label: string;
+  readonly halVm: HalVm;
+  readonly addrSpace: AddrSpace;
+  readonly memory: GuestMemory;
+  readonly mmio: Bus;
+  readonly port: Bus;
+  readonly sysreg: Bus;
+  readonly timers: TimerWheel;
+  readonly console: ConsoleOutput;
+  readonly log: ConsolaInstance;
+  /** The VM's clock in timebase ticks (the guest's `time`). */
+  now(): number;
+  vcpu(id: number): AxVCpu;
+  readonly vcpuCount: number;
+  /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
+  wakeVcpu(id: number): void;
+  /** Stop the VM from a device (a test finisher, a reset line): the same as a SystemDown exit. */
+  requestSystemDown(action: "poweroff" | "reboot" | "crash", code: number, reason: string): void;
+}
+
+/** Boot plan for one vCPU. */
+export interface VcpuBoot {
+  readonly entry: GuestPhysAddr;
+  readonly setup: VCpuArchSetup;
+  /** Only the boot vCPUs run at start; the others wait for CpuUp (RISC-V HSM, x86 INIT/SIPI in the kernel). */
+  readonly startsRunning: boolean;
+}
+
+export interface Machine {
+  /** Board name for messages ("riscv-virt-hypervisor"). */
+  readonly name: string;
+  /** Options for `Hypervisor.createVm`, plus the G-stage format when the VMM builds the nested page table. */
+  vmOptions(config: VmConfig): Omit<HalVmOptions, "vmId"> & { readonly gstageMode?: GStageMode };
+  /** Guest memory regions to create (normally the config's). */
+  memoryRegions(config: VmConfig): MemoryRegionSpec[];
+  /** Create devices on the buses and wire their interrupt lines. Called once memory exists. */
+  attach(services: MachineServices): void;
+  /** Load kernel, DTB, ramdisk etc. into guest memory and return how each vCPU boots. */
+  load(services: MachineServices): VcpuBoot[];
+  /**
+   * Answer an architecture-specific exit (e.g. `SbiCall`). Returns `undefined` when fully handled (the vCPU goes
+   * on), or a generic exit for the VMM (CpuUp, CpuDown, SystemDown, Hypercall, ...).
+   */
+  handleExit(vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined;
+  /** Restart a stopped vCPU at `entry` with `arg` (CpuUp): architecture-specific register set-up. */
+  startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void;
+  /** Write a hypercall's result where the guest expects it. */
+  completeHypercall(vcpu: AxVCpu, result: bigint): void;
+  /** Called between vCPU runs: move host input into devices, poll memory-mapped mailboxes (HTIF). */
+  poll?(): void;
+  /** Host keyboard input for this VM's console. */
+  consoleInput?(bytes: Uint8Array): void;
+  /** Counters for `--trace-exits`/debug output. */
+  stats?(): Record<string, number>;
+  /** Release host resources (timers, files). */
+  close?(): void;
+}

@@ -1,0 +1,223 @@
+import { describe, expect, test } from "bun:test";
+import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
+import type { BusDevice } from "../devices/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
+import type { AxVCpu } from "../vcpu/axvcpu.ts";
+import { FakeBackend } from "../../test/support/fake-backend.ts";
+import { testVmConfig } from "../../test/support/vm-config.ts";
+import type { VmConfig } from "./config/types.ts";
+import type { Machine, MachineServices, VcpuBoot } from "./machine.ts";
+import { AxVM } from "./vm.ts";
+
+/** A device that answers every read with 0x81 bytes and records writes. */
+class RecordingDevice implements BusDevice {
+  readonly name = "recorder";
+  readonly writes: Array<[number, number, number]> = [];
+  read(offset: number, width: 1 | 2 | 4): number {
+    return width === 1 ? 0x81 : width === 2 ? 0x8281 : 0x8483_8281 + offset;
+  }
+  write(offset: number, width: 1 | 2 | 4, value: number): void {
+    this.writes.push([offset, width, value]);
+  }
+}
+
+class TestMachine implements Machine {
+  readonly name = "test-board";
+  readonly device = new RecordingDevice();
+  readonly started: Array<[number, GuestPhysAddr, bigint]> = [];
+  readonly hypercallResults: bigint[] = [];
+  services: MachineServices | undefined;
+  bootAll = false;
+  vmOptions(config: VmConfig) {
+    return { arch: config.arch, cpuCount: config.cpuNum };
+  }
+  memoryRegions(config: VmConfig): MemoryRegionSpec[] {
+    return config.memoryRegions.map((r, i) => ({ name: `ram${i}`, ...r }));
+  }
+  attach(s: MachineServices): void {
+    this.services = s;
+    s.mmio.insert(0x1000_0000, 0x1000, this.device);
+    s.port.insert(0x3f8, 8, this.device);
+  }
+  load(s: MachineServices): VcpuBoot[] {
+    s.memory.write(0x8020_0000, Uint8Array.of(0x13, 0, 0, 0));
+    return Array.from({ length: s.vcpuCount }, (_, id) => ({ entry: 0x8020_0000, setup: {}, startsRunning: this.bootAll || id === 0 }));
+  }
+  handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
+    if (exit.kind === "SbiCall" && exit.extensionId === 0x53525354n) return { kind: "SystemDown", action: "poweroff", code: Number(exit.args[1]) };
+    return undefined;
+  }
+  startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void {
+    vcpu.setEntry(entry);
+    this.started.push([vcpu.id, entry, arg]);
+  }
+  completeHypercall(_vcpu: AxVCpu, result: bigint): void {
+    this.hypercallResults.push(result);
+  }
+}
+
+const poweroff = (code = 0): AxVCpuExitReason => ({ kind: "SystemDown", action: "poweroff", code });
+
+function makeVm(exits: AxVCpuExitReason[], config: VmConfig = testVmConfig(), extra: Array<[number, AxVCpuExitReason[]]> = []) {
+  const backend = new FakeBackend().script(config.id, 0, exits);
+  for (const [vcpu, script] of extra) backend.script(config.id, vcpu, script);
+  const machine = new TestMachine();
+  const vm = new AxVM(config, { hypervisor: backend.open(), machine, console: { write: () => undefined, close: () => undefined } });
+  return { vm, machine, backend };
+}
+
+describe("AxVM", () => {
+  test("lifecycle: Loading → Loaded → Running → Stopped, with the guest's exit code", async () => {
+    const { vm, backend } = makeVm([{ kind: "Nothing" }, poweroff(3)]);
+    expect(vm.status).toBe("Loading");
+    vm.init();
+    expect(vm.status).toBe("Loaded");
+    expect(vm.readFromGuest(0x8020_0000, 4)).toEqual(Uint8Array.of(0x13, 0, 0, 0));
+    expect(backend.vms[0]?.slots.map((s) => s.gpa)).toEqual([0x8000_0000]);
+    vm.boot();
+    expect(vm.status).toBe("Running");
+    const result = await vm.run();
+    expect(result).toEqual({ vmId: 1, name: "test", reason: "poweroff", exitCode: 3 });
+    expect(vm.status).toBe("Stopped");
+    expect(backend.vms[0]?.disposed).toBe(true);
+    expect(() => vm.boot()).toThrow("cannot boot: the VM is Stopped, expected Loaded");
+  });
+
+  test("MMIO and port reads go through the bus with the access width; writes reach the device", async () => {
+    const { vm, machine, backend } = makeVm([
+      { kind: "MmioRead", addr: 0x1000_0010, width: 4, reg: 10, regWidth: 8, signedExt: true },
+      { kind: "MmioRead", addr: 0x1000_0000, width: 8, reg: 11, regWidth: 8, signedExt: false },
+      { kind: "MmioWrite", addr: 0x1000_0004, width: 2, data: 0x1_beefn },
+      { kind: "IoRead", port: 0x3f9, width: 1 },
+      { kind: "IoWrite", port: 0x3f8, width: 1, data: 0x41n },
+      poweroff(),
+    ]);
+    vm.init();
+    await vm.run();
+    const vcpu = backend.vms[0]?.vcpus[0];
+    expect(vcpu?.returnValues).toEqual([0x8483_8291n, 0x8483_8285_8483_8281n, 0x81n]);
+    expect(machine.device.writes).toEqual([
+      [4, 2, 0xbeef],
+      [0, 1, 0x41],
+    ]);
+  });
+
+  test("unmapped accesses follow the policy: MMIO reads 0, port reads all ones, counted, the VM goes on", async () => {
+    const { vm, backend } = makeVm([
+      { kind: "MmioRead", addr: 0x5000_0000, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      { kind: "MmioWrite", addr: 0x5000_0008, width: 8, data: 1n },
+      { kind: "IoRead", port: 0x80, width: 2 },
+      poweroff(0),
+    ]);
+    vm.init();
+    const result = await vm.run();
+    expect(result.exitCode).toBe(0);
+    expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0n, 0xffffn]);
+    expect(vm.stats.unmappedMmioReads).toBe(1);
+    expect(vm.stats.unmappedMmioWrites).toBe(1);
+    expect(vm.stats.unmappedPortReads).toBe(1);
+  });
+
+  test('unmapped_mmio = "fault" stops the VM with an error naming the address', async () => {
+    const base = testVmConfig();
+    const config = testVmConfig({ devices: { ...base.devices, unmappedMmio: "fault" } });
+    const { vm } = makeVm([{ kind: "MmioWrite", addr: 0x5000_0008, width: 4, data: 1n }, poweroff(0)], config);
+    vm.init();
+    const result = await vm.run();
+    expect(result.reason).toBe("error");
+    expect(result.exitCode).toBe(1);
+    expect(result.error?.message).toContain("4-byte mmio write at 0x50000008 by vCPU 0 hits no device");
+  });
+
+  test("architecture exits go to the machine, which may turn them into generic ones", async () => {
+    const { vm } = makeVm([
+      { kind: "SbiCall", extensionId: 0x10n, functionId: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+      { kind: "SbiCall", extensionId: 0x53525354n, functionId: 0n, args: [0n, 7n, 0n, 0n, 0n, 0n] },
+    ]);
+    vm.init();
+    expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 7 });
+  });
+
+  test("CpuUp starts a waiting vCPU at the entry with the argument; both run until SystemDown", async () => {
+    const config = testVmConfig({ cpuNum: 2 });
+    const { vm, machine, backend } = makeVm(
+      [{ kind: "CpuUp", targetCpu: 1, entryPoint: 0x8030_0000, arg: 0x1234n }, { kind: "Halt" }, { kind: "Nothing" }],
+      config,
+      [[1, [{ kind: "Nothing" }, poweroff(0)]]],
+    );
+    vm.init();
+    const running = vm.run();
+    const result = await running;
+    expect(result.reason).toBe("poweroff");
+    expect(machine.started).toEqual([[1, 0x8030_0000, 0x1234n]]);
+    expect(backend.vms[0]?.vcpus[1]?.entry).toBe(0x8030_0000);
+  });
+
+  test("Halt waits for an interrupt: a timer callback that raises one ends the halt", async () => {
+    const { vm, machine, backend } = makeVm([{ kind: "Halt" }, poweroff(0)]);
+    vm.init();
+    const services = machine.services;
+    if (services === undefined) throw new Error("not attached");
+    const halVcpu = backend.vms[0]?.vcpus[0];
+    const deadline = services.now() + 10_000; // 1 ms at 10 MHz
+    let firedAt = -1;
+    services.timers.add(deadline, () => {
+      firedAt = services.now();
+      halVcpu?.setInterruptLevel(5, true);
+      services.wakeVcpu(0);
+    });
+    const result = await vm.run();
+    expect(result.reason).toBe("poweroff");
+    expect(firedAt).toBeGreaterThanOrEqual(deadline);
+  });
+
+  test("hypercalls go to the registered handler and their result back to the guest", async () => {
+    const { vm, machine } = makeVm([
+      { kind: "Hypercall", nr: 3n, args: [1n, 2n, 3n, 4n, 5n, 6n] },
+      { kind: "Hypercall", nr: 99n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+      poweroff(0),
+    ]);
+    const seen: Array<[bigint, readonly bigint[]]> = [];
+    vm.onHypercall((_vcpu, nr, args) => {
+      seen.push([nr, args]);
+      return nr === 3n ? 21n : undefined;
+    });
+    vm.init();
+    await vm.run();
+    expect(seen).toEqual([
+      [3n, [1n, 2n, 3n, 4n, 5n, 6n]],
+      [99n, [0n, 0n, 0n, 0n, 0n, 0n]],
+    ]);
+    expect(machine.hypercallResults).toEqual([21n, -2n]);
+  });
+
+  test("FailEntry, Unsupported and backend failures stop only that VM with an error", async () => {
+    const failing = makeVm([{ kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" }]);
+    failing.vm.init();
+    const result = await failing.vm.run();
+    expect(result).toMatchObject({ reason: "error", exitCode: 1 });
+    expect(result.error?.message).toContain("failed to enter the guest: invalid guest state (reason 0x80000021)");
+
+    const broken = makeVm([]);
+    broken.vm.init();
+    const vcpu = broken.backend.vms[0]?.vcpus[0];
+    if (vcpu !== undefined) vcpu.failNextRun = new Error("backend exploded");
+    const brokenResult = await broken.vm.run();
+    expect(brokenResult.error?.message).toContain("vCPU 0 failed: backend exploded");
+  });
+
+  test("shutdown from the host stops a guest that never exits by itself", async () => {
+    const { vm } = makeVm(Array.from({ length: 1000 }, () => ({ kind: "Nothing" }) as const));
+    vm.init();
+    const running = vm.run();
+    setTimeout(() => vm.shutdown(), 5);
+    expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
+  });
+
+  test("init failures name the VM and leave it Stopped", () => {
+    const config = testVmConfig({ memoryRegions: [{ gpa: 0x8000_0000, size: 0x1234, flags: 7, mapType: "alloc" }] });
+    const { vm } = makeVm([], config);
+    expect(() => vm.init()).toThrow('vm 1 (test): cannot initialise: Cannot map region "ram0" 0x80000000..0x80001233: start and size must be 4 KiB aligned');
+    expect(vm.status).toBe("Stopped");
+  });
+});

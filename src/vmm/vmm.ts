@@ -1,0 +1,168 @@
+/**
+ * The VMM (axvisor's `vmm` module): takes VM configs, picks a backend and a machine for each (the builder step,
+ * done here and nowhere else), creates, loads and boots the VMs, runs them together in one process, and reports
+ * how each ended. A guest reboot re-creates its VM from the same config.
+ */
+
+import { type ConsolaInstance, consola } from "consola";
+import type { HalBackend, Hypervisor } from "../hal/types.ts";
+import { backendsFor, selectBackend } from "./backends.ts";
+import type { VmConfig } from "./config/types.ts";
+import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
+import { VmError, errorMessage } from "./errors.ts";
+import { machineFor } from "./machines/index.ts";
+import { AxVM, type VmResult, type VmStatus } from "./vm.ts";
+
+export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
+const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
+
+export interface VmmOptions {
+  readonly logLevel?: LogLevelName;
+  readonly traceExits?: boolean;
+  readonly console?: {
+    /** Where guest console bytes go (default: process.stdout). */
+    readonly writer?: ByteWriter;
+    /** Feed host stdin to the first VM's console (raw mode on a TTY, Ctrl-A X quits). */
+    readonly stdin?: boolean;
+  };
+  /** Backends to choose from (default: every backend we have). */
+  readonly backends?: readonly HalBackend[];
+  /** How many guest reboots of one VM to honour before giving up (a reboot loop is a guest bug). */
+  readonly maxReboots?: number;
+}
+
+export interface VmSummary {
+  readonly id: number;
+  readonly name: string;
+  readonly status: VmStatus;
+  readonly reason: VmResult["reason"];
+  readonly exitCode: number;
+  readonly backend: string | undefined;
+  readonly error?: string;
+}
+
+export interface VmmResult {
+  /** 0 when every VM succeeded; otherwise the first failing VM's code (one VM: its own code). */
+  readonly exitCode: number;
+  readonly vms: readonly VmSummary[];
+}
+
+export class Vmm {
+  readonly #options: VmmOptions;
+  readonly #log: ConsolaInstance;
+  readonly #configs: VmConfig[] = [];
+  readonly #hypervisors = new Map<string, Hypervisor>();
+  readonly #running = new Map<number, AxVM>();
+  #stopped = false;
+  #hypercallHandler: ((vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
+
+  constructor(options: VmmOptions = {}) {
+    this.#options = options;
+    this.#log = consola.withTag("vmm");
+    if (options.logLevel !== undefined) consola.level = LOG_LEVELS[options.logLevel];
+  }
+
+  /** Register a VM to run; returns its id. Nothing is created until `run`. */
+  addVm(config: VmConfig): number {
+    if (this.#configs.some((c) => c.id === config.id)) {
+      throw new VmError("config", `vm ${config.id} (${config.name})`, `another VM already has id ${config.id} (${config.source})`);
+    }
+    this.#configs.push(config);
+    return config.id;
+  }
+
+  /** Handle axvisor hypercalls from every VM (return undefined for "not supported"). */
+  onHypercall(handler: (vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined): void {
+    this.#hypercallHandler = handler;
+  }
+
+  /** Create, boot and run every VM until all have stopped. Never rejects: failures are in the result. */
+  async run(): Promise<VmmResult> {
+    const several = this.#configs.length > 1;
+    let input: HostConsoleInput | undefined;
+    if (this.#options.console?.stdin === true && this.#configs.length > 0) {
+      const first = this.#configs[0]?.id;
+      input = new HostConsoleInput({
+        deliver: (bytes) => (first === undefined ? undefined : this.#running.get(first)?.machine.consoleInput?.(bytes)),
+        onQuit: () => this.stop(),
+      });
+      input.start();
+    }
+    try {
+      const summaries = await Promise.all(this.#configs.map((config) => this.#runOne(config, several)));
+      const failing = summaries.find((s) => s.exitCode !== 0);
+      return { exitCode: failing?.exitCode ?? 0, vms: summaries };
+    } finally {
+      input?.stop();
+      for (const hypervisor of this.#hypervisors.values()) hypervisor[Symbol.dispose]();
+      this.#hypervisors.clear();
+    }
+  }
+
+  /** Stop every VM (Ctrl-C, Ctrl-A X). */
+  stop(): void {
+    this.#stopped = true;
+    for (const vm of this.#running.values()) vm.shutdown();
+  }
+
+  async #runOne(config: VmConfig, several: boolean): Promise<VmSummary> {
+    const label = `vm ${config.id} (${config.name})`;
+    let backendName: string | undefined;
+    const maxReboots = this.#options.maxReboots ?? 16;
+    for (let boot = 0; ; boot++) {
+      let vm: AxVM;
+      try {
+        const backend = selectBackend(config, this.#options.backends ?? backendsFor());
+        backendName = backend.name;
+        const machine = machineFor(config);
+        vm = new AxVM(config, {
+          hypervisor: this.#hypervisor(backend),
+          machine,
+          console: openConsoleOutput(config.devices.console, {
+            ...(several ? { prefix: `[${config.name}] ` } : {}),
+            ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
+          }),
+          log: consola.withTag(`vm${config.id}`),
+          ...(this.#options.traceExits === undefined ? {} : { traceExits: this.#options.traceExits }),
+        });
+        vm.init();
+      } catch (error) {
+        const message = errorMessage(error);
+        this.#log.error(message.startsWith(label) ? message : `${label}: ${message}`);
+        return { id: config.id, name: config.name, status: "Stopped", reason: "error", exitCode: 1, backend: backendName, error: message };
+      }
+      const handler = this.#hypercallHandler;
+      if (handler !== undefined) vm.onHypercall((vcpuId, nr, args) => handler(vm, vcpuId, nr, args));
+      this.#running.set(config.id, vm);
+      if (this.#stopped) vm.shutdown();
+      const result = await vm.run();
+      this.#running.delete(config.id);
+      if (result.reason === "reboot" && !this.#stopped) {
+        if (boot < maxReboots) {
+          this.#log.info(`${label}: guest requested a reboot; booting it again`);
+          continue;
+        }
+        this.#log.error(`${label}: rebooted ${maxReboots} times; stopping it`);
+        return { id: config.id, name: config.name, status: vm.status, reason: "error", exitCode: 1, backend: backendName, error: `more than ${maxReboots} reboots` };
+      }
+      return {
+        id: config.id,
+        name: config.name,
+        status: vm.status,
+        reason: result.reason,
+        exitCode: result.exitCode,
+        backend: backendName,
+        ...(result.error === undefined ? {} : { error: result.error.message }),
+      };
+    }
+  }
+
+  #hypervisor(backend: HalBackend): Hypervisor {
+    let hypervisor = this.#hypervisors.get(backend.name);
+    if (hypervisor === undefined) {
+      hypervisor = backend.open();
+      this.#hypervisors.set(backend.name, hypervisor);
+    }
+    return hypervisor;
+  }
+}
