@@ -1,0 +1,345 @@
+/**
+ * The only file of the KVM backend that imports `bun:ffi`: thin, checked wrappers over libc (open, close, ioctl,
+ * mmap, munmap, eventfd) and what a vCPU kick needs (gettid, tgkill, per-thread signal masks, sigtimedwait).
+ *
+ * Every wrapper checks its arguments before crossing into native code (a wrong length or pointer crashes the
+ * process, it does not throw) and turns a failure into a `HalError` of kind "syscall" carrying the operation name
+ * and errno. errno is read through `__errno_location()` right after the failing call, before any other native
+ * call on this thread can overwrite it.
+ *
+ * The module is loaded separately in each thread that imports it (the main thread and each vCPU Worker); errno is
+ * per thread, so the `__errno_location()` pointer is too.
+ */
+import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
+import { HalError } from "../types.ts";
+import { KVM_IOCTL_NAMES } from "./abi.ts";
+
+// <errno.h>
+export const EPERM = 1;
+export const ENOENT = 2;
+export const EINTR = 4;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const EACCES = 13;
+export const EFAULT = 14;
+export const EEXIST = 17;
+export const ENODEV = 19;
+export const EINVAL = 22;
+export const ENXIO = 6;
+
+const ERRNO_NAMES: ReadonlyMap<number, string> = new Map([
+  [EPERM, "EPERM"],
+  [ENOENT, "ENOENT"],
+  [EINTR, "EINTR"],
+  [ENXIO, "ENXIO"],
+  [EBADF, "EBADF"],
+  [EAGAIN, "EAGAIN"],
+  [ENOMEM, "ENOMEM"],
+  [EACCES, "EACCES"],
+  [EFAULT, "EFAULT"],
+  [EEXIST, "EEXIST"],
+  [ENODEV, "ENODEV"],
+  [EINVAL, "EINVAL"],
+]);
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+// <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h> (x86_64 Linux values)
+export const O_RDWR = 0o2;
+export const O_CLOEXEC = 0o2000000;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_NORESERVE = 0x4000;
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+export const SIG_BLOCK = 0;
+export const SIG_UNBLOCK = 1;
+export const SIG_SETMASK = 2;
+/**
+ * The signal that kicks a vCPU thread out of KVM_RUN. SIGURG's default action is "ignore", so a stray delivery
+ * can never kill the process; the vCPU thread keeps it blocked and only KVM_RUN's signal mask unblocks it.
+ */
+export const SIGURG = 23;
+/** `syscall(2)` numbers on x86_64. */
+const SYS_gettid = 186;
+const SYS_tgkill = 234;
+/** glibc's sigset_t is 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
+export const LIBC_SIGSET_BYTES = 128;
+export const KERNEL_SIGSET_BYTES = 8;
+export const PAGE_SIZE = 4096;
+
+const libc = dlopen("libc.so.6", {
+  open: { args: [FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+  close: { args: [FFIType.i32], returns: FFIType.i32 },
+  // ioctl is variadic; on x86_64 integer and pointer variadic arguments travel exactly like fixed ones, so each
+  // form we use is declared with fixed argument types.
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+  mmap: { args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.i64 },
+  munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+  eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+  getpid: { args: [], returns: FFIType.i32 },
+  // syscall is variadic too: declared with the widest form (number + 3 longs) we need for gettid and tgkill.
+  syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+  pthread_sigmask: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  sigtimedwait: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  __errno_location: { args: [], returns: FFIType.ptr },
+});
+
+/** A second binding of `ioctl` for requests whose third argument is an integer, not a pointer. */
+const libcIoctlInt = dlopen("libc.so.6", {
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+});
+
+function lastErrno(): number {
+  const location = libc.symbols.__errno_location();
+  if (location === null) return 0;
+  return read.i32(location, 0);
+}
+
+function fail(operation: string, what: string, errno: number): never {
+  throw new HalError("kvm", "syscall", operation, `${what} failed: ${errnoName(errno)}`, { errno });
+}
+
+function invalid(operation: string, message: string): never {
+  throw new HalError("kvm", "invalid-argument", operation, message);
+}
+
+function checkFd(operation: string, fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) invalid(operation, `Cannot use fd ${fd}: not a valid descriptor`);
+}
+
+export function ioctlName(request: number): string {
+  return KVM_IOCTL_NAMES.get(request) ?? `ioctl 0x${request.toString(16)}`;
+}
+
+/** The size encoded in an ioctl request number (bits 16..29). */
+function ioctlSize(request: number): number {
+  return (request >>> 16) & 0x3fff;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Files
+// ---------------------------------------------------------------------------------------------------------------
+
+export function open(path: string, flags: number): number {
+  if (path.length === 0 || path.includes("\0")) invalid("open", `Cannot open "${path}": bad path`);
+  const cPath = Buffer.from(`${path}\0`, "utf8");
+  const fd = libc.symbols.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
+  if (fd < 0) fail("open", `open("${path}")`, lastErrno());
+  return fd;
+}
+
+/** Like `open`, but returns the errno instead of throwing (for probes that must never throw). */
+export function tryOpen(path: string, flags: number): { fd: number; errno: 0 } | { fd: -1; errno: number } {
+  const cPath = Buffer.from(`${path}\0`, "utf8");
+  const fd = libc.symbols.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
+  if (fd < 0) return { fd: -1, errno: lastErrno() };
+  return { fd, errno: 0 };
+}
+
+export function close(fd: number): void {
+  checkFd("close", fd);
+  if (libc.symbols.close(fd) < 0) fail("close", `close(${fd})`, lastErrno());
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// ioctl
+// ---------------------------------------------------------------------------------------------------------------
+
+/** ioctl with no argument or an integer argument; returns the (non-negative) result. */
+export function ioctlInt(fd: number, request: number, arg: number | bigint = 0): number {
+  checkFd(ioctlName(request), fd);
+  const result = libcIoctlInt.symbols.ioctl(fd, request, arg);
+  if (result < 0) fail(ioctlName(request), `ioctl(${fd})`, lastErrno());
+  return result;
+}
+
+/**
+ * ioctl whose argument is a struct in `buffer`. The request's encoded size (when it has one) must fit in the
+ * buffer; `minBytes` covers variable-length structs (kvm_cpuid2 with its entries) whose encoded size is only the
+ * header.
+ */
+export function ioctlBuf(fd: number, request: number, buffer: Uint8Array, minBytes = 0): number {
+  const name = ioctlName(request);
+  checkFd(name, fd);
+  const needed = Math.max(ioctlSize(request), minBytes);
+  if (buffer.byteLength < needed || buffer.byteLength === 0) {
+    invalid(name, `Cannot pass a ${buffer.byteLength}-byte buffer: the request needs at least ${needed} bytes`);
+  }
+  const result = libc.symbols.ioctl(fd, request, ffiPtr(buffer));
+  if (result < 0) fail(name, `ioctl(${fd})`, lastErrno());
+  return result;
+}
+
+/**
+ * ioctl that may fail with EINTR/EAGAIN as a normal outcome (KVM_RUN interrupted by a kick): returns the result or
+ * the negated errno instead of throwing, so the hot path allocates nothing on a kick.
+ */
+export function ioctlIntRaw(fd: number, request: number): number {
+  const result = libcIoctlInt.symbols.ioctl(fd, request, 0);
+  return result < 0 ? -lastErrno() : result;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A mapping: its address (a host-virtual address) and a view of its bytes (valid until `munmap`). */
+export interface Mapping {
+  readonly address: number;
+  readonly length: number;
+  readonly buffer: ArrayBuffer;
+}
+
+function checkLength(operation: string, length: number): void {
+  if (!Number.isSafeInteger(length) || length <= 0 || length % PAGE_SIZE !== 0) {
+    invalid(operation, `Cannot map ${length} bytes: the length must be a positive multiple of ${PAGE_SIZE}`);
+  }
+}
+
+/** Anonymous, private, zero-filled memory (MAP_NORESERVE: guest RAM is committed as the guest touches it). */
+export function mmapAnonymous(length: number): Mapping {
+  checkLength("mmap", length);
+  const address = libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return finishMmap(address, length, "mmap(anonymous)");
+}
+
+/** A shared mapping of `fd` (the vCPU's kvm_run area). */
+export function mmapShared(fd: number, length: number): Mapping {
+  checkFd("mmap", fd);
+  checkLength("mmap", length);
+  const address = libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return finishMmap(address, length, `mmap(fd ${fd})`);
+}
+
+function finishMmap(result: number | bigint, length: number, what: string): Mapping {
+  const address = Number(result);
+  if (address === -1 || address === 0) fail("mmap", `${what} of ${length} bytes`, lastErrno());
+  return { address, length, buffer: toArrayBuffer(address, 0, length) };
+}
+
+/**
+ * A view of memory mapped by another thread of this process (a Worker re-attaching to kvm_run): the address must
+ * come from `mmapShared`/`mmapAnonymous` in this process and still be mapped.
+ */
+export function viewMapping(address: number, length: number): ArrayBuffer {
+  if (!Number.isSafeInteger(address) || address <= 0 || address % PAGE_SIZE !== 0) {
+    invalid("viewMapping", `Cannot view address 0x${address.toString(16)}: not a page-aligned mapping`);
+  }
+  checkLength("viewMapping", length);
+  return toArrayBuffer(address, 0, length);
+}
+
+/**
+ * Unmap. The mapping's ArrayBuffer is detached first, so a view that outlives the mapping reads as empty instead
+ * of touching unmapped memory (which would crash the process).
+ */
+export function munmap(mapping: Mapping): void {
+  if (!mapping.buffer.detached) mapping.buffer.transfer(0);
+  if (libc.symbols.munmap(mapping.address, mapping.length) < 0) {
+    fail("munmap", `munmap(0x${mapping.address.toString(16)}, ${mapping.length})`, lastErrno());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// eventfd
+// ---------------------------------------------------------------------------------------------------------------
+
+export function eventfd(initial: number, flags: number): number {
+  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff) invalid("eventfd", `Cannot start at ${initial}`);
+  const fd = libc.symbols.eventfd(initial, flags | EFD_CLOEXEC);
+  if (fd < 0) fail("eventfd", "eventfd", lastErrno());
+  return fd;
+}
+
+/** Add `value` to an eventfd counter. */
+export function eventfdWrite(fd: number, value: bigint): void {
+  checkFd("eventfd_write", fd);
+  const word = new BigUint64Array([value]);
+  if (Number(libc.symbols.write(fd, ffiPtr(word), 8)) !== 8) fail("eventfd_write", `write(${fd})`, lastErrno());
+}
+
+/** Read and reset an eventfd counter; returns 0n when it is non-blocking and zero (EAGAIN). */
+export function eventfdRead(fd: number): bigint {
+  checkFd("eventfd_read", fd);
+  const word = new BigUint64Array(1);
+  if (Number(libc.symbols.read(fd, ffiPtr(word), 8)) !== 8) {
+    const errno = lastErrno();
+    if (errno === EAGAIN) return 0n;
+    fail("eventfd_read", `read(${fd})`, errno);
+  }
+  return word[0] ?? 0n;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Threads and signals (vCPU kick)
+// ---------------------------------------------------------------------------------------------------------------
+
+export function getpid(): number {
+  return libc.symbols.getpid();
+}
+
+/** The kernel thread id of the calling thread. */
+export function gettid(): number {
+  return Number(libc.symbols.syscall(SYS_gettid, 0, 0, 0));
+}
+
+/** Send `signal` to thread `tid` of process `pid`. Returns false if the thread is gone (ESRCH). */
+export function tgkill(pid: number, tid: number, signal: number): boolean {
+  if (!Number.isInteger(tid) || tid <= 0) invalid("tgkill", `Cannot signal thread ${tid}: not a thread id`);
+  if (!Number.isInteger(signal) || signal <= 0 || signal > 64) invalid("tgkill", `Cannot send signal ${signal}`);
+  const result = Number(libc.symbols.syscall(SYS_tgkill, pid, tid, signal));
+  if (result < 0) {
+    const errno = lastErrno();
+    const ESRCH = 3;
+    if (errno === ESRCH) return false;
+    fail("tgkill", `tgkill(${pid}, ${tid}, ${signal})`, errno);
+  }
+  return true;
+}
+
+function sigset(signals: readonly number[]): Uint8Array {
+  const set = new Uint8Array(LIBC_SIGSET_BYTES);
+  for (const signal of signals) {
+    const bit = signal - 1;
+    set[bit >> 3] = (set[bit >> 3] ?? 0) | (1 << (bit & 7));
+  }
+  return set;
+}
+
+/**
+ * Block `signal` in the calling thread and return the thread's signal mask as it was before, as a kernel sigset
+ * (8 bytes) with `signal` removed: the mask KVM_RUN should use so that only that signal interrupts it.
+ */
+export function blockSignalInThisThread(signal: number): Uint8Array {
+  const old = new Uint8Array(LIBC_SIGSET_BYTES);
+  const rc = libc.symbols.pthread_sigmask(SIG_BLOCK, ffiPtr(sigset([signal])), ffiPtr(old));
+  if (rc !== 0) fail("pthread_sigmask", "pthread_sigmask(SIG_BLOCK)", rc);
+  const kernelMask = old.slice(0, KERNEL_SIGSET_BYTES);
+  const bit = signal - 1;
+  kernelMask[bit >> 3] = (kernelMask[bit >> 3] ?? 0) & ~(1 << (bit & 7));
+  return kernelMask;
+}
+
+/** Consume a pending (blocked) `signal` of the calling thread, if any, without waiting. Returns whether one was. */
+export function consumePendingSignal(signal: number): boolean {
+  const zeroTimeout = new BigInt64Array(2); // struct timespec { 0, 0 }
+  const result = libc.symbols.sigtimedwait(ffiPtr(sigset([signal])), null, ffiPtr(zeroTimeout));
+  if (result === signal) return true;
+  const errno = lastErrno();
+  if (errno === EAGAIN || errno === EINTR) return false;
+  fail("sigtimedwait", `sigtimedwait(${signal})`, errno);
+}
+
+/** The address of a typed array's bytes (for structs that hold pointers, such as kvm_userspace_memory_region). */
+export function addressOf(view: Uint8Array): number {
+  return Number(ffiPtr(view));
+}

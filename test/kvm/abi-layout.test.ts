@@ -1,0 +1,70 @@
+/**
+ * Compares src/hal/kvm/abi.ts with the host's <linux/kvm.h>: native/kvm-abi-dump.c is compiled with gcc at test
+ * time and prints every size, offset and number; each must match abi.ts, and each printed item must be declared
+ * there (so neither side can drift silently).
+ */
+import { expect } from "bun:test";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KVM_CONSTANTS, KVM_LAYOUTS } from "../../src/hal/kvm/abi.ts";
+import { testIf, type Requirement } from "../support/skip.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const DUMP_SOURCE = join(ROOT, "native", "kvm-abi-dump.c");
+const KVM_HEADER = "/usr/include/linux/kvm.h";
+
+function compilerAndHeader(): Requirement {
+  const gcc = Bun.which("gcc");
+  if (gcc === null) return { available: false, reason: "gcc is not installed (not on PATH)" };
+  if (!existsSync(KVM_HEADER)) return { available: false, reason: `${KVM_HEADER} is missing (install linux-libc-dev)` };
+  if (process.arch !== "x64") return { available: false, reason: `abi.ts describes x86_64; this host is ${process.arch}` };
+  return { available: true, reason: `gcc at ${gcc}` };
+}
+
+/** Compile and run the dump; returns "size kvm_regs" / "offset kvm_regs.rax" / "const KVM_RUN" -> value. */
+function runDump(): Map<string, number> {
+  const dir = mkdtempSync(join(tmpdir(), "kvm-abi-"));
+  try {
+    const exe = join(dir, "kvm-abi-dump");
+    const cc = Bun.spawnSync(["gcc", "-Wall", "-Werror", "-o", exe, DUMP_SOURCE]);
+    if (cc.exitCode !== 0) throw new Error(`Cannot compile ${DUMP_SOURCE}: ${cc.stderr.toString()}`);
+    const run = Bun.spawnSync([exe]);
+    if (run.exitCode !== 0) throw new Error(`kvm-abi-dump exited with ${run.exitCode}`);
+    const items = new Map<string, number>();
+    for (const line of run.stdout.toString().split("\n")) {
+      if (line === "") continue;
+      const [kind, name, value] = line.split(" ");
+      if (kind === undefined || name === undefined || value === undefined) throw new Error(`Bad dump line "${line}"`);
+      items.set(`${kind} ${name}`, Number(value));
+    }
+    return items;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The same items as abi.ts declares them. */
+function declared(): Map<string, number> {
+  const items = new Map<string, number>();
+  for (const layout of KVM_LAYOUTS) {
+    items.set(`size ${layout.name}`, layout.size);
+    for (const [field, spec] of Object.entries(layout.fields)) items.set(`offset ${layout.name}.${field}`, spec.offset);
+  }
+  for (const [name, value] of Object.entries(KVM_CONSTANTS)) items.set(`const ${name}`, value);
+  return items;
+}
+
+testIf(compilerAndHeader(), "kvm abi layout vs <linux/kvm.h>")("abi.ts matches <linux/kvm.h> item for item", () => {
+  const host = runDump();
+  const ours = declared();
+  expect(host.size).toBeGreaterThan(150);
+  const mismatches: string[] = [];
+  for (const [key, value] of ours) {
+    const hostValue = host.get(key);
+    if (hostValue === undefined) mismatches.push(`${key}: declared in abi.ts (${value}) but not printed by the dump`);
+    else if (hostValue !== value) mismatches.push(`${key}: abi.ts says ${value}, <linux/kvm.h> says ${hostValue}`);
+  }
+  for (const key of host.keys()) if (!ours.has(key)) mismatches.push(`${key}: printed by the dump but not in abi.ts`);
+  expect(mismatches).toEqual([]);
+});
