@@ -60,7 +60,9 @@ const REGEX_AFTER_WORD = new Set(["return", "typeof", "instanceof", "in", "of", 
 
 export function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
-  let i = 0;
+  // A leading "#!" line (hashbang) is not code.
+  let i = source.startsWith("#!") ? Math.max(source.indexOf("\n"), 0) : 0;
+  if (source.startsWith("#!") && i === 0) i = source.length;
   let line = 1;
   // Brace depth of each open template `${`, so that `}` resumes the template.
   const templateStack: number[] = [];
