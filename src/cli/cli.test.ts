@@ -71,15 +71,18 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
   const levels: LogLevelName[] = [];
   const handlers = new Set<() => void>();
   const deps: CliDeps = {
-    backends: [
-      backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
-      backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
-    ],
-    createVmm: (options) => {
-      const vmm = new StubVmm(options, outcome);
-      vmms.push(vmm);
-      return vmm;
-    },
+    loadVmm: () =>
+      Promise.resolve({
+        backends: [
+          backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
+          backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
+        ],
+        createVmm: (options: CliVmmOptions) => {
+          const vmm = new StubVmm(options, outcome);
+          vmms.push(vmm);
+          return vmm;
+        },
+      }),
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     onInterrupt: (handler) => {
@@ -272,6 +275,18 @@ describe("info, help, version", () => {
       },
     };
     expect(formatInfo({ backends: [broken], version: "1" })).toContain("hvf       unavailable                         probe failed: dlopen failed");
+  });
+
+  test("a VMM that cannot be loaded: its reason on stderr, exit 1; check still works", async () => {
+    const h = harness();
+    const deps: CliDeps = { ...h.deps, loadVmm: () => Promise.reject(new Error("Cannot find module '../hal/emulated/index.ts'")) };
+    expect(await runCli(["run", ARCEOS], deps)).toBe(1);
+    expect(await runCli(["info"], deps)).toBe(1);
+    expect(h.err).toEqual([
+      "Cannot start the VMM: Cannot find module '../hal/emulated/index.ts'",
+      "Cannot start the VMM: Cannot find module '../hal/emulated/index.ts'",
+    ]);
+    expect(await runCli(["check", LINUX], deps)).toBe(0);
   });
 
   test("--help and --version", async () => {

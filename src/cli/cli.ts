@@ -6,6 +6,7 @@
 
 import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand } from "citty";
 
+import type { HalBackend } from "../hal/types.ts";
 import { formatVmConfig } from "../vmm/config/index.ts";
 import { collectConfigs, UsageError } from "./configs.ts";
 import {
@@ -18,6 +19,7 @@ import {
   EXIT_OK,
   LOG_LEVEL_NAMES,
   type LogLevelName,
+  type VmmProvider,
   type VmmRunResult,
 } from "./context.ts";
 
@@ -132,7 +134,8 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
         state.exitCode = EXIT_CONFIG;
         return;
       }
-      const vmm: CliVmm = deps.createVmm({
+      const provider = await loadVmm(deps);
+      const vmm: CliVmm = provider.createVmm({
         logLevel,
         traceExits: args["trace-exits"] ?? state.globalTraceExits ?? false,
         console: { stdin: args.stdin ?? deps.stdinIsTty },
@@ -187,9 +190,10 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
   const info = defineCommand({
     meta: { name: "info", description: "Show which backends can run on this host, and why not" },
     args: {},
-    run: ({ rawArgs }) => {
+    run: async ({ rawArgs }) => {
       checkFlags(rawArgs, {});
-      deps.out(formatInfo(deps));
+      const provider = await loadVmm(deps);
+      deps.out(formatInfo({ backends: provider.backends, version: deps.version }));
       state.exitCode = EXIT_OK;
     },
   });
@@ -207,8 +211,22 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
   });
 }
 
+/** The VMM could not be loaded (a module of it is missing or broken): nothing can run. */
+export class VmmUnavailableError extends Error {
+  override readonly name = "VmmUnavailableError";
+  readonly kind = "vmm-unavailable";
+}
+
+async function loadVmm(deps: CliDeps): Promise<VmmProvider> {
+  try {
+    return await deps.loadVmm();
+  } catch (error) {
+    throw new VmmUnavailableError(`Cannot start the VMM: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
 /** `axvisor info`: each backend, whether it can run here, and why. */
-export function formatInfo(deps: Pick<CliDeps, "backends" | "version">): string {
+export function formatInfo(deps: { readonly backends: readonly HalBackend[]; readonly version: string }): string {
   const lines = [`axvisor-ts ${deps.version} on ${process.platform} ${process.arch}, Bun ${Bun.version}`, "backends:"];
   if (deps.backends.length === 0) lines.push("  (none registered)");
   for (const backend of deps.backends) {
@@ -252,6 +270,10 @@ export async function runCli(argv: readonly string[], deps: CliDeps): Promise<nu
     if (error instanceof UsageError || isCittyError(error)) {
       deps.err(`${error instanceof Error ? error.message : String(error)}\nSee: axvisor --help`);
       return EXIT_CONFIG;
+    }
+    if (error instanceof VmmUnavailableError) {
+      deps.err(error.message);
+      return EXIT_FAILURE;
     }
     throw error;
   }

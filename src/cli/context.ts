@@ -60,10 +60,19 @@ export interface CliVmmOptions {
   readonly console: { readonly stdin: boolean };
 }
 
-export interface CliDeps {
+/** The VMM module as the CLI sees it. */
+export interface VmmProvider {
   /** Every backend we have (`src/vmm/index.ts` `backends`). */
   readonly backends: readonly HalBackend[];
-  readonly createVmm: (options: CliVmmOptions) => CliVmm;
+  createVmm(options: CliVmmOptions): CliVmm;
+}
+
+export interface CliDeps {
+  /**
+   * Load the VMM (and through it every backend). Only `run` and `info` need it, so `check` keeps working, and
+   * starts fast, whatever state a backend is in.
+   */
+  readonly loadVmm: () => Promise<VmmProvider>;
   /** Human output (resolved configs, `info`). */
   readonly out: (text: string) => void;
   /** Error output (config problems, VM failures, usage errors). */

@@ -9,7 +9,6 @@ import { resolve } from "node:path";
 
 import { consola } from "consola";
 
-import { backends, Vmm } from "../vmm/index.ts";
 import { runCli } from "./cli.ts";
 import { CONSOLA_LEVELS, type CliDeps } from "./context.ts";
 
@@ -27,8 +26,10 @@ function packageVersion(): string {
 const encoder = new TextEncoder();
 
 const deps: CliDeps = {
-  backends,
-  createVmm: (options) => new Vmm(options),
+  loadVmm: async () => {
+    const { backends, Vmm } = await import("../vmm/index.ts");
+    return { backends, createVmm: (options) => new Vmm(options) };
+  },
   out: (text) => {
     process.stdout.write(`${text}\n`);
   },
