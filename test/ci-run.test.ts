@@ -1,0 +1,76 @@
+/**
+ * `.ci/run`'s end-to-end hook, on a scratch tree: scripts run in name order, non-executable ones are skipped, a
+ * declared timeout is honoured, and the first failure fails the run. (The rest of `.ci/run` is the ordinary
+ * install/typecheck/test sequence, exercised by CI itself.)
+ */
+import { afterAll, describe, expect } from "bun:test";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+import { hasCommand, testIf } from "./support/skip.ts";
+
+const CI_RUN = resolve(import.meta.dir, "../.ci/run");
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function scratch(scripts: Record<string, { body: string; executable?: boolean }>): string {
+  const root = mkdtempSync(join(tmpdir(), "ci-run-"));
+  temps.push(root);
+  mkdirSync(join(root, ".ci"));
+  mkdirSync(join(root, "scripts/e2e"), { recursive: true });
+  copyFileSync(CI_RUN, join(root, ".ci/run"));
+  chmodSync(join(root, ".ci/run"), 0o755);
+  for (const [name, script] of Object.entries(scripts)) {
+    const path = join(root, "scripts/e2e", name);
+    writeFileSync(path, `#!/usr/bin/env bash\n${script.body}\n`);
+    chmodSync(path, script.executable === false ? 0o644 : 0o755);
+  }
+  return root;
+}
+
+function run(root: string): { code: number; out: string } {
+  const r = Bun.spawnSync([join(root, ".ci/run"), "--e2e-only"], { cwd: tmpdir(), stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+const tools = hasCommand("timeout");
+
+describe(".ci/run end-to-end hook", () => {
+  testIf(tools, ".ci/run hook")("runs executable scripts in name order from the repository root", async () => {
+    const root = scratch({
+      "20-second.sh": { body: 'echo second >> "$PWD/order.txt"' },
+      "10-first.sh": { body: 'echo first >> "$PWD/order.txt"' },
+      "15-off.sh": { body: "exit 9", executable: false },
+    });
+    const r = run(root);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("skipping scripts/e2e/15-off.sh (not executable)");
+    expect(r.out).toContain("end-to-end scripts: 2 passed");
+    expect(await Bun.file(join(root, "order.txt")).text()).toBe("first\nsecond\n");
+  });
+
+  testIf(tools, ".ci/run hook")("the first failure stops the run with its status", () => {
+    const root = scratch({ "10-fails.sh": { body: "exit 3" }, "20-never.sh": { body: 'touch "$PWD/ran"' } });
+    const r = run(root);
+    expect(r.code).toBe(3);
+    expect(r.out).toContain("scripts/e2e/10-fails.sh: failed with status 3");
+    expect(Bun.file(join(root, "ran")).size).toBe(0);
+  });
+
+  testIf(tools, ".ci/run hook")("a script's declared timeout is honoured", () => {
+    const root = scratch({ "10-slow.sh": { body: "# ci-timeout-seconds: 1\nsleep 20" } });
+    const r = run(root);
+    expect(r.code).toBe(124);
+    expect(r.out).toContain("scripts/e2e/10-slow.sh (timeout 1s)");
+    expect(r.out).toContain("timed out after 1s");
+  });
+
+  testIf(tools, ".ci/run hook")("no scripts is a pass", () => {
+    const r = run(scratch({}));
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("end-to-end scripts: 0 passed");
+  });
+});
