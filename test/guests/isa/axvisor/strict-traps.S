@@ -6,10 +6,11 @@
  *   they raise an illegal instruction (QEMU 7.2 does not trap);
  * - "If y != M, xRET also sets MPRV = 0" (privileged 3.1.6.1) for MRET and SRET (QEMU 7.2 keeps MPRV);
  * - "mepc[0] is always zero", sepc likewise (3.1.14, 4.1.7): a written bit 0 reads back as 0 (QEMU 7.2 keeps it);
+ * - "medeleg[11] is read-only zero" (3.1.8): ECALL from M cannot be delegated (QEMU 7.2 lets the bit be set);
  * - our choices: mtval of an illegal instruction is always the instruction bits (the spec also allows 0), and
  *   instret counts exactly the retired instructions (QEMU counts host ticks).
  *
- * QEMU-SKIP: QEMU 7.2 differs on CSRRS with a zero register, MPRV on xRET and mepc[0] (see above)
+ * QEMU-SKIP: QEMU 7.2 differs on CSRRS with a zero register, MPRV on xRET, mepc[0] and medeleg[11] (see above)
  */
 #include "isa-test.h"
 
@@ -107,6 +108,15 @@ TEST_CODE_BEGIN
   csrw sepc, a0
   csrr a1, sepc
   CHECK a1, 0x80001234
+
+  TEST 9                        /* medeleg[11] is read-only zero */
+  li a0, -1
+  csrw medeleg, a0
+  csrr a0, medeleg
+  csrw medeleg, zero
+  li a1, 1 << CAUSE_MACHINE_ECALL
+  and a0, a0, a1
+  CHECK a0, 0
 
   TEST 8                        /* instret counts retired instructions exactly: the reads are 11 apart */
   rdinstret a0

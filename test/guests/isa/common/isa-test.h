@@ -463,6 +463,12 @@ isa_reset:
   csrw scounteren, t0
   .balign 4
 3:
+  /* menvcfg (1.12): start with every feature off (STCE: with Sstc on, mip.STIP would follow stimecmp). */
+  la t0, 5f
+  csrw mtvec, t0
+  csrw CSR_MENVCFG, zero
+  .balign 4
+5:
   la t0, isa_m_trap_entry
   csrw mtvec, t0
   la t0, isa_has_h
