@@ -425,7 +425,7 @@ describe("errors name the TOML path and the value", () => {
   test("invalid TOML is a syntax error with line and column", () => {
     const error = errorOf("[base]\nid = = 1\n");
     expect(error.kind).toBe("syntax");
-    expect(error.message).toContain("invalid TOML at line 2");
+    expect(lines(error)).toEqual(["  - (document): invalid TOML at line 2, column 6: invalid value"]);
   });
 
   test("a config file that does not exist", () => {

@@ -29,7 +29,7 @@ export function parseVmConfig(text: string, options: ParseVmConfigOptions): VmCo
     document = parseToml(text, { integersAsBigInt: "asNeeded", unsafeKeyBehaviour: "keep" });
   } catch (error) {
     if (error instanceof TomlError) {
-      const first = error.message.split("\n")[0] ?? error.message;
+      const first = (error.message.split("\n")[0] ?? error.message).replace(/^Invalid TOML document: /, "");
       throw new ConfigError(
         "syntax",
         options.sourceName,
