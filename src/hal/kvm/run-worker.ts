@@ -1,0 +1,78 @@
+/**
+ * A vCPU's run thread: it only pumps KVM_RUN on the vCPU fd (which blocks in the kernel while the guest runs) so
+ * the owner's event loop stays free. See run-protocol.ts for the handshake.
+ *
+ * Kick: this thread blocks SIGURG and tells KVM (KVM_SET_SIGNAL_MASK) to run the guest with SIGURG unblocked. A
+ * SIGURG sent to this thread with tgkill then makes KVM_RUN return -EINTR without ever being delivered (the
+ * thread's own mask blocks it again on the way out); we consume it with sigtimedwait so the next run starts
+ * clean. immediate_exit covers a kick that lands before KVM_RUN is entered.
+ */
+import { KVM_RUN, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "./abi.ts";
+import {
+  CTL_DONE_SEQ,
+  CTL_IN_RUN,
+  CTL_REQUEST_SEQ,
+  CTL_RESULT,
+  CTL_SETUP_ERRNO,
+  CTL_SLOTS,
+  CTL_STATE,
+  CTL_STOP,
+  CTL_TID,
+  STATE_EXITED,
+  STATE_FAILED,
+  STATE_READY,
+  isRunWorkerInit,
+} from "./run-protocol.ts";
+import { blockSignalInThisThread, consumePendingSignal, EINTR, gettid, ioctlBuf, ioctlIntRaw, KERNEL_SIGSET_BYTES, SIGURG } from "./sys.ts";
+import { HalError } from "../types.ts";
+
+declare const self: Worker;
+
+function start(vcpuFd: number, control: Int32Array): void {
+  Atomics.store(control, CTL_TID, gettid());
+  try {
+    const runMask = blockSignalInThisThread(SIGURG);
+    const signalMask = new Uint8Array(KVM_SIGNAL_MASK_LAYOUT.size + KERNEL_SIGSET_BYTES);
+    new DataView(signalMask.buffer).setUint32(KVM_SIGNAL_MASK_LAYOUT.fields.len.offset, KERNEL_SIGSET_BYTES, true);
+    signalMask.set(runMask, KVM_SIGNAL_MASK_LAYOUT.fields.sigset.offset);
+    ioctlBuf(vcpuFd, KVM_SET_SIGNAL_MASK, signalMask);
+  } catch (error) {
+    Atomics.store(control, CTL_SETUP_ERRNO, error instanceof HalError ? (error.errno ?? -1) : -1);
+    Atomics.store(control, CTL_STATE, STATE_FAILED);
+    Atomics.notify(control, CTL_STATE);
+    return;
+  }
+  Atomics.store(control, CTL_STATE, STATE_READY);
+  Atomics.notify(control, CTL_STATE);
+
+  let seen = Atomics.load(control, CTL_REQUEST_SEQ);
+  for (;;) {
+    if (Atomics.load(control, CTL_STOP) !== 0) break;
+    Atomics.wait(control, CTL_REQUEST_SEQ, seen);
+    if (Atomics.load(control, CTL_STOP) !== 0) break;
+    const request = Atomics.load(control, CTL_REQUEST_SEQ);
+    if (request === seen) continue;
+    seen = request;
+    Atomics.store(control, CTL_IN_RUN, 1);
+    const result = ioctlIntRaw(vcpuFd, KVM_RUN);
+    Atomics.store(control, CTL_IN_RUN, 0);
+    // A kick that arrived while the guest ran is pending now (blocked): consume it so it does not cut the next
+    // run short. One that arrives after this point does cut the next run short, which is what a kick means.
+    if (result === -EINTR) consumePendingSignal(SIGURG);
+    Atomics.store(control, CTL_RESULT, result);
+    Atomics.add(control, CTL_DONE_SEQ, 1);
+    Atomics.notify(control, CTL_DONE_SEQ);
+  }
+  consumePendingSignal(SIGURG);
+  Atomics.store(control, CTL_STATE, STATE_EXITED);
+  Atomics.notify(control, CTL_STATE);
+}
+
+self.onmessage = (event: MessageEvent): void => {
+  const init: unknown = event.data;
+  if (!isRunWorkerInit(init)) throw new TypeError("run-worker: the first message must be a RunWorkerInit");
+  const control = new Int32Array(init.control);
+  if (control.length < CTL_SLOTS) throw new TypeError(`run-worker: the control block has ${control.length} slots, not ${CTL_SLOTS}`);
+  // The owner terminates this Worker once STATE says EXITED.
+  start(init.vcpuFd, control);
+};

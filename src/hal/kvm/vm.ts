@@ -1,0 +1,226 @@
+/**
+ * A KVM VM: its fd, the x86 platform set-up KVM needs before any vCPU exists (TSS and identity-map pages, the
+ * in-kernel irqchip and PIT), host memory from anonymous mmap, memory slots, and the vCPUs.
+ */
+import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
+import { HalError, MappingFlags } from "../types.ts";
+import {
+  KVM_CREATE_IRQCHIP,
+  KVM_CREATE_PIT2,
+  KVM_CREATE_VCPU,
+  KVM_IRQ_LEVEL_LAYOUT,
+  KVM_IRQ_LINE,
+  KVM_MEM_READONLY,
+  KVM_PIT_CONFIG_LAYOUT,
+  KVM_PIT_SPEAKER_DUMMY,
+  KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_SET_TSS_ADDR,
+  KVM_SET_USER_MEMORY_REGION,
+  KVM_USERSPACE_MEMORY_REGION_LAYOUT,
+} from "./abi.ts";
+import type { CpuidEntry } from "./cpuid.ts";
+import * as sys from "./sys.ts";
+import { KvmVcpu } from "./vcpu.ts";
+
+/**
+ * Guest-physical pages KVM uses for itself on Intel (real-mode emulation through vm86 needs a TSS, and EPT-less
+ * real mode an identity page table). They sit in the MMIO hole just below the 4 GiB boundary, where no RAM or
+ * device is mapped: 0xfffb_c000 (identity map, 1 page) then 0xfffb_d000 (TSS, 3 pages), as Firecracker does.
+ * src/vmm/x86/layout.ts reserves the same range.
+ */
+export const KVM_IDENTITY_MAP_ADDR = 0xfffb_c000;
+export const KVM_TSS_ADDR = 0xfffb_d000;
+/** The 8259 PIC + IOAPIC have 24 GSIs. */
+export const KVM_IRQCHIP_GSI_COUNT = 24;
+
+export interface KvmVmOptions {
+  readonly vmId: number;
+  readonly cpuCount: number;
+  /** Create the in-kernel PIC/IOAPIC/LAPIC and PIT (default true). Without it, HLT exits to us. */
+  readonly irqchip?: boolean;
+  readonly timebaseHz?: number;
+}
+
+interface Slot {
+  readonly slot: number;
+  readonly gpa: number;
+  readonly size: number;
+}
+
+interface Allocation {
+  readonly mapping: sys.Mapping;
+  readonly address: number;
+  readonly size: number;
+}
+
+export class KvmVm implements HalVm {
+  readonly backend = "kvm" as const;
+  readonly arch: GuestArch = "x86_64";
+  readonly stage2 = "memory-slots" as const;
+  readonly timebaseHz: number;
+  readonly vmId: number;
+  readonly cpuCount: number;
+  readonly irqchip: boolean;
+  readonly #fd: number;
+  readonly #mmapSize: number;
+  readonly #maxSlots: number;
+  readonly #supportedCpuid: readonly CpuidEntry[];
+  readonly #allocations = new Map<HostMemory, Allocation>();
+  readonly #slots: Slot[] = [];
+  readonly #vcpus = new Map<number, KvmVcpu>();
+  readonly #startNs = Bun.nanoseconds();
+  readonly #irqLevel = new Uint8Array(KVM_IRQ_LEVEL_LAYOUT.size);
+  readonly #irqLevelView = new DataView(this.#irqLevel.buffer);
+  #closed = false;
+
+  constructor(fd: number, options: KvmVmOptions, context: { mmapSize: number; maxSlots: number; supportedCpuid: readonly CpuidEntry[] }) {
+    this.#fd = fd;
+    this.vmId = options.vmId;
+    this.cpuCount = options.cpuCount;
+    this.irqchip = options.irqchip ?? true;
+    this.timebaseHz = options.timebaseHz ?? 10_000_000;
+    this.#mmapSize = context.mmapSize;
+    this.#maxSlots = context.maxSlots;
+    this.#supportedCpuid = context.supportedCpuid;
+    try {
+      // Both must precede the first vCPU (KVM refuses the identity map afterwards).
+      sys.ioctlInt(fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+      const identity = new BigUint64Array([BigInt(KVM_IDENTITY_MAP_ADDR)]);
+      sys.ioctlBuf(fd, KVM_SET_IDENTITY_MAP_ADDR, new Uint8Array(identity.buffer));
+      if (this.irqchip) {
+        sys.ioctlInt(fd, KVM_CREATE_IRQCHIP);
+        const pit = new Uint8Array(KVM_PIT_CONFIG_LAYOUT.size);
+        new DataView(pit.buffer).setUint32(KVM_PIT_CONFIG_LAYOUT.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
+        sys.ioctlBuf(fd, KVM_CREATE_PIT2, pit);
+      }
+    } catch (error) {
+      sys.close(fd);
+      throw error;
+    }
+  }
+
+  allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: number } = {}): HostMemory {
+    this.#checkOpen("allocateMemory");
+    if (!Number.isSafeInteger(size) || size <= 0 || size % sys.PAGE_SIZE !== 0) {
+      throw new HalError("kvm", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: the size must be a positive multiple of 4096`);
+    }
+    if (options.hostPhysAddr !== undefined) {
+      throw new HalError(
+        "kvm",
+        "resource",
+        "allocateMemory",
+        `Cannot place memory at host address 0x${options.hostPhysAddr.toString(16)}: KVM memory comes from mmap, which picks the address`,
+      );
+    }
+    const alignment = options.alignment ?? sys.PAGE_SIZE;
+    if (alignment < sys.PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
+      throw new HalError("kvm", "invalid-argument", "allocateMemory", `Cannot align to ${alignment}: the alignment must be a power of two >= 4096`);
+    }
+    // mmap gives page alignment; a larger one is found inside an over-sized mapping.
+    const mapping = sys.mmapAnonymous(alignment > sys.PAGE_SIZE ? size + alignment : size);
+    const address = Math.ceil(mapping.address / alignment) * alignment;
+    const bytes = new Uint8Array(mapping.buffer, address - mapping.address, size);
+    const memory: HostMemory = {
+      bytes,
+      hostPhysAddr: address,
+      // Hardware virtualization sees host writes directly: nothing to invalidate.
+      notifyWritten: (): void => {},
+    };
+    this.#allocations.set(memory, { mapping, address, size });
+    return memory;
+  }
+
+  mapGuestMemory(gpa: GuestPhysAddr, memory: HostMemory, flags: MappingFlagBits): void {
+    this.#checkOpen("mapGuestMemory");
+    const allocation = this.#allocations.get(memory);
+    if (allocation === undefined) {
+      throw new HalError("kvm", "invalid-argument", "KVM_SET_USER_MEMORY_REGION", "Cannot map memory that this VM did not allocate");
+    }
+    const size = allocation.size;
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % sys.PAGE_SIZE !== 0) {
+      throw new HalError("kvm", "invalid-argument", "KVM_SET_USER_MEMORY_REGION", `Cannot map at GPA 0x${gpa.toString(16)}: not page-aligned`);
+    }
+    const overlap = this.#slots.find((slot) => gpa < slot.gpa + slot.size && slot.gpa < gpa + size);
+    if (overlap !== undefined) {
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_SET_USER_MEMORY_REGION",
+        `Cannot map [0x${gpa.toString(16)}, 0x${(gpa + size).toString(16)}): overlaps slot ${overlap.slot} at [0x${overlap.gpa.toString(16)}, 0x${(overlap.gpa + overlap.size).toString(16)})`,
+      );
+    }
+    if (this.#slots.length >= this.#maxSlots) {
+      throw new HalError("kvm", "resource", "KVM_SET_USER_MEMORY_REGION", `Cannot map another region: all ${this.#maxSlots} memory slots are in use`);
+    }
+    const slot = this.#slots.length;
+    const region = new Uint8Array(KVM_USERSPACE_MEMORY_REGION_LAYOUT.size);
+    const view = new DataView(region.buffer);
+    const R = KVM_USERSPACE_MEMORY_REGION_LAYOUT.fields;
+    view.setUint32(R.slot.offset, slot, true);
+    view.setUint32(R.flags.offset, (flags & MappingFlags.WRITE) === 0 ? KVM_MEM_READONLY : 0, true);
+    view.setBigUint64(R.guest_phys_addr.offset, BigInt(gpa), true);
+    view.setBigUint64(R.memory_size.offset, BigInt(size), true);
+    view.setBigUint64(R.userspace_addr.offset, BigInt(allocation.address), true);
+    sys.ioctlBuf(this.#fd, KVM_SET_USER_MEMORY_REGION, region);
+    this.#slots.push({ slot, gpa, size });
+  }
+
+  createVcpu(id: number): KvmVcpu {
+    this.#checkOpen("createVcpu");
+    if (!Number.isInteger(id) || id < 0 || id >= this.cpuCount) {
+      throw new HalError("kvm", "invalid-argument", "KVM_CREATE_VCPU", `Cannot create vCPU ${id}: the VM was created for ${this.cpuCount} vCPUs`);
+    }
+    if (this.#vcpus.has(id)) throw new HalError("kvm", "state", "KVM_CREATE_VCPU", `Cannot create vCPU ${id}: it exists`);
+    const vcpuFd = sys.ioctlInt(this.#fd, KVM_CREATE_VCPU, id);
+    let vcpu: KvmVcpu;
+    try {
+      vcpu = new KvmVcpu(id, {
+        vmFd: this.#fd,
+        vcpuFd,
+        mmapSize: this.#mmapSize,
+        cpuCount: this.cpuCount,
+        irqchip: this.irqchip,
+        supportedCpuid: this.#supportedCpuid,
+        onClose: () => this.#vcpus.delete(id),
+      });
+    } catch (error) {
+      sys.close(vcpuFd);
+      throw error;
+    }
+    this.#vcpus.set(id, vcpu);
+    return vcpu;
+  }
+
+  /** Drive GSI `line` of the in-kernel PIC/IOAPIC (KVM_IRQ_LINE). */
+  setIrqLine(line: number, level: boolean): void {
+    this.#checkOpen("setIrqLine");
+    if (!this.irqchip) {
+      throw new HalError("kvm", "unsupported", "KVM_IRQ_LINE", `Cannot drive GSI ${line}: the VM has no in-kernel irqchip (use the vCPU's setInterruptLevel)`);
+    }
+    if (!Number.isInteger(line) || line < 0 || line >= KVM_IRQCHIP_GSI_COUNT) {
+      throw new HalError("kvm", "invalid-argument", "KVM_IRQ_LINE", `Cannot drive GSI ${line}: the in-kernel irqchip has GSIs 0..${KVM_IRQCHIP_GSI_COUNT - 1}`);
+    }
+    this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.irq.offset, line, true);
+    this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.level.offset, level ? 1 : 0, true);
+    sys.ioctlBuf(this.#fd, KVM_IRQ_LINE, this.#irqLevel);
+  }
+
+  /** Monotonic time since the VM was created, in `timebaseHz` ticks (the guest's own clock is its TSC). */
+  currentTime(): number {
+    return Math.floor((Number(Bun.nanoseconds() - this.#startNs) * this.timebaseHz) / 1e9);
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closed) throw new HalError("kvm", "state", operation, `Cannot use VM ${this.vmId}: it is closed`);
+  }
+
+  [Symbol.dispose](): void {
+    if (this.#closed) return;
+    for (const vcpu of [...this.#vcpus.values()]) vcpu[Symbol.dispose]();
+    this.#closed = true;
+    sys.close(this.#fd);
+    // Memory goes after the VM fd: the kernel drops its slots with the VM.
+    for (const allocation of this.#allocations.values()) sys.munmap(allocation.mapping);
+    this.#allocations.clear();
+  }
+}

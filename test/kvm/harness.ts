@@ -1,0 +1,96 @@
+/**
+ * Shared set-up for the KVM tests and benchmarks: a VM with RAM at 0, a guest image from test/guests/x86, and a
+ * loop that runs a vCPU until a condition while recording exits.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { kvmBackend, type KvmHypervisor, type KvmVcpu, type KvmVm } from "../../src/hal/kvm/index.ts";
+import type { AxVCpuExitReason, HostMemory } from "../../src/hal/types.ts";
+import { MappingFlags } from "../../src/hal/types.ts";
+import type { GuestMemoryAccess } from "../../src/vmm/x86/guest-memory-access.ts";
+import type { Requirement } from "../support/skip.ts";
+
+export const GUEST_DIR = join(import.meta.dir, "..", "guests", "x86");
+export const REAL_MODE_LOAD = 0x8000;
+export const LONG_MODE_LOAD = 0x10000;
+/** 2 MiB of RAM is plenty for every test guest. */
+export const TEST_RAM_SIZE = 0x20_0000;
+
+export function kvmRequirement(): Requirement {
+  const support = kvmBackend.hasHardwareSupport();
+  return { available: support.available, reason: support.reason };
+}
+
+export function guestImage(name: string): Uint8Array {
+  return new Uint8Array(readFileSync(join(GUEST_DIR, `${name}.bin`)));
+}
+
+/** Guest memory over one RAM block at GPA 0 (bounds-checked like GuestMemory). */
+export function ramAccess(ram: HostMemory): GuestMemoryAccess {
+  const check = (gpa: number, length: number): void => {
+    if (gpa < 0 || gpa + length > ram.bytes.length) {
+      throw new RangeError(`Cannot access [0x${gpa.toString(16)}, 0x${(gpa + length).toString(16)}): RAM is [0, 0x${ram.bytes.length.toString(16)})`);
+    }
+  };
+  return {
+    write(gpa, data) {
+      check(gpa, data.length);
+      ram.bytes.set(data, gpa);
+    },
+    read(gpa, length) {
+      check(gpa, length);
+      return ram.bytes.slice(gpa, gpa + length);
+    },
+  };
+}
+
+export interface TestVm extends Disposable {
+  readonly hypervisor: KvmHypervisor;
+  readonly vm: KvmVm;
+  readonly ram: HostMemory;
+  readonly memory: GuestMemoryAccess;
+}
+
+export function createTestVm(options: { cpuCount?: number; irqchip?: boolean; ramSize?: number } = {}): TestVm {
+  const hypervisor = kvmBackend.open();
+  const vm = hypervisor.createVm({ arch: "x86_64", vmId: 1, cpuCount: options.cpuCount ?? 1, irqchip: options.irqchip ?? true });
+  const ram = vm.allocateMemory(options.ramSize ?? TEST_RAM_SIZE);
+  vm.mapGuestMemory(0, ram, MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE);
+  return {
+    hypervisor,
+    vm,
+    ram,
+    memory: ramAccess(ram),
+    [Symbol.dispose]() {
+      vm[Symbol.dispose]();
+      hypervisor[Symbol.dispose]();
+    },
+  };
+}
+
+/** Run until `stop` says so or `limit` exits passed; returns every exit seen. */
+export function runUntil(vcpu: KvmVcpu, stop: (exit: AxVCpuExitReason) => boolean, limit = 10_000): AxVCpuExitReason[] {
+  const exits: AxVCpuExitReason[] = [];
+  for (let i = 0; i < limit; i++) {
+    const exit = vcpu.run();
+    exits.push(exit);
+    if (stop(exit)) return exits;
+  }
+  throw new Error(`Guest did not finish within ${limit} exits; last: ${JSON.stringify(exits.slice(-3), bigintJson)}`);
+}
+
+export function bigintJson(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? `0x${value.toString(16)}` : value;
+}
+
+export const HC_DONE = 1n;
+export const HC_REPORT = 2n;
+export const HC_AP_ALIVE = 3n;
+export const HC_SIPI_SENT = 4n;
+export const HC_CPL3_ROUND = 5n;
+export const TEST_PORT = 0x510;
+export const TEST_MMIO = 0x1000_0000;
+
+export function isHypercall(exit: AxVCpuExitReason, nr: bigint): boolean {
+  return exit.kind === "Hypercall" && exit.nr === nr;
+}
