@@ -7,7 +7,7 @@
  * - SSIP is writable through sip from S-mode.
  *
  * Left out because QEMU 7.2 differs: "medeleg[11] is read-only zero" (3.1.8); QEMU 7.2 lets it be written.
- * Checked in isa/axvisor/strict-traps.S.
+ * Checked in isa/axvisor/strict-priv.S.
  */
 #include "isa-test.h"
 

@@ -9,7 +9,7 @@
  *
  * Left out because QEMU 7.2 differs: "If y != M, xRET also sets MPRV = 0" (privileged spec 1.12, 3.1.6.1). QEMU
  * 7.2 keeps MPRV (later QEMU releases clear it). "mepc[0] is always zero" (3.1.14; sepc likewise): QEMU 7.2 reads
- * back a written bit 0. Both are checked in isa/axvisor/strict-traps.S.
+ * back a written bit 0. Both are checked in isa/axvisor/strict-priv.S.
  */
 #include "isa-test.h"
 

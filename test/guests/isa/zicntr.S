@@ -6,7 +6,7 @@
  * - S-mode may read cycle/time/instret only when the mcounteren bit (CY 0, TM 1, IR 2) is set, U-mode only when
  *   both mcounteren and scounteren allow it; otherwise an illegal instruction.
  * Exact counts are implementation-specific (QEMU counts host ticks), so only increases are checked here; the
- * exact instret count is checked in isa/axvisor/strict-traps.S.
+ * exact instret count is checked in isa/axvisor/strict-priv.S.
  * Unprivileged spec chapter 10 "Counters", privileged spec 3.1.11 and 4.1.5 (mcounteren/scounteren).
  *
  * QEMU-MACHINES: virt

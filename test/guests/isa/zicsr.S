@@ -11,7 +11,7 @@
  *
  * Left out because QEMU 7.2 differs: CSRRS/CSRRC with rs1 != x0 holding zero on a read-only CSR. Table 9.1 of
  * the unprivileged spec says it writes (so it must trap); QEMU does not trap. It is checked in
- * isa/axvisor/strict-traps.S, which does not run on QEMU.
+ * isa/axvisor/strict-priv.S, which does not run on QEMU.
  */
 #include "isa-test.h"
 

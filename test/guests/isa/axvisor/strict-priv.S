@@ -7,10 +7,14 @@
  * - "If y != M, xRET also sets MPRV = 0" (privileged 3.1.6.1) for MRET and SRET (QEMU 7.2 keeps MPRV);
  * - "mepc[0] is always zero", sepc likewise (3.1.14, 4.1.7): a written bit 0 reads back as 0 (QEMU 7.2 keeps it);
  * - "medeleg[11] is read-only zero" (3.1.8): ECALL from M cannot be delegated (QEMU 7.2 lets the bit be set);
+ * - interrupt priority MEI > MSI > MTI > SEI > SSI > STI (3.1.9) (QEMU 7.2 takes the lowest number first);
+ * - WARL fields never hold reserved values: mstatus.MPP = 2 and UXL/SXL = 3 do not read back (QEMU 7.2 keeps
+ *   them);
  * - our choices: mtval of an illegal instruction is always the instruction bits (the spec also allows 0), and
  *   instret counts exactly the retired instructions (QEMU counts host ticks).
  *
- * QEMU-SKIP: QEMU 7.2 differs on CSRRS with a zero register, MPRV on xRET, mepc[0] and medeleg[11] (see above)
+ * QEMU-SKIP: QEMU 7.2 differs on CSRRS with a zero register, MPRV on xRET, mepc[0], medeleg[11], MPP, UXL and
+ * interrupt priority (see above)
  */
 #include "isa-test.h"
 
@@ -117,6 +121,64 @@ TEST_CODE_BEGIN
   li a1, 1 << CAUSE_MACHINE_ECALL
   and a0, a0, a1
   CHECK a0, 0
+
+  TEST 10                       /* MPP = 2 (reserved) does not read back */
+  csrr s0, mstatus
+  li a0, MSTATUS_MPP
+  csrc mstatus, a0
+  li a0, 2 << 11
+  csrs mstatus, a0
+  csrr a1, mstatus
+  srli a1, a1, 11
+  andi a1, a1, 3
+  li a2, 2
+  beq a1, a2, 9f
+  TEST 11                       /* UXL/SXL = 3 (reserved) does not read back: they stay 2 */
+  li a0, MSTATUS_UXL | MSTATUS_SXL
+  csrs mstatus, a0
+  csrr a1, mstatus
+  csrw mstatus, s0
+  srli a1, a1, 32
+  andi a1, a1, 0xf
+  CHECK a1, 0xa
+  j 8f
+9:
+  FAIL
+8:
+
+  TEST 12                       /* priority MTI > SEI > SSI > STI, all pending and going to M */
+  csrw mideleg, zero
+  li a0, CLINT_MTIMECMP
+  sd zero, 0(a0)                /* MTIP */
+  li a0, MIP_SEIP | MIP_SSIP | MIP_STIP
+  csrs mip, a0
+  li a2, 100000
+1:
+  csrr a0, mip
+  andi a0, a0, MIP_MTIP
+  bnez a0, 2f
+  addi a2, a2, -1
+  bnez a2, 1b
+  FAIL
+2:
+  li a0, MIP_MTIP | MIP_SEIP | MIP_SSIP | MIP_STIP
+  csrw mie, a0
+  CLEAR_TRAP m_trap
+  .irp irq, IRQ_M_TIMER, IRQ_S_EXT, IRQ_S_SOFT, IRQ_S_TIMER
+  EXPECT_TRAP_TO_HANDLER 3f
+  csrsi mstatus, MSTATUS_MIE
+  FAIL
+3:
+  CHECK_TRAP m_trap, TR_CAUSE, CAUSE_INTERRUPT | \irq
+  li a0, 1 << \irq             /* disable the one just taken */
+  csrc mie, a0
+  .endr
+  li a0, -1
+  li a1, CLINT_MTIMECMP
+  sd a0, 0(a1)
+  li a0, MIP_SEIP | MIP_SSIP | MIP_STIP
+  csrc mip, a0
+  csrw mie, zero
 
   TEST 8                        /* instret counts retired instructions exactly: the reads are 11 apart */
   rdinstret a0
