@@ -1,0 +1,88 @@
+/**
+ * Decoded basic blocks. A block is a run of instructions inside one physical page, ending at the first
+ * instruction that transfers control or may change translation/interrupt state (branches, jumps, CSR accesses,
+ * xRET, fences of the instruction stream or TLB, ECALL/EBREAK/WFI), at the page end, or at MAX_BLOCK_INSNS.
+ * Blocks are stored per physical page (`CodePage`, keyed by physical address), so every hart and every virtual
+ * alias of the page shares them, and a write to the page drops them.
+ *
+ * A block starts interpreted (the same `execute` as the reference interpreter); once it has run HOT_THRESHOLD
+ * times it is compiled to a JavaScript function (`jit.ts`).
+ */
+
+import * as D from "./decode.ts";
+import { decode16, decode32, type Insn } from "./decode.ts";
+
+export const MAX_BLOCK_INSNS = 64;
+
+/** A compiled block: runs from the block start, returns the number of instructions retired. */
+export type CompiledBlock = (hart: unknown, budget: number) => number;
+
+export class Block {
+  valid = true;
+  execCount = 0;
+  compiled: CompiledBlock | undefined = undefined;
+  /** Compilation was attempted and is not worth retrying. */
+  noCompile = false;
+  constructor(
+    readonly insns: readonly Insn[],
+    /** Offset of the block start inside its page. */
+    readonly pageOffset: number,
+  ) {}
+}
+
+/** Whether an instruction must be the last of its block. */
+export function endsBlock(op: number): boolean {
+  switch (op) {
+    case D.OP_JAL:
+    case D.OP_JALR:
+    case D.OP_BEQ:
+    case D.OP_BNE:
+    case D.OP_BLT:
+    case D.OP_BGE:
+    case D.OP_BLTU:
+    case D.OP_BGEU:
+    case D.OP_ECALL:
+    case D.OP_EBREAK:
+    case D.OP_SRET:
+    case D.OP_MRET:
+    case D.OP_WFI:
+    case D.OP_SFENCE_VMA:
+    case D.OP_HFENCE_VVMA:
+    case D.OP_HFENCE_GVMA:
+    case D.OP_FENCE_I:
+    case D.OP_CSRRW:
+    case D.OP_CSRRS:
+    case D.OP_CSRRC:
+    case D.OP_CSRRWI:
+    case D.OP_CSRRSI:
+    case D.OP_CSRRCI:
+    case D.OP_ILLEGAL:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Decode a block starting at `pageOffset` of a page whose bytes are `view` at `base` (the page's first byte).
+ * Returns undefined when the first instruction straddles the page end (the caller executes it uncached).
+ */
+export function buildBlock(view: DataView, base: number, pageOffset: number): Block | undefined {
+  const insns: Insn[] = [];
+  let off = pageOffset;
+  while (insns.length < MAX_BLOCK_INSNS && off < 4096) {
+    const low = view.getUint16(base + off, true);
+    let insn: Insn;
+    if ((low & 3) === 3) {
+      if (off + 4 > 4096) break; // straddles the page end: leave it to the uncached path
+      insn = decode32((low | (view.getUint16(base + off + 2, true) << 16)) >>> 0);
+    } else {
+      insn = decode16(low);
+    }
+    insns.push(insn);
+    off += insn.len;
+    if (endsBlock(insn.op)) break;
+  }
+  if (insns.length === 0) return undefined;
+  return new Block(insns, pageOffset);
+}

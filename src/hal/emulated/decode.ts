@@ -1,0 +1,570 @@
+/**
+ * The RV64GC + H decoder. A 32-bit word or a 16-bit compressed parcel becomes an `Insn` with an operation number
+ * and its fields extracted once. Compressed instructions are first expanded to their 32-bit equivalent (the ISA
+ * manual defines every RVC instruction that way), so the executor only knows 32-bit semantics; `len` and `raw`
+ * keep what was actually fetched (for pc advance and illegal-instruction tval).
+ *
+ * Decoding is strict: any encoding the specification leaves reserved (and that this hart does not implement)
+ * decodes to OP_ILLEGAL, so executing it raises illegal-instruction with tval = the instruction bits.
+ */
+
+import {
+  encodeB,
+  encodeI,
+  encodeJ,
+  encodeR,
+  encodeS,
+  encodeU,
+  OPC_AMO,
+  OPC_AUIPC,
+  OPC_BRANCH,
+  OPC_JAL,
+  OPC_JALR,
+  OPC_LOAD,
+  OPC_LOAD_FP,
+  OPC_LUI,
+  OPC_MADD,
+  OPC_MISC_MEM,
+  OPC_MSUB,
+  OPC_NMADD,
+  OPC_NMSUB,
+  OPC_OP,
+  OPC_OP_32,
+  OPC_OP_FP,
+  OPC_OP_IMM,
+  OPC_OP_IMM_32,
+  OPC_STORE,
+  OPC_STORE_FP,
+  OPC_SYSTEM,
+} from "./encode.ts";
+
+// Operation numbers. Grouped so that the executor's switch is dense.
+export const OP_ILLEGAL = 0;
+export const OP_LUI = 1;
+export const OP_AUIPC = 2;
+export const OP_JAL = 3;
+export const OP_JALR = 4;
+export const OP_BEQ = 5;
+export const OP_BNE = 6;
+export const OP_BLT = 7;
+export const OP_BGE = 8;
+export const OP_BLTU = 9;
+export const OP_BGEU = 10;
+export const OP_LB = 11;
+export const OP_LH = 12;
+export const OP_LW = 13;
+export const OP_LD = 14;
+export const OP_LBU = 15;
+export const OP_LHU = 16;
+export const OP_LWU = 17;
+export const OP_SB = 18;
+export const OP_SH = 19;
+export const OP_SW = 20;
+export const OP_SD = 21;
+export const OP_ADDI = 22;
+export const OP_SLTI = 23;
+export const OP_SLTIU = 24;
+export const OP_XORI = 25;
+export const OP_ORI = 26;
+export const OP_ANDI = 27;
+export const OP_SLLI = 28;
+export const OP_SRLI = 29;
+export const OP_SRAI = 30;
+export const OP_ADD = 31;
+export const OP_SUB = 32;
+export const OP_SLL = 33;
+export const OP_SLT = 34;
+export const OP_SLTU = 35;
+export const OP_XOR = 36;
+export const OP_SRL = 37;
+export const OP_SRA = 38;
+export const OP_OR = 39;
+export const OP_AND = 40;
+export const OP_ADDIW = 41;
+export const OP_SLLIW = 42;
+export const OP_SRLIW = 43;
+export const OP_SRAIW = 44;
+export const OP_ADDW = 45;
+export const OP_SUBW = 46;
+export const OP_SLLW = 47;
+export const OP_SRLW = 48;
+export const OP_SRAW = 49;
+export const OP_MUL = 50;
+export const OP_MULH = 51;
+export const OP_MULHSU = 52;
+export const OP_MULHU = 53;
+export const OP_DIV = 54;
+export const OP_DIVU = 55;
+export const OP_REM = 56;
+export const OP_REMU = 57;
+export const OP_MULW = 58;
+export const OP_DIVW = 59;
+export const OP_DIVUW = 60;
+export const OP_REMW = 61;
+export const OP_REMUW = 62;
+export const OP_FENCE = 63;
+export const OP_FENCE_I = 64;
+export const OP_ECALL = 65;
+export const OP_EBREAK = 66;
+export const OP_SRET = 67;
+export const OP_MRET = 68;
+export const OP_WFI = 69;
+export const OP_SFENCE_VMA = 70;
+export const OP_HFENCE_VVMA = 71;
+export const OP_HFENCE_GVMA = 72;
+export const OP_CSRRW = 73;
+export const OP_CSRRS = 74;
+export const OP_CSRRC = 75;
+export const OP_CSRRWI = 76;
+export const OP_CSRRSI = 77;
+export const OP_CSRRCI = 78;
+/** LR/SC/AMO, 32-bit: `aux` holds funct5. */
+export const OP_AMO_W = 79;
+/** LR/SC/AMO, 64-bit: `aux` holds funct5. */
+export const OP_AMO_D = 80;
+/** HLV/HLVX/HSV: `aux` holds the access kind (HYP_* below). */
+export const OP_HLV = 81;
+export const OP_HSV = 82;
+export const OP_FLW = 83;
+export const OP_FLD = 84;
+export const OP_FSW = 85;
+export const OP_FSD = 86;
+/** OP-FP and the fused multiply-adds, executed by the FPU from `bits`. */
+export const OP_FP = 87;
+export const OP_COUNT = 88;
+
+// AMO funct5 values.
+export const AMO_ADD = 0x00;
+export const AMO_SWAP = 0x01;
+export const AMO_LR = 0x02;
+export const AMO_SC = 0x03;
+export const AMO_XOR = 0x04;
+export const AMO_OR = 0x08;
+export const AMO_AND = 0x0c;
+export const AMO_MIN = 0x10;
+export const AMO_MAX = 0x14;
+export const AMO_MINU = 0x18;
+export const AMO_MAXU = 0x1c;
+
+// Hypervisor load/store kinds (in `aux`): width in bytes | flags.
+export const HYP_UNSIGNED = 0x10;
+export const HYP_EXEC = 0x20;
+
+/** One decoded instruction. A class, so every instance has the same shape (monomorphic property access). */
+export class Insn {
+  constructor(
+    readonly op: number,
+    readonly rd: number,
+    readonly rs1: number,
+    readonly rs2: number,
+    /** Sign-extended immediate (a 32-bit signed value; bits 63..32 are its sign), CSR number, or shift amount. */
+    readonly imm: number,
+    /** Extra operation detail: AMO funct5, hypervisor access kind. */
+    readonly aux: number,
+    /** Length in bytes (2 for compressed, 4 otherwise). */
+    readonly len: number,
+    /** The 32-bit (expanded) instruction word, unsigned. */
+    readonly bits: number,
+    /** What was fetched: the 16-bit parcel for compressed instructions, else `bits`. */
+    readonly raw: number,
+  ) {}
+}
+
+function illegal(raw: number, len: number): Insn {
+  return new Insn(OP_ILLEGAL, 0, 0, 0, 0, 0, len, raw >>> 0, raw >>> 0);
+}
+
+const LOAD_OPS = [OP_LB, OP_LH, OP_LW, OP_LD, OP_LBU, OP_LHU, OP_LWU, OP_ILLEGAL] as const;
+const STORE_OPS = [OP_SB, OP_SH, OP_SW, OP_SD] as const;
+const BRANCH_OPS = [OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU] as const;
+const M_OPS = [OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU] as const;
+const M32_OPS = [OP_MULW, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW] as const;
+const CSR_OPS = [OP_ILLEGAL, OP_CSRRW, OP_CSRRS, OP_CSRRC, OP_ILLEGAL, OP_CSRRWI, OP_CSRRSI, OP_CSRRCI] as const;
+
+function at<T>(table: readonly T[], index: number, fallback: T): T {
+  const value = table[index];
+  return value === undefined ? fallback : value;
+}
+
+/** Decode a 32-bit instruction word (bits 1:0 must be 11). `len`/`raw` describe what was fetched. */
+export function decode32(word: number, len = 4, raw = word): Insn {
+  const bits = word >>> 0;
+  const opcode = bits & 0x7f;
+  const rd = (bits >>> 7) & 31;
+  const funct3 = (bits >>> 12) & 7;
+  const rs1 = (bits >>> 15) & 31;
+  const rs2 = (bits >>> 20) & 31;
+  const funct7 = bits >>> 25;
+  const immI = (bits | 0) >> 20;
+  const make = (op: number, imm: number, aux = 0): Insn =>
+    op === OP_ILLEGAL ? illegal(raw, len) : new Insn(op, rd, rs1, rs2, imm, aux, len, bits, raw >>> 0);
+  switch (opcode) {
+    case OPC_LUI:
+      return make(OP_LUI, bits & 0xfffff000);
+    case OPC_AUIPC:
+      return make(OP_AUIPC, bits & 0xfffff000);
+    case OPC_JAL: {
+      const imm =
+        (((bits | 0) >> 31) << 20) | (((bits >>> 12) & 0xff) << 12) | (((bits >>> 20) & 1) << 11) |
+        (((bits >>> 21) & 0x3ff) << 1);
+      return make(OP_JAL, imm);
+    }
+    case OPC_JALR:
+      return funct3 === 0 ? make(OP_JALR, immI) : illegal(raw, len);
+    case OPC_BRANCH: {
+      const imm =
+        (((bits | 0) >> 31) << 12) | (((bits >>> 7) & 1) << 11) | (((bits >>> 25) & 0x3f) << 5) |
+        (((bits >>> 8) & 0xf) << 1);
+      return make(at(BRANCH_OPS, funct3, OP_ILLEGAL), imm);
+    }
+    case OPC_LOAD:
+      return make(at(LOAD_OPS, funct3, OP_ILLEGAL), immI);
+    case OPC_STORE: {
+      const imm = (((bits | 0) >> 25) << 5) | ((bits >>> 7) & 0x1f);
+      return funct3 < 4 ? make(at(STORE_OPS, funct3, OP_ILLEGAL), imm) : illegal(raw, len);
+    }
+    case OPC_OP_IMM:
+      switch (funct3) {
+        case 0:
+          return make(OP_ADDI, immI);
+        case 1:
+          return funct7 >>> 1 === 0 ? make(OP_SLLI, (bits >>> 20) & 63) : illegal(raw, len);
+        case 2:
+          return make(OP_SLTI, immI);
+        case 3:
+          return make(OP_SLTIU, immI);
+        case 4:
+          return make(OP_XORI, immI);
+        case 5:
+          if (funct7 >>> 1 === 0) return make(OP_SRLI, (bits >>> 20) & 63);
+          if (funct7 >>> 1 === 0x10) return make(OP_SRAI, (bits >>> 20) & 63);
+          return illegal(raw, len);
+        case 6:
+          return make(OP_ORI, immI);
+        default:
+          return make(OP_ANDI, immI);
+      }
+    case OPC_OP_IMM_32:
+      switch (funct3) {
+        case 0:
+          return make(OP_ADDIW, immI);
+        case 1:
+          return funct7 === 0 ? make(OP_SLLIW, rs2) : illegal(raw, len);
+        case 5:
+          if (funct7 === 0) return make(OP_SRLIW, rs2);
+          if (funct7 === 0x20) return make(OP_SRAIW, rs2);
+          return illegal(raw, len);
+        default:
+          return illegal(raw, len);
+      }
+    case OPC_OP:
+      if (funct7 === 0) {
+        return make([OP_ADD, OP_SLL, OP_SLT, OP_SLTU, OP_XOR, OP_SRL, OP_OR, OP_AND][funct3] ?? OP_ILLEGAL, 0);
+      }
+      if (funct7 === 0x20) {
+        if (funct3 === 0) return make(OP_SUB, 0);
+        if (funct3 === 5) return make(OP_SRA, 0);
+        return illegal(raw, len);
+      }
+      if (funct7 === 1) return make(at(M_OPS, funct3, OP_ILLEGAL), 0);
+      return illegal(raw, len);
+    case OPC_OP_32:
+      if (funct7 === 0) {
+        if (funct3 === 0) return make(OP_ADDW, 0);
+        if (funct3 === 1) return make(OP_SLLW, 0);
+        if (funct3 === 5) return make(OP_SRLW, 0);
+        return illegal(raw, len);
+      }
+      if (funct7 === 0x20) {
+        if (funct3 === 0) return make(OP_SUBW, 0);
+        if (funct3 === 5) return make(OP_SRAW, 0);
+        return illegal(raw, len);
+      }
+      if (funct7 === 1) return make(at(M32_OPS, funct3, OP_ILLEGAL), 0);
+      return illegal(raw, len);
+    case OPC_MISC_MEM:
+      // FENCE's unused fields (rd, rs1, fm other than 0/8) are reserved for future use and, per the ISA manual,
+      // must be ignored by implementations, so every FENCE encoding executes as a fence. FENCE.I likewise.
+      if (funct3 === 0) return make(OP_FENCE, 0);
+      if (funct3 === 1) return make(OP_FENCE_I, 0);
+      return illegal(raw, len);
+    case OPC_AMO: {
+      if (funct3 !== 2 && funct3 !== 3) return illegal(raw, len);
+      const funct5 = funct7 >>> 2;
+      switch (funct5) {
+        case AMO_LR:
+          if (rs2 !== 0) return illegal(raw, len);
+          break;
+        case AMO_SC:
+        case AMO_ADD:
+        case AMO_SWAP:
+        case AMO_XOR:
+        case AMO_OR:
+        case AMO_AND:
+        case AMO_MIN:
+        case AMO_MAX:
+        case AMO_MINU:
+        case AMO_MAXU:
+          break;
+        default:
+          return illegal(raw, len);
+      }
+      return make(funct3 === 2 ? OP_AMO_W : OP_AMO_D, 0, funct5);
+    }
+    case OPC_LOAD_FP:
+      if (funct3 === 2) return make(OP_FLW, immI);
+      if (funct3 === 3) return make(OP_FLD, immI);
+      return illegal(raw, len);
+    case OPC_STORE_FP: {
+      const imm = (((bits | 0) >> 25) << 5) | ((bits >>> 7) & 0x1f);
+      if (funct3 === 2) return make(OP_FSW, imm);
+      if (funct3 === 3) return make(OP_FSD, imm);
+      return illegal(raw, len);
+    }
+    case OPC_MADD:
+    case OPC_MSUB:
+    case OPC_NMSUB:
+    case OPC_NMADD:
+    case OPC_OP_FP:
+      // The FPU validates fmt/rm/funct fields and reports FP_ILLEGAL for reserved ones.
+      return make(OP_FP, 0);
+    case OPC_SYSTEM:
+      return decodeSystem(bits, rd, funct3, rs1, rs2, funct7, len, raw);
+    default:
+      return illegal(raw, len);
+  }
+}
+
+function decodeSystem(
+  bits: number,
+  rd: number,
+  funct3: number,
+  rs1: number,
+  rs2: number,
+  funct7: number,
+  len: number,
+  raw: number,
+): Insn {
+  const make = (op: number, imm: number, aux = 0): Insn => new Insn(op, rd, rs1, rs2, imm, aux, len, bits, raw >>> 0);
+  if (funct3 === 0) {
+    if (rd !== 0) return illegal(raw, len);
+    switch (bits) {
+      case 0x00000073:
+        return make(OP_ECALL, 0);
+      case 0x00100073:
+        return make(OP_EBREAK, 0);
+      case 0x10200073:
+        return make(OP_SRET, 0);
+      case 0x30200073:
+        return make(OP_MRET, 0);
+      case 0x10500073:
+        return make(OP_WFI, 0);
+      default:
+        break;
+    }
+    if (funct7 === 0x09) return make(OP_SFENCE_VMA, 0);
+    if (funct7 === 0x11) return make(OP_HFENCE_VVMA, 0);
+    if (funct7 === 0x31) return make(OP_HFENCE_GVMA, 0);
+    return illegal(raw, len);
+  }
+  if (funct3 === 4) {
+    // Hypervisor virtual-machine loads and stores.
+    switch (funct7) {
+      case 0x30: // HLV.B, HLV.BU
+        if (rs2 === 0) return make(OP_HLV, 0, 1);
+        if (rs2 === 1) return make(OP_HLV, 0, 1 | HYP_UNSIGNED);
+        return illegal(raw, len);
+      case 0x32: // HLV.H, HLV.HU, HLVX.HU
+        if (rs2 === 0) return make(OP_HLV, 0, 2);
+        if (rs2 === 1) return make(OP_HLV, 0, 2 | HYP_UNSIGNED);
+        if (rs2 === 3) return make(OP_HLV, 0, 2 | HYP_UNSIGNED | HYP_EXEC);
+        return illegal(raw, len);
+      case 0x34: // HLV.W, HLV.WU, HLVX.WU
+        if (rs2 === 0) return make(OP_HLV, 0, 4);
+        if (rs2 === 1) return make(OP_HLV, 0, 4 | HYP_UNSIGNED);
+        if (rs2 === 3) return make(OP_HLV, 0, 4 | HYP_UNSIGNED | HYP_EXEC);
+        return illegal(raw, len);
+      case 0x36: // HLV.D
+        return rs2 === 0 ? make(OP_HLV, 0, 8) : illegal(raw, len);
+      case 0x31:
+        return rd === 0 ? make(OP_HSV, 0, 1) : illegal(raw, len);
+      case 0x33:
+        return rd === 0 ? make(OP_HSV, 0, 2) : illegal(raw, len);
+      case 0x35:
+        return rd === 0 ? make(OP_HSV, 0, 4) : illegal(raw, len);
+      case 0x37:
+        return rd === 0 ? make(OP_HSV, 0, 8) : illegal(raw, len);
+      default:
+        return illegal(raw, len);
+    }
+  }
+  const op = at(CSR_OPS, funct3, OP_ILLEGAL);
+  return op === OP_ILLEGAL ? illegal(raw, len) : make(op, bits >>> 20);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compressed (RVC) expansion
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Expand a 16-bit RVC parcel to its 32-bit equivalent, or return -1 for a reserved/illegal encoding. */
+export function expandCompressed(parcel: number): number {
+  const c = parcel & 0xffff;
+  const quadrant = c & 3;
+  const funct3 = c >>> 13;
+  const rdP = ((c >>> 2) & 7) + 8; // rd'/rs2' in bits 4:2
+  const rs1P = ((c >>> 7) & 7) + 8; // rs1'/rd' in bits 9:7
+  const rd = (c >>> 7) & 31;
+  const rs2 = (c >>> 2) & 31;
+  // imm[5] = bit 12, imm[4:0] = bits 6:2, sign-extended (CI format)
+  const immCI = ((((c >>> 12) & 1) << 5) | ((c >>> 2) & 31)) << 26 >> 26;
+  const uimmCI = (((c >>> 12) & 1) << 5) | ((c >>> 2) & 31);
+  if (quadrant === 0) {
+    switch (funct3) {
+      case 0: {
+        const nzuimm =
+          (((c >>> 11) & 3) << 4) | (((c >>> 7) & 0xf) << 6) | (((c >>> 6) & 1) << 2) | (((c >>> 5) & 1) << 3);
+        if (nzuimm === 0) return -1; // also covers the all-zero parcel, which is defined illegal
+        return encodeI(OPC_OP_IMM, rdP, 0, 2, nzuimm);
+      }
+      case 1: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 5) & 3) << 6);
+        return encodeI(OPC_LOAD_FP, rdP, 3, rs1P, uimm);
+      }
+      case 2: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 6) & 1) << 2) | (((c >>> 5) & 1) << 6);
+        return encodeI(OPC_LOAD, rdP, 2, rs1P, uimm);
+      }
+      case 3: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 5) & 3) << 6);
+        return encodeI(OPC_LOAD, rdP, 3, rs1P, uimm);
+      }
+      case 5: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 5) & 3) << 6);
+        return encodeS(OPC_STORE_FP, 3, rs1P, rdP, uimm);
+      }
+      case 6: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 6) & 1) << 2) | (((c >>> 5) & 1) << 6);
+        return encodeS(OPC_STORE, 2, rs1P, rdP, uimm);
+      }
+      case 7: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 5) & 3) << 6);
+        return encodeS(OPC_STORE, 3, rs1P, rdP, uimm);
+      }
+      default:
+        return -1; // funct3 4 is reserved (Zcb is not implemented)
+    }
+  }
+  if (quadrant === 1) {
+    switch (funct3) {
+      case 0: // C.ADDI (rd = 0 or imm = 0 are hints/NOP, still executed as addi)
+        return encodeI(OPC_OP_IMM, rd, 0, rd, immCI);
+      case 1: // C.ADDIW
+        if (rd === 0) return -1;
+        return encodeI(OPC_OP_IMM_32, rd, 0, rd, immCI);
+      case 2: // C.LI
+        return encodeI(OPC_OP_IMM, rd, 0, 0, immCI);
+      case 3: {
+        if (rd === 2) {
+          const nzimm =
+            ((((c >>> 12) & 1) << 9) | (((c >>> 6) & 1) << 4) | (((c >>> 5) & 1) << 6) | (((c >>> 3) & 3) << 7) |
+              (((c >>> 2) & 1) << 5)) << 22 >> 22;
+          if (nzimm === 0) return -1;
+          return encodeI(OPC_OP_IMM, 2, 0, 2, nzimm);
+        }
+        if (immCI === 0) return -1;
+        return encodeU(OPC_LUI, rd, immCI << 12);
+      }
+      case 4: {
+        const funct2 = (c >>> 10) & 3;
+        if (funct2 === 0) return encodeI(OPC_OP_IMM, rs1P, 5, rs1P, uimmCI);
+        if (funct2 === 1) return encodeI(OPC_OP_IMM, rs1P, 5, rs1P, 0x400 | uimmCI);
+        if (funct2 === 2) return encodeI(OPC_OP_IMM, rs1P, 7, rs1P, immCI);
+        const sub = (c >>> 5) & 3;
+        if (((c >>> 12) & 1) === 0) {
+          if (sub === 0) return encodeR(OPC_OP, rs1P, 0, rs1P, rdP, 0x20); // C.SUB
+          if (sub === 1) return encodeR(OPC_OP, rs1P, 4, rs1P, rdP, 0); // C.XOR
+          if (sub === 2) return encodeR(OPC_OP, rs1P, 6, rs1P, rdP, 0); // C.OR
+          return encodeR(OPC_OP, rs1P, 7, rs1P, rdP, 0); // C.AND
+        }
+        if (sub === 0) return encodeR(OPC_OP_32, rs1P, 0, rs1P, rdP, 0x20); // C.SUBW
+        if (sub === 1) return encodeR(OPC_OP_32, rs1P, 0, rs1P, rdP, 0); // C.ADDW
+        return -1;
+      }
+      case 5: {
+        const off =
+          ((((c >>> 12) & 1) << 11) | (((c >>> 11) & 1) << 4) | (((c >>> 9) & 3) << 8) | (((c >>> 8) & 1) << 10) |
+            (((c >>> 7) & 1) << 6) | (((c >>> 6) & 1) << 7) | (((c >>> 3) & 7) << 1) | (((c >>> 2) & 1) << 5)) <<
+          20 >> 20;
+        return encodeJ(OPC_JAL, 0, off);
+      }
+      default: {
+        // C.BEQZ (6) / C.BNEZ (7)
+        const off =
+          ((((c >>> 12) & 1) << 8) | (((c >>> 10) & 3) << 3) | (((c >>> 5) & 3) << 6) | (((c >>> 3) & 3) << 1) |
+            (((c >>> 2) & 1) << 5)) << 23 >> 23;
+        return encodeB(OPC_BRANCH, funct3 === 6 ? 0 : 1, rs1P, 0, off);
+      }
+    }
+  }
+  if (quadrant === 2) {
+    switch (funct3) {
+      case 0: // C.SLLI
+        return encodeI(OPC_OP_IMM, rd, 1, rd, uimmCI);
+      case 1: {
+        const uimm = (((c >>> 12) & 1) << 5) | (((c >>> 5) & 3) << 3) | (((c >>> 2) & 7) << 6);
+        return encodeI(OPC_LOAD_FP, rd, 3, 2, uimm);
+      }
+      case 2: {
+        if (rd === 0) return -1;
+        const uimm = (((c >>> 12) & 1) << 5) | (((c >>> 4) & 7) << 2) | (((c >>> 2) & 3) << 6);
+        return encodeI(OPC_LOAD, rd, 2, 2, uimm);
+      }
+      case 3: {
+        if (rd === 0) return -1;
+        const uimm = (((c >>> 12) & 1) << 5) | (((c >>> 5) & 3) << 3) | (((c >>> 2) & 7) << 6);
+        return encodeI(OPC_LOAD, rd, 3, 2, uimm);
+      }
+      case 4: {
+        if (((c >>> 12) & 1) === 0) {
+          if (rs2 === 0) return rd === 0 ? -1 : encodeI(OPC_JALR, 0, 0, rd, 0); // C.JR
+          return encodeR(OPC_OP, rd, 0, 0, rs2, 0); // C.MV
+        }
+        if (rs2 === 0) {
+          if (rd === 0) return 0x00100073; // C.EBREAK
+          return encodeI(OPC_JALR, 1, 0, rd, 0); // C.JALR
+        }
+        return encodeR(OPC_OP, rd, 0, rd, rs2, 0); // C.ADD
+      }
+      case 5: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 7) & 7) << 6);
+        return encodeS(OPC_STORE_FP, 3, 2, rs2, uimm);
+      }
+      case 6: {
+        const uimm = (((c >>> 9) & 0xf) << 2) | (((c >>> 7) & 3) << 6);
+        return encodeS(OPC_STORE, 2, 2, rs2, uimm);
+      }
+      default: {
+        const uimm = (((c >>> 10) & 7) << 3) | (((c >>> 7) & 7) << 6);
+        return encodeS(OPC_STORE, 3, 2, rs2, uimm);
+      }
+    }
+  }
+  return -1; // quadrant 3 is not a compressed instruction
+}
+
+/** Decode a 16-bit compressed parcel. */
+export function decode16(parcel: number): Insn {
+  const expanded = expandCompressed(parcel);
+  if (expanded < 0) return illegal(parcel & 0xffff, 2);
+  return decode32(expanded, 2, parcel & 0xffff);
+}
+
+/** Decode whatever starts with `lowParcel` (the full 32-bit word must be supplied for 32-bit instructions). */
+export function decode(word: number): Insn {
+  return (word & 3) === 3 ? decode32(word) : decode16(word & 0xffff);
+}
+
+/** True when the parcel starts a 32-bit instruction (we implement no encodings longer than 32 bits). */
+export function isLongInstruction(lowParcel: number): boolean {
+  return (lowParcel & 3) === 3;
+}

@@ -1,0 +1,301 @@
+/**
+ * Address translation: Sv39/Sv48 (satp, vsatp) and the Sv39x4/Sv48x4 G-stage (hgatp), privileged spec 1.12
+ * sections 4.3–4.4 and 8.5 ("Two-Stage Address Translation").
+ *
+ * Design decisions (both permitted by the spec; applied identically in both stages):
+ * - A/D bits are updated by the hart ("Svadu-style"): a walk that finds A = 0, or D = 0 for a store, writes the
+ *   PTE back with A (and D) set instead of raising a page fault. For a VS-stage PTE that update is an implicit
+ *   store, so the G-stage must allow writing the PTE's page (else a guest-page fault with htinst 0x3020).
+ * - PTE bits 63:54 (Svpbmt, Svnapot and reserved) must be zero; a non-leaf PTE with D, A or U set is reserved.
+ *   Both raise a page fault.
+ * - No PMP: every physical address backed by RAM is accessible; others are MMIO (bare-machine data accesses)
+ *   or access faults.
+ *
+ * Virtual addresses are doubles holding the signed 64-bit value (exact for every canonical address; a
+ * non-canonical one is a fault no matter how it rounds).
+ */
+
+import {
+  CAUSE_FETCH_ACCESS,
+  CAUSE_FETCH_GUEST_PAGE_FAULT,
+  CAUSE_FETCH_PAGE_FAULT,
+  CAUSE_LOAD_ACCESS,
+  CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_STORE_ACCESS,
+  CAUSE_STORE_GUEST_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT,
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
+  PRV_S,
+  PRV_U,
+  PTE_A,
+  PTE_D,
+  PTE_R,
+  PTE_U,
+  PTE_V,
+  PTE_W,
+  PTE_X,
+  SATP_MODE_BARE,
+  SATP_MODE_SV39,
+  SATP_MODE_SV48,
+  TINST_PTE_READ_64,
+  TINST_PTE_WRITE_64,
+} from "./constants.ts";
+import { PhysicalMemory } from "./phys-memory.ts";
+
+export const ACCESS_READ = 0;
+export const ACCESS_WRITE = 1;
+export const ACCESS_EXEC = 2;
+export type Access = typeof ACCESS_READ | typeof ACCESS_WRITE | typeof ACCESS_EXEC;
+
+export type Translation =
+  | { readonly ok: true; readonly pa: number }
+  | {
+      readonly ok: false;
+      readonly cause: number;
+      /** Guest-physical address for guest-page faults (htval/mtval2 = gpa >> 2), else 0. */
+      readonly gpa: number;
+      /** Pseudo-instruction for faults on implicit VS-stage PTE accesses (htinst/mtinst), else 0. */
+      readonly tinst: number;
+    };
+
+/** What translation needs to know about the hart (kept narrow so the MMU can be tested on its own). */
+export interface MmuState {
+  readonly memory: PhysicalMemory;
+  /** satp, vsatp, hgatp as [lo, hi] halves. */
+  satpLo: number;
+  satpHi: number;
+  vsatpLo: number;
+  vsatpHi: number;
+  hgatpLo: number;
+  hgatpHi: number;
+  /** mstatus.MXR, mstatus.SUM, vsstatus.MXR, vsstatus.SUM as booleans. */
+  mxr(): boolean;
+  sum(): boolean;
+  vsMxr(): boolean;
+  vsSum(): boolean;
+  /** Physical memory writes made by the walker (A/D updates) must invalidate decoded code. */
+  notePhysWrite(block: import("./phys-memory.ts").MemBlock, offset: number): void;
+}
+
+const PAGE_FAULT = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT] as const;
+const GUEST_PAGE_FAULT = [CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT, CAUSE_FETCH_GUEST_PAGE_FAULT] as const;
+const ACCESS_FAULT = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS] as const;
+
+const TWO_POW_32 = 4294967296;
+const TWO_POW_48 = 2 ** 48;
+
+function pageFault(access: Access): Translation {
+  return { ok: false, cause: PAGE_FAULT[access], gpa: 0, tinst: 0 };
+}
+
+export function accessFault(access: Access): Translation {
+  return { ok: false, cause: ACCESS_FAULT[access], gpa: 0, tinst: 0 };
+}
+
+function guestPageFault(access: Access, gpa: number, tinst: number): Translation {
+  return { ok: false, cause: GUEST_PAGE_FAULT[access], gpa, tinst };
+}
+
+/** The PPN field (bits 53:10) of a PTE given as halves. */
+function ptePpn(lo: number, hi: number): number {
+  return (hi & 0x3fffff) * 4194304 + (lo >>> 10);
+}
+
+/** satp-style PPN (bits 43:0) of a [lo, hi] pair. */
+function satpPpn(lo: number, hi: number): number {
+  return (hi & 0xfff) * TWO_POW_32 + (lo >>> 0);
+}
+
+export function satpMode(hi: number): number {
+  return hi >>> 28;
+}
+
+/**
+ * Translate `va` for an access at privilege `priv` with virtualization `virt`. `hlvx` is the HLVX case (execute
+ * permission instead of read). Returns the physical address or the fault to raise.
+ */
+export function translate(
+  s: MmuState,
+  va: number,
+  access: Access,
+  priv: number,
+  virt: boolean,
+  hlvx: boolean,
+): Translation {
+  if (!virt) {
+    const mode = satpMode(s.satpHi);
+    if (priv > PRV_S || mode === SATP_MODE_BARE) {
+      // Bare: physical = virtual. Negative or ≥ 2^56 addresses have nothing behind them.
+      if (va < 0 || va >= 2 ** 56) return accessFault(access);
+      return { ok: true, pa: va };
+    }
+    return walkFirstStage(s, va, access, priv, mode, satpPpn(s.satpLo, s.satpHi), s.sum(), s.mxr(), false, hlvx);
+  }
+  const vmode = satpMode(s.vsatpHi);
+  let gpa: number;
+  if (vmode === SATP_MODE_BARE) {
+    gpa = va;
+  } else {
+    const first = walkFirstStage(
+      s,
+      va,
+      access,
+      priv,
+      vmode,
+      satpPpn(s.vsatpLo, s.vsatpHi),
+      s.vsSum(),
+      s.vsMxr() || s.mxr(),
+      true,
+      hlvx,
+    );
+    if (!first.ok) return first;
+    gpa = first.pa;
+  }
+  return gstage(s, gpa, access, hlvx, 0);
+}
+
+/**
+ * G-stage translation of a guest-physical address. `implicitTinst` is 0 for the explicit access, or the
+ * pseudo-instruction of an implicit VS-stage PTE access (which then reports `access` as the original type).
+ */
+export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, implicitTinst: number): Translation {
+  const mode = satpMode(s.hgatpHi);
+  if (mode === SATP_MODE_BARE) {
+    if (gpa < 0 || gpa >= 2 ** 56) return accessFault(access);
+    return { ok: true, pa: gpa };
+  }
+  const levels = mode === HGATP_MODE_SV48X4 ? 4 : 3;
+  const gpaBits = levels === 4 ? 50 : 41;
+  const faultGpa = gpa < 0 ? 2 ** 63 : gpa;
+  if (mode !== HGATP_MODE_SV39X4 && mode !== HGATP_MODE_SV48X4) return guestPageFault(access, faultGpa, implicitTinst);
+  if (gpa < 0 || gpa >= 2 ** gpaBits) return guestPageFault(access, faultGpa, implicitTinst);
+  // The root table is 16 KiB: hgatp.PPN[1:0] are zero.
+  let table = (satpPpn(s.hgatpLo, s.hgatpHi) - (s.hgatpLo & 3)) * 4096;
+  for (let level = levels - 1; level >= 0; level--) {
+    const shift = 12 + 9 * level;
+    const span = 2 ** shift;
+    const index = level === levels - 1 ? Math.floor(gpa / span) : Math.floor(gpa / span) % 512;
+    const pteAddr = table + index * 8;
+    const region = s.memory.find(pteAddr);
+    if (region === undefined) return accessFault(access);
+    const off = pteAddr - region.base;
+    PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
+    const view = region.block.view;
+    let lo = view.getInt32(off, true);
+    const hi = view.getInt32(off + 4, true);
+    if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) {
+      return guestPageFault(access, gpa, implicitTinst);
+    }
+    if (hi >>> 22 !== 0) return guestPageFault(access, gpa, implicitTinst);
+    const ppn = ptePpn(lo, hi);
+    if ((lo & (PTE_R | PTE_X)) === 0) {
+      if ((lo & (PTE_D | PTE_A | PTE_U)) !== 0 || level === 0) return guestPageFault(access, gpa, implicitTinst);
+      table = ppn * 4096;
+      continue;
+    }
+    // Leaf. Every G-stage access is a user-level access.
+    if ((lo & PTE_U) === 0) return guestPageFault(access, gpa, implicitTinst);
+    if (!permitted(lo, access, s.mxr(), hlvx)) return guestPageFault(access, gpa, implicitTinst);
+    // Misaligned superpage: the PPN bits below the leaf level must be zero.
+    if (level > 0 && ppn % 2 ** (9 * level) !== 0) return guestPageFault(access, gpa, implicitTinst);
+    const need = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
+    if ((lo & need) !== need) {
+      lo |= need;
+      view.setInt32(off, lo, true);
+      s.notePhysWrite(region.block, off);
+    }
+    return { ok: true, pa: ppn * 4096 + (gpa % span) };
+  }
+  return guestPageFault(access, gpa, implicitTinst);
+}
+
+function permitted(pteLo: number, access: Access, mxr: boolean, hlvx: boolean): boolean {
+  if (access === ACCESS_EXEC) return (pteLo & PTE_X) !== 0;
+  if (access === ACCESS_WRITE) return (pteLo & PTE_W) !== 0;
+  if (hlvx) return (pteLo & PTE_X) !== 0;
+  return (pteLo & PTE_R) !== 0 || (mxr && (pteLo & PTE_X) !== 0);
+}
+
+/** The VS-stage (virt) or single-stage walk of satp/vsatp. */
+function walkFirstStage(
+  s: MmuState,
+  va: number,
+  access: Access,
+  priv: number,
+  mode: number,
+  rootPpn: number,
+  sum: boolean,
+  mxr: boolean,
+  virt: boolean,
+  hlvx: boolean,
+): Translation {
+  if (mode !== SATP_MODE_SV39 && mode !== SATP_MODE_SV48) return pageFault(access);
+  const levels = mode === SATP_MODE_SV48 ? 4 : 3;
+  const vaBits = 12 + 9 * levels;
+  const limit = 2 ** (vaBits - 1);
+  // Canonical check: bits 63..vaBits-1 all equal to bit vaBits-1.
+  if (va < -limit || va >= limit) return pageFault(access);
+  const m = va < 0 ? va + TWO_POW_48 : va; // the low 48 bits, enough for both modes
+  let table = rootPpn * 4096;
+  for (let level = levels - 1; level >= 0; level--) {
+    const shift = 12 + 9 * level;
+    const span = 2 ** shift;
+    const index = Math.floor(m / span) % 512;
+    let pteAddr = table + index * 8;
+    if (virt) {
+      // The PTE address is guest-physical: translate it through the G-stage as an implicit load.
+      const g = gstage(s, pteAddr, ACCESS_READ, false, TINST_PTE_READ_64);
+      if (!g.ok) return g.cause === ACCESS_FAULT[ACCESS_READ] ? accessFault(access) : guestPageFault(access, g.gpa, TINST_PTE_READ_64);
+      pteAddr = g.pa;
+    }
+    const region = s.memory.find(pteAddr);
+    if (region === undefined) return accessFault(access);
+    const off = pteAddr - region.base;
+    PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
+    const view = region.block.view;
+    let lo = view.getInt32(off, true);
+    const hi = view.getInt32(off + 4, true);
+    if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) return pageFault(access);
+    if (hi >>> 22 !== 0) return pageFault(access);
+    const ppn = ptePpn(lo, hi);
+    if ((lo & (PTE_R | PTE_X)) === 0) {
+      if ((lo & (PTE_D | PTE_A | PTE_U)) !== 0 || level === 0) return pageFault(access);
+      table = ppn * 4096;
+      continue;
+    }
+    // Leaf: privilege checks.
+    const user = (lo & PTE_U) !== 0;
+    if (priv === PRV_U) {
+      if (!user) return pageFault(access);
+    } else if (user) {
+      // S-mode may never execute user pages; it may load/store them only with SUM.
+      if (access === ACCESS_EXEC || !sum) return pageFault(access);
+    }
+    if (!permitted(lo, access, mxr, hlvx)) return pageFault(access);
+    if (level > 0 && ppn % 2 ** (9 * level) !== 0) return pageFault(access);
+    const need = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
+    if ((lo & need) !== need) {
+      if (virt) {
+        // The A/D update is an implicit store to the PTE: it needs G-stage write permission.
+        const g = gstage(s, table + index * 8, ACCESS_WRITE, false, TINST_PTE_WRITE_64);
+        if (!g.ok) {
+          return g.cause === ACCESS_FAULT[ACCESS_WRITE] ? accessFault(access) : guestPageFault(access, g.gpa, TINST_PTE_WRITE_64);
+        }
+      }
+      lo |= need;
+      view.setInt32(off, lo, true);
+      s.notePhysWrite(region.block, off);
+    }
+    return { ok: true, pa: ppn * 4096 + (m % span) };
+  }
+  return pageFault(access);
+}
+
+/** For tests and the backend: the page-table levels of a satp/hgatp mode. */
+export function modeLevels(mode: number): number {
+  return mode === SATP_MODE_SV48 || mode === HGATP_MODE_SV48X4 ? 4 : 3;
+}
+
+export { PRV_S, PRV_U };

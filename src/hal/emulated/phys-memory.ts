@@ -1,0 +1,184 @@
+/**
+ * The emulated machine's physical address space: RAM blocks (`HostMemory` from `allocateMemory`) placed at
+ * addresses, plus what the hart caches about each 4 KiB page:
+ * - decoded basic blocks (`CodePage`), dropped when the page is written (by a hart store or `notifyWritten`);
+ * - whether the page has held page-table entries, so an external write to it flushes the harts' TLBs (the VMM
+ *   edits the G-stage table without being able to execute HFENCE.GVMA).
+ *
+ * One instance per VM, shared by its harts: a block decoded by one hart is reused by the others, and an
+ * invalidation reaches all of them through the `MemoryClient` callbacks.
+ */
+
+import type { Block } from "./block.ts";
+import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+
+/** Decoded blocks of one physical page, indexed by (offset in page) >> 1. */
+export class CodePage {
+  readonly slots: (Block | undefined)[] = new Array<Block | undefined>(PAGE_SIZE >> 1).fill(undefined);
+  count = 0;
+}
+
+const PAGE_HAS_CODE = 1;
+const PAGE_HAS_PTES = 2;
+
+/** The storage of one RAM block, shared by every place it is mapped. */
+export class MemBlock {
+  readonly view: DataView;
+  readonly bytes: Uint8Array;
+  readonly size: number;
+  /** PAGE_HAS_* per page. */
+  readonly pageFlags: Uint8Array;
+  readonly codePages: (CodePage | undefined)[];
+
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.size = bytes.length;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const pages = Math.ceil(bytes.length / PAGE_SIZE);
+    this.pageFlags = new Uint8Array(pages);
+    this.codePages = new Array<CodePage | undefined>(pages).fill(undefined);
+  }
+}
+
+/** A block placed at a physical address. */
+export interface PhysRegion {
+  readonly base: number;
+  readonly end: number;
+  readonly block: MemBlock;
+}
+
+/** What a hart needs to hear from the memory it caches translations and code for. */
+export interface MemoryClient {
+  /** A page just received its first decoded block: drop write-TLB entries that map `physPage`. */
+  onPageBecameCode(physPage: number): void;
+  /** A page-table page changed behind the harts' back, or the physical map changed: drop all translations. */
+  onTranslationsStale(): void;
+  /** Bytes [start, end) of physical memory were written by someone else (breaks LR/SC reservations). */
+  onExternalWrite(start: number, end: number): void;
+}
+
+export class PhysicalMemory {
+  #regions: PhysRegion[] = [];
+  #last: PhysRegion | undefined;
+  readonly #clients: MemoryClient[] = [];
+
+  get regions(): readonly PhysRegion[] {
+    return this.#regions;
+  }
+
+  addClient(client: MemoryClient): void {
+    this.#clients.push(client);
+  }
+
+  removeClient(client: MemoryClient): void {
+    const i = this.#clients.indexOf(client);
+    if (i >= 0) this.#clients.splice(i, 1);
+  }
+
+  /** Place `block` at [base, base + size). The caller has checked for overlaps. */
+  map(base: number, block: MemBlock): void {
+    const region: PhysRegion = { base, end: base + block.size, block };
+    this.#regions = [...this.#regions, region].sort((a, b) => a.base - b.base);
+    for (const client of this.#clients) client.onTranslationsStale();
+  }
+
+  /** The region holding physical address `pa`, if any. */
+  find(pa: number): PhysRegion | undefined {
+    const last = this.#last;
+    if (last !== undefined && pa >= last.base && pa < last.end) return last;
+    for (const region of this.#regions) {
+      if (pa >= region.base && pa < region.end) {
+        this.#last = region;
+        return region;
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether [start, end) overlaps a mapped region. */
+  overlaps(start: number, end: number): PhysRegion | undefined {
+    return this.#regions.find((r) => start < r.end && r.base < end);
+  }
+
+  /** The code page for `pageIndex` of `block`, created on first use (and announced to the harts). */
+  codePage(block: MemBlock, pageIndex: number, physPage: number): CodePage {
+    let page = block.codePages[pageIndex];
+    if (page === undefined) {
+      page = new CodePage();
+      block.codePages[pageIndex] = page;
+    }
+    const flags = block.pageFlags[pageIndex] ?? 0;
+    if ((flags & PAGE_HAS_CODE) === 0) {
+      block.pageFlags[pageIndex] = flags | PAGE_HAS_CODE;
+      // Every mapping of this block must lose its write-TLB entries for this page; one block is mapped at most
+      // once in practice, but aliases are handled by announcing each alias address.
+      for (const region of this.#regions) {
+        if (region.block !== block) continue;
+        const alias = region.base + pageIndex * PAGE_SIZE;
+        for (const client of this.#clients) client.onPageBecameCode(alias);
+      }
+      if (this.#regions.every((r) => r.block !== block)) {
+        for (const client of this.#clients) client.onPageBecameCode(physPage);
+      }
+    }
+    return page;
+  }
+
+  /** Whether a page of `block` holds decoded code (stores to it must take the slow path). */
+  static pageHasCode(block: MemBlock, pageIndex: number): boolean {
+    return ((block.pageFlags[pageIndex] ?? 0) & PAGE_HAS_CODE) !== 0;
+  }
+
+  /** Remember that a page holds page-table entries (so external writes to it flush translations). */
+  static markPageTable(block: MemBlock, pageIndex: number): void {
+    block.pageFlags[pageIndex] = (block.pageFlags[pageIndex] ?? 0) | PAGE_HAS_PTES;
+  }
+
+  /** Drop the decoded blocks of one page (after a write to it). */
+  static invalidateCode(block: MemBlock, pageIndex: number): void {
+    const flags = block.pageFlags[pageIndex] ?? 0;
+    if ((flags & PAGE_HAS_CODE) === 0) return;
+    block.pageFlags[pageIndex] = flags & ~PAGE_HAS_CODE;
+    const page = block.codePages[pageIndex];
+    if (page === undefined || page.count === 0) return;
+    // Clear in place: exec-TLB entries hold a reference to this CodePage and keep using it.
+    for (let i = 0; i < page.slots.length; i++) {
+      const b = page.slots[i];
+      if (b !== undefined) {
+        b.valid = false;
+        page.slots[i] = undefined;
+      }
+    }
+    page.count = 0;
+  }
+
+  /**
+   * Someone other than the harts wrote [offset, offset + length) of `block` (HostMemory.notifyWritten): drop
+   * decoded code on those pages, flush translations if a page-table page changed, break reservations.
+   */
+  externalWrite(block: MemBlock, offset: number, length: number): void {
+    if (length <= 0) return;
+    const first = Math.max(0, Math.floor(offset / PAGE_SIZE));
+    const last = Math.min(block.pageFlags.length - 1, Math.floor((offset + length - 1) / PAGE_SIZE));
+    let stale = false;
+    for (let p = first; p <= last; p++) {
+      const flags = block.pageFlags[p] ?? 0;
+      if (flags === 0) continue;
+      if ((flags & PAGE_HAS_CODE) !== 0) PhysicalMemory.invalidateCode(block, p);
+      if ((flags & PAGE_HAS_PTES) !== 0) stale = true;
+    }
+    for (const region of this.#regions) {
+      if (region.block !== block) continue;
+      for (const client of this.#clients) {
+        if (stale) client.onTranslationsStale();
+        client.onExternalWrite(region.base + offset, region.base + offset + length);
+      }
+    }
+  }
+}
+
+export function pageIndexOf(offset: number): number {
+  return Math.floor(offset / PAGE_SIZE);
+}
+
+export { PAGE_SHIFT };

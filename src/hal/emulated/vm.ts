@@ -1,0 +1,178 @@
+/**
+ * The emulated backend's VM: a physical address space (`PhysicalMemory`) shared by its harts, a host-physical
+ * allocator for `allocateMemory`, and the architectural timer.
+ *
+ * Address spaces:
+ * - "hypervisor" VMs: the harts' physical space is the host-physical space. Every block from `allocateMemory`
+ *   sits at its `hostPhysAddr`; the guest reaches it only through the G-stage table the VMM builds (hgatp).
+ *   `mapGuestMemory` is accepted for symmetry with memory-slot backends and recorded, but translation is the
+ *   G-stage table's job.
+ * - "bare-machine" VMs: the harts run without a G-stage and their physical space is exactly the map
+ *   `mapGuestMemory` builds; every other physical data access is MMIO.
+ */
+
+import {
+  type GuestArch,
+  type GuestPhysAddr,
+  HalError,
+  type HalVcpu,
+  type HalVm,
+  type HalVmOptions,
+  type HostMemory,
+  type HostPhysAddr,
+  type MappingFlagBits,
+} from "../types.ts";
+import { PAGE_SIZE } from "./constants.ts";
+import { MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { EmulatedVcpu } from "./vcpu.ts";
+
+/** Where automatic placement of host-physical blocks starts (above any fixed low placement a VMM asks for). */
+export const HOST_PHYS_ALLOC_BASE = 0x1_0000_0000;
+/** Host-physical addresses must fit a PTE's PPN (44 bits) shifted by 12, and a double: stay below 2^52. */
+export const HOST_PHYS_LIMIT = 2 ** 52;
+export const DEFAULT_TIMEBASE_HZ = 10_000_000;
+
+interface Allocation {
+  readonly base: number;
+  readonly end: number;
+}
+
+export class EmulatedVm implements HalVm {
+  readonly backend = "emulated" as const;
+  readonly arch: GuestArch;
+  readonly stage2 = "nested-page-table" as const;
+  readonly timebaseHz: number;
+  readonly vmId: number;
+  readonly mode: "hypervisor" | "bare-machine";
+  readonly memory = new PhysicalMemory();
+  readonly #allocations: Allocation[] = [];
+  readonly #blocks = new WeakMap<HostMemory, MemBlock>();
+  readonly #guestMap: { gpa: number; end: number; memory: HostMemory }[] = [];
+  readonly #vcpus = new Map<number, EmulatedVcpu>();
+  readonly #startNs: number;
+  #closed = false;
+  /** The vCPU that ran last (LR/SC reservations of the others are broken when another hart runs). */
+  lastRun: EmulatedVcpu | undefined;
+
+  constructor(options: HalVmOptions) {
+    if (options.arch !== "riscv64") {
+      throw new HalError("emulated", "unsupported", "createVm", `Cannot create a ${options.arch} VM: the emulated backend runs riscv64 guests only`);
+    }
+    const hz = options.timebaseHz ?? DEFAULT_TIMEBASE_HZ;
+    if (!Number.isFinite(hz) || hz <= 0) {
+      throw new HalError("emulated", "invalid-argument", "createVm", `Cannot create VM ${options.vmId}: timebaseHz ${hz} is not a positive frequency`);
+    }
+    this.arch = options.arch;
+    this.vmId = options.vmId;
+    this.timebaseHz = hz;
+    this.mode = options.mode ?? "hypervisor";
+    this.#startNs = Bun.nanoseconds();
+  }
+
+  get vcpus(): ReadonlyMap<number, EmulatedVcpu> {
+    return this.#vcpus;
+  }
+
+  #checkOpen(operation: string): void {
+    if (this.#closed) throw new HalError("emulated", "state", operation, `Cannot ${operation} on VM ${this.vmId}: the VM is closed`);
+  }
+
+  allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: HostPhysAddr } = {}): HostMemory {
+    this.#checkOpen("allocateMemory");
+    const alignment = options.alignment ?? PAGE_SIZE;
+    if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
+      throw new HalError("emulated", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: the size must be a positive multiple of 4 KiB`);
+    }
+    if (!Number.isSafeInteger(alignment) || alignment < PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
+      throw new HalError("emulated", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: alignment ${alignment} is not a power of two of at least 4 KiB`);
+    }
+    let base: number;
+    if (options.hostPhysAddr !== undefined) {
+      base = options.hostPhysAddr;
+      if (!Number.isSafeInteger(base) || base < 0 || base % alignment !== 0 || base + size > HOST_PHYS_LIMIT) {
+        throw new HalError("emulated", "resource", "allocateMemory", `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: not ${alignment}-byte aligned or beyond the 2^52 limit`);
+      }
+      const clash = this.#allocations.find((a) => base < a.end && a.base < base + size);
+      if (clash !== undefined) {
+        throw new HalError("emulated", "resource", "allocateMemory", `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: overlaps the block at 0x${clash.base.toString(16)}..0x${(clash.end - 1).toString(16)}`);
+      }
+    } else {
+      base = this.#findFree(size, alignment);
+    }
+    const bytes = new Uint8Array(size);
+    const block = new MemBlock(bytes);
+    this.#allocations.push({ base, end: base + size });
+    if (this.mode === "hypervisor") this.memory.map(base, block);
+    const memory = this.memory;
+    const host: HostMemory = {
+      bytes,
+      hostPhysAddr: base,
+      notifyWritten(offset: number, length: number): void {
+        memory.externalWrite(block, offset, length);
+      },
+    };
+    this.#blocks.set(host, block);
+    return host;
+  }
+
+  #findFree(size: number, alignment: number): number {
+    let candidate = Math.ceil(HOST_PHYS_ALLOC_BASE / alignment) * alignment;
+    const sorted = [...this.#allocations].sort((a, b) => a.base - b.base);
+    for (const a of sorted) {
+      if (candidate + size <= a.base) break;
+      if (a.end > candidate) candidate = Math.ceil(a.end / alignment) * alignment;
+    }
+    if (candidate + size > HOST_PHYS_LIMIT) {
+      throw new HalError("emulated", "resource", "allocateMemory", `Cannot allocate ${size} bytes: host-physical space exhausted`);
+    }
+    return candidate;
+  }
+
+  mapGuestMemory(gpa: GuestPhysAddr, memory: HostMemory, _flags: MappingFlagBits): void {
+    this.#checkOpen("mapGuestMemory");
+    const block = this.#blocks.get(memory);
+    if (block === undefined) {
+      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}: the memory was not allocated by this VM`);
+    }
+    const end = gpa + memory.bytes.length;
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % PAGE_SIZE !== 0 || end > HOST_PHYS_LIMIT) {
+      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}: not page aligned or out of range`);
+    }
+    const clash = this.#guestMap.find((m) => gpa < m.end && m.gpa < end);
+    if (clash !== undefined) {
+      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}..0x${(end - 1).toString(16)}: overlaps the mapping at 0x${clash.gpa.toString(16)}`);
+    }
+    this.#guestMap.push({ gpa, end, memory });
+    if (this.mode === "bare-machine") this.memory.map(gpa, block);
+  }
+
+  createVcpu(id: number): HalVcpu {
+    this.#checkOpen("createVcpu");
+    if (!Number.isSafeInteger(id) || id < 0) {
+      throw new HalError("emulated", "invalid-argument", "createVcpu", `Cannot create vCPU ${id}: the id must be a non-negative integer`);
+    }
+    if (this.#vcpus.has(id)) {
+      throw new HalError("emulated", "state", "createVcpu", `Cannot create vCPU ${id} on VM ${this.vmId}: it already exists`);
+    }
+    const vcpu = new EmulatedVcpu(this, id);
+    this.#vcpus.set(id, vcpu);
+    return vcpu;
+  }
+
+  removeVcpu(vcpu: EmulatedVcpu): void {
+    if (this.#vcpus.get(vcpu.id) === vcpu) this.#vcpus.delete(vcpu.id);
+  }
+
+  setIrqLine(line: number, _level: boolean): void {
+    throw new HalError("emulated", "unsupported", "setIrqLine", `Cannot set IRQ line ${line}: RISC-V interrupt controllers live in the VMM; use HalVcpu.setInterruptLevel`);
+  }
+
+  currentTime(): number {
+    return Math.floor((Bun.nanoseconds() - this.#startNs) * (this.timebaseHz / 1e9));
+  }
+
+  [Symbol.dispose](): void {
+    for (const vcpu of [...this.#vcpus.values()]) vcpu[Symbol.dispose]();
+    this.#closed = true;
+  }
+}
