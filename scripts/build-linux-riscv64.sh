@@ -3,9 +3,11 @@
 # scripts/linux/riscv64.config) with an embedded initramfs holding our static /init (test/guests/linux-init/init.c).
 #
 # Output: .cache/linux-riscv64/<key>/Image, where <key> hashes every input (source package version, compiler and
-# C library versions, the config fragment, init.c, this script and its helpers under scripts/linux/). A cached
-# Image is reused; the path of the Image is the only thing printed on stdout (progress goes to stderr, the full
-# build output to <key>/build.log).
+# C library versions, the config fragment, init.c, this script and its helpers under scripts/linux/), and the link
+# .cache/linux-riscv64/current -> <key> that configs/linux-riscv64*.toml use. A cached Image is reused; the path
+# of the Image is the only thing printed on stdout (progress goes to stderr, the full build output to
+# <key>/build.log). Measured on this 2-core machine: about 2.5 minutes for a fresh build (plus ~20 s to unpack the
+# source once per source version), under a minute less when the machine is otherwise idle.
 #
 # Usage: scripts/build-linux-riscv64.sh [--cached] [--key] [-j N]
 #   --cached   print the Image path if it is already built, else exit 3 without building
@@ -33,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --key) mode="key" ;;
     -j) shift; jobs="${1:?-j needs a number}" ;;
     -j*) jobs="${1#-j}" ;;
-    -h|--help) sed -n '2,17p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$SCRIPT_PATH" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-linux-riscv64: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -76,7 +78,9 @@ compute_key() {
     echo "gcc=$("${CROSS_COMPILE}gcc" -dumpfullversion 2>/dev/null || echo missing)"
     echo "libc=$(package_version libc6-dev-riscv64-cross)"
     sha256sum "$FRAGMENT" "$INIT_SOURCE" "$SCRIPT_PATH" | sed "s#  $ROOT/#  #"
-    find "$ROOT/scripts/linux" -type f -print0 | sort -z | xargs -0 sha256sum | sed "s#  $ROOT/#  #"
+    # Config fragments and build helpers only: other files under scripts/linux/ do not shape the Image.
+    find "$ROOT/scripts/linux" -type f \( -name '*.config' -o -name '*.sh' \) -print0 | sort -z | xargs -0 -r sha256sum \
+      | sed "s#  $ROOT/#  #"
   } | sha256sum | cut -c1-16
 }
 
@@ -89,8 +93,14 @@ KEY="$(compute_key)"
 OUT="$CACHE_ROOT/$KEY"
 IMAGE="$OUT/Image"
 
+# configs/linux-riscv64*.toml name .cache/linux-riscv64/current/Image: point it at the Image for today's inputs.
+link_current() {
+  ln -sfn "$KEY" "$CACHE_ROOT/current"
+}
+
 if [[ -f "$IMAGE" ]]; then
   log "cached: $IMAGE"
+  [[ $mode == "cached" ]] || link_current
   echo "$IMAGE"
   exit 0
 fi
@@ -155,8 +165,12 @@ kmake olddefconfig
 # Kconfig drops options whose dependencies are unmet without an error; check every requested value survived.
 dropped=()
 while IFS= read -r line; do
-  [[ $line =~ ^CONFIG_[A-Z0-9_]+= ]] || continue
-  grep -qxF "$line" "$BUILD/.config" || dropped+=("$line")
+  if [[ $line =~ ^CONFIG_[A-Z0-9_]+= ]]; then
+    grep -qxF "$line" "$BUILD/.config" || dropped+=("$line")
+  elif [[ $line =~ ^#\ (CONFIG_[A-Z0-9_]+)\ is\ not\ set$ ]]; then
+    # "not set" survives as the same comment, or as no line at all when the option is not visible.
+    ! grep -q "^${BASH_REMATCH[1]}=" "$BUILD/.config" || dropped+=("$line")
+  fi
 done < <(cat "$FRAGMENT" "$OUT/initramfs.config")
 if [[ ${#dropped[@]} -gt 0 ]]; then
   die "configuring failed: Kconfig did not keep ${dropped[*]} (unmet dependencies? see $BUILD/.config)"
@@ -178,5 +192,6 @@ elapsed=$(( $(date +%s) - started ))
 } >"$OUT/build-info.txt"
 # The Image appears last and atomically: its presence is what marks the cache entry complete.
 mv "$OUT/Image.tmp" "$IMAGE"
+link_current
 log "built in ${elapsed}s: $IMAGE ($(stat -c %s "$IMAGE") bytes)"
 echo "$IMAGE"
