@@ -1,0 +1,37 @@
+import { expect, test } from "bun:test";
+import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../hal/kvm/vm.ts";
+import { BOOT_GDT, GDT_CODE64, GDT_DATA, GDT_TSS, segmentFromDescriptor, setupLongModeBoot } from "./boot-cpu.ts";
+import type { GuestMemoryAccess } from "./guest-memory-access.ts";
+import { BOOT_GDT_START, KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_START, PDE_START, PDPTE_START, PML4_START } from "./layout.ts";
+
+test("GDT descriptors become the segments the CPU would cache", () => {
+  expect(segmentFromDescriptor(GDT_CODE64, 1)).toEqual({
+    base: 0, limit: 0xffff_ffff, selector: 0x08, type: 0xb, present: true, dpl: 0, db: false, s: true, l: true, g: true, avl: false, unusable: false,
+  });
+  expect(segmentFromDescriptor(GDT_DATA, 2)).toMatchObject({ selector: 0x10, type: 0x3, db: true, l: false, limit: 0xffff_ffff });
+  expect(segmentFromDescriptor(GDT_TSS, 3)).toMatchObject({ selector: 0x18, type: 0xb, s: false, limit: 0xffff_ffff });
+  expect(segmentFromDescriptor(0x00c0_9200_1234_0fffn, 0)).toMatchObject({ base: 0x1234, limit: 0xff_ffff, unusable: false });
+  expect(segmentFromDescriptor(0n, 0)).toMatchObject({ present: false, unusable: true });
+});
+
+test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging registers", () => {
+  const bytes = new Uint8Array(0x10_0000);
+  const memory: GuestMemoryAccess = {
+    write: (gpa, data) => bytes.set(data, gpa),
+    read: (gpa, length) => bytes.slice(gpa, gpa + length),
+  };
+  const state = setupLongModeBoot(memory, { entry: 0x100200 });
+  const view = new DataView(bytes.buffer);
+  BOOT_GDT.forEach((entry, i) => expect(view.getBigUint64(BOOT_GDT_START + i * 8, true)).toBe(entry));
+  expect(view.getBigUint64(PML4_START, true)).toBe(BigInt(PDPTE_START) | 3n);
+  expect(view.getBigUint64(PDPTE_START, true)).toBe(BigInt(PDE_START) | 3n);
+  expect(view.getBigUint64(PDE_START + 511 * 8, true)).toBe((511n << 21n) | 0x83n);
+  expect(state).toMatchObject({ rip: 0x100200, cr3: BigInt(PML4_START), cr0: 0x8000_0001n, cr4: 0x20n, efer: 0x500n });
+  expect(state.gprs).toMatchObject({ rsp: 0x8ff0n, rbp: 0x8ff0n, rsi: 0x7000n });
+});
+
+test("the KVM backend's private pages are the ones the layout reserves, inside the MMIO hole", () => {
+  expect(KVM_IDENTITY_MAP_ADDR).toBe(KVM_PRIVATE_START);
+  expect(KVM_TSS_ADDR + 3 * 0x1000).toBe(KVM_PRIVATE_START + KVM_PRIVATE_SIZE);
+  expect(KVM_PRIVATE_START).toBeGreaterThan(MMIO_MEM_START);
+});

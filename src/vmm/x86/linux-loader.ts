@@ -1,0 +1,246 @@
+/**
+ * Loads an x86_64 Linux kernel for the 64-bit boot protocol (Documentation/arch/x86/boot.rst):
+ * - bzImage: the setup header is checked (boot_flag, "HdrS", protocol >= 2.12, XLF_KERNEL_64, LOADED_HIGH), the
+ *   protected-mode kernel (after `setup_sects` + 1 sectors) goes to 1 MiB and the entry is that + 0x200;
+ * - ELF vmlinux (ELF64, x86-64, executable): PT_LOAD segments at their physical addresses, entry = e_entry.
+ * Then the command line goes to CMDLINE_START, the initrd page-aligned as high as allowed, and the zero page with
+ * the e820 map to ZERO_PAGE_START. A bad image is rejected with a `LinuxLoaderError` that says what is wrong.
+ */
+import {
+  BOOT_FLAG_MAGIC,
+  BOOT_PROTOCOL_MIN,
+  buildBootParams,
+  e820Map,
+  HDR_BOOT_FLAG,
+  HDR_CMDLINE_SIZE,
+  HDR_HEADER,
+  HDR_INIT_SIZE,
+  HDR_INITRD_ADDR_MAX,
+  HDR_JUMP,
+  HDR_LOADFLAGS,
+  HDR_MAGIC,
+  HDR_SETUP_SECTS,
+  HDR_START,
+  HDR_VERSION,
+  HDR_XLOADFLAGS,
+  INITRD_ADDR_MAX_DEFAULT,
+  LOADFLAGS_LOADED_HIGH,
+  XLF_KERNEL_64,
+} from "./boot-params.ts";
+import type { GuestMemoryAccess } from "./guest-memory-access.ts";
+import { CMDLINE_MAX_SIZE, CMDLINE_START, HIMEM_START, MMIO_MEM_START, PAGE_SIZE, ZERO_PAGE_START, type RamRegion } from "./layout.ts";
+
+export type LinuxLoaderErrorKind = "bad-image" | "unsupported-image" | "no-room" | "bad-cmdline";
+
+export class LinuxLoaderError extends Error {
+  override readonly name = "LinuxLoaderError";
+  readonly kind: LinuxLoaderErrorKind;
+  constructor(kind: LinuxLoaderErrorKind, message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+const SECTOR_SIZE = 512;
+/** setup_sects = 0 means 4 (boot.rst). */
+const SETUP_SECTS_DEFAULT = 4;
+/** The 64-bit entry is 0x200 past the start of the protected-mode kernel. */
+export const STARTUP_64_OFFSET = 0x200;
+
+// ELF (System V gABI; x86-64 psABI)
+const ELF_MAGIC = 0x464c_457f; // "\x7fELF" little-endian
+const ELFCLASS64 = 2;
+const ELFDATA2LSB = 1;
+const ET_EXEC = 2;
+const EM_X86_64 = 62;
+const PT_LOAD = 1;
+const ELF64_EHDR_SIZE = 64;
+const ELF64_PHDR_SIZE = 56;
+const ELF_MAX_PHNUM = 128;
+
+export interface LinuxLoadInput {
+  /** bzImage or ELF vmlinux bytes. */
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array;
+  readonly cmdline: string;
+  /** The machine's RAM (layout.ramRegions). */
+  readonly ram: readonly RamRegion[];
+}
+
+export interface LinuxLoadResult {
+  readonly format: "bzImage" | "elf";
+  /** The 64-bit entry point (RIP). */
+  readonly entry: number;
+  /** Where the zero page is (RSI at entry). */
+  readonly bootParams: number;
+  /** First byte after the loaded kernel (and the room it needs to decompress, for bzImage). */
+  readonly kernelEnd: number;
+  readonly initrd: { readonly addr: number; readonly size: number } | undefined;
+  /** The boot protocol version (bzImage), e.g. 0x20f. */
+  readonly protocol: number | undefined;
+}
+
+export function detectKernelFormat(kernel: Uint8Array): "bzImage" | "elf" | undefined {
+  if (kernel.length >= 4 && new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(0, true) === ELF_MAGIC) return "elf";
+  if (kernel.length >= HDR_HEADER + 4 && new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(HDR_HEADER, true) === HDR_MAGIC) {
+    return "bzImage";
+  }
+  return undefined;
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const hex = (value: number): string => `0x${value.toString(16)}`;
+
+/** Load a Linux kernel (+ initrd, cmdline, zero page) into guest memory. */
+export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): LinuxLoadResult {
+  const lowRamEnd = lowRamLimit(input.ram);
+  const format = detectKernelFormat(input.kernel);
+  if (format === undefined) {
+    throw new LinuxLoaderError(
+      "bad-image",
+      `Cannot load the kernel: neither an ELF file (no \\x7fELF at 0) nor a bzImage (no "HdrS" at ${hex(HDR_HEADER)}); ${input.kernel.length} bytes`,
+    );
+  }
+  const kernel = format === "bzImage" ? loadBzImage(memory, input.kernel, lowRamEnd) : loadElf(memory, input.kernel, lowRamEnd);
+
+  const cmdlineLimit = Math.min(CMDLINE_MAX_SIZE, kernel.cmdlineSize ?? CMDLINE_MAX_SIZE);
+  const cmdline = new TextEncoder().encode(input.cmdline);
+  if (cmdline.includes(0)) throw new LinuxLoaderError("bad-cmdline", "Cannot pass the command line: it contains a NUL byte");
+  if (cmdline.length + 1 > cmdlineLimit) {
+    throw new LinuxLoaderError("bad-cmdline", `Cannot pass a ${cmdline.length}-byte command line: the limit is ${cmdlineLimit - 1} bytes (kernel cmdline_size and ours)`);
+  }
+  const withNul = new Uint8Array(cmdline.length + 1);
+  withNul.set(cmdline);
+  memory.write(CMDLINE_START, withNul);
+
+  let initrd: { addr: number; size: number } | undefined;
+  if (input.initrd !== undefined && input.initrd.length > 0) {
+    const ceiling = Math.min(kernel.initrdAddrMax + 1, lowRamEnd);
+    const addr = Math.floor((ceiling - input.initrd.length) / PAGE_SIZE) * PAGE_SIZE;
+    if (addr < kernel.end) {
+      throw new LinuxLoaderError(
+        "no-room",
+        `Cannot place a ${input.initrd.length}-byte initrd: it must sit between the kernel end ${hex(kernel.end)} and ${hex(ceiling)} (initrd_addr_max / end of low RAM)`,
+      );
+    }
+    memory.write(addr, input.initrd);
+    initrd = { addr, size: input.initrd.length };
+  }
+
+  const params = buildBootParams({
+    setupHeader: kernel.setupHeader,
+    cmdlineAddr: CMDLINE_START,
+    cmdlineSize: cmdline.length,
+    initrd,
+    e820: e820Map(input.ram),
+  });
+  memory.write(ZERO_PAGE_START, params);
+  return { format, entry: kernel.entry, bootParams: ZERO_PAGE_START, kernelEnd: kernel.end, initrd, protocol: kernel.protocol };
+}
+
+function lowRamLimit(ram: readonly RamRegion[]): number {
+  const low = ram.find((region) => region.gpa === 0);
+  if (low === undefined) throw new LinuxLoaderError("no-room", "Cannot load Linux: there is no RAM at guest-physical 0");
+  const end = Math.min(low.gpa + low.size, MMIO_MEM_START);
+  if (end <= HIMEM_START) throw new LinuxLoaderError("no-room", `Cannot load Linux: low RAM ends at ${hex(end)}, not above 1 MiB`);
+  return end;
+}
+
+interface LoadedKernel {
+  readonly entry: number;
+  readonly end: number;
+  readonly setupHeader: Uint8Array | undefined;
+  readonly cmdlineSize: number | undefined;
+  readonly initrdAddrMax: number;
+  readonly protocol: number | undefined;
+}
+
+function loadBzImage(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: number): LoadedKernel {
+  const bad = (what: string): never => {
+    throw new LinuxLoaderError("bad-image", `Cannot load the bzImage: ${what}`);
+  };
+  const unsupported = (what: string): never => {
+    throw new LinuxLoaderError("unsupported-image", `Cannot load the bzImage: ${what}`);
+  };
+  if (image.length < HDR_INIT_SIZE + 4) bad(`${image.length} bytes is too short for a setup header`);
+  const v = view(image);
+  const bootFlag = v.getUint16(HDR_BOOT_FLAG, true);
+  if (bootFlag !== BOOT_FLAG_MAGIC) bad(`boot_flag at ${hex(HDR_BOOT_FLAG)} is ${hex(bootFlag)}, not 0xaa55`);
+  const version = v.getUint16(HDR_VERSION, true);
+  if (version < BOOT_PROTOCOL_MIN) unsupported(`boot protocol ${(version >> 8).toString()}.${(version & 0xff).toString()} is older than 2.12 (no 64-bit entry)`);
+  const xloadflags = v.getUint16(HDR_XLOADFLAGS, true);
+  if ((xloadflags & XLF_KERNEL_64) === 0) unsupported(`xloadflags ${hex(xloadflags)} lacks XLF_KERNEL_64: not a 64-bit kernel`);
+  const loadflags = v.getUint8(HDR_LOADFLAGS);
+  if ((loadflags & LOADFLAGS_LOADED_HIGH) === 0) unsupported(`loadflags ${hex(loadflags)} lacks LOADED_HIGH: a zImage must be loaded at 0x10000`);
+  const setupSects = v.getUint8(HDR_SETUP_SECTS) === 0 ? SETUP_SECTS_DEFAULT : v.getUint8(HDR_SETUP_SECTS);
+  const kernelOffset = (setupSects + 1) * SECTOR_SIZE;
+  if (kernelOffset >= image.length) bad(`setup_sects ${setupSects} puts the kernel at ${hex(kernelOffset)}, past the end of the ${image.length}-byte file`);
+  // The header runs from 0x1f1 to 0x202 + the byte at 0x201 (the jump's displacement), boot.rst.
+  const headerEnd = HDR_JUMP + 2 + v.getUint8(HDR_JUMP + 1);
+  if (headerEnd > kernelOffset || headerEnd <= HDR_INIT_SIZE) bad(`the setup header would end at ${hex(headerEnd)} (jump at ${hex(HDR_JUMP)} is corrupt)`);
+  const payload = image.subarray(kernelOffset);
+  const initSize = v.getUint32(HDR_INIT_SIZE, true);
+  const end = HIMEM_START + Math.max(payload.length, initSize);
+  if (end > lowRamEnd) {
+    throw new LinuxLoaderError("no-room", `Cannot load the bzImage: it needs [${hex(HIMEM_START)}, ${hex(end)}) (init_size ${hex(initSize)}) but low RAM ends at ${hex(lowRamEnd)}`);
+  }
+  memory.write(HIMEM_START, payload);
+  const cmdlineSize = v.getUint32(HDR_CMDLINE_SIZE, true);
+  const initrdAddrMax = v.getUint32(HDR_INITRD_ADDR_MAX, true);
+  return {
+    entry: HIMEM_START + STARTUP_64_OFFSET,
+    end,
+    setupHeader: image.slice(HDR_START, headerEnd),
+    // cmdline_size excludes the NUL.
+    cmdlineSize: cmdlineSize + 1,
+    initrdAddrMax: initrdAddrMax === 0 ? INITRD_ADDR_MAX_DEFAULT : initrdAddrMax,
+    protocol: version,
+  };
+}
+
+function loadElf(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: number): LoadedKernel {
+  const bad = (what: string): never => {
+    throw new LinuxLoaderError("bad-image", `Cannot load the ELF kernel: ${what}`);
+  };
+  const unsupported = (what: string): never => {
+    throw new LinuxLoaderError("unsupported-image", `Cannot load the ELF kernel: ${what}`);
+  };
+  if (image.length < ELF64_EHDR_SIZE) bad(`${image.length} bytes is too short for an ELF64 header`);
+  const v = view(image);
+  if (v.getUint8(4) !== ELFCLASS64) unsupported(`EI_CLASS is ${v.getUint8(4)}, not ELFCLASS64`);
+  if (v.getUint8(5) !== ELFDATA2LSB) unsupported(`EI_DATA is ${v.getUint8(5)}, not little-endian`);
+  if (v.getUint16(16, true) !== ET_EXEC) unsupported(`e_type is ${v.getUint16(16, true)}, not ET_EXEC`);
+  if (v.getUint16(18, true) !== EM_X86_64) unsupported(`e_machine is ${v.getUint16(18, true)}, not EM_X86_64 (62)`);
+  const entry = Number(v.getBigUint64(24, true));
+  const phoff = Number(v.getBigUint64(32, true));
+  const phentsize = v.getUint16(54, true);
+  const phnum = v.getUint16(56, true);
+  if (phentsize !== ELF64_PHDR_SIZE) bad(`e_phentsize is ${phentsize}, not ${ELF64_PHDR_SIZE}`);
+  if (phnum === 0 || phnum > ELF_MAX_PHNUM) bad(`e_phnum is ${phnum} (expected 1..${ELF_MAX_PHNUM})`);
+  if (phoff + phnum * phentsize > image.length) bad(`the program headers [${hex(phoff)}, ${hex(phoff + phnum * phentsize)}) run past the end of the file`);
+  let end = 0;
+  const segments: Array<readonly [start: number, end: number]> = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (v.getUint32(at, true) !== PT_LOAD) continue;
+    const offset = Number(v.getBigUint64(at + 8, true));
+    const paddr = Number(v.getBigUint64(at + 24, true));
+    const filesz = Number(v.getBigUint64(at + 32, true));
+    const memsz = Number(v.getBigUint64(at + 40, true));
+    if (filesz > memsz) bad(`segment ${i}: p_filesz ${hex(filesz)} exceeds p_memsz ${hex(memsz)}`);
+    if (offset + filesz > image.length) bad(`segment ${i}: file bytes [${hex(offset)}, ${hex(offset + filesz)}) run past the end of the file`);
+    if (paddr < HIMEM_START || paddr + memsz > lowRamEnd) {
+      throw new LinuxLoaderError("no-room", `Cannot load the ELF kernel: segment ${i} at [${hex(paddr)}, ${hex(paddr + memsz)}) is outside RAM [${hex(HIMEM_START)}, ${hex(lowRamEnd)})`);
+    }
+    memory.write(paddr, image.subarray(offset, offset + filesz));
+    if (memsz > filesz) memory.write(paddr + filesz, new Uint8Array(memsz - filesz));
+    end = Math.max(end, paddr + memsz);
+    segments.push([paddr, paddr + memsz]);
+  }
+  if (segments.length === 0) bad("it has no PT_LOAD segment");
+  if (!segments.some(([start, stop]) => entry >= start && entry < stop)) bad(`e_entry ${hex(entry)} is not inside the loaded segments`);
+  return { entry, end, setupHeader: undefined, cmdlineSize: undefined, initrdAddrMax: INITRD_ADDR_MAX_DEFAULT, protocol: undefined };
+}
