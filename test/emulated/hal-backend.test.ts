@@ -1,0 +1,230 @@
+/**
+ * The emulated HAL backend as a VMM drives it: a hand-built Sv39x4 G-stage table in memory from
+ * `allocateMemory`, a VS-mode guest doing MMIO loads of every width (signed and unsigned, including compressed
+ * forms) and stores, an SBI ecall, a WFI, an atomic to MMIO (reflected as an access fault), and interrupts.
+ */
+import { describe, expect, test } from "bun:test";
+import { emulatedBackend } from "../../src/hal/emulated/index.ts";
+import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
+import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
+import { HalError } from "../../src/hal/types.ts";
+import * as A from "./asm.ts";
+
+const GUEST_RAM = 0x8000_0000;
+const MMIO = 0x1000_0000;
+const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_A = 64, PTE_D = 128;
+
+function writePte(mem: HostMemory, offset: number, pa: number, flags: number): void {
+  const view = new DataView(mem.bytes.buffer, mem.bytes.byteOffset);
+  const pte = (BigInt(pa) >> 12n) << 10n | BigInt(flags);
+  view.setBigUint64(offset, pte, true);
+}
+
+/** Build an Sv39x4 table mapping GPA [GUEST_RAM, +2 MiB) to `ram` with one 2 MiB leaf. */
+function buildGstage(vm: HalVm, ram: HostMemory): number {
+  const root = vm.allocateMemory(16384, { alignment: 16384 });
+  const l1 = vm.allocateMemory(4096);
+  // Sv39x4 root index = GPA[40:30] (11 bits), then GPA[29:21].
+  writePte(root, Math.floor(GUEST_RAM / 2 ** 30) * 8, l1.hostPhysAddr, PTE_V);
+  writePte(l1, ((GUEST_RAM >>> 21) & 511) * 8, ram.hostPhysAddr, PTE_V | PTE_R | PTE_W | PTE_X | PTE_U | PTE_A | PTE_D);
+  return root.hostPhysAddr;
+}
+
+function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: HostMemory; close: () => void } {
+  const hv = emulatedBackend.open();
+  const vm = hv.createVm({ arch: "riscv64", vmId: 3, cpuCount: 1 });
+  const ram = vm.allocateMemory(2 << 20, { alignment: 2 << 20 });
+  ram.bytes.set(code, 0);
+  ram.notifyWritten(0, code.length);
+  const root = buildGstage(vm, ram);
+  const vcpu = vm.createVcpu(0) as EmulatedVcpu;
+  vcpu.setup({ entry: GUEST_RAM, eptRoot: root, gprs: [[10, 0n], [11, 0x8765n]] });
+  return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
+}
+
+function runUntilExit(vcpu: EmulatedVcpu): AxVCpuExitReason {
+  for (let i = 0; i < 100; i++) {
+    const exit = vcpu.run();
+    if (exit.kind !== "Nothing") return exit;
+  }
+  throw new Error("guest made no exit");
+}
+
+describe("emulated backend (HAL)", () => {
+  test("probe says available for riscv64", () => {
+    const support = emulatedBackend.hasHardwareSupport();
+    expect(support.available).toBe(true);
+    expect(support.archs).toEqual(["riscv64"]);
+  });
+
+  test("allocateMemory honours alignment, fixed placement, and rejects overlaps", () => {
+    using hv = emulatedBackend.open();
+    using vm = hv.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1 });
+    expect(vm.stage2).toBe("nested-page-table");
+    const a = vm.allocateMemory(4096);
+    const b = vm.allocateMemory(16384, { alignment: 1 << 20 });
+    expect(b.hostPhysAddr % (1 << 20)).toBe(0);
+    expect(a.hostPhysAddr).not.toBe(b.hostPhysAddr);
+    const fixed = vm.allocateMemory(8192, { hostPhysAddr: 0x8000_0000 });
+    expect(fixed.hostPhysAddr).toBe(0x8000_0000);
+    expect(fixed.bytes.every((x) => x === 0)).toBe(true);
+    expect(() => vm.allocateMemory(4096, { hostPhysAddr: 0x8000_1000 })).toThrow(HalError);
+    expect(() => vm.allocateMemory(100)).toThrow(/multiple of 4 KiB/);
+    expect(() => hv.createVm({ arch: "x86_64", vmId: 2, cpuCount: 1 })).toThrow(/riscv64 guests only/);
+  });
+
+  test("currentTime is monotonic in timebase ticks", () => {
+    using hv = emulatedBackend.open();
+    using vm = hv.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1, timebaseHz: 1_000_000 });
+    const t0 = vm.currentTime();
+    Bun.sleepSync(5);
+    const t1 = vm.currentTime();
+    expect(vm.timebaseHz).toBe(1_000_000);
+    expect(t1 - t0).toBeGreaterThanOrEqual(4000);
+  });
+
+  test("MMIO loads of every width, stores, compressed forms, SBI ecall and WFI become exits", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, MMIO), A.add(A.s0, A.t0, A.zero));
+    p.emit(A.lb(A.a0, A.t0, 1), A.lbu(A.a1, A.t0, 2), A.lh(A.a2, A.t0, 4), A.lhu(A.a3, A.t0, 6));
+    p.emit(A.lw(A.a4, A.t0, 8), A.lwu(A.a5, A.t0, 12), A.ld(A.s2, A.t0, 16));
+    p.c(A.cLw(A.s1, A.s0, 4)); // compressed load into x9
+    p.emit(A.sb(A.a1, A.t0, 0x20), A.sh(A.a2, A.t0, 0x22), A.sw(A.a4, A.t0, 0x24), A.sd(A.s2, A.t0, 0x28));
+    p.c(A.cSw(A.a1, A.s0, 8));
+    p.emit(A.li(A.a7, 0x10), A.li(A.a6, 3), A.li(A.a0, 5), A.ecall());
+    p.emit(A.add(A.s3, A.a0, A.a1)); // s3 = SBI return a0 + a1
+    p.emit(A.wfi(), A.li(A.a7, 0x99), A.ecall());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu } = env;
+      const reads: [number, 1 | 2 | 4 | 8, number, boolean, bigint][] = [
+        [MMIO + 1, 1, 10, true, 0xffn],
+        [MMIO + 2, 1, 11, false, 0x80n],
+        [MMIO + 4, 2, 12, true, 0x8001n],
+        [MMIO + 6, 2, 13, false, 0xfffen],
+        [MMIO + 8, 4, 14, true, 0x8000_0000n],
+        [MMIO + 12, 4, 15, false, 0xffff_ffffn],
+        [MMIO + 16, 8, 18, false, 0x1122_3344_5566_7788n],
+        [MMIO + 4, 4, 9, true, 0x7fff_fffen],
+      ];
+      for (const [addr, width, reg, signedExt, value] of reads) {
+        const exit = runUntilExit(vcpu);
+        expect(exit).toEqual({ kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt });
+        vcpu.setReturnValue(width === 8 ? value : value | 0xabcd_0000_0000_0000n); // upper junk must be truncated away
+      }
+      expect(vcpu.getGpr(10)).toBe(0xffff_ffff_ffff_ffffn);
+      expect(vcpu.getGpr(11)).toBe(0x80n);
+      expect(vcpu.getGpr(12)).toBe(0xffff_ffff_ffff_8001n);
+      expect(vcpu.getGpr(13)).toBe(0xfffen);
+      expect(vcpu.getGpr(14)).toBe(0xffff_ffff_8000_0000n);
+      expect(vcpu.getGpr(15)).toBe(0xffff_ffffn);
+      expect(vcpu.getGpr(18)).toBe(0x1122_3344_5566_7788n);
+      expect(vcpu.getGpr(9)).toBe(0x7fff_fffen);
+      const writes: AxVCpuExitReason[] = [
+        { kind: "MmioWrite", addr: MMIO + 0x20, width: 1, data: 0x80n },
+        { kind: "MmioWrite", addr: MMIO + 0x22, width: 2, data: 0x8001n },
+        { kind: "MmioWrite", addr: MMIO + 0x24, width: 4, data: 0x8000_0000n },
+        { kind: "MmioWrite", addr: MMIO + 0x28, width: 8, data: 0x1122_3344_5566_7788n },
+        { kind: "MmioWrite", addr: MMIO + 8, width: 4, data: 0x80n },
+      ];
+      for (const w of writes) expect(runUntilExit(vcpu)).toEqual(w);
+      expect(runUntilExit(vcpu)).toEqual({ kind: "SbiCall", extensionId: 0x10n, functionId: 3n, args: [5n, 0x80n, 0xffff_ffff_ffff_8001n, 0xfffen, 0xffff_ffff_8000_0000n, 0xffff_ffffn] });
+      vcpu.setGpr(10, 0n);
+      vcpu.setGpr(11, 42n);
+      expect(runUntilExit(vcpu)).toEqual({ kind: "Halt" });
+      expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x99n });
+      expect(vcpu.getGpr(19)).toBe(42n);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("an AMO to MMIO is reflected to the guest as an access fault; CSRs it may not touch as illegal", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(0x105 /* stvec → vstvec */, A.t0));
+    p.emit(A.li(A.t0, MMIO), A.li(A.t1, 1), A.amoaddW(A.a0, A.t1, A.t0));
+    p.emit(A.csrr(A.a0, 0x600 /* hstatus: hypervisor CSR from VS */));
+    p.emit(A.li(A.a7, 0x77), A.ecall());
+    while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
+    // Trap handler: report scause/stval through an SBI call, then skip the faulting instruction.
+    p.emit(A.csrr(A.a0, 0x142), A.csrr(A.a1, 0x143), A.li(A.a7, 0x55), A.ecall());
+    p.emit(A.csrr(A.t2, 0x141), A.addi(A.t2, A.t2, 4), A.csrw(0x141, A.t2), A.sret());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu } = env;
+      const first = runUntilExit(vcpu);
+      expect(first).toMatchObject({ kind: "SbiCall", extensionId: 0x55n });
+      if (first.kind !== "SbiCall") throw new Error("unreachable");
+      expect(first.args.slice(0, 2)).toEqual([7n, BigInt(MMIO)]); // store/AMO access fault, stval = address
+      const second = runUntilExit(vcpu);
+      expect(second).toMatchObject({ kind: "SbiCall", extensionId: 0x55n });
+      if (second.kind !== "SbiCall") throw new Error("unreachable");
+      expect(second.args[0]).toBe(2n); // illegal instruction
+      expect(second.args[1]).toBe(BigInt(A.csrr(A.a0, 0x600) >>> 0)); // stval = instruction bits
+      expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x77n });
+    } finally {
+      env.close();
+    }
+  });
+
+  test("interrupts: hvip-driven VS timer interrupt wakes and is taken; Sstc vstimecmp gives a deadline", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(0x105, A.t0));
+    p.emit(A.li(A.t0, 1 << 5), A.csrw(0x104 /* sie → vsie */, A.t0)); // STIE
+    p.emit(A.csrsi(0x100, 2)); // sstatus.SIE
+    p.emit(A.wfi());
+    p.emit(A.li(A.a7, 0x11), A.ecall());
+    while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
+    p.emit(A.csrr(A.a0, 0x142), A.li(A.a7, 0x22), A.ecall());
+    // Arm vstimecmp far in the future, then report.
+    p.emit(A.li(A.t0, 1n << 40n), A.csrw(0x14d, A.t0), A.li(A.a7, 0x33), A.ecall());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu } = env;
+      expect(runUntilExit(vcpu)).toEqual({ kind: "Halt" });
+      expect(vcpu.hasPendingInterrupt()).toBe(false);
+      vcpu.setInterruptLevel(5, true);
+      expect(vcpu.hasPendingInterrupt()).toBe(true);
+      const exit = runUntilExit(vcpu);
+      expect(exit).toMatchObject({ kind: "SbiCall", extensionId: 0x22n });
+      if (exit.kind !== "SbiCall") throw new Error("unreachable");
+      expect(exit.args[0]).toBe((1n << 63n) | 5n);
+      vcpu.setInterruptLevel(5, false);
+      expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x33n });
+      expect(vcpu.hardwareTimerDeadline()).toBe(2 ** 40);
+      expect(() => vcpu.setInterruptLevel(7, true)).toThrow(/causes 1, 5 and 9/);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("the instruction budget ends run() with Nothing; kick ends it early", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.label("loop").emit(A.addi(A.a0, A.a0, 1)).ref("loop", (off) => A.jal(0, off));
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu } = env;
+      vcpu.instructionBudget = 1000;
+      expect(vcpu.run()).toEqual({ kind: "Nothing" });
+      const after = vcpu.getGpr(10);
+      expect(after).toBeGreaterThanOrEqual(400n);
+      expect(after).toBeLessThanOrEqual(600n);
+      vcpu.kick();
+      expect(vcpu.run()).toEqual({ kind: "Nothing" });
+      expect(vcpu.getGpr(10) - after).toBeLessThan(100n);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("setReturnValue without a pending read is a state error", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.wfi());
+    const env = setupGuest(p.assemble());
+    try {
+      expect(() => env.vcpu.setReturnValue(1n)).toThrow(/not an MmioRead/);
+    } finally {
+      env.close();
+    }
+  });
+});
