@@ -9,8 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { type FdtNode } from "../../src/vmm/fdt/fdt.ts";
-import { plicSize, RISCV_VIRT, virtioMmioWindow } from "../../src/vmm/machines/riscv-virt-layout.ts";
-import { buildRiscvVirtFdt, type RiscvBoardDescription } from "../../src/vmm/riscv/fdt.ts";
+import { RISCV_VIRT } from "../../src/vmm/machines/riscv-virt-layout.ts";
+import { buildRiscvVirtFdt, type RiscvBoardDescription, virtBoardDescription } from "../../src/vmm/riscv/fdt.ts";
 
 /** The machine-level software and timer interrupt causes (mip.MSIP, mip.MTIP). */
 const IRQ_M_SOFT = 3;
@@ -25,18 +25,13 @@ export interface DtbOptions {
 }
 
 export function boardFor(options: DtbOptions): RiscvBoardDescription {
-  return {
+  return virtBoardDescription({
     harts: options.harts,
+    memory: [{ base: RISCV_VIRT.RAM_BASE, size: options.memoryMiB * 1024 * 1024 }],
     isaExtensions: options.isa,
     mmuType: "riscv,sv39",
-    timebaseFrequency: 10_000_000,
-    memory: [{ base: RISCV_VIRT.RAM_BASE, size: options.memoryMiB * 1024 * 1024 }],
-    chosen: { bootargs: options.bootargs },
-    plic: { base: RISCV_VIRT.PLIC_BASE, size: plicSize(options.harts), ndev: RISCV_VIRT.PLIC_NUM_SOURCES - 1 },
-    uart: { base: RISCV_VIRT.UART0_BASE, size: RISCV_VIRT.UART0_SIZE, irq: RISCV_VIRT.UART0_IRQ, clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ },
-    virtio: Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)),
-    testFinisher: { base: RISCV_VIRT.SIFIVE_TEST_BASE, size: RISCV_VIRT.SIFIVE_TEST_SIZE },
-  };
+    bootargs: options.bootargs,
+  });
 }
 
 export function buildDtb(options: DtbOptions): Uint8Array {

@@ -3,7 +3,7 @@ import { hasCommand, testIf } from "../../../test/support/skip.ts";
 import { dtbCells, dtbStrings, findDtbNode, parseDtb, type DtbNode } from "../fdt/fdt-reader.ts";
 import { FdtError } from "../fdt/fdt.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "../machines/riscv-virt-layout.ts";
-import { buildRiscvVirtDtb, buildRiscvVirtFdt, plicContexts, riscvIsa, type RiscvBoardDescription } from "./fdt.ts";
+import { buildRiscvVirtDtb, buildRiscvVirtFdt, plicContexts, riscvIsa, virtBoardDescription, type RiscvBoardDescription } from "./fdt.ts";
 
 /** The board the VMM builds for configs/linux-riscv64*.toml, from the shared layout. */
 function sampleBoard(harts: number, overrides: Partial<RiscvBoardDescription> = {}): RiscvBoardDescription {
@@ -192,5 +192,24 @@ describe("dtc check", () => {
     expect(dts).toContain('riscv,isa = "rv64imafdc_zicsr_zifencei_sstc";');
     expect(dts).toContain("interrupts-extended = <0x03 0x0b 0x03 0x09 0x04 0x0b 0x04 0x09>;");
     expect(dts).toContain('stdout-path = "/soc/serial@10000000";');
+  });
+});
+
+describe("virtBoardDescription", () => {
+  test("the layout's devices, RV64GC by default, sstc only when asked", () => {
+    const board = virtBoardDescription({ harts: 2, memory: [{ base: 0x8000_0000, size: 0x800_0000 }], mmuType: "riscv,sv48", bootargs: "quiet" });
+    expect(board.plic).toEqual({ base: RISCV_VIRT.PLIC_BASE, size: plicSize(2), ndev: 95, contextLayout: "machine-and-supervisor" });
+    expect(board.uart?.irq).toBe(RISCV_VIRT.UART0_IRQ);
+    expect(board.virtio).toHaveLength(RISCV_VIRT.VIRTIO_MMIO_COUNT);
+    expect(board.chosen).toEqual({ bootargs: "quiet" });
+    const cpu = node(parseDtb(buildRiscvVirtDtb(board)).root, "/cpus/cpu@1");
+    expect(dtbStrings(cpu, "riscv,isa")).toEqual(["rv64imafdc_zicsr_zifencei"]);
+    expect(dtbStrings(cpu, "mmu-type")).toEqual(["riscv,sv48"]);
+    const withSstc = virtBoardDescription({ harts: 1, memory: board.memory, mmuType: "riscv,sv39", sstc: true });
+    expect(riscvIsa(64, withSstc.isaExtensions).isa).toBe("rv64imafdc_zicsr_zifencei_sstc");
+  });
+  test("supervisor-only PLIC window holds one context per hart", () => {
+    const board = virtBoardDescription({ harts: 3, memory: [{ base: 0x8000_0000, size: 0x100_0000 }], mmuType: "riscv,sv39", plicContextLayout: "supervisor-only" });
+    expect(board.plic.size).toBe(0x20_0000 + 3 * 0x1000);
   });
 });

@@ -24,6 +24,7 @@
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
 import { Fdt, FdtError, type FdtNode } from "../fdt/fdt.ts";
+import { RISCV_VIRT, virtioMmioWindow } from "../machines/riscv-virt-layout.ts";
 
 /** The supervisor and machine external interrupt causes (privileged spec, mip.SEIP / mip.MEIP bit numbers). */
 export const IRQ_S_EXT = 9;
@@ -129,6 +130,50 @@ export function riscvIsa(xlen: 32 | 64, extensions: readonly string[]): { isa: s
   const multi = [...names].filter((n) => n.length > 1).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   const isa = `rv${xlen}${single.join("")}${multi.map((n) => `_${n}`).join("")}`;
   return { isa, base: `rv${xlen}i`, extensions: [...single, ...multi] };
+}
+
+export interface VirtBoardOptions {
+  readonly harts: number;
+  readonly memory: ReadonlyArray<{ readonly base: number; readonly size: number }>;
+  /** The guest harts' extensions; default RV64GC ("g", "c"). */
+  readonly isaExtensions?: readonly string[];
+  /**
+   * List "sstc" in riscv,isa. Only when the VMM sets henvcfg.STCE: Linux then writes stimecmp directly, which traps
+   * as a virtual instruction when STCE is clear.
+   */
+  readonly sstc?: boolean;
+  /** The largest translation mode the guest harts implement. */
+  readonly mmuType: RiscvMmuType;
+  readonly timebaseFrequency?: number;
+  readonly bootargs?: string;
+  readonly initrd?: { readonly start: number; readonly end: number };
+  /** How many of the layout's virtio-mmio windows to list (default all of them). */
+  readonly virtioWindows?: number;
+  readonly plicContextLayout?: PlicContextLayout;
+}
+
+/** The description of the riscv virt board (machines/riscv-virt-layout.ts) for `buildRiscvVirtFdt`. */
+export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescription {
+  const isa = [...(options.isaExtensions ?? ["g", "c"]), ...(options.sstc === true ? ["sstc"] : [])];
+  const layout = options.plicContextLayout ?? "machine-and-supervisor";
+  // The PLIC window covers every context the layout lists (two per hart for QEMU's numbering, one otherwise).
+  const contexts = plicContexts(options.harts, layout).length;
+  const plicBytes = Math.ceil((RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * contexts) / 0x1000) * 0x1000;
+  return {
+    harts: options.harts,
+    isaExtensions: isa,
+    mmuType: options.mmuType,
+    timebaseFrequency: options.timebaseFrequency ?? 10_000_000,
+    memory: options.memory,
+    chosen: {
+      ...(options.bootargs === undefined ? {} : { bootargs: options.bootargs }),
+      ...(options.initrd === undefined ? {} : { initrd: options.initrd }),
+    },
+    plic: { base: RISCV_VIRT.PLIC_BASE, size: plicBytes, ndev: RISCV_VIRT.PLIC_NUM_SOURCES - 1, contextLayout: layout },
+    uart: { base: RISCV_VIRT.UART0_BASE, size: RISCV_VIRT.UART0_SIZE, irq: RISCV_VIRT.UART0_IRQ, clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ },
+    virtio: Array.from({ length: options.virtioWindows ?? RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)),
+    testFinisher: { base: RISCV_VIRT.SIFIVE_TEST_BASE, size: RISCV_VIRT.SIFIVE_TEST_SIZE },
+  };
 }
 
 /** Build the board's device tree. Throws `FdtError` ("invalid-value") naming the field for a bad description. */
