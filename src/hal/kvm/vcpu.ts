@@ -422,10 +422,13 @@ export class KvmVcpu implements HalVcpu {
       const done = Atomics.load(control, CTL_DONE_SEQ);
       Atomics.add(control, CTL_REQUEST_SEQ, 1);
       Atomics.notify(control, CTL_REQUEST_SEQ);
-      const wait = Atomics.waitAsync(control, CTL_DONE_SEQ, done);
-      if (wait.async) await wait.value;
-      if (Atomics.load(control, CTL_DONE_SEQ) === done) {
-        throw new HalError("kvm", "state", "runAsync", `Cannot run vCPU ${this.id}: its run worker stopped`);
+      // waitAsync can wake without the value having changed (seen on Bun 1.4): wait until it really did.
+      while (Atomics.load(control, CTL_DONE_SEQ) === done) {
+        if (Atomics.load(control, CTL_STATE) !== STATE_READY) {
+          throw new HalError("kvm", "state", "runAsync", `Cannot run vCPU ${this.id}: its run worker stopped`);
+        }
+        const wait = Atomics.waitAsync(control, CTL_DONE_SEQ, done);
+        if (wait.async) await wait.value;
       }
       this.#running = false;
       this.#checkOpen("runAsync");

@@ -20,3 +20,4 @@ cpl3_loop:
 	jnz 1b
 	ret
 	.size cpl3_loop, . - cpl3_loop
+	.section .note.GNU-stack,"",@progbits
