@@ -71,11 +71,11 @@ export function buildBlock(view: DataView, base: number, pageOffset: number): Bl
   const insns: Insn[] = [];
   let off = pageOffset;
   while (insns.length < MAX_BLOCK_INSNS && off < 4096) {
-    const low = view.getUint16(base + off, true);
+    const low = view.getUint16((base + off) | 0, true);
     let insn: Insn;
     if ((low & 3) === 3) {
       if (off + 4 > 4096) break; // straddles the page end: leave it to the uncached path
-      insn = decode32((low | (view.getUint16(base + off + 2, true) << 16)) >>> 0);
+      insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
     } else {
       insn = decode16(low);
     }

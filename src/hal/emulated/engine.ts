@@ -16,6 +16,7 @@ import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
 import { PAGE_SIZE } from "./constants.ts";
+import { compileBlock } from "./jit.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
@@ -124,12 +125,14 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     }
     const compiled = b.compiled;
     if (compiled !== undefined) {
-      steps += Math.max(1, compiled(h, budget - steps));
+      // Self-looping blocks stop at the next timer check so Sstc interrupts are not delayed.
+      const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount));
+      steps += Math.max(1, compiled(h, limit));
     } else {
       steps += Math.max(1, interpretBlock(h, b));
       if (options.jit && ++b.execCount >= options.hotThreshold && !b.noCompile) {
-        // The block compiler lands in a later step; until then hot blocks stay interpreted.
-        b.noCompile = true;
+        b.compiled = compileBlock(b);
+        if (b.compiled === undefined) b.noCompile = true;
       }
     }
   }

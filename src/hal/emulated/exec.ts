@@ -125,7 +125,7 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
   const i = (a >>> 12) & TLB_MASK;
   if (t.rtag[i] === a - (a & (4096 - width))) {
     const view = t.rview[i];
-    const off = a + (t.rdelta[i] ?? 0);
+    const off = (a + (t.rdelta[i] ?? 0)) | 0;
     if (view !== undefined) {
       switch (width) {
         case 1:
@@ -151,7 +151,7 @@ function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Ins
   const i = (a >>> 12) & TLB_MASK;
   if (t.wtag[i] === a - (a & (4096 - width))) {
     const view = t.wview[i];
-    const off = a + (t.wdelta[i] ?? 0);
+    const off = (a + (t.wdelta[i] ?? 0)) | 0;
     if (view !== undefined) {
       switch (width) {
         case 1:

@@ -1043,7 +1043,7 @@ export class Hart implements MemoryClient {
     }
     const view = set.xview[i];
     if (view === undefined) return -1;
-    return view.getUint16(va + (set.xdelta[i] ?? 0), true);
+    return view.getUint16((va + (set.xdelta[i] ?? 0)) | 0, true);
   }
 
   // =============================================================================================================
@@ -1661,7 +1661,8 @@ function trapVector(tvec: number, cause: number, interrupt: boolean): number {
 }
 
 /** Read `width` bytes (zero-extended) from a view: low word returned, high word stored in `hart.ldHi`. */
-function readView(view: DataView, off: number, width: number, hart: Hart): number {
+function readView(view: DataView, offset: number, width: number, hart: Hart): number {
+  const off = offset | 0; // an int32-typed index keeps DataView accesses on JSC's fast path
   switch (width) {
     case 1:
       hart.ldHi = 0;
@@ -1678,7 +1679,8 @@ function readView(view: DataView, off: number, width: number, hart: Hart): numbe
   }
 }
 
-function writeView(view: DataView, off: number, width: number, lo: number, hi: number): void {
+function writeView(view: DataView, offset: number, width: number, lo: number, hi: number): void {
+  const off = offset | 0;
   switch (width) {
     case 1:
       view.setUint8(off, lo & 0xff);

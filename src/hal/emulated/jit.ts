@@ -1,0 +1,400 @@
+/**
+ * Compiles a hot decoded block to a JavaScript function with `new Function` (a fresh compile costs ~54 µs on
+ * Bun, so only blocks that ran HOT_THRESHOLD times get here).
+ *
+ * The generated function `(hart, budget) => retired` runs the block once from `hart.pc`, or, when the block's
+ * last instruction branches back to its own start, loops inside the function until the branch falls through or
+ * `budget` instructions have retired. It re-implements the integer ALU ops, branches, jumps and RAM
+ * loads/stores through the TLB fast path; everything else (CSRs, system, AMOs, FP, hypervisor accesses, the TLB
+ * slow path) calls the same `execute` / `loadSlow` / `storeSlow` as the interpreter, after writing back the pc and
+ * the retired-instruction count, so traps see exactly the state the reference interpreter would give them.
+ *
+ * The pc is not a constant: a physical page may be mapped at several virtual addresses, so the code adds static
+ * offsets to the pc it was entered with.
+ */
+
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import type { Block, CompiledBlock } from "./block.ts";
+import * as D from "./decode.ts";
+import type { Insn } from "./decode.ts";
+import { execute, transformedInstruction } from "./exec.ts";
+import { TLB_MASK } from "./tlb.ts";
+
+/** Helpers the generated code receives as parameters (never globals: two VMs may coexist). */
+const HELPER_NAMES = [
+  "execute",
+  "insns",
+  "out",
+  "mul64",
+  "mulh64",
+  "mulhsu64",
+  "mulhu64",
+  "div64",
+  "divu64",
+  "div32",
+  "divu32",
+  "block",
+] as const;
+
+const LOAD_INFO: Record<number, { width: number; read: string }> = {
+  [D.OP_LB]: { width: 1, read: "getInt8(o)" },
+  [D.OP_LH]: { width: 2, read: "getInt16(o, true)" },
+  [D.OP_LW]: { width: 4, read: "getInt32(o, true)" },
+  [D.OP_LD]: { width: 8, read: "getInt32(o, true)" },
+  [D.OP_LBU]: { width: 1, read: "getUint8(o)" },
+  [D.OP_LHU]: { width: 2, read: "getUint16(o, true)" },
+  [D.OP_LWU]: { width: 4, read: "getInt32(o, true)" },
+};
+
+/** Generate the source of one block (exported for tests and debugging). */
+export function generateBlockSource(block: Block): string | undefined {
+  const insns = block.insns;
+  const last = insns[insns.length - 1];
+  if (last === undefined) return undefined;
+  // Byte offset of each instruction from the block start.
+  const offs: number[] = [];
+  let total = 0;
+  for (const insn of insns) {
+    offs.push(total);
+    total += insn.len;
+  }
+  const selfLoop = isSelfLoop(last, offs[offs.length - 1] ?? 0);
+  const lines: string[] = [];
+  const emit = (s: string): void => {
+    lines.push(s);
+  };
+  emit("const xlo = h.xlo, xhi = h.xhi, pc0 = h.pc;");
+  emit("const dt = h.dtlb, rtag = dt.rtag, rdelta = dt.rdelta, rview = dt.rview, wtag = dt.wtag, wdelta = dt.wdelta, wview = dt.wview;");
+  emit("let n = 0;");
+  if (selfLoop) emit("for (;;) {");
+  // Instructions retired since the last write-back of h.icount / n.
+  let pending = 0;
+  const sync = (): string => {
+    if (pending === 0) return "";
+    const s = `n += ${pending}; h.icount += ${pending};`;
+    pending = 0;
+    return s;
+  };
+  /** Exit after instruction k did not retire (trap / MMIO stop): write back what retired before it. */
+  const exitBefore = (): string => `{ ${pending === 0 ? "" : `n += ${pending}; h.icount += ${pending};`} return n; }`;
+  for (let k = 0; k < insns.length; k++) {
+    const d = insns[k];
+    const off = offs[k] ?? 0;
+    if (d === undefined) return undefined;
+    const pcExpr = off === 0 ? "pc0" : `(pc0 + ${off})`;
+    const nextExpr = `(pc0 + ${off + d.len})`;
+    const { rd, rs1, rs2, imm } = d;
+    const setRd = (lo: string, hi: string): void => {
+      if (rd !== 0) emit(`{ const l = ${lo}, u = ${hi}; xlo[${rd}] = l; xhi[${rd}] = u; }`);
+    };
+    const setRdSext = (v: string): void => {
+      if (rd !== 0) emit(`{ const v = ${v}; xlo[${rd}] = v; xhi[${rd}] = v >> 31; }`);
+    };
+    const immHi = imm >> 31;
+    switch (d.op) {
+      case D.OP_LUI:
+        if (rd !== 0) emit(`xlo[${rd}] = ${imm | 0}; xhi[${rd}] = ${immHi};`);
+        pending++;
+        continue;
+      case D.OP_AUIPC:
+        if (rd !== 0) emit(`{ const v = ${pcExpr} + ${imm}; xlo[${rd}] = v | 0; xhi[${rd}] = Math.floor(v / 4294967296) | 0; }`);
+        pending++;
+        continue;
+      case D.OP_ADDI:
+        if (rd === 0) {
+          pending++;
+          continue;
+        }
+        if (rs1 === 0) {
+          emit(`xlo[${rd}] = ${imm}; xhi[${rd}] = ${immHi};`);
+        } else if (imm === 0) {
+          emit(`xlo[${rd}] = xlo[${rs1}]; xhi[${rd}] = xhi[${rs1}];`);
+        } else {
+          emit(`{ const a = xlo[${rs1}], r = (a + ${imm}) | 0; xhi[${rd}] = (xhi[${rs1}] + ${immHi} + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`);
+        }
+        pending++;
+        continue;
+      case D.OP_SLTI:
+        setRd(`(xhi[${rs1}] < ${immHi} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        pending++;
+        continue;
+      case D.OP_SLTIU:
+        setRd(`((xhi[${rs1}] >>> 0) < ${immHi >>> 0} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        pending++;
+        continue;
+      case D.OP_XORI:
+        setRd(`xlo[${rs1}] ^ ${imm}`, `xhi[${rs1}] ^ ${immHi}`);
+        pending++;
+        continue;
+      case D.OP_ORI:
+        setRd(`xlo[${rs1}] | ${imm}`, `xhi[${rs1}] | ${immHi}`);
+        pending++;
+        continue;
+      case D.OP_ANDI:
+        setRd(`xlo[${rs1}] & ${imm}`, `xhi[${rs1}] & ${immHi}`);
+        pending++;
+        continue;
+      case D.OP_SLLI:
+        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
+        else if (imm < 32) setRd(`xlo[${rs1}] << ${imm}`, `(xhi[${rs1}] << ${imm}) | (xlo[${rs1}] >>> ${32 - imm})`);
+        else setRd("0", `xlo[${rs1}] << ${imm - 32}`);
+        pending++;
+        continue;
+      case D.OP_SRLI:
+        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
+        else if (imm < 32) setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `(xhi[${rs1}] >>> ${imm}) | 0`);
+        else setRd(`(xhi[${rs1}] >>> ${imm - 32}) | 0`, "0");
+        pending++;
+        continue;
+      case D.OP_SRAI:
+        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
+        else if (imm < 32) setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `xhi[${rs1}] >> ${imm}`);
+        else setRd(`xhi[${rs1}] >> ${imm - 32}`, `xhi[${rs1}] >> 31`);
+        pending++;
+        continue;
+      case D.OP_ADD:
+        if (rd !== 0) {
+          emit(`{ const a = xlo[${rs1}], r = (a + xlo[${rs2}]) | 0; xhi[${rd}] = (xhi[${rs1}] + xhi[${rs2}] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`);
+        }
+        pending++;
+        continue;
+      case D.OP_SUB:
+        if (rd !== 0) {
+          emit(`{ const a = xlo[${rs1}], b = xlo[${rs2}]; xhi[${rd}] = (xhi[${rs1}] - xhi[${rs2}] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = (a - b) | 0; }`);
+        }
+        pending++;
+        continue;
+      case D.OP_SLT:
+        setRd(`(xhi[${rs1}] < xhi[${rs2}] || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`, "0");
+        pending++;
+        continue;
+      case D.OP_SLTU:
+        setRd(`((xhi[${rs1}] >>> 0) < (xhi[${rs2}] >>> 0) || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`, "0");
+        pending++;
+        continue;
+      case D.OP_XOR:
+        setRd(`xlo[${rs1}] ^ xlo[${rs2}]`, `xhi[${rs1}] ^ xhi[${rs2}]`);
+        pending++;
+        continue;
+      case D.OP_OR:
+        setRd(`xlo[${rs1}] | xlo[${rs2}]`, `xhi[${rs1}] | xhi[${rs2}]`);
+        pending++;
+        continue;
+      case D.OP_AND:
+        setRd(`xlo[${rs1}] & xlo[${rs2}]`, `xhi[${rs1}] & xhi[${rs2}]`);
+        pending++;
+        continue;
+      case D.OP_ADDIW:
+        setRdSext(`(xlo[${rs1}] + ${imm}) | 0`);
+        pending++;
+        continue;
+      case D.OP_SLLIW:
+        setRdSext(`xlo[${rs1}] << ${imm}`);
+        pending++;
+        continue;
+      case D.OP_SRLIW:
+        setRdSext(`(xlo[${rs1}] >>> ${imm}) | 0`);
+        pending++;
+        continue;
+      case D.OP_SRAIW:
+        setRdSext(`xlo[${rs1}] >> ${imm}`);
+        pending++;
+        continue;
+      case D.OP_ADDW:
+        setRdSext(`(xlo[${rs1}] + xlo[${rs2}]) | 0`);
+        pending++;
+        continue;
+      case D.OP_SUBW:
+        setRdSext(`(xlo[${rs1}] - xlo[${rs2}]) | 0`);
+        pending++;
+        continue;
+      case D.OP_SLLW:
+        setRdSext(`xlo[${rs1}] << (xlo[${rs2}] & 31)`);
+        pending++;
+        continue;
+      case D.OP_SRLW:
+        setRdSext(`(xlo[${rs1}] >>> (xlo[${rs2}] & 31)) | 0`);
+        pending++;
+        continue;
+      case D.OP_SRAW:
+        setRdSext(`xlo[${rs1}] >> (xlo[${rs2}] & 31)`);
+        pending++;
+        continue;
+      case D.OP_MULW:
+        setRdSext(`Math.imul(xlo[${rs1}], xlo[${rs2}])`);
+        pending++;
+        continue;
+      case D.OP_MUL:
+      case D.OP_MULH:
+      case D.OP_MULHSU:
+      case D.OP_MULHU: {
+        const fn = { [D.OP_MUL]: "mul64", [D.OP_MULH]: "mulh64", [D.OP_MULHSU]: "mulhsu64", [D.OP_MULHU]: "mulhu64" }[d.op];
+        emit(`${fn}(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}]);`);
+        setRd("out[0]", "out[1]");
+        pending++;
+        continue;
+      }
+      case D.OP_DIV:
+      case D.OP_REM:
+        emit(`div64(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${d.op === D.OP_REM});`);
+        setRd("out[0]", "out[1]");
+        pending++;
+        continue;
+      case D.OP_DIVU:
+      case D.OP_REMU:
+        emit(`divu64(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${d.op === D.OP_REMU});`);
+        setRd("out[0]", "out[1]");
+        pending++;
+        continue;
+      case D.OP_DIVW:
+      case D.OP_REMW:
+        setRdSext(`div32(xlo[${rs1}], xlo[${rs2}], ${d.op === D.OP_REMW})`);
+        pending++;
+        continue;
+      case D.OP_DIVUW:
+      case D.OP_REMUW:
+        setRdSext(`divu32(xlo[${rs1}], xlo[${rs2}], ${d.op === D.OP_REMUW})`);
+        pending++;
+        continue;
+      case D.OP_FENCE:
+        pending++;
+        continue;
+      case D.OP_LB:
+      case D.OP_LH:
+      case D.OP_LW:
+      case D.OP_LD:
+      case D.OP_LBU:
+      case D.OP_LHU:
+      case D.OP_LWU: {
+        const info = LOAD_INFO[d.op];
+        if (info === undefined) return undefined;
+        const probe = 4096 - info.width;
+        const tinst = transformedInstruction(d);
+        const isLd = d.op === D.OP_LD;
+        emit(`{ const a = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}, i = (a >>> 12) & ${TLB_MASK}; let v, vh = 0;`);
+        emit(`if (rtag[i] === a - (a & ${probe})) { const o = (a + rdelta[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`);
+        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(a, ${info.width}, ${tinst}, ${d.len}); if (v === undefined) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
+        if (d.op === D.OP_LB) emit("v = (v << 24) >> 24;");
+        if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
+        if (rd !== 0) {
+          const hi = isLd ? "vh" : d.op === D.OP_LB || d.op === D.OP_LH || d.op === D.OP_LW ? "v >> 31" : "0";
+          emit(`xlo[${rd}] = v; xhi[${rd}] = ${hi}; }`);
+        } else {
+          emit("}");
+        }
+        pending++;
+        continue;
+      }
+      case D.OP_SB:
+      case D.OP_SH:
+      case D.OP_SW:
+      case D.OP_SD: {
+        const width = 1 << (d.op - D.OP_SB);
+        const probe = 4096 - width;
+        const tinst = transformedInstruction(d);
+        const write =
+          width === 1
+            ? `w.setUint8(o, xlo[${rs2}] & 255)`
+            : width === 2
+              ? `w.setUint16(o, xlo[${rs2}] & 65535, true)`
+              : width === 4
+                ? `w.setInt32(o, xlo[${rs2}], true)`
+                : `w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true)`;
+        emit(`{ const a = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}, i = (a >>> 12) & ${TLB_MASK};`);
+        emit(`if (wtag[i] === a - (a & ${probe})) { const o = (a + wdelta[i]) | 0, w = wview[i]; ${write}; }`);
+        emit(`else { h.pc = ${pcExpr}; if (!h.storeSlow(a, ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`);
+        pending++;
+        continue;
+      }
+      case D.OP_JAL: {
+        if (rd !== 0) emit(`{ const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0; }`);
+        pending++;
+        const target = off + imm;
+        if (selfLoop && target === 0) {
+          emit(`${sync()} if (n < budget && block.valid) continue; h.pc = pc0; return n;`);
+        } else {
+          emit(`h.pc = pc0 + ${target}; ${sync()} return n;`);
+        }
+        continue;
+      }
+      case D.OP_JALR:
+        emit(`{ let t = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}; t -= t & 1;`);
+        if (rd !== 0) emit(`const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0;`);
+        pending++;
+        emit(`h.pc = t; ${sync()} return n; }`);
+        continue;
+      case D.OP_BEQ:
+      case D.OP_BNE:
+      case D.OP_BLT:
+      case D.OP_BGE:
+      case D.OP_BLTU:
+      case D.OP_BGEU: {
+        const cond = branchCondition(d);
+        pending++;
+        const target = off + imm;
+        const taken = selfLoop && target === 0 ? `if (n < budget && block.valid) continue; h.pc = pc0; return n;` : `h.pc = pc0 + ${target}; return n;`;
+        const s = sync();
+        emit(`${s} if (${cond}) { ${taken} } h.pc = ${nextExpr}; return n;`);
+        continue;
+      }
+      default: {
+        // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
+        emit(`h.pc = ${pcExpr}; ${sync()}`);
+        emit(`{ const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
+        continue;
+      }
+    }
+  }
+  // Fell off the end of the block (page end or length limit) without a control transfer.
+  const endOff = total;
+  emit(`h.pc = pc0 + ${endOff}; ${sync()} return n;`);
+  if (selfLoop) emit("}");
+  return lines.join("\n");
+}
+
+function isSelfLoop(last: Insn, lastOff: number): boolean {
+  switch (last.op) {
+    case D.OP_JAL:
+    case D.OP_BEQ:
+    case D.OP_BNE:
+    case D.OP_BLT:
+    case D.OP_BGE:
+    case D.OP_BLTU:
+    case D.OP_BGEU:
+      return lastOff + last.imm === 0;
+    default:
+      return false;
+  }
+}
+
+function branchCondition(d: Insn): string {
+  const a = d.rs1;
+  const b = d.rs2;
+  const eq = `xlo[${a}] === xlo[${b}] && xhi[${a}] === xhi[${b}]`;
+  const lt = `(xhi[${a}] < xhi[${b}] || (xhi[${a}] === xhi[${b}] && (xlo[${a}] >>> 0) < (xlo[${b}] >>> 0)))`;
+  const ltu = `((xhi[${a}] >>> 0) < (xhi[${b}] >>> 0) || (xhi[${a}] === xhi[${b}] && (xlo[${a}] >>> 0) < (xlo[${b}] >>> 0)))`;
+  switch (d.op) {
+    case D.OP_BEQ:
+      return eq;
+    case D.OP_BNE:
+      return `!(${eq})`;
+    case D.OP_BLT:
+      return lt;
+    case D.OP_BGE:
+      return `!${lt}`;
+    case D.OP_BLTU:
+      return ltu;
+    default:
+      return `!${ltu}`;
+  }
+}
+
+type Factory = (...helpers: unknown[]) => CompiledBlock;
+
+/** Compile a block, or return undefined if it cannot be compiled. */
+export function compileBlock(block: Block): CompiledBlock | undefined {
+  const body = generateBlockSource(block);
+  if (body === undefined) return undefined;
+  const factory = new Function(...HELPER_NAMES, `return function block_fn(h, budget) {\n${body}\n};`) as Factory;
+  return factory(execute, block.insns, out, mul64, mulh64, mulhsu64, mulhu64, div64, divu64, div32, divu32, block);
+}
