@@ -1,0 +1,46 @@
+/**
+ * The legacy PC devices an x86 Linux guest expects, placed at their layout addresses on the VMM's buses:
+ * COM1 (8250/16550A at 0x3f8, IRQ 4 through the in-kernel irqchip), the i8042 at 0x60..0x64 (its CPU-reset pulse
+ * is how `reboot=k` stops the VM), and Firecracker's boot-timer page at BOOT_TIMER_START. Ports nobody claims
+ * are the `unclaimed` device's: reads all-ones, writes ignored (0x80 POST codes counted).
+ *
+ * The device models are src/devices'; this only wires them the way a PC does.
+ */
+import type { Bus } from "../../devices/bus.ts";
+import { BootTimer } from "../../devices/boot-timer.ts";
+import { I8042 } from "../../devices/i8042.ts";
+import { LevelIrqLine } from "../../devices/irq.ts";
+import { Uart16550 } from "../../devices/uart16550.ts";
+import { UnclaimedPort } from "../../devices/unclaimed-port.ts";
+import { BOOT_TIMER_START, COM1_IRQ, COM1_PORT, I8042_PORT } from "./layout.ts";
+
+export interface X86LegacyDeviceOptions {
+  readonly portBus: Bus;
+  readonly mmioBus: Bus;
+  /** Drive a GSI of the in-kernel PIC/IOAPIC (HalVm.setIrqLine). */
+  readonly setIrqLine: (gsi: number, level: boolean) => void;
+  /** Serial output. */
+  readonly serialSink: (bytes: Uint8Array) => void;
+  /** The guest pulsed the reset line (i8042 0xFE): stop or reboot the VM. */
+  readonly onReset: () => void;
+  /** The guest's init wrote the boot-complete byte. */
+  readonly onBootComplete: () => void;
+}
+
+export interface X86LegacyDevices {
+  readonly com1: Uart16550;
+  readonly i8042: I8042;
+  readonly bootTimer: BootTimer;
+  /** Serves port accesses no device claims. */
+  readonly unclaimed: UnclaimedPort;
+}
+
+export function attachX86LegacyDevices(options: X86LegacyDeviceOptions): X86LegacyDevices {
+  const com1 = new Uart16550({ sink: options.serialSink, irq: new LevelIrqLine((level) => options.setIrqLine(COM1_IRQ, level)) });
+  options.portBus.insert(COM1_PORT, com1.windowSize, com1);
+  const i8042 = new I8042({ onReset: options.onReset });
+  options.portBus.insert(I8042_PORT, i8042.windowSize, i8042);
+  const bootTimer = new BootTimer({ onBootComplete: options.onBootComplete });
+  options.mmioBus.insert(BOOT_TIMER_START, bootTimer.windowSize, bootTimer);
+  return { com1, i8042, bootTimer, unclaimed: new UnclaimedPort() };
+}

@@ -1,0 +1,38 @@
+/**
+ * Everything the builder does to boot x86_64 Linux in guest memory, in one call: load the kernel (+ initrd,
+ * cmdline, zero page with e820), write the MP table for SMP, write the boot GDT and page tables, and return the
+ * vCPU state for the 64-bit entry. The same state serves the APs: with the in-kernel LAPIC they wait for
+ * INIT/SIPI and the kernel's trampoline replaces it.
+ */
+import type { X86VcpuState } from "../../hal/kvm/x86-state.ts";
+import { setupLongModeBoot } from "./boot-cpu.ts";
+import type { GuestMemoryAccess } from "./guest-memory-access.ts";
+import type { RamRegion } from "./layout.ts";
+import { loadLinux, type LinuxLoadResult } from "./linux-loader.ts";
+import { writeMpTable } from "./mptable.ts";
+
+export interface LinuxBootInput {
+  readonly kernel: Uint8Array;
+  readonly initrd?: Uint8Array;
+  readonly cmdline: string;
+  readonly ram: readonly RamRegion[];
+  readonly cpuCount: number;
+}
+
+export interface LinuxBootPlan {
+  readonly kernel: LinuxLoadResult;
+  /** State for every vCPU (the BSP starts there; APs are held by KVM until INIT/SIPI). */
+  readonly vcpuState: X86VcpuState;
+}
+
+export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInput): LinuxBootPlan {
+  const kernel = loadLinux(memory, {
+    kernel: input.kernel,
+    cmdline: input.cmdline,
+    ram: input.ram,
+    ...(input.initrd === undefined ? {} : { initrd: input.initrd }),
+  });
+  writeMpTable(memory, input.cpuCount);
+  const vcpuState = setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams });
+  return { kernel, vcpuState };
+}
