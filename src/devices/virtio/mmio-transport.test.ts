@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { GuestMemory } from "../../addrspace/guest-memory.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { acceptAllBut, TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { DeviceError } from "../errors.ts";
@@ -50,9 +49,9 @@ import {
   type VirtioMmioOptions,
 } from "./mmio-transport.ts";
 
-// The VMM's GuestMemory must be usable wherever devices expect DeviceMemory (checked by the compiler).
-const _guestMemoryIsDeviceMemory: (m: GuestMemory) => DeviceMemory = (m) => m;
-void _guestMemoryIsDeviceMemory;
+// The VMM's GuestMemory (TestGuestRam.memory) must be usable wherever devices expect DeviceMemory.
+const deviceMemory: (ram: TestGuestRam) => DeviceMemory = (ram) => ram.memory;
+void deviceMemory;
 
 const ECHO_ID = 0x7e;
 const ECHO_FEATURE_A = 0;

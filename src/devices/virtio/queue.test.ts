@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { GuestMemory } from "../../addrspace/guest-memory.ts";
 import { DriverQueue, TEST_RAM_BASE, TestGuestRam, type DriverBuffer } from "../../../test/support/virtio-driver.ts";
 import type { DeviceMemory } from "../types.ts";
 import {
@@ -402,7 +401,7 @@ describe("used ring and notification suppression", () => {
 
 describe("guest memory faults", () => {
   /** Guest memory that starts refusing every access after `budget` successful ones. */
-  function flaky(inner: GuestMemory, budget: { left: number }): DeviceMemory {
+  function flaky(inner: DeviceMemory, budget: { left: number }): DeviceMemory {
     const gate = () => {
       if (budget.left-- <= 0) throw new Error("injected guest memory fault");
     };
