@@ -127,6 +127,51 @@
 .Lfp_vec_done\@:
 .endm
 
+/*
+ * Test n: `insn` must raise an illegal-instruction exception with mepc at it and mtval 0 or its bits, and
+ * change neither f3 (preset to a marker) nor fflags (cleared). Clobbers t0, a6, a7.
+ */
+.macro FP_ILLEGAL n, insn:vararg
+  TEST \n
+  li t0, 0x5a5a5a5a5a5a5a5a
+  fmv.d.x f3, t0
+  csrwi fflags, 0
+  CLEAR_TRAP m_trap
+  EXPECT_TRAP .Lfp_ill_resume\@
+.Lfp_ill_insn\@:
+  \insn
+  FAIL
+.Lfp_ill_resume\@:
+  CHECK_TRAP m_trap, TR_CAUSE, CAUSE_ILLEGAL_INSTRUCTION
+  CHECK_TRAP_ADDR m_trap, TR_EPC, .Lfp_ill_insn\@
+  LOAD_TRAP a7, m_trap, TR_TVAL
+  beqz a7, .Lfp_ill_tval_ok\@
+  la a6, .Lfp_ill_insn\@
+  lwu a6, 0(a6)
+  CHECK_REG a7, a6
+.Lfp_ill_tval_ok\@:
+  fmv.x.d t0, f3
+  CHECK t0, 0x5a5a5a5a5a5a5a5a
+  csrr t0, fflags
+  CHECK t0, 0
+.endm
+
+/*
+ * Test n: with mstatus.FS = Off, `insn` must raise an illegal-instruction exception at it (FP registers and
+ * fcsr are inaccessible, so nothing else is checked). Clobbers a6, a7.
+ */
+.macro FP_ILLEGAL_FS_OFF n, insn:vararg
+  TEST \n
+  CLEAR_TRAP m_trap
+  EXPECT_TRAP .Lfp_off_resume\@
+.Lfp_off_insn\@:
+  \insn
+  FAIL
+.Lfp_off_resume\@:
+  CHECK_TRAP m_trap, TR_CAUSE, CAUSE_ILLEGAL_INSTRUCTION
+  CHECK_TRAP_ADDR m_trap, TR_EPC, .Lfp_off_insn\@
+.endm
+
 /* The failed-vector slot FP_VECTORS writes (emit once in the data section). */
 .macro FP_VECTORS_DATA
   .balign 8
