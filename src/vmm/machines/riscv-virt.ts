@@ -13,7 +13,7 @@
  */
 
 import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
-import { hex } from "../../addrspace/addr.ts";
+import { hex, rangesOverlap } from "../../addrspace/addr.ts";
 import { BootTimer } from "../../devices/boot-timer.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Plic } from "../../devices/plic.ts";
@@ -41,6 +41,7 @@ import {
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "../riscv/sbi.ts";
+import { buildRiscvVirtDtb, virtBoardDescription } from "../riscv/fdt.ts";
 import type { TimerHandle } from "../timer.ts";
 import { RISCV_VIRT, plicContext, plicSize } from "./riscv-virt-layout.ts";
 
@@ -238,9 +239,38 @@ export class RiscvVirtMachine implements Machine {
       const at = dtb.loadAddr ?? this.#defaultDtbAddr(s, dtb.size ?? RISCV_VIRT.DTB_MAX_SIZE);
       return loadFileAt(s.memory, dtb.path, at, "DTB").start;
     }
-    void kernel;
-    void initrd;
-    return undefined;
+    // The bare board has no generated tree: bare-metal programs probe nothing, and one with a CLINT and M-mode
+    // PLIC contexts would be a different description. A `dtb_path` is still honoured above.
+    if (this.#kind === "bare") return undefined;
+    const memory = s.config.memoryRegions.filter((r) => r.mapType !== "reserved").map((r) => ({ base: r.gpa, size: r.size }));
+    const board = virtBoardDescription({
+      harts: s.vcpuCount,
+      memory,
+      // The emulated hart implements RV64GC; the VMM turns on Sstc (henvcfg.STCE) for its guests.
+      isaExtensions: ["g", "c"],
+      sstc: true,
+      mmuType: "riscv,sv48",
+      timebaseFrequency: s.config.kernel.timebaseFrequency,
+      ...(s.config.kernel.cmdline === undefined ? {} : { bootargs: s.config.kernel.cmdline }),
+      ...(initrd === undefined ? {} : { initrd }),
+      virtioWindows: 0,
+    });
+    const blob = buildRiscvVirtDtb({
+      ...board,
+      reservedMemory: s.config.memoryRegions.filter((r) => r.mapType === "reserved").map((r) => ({ base: r.gpa, size: r.size })),
+    });
+    const at = dtb.loadAddr ?? this.#defaultDtbAddr(s, blob.length);
+    if (rangesOverlap(at, blob.length, kernel.start, kernel.end - kernel.start)) {
+      throw new VmError("image", s.label, `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the kernel at ${hex(kernel.start)}..${hex(kernel.end - 1)}`);
+    }
+    if (initrd !== undefined && rangesOverlap(at, blob.length, initrd.start, initrd.end - initrd.start)) {
+      throw new VmError("image", s.label, `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the ramdisk at ${hex(initrd.start)}..${hex(initrd.end - 1)}`);
+    }
+    if (!s.memory.contains(at, blob.length)) {
+      throw new VmError("image", s.label, `the device tree (${blob.length} bytes) does not fit in guest RAM at ${hex(at)}`);
+    }
+    s.memory.write(at, blob);
+    return at;
   }
 
   /** Top of the first RAM region, DTB_ALIGN aligned, with room for `size` bytes. */
