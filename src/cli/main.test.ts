@@ -68,6 +68,16 @@ describe("axvisor process", () => {
     expect(r.stdout.length).toBeGreaterThan(0);
   });
 
+  testIf(vmm, "Ctrl-C")("Ctrl-C stops a guest that never ends: exit 130", async () => {
+    const spin = join(dir, "spin.bin");
+    writeFileSync(spin, Uint8Array.of(0x6f, 0, 0, 0)); // jal x0, 0: a one-instruction infinite loop
+    const proc = Bun.spawn(["bun", MAIN, "run", "--machine", "virt", "--bios", "none", spin], { cwd: dir, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    // Give the CLI time to start the VM (and install its handler) before interrupting it.
+    await Bun.sleep(2000);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(130);
+  });
+
   testIf(fileRequirement(ISA_ALU, "the rv64i-alu ISA program"), "bare machine")("run --machine virt --bios none <elf> exits with the program's verdict", () => {
     const r = axvisor(["run", "--machine", "virt", "--bios", "none", ISA_ALU]);
     expect(r.code).toBe(0);
