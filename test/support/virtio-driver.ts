@@ -82,9 +82,14 @@ export class TestGuestRam {
     return at;
   }
 
-  /** Forget every allocation (the next `alloc` starts at the base again). */
-  freeAll(): void {
-    this.#next = this.base;
+  /** Where the next allocation would start (for `rewind`). */
+  checkpoint(): number {
+    return this.#next;
+  }
+
+  /** Forget the allocations made since `checkpoint()` returned `mark` (their bytes are left as they are). */
+  rewind(mark: number): void {
+    this.#next = mark;
   }
 }
 

@@ -1,0 +1,182 @@
+/**
+ * Backing stores for virtio-blk: a byte-addressed disk with synchronous I/O (the device runs inside the MMIO
+ * exit, so the guest waits for the disk as it would on real hardware with a synchronous controller).
+ *
+ * - `MemoryBlockBackend`: a Uint8Array (tests, scratch disks, images built in memory).
+ * - `FileBlockBackend`: a raw image file through node:fs (pread/pwrite/fsync).
+ *
+ * Backends throw `BlockBackendError` on a bad range (a bug in the caller: the device checks ranges first) and on
+ * I/O failure; the device turns the latter into VIRTIO_BLK_S_IOERR.
+ */
+
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
+import { hex } from "../errors.ts";
+
+export interface BlockBackend {
+  /** Bytes of storage. */
+  readonly size: number;
+  /** Fill `dest` from byte `offset`. */
+  read(offset: number, dest: Uint8Array): void;
+  /** Store `src` at byte `offset`. */
+  write(offset: number, src: Uint8Array): void;
+  /** Make completed writes durable. */
+  flush(): void;
+}
+
+export type BlockBackendErrorKind =
+  /** The range is outside the store. */
+  | "out-of-range"
+  /** The store is read-only. */
+  | "read-only"
+  /** The image could not be opened. */
+  | "open"
+  /** The operating system reported an error. */
+  | "io";
+
+export class BlockBackendError extends Error {
+  override readonly name = "BlockBackendError";
+  readonly kind: BlockBackendErrorKind;
+  readonly offset: number;
+  readonly length: number;
+  constructor(kind: BlockBackendErrorKind, message: string, offset: number, length: number, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = kind;
+    this.offset = offset;
+    this.length = length;
+  }
+}
+
+function checkRange(action: string, size: number, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || length > size - offset) {
+    throw new BlockBackendError("out-of-range", `Cannot ${action} ${String(length)} bytes at ${hex(offset)}: the store holds ${hex(size)} bytes`, offset, length);
+  }
+}
+
+/** A disk held in memory. */
+export class MemoryBlockBackend implements BlockBackend {
+  readonly bytes: Uint8Array;
+  readonly readOnly: boolean;
+  flushes = 0;
+
+  /** A zeroed disk of `size` bytes, or a disk over `bytes` (not copied). */
+  constructor(sizeOrBytes: number | Uint8Array, options: { readOnly?: boolean } = {}) {
+    this.bytes = typeof sizeOrBytes === "number" ? new Uint8Array(sizeOrBytes) : sizeOrBytes;
+    this.readOnly = options.readOnly ?? false;
+  }
+
+  get size(): number {
+    return this.bytes.length;
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    checkRange("read", this.size, offset, dest.length);
+    dest.set(this.bytes.subarray(offset, offset + dest.length));
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    if (this.readOnly) throw new BlockBackendError("read-only", `Cannot write ${String(src.length)} bytes at ${hex(offset)}: the store is read-only`, offset, src.length);
+    checkRange("write", this.size, offset, src.length);
+    this.bytes.set(src, offset);
+  }
+
+  flush(): void {
+    this.flushes++;
+  }
+}
+
+/** A raw disk image file. Close it (or `using` it) when the VM is done. */
+export class FileBlockBackend implements BlockBackend, Disposable {
+  readonly path: string;
+  readonly readOnly: boolean;
+  readonly size: number;
+  #fd: number | undefined;
+
+  private constructor(path: string, fd: number, size: number, readOnly: boolean) {
+    this.path = path;
+    this.#fd = fd;
+    this.size = size;
+    this.readOnly = readOnly;
+  }
+
+  /** Open `path` (read-write unless `readOnly`); the disk is the file's current size. */
+  static open(path: string, options: { readOnly?: boolean } = {}): FileBlockBackend {
+    const readOnly = options.readOnly ?? false;
+    let fd: number;
+    try {
+      fd = openSync(path, readOnly ? "r" : "r+");
+    } catch (cause) {
+      throw new BlockBackendError("open", `Cannot open disk image "${path}" ${readOnly ? "read-only" : "read-write"}: ${errorText(cause)}`, 0, 0, { cause });
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile() && !stat.isBlockDevice()) {
+        throw new BlockBackendError("open", `Cannot open disk image "${path}": it is not a regular file or block device`, 0, 0);
+      }
+      return new FileBlockBackend(path, fd, stat.size, readOnly);
+    } catch (cause) {
+      closeSync(fd);
+      if (cause instanceof BlockBackendError) throw cause;
+      throw new BlockBackendError("open", `Cannot open disk image "${path}": ${errorText(cause)}`, 0, 0, { cause });
+    }
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    checkRange("read", this.size, offset, dest.length);
+    const fd = this.#open("read", offset, dest.length);
+    let done = 0;
+    try {
+      while (done < dest.length) {
+        const n = readSync(fd, dest, done, dest.length - done, offset + done);
+        if (n === 0) {
+          // The file shrank under us: what is no longer there reads as zeros rather than stale bytes.
+          dest.fill(0, done);
+          return;
+        }
+        done += n;
+      }
+    } catch (cause) {
+      throw new BlockBackendError("io", `Cannot read ${String(dest.length)} bytes at ${hex(offset)} from "${this.path}": ${errorText(cause)}`, offset, dest.length, { cause });
+    }
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    if (this.readOnly) throw new BlockBackendError("read-only", `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": opened read-only`, offset, src.length);
+    checkRange("write", this.size, offset, src.length);
+    const fd = this.#open("write", offset, src.length);
+    let done = 0;
+    try {
+      while (done < src.length) done += writeSync(fd, src, done, src.length - done, offset + done);
+    } catch (cause) {
+      throw new BlockBackendError("io", `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": ${errorText(cause)}`, offset, src.length, { cause });
+    }
+  }
+
+  flush(): void {
+    if (this.readOnly) return;
+    const fd = this.#open("flush", 0, 0);
+    try {
+      fsyncSync(fd);
+    } catch (cause) {
+      throw new BlockBackendError("io", `Cannot flush "${this.path}": ${errorText(cause)}`, 0, 0, { cause });
+    }
+  }
+
+  close(): void {
+    if (this.#fd === undefined) return;
+    closeSync(this.#fd);
+    this.#fd = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(action: string, offset: number, length: number): number {
+    if (this.#fd === undefined) throw new BlockBackendError("io", `Cannot ${action} "${this.path}": the image is closed`, offset, length);
+    return this.#fd;
+  }
+}
+
+function errorText(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
