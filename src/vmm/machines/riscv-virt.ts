@@ -25,7 +25,8 @@ import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
 import type { AxVCpu } from "../../vcpu/axvcpu.ts";
 import type { VmConfig } from "../config/types.ts";
 import { VmError } from "../errors.ts";
-import { loadFileAt, loadKernel, type LoadedImage } from "../loader/image.ts";
+import { loadFileAt, loadKernel, type LoadedImage, readImageFile } from "../loader/image.ts";
+import { RiscvImageError, parseRiscvImage, planRiscvImageLoad } from "../loader/riscv-image.ts";
 import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
 import {
   type RemoteFence,
@@ -191,7 +192,7 @@ export class RiscvVirtMachine implements Machine {
 
   load(s: MachineServices): VcpuBoot[] {
     const { kernel } = s.config;
-    const loaded = loadKernel(s.memory, kernel.image);
+    const loaded = this.#loadKernel(s);
     if (kernel.bios !== undefined) {
       if (kernel.bios.loadAddr === undefined) throw new VmError("image", s.label, `kernel.bios_load_addr is required with bios_path ${kernel.bios.path}`);
       loadFileAt(s.memory, kernel.bios.path, kernel.bios.loadAddr, "BIOS");
@@ -215,6 +216,24 @@ export class RiscvVirtMachine implements Machine {
         },
       };
     });
+  }
+
+  /** A Linux `Image` is checked against its header (2 MiB alignment, image_size inside RAM); others load as is. */
+  #loadKernel(s: MachineServices): LoadedImage {
+    const image = s.config.kernel.image;
+    if (image.format !== "linux-image") return loadKernel(s.memory, image);
+    const bytes = readImageFile(image.path, "kernel");
+    try {
+      const header = parseRiscvImage(bytes, image.path);
+      const plan = planRiscvImageLoad(header, bytes.length, {
+        ram: s.config.memoryRegions.map((r) => ({ base: r.gpa, size: r.size })),
+        loadAddress: image.loadAddr,
+      }, image.path);
+      return loadKernel(s.memory, { ...image, loadAddr: plan.loadAddress, size: plan.span }, bytes);
+    } catch (error) {
+      if (error instanceof RiscvImageError) throw new VmError("image", s.label, error.message, { cause: error });
+      throw error;
+    }
   }
 
   #loadRamdisk(s: MachineServices, kernel: LoadedImage): { start: number; end: number } | undefined {
