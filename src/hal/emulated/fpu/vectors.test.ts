@@ -1,7 +1,8 @@
 /**
- * Runs the vector tables of the bare-metal F/D programs (test/guests/isa/fp/*-vectors.S, whose expected values
- * QEMU's softfloat confirms in test/isa-qemu.test.ts) directly through execFp, so a disagreement points at the
- * FPU rather than at the hart. FPU_VECTOR_DIR may name another directory of such programs (e.g. a larger
+ * Runs the cases of the bare-metal F/D programs (test/guests/isa/fp/), whose expected values QEMU's softfloat
+ * confirms in test/isa-qemu.test.ts, directly through execFp, so a disagreement points at the FPU rather than
+ * at the hart: the generated vector tables (*-vectors.S) and the hand-picked FP_OP / FP_OP_TO_X / FP_OP_X_TO_F
+ * cases of rv64uf.S and rv64ud.S. FPU_VECTOR_DIR may name another directory of vector programs (e.g. a larger
  * generated set).
  */
 import { describe, expect, test } from "bun:test";
@@ -11,7 +12,8 @@ import * as E from "./encode.ts";
 import { FP_OK, FpState } from "./index.ts";
 import { getF, IntRegs, run, setF } from "./testing.ts";
 
-const DIR = process.env.FPU_VECTOR_DIR ?? join(import.meta.dir, "..", "..", "..", "..", "test", "guests", "isa", "fp");
+const PROGRAM_DIR = join(import.meta.dir, "..", "..", "..", "..", "test", "guests", "isa", "fp");
+const DIR = process.env.FPU_VECTOR_DIR ?? PROGRAM_DIR;
 
 const RM: Record<string, number> = { rne: 0, rtz: 1, rdn: 2, rup: 3, rmm: 4, dyn: 7 };
 
@@ -64,6 +66,10 @@ function assemble(text: string): number {
     case "fsgnjn":
     case "fsgnjx":
       return E.sgnj(name, p(parts[1]), reg(ops[0]), reg(ops[1]), reg(ops[2]));
+    case "fabs":
+      return E.sgnj("fsgnjx", p(parts[1]), reg(ops[0]), reg(ops[1]), reg(ops[1]));
+    case "fneg":
+      return E.sgnj("fsgnjn", p(parts[1]), reg(ops[0]), reg(ops[1]), reg(ops[1]));
     case "fclass":
       return E.fclass(p(parts[1]), reg(ops[0]), reg(ops[1]));
     case "fcvt": {
@@ -71,7 +77,8 @@ function assemble(text: string): number {
       const dst = parts[1];
       const src = parts[2];
       if (dst === "s" || dst === "d") {
-        if (src === "s" || src === "d") return E.cvtFormat(dst, reg(ops[0]), reg(ops[1]), rm);
+        // The assembler encodes rm = 0 for the exact FCVT.D.S and FCVT.D.{W,WU}, which take no rounding mode.
+        if (src === "s" || src === "d") return E.cvtFormat(dst, reg(ops[0]), reg(ops[1]), ops.length > 2 ? rm : 0);
         return E.cvtFromInt(dst, k(src), reg(ops[0]), reg(ops[1]), ops.length > 2 ? rm : 0);
       }
       return E.cvtToInt(k(dst), p(src), reg(ops[0]), reg(ops[1]), rm);
@@ -155,6 +162,119 @@ describe(`vector tables in ${DIR}`, () => {
       }
       expect(failures.slice(0, 10)).toEqual([]);
       expect(count).toBeGreaterThan(0);
+    });
+  }
+});
+
+// ---- the hand-picked cases of rv64uf.S / rv64ud.S ----
+
+/** `#define NAME value` lines of a source (and of fp-test.h). */
+function defines(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^#define (\w+) (.*?)\s*(\/\*.*)?$/.exec(line);
+    if (m?.[1] !== undefined && m[2] !== undefined) out.set(m[1], m[2]);
+  }
+  return out;
+}
+
+/** Evaluates an assembler constant expression (numbers, #defined names, parentheses, unary -, <<, |) as 64 bits. */
+function evaluate(expr: string, names: Map<string, string>): bigint {
+  const tokens = expr.match(/0x[0-9a-fA-F]+|\d+|\w+|<<|[|()-]/g) ?? [];
+  let i = 0;
+  const primary = (): bigint => {
+    const t = tokens[i++];
+    if (t === undefined) throw new Error(`Cannot evaluate ${expr}: unexpected end`);
+    if (t === "(") {
+      const v = or();
+      i++; // ")"
+      return v;
+    }
+    if (t === "-") return -primary();
+    if (/^(0x[0-9a-fA-F]+|\d+)$/.test(t)) return BigInt(t);
+    const named = names.get(t);
+    if (named === undefined) throw new Error(`Cannot evaluate ${expr}: unknown name ${t}`);
+    return evaluate(named, names);
+  };
+  const shift = (): bigint => {
+    let v = primary();
+    while (tokens[i] === "<<") {
+      i++;
+      v <<= primary();
+    }
+    return v;
+  };
+  const or = (): bigint => {
+    let v = shift();
+    while (tokens[i] === "|") {
+      i++;
+      v |= shift();
+    }
+    return v;
+  };
+  return BigInt.asUintN(64, or());
+}
+
+interface HandCase {
+  readonly line: string;
+  readonly insn: number;
+  readonly operands: bigint[]; // f1, f2, f4 images, or the integer in a1
+  readonly intSource: boolean;
+  readonly intResult: boolean;
+  readonly expected: bigint;
+  readonly flags: bigint;
+}
+
+function handCases(file: string): HandCase[] {
+  const text = readFileSync(join(PROGRAM_DIR, file), "utf8");
+  const names = new Map([...defines(readFileSync(join(PROGRAM_DIR, "fp-test.h"), "utf8")), ...defines(text)]);
+  const cases: HandCase[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/\/\*.*?\*\//g, "").trim();
+    const m = /^(FP_OP|FP_OP_TO_X|FP_OP_X_TO_F) (.*)$/.exec(line);
+    if (m?.[1] === undefined || m[2] === undefined) continue;
+    const fields = m[2].split(",").map((f) => f.trim());
+    const valueCount = m[1] === "FP_OP" ? 6 : m[1] === "FP_OP_TO_X" ? 5 : 4;
+    const values = fields.slice(1, valueCount).map((f) => evaluate(f, names));
+    const insn = assemble(fields.slice(valueCount).join(", "));
+    const expected = values[values.length - 2] ?? 0n;
+    const flags = values[values.length - 1] ?? 0n;
+    cases.push({
+      line,
+      insn,
+      operands: values.slice(0, values.length - 2),
+      intSource: m[1] === "FP_OP_X_TO_F",
+      intResult: m[1] === "FP_OP_TO_X",
+      expected,
+      flags,
+    });
+  }
+  return cases;
+}
+
+describe("hand-picked cases of the F/D programs", () => {
+  for (const file of ["rv64uf.S", "rv64ud.S"]) {
+    test(file, () => {
+      const cases = handCases(file);
+      expect(cases.length).toBeGreaterThan(100);
+      const failures: string[] = [];
+      for (const c of cases) {
+        const fp = new FpState();
+        const x = new IntRegs();
+        if (c.intSource) {
+          x.set(11, c.operands[0] ?? 0n);
+        } else {
+          setF(fp, 1, c.operands[0] ?? 0n);
+          setF(fp, 2, c.operands[1] ?? 0n);
+          setF(fp, 4, c.operands[2] ?? 0n);
+        }
+        expect(run(c.insn, fp, x)).toBe(FP_OK);
+        const got = c.intResult ? x.get(10) : getF(fp, 3);
+        if (got !== c.expected || BigInt(fp.fflags) !== c.flags) {
+          failures.push(`${c.line}: got 0x${got.toString(16)} flags ${fp.fflags}`);
+        }
+      }
+      expect(failures).toEqual([]);
     });
   }
 });
