@@ -1,0 +1,68 @@
+/**
+ * Linux boot-to-marker time on the emulated backend, next to QEMU booting the same `Image` (issue #4's target:
+ * ratio <= 4). The kernel comes from scripts/build-linux-riscv64.sh (.cache/linux-riscv64/current/Image); its init
+ * prints "AXVISOR-INIT: hello" first thing. Both runs use 1 hart and 128 MiB. QEMU runs with its default OpenSBI
+ * (`-bios default`), so its time includes firmware start-up, which ours does not need.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { loadVmConfig } from "../src/vmm/config/index.ts";
+import { Vmm } from "../src/vmm/vmm.ts";
+
+const root = join(import.meta.dir, "..");
+const image = join(root, ".cache/linux-riscv64/current/Image");
+const MARKER = "AXVISOR-INIT: hello";
+
+if (!existsSync(image)) {
+  console.log(`[skip] Linux boot benchmark: ${image} is missing; build it with scripts/build-linux-riscv64.sh (about 3-7 minutes)`);
+  process.exit(0);
+}
+
+async function ours(): Promise<{ marker: number | undefined; total: number; exitCode: number }> {
+  const config = loadVmConfig(join(root, "configs/linux-riscv64.toml"));
+  let text = "";
+  let marker: number | undefined;
+  const start = performance.now();
+  const vmm = new Vmm({
+    logLevel: "warn",
+    console: {
+      writer: (bytes) => {
+        text += new TextDecoder().decode(bytes);
+        if (marker === undefined && text.includes(MARKER)) marker = (performance.now() - start) / 1000;
+      },
+    },
+  });
+  vmm.addVm(config);
+  const result = await vmm.run();
+  return { marker, total: (performance.now() - start) / 1000, exitCode: result.exitCode };
+}
+
+async function qemu(): Promise<{ marker: number | undefined; total: number; exitCode: number }> {
+  const start = performance.now();
+  const proc = Bun.spawn(
+    ["qemu-system-riscv64", "-M", "virt", "-bios", "default", "-m", "128M", "-smp", "1", "-nographic", "-kernel", image, "-append", "console=ttyS0 earlycon=sbi"],
+    { stdout: "pipe", stderr: "ignore" },
+  );
+  let text = "";
+  let marker: number | undefined;
+  const decoder = new TextDecoder();
+  for await (const chunk of proc.stdout) {
+    text += decoder.decode(chunk);
+    if (marker === undefined && text.includes(MARKER)) marker = (performance.now() - start) / 1000;
+  }
+  const exitCode = await proc.exited;
+  return { marker, total: (performance.now() - start) / 1000, exitCode };
+}
+
+const fmt = (s: number | undefined): string => (s === undefined ? "no marker" : `${s.toFixed(2)} s`);
+const o = await ours();
+console.log(`axvisor-ts (emulated): boot-to-marker ${fmt(o.marker)}, total ${fmt(o.total)}, exit ${o.exitCode}`);
+if (Bun.which("qemu-system-riscv64") === null) {
+  console.log("[skip] QEMU reference: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
+} else {
+  const q = await qemu();
+  console.log(`qemu-system-riscv64 -M virt -bios default: boot-to-marker ${fmt(q.marker)}, total ${fmt(q.total)}, exit ${q.exitCode}`);
+  if (o.marker !== undefined && q.marker !== undefined) {
+    console.log(`ratio (boot-to-marker, ours / QEMU): ${(o.marker / q.marker).toFixed(1)}x (target <= 4)`);
+  }
+}

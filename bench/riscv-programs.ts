@@ -1,0 +1,83 @@
+/**
+ * The emulated hart against QEMU's software CPU, program by program (issue #3's speed targets).
+ *
+ * Each bare-metal program in bench/guests/ (built by scripts/build-bench-guests.sh, self-checking) runs on our
+ * `virt-bare` board and on `qemu-system-riscv64 -M spike -bios none` (same ELF, same run). The program records
+ * minstret around main() in `bench_counters`, so MIPS = instructions / our wall time for the run. QEMU's time is
+ * corrected by its start-up cost, measured with the empty program; ours by the same empty program on our board.
+ * Targets: >= 150 MIPS on int-loop, >= 50 MIPS on the mixed programs. Printed, never asserted.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { emulatedBackend } from "../src/hal/emulated/index.ts";
+import { bareMachineConfig } from "../src/vmm/config/bare-machine.ts";
+import { parseElf } from "../src/vmm/loader/elf.ts";
+import { machineFor } from "../src/vmm/machines/index.ts";
+import { AxVM } from "../src/vmm/vm.ts";
+
+const guests = join(import.meta.dir, "guests");
+const programs = readdirSync(guests)
+  .filter((f) => f.endsWith(".elf") && f !== "empty.elf")
+  .sort();
+const ROUNDS = 2;
+
+interface OurRun {
+  readonly seconds: number;
+  readonly instructions: number;
+  readonly exitCode: number;
+}
+
+async function runOurs(elfPath: string): Promise<OurRun> {
+  const config = bareMachineConfig(elfPath, {});
+  const counters = parseElf(new Uint8Array(await Bun.file(elfPath).arrayBuffer())).symbols.get("bench_counters");
+  const hypervisor = emulatedBackend.open();
+  const vm = new AxVM(config, { hypervisor, machine: machineFor(config), console: { write: () => undefined, close: () => undefined } });
+  vm.init();
+  const memory = vm.memory; // the emulated backend's RAM stays readable after the VM stops
+  const start = performance.now();
+  const result = await vm.run();
+  const seconds = (performance.now() - start) / 1000;
+  hypervisor[Symbol.dispose]();
+  const instructions = counters === undefined ? 0 : Number(memory.readU64(counters.value + 8) - memory.readU64(counters.value));
+  return { seconds, instructions, exitCode: result.exitCode };
+}
+
+async function runQemu(elfPath: string): Promise<{ seconds: number; exitCode: number }> {
+  const start = performance.now();
+  const proc = Bun.spawn(["qemu-system-riscv64", "-M", "spike", "-bios", "none", "-nographic", "-kernel", elfPath], { stdout: "ignore", stderr: "ignore" });
+  const exitCode = await proc.exited;
+  return { seconds: (performance.now() - start) / 1000, exitCode };
+}
+
+const best = <T extends { seconds: number }>(runs: T[]): T => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+
+const haveQemu = Bun.which("qemu-system-riscv64") !== null;
+if (!haveQemu) console.log("[skip] QEMU comparison: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
+
+const emptyOurs = best(await Promise.all([runOurs(join(guests, "empty.elf"))]));
+const emptyQemu = haveQemu ? best([await runQemu(join(guests, "empty.elf")), await runQemu(join(guests, "empty.elf"))]) : undefined;
+console.log(`start-up + exit: ours ${(emptyOurs.seconds * 1000).toFixed(1)} ms, QEMU ${emptyQemu === undefined ? "n/a" : `${(emptyQemu.seconds * 1000).toFixed(1)} ms`} (subtracted below)`);
+
+const rows: string[][] = [["program", "instructions", "ours (s)", "MIPS", "QEMU (s)", "time ratio ours/QEMU", "result"]];
+for (const program of programs) {
+  const path = join(guests, program);
+  const ours: OurRun[] = [];
+  for (let i = 0; i < ROUNDS; i++) ours.push(await runOurs(path));
+  const o = best(ours);
+  const oursNet = Math.max(1e-6, o.seconds - emptyOurs.seconds);
+  const q = haveQemu ? best([await runQemu(path), await runQemu(path)]) : undefined;
+  const qemuNet = q === undefined || emptyQemu === undefined ? undefined : Math.max(1e-3, q.seconds - emptyQemu.seconds);
+  const ok = o.exitCode === 0 && (q === undefined || q.exitCode === 0);
+  rows.push([
+    program.replace(/\.elf$/, ""),
+    `${(o.instructions / 1e6).toFixed(1)} M`,
+    oursNet.toFixed(3),
+    (o.instructions / oursNet / 1e6).toFixed(1),
+    qemuNet === undefined ? "n/a" : qemuNet.toFixed(3),
+    qemuNet === undefined ? "n/a" : `${(oursNet / qemuNet).toFixed(1)}x`,
+    ok ? "pass" : `FAIL (ours ${o.exitCode}, qemu ${q?.exitCode ?? "n/a"})`,
+  ]);
+}
+const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
+for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
+console.log("targets: int-loop >= 150 MIPS, mixed programs >= 50 MIPS (QEMU's time has a 1 ms floor after start-up correction)");
