@@ -6,7 +6,7 @@
  * modes, whether to step one ulp. Results that could be tiny, overflow, or come from operands too large to split
  * go to the exact BigInt path. Operands are never NaN here: the caller propagates NaNs.
  */
-import { F64_MAX, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
+import { F64_MAX, F64_MIN_NORMAL, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
 import { ERROR_FLOOR, NORMAL_SAFE, PRODUCT_LIMIT, SPLIT_LIMIT, twoProductError } from "./eft.ts";
 import { roundDirectedF64, roundResidualF64, zeroSum, type FlagSink } from "./round.ts";
 import { addSlowF64, divSlowF64, mulAddSlowF64, mulSlowF64 } from "./slow-f64.ts";
@@ -55,6 +55,11 @@ export function mulF64(sink: FlagSink, a: number, b: number, rm: number): number
     return Number.NaN;
   }
   const magnitude = Math.abs(r);
+  // Round-to-nearest with NX already accrued: a finite result above the smallest normal needs nothing more
+  // (no overflow, not tiny, and inexactness would change no flag).
+  if (rm === RM_RNE && (sink.fflags & FFLAG_NX) !== 0 && magnitude > F64_MIN_NORMAL && magnitude !== Infinity) {
+    return r;
+  }
   if (magnitude === Infinity) {
     if (a - a !== 0 || b - b !== 0) return r;
     return mulSlowF64(sink, a, b, rm);
@@ -67,7 +72,6 @@ export function mulF64(sink: FlagSink, a: number, b: number, rm: number): number
   ) {
     return mulSlowF64(sink, a, b, rm);
   }
-  if (rm === RM_RNE && (sink.fflags & FFLAG_NX) !== 0) return r;
   const e = twoProductError(a, b, r);
   if (e === 0) return r;
   if (rm === RM_RNE) {
@@ -94,6 +98,9 @@ export function divF64(sink: FlagSink, a: number, b: number, rm: number): number
   }
   if (a === 0 || a - a !== 0 || b - b !== 0) return r; // 0 / x, ∞ / x, x / ∞ are exact
   const magnitude = Math.abs(r);
+  if (rm === RM_RNE && (sink.fflags & FFLAG_NX) !== 0 && magnitude > F64_MIN_NORMAL && magnitude !== Infinity) {
+    return r; // as in mulF64
+  }
   if (
     !(magnitude >= NORMAL_SAFE && magnitude <= SPLIT_LIMIT) ||
     Math.abs(b) > SPLIT_LIMIT ||
@@ -101,7 +108,6 @@ export function divF64(sink: FlagSink, a: number, b: number, rm: number): number
   ) {
     return divSlowF64(sink, a, b, rm);
   }
-  if (rm === RM_RNE && (sink.fflags & FFLAG_NX) !== 0) return r;
   // The residual a - r·b is a binary64 (r is the nearest quotient); a - RN(r·b) is exact by Sterbenz.
   const p = r * b;
   const residual = a - p - twoProductError(r, b, p);
