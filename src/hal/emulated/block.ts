@@ -23,11 +23,22 @@ export class Block {
   compiled: CompiledBlock | undefined = undefined;
   /** Compilation was attempted and is not worth retrying. */
   noCompile = false;
+  /** The last instruction branches or jumps back to the block's first one. */
+  readonly selfLoop: boolean;
   constructor(
     readonly insns: readonly Insn[],
     /** Offset of the block start inside its page. */
     readonly pageOffset: number,
-  ) {}
+  ) {
+    let size = 0;
+    for (const insn of insns) size += insn.len;
+    const last = insns[insns.length - 1];
+    this.selfLoop = last !== undefined && isBranchOrJal(last.op) && size - last.len + last.imm === 0;
+  }
+}
+
+function isBranchOrJal(op: number): boolean {
+  return op === D.OP_JAL || (op >= D.OP_BEQ && op <= D.OP_BGEU);
 }
 
 /** Whether an instruction must be the last of its block. */

@@ -16,21 +16,25 @@ import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
 import { PAGE_SIZE } from "./constants.ts";
+import { runBlock } from "./interp.ts";
 import { compileBlock } from "./jit.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
 export const TIMER_CHECK_INTERVAL = 8192;
 /** Interpreted executions before a block is compiled. */
-export const HOT_THRESHOLD = 200;
+export const HOT_THRESHOLD = 50_000;
+/** Blocks that branch back to their own start loop inside compiled code; they pay back much sooner. */
+export const HOT_LOOP_THRESHOLD = 200;
 
 export interface EngineOptions {
   /** Compile hot blocks to JavaScript (default true). */
   readonly jit: boolean;
   readonly hotThreshold: number;
+  readonly hotLoopThreshold: number;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: EngineOptions = { jit: true, hotThreshold: HOT_THRESHOLD };
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = { jit: true, hotThreshold: HOT_THRESHOLD, hotLoopThreshold: HOT_LOOP_THRESHOLD };
 
 /** Fetch, decode and execute one instruction without the block cache. Returns 1 if it retired. */
 export function stepReference(h: Hart): number {
@@ -129,8 +133,8 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount));
       steps += Math.max(1, compiled(h, limit));
     } else {
-      steps += Math.max(1, interpretBlock(h, b));
-      if (options.jit && ++b.execCount >= options.hotThreshold && !b.noCompile) {
+      steps += Math.max(1, runBlock(h, b));
+      if (options.jit && ++b.execCount >= (b.selfLoop ? options.hotLoopThreshold : options.hotThreshold) && !b.noCompile) {
         b.compiled = compileBlock(b);
         if (b.compiled === undefined) b.noCompile = true;
       }
