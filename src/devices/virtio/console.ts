@@ -71,6 +71,8 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   readonly queueMaxSizes: readonly number[];
   readonly configSize = VIRTIO_CONSOLE_CONFIG_SIZE;
   readonly inputBufferSize: number;
+  /** VIRTIO_CONSOLE_F_EMERG_WRITE is offered: `emerg_wr` writes reach the sink. */
+  readonly emergencyWrite: boolean;
   readonly stats: VirtioConsoleStats = { txBytes: 0, rxBytes: 0, emergencyBytes: 0, emptyReceiveBuffers: 0 };
 
   readonly #sink: (bytes: Uint8Array) => void;
@@ -97,7 +99,8 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
     this.inputBufferSize = inputBufferSize;
     this.#input = new Uint8Array(inputBufferSize);
     this.queueMaxSizes = [queueSize, queueSize];
-    this.features = (options.emergencyWrite ?? true) ? featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE) : 0n;
+    this.emergencyWrite = options.emergencyWrite ?? true;
+    this.features = this.emergencyWrite ? featureBit(VIRTIO_CONSOLE_F_EMERG_WRITE) : 0n;
   }
 
   // -- host side -------------------------------------------------------------------------------------------------
@@ -129,7 +132,7 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   writeConfig(offset: number, _width: 1 | 2 | 4, value: number): void {
     // emerg_wr is write-only and always usable when offered; every other field is read-only.
-    if (offset === VIRTIO_CONSOLE_CONFIG_EMERG_WR && this.features !== 0n) {
+    if (offset === VIRTIO_CONSOLE_CONFIG_EMERG_WR && this.emergencyWrite) {
       this.stats.emergencyBytes++;
       this.#sink(Uint8Array.of(value & 0xff));
     }
