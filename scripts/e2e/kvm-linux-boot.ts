@@ -20,7 +20,7 @@ import { ramRegions } from "../../src/vmm/x86/layout.ts";
 import { prepareLinuxBoot } from "../../src/vmm/x86/linux-boot.ts";
 
 const DEFAULT_CMDLINE =
-  "console=ttyS0 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd no_timer_check tsc=reliable quiet";
+  "console=ttyS0 reboot=k panic=-1 acpi=off pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd no_timer_check tsc=reliable nowatchdog quiet";
 
 const { values } = parseArgs({
   options: {

@@ -83,28 +83,28 @@ busybox_root() {
   local dir="$1"
   mkdir -p "$dir"/{bin,dev,proc,sys,tmp,root}
   cp "$CACHE/busybox/bin/busybox" "$dir/bin/busybox"
-  for applet in sh mount echo cat insmod reboot poweroff sleep uname ls mkdir; do ln -sf busybox "$dir/bin/$applet"; done
+  for applet in sh mount echo cat grep insmod reboot poweroff sleep uname ls mkdir; do ln -sf busybox "$dir/bin/$applet"; done
 }
 
 # --- the inner guest: the same kernel, a busybox init that prints the marker and resets ---------------------------
-INNER="$CACHE/inner-initrd.cpio.gz"
+INNER_INIT='#!/bin/sh
+/bin/busybox mount -t proc proc /proc
+echo "'"$MARKER"' (kernel $(/bin/busybox uname -r), cpus $(/bin/busybox grep -c ^processor /proc/cpuinfo))"
+/bin/busybox reboot -f'
+INNER="$CACHE/inner-initrd-$(printf '%s' "$INNER_INIT" | sha256sum | cut -c1-16).cpio.gz"
 if [[ ! -f $INNER ]]; then
   echo "== building the inner initramfs"
+  rm -f "$CACHE"/inner-initrd-*.cpio.gz
   work="$(mktemp -d)"
   busybox_root "$work"
-  cat > "$work/init" <<EOF
-#!/bin/sh
-/bin/busybox mount -t proc proc /proc
-echo "$MARKER (kernel \$(/bin/busybox uname -r))"
-/bin/busybox reboot -f
-EOF
+  printf '%s\n' "$INNER_INIT" > "$work/init"
   chmod +x "$work/init"
   (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$INNER"
   rm -rf "$work"
 fi
 
 # --- the outer guest: kvm-amd, Bun and our sources -------------------------------------------------------------------
-sources_hash="$(cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e -name '*.ts' -not -name '*.test.ts' | sort) | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e -name '*.ts' -not -name '*.test.ts' | sort); cat "$INNER"; echo "$inner_cpus $timeout_s") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio.gz"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun + our sources)"
@@ -162,8 +162,8 @@ qemu_status=$?
 set -e
 elapsed=$(( $(date +%s) - started ))
 tail -n 30 "$LOG"
-if grep -q "AXVISOR-KVM-E2E-RESULT 0" "$LOG" && grep -q "$MARKER" "$LOG"; then
-  echo "PASS kvm-linux: the inner Linux reached its init on our KVM backend and reset cleanly (${elapsed}s)"
+if grep -q "AXVISOR-KVM-E2E-RESULT 0" "$LOG" && grep -q "$MARKER .*cpus $inner_cpus)" "$LOG"; then
+  echo "PASS kvm-linux: the inner Linux ($inner_cpus vCPUs) reached its init on our KVM backend and reset cleanly (${elapsed}s)"
   echo "1 passed, 0 failed"
   exit 0
 fi
