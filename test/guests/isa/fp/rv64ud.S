@@ -135,6 +135,15 @@ TEST_CODE_BEGIN
   /* a product that overflows alone but not with the addend: the single rounding sees the exact sum */
   FP_OP 79, DMAX, TWO, 0xffefffffffffffff, DMAX, 0, fmadd.d f3, f1, f2, f4, rne
 
+  /* ties of the exact sum: 1·1 + 2^-53 */
+  FP_OP 178, ONE, ONE, 0x3ca0000000000000, ONE, FFLAG_NX, fmadd.d f3, f1, f2, f4, rne
+  FP_OP 179, ONE, ONE, 0x3ca0000000000000, 0x3ff0000000000001, FFLAG_NX, fmadd.d f3, f1, f2, f4, rmm
+  FP_OP 180, ONE, ONE, 0x3ca0000000000000, 0xbff0000000000001, FFLAG_NX, fnmadd.d f3, f1, f2, f4, rmm
+  /* (1 - 2^-53)·2^-1023 + 2^-1023 = 2^-1022 - 2^-1076: to nearest it rounds to 2^-1022 even with an unbounded
+     exponent (a tie, to even), so it is not tiny: NX only. Rounding towards zero it is tiny: UF. */
+  FP_OP 181, 0x3fefffffffffffff, 0x0008000000000000, 0x0008000000000000, DMIN_NORMAL, FFLAG_NX, fmadd.d f3, f1, f2, f4, rne
+  FP_OP 182, 0x3fefffffffffffff, 0x0008000000000000, 0x0008000000000000, 0x000fffffffffffff, FFLAG_UF | FFLAG_NX, fmadd.d f3, f1, f2, f4, rtz
+
   /* ---- FMIN / FMAX (2019: a single NaN is ignored; -0 < +0) ---- */
   FP_OP 80, NZERO, PZERO, 0, NZERO, 0, fmin.d f3, f1, f2
   FP_OP 81, PZERO, NZERO, 0, NZERO, 0, fmin.d f3, f1, f2
