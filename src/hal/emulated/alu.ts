@@ -158,6 +158,37 @@ export function div64(alo: number, ahi: number, blo: number, bhi: number, rem: b
     setNumber(rem ? r : q);
     return;
   }
+  const negA = ahi < 0;
+  const negB = bhi < 0;
+  // |b| < 2^32: divide magnitudes exactly without BigInt, then fix the signs (truncating division).
+  if ((bhi === 0 && blo !== 0) || (bhi === -1 && blo !== 0)) {
+    let mlo = alo;
+    let mhi = ahi;
+    if (negA) {
+      mlo = -alo | 0;
+      mhi = (~ahi + (alo === 0 ? 1 : 0)) | 0;
+    }
+    const mb = negB ? -blo >>> 0 : blo >>> 0;
+    if (mb !== 0) {
+      const r = divu64by32(mlo, mhi, mb);
+      let qlo = out[0] ?? 0;
+      let qhi = out[1] ?? 0;
+      if (rem) {
+        // The remainder has the dividend's sign.
+        out[0] = negA ? -r | 0 : r | 0;
+        out[1] = negA && r !== 0 ? -1 : 0;
+        return;
+      }
+      if (negA !== negB) {
+        const nlo = -qlo | 0;
+        qhi = (~qhi + (qlo === 0 ? 1 : 0)) | 0;
+        qlo = nlo;
+      }
+      out[0] = qlo;
+      out[1] = qhi;
+      return;
+    }
+  }
   const a = toBigSigned(alo, ahi);
   const b = toBigSigned(blo, bhi);
   if (b === -1n && a === -(1n << 63n)) {
@@ -171,6 +202,35 @@ export function div64(alo: number, ahi: number, blo: number, bhi: number, rem: b
     return;
   }
   fromBig(rem ? a % b : a / b);
+}
+
+/**
+ * Exact unsigned division of a 64-bit value by a nonzero 32-bit divisor, in 16-bit steps so every intermediate
+ * stays below 2^53. Quotient → out, returns the remainder.
+ */
+function divu64by32(alo: number, ahi: number, b: number): number {
+  const ah = ahi >>> 0;
+  const al = alo >>> 0;
+  const qhi = Math.floor(ah / b);
+  let r = ah - qhi * b;
+  let x = r * 65536 + (al >>> 16);
+  let q1 = Math.floor(x / b);
+  r = x - q1 * b;
+  // The double division can round up when x / b is just below an integer: correct with the exact remainder.
+  if (r < 0) {
+    q1 -= 1;
+    r += b;
+  }
+  x = r * 65536 + (al & 0xffff);
+  let q0 = Math.floor(x / b);
+  r = x - q0 * b;
+  if (r < 0) {
+    q0 -= 1;
+    r += b;
+  }
+  out[0] = (q1 * 65536 + q0) | 0;
+  out[1] = qhi | 0;
+  return r;
 }
 
 /** Unsigned 64-bit division (DIVU / REMU): x/0 = 2^64-1, x%0 = x. */
@@ -198,6 +258,14 @@ export function divu64(alo: number, ahi: number, blo: number, bhi: number, rem: 
       r -= b;
     }
     setNumber(rem ? r : q);
+    return;
+  }
+  if (bhi === 0) {
+    const r = divu64by32(alo, ahi, blo >>> 0);
+    if (rem) {
+      out[0] = r | 0;
+      out[1] = 0;
+    }
     return;
   }
   const a = toBigUnsigned(alo, ahi);

@@ -435,13 +435,16 @@ export function execute(h: Hart, d: Insn): number {
           h.virtualInstruction(d.raw);
           return EXEC_TRAP;
         }
-        h.flushGuestTlbs();
+        if (rs1 === 0) h.flushGuestTlbs();
+        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       } else {
         if (h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0) {
           h.illegal(d.raw);
           return EXEC_TRAP;
         }
-        h.flushHostTlbs();
+        // SFENCE.VMA affects the current virtualization level: the S/U contexts (M-mode MPRV uses them too).
+        if (rs1 === 0) h.flushHostTlbs();
+        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), false);
       }
       h.pc += d.len;
       return EXEC_END;
@@ -455,7 +458,9 @@ export function execute(h: Hart, d: Insn): number {
         h.illegal(d.raw);
         return EXEC_TRAP;
       }
-      h.flushGuestTlbs();
+      if (d.op === D.OP_HFENCE_GVMA) h.flushGstage();
+      else if (rs1 === 0) h.flushGuestTlbs();
+      else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       h.pc += d.len;
       return EXEC_END;
     case D.OP_CSRRW:

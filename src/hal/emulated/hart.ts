@@ -160,7 +160,7 @@ import {
   VS_INTERRUPTS,
 } from "./constants.ts";
 import { FpState } from "./fp-bridge.ts";
-import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, satpMode, translate, type Access, type Translation } from "./mmu.ts";
+import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, GTLB_SIZE, satpMode, translate, type Access, type Translation } from "./mmu.ts";
 import { PhysicalMemory, type MemBlock, type MemoryClient } from "./phys-memory.ts";
 import { TLB_MASK, TlbSet } from "./tlb.ts";
 
@@ -340,6 +340,11 @@ export class Hart implements MemoryClient {
   reservationAddr = 0;
 
   // --- translation ---
+  readonly gtlbTag = new Float64Array(GTLB_SIZE).fill(Number.NaN);
+  readonly gtlbPage = new Float64Array(GTLB_SIZE);
+  readonly gtlbPte = new Int32Array(GTLB_SIZE);
+  /** Leaf page size of the last successful data translation (for TLB fills). */
+  lastSpan = 4096;
   readonly tlbSets: TlbSet[] = Array.from({ length: CONTEXTS }, () => new TlbSet());
   /** TLB set for data accesses (reflects MPRV) and for fetches. */
   dtlb: TlbSet;
@@ -481,6 +486,19 @@ export class Hart implements MemoryClient {
 
   flushAllTlbs(): void {
     for (const set of this.tlbSets) set.flush();
+    this.gtlbTag.fill(Number.NaN);
+  }
+
+  /** G-stage translations changed (hgatp write, HFENCE.GVMA): drop them and every composed guest entry. */
+  flushGstage(): void {
+    this.gtlbTag.fill(Number.NaN);
+    this.flushGuestTlbs();
+  }
+
+  /** SFENCE.VMA/HFENCE.VVMA with an address: drop that address from the host (V=0) or guest (V=1) contexts. */
+  flushVa(va: number, guest: boolean): void {
+    const first = guest ? 4 : 1;
+    for (let i = first; i < first + 3; i++) this.tlbSets[i]?.flushVa(va);
   }
 
   /** Flush the translations of the non-virtualized S/U contexts (satp, SFENCE.VMA with V=0). */
@@ -816,7 +834,10 @@ export class Hart implements MemoryClient {
   translateData(va: number, access: Access, tinst: number): number {
     const virt = this.dataVirt();
     const t = translate(this, va, access, this.dataPriv(), virt, false);
-    if (t.ok) return t.pa;
+    if (t.ok) {
+      this.lastSpan = t.span;
+      return t.pa;
+    }
     this.raiseTranslationFault(t, va, virt, tinst);
     return -1;
   }
@@ -848,6 +869,8 @@ export class Hart implements MemoryClient {
     set.rtag[i] = vpage;
     set.rdelta[i] = off - pageOff - vpage;
     set.rview[i] = view;
+    set.rspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
+    if (this.lastSpan > PAGE_SIZE) set.superpages = true;
     return readView(view, off, width, this);
   }
 
@@ -898,6 +921,8 @@ export class Hart implements MemoryClient {
       set.wdelta[i] = off - pageOff - vpage;
       set.wview[i] = block.view;
       set.wpage[i] = pa - pageOff;
+      set.wspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
+      if (this.lastSpan > PAGE_SIZE) set.superpages = true;
     }
     return true;
   }
@@ -1013,6 +1038,8 @@ export class Hart implements MemoryClient {
     set.xview[i] = region.block.view;
     set.xpage[i] = t.pa - pageOff;
     set.xblock[i] = region.block;
+    set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
+    if (t.span > PAGE_SIZE) set.superpages = true;
     set.xcode[i] = this.memory.codePage(region.block, pageIndex, t.pa - pageOff);
     return t.pa;
   }
@@ -1575,7 +1602,7 @@ export class Hart implements MemoryClient {
         // VMID is bits 57:44 (14 bits: high-word bits 25:12); bits 59:58 are zero; PPN[1:0] read as zero.
         this.hgatpLo = lo & ~3;
         this.hgatpHi = hi & (0xf0000000 | (0x3fff << 12) | 0xfff);
-        this.flushGuestTlbs();
+        this.flushGstage();
         return;
       }
       case CSR_MCOUNTEREN:

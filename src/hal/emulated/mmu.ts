@@ -50,7 +50,12 @@ export const ACCESS_EXEC = 2;
 export type Access = typeof ACCESS_READ | typeof ACCESS_WRITE | typeof ACCESS_EXEC;
 
 export type Translation =
-  | { readonly ok: true; readonly pa: number }
+  | {
+      readonly ok: true;
+      readonly pa: number;
+      /** Size of the first-stage leaf page that mapped the address (4 KiB when translation is off). */
+      readonly span: number;
+    }
   | {
       readonly ok: false;
       readonly cause: number;
@@ -75,6 +80,14 @@ export interface MmuState {
   sum(): boolean;
   vsMxr(): boolean;
   vsSum(): boolean;
+  /**
+   * A small cache of G-stage translations (4 KiB pieces of leaves, with the leaf PTE's permission bits), so the
+   * several G-stage walks of every VS-stage walk are mostly lookups. Flushed with hgatp writes, HFENCE.GVMA and
+   * stale page tables.
+   */
+  readonly gtlbTag: Float64Array;
+  readonly gtlbPage: Float64Array;
+  readonly gtlbPte: Int32Array;
   /** Physical memory writes made by the walker (A/D updates) must invalidate decoded code. */
   notePhysWrite(block: import("./phys-memory.ts").MemBlock, offset: number): void;
 }
@@ -84,6 +97,8 @@ const GUEST_PAGE_FAULT = [CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FA
 const ACCESS_FAULT = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS] as const;
 
 const TWO_POW_32 = 4294967296;
+export const GTLB_SIZE = 256;
+const GTLB_MASK = GTLB_SIZE - 1;
 const TWO_POW_48 = 2 ** 48;
 
 function pageFault(access: Access): Translation {
@@ -129,12 +144,13 @@ export function translate(
     if (priv > PRV_S || mode === SATP_MODE_BARE) {
       // Bare: physical = virtual. Negative or ≥ 2^56 addresses have nothing behind them.
       if (va < 0 || va >= 2 ** 56) return accessFault(access);
-      return { ok: true, pa: va };
+      return { ok: true, pa: va, span: 4096 };
     }
     return walkFirstStage(s, va, access, priv, mode, satpPpn(s.satpLo, s.satpHi), s.sum(), s.mxr(), false, hlvx);
   }
   const vmode = satpMode(s.vsatpHi);
   let gpa: number;
+  let span = 4096;
   if (vmode === SATP_MODE_BARE) {
     gpa = va;
   } else {
@@ -152,8 +168,10 @@ export function translate(
     );
     if (!first.ok) return first;
     gpa = first.pa;
+    span = first.span;
   }
-  return gstage(s, gpa, access, hlvx, 0);
+  const g = gstage(s, gpa, access, hlvx, 0);
+  return g.ok ? { ok: true, pa: g.pa, span } : g;
 }
 
 /**
@@ -164,13 +182,21 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
   const mode = satpMode(s.hgatpHi);
   if (mode === SATP_MODE_BARE) {
     if (gpa < 0 || gpa >= 2 ** 56) return accessFault(access);
-    return { ok: true, pa: gpa };
+    return { ok: true, pa: gpa, span: 4096 };
   }
   const levels = mode === HGATP_MODE_SV48X4 ? 4 : 3;
   const gpaBits = levels === 4 ? 50 : 41;
   const faultGpa = gpa < 0 ? 2 ** 63 : gpa;
   if (mode !== HGATP_MODE_SV39X4 && mode !== HGATP_MODE_SV48X4) return guestPageFault(access, faultGpa, implicitTinst);
   if (gpa < 0 || gpa >= 2 ** gpaBits) return guestPageFault(access, faultGpa, implicitTinst);
+  const offset = gpa % 4096;
+  const gi = Math.floor(gpa / 4096) & GTLB_MASK;
+  if (s.gtlbTag[gi] === gpa - offset) {
+    const pte = s.gtlbPte[gi] ?? 0;
+    if (permitted(pte, access, s.mxr(), hlvx) && (access !== ACCESS_WRITE || (pte & PTE_D) !== 0)) {
+      return { ok: true, pa: (s.gtlbPage[gi] ?? 0) + offset, span: 4096 };
+    }
+  }
   // The root table is 16 KiB: hgatp.PPN[1:0] are zero.
   let table = (satpPpn(s.hgatpLo, s.hgatpHi) - (s.hgatpLo & 3)) * 4096;
   for (let level = levels - 1; level >= 0; level--) {
@@ -206,7 +232,13 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);
     }
-    return { ok: true, pa: ppn * 4096 + (gpa % span) };
+    const pa = ppn * 4096 + (gpa % span);
+    // Remember the 4 KiB piece (with the leaf's permissions) for the next walks through this guest page.
+    const gi = Math.floor(gpa / 4096) & GTLB_MASK;
+    s.gtlbTag[gi] = gpa - (gpa % 4096);
+    s.gtlbPage[gi] = pa - (pa % 4096);
+    s.gtlbPte[gi] = lo;
+    return { ok: true, pa, span: 4096 };
   }
   return guestPageFault(access, gpa, implicitTinst);
 }
@@ -288,7 +320,7 @@ function walkFirstStage(
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);
     }
-    return { ok: true, pa: ppn * 4096 + (m % span) };
+    return { ok: true, pa: ppn * 4096 + (m % span), span };
   }
   return pageFault(access);
 }

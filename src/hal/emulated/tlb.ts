@@ -41,12 +41,36 @@ export class TlbSet {
   readonly xblock: (MemBlock | undefined)[] = new Array<MemBlock | undefined>(TLB_SIZE).fill(undefined);
   readonly xcode: (CodePage | undefined)[] = new Array<CodePage | undefined>(TLB_SIZE).fill(undefined);
 
+  /** Size of the leaf page behind each entry (0 for 4 KiB leaves), for address-selective flushes. */
+  readonly rspan = new Float64Array(TLB_SIZE);
+  readonly wspan = new Float64Array(TLB_SIZE);
+  readonly xspan = new Float64Array(TLB_SIZE);
+  /** Whether an entry from a superpage may be present (then a selective flush must scan). */
+  superpages = false;
+
   flush(): void {
+    this.superpages = false;
     this.rtag.fill(Number.NaN);
     this.wtag.fill(Number.NaN);
     this.xtag.fill(Number.NaN);
     this.xcode.fill(undefined);
     this.xblock.fill(undefined);
+  }
+
+  /**
+   * SFENCE.VMA / HFENCE.VVMA with an address: drop the entries that translate `va`, including every 4 KiB piece
+   * of a superpage that contains it.
+   */
+  flushVa(va: number): void {
+    const page = va - (va - Math.floor(va / 4096) * 4096);
+    const i = (va >>> 12) & TLB_MASK;
+    if (this.rtag[i] === page) this.rtag[i] = Number.NaN;
+    if (this.wtag[i] === page) this.wtag[i] = Number.NaN;
+    if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
+    if (!this.superpages) return;
+    dropCovering(this.rtag, this.rspan, va);
+    dropCovering(this.wtag, this.wspan, va);
+    dropCovering(this.xtag, this.xspan, va);
   }
 
   flushRead(): void {
@@ -60,6 +84,16 @@ export class TlbSet {
     for (let i = 0; i < TLB_SIZE; i++) {
       if (wpage[i] === physPage) wtag[i] = Number.NaN;
     }
+  }
+}
+
+/** Drop the entries whose superpage (span > 4 KiB) contains `va`. */
+function dropCovering(tags: Float64Array, spans: Float64Array, va: number): void {
+  for (let i = 0; i < TLB_SIZE; i++) {
+    const span = spans[i] ?? 0;
+    if (span === 0) continue;
+    const tag = tags[i] ?? Number.NaN;
+    if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
   }
 }
 
