@@ -5,6 +5,8 @@
  * - an illegal instruction delegated to VS arrives with vscause = 2 (QEMU 7.2 reports 1);
  * - virtual instruction (8.6.1) for VU access to supervisor CSRs, SRET, SFENCE.VMA and HFENCE in VU, and satp
  *   access in VS with hstatus.VTVM = 1 (QEMU 7.2 raises illegal instruction, or does not trap for satp);
+ * - VS reads hvip.VSSIP as sip.SSIP and clears it through sip; vsip shows hvip.VSTIP (8.2.3, vsip aliases)
+ *   (QEMU 7.2 shows neither);
  * - our choice: mtval of every virtual-instruction trap holds the instruction bits (QEMU 7.2 leaves a stale
  *   value after HLV/HSV/HFENCE);
  * - our choice: guest-page faults report mtval = the faulting guest virtual address with GVA = 1, mtval2 = the
@@ -14,7 +16,7 @@
  * QEMU 7.2 agrees with the mtval/mtval2/GVA values of tests 11-14 (that part was checked against it with the
  * mtinst checks removed); it leaves mtinst zero for explicit accesses and does not write 0x3000 for the walk.
  *
- * QEMU-SKIP: QEMU 7.2 differs on hgatp WARL, vscause for VS-delegated illegal instructions, virtual-instruction
+ * QEMU-SKIP: QEMU 7.2 differs on hgatp WARL, sip/vsip aliases, vscause for VS-delegated illegal instructions, virtual-instruction
  * causes in VU and with VTVM, mtval of HLV virtual-instruction traps and mtinst (see above)
  */
 #include "isa-test.h"
@@ -201,6 +203,32 @@ TEST_CODE_BEGIN
   CHECK_TRAP m_trap, TR_TINST, 0x00003000
 
   csrw hgatp, zero
+
+  TEST 15                       /* VS: sip.SSIP is hvip.VSSIP, writable */
+  li a0, MIP_VSSIP | MIP_VSTIP | MIP_VSEIP
+  csrw hideleg, a0
+  csrw vsie, zero
+  li a0, MIP_VSSIP
+  csrw hvip, a0
+  ENTER_VS 3f
+3:
+  csrr a0, sip
+  li a1, MIP_SSIP
+  csrc sip, a1
+  csrr a1, sip
+  RETURN_TO_M 4f
+4:
+  CHECK a0, MIP_SSIP
+  CHECK a1, 0
+  csrr a0, hvip
+  CHECK a0, 0
+  TEST 16                       /* vsip.STIP/SEIP show hvip.VSTIP/VSEIP */
+  li a0, MIP_VSTIP | MIP_VSEIP
+  csrw hvip, a0
+  csrr a1, vsip
+  csrw hvip, zero
+  csrw hideleg, zero
+  CHECK a1, MIP_STIP | MIP_SEIP
   TEST_PASS
 fail_strict:
   FAIL
