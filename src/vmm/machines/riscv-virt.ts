@@ -20,6 +20,8 @@ import { Plic } from "../../devices/plic.ts";
 import { SifiveTest } from "../../devices/sifive-test.ts";
 import { TestDevice } from "../../devices/test-device.ts";
 import type { IrqLine } from "../../devices/types.ts";
+import { EmptyVirtioMmioSlot } from "../../devices/virtio/empty-slot.ts";
+import { FileBlockBackend, VirtioBlock, VirtioConsole, type VirtioDevice, VirtioMmioTransport } from "../../devices/virtio/index.ts";
 import { UART_LSR, UART_RBR, Uart16550 } from "../../devices/uart16550.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
 import type { AxVCpu } from "../../vcpu/axvcpu.ts";
@@ -44,7 +46,7 @@ import {
 } from "../riscv/sbi.ts";
 import { buildRiscvVirtDtb, virtBoardDescription } from "../riscv/fdt.ts";
 import type { TimerHandle } from "../timer.ts";
-import { RISCV_VIRT, plicContext, plicSize } from "./riscv-virt-layout.ts";
+import { RISCV_VIRT, plicContext, plicSize, virtioMmioWindow } from "./riscv-virt-layout.ts";
 
 export type RiscvBoardKind = "hypervisor" | "bare";
 
@@ -90,6 +92,8 @@ export class RiscvVirtMachine implements Machine {
   #htif: { tohost: number; fromhost: number | undefined } | undefined;
   #createdAt = performance.now();
   #platform: SbiPlatform | undefined;
+  #diskBackend: FileBlockBackend | undefined;
+  #virtioNodes: Array<{ base: number; size: number; irq: number }> = [];
   readonly #counters = { sbiCalls: 0, htifRequests: 0 };
 
   constructor(kind: RiscvBoardKind) {
@@ -171,9 +175,56 @@ export class RiscvVirtMachine implements Machine {
       s.mmio.insert(RISCV_VIRT.CLINT_BASE, RISCV_VIRT.CLINT_SIZE, clint);
     }
 
-    for (const device of s.config.devices.emuDevices) {
-      s.log.warn(`${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} board; ignored`);
+    this.#attachVirtio(s, plic);
+  }
+
+  /**
+   * virtio-mmio: `kernel.disk_path` becomes a virtio-blk in window 0 (or where a virtio-blk `emu_devices` entry
+   * puts it); `emu_devices` entries of type virtio-blk or
+   * virtio-console go where they say (base and PLIC source); every layout window left over holds an empty slot
+   * (DeviceID 0), so the device tree can list all of them as QEMU does.
+   */
+  #attachVirtio(s: MachineServices, plic: Plic): void {
+    const placed = new Map<number, { irq: number; size: number }>();
+    const place = (base: number, size: number, irq: number, device: VirtioDevice<unknown>): void => {
+      const transport = new VirtioMmioTransport({ device, memory: s.memory, irq: plic.sourceLine(irq) });
+      s.mmio.insert(base, size, transport);
+      placed.set(base, { irq, size });
+    };
+    const disk = s.config.kernel.diskPath;
+    // One device per disk image: an explicit virtio-blk entry replaces the default one in window 0.
+    const explicitBlock = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-blk");
+    if (disk !== undefined && !explicitBlock) {
+      const window = virtioMmioWindow(0);
+      place(window.base, window.size, window.irq, this.#disk(disk));
     }
+    for (const device of s.config.devices.emuDevices) {
+      switch (device.emuType) {
+        case "virtio-blk":
+          if (disk === undefined) throw new VmError("config", s.label, `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`);
+          place(device.baseGpa, device.length, device.irqId, this.#disk(disk));
+          break;
+        case "virtio-console":
+          place(device.baseGpa, device.length, device.irqId, new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }));
+          break;
+        default:
+          s.log.warn(`${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} board; ignored`);
+      }
+    }
+    this.#virtioNodes = [];
+    for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) {
+      const window = virtioMmioWindow(i);
+      if (!placed.has(window.base)) s.mmio.insert(window.base, window.size, new EmptyVirtioMmioSlot());
+      this.#virtioNodes.push(window);
+    }
+    for (const [base, { irq, size }] of placed) {
+      if (!this.#virtioNodes.some((w) => w.base === base)) this.#virtioNodes.push({ base, size, irq });
+    }
+  }
+
+  #disk(path: string): VirtioBlock {
+    if (this.#diskBackend === undefined) this.#diskBackend = FileBlockBackend.open(path, { readOnly: false });
+    return new VirtioBlock({ backend: this.#diskBackend, readOnly: false });
   }
 
   /** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
@@ -272,10 +323,10 @@ export class RiscvVirtMachine implements Machine {
       timebaseFrequency: s.config.kernel.timebaseFrequency,
       ...(s.config.kernel.cmdline === undefined ? {} : { bootargs: s.config.kernel.cmdline }),
       ...(initrd === undefined ? {} : { initrd }),
-      virtioWindows: 0,
     });
     const blob = buildRiscvVirtDtb({
       ...board,
+      virtio: this.#virtioNodes,
       reservedMemory: s.config.memoryRegions.filter((r) => r.mapType === "reserved").map((r) => ({ base: r.gpa, size: r.size })),
     });
     const at = dtb.loadAddr ?? this.#defaultDtbAddr(s, blob.length);
@@ -542,6 +593,8 @@ export class RiscvVirtMachine implements Machine {
 
   close(): void {
     this.#input = [];
+    this.#diskBackend?.[Symbol.dispose]();
+    this.#diskBackend = undefined;
   }
 
   #services(): MachineServices {
