@@ -45,8 +45,8 @@ export interface AxVMOptions {
   readonly machine: Machine;
   readonly console: ConsoleOutput;
   readonly log?: ConsolaInstance;
-  /** Log every exit (trace level). */
-  readonly traceExits?: boolean;
+  /** Called with one line per exit (`--trace-exits`); nothing is formatted when absent. */
+  readonly traceExits?: (line: string) => void;
   /** Run at most this long (ms) before yielding to the event loop. */
   readonly sliceMs?: number;
 }
@@ -274,7 +274,7 @@ export class AxVM {
 
   /** Returns undefined when the exit was handled and the vCPU can go on. */
   #handleInternal(vcpu: AxVCpu, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
-    if (this.#options.traceExits === true) this.#trace(vcpu.id, exit);
+    if (this.#options.traceExits !== undefined) this.#trace(this.#options.traceExits, vcpu.id, exit);
     switch (exit.kind) {
       case "MmioRead": {
         vcpu.setReturnValue(this.#busRead(this.#mmio, exit.addr, exit.width, vcpu.id));
@@ -346,10 +346,10 @@ export class AxVM {
     return isPort && access === "read" ? WIDTH_ONES[width] : 0n;
   }
 
-  #trace(vcpuId: number, exit: AxVCpuExitReason): void {
+  #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
     this.stats.exits[exit.kind] = (this.stats.exits[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
-    this.#log.log(`[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && _k === "addr" ? hex(v) : v))}`);
+    sink(`[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && _k === "addr" ? hex(v) : v))}`);
   }
 
   // ------------------------------------------------------------------------------------------------------------

@@ -123,7 +123,7 @@ export class Vmm {
             ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
           }),
           log: consola.withTag(`vm${config.id}`),
-          ...(this.#options.traceExits === undefined ? {} : { traceExits: this.#options.traceExits }),
+          ...(this.#options.traceExits === true ? { traceExits: (line: string) => process.stderr.write(`${line}\n`) } : {}),
         });
         vm.init();
       } catch (error) {
