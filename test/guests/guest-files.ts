@@ -208,7 +208,7 @@ export function parseElf(file: string, bytes: Uint8Array): ElfFile {
     if (segment.offset + segment.fileSize > bytes.length) {
       bad(`segment ${i} (offset ${segment.offset}, ${segment.fileSize} bytes) is past the end of the file`);
     }
-    if (segment.fileSize > segment.memSize) bad(`segment ${i} has p_filesz > p_memsz`);
+    if (segment.type === PT_LOAD && segment.fileSize > segment.memSize) bad(`segment ${i} has p_filesz > p_memsz`);
     segments.push(segment);
   }
 
