@@ -123,7 +123,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       }
       // (Re)mark the page as code: a store since the last build may have cleared the mark and refilled
       // write-TLB entries, which must go before any decoded block of this page is used.
-      h.memory.codePage(memBlock, Math.floor(base / PAGE_SIZE), set.xpage[i] ?? 0);
+      h.memory.codePage(memBlock, Math.floor(base / PAGE_SIZE));
       code.slots[slot] = b;
       code.count++;
     }

@@ -397,6 +397,10 @@ export class Hart implements MemoryClient {
     this.hvip = 0;
     this.satpLo = this.satpHi = this.vsatpLo = this.vsatpHi = this.hgatpLo = this.hgatpHi = 0;
     this.mcauseLo = this.mcauseHi = 0;
+    // Sstc comparators start disarmed (all ones), so a restarted hart sees no stale timer interrupt.
+    this.stimecmpLo = this.stimecmpHi = -1;
+    this.vstimecmpLo = this.vstimecmpHi = -1;
+    this.stimerPending = this.vstimerPending = false;
     this.reservationValid = false;
     this.stop = STOP_NONE;
     this.flushAllTlbs();
@@ -1040,7 +1044,7 @@ export class Hart implements MemoryClient {
     set.xblock[i] = region.block;
     set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
     if (t.span > PAGE_SIZE) set.superpages = true;
-    set.xcode[i] = this.memory.codePage(region.block, pageIndex, t.pa - pageOff);
+    set.xcode[i] = this.memory.codePage(region.block, pageIndex);
     return t.pa;
   }
 

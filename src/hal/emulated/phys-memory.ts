@@ -100,8 +100,12 @@ export class PhysicalMemory {
     return this.#regions.find((r) => start < r.end && r.base < end);
   }
 
-  /** The code page for `pageIndex` of `block`, created on first use (and announced to the harts). */
-  codePage(block: MemBlock, pageIndex: number, physPage: number): CodePage {
+  /**
+   * The code page for `pageIndex` of `block`, created on first use. The first time the page holds code (again),
+   * every physical alias of it loses its write-TLB entries in every hart, so stores to it take the slow path
+   * that drops the decoded blocks.
+   */
+  codePage(block: MemBlock, pageIndex: number): CodePage {
     let page = block.codePages[pageIndex];
     if (page === undefined) {
       page = new CodePage();
@@ -110,15 +114,10 @@ export class PhysicalMemory {
     const flags = block.pageFlags[pageIndex] ?? 0;
     if ((flags & PAGE_HAS_CODE) === 0) {
       block.pageFlags[pageIndex] = flags | PAGE_HAS_CODE;
-      // Every mapping of this block must lose its write-TLB entries for this page; one block is mapped at most
-      // once in practice, but aliases are handled by announcing each alias address.
       for (const region of this.#regions) {
         if (region.block !== block) continue;
         const alias = region.base + pageIndex * PAGE_SIZE;
         for (const client of this.#clients) client.onPageBecameCode(alias);
-      }
-      if (this.#regions.every((r) => r.block !== block)) {
-        for (const client of this.#clients) client.onPageBecameCode(physPage);
       }
     }
     return page;
