@@ -65,8 +65,8 @@ export interface Machine {
   handleExit(vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined;
   /** Restart a stopped vCPU at `entry` with `arg` (CpuUp): architecture-specific register set-up. */
   startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void;
-  /** Write a hypercall's result where the guest expects it. */
-  completeHypercall(vcpu: AxVCpu, result: bigint): void;
+  /** Write a hypercall's result where the guest expects it; `undefined` means no handler took the call. */
+  completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void;
   /** Called between vCPU runs: move host input into devices, poll memory-mapped mailboxes (HTIF). */
   poll?(): void;
   /** Host keyboard input for this VM's console. */

@@ -25,7 +25,7 @@ class TestMachine implements Machine {
   readonly name = "test-board";
   readonly device = new RecordingDevice();
   readonly started: Array<[number, GuestPhysAddr, bigint]> = [];
-  readonly hypercallResults: bigint[] = [];
+  readonly hypercallResults: Array<bigint | undefined> = [];
   services: MachineServices | undefined;
   bootAll = false;
   vmOptions(config: VmConfig) {
@@ -51,7 +51,7 @@ class TestMachine implements Machine {
     vcpu.setEntry(entry);
     this.started.push([vcpu.id, entry, arg]);
   }
-  completeHypercall(_vcpu: AxVCpu, result: bigint): void {
+  completeHypercall(_vcpu: AxVCpu, result: bigint | undefined): void {
     this.hypercallResults.push(result);
   }
 }
@@ -188,7 +188,7 @@ describe("AxVM", () => {
       [3n, [1n, 2n, 3n, 4n, 5n, 6n]],
       [99n, [0n, 0n, 0n, 0n, 0n, 0n]],
     ]);
-    expect(machine.hypercallResults).toEqual([21n, -2n]);
+    expect(machine.hypercallResults).toEqual([21n, undefined]);
   });
 
   test("FailEntry, Unsupported and backend failures stop only that VM with an error", async () => {

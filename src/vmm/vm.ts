@@ -411,7 +411,7 @@ export class AxVM {
         return;
       case "Hypercall": {
         const result = this.#hypercallHandler?.(id, exit.nr, exit.args);
-        this.#machine.completeHypercall(this.vcpu(id), result ?? -2n);
+        this.#machine.completeHypercall(this.vcpu(id), result);
         if (result === undefined) this.#log.debug(`${this.label}: hypercall ${exit.nr} not handled`);
         return;
       }

@@ -32,10 +32,12 @@ import { RiscvImageError, parseRiscvImage, planRiscvImageLoad } from "../loader/
 import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
 import {
   type RemoteFence,
+  SBI_ERR_NOT_SUPPORTED,
   SBI_HSM_STATE_STARTED,
   SBI_HSM_STATE_START_PENDING,
   SBI_HSM_STATE_STOPPED,
   SBI_HSM_STATE_SUSPENDED,
+  SBI_SUCCESS,
   type SbiHsmState,
   type SbiOutcome,
   type SbiPlatform,
@@ -415,8 +417,9 @@ export class RiscvVirtMachine implements Machine {
     this.#suspended[vcpu.id] = false;
   }
 
-  completeHypercall(vcpu: AxVCpu, result: bigint): void {
-    vcpu.setGpr(REG_A0, BigInt.asUintN(64, result));
+  /** The hypercall extension answers like any SBI call: a0 = error (NOT_SUPPORTED if unhandled), a1 = value. */
+  completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void {
+    writeRet(vcpu, result === undefined ? { error: SBI_ERR_NOT_SUPPORTED, value: 0n } : { error: SBI_SUCCESS, value: result });
   }
 
   #riscv(vcpu: AxVCpu) {
