@@ -115,6 +115,32 @@ describe("RISC-V guests on the emulated backend", () => {
     expect(exitCode).toBe(0);
   });
 
+  test("host console input reaches an interrupt-driven guest through the UART and the PLIC", async () => {
+    let output = "";
+    const decoder = new TextDecoder();
+    let vmm: Vmm | undefined;
+    let typed = false;
+    vmm = new Vmm({
+      logLevel: "error",
+      console: {
+        writer: (bytes) => {
+          output += decoder.decode(bytes, { stream: true });
+          // Type once the guest is listening: more than the UART's 16-byte FIFO, so the VMM must queue the rest.
+          if (!typed && /echo: ready\r?\n/.test(output)) {
+            typed = true;
+            setTimeout(() => vmm?.consoleInput(1, new TextEncoder().encode("hello, guest: this line is longer than a FIFO\nquit\n")), 1);
+          }
+        },
+      },
+    });
+    vmm.addVm(guestConfig("echo"));
+    const result = await vmm.run();
+    expect(output).toMatch(/echo: hello, guest: this line is longer than a FIFO\r?\n/);
+    expect(output).toMatch(/echo: quit\r?\n/);
+    expect(result.exitCode).toBe(0);
+    expect(vmm.consoleInput(1, Uint8Array.of(0x41))).toBe(false);
+  });
+
   test("without a handler the hypercall answers SBI_ERR_NOT_SUPPORTED", async () => {
     const { output } = await run([guestConfig("hypercall")]);
     expect(output).toContain("hypercall: returned error -2 value 0x0000000000000000");

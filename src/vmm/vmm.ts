@@ -83,7 +83,9 @@ export class Vmm {
     if (this.#options.console?.stdin === true && this.#configs.length > 0) {
       const first = this.#configs[0]?.id;
       input = new HostConsoleInput({
-        deliver: (bytes) => (first === undefined ? undefined : this.#running.get(first)?.machine.consoleInput?.(bytes)),
+        deliver: (bytes) => {
+          if (first !== undefined) this.consoleInput(first, bytes);
+        },
         onQuit: () => this.stop(),
       });
       input.start();
@@ -97,6 +99,17 @@ export class Vmm {
       for (const hypervisor of this.#hypervisors.values()) hypervisor[Symbol.dispose]();
       this.#hypervisors.clear();
     }
+  }
+
+  /**
+   * Type `bytes` into VM `vmId`'s console (its UART receive side), as host keyboard input would. Returns false
+   * when that VM is not running (nothing is queued for it then).
+   */
+  consoleInput(vmId: number, bytes: Uint8Array): boolean {
+    const vm = this.#running.get(vmId);
+    if (vm === undefined || vm.machine.consoleInput === undefined) return false;
+    vm.machine.consoleInput(bytes);
+    return true;
   }
 
   /** Stop every VM (Ctrl-C, Ctrl-A X). */
