@@ -3,7 +3,7 @@
  *
  * It proves, in order, that the kernel reached user space, that /proc works, how many harts Linux brought up,
  * that user-mode integer work gives the right answer, and that the platform can power the machine off. Every line
- * it prints starts with "AXVISOR-INIT: " so scripts/e2e/linux-riscv64.sh can grep for it; the expected values are
+ * it prints starts with "AXVISOR-INIT: " so scripts/e2e/10-linux-riscv64.sh can grep for it; the expected values are
  * spelled out below so a wrong answer is visible in the log, not only in the checker.
  *
  * Built by scripts/build-linux-riscv64.sh with riscv64-linux-gnu-gcc -static (glibc from libc6-dev-riscv64-cross).

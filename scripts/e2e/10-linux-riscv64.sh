@@ -13,7 +13,7 @@
 #   AXVISOR-INIT: primes below 200001: 17984 (ok)
 #   AXVISOR-INIT: powering off
 #
-# Usage: scripts/e2e/linux-riscv64.sh [--reference qemu] [--build-only] [--timeout SECONDS]
+# Usage: scripts/e2e/10-linux-riscv64.sh [--reference qemu] [--build-only] [--timeout SECONDS]
 # Logs go to .cache/e2e/linux-riscv64/<case>.log. Ends with "N passed, N failed"; exit status 0 only if all passed.
 set -euo pipefail
 
