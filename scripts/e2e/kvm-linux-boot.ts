@@ -20,7 +20,7 @@ import { ramRegions } from "../../src/vmm/x86/layout.ts";
 import { prepareLinuxBoot } from "../../src/vmm/x86/linux-boot.ts";
 
 const DEFAULT_CMDLINE =
-  "console=ttyS0 reboot=k panic=-1 acpi=off pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd no_timer_check tsc=reliable nowatchdog quiet";
+  "console=ttyS0 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd no_timer_check tsc=reliable nowatchdog quiet";
 
 const { values } = parseArgs({
   options: {
@@ -135,6 +135,8 @@ function handle(vcpu: KvmVcpu, exit: AxVCpuExitReason): void {
   }
 }
 
+const lastExit = new Map<number, string>();
+
 /** One loop per vCPU on run threads; every exit is handled here, on the main thread. */
 async function runVcpu(vcpu: KvmVcpu): Promise<void> {
   while (run.outcome.kind === "running") {
@@ -142,14 +144,24 @@ async function runVcpu(vcpu: KvmVcpu): Promise<void> {
       run.outcome = { kind: "failed", reason: `timeout after ${values.timeout} s` };
       break;
     }
-    handle(vcpu, await vcpu.runAsync());
+    const exit = await vcpu.runAsync();
+    lastExit.set(vcpu.id, exit.kind === "IoRead" || exit.kind === "IoWrite" ? `${exit.kind} 0x${exit.port.toString(16)}` : exit.kind);
+    handle(vcpu, exit);
   }
   for (const other of vcpus) other.kick();
 }
 
 // Run threads keep this thread free, so the watchdog can kick a vCPU that never exits.
+const STATUS_INTERVAL_MS = 30_000;
+let nextStatus = performance.now() + STATUS_INTERVAL_MS;
+const status = (): string =>
+  vcpus.map((vcpu) => `vCPU ${vcpu.id}: ${vcpu.stats.runs} runs, ${vcpu.stats.exits} exits, last ${lastExit.get(vcpu.id) ?? "-"}`).join("; ");
 const watchdog = setInterval(() => {
   if (performance.now() > deadline) for (const vcpu of vcpus) vcpu.kick();
+  if (performance.now() > nextStatus) {
+    nextStatus += STATUS_INTERVAL_MS;
+    console.error(`\n[kvm-linux-boot] ${((performance.now() - started) / 1000).toFixed(0)} s: ${status()}`);
+  }
 }, 1000);
 await Promise.all(vcpus.map((vcpu) => runVcpu(vcpu)));
 clearInterval(watchdog);
@@ -161,6 +173,7 @@ if (markerSeen && (finalOutcome.kind === "reset" || finalOutcome.kind === "power
   console.error(`[kvm-linux-boot] PASS: marker seen, guest stopped by ${finalOutcome.kind} after ${seconds} s (${exits} exits)`);
   process.exit(0);
 }
+console.error(`[kvm-linux-boot] ${status()}`);
 console.error(
   `[kvm-linux-boot] FAIL after ${seconds} s (${exits} exits): ${markerSeen ? "marker seen" : "marker not seen"}, outcome ${finalOutcome.kind === "failed" ? finalOutcome.reason : finalOutcome.kind}`,
 );

@@ -12,7 +12,8 @@
 # Pieces are downloaded (apt-get download: linux-image-*-cloud-amd64, busybox-static) and built once under
 # .cache/e2e/kvm-linux/; the outer initramfs is rebuilt when our sources change.
 #
-# Usage: scripts/e2e/kvm-linux.sh [--build-only] [--timeout SECONDS] [--cpus N]
+# Usage: scripts/e2e/kvm-linux.sh [--build-only] [--timeout SECONDS] [--cpus N] [--inner-cmdline "..."]
+# (--inner-cmdline replaces the inner kernel's command line, e.g. without "quiet" to see its boot log.)
 # Ends with "N passed, N failed"; exit status 0 only if the inner boot passed.
 set -euo pipefail
 
@@ -22,13 +23,15 @@ MARKER="AXVISOR-KVM-E2E: init reached"
 build_only=0
 timeout_s="${AXVISOR_E2E_TIMEOUT:-3600}"
 inner_cpus=1
+inner_cmdline=""
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-only) build_only=1 ;;
     --timeout) shift; timeout_s="${1:?--timeout needs seconds}" ;;
     --cpus) shift; inner_cpus="${1:?--cpus needs a count}" ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --inner-cmdline) shift; inner_cmdline="${1:?--inner-cmdline needs a value}" ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kvm-linux e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -104,7 +107,7 @@ if [[ ! -f $INNER ]]; then
 fi
 
 # --- the outer guest: kvm-amd, Bun and our sources -------------------------------------------------------------------
-sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e -name '*.ts' -not -name '*.test.ts' | sort); cat "$INNER"; echo "$inner_cpus $timeout_s") | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e -name '*.ts' -not -name '*.test.ts' | sort); cat "$INNER"; echo "$inner_cpus $timeout_s $inner_cmdline") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio.gz"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun + our sources)"
@@ -135,7 +138,7 @@ mount -t devtmpfs dev /dev
 for m in irqbypass kvm kvm-amd; do insmod /modules/\$m.ko || echo "AXVISOR-KVM-E2E: insmod \$m failed"; done
 ls -l /dev/kvm
 cd /axvisor
-/bin/bun scripts/e2e/kvm-linux-boot.ts --kernel /inner/vmlinuz --initrd /inner/initrd.cpio.gz --cpus $inner_cpus --mem 256 --marker "$MARKER" --timeout $((timeout_s - 120))
+/bin/bun scripts/e2e/kvm-linux-boot.ts --kernel /inner/vmlinuz --initrd /inner/initrd.cpio.gz --cpus $inner_cpus --mem 256 --marker "$MARKER" --timeout $((timeout_s - 120))${inner_cmdline:+ --cmdline \"$inner_cmdline\"}
 echo "AXVISOR-KVM-E2E-RESULT \$?"
 poweroff -f
 EOF

@@ -9,6 +9,7 @@ import { EBDA_START, HIGH_RAM_START, HIMEM_START, MMIO_MEM_START, type RamRegion
 export const BOOT_PARAMS_SIZE = 0x1000;
 
 // boot_params fields outside the setup header (zero-page.rst)
+export const BP_ACPI_RSDP_ADDR = 0x070;
 export const BP_EXT_RAMDISK_IMAGE = 0x0c0;
 export const BP_EXT_RAMDISK_SIZE = 0x0c4;
 export const BP_EXT_CMD_LINE_PTR = 0x0c8;
@@ -96,6 +97,8 @@ export interface BootParamsInput {
   readonly cmdlineSize: number;
   readonly initrd: { readonly addr: number; readonly size: number } | undefined;
   readonly e820: readonly E820Entry[];
+  /** Where the ACPI RSDP is (boot protocol 2.14+ kernels use it instead of scanning), if there are tables. */
+  readonly acpiRsdp?: number;
 }
 
 /** Build the zero page. */
@@ -114,6 +117,7 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     params.u32(HDR_RAMDISK_IMAGE, input.initrd.addr).u32(BP_EXT_RAMDISK_IMAGE, Math.floor(input.initrd.addr / 2 ** 32));
     params.u32(HDR_RAMDISK_SIZE, input.initrd.size).u32(BP_EXT_RAMDISK_SIZE, Math.floor(input.initrd.size / 2 ** 32));
   }
+  if (input.acpiRsdp !== undefined) params.u64(BP_ACPI_RSDP_ADDR, input.acpiRsdp);
   params.u8(BP_E820_ENTRIES, input.e820.length);
   input.e820.forEach((entry, i) => {
     const at = BP_E820_TABLE + i * E820_ENTRY_SIZE;

@@ -14,7 +14,9 @@
  * 0x0000_b000 │ PD: 512 × 2 MiB = 1 GiB    │ PDE_START
  * 0x0002_0000 │ kernel command line        │ CMDLINE_START (CMDLINE_MAX_SIZE)
  * 0x0009_fc00 ├────────────────────────────┤ MPTABLE_START: MP floating pointer + table (e820: reserved)
- * 0x000a_0000 │ VGA / option ROM / BIOS    │ (e820: reserved up to 1 MiB)
+ * 0x000a_0000 │ VGA / option ROM           │ (e820: reserved up to 1 MiB)
+ * 0x000e_0000 │ ACPI: RSDP, XSDT, FADT,    │ ACPI_START (the kernel scans 0xe0000..0xfffff for the RSDP)
+ *             │ DSDT, MADT                 │
  * 0x0010_0000 ├────────────────────────────┤ HIMEM_START: protected-mode kernel, then initrd (high)
  *             │ RAM                        │
  * 0xc000_0000 ├────────────────────────────┤ MMIO_MEM_START (the 32-bit MMIO hole; RAM stops here)
@@ -54,6 +56,8 @@ export const EBDA_START = 0x9_fc00;
 export const MPTABLE_START = EBDA_START;
 /** Legacy VGA / ROM area, reserved up to 1 MiB. */
 export const LEGACY_HOLE_START = 0xa_0000;
+/** ACPI tables (src/vmm/x86/acpi.ts), in the BIOS area the kernel scans for the RSDP. */
+export const ACPI_START = 0xe_0000;
 export const HIMEM_START = 0x10_0000;
 
 /** RAM below 4 GiB stops at the 32-bit MMIO hole. */

@@ -1,10 +1,12 @@
 /**
- * Everything the builder does to boot x86_64 Linux in guest memory, in one call: load the kernel (+ initrd,
- * cmdline, zero page with e820), write the MP table for SMP, write the boot GDT and page tables, and return the
+ * Everything the builder does to boot x86_64 Linux in guest memory, in one call: write the MP table and the ACPI
+ * tables (CPU and IOAPIC enumeration), load the kernel (+ initrd, cmdline, zero page with e820 and the RSDP
+ * address), write the boot GDT and page tables, and return the
  * vCPU state for the 64-bit entry. The same state serves the APs: with the in-kernel LAPIC they wait for
  * INIT/SIPI and the kernel's trampoline replaces it.
  */
 import type { X86VcpuState } from "../../hal/kvm/x86-state.ts";
+import { writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import type { RamRegion } from "./layout.ts";
@@ -26,13 +28,16 @@ export interface LinuxBootPlan {
 }
 
 export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInput): LinuxBootPlan {
+  // Both CPU enumerations: the MP table for kernels with CONFIG_X86_MPPARSE, ACPI (MADT) for the others.
+  writeMpTable(memory, input.cpuCount);
+  const acpiRsdp = writeAcpiTables(memory, input.cpuCount);
   const kernel = loadLinux(memory, {
     kernel: input.kernel,
     cmdline: input.cmdline,
     ram: input.ram,
+    acpiRsdp,
     ...(input.initrd === undefined ? {} : { initrd: input.initrd }),
   });
-  writeMpTable(memory, input.cpuCount);
   const vcpuState = setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams });
   return { kernel, vcpuState };
 }

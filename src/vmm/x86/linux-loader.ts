@@ -65,6 +65,8 @@ export interface LinuxLoadInput {
   readonly cmdline: string;
   /** The machine's RAM (layout.ramRegions). */
   readonly ram: readonly RamRegion[];
+  /** The ACPI RSDP address to pass in boot_params (see acpi.ts), if the machine has ACPI tables. */
+  readonly acpiRsdp?: number;
 }
 
 export interface LinuxLoadResult {
@@ -136,6 +138,7 @@ export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): Lin
     cmdlineSize: cmdline.length,
     initrd,
     e820: e820Map(input.ram),
+    ...(input.acpiRsdp === undefined ? {} : { acpiRsdp: input.acpiRsdp }),
   });
   memory.write(ZERO_PAGE_START, params);
   return { format, entry: kernel.entry, bootParams: ZERO_PAGE_START, kernelEnd: kernel.end, initrd, protocol: kernel.protocol };
