@@ -116,6 +116,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     let b = code.slots[slot];
     if (b === undefined || !b.valid) {
       const base = pc - pageOff + (set.xdelta[i] ?? 0);
+      h.stats.blockBuilds++;
       b = buildBlock(view, base, pageOff);
       if (b === undefined) {
         steps += Math.max(1, stepReference(h));
@@ -135,6 +136,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     } else {
       steps += Math.max(1, runBlock(h, b));
       if (options.jit && ++b.execCount >= (b.selfLoop ? options.hotLoopThreshold : options.hotThreshold) && !b.noCompile) {
+        h.stats.compiles++;
         b.compiled = compileBlock(b);
         if (b.compiled === undefined) b.noCompile = true;
       }

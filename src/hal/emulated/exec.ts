@@ -435,16 +435,20 @@ export function execute(h: Hart, d: Insn): number {
           h.virtualInstruction(d.raw);
           return EXEC_TRAP;
         }
-        if (rs1 === 0) h.flushGuestTlbs();
-        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
+        if (rs1 === 0) {
+          h.stats.flushesSfence++;
+          h.flushGuestTlbs();
+        } else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       } else {
         if (h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0) {
           h.illegal(d.raw);
           return EXEC_TRAP;
         }
         // SFENCE.VMA affects the current virtualization level: the S/U contexts (M-mode MPRV uses them too).
-        if (rs1 === 0) h.flushHostTlbs();
-        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), false);
+        if (rs1 === 0) {
+          h.stats.flushesSfence++;
+          h.flushHostTlbs();
+        } else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), false);
       }
       h.pc += d.len;
       return EXEC_END;
@@ -458,6 +462,7 @@ export function execute(h: Hart, d: Insn): number {
         h.illegal(d.raw);
         return EXEC_TRAP;
       }
+      if (d.op === D.OP_HFENCE_GVMA || rs1 === 0) h.stats.flushesHfence++;
       if (d.op === D.OP_HFENCE_GVMA) h.flushGstage();
       else if (rs1 === 0) h.flushGuestTlbs();
       else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
@@ -619,6 +624,7 @@ function execCsr(h: Hart, d: Insn): number {
 }
 
 function execAmo(h: Hart, d: Insn): number {
+  h.stats.atomicsSlow++;
   const width = d.op === D.OP_AMO_W ? 4 : 8;
   const funct5 = d.aux;
   const va = regNum(h, d.rs1);
@@ -647,6 +653,18 @@ function execAmo(h: Hart, d: Insn): number {
   }
   const oldLo = h.physRead(pa, width);
   const oldHi = width === 4 ? oldLo >> 31 : h.ldHi;
+  amoResult(funct5, width, oldLo, oldHi, srcLo, srcHi);
+  h.physWrite(pa, width, out[0] ?? 0, out[1] ?? 0);
+  setReg(h, d.rd, oldLo, oldHi);
+  h.pc += d.len;
+  return EXEC_NEXT;
+}
+
+/**
+ * The value an AMO writes back → out ([lo, hi]), from the old memory value (a 32-bit one sign-extended) and the
+ * source register. For width 4 only the low word is meaningful.
+ */
+export function amoResult(funct5: number, width: number, oldLo: number, oldHi: number, srcLo: number, srcHi: number): void {
   let lo: number;
   let hi: number;
   if (width === 4) {
@@ -728,10 +746,8 @@ function execAmo(h: Hart, d: Insn): number {
       }
     }
   }
-  h.physWrite(pa, width, lo, hi);
-  setReg(h, d.rd, oldLo, oldHi);
-  h.pc += d.len;
-  return EXEC_NEXT;
+  out[0] = lo;
+  out[1] = hi;
 }
 
 function execHypervisorAccess(h: Hart, d: Insn): number {

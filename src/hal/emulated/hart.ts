@@ -162,6 +162,7 @@ import {
 import { FpState } from "./fp-bridge.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, GTLB_SIZE, satpMode, translate, type Access, type Translation } from "./mmu.ts";
 import { PhysicalMemory, type MemBlock, type MemoryClient } from "./phys-memory.ts";
+import { HartStats } from "./stats.ts";
 import { TLB_MASK, TlbSet } from "./tlb.ts";
 
 // Why the hart stopped (run loops return to the backend when `stop` is nonzero).
@@ -259,6 +260,8 @@ export class Hart implements MemoryClient {
   irqDirty = true;
   /** High word of the last slow-path load (the low word is returned). */
   ldHi = 0;
+  /** Slow-path event counters. */
+  readonly stats = new HartStats();
   /** Result of the last csrRead. */
   csrLo = 0;
   csrHi = 0;
@@ -501,6 +504,7 @@ export class Hart implements MemoryClient {
 
   /** SFENCE.VMA/HFENCE.VVMA with an address: drop that address from the host (V=0) or guest (V=1) contexts. */
   flushVa(va: number, guest: boolean): void {
+    this.stats.flushesVa++;
     const first = guest ? 4 : 1;
     for (let i = first; i < first + 3; i++) this.tlbSets[i]?.flushVa(va);
   }
@@ -521,6 +525,7 @@ export class Hart implements MemoryClient {
   }
 
   onTranslationsStale(): void {
+    this.stats.flushesOther++;
     this.flushAllTlbs();
   }
 
@@ -533,7 +538,10 @@ export class Hart implements MemoryClient {
   /** A write made by the hart's walker or slow path: drop decoded code on that page. */
   notePhysWrite(block: MemBlock, offset: number): void {
     const page = Math.floor(offset / PAGE_SIZE);
-    if (PhysicalMemory.pageHasCode(block, page)) PhysicalMemory.invalidateCode(block, page);
+    if (PhysicalMemory.pageHasCode(block, page)) {
+      this.stats.codeInvalidations++;
+      PhysicalMemory.invalidateCode(block, page);
+    }
   }
 
   // =============================================================================================================
@@ -699,6 +707,8 @@ export class Hart implements MemoryClient {
     const fromVirt = this.virt;
     const epc = this.pc;
     const causeHi = interrupt ? 0x80000000 | 0 : 0;
+    if (interrupt) this.stats.interrupts++;
+    else this.stats.exceptions++;
     this.reservationValid = false;
     if (toVs) {
       this.vscauseLo = cause;
@@ -836,6 +846,7 @@ export class Hart implements MemoryClient {
 
   /** Translate a data address with the current effective privilege; raises the fault and returns -1 on failure. */
   translateData(va: number, access: Access, tinst: number): number {
+    this.stats.walks++;
     const virt = this.dataVirt();
     const t = translate(this, va, access, this.dataPriv(), virt, false);
     if (t.ok) {
@@ -851,6 +862,7 @@ export class Hart implements MemoryClient {
    * the access trapped or stopped the hart for MMIO (then the instruction does not retire).
    */
   loadSlow(va: number, width: number, tinst: number, len: number): number | undefined {
+    this.stats.loadMisses++;
     const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
     if (pageOff + width > PAGE_SIZE) return this.loadCrossPage(va, width, tinst);
     const pa = this.translateData(va, ACCESS_READ, tinst);
@@ -873,12 +885,14 @@ export class Hart implements MemoryClient {
     set.rtag[i] = vpage;
     set.rdelta[i] = off - pageOff - vpage;
     set.rview[i] = view;
+    set.rpage[i] = pa - pageOff;
     set.rspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
     if (this.lastSpan > PAGE_SIZE) set.superpages = true;
     return readView(view, off, width, this);
   }
 
   loadCrossPage(va: number, width: number, tinst: number): number | undefined {
+    this.stats.crossPage++;
     const bytes = new Uint8Array(8);
     for (let k = 0; k < width; k++) {
       const pa = this.translateData(va + k, ACCESS_READ, tinst);
@@ -898,6 +912,7 @@ export class Hart implements MemoryClient {
 
   /** Store `width` bytes of (lo, hi) at `va`. Returns false when the access trapped or stopped for MMIO. */
   storeSlow(va: number, width: number, lo: number, hi: number, tinst: number, len: number): boolean {
+    this.stats.storeMisses++;
     const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
     if (pageOff + width > PAGE_SIZE) return this.storeCrossPage(va, width, lo, hi, tinst);
     const pa = this.translateData(va, ACCESS_WRITE, tinst);
@@ -916,6 +931,8 @@ export class Hart implements MemoryClient {
     writeView(block.view, off, width, lo, hi);
     const page = Math.floor(off / PAGE_SIZE);
     if (PhysicalMemory.pageHasCode(block, page)) {
+      this.stats.storesToCode++;
+      this.stats.codeInvalidations++;
       PhysicalMemory.invalidateCode(block, page);
     } else {
       const set = this.dtlb;
@@ -932,6 +949,7 @@ export class Hart implements MemoryClient {
   }
 
   storeCrossPage(va: number, width: number, lo: number, hi: number, tinst: number): boolean {
+    this.stats.crossPage++;
     // Translate every byte first so a fault on the second page leaves memory untouched.
     const targets: { block: MemBlock; off: number }[] = [];
     for (let k = 0; k < width; k++) {
@@ -1003,6 +1021,7 @@ export class Hart implements MemoryClient {
    * Returns the physical address or -1 after raising the fault.
    */
   hypervisorAddress(va: number, access: Access, hlvx: boolean, tinst: number): number {
+    this.stats.walks++;
     const priv = (this.hstatus & HSTATUS_SPVP) !== 0 ? PRV_S : PRV_U;
     const t = translate(this, va, access, priv, true, hlvx);
     if (!t.ok) {
@@ -1021,6 +1040,8 @@ export class Hart implements MemoryClient {
    * instruction fault.
    */
   translateFetch(va: number): number {
+    this.stats.fetchMisses++;
+    this.stats.walks++;
     const t = translate(this, va, ACCESS_EXEC, this.priv, this.virt, false);
     if (!t.ok) {
       this.raiseTranslationFault(t, va, this.virt, 0);
@@ -1589,6 +1610,7 @@ export class Hart implements MemoryClient {
         if (mode !== SATP_MODE_BARE && mode !== SATP_MODE_SV39 && mode !== SATP_MODE_SV48) return;
         this.satpLo = lo;
         this.satpHi = hi;
+        this.stats.flushesSatp++;
         this.flushHostTlbs();
         return;
       }
@@ -1597,6 +1619,7 @@ export class Hart implements MemoryClient {
         if (mode !== SATP_MODE_BARE && mode !== SATP_MODE_SV39 && mode !== SATP_MODE_SV48) return;
         this.vsatpLo = lo;
         this.vsatpHi = hi;
+        this.stats.flushesVsatp++;
         this.flushGuestTlbs();
         return;
       }
@@ -1606,6 +1629,7 @@ export class Hart implements MemoryClient {
         // VMID is bits 57:44 (14 bits: high-word bits 25:12); bits 59:58 are zero; PPN[1:0] read as zero.
         this.hgatpLo = lo & ~3;
         this.hgatpHi = hi & (0xf0000000 | (0x3fff << 12) | 0xfff);
+        this.stats.flushesHgatp++;
         this.flushGstage();
         return;
       }

@@ -11,7 +11,8 @@
 
 import { mul64, out } from "./alu.ts";
 import type { Block } from "./block.ts";
-import { execute, transformedInstruction } from "./exec.ts";
+import { AMO_LR, AMO_SC, type Insn } from "./decode.ts";
+import { amoResult, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { TLB_MASK } from "./tlb.ts";
 
@@ -408,24 +409,94 @@ export function runBlock(h: Hart, b: Block): number {
       case 63: // OP_FENCE
         pc += d.len;
         continue;
-      default: {
-        // Everything else: the reference semantics, with the pc and instruction count written back first.
-        h.pc = pc;
-        h.icount += k - synced;
-        synced = k;
-        const r = execute(h, d);
-        if (r === EXEC_TRAP) return k;
-        h.icount++;
-        synced = k + 1;
-        if (r === EXEC_END) return k + 1;
-        pc = h.pc;
-        continue;
-      }
+      case 79: // OP_AMO_W
+      case 80: // OP_AMO_D
+        if (atomicFast(h, d)) {
+          pc += d.len;
+          continue;
+        }
+        break;
+      default:
+        break;
     }
+    // Everything else: the reference semantics, with the pc and instruction count written back first.
+    h.pc = pc;
+    h.icount += k - synced;
+    synced = k;
+    const r = execute(h, d);
+    if (r === EXEC_TRAP) return k;
+    h.icount++;
+    synced = k + 1;
+    if (r === EXEC_END) return k + 1;
+    pc = h.pc;
   }
   h.pc = pc;
   h.icount += count - synced;
   return count;
+}
+
+/**
+ * LR/SC/AMO through the data TLB. An aligned atomic on a page with a write entry (AMO, SC) or a read entry (LR)
+ * works on the RAM view directly: such entries exist only for RAM pages that the current context may write (with
+ * D already set) or read, and write entries never cover a page holding decoded code — everything
+ * `Hart.atomicAddress` checks. Returns false, having changed nothing, when the TLB cannot serve the access; the
+ * caller then runs `execute`, which translates, checks and raises as the reference interpreter does.
+ */
+export function atomicFast(h: Hart, d: Insn): boolean {
+  const width = d.op === 79 ? 4 : 8; // OP_AMO_W : OP_AMO_D
+  const xlo = h.xlo;
+  const xhi = h.xhi;
+  const va = (xhi[d.rs1] ?? 0) * TWO_POW_32 + ((xlo[d.rs1] ?? 0) >>> 0);
+  const pageOff = va & 4095;
+  if ((pageOff & (width - 1)) !== 0) return false; // misaligned: the slow path raises the fault
+  const dt = h.dtlb;
+  const i = (va >>> 12) & TLB_MASK;
+  const vpage = va - pageOff;
+  const funct5 = d.aux;
+  const rd = d.rd;
+  if (funct5 === AMO_LR) {
+    const view = dt.rview[i];
+    if (dt.rtag[i] !== vpage || view === undefined) return false;
+    const o = (va + (dt.rdelta[i] ?? 0)) | 0;
+    const lo = view.getInt32(o, true);
+    const hi = width === 4 ? lo >> 31 : view.getInt32(o + 4, true);
+    h.reservationValid = true;
+    h.reservationAddr = (dt.rpage[i] ?? 0) + pageOff;
+    if (rd !== 0) {
+      xlo[rd] = lo;
+      xhi[rd] = hi;
+    }
+    return true;
+  }
+  const view = dt.wview[i];
+  if (dt.wtag[i] !== vpage || view === undefined) return false;
+  const o = (va + (dt.wdelta[i] ?? 0)) | 0;
+  const pa = (dt.wpage[i] ?? 0) + pageOff;
+  const srcLo = xlo[d.rs2] ?? 0;
+  const srcHi = xhi[d.rs2] ?? 0;
+  if (funct5 === AMO_SC) {
+    const ok = h.reservationValid && h.reservationAddr === pa;
+    h.reservationValid = false;
+    if (ok) {
+      view.setInt32(o, srcLo, true);
+      if (width === 8) view.setInt32(o + 4, srcHi, true);
+    }
+    if (rd !== 0) {
+      xlo[rd] = ok ? 0 : 1;
+      xhi[rd] = 0;
+    }
+    return true;
+  }
+  const oldLo = view.getInt32(o, true);
+  const oldHi = width === 4 ? oldLo >> 31 : view.getInt32(o + 4, true);
+  amoResult(funct5, width, oldLo, oldHi, srcLo, srcHi);
+  view.setInt32(o, out[0] ?? 0, true);
+  if (width === 8) view.setInt32(o + 4, out[1] ?? 0, true);
+  if (rd !== 0) {
+    xlo[rd] = oldLo;
+    xhi[rd] = oldHi;
+  }
+  return true;
 }
 
 /** The literal case labels above, by the decoder's names (checked against decode.ts in interp.test.ts). */
@@ -474,4 +545,6 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_MUL: 50,
   OP_MULW: 58,
   OP_FENCE: 63,
+  OP_AMO_W: 79,
+  OP_AMO_D: 80,
 };

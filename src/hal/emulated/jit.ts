@@ -18,11 +18,13 @@ import type { Block, CompiledBlock } from "./block.ts";
 import * as D from "./decode.ts";
 import type { Insn } from "./decode.ts";
 import { execute, transformedInstruction } from "./exec.ts";
+import { atomicFast } from "./interp.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** Helpers the generated code receives as parameters (never globals: two VMs may coexist). */
 const HELPER_NAMES = [
   "execute",
+  "atomicFast",
   "insns",
   "out",
   "mul64",
@@ -337,6 +339,12 @@ export function generateBlockSource(block: Block): string | undefined {
         emit(`${s} if (${cond}) { ${taken} } h.pc = ${nextExpr}; return n;`);
         continue;
       }
+      case D.OP_AMO_W:
+      case D.OP_AMO_D:
+        // Atomics through the data TLB when it can serve them, else the reference semantics.
+        emit(`${sync()} if (atomicFast(h, insns[${k}])) { n++; h.icount++; } else {`);
+        emit(`h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
+        continue;
       default: {
         // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
         emit(`h.pc = ${pcExpr}; ${sync()}`);
@@ -396,5 +404,5 @@ export function compileBlock(block: Block): CompiledBlock | undefined {
   const body = generateBlockSource(block);
   if (body === undefined) return undefined;
   const factory = new Function(...HELPER_NAMES, `return function block_fn(h, budget) {\n${body}\n};`) as Factory;
-  return factory(execute, block.insns, out, mul64, mulh64, mulhsu64, mulhu64, div64, divu64, div32, divu32, block);
+  return factory(execute, atomicFast, block.insns, out, mul64, mulh64, mulhsu64, mulhu64, div64, divu64, div32, divu32, block);
 }

@@ -26,6 +26,8 @@ export class TlbSet {
   readonly rtag = new Float64Array(TLB_SIZE).fill(Number.NaN);
   readonly rdelta = new Float64Array(TLB_SIZE);
   readonly rview: DataView[] = new Array<DataView>(TLB_SIZE).fill(EMPTY_VIEW);
+  /** Physical page of each read entry (LR's reservation is physical). */
+  readonly rpage = new Float64Array(TLB_SIZE);
 
   readonly wtag = new Float64Array(TLB_SIZE).fill(Number.NaN);
   readonly wdelta = new Float64Array(TLB_SIZE);

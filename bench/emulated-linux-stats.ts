@@ -1,0 +1,88 @@
+/**
+ * Boots the riscv64 Linux guest on the emulated backend and prints where the time goes: set-up, the time to the
+ * init's first line ("AXVISOR-INIT: hello") with the instructions retired by then, the time spent inside the
+ * vCPUs' run(), exits per kind, and each hart's slow-path event counters (TLB misses per access kind, walks,
+ * block builds and invalidations, compiles, flushes by cause, traps, atomics). A change to the fast path can so
+ * be judged by what Linux makes it do, not only by a noisy wall time.
+ *
+ *   bun bench/emulated-linux-stats.ts [config.toml]     (default configs/linux-riscv64.toml)
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { emulatedBackend } from "../src/hal/emulated/index.ts";
+import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
+import { loadVmConfig } from "../src/vmm/config/index.ts";
+import { machineFor } from "../src/vmm/machines/index.ts";
+import { AxVM } from "../src/vmm/vm.ts";
+
+const root = join(import.meta.dir, "..");
+const configPath = process.argv[2] ?? join(root, "configs/linux-riscv64.toml");
+const image = join(root, ".cache/linux-riscv64/current/Image");
+const MARKER = "AXVISOR-INIT: hello";
+if (!existsSync(image)) {
+  console.log(`[skip] ${image} is missing; build it with scripts/build-linux-riscv64.sh`);
+  process.exit(0);
+}
+
+const t0 = performance.now();
+const config = loadVmConfig(configPath);
+const hypervisor = emulatedBackend.open();
+let text = "";
+const decoder = new TextDecoder();
+let start = t0;
+let markerAt: number | undefined;
+let markerInsns = 0;
+const harts = (): EmulatedVcpu[] => Array.from({ length: vm.vcpuCount }, (_, id) => vm.vcpu(id).arch as EmulatedVcpu);
+const vm = new AxVM(config, {
+  hypervisor,
+  machine: machineFor(config),
+  console: {
+    write: (bytes: Uint8Array) => {
+      text += decoder.decode(bytes);
+      if (markerAt === undefined && text.includes(MARKER)) {
+        markerAt = (performance.now() - start) / 1000;
+        markerInsns = harts().reduce((sum, v) => sum + v.hart.icount, 0);
+      }
+    },
+    close: () => undefined,
+  },
+});
+vm.init();
+
+// Time inside run() and exits per kind; the rest of the wall time is the VMM (halts, devices, event loop).
+const exits = new Map<string, number>();
+let runSeconds = 0;
+for (let id = 0; id < vm.vcpuCount; id++) {
+  const arch = vm.vcpu(id).arch;
+  const run = arch.run.bind(arch);
+  arch.run = () => {
+    const t = performance.now();
+    const exit = run();
+    runSeconds += (performance.now() - t) / 1000;
+    exits.set(exit.kind, (exits.get(exit.kind) ?? 0) + 1);
+    return exit;
+  };
+}
+
+start = performance.now();
+const result = await vm.run();
+const seconds = (performance.now() - start) / 1000;
+const mips = (n: number, s: number): string => (n / s / 1e6).toFixed(1);
+console.log(`set-up ${((start - t0) / 1000).toFixed(3)} s`);
+console.log(
+  markerAt === undefined
+    ? "marker: MISSING"
+    : `marker after ${markerAt.toFixed(3)} s, ${(markerInsns / 1e6).toFixed(1)} M instructions (${mips(markerInsns, markerAt)} MIPS)`,
+);
+console.log(`exit ${result.exitCode} after ${seconds.toFixed(3)} s; inside run() ${runSeconds.toFixed(3)} s`);
+console.log(`exits: ${[...exits.entries()].map(([k, v]) => `${k} ${v}`).join(", ")}`);
+for (const vcpu of harts()) {
+  const h = vcpu.hart;
+  console.log(`hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions`);
+  const stats = h.stats.snapshot();
+  const entries = Object.entries(stats);
+  for (let i = 0; i < entries.length; i += 4) {
+    console.log(`  ${entries.slice(i, i + 4).map(([k, v]) => `${k} ${v}`.padEnd(26)).join("")}`);
+  }
+}
+hypervisor[Symbol.dispose]();

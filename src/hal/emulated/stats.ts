@@ -1,0 +1,46 @@
+/**
+ * Event counters of one hart. They are bumped on slow paths only (TLB refills, walks, block builds, flushes,
+ * traps), never per instruction, so they cost nothing measurable and stay on in every build. They say what a
+ * guest makes the fast path do: `bench/emulated-linux-stats.ts` prints them after a Linux boot.
+ */
+export class HartStats {
+  /** Read-TLB misses (loads, FP loads and LR that took the slow path). */
+  loadMisses = 0;
+  /** Write-TLB misses (stores, AMOs/SC that took the slow path). */
+  storeMisses = 0;
+  /** Stores that hit a page holding decoded blocks (each drops that page's blocks). */
+  storesToCode = 0;
+  /** Instruction-TLB refills. */
+  fetchMisses = 0;
+  /** Full translations (every TLB miss of a translated access, plus HLV/HSV). */
+  walks = 0;
+  /** Loads and stores that straddle a page boundary (done byte by byte). */
+  crossPage = 0;
+  /** AMOs and LR/SC that took the slow path (a full translation each). */
+  atomicsSlow = 0;
+  /** Blocks decoded (first use, or after their page was written). */
+  blockBuilds = 0;
+  /** Pages whose decoded blocks were dropped because the page was written. */
+  codeInvalidations = 0;
+  /** Blocks compiled to JavaScript. */
+  compiles = 0;
+  /** Whole-context TLB flushes, by what asked for them. */
+  flushesSatp = 0;
+  flushesVsatp = 0;
+  flushesHgatp = 0;
+  flushesSfence = 0;
+  flushesHfence = 0;
+  flushesOther = 0;
+  /** Address-selective SFENCE.VMA/HFENCE.VVMA. */
+  flushesVa = 0;
+  /** Traps taken (exceptions and interrupts, at any level). */
+  exceptions = 0;
+  interrupts = 0;
+
+  /** The counters as plain data, for printing. */
+  snapshot(): Record<string, number> {
+    const counters: Record<string, number> = {};
+    for (const [name, value] of Object.entries(this)) if (typeof value === "number") counters[name] = value;
+    return counters;
+  }
+}
