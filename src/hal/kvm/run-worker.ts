@@ -42,10 +42,12 @@ function start(vcpuFd: number, control: Int32Array): void {
     Atomics.notify(control, CTL_STATE);
     return;
   }
+  // Read the request counter BEFORE announcing READY: the owner may ask for the first run the moment it sees
+  // READY, and a counter read after that would swallow the request (both sides would then wait forever).
+  let seen = Atomics.load(control, CTL_REQUEST_SEQ);
   Atomics.store(control, CTL_STATE, STATE_READY);
   Atomics.notify(control, CTL_STATE);
 
-  let seen = Atomics.load(control, CTL_REQUEST_SEQ);
   for (;;) {
     if (Atomics.load(control, CTL_STOP) !== 0) break;
     Atomics.wait(control, CTL_REQUEST_SEQ, seen);
