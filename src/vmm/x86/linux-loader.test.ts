@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { BP_E820_ENTRIES, BP_E820_TABLE, E820_RAM, E820_RESERVED, HDR_CMD_LINE_PTR, HDR_HEADER, HDR_RAMDISK_IMAGE, HDR_RAMDISK_SIZE, HDR_TYPE_OF_LOADER } from "./boot-params.ts";
+import { BP_ACPI_RSDP_ADDR, BP_E820_ENTRIES, BP_E820_TABLE, E820_RAM, E820_RESERVED, HDR_CMD_LINE_PTR, HDR_HEADER, HDR_RAMDISK_IMAGE, HDR_RAMDISK_SIZE, HDR_TYPE_OF_LOADER } from "./boot-params.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { CMDLINE_START, HIMEM_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
 import { LinuxLoaderError, loadLinux } from "./linux-loader.ts";
@@ -51,6 +51,12 @@ describe("bzImage", () => {
       [0x9_fc00, 0x10_0000 - 0x9_fc00, E820_RESERVED],
       [0x10_0000, RAM_SIZE - 0x10_0000, E820_RAM],
     ]);
+  });
+
+  test("the ACPI RSDP address goes into boot_params.acpi_rsdp_addr", () => {
+    const memory = flatMemory();
+    loadLinux(memory, { kernel: makeBzImage(), cmdline: "", ram: ramRegions(RAM_SIZE), acpiRsdp: 0xe_0000 });
+    expect(dv(memory.bytes).getBigUint64(ZERO_PAGE_START + BP_ACPI_RSDP_ADDR, true)).toBe(0xe_0000n);
   });
 
   test("RAM beyond the MMIO hole appears in e820 from 4 GiB", () => {
