@@ -175,6 +175,25 @@ export function translate(
 }
 
 /**
+ * For the VMM (SBI calls that pass guest pointers): translate a guest-virtual address as the guest at `priv`
+ * (V = 1) would, and return the guest-physical address. The G-stage is still walked, so an address the guest can
+ * name but not reach fails with the guest-page fault the guest itself would take.
+ */
+export function translateGuestVirtual(s: MmuState, va: number, access: Access, priv: number): Translation {
+  const vmode = satpMode(s.vsatpHi);
+  let gpa = va;
+  let span = 4096;
+  if (vmode !== SATP_MODE_BARE) {
+    const first = walkFirstStage(s, va, access, priv, vmode, satpPpn(s.vsatpLo, s.vsatpHi), s.vsSum(), s.vsMxr() || s.mxr(), true, false);
+    if (!first.ok) return first;
+    gpa = first.pa;
+    span = first.span;
+  }
+  const g = gstage(s, gpa, access, false, 0);
+  return g.ok ? { ok: true, pa: gpa, span } : g;
+}
+
+/**
  * G-stage translation of a guest-physical address. `implicitTinst` is 0 for the explicit access, or the
  * pseudo-instruction of an implicit VS-stage PTE access (which then reports `access` as the original type).
  */

@@ -18,6 +18,7 @@ import {
   HalError,
   type HalVcpu,
   type HalVcpuSetup,
+  type RiscvVcpuOps,
 } from "../types.ts";
 import {
   CAUSE_BREAKPOINT,
@@ -65,6 +66,7 @@ import {
 } from "./constants.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
 import { Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
+import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
@@ -408,6 +410,48 @@ export class EmulatedVcpu implements HalVcpu {
   hardwareTimerDeadline(): number | undefined {
     return this.#hart.timerDeadline();
   }
+
+  /**
+   * What the VMM's SBI layer needs beyond registers. Between runs of a hypervisor VM the hart is already back in
+   * the guest (V = 1, the guest's privilege, pc past the ecall), so these act on the guest's current state.
+   */
+  readonly riscv: RiscvVcpuOps = {
+    getPc: () => BigInt.asUintN(64, BigInt(this.#hart.pc)),
+    setPc: (pc) => {
+      this.#check("setPc");
+      this.#hart.pc = Number(BigInt.asIntN(64, pc));
+    },
+    translateGuestVirtual: (gva, access) => {
+      this.#check("translateGuestVirtual");
+      const h = this.#hart;
+      const va = Number(BigInt.asIntN(64, gva));
+      // The same walk a guest load/store makes (VS-stage with vsstatus.SUM/MXR, then G-stage), without the trap.
+      const t = translateGuestVirtual(h, va, access === "read" ? ACCESS_READ : ACCESS_WRITE, h.priv);
+      return t.ok ? { ok: true, gpa: t.pa } : { ok: false, cause: t.cause, tval: gva };
+    },
+    injectException: (cause, tval) => {
+      this.#check("injectException");
+      const h = this.#hart;
+      h.injectGuestException(h.pc, h.priv, cause, Number(BigInt.asIntN(64, tval)));
+    },
+    fence: (kind) => {
+      this.#check("fence");
+      const h = this.#hart;
+      switch (kind) {
+        case "fence.i":
+          // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here.
+          return;
+        case "sfence.vma":
+        case "hfence.vvma":
+          // A guest's sfence.vma acts on its VS-stage translations, which is what hfence.vvma drops too.
+          h.flushGuestTlbs();
+          return;
+        case "hfence.gvma":
+          h.flushGstage();
+          return;
+      }
+    },
+  };
 
   [Symbol.dispose](): void {
     if (this.#closed) return;
