@@ -1,12 +1,14 @@
 /**
- * Decoded basic blocks. A block is a run of instructions inside one physical page, ending at the first
- * instruction that transfers control or may change translation/interrupt state (branches, jumps, CSR accesses,
- * xRET, fences of the instruction stream or TLB, ECALL/EBREAK/WFI), at the page end, or at MAX_BLOCK_INSNS.
- * Blocks are stored per physical page (`CodePage`, keyed by physical address), so every hart and every virtual
- * alias of the page shares them, and a write to the page drops them.
- *
- * A block starts interpreted (the same `execute` as the reference interpreter); once it has run HOT_THRESHOLD
- * times it is compiled to a JavaScript function (`jit.ts`).
+ * Decoded code, two forms:
+ * - The per-page decode cache (`CodePage` in phys-memory.ts): one packed 32-bit word (and an immediate) per
+ *   2-byte slot of a physical page, filled on first execution. The fast interpreter (`interp.ts`) runs from it
+ *   without leaving the page: 8 bytes per instruction instead of an object keeps Linux's working set of decoded
+ *   code in the host's caches. Every hart and virtual alias of the page shares it, and a write to the page
+ *   clears it.
+ * - Basic blocks (`Block`), built only for the compiler (`jit.ts`): a run of instructions inside one physical
+ *   page, ending at the first instruction that transfers control or may change translation/interrupt state
+ *   (branches, jumps, CSR accesses, xRET, fences of the instruction stream or TLB, ECALL/EBREAK/WFI), at the page
+ *   end, or at MAX_BLOCK_INSNS.
  */
 
 import * as D from "./decode.ts";
@@ -14,12 +16,41 @@ import { decode16, decode32, type Insn } from "./decode.ts";
 
 export const MAX_BLOCK_INSNS = 64;
 
+// The packed slot word: op (7 bits; decoder OP_* or an engine code below), rd, rs1, rs2, length, decoded.
+export const SLOTS_PER_PAGE = 2048;
+export const SLOT_OP_MASK = 0x7f;
+export const SLOT_RD_SHIFT = 7;
+export const SLOT_RS1_SHIFT = 12;
+export const SLOT_RS2_SHIFT = 17;
+/** A 4-byte instruction (else 2). `2 + ((w >>> 21) & 2)` is the length. */
+export const SLOT_LONG = 1 << 22;
+/** Set in every filled slot, so 0 means "not decoded yet" (OP_ILLEGAL is 0). */
+export const SLOT_DECODED = 1 << 23;
+// Engine codes in the op field, above every decoder operation (OP_COUNT).
+/** A 4-byte instruction that straddles the page end: executed uncached. */
+export const SLOT_STRADDLE = 0x7d;
+/** A compiled block starts here (`CodePage.blocks`). */
+export const SLOT_COMPILED = 0x7e;
+/** The sentinel after the last slot: sequential execution reached the page end. */
+export const SLOT_PAGE_END = 0x7f;
+
+/** The packed slot word of a decoded instruction. */
+export function packSlot(insn: Insn): number {
+  return (
+    insn.op |
+    (insn.rd << SLOT_RD_SHIFT) |
+    (insn.rs1 << SLOT_RS1_SHIFT) |
+    (insn.rs2 << SLOT_RS2_SHIFT) |
+    (insn.len === 4 ? SLOT_LONG : 0) |
+    SLOT_DECODED
+  );
+}
+
 /** A compiled block: runs from the block start, returns the number of instructions retired. */
 export type CompiledBlock = (hart: unknown, budget: number) => number;
 
 export class Block {
   valid = true;
-  execCount = 0;
   compiled: CompiledBlock | undefined = undefined;
   /** Compilation was attempted and is not worth retrying. */
   noCompile = false;
@@ -75,7 +106,7 @@ export function endsBlock(op: number): boolean {
 }
 
 /**
- * Decode a block starting at `pageOffset` of a page whose bytes are `view` at `base` (the page's first byte).
+ * Decode a block (for the compiler) starting at `pageOffset` of a page whose bytes are `view` at `base` (the page's first byte).
  * Returns undefined when the first instruction straddles the page end (the caller executes it uncached).
  */
 export function buildBlock(view: DataView, base: number, pageOffset: number): Block | undefined {

@@ -3,26 +3,29 @@
  *
  * - `runReference`: the plain interpreter. Every instruction is fetched through the MMU, decoded and executed;
  *   nothing is cached except translations. It is the yardstick for the fast path.
- * - `runFast`: looks blocks up by physical pc in the page's `CodePage`, interprets cold blocks and runs hot ones
- *   compiled. Interrupts are checked at block boundaries (every block ends at the instructions that can change
- *   interrupt state, so nothing is missed), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
+ * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
+ *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
+ *   on get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after HOT_THRESHOLD.
+ *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
+ *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
  *
  * Both return when `hart.stop` is set or the budget (instructions, with a trap counting as one step so a trap
  * loop cannot spin forever) is used up.
  */
 
-import { Block, buildBlock } from "./block.ts";
+import { buildBlock, SLOT_COMPILED, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
-import { EXEC_END, EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
+import { EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
 import { PAGE_SIZE } from "./constants.ts";
-import { runBlock } from "./interp.ts";
+import { interpret } from "./interp.ts";
 import { compileBlock } from "./jit.ts";
+import type { CodePage } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
 export const TIMER_CHECK_INTERVAL = 8192;
-/** Interpreted executions before a block is compiled. */
+/** Landings on a slot before the block there is compiled. */
 export const HOT_THRESHOLD = 50_000;
 /** Blocks that branch back to their own start loop inside compiled code; they pay back much sooner. */
 export const HOT_LOOP_THRESHOLD = 200;
@@ -44,22 +47,6 @@ export function stepReference(h: Hart): number {
   if (r === EXEC_TRAP) return 0;
   h.icount++;
   return 1;
-}
-
-/** Interpret a decoded block. Returns the number of instructions retired. */
-export function interpretBlock(h: Hart, b: Block): number {
-  const insns = b.insns;
-  let n = 0;
-  for (let k = 0; k < insns.length; k++) {
-    const insn = insns[k];
-    if (insn === undefined) break;
-    const r = execute(h, insn);
-    if (r === EXEC_TRAP) break;
-    n++;
-    h.icount++;
-    if (r === EXEC_END) break;
-  }
-  return n;
 }
 
 /** Common loop prologue: interrupts, kick, timers. Returns false when the run must end. */
@@ -94,6 +81,8 @@ export function runReference(h: Hart, budget: number): number {
 
 /** Returns the number of steps (instructions, traps) used. */
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
+  const hotLoop = options.jit ? Math.max(1, Math.min(options.hotLoopThreshold, 0xffff)) : 0;
+  const hot = options.jit && options.hotThreshold <= 0xffff ? Math.max(1, options.hotThreshold) : 0;
   let steps = 0;
   while (h.stop === STOP_NONE && steps < budget) {
     if (!boundary(h)) break;
@@ -106,41 +95,62 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       continue;
     }
     const code = set.xcode[i];
-    const view = set.xview[i];
-    const memBlock = set.xblock[i];
-    if (code === undefined || view === undefined || memBlock === undefined) {
+    if (code === undefined) {
       steps += Math.max(1, stepReference(h));
       continue;
     }
+    // Self-looping compiled blocks stop at the next timer check so Sstc interrupts are not delayed.
+    const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount));
     const slot = pageOff >> 1;
-    let b = code.slots[slot];
-    if (b === undefined || !b.valid) {
-      const base = pc - pageOff + (set.xdelta[i] ?? 0);
-      h.stats.blockBuilds++;
-      b = buildBlock(view, base, pageOff);
-      if (b === undefined) {
-        steps += Math.max(1, stepReference(h));
-        continue;
-      }
-      // (Re)mark the page as code: a store since the last build may have cleared the mark and refilled
-      // write-TLB entries, which must go before any decoded block of this page is used.
-      h.memory.codePage(memBlock, Math.floor(base / PAGE_SIZE));
-      code.slots[slot] = b;
-      code.count++;
+    const kind = (code.ops[slot] ?? 0) & 0x7f;
+    if (kind === SLOT_COMPILED) {
+      const compiled = code.blocks?.[slot]?.compiled;
+      steps += Math.max(1, compiled === undefined ? stepReference(h) : compiled(h, limit));
+      continue;
     }
-    const compiled = b.compiled;
-    if (compiled !== undefined) {
-      // Self-looping blocks stop at the next timer check so Sstc interrupts are not delayed.
-      const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount));
-      steps += Math.max(1, compiled(h, limit));
-    } else {
-      steps += Math.max(1, runBlock(h, b));
-      if (options.jit && ++b.execCount >= (b.selfLoop ? options.hotLoopThreshold : options.hotThreshold) && !b.noCompile) {
-        h.stats.compiles++;
-        b.compiled = compileBlock(b);
-        if (b.compiled === undefined) b.noCompile = true;
-      }
+    if (kind === SLOT_STRADDLE) {
+      steps += Math.max(1, stepReference(h));
+      continue;
     }
+    if (hotLoop > 0) {
+      // Entries from here count as landings too: the fall-through successors of compiled blocks get hot.
+      const hv = (code.heat[slot] ?? 0) + 1;
+      code.heat[slot] = hv;
+      if (hv >= hotLoop && considerCompiling(h, code, i, pageOff, hot)) continue;
+    }
+    steps += Math.max(1, interpret(h, limit, hotLoop, hot));
   }
   return steps;
+}
+
+/**
+ * Control keeps landing on `pageOff` of `code` (fetch-TLB entry `i`): compile the block there if it loops on
+ * itself or has become very hot. Returns true when the slot now runs compiled.
+ */
+function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, hot: number): boolean {
+  const set = h.itlb;
+  const view = set.xview[i];
+  const mem = set.xblock[i];
+  if (view === undefined || mem === undefined) return false;
+  const slot = pageOff >> 1;
+  const blocks = (code.blocks ??= []);
+  let b = blocks[slot];
+  const base = (h.pc - pageOff + (set.xdelta[i] ?? 0)) | 0;
+  if (b === undefined) {
+    // The page must be marked as code before decoding from it (stores to it then drop what is built here).
+    h.memory.codePage(mem, Math.floor(base / PAGE_SIZE));
+    b = buildBlock(view, base, pageOff);
+    if (b === undefined) return false;
+    h.stats.blockBuilds++;
+    blocks[slot] = b;
+  }
+  if (b.noCompile || b.compiled !== undefined || !(b.selfLoop || (code.heat[slot] ?? 0) >= hot)) return false;
+  h.stats.compiles++;
+  b.compiled = compileBlock(b);
+  if (b.compiled === undefined) {
+    b.noCompile = true;
+    return false;
+  }
+  code.ops[slot] = SLOT_COMPILED | SLOT_DECODED;
+  return true;
 }

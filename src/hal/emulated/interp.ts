@@ -1,110 +1,204 @@
 /**
- * The fast block interpreter: runs a decoded block with the pc in a local, the common integer instructions and
- * the RAM fast paths inline, and everything else through `execute` (the reference semantics).
+ * The fast interpreter: runs from the per-page decode caches (`CodePage`, format in block.ts), with the pc as a
+ * page base plus an offset in locals, the common integer instructions and the RAM fast paths inline, and
+ * everything else through `execute` (the reference semantics).
  *
  * Most of a Linux boot runs here: code that is executed a few thousand times does not pay back compiling it
  * (every fresh `new Function` body starts in JavaScriptCore's slowest tiers), while this one function is hot
- * and optimized once. The `case` labels are numeric literals (with the operation's name beside them) because
- * JavaScriptCore builds a jump table only for literal cases; `interp.test.ts` checks every literal against the
- * decoder's OP_* constants.
+ * and optimized once. It keeps going across instructions, branches and jumps inside the page and into other
+ * pages whose fetch translation is in the TLB, so there is no per-block dispatch; it returns to `runFast` only
+ * at a fetch-TLB miss, after an instruction that may change translation, privilege or interrupt state
+ * (`execute` says EXEC_END), at a trap, at a compiled block, at a slot that just became hot, or when `limit`
+ * instructions have retired. The decoded words are 8 bytes per instruction, so the working set of a Linux boot's
+ * decoded code stays in the host's caches, where one object per instruction did not.
+ *
+ * The `case` labels are numeric literals (with the operation's name beside them) because JavaScriptCore builds
+ * a jump table only for literal cases; `interp.test.ts` checks every literal against the decoder's OP_*
+ * constants.
  */
 
-import { mul64, out } from "./alu.ts";
-import type { Block } from "./block.ts";
-import { AMO_LR, AMO_SC, type Insn } from "./decode.ts";
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
+import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
+import type { CodePage, MemBlock } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 const TWO_POW_32 = 4294967296;
+const PAGE_SIZE = 4096;
 
-/** Run `b` once from `h.pc`. Returns the number of instructions retired (h.icount is advanced by as much). */
-export function runBlock(h: Hart, b: Block): number {
-  const insns = b.insns;
-  const count = insns.length;
+/**
+ * Decode the instruction at `off` of a page (its bytes at `base` in `view`) into slot `off >> 1` of `code`, and
+ * return the packed word. The page is (re)marked as code first: a store since the page was last cleared may
+ * have refilled write-TLB entries for it, which must go before anything decoded from it is used.
+ */
+function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: number, mem: MemBlock): number {
+  h.memory.codePage(mem, Math.floor(base / PAGE_SIZE));
+  h.stats.decodes++;
+  const slot = off >> 1;
+  const low = view.getUint16((base + off) | 0, true);
+  let w: number;
+  if ((low & 3) !== 3) {
+    const insn = decode16(low);
+    code.insns[slot] = insn;
+    code.imms[slot] = insn.imm;
+    w = packSlot(insn);
+  } else if (off + 4 > PAGE_SIZE) {
+    w = SLOT_STRADDLE | SLOT_DECODED; // the uncached path fetches both halves through the TLB
+  } else {
+    const insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
+    code.insns[slot] = insn;
+    code.imms[slot] = insn.imm;
+    w = packSlot(insn);
+  }
+  code.ops[slot] = w;
+  code.count++;
+  return w;
+}
+
+/**
+ * Run from `h.pc`, whose fetch translation the caller has just checked is in `h.itlb`. Returns the number of
+ * instructions retired (h.icount is advanced by as much) with h.pc at the next instruction to run. `hotLoop` and
+ * `hot` are the heat values at which a slot is handed back to `runFast` to be considered for compiling (0: never).
+ */
+export function interpret(h: Hart, limit: number, hotLoop: number, hot: number): number {
   const xlo = h.xlo;
   const xhi = h.xhi;
   const dt = h.dtlb;
-  let pc = h.pc;
+  const it = h.itlb;
+  let off = h.pc & 4095;
+  let vbase = h.pc - off;
+  const ti = (h.pc >>> 12) & TLB_MASK;
+  const c0 = it.xcode[ti];
+  const v0 = it.xview[ti];
+  const m0 = it.xblock[ti];
+  if (it.xtag[ti] !== vbase || c0 === undefined || v0 === undefined || m0 === undefined) return 0;
+  let code = c0;
+  let view = v0;
+  let mem = m0;
+  let ops = c0.ops;
+  let imms = c0.imms;
+  let heat = c0.heat;
+  let base = (vbase + (it.xdelta[ti] ?? 0)) | 0;
+  const counting = hotLoop > 0;
+  let n = 0;
   let synced = 0;
-  for (let k = 0; k < count; k++) {
-    const d = insns[k];
-    if (d === undefined) break;
-    const rd = d.rd;
-    switch (d.op) {
+  for (;;) {
+    if (n >= limit) break;
+    const s = off >> 1;
+    let w = ops[s] ?? 0;
+    if (w === 0) w = decodeSlot(h, code, view, base, off, mem);
+    const rd = (w >>> 7) & 31;
+    const rs1 = (w >>> 12) & 31;
+    const rs2 = (w >>> 17) & 31;
+    const len = 2 + ((w >>> 21) & 2);
+    const imm = imms[s] ?? 0;
+    /** Target of a control transfer, as an offset from `vbase`. */
+    let t: number;
+    switch (w & 0x7f) {
       case 1: // OP_LUI
         if (rd !== 0) {
-          xlo[rd] = d.imm;
-          xhi[rd] = d.imm >> 31;
+          xlo[rd] = imm;
+          xhi[rd] = imm >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 2: // OP_AUIPC
         if (rd !== 0) {
-          const v = pc + d.imm;
+          const v = vbase + off + imm;
           xlo[rd] = v | 0;
           xhi[rd] = Math.floor(v / TWO_POW_32) | 0;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
-      case 3: {
-        // OP_JAL
+      case 3: // OP_JAL
         if (rd !== 0) {
-          const l = pc + d.len;
+          const l = vbase + off + len;
           xlo[rd] = l | 0;
           xhi[rd] = Math.floor(l / TWO_POW_32) | 0;
         }
-        h.pc = pc + d.imm;
-        h.icount += k + 1 - synced;
-        return k + 1;
-      }
+        n++;
+        t = off + imm;
+        break;
       case 4: {
         // OP_JALR
-        let t = (xhi[d.rs1] ?? 0) * TWO_POW_32 + ((xlo[d.rs1] ?? 0) >>> 0) + d.imm;
-        t -= t & 1;
+        let a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
+        a -= a & 1;
         if (rd !== 0) {
-          const l = pc + d.len;
+          const l = vbase + off + len;
           xlo[rd] = l | 0;
           xhi[rd] = Math.floor(l / TWO_POW_32) | 0;
         }
-        h.pc = t;
-        h.icount += k + 1 - synced;
-        return k + 1;
+        n++;
+        t = a - vbase;
+        break;
       }
       case 5: // OP_BEQ
+        n++;
+        if (xlo[rs1] === xlo[rs2] && xhi[rs1] === xhi[rs2]) {
+          t = off + imm;
+          break;
+        }
+        off += len;
+        continue;
       case 6: // OP_BNE
-      case 7: // OP_BLT
-      case 8: // OP_BGE
-      case 9: // OP_BLTU
+        n++;
+        if (xlo[rs1] !== xlo[rs2] || xhi[rs1] !== xhi[rs2]) {
+          t = off + imm;
+          break;
+        }
+        off += len;
+        continue;
+      case 7: {
+        // OP_BLT
+        n++;
+        const ahi = xhi[rs1] ?? 0;
+        const bhi = xhi[rs2] ?? 0;
+        if (ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0)) {
+          t = off + imm;
+          break;
+        }
+        off += len;
+        continue;
+      }
+      case 8: {
+        // OP_BGE
+        n++;
+        const ahi = xhi[rs1] ?? 0;
+        const bhi = xhi[rs2] ?? 0;
+        if (!(ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0))) {
+          t = off + imm;
+          break;
+        }
+        off += len;
+        continue;
+      }
+      case 9: {
+        // OP_BLTU
+        n++;
+        const ahi = (xhi[rs1] ?? 0) >>> 0;
+        const bhi = (xhi[rs2] ?? 0) >>> 0;
+        if (ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0)) {
+          t = off + imm;
+          break;
+        }
+        off += len;
+        continue;
+      }
       case 10: {
         // OP_BGEU
-        const alo = xlo[d.rs1] ?? 0;
-        const ahi = xhi[d.rs1] ?? 0;
-        const blo = xlo[d.rs2] ?? 0;
-        const bhi = xhi[d.rs2] ?? 0;
-        let taken: boolean;
-        switch (d.op) {
-          case 5:
-            taken = alo === blo && ahi === bhi;
-            break;
-          case 6:
-            taken = alo !== blo || ahi !== bhi;
-            break;
-          case 7:
-            taken = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0);
-            break;
-          case 8:
-            taken = !(ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0));
-            break;
-          case 9:
-            taken = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
-            break;
-          default:
-            taken = !(ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0));
+        n++;
+        const ahi = (xhi[rs1] ?? 0) >>> 0;
+        const bhi = (xhi[rs2] ?? 0) >>> 0;
+        if (!(ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0))) {
+          t = off + imm;
+          break;
         }
-        h.pc = pc + (taken ? d.imm : d.len);
-        h.icount += k + 1 - synced;
-        return k + 1;
+        off += len;
+        continue;
       }
       case 11: // OP_LB
       case 12: // OP_LH
@@ -114,35 +208,36 @@ export function runBlock(h: Hart, b: Block): number {
       case 16: // OP_LHU
       case 17: {
         // OP_LWU
-        const op = d.op;
+        const op = w & 0x7f;
         const width = op === 11 || op === 15 ? 1 : op === 12 || op === 16 ? 2 : op === 14 ? 8 : 4;
-        const a = (xhi[d.rs1] ?? 0) * TWO_POW_32 + ((xlo[d.rs1] ?? 0) >>> 0) + d.imm;
+        const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
         const i = (a >>> 12) & TLB_MASK;
         let v: number;
         let vh = 0;
-        const view = dt.rview[i];
-        if (dt.rtag[i] === a - (a & (4096 - width)) && view !== undefined) {
+        const rv = dt.rview[i];
+        if (dt.rtag[i] === a - (a & (4096 - width)) && rv !== undefined) {
           const o = (a + (dt.rdelta[i] ?? 0)) | 0;
           switch (width) {
             case 1:
-              v = view.getUint8(o);
+              v = rv.getUint8(o);
               break;
             case 2:
-              v = view.getUint16(o, true);
+              v = rv.getUint16(o, true);
               break;
             case 4:
-              v = view.getInt32(o, true);
+              v = rv.getInt32(o, true);
               break;
             default:
-              v = view.getInt32(o, true);
-              vh = view.getInt32(o + 4, true);
+              v = rv.getInt32(o, true);
+              vh = rv.getInt32(o + 4, true);
           }
         } else {
-          h.pc = pc;
-          const r = h.loadSlow(a, width, transformedInstruction(d), d.len);
+          h.pc = vbase + off;
+          const d = code.insns[s];
+          const r = h.loadSlow(a, width, d === undefined ? 0 : transformedInstruction(d), len);
           if (r === undefined) {
-            h.icount += k - synced;
-            return k;
+            h.icount += n - synced;
+            return n;
           }
           v = r;
           vh = h.ldHi;
@@ -168,7 +263,8 @@ export function runBlock(h: Hart, b: Block): number {
           xlo[rd] = v;
           xhi[rd] = vh;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       }
       case 18: // OP_SB
@@ -176,263 +272,422 @@ export function runBlock(h: Hart, b: Block): number {
       case 20: // OP_SW
       case 21: {
         // OP_SD
-        const width = 1 << (d.op - 18);
-        const a = (xhi[d.rs1] ?? 0) * TWO_POW_32 + ((xlo[d.rs1] ?? 0) >>> 0) + d.imm;
+        const width = 1 << ((w & 0x7f) - 18);
+        const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
         const i = (a >>> 12) & TLB_MASK;
-        const lo = xlo[d.rs2] ?? 0;
-        const view = dt.wview[i];
-        if (dt.wtag[i] === a - (a & (4096 - width)) && view !== undefined) {
+        const lo = xlo[rs2] ?? 0;
+        const wv = dt.wview[i];
+        if (dt.wtag[i] === a - (a & (4096 - width)) && wv !== undefined) {
           const o = (a + (dt.wdelta[i] ?? 0)) | 0;
           switch (width) {
             case 1:
-              view.setUint8(o, lo & 0xff);
+              wv.setUint8(o, lo & 0xff);
               break;
             case 2:
-              view.setUint16(o, lo & 0xffff, true);
+              wv.setUint16(o, lo & 0xffff, true);
               break;
             case 4:
-              view.setInt32(o, lo, true);
+              wv.setInt32(o, lo, true);
               break;
             default:
-              view.setInt32(o, lo, true);
-              view.setInt32(o + 4, xhi[d.rs2] ?? 0, true);
+              wv.setInt32(o, lo, true);
+              wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
           }
         } else {
-          h.pc = pc;
-          if (!h.storeSlow(a, width, lo, xhi[d.rs2] ?? 0, transformedInstruction(d), d.len)) {
-            h.icount += k - synced;
-            return k;
+          h.pc = vbase + off;
+          const d = code.insns[s];
+          if (!h.storeSlow(a, width, lo, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) {
+            h.icount += n - synced;
+            return n;
           }
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       }
-      case 22: {
-        // OP_ADDI
+      case 22: // OP_ADDI
         if (rd !== 0) {
-          const a = xlo[d.rs1] ?? 0;
-          const r = (a + d.imm) | 0;
-          xhi[rd] = ((xhi[d.rs1] ?? 0) + (d.imm >> 31) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          const a = xlo[rs1] ?? 0;
+          const r = (a + imm) | 0;
+          xhi[rd] = ((xhi[rs1] ?? 0) + (imm >> 31) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = r;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
-      }
-      case 25: // OP_XORI
+      case 23: // OP_SLTI
+      case 24: // OP_SLTIU
         if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) ^ (d.imm >> 31);
-          xlo[rd] = (xlo[d.rs1] ?? 0) ^ d.imm;
-        }
-        pc += d.len;
-        continue;
-      case 26: // OP_ORI
-        if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) | (d.imm >> 31);
-          xlo[rd] = (xlo[d.rs1] ?? 0) | d.imm;
-        }
-        pc += d.len;
-        continue;
-      case 27: // OP_ANDI
-        if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) & (d.imm >> 31);
-          xlo[rd] = (xlo[d.rs1] ?? 0) & d.imm;
-        }
-        pc += d.len;
-        continue;
-      case 28: {
-        // OP_SLLI
-        if (rd !== 0) {
-          const s = d.imm;
-          const lo = xlo[d.rs1] ?? 0;
-          const hi = xhi[d.rs1] ?? 0;
-          if (s === 0) {
-            xlo[rd] = lo;
-            xhi[rd] = hi;
-          } else if (s < 32) {
-            xhi[rd] = (hi << s) | (lo >>> (32 - s));
-            xlo[rd] = lo << s;
-          } else {
-            xhi[rd] = lo << (s - 32);
-            xlo[rd] = 0;
-          }
-        }
-        pc += d.len;
-        continue;
-      }
-      case 29: // OP_SRLI
-      case 30: {
-        // OP_SRAI
-        if (rd !== 0) {
-          const s = d.imm;
-          const lo = xlo[d.rs1] ?? 0;
-          const hi = xhi[d.rs1] ?? 0;
-          const arith = d.op === 30;
-          if (s === 0) {
-            xlo[rd] = lo;
-            xhi[rd] = hi;
-          } else if (s < 32) {
-            xlo[rd] = (lo >>> s) | (hi << (32 - s));
-            xhi[rd] = arith ? hi >> s : hi >>> s;
-          } else {
-            xlo[rd] = arith ? hi >> (s - 32) : hi >>> (s - 32);
-            xhi[rd] = arith ? hi >> 31 : 0;
-          }
-        }
-        pc += d.len;
-        continue;
-      }
-      case 31: {
-        // OP_ADD
-        if (rd !== 0) {
-          const a = xlo[d.rs1] ?? 0;
-          const r = (a + (xlo[d.rs2] ?? 0)) | 0;
-          xhi[rd] = ((xhi[d.rs1] ?? 0) + (xhi[d.rs2] ?? 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
-          xlo[rd] = r;
-        }
-        pc += d.len;
-        continue;
-      }
-      case 32: {
-        // OP_SUB
-        if (rd !== 0) {
-          const a = xlo[d.rs1] ?? 0;
-          const b2 = xlo[d.rs2] ?? 0;
-          xhi[rd] = ((xhi[d.rs1] ?? 0) - (xhi[d.rs2] ?? 0) - (a >>> 0 < b2 >>> 0 ? 1 : 0)) | 0;
-          xlo[rd] = (a - b2) | 0;
-        }
-        pc += d.len;
-        continue;
-      }
-      case 34: // OP_SLT
-      case 35: {
-        // OP_SLTU
-        if (rd !== 0) {
-          const alo = xlo[d.rs1] ?? 0;
-          const ahi = xhi[d.rs1] ?? 0;
-          const blo = xlo[d.rs2] ?? 0;
-          const bhi = xhi[d.rs2] ?? 0;
+          const ahi = xhi[rs1] ?? 0;
+          const bhi = imm >> 31;
+          const alo = (xlo[rs1] ?? 0) >>> 0;
+          const blo = imm >>> 0;
           const less =
-            d.op === 34
-              ? ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0)
-              : ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0);
+            (w & 0x7f) === 23 ? ahi < bhi || (ahi === bhi && alo < blo) : ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo < blo);
           xlo[rd] = less ? 1 : 0;
           xhi[rd] = 0;
         }
-        pc += d.len;
+        off += len;
+        n++;
+        continue;
+      case 25: // OP_XORI
+        if (rd !== 0) {
+          xhi[rd] = (xhi[rs1] ?? 0) ^ (imm >> 31);
+          xlo[rd] = (xlo[rs1] ?? 0) ^ imm;
+        }
+        off += len;
+        n++;
+        continue;
+      case 26: // OP_ORI
+        if (rd !== 0) {
+          xhi[rd] = (xhi[rs1] ?? 0) | (imm >> 31);
+          xlo[rd] = (xlo[rs1] ?? 0) | imm;
+        }
+        off += len;
+        n++;
+        continue;
+      case 27: // OP_ANDI
+        if (rd !== 0) {
+          xhi[rd] = (xhi[rs1] ?? 0) & (imm >> 31);
+          xlo[rd] = (xlo[rs1] ?? 0) & imm;
+        }
+        off += len;
+        n++;
+        continue;
+      case 28: // OP_SLLI
+      case 33: // OP_SLL
+        if (rd !== 0) {
+          const sh = (w & 0x7f) === 28 ? imm : (xlo[rs2] ?? 0) & 63;
+          const lo = xlo[rs1] ?? 0;
+          const hi = xhi[rs1] ?? 0;
+          if (sh === 0) {
+            xlo[rd] = lo;
+            xhi[rd] = hi;
+          } else if (sh < 32) {
+            xhi[rd] = (hi << sh) | (lo >>> (32 - sh));
+            xlo[rd] = lo << sh;
+          } else {
+            xhi[rd] = lo << (sh - 32);
+            xlo[rd] = 0;
+          }
+        }
+        off += len;
+        n++;
+        continue;
+      case 29: // OP_SRLI
+      case 30: // OP_SRAI
+      case 37: // OP_SRL
+      case 38: {
+        // OP_SRA
+        if (rd !== 0) {
+          const op = w & 0x7f;
+          const sh = op <= 30 ? imm : (xlo[rs2] ?? 0) & 63;
+          const lo = xlo[rs1] ?? 0;
+          const hi = xhi[rs1] ?? 0;
+          const arith = op === 30 || op === 38;
+          if (sh === 0) {
+            xlo[rd] = lo;
+            xhi[rd] = hi;
+          } else if (sh < 32) {
+            xlo[rd] = (lo >>> sh) | (hi << (32 - sh));
+            xhi[rd] = arith ? hi >> sh : hi >>> sh;
+          } else {
+            xlo[rd] = arith ? hi >> (sh - 32) : hi >>> (sh - 32);
+            xhi[rd] = arith ? hi >> 31 : 0;
+          }
+        }
+        off += len;
+        n++;
         continue;
       }
+      case 31: // OP_ADD
+        if (rd !== 0) {
+          const a = xlo[rs1] ?? 0;
+          const r = (a + (xlo[rs2] ?? 0)) | 0;
+          xhi[rd] = ((xhi[rs1] ?? 0) + (xhi[rs2] ?? 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          xlo[rd] = r;
+        }
+        off += len;
+        n++;
+        continue;
+      case 32: // OP_SUB
+        if (rd !== 0) {
+          const a = xlo[rs1] ?? 0;
+          const b = xlo[rs2] ?? 0;
+          xhi[rd] = ((xhi[rs1] ?? 0) - (xhi[rs2] ?? 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+          xlo[rd] = (a - b) | 0;
+        }
+        off += len;
+        n++;
+        continue;
+      case 34: // OP_SLT
+      case 35: // OP_SLTU
+        if (rd !== 0) {
+          const alo = (xlo[rs1] ?? 0) >>> 0;
+          const ahi = xhi[rs1] ?? 0;
+          const blo = (xlo[rs2] ?? 0) >>> 0;
+          const bhi = xhi[rs2] ?? 0;
+          const less =
+            (w & 0x7f) === 34 ? ahi < bhi || (ahi === bhi && alo < blo) : ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo < blo);
+          xlo[rd] = less ? 1 : 0;
+          xhi[rd] = 0;
+        }
+        off += len;
+        n++;
+        continue;
       case 36: // OP_XOR
         if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) ^ (xhi[d.rs2] ?? 0);
-          xlo[rd] = (xlo[d.rs1] ?? 0) ^ (xlo[d.rs2] ?? 0);
+          xhi[rd] = (xhi[rs1] ?? 0) ^ (xhi[rs2] ?? 0);
+          xlo[rd] = (xlo[rs1] ?? 0) ^ (xlo[rs2] ?? 0);
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 39: // OP_OR
         if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) | (xhi[d.rs2] ?? 0);
-          xlo[rd] = (xlo[d.rs1] ?? 0) | (xlo[d.rs2] ?? 0);
+          xhi[rd] = (xhi[rs1] ?? 0) | (xhi[rs2] ?? 0);
+          xlo[rd] = (xlo[rs1] ?? 0) | (xlo[rs2] ?? 0);
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 40: // OP_AND
         if (rd !== 0) {
-          xhi[rd] = (xhi[d.rs1] ?? 0) & (xhi[d.rs2] ?? 0);
-          xlo[rd] = (xlo[d.rs1] ?? 0) & (xlo[d.rs2] ?? 0);
+          xhi[rd] = (xhi[rs1] ?? 0) & (xhi[rs2] ?? 0);
+          xlo[rd] = (xlo[rs1] ?? 0) & (xlo[rs2] ?? 0);
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 41: // OP_ADDIW
         if (rd !== 0) {
-          const v = ((xlo[d.rs1] ?? 0) + d.imm) | 0;
+          const v = ((xlo[rs1] ?? 0) + imm) | 0;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 42: // OP_SLLIW
         if (rd !== 0) {
-          const v = (xlo[d.rs1] ?? 0) << d.imm;
+          const v = (xlo[rs1] ?? 0) << imm;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 43: // OP_SRLIW
         if (rd !== 0) {
-          const v = ((xlo[d.rs1] ?? 0) >>> d.imm) | 0;
+          const v = ((xlo[rs1] ?? 0) >>> imm) | 0;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 44: // OP_SRAIW
         if (rd !== 0) {
-          const v = (xlo[d.rs1] ?? 0) >> d.imm;
+          const v = (xlo[rs1] ?? 0) >> imm;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 45: // OP_ADDW
         if (rd !== 0) {
-          const v = ((xlo[d.rs1] ?? 0) + (xlo[d.rs2] ?? 0)) | 0;
+          const v = ((xlo[rs1] ?? 0) + (xlo[rs2] ?? 0)) | 0;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
       case 46: // OP_SUBW
         if (rd !== 0) {
-          const v = ((xlo[d.rs1] ?? 0) - (xlo[d.rs2] ?? 0)) | 0;
+          const v = ((xlo[rs1] ?? 0) - (xlo[rs2] ?? 0)) | 0;
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
+        continue;
+      case 47: // OP_SLLW
+        if (rd !== 0) {
+          const v = (xlo[rs1] ?? 0) << ((xlo[rs2] ?? 0) & 31);
+          xlo[rd] = v;
+          xhi[rd] = v >> 31;
+        }
+        off += len;
+        n++;
+        continue;
+      case 48: // OP_SRLW
+        if (rd !== 0) {
+          const v = ((xlo[rs1] ?? 0) >>> ((xlo[rs2] ?? 0) & 31)) | 0;
+          xlo[rd] = v;
+          xhi[rd] = v >> 31;
+        }
+        off += len;
+        n++;
+        continue;
+      case 49: // OP_SRAW
+        if (rd !== 0) {
+          const v = (xlo[rs1] ?? 0) >> ((xlo[rs2] ?? 0) & 31);
+          xlo[rd] = v;
+          xhi[rd] = v >> 31;
+        }
+        off += len;
+        n++;
         continue;
       case 50: // OP_MUL
+      case 51: // OP_MULH
+      case 52: // OP_MULHSU
+      case 53: // OP_MULHU
+      case 54: // OP_DIV
+      case 55: // OP_DIVU
+      case 56: // OP_REM
+      case 57: {
+        // OP_REMU
         if (rd !== 0) {
-          mul64(xlo[d.rs1] ?? 0, xhi[d.rs1] ?? 0, xlo[d.rs2] ?? 0, xhi[d.rs2] ?? 0);
+          const alo = xlo[rs1] ?? 0;
+          const ahi = xhi[rs1] ?? 0;
+          const blo = xlo[rs2] ?? 0;
+          const bhi = xhi[rs2] ?? 0;
+          switch (w & 0x7f) {
+            case 50:
+              mul64(alo, ahi, blo, bhi);
+              break;
+            case 51:
+              mulh64(alo, ahi, blo, bhi);
+              break;
+            case 52:
+              mulhsu64(alo, ahi, blo, bhi);
+              break;
+            case 53:
+              mulhu64(alo, ahi, blo, bhi);
+              break;
+            case 54:
+              div64(alo, ahi, blo, bhi, false);
+              break;
+            case 55:
+              divu64(alo, ahi, blo, bhi, false);
+              break;
+            case 56:
+              div64(alo, ahi, blo, bhi, true);
+              break;
+            default:
+              divu64(alo, ahi, blo, bhi, true);
+          }
           xlo[rd] = out[0] ?? 0;
           xhi[rd] = out[1] ?? 0;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
+      }
       case 58: // OP_MULW
         if (rd !== 0) {
-          const v = Math.imul(xlo[d.rs1] ?? 0, xlo[d.rs2] ?? 0);
+          const v = Math.imul(xlo[rs1] ?? 0, xlo[rs2] ?? 0);
           xlo[rd] = v;
           xhi[rd] = v >> 31;
         }
-        pc += d.len;
+        off += len;
+        n++;
         continue;
+      case 59: // OP_DIVW
+      case 60: // OP_DIVUW
+      case 61: // OP_REMW
+      case 62: {
+        // OP_REMUW
+        if (rd !== 0) {
+          const op = w & 0x7f;
+          const a = xlo[rs1] ?? 0;
+          const b = xlo[rs2] ?? 0;
+          const v = op === 59 || op === 61 ? div32(a, b, op === 61) : divu32(a, b, op === 62);
+          xlo[rd] = v;
+          xhi[rd] = v >> 31;
+        }
+        off += len;
+        n++;
+        continue;
+      }
       case 63: // OP_FENCE
-        pc += d.len;
+        off += len;
+        n++;
         continue;
-      case 79: // OP_AMO_W
-      case 80: // OP_AMO_D
-        if (atomicFast(h, d)) {
-          pc += d.len;
+      case 126: // SLOT_COMPILED: runFast runs the compiled block
+      case 125: // SLOT_STRADDLE: runFast runs it uncached
+        h.pc = vbase + off;
+        h.icount += n - synced;
+        return n;
+      case 127: // SLOT_PAGE_END: sequential execution continues on the next page
+        t = off;
+        break;
+      default: {
+        // Everything else: atomics through the TLB when it can serve them, else the reference semantics with
+        // the pc and the instruction count written back first.
+        const d = code.insns[s];
+        if (d === undefined) {
+          h.pc = vbase + off;
+          h.icount += n - synced;
+          return n;
+        }
+        if ((d.op === 79 || d.op === 80) && atomicFast(h, d)) {
+          off += len;
+          n++;
           continue;
         }
-        break;
-      default:
-        break;
+        h.pc = vbase + off;
+        h.icount += n - synced;
+        const r = execute(h, d);
+        if (r === EXEC_TRAP) return n;
+        n++;
+        h.icount++;
+        synced = n;
+        // Anything that may have changed translation, privilege or interrupt state ends the run (EXEC_END).
+        if (r === EXEC_END) return n;
+        off += len;
+        continue;
+      }
     }
-    // Everything else: the reference semantics, with the pc and instruction count written back first.
-    h.pc = pc;
-    h.icount += k - synced;
-    synced = k;
-    const r = execute(h, d);
-    if (r === EXEC_TRAP) return k;
-    h.icount++;
-    synced = k + 1;
-    if (r === EXEC_END) return k + 1;
-    pc = h.pc;
+    // A control transfer to vbase + t.
+    if (t >= 0 && t < PAGE_SIZE) {
+      off = t;
+    } else {
+      const npc = vbase + t;
+      const no = npc & 4095;
+      const nbase = npc - no;
+      const i = (npc >>> 12) & TLB_MASK;
+      const c = it.xcode[i];
+      const v = it.xview[i];
+      const m = it.xblock[i];
+      if (it.xtag[i] !== nbase || c === undefined || v === undefined || m === undefined) {
+        h.pc = npc;
+        h.icount += n - synced;
+        return n;
+      }
+      vbase = nbase;
+      off = no;
+      code = c;
+      view = v;
+      mem = m;
+      ops = c.ops;
+      imms = c.imms;
+      heat = c.heat;
+      base = (nbase + (it.xdelta[i] ?? 0)) | 0;
+    }
+    if (counting) {
+      // Heat: how often control lands here. At the thresholds runFast considers compiling the block.
+      const hs = off >> 1;
+      const hv = (heat[hs] ?? 0) + 1;
+      heat[hs] = hv;
+      if (hv === hotLoop || hv === hot) break;
+    }
   }
-  h.pc = pc;
-  h.icount += count - synced;
-  return count;
+  h.pc = vbase + off;
+  h.icount += n - synced;
+  return n;
 }
 
 /**
@@ -523,6 +778,8 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SW: 20,
   OP_SD: 21,
   OP_ADDI: 22,
+  OP_SLTI: 23,
+  OP_SLTIU: 24,
   OP_XORI: 25,
   OP_ORI: 26,
   OP_ANDI: 27,
@@ -531,9 +788,12 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SRAI: 30,
   OP_ADD: 31,
   OP_SUB: 32,
+  OP_SLL: 33,
   OP_SLT: 34,
   OP_SLTU: 35,
   OP_XOR: 36,
+  OP_SRL: 37,
+  OP_SRA: 38,
   OP_OR: 39,
   OP_AND: 40,
   OP_ADDIW: 41,
@@ -542,8 +802,22 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SRAIW: 44,
   OP_ADDW: 45,
   OP_SUBW: 46,
+  OP_SLLW: 47,
+  OP_SRLW: 48,
+  OP_SRAW: 49,
   OP_MUL: 50,
+  OP_MULH: 51,
+  OP_MULHSU: 52,
+  OP_MULHU: 53,
+  OP_DIV: 54,
+  OP_DIVU: 55,
+  OP_REM: 56,
+  OP_REMU: 57,
   OP_MULW: 58,
+  OP_DIVW: 59,
+  OP_DIVUW: 60,
+  OP_REMW: 61,
+  OP_REMUW: 62,
   OP_FENCE: 63,
   OP_AMO_W: 79,
   OP_AMO_D: 80,

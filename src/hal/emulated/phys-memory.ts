@@ -1,7 +1,8 @@
 /**
  * The emulated machine's physical address space: RAM blocks (`HostMemory` from `allocateMemory`) placed at
  * addresses, plus what the hart caches about each 4 KiB page:
- * - decoded basic blocks (`CodePage`), dropped when the page is written (by a hart store or `notifyWritten`);
+ * - decoded instructions and compiled blocks (`CodePage`), dropped when the page is written (by a hart store or
+ *   `notifyWritten`);
  * - whether the page has held page-table entries, so an external write to it flushes the harts' TLBs (the VMM
  *   edits the G-stage table without being able to execute HFENCE.GVMA).
  *
@@ -9,13 +10,47 @@
  * invalidation reaches all of them through the `MemoryClient` callbacks.
  */
 
-import type { Block } from "./block.ts";
+import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
 import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
+import type { Insn } from "./decode.ts";
 
-/** Decoded blocks of one physical page, indexed by (offset in page) >> 1. */
+/**
+ * The decode cache of one physical page (format in block.ts), indexed by slot = (offset in page) >> 1.
+ * Typed arrays, so the interpreter's working set stays small; the `Insn` objects are kept for the instructions
+ * it hands to `execute`.
+ */
 export class CodePage {
-  readonly slots: (Block | undefined)[] = new Array<Block | undefined>(PAGE_SIZE >> 1).fill(undefined);
+  /** Packed slot words; 0 = not decoded. The extra last word is the SLOT_PAGE_END sentinel. */
+  readonly ops = new Int32Array(SLOTS_PER_PAGE + 1);
+  readonly imms = new Int32Array(SLOTS_PER_PAGE);
+  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE).fill(undefined);
+  /** Taken branches and jumps that landed on each slot (what is worth compiling); wraps harmlessly. */
+  readonly heat = new Uint16Array(SLOTS_PER_PAGE);
+  /** Blocks built for the compiler, by start slot (created on first use). */
+  blocks: (Block | undefined)[] | undefined = undefined;
+  /** Decoded slots. */
   count = 0;
+
+  constructor() {
+    this.ops[SLOTS_PER_PAGE] = SLOT_PAGE_END | SLOT_DECODED;
+  }
+
+  /** Forget everything decoded (the page was written). Arrays are cleared in place: TLB entries keep them. */
+  clear(): void {
+    if (this.count !== 0 || this.blocks !== undefined) {
+      // (A compiled block's start is marked in `ops` even where nothing else was decoded.)
+      this.ops.fill(0, 0, SLOTS_PER_PAGE);
+      this.insns.fill(undefined);
+      this.count = 0;
+    }
+    this.heat.fill(0);
+    const blocks = this.blocks;
+    if (blocks !== undefined) {
+      // A compiled self-loop running right now checks `valid` on every iteration.
+      for (const b of blocks) if (b !== undefined) b.valid = false;
+      this.blocks = undefined;
+    }
+  }
 }
 
 const PAGE_HAS_CODE = 1;
@@ -138,17 +173,8 @@ export class PhysicalMemory {
     const flags = block.pageFlags[pageIndex] ?? 0;
     if ((flags & PAGE_HAS_CODE) === 0) return;
     block.pageFlags[pageIndex] = flags & ~PAGE_HAS_CODE;
-    const page = block.codePages[pageIndex];
-    if (page === undefined || page.count === 0) return;
-    // Clear in place: exec-TLB entries hold a reference to this CodePage and keep using it.
-    for (let i = 0; i < page.slots.length; i++) {
-      const b = page.slots[i];
-      if (b !== undefined) {
-        b.valid = false;
-        page.slots[i] = undefined;
-      }
-    }
-    page.count = 0;
+    // Exec-TLB entries (and a running interpreter) hold a reference to this CodePage and keep using it.
+    block.codePages[pageIndex]?.clear();
   }
 
   /**

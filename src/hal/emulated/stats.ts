@@ -18,9 +18,11 @@ export class HartStats {
   crossPage = 0;
   /** AMOs and LR/SC that took the slow path (a full translation each). */
   atomicsSlow = 0;
-  /** Blocks decoded (first use, or after their page was written). */
+  /** Instructions decoded into a page's decode cache (first use, or after the page was written). */
+  decodes = 0;
+  /** Blocks built for the compiler. */
   blockBuilds = 0;
-  /** Pages whose decoded blocks were dropped because the page was written. */
+  /** Pages whose decoded instructions were dropped because the page was written. */
   codeInvalidations = 0;
   /** Blocks compiled to JavaScript. */
   compiles = 0;
