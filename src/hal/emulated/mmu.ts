@@ -225,7 +225,9 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
     const pteAddr = table + index * 8;
     const region = s.memory.find(pteAddr);
     if (region === undefined) return accessFault(access);
-    const off = pteAddr - region.base;
+    // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
+    // every walk leave optimized code).
+    const off = (pteAddr - region.base) | 0;
     PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
     const view = region.block.view;
     let lo = view.getInt32(off, true);
@@ -303,7 +305,9 @@ function walkFirstStage(
     }
     const region = s.memory.find(pteAddr);
     if (region === undefined) return accessFault(access);
-    const off = pteAddr - region.base;
+    // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
+    // every walk leave optimized code).
+    const off = (pteAddr - region.base) | 0;
     PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
     const view = region.block.view;
     let lo = view.getInt32(off, true);
