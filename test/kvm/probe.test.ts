@@ -1,6 +1,7 @@
 /** The KVM probe, capability checks and memory slots, against the host's /dev/kvm. */
 import { describe, expect, test } from "bun:test";
-import { kvmBackend, probeKvm } from "../../src/hal/kvm/index.ts";
+import { kvmBackend, probeKvm, realModeState } from "../../src/hal/kvm/index.ts";
+import { APIC_LVT0, APIC_LVT1 } from "../../src/hal/kvm/vcpu.ts";
 import { KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY } from "../../src/hal/kvm/abi.ts";
 import { HalError, MappingFlags } from "../../src/hal/types.ts";
 import { describeIf } from "../support/skip.ts";
@@ -74,6 +75,18 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
     const bytes = t.ram.bytes;
     t[Symbol.dispose]();
     expect(bytes.length).toBe(0);
+  });
+
+  test("LINT0 is ExtINT (unmasked) by default and masked on request; LINT1 is NMI", () => {
+    using t = createTestVm({ cpuCount: 2 });
+    const pc = t.vm.createVcpu(0);
+    pc.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    expect(pc.getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x700);
+    expect(pc.getLapicRegister(APIC_LVT1) & 0x1_0700).toBe(0x400);
+    const reduced = t.vm.createVcpu(1);
+    reduced.setupX86({ ...realModeState(REAL_MODE_LOAD), lint0: "masked" });
+    expect(reduced.getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x1_0700);
+    expect(() => reduced.getLapicRegister(0x351)).toThrow(/16-byte aligned/);
   });
 
   test("a vCPU id beyond cpuCount is refused", () => {

@@ -111,6 +111,8 @@ export const APIC_LVT0 = 0x350;
 export const APIC_LVT1 = 0x360;
 const APIC_LVT_DELIVERY_MODE_SHIFT = 8;
 const APIC_LVT_DELIVERY_MODE_MASK = 0x7 << APIC_LVT_DELIVERY_MODE_SHIFT;
+/** LVT mask bit (bit 16). */
+const APIC_LVT_MASKED = 1 << 16;
 export const APIC_MODE_EXTINT = 0x7;
 export const APIC_MODE_NMI = 0x4;
 
@@ -215,7 +217,7 @@ export class KvmVcpu implements HalVcpu {
     this.#initialState = state;
     this.#setMsrs(BOOT_MSRS);
     this.#setFpu();
-    if (this.#context.irqchip) this.#setLapicLints();
+    if (this.#context.irqchip) this.#setLapicLints(state.lint0 ?? "extint");
     this.#setSregs(state);
     this.#regs.fill(0);
     for (const [name, value] of Object.entries(state.gprs ?? {})) {
@@ -263,17 +265,20 @@ export class KvmVcpu implements HalVcpu {
     sys.ioctlBuf(this.#context.vcpuFd, KVM_SET_FPU, fpu);
   }
 
-  /** LINT0 = ExtINT (the 8259 PIC's output), LINT1 = NMI: what a PC's BIOS programs and Linux expects. */
-  #setLapicLints(): void {
+  /**
+   * LINT0 = ExtINT (the 8259 PIC's output, "virtual wire" mode) unless the machine has no 8259 for the guest
+   * (`lint0: "masked"`), LINT1 = NMI: what a PC's BIOS programs and Linux expects.
+   */
+  #setLapicLints(lint0: "extint" | "masked"): void {
     const lapic = new Uint8Array(KVM_LAPIC_STATE_LAYOUT.size);
     sys.ioctlBuf(this.#context.vcpuFd, KVM_GET_LAPIC, lapic);
     const view = new DataView(lapic.buffer);
-    const setMode = (register: number, mode: number): void => {
-      const value = view.getUint32(register, true);
-      view.setUint32(register, ((value & ~APIC_LVT_DELIVERY_MODE_MASK) | (mode << APIC_LVT_DELIVERY_MODE_SHIFT)) >>> 0, true);
+    const setLvt = (register: number, mode: number, masked: boolean): void => {
+      const value = view.getUint32(register, true) & ~(APIC_LVT_DELIVERY_MODE_MASK | APIC_LVT_MASKED);
+      view.setUint32(register, (value | (mode << APIC_LVT_DELIVERY_MODE_SHIFT) | (masked ? APIC_LVT_MASKED : 0)) >>> 0, true);
     };
-    setMode(APIC_LVT0, APIC_MODE_EXTINT);
-    setMode(APIC_LVT1, APIC_MODE_NMI);
+    setLvt(APIC_LVT0, APIC_MODE_EXTINT, lint0 === "masked");
+    setLvt(APIC_LVT1, APIC_MODE_NMI, false);
     sys.ioctlBuf(this.#context.vcpuFd, KVM_SET_LAPIC, lapic);
   }
 
@@ -308,6 +313,17 @@ export class KvmVcpu implements HalVcpu {
       efer: view.getBigUint64(S.efer.offset, true),
       cs: readSegment(view, S.cs.offset),
     };
+  }
+
+  /** A 32-bit local APIC register (offset in the APIC page) as KVM_GET_LAPIC reports it. */
+  getLapicRegister(offset: number): number {
+    this.#checkOpen("getLapicRegister");
+    if (!Number.isInteger(offset) || offset < 0 || offset > KVM_LAPIC_STATE_LAYOUT.size - 4 || offset % 16 !== 0) {
+      throw new HalError("kvm", "invalid-argument", "KVM_GET_LAPIC", `Cannot read APIC register 0x${offset.toString(16)}: registers are 16-byte aligned below 0x400`);
+    }
+    const lapic = new Uint8Array(KVM_LAPIC_STATE_LAYOUT.size);
+    sys.ioctlBuf(this.#context.vcpuFd, KVM_GET_LAPIC, lapic);
+    return new DataView(lapic.buffer).getUint32(offset, true);
   }
 
   /** KVM_GET_MP_STATE (an AP waiting for INIT/SIPI is KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED). */

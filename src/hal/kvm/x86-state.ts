@@ -71,6 +71,13 @@ export interface X86VcpuState {
   readonly cr3?: bigint;
   readonly cr4?: bigint;
   readonly efer?: bigint;
+  /**
+   * Local APIC LINT0 (in-kernel irqchip only): "extint" (default) wires the 8259 PIC to the CPU as on a PC
+   * ("virtual wire"); "masked" for machines that tell the guest there is no 8259 (hardware-reduced ACPI): Linux
+   * then never programs or masks the PIC, and an IRQ that KVM also routes to it would arrive on LINT0 with the
+   * PIC's reset vector base 0 (IRQ 4 as vector 4, #OF).
+   */
+  readonly lint0?: "extint" | "masked";
 }
 
 // Architectural bits (Intel SDM vol. 3, 2.5 and 2.2.1)

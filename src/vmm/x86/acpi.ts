@@ -39,7 +39,6 @@ const FADT_FLAG_HW_REDUCED_ACPI = 1 << 20;
 
 // MADT (5.2.12)
 const MADT_REVISION = 5;
-const MADT_FLAG_PCAT_COMPAT = 1 << 0;
 const MADT_TYPE_LOCAL_APIC = 0;
 const MADT_TYPE_IOAPIC = 1;
 const MADT_LOCAL_APIC_ENABLED = 1 << 0;
@@ -108,7 +107,8 @@ export function buildAcpiTables(cpuCount: number, base = ACPI_START): AcpiTables
   });
   const ioapicId = cpuCount;
   const madt = sdt("APIC", MADT_REVISION, madtSize, (t) => {
-    t.u32(SDT_HEADER_SIZE, APIC_START).u32(SDT_HEADER_SIZE + 4, MADT_FLAG_PCAT_COMPAT);
+    // Flags 0: no PCAT_COMPAT, there is no 8259 for the guest (hardware-reduced ACPI; see X86VcpuState.lint0).
+    t.u32(SDT_HEADER_SIZE, APIC_START).u32(SDT_HEADER_SIZE + 4, 0);
     let at = MADT_FIXED_SIZE;
     for (let cpu = 0; cpu < cpuCount; cpu++) {
       t.u8(at, MADT_TYPE_LOCAL_APIC).u8(at + 1, MADT_LOCAL_APIC_SIZE).u8(at + 2, cpu).u8(at + 3, cpu).u32(at + 4, MADT_LOCAL_APIC_ENABLED);

@@ -38,6 +38,7 @@ export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInpu
     acpiRsdp,
     ...(input.initrd === undefined ? {} : { initrd: input.initrd }),
   });
-  const vcpuState = setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams });
+  // Our ACPI tables describe a hardware-reduced platform without an 8259, so LINT0 must not carry the PIC's output.
+  const vcpuState = { ...setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams }), lint0: "masked" as const };
   return { kernel, vcpuState };
 }
