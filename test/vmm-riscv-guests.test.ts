@@ -110,7 +110,7 @@ describe("RISC-V guests on the emulated backend", () => {
         return 0x1234n;
       }),
     );
-    expect(calls).toEqual([[1n, [0x11n, 0x22n, 0x33n, 0x44n, 0x55n, 0x66n]]]);
+    expect(calls).toEqual([[0x10n, [0x11n, 0x22n, 0x33n, 0x44n, 0x55n, 0x66n]]]);
     expect(output).toContain("hypercall: returned error 0 value 0x0000000000001234");
     expect(exitCode).toBe(0);
   });

@@ -191,6 +191,13 @@ describe("AxVM", () => {
     expect(machine.hypercallResults).toEqual([21n, undefined]);
   });
 
+  test("hypercall 1 is the VMM's own exit(status), whatever handler is registered", async () => {
+    const { vm } = makeVm([{ kind: "Hypercall", nr: 1n, args: [0x105n, 0n, 0n, 0n, 0n, 0n] }, poweroff(0)]);
+    vm.onHypercall(() => 0n);
+    vm.init();
+    expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 5 });
+  });
+
   test("FailEntry, Unsupported and backend failures stop only that VM with an error", async () => {
     const failing = makeVm([{ kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" }]);
     failing.vm.init();

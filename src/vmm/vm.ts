@@ -61,6 +61,13 @@ export interface VmStats {
   badDeviceAccesses: number;
 }
 
+/**
+ * Hypercall number 1 belongs to the VMM: "exit(status)" stops the VM with exit code status & 0xff. Every other
+ * number goes to the embedder's handler (`onHypercall`). RISC-V: SBI extension 0x485643, FID = number, a0..a5 =
+ * arguments; x86 (KVM): `out` to port 0x0cf0 with RAX = number, RDI, RSI, RCX, RBX, R8, R9 = arguments.
+ */
+export const HYPERCALL_EXIT = 1n;
+
 const WIDTH_ONES: Record<AccessWidth, bigint> = { 1: 0xffn, 2: 0xffffn, 4: 0xffff_ffffn, 8: 0xffff_ffff_ffff_ffffn };
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
 const INTERNAL_EXIT_BATCH = 256;
@@ -410,6 +417,11 @@ export class AxVM {
         this.#stop({ reason: exit.action, exitCode: exit.action === "crash" ? Math.max(1, exit.code) : exit.code });
         return;
       case "Hypercall": {
+        if (exit.nr === HYPERCALL_EXIT) {
+          // axvisor-ts's own hypercall: the guest ends its VM with a status (0 = success), on every architecture.
+          this.#stop({ reason: "poweroff", exitCode: Number(BigInt.asUintN(8, exit.args[0])) });
+          return;
+        }
         const result = this.#hypercallHandler?.(id, exit.nr, exit.args);
         this.#machine.completeHypercall(this.vcpu(id), result);
         if (result === undefined) this.#log.debug(`${this.label}: hypercall ${exit.nr} not handled`);
