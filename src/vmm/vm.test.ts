@@ -191,6 +191,16 @@ describe("AxVM", () => {
     expect(machine.hypercallResults).toEqual([21n, undefined]);
   });
 
+  test('a guest reset reboots, or stops with 0 when on_reset = "stop"', async () => {
+    const reboot: AxVCpuExitReason = { kind: "SystemDown", action: "reboot", code: 0 };
+    const rebooting = makeVm([reboot]);
+    rebooting.vm.init();
+    expect(await rebooting.vm.run()).toMatchObject({ reason: "reboot", exitCode: 0 });
+    const stopping = makeVm([reboot], testVmConfig({ onReset: "stop" }));
+    stopping.vm.init();
+    expect(await stopping.vm.run()).toMatchObject({ reason: "poweroff", exitCode: 0 });
+  });
+
   test("hypercall 1 is the VMM's own exit(status), whatever handler is registered", async () => {
     const { vm } = makeVm([{ kind: "Hypercall", nr: 1n, args: [0x105n, 0n, 0n, 0n, 0n, 0n] }, poweroff(0)]);
     vm.onHypercall(() => 0n);

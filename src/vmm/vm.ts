@@ -414,7 +414,7 @@ export class AxVM {
         this.#online[id] = false;
         return;
       case "SystemDown":
-        this.#stop({ reason: exit.action, exitCode: exit.action === "crash" ? Math.max(1, exit.code) : exit.code });
+        this.#systemDown(exit.action, exit.code);
         return;
       case "Hypercall": {
         if (exit.nr === HYPERCALL_EXIT) {
@@ -509,6 +509,15 @@ export class AxVM {
   // Stopping
   // ------------------------------------------------------------------------------------------------------------
 
+  /** The guest asked to power off, reset or report a crash. A reset is a reboot unless the config says stop. */
+  #systemDown(action: SystemDownAction, code: number): void {
+    if (action === "reboot" && this.config.onReset === "stop") {
+      this.#stop({ reason: "poweroff", exitCode: 0 });
+      return;
+    }
+    this.#stop({ reason: action, exitCode: action === "crash" ? Math.max(1, code) : code });
+  }
+
   #stop(result: Omit<VmResult, "vmId" | "name">): void {
     if (this.shuttingDown()) return;
     this.#status = "Stopping";
@@ -565,7 +574,7 @@ export class AxVM {
       wakeVcpu: (id) => this.#wake(id),
       requestSystemDown: (action, code, reason) => {
         this.#log.debug(`${this.label}: ${reason}`);
-        this.#stop({ reason: action, exitCode: action === "crash" ? Math.max(1, code) : code });
+        this.#systemDown(action, code);
       },
     };
   }

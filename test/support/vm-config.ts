@@ -11,6 +11,7 @@ export function testVmConfig(overrides: Partial<VmConfig> & { kernelPath?: strin
     arch: "riscv64",
     backend: "auto",
     machine: "virt-hypervisor",
+    onReset: "reboot",
     cpuNum: 1,
     physCpuIds: undefined,
     physCpuSets: undefined,

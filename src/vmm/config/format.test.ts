@@ -17,7 +17,7 @@ test("formatVmConfig shows the resolved VM with its defaults", () => {
   const config = loadVmConfig(join(FIXTURES, "linux-riscv64-qemu-smp1.toml"));
   expect(formatVmConfig(config).split("\n")).toEqual([
     `VM 1 "linux-qemu" from ${join(FIXTURES, "linux-riscv64-qemu-smp1.toml")}`,
-    "  machine  riscv64, virt-hypervisor, backend auto, vm_type rtos",
+    "  machine  riscv64, virt-hypervisor, backend auto, vm_type rtos, on reset: reboot",
     "  vcpus    1, physical ids [0]",
     "  memory   0x90000000..0xcfffffff 1 GiB rwx reserved",
     `  kernel   ${join(FIXTURES, "images/arceos-riscv64.bin")} (raw, 4 KiB) at 0x90000000, entry 0x90000000`,

@@ -32,7 +32,7 @@ export function formatVmConfig(config: VmConfig): string {
   const lines: string[] = [];
   lines.push(`VM ${config.id} "${config.name}" from ${config.source}`);
   lines.push(
-    `  ${"machine".padEnd(9)}${config.arch}, ${config.machine}, backend ${config.backend}, vm_type ${config.vmType}`,
+    `  ${"machine".padEnd(9)}${config.arch}, ${config.machine}, backend ${config.backend}, vm_type ${config.vmType}, on reset: ${config.onReset}`,
   );
   const ids = config.physCpuIds === undefined ? "" : `, physical ids [${config.physCpuIds.join(", ")}]`;
   const sets = config.physCpuSets === undefined ? "" : `, affinity masks [${config.physCpuSets.map(hex).join(", ")}]`;

@@ -396,6 +396,7 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
       arch,
       backend,
       machine,
+      onReset: base.on_reset ?? "reboot",
       cpuNum: base.cpu_num,
       physCpuIds: base.phys_cpu_ids,
       physCpuSets: base.phys_cpu_sets,

@@ -164,6 +164,7 @@ export const arch = wordOf({ riscv64: "riscv64", x86_64: "x86_64", aarch64: "aar
 export const backend = wordOf({ auto: "auto", kvm: "kvm", hvf: "hvf", emulated: "emulated" } as const);
 export const machine = wordOf({ "virt-hypervisor": "virt-hypervisor", "virt-bare": "virt-bare" } as const);
 export const unmappedMmio = wordOf({ ignore: "ignore", fault: "fault" } as const);
+export const onReset = wordOf({ reboot: "reboot", stop: "stop" } as const);
 
 /** `console = "stdout" | "none" | "file:<path>"`; the path is resolved later against the config's folder. */
 export type RawConsole = { readonly kind: "stdout" } | { readonly kind: "none" } | { readonly kind: "file"; readonly path: string };
@@ -312,6 +313,7 @@ const baseSection = z.strictObject({
   arch: arch.optional(),
   backend: backend.optional(),
   machine: machine.optional(),
+  on_reset: onReset.optional(),
 });
 
 const kernelSection = z.strictObject({

@@ -176,6 +176,12 @@ export interface VmConfig {
   readonly arch: GuestArch;
   readonly backend: BackendChoice;
   readonly machine: MachineKind;
+  /**
+   * What a guest-requested reset (SBI SRST reboot, the x86 i8042 reset line that `reboot=k` pulses, the test
+   * finisher's reset) does: "reboot" boots the VM again from its config (QEMU's default); "stop" ends it with
+   * exit code 0 (Firecracker's behaviour, QEMU's `-no-reboot`).
+   */
+  readonly onReset: "reboot" | "stop";
   readonly cpuNum: number;
   /** Physical CPU id per vCPU (length `cpuNum`), or `undefined` = vCPU i uses id i. */
   readonly physCpuIds: readonly number[] | undefined;
