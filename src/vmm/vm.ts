@@ -356,7 +356,7 @@ export class AxVM {
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
     this.stats.exits[exit.kind] = (this.stats.exits[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
-    sink(`[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && _k === "addr" ? hex(v) : v))}`);
+    sink(`[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`);
   }
 
   // ------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import type { VmConfig } from "../config/types.ts";
 import { VmError } from "../errors.ts";
 import type { Machine } from "../machine.ts";
 import { RiscvVirtMachine } from "./riscv-virt.ts";
+import { X86PcMachine } from "./x86-pc.ts";
 
 export function machineFor(config: VmConfig): Machine {
   const label = `vm ${config.id} (${config.name})`;
@@ -12,7 +13,7 @@ export function machineFor(config: VmConfig): Machine {
       return new RiscvVirtMachine(config.machine === "virt-bare" ? "bare" : "hypervisor");
     case "x86_64":
       if (config.machine === "virt-bare") throw new VmError("config", label, `base.machine = "virt-bare" is a RISC-V board; x86_64 guests use the PC machine`);
-      throw new VmError("config", label, "x86_64 guests: the PC machine is not wired into the VMM yet");
+      return new X86PcMachine();
     case "aarch64":
       throw new VmError("config", label, "aarch64 guests have no machine yet");
   }
