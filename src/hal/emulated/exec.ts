@@ -143,7 +143,8 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
       }
     }
   }
-  return h.loadSlow(a, width, transformedInstruction(d), d.len);
+  const v = h.loadSlow(a, width, transformedInstruction(d), d.len);
+  return h.loadOk ? v : undefined;
 }
 
 function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Insn): boolean {

@@ -260,6 +260,12 @@ export class Hart implements MemoryClient {
   irqDirty = true;
   /** High word of the last slow-path load (the low word is returned). */
   ldHi = 0;
+  /**
+   * Whether the last `loadSlow` completed. A flag rather than an `undefined` result: the loaded value stays an
+   * int32, and the rare fault does not change its type under the optimized interpreter (which would send it back
+   * to a slower tier).
+   */
+  loadOk = true;
   /** Slow-path event counters. */
   readonly stats = new HartStats();
   /** Result of the last csrRead. */
@@ -858,15 +864,16 @@ export class Hart implements MemoryClient {
   }
 
   /**
-   * Load `width` bytes at `va` (zero-extended: low word returned, high word in `ldHi`). Returns undefined when
-   * the access trapped or stopped the hart for MMIO (then the instruction does not retire).
+   * Load `width` bytes at `va` (zero-extended: low word returned, high word in `ldHi`). When the access trapped
+   * or stopped the hart for MMIO (then the instruction does not retire), `loadOk` is false and 0 is returned.
    */
-  loadSlow(va: number, width: number, tinst: number, len: number): number | undefined {
+  loadSlow(va: number, width: number, tinst: number, len: number): number {
     this.stats.loadMisses++;
     const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+    this.loadOk = false;
     if (pageOff + width > PAGE_SIZE) return this.loadCrossPage(va, width, tinst);
     const pa = this.translateData(va, ACCESS_READ, tinst);
-    if (pa < 0) return undefined;
+    if (pa < 0) return 0;
     const region = this.memory.find(pa);
     if (region === undefined) {
       if (this.mmioExits) {
@@ -874,8 +881,9 @@ export class Hart implements MemoryClient {
       } else {
         this.raise(CAUSE_LOAD_ACCESS, va, 0, 0, this.dataVirt());
       }
-      return undefined;
+      return 0;
     }
+    this.loadOk = true;
     const off = pa - region.base;
     const view = region.block.view;
     // Fill the read TLB for this page.
@@ -891,20 +899,23 @@ export class Hart implements MemoryClient {
     return readView(view, off, width, this);
   }
 
-  loadCrossPage(va: number, width: number, tinst: number): number | undefined {
+  /** A load that straddles a page boundary, byte by byte (sets `loadOk` like `loadSlow`). */
+  loadCrossPage(va: number, width: number, tinst: number): number {
     this.stats.crossPage++;
     const bytes = new Uint8Array(8);
+    this.loadOk = false;
     for (let k = 0; k < width; k++) {
       const pa = this.translateData(va + k, ACCESS_READ, tinst);
-      if (pa < 0) return undefined;
+      if (pa < 0) return 0;
       const region = this.memory.find(pa);
       if (region === undefined) {
         // An access split across a page boundary into non-RAM: not a device access we can express.
         this.raise(CAUSE_LOAD_ACCESS, va + k, 0, 0, this.dataVirt());
-        return undefined;
+        return 0;
       }
       bytes[k] = region.block.bytes[pa - region.base] ?? 0;
     }
+    this.loadOk = true;
     const dv = new DataView(bytes.buffer);
     this.ldHi = dv.getInt32(4, true);
     return dv.getInt32(0, true);

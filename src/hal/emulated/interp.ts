@@ -17,7 +17,7 @@
  * constants.
  */
 
-import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execute, transformedInstruction } from "./exec.ts";
@@ -84,8 +84,14 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
   const counting = hotLoop > 0;
   let n = 0;
   let synced = 0;
-  for (;;) {
-    if (n >= limit) break;
+  // Every exit leaves through the end of this loop with h.pc set (by the trap, when there was one): a rarely
+  // taken exit path of its own would be code JavaScriptCore has never seen run, and reaching it would throw the
+  // whole function out of optimized code.
+  run: for (;;) {
+    if (n >= limit) {
+      h.pc = vbase + off;
+      break;
+    }
     const s = off >> 1;
     let w = ops[s] ?? 0;
     if (w === 0) w = decodeSlot(h, code, view, base, off, mem);
@@ -234,12 +240,8 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          const r = h.loadSlow(a, width, d === undefined ? 0 : transformedInstruction(d), len);
-          if (r === undefined) {
-            h.icount += n - synced;
-            return n;
-          }
-          v = r;
+          v = h.loadSlow(a, width, d === undefined ? 0 : transformedInstruction(d), len);
+          if (!h.loadOk) break run;
           vh = h.ldHi;
         }
         if (rd !== 0) {
@@ -296,10 +298,7 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          if (!h.storeSlow(a, width, lo, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) {
-            h.icount += n - synced;
-            return n;
-          }
+          if (!h.storeSlow(a, width, lo, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) break run;
         }
         off += len;
         n++;
@@ -311,21 +310,6 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
           const r = (a + imm) | 0;
           xhi[rd] = ((xhi[rs1] ?? 0) + (imm >> 31) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = r;
-        }
-        off += len;
-        n++;
-        continue;
-      case 23: // OP_SLTI
-      case 24: // OP_SLTIU
-        if (rd !== 0) {
-          const ahi = xhi[rs1] ?? 0;
-          const bhi = imm >> 31;
-          const alo = (xlo[rs1] ?? 0) >>> 0;
-          const blo = imm >>> 0;
-          const less =
-            (w & 0x7f) === 23 ? ahi < bhi || (ahi === bhi && alo < blo) : ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo < blo);
-          xlo[rd] = less ? 1 : 0;
-          xhi[rd] = 0;
         }
         off += len;
         n++;
@@ -355,9 +339,8 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         n++;
         continue;
       case 28: // OP_SLLI
-      case 33: // OP_SLL
         if (rd !== 0) {
-          const sh = (w & 0x7f) === 28 ? imm : (xlo[rs2] ?? 0) & 63;
+          const sh = imm;
           const lo = xlo[rs1] ?? 0;
           const hi = xhi[rs1] ?? 0;
           if (sh === 0) {
@@ -375,24 +358,22 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         n++;
         continue;
       case 29: // OP_SRLI
-      case 30: // OP_SRAI
-      case 37: // OP_SRL
-      case 38: {
-        // OP_SRA
+      case 30: {
+        // OP_SRAI
         if (rd !== 0) {
-          const op = w & 0x7f;
-          const sh = op <= 30 ? imm : (xlo[rs2] ?? 0) & 63;
+          const sh = imm;
           const lo = xlo[rs1] ?? 0;
           const hi = xhi[rs1] ?? 0;
-          const arith = op === 30 || op === 38;
+          const arith = (w & 0x7f) === 30;
           if (sh === 0) {
             xlo[rd] = lo;
             xhi[rd] = hi;
           } else if (sh < 32) {
             xlo[rd] = (lo >>> sh) | (hi << (32 - sh));
-            xhi[rd] = arith ? hi >> sh : hi >>> sh;
+            // (`| 0`: a uint32 result above 2^31 would not be an int32 to JavaScriptCore and leave optimized code.)
+            xhi[rd] = arith ? hi >> sh : (hi >>> sh) | 0;
           } else {
-            xlo[rd] = arith ? hi >> (sh - 32) : hi >>> (sh - 32);
+            xlo[rd] = arith ? hi >> (sh - 32) : (hi >>> (sh - 32)) | 0;
             xhi[rd] = arith ? hi >> 31 : 0;
           }
         }
@@ -416,21 +397,6 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
           const b = xlo[rs2] ?? 0;
           xhi[rd] = ((xhi[rs1] ?? 0) - (xhi[rs2] ?? 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = (a - b) | 0;
-        }
-        off += len;
-        n++;
-        continue;
-      case 34: // OP_SLT
-      case 35: // OP_SLTU
-        if (rd !== 0) {
-          const alo = (xlo[rs1] ?? 0) >>> 0;
-          const ahi = xhi[rs1] ?? 0;
-          const blo = (xlo[rs2] ?? 0) >>> 0;
-          const bhi = xhi[rs2] ?? 0;
-          const less =
-            (w & 0x7f) === 34 ? ahi < bhi || (ahi === bhi && alo < blo) : ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo < blo);
-          xlo[rd] = less ? 1 : 0;
-          xhi[rd] = 0;
         }
         off += len;
         n++;
@@ -513,105 +479,6 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         off += len;
         n++;
         continue;
-      case 47: // OP_SLLW
-        if (rd !== 0) {
-          const v = (xlo[rs1] ?? 0) << ((xlo[rs2] ?? 0) & 31);
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
-        }
-        off += len;
-        n++;
-        continue;
-      case 48: // OP_SRLW
-        if (rd !== 0) {
-          const v = ((xlo[rs1] ?? 0) >>> ((xlo[rs2] ?? 0) & 31)) | 0;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
-        }
-        off += len;
-        n++;
-        continue;
-      case 49: // OP_SRAW
-        if (rd !== 0) {
-          const v = (xlo[rs1] ?? 0) >> ((xlo[rs2] ?? 0) & 31);
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
-        }
-        off += len;
-        n++;
-        continue;
-      case 50: // OP_MUL
-      case 51: // OP_MULH
-      case 52: // OP_MULHSU
-      case 53: // OP_MULHU
-      case 54: // OP_DIV
-      case 55: // OP_DIVU
-      case 56: // OP_REM
-      case 57: {
-        // OP_REMU
-        if (rd !== 0) {
-          const alo = xlo[rs1] ?? 0;
-          const ahi = xhi[rs1] ?? 0;
-          const blo = xlo[rs2] ?? 0;
-          const bhi = xhi[rs2] ?? 0;
-          switch (w & 0x7f) {
-            case 50:
-              mul64(alo, ahi, blo, bhi);
-              break;
-            case 51:
-              mulh64(alo, ahi, blo, bhi);
-              break;
-            case 52:
-              mulhsu64(alo, ahi, blo, bhi);
-              break;
-            case 53:
-              mulhu64(alo, ahi, blo, bhi);
-              break;
-            case 54:
-              div64(alo, ahi, blo, bhi, false);
-              break;
-            case 55:
-              divu64(alo, ahi, blo, bhi, false);
-              break;
-            case 56:
-              div64(alo, ahi, blo, bhi, true);
-              break;
-            default:
-              divu64(alo, ahi, blo, bhi, true);
-          }
-          xlo[rd] = out[0] ?? 0;
-          xhi[rd] = out[1] ?? 0;
-        }
-        off += len;
-        n++;
-        continue;
-      }
-      case 58: // OP_MULW
-        if (rd !== 0) {
-          const v = Math.imul(xlo[rs1] ?? 0, xlo[rs2] ?? 0);
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
-        }
-        off += len;
-        n++;
-        continue;
-      case 59: // OP_DIVW
-      case 60: // OP_DIVUW
-      case 61: // OP_REMW
-      case 62: {
-        // OP_REMUW
-        if (rd !== 0) {
-          const op = w & 0x7f;
-          const a = xlo[rs1] ?? 0;
-          const b = xlo[rs2] ?? 0;
-          const v = op === 59 || op === 61 ? div32(a, b, op === 61) : divu32(a, b, op === 62);
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
-        }
-        off += len;
-        n++;
-        continue;
-      }
       case 63: // OP_FENCE
         off += len;
         n++;
@@ -619,8 +486,7 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
       case 126: // SLOT_COMPILED: runFast runs the compiled block
       case 125: // SLOT_STRADDLE: runFast runs it uncached
         h.pc = vbase + off;
-        h.icount += n - synced;
-        return n;
+        break run;
       case 127: // SLOT_PAGE_END: sequential execution continues on the next page
         t = off;
         break;
@@ -630,8 +496,7 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         const d = code.insns[s];
         if (d === undefined) {
           h.pc = vbase + off;
-          h.icount += n - synced;
-          return n;
+          break run;
         }
         if ((d.op === 79 || d.op === 80) && atomicFast(h, d)) {
           off += len;
@@ -640,13 +505,14 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
         }
         h.pc = vbase + off;
         h.icount += n - synced;
+        synced = n;
         const r = execute(h, d);
-        if (r === EXEC_TRAP) return n;
+        if (r === EXEC_TRAP) break run;
         n++;
         h.icount++;
         synced = n;
         // Anything that may have changed translation, privilege or interrupt state ends the run (EXEC_END).
-        if (r === EXEC_END) return n;
+        if (r === EXEC_END) break run;
         off += len;
         continue;
       }
@@ -664,8 +530,7 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
       const m = it.xblock[i];
       if (it.xtag[i] !== nbase || c === undefined || v === undefined || m === undefined) {
         h.pc = npc;
-        h.icount += n - synced;
-        return n;
+        break;
       }
       vbase = nbase;
       off = no;
@@ -682,10 +547,12 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
       const hs = off >> 1;
       const hv = (heat[hs] ?? 0) + 1;
       heat[hs] = hv;
-      if (hv === hotLoop || hv === hot) break;
+      if (hv === hotLoop || hv === hot) {
+        h.pc = vbase + off;
+        break;
+      }
     }
   }
-  h.pc = vbase + off;
   h.icount += n - synced;
   return n;
 }
@@ -778,8 +645,6 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SW: 20,
   OP_SD: 21,
   OP_ADDI: 22,
-  OP_SLTI: 23,
-  OP_SLTIU: 24,
   OP_XORI: 25,
   OP_ORI: 26,
   OP_ANDI: 27,
@@ -788,12 +653,7 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SRAI: 30,
   OP_ADD: 31,
   OP_SUB: 32,
-  OP_SLL: 33,
-  OP_SLT: 34,
-  OP_SLTU: 35,
   OP_XOR: 36,
-  OP_SRL: 37,
-  OP_SRA: 38,
   OP_OR: 39,
   OP_AND: 40,
   OP_ADDIW: 41,
@@ -802,22 +662,6 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_SRAIW: 44,
   OP_ADDW: 45,
   OP_SUBW: 46,
-  OP_SLLW: 47,
-  OP_SRLW: 48,
-  OP_SRAW: 49,
-  OP_MUL: 50,
-  OP_MULH: 51,
-  OP_MULHSU: 52,
-  OP_MULHU: 53,
-  OP_DIV: 54,
-  OP_DIVU: 55,
-  OP_REM: 56,
-  OP_REMU: 57,
-  OP_MULW: 58,
-  OP_DIVW: 59,
-  OP_DIVUW: 60,
-  OP_REMW: 61,
-  OP_REMUW: 62,
   OP_FENCE: 63,
   OP_AMO_W: 79,
   OP_AMO_D: 80,

@@ -275,7 +275,7 @@ export function generateBlockSource(block: Block): string | undefined {
         const isLd = d.op === D.OP_LD;
         emit(`{ const a = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}, i = (a >>> 12) & ${TLB_MASK}; let v, vh = 0;`);
         emit(`if (rtag[i] === a - (a & ${probe})) { const o = (a + rdelta[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`);
-        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(a, ${info.width}, ${tinst}, ${d.len}); if (v === undefined) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
+        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(a, ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
         if (d.op === D.OP_LB) emit("v = (v << 24) >> 24;");
         if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
         if (rd !== 0) {
