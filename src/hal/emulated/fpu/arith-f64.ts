@@ -38,6 +38,9 @@ export function addF64(sink: FlagSink, a: number, b: number, rm: number): number
   if (rm === RM_RNE && (sink.fflags & FFLAG_NX) !== 0) return r;
   const bVirtual = r - a;
   const e = a - (r - bVirtual) + (b - bVirtual);
+  // TwoSum is exact only while its intermediates stay finite: near the top of the range `r - a` can round to
+  // infinity (e.g. 0x7fefffffffffffff + 0xffdfffffffffffff), which leaves a NaN or infinite error term.
+  if (e - e !== 0) return addSlowF64(sink, a, b, rm);
   // A sum below 2^-1021 is always exact, so a nonzero error means |r| ≥ 2^-1021: nothing here can be tiny.
   if (e === 0) return r;
   if (rm === RM_RNE) {

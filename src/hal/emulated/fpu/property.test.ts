@@ -229,3 +229,27 @@ test("fcvt.s.d and fcvt.d.s against the rational reference", () => {
     { numRuns: NUM_RUNS * 2 },
   );
 });
+
+// ---- regressions: counterexamples the properties found, kept as fixed cases ----
+
+describe("regressions found by the property tests", () => {
+  test("fadd.d near the top of the range in every rounding mode (TwoSum's intermediate overflowed)", () => {
+    const a = 0xffdf_ffff_ffff_ffffn;
+    const b = 0x7fef_ffff_ffff_ffffn;
+    for (const mode of [0, 1, 2, 3, 4] as const) {
+      for (const [x, y, negate] of [
+        [a, b, false],
+        [b, a, false],
+        [b, a ^ (1n << 63n), true],
+      ] as const) {
+        const fp = new FpState();
+        setF(fp, 1, x);
+        setF(fp, 2, y);
+        fp.frm = mode;
+        fp.fflags = 0;
+        expect(run(E.arith(negate ? "fsub" : "fadd", "d", 3, 1, 2, 7), fp, new IntRegs())).toBe(FP_OK);
+        check(`${negate ? "fsub" : "fadd"}.d ${hex(x)} ${hex(y)} rm=${mode}`, getF(fp, 3), fp.fflags, R.refAdd(R.BINARY64, x, y, mode, negate), 0);
+      }
+    }
+  });
+});
