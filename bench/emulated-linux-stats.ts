@@ -7,7 +7,7 @@
  *
  *   bun bench/emulated-linux-stats.ts [config.toml]     (default configs/linux-riscv64.toml)
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
@@ -24,7 +24,22 @@ if (!existsSync(image)) {
   process.exit(0);
 }
 
+/**
+ * CPU time of the main thread (where the harts run) in seconds, from Linux's schedstat: unlike wall time it does
+ * not count waiting for a core, so it is steadier on a shared machine. Undefined where /proc has no schedstat.
+ */
+function mainThreadCpu(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ");
+    return Number(fields[0]) / 1e9;
+  } catch {
+    return undefined;
+  }
+}
+
 const t0 = performance.now();
+const cpu0 = mainThreadCpu();
+let markerCpu: number | undefined;
 const config = loadVmConfig(configPath);
 const hypervisor = emulatedBackend.open();
 let text = "";
@@ -41,6 +56,8 @@ const vm = new AxVM(config, {
       text += decoder.decode(bytes);
       if (markerAt === undefined && text.includes(MARKER)) {
         markerAt = (performance.now() - start) / 1000;
+        const cpu = mainThreadCpu();
+        markerCpu = cpu === undefined || cpu0 === undefined ? undefined : cpu - cpu0;
         markerInsns = harts().reduce((sum, v) => sum + v.hart.icount, 0);
       }
     },
@@ -72,7 +89,7 @@ console.log(`set-up ${((start - t0) / 1000).toFixed(3)} s`);
 console.log(
   markerAt === undefined
     ? "marker: MISSING"
-    : `marker after ${markerAt.toFixed(3)} s, ${(markerInsns / 1e6).toFixed(1)} M instructions (${mips(markerInsns, markerAt)} MIPS)`,
+    : `marker after ${markerAt.toFixed(3)} s, ${(markerInsns / 1e6).toFixed(1)} M instructions (${mips(markerInsns, markerAt)} MIPS); main-thread CPU ${markerCpu === undefined ? "n/a" : `${markerCpu.toFixed(3)} s`} to it`,
 );
 console.log(`exit ${result.exitCode} after ${seconds.toFixed(3)} s; inside run() ${runSeconds.toFixed(3)} s`);
 console.log(`exits: ${[...exits.entries()].map(([k, v]) => `${k} ${v}`).join(", ")}`);

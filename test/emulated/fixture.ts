@@ -71,7 +71,7 @@ export function makeHart(options: { ramSize?: number; mmioExits?: boolean; hostT
       const h = fixture.hart;
       h.stop = STOP_NONE;
       if (engine === "reference") return runReference(h, steps);
-      if (engine === "jit") return runFast(h, steps, { jit: true, hotThreshold: 1, hotLoopThreshold: 1 });
+      if (engine === "jit") return runFast(h, steps, { jit: true, hotThreshold: 1, hotLoopThreshold: 1, minHeatRate: 0 });
       return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false });
     },
     x(reg) {

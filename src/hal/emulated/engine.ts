@@ -5,7 +5,8 @@
  *   nothing is cached except translations. It is the yardstick for the fast path.
  * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
  *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
- *   on get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after HOT_THRESHOLD.
+ *   on, at a high rate, get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after
+ *   HOT_THRESHOLD (see MIN_HEAT_RATE).
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
  *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
  *
@@ -26,18 +27,34 @@ import { TLB_MASK } from "./tlb.ts";
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
 export const TIMER_CHECK_INTERVAL = 8192;
 /** Landings on a slot before the block there is compiled. */
-export const HOT_THRESHOLD = 50_000;
+export const HOT_THRESHOLD = 32_768;
 /** Blocks that branch back to their own start loop inside compiled code; they pay back much sooner. */
-export const HOT_LOOP_THRESHOLD = 200;
+export const HOT_LOOP_THRESHOLD = 1024;
+/**
+ * Landings per retired instruction a slot must keep up, from its first landing on, to be compiled. A fresh
+ * compiled function spends its first thousands of calls in JavaScriptCore's slow tiers and costs compiler-thread
+ * time, so only code that is hot right now and will stay hot pays back; a slot that falls below the rate starts
+ * counting again.
+ */
+export const MIN_HEAT_RATE = 1 / 128;
+/** Heat is examined every HEAT_CHECK_INTERVAL landings (a power of two; smaller when a threshold is smaller). */
+export const HEAT_CHECK_INTERVAL = 1024;
 
 export interface EngineOptions {
   /** Compile hot blocks to JavaScript (default true). */
   readonly jit: boolean;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
+  /** Default MIN_HEAT_RATE; 0 compiles at the thresholds whatever the rate. */
+  readonly minHeatRate?: number;
 }
 
-export const DEFAULT_ENGINE_OPTIONS: EngineOptions = { jit: true, hotThreshold: HOT_THRESHOLD, hotLoopThreshold: HOT_LOOP_THRESHOLD };
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  jit: true,
+  hotThreshold: HOT_THRESHOLD,
+  hotLoopThreshold: HOT_LOOP_THRESHOLD,
+  minHeatRate: MIN_HEAT_RATE,
+};
 
 /** Fetch, decode and execute one instruction without the block cache. Returns 1 if it retired. */
 export function stepReference(h: Hart): number {
@@ -81,8 +98,10 @@ export function runReference(h: Hart, budget: number): number {
 
 /** Returns the number of steps (instructions, traps) used. */
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
-  const hotLoop = options.jit ? Math.max(1, Math.min(options.hotLoopThreshold, 0xffff)) : 0;
-  const hot = options.jit && options.hotThreshold <= 0xffff ? Math.max(1, options.hotThreshold) : 0;
+  const counting = options.jit;
+  // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
+  const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
+  const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;
   let steps = 0;
   while (h.stop === STOP_NONE && steps < budget) {
     if (!boundary(h)) break;
@@ -112,27 +131,36 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       steps += Math.max(1, stepReference(h));
       continue;
     }
-    if (hotLoop > 0) {
+    if (counting) {
       // Entries from here count as landings too: the fall-through successors of compiled blocks get hot.
       const hv = (code.heat[slot] ?? 0) + 1;
       code.heat[slot] = hv;
-      if (hv >= hotLoop && considerCompiling(h, code, i, pageOff, hot)) continue;
+      if (hv === 1) code.heatStart[slot] = h.icount;
+      if ((hv & heatMask) === 0 && considerCompiling(h, code, i, pageOff, options)) continue;
     }
-    steps += Math.max(1, interpret(h, limit, hotLoop, hot));
+    steps += Math.max(1, interpret(h, limit, heatMask));
   }
   return steps;
 }
 
 /**
- * Control keeps landing on `pageOff` of `code` (fetch-TLB entry `i`): compile the block there if it loops on
- * itself or has become very hot. Returns true when the slot now runs compiled.
+ * A heat checkpoint of `pageOff` in `code` (fetch-TLB entry `i`): compile the block there if control has landed
+ * on it often enough, recently enough — self-loops after `hotLoopThreshold` landings, other blocks after
+ * `hotThreshold`. Returns true when the slot now runs compiled.
  */
-function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, hot: number): boolean {
+function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, options: EngineOptions): boolean {
+  const slot = pageOff >> 1;
+  const heat = code.heat[slot] ?? 0;
+  const elapsed = Math.max(1, h.icount - (code.heatStart[slot] ?? 0));
+  if (heat / elapsed < (options.minHeatRate ?? MIN_HEAT_RATE)) {
+    code.heat[slot] = 0; // lukewarm: start a new window
+    return false;
+  }
+  if (heat < Math.min(options.hotLoopThreshold, options.hotThreshold)) return false;
   const set = h.itlb;
   const view = set.xview[i];
   const mem = set.xblock[i];
   if (view === undefined || mem === undefined) return false;
-  const slot = pageOff >> 1;
   const blocks = (code.blocks ??= []);
   let b = blocks[slot];
   const base = (h.pc - pageOff + (set.xdelta[i] ?? 0)) | 0;
@@ -144,7 +172,7 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
     h.stats.blockBuilds++;
     blocks[slot] = b;
   }
-  if (b.noCompile || b.compiled !== undefined || !(b.selfLoop || (code.heat[slot] ?? 0) >= hot)) return false;
+  if (b.noCompile || b.compiled !== undefined || heat < (b.selfLoop ? options.hotLoopThreshold : options.hotThreshold)) return false;
   h.stats.compiles++;
   b.compiled = compileBlock(b);
   if (b.compiled === undefined) {

@@ -59,10 +59,11 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
 
 /**
  * Run from `h.pc`, whose fetch translation the caller has just checked is in `h.itlb`. Returns the number of
- * instructions retired (h.icount is advanced by as much) with h.pc at the next instruction to run. `hotLoop` and
- * `hot` are the heat values at which a slot is handed back to `runFast` to be considered for compiling (0: never).
+ * instructions retired (h.icount is advanced by as much) with h.pc at the next instruction to run. With
+ * `heatMask` >= 0, landings of taken branches and jumps are counted per slot, and a slot whose count has all the
+ * mask's bits clear is handed back to `runFast` to be considered for compiling.
  */
-export function interpret(h: Hart, limit: number, hotLoop: number, hot: number): number {
+export function interpret(h: Hart, limit: number, heatMask: number): number {
   const xlo = h.xlo;
   const xhi = h.xhi;
   const dt = h.dtlb;
@@ -80,8 +81,9 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
   let ops = c0.ops;
   let imms = c0.imms;
   let heat = c0.heat;
+  let heatStart = c0.heatStart;
   let base = (vbase + (it.xdelta[ti] ?? 0)) | 0;
-  const counting = hotLoop > 0;
+  const counting = heatMask >= 0;
   let n = 0;
   let synced = 0;
   // Every exit leaves through the end of this loop with h.pc set (by the trap, when there was one): a rarely
@@ -540,17 +542,20 @@ export function interpret(h: Hart, limit: number, hotLoop: number, hot: number):
       ops = c.ops;
       imms = c.imms;
       heat = c.heat;
+      heatStart = c.heatStart;
       base = (nbase + (it.xdelta[i] ?? 0)) | 0;
     }
     if (counting) {
-      // Heat: how often control lands here. At the thresholds runFast considers compiling the block.
+      // Heat: how often control lands here, and since when. A landing at a checkpoint is left to runFast,
+      // which counts it and considers compiling.
       const hs = off >> 1;
       const hv = (heat[hs] ?? 0) + 1;
-      heat[hs] = hv;
-      if (hv === hotLoop || hv === hot) {
+      if ((hv & heatMask) === 0) {
         h.pc = vbase + off;
         break;
       }
+      heat[hs] = hv;
+      if (hv === 1) heatStart[hs] = h.icount + (n - synced);
     }
   }
   h.icount += n - synced;

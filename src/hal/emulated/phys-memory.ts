@@ -24,8 +24,10 @@ export class CodePage {
   readonly ops = new Int32Array(SLOTS_PER_PAGE + 1);
   readonly imms = new Int32Array(SLOTS_PER_PAGE);
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE).fill(undefined);
-  /** Taken branches and jumps that landed on each slot (what is worth compiling); wraps harmlessly. */
-  readonly heat = new Uint16Array(SLOTS_PER_PAGE);
+  /** Taken branches and jumps that landed on each slot, and run-loop entries there (what is worth compiling). */
+  readonly heat = new Int32Array(SLOTS_PER_PAGE);
+  /** h.icount at the first landing of each slot's current heat window (the landing rate decides compiling). */
+  readonly heatStart = new Float64Array(SLOTS_PER_PAGE);
   /** Blocks built for the compiler, by start slot (created on first use). */
   blocks: (Block | undefined)[] | undefined = undefined;
   /** Decoded slots. */
