@@ -62,19 +62,26 @@ type Outcome = { kind: "running" } | { kind: "reset" } | { kind: "poweroff" } | 
 const run: { outcome: Outcome } = { outcome: { kind: "running" } };
 let console_ = "";
 let markerSeen = false;
+let markerSeconds = 0;
 const started = performance.now();
 const portBus = new Bus("port");
+/** Diagnostics for the status lines: GSI level changes ("4+" / "4-") and accesses per COM1 register. */
+const irqChanges = new Map<string, number>();
+const com1Accesses = new Map<string, number>();
 const mmioBus = new Bus("mmio");
 const devices = attachX86LegacyDevices({
   portBus,
   mmioBus,
-  setIrqLine: (gsi, level) => vm.setIrqLine(gsi, level),
+  setIrqLine: (gsi, level) => {
+    irqChanges.set(`${gsi}${level ? "+" : "-"}`, (irqChanges.get(`${gsi}${level ? "+" : "-"}`) ?? 0) + 1);
+    vm.setIrqLine(gsi, level);
+  },
   serialSink: (bytes) => {
     process.stdout.write(bytes);
     console_ = (console_ + new TextDecoder().decode(bytes)).slice(-4096);
     if (!markerSeen && console_.includes(marker)) {
       markerSeen = true;
-      console.error(`\n[kvm-linux-boot] marker seen after ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      markerSeconds = (performance.now() - started) / 1000;
     }
   },
   onReset: () => {
@@ -103,11 +110,13 @@ for (let id = 0; id < cpuCount; id++) {
 function handle(vcpu: KvmVcpu, exit: AxVCpuExitReason): void {
   switch (exit.kind) {
     case "IoWrite": {
+      if (exit.port >= 0x3f8 && exit.port < 0x400) com1Accesses.set(`w${exit.port - 0x3f8}`, (com1Accesses.get(`w${exit.port - 0x3f8}`) ?? 0) + 1);
       const result = portBus.write(exit.port, exit.width, exit.data);
       if (result.kind === "unmapped") devices.unclaimed.write(exit.port, exit.width === 8 ? 4 : exit.width, Number(exit.data & 0xffff_ffffn));
       return;
     }
     case "IoRead": {
+      if (exit.port >= 0x3f8 && exit.port < 0x400) com1Accesses.set(`r${exit.port - 0x3f8}`, (com1Accesses.get(`r${exit.port - 0x3f8}`) ?? 0) + 1);
       const result = portBus.read(exit.port, exit.width);
       vcpu.setReturnValue(result.kind === "ok" ? result.value : BigInt(devices.unclaimed.read(exit.port, exit.width === 8 ? 4 : exit.width)));
       return;
@@ -155,7 +164,8 @@ async function runVcpu(vcpu: KvmVcpu): Promise<void> {
 const STATUS_INTERVAL_MS = 30_000;
 let nextStatus = performance.now() + STATUS_INTERVAL_MS;
 const status = (): string =>
-  vcpus.map((vcpu) => `vCPU ${vcpu.id}: ${vcpu.stats.runs} runs, ${vcpu.stats.exits} exits, last ${lastExit.get(vcpu.id) ?? "-"}`).join("; ");
+  vcpus.map((vcpu) => `vCPU ${vcpu.id}: ${vcpu.stats.runs} runs, ${vcpu.stats.exits} exits, last ${lastExit.get(vcpu.id) ?? "-"}`).join("; ") +
+  `; irq ${JSON.stringify(Object.fromEntries(irqChanges))}; com1 ${JSON.stringify(Object.fromEntries(com1Accesses))}`;
 const watchdog = setInterval(() => {
   if (performance.now() > deadline) for (const vcpu of vcpus) vcpu.kick();
   if (performance.now() > nextStatus) {
@@ -170,7 +180,7 @@ const seconds = ((performance.now() - started) / 1000).toFixed(1);
 const exits = vcpus.reduce((sum, vcpu) => sum + vcpu.stats.exits, 0);
 const finalOutcome: Outcome = run.outcome;
 if (markerSeen && (finalOutcome.kind === "reset" || finalOutcome.kind === "poweroff")) {
-  console.error(`[kvm-linux-boot] PASS: marker seen, guest stopped by ${finalOutcome.kind} after ${seconds} s (${exits} exits)`);
+  console.error(`[kvm-linux-boot] PASS: marker seen after ${markerSeconds.toFixed(1)} s, guest stopped by ${finalOutcome.kind} after ${seconds} s (${exits} exits)`);
   process.exit(0);
 }
 console.error(`[kvm-linux-boot] ${status()}`);

@@ -2,8 +2,10 @@
  * Minimal ACPI tables (ACPI 6.4 chapter 5) so that kernels built without MP-table parsing (Debian's cloud kernel
  * has CONFIG_X86_MPPARSE unset) find every CPU and the IOAPIC: RSDP -> XSDT -> { FADT -> DSDT, MADT }.
  *
- * The FADT declares a hardware-reduced ACPI platform (no PM timer, SCI or FACS to emulate) that still has an
- * i8042 (IAPC_BOOT_ARCH), as Firecracker does. The DSDT holds no AML. The MADT lists one enabled local APIC per vCPU
+ * The FADT describes a PC-compatible platform (legacy devices, an 8042, dual 8259s) without ACPI power-management
+ * hardware. It is deliberately NOT hardware-reduced: under HW_REDUCED_ACPI Linux drops the 8259 and with it the
+ * fixed ISA IRQ numbers 0..15, so the COM1 and i8042 drivers (which ask for IRQ 4 and 1 by number) lose their
+ * interrupts unless the DSDT describes them in AML (what Firecracker does). The DSDT holds no AML. The MADT lists one enabled local APIC per vCPU
  * (APIC id = vCPU index) and the IOAPIC at IOAPIC_START with GSI base 0 (KVM routes GSI n to IOAPIC pin n).
  * The tables live in the BIOS area at ACPI_START (reserved in the e820 map); the RSDP sits at its start, where
  * the kernel's scan of 0xE0000..0xFFFFF finds it, and its address also goes into boot_params.acpi_rsdp_addr.
@@ -31,14 +33,18 @@ const FADT_FLAGS = 112;
 const FADT_MINOR_VERSION = 131;
 const FADT_X_DSDT = 140;
 const FADT_HYPERVISOR_VENDOR_ID = 268;
-/** IAPC_BOOT_ARCH: an 8042 keyboard controller is present (bit 1), no VGA (bit 2). */
+/** IAPC_BOOT_ARCH: legacy (ISA) devices (bit 0), an 8042 (bit 1), no VGA (bit 2). */
+const IAPC_BOOT_ARCH_LEGACY_DEVICES = 1 << 0;
 const IAPC_BOOT_ARCH_8042 = 1 << 1;
 const IAPC_BOOT_ARCH_VGA_NOT_PRESENT = 1 << 2;
-/** FADT flags: HW_REDUCED_ACPI (bit 20). */
-const FADT_FLAG_HW_REDUCED_ACPI = 1 << 20;
+/** FADT flags: WBINVD works (bit 0), the power button and sleep button are not fixed-feature devices (4, 5). */
+const FADT_FLAG_WBINVD = 1 << 0;
+const FADT_FLAG_PWR_BUTTON = 1 << 4;
+const FADT_FLAG_SLP_BUTTON = 1 << 5;
 
 // MADT (5.2.12)
 const MADT_REVISION = 5;
+const MADT_FLAG_PCAT_COMPAT = 1 << 0;
 const MADT_TYPE_LOCAL_APIC = 0;
 const MADT_TYPE_IOAPIC = 1;
 const MADT_LOCAL_APIC_ENABLED = 1 << 0;
@@ -100,15 +106,15 @@ export function buildAcpiTables(cpuCount: number, base = ACPI_START): AcpiTables
   const dsdt = sdt("DSDT", 2, SDT_HEADER_SIZE, () => {});
   const fadt = sdt("FACP", FADT_REVISION, FADT_SIZE, (t) => {
     t.u32(FADT_DSDT, dsdtAt).u64(FADT_X_DSDT, dsdtAt);
-    t.u16(FADT_IAPC_BOOT_ARCH, IAPC_BOOT_ARCH_8042 | IAPC_BOOT_ARCH_VGA_NOT_PRESENT);
-    t.u32(FADT_FLAGS, FADT_FLAG_HW_REDUCED_ACPI);
+    t.u16(FADT_IAPC_BOOT_ARCH, IAPC_BOOT_ARCH_LEGACY_DEVICES | IAPC_BOOT_ARCH_8042 | IAPC_BOOT_ARCH_VGA_NOT_PRESENT);
+    t.u32(FADT_FLAGS, FADT_FLAG_WBINVD | FADT_FLAG_PWR_BUTTON | FADT_FLAG_SLP_BUTTON);
     t.u8(FADT_MINOR_VERSION, FADT_MINOR_REVISION);
     t.ascii(FADT_HYPERVISOR_VENDOR_ID, "AXVISOR");
   });
   const ioapicId = cpuCount;
   const madt = sdt("APIC", MADT_REVISION, madtSize, (t) => {
-    // Flags 0: no PCAT_COMPAT, there is no 8259 for the guest (hardware-reduced ACPI; see X86VcpuState.lint0).
-    t.u32(SDT_HEADER_SIZE, APIC_START).u32(SDT_HEADER_SIZE + 4, 0);
+    // PCAT_COMPAT: dual 8259s are present (KVM's in-kernel PIC); the OS masks them when it uses the IOAPIC.
+    t.u32(SDT_HEADER_SIZE, APIC_START).u32(SDT_HEADER_SIZE + 4, MADT_FLAG_PCAT_COMPAT);
     let at = MADT_FIXED_SIZE;
     for (let cpu = 0; cpu < cpuCount; cpu++) {
       t.u8(at, MADT_TYPE_LOCAL_APIC).u8(at + 1, MADT_LOCAL_APIC_SIZE).u8(at + 2, cpu).u8(at + 3, cpu).u32(at + 4, MADT_LOCAL_APIC_ENABLED);

@@ -38,7 +38,6 @@ export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInpu
     acpiRsdp,
     ...(input.initrd === undefined ? {} : { initrd: input.initrd }),
   });
-  // Our ACPI tables describe a hardware-reduced platform without an 8259, so LINT0 must not carry the PIC's output.
-  const vcpuState = { ...setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams }), lint0: "masked" as const };
+  const vcpuState = setupLongModeBoot(memory, { entry: kernel.entry, bootParams: kernel.bootParams });
   return { kernel, vcpuState };
 }
