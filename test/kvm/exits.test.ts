@@ -123,6 +123,19 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     expect(vcpu.stats.completions).toBe(1);
   });
 
+  test("setEntry restarts the vCPU in its set-up state at the new entry", () => {
+    using t = createTestVm();
+    t.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
+    const vcpu = t.vm.createVcpu(0);
+    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    runUntil(vcpu, finished);
+    // Again from the top: the same greeting, from real mode again.
+    vcpu.setEntry(REAL_MODE_LOAD);
+    const exits = runUntil(vcpu, finished);
+    expect(exits[0]).toEqual({ kind: "IoWrite", port: 0x3f8, width: 1, data: BigInt("H".charCodeAt(0)) });
+    expect(vcpu.getSregs().cr0 & 1n).toBe(0n);
+  });
+
   test("HLT exits when the VM has no in-kernel irqchip, and the guest continues after it", () => {
     using t = createTestVm({ irqchip: false });
     t.memory.write(REAL_MODE_LOAD, guestImage("hlt"));
