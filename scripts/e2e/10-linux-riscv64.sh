@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ci-timeout-seconds: 1500
 # End-to-end: boot our riscv64 Linux guest and check what its /init prints.
 #
 # Builds the kernel when the cache is empty (scripts/build-linux-riscv64.sh), then boots it:

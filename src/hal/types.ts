@@ -55,7 +55,10 @@ export type AxVCpuExitReason =
       readonly kind: "MmioRead";
       readonly addr: GuestPhysAddr;
       readonly width: AccessWidth;
-      /** Destination general-purpose register (arch numbering; RISC-V x0..x31). */
+      /**
+       * Destination general-purpose register (arch numbering; RISC-V x0..x31), or -1 when the backend completes
+       * the load itself and only needs the value (KVM: `setReturnValue` fills `kvm_run.mmio.data`).
+       */
       readonly reg: number;
       /** Width of the destination register in bytes. */
       readonly regWidth: AccessWidth;

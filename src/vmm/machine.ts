@@ -50,6 +50,12 @@ export interface VcpuBoot {
 export interface Machine {
   /** Board name for messages ("riscv-virt-hypervisor"). */
   readonly name: string;
+  /**
+   * What a read from a guest-physical address with no RAM and no device returns (unmapped_mmio = "ignore"):
+   * "zeros" (QEMU's unassigned memory, RISC-V boards) or "ones" (a PC's floating bus, which drivers probing for
+   * absent hardware expect).
+   */
+  readonly unmappedRead: "zeros" | "ones";
   /** Options for `Hypervisor.createVm`, plus the G-stage format when the VMM builds the nested page table. */
   vmOptions(config: VmConfig): Omit<HalVmOptions, "vmId"> & { readonly gstageMode?: GStageMode };
   /** Guest memory regions to create (normally the config's). */

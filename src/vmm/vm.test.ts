@@ -23,6 +23,7 @@ class RecordingDevice implements BusDevice {
 
 class TestMachine implements Machine {
   readonly name = "test-board";
+  unmappedRead: "zeros" | "ones" = "zeros";
   readonly device = new RecordingDevice();
   readonly started: Array<[number, GuestPhysAddr, bigint]> = [];
   readonly hypercallResults: Array<bigint | undefined> = [];
@@ -116,6 +117,15 @@ describe("AxVM", () => {
     expect(vm.stats.unmappedMmioReads).toBe(1);
     expect(vm.stats.unmappedMmioWrites).toBe(1);
     expect(vm.stats.unmappedPortReads).toBe(1);
+  });
+
+  test("a machine with a floating bus (x86) reads all ones from unmapped MMIO", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "MmioRead", addr: 0xfed0_0000, width: 4, reg: 10, regWidth: 8, signedExt: false }, poweroff(0)]);
+    const machine = Object.assign(new TestMachine(), { unmappedRead: "ones" as const });
+    const vm = new AxVM(testVmConfig(), { hypervisor: backend.open(), machine, console: { write: () => undefined, close: () => undefined } });
+    vm.init();
+    await vm.run();
+    expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0xffff_ffffn]);
   });
 
   test('unmapped_mmio = "fault" stops the VM with an error naming the address', async () => {

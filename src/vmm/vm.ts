@@ -329,8 +329,8 @@ export class AxVM {
   }
 
   /**
-   * The unmapped-access policy. "ignore" (default): MMIO reads give 0, port reads all ones (what a PC bus floats
-   * to), writes are dropped; counted, with a warning for the first few pages. "fault": the VM stops with an error
+   * The unmapped-access policy. "ignore" (default): MMIO reads give what the machine's bus floats to (zeros or
+   * all ones), port reads all ones (a PC's), writes are dropped; counted, with a warning for the first few pages. "fault": the VM stops with an error
    * naming the address (a guest bug we want to see, not paper over).
    */
   #unmapped(bus: Bus, access: "read" | "write", addr: number, width: AccessWidth, vcpuId: number): bigint {
@@ -350,7 +350,8 @@ export class AxVM {
         this.#log.warn(`${this.label}: ${what} hits no device; ${access === "read" ? "reading 0" : "ignored"} (further accesses are only counted)`);
       }
     }
-    return isPort && access === "read" ? WIDTH_ONES[width] : 0n;
+    if (access === "write") return 0n;
+    return isPort || this.#machine.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
   }
 
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {

@@ -116,10 +116,8 @@ const APIC_LVT_MASKED = 1 << 16;
 export const APIC_MODE_EXTINT = 0x7;
 export const APIC_MODE_NMI = 0x4;
 
-/** Setup the KVM backend accepts: the HAL's plus the x86 state (proposed for HalVcpuSetup as `x86`). */
-export interface KvmVcpuSetup extends HalVcpuSetup {
-  readonly x86?: X86VcpuState;
-}
+/** Setup the KVM backend accepts: the HAL's (with its `x86` boot state). */
+export type KvmVcpuSetup = HalVcpuSetup;
 
 /** What a vCPU needs from its VM. */
 export interface KvmVcpuContext {

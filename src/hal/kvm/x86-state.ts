@@ -1,38 +1,12 @@
 /**
- * The x86 vCPU state a VMM hands to the KVM backend before the first run (what `HalVcpuSetup` cannot express in
- * an arch-neutral way): segment registers, descriptor tables, control registers, EFER and the general-purpose
- * registers. The Linux boot code in `src/vmm/x86/` builds one of these for the 64-bit boot protocol entry; tests
- * build real-mode and protected-mode ones.
- *
- * Until `src/hal/types.ts` grows an x86 part of `HalVcpuSetup` (proposed: `x86?: X86VcpuState`), the KVM backend
- * accepts it as `KvmVcpuSetup.x86` and through `KvmVcpu.setupX86`.
+ * Helpers around the x86 vCPU state of `HalVcpuSetup.x86` (the types live in src/hal/types.ts): register names in
+ * encoding order, architectural bits, and builders for real-mode and protected-mode states used by the KVM backend
+ * and its tests. The Linux boot code in `src/vmm/x86/` builds the 64-bit boot protocol state.
  */
 
-/** The hidden part of a segment register, as KVM exposes it (struct kvm_segment). */
-export interface X86Segment {
-  readonly base: number;
-  readonly limit: number;
-  readonly selector: number;
-  /** The 4-bit type field of the descriptor (e.g. 0xb = execute/read, accessed; 0x3 = read/write, accessed). */
-  readonly type: number;
-  readonly present: boolean;
-  readonly dpl: number;
-  /** D/B: 32-bit default operand size. */
-  readonly db: boolean;
-  /** S: code/data (true) or system (false) segment. */
-  readonly s: boolean;
-  /** L: 64-bit code segment. */
-  readonly l: boolean;
-  /** G: limit in 4 KiB units. `limit` above is always the byte-granular limit KVM expects. */
-  readonly g: boolean;
-  readonly avl: boolean;
-  readonly unusable?: boolean;
-}
+import type { X86DescriptorTable, X86GprName, X86Segment, X86VcpuState } from "../types.ts";
 
-export interface X86DescriptorTable {
-  readonly base: number;
-  readonly limit: number;
-}
+export type { X86DescriptorTable, X86GprName, X86Segment, X86VcpuState };
 
 /** x86-64 general-purpose registers in instruction-encoding order (the `reg` of `getGpr`/`setGpr`). */
 export const X86_GPR_NAMES = [
@@ -52,33 +26,10 @@ export const X86_GPR_NAMES = [
   "r13",
   "r14",
   "r15",
-] as const;
-export type X86GprName = (typeof X86_GPR_NAMES)[number];
+] as const satisfies readonly X86GprName[];
 /** `getGpr`/`setGpr` numbers past the 16 GPRs. */
 export const X86_REG_RIP = 16;
 export const X86_REG_RFLAGS = 17;
-
-export interface X86VcpuState {
-  readonly rip: number;
-  /** Default 0x2 (the reserved bit 1 set, interrupts off). */
-  readonly rflags?: bigint;
-  readonly gprs?: Partial<Readonly<Record<X86GprName, bigint>>>;
-  /** Segment registers; those not given keep KVM's reset value. */
-  readonly segments?: Partial<Readonly<Record<"cs" | "ds" | "es" | "fs" | "gs" | "ss" | "tr" | "ldt", X86Segment>>>;
-  readonly gdt?: X86DescriptorTable;
-  readonly idt?: X86DescriptorTable;
-  readonly cr0?: bigint;
-  readonly cr3?: bigint;
-  readonly cr4?: bigint;
-  readonly efer?: bigint;
-  /**
-   * Local APIC LINT0 (in-kernel irqchip only): "extint" (default) wires the 8259 PIC to the CPU as on a PC
-   * ("virtual wire"); "masked" for machines that tell the guest there is no 8259 (hardware-reduced ACPI): Linux
-   * then never programs or masks the PIC, and an IRQ that KVM also routes to it would arrive on LINT0 with the
-   * PIC's reset vector base 0 (IRQ 4 as vector 4, #OF).
-   */
-  readonly lint0?: "extint" | "masked";
-}
 
 // Architectural bits (Intel SDM vol. 3, 2.5 and 2.2.1)
 export const X86_CR0_PE = 1n << 0n;

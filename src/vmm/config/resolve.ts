@@ -203,6 +203,8 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
   }
 
   // --- kernel image -----------------------------------------------------------------------------------------
+  /** Where the boot protocol loads a bzImage's protected-mode kernel (Documentation/arch/x86/boot.rst). */
+  const BZIMAGE_LOAD_ADDR = 0x10_0000;
   let image: KernelImage | undefined;
   let entryPoint = kernel.entry_point;
   if (kernelProbe?.kind === "elf") {
@@ -226,10 +228,11 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
         );
       }
     });
-  } else if (kernel.kernel_load_addr === undefined) {
-    issues.add("kernel.kernel_load_addr", undefined, "required key is missing (only ELF images carry their own address)");
+  } else if (kernel.kernel_load_addr === undefined && kernelProbe?.kind !== "bzimage") {
+    issues.add("kernel.kernel_load_addr", undefined, "required key is missing (only ELF images and bzImages carry their own address)");
   } else {
-    const loadAddr = kernel.kernel_load_addr;
+    // The x86 boot protocol puts a bzImage's protected-mode kernel at 1 MiB; the loader reads the rest from it.
+    const loadAddr = kernel.kernel_load_addr ?? BZIMAGE_LOAD_ADDR;
     let format: KernelImageFormat = "raw";
     let size: number | undefined;
     if (kernelProbe?.kind === "linux-image") {

@@ -79,6 +79,7 @@ const SYS_EXIT = 93;
 
 export class RiscvVirtMachine implements Machine {
   readonly name: string;
+  readonly unmappedRead = "zeros";
   readonly #kind: RiscvBoardKind;
   #s: MachineServices | undefined;
   #uart: Uart16550 | undefined;

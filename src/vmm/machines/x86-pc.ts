@@ -25,6 +25,7 @@ const ENOSYS = -38n;
 
 export class X86PcMachine implements Machine {
   readonly name = "x86-pc";
+  readonly unmappedRead = "ones";
   #createdAt = performance.now();
 
   vmOptions(config: VmConfig) {

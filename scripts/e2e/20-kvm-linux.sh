@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
+# ci-timeout-seconds: 1500
 # End-to-end: boot Debian's x86_64 cloud kernel with a busybox initramfs on OUR KVM backend, nested:
 #
 #   host ── qemu-system-x86_64 (TCG, -cpu max: emulated AMD SVM) ── Debian cloud kernel + kvm-amd
-#            └─ /dev/kvm (a real, hardware-style KVM) ── Bun + scripts/e2e/kvm-linux-boot.ts (our backend,
-#               the x86 loader and the PC legacy devices) ── the same Debian kernel + a busybox init
+#            └─ /dev/kvm (a real, hardware-style KVM) ── Bun + scripts/e2e/kvm-linux-boot.ts (our VMM: a VM config,
+#               the x86 PC machine, the KVM backend) ── the same Debian kernel + a busybox init
 #
 # The inner init prints "AXVISOR-KVM-E2E: init reached", lets the (interrupt-driven) serial output drain for a
 # second, and reboots (`reboot -f` with `reboot=k`: the i8042
@@ -13,7 +14,7 @@
 # Pieces are downloaded (apt-get download: linux-image-*-cloud-amd64, busybox-static) and built once under
 # .cache/e2e/kvm-linux/; the outer initramfs is rebuilt when our sources change.
 #
-# Usage: scripts/e2e/kvm-linux.sh [--build-only] [--timeout SECONDS] [--cpus N] [--inner-cmdline "..."]
+# Usage: scripts/e2e/20-kvm-linux.sh [--build-only] [--timeout SECONDS] [--cpus N] [--inner-cmdline "..."]
 # (--inner-cmdline replaces the inner kernel's command line, e.g. without "quiet" to see its boot log.)
 # Ends with "N passed, N failed"; exit status 0 only if the inner boot passed.
 set -euo pipefail
@@ -130,7 +131,9 @@ if [[ ! -f $OUTER ]]; then
   done
   mkdir -p "$work/lib64"
   [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
-  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src scripts/e2e/kvm-linux-boot.ts) | tar xf - -C "$work/axvisor"
+  # The VMM and its runtime dependencies (the CLI's citty is not needed by the driver).
+  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src scripts/e2e/kvm-linux-boot.ts \
+    node_modules/consola node_modules/smol-toml node_modules/zod) | tar xf - -C "$work/axvisor"
   cat > "$work/init" <<EOF
 #!/bin/sh
 export PATH=/bin HOME=/root TMPDIR=/tmp
