@@ -895,7 +895,7 @@ export class Hart implements MemoryClient {
     set.rview[i] = view;
     set.rpage[i] = pa - pageOff;
     set.rspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
-    if (this.lastSpan > PAGE_SIZE) set.superpages = true;
+    if (this.lastSpan > PAGE_SIZE) set.noteSuperpage(i);
     return readView(view, off, width, this);
   }
 
@@ -954,7 +954,7 @@ export class Hart implements MemoryClient {
       set.wview[i] = block.view;
       set.wpage[i] = pa - pageOff;
       set.wspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
-      if (this.lastSpan > PAGE_SIZE) set.superpages = true;
+      if (this.lastSpan > PAGE_SIZE) set.noteSuperpage(i);
     }
     return true;
   }
@@ -1075,7 +1075,7 @@ export class Hart implements MemoryClient {
     set.xpage[i] = t.pa - pageOff;
     set.xblock[i] = region.block;
     set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
-    if (t.span > PAGE_SIZE) set.superpages = true;
+    if (t.span > PAGE_SIZE) set.noteSuperpage(i);
     set.xcode[i] = this.memory.codePage(region.block, pageIndex);
     return t.pa;
   }

@@ -22,7 +22,7 @@ import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
-import type { CodePage, MemBlock } from "./phys-memory.ts";
+import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 const TWO_POW_32 = 4294967296;
@@ -34,7 +34,8 @@ const PAGE_SIZE = 4096;
  * have refilled write-TLB entries for it, which must go before anything decoded from it is used.
  */
 function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: number, mem: MemBlock): number {
-  h.memory.codePage(mem, Math.floor(base / PAGE_SIZE));
+  const pageIndex = base >>> 12;
+  if (!PhysicalMemory.pageHasCode(mem, pageIndex)) h.memory.codePage(mem, pageIndex);
   h.stats.decodes++;
   const slot = off >> 1;
   const low = view.getUint16((base + off) | 0, true);

@@ -47,11 +47,26 @@ export class TlbSet {
   readonly rspan = new Float64Array(TLB_SIZE);
   readonly wspan = new Float64Array(TLB_SIZE);
   readonly xspan = new Float64Array(TLB_SIZE);
-  /** Whether an entry from a superpage may be present (then a selective flush must scan). */
+  /** Whether an entry from a superpage may be present (then a selective flush must look at `superSlots`). */
   superpages = false;
+  /** Indices that have held a superpage entry since the last full flush (each once), so SFENCE.VMA with an
+   * address looks at those instead of scanning the whole TLB. */
+  readonly superSlots: number[] = [];
+  readonly #inSuperSlots = new Uint8Array(TLB_SIZE);
+
+  /** Entry `i` (read, write or execute) now comes from a superpage. */
+  noteSuperpage(i: number): void {
+    this.superpages = true;
+    if (this.#inSuperSlots[i] === 0) {
+      this.#inSuperSlots[i] = 1;
+      this.superSlots.push(i);
+    }
+  }
 
   flush(): void {
     this.superpages = false;
+    for (const i of this.superSlots) this.#inSuperSlots[i] = 0;
+    this.superSlots.length = 0;
     this.rtag.fill(Number.NaN);
     this.wtag.fill(Number.NaN);
     this.xtag.fill(Number.NaN);
@@ -70,9 +85,11 @@ export class TlbSet {
     if (this.wtag[i] === page) this.wtag[i] = Number.NaN;
     if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
     if (!this.superpages) return;
-    dropCovering(this.rtag, this.rspan, va);
-    dropCovering(this.wtag, this.wspan, va);
-    dropCovering(this.xtag, this.xspan, va);
+    for (const j of this.superSlots) {
+      dropCovering(this.rtag, this.rspan, j, va);
+      dropCovering(this.wtag, this.wspan, j, va);
+      dropCovering(this.xtag, this.xspan, j, va);
+    }
   }
 
   flushRead(): void {
@@ -89,14 +106,12 @@ export class TlbSet {
   }
 }
 
-/** Drop the entries whose superpage (span > 4 KiB) contains `va`. */
-function dropCovering(tags: Float64Array, spans: Float64Array, va: number): void {
-  for (let i = 0; i < TLB_SIZE; i++) {
-    const span = spans[i] ?? 0;
-    if (span === 0) continue;
-    const tag = tags[i] ?? Number.NaN;
-    if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
-  }
+/** Drop entry `i` if it comes from a superpage (span > 4 KiB) that contains `va`. */
+function dropCovering(tags: Float64Array, spans: Float64Array, i: number, va: number): void {
+  const span = spans[i] ?? 0;
+  if (span === 0) return;
+  const tag = tags[i] ?? Number.NaN;
+  if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
 }
 
 export function tlbIndex(va: number): number {
