@@ -28,7 +28,8 @@ export const PF_R = 4;
 export interface ElfSegment {
   /** Physical load address (p_paddr). */
   readonly paddr: number;
-  readonly vaddr: number;
+  /** Virtual address (kernels link at high addresses such as 0xffffffff81000000, so this is a bigint). */
+  readonly vaddr: bigint;
   /** The bytes present in the file (p_filesz); the rest up to `memSize` is zero. */
   readonly data: Uint8Array;
   readonly memSize: number;
@@ -68,10 +69,10 @@ function hex(value: number): string {
 }
 
 /** Read a u64 field as a number, rejecting values that do not fit in 53 bits. */
-function u64(view: DataView, offset: number, field: string): number {
+function u64(view: DataView, offset: number, field: string, source: string): number {
   const value = view.getBigUint64(offset, true);
   if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new ElfError("unsupported", `Cannot load ELF: ${field} 0x${value.toString(16)} does not fit in 53 bits`);
+    throw new ElfError("unsupported", `${source}: ${field} 0x${value.toString(16)} does not fit in 53 bits`);
   }
   return Number(value);
 }
@@ -91,9 +92,9 @@ export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
     throw new ElfError("unsupported", `${source}: ELF type ${type} is not an executable (ET_EXEC/ET_DYN)`);
   }
   const machine = view.getUint16(18, true);
-  const entry = u64(view, 24, "e_entry");
-  const phoff = u64(view, 32, "e_phoff");
-  const shoff = u64(view, 40, "e_shoff");
+  const entry = u64(view, 24, "e_entry", source);
+  const phoff = u64(view, 32, "e_phoff", source);
+  const shoff = u64(view, 40, "e_shoff", source);
   const phentsize = view.getUint16(54, true);
   const phnum = view.getUint16(56, true);
   const shentsize = view.getUint16(58, true);
@@ -109,11 +110,11 @@ export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
     const at = phoff + i * phentsize;
     if (view.getUint32(at, true) !== PT_LOAD) continue;
     const flags = view.getUint32(at + 4, true);
-    const offset = u64(view, at + 8, `segment ${i} p_offset`);
-    const vaddr = u64(view, at + 16, `segment ${i} p_vaddr`);
-    const paddr = u64(view, at + 24, `segment ${i} p_paddr`);
-    const fileSize = u64(view, at + 32, `segment ${i} p_filesz`);
-    const memSize = u64(view, at + 40, `segment ${i} p_memsz`);
+    const offset = u64(view, at + 8, `segment ${i} p_offset`, source);
+    const vaddr = view.getBigUint64(at + 16, true);
+    const paddr = u64(view, at + 24, `segment ${i} p_paddr`, source);
+    const fileSize = u64(view, at + 32, `segment ${i} p_filesz`, source);
+    const memSize = u64(view, at + 40, `segment ${i} p_memsz`, source);
     if (fileSize > memSize) {
       throw new ElfError("invalid", `${source}: segment ${i} p_filesz ${hex(fileSize)} > p_memsz ${hex(memSize)}`);
     }
@@ -139,13 +140,13 @@ function readSymbols(bytes: Uint8Array, view: DataView, shoff: number, shentsize
   for (let i = 0; i < shnum; i++) {
     const at = shoff + i * shentsize;
     if (view.getUint32(at + 4, true) !== SHT_SYMTAB) continue;
-    const symOffset = u64(view, at + 24, "symtab sh_offset");
-    const symSize = u64(view, at + 32, "symtab sh_size");
+    const symOffset = u64(view, at + 24, "symtab sh_offset", source);
+    const symSize = u64(view, at + 32, "symtab sh_size", source);
     const link = view.getUint32(at + 40, true);
     if (link >= shnum) throw new ElfError("invalid", `${source}: symtab links to section ${link} of ${shnum}`);
     const strAt = shoff + link * shentsize;
-    const strOffset = u64(view, strAt + 24, "strtab sh_offset");
-    const strSize = u64(view, strAt + 32, "strtab sh_size");
+    const strOffset = u64(view, strAt + 24, "strtab sh_offset", source);
+    const strSize = u64(view, strAt + 32, "strtab sh_size", source);
     if (symOffset + symSize > bytes.length || strOffset + strSize > bytes.length) {
       throw new ElfError("truncated", `${source}: symbol or string table runs past the end of the file`);
     }

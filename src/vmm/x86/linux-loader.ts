@@ -27,6 +27,7 @@ import {
   LOADFLAGS_LOADED_HIGH,
   XLF_KERNEL_64,
 } from "./boot-params.ts";
+import { EM_X86_64, ElfError, type ElfImage, isElf, parseElf } from "../loader/elf.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { CMDLINE_MAX_SIZE, CMDLINE_START, HIMEM_START, MMIO_MEM_START, PAGE_SIZE, ZERO_PAGE_START, type RamRegion } from "./layout.ts";
 
@@ -35,8 +36,8 @@ export type LinuxLoaderErrorKind = "bad-image" | "unsupported-image" | "no-room"
 export class LinuxLoaderError extends Error {
   override readonly name = "LinuxLoaderError";
   readonly kind: LinuxLoaderErrorKind;
-  constructor(kind: LinuxLoaderErrorKind, message: string) {
-    super(message);
+  constructor(kind: LinuxLoaderErrorKind, message: string, options?: { cause: unknown }) {
+    super(message, options);
     this.kind = kind;
   }
 }
@@ -47,16 +48,6 @@ const SETUP_SECTS_DEFAULT = 4;
 /** The 64-bit entry is 0x200 past the start of the protected-mode kernel. */
 export const STARTUP_64_OFFSET = 0x200;
 
-// ELF (System V gABI; x86-64 psABI)
-const ELF_MAGIC = 0x464c_457f; // "\x7fELF" little-endian
-const ELFCLASS64 = 2;
-const ELFDATA2LSB = 1;
-const ET_EXEC = 2;
-const EM_X86_64 = 62;
-const PT_LOAD = 1;
-const ELF64_EHDR_SIZE = 64;
-const ELF64_PHDR_SIZE = 56;
-const ELF_MAX_PHNUM = 128;
 
 export interface LinuxLoadInput {
   /** bzImage or ELF vmlinux bytes. */
@@ -83,7 +74,7 @@ export interface LinuxLoadResult {
 }
 
 export function detectKernelFormat(kernel: Uint8Array): "bzImage" | "elf" | undefined {
-  if (kernel.length >= 4 && new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(0, true) === ELF_MAGIC) return "elf";
+  if (isElf(kernel)) return "elf";
   if (kernel.length >= HDR_HEADER + 4 && new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(HDR_HEADER, true) === HDR_MAGIC) {
     return "bzImage";
   }
@@ -205,45 +196,30 @@ function loadBzImage(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: nu
 }
 
 function loadElf(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: number): LoadedKernel {
-  const bad = (what: string): never => {
-    throw new LinuxLoaderError("bad-image", `Cannot load the ELF kernel: ${what}`);
-  };
-  const unsupported = (what: string): never => {
-    throw new LinuxLoaderError("unsupported-image", `Cannot load the ELF kernel: ${what}`);
-  };
-  if (image.length < ELF64_EHDR_SIZE) bad(`${image.length} bytes is too short for an ELF64 header`);
-  const v = view(image);
-  if (v.getUint8(4) !== ELFCLASS64) unsupported(`EI_CLASS is ${v.getUint8(4)}, not ELFCLASS64`);
-  if (v.getUint8(5) !== ELFDATA2LSB) unsupported(`EI_DATA is ${v.getUint8(5)}, not little-endian`);
-  if (v.getUint16(16, true) !== ET_EXEC) unsupported(`e_type is ${v.getUint16(16, true)}, not ET_EXEC`);
-  if (v.getUint16(18, true) !== EM_X86_64) unsupported(`e_machine is ${v.getUint16(18, true)}, not EM_X86_64 (62)`);
-  const entry = Number(v.getBigUint64(24, true));
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true);
-  const phnum = v.getUint16(56, true);
-  if (phentsize !== ELF64_PHDR_SIZE) bad(`e_phentsize is ${phentsize}, not ${ELF64_PHDR_SIZE}`);
-  if (phnum === 0 || phnum > ELF_MAX_PHNUM) bad(`e_phnum is ${phnum} (expected 1..${ELF_MAX_PHNUM})`);
-  if (phoff + phnum * phentsize > image.length) bad(`the program headers [${hex(phoff)}, ${hex(phoff + phnum * phentsize)}) run past the end of the file`);
-  let end = 0;
-  const segments: Array<readonly [start: number, end: number]> = [];
-  for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize;
-    if (v.getUint32(at, true) !== PT_LOAD) continue;
-    const offset = Number(v.getBigUint64(at + 8, true));
-    const paddr = Number(v.getBigUint64(at + 24, true));
-    const filesz = Number(v.getBigUint64(at + 32, true));
-    const memsz = Number(v.getBigUint64(at + 40, true));
-    if (filesz > memsz) bad(`segment ${i}: p_filesz ${hex(filesz)} exceeds p_memsz ${hex(memsz)}`);
-    if (offset + filesz > image.length) bad(`segment ${i}: file bytes [${hex(offset)}, ${hex(offset + filesz)}) run past the end of the file`);
-    if (paddr < HIMEM_START || paddr + memsz > lowRamEnd) {
-      throw new LinuxLoaderError("no-room", `Cannot load the ELF kernel: segment ${i} at [${hex(paddr)}, ${hex(paddr + memsz)}) is outside RAM [${hex(HIMEM_START)}, ${hex(lowRamEnd)})`);
-    }
-    memory.write(paddr, image.subarray(offset, offset + filesz));
-    if (memsz > filesz) memory.write(paddr + filesz, new Uint8Array(memsz - filesz));
-    end = Math.max(end, paddr + memsz);
-    segments.push([paddr, paddr + memsz]);
+  let elf: ElfImage;
+  try {
+    elf = parseElf(image, "the ELF kernel");
+  } catch (error) {
+    if (!(error instanceof ElfError)) throw error;
+    throw new LinuxLoaderError(error.kind === "unsupported" ? "unsupported-image" : "bad-image", `Cannot load ${error.message}`, { cause: error });
   }
-  if (segments.length === 0) bad("it has no PT_LOAD segment");
-  if (!segments.some(([start, stop]) => entry >= start && entry < stop)) bad(`e_entry ${hex(entry)} is not inside the loaded segments`);
-  return { entry, end, setupHeader: undefined, cmdlineSize: undefined, initrdAddrMax: INITRD_ADDR_MAX_DEFAULT, protocol: undefined };
+  if (elf.machine !== EM_X86_64) {
+    throw new LinuxLoaderError("unsupported-image", `Cannot load the ELF kernel: e_machine is ${elf.machine}, not EM_X86_64 (${EM_X86_64})`);
+  }
+  let end = 0;
+  for (const [i, segment] of elf.segments.entries()) {
+    const { paddr, memSize } = segment;
+    if (paddr < HIMEM_START || paddr + memSize > lowRamEnd) {
+      throw new LinuxLoaderError("no-room", `Cannot load the ELF kernel: segment ${i} at [${hex(paddr)}, ${hex(paddr + memSize)}) is outside RAM [${hex(HIMEM_START)}, ${hex(lowRamEnd)})`);
+    }
+  }
+  for (const segment of elf.segments) {
+    memory.write(segment.paddr, segment.data);
+    if (segment.memSize > segment.data.length) memory.write(segment.paddr + segment.data.length, new Uint8Array(segment.memSize - segment.data.length));
+    end = Math.max(end, segment.paddr + segment.memSize);
+  }
+  if (!elf.segments.some((segment) => elf.entry >= segment.paddr && elf.entry < segment.paddr + segment.memSize)) {
+    throw new LinuxLoaderError("bad-image", `Cannot load the ELF kernel: e_entry ${hex(elf.entry)} is not inside the loaded segments`);
+  }
+  return { entry: elf.entry, end, setupHeader: undefined, cmdlineSize: undefined, initrdAddrMax: INITRD_ADDR_MAX_DEFAULT, protocol: undefined };
 }
