@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { EM_RISCV, ElfError, elfPhysicalSpan, isElf, parseElf } from "./elf.ts";
+import { EM_RISCV, ElfError, type ElfErrorKind, elfPhysicalSpan, isElf, parseElf } from "./elf.ts";
 
 const root = join(import.meta.dir, "../../..");
 const program = (): Uint8Array => new Uint8Array(readFileSync(join(root, "bench/guests/empty.elf")));
@@ -33,7 +33,7 @@ describe("parseElf", () => {
     expect(parseElf(bytes).segments[0]?.vaddr).toBe(0xffff_ffff_8100_0000n);
   });
 
-  const corruptions: Array<[string, (bytes: Uint8Array) => void, string, RegExp]> = [
+  const corruptions: Array<[string, (bytes: Uint8Array) => void, ElfErrorKind, RegExp]> = [
     ["magic", (b) => (b[1] = 0x46), "not-elf", /not an ELF file \(bad magic\)/],
     ["class", (b) => (b[4] = 1), "unsupported", /ELF class 1 is not ELF64/],
     ["data encoding", (b) => (b[5] = 2), "unsupported", /data encoding 2 is not little-endian/],
