@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { EM_RISCV, ElfError, type ElfImage, parseElf } from "../../src/vmm/loader/elf.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
 export const GUESTS_DIR = join(REPO_ROOT, "test", "guests");
@@ -120,137 +121,34 @@ export function repoPath(path: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// ELF64 little-endian reader (only what the checks need)
+// ELF: the VMM's own loader parses the committed binaries, so what the checks read is what the VMM would load
 // ---------------------------------------------------------------------------------------------------------------
 
-export const EM_RISCV = 243;
-export const ET_EXEC = 2;
-export const PT_LOAD = 1;
-const SHT_SYMTAB = 2;
-const ELF_HEADER_SIZE = 64;
-const PROGRAM_HEADER_SIZE = 56;
-const SECTION_HEADER_SIZE = 64;
-const SYMBOL_SIZE = 24;
-
-export interface ElfSegment {
-  readonly type: number;
-  readonly offset: number;
-  readonly vaddr: number;
-  readonly paddr: number;
-  readonly fileSize: number;
-  readonly memSize: number;
-}
-
-export interface ElfSymbol {
-  readonly name: string;
-  readonly value: number;
-  readonly size: number;
-}
-
-export interface ElfFile {
-  readonly machine: number;
-  readonly type: number;
-  readonly entry: number;
-  readonly segments: readonly ElfSegment[];
-  readonly symbols: ReadonlyMap<string, ElfSymbol>;
-}
-
-function toNumber(file: string, what: string, value: bigint): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new GuestFileError("bad-elf", file, `Cannot read ${what} of ${file}: 0x${value.toString(16)} is too large`);
-  }
-  return Number(value);
-}
-
-/** Parses an ELF64 little-endian file; throws GuestFileError("bad-elf") naming the first problem. */
-export function parseElf(file: string, bytes: Uint8Array): ElfFile {
-  const bad = (message: string): never => {
-    throw new GuestFileError("bad-elf", file, `Cannot parse ELF ${file}: ${message}`);
-  };
-  if (bytes.length < ELF_HEADER_SIZE) bad(`${bytes.length} bytes is shorter than an ELF64 header`);
-  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) bad("no ELF magic");
-  if (bytes[4] !== 2) bad(`EI_CLASS is ${bytes[4]}, not ELFCLASS64`);
-  if (bytes[5] !== 1) bad(`EI_DATA is ${bytes[5]}, not little-endian`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u64 = (offset: number, what: string): number => {
-    if (offset + 8 > bytes.length) bad(`${what} at ${offset} is past the end (${bytes.length} bytes)`);
-    return toNumber(file, what, view.getBigUint64(offset, true));
-  };
-  const u32 = (offset: number, what: string): number => {
-    if (offset + 4 > bytes.length) bad(`${what} at ${offset} is past the end (${bytes.length} bytes)`);
-    return view.getUint32(offset, true);
-  };
-  const u16 = (offset: number): number => view.getUint16(offset, true);
-
-  const type = u16(16);
-  const machine = u16(18);
-  const entry = u64(24, "e_entry");
-  const phoff = u64(32, "e_phoff");
-  const shoff = u64(40, "e_shoff");
-  const phentsize = u16(54);
-  const phnum = u16(56);
-  const shentsize = u16(58);
-  const shnum = u16(60);
-  if (phnum > 0 && phentsize !== PROGRAM_HEADER_SIZE) bad(`e_phentsize is ${phentsize}`);
-  if (shnum > 0 && shentsize !== SECTION_HEADER_SIZE) bad(`e_shentsize is ${shentsize}`);
-
-  const segments: ElfSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const base = phoff + i * PROGRAM_HEADER_SIZE;
-    const segment: ElfSegment = {
-      type: u32(base, "p_type"),
-      offset: u64(base + 8, "p_offset"),
-      vaddr: u64(base + 16, "p_vaddr"),
-      paddr: u64(base + 24, "p_paddr"),
-      fileSize: u64(base + 32, "p_filesz"),
-      memSize: u64(base + 40, "p_memsz"),
-    };
-    if (segment.offset + segment.fileSize > bytes.length) {
-      bad(`segment ${i} (offset ${segment.offset}, ${segment.fileSize} bytes) is past the end of the file`);
-    }
-    if (segment.type === PT_LOAD && segment.fileSize > segment.memSize) bad(`segment ${i} has p_filesz > p_memsz`);
-    segments.push(segment);
-  }
-
-  const symbols = new Map<string, ElfSymbol>();
-  for (let i = 0; i < shnum; i++) {
-    const base = shoff + i * SECTION_HEADER_SIZE;
-    if (u32(base + 4, "sh_type") !== SHT_SYMTAB) continue;
-    const offset = u64(base + 24, "sh_offset");
-    const size = u64(base + 32, "sh_size");
-    const link = u32(base + 40, "sh_link");
-    if (link >= shnum) bad(`symbol table ${i} links to section ${link} of ${shnum}`);
-    const strBase = shoff + link * SECTION_HEADER_SIZE;
-    const strOffset = u64(strBase + 24, "sh_offset");
-    const strSize = u64(strBase + 32, "sh_size");
-    if (strOffset + strSize > bytes.length) bad("string table is past the end of the file");
-    for (let at = offset; at + SYMBOL_SIZE <= offset + size; at += SYMBOL_SIZE) {
-      const nameOffset = u32(at, "st_name");
-      if (nameOffset >= strSize) bad(`symbol name offset ${nameOffset} is outside the string table`);
-      let end = strOffset + nameOffset;
-      while (end < strOffset + strSize && bytes[end] !== 0) end++;
-      const name = new TextDecoder().decode(bytes.subarray(strOffset + nameOffset, end));
-      if (name !== "") symbols.set(name, { name, value: u64(at + 8, "st_value"), size: u64(at + 16, "st_size") });
-    }
-  }
-  return { machine, type, entry, segments, symbols };
-}
+export { EM_RISCV };
+export type ElfFile = ElfImage;
 
 /** The loadable image from the lowest PT_LOAD address to the end of the last segment's file bytes. */
-export function flattenLoadSegments(bytes: Uint8Array, elf: ElfFile): { base: number; image: Uint8Array } {
-  const loads = elf.segments.filter((segment) => segment.type === PT_LOAD && segment.fileSize > 0);
+export function flattenLoadSegments(elf: ElfFile): { base: number; image: Uint8Array } {
+  const loads = elf.segments.filter((segment) => segment.data.length > 0);
   if (loads.length === 0) return { base: 0, image: new Uint8Array(0) };
   const base = Math.min(...loads.map((segment) => segment.paddr));
-  const end = Math.max(...loads.map((segment) => segment.paddr + segment.fileSize));
+  const end = Math.max(...loads.map((segment) => segment.paddr + segment.data.length));
   const image = new Uint8Array(end - base);
-  for (const segment of loads) {
-    image.set(bytes.subarray(segment.offset, segment.offset + segment.fileSize), segment.paddr - base);
-  }
+  for (const segment of loads) image.set(segment.data, segment.paddr - base);
   return { base, image };
+}
+
+/** e_type of an ELF file (2 = ET_EXEC). */
+export function elfType(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint16(16, true);
 }
 
 export function readElf(path: string): { bytes: Uint8Array; elf: ElfFile } {
   const bytes = new Uint8Array(readFileSync(path));
-  return { bytes, elf: parseElf(repoPath(path), bytes) };
+  try {
+    return { bytes, elf: parseElf(bytes, repoPath(path)) };
+  } catch (error) {
+    if (error instanceof ElfError) throw new GuestFileError("bad-elf", repoPath(path), error.message);
+    throw error;
+  }
 }
-
