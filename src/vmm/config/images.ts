@@ -12,28 +12,9 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
 import type { GuestArch } from "../../hal/types.ts";
+import { EM_RISCV, EM_X86_64, ElfError, isElf, parseElfHeaders } from "../loader/elf.ts";
 
-// ELF identification and header fields (ELF-64 Object File Format).
-const ELF_MAGIC = 0x464c457f; // "\x7fELF" read as a little-endian u32
-const EI_CLASS = 4;
-const ELFCLASS64 = 2;
-const EI_DATA = 5;
-const ELFDATA2LSB = 1;
-const E_MACHINE = 18;
-const E_ENTRY = 24;
-const E_PHOFF = 32;
-const E_PHENTSIZE = 54;
-const E_PHNUM = 56;
-const ELF64_EHDR_SIZE = 64;
-const ELF64_PHDR_SIZE = 56;
-const PT_LOAD = 1;
-const P_TYPE = 0;
-const P_PADDR = 24;
-const P_FILESZ = 32;
-const P_MEMSZ = 40;
-const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
-const EM_RISCV = 243;
 
 // Linux Image header (RISC-V and arm64 share the layout).
 const IMAGE_SIZE_OFFSET = 16;
@@ -105,34 +86,16 @@ function elfArch(machine: number): GuestArch | undefined {
   return undefined;
 }
 
-function probeElf(fd: number, head: Uint8Array, fileSize: number): ImageProbe {
-  const bad = (reason: string): ImageProbe => ({ kind: "bad-elf", fileSize, reason });
-  if (head.length < ELF64_EHDR_SIZE) return bad("truncated ELF header");
-  if (head[EI_CLASS] !== ELFCLASS64) return bad("not a 64-bit ELF file (only ELF64 is supported)");
-  if (head[EI_DATA] !== ELFDATA2LSB) return bad("not a little-endian ELF file");
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const machine = view.getUint16(E_MACHINE, true);
-  const entry = u64(view, E_ENTRY);
-  const phoff = u64(view, E_PHOFF);
-  const phentsize = view.getUint16(E_PHENTSIZE, true);
-  const phnum = view.getUint16(E_PHNUM, true);
-  if (entry === undefined) return bad("entry point does not fit in 53 bits");
-  if (phoff === undefined || phoff + phnum * phentsize > fileSize) return bad("program headers lie outside the file");
-  if (phnum > 0 && phentsize < ELF64_PHDR_SIZE) return bad(`program header entries are ${phentsize} bytes, expected ${ELF64_PHDR_SIZE}`);
-  const table = readAt(fd, phoff, phnum * phentsize);
-  const tableView = new DataView(table.buffer, table.byteOffset, table.byteLength);
-  const segments: ElfLoadSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const at = i * phentsize;
-    if (tableView.getUint32(at + P_TYPE, true) !== PT_LOAD) continue;
-    const paddr = u64(tableView, at + P_PADDR);
-    const filesz = u64(tableView, at + P_FILESZ);
-    const memsz = u64(tableView, at + P_MEMSZ);
-    if (paddr === undefined || filesz === undefined || memsz === undefined) return bad(`PT_LOAD ${i} does not fit in 53 bits`);
-    if (memsz > 0) segments.push({ paddr, memsz, filesz });
+/** The ELF headers through the loader's own parser, reading only the header bytes from the file. */
+function probeElf(fd: number, fileSize: number): ImageProbe {
+  try {
+    const headers = parseElfHeaders({ length: fileSize, read: (offset, length) => readAt(fd, offset, length) }, "ELF");
+    const segments = headers.segments.map((h) => ({ paddr: h.paddr, memsz: h.memSize, filesz: h.fileSize }));
+    return { kind: "elf", fileSize, arch: elfArch(headers.machine), machine: headers.machine, entry: headers.entry, segments };
+  } catch (error) {
+    if (error instanceof ElfError) return { kind: "bad-elf", fileSize, reason: error.message.replace(/^ELF: /, "") };
+    throw error;
   }
-  if (segments.length === 0) return bad("no PT_LOAD segment");
-  return { kind: "elf", fileSize, arch: elfArch(machine), machine, entry, segments };
 }
 
 /** Recognise a boot file. Never throws: an unreadable file is reported as "missing" with the reason. */
@@ -150,7 +113,7 @@ export function probeImage(path: string): ImageProbe {
     const fileSize = stat.size;
     const head = readAt(fd, 0, Math.min(PROBE_BYTES, fileSize));
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    if (head.length >= 4 && view.getUint32(0, true) === ELF_MAGIC) return probeElf(fd, head, fileSize);
+    if (isElf(head)) return probeElf(fd, fileSize);
     if (head.length >= 4 && view.getUint32(0, false) === FDT_MAGIC) return { kind: "dtb", fileSize };
     if (head.length >= IMAGE_HEADER_SIZE) {
       const magic2 = view.getUint32(IMAGE_MAGIC2_OFFSET, true);

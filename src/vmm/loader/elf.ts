@@ -77,11 +77,39 @@ function u64(view: DataView, offset: number, field: string, source: string): num
   return Number(value);
 }
 
-export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
-  if (bytes.length < EHDR_SIZE) {
-    throw new ElfError(bytes.length >= 4 && isElf(bytes) ? "truncated" : "not-elf", `${source}: not an ELF file (${bytes.length} bytes)`);
+/** Random access to a file's bytes: a whole buffer, or reads from disk (config checks read only headers). */
+export interface ElfByteSource {
+  /** File size in bytes. */
+  readonly length: number;
+  /** Up to `length` bytes at `offset` (fewer at the end of the file). */
+  read(offset: number, length: number): Uint8Array;
+}
+
+/** A PT_LOAD segment as its program header describes it (file bytes not read). */
+export interface ElfSegmentHeader {
+  readonly paddr: number;
+  readonly vaddr: bigint;
+  readonly fileOffset: number;
+  readonly fileSize: number;
+  readonly memSize: number;
+  readonly flags: number;
+}
+
+export interface ElfHeaders {
+  readonly machine: number;
+  readonly entry: number;
+  /** Loadable segments with a non-zero memory size, in file order. */
+  readonly segments: readonly ElfSegmentHeader[];
+  readonly sectionHeaders: { readonly offset: number; readonly entrySize: number; readonly count: number };
+}
+
+/** Check the ELF header and program headers, reading only those bytes. */
+export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeaders {
+  const head = file.read(0, EHDR_SIZE);
+  if (head.length < EHDR_SIZE) {
+    throw new ElfError(head.length >= 4 && isElf(head) ? "truncated" : "not-elf", `${source}: not an ELF file (${file.length} bytes)`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint32(0, true) !== ELF_MAGIC) throw new ElfError("not-elf", `${source}: not an ELF file (bad magic)`);
   const elfClass = view.getUint8(4);
   if (elfClass !== ELFCLASS64) throw new ElfError("unsupported", `${source}: ELF class ${elfClass} is not ELF64`);
@@ -101,32 +129,46 @@ export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
   const shnum = view.getUint16(60, true);
 
   if (phnum > 0 && phentsize < PHDR_SIZE) throw new ElfError("invalid", `${source}: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
-  if (phoff + phnum * phentsize > bytes.length) {
-    throw new ElfError("truncated", `${source}: program headers at ${hex(phoff)} (${phnum} × ${phentsize}) run past the end of the file (${bytes.length} bytes)`);
+  if (phoff + phnum * phentsize > file.length) {
+    throw new ElfError("truncated", `${source}: program headers at ${hex(phoff)} (${phnum} × ${phentsize}) run past the end of the file (${file.length} bytes)`);
   }
+  const table = file.read(phoff, phnum * phentsize);
+  const tableView = new DataView(table.buffer, table.byteOffset, table.byteLength);
 
-  const segments: ElfSegment[] = [];
+  const segments: ElfSegmentHeader[] = [];
   for (let i = 0; i < phnum; i++) {
-    const at = phoff + i * phentsize;
-    if (view.getUint32(at, true) !== PT_LOAD) continue;
-    const flags = view.getUint32(at + 4, true);
-    const offset = u64(view, at + 8, `segment ${i} p_offset`, source);
-    const vaddr = view.getBigUint64(at + 16, true);
-    const paddr = u64(view, at + 24, `segment ${i} p_paddr`, source);
-    const fileSize = u64(view, at + 32, `segment ${i} p_filesz`, source);
-    const memSize = u64(view, at + 40, `segment ${i} p_memsz`, source);
+    const at = i * phentsize;
+    if (tableView.getUint32(at, true) !== PT_LOAD) continue;
+    const flags = tableView.getUint32(at + 4, true);
+    const fileOffset = u64(tableView, at + 8, `segment ${i} p_offset`, source);
+    const vaddr = tableView.getBigUint64(at + 16, true);
+    const paddr = u64(tableView, at + 24, `segment ${i} p_paddr`, source);
+    const fileSize = u64(tableView, at + 32, `segment ${i} p_filesz`, source);
+    const memSize = u64(tableView, at + 40, `segment ${i} p_memsz`, source);
     if (fileSize > memSize) {
       throw new ElfError("invalid", `${source}: segment ${i} p_filesz ${hex(fileSize)} > p_memsz ${hex(memSize)}`);
     }
-    if (offset + fileSize > bytes.length) {
-      throw new ElfError("truncated", `${source}: segment ${i} file bytes ${hex(offset)}..${hex(offset + fileSize)} run past the end of the file (${bytes.length} bytes)`);
+    if (fileOffset + fileSize > file.length) {
+      throw new ElfError("truncated", `${source}: segment ${i} file bytes ${hex(fileOffset)}..${hex(fileOffset + fileSize)} run past the end of the file (${file.length} bytes)`);
     }
     if (memSize === 0) continue;
-    segments.push({ paddr, vaddr, data: bytes.subarray(offset, offset + fileSize), memSize, flags });
+    segments.push({ paddr, vaddr, fileOffset, fileSize, memSize, flags });
   }
   if (segments.length === 0) throw new ElfError("invalid", `${source}: no loadable (PT_LOAD) segments`);
+  return { machine, entry, segments, sectionHeaders: { offset: shoff, entrySize: shentsize, count: shnum } };
+}
 
-  return { machine, entry, segments, symbols: readSymbols(bytes, view, shoff, shentsize, shnum, source) };
+/** Parse a whole ELF file: headers, the loadable segments' bytes, and the symbol table. */
+export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
+  const headers = parseElfHeaders({ length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) }, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const { offset, entrySize, count } = headers.sectionHeaders;
+  return {
+    machine: headers.machine,
+    entry: headers.entry,
+    segments: headers.segments.map((h) => ({ paddr: h.paddr, vaddr: h.vaddr, data: bytes.subarray(h.fileOffset, h.fileOffset + h.fileSize), memSize: h.memSize, flags: h.flags })),
+    symbols: readSymbols(bytes, view, offset, entrySize, count, source),
+  };
 }
 
 function readSymbols(bytes: Uint8Array, view: DataView, shoff: number, shentsize: number, shnum: number, source: string): Map<string, ElfSymbol> {
