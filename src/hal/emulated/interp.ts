@@ -522,7 +522,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
     }
     // A control transfer to vbase + t.
     if (t >= 0 && t < PAGE_SIZE) {
-      off = t;
+      // `| 0`: t is a double after JALR, and one double assignment would make `off` a double for the whole
+      // function in JavaScriptCore's optimized code (a conversion on every instruction).
+      off = t | 0;
     } else {
       const npc = vbase + t;
       const no = npc & 4095;

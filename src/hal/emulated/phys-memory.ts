@@ -22,7 +22,8 @@ import type { Insn } from "./decode.ts";
 export class CodePage {
   /** Packed slot words; 0 = not decoded. The extra last word is the SLOT_PAGE_END sentinel. */
   readonly ops = new Int32Array(SLOTS_PER_PAGE + 1);
-  readonly imms = new Int32Array(SLOTS_PER_PAGE);
+  /** Immediates (one more than slots too, so the interpreter's read at the sentinel stays in bounds). */
+  readonly imms = new Int32Array(SLOTS_PER_PAGE + 1);
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE).fill(undefined);
   /** Taken branches and jumps that landed on each slot, and run-loop entries there (what is worth compiling). */
   readonly heat = new Int32Array(SLOTS_PER_PAGE);
