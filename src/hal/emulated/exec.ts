@@ -122,10 +122,11 @@ function sra64(lo: number, hi: number, s: number): void {
 /** Load `width` bytes at `a` through the TLB (fast) or the slow path. Returns undefined if not retired. */
 function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
   const t = h.dtlb;
-  const i = (a >>> 12) & TLB_MASK;
-  if (t.rtag[i] === a - (a & (4096 - width))) {
+  const alo = a | 0;
+  const i = (alo >>> 12) & TLB_MASK;
+  if (t.rlo[i] === (alo & (-4096 | (width - 1))) && t.rhi[i] === (Math.floor(a / TWO_POW_32) | 0)) {
     const view = t.rview[i];
-    const off = (a + (t.rdelta[i] ?? 0)) | 0;
+    const off = (alo + (t.roff[i] ?? 0)) | 0;
     if (view !== undefined) {
       switch (width) {
         case 1:
@@ -149,10 +150,11 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
 
 function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Insn): boolean {
   const t = h.dtlb;
-  const i = (a >>> 12) & TLB_MASK;
-  if (t.wtag[i] === a - (a & (4096 - width))) {
+  const alo = a | 0;
+  const i = (alo >>> 12) & TLB_MASK;
+  if (t.wlo[i] === (alo & (-4096 | (width - 1))) && t.whi[i] === (Math.floor(a / TWO_POW_32) | 0)) {
     const view = t.wview[i];
-    const off = (a + (t.wdelta[i] ?? 0)) | 0;
+    const off = (alo + (t.woff[i] ?? 0)) | 0;
     if (view !== undefined) {
       switch (width) {
         case 1:

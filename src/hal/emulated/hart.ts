@@ -886,16 +886,7 @@ export class Hart implements MemoryClient {
     this.loadOk = true;
     const off = pa - region.base;
     const view = region.block.view;
-    // Fill the read TLB for this page.
-    const set = this.dtlb;
-    const i = (va >>> 12) & TLB_MASK;
-    const vpage = va - pageOff;
-    set.rtag[i] = vpage;
-    set.rdelta[i] = off - pageOff - vpage;
-    set.rview[i] = view;
-    set.rpage[i] = pa - pageOff;
-    set.rspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
-    if (this.lastSpan > PAGE_SIZE) set.noteSuperpage(i);
+    this.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, this.lastSpan);
     return readView(view, off, width, this);
   }
 
@@ -946,15 +937,7 @@ export class Hart implements MemoryClient {
       this.stats.codeInvalidations++;
       PhysicalMemory.invalidateCode(block, page);
     } else {
-      const set = this.dtlb;
-      const i = (va >>> 12) & TLB_MASK;
-      const vpage = va - pageOff;
-      set.wtag[i] = vpage;
-      set.wdelta[i] = off - pageOff - vpage;
-      set.wview[i] = block.view;
-      set.wpage[i] = pa - pageOff;
-      set.wspan[i] = this.lastSpan > PAGE_SIZE ? this.lastSpan : 0;
-      if (this.lastSpan > PAGE_SIZE) set.noteSuperpage(i);
+      this.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, this.lastSpan);
     }
     return true;
   }

@@ -67,7 +67,16 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
 export function interpret(h: Hart, limit: number, heatMask: number): number {
   const xlo = h.xlo;
   const xhi = h.xhi;
+  // The data TLB's arrays (h.dtlb cannot change until an instruction that ends the run).
   const dt = h.dtlb;
+  const rlo = dt.rlo;
+  const rhi = dt.rhi;
+  const roff = dt.roff;
+  const rview = dt.rview;
+  const wlo = dt.wlo;
+  const whi = dt.whi;
+  const woff = dt.woff;
+  const wview = dt.wview;
   const it = h.itlb;
   let off = h.pc & 4095;
   let vbase = h.pc - off;
@@ -219,13 +228,16 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         // OP_LWU
         const op = w & 0x7f;
         const width = op === 11 || op === 15 ? 1 : op === 12 || op === 16 ? 2 : op === 14 ? 8 : 4;
-        const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
-        const i = (a >>> 12) & TLB_MASK;
+        // The address as (low, high) words: the TLB probe stays in int32 arithmetic.
+        const x = xlo[rs1] ?? 0;
+        const lo = (x + imm) | 0;
+        const hi = ((xhi[rs1] ?? 0) + (imm >> 31) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const i = (lo >>> 12) & TLB_MASK;
         let v: number;
         let vh = 0;
-        const rv = dt.rview[i];
-        if (dt.rtag[i] === a - (a & (4096 - width)) && rv !== undefined) {
-          const o = (a + (dt.rdelta[i] ?? 0)) | 0;
+        const rv = rview[i];
+        if (rlo[i] === (lo & (-4096 | (width - 1))) && rhi[i] === hi && rv !== undefined) {
+          const o = (lo + (roff[i] ?? 0)) | 0;
           switch (width) {
             case 1:
               v = rv.getUint8(o);
@@ -243,7 +255,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          v = h.loadSlow(a, width, d === undefined ? 0 : transformedInstruction(d), len);
+          v = h.loadSlow(hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
           if (!h.loadOk) break run;
           vh = h.ldHi;
         }
@@ -278,30 +290,33 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 21: {
         // OP_SD
         const width = 1 << ((w & 0x7f) - 18);
-        const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
-        const i = (a >>> 12) & TLB_MASK;
-        const lo = xlo[rs2] ?? 0;
-        const wv = dt.wview[i];
-        if (dt.wtag[i] === a - (a & (4096 - width)) && wv !== undefined) {
-          const o = (a + (dt.wdelta[i] ?? 0)) | 0;
+        const x = xlo[rs1] ?? 0;
+        const lo = (x + imm) | 0;
+        const hi = ((xhi[rs1] ?? 0) + (imm >> 31) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const i = (lo >>> 12) & TLB_MASK;
+        const data = xlo[rs2] ?? 0;
+        const wv = wview[i];
+        if (wlo[i] === (lo & (-4096 | (width - 1))) && whi[i] === hi && wv !== undefined) {
+          const o = (lo + (woff[i] ?? 0)) | 0;
           switch (width) {
             case 1:
-              wv.setUint8(o, lo & 0xff);
+              wv.setUint8(o, data & 0xff);
               break;
             case 2:
-              wv.setUint16(o, lo & 0xffff, true);
+              wv.setUint16(o, data & 0xffff, true);
               break;
             case 4:
-              wv.setInt32(o, lo, true);
+              wv.setInt32(o, data, true);
               break;
             default:
-              wv.setInt32(o, lo, true);
+              wv.setInt32(o, data, true);
               wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
           }
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          if (!h.storeSlow(a, width, lo, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) break run;
+          const a = hi * TWO_POW_32 + (lo >>> 0);
+          if (!h.storeSlow(a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) break run;
         }
         off += len;
         n++;
@@ -576,31 +591,31 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   const width = d.op === 79 ? 4 : 8; // OP_AMO_W : OP_AMO_D
   const xlo = h.xlo;
   const xhi = h.xhi;
-  const va = (xhi[d.rs1] ?? 0) * TWO_POW_32 + ((xlo[d.rs1] ?? 0) >>> 0);
-  const pageOff = va & 4095;
-  if ((pageOff & (width - 1)) !== 0) return false; // misaligned: the slow path raises the fault
+  const lo = xlo[d.rs1] ?? 0;
+  const hi = xhi[d.rs1] ?? 0;
+  const pageOff = lo & 4095;
+  const probe = lo & (-4096 | (width - 1)); // misaligned never matches: the slow path raises the fault
   const dt = h.dtlb;
-  const i = (va >>> 12) & TLB_MASK;
-  const vpage = va - pageOff;
+  const i = (lo >>> 12) & TLB_MASK;
   const funct5 = d.aux;
   const rd = d.rd;
   if (funct5 === AMO_LR) {
     const view = dt.rview[i];
-    if (dt.rtag[i] !== vpage || view === undefined) return false;
-    const o = (va + (dt.rdelta[i] ?? 0)) | 0;
-    const lo = view.getInt32(o, true);
-    const hi = width === 4 ? lo >> 31 : view.getInt32(o + 4, true);
+    if (dt.rlo[i] !== probe || dt.rhi[i] !== hi || view === undefined) return false;
+    const o = (lo + (dt.roff[i] ?? 0)) | 0;
+    const vlo = view.getInt32(o, true);
+    const vhi = width === 4 ? vlo >> 31 : view.getInt32(o + 4, true);
     h.reservationValid = true;
     h.reservationAddr = (dt.rpage[i] ?? 0) + pageOff;
     if (rd !== 0) {
-      xlo[rd] = lo;
-      xhi[rd] = hi;
+      xlo[rd] = vlo;
+      xhi[rd] = vhi;
     }
     return true;
   }
   const view = dt.wview[i];
-  if (dt.wtag[i] !== vpage || view === undefined) return false;
-  const o = (va + (dt.wdelta[i] ?? 0)) | 0;
+  if (dt.wlo[i] !== probe || dt.whi[i] !== hi || view === undefined) return false;
+  const o = (lo + (dt.woff[i] ?? 0)) | 0;
   const pa = (dt.wpage[i] ?? 0) + pageOff;
   const srcLo = xlo[d.rs2] ?? 0;
   const srcHi = xhi[d.rs2] ?? 0;

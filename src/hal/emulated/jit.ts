@@ -66,7 +66,7 @@ export function generateBlockSource(block: Block): string | undefined {
     lines.push(s);
   };
   emit("const xlo = h.xlo, xhi = h.xhi, pc0 = h.pc;");
-  emit("const dt = h.dtlb, rtag = dt.rtag, rdelta = dt.rdelta, rview = dt.rview, wtag = dt.wtag, wdelta = dt.wdelta, wview = dt.wview;");
+  emit("const dt = h.dtlb, rlo = dt.rlo, rhi = dt.rhi, roff = dt.roff, rview = dt.rview, wlo = dt.wlo, whi = dt.whi, woff = dt.woff, wview = dt.wview;");
   emit("let n = 0;");
   if (selfLoop) emit("for (;;) {");
   // Instructions retired since the last write-back of h.icount / n.
@@ -270,12 +270,11 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_LWU: {
         const info = LOAD_INFO[d.op];
         if (info === undefined) return undefined;
-        const probe = 4096 - info.width;
         const tinst = transformedInstruction(d);
         const isLd = d.op === D.OP_LD;
-        emit(`{ const a = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}, i = (a >>> 12) & ${TLB_MASK}; let v, vh = 0;`);
-        emit(`if (rtag[i] === a - (a & ${probe})) { const o = (a + rdelta[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`);
-        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(a, ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
+        emit(`{ ${addressWords(rs1, imm)} let v, vh = 0;`);
+        emit(`if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`);
+        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
         if (d.op === D.OP_LB) emit("v = (v << 24) >> 24;");
         if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
         if (rd !== 0) {
@@ -292,7 +291,6 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_SW:
       case D.OP_SD: {
         const width = 1 << (d.op - D.OP_SB);
-        const probe = 4096 - width;
         const tinst = transformedInstruction(d);
         const write =
           width === 1
@@ -302,9 +300,9 @@ export function generateBlockSource(block: Block): string | undefined {
               : width === 4
                 ? `w.setInt32(o, xlo[${rs2}], true)`
                 : `w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true)`;
-        emit(`{ const a = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}, i = (a >>> 12) & ${TLB_MASK};`);
-        emit(`if (wtag[i] === a - (a & ${probe})) { const o = (a + wdelta[i]) | 0, w = wview[i]; ${write}; }`);
-        emit(`else { h.pc = ${pcExpr}; if (!h.storeSlow(a, ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`);
+        emit(`{ ${addressWords(rs1, imm)}`);
+        emit(`if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`);
+        emit(`else { h.pc = ${pcExpr}; if (!h.storeSlow(hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`);
         pending++;
         continue;
       }
@@ -358,6 +356,11 @@ export function generateBlockSource(block: Block): string | undefined {
   emit(`h.pc = pc0 + ${endOff}; ${sync()} return n;`);
   if (selfLoop) emit("}");
   return lines.join("\n");
+}
+
+/** Declarations of `lo`, `hi` (the address rs1 + imm as int32 words) and `i` (its TLB index), as in interp.ts. */
+function addressWords(rs1: number, imm: number): string {
+  return `const x = xlo[${rs1}], lo = (x + ${imm}) | 0, hi = (xhi[${rs1}] + ${imm >> 31} + ((lo >>> 0) < (x >>> 0) ? 1 : 0)) | 0, i = (lo >>> 12) & ${TLB_MASK};`;
 }
 
 function isSelfLoop(last: Insn, lastOff: number): boolean {

@@ -2,9 +2,8 @@
  * The software TLB. Direct-mapped, 4 KiB granularity, with separate read, write and execute arrays so a hit is
  * one tag compare that already implies the permission (the notes' "read/write/exec tags").
  *
- * An entry maps a virtual page to host storage: `view` is the RAM block's DataView and `delta` is added to the
- * virtual address to get the offset in that view. Tags are page-aligned virtual addresses as doubles (exact for
- * every canonical Sv39/Sv48 address); an empty entry holds NaN, which compares unequal to everything.
+ * An entry maps a virtual page to host storage: `view` is the RAM block's DataView, plus what turns the virtual
+ * address into the offset in that view (see `TlbSet` for the two tag formats).
  *
  * The hart keeps one TlbSet per translation context (see `contextIndex` in hart.ts: privilege, V and SUM), so
  * traps and SUM toggles switch sets instead of flushing. A set is flushed when what it caches can change:
@@ -22,15 +21,35 @@ export const TLB_MASK = TLB_SIZE - 1;
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
 
+/**
+ * The low-word tag of an empty read/write entry. A probe masks the address's low word with
+ * `-4096 | (width - 1)`, which clears bits 3..11, so a tag with bit 11 set matches nothing.
+ */
+export const TAG_EMPTY = 0x800;
+
+const TWO_POW_32 = 4294967296;
+
+/**
+ * One translation context's TLB.
+ *
+ * Read and write entries are tagged by the page's virtual address as two int32 words (`rlo`/`rhi`,
+ * `wlo`/`whi`), and `roff`/`woff` turn the address's low word into the offset in the RAM view
+ * (`(lo + roff[i]) | 0`), so the interpreter's hit path is int32 arithmetic only. A probe for an access of
+ * `width` bytes compares `lo & (-4096 | (width - 1))` with the low tag, which also requires natural alignment
+ * (misaligned accesses take the slow path, which performs them). Execute entries are tagged with the page
+ * address as a double (`xtag`, NaN when empty): the pc is a double anyway.
+ */
 export class TlbSet {
-  readonly rtag = new Float64Array(TLB_SIZE).fill(Number.NaN);
-  readonly rdelta = new Float64Array(TLB_SIZE);
+  readonly rlo = new Int32Array(TLB_SIZE).fill(TAG_EMPTY);
+  readonly rhi = new Int32Array(TLB_SIZE);
+  readonly roff = new Int32Array(TLB_SIZE);
   readonly rview: DataView[] = new Array<DataView>(TLB_SIZE).fill(EMPTY_VIEW);
   /** Physical page of each read entry (LR's reservation is physical). */
   readonly rpage = new Float64Array(TLB_SIZE);
 
-  readonly wtag = new Float64Array(TLB_SIZE).fill(Number.NaN);
-  readonly wdelta = new Float64Array(TLB_SIZE);
+  readonly wlo = new Int32Array(TLB_SIZE).fill(TAG_EMPTY);
+  readonly whi = new Int32Array(TLB_SIZE);
+  readonly woff = new Int32Array(TLB_SIZE);
   readonly wview: DataView[] = new Array<DataView>(TLB_SIZE).fill(EMPTY_VIEW);
   /** Physical page of each write entry (to drop it when the page becomes code). */
   readonly wpage = new Float64Array(TLB_SIZE);
@@ -54,6 +73,32 @@ export class TlbSet {
   readonly superSlots: number[] = [];
   readonly #inSuperSlots = new Uint8Array(TLB_SIZE);
 
+  /** Fill the read entry for the page of `va` (page offset `pageOff`) at offset `viewOff` of `view`. */
+  fillRead(va: number, pageOff: number, view: DataView, viewOff: number, physPage: number, span: number): void {
+    const i = (va >>> 12) & TLB_MASK;
+    const vpage = va - pageOff;
+    this.rlo[i] = vpage | 0;
+    this.rhi[i] = Math.floor(vpage / TWO_POW_32) | 0;
+    this.roff[i] = (viewOff - pageOff - vpage) | 0;
+    this.rview[i] = view;
+    this.rpage[i] = physPage;
+    this.rspan[i] = span > 4096 ? span : 0;
+    if (span > 4096) this.noteSuperpage(i);
+  }
+
+  /** Fill the write entry for the page of `va`, as `fillRead`. */
+  fillWrite(va: number, pageOff: number, view: DataView, viewOff: number, physPage: number, span: number): void {
+    const i = (va >>> 12) & TLB_MASK;
+    const vpage = va - pageOff;
+    this.wlo[i] = vpage | 0;
+    this.whi[i] = Math.floor(vpage / TWO_POW_32) | 0;
+    this.woff[i] = (viewOff - pageOff - vpage) | 0;
+    this.wview[i] = view;
+    this.wpage[i] = physPage;
+    this.wspan[i] = span > 4096 ? span : 0;
+    if (span > 4096) this.noteSuperpage(i);
+  }
+
   /** Entry `i` (read, write or execute) now comes from a superpage. */
   noteSuperpage(i: number): void {
     this.superpages = true;
@@ -67,8 +112,8 @@ export class TlbSet {
     this.superpages = false;
     for (const i of this.superSlots) this.#inSuperSlots[i] = 0;
     this.superSlots.length = 0;
-    this.rtag.fill(Number.NaN);
-    this.wtag.fill(Number.NaN);
+    this.rlo.fill(TAG_EMPTY);
+    this.wlo.fill(TAG_EMPTY);
     this.xtag.fill(Number.NaN);
     this.xcode.fill(undefined);
     this.xblock.fill(undefined);
@@ -80,28 +125,30 @@ export class TlbSet {
    */
   flushVa(va: number): void {
     const page = va - (va - Math.floor(va / 4096) * 4096);
+    const lo = page | 0;
+    const hi = Math.floor(page / TWO_POW_32) | 0;
     const i = (va >>> 12) & TLB_MASK;
-    if (this.rtag[i] === page) this.rtag[i] = Number.NaN;
-    if (this.wtag[i] === page) this.wtag[i] = Number.NaN;
+    if (this.rlo[i] === lo && this.rhi[i] === hi) this.rlo[i] = TAG_EMPTY;
+    if (this.wlo[i] === lo && this.whi[i] === hi) this.wlo[i] = TAG_EMPTY;
     if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
     if (!this.superpages) return;
     for (const j of this.superSlots) {
-      dropCovering(this.rtag, this.rspan, j, va);
-      dropCovering(this.wtag, this.wspan, j, va);
+      dropCoveringSplit(this.rlo, this.rhi, this.rspan, j, va);
+      dropCoveringSplit(this.wlo, this.whi, this.wspan, j, va);
       dropCovering(this.xtag, this.xspan, j, va);
     }
   }
 
   flushRead(): void {
-    this.rtag.fill(Number.NaN);
+    this.rlo.fill(TAG_EMPTY);
   }
 
   /** Drop write entries that map physical page `physPage`. */
   dropWritablePage(physPage: number): void {
     const wpage = this.wpage;
-    const wtag = this.wtag;
+    const wlo = this.wlo;
     for (let i = 0; i < TLB_SIZE; i++) {
-      if (wpage[i] === physPage) wtag[i] = Number.NaN;
+      if (wpage[i] === physPage) wlo[i] = TAG_EMPTY;
     }
   }
 }
@@ -112,6 +159,16 @@ function dropCovering(tags: Float64Array, spans: Float64Array, i: number, va: nu
   if (span === 0) return;
   const tag = tags[i] ?? Number.NaN;
   if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
+}
+
+/** `dropCovering` for an entry tagged by (low, high) words. */
+function dropCoveringSplit(los: Int32Array, his: Int32Array, spans: Float64Array, i: number, va: number): void {
+  const span = spans[i] ?? 0;
+  if (span === 0) return;
+  const lo = los[i] ?? TAG_EMPTY;
+  if (lo === TAG_EMPTY) return;
+  const tag = (his[i] ?? 0) * TWO_POW_32 + (lo >>> 0);
+  if (Math.floor(tag / span) === Math.floor(va / span)) los[i] = TAG_EMPTY;
 }
 
 export function tlbIndex(va: number): number {
