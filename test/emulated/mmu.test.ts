@@ -7,52 +7,9 @@ import { describe, expect, test } from "bun:test";
 import * as C from "../../src/hal/emulated/constants.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, translate } from "../../src/hal/emulated/mmu.ts";
 import * as A from "./asm.ts";
-import { A as PTE_A, D as PTE_D, type HartFixture, makeHart, pte, R, RAM_BASE, U, V, W, X } from "./fixture.ts";
+import { A as PTE_A, D as PTE_D, type HartFixture, makeHart, pte, R, RAM_BASE, satp, setSatp, Tables, U, V, W, X } from "./fixture.ts";
 
 const RWX = R | W | X;
-
-/** Page-table builder over the fixture's RAM (tables from a bump allocator at RAM + 2 MiB). */
-class Tables {
-  next = RAM_BASE + 0x20_0000;
-  constructor(readonly f: HartFixture) {}
-
-  alloc(size = 4096): number {
-    const at = Math.ceil(this.next / size) * size;
-    this.next = at + size;
-    return at;
-  }
-
-  /**
-   * Map `va` → `pa` with a leaf at `level` (0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB) in the table rooted at `root` with
-   * `levels` levels; `rootEntries` is 512 (Sv39/48) or 2048 (x4 G-stage roots).
-   */
-  map(root: number, levels: number, va: bigint, pa: number, level: number, flags: number, rootEntries = 512): void {
-    let table = root;
-    for (let l = levels - 1; l > level; l--) {
-      const index = Number((va >> BigInt(12 + 9 * l)) & BigInt(l === levels - 1 ? rootEntries - 1 : 511));
-      const entry = table + index * 8;
-      let next = this.f.read64(entry);
-      if ((next & 1n) === 0n) {
-        const t = this.alloc();
-        next = pte(t, V);
-        this.f.write64(entry, next);
-      }
-      table = Number((next >> 10n) << 12n);
-    }
-    const index = Number((va >> BigInt(12 + 9 * level)) & BigInt(level === levels - 1 ? rootEntries - 1 : 511));
-    this.f.write64(table + index * 8, pte(pa, flags | V));
-  }
-}
-
-function satp(mode: number, root: number, asid = 0): [number, number] {
-  const ppn = root / 4096;
-  return [ppn | 0, (mode << 28) | (asid << 12) | Math.floor(ppn / 2 ** 32)];
-}
-
-function setSatp(f: HartFixture, mode: number, root: number): void {
-  [f.hart.satpLo, f.hart.satpHi] = satp(mode, root);
-  f.hart.flushAllTlbs();
-}
 
 function setVsatp(f: HartFixture, mode: number, root: number): void {
   [f.hart.vsatpLo, f.hart.vsatpHi] = satp(mode, root);

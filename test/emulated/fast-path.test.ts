@@ -1,0 +1,128 @@
+/**
+ * The fast path's own machinery, checked against the reference interpreter where it has an equivalent:
+ * - data-TLB entries are tagged by two 32-bit address words: addresses that differ only above bit 31 (or only
+ *   in the sign-extended upper half) must never share an entry;
+ * - the interpreter follows control across pages from the per-page decode caches: fall-through into the next
+ *   page, a 4-byte instruction straddling the page end, JALR to an untranslated page, a branch into another
+ *   page;
+ * - what gets compiled under the default engine options: a hot self-loop, but not a loop that is entered only
+ *   now and then.
+ */
+import { describe, expect, test } from "bun:test";
+import * as C from "../../src/hal/emulated/constants.ts";
+import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
+import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import * as A from "./asm.ts";
+import { A as PTE_A, D as PTE_D, makeHart, R, RAM_BASE, setSatp, Tables, W, X } from "./fixture.ts";
+
+const ENGINES = ["reference", "fast", "jit"] as const;
+
+describe("fast path", () => {
+  for (const engine of ENGINES) {
+    test(`addresses equal in their low 32 bits map through separate TLB entries (${engine})`, () => {
+      const f = makeHart({ ramSize: 8 << 20 });
+      const t = new Tables(f);
+      const root = t.alloc();
+      // Three virtual pages with the same low word 0x1000 (so the same TLB index and low tag): plain, bit 37
+      // set, and a sign-extended upper half. Each maps to its own physical page.
+      const pages = [
+        { va: 0x1000n, pa: RAM_BASE + 0x40_0000, value: 111n },
+        { va: 0x20_0000_1000n, pa: RAM_BASE + 0x40_1000, value: 222n },
+        { va: 0xffff_ffc0_0000_1000n, pa: RAM_BASE + 0x40_2000, value: 333n },
+      ];
+      for (const p of pages) {
+        t.map(root, 3, p.va, p.pa, 0, R | W | PTE_A | PTE_D);
+        f.write64(p.pa, p.value);
+      }
+      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
+      setSatp(f, C.SATP_MODE_SV39, root);
+      const code = RAM_BASE + 0x1000;
+      f.write(code, [
+        ...A.li(A.s0, pages[0]?.va ?? 0n),
+        ...A.li(A.s1, pages[1]?.va ?? 0n),
+        ...A.li(A.s2, pages[2]?.va ?? 0n),
+        A.ld(A.a0, A.s0, 0),
+        A.ld(A.a1, A.s1, 0),
+        A.ld(A.a2, A.s2, 0),
+        A.ld(A.a3, A.s0, 0), // again, after the other two took the entry
+        ...A.li(A.t0, 7),
+        A.sd(A.t0, A.s1, 8),
+        A.ld(A.a4, A.s0, 8), // the store went to the second page only
+        A.ld(A.a5, A.s1, 8),
+        A.sw(A.t0, A.s2, 16),
+        A.lw(A.a6, A.s0, 16),
+        A.lw(A.a7, A.s2, 16),
+        A.jal(0, 0),
+      ].flat());
+      f.enter("HS", code);
+      f.run(80, engine);
+      expect([f.x(A.a0), f.x(A.a1), f.x(A.a2), f.x(A.a3)]).toEqual([111n, 222n, 333n, 111n]);
+      expect([f.x(A.a4), f.x(A.a5), f.x(A.a6), f.x(A.a7)]).toEqual([0n, 7n, 0n, 7n]);
+      expect([f.read64(RAM_BASE + 0x40_0008), f.read64(RAM_BASE + 0x40_1008)]).toEqual([0n, 7n]);
+    });
+  }
+
+  test("control crosses pages: fall-through, a straddling instruction, JALR to a new page, a branch back", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.t0, RAM_BASE + 0x2000), A.li(A.a0, 0));
+    p.ref("tail", (off) => A.jal(0, off));
+    while (p.pc < RAM_BASE + 0xff0) p.c(A.cNop());
+    p.label("tail");
+    p.emit(A.addi(A.a0, A.a0, 1), A.addi(A.a0, A.a0, 1), A.addi(A.a0, A.a0, 1)); // 0xff0..0xffb
+    p.c(A.cAddi(A.a0, 4)); // 0xffc
+    p.emit(A.addi(A.a0, A.a0, 16)); // 0xffe..0x1001: straddles the page end
+    p.emit(A.addi(A.a0, A.a0, 32)); // 0x1002: in the next page
+    p.emit(A.jalr(0, A.t0, 0)); // to 0x2000, a page not fetched yet
+    while (p.pc < RAM_BASE + 0x1010) p.c(A.cNop());
+    p.label("back");
+    p.emit(A.addi(A.a0, A.a0, 128), A.jal(0, 0));
+    while (p.pc < RAM_BASE + 0x2000) p.c(A.cNop());
+    p.emit(A.addi(A.a0, A.a0, 64));
+    p.ref("back", (off) => A.beq(A.zero, A.zero, off)); // into the previous page
+    const image = p.assemble();
+    const results = ENGINES.map((engine) => {
+      const f = makeHart();
+      f.write(RAM_BASE, image);
+      f.hart.pc = RAM_BASE;
+      f.run(40, engine);
+      return { engine, a0: f.x(A.a0), pc: f.hart.pc - RAM_BASE };
+    });
+    const expected = 1 + 1 + 1 + 4 + 16 + 32 + 64 + 128;
+    for (const r of results) expect(r).toEqual({ engine: r.engine, a0: BigInt(expected), pc: 0x1014 });
+  });
+
+  test("default options compile a hot self-loop", () => {
+    const f = makeHart();
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.a0, 100_000), A.li(A.a1, 0));
+    p.label("loop");
+    p.emit(A.addi(A.a1, A.a1, 3), A.addi(A.a0, A.a0, -1));
+    p.ref("loop", (off) => A.bne(A.a0, A.zero, off));
+    p.emit(A.jal(0, 0));
+    f.write(RAM_BASE, p.assemble());
+    f.hart.pc = RAM_BASE;
+    f.hart.stop = STOP_NONE;
+    runFast(f.hart, 400_000, DEFAULT_ENGINE_OPTIONS);
+    expect(f.x(A.a1)).toBe(300_000n);
+    expect(f.hart.stats.compiles).toBeGreaterThanOrEqual(1);
+  });
+
+  test("default options leave a loop alone when it is entered only now and then", () => {
+    const f = makeHart();
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.a3, 0));
+    p.label("outer");
+    for (let i = 0; i < 600; i++) p.emit(A.addi(A.a2, A.a2, 1)); // straight-line work between the loop's runs
+    p.emit(A.li(A.a0, 2));
+    p.label("inner"); // two iterations per entry: about one landing per 300 instructions
+    p.emit(A.addi(A.a3, A.a3, 1), A.addi(A.a0, A.a0, -1));
+    p.ref("inner", (off) => A.bne(A.a0, A.zero, off));
+    p.ref("outer", (off) => A.jal(0, off));
+    f.write(RAM_BASE, p.assemble());
+    f.hart.pc = RAM_BASE;
+    f.hart.stop = STOP_NONE;
+    runFast(f.hart, 3_000_000, DEFAULT_ENGINE_OPTIONS);
+    expect(f.x(A.a3)).toBeGreaterThan(8000n); // the inner loop ran thousands of times...
+    expect(f.hart.stats.compiles).toBe(0); // ...but never at a rate worth compiling
+  });
+});
