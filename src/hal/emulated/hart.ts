@@ -354,7 +354,8 @@ export class Hart implements MemoryClient {
   readonly gtlbPte = new Int32Array(GTLB_SIZE);
   /** Leaf page size of the last successful data translation (for TLB fills). */
   lastSpan = 4096;
-  readonly tlbSets: TlbSet[] = Array.from({ length: CONTEXTS }, () => new TlbSet());
+  /** TLB sets by context, created when a context is first used (each is a few hundred KiB of arrays). */
+  readonly tlbSets: (TlbSet | undefined)[] = new Array<TlbSet | undefined>(CONTEXTS).fill(undefined);
   /** TLB set for data accesses (reflects MPRV) and for fetches. */
   dtlb: TlbSet;
   itlb: TlbSet;
@@ -376,8 +377,7 @@ export class Hart implements MemoryClient {
     this.now = config.now;
     this.mmioExits = config.mmioExits;
     this.hostTraps = config.hostTraps;
-    const first = this.tlbSets[CTX_M];
-    if (first === undefined) throw new Error("Cannot create hart: no TLB sets");
+    const first = this.tlbSet(CTX_M);
     this.dtlb = first;
     this.itlb = first;
     config.memory.addClient(this);
@@ -468,20 +468,29 @@ export class Hart implements MemoryClient {
     if (this.virt) this.vsstatus |= MSTATUS_FS;
   }
 
+  /** The TLB set of context `ctx`, created on first use. */
+  tlbSet(ctx: number): TlbSet {
+    let set = this.tlbSets[ctx];
+    if (set === undefined) {
+      set = new TlbSet();
+      this.tlbSets[ctx] = set;
+    }
+    return set;
+  }
+
   /** Recompute which TLB sets data accesses and fetches use. Call after any change of priv, V, MPRV/MPP/MPV, SUM. */
   updateContext(): void {
-    const sets = this.tlbSets;
     let ctx: number;
     if (this.virt) ctx = contextIndex(this.priv, true, this.vsSum());
     else ctx = contextIndex(this.priv, false, this.sum());
-    this.itlb = sets[ctx] ?? this.itlb;
+    this.itlb = this.tlbSet(ctx);
     let dctx = ctx;
     if (this.priv === PRV_M && (this.mstatus & MSTATUS_MPRV) !== 0) {
       const mpp = (this.mstatus >>> MSTATUS_MPP_SHIFT) & 3;
       const mpv = mpp !== PRV_M && this.mstatusMpv;
       dctx = contextIndex(mpp, mpv, mpv ? this.vsSum() : this.sum());
     }
-    this.dtlb = sets[dctx] ?? this.dtlb;
+    this.dtlb = this.tlbSet(dctx);
   }
 
   /** Effective privilege and V for data accesses (MPRV). */
@@ -498,7 +507,7 @@ export class Hart implements MemoryClient {
   }
 
   flushAllTlbs(): void {
-    for (const set of this.tlbSets) set.flush();
+    for (const set of this.tlbSets) set?.flush();
     this.gtlbTag.fill(Number.NaN);
   }
 
@@ -527,7 +536,7 @@ export class Hart implements MemoryClient {
 
   // MemoryClient
   onPageBecameCode(physPage: number): void {
-    for (const set of this.tlbSets) set.dropWritablePage(physPage);
+    for (const set of this.tlbSets) set?.dropWritablePage(physPage);
   }
 
   onTranslationsStale(): void {

@@ -15,7 +15,11 @@
 
 import type { CodePage, MemBlock } from "./phys-memory.ts";
 
-export const TLB_BITS = 10;
+/**
+ * 2048 entries per context. With 1024, a Linux boot's data accesses conflicted (kernel data 4 MiB apart):
+ * 12.1k read and 4.8k write misses, 21k walks; with 2048: 2.8k, 3.2k and 7.9k (4096 gives the same).
+ */
+export const TLB_BITS = 11;
 export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
