@@ -231,7 +231,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         // The address as (low, high) words: the TLB probe stays in int32 arithmetic.
         const x = xlo[rs1] ?? 0;
         const lo = (x + imm) | 0;
-        const hi = ((xhi[rs1] ?? 0) + (imm >> 31) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const hi = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
         const i = (lo >>> 12) & TLB_MASK;
         let v: number;
         let vh = 0;
@@ -292,7 +292,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const width = 1 << ((w & 0x7f) - 18);
         const x = xlo[rs1] ?? 0;
         const lo = (x + imm) | 0;
-        const hi = ((xhi[rs1] ?? 0) + (imm >> 31) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const hi = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
         const i = (lo >>> 12) & TLB_MASK;
         const data = xlo[rs2] ?? 0;
         const wv = wview[i];
@@ -324,9 +324,11 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       }
       case 22: // OP_ADDI
         if (rd !== 0) {
+          // High words: every sum is truncated at once (`| 0`); a three-term int32 sum can overflow int32, which
+          // JavaScriptCore's optimized code treats as a speculation failure.
           const a = xlo[rs1] ?? 0;
           const r = (a + imm) | 0;
-          xhi[rd] = ((xhi[rs1] ?? 0) + (imm >> 31) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          xhi[rd] = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = r;
         }
         off += len;
@@ -403,7 +405,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         if (rd !== 0) {
           const a = xlo[rs1] ?? 0;
           const r = (a + (xlo[rs2] ?? 0)) | 0;
-          xhi[rd] = ((xhi[rs1] ?? 0) + (xhi[rs2] ?? 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          xhi[rd] = ((((xhi[rs1] ?? 0) + (xhi[rs2] ?? 0)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = r;
         }
         off += len;
@@ -413,7 +415,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         if (rd !== 0) {
           const a = xlo[rs1] ?? 0;
           const b = xlo[rs2] ?? 0;
-          xhi[rd] = ((xhi[rs1] ?? 0) - (xhi[rs2] ?? 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+          xhi[rd] = ((((xhi[rs1] ?? 0) - (xhi[rs2] ?? 0)) | 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
           xlo[rd] = (a - b) | 0;
         }
         off += len;
