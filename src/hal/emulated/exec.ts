@@ -587,7 +587,8 @@ function execWfi(h: Hart, d: Insn): number {
   return EXEC_END;
 }
 
-function execCsr(h: Hart, d: Insn): number {
+/** CSRRW/S/C[I]. Exported for the fast interpreter, which calls it directly rather than through `execute`. */
+export function execCsr(h: Hart, d: Insn): number {
   const op = d.op;
   const csr = d.imm & 0xfff;
   const isImm = op >= D.OP_CSRRWI;

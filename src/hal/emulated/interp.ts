@@ -17,10 +17,10 @@
  * constants.
  */
 
-import { out } from "./alu.ts";
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
-import { amoResult, execute, transformedInstruction } from "./exec.ts";
+import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
@@ -503,6 +503,34 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         off += len;
         n++;
         continue;
+      case 23: // OP_SLTI
+      case 24: // OP_SLTIU
+      case 33: // OP_SLL
+      case 34: // OP_SLT
+      case 35: // OP_SLTU
+      case 37: // OP_SRL
+      case 38: // OP_SRA
+      case 47: // OP_SLLW
+      case 48: // OP_SRLW
+      case 49: // OP_SRAW
+      case 50: // OP_MUL
+      case 51: // OP_MULH
+      case 52: // OP_MULHSU
+      case 53: // OP_MULHU
+      case 54: // OP_DIV
+      case 55: // OP_DIVU
+      case 56: // OP_REM
+      case 57: // OP_REMU
+      case 58: // OP_MULW
+      case 59: // OP_DIVW
+      case 60: // OP_DIVUW
+      case 61: // OP_REMW
+      case 62: // OP_REMUW
+        // About 1% of Linux's instructions: out of line, so this function stays small.
+        if (rd !== 0) aluRare(xlo, xhi, w & 0x7f, rd, rs1, rs2, imm);
+        off += len;
+        n++;
+        continue;
       case 126: // SLOT_COMPILED: runFast runs the compiled block
       case 125: // SLOT_STRADDLE: runFast runs it uncached
         h.pc = vbase + off;
@@ -526,7 +554,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         h.pc = vbase + off;
         h.icount += n - synced;
         synced = n;
-        const r = execute(h, d);
+        // CSR instructions (the commonest here) skip `execute`'s dispatch, a chain of comparisons.
+        const op = w & 0x7f;
+        const r = op >= 73 && op <= 78 ? execCsr(h, d) : execute(h, d); // OP_CSRRW..OP_CSRRCI
         if (r === EXEC_TRAP) break run;
         n++;
         h.icount++;
@@ -580,6 +610,107 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
   }
   h.icount += n - synced;
   return n;
+}
+
+/**
+ * The integer operations `interpret` leaves out of its own switch (set-less-than, shifts by a register, the M
+ * extension), with the same semantics as `execute`; rd is not x0.
+ */
+function aluRare(xlo: Int32Array, xhi: Int32Array, op: number, rd: number, rs1: number, rs2: number, imm: number): void {
+  const alo = xlo[rs1] ?? 0;
+  const ahi = xhi[rs1] ?? 0;
+  const blo = xlo[rs2] ?? 0;
+  const bhi = xhi[rs2] ?? 0;
+  let lo: number;
+  let hi: number;
+  switch (op) {
+    case 23: // OP_SLTI
+      lo = ahi < imm >> 31 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
+      hi = 0;
+      break;
+    case 24: // OP_SLTIU
+      lo = ahi >>> 0 < (imm >> 31) >>> 0 || (ahi === imm >> 31 && alo >>> 0 < imm >>> 0) ? 1 : 0;
+      hi = 0;
+      break;
+    case 34: // OP_SLT
+      lo = ahi < bhi || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+      hi = 0;
+      break;
+    case 35: // OP_SLTU
+      lo = ahi >>> 0 < bhi >>> 0 || (ahi === bhi && alo >>> 0 < blo >>> 0) ? 1 : 0;
+      hi = 0;
+      break;
+    case 33: {
+      // OP_SLL
+      const sh = blo & 63;
+      if (sh === 0) {
+        lo = alo;
+        hi = ahi;
+      } else if (sh < 32) {
+        hi = (ahi << sh) | (alo >>> (32 - sh));
+        lo = alo << sh;
+      } else {
+        hi = alo << (sh - 32);
+        lo = 0;
+      }
+      break;
+    }
+    case 37: // OP_SRL
+    case 38: {
+      // OP_SRA
+      const sh = blo & 63;
+      const arith = op === 38;
+      if (sh === 0) {
+        lo = alo;
+        hi = ahi;
+      } else if (sh < 32) {
+        lo = (alo >>> sh) | (ahi << (32 - sh));
+        hi = arith ? ahi >> sh : (ahi >>> sh) | 0;
+      } else {
+        lo = arith ? ahi >> (sh - 32) : (ahi >>> (sh - 32)) | 0;
+        hi = arith ? ahi >> 31 : 0;
+      }
+      break;
+    }
+    case 47: // OP_SLLW
+      lo = alo << (blo & 31);
+      hi = lo >> 31;
+      break;
+    case 48: // OP_SRLW
+      lo = (alo >>> (blo & 31)) | 0;
+      hi = lo >> 31;
+      break;
+    case 49: // OP_SRAW
+      lo = alo >> (blo & 31);
+      hi = lo >> 31;
+      break;
+    case 58: // OP_MULW
+      lo = Math.imul(alo, blo);
+      hi = lo >> 31;
+      break;
+    case 59: // OP_DIVW
+    case 61: // OP_REMW
+      lo = div32(alo, blo, op === 61);
+      hi = lo >> 31;
+      break;
+    case 60: // OP_DIVUW
+    case 62: // OP_REMUW
+      lo = divu32(alo, blo, op === 62);
+      hi = lo >> 31;
+      break;
+    default:
+      // OP_MUL..OP_REMU: 64-bit, through the shared helpers.
+      if (op === 50) mul64(alo, ahi, blo, bhi);
+      else if (op === 51) mulh64(alo, ahi, blo, bhi);
+      else if (op === 52) mulhsu64(alo, ahi, blo, bhi);
+      else if (op === 53) mulhu64(alo, ahi, blo, bhi);
+      else if (op === 54 || op === 56) div64(alo, ahi, blo, bhi, op === 56);
+      else divu64(alo, ahi, blo, bhi, op === 57);
+      lo = out[0] ?? 0;
+      hi = out[1] ?? 0;
+  }
+  xlo[rd] = lo;
+  xhi[rd] = hi;
 }
 
 /**
@@ -688,6 +819,31 @@ export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
   OP_ADDW: 45,
   OP_SUBW: 46,
   OP_FENCE: 63,
+  OP_SLTI: 23,
+  OP_SLTIU: 24,
+  OP_SLL: 33,
+  OP_SLT: 34,
+  OP_SLTU: 35,
+  OP_SRL: 37,
+  OP_SRA: 38,
+  OP_SLLW: 47,
+  OP_SRLW: 48,
+  OP_SRAW: 49,
+  OP_MUL: 50,
+  OP_MULH: 51,
+  OP_MULHSU: 52,
+  OP_MULHU: 53,
+  OP_DIV: 54,
+  OP_DIVU: 55,
+  OP_REM: 56,
+  OP_REMU: 57,
+  OP_MULW: 58,
+  OP_DIVW: 59,
+  OP_DIVUW: 60,
+  OP_REMW: 61,
+  OP_REMUW: 62,
+  OP_CSRRW: 73,
+  OP_CSRRCI: 78,
   OP_AMO_W: 79,
   OP_AMO_D: 80,
 };
