@@ -6,6 +6,7 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { BootTimer } from "./boot-timer.ts";
 import { Bus } from "./bus.ts";
+import { CmosRtc } from "./cmos-rtc.ts";
 import { Clint } from "./clint.ts";
 import { I8042 } from "./i8042.ts";
 import { LevelIrqLine } from "./irq.ts";
@@ -30,6 +31,7 @@ function machine() {
     { base: 0x0012_0000, dev: new TestDevice(), size: 0x1000 },
     { base: 0x0013_0000, dev: new I8042({ onReset: () => {}, kbdIrq: line() }), size: 5 },
     { base: 0x0014_0000, dev: new UnclaimedPort({ maxTrackedPorts: 8 }), size: 0x100 },
+    { base: 0x0015_0000, dev: new CmosRtc({ clock: () => 1_700_000_000_000 }), size: 2 },
   ];
   const bus = new Bus("mmio");
   for (const d of devices) bus.insert(d.base, d.size, d.dev);

@@ -81,6 +81,8 @@ export const COM1_PORT = 0x3f8;
 export const COM_PORT_SIZE = 8;
 export const COM1_IRQ = 4;
 export const I8042_PORT = 0x60;
+/** CMOS RTC index/data ports (0x70, 0x71). */
+export const RTC_PORT = 0x70;
 export const I8042_COMMAND_PORT = 0x64;
 export const POST_PORT = 0x80;
 

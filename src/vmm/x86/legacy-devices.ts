@@ -1,18 +1,20 @@
 /**
  * The legacy PC devices an x86 Linux guest expects, placed at their layout addresses on the VMM's buses:
  * COM1 (8250/16550A at 0x3f8, IRQ 4 through the in-kernel irqchip), the i8042 at 0x60..0x64 (its CPU-reset pulse
- * is how `reboot=k` stops the VM), and Firecracker's boot-timer page at BOOT_TIMER_START. Ports nobody claims
+ * is how `reboot=k` stops the VM), the CMOS RTC at 0x70/0x71 (wall-clock time, no interrupts), and Firecracker's
+ * boot-timer page at BOOT_TIMER_START. Ports nobody claims
  * are the `unclaimed` device's: reads all-ones, writes ignored (0x80 POST codes counted).
  *
  * The device models are src/devices'; this only wires them the way a PC does.
  */
 import type { Bus } from "../../devices/bus.ts";
 import { BootTimer } from "../../devices/boot-timer.ts";
+import { CmosRtc } from "../../devices/cmos-rtc.ts";
 import { I8042 } from "../../devices/i8042.ts";
 import { LevelIrqLine } from "../../devices/irq.ts";
 import { Uart16550 } from "../../devices/uart16550.ts";
 import { UnclaimedPort } from "../../devices/unclaimed-port.ts";
-import { BOOT_TIMER_START, COM1_IRQ, COM1_PORT, I8042_PORT } from "./layout.ts";
+import { BOOT_TIMER_START, COM1_IRQ, COM1_PORT, I8042_PORT, RTC_PORT } from "./layout.ts";
 
 export interface X86LegacyDeviceOptions {
   readonly portBus: Bus;
@@ -31,6 +33,7 @@ export interface X86LegacyDevices {
   readonly com1: Uart16550;
   readonly i8042: I8042;
   readonly bootTimer: BootTimer;
+  readonly rtc: CmosRtc;
   /** Serves port accesses no device claims. */
   readonly unclaimed: UnclaimedPort;
 }
@@ -42,5 +45,7 @@ export function attachX86LegacyDevices(options: X86LegacyDeviceOptions): X86Lega
   options.portBus.insert(I8042_PORT, i8042.windowSize, i8042);
   const bootTimer = new BootTimer({ onBootComplete: options.onBootComplete });
   options.mmioBus.insert(BOOT_TIMER_START, bootTimer.windowSize, bootTimer);
-  return { com1, i8042, bootTimer, unclaimed: new UnclaimedPort() };
+  const rtc = new CmosRtc();
+  options.portBus.insert(RTC_PORT, rtc.windowSize, rtc);
+  return { com1, i8042, bootTimer, rtc, unclaimed: new UnclaimedPort() };
 }
