@@ -1067,7 +1067,7 @@ export class Hart implements MemoryClient {
     set.xpage[i] = t.pa - pageOff;
     set.xblock[i] = region.block;
     set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
-    if (t.span > PAGE_SIZE) set.noteSuperpage(i);
+    if (t.span > PAGE_SIZE) set.noteSuperpage(i, va, t.span);
     set.xcode[i] = this.memory.codePage(region.block, pageIndex);
     return t.pa;
   }

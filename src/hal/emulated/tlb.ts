@@ -70,12 +70,15 @@ export class TlbSet {
   readonly rspan = new Float64Array(TLB_SIZE);
   readonly wspan = new Float64Array(TLB_SIZE);
   readonly xspan = new Float64Array(TLB_SIZE);
-  /** Whether an entry from a superpage may be present (then a selective flush must look at `superSlots`). */
+  /** Whether an entry from a superpage may be present (then a selective flush must look them up). */
   superpages = false;
-  /** Indices that have held a superpage entry since the last full flush (each once), so SFENCE.VMA with an
-   * address looks at those instead of scanning the whole TLB. */
-  readonly superSlots: number[] = [];
-  readonly #inSuperSlots = new Uint8Array(TLB_SIZE);
+  /**
+   * Slots filled from each superpage (by the superpage's base address), so SFENCE.VMA with an address finds
+   * the entries of the superpages containing it without scanning the TLB.
+   */
+  readonly #superSlots = new SlotIndex();
+  /** Write slots by physical page, so a page that becomes code loses its write entries without a scan. */
+  readonly #writeSlots = new SlotIndex();
 
   /** Fill the read entry for the page of `va` (page offset `pageOff`) at offset `viewOff` of `view`. */
   fillRead(va: number, pageOff: number, view: DataView, viewOff: number, physPage: number, span: number): void {
@@ -87,7 +90,7 @@ export class TlbSet {
     this.rview[i] = view;
     this.rpage[i] = physPage;
     this.rspan[i] = span > 4096 ? span : 0;
-    if (span > 4096) this.noteSuperpage(i);
+    if (span > 4096) this.noteSuperpage(i, va, span);
   }
 
   /** Fill the write entry for the page of `va`, as `fillRead`. */
@@ -100,22 +103,20 @@ export class TlbSet {
     this.wview[i] = view;
     this.wpage[i] = physPage;
     this.wspan[i] = span > 4096 ? span : 0;
-    if (span > 4096) this.noteSuperpage(i);
+    if (span > 4096) this.noteSuperpage(i, va, span);
+    if (this.#writeSlots.add(physPage, i)) this.#rebuildWriteSlots();
   }
 
-  /** Entry `i` (read, write or execute) now comes from a superpage. */
-  noteSuperpage(i: number): void {
+  /** Entry `i` (read, write or execute) now comes from the superpage of `span` bytes that contains `va`. */
+  noteSuperpage(i: number, va: number, span: number): void {
     this.superpages = true;
-    if (this.#inSuperSlots[i] === 0) {
-      this.#inSuperSlots[i] = 1;
-      this.superSlots.push(i);
-    }
+    if (this.#superSlots.add(Math.floor(va / span) * span, i)) this.#rebuildSuperSlots();
   }
 
   flush(): void {
     this.superpages = false;
-    for (const i of this.superSlots) this.#inSuperSlots[i] = 0;
-    this.superSlots.length = 0;
+    this.#superSlots.clear();
+    this.#writeSlots.clear();
     this.rlo.fill(TAG_EMPTY);
     this.wlo.fill(TAG_EMPTY);
     this.xtag.fill(Number.NaN);
@@ -136,10 +137,15 @@ export class TlbSet {
     if (this.wlo[i] === lo && this.whi[i] === hi) this.wlo[i] = TAG_EMPTY;
     if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
     if (!this.superpages) return;
-    for (const j of this.superSlots) {
-      dropCoveringSplit(this.rlo, this.rhi, this.rspan, j, va);
-      dropCoveringSplit(this.wlo, this.whi, this.wspan, j, va);
-      dropCovering(this.xtag, this.xspan, j, va);
+    for (const span of SUPERPAGE_SPANS) {
+      const slots = this.#superSlots.get(Math.floor(va / span) * span);
+      if (slots === undefined) continue;
+      // A slot may have been refilled since: dropCovering* check the entry itself.
+      for (const j of slots) {
+        dropCoveringSplit(this.rlo, this.rhi, this.rspan, j, va);
+        dropCoveringSplit(this.wlo, this.whi, this.wspan, j, va);
+        dropCovering(this.xtag, this.xspan, j, va);
+      }
     }
   }
 
@@ -149,12 +155,74 @@ export class TlbSet {
 
   /** Drop write entries that map physical page `physPage`. */
   dropWritablePage(physPage: number): void {
-    const wpage = this.wpage;
-    const wlo = this.wlo;
+    const slots = this.#writeSlots.get(physPage);
+    if (slots === undefined) return;
+    for (const i of slots) if (this.wpage[i] === physPage) this.wlo[i] = TAG_EMPTY;
+    this.#writeSlots.delete(physPage);
+  }
+
+  /** Re-index the superpage entries present (the index only grows between flushes). */
+  #rebuildSuperSlots(): void {
+    const index = this.#superSlots;
+    index.clear();
     for (let i = 0; i < TLB_SIZE; i++) {
-      if (wpage[i] === physPage) wlo[i] = TAG_EMPTY;
+      const rspan = this.rspan[i] ?? 0;
+      if (rspan !== 0 && this.rlo[i] !== TAG_EMPTY) index.add(Math.floor(splitTag(this.rlo, this.rhi, i) / rspan) * rspan, i);
+      const wspan = this.wspan[i] ?? 0;
+      if (wspan !== 0 && this.wlo[i] !== TAG_EMPTY) index.add(Math.floor(splitTag(this.wlo, this.whi, i) / wspan) * wspan, i);
+      const xspan = this.xspan[i] ?? 0;
+      const xtag = this.xtag[i] ?? Number.NaN;
+      if (xspan !== 0 && !Number.isNaN(xtag)) index.add(Math.floor(xtag / xspan) * xspan, i);
     }
   }
+
+  /** Re-index the write entries present. */
+  #rebuildWriteSlots(): void {
+    const index = this.#writeSlots;
+    index.clear();
+    for (let i = 0; i < TLB_SIZE; i++) if (this.wlo[i] !== TAG_EMPTY) index.add(this.wpage[i] ?? 0, i);
+  }
+}
+
+/** Leaf sizes above 4 KiB in Sv39/Sv48: 2 MiB, 1 GiB, 512 GiB. */
+const SUPERPAGE_SPANS = [2 ** 21, 2 ** 30, 2 ** 39] as const;
+
+/**
+ * TLB slots filed under a key. Slots are not removed when their entry is overwritten (users re-check the
+ * entry), so the index only grows between flushes; past a bound its owner rebuilds it from the entries.
+ */
+class SlotIndex {
+  readonly #map = new Map<number, number[]>();
+  #size = 0;
+
+  /** File `slot` under `key`. Returns true when the index has grown past its bound and must be rebuilt. */
+  add(key: number, slot: number): boolean {
+    const slots = this.#map.get(key);
+    if (slots === undefined) this.#map.set(key, [slot]);
+    else slots.push(slot);
+    return ++this.#size > 4 * TLB_SIZE;
+  }
+
+  get(key: number): readonly number[] | undefined {
+    return this.#map.get(key);
+  }
+
+  delete(key: number): void {
+    const slots = this.#map.get(key);
+    if (slots === undefined) return;
+    this.#size -= slots.length;
+    this.#map.delete(key);
+  }
+
+  clear(): void {
+    this.#map.clear();
+    this.#size = 0;
+  }
+}
+
+/** The page address of a (low, high)-tagged entry. */
+function splitTag(los: Int32Array, his: Int32Array, i: number): number {
+  return (his[i] ?? 0) * TWO_POW_32 + ((los[i] ?? 0) >>> 0);
 }
 
 /** Drop entry `i` if it comes from a superpage (span > 4 KiB) that contains `va`. */
