@@ -39,6 +39,13 @@ export const HOT_LOOP_THRESHOLD = 1024;
 export const MIN_HEAT_RATE = 1 / 128;
 /** Heat is examined every HEAT_CHECK_INTERVAL landings (a power of two; smaller when a threshold is smaller). */
 export const HEAT_CHECK_INTERVAL = 1024;
+/**
+ * A self-loop's threshold grows by HOT_LOOP_THRESHOLD for every LOOP_INSNS_PER_THRESHOLD instructions of its
+ * body: a fresh function's first calls cost in proportion to its size, so a long loop entered for a few
+ * iterations at a time (measured in a Linux boot: 35 instructions, ~8 iterations per entry) ran at 2-4 MIPS
+ * compiled, far below the interpreter.
+ */
+export const LOOP_INSNS_PER_THRESHOLD = 8;
 
 export interface EngineOptions {
   /** Compile hot blocks to JavaScript (default true). */
@@ -172,7 +179,11 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
     h.stats.blockBuilds++;
     blocks[slot] = b;
   }
-  if (b.noCompile || b.compiled !== undefined || heat < (b.selfLoop ? options.hotLoopThreshold : options.hotThreshold)) return false;
+  if (b.noCompile || b.compiled !== undefined) return false;
+  const threshold = b.selfLoop
+    ? options.hotLoopThreshold * Math.ceil(b.insns.length / LOOP_INSNS_PER_THRESHOLD)
+    : options.hotThreshold;
+  if (heat < threshold) return false;
   h.stats.compiles++;
   b.compiled = compileBlock(b);
   if (b.compiled === undefined) {
