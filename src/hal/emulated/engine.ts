@@ -63,7 +63,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   minHeatRate: MIN_HEAT_RATE,
 };
 
-/** Fetch, decode and execute one instruction without the block cache. Returns 1 if it retired. */
+/** Fetch, decode and execute one instruction without the decode caches. Returns 1 if it retired. */
 export function stepReference(h: Hart): number {
   const word = h.fetchInstruction(h.pc);
   if (word < 0) return 0;

@@ -1,6 +1,6 @@
 /**
  * One RV64GC + H hart: architectural state, the CSR file, traps and interrupts, and memory access through the
- * software TLB. Instruction semantics live in `exec.ts`, translation in `mmu.ts`, the block cache and compiler in
+ * software TLB. Instruction semantics live in `exec.ts`, translation in `mmu.ts`, the decode caches and compiler in
  * `block.ts`/`jit.ts`.
  *
  * Conventions:
@@ -1073,7 +1073,7 @@ export class Hart implements MemoryClient {
   }
 
   /**
-   * Fetch the instruction at the pc without the block cache (reference interpreter, page-crossing
+   * Fetch the instruction at the pc without the decode caches (reference interpreter, page-crossing
    * instructions). Returns the 32-bit word (upper half zero for compressed) or -1 after raising a fault.
    */
   fetchInstruction(pc: number): number {

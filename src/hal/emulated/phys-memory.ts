@@ -87,7 +87,7 @@ export interface PhysRegion {
 
 /** What a hart needs to hear from the memory it caches translations and code for. */
 export interface MemoryClient {
-  /** A page just received its first decoded block: drop write-TLB entries that map `physPage`. */
+  /** A page just received its first decoded instruction: drop write-TLB entries that map `physPage`. */
   onPageBecameCode(physPage: number): void;
   /** A page-table page changed behind the harts' back, or the physical map changed: drop all translations. */
   onTranslationsStale(): void;
@@ -141,7 +141,7 @@ export class PhysicalMemory {
   /**
    * The code page for `pageIndex` of `block`, created on first use. The first time the page holds code (again),
    * every physical alias of it loses its write-TLB entries in every hart, so stores to it take the slow path
-   * that drops the decoded blocks.
+   * that drops what was decoded.
    */
   codePage(block: MemBlock, pageIndex: number): CodePage {
     let page = block.codePages[pageIndex];
@@ -171,7 +171,7 @@ export class PhysicalMemory {
     block.pageFlags[pageIndex] = (block.pageFlags[pageIndex] ?? 0) | PAGE_HAS_PTES;
   }
 
-  /** Drop the decoded blocks of one page (after a write to it). */
+  /** Drop the decoded instructions and compiled blocks of one page (after a write to it). */
   static invalidateCode(block: MemBlock, pageIndex: number): void {
     const flags = block.pageFlags[pageIndex] ?? 0;
     if ((flags & PAGE_HAS_CODE) === 0) return;

@@ -8,7 +8,7 @@ export class HartStats {
   loadMisses = 0;
   /** Write-TLB misses (stores, AMOs/SC that took the slow path). */
   storeMisses = 0;
-  /** Stores that hit a page holding decoded blocks (each drops that page's blocks). */
+  /** Stores that hit a page holding decoded code (each drops that page's decode cache). */
   storesToCode = 0;
   /** Instruction-TLB refills. */
   fetchMisses = 0;
