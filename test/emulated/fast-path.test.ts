@@ -112,9 +112,9 @@ describe("fast path", () => {
     const p = new A.Program(RAM_BASE);
     p.emit(A.li(A.a3, 0));
     p.label("outer");
-    for (let i = 0; i < 600; i++) p.emit(A.addi(A.a2, A.a2, 1)); // straight-line work between the loop's runs
+    for (let i = 0; i < 1200; i++) p.emit(A.addi(A.a2, A.a2, 1)); // straight-line work between the loop's runs
     p.emit(A.li(A.a0, 2));
-    p.label("inner"); // two iterations per entry: about one landing per 300 instructions
+    p.label("inner"); // two iterations per entry: one landing per ~1200 instructions, below MIN_HEAT_RATE
     p.emit(A.addi(A.a3, A.a3, 1), A.addi(A.a0, A.a0, -1));
     p.ref("inner", (off) => A.bne(A.a0, A.zero, off));
     p.ref("outer", (off) => A.jal(0, off));
@@ -122,7 +122,25 @@ describe("fast path", () => {
     f.hart.pc = RAM_BASE;
     f.hart.stop = STOP_NONE;
     runFast(f.hart, 3_000_000, DEFAULT_ENGINE_OPTIONS);
-    expect(f.x(A.a3)).toBeGreaterThan(8000n); // the inner loop ran thousands of times...
+    expect(f.x(A.a3)).toBeGreaterThan(4000n); // the inner loop ran thousands of times...
     expect(f.hart.stats.compiles).toBe(0); // ...but never at a rate worth compiling
+  });
+
+  test("default options compile a moderately hot function once no new code is being met", () => {
+    const f = makeHart();
+    const p = new A.Program(RAM_BASE);
+    p.label("outer");
+    for (let i = 0; i < 250; i++) p.emit(A.addi(A.a2, A.a2, 1));
+    p.ref("func", (off) => A.jal(A.ra, off)); // one call per ~260 instructions: between the two rates
+    p.ref("outer", (off) => A.jal(0, off));
+    p.label("func");
+    p.emit(A.addi(A.a3, A.a3, 1), A.xor(A.a4, A.a4, A.a3), A.slli(A.a5, A.a4, 2), A.add(A.a6, A.a6, A.a5), A.jalr(0, A.ra, 0));
+    f.write(RAM_BASE, p.assemble());
+    f.hart.pc = RAM_BASE;
+    f.hart.stop = STOP_NONE;
+    runFast(f.hart, 12_000_000, DEFAULT_ENGINE_OPTIONS);
+    expect(f.x(A.a3)).toBeGreaterThan(40_000n);
+    expect(f.hart.codeChurn).toBeLessThan(1e-6); // the whole program was decoded long ago
+    expect(f.hart.stats.compiles).toBeGreaterThanOrEqual(1);
   });
 });

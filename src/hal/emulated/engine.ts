@@ -6,7 +6,7 @@
  * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
  *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
  *   on, at a high rate, get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after
- *   HOT_THRESHOLD (see MIN_HEAT_RATE).
+ *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE).
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
  *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
  *
@@ -37,6 +37,18 @@ export const HOT_LOOP_THRESHOLD = 1024;
  * counting again.
  */
 export const MIN_HEAT_RATE = 1 / 128;
+/**
+ * The rate that suffices while the code being run is stable (`Hart.codeChurn` below STABLE_CODE_CHURN). Whether
+ * compiling pays back depends on how many more calls will come, which a rate does not predict: in a Linux boot,
+ * blocks landed on every 6-150 instructions for a while were called ~100k times in all and ran slower compiled
+ * than interpreted; a bare-metal bytecode interpreter's handlers, landed on every 150-300 instructions, run for
+ * the whole program. What tells them apart is whether the hart still meets new code.
+ */
+export const MIN_STABLE_HEAT_RATE = 1 / 512;
+/** Decodes per retired instruction (moving average) below which the code being run counts as stable. */
+export const STABLE_CODE_CHURN = 1e-6;
+/** Weight of each timer-check interval's decode rate in `Hart.codeChurn` (about 32 intervals of memory). */
+const CHURN_WEIGHT = 1 / 32;
 /** Heat is examined every HEAT_CHECK_INTERVAL landings (a power of two; smaller when a threshold is smaller). */
 export const HEAT_CHECK_INTERVAL = 1024;
 /**
@@ -52,7 +64,7 @@ export interface EngineOptions {
   readonly jit: boolean;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
-  /** Default MIN_HEAT_RATE; 0 compiles at the thresholds whatever the rate. */
+  /** Default MIN_HEAT_RATE (MIN_STABLE_HEAT_RATE while the code is stable); 0 compiles whatever the rate. */
   readonly minHeatRate?: number;
 }
 
@@ -87,10 +99,21 @@ function boundary(h: Hart): boolean {
   }
   if (h.icount >= h.nextTimerCheck) {
     h.nextTimerCheck = h.icount + TIMER_CHECK_INTERVAL;
+    updateCodeChurn(h);
     h.updateTimers(h.timeNow());
     if (h.irqDirty) return boundary(h);
   }
   return true;
+}
+
+/** Fold the decodes since the last update into the hart's code-churn average. */
+function updateCodeChurn(h: Hart): void {
+  const retired = h.icount - h.churnIcount;
+  if (retired <= 0) return;
+  const rate = (h.stats.decodes - h.churnDecodes) / retired;
+  h.codeChurn += (rate - h.codeChurn) * CHURN_WEIGHT;
+  h.churnDecodes = h.stats.decodes;
+  h.churnIcount = h.icount;
 }
 
 /** Returns the number of steps (instructions, traps) used. */
@@ -159,7 +182,9 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
   const slot = pageOff >> 1;
   const heat = code.heat[slot] ?? 0;
   const elapsed = Math.max(1, h.icount - (code.heatStart[slot] ?? 0));
-  if (heat / elapsed < (options.minHeatRate ?? MIN_HEAT_RATE)) {
+  let minRate = options.minHeatRate ?? MIN_HEAT_RATE;
+  if (h.codeChurn < STABLE_CODE_CHURN) minRate = Math.min(minRate, MIN_STABLE_HEAT_RATE);
+  if (heat / elapsed < minRate) {
     code.heat[slot] = 0; // lukewarm: start a new window
     return false;
   }

@@ -256,6 +256,14 @@ export class Hart implements MemoryClient {
   kickRequested = false;
   /** icount at which the run loop next compares the Sstc timers with the clock. */
   nextTimerCheck = 0;
+  /**
+   * How much new code the hart is meeting: a moving average of instructions decoded per instruction retired,
+   * updated at the timer checks (engine.ts). Starts high: nothing is known to be stable yet.
+   */
+  codeChurn = 1;
+  /** stats.decodes and icount at the last codeChurn update. */
+  churnDecodes = 0;
+  churnIcount = 0;
   /** Interrupt-relevant state changed: re-evaluate pending interrupts at the next block boundary. */
   irqDirty = true;
   /** High word of the last slow-path load (the low word is returned). */
