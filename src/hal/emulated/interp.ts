@@ -100,10 +100,6 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
   // taken exit path of its own would be code JavaScriptCore has never seen run, and reaching it would throw the
   // whole function out of optimized code.
   run: for (;;) {
-    if (n >= limit) {
-      h.pc = vbase + off;
-      break;
-    }
     const s = off >> 1;
     let w = ops[s] ?? 0;
     if (w === 0) w = decodeSlot(h, code, view, base, off, mem);
@@ -567,7 +563,12 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         continue;
       }
     }
-    // A control transfer to vbase + t.
+    // A control transfer to vbase + t. The instruction limit is checked here rather than per instruction: a
+    // straight run stays inside one page, so it overshoots by at most a page of instructions.
+    if (n >= limit) {
+      h.pc = vbase + t;
+      break;
+    }
     if (t >= 0 && t < PAGE_SIZE) {
       // `| 0`: t is a double after JALR, and one double assignment would make `off` a double for the whole
       // function in JavaScriptCore's optimized code (a conversion on every instruction).
