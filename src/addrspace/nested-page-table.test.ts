@@ -79,6 +79,18 @@ describe("NestedPageTable", () => {
     expect(() => table.map(2 ** 41, host.hostPhysAddr, 0x1000, RWX)).toThrow("below 0x20000000000 (sv39x4)");
   });
 
+  test("overlap checks find a single mapped page inside a large, mostly empty range", () => {
+    const alloc = new FakeHostMemoryAllocator();
+    const table = new NestedPageTable("sv48x4", alloc.allocate);
+    const host = alloc.allocate(0x1000);
+    table.map(0x1_4050_3000, host.hostPhysAddr, 0x1000, RWX);
+    expect(() => table.map(0x1_0000_0000, 0x40_0000_0000, 0x1_0000_0000, RWX)).toThrow("0x140503000 is already mapped");
+    expect(() => table.unmap(0x1_4050_2000, 0x2000)).toThrow("0x140502000 is not mapped");
+    table.unmap(0x1_4050_3000, 0x1000);
+    table.map(0x1_0000_0000, 0x40_0000_0000, 0x1_0000_0000, RWX);
+    expect(table.walk(0x1_4050_3000)?.hpa).toBe(0x40_4050_3000);
+  });
+
   test("unmap splits superpages and leaves the rest mapped", () => {
     const alloc = new FakeHostMemoryAllocator();
     const table = new NestedPageTable("sv39x4", alloc.allocate);

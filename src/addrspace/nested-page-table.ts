@@ -177,11 +177,12 @@ export class NestedPageTable {
     if ((flags & MappingFlags.WRITE) !== 0 && (flags & MappingFlags.READ) === 0) {
       throw new PageTableError("invalid-argument", `Cannot map ${hexRange(gpa, size)}: write without read is a reserved PTE encoding`, gpa);
     }
-    for (let at = gpa; at < gpa + size; at += PAGE_SIZE_4K) {
-      const existing = this.walk(at);
-      if (existing !== undefined) {
-        throw new PageTableError("already-mapped", `Cannot map ${hexRange(gpa, size)}: ${hex(at)} is already mapped to ${hex(existing.hpa)}`, at);
+    for (let at = gpa; at < gpa + size; ) {
+      const probe = this.#probe(at);
+      if (probe.mapped) {
+        throw new PageTableError("already-mapped", `Cannot map ${hexRange(gpa, size)}: ${hex(at)} is already mapped to ${hex(probe.hpa)}`, at);
       }
+      at = probe.holeEnd;
     }
     const pteFlags = mappingFlagsToPte(flags);
     let offset = 0;
@@ -205,10 +206,10 @@ export class NestedPageTable {
   /** Remove the mappings of [gpa, gpa + size); superpages partly inside are split first. */
   unmap(gpa: number, size: number): void {
     this.#checkRange("unmap", gpa, size);
-    for (let at = gpa; at < gpa + size; at += PAGE_SIZE_4K) {
-      if (this.walk(at) === undefined) {
-        throw new PageTableError("not-mapped", `Cannot unmap ${hexRange(gpa, size)}: ${hex(at)} is not mapped`, at);
-      }
+    for (let at = gpa; at < gpa + size; ) {
+      const probe = this.#probe(at);
+      if (!probe.mapped) throw new PageTableError("not-mapped", `Cannot unmap ${hexRange(gpa, size)}: ${hex(at)} is not mapped`, at);
+      at = probe.leafEnd;
     }
     let at = gpa;
     while (at < gpa + size) {
@@ -260,6 +261,26 @@ export class NestedPageTable {
       return new DataView(frame.buffer, frame.byteOffset, ROOT_TABLE_SIZE);
     }
     return frame;
+  }
+
+  /**
+   * What covers `gpa`: a leaf (with the end of its page) or a hole (with the end of the largest unmapped range the
+   * walk proved empty), so range checks step by whole tables instead of by 4 KiB pages.
+   */
+  #probe(gpa: number): { mapped: true; hpa: HostPhysAddr; leafEnd: number } | { mapped: false; holeEnd: number } {
+    let tableHpa = this.#root;
+    for (let level = this.#levels - 1; level >= 0; level--) {
+      const table = this.#table(tableHpa, level);
+      const pte = readPte(table, this.#index(gpa, level));
+      const span = levelPageSize(level);
+      const end = gpa - (gpa % span) + span;
+      if ((pte & PTE_V) === 0) return { mapped: false, holeEnd: end };
+      if ((pte & (PTE_R | PTE_W | PTE_X)) !== 0) {
+        return { mapped: true, hpa: Math.floor(pte / 2 ** PTE_PPN_SHIFT) * PAGE_SIZE_4K + (gpa % span), leafEnd: end };
+      }
+      tableHpa = Math.floor(pte / 2 ** PTE_PPN_SHIFT) * PAGE_SIZE_4K;
+    }
+    return { mapped: false, holeEnd: gpa - (gpa % PAGE_SIZE_4K) + PAGE_SIZE_4K };
   }
 
   #findLeaf(gpa: number): { table: DataView; index: number; level: number } | undefined {
