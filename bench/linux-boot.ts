@@ -18,17 +18,26 @@ if (!existsSync(image)) {
   process.exit(0);
 }
 
+/** True once the marker has appeared in the bytes seen so far (keeps only a marker-sized tail, not the whole log). */
+function markerWatch(): (bytes: Uint8Array) => boolean {
+  const decoder = new TextDecoder();
+  let tail = "";
+  return (bytes) => {
+    tail = (tail + decoder.decode(bytes, { stream: true })).slice(-(MARKER.length + 4096));
+    return tail.includes(MARKER);
+  };
+}
+
 async function ours(): Promise<{ marker: number | undefined; total: number; exitCode: number }> {
   const config = loadVmConfig(join(root, "configs/linux-riscv64.toml"));
-  let text = "";
+  const watch = markerWatch();
   let marker: number | undefined;
   const start = performance.now();
   const vmm = new Vmm({
     logLevel: "warn",
     console: {
       writer: (bytes) => {
-        text += new TextDecoder().decode(bytes);
-        if (marker === undefined && text.includes(MARKER)) marker = (performance.now() - start) / 1000;
+        if (marker === undefined && watch(bytes)) marker = (performance.now() - start) / 1000;
       },
     },
   });
@@ -43,12 +52,10 @@ async function qemu(): Promise<{ marker: number | undefined; total: number; exit
     ["qemu-system-riscv64", "-M", "virt", "-bios", "default", "-m", "128M", "-smp", "1", "-nographic", "-kernel", image, "-append", "console=ttyS0 earlycon=sbi"],
     { stdout: "pipe", stderr: "ignore" },
   );
-  let text = "";
+  const watch = markerWatch();
   let marker: number | undefined;
-  const decoder = new TextDecoder();
   for await (const chunk of proc.stdout) {
-    text += decoder.decode(chunk);
-    if (marker === undefined && text.includes(MARKER)) marker = (performance.now() - start) / 1000;
+    if (marker === undefined && watch(chunk)) marker = (performance.now() - start) / 1000;
   }
   const exitCode = await proc.exited;
   return { marker, total: (performance.now() - start) / 1000, exitCode };
