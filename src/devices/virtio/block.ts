@@ -26,7 +26,7 @@ import { DeviceError } from "../errors.ts";
 import type { BlockBackend } from "./block-backend.ts";
 import { readConfigBytes } from "./config-space.ts";
 import { VIRTIO_ID_BLOCK, featureBit, hasFeature } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
+import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
 import { VIRTQ_MAX_SIZE, type DescriptorChain } from "./queue.ts";
 
 // Feature bits (§5.2.3).
@@ -198,22 +198,8 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
 
   queueNotify(index: number): void {
     const context = this.#context;
-    const queue = context?.queues[index];
-    if (context === undefined || queue === undefined || index !== QUEUE_REQUEST) return;
-    for (;;) {
-      const next = queue.pop();
-      if (next.kind === "empty") break;
-      if (next.kind === "error") {
-        context.fail({ kind: "queue", error: next.error });
-        return;
-      }
-      const failure = queue.addUsed(next.chain.head, this.#handle(next.chain, context));
-      if (failure !== undefined) {
-        context.fail({ kind: "queue", error: failure });
-        return;
-      }
-    }
-    context.signalUsed(index);
+    if (context === undefined || index !== QUEUE_REQUEST) return;
+    serveQueue(context, index, (chain) => this.#handle(chain, context));
   }
 
   snapshot(): VirtioBlockState {

@@ -16,8 +16,8 @@
 import { DeviceError } from "../errors.ts";
 import { readConfigBytes } from "./config-space.ts";
 import { VIRTIO_ID_CONSOLE, featureBit } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
-import { VIRTQ_MAX_SIZE, type Virtqueue } from "./queue.ts";
+import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
+import { VIRTQ_MAX_SIZE } from "./queue.ts";
 
 export const VIRTIO_CONSOLE_F_SIZE = 0;
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1;
@@ -148,10 +148,9 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   queueNotify(index: number): void {
     const context = this.#context;
-    const queue = context?.queues[index];
-    if (context === undefined || queue === undefined) return;
-    if (index === VIRTIO_CONSOLE_TRANSMITQ) this.#transmit(context, queue);
-    else if (index === VIRTIO_CONSOLE_RECEIVEQ) this.#receive(context, queue);
+    if (context === undefined) return;
+    if (index === VIRTIO_CONSOLE_TRANSMITQ) this.#transmit(context);
+    else if (index === VIRTIO_CONSOLE_RECEIVEQ) this.#receive(context);
   }
 
   snapshot(): VirtioConsoleState {
@@ -172,15 +171,8 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   // -- queues ----------------------------------------------------------------------------------------------------
 
-  #transmit(context: VirtioDeviceContext, queue: Virtqueue): void {
-    for (;;) {
-      const next = queue.pop();
-      if (next.kind === "empty") break;
-      if (next.kind === "error") {
-        context.fail({ kind: "queue", error: next.error });
-        return;
-      }
-      const chain = next.chain;
+  #transmit(context: VirtioDeviceContext): void {
+    serveQueue(context, VIRTIO_CONSOLE_TRANSMITQ, (chain) => {
       for (let done = 0; done < chain.readableLength; ) {
         const bytes = new Uint8Array(Math.min(OUTPUT_CHUNK, chain.readableLength - done));
         chain.read(done, bytes);
@@ -188,41 +180,29 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
         this.stats.txBytes += bytes.length;
         this.#sink(bytes);
       }
-      const failure = queue.addUsed(chain.head, 0);
-      if (failure !== undefined) {
-        context.fail({ kind: "queue", error: failure });
-        return;
-      }
-    }
-    context.signalUsed(VIRTIO_CONSOLE_TRANSMITQ);
+      return 0;
+    });
   }
 
-  #receive(context: VirtioDeviceContext, queue: Virtqueue): void {
+  #receive(context: VirtioDeviceContext): void {
     const wasFull = !this.canAcceptInput();
-    while (this.#inputLength > 0) {
-      const next = queue.pop();
-      if (next.kind === "empty") break;
-      if (next.kind === "error") {
-        context.fail({ kind: "queue", error: next.error });
-        return;
-      }
-      const chain = next.chain;
-      const n = Math.min(this.#inputLength, chain.writableLength);
-      if (n === 0) this.stats.emptyReceiveBuffers++;
-      // The pending bytes may wrap around the end of the ring: at most two pieces.
-      const first = Math.min(n, this.inputBufferSize - this.#inputHead);
-      chain.write(0, this.#input.subarray(this.#inputHead, this.#inputHead + first));
-      if (n > first) chain.write(first, this.#input.subarray(0, n - first));
-      this.#inputHead = (this.#inputHead + n) % this.inputBufferSize;
-      this.#inputLength -= n;
-      this.stats.rxBytes += n;
-      const failure = queue.addUsed(chain.head, n);
-      if (failure !== undefined) {
-        context.fail({ kind: "queue", error: failure });
-        return;
-      }
-    }
-    context.signalUsed(VIRTIO_CONSOLE_RECEIVEQ);
-    if (wasFull && this.canAcceptInput()) this.#onInputSpace?.();
+    const ok = serveQueue(
+      context,
+      VIRTIO_CONSOLE_RECEIVEQ,
+      (chain) => {
+        const n = Math.min(this.#inputLength, chain.writableLength);
+        if (n === 0) this.stats.emptyReceiveBuffers++;
+        // The pending bytes may wrap around the end of the ring: at most two pieces.
+        const first = Math.min(n, this.inputBufferSize - this.#inputHead);
+        chain.write(0, this.#input.subarray(this.#inputHead, this.#inputHead + first));
+        if (n > first) chain.write(first, this.#input.subarray(0, n - first));
+        this.#inputHead = (this.#inputHead + n) % this.inputBufferSize;
+        this.#inputLength -= n;
+        this.stats.rxBytes += n;
+        return n;
+      },
+      () => this.#inputLength > 0,
+    );
+    if (ok && wasFull && this.canAcceptInput()) this.#onInputSpace?.();
   }
 }

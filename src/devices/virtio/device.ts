@@ -14,7 +14,7 @@
  */
 
 import type { DeviceMemory } from "../types.ts";
-import type { Virtqueue, VirtqueueError } from "./queue.ts";
+import type { DescriptorChain, Virtqueue, VirtqueueError } from "./queue.ts";
 
 /** Why a device stopped working until the next reset (DEVICE_NEEDS_RESET). */
 export type VirtioFailure =
@@ -81,4 +81,35 @@ export interface VirtioDevice<State = unknown> {
   /** Device-specific state for snapshots (plain data). */
   snapshot(): State;
   restore(state: State): void;
+}
+
+/**
+ * Serve the available chains of queue `index` one by one: `handle` processes a chain and returns how many bytes it
+ * wrote into it, the chain goes on the used ring, and the driver is signalled once at the end. A ring that breaks
+ * the rules stops the device (`context.fail`, DEVICE_NEEDS_RESET). `more` lets a device stop before the queue is
+ * empty (the console's receive side, when it has no input left). Returns false if the device failed.
+ */
+export function serveQueue(
+  context: VirtioDeviceContext,
+  index: number,
+  handle: (chain: DescriptorChain) => number,
+  more: () => boolean = () => true,
+): boolean {
+  const queue = context.queues[index];
+  if (queue === undefined) return true;
+  while (more()) {
+    const next = queue.pop();
+    if (next.kind === "empty") break;
+    if (next.kind === "error") {
+      context.fail({ kind: "queue", error: next.error });
+      return false;
+    }
+    const failure = queue.addUsed(next.chain.head, handle(next.chain));
+    if (failure !== undefined) {
+      context.fail({ kind: "queue", error: failure });
+      return false;
+    }
+  }
+  context.signalUsed(index);
+  return true;
 }

@@ -10,7 +10,7 @@
 
 import { DeviceError } from "../errors.ts";
 import { VIRTIO_ID_ENTROPY } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
+import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
 import { VIRTQ_MAX_SIZE } from "./queue.ts";
 
 export const VIRTIO_RNG_REQUESTQ = 0;
@@ -91,16 +91,8 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
 
   queueNotify(index: number): void {
     const context = this.#context;
-    const queue = context?.queues[index];
-    if (context === undefined || queue === undefined || index !== VIRTIO_RNG_REQUESTQ) return;
-    for (;;) {
-      const next = queue.pop();
-      if (next.kind === "empty") break;
-      if (next.kind === "error") {
-        context.fail({ kind: "queue", error: next.error });
-        return;
-      }
-      const chain = next.chain;
+    if (context === undefined || index !== VIRTIO_RNG_REQUESTQ) return;
+    serveQueue(context, index, (chain) => {
       this.stats.requests++;
       const n = Math.min(chain.writableLength, this.maxBytesPerRequest);
       if (n === 0) {
@@ -111,13 +103,8 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
         chain.write(0, bytes);
         this.stats.bytes += n;
       }
-      const failure = queue.addUsed(chain.head, n);
-      if (failure !== undefined) {
-        context.fail({ kind: "queue", error: failure });
-        return;
-      }
-    }
-    context.signalUsed(index);
+      return n;
+    });
   }
 
   snapshot(): VirtioRngState {
