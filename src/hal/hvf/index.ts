@@ -1,7 +1,7 @@
 /**
  * macOS Hypervisor.framework backend — probe only, for now.
  *
- * The probe answers `axvisor info` truthfully on every host. The VM/vCPU implementation (bun:ffi bindings to
+ * The probe answers `axvisor info` truthfully on every host. The VM/vCPU implementation (FFI bindings to
  * hv_vm_create / hv_vcpu_create / hv_vcpu_run in `sys.ts`, arm64 guests on Apple silicon) is not written yet:
  * nobody on the team has a Mac to test it on, and an untested backend would be worse than an honest "not yet".
  */
