@@ -241,6 +241,16 @@ describe("AxVM", () => {
     expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
   });
 
+  test("running a stopped VM again reports its first result and releases nothing twice", async () => {
+    let closes = 0;
+    const backend = new FakeBackend().script(1, 0, [poweroff(4)]);
+    const vm = new AxVM(testVmConfig(), { hypervisor: backend.open(), machine: new TestMachine(), console: { write: () => undefined, close: () => closes++ } });
+    vm.init();
+    expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
+    expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
+    expect(closes).toBe(1);
+  });
+
   test("init failures name the VM and leave it Stopped", () => {
     const config = testVmConfig({ memoryRegions: [{ gpa: 0x8000_0000, size: 0x1234, flags: 7, mapType: "alloc" }] });
     const { vm } = makeVm([], config);

@@ -100,6 +100,7 @@ export class AxVM {
   #resumeWaiters: Array<() => void> = [];
   #warnedPages = new Set<number>();
   #result: VmResult | undefined;
+  #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
 
   constructor(config: VmConfig, options: AxVMOptions) {
@@ -542,6 +543,9 @@ export class AxVM {
   }
 
   #release(): void {
+    // Once only: a file console must not be closed twice, nor native handles disposed twice.
+    if (this.#released) return;
+    this.#released = true;
     this.#timers.clear();
     try {
       this.#machine.close?.();
