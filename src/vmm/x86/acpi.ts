@@ -11,8 +11,8 @@
  * the kernel's scan of 0xE0000..0xFFFFF finds it, and its address also goes into boot_params.acpi_rsdp_addr.
  */
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { LeWriter } from "./guest-memory-access.ts";
-import { ACPI_START, APIC_START, HIMEM_START, IOAPIC_START } from "./layout.ts";
+import { LeWriter, checksum8 } from "./guest-memory-access.ts";
+import { ACPI_START, APIC_START, HIMEM_START, IOAPIC_START, X86_MAX_CPUS } from "./layout.ts";
 
 const SDT_HEADER_SIZE = 36;
 const RSDP_SIZE = 36;
@@ -49,8 +49,7 @@ const MADT_TYPE_LOCAL_APIC = 0;
 const MADT_TYPE_IOAPIC = 1;
 const MADT_LOCAL_APIC_ENABLED = 1 << 0;
 
-/** xAPIC ids are 8 bits; 0xff is broadcast and the IOAPIC takes the id after the last CPU. */
-export const ACPI_MAX_CPUS = 254;
+export const ACPI_MAX_CPUS = X86_MAX_CPUS;
 /** The space we use in the BIOS area. */
 export const ACPI_MAX_SIZE = HIMEM_START - ACPI_START;
 
@@ -64,11 +63,6 @@ export class AcpiError extends Error {
   }
 }
 
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const byte of bytes) sum = (sum + byte) & 0xff;
-  return (0x100 - sum) & 0xff;
-}
 
 /** A table with its standard header filled and its checksum set. */
 function sdt(signature: string, revision: number, length: number, fill: (table: LeWriter) => void): Uint8Array {
@@ -76,7 +70,7 @@ function sdt(signature: string, revision: number, length: number, fill: (table: 
   table.ascii(0, signature).u32(4, length).u8(8, revision);
   table.ascii(10, OEM_ID).ascii(16, OEM_TABLE_ID).u32(24, 1).ascii(28, CREATOR_ID).u32(32, 1);
   fill(table);
-  table.u8(9, checksum(table.bytes));
+  table.u8(9, checksum8(table.bytes));
   return table.bytes;
 }
 
@@ -127,8 +121,8 @@ export function buildAcpiTables(cpuCount: number, base = ACPI_START): AcpiTables
   });
   const rsdp = new LeWriter(RSDP_SIZE);
   rsdp.ascii(0, "RSD PTR ").ascii(9, OEM_ID).u8(15, 2).u32(16, 0).u32(20, RSDP_SIZE).u64(24, xsdtAt);
-  rsdp.u8(8, checksum(rsdp.bytes.subarray(0, 20)));
-  rsdp.u8(32, checksum(rsdp.bytes));
+  rsdp.u8(8, checksum8(rsdp.bytes.subarray(0, 20)));
+  rsdp.u8(32, checksum8(rsdp.bytes));
 
   const all = new Uint8Array(end - base);
   all.set(rsdp.bytes, rsdpAt - base);

@@ -38,3 +38,10 @@ export class LeWriter {
     return this;
   }
 }
+
+/** The byte that makes a table's bytes sum to 0 mod 256 (MP table and ACPI checksums). */
+export function checksum8(bytes: Uint8Array): number {
+  let sum = 0;
+  for (const byte of bytes) sum = (sum + byte) & 0xff;
+  return (0x100 - sum) & 0xff;
+}

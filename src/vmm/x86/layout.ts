@@ -77,6 +77,9 @@ export const KVM_PRIVATE_SIZE = 4 * PAGE_SIZE;
 export const HIGH_RAM_START = 0x1_0000_0000;
 
 /** Legacy devices on the ISA port bus and their IRQs. */
+/** xAPIC ids are 8 bits and 0xff is broadcast; the IOAPIC takes the id after the last CPU (MP table and MADT). */
+export const X86_MAX_CPUS = 254;
+
 export const COM1_PORT = 0x3f8;
 export const COM_PORT_SIZE = 8;
 export const COM1_IRQ = 4;

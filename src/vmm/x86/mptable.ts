@@ -5,8 +5,8 @@
  * 0..23, ExtINT -> LINT0 and NMI -> LINT1 (MP spec chapter 4; the values Firecracker's mptable.rs uses).
  */
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { LeWriter } from "./guest-memory-access.ts";
-import { APIC_START, HIMEM_START, IOAPIC_START, MPTABLE_START } from "./layout.ts";
+import { LeWriter, checksum8 } from "./guest-memory-access.ts";
+import { APIC_START, HIMEM_START, IOAPIC_START, MPTABLE_START, X86_MAX_CPUS } from "./layout.ts";
 
 const MPF_SIGNATURE = "_MP_";
 const MPC_SIGNATURE = "PCMP";
@@ -41,8 +41,7 @@ const MPC_APIC_USABLE = 1;
 const CPU_SIGNATURE = 0x600;
 const CPU_FEATURES = (1 << 0) | (1 << 9);
 export const MP_IRQ_COUNT = 24;
-/** APIC ids are 8 bits and 0xff is broadcast; the IOAPIC takes the id after the last CPU. */
-export const MP_MAX_CPUS = 254;
+export const MP_MAX_CPUS = X86_MAX_CPUS;
 const LINT_ALL_CPUS = 0xff;
 
 export class MpTableError extends Error {
@@ -55,11 +54,6 @@ export class MpTableError extends Error {
   }
 }
 
-function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const byte of bytes) sum = (sum + byte) & 0xff;
-  return (0x100 - sum) & 0xff;
-}
 
 /** Size of the whole structure for `cpuCount` CPUs. */
 export function mptableSize(cpuCount: number): number {
@@ -110,8 +104,8 @@ export function buildMpTable(cpuCount: number, base = MPTABLE_START): Uint8Array
   table.ascii(h, MPC_SIGNATURE).u16(h + 4, size - MPF_SIZE).u8(h + 6, MP_SPEC_REVISION);
   table.ascii(h + 8, "AXVISOR ").ascii(h + 16, "AXVISOR-TS  ");
   table.u16(h + 34, entryCount).u32(h + 36, APIC_START);
-  table.u8(h + 7, checksum(table.bytes.subarray(MPF_SIZE, size)));
-  table.u8(10, checksum(table.bytes.subarray(0, MPF_SIZE)));
+  table.u8(h + 7, checksum8(table.bytes.subarray(MPF_SIZE, size)));
+  table.u8(10, checksum8(table.bytes.subarray(0, MPF_SIZE)));
   return table.bytes;
 }
 
