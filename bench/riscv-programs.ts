@@ -61,7 +61,7 @@ async function bestQemu(path: string): Promise<{ seconds: number; exitCode: numb
 const haveQemu = Bun.which("qemu-system-riscv64") !== null;
 if (!haveQemu) console.log("[skip] QEMU comparison: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
 
-const emptyOurs = best(await Promise.all([runOurs(join(guests, "empty.elf"))]));
+const emptyOurs = await runOurs(join(guests, "empty.elf"));
 const emptyQemu = haveQemu ? await bestQemu(join(guests, "empty.elf")) : undefined;
 console.log(`start-up + exit: ours ${(emptyOurs.seconds * 1000).toFixed(1)} ms, QEMU ${emptyQemu === undefined ? "n/a" : `${(emptyQemu.seconds * 1000).toFixed(1)} ms`} (subtracted below)`);
 

@@ -46,7 +46,7 @@ import {
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "../riscv/sbi.ts";
-import { buildRiscvVirtDtb, virtBoardDescription } from "../riscv/fdt.ts";
+import { IRQ_M_EXT, IRQ_S_EXT, buildRiscvVirtDtb, virtBoardDescription } from "../riscv/fdt.ts";
 import type { TimerHandle } from "../timer.ts";
 import { RISCV_VIRT, plicContext, plicSize, virtioMmioWindow } from "./riscv-virt-layout.ts";
 
@@ -57,8 +57,6 @@ const IRQ_S_SOFT = 1;
 const IRQ_M_SOFT = 3;
 const IRQ_S_TIMER = 5;
 const IRQ_M_TIMER = 7;
-const IRQ_S_EXT = 9;
-const IRQ_M_EXT = 11;
 /** GPR numbers. */
 const REG_A0 = 10;
 const REG_A1 = 11;
