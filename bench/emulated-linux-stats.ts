@@ -99,7 +99,12 @@ for (const vcpu of harts()) {
   const stats = h.stats.snapshot();
   const entries = Object.entries(stats);
   for (let i = 0; i < entries.length; i += 4) {
-    console.log(`  ${entries.slice(i, i + 4).map(([k, v]) => `${k} ${v}`.padEnd(26)).join("")}`);
+    console.log(
+      `  ${entries
+        .slice(i, i + 4)
+        .map(([k, v]) => `${k} ${v}`.padEnd(26))
+        .join("")}`,
+    );
   }
 }
 hypervisor[Symbol.dispose]();

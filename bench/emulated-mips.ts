@@ -71,7 +71,10 @@ function measure(code: Uint8Array, engine: "fast" | "reference", jit: boolean, s
 
 const secondsArg = process.argv.indexOf("--seconds");
 const seconds = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 1;
-for (const [name, code] of [["tight loop", tightLoop()], ["mixed", mixed()]] as const) {
+for (const [name, code] of [
+  ["tight loop", tightLoop()],
+  ["mixed", mixed()],
+] as const) {
   const fast = measure(code, "fast", true, seconds);
   const interp = measure(code, "fast", false, seconds);
   const ref = measure(code, "reference", false, seconds);

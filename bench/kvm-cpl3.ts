@@ -5,7 +5,14 @@
  * natively, so the ratio should be near 1 (target >= 0.9 of host speed).
  */
 import { setupLongModeBoot } from "../src/vmm/x86/boot-cpu.ts";
-import { createTestVm, guestImage, HC_CPL3_ROUND, isHypercall, kvmRequirement, LONG_MODE_LOAD } from "../test/kvm/harness.ts";
+import {
+  createTestVm,
+  guestImage,
+  HC_CPL3_ROUND,
+  isHypercall,
+  kvmRequirement,
+  LONG_MODE_LOAD,
+} from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
 
 const ITERATIONS = 50_000_000n;
@@ -46,11 +53,14 @@ for (let i = 0; i < ROUNDS; i++) {
   result = nextRound();
   guestRounds.push(Bun.nanoseconds() - start);
 }
-if (`0x${result.toString(16)}` !== hostResult) throw new Error(`guest result 0x${result.toString(16)} differs from the host's ${hostResult}`);
+if (`0x${result.toString(16)}` !== hostResult)
+  throw new Error(`guest result 0x${result.toString(16)} differs from the host's ${hostResult}`);
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const hostNs = median(hostRounds);
 const guestNs = median(guestRounds);
 
 console.log(`xorshift64 loop, ${ITERATIONS} iterations per round, median of ${ROUNDS} alternating rounds`);
 console.log(`  host                 ${(hostNs / 1e6).toFixed(1)} ms/round`);
-console.log(`  guest at CPL3 (KVM)  ${(guestNs / 1e6).toFixed(1)} ms/round   speed ${(hostNs / guestNs).toFixed(3)} of host (target >= 0.9)`);
+console.log(
+  `  guest at CPL3 (KVM)  ${(guestNs / 1e6).toFixed(1)} ms/round   speed ${(hostNs / guestNs).toFixed(3)} of host (target >= 0.9)`,
+);

@@ -3,9 +3,10 @@
  * with gcc now). The guest is test/guests/x86/pio-loop.bin: one `out` per iteration. Also the cost of runAsync
  * (a Worker pumping KVM_RUN, SharedArrayBuffer + Atomics signalling) per exit. Target: sync ratio <= 1.15.
  */
-import { gccRequirement, buildNative, runNative } from "../test/kvm/native-build.ts";
-import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
+
 import { join } from "node:path";
+import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
+import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
 const ROUNDS = 3;
@@ -65,5 +66,9 @@ const syncNs = median(ours);
 const workerNs = median(asyncNs);
 console.log(`PIO exit round-trip, ${EXITS} exits, median of ${ROUNDS} rounds`);
 console.log(`  C (ioctl loop)            ${(cNs / 1000).toFixed(2)} us/exit`);
-console.log(`  axvisor-ts run()          ${(syncNs / 1000).toFixed(2)} us/exit   ratio ${(syncNs / cNs).toFixed(3)} (target <= 1.15)`);
-console.log(`  axvisor-ts runAsync()     ${(workerNs / 1000).toFixed(2)} us/exit   ratio ${(workerNs / cNs).toFixed(3)}; Worker signalling costs ${((workerNs - syncNs) / 1000).toFixed(2)} us/exit`);
+console.log(
+  `  axvisor-ts run()          ${(syncNs / 1000).toFixed(2)} us/exit   ratio ${(syncNs / cNs).toFixed(3)} (target <= 1.15)`,
+);
+console.log(
+  `  axvisor-ts runAsync()     ${(workerNs / 1000).toFixed(2)} us/exit   ratio ${(workerNs / cNs).toFixed(3)}; Worker signalling costs ${((workerNs - syncNs) / 1000).toFixed(2)} us/exit`,
+);

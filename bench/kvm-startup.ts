@@ -33,4 +33,6 @@ const c: number[] = [];
 for (let i = 0; i < 5; i++) c.push(Number(runNative(exe, [join(GUEST_DIR, "pio-loop.bin"), "1"]).get("startup_ns")));
 console.log(`VM create-to-first-exit, median of ${RUNS} (ours) / 5 (C)`);
 console.log(`  C (KVM_CREATE_VM .. first KVM_RUN)   ${(median(c) / 1e6).toFixed(2)} ms`);
-console.log(`  axvisor-ts (open .. first exit)      ${(median(ours) / 1e6).toFixed(2)} ms   ratio ${(median(ours) / median(c)).toFixed(2)}`);
+console.log(
+  `  axvisor-ts (open .. first exit)      ${(median(ours) / 1e6).toFixed(2)} ms   ratio ${(median(ours) / median(c)).toFixed(2)}`,
+);

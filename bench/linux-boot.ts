@@ -14,7 +14,9 @@ const image = join(root, ".cache/linux-riscv64/current/Image");
 const MARKER = "AXVISOR-INIT: hello";
 
 if (!existsSync(image)) {
-  console.log(`[skip] Linux boot benchmark: ${image} is missing; build it with scripts/build-linux-riscv64.sh (about 3-7 minutes)`);
+  console.log(
+    `[skip] Linux boot benchmark: ${image} is missing; build it with scripts/build-linux-riscv64.sh (about 3-7 minutes)`,
+  );
   process.exit(0);
 }
 
@@ -49,7 +51,22 @@ async function ours(): Promise<{ marker: number | undefined; total: number; exit
 async function qemu(): Promise<{ marker: number | undefined; total: number; exitCode: number }> {
   const start = performance.now();
   const proc = Bun.spawn(
-    ["qemu-system-riscv64", "-M", "virt", "-bios", "default", "-m", "128M", "-smp", "1", "-nographic", "-kernel", image, "-append", "console=ttyS0 earlycon=sbi"],
+    [
+      "qemu-system-riscv64",
+      "-M",
+      "virt",
+      "-bios",
+      "default",
+      "-m",
+      "128M",
+      "-smp",
+      "1",
+      "-nographic",
+      "-kernel",
+      image,
+      "-append",
+      "console=ttyS0 earlycon=sbi",
+    ],
     { stdout: "pipe", stderr: "ignore" },
   );
   const watch = markerWatch();
@@ -68,7 +85,9 @@ if (Bun.which("qemu-system-riscv64") === null) {
   console.log("[skip] QEMU reference: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
 } else {
   const q = await qemu();
-  console.log(`qemu-system-riscv64 -M virt -bios default: boot-to-marker ${fmt(q.marker)}, total ${fmt(q.total)}, exit ${q.exitCode}`);
+  console.log(
+    `qemu-system-riscv64 -M virt -bios default: boot-to-marker ${fmt(q.marker)}, total ${fmt(q.total)}, exit ${q.exitCode}`,
+  );
   if (o.marker !== undefined && q.marker !== undefined) {
     console.log(`ratio (boot-to-marker, ours / QEMU): ${(o.marker / q.marker).toFixed(1)}x (target <= 4)`);
   }

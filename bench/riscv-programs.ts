@@ -31,20 +31,28 @@ async function runOurs(elfPath: string): Promise<OurRun> {
   const config = bareMachineConfig(elfPath, {});
   const counters = parseElf(new Uint8Array(await Bun.file(elfPath).arrayBuffer())).symbols.get("bench_counters");
   const hypervisor = emulatedBackend.open();
-  const vm = new AxVM(config, { hypervisor, machine: machineFor(config), console: { write: () => undefined, close: () => undefined } });
+  const vm = new AxVM(config, {
+    hypervisor,
+    machine: machineFor(config),
+    console: { write: () => undefined, close: () => undefined },
+  });
   vm.init();
   const memory = vm.memory; // the emulated backend's RAM stays readable after the VM stops
   const start = performance.now();
   const result = await vm.run();
   const seconds = (performance.now() - start) / 1000;
   hypervisor[Symbol.dispose]();
-  const instructions = counters === undefined ? 0 : Number(memory.readU64(counters.value + 8) - memory.readU64(counters.value));
+  const instructions =
+    counters === undefined ? 0 : Number(memory.readU64(counters.value + 8) - memory.readU64(counters.value));
   return { seconds, instructions, exitCode: result.exitCode };
 }
 
 async function runQemu(elfPath: string): Promise<{ seconds: number; exitCode: number }> {
   const start = performance.now();
-  const proc = Bun.spawn(["qemu-system-riscv64", "-M", "spike", "-bios", "none", "-nographic", "-kernel", elfPath], { stdout: "ignore", stderr: "ignore" });
+  const proc = Bun.spawn(["qemu-system-riscv64", "-M", "spike", "-bios", "none", "-nographic", "-kernel", elfPath], {
+    stdout: "ignore",
+    stderr: "ignore",
+  });
   const exitCode = await proc.exited;
   return { seconds: (performance.now() - start) / 1000, exitCode };
 }
@@ -59,13 +67,18 @@ async function bestQemu(path: string): Promise<{ seconds: number; exitCode: numb
 }
 
 const haveQemu = Bun.which("qemu-system-riscv64") !== null;
-if (!haveQemu) console.log("[skip] QEMU comparison: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
+if (!haveQemu)
+  console.log("[skip] QEMU comparison: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
 
 const emptyOurs = await runOurs(join(guests, "empty.elf"));
 const emptyQemu = haveQemu ? await bestQemu(join(guests, "empty.elf")) : undefined;
-console.log(`start-up + exit: ours ${(emptyOurs.seconds * 1000).toFixed(1)} ms, QEMU ${emptyQemu === undefined ? "n/a" : `${(emptyQemu.seconds * 1000).toFixed(1)} ms`} (subtracted below)`);
+console.log(
+  `start-up + exit: ours ${(emptyOurs.seconds * 1000).toFixed(1)} ms, QEMU ${emptyQemu === undefined ? "n/a" : `${(emptyQemu.seconds * 1000).toFixed(1)} ms`} (subtracted below)`,
+);
 
-const rows: string[][] = [["program", "instructions", "ours (s)", "MIPS", "QEMU (s)", "time ratio ours/QEMU", "result"]];
+const rows: string[][] = [
+  ["program", "instructions", "ours (s)", "MIPS", "QEMU (s)", "time ratio ours/QEMU", "result"],
+];
 for (const program of programs) {
   const path = join(guests, program);
   const ours: OurRun[] = [];
@@ -73,7 +86,8 @@ for (const program of programs) {
   const o = best(ours);
   const oursNet = Math.max(1e-6, o.seconds - emptyOurs.seconds);
   const q = haveQemu ? await bestQemu(path) : undefined;
-  const qemuNet = q === undefined || emptyQemu === undefined ? undefined : Math.max(1e-3, q.seconds - emptyQemu.seconds);
+  const qemuNet =
+    q === undefined || emptyQemu === undefined ? undefined : Math.max(1e-3, q.seconds - emptyQemu.seconds);
   const ok = o.exitCode === 0 && (q === undefined || q.exitCode === 0);
   rows.push([
     program.replace(/\.elf$/, ""),
@@ -87,4 +101,6 @@ for (const program of programs) {
 }
 const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
 for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c] ?? 0)).join("  "));
-console.log("targets: int-loop >= 150 MIPS, mixed programs >= 50 MIPS (QEMU's time has a 1 ms floor after start-up correction)");
+console.log(
+  "targets: int-loop >= 150 MIPS, mixed programs >= 50 MIPS (QEMU's time has a 1 ms floor after start-up correction)",
+);

@@ -55,8 +55,45 @@ type Token =
 const WORD_START = /[A-Za-z_$\u00a0-\uffff]/;
 const WORD_PART = /[A-Za-z0-9_$\u00a0-\uffff]/;
 /** After these tokens a `/` starts a regex literal, not a division. */
-const REGEX_AFTER_PUNCT = new Set(["(", ",", "=", ":", "[", "!", "&", "|", "?", "{", "}", ";", "+", "-", "*", "%", "<", ">", "~", "^", "=>"]);
-const REGEX_AFTER_WORD = new Set(["return", "typeof", "instanceof", "in", "of", "new", "delete", "void", "throw", "case", "do", "else", "yield", "await"]);
+const REGEX_AFTER_PUNCT = new Set([
+  "(",
+  ",",
+  "=",
+  ":",
+  "[",
+  "!",
+  "&",
+  "|",
+  "?",
+  "{",
+  "}",
+  ";",
+  "+",
+  "-",
+  "*",
+  "%",
+  "<",
+  ">",
+  "~",
+  "^",
+  "=>",
+]);
+const REGEX_AFTER_WORD = new Set([
+  "return",
+  "typeof",
+  "instanceof",
+  "in",
+  "of",
+  "new",
+  "delete",
+  "void",
+  "throw",
+  "case",
+  "do",
+  "else",
+  "yield",
+  "await",
+]);
 
 export function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
@@ -187,9 +224,11 @@ export function scanImports(source: string): ImportRef[] {
       if (t === undefined) return undefined;
       if (t.type === "punct" && t.text === "{") depth++;
       else if (t.type === "punct" && t.text === "}") depth--;
-      else if (depth === 0 && t.type === "punct" && (t.text === ";" || t.text === "=" || t.text === "(")) return undefined;
+      else if (depth === 0 && t.type === "punct" && (t.text === ";" || t.text === "=" || t.text === "("))
+        return undefined;
       // A statement without a semicolon ends where the next import/export begins.
-      else if (depth === 0 && j > k && t.type === "word" && (t.text === "import" || t.text === "export")) return undefined;
+      else if (depth === 0 && j > k && t.type === "word" && (t.text === "import" || t.text === "export"))
+        return undefined;
       else if (depth === 0 && t.type === "word" && t.text === "from" && at(j + 1)?.type === "string") return at(j + 1);
       else if (depth === 0 && t.type === "string") return undefined;
     }
@@ -213,7 +252,6 @@ export function scanImports(source: string): ImportRef[] {
           kind: "dynamic",
         });
       } else if (isPunct(next, ".")) {
-        continue; // import.meta
       } else if (next?.type === "string") {
         refs.push({ specifier: next.text, line: token.line, kind: "static" });
       } else {
@@ -225,7 +263,8 @@ export function scanImports(source: string): ImportRef[] {
       const afterType = isWord(next, "type") ? at(k + 2) : next;
       if (isPunct(afterType, "*") || isPunct(afterType, "{")) {
         const specifier = fromClause(k + 1);
-        if (specifier?.type === "string") refs.push({ specifier: specifier.text, line: token.line, kind: "export-from" });
+        if (specifier?.type === "string")
+          refs.push({ specifier: specifier.text, line: token.line, kind: "export-from" });
       }
     }
   }
@@ -285,7 +324,8 @@ export function ruleBroken(from: string, target: string): string | undefined {
   const source = placeOf(from);
   const dest = placeOf(target);
   const isTest = from.endsWith(".test.ts");
-  if (dest.layer === "native") return "nothing under src imports native/; native code is reached through a backend's sys.ts";
+  if (dest.layer === "native")
+    return "nothing under src imports native/; native code is reached through a backend's sys.ts";
   if (dest.layer === "test") return isTest ? undefined : "only tests import test/";
   if (dest.layer === "outside") return "src imports only src (and packages)";
   if (source.layer === "src-other") return `src/${source.folder} is not a layer of docs/ARCHITECTURE.md`;
@@ -371,7 +411,9 @@ export function lintImports(root: string): LintResult {
         continue;
       }
       if (!specifier.startsWith(".") && !specifier.startsWith("/")) continue; // packages, node:, bun:
-      const target = specifier.startsWith("/") ? toPosix(relative(root, specifier)) : resolveRelative(root, file, specifier);
+      const target = specifier.startsWith("/")
+        ? toPosix(relative(root, specifier))
+        : resolveRelative(root, file, specifier);
       const rule = ruleBroken(from, target);
       if (rule !== undefined) report(target, rule);
     }
@@ -388,7 +430,9 @@ if (import.meta.main) {
   const result = lintImports(root);
   if (result.violations.length > 0) {
     for (const v of result.violations) console.error(formatViolation(v));
-    console.error(`lint-imports: ${result.violations.length} violation(s) in ${result.files} files (see docs/ARCHITECTURE.md, "Layers")`);
+    console.error(
+      `lint-imports: ${result.violations.length} violation(s) in ${result.files} files (see docs/ARCHITECTURE.md, "Layers")`,
+    );
     process.exit(1);
   }
   console.log(`lint-imports: ${result.files} files, ${result.imports} imports, layer rules hold`);

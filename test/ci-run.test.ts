@@ -33,8 +33,17 @@ function scratch(scripts: Record<string, { body: string; executable?: boolean }>
 
 function run(root: string): { code: number; out: string } {
   // The hook's own knobs must not leak in from the CI run that is running this test.
-  const env: Record<string, string | undefined> = { ...process.env, CI_SKIP_E2E: undefined, E2E_TIMEOUT_SECONDS: undefined };
-  const r = Bun.spawnSync([join(root, ".ci/run"), "--e2e-only"], { cwd: tmpdir(), stdout: "pipe", stderr: "pipe", env });
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    CI_SKIP_E2E: undefined,
+    E2E_TIMEOUT_SECONDS: undefined,
+  };
+  const r = Bun.spawnSync([join(root, ".ci/run"), "--e2e-only"], {
+    cwd: tmpdir(),
+    stdout: "pipe",
+    stderr: "pipe",
+    env,
+  });
   return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
 }
 

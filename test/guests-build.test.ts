@@ -9,21 +9,21 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { describeIf, hasCommand, type Requirement } from "./support/skip.ts";
 import {
   BUILD_SCRIPT,
+  type ElfFile,
   EM_RISCV,
-  ISA_LINK_ADDRESS,
-  REPO_ROOT,
-  VS_GUEST_LINK_ADDRESS,
   elfType,
   flattenLoadSegments,
+  ISA_LINK_ADDRESS,
   listIsaPrograms,
   listVsGuests,
+  REPO_ROOT,
   readElf,
   repoPath,
-  type ElfFile,
+  VS_GUEST_LINK_ADDRESS,
 } from "./guests/guest-files.ts";
+import { describeIf, hasCommand, type Requirement } from "./support/skip.ts";
 
 const isaPrograms = listIsaPrograms();
 const vsGuests = listVsGuests();
@@ -39,7 +39,9 @@ const BUILD_TIMEOUT_MS = 300_000;
 const ET_EXEC = 2;
 
 function inLoadedBytes(elf: ElfFile, address: number, size: number): boolean {
-  return elf.segments.some((segment) => address >= segment.paddr && address + size <= segment.paddr + segment.data.length);
+  return elf.segments.some(
+    (segment) => address >= segment.paddr && address + size <= segment.paddr + segment.data.length,
+  );
 }
 
 describe("committed guest binaries", () => {

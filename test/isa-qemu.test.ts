@@ -9,8 +9,8 @@
  */
 import { describe, expect } from "bun:test";
 import { existsSync } from "node:fs";
+import { listIsaPrograms, type QemuMachine, repoPath } from "./guests/guest-files.ts";
 import { hasCommand, testIf } from "./support/skip.ts";
-import { listIsaPrograms, repoPath, type QemuMachine } from "./guests/guest-files.ts";
 
 const QEMU = "qemu-system-riscv64";
 /** A program needs well under a second; the limit only catches hangs (a program that never reports). */
@@ -26,8 +26,23 @@ interface QemuResult {
 
 async function runOnQemu(elf: string, machine: QemuMachine): Promise<QemuResult> {
   const proc = Bun.spawn(
-    [QEMU, "-M", machine, "-cpu", QEMU_CPU, "-smp", "1", "-m", "256M", "-bios", "none", "-nographic", "-nodefaults",
-      "-kernel", elf],
+    [
+      QEMU,
+      "-M",
+      machine,
+      "-cpu",
+      QEMU_CPU,
+      "-smp",
+      "1",
+      "-m",
+      "256M",
+      "-bios",
+      "none",
+      "-nographic",
+      "-nodefaults",
+      "-kernel",
+      elf,
+    ],
     { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
   );
   let timedOut = false;

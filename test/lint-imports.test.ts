@@ -27,10 +27,12 @@ function tree(files: Record<string, string>): string {
 /** A minimal tree that obeys the rules, to which each test adds one file. */
 const GOOD: Record<string, string> = {
   "src/hal/types.ts": "export type BackendName = 'kvm';\n",
-  "src/hal/kvm/sys.ts": 'import { dlopen } from "bun:ffi";\nimport type { BackendName } from "../types.ts";\nexport const x = dlopen;\n',
+  "src/hal/kvm/sys.ts":
+    'import { dlopen } from "bun:ffi";\nimport type { BackendName } from "../types.ts";\nexport const x = dlopen;\n',
   "src/hal/kvm/index.ts": 'import { x } from "./sys.ts";\nexport { x };\n',
   "src/devices/uart.ts": 'import type { BackendName } from "../hal/types.ts";\nexport type Y = BackendName;\n',
-  "src/vmm/vmm.ts": 'import { x } from "../hal/kvm/index.ts";\nimport type { Y } from "../devices/uart.ts";\nexport const v: Y | typeof x = x;\n',
+  "src/vmm/vmm.ts":
+    'import { x } from "../hal/kvm/index.ts";\nimport type { Y } from "../devices/uart.ts";\nexport const v: Y | typeof x = x;\n',
   "src/cli/main.ts": 'import { v } from "../vmm/vmm.ts";\nconsole.log(v);\n',
 };
 
@@ -75,19 +77,21 @@ describe("scanImports", () => {
     const source = [
       '// import x from "./comment.ts";',
       '/* import y from "./block.ts"; */',
-      'const s = "import z from \'./string.ts\'";',
+      "const s = \"import z from './string.ts'\";",
       "const t = `import w from \"./template.ts\" ${'}'} ${`nested ${1}`}`;",
       'const r = /import q from "\\.\\/regex.ts"/;',
       "const o = { import: 1 };",
       "obj.import('./method.ts');",
-      'export const k = 1; export { k as j };',
+      "export const k = 1; export { k as j };",
       'import real from "./real.ts";',
     ].join("\n");
     expect(scanImports(source)).toEqual([{ specifier: "./real.ts", line: 9, kind: "static" }]);
   });
 
   test("a hashbang line is skipped", () => {
-    expect(scanImports('#!/usr/bin/env bun\nimport a from "./a.ts";')).toEqual([{ specifier: "./a.ts", line: 2, kind: "static" }]);
+    expect(scanImports('#!/usr/bin/env bun\nimport a from "./a.ts";')).toEqual([
+      { specifier: "./a.ts", line: 2, kind: "static" },
+    ]);
   });
 
   test("a computed dynamic import has no specifier", () => {
@@ -106,7 +110,8 @@ describe("scanImports", () => {
       const source = readFileSync(join(REPO, path), "utf8").replace(/^#!.*/, "");
       const ours = new Set(scanImports(source).map((ref) => ref.specifier));
       for (const theirs of transpiler.scanImports(source)) {
-        if (!ours.has(theirs.path)) throw new Error(`${path}: scanImports missed ${JSON.stringify(theirs.path)} (${theirs.kind})`);
+        if (!ours.has(theirs.path))
+          throw new Error(`${path}: scanImports missed ${JSON.stringify(theirs.path)} (${theirs.kind})`);
       }
       files++;
     }
@@ -153,7 +158,10 @@ describe("lint-imports on trees", () => {
   });
 
   test("a device importing the VMM fails and names the file and line", () => {
-    const root = tree({ ...GOOD, "src/devices/virtio.ts": '// a device\nimport { v } from "../vmm/vmm.ts";\nexport const w = v;\n' });
+    const root = tree({
+      ...GOOD,
+      "src/devices/virtio.ts": '// a device\nimport { v } from "../vmm/vmm.ts";\nexport const w = v;\n',
+    });
     const result = run(root);
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain(
@@ -168,7 +176,8 @@ describe("lint-imports on trees", () => {
       "src/vcpu/b.ts": 'export type { Y } from "../devices/uart.ts";\n',
       "src/hal/kvm/c.ts": 'import { dlopen } from "bun:ffi";\nimport type { Q } from "../emulated/q.ts";\n',
       "src/hal/types.ts": 'import type { Y } from "../devices/uart.ts";\nexport type BackendName = "kvm";\n',
-      "src/vmm/d.ts": 'const m = await import("../../native/offsets.ts");\nconst n = await import(`../cli/${"main"}.ts`);\n',
+      "src/vmm/d.ts":
+        'const m = await import("../../native/offsets.ts");\nconst n = await import(`../cli/${"main"}.ts`);\n',
     });
     const result = lintImports(root);
     expect(result.violations.map(formatViolation)).toEqual([

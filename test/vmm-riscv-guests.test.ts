@@ -10,7 +10,10 @@ import { Vmm } from "../src/vmm/vmm.ts";
 
 const guests = join(import.meta.dir, "guests/riscv");
 
-function guestConfig(guest: string, options: { id?: number; cpus?: number; name?: string; extra?: string } = {}): VmConfig {
+function guestConfig(
+  guest: string,
+  options: { id?: number; cpus?: number; name?: string; extra?: string } = {},
+): VmConfig {
   const text = `
 [base]
 id = ${options.id ?? 1}
@@ -31,10 +34,16 @@ ${options.extra ?? ""}
   return parseVmConfig(text, { baseDir: guests, sourceName: `${guest}.toml` });
 }
 
-async function run(configs: VmConfig[], setup?: (vmm: Vmm) => void): Promise<{ exitCode: number; output: string; vmm: Vmm; result: Awaited<ReturnType<Vmm["run"]>> }> {
+async function run(
+  configs: VmConfig[],
+  setup?: (vmm: Vmm) => void,
+): Promise<{ exitCode: number; output: string; vmm: Vmm; result: Awaited<ReturnType<Vmm["run"]>> }> {
   let output = "";
   const decoder = new TextDecoder();
-  const vmm = new Vmm({ logLevel: "error", console: { writer: (bytes) => (output += decoder.decode(bytes, { stream: true })) } });
+  const vmm = new Vmm({
+    logLevel: "error",
+    console: { writer: (bytes) => (output += decoder.decode(bytes, { stream: true })) },
+  });
   for (const config of configs) vmm.addVm(config);
   setup?.(vmm);
   const result = await vmm.run();
@@ -69,7 +78,10 @@ describe("RISC-V guests on the emulated backend", () => {
   });
 
   test("two VMs run in one process, both finish, and their output is prefixed per VM", async () => {
-    const { exitCode, output, result } = await run([guestConfig("hello", { id: 1, name: "first" }), guestConfig("mmio-widths", { id: 2, name: "second" })]);
+    const { exitCode, output, result } = await run([
+      guestConfig("hello", { id: 1, name: "first" }),
+      guestConfig("mmio-widths", { id: 2, name: "second" }),
+    ]);
     expect(exitCode).toBe(0);
     expect(result.vms.map((vm) => [vm.name, vm.exitCode])).toEqual([
       ["first", 0],
@@ -128,7 +140,11 @@ describe("RISC-V guests on the emulated backend", () => {
           // Type once the guest is listening: more than the UART's 16-byte FIFO, so the VMM must queue the rest.
           if (!typed && /echo: ready\r?\n/.test(output)) {
             typed = true;
-            setTimeout(() => vmm?.consoleInput(1, new TextEncoder().encode("hello, guest: this line is longer than a FIFO\nquit\n")), 1);
+            setTimeout(
+              () =>
+                vmm?.consoleInput(1, new TextEncoder().encode("hello, guest: this line is longer than a FIFO\nquit\n")),
+              1,
+            );
           }
         },
       },

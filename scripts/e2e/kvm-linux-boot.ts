@@ -89,7 +89,9 @@ clearInterval(watchdog);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 const vm = result.vms[0];
 if (markerSeconds !== undefined && vm?.reason === "poweroff" && vm.exitCode === 0) {
-  console.error(`[kvm-linux-boot] PASS: marker seen after ${markerSeconds.toFixed(1)} s, the guest stopped itself after ${seconds} s`);
+  console.error(
+    `[kvm-linux-boot] PASS: marker seen after ${markerSeconds.toFixed(1)} s, the guest stopped itself after ${seconds} s`,
+  );
   process.exit(0);
 }
 console.error(

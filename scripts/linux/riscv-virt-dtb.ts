@@ -8,7 +8,7 @@
  * VMM's VS-mode guests do not get one. The board otherwise matches src/vmm/machines/riscv-virt-layout.ts.
  */
 import { parseArgs } from "node:util";
-import { type FdtNode } from "../../src/vmm/fdt/fdt.ts";
+import type { FdtNode } from "../../src/vmm/fdt/fdt.ts";
 import { RISCV_VIRT } from "../../src/vmm/machines/riscv-virt-layout.ts";
 import { buildRiscvVirtFdt, type RiscvBoardDescription, virtBoardDescription } from "../../src/vmm/riscv/fdt.ts";
 
@@ -67,9 +67,17 @@ if (import.meta.main) {
   });
   const harts = Number(values.harts);
   const memoryMiB = Number(values["memory-mib"]);
-  if (!Number.isInteger(harts) || harts < 1) throw new Error(`Cannot build the DTB: --harts ${values.harts} is not a positive integer`);
-  if (!Number.isInteger(memoryMiB) || memoryMiB < 1) throw new Error(`Cannot build the DTB: --memory-mib ${values["memory-mib"]} is not a positive integer`);
-  const dtb = buildDtb({ harts, memoryMiB, bootargs: values.bootargs, withClint: values["with-clint"], isa: values.isa.split(",") });
+  if (!Number.isInteger(harts) || harts < 1)
+    throw new Error(`Cannot build the DTB: --harts ${values.harts} is not a positive integer`);
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 1)
+    throw new Error(`Cannot build the DTB: --memory-mib ${values["memory-mib"]} is not a positive integer`);
+  const dtb = buildDtb({
+    harts,
+    memoryMiB,
+    bootargs: values.bootargs,
+    withClint: values["with-clint"],
+    isa: values.isa.split(","),
+  });
   if (values.output === undefined) {
     await Bun.write(Bun.stdout, dtb);
   } else {

@@ -14,7 +14,7 @@
 
 import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
-import { PAGE_SIZE_4K, hex, hexRange, isAligned, rangeFits, rangesOverlap } from "./addr.ts";
+import { hex, hexRange, isAligned, PAGE_SIZE_4K, rangeFits, rangesOverlap } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
 import { type GStageMode, NestedPageTable } from "./nested-page-table.ts";
 
@@ -60,10 +60,18 @@ export function validateRegions(regions: readonly MemoryRegionSpec[]): MemoryReg
   const sorted = [...regions].sort((a, b) => a.gpa - b.gpa);
   for (const [i, region] of sorted.entries()) {
     if (region.size === 0 || !rangeFits(region.gpa, region.size)) {
-      throw new AddrSpaceError("invalid-region", region.name, `Cannot map region "${region.name}" at ${hex(region.gpa)}: size ${hex(region.size)} is empty or overflows`);
+      throw new AddrSpaceError(
+        "invalid-region",
+        region.name,
+        `Cannot map region "${region.name}" at ${hex(region.gpa)}: size ${hex(region.size)} is empty or overflows`,
+      );
     }
     if (!isAligned(region.gpa, PAGE_SIZE_4K) || !isAligned(region.size, PAGE_SIZE_4K)) {
-      throw new AddrSpaceError("invalid-region", region.name, `Cannot map region "${region.name}" ${hexRange(region.gpa, region.size)}: start and size must be 4 KiB aligned`);
+      throw new AddrSpaceError(
+        "invalid-region",
+        region.name,
+        `Cannot map region "${region.name}" ${hexRange(region.gpa, region.size)}: start and size must be 4 KiB aligned`,
+      );
     }
     const previous = sorted[i - 1];
     if (previous !== undefined && rangesOverlap(previous.gpa, previous.size, region.gpa, region.size)) {
@@ -87,7 +95,9 @@ export class AddrSpace {
     this.regions = regions;
     this.pageTable = pageTable;
     this.guestMemory = new GuestMemory(
-      regions.map((r): GuestMemoryRegion => ({ name: r.name, gpa: r.gpa, bytes: r.host.bytes, host: r.host, hostOffset: 0 })),
+      regions.map(
+        (r): GuestMemoryRegion => ({ name: r.name, gpa: r.gpa, bytes: r.host.bytes, host: r.host, hostOffset: 0 }),
+      ),
     );
   }
 
@@ -96,7 +106,10 @@ export class AddrSpace {
     const sorted = validateRegions(specs);
     const pageTable =
       vm.stage2 === "nested-page-table"
-        ? wrapBackend("page-table", () => new NestedPageTable(options.gstageMode ?? "sv39x4", (size, o) => vm.allocateMemory(size, o)))
+        ? wrapBackend(
+            "page-table",
+            () => new NestedPageTable(options.gstageMode ?? "sv39x4", (size, o) => vm.allocateMemory(size, o)),
+          )
         : undefined;
     const mapped: MappedRegion[] = [];
     for (const spec of sorted) {
@@ -134,7 +147,11 @@ export class AddrSpace {
    */
   getImageLoadRegion(gpa: GuestPhysAddr, size: number): Uint8Array[] {
     if (!this.guestMemory.contains(gpa, size)) {
-      throw new AddrSpaceError("invalid-region", "image", `Cannot load ${size} bytes at ${hex(gpa)}: ${hexRange(gpa, size)} is not entirely guest memory`);
+      throw new AddrSpaceError(
+        "invalid-region",
+        "image",
+        `Cannot load ${size} bytes at ${hex(gpa)}: ${hexRange(gpa, size)} is not entirely guest memory`,
+      );
     }
     const views: Uint8Array[] = [];
     let at = gpa;

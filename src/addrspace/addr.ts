@@ -42,5 +42,11 @@ export function rangesOverlap(aStart: number, aSize: number, bStart: number, bSi
 
 /** True when `start + size` stays a safe integer. */
 export function rangeFits(start: number, size: number): boolean {
-  return Number.isSafeInteger(start) && Number.isSafeInteger(size) && start >= 0 && size >= 0 && Number.isSafeInteger(start + size);
+  return (
+    Number.isSafeInteger(start) &&
+    Number.isSafeInteger(size) &&
+    start >= 0 &&
+    size >= 0 &&
+    Number.isSafeInteger(start + size)
+  );
 }

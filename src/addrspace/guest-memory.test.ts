@@ -18,7 +18,9 @@ function twoContiguousAndOneApart() {
 
 describe("GuestMemory", () => {
   test("rejects empty, overlapping and overflowing regions with names and addresses", () => {
-    expect(() => new GuestMemory([{ name: "ram", gpa: 0x1000, bytes: new Uint8Array(0) }])).toThrow('region "ram" at 0x1000 is empty');
+    expect(() => new GuestMemory([{ name: "ram", gpa: 0x1000, bytes: new Uint8Array(0) }])).toThrow(
+      'region "ram" at 0x1000 is empty',
+    );
     expect(
       () =>
         new GuestMemory([
@@ -26,7 +28,9 @@ describe("GuestMemory", () => {
           { name: "high", gpa: 0x2000, bytes: new Uint8Array(0x1000) },
         ]),
     ).toThrow('region "high" (0x2000..0x2fff) overlaps "low" (0x1000..0x2fff)');
-    expect(() => new GuestMemory([{ name: "top", gpa: Number.MAX_SAFE_INTEGER - 4, bytes: new Uint8Array(16) }])).toThrow("overflows");
+    expect(
+      () => new GuestMemory([{ name: "top", gpa: Number.MAX_SAFE_INTEGER - 4, bytes: new Uint8Array(16) }]),
+    ).toThrow("overflows");
   });
 
   test("reads and writes little-endian values of each width", () => {
@@ -99,11 +103,19 @@ describe("GuestMemory", () => {
   test("property: random accesses either succeed consistently with a flat model or throw GuestMemoryError", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ gpa: fc.integer({ min: 0x8000_0000 - 0x100, max: 0x9000_2100 }), length: fc.integer({ min: 0, max: 0x1100 }), byte: fc.integer({ min: 0, max: 255 }) }), { maxLength: 20 }),
+        fc.array(
+          fc.record({
+            gpa: fc.integer({ min: 0x8000_0000 - 0x100, max: 0x9000_2100 }),
+            length: fc.integer({ min: 0, max: 0x1100 }),
+            byte: fc.integer({ min: 0, max: 255 }),
+          }),
+          { maxLength: 20 },
+        ),
         (accesses) => {
           const { memory } = twoContiguousAndOneApart();
           const model = new Map<number, number>();
-          const inModel = (at: number) => (at >= 0x8000_0000 && at < 0x8000_2000) || (at >= 0x9000_0000 && at < 0x9000_2000);
+          const inModel = (at: number) =>
+            (at >= 0x8000_0000 && at < 0x8000_2000) || (at >= 0x9000_0000 && at < 0x9000_2000);
           for (const { gpa, length, byte } of accesses) {
             const ok = Array.from({ length }, (_, i) => inModel(gpa + i)).every(Boolean);
             expect(memory.contains(gpa, length)).toBe(ok);

@@ -51,13 +51,28 @@ export class GuestMemory {
     const sorted = [...regions].sort((a, b) => a.gpa - b.gpa);
     for (const [i, region] of sorted.entries()) {
       if (region.bytes.length === 0) {
-        throw new GuestMemoryError("invalid-regions", `Cannot create guest memory: region "${region.name}" at ${hex(region.gpa)} is empty`, region.gpa, 0, 0);
+        throw new GuestMemoryError(
+          "invalid-regions",
+          `Cannot create guest memory: region "${region.name}" at ${hex(region.gpa)} is empty`,
+          region.gpa,
+          0,
+          0,
+        );
       }
       if (!rangeFits(region.gpa, region.bytes.length)) {
-        throw new GuestMemoryError("invalid-regions", `Cannot create guest memory: region "${region.name}" at ${hex(region.gpa)} (size ${hex(region.bytes.length)}) overflows the address space`, region.gpa, region.bytes.length, 0);
+        throw new GuestMemoryError(
+          "invalid-regions",
+          `Cannot create guest memory: region "${region.name}" at ${hex(region.gpa)} (size ${hex(region.bytes.length)}) overflows the address space`,
+          region.gpa,
+          region.bytes.length,
+          0,
+        );
       }
       const previous = sorted[i - 1];
-      if (previous !== undefined && rangesOverlap(previous.gpa, previous.bytes.length, region.gpa, region.bytes.length)) {
+      if (
+        previous !== undefined &&
+        rangesOverlap(previous.gpa, previous.bytes.length, region.gpa, region.bytes.length)
+      ) {
         throw new GuestMemoryError(
           "invalid-regions",
           `Cannot create guest memory: region "${region.name}" (${hexRange(region.gpa, region.bytes.length)}) overlaps "${previous.name}" (${hexRange(previous.gpa, previous.bytes.length)})`,
@@ -122,7 +137,13 @@ export class GuestMemory {
 
   read(gpa: GuestPhysAddr, length: number): Uint8Array {
     if (!Number.isSafeInteger(length) || length < 0) {
-      throw new GuestMemoryError("invalid-argument", `Cannot read ${length} bytes at ${hex(gpa)}: bad length`, gpa, length, 0);
+      throw new GuestMemoryError(
+        "invalid-argument",
+        `Cannot read ${length} bytes at ${hex(gpa)}: bad length`,
+        gpa,
+        length,
+        0,
+      );
     }
     const out = new Uint8Array(length);
     this.readInto(gpa, out);
@@ -193,7 +214,13 @@ export class GuestMemory {
 
   #writeSmall(gpa: GuestPhysAddr, width: 1 | 2 | 4, value: number): void {
     if (!Number.isInteger(value)) {
-      throw new GuestMemoryError("invalid-argument", `Cannot write ${width} bytes at ${hex(gpa)}: value ${value} is not an integer`, gpa, width, 0);
+      throw new GuestMemoryError(
+        "invalid-argument",
+        `Cannot write ${width} bytes at ${hex(gpa)}: value ${value} is not an integer`,
+        gpa,
+        width,
+        0,
+      );
     }
     const bytes = new Uint8Array(width);
     let rest = value >>> 0;
@@ -216,7 +243,13 @@ export class GuestMemory {
     visit: (region: GuestMemoryRegion, offset: number, chunk: number) => void,
   ): void {
     if (!Number.isSafeInteger(length) || length < 0 || !rangeFits(gpa, length)) {
-      throw new GuestMemoryError("invalid-argument", `Cannot ${action} ${length} bytes at ${hex(gpa)}: bad address or length`, gpa, length, 0);
+      throw new GuestMemoryError(
+        "invalid-argument",
+        `Cannot ${action} ${length} bytes at ${hex(gpa)}: bad address or length`,
+        gpa,
+        length,
+        0,
+      );
     }
     let at = gpa;
     const end = gpa + length;

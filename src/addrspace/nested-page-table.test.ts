@@ -1,13 +1,28 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { MappingFlags } from "../hal/types.ts";
 import { FakeHostMemoryAllocator } from "../../test/support/fake-host-memory.ts";
-import { NestedPageTable, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, PageTableError } from "./nested-page-table.ts";
+import { MappingFlags } from "../hal/types.ts";
+import {
+  NestedPageTable,
+  PageTableError,
+  PTE_A,
+  PTE_D,
+  PTE_R,
+  PTE_U,
+  PTE_V,
+  PTE_W,
+  PTE_X,
+} from "./nested-page-table.ts";
 
 const RWX = MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE;
 
 /** Independent walker over raw bytes, written from the spec, to check the builder's output format. */
-function specWalk(alloc: FakeHostMemoryAllocator, root: number, levels: number, gpa: number): { hpa: number; pte: number; level: number } | undefined {
+function specWalk(
+  alloc: FakeHostMemoryAllocator,
+  root: number,
+  levels: number,
+  gpa: number,
+): { hpa: number; pte: number; level: number } | undefined {
   const readU64 = (hpa: number): number => {
     const block = alloc.blocks.find((b) => hpa >= b.hostPhysAddr && hpa < b.hostPhysAddr + b.bytes.length);
     if (block === undefined) throw new Error(`walk left table memory at ${hpa.toString(16)}`);
@@ -109,7 +124,14 @@ describe("NestedPageTable", () => {
     fc.assert(
       fc.property(
         fc.constantFrom("sv39x4" as const, "sv48x4" as const),
-        fc.array(fc.record({ slot: fc.integer({ min: 0, max: 63 }), pages: fc.integer({ min: 1, max: 600 }), hostPages: fc.integer({ min: 0, max: 1000 }) }), { maxLength: 6 }),
+        fc.array(
+          fc.record({
+            slot: fc.integer({ min: 0, max: 63 }),
+            pages: fc.integer({ min: 1, max: 600 }),
+            hostPages: fc.integer({ min: 0, max: 1000 }),
+          }),
+          { maxLength: 6 },
+        ),
         (mode, requests) => {
           const alloc = new FakeHostMemoryAllocator();
           const table = new NestedPageTable(mode, alloc.allocate);
@@ -119,7 +141,8 @@ describe("NestedPageTable", () => {
           for (const { slot, pages, hostPages } of requests) {
             if (used.has(slot)) continue;
             used.add(slot);
-            const gpa = slot * 0x20_0000 * 4 + (mode === "sv48x4" ? 2 ** 45 : 2 ** 40) - 0x8000_0000 + 0x1000 * (hostPages % 3);
+            const gpa =
+              slot * 0x20_0000 * 4 + (mode === "sv48x4" ? 2 ** 45 : 2 ** 40) - 0x8000_0000 + 0x1000 * (hostPages % 3);
             const size = pages * 0x1000;
             const hpa = 0x40_0000_0000 + hostPages * 0x20_0000;
             table.map(gpa, hpa, size, RWX);

@@ -12,7 +12,7 @@
 
 import type { HostMemory, HostPhysAddr, MappingFlagBits } from "../hal/types.ts";
 import { MappingFlags } from "../hal/types.ts";
-import { PAGE_SIZE_4K, hex, hexRange, isAligned, rangeFits } from "./addr.ts";
+import { hex, hexRange, isAligned, PAGE_SIZE_4K, rangeFits } from "./addr.ts";
 
 export type GStageMode = "sv39x4" | "sv48x4";
 
@@ -117,7 +117,10 @@ class FramePool {
 
   #register(block: HostMemory, offset: number, size: number): void {
     for (let at = offset; at < offset + size; at += PAGE_SIZE_4K) {
-      this.#frames.set(block.hostPhysAddr + at, new DataView(block.bytes.buffer, block.bytes.byteOffset + at, PAGE_SIZE_4K));
+      this.#frames.set(
+        block.hostPhysAddr + at,
+        new DataView(block.bytes.buffer, block.bytes.byteOffset + at, PAGE_SIZE_4K),
+      );
     }
   }
 
@@ -142,7 +145,11 @@ export class NestedPageTable {
     this.#pool = new FramePool(allocate);
     this.#root = this.#pool.allocateBlock(ROOT_TABLE_SIZE, ROOT_TABLE_SIZE);
     if (!isAligned(this.#root, ROOT_TABLE_SIZE)) {
-      throw new PageTableError("invalid-argument", `Cannot create ${mode} table: root ${hex(this.#root)} is not 16 KiB aligned`, 0);
+      throw new PageTableError(
+        "invalid-argument",
+        `Cannot create ${mode} table: root ${hex(this.#root)} is not 16 KiB aligned`,
+        0,
+      );
     }
   }
 
@@ -169,18 +176,34 @@ export class NestedPageTable {
   map(gpa: number, hpa: HostPhysAddr, size: number, flags: MappingFlagBits): void {
     this.#checkRange("map", gpa, size);
     if (!isAligned(hpa, PAGE_SIZE_4K) || !rangeFits(hpa, size)) {
-      throw new PageTableError("invalid-argument", `Cannot map ${hexRange(gpa, size)}: host address ${hex(hpa)} is not 4 KiB aligned or overflows`, gpa);
+      throw new PageTableError(
+        "invalid-argument",
+        `Cannot map ${hexRange(gpa, size)}: host address ${hex(hpa)} is not 4 KiB aligned or overflows`,
+        gpa,
+      );
     }
     if ((flags & (MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE)) === 0) {
-      throw new PageTableError("invalid-argument", `Cannot map ${hexRange(gpa, size)}: no access permission in flags ${hex(flags)}`, gpa);
+      throw new PageTableError(
+        "invalid-argument",
+        `Cannot map ${hexRange(gpa, size)}: no access permission in flags ${hex(flags)}`,
+        gpa,
+      );
     }
     if ((flags & MappingFlags.WRITE) !== 0 && (flags & MappingFlags.READ) === 0) {
-      throw new PageTableError("invalid-argument", `Cannot map ${hexRange(gpa, size)}: write without read is a reserved PTE encoding`, gpa);
+      throw new PageTableError(
+        "invalid-argument",
+        `Cannot map ${hexRange(gpa, size)}: write without read is a reserved PTE encoding`,
+        gpa,
+      );
     }
     for (let at = gpa; at < gpa + size; ) {
       const probe = this.#probe(at);
       if (probe.mapped) {
-        throw new PageTableError("already-mapped", `Cannot map ${hexRange(gpa, size)}: ${hex(at)} is already mapped to ${hex(probe.hpa)}`, at);
+        throw new PageTableError(
+          "already-mapped",
+          `Cannot map ${hexRange(gpa, size)}: ${hex(at)} is already mapped to ${hex(probe.hpa)}`,
+          at,
+        );
       }
       at = probe.holeEnd;
     }
@@ -208,7 +231,8 @@ export class NestedPageTable {
     this.#checkRange("unmap", gpa, size);
     for (let at = gpa; at < gpa + size; ) {
       const probe = this.#probe(at);
-      if (!probe.mapped) throw new PageTableError("not-mapped", `Cannot unmap ${hexRange(gpa, size)}: ${hex(at)} is not mapped`, at);
+      if (!probe.mapped)
+        throw new PageTableError("not-mapped", `Cannot unmap ${hexRange(gpa, size)}: ${hex(at)} is not mapped`, at);
       at = probe.leafEnd;
     }
     let at = gpa;
@@ -238,7 +262,13 @@ export class NestedPageTable {
 
   #checkRange(action: string, gpa: number, size: number): void {
     const limit = 2 ** GSTAGE_GPA_BITS[this.mode];
-    if (!isAligned(gpa, PAGE_SIZE_4K) || !isAligned(size, PAGE_SIZE_4K) || size === 0 || !rangeFits(gpa, size) || gpa + size > limit) {
+    if (
+      !isAligned(gpa, PAGE_SIZE_4K) ||
+      !isAligned(size, PAGE_SIZE_4K) ||
+      size === 0 ||
+      !rangeFits(gpa, size) ||
+      gpa + size > limit
+    ) {
       throw new PageTableError(
         "invalid-argument",
         `Cannot ${action} ${hexRange(gpa, size)}: must be 4 KiB aligned, non-empty and below ${hex(limit)} (${this.mode})`,
@@ -255,7 +285,8 @@ export class NestedPageTable {
 
   #table(hpa: HostPhysAddr, level: number): DataView {
     const frame = this.#pool.frame(hpa);
-    if (frame === undefined) throw new PageTableError("invalid-argument", `Page table frame ${hex(hpa)} is not ours`, 0);
+    if (frame === undefined)
+      throw new PageTableError("invalid-argument", `Page table frame ${hex(hpa)} is not ours`, 0);
     if (level === this.#levels - 1) {
       // The root spans four frames; view all 16 KiB.
       return new DataView(frame.buffer, frame.byteOffset, ROOT_TABLE_SIZE);

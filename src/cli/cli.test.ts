@@ -11,7 +11,14 @@ import type { BackendSupport, HalBackend } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
 import { exitCodeOf, formatInfo, runCli } from "./cli.ts";
-import { type CliDeps, type CliVmmOptions, DEFAULT_CONFIG_PATH, type LogLevelName, type VmOutcome, type VmmRunResult } from "./context.ts";
+import {
+  type CliDeps,
+  type CliVmmOptions,
+  DEFAULT_CONFIG_PATH,
+  type LogLevelName,
+  type VmmRunResult,
+  type VmOutcome,
+} from "./context.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../test/fixtures/configs");
 const ARCEOS = join(FIXTURES, "arceos-riscv64-qemu-smp1.toml");
@@ -62,7 +69,10 @@ interface Harness {
 }
 
 const allOk = (configs: readonly VmConfig[]): Promise<VmmRunResult> =>
-  Promise.resolve({ exitCode: 0, vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 0 })) });
+  Promise.resolve({
+    exitCode: 0,
+    vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 0 })),
+  });
 
 function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promise<VmmRunResult> = allOk): Harness {
   const out: string[] = [];
@@ -106,6 +116,7 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
   };
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour sequences start with ESC.
 const stripAnsi = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, "");
 
 describe("check", () => {
@@ -121,7 +132,10 @@ describe("check", () => {
 
   test("a bad config: the problem list on stderr, no stack trace, exit 2", async () => {
     const bad = join(dir, "bad.toml");
-    writeFileSync(bad, '[base]\nid = 1\nname = "b"\ncpu_num = 0\ncpus = 3\n[kernel]\nkernel_path = "none.bin"\nkernel_load_addr = 0x8020_0000\nmemory_regions = []\n');
+    writeFileSync(
+      bad,
+      '[base]\nid = 1\nname = "b"\ncpu_num = 0\ncpus = 3\n[kernel]\nkernel_path = "none.bin"\nkernel_load_addr = 0x8020_0000\nmemory_regions = []\n',
+    );
     const h = harness();
     expect(await runCli(["check", bad], h.deps)).toBe(2);
     expect(h.out).toEqual([]);
@@ -157,7 +171,10 @@ describe("run", () => {
 
   test("one VM: exit status is the guest's shutdown code; options reach the VMM", async () => {
     const h = harness((configs) =>
-      Promise.resolve({ exitCode: 3, vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 3 })) }),
+      Promise.resolve({
+        exitCode: 3,
+        vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 3 })),
+      }),
     );
     expect(await runCli(["run", "--log-level", "debug", "--trace-exits", ARCEOS], h.deps)).toBe(3);
     expect(h.vmms).toHaveLength(1);
@@ -175,7 +192,12 @@ describe("run", () => {
 
   test("several configs run as several VMs in one VMM; 0 only if all succeeded", async () => {
     const other = join(dir, "other.toml");
-    writeFileSync(other, (await Bun.file(ARCEOS).text()).replace("id = 1", "id = 2").replace('kernel_path = "images/', `kernel_path = "${FIXTURES}/images/`));
+    writeFileSync(
+      other,
+      (await Bun.file(ARCEOS).text())
+        .replace("id = 1", "id = 2")
+        .replace('kernel_path = "images/', `kernel_path = "${FIXTURES}/images/`),
+    );
     const ok = harness();
     expect(await runCli(["run", ARCEOS, other], ok.deps)).toBe(0);
     expect(ok.vmms).toHaveLength(1);
@@ -184,7 +206,9 @@ describe("run", () => {
     const oneFails = harness((configs) =>
       Promise.resolve({
         exitCode: 0,
-        vms: configs.map((c, i): VmOutcome => ({ id: c.id, name: c.name, status: "Stopped", exitCode: i === 1 ? 7 : 0 })),
+        vms: configs.map(
+          (c, i): VmOutcome => ({ id: c.id, name: c.name, status: "Stopped", exitCode: i === 1 ? 7 : 0 }),
+        ),
       }),
     );
     expect(await runCli(["run", ARCEOS, other], oneFails.deps)).toBe(7);
@@ -194,7 +218,13 @@ describe("run", () => {
     const h = harness((configs) =>
       Promise.resolve({
         exitCode: 1,
-        vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 1, error: "backend \"kvm\" cannot run here: no /dev/kvm" })),
+        vms: configs.map((c) => ({
+          id: c.id,
+          name: c.name,
+          status: "Stopped",
+          exitCode: 1,
+          error: 'backend "kvm" cannot run here: no /dev/kvm',
+        })),
       }),
     );
     expect(await runCli(["run", ARCEOS], h.deps)).toBe(1);
@@ -205,7 +235,10 @@ describe("run", () => {
     const h = harness((configs, vmm) => {
       h.interrupt();
       expect(vmm.stopped).toBe(1);
-      return Promise.resolve({ exitCode: 0, vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 0 })) });
+      return Promise.resolve({
+        exitCode: 0,
+        vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 0 })),
+      });
     });
     expect(await runCli(["run", ARCEOS], h.deps)).toBe(130);
     expect(h.vmms[0]?.stopped).toBe(1);
@@ -223,7 +256,9 @@ describe("run", () => {
     expect(config?.memoryRegions).toEqual([{ gpa: 0x8000_0000, size: 128 * 2 ** 20, flags: 7, mapType: "alloc" }]);
 
     const small = harness();
-    expect(await runCli(["run", "--machine", "virt", "--bios", "none", "--memory", "16M", program], small.deps)).toBe(0);
+    expect(await runCli(["run", "--machine", "virt", "--bios", "none", "--memory", "16M", program], small.deps)).toBe(
+      0,
+    );
     expect(small.vmms[0]?.configs[0]?.memoryRegions[0]?.size).toBe(16 * 2 ** 20);
   });
 
@@ -274,12 +309,17 @@ describe("info, help, version", () => {
         throw new Error("unreachable");
       },
     };
-    expect(formatInfo({ backends: [broken], version: "1" })).toContain("hvf       unavailable                         probe failed: dlopen failed");
+    expect(formatInfo({ backends: [broken], version: "1" })).toContain(
+      "hvf       unavailable                         probe failed: dlopen failed",
+    );
   });
 
   test("a VMM that cannot be loaded: its reason on stderr, exit 1; check still works", async () => {
     const h = harness();
-    const deps: CliDeps = { ...h.deps, loadVmm: () => Promise.reject(new Error("Cannot find module '../hal/emulated/index.ts'")) };
+    const deps: CliDeps = {
+      ...h.deps,
+      loadVmm: () => Promise.reject(new Error("Cannot find module '../hal/emulated/index.ts'")),
+    };
     expect(await runCli(["run", ARCEOS], deps)).toBe(1);
     expect(await runCli(["info"], deps)).toBe(1);
     expect(h.err).toEqual([
@@ -306,7 +346,13 @@ describe("info, help, version", () => {
 });
 
 describe("exitCodeOf", () => {
-  const vm = (exitCode: number, error?: string): VmOutcome => ({ id: 0, name: "x", status: "Stopped", exitCode, ...(error === undefined ? {} : { error }) });
+  const vm = (exitCode: number, error?: string): VmOutcome => ({
+    id: 0,
+    name: "x",
+    status: "Stopped",
+    exitCode,
+    ...(error === undefined ? {} : { error }),
+  });
   test("one VM: its own code, and 1 for an error reported with code 0", () => {
     expect(exitCodeOf({ exitCode: 5, vms: [vm(5)] })).toBe(5);
     expect(exitCodeOf({ exitCode: 0, vms: [vm(0, "boom")] })).toBe(1);

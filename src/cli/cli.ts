@@ -40,8 +40,16 @@ const machineArgs = {
     options: ["virt"],
     description: "Run programs on a bare RISC-V virt board (M-mode, no hypervisor layer) instead of config files",
   },
-  bios: { type: "enum", options: ["none"], description: "Firmware for --machine: only none (the program itself runs in M-mode)" },
-  memory: { type: "string", valueHint: "size", description: "RAM of the --machine board, e.g. 256M or 1G (default 128M)" },
+  bios: {
+    type: "enum",
+    options: ["none"],
+    description: "Firmware for --machine: only none (the program itself runs in M-mode)",
+  },
+  memory: {
+    type: "string",
+    valueHint: "size",
+    description: "RAM of the --machine board, e.g. 256M or 1G (default 128M)",
+  },
 } as const satisfies ArgsDef;
 
 /** Names of the flags `def` accepts, in kebab-case, with the kinds that take a value. */
@@ -89,7 +97,8 @@ function checkFlags(rawArgs: readonly string[], def: ArgsDef): void {
 
 /** What the outcome of a run means for the process: one VM → its code; several → 0 only if all succeeded. */
 export function exitCodeOf(result: VmmRunResult): number {
-  const codeOf = (vm: VmmRunResult["vms"][number]): number => (vm.error !== undefined && vm.exitCode === 0 ? EXIT_FAILURE : vm.exitCode);
+  const codeOf = (vm: VmmRunResult["vms"][number]): number =>
+    vm.error !== undefined && vm.exitCode === 0 ? EXIT_FAILURE : vm.exitCode;
   if (result.vms.length === 1) {
     const only = result.vms[0];
     return only === undefined ? result.exitCode : codeOf(only);
@@ -100,7 +109,8 @@ export function exitCodeOf(result: VmmRunResult): number {
 }
 
 export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs> {
-  const logLevelOf = (value: LogLevelName | undefined): LogLevelName => value ?? state.globalLogLevel ?? DEFAULT_LOG_LEVEL;
+  const logLevelOf = (value: LogLevelName | undefined): LogLevelName =>
+    value ?? state.globalLogLevel ?? DEFAULT_LOG_LEVEL;
 
   const reportConfigErrors = (errors: readonly Error[]): void => {
     for (const error of errors) deps.err(error.message);
@@ -117,7 +127,8 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
       type: "positional",
       required: false,
       valueHint: "config.toml...",
-      description: "VM config files, one VM each (default: the embedded configs/default.toml); with --machine, programs",
+      description:
+        "VM config files, one VM each (default: the embedded configs/default.toml); with --machine, programs",
     },
   } as const satisfies ArgsDef;
 
@@ -172,7 +183,10 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
   } as const satisfies ArgsDef;
 
   const check = defineCommand({
-    meta: { name: "check", description: "Validate VM configs and print each resolved VM (defaults filled in, paths absolute)" },
+    meta: {
+      name: "check",
+      description: "Validate VM configs and print each resolved VM (defaults filled in, paths absolute)",
+    },
     args: checkArgs,
     run: ({ args, rawArgs }) => {
       checkFlags(rawArgs, checkArgs);
@@ -199,7 +213,11 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
   });
 
   return defineCommand({
-    meta: { name: "axvisor", version: deps.version, description: "axvisor-ts: the ArceOS hypervisor stack in TypeScript on Bun" },
+    meta: {
+      name: "axvisor",
+      version: deps.version,
+      description: "axvisor-ts: the ArceOS hypervisor stack in TypeScript on Bun",
+    },
     // Declared here too so that `axvisor --log-level debug run x.toml` parses (citty must know they take values).
     args: commonArgs,
     subCommands: { run, check, info },
@@ -221,7 +239,9 @@ async function loadVmm(deps: CliDeps): Promise<VmmProvider> {
   try {
     return await deps.loadVmm();
   } catch (error) {
-    throw new VmmUnavailableError(`Cannot start the VMM: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new VmmUnavailableError(`Cannot start the VMM: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -243,7 +263,9 @@ export function formatInfo(deps: { readonly backends: readonly HalBackend[]; rea
       reason = `probe failed: ${error instanceof Error ? error.message : String(error)}`;
     }
     const guests = available ? `guests ${archs.length === 0 ? "(none)" : archs.join(", ")}` : "";
-    lines.push(`  ${backend.name.padEnd(9)} ${(available ? "available" : "unavailable").padEnd(12)} ${guests.padEnd(22)} ${reason}`.trimEnd());
+    lines.push(
+      `  ${backend.name.padEnd(9)} ${(available ? "available" : "unavailable").padEnd(12)} ${guests.padEnd(22)} ${reason}`.trimEnd(),
+    );
   }
   return lines.join("\n");
 }
@@ -287,7 +309,10 @@ function isCittyError(error: unknown): boolean {
 
 async function usage(main: CommandDef<typeof commonArgs>, args: readonly string[]): Promise<string> {
   const name = args.find((a) => (SUBCOMMANDS as readonly string[]).includes(a));
-  const subCommands = typeof main.subCommands === "object" && main.subCommands !== null && !(main.subCommands instanceof Promise) ? main.subCommands : undefined;
+  const subCommands =
+    typeof main.subCommands === "object" && main.subCommands !== null && !(main.subCommands instanceof Promise)
+      ? main.subCommands
+      : undefined;
   const sub = name === undefined ? undefined : subCommands?.[name];
   if (sub !== undefined && typeof sub === "object" && !(sub instanceof Promise)) return renderUsage(sub, main);
   return renderUsage(main);

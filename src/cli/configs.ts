@@ -49,12 +49,15 @@ export function collectConfigs(positionals: readonly string[], machineArgs: Mach
       }
     }
   } else {
-    if (positionals.length === 0) throw new UsageError("--machine virt needs the program to run (an ELF file or a flat binary)");
+    if (positionals.length === 0)
+      throw new UsageError("--machine virt needs the program to run (an ELF file or a flat binary)");
     let memorySize: number | undefined;
     if (machineArgs.memory !== undefined) {
       memorySize = parseMemorySize(machineArgs.memory);
       if (memorySize === undefined) {
-        throw new UsageError(`Cannot use --memory ${JSON.stringify(machineArgs.memory)}: expected a size such as 128M, 1G or 0x800_0000`);
+        throw new UsageError(
+          `Cannot use --memory ${JSON.stringify(machineArgs.memory)}: expected a size such as 128M, 1G or 0x800_0000`,
+        );
       }
     }
     positionals.forEach((program, index) => {
@@ -77,7 +80,11 @@ export function collectConfigs(positionals: readonly string[], machineArgs: Mach
     }
     errors.push(
       new ConfigError("invalid", config.source, [
-        { path: "base.id", value: String(config.id), problem: `is also the id of ${first.source} ("${first.name}"); VM ids must differ` },
+        {
+          path: "base.id",
+          value: String(config.id),
+          problem: `is also the id of ${first.source} ("${first.name}"); VM ids must differ`,
+        },
       ]),
     );
   }

@@ -24,17 +24,28 @@ async function vmmImportable(): Promise<Requirement> {
     await import("../vmm/index.ts");
     return { available: true, reason: "src/vmm/index.ts imports" };
   } catch (error) {
-    return { available: false, reason: `the VMM cannot be imported yet: ${error instanceof Error ? error.message : String(error)}` };
+    return {
+      available: false,
+      reason: `the VMM cannot be imported yet: ${error instanceof Error ? error.message : String(error)}`,
+    };
   }
 }
 const vmm = await vmmImportable();
 
 function fileRequirement(path: string, what: string): Requirement {
-  return existsSync(path) ? { available: vmm.available, reason: vmm.reason } : { available: false, reason: `${what} (${path}) is not built` };
+  return existsSync(path)
+    ? { available: vmm.available, reason: vmm.reason }
+    : { available: false, reason: `${what} (${path}) is not built` };
 }
 
 function axvisor(args: readonly string[], cwd = dir): { code: number; stdout: string; stderr: string } {
-  const result = Bun.spawnSync(["bun", MAIN, ...args], { cwd, stdout: "pipe", stderr: "pipe", stdin: "ignore", env: { ...process.env, NO_COLOR: "1" } });
+  const result = Bun.spawnSync(["bun", MAIN, ...args], {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   return { code: result.exitCode, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
 }
 
@@ -47,7 +58,7 @@ describe("axvisor process", () => {
 
   test("check: a bad config lists its problems on stderr, no stack trace, exit 2", () => {
     const bad = join(dir, "bad.toml");
-    writeFileSync(bad, "[base]\nid = 1\nname = 7\ncpu_num = 0\n[kernel]\nkernel_path = \"x\"\nmemory_regions = []\n");
+    writeFileSync(bad, '[base]\nid = 1\nname = 7\ncpu_num = 0\n[kernel]\nkernel_path = "x"\nmemory_regions = []\n');
     const r = axvisor(["check", bad]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
@@ -58,28 +69,40 @@ describe("axvisor process", () => {
   testIf(vmm, "axvisor info")("info names every backend, exit 0", () => {
     const r = axvisor(["info"]);
     expect(r.code).toBe(0);
-    for (const name of ["kvm", "hvf", "emulated"]) expect(r.stdout).toMatch(new RegExp(`^  ${name} +(available|unavailable)`, "m"));
+    for (const name of ["kvm", "hvf", "emulated"])
+      expect(r.stdout).toMatch(new RegExp(`^  ${name} +(available|unavailable)`, "m"));
   });
 
-  testIf(fileRequirement(HELLO, "the hello guest"), "default VM")("no arguments runs configs/default.toml from any folder, exit 0", () => {
-    const r = axvisor([], tmpdir());
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(r.stdout.length).toBeGreaterThan(0);
-  });
+  testIf(fileRequirement(HELLO, "the hello guest"), "default VM")(
+    "no arguments runs configs/default.toml from any folder, exit 0",
+    () => {
+      const r = axvisor([], tmpdir());
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(0);
+    },
+  );
 
   testIf(vmm, "Ctrl-C")("Ctrl-C stops a guest that never ends: exit 130", async () => {
     const spin = join(dir, "spin.bin");
     writeFileSync(spin, Uint8Array.of(0x6f, 0, 0, 0)); // jal x0, 0: a one-instruction infinite loop
-    const proc = Bun.spawn(["bun", MAIN, "run", "--machine", "virt", "--bios", "none", spin], { cwd: dir, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const proc = Bun.spawn(["bun", MAIN, "run", "--machine", "virt", "--bios", "none", spin], {
+      cwd: dir,
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+    });
     // Give the CLI time to start the VM (and install its handler) before interrupting it.
     await Bun.sleep(2000);
     proc.kill("SIGINT");
     expect(await proc.exited).toBe(130);
   });
 
-  testIf(fileRequirement(ISA_ALU, "the rv64i-alu ISA program"), "bare machine")("run --machine virt --bios none <elf> exits with the program's verdict", () => {
-    const r = axvisor(["run", "--machine", "virt", "--bios", "none", ISA_ALU]);
-    expect(r.code).toBe(0);
-  });
+  testIf(fileRequirement(ISA_ALU, "the rv64i-alu ISA program"), "bare machine")(
+    "run --machine virt --bios none <elf> exits with the program's verdict",
+    () => {
+      const r = axvisor(["run", "--machine", "virt", "--bios", "none", ISA_ALU]);
+      expect(r.code).toBe(0);
+    },
+  );
 });

@@ -10,13 +10,14 @@ import { resolve } from "node:path";
 import { consola } from "consola";
 
 import { runCli } from "./cli.ts";
-import { CONSOLA_LEVELS, type CliDeps } from "./context.ts";
+import { type CliDeps, CONSOLA_LEVELS } from "./context.ts";
 
 function packageVersion(): string {
   try {
     const text = readFileSync(resolve(import.meta.dir, "../../package.json"), "utf8");
     const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === "object" && parsed !== null && "version" in parsed && typeof parsed.version === "string") return parsed.version;
+    if (typeof parsed === "object" && parsed !== null && "version" in parsed && typeof parsed.version === "string")
+      return parsed.version;
   } catch {
     // A missing package.json only costs the version string.
   }

@@ -91,16 +91,20 @@ describe("Bus.insert", () => {
     expect(e.kind).toBe("overlap");
     const e2 = thrown(() => new Bus("port").insert(0xfffc, 8, new ProbeDevice("x"))) as BusError;
     expect(e2.kind).toBe("out-of-space");
-    expect(e2.message).toBe('Cannot insert "x" at 0xfffc (length 0x8) on the port bus: ends past the last address 0xffff');
+    expect(e2.message).toBe(
+      'Cannot insert "x" at 0xfffc (length 0x8) on the port bus: ends past the last address 0xffff',
+    );
   });
 
   test("mmio space ends at 2^53 - 1", () => {
     const bus = new Bus("mmio");
     bus.insert(2 ** 53 - 0x1000, 0x1000, new ProbeDevice("top"));
-    expect((thrown(() => new Bus("mmio").insert(2 ** 53 - 0x1000, 0x1001, new ProbeDevice("x"))) as BusError).kind).toBe(
-      "out-of-space",
+    expect(
+      (thrown(() => new Bus("mmio").insert(2 ** 53 - 0x1000, 0x1001, new ProbeDevice("x"))) as BusError).kind,
+    ).toBe("out-of-space");
+    expect((thrown(() => new Bus("mmio").insert(2 ** 53, 1, new ProbeDevice("x"))) as BusError).kind).toBe(
+      "invalid-range",
     );
-    expect((thrown(() => new Bus("mmio").insert(2 ** 53, 1, new ProbeDevice("x"))) as BusError).kind).toBe("invalid-range");
     expect((thrown(() => new Bus("mmio").insert(-1, 1, new ProbeDevice("x"))) as BusError).kind).toBe("invalid-range");
     expect((thrown(() => new Bus("mmio").insert(0.5, 1, new ProbeDevice("x"))) as BusError).kind).toBe("invalid-range");
   });
@@ -203,7 +207,12 @@ describe("Bus.read / Bus.write widths", () => {
     bus.insert(0x1000, 0x10, d);
     bus.insert(0x1010, 0x10, new ProbeDevice("next", 0x10));
     expect(bus.read(0x100c, 8)).toEqual({ kind: "bad-access", device: d, offset: 0xc, reason: "straddles-window-end" });
-    expect(bus.write(0x100f, 2, 1n)).toEqual({ kind: "bad-access", device: d, offset: 0xf, reason: "straddles-window-end" });
+    expect(bus.write(0x100f, 2, 1n)).toEqual({
+      kind: "bad-access",
+      device: d,
+      offset: 0xf,
+      reason: "straddles-window-end",
+    });
     expect(bus.read(0x1008, 8).kind).toBe("ok"); // ends exactly at the window end
     expect(d.accesses).toEqual([
       { op: "read", offset: 8, width: 4 },
@@ -254,7 +263,10 @@ describe("Bus snapshot", () => {
 });
 
 describe("Bus properties", () => {
-  const windowArb = fc.record({ base: fc.integer({ min: 0, max: 0xffff }), length: fc.integer({ min: 0, max: 0x800 }) });
+  const windowArb = fc.record({
+    base: fc.integer({ min: 0, max: 0xffff }),
+    length: fc.integer({ min: 0, max: 0x800 }),
+  });
 
   test("random inserts never leave overlapping windows, and only valid windows are rejected for cause", () => {
     fc.assert(
@@ -264,7 +276,13 @@ describe("Bus properties", () => {
         for (const [i, w] of windows.entries()) {
           const overlapsAccepted = accepted.some((a) => w.base < a.base + a.length && a.base < w.base + w.length);
           const expectedKind =
-            w.length === 0 ? "zero-length" : w.base + w.length > 0x1_0000 ? "out-of-space" : overlapsAccepted ? "overlap" : undefined;
+            w.length === 0
+              ? "zero-length"
+              : w.base + w.length > 0x1_0000
+                ? "out-of-space"
+                : overlapsAccepted
+                  ? "overlap"
+                  : undefined;
           try {
             bus.insert(w.base, w.length, new ProbeDevice(`d${i}`, 1));
             expect(expectedKind).toBeUndefined();
@@ -290,23 +308,27 @@ describe("Bus properties", () => {
 
   test("lookup agrees with a linear scan", () => {
     fc.assert(
-      fc.property(fc.array(windowArb, { maxLength: 40 }), fc.array(fc.integer({ min: -2, max: 0x1_0002 }), { maxLength: 80 }), (windows, probes) => {
-        const bus = new Bus("port");
-        for (const [i, w] of windows.entries()) {
-          try {
-            bus.insert(w.base, w.length, new ProbeDevice(`d${i}`, 1));
-          } catch (e) {
-            if (!(e instanceof BusError)) throw e;
+      fc.property(
+        fc.array(windowArb, { maxLength: 40 }),
+        fc.array(fc.integer({ min: -2, max: 0x1_0002 }), { maxLength: 80 }),
+        (windows, probes) => {
+          const bus = new Bus("port");
+          for (const [i, w] of windows.entries()) {
+            try {
+              bus.insert(w.base, w.length, new ProbeDevice(`d${i}`, 1));
+            } catch (e) {
+              if (!(e instanceof BusError)) throw e;
+            }
           }
-        }
-        const entries = bus.entries();
-        for (const addr of probes) {
-          const linear = entries.find((e) => addr >= e.base && addr < e.base + e.length);
-          const found = bus.lookup(addr);
-          expect(found?.device).toBe(linear?.device);
-          if (linear !== undefined) expect(found?.offset).toBe(addr - linear.base);
-        }
-      }),
+          const entries = bus.entries();
+          for (const addr of probes) {
+            const linear = entries.find((e) => addr >= e.base && addr < e.base + e.length);
+            const found = bus.lookup(addr);
+            expect(found?.device).toBe(linear?.device);
+            if (linear !== undefined) expect(found?.offset).toBe(addr - linear.base);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });

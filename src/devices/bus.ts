@@ -87,12 +87,22 @@ export type BadAccessReason =
 export type BusReadResult =
   | { readonly kind: "ok"; readonly value: bigint; readonly device: BusDevice; readonly offset: number }
   | { readonly kind: "unmapped" }
-  | { readonly kind: "bad-access"; readonly device: BusDevice; readonly offset: number; readonly reason: BadAccessReason };
+  | {
+      readonly kind: "bad-access";
+      readonly device: BusDevice;
+      readonly offset: number;
+      readonly reason: BadAccessReason;
+    };
 
 export type BusWriteResult =
   | { readonly kind: "ok"; readonly device: BusDevice; readonly offset: number }
   | { readonly kind: "unmapped" }
-  | { readonly kind: "bad-access"; readonly device: BusDevice; readonly offset: number; readonly reason: BadAccessReason };
+  | {
+      readonly kind: "bad-access";
+      readonly device: BusDevice;
+      readonly offset: number;
+      readonly reason: BadAccessReason;
+    };
 
 export interface BusStats {
   reads: number;
@@ -143,7 +153,13 @@ export class Bus implements Snapshottable<BusState> {
   insert(base: number, length: number, device: BusDevice): void {
     const what = `Cannot insert "${device.name}" at ${isAddress(base) ? hex(base) : String(base)} (length ${String(length)}) on the ${this.space} bus`;
     if (!isAddress(base) || !Number.isSafeInteger(length) || length < 0) {
-      throw new BusError("invalid-range", this.space, base, length, `${what}: base and length must be non-negative integers`);
+      throw new BusError(
+        "invalid-range",
+        this.space,
+        base,
+        length,
+        `${what}: base and length must be non-negative integers`,
+      );
     }
     if (length === 0) throw new BusError("zero-length", this.space, base, length, `${what}: the window is empty`);
     // Compare against the room left rather than computing base + length first: near 2^53 that sum rounds.
@@ -162,7 +178,11 @@ export class Bus implements Snapshottable<BusState> {
     const before = this.#entries[at - 1];
     const after = this.#entries[at];
     const clash =
-      before !== undefined && before.base + before.length > base ? before : after !== undefined && after.base < end ? after : undefined;
+      before !== undefined && before.base + before.length > base
+        ? before
+        : after !== undefined && after.base < end
+          ? after
+          : undefined;
     if (clash !== undefined) {
       throw new BusError(
         "overlap",
@@ -182,7 +202,13 @@ export class Bus implements Snapshottable<BusState> {
     const i = this.#upperBound(base) - 1;
     const entry = this.#entries[i];
     if (entry === undefined || entry.base !== base) {
-      throw new BusError("not-found", this.space, base, 0, `Cannot remove the window at ${hex(base)} from the ${this.space} bus: no window starts there`);
+      throw new BusError(
+        "not-found",
+        this.space,
+        base,
+        0,
+        `Cannot remove the window at ${hex(base)} from the ${this.space} bus: no window starts there`,
+      );
     }
     this.#entries.splice(i, 1);
     this.#bases.splice(i, 1);
@@ -197,7 +223,9 @@ export class Bus implements Snapshottable<BusState> {
   /** The device whose window holds `addr`, or undefined. */
   lookup(addr: number): BusLookup | undefined {
     const entry = this.#find(addr);
-    return entry === undefined ? undefined : { device: entry.device, offset: addr - entry.base, base: entry.base, length: entry.length };
+    return entry === undefined
+      ? undefined
+      : { device: entry.device, offset: addr - entry.base, base: entry.base, length: entry.length };
   }
 
   read(addr: number, width: AccessWidth): BusReadResult {

@@ -71,7 +71,11 @@ export class Clint implements BusDevice, Snapshottable<ClintState> {
   constructor(options: ClintOptions) {
     const n = options.harts.length;
     if (n < 1 || n > CLINT_MAX_HARTS) {
-      throw new DeviceError(DEVICE, "invalid-config", `Cannot create a CLINT for ${n} harts: it must be 1..${CLINT_MAX_HARTS}`);
+      throw new DeviceError(
+        DEVICE,
+        "invalid-config",
+        `Cannot create a CLINT for ${n} harts: it must be 1..${CLINT_MAX_HARTS}`,
+      );
     }
     this.hartCount = n;
     this.#harts = options.harts;
@@ -169,7 +173,12 @@ export class Clint implements BusDevice, Snapshottable<ClintState> {
 
   restore(state: ClintState): void {
     const in64 = (v: bigint) => typeof v === "bigint" && v >= 0n && v <= MASK64;
-    if (state.mtimecmp.length !== this.hartCount || state.msip.length !== this.hartCount || !in64(state.mtime) || !state.mtimecmp.every(in64)) {
+    if (
+      state.mtimecmp.length !== this.hartCount ||
+      state.msip.length !== this.hartCount ||
+      !in64(state.mtime) ||
+      !state.mtimecmp.every(in64)
+    ) {
       throw new DeviceError(
         DEVICE,
         "invalid-state",

@@ -38,7 +38,9 @@ describe("CMOS RTC", () => {
   test("reads the clock in BCD, 24-hour, as a PC BIOS leaves it", () => {
     const { read } = rtcAt();
     expect([read(RTC_SECONDS), read(RTC_MINUTES), read(RTC_HOURS)]).toEqual([0x05, 0x04, 0x15]);
-    expect([read(RTC_DAY_OF_WEEK), read(RTC_DAY_OF_MONTH), read(RTC_MONTH), read(RTC_YEAR), read(RTC_CENTURY)]).toEqual([0x01, 0x22, 0x11, 0x26, 0x20]);
+    expect([read(RTC_DAY_OF_WEEK), read(RTC_DAY_OF_MONTH), read(RTC_MONTH), read(RTC_YEAR), read(RTC_CENTURY)]).toEqual(
+      [0x01, 0x22, 0x11, 0x26, 0x20],
+    );
   });
 
   test("status registers: UIP never set (no polling storms), C reads 0, D says valid", () => {

@@ -72,7 +72,7 @@ export interface CmosRtcState {
 }
 
 function toBcd(value: number): number {
-  return ((Math.floor(value / 10) % 10) << 4) | value % 10;
+  return ((Math.floor(value / 10) % 10) << 4) | (value % 10);
 }
 
 function fromBcd(value: number): number {

@@ -6,8 +6,8 @@ import { expect, test } from "bun:test";
 import fc from "fast-check";
 import { BootTimer } from "./boot-timer.ts";
 import { Bus } from "./bus.ts";
-import { CmosRtc } from "./cmos-rtc.ts";
 import { Clint } from "./clint.ts";
+import { CmosRtc } from "./cmos-rtc.ts";
 import { I8042 } from "./i8042.ts";
 import { LevelIrqLine } from "./irq.ts";
 import { Plic } from "./plic.ts";
@@ -22,7 +22,11 @@ function machine() {
   let t = 0;
   const plic = new Plic({ sources: 40, contexts: [line(), line()] });
   const devices = [
-    { base: 0x0200_0000, dev: new Clint({ harts: [{ msip: line(), mtip: line() }], now: () => (t += 3) }), size: 0x1_0000 },
+    {
+      base: 0x0200_0000,
+      dev: new Clint({ harts: [{ msip: line(), mtip: line() }], now: () => (t += 3) }),
+      size: 0x1_0000,
+    },
     { base: 0x0c00_0000, dev: plic, size: plic.windowSize },
     { base: 0x1000_0000, dev: new Uart16550({ sink: () => {}, irq: plic.sourceLine(10) }), size: 8 },
     { base: 0x1000_1000, dev: new Uart16550({ sink: () => {}, irq: plic.sourceLine(11), regShift: 2 }), size: 32 },

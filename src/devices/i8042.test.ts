@@ -2,13 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { RecordingIrqLine } from "../../test/support/recording-irq-line.ts";
 import { Bus } from "./bus.ts";
 import {
-  I8042,
   I8042_COMMAND_OFFSET as CMD,
+  I8042_DATA_OFFSET as DATA,
+  I8042,
   I8042_CTR_AUXDIS,
   I8042_CTR_DEFAULT,
   I8042_CTR_KBDDIS,
   I8042_CTR_KBDINT,
-  I8042_DATA_OFFSET as DATA,
   I8042_STR_CMDDAT,
   I8042_STR_KEYLOCK,
   I8042_STR_OBF,

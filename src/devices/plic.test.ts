@@ -11,8 +11,8 @@ import {
   PLIC_PENDING_BASE,
   PLIC_PRIORITY_BASE,
   Plic,
-  plicWindowSize,
   type PlicOptions,
+  plicWindowSize,
 } from "./plic.ts";
 
 function make(sources = 64, contextCount = 2, extra: Partial<PlicOptions> = {}) {
@@ -25,9 +25,11 @@ function make(sources = 64, contextCount = 2, extra: Partial<PlicOptions> = {}) 
     const off = PLIC_ENABLE_BASE + PLIC_ENABLE_STRIDE * ctx + 4 * (src >>> 5);
     w(off, (r(off) | (1 << (src & 31))) >>> 0);
   };
-  const threshold = (ctx: number, t: number) => w(PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + PLIC_CONTEXT_THRESHOLD, t);
+  const threshold = (ctx: number, t: number) =>
+    w(PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + PLIC_CONTEXT_THRESHOLD, t);
   const claim = (ctx: number) => r(PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + PLIC_CONTEXT_CLAIM);
-  const complete = (ctx: number, src: number) => w(PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + PLIC_CONTEXT_CLAIM, src);
+  const complete = (ctx: number, src: number) =>
+    w(PLIC_CONTEXT_BASE + PLIC_CONTEXT_STRIDE * ctx + PLIC_CONTEXT_CLAIM, src);
   return { plic, lines, r, w, setPriority, enable, threshold, claim, complete };
 }
 
@@ -267,9 +269,13 @@ describe("PLIC configuration and snapshot", () => {
     expect(() => make(0)).toThrow(DeviceError);
     expect(() => make(1024)).toThrow("plic: Cannot create a PLIC with 1024 sources: it must be 1..1023");
     expect(() => make(8, 0)).toThrow(DeviceError);
-    expect(() => make(8, 1, { maxPriority: 6 })).toThrow("plic: Cannot create a PLIC with maxPriority 6: it must be 2^k - 1 (1, 3, 7, ...)");
+    expect(() => make(8, 1, { maxPriority: 6 })).toThrow(
+      "plic: Cannot create a PLIC with maxPriority 6: it must be 2^k - 1 (1, 3, 7, ...)",
+    );
     const { plic } = make(8);
-    expect(() => plic.setSourceLevel(0, true)).toThrow("plic: Cannot set the level of source 0: this PLIC has sources 1..8");
+    expect(() => plic.setSourceLevel(0, true)).toThrow(
+      "plic: Cannot set the level of source 0: this PLIC has sources 1..8",
+    );
     expect(() => plic.triggerSource(9)).toThrow(DeviceError);
     const max = make(1023, 1);
     max.setPriority(1023, 1);

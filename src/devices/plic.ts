@@ -116,13 +116,30 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
     const { sources, contexts } = options;
     const maxPriority = options.maxPriority ?? PLIC_DEFAULT_MAX_PRIORITY;
     if (!Number.isInteger(sources) || sources < 1 || sources > PLIC_MAX_SOURCES) {
-      throw new DeviceError(DEVICE, "invalid-config", `Cannot create a PLIC with ${String(sources)} sources: it must be 1..${PLIC_MAX_SOURCES}`);
+      throw new DeviceError(
+        DEVICE,
+        "invalid-config",
+        `Cannot create a PLIC with ${String(sources)} sources: it must be 1..${PLIC_MAX_SOURCES}`,
+      );
     }
     if (contexts.length < 1 || contexts.length > PLIC_MAX_CONTEXTS) {
-      throw new DeviceError(DEVICE, "invalid-config", `Cannot create a PLIC with ${contexts.length} contexts: it must be 1..${PLIC_MAX_CONTEXTS}`);
+      throw new DeviceError(
+        DEVICE,
+        "invalid-config",
+        `Cannot create a PLIC with ${contexts.length} contexts: it must be 1..${PLIC_MAX_CONTEXTS}`,
+      );
     }
-    if (!Number.isInteger(maxPriority) || maxPriority < 1 || maxPriority > 0xffff_ffff || ((maxPriority + 1) & maxPriority) !== 0) {
-      throw new DeviceError(DEVICE, "invalid-config", `Cannot create a PLIC with maxPriority ${String(maxPriority)}: it must be 2^k - 1 (1, 3, 7, ...)`);
+    if (
+      !Number.isInteger(maxPriority) ||
+      maxPriority < 1 ||
+      maxPriority > 0xffff_ffff ||
+      ((maxPriority + 1) & maxPriority) !== 0
+    ) {
+      throw new DeviceError(
+        DEVICE,
+        "invalid-config",
+        `Cannot create a PLIC with maxPriority ${String(maxPriority)}: it must be 2^k - 1 (1, 3, 7, ...)`,
+      );
     }
     this.sources = sources;
     this.contextCount = contexts.length;
@@ -132,7 +149,8 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
     this.#claimRespectsThreshold = options.claimRespectsThreshold ?? false;
     this.#words = ((sources + 1 + 31) / 32) | 0;
     this.#wordMask = new Uint32Array(this.#words);
-    for (let id = 1; id <= sources; id++) this.#wordMask[id >>> 5] = ((this.#wordMask[id >>> 5] ?? 0) | (1 << (id & 31))) >>> 0;
+    for (let id = 1; id <= sources; id++)
+      this.#wordMask[id >>> 5] = ((this.#wordMask[id >>> 5] ?? 0) | (1 << (id & 31))) >>> 0;
     this.#priority = new Uint32Array(sources + 1);
     this.#pending = new Uint32Array(this.#words);
     this.#level = new Uint8Array(sources + 1);
@@ -247,7 +265,8 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
 
   snapshot(): PlicState {
     const enables: number[][] = [];
-    for (let c = 0; c < this.contextCount; c++) enables.push(Array.from(this.#enable.subarray(c * this.#words, (c + 1) * this.#words)));
+    for (let c = 0; c < this.contextCount; c++)
+      enables.push(Array.from(this.#enable.subarray(c * this.#words, (c + 1) * this.#words)));
     return {
       sources: this.sources,
       contexts: this.contextCount,
@@ -272,7 +291,11 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
       state.levels.length === this.sources + 1 &&
       state.inService.length === this.sources + 1 &&
       state.enables.length === this.contextCount &&
-      state.enables.every((e) => e.length === words && e.every((w, i) => Number.isInteger(w) && w >= 0 && (w & ~(this.#wordMask[i] ?? 0)) === 0)) &&
+      state.enables.every(
+        (e) =>
+          e.length === words &&
+          e.every((w, i) => Number.isInteger(w) && w >= 0 && (w & ~(this.#wordMask[i] ?? 0)) === 0),
+      ) &&
       state.thresholds.length === this.contextCount &&
       state.thresholds.every((t) => Number.isInteger(t) && t >= 0 && t <= this.maxPriority);
     if (!fits) {
@@ -303,7 +326,11 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
 
   #checkSource(source: number, action: string): void {
     if (!Number.isInteger(source) || source < 1 || source > this.sources) {
-      throw new DeviceError(DEVICE, "invalid-argument", `Cannot ${action} source ${String(source)}: this PLIC has sources 1..${this.sources}`);
+      throw new DeviceError(
+        DEVICE,
+        "invalid-argument",
+        `Cannot ${action} source ${String(source)}: this PLIC has sources 1..${this.sources}`,
+      );
     }
   }
 
@@ -369,7 +396,8 @@ export class Plic implements BusDevice, Snapshottable<PlicState> {
   }
 
   #complete(ctx: number, id: number): void {
-    const enabled = id >= 1 && id <= this.sources && (((this.#enable[ctx * this.#words + (id >>> 5)] ?? 0) >>> (id & 31)) & 1) === 1;
+    const enabled =
+      id >= 1 && id <= this.sources && (((this.#enable[ctx * this.#words + (id >>> 5)] ?? 0) >>> (id & 31)) & 1) === 1;
     if (!enabled) {
       // The specification: a completion for a source not enabled for this context is silently ignored.
       this.stats.ignoredCompletions++;

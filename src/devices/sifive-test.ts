@@ -92,6 +92,7 @@ export class SifiveTest implements BusDevice, Snapshottable<SifiveTestState> {
   }
 
   restore(state: SifiveTestState): void {
-    this.#lastRequest = state.lastRequest === null ? null : { action: state.lastRequest.action, code: state.lastRequest.code };
+    this.#lastRequest =
+      state.lastRequest === null ? null : { action: state.lastRequest.action, code: state.lastRequest.code };
   }
 }

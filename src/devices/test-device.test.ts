@@ -19,7 +19,13 @@ function make() {
 
 describe("axvisor test device", () => {
   test("the pattern is the documented formula", () => {
-    expect([0, 1, 2, 0x7f, 0x7ff].map(testPatternByte)).toEqual([0x81, 0x88, 0x8f, (0x7f * 7 + 0x81) & 0xff, (0x7ff * 7 + 0x81) & 0xff]);
+    expect([0, 1, 2, 0x7f, 0x7ff].map(testPatternByte)).toEqual([
+      0x81,
+      0x88,
+      0x8f,
+      (0x7f * 7 + 0x81) & 0xff,
+      (0x7ff * 7 + 0x81) & 0xff,
+    ]);
     expect(testPatternValue(0, 4)).toBe(0x968f_8881n);
   });
 

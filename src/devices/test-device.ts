@@ -106,7 +106,11 @@ export class TestDevice implements BusDevice, Snapshottable<TestDeviceState> {
 
   restore(state: TestDeviceState): void {
     if (state.scratch.length !== TEST_DEVICE_SCRATCH_SIZE) {
-      throw new DeviceError(this.name, "invalid-state", `Cannot restore ${state.scratch.length} scratch bytes: the scratch half is ${TEST_DEVICE_SCRATCH_SIZE} bytes`);
+      throw new DeviceError(
+        this.name,
+        "invalid-state",
+        `Cannot restore ${state.scratch.length} scratch bytes: the scratch half is ${TEST_DEVICE_SCRATCH_SIZE} bytes`,
+      );
     }
     this.#scratch.set(state.scratch);
     Object.assign(this.stats.reads, state.reads);
@@ -114,7 +118,9 @@ export class TestDevice implements BusDevice, Snapshottable<TestDeviceState> {
   }
 
   #byte(offset: number): number {
-    return offset < TEST_DEVICE_SCRATCH_BASE ? testPatternByte(offset) : (this.#scratch[offset - TEST_DEVICE_SCRATCH_BASE] ?? 0);
+    return offset < TEST_DEVICE_SCRATCH_BASE
+      ? testPatternByte(offset)
+      : (this.#scratch[offset - TEST_DEVICE_SCRATCH_BASE] ?? 0);
   }
 
   /** Stores the scratch bytes of an access; an access touching the pattern drops those bytes and counts once. */

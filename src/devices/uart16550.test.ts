@@ -330,7 +330,9 @@ describe("UART regShift", () => {
 
   test("regShift other than 0 or 2 is a configuration error", () => {
     expect(() => make({ regShift: 1 as unknown as 2 })).toThrow(DeviceError);
-    expect(() => make({ regShift: 1 as unknown as 2 })).toThrow("uart16550: Cannot create a UART with regShift 1: it must be 0 or 2");
+    expect(() => make({ regShift: 1 as unknown as 2 })).toThrow(
+      "uart16550: Cannot create a UART with regShift 1: it must be 0 or 2",
+    );
   });
 });
 

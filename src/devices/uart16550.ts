@@ -211,7 +211,11 @@ export class Uart16550 implements BusDevice, Snapshottable<Uart16550State> {
   constructor(options: Uart16550Options) {
     const regShift = options.regShift ?? 0;
     if (regShift !== 0 && regShift !== 2) {
-      throw new DeviceError("uart16550", "invalid-config", `Cannot create a UART with regShift ${String(regShift)}: it must be 0 or 2`);
+      throw new DeviceError(
+        "uart16550",
+        "invalid-config",
+        `Cannot create a UART with regShift ${String(regShift)}: it must be 0 or 2`,
+      );
     }
     this.regShift = regShift;
     this.windowSize = UART_REGISTER_COUNT << regShift;
@@ -282,7 +286,17 @@ export class Uart16550 implements BusDevice, Snapshottable<Uart16550State> {
   }
 
   restore(state: Uart16550State): void {
-    const bytes = [state.dll, state.dlm, state.ier, state.fcr, state.lcr, state.mcr, state.lsrErrors, state.msrDeltas, state.scr];
+    const bytes = [
+      state.dll,
+      state.dlm,
+      state.ier,
+      state.fcr,
+      state.lcr,
+      state.mcr,
+      state.lsrErrors,
+      state.msrDeltas,
+      state.scr,
+    ];
     const capacity = (state.fcr & FCR_FIFO_ENABLE) !== 0 ? UART_FIFO_SIZE : 1;
     if (
       !bytes.every(isByte) ||

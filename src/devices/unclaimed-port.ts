@@ -39,7 +39,12 @@ export interface UnclaimedPortStats extends DeviceStats {
 }
 
 export interface UnclaimedPortState {
-  readonly ports: ReadonlyArray<{ readonly port: number; readonly reads: number; readonly writes: number; readonly lastWrite: number | null }>;
+  readonly ports: ReadonlyArray<{
+    readonly port: number;
+    readonly reads: number;
+    readonly writes: number;
+    readonly lastWrite: number | null;
+  }>;
   readonly untrackedReads: number;
   readonly untrackedWrites: number;
 }
@@ -55,10 +60,18 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
     this.base = options.base ?? 0;
     this.maxTrackedPorts = options.maxTrackedPorts ?? DEFAULT_MAX_TRACKED_PORTS;
     if (!Number.isInteger(this.base) || this.base < 0 || this.base > 0xffff) {
-      throw new DeviceError(this.name, "invalid-config", `Cannot create an unclaimed-port device at base ${String(this.base)}: ports are 0..0xffff`);
+      throw new DeviceError(
+        this.name,
+        "invalid-config",
+        `Cannot create an unclaimed-port device at base ${String(this.base)}: ports are 0..0xffff`,
+      );
     }
     if (!Number.isInteger(this.maxTrackedPorts) || this.maxTrackedPorts < 0) {
-      throw new DeviceError(this.name, "invalid-config", `Cannot track ${String(this.maxTrackedPorts)} ports: it must be a non-negative integer`);
+      throw new DeviceError(
+        this.name,
+        "invalid-config",
+        `Cannot track ${String(this.maxTrackedPorts)} ports: it must be a non-negative integer`,
+      );
     }
   }
 
@@ -102,7 +115,11 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
 
   restore(state: UnclaimedPortState): void {
     if (state.ports.length > this.maxTrackedPorts) {
-      throw new DeviceError(this.name, "invalid-state", `Cannot restore ${state.ports.length} tracked ports: this device tracks at most ${this.maxTrackedPorts}`);
+      throw new DeviceError(
+        this.name,
+        "invalid-state",
+        `Cannot restore ${state.ports.length} tracked ports: this device tracks at most ${this.maxTrackedPorts}`,
+      );
     }
     this.#ports.clear();
     for (const p of state.ports) this.#ports.set(p.port, { reads: p.reads, writes: p.writes, lastWrite: p.lastWrite });

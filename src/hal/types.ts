@@ -104,7 +104,9 @@ export type SystemDownAction = "poweroff" | "reboot" | "crash";
 export type ExitKind = AxVCpuExitReason["kind"];
 
 export function assertNever(value: never, what = "value"): never {
-  throw new Error(`Unexpected ${what}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`);
+  throw new Error(
+    `Unexpected ${what}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -285,7 +287,23 @@ export interface X86DescriptorTable {
   readonly limit: number;
 }
 
-export type X86GprName = "rax" | "rcx" | "rdx" | "rbx" | "rsp" | "rbp" | "rsi" | "rdi" | "r8" | "r9" | "r10" | "r11" | "r12" | "r13" | "r14" | "r15";
+export type X86GprName =
+  | "rax"
+  | "rcx"
+  | "rdx"
+  | "rbx"
+  | "rsp"
+  | "rbp"
+  | "rsi"
+  | "rdi"
+  | "r8"
+  | "r9"
+  | "r10"
+  | "r11"
+  | "r12"
+  | "r13"
+  | "r14"
+  | "r15";
 
 /** An x86 vCPU's boot state. */
 export interface X86VcpuState {
@@ -367,7 +385,12 @@ export interface RiscvVcpuOps {
    * Translate guest-virtual `gva` as the guest's current mode would for a load (`read`) or store (`write`):
    * VS-stage (vsatp, with vsstatus.SUM/MXR) then G-stage. A failure gives the exception the guest would see.
    */
-  translateGuestVirtual(gva: bigint, access: "read" | "write"): { readonly ok: true; readonly gpa: GuestPhysAddr } | { readonly ok: false; readonly cause: number; readonly tval: bigint };
+  translateGuestVirtual(
+    gva: bigint,
+    access: "read" | "write",
+  ):
+    | { readonly ok: true; readonly gpa: GuestPhysAddr }
+    | { readonly ok: false; readonly cause: number; readonly tval: bigint };
   /** Raise exception `cause` in the guest at the current pc, as a trap delegated to VS-mode (vsepc, vscause, vstval, vstvec). */
   injectException(cause: number, tval: bigint): void;
   /** Perform a fence before the next guest instruction (SBI RFENCE): drop decoded code and/or translations. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FakeHalVcpu } from "../../test/support/fake-vcpu.ts";
-import { AxVCpu, VCpuStateError, type VCpuState } from "./axvcpu.ts";
+import { AxVCpu, type VCpuState, VCpuStateError } from "./axvcpu.ts";
 
 type Operation = "setup" | "bind" | "unbind" | "run" | "block" | "unblock";
 const operations: Operation[] = ["setup", "bind", "unbind", "run", "block", "unblock"];

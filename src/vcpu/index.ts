@@ -1,2 +1,2 @@
-export { AxVCpu, VCpuStateError, type AxVCpuOptions, type VCpuArchSetup, type VCpuState } from "./axvcpu.ts";
-export { assertNever, type AxVCpuExitReason, type ExitKind, type SystemDownAction } from "../hal/types.ts";
+export { type AxVCpuExitReason, assertNever, type ExitKind, type SystemDownAction } from "../hal/types.ts";
+export { AxVCpu, type AxVCpuOptions, type VCpuArchSetup, type VCpuState, VCpuStateError } from "./axvcpu.ts";

@@ -26,15 +26,25 @@ export function selectBackend(config: VmConfig, candidates: readonly HalBackend[
   const label = `vm ${config.id} (${config.name})`;
   const wanted = config.machine === "virt-bare" ? "emulated" : config.backend;
   if (config.machine === "virt-bare" && config.backend !== "auto" && config.backend !== "emulated") {
-    throw new VmError("backend", label, `base.machine = "virt-bare" needs the emulated backend, not base.backend = "${config.backend}"`);
+    throw new VmError(
+      "backend",
+      label,
+      `base.machine = "virt-bare" needs the emulated backend, not base.backend = "${config.backend}"`,
+    );
   }
   if (wanted !== "auto") {
     const backend = candidates.find((b) => b.name === wanted);
-    if (backend === undefined) throw new VmError("backend", label, `backend "${wanted}" is not built into this axvisor`);
+    if (backend === undefined)
+      throw new VmError("backend", label, `backend "${wanted}" is not built into this axvisor`);
     const support = backend.hasHardwareSupport();
-    if (!support.available) throw new VmError("backend", label, `backend "${wanted}" cannot run here: ${support.reason}`);
+    if (!support.available)
+      throw new VmError("backend", label, `backend "${wanted}" cannot run here: ${support.reason}`);
     if (!support.archs.includes(config.arch)) {
-      throw new VmError("backend", label, `backend "${wanted}" cannot run ${config.arch} guests here (it runs: ${support.archs.join(", ") || "nothing"})`);
+      throw new VmError(
+        "backend",
+        label,
+        `backend "${wanted}" cannot run ${config.arch} guests here (it runs: ${support.archs.join(", ") || "nothing"})`,
+      );
     }
     return backend;
   }
@@ -42,7 +52,9 @@ export function selectBackend(config: VmConfig, candidates: readonly HalBackend[
   for (const backend of candidates) {
     const support = backend.hasHardwareSupport();
     if (support.available && support.archs.includes(config.arch)) return backend;
-    reasons.push(`${backend.name}: ${support.available ? `runs ${support.archs.join(", ")} guests, not ${config.arch}` : support.reason}`);
+    reasons.push(
+      `${backend.name}: ${support.available ? `runs ${support.archs.join(", ")} guests, not ${config.arch}` : support.reason}`,
+    );
   }
   throw new VmError("backend", label, `no backend can run a ${config.arch} guest here (${reasons.join("; ")})`);
 }

@@ -44,7 +44,11 @@ describe("host console input escapes (QEMU's Ctrl-A)", () => {
     const delivered: Uint8Array[] = [];
     let quits = 0;
     const help: string[] = [];
-    const input = new HostConsoleInput({ deliver: (b) => delivered.push(b), onQuit: () => quits++, writeHelp: (t) => help.push(t) });
+    const input = new HostConsoleInput({
+      deliver: (b) => delivered.push(b),
+      onQuit: () => quits++,
+      writeHelp: (t) => help.push(t),
+    });
     return { input, delivered, help, quits: () => quits };
   };
 

@@ -63,7 +63,10 @@ class PrefixedOutput implements ConsoleOutput {
   }
 }
 
-export function openConsoleOutput(config: ConsoleConfig, options: { prefix?: string; writer?: ByteWriter } = {}): ConsoleOutput {
+export function openConsoleOutput(
+  config: ConsoleConfig,
+  options: { prefix?: string; writer?: ByteWriter } = {},
+): ConsoleOutput {
   switch (config.kind) {
     case "none":
       return { write: () => undefined, close: () => undefined };
@@ -125,7 +128,9 @@ export class HostConsoleInput {
         }
         if (byte === CTRL_A) out.push(CTRL_A);
         else if (byte === 0x68 || byte === 0x48) {
-          (this.#options.writeHelp ?? ((t: string) => process.stderr.write(t)))("\r\nC-a x  quit axvisor\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n");
+          (this.#options.writeHelp ?? ((t: string) => process.stderr.write(t)))(
+            "\r\nC-a x  quit axvisor\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n",
+          );
         }
         continue;
       }

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import { FakeBackend } from "../../test/support/fake-backend.ts";
+import { testVmConfig } from "../../test/support/vm-config.ts";
 import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { BusDevice } from "../devices/types.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import { FakeBackend } from "../../test/support/fake-backend.ts";
-import { testVmConfig } from "../../test/support/vm-config.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { Machine, MachineServices, VcpuBoot } from "./machine.ts";
 import { AxVM } from "./vm.ts";
@@ -42,10 +42,15 @@ class TestMachine implements Machine {
   }
   load(s: MachineServices): VcpuBoot[] {
     s.memory.write(0x8020_0000, Uint8Array.of(0x13, 0, 0, 0));
-    return Array.from({ length: s.vcpuCount }, (_, id) => ({ entry: 0x8020_0000, setup: {}, startsRunning: this.bootAll || id === 0 }));
+    return Array.from({ length: s.vcpuCount }, (_, id) => ({
+      entry: 0x8020_0000,
+      setup: {},
+      startsRunning: this.bootAll || id === 0,
+    }));
   }
   handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
-    if (exit.kind === "SbiCall" && exit.extensionId === 0x53525354n) return { kind: "SystemDown", action: "poweroff", code: Number(exit.args[1]) };
+    if (exit.kind === "SbiCall" && exit.extensionId === 0x53525354n)
+      return { kind: "SystemDown", action: "poweroff", code: Number(exit.args[1]) };
     return undefined;
   }
   startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void {
@@ -59,11 +64,19 @@ class TestMachine implements Machine {
 
 const poweroff = (code = 0): AxVCpuExitReason => ({ kind: "SystemDown", action: "poweroff", code });
 
-function makeVm(exits: AxVCpuExitReason[], config: VmConfig = testVmConfig(), extra: Array<[number, AxVCpuExitReason[]]> = []) {
+function makeVm(
+  exits: AxVCpuExitReason[],
+  config: VmConfig = testVmConfig(),
+  extra: Array<[number, AxVCpuExitReason[]]> = [],
+) {
   const backend = new FakeBackend().script(config.id, 0, exits);
   for (const [vcpu, script] of extra) backend.script(config.id, vcpu, script);
   const machine = new TestMachine();
-  const vm = new AxVM(config, { hypervisor: backend.open(), machine, console: { write: () => undefined, close: () => undefined } });
+  const vm = new AxVM(config, {
+    hypervisor: backend.open(),
+    machine,
+    console: { write: () => undefined, close: () => undefined },
+  });
   return { vm, machine, backend };
 }
 
@@ -120,9 +133,16 @@ describe("AxVM", () => {
   });
 
   test("a machine with a floating bus (x86) reads all ones from unmapped MMIO", async () => {
-    const backend = new FakeBackend().script(1, 0, [{ kind: "MmioRead", addr: 0xfed0_0000, width: 4, reg: 10, regWidth: 8, signedExt: false }, poweroff(0)]);
+    const backend = new FakeBackend().script(1, 0, [
+      { kind: "MmioRead", addr: 0xfed0_0000, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      poweroff(0),
+    ]);
     const machine = Object.assign(new TestMachine(), { unmappedRead: "ones" as const });
-    const vm = new AxVM(testVmConfig(), { hypervisor: backend.open(), machine, console: { write: () => undefined, close: () => undefined } });
+    const vm = new AxVM(testVmConfig(), {
+      hypervisor: backend.open(),
+      machine,
+      console: { write: () => undefined, close: () => undefined },
+    });
     vm.init();
     await vm.run();
     expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0xffff_ffffn]);
@@ -219,7 +239,9 @@ describe("AxVM", () => {
   });
 
   test("FailEntry, Unsupported and backend failures stop only that VM with an error", async () => {
-    const failing = makeVm([{ kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" }]);
+    const failing = makeVm([
+      { kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" },
+    ]);
     failing.vm.init();
     const result = await failing.vm.run();
     expect(result).toMatchObject({ reason: "error", exitCode: 1 });
@@ -244,7 +266,11 @@ describe("AxVM", () => {
   test("running a stopped VM again reports its first result and releases nothing twice", async () => {
     let closes = 0;
     const backend = new FakeBackend().script(1, 0, [poweroff(4)]);
-    const vm = new AxVM(testVmConfig(), { hypervisor: backend.open(), machine: new TestMachine(), console: { write: () => undefined, close: () => closes++ } });
+    const vm = new AxVM(testVmConfig(), {
+      hypervisor: backend.open(),
+      machine: new TestMachine(),
+      console: { write: () => undefined, close: () => closes++ },
+    });
     vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
@@ -254,7 +280,9 @@ describe("AxVM", () => {
   test("init failures name the VM and leave it Stopped", () => {
     const config = testVmConfig({ memoryRegions: [{ gpa: 0x8000_0000, size: 0x1234, flags: 7, mapType: "alloc" }] });
     const { vm } = makeVm([], config);
-    expect(() => vm.init()).toThrow('vm 1 (test): cannot initialise: Cannot map region "ram0" 0x80000000..0x80001233: start and size must be 4 KiB aligned');
+    expect(() => vm.init()).toThrow(
+      'vm 1 (test): cannot initialise: Cannot map region "ram0" 0x80000000..0x80001233: start and size must be 4 KiB aligned',
+    );
     expect(vm.status).toBe("Stopped");
   });
 });

@@ -14,16 +14,24 @@
  */
 
 import { type ConsolaInstance, consola } from "consola";
-import { AddrSpace } from "../addrspace/addr-space.ts";
 import { hex } from "../addrspace/addr.ts";
+import { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import { Bus } from "../devices/bus.ts";
-import type { AccessWidth, AxVCpuExitReason, GuestPhysAddr, HalVm, HostPhysAddr, Hypervisor, SystemDownAction } from "../hal/types.ts";
+import type {
+  AccessWidth,
+  AxVCpuExitReason,
+  GuestPhysAddr,
+  HalVm,
+  HostPhysAddr,
+  Hypervisor,
+  SystemDownAction,
+} from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
-import { VmError, errorMessage } from "./errors.ts";
+import { errorMessage, VmError } from "./errors.ts";
 import type { Machine, MachineServices, VcpuBoot } from "./machine.ts";
 import { TimerWheel } from "./timer.ts";
 
@@ -81,7 +89,14 @@ export class AxVM {
   readonly name: string;
   readonly config: VmConfig;
   readonly label: string;
-  readonly stats: VmStats = { exits: {}, unmappedMmioReads: 0, unmappedMmioWrites: 0, unmappedPortReads: 0, unmappedPortWrites: 0, badDeviceAccesses: 0 };
+  readonly stats: VmStats = {
+    exits: {},
+    unmappedMmioReads: 0,
+    unmappedMmioWrites: 0,
+    unmappedPortReads: 0,
+    unmappedPortWrites: 0,
+    badDeviceAccesses: 0,
+  };
 
   readonly #options: AxVMOptions;
   readonly #machine: Machine;
@@ -165,7 +180,12 @@ export class AxVM {
         const physCpu = this.config.physCpuIds?.[id];
         this.#vcpus.push(
           new AxVCpu(
-            { id, vmId: this.id, ...(physCpu === undefined ? {} : { favorPhysCpu: physCpu }), ...(physCpuSet === undefined ? {} : { physCpuSet: BigInt(physCpuSet) }) },
+            {
+              id,
+              vmId: this.id,
+              ...(physCpu === undefined ? {} : { favorPhysCpu: physCpu }),
+              ...(physCpuSet === undefined ? {} : { physCpuSet: BigInt(physCpuSet) }),
+            },
             halVm.createVcpu(id),
           ),
         );
@@ -176,7 +196,11 @@ export class AxVM {
       this.#machine.attach(services);
       this.#boot = this.#machine.load(services);
       if (this.#boot.length !== this.#vcpus.length) {
-        throw new VmError("state", this.label, `machine ${this.#machine.name} planned ${this.#boot.length} vCPUs for ${this.#vcpus.length}`);
+        throw new VmError(
+          "state",
+          this.label,
+          `machine ${this.#machine.name} planned ${this.#boot.length} vCPUs for ${this.#vcpus.length}`,
+        );
       }
       const root = this.eptRoot() ?? 0;
       for (const [id, vcpu] of this.#vcpus.entries()) {
@@ -188,7 +212,9 @@ export class AxVM {
     } catch (error) {
       this.#status = "Stopped";
       this.#release();
-      throw error instanceof VmError ? error : new VmError(classify(error), this.label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
+      throw error instanceof VmError
+        ? error
+        : new VmError(classify(error), this.label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
     }
     this.#status = "Loaded";
   }
@@ -204,7 +230,11 @@ export class AxVM {
   async run(): Promise<VmResult> {
     if (this.#status === "Loaded") this.boot();
     if (this.#status !== "Running") {
-      return this.#finish({ reason: "error", exitCode: 1, error: new VmError("state", this.label, `cannot run: the VM is ${this.#status}`) });
+      return this.#finish({
+        reason: "error",
+        exitCode: 1,
+        error: new VmError("state", this.label, `cannot run: the VM is ${this.#status}`),
+      });
     }
     await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
     // #finish keeps the result recorded when the VM was stopped.
@@ -343,12 +373,18 @@ export class AxVM {
     else this.stats.unmappedMmioWrites++;
     const what = `${width}-byte ${bus.space} ${access} at ${hex(addr)} by vCPU ${vcpuId}`;
     if (this.config.devices.unmappedMmio === "fault" && !isPort) {
-      this.#stop({ reason: "error", exitCode: 1, error: new VmError("guest", this.label, `${what} hits no device (unmapped_mmio = "fault")`) });
+      this.#stop({
+        reason: "error",
+        exitCode: 1,
+        error: new VmError("guest", this.label, `${what} hits no device (unmapped_mmio = "fault")`),
+      });
     } else {
       const page = Math.floor(addr / 0x1000);
       if (!isPort && this.#warnedPages.size < UNMAPPED_WARNINGS && !this.#warnedPages.has(page)) {
         this.#warnedPages.add(page);
-        this.#log.warn(`${this.label}: ${what} hits no device; ${access === "read" ? "reading 0" : "ignored"} (further accesses are only counted)`);
+        this.#log.warn(
+          `${this.label}: ${what} hits no device; ${access === "read" ? "reading 0" : "ignored"} (further accesses are only counted)`,
+        );
       }
     }
     if (access === "write") return 0n;
@@ -358,7 +394,9 @@ export class AxVM {
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
     this.stats.exits[exit.kind] = (this.stats.exits[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
-    sink(`[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`);
+    sink(
+      `[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`,
+    );
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -389,7 +427,11 @@ export class AxVM {
         }
       }
     } catch (error) {
-      this.#stop({ reason: "error", exitCode: 1, error: new VmError(classify(error), this.label, `vCPU ${id} failed: ${errorMessage(error)}`, { cause: error }) });
+      this.#stop({
+        reason: "error",
+        exitCode: 1,
+        error: new VmError(classify(error), this.label, `vCPU ${id} failed: ${errorMessage(error)}`, { cause: error }),
+      });
     }
   }
 
@@ -431,7 +473,9 @@ export class AxVM {
       }
       case "SendIPI": {
         // Backends with an in-kernel interrupt controller deliver IPIs themselves; this is for the others.
-        const targets = exit.sendToAll ? this.#vcpus.map((_, i) => i).filter((i) => exit.sendToSelf || i !== id) : [exit.targetCpu];
+        const targets = exit.sendToAll
+          ? this.#vcpus.map((_, i) => i).filter((i) => exit.sendToSelf || i !== id)
+          : [exit.targetCpu];
         for (const target of targets) {
           this.#vcpus[target]?.injectInterrupt(exit.vector);
           this.#wake(target);
@@ -439,13 +483,33 @@ export class AxVM {
         return;
       }
       case "FailEntry":
-        this.#stop({ reason: "error", exitCode: 1, error: new VmError("guest", this.label, `vCPU ${id} failed to enter the guest: ${exit.detail} (reason ${hex(exit.hardwareEntryFailureReason)})`) });
+        this.#stop({
+          reason: "error",
+          exitCode: 1,
+          error: new VmError(
+            "guest",
+            this.label,
+            `vCPU ${id} failed to enter the guest: ${exit.detail} (reason ${hex(exit.hardwareEntryFailureReason)})`,
+          ),
+        });
         return;
       case "Unsupported":
-        this.#stop({ reason: "error", exitCode: 1, error: new VmError("guest", this.label, `vCPU ${id}: unsupported exit from ${exit.backend}: ${exit.raw}`) });
+        this.#stop({
+          reason: "error",
+          exitCode: 1,
+          error: new VmError("guest", this.label, `vCPU ${id}: unsupported exit from ${exit.backend}: ${exit.raw}`),
+        });
         return;
       case "NestedPageFault":
-        this.#stop({ reason: "error", exitCode: 1, error: new VmError("guest", this.label, `vCPU ${id}: nested page fault at ${hex(exit.addr)} (access ${hex(exit.accessFlags)})`) });
+        this.#stop({
+          reason: "error",
+          exitCode: 1,
+          error: new VmError(
+            "guest",
+            this.label,
+            `vCPU ${id}: nested page fault at ${hex(exit.addr)} (access ${hex(exit.accessFlags)})`,
+          ),
+        });
         return;
       case "MmioRead":
       case "MmioWrite":
@@ -473,7 +537,8 @@ export class AxVM {
         let deadline = this.#timers.nextDeadline();
         const hardware = vcpu.arch.hardwareTimerDeadline();
         // A hardware deadline in the past whose interrupt is not enabled cannot wake the vCPU: ignore it.
-        if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline)) deadline = hardware;
+        if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline))
+          deadline = hardware;
         await this.#sleep(id, deadline);
       }
     } finally {
@@ -595,7 +660,8 @@ export class AxVM {
   }
 
   #expectStatus(operation: string, expected: VmStatus): void {
-    if (this.#status !== expected) throw new VmError("state", this.label, `cannot ${operation}: the VM is ${this.#status}, expected ${expected}`);
+    if (this.#status !== expected)
+      throw new VmError("state", this.label, `cannot ${operation}: the VM is ${this.#status}, expected ${expected}`);
   }
 }
 
@@ -603,6 +669,7 @@ function classify(error: unknown): VmError["kind"] {
   if (error instanceof VmError) return error.kind;
   const name = error instanceof Error ? error.name : "";
   if (name === "HalError") return "backend";
-  if (name === "ElfError" || name === "ImageError" || name === "GuestMemoryError" || name === "AddrSpaceError") return "image";
+  if (name === "ElfError" || name === "ImageError" || name === "GuestMemoryError" || name === "AddrSpaceError")
+    return "image";
   return "guest";
 }

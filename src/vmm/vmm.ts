@@ -9,7 +9,7 @@ import type { HalBackend, Hypervisor } from "../hal/types.ts";
 import { backendsFor, selectBackend } from "./backends.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
-import { VmError, errorMessage } from "./errors.ts";
+import { errorMessage, VmError } from "./errors.ts";
 import { machineFor } from "./machines/index.ts";
 import { AxVM, type VmResult, type VmStatus } from "./vm.ts";
 
@@ -54,7 +54,9 @@ export class Vmm {
   readonly #hypervisors = new Map<string, Hypervisor>();
   readonly #running = new Map<number, AxVM>();
   #stopped = false;
-  #hypercallHandler: ((vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
+  #hypercallHandler:
+    | ((vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined)
+    | undefined;
 
   constructor(options: VmmOptions = {}) {
     this.#options = options;
@@ -65,7 +67,11 @@ export class Vmm {
   /** Register a VM to run; returns its id. Nothing is created until `run`. */
   addVm(config: VmConfig): number {
     if (this.#configs.some((c) => c.id === config.id)) {
-      throw new VmError("config", `vm ${config.id} (${config.name})`, `another VM already has id ${config.id} (${config.source})`);
+      throw new VmError(
+        "config",
+        `vm ${config.id} (${config.name})`,
+        `another VM already has id ${config.id} (${config.source})`,
+      );
     }
     this.#configs.push(config);
     return config.id;
@@ -136,13 +142,23 @@ export class Vmm {
             ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
           }),
           log: consola.withTag(`vm${config.id}`),
-          ...(this.#options.traceExits === true ? { traceExits: (line: string) => process.stderr.write(`${line}\n`) } : {}),
+          ...(this.#options.traceExits === true
+            ? { traceExits: (line: string) => process.stderr.write(`${line}\n`) }
+            : {}),
         });
         vm.init();
       } catch (error) {
         const message = errorMessage(error);
         this.#log.error(message.startsWith(label) ? message : `${label}: ${message}`);
-        return { id: config.id, name: config.name, status: "Stopped", reason: "error", exitCode: 1, backend: backendName, error: message };
+        return {
+          id: config.id,
+          name: config.name,
+          status: "Stopped",
+          reason: "error",
+          exitCode: 1,
+          backend: backendName,
+          error: message,
+        };
       }
       const handler = this.#hypercallHandler;
       if (handler !== undefined) vm.onHypercall((vcpuId, nr, args) => handler(vm, vcpuId, nr, args));
@@ -156,7 +172,15 @@ export class Vmm {
           continue;
         }
         this.#log.error(`${label}: rebooted ${maxReboots} times; stopping it`);
-        return { id: config.id, name: config.name, status: vm.status, reason: "error", exitCode: 1, backend: backendName, error: `more than ${maxReboots} reboots` };
+        return {
+          id: config.id,
+          name: config.name,
+          status: vm.status,
+          reason: "error",
+          exitCode: 1,
+          backend: backendName,
+          error: `more than ${maxReboots} reboots`,
+        };
       }
       return {
         id: config.id,

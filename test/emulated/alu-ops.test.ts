@@ -40,29 +40,51 @@ const rOps: [string, (rd: number, rs1: number, rs2: number) => number, Model][] 
   ["rem", A.rem, (a, b) => (b === 0n ? a : s64(a) === -(1n << 63n) && s64(b) === -1n ? 0n : u64(s64(a) % s64(b)))],
   ["remu", A.remu, (a, b) => (b === 0n ? a : a % b)],
   ["mulw", A.mulw, (a, b) => sext32(a * b)],
-  ["divw", A.divw, (a, b) => {
-    const x = BigInt.asIntN(32, a);
-    const y = BigInt.asIntN(32, b);
-    return y === 0n ? M64 : x === -(1n << 31n) && y === -1n ? sext32(x) : sext32(x / y);
-  }],
-  ["divuw", A.divuw, (a, b) => {
-    const x = a & 0xffff_ffffn;
-    const y = b & 0xffff_ffffn;
-    return y === 0n ? M64 : sext32(x / y);
-  }],
-  ["remw", A.remw, (a, b) => {
-    const x = BigInt.asIntN(32, a);
-    const y = BigInt.asIntN(32, b);
-    return y === 0n ? sext32(x) : x === -(1n << 31n) && y === -1n ? 0n : sext32(x % y);
-  }],
-  ["remuw", A.remuw, (a, b) => {
-    const x = a & 0xffff_ffffn;
-    const y = b & 0xffff_ffffn;
-    return y === 0n ? sext32(x) : sext32(x % y);
-  }],
+  [
+    "divw",
+    A.divw,
+    (a, b) => {
+      const x = BigInt.asIntN(32, a);
+      const y = BigInt.asIntN(32, b);
+      return y === 0n ? M64 : x === -(1n << 31n) && y === -1n ? sext32(x) : sext32(x / y);
+    },
+  ],
+  [
+    "divuw",
+    A.divuw,
+    (a, b) => {
+      const x = a & 0xffff_ffffn;
+      const y = b & 0xffff_ffffn;
+      return y === 0n ? M64 : sext32(x / y);
+    },
+  ],
+  [
+    "remw",
+    A.remw,
+    (a, b) => {
+      const x = BigInt.asIntN(32, a);
+      const y = BigInt.asIntN(32, b);
+      return y === 0n ? sext32(x) : x === -(1n << 31n) && y === -1n ? 0n : sext32(x % y);
+    },
+  ],
+  [
+    "remuw",
+    A.remuw,
+    (a, b) => {
+      const x = a & 0xffff_ffffn;
+      const y = b & 0xffff_ffffn;
+      return y === 0n ? sext32(x) : sext32(x % y);
+    },
+  ],
 ];
 
-const iOps: [string, (rd: number, rs1: number, imm: number) => number, (a: bigint, imm: number) => bigint, number, number][] = [
+const iOps: [
+  string,
+  (rd: number, rs1: number, imm: number) => number,
+  (a: bigint, imm: number) => bigint,
+  number,
+  number,
+][] = [
   ["addi", A.addi, (a, i) => u64(a + BigInt(i)), -2048, 2047],
   ["slti", A.slti, (a, i) => (s64(a) < BigInt(i) ? 1n : 0n), -2048, 2047],
   ["sltiu", A.sltiu, (a, i) => (a < u64(BigInt(i)) ? 1n : 0n), -2048, 2047],
@@ -100,12 +122,16 @@ describe("integer instruction groups against a BigInt model", () => {
       fc.assert(
         fc.property(operand, operand, (a, b) => {
           const want = model(a, b);
-          for (const engine of ["reference", "fast"] as const) expect([name, engine, run(enc(A.a0, A.a1, A.a2), a, b, engine)]).toEqual([name, engine, want]);
+          for (const engine of ["reference", "fast"] as const)
+            expect([name, engine, run(enc(A.a0, A.a1, A.a2), a, b, engine)]).toEqual([name, engine, want]);
         }),
         { numRuns: 150 },
       );
       // Compiled blocks: a handful (each compile costs tens of microseconds).
-      fc.assert(fc.property(operand, operand, (a, b) => expect(run(enc(A.a0, A.a1, A.a2), a, b, "jit")).toBe(model(a, b))), { numRuns: 15 });
+      fc.assert(
+        fc.property(operand, operand, (a, b) => expect(run(enc(A.a0, A.a1, A.a2), a, b, "jit")).toBe(model(a, b))),
+        { numRuns: 15 },
+      );
     });
   }
   for (const [name, enc, model, min, max] of iOps) {
@@ -113,7 +139,8 @@ describe("integer instruction groups against a BigInt model", () => {
       fc.assert(
         fc.property(operand, fc.integer({ min, max }), (a, imm) => {
           const want = model(a, imm);
-          for (const engine of ["reference", "fast", "jit"] as const) expect([name, engine, run(enc(A.a0, A.a1, imm), a, 0n, engine)]).toEqual([name, engine, want]);
+          for (const engine of ["reference", "fast", "jit"] as const)
+            expect([name, engine, run(enc(A.a0, A.a1, imm), a, 0n, engine)]).toEqual([name, engine, want]);
         }),
         { numRuns: 40 },
       );

@@ -29,26 +29,80 @@ import {
 } from "../../src/hal/emulated/encode.ts";
 
 // Register names.
-export const zero = 0, ra = 1, sp = 2, gp = 3, tp = 4, t0 = 5, t1 = 6, t2 = 7, s0 = 8, s1 = 9;
-export const a0 = 10, a1 = 11, a2 = 12, a3 = 13, a4 = 14, a5 = 15, a6 = 16, a7 = 17;
-export const s2 = 18, s3 = 19, s4 = 20, s5 = 21, t3 = 28, t4 = 29, t5 = 30, t6 = 31;
+export const zero = 0,
+  ra = 1,
+  sp = 2,
+  gp = 3,
+  tp = 4,
+  t0 = 5,
+  t1 = 6,
+  t2 = 7,
+  s0 = 8,
+  s1 = 9;
+export const a0 = 10,
+  a1 = 11,
+  a2 = 12,
+  a3 = 13,
+  a4 = 14,
+  a5 = 15,
+  a6 = 16,
+  a7 = 17;
+export const s2 = 18,
+  s3 = 19,
+  s4 = 20,
+  s5 = 21,
+  t3 = 28,
+  t4 = 29,
+  t5 = 30,
+  t6 = 31;
 
 export const lui = (rd: number, imm: number): number => encodeU(OPC_LUI, rd, imm);
 export const auipc = (rd: number, imm: number): number => encodeU(OPC_AUIPC, rd, imm);
 export const jal = (rd: number, off: number): number => encodeJ(OPC_JAL, rd, off);
 export const jalr = (rd: number, rs1: number, off = 0): number => encodeI(OPC_JALR, rd, 0, rs1, off);
-const br = (f3: number) => (rs1: number, rs2: number, off: number): number => encodeB(OPC_BRANCH, f3, rs1, rs2, off);
-export const beq = br(0), bne = br(1), blt = br(4), bge = br(5), bltu = br(6), bgeu = br(7);
-const ld_ = (f3: number) => (rd: number, rs1: number, off = 0): number => encodeI(OPC_LOAD, rd, f3, rs1, off);
-export const lb = ld_(0), lh = ld_(1), lw = ld_(2), ld = ld_(3), lbu = ld_(4), lhu = ld_(5), lwu = ld_(6);
-const st_ = (f3: number) => (rs2: number, rs1: number, off = 0): number => encodeS(OPC_STORE, f3, rs1, rs2, off);
-export const sb = st_(0), sh = st_(1), sw = st_(2), sd = st_(3);
+const br =
+  (f3: number) =>
+  (rs1: number, rs2: number, off: number): number =>
+    encodeB(OPC_BRANCH, f3, rs1, rs2, off);
+export const beq = br(0),
+  bne = br(1),
+  blt = br(4),
+  bge = br(5),
+  bltu = br(6),
+  bgeu = br(7);
+const ld_ =
+  (f3: number) =>
+  (rd: number, rs1: number, off = 0): number =>
+    encodeI(OPC_LOAD, rd, f3, rs1, off);
+export const lb = ld_(0),
+  lh = ld_(1),
+  lw = ld_(2),
+  ld = ld_(3),
+  lbu = ld_(4),
+  lhu = ld_(5),
+  lwu = ld_(6);
+const st_ =
+  (f3: number) =>
+  (rs2: number, rs1: number, off = 0): number =>
+    encodeS(OPC_STORE, f3, rs1, rs2, off);
+export const sb = st_(0),
+  sh = st_(1),
+  sw = st_(2),
+  sd = st_(3);
 export const fld = (rd: number, rs1: number, off = 0): number => encodeI(OPC_LOAD_FP, rd, 3, rs1, off);
 export const flw = (rd: number, rs1: number, off = 0): number => encodeI(OPC_LOAD_FP, rd, 2, rs1, off);
 export const fsd = (rs2: number, rs1: number, off = 0): number => encodeS(OPC_STORE_FP, 3, rs1, rs2, off);
 export const fsw = (rs2: number, rs1: number, off = 0): number => encodeS(OPC_STORE_FP, 2, rs1, rs2, off);
-const opi = (f3: number) => (rd: number, rs1: number, imm: number): number => encodeI(OPC_OP_IMM, rd, f3, rs1, imm);
-export const addi = opi(0), slti = opi(2), sltiu = opi(3), xori = opi(4), ori = opi(6), andi = opi(7);
+const opi =
+  (f3: number) =>
+  (rd: number, rs1: number, imm: number): number =>
+    encodeI(OPC_OP_IMM, rd, f3, rs1, imm);
+export const addi = opi(0),
+  slti = opi(2),
+  sltiu = opi(3),
+  xori = opi(4),
+  ori = opi(6),
+  andi = opi(7);
 export const slli = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 1, rs1, sh);
 export const srli = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 5, rs1, sh);
 export const srai = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 5, rs1, 0x400 | sh);
@@ -56,16 +110,42 @@ export const addiw = (rd: number, rs1: number, imm: number): number => encodeI(O
 export const slliw = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM_32, rd, 1, rs1, sh);
 export const srliw = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM_32, rd, 5, rs1, sh);
 export const sraiw = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM_32, rd, 5, rs1, 0x400 | sh);
-const op = (f3: number, f7: number) => (rd: number, rs1: number, rs2: number): number =>
-  encodeR(OPC_OP, rd, f3, rs1, rs2, f7);
-export const add = op(0, 0), sub = op(0, 0x20), sll = op(1, 0), slt = op(2, 0), sltu = op(3, 0), xor = op(4, 0);
-export const srl = op(5, 0), sra = op(5, 0x20), or = op(6, 0), and = op(7, 0);
-export const mul = op(0, 1), mulh = op(1, 1), mulhsu = op(2, 1), mulhu = op(3, 1);
-export const div = op(4, 1), divu = op(5, 1), rem = op(6, 1), remu = op(7, 1);
-const op32 = (f3: number, f7: number) => (rd: number, rs1: number, rs2: number): number =>
-  encodeR(OPC_OP_32, rd, f3, rs1, rs2, f7);
-export const addw = op32(0, 0), subw = op32(0, 0x20), sllw = op32(1, 0), srlw = op32(5, 0), sraw = op32(5, 0x20);
-export const mulw = op32(0, 1), divw = op32(4, 1), divuw = op32(5, 1), remw = op32(6, 1), remuw = op32(7, 1);
+const op =
+  (f3: number, f7: number) =>
+  (rd: number, rs1: number, rs2: number): number =>
+    encodeR(OPC_OP, rd, f3, rs1, rs2, f7);
+export const add = op(0, 0),
+  sub = op(0, 0x20),
+  sll = op(1, 0),
+  slt = op(2, 0),
+  sltu = op(3, 0),
+  xor = op(4, 0);
+export const srl = op(5, 0),
+  sra = op(5, 0x20),
+  or = op(6, 0),
+  and = op(7, 0);
+export const mul = op(0, 1),
+  mulh = op(1, 1),
+  mulhsu = op(2, 1),
+  mulhu = op(3, 1);
+export const div = op(4, 1),
+  divu = op(5, 1),
+  rem = op(6, 1),
+  remu = op(7, 1);
+const op32 =
+  (f3: number, f7: number) =>
+  (rd: number, rs1: number, rs2: number): number =>
+    encodeR(OPC_OP_32, rd, f3, rs1, rs2, f7);
+export const addw = op32(0, 0),
+  subw = op32(0, 0x20),
+  sllw = op32(1, 0),
+  srlw = op32(5, 0),
+  sraw = op32(5, 0x20);
+export const mulw = op32(0, 1),
+  divw = op32(4, 1),
+  divuw = op32(5, 1),
+  remw = op32(6, 1),
+  remuw = op32(7, 1);
 export const fence = (): number => encodeI(OPC_MISC_MEM, 0, 0, 0, 0x0ff);
 export const fenceI = (): number => encodeI(OPC_MISC_MEM, 0, 1, 0, 0);
 export const ecall = (): number => 0x00000073;
@@ -76,29 +156,67 @@ export const wfi = (): number => 0x10500073;
 export const sfenceVma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x09);
 export const hfenceVvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x11);
 export const hfenceGvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x31);
-const csr_ = (f3: number) => (rd: number, csr: number, rs1: number): number => encodeI(OPC_SYSTEM, rd, f3, rs1, csr);
-export const csrrw = csr_(1), csrrs = csr_(2), csrrc = csr_(3), csrrwi = csr_(5), csrrsi = csr_(6), csrrci = csr_(7);
+const csr_ =
+  (f3: number) =>
+  (rd: number, csr: number, rs1: number): number =>
+    encodeI(OPC_SYSTEM, rd, f3, rs1, csr);
+export const csrrw = csr_(1),
+  csrrs = csr_(2),
+  csrrc = csr_(3),
+  csrrwi = csr_(5),
+  csrrsi = csr_(6),
+  csrrci = csr_(7);
 export const csrr = (rd: number, csr: number): number => csrrs(rd, csr, 0);
 export const csrw = (csr: number, rs1: number): number => csrrw(0, csr, rs1);
 export const csrs = (csr: number, rs1: number): number => csrrs(0, csr, rs1);
 export const csrc = (csr: number, rs1: number): number => csrrc(0, csr, rs1);
-const amo = (f5: number, f3: number) => (rd: number, rs2: number, rs1: number): number =>
-  encodeR(OPC_AMO, rd, f3, rs1, rs2, f5 << 2);
+const amo =
+  (f5: number, f3: number) =>
+  (rd: number, rs2: number, rs1: number): number =>
+    encodeR(OPC_AMO, rd, f3, rs1, rs2, f5 << 2);
 export const lrW = (rd: number, rs1: number): number => amo(0x02, 2)(rd, 0, rs1);
 export const lrD = (rd: number, rs1: number): number => amo(0x02, 3)(rd, 0, rs1);
-export const scW = amo(0x03, 2), scD = amo(0x03, 3);
-export const amoswapW = amo(0x01, 2), amoaddW = amo(0x00, 2), amoxorW = amo(0x04, 2), amoandW = amo(0x0c, 2);
-export const amoorW = amo(0x08, 2), amominW = amo(0x10, 2), amomaxW = amo(0x14, 2), amominuW = amo(0x18, 2);
+export const scW = amo(0x03, 2),
+  scD = amo(0x03, 3);
+export const amoswapW = amo(0x01, 2),
+  amoaddW = amo(0x00, 2),
+  amoxorW = amo(0x04, 2),
+  amoandW = amo(0x0c, 2);
+export const amoorW = amo(0x08, 2),
+  amominW = amo(0x10, 2),
+  amomaxW = amo(0x14, 2),
+  amominuW = amo(0x18, 2);
 export const amomaxuW = amo(0x1c, 2);
-export const amoswapD = amo(0x01, 3), amoaddD = amo(0x00, 3), amoxorD = amo(0x04, 3), amoandD = amo(0x0c, 3);
-export const amoorD = amo(0x08, 3), amominD = amo(0x10, 3), amomaxD = amo(0x14, 3), amominuD = amo(0x18, 3);
+export const amoswapD = amo(0x01, 3),
+  amoaddD = amo(0x00, 3),
+  amoxorD = amo(0x04, 3),
+  amoandD = amo(0x0c, 3);
+export const amoorD = amo(0x08, 3),
+  amominD = amo(0x10, 3),
+  amomaxD = amo(0x14, 3),
+  amominuD = amo(0x18, 3);
 export const amomaxuD = amo(0x1c, 3);
-const hlv = (f7: number, r2: number) => (rd: number, rs1: number): number => encodeR(OPC_SYSTEM, rd, 4, rs1, r2, f7);
-export const hlvB = hlv(0x30, 0), hlvBu = hlv(0x30, 1), hlvH = hlv(0x32, 0), hlvHu = hlv(0x32, 1);
-export const hlvxHu = hlv(0x32, 3), hlvW = hlv(0x34, 0), hlvWu = hlv(0x34, 1), hlvxWu = hlv(0x34, 3);
+const hlv =
+  (f7: number, r2: number) =>
+  (rd: number, rs1: number): number =>
+    encodeR(OPC_SYSTEM, rd, 4, rs1, r2, f7);
+export const hlvB = hlv(0x30, 0),
+  hlvBu = hlv(0x30, 1),
+  hlvH = hlv(0x32, 0),
+  hlvHu = hlv(0x32, 1);
+export const hlvxHu = hlv(0x32, 3),
+  hlvW = hlv(0x34, 0),
+  hlvWu = hlv(0x34, 1),
+  hlvxWu = hlv(0x34, 3);
 export const hlvD = hlv(0x36, 0);
-const hsv = (f7: number) => (rs2: number, rs1: number): number => encodeR(OPC_SYSTEM, 0, 4, rs1, rs2, f7);
-export const hsvB = hsv(0x31), hsvH = hsv(0x33), hsvW = hsv(0x35), hsvD = hsv(0x37);
+const hsv =
+  (f7: number) =>
+  (rs2: number, rs1: number): number =>
+    encodeR(OPC_SYSTEM, 0, 4, rs1, rs2, f7);
+export const hsvB = hsv(0x31),
+  hsvH = hsv(0x33),
+  hsvW = hsv(0x35),
+  hsvD = hsv(0x37);
 
 /** `li rd, value` for any 64-bit value: a list of instructions (lui/addi, shifted in 11/12-bit chunks). */
 export function li(rd: number, value: bigint | number): number[] {
@@ -177,14 +295,26 @@ export class Program {
 
 /** c.lw rd', uimm(rs1') (registers x8..x15, uimm a multiple of 4 below 128). */
 export function cLw(rd: number, rs1: number, uimm: number): number {
-  return (2 << 13) | (((uimm >> 3) & 7) << 10) | ((rs1 - 8) << 7) | (((uimm >> 2) & 1) << 6) | (((uimm >> 6) & 1) << 5) |
-    ((rd - 8) << 2);
+  return (
+    (2 << 13) |
+    (((uimm >> 3) & 7) << 10) |
+    ((rs1 - 8) << 7) |
+    (((uimm >> 2) & 1) << 6) |
+    (((uimm >> 6) & 1) << 5) |
+    ((rd - 8) << 2)
+  );
 }
 
 /** c.sw rs2', uimm(rs1'). */
 export function cSw(rs2: number, rs1: number, uimm: number): number {
-  return (6 << 13) | (((uimm >> 3) & 7) << 10) | ((rs1 - 8) << 7) | (((uimm >> 2) & 1) << 6) | (((uimm >> 6) & 1) << 5) |
-    ((rs2 - 8) << 2);
+  return (
+    (6 << 13) |
+    (((uimm >> 3) & 7) << 10) |
+    ((rs1 - 8) << 7) |
+    (((uimm >> 2) & 1) << 6) |
+    (((uimm >> 6) & 1) << 5) |
+    ((rs2 - 8) << 2)
+  );
 }
 
 /** c.ld rd', uimm(rs1') (uimm a multiple of 8 below 256). */

@@ -42,7 +42,10 @@ function model(name: string, old: bigint, src: bigint, bits: number): bigint {
   }
 }
 
-const AMOS: Record<string, readonly [(rd: number, rs2: number, rs1: number) => number, (rd: number, rs2: number, rs1: number) => number]> = {
+const AMOS: Record<
+  string,
+  readonly [(rd: number, rs2: number, rs1: number) => number, (rd: number, rs2: number, rs1: number) => number]
+> = {
   swap: [A.amoswapW, A.amoswapD],
   add: [A.amoaddW, A.amoaddD],
   xor: [A.amoxorW, A.amoxorD],
@@ -54,27 +57,57 @@ const AMOS: Record<string, readonly [(rd: number, rs2: number, rs1: number) => n
   maxu: [A.amomaxuW, A.amomaxuD],
 };
 
-const VALUES = [0n, 1n, 0x7fff_ffffn, 0x8000_0000n, 0xffff_ffffn, 0x1_0000_0000n, 0x8000_0000_0000_0000n, MASK64, 0x1234_5678_9abc_def0n];
+const VALUES = [
+  0n,
+  1n,
+  0x7fff_ffffn,
+  0x8000_0000n,
+  0xffff_ffffn,
+  0x1_0000_0000n,
+  0x8000_0000_0000_0000n,
+  MASK64,
+  0x1234_5678_9abc_def0n,
+];
 
 describe("atomics on the TLB fast path", () => {
   for (const engine of ENGINES) {
     test(`every AMO, W and D, against a BigInt model (${engine})`, () => {
       for (const [name, [amoW, amoD]] of Object.entries(AMOS)) {
-        for (const [bits, amo] of [[32, amoW], [64, amoD]] as const) {
+        for (const [bits, amo] of [
+          [32, amoW],
+          [64, amoD],
+        ] as const) {
           for (const old of VALUES) {
             for (const src of [VALUES[3] ?? 0n, VALUES[7] ?? 0n, VALUES[8] ?? 0n, 5n]) {
               const f = makeHart();
               f.write64(DATA, old);
               f.write64(DATA + 8, 0x5555_5555_5555_5555n);
               // A load and a store to the page first: the read and write TLB entries exist before the AMO.
-              f.write(RAM_BASE, [...A.li(A.s0, DATA), ...A.li(A.a1, src), A.ld(A.t0, A.s0, 8), A.sd(A.t0, A.s0, 8), amo(A.a0, A.a1, A.s0), A.jal(0, 0)].flat());
+              f.write(
+                RAM_BASE,
+                [
+                  ...A.li(A.s0, DATA),
+                  ...A.li(A.a1, src),
+                  A.ld(A.t0, A.s0, 8),
+                  A.sd(A.t0, A.s0, 8),
+                  amo(A.a0, A.a1, A.s0),
+                  A.jal(0, 0),
+                ].flat(),
+              );
               f.hart.pc = RAM_BASE;
               f.run(40, engine);
               const width = BigInt.asUintN(bits, old);
               const expectedRd = BigInt.asUintN(64, sext(width, bits));
               const written = model(name, old, src, bits);
               const expectedMem = bits === 32 ? (old & ~0xffff_ffffn) | written : written;
-              expect({ name, bits, old, src, rd: f.x(A.a0), mem: f.read64(DATA) }).toEqual({ name, bits, old, src, rd: expectedRd, mem: expectedMem });
+              expect({ name, bits, old, src, rd: f.x(A.a0), mem: f.read64(DATA) }).toEqual({
+                name,
+                bits,
+                old,
+                src,
+                rd: expectedRd,
+                mem: expectedMem,
+              });
               if (engine !== "reference") expect(f.hart.stats.atomicsSlow).toBe(0);
             }
           }
@@ -86,23 +119,33 @@ describe("atomics on the TLB fast path", () => {
       const f = makeHart();
       f.write64(DATA, 0x1111n);
       f.write64(DATA + 16, 0x2222n);
-      f.write(RAM_BASE, [
-        ...A.li(A.s0, DATA),
-        ...A.li(A.a1, 0xabcd),
-        A.ld(A.t0, A.s0, 0),
-        A.sd(A.t0, A.s0, 0), // warm the read and write entries
-        A.lrD(A.a2, A.s0), // a2 = 0x1111, reservation on DATA
-        A.scD(A.a3, A.a1, A.s0), // succeeds: a3 = 0, DATA = 0xabcd
-        A.scD(A.a4, A.a2, A.s0), // no reservation: a4 = 1, DATA unchanged
-        A.addi(A.s1, A.s0, 16),
-        A.lrW(A.a5, A.s0), // reservation on DATA (word)
-        A.scW(A.a6, A.a1, A.s1), // another address: fails, DATA + 16 unchanged
-        A.scW(A.a7, A.a1, A.s0), // the failed SC cleared the reservation: fails too
-        A.jal(0, 0),
-      ].flat());
+      f.write(
+        RAM_BASE,
+        [
+          ...A.li(A.s0, DATA),
+          ...A.li(A.a1, 0xabcd),
+          A.ld(A.t0, A.s0, 0),
+          A.sd(A.t0, A.s0, 0), // warm the read and write entries
+          A.lrD(A.a2, A.s0), // a2 = 0x1111, reservation on DATA
+          A.scD(A.a3, A.a1, A.s0), // succeeds: a3 = 0, DATA = 0xabcd
+          A.scD(A.a4, A.a2, A.s0), // no reservation: a4 = 1, DATA unchanged
+          A.addi(A.s1, A.s0, 16),
+          A.lrW(A.a5, A.s0), // reservation on DATA (word)
+          A.scW(A.a6, A.a1, A.s1), // another address: fails, DATA + 16 unchanged
+          A.scW(A.a7, A.a1, A.s0), // the failed SC cleared the reservation: fails too
+          A.jal(0, 0),
+        ].flat(),
+      );
       f.hart.pc = RAM_BASE;
       f.run(40, engine);
-      expect([f.x(A.a2), f.x(A.a3), f.x(A.a4), f.x(A.a5), f.x(A.a6), f.x(A.a7)]).toEqual([0x1111n, 0n, 1n, 0xabcdn, 1n, 1n]);
+      expect([f.x(A.a2), f.x(A.a3), f.x(A.a4), f.x(A.a5), f.x(A.a6), f.x(A.a7)]).toEqual([
+        0x1111n,
+        0n,
+        1n,
+        0xabcdn,
+        1n,
+        1n,
+      ]);
       expect([f.read64(DATA), f.read64(DATA + 16)]).toEqual([0xabcdn, 0x2222n]);
     });
 
@@ -110,7 +153,17 @@ describe("atomics on the TLB fast path", () => {
       const f = makeHart();
       f.hart.mtvec = RAM_BASE + 0x800;
       f.write(RAM_BASE + 0x800, [A.jal(0, 0)]);
-      f.write(RAM_BASE, [...A.li(A.s0, DATA), A.ld(A.t0, A.s0, 0), A.sd(A.t0, A.s0, 0), A.addi(A.s0, A.s0, 4), A.amoaddD(A.a0, A.t0, A.s0), A.jal(0, 0)].flat());
+      f.write(
+        RAM_BASE,
+        [
+          ...A.li(A.s0, DATA),
+          A.ld(A.t0, A.s0, 0),
+          A.sd(A.t0, A.s0, 0),
+          A.addi(A.s0, A.s0, 4),
+          A.amoaddD(A.a0, A.t0, A.s0),
+          A.jal(0, 0),
+        ].flat(),
+      );
       f.hart.pc = RAM_BASE;
       f.run(20, engine);
       expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([C.CAUSE_MISALIGNED_STORE, DATA + 4]);

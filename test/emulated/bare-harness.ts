@@ -5,10 +5,10 @@
  * = 0x0101_0000_0000_0000 | ch). It stands in for the VMM's bare-machine board, which lives elsewhere.
  */
 
-import { parseElf } from "../../src/vmm/loader/elf.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { HalVm, HostMemory } from "../../src/hal/types.ts";
+import { parseElf } from "../../src/vmm/loader/elf.ts";
 
 export const RAM_BASE = 0x8000_0000;
 export const CLINT_BASE = 0x0200_0000;
@@ -118,7 +118,11 @@ export class BareBoard implements Disposable {
     const view = new DataView(this.ram.bytes.buffer, this.ram.bytes.byteOffset);
     const halted = this.vcpus.map(() => false);
     let steps = 0;
-    const result = (status: BareRunResult["status"], testNumber: number | undefined, detail: string): BareRunResult => ({
+    const result = (
+      status: BareRunResult["status"],
+      testNumber: number | undefined,
+      detail: string,
+    ): BareRunResult => ({
       status,
       testNumber,
       console: this.console,
@@ -150,7 +154,11 @@ export class BareBoard implements Disposable {
           case "Nothing":
             break;
           default:
-            return result("unsupported", undefined, JSON.stringify(exit, (_k, x: unknown) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)));
+            return result(
+              "unsupported",
+              undefined,
+              JSON.stringify(exit, (_k, x: unknown) => (typeof x === "bigint" ? `0x${x.toString(16)}` : x)),
+            );
         }
         if (tohost !== undefined) {
           const off = tohost - RAM_BASE;

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import * as C from "../../src/hal/emulated/constants.ts";
 import * as A from "./asm.ts";
-import { type HartFixture, makeHart, type Mode, RAM_BASE } from "./fixture.ts";
+import { type HartFixture, type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
 const ALL = 0xffff_ffff_ffff_ffffn;
 
@@ -62,7 +62,9 @@ describe("CSR WARL masks", () => {
     const vs = writeRead(f, C.CSR_VSSTATUS, ALL);
     expect(vs).toBe(BigInt(C.SSTATUS_WRITE_MASK >>> 0) | (2n << 32n) | (1n << 63n));
     writeRead(f, C.CSR_SSTATUS, 0n);
-    expect(csrRead(f, C.CSR_MSTATUS) & BigInt(C.MSTATUS_MIE | C.MSTATUS_MPP)).toBe(BigInt(C.MSTATUS_MIE | C.MSTATUS_MPP));
+    expect(csrRead(f, C.CSR_MSTATUS) & BigInt(C.MSTATUS_MIE | C.MSTATUS_MPP)).toBe(
+      BigInt(C.MSTATUS_MIE | C.MSTATUS_MPP),
+    );
   });
 
   test("misa is rv64 imafdch + su and ignores writes; mhartid, mvendorid read-only", () => {
@@ -109,7 +111,7 @@ describe("CSR WARL masks", () => {
     expect(writeRead(f, C.CSR_SATP, sv39)).toBe(sv39);
     expect(writeRead(f, C.CSR_SATP, 10n << 60n)).toBe(sv39); // Sv57: unsupported, no effect
     expect(writeRead(f, C.CSR_VSATP, (9n << 60n) | 7n)).toBe((9n << 60n) | 7n);
-    const h = writeRead(f, C.CSR_HGATP, (8n << 60n) | ALL >> 4n);
+    const h = writeRead(f, C.CSR_HGATP, (8n << 60n) | (ALL >> 4n));
     expect(h >> 60n).toBe(8n);
     expect((h >> 44n) & 0xffffn).toBe(0x3fffn);
     expect(h & 3n).toBe(0n);

@@ -61,7 +61,13 @@ function mixedProgram(): Uint8Array {
   p.label("outer");
   p.emit(A.li(A.t0, 0));
   p.label("inner");
-  p.emit(A.and(A.t1, A.t0, A.s1), A.add(A.t1, A.t1, A.s0), A.ld(A.t2, A.t1, 0), A.lw(A.t3, A.t1, 4), A.lhu(A.t4, A.t1, 2));
+  p.emit(
+    A.and(A.t1, A.t0, A.s1),
+    A.add(A.t1, A.t1, A.s0),
+    A.ld(A.t2, A.t1, 0),
+    A.lw(A.t3, A.t1, 4),
+    A.lhu(A.t4, A.t1, 2),
+  );
   p.emit(A.mul(A.t3, A.a0, A.s2), A.mulh(A.t5, A.t3, A.s2), A.xor(A.t2, A.t2, A.t3), A.sd(A.t2, A.t1, 0));
   p.emit(A.divu(A.a5, A.t2, A.a0), A.remw(A.a6, A.t2, A.t0), A.sraiw(A.a7, A.t2, 3), A.sltu(A.a4, A.t2, A.t3));
   p.c(A.cAddi(A.a3, -3));
@@ -92,7 +98,17 @@ describe("differential trace: fast path vs reference interpreter", () => {
   }
 
   const isaDir = join(import.meta.dir, "../guests/isa");
-  for (const name of ["rv64i-alu", "rv64i-control", "rv64i-mem", "rv64m", "rv64a", "rv64c", "zicsr", "priv-trap", "vm-sv39"]) {
+  for (const name of [
+    "rv64i-alu",
+    "rv64i-control",
+    "rv64i-mem",
+    "rv64m",
+    "rv64a",
+    "rv64c",
+    "zicsr",
+    "priv-trap",
+    "vm-sv39",
+  ]) {
     test(`ISA program ${name} (jit)`, () => {
       const image = parseElf(readFileSync(join(isaDir, `${name}.elf`)));
       const n = compare(

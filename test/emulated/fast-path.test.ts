@@ -13,7 +13,7 @@ import * as C from "../../src/hal/emulated/constants.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
-import { A as PTE_A, D as PTE_D, makeHart, R, RAM_BASE, setSatp, Tables, W, X } from "./fixture.ts";
+import { makeHart, A as PTE_A, D as PTE_D, R, RAM_BASE, setSatp, Tables, W, X } from "./fixture.ts";
 
 const ENGINES = ["reference", "fast", "jit"] as const;
 
@@ -37,23 +37,26 @@ describe("fast path", () => {
       t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
       setSatp(f, C.SATP_MODE_SV39, root);
       const code = RAM_BASE + 0x1000;
-      f.write(code, [
-        ...A.li(A.s0, pages[0]?.va ?? 0n),
-        ...A.li(A.s1, pages[1]?.va ?? 0n),
-        ...A.li(A.s2, pages[2]?.va ?? 0n),
-        A.ld(A.a0, A.s0, 0),
-        A.ld(A.a1, A.s1, 0),
-        A.ld(A.a2, A.s2, 0),
-        A.ld(A.a3, A.s0, 0), // again, after the other two took the entry
-        ...A.li(A.t0, 7),
-        A.sd(A.t0, A.s1, 8),
-        A.ld(A.a4, A.s0, 8), // the store went to the second page only
-        A.ld(A.a5, A.s1, 8),
-        A.sw(A.t0, A.s2, 16),
-        A.lw(A.a6, A.s0, 16),
-        A.lw(A.a7, A.s2, 16),
-        A.jal(0, 0),
-      ].flat());
+      f.write(
+        code,
+        [
+          ...A.li(A.s0, pages[0]?.va ?? 0n),
+          ...A.li(A.s1, pages[1]?.va ?? 0n),
+          ...A.li(A.s2, pages[2]?.va ?? 0n),
+          A.ld(A.a0, A.s0, 0),
+          A.ld(A.a1, A.s1, 0),
+          A.ld(A.a2, A.s2, 0),
+          A.ld(A.a3, A.s0, 0), // again, after the other two took the entry
+          ...A.li(A.t0, 7),
+          A.sd(A.t0, A.s1, 8),
+          A.ld(A.a4, A.s0, 8), // the store went to the second page only
+          A.ld(A.a5, A.s1, 8),
+          A.sw(A.t0, A.s2, 16),
+          A.lw(A.a6, A.s0, 16),
+          A.lw(A.a7, A.s2, 16),
+          A.jal(0, 0),
+        ].flat(),
+      );
       f.enter("HS", code);
       f.run(80, engine);
       expect([f.x(A.a0), f.x(A.a1), f.x(A.a2), f.x(A.a3)]).toEqual([111n, 222n, 333n, 111n]);
@@ -134,7 +137,13 @@ describe("fast path", () => {
     p.ref("func", (off) => A.jal(A.ra, off)); // one call per ~260 instructions: between the two rates
     p.ref("outer", (off) => A.jal(0, off));
     p.label("func");
-    p.emit(A.addi(A.a3, A.a3, 1), A.xor(A.a4, A.a4, A.a3), A.slli(A.a5, A.a4, 2), A.add(A.a6, A.a6, A.a5), A.jalr(0, A.ra, 0));
+    p.emit(
+      A.addi(A.a3, A.a3, 1),
+      A.xor(A.a4, A.a4, A.a3),
+      A.slli(A.a5, A.a4, 2),
+      A.add(A.a6, A.a6, A.a5),
+      A.jalr(0, A.ra, 0),
+    );
     f.write(RAM_BASE, p.assemble());
     f.hart.pc = RAM_BASE;
     f.hart.stop = STOP_NONE;

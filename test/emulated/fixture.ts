@@ -2,10 +2,11 @@
  * A hart on its own (no VM): RAM at 0x8000_0000, a settable clock, helpers to place code and page tables and to
  * run a number of instructions with either engine.
  */
+
+import { PRV_M, PRV_S, PRV_U } from "../../src/hal/emulated/constants.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
-import { PRV_M, PRV_S, PRV_U } from "../../src/hal/emulated/constants.ts";
 
 export const RAM_BASE = 0x8000_0000;
 
@@ -71,7 +72,8 @@ export function makeHart(options: { ramSize?: number; mmioExits?: boolean; hostT
       const h = fixture.hart;
       h.stop = STOP_NONE;
       if (engine === "reference") return runReference(h, steps);
-      if (engine === "jit") return runFast(h, steps, { jit: true, hotThreshold: 1, hotLoopThreshold: 1, minHeatRate: 0 });
+      if (engine === "jit")
+        return runFast(h, steps, { jit: true, hotThreshold: 1, hotLoopThreshold: 1, minHeatRate: 0 });
       return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false });
     },
     x(reg) {
@@ -104,7 +106,14 @@ export function pte(pa: number, flags: number): bigint {
   return ((BigInt(pa) >> 12n) << 10n) | BigInt(flags);
 }
 
-export const V = 1, R = 2, W = 4, X = 8, U = 16, G = 32, A = 64, D = 128;
+export const V = 1,
+  R = 2,
+  W = 4,
+  X = 8,
+  U = 16,
+  G = 32,
+  A = 64,
+  D = 128;
 
 /** Page-table builder over the fixture's RAM (tables from a bump allocator at RAM + 2 MiB). */
 export class Tables {

@@ -7,13 +7,20 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as C from "../../src/hal/emulated/constants.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
-import { makeHart, type Mode, RAM_BASE } from "./fixture.ts";
+import { type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
 const LEGAL_CAUSES = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 20, 21, 22, 23]);
 const MODES: Mode[] = ["M", "HS", "U", "VS", "VU"];
 const CODE = RAM_BASE + 0x1000;
 
-function runOne(word: number, compressed: boolean, mode: Mode, regs: bigint[], engine: "reference" | "fast" | "jit", paging: boolean): void {
+function runOne(
+  word: number,
+  compressed: boolean,
+  mode: Mode,
+  regs: bigint[],
+  engine: "reference" | "fast" | "jit",
+  paging: boolean,
+): void {
   const f = makeHart({ ramSize: 1 << 20 });
   const h = f.hart;
   h.mtvec = RAM_BASE + 0x4000;
@@ -32,7 +39,9 @@ function runOne(word: number, compressed: boolean, mode: Mode, regs: bigint[], e
     h.hgatpLo = (RAM_BASE + 0x10000) / 4096;
     h.hgatpHi = C.HGATP_MODE_SV39X4 << 28;
   }
-  const bytes = compressed ? [word & 0xff, (word >>> 8) & 0xff] : [word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, word >>> 24];
+  const bytes = compressed
+    ? [word & 0xff, (word >>> 8) & 0xff]
+    : [word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, word >>> 24];
   f.write(CODE, Uint8Array.from(bytes));
   regs.forEach((v, i) => f.setX(i + 1, v));
   f.enter(mode, CODE);

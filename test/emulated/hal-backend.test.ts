@@ -12,11 +12,17 @@ import * as A from "./asm.ts";
 
 const GUEST_RAM = 0x8000_0000;
 const MMIO = 0x1000_0000;
-const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_A = 64, PTE_D = 128;
+const PTE_V = 1,
+  PTE_R = 2,
+  PTE_W = 4,
+  PTE_X = 8,
+  PTE_U = 16,
+  PTE_A = 64,
+  PTE_D = 128;
 
 function writePte(mem: HostMemory, offset: number, pa: number, flags: number): void {
   const view = new DataView(mem.bytes.buffer, mem.bytes.byteOffset);
-  const pte = (BigInt(pa) >> 12n) << 10n | BigInt(flags);
+  const pte = ((BigInt(pa) >> 12n) << 10n) | BigInt(flags);
   view.setBigUint64(offset, pte, true);
 }
 
@@ -38,7 +44,14 @@ function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: Hos
   ram.notifyWritten(0, code.length);
   const root = buildGstage(vm, ram);
   const vcpu = vm.createVcpu(0) as EmulatedVcpu;
-  vcpu.setup({ entry: GUEST_RAM, eptRoot: root, gprs: [[10, 0n], [11, 0x8765n]] });
+  vcpu.setup({
+    entry: GUEST_RAM,
+    eptRoot: root,
+    gprs: [
+      [10, 0n],
+      [11, 0x8765n],
+    ],
+  });
   return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
 }
 
@@ -128,7 +141,12 @@ describe("emulated backend (HAL)", () => {
         { kind: "MmioWrite", addr: MMIO + 8, width: 4, data: 0x80n },
       ];
       for (const w of writes) expect(runUntilExit(vcpu)).toEqual(w);
-      expect(runUntilExit(vcpu)).toEqual({ kind: "SbiCall", extensionId: 0x10n, functionId: 3n, args: [5n, 0x80n, 0xffff_ffff_ffff_8001n, 0xfffen, 0xffff_ffff_8000_0000n, 0xffff_ffffn] });
+      expect(runUntilExit(vcpu)).toEqual({
+        kind: "SbiCall",
+        extensionId: 0x10n,
+        functionId: 3n,
+        args: [5n, 0x80n, 0xffff_ffff_ffff_8001n, 0xfffen, 0xffff_ffff_8000_0000n, 0xffff_ffffn],
+      });
       vcpu.setGpr(10, 0n);
       vcpu.setGpr(11, 42n);
       expect(runUntilExit(vcpu)).toEqual({ kind: "Halt" });
@@ -200,7 +218,9 @@ describe("emulated backend (HAL)", () => {
 
   test("the instruction budget ends run() with Nothing; kick ends it early", () => {
     const p = new A.Program(GUEST_RAM);
-    p.label("loop").emit(A.addi(A.a0, A.a0, 1)).ref("loop", (off) => A.jal(0, off));
+    p.label("loop")
+      .emit(A.addi(A.a0, A.a0, 1))
+      .ref("loop", (off) => A.jal(0, off));
     const env = setupGuest(p.assemble());
     try {
       const { vcpu } = env;

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import * as C from "../../src/hal/emulated/constants.ts";
 import { STOP_MMIO } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
-import { A as PTE_A, D as PTE_D, makeHart, pte, R, RAM_BASE, V, W, X } from "./fixture.ts";
+import { makeHart, A as PTE_A, D as PTE_D, pte, R, RAM_BASE, V, W, X } from "./fixture.ts";
 
 describe("memory accesses", () => {
   for (const engine of ["reference", "fast", "jit"] as const) {
@@ -15,7 +15,19 @@ describe("memory accesses", () => {
       const f = makeHart();
       f.write64(RAM_BASE + 0x2ffc, 0x1122_3344_5566_7788n);
       f.write64(RAM_BASE + 0x3004, 0x99aa_bbcc_ddee_ff00n);
-      f.write(RAM_BASE, [...A.li(A.s0, RAM_BASE + 0x2ffd), A.ld(A.a0, A.s0, 0), A.lw(A.a1, A.s0, 1), A.lhu(A.a2, A.s0, 2), ...A.li(A.t0, 0x0102_0304_0506_0708n), A.sd(A.t0, A.s0, 3), A.ld(A.a3, A.s0, 3), A.jal(0, 0)].flat());
+      f.write(
+        RAM_BASE,
+        [
+          ...A.li(A.s0, RAM_BASE + 0x2ffd),
+          A.ld(A.a0, A.s0, 0),
+          A.lw(A.a1, A.s0, 1),
+          A.lhu(A.a2, A.s0, 2),
+          ...A.li(A.t0, 0x0102_0304_0506_0708n),
+          A.sd(A.t0, A.s0, 3),
+          A.ld(A.a3, A.s0, 3),
+          A.jal(0, 0),
+        ].flat(),
+      );
       f.hart.pc = RAM_BASE;
       f.run(40, engine);
       expect(f.x(A.a0)).toBe(0x0011_2233_4455_6677n);
@@ -51,18 +63,21 @@ describe("memory accesses", () => {
       const f = makeHart();
       // loop: a0 += 1 (patched to a0 += 100 by the program itself), then count down a1.
       const patched = A.addi(A.a0, A.a0, 100);
-      f.write(RAM_BASE, [
-        ...A.li(A.a1, 3),
-        A.addi(A.a0, A.a0, 1), // +0x4 (li a1, 3 is one instruction)
-        A.addi(A.a1, A.a1, -1),
-        A.bne(A.a1, A.zero, -8),
-        ...A.li(A.t0, patched),
-        ...A.li(A.t1, RAM_BASE + 4),
-        A.sw(A.t0, A.t1, 0),
-        A.fenceI(),
-        ...A.li(A.a1, 2),
-        A.jal(0, -(4 * 12)),
-      ].flat());
+      f.write(
+        RAM_BASE,
+        [
+          ...A.li(A.a1, 3),
+          A.addi(A.a0, A.a0, 1), // +0x4 (li a1, 3 is one instruction)
+          A.addi(A.a1, A.a1, -1),
+          A.bne(A.a1, A.zero, -8),
+          ...A.li(A.t0, patched),
+          ...A.li(A.t1, RAM_BASE + 4),
+          A.sw(A.t0, A.t1, 0),
+          A.fenceI(),
+          ...A.li(A.a1, 2),
+          A.jal(0, -(4 * 12)),
+        ].flat(),
+      );
       f.hart.pc = RAM_BASE;
       f.run(60, engine);
       // 3 × 1 before the patch, then 2 × 100 (and the loop keeps going from there).
@@ -77,7 +92,14 @@ describe("memory accesses", () => {
     f.hart.pc = RAM_BASE;
     f.run(10);
     const h = f.hart;
-    expect([h.stop, h.mmioAddr, h.mmioWidth, h.mmioIsWrite, h.mmioLen, h.pc]).toEqual([STOP_MMIO, 0x1000_0006, 2, false, 4, RAM_BASE + 4]);
+    expect([h.stop, h.mmioAddr, h.mmioWidth, h.mmioIsWrite, h.mmioLen, h.pc]).toEqual([
+      STOP_MMIO,
+      0x1000_0006,
+      2,
+      false,
+      4,
+      RAM_BASE + 4,
+    ]);
     expect(h.mmioTinst).toBe(0x03 | (A.a0 << 7) | (1 << 12));
   });
 });

@@ -7,7 +7,22 @@ import { describe, expect, test } from "bun:test";
 import * as C from "../../src/hal/emulated/constants.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, translate } from "../../src/hal/emulated/mmu.ts";
 import * as A from "./asm.ts";
-import { A as PTE_A, D as PTE_D, type HartFixture, makeHart, pte, R, RAM_BASE, satp, setSatp, Tables, U, V, W, X } from "./fixture.ts";
+import {
+  type HartFixture,
+  makeHart,
+  A as PTE_A,
+  D as PTE_D,
+  pte,
+  R,
+  RAM_BASE,
+  satp,
+  setSatp,
+  Tables,
+  U,
+  V,
+  W,
+  X,
+} from "./fixture.ts";
 
 const RWX = R | W | X;
 
@@ -66,7 +81,11 @@ describe("Sv39 / Sv48", () => {
     t.map(root, 4, va, RAM_BASE + 0x7000, 0, R | W | PTE_A | PTE_D);
     setSatp(f, C.SATP_MODE_SV48, root);
     expect(tr(f, va | 0x18n, ACCESS_WRITE, C.PRV_S)).toEqual({ pa: RAM_BASE + 0x7018 });
-    expect(tr(f, 0x0000_8000_1234_5000n, ACCESS_READ, C.PRV_S)).toEqual({ cause: C.CAUSE_LOAD_PAGE_FAULT, gpa: 0, tinst: 0 });
+    expect(tr(f, 0x0000_8000_1234_5000n, ACCESS_READ, C.PRV_S)).toEqual({
+      cause: C.CAUSE_LOAD_PAGE_FAULT,
+      gpa: 0,
+      tinst: 0,
+    });
   });
 
   test("reserved encodings: W without R, PTE bits 63:54, non-leaf A/D/U all fault", () => {
@@ -145,10 +164,18 @@ describe("G-stage and two-stage translation", () => {
     t.map(groot, 3, 0x177_0000_0000n, RAM_BASE + 0x3000, 0, R | U | PTE_A, 2048);
     f.hart.flushAllTlbs();
     expect(tr(f, 0x177_0000_0010n, ACCESS_READ, C.PRV_S, true)).toEqual({ pa: RAM_BASE + 0x3010 });
-    expect(tr(f, 1n << 41n, ACCESS_READ, C.PRV_S, true)).toEqual({ cause: C.CAUSE_LOAD_GUEST_PAGE_FAULT, gpa: 2 ** 41, tinst: 0 });
+    expect(tr(f, 1n << 41n, ACCESS_READ, C.PRV_S, true)).toEqual({
+      cause: C.CAUSE_LOAD_GUEST_PAGE_FAULT,
+      gpa: 2 ** 41,
+      tinst: 0,
+    });
     t.map(groot, 3, 0x9000_0000n, RAM_BASE + 0x3000, 0, R | PTE_A, 2048); // U clear
     f.hart.flushAllTlbs();
-    expect(tr(f, 0x9000_0000n, ACCESS_READ, C.PRV_S, true)).toEqual({ cause: C.CAUSE_LOAD_GUEST_PAGE_FAULT, gpa: 0x9000_0000, tinst: 0 });
+    expect(tr(f, 0x9000_0000n, ACCESS_READ, C.PRV_S, true)).toEqual({
+      cause: C.CAUSE_LOAD_GUEST_PAGE_FAULT,
+      gpa: 0x9000_0000,
+      tinst: 0,
+    });
     expect(tr(f, 0x8000_0000n, ACCESS_READ, C.PRV_S, false)).toEqual({ pa: 0x8000_0000 }); // V=0 ignores hgatp
   });
 
@@ -179,7 +206,11 @@ describe("G-stage and two-stage translation", () => {
     expect(tr(f, 0x1abcn, ACCESS_READ, C.PRV_S, true)).toEqual({ pa: hostOf(0x8000_4abc) });
     // A VS-stage leaf pointing outside guest RAM: guest-page fault with the GPA.
     f.write64(hostOf(l0Gpa) + 8 * 2, pte(0x1000_0000, V | R | W | PTE_A | PTE_D));
-    expect(tr(f, 0x2010n, ACCESS_WRITE, C.PRV_S, true)).toEqual({ cause: C.CAUSE_STORE_GUEST_PAGE_FAULT, gpa: 0x1000_0010, tinst: 0 });
+    expect(tr(f, 0x2010n, ACCESS_WRITE, C.PRV_S, true)).toEqual({
+      cause: C.CAUSE_STORE_GUEST_PAGE_FAULT,
+      gpa: 0x1000_0010,
+      tinst: 0,
+    });
     // A VS-stage page-table pointer outside guest RAM: the implicit PTE read faults with pseudo-instruction 0x3000.
     f.write64(hostOf(l1Gpa) + 8 * 1, pte(0x2000_0000, V));
     expect(tr(f, 0x20_0000n, ACCESS_EXEC, C.PRV_S, true)).toEqual({
@@ -226,7 +257,12 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
     f.enter("VS", code);
     f.run(10);
     const h = f.hart;
-    expect([h.scauseLo, h.stval, h.htval, h.sepc]).toEqual([C.CAUSE_LOAD_GUEST_PAGE_FAULT, 0x1000_0016, 0x1000_0016 >> 2, code + 8]);
+    expect([h.scauseLo, h.stval, h.htval, h.sepc]).toEqual([
+      C.CAUSE_LOAD_GUEST_PAGE_FAULT,
+      0x1000_0016,
+      0x1000_0016 >> 2,
+      code + 8,
+    ]);
     expect(h.htinst).toBe(0x03 | (A.a3 << 7) | (2 << 12)); // opcode LOAD, rd = a3, funct3 = 2, rs1 and offset zeroed
     expect(h.hstatus & C.HSTATUS_GVA).toBe(C.HSTATUS_GVA);
   });
@@ -247,14 +283,17 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
     const { f } = vsGuest();
     f.write64(RAM_BASE + 0x10_0100, 0x1122_3344_5566_7788n);
     const code = RAM_BASE + 0x1000;
-    f.write(code, [
-      ...A.li(A.t0, 0x8000_0100),
-      A.hlvD(A.a0, A.t0),
-      A.hlvBu(A.a1, A.t0),
-      A.hlvxWu(A.a2, A.t0),
-      A.li(A.t1, 0x42),
-      A.hsvB(A.t1, A.t0),
-    ].flat());
+    f.write(
+      code,
+      [
+        ...A.li(A.t0, 0x8000_0100),
+        A.hlvD(A.a0, A.t0),
+        A.hlvBu(A.a1, A.t0),
+        A.hlvxWu(A.a2, A.t0),
+        A.li(A.t1, 0x42),
+        A.hsvB(A.t1, A.t0),
+      ].flat(),
+    );
     f.hart.hstatus |= C.HSTATUS_SPVP;
     f.enter("HS", code);
     f.run(9);
@@ -286,16 +325,19 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
       const leaf = Number((f.read64(l1) >> 10n) << 12n) + 8;
       const newPte = pte(RAM_BASE + 0x6000, R | W | V | PTE_A | PTE_D);
       const code = RAM_BASE + 0x1000;
-      f.write(code, [
-        ...A.li(A.s1, 0x1008),
-        A.ld(A.a0, A.s1, -8),
-        ...A.li(A.s2, leaf),
-        ...A.li(A.s3, newPte),
-        A.sd(A.s3, A.s2, 0), // the guest remaps the page itself: no flush until its fence
-        A.ld(A.a1, A.s1, -8),
-        fence,
-        A.ld(A.a2, A.s1, -8),
-      ].flat());
+      f.write(
+        code,
+        [
+          ...A.li(A.s1, 0x1008),
+          A.ld(A.a0, A.s1, -8),
+          ...A.li(A.s2, leaf),
+          ...A.li(A.s3, newPte),
+          A.sd(A.s3, A.s2, 0), // the guest remaps the page itself: no flush until its fence
+          A.ld(A.a1, A.s1, -8),
+          fence,
+          A.ld(A.a2, A.s1, -8),
+        ].flat(),
+      );
       f.enter("HS", code);
       f.run(40);
       expect([f.x(A.a0), f.x(A.a1), f.x(A.a2)]).toEqual([1n, 1n, 2n]);
@@ -313,16 +355,19 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
     f.write64(RAM_BASE + 0x60_3000, 4n);
     const l1 = Number((f.read64(root) >> 10n) << 12n);
     const code = RAM_BASE + 0x1000;
-    f.write(code, [
-      ...A.li(A.s1, 0x40_3000),
-      A.ld(A.a0, A.s1),
-      ...A.li(A.s2, l1 + 2 * 8),
-      ...A.li(A.s3, pte(RAM_BASE + 0x60_0000, R | W | V | PTE_A | PTE_D)),
-      A.sd(A.s3, A.s2, 0), // move the superpage
-      ...A.li(A.s4, 0x40_0010), // flush another address inside it
-      A.sfenceVma(A.s4),
-      A.ld(A.a1, A.s1),
-    ].flat());
+    f.write(
+      code,
+      [
+        ...A.li(A.s1, 0x40_3000),
+        A.ld(A.a0, A.s1),
+        ...A.li(A.s2, l1 + 2 * 8),
+        ...A.li(A.s3, pte(RAM_BASE + 0x60_0000, R | W | V | PTE_A | PTE_D)),
+        A.sd(A.s3, A.s2, 0), // move the superpage
+        ...A.li(A.s4, 0x40_0010), // flush another address inside it
+        A.sfenceVma(A.s4),
+        A.ld(A.a1, A.s1),
+      ].flat(),
+    );
     f.enter("HS", code);
     f.run(40);
     expect([f.x(A.a0), f.x(A.a1)]).toEqual([3n, 4n]);

@@ -17,14 +17,18 @@ const VS_L0 = RAM + 0x10_2000;
 const PAGE_A = RAM + 0x11_0000;
 const PAGE_B = RAM + 0x11_1000;
 const DATA_VA = 0x4000_0000;
-const V = 1, R = 2, W = 4, X = 8, AD = 64 | 128;
+const V = 1,
+  R = 2,
+  W = 4,
+  X = 8,
+  AD = 64 | 128;
 
 function setup() {
   const hv = emulatedBackend.open();
   const vm = hv.createVm({ arch: "riscv64", vmId: 7, cpuCount: 1 });
   const space = AddrSpace.create(vm, [{ name: "ram", gpa: RAM, size: 0x20_0000, flags: 7, mapType: "alloc" }]);
   const memory = space.guestMemory;
-  const pte = (pa: number, flags: number): bigint => (BigInt(pa) >> 12n << 10n) | BigInt(flags);
+  const pte = (pa: number, flags: number): bigint => ((BigInt(pa) >> 12n) << 10n) | BigInt(flags);
   // VS-stage Sv39: VA 0x8000_0000 (1 GiB, identity) for the code; VA 0x4000_0000 → PAGE_A through three levels.
   memory.writeU64(VS_ROOT + 2 * 8, pte(RAM, V | R | W | X | AD));
   memory.writeU64(VS_ROOT + 1 * 8, pte(VS_L1, V));
@@ -79,7 +83,7 @@ describe("emulated backend: RISC-V operations for the SBI layer", () => {
 
   test("a GPA the G-stage does not map gives a guest-page fault", () => {
     const { hv, memory, riscv } = setup();
-    memory.writeU64(VS_L0 + 8, (BigInt(0x5000_0000) >> 12n << 10n) | BigInt(V | R | W | AD));
+    memory.writeU64(VS_L0 + 8, ((BigInt(0x5000_0000) >> 12n) << 10n) | BigInt(V | R | W | AD));
     expect(riscv.translateGuestVirtual(BigInt(DATA_VA + 0x1000), "read")).toMatchObject({ ok: false, cause: 21 });
     expect(riscv.translateGuestVirtual(BigInt(DATA_VA + 0x1000), "write")).toMatchObject({ ok: false, cause: 23 });
     hv[Symbol.dispose]();
@@ -106,7 +110,11 @@ describe("emulated backend: RISC-V operations for the SBI layer", () => {
     // Another hart re-points the PTE. Our TLB keeps the old translation until a fence, as hardware may.
     const view = memory.getSlice(VS_L0, 8);
     if (view === undefined) throw new Error("PTE not in RAM");
-    new DataView(view.buffer, view.byteOffset).setBigUint64(0, (BigInt(PAGE_B) >> 12n << 10n) | BigInt(V | R | W | AD), true);
+    new DataView(view.buffer, view.byteOffset).setBigUint64(
+      0,
+      ((BigInt(PAGE_B) >> 12n) << 10n) | BigInt(V | R | W | AD),
+      true,
+    );
     runToExit(vcpu);
     expect(vcpu.getGpr(10)).toBe(0x1111n);
     riscv.fence("sfence.vma");

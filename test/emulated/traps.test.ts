@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import * as C from "../../src/hal/emulated/constants.ts";
 import { STOP_HALT } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
-import { type HartFixture, makeHart, type Mode, RAM_BASE } from "./fixture.ts";
+import { type HartFixture, type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
 const CODE = RAM_BASE + 0x1000;
 const MTVEC = RAM_BASE + 0x4000;
@@ -34,8 +34,7 @@ describe("exception delegation matrix", () => {
   for (const from of MODES) {
     for (const medeleg of [false, true]) {
       for (const hedeleg of [false, true]) {
-        const expected =
-          from === "M" || !medeleg ? "M" : (from === "VS" || from === "VU") && hedeleg ? "VS" : "HS";
+        const expected = from === "M" || !medeleg ? "M" : (from === "VS" || from === "VU") && hedeleg ? "VS" : "HS";
         test(`illegal instruction in ${from} (medeleg=${+medeleg}, hedeleg=${+hedeleg}) traps to ${expected}`, () => {
           const f = makeHart();
           prepare(f);

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { EM_RISCV, ElfError, type ElfImage, parseElf } from "../../src/vmm/loader/elf.ts";
+import { ElfError, type ElfImage, EM_RISCV, parseElf } from "../../src/vmm/loader/elf.ts";
 
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
 export const GUESTS_DIR = join(REPO_ROOT, "test", "guests");

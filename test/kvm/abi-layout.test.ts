@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KVM_CONSTANTS, KVM_LAYOUTS } from "../../src/hal/kvm/abi.ts";
-import { testIf, type Requirement } from "../support/skip.ts";
+import { type Requirement, testIf } from "../support/skip.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const DUMP_SOURCE = join(ROOT, "native", "kvm-abi-dump.c");
@@ -18,7 +18,8 @@ function compilerAndHeader(): Requirement {
   const gcc = Bun.which("gcc");
   if (gcc === null) return { available: false, reason: "gcc is not installed (not on PATH)" };
   if (!existsSync(KVM_HEADER)) return { available: false, reason: `${KVM_HEADER} is missing (install linux-libc-dev)` };
-  if (process.arch !== "x64") return { available: false, reason: `abi.ts describes x86_64; this host is ${process.arch}` };
+  if (process.arch !== "x64")
+    return { available: false, reason: `abi.ts describes x86_64; this host is ${process.arch}` };
   return { available: true, reason: `gcc at ${gcc}` };
 }
 

@@ -2,9 +2,9 @@
  * Every exit kind of the KVM backend, produced by real guests (test/guests/x86) on the host's /dev/kvm.
  */
 import { expect, test } from "bun:test";
+import { TRIPLE_FAULT_CODE } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason } from "../../src/hal/types.ts";
 import { setupLongModeBoot } from "../../src/vmm/x86/boot-cpu.ts";
-import { TRIPLE_FAULT_CODE } from "../../src/hal/kvm/index.ts";
 import { describeIf } from "../support/skip.ts";
 import {
   createTestVm,
@@ -31,9 +31,15 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     const vcpu = t.vm.createVcpu(0);
     vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
     const exits = runUntil(vcpu, finished);
-    const text = exits.map((exit) => (exit.kind === "IoWrite" && exit.port === 0x3f8 ? String.fromCharCode(Number(exit.data)) : "")).join("");
+    const text = exits
+      .map((exit) => (exit.kind === "IoWrite" && exit.port === 0x3f8 ? String.fromCharCode(Number(exit.data)) : ""))
+      .join("");
     expect(text).toBe("Hello from the x86 guest\n");
-    expect(exits.at(-1)).toMatchObject({ kind: "Hypercall", nr: HC_DONE, args: [0n, expect.any(BigInt), expect.any(BigInt), 0n, 0n, 0n] });
+    expect(exits.at(-1)).toMatchObject({
+      kind: "Hypercall",
+      nr: HC_DONE,
+      args: [0n, expect.any(BigInt), expect.any(BigInt), 0n, 0n, 0n],
+    });
   });
 
   test("port I/O of each size, and string I/O presented element by element", () => {
@@ -60,8 +66,15 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     ]);
     // Values were truncated to the access width before the guest saw them.
     const report = exits.find((exit) => isHypercall(exit, HC_REPORT));
-    expect(report).toMatchObject({ args: [0xabn, 0xcdefn, 0x1234_5678n, expect.any(BigInt), expect.any(BigInt), expect.any(BigInt)] });
-    const write = (port: number, width: 1 | 2 | 4, data: bigint): AxVCpuExitReason => ({ kind: "IoWrite", port, width, data });
+    expect(report).toMatchObject({
+      args: [0xabn, 0xcdefn, 0x1234_5678n, expect.any(BigInt), expect.any(BigInt), expect.any(BigInt)],
+    });
+    const write = (port: number, width: 1 | 2 | 4, data: bigint): AxVCpuExitReason => ({
+      kind: "IoWrite",
+      port,
+      width,
+      data,
+    });
     expect(io.slice(6)).toEqual([
       write(0x530, 1, 0x61n),
       write(0x530, 1, 0x62n),
@@ -91,7 +104,8 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     const vcpu = t.vm.createVcpu(0);
     vcpu.setupX86(setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD }));
     const exits = runUntil(vcpu, (exit) => {
-      if (exit.kind === "MmioRead") vcpu.setReturnValue(exit.addr === TEST_MMIO + 0x20 ? 0x80n : 0x8877_6655_4433_2211n);
+      if (exit.kind === "MmioRead")
+        vcpu.setReturnValue(exit.addr === TEST_MMIO + 0x20 ? 0x80n : 0x8877_6655_4433_2211n);
       return finished(exit);
     });
     const mmio: AxVCpuExitReason[] = exits.filter((exit) => exit.kind === "MmioRead" || exit.kind === "MmioWrite");

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { kvmBackend, type KvmHypervisor, type KvmVcpu, type KvmVm } from "../../src/hal/kvm/index.ts";
+import { type KvmHypervisor, type KvmVcpu, type KvmVm, kvmBackend } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason, HostMemory } from "../../src/hal/types.ts";
 import { MappingFlags } from "../../src/hal/types.ts";
 import type { GuestMemoryAccess } from "../../src/vmm/x86/guest-memory-access.ts";
@@ -29,7 +29,9 @@ export function guestImage(name: string): Uint8Array {
 export function ramAccess(ram: HostMemory): GuestMemoryAccess {
   const check = (gpa: number, length: number): void => {
     if (gpa < 0 || gpa + length > ram.bytes.length) {
-      throw new RangeError(`Cannot access [0x${gpa.toString(16)}, 0x${(gpa + length).toString(16)}): RAM is [0, 0x${ram.bytes.length.toString(16)})`);
+      throw new RangeError(
+        `Cannot access [0x${gpa.toString(16)}, 0x${(gpa + length).toString(16)}): RAM is [0, 0x${ram.bytes.length.toString(16)})`,
+      );
     }
   };
   return {
@@ -53,7 +55,12 @@ export interface TestVm extends Disposable {
 
 export function createTestVm(options: { cpuCount?: number; irqchip?: boolean; ramSize?: number } = {}): TestVm {
   const hypervisor = kvmBackend.open();
-  const vm = hypervisor.createVm({ arch: "x86_64", vmId: 1, cpuCount: options.cpuCount ?? 1, irqchip: options.irqchip ?? true });
+  const vm = hypervisor.createVm({
+    arch: "x86_64",
+    vmId: 1,
+    cpuCount: options.cpuCount ?? 1,
+    irqchip: options.irqchip ?? true,
+  });
   const ram = vm.allocateMemory(options.ramSize ?? TEST_RAM_SIZE);
   vm.mapGuestMemory(0, ram, MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE);
   return {

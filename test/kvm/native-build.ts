@@ -12,7 +12,9 @@ const CACHE = join(ROOT, ".cache", "native");
 
 export function gccRequirement(): Requirement {
   const gcc = Bun.which("gcc");
-  return gcc === null ? { available: false, reason: "gcc is not installed (not on PATH)" } : { available: true, reason: `gcc at ${gcc}` };
+  return gcc === null
+    ? { available: false, reason: "gcc is not installed (not on PATH)" }
+    : { available: true, reason: `gcc at ${gcc}` };
 }
 
 /** Compile `sources` (paths relative to the repository root) into an executable; returns its path. */
@@ -23,7 +25,9 @@ export function buildNative(name: string, sources: readonly string[], flags: rea
   const exe = join(CACHE, `${name}-${hash.digest("hex").slice(0, 16)}`);
   if (existsSync(exe)) return exe;
   mkdirSync(CACHE, { recursive: true });
-  const cc = Bun.spawnSync(["gcc", ...flags, "-o", exe, ...sources.map((source) => join(ROOT, source))], { stderr: "pipe" });
+  const cc = Bun.spawnSync(["gcc", ...flags, "-o", exe, ...sources.map((source) => join(ROOT, source))], {
+    stderr: "pipe",
+  });
   if (cc.exitCode !== 0) throw new Error(`Cannot build ${name} with gcc: ${cc.stderr.toString()}`);
   return exe;
 }

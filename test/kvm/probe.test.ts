@@ -1,8 +1,8 @@
 /** The KVM probe, capability checks and memory slots, against the host's /dev/kvm. */
 import { describe, expect, test } from "bun:test";
+import { KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY } from "../../src/hal/kvm/abi.ts";
 import { kvmBackend, probeKvm, realModeState } from "../../src/hal/kvm/index.ts";
 import { APIC_LVT0, APIC_LVT1 } from "../../src/hal/kvm/vcpu.ts";
-import { KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY } from "../../src/hal/kvm/abi.ts";
 import { HalError, MappingFlags } from "../../src/hal/types.ts";
 import { describeIf } from "../support/skip.ts";
 import { createTestVm, guestImage, kvmRequirement, REAL_MODE_LOAD } from "./harness.ts";
@@ -38,7 +38,9 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
 
   test("a non-x86 VM is refused with the arch named", () => {
     using hypervisor = kvmBackend.open();
-    expect(() => hypervisor.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1 })).toThrow(/riscv64 VM: this backend runs x86_64/);
+    expect(() => hypervisor.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1 })).toThrow(
+      /riscv64 VM: this backend runs x86_64/,
+    );
   });
 
   test("memory is zeroed, page-aligned and shared with the guest through a slot", () => {

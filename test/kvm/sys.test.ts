@@ -1,6 +1,6 @@
 /** The bun:ffi syscall layer: argument checks before native code, errno kept in HalError, eventfd, signals. */
 import { describe, expect, test } from "bun:test";
-import { KVM_GET_REGS, KVM_GET_API_VERSION } from "../../src/hal/kvm/abi.ts";
+import { KVM_GET_API_VERSION, KVM_GET_REGS } from "../../src/hal/kvm/abi.ts";
 import * as sys from "../../src/hal/kvm/sys.ts";
 import { HalError } from "../../src/hal/types.ts";
 
@@ -23,11 +23,18 @@ describe("sys", () => {
     } finally {
       sys.close(fd);
     }
-    expect(caught(() => sys.close(0x7fff_0000))).toMatchObject({ kind: "syscall", operation: "close", errno: sys.EBADF });
+    expect(caught(() => sys.close(0x7fff_0000))).toMatchObject({
+      kind: "syscall",
+      operation: "close",
+      errno: sys.EBADF,
+    });
   });
 
   test("buffers too small for the request and bad descriptors are refused before native code", () => {
-    expect(caught(() => sys.ioctlBuf(3, KVM_GET_REGS, new Uint8Array(16)))).toMatchObject({ kind: "invalid-argument", operation: "KVM_GET_REGS" });
+    expect(caught(() => sys.ioctlBuf(3, KVM_GET_REGS, new Uint8Array(16)))).toMatchObject({
+      kind: "invalid-argument",
+      operation: "KVM_GET_REGS",
+    });
     expect(caught(() => sys.ioctlInt(-1, KVM_GET_API_VERSION))).toMatchObject({ kind: "invalid-argument" });
     expect(caught(() => sys.mmapAnonymous(100))).toMatchObject({ kind: "invalid-argument", operation: "mmap" });
     expect(caught(() => sys.viewMapping(0x1001, 4096))).toMatchObject({ kind: "invalid-argument" });

@@ -3,15 +3,29 @@
  * and two vCPUs whose exits are handled on one thread.
  */
 import { expect, test } from "bun:test";
-import type { AxVCpuExitReason } from "../../src/hal/types.ts";
-import type { KvmVcpu } from "../../src/hal/kvm/index.ts";
 import { KVM_MP_STATE_UNINITIALIZED } from "../../src/hal/kvm/abi.ts";
+import type { KvmVcpu } from "../../src/hal/kvm/index.ts";
+import type { AxVCpuExitReason } from "../../src/hal/types.ts";
 import { setupLongModeBoot } from "../../src/vmm/x86/boot-cpu.ts";
 import { describeIf } from "../support/skip.ts";
-import { createTestVm, guestImage, HC_AP_ALIVE, HC_DONE, HC_SIPI_SENT, isHypercall, kvmRequirement, LONG_MODE_LOAD, REAL_MODE_LOAD } from "./harness.ts";
+import {
+  createTestVm,
+  guestImage,
+  HC_AP_ALIVE,
+  HC_DONE,
+  HC_SIPI_SENT,
+  isHypercall,
+  kvmRequirement,
+  LONG_MODE_LOAD,
+  REAL_MODE_LOAD,
+} from "./harness.ts";
 
 /** Run asynchronously until `stop`, re-entering on `Nothing` (an AP woken by SIPI returns EAGAIN first). */
-async function runAsyncUntil(vcpu: KvmVcpu, stop: (exit: AxVCpuExitReason) => boolean, limit = 1000): Promise<AxVCpuExitReason[]> {
+async function runAsyncUntil(
+  vcpu: KvmVcpu,
+  stop: (exit: AxVCpuExitReason) => boolean,
+  limit = 1000,
+): Promise<AxVCpuExitReason[]> {
   const exits: AxVCpuExitReason[] = [];
   for (let i = 0; i < limit; i++) {
     const exit = await vcpu.runAsync();
@@ -76,7 +90,11 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     ]);
     expect(bspExits.at(-1)).toMatchObject({ kind: "Hypercall", nr: HC_SIPI_SENT });
     // The AP read its own APIC id (1) from CPUID leaf 1: our per-vCPU fix-up.
-    expect(apExits.at(-1)).toMatchObject({ kind: "Hypercall", nr: HC_AP_ALIVE, args: [1n, 0n, expect.any(BigInt), expect.any(BigInt), 0n, 0n] });
+    expect(apExits.at(-1)).toMatchObject({
+      kind: "Hypercall",
+      nr: HC_AP_ALIVE,
+      args: [1n, 0n, expect.any(BigInt), expect.any(BigInt), 0n, 0n],
+    });
     // Both now sit in HLT inside the kernel (in-kernel LAPIC): only a kick gets them out.
     const halted = [ap.runAsync(), bsp.runAsync()];
     await Bun.sleep(20);

@@ -2,7 +2,16 @@
  * A scripted backend for tests of the VMM layers: VMs with memory-slot stage 2 over plain ArrayBuffers, and
  * vCPUs (FakeHalVcpu) that return a script of exits.
  */
-import type { AxVCpuExitReason, BackendSupport, GuestArch, HalBackend, HalVm, HalVmOptions, HostMemory, Hypervisor } from "../../src/hal/types.ts";
+import type {
+  AxVCpuExitReason,
+  BackendSupport,
+  GuestArch,
+  HalBackend,
+  HalVm,
+  HalVmOptions,
+  HostMemory,
+  Hypervisor,
+} from "../../src/hal/types.ts";
 import { FakeHostMemoryAllocator } from "./fake-host-memory.ts";
 import { FakeHalVcpu } from "./fake-vcpu.ts";
 

@@ -8,14 +8,14 @@
 import { GuestMemory } from "../../src/addrspace/guest-memory.ts";
 import type { BusDevice } from "../../src/devices/types.ts";
 import {
+  featureBit,
+  hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_VERSION_1,
   VIRTIO_STATUS_ACKNOWLEDGE,
   VIRTIO_STATUS_DRIVER,
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FEATURES_OK,
-  featureBit,
-  hasFeature,
 } from "../../src/devices/virtio/constants.ts";
 import {
   VIRTIO_MMIO_CONFIG,
@@ -44,15 +44,15 @@ import {
   VIRTIO_MMIO_VERSION_2,
 } from "../../src/devices/virtio/mmio-transport.ts";
 import {
+  availRingSize,
+  descriptorTableSize,
+  usedRingSize,
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
   VIRTQ_DESC_F_WRITE,
   VIRTQ_DESC_SIZE,
   VIRTQ_USED_ELEM_SIZE,
-  availRingSize,
-  descriptorTableSize,
-  usedRingSize,
 } from "../../src/devices/virtio/queue.ts";
 
 export const TEST_RAM_BASE = 0x8000_0000;
@@ -76,7 +76,8 @@ export class TestGuestRam {
   /** `size` zeroed bytes aligned to `align`. */
   alloc(size: number, align = 16): number {
     const at = Math.ceil(this.#next / align) * align;
-    if (at + size > this.base + this.size) throw new Error(`test RAM exhausted: ${size} bytes wanted at 0x${at.toString(16)}`);
+    if (at + size > this.base + this.size)
+      throw new Error(`test RAM exhausted: ${size} bytes wanted at 0x${at.toString(16)}`);
     this.#next = at + size;
     this.bytes.fill(0, at - this.base, at - this.base + size);
     return at;
@@ -154,7 +155,10 @@ export class DriverQueue {
    * `indirect`, the chain is one descriptor pointing at a table holding all the buffers. Returns the head and
    * where each buffer went.
    */
-  add(buffers: readonly DriverBuffer[], options: { indirect?: boolean; publish?: boolean } = {}): { head: number; buffers: PlacedBuffer[] } {
+  add(
+    buffers: readonly DriverBuffer[],
+    options: { indirect?: boolean; publish?: boolean } = {},
+  ): { head: number; buffers: PlacedBuffer[] } {
     const mem = this.ram.memory;
     const placed: PlacedBuffer[] = buffers.map((b) => {
       const len = b.writable ? b.length : b.data.length;
@@ -177,7 +181,12 @@ export class DriverQueue {
       });
       head = this.#take(1)[0] ?? 0;
       descriptors = [head];
-      this.writeDescriptor(head, { addr: table, len: VIRTQ_DESC_SIZE * placed.length, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
+      this.writeDescriptor(head, {
+        addr: table,
+        len: VIRTQ_DESC_SIZE * placed.length,
+        flags: VIRTQ_DESC_F_INDIRECT,
+        next: 0,
+      });
     } else {
       descriptors = this.#take(placed.length);
       placed.forEach((b, i) => {
@@ -288,7 +297,8 @@ export class DriverQueue {
   }
 
   #take(count: number): number[] {
-    if (count > this.#free.length) throw new Error(`queue ${this.index}: ${count} descriptors wanted, ${this.#free.length} free`);
+    if (count > this.#free.length)
+      throw new Error(`queue ${this.index}: ${count} descriptors wanted, ${this.#free.length} free`);
     return this.#free.splice(0, count);
   }
 }
@@ -421,7 +431,11 @@ export class VirtioMmioDriver {
   }
 
   /** Publish a chain on queue `index` and notify if the device wants it (returns whether it notified). */
-  submit(index: number, buffers: readonly DriverBuffer[], options: { indirect?: boolean } = {}): { head: number; buffers: PlacedBuffer[]; kicked: boolean } {
+  submit(
+    index: number,
+    buffers: readonly DriverBuffer[],
+    options: { indirect?: boolean } = {},
+  ): { head: number; buffers: PlacedBuffer[]; kicked: boolean } {
     const q = this.queue(index);
     const before = q.availIdx;
     const placed = q.add(buffers, options);

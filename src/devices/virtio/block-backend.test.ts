@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
-import { BlockBackendError, FileBlockBackend, MemoryBlockBackend } from "./block-backend.ts";
 import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VirtioBlock } from "./block.ts";
+import { BlockBackendError, FileBlockBackend, MemoryBlockBackend } from "./block-backend.ts";
 import { VirtioMmioTransport } from "./mmio-transport.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "axvisor-blk-"));
@@ -24,7 +24,9 @@ describe("MemoryBlockBackend", () => {
     const out = new Uint8Array(4);
     disk.read(999, out);
     expect([...out]).toEqual([0, 1, 2, 3]);
-    expect(() => disk.read(1021, new Uint8Array(4))).toThrow("Cannot read 4 bytes at 0x3fd: the store holds 0x400 bytes");
+    expect(() => disk.read(1021, new Uint8Array(4))).toThrow(
+      "Cannot read 4 bytes at 0x3fd: the store holds 0x400 bytes",
+    );
     expect(() => disk.write(-1, new Uint8Array(1))).toThrow(BlockBackendError);
     expect(() => disk.write(2 ** 60, new Uint8Array(1))).toThrow(BlockBackendError);
     const ro = new MemoryBlockBackend(16, { readOnly: true });
@@ -34,7 +36,10 @@ describe("MemoryBlockBackend", () => {
 
 describe("FileBlockBackend", () => {
   test("reads, writes and flushes a raw image file", () => {
-    const path = image("rw.img", Uint8Array.from({ length: 4096 }, (_, i) => i & 0xff));
+    const path = image(
+      "rw.img",
+      Uint8Array.from({ length: 4096 }, (_, i) => i & 0xff),
+    );
     using disk = FileBlockBackend.open(path);
     expect(disk.size).toBe(4096);
     const out = new Uint8Array(8);
@@ -49,7 +54,9 @@ describe("FileBlockBackend", () => {
   test("read-only images refuse writes; missing images and closed ones are errors", () => {
     const path = image("ro.img", new Uint8Array(512));
     const disk = FileBlockBackend.open(path, { readOnly: true });
-    expect(() => disk.write(0, new Uint8Array(1))).toThrow(`Cannot write 1 bytes at 0x0 to "${path}": opened read-only`);
+    expect(() => disk.write(0, new Uint8Array(1))).toThrow(
+      `Cannot write 1 bytes at 0x0 to "${path}": opened read-only`,
+    );
     disk.flush(); // nothing to make durable
     disk.close();
     expect(() => disk.read(0, new Uint8Array(1))).toThrow(`Cannot read "${path}": the image is closed`);
@@ -71,7 +78,11 @@ describe("FileBlockBackend", () => {
     const path = image("vm.img", new Uint8Array(16 * 512));
     using disk = FileBlockBackend.open(path);
     const ram = new TestGuestRam(1 << 18);
-    const transport = new VirtioMmioTransport({ device: new VirtioBlock({ backend: disk }), memory: ram.memory, irq: new RecordingIrqLine() });
+    const transport = new VirtioMmioTransport({
+      device: new VirtioBlock({ backend: disk }),
+      memory: ram.memory,
+      irq: new RecordingIrqLine(),
+    });
     const driver = new VirtioMmioDriver(transport, ram);
     driver.init();
     const header = (type: number, sector: number) => {
@@ -81,9 +92,20 @@ describe("FileBlockBackend", () => {
       return h;
     };
     const data = Uint8Array.from({ length: 1024 }, (_, i) => (i * 13) & 0xff);
-    driver.submit(0, [{ writable: false, data: header(VIRTIO_BLK_T_OUT, 5) }, { writable: false, data }, { writable: true, length: 1 }]);
-    driver.submit(0, [{ writable: false, data: header(VIRTIO_BLK_T_FLUSH, 0) }, { writable: true, length: 1 }]);
-    const read = driver.submit(0, [{ writable: false, data: header(VIRTIO_BLK_T_IN, 5) }, { writable: true, length: 1024 }, { writable: true, length: 1 }]);
+    driver.submit(0, [
+      { writable: false, data: header(VIRTIO_BLK_T_OUT, 5) },
+      { writable: false, data },
+      { writable: true, length: 1 },
+    ]);
+    driver.submit(0, [
+      { writable: false, data: header(VIRTIO_BLK_T_FLUSH, 0) },
+      { writable: true, length: 1 },
+    ]);
+    const read = driver.submit(0, [
+      { writable: false, data: header(VIRTIO_BLK_T_IN, 5) },
+      { writable: true, length: 1024 },
+      { writable: true, length: 1 },
+    ]);
     const used = driver.queue(0).takeUsed();
     expect(used.map((u) => u.len)).toEqual([1, 1, 1025]);
     const [, dataBuffer, status] = read.buffers;

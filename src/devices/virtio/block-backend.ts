@@ -38,7 +38,13 @@ export class BlockBackendError extends Error {
   readonly kind: BlockBackendErrorKind;
   readonly offset: number;
   readonly length: number;
-  constructor(kind: BlockBackendErrorKind, message: string, offset: number, length: number, options: { cause?: unknown } = {}) {
+  constructor(
+    kind: BlockBackendErrorKind,
+    message: string,
+    offset: number,
+    length: number,
+    options: { cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = kind;
     this.offset = offset;
@@ -48,7 +54,12 @@ export class BlockBackendError extends Error {
 
 function checkRange(action: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || length > size - offset) {
-    throw new BlockBackendError("out-of-range", `Cannot ${action} ${String(length)} bytes at ${hex(offset)}: the store holds ${hex(size)} bytes`, offset, length);
+    throw new BlockBackendError(
+      "out-of-range",
+      `Cannot ${action} ${String(length)} bytes at ${hex(offset)}: the store holds ${hex(size)} bytes`,
+      offset,
+      length,
+    );
   }
 }
 
@@ -74,7 +85,13 @@ export class MemoryBlockBackend implements BlockBackend {
   }
 
   write(offset: number, src: Uint8Array): void {
-    if (this.readOnly) throw new BlockBackendError("read-only", `Cannot write ${String(src.length)} bytes at ${hex(offset)}: the store is read-only`, offset, src.length);
+    if (this.readOnly)
+      throw new BlockBackendError(
+        "read-only",
+        `Cannot write ${String(src.length)} bytes at ${hex(offset)}: the store is read-only`,
+        offset,
+        src.length,
+      );
     checkRange("write", this.size, offset, src.length);
     this.bytes.set(src, offset);
   }
@@ -105,12 +122,23 @@ export class FileBlockBackend implements BlockBackend, Disposable {
     try {
       fd = openSync(path, readOnly ? "r" : "r+");
     } catch (cause) {
-      throw new BlockBackendError("open", `Cannot open disk image "${path}" ${readOnly ? "read-only" : "read-write"}: ${errorText(cause)}`, 0, 0, { cause });
+      throw new BlockBackendError(
+        "open",
+        `Cannot open disk image "${path}" ${readOnly ? "read-only" : "read-write"}: ${errorText(cause)}`,
+        0,
+        0,
+        { cause },
+      );
     }
     try {
       const stat = fstatSync(fd);
       if (!stat.isFile() && !stat.isBlockDevice()) {
-        throw new BlockBackendError("open", `Cannot open disk image "${path}": it is not a regular file or block device`, 0, 0);
+        throw new BlockBackendError(
+          "open",
+          `Cannot open disk image "${path}": it is not a regular file or block device`,
+          0,
+          0,
+        );
       }
       return new FileBlockBackend(path, fd, stat.size, readOnly);
     } catch (cause) {
@@ -135,19 +163,37 @@ export class FileBlockBackend implements BlockBackend, Disposable {
         done += n;
       }
     } catch (cause) {
-      throw new BlockBackendError("io", `Cannot read ${String(dest.length)} bytes at ${hex(offset)} from "${this.path}": ${errorText(cause)}`, offset, dest.length, { cause });
+      throw new BlockBackendError(
+        "io",
+        `Cannot read ${String(dest.length)} bytes at ${hex(offset)} from "${this.path}": ${errorText(cause)}`,
+        offset,
+        dest.length,
+        { cause },
+      );
     }
   }
 
   write(offset: number, src: Uint8Array): void {
-    if (this.readOnly) throw new BlockBackendError("read-only", `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": opened read-only`, offset, src.length);
+    if (this.readOnly)
+      throw new BlockBackendError(
+        "read-only",
+        `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": opened read-only`,
+        offset,
+        src.length,
+      );
     checkRange("write", this.size, offset, src.length);
     const fd = this.#open("write", offset, src.length);
     let done = 0;
     try {
       while (done < src.length) done += writeSync(fd, src, done, src.length - done, offset + done);
     } catch (cause) {
-      throw new BlockBackendError("io", `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": ${errorText(cause)}`, offset, src.length, { cause });
+      throw new BlockBackendError(
+        "io",
+        `Cannot write ${String(src.length)} bytes at ${hex(offset)} to "${this.path}": ${errorText(cause)}`,
+        offset,
+        src.length,
+        { cause },
+      );
     }
   }
 
@@ -172,7 +218,8 @@ export class FileBlockBackend implements BlockBackend, Disposable {
   }
 
   #open(action: string, offset: number, length: number): number {
-    if (this.#fd === undefined) throw new BlockBackendError("io", `Cannot ${action} "${this.path}": the image is closed`, offset, length);
+    if (this.#fd === undefined)
+      throw new BlockBackendError("io", `Cannot ${action} "${this.path}": the image is closed`, offset, length);
     return this.#fd;
   }
 }

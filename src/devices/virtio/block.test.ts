@@ -1,9 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
-import { acceptAllBut, TestGuestRam, VirtioMmioDriver, type DriverBuffer, type UsedBuffer } from "../../../test/support/virtio-driver.ts";
+import {
+  acceptAllBut,
+  type DriverBuffer,
+  TestGuestRam,
+  type UsedBuffer,
+  VirtioMmioDriver,
+} from "../../../test/support/virtio-driver.ts";
 import { DeviceError } from "../errors.ts";
-import { BlockBackendError, MemoryBlockBackend, type BlockBackend } from "./block-backend.ts";
 import {
   VIRTIO_BLK_CONFIG_CAPACITY,
   VIRTIO_BLK_CONFIG_SEG_MAX,
@@ -23,9 +28,9 @@ import {
   VirtioBlock,
   type VirtioBlockOptions,
 } from "./block.ts";
-import { VIRTIO_F_VERSION_1, VIRTIO_ID_BLOCK, featureBit } from "./constants.ts";
-import { VIRTIO_MMIO_DEVICE_ID } from "./mmio-transport.ts";
-import { VirtioMmioTransport } from "./mmio-transport.ts";
+import { type BlockBackend, BlockBackendError, MemoryBlockBackend } from "./block-backend.ts";
+import { featureBit, VIRTIO_F_VERSION_1, VIRTIO_ID_BLOCK } from "./constants.ts";
+import { VIRTIO_MMIO_DEVICE_ID, VirtioMmioTransport } from "./mmio-transport.ts";
 
 const SECTOR = 512;
 
@@ -33,7 +38,13 @@ function pattern(length: number, seed: number): Uint8Array<ArrayBuffer> {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7 + (i >> 9)) & 0xff);
 }
 
-function setup(options: Partial<VirtioBlockOptions> & { disk?: BlockBackend; accept?: (offered: bigint) => bigint; ramSize?: number } = {}) {
+function setup(
+  options: Partial<VirtioBlockOptions> & {
+    disk?: BlockBackend;
+    accept?: (offered: bigint) => bigint;
+    ramSize?: number;
+  } = {},
+) {
   const backend = options.disk ?? new MemoryBlockBackend(pattern(64 * SECTOR, 1));
   const blk = new VirtioBlock({ ...options, backend });
   const ram = new TestGuestRam(options.ramSize ?? 1 << 20);
@@ -97,9 +108,16 @@ function submit(
   writableLength: number,
   options: { readCuts?: number[]; writeCuts?: number[]; indirect?: boolean } = {},
 ): Completed {
-  driver.submit(0, [...(readable.length > 0 ? cutReadable(readable, options.readCuts) : []), ...cutWritable(writableLength, options.writeCuts)], {
-    indirect: options.indirect ?? false,
-  });
+  driver.submit(
+    0,
+    [
+      ...(readable.length > 0 ? cutReadable(readable, options.readCuts) : []),
+      ...cutWritable(writableLength, options.writeCuts),
+    ],
+    {
+      indirect: options.indirect ?? false,
+    },
+  );
   const used = driver.queue(0).takeUsed();
   expect(used).toHaveLength(1);
   const [first] = used;
@@ -117,7 +135,9 @@ describe("virtio-blk configuration", () => {
     const { driver, blk } = setup({ queueSize: 128, sizeMax: 0x1000 });
     expect(driver.r32(VIRTIO_MMIO_DEVICE_ID)).toBe(VIRTIO_ID_BLOCK);
     const offered = driver.deviceFeatures();
-    expect(offered & 0xff_ffffn).toBe(featureBit(VIRTIO_BLK_F_SIZE_MAX) | featureBit(VIRTIO_BLK_F_SEG_MAX) | featureBit(VIRTIO_BLK_F_FLUSH));
+    expect(offered & 0xff_ffffn).toBe(
+      featureBit(VIRTIO_BLK_F_SIZE_MAX) | featureBit(VIRTIO_BLK_F_SEG_MAX) | featureBit(VIRTIO_BLK_F_FLUSH),
+    );
     expect(offered & featureBit(VIRTIO_F_VERSION_1)).not.toBe(0n);
     expect(driver.config64(VIRTIO_BLK_CONFIG_CAPACITY)).toBe(64n);
     expect(driver.config32(VIRTIO_BLK_CONFIG_SEG_MAX)).toBe(126);
@@ -136,9 +156,13 @@ describe("virtio-blk configuration", () => {
 
   test("bad options are configuration errors", () => {
     const backend = new MemoryBlockBackend(SECTOR);
-    expect(() => new VirtioBlock({ backend, queueSize: 100 })).toThrow("queue size 100 is not a power of two in 4..32768");
+    expect(() => new VirtioBlock({ backend, queueSize: 100 })).toThrow(
+      "queue size 100 is not a power of two in 4..32768",
+    );
     expect(() => new VirtioBlock({ backend, sizeMax: 512 })).toThrow(DeviceError);
-    expect(() => new VirtioBlock({ backend, serial: "x".repeat(21) })).toThrow("is not printable ASCII of at most 20 bytes");
+    expect(() => new VirtioBlock({ backend, serial: "x".repeat(21) })).toThrow(
+      "is not printable ASCII of at most 20 bytes",
+    );
     expect(() => new VirtioBlock({ backend, serial: "é" })).toThrow(DeviceError);
   });
 });
@@ -164,7 +188,13 @@ describe("virtio-blk requests", () => {
     backend.read(10 * SECTOR, back);
     expect(back).toEqual(data);
     expect(readSectors(driver, 10, 3).data).toEqual(data);
-    expect(blk.stats).toMatchObject({ requests: 2, reads: 1, writes: 1, bytesRead: 3 * SECTOR, bytesWritten: 3 * SECTOR });
+    expect(blk.stats).toMatchObject({
+      requests: 2,
+      reads: 1,
+      writes: 1,
+      bytesRead: 3 * SECTOR,
+      bytesWritten: 3 * SECTOR,
+    });
   });
 
   test("framing does not matter: headers, data and status split anywhere, or merged, direct or indirect", () => {
@@ -212,7 +242,11 @@ describe("virtio-blk requests", () => {
     const { driver } = setup({ disk });
     writeSectors(driver, 0, pattern(SECTOR, 1));
     expect(disk.flushes).toBe(0);
-    expect(submit(driver, header(VIRTIO_BLK_T_FLUSH, 0), 1)).toEqual({ status: VIRTIO_BLK_S_OK, len: 1, data: new Uint8Array(0) });
+    expect(submit(driver, header(VIRTIO_BLK_T_FLUSH, 0), 1)).toEqual({
+      status: VIRTIO_BLK_S_OK,
+      len: 1,
+      data: new Uint8Array(0),
+    });
     expect(disk.flushes).toBe(1);
 
     const wt = new MemoryBlockBackend(8 * SECTOR);
@@ -227,9 +261,11 @@ describe("virtio-blk requests", () => {
     const done = submit(driver, header(VIRTIO_BLK_T_GET_ID, 0), 21);
     expect(done.status).toBe(VIRTIO_BLK_S_OK);
     expect(done.len).toBe(21);
-    expect(new TextDecoder().decode(done.data)).toBe("disk-7" + "\0".repeat(14));
+    expect(new TextDecoder().decode(done.data)).toBe(`disk-7${"\0".repeat(14)}`);
     const full = setup({ serial: "0123456789abcdefghij" });
-    expect(new TextDecoder().decode(submit(full.driver, header(VIRTIO_BLK_T_GET_ID, 0), 21).data)).toBe("0123456789abcdefghij");
+    expect(new TextDecoder().decode(submit(full.driver, header(VIRTIO_BLK_T_GET_ID, 0), 21).data)).toBe(
+      "0123456789abcdefghij",
+    );
     // A short buffer gets what fits; a long one the 20 bytes (used length 20: the rest was not written).
     expect(submit(full.driver, header(VIRTIO_BLK_T_GET_ID, 0), 5)).toMatchObject({ status: VIRTIO_BLK_S_OK, len: 5 });
     expect(submit(full.driver, header(VIRTIO_BLK_T_GET_ID, 0), 41)).toMatchObject({ status: VIRTIO_BLK_S_OK, len: 20 });
@@ -242,7 +278,12 @@ describe("virtio-blk requests", () => {
     expect(submit(driver, header(VIRTIO_BLK_T_IN, 0).subarray(0, 10), 1).status).toBe(VIRTIO_BLK_S_IOERR);
     // No writable byte: nowhere to put the status; returned with length 0.
     driver.submit(0, [{ writable: false, data: header(VIRTIO_BLK_T_FLUSH, 0) }]);
-    expect(driver.queue(0).takeUsed().map((u) => u.len)).toEqual([0]);
+    expect(
+      driver
+        .queue(0)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([0]);
     expect(blk.stats.malformed).toBe(2);
     expect(transport.running).toBe(true);
     expect(readSectors(driver, 0, 1).status).toBe(VIRTIO_BLK_S_OK);
@@ -273,7 +314,13 @@ describe("virtio-blk requests", () => {
   test("a batch of requests in one notification, completed in order with one interrupt", () => {
     const { driver, irq } = setup();
     const q = driver.queue(0);
-    const heads = [0, 1, 2, 3].map((i) => q.add([{ writable: false, data: header(VIRTIO_BLK_T_IN, i) }, { writable: true, length: SECTOR + 1 }]).head);
+    const heads = [0, 1, 2, 3].map(
+      (i) =>
+        q.add([
+          { writable: false, data: header(VIRTIO_BLK_T_IN, i) },
+          { writable: true, length: SECTOR + 1 },
+        ]).head,
+    );
     irq.clear();
     driver.notify(0);
     const used = q.takeUsed();

@@ -25,9 +25,9 @@
 import { DeviceError } from "../errors.ts";
 import type { BlockBackend } from "./block-backend.ts";
 import { readConfigBytes } from "./config-space.ts";
-import { VIRTIO_ID_BLOCK, featureBit, hasFeature } from "./constants.ts";
-import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
-import { VIRTQ_MAX_SIZE, type DescriptorChain } from "./queue.ts";
+import { featureBit, hasFeature, VIRTIO_ID_BLOCK } from "./constants.ts";
+import { serveQueue, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
+import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
 
 // Feature bits (§5.2.3).
 export const VIRTIO_BLK_F_SIZE_MAX = 1;
@@ -128,7 +128,17 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
   readonly capacity: number;
   readonly segMax: number;
   readonly sizeMax: number;
-  readonly stats: VirtioBlockStats = { requests: 0, reads: 0, writes: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, ioErrors: 0, unsupported: 0, malformed: 0 };
+  readonly stats: VirtioBlockStats = {
+    requests: 0,
+    reads: 0,
+    writes: 0,
+    flushes: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    ioErrors: 0,
+    unsupported: 0,
+    malformed: 0,
+  };
 
   readonly #config = new Uint8Array(VIRTIO_BLK_CONFIG_SIZE);
   readonly #id = new Uint8Array(VIRTIO_BLK_ID_BYTES);
@@ -140,20 +150,41 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
   constructor(options: VirtioBlockOptions) {
     const what = "Cannot create a virtio-blk device";
     const queueSize = options.queueSize ?? VIRTIO_BLK_DEFAULT_QUEUE_SIZE;
-    if (!Number.isInteger(queueSize) || queueSize < 4 || queueSize > VIRTQ_MAX_SIZE || (queueSize & (queueSize - 1)) !== 0) {
-      throw new DeviceError("virtio-blk", "invalid-config", `${what}: queue size ${String(queueSize)} is not a power of two in 4..${String(VIRTQ_MAX_SIZE)}`);
+    if (
+      !Number.isInteger(queueSize) ||
+      queueSize < 4 ||
+      queueSize > VIRTQ_MAX_SIZE ||
+      (queueSize & (queueSize - 1)) !== 0
+    ) {
+      throw new DeviceError(
+        "virtio-blk",
+        "invalid-config",
+        `${what}: queue size ${String(queueSize)} is not a power of two in 4..${String(VIRTQ_MAX_SIZE)}`,
+      );
     }
     const sizeMax = options.sizeMax ?? VIRTIO_BLK_DEFAULT_SIZE_MAX;
     if (!Number.isInteger(sizeMax) || sizeMax < 4096 || sizeMax > 0xffff_ffff) {
-      throw new DeviceError("virtio-blk", "invalid-config", `${what}: size_max ${String(sizeMax)} is not in 4096..2^32-1`);
+      throw new DeviceError(
+        "virtio-blk",
+        "invalid-config",
+        `${what}: size_max ${String(sizeMax)} is not in 4096..2^32-1`,
+      );
     }
     const serial = options.serial ?? "axvisor-virtio-blk";
     if (!/^[\x20-\x7e]*$/.test(serial) || serial.length > VIRTIO_BLK_ID_BYTES) {
-      throw new DeviceError("virtio-blk", "invalid-config", `${what}: serial ${JSON.stringify(serial)} is not printable ASCII of at most ${String(VIRTIO_BLK_ID_BYTES)} bytes`);
+      throw new DeviceError(
+        "virtio-blk",
+        "invalid-config",
+        `${what}: serial ${JSON.stringify(serial)} is not printable ASCII of at most ${String(VIRTIO_BLK_ID_BYTES)} bytes`,
+      );
     }
     const size = options.backend.size;
     if (!Number.isSafeInteger(size) || size < 0) {
-      throw new DeviceError("virtio-blk", "invalid-config", `${what}: the backend size ${String(size)} is not a byte count`);
+      throw new DeviceError(
+        "virtio-blk",
+        "invalid-config",
+        `${what}: the backend size ${String(size)} is not a byte count`,
+      );
     }
     this.backend = options.backend;
     this.readOnly = options.readOnly ?? false;
@@ -315,4 +346,3 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
     }
   }
 }
-

@@ -3,7 +3,6 @@ import fc from "fast-check";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { DeviceError } from "../errors.ts";
-import { VIRTIO_F_EVENT_IDX, VIRTIO_ID_CONSOLE, featureBit } from "./constants.ts";
 import {
   VIRTIO_CONSOLE_CONFIG_EMERG_WR,
   VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS,
@@ -13,6 +12,7 @@ import {
   VirtioConsole,
   type VirtioConsoleOptions,
 } from "./console.ts";
+import { featureBit, VIRTIO_F_EVENT_IDX, VIRTIO_ID_CONSOLE } from "./constants.ts";
 import { VIRTIO_MMIO_CONFIG, VIRTIO_MMIO_DEVICE_ID, VirtioMmioTransport } from "./mmio-transport.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -71,7 +71,12 @@ describe("virtio-console", () => {
     ]);
     driver.submit(VIRTIO_CONSOLE_TRANSMITQ, [{ writable: false, data: text("indirect") }], { indirect: true });
     expect(decode(out)).toBe("hello, world\nindirect");
-    expect(driver.queue(VIRTIO_CONSOLE_TRANSMITQ).takeUsed().map((u) => u.len)).toEqual([0, 0, 0]);
+    expect(
+      driver
+        .queue(VIRTIO_CONSOLE_TRANSMITQ)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([0, 0, 0]);
   });
 
   test("host input fills posted receive buffers; extra input waits for more buffers", () => {
@@ -128,7 +133,12 @@ describe("virtio-console", () => {
     const { driver, console } = setup();
     console.enqueueInput(text("hi"));
     driver.submit(VIRTIO_CONSOLE_RECEIVEQ, [{ writable: false, data: text("?") }]);
-    expect(driver.queue(VIRTIO_CONSOLE_RECEIVEQ).takeUsed().map((u) => u.len)).toEqual([0]);
+    expect(
+      driver
+        .queue(VIRTIO_CONSOLE_RECEIVEQ)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([0]);
     expect(console.stats.emptyReceiveBuffers).toBe(1);
     driver.reset();
     expect(console.pendingInput).toBe(2);
@@ -158,11 +168,19 @@ describe("virtio-console", () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant("input" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 30 }) }),
       fc.record({ kind: fc.constant("post" as const), size: fc.integer({ min: 0, max: 12 }) }),
-      fc.record({ kind: fc.constant("output" as const), bytes: fc.uint8Array({ minLength: 0, maxLength: 30 }), indirect: fc.boolean() }),
+      fc.record({
+        kind: fc.constant("output" as const),
+        bytes: fc.uint8Array({ minLength: 0, maxLength: 30 }),
+        indirect: fc.boolean(),
+      }),
     );
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), fc.boolean(), (steps, eventIdx) => {
-        const { driver, console, out, ram } = setup({ inputBufferSize: 64, queueSize: 16 }, true, eventIdx ? undefined : (o) => o & ~featureBit(VIRTIO_F_EVENT_IDX));
+        const { driver, console, out, ram } = setup(
+          { inputBufferSize: 64, queueSize: 16 },
+          true,
+          eventIdx ? undefined : (o) => o & ~featureBit(VIRTIO_F_EVENT_IDX),
+        );
         const mark = ram.checkpoint();
         const sentIn: number[] = [];
         const gotIn: number[] = [];

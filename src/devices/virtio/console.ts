@@ -15,8 +15,8 @@
 
 import { DeviceError } from "../errors.ts";
 import { readConfigBytes } from "./config-space.ts";
-import { VIRTIO_ID_CONSOLE, featureBit } from "./constants.ts";
-import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
+import { featureBit, VIRTIO_ID_CONSOLE } from "./constants.ts";
+import { serveQueue, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
 import { VIRTQ_MAX_SIZE } from "./queue.ts";
 
 export const VIRTIO_CONSOLE_F_SIZE = 0;
@@ -87,12 +87,25 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   constructor(options: VirtioConsoleOptions) {
     const what = "Cannot create a virtio-console device";
     const queueSize = options.queueSize ?? VIRTIO_CONSOLE_DEFAULT_QUEUE_SIZE;
-    if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > VIRTQ_MAX_SIZE || (queueSize & (queueSize - 1)) !== 0) {
-      throw new DeviceError("virtio-console", "invalid-config", `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`);
+    if (
+      !Number.isInteger(queueSize) ||
+      queueSize < 1 ||
+      queueSize > VIRTQ_MAX_SIZE ||
+      (queueSize & (queueSize - 1)) !== 0
+    ) {
+      throw new DeviceError(
+        "virtio-console",
+        "invalid-config",
+        `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`,
+      );
     }
     const inputBufferSize = options.inputBufferSize ?? VIRTIO_CONSOLE_DEFAULT_INPUT_BUFFER;
     if (!Number.isInteger(inputBufferSize) || inputBufferSize < 1 || inputBufferSize > 1 << 24) {
-      throw new DeviceError("virtio-console", "invalid-config", `${what}: input buffer size ${String(inputBufferSize)} is not in 1..16 MiB`);
+      throw new DeviceError(
+        "virtio-console",
+        "invalid-config",
+        `${what}: input buffer size ${String(inputBufferSize)} is not in 1..16 MiB`,
+      );
     }
     this.#sink = options.sink;
     this.#onInputSpace = options.onInputSpace;
@@ -155,14 +168,19 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   snapshot(): VirtioConsoleState {
     const pending: number[] = [];
-    for (let i = 0; i < this.#inputLength; i++) pending.push(this.#input[(this.#inputHead + i) % this.inputBufferSize] ?? 0);
+    for (let i = 0; i < this.#inputLength; i++)
+      pending.push(this.#input[(this.#inputHead + i) % this.inputBufferSize] ?? 0);
     return { pendingInput: pending };
   }
 
   restore(state: VirtioConsoleState): void {
     const bytes = state.pendingInput;
     if (bytes.length > this.inputBufferSize || !bytes.every((b) => Number.isInteger(b) && b >= 0 && b <= 0xff)) {
-      throw new DeviceError("virtio-console", "invalid-state", `Cannot restore the console: pending input must be at most ${String(this.inputBufferSize)} bytes (got ${String(bytes.length)} values)`);
+      throw new DeviceError(
+        "virtio-console",
+        "invalid-state",
+        `Cannot restore the console: pending input must be at most ${String(this.inputBufferSize)} bytes (got ${String(bytes.length)} values)`,
+      );
     }
     this.#input.set(bytes);
     this.#inputHead = 0;

@@ -11,11 +11,11 @@
  * (`VirtioConsole.enqueueInput`) run the device at once too. `transport.reset()` on a VM reset.
  */
 
+export * from "./block.ts";
+export * from "./block-backend.ts";
+export * from "./console.ts";
 export * from "./constants.ts";
 export type { VirtioDevice, VirtioDeviceContext, VirtioFailure } from "./device.ts";
 export * from "./mmio-transport.ts";
 export * from "./queue.ts";
-export * from "./block-backend.ts";
-export * from "./block.ts";
-export * from "./console.ts";
 export * from "./rng.ts";

@@ -10,8 +10,8 @@ import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-dri
 import { Bus } from "../bus.ts";
 import { Plic } from "../plic.ts";
 import type { BusDevice } from "../types.ts";
-import { MemoryBlockBackend } from "./block-backend.ts";
 import { VIRTIO_BLK_T_IN, VirtioBlock } from "./block.ts";
+import { MemoryBlockBackend } from "./block-backend.ts";
 import { VIRTIO_CONSOLE_TRANSMITQ, VirtioConsole } from "./console.ts";
 import type { VirtioDevice } from "./device.ts";
 import { VIRTIO_MMIO_CONFIG, VIRTIO_MMIO_INT_VRING, VirtioMmioTransport } from "./mmio-transport.ts";
@@ -96,7 +96,12 @@ test("blk, console and rng on one bus with PLIC interrupts, driven through guest
   const [, data, status] = read.buffers;
   if (data === undefined || status === undefined) throw new Error("missing buffers");
   expect(blk.queue(0).readBuffer(status)[0]).toBe(0);
-  expect(blk.queue(0).readBuffer(data).every((b) => b === 0x43)).toBe(true);
+  expect(
+    blk
+      .queue(0)
+      .readBuffer(data)
+      .every((b) => b === 0x43),
+  ).toBe(true);
 
   con.submit(VIRTIO_CONSOLE_TRANSMITQ, [{ writable: false, data: new TextEncoder().encode("console ok\n") }]);
   expect(handleInterrupt()).toBe(2);
@@ -104,6 +109,11 @@ test("blk, console and rng on one bus with PLIC interrupts, driven through guest
 
   rng.submit(0, [{ writable: true, length: 32 }]);
   expect(handleInterrupt()).toBe(3);
-  expect(rng.queue(0).takeUsed().map((u) => u.len)).toEqual([32]);
+  expect(
+    rng
+      .queue(0)
+      .takeUsed()
+      .map((u) => u.len),
+  ).toEqual([32]);
   expect(hart.level).toBe(false);
 });

@@ -5,6 +5,7 @@ import { acceptAllBut, TestGuestRam, VirtioMmioDriver } from "../../../test/supp
 import { DeviceError } from "../errors.ts";
 import type { DeviceMemory } from "../types.ts";
 import {
+  featureBit,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
@@ -14,7 +15,6 @@ import {
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FAILED,
   VIRTIO_STATUS_FEATURES_OK,
-  featureBit,
 } from "./constants.ts";
 import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
 import {
@@ -45,8 +45,8 @@ import {
   VIRTIO_MMIO_VENDOR_ID,
   VIRTIO_MMIO_VENDOR_ID_AXVISOR,
   VIRTIO_MMIO_VERSION,
-  VirtioMmioTransport,
   type VirtioMmioOptions,
+  VirtioMmioTransport,
 } from "./mmio-transport.ts";
 
 // The VMM's GuestMemory (TestGuestRam.memory) must be usable wherever devices expect DeviceMemory.
@@ -130,7 +130,10 @@ class EchoDevice implements VirtioDevice<{ readonly scratch: number; readonly ec
   }
 }
 
-function setup(options: Partial<Omit<VirtioMmioOptions<unknown>, "device" | "memory" | "irq">> = {}, ram = new TestGuestRam(1 << 18)) {
+function setup(
+  options: Partial<Omit<VirtioMmioOptions<unknown>, "device" | "memory" | "irq">> = {},
+  ram = new TestGuestRam(1 << 18),
+) {
   const device = new EchoDevice();
   const irq = new RecordingIrqLine();
   const transport = new VirtioMmioTransport({ device, memory: ram.memory, irq, ...options });
@@ -157,23 +160,35 @@ describe("virtio-mmio identity and features", () => {
     const { driver } = setup();
     const offered = driver.deviceFeatures();
     expect(offered).toBe(
-      featureBit(ECHO_FEATURE_A) | featureBit(ECHO_FEATURE_B) | featureBit(VIRTIO_F_INDIRECT_DESC) | featureBit(VIRTIO_F_EVENT_IDX) | featureBit(VIRTIO_F_VERSION_1),
+      featureBit(ECHO_FEATURE_A) |
+        featureBit(ECHO_FEATURE_B) |
+        featureBit(VIRTIO_F_INDIRECT_DESC) |
+        featureBit(VIRTIO_F_EVENT_IDX) |
+        featureBit(VIRTIO_F_VERSION_1),
     );
     driver.w32(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
     expect(driver.r32(VIRTIO_MMIO_DEVICE_FEATURES)).toBe(0);
     const plain = setup({ indirectDescriptors: false, eventIdx: false });
-    expect(plain.driver.deviceFeatures()).toBe(featureBit(ECHO_FEATURE_A) | featureBit(ECHO_FEATURE_B) | featureBit(VIRTIO_F_VERSION_1));
+    expect(plain.driver.deviceFeatures()).toBe(
+      featureBit(ECHO_FEATURE_A) | featureBit(ECHO_FEATURE_B) | featureBit(VIRTIO_F_VERSION_1),
+    );
   });
 
   test("a device offering transport bits itself, or no queues, is a configuration error", () => {
     const ram = new TestGuestRam(1 << 12);
     const device = new EchoDevice();
     const bad = Object.assign(Object.create(device) as EchoDevice, { features: featureBit(VIRTIO_F_VERSION_1) });
-    expect(() => new VirtioMmioTransport({ device: bad, memory: ram.memory, irq: new RecordingIrqLine() })).toThrow(DeviceError);
+    expect(() => new VirtioMmioTransport({ device: bad, memory: ram.memory, irq: new RecordingIrqLine() })).toThrow(
+      DeviceError,
+    );
     const noQueues = Object.assign(Object.create(device) as EchoDevice, { queueMaxSizes: [] });
-    expect(() => new VirtioMmioTransport({ device: noQueues, memory: ram.memory, irq: new RecordingIrqLine() })).toThrow('Cannot create a virtio-mmio transport for "echo": the device has no queues');
+    expect(
+      () => new VirtioMmioTransport({ device: noQueues, memory: ram.memory, irq: new RecordingIrqLine() }),
+    ).toThrow('Cannot create a virtio-mmio transport for "echo": the device has no queues');
     const oddQueue = Object.assign(Object.create(device) as EchoDevice, { queueMaxSizes: [6] });
-    expect(() => new VirtioMmioTransport({ device: oddQueue, memory: ram.memory, irq: new RecordingIrqLine() })).toThrow("queue 0 has maximum size 6");
+    expect(
+      () => new VirtioMmioTransport({ device: oddQueue, memory: ram.memory, irq: new RecordingIrqLine() }),
+    ).toThrow("queue 0 has maximum size 6");
   });
 });
 
@@ -181,7 +196,9 @@ describe("virtio-mmio status and feature negotiation", () => {
   test("the Linux init sequence reaches DRIVER_OK and activates the device once", () => {
     const { driver, device, transport } = setup();
     const accepted = driver.init();
-    expect(driver.status).toBe(VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+    expect(driver.status).toBe(
+      VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK,
+    );
     expect(transport.driverFeatures).toBe(accepted);
     expect(device.activations).toBe(1);
     expect(device.context?.features).toBe(accepted);
@@ -250,7 +267,12 @@ describe("virtio-mmio status and feature negotiation", () => {
     // And the device can be brought up again.
     driver.init();
     driver.submit(0, [data(3, 4), space(2)]);
-    expect([...driver.queue(0).takeUsed().map((u) => u.len)]).toEqual([2]);
+    expect([
+      ...driver
+        .queue(0)
+        .takeUsed()
+        .map((u) => u.len),
+    ]).toEqual([2]);
   });
 
   test("FAILED stops queue processing until reset", () => {
@@ -388,7 +410,8 @@ describe("virtio-mmio DEVICE_NEEDS_RESET", () => {
     expect(device.activations).toBe(0);
     const failure = transport.lastFailure;
     expect(failure?.kind).toBe("queue");
-    if (failure?.kind === "queue") expect(failure.error.message).toContain("Cannot activate virtqueue 1: the descriptor table at");
+    if (failure?.kind === "queue")
+      expect(failure.error.message).toContain("Cannot activate virtqueue 1: the descriptor table at");
     // A driver that writes back the status it read does not clear NEEDS_RESET.
     driver.addStatus(0);
     expect(driver.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET).not.toBe(0);
@@ -419,7 +442,8 @@ describe("virtio-mmio DEVICE_NEEDS_RESET", () => {
     expect(() => driver.notify(1)).not.toThrow();
     const failure = transport.lastFailure;
     expect(failure?.kind).toBe("internal");
-    if (failure?.kind === "internal") expect(failure.message).toBe("Cannot run echo: the device model threw (echo device bug)");
+    if (failure?.kind === "internal")
+      expect(failure.message).toBe("Cannot run echo: the device model threw (echo device bug)");
   });
 
   test("context.fail from the device; a context from before a reset has no effect", () => {
@@ -513,14 +537,21 @@ describe("virtio-mmio snapshot", () => {
     const driver = a.driver;
     Object.defineProperty(driver, "device", { value: b });
     driver.submit(0, [data(7, 8, 9), space(3)]);
-    expect(driver.queue(0).takeUsed().map((u) => u.len)).toEqual([2, 3]);
+    expect(
+      driver
+        .queue(0)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([2, 3]);
     expect(b.snapshot().queues[0]?.nextUsed).toBe(2);
   });
 
   test("restore rejects a snapshot of another shape", () => {
     const { transport } = setup();
     const state = transport.snapshot();
-    expect(() => transport.restore({ ...state, queues: [] })).toThrow('Cannot restore "echo": the snapshot has 0 queues, the device 2');
+    expect(() => transport.restore({ ...state, queues: [] })).toThrow(
+      'Cannot restore "echo": the snapshot has 0 queues, the device 2',
+    );
     expect(() => transport.restore({ ...state, status: 0x100 })).toThrow("status 256 is not a byte");
   });
 });
@@ -544,7 +575,10 @@ describe("virtio-mmio fuzz", () => {
       0x0a4,
     ];
     const access = fc.record({
-      offset: fc.oneof({ arbitrary: fc.constantFrom(...offsets), weight: 6 }, { arbitrary: fc.integer({ min: 0, max: 0x210 }), weight: 1 }),
+      offset: fc.oneof(
+        { arbitrary: fc.constantFrom(...offsets), weight: 6 },
+        { arbitrary: fc.integer({ min: 0, max: 0x210 }), weight: 1 },
+      ),
       width: fc.constantFrom<1 | 2 | 4>(4, 4, 4, 2, 1),
       write: fc.boolean(),
       value: fc.oneof(
@@ -554,15 +588,19 @@ describe("virtio-mmio fuzz", () => {
       ),
     });
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.array(access, { minLength: 20, maxLength: 200 }), (noise, accesses) => {
-        const ram = new TestGuestRam(1 << 14);
-        for (let i = 0; i < ram.bytes.length; i++) ram.bytes[i] = noise[i % 64] ?? 0;
-        const { transport } = setup({}, ram);
-        for (const a of accesses) {
-          if (a.write) transport.write(a.offset, a.width, a.value);
-          else expect(transport.read(a.offset, a.width)).toBeLessThan(2 ** (8 * a.width));
-        }
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 64, maxLength: 64 }),
+        fc.array(access, { minLength: 20, maxLength: 200 }),
+        (noise, accesses) => {
+          const ram = new TestGuestRam(1 << 14);
+          for (let i = 0; i < ram.bytes.length; i++) ram.bytes[i] = noise[i % 64] ?? 0;
+          const { transport } = setup({}, ram);
+          for (const a of accesses) {
+            if (a.write) transport.write(a.offset, a.width, a.value);
+            else expect(transport.read(a.offset, a.width)).toBeLessThan(2 ** (8 * a.width));
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

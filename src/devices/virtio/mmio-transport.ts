@@ -40,6 +40,9 @@
 import { DeviceError, hex } from "../errors.ts";
 import type { BusDevice, DeviceMemory, DeviceStats, IrqLine, Snapshottable } from "../types.ts";
 import {
+  featureBit,
+  featuresText,
+  hasFeature,
   VIRTIO_DEVICE_FEATURE_BITS,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -50,9 +53,6 @@ import {
   VIRTIO_STATUS_DRIVER_OK,
   VIRTIO_STATUS_FAILED,
   VIRTIO_STATUS_FEATURES_OK,
-  featureBit,
-  featuresText,
-  hasFeature,
 } from "./constants.ts";
 import type { VirtioDevice, VirtioDeviceContext, VirtioFailure } from "./device.ts";
 import { Virtqueue, type VirtqueueArea, type VirtqueueState } from "./queue.ts";
@@ -106,7 +106,11 @@ export const VIRTIO_MMIO_MIN_WINDOW = 0x200;
 
 /** The status bits a driver may set. */
 const DRIVER_STATUS_BITS =
-  VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED;
+  VIRTIO_STATUS_ACKNOWLEDGE |
+  VIRTIO_STATUS_DRIVER |
+  VIRTIO_STATUS_FEATURES_OK |
+  VIRTIO_STATUS_DRIVER_OK |
+  VIRTIO_STATUS_FAILED;
 
 export interface VirtioMmioOptions<State> {
   readonly device: VirtioDevice<State>;
@@ -199,17 +203,29 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     const what = `Cannot create a virtio-mmio transport for "${device.name}"`;
     const transportBits = device.features >> BigInt(VIRTIO_DEVICE_FEATURE_BITS);
     if (device.features < 0n || transportBits !== 0n) {
-      throw new DeviceError("virtio-mmio", "invalid-config", `${what}: device features ${featuresText(device.features)} use bits outside the device-specific range 0..23 (the transport adds the ring features it implements)`);
+      throw new DeviceError(
+        "virtio-mmio",
+        "invalid-config",
+        `${what}: device features ${featuresText(device.features)} use bits outside the device-specific range 0..23 (the transport adds the ring features it implements)`,
+      );
     }
     if (device.queueMaxSizes.length === 0) {
       throw new DeviceError("virtio-mmio", "invalid-config", `${what}: the device has no queues`);
     }
     if (!Number.isInteger(device.configSize) || device.configSize < 0 || device.configSize > 0x1_0000) {
-      throw new DeviceError("virtio-mmio", "invalid-config", `${what}: config space size ${String(device.configSize)} is not in 0..0x10000`);
+      throw new DeviceError(
+        "virtio-mmio",
+        "invalid-config",
+        `${what}: config space size ${String(device.configSize)} is not in 0..0x10000`,
+      );
     }
     const vendorId = options.vendorId ?? VIRTIO_MMIO_VENDOR_ID_AXVISOR;
     if (!Number.isInteger(vendorId) || vendorId < 0 || vendorId > 0xffff_ffff) {
-      throw new DeviceError("virtio-mmio", "invalid-config", `${what}: vendor ID ${String(vendorId)} is not a 32-bit value`);
+      throw new DeviceError(
+        "virtio-mmio",
+        "invalid-config",
+        `${what}: vendor ID ${String(vendorId)} is not a 32-bit value`,
+      );
     }
     let offered = device.features | featureBit(VIRTIO_F_VERSION_1);
     if (options.indirectDescriptors ?? true) offered |= featureBit(VIRTIO_F_INDIRECT_DESC);
@@ -225,7 +241,12 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
       try {
         return new Virtqueue(i, max);
       } catch (cause) {
-        throw new DeviceError("virtio-mmio", "invalid-config", `${what}: queue ${String(i)} has maximum size ${String(max)}, not a power of two in 1..32768`, { cause });
+        throw new DeviceError(
+          "virtio-mmio",
+          "invalid-config",
+          `${what}: queue ${String(i)} has maximum size ${String(max)}, not a power of two in 1..32768`,
+          { cause },
+        );
       }
     });
   }
@@ -420,15 +441,37 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     const fail = (why: string, cause?: unknown): never => {
       throw new DeviceError("virtio-mmio", "invalid-state", `Cannot restore "${this.name}": ${why}`, { cause });
     };
-    if (state.queues.length !== this.#queues.length) fail(`the snapshot has ${String(state.queues.length)} queues, the device ${String(this.#queues.length)}`);
+    if (state.queues.length !== this.#queues.length)
+      fail(`the snapshot has ${String(state.queues.length)} queues, the device ${String(this.#queues.length)}`);
     if (!isU32(state.status) || (state.status & ~0xff) !== 0) fail(`status ${String(state.status)} is not a byte`);
     if ((state.driverFeatures & ~this.offeredFeatures) !== 0n && (state.status & VIRTIO_STATUS_FEATURES_OK) !== 0) {
-      fail(`the accepted features ${featuresText(state.driverFeatures)} are not a subset of the offer ${featuresText(this.offeredFeatures)}`);
+      fail(
+        `the accepted features ${featuresText(state.driverFeatures)} are not a subset of the offer ${featuresText(this.offeredFeatures)}`,
+      );
     }
-    const u32s = [state.deviceFeaturesSel, state.driverFeaturesSel, state.queueSel, state.shmSel, state.configGeneration, state.interruptStatus];
-    if (!u32s.every(isU32) || (state.interruptStatus & ~INTERRUPT_BITS) !== 0) fail("a register value is not a 32-bit value within its mask");
+    const u32s = [
+      state.deviceFeaturesSel,
+      state.driverFeaturesSel,
+      state.queueSel,
+      state.shmSel,
+      state.configGeneration,
+      state.interruptStatus,
+    ];
+    if (!u32s.every(isU32) || (state.interruptStatus & ~INTERRUPT_BITS) !== 0)
+      fail("a register value is not a 32-bit value within its mask");
     for (const [i, q] of state.queues.entries()) {
-      const values = [q.size, q.descLow, q.descHigh, q.driverLow, q.driverHigh, q.deviceLow, q.deviceHigh, q.nextAvail, q.nextUsed, q.signalledUsed];
+      const values = [
+        q.size,
+        q.descLow,
+        q.descHigh,
+        q.driverLow,
+        q.driverHigh,
+        q.deviceLow,
+        q.deviceHigh,
+        q.nextAvail,
+        q.nextUsed,
+        q.signalledUsed,
+      ];
       if (!values.every(isU32)) fail(`queue ${String(i)} has a value that is not a 32-bit value`);
     }
 
@@ -450,13 +493,16 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     }
     this.device.restore(state.device);
 
-    const running = (state.status & VIRTIO_STATUS_DRIVER_OK) !== 0 && (state.status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) === 0;
+    const running =
+      (state.status & VIRTIO_STATUS_DRIVER_OK) !== 0 &&
+      (state.status & (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET)) === 0;
     if (running) {
       const features = this.#queueFeatures();
       for (const [i, q] of this.#queues.entries()) {
         if (!q.ready) continue;
         const error = q.activate(this.#memory, features);
-        if (error !== undefined) fail(`queue ${String(i)} of the snapshot is not usable on this guest memory: ${error.message}`, error);
+        if (error !== undefined)
+          fail(`queue ${String(i)} of the snapshot is not usable on this guest memory: ${error.message}`, error);
         const qs = state.queues[i];
         if (qs !== undefined) q.restorePositions(qs);
       }
@@ -543,7 +589,8 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
       else this.stats.badAccesses++;
     }
     if ((added & VIRTIO_STATUS_FEATURES_OK) !== 0) {
-      if ((this.#status & VIRTIO_STATUS_DRIVER) !== 0 && this.#featuresAcceptable()) this.#status |= VIRTIO_STATUS_FEATURES_OK;
+      if ((this.#status & VIRTIO_STATUS_DRIVER) !== 0 && this.#featuresAcceptable())
+        this.#status |= VIRTIO_STATUS_FEATURES_OK;
       else this.stats.refusedFeatures++;
     }
     if ((added & VIRTIO_STATUS_DRIVER_OK) !== 0) {
@@ -559,7 +606,11 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
   /** §2.2.2: a subset of the offer, with VIRTIO_F_VERSION_1 (this is a version 2, non-legacy device). */
   #featuresAcceptable(): boolean {
     const accepted = this.#driverFeatures;
-    return !this.#driverFeaturesUnknown && (accepted & ~this.offeredFeatures) === 0n && hasFeature(accepted, VIRTIO_F_VERSION_1);
+    return (
+      !this.#driverFeaturesUnknown &&
+      (accepted & ~this.offeredFeatures) === 0n &&
+      hasFeature(accepted, VIRTIO_F_VERSION_1)
+    );
   }
 
   #queueFeatures(): { indirect: boolean; eventIdx: boolean } {

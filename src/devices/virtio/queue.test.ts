@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { DriverQueue, TEST_RAM_BASE, TestGuestRam, type DriverBuffer } from "../../../test/support/virtio-driver.ts";
+import { type DriverBuffer, DriverQueue, TEST_RAM_BASE, TestGuestRam } from "../../../test/support/virtio-driver.ts";
 import type { DeviceMemory } from "../types.ts";
 import {
+  type PopResult,
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -10,7 +11,6 @@ import {
   VIRTQ_MAX_CHAIN_BYTES,
   Virtqueue,
   VirtqueueError,
-  type PopResult,
   type VirtqueueFeatures,
 } from "./queue.ts";
 
@@ -42,7 +42,10 @@ function configure(vq: Virtqueue, dq: { size: number; desc: number; avail: numbe
 }
 
 function expectChain(result: PopResult) {
-  if (result.kind !== "chain") throw new Error(`expected a chain, got ${result.kind}${result.kind === "error" ? `: ${result.error.message}` : ""}`);
+  if (result.kind !== "chain")
+    throw new Error(
+      `expected a chain, got ${result.kind}${result.kind === "error" ? `: ${result.error.message}` : ""}`,
+    );
   return result.chain;
 }
 
@@ -101,7 +104,9 @@ describe("virtqueue activation checks", () => {
     configure(vq, layout);
     vq.setAddressHalf("desc", true, 0xffff_ffff);
     const error = vq.activate(ram.memory, PLAIN);
-    expect(error?.message).toBe("Cannot activate virtqueue 0: the descriptor table above 2^53 (128 bytes) is not inside guest memory");
+    expect(error?.message).toBe(
+      "Cannot activate virtqueue 0: the descriptor table above 2^53 (128 bytes) is not inside guest memory",
+    );
   });
 
   test("a good layout activates; setReady(false) stops the device touching the queue", () => {
@@ -154,7 +159,9 @@ describe("virtqueue chains", () => {
     dq.setAvailIdx(5);
     const error = expectError(vq.pop());
     expect(error.kind).toBe("avail-index");
-    expect(error.message).toBe("Cannot read virtqueue 0: avail.idx 5 is 5 entries ahead of the device (0), more than the queue size 4");
+    expect(error.message).toBe(
+      "Cannot read virtqueue 0: avail.idx 5 is 5 entries ahead of the device (0), more than the queue size 4",
+    );
     dq.setAvailIdx(0xffff); // "behind" the device = 65535 ahead
     expect(expectError(vq.pop()).kind).toBe("avail-index");
   });
@@ -176,7 +183,9 @@ describe("virtqueue chains", () => {
     dq.publish(0);
     const bad = expectError(vq.pop());
     expect(bad.kind).toBe("next-index");
-    expect(bad.message).toBe("Cannot read the chain at head 0 of virtqueue 0: descriptor 0 chains to 7, outside the 4-entry descriptor table");
+    expect(bad.message).toBe(
+      "Cannot read the chain at head 0 of virtqueue 0: descriptor 0 chains to 7, outside the 4-entry descriptor table",
+    );
 
     dq.writeDescriptor(1, { addr, len: 4, flags: VIRTQ_DESC_F_NEXT, next: 2 });
     dq.writeDescriptor(2, { addr, len: 4, flags: VIRTQ_DESC_F_NEXT, next: 1 });
@@ -198,7 +207,9 @@ describe("virtqueue chains", () => {
     const error = expectError(vq.pop());
     expect(error.kind).toBe("buffer-outside-memory");
     expect(error.address).toBe(end - 4);
-    expect(error.message).toBe("Cannot read the chain at head 0 of virtqueue 0: descriptor 0 (0x800ffffc, 8 bytes) is not inside guest memory");
+    expect(error.message).toBe(
+      "Cannot read the chain at head 0 of virtqueue 0: descriptor 0 (0x800ffffc, 8 bytes) is not inside guest memory",
+    );
     dq.writeDescriptor(1, { addr: 2 ** 60, len: 1, flags: 0, next: 0 });
     dq.publish(1);
     expect(expectError(vq.pop()).message).toContain("(above 2^53, 1 bytes)");
@@ -226,7 +237,8 @@ describe("virtqueue chains", () => {
     configure(vq, dq);
     expect(vq.activate(ram.memory, PLAIN)).toBeUndefined();
     const buffer = ram.alloc(1 << 20);
-    for (let i = 0; i < 4097; i++) dq.writeDescriptor(i, { addr: buffer, len: 1 << 20, flags: VIRTQ_DESC_F_NEXT, next: i + 1 });
+    for (let i = 0; i < 4097; i++)
+      dq.writeDescriptor(i, { addr: buffer, len: 1 << 20, flags: VIRTQ_DESC_F_NEXT, next: i + 1 });
     dq.publish(0);
     const error = expectError(vq.pop());
     expect(error.kind).toBe("chain-too-large");
@@ -267,7 +279,10 @@ describe("indirect descriptors", () => {
       build(dq, ram);
       return expectError(vq.pop());
     };
-    const table = (ram: TestGuestRam, entries: ReadonlyArray<{ addr: number; len: number; flags: number; next: number }>) => {
+    const table = (
+      ram: TestGuestRam,
+      entries: ReadonlyArray<{ addr: number; len: number; flags: number; next: number }>,
+    ) => {
       const at = ram.alloc(16 * entries.length, 16);
       entries.forEach((e, i) => {
         ram.memory.writeU32(at + 16 * i, e.addr);
@@ -279,20 +294,35 @@ describe("indirect descriptors", () => {
     };
     expect(
       run(PLAIN, (dq, ram) => {
-        dq.writeDescriptor(0, { addr: table(ram, [{ addr: ram.alloc(4), len: 4, flags: 0, next: 0 }]), len: 16, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
+        dq.writeDescriptor(0, {
+          addr: table(ram, [{ addr: ram.alloc(4), len: 4, flags: 0, next: 0 }]),
+          len: 16,
+          flags: VIRTQ_DESC_F_INDIRECT,
+          next: 0,
+        });
         dq.publish(0);
       }).kind,
     ).toBe("indirect-not-negotiated");
     expect(
       run(ALL, (dq, ram) => {
-        dq.writeDescriptor(0, { addr: table(ram, [{ addr: ram.alloc(4), len: 4, flags: 0, next: 0 }]), len: 16, flags: VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, next: 1 });
+        dq.writeDescriptor(0, {
+          addr: table(ram, [{ addr: ram.alloc(4), len: 4, flags: 0, next: 0 }]),
+          len: 16,
+          flags: VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT,
+          next: 1,
+        });
         dq.publish(0);
       }).kind,
     ).toBe("indirect-with-next");
     expect(
       run(ALL, (dq, ram) => {
         const inner = table(ram, [{ addr: ram.alloc(4), len: 4, flags: 0, next: 0 }]);
-        dq.writeDescriptor(0, { addr: table(ram, [{ addr: inner, len: 16, flags: VIRTQ_DESC_F_INDIRECT, next: 0 }]), len: 16, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
+        dq.writeDescriptor(0, {
+          addr: table(ram, [{ addr: inner, len: 16, flags: VIRTQ_DESC_F_INDIRECT, next: 0 }]),
+          len: 16,
+          flags: VIRTQ_DESC_F_INDIRECT,
+          next: 0,
+        });
         dq.publish(0);
       }).kind,
     ).toBe("nested-indirect");
@@ -407,13 +437,34 @@ describe("guest memory faults", () => {
     };
     return {
       contains: (gpa, length) => inner.contains(gpa, length),
-      read: (gpa, length) => (gate(), inner.read(gpa, length)),
-      readInto: (gpa, target) => (gate(), inner.readInto(gpa, target)),
-      write: (gpa, data) => (gate(), inner.write(gpa, data)),
-      readU16: (gpa) => (gate(), inner.readU16(gpa)),
-      readU32: (gpa) => (gate(), inner.readU32(gpa)),
-      writeU16: (gpa, value) => (gate(), inner.writeU16(gpa, value)),
-      writeU32: (gpa, value) => (gate(), inner.writeU32(gpa, value)),
+      read: (gpa, length) => {
+        gate();
+        return inner.read(gpa, length);
+      },
+      readInto: (gpa, target) => {
+        gate();
+        return inner.readInto(gpa, target);
+      },
+      write: (gpa, data) => {
+        gate();
+        return inner.write(gpa, data);
+      },
+      readU16: (gpa) => {
+        gate();
+        return inner.readU16(gpa);
+      },
+      readU32: (gpa) => {
+        gate();
+        return inner.readU32(gpa);
+      },
+      writeU16: (gpa, value) => {
+        gate();
+        return inner.writeU16(gpa, value);
+      },
+      writeU32: (gpa, value) => {
+        gate();
+        return inner.writeU32(gpa, value);
+      },
     };
   }
 
@@ -456,17 +507,32 @@ describe("virtqueue properties", () => {
         { arbitrary: fc.integer({ min: 0, max: 2 ** 32 - 1 }), weight: 1 },
       ),
       flags: fc.oneof(
-        { arbitrary: fc.constantFrom(0, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE), weight: 8 },
+        {
+          arbitrary: fc.constantFrom(0, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE),
+          weight: 8,
+        },
         { arbitrary: fc.integer({ min: 0, max: 7 }), weight: 2 },
         { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 },
       ),
-      next: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 9 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 }),
+      next: fc.oneof(
+        { arbitrary: fc.integer({ min: 0, max: 9 }), weight: 8 },
+        { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 },
+      ),
     });
     const scenario = fc.record({
       sizeLog: fc.integer({ min: 0, max: 3 }),
       descriptors: fc.array(descriptor, { minLength: 8, maxLength: 8 }),
-      ring: fc.array(fc.oneof({ arbitrary: fc.integer({ min: 0, max: 8 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 }), { minLength: 8, maxLength: 8 }),
-      availIdx: fc.oneof({ arbitrary: fc.integer({ min: 0, max: 10 }), weight: 8 }, { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 }),
+      ring: fc.array(
+        fc.oneof(
+          { arbitrary: fc.integer({ min: 0, max: 8 }), weight: 8 },
+          { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 },
+        ),
+        { minLength: 8, maxLength: 8 },
+      ),
+      availIdx: fc.oneof(
+        { arbitrary: fc.integer({ min: 0, max: 10 }), weight: 8 },
+        { arbitrary: fc.integer({ min: 0, max: 0xffff }), weight: 1 },
+      ),
       indirect: fc.boolean(),
       eventIdx: fc.boolean(),
       seed: fc.integer(),
@@ -485,7 +551,11 @@ describe("virtqueue properties", () => {
           x ^= x << 5;
           ram.bytes[i] = x & 0xff;
         }
-        const dq = new DriverQueue(ram, 0, size, { desc: TEST_RAM_BASE, avail: TEST_RAM_BASE + 0x100, used: TEST_RAM_BASE + 0x200 });
+        const dq = new DriverQueue(ram, 0, size, {
+          desc: TEST_RAM_BASE,
+          avail: TEST_RAM_BASE + 0x100,
+          used: TEST_RAM_BASE + 0x200,
+        });
         s.descriptors.slice(0, size).forEach((d, i) => dq.writeDescriptor(i, d));
         s.ring.slice(0, size).forEach((head, slot) => dq.setAvailSlot(slot, head));
         dq.setAvailIdx(s.availIdx);
@@ -523,45 +593,52 @@ describe("virtqueue properties", () => {
   });
 
   test("valid chains (direct or indirect) are read back exactly and writes land where the driver expects", () => {
-    const chainArb = fc.record({
-      readable: fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 0, maxLength: 4 }),
-      writable: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 0, maxLength: 3 }),
-      indirect: fc.boolean(),
-    }).filter((c) => c.readable.length + c.writable.length > 0);
+    const chainArb = fc
+      .record({
+        readable: fc.array(fc.uint8Array({ minLength: 0, maxLength: 40 }), { minLength: 0, maxLength: 4 }),
+        writable: fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 0, maxLength: 3 }),
+        indirect: fc.boolean(),
+      })
+      .filter((c) => c.readable.length + c.writable.length > 0);
     fc.assert(
-      fc.property(fc.array(chainArb, { minLength: 1, maxLength: 20 }), fc.integer({ min: 0, max: 0xffff }), fc.boolean(), (chains, start, eventIdx) => {
-        const ram = new TestGuestRam(1 << 18);
-        const dq = new DriverQueue(ram, 0, 16);
-        const vq = new Virtqueue(0, 16);
-        configure(vq, dq);
-        expect(vq.activate(ram.memory, { indirect: true, eventIdx })).toBeUndefined();
-        dq.startAt(start);
-        vq.restorePositions({ ...vq.snapshot(), nextAvail: start, nextUsed: start, signalledUsed: start });
-        for (const spec of chains) {
-          const buffers: DriverBuffer[] = [
-            ...spec.readable.map((data): DriverBuffer => ({ writable: false, data })),
-            ...spec.writable.map((length): DriverBuffer => ({ writable: true, length })),
-          ];
-          const direct = !spec.indirect && buffers.length <= dq.freeDescriptors;
-          const { head, buffers: placed } = dq.add(buffers, { indirect: !direct });
-          const chain = expectChain(vq.pop());
-          expect(chain.head).toBe(head);
-          const expected = Uint8Array.from(spec.readable.flatMap((b) => [...b]));
-          const got = new Uint8Array(chain.readableLength);
-          expect(chain.read(0, got)).toBe(expected.length);
-          expect(got).toEqual(expected);
-          const total = spec.writable.reduce((a, b) => a + b, 0);
-          expect(chain.writableLength).toBe(total);
-          const pattern = Uint8Array.from({ length: total }, (_, i) => (i * 7 + head) & 0xff);
-          expect(chain.write(0, pattern)).toBe(total);
-          expect(vq.addUsed(chain.head, total)).toBeUndefined();
-          const used = dq.takeUsed();
-          expect(used.map((u) => [u.id, u.len])).toEqual([[head, total]]);
-          const back = Uint8Array.from(placed.filter((b) => b.writable).flatMap((b) => [...dq.readBuffer(b)]));
-          expect(back).toEqual(pattern);
-        }
-        expect(vq.pop()).toEqual({ kind: "empty" });
-      }),
+      fc.property(
+        fc.array(chainArb, { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.boolean(),
+        (chains, start, eventIdx) => {
+          const ram = new TestGuestRam(1 << 18);
+          const dq = new DriverQueue(ram, 0, 16);
+          const vq = new Virtqueue(0, 16);
+          configure(vq, dq);
+          expect(vq.activate(ram.memory, { indirect: true, eventIdx })).toBeUndefined();
+          dq.startAt(start);
+          vq.restorePositions({ ...vq.snapshot(), nextAvail: start, nextUsed: start, signalledUsed: start });
+          for (const spec of chains) {
+            const buffers: DriverBuffer[] = [
+              ...spec.readable.map((data): DriverBuffer => ({ writable: false, data })),
+              ...spec.writable.map((length): DriverBuffer => ({ writable: true, length })),
+            ];
+            const direct = !spec.indirect && buffers.length <= dq.freeDescriptors;
+            const { head, buffers: placed } = dq.add(buffers, { indirect: !direct });
+            const chain = expectChain(vq.pop());
+            expect(chain.head).toBe(head);
+            const expected = Uint8Array.from(spec.readable.flatMap((b) => [...b]));
+            const got = new Uint8Array(chain.readableLength);
+            expect(chain.read(0, got)).toBe(expected.length);
+            expect(got).toEqual(expected);
+            const total = spec.writable.reduce((a, b) => a + b, 0);
+            expect(chain.writableLength).toBe(total);
+            const pattern = Uint8Array.from({ length: total }, (_, i) => (i * 7 + head) & 0xff);
+            expect(chain.write(0, pattern)).toBe(total);
+            expect(vq.addUsed(chain.head, total)).toBeUndefined();
+            const used = dq.takeUsed();
+            expect(used.map((u) => [u.id, u.len])).toEqual([[head, total]]);
+            const back = Uint8Array.from(placed.filter((b) => b.writable).flatMap((b) => [...dq.readBuffer(b)]));
+            expect(back).toEqual(pattern);
+          }
+          expect(vq.pop()).toEqual({ kind: "empty" });
+        },
+      ),
       { numRuns: 200 },
     );
   });

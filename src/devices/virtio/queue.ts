@@ -31,8 +31,8 @@
  * VIRTQ_AVAIL_F_NO_INTERRUPT flag is honoured and the device never sets VIRTQ_USED_F_NO_NOTIFY.
  */
 
-import type { DeviceMemory } from "../types.ts";
 import { hex } from "../errors.ts";
+import type { DeviceMemory } from "../types.ts";
 
 export const VIRTQ_DESC_F_NEXT = 1;
 export const VIRTQ_DESC_F_WRITE = 2;
@@ -183,7 +183,12 @@ export class DescriptorChain {
   }
 }
 
-function gather(memory: DeviceMemory, buffers: readonly DescriptorBuffer[], offset: number, target: Uint8Array): number {
+function gather(
+  memory: DeviceMemory,
+  buffers: readonly DescriptorBuffer[],
+  offset: number,
+  target: Uint8Array,
+): number {
   let skip = offset;
   let done = 0;
   for (const b of buffers) {
@@ -291,7 +296,9 @@ export class Virtqueue {
 
   constructor(index: number, maxSize: number) {
     if (!Number.isInteger(maxSize) || maxSize < 1 || maxSize > VIRTQ_MAX_SIZE || (maxSize & (maxSize - 1)) !== 0) {
-      throw new RangeError(`Cannot create virtqueue ${String(index)} with maximum size ${String(maxSize)}: it must be a power of two in 1..${String(VIRTQ_MAX_SIZE)}`);
+      throw new RangeError(
+        `Cannot create virtqueue ${String(index)} with maximum size ${String(maxSize)}: it must be a power of two in 1..${String(VIRTQ_MAX_SIZE)}`,
+      );
     }
     this.index = index;
     this.maxSize = maxSize;
@@ -365,7 +372,10 @@ export class Virtqueue {
   activate(memory: DeviceMemory, features: VirtqueueFeatures): VirtqueueError | undefined {
     const size = this.#size;
     if (!isValidQueueSize(size, this.maxSize)) {
-      return this.#error("invalid-size", `Cannot activate virtqueue ${String(this.index)}: size ${String(size)} is not a power of two in 1..${String(this.maxSize)}`);
+      return this.#error(
+        "invalid-size",
+        `Cannot activate virtqueue ${String(this.index)}: size ${String(size)} is not a power of two in 1..${String(this.maxSize)}`,
+      );
     }
     const areas: ReadonlyArray<readonly [VirtqueueArea, string, number, number]> = [
       ["desc", "descriptor table", VIRTQ_DESC_ALIGN, descriptorTableSize(size)],
@@ -377,10 +387,18 @@ export class Virtqueue {
       const addr = this.address(area);
       if (addr === undefined || !memory.contains(addr, length)) {
         const shown = addr === undefined ? `above 2^53` : `at ${hex(addr)}`;
-        return this.#error("area-outside-memory", `Cannot activate virtqueue ${String(this.index)}: the ${what} ${shown} (${String(length)} bytes) is not inside guest memory`, addr);
+        return this.#error(
+          "area-outside-memory",
+          `Cannot activate virtqueue ${String(this.index)}: the ${what} ${shown} (${String(length)} bytes) is not inside guest memory`,
+          addr,
+        );
       }
       if (addr % align !== 0) {
-        return this.#error("misaligned-area", `Cannot activate virtqueue ${String(this.index)}: the ${what} at ${hex(addr)} is not ${String(align)}-byte aligned`, addr);
+        return this.#error(
+          "misaligned-area",
+          `Cannot activate virtqueue ${String(this.index)}: the ${what} at ${hex(addr)} is not ${String(align)}-byte aligned`,
+          addr,
+        );
       }
       at.push(addr);
     }
@@ -425,7 +443,10 @@ export class Virtqueue {
       if (pending > this.#size) {
         return {
           kind: "error",
-          error: this.#error("avail-index", `Cannot read virtqueue ${String(this.index)}: avail.idx ${String(availIdx)} is ${String(pending)} entries ahead of the device (${String(this.#nextAvail)}), more than the queue size ${String(this.#size)}`),
+          error: this.#error(
+            "avail-index",
+            `Cannot read virtqueue ${String(this.index)}: avail.idx ${String(availIdx)} is ${String(pending)} entries ahead of the device (${String(this.#nextAvail)}), more than the queue size ${String(this.#size)}`,
+          ),
         };
       }
       const slot = this.#nextAvail & this.#mask;
@@ -435,7 +456,12 @@ export class Virtqueue {
       if (head >= this.#size) {
         return {
           kind: "error",
-          error: this.#error("head-index", `Cannot read virtqueue ${String(this.index)}: available ring slot ${String(slot)} holds head ${String(head)}, outside the ${String(this.#size)}-entry descriptor table`, undefined, head),
+          error: this.#error(
+            "head-index",
+            `Cannot read virtqueue ${String(this.index)}: available ring slot ${String(slot)} holds head ${String(head)}, outside the ${String(this.#size)}-entry descriptor table`,
+            undefined,
+            head,
+          ),
         };
       }
       return this.#walk(memory, head);
@@ -555,13 +581,22 @@ export class Virtqueue {
     const where = (i: number) => (indirect ? `indirect descriptor ${String(i)}` : `descriptor ${String(i)}`);
     const fail = (kind: VirtqueueErrorKind, detail: string, descriptor: number, address?: number): PopResult => ({
       kind: "error",
-      error: this.#error(kind, `Cannot read the chain at head ${String(head)} of virtqueue ${String(this.index)}: ${detail}`, address, descriptor),
+      error: this.#error(
+        kind,
+        `Cannot read the chain at head ${String(head)} of virtqueue ${String(this.index)}: ${detail}`,
+        address,
+        descriptor,
+      ),
     });
 
     for (;;) {
       // A table has tableSize entries: a walk that needs more visits than that has revisited one (a loop).
       if (++visits > tableSize) {
-        return fail("chain-too-long", `the walk revisits ${where(index)} (a loop in the ${indirect ? "indirect" : "descriptor"} table of ${String(tableSize)} entries)`, index);
+        return fail(
+          "chain-too-long",
+          `the walk revisits ${where(index)} (a loop in the ${indirect ? "indirect" : "descriptor"} table of ${String(tableSize)} entries)`,
+          index,
+        );
       }
       memory.readInto(table + VIRTQ_DESC_SIZE * index, this.#scratch);
       const view = this.#view;
@@ -574,13 +609,28 @@ export class Virtqueue {
 
       if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
         if (indirect) return fail("nested-indirect", `${where(index)} points to another indirect table`, index);
-        if (!this.#features.indirect) return fail("indirect-not-negotiated", `${where(index)} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated`, index);
-        if ((flags & VIRTQ_DESC_F_NEXT) !== 0) return fail("indirect-with-next", `${where(index)} has both INDIRECT and NEXT set`, index);
+        if (!this.#features.indirect)
+          return fail(
+            "indirect-not-negotiated",
+            `${where(index)} is indirect but VIRTIO_F_INDIRECT_DESC was not negotiated`,
+            index,
+          );
+        if ((flags & VIRTQ_DESC_F_NEXT) !== 0)
+          return fail("indirect-with-next", `${where(index)} has both INDIRECT and NEXT set`, index);
         if (len === 0 || len % VIRTQ_DESC_SIZE !== 0) {
-          return fail("indirect-table-length", `${where(index)} has an indirect table of ${String(len)} bytes, not a non-zero multiple of ${String(VIRTQ_DESC_SIZE)}`, index);
+          return fail(
+            "indirect-table-length",
+            `${where(index)} has an indirect table of ${String(len)} bytes, not a non-zero multiple of ${String(VIRTQ_DESC_SIZE)}`,
+            index,
+          );
         }
         if (addr === undefined || !memory.contains(addr, len)) {
-          return fail("indirect-table-outside-memory", `the indirect table of ${where(index)} (${addr === undefined ? "above 2^53" : hex(addr)}, ${String(len)} bytes) is not inside guest memory`, index, addr);
+          return fail(
+            "indirect-table-outside-memory",
+            `the indirect table of ${where(index)} (${addr === undefined ? "above 2^53" : hex(addr)}, ${String(len)} bytes) is not inside guest memory`,
+            index,
+            addr,
+          );
         }
         // The write flag of the descriptor that points to a table is ignored (§2.7.5.3.2).
         table = addr;
@@ -595,27 +645,48 @@ export class Virtqueue {
         return fail("chain-too-long", `the chain has more than ${String(queueSize)} buffers (the queue size)`, index);
       }
       if (len > 0 && (addr === undefined || !memory.contains(addr, len))) {
-        return fail("buffer-outside-memory", `${where(index)} (${addr === undefined ? "above 2^53" : hex(addr)}, ${String(len)} bytes) is not inside guest memory`, index, addr);
+        return fail(
+          "buffer-outside-memory",
+          `${where(index)} (${addr === undefined ? "above 2^53" : hex(addr)}, ${String(len)} bytes) is not inside guest memory`,
+          index,
+          addr,
+        );
       }
       const buffer: DescriptorBuffer = { addr: addr ?? 0, len };
       if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
         writable.push(buffer);
         writableLength += len;
       } else {
-        if (writable.length > 0) return fail("readable-after-writable", `${where(index)} is device-readable but follows a device-writable buffer`, index);
+        if (writable.length > 0)
+          return fail(
+            "readable-after-writable",
+            `${where(index)} is device-readable but follows a device-writable buffer`,
+            index,
+          );
         readable.push(buffer);
         readableLength += len;
       }
       if (readableLength + writableLength > VIRTQ_MAX_CHAIN_BYTES) {
-        return fail("chain-too-large", `the chain describes ${String(readableLength + writableLength)} bytes, more than 2^32 - 1`, index);
+        return fail(
+          "chain-too-large",
+          `the chain describes ${String(readableLength + writableLength)} bytes, more than 2^32 - 1`,
+          index,
+        );
       }
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
       if (next >= tableSize) {
-        return fail("next-index", `${where(index)} chains to ${String(next)}, outside the ${String(tableSize)}-entry ${indirect ? "indirect" : "descriptor"} table`, index);
+        return fail(
+          "next-index",
+          `${where(index)} chains to ${String(next)}, outside the ${String(tableSize)}-entry ${indirect ? "indirect" : "descriptor"} table`,
+          index,
+        );
       }
       index = next;
     }
-    return { kind: "chain", chain: new DescriptorChain(memory, head, readable, writable, readableLength, writableLength) };
+    return {
+      kind: "chain",
+      chain: new DescriptorChain(memory, head, readable, writable, readableLength, writableLength),
+    };
   }
 
   #error(kind: VirtqueueErrorKind, message: string, address?: number, descriptor?: number): VirtqueueError {
@@ -627,6 +698,11 @@ export class Virtqueue {
 
   #memoryFault(action: string, cause: unknown): VirtqueueError {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return new VirtqueueError("memory-fault", this.index, `Cannot ${action} of virtqueue ${String(this.index)}: guest memory refused the access (${detail})`, { cause });
+    return new VirtqueueError(
+      "memory-fault",
+      this.index,
+      `Cannot ${action} of virtqueue ${String(this.index)}: guest memory refused the access (${detail})`,
+      { cause },
+    );
   }
 }

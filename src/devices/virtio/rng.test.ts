@@ -34,7 +34,9 @@ describe("virtio-rng", () => {
     ]);
     const [used] = driver.queue(VIRTIO_RNG_REQUESTQ).takeUsed();
     expect(used?.len).toBe(8);
-    expect(buffers.flatMap((b) => [...driver.queue(VIRTIO_RNG_REQUESTQ).readBuffer(b)])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(buffers.flatMap((b) => [...driver.queue(VIRTIO_RNG_REQUESTQ).readBuffer(b)])).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7,
+    ]);
     expect(irq.level).toBe(true);
     expect(rng.stats).toMatchObject({ requests: 1, bytes: 8 });
   });
@@ -59,7 +61,12 @@ describe("virtio-rng", () => {
       { writable: false, data: Uint8Array.of(1, 2) },
       { writable: true, length: 4 },
     ]);
-    expect(driver.queue(VIRTIO_RNG_REQUESTQ).takeUsed().map((u) => u.len)).toEqual([0, 4]);
+    expect(
+      driver
+        .queue(VIRTIO_RNG_REQUESTQ)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([0, 4]);
     expect(rng.stats.emptyRequests).toBe(1);
     expect(transport.running).toBe(true);
   });

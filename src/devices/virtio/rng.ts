@@ -10,7 +10,7 @@
 
 import { DeviceError } from "../errors.ts";
 import { VIRTIO_ID_ENTROPY } from "./constants.ts";
-import { type VirtioDevice, type VirtioDeviceContext, serveQueue } from "./device.ts";
+import { serveQueue, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
 import { VIRTQ_MAX_SIZE } from "./queue.ts";
 
 export const VIRTIO_RNG_REQUESTQ = 0;
@@ -60,12 +60,25 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
   constructor(options: VirtioRngOptions = {}) {
     const what = "Cannot create a virtio-rng device";
     const queueSize = options.queueSize ?? VIRTIO_RNG_DEFAULT_QUEUE_SIZE;
-    if (!Number.isInteger(queueSize) || queueSize < 1 || queueSize > VIRTQ_MAX_SIZE || (queueSize & (queueSize - 1)) !== 0) {
-      throw new DeviceError("virtio-rng", "invalid-config", `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`);
+    if (
+      !Number.isInteger(queueSize) ||
+      queueSize < 1 ||
+      queueSize > VIRTQ_MAX_SIZE ||
+      (queueSize & (queueSize - 1)) !== 0
+    ) {
+      throw new DeviceError(
+        "virtio-rng",
+        "invalid-config",
+        `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`,
+      );
     }
     const max = options.maxBytesPerRequest ?? VIRTIO_RNG_DEFAULT_MAX_REQUEST;
     if (!Number.isInteger(max) || max < 1 || max > 1 << 24) {
-      throw new DeviceError("virtio-rng", "invalid-config", `${what}: maxBytesPerRequest ${String(max)} is not in 1..16 MiB`);
+      throw new DeviceError(
+        "virtio-rng",
+        "invalid-config",
+        `${what}: maxBytesPerRequest ${String(max)} is not in 1..16 MiB`,
+      );
     }
     this.queueMaxSizes = [queueSize];
     this.maxBytesPerRequest = max;

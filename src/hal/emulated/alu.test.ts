@@ -4,7 +4,18 @@ import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } f
 
 const u64 = fc.oneof(
   fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-  fc.constantFrom(0n, 1n, 2n, 1000n, 1_000_000_000n, (1n << 32n) - 1n, 1n << 32n, (1n << 63n) - 1n, 1n << 63n, (1n << 64n) - 1n),
+  fc.constantFrom(
+    0n,
+    1n,
+    2n,
+    1000n,
+    1_000_000_000n,
+    (1n << 32n) - 1n,
+    1n << 32n,
+    (1n << 63n) - 1n,
+    1n << 63n,
+    (1n << 64n) - 1n,
+  ),
 );
 const lo = (v: bigint): number => Number(v & 0xffff_ffffn) | 0;
 const hi = (v: bigint): number => Number(v >> 32n) | 0;
@@ -33,7 +44,8 @@ test("division matches RISC-V semantics (division by zero, overflow) and BigInt"
       div64(lo(a), hi(a), lo(b), hi(b), rem);
       const sa = s(a);
       const sb = s(b);
-      const want = sb === 0n ? (rem ? sa : -1n) : sa === -(1n << 63n) && sb === -1n ? (rem ? 0n : sa) : rem ? sa % sb : sa / sb;
+      const want =
+        sb === 0n ? (rem ? sa : -1n) : sa === -(1n << 63n) && sb === -1n ? (rem ? 0n : sa) : rem ? sa % sb : sa / sb;
       expect(result()).toBe(BigInt.asUintN(64, want));
       divu64(lo(a), hi(a), lo(b), hi(b), rem);
       const uwant = b === 0n ? (rem ? a : (1n << 64n) - 1n) : rem ? a % b : a / b;

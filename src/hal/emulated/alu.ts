@@ -75,12 +75,12 @@ export function mulh64(alo: number, ahi: number, blo: number, bhi: number): void
   // mulh(a, b) = mulhu(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0)  (mod 2^64)
   if (ahi < 0) {
     const nlo = (lo - blo) | 0;
-    hi = (hi - bhi - ((lo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+    hi = (hi - bhi - (lo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
     lo = nlo;
   }
   if (bhi < 0) {
     const nlo = (lo - alo) | 0;
-    hi = (hi - ahi - ((lo >>> 0) < (alo >>> 0) ? 1 : 0)) | 0;
+    hi = (hi - ahi - (lo >>> 0 < alo >>> 0 ? 1 : 0)) | 0;
     lo = nlo;
   }
   out[0] = lo;
@@ -94,7 +94,7 @@ export function mulhsu64(alo: number, ahi: number, blo: number, bhi: number): vo
   let hi = out[1] ?? 0;
   if (ahi < 0) {
     const nlo = (lo - blo) | 0;
-    hi = (hi - bhi - ((lo >>> 0) < (blo >>> 0) ? 1 : 0)) | 0;
+    hi = (hi - bhi - (lo >>> 0 < blo >>> 0 ? 1 : 0)) | 0;
     lo = nlo;
   }
   out[0] = lo;
@@ -277,7 +277,7 @@ export function divu64(alo: number, ahi: number, blo: number, bhi: number, rem: 
 export function div32(a: number, b: number, rem: boolean): number {
   if (b === 0) return rem ? a : -1;
   if (a === -0x80000000 && b === -1) return rem ? 0 : a;
-  return rem ? a % b | 0 : (a / b) | 0;
+  return rem ? (a % b) | 0 : (a / b) | 0;
 }
 
 /** 32-bit unsigned division (DIVUW / REMUW). */
@@ -285,5 +285,5 @@ export function divu32(a: number, b: number, rem: boolean): number {
   const ua = a >>> 0;
   const ub = b >>> 0;
   if (ub === 0) return rem ? a : -1;
-  return rem ? ua % ub | 0 : Math.floor(ua / ub) | 0;
+  return rem ? (ua % ub) | 0 : Math.floor(ua / ub) | 0;
 }

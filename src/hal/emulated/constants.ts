@@ -219,8 +219,16 @@ export const MSTATUS_WRITE_MASK =
   MSTATUS_TW |
   MSTATUS_TSR;
 /** Low-word bits of mstatus visible through sstatus (and the layout of vsstatus). */
-export const SSTATUS_MASK = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_UBE | MSTATUS_SPP | MSTATUS_VS | MSTATUS_FS |
-  MSTATUS_XS | MSTATUS_SUM | MSTATUS_MXR;
+export const SSTATUS_MASK =
+  MSTATUS_SIE |
+  MSTATUS_SPIE |
+  MSTATUS_UBE |
+  MSTATUS_SPP |
+  MSTATUS_VS |
+  MSTATUS_FS |
+  MSTATUS_XS |
+  MSTATUS_SUM |
+  MSTATUS_MXR;
 export const SSTATUS_WRITE_MASK = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 
 // hstatus
@@ -236,8 +244,8 @@ export const HSTATUS_VTSR = 1 << 22;
 /** High word: VSXL = 2 (64-bit) at bits 33:32, read-only. */
 export const HSTATUS_HI_VSXL64 = 2;
 /** VGEIN is read-only zero because GEILEN = 0 (no guest external interrupt files). */
-export const HSTATUS_WRITE_MASK = HSTATUS_GVA | HSTATUS_SPV | HSTATUS_SPVP | HSTATUS_HU | HSTATUS_VTVM |
-  HSTATUS_VTW | HSTATUS_VTSR;
+export const HSTATUS_WRITE_MASK =
+  HSTATUS_GVA | HSTATUS_SPV | HSTATUS_SPVP | HSTATUS_HU | HSTATUS_VTVM | HSTATUS_VTW | HSTATUS_VTSR;
 
 // misa: MXL = 2 (bits 63:62) and the extension letters.
 export const MISA_HI = 2 << 30;

@@ -83,7 +83,19 @@ describe("compressed expansion", () => {
   }
 
   test("reserved compressed encodings are illegal", () => {
-    for (const parcel of [0x0000, 0x0008 & 0, 0x6001 /* c.lui x0? hint ok */ & 0, 0x2001 /* c.addiw x0 */, 0x6101 /* c.addi16sp 0 */, 0x6501 & 0x6fff /* c.lui a0, 0 */, 0x4002 /* c.lwsp x0 */, 0x6002 /* c.ldsp x0 */, 0x8002 /* c.jr x0 */, 0x8000 /* quadrant 0 funct3 4 */, 0x9d41 /* c.subw funct reserved 10 */]) {
+    for (const parcel of [
+      0x0000,
+      0x0008 & 0,
+      0x6001 /* c.lui x0? hint ok */ & 0,
+      0x2001 /* c.addiw x0 */,
+      0x6101 /* c.addi16sp 0 */,
+      0x6501 & 0x6fff /* c.lui a0, 0 */,
+      0x4002 /* c.lwsp x0 */,
+      0x6002 /* c.ldsp x0 */,
+      0x8002 /* c.jr x0 */,
+      0x8000 /* quadrant 0 funct3 4 */,
+      0x9d41 /* c.subw funct reserved 10 */,
+    ]) {
       expect([parcel.toString(16), D.decode16(parcel).op]).toEqual([parcel.toString(16), D.OP_ILLEGAL]);
     }
   });
@@ -99,6 +111,9 @@ describe("compressed expansion", () => {
       }),
       { numRuns: 20000 },
     );
-    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), (w) => void D.decode32((w | 3) >>> 0)), { numRuns: 20000 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffff_ffff }), (w) => void D.decode32((w | 3) >>> 0)),
+      { numRuns: 20000 },
+    );
   });
 });

@@ -205,7 +205,9 @@ export function decode32(word: number, len = 4, raw = word): Insn {
       return make(OP_AUIPC, bits & 0xfffff000);
     case OPC_JAL: {
       const imm =
-        (((bits | 0) >> 31) << 20) | (((bits >>> 12) & 0xff) << 12) | (((bits >>> 20) & 1) << 11) |
+        (((bits | 0) >> 31) << 20) |
+        (((bits >>> 12) & 0xff) << 12) |
+        (((bits >>> 20) & 1) << 11) |
         (((bits >>> 21) & 0x3ff) << 1);
       return make(OP_JAL, imm);
     }
@@ -213,7 +215,9 @@ export function decode32(word: number, len = 4, raw = word): Insn {
       return funct3 === 0 ? make(OP_JALR, immI) : illegal(raw, len);
     case OPC_BRANCH: {
       const imm =
-        (((bits | 0) >> 31) << 12) | (((bits >>> 7) & 1) << 11) | (((bits >>> 25) & 0x3f) << 5) |
+        (((bits | 0) >> 31) << 12) |
+        (((bits >>> 7) & 1) << 11) |
+        (((bits >>> 25) & 0x3f) << 5) |
         (((bits >>> 8) & 0xf) << 1);
       return make(at(BRANCH_OPS, funct3, OP_ILLEGAL), imm);
     }
@@ -416,7 +420,7 @@ export function expandCompressed(parcel: number): number {
   const rd = (c >>> 7) & 31;
   const rs2 = (c >>> 2) & 31;
   // imm[5] = bit 12, imm[4:0] = bits 6:2, sign-extended (CI format)
-  const immCI = ((((c >>> 12) & 1) << 5) | ((c >>> 2) & 31)) << 26 >> 26;
+  const immCI = (((((c >>> 12) & 1) << 5) | ((c >>> 2) & 31)) << 26) >> 26;
   const uimmCI = (((c >>> 12) & 1) << 5) | ((c >>> 2) & 31);
   if (quadrant === 0) {
     switch (funct3) {
@@ -466,8 +470,13 @@ export function expandCompressed(parcel: number): number {
       case 3: {
         if (rd === 2) {
           const nzimm =
-            ((((c >>> 12) & 1) << 9) | (((c >>> 6) & 1) << 4) | (((c >>> 5) & 1) << 6) | (((c >>> 3) & 3) << 7) |
-              (((c >>> 2) & 1) << 5)) << 22 >> 22;
+            (((((c >>> 12) & 1) << 9) |
+              (((c >>> 6) & 1) << 4) |
+              (((c >>> 5) & 1) << 6) |
+              (((c >>> 3) & 3) << 7) |
+              (((c >>> 2) & 1) << 5)) <<
+              22) >>
+            22;
           if (nzimm === 0) return -1;
           return encodeI(OPC_OP_IMM, 2, 0, 2, nzimm);
         }
@@ -492,16 +501,28 @@ export function expandCompressed(parcel: number): number {
       }
       case 5: {
         const off =
-          ((((c >>> 12) & 1) << 11) | (((c >>> 11) & 1) << 4) | (((c >>> 9) & 3) << 8) | (((c >>> 8) & 1) << 10) |
-            (((c >>> 7) & 1) << 6) | (((c >>> 6) & 1) << 7) | (((c >>> 3) & 7) << 1) | (((c >>> 2) & 1) << 5)) <<
-          20 >> 20;
+          (((((c >>> 12) & 1) << 11) |
+            (((c >>> 11) & 1) << 4) |
+            (((c >>> 9) & 3) << 8) |
+            (((c >>> 8) & 1) << 10) |
+            (((c >>> 7) & 1) << 6) |
+            (((c >>> 6) & 1) << 7) |
+            (((c >>> 3) & 7) << 1) |
+            (((c >>> 2) & 1) << 5)) <<
+            20) >>
+          20;
         return encodeJ(OPC_JAL, 0, off);
       }
       default: {
         // C.BEQZ (6) / C.BNEZ (7)
         const off =
-          ((((c >>> 12) & 1) << 8) | (((c >>> 10) & 3) << 3) | (((c >>> 5) & 3) << 6) | (((c >>> 3) & 3) << 1) |
-            (((c >>> 2) & 1) << 5)) << 23 >> 23;
+          (((((c >>> 12) & 1) << 8) |
+            (((c >>> 10) & 3) << 3) |
+            (((c >>> 5) & 3) << 6) |
+            (((c >>> 3) & 3) << 1) |
+            (((c >>> 2) & 1) << 5)) <<
+            23) >>
+          23;
         return encodeB(OPC_BRANCH, funct3 === 6 ? 0 : 1, rs1P, 0, off);
       }
     }

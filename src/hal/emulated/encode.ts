@@ -13,8 +13,9 @@ export function encodeI(opcode: number, rd: number, funct3: number, rs1: number,
 }
 
 export function encodeS(opcode: number, funct3: number, rs1: number, rs2: number, imm: number): number {
-  return ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 0x1f) << 7) | opcode) >>>
-    0;
+  return (
+    ((((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 0x1f) << 7) | opcode) >>> 0
+  );
 }
 
 export function encodeB(opcode: number, funct3: number, rs1: number, rs2: number, imm: number): number {

@@ -15,10 +15,10 @@
  */
 
 import { buildBlock, SLOT_COMPILED, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
+import { PAGE_SIZE } from "./constants.ts";
 import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
 import { EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
-import { PAGE_SIZE } from "./constants.ts";
 import { interpret } from "./interp.ts";
 import { compileBlock } from "./jit.ts";
 import type { CodePage } from "./phys-memory.ts";
@@ -193,7 +193,8 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
   const view = set.xview[i];
   const mem = set.xblock[i];
   if (view === undefined || mem === undefined) return false;
-  const blocks = (code.blocks ??= []);
+  code.blocks ??= [];
+  const blocks = code.blocks;
   let b = blocks[slot];
   const base = (h.pc - pageOff + (set.xdelta[i] ?? 0)) | 0;
   if (b === undefined) {

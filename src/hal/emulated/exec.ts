@@ -32,8 +32,8 @@ import {
   PRV_U,
   TWO_POW_32,
 } from "./constants.ts";
-import * as D from "./decode.ts";
 import type { Insn } from "./decode.ts";
+import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
 import { ACCESS_READ, ACCESS_WRITE, EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
 import { TLB_MASK } from "./tlb.ts";
@@ -43,9 +43,12 @@ export function transformedInstruction(insn: Insn): number {
   const bits = insn.bits;
   const opcode = bits & 0x7f;
   let t: number;
-  if (opcode === 0x03 || opcode === 0x07) t = bits & 0x00007fff; // loads: opcode, rd, funct3
-  else if (opcode === 0x23 || opcode === 0x27) t = bits & 0x01f0707f; // stores: opcode, funct3, rs2
-  else if (opcode === 0x2f || opcode === 0x73) t = bits & ~(31 << 15); // AMO, HLV/HSV: all but rs1
+  if (opcode === 0x03 || opcode === 0x07)
+    t = bits & 0x00007fff; // loads: opcode, rd, funct3
+  else if (opcode === 0x23 || opcode === 0x27)
+    t = bits & 0x01f0707f; // stores: opcode, funct3, rs2
+  else if (opcode === 0x2f || opcode === 0x73)
+    t = bits & ~(31 << 15); // AMO, HLV/HSV: all but rs1
   else return 0;
   // A compressed instruction is reported as its 32-bit expansion with bit 1 cleared.
   return (insn.len === 2 ? t & ~2 : t) >>> 0;
@@ -668,7 +671,14 @@ function execAmo(h: Hart, d: Insn): number {
  * The value an AMO writes back → out ([lo, hi]), from the old memory value (a 32-bit one sign-extended) and the
  * source register. For width 4 only the low word is meaningful.
  */
-export function amoResult(funct5: number, width: number, oldLo: number, oldHi: number, srcLo: number, srcHi: number): void {
+export function amoResult(
+  funct5: number,
+  width: number,
+  oldLo: number,
+  oldHi: number,
+  srcLo: number,
+  srcHi: number,
+): void {
   let lo: number;
   let hi: number;
   if (width === 4) {
@@ -690,10 +700,10 @@ export function amoResult(funct5: number, width: number, oldLo: number, oldHi: n
         lo = oldLo | srcLo;
         break;
       case D.AMO_MIN:
-        lo = oldLo < srcLo ? oldLo : srcLo;
+        lo = Math.min(oldLo, srcLo);
         break;
       case D.AMO_MAX:
-        lo = oldLo > srcLo ? oldLo : srcLo;
+        lo = Math.max(oldLo, srcLo);
         break;
       case D.AMO_MINU:
         lo = oldLo >>> 0 < srcLo >>> 0 ? oldLo : srcLo;

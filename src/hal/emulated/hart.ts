@@ -160,8 +160,17 @@ import {
   VS_INTERRUPTS,
 } from "./constants.ts";
 import { FpState } from "./fp-bridge.ts";
-import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, GTLB_SIZE, satpMode, translate, type Access, type Translation } from "./mmu.ts";
-import { PhysicalMemory, type MemBlock, type MemoryClient } from "./phys-memory.ts";
+import {
+  ACCESS_EXEC,
+  ACCESS_READ,
+  ACCESS_WRITE,
+  type Access,
+  GTLB_SIZE,
+  satpMode,
+  type Translation,
+  translate,
+} from "./mmu.ts";
+import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { HartStats } from "./stats.ts";
 import { TLB_MASK, TlbSet } from "./tlb.ts";
 
@@ -1763,5 +1772,4 @@ function writeView(view: DataView, offset: number, width: number, lo: number, hi
   }
 }
 
-export { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, satpMode };
-export { CAUSE_BREAKPOINT, CAUSE_FETCH_PAGE_FAULT, MIP_SEIP };
+export { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, CAUSE_BREAKPOINT, CAUSE_FETCH_PAGE_FAULT, MIP_SEIP, satpMode };

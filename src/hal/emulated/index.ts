@@ -4,7 +4,14 @@
  * `virt`-like machine in M-mode ("bare-machine" VMs, for conformance suites).
  */
 
-import { type BackendSupport, type HalBackend, type HalVm, type HalVmOptions, HalError, type Hypervisor } from "../types.ts";
+import {
+  type BackendSupport,
+  type HalBackend,
+  HalError,
+  type HalVm,
+  type HalVmOptions,
+  type Hypervisor,
+} from "../types.ts";
 import { EmulatedVm } from "./vm.ts";
 
 class EmulatedHypervisor implements Hypervisor {
@@ -13,7 +20,8 @@ class EmulatedHypervisor implements Hypervisor {
   #closed = false;
 
   createVm(options: HalVmOptions): HalVm {
-    if (this.#closed) throw new HalError("emulated", "state", "createVm", `Cannot create VM ${options.vmId}: the hypervisor is closed`);
+    if (this.#closed)
+      throw new HalError("emulated", "state", "createVm", `Cannot create VM ${options.vmId}: the hypervisor is closed`);
     const vm = new EmulatedVm(options);
     this.#vms.add(vm);
     return vm;
@@ -41,5 +49,5 @@ export const emulatedBackend: HalBackend = {
   },
 };
 
-export { EmulatedVm } from "./vm.ts";
 export { EmulatedVcpu } from "./vcpu.ts";
+export { EmulatedVm } from "./vm.ts";

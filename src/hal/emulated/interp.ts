@@ -312,7 +312,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           h.pc = vbase + off;
           const d = code.insns[s];
           const a = hi * TWO_POW_32 + (lo >>> 0);
-          if (!h.storeSlow(a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len)) break run;
+          if (!h.storeSlow(a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
+            break run;
         }
         off += len;
         n++;
@@ -617,7 +618,15 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
  * The integer operations `interpret` leaves out of its own switch (set-less-than, shifts by a register, the M
  * extension), with the same semantics as `execute`; rd is not x0.
  */
-function aluRare(xlo: Int32Array, xhi: Int32Array, op: number, rd: number, rs1: number, rs2: number, imm: number): void {
+function aluRare(
+  xlo: Int32Array,
+  xhi: Int32Array,
+  op: number,
+  rd: number,
+  rs1: number,
+  rs2: number,
+  imm: number,
+): void {
   const alo = xlo[rs1] ?? 0;
   const ahi = xhi[rs1] ?? 0;
   const blo = xlo[rs2] ?? 0;

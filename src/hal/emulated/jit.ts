@@ -17,8 +17,8 @@
 
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import type { Block, CompiledBlock } from "./block.ts";
-import * as D from "./decode.ts";
 import type { Insn } from "./decode.ts";
+import * as D from "./decode.ts";
 import { execute, transformedInstruction } from "./exec.ts";
 import { atomicFast } from "./interp.ts";
 import { TLB_MASK } from "./tlb.ts";
@@ -68,7 +68,9 @@ export function generateBlockSource(block: Block): string | undefined {
     lines.push(s);
   };
   emit("const xlo = h.xlo, xhi = h.xhi, pc0 = h.pc;");
-  emit("const dt = h.dtlb, rlo = dt.rlo, rhi = dt.rhi, roff = dt.roff, rview = dt.rview, wlo = dt.wlo, whi = dt.whi, woff = dt.woff, wview = dt.wview;");
+  emit(
+    "const dt = h.dtlb, rlo = dt.rlo, rhi = dt.rhi, roff = dt.roff, rview = dt.rview, wlo = dt.wlo, whi = dt.whi, woff = dt.woff, wview = dt.wview;",
+  );
   emit("let n = 0;");
   if (selfLoop) emit("for (;;) {");
   // Instructions retired since the last write-back of h.icount / n.
@@ -101,7 +103,8 @@ export function generateBlockSource(block: Block): string | undefined {
         pending++;
         continue;
       case D.OP_AUIPC:
-        if (rd !== 0) emit(`{ const v = ${pcExpr} + ${imm}; xlo[${rd}] = v | 0; xhi[${rd}] = Math.floor(v / 4294967296) | 0; }`);
+        if (rd !== 0)
+          emit(`{ const v = ${pcExpr} + ${imm}; xlo[${rd}] = v | 0; xhi[${rd}] = Math.floor(v / 4294967296) | 0; }`);
         pending++;
         continue;
       case D.OP_ADDI:
@@ -114,16 +117,24 @@ export function generateBlockSource(block: Block): string | undefined {
         } else if (imm === 0) {
           emit(`xlo[${rd}] = xlo[${rs1}]; xhi[${rd}] = xhi[${rs1}];`);
         } else {
-          emit(`{ const a = xlo[${rs1}], r = (a + ${imm}) | 0; xhi[${rd}] = (xhi[${rs1}] + ${immHi} + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`);
+          emit(
+            `{ const a = xlo[${rs1}], r = (a + ${imm}) | 0; xhi[${rd}] = (xhi[${rs1}] + ${immHi} + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`,
+          );
         }
         pending++;
         continue;
       case D.OP_SLTI:
-        setRd(`(xhi[${rs1}] < ${immHi} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        setRd(
+          `(xhi[${rs1}] < ${immHi} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
+          "0",
+        );
         pending++;
         continue;
       case D.OP_SLTIU:
-        setRd(`((xhi[${rs1}] >>> 0) < ${immHi >>> 0} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`, "0");
+        setRd(
+          `((xhi[${rs1}] >>> 0) < ${immHi >>> 0} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
+          "0",
+        );
         pending++;
         continue;
       case D.OP_XORI:
@@ -146,7 +157,8 @@ export function generateBlockSource(block: Block): string | undefined {
         continue;
       case D.OP_SRLI:
         if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
-        else if (imm < 32) setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `(xhi[${rs1}] >>> ${imm}) | 0`);
+        else if (imm < 32)
+          setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `(xhi[${rs1}] >>> ${imm}) | 0`);
         else setRd(`(xhi[${rs1}] >>> ${imm - 32}) | 0`, "0");
         pending++;
         continue;
@@ -158,22 +170,32 @@ export function generateBlockSource(block: Block): string | undefined {
         continue;
       case D.OP_ADD:
         if (rd !== 0) {
-          emit(`{ const a = xlo[${rs1}], r = (a + xlo[${rs2}]) | 0; xhi[${rd}] = (xhi[${rs1}] + xhi[${rs2}] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`);
+          emit(
+            `{ const a = xlo[${rs1}], r = (a + xlo[${rs2}]) | 0; xhi[${rd}] = (xhi[${rs1}] + xhi[${rs2}] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`,
+          );
         }
         pending++;
         continue;
       case D.OP_SUB:
         if (rd !== 0) {
-          emit(`{ const a = xlo[${rs1}], b = xlo[${rs2}]; xhi[${rd}] = (xhi[${rs1}] - xhi[${rs2}] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = (a - b) | 0; }`);
+          emit(
+            `{ const a = xlo[${rs1}], b = xlo[${rs2}]; xhi[${rd}] = (xhi[${rs1}] - xhi[${rs2}] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = (a - b) | 0; }`,
+          );
         }
         pending++;
         continue;
       case D.OP_SLT:
-        setRd(`(xhi[${rs1}] < xhi[${rs2}] || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`, "0");
+        setRd(
+          `(xhi[${rs1}] < xhi[${rs2}] || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`,
+          "0",
+        );
         pending++;
         continue;
       case D.OP_SLTU:
-        setRd(`((xhi[${rs1}] >>> 0) < (xhi[${rs2}] >>> 0) || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`, "0");
+        setRd(
+          `((xhi[${rs1}] >>> 0) < (xhi[${rs2}] >>> 0) || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`,
+          "0",
+        );
         pending++;
         continue;
       case D.OP_XOR:
@@ -232,7 +254,9 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_MULH:
       case D.OP_MULHSU:
       case D.OP_MULHU: {
-        const fn = { [D.OP_MUL]: "mul64", [D.OP_MULH]: "mulh64", [D.OP_MULHSU]: "mulhsu64", [D.OP_MULHU]: "mulhu64" }[d.op];
+        const fn = { [D.OP_MUL]: "mul64", [D.OP_MULH]: "mulh64", [D.OP_MULHSU]: "mulhsu64", [D.OP_MULHU]: "mulhu64" }[
+          d.op
+        ];
         emit(`${fn}(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}]);`);
         setRd("out[0]", "out[1]");
         pending++;
@@ -275,8 +299,12 @@ export function generateBlockSource(block: Block): string | undefined {
         const tinst = transformedInstruction(d);
         const isLd = d.op === D.OP_LD;
         emit(`{ ${addressWords(rs1, imm)} let v, vh = 0;`);
-        emit(`if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`);
-        emit(`else { h.pc = ${pcExpr}; v = h.loadSlow(hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`);
+        emit(
+          `if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`,
+        );
+        emit(
+          `else { h.pc = ${pcExpr}; v = h.loadSlow(hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`,
+        );
         if (d.op === D.OP_LB) emit("v = (v << 24) >> 24;");
         if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
         if (rd !== 0) {
@@ -303,13 +331,18 @@ export function generateBlockSource(block: Block): string | undefined {
                 ? `w.setInt32(o, xlo[${rs2}], true)`
                 : `w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true)`;
         emit(`{ ${addressWords(rs1, imm)}`);
-        emit(`if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`);
-        emit(`else { h.pc = ${pcExpr}; if (!h.storeSlow(hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`);
+        emit(
+          `if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`,
+        );
+        emit(
+          `else { h.pc = ${pcExpr}; if (!h.storeSlow(hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
+        );
         pending++;
         continue;
       }
       case D.OP_JAL: {
-        if (rd !== 0) emit(`{ const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0; }`);
+        if (rd !== 0)
+          emit(`{ const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0; }`);
         pending++;
         const target = off + imm;
         if (selfLoop && target === 0) {
@@ -334,7 +367,10 @@ export function generateBlockSource(block: Block): string | undefined {
         const cond = branchCondition(d);
         pending++;
         const target = off + imm;
-        const taken = selfLoop && target === 0 ? `if (n < budget && block.valid) continue; h.pc = pc0; return n;` : `h.pc = pc0 + ${target}; return n;`;
+        const taken =
+          selfLoop && target === 0
+            ? `if (n < budget && block.valid) continue; h.pc = pc0; return n;`
+            : `h.pc = pc0 + ${target}; return n;`;
         const s = sync();
         emit(`${s} if (${cond}) { ${taken} } h.pc = ${nextExpr}; return n;`);
         continue;
@@ -343,7 +379,9 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_AMO_D:
         // Atomics through the data TLB when it can serve them, else the reference semantics.
         emit(`${sync()} if (atomicFast(h, insns[${k}])) { n++; h.icount++; } else {`);
-        emit(`h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
+        emit(
+          `h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`,
+        );
         continue;
       default: {
         // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
@@ -409,5 +447,19 @@ export function compileBlock(block: Block): CompiledBlock | undefined {
   const body = generateBlockSource(block);
   if (body === undefined) return undefined;
   const factory = new Function(...HELPER_NAMES, `return function block_fn(h, budget) {\n${body}\n};`) as Factory;
-  return factory(execute, atomicFast, block.insns, out, mul64, mulh64, mulhsu64, mulhu64, div64, divu64, div32, divu32, block);
+  return factory(
+    execute,
+    atomicFast,
+    block.insns,
+    out,
+    mul64,
+    mulh64,
+    mulhsu64,
+    mulhu64,
+    div64,
+    divu64,
+    div32,
+    divu32,
+    block,
+  );
 }

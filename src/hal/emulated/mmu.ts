@@ -93,7 +93,11 @@ export interface MmuState {
 }
 
 const PAGE_FAULT = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT] as const;
-const GUEST_PAGE_FAULT = [CAUSE_LOAD_GUEST_PAGE_FAULT, CAUSE_STORE_GUEST_PAGE_FAULT, CAUSE_FETCH_GUEST_PAGE_FAULT] as const;
+const GUEST_PAGE_FAULT = [
+  CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_STORE_GUEST_PAGE_FAULT,
+  CAUSE_FETCH_GUEST_PAGE_FAULT,
+] as const;
 const ACCESS_FAULT = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS] as const;
 
 const TWO_POW_32 = 4294967296;
@@ -184,7 +188,18 @@ export function translateGuestVirtual(s: MmuState, va: number, access: Access, p
   let gpa = va;
   let span = 4096;
   if (vmode !== SATP_MODE_BARE) {
-    const first = walkFirstStage(s, va, access, priv, vmode, satpPpn(s.vsatpLo, s.vsatpHi), s.vsSum(), s.vsMxr() || s.mxr(), true, false);
+    const first = walkFirstStage(
+      s,
+      va,
+      access,
+      priv,
+      vmode,
+      satpPpn(s.vsatpLo, s.vsatpHi),
+      s.vsSum(),
+      s.vsMxr() || s.mxr(),
+      true,
+      false,
+    );
     if (!first.ok) return first;
     gpa = first.pa;
     span = first.span;
@@ -300,7 +315,10 @@ function walkFirstStage(
     if (virt) {
       // The PTE address is guest-physical: translate it through the G-stage as an implicit load.
       const g = gstage(s, pteAddr, ACCESS_READ, false, TINST_PTE_READ_64);
-      if (!g.ok) return g.cause === ACCESS_FAULT[ACCESS_READ] ? accessFault(access) : guestPageFault(access, g.gpa, TINST_PTE_READ_64);
+      if (!g.ok)
+        return g.cause === ACCESS_FAULT[ACCESS_READ]
+          ? accessFault(access)
+          : guestPageFault(access, g.gpa, TINST_PTE_READ_64);
       pteAddr = g.pa;
     }
     const region = s.memory.find(pteAddr);
@@ -336,7 +354,9 @@ function walkFirstStage(
         // The A/D update is an implicit store to the PTE: it needs G-stage write permission.
         const g = gstage(s, table + index * 8, ACCESS_WRITE, false, TINST_PTE_WRITE_64);
         if (!g.ok) {
-          return g.cause === ACCESS_FAULT[ACCESS_WRITE] ? accessFault(access) : guestPageFault(access, g.gpa, TINST_PTE_WRITE_64);
+          return g.cause === ACCESS_FAULT[ACCESS_WRITE]
+            ? accessFault(access)
+            : guestPageFault(access, g.gpa, TINST_PTE_WRITE_64);
         }
       }
       lo |= need;

@@ -167,9 +167,11 @@ export class TlbSet {
     index.clear();
     for (let i = 0; i < TLB_SIZE; i++) {
       const rspan = this.rspan[i] ?? 0;
-      if (rspan !== 0 && this.rlo[i] !== TAG_EMPTY) index.add(Math.floor(splitTag(this.rlo, this.rhi, i) / rspan) * rspan, i);
+      if (rspan !== 0 && this.rlo[i] !== TAG_EMPTY)
+        index.add(Math.floor(splitTag(this.rlo, this.rhi, i) / rspan) * rspan, i);
       const wspan = this.wspan[i] ?? 0;
-      if (wspan !== 0 && this.wlo[i] !== TAG_EMPTY) index.add(Math.floor(splitTag(this.wlo, this.whi, i) / wspan) * wspan, i);
+      if (wspan !== 0 && this.wlo[i] !== TAG_EMPTY)
+        index.add(Math.floor(splitTag(this.wlo, this.whi, i) / wspan) * wspan, i);
       const xspan = this.xspan[i] ?? 0;
       const xtag = this.xtag[i] ?? Number.NaN;
       if (xspan !== 0 && !Number.isNaN(xtag)) index.add(Math.floor(xtag / xspan) * xspan, i);

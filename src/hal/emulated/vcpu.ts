@@ -22,7 +22,7 @@ import {
 } from "../types.ts";
 import {
   CAUSE_BREAKPOINT,
-  CAUSE_FETCH_GUEST_PAGE_FAULT,
+  CAUSE_FETCH_ACCESS,
   CAUSE_FETCH_PAGE_FAULT,
   CAUSE_ILLEGAL_INSTRUCTION,
   CAUSE_LOAD_ACCESS,
@@ -37,7 +37,6 @@ import {
   CAUSE_USER_ECALL,
   CAUSE_VIRTUAL_INSTRUCTION,
   CAUSE_VIRTUAL_SUPERVISOR_ECALL,
-  CAUSE_FETCH_ACCESS,
   ENVCFG_HI_STCE,
   FS_INITIAL,
   HGATP_MODE_SV39X4,
@@ -134,7 +133,8 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   #check(operation: string): void {
-    if (this.#closed) throw new HalError("emulated", "state", operation, `Cannot ${operation} vCPU ${this.id}: it is closed`);
+    if (this.#closed)
+      throw new HalError("emulated", "state", operation, `Cannot ${operation} vCPU ${this.id}: it is closed`);
   }
 
   setup(setup: HalVcpuSetup): void {
@@ -143,7 +143,12 @@ export class EmulatedVcpu implements HalVcpu {
       const mode = setup.gstageMode ?? "sv39x4";
       this.#gstageMode = mode === "sv48x4" ? HGATP_MODE_SV48X4 : HGATP_MODE_SV39X4;
       if (!Number.isSafeInteger(setup.eptRoot) || setup.eptRoot <= 0 || setup.eptRoot % 16384 !== 0) {
-        throw new HalError("emulated", "invalid-argument", "setup", `Cannot set up vCPU ${this.id}: G-stage root 0x${setup.eptRoot.toString(16)} is not a 16 KiB-aligned host-physical address`);
+        throw new HalError(
+          "emulated",
+          "invalid-argument",
+          "setup",
+          `Cannot set up vCPU ${this.id}: G-stage root 0x${setup.eptRoot.toString(16)} is not a 16 KiB-aligned host-physical address`,
+        );
       }
       this.#eptRoot = setup.eptRoot;
     }
@@ -155,7 +160,8 @@ export class EmulatedVcpu implements HalVcpu {
 
   setEntry(entry: GuestPhysAddr): void {
     this.#check("setEntry");
-    if (!this.#setUp) throw new HalError("emulated", "state", "setEntry", `Cannot set the entry of vCPU ${this.id}: call setup first`);
+    if (!this.#setUp)
+      throw new HalError("emulated", "state", "setEntry", `Cannot set the entry of vCPU ${this.id}: call setup first`);
     const h = this.#hart;
     // Pending guest interrupts survive a restart (SBI HSM hart_start semantics); everything else resets.
     const hvip = h.hvip;
@@ -202,7 +208,12 @@ export class EmulatedVcpu implements HalVcpu {
 
   #checkReg(reg: number, operation: string): void {
     if (!Number.isInteger(reg) || reg < 0 || reg > 31) {
-      throw new HalError("emulated", "invalid-argument", operation, `Cannot access register x${reg}: RISC-V has x0..x31`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        operation,
+        `Cannot access register x${reg}: RISC-V has x0..x31`,
+      );
     }
   }
 
@@ -210,7 +221,12 @@ export class EmulatedVcpu implements HalVcpu {
     this.#check("setReturnValue");
     const pending = this.#pendingRead;
     if (pending === undefined) {
-      throw new HalError("emulated", "state", "setReturnValue", `Cannot complete a read on vCPU ${this.id}: the last exit was not an MmioRead`);
+      throw new HalError(
+        "emulated",
+        "state",
+        "setReturnValue",
+        `Cannot complete a read on vCPU ${this.id}: the last exit was not an MmioRead`,
+      );
     }
     this.#pendingRead = undefined;
     const bits = BigInt(pending.width * 8);
@@ -232,8 +248,7 @@ export class EmulatedVcpu implements HalVcpu {
     let remaining = this.instructionBudget;
     for (;;) {
       h.stop = STOP_NONE;
-      const used =
-        this.engine === "fast" ? runFast(h, remaining, this.engineOptions) : runReference(h, remaining);
+      const used = this.engine === "fast" ? runFast(h, remaining, this.engineOptions) : runReference(h, remaining);
       remaining -= used;
       const exit = this.#decodeExit();
       if (exit !== undefined) return exit;
@@ -306,7 +321,12 @@ export class EmulatedVcpu implements HalVcpu {
         }
         if ((tinst & 0x7f) === OPC_AMO) {
           // Atomics to a device are not emulated (KVM neither): the guest gets an access fault.
-          h.injectGuestException(sepc, guestPriv, cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, stval);
+          h.injectGuestException(
+            sepc,
+            guestPriv,
+            cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS,
+            stval,
+          );
           return undefined;
         }
         const gpa = h.htval * 4 + (stval - Math.floor(stval / 4) * 4);
@@ -337,8 +357,9 @@ export class EmulatedVcpu implements HalVcpu {
         // Reflected to the guest's own handler (KVM's trap redirect).
         h.injectGuestException(sepc, guestPriv, cause, stval);
         return undefined;
-      case CAUSE_FETCH_GUEST_PAGE_FAULT:
       default:
+        // Instruction fetches from non-RAM guest-physical pages (CAUSE_FETCH_GUEST_PAGE_FAULT) land here too:
+        // there is no device to execute from.
         h.resumeGuest(sepc);
         return this.#unsupported(describe());
     }
@@ -347,7 +368,7 @@ export class EmulatedVcpu implements HalVcpu {
   /** Decode an MMIO access from its transformed instruction; remember a load's destination for setReturnValue. */
   #mmioExit(addr: number, tinst: number, dataLo: number, dataHi: number): AxVCpuExitReason {
     const h = this.#hart;
-    const opcode = tinst & 0x7f | 3; // compressed forms have bit 1 cleared
+    const opcode = (tinst & 0x7f) | 3; // compressed forms have bit 1 cleared
     const funct3 = (tinst >>> 12) & 7;
     if (opcode === OPC_LOAD) {
       if (funct3 === 7) return this.#unsupported(`MMIO load with reserved funct3 at ${hex(addr)}`);
@@ -384,13 +405,23 @@ export class EmulatedVcpu implements HalVcpu {
     if (this.#vm.mode === "hypervisor") {
       const bit = vector === 1 ? MIP_VSSIP : vector === 5 ? MIP_VSTIP : vector === 9 ? MIP_VSEIP : 0;
       if (bit === 0) {
-        throw new HalError("emulated", "invalid-argument", "setInterruptLevel", `Cannot set interrupt ${vector} on vCPU ${this.id}: a VS-mode guest takes causes 1, 5 and 9`);
+        throw new HalError(
+          "emulated",
+          "invalid-argument",
+          "setInterruptLevel",
+          `Cannot set interrupt ${vector} on vCPU ${this.id}: a VS-mode guest takes causes 1, 5 and 9`,
+        );
       }
       h.setHvip(bit, asserted);
       return;
     }
     if (![1, 3, 5, 7, 9, 11].includes(vector)) {
-      throw new HalError("emulated", "invalid-argument", "setInterruptLevel", `Cannot set interrupt ${vector} on vCPU ${this.id}: bare-machine harts take causes 1, 3, 5, 7, 9 and 11`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "setInterruptLevel",
+        `Cannot set interrupt ${vector} on vCPU ${this.id}: bare-machine harts take causes 1, 3, 5, 7, 9 and 11`,
+      );
     }
     if (vector === 1) {
       // SSIP has no external source on real hardware; model it as the software-writable bit (ACLINT SSWI).

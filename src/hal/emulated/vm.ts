@@ -56,11 +56,21 @@ export class EmulatedVm implements HalVm {
 
   constructor(options: HalVmOptions) {
     if (options.arch !== "riscv64") {
-      throw new HalError("emulated", "unsupported", "createVm", `Cannot create a ${options.arch} VM: the emulated backend runs riscv64 guests only`);
+      throw new HalError(
+        "emulated",
+        "unsupported",
+        "createVm",
+        `Cannot create a ${options.arch} VM: the emulated backend runs riscv64 guests only`,
+      );
     }
     const hz = options.timebaseHz ?? DEFAULT_TIMEBASE_HZ;
     if (!Number.isFinite(hz) || hz <= 0) {
-      throw new HalError("emulated", "invalid-argument", "createVm", `Cannot create VM ${options.vmId}: timebaseHz ${hz} is not a positive frequency`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "createVm",
+        `Cannot create VM ${options.vmId}: timebaseHz ${hz} is not a positive frequency`,
+      );
     }
     this.arch = options.arch;
     this.vmId = options.vmId;
@@ -74,27 +84,48 @@ export class EmulatedVm implements HalVm {
   }
 
   #checkOpen(operation: string): void {
-    if (this.#closed) throw new HalError("emulated", "state", operation, `Cannot ${operation} on VM ${this.vmId}: the VM is closed`);
+    if (this.#closed)
+      throw new HalError("emulated", "state", operation, `Cannot ${operation} on VM ${this.vmId}: the VM is closed`);
   }
 
   allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: HostPhysAddr } = {}): HostMemory {
     this.#checkOpen("allocateMemory");
     const alignment = options.alignment ?? PAGE_SIZE;
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
-      throw new HalError("emulated", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: the size must be a positive multiple of 4 KiB`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: the size must be a positive multiple of 4 KiB`,
+      );
     }
     if (!Number.isSafeInteger(alignment) || alignment < PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
-      throw new HalError("emulated", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: alignment ${alignment} is not a power of two of at least 4 KiB`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: alignment ${alignment} is not a power of two of at least 4 KiB`,
+      );
     }
     let base: number;
     if (options.hostPhysAddr !== undefined) {
       base = options.hostPhysAddr;
       if (!Number.isSafeInteger(base) || base < 0 || base % alignment !== 0 || base + size > HOST_PHYS_LIMIT) {
-        throw new HalError("emulated", "resource", "allocateMemory", `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: not ${alignment}-byte aligned or beyond the 2^52 limit`);
+        throw new HalError(
+          "emulated",
+          "resource",
+          "allocateMemory",
+          `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: not ${alignment}-byte aligned or beyond the 2^52 limit`,
+        );
       }
       const clash = this.#allocations.find((a) => base < a.end && a.base < base + size);
       if (clash !== undefined) {
-        throw new HalError("emulated", "resource", "allocateMemory", `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: overlaps the block at 0x${clash.base.toString(16)}..0x${(clash.end - 1).toString(16)}`);
+        throw new HalError(
+          "emulated",
+          "resource",
+          "allocateMemory",
+          `Cannot place ${size} bytes at host-physical 0x${base.toString(16)}: overlaps the block at 0x${clash.base.toString(16)}..0x${(clash.end - 1).toString(16)}`,
+        );
       }
     } else {
       base = this.#findFree(size, alignment);
@@ -123,7 +154,12 @@ export class EmulatedVm implements HalVm {
       if (a.end > candidate) candidate = Math.ceil(a.end / alignment) * alignment;
     }
     if (candidate + size > HOST_PHYS_LIMIT) {
-      throw new HalError("emulated", "resource", "allocateMemory", `Cannot allocate ${size} bytes: host-physical space exhausted`);
+      throw new HalError(
+        "emulated",
+        "resource",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: host-physical space exhausted`,
+      );
     }
     return candidate;
   }
@@ -132,15 +168,30 @@ export class EmulatedVm implements HalVm {
     this.#checkOpen("mapGuestMemory");
     const block = this.#blocks.get(memory);
     if (block === undefined) {
-      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}: the memory was not allocated by this VM`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "mapGuestMemory",
+        `Cannot map guest-physical 0x${gpa.toString(16)}: the memory was not allocated by this VM`,
+      );
     }
     const end = gpa + memory.bytes.length;
     if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % PAGE_SIZE !== 0 || end > HOST_PHYS_LIMIT) {
-      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}: not page aligned or out of range`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "mapGuestMemory",
+        `Cannot map guest-physical 0x${gpa.toString(16)}: not page aligned or out of range`,
+      );
     }
     const clash = this.#guestMap.find((m) => gpa < m.end && m.gpa < end);
     if (clash !== undefined) {
-      throw new HalError("emulated", "invalid-argument", "mapGuestMemory", `Cannot map guest-physical 0x${gpa.toString(16)}..0x${(end - 1).toString(16)}: overlaps the mapping at 0x${clash.gpa.toString(16)}`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "mapGuestMemory",
+        `Cannot map guest-physical 0x${gpa.toString(16)}..0x${(end - 1).toString(16)}: overlaps the mapping at 0x${clash.gpa.toString(16)}`,
+      );
     }
     this.#guestMap.push({ gpa, end, memory });
     if (this.mode === "bare-machine") this.memory.map(gpa, block);
@@ -149,10 +200,20 @@ export class EmulatedVm implements HalVm {
   createVcpu(id: number): HalVcpu {
     this.#checkOpen("createVcpu");
     if (!Number.isSafeInteger(id) || id < 0) {
-      throw new HalError("emulated", "invalid-argument", "createVcpu", `Cannot create vCPU ${id}: the id must be a non-negative integer`);
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "createVcpu",
+        `Cannot create vCPU ${id}: the id must be a non-negative integer`,
+      );
     }
     if (this.#vcpus.has(id)) {
-      throw new HalError("emulated", "state", "createVcpu", `Cannot create vCPU ${id} on VM ${this.vmId}: it already exists`);
+      throw new HalError(
+        "emulated",
+        "state",
+        "createVcpu",
+        `Cannot create vCPU ${id} on VM ${this.vmId}: it already exists`,
+      );
     }
     const vcpu = new EmulatedVcpu(this, id);
     this.#vcpus.set(id, vcpu);
@@ -164,7 +225,12 @@ export class EmulatedVm implements HalVm {
   }
 
   setIrqLine(line: number, _level: boolean): void {
-    throw new HalError("emulated", "unsupported", "setIrqLine", `Cannot set IRQ line ${line}: RISC-V interrupt controllers live in the VMM; use HalVcpu.setInterruptLevel`);
+    throw new HalError(
+      "emulated",
+      "unsupported",
+      "setIrqLine",
+      `Cannot set IRQ line ${line}: RISC-V interrupt controllers live in the VMM; use HalVcpu.setInterruptLevel`,
+    );
   }
 
   currentTime(): number {

@@ -12,10 +12,15 @@ import { HalError } from "../types.ts";
 
 const FRAMEWORK = "/System/Library/Frameworks/Hypervisor.framework";
 
-export function probeHvf(platform: string = process.platform, arch: string = process.arch, frameworkPresent: () => boolean = () => existsSync(FRAMEWORK)): BackendSupport {
+export function probeHvf(
+  platform: string = process.platform,
+  arch: string = process.arch,
+  frameworkPresent: () => boolean = () => existsSync(FRAMEWORK),
+): BackendSupport {
   const unavailable = (reason: string): BackendSupport => ({ backend: "hvf", available: false, reason, archs: [] });
   if (platform !== "darwin") return unavailable(`not macOS (this host is ${platform}/${arch})`);
-  if (arch !== "arm64") return unavailable(`macOS on ${arch}: axvisor-ts targets Hypervisor.framework on Apple silicon (arm64)`);
+  if (arch !== "arm64")
+    return unavailable(`macOS on ${arch}: axvisor-ts targets Hypervisor.framework on Apple silicon (arm64)`);
   if (!frameworkPresent()) return unavailable(`${FRAMEWORK} not found`);
   return unavailable("Hypervisor.framework is present, but the axvisor-ts HVF backend is not implemented yet");
 }

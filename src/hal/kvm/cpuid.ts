@@ -4,7 +4,7 @@
  *
  * Pure data in, data out: the KVM calls live in vcpu.ts; the encoding to struct kvm_cpuid2 is below.
  */
-import { KVM_CPUID2_LAYOUT, KVM_CPUID_ENTRY2_LAYOUT } from "./abi.ts";
+import { KVM_CPUID_ENTRY2_LAYOUT, KVM_CPUID2_LAYOUT } from "./abi.ts";
 
 export interface CpuidEntry {
   readonly function: number;

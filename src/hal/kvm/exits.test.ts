@@ -16,7 +16,14 @@ import {
   KVM_SYSTEM_EVENT_RESET,
   KVM_SYSTEM_EVENT_SHUTDOWN,
 } from "./abi.ts";
-import { completeRead, decodeExit, HYPERCALL_PORT, nextPioElement, type DecodeContext, type PioCursor } from "./exits.ts";
+import {
+  completeRead,
+  type DecodeContext,
+  decodeExit,
+  HYPERCALL_PORT,
+  nextPioElement,
+  type PioCursor,
+} from "./exits.ts";
 
 const F = KVM_RUN_LAYOUT.fields;
 const MAPPING_SIZE = 3 * 4096;
@@ -48,9 +55,24 @@ describe("decodeExit", () => {
   });
 
   test("out of each size", () => {
-    expect(decodeExit(io(KVM_EXIT_IO_OUT, 1, 0x3f8, 1, [0x41]), 0, context).exit).toEqual({ kind: "IoWrite", port: 0x3f8, width: 1, data: 0x41n });
-    expect(decodeExit(io(KVM_EXIT_IO_OUT, 2, 0x10, 1, [0x34, 0x12]), 0, context).exit).toEqual({ kind: "IoWrite", port: 0x10, width: 2, data: 0x1234n });
-    expect(decodeExit(io(KVM_EXIT_IO_OUT, 4, 0x10, 1, [4, 3, 2, 1]), 0, context).exit).toEqual({ kind: "IoWrite", port: 0x10, width: 4, data: 0x0102_0304n });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 1, 0x3f8, 1, [0x41]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x3f8,
+      width: 1,
+      data: 0x41n,
+    });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 2, 0x10, 1, [0x34, 0x12]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x10,
+      width: 2,
+      data: 0x1234n,
+    });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 4, 0x10, 1, [4, 3, 2, 1]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x10,
+      width: 4,
+      data: 0x0102_0304n,
+    });
   });
 
   test("string out is presented element by element from the data area", () => {
@@ -85,7 +107,11 @@ describe("decodeExit", () => {
       args: [1n, 2n, 3n, 4n, 5n, 6n],
     });
     // An `in` from that port is ordinary I/O.
-    expect(decodeExit(io(KVM_EXIT_IO_IN, 1, HYPERCALL_PORT, 1, []), 0, context).exit).toEqual({ kind: "IoRead", port: HYPERCALL_PORT, width: 1 });
+    expect(decodeExit(io(KVM_EXIT_IO_IN, 1, HYPERCALL_PORT, 1, []), 0, context).exit).toEqual({
+      kind: "IoRead",
+      port: HYPERCALL_PORT,
+      width: 1,
+    });
   });
 
   test("I/O that does not fit the mapping is Unsupported, never an out-of-bounds read", () => {
@@ -102,7 +128,12 @@ describe("decodeExit", () => {
       write.setUint32(F["mmio.len"].offset, width, true);
       write.setUint8(F["mmio.is_write"].offset, 1);
       const mask = (1n << BigInt(width * 8)) - 1n;
-      expect(decodeExit(write, 0, context).exit).toEqual({ kind: "MmioWrite", addr: 0xd000_0000, width, data: 0x8877_6655_4433_2211n & mask });
+      expect(decodeExit(write, 0, context).exit).toEqual({
+        kind: "MmioWrite",
+        addr: 0xd000_0000,
+        width,
+        data: 0x8877_6655_4433_2211n & mask,
+      });
       const read = run(KVM_EXIT_MMIO);
       read.setUint32(F["mmio.len"].offset, width, true);
       const decoded = decodeExit(read, 0, context);
@@ -120,17 +151,37 @@ describe("decodeExit", () => {
       view.setUint32(F["system_event.type"].offset, type, true);
       return view;
     };
-    expect(decodeExit(event(KVM_SYSTEM_EVENT_SHUTDOWN), 0, context).exit).toEqual({ kind: "SystemDown", action: "poweroff", code: 0 });
-    expect(decodeExit(event(KVM_SYSTEM_EVENT_RESET), 0, context).exit).toMatchObject({ kind: "SystemDown", action: "reboot" });
-    expect(decodeExit(event(KVM_SYSTEM_EVENT_CRASH), 0, context).exit).toMatchObject({ kind: "SystemDown", action: "crash" });
-    expect(decodeExit(event(77), 0, context).exit).toMatchObject({ kind: "Unsupported", raw: "KVM_EXIT_SYSTEM_EVENT type=77" });
+    expect(decodeExit(event(KVM_SYSTEM_EVENT_SHUTDOWN), 0, context).exit).toEqual({
+      kind: "SystemDown",
+      action: "poweroff",
+      code: 0,
+    });
+    expect(decodeExit(event(KVM_SYSTEM_EVENT_RESET), 0, context).exit).toMatchObject({
+      kind: "SystemDown",
+      action: "reboot",
+    });
+    expect(decodeExit(event(KVM_SYSTEM_EVENT_CRASH), 0, context).exit).toMatchObject({
+      kind: "SystemDown",
+      action: "crash",
+    });
+    expect(decodeExit(event(77), 0, context).exit).toMatchObject({
+      kind: "Unsupported",
+      raw: "KVM_EXIT_SYSTEM_EVENT type=77",
+    });
     const fail = run(KVM_EXIT_FAIL_ENTRY);
     fail.setBigUint64(F["fail_entry.hardware_entry_failure_reason"].offset, 0x21n, true);
     expect(decodeExit(fail, 0, context).exit).toMatchObject({ kind: "FailEntry", hardwareEntryFailureReason: 0x21n });
     const internal = run(KVM_EXIT_INTERNAL_ERROR);
     internal.setUint32(F["internal.suberror"].offset, 1, true);
-    expect(decodeExit(internal, 0, context).exit).toMatchObject({ kind: "FailEntry", detail: expect.stringContaining("emulation failure") });
-    expect(decodeExit(run(1234), 0, context).exit).toEqual({ kind: "Unsupported", backend: "kvm", raw: "exit reason 1234" });
+    expect(decodeExit(internal, 0, context).exit).toMatchObject({
+      kind: "FailEntry",
+      detail: expect.stringContaining("emulation failure"),
+    });
+    expect(decodeExit(run(1234), 0, context).exit).toEqual({
+      kind: "Unsupported",
+      backend: "kvm",
+      raw: "exit reason 1234",
+    });
   });
 
   test("random kvm_run contents decode to an exit or Unsupported, never an exception", () => {

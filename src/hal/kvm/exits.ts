@@ -151,7 +151,9 @@ export function decodeExit(run: DataView, result: number, context: DecodeContext
       const dataOffset = Number(run.getBigUint64(IO_DATA_OFFSET, true));
       const write = run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT;
       if ((size !== 1 && size !== 2 && size !== 4) || count === 0 || dataOffset + size * count > run.byteLength) {
-        return unsupported(`KVM_EXIT_IO size=${size} count=${count} data_offset=${dataOffset} port=0x${port.toString(16)}`);
+        return unsupported(
+          `KVM_EXIT_IO size=${size} count=${count} data_offset=${dataOffset} port=0x${port.toString(16)}`,
+        );
       }
       if (write && port === HYPERCALL_PORT && count === 1) {
         const r = context.readHypercallRegs();
@@ -190,19 +192,37 @@ export function decodeExit(run: DataView, result: number, context: DecodeContext
       return { exit: NOTHING, cursor: undefined, completion: NO_COMPLETION };
     case KVM_EXIT_SHUTDOWN:
       // A triple fault (or an unrecoverable guest state): the machine would reset. We stop this VM only.
-      return { exit: { kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE }, cursor: undefined, completion: NO_COMPLETION };
+      return {
+        exit: { kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE },
+        cursor: undefined,
+        completion: NO_COMPLETION,
+      };
     case KVM_EXIT_SYSTEM_EVENT: {
       const type = run.getUint32(F["system_event.type"].offset, true);
       const action =
-        type === KVM_SYSTEM_EVENT_SHUTDOWN ? "poweroff" : type === KVM_SYSTEM_EVENT_RESET ? "reboot" : type === KVM_SYSTEM_EVENT_CRASH ? "crash" : undefined;
+        type === KVM_SYSTEM_EVENT_SHUTDOWN
+          ? "poweroff"
+          : type === KVM_SYSTEM_EVENT_RESET
+            ? "reboot"
+            : type === KVM_SYSTEM_EVENT_CRASH
+              ? "crash"
+              : undefined;
       if (action === undefined) return unsupported(`KVM_EXIT_SYSTEM_EVENT type=${type}`);
-      return { exit: { kind: "SystemDown", action, code: action === "poweroff" ? 0 : 1 }, cursor: undefined, completion: NO_COMPLETION };
+      return {
+        exit: { kind: "SystemDown", action, code: action === "poweroff" ? 0 : 1 },
+        cursor: undefined,
+        completion: NO_COMPLETION,
+      };
     }
     case KVM_EXIT_FAIL_ENTRY: {
       const hardware = run.getBigUint64(F["fail_entry.hardware_entry_failure_reason"].offset, true);
       const cpu = run.getUint32(F["fail_entry.cpu"].offset, true);
       return {
-        exit: { kind: "FailEntry", hardwareEntryFailureReason: hardware, detail: `KVM_EXIT_FAIL_ENTRY on host cpu ${cpu}` },
+        exit: {
+          kind: "FailEntry",
+          hardwareEntryFailureReason: hardware,
+          detail: `KVM_EXIT_FAIL_ENTRY on host cpu ${cpu}`,
+        },
         cursor: undefined,
         completion: NO_COMPLETION,
       };
@@ -211,7 +231,8 @@ export function decodeExit(run: DataView, result: number, context: DecodeContext
       const suberror = run.getUint32(F["internal.suberror"].offset, true);
       const ndata = Math.min(run.getUint32(F["internal.ndata"].offset, true), 16);
       const data: string[] = [];
-      for (let i = 0; i < ndata; i++) data.push(`0x${run.getBigUint64(F["internal.data"].offset + i * 8, true).toString(16)}`);
+      for (let i = 0; i < ndata; i++)
+        data.push(`0x${run.getBigUint64(F["internal.data"].offset + i * 8, true).toString(16)}`);
       return {
         exit: {
           kind: "FailEntry",
@@ -254,7 +275,11 @@ export function nextPioElement(run: DataView, cursor: PioCursor): Decoded {
     };
   }
   writeLe(run, at, cursor.size, -1n);
-  return { exit: { kind: "IoRead", port: cursor.port, width: cursor.size }, cursor: rest, completion: { kind: "io-in", at, size: cursor.size } };
+  return {
+    exit: { kind: "IoRead", port: cursor.port, width: cursor.size },
+    cursor: rest,
+    completion: { kind: "io-in", at, size: cursor.size },
+  };
 }
 
 /** Store the VMM's answer to the read exit described by `completion` into the mapping. */

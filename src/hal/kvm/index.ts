@@ -8,25 +8,25 @@ import type { BackendSupport, GuestArch, HalBackend, HalVmOptions, Hypervisor } 
 import { HalError } from "../types.ts";
 import {
   KVM_API_VERSION,
-  KVM_CAP_NAMES,
   KVM_CAP_MAX_VCPUS,
+  KVM_CAP_NAMES,
   KVM_CAP_NR_MEMSLOTS,
   KVM_CHECK_EXTENSION,
-  KVM_CREATE_VM,
-  KVM_CPUID2_LAYOUT,
   KVM_CPUID_ENTRY2_LAYOUT,
+  KVM_CPUID2_LAYOUT,
+  KVM_CREATE_VM,
   KVM_GET_API_VERSION,
   KVM_GET_SUPPORTED_CPUID,
   KVM_GET_VCPU_MMAP_SIZE,
   KVM_REQUIRED_CAPS,
 } from "./abi.ts";
-import { decodeCpuid2, type CpuidEntry } from "./cpuid.ts";
+import { type CpuidEntry, decodeCpuid2 } from "./cpuid.ts";
 import * as sys from "./sys.ts";
 import { KvmVm, type KvmVmOptions } from "./vm.ts";
 
-export { KvmVm, type KvmVmOptions, KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "./vm.ts";
-export { KvmVcpu, type KvmVcpuSetup } from "./vcpu.ts";
 export { HYPERCALL_PORT, TRIPLE_FAULT_CODE } from "./exits.ts";
+export { KvmVcpu, type KvmVcpuSetup } from "./vcpu.ts";
+export { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR, KvmVm, type KvmVmOptions } from "./vm.ts";
 export * from "./x86-state.ts";
 
 export const KVM_DEVICE = "/dev/kvm";
@@ -39,13 +39,16 @@ const E2BIG = 7;
 export function probeKvm(device = KVM_DEVICE): BackendSupport {
   const no = (reason: string): BackendSupport => ({ backend: "kvm", available: false, reason, archs: [] });
   if (process.platform !== "linux") return no(`KVM needs Linux; this host is ${process.platform}`);
-  if (process.arch !== "x64") return no(`this backend runs x86_64 guests on x86_64 hosts; this host is ${process.arch}`);
+  if (process.arch !== "x64")
+    return no(`this backend runs x86_64 guests on x86_64 hosts; this host is ${process.arch}`);
   let fd = -1;
   try {
     const opened = sys.tryOpen(device, sys.O_RDWR);
     if (opened.fd < 0) {
-      if (opened.errno === sys.ENOENT) return no(`no ${device} (the kvm module is not loaded, or this is a VM without nested virtualization)`);
-      if (opened.errno === sys.EACCES || opened.errno === sys.EPERM) return no(`no permission to open ${device} (add the user to the kvm group)`);
+      if (opened.errno === sys.ENOENT)
+        return no(`no ${device} (the kvm module is not loaded, or this is a VM without nested virtualization)`);
+      if (opened.errno === sys.EACCES || opened.errno === sys.EPERM)
+        return no(`no permission to open ${device} (add the user to the kvm group)`);
       return no(`cannot open ${device}: ${sys.errnoName(opened.errno)}`);
     }
     fd = opened.fd;
@@ -54,7 +57,12 @@ export function probeKvm(device = KVM_DEVICE): BackendSupport {
     const missing = missingCapabilities(fd);
     if (missing.length > 0) return no(`${device} lacks ${missing.join(", ")}`);
     const archs: GuestArch[] = ["x86_64"];
-    return { backend: "kvm", available: true, reason: `${device}: KVM API ${version}, all required capabilities present`, archs };
+    return {
+      backend: "kvm",
+      available: true,
+      reason: `${device}: KVM API ${version}, all required capabilities present`,
+      archs,
+    };
   } catch (error) {
     return no(`probing ${device} failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
@@ -80,7 +88,12 @@ function supportedCpuid(fd: number): CpuidEntry[] {
       throw error;
     }
   }
-  throw new HalError("kvm", "resource", "KVM_GET_SUPPORTED_CPUID", `Cannot read the supported CPUID: more than ${CPUID_MAX_ENTRIES} entries`);
+  throw new HalError(
+    "kvm",
+    "resource",
+    "KVM_GET_SUPPORTED_CPUID",
+    `Cannot read the supported CPUID: more than ${CPUID_MAX_ENTRIES} entries`,
+  );
 }
 
 /** An open /dev/kvm. VMs it creates stay valid after it is closed (each holds its own fd). */
@@ -120,17 +133,37 @@ export class KvmHypervisor implements Hypervisor {
   createVm(options: HalVmOptions & Partial<Pick<KvmVmOptions, "irqchip">>): KvmVm {
     this.#checkOpen("createVm");
     if (options.arch !== "x86_64") {
-      throw new HalError("kvm", "unsupported", "KVM_CREATE_VM", `Cannot create a ${options.arch} VM: this backend runs x86_64 guests`);
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "KVM_CREATE_VM",
+        `Cannot create a ${options.arch} VM: this backend runs x86_64 guests`,
+      );
     }
     if ((options.mode ?? "hypervisor") !== "hypervisor") {
-      throw new HalError("kvm", "unsupported", "KVM_CREATE_VM", `Cannot create a VM in ${options.mode} mode: KVM only has "hypervisor"`);
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "KVM_CREATE_VM",
+        `Cannot create a VM in ${options.mode} mode: KVM only has "hypervisor"`,
+      );
     }
     if (!Number.isInteger(options.cpuCount) || options.cpuCount < 1) {
-      throw new HalError("kvm", "invalid-argument", "KVM_CREATE_VM", `Cannot create a VM with ${options.cpuCount} vCPUs`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_CREATE_VM",
+        `Cannot create a VM with ${options.cpuCount} vCPUs`,
+      );
     }
     const maxVcpus = sys.ioctlInt(this.#fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (maxVcpus > 0 && options.cpuCount > maxVcpus) {
-      throw new HalError("kvm", "resource", "KVM_CREATE_VM", `Cannot create a VM with ${options.cpuCount} vCPUs: KVM allows ${maxVcpus}`);
+      throw new HalError(
+        "kvm",
+        "resource",
+        "KVM_CREATE_VM",
+        `Cannot create a VM with ${options.cpuCount} vCPUs: KVM allows ${maxVcpus}`,
+      );
     }
     const vmFd = sys.ioctlInt(this.#fd, KVM_CREATE_VM, 0);
     const vmOptions: KvmVmOptions = {
@@ -139,11 +172,16 @@ export class KvmHypervisor implements Hypervisor {
       ...(options.irqchip === undefined ? {} : { irqchip: options.irqchip }),
       ...(options.timebaseHz === undefined ? {} : { timebaseHz: options.timebaseHz }),
     };
-    return new KvmVm(vmFd, vmOptions, { mmapSize: this.#mmapSize, maxSlots: this.#maxSlots, supportedCpuid: this.#supportedCpuid });
+    return new KvmVm(vmFd, vmOptions, {
+      mmapSize: this.#mmapSize,
+      maxSlots: this.#maxSlots,
+      supportedCpuid: this.#supportedCpuid,
+    });
   }
 
   #checkOpen(operation: string): void {
-    if (this.#closed) throw new HalError("kvm", "state", operation, "Cannot use /dev/kvm: the hypervisor handle is closed");
+    if (this.#closed)
+      throw new HalError("kvm", "state", operation, "Cannot use /dev/kvm: the hypervisor handle is closed");
   }
 
   [Symbol.dispose](): void {
@@ -152,7 +190,6 @@ export class KvmHypervisor implements Hypervisor {
     sys.close(this.#fd);
   }
 }
-
 
 /** The backend, typed with its KVM-specific handles (still a `HalBackend`). */
 export interface KvmBackend extends HalBackend {

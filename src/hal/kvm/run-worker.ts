@@ -7,6 +7,8 @@
  * thread's own mask blocks it again on the way out); we consume it with sigtimedwait so the next run starts
  * clean. immediate_exit covers a kick that lands before KVM_RUN is entered.
  */
+
+import { HalError } from "../types.ts";
 import { KVM_RUN, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "./abi.ts";
 import {
   CTL_DONE_SEQ,
@@ -18,13 +20,21 @@ import {
   CTL_STATE,
   CTL_STOP,
   CTL_TID,
+  isRunWorkerInit,
   STATE_EXITED,
   STATE_FAILED,
   STATE_READY,
-  isRunWorkerInit,
 } from "./run-protocol.ts";
-import { blockSignalInThisThread, consumePendingSignal, EINTR, gettid, ioctlBuf, ioctlIntRaw, KERNEL_SIGSET_BYTES, SIGURG } from "./sys.ts";
-import { HalError } from "../types.ts";
+import {
+  blockSignalInThisThread,
+  consumePendingSignal,
+  EINTR,
+  gettid,
+  ioctlBuf,
+  ioctlIntRaw,
+  KERNEL_SIGSET_BYTES,
+  SIGURG,
+} from "./sys.ts";
 
 declare const self: Worker;
 
@@ -74,7 +84,8 @@ self.onmessage = (event: MessageEvent): void => {
   const init: unknown = event.data;
   if (!isRunWorkerInit(init)) throw new TypeError("run-worker: the first message must be a RunWorkerInit");
   const control = new Int32Array(init.control);
-  if (control.length < CTL_SLOTS) throw new TypeError(`run-worker: the control block has ${control.length} slots, not ${CTL_SLOTS}`);
+  if (control.length < CTL_SLOTS)
+    throw new TypeError(`run-worker: the control block has ${control.length} slots, not ${CTL_SLOTS}`);
   // The owner terminates this Worker once STATE says EXITED.
   start(init.vcpuFd, control);
 };

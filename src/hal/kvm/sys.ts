@@ -113,7 +113,8 @@ function invalid(operation: string, message: string): never {
 }
 
 function checkFd(operation: string, fd: number): void {
-  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) invalid(operation, `Cannot use fd ${fd}: not a valid descriptor`);
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff)
+    invalid(operation, `Cannot use fd ${fd}: not a valid descriptor`);
 }
 
 export function ioctlName(request: number): string {
@@ -208,7 +209,14 @@ function checkLength(operation: string, length: number): void {
 /** Anonymous, private, zero-filled memory (MAP_NORESERVE: guest RAM is committed as the guest touches it). */
 export function mmapAnonymous(length: number): Mapping {
   checkLength("mmap", length);
-  const address = libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  const address = libc.symbols.mmap(
+    null,
+    length,
+    PROT_READ | PROT_WRITE,
+    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+    -1,
+    0,
+  );
   return finishMmap(address, length, "mmap(anonymous)");
 }
 
@@ -254,7 +262,8 @@ export function munmap(mapping: Mapping): void {
 // ---------------------------------------------------------------------------------------------------------------
 
 export function eventfd(initial: number, flags: number): number {
-  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff) invalid("eventfd", `Cannot start at ${initial}`);
+  if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff)
+    invalid("eventfd", `Cannot start at ${initial}`);
   const fd = libc.symbols.eventfd(initial, flags | EFD_CLOEXEC);
   if (fd < 0) fail("eventfd", "eventfd", lastErrno());
   return fd;

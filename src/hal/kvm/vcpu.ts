@@ -13,6 +13,7 @@
 import type { AxVCpuExitReason, HalVcpu, HalVcpuSetup } from "../types.ts";
 import { HalError } from "../types.ts";
 import {
+  KVM_DTABLE_LAYOUT,
   KVM_FPU_LAYOUT,
   KVM_GET_LAPIC,
   KVM_GET_MP_STATE,
@@ -35,12 +36,19 @@ import {
   KVM_SET_REGS,
   KVM_SET_SREGS,
   KVM_SREGS_LAYOUT,
-  KVM_DTABLE_LAYOUT,
   type KvmRegName,
   type KvmSegmentName,
 } from "./abi.ts";
-import { encodeCpuid2, fixupCpuid, type CpuidEntry } from "./cpuid.ts";
-import { completeRead, decodeExit, nextPioElement, type Decoded, type HypercallRegs, type PendingCompletion, type PioCursor } from "./exits.ts";
+import { type CpuidEntry, encodeCpuid2, fixupCpuid } from "./cpuid.ts";
+import {
+  completeRead,
+  type Decoded,
+  decodeExit,
+  type HypercallRegs,
+  nextPioElement,
+  type PendingCompletion,
+  type PioCursor,
+} from "./exits.ts";
 import {
   CTL_DONE_SEQ,
   CTL_IN_RUN,
@@ -52,19 +60,19 @@ import {
   CTL_STATE,
   CTL_STOP,
   CTL_TID,
+  type RunWorkerInit,
   STATE_EXITED,
   STATE_FAILED,
   STATE_READY,
   STATE_STARTING,
-  type RunWorkerInit,
 } from "./run-protocol.ts";
 import * as sys from "./sys.ts";
 import {
+  realModeState,
   X86_GPR_NAMES,
   X86_REG_RFLAGS,
   X86_REG_RIP,
   X86_RFLAGS_RESERVED,
-  realModeState,
   type X86DescriptorTable,
   type X86Segment,
   type X86VcpuState,
@@ -202,7 +210,8 @@ export class KvmVcpu implements HalVcpu {
     const gprs: Partial<Record<(typeof X86_GPR_NAMES)[number], bigint>> = {};
     for (const [reg, value] of setup.gprs ?? []) {
       const name = X86_GPR_NAMES[reg];
-      if (name === undefined) throw new HalError("kvm", "invalid-argument", "setup", `Cannot set register ${reg}: x86 has GPRs 0..15`);
+      if (name === undefined)
+        throw new HalError("kvm", "invalid-argument", "setup", `Cannot set register ${reg}: x86 has GPRs 0..15`);
       gprs[name] = value;
     }
     this.setupX86(realModeState(setup.entry, gprs));
@@ -273,7 +282,11 @@ export class KvmVcpu implements HalVcpu {
     const view = new DataView(lapic.buffer);
     const setLvt = (register: number, mode: number, masked: boolean): void => {
       const value = view.getUint32(register, true) & ~(APIC_LVT_DELIVERY_MODE_MASK | APIC_LVT_MASKED);
-      view.setUint32(register, (value | (mode << APIC_LVT_DELIVERY_MODE_SHIFT) | (masked ? APIC_LVT_MASKED : 0)) >>> 0, true);
+      view.setUint32(
+        register,
+        (value | (mode << APIC_LVT_DELIVERY_MODE_SHIFT) | (masked ? APIC_LVT_MASKED : 0)) >>> 0,
+        true,
+      );
     };
     setLvt(APIC_LVT0, APIC_MODE_EXTINT, lint0 === "masked");
     setLvt(APIC_LVT1, APIC_MODE_NMI, false);
@@ -298,7 +311,13 @@ export class KvmVcpu implements HalVcpu {
   }
 
   /** The special registers as KVM reports them (for tests and diagnostics). */
-  getSregs(): { readonly cr0: bigint; readonly cr3: bigint; readonly cr4: bigint; readonly efer: bigint; readonly cs: X86Segment } {
+  getSregs(): {
+    readonly cr0: bigint;
+    readonly cr3: bigint;
+    readonly cr4: bigint;
+    readonly efer: bigint;
+    readonly cs: X86Segment;
+  } {
     this.#checkOpen("getSregs");
     const sregs = new Uint8Array(KVM_SREGS_LAYOUT.size);
     sys.ioctlBuf(this.#context.vcpuFd, KVM_GET_SREGS, sregs);
@@ -317,7 +336,12 @@ export class KvmVcpu implements HalVcpu {
   getLapicRegister(offset: number): number {
     this.#checkOpen("getLapicRegister");
     if (!Number.isInteger(offset) || offset < 0 || offset > KVM_LAPIC_STATE_LAYOUT.size - 4 || offset % 16 !== 0) {
-      throw new HalError("kvm", "invalid-argument", "KVM_GET_LAPIC", `Cannot read APIC register 0x${offset.toString(16)}: registers are 16-byte aligned below 0x400`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_GET_LAPIC",
+        `Cannot read APIC register 0x${offset.toString(16)}: registers are 16-byte aligned below 0x400`,
+      );
     }
     const lapic = new Uint8Array(KVM_LAPIC_STATE_LAYOUT.size);
     sys.ioctlBuf(this.#context.vcpuFd, KVM_GET_LAPIC, lapic);
@@ -374,7 +398,15 @@ export class KvmVcpu implements HalVcpu {
     sys.ioctlBuf(this.#context.vcpuFd, KVM_GET_REGS, regs);
     const view = new DataView(regs.buffer);
     const get = (name: KvmRegName): bigint => view.getBigUint64(REGS[name].offset, true);
-    return { rax: get("rax"), rdi: get("rdi"), rsi: get("rsi"), rcx: get("rcx"), rbx: get("rbx"), r8: get("r8"), r9: get("r9") };
+    return {
+      rax: get("rax"),
+      rdi: get("rdi"),
+      rsi: get("rsi"),
+      rcx: get("rcx"),
+      rbx: get("rbx"),
+      r8: get("r8"),
+      r9: get("r9"),
+    };
   }
 
   /** Re-enter with immediate_exit so KVM finishes the I/O or MMIO instruction, running no further guest code. */
@@ -394,9 +426,15 @@ export class KvmVcpu implements HalVcpu {
     this.stats.completions++;
     this.#runView.setUint8(RUN.immediate_exit.offset, Atomics.load(this.#control, CTL_KICK) !== 0 ? 1 : 0);
     if (result < 0 && result !== -sys.EINTR) {
-      throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot complete the pending instruction of vCPU ${this.id}: ${sys.errnoName(-result)}`, {
-        errno: -result,
-      });
+      throw new HalError(
+        "kvm",
+        "syscall",
+        "KVM_RUN",
+        `Cannot complete the pending instruction of vCPU ${this.id}: ${sys.errnoName(-result)}`,
+        {
+          errno: -result,
+        },
+      );
     }
     this.#regsLoaded = false;
   }
@@ -404,7 +442,12 @@ export class KvmVcpu implements HalVcpu {
   setReturnValue(value: bigint): void {
     this.#checkOpen("setReturnValue");
     if (!completeRead(this.#runView, this.#completion, value)) {
-      throw new HalError("kvm", "state", "setReturnValue", `Cannot return a value on vCPU ${this.id}: the last exit was not a read`);
+      throw new HalError(
+        "kvm",
+        "state",
+        "setReturnValue",
+        `Cannot return a value on vCPU ${this.id}: the last exit was not a read`,
+      );
     }
     this.#completion = { kind: "none" };
   }
@@ -474,7 +517,9 @@ export class KvmVcpu implements HalVcpu {
 
   #afterRun(result: number): AxVCpuExitReason {
     if (result < 0 && result !== -sys.EINTR && result !== -sys.EAGAIN) {
-      throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot run vCPU ${this.id}: ${sys.errnoName(-result)}`, { errno: -result });
+      throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot run vCPU ${this.id}: ${sys.errnoName(-result)}`, {
+        errno: -result,
+      });
     }
     if (result === -sys.EINTR || Atomics.load(this.#control, CTL_KICK) !== 0) {
       // The kick (if any) has done its job: this run is over. Clear it so the next run is not cut short.
@@ -484,7 +529,8 @@ export class KvmVcpu implements HalVcpu {
     const decoded: Decoded = decodeExit(this.#runView, result, this.#decodeContext);
     const kind = decoded.exit.kind;
     this.#needsCompletion =
-      result >= 0 && (kind === "IoRead" || kind === "IoWrite" || kind === "MmioRead" || kind === "MmioWrite" || kind === "Hypercall");
+      result >= 0 &&
+      (kind === "IoRead" || kind === "IoWrite" || kind === "MmioRead" || kind === "MmioWrite" || kind === "Hypercall");
     this.#cursor = decoded.cursor;
     this.#completion = decoded.completion;
     this.stats.exits++;
@@ -542,10 +588,20 @@ export class KvmVcpu implements HalVcpu {
   setInterruptLevel(vector: number, asserted: boolean): void {
     this.#checkOpen("setInterruptLevel");
     if (this.#context.irqchip) {
-      throw new HalError("kvm", "unsupported", "KVM_INTERRUPT", `Cannot inject vector ${vector} directly: the VM uses the in-kernel irqchip (use setIrqLine)`);
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "KVM_INTERRUPT",
+        `Cannot inject vector ${vector} directly: the VM uses the in-kernel irqchip (use setIrqLine)`,
+      );
     }
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) {
-      throw new HalError("kvm", "invalid-argument", "KVM_INTERRUPT", `Cannot inject vector ${vector}: x86 vectors are 0..255`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_INTERRUPT",
+        `Cannot inject vector ${vector}: x86 vectors are 0..255`,
+      );
     }
     this.#pendingVector = asserted ? vector : undefined;
     this.#runView.setUint8(RUN.request_interrupt_window.offset, asserted ? 1 : 0);
@@ -554,7 +610,11 @@ export class KvmVcpu implements HalVcpu {
   #tryInject(): void {
     const vector = this.#pendingVector;
     if (vector === undefined) return;
-    if (this.#runView.getUint8(RUN.ready_for_interrupt_injection.offset) === 0 || this.#runView.getUint8(RUN.if_flag.offset) === 0) return;
+    if (
+      this.#runView.getUint8(RUN.ready_for_interrupt_injection.offset) === 0 ||
+      this.#runView.getUint8(RUN.if_flag.offset) === 0
+    )
+      return;
     const irq = new Uint8Array(KVM_INTERRUPT_LAYOUT.size);
     new DataView(irq.buffer).setUint32(KVM_INTERRUPT_LAYOUT.fields.irq.offset, vector, true);
     sys.ioctlBuf(this.#context.vcpuFd, KVM_INTERRUPT, irq);
@@ -580,7 +640,8 @@ export class KvmVcpu implements HalVcpu {
   }
 
   #checkIdle(operation: string): void {
-    if (this.#running) throw new HalError("kvm", "state", operation, `Cannot ${operation} on vCPU ${this.id}: it is running`);
+    if (this.#running)
+      throw new HalError("kvm", "state", operation, `Cannot ${operation} on vCPU ${this.id}: it is running`);
   }
 
   [Symbol.dispose](): void {
@@ -617,7 +678,12 @@ export class KvmVcpu implements HalVcpu {
     Atomics.store(control, CTL_RESULT, -sys.EINTR);
     Atomics.notify(control, CTL_DONE_SEQ);
     if (Atomics.load(control, CTL_STATE) !== STATE_EXITED && Atomics.load(control, CTL_STATE) !== STATE_FAILED) {
-      throw new HalError("kvm", "state", "close", `Cannot stop the run thread of vCPU ${this.id}: it did not leave KVM_RUN within ${STOP_TIMEOUT_MS} ms`);
+      throw new HalError(
+        "kvm",
+        "state",
+        "close",
+        `Cannot stop the run thread of vCPU ${this.id}: it did not leave KVM_RUN within ${STOP_TIMEOUT_MS} ms`,
+      );
     }
   }
 }
@@ -629,7 +695,12 @@ function regOffset(reg: number): number {
   if (reg === X86_REG_RFLAGS) return REGS.rflags.offset;
   const name = X86_GPR_NAMES[reg];
   if (name === undefined) {
-    throw new HalError("kvm", "invalid-argument", "getGpr", `Cannot access register ${reg}: x86 has 0..15 (GPRs), 16 (rip), 17 (rflags)`);
+    throw new HalError(
+      "kvm",
+      "invalid-argument",
+      "getGpr",
+      `Cannot access register ${reg}: x86 has 0..15 (GPRs), 16 (rip), 17 (rflags)`,
+    );
   }
   return REGS[name].offset;
 }

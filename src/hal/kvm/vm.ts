@@ -73,7 +73,11 @@ export class KvmVm implements HalVm {
   readonly #irqLevelView = new DataView(this.#irqLevel.buffer);
   #closed = false;
 
-  constructor(fd: number, options: KvmVmOptions, context: { mmapSize: number; maxSlots: number; supportedCpuid: readonly CpuidEntry[] }) {
+  constructor(
+    fd: number,
+    options: KvmVmOptions,
+    context: { mmapSize: number; maxSlots: number; supportedCpuid: readonly CpuidEntry[] },
+  ) {
     this.#fd = fd;
     this.vmId = options.vmId;
     this.cpuCount = options.cpuCount;
@@ -102,7 +106,12 @@ export class KvmVm implements HalVm {
   allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: number } = {}): HostMemory {
     this.#checkOpen("allocateMemory");
     if (!Number.isSafeInteger(size) || size <= 0 || size % sys.PAGE_SIZE !== 0) {
-      throw new HalError("kvm", "invalid-argument", "allocateMemory", `Cannot allocate ${size} bytes: the size must be a positive multiple of 4096`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: the size must be a positive multiple of 4096`,
+      );
     }
     if (options.hostPhysAddr !== undefined) {
       throw new HalError(
@@ -114,7 +123,12 @@ export class KvmVm implements HalVm {
     }
     const alignment = options.alignment ?? sys.PAGE_SIZE;
     if (alignment < sys.PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
-      throw new HalError("kvm", "invalid-argument", "allocateMemory", `Cannot align to ${alignment}: the alignment must be a power of two >= 4096`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "allocateMemory",
+        `Cannot align to ${alignment}: the alignment must be a power of two >= 4096`,
+      );
     }
     // mmap gives page alignment; a larger one is found inside an over-sized mapping.
     const mapping = sys.mmapAnonymous(alignment > sys.PAGE_SIZE ? size + alignment : size);
@@ -134,11 +148,21 @@ export class KvmVm implements HalVm {
     this.#checkOpen("mapGuestMemory");
     const allocation = this.#allocations.get(memory);
     if (allocation === undefined) {
-      throw new HalError("kvm", "invalid-argument", "KVM_SET_USER_MEMORY_REGION", "Cannot map memory that this VM did not allocate");
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_SET_USER_MEMORY_REGION",
+        "Cannot map memory that this VM did not allocate",
+      );
     }
     const size = allocation.size;
     if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % sys.PAGE_SIZE !== 0) {
-      throw new HalError("kvm", "invalid-argument", "KVM_SET_USER_MEMORY_REGION", `Cannot map at GPA 0x${gpa.toString(16)}: not page-aligned`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_SET_USER_MEMORY_REGION",
+        `Cannot map at GPA 0x${gpa.toString(16)}: not page-aligned`,
+      );
     }
     const overlap = this.#slots.find((slot) => gpa < slot.gpa + slot.size && slot.gpa < gpa + size);
     if (overlap !== undefined) {
@@ -150,7 +174,12 @@ export class KvmVm implements HalVm {
       );
     }
     if (this.#slots.length >= this.#maxSlots) {
-      throw new HalError("kvm", "resource", "KVM_SET_USER_MEMORY_REGION", `Cannot map another region: all ${this.#maxSlots} memory slots are in use`);
+      throw new HalError(
+        "kvm",
+        "resource",
+        "KVM_SET_USER_MEMORY_REGION",
+        `Cannot map another region: all ${this.#maxSlots} memory slots are in use`,
+      );
     }
     const slot = this.#slots.length;
     const region = new Uint8Array(KVM_USERSPACE_MEMORY_REGION_LAYOUT.size);
@@ -168,9 +197,15 @@ export class KvmVm implements HalVm {
   createVcpu(id: number): KvmVcpu {
     this.#checkOpen("createVcpu");
     if (!Number.isInteger(id) || id < 0 || id >= this.cpuCount) {
-      throw new HalError("kvm", "invalid-argument", "KVM_CREATE_VCPU", `Cannot create vCPU ${id}: the VM was created for ${this.cpuCount} vCPUs`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_CREATE_VCPU",
+        `Cannot create vCPU ${id}: the VM was created for ${this.cpuCount} vCPUs`,
+      );
     }
-    if (this.#vcpus.has(id)) throw new HalError("kvm", "state", "KVM_CREATE_VCPU", `Cannot create vCPU ${id}: it exists`);
+    if (this.#vcpus.has(id))
+      throw new HalError("kvm", "state", "KVM_CREATE_VCPU", `Cannot create vCPU ${id}: it exists`);
     const vcpuFd = sys.ioctlInt(this.#fd, KVM_CREATE_VCPU, id);
     let vcpu: KvmVcpu;
     try {
@@ -195,10 +230,20 @@ export class KvmVm implements HalVm {
   setIrqLine(line: number, level: boolean): void {
     this.#checkOpen("setIrqLine");
     if (!this.irqchip) {
-      throw new HalError("kvm", "unsupported", "KVM_IRQ_LINE", `Cannot drive GSI ${line}: the VM has no in-kernel irqchip (use the vCPU's setInterruptLevel)`);
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "KVM_IRQ_LINE",
+        `Cannot drive GSI ${line}: the VM has no in-kernel irqchip (use the vCPU's setInterruptLevel)`,
+      );
     }
     if (!Number.isInteger(line) || line < 0 || line >= KVM_IRQCHIP_GSI_COUNT) {
-      throw new HalError("kvm", "invalid-argument", "KVM_IRQ_LINE", `Cannot drive GSI ${line}: the in-kernel irqchip has GSIs 0..${KVM_IRQCHIP_GSI_COUNT - 1}`);
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_IRQ_LINE",
+        `Cannot drive GSI ${line}: the in-kernel irqchip has GSIs 0..${KVM_IRQCHIP_GSI_COUNT - 1}`,
+      );
     }
     this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.irq.offset, line, true);
     this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.level.offset, level ? 1 : 0, true);

@@ -63,7 +63,9 @@ describe("bareMachineConfig", () => {
     expect(config.machine).toBe("virt-bare");
     expect(config.cpuNum).toBe(1);
     expect(config.name).toBe("rv64ui-p-add");
-    expect(config.memoryRegions).toEqual([{ gpa: VIRT_DRAM_BASE, size: BARE_MACHINE_DEFAULT_MEMORY, flags: 7, mapType: "alloc" }]);
+    expect(config.memoryRegions).toEqual([
+      { gpa: VIRT_DRAM_BASE, size: BARE_MACHINE_DEFAULT_MEMORY, flags: 7, mapType: "alloc" },
+    ]);
     expect(config.kernel.image).toEqual({ path, format: "elf", loadAddr: 0x8000_0000, size: 0x3000 });
     expect(config.kernel.entryPoint).toBe(0x8000_0000);
     expect(config.devices.console).toEqual({ kind: "stdout" });

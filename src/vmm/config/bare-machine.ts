@@ -43,7 +43,12 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
     early.push({ path: "memory", value: String(memorySize), problem: "must be a positive multiple of 4 KiB" });
   }
   const probe = probeImage(path);
-  if (probe.kind === "missing") early.push({ path: "program", value: JSON.stringify(programPath), problem: `${probe.reason} (looked for ${path})` });
+  if (probe.kind === "missing")
+    early.push({
+      path: "program",
+      value: JSON.stringify(programPath),
+      problem: `${probe.reason} (looked for ${path})`,
+    });
   if (early.length > 0) throw new ConfigError("invalid", source, early);
 
   const isElf = probe.kind === "elf" || probe.kind === "bad-elf";
@@ -60,7 +65,12 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
       kernel_path: path,
       ...(isElf ? {} : { kernel_load_addr: VIRT_DRAM_BASE, entry_point: VIRT_DRAM_BASE }),
       memory_regions: [
-        { gpa: VIRT_DRAM_BASE, size: memorySize, flags: MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE, map_type: "alloc" },
+        {
+          gpa: VIRT_DRAM_BASE,
+          size: memorySize,
+          flags: MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE,
+          map_type: "alloc",
+        },
       ],
       ...(options.timebaseFrequency === undefined ? {} : { timebase_frequency: options.timebaseFrequency }),
     },
@@ -76,7 +86,11 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
       if (issue.path.startsWith("kernel.kernel_path")) {
         return { ...issue, path: "program", value: JSON.stringify(programPath) };
       }
-      if (issue.path.startsWith("kernel.memory_regions") || issue.path === "kernel.kernel_load_addr" || issue.path === "kernel.entry_point") {
+      if (
+        issue.path.startsWith("kernel.memory_regions") ||
+        issue.path === "kernel.kernel_load_addr" ||
+        issue.path === "kernel.entry_point"
+      ) {
         return { ...issue, path: "memory", value: `${hex(VIRT_DRAM_BASE)} + ${hex(memorySize)}` };
       }
       return issue;
@@ -110,7 +124,9 @@ export function parseMemorySize(text: string): number | undefined {
   if (match === null) return undefined;
   const digits = (match[1] ?? "").replaceAll("_", "");
   const unitText = (match[2] ?? "").toLowerCase();
-  const value = digits.toLowerCase().startsWith("0x") ? Number.parseInt(digits.slice(2), 16) : Number.parseInt(digits, 10);
+  const value = digits.toLowerCase().startsWith("0x")
+    ? Number.parseInt(digits.slice(2), 16)
+    : Number.parseInt(digits, 10);
   // QEMU's -m takes a unit-less decimal number as MiB; a hex number is taken as bytes.
   const unit = unitText === "" ? (digits.toLowerCase().startsWith("0x") ? 1 : 2 ** 20) : SIZE_SUFFIXES[unitText];
   if (unit === undefined || !Number.isFinite(value)) return undefined;

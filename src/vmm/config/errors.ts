@@ -30,7 +30,12 @@ export class ConfigError extends Error {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(kind: ConfigErrorKind, source: string, issues: readonly ConfigIssue[], options: { cause?: unknown } = {}) {
+  constructor(
+    kind: ConfigErrorKind,
+    source: string,
+    issues: readonly ConfigIssue[],
+    options: { cause?: unknown } = {},
+  ) {
     const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
     const lines = issues.map((issue) => `  - ${formatIssue(issue)}`);
     super(

@@ -20,7 +20,11 @@ describe("configs/*.toml", () => {
   for (const name of files) {
     test(`${name} parses`, () => {
       const path = join(CONFIGS, name);
-      const config = parseVmConfig(readFileSync(path, "utf8"), { baseDir: CONFIGS, sourceName: path, checkFiles: false });
+      const config = parseVmConfig(readFileSync(path, "utf8"), {
+        baseDir: CONFIGS,
+        sourceName: path,
+        checkFiles: false,
+      });
       expect(config.cpuNum).toBeGreaterThan(0);
       if (existsSync(config.kernel.image.path)) expect(loadVmConfig(path).name).toBe(config.name);
     });

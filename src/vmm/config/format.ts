@@ -4,7 +4,7 @@
 
 import { MappingFlags } from "../../hal/types.ts";
 import { formatSize, hex, hexRange } from "./errors.ts";
-import { EMULATED_DEVICE_TYPE_CODES, type BootFile, type VmConfig } from "./types.ts";
+import { type BootFile, EMULATED_DEVICE_TYPE_CODES, type VmConfig } from "./types.ts";
 
 /** MappingFlags bits as letters ("rwx", "rw-u" style): r w x, then u (user), d (device), n (uncached). */
 export function formatMappingFlags(flags: number): string {
@@ -43,7 +43,9 @@ export function formatVmConfig(config: VmConfig): string {
     );
   }
   const imageAt = k.image.format === "elf" ? `segments from ${hex(k.image.loadAddr)}` : `at ${hex(k.image.loadAddr)}`;
-  lines.push(`  ${"kernel".padEnd(9)}${k.image.path} (${k.image.format}, ${sizeText(k.image.size)}) ${imageAt}, entry ${hex(k.entryPoint)}`);
+  lines.push(
+    `  ${"kernel".padEnd(9)}${k.image.path} (${k.image.format}, ${sizeText(k.image.size)}) ${imageAt}, entry ${hex(k.entryPoint)}`,
+  );
   if (k.imageLocation !== "fs") lines.push(`  ${"".padEnd(9)}image_location ${k.imageLocation}`);
   lines.push(bootFileLine("bios", k.bios, "none"));
   if (k.dtb === undefined) lines.push(`  ${"dtb".padEnd(9)}none (${config.arch})`);
@@ -58,16 +60,21 @@ export function formatVmConfig(config: VmConfig): string {
   for (const dev of d.emuDevices) {
     const code = hex(EMULATED_DEVICE_TYPE_CODES[dev.emuType]);
     const cfg = dev.cfgList.length === 0 ? "" : ` cfg [${dev.cfgList.join(", ")}]`;
-    lines.push(`  ${"emulated".padEnd(9)}${dev.name} ${dev.emuType} (${code}) ${hexRange(dev.baseGpa, dev.length)} irq ${dev.irqId}${cfg}`);
+    lines.push(
+      `  ${"emulated".padEnd(9)}${dev.name} ${dev.emuType} (${code}) ${hexRange(dev.baseGpa, dev.length)} irq ${dev.irqId}${cfg}`,
+    );
   }
   for (const dev of d.passthroughDevices) {
     lines.push(
       `  ${"passthru".padEnd(9)}${dev.name} gpa ${hex(dev.baseGpa)} hpa ${hex(dev.baseHpa)} length ${hex(dev.length)} irq ${dev.irqId}`,
     );
   }
-  for (const addr of d.passthroughAddresses) lines.push(`  ${"passthru".padEnd(9)}address ${hexRange(addr.baseGpa, addr.length)}`);
+  for (const addr of d.passthroughAddresses)
+    lines.push(`  ${"passthru".padEnd(9)}address ${hexRange(addr.baseGpa, addr.length)}`);
   for (const excluded of d.excludedDevices) lines.push(`  ${"excluded".padEnd(9)}${excluded.join(", ")}`);
   const consoleText = d.console.kind === "file" ? `file ${d.console.path}` : d.console.kind;
-  lines.push(`  ${"devices".padEnd(9)}interrupts ${d.interruptMode}, console ${consoleText}, unmapped MMIO ${d.unmappedMmio}`);
+  lines.push(
+    `  ${"devices".padEnd(9)}interrupts ${d.interruptMode}, console ${consoleText}, unmapped MMIO ${d.unmappedMmio}`,
+  );
   return lines.join("\n");
 }

@@ -12,7 +12,7 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
 import type { GuestArch } from "../../hal/types.ts";
-import { EM_RISCV, EM_X86_64, ElfError, isElf, parseElfHeaders } from "../loader/elf.ts";
+import { ElfError, EM_RISCV, EM_X86_64, isElf, parseElfHeaders } from "../loader/elf.ts";
 
 const EM_AARCH64 = 183;
 
@@ -91,7 +91,14 @@ function probeElf(fd: number, fileSize: number): ImageProbe {
   try {
     const headers = parseElfHeaders({ length: fileSize, read: (offset, length) => readAt(fd, offset, length) }, "ELF");
     const segments = headers.segments.map((h) => ({ paddr: h.paddr, memsz: h.memSize, filesz: h.fileSize }));
-    return { kind: "elf", fileSize, arch: elfArch(headers.machine), machine: headers.machine, entry: headers.entry, segments };
+    return {
+      kind: "elf",
+      fileSize,
+      arch: elfArch(headers.machine),
+      machine: headers.machine,
+      entry: headers.entry,
+      segments,
+    };
   } catch (error) {
     if (error instanceof ElfError) return { kind: "bad-elf", fileSize, reason: error.message.replace(/^ELF: /, "") };
     throw error;
@@ -119,10 +126,18 @@ export function probeImage(path: string): ImageProbe {
       const magic2 = view.getUint32(IMAGE_MAGIC2_OFFSET, true);
       if (magic2 === RISCV_IMAGE_MAGIC2 || magic2 === ARM64_IMAGE_MAGIC) {
         const imageSize = u64(view, IMAGE_SIZE_OFFSET) ?? 0;
-        return { kind: "linux-image", fileSize, arch: magic2 === RISCV_IMAGE_MAGIC2 ? "riscv64" : "aarch64", imageSize };
+        return {
+          kind: "linux-image",
+          fileSize,
+          arch: magic2 === RISCV_IMAGE_MAGIC2 ? "riscv64" : "aarch64",
+          imageSize,
+        };
       }
     }
-    if (head.length >= SETUP_HEADER_MAGIC_OFFSET + 4 && view.getUint32(SETUP_HEADER_MAGIC_OFFSET, true) === SETUP_HEADER_MAGIC) {
+    if (
+      head.length >= SETUP_HEADER_MAGIC_OFFSET + 4 &&
+      view.getUint32(SETUP_HEADER_MAGIC_OFFSET, true) === SETUP_HEADER_MAGIC
+    ) {
       return { kind: "bzimage", fileSize };
     }
     return { kind: "raw", fileSize };

@@ -3,11 +3,11 @@
  * See README.md ("Config format") for the user-facing description.
  */
 
-export { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize, VIRT_DRAM_BASE } from "./bare-machine.ts";
 export type { BareMachineOptions } from "./bare-machine.ts";
-export { ConfigError, formatIssue } from "./errors.ts";
+export { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize, VIRT_DRAM_BASE } from "./bare-machine.ts";
 export type { ConfigErrorKind, ConfigIssue } from "./errors.ts";
+export { ConfigError, formatIssue } from "./errors.ts";
 export { formatMappingFlags, formatVmConfig } from "./format.ts";
-export { loadVmConfig, parseVmConfig } from "./parse.ts";
 export type { ParseVmConfigOptions } from "./parse.ts";
+export { loadVmConfig, parseVmConfig } from "./parse.ts";
 export * from "./types.ts";

@@ -23,7 +23,11 @@ function outcome(text: string): "ok" | "config-error" {
     parseVmConfig(text, { baseDir: dir, sourceName: "prop.toml" });
     return "ok";
   } catch (error) {
-    if (error instanceof ConfigError && error.issues.length > 0 && error.message.startsWith("Cannot load VM config prop.toml")) {
+    if (
+      error instanceof ConfigError &&
+      error.issues.length > 0 &&
+      error.message.startsWith("Cannot load VM config prop.toml")
+    ) {
       return "config-error";
     }
     throw error;
@@ -50,7 +54,7 @@ const tokens = fc.constantFrom(
   "size = ",
   'flags = "rwx"\n',
   'map_type = "identical"\n',
-  "emu_devices = [[\"u\", 0x1000_0000, 0x100, 10, 2, []]]\n",
+  'emu_devices = [["u", 0x1000_0000, 0x100, 10, 2, []]]\n',
   'interrupt_mode = "pt"\n',
   'console = "file:"\n',
   "0x1_0000_0000_0000_0000\n",
@@ -75,9 +79,9 @@ const tokens = fc.constantFrom(
 const tomlish = fc.oneof(
   fc.array(tokens, { maxLength: 40 }).map((parts) => parts.join("")),
   fc.string({ maxLength: 200 }),
-  fc.tuple(fc.array(tokens, { maxLength: 20 }), fc.string({ maxLength: 20 }), fc.array(tokens, { maxLength: 20 })).map(
-    ([a, s, b]) => a.join("") + s + b.join(""),
-  ),
+  fc
+    .tuple(fc.array(tokens, { maxLength: 20 }), fc.string({ maxLength: 20 }), fc.array(tokens, { maxLength: 20 }))
+    .map(([a, s, b]) => a.join("") + s + b.join("")),
 );
 
 describe("parseVmConfig never throws anything but ConfigError", () => {
@@ -99,11 +103,27 @@ describe("parseVmConfig never throws anything but ConfigError", () => {
       fc.bigInt({ min: 2n ** 53n, max: 2n ** 64n - 1n }),
       fc.double({ noNaN: true, noDefaultInfinity: true }),
       fc.boolean(),
-      fc.constantFrom("k.bin", "missing.bin", "rwx", "alloc", "identical", "console", "file:x", "emu", "", "riscv64", "virt-bare"),
+      fc.constantFrom(
+        "k.bin",
+        "missing.bin",
+        "rwx",
+        "alloc",
+        "identical",
+        "console",
+        "file:x",
+        "emu",
+        "",
+        "riscv64",
+        "virt-bare",
+      ),
       fc.array(tie("value"), { maxLength: 6 }),
-      fc.dictionary(fc.constantFrom("gpa", "size", "flags", "map_type", "name", "base_gpa", "length", "x"), tie("value"), {
-        maxKeys: 4,
-      }),
+      fc.dictionary(
+        fc.constantFrom("gpa", "size", "flags", "map_type", "name", "base_gpa", "length", "x"),
+        tie("value"),
+        {
+          maxKeys: 4,
+        },
+      ),
     ),
   })).value;
 
@@ -162,7 +182,20 @@ describe("parseVmConfig never throws anything but ConfigError", () => {
   ];
   const plausible = fc.oneof(
     anyValue,
-    fc.constantFrom(0, 1, 2, 0x8000_0000, 0x8040_0000, 0x100_0000, "k.bin", "rw", "identical", "virtio-blk", "stdout", "emulated"),
+    fc.constantFrom(
+      0,
+      1,
+      2,
+      0x8000_0000,
+      0x8040_0000,
+      0x100_0000,
+      "k.bin",
+      "rw",
+      "identical",
+      "virtio-blk",
+      "stdout",
+      "emulated",
+    ),
     fc.constant([0x8100_0000, 0x1000, 3, 1]),
     fc.constant({ gpa: 0x9000_0000, size: 0x1000, flags: "rw" }),
   );
@@ -211,7 +244,11 @@ describe("parseVmConfig never throws anything but ConfigError", () => {
   test("a valid structured config parses", () => {
     const text = stringify({
       base: { id: 1, name: "p", cpu_num: 1 },
-      kernel: { kernel_path: "k.bin", kernel_load_addr: 0x8020_0000, memory_regions: [[0x8000_0000, 0x100_0000, 7, 0]] },
+      kernel: {
+        kernel_path: "k.bin",
+        kernel_load_addr: 0x8020_0000,
+        memory_regions: [[0x8000_0000, 0x100_0000, 7, 0]],
+      },
     });
     expect(outcome(text)).toBe("ok");
   });

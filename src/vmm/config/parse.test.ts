@@ -30,7 +30,7 @@ writeFileSync(join(dir, "board.dtb"), new Uint8Array([0xd0, 0x0d, 0xfe, 0xed, 0,
 function toml(parts: { base?: string; kernel?: string; devices?: string; regions?: string } = {}): string {
   return [
     "[base]",
-    'id = 1',
+    "id = 1",
     'name = "t"',
     "cpu_num = 1",
     parts.base ?? "",
@@ -44,7 +44,11 @@ function toml(parts: { base?: string; kernel?: string; devices?: string; regions
 }
 
 function parse(text: string, checkFiles?: boolean): VmConfig {
-  return parseVmConfig(text, { baseDir: dir, sourceName: "test.toml", ...(checkFiles === undefined ? {} : { checkFiles }) });
+  return parseVmConfig(text, {
+    baseDir: dir,
+    sourceName: "test.toml",
+    ...(checkFiles === undefined ? {} : { checkFiles }),
+  });
 }
 
 /** The ConfigError `text` produces (fails the test if it parses or throws something else). */
@@ -99,7 +103,12 @@ describe("axvisor's own configs", () => {
       { baseGpa: 0x1000_0000, length: 0x1000 },
       { baseGpa: 0x1000_1000, length: 0x8000 },
     ]);
-    expect(config.kernel.dtb).toEqual({ kind: "file", path: join(FIXTURES, "images/tiny.dtb"), loadAddr: 0x9200_0000, size: 182 });
+    expect(config.kernel.dtb).toEqual({
+      kind: "file",
+      path: join(FIXTURES, "images/tiny.dtb"),
+      loadAddr: 0x9200_0000,
+      size: 182,
+    });
   });
 
   test("the original absolute image path parses with checkFiles: false", () => {
@@ -137,7 +146,7 @@ describe("named-table form", () => {
         "kernel_load_addr = 0x8020_0000",
         "entry_point = 0x8020_0000",
         "[[kernel.memory_regions]]",
-        'gpa = 0x8000_0000',
+        "gpa = 0x8000_0000",
         "size = 0x100_0000",
         'flags = "rwx"',
         'map_type = "alloc"',
@@ -239,7 +248,10 @@ describe("defaults and our additions", () => {
 
   test("an x86 bzImage makes the arch x86_64, and contradicting base.arch is an error", () => {
     file("bzImage", 0x400, (bytes) => bytes.set([0x48, 0x64, 0x72, 0x53], 0x202)); // "HdrS"
-    const text = toml({ kernel: "kernel_load_addr = 0x10_0000", regions: "[[0x0, 0x400_0000, 0x7, 0]]" }).replace("kernel.bin", "bzImage");
+    const text = toml({ kernel: "kernel_load_addr = 0x10_0000", regions: "[[0x0, 0x400_0000, 0x7, 0]]" }).replace(
+      "kernel.bin",
+      "bzImage",
+    );
     const config = parse(text);
     expect(config.arch).toBe("x86_64");
     expect(config.kernel.image.format).toBe("bzimage");
@@ -257,8 +269,13 @@ describe("errors name the TOML path and the value", () => {
   });
 
   test("unknown section and unknown key inside a positional region's table form", () => {
-    const error = errorOf(toml({ regions: "[{ gpa = 0x8000_0000, size = 0x1000, flags = 7, colour = 1 }]" }) + "\n[extra]\nx = 1");
-    expect(lines(error)).toEqual(["  - kernel.memory_regions[0].colour = 1: unknown key", "  - extra = { x }: unknown key"]);
+    const error = errorOf(
+      `${toml({ regions: "[{ gpa = 0x8000_0000, size = 0x1000, flags = 7, colour = 1 }]" })}\n[extra]\nx = 1`,
+    );
+    expect(lines(error)).toEqual([
+      "  - kernel.memory_regions[0].colour = 1: unknown key",
+      "  - extra = { x }: unknown key",
+    ]);
   });
 
   test("wrong type", () => {
@@ -268,7 +285,9 @@ describe("errors name the TOML path and the value", () => {
 
   test("wrong type inside a positional tuple names the field", () => {
     const error = errorOf(toml({ regions: '[[0x8000_0000, "big", 0x7, 0]]' }));
-    expect(lines(error)).toEqual(['  - kernel.memory_regions[0][1] (size) = "big": expected a non-negative integer, got a string']);
+    expect(lines(error)).toEqual([
+      '  - kernel.memory_regions[0][1] (size) = "big": expected a non-negative integer, got a string',
+    ]);
   });
 
   test("a tuple with the wrong number of elements", () => {
@@ -328,17 +347,23 @@ describe("errors name the TOML path and the value", () => {
   });
 
   test("a DTB file whose end is outside RAM, and one that is not a DTB", () => {
-    const error = errorOf(toml({ kernel: 'kernel_load_addr = 0x8020_0000\ndtb_path = "board.dtb"\ndtb_load_addr = 0x80ff_fffc' }));
+    const error = errorOf(
+      toml({ kernel: 'kernel_load_addr = 0x8020_0000\ndtb_path = "board.dtb"\ndtb_load_addr = 0x80ff_fffc' }),
+    );
     expect(lines(error)).toEqual([
       "  - kernel.dtb_load_addr = 0x80fffffc: outside RAM (dtb 0x80fffffc..0x81000003, 8 bytes): RAM is 0x80000000..0x80ffffff",
       "  - kernel.dtb_load_addr = 0x80fffffc: the device tree must be 8-byte aligned",
     ]);
     const notDtb = errorOf(toml({ kernel: 'kernel_load_addr = 0x8020_0000\ndtb_path = "bios.bin"' }));
-    expect(lines(notDtb)).toEqual(['  - kernel.dtb_path = "bios.bin": is not a flattened device tree (no 0xd00dfeed magic)']);
+    expect(lines(notDtb)).toEqual([
+      '  - kernel.dtb_path = "bios.bin": is not a flattened device tree (no 0xd00dfeed magic)',
+    ]);
   });
 
   test("images that overlap each other", () => {
-    const error = errorOf(toml({ kernel: 'kernel_load_addr = 0x8020_0000\nramdisk_path = "ramdisk.img"\nramdisk_load_addr = 0x8020_0800' }));
+    const error = errorOf(
+      toml({ kernel: 'kernel_load_addr = 0x8020_0000\nramdisk_path = "ramdisk.img"\nramdisk_load_addr = 0x8020_0800' }),
+    );
     expect(lines(error)).toEqual([
       "  - kernel.ramdisk_load_addr = 0x80200800: ramdisk 0x80200800..0x802017ff overlaps the kernel image at 0x80200000..0x80200fff",
     ]);
@@ -351,7 +376,9 @@ describe("errors name the TOML path and the value", () => {
 
   test("phys_cpu_ids length differs from cpu_num", () => {
     const error = errorOf(toml({ base: "phys_cpu_ids = [0, 1]" }));
-    expect(lines(error)).toEqual(["  - base.phys_cpu_ids = [0, 1]: has 2 entries but base.cpu_num is 1 (one per vCPU)"]);
+    expect(lines(error)).toEqual([
+      "  - base.phys_cpu_ids = [0, 1]: has 2 entries but base.cpu_num is 1 (one per vCPU)",
+    ]);
   });
 
   test("missing image file", () => {
@@ -367,7 +394,9 @@ describe("errors name the TOML path and the value", () => {
       "  - kernel.kernel_load_addr = 0x10000000000000000: is not a safe integer (the largest accepted value is 2^53 - 1)",
     ]);
     const big = errorOf(toml({ kernel: "kernel_load_addr = 0x20_0000_0000_0000" }));
-    expect(lines(big)).toEqual(["  - kernel.kernel_load_addr = 0x20000000000000: is not a safe integer (the largest accepted value is 2^53 - 1)"]);
+    expect(lines(big)).toEqual([
+      "  - kernel.kernel_load_addr = 0x20000000000000: is not a safe integer (the largest accepted value is 2^53 - 1)",
+    ]);
   });
 
   test("negative numbers and floats", () => {
@@ -380,17 +409,24 @@ describe("errors name the TOML path and the value", () => {
 
   test("unknown enumeration values", () => {
     const error = errorOf(
-      toml({ base: 'backend = "qemu"', regions: "[[0x8000_0000, 0x100_0000, 0x7, 9]]", devices: 'emu_devices = [["x", 0x1000_0000, 0x100, 0, 0x99, []]]' }),
+      toml({
+        base: 'backend = "qemu"',
+        regions: "[[0x8000_0000, 0x100_0000, 0x7, 9]]",
+        devices: 'emu_devices = [["x", 0x1000_0000, 0x100, 0, 0x99, []]]',
+      }),
     );
     expect(error.message).toContain('base.backend = "qemu": expected one of "auto", "kvm", "hvf", "emulated"');
-    expect(error.message).toContain("kernel.memory_regions[0][3] (map_type) = 0x9: unknown code; expected one of 0x0 (alloc), 0x1 (identical), 0x2 (reserved)");
+    expect(error.message).toContain(
+      "kernel.memory_regions[0][3] (map_type) = 0x9: unknown code; expected one of 0x0 (alloc), 0x1 (identical), 0x2 (reserved)",
+    );
     expect(error.message).toContain("devices.emu_devices[0][4] (emu_type) = 0x99: unknown code");
   });
 
   test("emulated devices overlapping RAM or each other", () => {
     const error = errorOf(
       toml({
-        devices: 'emu_devices = [["a", 0x80ff_0000, 0x2_0000, 0, 2, []], ["b", 0x1000_0000, 0x100, 0, 2, []], ["c", 0x1000_0080, 0x100, 0, 2, []]]',
+        devices:
+          'emu_devices = [["a", 0x80ff_0000, 0x2_0000, 0, 2, []], ["b", 0x1000_0000, 0x100, 0, 2, []], ["c", 0x1000_0080, 0x100, 0, 2, []]]',
       }),
     );
     expect(lines(error)).toEqual([
@@ -400,7 +436,9 @@ describe("errors name the TOML path and the value", () => {
   });
 
   test("misaligned and empty memory regions", () => {
-    const error = errorOf(toml({ regions: "[[0x8000_0000, 0x100_0000, 0x7, 0], [0x9000_0800, 0x1000, 0x7, 0], [0xa000_0000, 0, 0x7, 0]]" }));
+    const error = errorOf(
+      toml({ regions: "[[0x8000_0000, 0x100_0000, 0x7, 0], [0x9000_0800, 0x1000, 0x7, 0], [0xa000_0000, 0, 0x7, 0]]" }),
+    );
     expect(lines(error)).toEqual([
       "  - kernel.memory_regions[1] = [0x90000800, 0x1000]: gpa and size must be multiples of the 4 KiB page size (0x1000)",
       "  - kernel.memory_regions[2] = 0xa0000000: has size 0",
@@ -409,7 +447,11 @@ describe("errors name the TOML path and the value", () => {
 
   test("all problems are listed at once", () => {
     const error = errorOf(
-      toml({ base: "phys_cpu_ids = [0, 1, 2]", kernel: "kernel_load_addr = 0x9000_0000", regions: "[[0x8000_0000, 0x100_0000, 0x7, 0], [0x8000_0000, 0x1000, 0x7, 0]]" })
+      toml({
+        base: "phys_cpu_ids = [0, 1, 2]",
+        kernel: "kernel_load_addr = 0x9000_0000",
+        regions: "[[0x8000_0000, 0x100_0000, 0x7, 0], [0x8000_0000, 0x1000, 0x7, 0]]",
+      })
         .replace("kernel.bin", "missing.bin")
         .replace("cpu_num = 1", "cpu_num = 2"),
     );
@@ -441,7 +483,10 @@ describe("errors name the TOML path and the value", () => {
   test("the emulated backend and the bare machine refuse other archs", () => {
     file("x86.bin", 0x1000);
     const error = errorOf(
-      toml({ base: 'arch = "x86_64"\nbackend = "emulated"\nmachine = "virt-bare"', kernel: "kernel_load_addr = 0x8020_0000\ntimebase_frequency = 100" }),
+      toml({
+        base: 'arch = "x86_64"\nbackend = "emulated"\nmachine = "virt-bare"',
+        kernel: "kernel_load_addr = 0x8020_0000\ntimebase_frequency = 100",
+      }),
     );
     expect(lines(error)).toEqual([
       '  - base.backend = "emulated": the emulated backend runs riscv64 guests only, and base.arch is x86_64',

@@ -33,20 +33,33 @@ export function parseVmConfig(text: string, options: ParseVmConfigOptions): VmCo
       throw new ConfigError(
         "syntax",
         options.sourceName,
-        [{ path: "", value: undefined, problem: `invalid TOML at line ${error.line}, column ${error.column}: ${first}` }],
+        [
+          {
+            path: "",
+            value: undefined,
+            problem: `invalid TOML at line ${error.line}, column ${error.column}: ${first}`,
+          },
+        ],
         { cause: error },
       );
     }
     // smol-toml documents only TomlError; anything else (e.g. a stack overflow on absurd nesting) is still a
     // problem with the input, not with our code.
     const message = error instanceof Error ? error.message : String(error);
-    throw new ConfigError("syntax", options.sourceName, [{ path: "", value: undefined, problem: `cannot parse TOML: ${message}` }], {
-      cause: error,
-    });
+    throw new ConfigError(
+      "syntax",
+      options.sourceName,
+      [{ path: "", value: undefined, problem: `cannot parse TOML: ${message}` }],
+      {
+        cause: error,
+      },
+    );
   }
   const shaped = vmConfigFileSchema.safeParse(document);
   if (!shaped.success) {
-    throw new ConfigError("invalid", options.sourceName, configIssuesFromZod(shaped.error.issues, document), { cause: shaped.error });
+    throw new ConfigError("invalid", options.sourceName, configIssuesFromZod(shaped.error.issues, document), {
+      cause: shaped.error,
+    });
   }
   const resolveOptions = { baseDir: options.baseDir, sourceName: options.sourceName };
   const { config, issues } = resolveVmConfig(
@@ -65,8 +78,15 @@ export function loadVmConfig(path: string, options: { readonly checkFiles?: bool
     text = readFileSync(absolute, "utf8");
   } catch (error) {
     const code = error instanceof Error && "code" in error ? String(error.code) : "";
-    const reason = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory" : `cannot read (${code || String(error)})`;
-    throw new ConfigError("io", path, [{ path: "", value: JSON.stringify(absolute), problem: reason }], { cause: error });
+    const reason =
+      code === "ENOENT"
+        ? "file not found"
+        : code === "EISDIR"
+          ? "is a directory"
+          : `cannot read (${code || String(error)})`;
+    throw new ConfigError("io", path, [{ path: "", value: JSON.stringify(absolute), problem: reason }], {
+      cause: error,
+    });
   }
   return parseVmConfig(text, {
     baseDir: dirname(absolute),

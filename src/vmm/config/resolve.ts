@@ -22,8 +22,8 @@ import {
   GUEST_PHYS_LIMIT,
   type KernelImage,
   type KernelImageFormat,
-  type MachineKind,
   MAX_VCPUS,
+  type MachineKind,
   type MemoryRegionConfig,
   PAGE_SIZE,
   type PassthroughAddressConfig,
@@ -92,7 +92,10 @@ function insideRam(ram: readonly Span[], start: number, size: number): boolean {
   return ram.some((r) => start >= r.start && start + length <= r.start + r.size);
 }
 
-export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { config?: VmConfig; issues: ConfigIssue[] } {
+export function resolveVmConfig(
+  raw: RawVmConfig,
+  options: ResolveOptions,
+): { config?: VmConfig; issues: ConfigIssue[] } {
   const issues = new Issues();
   const checkFiles = options.checkFiles ?? true;
   const absolute = (path: string): string => (isAbsolute(path) ? path : resolvePath(options.baseDir, path));
@@ -125,7 +128,8 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
 
   // --- memory regions --------------------------------------------------------------------------------------
   const regions: (MemoryRegionConfig & { index: number })[] = [];
-  if (kernel.memory_regions.length === 0) issues.add("kernel.memory_regions", undefined, "at least one memory region is needed");
+  if (kernel.memory_regions.length === 0)
+    issues.add("kernel.memory_regions", undefined, "at least one memory region is needed");
   kernel.memory_regions.forEach((r, index) => {
     const path = `kernel.memory_regions[${index}]`;
     let ok = true;
@@ -176,17 +180,27 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
     return probe;
   };
   const kernelProbe = probeFile(kernel.kernel_path, "kernel.kernel_path");
-  if (kernelProbe?.kind === "bad-elf") issues.add("kernel.kernel_path", kernel.kernel_path, `bad ELF file: ${kernelProbe.reason}`);
-  if (kernelProbe?.kind === "dtb") issues.add("kernel.kernel_path", kernel.kernel_path, "is a device tree blob, not a kernel");
+  if (kernelProbe?.kind === "bad-elf")
+    issues.add("kernel.kernel_path", kernel.kernel_path, `bad ELF file: ${kernelProbe.reason}`);
+  if (kernelProbe?.kind === "dtb")
+    issues.add("kernel.kernel_path", kernel.kernel_path, "is a device tree blob, not a kernel");
 
   // --- arch, backend, machine --------------------------------------------------------------------------------
   const imageArch = kernelProbe === undefined ? undefined : probedArch(kernelProbe);
   const arch: GuestArch = base.arch ?? imageArch ?? "riscv64";
   if (base.arch !== undefined && imageArch !== undefined && imageArch !== base.arch) {
-    issues.add("kernel.kernel_path", kernel.kernel_path, `is ${/^[aeiou]/.test(imageArch) || imageArch.startsWith("x86") ? "an" : "a"} ${imageArch} image but base.arch is ${base.arch}`);
+    issues.add(
+      "kernel.kernel_path",
+      kernel.kernel_path,
+      `is ${/^[aeiou]/.test(imageArch) || imageArch.startsWith("x86") ? "an" : "a"} ${imageArch} image but base.arch is ${base.arch}`,
+    );
   }
   if (kernelProbe?.kind === "elf" && kernelProbe.arch === undefined) {
-    issues.add("kernel.kernel_path", kernel.kernel_path, `is an ELF file for machine ${kernelProbe.machine}, not riscv64, x86_64 or aarch64`);
+    issues.add(
+      "kernel.kernel_path",
+      kernel.kernel_path,
+      `is an ELF file for machine ${kernelProbe.machine}, not riscv64, x86_64 or aarch64`,
+    );
   }
   const machine: MachineKind = base.machine ?? "virt-hypervisor";
   let backend: BackendChoice = base.backend ?? "auto";
@@ -229,7 +243,11 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
       }
     });
   } else if (kernel.kernel_load_addr === undefined && kernelProbe?.kind !== "bzimage") {
-    issues.add("kernel.kernel_load_addr", undefined, "required key is missing (only ELF images and bzImages carry their own address)");
+    issues.add(
+      "kernel.kernel_load_addr",
+      undefined,
+      "required key is missing (only ELF images and bzImages carry their own address)",
+    );
   } else {
     // The x86 boot protocol puts a bzImage's protected-mode kernel at 1 MiB; the loader reads the rest from it.
     const loadAddr = kernel.kernel_load_addr ?? BZIMAGE_LOAD_ADDR;
@@ -256,7 +274,11 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
     if (kernel.entry_point !== undefined) {
       issues.add("kernel.entry_point", entryPoint, `outside RAM: ${describeRam(ram)}`);
     } else if (kernelProbe?.kind === "elf") {
-      issues.add("kernel.kernel_path", kernel.kernel_path, `ELF entry point ${hex(entryPoint)} is outside RAM: ${describeRam(ram)}`);
+      issues.add(
+        "kernel.kernel_path",
+        kernel.kernel_path,
+        `ELF entry point ${hex(entryPoint)} is outside RAM: ${describeRam(ram)}`,
+      );
     }
   }
 
@@ -290,13 +312,16 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
   const ramdisk = bootFile("ramdisk", false);
   let dtb: DtbConfig | undefined;
   if (arch === "x86_64") {
-    if (kernel.dtb_path !== undefined) issues.add("kernel.dtb_path", kernel.dtb_path, "x86_64 guests boot without a device tree");
-    if (kernel.dtb_load_addr !== undefined) issues.add("kernel.dtb_load_addr", kernel.dtb_load_addr, "x86_64 guests boot without a device tree");
+    if (kernel.dtb_path !== undefined)
+      issues.add("kernel.dtb_path", kernel.dtb_path, "x86_64 guests boot without a device tree");
+    if (kernel.dtb_load_addr !== undefined)
+      issues.add("kernel.dtb_load_addr", kernel.dtb_load_addr, "x86_64 guests boot without a device tree");
   } else {
     const file = bootFile("dtb", false);
     if (file !== undefined) dtb = { kind: "file", ...file };
     else {
-      if (kernel.dtb_load_addr !== undefined) checkInRam("kernel.dtb_load_addr", kernel.dtb_load_addr, undefined, "dtb");
+      if (kernel.dtb_load_addr !== undefined)
+        checkInRam("kernel.dtb_load_addr", kernel.dtb_load_addr, undefined, "dtb");
       dtb = { kind: "generate", loadAddr: kernel.dtb_load_addr };
     }
     if (kernel.dtb_load_addr !== undefined && kernel.dtb_load_addr % DTB_ALIGN !== 0) {
@@ -306,7 +331,8 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
 
   // Loaded files must not land on each other.
   const placed: { key: string; start: number; size: number }[] = [];
-  if (image?.size !== undefined && image.size > 0) placed.push({ key: "kernel image", start: image.loadAddr, size: image.size });
+  if (image?.size !== undefined && image.size > 0)
+    placed.push({ key: "kernel image", start: image.loadAddr, size: image.size });
   for (const [key, file] of [
     ["bios", bios],
     ["ramdisk", ramdisk],
@@ -330,8 +356,14 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
   }
 
   if (kernel.timebase_frequency !== undefined) {
-    if (arch !== "riscv64") issues.addDecimal("kernel.timebase_frequency", kernel.timebase_frequency, `only RISC-V guests have a timebase, and base.arch is ${arch}`);
-    else if (kernel.timebase_frequency === 0) issues.addDecimal("kernel.timebase_frequency", 0, "must be at least 1 Hz");
+    if (arch !== "riscv64")
+      issues.addDecimal(
+        "kernel.timebase_frequency",
+        kernel.timebase_frequency,
+        `only RISC-V guests have a timebase, and base.arch is ${arch}`,
+      );
+    else if (kernel.timebase_frequency === 0)
+      issues.addDecimal("kernel.timebase_frequency", 0, "must be at least 1 Hz");
   }
   let diskPath: string | undefined;
   if (kernel.disk_path !== undefined) {
@@ -353,7 +385,14 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
     if (d.emu_type === "pppt-global" && d.cfg_list.length < 1) {
       issues.add(`${path}`, d.base_gpa, `a "pppt-global" PLIC needs cfg_list = [context_count]`);
     }
-    return { name: d.name, baseGpa: d.base_gpa, length: d.length, irqId: d.irq_id, emuType: d.emu_type, cfgList: d.cfg_list };
+    return {
+      name: d.name,
+      baseGpa: d.base_gpa,
+      length: d.length,
+      irqId: d.irq_id,
+      emuType: d.emu_type,
+      cfgList: d.cfg_list,
+    };
   });
   const passthroughAddresses: PassthroughAddressConfig[] = (devices.passthrough_addresses ?? []).map((a, i) => {
     const path = `devices.passthrough_addresses[${i}]`;
@@ -363,7 +402,8 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
     return { baseGpa: a.base_gpa, length: a.length };
   });
   const passthroughDevices = (devices.passthrough_devices ?? []).map((d, i) => {
-    if (d.length > 0) windows.push({ path: `devices.passthrough_devices[${i}]`, start: d.base_gpa, size: d.length, emulated: false });
+    if (d.length > 0)
+      windows.push({ path: `devices.passthrough_devices[${i}]`, start: d.base_gpa, size: d.length, emulated: false });
     return { name: d.name, baseGpa: d.base_gpa, baseHpa: d.base_hpa, length: d.length, irqId: d.irq_id };
   });
   for (let i = 0; i < windows.length; i++) {
@@ -371,7 +411,11 @@ export function resolveVmConfig(raw: RawVmConfig, options: ResolveOptions): { co
     if (a === undefined) continue;
     for (const region of regions) {
       if (rangesOverlap(a, { start: region.gpa, size: region.size })) {
-        issues.add(a.path, a.start, `${hexRange(a.start, a.size)} overlaps RAM kernel.memory_regions[${region.index}] (${hexRange(region.gpa, region.size)})`);
+        issues.add(
+          a.path,
+          a.start,
+          `${hexRange(a.start, a.size)} overlaps RAM kernel.memory_regions[${region.index}] (${hexRange(region.gpa, region.size)})`,
+        );
       }
     }
     for (let j = 0; j < i; j++) {

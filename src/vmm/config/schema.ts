@@ -59,7 +59,8 @@ function uintValue(value: unknown, ctx: z.RefinementCtx): number {
     return custom(ctx, `expected a non-negative integer, got ${describeValue(value)}`);
   }
   if (value < 0) return custom(ctx, "expected a non-negative integer");
-  if (!Number.isSafeInteger(value)) return custom(ctx, "is not a safe integer (the largest accepted value is 2^53 - 1)");
+  if (!Number.isSafeInteger(value))
+    return custom(ctx, "is not a safe integer (the largest accepted value is 2^53 - 1)");
   return value;
 }
 
@@ -128,7 +129,10 @@ export const mappingFlags = z.unknown().transform((value, ctx): number => {
       if (letter === "-") continue;
       const bit = FLAG_LETTERS[letter];
       if (bit === undefined) {
-        return custom(ctx, `unknown flag letter ${JSON.stringify(letter)}; use r, w, x, u (user), d (device), n (uncached)`);
+        return custom(
+          ctx,
+          `unknown flag letter ${JSON.stringify(letter)}; use r, w, x, u (user), d (device), n (uncached)`,
+        );
       }
       bits |= bit;
     }
@@ -167,13 +171,17 @@ export const unmappedMmio = wordOf({ ignore: "ignore", fault: "fault" } as const
 export const onReset = wordOf({ reboot: "reboot", stop: "stop" } as const);
 
 /** `console = "stdout" | "none" | "file:<path>"`; the path is resolved later against the config's folder. */
-export type RawConsole = { readonly kind: "stdout" } | { readonly kind: "none" } | { readonly kind: "file"; readonly path: string };
+export type RawConsole =
+  | { readonly kind: "stdout" }
+  | { readonly kind: "none" }
+  | { readonly kind: "file"; readonly path: string };
 export const consoleSpec = z.unknown().transform((value, ctx): RawConsole => {
   const text = stringValue(value, ctx);
   if (typeof text !== "string") return z.NEVER;
   if (text === "stdout") return { kind: "stdout" };
   if (text === "none") return { kind: "none" };
-  if (text.startsWith("file:") && text.length > "file:".length) return { kind: "file", path: text.slice("file:".length) };
+  if (text.startsWith("file:") && text.length > "file:".length)
+    return { kind: "file", path: text.slice("file:".length) };
   return custom(ctx, `expected "stdout", "none" or "file:<path>"`);
 });
 
@@ -201,15 +209,17 @@ export interface RawMemoryRegion {
   readonly map_type: MemoryMapType;
 }
 const memoryRegion = z.union([
-  z.tuple([uint, uint, mappingFlags, mapType]).transform(([gpa, size, flags, map]): RawMemoryRegion => ({
-    gpa,
-    size,
-    flags,
-    map_type: map,
-  })),
-  z.strictObject({ gpa: uint, size: uint, flags: mappingFlags, map_type: mapType.optional() }).transform(
-    (r): RawMemoryRegion => ({ gpa: r.gpa, size: r.size, flags: r.flags, map_type: r.map_type ?? "alloc" }),
+  z.tuple([uint, uint, mappingFlags, mapType]).transform(
+    ([gpa, size, flags, map]): RawMemoryRegion => ({
+      gpa,
+      size,
+      flags,
+      map_type: map,
+    }),
   ),
+  z
+    .strictObject({ gpa: uint, size: uint, flags: mappingFlags, map_type: mapType.optional() })
+    .transform((r): RawMemoryRegion => ({ gpa: r.gpa, size: r.size, flags: r.flags, map_type: r.map_type ?? "alloc" })),
 ]);
 
 export interface RawEmulatedDevice {
@@ -221,16 +231,16 @@ export interface RawEmulatedDevice {
   readonly cfg_list: readonly number[];
 }
 const emulatedDevice = z.union([
-  z
-    .tuple([str, uint, uint, uint, emulatedDeviceType, cfgList.optional()])
-    .transform(([name, base, length, irq, type, list]): RawEmulatedDevice => ({
+  z.tuple([str, uint, uint, uint, emulatedDeviceType, cfgList.optional()]).transform(
+    ([name, base, length, irq, type, list]): RawEmulatedDevice => ({
       name,
       base_gpa: base,
       length,
       irq_id: irq,
       emu_type: type,
       cfg_list: list ?? [],
-    })),
+    }),
+  ),
   z
     .strictObject({
       name: str,
@@ -261,15 +271,15 @@ export interface RawPassthroughDevice {
 }
 // axvmconfig marks every field but `name` `#[serde(default)]`, so trailing elements may be left out.
 const passthroughDevice = z.union([
-  z
-    .tuple([str, uint.optional(), uint.optional(), uint.optional(), uint.optional()])
-    .transform(([name, gpa, hpa, length, irq]): RawPassthroughDevice => ({
+  z.tuple([str, uint.optional(), uint.optional(), uint.optional(), uint.optional()]).transform(
+    ([name, gpa, hpa, length, irq]): RawPassthroughDevice => ({
       name,
       base_gpa: gpa ?? 0,
       base_hpa: hpa ?? 0,
       length: length ?? 0,
       irq_id: irq ?? 0,
-    })),
+    }),
+  ),
   z
     .strictObject({
       name: str,
@@ -460,7 +470,11 @@ function expectedForm(collectionPath: readonly PathSegment[]): string | undefine
 }
 
 /** Turn zod's issues into ours, resolving unions to the branch that matches the value's form. */
-export function configIssuesFromZod(issues: readonly z.core.$ZodIssue[], root: unknown, base: readonly PathSegment[] = []): ConfigIssue[] {
+export function configIssuesFromZod(
+  issues: readonly z.core.$ZodIssue[],
+  root: unknown,
+  base: readonly PathSegment[] = [],
+): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
     const path = [...base, ...issue.path];
@@ -485,7 +499,8 @@ export function configIssuesFromZod(issues: readonly z.core.$ZodIssue[], root: u
       case "invalid_type": {
         const value = valueAt(root, path);
         const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
-        const problem = value === undefined ? "required key is missing" : `expected ${expected}, got ${describeValue(value)}`;
+        const problem =
+          value === undefined ? "required key is missing" : `expected ${expected}, got ${describeValue(value)}`;
         out.push(issueAt(root, path, problem));
         break;
       }

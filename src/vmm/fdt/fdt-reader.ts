@@ -51,7 +51,8 @@ const malformed = (why: string): FdtError => new FdtError("malformed", `Cannot p
 
 /** Read and check the header of a DTB in `bytes` (which may be longer than the blob). */
 export function readDtbHeader(bytes: Uint8Array): DtbHeader {
-  if (bytes.length < FDT_HEADER_SIZE) throw malformed(`${bytes.length} bytes is shorter than the ${FDT_HEADER_SIZE}-byte header`);
+  if (bytes.length < FDT_HEADER_SIZE)
+    throw malformed(`${bytes.length} bytes is shorter than the ${FDT_HEADER_SIZE}-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const u32 = (i: number): number => view.getUint32(i * 4);
   const magic = u32(0);
@@ -65,7 +66,8 @@ export function readDtbHeader(bytes: Uint8Array): DtbHeader {
   const bootCpuId = u32(7);
   const sizeStrings = u32(8);
   if (version < MIN_VERSION) throw malformed(`version ${version} is older than ${MIN_VERSION}`);
-  if (lastCompVersion > FDT_VERSION) throw malformed(`last compatible version ${lastCompVersion} is newer than ${FDT_VERSION}`);
+  if (lastCompVersion > FDT_VERSION)
+    throw malformed(`last compatible version ${lastCompVersion} is newer than ${FDT_VERSION}`);
   if (totalSize < FDT_HEADER_SIZE || totalSize > bytes.length) {
     throw malformed(`totalsize ${totalSize} does not fit the ${bytes.length} bytes given`);
   }
@@ -80,7 +82,18 @@ export function readDtbHeader(bytes: Uint8Array): DtbHeader {
   inside("strings block", offStrings, sizeStrings);
   if (offMemRsvmap % 8 !== 0) throw malformed(`memory reservation block offset ${offMemRsvmap} is not 8-byte aligned`);
   if (offStruct % 4 !== 0) throw malformed(`structure block offset ${offStruct} is not 4-byte aligned`);
-  return { magic, totalSize, offStruct, offStrings, offMemRsvmap, version, lastCompVersion, bootCpuId, sizeStrings, sizeStruct };
+  return {
+    magic,
+    totalSize,
+    offStruct,
+    offStrings,
+    offMemRsvmap,
+    version,
+    lastCompVersion,
+    bootCpuId,
+    sizeStrings,
+    sizeStruct,
+  };
 }
 
 /** Parse a whole DTB. */
@@ -127,8 +140,10 @@ export function parseDtb(bytes: Uint8Array): Dtb {
         case FDT_PROP: {
           const len = token();
           const nameOff = token();
-          if (at + len > structEnd) throw malformed(`property value of ${len} bytes at ${at} runs past the structure block`);
-          if (nameOff >= header.sizeStrings) throw malformed(`property name offset ${nameOff} is outside the strings block`);
+          if (at + len > structEnd)
+            throw malformed(`property value of ${len} bytes at ${at} runs past the structure block`);
+          if (nameOff >= header.sizeStrings)
+            throw malformed(`property name offset ${nameOff} is outside the strings block`);
           const [propName] = cString(header.offStrings + nameOff, stringsEnd, "a property name");
           if (children.length > 0) throw malformed(`property "${propName}" of node "${name}" follows a child node`);
           properties.set(propName, bytes.slice(at, at + len));
@@ -150,7 +165,8 @@ export function parseDtb(bytes: Uint8Array): Dtb {
 
   let first = token();
   while (first === FDT_NOP) first = token();
-  if (first !== FDT_BEGIN_NODE) throw malformed(`the structure block starts with token 0x${first.toString(16)}, not FDT_BEGIN_NODE`);
+  if (first !== FDT_BEGIN_NODE)
+    throw malformed(`the structure block starts with token 0x${first.toString(16)}, not FDT_BEGIN_NODE`);
   const root = readNode(0);
   if (root.name !== "") throw malformed(`the root node is named "${root.name}", expected ""`);
   let last = token();

@@ -9,18 +9,32 @@ function sampleTree(): Fdt {
   const fdt = new Fdt();
   fdt.addReservation(0x8000_0000, 0x20_0000);
   const root = fdt.root;
-  root.u32("#address-cells", 2).u32("#size-cells", 2).string("compatible", "axvisor,test").string("model", "test board");
+  root
+    .u32("#address-cells", 2)
+    .u32("#size-cells", 2)
+    .string("compatible", "axvisor,test")
+    .string("model", "test board");
   const intc = root.addNode("interrupt-controller@c000000");
-  intc.strings("compatible", ["sifive,plic-1.0.0", "riscv,plic0"]).empty("interrupt-controller").u32("#interrupt-cells", 1);
+  intc
+    .strings("compatible", ["sifive,plic-1.0.0", "riscv,plic0"])
+    .empty("interrupt-controller")
+    .u32("#interrupt-cells", 1);
   intc.u64s("reg", [0xc00_0000, 0x60_0000]);
   const uart = root.addNode("serial@10000000");
-  uart.string("compatible", "ns16550a").u64s("reg", [0x1000_0000, 0x100]).u32("interrupts", 10).u32("interrupt-parent", intc);
+  uart
+    .string("compatible", "ns16550a")
+    .u64s("reg", [0x1000_0000, 0x100])
+    .u32("interrupts", 10)
+    .u32("interrupt-parent", intc);
   uart.bytes("local-mac-address", Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56));
   root.addNode("chosen").string("bootargs", "console=ttyS0").u64("linux,initrd-start", 0x8800_0000n);
   return fdt;
 }
 
-function dtc(args: string[], input: Uint8Array): { stdout: string; stderr: string; exitCode: number; bytes: Uint8Array } {
+function dtc(
+  args: string[],
+  input: Uint8Array,
+): { stdout: string; stderr: string; exitCode: number; bytes: Uint8Array } {
   const result = Bun.spawnSync(["dtc", "-q", ...args, "-"], { stdin: input, stdout: "pipe", stderr: "pipe" });
   return {
     stdout: result.stdout.toString(),
@@ -73,7 +87,9 @@ describe("Fdt writer", () => {
   test("the strings block holds each property name once", () => {
     const blob = sampleTree().toDtb();
     const header = readDtbHeader(blob);
-    const names = new TextDecoder().decode(blob.subarray(header.offStrings, header.offStrings + header.sizeStrings)).split("\0");
+    const names = new TextDecoder()
+      .decode(blob.subarray(header.offStrings, header.offStrings + header.sizeStrings))
+      .split("\0");
     names.pop(); // after the final NUL
     expect(new Set(names).size).toBe(names.length);
     expect(names.filter((n) => n === "compatible")).toHaveLength(1);
@@ -187,7 +203,9 @@ describe("DTB reader", () => {
     const total = offStrings + strings.length;
     const blob = new Uint8Array(total);
     const v = new DataView(blob.buffer);
-    [FDT_MAGIC, total, offStruct, offStrings, offRsv, 17, 16, 0, strings.length, words.length * 4].forEach((w, i) => v.setUint32(i * 4, w));
+    [FDT_MAGIC, total, offStruct, offStrings, offRsv, 17, 16, 0, strings.length, words.length * 4].forEach((w, i) =>
+      v.setUint32(i * 4, w),
+    );
     words.forEach((w, i) => v.setUint32(offStruct + i * 4, w));
     blob.set(strings, offStrings);
     return blob;
@@ -204,7 +222,9 @@ describe("DTB reader", () => {
     const bad = blob.slice();
     new DataView(bad.buffer).setUint32(0, 0x12345678);
     expect(() => parseDtb(bad)).toThrow("Cannot parse DTB: magic is 0x12345678, expected 0xd00dfeed");
-    expect(() => parseDtb(blob.subarray(0, blob.length - 1))).toThrow(`totalsize ${blob.length} does not fit the ${blob.length - 1} bytes given`);
+    expect(() => parseDtb(blob.subarray(0, blob.length - 1))).toThrow(
+      `totalsize ${blob.length} does not fit the ${blob.length - 1} bytes given`,
+    );
     expect(() => parseDtb(blob.subarray(0, 10))).toThrow("shorter than the 40-byte header");
     const old = blob.slice();
     new DataView(old.buffer).setUint32(20, 15);
@@ -267,7 +287,8 @@ describe("dtc interoperability", () => {
   });
 
   testIf(dtcPresent, "our reader parses a dtc-compiled blob")("dtc dts → dtb → our reader", () => {
-    const source = '/dts-v1/;\n/ { #address-cells = <1>; a: node@10 { reg = <0x10>; compatible = "x", "y"; }; user { ref = <&a 5>; }; };\n';
+    const source =
+      '/dts-v1/;\n/ { #address-cells = <1>; a: node@10 { reg = <0x10>; compatible = "x", "y"; }; user { ref = <&a 5>; }; };\n';
     const out = dtc(["-I", "dts", "-O", "dtb", "-o", "-"], new TextEncoder().encode(source));
     expect(out.exitCode).toBe(0);
     const dtb = parseDtb(out.bytes);

@@ -55,7 +55,9 @@ const U64_MAX = (1n << 64n) - 1n;
 const encoder = new TextEncoder();
 
 /** A property value: raw bytes, or cells whose node entries are turned into phandles when the blob is built. */
-type PropertyValue = { readonly kind: "bytes"; readonly bytes: Uint8Array } | { readonly kind: "cells"; readonly cells: readonly FdtCell[] };
+type PropertyValue =
+  | { readonly kind: "bytes"; readonly bytes: Uint8Array }
+  | { readonly kind: "cells"; readonly cells: readonly FdtCell[] };
 
 /** Counter shared by all nodes of one tree. */
 interface PhandleAllocator {
@@ -81,7 +83,11 @@ export class FdtNode {
   addNode(name: string): FdtNode {
     validateNodeName(name, this.path);
     if (this.#children.some((child) => child.name === name)) {
-      throw new FdtError("duplicate-node", `Cannot add node "${name}" under ${this.path}: a node with that name exists`, this.path);
+      throw new FdtError(
+        "duplicate-node",
+        `Cannot add node "${name}" under ${this.path}: a node with that name exists`,
+        this.path,
+      );
     }
     const child = new FdtNode(name, this.path, this.#allocator);
     this.#children.push(child);
@@ -134,7 +140,11 @@ export class FdtNode {
         }
       } else {
         if (!value.#sameTree(this.#allocator)) {
-          throw new FdtError("invalid-value", `Cannot set ${this.path}:${name}: ${value.path} belongs to another tree`, this.path);
+          throw new FdtError(
+            "invalid-value",
+            `Cannot set ${this.path}:${name}: ${value.path} belongs to another tree`,
+            this.path,
+          );
         }
         // Allocate now, not while serializing: the referenced node may already have been written out by then.
         void value.phandle;
@@ -145,7 +155,10 @@ export class FdtNode {
 
   /** An array of 64-bit values, each as two cells (a `reg` with #address-cells = #size-cells = 2). */
   u64s(name: string, values: readonly (bigint | number)[]): this {
-    return this.cells(name, values.flatMap((v) => splitU64(v, this.path, name)));
+    return this.cells(
+      name,
+      values.flatMap((v) => splitU64(v, this.path, name)),
+    );
   }
 
   /** A NUL-terminated string. */
@@ -158,7 +171,11 @@ export class FdtNode {
     const parts: Uint8Array[] = [];
     for (const value of values) {
       if (value.includes("\0")) {
-        throw new FdtError("invalid-value", `Cannot set ${this.path}:${name}: string ${JSON.stringify(value)} contains NUL`, this.path);
+        throw new FdtError(
+          "invalid-value",
+          `Cannot set ${this.path}:${name}: string ${JSON.stringify(value)} contains NUL`,
+          this.path,
+        );
       }
       parts.push(encoder.encode(value), Uint8Array.of(0));
     }
@@ -173,7 +190,11 @@ export class FdtNode {
   /** Drop a property (no error if it is absent). */
   remove(name: string): this {
     if (name === "phandle" && this.#phandle !== undefined) {
-      throw new FdtError("invalid-value", `Cannot remove ${this.path}:phandle: other properties may reference it`, this.path);
+      throw new FdtError(
+        "invalid-value",
+        `Cannot remove ${this.path}:phandle: other properties may reference it`,
+        this.path,
+      );
     }
     this.#properties.delete(name);
     return this;
@@ -192,7 +213,11 @@ export class FdtNode {
   #set(name: string, value: PropertyValue): this {
     validatePropertyName(name, this.path);
     if (name === "phandle" && this.#phandle !== undefined) {
-      throw new FdtError("invalid-value", `Cannot set ${this.path}:phandle: it was allocated as ${this.#phandle}`, this.path);
+      throw new FdtError(
+        "invalid-value",
+        `Cannot set ${this.path}:phandle: it was allocated as ${this.#phandle}`,
+        this.path,
+      );
     }
     this.#properties.set(name, value);
     return this;
@@ -220,7 +245,8 @@ export class Fdt {
   addReservation(address: bigint | number, size: bigint | number): void {
     const a = toU64(address, "/", "memory reservation address");
     const s = toU64(size, "/", "memory reservation size");
-    if (s === 0n) throw new FdtError("invalid-value", `Cannot reserve 0 bytes at 0x${a.toString(16)}: (0, 0) ends the block`, "/");
+    if (s === 0n)
+      throw new FdtError("invalid-value", `Cannot reserve 0 bytes at 0x${a.toString(16)}: (0, 0) ends the block`, "/");
     this.#reservations.push({ address: a, size: s });
   }
 
@@ -267,7 +293,8 @@ export class Fdt {
     const offStruct = offMemRsvmap + rsvmapSize;
     const offStrings = offStruct + structBytes.length;
     const totalSize = offStrings + stringBytes.length;
-    if (totalSize > U32_MAX) throw new FdtError("invalid-value", `Cannot build the DTB: ${totalSize} bytes exceed the u32 totalsize`);
+    if (totalSize > U32_MAX)
+      throw new FdtError("invalid-value", `Cannot build the DTB: ${totalSize} bytes exceed the u32 totalsize`);
 
     const blob = new Uint8Array(totalSize);
     const view = new DataView(blob.buffer);
@@ -300,9 +327,11 @@ function validateNodeName(name: string, parentPath: string): void {
   const unit = at < 0 ? undefined : name.slice(at + 1);
   const bad = (why: string): FdtError =>
     new FdtError("invalid-name", `Cannot add node "${name}" under ${parentPath}: ${why}`, parentPath);
-  if (base.length === 0 || base.length > FDT_MAX_NAME_LENGTH) throw bad(`the name must have 1..${FDT_MAX_NAME_LENGTH} characters before any "@"`);
+  if (base.length === 0 || base.length > FDT_MAX_NAME_LENGTH)
+    throw bad(`the name must have 1..${FDT_MAX_NAME_LENGTH} characters before any "@"`);
   if (!NODE_NAME.test(base)) throw bad("only letters, digits and , . _ + - are allowed");
-  if (unit !== undefined && !UNIT_ADDRESS.test(unit)) throw bad("the unit address after \"@\" must be non-empty and use only letters, digits and , . _ + -");
+  if (unit !== undefined && !UNIT_ADDRESS.test(unit))
+    throw bad('the unit address after "@" must be non-empty and use only letters, digits and , . _ + -');
 }
 
 function validatePropertyName(name: string, path: string): void {
@@ -317,10 +346,15 @@ function validatePropertyName(name: string, path: string): void {
 
 function toU64(value: bigint | number, path: string, what: string): bigint {
   if (typeof value === "number" && !Number.isSafeInteger(value)) {
-    throw new FdtError("invalid-value", `Cannot encode ${what} on ${path}: ${value} is not an integer (use a bigint above 2^53)`, path);
+    throw new FdtError(
+      "invalid-value",
+      `Cannot encode ${what} on ${path}: ${value} is not an integer (use a bigint above 2^53)`,
+      path,
+    );
   }
   const v = BigInt(value);
-  if (v < 0n || v > U64_MAX) throw new FdtError("invalid-value", `Cannot encode ${what} on ${path}: ${v} is not a u64`, path);
+  if (v < 0n || v > U64_MAX)
+    throw new FdtError("invalid-value", `Cannot encode ${what} on ${path}: ${v} is not a u64`, path);
   return v;
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import fc from "fast-check";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { EM_RISCV, ElfError, type ElfErrorKind, elfPhysicalSpan, isElf, parseElf } from "./elf.ts";
+import fc from "fast-check";
+import { ElfError, type ElfErrorKind, EM_RISCV, elfPhysicalSpan, isElf, parseElf } from "./elf.ts";
 
 const root = join(import.meta.dir, "../../..");
 const program = (): Uint8Array => new Uint8Array(readFileSync(join(root, "bench/guests/empty.elf")));
@@ -38,8 +38,18 @@ describe("parseElf", () => {
     ["class", (b) => (b[4] = 1), "unsupported", /ELF class 1 is not ELF64/],
     ["data encoding", (b) => (b[5] = 2), "unsupported", /data encoding 2 is not little-endian/],
     ["type", (b) => view(b).setUint16(16, 1, true), "unsupported", /ELF type 1 is not an executable/],
-    ["program header offset", (b) => view(b).setBigUint64(32, 0xffff_ffffn, true), "truncated", /program headers at 0xffffffff/],
-    ["entry beyond 2^53", (b) => view(b).setBigUint64(24, 1n << 60n, true), "unsupported", /e_entry 0x1000000000000000 does not fit in 53 bits/],
+    [
+      "program header offset",
+      (b) => view(b).setBigUint64(32, 0xffff_ffffn, true),
+      "truncated",
+      /program headers at 0xffffffff/,
+    ],
+    [
+      "entry beyond 2^53",
+      (b) => view(b).setBigUint64(24, 1n << 60n, true),
+      "unsupported",
+      /e_entry 0x1000000000000000 does not fit in 53 bits/,
+    ],
   ];
   for (const [what, corrupt, kind, message] of corruptions) {
     test(`a corrupt ${what} is an ElfError of kind ${kind}`, () => {
@@ -77,16 +87,23 @@ describe("parseElf", () => {
   test("property: random byte corruption gives an image or an ElfError, never another exception", () => {
     const original = program();
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 511 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 12 }), (edits) => {
-        const bytes = original.slice();
-        for (const [at, value] of edits) bytes[at] = value;
-        try {
-          const image = parseElf(bytes);
-          for (const segment of image.segments) expect(segment.data.byteOffset + segment.data.length).toBeLessThanOrEqual(bytes.length);
-        } catch (error) {
-          expect(error).toBeInstanceOf(ElfError);
-        }
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 511 }), fc.integer({ min: 0, max: 255 })), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (edits) => {
+          const bytes = original.slice();
+          for (const [at, value] of edits) bytes[at] = value;
+          try {
+            const image = parseElf(bytes);
+            for (const segment of image.segments)
+              expect(segment.data.byteOffset + segment.data.length).toBeLessThanOrEqual(bytes.length);
+          } catch (error) {
+            expect(error).toBeInstanceOf(ElfError);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
   });

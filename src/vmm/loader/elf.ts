@@ -107,14 +107,18 @@ export interface ElfHeaders {
 export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeaders {
   const head = file.read(0, EHDR_SIZE);
   if (head.length < EHDR_SIZE) {
-    throw new ElfError(head.length >= 4 && isElf(head) ? "truncated" : "not-elf", `${source}: not an ELF file (${file.length} bytes)`);
+    throw new ElfError(
+      head.length >= 4 && isElf(head) ? "truncated" : "not-elf",
+      `${source}: not an ELF file (${file.length} bytes)`,
+    );
   }
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint32(0, true) !== ELF_MAGIC) throw new ElfError("not-elf", `${source}: not an ELF file (bad magic)`);
   const elfClass = view.getUint8(4);
   if (elfClass !== ELFCLASS64) throw new ElfError("unsupported", `${source}: ELF class ${elfClass} is not ELF64`);
   const data = view.getUint8(5);
-  if (data !== ELFDATA2LSB) throw new ElfError("unsupported", `${source}: ELF data encoding ${data} is not little-endian`);
+  if (data !== ELFDATA2LSB)
+    throw new ElfError("unsupported", `${source}: ELF data encoding ${data} is not little-endian`);
   const type = view.getUint16(16, true);
   if (type !== ET_EXEC && type !== ET_DYN) {
     throw new ElfError("unsupported", `${source}: ELF type ${type} is not an executable (ET_EXEC/ET_DYN)`);
@@ -128,9 +132,13 @@ export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeade
   const shentsize = view.getUint16(58, true);
   const shnum = view.getUint16(60, true);
 
-  if (phnum > 0 && phentsize < PHDR_SIZE) throw new ElfError("invalid", `${source}: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
+  if (phnum > 0 && phentsize < PHDR_SIZE)
+    throw new ElfError("invalid", `${source}: e_phentsize ${phentsize} < ${PHDR_SIZE}`);
   if (phoff + phnum * phentsize > file.length) {
-    throw new ElfError("truncated", `${source}: program headers at ${hex(phoff)} (${phnum} × ${phentsize}) run past the end of the file (${file.length} bytes)`);
+    throw new ElfError(
+      "truncated",
+      `${source}: program headers at ${hex(phoff)} (${phnum} × ${phentsize}) run past the end of the file (${file.length} bytes)`,
+    );
   }
   const table = file.read(phoff, phnum * phentsize);
   const tableView = new DataView(table.buffer, table.byteOffset, table.byteLength);
@@ -149,7 +157,10 @@ export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeade
       throw new ElfError("invalid", `${source}: segment ${i} p_filesz ${hex(fileSize)} > p_memsz ${hex(memSize)}`);
     }
     if (fileOffset + fileSize > file.length) {
-      throw new ElfError("truncated", `${source}: segment ${i} file bytes ${hex(fileOffset)}..${hex(fileOffset + fileSize)} run past the end of the file (${file.length} bytes)`);
+      throw new ElfError(
+        "truncated",
+        `${source}: segment ${i} file bytes ${hex(fileOffset)}..${hex(fileOffset + fileSize)} run past the end of the file (${file.length} bytes)`,
+      );
     }
     if (memSize === 0) continue;
     segments.push({ paddr, vaddr, fileOffset, fileSize, memSize, flags });
@@ -160,23 +171,42 @@ export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeade
 
 /** Parse a whole ELF file: headers, the loadable segments' bytes, and the symbol table. */
 export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
-  const headers = parseElfHeaders({ length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) }, source);
+  const headers = parseElfHeaders(
+    { length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) },
+    source,
+  );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { offset, entrySize, count } = headers.sectionHeaders;
   return {
     machine: headers.machine,
     entry: headers.entry,
-    segments: headers.segments.map((h) => ({ paddr: h.paddr, vaddr: h.vaddr, data: bytes.subarray(h.fileOffset, h.fileOffset + h.fileSize), memSize: h.memSize, flags: h.flags })),
+    segments: headers.segments.map((h) => ({
+      paddr: h.paddr,
+      vaddr: h.vaddr,
+      data: bytes.subarray(h.fileOffset, h.fileOffset + h.fileSize),
+      memSize: h.memSize,
+      flags: h.flags,
+    })),
     symbols: readSymbols(bytes, view, offset, entrySize, count, source),
   };
 }
 
-function readSymbols(bytes: Uint8Array, view: DataView, shoff: number, shentsize: number, shnum: number, source: string): Map<string, ElfSymbol> {
+function readSymbols(
+  bytes: Uint8Array,
+  view: DataView,
+  shoff: number,
+  shentsize: number,
+  shnum: number,
+  source: string,
+): Map<string, ElfSymbol> {
   const symbols = new Map<string, ElfSymbol>();
   // A stripped or section-less file simply has no symbols; a malformed section table is an error.
   if (shnum === 0 || shoff === 0) return symbols;
   if (shentsize < SHDR_SIZE || shoff + shnum * shentsize > bytes.length) {
-    throw new ElfError("truncated", `${source}: section headers at ${hex(shoff)} (${shnum} × ${shentsize}) run past the end of the file`);
+    throw new ElfError(
+      "truncated",
+      `${source}: section headers at ${hex(shoff)} (${shnum} × ${shentsize}) run past the end of the file`,
+    );
   }
   const decoder = new TextDecoder();
   for (let i = 0; i < shnum; i++) {

@@ -42,21 +42,41 @@ export interface LoadedImage {
 }
 
 /** Copy `bytes` to `gpa`, zero-filling up to `reserve` bytes (an image's .bss). */
-export function placeBytes(memory: GuestMemory, gpa: number, bytes: Uint8Array, what: string, path: string, reserve = bytes.length): void {
+export function placeBytes(
+  memory: GuestMemory,
+  gpa: number,
+  bytes: Uint8Array,
+  what: string,
+  path: string,
+  reserve = bytes.length,
+): void {
   const span = Math.max(reserve, bytes.length);
   if (!memory.contains(gpa, span)) {
-    throw new ImageError("does-not-fit", path, `Cannot load ${what} ${path} at ${hexRange(gpa, span)}: not inside guest RAM`);
+    throw new ImageError(
+      "does-not-fit",
+      path,
+      `Cannot load ${what} ${path} at ${hexRange(gpa, span)}: not inside guest RAM`,
+    );
   }
   memory.write(gpa, bytes);
   if (span > bytes.length) memory.fill(gpa + bytes.length, span - bytes.length, 0);
 }
 
 /** Load a kernel image as its format says: raw and Linux `Image` files at `loadAddr`, ELF by its segments. */
-export function loadKernel(memory: GuestMemory, kernel: KernelImage, bytes: Uint8Array = readImageFile(kernel.path, "kernel")): LoadedImage {
+export function loadKernel(
+  memory: GuestMemory,
+  kernel: KernelImage,
+  bytes: Uint8Array = readImageFile(kernel.path, "kernel"),
+): LoadedImage {
   if (kernel.format === "elf") return loadElf(memory, bytes, kernel.path);
   const reserve = kernel.size ?? bytes.length;
   placeBytes(memory, kernel.loadAddr, bytes, "kernel", kernel.path, reserve);
-  return { start: kernel.loadAddr, end: kernel.loadAddr + Math.max(reserve, bytes.length), entry: undefined, elf: undefined };
+  return {
+    start: kernel.loadAddr,
+    end: kernel.loadAddr + Math.max(reserve, bytes.length),
+    entry: undefined,
+    elf: undefined,
+  };
 }
 
 export function loadElf(memory: GuestMemory, bytes: Uint8Array, path: string): LoadedImage {
@@ -70,7 +90,11 @@ export function loadElf(memory: GuestMemory, bytes: Uint8Array, path: string): L
   let end = 0;
   for (const segment of elf.segments) {
     if (!memory.contains(segment.paddr, segment.memSize)) {
-      throw new ImageError("does-not-fit", path, `Cannot load ${path}: segment at ${hexRange(segment.paddr, segment.memSize)} is not inside guest RAM`);
+      throw new ImageError(
+        "does-not-fit",
+        path,
+        `Cannot load ${path}: segment at ${hexRange(segment.paddr, segment.memSize)} is not inside guest RAM`,
+      );
     }
     start = Math.min(start, segment.paddr);
     end = Math.max(end, segment.paddr + segment.memSize);

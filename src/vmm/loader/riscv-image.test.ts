@@ -1,19 +1,28 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { testIf, type Requirement } from "../../../test/support/skip.ts";
+import { type Requirement, testIf } from "../../../test/support/skip.ts";
 import {
-  RISCV_IMAGE_HEADER_SIZE,
-  RiscvImageError,
   isRiscvImage,
   parseRiscvImage,
   planRiscvImageLoad,
+  RISCV_IMAGE_HEADER_SIZE,
+  RiscvImageError,
 } from "./riscv-image.ts";
 
 const MiB = 1024 * 1024;
 const RAM = [{ base: 0x8000_0000, size: 128 * MiB }];
 
 /** An Image file of `fileSize` bytes with a header as Linux 6.1 writes it. */
-function makeImage(options: { fileSize?: number; textOffset?: bigint; imageSize?: bigint; flags?: bigint; magic?: boolean; magic2?: boolean } = {}): Uint8Array {
+function makeImage(
+  options: {
+    fileSize?: number;
+    textOffset?: bigint;
+    imageSize?: bigint;
+    flags?: bigint;
+    magic?: boolean;
+    magic2?: boolean;
+  } = {},
+): Uint8Array {
   const fileSize = options.fileSize ?? 4096;
   const bytes = new Uint8Array(fileSize);
   const v = new DataView(bytes.buffer);
@@ -30,7 +39,16 @@ function makeImage(options: { fileSize?: number; textOffset?: bigint; imageSize?
 describe("parseRiscvImage", () => {
   test("reads every header field", () => {
     const h = parseRiscvImage(makeImage());
-    expect(h).toMatchObject({ textOffset: 0x20_0000, imageSize: 0x30_0000, flags: 0n, versionMajor: 0, versionMinor: 2, hasMagic: true, hasMagic2: true, peHeaderOffset: 0 });
+    expect(h).toMatchObject({
+      textOffset: 0x20_0000,
+      imageSize: 0x30_0000,
+      flags: 0n,
+      versionMajor: 0,
+      versionMinor: 2,
+      hasMagic: true,
+      hasMagic2: true,
+      peHeaderOffset: 0,
+    });
     expect(h.code0).toBe(0x6f00_406f);
   });
   test("either magic is enough (0.1 headers have only the first)", () => {
@@ -39,10 +57,16 @@ describe("parseRiscvImage", () => {
     expect(isRiscvImage(makeImage({ magic: false }))).toBe(true);
   });
   test("refuses a short file, foreign magic, big-endian and impossible sizes, saying which", () => {
-    expect(() => parseRiscvImage(new Uint8Array(10))).toThrow("Cannot load kernel Image: 10 bytes is shorter than the 64-byte RISC-V Image header");
-    expect(() => parseRiscvImage(makeImage({ magic: false, magic2: false }), "vmlinux")).toThrow('Cannot load vmlinux: not a RISC-V Image (magic at 48 is 0x0, expected "RISCV"');
+    expect(() => parseRiscvImage(new Uint8Array(10))).toThrow(
+      "Cannot load kernel Image: 10 bytes is shorter than the 64-byte RISC-V Image header",
+    );
+    expect(() => parseRiscvImage(makeImage({ magic: false, magic2: false }), "vmlinux")).toThrow(
+      'Cannot load vmlinux: not a RISC-V Image (magic at 48 is 0x0, expected "RISCV"',
+    );
     expect(() => parseRiscvImage(makeImage({ flags: 1n }))).toThrow("big-endian");
-    expect(() => parseRiscvImage(makeImage({ imageSize: 100n }))).toThrow("image_size 100 is smaller than the 4096-byte file");
+    expect(() => parseRiscvImage(makeImage({ imageSize: 100n }))).toThrow(
+      "image_size 100 is smaller than the 4096-byte file",
+    );
     expect(() => parseRiscvImage(makeImage({ imageSize: 1n << 60n }))).toThrow("beyond any guest address");
     try {
       parseRiscvImage(makeImage({ flags: 1n }));
@@ -95,20 +119,27 @@ describe("planRiscvImageLoad", () => {
     expect(() => planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x8010_0000 })).toThrow(
       "Cannot place kernel Image at 0x80100000: the address must be 0x200000-aligned (one PMD)",
     );
-    expect(() => planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x4000_0000 })).toThrow("0x40000000: the address is not in guest RAM");
+    expect(() => planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x4000_0000 })).toThrow(
+      "0x40000000: the address is not in guest RAM",
+    );
     expect(() => planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x87e0_0000 })).toThrow(
       "it needs 3145728 bytes (image_size) but the RAM region 0x80000000..0x88000000 has 2097152 left",
     );
     expect(() => planRiscvImageLoad(header, 4096, { ram: [] })).toThrow("the VM has no RAM");
   });
   test("RV32 alignment is 4 MiB when asked", () => {
-    expect(() => planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x8020_0000, alignment: 0x40_0000 })).toThrow("0x400000-aligned");
+    expect(() =>
+      planRiscvImageLoad(header, 4096, { ram: RAM, loadAddress: 0x8020_0000, alignment: 0x40_0000 }),
+    ).toThrow("0x400000-aligned");
   });
 });
 
 /** The Image scripts/build-linux-riscv64.sh built, if it is in the cache. */
 function cachedLinuxImage(): Requirement & { path?: string } {
-  const result = Bun.spawnSync(["bash", "scripts/build-linux-riscv64.sh", "--cached"], { stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync(["bash", "scripts/build-linux-riscv64.sh", "--cached"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const path = result.stdout.toString().trim();
   return result.exitCode === 0 && path !== ""
     ? { available: true, reason: `found ${path}`, path }

@@ -69,7 +69,10 @@ export function isRiscvImage(bytes: Uint8Array): boolean {
 /** Parse and check the header of a RISC-V Linux Image held in `bytes` (the whole file). */
 export function parseRiscvImage(bytes: Uint8Array, what = "kernel Image"): RiscvImageHeader {
   if (bytes.length < RISCV_IMAGE_HEADER_SIZE) {
-    throw new RiscvImageError("too-small", `Cannot load ${what}: ${bytes.length} bytes is shorter than the ${RISCV_IMAGE_HEADER_SIZE}-byte RISC-V Image header`);
+    throw new RiscvImageError(
+      "too-small",
+      `Cannot load ${what}: ${bytes.length} bytes is shorter than the ${RISCV_IMAGE_HEADER_SIZE}-byte RISC-V Image header`,
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, RISCV_IMAGE_HEADER_SIZE);
   const magic = view.getBigUint64(48, true);
@@ -87,7 +90,10 @@ export function parseRiscvImage(bytes: Uint8Array, what = "kernel Image"): Riscv
   const flags = view.getBigUint64(24, true);
   const version = view.getUint32(32, true);
   if ((flags & RISCV_IMAGE_FLAG_BE) !== 0n) {
-    throw new RiscvImageError("unsupported", `Cannot load ${what}: the header says the kernel is big-endian (flags 0x${flags.toString(16)})`);
+    throw new RiscvImageError(
+      "unsupported",
+      `Cannot load ${what}: the header says the kernel is big-endian (flags 0x${flags.toString(16)})`,
+    );
   }
   const limit = BigInt(Number.MAX_SAFE_INTEGER);
   if (textOffset > limit || imageSize > limit) {
@@ -138,7 +144,12 @@ export interface RiscvImagePlacement {
 }
 
 /** Decide where an Image goes and how much RAM it takes. Throws `RiscvImageError` "placement" when it cannot. */
-export function planRiscvImageLoad(header: RiscvImageHeader, fileSize: number, placement: RiscvImagePlacement, what = "kernel Image"): RiscvImageLoadPlan {
+export function planRiscvImageLoad(
+  header: RiscvImageHeader,
+  fileSize: number,
+  placement: RiscvImagePlacement,
+  what = "kernel Image",
+): RiscvImageLoadPlan {
   const alignment = placement.alignment ?? RISCV_IMAGE_ALIGN_RV64;
   const first = placement.ram[0];
   if (first === undefined) throw new RiscvImageError("placement", `Cannot place ${what}: the VM has no RAM`);
@@ -146,11 +157,17 @@ export function planRiscvImageLoad(header: RiscvImageHeader, fileSize: number, p
   const span = Math.max(header.imageSize, fileSize);
   const hex = (n: number): string => `0x${n.toString(16)}`;
   if (loadAddress % alignment !== 0) {
-    throw new RiscvImageError("placement", `Cannot place ${what} at ${hex(loadAddress)}: the address must be ${hex(alignment)}-aligned (one PMD)`);
+    throw new RiscvImageError(
+      "placement",
+      `Cannot place ${what} at ${hex(loadAddress)}: the address must be ${hex(alignment)}-aligned (one PMD)`,
+    );
   }
   const region = placement.ram.find((r) => loadAddress >= r.base && loadAddress < r.base + r.size);
   if (region === undefined) {
-    throw new RiscvImageError("placement", `Cannot place ${what} at ${hex(loadAddress)}: the address is not in guest RAM`);
+    throw new RiscvImageError(
+      "placement",
+      `Cannot place ${what} at ${hex(loadAddress)}: the address is not in guest RAM`,
+    );
   }
   if (loadAddress + span > region.base + region.size) {
     throw new RiscvImageError(

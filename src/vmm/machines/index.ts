@@ -12,7 +12,12 @@ export function machineFor(config: VmConfig): Machine {
     case "riscv64":
       return new RiscvVirtMachine(config.machine === "virt-bare" ? "bare" : "hypervisor");
     case "x86_64":
-      if (config.machine === "virt-bare") throw new VmError("config", label, `base.machine = "virt-bare" is a RISC-V board; x86_64 guests use the PC machine`);
+      if (config.machine === "virt-bare")
+        throw new VmError(
+          "config",
+          label,
+          `base.machine = "virt-bare" is a RISC-V board; x86_64 guests use the PC machine`,
+        );
       return new X86PcMachine();
     case "aarch64":
       throw new VmError("config", label, "aarch64 guests have no machine yet");

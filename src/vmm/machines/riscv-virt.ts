@@ -12,29 +12,37 @@
  * wires their interrupt lines.
  */
 
-import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
 import { hex, rangesOverlap } from "../../addrspace/addr.ts";
+import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
 import { BootTimer } from "../../devices/boot-timer.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Plic } from "../../devices/plic.ts";
 import { SifiveTest } from "../../devices/sifive-test.ts";
 import { TestDevice } from "../../devices/test-device.ts";
 import type { IrqLine } from "../../devices/types.ts";
-import { EmptyVirtioMmioSlot } from "../../devices/virtio/empty-slot.ts";
-import { FileBlockBackend, VirtioBlock, VirtioConsole, type VirtioDevice, VirtioMmioTransport } from "../../devices/virtio/index.ts";
 import { UART_LSR, UART_RBR, Uart16550 } from "../../devices/uart16550.ts";
+import { EmptyVirtioMmioSlot } from "../../devices/virtio/empty-slot.ts";
+import {
+  FileBlockBackend,
+  VirtioBlock,
+  VirtioConsole,
+  type VirtioDevice,
+  VirtioMmioTransport,
+} from "../../devices/virtio/index.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
 import type { AxVCpu } from "../../vcpu/axvcpu.ts";
 import type { VmConfig } from "../config/types.ts";
 import { VmError } from "../errors.ts";
-import { loadFileAt, loadKernel, type LoadedImage, readImageFile } from "../loader/image.ts";
-import { RiscvImageError, parseRiscvImage, planRiscvImageLoad } from "../loader/riscv-image.ts";
+import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../loader/image.ts";
+import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../loader/riscv-image.ts";
 import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
+import { buildRiscvVirtDtb, IRQ_M_EXT, IRQ_S_EXT, virtBoardDescription } from "../riscv/fdt.ts";
 import {
+  handleSbiCall,
   type RemoteFence,
   SBI_ERR_NOT_SUPPORTED,
-  SBI_HSM_STATE_STARTED,
   SBI_HSM_STATE_START_PENDING,
+  SBI_HSM_STATE_STARTED,
   SBI_HSM_STATE_STOPPED,
   SBI_HSM_STATE_SUSPENDED,
   SBI_SUCCESS,
@@ -42,13 +50,11 @@ import {
   type SbiOutcome,
   type SbiPlatform,
   type SbiRet,
-  handleSbiCall,
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "../riscv/sbi.ts";
-import { IRQ_M_EXT, IRQ_S_EXT, buildRiscvVirtDtb, virtBoardDescription } from "../riscv/fdt.ts";
 import type { TimerHandle } from "../timer.ts";
-import { RISCV_VIRT, plicContext, plicSize, virtioMmioWindow } from "./riscv-virt-layout.ts";
+import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./riscv-virt-layout.ts";
 
 export type RiscvBoardKind = "hypervisor" | "bare";
 
@@ -114,7 +120,13 @@ export class RiscvVirtMachine implements Machine {
   }
 
   memoryRegions(config: VmConfig): MemoryRegionSpec[] {
-    return config.memoryRegions.map((r, i) => ({ name: `ram${i}`, gpa: r.gpa, size: r.size, flags: r.flags, mapType: r.mapType }));
+    return config.memoryRegions.map((r, i) => ({
+      name: `ram${i}`,
+      gpa: r.gpa,
+      size: r.size,
+      flags: r.flags,
+      mapType: r.mapType,
+    }));
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -133,7 +145,8 @@ export class RiscvVirtMachine implements Machine {
     // M contexts exist (so guests written for QEMU find the same addresses) but drive nothing.
     const contexts: IrqLine[] = [];
     for (let hart = 0; hart < harts; hart++) {
-      contexts[plicContext(hart, "M")] = this.#kind === "bare" ? this.#cpuLine(hart, IRQ_M_EXT) : { set: () => undefined, trigger: () => undefined };
+      contexts[plicContext(hart, "M")] =
+        this.#kind === "bare" ? this.#cpuLine(hart, IRQ_M_EXT) : { set: () => undefined, trigger: () => undefined };
       contexts[plicContext(hart, "S")] = this.#cpuLine(hart, IRQ_S_EXT);
     }
     const plic = new Plic({ sources: RISCV_VIRT.PLIC_NUM_SOURCES - 1, contexts });
@@ -152,7 +165,11 @@ export class RiscvVirtMachine implements Machine {
       RISCV_VIRT.SIFIVE_TEST_SIZE,
       new SifiveTest({
         onFinish: ({ action, code }) =>
-          s.requestSystemDown(action === "reset" ? "reboot" : "poweroff", action === "fail" ? Math.max(1, code) : code, `sifive,test finisher: ${action} (code ${code})`),
+          s.requestSystemDown(
+            action === "reset" ? "reboot" : "poweroff",
+            action === "fail" ? Math.max(1, code) : code,
+            `sifive,test finisher: ${action} (code ${code})`,
+          ),
       }),
     );
     s.mmio.insert(RISCV_VIRT.TEST_DEVICE_BASE, RISCV_VIRT.TEST_DEVICE_SIZE, new TestDevice());
@@ -169,7 +186,10 @@ export class RiscvVirtMachine implements Machine {
 
     if (this.#kind === "bare") {
       const clint = new Clint({
-        harts: Array.from({ length: harts }, (_, hart) => ({ msip: this.#cpuLine(hart, IRQ_M_SOFT), mtip: this.#cpuLine(hart, IRQ_M_TIMER) })),
+        harts: Array.from({ length: harts }, (_, hart) => ({
+          msip: this.#cpuLine(hart, IRQ_M_SOFT),
+          mtip: this.#cpuLine(hart, IRQ_M_TIMER),
+        })),
         now: () => s.now(),
       });
       this.#clint = clint;
@@ -202,14 +222,26 @@ export class RiscvVirtMachine implements Machine {
     for (const device of s.config.devices.emuDevices) {
       switch (device.emuType) {
         case "virtio-blk":
-          if (disk === undefined) throw new VmError("config", s.label, `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`);
+          if (disk === undefined)
+            throw new VmError(
+              "config",
+              s.label,
+              `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`,
+            );
           place(device.baseGpa, device.length, device.irqId, this.#disk(disk));
           break;
         case "virtio-console":
-          place(device.baseGpa, device.length, device.irqId, new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }));
+          place(
+            device.baseGpa,
+            device.length,
+            device.irqId,
+            new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
+          );
           break;
         default:
-          s.log.warn(`${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} board; ignored`);
+          s.log.warn(
+            `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} board; ignored`,
+          );
       }
     }
     this.#virtioNodes = [];
@@ -235,7 +267,13 @@ export class RiscvVirtMachine implements Machine {
       s.vcpu(hart).arch.setInterruptLevel(cause, level);
       if (level) s.wakeVcpu(hart);
     };
-    return { set, trigger: () => (set(true), set(false)) };
+    return {
+      set,
+      trigger: () => {
+        set(true);
+        set(false);
+      },
+    };
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -246,7 +284,8 @@ export class RiscvVirtMachine implements Machine {
     const { kernel } = s.config;
     const loaded = this.#loadKernel(s);
     if (kernel.bios !== undefined) {
-      if (kernel.bios.loadAddr === undefined) throw new VmError("image", s.label, `kernel.bios_load_addr is required with bios_path ${kernel.bios.path}`);
+      if (kernel.bios.loadAddr === undefined)
+        throw new VmError("image", s.label, `kernel.bios_load_addr is required with bios_path ${kernel.bios.path}`);
       loadFileAt(s.memory, kernel.bios.path, kernel.bios.loadAddr, "BIOS");
     }
     const initrd = this.#loadRamdisk(s, loaded);
@@ -277,10 +316,15 @@ export class RiscvVirtMachine implements Machine {
     const bytes = readImageFile(image.path, "kernel");
     try {
       const header = parseRiscvImage(bytes, image.path);
-      const plan = planRiscvImageLoad(header, bytes.length, {
-        ram: s.config.memoryRegions.map((r) => ({ base: r.gpa, size: r.size })),
-        loadAddress: image.loadAddr,
-      }, image.path);
+      const plan = planRiscvImageLoad(
+        header,
+        bytes.length,
+        {
+          ram: s.config.memoryRegions.map((r) => ({ base: r.gpa, size: r.size })),
+          loadAddress: image.loadAddr,
+        },
+        image.path,
+      );
       return loadKernel(s.memory, { ...image, loadAddr: plan.loadAddress, size: plan.span }, bytes);
     } catch (error) {
       if (error instanceof RiscvImageError) throw new VmError("image", s.label, error.message, { cause: error });
@@ -303,7 +347,11 @@ export class RiscvVirtMachine implements Machine {
   }
 
   /** Load or generate the device tree; returns its address (a1), or undefined when the board gives none. */
-  #placeDtb(s: MachineServices, kernel: LoadedImage, initrd: { start: number; end: number } | undefined): GuestPhysAddr | undefined {
+  #placeDtb(
+    s: MachineServices,
+    kernel: LoadedImage,
+    initrd: { start: number; end: number } | undefined,
+  ): GuestPhysAddr | undefined {
     const dtb = s.config.kernel.dtb;
     if (dtb === undefined) return undefined;
     if (dtb.kind === "file") {
@@ -313,7 +361,9 @@ export class RiscvVirtMachine implements Machine {
     // The bare board has no generated tree: bare-metal programs probe nothing, and one with a CLINT and M-mode
     // PLIC contexts would be a different description. A `dtb_path` is still honoured above.
     if (this.#kind === "bare") return undefined;
-    const memory = s.config.memoryRegions.filter((r) => r.mapType !== "reserved").map((r) => ({ base: r.gpa, size: r.size }));
+    const memory = s.config.memoryRegions
+      .filter((r) => r.mapType !== "reserved")
+      .map((r) => ({ base: r.gpa, size: r.size }));
     const board = virtBoardDescription({
       harts: s.vcpuCount,
       memory,
@@ -328,17 +378,31 @@ export class RiscvVirtMachine implements Machine {
     const blob = buildRiscvVirtDtb({
       ...board,
       virtio: this.#virtioNodes,
-      reservedMemory: s.config.memoryRegions.filter((r) => r.mapType === "reserved").map((r) => ({ base: r.gpa, size: r.size })),
+      reservedMemory: s.config.memoryRegions
+        .filter((r) => r.mapType === "reserved")
+        .map((r) => ({ base: r.gpa, size: r.size })),
     });
     const at = dtb.loadAddr ?? this.#defaultDtbAddr(s, blob.length);
     if (rangesOverlap(at, blob.length, kernel.start, kernel.end - kernel.start)) {
-      throw new VmError("image", s.label, `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the kernel at ${hex(kernel.start)}..${hex(kernel.end - 1)}`);
+      throw new VmError(
+        "image",
+        s.label,
+        `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the kernel at ${hex(kernel.start)}..${hex(kernel.end - 1)}`,
+      );
     }
     if (initrd !== undefined && rangesOverlap(at, blob.length, initrd.start, initrd.end - initrd.start)) {
-      throw new VmError("image", s.label, `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the ramdisk at ${hex(initrd.start)}..${hex(initrd.end - 1)}`);
+      throw new VmError(
+        "image",
+        s.label,
+        `the device tree at ${hex(at)} (${blob.length} bytes) would overlap the ramdisk at ${hex(initrd.start)}..${hex(initrd.end - 1)}`,
+      );
     }
     if (!s.memory.contains(at, blob.length)) {
-      throw new VmError("image", s.label, `the device tree (${blob.length} bytes) does not fit in guest RAM at ${hex(at)}`);
+      throw new VmError(
+        "image",
+        s.label,
+        `the device tree (${blob.length} bytes) does not fit in guest RAM at ${hex(at)}`,
+      );
     }
     s.memory.write(at, blob);
     return at;
@@ -418,12 +482,16 @@ export class RiscvVirtMachine implements Machine {
 
   /** The hypercall extension answers like any SBI call: a0 = error (NOT_SUPPORTED if unhandled), a1 = value. */
   completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void {
-    writeRet(vcpu, result === undefined ? { error: SBI_ERR_NOT_SUPPORTED, value: 0n } : { error: SBI_SUCCESS, value: result });
+    writeRet(
+      vcpu,
+      result === undefined ? { error: SBI_ERR_NOT_SUPPORTED, value: 0n } : { error: SBI_SUCCESS, value: result },
+    );
   }
 
   #riscv(vcpu: AxVCpu) {
     const riscv = vcpu.arch.riscv;
-    if (riscv === undefined) throw new VmError("backend", this.#services().label, "the backend does not offer RISC-V vCPU operations");
+    if (riscv === undefined)
+      throw new VmError("backend", this.#services().label, "the backend does not offer RISC-V vCPU operations");
     return riscv;
   }
 
@@ -482,7 +550,8 @@ export class RiscvVirtMachine implements Machine {
         const riscv = machine.#riscv(s.vcpu(hart));
         const translated = riscv.translateGuestVirtual(gva, "read");
         if (!translated.ok) return { ok: false, cause: BigInt(translated.cause), tval: translated.tval };
-        if (!s.memory.contains(translated.gpa, 8)) return { ok: false, cause: BigInt(CAUSE_LOAD_ACCESS_FAULT), tval: gva };
+        if (!s.memory.contains(translated.gpa, 8))
+          return { ok: false, cause: BigInt(CAUSE_LOAD_ACCESS_FAULT), tval: gva };
         return { ok: true, value: s.memory.readU64(translated.gpa) };
       },
     };
@@ -509,7 +578,8 @@ export class RiscvVirtMachine implements Machine {
   #readConsoleInput(maxBytes: number): Uint8Array {
     const uart = this.#uart;
     const out: number[] = [];
-    while (uart !== undefined && out.length < maxBytes && (uart.read(UART_LSR, 1) & LSR_DR) !== 0) out.push(uart.read(UART_RBR, 1));
+    while (uart !== undefined && out.length < maxBytes && (uart.read(UART_LSR, 1) & LSR_DR) !== 0)
+      out.push(uart.read(UART_RBR, 1));
     return Uint8Array.from(out);
   }
 

@@ -6,12 +6,12 @@
  * test guests). The pieces are in src/vmm/x86/ (layout, loader, tables, legacy devices); this wires them.
  */
 
-import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
 import { hex, hexRange, rangesOverlap } from "../../addrspace/addr.ts";
+import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
 import type { AxVCpu } from "../../vcpu/axvcpu.ts";
 import type { VmConfig } from "../config/types.ts";
-import { VmError, errorMessage } from "../errors.ts";
+import { errorMessage, VmError } from "../errors.ts";
 import { loadKernel, readImageFile } from "../loader/image.ts";
 import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
 import { KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_SIZE, MMIO_MEM_START } from "../x86/layout.ts";
@@ -40,7 +40,11 @@ export class X86PcMachine implements Machine {
         ["KVM's private pages", KVM_PRIVATE_START, KVM_PRIVATE_SIZE],
       ] as const) {
         if (rangesOverlap(r.gpa, r.size, start, size)) {
-          throw new VmError("config", label, `kernel.memory_regions[${i}] (${hexRange(r.gpa, r.size)}) overlaps ${what} (${hexRange(start, size)}); x86 RAM goes below ${hex(MMIO_MEM_START)} and from 4 GiB`);
+          throw new VmError(
+            "config",
+            label,
+            `kernel.memory_regions[${i}] (${hexRange(r.gpa, r.size)}) overlaps ${what} (${hexRange(start, size)}); x86 RAM goes below ${hex(MMIO_MEM_START)} and from 4 GiB`,
+          );
         }
       }
       return { name: `ram${i}`, gpa: r.gpa, size: r.size, flags: r.flags, mapType: r.mapType };
@@ -60,7 +64,9 @@ export class X86PcMachine implements Machine {
       },
     });
     for (const device of s.config.devices.emuDevices) {
-      s.log.warn(`${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} machine; ignored`);
+      s.log.warn(
+        `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} machine; ignored`,
+      );
     }
   }
 
@@ -71,7 +77,11 @@ export class X86PcMachine implements Machine {
     }
     // A flat test guest (or a non-Linux ELF): loaded as is, entered in real mode; only vCPU 0 runs at first.
     loadKernel(s.memory, kernel.image);
-    return Array.from({ length: s.vcpuCount }, (_, id) => ({ entry: kernel.entryPoint, setup: {}, startsRunning: id === 0 }));
+    return Array.from({ length: s.vcpuCount }, (_, id) => ({
+      entry: kernel.entryPoint,
+      setup: {},
+      startsRunning: id === 0,
+    }));
   }
 
   #loadLinux(s: MachineServices): VcpuBoot[] {
@@ -90,9 +100,15 @@ export class X86PcMachine implements Machine {
     } catch (error) {
       throw new VmError("image", s.label, `cannot boot ${kernel.image.path}: ${errorMessage(error)}`, { cause: error });
     }
-    s.log.debug(`${s.label}: Linux ${plan.kernel.format} entry ${hex(plan.kernel.entry)}, boot_params ${hex(plan.kernel.bootParams)}`);
+    s.log.debug(
+      `${s.label}: Linux ${plan.kernel.format} entry ${hex(plan.kernel.entry)}, boot_params ${hex(plan.kernel.bootParams)}`,
+    );
     // Every vCPU gets the boot state; with the in-kernel LAPIC the APs sit in KVM until the kernel's INIT/SIPI.
-    return Array.from({ length: s.vcpuCount }, () => ({ entry: plan.kernel.entry, setup: { x86: plan.vcpuState }, startsRunning: true }));
+    return Array.from({ length: s.vcpuCount }, () => ({
+      entry: plan.kernel.entry,
+      setup: { x86: plan.vcpuState },
+      startsRunning: true,
+    }));
   }
 
   handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {

@@ -1,9 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { hasCommand, testIf } from "../../../test/support/skip.ts";
-import { dtbCells, dtbStrings, findDtbNode, parseDtb, type DtbNode } from "../fdt/fdt-reader.ts";
 import { FdtError } from "../fdt/fdt.ts";
+import { type DtbNode, dtbCells, dtbStrings, findDtbNode, parseDtb } from "../fdt/fdt-reader.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "../machines/riscv-virt-layout.ts";
-import { buildRiscvVirtDtb, buildRiscvVirtFdt, plicContexts, riscvIsa, virtBoardDescription, type RiscvBoardDescription } from "./fdt.ts";
+import {
+  buildRiscvVirtDtb,
+  buildRiscvVirtFdt,
+  plicContexts,
+  type RiscvBoardDescription,
+  riscvIsa,
+  virtBoardDescription,
+} from "./fdt.ts";
 
 /** The board the VMM builds for configs/linux-riscv64*.toml, from the shared layout. */
 function sampleBoard(harts: number, overrides: Partial<RiscvBoardDescription> = {}): RiscvBoardDescription {
@@ -15,7 +22,12 @@ function sampleBoard(harts: number, overrides: Partial<RiscvBoardDescription> = 
     memory: [{ base: RISCV_VIRT.RAM_BASE, size: 128 * 1024 * 1024 }],
     chosen: { bootargs: "console=ttyS0 earlycon=sbi", initrd: { start: 0x8400_0000, end: 0x8410_0000 } },
     plic: { base: RISCV_VIRT.PLIC_BASE, size: plicSize(harts), ndev: RISCV_VIRT.PLIC_NUM_SOURCES - 1 },
-    uart: { base: RISCV_VIRT.UART0_BASE, size: RISCV_VIRT.UART0_SIZE, irq: RISCV_VIRT.UART0_IRQ, clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ },
+    uart: {
+      base: RISCV_VIRT.UART0_BASE,
+      size: RISCV_VIRT.UART0_SIZE,
+      irq: RISCV_VIRT.UART0_IRQ,
+      clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ,
+    },
     virtio: Array.from({ length: 2 }, (_, i) => virtioMmioWindow(i)),
     testFinisher: { base: RISCV_VIRT.SIFIVE_TEST_BASE, size: RISCV_VIRT.SIFIVE_TEST_SIZE },
     ...overrides,
@@ -30,7 +42,9 @@ function node(root: DtbNode, path: string): DtbNode {
 
 describe("riscvIsa", () => {
   test("canonical order: single letters, then Z by category, then S, then X", () => {
-    expect(riscvIsa(64, ["sstc", "c", "zifencei", "d", "i", "zicsr", "a", "f", "m", "svpbmt", "zba", "xfoo", "h"])).toEqual({
+    expect(
+      riscvIsa(64, ["sstc", "c", "zifencei", "d", "i", "zicsr", "a", "f", "m", "svpbmt", "zba", "xfoo", "h"]),
+    ).toEqual({
       isa: "rv64imafdch_zicsr_zifencei_zba_sstc_svpbmt_xfoo",
       base: "rv64i",
       extensions: ["i", "m", "a", "f", "d", "c", "h", "zicsr", "zifencei", "zba", "sstc", "svpbmt", "xfoo"],
@@ -100,7 +114,17 @@ describe("buildRiscvVirtFdt", () => {
       expect(dtbStrings(cpu, "compatible")).toEqual(["riscv"]);
       expect(dtbStrings(cpu, "riscv,isa")).toEqual(["rv64imafdc_zicsr_zifencei_sstc"]);
       expect(dtbStrings(cpu, "riscv,isa-base")).toEqual(["rv64i"]);
-      expect(dtbStrings(cpu, "riscv,isa-extensions")).toEqual(["i", "m", "a", "f", "d", "c", "zicsr", "zifencei", "sstc"]);
+      expect(dtbStrings(cpu, "riscv,isa-extensions")).toEqual([
+        "i",
+        "m",
+        "a",
+        "f",
+        "d",
+        "c",
+        "zicsr",
+        "zifencei",
+        "sstc",
+      ]);
       expect(dtbStrings(cpu, "mmu-type")).toEqual(["riscv,sv39"]);
       const intc = node(cpu, "/interrupt-controller");
       expect(dtbStrings(intc, "compatible")).toEqual(["riscv,cpu-intc"]);
@@ -118,11 +142,22 @@ describe("buildRiscvVirtFdt", () => {
     expect(dtbCells(plic, "#interrupt-cells")).toEqual([1]);
     const intc0 = dtbCells(node(root, "/cpus/cpu@0/interrupt-controller"), "phandle")?.[0];
     const intc1 = dtbCells(node(root, "/cpus/cpu@1/interrupt-controller"), "phandle")?.[0];
-    expect(dtbCells(plic, "interrupts-extended")).toEqual([intc0 ?? -1, 11, intc0 ?? -1, 9, intc1 ?? -1, 11, intc1 ?? -1, 9]);
+    expect(dtbCells(plic, "interrupts-extended")).toEqual([
+      intc0 ?? -1,
+      11,
+      intc0 ?? -1,
+      9,
+      intc1 ?? -1,
+      11,
+      intc1 ?? -1,
+      9,
+    ]);
   });
 
   test("supervisor-only layout lists one S context per hart", () => {
-    const board = sampleBoard(2, { plic: { base: RISCV_VIRT.PLIC_BASE, size: plicSize(2), ndev: 95, contextLayout: "supervisor-only" } });
+    const board = sampleBoard(2, {
+      plic: { base: RISCV_VIRT.PLIC_BASE, size: plicSize(2), ndev: 95, contextLayout: "supervisor-only" },
+    });
     const r = parseDtb(buildRiscvVirtDtb(board)).root;
     const cells = dtbCells(node(r, "/soc/plic@c000000"), "interrupts-extended") ?? [];
     expect(cells.filter((_, i) => i % 2 === 1)).toEqual([9, 9]);
@@ -167,12 +202,16 @@ describe("buildRiscvVirtFdt", () => {
   });
 
   test("bad descriptions name the field and the value", () => {
-    expect(() => buildRiscvVirtFdt(sampleBoard(0))).toThrow("Cannot build the riscv virt device tree: harts is 0, expected at least 1");
+    expect(() => buildRiscvVirtFdt(sampleBoard(0))).toThrow(
+      "Cannot build the riscv virt device tree: harts is 0, expected at least 1",
+    );
     expect(() => buildRiscvVirtFdt(sampleBoard(1, { memory: [] }))).toThrow("memory is empty");
     expect(() => buildRiscvVirtFdt(sampleBoard(1, { virtio: [{ base: 0x1000_1000, size: 0x1000, irq: 96 }] }))).toThrow(
       "virtio[0].irq is 96, expected a PLIC source 1..95",
     );
-    expect(() => buildRiscvVirtFdt(sampleBoard(1, { chosen: { initrd: { start: 10, end: 5 } } }))).toThrow("chosen.initrd [0xa, 0x5) is not a valid range");
+    expect(() => buildRiscvVirtFdt(sampleBoard(1, { chosen: { initrd: { start: 10, end: 5 } } }))).toThrow(
+      "chosen.initrd [0xa, 0x5) is not a valid range",
+    );
     expect(() => buildRiscvVirtFdt(sampleBoard(1, { timebaseFrequency: 0 }))).toThrow("timebaseFrequency is 0");
   });
 });
@@ -197,8 +236,18 @@ describe("dtc check", () => {
 
 describe("virtBoardDescription", () => {
   test("the layout's devices, RV64GC by default, sstc only when asked", () => {
-    const board = virtBoardDescription({ harts: 2, memory: [{ base: 0x8000_0000, size: 0x800_0000 }], mmuType: "riscv,sv48", bootargs: "quiet" });
-    expect(board.plic).toEqual({ base: RISCV_VIRT.PLIC_BASE, size: plicSize(2), ndev: 95, contextLayout: "machine-and-supervisor" });
+    const board = virtBoardDescription({
+      harts: 2,
+      memory: [{ base: 0x8000_0000, size: 0x800_0000 }],
+      mmuType: "riscv,sv48",
+      bootargs: "quiet",
+    });
+    expect(board.plic).toEqual({
+      base: RISCV_VIRT.PLIC_BASE,
+      size: plicSize(2),
+      ndev: 95,
+      contextLayout: "machine-and-supervisor",
+    });
     expect(board.uart?.irq).toBe(RISCV_VIRT.UART0_IRQ);
     expect(board.virtio).toHaveLength(RISCV_VIRT.VIRTIO_MMIO_COUNT);
     expect(board.chosen).toEqual({ bootargs: "quiet" });
@@ -209,7 +258,12 @@ describe("virtBoardDescription", () => {
     expect(riscvIsa(64, withSstc.isaExtensions).isa).toBe("rv64imafdc_zicsr_zifencei_sstc");
   });
   test("supervisor-only PLIC window holds one context per hart", () => {
-    const board = virtBoardDescription({ harts: 3, memory: [{ base: 0x8000_0000, size: 0x100_0000 }], mmuType: "riscv,sv39", plicContextLayout: "supervisor-only" });
+    const board = virtBoardDescription({
+      harts: 3,
+      memory: [{ base: 0x8000_0000, size: 0x100_0000 }],
+      mmuType: "riscv,sv39",
+      plicContextLayout: "supervisor-only",
+    });
     expect(board.plic.size).toBe(0x20_0000 + 3 * 0x1000);
   });
 });

@@ -67,7 +67,12 @@ export interface RiscvBoardDescription {
     readonly ndev: number;
     readonly contextLayout?: PlicContextLayout;
   };
-  readonly uart?: { readonly base: number; readonly size: number; readonly irq: number; readonly clockFrequency: number };
+  readonly uart?: {
+    readonly base: number;
+    readonly size: number;
+    readonly irq: number;
+    readonly clockFrequency: number;
+  };
   readonly virtio?: ReadonlyArray<{ readonly base: number; readonly size: number; readonly irq: number }>;
   /** The SiFive test finisher; emitted with syscon-poweroff and syscon-reboot nodes. */
   readonly testFinisher?: { readonly base: number; readonly size: number };
@@ -106,7 +111,10 @@ const MULTI_LETTER = /^[zsx][a-z0-9]+$/;
  * Multi-letter names go after the single letters, separated by "_": Z-extensions first, ordered by the category
  * of their second letter and then alphabetically, then S-extensions, then X-extensions, alphabetically.
  */
-export function riscvIsa(xlen: 32 | 64, extensions: readonly string[]): { isa: string; base: string; extensions: string[] } {
+export function riscvIsa(
+  xlen: 32 | 64,
+  extensions: readonly string[],
+): { isa: string; base: string; extensions: string[] } {
   const names = new Set<string>();
   for (const raw of extensions) {
     const name = raw.toLowerCase();
@@ -118,8 +126,11 @@ export function riscvIsa(xlen: 32 | 64, extensions: readonly string[]): { isa: s
       throw new FdtError("invalid-value", `Cannot describe the ISA: "${raw}" is not a RISC-V extension name`);
     }
   }
-  if (!names.has("i")) throw new FdtError("invalid-value", `Cannot describe the ISA: the base integer extension "i" is missing`);
-  const single = [...names].filter((n) => n.length === 1).sort((a, b) => SINGLE_LETTER_ORDER.indexOf(a) - SINGLE_LETTER_ORDER.indexOf(b));
+  if (!names.has("i"))
+    throw new FdtError("invalid-value", `Cannot describe the ISA: the base integer extension "i" is missing`);
+  const single = [...names]
+    .filter((n) => n.length === 1)
+    .sort((a, b) => SINGLE_LETTER_ORDER.indexOf(a) - SINGLE_LETTER_ORDER.indexOf(b));
   const rank = (n: string): number => {
     if (n.startsWith("z")) {
       const category = SINGLE_LETTER_ORDER.indexOf(n[1] ?? "");
@@ -127,7 +138,9 @@ export function riscvIsa(xlen: 32 | 64, extensions: readonly string[]): { isa: s
     }
     return n.startsWith("s") ? 100 : 200;
   };
-  const multi = [...names].filter((n) => n.length > 1).sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const multi = [...names]
+    .filter((n) => n.length > 1)
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
   const isa = `rv${xlen}${single.join("")}${multi.map((n) => `_${n}`).join("")}`;
   return { isa, base: `rv${xlen}i`, extensions: [...single, ...multi] };
 }
@@ -158,7 +171,8 @@ export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescr
   const layout = options.plicContextLayout ?? "machine-and-supervisor";
   // The PLIC window covers every context the layout lists (two per hart for QEMU's numbering, one otherwise).
   const contexts = plicContexts(options.harts, layout).length;
-  const plicBytes = Math.ceil((RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * contexts) / 0x1000) * 0x1000;
+  const plicBytes =
+    Math.ceil((RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * contexts) / 0x1000) * 0x1000;
   return {
     harts: options.harts,
     isaExtensions: isa,
@@ -170,8 +184,15 @@ export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescr
       ...(options.initrd === undefined ? {} : { initrd: options.initrd }),
     },
     plic: { base: RISCV_VIRT.PLIC_BASE, size: plicBytes, ndev: RISCV_VIRT.PLIC_NUM_SOURCES - 1, contextLayout: layout },
-    uart: { base: RISCV_VIRT.UART0_BASE, size: RISCV_VIRT.UART0_SIZE, irq: RISCV_VIRT.UART0_IRQ, clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ },
-    virtio: Array.from({ length: options.virtioWindows ?? RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)),
+    uart: {
+      base: RISCV_VIRT.UART0_BASE,
+      size: RISCV_VIRT.UART0_SIZE,
+      irq: RISCV_VIRT.UART0_IRQ,
+      clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ,
+    },
+    virtio: Array.from({ length: options.virtioWindows ?? RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) =>
+      virtioMmioWindow(i),
+    ),
     testFinisher: { base: RISCV_VIRT.SIFIVE_TEST_BASE, size: RISCV_VIRT.SIFIVE_TEST_SIZE },
   };
 }
@@ -190,7 +211,10 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
   const aliases = board.uart === undefined ? undefined : root.addNode("aliases");
 
   for (const region of board.memory) {
-    root.addNode(`memory@${hex(region.base)}`).string("device_type", "memory").u64s("reg", [region.base, region.size]);
+    root
+      .addNode(`memory@${hex(region.base)}`)
+      .string("device_type", "memory")
+      .u64s("reg", [region.base, region.size]);
   }
 
   const intcs = addCpus(root, board);
@@ -223,8 +247,18 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
       .addNode(`test@${hex(board.testFinisher.base)}`)
       .strings("compatible", ["sifive,test1", "sifive,test0", "syscon"])
       .u64s("reg", [board.testFinisher.base, board.testFinisher.size]);
-    root.addNode("poweroff").string("compatible", "syscon-poweroff").u32("regmap", test).u32("offset", 0).u32("value", SIFIVE_TEST_FINISHER_PASS);
-    root.addNode("reboot").string("compatible", "syscon-reboot").u32("regmap", test).u32("offset", 0).u32("value", SIFIVE_TEST_FINISHER_RESET);
+    root
+      .addNode("poweroff")
+      .string("compatible", "syscon-poweroff")
+      .u32("regmap", test)
+      .u32("offset", 0)
+      .u32("value", SIFIVE_TEST_FINISHER_PASS);
+    root
+      .addNode("reboot")
+      .string("compatible", "syscon-reboot")
+      .u32("regmap", test)
+      .u32("offset", 0)
+      .u32("value", SIFIVE_TEST_FINISHER_RESET);
   }
 
   if (board.chosen.bootargs !== undefined) chosen.string("bootargs", board.chosen.bootargs);
@@ -258,7 +292,11 @@ function addCpus(root: FdtNode, board: RiscvBoardDescription): FdtNode[] {
       .string("mmu-type", board.mmuType);
     const intc = cpu.addNode("interrupt-controller");
     // #address-cells = 0: an interrupt provider without it makes interrupt-map parsing guess (dtc warns).
-    intc.u32("#address-cells", 0).u32("#interrupt-cells", 1).empty("interrupt-controller").string("compatible", "riscv,cpu-intc");
+    intc
+      .u32("#address-cells", 0)
+      .u32("#interrupt-cells", 1)
+      .empty("interrupt-controller")
+      .string("compatible", "riscv,cpu-intc");
     cpuNodes.push(cpu);
     intcs.push(intc);
   }
@@ -291,20 +329,28 @@ function hex(n: number): string {
 }
 
 function validate(board: RiscvBoardDescription): void {
-  const bad = (field: string, why: string): FdtError => new FdtError("invalid-value", `Cannot build the riscv virt device tree: ${field} ${why}`);
+  const bad = (field: string, why: string): FdtError =>
+    new FdtError("invalid-value", `Cannot build the riscv virt device tree: ${field} ${why}`);
   const isAddress = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
   if (!Number.isInteger(board.harts) || board.harts < 1) throw bad("harts", `is ${board.harts}, expected at least 1`);
-  if (!Number.isInteger(board.timebaseFrequency) || board.timebaseFrequency < 1 || board.timebaseFrequency > 0xffff_ffff) {
+  if (
+    !Number.isInteger(board.timebaseFrequency) ||
+    board.timebaseFrequency < 1 ||
+    board.timebaseFrequency > 0xffff_ffff
+  ) {
     throw bad("timebaseFrequency", `is ${board.timebaseFrequency}, expected 1..2^32-1 Hz`);
   }
   if (board.memory.length === 0) throw bad("memory", "is empty: a guest needs at least one RAM region");
   board.memory.forEach((r, i) => {
-    if (!isAddress(r.base) || !isAddress(r.size) || r.size === 0) throw bad(`memory[${i}]`, `(base 0x${r.base.toString(16)}, size ${r.size}) is not a non-empty range`);
+    if (!isAddress(r.base) || !isAddress(r.size) || r.size === 0)
+      throw bad(`memory[${i}]`, `(base 0x${r.base.toString(16)}, size ${r.size}) is not a non-empty range`);
   });
   const { ndev } = board.plic;
-  if (!Number.isInteger(ndev) || ndev < 1 || ndev > 1023) throw bad("plic.ndev", `is ${ndev}, expected 1..1023 sources`);
+  if (!Number.isInteger(ndev) || ndev < 1 || ndev > 1023)
+    throw bad("plic.ndev", `is ${ndev}, expected 1..1023 sources`);
   const checkIrq = (field: string, irq: number): void => {
-    if (!Number.isInteger(irq) || irq < 1 || irq > ndev) throw bad(field, `is ${irq}, expected a PLIC source 1..${ndev}`);
+    if (!Number.isInteger(irq) || irq < 1 || irq > ndev)
+      throw bad(field, `is ${irq}, expected a PLIC source 1..${ndev}`);
   };
   if (board.uart !== undefined) checkIrq("uart.irq", board.uart.irq);
   board.virtio?.forEach((v, i) => checkIrq(`virtio[${i}].irq`, v.irq));

@@ -1,6 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import {
   CAUSE_LOAD_PAGE_FAULT,
+  fenceRange,
+  type GuestVirtualRead,
+  handleSbiCall,
+  type RemoteFence,
+  resolveHartMask,
   SBI_DBCN_MAX_CHUNK,
   SBI_ERR_ALREADY_AVAILABLE,
   SBI_ERR_FAILED,
@@ -15,25 +20,20 @@ import {
   SBI_EXT_RFENCE,
   SBI_EXT_SRST,
   SBI_EXT_TIME,
-  SBI_HSM_STATE_STARTED,
   SBI_HSM_STATE_START_PENDING,
-  SBI_HSM_STATE_STOPPED,
+  SBI_HSM_STATE_STARTED,
   SBI_HSM_STATE_STOP_PENDING,
+  SBI_HSM_STATE_STOPPED,
   SBI_HSM_STATE_SUSPENDED,
   SBI_IMPL_ID_AXVISOR_TS,
   SBI_IMPL_VERSION,
   SBI_SPEC_VERSION,
   SBI_SUCCESS,
-  SbiDispatchError,
-  type GuestVirtualRead,
-  type RemoteFence,
   type SbiArgs,
+  SbiDispatchError,
   type SbiHsmState,
   type SbiOutcome,
   type SbiPlatform,
-  fenceRange,
-  handleSbiCall,
-  resolveHartMask,
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "./sbi.ts";
@@ -63,7 +63,9 @@ class FakePlatform implements SbiPlatform {
 
   constructor(hartCount: number) {
     this.hartCount = hartCount;
-    this.states = Array.from({ length: hartCount }, (_, i) => (i === 0 ? SBI_HSM_STATE_STARTED : SBI_HSM_STATE_STOPPED));
+    this.states = Array.from({ length: hartCount }, (_, i) =>
+      i === 0 ? SBI_HSM_STATE_STARTED : SBI_HSM_STATE_STOPPED,
+    );
   }
   hartState(hart: number): SbiHsmState {
     const state = this.states[hart];
@@ -129,12 +131,22 @@ describe("BASE", () => {
   });
   test("probe_extension: 1 for each implemented extension, 0 otherwise", () => {
     const p = new FakePlatform(1);
-    for (const eid of [SBI_EXT_BASE, SBI_EXT_TIME, SBI_EXT_IPI, SBI_EXT_RFENCE, SBI_EXT_HSM, SBI_EXT_SRST, SBI_EXT_DBCN, SBI_EXT_AXVISOR_HYPERCALL]) {
+    for (const eid of [
+      SBI_EXT_BASE,
+      SBI_EXT_TIME,
+      SBI_EXT_IPI,
+      SBI_EXT_RFENCE,
+      SBI_EXT_HSM,
+      SBI_EXT_SRST,
+      SBI_EXT_DBCN,
+      SBI_EXT_AXVISOR_HYPERCALL,
+    ]) {
       expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(1n));
     }
     for (let legacy = 0n; legacy <= 8n; legacy++) expect(call(p, SBI_EXT_BASE, 3n, [legacy])).toEqual(success(1n));
     // 0x09..0x0F are reserved legacy ids; PMU (0x504D55), SUSP (0x53555350), a negative long: not available.
-    for (const eid of [0x09n, 0x0fn, 0x504d55n, 0x53555350n, ALL]) expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(0n));
+    for (const eid of [0x09n, 0x0fn, 0x504d55n, 0x53555350n, ALL])
+      expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(0n));
   });
   test("mvendorid / marchid / mimpid come from the platform", () => {
     const p = new FakePlatform(1);
@@ -250,7 +262,8 @@ describe("RFENCE", () => {
   });
   test("HFENCE functions are NOT_SUPPORTED when guest harts lack the H extension", () => {
     const p = new FakePlatform(2);
-    for (const fid of [3n, 4n, 5n, 6n]) expect(call(p, SBI_EXT_RFENCE, fid, [1n, 0n, 0n, 0n, 1n])).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
+    for (const fid of [3n, 4n, 5n, 6n])
+      expect(call(p, SBI_EXT_RFENCE, fid, [1n, 0n, 0n, 0n, 1n])).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
     expect(p.fences).toEqual([]);
   });
   test("HFENCE.GVMA(.VMID) and HFENCE.VVMA(.ASID) with nested virtualization", () => {
@@ -334,11 +347,23 @@ describe("HSM", () => {
       ret: { error: SBI_SUCCESS, value: 0n },
     });
     // Only the low 32 bits of suspend_type count (uint32_t parameter).
-    expect(call(new FakePlatform(1), SBI_EXT_HSM, 3n, [0xffff_ffff_0000_0000n, 0n, 0n])).toMatchObject({ kind: "Suspend", retentive: true });
+    expect(call(new FakePlatform(1), SBI_EXT_HSM, 3n, [0xffff_ffff_0000_0000n, 0n, 0n])).toMatchObject({
+      kind: "Suspend",
+      retentive: true,
+    });
   });
   test("hart_suspend: reserved or unimplemented platform types are INVALID_PARAM; bad resume_addr INVALID_ADDRESS", () => {
     const p = new FakePlatform(1);
-    for (const type of [0x1n, 0x0fff_ffffn, 0x1000_0000n, 0x7fff_ffffn, 0x8000_0001n, 0x8fff_ffffn, 0x9000_0000n, 0xffff_ffffn]) {
+    for (const type of [
+      0x1n,
+      0x0fff_ffffn,
+      0x1000_0000n,
+      0x7fff_ffffn,
+      0x8000_0001n,
+      0x8fff_ffffn,
+      0x9000_0000n,
+      0xffff_ffffn,
+    ]) {
       expect(call(p, SBI_EXT_HSM, 3n, [type, 0x8000_0000n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
     }
     expect(call(p, SBI_EXT_HSM, 3n, [0x8000_0000n, 0x10n, 0n])).toEqual(failure(SBI_ERR_INVALID_ADDRESS));
@@ -350,15 +375,41 @@ describe("SRST", () => {
   test("shutdown, cold and warm reboot, with reason → exit code", () => {
     const p = new FakePlatform(1);
     const failRet = { error: SBI_ERR_FAILED, value: 0n };
-    expect(call(p, SBI_EXT_SRST, 0n, [0n, 0n])).toEqual({ kind: "SystemDown", action: "poweroff", resetType: "shutdown", code: 0, failRet });
-    expect(call(p, SBI_EXT_SRST, 0n, [0n, 1n])).toEqual({ kind: "SystemDown", action: "poweroff", resetType: "shutdown", code: 1, failRet });
-    expect(call(p, SBI_EXT_SRST, 0n, [1n, 0n])).toEqual({ kind: "SystemDown", action: "reboot", resetType: "cold-reboot", code: 0, failRet });
-    expect(call(p, SBI_EXT_SRST, 0n, [2n, 1n])).toEqual({ kind: "SystemDown", action: "reboot", resetType: "warm-reboot", code: 1, failRet });
+    expect(call(p, SBI_EXT_SRST, 0n, [0n, 0n])).toEqual({
+      kind: "SystemDown",
+      action: "poweroff",
+      resetType: "shutdown",
+      code: 0,
+      failRet,
+    });
+    expect(call(p, SBI_EXT_SRST, 0n, [0n, 1n])).toEqual({
+      kind: "SystemDown",
+      action: "poweroff",
+      resetType: "shutdown",
+      code: 1,
+      failRet,
+    });
+    expect(call(p, SBI_EXT_SRST, 0n, [1n, 0n])).toEqual({
+      kind: "SystemDown",
+      action: "reboot",
+      resetType: "cold-reboot",
+      code: 0,
+      failRet,
+    });
+    expect(call(p, SBI_EXT_SRST, 0n, [2n, 1n])).toEqual({
+      kind: "SystemDown",
+      action: "reboot",
+      resetType: "warm-reboot",
+      code: 1,
+      failRet,
+    });
   });
   test("reserved or vendor types and reasons are INVALID_PARAM", () => {
     const p = new FakePlatform(1);
-    for (const type of [3n, 0xefff_ffffn, 0xf000_0000n, 0xffff_ffffn]) expect(call(p, SBI_EXT_SRST, 0n, [type, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
-    for (const reason of [2n, 0xdfff_ffffn, 0xe000_0000n, 0xf000_0000n]) expect(call(p, SBI_EXT_SRST, 0n, [0n, reason])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    for (const type of [3n, 0xefff_ffffn, 0xf000_0000n, 0xffff_ffffn])
+      expect(call(p, SBI_EXT_SRST, 0n, [type, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    for (const reason of [2n, 0xdfff_ffffn, 0xe000_0000n, 0xf000_0000n])
+      expect(call(p, SBI_EXT_SRST, 0n, [0n, reason])).toEqual(failure(SBI_ERR_INVALID_PARAM));
   });
 });
 
@@ -367,7 +418,9 @@ describe("DBCN", () => {
   test("console_write writes the buffer and returns the byte count", () => {
     const p = new FakePlatform(1);
     p.ram.set(text, 0x100);
-    expect(call(p, SBI_EXT_DBCN, 0n, [BigInt(text.length), BigInt(RAM_BASE + 0x100), 0n])).toEqual(success(BigInt(text.length)));
+    expect(call(p, SBI_EXT_DBCN, 0n, [BigInt(text.length), BigInt(RAM_BASE + 0x100), 0n])).toEqual(
+      success(BigInt(text.length)),
+    );
     expect(new TextDecoder().decode(Uint8Array.from(p.output))).toBe("hello, console\n");
   });
   test("console_write reports a partial write", () => {
@@ -379,7 +432,9 @@ describe("DBCN", () => {
   });
   test("console_write moves at most one chunk per call", () => {
     const p = new FakePlatform(1);
-    expect(call(p, SBI_EXT_DBCN, 0n, [BigInt(RAM_SIZE), BigInt(RAM_BASE), 0n])).toEqual(success(BigInt(Math.min(RAM_SIZE, SBI_DBCN_MAX_CHUNK))));
+    expect(call(p, SBI_EXT_DBCN, 0n, [BigInt(RAM_SIZE), BigInt(RAM_BASE), 0n])).toEqual(
+      success(BigInt(Math.min(RAM_SIZE, SBI_DBCN_MAX_CHUNK))),
+    );
   });
   test("console_write of zero bytes succeeds without touching memory", () => {
     expect(call(new FakePlatform(1), SBI_EXT_DBCN, 0n, [0n, 0n, 0n])).toEqual(success(0n));
@@ -387,7 +442,9 @@ describe("DBCN", () => {
   test("buffers outside RAM, crossing its end, or with base_addr_hi set are INVALID_PARAM", () => {
     const p = new FakePlatform(1);
     expect(call(p, SBI_EXT_DBCN, 0n, [4n, 0x1000n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
-    expect(call(p, SBI_EXT_DBCN, 0n, [8n, BigInt(RAM_BASE + RAM_SIZE - 4), 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_DBCN, 0n, [8n, BigInt(RAM_BASE + RAM_SIZE - 4), 0n])).toEqual(
+      failure(SBI_ERR_INVALID_PARAM),
+    );
     expect(call(p, SBI_EXT_DBCN, 0n, [4n, BigInt(RAM_BASE), 1n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
     expect(call(p, SBI_EXT_DBCN, 0n, [ALL, BigInt(RAM_BASE), 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
     expect(call(p, SBI_EXT_DBCN, 1n, [4n, ALL - 1n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
@@ -481,7 +538,12 @@ describe("legacy extensions (v0.1)", () => {
     ]);
   });
   test("shutdown powers the system off with code 0", () => {
-    expect(call(new FakePlatform(1), 0x08n, 0n)).toMatchObject({ kind: "SystemDown", action: "poweroff", resetType: "shutdown", code: 0 });
+    expect(call(new FakePlatform(1), 0x08n, 0n)).toMatchObject({
+      kind: "SystemDown",
+      action: "poweroff",
+      resetType: "shutdown",
+      code: 0,
+    });
   });
 });
 
@@ -507,6 +569,8 @@ describe("dispatcher contract", () => {
   test("a caller hart outside the VM is a VMM bug and throws with the state", () => {
     const p = new FakePlatform(2);
     expect(() => call(p, SBI_EXT_BASE, 0n, [], 2)).toThrow(SbiDispatchError);
-    expect(() => call(p, SBI_EXT_BASE, 0n, [], 2)).toThrow("Cannot dispatch an SBI call from hart 2: the VM has harts 0..1");
+    expect(() => call(p, SBI_EXT_BASE, 0n, [], 2)).toThrow(
+      "Cannot dispatch an SBI call from hart 2: the VM has harts 0..1",
+    );
   });
 });

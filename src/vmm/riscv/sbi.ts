@@ -160,7 +160,9 @@ export type GuestVirtualRead =
   | { readonly ok: false; readonly cause: bigint; readonly tval: bigint };
 
 /** An address range for remote fences; `all` covers the whole address space. */
-export type FenceRange = { readonly all: true } | { readonly all: false; readonly start: bigint; readonly size: bigint };
+export type FenceRange =
+  | { readonly all: true }
+  | { readonly all: false; readonly start: bigint; readonly size: bigint };
 
 /** A fence the targets must perform before their next guest instruction (emulated: drop decoded code / TLBs). */
 export type RemoteFence =
@@ -398,7 +400,13 @@ export function handleSbiCall(call: SbiCall, hart: number, platform: SbiPlatform
     case SBI_EXT_0_1_REMOTE_SFENCE_VMA_ASID:
       return legacyHartMaskCall(eid, a, hart, platform);
     case SBI_EXT_0_1_SHUTDOWN:
-      return { kind: "SystemDown", action: "poweroff", resetType: "shutdown", code: 0, failRet: { error: SBI_ERR_FAILED, value: 0n } };
+      return {
+        kind: "SystemDown",
+        action: "poweroff",
+        resetType: "shutdown",
+        code: 0,
+        failRet: { error: SBI_ERR_FAILED, value: 0n },
+      };
     default:
       return notSupported();
   }
@@ -489,9 +497,17 @@ function rfence(fid: bigint, a: SbiArgs, platform: SbiPlatform): SbiOutcome {
       const r = range();
       if (r === undefined) return hartMaskOr(a, platform, SBI_ERR_INVALID_ADDRESS);
       if (fid === SBI_EXT_RFENCE_REMOTE_HFENCE_GVMA_VMID || fid === SBI_EXT_RFENCE_REMOTE_HFENCE_GVMA) {
-        fence = { kind: "hfence.gvma", range: r, vmid: fid === SBI_EXT_RFENCE_REMOTE_HFENCE_GVMA_VMID ? a[4] : undefined };
+        fence = {
+          kind: "hfence.gvma",
+          range: r,
+          vmid: fid === SBI_EXT_RFENCE_REMOTE_HFENCE_GVMA_VMID ? a[4] : undefined,
+        };
       } else {
-        fence = { kind: "hfence.vvma", range: r, asid: fid === SBI_EXT_RFENCE_REMOTE_HFENCE_VVMA_ASID ? a[4] : undefined };
+        fence = {
+          kind: "hfence.vvma",
+          range: r,
+          asid: fid === SBI_EXT_RFENCE_REMOTE_HFENCE_VVMA_ASID ? a[4] : undefined,
+        };
       }
       break;
     }
@@ -532,7 +548,13 @@ function hsm(fid: bigint, a: SbiArgs, hart: number, platform: SbiPlatform): SbiO
       if (!isValidEntry(a[1], platform)) return ret(SBI_ERR_INVALID_ADDRESS);
       const state = platform.hartState(target);
       if (state === SBI_HSM_STATE_STOPPED) {
-        return { kind: "CpuUp", targetCpu: target, entryPoint: Number(a[1]), arg: a[2], ret: { error: SBI_SUCCESS, value: 0n } };
+        return {
+          kind: "CpuUp",
+          targetCpu: target,
+          entryPoint: Number(a[1]),
+          arg: a[2],
+          ret: { error: SBI_SUCCESS, value: 0n },
+        };
       }
       // A hart on its way down cannot be started until it is STOPPED; every other state means it is already up.
       return ret(state === SBI_HSM_STATE_STOP_PENDING ? SBI_ERR_FAILED : SBI_ERR_ALREADY_AVAILABLE);
@@ -587,7 +609,8 @@ function srst(fid: bigint, a: SbiArgs): SbiOutcome {
       return ret(SBI_ERR_INVALID_PARAM);
   }
   // Reasons beyond "none" and "system failure" are reserved, SBI-implementation- or vendor-specific: we define none.
-  if (reason !== SBI_SRST_RESET_REASON_NONE && reason !== SBI_SRST_RESET_REASON_SYSFAIL) return ret(SBI_ERR_INVALID_PARAM);
+  if (reason !== SBI_SRST_RESET_REASON_NONE && reason !== SBI_SRST_RESET_REASON_SYSFAIL)
+    return ret(SBI_ERR_INVALID_PARAM);
   return {
     kind: "SystemDown",
     action: type === "shutdown" ? "poweroff" : "reboot",

@@ -7,7 +7,8 @@ const sum = (bytes: Uint8Array): number => bytes.reduce((acc, byte) => (acc + by
 /** Follow RSDP -> XSDT -> tables the way a kernel does, checking every checksum. */
 function walk(cpus: number): Map<string, DataView> {
   const tables = buildAcpiTables(cpus);
-  const at = (gpa: number, length: number): Uint8Array => tables.bytes.subarray(gpa - tables.base, gpa - tables.base + length);
+  const at = (gpa: number, length: number): Uint8Array =>
+    tables.bytes.subarray(gpa - tables.base, gpa - tables.base + length);
   const view = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const rsdp = at(tables.rsdp, 36);
   expect(new TextDecoder().decode(rsdp.subarray(0, 8))).toBe("RSD PTR ");
@@ -52,7 +53,11 @@ test("the MADT lists one enabled local APIC per CPU and the IOAPIC", () => {
   const entries: number[][] = [];
   for (let at = 44; at < madt.byteLength; at += madt.getUint8(at + 1)) {
     const type = madt.getUint8(at);
-    entries.push(type === 0 ? [0, madt.getUint8(at + 3), madt.getUint32(at + 4, true)] : [type, madt.getUint8(at + 2), madt.getUint32(at + 4, true)]);
+    entries.push(
+      type === 0
+        ? [0, madt.getUint8(at + 3), madt.getUint32(at + 4, true)]
+        : [type, madt.getUint8(at + 2), madt.getUint32(at + 4, true)],
+    );
   }
   expect(entries).toEqual([
     [0, 0, 1],

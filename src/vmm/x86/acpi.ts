@@ -11,7 +11,7 @@
  * the kernel's scan of 0xE0000..0xFFFFF finds it, and its address also goes into boot_params.acpi_rsdp_addr.
  */
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { LeWriter, checksum8 } from "./guest-memory-access.ts";
+import { checksum8, LeWriter } from "./guest-memory-access.ts";
 import { ACPI_START, APIC_START, HIMEM_START, IOAPIC_START, X86_MAX_CPUS } from "./layout.ts";
 
 const SDT_HEADER_SIZE = 36;
@@ -63,7 +63,6 @@ export class AcpiError extends Error {
   }
 }
 
-
 /** A table with its standard header filled and its checksum set. */
 function sdt(signature: string, revision: number, length: number, fill: (table: LeWriter) => void): Uint8Array {
   const table = new LeWriter(length);
@@ -111,10 +110,18 @@ export function buildAcpiTables(cpuCount: number, base = ACPI_START): AcpiTables
     t.u32(SDT_HEADER_SIZE, APIC_START).u32(SDT_HEADER_SIZE + 4, MADT_FLAG_PCAT_COMPAT);
     let at = MADT_FIXED_SIZE;
     for (let cpu = 0; cpu < cpuCount; cpu++) {
-      t.u8(at, MADT_TYPE_LOCAL_APIC).u8(at + 1, MADT_LOCAL_APIC_SIZE).u8(at + 2, cpu).u8(at + 3, cpu).u32(at + 4, MADT_LOCAL_APIC_ENABLED);
+      t.u8(at, MADT_TYPE_LOCAL_APIC)
+        .u8(at + 1, MADT_LOCAL_APIC_SIZE)
+        .u8(at + 2, cpu)
+        .u8(at + 3, cpu)
+        .u32(at + 4, MADT_LOCAL_APIC_ENABLED);
       at += MADT_LOCAL_APIC_SIZE;
     }
-    t.u8(at, MADT_TYPE_IOAPIC).u8(at + 1, MADT_IOAPIC_SIZE).u8(at + 2, ioapicId).u32(at + 4, IOAPIC_START).u32(at + 8, 0);
+    t.u8(at, MADT_TYPE_IOAPIC)
+      .u8(at + 1, MADT_IOAPIC_SIZE)
+      .u8(at + 2, ioapicId)
+      .u32(at + 4, IOAPIC_START)
+      .u32(at + 8, 0);
   });
   const xsdt = sdt("XSDT", 1, xsdtSize, (t) => {
     t.u64(SDT_HEADER_SIZE, fadtAt).u64(SDT_HEADER_SIZE + 8, madtAt);
@@ -130,7 +137,11 @@ export function buildAcpiTables(cpuCount: number, base = ACPI_START): AcpiTables
   all.set(fadt, fadtAt - base);
   all.set(dsdt, dsdtAt - base);
   all.set(madt, madtAt - base);
-  if (all.length > ACPI_MAX_SIZE) throw new AcpiError(cpuCount, `Cannot fit ACPI tables for ${cpuCount} CPUs: ${all.length} bytes exceed ${ACPI_MAX_SIZE}`);
+  if (all.length > ACPI_MAX_SIZE)
+    throw new AcpiError(
+      cpuCount,
+      `Cannot fit ACPI tables for ${cpuCount} CPUs: ${all.length} bytes exceed ${ACPI_MAX_SIZE}`,
+    );
   return { rsdp: rsdpAt, bytes: all, base };
 }
 

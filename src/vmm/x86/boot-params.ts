@@ -74,7 +74,8 @@ export function e820Map(ram: readonly RamRegion[]): E820Entry[] {
   for (const region of ram) {
     const end = region.gpa + region.size;
     if (region.gpa < HIMEM_START) {
-      if (end <= HIMEM_START) throw new RangeError(`Cannot build an e820 map: RAM ends at 0x${end.toString(16)}, below 1 MiB`);
+      if (end <= HIMEM_START)
+        throw new RangeError(`Cannot build an e820 map: RAM ends at 0x${end.toString(16)}, below 1 MiB`);
       entries.push({ addr: region.gpa, size: EBDA_START - region.gpa, type: E820_RAM });
       entries.push({ addr: EBDA_START, size: HIMEM_START - EBDA_START, type: E820_RESERVED });
       entries.push({ addr: HIMEM_START, size: Math.min(end, MMIO_MEM_START) - HIMEM_START, type: E820_RAM });
@@ -85,7 +86,8 @@ export function e820Map(ram: readonly RamRegion[]): E820Entry[] {
       entries.push({ addr: region.gpa, size: region.size, type: E820_RAM });
     }
   }
-  if (entries.length > E820_MAX_ENTRIES) throw new RangeError(`Cannot build an e820 map of ${entries.length} entries (max ${E820_MAX_ENTRIES})`);
+  if (entries.length > E820_MAX_ENTRIES)
+    throw new RangeError(`Cannot build an e820 map of ${entries.length} entries (max ${E820_MAX_ENTRIES})`);
   return entries;
 }
 
@@ -108,7 +110,10 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
     params.bytes.set(input.setupHeader, HDR_START);
   } else {
     // An ELF kernel has no setup header: the fields the 64-bit entry reads are filled in as Firecracker does.
-    params.u16(HDR_BOOT_FLAG, BOOT_FLAG_MAGIC).u32(HDR_HEADER, HDR_MAGIC).u32(HDR_KERNEL_ALIGNMENT, KERNEL_ALIGNMENT_DEFAULT);
+    params
+      .u16(HDR_BOOT_FLAG, BOOT_FLAG_MAGIC)
+      .u32(HDR_HEADER, HDR_MAGIC)
+      .u32(HDR_KERNEL_ALIGNMENT, KERNEL_ALIGNMENT_DEFAULT);
   }
   params.u8(HDR_TYPE_OF_LOADER, LOADER_TYPE_UNDEFINED);
   params.u32(HDR_CMD_LINE_PTR, input.cmdlineAddr).u32(BP_EXT_CMD_LINE_PTR, Math.floor(input.cmdlineAddr / 2 ** 32));
@@ -121,7 +126,10 @@ export function buildBootParams(input: BootParamsInput): Uint8Array {
   params.u8(BP_E820_ENTRIES, input.e820.length);
   input.e820.forEach((entry, i) => {
     const at = BP_E820_TABLE + i * E820_ENTRY_SIZE;
-    params.u64(at, entry.addr).u64(at + 8, entry.size).u32(at + 16, entry.type);
+    params
+      .u64(at, entry.addr)
+      .u64(at + 8, entry.size)
+      .u32(at + 16, entry.type);
   });
   return params.bytes;
 }

@@ -100,7 +100,9 @@ export interface RamRegion {
  */
 export function ramRegions(memSize: number): RamRegion[] {
   if (!Number.isSafeInteger(memSize) || memSize <= 0 || memSize % PAGE_SIZE !== 0) {
-    throw new RangeError(`Cannot lay out ${memSize} bytes of RAM: the size must be a positive multiple of ${PAGE_SIZE}`);
+    throw new RangeError(
+      `Cannot lay out ${memSize} bytes of RAM: the size must be a positive multiple of ${PAGE_SIZE}`,
+    );
   }
   if (memSize <= MMIO_MEM_START) return [{ gpa: 0, size: memSize }];
   return [

@@ -7,8 +7,9 @@
  *
  * The device models are src/devices'; this only wires them the way a PC does.
  */
-import type { Bus } from "../../devices/bus.ts";
+
 import { BootTimer } from "../../devices/boot-timer.ts";
+import type { Bus } from "../../devices/bus.ts";
 import { CmosRtc } from "../../devices/cmos-rtc.ts";
 import { I8042 } from "../../devices/i8042.ts";
 import { LevelIrqLine } from "../../devices/irq.ts";
@@ -39,7 +40,10 @@ export interface X86LegacyDevices {
 }
 
 export function attachX86LegacyDevices(options: X86LegacyDeviceOptions): X86LegacyDevices {
-  const com1 = new Uart16550({ sink: options.serialSink, irq: new LevelIrqLine((level) => options.setIrqLine(COM1_IRQ, level)) });
+  const com1 = new Uart16550({
+    sink: options.serialSink,
+    irq: new LevelIrqLine((level) => options.setIrqLine(COM1_IRQ, level)),
+  });
   options.portBus.insert(COM1_PORT, com1.windowSize, com1);
   const i8042 = new I8042({ onReset: options.onReset });
   options.portBus.insert(I8042_PORT, i8042.windowSize, i8042);

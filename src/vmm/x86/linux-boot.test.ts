@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
+import { BP_ACPI_RSDP_ADDR } from "./boot-params.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { ACPI_START, HIMEM_START, MPTABLE_START, PML4_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
-import { BP_ACPI_RSDP_ADDR } from "./boot-params.ts";
 import { prepareLinuxBoot } from "./linux-boot.ts";
 import { makeBzImage } from "./test-images.ts";
 
@@ -12,7 +12,12 @@ test("prepareLinuxBoot writes the MP table, ACPI tables, kernel, zero page and p
     write: (gpa, data) => bytes.set(data, gpa),
     read: (gpa, length) => bytes.slice(gpa, gpa + length),
   };
-  const plan = prepareLinuxBoot(memory, { kernel: makeBzImage(), cmdline: "console=ttyS0", ram: ramRegions(size), cpuCount: 2 });
+  const plan = prepareLinuxBoot(memory, {
+    kernel: makeBzImage(),
+    cmdline: "console=ttyS0",
+    ram: ramRegions(size),
+    cpuCount: 2,
+  });
   const text = (gpa: number, length: number): string => new TextDecoder().decode(bytes.subarray(gpa, gpa + length));
   expect(text(MPTABLE_START, 4)).toBe("_MP_");
   expect(text(ACPI_START, 8)).toBe("RSD PTR ");

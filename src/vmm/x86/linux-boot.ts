@@ -10,7 +10,7 @@ import { writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import type { RamRegion } from "./layout.ts";
-import { loadLinux, type LinuxLoadResult } from "./linux-loader.ts";
+import { type LinuxLoadResult, loadLinux } from "./linux-loader.ts";
 import { writeMpTable } from "./mptable.ts";
 
 export interface LinuxBootInput {

@@ -1,10 +1,28 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { BP_ACPI_RSDP_ADDR, BP_E820_ENTRIES, BP_E820_TABLE, E820_RAM, E820_RESERVED, HDR_CMD_LINE_PTR, HDR_HEADER, HDR_RAMDISK_IMAGE, HDR_RAMDISK_SIZE, HDR_TYPE_OF_LOADER } from "./boot-params.ts";
+import {
+  BP_ACPI_RSDP_ADDR,
+  BP_E820_ENTRIES,
+  BP_E820_TABLE,
+  E820_RAM,
+  E820_RESERVED,
+  HDR_CMD_LINE_PTR,
+  HDR_HEADER,
+  HDR_RAMDISK_IMAGE,
+  HDR_RAMDISK_SIZE,
+  HDR_TYPE_OF_LOADER,
+} from "./boot-params.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { CMDLINE_START, HIMEM_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
 import { LinuxLoaderError, loadLinux } from "./linux-loader.ts";
-import { FIXTURE_ELF_FILESZ, FIXTURE_ELF_MEMSZ, FIXTURE_ELF_PADDR, FIXTURE_INIT_SIZE, makeBzImage, makeElfKernel } from "./test-images.ts";
+import {
+  FIXTURE_ELF_FILESZ,
+  FIXTURE_ELF_MEMSZ,
+  FIXTURE_ELF_PADDR,
+  FIXTURE_INIT_SIZE,
+  makeBzImage,
+  makeElfKernel,
+} from "./test-images.ts";
 
 const RAM_SIZE = 0x400_0000; // 64 MiB
 
@@ -28,15 +46,27 @@ describe("bzImage", () => {
   test("loads the protected-mode kernel at 1 MiB, entry +0x200, zero page with header, cmdline, initrd and e820", () => {
     const memory = flatMemory();
     const initrd = new Uint8Array(0x3000).fill(0xab);
-    const result = loadLinux(memory, { kernel: makeBzImage(), initrd, cmdline: "console=ttyS0 reboot=k", ram: ramRegions(RAM_SIZE) });
-    expect(result).toMatchObject({ format: "bzImage", entry: HIMEM_START + 0x200, bootParams: ZERO_PAGE_START, protocol: 0x20f });
+    const result = loadLinux(memory, {
+      kernel: makeBzImage(),
+      initrd,
+      cmdline: "console=ttyS0 reboot=k",
+      ram: ramRegions(RAM_SIZE),
+    });
+    expect(result).toMatchObject({
+      format: "bzImage",
+      entry: HIMEM_START + 0x200,
+      bootParams: ZERO_PAGE_START,
+      protocol: 0x20f,
+    });
     expect(memory.bytes[HIMEM_START]).toBe(0x90);
     expect(result.kernelEnd).toBe(HIMEM_START + FIXTURE_INIT_SIZE);
     const zp = dv(memory.bytes.subarray(ZERO_PAGE_START, ZERO_PAGE_START + 0x1000));
     expect(zp.getUint32(HDR_HEADER, true)).toBe(0x5372_6448);
     expect(zp.getUint8(HDR_TYPE_OF_LOADER)).toBe(0xff);
     expect(zp.getUint32(HDR_CMD_LINE_PTR, true)).toBe(CMDLINE_START);
-    expect(new TextDecoder().decode(memory.bytes.subarray(CMDLINE_START, CMDLINE_START + 23))).toBe("console=ttyS0 reboot=k\0");
+    expect(new TextDecoder().decode(memory.bytes.subarray(CMDLINE_START, CMDLINE_START + 23))).toBe(
+      "console=ttyS0 reboot=k\0",
+    );
     // initrd: page-aligned, as high as possible in low RAM.
     expect(result.initrd).toEqual({ addr: RAM_SIZE - 0x3000, size: 0x3000 });
     expect(zp.getUint32(HDR_RAMDISK_IMAGE, true)).toBe(RAM_SIZE - 0x3000);
@@ -76,7 +106,11 @@ describe("bzImage", () => {
     ["zImage", (image) => (image[0x211] = 0), /lacks LOADED_HIGH/],
     ["setup_sects", (image) => (image[0x1f1] = 0xff), /setup_sects 255 puts the kernel at 0x20000, past the end/],
     ["header length", (image) => (image[0x201] = 0x10), /setup header would end at 0x212/],
-    ["init_size", (image) => dv(image).setUint32(0x260, 0x1000_0000, true), /init_size 0x10000000.*low RAM ends at 0x4000000/],
+    [
+      "init_size",
+      (image) => dv(image).setUint32(0x260, 0x1000_0000, true),
+      /init_size 0x10000000.*low RAM ends at 0x4000000/,
+    ],
   ];
   for (const [name, corrupt, message] of cases) {
     test(`a corrupt ${name} is rejected with what is wrong`, () => {
@@ -89,14 +123,20 @@ describe("bzImage", () => {
   }
 
   test("a command line beyond cmdline_size, or with a NUL, is refused", () => {
-    const load = (cmdline: string) => (): unknown => loadLinux(flatMemory(), { kernel: makeBzImage(), cmdline, ram: ramRegions(RAM_SIZE) });
+    const load = (cmdline: string) => (): unknown =>
+      loadLinux(flatMemory(), { kernel: makeBzImage(), cmdline, ram: ramRegions(RAM_SIZE) });
     expect(load("x".repeat(2048))).toThrow(/2048-byte command line: the limit is 2047 bytes/);
     expect(load("a\0b")).toThrow(/contains a NUL/);
   });
 
   test("an initrd that does not fit between the kernel and the end of RAM is refused", () => {
     const load = (): unknown =>
-      loadLinux(flatMemory(), { kernel: makeBzImage(), initrd: new Uint8Array(RAM_SIZE - 0x20_0000), cmdline: "", ram: ramRegions(RAM_SIZE) });
+      loadLinux(flatMemory(), {
+        kernel: makeBzImage(),
+        initrd: new Uint8Array(RAM_SIZE - 0x20_0000),
+        cmdline: "",
+        ram: ramRegions(RAM_SIZE),
+      });
     expect(load).toThrow(/Cannot place a .*-byte initrd: it must sit between the kernel end 0x500000/);
   });
 
@@ -121,7 +161,11 @@ describe("ELF vmlinux", () => {
     const memory = flatMemory();
     memory.bytes.fill(0x77, FIXTURE_ELF_PADDR, FIXTURE_ELF_PADDR + FIXTURE_ELF_MEMSZ);
     const result = loadLinux(memory, { kernel: makeElfKernel(), cmdline: "console=ttyS0", ram: ramRegions(RAM_SIZE) });
-    expect(result).toMatchObject({ format: "elf", entry: FIXTURE_ELF_PADDR, kernelEnd: FIXTURE_ELF_PADDR + FIXTURE_ELF_MEMSZ });
+    expect(result).toMatchObject({
+      format: "elf",
+      entry: FIXTURE_ELF_PADDR,
+      kernelEnd: FIXTURE_ELF_PADDR + FIXTURE_ELF_MEMSZ,
+    });
     expect(memory.bytes[FIXTURE_ELF_PADDR]).toBe(0xcc);
     expect(memory.bytes[FIXTURE_ELF_PADDR + FIXTURE_ELF_FILESZ]).toBe(0);
     const zp = dv(memory.bytes.subarray(ZERO_PAGE_START, ZERO_PAGE_START + 0x1000));
@@ -134,10 +178,26 @@ describe("ELF vmlinux", () => {
     ["machine", (image) => dv(image).setUint16(18, 40, true), /e_machine is 40, not EM_X86_64/],
     ["type", (image) => dv(image).setUint16(16, 1, true), /ELF type 1 is not an executable/],
     ["phnum", (image) => dv(image).setUint16(56, 0, true), /no loadable \(PT_LOAD\) segments/],
-    ["segment offset", (image) => dv(image).setBigUint64(64 + 8, 0x10_0000n, true), /segment 0 file bytes 0x100000\.\.0x100100 run past the end of the file/],
-    ["filesz", (image) => dv(image).setBigUint64(64 + 32, 0x1_0000n, true), /segment 0 p_filesz 0x10000 > p_memsz 0x2000/],
-    ["paddr", (image) => dv(image).setBigUint64(64 + 24, 0x8000_0000n, true), /segment 0 at \[0x80000000, 0x80002000\) is outside RAM/],
-    ["entry", (image) => dv(image).setBigUint64(24, 0x50_0000n, true), /e_entry 0x500000 is not inside the loaded segments/],
+    [
+      "segment offset",
+      (image) => dv(image).setBigUint64(64 + 8, 0x10_0000n, true),
+      /segment 0 file bytes 0x100000\.\.0x100100 run past the end of the file/,
+    ],
+    [
+      "filesz",
+      (image) => dv(image).setBigUint64(64 + 32, 0x1_0000n, true),
+      /segment 0 p_filesz 0x10000 > p_memsz 0x2000/,
+    ],
+    [
+      "paddr",
+      (image) => dv(image).setBigUint64(64 + 24, 0x8000_0000n, true),
+      /segment 0 at \[0x80000000, 0x80002000\) is outside RAM/,
+    ],
+    [
+      "entry",
+      (image) => dv(image).setBigUint64(24, 0x50_0000n, true),
+      /e_entry 0x500000 is not inside the loaded segments/,
+    ],
   ];
   for (const [name, corrupt, message] of cases) {
     test(`a corrupt ${name} is rejected with what is wrong`, () => {

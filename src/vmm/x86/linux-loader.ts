@@ -6,6 +6,8 @@
  * Then the command line goes to CMDLINE_START, the initrd page-aligned as high as allowed, and the zero page with
  * the e820 map to ZERO_PAGE_START. A bad image is rejected with a `LinuxLoaderError` that says what is wrong.
  */
+
+import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../loader/elf.ts";
 import {
   BOOT_FLAG_MAGIC,
   BOOT_PROTOCOL_MIN,
@@ -27,9 +29,16 @@ import {
   LOADFLAGS_LOADED_HIGH,
   XLF_KERNEL_64,
 } from "./boot-params.ts";
-import { EM_X86_64, ElfError, type ElfImage, isElf, parseElf } from "../loader/elf.ts";
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { CMDLINE_MAX_SIZE, CMDLINE_START, HIMEM_START, MMIO_MEM_START, PAGE_SIZE, ZERO_PAGE_START, type RamRegion } from "./layout.ts";
+import {
+  CMDLINE_MAX_SIZE,
+  CMDLINE_START,
+  HIMEM_START,
+  MMIO_MEM_START,
+  PAGE_SIZE,
+  type RamRegion,
+  ZERO_PAGE_START,
+} from "./layout.ts";
 
 export type LinuxLoaderErrorKind = "bad-image" | "unsupported-image" | "no-room" | "bad-cmdline";
 
@@ -47,7 +56,6 @@ const SECTOR_SIZE = 512;
 const SETUP_SECTS_DEFAULT = 4;
 /** The 64-bit entry is 0x200 past the start of the protected-mode kernel. */
 export const STARTUP_64_OFFSET = 0x200;
-
 
 export interface LinuxLoadInput {
   /** bzImage or ELF vmlinux bytes. */
@@ -75,7 +83,10 @@ export interface LinuxLoadResult {
 
 export function detectKernelFormat(kernel: Uint8Array): "bzImage" | "elf" | undefined {
   if (isElf(kernel)) return "elf";
-  if (kernel.length >= HDR_HEADER + 4 && new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(HDR_HEADER, true) === HDR_MAGIC) {
+  if (
+    kernel.length >= HDR_HEADER + 4 &&
+    new DataView(kernel.buffer, kernel.byteOffset, kernel.byteLength).getUint32(HDR_HEADER, true) === HDR_MAGIC
+  ) {
     return "bzImage";
   }
   return undefined;
@@ -97,13 +108,18 @@ export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): Lin
       `Cannot load the kernel: neither an ELF file (no \\x7fELF at 0) nor a bzImage (no "HdrS" at ${hex(HDR_HEADER)}); ${input.kernel.length} bytes`,
     );
   }
-  const kernel = format === "bzImage" ? loadBzImage(memory, input.kernel, lowRamEnd) : loadElf(memory, input.kernel, lowRamEnd);
+  const kernel =
+    format === "bzImage" ? loadBzImage(memory, input.kernel, lowRamEnd) : loadElf(memory, input.kernel, lowRamEnd);
 
   const cmdlineLimit = Math.min(CMDLINE_MAX_SIZE, kernel.cmdlineSize ?? CMDLINE_MAX_SIZE);
   const cmdline = new TextEncoder().encode(input.cmdline);
-  if (cmdline.includes(0)) throw new LinuxLoaderError("bad-cmdline", "Cannot pass the command line: it contains a NUL byte");
+  if (cmdline.includes(0))
+    throw new LinuxLoaderError("bad-cmdline", "Cannot pass the command line: it contains a NUL byte");
   if (cmdline.length + 1 > cmdlineLimit) {
-    throw new LinuxLoaderError("bad-cmdline", `Cannot pass a ${cmdline.length}-byte command line: the limit is ${cmdlineLimit - 1} bytes (kernel cmdline_size and ours)`);
+    throw new LinuxLoaderError(
+      "bad-cmdline",
+      `Cannot pass a ${cmdline.length}-byte command line: the limit is ${cmdlineLimit - 1} bytes (kernel cmdline_size and ours)`,
+    );
   }
   const withNul = new Uint8Array(cmdline.length + 1);
   withNul.set(cmdline);
@@ -132,14 +148,23 @@ export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): Lin
     ...(input.acpiRsdp === undefined ? {} : { acpiRsdp: input.acpiRsdp }),
   });
   memory.write(ZERO_PAGE_START, params);
-  return { format, entry: kernel.entry, bootParams: ZERO_PAGE_START, kernelEnd: kernel.end, initrd, protocol: kernel.protocol };
+  return {
+    format,
+    entry: kernel.entry,
+    bootParams: ZERO_PAGE_START,
+    kernelEnd: kernel.end,
+    initrd,
+    protocol: kernel.protocol,
+  };
 }
 
 function lowRamLimit(ram: readonly RamRegion[]): number {
   const low = ram.find((region) => region.gpa === 0);
-  if (low === undefined) throw new LinuxLoaderError("no-room", "Cannot load Linux: there is no RAM at guest-physical 0");
+  if (low === undefined)
+    throw new LinuxLoaderError("no-room", "Cannot load Linux: there is no RAM at guest-physical 0");
   const end = Math.min(low.gpa + low.size, MMIO_MEM_START);
-  if (end <= HIMEM_START) throw new LinuxLoaderError("no-room", `Cannot load Linux: low RAM ends at ${hex(end)}, not above 1 MiB`);
+  if (end <= HIMEM_START)
+    throw new LinuxLoaderError("no-room", `Cannot load Linux: low RAM ends at ${hex(end)}, not above 1 MiB`);
   return end;
 }
 
@@ -164,22 +189,34 @@ function loadBzImage(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: nu
   const bootFlag = v.getUint16(HDR_BOOT_FLAG, true);
   if (bootFlag !== BOOT_FLAG_MAGIC) bad(`boot_flag at ${hex(HDR_BOOT_FLAG)} is ${hex(bootFlag)}, not 0xaa55`);
   const version = v.getUint16(HDR_VERSION, true);
-  if (version < BOOT_PROTOCOL_MIN) unsupported(`boot protocol ${(version >> 8).toString()}.${(version & 0xff).toString()} is older than 2.12 (no 64-bit entry)`);
+  if (version < BOOT_PROTOCOL_MIN)
+    unsupported(
+      `boot protocol ${(version >> 8).toString()}.${(version & 0xff).toString()} is older than 2.12 (no 64-bit entry)`,
+    );
   const xloadflags = v.getUint16(HDR_XLOADFLAGS, true);
-  if ((xloadflags & XLF_KERNEL_64) === 0) unsupported(`xloadflags ${hex(xloadflags)} lacks XLF_KERNEL_64: not a 64-bit kernel`);
+  if ((xloadflags & XLF_KERNEL_64) === 0)
+    unsupported(`xloadflags ${hex(xloadflags)} lacks XLF_KERNEL_64: not a 64-bit kernel`);
   const loadflags = v.getUint8(HDR_LOADFLAGS);
-  if ((loadflags & LOADFLAGS_LOADED_HIGH) === 0) unsupported(`loadflags ${hex(loadflags)} lacks LOADED_HIGH: a zImage must be loaded at 0x10000`);
+  if ((loadflags & LOADFLAGS_LOADED_HIGH) === 0)
+    unsupported(`loadflags ${hex(loadflags)} lacks LOADED_HIGH: a zImage must be loaded at 0x10000`);
   const setupSects = v.getUint8(HDR_SETUP_SECTS) === 0 ? SETUP_SECTS_DEFAULT : v.getUint8(HDR_SETUP_SECTS);
   const kernelOffset = (setupSects + 1) * SECTOR_SIZE;
-  if (kernelOffset >= image.length) bad(`setup_sects ${setupSects} puts the kernel at ${hex(kernelOffset)}, past the end of the ${image.length}-byte file`);
+  if (kernelOffset >= image.length)
+    bad(
+      `setup_sects ${setupSects} puts the kernel at ${hex(kernelOffset)}, past the end of the ${image.length}-byte file`,
+    );
   // The header runs from 0x1f1 to 0x202 + the byte at 0x201 (the jump's displacement), boot.rst.
   const headerEnd = HDR_JUMP + 2 + v.getUint8(HDR_JUMP + 1);
-  if (headerEnd > kernelOffset || headerEnd <= HDR_INIT_SIZE) bad(`the setup header would end at ${hex(headerEnd)} (jump at ${hex(HDR_JUMP)} is corrupt)`);
+  if (headerEnd > kernelOffset || headerEnd <= HDR_INIT_SIZE)
+    bad(`the setup header would end at ${hex(headerEnd)} (jump at ${hex(HDR_JUMP)} is corrupt)`);
   const payload = image.subarray(kernelOffset);
   const initSize = v.getUint32(HDR_INIT_SIZE, true);
   const end = HIMEM_START + Math.max(payload.length, initSize);
   if (end > lowRamEnd) {
-    throw new LinuxLoaderError("no-room", `Cannot load the bzImage: it needs [${hex(HIMEM_START)}, ${hex(end)}) (init_size ${hex(initSize)}) but low RAM ends at ${hex(lowRamEnd)}`);
+    throw new LinuxLoaderError(
+      "no-room",
+      `Cannot load the bzImage: it needs [${hex(HIMEM_START)}, ${hex(end)}) (init_size ${hex(initSize)}) but low RAM ends at ${hex(lowRamEnd)}`,
+    );
   }
   memory.write(HIMEM_START, payload);
   const cmdlineSize = v.getUint32(HDR_CMDLINE_SIZE, true);
@@ -201,25 +238,46 @@ function loadElf(memory: GuestMemoryAccess, image: Uint8Array, lowRamEnd: number
     elf = parseElf(image, "the ELF kernel");
   } catch (error) {
     if (!(error instanceof ElfError)) throw error;
-    throw new LinuxLoaderError(error.kind === "unsupported" ? "unsupported-image" : "bad-image", `Cannot load ${error.message}`, { cause: error });
+    throw new LinuxLoaderError(
+      error.kind === "unsupported" ? "unsupported-image" : "bad-image",
+      `Cannot load ${error.message}`,
+      { cause: error },
+    );
   }
   if (elf.machine !== EM_X86_64) {
-    throw new LinuxLoaderError("unsupported-image", `Cannot load the ELF kernel: e_machine is ${elf.machine}, not EM_X86_64 (${EM_X86_64})`);
+    throw new LinuxLoaderError(
+      "unsupported-image",
+      `Cannot load the ELF kernel: e_machine is ${elf.machine}, not EM_X86_64 (${EM_X86_64})`,
+    );
   }
   let end = 0;
   for (const [i, segment] of elf.segments.entries()) {
     const { paddr, memSize } = segment;
     if (paddr < HIMEM_START || paddr + memSize > lowRamEnd) {
-      throw new LinuxLoaderError("no-room", `Cannot load the ELF kernel: segment ${i} at [${hex(paddr)}, ${hex(paddr + memSize)}) is outside RAM [${hex(HIMEM_START)}, ${hex(lowRamEnd)})`);
+      throw new LinuxLoaderError(
+        "no-room",
+        `Cannot load the ELF kernel: segment ${i} at [${hex(paddr)}, ${hex(paddr + memSize)}) is outside RAM [${hex(HIMEM_START)}, ${hex(lowRamEnd)})`,
+      );
     }
   }
   for (const segment of elf.segments) {
     memory.write(segment.paddr, segment.data);
-    if (segment.memSize > segment.data.length) memory.write(segment.paddr + segment.data.length, new Uint8Array(segment.memSize - segment.data.length));
+    if (segment.memSize > segment.data.length)
+      memory.write(segment.paddr + segment.data.length, new Uint8Array(segment.memSize - segment.data.length));
     end = Math.max(end, segment.paddr + segment.memSize);
   }
   if (!elf.segments.some((segment) => elf.entry >= segment.paddr && elf.entry < segment.paddr + segment.memSize)) {
-    throw new LinuxLoaderError("bad-image", `Cannot load the ELF kernel: e_entry ${hex(elf.entry)} is not inside the loaded segments`);
+    throw new LinuxLoaderError(
+      "bad-image",
+      `Cannot load the ELF kernel: e_entry ${hex(elf.entry)} is not inside the loaded segments`,
+    );
   }
-  return { entry: elf.entry, end, setupHeader: undefined, cmdlineSize: undefined, initrdAddrMax: INITRD_ADDR_MAX_DEFAULT, protocol: undefined };
+  return {
+    entry: elf.entry,
+    end,
+    setupHeader: undefined,
+    cmdlineSize: undefined,
+    initrdAddrMax: INITRD_ADDR_MAX_DEFAULT,
+    protocol: undefined,
+  };
 }

@@ -5,7 +5,7 @@
  * 0..23, ExtINT -> LINT0 and NMI -> LINT1 (MP spec chapter 4; the values Firecracker's mptable.rs uses).
  */
 import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { LeWriter, checksum8 } from "./guest-memory-access.ts";
+import { checksum8, LeWriter } from "./guest-memory-access.ts";
 import { APIC_START, HIMEM_START, IOAPIC_START, MPTABLE_START, X86_MAX_CPUS } from "./layout.ts";
 
 const MPF_SIGNATURE = "_MP_";
@@ -54,11 +54,16 @@ export class MpTableError extends Error {
   }
 }
 
-
 /** Size of the whole structure for `cpuCount` CPUs. */
 export function mptableSize(cpuCount: number): number {
   return (
-    MPF_SIZE + MPC_HEADER_SIZE + cpuCount * MPC_CPU_SIZE + MPC_BUS_SIZE + MPC_IOAPIC_SIZE + MP_IRQ_COUNT * MPC_INTSRC_SIZE + 2 * MPC_LINTSRC_SIZE
+    MPF_SIZE +
+    MPC_HEADER_SIZE +
+    cpuCount * MPC_CPU_SIZE +
+    MPC_BUS_SIZE +
+    MPC_IOAPIC_SIZE +
+    MP_IRQ_COUNT * MPC_INTSRC_SIZE +
+    2 * MPC_LINTSRC_SIZE
   );
 }
 
@@ -69,7 +74,10 @@ export function buildMpTable(cpuCount: number, base = MPTABLE_START): Uint8Array
   }
   const size = mptableSize(cpuCount);
   if (base + size > HIMEM_START) {
-    throw new MpTableError(cpuCount, `Cannot build an MP table for ${cpuCount} CPUs at 0x${base.toString(16)}: ${size} bytes run past 1 MiB`);
+    throw new MpTableError(
+      cpuCount,
+      `Cannot build an MP table for ${cpuCount} CPUs at 0x${base.toString(16)}: ${size} bytes run past 1 MiB`,
+    );
   }
   const table = new LeWriter(size);
   const configBase = base + MPF_SIZE;
@@ -81,27 +89,65 @@ export function buildMpTable(cpuCount: number, base = MPTABLE_START): Uint8Array
 
   let at = MPF_SIZE + MPC_HEADER_SIZE;
   for (let cpu = 0; cpu < cpuCount; cpu++) {
-    table.u8(at, MP_PROCESSOR).u8(at + 1, cpu).u8(at + 2, APIC_VERSION);
-    table.u8(at + 3, CPU_ENABLED | (cpu === 0 ? CPU_BOOTPROCESSOR : 0)).u32(at + 4, CPU_SIGNATURE).u32(at + 8, CPU_FEATURES);
+    table
+      .u8(at, MP_PROCESSOR)
+      .u8(at + 1, cpu)
+      .u8(at + 2, APIC_VERSION);
+    table
+      .u8(at + 3, CPU_ENABLED | (cpu === 0 ? CPU_BOOTPROCESSOR : 0))
+      .u32(at + 4, CPU_SIGNATURE)
+      .u32(at + 8, CPU_FEATURES);
     at += MPC_CPU_SIZE;
   }
-  table.u8(at, MP_BUS).u8(at + 1, 0).ascii(at + 2, "ISA   ");
+  table
+    .u8(at, MP_BUS)
+    .u8(at + 1, 0)
+    .ascii(at + 2, "ISA   ");
   at += MPC_BUS_SIZE;
-  table.u8(at, MP_IOAPIC).u8(at + 1, ioapicId).u8(at + 2, IOAPIC_VERSION).u8(at + 3, MPC_APIC_USABLE).u32(at + 4, IOAPIC_START);
+  table
+    .u8(at, MP_IOAPIC)
+    .u8(at + 1, ioapicId)
+    .u8(at + 2, IOAPIC_VERSION)
+    .u8(at + 3, MPC_APIC_USABLE)
+    .u32(at + 4, IOAPIC_START);
   at += MPC_IOAPIC_SIZE;
   for (let irq = 0; irq < MP_IRQ_COUNT; irq++) {
-    table.u8(at, MP_INTSRC).u8(at + 1, MP_INT).u16(at + 2, MP_IRQFLAG_DEFAULT).u8(at + 4, 0).u8(at + 5, irq).u8(at + 6, ioapicId).u8(at + 7, irq);
+    table
+      .u8(at, MP_INTSRC)
+      .u8(at + 1, MP_INT)
+      .u16(at + 2, MP_IRQFLAG_DEFAULT)
+      .u8(at + 4, 0)
+      .u8(at + 5, irq)
+      .u8(at + 6, ioapicId)
+      .u8(at + 7, irq);
     at += MPC_INTSRC_SIZE;
   }
-  table.u8(at, MP_LINTSRC).u8(at + 1, MP_EXTINT).u16(at + 2, MP_IRQFLAG_DEFAULT).u8(at + 4, 0).u8(at + 5, 0).u8(at + 6, 0).u8(at + 7, 0);
+  table
+    .u8(at, MP_LINTSRC)
+    .u8(at + 1, MP_EXTINT)
+    .u16(at + 2, MP_IRQFLAG_DEFAULT)
+    .u8(at + 4, 0)
+    .u8(at + 5, 0)
+    .u8(at + 6, 0)
+    .u8(at + 7, 0);
   at += MPC_LINTSRC_SIZE;
-  table.u8(at, MP_LINTSRC).u8(at + 1, MP_NMI).u16(at + 2, MP_IRQFLAG_DEFAULT).u8(at + 4, 0).u8(at + 5, 0).u8(at + 6, LINT_ALL_CPUS).u8(at + 7, 1);
+  table
+    .u8(at, MP_LINTSRC)
+    .u8(at + 1, MP_NMI)
+    .u16(at + 2, MP_IRQFLAG_DEFAULT)
+    .u8(at + 4, 0)
+    .u8(at + 5, 0)
+    .u8(at + 6, LINT_ALL_CPUS)
+    .u8(at + 7, 1);
   at += MPC_LINTSRC_SIZE;
 
   // Configuration table header
   const entryCount = cpuCount + 1 + 1 + MP_IRQ_COUNT + 2;
   const h = MPF_SIZE;
-  table.ascii(h, MPC_SIGNATURE).u16(h + 4, size - MPF_SIZE).u8(h + 6, MP_SPEC_REVISION);
+  table
+    .ascii(h, MPC_SIGNATURE)
+    .u16(h + 4, size - MPF_SIZE)
+    .u8(h + 6, MP_SPEC_REVISION);
   table.ascii(h + 8, "AXVISOR ").ascii(h + 16, "AXVISOR-TS  ");
   table.u16(h + 34, entryCount).u32(h + 36, APIC_START);
   table.u8(h + 7, checksum8(table.bytes.subarray(MPF_SIZE, size)));

@@ -40,9 +40,15 @@ export function makeElfKernel(): Uint8Array {
   elf.u16(16, 2).u16(18, 62).u32(20, 1);
   elf.u64(24, FIXTURE_ELF_PADDR); // e_entry
   elf.u64(32, phoff).u16(52, 64).u16(54, 56).u16(56, 1);
-  elf.u32(phoff, 1).u32(phoff + 4, 5).u64(phoff + 8, dataOffset);
+  elf
+    .u32(phoff, 1)
+    .u32(phoff + 4, 5)
+    .u64(phoff + 8, dataOffset);
   elf.u64(phoff + 16, 0xffff_ffff_8100_0000n).u64(phoff + 24, FIXTURE_ELF_PADDR);
-  elf.u64(phoff + 32, FIXTURE_ELF_FILESZ).u64(phoff + 40, FIXTURE_ELF_MEMSZ).u64(phoff + 48, 0x1000);
+  elf
+    .u64(phoff + 32, FIXTURE_ELF_FILESZ)
+    .u64(phoff + 40, FIXTURE_ELF_MEMSZ)
+    .u64(phoff + 48, 0x1000);
   elf.bytes.fill(0xcc, dataOffset);
   return elf.bytes;
 }

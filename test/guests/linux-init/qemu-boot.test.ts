@@ -9,13 +9,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDtb } from "../../../scripts/linux/riscv-virt-dtb.ts";
-import { hasCommand, testIf, type Requirement } from "../../support/skip.ts";
+import { hasCommand, type Requirement, testIf } from "../../support/skip.ts";
 
 const ROOT = join(import.meta.dir, "../../..");
 const CMDLINE = "console=ttyS0 earlycon=sbi";
 
 function cachedImage(): Requirement & { path: string } {
-  const result = Bun.spawnSync(["bash", join(ROOT, "scripts/build-linux-riscv64.sh"), "--cached"], { stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync(["bash", join(ROOT, "scripts/build-linux-riscv64.sh"), "--cached"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const path = result.stdout.toString().trim();
   return result.exitCode === 0 && path !== ""
     ? { available: true, reason: `found ${path}`, path }
@@ -54,19 +57,30 @@ function expectInitRan(output: string, cpus: number): void {
 }
 
 describe("riscv64 Linux guest on QEMU", () => {
-  testIf(image, "boot on QEMU with its own device tree")("QEMU's device tree, 2 harts", async () => {
-    const { output, exitCode } = await boot(2, undefined);
-    expect(exitCode).toBe(0);
-    expectInitRan(output, 2);
-  }, 90_000);
+  testIf(image, "boot on QEMU with its own device tree")(
+    "QEMU's device tree, 2 harts",
+    async () => {
+      const { output, exitCode } = await boot(2, undefined);
+      expect(exitCode).toBe(0);
+      expectInitRan(output, 2);
+    },
+    90_000,
+  );
 
-  testIf(image, "boot on QEMU with our generated device tree")("our device tree (+ a CLINT for OpenSBI), 2 harts", async () => {
-    const { output, exitCode } = await boot(2, buildDtb({ harts: 2, memoryMiB: 128, bootargs: CMDLINE, withClint: true, isa: ["g", "c"] }));
-    expect(exitCode).toBe(0);
-    expect(output).toContain("Machine model: axvisor-ts riscv virt");
-    // Linux found the PLIC through our interrupts-extended: 2 harts × (M, S) contexts, one S handler each.
-    expect(output).toContain("plic: plic@c000000: mapped 95 interrupts with 2 handlers for 4 contexts.");
-    expect(output).toContain("ttyS0 at MMIO 0x10000000");
-    expectInitRan(output, 2);
-  }, 90_000);
+  testIf(image, "boot on QEMU with our generated device tree")(
+    "our device tree (+ a CLINT for OpenSBI), 2 harts",
+    async () => {
+      const { output, exitCode } = await boot(
+        2,
+        buildDtb({ harts: 2, memoryMiB: 128, bootargs: CMDLINE, withClint: true, isa: ["g", "c"] }),
+      );
+      expect(exitCode).toBe(0);
+      expect(output).toContain("Machine model: axvisor-ts riscv virt");
+      // Linux found the PLIC through our interrupts-extended: 2 harts × (M, S) contexts, one S handler each.
+      expect(output).toContain("plic: plic@c000000: mapped 95 interrupts with 2 handlers for 4 contexts.");
+      expect(output).toContain("ttyS0 at MMIO 0x10000000");
+      expectInitRan(output, 2);
+    },
+    90_000,
+  );
 });

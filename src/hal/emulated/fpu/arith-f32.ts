@@ -8,7 +8,7 @@
  */
 import { F32_MAX, F32_MIN_NORMAL, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
 import { twoProductError } from "./eft.ts";
-import { exactZeroSum, roundToF32, zeroSum, type FlagSink } from "./round.ts";
+import { exactZeroSum, type FlagSink, roundToF32, zeroSum } from "./round.ts";
 
 /**
  * Rounds the binary64 `d` (with the exact value d + ε, sign(ε) = dir) to binary32, for d coming from +, -, ×,

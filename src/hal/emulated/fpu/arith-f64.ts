@@ -8,7 +8,7 @@
  */
 import { F64_MAX, F64_MIN_NORMAL, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
 import { ERROR_FLOOR, NORMAL_SAFE, PRODUCT_LIMIT, SPLIT_LIMIT, twoProductError } from "./eft.ts";
-import { roundDirectedF64, roundResidualF64, zeroSum, type FlagSink } from "./round.ts";
+import { type FlagSink, roundDirectedF64, roundResidualF64, zeroSum } from "./round.ts";
 import { addSlowF64, divSlowF64, mulAddSlowF64, mulSlowF64 } from "./slow-f64.ts";
 
 /**

@@ -5,9 +5,10 @@
  * NV (not NX) and give the saturated value (NaN → the largest positive); a 32-bit result is sign-extended to
  * 64 bits on RV64, FCVT.WU included.
  */
-import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
+
 import { finishF32 } from "./arith-f32.ts";
-import { roundResidualF64, roundToF32, type FlagSink } from "./round.ts";
+import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
+import { type FlagSink, roundResidualF64, roundToF32 } from "./round.ts";
 
 const TWO_POW_31 = 2 ** 31;
 const TWO_POW_32 = 2 ** 32;

@@ -4,8 +4,8 @@
  * property.test.ts (against the rational reference) and vectors.test.ts (QEMU-confirmed cases).
  */
 import { describe, expect, test } from "bun:test";
-import * as E from "./encode.ts";
 import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, OPCODE_OP_FP } from "./constants.ts";
+import * as E from "./encode.ts";
 import { execFp, FP_ILLEGAL, FP_OK, FpState } from "./index.ts";
 import { boxS, d, getF, IntRegs, run, s, setF } from "./testing.ts";
 

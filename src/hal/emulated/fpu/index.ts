@@ -6,7 +6,7 @@
  * FP register file in `FpState` and the integer register halves, or reports it illegal without changing any
  * state.
  */
-import { convertF64ToF32, convertIntToF32, convertIntToF64, convertToInt } from "./convert.ts";
+
 import { addF32, divF32, fmaF32, mulF32, sqrtF32 } from "./arith-f32.ts";
 import { addF64, divF64, fmaF64, mulF64, sqrtF64 } from "./arith-f64.ts";
 import { f32Bits, f32FromBits } from "./bits.ts";
@@ -58,6 +58,7 @@ import {
   RM_DYN,
   RM_RMM,
 } from "./constants.ts";
+import { convertF64ToF32, convertIntToF32, convertIntToF64, convertToInt } from "./convert.ts";
 
 /** The FP register file and the fcsr fields the FPU reads and accrues. */
 export class FpState {
@@ -96,12 +97,7 @@ export function execFp(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Arr
   let status: number;
   if (opcode === OPCODE_OP_FP) {
     status = fmt === FMT_D ? execOpFpD(insn, fp, xlo, xhi) : execOpFpS(insn, fp, xlo, xhi);
-  } else if (
-    opcode === OPCODE_MADD ||
-    opcode === OPCODE_MSUB ||
-    opcode === OPCODE_NMSUB ||
-    opcode === OPCODE_NMADD
-  ) {
+  } else if (opcode === OPCODE_MADD || opcode === OPCODE_MSUB || opcode === OPCODE_NMSUB || opcode === OPCODE_NMADD) {
     status = execFused(insn, opcode, fmt, fp);
   } else {
     return FP_ILLEGAL;

@@ -5,11 +5,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { floatBits, integerOperand, pairOf, sqrtOperand, toIntOperand, tripleOf } from "./arbitraries.ts";
 import * as E from "./encode.ts";
 import { FP_OK, FpState } from "./index.ts";
 import * as R from "./reference.ts";
 import { boxS, getF, IntRegs, run, setF } from "./testing.ts";
-import { floatBits, integerOperand, pairOf, sqrtOperand, toIntOperand, tripleOf } from "./arbitraries.ts";
 
 const NUM_RUNS = Number(process.env.FPU_PROPERTY_RUNS ?? 3000);
 
@@ -77,10 +77,16 @@ for (const p of ["s", "d"] as const) {
                   : op === "fmul"
                     ? R.refMul(f, ea, eb, m.mode)
                     : R.refDiv(f, ea, eb, m.mode);
-            check(`${op}.${p} ${hex(a)} ${hex(b)} rm=${m.mode}`, getF(fp, 3), fp.fflags, {
-              bits: resultRegister(p, want.bits),
-              flags: want.flags,
-            }, flags0);
+            check(
+              `${op}.${p} ${hex(a)} ${hex(b)} rm=${m.mode}`,
+              getF(fp, 3),
+              fp.fflags,
+              {
+                bits: resultRegister(p, want.bits),
+                flags: want.flags,
+              },
+              flags0,
+            );
           }),
           { numRuns: NUM_RUNS },
         );
@@ -97,10 +103,16 @@ for (const p of ["s", "d"] as const) {
           fp.fflags = flags0;
           expect(run(E.fsqrt(p, 3, 1, m.field), fp, x)).toBe(FP_OK);
           const want = R.refSqrt(f, operandOf(p, a, boxA), m.mode);
-          check(`fsqrt.${p} ${hex(a)} rm=${m.mode}`, getF(fp, 3), fp.fflags, {
-            bits: resultRegister(p, want.bits),
-            flags: want.flags,
-          }, flags0);
+          check(
+            `fsqrt.${p} ${hex(a)} rm=${m.mode}`,
+            getF(fp, 3),
+            fp.fflags,
+            {
+              bits: resultRegister(p, want.bits),
+              flags: want.flags,
+            },
+            flags0,
+          );
         }),
         { numRuns: NUM_RUNS },
       );
@@ -120,10 +132,16 @@ for (const p of ["s", "d"] as const) {
             fp.fflags = flags0;
             expect(run(E.fused(op, p, 4, 1, 2, 3, m.field), fp, x)).toBe(FP_OK);
             const want = R.refFma(f, op, a, b, operandOf(p, c, boxC), m.mode);
-            check(`${op}.${p} ${hex(a)} ${hex(b)} ${hex(c)} rm=${m.mode}`, getF(fp, 4), fp.fflags, {
-              bits: resultRegister(p, want.bits),
-              flags: want.flags,
-            }, flags0);
+            check(
+              `${op}.${p} ${hex(a)} ${hex(b)} ${hex(c)} rm=${m.mode}`,
+              getF(fp, 4),
+              fp.fflags,
+              {
+                bits: resultRegister(p, want.bits),
+                flags: want.flags,
+              },
+              flags0,
+            );
           }),
           { numRuns: NUM_RUNS },
         );
@@ -158,10 +176,16 @@ for (const p of ["s", "d"] as const) {
             fp.fflags = flags0;
             expect(run(E.cvtFromInt(p, k, 3, 6, m.field), fp, x)).toBe(FP_OK);
             const want = R.refFromInt(f, v, k, m.mode);
-            check(`fcvt.${p}.${k} ${hex(v)} rm=${m.mode}`, getF(fp, 3), fp.fflags, {
-              bits: resultRegister(p, want.bits),
-              flags: want.flags,
-            }, flags0);
+            check(
+              `fcvt.${p}.${k} ${hex(v)} rm=${m.mode}`,
+              getF(fp, 3),
+              fp.fflags,
+              {
+                bits: resultRegister(p, want.bits),
+                flags: want.flags,
+              },
+              flags0,
+            );
           }),
           { numRuns: NUM_RUNS },
         );
@@ -181,10 +205,16 @@ for (const p of ["s", "d"] as const) {
             fp.fflags = flags0;
             expect(run(E.minMax(op, p, 3, 1, 2), fp, x)).toBe(FP_OK);
             const want = R.refMinMax(f, op === "fmin" ? "min" : "max", ea, eb);
-            check(`${op}.${p} ${hex(a)} ${hex(b)}`, getF(fp, 3), fp.fflags, {
-              bits: resultRegister(p, want.bits),
-              flags: want.flags,
-            }, flags0);
+            check(
+              `${op}.${p} ${hex(a)} ${hex(b)}`,
+              getF(fp, 3),
+              fp.fflags,
+              {
+                bits: resultRegister(p, want.bits),
+                flags: want.flags,
+              },
+              flags0,
+            );
           }
           for (const op of ["feq", "flt", "fle"] as const) {
             const fp = new FpState();
@@ -220,7 +250,13 @@ test("fcvt.s.d and fcvt.d.s against the rational reference", () => {
       fp.fflags = flags0;
       expect(run(E.cvtFormat("s", 3, 1, m.field), fp, x)).toBe(FP_OK);
       const toS = R.refConvertFormat(R.BINARY64, R.BINARY32, a, m.mode);
-      check(`fcvt.s.d ${hex(a)} rm=${m.mode}`, getF(fp, 3), fp.fflags, { bits: boxS(toS.bits), flags: toS.flags }, flags0);
+      check(
+        `fcvt.s.d ${hex(a)} rm=${m.mode}`,
+        getF(fp, 3),
+        fp.fflags,
+        { bits: boxS(toS.bits), flags: toS.flags },
+        flags0,
+      );
       fp.fflags = flags0;
       expect(run(E.cvtFormat("d", 4, 2, m.field), fp, x)).toBe(FP_OK);
       const toD = R.refConvertFormat(R.BINARY32, R.BINARY64, operandOf("s", b, boxB), m.mode);
@@ -248,7 +284,13 @@ describe("regressions found by the property tests", () => {
         fp.frm = mode;
         fp.fflags = 0;
         expect(run(E.arith(negate ? "fsub" : "fadd", "d", 3, 1, 2, 7), fp, new IntRegs())).toBe(FP_OK);
-        check(`${negate ? "fsub" : "fadd"}.d ${hex(x)} ${hex(y)} rm=${mode}`, getF(fp, 3), fp.fflags, R.refAdd(R.BINARY64, x, y, mode, negate), 0);
+        check(
+          `${negate ? "fsub" : "fadd"}.d ${hex(x)} ${hex(y)} rm=${mode}`,
+          getF(fp, 3),
+          fp.fflags,
+          R.refAdd(R.BINARY64, x, y, mode, negate),
+          0,
+        );
       }
     }
   });

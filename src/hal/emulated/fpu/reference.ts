@@ -53,7 +53,7 @@ export function canonicalNaN(f: Format): bigint {
 
 /** Decodes a bit pattern of format f. */
 export function decode(f: Format, bits: bigint): Value {
-  const negative = (bits >> BigInt(f.width - 1)) & 1n ? true : false;
+  const negative = !!((bits >> BigInt(f.width - 1)) & 1n);
   const exponent = Number((bits >> BigInt(fractionBits(f))) & fieldMask(f.exponentBits));
   const fraction = bits & fieldMask(fractionBits(f));
   const allOnes = (1 << f.exponentBits) - 1;
@@ -305,8 +305,7 @@ export function refFma(f: Format, op: FusedOp, a: bigint, b: bigint, c: bigint, 
   const x = decode(f, a);
   const y = decode(f, b);
   const z = decode(f, c);
-  const infTimesZero =
-    (x.kind === "inf" && y.kind === "zero") || (x.kind === "zero" && y.kind === "inf");
+  const infTimesZero = (x.kind === "inf" && y.kind === "zero") || (x.kind === "zero" && y.kind === "inf");
   if (x.kind === "nan" || y.kind === "nan" || z.kind === "nan") {
     return nan(f, isSignalling(x) || isSignalling(y) || isSignalling(z) || infTimesZero ? NV : 0);
   }

@@ -8,18 +8,7 @@
  * transformation (TwoSum, TwoProduct, a division or square-root residual), so no BigInt is needed here.
  */
 import { f64Exponent, f64IsOdd, f64IsPowerOfTwo, f64NextAway, f64NextTowardZero, pow2 } from "./bits.ts";
-import {
-  F32_MAX,
-  F64_MAX,
-  FFLAG_NX,
-  FFLAG_OF,
-  FFLAG_UF,
-  RM_RDN,
-  RM_RMM,
-  RM_RNE,
-  RM_RTZ,
-  RM_RUP,
-} from "./constants.ts";
+import { F32_MAX, F64_MAX, FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ, RM_RUP } from "./constants.ts";
 
 /** Where accrued exception flags go (FpState satisfies it). */
 export interface FlagSink {
@@ -205,9 +194,7 @@ export function roundResidualF64(sink: FlagSink, r: number, e: number, e2: numbe
       break;
     case RM_RMM:
       result =
-        position === POSITION_HIGH || (position === POSITION_TIE && Math.abs(neighbour) > Math.abs(r))
-          ? neighbour
-          : r;
+        position === POSITION_HIGH || (position === POSITION_TIE && Math.abs(neighbour) > Math.abs(r)) ? neighbour : r;
       break;
     default:
       return roundDirectedF64(sink, r, dir, rm);

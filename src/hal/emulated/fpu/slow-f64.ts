@@ -5,7 +5,7 @@
  */
 import { f64Hi, f64Lo, pow2 } from "./bits.ts";
 import { FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
-import { exactZeroSum, overflowF64, type FlagSink } from "./round.ts";
+import { exactZeroSum, type FlagSink, overflowF64 } from "./round.ts";
 
 /** binary64: bits of precision, smallest normal exponent, largest exponent, quantum exponent of subnormals. */
 const F64_PRECISION = 53;

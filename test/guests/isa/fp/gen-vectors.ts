@@ -8,9 +8,10 @@
  * Usage: bun test/guests/isa/fp/gen-vectors.ts [--per-group N] [--out DIR]
  * then scripts/build-test-guests.sh to rebuild the ELFs.
  */
-import fc from "fast-check";
+
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import {
   floatBits,
   integerOperand,
@@ -98,7 +99,13 @@ function modeGroups(
 ): Group[] {
   const groups: Group[] = MODES.map((name: ModeName, mode) => {
     const title = `${prefix} ${name}`;
-    return { title, kind, insn: insn(name), frm: undefined, vectors: pick(title, candidates(mode as R.Mode), perGroup) };
+    return {
+      title,
+      kind,
+      insn: insn(name),
+      frm: undefined,
+      vectors: pick(title, candidates(mode as R.Mode), perGroup),
+    };
   });
   const title = `${prefix} dyn (frm=${MODES[dynFrm]})`;
   groups.push({ title, kind, insn: insn("dyn"), frm: dynFrm, vectors: pick(title, candidates(dynFrm), perGroup) });
@@ -114,7 +121,10 @@ const imageArb = (p: P, bits: fc.Arbitrary<bigint>): fc.Arbitrary<[bigint, bigin
   p === "d"
     ? bits.map((v): [bigint, bigint] => [v, v])
     : fc
-        .tuple(bits, fc.oneof({ arbitrary: fc.constant(true), weight: 19 }, { arbitrary: fc.constant(false), weight: 1 }))
+        .tuple(
+          bits,
+          fc.oneof({ arbitrary: fc.constant(true), weight: 19 }, { arbitrary: fc.constant(false), weight: 1 }),
+        )
         .map(([v, boxed]): [bigint, bigint] => (boxed ? [box(v), v] : [0x0000000100000000n | v, 0x7fc00000n]));
 const resultImage = (p: P, v: bigint): bigint => (p === "d" ? v : box(v));
 
@@ -140,16 +150,27 @@ function arithProgram(p: P): Program {
   ] as const;
   ops.forEach(([name, op], i) => {
     groups.push(
-      ...modeGroups(`${name}.${p}`, "FP_RESULT_F", (rm) => `${name}.${p} f3, f1, f2, ${rm}`, (m) =>
-        binaryCandidates(p, op, m), ((i + 2) % 5) as R.Mode),
+      ...modeGroups(
+        `${name}.${p}`,
+        "FP_RESULT_F",
+        (rm) => `${name}.${p} f3, f1, f2, ${rm}`,
+        (m) => binaryCandidates(p, op, m),
+        ((i + 2) % 5) as R.Mode,
+      ),
     );
   });
   groups.push(
-    ...modeGroups(`fsqrt.${p}`, "FP_RESULT_F", (rm) => `fsqrt.${p} f3, f1, ${rm}`, (m) =>
-      imageArb(p, sqrtOperand(f)).map(([ia, va]) => {
-        const out = R.refSqrt(f, va, m);
-        return { a: ia, b: 0n, c: 0n, expected: resultImage(p, out.bits), flags: out.flags };
-      }), 4),
+    ...modeGroups(
+      `fsqrt.${p}`,
+      "FP_RESULT_F",
+      (rm) => `fsqrt.${p} f3, f1, ${rm}`,
+      (m) =>
+        imageArb(p, sqrtOperand(f)).map(([ia, va]) => {
+          const out = R.refSqrt(f, va, m);
+          return { a: ia, b: 0n, c: 0n, expected: resultImage(p, out.bits), flags: out.flags };
+        }),
+      4,
+    ),
   );
   return {
     file: `rv64u${p === "d" ? "d" : "f"}-arith-vectors.S`,
@@ -165,15 +186,21 @@ function fmaProgram(p: P): Program {
   const groups: Group[] = [];
   (["fmadd", "fmsub", "fnmsub", "fnmadd"] as const).forEach((op, i) => {
     groups.push(
-      ...modeGroups(`${op}.${p}`, "FP_RESULT_F", (rm) => `${op}.${p} f3, f1, f2, f4, ${rm}`, (m) =>
-        tripleOf(f).chain(([a, b, c]) =>
-          imageArb(p, fc.constant(c)).map(([ic, vc]) => {
-            const out = R.refFma(f, op, a, b, vc, m);
-            const ia = p === "d" ? a : box(a);
-            const ib = p === "d" ? b : box(b);
-            return { a: ia, b: ib, c: ic, expected: resultImage(p, out.bits), flags: out.flags };
-          }),
-        ), ((i + 1) % 5) as R.Mode),
+      ...modeGroups(
+        `${op}.${p}`,
+        "FP_RESULT_F",
+        (rm) => `${op}.${p} f3, f1, f2, f4, ${rm}`,
+        (m) =>
+          tripleOf(f).chain(([a, b, c]) =>
+            imageArb(p, fc.constant(c)).map(([ic, vc]) => {
+              const out = R.refFma(f, op, a, b, vc, m);
+              const ia = p === "d" ? a : box(a);
+              const ib = p === "d" ? b : box(b);
+              return { a: ia, b: ib, c: ic, expected: resultImage(p, out.bits), flags: out.flags };
+            }),
+          ),
+        ((i + 1) % 5) as R.Mode,
+      ),
     );
   });
   return {
@@ -190,11 +217,17 @@ function convertProgram(p: P): Program {
   const groups: Group[] = [];
   (["w", "wu", "l", "lu"] as const).forEach((k, i) => {
     groups.push(
-      ...modeGroups(`fcvt.${k}.${p}`, "FP_RESULT_X", (rm) => `fcvt.${k}.${p} a0, f1, ${rm}`, (m) =>
-        imageArb(p, toIntOperand(f)).map(([ia, va]) => {
-          const out = R.refToInt(f, va, k, m);
-          return { a: ia, b: 0n, c: 0n, expected: out.bits, flags: out.flags };
-        }), ((i + 3) % 5) as R.Mode),
+      ...modeGroups(
+        `fcvt.${k}.${p}`,
+        "FP_RESULT_X",
+        (rm) => `fcvt.${k}.${p} a0, f1, ${rm}`,
+        (m) =>
+          imageArb(p, toIntOperand(f)).map(([ia, va]) => {
+            const out = R.refToInt(f, va, k, m);
+            return { a: ia, b: 0n, c: 0n, expected: out.bits, flags: out.flags };
+          }),
+        ((i + 3) % 5) as R.Mode,
+      ),
     );
     const fromInt = (m: R.Mode): fc.Arbitrary<Vector> =>
       integerOperand.map((x) => {
@@ -204,20 +237,38 @@ function convertProgram(p: P): Program {
     if (p === "d" && (k === "w" || k === "wu")) {
       // Always exact, so the assembler takes no rounding mode (and the rm field is irrelevant).
       const title = `fcvt.d.${k}`;
-      groups.push({ title, kind: "FP_RESULT_F", insn: `fcvt.d.${k} f3, a1`, frm: undefined, vectors: pick(title, fromInt(0), perGroup) });
+      groups.push({
+        title,
+        kind: "FP_RESULT_F",
+        insn: `fcvt.d.${k} f3, a1`,
+        frm: undefined,
+        vectors: pick(title, fromInt(0), perGroup),
+      });
     } else {
       groups.push(
-        ...modeGroups(`fcvt.${p}.${k}`, "FP_RESULT_F", (rm) => `fcvt.${p}.${k} f3, a1, ${rm}`, fromInt, ((i + 1) % 5) as R.Mode),
+        ...modeGroups(
+          `fcvt.${p}.${k}`,
+          "FP_RESULT_F",
+          (rm) => `fcvt.${p}.${k} f3, a1, ${rm}`,
+          fromInt,
+          ((i + 1) % 5) as R.Mode,
+        ),
       );
     }
   });
   if (p === "d") {
     groups.push(
-      ...modeGroups("fcvt.s.d", "FP_RESULT_F", (rm) => `fcvt.s.d f3, f1, ${rm}`, (m) =>
-        floatBits(R.BINARY64).map((a) => {
-          const out = R.refConvertFormat(R.BINARY64, R.BINARY32, a, m);
-          return { a, b: 0n, c: 0n, expected: box(out.bits), flags: out.flags };
-        }), 3),
+      ...modeGroups(
+        "fcvt.s.d",
+        "FP_RESULT_F",
+        (rm) => `fcvt.s.d f3, f1, ${rm}`,
+        (m) =>
+          floatBits(R.BINARY64).map((a) => {
+            const out = R.refConvertFormat(R.BINARY64, R.BINARY32, a, m);
+            return { a, b: 0n, c: 0n, expected: box(out.bits), flags: out.flags };
+          }),
+        3,
+      ),
     );
     const title = "fcvt.d.s";
     groups.push({
@@ -267,7 +318,13 @@ function miscProgram(p: P): Program {
         pairOf(f).chain(([a, b]) =>
           fc.tuple(imageArb(p, fc.constant(a)), imageArb(p, fc.constant(b))).map(([[ia, va], [ib, vb]]) => {
             const out = op(va, vb);
-            return { a: ia, b: ib, c: 0n, expected: resultIsFloat ? resultImage(p, out.bits) : out.bits, flags: out.flags };
+            return {
+              a: ia,
+              b: ib,
+              c: 0n,
+              expected: resultIsFloat ? resultImage(p, out.bits) : out.bits,
+              flags: out.flags,
+            };
           }),
         ),
         perGroup,
@@ -298,7 +355,13 @@ function miscProgram(p: P): Program {
     frm: undefined,
     vectors: pick(
       title,
-      imageArb(p, floatBits(f)).map(([ia, va]) => ({ a: ia, b: 0n, c: 0n, expected: BigInt(R.refClass(f, va)), flags: 0 })),
+      imageArb(p, floatBits(f)).map(([ia, va]) => ({
+        a: ia,
+        b: 0n,
+        c: 0n,
+        expected: BigInt(R.refClass(f, va)),
+        flags: 0,
+      })),
       perGroup,
     ),
   });
@@ -315,8 +378,12 @@ function render(program: Program): string {
   lines.push("/*");
   lines.push(` * ${program.description}: table-driven.`);
   lines.push(" *");
-  lines.push(" * GENERATED by gen-vectors.ts from the BigInt rational reference model (src/hal/emulated/fpu/reference.ts);");
-  lines.push(" * do not edit. Test n runs one instruction over a table of vectors (a, b, c, expected image, expected fflags);");
+  lines.push(
+    " * GENERATED by gen-vectors.ts from the BigInt rational reference model (src/hal/emulated/fpu/reference.ts);",
+  );
+  lines.push(
+    " * do not edit. Test n runs one instruction over a table of vectors (a, b, c, expected image, expected fflags);",
+  );
   lines.push(" * a failure leaves the address of the failing entry in fp_failed_vector.");
   lines.push(" *");
   program.groups.forEach((g, i) => lines.push(` *   test ${i + 1}: ${g.title}`));
@@ -349,7 +416,9 @@ function render(program: Program): string {
     lines.push("  .balign 8");
     lines.push(`vectors_${i + 1}:`);
     for (const v of g.vectors) {
-      lines.push(`  .dword ${hex(v.a)}, ${hex(v.b)}, ${hex(v.c)}, ${hex(v.expected)}, 0x${v.flags.toString(16).padStart(2, "0")}`);
+      lines.push(
+        `  .dword ${hex(v.a)}, ${hex(v.b)}, ${hex(v.c)}, ${hex(v.expected)}, 0x${v.flags.toString(16).padStart(2, "0")}`,
+      );
     }
   });
   lines.push("TEST_DATA_END");
