@@ -3,8 +3,8 @@
  * declared timeout is honoured, and the first failure fails the run. (The rest of `.ci/run` is the ordinary
  * install/typecheck/test sequence, exercised by CI itself.)
  */
-import { afterAll, describe, expect } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -84,4 +84,32 @@ describe(".ci/run end-to-end hook", () => {
     expect(r.code).toBe(0);
     expect(r.out).toContain("end-to-end scripts: 0 passed");
   });
+});
+
+describe("the test command", () => {
+  const REPO = resolve(import.meta.dir, "..");
+  const script = (JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { scripts: Record<string, string> })
+    .scripts.test;
+
+  test("README.md and .ci/run both use `bun run test`", () => {
+    expect(readFileSync(join(REPO, "README.md"), "utf8")).toContain("bun install && bun run test");
+    expect(readFileSync(join(REPO, ".ci/run"), "utf8")).toMatch(/^bun run test$/m);
+  });
+
+  // Bun ignores a `timeout` in bunfig.toml; this runs the package's own test script on a test that needs more than
+  // Bun's 5 s default, so a default that is not in effect fails here rather than at random under load.
+  test("`bun run test` gives each test more than Bun's 5 s default", () => {
+    expect(script).toBeDefined();
+    const root = mkdtempSync(join(tmpdir(), "test-timeout-"));
+    temps.push(root);
+    writeFileSync(join(root, "package.json"), JSON.stringify({ name: "timeout-probe", scripts: { test: script } }));
+    writeFileSync(
+      join(root, "slow.test.ts"),
+      'import { test } from "bun:test";\ntest("slow", async () => { await Bun.sleep(5_500); });\n',
+    );
+    const r = Bun.spawnSync(["bun", "run", "test"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+    const out = r.stdout.toString() + r.stderr.toString();
+    expect(out).toContain("1 pass");
+    expect(r.exitCode).toBe(0);
+  }, 30_000);
 });
