@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
+import { boardFor } from "../src/vmm/boards/index.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
-import { machineFor } from "../src/vmm/machines/index.ts";
 import { AxVM } from "../src/vmm/vm.ts";
 
 const root = join(import.meta.dir, "..");
@@ -50,7 +50,7 @@ let markerInsns = 0;
 const harts = (): EmulatedVcpu[] => Array.from({ length: vm.vcpuCount }, (_, id) => vm.vcpu(id).arch as EmulatedVcpu);
 const vm = new AxVM(config, {
   hypervisor,
-  machine: machineFor(config),
+  board: boardFor(config),
   console: {
     write: (bytes: Uint8Array) => {
       text += decoder.decode(bytes);

@@ -52,7 +52,7 @@ function measure(code: Uint8Array, engine: "fast" | "reference", jit: boolean, s
   vm.mapGuestMemory(RAM, ram, 7);
   ram.bytes.set(code);
   const vcpu = vm.createVcpu(0) as EmulatedVcpu;
-  vcpu.setup({ entry: RAM, eptRoot: 0 });
+  vcpu.setup({ entry: RAM });
   vcpu.engine = engine;
   vcpu.engineOptions = { ...vcpu.engineOptions, jit };
   vcpu.instructionBudget = 2_000_000;

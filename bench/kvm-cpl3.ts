@@ -4,7 +4,7 @@
  * assembly (test/guests/x86/cpl3-loop.S) linked into native/cpl3-host.c. On PVM hosts ring-3 guest code runs
  * natively, so the ratio should be near 1 (target >= 0.9 of host speed).
  */
-import { setupLongModeBoot } from "../src/vmm/x86/boot-cpu.ts";
+import { setupLongModeBoot } from "../src/vmm/boards/x86-pc/boot-cpu.ts";
 import {
   createTestVm,
   guestImage,

@@ -22,7 +22,7 @@ function measureSync(): number {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
   const vcpu = t.vm.createVcpu(0);
-  vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+  vcpu.setup({ entry: REAL_MODE_LOAD });
   let sum = 0n;
   for (let i = 0; i < 1000; i++) vcpu.run(); // warm-up (JIT, first faults)
   const start = Bun.nanoseconds();
@@ -40,7 +40,7 @@ async function measureAsync(): Promise<number> {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
   const vcpu = t.vm.createVcpu(0);
-  vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+  vcpu.setup({ entry: REAL_MODE_LOAD });
   for (let i = 0; i < 1000; i++) await vcpu.runAsync();
   const count = Math.floor(EXITS / 2);
   const start = Bun.nanoseconds();

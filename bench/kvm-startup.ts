@@ -23,7 +23,7 @@ for (let i = 0; i < RUNS; i++) {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, image);
   const vcpu = t.vm.createVcpu(0);
-  vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+  vcpu.setup({ entry: REAL_MODE_LOAD });
   const exit = vcpu.run();
   ours.push(Bun.nanoseconds() - start);
   if (exit.kind !== "IoWrite") throw new Error(`unexpected first exit ${exit.kind}`);

@@ -10,9 +10,9 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
+import { boardFor } from "../src/vmm/boards/index.ts";
 import { bareMachineConfig } from "../src/vmm/config/bare-machine.ts";
 import { parseElf } from "../src/vmm/loader/elf.ts";
-import { machineFor } from "../src/vmm/machines/index.ts";
 import { AxVM } from "../src/vmm/vm.ts";
 
 const guests = join(import.meta.dir, "guests");
@@ -33,7 +33,7 @@ async function runOurs(elfPath: string): Promise<OurRun> {
   const hypervisor = emulatedBackend.open();
   const vm = new AxVM(config, {
     hypervisor,
-    machine: machineFor(config),
+    board: boardFor(config),
     console: { write: () => undefined, close: () => undefined },
   });
   vm.init();

@@ -1,12 +1,12 @@
 /**
- * x86_64 guests through the whole VMM on the KVM backend (config → X86PcMachine → KVM vCPUs on worker threads →
+ * x86_64 guests through the whole VMM on the KVM backend (config → X86PcBoard → KVM vCPUs on worker threads →
  * port I/O exits → COM1 → console). Skips with the reason when this host has no usable /dev/kvm.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { kvmBackend } from "../src/hal/kvm/index.ts";
+import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
 import { parseVmConfig } from "../src/vmm/config/index.ts";
-import { X86PcMachine } from "../src/vmm/machines/x86-pc.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
 import { describeIf } from "./support/skip.ts";
 import { testVmConfig } from "./support/vm-config.ts";
@@ -64,7 +64,7 @@ describeIf({ available: kvm.available, reason: kvm.reason }, "x86 guests through
 
 describe("x86 PC machine", () => {
   test("RAM may not overlap the MMIO hole or KVM's private pages", () => {
-    const machine = new X86PcMachine();
+    const machine = new X86PcBoard();
     const base = testVmConfig({ arch: "x86_64" });
     expect(() =>
       machine.memoryRegions({ ...base, memoryRegions: [{ gpa: 0, size: 0xd000_0000, flags: 7, mapType: "alloc" }] }),

@@ -8,9 +8,13 @@
  * VMM's VS-mode guests do not get one. The board otherwise matches src/vmm/machines/riscv-virt-layout.ts.
  */
 import { parseArgs } from "node:util";
+import {
+  buildRiscvVirtFdt,
+  type RiscvBoardDescription,
+  virtBoardDescription,
+} from "../../src/vmm/boards/riscv-virt/device-tree.ts";
+import { RISCV_VIRT } from "../../src/vmm/boards/riscv-virt/layout.ts";
 import type { FdtNode } from "../../src/vmm/fdt/fdt.ts";
-import { RISCV_VIRT } from "../../src/vmm/machines/riscv-virt-layout.ts";
-import { buildRiscvVirtFdt, type RiscvBoardDescription, virtBoardDescription } from "../../src/vmm/riscv/fdt.ts";
 
 /** The machine-level software and timer interrupt causes (mip.MSIP, mip.MTIP). */
 const IRQ_M_SOFT = 3;

@@ -12,7 +12,7 @@
  *   describe it as reserved (device tree /reserved-memory, e820 reserved) so the kernel leaves it alone.
  */
 
-import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits } from "../hal/types.ts";
+import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits, Stage2Table } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
 import { hex, hexRange, isAligned, PAGE_SIZE_4K, rangeFits, rangesOverlap } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
@@ -125,9 +125,13 @@ export class AddrSpace {
     return new AddrSpace(mapped, pageTable);
   }
 
-  /** Root of the nested page table (hgatp PPN source), or undefined when the backend translates itself. */
-  eptRoot(): HostPhysAddr | undefined {
-    return this.pageTable?.root;
+  /**
+   * The nested page table (hgatp root and mode) for the vCPUs, or undefined when the backend translates itself:
+   * one value, so the mode the table was built in is the mode the vCPUs walk it in.
+   */
+  stage2(): Stage2Table | undefined {
+    const table = this.pageTable;
+    return table === undefined ? undefined : { root: table.root, mode: table.mode };
   }
 
   /** The region containing `gpa`, or undefined. */

@@ -243,14 +243,24 @@ export interface HalVm extends Disposable {
   readonly timebaseHz: number;
 }
 
+/** A G-stage translation format (RISC-V H extension hgatp modes). */
+export type Stage2Mode = "sv39x4" | "sv48x4";
+
+/** A nested page table: where its root is in host-physical memory and how it is laid out. */
+export interface Stage2Table {
+  readonly root: HostPhysAddr;
+  readonly mode: Stage2Mode;
+}
+
 /** Architecture-specific vCPU set-up handed to `HalVcpu.setup`. */
 export interface HalVcpuSetup {
   /** Guest-physical (or, before paging, guest-virtual) entry point. */
   readonly entry: GuestPhysAddr;
-  /** Root of the nested page table for "nested-page-table" VMs (hgatp root); ignored by "memory-slots" VMs. */
-  readonly eptRoot: HostPhysAddr;
-  /** RISC-V: G-stage mode. Default "sv39x4". */
-  readonly gstageMode?: "sv39x4" | "sv48x4";
+  /**
+   * The nested page table of a "nested-page-table" VM (hgatp root and mode), as the VMM's address space built it.
+   * Required there; "memory-slots" VMs (and bare-machine VMs, which have no G-stage) ignore it.
+   */
+  readonly stage2?: Stage2Table;
   /** Initial values of general-purpose registers (RISC-V a0 = hart id, a1 = DTB address for Linux). */
   readonly gprs?: ReadonlyArray<readonly [reg: number, value: bigint]>;
   /**

@@ -25,7 +25,7 @@ const pathTo: Record<VCpuState, Operation[]> = {
 function apply(vcpu: AxVCpu, operation: Operation): void {
   switch (operation) {
     case "setup":
-      vcpu.setup(0x8020_0000, 0x1000_0000);
+      vcpu.setup(0x8020_0000);
       break;
     case "bind":
       vcpu.bind();
@@ -90,7 +90,7 @@ describe("AxVCpu state machine", () => {
   test("run is Running while the backend runs and Ready after the exit", () => {
     const arch = new FakeHalVcpu(0, [{ kind: "Halt" }]);
     const vcpu = new AxVCpu({ id: 0, vmId: 1 }, arch);
-    vcpu.setup(0x1000, 0);
+    vcpu.setup(0x1000);
     vcpu.bind();
     let seen: VCpuState | undefined;
     arch.run = () => {
@@ -105,7 +105,7 @@ describe("AxVCpu state machine", () => {
   test("a backend failure during run or setup leaves the vCPU Invalid", () => {
     const arch = new FakeHalVcpu(0);
     const vcpu = new AxVCpu({ id: 0, vmId: 1 }, arch);
-    vcpu.setup(0x1000, 0);
+    vcpu.setup(0x1000);
     vcpu.bind();
     arch.failNextRun = new Error("backend broke");
     expect(() => vcpu.run()).toThrow("backend broke");
@@ -116,15 +116,19 @@ describe("AxVCpu state machine", () => {
       throw new Error("no such register");
     };
     const other = new AxVCpu({ id: 1, vmId: 1 }, failing);
-    expect(() => other.setup(0, 0)).toThrow("no such register");
+    expect(() => other.setup(0)).toThrow("no such register");
     expect(other.state).toBe("Invalid");
   });
 
-  test("setup passes entry, eptRoot and arch set-up through; helpers reach the backend", async () => {
+  test("setup passes entry, the stage-2 table and arch set-up through; helpers reach the backend", async () => {
     const arch = new FakeHalVcpu(0);
     const vcpu = new AxVCpu({ id: 0, vmId: 2, physCpuSet: 0b10n }, arch);
-    vcpu.setup(0x8020_0000, 0x10_0000_4000, { gprs: [[10, 0n]] });
-    expect(arch.setups[0]).toEqual({ entry: 0x8020_0000, eptRoot: 0x10_0000_4000, gprs: [[10, 0n]] });
+    vcpu.setup(0x8020_0000, { stage2: { root: 0x10_0000_4000, mode: "sv39x4" }, gprs: [[10, 0n]] });
+    expect(arch.setups[0]).toEqual({
+      entry: 0x8020_0000,
+      stage2: { root: 0x10_0000_4000, mode: "sv39x4" },
+      gprs: [[10, 0n]],
+    });
     expect(vcpu.isBsp()).toBe(true);
     expect(vcpu.physCpuSet()).toBe(0b10n);
     vcpu.setGpr(11, 0x8220_0000n);

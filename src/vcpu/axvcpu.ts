@@ -9,7 +9,7 @@
  * back to Ready.
  */
 
-import type { AxVCpuExitReason, GuestPhysAddr, HalVcpu, HalVcpuSetup, HostPhysAddr } from "../hal/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalVcpu, HalVcpuSetup } from "../hal/types.ts";
 
 export type VCpuState = "Invalid" | "Created" | "Free" | "Ready" | "Running" | "Blocked";
 
@@ -38,7 +38,7 @@ export interface AxVCpuOptions {
 }
 
 /** Architecture-specific part of `setup` (axvcpu's `SetupConfig`). */
-export type VCpuArchSetup = Omit<HalVcpuSetup, "entry" | "eptRoot">;
+export type VCpuArchSetup = Omit<HalVcpuSetup, "entry">;
 
 export class AxVCpu {
   readonly id: number;
@@ -76,10 +76,10 @@ export class AxVCpu {
   }
 
   /** Created → Free: program the entry, the stage-2 root and the architecture set-up. */
-  setup(entry: GuestPhysAddr, eptRoot: HostPhysAddr, archSetup: VCpuArchSetup = {}): void {
+  setup(entry: GuestPhysAddr, archSetup: VCpuArchSetup = {}): void {
     this.#transition("setup", "Created", "Free", () => {
       this.#entry = entry;
-      this.#arch.setup({ ...archSetup, entry, eptRoot });
+      this.#arch.setup({ ...archSetup, entry });
     });
   }
 

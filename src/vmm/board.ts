@@ -16,7 +16,7 @@ import type { ConsoleOutput } from "./console.ts";
 import type { TimerWheel } from "./timer.ts";
 
 /** What the VM gives its machine to work with. */
-export interface MachineServices {
+export interface BoardServices {
   readonly config: VmConfig;
   /** "vm 1 (name)" for messages. */
   readonly label: string;
@@ -47,7 +47,7 @@ export interface VcpuBoot {
   readonly startsRunning: boolean;
 }
 
-export interface Machine {
+export interface Board {
   /** Board name for messages ("riscv-virt-hypervisor"). */
   readonly name: string;
   /**
@@ -61,9 +61,9 @@ export interface Machine {
   /** Guest memory regions to create (normally the config's). */
   memoryRegions(config: VmConfig): MemoryRegionSpec[];
   /** Create devices on the buses and wire their interrupt lines. Called once memory exists. */
-  attach(services: MachineServices): void;
+  attach(services: BoardServices): void;
   /** Load kernel, DTB, ramdisk etc. into guest memory and return how each vCPU boots. */
-  load(services: MachineServices): VcpuBoot[];
+  load(services: BoardServices): VcpuBoot[];
   /**
    * Answer an architecture-specific exit (e.g. `SbiCall`). Returns `undefined` when fully handled (the vCPU goes
    * on), or a generic exit for the VMM (CpuUp, CpuDown, SystemDown, Hypercall, ...).

@@ -5,8 +5,8 @@ import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { BusDevice } from "../devices/types.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
+import type { Board, BoardServices, VcpuBoot } from "./board.ts";
 import type { VmConfig } from "./config/types.ts";
-import type { Machine, MachineServices, VcpuBoot } from "./machine.ts";
 import { AxVM } from "./vm.ts";
 
 /** A device that answers every read with 0x81 bytes and records writes. */
@@ -21,13 +21,13 @@ class RecordingDevice implements BusDevice {
   }
 }
 
-class TestMachine implements Machine {
+class TestBoard implements Board {
   readonly name = "test-board";
   unmappedRead: "zeros" | "ones" = "zeros";
   readonly device = new RecordingDevice();
   readonly started: Array<[number, GuestPhysAddr, bigint]> = [];
   readonly hypercallResults: Array<bigint | undefined> = [];
-  services: MachineServices | undefined;
+  services: BoardServices | undefined;
   bootAll = false;
   vmOptions(config: VmConfig) {
     return { arch: config.arch, cpuCount: config.cpuNum };
@@ -35,12 +35,12 @@ class TestMachine implements Machine {
   memoryRegions(config: VmConfig): MemoryRegionSpec[] {
     return config.memoryRegions.map((r, i) => ({ name: `ram${i}`, ...r }));
   }
-  attach(s: MachineServices): void {
+  attach(s: BoardServices): void {
     this.services = s;
     s.mmio.insert(0x1000_0000, 0x1000, this.device);
     s.port.insert(0x3f8, 8, this.device);
   }
-  load(s: MachineServices): VcpuBoot[] {
+  load(s: BoardServices): VcpuBoot[] {
     s.memory.write(0x8020_0000, Uint8Array.of(0x13, 0, 0, 0));
     return Array.from({ length: s.vcpuCount }, (_, id) => ({
       entry: 0x8020_0000,
@@ -71,10 +71,10 @@ function makeVm(
 ) {
   const backend = new FakeBackend().script(config.id, 0, exits);
   for (const [vcpu, script] of extra) backend.script(config.id, vcpu, script);
-  const machine = new TestMachine();
+  const machine = new TestBoard();
   const vm = new AxVM(config, {
     hypervisor: backend.open(),
-    machine,
+    board: machine,
     console: { write: () => undefined, close: () => undefined },
   });
   return { vm, machine, backend };
@@ -137,10 +137,10 @@ describe("AxVM", () => {
       { kind: "MmioRead", addr: 0xfed0_0000, width: 4, reg: 10, regWidth: 8, signedExt: false },
       poweroff(0),
     ]);
-    const machine = Object.assign(new TestMachine(), { unmappedRead: "ones" as const });
+    const machine = Object.assign(new TestBoard(), { unmappedRead: "ones" as const });
     const vm = new AxVM(testVmConfig(), {
       hypervisor: backend.open(),
-      machine,
+      board: machine,
       console: { write: () => undefined, close: () => undefined },
     });
     vm.init();
@@ -268,7 +268,7 @@ describe("AxVM", () => {
     const backend = new FakeBackend().script(1, 0, [poweroff(4)]);
     const vm = new AxVM(testVmConfig(), {
       hypervisor: backend.open(),
-      machine: new TestMachine(),
+      board: new TestBoard(),
       console: { write: () => undefined, close: () => closes++ },
     });
     vm.init();

@@ -23,16 +23,16 @@ import type {
   AxVCpuExitReason,
   GuestPhysAddr,
   HalVm,
-  HostPhysAddr,
   Hypervisor,
+  Stage2Table,
   SystemDownAction,
 } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
+import type { Board, BoardServices, VcpuBoot } from "./board.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
-import type { Machine, MachineServices, VcpuBoot } from "./machine.ts";
 import { TimerWheel } from "./timer.ts";
 
 export type VmStatus = "Loading" | "Loaded" | "Running" | "Suspended" | "Stopping" | "Stopped";
@@ -50,7 +50,7 @@ export interface VmResult {
 
 export interface AxVMOptions {
   readonly hypervisor: Hypervisor;
-  readonly machine: Machine;
+  readonly board: Board;
   readonly console: ConsoleOutput;
   readonly log?: ConsolaInstance;
   /** Called with one line per exit (`--trace-exits`); nothing is formatted when absent. */
@@ -99,7 +99,7 @@ export class AxVM {
   };
 
   readonly #options: AxVMOptions;
-  readonly #machine: Machine;
+  readonly #board: Board;
   readonly #log: ConsolaInstance;
   readonly #timers = new TimerWheel();
   readonly #mmio = new Bus("mmio");
@@ -124,7 +124,7 @@ export class AxVM {
     this.config = config;
     this.label = `vm ${config.id} (${config.name})`;
     this.#options = options;
-    this.#machine = options.machine;
+    this.#board = options.board;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
   }
 
@@ -145,8 +145,8 @@ export class AxVM {
     return { mmio: this.#mmio, port: this.#port, sysreg: this.#sysreg };
   }
 
-  get machine(): Machine {
-    return this.#machine;
+  get board(): Board {
+    return this.#board;
   }
 
   vcpu(id: number): AxVCpu {
@@ -168,10 +168,10 @@ export class AxVM {
   init(): void {
     this.#expectStatus("init", "Loading");
     try {
-      const vmOptions = this.#machine.vmOptions(this.config);
+      const vmOptions = this.#board.vmOptions(this.config);
       const halVm = this.#options.hypervisor.createVm({ ...vmOptions, vmId: this.id });
       this.#halVm = halVm;
-      this.#addrSpace = AddrSpace.create(halVm, this.#machine.memoryRegions(this.config), {
+      this.#addrSpace = AddrSpace.create(halVm, this.#board.memoryRegions(this.config), {
         physicalMap: vmOptions.mode === "bare-machine",
         ...(vmOptions.gstageMode === undefined ? {} : { gstageMode: vmOptions.gstageMode }),
       });
@@ -193,20 +193,20 @@ export class AxVM {
         this.#wakers.push(undefined);
       }
       const services = this.#services();
-      this.#machine.attach(services);
-      this.#boot = this.#machine.load(services);
+      this.#board.attach(services);
+      this.#boot = this.#board.load(services);
       if (this.#boot.length !== this.#vcpus.length) {
         throw new VmError(
           "state",
           this.label,
-          `machine ${this.#machine.name} planned ${this.#boot.length} vCPUs for ${this.#vcpus.length}`,
+          `board ${this.#board.name} planned ${this.#boot.length} vCPUs for ${this.#vcpus.length}`,
         );
       }
-      const root = this.eptRoot() ?? 0;
+      const stage2 = this.#addrSpace.stage2();
       for (const [id, vcpu] of this.#vcpus.entries()) {
         const boot = this.#boot[id];
         if (boot === undefined) continue;
-        vcpu.setup(boot.entry, root, boot.setup);
+        vcpu.setup(boot.entry, stage2 === undefined ? boot.setup : { ...boot.setup, stage2 });
         vcpu.bind();
       }
     } catch (error) {
@@ -267,9 +267,9 @@ export class AxVM {
   // Memory (axvm API)
   // ------------------------------------------------------------------------------------------------------------
 
-  /** Root of the nested page table (hgatp), or undefined for backends with memory slots. */
-  eptRoot(): HostPhysAddr | undefined {
-    return this.#addrSpace?.eptRoot();
+  /** The nested page table (hgatp root and mode), or undefined for backends with memory slots. */
+  stage2(): Stage2Table | undefined {
+    return this.#addrSpace?.stage2();
   }
 
   getImageLoadRegion(gpa: GuestPhysAddr, size: number): Uint8Array[] {
@@ -334,7 +334,7 @@ export class AxVM {
         this.#busWrite(this.#sysreg, exit.addr, 8, exit.value, vcpu.id);
         return undefined;
       case "SbiCall":
-        return this.#machine.handleExit(vcpu.id, exit);
+        return this.#board.handleExit(vcpu.id, exit);
       default:
         return exit;
     }
@@ -388,7 +388,7 @@ export class AxVM {
       }
     }
     if (access === "write") return 0n;
-    return isPort || this.#machine.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
+    return isPort || this.#board.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
   }
 
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
@@ -418,7 +418,7 @@ export class AxVM {
           continue;
         }
         this.#timers.runDue(this.#now());
-        this.#machine.poll?.();
+        this.#board.poll?.();
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
         if (performance.now() - sliceStart >= sliceMs) {
@@ -449,7 +449,7 @@ export class AxVM {
           this.#log.warn(`${this.label}: vCPU ${id} asked to start vCPU ${exit.targetCpu}, which does not exist`);
           return;
         }
-        this.#machine.startVcpu(target, exit.entryPoint, exit.arg);
+        this.#board.startVcpu(target, exit.entryPoint, exit.arg);
         this.#online[exit.targetCpu] = true;
         this.#wake(exit.targetCpu);
         return;
@@ -467,7 +467,7 @@ export class AxVM {
           return;
         }
         const result = this.#hypercallHandler?.(id, exit.nr, exit.args);
-        this.#machine.completeHypercall(this.vcpu(id), result);
+        this.#board.completeHypercall(this.vcpu(id), result);
         if (result === undefined) this.#log.debug(`${this.label}: hypercall ${exit.nr} not handled`);
         return;
       }
@@ -531,7 +531,7 @@ export class AxVM {
     try {
       while (!this.shuttingDown() && this.#status !== "Suspended") {
         this.#timers.runDue(this.#now());
-        this.#machine.poll?.();
+        this.#board.poll?.();
         if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
         const now = this.#now();
         let deadline = this.#timers.nextDeadline();
@@ -613,7 +613,7 @@ export class AxVM {
     this.#released = true;
     this.#timers.clear();
     try {
-      this.#machine.close?.();
+      this.#board.close?.();
     } finally {
       for (const vcpu of this.#vcpus) vcpu.arch[Symbol.dispose]();
       this.#halVm?.[Symbol.dispose]();
@@ -623,7 +623,7 @@ export class AxVM {
 
   // ------------------------------------------------------------------------------------------------------------
 
-  #services(): MachineServices {
+  #services(): BoardServices {
     const halVm = this.#requireHalVm();
     const addrSpace = this.#requireAddrSpace();
     return {

@@ -7,10 +7,10 @@
 import { type ConsolaInstance, consola } from "consola";
 import type { HalBackend, Hypervisor } from "../hal/types.ts";
 import { backendsFor, selectBackend } from "./backends.ts";
+import { boardFor } from "./boards/index.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
-import { machineFor } from "./machines/index.ts";
 import { AxVM, type VmResult, type VmStatus } from "./vm.ts";
 
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
@@ -113,8 +113,8 @@ export class Vmm {
    */
   consoleInput(vmId: number, bytes: Uint8Array): boolean {
     const vm = this.#running.get(vmId);
-    if (vm === undefined || vm.machine.consoleInput === undefined) return false;
-    vm.machine.consoleInput(bytes);
+    if (vm === undefined || vm.board.consoleInput === undefined) return false;
+    vm.board.consoleInput(bytes);
     return true;
   }
 
@@ -133,10 +133,10 @@ export class Vmm {
       try {
         const backend = selectBackend(config, this.#options.backends ?? backendsFor());
         backendName = backend.name;
-        const machine = machineFor(config);
+        const board = boardFor(config);
         vm = new AxVM(config, {
           hypervisor: this.#hypervisor(backend),
-          machine,
+          board,
           console: openConsoleOutput(config.devices.console, {
             ...(several ? { prefix: `[${config.name}] ` } : {}),
             ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),

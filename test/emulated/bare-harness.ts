@@ -110,7 +110,7 @@ export class BareBoard implements Disposable {
     const { entry, tohost } = this.load(elf);
     const max = options.maxInstructions ?? 50_000_000;
     for (const v of this.vcpus) {
-      v.setup({ entry, eptRoot: 0 });
+      v.setup({ entry });
       v.engine = options.engine ?? "fast";
       if (options.jit === false) v.engineOptions = { ...v.engineOptions, jit: false };
       v.instructionBudget = 20_000;

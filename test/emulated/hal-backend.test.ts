@@ -46,7 +46,7 @@ function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: Hos
   const vcpu = vm.createVcpu(0) as EmulatedVcpu;
   vcpu.setup({
     entry: GUEST_RAM,
-    eptRoot: root,
+    stage2: { root, mode: "sv39x4" },
     gprs: [
       [10, 0n],
       [11, 0x8765n],

@@ -40,7 +40,8 @@ function setup() {
   const loadAndCall = [A.ld(A.a0, A.a1, 0), A.ecall()];
   memory.write(RAM, Uint8Array.from(wordsToBytes([...loadAndCall, ...loadAndCall, ...loadAndCall])));
   const vcpu = vm.createVcpu(0) as EmulatedVcpu;
-  vcpu.setup({ entry: RAM, eptRoot: space.eptRoot() ?? 0, gprs: [[11, BigInt(DATA_VA)]] });
+  const stage2 = space.stage2();
+  vcpu.setup({ entry: RAM, ...(stage2 === undefined ? {} : { stage2 }), gprs: [[11, BigInt(DATA_VA)]] });
   const h = vcpu.hart;
   h.vsatpHi = 8 << 28; // Sv39
   h.vsatpLo = VS_ROOT / 4096;

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import { TRIPLE_FAULT_CODE } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason } from "../../src/hal/types.ts";
-import { setupLongModeBoot } from "../../src/vmm/x86/boot-cpu.ts";
+import { setupLongModeBoot } from "../../src/vmm/boards/x86-pc/boot-cpu.ts";
 import { describeIf } from "../support/skip.ts";
 import {
   createTestVm,
@@ -29,7 +29,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     const exits = runUntil(vcpu, finished);
     const text = exits
       .map((exit) => (exit.kind === "IoWrite" && exit.port === 0x3f8 ? String.fromCharCode(Number(exit.data)) : ""))
@@ -46,7 +46,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("pio"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     let insb = 0;
     const exits = runUntil(vcpu, (exit) => {
       if (exit.kind === "IoRead") {
@@ -130,7 +130,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("hypercall"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     expect(vcpu.run()).toEqual({ kind: "Hypercall", nr: 7n, args: [0x1234n, 0n, 0n, 0n, 0n, 0n] });
     vcpu.setGpr(0, 0x99n);
     expect(vcpu.run()).toMatchObject({ kind: "Hypercall", nr: HC_DONE, args: [0x99n, 0n, 0n, 0n, 0n, 0n] });
@@ -141,7 +141,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     runUntil(vcpu, finished);
     // Again from the top: the same greeting, from real mode again.
     vcpu.setEntry(REAL_MODE_LOAD);
@@ -154,7 +154,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm({ irqchip: false });
     t.memory.write(REAL_MODE_LOAD, guestImage("hlt"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     expect(vcpu.run()).toEqual({ kind: "Halt" });
     expect(vcpu.run()).toMatchObject({ kind: "Hypercall", nr: HC_DONE, args: [0x42n, 0n, 0n, 0n, 0n, 0n] });
   });
@@ -167,7 +167,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     const bad = crashing.vm.createVcpu(0);
     bad.setupX86(setupLongModeBoot(crashing.memory, { entry: LONG_MODE_LOAD }));
     const good = healthy.vm.createVcpu(0);
-    good.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    good.setup({ entry: REAL_MODE_LOAD });
     expect(good.run()).toMatchObject({ kind: "IoWrite", port: 0x3f8 });
     expect(bad.run()).toEqual({ kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE });
     const rest = runUntil(good, finished);

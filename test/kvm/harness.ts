@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { type KvmHypervisor, type KvmVcpu, type KvmVm, kvmBackend } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason, HostMemory } from "../../src/hal/types.ts";
 import { MappingFlags } from "../../src/hal/types.ts";
-import type { GuestMemoryAccess } from "../../src/vmm/x86/guest-memory-access.ts";
+import type { GuestMemoryAccess } from "../../src/vmm/boards/x86-pc/le-writer.ts";
 import type { Requirement } from "../support/skip.ts";
 
 export const GUEST_DIR = join(import.meta.dir, "..", "guests", "x86");

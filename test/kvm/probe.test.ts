@@ -50,7 +50,7 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
     // The guest's serial output proves it executes the bytes we wrote through the same mapping.
     t.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     expect(vcpu.run()).toEqual({ kind: "IoWrite", port: 0x3f8, width: 1, data: BigInt("H".charCodeAt(0)) });
   });
 
@@ -82,7 +82,7 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
   test("LINT0 is ExtINT (unmasked) by default and masked on request; LINT1 is NMI", () => {
     using t = createTestVm({ cpuCount: 2 });
     const pc = t.vm.createVcpu(0);
-    pc.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    pc.setup({ entry: REAL_MODE_LOAD });
     expect(pc.getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x700);
     expect(pc.getLapicRegister(APIC_LVT1) & 0x1_0700).toBe(0x400);
     const reduced = t.vm.createVcpu(1);

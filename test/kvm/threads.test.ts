@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { KVM_MP_STATE_UNINITIALIZED } from "../../src/hal/kvm/abi.ts";
 import type { KvmVcpu } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason } from "../../src/hal/types.ts";
-import { setupLongModeBoot } from "../../src/vmm/x86/boot-cpu.ts";
+import { setupLongModeBoot } from "../../src/vmm/boards/x86-pc/boot-cpu.ts";
 import { describeIf } from "../support/skip.ts";
 import {
   createTestVm,
@@ -40,7 +40,7 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     const exits = await runAsyncUntil(vcpu, (exit) => isHypercall(exit, HC_DONE));
     const text = exits.map((exit) => (exit.kind === "IoWrite" ? String.fromCharCode(Number(exit.data)) : "")).join("");
     expect(text).toBe("Hello from the x86 guest\n");
@@ -50,7 +50,7 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("spin"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     for (let round = 0; round < 3; round++) {
       const running = vcpu.runAsync();
       await Bun.sleep(20);
@@ -67,7 +67,7 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("spin"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     vcpu.kick();
     expect(vcpu.run()).toEqual({ kind: "Nothing" });
     vcpu.kick();
@@ -107,7 +107,7 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     const t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("spin"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     const running = vcpu.runAsync().catch((error: unknown) => error);
     await Bun.sleep(20);
     t[Symbol.dispose]();
@@ -120,7 +120,7 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     using t = createTestVm();
     t.memory.write(REAL_MODE_LOAD, guestImage("spin"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setup({ entry: REAL_MODE_LOAD, eptRoot: 0 });
+    vcpu.setup({ entry: REAL_MODE_LOAD });
     const running = vcpu.runAsync();
     await Bun.sleep(5);
     expect(() => vcpu.getGpr(0)).toThrow(/it is running/);

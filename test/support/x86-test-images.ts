@@ -2,7 +2,7 @@
  * Small, well-formed kernel images for the loader's tests: a bzImage with a protocol 2.15 setup header and an ELF64
  * vmlinux-like executable. Tests flip bytes in them to check that each defect is named.
  */
-import { LeWriter } from "./guest-memory-access.ts";
+import { LeWriter } from "../../src/vmm/boards/x86-pc/le-writer.ts";
 
 export const FIXTURE_SETUP_SECTS = 4;
 export const FIXTURE_PAYLOAD_SIZE = 0x1800;

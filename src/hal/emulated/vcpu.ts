@@ -140,17 +140,25 @@ export class EmulatedVcpu implements HalVcpu {
   setup(setup: HalVcpuSetup): void {
     this.#check("setup");
     if (this.#vm.mode === "hypervisor") {
-      const mode = setup.gstageMode ?? "sv39x4";
-      this.#gstageMode = mode === "sv48x4" ? HGATP_MODE_SV48X4 : HGATP_MODE_SV39X4;
-      if (!Number.isSafeInteger(setup.eptRoot) || setup.eptRoot <= 0 || setup.eptRoot % 16384 !== 0) {
+      const stage2 = setup.stage2;
+      if (stage2 === undefined) {
         throw new HalError(
           "emulated",
           "invalid-argument",
           "setup",
-          `Cannot set up vCPU ${this.id}: G-stage root 0x${setup.eptRoot.toString(16)} is not a 16 KiB-aligned host-physical address`,
+          `Cannot set up vCPU ${this.id}: a hypervisor-mode VM needs its G-stage table (stage2)`,
         );
       }
-      this.#eptRoot = setup.eptRoot;
+      this.#gstageMode = stage2.mode === "sv48x4" ? HGATP_MODE_SV48X4 : HGATP_MODE_SV39X4;
+      if (!Number.isSafeInteger(stage2.root) || stage2.root <= 0 || stage2.root % 16384 !== 0) {
+        throw new HalError(
+          "emulated",
+          "invalid-argument",
+          "setup",
+          `Cannot set up vCPU ${this.id}: G-stage root 0x${stage2.root.toString(16)} is not a 16 KiB-aligned host-physical address`,
+        );
+      }
+      this.#eptRoot = stage2.root;
     }
     this.#setUp = true;
     this.setEntry(setup.entry);

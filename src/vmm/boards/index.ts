@@ -1,16 +1,16 @@
 /** The builder's machine choice: which board a VM config gets. */
 
+import type { Board } from "../board.ts";
 import type { VmConfig } from "../config/types.ts";
 import { VmError } from "../errors.ts";
-import type { Machine } from "../machine.ts";
-import { RiscvVirtMachine } from "./riscv-virt.ts";
-import { X86PcMachine } from "./x86-pc.ts";
+import { RiscvVirtBoard } from "./riscv-virt/board.ts";
+import { X86PcBoard } from "./x86-pc/board.ts";
 
-export function machineFor(config: VmConfig): Machine {
+export function boardFor(config: VmConfig): Board {
   const label = `vm ${config.id} (${config.name})`;
   switch (config.arch) {
     case "riscv64":
-      return new RiscvVirtMachine(config.machine === "virt-bare" ? "bare" : "hypervisor");
+      return new RiscvVirtBoard(config.machine === "virt-bare" ? "bare" : "hypervisor");
     case "x86_64":
       if (config.machine === "virt-bare")
         throw new VmError(
@@ -18,7 +18,7 @@ export function machineFor(config: VmConfig): Machine {
           label,
           `base.machine = "virt-bare" is a RISC-V board; x86_64 guests use the PC machine`,
         );
-      return new X86PcMachine();
+      return new X86PcBoard();
     case "aarch64":
       throw new VmError("config", label, "aarch64 guests have no machine yet");
   }

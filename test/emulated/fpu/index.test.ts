@@ -4,9 +4,9 @@
  * property.test.ts (against the rational reference) and vectors.test.ts (QEMU-confirmed cases).
  */
 import { describe, expect, test } from "bun:test";
-import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, OPCODE_OP_FP } from "./constants.ts";
-import * as E from "./encode.ts";
-import { execFp, FP_ILLEGAL, FP_OK, FpState } from "./index.ts";
+import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, OPCODE_OP_FP } from "../../../src/hal/emulated/fpu/constants.ts";
+import * as E from "../../../src/hal/emulated/fpu/encode.ts";
+import { execFp, FP_ILLEGAL, FP_OK, FpState } from "../../../src/hal/emulated/fpu/index.ts";
 import { boxS, d, getF, IntRegs, run, s, setF } from "./testing.ts";
 
 const SNAN_D = 0x7ff0000000000001n;

@@ -5,9 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import * as E from "../../../src/hal/emulated/fpu/encode.ts";
+import { FP_OK, FpState } from "../../../src/hal/emulated/fpu/index.ts";
 import { floatBits, integerOperand, pairOf, sqrtOperand, toIntOperand, tripleOf } from "./arbitraries.ts";
-import * as E from "./encode.ts";
-import { FP_OK, FpState } from "./index.ts";
 import * as R from "./reference.ts";
 import { boxS, getF, IntRegs, run, setF } from "./testing.ts";
 

@@ -1,7 +1,7 @@
 /**
  * Register helpers for the FPU tests: BigInt views of FpState registers and of the integer register halves.
  */
-import { execFp, type FpState } from "./index.ts";
+import { execFp, type FpState } from "../../../src/hal/emulated/fpu/index.ts";
 
 export function setF(fp: FpState, i: number, bits: bigint): void {
   fp.bits[2 * i] = Number(BigInt.asIntN(32, bits));

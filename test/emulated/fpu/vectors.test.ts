@@ -8,11 +8,11 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import * as E from "./encode.ts";
-import { FP_OK, FpState } from "./index.ts";
+import * as E from "../../../src/hal/emulated/fpu/encode.ts";
+import { FP_OK, FpState } from "../../../src/hal/emulated/fpu/index.ts";
 import { getF, IntRegs, run, setF } from "./testing.ts";
 
-const PROGRAM_DIR = join(import.meta.dir, "..", "..", "..", "..", "test", "guests", "isa", "fp");
+const PROGRAM_DIR = join(import.meta.dir, "..", "..", "guests", "isa", "fp");
 const DIR = process.env.FPU_VECTOR_DIR ?? PROGRAM_DIR;
 
 const RM: Record<string, number> = { rne: 0, rtz: 1, rdn: 2, rup: 3, rmm: 4, dyn: 7 };

@@ -12,31 +12,33 @@
  * wires their interrupt lines.
  */
 
-import { hex, rangesOverlap } from "../../addrspace/addr.ts";
-import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
-import { BootTimer } from "../../devices/boot-timer.ts";
-import { Clint } from "../../devices/clint.ts";
-import { Plic } from "../../devices/plic.ts";
-import { SifiveTest } from "../../devices/sifive-test.ts";
-import { TestDevice } from "../../devices/test-device.ts";
-import type { IrqLine } from "../../devices/types.ts";
-import { UART_LSR, UART_RBR, Uart16550 } from "../../devices/uart16550.ts";
-import { EmptyVirtioMmioSlot } from "../../devices/virtio/empty-slot.ts";
+import { hex, rangesOverlap } from "../../../addrspace/addr.ts";
+import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import { BootTimer } from "../../../devices/boot-timer.ts";
+import { Clint } from "../../../devices/clint.ts";
+import { Plic } from "../../../devices/plic.ts";
+import { SifiveTest } from "../../../devices/sifive-test.ts";
+import { TestDevice } from "../../../devices/test-device.ts";
+import type { IrqLine } from "../../../devices/types.ts";
+import { UART_LSR, UART_RBR, Uart16550 } from "../../../devices/uart16550.ts";
+import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
 import {
   FileBlockBackend,
   VirtioBlock,
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
-} from "../../devices/virtio/index.ts";
-import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
-import type { AxVCpu } from "../../vcpu/axvcpu.ts";
-import type { VmConfig } from "../config/types.ts";
-import { VmError } from "../errors.ts";
-import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../loader/image.ts";
-import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../loader/riscv-image.ts";
-import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
-import { buildRiscvVirtDtb, IRQ_M_EXT, IRQ_S_EXT, virtBoardDescription } from "../riscv/fdt.ts";
+} from "../../../devices/virtio/index.ts";
+import type { AxVCpuExitReason, GuestPhysAddr } from "../../../hal/types.ts";
+import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
+import type { Board, BoardServices, VcpuBoot } from "../../board.ts";
+import type { VmConfig } from "../../config/types.ts";
+import { VmError } from "../../errors.ts";
+import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../../loader/image.ts";
+import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../../loader/riscv-image.ts";
+import type { TimerHandle } from "../../timer.ts";
+import { buildRiscvVirtDtb, IRQ_M_EXT, IRQ_S_EXT, virtBoardDescription } from "./device-tree.ts";
+import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 import {
   handleSbiCall,
   type RemoteFence,
@@ -52,9 +54,7 @@ import {
   type SbiRet,
   sbiLegacyRegister,
   sbiRetRegisters,
-} from "../riscv/sbi.ts";
-import type { TimerHandle } from "../timer.ts";
-import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./riscv-virt-layout.ts";
+} from "./sbi.ts";
 
 export type RiscvBoardKind = "hypervisor" | "bare";
 
@@ -81,11 +81,11 @@ const HTIF_CONSOLE_PUTCHAR = 1;
 const SYS_WRITE = 64;
 const SYS_EXIT = 93;
 
-export class RiscvVirtMachine implements Machine {
+export class RiscvVirtBoard implements Board {
   readonly name: string;
   readonly unmappedRead = "zeros";
   readonly #kind: RiscvBoardKind;
-  #s: MachineServices | undefined;
+  #s: BoardServices | undefined;
   #uart: Uart16550 | undefined;
   #clint: Clint | undefined;
   #clintTimer: TimerHandle | undefined;
@@ -133,7 +133,7 @@ export class RiscvVirtMachine implements Machine {
   // Devices
   // ------------------------------------------------------------------------------------------------------------
 
-  attach(s: MachineServices): void {
+  attach(s: BoardServices): void {
     this.#s = s;
     const harts = s.vcpuCount;
     this.#hsm = Array.from({ length: harts }, () => SBI_HSM_STATE_STOPPED);
@@ -205,7 +205,7 @@ export class RiscvVirtMachine implements Machine {
    * virtio-console go where they say (base and PLIC source); every layout window left over holds an empty slot
    * (DeviceID 0), so the device tree can list all of them as QEMU does.
    */
-  #attachVirtio(s: MachineServices, plic: Plic): void {
+  #attachVirtio(s: BoardServices, plic: Plic): void {
     const placed = new Map<number, { irq: number; size: number }>();
     const place = (base: number, size: number, irq: number, device: VirtioDevice<unknown>): void => {
       const transport = new VirtioMmioTransport({ device, memory: s.memory, irq: plic.sourceLine(irq) });
@@ -280,7 +280,7 @@ export class RiscvVirtMachine implements Machine {
   // Images
   // ------------------------------------------------------------------------------------------------------------
 
-  load(s: MachineServices): VcpuBoot[] {
+  load(s: BoardServices): VcpuBoot[] {
     const { kernel } = s.config;
     const loaded = this.#loadKernel(s);
     if (kernel.bios !== undefined) {
@@ -299,7 +299,6 @@ export class RiscvVirtMachine implements Machine {
         entry: kernel.entryPoint,
         startsRunning,
         setup: {
-          gstageMode: this.vmOptions(s.config).gstageMode,
           gprs: [
             [REG_A0, BigInt(hart)],
             [REG_A1, BigInt(dtbAddr ?? 0)],
@@ -310,7 +309,7 @@ export class RiscvVirtMachine implements Machine {
   }
 
   /** A Linux `Image` is checked against its header (2 MiB alignment, image_size inside RAM); others load as is. */
-  #loadKernel(s: MachineServices): LoadedImage {
+  #loadKernel(s: BoardServices): LoadedImage {
     const image = s.config.kernel.image;
     if (image.format !== "linux-image") return loadKernel(s.memory, image);
     const bytes = readImageFile(image.path, "kernel");
@@ -332,7 +331,7 @@ export class RiscvVirtMachine implements Machine {
     }
   }
 
-  #loadRamdisk(s: MachineServices, kernel: LoadedImage): { start: number; end: number } | undefined {
+  #loadRamdisk(s: BoardServices, kernel: LoadedImage): { start: number; end: number } | undefined {
     const ramdisk = s.config.kernel.ramdisk;
     if (ramdisk === undefined) return undefined;
     let at = ramdisk.loadAddr;
@@ -348,7 +347,7 @@ export class RiscvVirtMachine implements Machine {
 
   /** Load or generate the device tree; returns its address (a1), or undefined when the board gives none. */
   #placeDtb(
-    s: MachineServices,
+    s: BoardServices,
     kernel: LoadedImage,
     initrd: { start: number; end: number } | undefined,
   ): GuestPhysAddr | undefined {
@@ -409,7 +408,7 @@ export class RiscvVirtMachine implements Machine {
   }
 
   /** Top of the first RAM region, DTB_ALIGN aligned, with room for `size` bytes. */
-  #defaultDtbAddr(s: MachineServices, size: number): GuestPhysAddr {
+  #defaultDtbAddr(s: BoardServices, size: number): GuestPhysAddr {
     const region = s.addrSpace.regions[0];
     if (region === undefined) throw new VmError("image", s.label, "no RAM for the device tree");
     const end = region.gpa + region.size;
@@ -641,7 +640,7 @@ export class RiscvVirtMachine implements Machine {
   }
 
   /** The proxied syscalls of riscv-tests' benchmarks (`magic_mem`: [which, a0, a1, a2, ...]). */
-  #htifSyscall(s: MachineServices, magic: number, fromhost: number | undefined): void {
+  #htifSyscall(s: BoardServices, magic: number, fromhost: number | undefined): void {
     if (!s.memory.contains(magic, 64)) return;
     const which = Number(s.memory.readU64(magic));
     const arg0 = Number(s.memory.readU64(magic + 8));
@@ -669,7 +668,7 @@ export class RiscvVirtMachine implements Machine {
     this.#diskBackend = undefined;
   }
 
-  #services(): MachineServices {
+  #services(): BoardServices {
     if (this.#s === undefined) throw new Error("machine used before attach");
     return this.#s;
   }

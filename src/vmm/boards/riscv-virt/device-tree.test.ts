@@ -1,8 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { hasCommand, testIf } from "../../../test/support/skip.ts";
-import { FdtError } from "../fdt/fdt.ts";
-import { type DtbNode, dtbCells, dtbStrings, findDtbNode, parseDtb } from "../fdt/fdt-reader.ts";
-import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "../machines/riscv-virt-layout.ts";
+import { hasCommand, testIf } from "../../../../test/support/skip.ts";
+import { FdtError } from "../../fdt/fdt.ts";
+import { type DtbNode, dtbCells, dtbStrings, findDtbNode, parseDtb } from "../../fdt/fdt-reader.ts";
 import {
   buildRiscvVirtDtb,
   buildRiscvVirtFdt,
@@ -10,7 +9,8 @@ import {
   type RiscvBoardDescription,
   riscvIsa,
   virtBoardDescription,
-} from "./fdt.ts";
+} from "./device-tree.ts";
+import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
 /** The board the VMM builds for configs/linux-riscv64*.toml, from the shared layout. */
 function sampleBoard(harts: number, overrides: Partial<RiscvBoardDescription> = {}): RiscvBoardDescription {

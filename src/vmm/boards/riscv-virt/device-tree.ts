@@ -23,8 +23,8 @@
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
-import { Fdt, FdtError, type FdtNode } from "../fdt/fdt.ts";
-import { RISCV_VIRT, virtioMmioWindow } from "../machines/riscv-virt-layout.ts";
+import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
+import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
 /** The supervisor and machine external interrupt causes (privileged spec, mip.SEIP / mip.MEIP bit numbers). */
 export const IRQ_S_EXT = 9;

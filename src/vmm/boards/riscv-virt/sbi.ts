@@ -17,7 +17,7 @@
  *
  * Hart ids are the VM's vCPU ids, 0 .. hartCount-1.
  */
-import type { GuestPhysAddr, SystemDownAction } from "../../hal/types.ts";
+import type { GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spec constants

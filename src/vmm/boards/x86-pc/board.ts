@@ -6,24 +6,24 @@
  * test guests). The pieces are in src/vmm/x86/ (layout, loader, tables, legacy devices); this wires them.
  */
 
-import { hex, hexRange, rangesOverlap } from "../../addrspace/addr.ts";
-import type { MemoryRegionSpec } from "../../addrspace/addr-space.ts";
-import type { AxVCpuExitReason, GuestPhysAddr } from "../../hal/types.ts";
-import type { AxVCpu } from "../../vcpu/axvcpu.ts";
-import type { VmConfig } from "../config/types.ts";
-import { errorMessage, VmError } from "../errors.ts";
-import { loadKernel, readImageFile } from "../loader/image.ts";
-import type { Machine, MachineServices, VcpuBoot } from "../machine.ts";
-import { KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_SIZE, MMIO_MEM_START } from "../x86/layout.ts";
-import { attachX86LegacyDevices } from "../x86/legacy-devices.ts";
-import { prepareLinuxBoot } from "../x86/linux-boot.ts";
+import { hex, hexRange, rangesOverlap } from "../../../addrspace/addr.ts";
+import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import type { AxVCpuExitReason, GuestPhysAddr } from "../../../hal/types.ts";
+import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
+import type { Board, BoardServices, VcpuBoot } from "../../board.ts";
+import type { VmConfig } from "../../config/types.ts";
+import { errorMessage, VmError } from "../../errors.ts";
+import { loadKernel, readImageFile } from "../../loader/image.ts";
+import { KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_SIZE, MMIO_MEM_START } from "./layout.ts";
+import { attachX86LegacyDevices } from "./legacy-devices.ts";
+import { prepareLinuxBoot } from "./linux-boot.ts";
 
 /** x86 GPR numbers (instruction encoding order). */
 const REG_RAX = 0;
 /** -ENOSYS for hypercalls nobody handles. */
 const ENOSYS = -38n;
 
-export class X86PcMachine implements Machine {
+export class X86PcBoard implements Board {
   readonly name = "x86-pc";
   readonly unmappedRead = "ones";
   #createdAt = performance.now();
@@ -51,7 +51,7 @@ export class X86PcMachine implements Machine {
     });
   }
 
-  attach(s: MachineServices): void {
+  attach(s: BoardServices): void {
     attachX86LegacyDevices({
       portBus: s.port,
       mmioBus: s.mmio,
@@ -70,7 +70,7 @@ export class X86PcMachine implements Machine {
     }
   }
 
-  load(s: MachineServices): VcpuBoot[] {
+  load(s: BoardServices): VcpuBoot[] {
     const { kernel } = s.config;
     if (kernel.image.format === "bzimage" || (kernel.image.format === "elf" && s.config.vmType === "linux")) {
       return this.#loadLinux(s);
@@ -84,7 +84,7 @@ export class X86PcMachine implements Machine {
     }));
   }
 
-  #loadLinux(s: MachineServices): VcpuBoot[] {
+  #loadLinux(s: BoardServices): VcpuBoot[] {
     const { kernel } = s.config;
     const bytes = readImageFile(kernel.image.path, "kernel");
     const initrd = kernel.ramdisk === undefined ? undefined : readImageFile(kernel.ramdisk.path, "ramdisk");

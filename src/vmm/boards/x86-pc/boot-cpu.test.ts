@@ -1,7 +1,6 @@
 import { expect, test } from "bun:test";
-import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../hal/kvm/vm.ts";
+import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../../hal/kvm/vm.ts";
 import { BOOT_GDT, GDT_CODE64, GDT_DATA, GDT_TSS, segmentFromDescriptor, setupLongModeBoot } from "./boot-cpu.ts";
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import {
   BOOT_GDT_START,
   KVM_PRIVATE_SIZE,
@@ -11,6 +10,7 @@ import {
   PDPTE_START,
   PML4_START,
 } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
 
 test("GDT descriptors become the segments the CPU would cache", () => {
   expect(segmentFromDescriptor(GDT_CODE64, 1)).toEqual({

@@ -12,9 +12,7 @@ import {
   X86_RFLAGS_RESERVED,
   type X86Segment,
   type X86VcpuState,
-} from "../../hal/kvm/x86-state.ts";
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { LeWriter } from "./guest-memory-access.ts";
+} from "../../../hal/kvm/x86-state.ts";
 import {
   BOOT_GDT_ENTRIES,
   BOOT_GDT_START,
@@ -26,6 +24,8 @@ import {
   PML4_START,
   ZERO_PAGE_START,
 } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
+import { LeWriter } from "./le-writer.ts";
 
 /** Boot GDT descriptors (Intel SDM vol. 3, 3.4.5). */
 export const GDT_NULL = 0x0000_0000_0000_0000n;

@@ -3,8 +3,9 @@
  * them (Documentation/arch/x86/boot.rst and zero-page.rst). Offsets are from the start of the zero page, which are
  * also the offsets of the setup header inside a bzImage file.
  */
-import { LeWriter } from "./guest-memory-access.ts";
+
 import { EBDA_START, HIGH_RAM_START, HIMEM_START, MMIO_MEM_START, type RamRegion } from "./layout.ts";
+import { LeWriter } from "./le-writer.ts";
 
 export const BOOT_PARAMS_SIZE = 0x1000;
 

@@ -8,13 +8,13 @@
  * The device models are src/devices'; this only wires them the way a PC does.
  */
 
-import { BootTimer } from "../../devices/boot-timer.ts";
-import type { Bus } from "../../devices/bus.ts";
-import { CmosRtc } from "../../devices/cmos-rtc.ts";
-import { I8042 } from "../../devices/i8042.ts";
-import { LevelIrqLine } from "../../devices/irq.ts";
-import { Uart16550 } from "../../devices/uart16550.ts";
-import { UnclaimedPort } from "../../devices/unclaimed-port.ts";
+import { BootTimer } from "../../../devices/boot-timer.ts";
+import type { Bus } from "../../../devices/bus.ts";
+import { CmosRtc } from "../../../devices/cmos-rtc.ts";
+import { I8042 } from "../../../devices/i8042.ts";
+import { LevelIrqLine } from "../../../devices/irq.ts";
+import { Uart16550 } from "../../../devices/uart16550.ts";
+import { UnclaimedPort } from "../../../devices/unclaimed-port.ts";
 import { BOOT_TIMER_START, COM1_IRQ, COM1_PORT, I8042_PORT, RTC_PORT } from "./layout.ts";
 
 export interface X86LegacyDeviceOptions {

@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
+import { makeBzImage } from "../../../../test/support/x86-test-images.ts";
 import { BP_ACPI_RSDP_ADDR } from "./boot-params.ts";
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { ACPI_START, HIMEM_START, MPTABLE_START, PML4_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
 import { prepareLinuxBoot } from "./linux-boot.ts";
-import { makeBzImage } from "./test-images.ts";
 
 test("prepareLinuxBoot writes the MP table, ACPI tables, kernel, zero page and page tables, and gives the 64-bit state", () => {
   const size = 0x400_0000;

@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
+  FIXTURE_ELF_FILESZ,
+  FIXTURE_ELF_MEMSZ,
+  FIXTURE_ELF_PADDR,
+  FIXTURE_INIT_SIZE,
+  makeBzImage,
+  makeElfKernel,
+} from "../../../../test/support/x86-test-images.ts";
+import {
   BP_ACPI_RSDP_ADDR,
   BP_E820_ENTRIES,
   BP_E820_TABLE,
@@ -12,17 +20,9 @@ import {
   HDR_RAMDISK_SIZE,
   HDR_TYPE_OF_LOADER,
 } from "./boot-params.ts";
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import { CMDLINE_START, HIMEM_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
 import { LinuxLoaderError, loadLinux } from "./linux-loader.ts";
-import {
-  FIXTURE_ELF_FILESZ,
-  FIXTURE_ELF_MEMSZ,
-  FIXTURE_ELF_PADDR,
-  FIXTURE_INIT_SIZE,
-  makeBzImage,
-  makeElfKernel,
-} from "./test-images.ts";
 
 const RAM_SIZE = 0x400_0000; // 64 MiB
 

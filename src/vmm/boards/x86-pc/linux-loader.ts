@@ -7,7 +7,7 @@
  * the e820 map to ZERO_PAGE_START. A bad image is rejected with a `LinuxLoaderError` that says what is wrong.
  */
 
-import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../loader/elf.ts";
+import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../../loader/elf.ts";
 import {
   BOOT_FLAG_MAGIC,
   BOOT_PROTOCOL_MIN,
@@ -29,7 +29,6 @@ import {
   LOADFLAGS_LOADED_HIGH,
   XLF_KERNEL_64,
 } from "./boot-params.ts";
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
 import {
   CMDLINE_MAX_SIZE,
   CMDLINE_START,
@@ -39,6 +38,7 @@ import {
   type RamRegion,
   ZERO_PAGE_START,
 } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
 
 export type LinuxLoaderErrorKind = "bad-image" | "unsupported-image" | "no-room" | "bad-cmdline";
 

@@ -4,9 +4,10 @@
  * table ("PCMP") with one processor entry per vCPU, the ISA bus, the IOAPIC, IRQ 0..23 routed to IOAPIC pins
  * 0..23, ExtINT -> LINT0 and NMI -> LINT1 (MP spec chapter 4; the values Firecracker's mptable.rs uses).
  */
-import type { GuestMemoryAccess } from "./guest-memory-access.ts";
-import { checksum8, LeWriter } from "./guest-memory-access.ts";
+
 import { APIC_START, HIMEM_START, IOAPIC_START, MPTABLE_START, X86_MAX_CPUS } from "./layout.ts";
+import type { GuestMemoryAccess } from "./le-writer.ts";
+import { checksum8, LeWriter } from "./le-writer.ts";
 
 const MPF_SIGNATURE = "_MP_";
 const MPC_SIGNATURE = "PCMP";

@@ -19,8 +19,8 @@ import {
   sqrtOperand,
   toIntOperand,
   tripleOf,
-} from "../../../../src/hal/emulated/fpu/arbitraries.ts";
-import * as R from "../../../../src/hal/emulated/fpu/reference.ts";
+} from "../../../emulated/fpu/arbitraries.ts";
+import * as R from "../../../emulated/fpu/reference.ts";
 
 const MODES = ["rne", "rtz", "rdn", "rup", "rmm"] as const;
 type ModeName = (typeof MODES)[number];
