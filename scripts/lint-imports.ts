@@ -7,8 +7,14 @@
  * - `cli` may import anything under src; `vmm` anything but `cli`.
  * - `vcpu`, `devices`, `addrspace` may import their own folder and, from hal, only `src/hal/types.ts` (whether the
  *   import is type-only or not); never each other, `vmm` or `cli`.
- * - `src/hal/types.ts` imports nothing from src; `src/hal/<backend>/**` imports `src/hal/types.ts` and its own
- *   folder only.
+ * - `src/hal/types.ts` imports nothing from src but `src/arch`; `src/hal/<backend>/**` imports `src/hal/types.ts`
+ *   and its own folder only. Inside a backend, its generic files (directly in `src/hal/<backend>/`) reach a
+ *   per-guest-arch folder (`src/hal/<backend>/<arch>/`, arch one of riscv64, x86_64, aarch64) only through the
+ *   backend's arch table, `src/hal/<backend>/arches.ts`; one arch folder never imports another.
+ * - `src/arch/<arch>/**` (pure architectural facts) and `src/common/**` (pure helpers: number formatting, ranges)
+ *   import nothing but their own folder; every layer may import them.
+ * - `src/vmm/boards/<board>/**` takes from the HAL only `src/hal/types.ts` (never a backend) and imports no other
+ *   board's folder.
  * - `bun:ffi` is imported only by `src/hal/<backend>/sys.ts`; nothing under src imports `native/`.
  * - Code under src does not import `test/` (unit tests beside the code may), nor anything else outside src.
  *
@@ -275,8 +281,13 @@ export function scanImports(source: string): ImportRef[] {
 // Layers and rules
 // ---------------------------------------------------------------------------------------------------------------
 
+/** Guest architectures: the folder names of `src/arch/` and of a backend's per-arch code. */
+const ARCH_FOLDERS = new Set(["riscv64", "x86_64", "aarch64"]);
+
 type Place =
   | { readonly layer: "cli" | "vmm" | "vcpu" | "devices" | "addrspace" | "hal-types" }
+  | { readonly layer: "arch"; readonly arch: string }
+  | { readonly layer: "common" }
   | { readonly layer: "hal-backend"; readonly backend: string }
   | { readonly layer: "hal-other" } // a file directly in src/hal other than types.ts
   | { readonly layer: "src-other"; readonly folder: string }
@@ -296,6 +307,10 @@ export function placeOf(path: string): Place {
     case "devices":
     case "addrspace":
       return { layer: folder };
+    case "common":
+      return { layer: "common" };
+    case "arch":
+      return { layer: "arch", arch: parts[2] ?? "" };
     case "hal":
       if (parts.length === 3) return parts[2] === "types.ts" ? { layer: "hal-types" } : { layer: "hal-other" };
       return { layer: "hal-backend", backend: parts[2] ?? "" };
@@ -312,6 +327,8 @@ function layerName(place: Place): string {
       return "hal/types.ts";
     case "src-other":
       return `src/${place.folder}`;
+    case "arch":
+      return `arch/${place.arch}`;
     default:
       return place.layer;
   }
@@ -331,6 +348,21 @@ export function ruleBroken(from: string, target: string): string | undefined {
   if (source.layer === "src-other") return `src/${source.folder} is not a layer of docs/ARCHITECTURE.md`;
   if (dest.layer === "src-other") return `src/${dest.folder} is not a layer of docs/ARCHITECTURE.md`;
   if (dest.layer === "hal-other") return "src/hal holds only types.ts and one folder per backend";
+  if (source.layer === "arch") {
+    if (dest.layer === "arch" && dest.arch === source.arch) return undefined;
+    return `arch/${source.arch} holds pure architectural facts and imports nothing but its own folder`;
+  }
+  if (source.layer === "common") {
+    return dest.layer === "common" ? undefined : "src/common holds pure helpers and imports nothing but its own folder";
+  }
+  if (dest.layer === "arch") return ARCH_FOLDERS.has(dest.arch) ? undefined : `src/arch/${dest.arch} is not an arch`;
+  if (dest.layer === "common") return undefined;
+  const board = boardOf(from);
+  if (board !== undefined) {
+    if (dest.layer === "hal-backend") return "a board takes from the HAL only hal/types.ts, never a backend";
+    const other = boardOf(target);
+    if (other !== undefined && other !== board) return `a board imports no other board (${board} → ${other})`;
+  }
 
   switch (source.layer) {
     case "cli":
@@ -346,15 +378,38 @@ export function ruleBroken(from: string, target: string): string | undefined {
       return `${source.layer} → its own folder and hal/types.ts; dependencies point down only`;
     case "hal-types":
       return "hal/types.ts is the bottom of the graph and imports nothing from src";
-    case "hal-backend":
+    case "hal-backend": {
       if (dest.layer === "hal-types") return undefined;
-      if (dest.layer === "hal-backend" && dest.backend === source.backend) return undefined;
-      return `hal/${source.backend} → hal/types.ts and its own folder only`;
+      if (dest.layer !== "hal-backend" || dest.backend !== source.backend) {
+        return `hal/${source.backend} → hal/types.ts and its own folder only`;
+      }
+      const fromArch = backendArchOf(from);
+      const toArch = backendArchOf(target);
+      if (toArch === undefined || toArch === fromArch) return undefined;
+      if (fromArch !== undefined) return `hal/${source.backend}/${fromArch} imports no other arch folder (${toArch})`;
+      if (from === `src/hal/${source.backend}/arches.ts`) return undefined;
+      return `hal/${source.backend}'s generic files reach hal/${source.backend}/${toArch} only through hal/${source.backend}/arches.ts`;
+    }
     case "hal-other":
       return "src/hal holds only types.ts and one folder per backend";
     default:
       return undefined;
   }
+}
+
+/** The board folder of `src/vmm/boards/<board>/...`, or undefined. */
+function boardOf(path: string): string | undefined {
+  const parts = path.split("/");
+  return parts[0] === "src" && parts[1] === "vmm" && parts[2] === "boards" && parts.length > 4 ? parts[3] : undefined;
+}
+
+/** The per-guest-arch folder of `src/hal/<backend>/<arch>/...`, or undefined for a backend's generic files. */
+function backendArchOf(path: string): string | undefined {
+  const parts = path.split("/");
+  const folder = parts[3];
+  return parts[1] === "hal" && parts.length > 4 && folder !== undefined && ARCH_FOLDERS.has(folder)
+    ? folder
+    : undefined;
 }
 
 /** `bun:ffi` is allowed only in `src/hal/<backend>/sys.ts`. */
