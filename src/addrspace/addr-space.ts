@@ -12,9 +12,11 @@
  *   describe it as reserved (device tree /reserved-memory, e820 reserved) so the kernel leaves it alone.
  */
 
+import { hex, hexRange } from "../common/format.ts";
+import { isAligned, rangeFits, rangesOverlap } from "../common/ranges.ts";
 import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits, Stage2Table } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
-import { hex, hexRange, isAligned, PAGE_SIZE_4K, rangeFits, rangesOverlap } from "./addr.ts";
+import { PAGE_SIZE_4K } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
 import { type GStageMode, NestedPageTable } from "./nested-page-table.ts";
 

@@ -9,8 +9,9 @@
  * code and cached translations for those pages.
  */
 
+import { hex, hexRange } from "../common/format.ts";
+import { rangeFits, rangesOverlap } from "../common/ranges.ts";
 import type { GuestPhysAddr, HostMemory } from "../hal/types.ts";
-import { hex, hexRange, rangeFits, rangesOverlap } from "./addr.ts";
 
 export interface GuestMemoryRegion {
   /** Name for messages ("ram", "ram-high", ...). */

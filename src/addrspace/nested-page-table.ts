@@ -10,9 +10,11 @@
  *   user access for this stage). We set A and D up front so the hart never needs to update or fault on them.
  */
 
+import { hex, hexRange } from "../common/format.ts";
+import { isAligned, rangeFits } from "../common/ranges.ts";
 import type { HostMemory, HostPhysAddr, MappingFlagBits } from "../hal/types.ts";
 import { MappingFlags } from "../hal/types.ts";
-import { hex, hexRange, isAligned, PAGE_SIZE_4K, rangeFits } from "./addr.ts";
+import { PAGE_SIZE_4K } from "./addr.ts";
 
 export type GStageMode = "sv39x4" | "sv48x4";
 

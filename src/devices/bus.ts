@@ -9,7 +9,7 @@
  * thrown): what to do with it (ignore, read all-ones, stop the VM) is the VMM's policy.
  */
 
-import { hex } from "./errors.ts";
+import { hex } from "../common/format.ts";
 import type { AccessWidth, BusDevice, Snapshottable } from "./types.ts";
 
 export type AddressSpace = "mmio" | "port" | "sysreg";

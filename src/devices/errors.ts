@@ -24,8 +24,3 @@ export class DeviceError extends Error {
     this.kind = kind;
   }
 }
-
-/** `0x…` formatting used in messages. */
-export function hex(value: number | bigint): string {
-  return `0x${value.toString(16)}`;
-}

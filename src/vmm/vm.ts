@@ -14,9 +14,9 @@
  */
 
 import { type ConsolaInstance, consola } from "consola";
-import { hex } from "../addrspace/addr.ts";
 import { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
+import { hex } from "../common/format.ts";
 import { Bus } from "../devices/bus.ts";
 import type {
   AccessWidth,

@@ -10,7 +10,7 @@
  */
 
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from "node:fs";
-import { hex } from "../errors.ts";
+import { hex } from "../../common/format.ts";
 
 export interface BlockBackend {
   /** Bytes of storage. */

@@ -37,7 +37,8 @@
  *   aligned 32-bit ones) do nothing, read 0 and are counted in `stats.badAccesses`.
  */
 
-import { DeviceError, hex } from "../errors.ts";
+import { hex } from "../../common/format.ts";
+import { DeviceError } from "../errors.ts";
 import type { BusDevice, DeviceMemory, DeviceStats, IrqLine, Snapshottable } from "../types.ts";
 import {
   featureBit,

@@ -31,7 +31,7 @@
  * VIRTQ_AVAIL_F_NO_INTERRUPT flag is honoured and the device never sets VIRTQ_USED_F_NO_NOTIFY.
  */
 
-import { hex } from "../errors.ts";
+import { hex } from "../../common/format.ts";
 import type { DeviceMemory } from "../types.ts";
 
 export const VIRTQ_DESC_F_NEXT = 1;

@@ -11,6 +11,7 @@
  * pending and enabled in mie, otherwise it is a no-op, as the spec allows.
  */
 
+import { hex } from "../../common/format.ts";
 import {
   type AccessWidth,
   type AxVCpuExitReason,
@@ -94,10 +95,6 @@ interface PendingRead {
   readonly reg: number;
   readonly width: AccessWidth;
   readonly signedExt: boolean;
-}
-
-function hex(v: number): string {
-  return v < 0 ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`;
 }
 
 export class EmulatedVcpu implements HalVcpu {

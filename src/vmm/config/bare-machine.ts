@@ -5,9 +5,10 @@
  */
 
 import { basename, resolve as resolvePath } from "node:path";
+import { hex } from "../../common/format.ts";
 
 import { MappingFlags } from "../../hal/types.ts";
-import { ConfigError, type ConfigIssue, hex } from "./errors.ts";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { probeImage } from "./images.ts";
 import { resolveVmConfig } from "./resolve.ts";
 import type { RawVmConfig } from "./schema.ts";

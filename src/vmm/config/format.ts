@@ -2,8 +2,8 @@
  * `axvisor check` output: a resolved `VmConfig` as readable text, with every default made visible.
  */
 
+import { formatSize, hex, hexRange } from "../../common/format.ts";
 import { MappingFlags } from "../../hal/types.ts";
-import { formatSize, hex, hexRange } from "./errors.ts";
 import { type BootFile, EMULATED_DEVICE_TYPE_CODES, type VmConfig } from "./types.ts";
 
 /** MappingFlags bits as letters ("rwx", "rw-u" style): r w x, then u (user), d (device), n (uncached). */

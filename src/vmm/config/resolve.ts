@@ -6,10 +6,9 @@
  */
 
 import { isAbsolute, resolve as resolvePath } from "node:path";
-
+import { formatSize, hex, hexRange } from "../../common/format.ts";
 import type { GuestArch } from "../../hal/types.ts";
 import type { ConfigIssue } from "./errors.ts";
-import { formatSize, hex, hexRange } from "./errors.ts";
 import { type ImageProbe, probedArch, probeImage } from "./images.ts";
 import type { RawVmConfig } from "./schema.ts";
 import {

@@ -14,10 +14,9 @@
  */
 
 import { z } from "zod";
-
+import { hex } from "../../common/format.ts";
 import { MappingFlags } from "../../hal/types.ts";
 import type { ConfigIssue } from "./errors.ts";
-import { hex } from "./errors.ts";
 import {
   EMULATED_DEVICE_TYPE_CODES,
   type EmulatedDeviceType,

@@ -1,3 +1,4 @@
+import { hex } from "../../common/format.ts";
 /**
  * ELF64 little-endian executable parser for loading kernels and test programs.
  *
@@ -62,10 +63,6 @@ export class ElfError extends Error {
 
 export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true) === ELF_MAGIC;
-}
-
-function hex(value: number): string {
-  return `0x${value.toString(16)}`;
 }
 
 /** Read a u64 field as a number, rejecting values that do not fit in 53 bits. */

@@ -4,8 +4,8 @@
  */
 
 import { readFileSync } from "node:fs";
-import { hexRange } from "../../addrspace/addr.ts";
 import type { GuestMemory } from "../../addrspace/guest-memory.ts";
+import { hexRange } from "../../common/format.ts";
 import type { KernelImage } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
 import { type ElfImage, parseElf } from "./elf.ts";

@@ -1,3 +1,5 @@
+import { hex } from "../../common/format.ts";
+import { alignUp } from "../../common/ranges.ts";
 /**
  * The RISC-V Linux `Image` format: a flat kernel binary whose first 64 bytes are a header
  * (Linux Documentation/riscv/boot-image-header.rst, header version 0.2):
@@ -155,7 +157,6 @@ export function planRiscvImageLoad(
   if (first === undefined) throw new RiscvImageError("placement", `Cannot place ${what}: the VM has no RAM`);
   const loadAddress = placement.loadAddress ?? alignUp(first.base, alignment) + alignUp(header.textOffset, alignment);
   const span = Math.max(header.imageSize, fileSize);
-  const hex = (n: number): string => `0x${n.toString(16)}`;
   if (loadAddress % alignment !== 0) {
     throw new RiscvImageError(
       "placement",
@@ -176,8 +177,4 @@ export function planRiscvImageLoad(
     );
   }
   return { loadAddress, entry: loadAddress, fileSize, span, end: loadAddress + span };
-}
-
-function alignUp(n: number, alignment: number): number {
-  return Math.ceil(n / alignment) * alignment;
 }

@@ -12,8 +12,9 @@
  * wires their interrupt lines.
  */
 
-import { hex, rangesOverlap } from "../../../addrspace/addr.ts";
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import { hex } from "../../../common/format.ts";
+import { rangesOverlap } from "../../../common/ranges.ts";
 import { BootTimer } from "../../../devices/boot-timer.ts";
 import { Clint } from "../../../devices/clint.ts";
 import { Plic } from "../../../devices/plic.ts";

@@ -99,7 +99,7 @@ export function plicContexts(harts: number, layout: PlicContextLayout = "machine
 
 /** Node path of the UART, for `stdout-path` and `aliases`. */
 export function uartNodePath(base: number): string {
-  return `/soc/serial@${hex(base)}`;
+  return `/soc/serial@${unitAddress(base)}`;
 }
 
 // Canonical order of single-letter extensions (unprivileged ISA, "ISA Extension Naming Conventions").
@@ -212,7 +212,7 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
 
   for (const region of board.memory) {
     root
-      .addNode(`memory@${hex(region.base)}`)
+      .addNode(`memory@${unitAddress(region.base)}`)
       .string("device_type", "memory")
       .u64s("reg", [region.base, region.size]);
   }
@@ -225,7 +225,7 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
   if (board.uart !== undefined) {
     const { base, size, irq, clockFrequency } = board.uart;
     soc
-      .addNode(`serial@${hex(base)}`)
+      .addNode(`serial@${unitAddress(base)}`)
       .string("compatible", "ns16550a")
       .u64s("reg", [base, size])
       .u32("clock-frequency", clockFrequency)
@@ -236,7 +236,7 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
   }
   for (const v of board.virtio ?? []) {
     soc
-      .addNode(`virtio_mmio@${hex(v.base)}`)
+      .addNode(`virtio_mmio@${unitAddress(v.base)}`)
       .string("compatible", "virtio,mmio")
       .u64s("reg", [v.base, v.size])
       .u32("interrupts", v.irq)
@@ -244,7 +244,7 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
   }
   if (board.testFinisher !== undefined) {
     const test = soc
-      .addNode(`test@${hex(board.testFinisher.base)}`)
+      .addNode(`test@${unitAddress(board.testFinisher.base)}`)
       .strings("compatible", ["sifive,test1", "sifive,test0", "syscon"])
       .u64s("reg", [board.testFinisher.base, board.testFinisher.size]);
     root
@@ -307,7 +307,7 @@ function addCpus(root: FdtNode, board: RiscvBoardDescription): FdtNode[] {
 
 function addPlic(soc: FdtNode, board: RiscvBoardDescription, intcs: readonly FdtNode[]): FdtNode {
   const { base, size, ndev } = board.plic;
-  const plic = soc.addNode(`plic@${hex(base)}`);
+  const plic = soc.addNode(`plic@${unitAddress(base)}`);
   plic
     .u32("#interrupt-cells", 1)
     .u32("#address-cells", 0)
@@ -324,7 +324,8 @@ function addPlic(soc: FdtNode, board: RiscvBoardDescription, intcs: readonly Fdt
   return plic;
 }
 
-function hex(n: number): string {
+/** A node's unit address: hex without the 0x (`uart@10000000`). */
+function unitAddress(n: number): string {
   return n.toString(16);
 }
 

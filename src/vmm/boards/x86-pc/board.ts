@@ -6,8 +6,9 @@
  * test guests). The pieces are in src/vmm/x86/ (layout, loader, tables, legacy devices); this wires them.
  */
 
-import { hex, hexRange, rangesOverlap } from "../../../addrspace/addr.ts";
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import { hex, hexRange } from "../../../common/format.ts";
+import { rangesOverlap } from "../../../common/ranges.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import type { Board, BoardServices, VcpuBoot } from "../../board.ts";

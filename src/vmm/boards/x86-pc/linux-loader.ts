@@ -7,6 +7,7 @@
  * the e820 map to ZERO_PAGE_START. A bad image is rejected with a `LinuxLoaderError` that says what is wrong.
  */
 
+import { hex } from "../../../common/format.ts";
 import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../../loader/elf.ts";
 import {
   BOOT_FLAG_MAGIC,
@@ -95,8 +96,6 @@ export function detectKernelFormat(kernel: Uint8Array): "bzImage" | "elf" | unde
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-const hex = (value: number): string => `0x${value.toString(16)}`;
 
 /** Load a Linux kernel (+ initrd, cmdline, zero page) into guest memory. */
 export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): LinuxLoadResult {

@@ -1,0 +1,38 @@
+/**
+ * Alignment and range arithmetic on address-sized numbers (below 2^53, so no bitwise tricks), shared by every
+ * layer (it imports nothing).
+ */
+
+export function isAligned(value: number, alignment: number): boolean {
+  return value % alignment === 0;
+}
+
+export function alignDown(value: number, alignment: number): number {
+  return value - (value % alignment);
+}
+
+export function alignUp(value: number, alignment: number): number {
+  const rest = value % alignment;
+  return rest === 0 ? value : value + (alignment - rest);
+}
+
+export function isPowerOfTwo(value: number): boolean {
+  // Bitwise tricks only work below 2^31; log2 is exact for powers of two.
+  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
+}
+
+/** True when [aStart, aStart+aSize) and [bStart, bStart+bSize) share a byte. */
+export function rangesOverlap(aStart: number, aSize: number, bStart: number, bSize: number): boolean {
+  return aStart < bStart + bSize && bStart < aStart + aSize;
+}
+
+/** True when `start + size` stays a safe integer. */
+export function rangeFits(start: number, size: number): boolean {
+  return (
+    Number.isSafeInteger(start) &&
+    Number.isSafeInteger(size) &&
+    start >= 0 &&
+    size >= 0 &&
+    Number.isSafeInteger(start + size)
+  );
+}
