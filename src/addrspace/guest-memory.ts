@@ -11,7 +11,7 @@
 
 import { hex, hexRange } from "../common/format.ts";
 import { rangeFits, rangesOverlap } from "../common/ranges.ts";
-import type { GuestPhysAddr, HostMemory } from "../hal/types.ts";
+import type { GuestMemoryAccess, GuestPhysAddr, HostMemory } from "../hal/types.ts";
 
 export interface GuestMemoryRegion {
   /** Name for messages ("ram", "ram-high", ...). */
@@ -43,7 +43,7 @@ export class GuestMemoryError extends Error {
   }
 }
 
-export class GuestMemory {
+export class GuestMemory implements GuestMemoryAccess {
   readonly #regions: readonly GuestMemoryRegion[];
   readonly #starts: Float64Array;
   #lastHit = 0;

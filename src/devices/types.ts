@@ -45,26 +45,3 @@ export interface DeviceStats {
 export function isAccessWidth(value: number): value is AccessWidth {
   return value === 1 || value === 2 || value === 4 || value === 8;
 }
-
-/**
- * Guest memory as a device model sees it (vm-memory's consumer-side `GuestMemory`): guest-physical addresses,
- * little-endian multi-byte values, every access bounds-checked. The VMM's `addrspace` `GuestMemory` satisfies it
- * structurally; devices never import `addrspace`.
- *
- * An access that leaves guest memory throws (the VMM's `GuestMemoryError`), and a write may have been partly done
- * when it does. Devices therefore check `contains` before touching a guest-supplied range, and treat a throw that
- * slips through as a guest error (a failed request, or DEVICE_NEEDS_RESET for virtio): it never escapes a
- * guest-triggered path.
- */
-export interface DeviceMemory {
-  /** Whether every byte of [gpa, gpa + length) is guest memory. */
-  contains(gpa: number, length: number): boolean;
-  read(gpa: number, length: number): Uint8Array;
-  /** Fill `target` from [gpa, gpa + target.length). */
-  readInto(gpa: number, target: Uint8Array): void;
-  write(gpa: number, data: Uint8Array): void;
-  readU16(gpa: number): number;
-  readU32(gpa: number): number;
-  writeU16(gpa: number, value: number): void;
-  writeU32(gpa: number, value: number): void;
-}

@@ -189,6 +189,34 @@ export interface HalVmOptions {
 }
 
 /**
+ * Guest memory as its consumers see it (vm-memory's `GuestMemory`, consumer side): devices, virtqueues, loaders,
+ * the SBI layer and boards reach guest RAM only through this. Guest-physical addresses, little-endian multi-byte
+ * values, every access bounds-checked. The address space's `GuestMemory` implements it; code below the VMM never
+ * imports `addrspace`.
+ *
+ * An access that leaves guest memory throws (`GuestMemoryError`), and a write may have been partly done when it
+ * does. Code acting for the guest therefore checks `contains` before touching a guest-supplied range, and treats a
+ * throw that slips through as a guest error (a failed request, DEVICE_NEEDS_RESET for virtio): it never escapes a
+ * guest-triggered path.
+ */
+export interface GuestMemoryAccess {
+  /** Whether every byte of [gpa, gpa + length) is guest memory. Never throws. */
+  contains(gpa: GuestPhysAddr, length: number): boolean;
+  /** A copy of [gpa, gpa + length). */
+  read(gpa: GuestPhysAddr, length: number): Uint8Array;
+  /** Fill `target` from [gpa, gpa + target.length). */
+  readInto(gpa: GuestPhysAddr, target: Uint8Array): void;
+  /** Write `data` at `gpa` (and tell the backend, so the emulated hart drops stale decoded code). */
+  write(gpa: GuestPhysAddr, data: Uint8Array): void;
+  readU16(gpa: GuestPhysAddr): number;
+  readU32(gpa: GuestPhysAddr): number;
+  readU64(gpa: GuestPhysAddr): bigint;
+  writeU16(gpa: GuestPhysAddr, value: number): void;
+  writeU32(gpa: GuestPhysAddr, value: number): void;
+  writeU64(gpa: GuestPhysAddr, value: bigint): void;
+}
+
+/**
  * A block of host memory that can back guest memory or hold VMM-built structures (nested page tables).
  * It is page-aligned and zeroed when allocated, and owned by the VM that allocated it.
  */

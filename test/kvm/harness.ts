@@ -2,12 +2,13 @@
  * Shared set-up for the KVM tests and benchmarks: a VM with RAM at 0, a guest image from test/guests/x86, and a
  * loop that runs a vCPU until a condition while recording exits.
  */
+
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { GuestMemory } from "../../src/addrspace/guest-memory.ts";
 import { type KvmHypervisor, type KvmVcpu, type KvmVm, kvmBackend } from "../../src/hal/kvm/index.ts";
-import type { AxVCpuExitReason, HostMemory } from "../../src/hal/types.ts";
+import type { AxVCpuExitReason, GuestMemoryAccess, HostMemory } from "../../src/hal/types.ts";
 import { MappingFlags } from "../../src/hal/types.ts";
-import type { GuestMemoryAccess } from "../../src/vmm/boards/x86-pc/le-writer.ts";
 import type { Requirement } from "../support/skip.ts";
 
 export const GUEST_DIR = join(import.meta.dir, "..", "guests", "x86");
@@ -25,25 +26,9 @@ export function guestImage(name: string): Uint8Array {
   return new Uint8Array(readFileSync(join(GUEST_DIR, `${name}.bin`)));
 }
 
-/** Guest memory over one RAM block at GPA 0 (bounds-checked like GuestMemory). */
+/** Guest memory over one RAM block at GPA 0. */
 export function ramAccess(ram: HostMemory): GuestMemoryAccess {
-  const check = (gpa: number, length: number): void => {
-    if (gpa < 0 || gpa + length > ram.bytes.length) {
-      throw new RangeError(
-        `Cannot access [0x${gpa.toString(16)}, 0x${(gpa + length).toString(16)}): RAM is [0, 0x${ram.bytes.length.toString(16)})`,
-      );
-    }
-  };
-  return {
-    write(gpa, data) {
-      check(gpa, data.length);
-      ram.bytes.set(data, gpa);
-    },
-    read(gpa, length) {
-      check(gpa, length);
-      return ram.bytes.slice(gpa, gpa + length);
-    },
-  };
+  return new GuestMemory([{ name: "ram", gpa: 0, bytes: ram.bytes, host: ram }]);
 }
 
 export interface TestVm extends Disposable {

@@ -13,7 +13,7 @@
  * reaching the vCPU loop. Guest misbehaviour the device detects itself is reported with `context.fail(...)`.
  */
 
-import type { DeviceMemory } from "../types.ts";
+import type { GuestMemoryAccess } from "../../hal/types.ts";
 import type { DescriptorChain, Virtqueue, VirtqueueError } from "./queue.ts";
 
 /** Why a device stopped working until the next reset (DEVICE_NEEDS_RESET). */
@@ -27,7 +27,7 @@ export type VirtioFailure =
 
 /** What the transport gives a device when the driver sets DRIVER_OK. Valid until the device's `reset()`. */
 export interface VirtioDeviceContext {
-  readonly memory: DeviceMemory;
+  readonly memory: GuestMemoryAccess;
   /** The negotiated feature bits (device and transport bits). */
   readonly features: bigint;
   /**

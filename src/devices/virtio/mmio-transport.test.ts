@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { acceptAllBut, TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
+import type { GuestMemoryAccess } from "../../hal/types.ts";
 import { DeviceError } from "../errors.ts";
-import type { DeviceMemory } from "../types.ts";
 import {
   featureBit,
   VIRTIO_F_EVENT_IDX,
@@ -49,8 +49,8 @@ import {
   VirtioMmioTransport,
 } from "./mmio-transport.ts";
 
-// The VMM's GuestMemory (TestGuestRam.memory) must be usable wherever devices expect DeviceMemory.
-const deviceMemory: (ram: TestGuestRam) => DeviceMemory = (ram) => ram.memory;
+// The VMM's GuestMemory (TestGuestRam.memory) must be usable wherever devices expect GuestMemoryAccess.
+const deviceMemory: (ram: TestGuestRam) => GuestMemoryAccess = (ram) => ram.memory;
 void deviceMemory;
 
 const ECHO_ID = 0x7e;

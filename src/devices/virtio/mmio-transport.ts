@@ -38,8 +38,9 @@
  */
 
 import { hex } from "../../common/format.ts";
+import type { GuestMemoryAccess } from "../../hal/types.ts";
 import { DeviceError } from "../errors.ts";
-import type { BusDevice, DeviceMemory, DeviceStats, IrqLine, Snapshottable } from "../types.ts";
+import type { BusDevice, DeviceStats, IrqLine, Snapshottable } from "../types.ts";
 import {
   featureBit,
   featuresText,
@@ -116,7 +117,7 @@ const DRIVER_STATUS_BITS =
 export interface VirtioMmioOptions<State> {
   readonly device: VirtioDevice<State>;
   /** Guest memory the queues live in (the VMM's GuestMemory). */
-  readonly memory: DeviceMemory;
+  readonly memory: GuestMemoryAccess;
   /** The interrupt output (level: high while InterruptStatus != 0). */
   readonly irq: IrqLine;
   /** VendorID register value. Default `VIRTIO_MMIO_VENDOR_ID_AXVISOR`. */
@@ -180,7 +181,7 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     deviceErrors: 0,
   };
 
-  readonly #memory: DeviceMemory;
+  readonly #memory: GuestMemoryAccess;
   readonly #irq: IrqLine;
   readonly #queues: readonly Virtqueue[];
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { type DriverBuffer, DriverQueue, TEST_RAM_BASE, TestGuestRam } from "../../../test/support/virtio-driver.ts";
-import type { DeviceMemory } from "../types.ts";
+import type { GuestMemoryAccess } from "../../hal/types.ts";
 import {
   type PopResult,
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -431,7 +431,7 @@ describe("used ring and notification suppression", () => {
 
 describe("guest memory faults", () => {
   /** Guest memory that starts refusing every access after `budget` successful ones. */
-  function flaky(inner: DeviceMemory, budget: { left: number }): DeviceMemory {
+  function flaky(inner: GuestMemoryAccess, budget: { left: number }): GuestMemoryAccess {
     const gate = () => {
       if (budget.left-- <= 0) throw new Error("injected guest memory fault");
     };
@@ -456,6 +456,14 @@ describe("guest memory faults", () => {
       readU32: (gpa) => {
         gate();
         return inner.readU32(gpa);
+      },
+      readU64: (gpa) => {
+        gate();
+        return inner.readU64(gpa);
+      },
+      writeU64: (gpa, value) => {
+        gate();
+        return inner.writeU64(gpa, value);
       },
       writeU16: (gpa, value) => {
         gate();

@@ -32,7 +32,7 @@
  */
 
 import { hex } from "../../common/format.ts";
-import type { DeviceMemory } from "../types.ts";
+import type { GuestMemoryAccess } from "../../hal/types.ts";
 
 export const VIRTQ_DESC_F_NEXT = 1;
 export const VIRTQ_DESC_F_WRITE = 2;
@@ -154,10 +154,10 @@ export class DescriptorChain {
   readonly writable: readonly DescriptorBuffer[];
   readonly readableLength: number;
   readonly writableLength: number;
-  readonly #memory: DeviceMemory;
+  readonly #memory: GuestMemoryAccess;
 
   constructor(
-    memory: DeviceMemory,
+    memory: GuestMemoryAccess,
     head: number,
     readable: readonly DescriptorBuffer[],
     writable: readonly DescriptorBuffer[],
@@ -184,7 +184,7 @@ export class DescriptorChain {
 }
 
 function gather(
-  memory: DeviceMemory,
+  memory: GuestMemoryAccess,
   buffers: readonly DescriptorBuffer[],
   offset: number,
   target: Uint8Array,
@@ -205,7 +205,12 @@ function gather(
   return done;
 }
 
-function scatter(memory: DeviceMemory, buffers: readonly DescriptorBuffer[], offset: number, data: Uint8Array): number {
+function scatter(
+  memory: GuestMemoryAccess,
+  buffers: readonly DescriptorBuffer[],
+  offset: number,
+  data: Uint8Array,
+): number {
   let skip = offset;
   let done = 0;
   for (const b of buffers) {
@@ -280,7 +285,7 @@ export class Virtqueue {
   #deviceHigh = 0;
 
   // Set by `activate` (addresses known to be valid numbers inside memory).
-  #memory: DeviceMemory | undefined;
+  #memory: GuestMemoryAccess | undefined;
   #desc = 0;
   #avail = 0;
   #used = 0;
@@ -369,7 +374,7 @@ export class Virtqueue {
    * Check the driver's configuration against guest memory and start using the rings (at DRIVER_OK, for a ready
    * queue). Ring positions start at 0, as the driver's zeroed rings do.
    */
-  activate(memory: DeviceMemory, features: VirtqueueFeatures): VirtqueueError | undefined {
+  activate(memory: GuestMemoryAccess, features: VirtqueueFeatures): VirtqueueError | undefined {
     const size = this.#size;
     if (!isValidQueueSize(size, this.maxSize)) {
       return this.#error(
@@ -560,12 +565,12 @@ export class Virtqueue {
 
   // -- internals -------------------------------------------------------------------------------------------------
 
-  #writeAvailEvent(memory: DeviceMemory): void {
+  #writeAvailEvent(memory: GuestMemoryAccess): void {
     memory.writeU16(this.#used + USED_RING + VIRTQ_USED_ELEM_SIZE * this.#size, this.#nextAvail);
   }
 
   /** Walk the chain starting at `head` (an index already checked against the table). */
-  #walk(memory: DeviceMemory, head: number): PopResult {
+  #walk(memory: GuestMemoryAccess, head: number): PopResult {
     const queueSize = this.#size;
     const readable: DescriptorBuffer[] = [];
     const writable: DescriptorBuffer[] = [];

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { GuestMemory } from "../../../addrspace/guest-memory.ts";
 import {
   CAUSE_LOAD_PAGE_FAULT,
   fenceRange,
@@ -72,11 +73,7 @@ class FakePlatform implements SbiPlatform {
     if (state === undefined) throw new Error(`test bug: hart ${hart}`);
     return state;
   }
-  readonly memory = {
-    contains: (gpa: number, length: number): boolean => gpa >= RAM_BASE && gpa + length <= RAM_BASE + RAM_SIZE,
-    read: (gpa: number, length: number): Uint8Array => this.ram.slice(gpa - RAM_BASE, gpa - RAM_BASE + length),
-    write: (gpa: number, bytes: Uint8Array): void => this.ram.set(bytes, gpa - RAM_BASE),
-  };
+  readonly memory = new GuestMemory([{ name: "ram", gpa: RAM_BASE, bytes: this.ram }]);
   setTimer(hart: number, stimeValue: bigint): void {
     this.timers.push([hart, stimeValue]);
   }

@@ -17,7 +17,7 @@
  *
  * Hart ids are the VM's vCPU ids, 0 .. hartCount-1.
  */
-import type { GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
+import type { GuestMemoryAccess, GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Spec constants
@@ -144,16 +144,6 @@ const MAX_SAFE_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
 // The interface the VMM implements
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Guest RAM as the SBI layer needs it (the VMM's GuestMemory satisfies it). */
-export interface SbiGuestMemory {
-  /** True when every byte of guest-physical [gpa, gpa + length) is guest RAM. Must not throw. */
-  contains(gpa: GuestPhysAddr, length: number): boolean;
-  /** Copy of guest-physical [gpa, gpa + length); only called on ranges `contains` accepted. */
-  read(gpa: GuestPhysAddr, length: number): Uint8Array;
-  /** Write `bytes` at guest-physical `gpa` (and tell the backend, as GuestMemory does); only on accepted ranges. */
-  write(gpa: GuestPhysAddr, bytes: Uint8Array): void;
-}
-
 /** The result of reading guest-virtual memory as VS-mode would (legacy calls pass pointers, not addresses). */
 export type GuestVirtualRead =
   | { readonly ok: true; readonly value: bigint }
@@ -183,7 +173,7 @@ export interface SbiPlatform {
   readonly hartCount: number;
   /** The HSM state of hart `hart` (0 <= hart < hartCount). */
   hartState(hart: number): SbiHsmState;
-  readonly memory: SbiGuestMemory;
+  readonly memory: GuestMemoryAccess;
   /**
    * Whether the guest's harts implement the H extension (nested virtualization). When false, the RFENCE
    * HFENCE.* functions answer SBI_ERR_NOT_SUPPORTED, as the spec says for harts without it.

@@ -11,8 +11,8 @@
  * the kernel's scan of 0xE0000..0xFFFFF finds it, and its address also goes into boot_params.acpi_rsdp_addr.
  */
 
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { ACPI_START, APIC_START, HIMEM_START, IOAPIC_START, X86_MAX_CPUS } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { checksum8, LeWriter } from "./le-writer.ts";
 
 const SDT_HEADER_SIZE = 36;

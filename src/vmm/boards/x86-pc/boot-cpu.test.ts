@@ -1,5 +1,7 @@
 import { expect, test } from "bun:test";
+import { GuestMemory } from "../../../addrspace/guest-memory.ts";
 import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../../hal/kvm/vm.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { BOOT_GDT, GDT_CODE64, GDT_DATA, GDT_TSS, segmentFromDescriptor, setupLongModeBoot } from "./boot-cpu.ts";
 import {
   BOOT_GDT_START,
@@ -10,7 +12,6 @@ import {
   PDPTE_START,
   PML4_START,
 } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 
 test("GDT descriptors become the segments the CPU would cache", () => {
   expect(segmentFromDescriptor(GDT_CODE64, 1)).toEqual({
@@ -45,10 +46,7 @@ test("GDT descriptors become the segments the CPU would cache", () => {
 
 test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging registers", () => {
   const bytes = new Uint8Array(0x10_0000);
-  const memory: GuestMemoryAccess = {
-    write: (gpa, data) => bytes.set(data, gpa),
-    read: (gpa, length) => bytes.slice(gpa, gpa + length),
-  };
+  const memory: GuestMemoryAccess = new GuestMemory([{ name: "ram", gpa: 0, bytes }]);
   const state = setupLongModeBoot(memory, { entry: 0x100200 });
   const view = new DataView(bytes.buffer);
   BOOT_GDT.forEach((entry, i) => expect(view.getBigUint64(BOOT_GDT_START + i * 8, true)).toBe(entry));

@@ -3,6 +3,7 @@
  * empty IDT, identity-mapping page tables for the first GiB, and the registers (Documentation/arch/x86/boot.rst,
  * "64-bit Boot Protocol"; values as Firecracker's arch/x86_64/regs.rs).
  */
+
 import {
   X86_CR0_PE,
   X86_CR0_PG,
@@ -13,6 +14,7 @@ import {
   type X86Segment,
   type X86VcpuState,
 } from "../../../hal/kvm/x86-state.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import {
   BOOT_GDT_ENTRIES,
   BOOT_GDT_START,
@@ -24,7 +26,6 @@ import {
   PML4_START,
   ZERO_PAGE_START,
 } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { LeWriter } from "./le-writer.ts";
 
 /** Boot GDT descriptors (Intel SDM vol. 3, 3.4.5). */

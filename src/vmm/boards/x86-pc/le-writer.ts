@@ -1,14 +1,3 @@
-/**
- * What the x86 machine pieces (boot CPU set-up, Linux loader, MP table) need from guest memory. The address
- * space's `GuestMemory` satisfies it; tests pass a plain buffer.
- */
-export interface GuestMemoryAccess {
-  /** Write `data` at `gpa`; throws if any byte is not RAM. */
-  write(gpa: number, data: Uint8Array): void;
-  /** Read `length` bytes at `gpa`; throws if any byte is not RAM. */
-  read(gpa: number, length: number): Uint8Array;
-}
-
 /** Little-endian field writers for building guest structures in a Uint8Array. */
 export class LeWriter {
   readonly bytes: Uint8Array;

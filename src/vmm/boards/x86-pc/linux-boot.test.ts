@@ -1,17 +1,15 @@
 import { expect, test } from "bun:test";
 import { makeBzImage } from "../../../../test/support/x86-test-images.ts";
+import { GuestMemory } from "../../../addrspace/guest-memory.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { BP_ACPI_RSDP_ADDR } from "./boot-params.ts";
 import { ACPI_START, HIMEM_START, MPTABLE_START, PML4_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { prepareLinuxBoot } from "./linux-boot.ts";
 
 test("prepareLinuxBoot writes the MP table, ACPI tables, kernel, zero page and page tables, and gives the 64-bit state", () => {
   const size = 0x400_0000;
   const bytes = new Uint8Array(size);
-  const memory: GuestMemoryAccess = {
-    write: (gpa, data) => bytes.set(data, gpa),
-    read: (gpa, length) => bytes.slice(gpa, gpa + length),
-  };
+  const memory: GuestMemoryAccess = new GuestMemory([{ name: "ram", gpa: 0, bytes }]);
   const plan = prepareLinuxBoot(memory, {
     kernel: makeBzImage(),
     cmdline: "console=ttyS0",

@@ -5,11 +5,12 @@
  * vCPU state for the 64-bit entry. The same state serves the APs: with the in-kernel LAPIC they wait for
  * INIT/SIPI and the kernel's trampoline replaces it.
  */
+
 import type { X86VcpuState } from "../../../hal/kvm/x86-state.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";
 import type { RamRegion } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { type LinuxLoadResult, loadLinux } from "./linux-loader.ts";
 import { writeMpTable } from "./mptable.ts";
 

@@ -8,6 +8,8 @@ import {
   makeBzImage,
   makeElfKernel,
 } from "../../../../test/support/x86-test-images.ts";
+import { GuestMemory } from "../../../addrspace/guest-memory.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import {
   BP_ACPI_RSDP_ADDR,
   BP_E820_ENTRIES,
@@ -21,23 +23,13 @@ import {
   HDR_TYPE_OF_LOADER,
 } from "./boot-params.ts";
 import { CMDLINE_START, HIMEM_START, ramRegions, ZERO_PAGE_START } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { LinuxLoaderError, loadLinux } from "./linux-loader.ts";
 
 const RAM_SIZE = 0x400_0000; // 64 MiB
 
 function flatMemory(size = RAM_SIZE): GuestMemoryAccess & { bytes: Uint8Array } {
   const bytes = new Uint8Array(size);
-  return {
-    bytes,
-    write(gpa, data) {
-      if (gpa < 0 || gpa + data.length > size) throw new RangeError(`write outside RAM at 0x${gpa.toString(16)}`);
-      bytes.set(data, gpa);
-    },
-    read(gpa, length) {
-      return bytes.slice(gpa, gpa + length);
-    },
-  };
+  return Object.assign(new GuestMemory([{ name: "ram", gpa: 0, bytes }]), { bytes });
 }
 
 const dv = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -8,6 +8,7 @@
  */
 
 import { hex } from "../../../common/format.ts";
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../../loader/elf.ts";
 import {
   BOOT_FLAG_MAGIC,
@@ -39,7 +40,6 @@ import {
   type RamRegion,
   ZERO_PAGE_START,
 } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 
 export type LinuxLoaderErrorKind = "bad-image" | "unsupported-image" | "no-room" | "bad-cmdline";
 

@@ -5,8 +5,8 @@
  * 0..23, ExtINT -> LINT0 and NMI -> LINT1 (MP spec chapter 4; the values Firecracker's mptable.rs uses).
  */
 
+import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { APIC_START, HIMEM_START, IOAPIC_START, MPTABLE_START, X86_MAX_CPUS } from "./layout.ts";
-import type { GuestMemoryAccess } from "./le-writer.ts";
 import { checksum8, LeWriter } from "./le-writer.ts";
 
 const MPF_SIGNATURE = "_MP_";
