@@ -172,6 +172,9 @@ export interface Hypervisor extends Disposable {
   createVm(options: HalVmOptions): HalVm;
 }
 
+/** The VM clock's default rate: 10 MHz, QEMU virt's RISC-V timebase (the rate of `time`, and of `currentTime()`). */
+export const DEFAULT_TIMEBASE_HZ = 10_000_000;
+
 export interface HalVmOptions {
   readonly arch: GuestArch;
   /** VM id, for messages and (emulated) VMID tagging. */
@@ -184,7 +187,7 @@ export interface HalVmOptions {
    * (a QEMU `virt`-like board for conformance suites). Other backends only accept "hypervisor".
    */
   readonly mode?: "hypervisor" | "bare-machine";
-  /** Frequency of the architectural timer the guest reads (RISC-V `time`), in Hz. Default 10 MHz. */
+  /** Frequency of the architectural timer the guest reads (RISC-V `time`), in Hz. Default `DEFAULT_TIMEBASE_HZ`. */
   readonly timebaseHz?: number;
 }
 

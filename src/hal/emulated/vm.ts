@@ -12,6 +12,7 @@
  */
 
 import {
+  DEFAULT_TIMEBASE_HZ,
   type GuestArch,
   type GuestPhysAddr,
   HalError,
@@ -30,7 +31,6 @@ import { EmulatedVcpu } from "./vcpu.ts";
 export const HOST_PHYS_ALLOC_BASE = 0x1_0000_0000;
 /** Host-physical addresses must fit a PTE's PPN (44 bits) shifted by 12, and a double: stay below 2^52. */
 export const HOST_PHYS_LIMIT = 2 ** 52;
-export const DEFAULT_TIMEBASE_HZ = 10_000_000;
 
 interface Allocation {
   readonly base: number;

@@ -2,8 +2,9 @@
  * A KVM VM: its fd, the x86 platform set-up KVM needs before any vCPU exists (TSS and identity-map pages, the
  * in-kernel irqchip and PIT), host memory from anonymous mmap, memory slots, and the vCPUs.
  */
+
 import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
-import { HalError, MappingFlags } from "../types.ts";
+import { DEFAULT_TIMEBASE_HZ, HalError, MappingFlags } from "../types.ts";
 import {
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
@@ -82,7 +83,7 @@ export class KvmVm implements HalVm {
     this.vmId = options.vmId;
     this.cpuCount = options.cpuCount;
     this.irqchip = options.irqchip ?? true;
-    this.timebaseHz = options.timebaseHz ?? 10_000_000;
+    this.timebaseHz = options.timebaseHz ?? DEFAULT_TIMEBASE_HZ;
     this.#mmapSize = context.mmapSize;
     this.#maxSlots = context.maxSlots;
     this.#supportedCpuid = context.supportedCpuid;

@@ -8,6 +8,7 @@
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { formatSize, hex, hexRange } from "../../common/format.ts";
 import type { GuestArch } from "../../hal/types.ts";
+import { DEFAULT_TIMEBASE_HZ } from "../../hal/types.ts";
 import type { ConfigIssue } from "./errors.ts";
 import { type ImageProbe, probedArch, probeImage } from "./images.ts";
 import type { RawVmConfig } from "./schema.ts";
@@ -15,7 +16,6 @@ import {
   type BackendChoice,
   type BootFile,
   type ConsoleConfig,
-  DEFAULT_TIMEBASE_FREQUENCY,
   type DtbConfig,
   type EmulatedDeviceConfig,
   GUEST_PHYS_LIMIT,
@@ -455,7 +455,7 @@ export function resolveVmConfig(
         ramdisk,
         cmdline: kernel.cmdline,
         diskPath,
-        timebaseFrequency: kernel.timebase_frequency ?? DEFAULT_TIMEBASE_FREQUENCY,
+        timebaseFrequency: kernel.timebase_frequency ?? DEFAULT_TIMEBASE_HZ,
       },
       memoryRegions,
       devices: {

@@ -193,9 +193,6 @@ export interface VmConfig {
   readonly devices: DevicesConfig;
 }
 
-/** QEMU `virt`'s RISC-V timebase (10 MHz), which Linux and OpenSBI-built guests expect. */
-export const DEFAULT_TIMEBASE_FREQUENCY = 10_000_000;
-
 /** Page size every memory region must be aligned to (4 KiB, the smallest nested-page-table page). */
 export const PAGE_SIZE = 0x1000;
 

@@ -23,6 +23,7 @@
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
+import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
@@ -177,7 +178,7 @@ export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescr
     harts: options.harts,
     isaExtensions: isa,
     mmuType: options.mmuType,
-    timebaseFrequency: options.timebaseFrequency ?? 10_000_000,
+    timebaseFrequency: options.timebaseFrequency ?? DEFAULT_TIMEBASE_HZ,
     memory: options.memory,
     chosen: {
       ...(options.bootargs === undefined ? {} : { bootargs: options.bootargs }),
