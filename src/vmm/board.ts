@@ -1,7 +1,9 @@
 /**
- * A machine (board) is the architecture-specific part of a VM: which devices sit where, how images are loaded
- * and booted, and how architecture-specific exits are answered (RISC-V SBI calls, the way axvisor's riscv_vcpu
- * answers them before anything reaches the VMM). The generic `AxVM` owns memory, buses, vCPUs and the exit loop.
+ * A board is the architecture-specific part of a VM: which devices sit where, how images are loaded and booted,
+ * and how architecture-specific exits are answered (RISC-V SBI calls, the way axvisor's riscv_vcpu answers them
+ * before anything reaches the VMM). The builder (src/vmm/builder.ts) calls `vmOptions`, `memoryRegions`, `attach`
+ * and `load` once per boot; the generic `AxVM` owns memory, buses, vCPUs and the exit loop, and hands the board
+ * every exit it does not own (`BoardExit`), so a new architecture's exits never touch the VM core.
  */
 
 import type { ConsolaInstance } from "consola";
@@ -13,9 +15,54 @@ import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions } from "../ha
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
+import { VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
 
-/** What the VM gives its machine to work with. */
+/** Exits the VM core answers through its buses (MMIO, port I/O, system registers), inside `AxVM.runVcpu`. */
+export type BusExit = Extract<
+  AxVCpuExitReason,
+  { readonly kind: "MmioRead" | "MmioWrite" | "IoRead" | "IoWrite" | "SysRegRead" | "SysRegWrite" }
+>;
+
+/**
+ * Exits the VM core acts on in its per-vCPU loop, whatever the architecture: lifecycle (Halt, CpuUp, CpuDown,
+ * SystemDown), the axvisor hypercall, interrupts, and the errors that stop the VM. A board answers an exit of
+ * its own with one of these (an SBI HSM call becomes CpuUp) or with nothing.
+ */
+export type GenericExit = Extract<
+  AxVCpuExitReason,
+  {
+    readonly kind:
+      | "Nothing"
+      | "Halt"
+      | "CpuUp"
+      | "CpuDown"
+      | "SystemDown"
+      | "Hypercall"
+      | "SendIPI"
+      | "ExternalInterrupt"
+      | "NestedPageFault"
+      | "FailEntry"
+      | "Unsupported";
+  }
+>;
+
+/** Every other exit is architecture-specific (RISC-V SBI calls today; PSCI, ... tomorrow) and goes to the board. */
+export type BoardExit = Exclude<AxVCpuExitReason, BusExit | GenericExit>;
+
+/**
+ * What a board throws for an exit kind its architecture never produces (a backend bug, never the guest's doing):
+ * the VM stops with an error naming the vCPU.
+ */
+export function unexpectedBoardExit(boardName: string, vcpuId: number, exit: AxVCpuExitReason): VmError {
+  return new VmError(
+    "backend",
+    `board ${boardName}`,
+    `vCPU ${vcpuId} made a ${exit.kind} exit, which this board's architecture never produces`,
+  );
+}
+
+/** What the builder gives a board to work with. */
 export interface BoardServices {
   readonly config: VmConfig;
   /** "vm 1 (name)" for messages. */
@@ -66,9 +113,10 @@ export interface Board {
   load(services: BoardServices): VcpuBoot[];
   /**
    * Answer an architecture-specific exit (e.g. `SbiCall`). Returns `undefined` when fully handled (the vCPU goes
-   * on), or a generic exit for the VMM (CpuUp, CpuDown, SystemDown, Hypercall, ...).
+   * on), or a generic exit for the VM core (CpuUp, CpuDown, SystemDown, Hypercall, ...). An exit kind the board's
+   * architecture never produces is a bug in a backend: throw (the VM stops with an error naming the vCPU).
    */
-  handleExit(vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined;
+  handleExit(vcpuId: number, exit: BoardExit): GenericExit | undefined;
   /** Restart a stopped vCPU at `entry` with `arg` (CpuUp): architecture-specific register set-up. */
   startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void;
   /** Write a hypercall's result where the guest expects it; `undefined` means no handler took the call. */
@@ -77,7 +125,7 @@ export interface Board {
   poll?(): void;
   /** Host keyboard input for this VM's console. */
   consoleInput?(bytes: Uint8Array): void;
-  /** Counters for `--trace-exits`/debug output. */
+  /** The board's own counters (SBI calls, ...), shown in the `--trace-exits` summary. */
   stats?(): Record<string, number>;
   /** Release host resources (timers, files). */
   close?(): void;

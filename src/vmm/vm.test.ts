@@ -5,9 +5,9 @@ import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { BusDevice } from "../devices/types.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, BoardServices, VcpuBoot } from "./board.ts";
+import type { Board, BoardExit, BoardServices, GenericExit, VcpuBoot } from "./board.ts";
+import { assembleVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
-import { AxVM } from "./vm.ts";
 
 /** A device that answers every read with 0x81 bytes and records writes. */
 class RecordingDevice implements BusDevice {
@@ -48,7 +48,7 @@ class TestBoard implements Board {
       startsRunning: this.bootAll || id === 0,
     }));
   }
-  handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
+  handleExit(_vcpuId: number, exit: BoardExit): GenericExit | undefined {
     if (exit.kind === "SbiCall" && exit.extensionId === 0x53525354n)
       return { kind: "SystemDown", action: "poweroff", code: Number(exit.args[1]) };
     return undefined;
@@ -72,7 +72,7 @@ function makeVm(
   const backend = new FakeBackend().script(config.id, 0, exits);
   for (const [vcpu, script] of extra) backend.script(config.id, vcpu, script);
   const machine = new TestBoard();
-  const vm = new AxVM(config, {
+  const vm = assembleVm(config, {
     hypervisor: backend.open(),
     board: machine,
     console: { write: () => undefined, close: () => undefined },
@@ -81,10 +81,8 @@ function makeVm(
 }
 
 describe("AxVM", () => {
-  test("lifecycle: Loading → Loaded → Running → Stopped, with the guest's exit code", async () => {
+  test("lifecycle: Loaded (built) → Running → Stopped, with the guest's exit code", async () => {
     const { vm, backend } = makeVm([{ kind: "Nothing" }, poweroff(3)]);
-    expect(vm.status).toBe("Loading");
-    vm.init();
     expect(vm.status).toBe("Loaded");
     expect(vm.readFromGuest(0x8020_0000, 4)).toEqual(Uint8Array.of(0x13, 0, 0, 0));
     expect(backend.vms[0]?.slots.map((s) => s.gpa)).toEqual([0x8000_0000]);
@@ -106,7 +104,6 @@ describe("AxVM", () => {
       { kind: "IoWrite", port: 0x3f8, width: 1, data: 0x41n },
       poweroff(),
     ]);
-    vm.init();
     await vm.run();
     const vcpu = backend.vms[0]?.vcpus[0];
     expect(vcpu?.returnValues).toEqual([0x8483_8291n, 0x8483_8285_8483_8281n, 0x81n]);
@@ -123,7 +120,6 @@ describe("AxVM", () => {
       { kind: "IoRead", port: 0x80, width: 2 },
       poweroff(0),
     ]);
-    vm.init();
     const result = await vm.run();
     expect(result.exitCode).toBe(0);
     expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0n, 0xffffn]);
@@ -138,12 +134,11 @@ describe("AxVM", () => {
       poweroff(0),
     ]);
     const machine = Object.assign(new TestBoard(), { unmappedRead: "ones" as const });
-    const vm = new AxVM(testVmConfig(), {
+    const vm = assembleVm(testVmConfig(), {
       hypervisor: backend.open(),
       board: machine,
       console: { write: () => undefined, close: () => undefined },
     });
-    vm.init();
     await vm.run();
     expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0xffff_ffffn]);
   });
@@ -152,7 +147,6 @@ describe("AxVM", () => {
     const base = testVmConfig();
     const config = testVmConfig({ devices: { ...base.devices, unmappedMmio: "fault" } });
     const { vm } = makeVm([{ kind: "MmioWrite", addr: 0x5000_0008, width: 4, data: 1n }, poweroff(0)], config);
-    vm.init();
     const result = await vm.run();
     expect(result.reason).toBe("error");
     expect(result.exitCode).toBe(1);
@@ -164,7 +158,6 @@ describe("AxVM", () => {
       { kind: "SbiCall", extensionId: 0x10n, functionId: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
       { kind: "SbiCall", extensionId: 0x53525354n, functionId: 0n, args: [0n, 7n, 0n, 0n, 0n, 0n] },
     ]);
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 7 });
   });
 
@@ -175,7 +168,6 @@ describe("AxVM", () => {
       config,
       [[1, [{ kind: "Nothing" }, poweroff(0)]]],
     );
-    vm.init();
     const running = vm.run();
     const result = await running;
     expect(result.reason).toBe("poweroff");
@@ -185,7 +177,6 @@ describe("AxVM", () => {
 
   test("Halt waits for an interrupt: a timer callback that raises one ends the halt", async () => {
     const { vm, machine, backend } = makeVm([{ kind: "Halt" }, poweroff(0)]);
-    vm.init();
     const services = machine.services;
     if (services === undefined) throw new Error("not attached");
     const halVcpu = backend.vms[0]?.vcpus[0];
@@ -212,7 +203,6 @@ describe("AxVM", () => {
       seen.push([nr, args]);
       return nr === 3n ? 21n : undefined;
     });
-    vm.init();
     await vm.run();
     expect(seen).toEqual([
       [3n, [1n, 2n, 3n, 4n, 5n, 6n]],
@@ -224,17 +214,14 @@ describe("AxVM", () => {
   test('a guest reset reboots, or stops with 0 when on_reset = "stop"', async () => {
     const reboot: AxVCpuExitReason = { kind: "SystemDown", action: "reboot", code: 0 };
     const rebooting = makeVm([reboot]);
-    rebooting.vm.init();
     expect(await rebooting.vm.run()).toMatchObject({ reason: "reboot", exitCode: 0 });
     const stopping = makeVm([reboot], testVmConfig({ onReset: "stop" }));
-    stopping.vm.init();
     expect(await stopping.vm.run()).toMatchObject({ reason: "poweroff", exitCode: 0 });
   });
 
   test("hypercall 1 is the VMM's own exit(status), whatever handler is registered", async () => {
     const { vm } = makeVm([{ kind: "Hypercall", nr: 1n, args: [0x105n, 0n, 0n, 0n, 0n, 0n] }, poweroff(0)]);
     vm.onHypercall(() => 0n);
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 5 });
   });
 
@@ -242,13 +229,11 @@ describe("AxVM", () => {
     const failing = makeVm([
       { kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" },
     ]);
-    failing.vm.init();
     const result = await failing.vm.run();
     expect(result).toMatchObject({ reason: "error", exitCode: 1 });
     expect(result.error?.message).toContain("failed to enter the guest: invalid guest state (reason 0x80000021)");
 
     const broken = makeVm([]);
-    broken.vm.init();
     const vcpu = broken.backend.vms[0]?.vcpus[0];
     if (vcpu !== undefined) vcpu.failNextRun = new Error("backend exploded");
     const brokenResult = await broken.vm.run();
@@ -257,7 +242,6 @@ describe("AxVM", () => {
 
   test("shutdown from the host stops a guest that never exits by itself", async () => {
     const { vm } = makeVm(Array.from({ length: 1000 }, () => ({ kind: "Nothing" }) as const));
-    vm.init();
     const running = vm.run();
     setTimeout(() => vm.shutdown(), 5);
     expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
@@ -266,23 +250,13 @@ describe("AxVM", () => {
   test("running a stopped VM again reports its first result and releases nothing twice", async () => {
     let closes = 0;
     const backend = new FakeBackend().script(1, 0, [poweroff(4)]);
-    const vm = new AxVM(testVmConfig(), {
+    const vm = assembleVm(testVmConfig(), {
       hypervisor: backend.open(),
       board: new TestBoard(),
       console: { write: () => undefined, close: () => closes++ },
     });
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(closes).toBe(1);
-  });
-
-  test("init failures name the VM and leave it Stopped", () => {
-    const config = testVmConfig({ memoryRegions: [{ gpa: 0x8000_0000, size: 0x1234, flags: 7, mapType: "alloc" }] });
-    const { vm } = makeVm([], config);
-    expect(() => vm.init()).toThrow(
-      'vm 1 (test): cannot initialise: Cannot map region "ram0" 0x80000000..0x80001233: start and size must be 4 KiB aligned',
-    );
-    expect(vm.status).toBe("Stopped");
   });
 });

@@ -1,17 +1,17 @@
 /**
- * The VMM (axvisor's `vmm` module): takes VM configs, picks a backend and a machine for each (the builder step,
- * done here and nowhere else), creates, loads and boots the VMs, runs them together in one process, and reports
- * how each ended. A guest reboot re-creates its VM from the same config.
+ * The VMM (axvisor's `vmm` module): takes VM configs, has the builder (src/vmm/builder.ts) make each VM, boots
+ * them, runs them together in one process, and reports how each ended. A guest reboot builds its VM again from
+ * the same config.
  */
 
 import { type ConsolaInstance, consola } from "consola";
 import type { HalBackend, Hypervisor } from "../hal/types.ts";
-import { backendsFor, selectBackend } from "./backends.ts";
-import { boardFor } from "./boards/index.ts";
+import { backendsFor } from "./backends.ts";
+import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
-import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
+import { type ByteWriter, HostConsoleInput } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
-import { AxVM, type VmResult, type VmStatus } from "./vm.ts";
+import type { AxVM, VmResult, VmStatus } from "./vm.ts";
 
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
 const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
@@ -46,6 +46,11 @@ export interface VmmResult {
   readonly exitCode: number;
   readonly vms: readonly VmSummary[];
 }
+
+/** `--trace-exits` output goes to stderr, beside the logs, never into the guest console on stdout. */
+const traceLine = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 
 export class Vmm {
   readonly #options: VmmOptions;
@@ -131,22 +136,19 @@ export class Vmm {
     for (let boot = 0; ; boot++) {
       let vm: AxVM;
       try {
-        const backend = selectBackend(config, this.#options.backends ?? backendsFor());
-        backendName = backend.name;
-        const board = boardFor(config);
-        vm = new AxVM(config, {
-          hypervisor: this.#hypervisor(backend),
-          board,
-          console: openConsoleOutput(config.devices.console, {
+        vm = await buildVm(config, {
+          backends: this.#options.backends ?? backendsFor(),
+          hypervisorFor: (backend) => {
+            backendName = backend.name;
+            return this.#hypervisor(backend);
+          },
+          console: {
             ...(several ? { prefix: `[${config.name}] ` } : {}),
             ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
-          }),
+          },
           log: consola.withTag(`vm${config.id}`),
-          ...(this.#options.traceExits === true
-            ? { traceExits: (line: string) => process.stderr.write(`${line}\n`) }
-            : {}),
+          ...(this.#options.traceExits === true ? { traceExits: traceLine } : {}),
         });
-        vm.init();
       } catch (error) {
         const message = errorMessage(error);
         this.#log.error(message.startsWith(label) ? message : `${label}: ${message}`);

@@ -78,6 +78,8 @@ export interface VirtioDevice<State = unknown> {
   queueNotify(index: number): void;
   /** Device reset: forget the context and the queues; keep host-side state (backing store, pending host input). */
   reset(): void;
+  /** Counters (requests, bytes, ...), shown with its transport's in the `--trace-exits` summary. */
+  readonly stats?: object;
   /** Device-specific state for snapshots (plain data). */
   snapshot(): State;
   restore(state: State): void;

@@ -30,9 +30,16 @@ import {
   type VirtioDevice,
   VirtioMmioTransport,
 } from "../../../devices/virtio/index.ts";
-import type { AxVCpuExitReason, GuestPhysAddr } from "../../../hal/types.ts";
+import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
-import type { Board, BoardServices, VcpuBoot } from "../../board.ts";
+import {
+  type Board,
+  type BoardExit,
+  type BoardServices,
+  type GenericExit,
+  unexpectedBoardExit,
+  type VcpuBoot,
+} from "../../board.ts";
 import type { VmConfig } from "../../config/types.ts";
 import { VmError } from "../../errors.ts";
 import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../../loader/image.ts";
@@ -426,14 +433,14 @@ export class RiscvVirtBoard implements Board {
   // Exits
   // ------------------------------------------------------------------------------------------------------------
 
-  handleExit(vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
-    if (exit.kind !== "SbiCall") return exit;
+  handleExit(vcpuId: number, exit: BoardExit): GenericExit | undefined {
+    if (exit.kind !== "SbiCall") throw unexpectedBoardExit(this.name, vcpuId, exit);
     this.#counters.sbiCalls++;
     const outcome = handleSbiCall(exit, vcpuId, this.#sbiPlatform());
     return this.#apply(vcpuId, outcome);
   }
 
-  #apply(hart: number, outcome: SbiOutcome): AxVCpuExitReason | undefined {
+  #apply(hart: number, outcome: SbiOutcome): GenericExit | undefined {
     const vcpu = this.#services().vcpu(hart);
     switch (outcome.kind) {
       case "Return":

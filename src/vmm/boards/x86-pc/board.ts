@@ -9,9 +9,16 @@
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
 import { hex, hexRange } from "../../../common/format.ts";
 import { rangesOverlap } from "../../../common/ranges.ts";
-import type { AxVCpuExitReason, GuestPhysAddr } from "../../../hal/types.ts";
+import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
-import type { Board, BoardServices, VcpuBoot } from "../../board.ts";
+import {
+  type Board,
+  type BoardExit,
+  type BoardServices,
+  type GenericExit,
+  unexpectedBoardExit,
+  type VcpuBoot,
+} from "../../board.ts";
 import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
@@ -112,8 +119,8 @@ export class X86PcBoard implements Board {
     }));
   }
 
-  handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
-    return exit;
+  handleExit(vcpuId: number, exit: BoardExit): GenericExit | undefined {
+    throw unexpectedBoardExit(this.name, vcpuId, exit);
   }
 
   startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void {
