@@ -31,7 +31,10 @@ const commonArgs = {
     options: [...LOG_LEVEL_NAMES],
     description: `How much the VMM logs (default ${DEFAULT_LOG_LEVEL}); logs go to stderr, the guest console to stdout`,
   },
-  "trace-exits": { type: "boolean", description: "Log every VM exit (with --log-level trace)" },
+  "trace-exits": {
+    type: "boolean",
+    description: "Print every VM exit on stderr, and a summary of its counters when a VM stops (any log level)",
+  },
 } as const satisfies ArgsDef;
 
 const machineArgs = {

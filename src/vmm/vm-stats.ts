@@ -1,11 +1,13 @@
 /**
- * A VM's counters: exits by kind, each bus's accesses (unmapped and bad ones included), the board's counters and
- * every device's non-zero counters. Everything but the
+ * A VM's counters and the summary `--trace-exits` prints when the VM stops: exits by kind, each bus's accesses
+ * (unmapped and bad ones included), the board's counters and every device's non-zero counters. Everything but the
  * exit counts is read from counters the buses, devices and board keep anyway, so collecting costs the exit path
  * nothing; the exit counts are only kept while exits are traced.
  */
 
+import { hex } from "../common/format.ts";
 import type { AddressSpace, Bus, BusStats } from "../devices/bus.ts";
+import type { BusDevice } from "../devices/types.ts";
 import { VirtioMmioTransport } from "../devices/virtio/mmio-transport.ts";
 
 /** One device's non-zero counters, by its bus window. */
@@ -55,18 +57,24 @@ export function collectVmStats(
     badDeviceAccesses: mmio.stats.badAccesses + port.stats.badAccesses + sysreg.stats.badAccesses,
     buses: { mmio: { ...mmio.stats }, port: { ...port.stats }, sysreg: { ...sysreg.stats } },
     board: { ...board },
-    devices: [mmio, port, sysreg].flatMap(deviceCounters),
+    devices: deviceCounters([mmio, port, sysreg]),
   };
 }
 
-function deviceCounters(bus: Bus): DeviceCounters[] {
+/** Each device's non-zero counters, once per device (one device may have windows on several buses). */
+function deviceCounters(buses: readonly Bus[]): DeviceCounters[] {
   const found: DeviceCounters[] = [];
-  for (const { base, name, device } of bus.entries()) {
-    const counters: Record<string, number> = {};
-    addCounters(counters, "", device.stats);
-    // A virtio transport's device (virtio-blk, ...) counts requests and bytes of its own.
-    if (device instanceof VirtioMmioTransport) addCounters(counters, "", device.device.stats);
-    if (Object.keys(counters).length > 0) found.push({ bus: bus.space, base, name, counters });
+  const seen = new Set<BusDevice>();
+  for (const bus of buses) {
+    for (const { base, name, device } of bus.entries()) {
+      if (seen.has(device)) continue;
+      seen.add(device);
+      const counters: Record<string, number> = {};
+      addCounters(counters, "", device.stats);
+      // A virtio transport's device (virtio-blk, ...) counts requests and bytes of its own.
+      if (device instanceof VirtioMmioTransport) addCounters(counters, "", device.device.stats);
+      if (Object.keys(counters).length > 0) found.push({ bus: bus.space, base, name, counters });
+    }
   }
   return found;
 }
@@ -78,4 +86,25 @@ function addCounters(into: Record<string, number>, prefix: string, stats: object
     if (typeof value === "number" && value !== 0) into[`${prefix}${key}`] = value;
     else if (typeof value === "object" && value !== null) addCounters(into, `${prefix}${key}.`, value);
   }
+}
+
+/** The `--trace-exits` summary: one line per topic, `[label] ...`, only what happened. */
+export function formatVmStats(label: string, boardName: string, stats: VmStats): string[] {
+  const list = (counts: Readonly<Record<string, number>>): string =>
+    Object.entries(counts)
+      .map(([name, count]) => `${name} ${count}`)
+      .join(", ");
+  const lines = [`[${label}] exits: ${Object.keys(stats.exits).length === 0 ? "none" : list(stats.exits)}`];
+  for (const [space, bus] of Object.entries(stats.buses)) {
+    if (bus.reads === 0 && bus.writes === 0) continue;
+    lines.push(
+      `[${label}] ${space} bus: ${bus.reads} reads, ${bus.writes} writes; unmapped: ${bus.unmappedReads} reads, ${bus.unmappedWrites} writes; bad accesses: ${bus.badAccesses}`,
+    );
+  }
+  lines.push(
+    `[${label}] board ${boardName}: ${Object.keys(stats.board).length === 0 ? "no counters" : list(stats.board)}`,
+  );
+  for (const device of stats.devices)
+    lines.push(`[${label}] ${device.name} at ${device.bus} ${hex(device.base)}: ${list(device.counters)}`);
+  return lines;
 }

@@ -5,15 +5,25 @@ import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { BusDevice } from "../devices/types.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, BoardExit, BoardServices, GenericExit, VcpuBoot } from "./board.ts";
+import {
+  type Board,
+  type BoardExit,
+  type BoardServices,
+  type GenericExit,
+  unexpectedBoardExit,
+  type VcpuBoot,
+} from "./board.ts";
 import { assembleVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
+import { formatVmStats } from "./vm-stats.ts";
 
 /** A device that answers every read with 0x81 bytes and records writes. */
 class RecordingDevice implements BusDevice {
   readonly name = "recorder";
   readonly writes: Array<[number, number, number]> = [];
+  readonly stats = { badAccesses: 0, reads: { 1: 0, 4: 0 } };
   read(offset: number, width: 1 | 2 | 4): number {
+    if (width === 1 || width === 4) this.stats.reads[width]++;
     return width === 1 ? 0x81 : width === 2 ? 0x8281 : 0x8483_8281 + offset;
   }
   write(offset: number, width: 1 | 2 | 4, value: number): void {
@@ -59,6 +69,9 @@ class TestBoard implements Board {
   }
   completeHypercall(_vcpu: AxVCpu, result: bigint | undefined): void {
     this.hypercallResults.push(result);
+  }
+  stats(): Record<string, number> {
+    return { hypercalls: this.hypercallResults.length };
   }
 }
 
@@ -258,5 +271,52 @@ describe("AxVM", () => {
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(closes).toBe(1);
+  });
+
+  test("exits the board's architecture never makes stop the VM with an error naming the vCPU", async () => {
+    const { vm, machine } = makeVm([
+      { kind: "SbiCall", extensionId: 0x10n, functionId: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+    ]);
+    machine.handleExit = (vcpuId, exit) => {
+      throw unexpectedBoardExit(machine.name, vcpuId, exit);
+    };
+    const result = await vm.run();
+    expect(result).toMatchObject({ reason: "error", exitCode: 1 });
+    expect(result.error?.message).toBe(
+      "vm 1 (test): vCPU 0 failed: board test-board: vCPU 0 made a SbiCall exit, which this board's architecture never produces",
+    );
+    expect(result.error?.kind).toBe("backend");
+  });
+
+  test("the --trace-exits summary: exits by kind, bus accesses, board and device counters", async () => {
+    const backend = new FakeBackend().script(1, 0, [
+      { kind: "MmioRead", addr: 0x1000_0000, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      { kind: "MmioRead", addr: 0x1000_0fff, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      { kind: "IoWrite", port: 0x80, width: 1, data: 0n },
+      { kind: "Hypercall", nr: 7n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+      poweroff(0),
+    ]);
+    const traced: string[] = [];
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: { write: () => undefined, close: () => undefined },
+      traceExits: (line) => traced.push(line),
+    });
+    await vm.run();
+    expect(traced).toHaveLength(5);
+    expect(vm.stats).toMatchObject({
+      exits: { MmioRead: 2, IoWrite: 1, Hypercall: 1, SystemDown: 1 },
+      unmappedPortWrites: 1,
+      badDeviceAccesses: 1,
+      board: { hypercalls: 1 },
+    });
+    expect(formatVmStats(vm.label, vm.board.name, vm.stats)).toEqual([
+      "[vm 1 (test)] exits: MmioRead 2, IoWrite 1, Hypercall 1, SystemDown 1",
+      "[vm 1 (test)] mmio bus: 2 reads, 0 writes; unmapped: 0 reads, 0 writes; bad accesses: 1",
+      "[vm 1 (test)] port bus: 0 reads, 1 writes; unmapped: 0 reads, 1 writes; bad accesses: 0",
+      "[vm 1 (test)] board test-board: hypercalls 1",
+      "[vm 1 (test)] recorder at mmio 0x10000000: reads.4 1",
+    ]);
   });
 });

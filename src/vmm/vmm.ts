@@ -12,12 +12,14 @@ import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
+import { formatVmStats } from "./vm-stats.ts";
 
 export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
 const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
 export interface VmmOptions {
   readonly logLevel?: LogLevelName;
+  /** Write every exit to stderr, and a summary of the VM's counters when it stops. */
   readonly traceExits?: boolean;
   readonly console?: {
     /** Where guest console bytes go (default: process.stdout). */
@@ -168,6 +170,9 @@ export class Vmm {
       if (this.#stopped) vm.shutdown();
       const result = await vm.run();
       this.#running.delete(config.id);
+      if (this.#options.traceExits === true) {
+        for (const line of formatVmStats(vm.label, vm.board.name, vm.stats)) traceLine(line);
+      }
       if (result.reason === "reboot" && !this.#stopped) {
         if (boot < maxReboots) {
           this.#log.info(`${label}: guest requested a reboot; booting it again`);
