@@ -1,5 +1,5 @@
 /**
- * The resolved VM configuration: what `parseVmConfig` produces and the VMM builder consumes.
+ * The resolved VM configuration: what `parseVmConfig` produces and the builder (src/vmm/builder.ts) consumes.
  *
  * It is axvisor's `AxVMCrateConfig` (sections `[base]`, `[kernel]`, `[devices]`) after validation, in camelCase,
  * with every default filled in, every path absolute, addresses and sizes as numbers (≤ 53 bits, see

@@ -1,5 +1,5 @@
 /**
- * Everything the builder does to boot x86_64 Linux in guest memory, in one call: write the MP table and the ACPI
+ * Everything the board's `load` does to boot x86_64 Linux in guest memory, in one call: write the MP table and the ACPI
  * tables (CPU and IOAPIC enumeration), load the kernel (+ initrd, cmdline, zero page with e820 and the RSDP
  * address), write the boot GDT and page tables, and return the
  * vCPU state for the 64-bit entry. The same state serves the APs: with the in-kernel LAPIC they wait for
