@@ -10,15 +10,9 @@ import { join, resolve } from "node:path";
 import type { BackendSupport, HalBackend } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
+import type { LogLevelName } from "../vmm/log-level.ts";
 import { exitCodeOf, formatInfo, runCli } from "./cli.ts";
-import {
-  type CliDeps,
-  type CliVmmOptions,
-  DEFAULT_CONFIG_PATH,
-  type LogLevelName,
-  type VmmRunResult,
-  type VmOutcome,
-} from "./context.ts";
+import { type CliDeps, type CliVmmOptions, DEFAULT_CONFIG_PATH, type VmmRunResult, type VmOutcome } from "./context.ts";
 
 const FIXTURES = resolve(import.meta.dir, "../../test/fixtures/configs");
 const ARCEOS = join(FIXTURES, "arceos-riscv64-qemu-smp1.toml");

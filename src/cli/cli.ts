@@ -8,6 +8,7 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand }
 
 import type { HalBackend } from "../hal/types.ts";
 import { formatVmConfig } from "../vmm/config/index.ts";
+import { LOG_LEVEL_NAMES, type LogLevelName } from "../vmm/log-level.ts";
 import { collectConfigs, UsageError } from "./configs.ts";
 import {
   type CliDeps,
@@ -17,8 +18,6 @@ import {
   EXIT_FAILURE,
   EXIT_INTERRUPTED,
   EXIT_OK,
-  LOG_LEVEL_NAMES,
-  type LogLevelName,
   type VmmProvider,
   type VmmRunResult,
 } from "./context.ts";

@@ -7,19 +7,7 @@ import { resolve } from "node:path";
 
 import type { HalBackend } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
-
-export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
-export const LOG_LEVEL_NAMES: readonly LogLevelName[] = ["silent", "error", "warn", "info", "debug", "trace"];
-
-/** consola's numeric levels for our names (consola: fatal/error 0, warn 1, info 3, debug 4, trace 5). */
-export const CONSOLA_LEVELS: Readonly<Record<LogLevelName, number>> = {
-  silent: Number.NEGATIVE_INFINITY,
-  error: 0,
-  warn: 1,
-  info: 3,
-  debug: 4,
-  trace: 5,
-};
+import type { LogLevelName } from "../vmm/log-level.ts";
 
 /** Process exit statuses. */
 export const EXIT_OK = 0;

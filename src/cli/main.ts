@@ -9,8 +9,9 @@ import { resolve } from "node:path";
 
 import { consola } from "consola";
 
+import { CONSOLA_LEVELS } from "../vmm/log-level.ts";
 import { runCli } from "./cli.ts";
-import { type CliDeps, CONSOLA_LEVELS } from "./context.ts";
+import type { CliDeps } from "./context.ts";
 
 function packageVersion(): string {
   try {

@@ -11,11 +11,9 @@ import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
+import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
 import { formatVmStats } from "./vm-stats.ts";
-
-export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
-const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
 
 export interface VmmOptions {
   readonly logLevel?: LogLevelName;
@@ -68,7 +66,7 @@ export class Vmm {
   constructor(options: VmmOptions = {}) {
     this.#options = options;
     this.#log = consola.withTag("vmm");
-    if (options.logLevel !== undefined) consola.level = LOG_LEVELS[options.logLevel];
+    if (options.logLevel !== undefined) consola.level = CONSOLA_LEVELS[options.logLevel];
   }
 
   /** Register a VM to run; returns its id. Nothing is created until `run`. */
