@@ -26,13 +26,21 @@ function bootFileLine(label: string, file: BootFile | undefined, orElse: string)
   return `  ${label.padEnd(9)}${file.path} (${sizeText(file.size)}) ${at}`;
 }
 
+/**
+ * The machine the guest gets: `base.machine` chooses between the RISC-V `virt` boards (the hypervisor one by
+ * default); an x86_64 guest always gets the PC (and `base.machine` must not name a `virt` board for it).
+ */
+function machineText(config: VmConfig): string {
+  return config.arch === "x86_64" ? "pc" : config.machine;
+}
+
 export function formatVmConfig(config: VmConfig): string {
   const k = config.kernel;
   const d = config.devices;
   const lines: string[] = [];
   lines.push(`VM ${config.id} "${config.name}" from ${config.source}`);
   lines.push(
-    `  ${"machine".padEnd(9)}${config.arch}, ${config.machine}, backend ${config.backend}, vm_type ${config.vmType}, on reset: ${config.onReset}`,
+    `  ${"machine".padEnd(9)}${config.arch}, ${machineText(config)}, backend ${config.backend}, vm_type ${config.vmType}, on reset: ${config.onReset}`,
   );
   const ids = config.physCpuIds === undefined ? "" : `, physical ids [${config.physCpuIds.join(", ")}]`;
   const sets = config.physCpuSets === undefined ? "" : `, affinity masks [${config.physCpuSets.map(hex).join(", ")}]`;
