@@ -10,7 +10,7 @@
  * Every object is strict: an unknown key is an error naming it. Integers must be non-negative safe integers;
  * smol-toml hands bigger ones over as bigint (`integersAsBigInt: "asNeeded"`), which we reject by name. This
  * module checks shapes and single values only; relations between values (overlaps, RAM bounds, files) are checked
- * in `resolve.ts`.
+ * in `resolve.ts` and its section resolvers.
  */
 
 import { z } from "zod";
