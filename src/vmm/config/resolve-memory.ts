@@ -3,11 +3,12 @@
  * (overlaps); and the guest RAM they make, which the boot files and the devices are checked against.
  */
 
+import { PAGE_SIZE_4K } from "../../addrspace/addr.ts";
 import { formatSize, hex, hexRange } from "../../common/format.ts";
 import { rangesOverlap } from "../../common/ranges.ts";
 import type { Issues } from "./resolve-context.ts";
 import type { RawVmConfig } from "./schema.ts";
-import { GUEST_PHYS_LIMIT, type MemoryRegionConfig, PAGE_SIZE } from "./types.ts";
+import { GUEST_PHYS_LIMIT, type MemoryRegionConfig } from "./types.ts";
 
 /** A valid region with its position in `kernel.memory_regions`, for messages. */
 export interface IndexedRegion extends MemoryRegionConfig {
@@ -32,11 +33,11 @@ export function resolveMemoryRegions(raw: RawVmConfig["kernel"]["memory_regions"
       issues.add(`${path}`, r.gpa, "has size 0");
       ok = false;
     }
-    if (r.gpa % PAGE_SIZE !== 0 || r.size % PAGE_SIZE !== 0) {
+    if (r.gpa % PAGE_SIZE_4K !== 0 || r.size % PAGE_SIZE_4K !== 0) {
       issues.list.push({
         path,
         value: `[${hex(r.gpa)}, ${hex(r.size)}]`,
-        problem: `gpa and size must be multiples of the 4 KiB page size (${hex(PAGE_SIZE)})`,
+        problem: `gpa and size must be multiples of the 4 KiB page size (${hex(PAGE_SIZE_4K)})`,
       });
       ok = false;
     }

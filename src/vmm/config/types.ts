@@ -193,9 +193,6 @@ export interface VmConfig {
   readonly devices: DevicesConfig;
 }
 
-/** Page size every memory region must be aligned to (4 KiB, the smallest nested-page-table page). */
-export const PAGE_SIZE = 0x1000;
-
 /** Most vCPUs one VM may have (KVM_MAX_VCPUS on x86 is 1024; a larger number is a typo, not a plan). */
 export const MAX_VCPUS = 1024;
 
