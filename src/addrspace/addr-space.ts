@@ -58,7 +58,7 @@ export interface AddrSpaceOptions {
 }
 
 /** Check a region list: page-aligned, non-empty, no overflow, no overlap. Returns the regions sorted. */
-export function validateRegions(regions: readonly MemoryRegionSpec[]): MemoryRegionSpec[] {
+function validateRegions(regions: readonly MemoryRegionSpec[]): MemoryRegionSpec[] {
   const sorted = [...regions].sort((a, b) => a.gpa - b.gpa);
   for (const [i, region] of sorted.entries()) {
     if (region.size === 0 || !rangeFits(region.gpa, region.size)) {

@@ -70,7 +70,7 @@ function levelPageSize(level: number): number {
   return 2 ** (12 + 9 * level);
 }
 
-export function mappingFlagsToPte(flags: MappingFlagBits): number {
+function mappingFlagsToPte(flags: MappingFlagBits): number {
   let pte = PTE_V | PTE_U | PTE_A | PTE_D;
   if (flags & MappingFlags.READ) pte |= PTE_R;
   if (flags & MappingFlags.WRITE) pte |= PTE_W;
@@ -78,7 +78,7 @@ export function mappingFlagsToPte(flags: MappingFlagBits): number {
   return pte;
 }
 
-export function pteToMappingFlags(pte: number): MappingFlagBits {
+function pteToMappingFlags(pte: number): MappingFlagBits {
   let flags = 0;
   if (pte & PTE_R) flags |= MappingFlags.READ;
   if (pte & PTE_W) flags |= MappingFlags.WRITE;

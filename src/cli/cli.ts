@@ -110,7 +110,7 @@ export function exitCodeOf(result: VmmRunResult): number {
   return result.exitCode === 0 ? EXIT_OK : result.exitCode;
 }
 
-export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs> {
+function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs> {
   const logLevelOf = (value: LogLevelName | undefined): LogLevelName =>
     value ?? state.globalLogLevel ?? DEFAULT_LOG_LEVEL;
 
@@ -232,7 +232,7 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
 }
 
 /** The VMM could not be loaded (a module of it is missing or broken): nothing can run. */
-export class VmmUnavailableError extends Error {
+class VmmUnavailableError extends Error {
   override readonly name = "VmmUnavailableError";
   readonly kind = "vmm-unavailable";
 }

@@ -19,7 +19,7 @@ export interface ConsoleOutput {
 /** Where bytes finally go (process.stdout in the CLI, a buffer in tests). */
 export type ByteWriter = (bytes: Uint8Array) => void;
 
-export const stdoutWriter: ByteWriter = (bytes) => {
+const stdoutWriter: ByteWriter = (bytes) => {
   process.stdout.write(bytes);
 };
 

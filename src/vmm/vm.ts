@@ -74,7 +74,7 @@ export interface AxVMOptions {
  * number goes to the embedder's handler (`onHypercall`). RISC-V: SBI extension 0x485643, FID = number, a0..a5 =
  * arguments; x86 (KVM): `out` to port 0x0cf0 with RAX = number, RDI, RSI, RCX, RBX, R8, R9 = arguments.
  */
-export const HYPERCALL_EXIT = 1n;
+const HYPERCALL_EXIT = 1n;
 
 const WIDTH_ONES: Record<AccessWidth, bigint> = { 1: 0xffn, 2: 0xffffn, 4: 0xffff_ffffn, 8: 0xffff_ffff_ffff_ffffn };
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */

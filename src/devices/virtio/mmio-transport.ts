@@ -159,7 +159,7 @@ export interface VirtioMmioState<DeviceState> {
 }
 
 /** The window a transport for `device` needs: registers, then the config space, rounded up to 0x100. */
-export function virtioMmioWindowSize(configSize: number): number {
+function virtioMmioWindowSize(configSize: number): number {
   return Math.max(VIRTIO_MMIO_MIN_WINDOW, Math.ceil((VIRTIO_MMIO_CONFIG + configSize) / 0x100) * 0x100);
 }
 

@@ -42,7 +42,7 @@ export interface LoadedImage {
 }
 
 /** Copy `bytes` to `gpa`, zero-filling up to `reserve` bytes (an image's .bss). */
-export function placeBytes(
+function placeBytes(
   memory: GuestMemory,
   gpa: number,
   bytes: Uint8Array,
