@@ -5,7 +5,9 @@
  */
 
 import { basename, resolve as resolvePath } from "node:path";
+import { PAGE_SIZE_4K } from "../../addrspace/addr.ts";
 import { hex } from "../../common/format.ts";
+import { isAligned } from "../../common/ranges.ts";
 
 import { MappingFlags } from "../../hal/types.ts";
 import { RISCV_VIRT } from "../boards/riscv-virt/layout.ts";
@@ -39,7 +41,7 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
   const source = `bare machine for ${programPath}`;
   const memorySize = options.memorySize ?? BARE_MACHINE_DEFAULT_MEMORY;
   const early: ConfigIssue[] = [];
-  if (!Number.isSafeInteger(memorySize) || memorySize <= 0 || memorySize % 0x1000 !== 0) {
+  if (!Number.isSafeInteger(memorySize) || memorySize <= 0 || !isAligned(memorySize, PAGE_SIZE_4K)) {
     early.push({ path: "memory", value: String(memorySize), problem: "must be a positive multiple of 4 KiB" });
   }
   const probe = probeImage(path);
