@@ -129,6 +129,21 @@ describe("buildVm", () => {
     expect(backend.vms[0]?.disposed).toBe(true);
   });
 
+  test("config emu_devices reach the board: a virtio-rng where the entry puts it", async () => {
+    const kernel = join(dir, "rng-kernel.bin");
+    writeFileSync(kernel, new Uint8Array(4));
+    const base = testVmConfig({ kernelPath: kernel });
+    const rng = { name: "rng", baseGpa: 0x1000_8000, length: 0x1000, irqId: 8, cfgList: [] };
+    const config = testVmConfig({
+      kernelPath: kernel,
+      devices: { ...base.devices, emuDevices: [{ ...rng, emuType: "virtio-rng" }] },
+    });
+    const vm = await buildVm(config, { backends: [new FakeBackend()], hypervisorFor: (b) => b.open() });
+    expect(vm.buses.mmio.lookup(0x1000_8000)?.device.name).toBe("virtio-rng");
+    vm.shutdown();
+    await vm.run();
+  });
+
   test("a config no backend can run fails with the VM's name before anything is opened", async () => {
     const opened: string[] = [];
     const build = buildVm(testVmConfig({ arch: "aarch64" }), {

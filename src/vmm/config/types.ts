@@ -93,7 +93,10 @@ export interface MemoryRegionConfig {
   readonly mapType: MemoryMapType;
 }
 
-/** axvmconfig `EmulatedDeviceType`, by the names we use in configs and messages, with their numeric codes. */
+/**
+ * axvmconfig `EmulatedDeviceType`, by the names we use in configs and messages, with their numeric codes; plus
+ * "virtio-rng" (0xe4), our addition next to axvmconfig's virtio codes.
+ */
 export const EMULATED_DEVICE_TYPE_CODES = {
   dummy: 0x0,
   "interrupt-controller": 0x1,
@@ -110,6 +113,7 @@ export const EMULATED_DEVICE_TYPE_CODES = {
   "virtio-blk": 0xe1,
   "virtio-net": 0xe2,
   "virtio-console": 0xe3,
+  "virtio-rng": 0xe4,
 } as const;
 export type EmulatedDeviceType = keyof typeof EMULATED_DEVICE_TYPE_CODES;
 

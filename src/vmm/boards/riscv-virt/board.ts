@@ -29,6 +29,7 @@ import {
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
+  VirtioRng,
 } from "../../../devices/virtio/index.ts";
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
@@ -209,9 +210,9 @@ export class RiscvVirtBoard implements Board {
 
   /**
    * virtio-mmio: `kernel.disk_path` becomes a virtio-blk in window 0 (or where a virtio-blk `emu_devices` entry
-   * puts it); `emu_devices` entries of type virtio-blk or
-   * virtio-console go where they say (base and PLIC source); every layout window left over holds an empty slot
-   * (DeviceID 0), so the device tree can list all of them as QEMU does.
+   * puts it); `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
+   * PLIC source); every layout window left over holds an empty slot (DeviceID 0), so the device tree can list all
+   * of them as QEMU does.
    */
   #attachVirtio(s: BoardServices, plic: Plic): void {
     const placed = new Map<number, { irq: number; size: number }>();
@@ -245,6 +246,9 @@ export class RiscvVirtBoard implements Board {
             device.irqId,
             new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
           );
+          break;
+        case "virtio-rng":
+          place(device.baseGpa, device.length, device.irqId, new VirtioRng());
           break;
         default:
           s.log.warn(
