@@ -11,7 +11,7 @@ import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import type { GStageMode } from "../addrspace/nested-page-table.ts";
 import type { Bus } from "../devices/bus.ts";
-import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions } from "../hal/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions, SystemDownAction } from "../hal/types.ts";
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -83,7 +83,7 @@ export interface BoardServices {
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
   wakeVcpu(id: number): void;
   /** Stop the VM from a device (a test finisher, a reset line): the same as a SystemDown exit. */
-  requestSystemDown(action: "poweroff" | "reboot" | "crash", code: number, reason: string): void;
+  requestSystemDown(action: SystemDownAction, code: number, reason: string): void;
 }
 
 /** Boot plan for one vCPU. */
