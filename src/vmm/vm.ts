@@ -6,8 +6,8 @@
  * paused Running VM (`pause`/`resume`). A guest reboot ends the VM; the VMM builds a new one from the same config.
  *
  * `runVcpu(id)` runs a vCPU and handles, inside, every exit the VM can answer by itself: MMIO, port and
- * system-register accesses (through the buses, honouring width and sign extension, with the unmapped-access
- * policy), and hands every exit it does not own (`BoardExit`: SBI calls, ...) to the board. It returns the
+ * system-register accesses (through the buses, with the unmapped-access policy: bus-exits.ts), and hands every
+ * exit it does not own (`BoardExit`: SBI calls, ...) to the board. It returns the
  * generic exits (Halt, CpuUp, CpuDown, SystemDown, Hypercall, FailEntry, SendIPI, Nothing, ...), which `run()`'s
  * per-vCPU loops dispatch as axvisor's VMM does. Everything runs on one JS thread; backends whose `run` blocks
  * (KVM) run the guest on a Worker and are awaited, so device state is only ever touched from this thread.
@@ -17,18 +17,11 @@ import { type ConsolaInstance, consola } from "consola";
 import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import { hex } from "../common/format.ts";
-import type { Bus } from "../devices/bus.ts";
-import type {
-  AccessWidth,
-  AxVCpuExitReason,
-  GuestPhysAddr,
-  HalVm,
-  Stage2Table,
-  SystemDownAction,
-} from "../hal/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { Board, GenericExit, VcpuBoot } from "./board.ts";
+import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
@@ -76,11 +69,8 @@ export interface AxVMOptions {
  */
 const HYPERCALL_EXIT = 1n;
 
-const WIDTH_ONES: Record<AccessWidth, bigint> = { 1: 0xffn, 2: 0xffffn, 4: 0xffff_ffffn, 8: 0xffff_ffff_ffff_ffffn };
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
 const INTERNAL_EXIT_BATCH = 256;
-/** Distinct unmapped pages we warn about before going quiet (the counters keep counting). */
-const UNMAPPED_WARNINGS = 8;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -97,9 +87,7 @@ export class AxVM {
   readonly #vcpus: readonly AxVCpu[];
   readonly #boot: readonly VcpuBoot[];
   readonly #buses: VmBuses;
-  readonly #mmio: Bus;
-  readonly #port: Bus;
-  readonly #sysreg: Bus;
+  readonly #busExits: BusExitHandler;
   readonly #timers: TimerWheel;
   readonly #console: ConsoleOutput;
   readonly #log: ConsolaInstance;
@@ -109,7 +97,6 @@ export class AxVM {
   #online: boolean[];
   #wakers: Array<(() => void) | undefined>;
   #resumeWaiters: Array<() => void> = [];
-  #warnedPages = new Set<number>();
   #result: VmResult | undefined;
   #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
@@ -127,12 +114,17 @@ export class AxVM {
     this.#vcpus = parts.vcpus;
     this.#boot = parts.boot;
     this.#buses = parts.buses;
-    this.#mmio = parts.buses.mmio;
-    this.#port = parts.buses.port;
-    this.#sysreg = parts.buses.sysreg;
     this.#timers = parts.timers;
     this.#console = parts.console;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
+    this.#busExits = new BusExitHandler({
+      buses: parts.buses,
+      policy: config.devices.unmappedMmio,
+      unmappedRead: parts.board.unmappedRead,
+      label: this.label,
+      log: this.#log,
+      fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
+    });
     this.#online = parts.vcpus.map(() => false);
     this.#wakers = parts.vcpus.map(() => undefined);
   }
@@ -299,22 +291,12 @@ export class AxVM {
     if (this.#options.traceExits !== undefined) this.#trace(this.#options.traceExits, vcpu.id, exit);
     switch (exit.kind) {
       case "MmioRead":
-        vcpu.setReturnValue(this.#busRead(this.#mmio, exit.addr, exit.width, vcpu.id));
-        return undefined;
       case "MmioWrite":
-        this.#busWrite(this.#mmio, exit.addr, exit.width, exit.data, vcpu.id);
-        return undefined;
       case "IoRead":
-        vcpu.setReturnValue(this.#busRead(this.#port, exit.port, exit.width, vcpu.id));
-        return undefined;
       case "IoWrite":
-        this.#busWrite(this.#port, exit.port, exit.width, exit.data, vcpu.id);
-        return undefined;
       case "SysRegRead":
-        vcpu.setReturnValue(this.#busRead(this.#sysreg, exit.addr, 8, vcpu.id));
-        return undefined;
       case "SysRegWrite":
-        this.#busWrite(this.#sysreg, exit.addr, 8, exit.value, vcpu.id);
+        this.#busExits.handle(vcpu, exit);
         return undefined;
       case "Nothing":
       case "Halt":
@@ -332,52 +314,6 @@ export class AxVM {
         // Only board exits are left (the checker proves it: `exit` is a BoardExit here).
         return this.#board.handleExit(vcpu.id, exit);
     }
-  }
-
-  #busRead(bus: Bus, addr: number, width: AccessWidth, vcpuId: number): bigint {
-    const result = bus.read(addr, width);
-    switch (result.kind) {
-      case "ok":
-        return result.value;
-      case "bad-access":
-        // Counted by the bus.
-        return 0n;
-      case "unmapped":
-        return this.#unmapped(bus, "read", addr, width, vcpuId);
-    }
-  }
-
-  #busWrite(bus: Bus, addr: number, width: AccessWidth, value: bigint, vcpuId: number): void {
-    // A bad access is counted by the bus and otherwise ignored.
-    if (bus.write(addr, width, value).kind === "unmapped") this.#unmapped(bus, "write", addr, width, vcpuId);
-  }
-
-  /**
-   * The unmapped-access policy. "ignore" (default): MMIO reads give what the board's bus floats to (zeros or
-   * all ones), port reads all ones (a PC's), writes are dropped; counted (by the bus), with a warning for the
-   * first few pages. "fault": the VM stops with an error naming the address (a guest bug we want to see, not
-   * paper over).
-   */
-  #unmapped(bus: Bus, access: "read" | "write", addr: number, width: AccessWidth, vcpuId: number): bigint {
-    const isPort = bus.space === "port";
-    const what = `${width}-byte ${bus.space} ${access} at ${hex(addr)} by vCPU ${vcpuId}`;
-    if (this.config.devices.unmappedMmio === "fault" && !isPort) {
-      this.#stop({
-        reason: "error",
-        exitCode: 1,
-        error: new VmError("guest", this.label, `${what} hits no device (unmapped_mmio = "fault")`),
-      });
-    } else {
-      const page = Math.floor(addr / 0x1000);
-      if (!isPort && this.#warnedPages.size < UNMAPPED_WARNINGS && !this.#warnedPages.has(page)) {
-        this.#warnedPages.add(page);
-        this.#log.warn(
-          `${this.label}: ${what} hits no device; ${access === "read" ? "reading 0" : "ignored"} (further accesses are only counted)`,
-        );
-      }
-    }
-    if (access === "write") return 0n;
-    return isPort || this.#board.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
   }
 
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
