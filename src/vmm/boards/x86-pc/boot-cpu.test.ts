@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { GuestMemory } from "../../../addrspace/guest-memory.ts";
 import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../../hal/kvm/vm.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
-import { BOOT_GDT, GDT_CODE64, GDT_DATA, GDT_TSS, segmentFromDescriptor, setupLongModeBoot } from "./boot-cpu.ts";
+import { BOOT_GDT, setupLongModeBoot } from "./boot-cpu.ts";
 import {
   BOOT_GDT_START,
   KVM_PRIVATE_SIZE,
@@ -12,37 +12,6 @@ import {
   PDPTE_START,
   PML4_START,
 } from "./layout.ts";
-
-test("GDT descriptors become the segments the CPU would cache", () => {
-  expect(segmentFromDescriptor(GDT_CODE64, 1)).toEqual({
-    base: 0,
-    limit: 0xffff_ffff,
-    selector: 0x08,
-    type: 0xb,
-    present: true,
-    dpl: 0,
-    db: false,
-    s: true,
-    l: true,
-    g: true,
-    avl: false,
-    unusable: false,
-  });
-  expect(segmentFromDescriptor(GDT_DATA, 2)).toMatchObject({
-    selector: 0x10,
-    type: 0x3,
-    db: true,
-    l: false,
-    limit: 0xffff_ffff,
-  });
-  expect(segmentFromDescriptor(GDT_TSS, 3)).toMatchObject({ selector: 0x18, type: 0xb, s: false, limit: 0xffff_ffff });
-  expect(segmentFromDescriptor(0x00c0_9200_1234_0fffn, 0)).toMatchObject({
-    base: 0x1234,
-    limit: 0xff_ffff,
-    unusable: false,
-  });
-  expect(segmentFromDescriptor(0n, 0)).toMatchObject({ present: false, unusable: true });
-});
 
 test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging registers", () => {
   const bytes = new Uint8Array(0x10_0000);
