@@ -191,6 +191,21 @@ export interface HalVmOptions {
   readonly mode?: "hypervisor" | "bare-machine";
   /** Frequency of the architectural timer the guest reads (RISC-V `time`), in Hz. Default `DEFAULT_TIMEBASE_HZ`. */
   readonly timebaseHz?: number;
+  /** x86 guests on a hardware backend: what the board sets aside for the backend. Required by KVM for x86_64. */
+  readonly x86?: X86VmOptions;
+}
+
+/**
+ * Guest-physical space an x86 hardware backend may take for itself: KVM on Intel hosts emulates real mode with
+ * vm86 and needs a 3-page TSS and a 1-page identity map in guest-physical memory (KVM_SET_TSS_ADDR,
+ * KVM_SET_IDENTITY_MAP_ADDR). The board's layout picks where no RAM or device is; the backend puts the identity-map
+ * page first and the TSS after it.
+ */
+export const X86_PRIVATE_PAGES_SIZE = 4 * 0x1000;
+
+export interface X86VmOptions {
+  /** Start of X86_PRIVATE_PAGES_SIZE bytes, page-aligned and below 4 GiB, that the guest never uses. */
+  readonly privatePagesBase: GuestPhysAddr;
 }
 
 /**

@@ -4,8 +4,6 @@
  * Offsets are from the APIC page base; each register is 32 bits at a 16-byte-aligned offset.
  */
 
-/** Size of the APIC register page as software sees it (registers at offsets 0x000..0x3f0). */
-export const APIC_REGISTER_PAGE_SIZE = 0x400;
 /** Registers are 16-byte aligned. */
 export const APIC_REGISTER_ALIGN = 16;
 /** LVT LINT0: the local interrupt pin 0 (the 8259 PIC's INTR on a PC). */

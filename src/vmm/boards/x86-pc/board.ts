@@ -30,7 +30,7 @@ export class X86PcBoard implements Board {
   #createdAt = performance.now();
 
   vmOptions(config: VmConfig) {
-    return { arch: "x86_64" as const, cpuCount: config.cpuNum };
+    return { arch: "x86_64" as const, cpuCount: config.cpuNum, x86: { privatePagesBase: KVM_PRIVATE_START } };
   }
 
   memoryRegions(config: VmConfig): MemoryRegionSpec[] {

@@ -1,17 +1,8 @@
 import { expect, test } from "bun:test";
 import { GuestMemory } from "../../../addrspace/guest-memory.ts";
-import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../../hal/kvm/vm.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { BOOT_GDT, setupLongModeBoot } from "./boot-cpu.ts";
-import {
-  BOOT_GDT_START,
-  KVM_PRIVATE_SIZE,
-  KVM_PRIVATE_START,
-  MMIO_MEM_START,
-  PDE_START,
-  PDPTE_START,
-  PML4_START,
-} from "./layout.ts";
+import { BOOT_GDT_START, PDE_START, PDPTE_START, PML4_START } from "./layout.ts";
 
 test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging registers", () => {
   const bytes = new Uint8Array(0x10_0000);
@@ -24,10 +15,4 @@ test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging re
   expect(view.getBigUint64(PDE_START + 511 * 8, true)).toBe((511n << 21n) | 0x83n);
   expect(state).toMatchObject({ rip: 0x100200, cr3: BigInt(PML4_START), cr0: 0x8000_0001n, cr4: 0x20n, efer: 0x500n });
   expect(state.gprs).toMatchObject({ rsp: 0x8ff0n, rbp: 0x8ff0n, rsi: 0x7000n });
-});
-
-test("the KVM backend's private pages are the ones the layout reserves, inside the MMIO hole", () => {
-  expect(KVM_IDENTITY_MAP_ADDR).toBe(KVM_PRIVATE_START);
-  expect(KVM_TSS_ADDR + 3 * 0x1000).toBe(KVM_PRIVATE_START + KVM_PRIVATE_SIZE);
-  expect(KVM_PRIVATE_START).toBeGreaterThan(MMIO_MEM_START);
 });

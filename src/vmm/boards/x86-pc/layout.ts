@@ -24,11 +24,13 @@
  *             │ other MMIO devices         │ MMIO_DEVICES_START ..
  * 0xfec0_0000 │ IOAPIC                     │ IOAPIC_START
  * 0xfee0_0000 │ local APIC                 │ APIC_START
- * 0xfffb_c000 │ KVM identity map, TSS      │ KVM_PRIVATE_START (4 pages, see src/hal/kvm/vm.ts)
+ * 0xfffb_c000 │ KVM identity map, TSS      │ KVM_PRIVATE_START (X86_PRIVATE_PAGES_SIZE, handed to the backend)
  * 0x1_0000_0000├───────────────────────────┤ HIGH_RAM_START: RAM beyond the hole
  *             └────────────────────────────┘
  * ```
  */
+
+import { X86_PRIVATE_PAGES_SIZE } from "../../../hal/types.ts";
 
 export const PAGE_SIZE = 0x1000;
 
@@ -70,9 +72,12 @@ export const BOOT_TIMER_SIZE = PAGE_SIZE;
 export const MMIO_DEVICES_START = BOOT_TIMER_START + BOOT_TIMER_SIZE;
 export const IOAPIC_START = 0xfec0_0000;
 export const APIC_START = 0xfee0_0000;
-/** Pages KVM uses itself on Intel hosts (identity map + TSS); the KVM backend sets them, we keep them free. */
+/**
+ * Pages KVM uses itself on Intel hosts (identity map + TSS), as Firecracker places them: the board keeps them free
+ * and hands their base to the backend (`HalVmOptions.x86.privatePagesBase`).
+ */
 export const KVM_PRIVATE_START = 0xfffb_c000;
-export const KVM_PRIVATE_SIZE = 4 * PAGE_SIZE;
+export const KVM_PRIVATE_SIZE = X86_PRIVATE_PAGES_SIZE;
 
 export const HIGH_RAM_START = 0x1_0000_0000;
 
