@@ -6,7 +6,7 @@
 
 import { type ConsolaInstance, consola } from "consola";
 import type { HalBackend, Hypervisor } from "../hal/types.ts";
-import { backendsFor, selectBackend } from "./backends.ts";
+import { backends, selectBackend } from "./backends.ts";
 import { boardFor } from "./boards/index.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
@@ -131,7 +131,7 @@ export class Vmm {
     for (let boot = 0; ; boot++) {
       let vm: AxVM;
       try {
-        const backend = selectBackend(config, this.#options.backends ?? backendsFor());
+        const backend = await selectBackend(config, this.#options.backends ?? backends);
         backendName = backend.name;
         const board = boardFor(config);
         vm = new AxVM(config, {
