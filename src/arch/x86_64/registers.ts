@@ -50,3 +50,8 @@ export const X86_REG_RAX = 0;
 export const X86_REG_RIP = 16;
 /** Pseudo-number of RFLAGS. */
 export const X86_REG_RFLAGS = 17;
+
+/** The HAL number of GPR `name`. */
+export function x86GprNumber(name: X86GprName): number {
+  return X86_GPR_NAMES.indexOf(name);
+}

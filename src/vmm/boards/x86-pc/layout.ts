@@ -1,6 +1,6 @@
 /**
  * The x86_64 machine's guest-physical layout (Firecracker's arch/x86_64/layout.rs values). Every address the x86
- * machine pieces use is named here; nothing else in src/vmm/x86 writes an address literal.
+ * machine pieces use is named here; nothing else in this board folder writes an address literal.
  *
  * ```
  * 0x0000_0000 ┌────────────────────────────┐ RAM (low)
@@ -58,7 +58,7 @@ export const EBDA_START = 0x9_fc00;
 export const MPTABLE_START = EBDA_START;
 /** Legacy VGA / ROM area, reserved up to 1 MiB. */
 export const LEGACY_HOLE_START = 0xa_0000;
-/** ACPI tables (src/vmm/x86/acpi.ts), in the BIOS area the kernel scans for the RSDP. */
+/** ACPI tables (acpi.ts), in the BIOS area the kernel scans for the RSDP. */
 export const ACPI_START = 0xe_0000;
 export const HIMEM_START = 0x10_0000;
 
@@ -81,18 +81,19 @@ export const KVM_PRIVATE_SIZE = X86_PRIVATE_PAGES_SIZE;
 
 export const HIGH_RAM_START = 0x1_0000_0000;
 
-/** Legacy devices on the ISA port bus and their IRQs. */
 /** xAPIC ids are 8 bits and 0xff is broadcast; the IOAPIC takes the id after the last CPU (MP table and MADT). */
 export const X86_MAX_CPUS = 254;
 
+/**
+ * Legacy devices on the ISA port bus and their IRQs. Every other port (0x80 POST codes among them) belongs to the
+ * unclaimed-port device (legacy-devices.ts); `out` to AXVISOR_HYPERCALL_PORT (src/arch/x86_64/hypercall.ts) is
+ * a hypercall, decoded by the backend before it reaches the bus.
+ */
 export const COM1_PORT = 0x3f8;
-export const COM_PORT_SIZE = 8;
 export const COM1_IRQ = 4;
 export const I8042_PORT = 0x60;
 /** CMOS RTC index/data ports (0x70, 0x71). */
 export const RTC_PORT = 0x70;
-export const I8042_COMMAND_PORT = 0x64;
-export const POST_PORT = 0x80;
 
 /** A RAM region of the machine. */
 export interface RamRegion {
