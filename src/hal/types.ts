@@ -10,6 +10,7 @@
  * Register values and data words are 64-bit and therefore `bigint` at this API edge.
  */
 
+import { X86_PAGE_SIZE } from "../arch/x86_64/paging.ts";
 import type { X86VcpuState } from "../arch/x86_64/vcpu-state.ts";
 
 export type BackendName = "kvm" | "hvf" | "emulated";
@@ -201,7 +202,7 @@ export interface HalVmOptions {
  * KVM_SET_IDENTITY_MAP_ADDR). The board's layout picks where no RAM or device is; the backend puts the identity-map
  * page first and the TSS after it.
  */
-export const X86_PRIVATE_PAGES_SIZE = 4 * 0x1000;
+export const X86_PRIVATE_PAGES_SIZE = 4 * X86_PAGE_SIZE;
 
 export interface X86VmOptions {
   /** Start of X86_PRIVATE_PAGES_SIZE bytes, page-aligned and below 4 GiB, that the guest never uses. */

@@ -3,6 +3,9 @@
  * bits a VMM uses to build an identity map for a long-mode entry.
  */
 
+/** The base page size (a PTE maps 4 KiB). */
+export const X86_PAGE_SIZE = 0x1000;
+
 export const PTE_PRESENT = 1n << 0n;
 /** R/W: writes allowed. */
 export const PTE_WRITABLE = 1n << 1n;

@@ -3,6 +3,7 @@
  * first vCPU of an x86 VM: the identity-map and TSS pages (Intel real-mode emulation), the in-kernel PIC/IOAPIC/
  * LAPIC and the PIT (Firecracker's order: TSS, identity map, irqchip, PIT2).
  */
+import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
 import * as sys from "../sys.ts";
@@ -21,12 +22,11 @@ import { X86KvmVcpu } from "./vcpu.ts";
 export const KVM_IRQCHIP_GSI_COUNT = 24;
 /** KVM_CREATE_VM's machine type on x86: the only one. */
 const X86_VM_TYPE_DEFAULT = 0;
-const PAGE_SIZE = 0x1000;
 const FOUR_GIB = 0x1_0000_0000;
 
 /** Where the private pages go inside the board's range: the identity-map page, then the 3-page TSS. */
 export function privatePageAddresses(base: number): { readonly identityMap: number; readonly tss: number } {
-  return { identityMap: base, tss: base + PAGE_SIZE };
+  return { identityMap: base, tss: base + X86_PAGE_SIZE };
 }
 
 /** Check `options.x86` of an x86 VM and return the private pages' base. */
@@ -37,15 +37,20 @@ export function checkPrivatePages(options: KvmVmOptions): number {
       "kvm",
       "invalid-argument",
       "KVM_CREATE_VM",
-      `Cannot create an x86_64 VM without x86.privatePagesBase: KVM needs ${X86_PRIVATE_PAGES_SIZE / PAGE_SIZE} pages of guest-physical space the guest never uses (the board's layout reserves them)`,
+      `Cannot create an x86_64 VM without x86.privatePagesBase: KVM needs ${X86_PRIVATE_PAGES_SIZE / X86_PAGE_SIZE} pages of guest-physical space the guest never uses (the board's layout reserves them)`,
     );
   }
-  if (!Number.isSafeInteger(base) || base < 0 || base % PAGE_SIZE !== 0 || base + X86_PRIVATE_PAGES_SIZE > FOUR_GIB) {
+  if (
+    !Number.isSafeInteger(base) ||
+    base < 0 ||
+    base % X86_PAGE_SIZE !== 0 ||
+    base + X86_PRIVATE_PAGES_SIZE > FOUR_GIB
+  ) {
     throw new HalError(
       "kvm",
       "invalid-argument",
       "KVM_CREATE_VM",
-      `Cannot put KVM's private pages at 0x${base.toString(16)}: the ${X86_PRIVATE_PAGES_SIZE / PAGE_SIZE} pages must be page-aligned and below 4 GiB`,
+      `Cannot put KVM's private pages at 0x${base.toString(16)}: the ${X86_PRIVATE_PAGES_SIZE / X86_PAGE_SIZE} pages must be page-aligned and below 4 GiB`,
     );
   }
   return base;

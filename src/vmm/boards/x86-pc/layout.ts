@@ -30,9 +30,10 @@
  * ```
  */
 
+import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { X86_PRIVATE_PAGES_SIZE } from "../../../hal/types.ts";
 
-export const PAGE_SIZE = 0x1000;
+export const PAGE_SIZE = X86_PAGE_SIZE;
 
 /** The boot GDT: null, code (0x08), data (0x10), TSS (0x18). */
 export const BOOT_GDT_START = 0x500;
