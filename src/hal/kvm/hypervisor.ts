@@ -19,9 +19,10 @@ import { KvmVm } from "./vm.ts";
 
 export class KvmHypervisor implements Hypervisor {
   readonly backend = "kvm" as const;
-  /** The host's guest arch module and its host-wide state (x86: `x86System(hypervisor)` in x86_64/ reads it). */
-  readonly archModule: KvmArch;
-  readonly arch: KvmArchSystem;
+  /** The guest arch module of this host. */
+  readonly kvmArch: KvmArch;
+  /** Its host-wide state (x86: `x86System(hypervisor)` in x86_64/ reads the supported CPUID from it). */
+  readonly archSystem: KvmArchSystem;
   readonly #fd: number;
   readonly #mmapSize: number;
   readonly #maxSlots: number;
@@ -32,12 +33,12 @@ export class KvmHypervisor implements Hypervisor {
     if (!support.available) throw new HalError("kvm", "unsupported", "open", support.reason);
     const arch = kvmArchFor(process);
     if (typeof arch === "string") throw new HalError("kvm", "unsupported", "open", arch);
-    this.archModule = arch;
+    this.kvmArch = arch;
     this.#fd = sys.open(device, sys.O_RDWR);
     try {
       this.#mmapSize = sys.ioctlInt(this.#fd, KVM_GET_VCPU_MMAP_SIZE);
       this.#maxSlots = sys.ioctlInt(this.#fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
-      this.arch = arch.openSystem(this.#fd);
+      this.archSystem = arch.openSystem(this.#fd);
     } catch (error) {
       sys.close(this.#fd);
       throw error;
@@ -52,7 +53,7 @@ export class KvmHypervisor implements Hypervisor {
 
   createVm(options: KvmVmOptions): KvmVm {
     this.#checkOpen("createVm");
-    const guestArch = this.archModule.guestArch;
+    const guestArch = this.kvmArch.guestArch;
     if (options.arch !== guestArch) {
       throw new HalError(
         "kvm",
@@ -86,10 +87,10 @@ export class KvmHypervisor implements Hypervisor {
         `Cannot create a VM with ${options.cpuCount} vCPUs: KVM allows ${maxVcpus}`,
       );
     }
-    const vmFd = sys.ioctlInt(this.#fd, KVM_CREATE_VM, this.arch.vmType(options));
+    const vmFd = sys.ioctlInt(this.#fd, KVM_CREATE_VM, this.archSystem.vmType(options));
     let archVm: KvmArchVm;
     try {
-      archVm = this.arch.setupVm(vmFd, options);
+      archVm = this.archSystem.setupVm(vmFd, options);
     } catch (error) {
       sys.close(vmFd);
       throw error;

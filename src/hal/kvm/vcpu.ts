@@ -1,7 +1,7 @@
 /**
  * A KVM vCPU, the generic part: its fd, its kvm_run mapping, `run()` on the calling thread and `runAsync()` through
  * a Worker that pumps KVM_RUN (run-worker.ts), kicks, and the exit bookkeeping. Registers, the boot state and
- * interrupt injection are the guest arch's (`KvmArchVcpu`, reached as `arch`).
+ * interrupt injection are the guest arch's (`KvmArchVcpu`, reached as `archVcpu`).
  *
  * Exits are decoded by exits.ts on the owner thread only: device state is touched by one thread whatever the
  * number of vCPUs.
@@ -66,7 +66,7 @@ export class KvmVcpu implements HalVcpu {
   readonly id: number;
   readonly stats: KvmRunStats = { runs: 0, exits: 0, completions: 0 };
   /** The guest arch's part: registers, boot state, interrupts (x86: `x86Vcpu(vcpu)` in x86_64/ gives its extras). */
-  readonly arch: KvmArchVcpu;
+  readonly archVcpu: KvmArchVcpu;
   readonly #context: KvmVcpuContext;
   readonly #fd: number;
   readonly #run: sys.Mapping;
@@ -95,7 +95,7 @@ export class KvmVcpu implements HalVcpu {
       prepareRegisterAccess: (operation) => this.#prepareRegisterAccess(operation),
     };
     try {
-      this.arch = context.archVm.createVcpu(core);
+      this.archVcpu = context.archVm.createVcpu(core);
     } catch (error) {
       sys.munmap(this.#run);
       throw error;
@@ -110,7 +110,7 @@ export class KvmVcpu implements HalVcpu {
   setup(setup: HalVcpuSetup): void {
     this.#checkOpen("setup");
     this.#checkIdle("setup");
-    this.arch.setup(setup);
+    this.archVcpu.setup(setup);
     this.#forgetExit();
   }
 
@@ -118,18 +118,18 @@ export class KvmVcpu implements HalVcpu {
   setEntry(entry: number): void {
     this.#checkOpen("setEntry");
     this.#checkIdle("setEntry");
-    this.arch.setEntry(entry);
+    this.archVcpu.setEntry(entry);
     this.#forgetExit();
   }
 
   getGpr(reg: number): bigint {
     this.#checkOpen("getGpr");
-    return this.arch.getGpr(reg);
+    return this.archVcpu.getGpr(reg);
   }
 
   setGpr(reg: number, value: bigint): void {
     this.#checkOpen("setGpr");
-    this.arch.setGpr(reg, value);
+    this.archVcpu.setGpr(reg, value);
   }
 
   /** KVM_GET_MP_STATE (an x86 AP waiting for INIT/SIPI is KVM_MP_STATE_UNINITIALIZED / INIT_RECEIVED). */
@@ -177,7 +177,7 @@ export class KvmVcpu implements HalVcpu {
         { errno: -result },
       );
     }
-    this.arch.afterRun();
+    this.archVcpu.afterRun();
   }
 
   setReturnValue(value: bigint): void {
@@ -247,13 +247,13 @@ export class KvmVcpu implements HalVcpu {
   }
 
   #beforeRun(): void {
-    this.arch.beforeRun();
+    this.archVcpu.beforeRun();
     this.#completion = NO_COMPLETION;
     this.stats.runs++;
   }
 
   #afterRun(result: number): AxVCpuExitReason {
-    this.arch.afterRun();
+    this.archVcpu.afterRun();
     if (result < 0 && result !== -sys.EINTR && result !== -sys.EAGAIN) {
       throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot run vCPU ${this.id}: ${sys.errnoName(-result)}`, {
         errno: -result,
@@ -264,7 +264,7 @@ export class KvmVcpu implements HalVcpu {
       Atomics.store(this.#control, CTL_KICK, 0);
       this.#runView.setUint8(RUN.immediate_exit.offset, 0);
     }
-    const decoded = decodeExit(this.#runView, result, this.arch);
+    const decoded = decodeExit(this.#runView, result, this.archVcpu);
     this.#needsCompletion = result >= 0 && completesOnReentry(decoded.exit.kind);
     this.#queue = decoded.more;
     this.#completion = decoded.completion;
@@ -318,11 +318,11 @@ export class KvmVcpu implements HalVcpu {
 
   setInterruptLevel(vector: number, asserted: boolean): void {
     this.#checkOpen("setInterruptLevel");
-    this.arch.setInterruptLevel(vector, asserted);
+    this.archVcpu.setInterruptLevel(vector, asserted);
   }
 
   hasPendingInterrupt(): boolean {
-    return this.arch.hasPendingInterrupt();
+    return this.archVcpu.hasPendingInterrupt();
   }
 
   /** The architectural timers live in the kernel; there is no deadline for the VMM to watch. */

@@ -23,12 +23,12 @@ export const X86_64_KVM: KvmArch = {
 
 /** The x86 part of a KVM vCPU, or a HalError when the vCPU is not an x86 one. */
 export function x86Vcpu(vcpu: KvmVcpu): X86KvmVcpu {
-  if (vcpu.arch instanceof X86KvmVcpu) return vcpu.arch;
+  if (vcpu.archVcpu instanceof X86KvmVcpu) return vcpu.archVcpu;
   throw new HalError("kvm", "unsupported", "x86Vcpu", `Cannot use vCPU ${vcpu.id} as an x86 vCPU: it is not one`);
 }
 
 /** The x86 host-wide state of an open /dev/kvm, or a HalError when this host's KVM does not run x86 guests. */
 export function x86System(hypervisor: KvmHypervisor): X86KvmSystem {
-  if (hypervisor.arch instanceof X86KvmSystem) return hypervisor.arch;
+  if (hypervisor.archSystem instanceof X86KvmSystem) return hypervisor.archSystem;
   throw new HalError("kvm", "unsupported", "x86System", "Cannot read x86 state: this KVM does not run x86 guests");
 }
