@@ -20,8 +20,8 @@ function compilerAndHeader(): Requirement {
   const gcc = Bun.which("gcc");
   if (gcc === null) return { available: false, reason: "gcc is not installed (not on PATH)" };
   if (!existsSync(KVM_HEADER)) return { available: false, reason: `${KVM_HEADER} is missing (install linux-libc-dev)` };
-  if (process.arch !== "x64")
-    return { available: false, reason: `native/kvm-abi-dump.c prints the x86_64 ABI; this host is ${process.arch}` };
+  if (kvmArchForHost(process.arch) === undefined)
+    return { available: false, reason: `the KVM backend has no arch module for ${process.arch} hosts` };
   return { available: true, reason: `gcc at ${gcc}` };
 }
 
