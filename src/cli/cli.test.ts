@@ -77,10 +77,11 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
   const deps: CliDeps = {
     loadVmm: () =>
       Promise.resolve({
-        backends: [
-          backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
-          backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
-        ],
+        loadBackends: () =>
+          Promise.resolve([
+            backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
+            backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
+          ]),
         createVmm: (options: CliVmmOptions) => {
           const vmm = new StubVmm(options, outcome);
           vmms.push(vmm);

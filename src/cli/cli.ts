@@ -209,7 +209,7 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
     run: async ({ rawArgs }) => {
       checkFlags(rawArgs, {});
       const provider = await loadVmm(deps);
-      deps.out(formatInfo({ backends: provider.backends, version: deps.version }));
+      deps.out(formatInfo({ backends: await provider.loadBackends(), version: deps.version }));
       state.exitCode = EXIT_OK;
     },
   });

@@ -50,8 +50,8 @@ export interface CliVmmOptions {
 
 /** The VMM module as the CLI sees it. */
 export interface VmmProvider {
-  /** Every backend we have (`src/vmm/index.ts` `backends`). */
-  readonly backends: readonly HalBackend[];
+  /** Load every backend we have (`src/vmm/index.ts` `loadBackends`): backends load only when asked for. */
+  loadBackends(): Promise<readonly HalBackend[]>;
   createVmm(options: CliVmmOptions): CliVmm;
 }
 

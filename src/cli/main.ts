@@ -29,8 +29,8 @@ const encoder = new TextEncoder();
 
 const deps: CliDeps = {
   loadVmm: async () => {
-    const { backends, Vmm } = await import("../vmm/index.ts");
-    return { backends, createVmm: (options) => new Vmm(options) };
+    const { loadBackends, Vmm } = await import("../vmm/index.ts");
+    return { loadBackends: () => loadBackends(), createVmm: (options) => new Vmm(options) };
   },
   out: (text) => {
     process.stdout.write(`${text}\n`);

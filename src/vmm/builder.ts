@@ -15,7 +15,7 @@ import { AddrSpace } from "../addrspace/addr-space.ts";
 import { Bus } from "../devices/bus.ts";
 import type { HalBackend, HalVm, Hypervisor, SystemDownAction } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
-import { selectBackend } from "./backends.ts";
+import { type BackendCandidate, selectBackend } from "./backends.ts";
 import type { Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
 import type { VmConfig } from "./config/types.ts";
@@ -28,7 +28,7 @@ import type { VmBuses } from "./vm-stats.ts";
 /** What the VMM supplies to build a VM from its config. */
 export interface VmBuildEnvironment extends AxVMOptions {
   /** The backends to choose from, in order of preference. */
-  readonly backends: readonly HalBackend[];
+  readonly backends: readonly BackendCandidate[];
   /** The open hypervisor of the chosen backend (the VMM opens each backend once and closes it when done). */
   hypervisorFor(backend: HalBackend): Hypervisor;
   /** Where console output goes: a line prefix when several VMs share the terminal, the byte sink. */

@@ -1,6 +1,13 @@
 /** The VMM's public API, for the CLI and for embedders. */
 
-export { backends, probeBackends, selectBackend } from "./backends.ts";
+export {
+  type BackendCandidate,
+  type BackendDescriptor,
+  backends,
+  loadBackends,
+  probeBackends,
+  selectBackend,
+} from "./backends.ts";
 export type { VmConfig } from "./config/types.ts";
 export { VmError, type VmErrorKind } from "./errors.ts";
 export type { LogLevelName } from "./log-level.ts";

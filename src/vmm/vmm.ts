@@ -6,7 +6,7 @@
 
 import { type ConsolaInstance, consola } from "consola";
 import type { HalBackend, Hypervisor } from "../hal/types.ts";
-import { backendsFor } from "./backends.ts";
+import { type BackendCandidate, backends } from "./backends.ts";
 import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, HostConsoleInput } from "./console.ts";
@@ -26,7 +26,7 @@ export interface VmmOptions {
     readonly stdin?: boolean;
   };
   /** Backends to choose from (default: every backend we have). */
-  readonly backends?: readonly HalBackend[];
+  readonly backends?: readonly BackendCandidate[];
   /** How many guest reboots of one VM to honour before giving up (a reboot loop is a guest bug). */
   readonly maxReboots?: number;
 }
@@ -137,7 +137,7 @@ export class Vmm {
       let vm: AxVM;
       try {
         vm = await buildVm(config, {
-          backends: this.#options.backends ?? backendsFor(),
+          backends: this.#options.backends ?? backends,
           hypervisorFor: (backend) => {
             backendName = backend.name;
             return this.#hypervisor(backend);

@@ -3,10 +3,13 @@
  * i8042 whose reset line `reboot=k` pulses, the boot-timer page, the in-kernel PIC/IOAPIC/LAPIC/PIT of the
  * backend, an MP table and ACPI tables for the CPUs. Kernels: bzImage or ELF vmlinux through the Linux boot
  * protocol (64-bit entry); any other image is a flat binary entered in real mode at the entry point (our ring-0
- * test guests). The pieces are in src/vmm/x86/ (layout, loader, tables, legacy devices); this wires them.
+ * test guests). The pieces are the other files of this folder (layout, loader, tables, legacy devices); this wires
+ * them. The architecture's facts (registers, the hypercall contract) are src/arch/x86_64's.
  */
 
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import { AXVISOR_HYPERCALL_RESULT_REG } from "../../../arch/x86_64/hypercall.ts";
+import { X86_REG_RAX, x86GprNumber } from "../../../arch/x86_64/registers.ts";
 import { hex, hexRange } from "../../../common/format.ts";
 import { rangesOverlap } from "../../../common/ranges.ts";
 import type { GuestPhysAddr } from "../../../hal/types.ts";
@@ -26,8 +29,6 @@ import { KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_SIZE, MMIO_MEM_START } fr
 import { attachX86LegacyDevices } from "./legacy-devices.ts";
 import { prepareLinuxBoot } from "./linux-boot.ts";
 
-/** x86 GPR numbers (instruction encoding order). */
-const REG_RAX = 0;
 /** -ENOSYS for hypercalls nobody handles. */
 const ENOSYS = -38n;
 
@@ -37,7 +38,7 @@ export class X86PcBoard implements Board {
   #createdAt = performance.now();
 
   vmOptions(config: VmConfig) {
-    return { arch: "x86_64" as const, cpuCount: config.cpuNum };
+    return { arch: "x86_64" as const, cpuCount: config.cpuNum, x86: { privatePagesBase: KVM_PRIVATE_START } };
   }
 
   memoryRegions(config: VmConfig): MemoryRegionSpec[] {
@@ -123,12 +124,13 @@ export class X86PcBoard implements Board {
     throw unexpectedBoardExit(this.name, vcpuId, exit);
   }
 
+  /** A started vCPU finds `arg` in RAX. */
   startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void {
     vcpu.setEntry(entry);
-    vcpu.setGpr(REG_RAX, arg);
+    vcpu.setGpr(X86_REG_RAX, arg);
   }
 
   completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void {
-    vcpu.setGpr(REG_RAX, result ?? ENOSYS);
+    vcpu.setGpr(x86GprNumber(AXVISOR_HYPERCALL_RESULT_REG), result ?? ENOSYS);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The x86_64 machine's guest-physical layout (Firecracker's arch/x86_64/layout.rs values). Every address the x86
- * machine pieces use is named here; nothing else in src/vmm/x86 writes an address literal.
+ * machine pieces use is named here; nothing else in this board folder writes an address literal.
  *
  * ```
  * 0x0000_0000 ┌────────────────────────────┐ RAM (low)
@@ -24,13 +24,16 @@
  *             │ other MMIO devices         │ MMIO_DEVICES_START ..
  * 0xfec0_0000 │ IOAPIC                     │ IOAPIC_START
  * 0xfee0_0000 │ local APIC                 │ APIC_START
- * 0xfffb_c000 │ KVM identity map, TSS      │ KVM_PRIVATE_START (4 pages, see src/hal/kvm/vm.ts)
+ * 0xfffb_c000 │ KVM identity map, TSS      │ KVM_PRIVATE_START (X86_PRIVATE_PAGES_SIZE, handed to the backend)
  * 0x1_0000_0000├───────────────────────────┤ HIGH_RAM_START: RAM beyond the hole
  *             └────────────────────────────┘
  * ```
  */
 
-export const PAGE_SIZE = 0x1000;
+import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
+import { X86_PRIVATE_PAGES_SIZE } from "../../../hal/types.ts";
+
+export const PAGE_SIZE = X86_PAGE_SIZE;
 
 /** The boot GDT: null, code (0x08), data (0x10), TSS (0x18). */
 export const BOOT_GDT_START = 0x500;
@@ -56,7 +59,7 @@ export const EBDA_START = 0x9_fc00;
 export const MPTABLE_START = EBDA_START;
 /** Legacy VGA / ROM area, reserved up to 1 MiB. */
 export const LEGACY_HOLE_START = 0xa_0000;
-/** ACPI tables (src/vmm/x86/acpi.ts), in the BIOS area the kernel scans for the RSDP. */
+/** ACPI tables (acpi.ts), in the BIOS area the kernel scans for the RSDP. */
 export const ACPI_START = 0xe_0000;
 export const HIMEM_START = 0x10_0000;
 
@@ -70,24 +73,28 @@ export const BOOT_TIMER_SIZE = PAGE_SIZE;
 export const MMIO_DEVICES_START = BOOT_TIMER_START + BOOT_TIMER_SIZE;
 export const IOAPIC_START = 0xfec0_0000;
 export const APIC_START = 0xfee0_0000;
-/** Pages KVM uses itself on Intel hosts (identity map + TSS); the KVM backend sets them, we keep them free. */
+/**
+ * Pages KVM uses itself on Intel hosts (identity map + TSS), as Firecracker places them: the board keeps them free
+ * and hands their base to the backend (`HalVmOptions.x86.privatePagesBase`).
+ */
 export const KVM_PRIVATE_START = 0xfffb_c000;
-export const KVM_PRIVATE_SIZE = 4 * PAGE_SIZE;
+export const KVM_PRIVATE_SIZE = X86_PRIVATE_PAGES_SIZE;
 
 export const HIGH_RAM_START = 0x1_0000_0000;
 
-/** Legacy devices on the ISA port bus and their IRQs. */
 /** xAPIC ids are 8 bits and 0xff is broadcast; the IOAPIC takes the id after the last CPU (MP table and MADT). */
 export const X86_MAX_CPUS = 254;
 
+/**
+ * Legacy devices on the ISA port bus and their IRQs. Every other port (0x80 POST codes among them) belongs to the
+ * unclaimed-port device (legacy-devices.ts); `out` to AXVISOR_HYPERCALL_PORT (src/arch/x86_64/hypercall.ts) is
+ * a hypercall, decoded by the backend before it reaches the bus.
+ */
 export const COM1_PORT = 0x3f8;
-export const COM_PORT_SIZE = 8;
 export const COM1_IRQ = 4;
 export const I8042_PORT = 0x60;
 /** CMOS RTC index/data ports (0x70, 0x71). */
 export const RTC_PORT = 0x70;
-export const I8042_COMMAND_PORT = 0x64;
-export const POST_PORT = 0x80;
 
 /** A RAM region of the machine. */
 export interface RamRegion {

@@ -6,7 +6,7 @@
  * INIT/SIPI and the kernel's trampoline replaces it.
  */
 
-import type { X86VcpuState } from "../../../hal/kvm/x86-state.ts";
+import type { X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";

@@ -1,12 +1,6 @@
 import { expect, test } from "bun:test";
-import {
-  CPUID_1_ECX_HYPERVISOR,
-  CPUID_1_EDX_HTT,
-  type CpuidEntry,
-  decodeCpuid2,
-  encodeCpuid2,
-  fixupCpuid,
-} from "./cpuid.ts";
+import { CPUID_1_ECX_HYPERVISOR, CPUID_1_EDX_HTT } from "../../../arch/x86_64/cpuid.ts";
+import { type CpuidEntry, decodeCpuid2, encodeCpuid2, fixupCpuid } from "./cpuid.ts";
 
 const base: CpuidEntry[] = [
   { function: 0, index: 0, flags: 0, eax: 0xd, ebx: 0x756e_6547, ecx: 0x6c65_746e, edx: 0x4965_6e69 },
