@@ -3,7 +3,7 @@
  * run a number of instructions with either engine.
  */
 
-import { PRV_M, PRV_S, PRV_U } from "../../src/hal/emulated/constants.ts";
+import { PRV_M, PRV_S, PRV_U } from "../../src/arch/riscv64/traps.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";

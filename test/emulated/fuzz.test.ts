@@ -5,7 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import * as C from "../../src/hal/emulated/constants.ts";
+import { HEDELEG_MASK, MEDELEG_MASK, MSTATUS_FS_SHIFT } from "../../src/arch/riscv64/csr.ts";
+import { HGATP_MODE_SV39X4, SATP_MODE_SV39 } from "../../src/arch/riscv64/paging.ts";
+import { PRV_M } from "../../src/arch/riscv64/traps.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -27,17 +29,17 @@ function runOne(
   h.stvec = RAM_BASE + 0x5000;
   h.vstvec = RAM_BASE + 0x6000;
   // Delegate everything possible so traps land in every mode, with FP on so F/D words reach the FPU.
-  h.medeleg = C.MEDELEG_MASK;
-  h.hedeleg = C.HEDELEG_MASK;
-  h.mstatus |= 1 << C.MSTATUS_FS_SHIFT;
-  h.vsstatus |= 1 << C.MSTATUS_FS_SHIFT;
+  h.medeleg = MEDELEG_MASK;
+  h.hedeleg = HEDELEG_MASK;
+  h.mstatus |= 1 << MSTATUS_FS_SHIFT;
+  h.vsstatus |= 1 << MSTATUS_FS_SHIFT;
   h.mcounteren = h.hcounteren = h.scounteren = -1;
   if (paging) {
     // Sv39/Sv39x4 with no valid entries: every translated access faults, which is what we want to exercise.
     h.satpLo = (RAM_BASE + 0x8000) / 4096;
-    h.satpHi = C.SATP_MODE_SV39 << 28;
+    h.satpHi = SATP_MODE_SV39 << 28;
     h.hgatpLo = (RAM_BASE + 0x10000) / 4096;
-    h.hgatpHi = C.HGATP_MODE_SV39X4 << 28;
+    h.hgatpHi = HGATP_MODE_SV39X4 << 28;
   }
   const bytes = compressed
     ? [word & 0xff, (word >>> 8) & 0xff]
@@ -50,7 +52,7 @@ function runOne(
   expect(steps).toBeGreaterThanOrEqual(1);
   if (h.icount === icount && h.stop === STOP_NONE) {
     // Not retired: a trap was taken (or a fetch fault) — its cause must be legal.
-    const cause = h.priv === C.PRV_M ? h.mcauseLo : h.virt ? h.vscauseLo : h.scauseLo;
+    const cause = h.priv === PRV_M ? h.mcauseLo : h.virt ? h.vscauseLo : h.scauseLo;
     expect(LEGAL_CAUSES.has(cause)).toBe(true);
   }
   expect(Number.isFinite(h.pc)).toBe(true);

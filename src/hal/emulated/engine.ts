@@ -14,8 +14,8 @@
  * loop cannot spin forever) is used up.
  */
 
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { buildBlock, SLOT_COMPILED, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { PAGE_SIZE } from "./constants.ts";
 import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
 import { EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";

@@ -8,50 +8,72 @@
  * Returns EXEC_NEXT / EXEC_END when the instruction retired, EXEC_TRAP when it did not.
  */
 
-import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import {
+  CSR_MIP,
+  HSTATUS_HU,
+  HSTATUS_VTSR,
+  HSTATUS_VTVM,
+  HSTATUS_VTW,
+  MSTATUS_TSR,
+  MSTATUS_TVM,
+  MSTATUS_TW,
+} from "../../arch/riscv64/csr.ts";
+import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_LR,
+  AMO_MAX,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SC,
+  AMO_SWAP,
+  AMO_XOR,
+  OPC_AMO,
+  OPC_LOAD,
+  OPC_LOAD_FP,
+  OPC_STORE,
+  OPC_STORE_FP,
+  OPC_SYSTEM,
+  OPCODE_MASK,
+  TINST_32_BIT,
+} from "../../arch/riscv64/isa.ts";
 import {
   CAUSE_BREAKPOINT,
-  CAUSE_ILLEGAL_INSTRUCTION,
   CAUSE_MACHINE_ECALL,
   CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
   CAUSE_SUPERVISOR_ECALL,
   CAUSE_USER_ECALL,
   CAUSE_VIRTUAL_SUPERVISOR_ECALL,
-  CSR_MIP,
-  HSTATUS_HU,
-  HSTATUS_VTSR,
-  HSTATUS_VTVM,
-  HSTATUS_VTW,
   MIP_SEIP,
-  MSTATUS_TSR,
-  MSTATUS_TVM,
-  MSTATUS_TW,
   PRV_M,
   PRV_S,
   PRV_U,
-  TWO_POW_32,
-} from "./constants.ts";
+} from "../../arch/riscv64/traps.ts";
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { TWO_POW_32 } from "./constants.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
-import { ACCESS_READ, ACCESS_WRITE, EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** The transformed instruction (htinst/mtinst) of a load, store, AMO or HLV/HSV, per the H extension. */
 export function transformedInstruction(insn: Insn): number {
   const bits = insn.bits;
-  const opcode = bits & 0x7f;
+  const opcode = bits & OPCODE_MASK;
   let t: number;
-  if (opcode === 0x03 || opcode === 0x07)
+  if (opcode === OPC_LOAD || opcode === OPC_LOAD_FP)
     t = bits & 0x00007fff; // loads: opcode, rd, funct3
-  else if (opcode === 0x23 || opcode === 0x27)
+  else if (opcode === OPC_STORE || opcode === OPC_STORE_FP)
     t = bits & 0x01f0707f; // stores: opcode, funct3, rs2
-  else if (opcode === 0x2f || opcode === 0x73)
+  else if (opcode === OPC_AMO || opcode === OPC_SYSTEM)
     t = bits & ~(31 << 15); // AMO, HLV/HSV: all but rs1
   else return 0;
   // A compressed instruction is reported as its 32-bit expansion with bit 1 cleared.
-  return (insn.len === 2 ? t & ~2 : t) >>> 0;
+  return (insn.len === 2 ? t & ~TINST_32_BIT : t) >>> 0;
 }
 
 function setReg(h: Hart, rd: number, lo: number, hi: number): void {
@@ -636,7 +658,7 @@ function execAmo(h: Hart, d: Insn): number {
   const funct5 = d.aux;
   const va = regNum(h, d.rs1);
   const tinst = transformedInstruction(d);
-  const isLr = funct5 === D.AMO_LR;
+  const isLr = funct5 === AMO_LR;
   const pa = h.atomicAddress(va, width, isLr, tinst);
   if (pa < 0) return EXEC_TRAP;
   const srcLo = h.xlo[d.rs2] ?? 0;
@@ -650,7 +672,7 @@ function execAmo(h: Hart, d: Insn): number {
     h.pc += d.len;
     return EXEC_NEXT;
   }
-  if (funct5 === D.AMO_SC) {
+  if (funct5 === AMO_SC) {
     const ok = h.reservationValid && h.reservationAddr === pa;
     h.reservationValid = false;
     if (ok) h.physWrite(pa, width, srcLo, srcHi);
@@ -684,28 +706,28 @@ export function amoResult(
   if (width === 4) {
     hi = 0;
     switch (funct5) {
-      case D.AMO_SWAP:
+      case AMO_SWAP:
         lo = srcLo;
         break;
-      case D.AMO_ADD:
+      case AMO_ADD:
         lo = (oldLo + srcLo) | 0;
         break;
-      case D.AMO_XOR:
+      case AMO_XOR:
         lo = oldLo ^ srcLo;
         break;
-      case D.AMO_AND:
+      case AMO_AND:
         lo = oldLo & srcLo;
         break;
-      case D.AMO_OR:
+      case AMO_OR:
         lo = oldLo | srcLo;
         break;
-      case D.AMO_MIN:
+      case AMO_MIN:
         lo = Math.min(oldLo, srcLo);
         break;
-      case D.AMO_MAX:
+      case AMO_MAX:
         lo = Math.max(oldLo, srcLo);
         break;
-      case D.AMO_MINU:
+      case AMO_MINU:
         lo = oldLo >>> 0 < srcLo >>> 0 ? oldLo : srcLo;
         break;
       default:
@@ -714,39 +736,39 @@ export function amoResult(
     }
   } else {
     switch (funct5) {
-      case D.AMO_SWAP:
+      case AMO_SWAP:
         lo = srcLo;
         hi = srcHi;
         break;
-      case D.AMO_ADD:
+      case AMO_ADD:
         lo = (oldLo + srcLo) | 0;
         hi = (oldHi + srcHi + (lo >>> 0 < oldLo >>> 0 ? 1 : 0)) | 0;
         break;
-      case D.AMO_XOR:
+      case AMO_XOR:
         lo = oldLo ^ srcLo;
         hi = oldHi ^ srcHi;
         break;
-      case D.AMO_AND:
+      case AMO_AND:
         lo = oldLo & srcLo;
         hi = oldHi & srcHi;
         break;
-      case D.AMO_OR:
+      case AMO_OR:
         lo = oldLo | srcLo;
         hi = oldHi | srcHi;
         break;
-      case D.AMO_MIN: {
+      case AMO_MIN: {
         const takeOld = lt(oldLo, oldHi, srcLo, srcHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
         break;
       }
-      case D.AMO_MAX: {
+      case AMO_MAX: {
         const takeOld = lt(srcLo, srcHi, oldLo, oldHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
         break;
       }
-      case D.AMO_MINU: {
+      case AMO_MINU: {
         const takeOld = ltu(oldLo, oldHi, srcLo, srcHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
@@ -797,5 +819,3 @@ function execHypervisorAccess(h: Hart, d: Insn): number {
   h.pc += d.len;
   return EXEC_NEXT;
 }
-
-export { CAUSE_ILLEGAL_INSTRUCTION, PRV_S };

@@ -18,16 +18,6 @@
  */
 
 import {
-  ALL_INTERRUPTS,
-  CAUSE_BREAKPOINT,
-  CAUSE_FETCH_ACCESS,
-  CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_LOAD_ACCESS,
-  CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE,
-  CAUSE_STORE_ACCESS,
-  CAUSE_VIRTUAL_INSTRUCTION,
   COUNTEREN_TM,
   CSR_CYCLE,
   CSR_FCSR,
@@ -109,25 +99,13 @@ import {
   ENVCFG_HI_STCE,
   FS_DIRTY,
   HEDELEG_MASK,
-  HGATP_MODE_SV39X4,
-  HGATP_MODE_SV48X4,
   HSTATUS_GVA,
   HSTATUS_HI_VSXL64,
   HSTATUS_SPV,
   HSTATUS_SPVP,
   HSTATUS_VTVM,
-  HSTATUS_WRITE_MASK,
-  INTERRUPT_PRIORITY,
   MEDELEG_MASK,
   MIDELEG_READ_ONLY_ONE,
-  MIP_SEIP,
-  MIP_SGEIP,
-  MIP_SSIP,
-  MIP_STIP,
-  MIP_VSSIP,
-  MIP_VSTIP,
-  MISA_HI,
-  MISA_LO,
   MSTATUS_FS,
   MSTATUS_HI_GVA,
   MSTATUS_HI_MPV,
@@ -145,31 +123,48 @@ import {
   MSTATUS_SPP,
   MSTATUS_SUM,
   MSTATUS_TVM,
-  MSTATUS_WRITE_MASK,
+  SSTATUS_MASK,
+} from "../../arch/riscv64/csr.ts";
+import {
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
   PAGE_SIZE,
+  SATP_MODE_BARE,
+  SATP_MODE_SV39,
+  SATP_MODE_SV48,
+} from "../../arch/riscv64/paging.ts";
+import {
+  CAUSE_FETCH_ACCESS_FAULT,
+  CAUSE_ILLEGAL_INSTRUCTION,
+  CAUSE_LOAD_ACCESS_FAULT,
+  CAUSE_MISALIGNED_LOAD,
+  CAUSE_MISALIGNED_STORE,
+  CAUSE_STORE_ACCESS_FAULT,
+  CAUSE_VIRTUAL_INSTRUCTION,
+  INTERRUPT_PRIORITY,
+  MIP_SEIP,
+  MIP_SGEIP,
+  MIP_SSIP,
+  MIP_STIP,
+  MIP_VSSIP,
+  MIP_VSTIP,
   PRV_M,
   PRV_S,
   PRV_U,
   S_INTERRUPTS,
-  SATP_MODE_BARE,
-  SATP_MODE_SV39,
-  SATP_MODE_SV48,
-  SSTATUS_MASK,
+  VS_INTERRUPTS,
+} from "../../arch/riscv64/traps.ts";
+import {
+  ALL_INTERRUPTS,
+  HSTATUS_WRITE_MASK,
+  MISA_HI,
+  MISA_LO,
+  MSTATUS_WRITE_MASK,
   SSTATUS_WRITE_MASK,
   TWO_POW_32,
-  VS_INTERRUPTS,
 } from "./constants.ts";
 import { FpState } from "./fp-bridge.ts";
-import {
-  ACCESS_EXEC,
-  ACCESS_READ,
-  ACCESS_WRITE,
-  type Access,
-  GTLB_SIZE,
-  satpMode,
-  type Translation,
-  translate,
-} from "./mmu.ts";
+import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, GTLB_SIZE, type Translation, translate } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { HartStats } from "./stats.ts";
 import { TLB_MASK, TlbSet } from "./tlb.ts";
@@ -905,7 +900,7 @@ export class Hart implements MemoryClient {
       if (this.mmioExits) {
         this.beginMmio(pa, width, false, 0, 0, tinst, len);
       } else {
-        this.raise(CAUSE_LOAD_ACCESS, va, 0, 0, this.dataVirt());
+        this.raise(CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, this.dataVirt());
       }
       return 0;
     }
@@ -927,7 +922,7 @@ export class Hart implements MemoryClient {
       const region = this.memory.find(pa);
       if (region === undefined) {
         // An access split across a page boundary into non-RAM: not a device access we can express.
-        this.raise(CAUSE_LOAD_ACCESS, va + k, 0, 0, this.dataVirt());
+        this.raise(CAUSE_LOAD_ACCESS_FAULT, va + k, 0, 0, this.dataVirt());
         return 0;
       }
       bytes[k] = region.block.bytes[pa - region.base] ?? 0;
@@ -950,7 +945,7 @@ export class Hart implements MemoryClient {
       if (this.mmioExits) {
         this.beginMmio(pa, width, true, lo, hi, tinst, len);
       } else {
-        this.raise(CAUSE_STORE_ACCESS, va, 0, 0, this.dataVirt());
+        this.raise(CAUSE_STORE_ACCESS_FAULT, va, 0, 0, this.dataVirt());
       }
       return false;
     }
@@ -977,7 +972,7 @@ export class Hart implements MemoryClient {
       if (pa < 0) return false;
       const region = this.memory.find(pa);
       if (region === undefined) {
-        this.raise(CAUSE_STORE_ACCESS, va + k, 0, 0, this.dataVirt());
+        this.raise(CAUSE_STORE_ACCESS_FAULT, va + k, 0, 0, this.dataVirt());
         return false;
       }
       targets.push({ block: region.block, off: pa - region.base });
@@ -1015,7 +1010,7 @@ export class Hart implements MemoryClient {
     const pa = this.translateData(va, isLoadOnly ? ACCESS_READ : ACCESS_WRITE, tinst);
     if (pa < 0) return -1;
     if (this.memory.find(pa) === undefined) {
-      this.raise(isLoadOnly ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS, va, 0, 0, this.dataVirt());
+      this.raise(isLoadOnly ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT, va, 0, 0, this.dataVirt());
       return -1;
     }
     return pa;
@@ -1049,7 +1044,7 @@ export class Hart implements MemoryClient {
       return -1;
     }
     if (this.memory.find(t.pa) === undefined) {
-      this.raise(access === ACCESS_WRITE ? CAUSE_STORE_ACCESS : CAUSE_LOAD_ACCESS, va, 0, 0, true);
+      this.raise(access === ACCESS_WRITE ? CAUSE_STORE_ACCESS_FAULT : CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, true);
       return -1;
     }
     return t.pa;
@@ -1069,7 +1064,7 @@ export class Hart implements MemoryClient {
     }
     const region = this.memory.find(t.pa);
     if (region === undefined) {
-      this.raise(CAUSE_FETCH_ACCESS, va, 0, 0, this.virt);
+      this.raise(CAUSE_FETCH_ACCESS_FAULT, va, 0, 0, this.virt);
       return -1;
     }
     const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
@@ -1771,5 +1766,3 @@ function writeView(view: DataView, offset: number, width: number, lo: number, hi
       view.setInt32(off + 4, hi, true);
   }
 }
-
-export { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, CAUSE_BREAKPOINT, CAUSE_FETCH_PAGE_FAULT, MIP_SEIP, satpMode };

@@ -17,9 +17,10 @@
  * constants.
  */
 
+import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
+import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";

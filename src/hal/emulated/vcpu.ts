@@ -11,6 +11,83 @@
  * pending and enabled in mie, otherwise it is a no-op, as the spec allows.
  */
 
+import {
+  CSR_MEDELEG,
+  CSR_MIDELEG,
+  ENVCFG_HI_STCE,
+  FS_INITIAL,
+  HSTATUS_SPV,
+  HSTATUS_SPVP,
+  HSTATUS_VTW,
+  MEDELEG_MASK,
+  MIDELEG_READ_ONLY_ONE,
+  MSTATUS_FS_SHIFT,
+  MSTATUS_SPP,
+} from "../../arch/riscv64/csr.ts";
+import {
+  INSN_WFI,
+  OPC_AMO,
+  OPC_LOAD,
+  OPC_STORE,
+  OPCODE_MASK,
+  TINST_32_BIT,
+  TINST_PTE_READ_64,
+  TINST_PTE_WRITE_64,
+} from "../../arch/riscv64/isa.ts";
+import {
+  ATP_HI_ID_SHIFT,
+  ATP_HI_MODE_SHIFT,
+  ATP_HI_PPN_MASK,
+  GSTAGE_ROOT_SIZE,
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
+  PAGE_SIZE,
+  VMID_BITS,
+} from "../../arch/riscv64/paging.ts";
+import {
+  GPR_COUNT,
+  REG_A0,
+  REG_A1,
+  REG_A2,
+  REG_A3,
+  REG_A4,
+  REG_A5,
+  REG_A6,
+  REG_A7,
+} from "../../arch/riscv64/registers.ts";
+import {
+  CAUSE_BREAKPOINT,
+  CAUSE_FETCH_ACCESS_FAULT,
+  CAUSE_FETCH_PAGE_FAULT,
+  CAUSE_ILLEGAL_INSTRUCTION,
+  CAUSE_LOAD_ACCESS_FAULT,
+  CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_MISALIGNED_FETCH,
+  CAUSE_MISALIGNED_LOAD,
+  CAUSE_MISALIGNED_STORE,
+  CAUSE_STORE_ACCESS_FAULT,
+  CAUSE_STORE_GUEST_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT,
+  CAUSE_USER_ECALL,
+  CAUSE_VIRTUAL_INSTRUCTION,
+  CAUSE_VIRTUAL_SUPERVISOR_ECALL,
+  IRQ_M_EXT,
+  IRQ_M_SOFT,
+  IRQ_M_TIMER,
+  IRQ_S_EXT,
+  IRQ_S_SOFT,
+  IRQ_S_TIMER,
+  MIP_SSIP,
+  MIP_VSEIP,
+  MIP_VSSIP,
+  MIP_VSTIP,
+  PRV_M,
+  PRV_S,
+  PRV_U,
+  S_INTERRUPTS,
+  VS_INTERRUPTS,
+} from "../../arch/riscv64/traps.ts";
 import { hex } from "../../common/format.ts";
 import {
   type AccessWidth,
@@ -21,49 +98,7 @@ import {
   type HalVcpuSetup,
   type RiscvVcpuOps,
 } from "../types.ts";
-import {
-  CAUSE_BREAKPOINT,
-  CAUSE_FETCH_ACCESS,
-  CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_LOAD_ACCESS,
-  CAUSE_LOAD_GUEST_PAGE_FAULT,
-  CAUSE_LOAD_PAGE_FAULT,
-  CAUSE_MISALIGNED_FETCH,
-  CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE,
-  CAUSE_STORE_ACCESS,
-  CAUSE_STORE_GUEST_PAGE_FAULT,
-  CAUSE_STORE_PAGE_FAULT,
-  CAUSE_USER_ECALL,
-  CAUSE_VIRTUAL_INSTRUCTION,
-  CAUSE_VIRTUAL_SUPERVISOR_ECALL,
-  ENVCFG_HI_STCE,
-  FS_INITIAL,
-  HGATP_MODE_SV39X4,
-  HGATP_MODE_SV48X4,
-  HSTATUS_SPV,
-  HSTATUS_SPVP,
-  HSTATUS_VTW,
-  INSN_WFI,
-  MEDELEG_MASK,
-  MIDELEG_READ_ONLY_ONE,
-  MIP_SSIP,
-  MIP_VSEIP,
-  MIP_VSSIP,
-  MIP_VSTIP,
-  MSTATUS_FS_SHIFT,
-  MSTATUS_SPP,
-  PRV_M,
-  PRV_S,
-  PRV_U,
-  S_INTERRUPTS,
-  TINST_PTE_READ_64,
-  TINST_PTE_WRITE_64,
-  TWO_POW_32,
-  VMID_BITS,
-  VS_INTERRUPTS,
-} from "./constants.ts";
+import { TWO_POW_32 } from "./constants.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
 import { Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
@@ -84,12 +119,11 @@ export const KVM_HEDELEG =
   (1 << CAUSE_LOAD_PAGE_FAULT) |
   (1 << CAUSE_STORE_PAGE_FAULT);
 
+/** The interrupt lines a bare-machine hart takes from outside (CLINT, PLIC, the SSWI model of SSIP). */
+const BARE_MACHINE_LINES: readonly number[] = [IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT];
+
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 const HALT: AxVCpuExitReason = { kind: "Halt" };
-
-const OPC_LOAD = 0x03;
-const OPC_STORE = 0x23;
-const OPC_AMO = 0x2f;
 
 interface PendingRead {
   readonly reg: number;
@@ -147,7 +181,7 @@ export class EmulatedVcpu implements HalVcpu {
         );
       }
       this.#gstageMode = stage2.mode === "sv48x4" ? HGATP_MODE_SV48X4 : HGATP_MODE_SV39X4;
-      if (!Number.isSafeInteger(stage2.root) || stage2.root <= 0 || stage2.root % 16384 !== 0) {
+      if (!Number.isSafeInteger(stage2.root) || stage2.root <= 0 || stage2.root % GSTAGE_ROOT_SIZE !== 0) {
         throw new HalError(
           "emulated",
           "invalid-argument",
@@ -159,7 +193,7 @@ export class EmulatedVcpu implements HalVcpu {
     }
     this.#setUp = true;
     this.setEntry(setup.entry);
-    if (this.#vm.mode === "bare-machine") this.#hart.setReg(10, BigInt(this.id));
+    if (this.#vm.mode === "bare-machine") this.#hart.setReg(REG_A0, BigInt(this.id));
     for (const [reg, value] of setup.gprs ?? []) this.setGpr(reg, value);
   }
 
@@ -176,8 +210,8 @@ export class EmulatedVcpu implements HalVcpu {
     this.#pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
     // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
-    h.csrWrite(0x302 /* medeleg */, MEDELEG_MASK, 0);
-    h.csrWrite(0x303 /* mideleg */, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
+    h.csrWrite(CSR_MEDELEG, MEDELEG_MASK, 0);
+    h.csrWrite(CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
     h.hedeleg = KVM_HEDELEG;
     h.hideleg = VS_INTERRUPTS;
     h.hvip = hvip;
@@ -189,8 +223,12 @@ export class EmulatedVcpu implements HalVcpu {
     // HS keeps the FPU on so the guest's own vsstatus.FS decides; SPP = S so returns go to VS-mode.
     h.mstatus = (FS_INITIAL << MSTATUS_FS_SHIFT) | MSTATUS_SPP;
     const vmid = this.#vm.vmId & ((1 << VMID_BITS) - 1);
-    h.hgatpLo = (this.#eptRoot / 4096) | 0;
-    h.hgatpHi = (this.#gstageMode << 28) | (vmid << 12) | (Math.floor(this.#eptRoot / 4096 / TWO_POW_32) & 0xfff);
+    const rootPpn = this.#eptRoot / PAGE_SIZE;
+    h.hgatpLo = rootPpn | 0;
+    h.hgatpHi =
+      (this.#gstageMode << ATP_HI_MODE_SHIFT) |
+      (vmid << ATP_HI_ID_SHIFT) |
+      (Math.floor(rootPpn / TWO_POW_32) & ATP_HI_PPN_MASK);
     h.vsatpLo = 0;
     h.vsatpHi = 0;
     h.vsstatus = 0;
@@ -212,7 +250,7 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   #checkReg(reg: number, operation: string): void {
-    if (!Number.isInteger(reg) || reg < 0 || reg > 31) {
+    if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
       throw new HalError(
         "emulated",
         "invalid-argument",
@@ -311,9 +349,9 @@ export class EmulatedVcpu implements HalVcpu {
         h.resumeGuest(sepc + 4);
         return {
           kind: "SbiCall",
-          extensionId: r(17),
-          functionId: r(16),
-          args: [r(10), r(11), r(12), r(13), r(14), r(15)],
+          extensionId: r(REG_A7),
+          functionId: r(REG_A6),
+          args: [r(REG_A0), r(REG_A1), r(REG_A2), r(REG_A3), r(REG_A4), r(REG_A5)],
         };
       }
       case CAUSE_LOAD_GUEST_PAGE_FAULT:
@@ -324,12 +362,12 @@ export class EmulatedVcpu implements HalVcpu {
           h.resumeGuest(sepc);
           return this.#unsupported(describe());
         }
-        if ((tinst & 0x7f) === OPC_AMO) {
+        if ((tinst & OPCODE_MASK) === OPC_AMO) {
           // Atomics to a device are not emulated (KVM neither): the guest gets an access fault.
           h.injectGuestException(
             sepc,
             guestPriv,
-            cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS,
+            cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT,
             stval,
           );
           return undefined;
@@ -340,7 +378,7 @@ export class EmulatedVcpu implements HalVcpu {
           h.resumeGuest(sepc);
           return exit;
         }
-        h.resumeGuest(sepc + ((tinst & 2) !== 0 ? 4 : 2));
+        h.resumeGuest(sepc + ((tinst & TINST_32_BIT) !== 0 ? 4 : 2));
         return exit;
       }
       case CAUSE_VIRTUAL_INSTRUCTION: {
@@ -356,9 +394,9 @@ export class EmulatedVcpu implements HalVcpu {
       case CAUSE_ILLEGAL_INSTRUCTION:
       case CAUSE_MISALIGNED_LOAD:
       case CAUSE_MISALIGNED_STORE:
-      case CAUSE_FETCH_ACCESS:
-      case CAUSE_LOAD_ACCESS:
-      case CAUSE_STORE_ACCESS:
+      case CAUSE_FETCH_ACCESS_FAULT:
+      case CAUSE_LOAD_ACCESS_FAULT:
+      case CAUSE_STORE_ACCESS_FAULT:
         // Reflected to the guest's own handler (KVM's trap redirect).
         h.injectGuestException(sepc, guestPriv, cause, stval);
         return undefined;
@@ -373,7 +411,7 @@ export class EmulatedVcpu implements HalVcpu {
   /** Decode an MMIO access from its transformed instruction; remember a load's destination for setReturnValue. */
   #mmioExit(addr: number, tinst: number, dataLo: number, dataHi: number): AxVCpuExitReason {
     const h = this.#hart;
-    const opcode = (tinst & 0x7f) | 3; // compressed forms have bit 1 cleared
+    const opcode = (tinst & OPCODE_MASK) | TINST_32_BIT; // compressed forms have bit 1 cleared
     const funct3 = (tinst >>> 12) & 7;
     if (opcode === OPC_LOAD) {
       if (funct3 === 7) return this.#unsupported(`MMIO load with reserved funct3 at ${hex(addr)}`);
@@ -408,7 +446,8 @@ export class EmulatedVcpu implements HalVcpu {
     this.#check("setInterruptLevel");
     const h = this.#hart;
     if (this.#vm.mode === "hypervisor") {
-      const bit = vector === 1 ? MIP_VSSIP : vector === 5 ? MIP_VSTIP : vector === 9 ? MIP_VSEIP : 0;
+      const bit =
+        vector === IRQ_S_SOFT ? MIP_VSSIP : vector === IRQ_S_TIMER ? MIP_VSTIP : vector === IRQ_S_EXT ? MIP_VSEIP : 0;
       if (bit === 0) {
         throw new HalError(
           "emulated",
@@ -420,7 +459,7 @@ export class EmulatedVcpu implements HalVcpu {
       h.setHvip(bit, asserted);
       return;
     }
-    if (![1, 3, 5, 7, 9, 11].includes(vector)) {
+    if (!BARE_MACHINE_LINES.includes(vector)) {
       throw new HalError(
         "emulated",
         "invalid-argument",
@@ -428,7 +467,7 @@ export class EmulatedVcpu implements HalVcpu {
         `Cannot set interrupt ${vector} on vCPU ${this.id}: bare-machine harts take causes 1, 3, 5, 7, 9 and 11`,
       );
     }
-    if (vector === 1) {
+    if (vector === IRQ_S_SOFT) {
       // SSIP has no external source on real hardware; model it as the software-writable bit (ACLINT SSWI).
       h.mipSoft = asserted ? h.mipSoft | MIP_SSIP : h.mipSoft & ~MIP_SSIP;
       h.irqDirty = true;
@@ -496,5 +535,3 @@ export class EmulatedVcpu implements HalVcpu {
     this.#vm.removeVcpu(this);
   }
 }
-
-export { PRV_S, STOP_HALT };

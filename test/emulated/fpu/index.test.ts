@@ -4,7 +4,8 @@
  * property.test.ts (against the rational reference) and vectors.test.ts (QEMU-confirmed cases).
  */
 import { describe, expect, test } from "bun:test";
-import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, OPCODE_OP_FP } from "../../../src/hal/emulated/fpu/constants.ts";
+import { FFLAG_DZ, FFLAG_NV, FFLAG_NX } from "../../../src/arch/riscv64/fp.ts";
+import { OPC_OP_FP } from "../../../src/arch/riscv64/isa.ts";
 import * as E from "../../../src/hal/emulated/fpu/encode.ts";
 import { execFp, FP_ILLEGAL, FP_OK, FpState } from "../../../src/hal/emulated/fpu/index.ts";
 import { boxS, d, getF, IntRegs, run, s, setF } from "./testing.ts";
@@ -223,6 +224,6 @@ describe("results and state", () => {
     }
     // 0x43, 0x47, 0x4b, 0x4f run fmadd-style; 0x53 with funct5 = rs3 field = 4 is FSGNJ.D.
     expect(accepted).toBe(5);
-    expect(OPCODE_OP_FP).toBe(0x53);
+    expect(OPC_OP_FP).toBe(0x53);
   });
 });

@@ -6,8 +6,8 @@
  * 64 bits on RV64, FCVT.WU included.
  */
 
+import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "../../../arch/riscv64/fp.ts";
 import { finishF32 } from "./arith-f32.ts";
-import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
 import { type FlagSink, roundResidualF64, roundToF32 } from "./round.ts";
 
 const TWO_POW_31 = 2 ** 31;

@@ -13,6 +13,26 @@
  */
 
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
+import { SV39X4_GPA_BITS } from "../../../arch/riscv64/paging.ts";
+import { REG_A0, REG_A1 } from "../../../arch/riscv64/registers.ts";
+import {
+  SBI_ERR_NOT_SUPPORTED,
+  SBI_HSM_STATE_START_PENDING,
+  SBI_HSM_STATE_STARTED,
+  SBI_HSM_STATE_STOPPED,
+  SBI_HSM_STATE_SUSPENDED,
+  SBI_SUCCESS,
+  type SbiHsmState,
+} from "../../../arch/riscv64/sbi.ts";
+import {
+  CAUSE_LOAD_ACCESS_FAULT,
+  IRQ_M_EXT,
+  IRQ_M_SOFT,
+  IRQ_M_TIMER,
+  IRQ_S_EXT,
+  IRQ_S_SOFT,
+  IRQ_S_TIMER,
+} from "../../../arch/riscv64/traps.ts";
 import { hex } from "../../../common/format.ts";
 import { rangesOverlap } from "../../../common/ranges.ts";
 import { BootTimer } from "../../../devices/boot-timer.ts";
@@ -21,7 +41,7 @@ import { Plic } from "../../../devices/plic.ts";
 import { SifiveTest } from "../../../devices/sifive-test.ts";
 import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
-import { UART_LSR, UART_RBR, Uart16550 } from "../../../devices/uart16550.ts";
+import { LSR_DR, UART_LSR, UART_RBR, Uart16550 } from "../../../devices/uart16550.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
 import {
   FileBlockBackend,
@@ -38,18 +58,11 @@ import { VmError } from "../../errors.ts";
 import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../../loader/image.ts";
 import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../../loader/riscv-image.ts";
 import type { TimerHandle } from "../../timer.ts";
-import { buildRiscvVirtDtb, IRQ_M_EXT, IRQ_S_EXT, virtBoardDescription } from "./device-tree.ts";
+import { buildRiscvVirtDtb, virtBoardDescription } from "./device-tree.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 import {
   handleSbiCall,
   type RemoteFence,
-  SBI_ERR_NOT_SUPPORTED,
-  SBI_HSM_STATE_START_PENDING,
-  SBI_HSM_STATE_STARTED,
-  SBI_HSM_STATE_STOPPED,
-  SBI_HSM_STATE_SUSPENDED,
-  SBI_SUCCESS,
-  type SbiHsmState,
   type SbiOutcome,
   type SbiPlatform,
   type SbiRet,
@@ -59,20 +72,8 @@ import {
 
 export type RiscvBoardKind = "hypervisor" | "bare";
 
-/** RISC-V interrupt causes (mip/hvip bit numbers). */
-const IRQ_S_SOFT = 1;
-const IRQ_M_SOFT = 3;
-const IRQ_S_TIMER = 5;
-const IRQ_M_TIMER = 7;
-/** GPR numbers. */
-const REG_A0 = 10;
-const REG_A1 = 11;
-/** Exception cause for a failed load through a legacy SBI pointer. */
-const CAUSE_LOAD_ACCESS_FAULT = 5;
-/** LSR data-ready bit. */
-const LSR_DR = 0x01;
-/** 2^41: the G-stage GPA limit of Sv39x4. */
-const SV39X4_LIMIT = 2 ** 41;
+/** The G-stage GPA limit of Sv39x4. */
+const SV39X4_LIMIT = 2 ** SV39X4_GPA_BITS;
 
 /** HTIF (Berkeley host-target interface) as riscv-tests and spike use it. */
 const HTIF_DEV_SYSCALL = 0;

@@ -23,13 +23,10 @@
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
+import { IRQ_M_EXT, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
 import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
-
-/** The supervisor and machine external interrupt causes (privileged spec, mip.SEIP / mip.MEIP bit numbers). */
-export const IRQ_S_EXT = 9;
-export const IRQ_M_EXT = 11;
 
 /** syscon-poweroff / syscon-reboot values for the SiFive test finisher (FINISHER_PASS, FINISHER_RESET). */
 export const SIFIVE_TEST_FINISHER_PASS = 0x5555;
