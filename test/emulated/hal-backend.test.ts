@@ -4,6 +4,7 @@
  * forms) and stores, an SBI ecall, a WFI, an atomic to MMIO (reflected as an access fault), and interrupts.
  */
 import { describe, expect, test } from "bun:test";
+import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
@@ -12,13 +13,6 @@ import * as A from "./asm.ts";
 
 const GUEST_RAM = 0x8000_0000;
 const MMIO = 0x1000_0000;
-const PTE_V = 1,
-  PTE_R = 2,
-  PTE_W = 4,
-  PTE_X = 8,
-  PTE_U = 16,
-  PTE_A = 64,
-  PTE_D = 128;
 
 function writePte(mem: HostMemory, offset: number, pa: number, flags: number): void {
   const view = new DataView(mem.bytes.buffer, mem.bytes.byteOffset);

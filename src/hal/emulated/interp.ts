@@ -18,16 +18,15 @@
  */
 
 import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
+import { TWO_POW_32 } from "./constants.ts";
 import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
-
-const TWO_POW_32 = 4294967296;
-const PAGE_SIZE = 4096;
 
 /**
  * Decode the instruction at `off` of a page (its bytes at `base` in `view`) into slot `off >> 1` of `code`, and

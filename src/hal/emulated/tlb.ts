@@ -13,6 +13,7 @@
  * hold no decoded code, so a fast-path store never needs to check either.
  */
 
+import { TWO_POW_32 } from "./constants.ts";
 import type { CodePage, MemBlock } from "./phys-memory.ts";
 
 /**
@@ -30,8 +31,6 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
  * `-4096 | (width - 1)`, which clears bits 3..11, so a tag with bit 11 set matches nothing.
  */
 export const TAG_EMPTY = 0x800;
-
-const TWO_POW_32 = 4294967296;
 
 /**
  * One translation context's TLB.

@@ -7,11 +7,11 @@
  */
 
 import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "../../../arch/riscv64/fp.ts";
+import { TWO_POW_32 } from "../constants.ts";
 import { finishF32 } from "./arith-f32.ts";
 import { type FlagSink, roundResidualF64, roundToF32 } from "./round.ts";
 
 const TWO_POW_31 = 2 ** 31;
-const TWO_POW_32 = 2 ** 32;
 const TWO_POW_52 = 2 ** 52;
 const TWO_POW_63 = 2 ** 63;
 const TWO_POW_64 = 2 ** 64;

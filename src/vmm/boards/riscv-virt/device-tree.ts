@@ -23,7 +23,11 @@
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
+
+import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
 import { IRQ_M_EXT, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
+import { alignUp } from "../../../common/ranges.ts";
+import { plicWindowSize } from "../../../devices/plic.ts";
 import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
@@ -169,8 +173,7 @@ export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescr
   const layout = options.plicContextLayout ?? "machine-and-supervisor";
   // The PLIC window covers every context the layout lists (two per hart for QEMU's numbering, one otherwise).
   const contexts = plicContexts(options.harts, layout).length;
-  const plicBytes =
-    Math.ceil((RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * contexts) / 0x1000) * 0x1000;
+  const plicBytes = alignUp(plicWindowSize(contexts), PAGE_SIZE);
   return {
     harts: options.harts,
     isaExtensions: isa,
