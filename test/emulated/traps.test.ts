@@ -43,6 +43,8 @@ import {
 } from "../../src/arch/riscv64/traps.ts";
 import { ALL_INTERRUPTS } from "../../src/hal/emulated/constants.ts";
 import { STOP_HALT } from "../../src/hal/emulated/hart.ts";
+import { mipValue, setExternalLine, setHvip, wakeupPending } from "../../src/hal/emulated/interrupts.ts";
+import { timerDeadline, updateTimers } from "../../src/hal/emulated/timers.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -152,7 +154,7 @@ describe("interrupts", () => {
       for (const mie of [false, true]) {
         const f = setup(from, (f) => {
           f.hart.mie = MIP_MTIP;
-          f.hart.setExternalLine(IRQ_M_TIMER, true);
+          setExternalLine(f.hart, IRQ_M_TIMER, true);
           if (mie) f.hart.mstatus |= MSTATUS_MIE;
         });
         const taken = from !== "M" || mie;
@@ -186,7 +188,7 @@ describe("interrupts", () => {
         for (const vsie of [false, true]) {
           const f = setup(from, (f) => {
             f.hart.mie = MIP_VSTIP;
-            f.hart.setHvip(MIP_VSTIP, true);
+            setHvip(f.hart, MIP_VSTIP, true);
             if (hideleg) f.hart.hideleg = VS_INTERRUPTS;
             if (vsie) f.hart.vsstatus |= MSTATUS_SIE;
           });
@@ -211,12 +213,12 @@ describe("interrupts", () => {
       f.hart.mie = ALL_INTERRUPTS;
       f.hart.mideleg |= MIP_SEIP;
       f.hart.mipSoft = MIP_SEIP;
-      f.hart.setExternalLine(IRQ_M_TIMER, true);
-      f.hart.setExternalLine(IRQ_M_SOFT, true);
+      setExternalLine(f.hart, IRQ_M_TIMER, true);
+      setExternalLine(f.hart, IRQ_M_SOFT, true);
       f.hart.mtvec = MTVEC + 1; // vectored
     });
     expect([where(f), f.hart.mcauseLo]).toEqual([`M@${(0x4000 + 4 * 3).toString(16)}`, 3]);
-    f.hart.setExternalLine(IRQ_M_EXT, true);
+    setExternalLine(f.hart, IRQ_M_EXT, true);
     f.enter("HS", CODE);
     f.run(1);
     expect(f.hart.mcauseLo).toBe(11);
@@ -225,9 +227,9 @@ describe("interrupts", () => {
   test("wakeupPending ignores the global enables (the WFI condition)", () => {
     const f = makeHart();
     f.hart.mie = MIP_MTIP;
-    expect(f.hart.wakeupPending()).toBe(false);
-    f.hart.setExternalLine(IRQ_M_TIMER, true);
-    expect(f.hart.wakeupPending()).toBe(true);
+    expect(wakeupPending(f.hart)).toBe(false);
+    setExternalLine(f.hart, IRQ_M_TIMER, true);
+    expect(wakeupPending(f.hart)).toBe(true);
   });
 
   test("Sstc: stimecmp <= time raises STIP (read-only then); vstimecmp with htimedelta raises VSTIP", () => {
@@ -239,16 +241,16 @@ describe("interrupts", () => {
     f.hart.vstimecmpLo = 1000;
     f.hart.vstimecmpHi = 0;
     f.hart.htimedeltaLo = 500;
-    f.hart.updateTimers(99);
-    expect(f.hart.mipValue() & (MIP_STIP | MIP_VSTIP)).toBe(0);
-    f.hart.updateTimers(100);
-    expect(f.hart.mipValue() & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP);
-    f.hart.updateTimers(500);
-    expect(f.hart.mipValue() & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP | MIP_VSTIP);
-    expect(f.hart.timerDeadline()).toBe(100);
+    updateTimers(f.hart, 99);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(0);
+    updateTimers(f.hart, 100);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP);
+    updateTimers(f.hart, 500);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP | MIP_VSTIP);
+    expect(timerDeadline(f.hart)).toBe(100);
     f.hart.stimecmpLo = -1;
     f.hart.stimecmpHi = -1;
-    expect(f.hart.timerDeadline()).toBe(500);
+    expect(timerDeadline(f.hart)).toBe(500);
   });
 });
 
@@ -307,7 +309,7 @@ describe("xRET, WFI, TSR/VTSR/TW/VTW", () => {
     expect([where(m), m.hart.stop]).toEqual(["M@1004", STOP_HALT]);
     const busy = exec("M", A.wfi(), (f) => {
       f.hart.mie = MIP_MSIP;
-      f.hart.setExternalLine(IRQ_M_SOFT, true);
+      setExternalLine(f.hart, IRQ_M_SOFT, true);
     });
     expect(busy.hart.stop).toBe(0);
   });

@@ -1,7 +1,6 @@
 /**
- * What this hart implements where the privileged specification leaves a choice (WARL fields, extensions), and
- * the numeric helpers of its split 32-bit arithmetic. The architecture's own facts (CSR numbers, fields, causes,
- * PTE bits, opcodes) are in `src/arch/riscv64/`.
+ * What this hart implements where the privileged specification leaves a choice (WARL fields, extensions). The
+ * architecture's own facts (CSR numbers, fields, causes, PTE bits, opcodes) are in `src/arch/riscv64/`.
  */
 
 import {
@@ -66,6 +65,3 @@ export const MISA_LO =
 
 /** Every interrupt bit this hart implements (no LCOFI, no guest external interrupt files beyond SGEIP). */
 export const ALL_INTERRUPTS = S_INTERRUPTS | VS_INTERRUPTS | M_INTERRUPTS | MIP_SGEIP;
-
-/** 2^32: joins and splits the 32-bit halves of 64-bit values held in doubles. */
-export const TWO_POW_32 = 4294967296;

@@ -52,13 +52,17 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
-import { TWO_POW_32 } from "./constants.ts";
+import { csrCheck, csrRead, csrWrite, substitute } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
 import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { wakeupPending } from "./interrupts.ts";
+import { atomicAddress, hypervisorAddress, loadSlow, physRead, physWrite, storeSlow } from "./memory-slow.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
+import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
+import { illegal, mret, raise, sret, virtualInstruction, vsret } from "./trap.ts";
 
 /** The transformed instruction (htinst/mtinst) of a load, store, AMO or HLV/HSV, per the H extension. */
 export function transformedInstruction(insn: Insn): number {
@@ -169,7 +173,7 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
       }
     }
   }
-  const v = h.loadSlow(a, width, transformedInstruction(d), d.len);
+  const v = loadSlow(h, a, width, transformedInstruction(d), d.len);
   return h.loadOk ? v : undefined;
 }
 
@@ -198,7 +202,7 @@ function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Ins
       }
     }
   }
-  return h.storeSlow(a, width, lo, hi, transformedInstruction(d), d.len);
+  return storeSlow(h, a, width, lo, hi, transformedInstruction(d), d.len);
 }
 
 /** Execute one decoded instruction. */
@@ -439,20 +443,20 @@ export function execute(h: Hart, d: Insn): number {
             : h.virt
               ? CAUSE_VIRTUAL_SUPERVISOR_ECALL
               : CAUSE_SUPERVISOR_ECALL;
-      h.raise(cause, 0);
+      raise(h, cause, 0);
       return EXEC_TRAP;
     }
     case D.OP_EBREAK:
-      h.raise(CAUSE_BREAKPOINT, h.pc, 0, 0, h.virt);
+      raise(h, CAUSE_BREAKPOINT, h.pc, 0, 0, h.virt);
       return EXEC_TRAP;
     case D.OP_SRET:
       return execSret(h, d);
     case D.OP_MRET:
       if (h.priv !== PRV_M) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
-      h.mret();
+      mret(h);
       return EXEC_END;
     case D.OP_WFI:
       return execWfi(h, d);
@@ -460,7 +464,7 @@ export function execute(h: Hart, d: Insn): number {
       if (h.priv === PRV_U) return privilegeFault(h, d);
       if (h.virt) {
         if ((h.hstatus & HSTATUS_VTVM) !== 0) {
-          h.virtualInstruction(d.raw);
+          virtualInstruction(h, d.raw);
           return EXEC_TRAP;
         }
         if (rs1 === 0) {
@@ -469,7 +473,7 @@ export function execute(h: Hart, d: Insn): number {
         } else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       } else {
         if (h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0) {
-          h.illegal(d.raw);
+          illegal(h, d.raw);
           return EXEC_TRAP;
         }
         // SFENCE.VMA affects the current virtualization level: the S/U contexts (M-mode MPRV uses them too).
@@ -483,11 +487,11 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_HFENCE_VVMA:
     case D.OP_HFENCE_GVMA:
       if (h.virt) {
-        h.virtualInstruction(d.raw);
+        virtualInstruction(h, d.raw);
         return EXEC_TRAP;
       }
       if (h.priv === PRV_U || (d.op === D.OP_HFENCE_GVMA && h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0)) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       if (d.op === D.OP_HFENCE_GVMA || rs1 === 0) h.stats.flushesHfence++;
@@ -512,7 +516,7 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_FLW:
     case D.OP_FLD: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const width = d.op === D.OP_FLW ? 4 : 8;
@@ -528,7 +532,7 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_FSW:
     case D.OP_FSD: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const bits = h.fp.bits;
@@ -540,20 +544,20 @@ export function execute(h: Hart, d: Insn): number {
     }
     case D.OP_FP: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const fp = h.fp;
       fp.lastWroteState = false;
       if (execFp(d.bits, fp, xlo, xhi) === FP_ILLEGAL) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       if (fp.lastWroteState) h.markFpDirty();
       break;
     }
     default:
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
   }
   h.pc += d.len;
@@ -564,8 +568,8 @@ const LOAD_WIDTH = [1, 2, 4, 8, 1, 2, 4] as const;
 
 /** U-mode (illegal) or VU-mode (virtual instruction) attempting a supervisor instruction. */
 function privilegeFault(h: Hart, d: Insn): number {
-  if (h.virt) h.virtualInstruction(d.raw);
-  else h.illegal(d.raw);
+  if (h.virt) virtualInstruction(h, d.raw);
+  else illegal(h, d.raw);
   return EXEC_TRAP;
 }
 
@@ -573,17 +577,17 @@ function execSret(h: Hart, d: Insn): number {
   if (h.priv === PRV_U) return privilegeFault(h, d);
   if (h.virt) {
     if ((h.hstatus & HSTATUS_VTSR) !== 0) {
-      h.virtualInstruction(d.raw);
+      virtualInstruction(h, d.raw);
       return EXEC_TRAP;
     }
-    h.vsret();
+    vsret(h);
     return EXEC_END;
   }
   if (h.priv === PRV_S && (h.mstatus & MSTATUS_TSR) !== 0) {
-    h.illegal(d.raw);
+    illegal(h, d.raw);
     return EXEC_TRAP;
   }
-  h.sret();
+  sret(h);
   return EXEC_END;
 }
 
@@ -591,24 +595,24 @@ function execWfi(h: Hart, d: Insn): number {
   if (h.priv !== PRV_M) {
     // TW = 1 makes WFI below M illegal (it takes precedence over VTW).
     if ((h.mstatus & MSTATUS_TW) !== 0) {
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
     }
     if (h.virt) {
       // VU-mode always, VS-mode when VTW = 1: the hypervisor decides (our choice: never complete in time).
       if (h.priv === PRV_U || (h.hstatus & HSTATUS_VTW) !== 0) {
-        h.virtualInstruction(d.raw);
+        virtualInstruction(h, d.raw);
         return EXEC_TRAP;
       }
     } else if (h.priv === PRV_U) {
       // This hart chooses not to let U-mode wait: WFI in U-mode raises illegal instruction (spec permits).
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
     }
   }
   h.pc += d.len;
   // Wait only when nothing is pending; a hypervisor-mode hart never halts on its own (VTW does that).
-  if (!h.wakeupPending() && !h.hostTraps) h.stop = STOP_HALT;
+  if (!wakeupPending(h) && !h.hostTraps) h.stop = STOP_HALT;
   return EXEC_END;
 }
 
@@ -619,15 +623,15 @@ export function execCsr(h: Hart, d: Insn): number {
   const isImm = op >= D.OP_CSRRWI;
   const kind = isImm ? op - D.OP_CSRRWI : op - D.OP_CSRRW; // 0 = RW, 1 = RS, 2 = RC
   const writes = kind === 0 || d.rs1 !== 0;
-  const fault = h.csrCheck(csr, writes);
+  const fault = csrCheck(h, csr, writes);
   if (fault !== 0) {
-    h.raise(fault, d.raw);
+    raise(h, fault, d.raw);
     return EXEC_TRAP;
   }
-  const target = h.substitute(csr);
+  const target = substitute(h, csr);
   const srcLo = isImm ? d.rs1 : (h.xlo[d.rs1] ?? 0);
   const srcHi = isImm ? 0 : (h.xhi[d.rs1] ?? 0);
-  h.csrRead(target);
+  csrRead(h, target);
   const oldLo = h.csrLo;
   const oldHi = h.csrHi;
   if (writes) {
@@ -645,7 +649,7 @@ export function execCsr(h: Hart, d: Insn): number {
       lo = baseLo & ~srcLo;
       hi = oldHi & ~srcHi;
     }
-    h.csrWrite(target, lo, hi);
+    csrWrite(h, target, lo, hi);
   }
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
@@ -659,12 +663,12 @@ function execAmo(h: Hart, d: Insn): number {
   const va = regNum(h, d.rs1);
   const tinst = transformedInstruction(d);
   const isLr = funct5 === AMO_LR;
-  const pa = h.atomicAddress(va, width, isLr, tinst);
+  const pa = atomicAddress(h, va, width, isLr, tinst);
   if (pa < 0) return EXEC_TRAP;
   const srcLo = h.xlo[d.rs2] ?? 0;
   const srcHi = h.xhi[d.rs2] ?? 0;
   if (isLr) {
-    const lo = h.physRead(pa, width);
+    const lo = physRead(h, pa, width);
     const hi = width === 4 ? lo >> 31 : h.ldHi;
     h.reservationValid = true;
     h.reservationAddr = pa;
@@ -675,15 +679,15 @@ function execAmo(h: Hart, d: Insn): number {
   if (funct5 === AMO_SC) {
     const ok = h.reservationValid && h.reservationAddr === pa;
     h.reservationValid = false;
-    if (ok) h.physWrite(pa, width, srcLo, srcHi);
+    if (ok) physWrite(h, pa, width, srcLo, srcHi);
     setReg(h, d.rd, ok ? 0 : 1, 0);
     h.pc += d.len;
     return EXEC_NEXT;
   }
-  const oldLo = h.physRead(pa, width);
+  const oldLo = physRead(h, pa, width);
   const oldHi = width === 4 ? oldLo >> 31 : h.ldHi;
   amoResult(funct5, width, oldLo, oldHi, srcLo, srcHi);
-  h.physWrite(pa, width, out[0] ?? 0, out[1] ?? 0);
+  physWrite(h, pa, width, out[0] ?? 0, out[1] ?? 0);
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
   return EXEC_NEXT;
@@ -788,11 +792,11 @@ export function amoResult(
 
 function execHypervisorAccess(h: Hart, d: Insn): number {
   if (h.virt) {
-    h.virtualInstruction(d.raw);
+    virtualInstruction(h, d.raw);
     return EXEC_TRAP;
   }
   if (h.priv === PRV_U && (h.hstatus & HSTATUS_HU) === 0) {
-    h.illegal(d.raw);
+    illegal(h, d.raw);
     return EXEC_TRAP;
   }
   const width = d.aux & 0xf;
@@ -801,15 +805,15 @@ function execHypervisorAccess(h: Hart, d: Insn): number {
   const isStore = d.op === D.OP_HSV;
   // Misaligned hypervisor loads/stores raise address-misaligned (this hart's choice for HLV/HSV).
   if (va - Math.floor(va / width) * width !== 0) {
-    h.raise(isStore ? CAUSE_MISALIGNED_STORE : CAUSE_MISALIGNED_LOAD, va, 0, 0, true);
+    raise(h, isStore ? CAUSE_MISALIGNED_STORE : CAUSE_MISALIGNED_LOAD, va, 0, 0, true);
     return EXEC_TRAP;
   }
-  const pa = h.hypervisorAddress(va, isStore ? ACCESS_WRITE : ACCESS_READ, (d.aux & D.HYP_EXEC) !== 0, tinst);
+  const pa = hypervisorAddress(h, va, isStore ? ACCESS_WRITE : ACCESS_READ, (d.aux & D.HYP_EXEC) !== 0, tinst);
   if (pa < 0) return EXEC_TRAP;
   if (isStore) {
-    h.physWrite(pa, width, h.xlo[d.rs2] ?? 0, h.xhi[d.rs2] ?? 0);
+    physWrite(h, pa, width, h.xlo[d.rs2] ?? 0, h.xhi[d.rs2] ?? 0);
   } else {
-    const v = h.physRead(pa, width);
+    const v = physRead(h, pa, width);
     const unsigned = (d.aux & D.HYP_UNSIGNED) !== 0;
     if (width === 8) setReg(h, d.rd, v, h.ldHi);
     else if (unsigned) setReg(h, d.rd, v, 0);

@@ -21,11 +21,12 @@ import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { TWO_POW_32 } from "./constants.ts";
 import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
+import { loadSlow, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /**
@@ -251,7 +252,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          v = h.loadSlow(hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
+          v = loadSlow(h, hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
           if (!h.loadOk) break run;
           vh = h.ldHi;
         }
@@ -312,7 +313,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           h.pc = vbase + off;
           const d = code.insns[s];
           const a = hi * TWO_POW_32 + (lo >>> 0);
-          if (!h.storeSlow(a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
+          if (!storeSlow(h, a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
             break run;
         }
         off += len;
@@ -727,7 +728,7 @@ function aluRare(
  * LR/SC/AMO through the data TLB. An aligned atomic on a page with a write entry (AMO, SC) or a read entry (LR)
  * works on the RAM view directly: such entries exist only for RAM pages that the current context may write (with
  * D already set) or read, and write entries never cover a page holding decoded code — everything
- * `Hart.atomicAddress` checks. Returns false, having changed nothing, when the TLB cannot serve the access; the
+ * `atomicAddress` (memory-slow.ts) checks. Returns false, having changed nothing, when the TLB cannot serve the access; the
  * caller then runs `execute`, which translates, checks and raises as the reference interpreter does.
  */
 export function atomicFast(h: Hart, d: Insn): boolean {

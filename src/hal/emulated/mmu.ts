@@ -57,8 +57,8 @@ import {
   PRV_S,
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
-import { TWO_POW_32 } from "./constants.ts";
 import { PhysicalMemory } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;

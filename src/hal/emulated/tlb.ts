@@ -13,8 +13,8 @@
  * hold no decoded code, so a fast-path store never needs to check either.
  */
 
-import { TWO_POW_32 } from "./constants.ts";
 import type { CodePage, MemBlock } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 
 /**
  * 2048 entries per context. With 1024, a Linux boot's data accesses conflicted (kernel data 4 MiB apart):

@@ -98,10 +98,14 @@ import {
   type HalVcpuSetup,
   type RiscvVcpuOps,
 } from "../types.ts";
-import { TWO_POW_32 } from "./constants.ts";
+import { csrWrite } from "./csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
 import { Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
+import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
+import { TWO_POW_32 } from "./split64.ts";
+import { timeNow, timerDeadline, updateTimers } from "./timers.ts";
+import { injectGuestException, resumeGuest } from "./trap.ts";
 import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
@@ -210,8 +214,8 @@ export class EmulatedVcpu implements HalVcpu {
     this.#pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
     // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
-    h.csrWrite(CSR_MEDELEG, MEDELEG_MASK, 0);
-    h.csrWrite(CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
+    csrWrite(h, CSR_MEDELEG, MEDELEG_MASK, 0);
+    csrWrite(h, CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
     h.hedeleg = KVM_HEDELEG;
     h.hideleg = VS_INTERRUPTS;
     h.hvip = hvip;
@@ -233,8 +237,8 @@ export class EmulatedVcpu implements HalVcpu {
     h.vsatpHi = 0;
     h.vsstatus = 0;
     h.flushAllTlbs();
-    h.resumeGuest(entry);
-    h.updateTimers(h.timeNow());
+    resumeGuest(h, entry);
+    updateTimers(h, timeNow(h));
   }
 
   getGpr(reg: number): bigint {
@@ -340,13 +344,13 @@ export class EmulatedVcpu implements HalVcpu {
       `${interrupt ? "interrupt" : "exception"} cause=${cause} sepc=${hex(sepc)} stval=${hex(stval)} htval=${hex(h.htval)} htinst=${hex(h.htinst)} V=${fromGuest ? 1 : 0} priv=${guestPriv}`;
     if (interrupt || !fromGuest || h.priv === PRV_M) {
       // No HS-level interrupt source exists in a hypervisor VM, and the guest never runs with V = 0.
-      h.resumeGuest(sepc);
+      resumeGuest(h, sepc);
       return this.#unsupported(describe());
     }
     switch (cause) {
       case CAUSE_VIRTUAL_SUPERVISOR_ECALL: {
         const r = (i: number): bigint => h.getReg(i);
-        h.resumeGuest(sepc + 4);
+        resumeGuest(h, sepc + 4);
         return {
           kind: "SbiCall",
           extensionId: r(REG_A7),
@@ -359,12 +363,13 @@ export class EmulatedVcpu implements HalVcpu {
         const tinst = h.htinst;
         if (tinst === TINST_PTE_READ_64 || tinst === TINST_PTE_WRITE_64 || tinst === 0) {
           // The guest's page table lives outside RAM: nothing a device can answer.
-          h.resumeGuest(sepc);
+          resumeGuest(h, sepc);
           return this.#unsupported(describe());
         }
         if ((tinst & OPCODE_MASK) === OPC_AMO) {
           // Atomics to a device are not emulated (KVM neither): the guest gets an access fault.
-          h.injectGuestException(
+          injectGuestException(
+            h,
             sepc,
             guestPriv,
             cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT,
@@ -375,20 +380,20 @@ export class EmulatedVcpu implements HalVcpu {
         const gpa = h.htval * 4 + (stval - Math.floor(stval / 4) * 4);
         const exit = this.#mmioExit(gpa, tinst, 0, 0);
         if (exit.kind === "Unsupported") {
-          h.resumeGuest(sepc);
+          resumeGuest(h, sepc);
           return exit;
         }
-        h.resumeGuest(sepc + ((tinst & TINST_32_BIT) !== 0 ? 4 : 2));
+        resumeGuest(h, sepc + ((tinst & TINST_32_BIT) !== 0 ? 4 : 2));
         return exit;
       }
       case CAUSE_VIRTUAL_INSTRUCTION: {
         const insn = stval;
         if (insn === INSN_WFI && guestPriv === PRV_S) {
-          h.resumeGuest(sepc + 4);
+          resumeGuest(h, sepc + 4);
           return HALT;
         }
         // CSRs and instructions the guest may not use: it sees an illegal instruction, as under KVM.
-        h.injectGuestException(sepc, guestPriv, CAUSE_ILLEGAL_INSTRUCTION, insn);
+        injectGuestException(h, sepc, guestPriv, CAUSE_ILLEGAL_INSTRUCTION, insn);
         return undefined;
       }
       case CAUSE_ILLEGAL_INSTRUCTION:
@@ -398,12 +403,12 @@ export class EmulatedVcpu implements HalVcpu {
       case CAUSE_LOAD_ACCESS_FAULT:
       case CAUSE_STORE_ACCESS_FAULT:
         // Reflected to the guest's own handler (KVM's trap redirect).
-        h.injectGuestException(sepc, guestPriv, cause, stval);
+        injectGuestException(h, sepc, guestPriv, cause, stval);
         return undefined;
       default:
         // Instruction fetches from non-RAM guest-physical pages (CAUSE_FETCH_GUEST_PAGE_FAULT) land here too:
         // there is no device to execute from.
-        h.resumeGuest(sepc);
+        resumeGuest(h, sepc);
         return this.#unsupported(describe());
     }
   }
@@ -456,7 +461,7 @@ export class EmulatedVcpu implements HalVcpu {
           `Cannot set interrupt ${vector} on vCPU ${this.id}: a VS-mode guest takes causes 1, 5 and 9`,
         );
       }
-      h.setHvip(bit, asserted);
+      setHvip(h, bit, asserted);
       return;
     }
     if (!BARE_MACHINE_LINES.includes(vector)) {
@@ -473,17 +478,17 @@ export class EmulatedVcpu implements HalVcpu {
       h.irqDirty = true;
       return;
     }
-    h.setExternalLine(vector, asserted);
+    setExternalLine(h, vector, asserted);
   }
 
   hasPendingInterrupt(): boolean {
     const h = this.#hart;
-    h.updateTimers(h.timeNow());
-    return h.wakeupPending();
+    updateTimers(h, timeNow(h));
+    return wakeupPending(h);
   }
 
   hardwareTimerDeadline(): number | undefined {
-    return this.#hart.timerDeadline();
+    return timerDeadline(this.#hart);
   }
 
   /**
@@ -507,7 +512,7 @@ export class EmulatedVcpu implements HalVcpu {
     injectException: (cause, tval) => {
       this.#check("injectException");
       const h = this.#hart;
-      h.injectGuestException(h.pc, h.priv, cause, Number(BigInt.asIntN(64, tval)));
+      injectGuestException(h, h.pc, h.priv, cause, Number(BigInt.asIntN(64, tval)));
     },
     fence: (kind) => {
       this.#check("fence");

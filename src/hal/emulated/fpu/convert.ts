@@ -7,7 +7,7 @@
  */
 
 import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "../../../arch/riscv64/fp.ts";
-import { TWO_POW_32 } from "../constants.ts";
+import { TWO_POW_32 } from "../split64.ts";
 import { finishF32 } from "./arith-f32.ts";
 import { type FlagSink, roundResidualF64, roundToF32 } from "./round.ts";
 
