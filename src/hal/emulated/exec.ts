@@ -52,7 +52,8 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
-import { csrCheck, csrRead, csrWrite, substitute } from "./csr-file.ts";
+import { csrCheck, substitute } from "./csr-access.ts";
+import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
