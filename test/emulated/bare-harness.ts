@@ -5,6 +5,7 @@
  * = 0x0101_0000_0000_0000 | ch). It stands in for the VMM's bare-machine board, which lives elsewhere.
  */
 
+import { IRQ_M_SOFT, IRQ_M_TIMER } from "../../src/arch/riscv64/traps.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { HalVm, HostMemory } from "../../src/hal/types.ts";
@@ -63,8 +64,8 @@ export class BareBoard implements Disposable {
   #updateTimers(): void {
     const now = BigInt(this.vm.currentTime());
     this.vcpus.forEach((v, i) => {
-      v.setInterruptLevel(7, now >= (this.mtimecmp[i] ?? 0n));
-      v.setInterruptLevel(3, (this.msip[i] ?? 0) !== 0);
+      v.setInterruptLevel(IRQ_M_TIMER, now >= (this.mtimecmp[i] ?? 0n));
+      v.setInterruptLevel(IRQ_M_SOFT, (this.msip[i] ?? 0) !== 0);
     });
   }
 

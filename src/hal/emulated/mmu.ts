@@ -28,6 +28,7 @@ import {
   PTE_A,
   PTE_D,
   PTE_HI_RESERVED_SHIFT,
+  PTE_PPN_SHIFT,
   PTE_R,
   PTE_U,
   PTE_V,
@@ -132,9 +133,12 @@ function guestPageFault(access: Access, gpa: number, tinst: number): Translation
   return { ok: false, cause: GUEST_PAGE_FAULT[access], gpa, tinst };
 }
 
+/** Weight of the high word's PPN bits (PTE bits 53:32 are PPN bits 43:22). */
+const PPN_HI_SCALE = 2 ** (32 - PTE_PPN_SHIFT);
+
 /** The PPN field (bits 53:10) of a PTE given as halves. */
 function ptePpn(lo: number, hi: number): number {
-  return (hi & 0x3fffff) * 4194304 + (lo >>> 10);
+  return (hi & 0x3fffff) * PPN_HI_SCALE + (lo >>> PTE_PPN_SHIFT);
 }
 
 /** satp-style PPN (bits 43:0) of a [lo, hi] pair. */
