@@ -13,6 +13,7 @@
  * hold no decoded code, so a fast-path store never needs to check either.
  */
 
+import { LEVEL_BITS, PAGE_SHIFT } from "../../arch/riscv64/paging.ts";
 import type { CodePage, MemBlock } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
 
@@ -185,8 +186,8 @@ export class TlbSet {
   }
 }
 
-/** Leaf sizes above 4 KiB in Sv39/Sv48: 2 MiB, 1 GiB, 512 GiB. */
-const SUPERPAGE_SPANS = [2 ** 21, 2 ** 30, 2 ** 39] as const;
+/** Leaf sizes above 4 KiB in Sv39/Sv48 (levels 1..3): 2 MiB, 1 GiB, 512 GiB. */
+const SUPERPAGE_SPANS: readonly number[] = [1, 2, 3].map((level) => 2 ** (PAGE_SHIFT + LEVEL_BITS * level));
 
 /**
  * TLB slots filed under a key. Slots are not removed when their entry is overwritten (users re-check the
