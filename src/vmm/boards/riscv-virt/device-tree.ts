@@ -1,6 +1,6 @@
 /**
  * The device tree of the RISC-V virt board as a VS-mode guest sees it, generated from a plain description
- * (`RiscvBoardDescription`) that the machine fills from the config and `machines/riscv-virt-layout.ts`.
+ * (`RiscvBoardDescription`) that the board fills from the config and `layout.ts`.
  *
  * The shape follows QEMU's `virt` machine, which Linux, OpenSBI-less kernels and hobby OSes all know:
  *
@@ -19,7 +19,7 @@
  * - "machine-and-supervisor" (default, QEMU's numbering): per hart `<&cpuN_intc 11>, <&cpuN_intc 9>`, so context
  *   2h is hart h's M-mode (present in the register map, never delivered: a VS guest has no M-mode) and context
  *   2h+1 is hart h's S-mode, which the VMM delivers as VSEIP. Guests that hard-code QEMU's `2*hart+1` work, and
- *   it matches `plicContext(hart, "S")` in machines/riscv-virt-layout.ts. Linux skips entries whose cause is not 9.
+ *   it matches `plicContext(hart, "S")` in layout.ts. Linux skips entries whose cause is not 9.
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
@@ -167,7 +167,7 @@ export interface VirtBoardOptions {
   readonly plicContextLayout?: PlicContextLayout;
 }
 
-/** The description of the riscv virt board (machines/riscv-virt-layout.ts) for `buildRiscvVirtFdt`. */
+/** The description of the riscv virt board (`layout.ts`) for `buildRiscvVirtDtb`. */
 export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescription {
   const isa = [...(options.isaExtensions ?? ["g", "c"]), ...(options.sstc === true ? ["sstc"] : [])];
   const layout = options.plicContextLayout ?? "machine-and-supervisor";
