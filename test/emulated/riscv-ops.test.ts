@@ -6,6 +6,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { AddrSpace } from "../../src/addrspace/addr-space.ts";
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { REG_A0, REG_A1 } from "../../src/arch/riscv64/registers.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
@@ -19,11 +20,11 @@ const VS_L0 = RAM + 0x10_2000;
 const PAGE_A = RAM + 0x11_0000;
 const PAGE_B = RAM + 0x11_1000;
 const DATA_VA = 0x4000_0000;
-const V = 1,
-  R = 2,
-  W = 4,
-  X = 8,
-  AD = 64 | 128;
+const V = PTE_V,
+  R = PTE_R,
+  W = PTE_W,
+  X = PTE_X,
+  AD = PTE_A | PTE_D;
 
 function setup() {
   const hv = emulatedBackend.open();
