@@ -15,7 +15,7 @@ import {
   CSR_STVAL,
   CSR_STVEC,
 } from "../../src/arch/riscv64/csr.ts";
-import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
+import { GSTAGE_ROOT_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5 } from "../../src/arch/riscv64/registers.ts";
 import { IRQ_M_TIMER, IRQ_S_TIMER } from "../../src/arch/riscv64/traps.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
@@ -35,7 +35,7 @@ function writePte(mem: HostMemory, offset: number, pa: number, flags: number): v
 
 /** Build an Sv39x4 table mapping GPA [GUEST_RAM, +2 MiB) to `ram` with one 2 MiB leaf. */
 function buildGstage(vm: HalVm, ram: HostMemory): number {
-  const root = vm.allocateMemory(16384, { alignment: 16384 });
+  const root = vm.allocateMemory(GSTAGE_ROOT_SIZE, { alignment: GSTAGE_ROOT_SIZE });
   const l1 = vm.allocateMemory(4096);
   // Sv39x4 root index = GPA[40:30] (11 bits), then GPA[29:21].
   writePte(root, Math.floor(GUEST_RAM / 2 ** 30) * 8, l1.hostPhysAddr, PTE_V);

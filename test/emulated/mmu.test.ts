@@ -6,7 +6,14 @@
 import { describe, expect, test } from "bun:test";
 import { HSTATUS_GVA, HSTATUS_SPVP, MEDELEG_MASK, MSTATUS_MXR, MSTATUS_SUM } from "../../src/arch/riscv64/csr.ts";
 import { TINST_PTE_READ_64, TINST_PTE_WRITE_64 } from "../../src/arch/riscv64/isa.ts";
-import { HGATP_MODE_SV39X4, HGATP_MODE_SV48X4, SATP_MODE_SV39, SATP_MODE_SV48 } from "../../src/arch/riscv64/paging.ts";
+import {
+  GSTAGE_ROOT_ENTRIES,
+  GSTAGE_ROOT_SIZE,
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
+  SATP_MODE_SV39,
+  SATP_MODE_SV48,
+} from "../../src/arch/riscv64/paging.ts";
 import {
   CAUSE_FETCH_GUEST_PAGE_FAULT,
   CAUSE_FETCH_PAGE_FAULT,
@@ -159,13 +166,21 @@ describe("G-stage and two-stage translation", () => {
   /** Guest RAM at GPA 0x8000_0000 → host RAM + 1 MiB (2 MiB leaf would need 2 MiB alignment: use 4 KiB leaves). */
   function guest(f: HartFixture, mode: "sv39x4" | "sv48x4"): { t: Tables; groot: number } {
     const t = new Tables(f);
-    const groot = t.alloc(16384);
+    const groot = t.alloc(GSTAGE_ROOT_SIZE);
     t.alloc(); // keep the 16 KiB root whole
     t.alloc();
     t.alloc();
     const levels = mode === "sv39x4" ? 3 : 4;
     for (let off = 0; off < 0x10_0000; off += 0x1000) {
-      t.map(groot, levels, BigInt(0x8000_0000 + off), RAM_BASE + 0x10_0000 + off, 0, RWX | U | PTE_A | PTE_D, 2048);
+      t.map(
+        groot,
+        levels,
+        BigInt(0x8000_0000 + off),
+        RAM_BASE + 0x10_0000 + off,
+        0,
+        RWX | U | PTE_A | PTE_D,
+        GSTAGE_ROOT_ENTRIES,
+      );
     }
     setHgatp(f, mode === "sv39x4" ? HGATP_MODE_SV39X4 : HGATP_MODE_SV48X4, groot);
     return { t, groot };
@@ -176,7 +191,7 @@ describe("G-stage and two-stage translation", () => {
     const { t, groot } = guest(f, "sv39x4");
     expect(tr(f, 0x8000_0123n, ACCESS_READ, PRV_S, true)).toEqual({ pa: RAM_BASE + 0x10_0123 });
     // Root index 1500 (GPA 0x177_0000_0000) exists only because the root has 2048 entries.
-    t.map(groot, 3, 0x177_0000_0000n, RAM_BASE + 0x3000, 0, R | U | PTE_A, 2048);
+    t.map(groot, 3, 0x177_0000_0000n, RAM_BASE + 0x3000, 0, R | U | PTE_A, GSTAGE_ROOT_ENTRIES);
     f.hart.flushAllTlbs();
     expect(tr(f, 0x177_0000_0010n, ACCESS_READ, PRV_S, true)).toEqual({ pa: RAM_BASE + 0x3010 });
     expect(tr(f, 1n << 41n, ACCESS_READ, PRV_S, true)).toEqual({
@@ -184,7 +199,7 @@ describe("G-stage and two-stage translation", () => {
       gpa: 2 ** 41,
       tinst: 0,
     });
-    t.map(groot, 3, 0x9000_0000n, RAM_BASE + 0x3000, 0, R | PTE_A, 2048); // U clear
+    t.map(groot, 3, 0x9000_0000n, RAM_BASE + 0x3000, 0, R | PTE_A, GSTAGE_ROOT_ENTRIES); // U clear
     f.hart.flushAllTlbs();
     expect(tr(f, 0x9000_0000n, ACCESS_READ, PRV_S, true)).toEqual({
       cause: CAUSE_LOAD_GUEST_PAGE_FAULT,
@@ -197,10 +212,10 @@ describe("G-stage and two-stage translation", () => {
   test("Sv48x4 G-stage with a 2 MiB leaf, and a misaligned one", () => {
     const f = makeHart();
     const t = new Tables(f);
-    const groot = t.alloc(16384);
+    const groot = t.alloc(GSTAGE_ROOT_SIZE);
     t.next += 3 * 4096;
-    t.map(groot, 4, 0x2_0000_0000_0000n, RAM_BASE, 1, RWX | U | PTE_A | PTE_D, 2048);
-    t.map(groot, 4, 0x40_0000n, RAM_BASE + 0x1000, 1, RWX | U | PTE_A | PTE_D, 2048);
+    t.map(groot, 4, 0x2_0000_0000_0000n, RAM_BASE, 1, RWX | U | PTE_A | PTE_D, GSTAGE_ROOT_ENTRIES);
+    t.map(groot, 4, 0x40_0000n, RAM_BASE + 0x1000, 1, RWX | U | PTE_A | PTE_D, GSTAGE_ROOT_ENTRIES);
     setHgatp(f, HGATP_MODE_SV48X4, groot);
     expect(tr(f, 0x2_0000_0012_3456n, ACCESS_WRITE, PRV_U, true)).toEqual({ pa: RAM_BASE + 0x12_3456 });
     expect(tr(f, 0x40_0000n, ACCESS_READ, PRV_U, true)).toMatchObject({ cause: CAUSE_LOAD_GUEST_PAGE_FAULT });
@@ -237,7 +252,7 @@ describe("G-stage and two-stage translation", () => {
     t.map(t.alloc(), 3, 0n, 0, 0, 0); // (keep the allocator moving; unrelated)
     f.write64(hostOf(l0Gpa) + 8 * 3, pte(0x8000_4000, V | R | W)); // A clear: needs an update
     const groot = (f.hart.hgatpLo >>> 0) * 4096;
-    t.map(groot, 3, BigInt(l0Gpa), hostOf(l0Gpa), 0, R | X | U | PTE_A | PTE_D, 2048); // PTE page read-only
+    t.map(groot, 3, BigInt(l0Gpa), hostOf(l0Gpa), 0, R | X | U | PTE_A | PTE_D, GSTAGE_ROOT_ENTRIES); // PTE page read-only
     f.hart.flushAllTlbs();
     expect(tr(f, 0x3000n, ACCESS_READ, PRV_S, true)).toEqual({
       cause: CAUSE_LOAD_GUEST_PAGE_FAULT,
@@ -252,10 +267,18 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
   function vsGuest(): { f: HartFixture; t: Tables } {
     const f = makeHart();
     const t = new Tables(f);
-    const groot = t.alloc(16384);
+    const groot = t.alloc(GSTAGE_ROOT_SIZE);
     t.next += 3 * 4096;
     for (let off = 0; off < 0x10_0000; off += 0x1000) {
-      t.map(groot, 3, BigInt(0x8000_0000 + off), RAM_BASE + 0x10_0000 + off, 0, RWX | U | PTE_A | PTE_D, 2048);
+      t.map(
+        groot,
+        3,
+        BigInt(0x8000_0000 + off),
+        RAM_BASE + 0x10_0000 + off,
+        0,
+        RWX | U | PTE_A | PTE_D,
+        GSTAGE_ROOT_ENTRIES,
+      );
     }
     setHgatp(f, HGATP_MODE_SV39X4, groot);
     f.hart.medeleg = MEDELEG_MASK; // everything to HS (the VMM's view)
