@@ -135,7 +135,7 @@ export function csrCheck(h: Hart, csr: number, isWrite: boolean): number {
 }
 
 /** Zicntr / Zihpm access rules for counter `index` (0 = cycle, 1 = time, 2 = instret, 3.. hpmcounters). */
-export function counterCheck(h: Hart, index: number): number {
+function counterCheck(h: Hart, index: number): number {
   const bit = 1 << index;
   const priv = h.priv;
   if (priv === PRV_M) return 0;
@@ -149,7 +149,7 @@ export function counterCheck(h: Hart, index: number): number {
   return 0;
 }
 
-export function csrImplemented(csr: number): boolean {
+function csrImplemented(csr: number): boolean {
   if (csr >= CSR_CYCLE && csr <= CSR_HPMCOUNTER31) return true;
   if (csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) return true;
   if (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31) return true;

@@ -541,11 +541,11 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
   }
 }
 
-export function mstatusHighWord(h: Hart): number {
+function mstatusHighWord(h: Hart): number {
   return (h.mstatusGva ? MSTATUS_HI_GVA : 0) | (h.mstatusMpv ? MSTATUS_HI_MPV : 0);
 }
 
-export function writeMstatus(h: Hart, lo: number, hi: number): void {
+function writeMstatus(h: Hart, lo: number, hi: number): void {
   let next = (h.mstatus & ~MSTATUS_WRITE_MASK) | (lo & MSTATUS_WRITE_MASK);
   // MPP is WARL over {U, S, M}: the reserved value 2 leaves the field unchanged.
   if (((next >>> MSTATUS_MPP_SHIFT) & 3) === 2) next = (next & ~MSTATUS_MPP) | (h.mstatus & MSTATUS_MPP);

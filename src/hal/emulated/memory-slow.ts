@@ -23,7 +23,7 @@ import { raise, raiseTranslationFault } from "./trap.ts";
  */
 
 /** Translate a data address with the current effective privilege; raises the fault and returns -1 on failure. */
-export function translateData(h: Hart, va: number, access: Access, tinst: number): number {
+function translateData(h: Hart, va: number, access: Access, tinst: number): number {
   h.stats.walks++;
   const virt = h.dataVirt();
   const t = translate(h, va, access, h.dataPriv(), virt, false);
@@ -63,7 +63,7 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
 }
 
 /** A load that straddles a page boundary, byte by byte (sets `loadOk` like `loadSlow`). */
-export function loadCrossPage(h: Hart, va: number, width: number, tinst: number): number {
+function loadCrossPage(h: Hart, va: number, width: number, tinst: number): number {
   h.stats.crossPage++;
   const bytes = new Uint8Array(8);
   h.loadOk = false;
@@ -122,7 +122,7 @@ export function storeSlow(
   return true;
 }
 
-export function storeCrossPage(h: Hart, va: number, width: number, lo: number, hi: number, tinst: number): boolean {
+function storeCrossPage(h: Hart, va: number, width: number, lo: number, hi: number, tinst: number): boolean {
   h.stats.crossPage++;
   // Translate every byte first so a fault on the second page leaves memory untouched.
   const targets: { block: MemBlock; off: number }[] = [];
@@ -146,7 +146,7 @@ export function storeCrossPage(h: Hart, va: number, width: number, lo: number, h
   return true;
 }
 
-export function beginMmio(
+function beginMmio(
   h: Hart,
   pa: number,
   width: number,
@@ -265,7 +265,7 @@ export function fetchInstruction(h: Hart, pc: number): number {
   return (lowParcel | (highParcel << 16)) >>> 0;
 }
 
-export function fetchParcel(h: Hart, va: number): number {
+function fetchParcel(h: Hart, va: number): number {
   const set = h.itlb;
   const i = (va >>> 12) & TLB_MASK;
   const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;

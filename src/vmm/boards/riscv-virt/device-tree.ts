@@ -28,13 +28,10 @@ import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
 import { IRQ_M_EXT, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
 import { alignUp } from "../../../common/ranges.ts";
 import { plicWindowSize } from "../../../devices/plic.ts";
+import { FINISHER_PASS, FINISHER_RESET, SIFIVE_TEST_FINISHER_OFFSET } from "../../../devices/sifive-test.ts";
 import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
-
-/** syscon-poweroff / syscon-reboot values for the SiFive test finisher (FINISHER_PASS, FINISHER_RESET). */
-export const SIFIVE_TEST_FINISHER_PASS = 0x5555;
-export const SIFIVE_TEST_FINISHER_RESET = 0x7777;
 
 export type PlicContextLayout = "machine-and-supervisor" | "supervisor-only";
 export type RiscvMmuType = "riscv,sv39" | "riscv,sv48" | "riscv,sv57";
@@ -252,14 +249,14 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
       .addNode("poweroff")
       .string("compatible", "syscon-poweroff")
       .u32("regmap", test)
-      .u32("offset", 0)
-      .u32("value", SIFIVE_TEST_FINISHER_PASS);
+      .u32("offset", SIFIVE_TEST_FINISHER_OFFSET)
+      .u32("value", FINISHER_PASS);
     root
       .addNode("reboot")
       .string("compatible", "syscon-reboot")
       .u32("regmap", test)
-      .u32("offset", 0)
-      .u32("value", SIFIVE_TEST_FINISHER_RESET);
+      .u32("offset", SIFIVE_TEST_FINISHER_OFFSET)
+      .u32("value", FINISHER_RESET);
   }
 
   if (board.chosen.bootargs !== undefined) chosen.string("bootargs", board.chosen.bootargs);

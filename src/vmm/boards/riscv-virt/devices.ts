@@ -122,7 +122,7 @@ export function attachDevices(s: BoardServices, options: DeviceOptions): RiscvVi
 }
 
 /** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
-export function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLine {
+function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLine {
   const set = (level: boolean): void => {
     s.vcpu(hart).arch.setInterruptLevel(cause, level);
     if (level) s.wakeVcpu(hart);
