@@ -3,8 +3,8 @@
  *
  * "hypervisor" VMs: the guest runs with V = 1 in VS-mode behind the VMM's G-stage table. The VMM plays HS-mode:
  * the hart's trap delegation is set up the way a KVM host configures real hardware (hedeleg/hideleg below), and
- * a trap that still reaches HS stops the hart; `decodeExit` turns it into an `AxVCpuExitReason` or handles it
- * here (reflecting it into the guest as KVM does) and resumes.
+ * a trap that still reaches HS stops the hart; `ExitDecoder` (exits.ts) turns it into an `AxVCpuExitReason` or
+ * handles it there (reflecting it into the guest as KVM does) and resumes.
  *
  * "bare-machine" VMs: the hart starts in M-mode with paging off; physical data accesses outside RAM exit as
  * MMIO; every trap goes to the guest's own handlers. WFI halts (exits with `Halt`) only when no interrupt is
@@ -25,16 +25,6 @@ import {
   MSTATUS_SPP,
 } from "../../arch/riscv64/csr.ts";
 import {
-  INSN_WFI,
-  OPC_AMO,
-  OPC_LOAD,
-  OPC_STORE,
-  OPCODE_MASK,
-  TINST_32_BIT,
-  TINST_PTE_READ_64,
-  TINST_PTE_WRITE_64,
-} from "../../arch/riscv64/isa.ts";
-import {
   ATP_HI_ID_SHIFT,
   ATP_HI_MODE_SHIFT,
   ATP_HI_PPN_MASK,
@@ -44,34 +34,14 @@ import {
   PAGE_SIZE,
   VMID_BITS,
 } from "../../arch/riscv64/paging.ts";
-import {
-  GPR_COUNT,
-  REG_A0,
-  REG_A1,
-  REG_A2,
-  REG_A3,
-  REG_A4,
-  REG_A5,
-  REG_A6,
-  REG_A7,
-} from "../../arch/riscv64/registers.ts";
+import { GPR_COUNT, REG_A0 } from "../../arch/riscv64/registers.ts";
 import {
   CAUSE_BREAKPOINT,
-  CAUSE_FETCH_ACCESS_FAULT,
   CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_LOAD_ACCESS_FAULT,
-  CAUSE_LOAD_GUEST_PAGE_FAULT,
   CAUSE_LOAD_PAGE_FAULT,
   CAUSE_MISALIGNED_FETCH,
-  CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE,
-  CAUSE_STORE_ACCESS_FAULT,
-  CAUSE_STORE_GUEST_PAGE_FAULT,
   CAUSE_STORE_PAGE_FAULT,
   CAUSE_USER_ECALL,
-  CAUSE_VIRTUAL_INSTRUCTION,
-  CAUSE_VIRTUAL_SUPERVISOR_ECALL,
   IRQ_M_EXT,
   IRQ_M_SOFT,
   IRQ_M_TIMER,
@@ -82,15 +52,10 @@ import {
   MIP_VSEIP,
   MIP_VSSIP,
   MIP_VSTIP,
-  PRV_M,
-  PRV_S,
-  PRV_U,
   S_INTERRUPTS,
   VS_INTERRUPTS,
 } from "../../arch/riscv64/traps.ts";
-import { hex } from "../../common/format.ts";
 import {
-  type AccessWidth,
   type AxVCpuExitReason,
   type GuestPhysAddr,
   HalError,
@@ -100,7 +65,8 @@ import {
 } from "../types.ts";
 import { csrWrite } from "./csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
-import { Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
+import { ExitDecoder } from "./exits.ts";
+import { Hart, STOP_NONE } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
@@ -127,13 +93,6 @@ export const KVM_HEDELEG =
 const BARE_MACHINE_LINES: readonly number[] = [IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT];
 
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
-const HALT: AxVCpuExitReason = { kind: "Halt" };
-
-interface PendingRead {
-  readonly reg: number;
-  readonly width: AccessWidth;
-  readonly signedExt: boolean;
-}
 
 export class EmulatedVcpu implements HalVcpu {
   readonly id: number;
@@ -141,7 +100,7 @@ export class EmulatedVcpu implements HalVcpu {
   readonly #hart: Hart;
   #setUp = false;
   #closed = false;
-  #pendingRead: PendingRead | undefined;
+  readonly #exits: ExitDecoder;
   /** Instructions per `run()` (configurable per vCPU). */
   instructionBudget = DEFAULT_INSTRUCTION_BUDGET;
   /** Execution engine: the fast path (block cache + compiled blocks) or the reference interpreter. */
@@ -160,6 +119,7 @@ export class EmulatedVcpu implements HalVcpu {
       mmioExits: vm.mode === "bare-machine",
       hostTraps: vm.mode === "hypervisor",
     });
+    this.#exits = new ExitDecoder(this.#hart, vm.mode === "hypervisor");
   }
 
   /** The hart itself, for tests and benchmarks of this backend. */
@@ -211,7 +171,7 @@ export class EmulatedVcpu implements HalVcpu {
     const ext = h.mipExt;
     h.reset(entry);
     h.mipExt = ext;
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
     // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
     csrWrite(h, CSR_MEDELEG, MEDELEG_MASK, 0);
@@ -266,7 +226,7 @@ export class EmulatedVcpu implements HalVcpu {
 
   setReturnValue(value: bigint): void {
     this.#check("setReturnValue");
-    const pending = this.#pendingRead;
+    const pending = this.#exits.pendingRead;
     if (pending === undefined) {
       throw new HalError(
         "emulated",
@@ -275,7 +235,7 @@ export class EmulatedVcpu implements HalVcpu {
         `Cannot complete a read on vCPU ${this.id}: the last exit was not an MmioRead`,
       );
     }
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     const bits = BigInt(pending.width * 8);
     const v = pending.signedExt ? BigInt.asIntN(Number(bits), value) : BigInt.asUintN(Number(bits), value);
     this.#hart.setReg(pending.reg, v);
@@ -291,156 +251,16 @@ export class EmulatedVcpu implements HalVcpu {
       if (vm.lastRun !== undefined) h.reservationValid = false;
       vm.lastRun = this;
     }
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     let remaining = this.instructionBudget;
     for (;;) {
       h.stop = STOP_NONE;
       const used = this.engine === "fast" ? runFast(h, remaining, this.engineOptions) : runReference(h, remaining);
       remaining -= used;
-      const exit = this.#decodeExit();
+      const exit = this.#exits.decode();
       if (exit !== undefined) return exit;
       if (remaining <= 0) return NOTHING;
     }
-  }
-
-  /**
-   * Turn why the hart stopped into an exit reason — the one place raw exits are decoded. Returns undefined when
-   * the stop was handled here and the guest should keep running.
-   */
-  #decodeExit(): AxVCpuExitReason | undefined {
-    const h = this.#hart;
-    switch (h.stop) {
-      case STOP_NONE:
-        return NOTHING;
-      case STOP_KICK:
-        h.stop = STOP_NONE;
-        return NOTHING;
-      case STOP_HALT:
-        h.stop = STOP_NONE;
-        return HALT;
-      case STOP_MMIO: {
-        h.stop = STOP_NONE;
-        const exit = this.#mmioExit(h.mmioAddr, h.mmioTinst, h.mmioDataLo, h.mmioDataHi);
-        if (exit.kind === "MmioRead" || exit.kind === "MmioWrite") h.pc += h.mmioLen;
-        return exit;
-      }
-      case STOP_HOST_TRAP:
-        return this.#decodeHostTrap();
-      default:
-        return this.#unsupported(`hart stopped with unknown reason ${h.stop}`);
-    }
-  }
-
-  #decodeHostTrap(): AxVCpuExitReason | undefined {
-    const h = this.#hart;
-    h.stop = STOP_NONE;
-    const interrupt = h.scauseHi < 0;
-    const cause = h.scauseLo;
-    const sepc = h.sepc;
-    const stval = h.stval;
-    const guestPriv = (h.mstatus & MSTATUS_SPP) !== 0 ? PRV_S : PRV_U;
-    const fromGuest = (h.hstatus & HSTATUS_SPV) !== 0;
-    const describe = (): string =>
-      `${interrupt ? "interrupt" : "exception"} cause=${cause} sepc=${hex(sepc)} stval=${hex(stval)} htval=${hex(h.htval)} htinst=${hex(h.htinst)} V=${fromGuest ? 1 : 0} priv=${guestPriv}`;
-    if (interrupt || !fromGuest || h.priv === PRV_M) {
-      // No HS-level interrupt source exists in a hypervisor VM, and the guest never runs with V = 0.
-      resumeGuest(h, sepc);
-      return this.#unsupported(describe());
-    }
-    switch (cause) {
-      case CAUSE_VIRTUAL_SUPERVISOR_ECALL: {
-        const r = (i: number): bigint => h.getReg(i);
-        resumeGuest(h, sepc + 4);
-        return {
-          kind: "SbiCall",
-          extensionId: r(REG_A7),
-          functionId: r(REG_A6),
-          args: [r(REG_A0), r(REG_A1), r(REG_A2), r(REG_A3), r(REG_A4), r(REG_A5)],
-        };
-      }
-      case CAUSE_LOAD_GUEST_PAGE_FAULT:
-      case CAUSE_STORE_GUEST_PAGE_FAULT: {
-        const tinst = h.htinst;
-        if (tinst === TINST_PTE_READ_64 || tinst === TINST_PTE_WRITE_64 || tinst === 0) {
-          // The guest's page table lives outside RAM: nothing a device can answer.
-          resumeGuest(h, sepc);
-          return this.#unsupported(describe());
-        }
-        if ((tinst & OPCODE_MASK) === OPC_AMO) {
-          // Atomics to a device are not emulated (KVM neither): the guest gets an access fault.
-          injectGuestException(
-            h,
-            sepc,
-            guestPriv,
-            cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT,
-            stval,
-          );
-          return undefined;
-        }
-        const gpa = h.htval * 4 + (stval - Math.floor(stval / 4) * 4);
-        const exit = this.#mmioExit(gpa, tinst, 0, 0);
-        if (exit.kind === "Unsupported") {
-          resumeGuest(h, sepc);
-          return exit;
-        }
-        resumeGuest(h, sepc + ((tinst & TINST_32_BIT) !== 0 ? 4 : 2));
-        return exit;
-      }
-      case CAUSE_VIRTUAL_INSTRUCTION: {
-        const insn = stval;
-        if (insn === INSN_WFI && guestPriv === PRV_S) {
-          resumeGuest(h, sepc + 4);
-          return HALT;
-        }
-        // CSRs and instructions the guest may not use: it sees an illegal instruction, as under KVM.
-        injectGuestException(h, sepc, guestPriv, CAUSE_ILLEGAL_INSTRUCTION, insn);
-        return undefined;
-      }
-      case CAUSE_ILLEGAL_INSTRUCTION:
-      case CAUSE_MISALIGNED_LOAD:
-      case CAUSE_MISALIGNED_STORE:
-      case CAUSE_FETCH_ACCESS_FAULT:
-      case CAUSE_LOAD_ACCESS_FAULT:
-      case CAUSE_STORE_ACCESS_FAULT:
-        // Reflected to the guest's own handler (KVM's trap redirect).
-        injectGuestException(h, sepc, guestPriv, cause, stval);
-        return undefined;
-      default:
-        // Instruction fetches from non-RAM guest-physical pages (CAUSE_FETCH_GUEST_PAGE_FAULT) land here too:
-        // there is no device to execute from.
-        resumeGuest(h, sepc);
-        return this.#unsupported(describe());
-    }
-  }
-
-  /** Decode an MMIO access from its transformed instruction; remember a load's destination for setReturnValue. */
-  #mmioExit(addr: number, tinst: number, dataLo: number, dataHi: number): AxVCpuExitReason {
-    const h = this.#hart;
-    const opcode = (tinst & OPCODE_MASK) | TINST_32_BIT; // compressed forms have bit 1 cleared
-    const funct3 = (tinst >>> 12) & 7;
-    if (opcode === OPC_LOAD) {
-      if (funct3 === 7) return this.#unsupported(`MMIO load with reserved funct3 at ${hex(addr)}`);
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const reg = (tinst >>> 7) & 31;
-      const signedExt = funct3 < 4 && width !== 8;
-      this.#pendingRead = { reg, width, signedExt };
-      return { kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt };
-    }
-    if (opcode === OPC_STORE) {
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const rs2 = (tinst >>> 20) & 31;
-      // Bare-machine stops carry the data; hypervisor traps leave it in the source register.
-      const fromReg = this.#vm.mode === "hypervisor";
-      const lo = fromReg ? (h.xlo[rs2] ?? 0) : dataLo;
-      const hi = fromReg ? (h.xhi[rs2] ?? 0) : dataHi;
-      const full = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-      return { kind: "MmioWrite", addr, width, data: BigInt.asUintN(width * 8, full) };
-    }
-    return this.#unsupported(`MMIO access by instruction ${hex(tinst)} (not an integer load/store) at ${hex(addr)}`);
-  }
-
-  #unsupported(raw: string): AxVCpuExitReason {
-    return { kind: "Unsupported", backend: "emulated", raw };
   }
 
   kick(): void {
