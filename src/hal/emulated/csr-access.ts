@@ -1,3 +1,9 @@
+/**
+ * Who may access which CSR: the CSRs this hart implements, the privilege and virtualization rules of the CSR
+ * address (read-only bits 11:10, lowest level bits 9:8), the per-CSR rules (FS, counter enables, TVM/VTVM, Sstc),
+ * and the VS substitution of supervisor CSR numbers when V=1. The values themselves are in `csr-file.ts`.
+ */
+
 import {
   COUNTEREN_TM,
   CSR_ACCESS_READ_ONLY,
@@ -84,12 +90,6 @@ import {
 } from "../../arch/riscv64/csr.ts";
 import { CAUSE_ILLEGAL_INSTRUCTION, CAUSE_VIRTUAL_INSTRUCTION, PRV_M, PRV_S, PRV_U } from "../../arch/riscv64/traps.ts";
 import type { Hart } from "./hart.ts";
-
-/**
- * Who may access which CSR: the CSRs this hart implements, the privilege and virtualization rules of the CSR
- * address (read-only bits 11:10, lowest level bits 9:8), the per-CSR rules (FS, counter enables, TVM/VTVM, Sstc),
- * and the VS substitution of supervisor CSR numbers when V=1. The values themselves are in `csr-file.ts`.
- */
 
 /**
  * Check an access to `csr` at the current privilege: 0 when allowed, else the cause to raise

@@ -1,3 +1,9 @@
+/**
+ * The CSR file of a hart: the reads and writes of every CSR it implements, with their WARL rules and side
+ * effects (TLB flushes, timer re-evaluation, interrupt re-evaluation). A read leaves its value in
+ * `hart.csrLo`/`hart.csrHi`. The caller has checked the access and substituted the number (`csr-access.ts`).
+ */
+
 import {
   COUNTEREN_TM,
   COUNTINHIBIT_CY,
@@ -115,12 +121,6 @@ import { type Hart, TLB_CONTEXTS } from "./hart.ts";
 import { mipValue } from "./interrupts.ts";
 import { highWord, lowWord, signedValue } from "./split64.ts";
 import { readCycle, readInstret, timeNow, updateTimers, virtualTime } from "./timers.ts";
-
-/**
- * The CSR file of a hart: the reads and writes of every CSR it implements, with their WARL rules and side
- * effects (TLB flushes, timer re-evaluation, interrupt re-evaluation). A read leaves its value in
- * `hart.csrLo`/`hart.csrHi`. The caller has checked the access and substituted the number (`csr-access.ts`).
- */
 
 function setCsr(h: Hart, lo: number, hi: number): void {
   h.csrLo = lo | 0;

@@ -1,3 +1,9 @@
+/**
+ * Pending interrupts of a hart: mip as software reads it (software-writable bits, lines driven from outside,
+ * hvip, the Sstc timers), the lines the VMM and devices drive, and taking the highest-priority interrupt that is
+ * pending, enabled and allowed at the current privilege (mideleg/hideleg decide whether M, HS or VS takes it).
+ */
+
 import { MSTATUS_MIE, MSTATUS_SIE } from "../../arch/riscv64/csr.ts";
 import {
   INTERRUPT_PRIORITY,
@@ -11,12 +17,6 @@ import {
 } from "../../arch/riscv64/traps.ts";
 import type { Hart } from "./hart.ts";
 import { enterTrap } from "./trap.ts";
-
-/**
- * Pending interrupts of a hart: mip as software reads it (software-writable bits, lines driven from outside,
- * hvip, the Sstc timers), the lines the VMM and devices drive, and taking the highest-priority interrupt that is
- * pending, enabled and allowed at the current privilege (mideleg/hideleg decide whether M, HS or VS takes it).
- */
 
 /** The value of mip as software reads it (all sources merged). */
 export function mipValue(h: Hart): number {

@@ -1,3 +1,10 @@
+/**
+ * The slow paths of a hart's memory accesses; the fast paths (TLB hits) are inlined in exec.ts, interp.ts and the
+ * compiled blocks. A miss translates through the MMU, fills the TLB, and performs the access: misaligned ones that
+ * cross a page byte by byte, data accesses to non-RAM as MMIO stops (bare-machine VMs) or access faults. Also the
+ * physical accesses of atomics and HLV/HSV, and instruction fetch without the decode caches.
+ */
+
 import { HSTATUS_SPVP } from "../../arch/riscv64/csr.ts";
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import {
@@ -14,13 +21,6 @@ import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, translate } from "
 import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { raise, raiseTranslationFault } from "./trap.ts";
-
-/**
- * The slow paths of a hart's memory accesses; the fast paths (TLB hits) are inlined in exec.ts, interp.ts and the
- * compiled blocks. A miss translates through the MMU, fills the TLB, and performs the access: misaligned ones that
- * cross a page byte by byte, data accesses to non-RAM as MMIO stops (bare-machine VMs) or access faults. Also the
- * physical accesses of atomics and HLV/HSV, and instruction fetch without the decode caches.
- */
 
 /** Translate a data address with the current effective privilege; raises the fault and returns -1 on failure. */
 function translateData(h: Hart, va: number, access: Access, tinst: number): number {

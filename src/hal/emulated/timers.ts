@@ -1,12 +1,13 @@
-import { COUNTINHIBIT_CY, COUNTINHIBIT_IR } from "../../arch/riscv64/csr.ts";
-import type { Hart } from "./hart.ts";
-import { signedValue, unsignedValue } from "./split64.ts";
-
 /**
  * Time and counters of a hart: the `time` CSR (with htimedelta when V=1), the Sstc comparators stimecmp and
  * vstimecmp that drive STIP/VSTIP, and minstret/mcycle derived from the retired-instruction count.
  */
 
+import { COUNTINHIBIT_CY, COUNTINHIBIT_IR } from "../../arch/riscv64/csr.ts";
+import type { Hart } from "./hart.ts";
+import { signedValue, unsignedValue } from "./split64.ts";
+
+/** The `time` CSR now (whole timebase ticks). */
 export function timeNow(h: Hart): number {
   return Math.floor(h.now());
 }
@@ -43,10 +44,12 @@ export function timerDeadline(h: Hart): number | undefined {
   return deadline;
 }
 
+/** minstret: the retired-instruction count, or its frozen value while mcountinhibit.IR is set. */
 export function readInstret(h: Hart): number {
   return (h.mcountinhibit & COUNTINHIBIT_IR) !== 0 ? h.instretFrozen : h.icount + h.instretOffset;
 }
 
+/** mcycle: one cycle per retired instruction, or its frozen value while mcountinhibit.CY is set. */
 export function readCycle(h: Hart): number {
   return (h.mcountinhibit & COUNTINHIBIT_CY) !== 0 ? h.cycleFrozen : h.icount + h.cycleOffset;
 }

@@ -1,3 +1,10 @@
+/**
+ * Trap entry and return of a hart: raising exceptions (medeleg/hedeleg decide M, HS or VS), writing the cause,
+ * epc, tval, htval/mtval2 and htinst/mtinst of the target mode and its status bits, MRET/SRET, and the two ways
+ * the VMM (playing HS-mode for hypervisor VMs) goes back into the guest: `resumeGuest` and
+ * `injectGuestException`. With `hostTraps`, a trap that enters HS or M stops the hart with STOP_HOST_TRAP.
+ */
+
 import {
   HSTATUS_GVA,
   HSTATUS_SPV,
@@ -23,13 +30,6 @@ import {
 } from "../../arch/riscv64/traps.ts";
 import { type Hart, STOP_HOST_TRAP, STOP_NONE } from "./hart.ts";
 import type { Translation } from "./mmu.ts";
-
-/**
- * Trap entry and return of a hart: raising exceptions (medeleg/hedeleg decide M, HS or VS), writing the cause,
- * epc, tval, htval/mtval2 and htinst/mtinst of the target mode and its status bits, MRET/SRET, and the two ways
- * the VMM (playing HS-mode for hypervisor VMs) goes back into the guest: `resumeGuest` and
- * `injectGuestException`. With `hostTraps`, a trap that enters HS or M stops the hart with STOP_HOST_TRAP.
- */
 
 /**
  * Raise exception `cause` at the current pc. `tval` goes to xtval; `gpa` (guest-page faults) gives
@@ -70,6 +70,11 @@ export function raiseTranslationFault(
   raise(h, t.cause, va, guestFault ? t.gpa : 0, tinst, virtAccess);
 }
 
+/**
+ * Enter a trap: to VS-mode (`toVs`, the vs* CSRs and vsstatus), to HS-mode (the s* CSRs, htval/htinst, hstatus
+ * SPV/SPVP/GVA, mstatus SPP/SPIE/SIE) or to M-mode (the m* CSRs, mtval2/mtinst, mstatus MPP/MPIE/MIE/MPV/GVA).
+ * `tval2` is htval/mtval2 (a guest-physical address >> 2).
+ */
 export function enterTrap(
   h: Hart,
   target: number,
