@@ -14,11 +14,19 @@
 
 import { hex, hexRange } from "../common/format.ts";
 import { isAligned, rangeFits, rangesOverlap } from "../common/ranges.ts";
-import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits, Stage2Table } from "../hal/types.ts";
+import type {
+  GuestPhysAddr,
+  HalVm,
+  HostMemory,
+  HostPhysAddr,
+  MappingFlagBits,
+  Stage2Mode,
+  Stage2Table,
+} from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
 import { PAGE_SIZE_4K } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
-import { type GStageMode, NestedPageTable } from "./nested-page-table.ts";
+import { NestedPageTable } from "./nested-page-table.ts";
 
 export type MapType = "alloc" | "identical" | "reserved";
 
@@ -49,7 +57,7 @@ export class AddrSpaceError extends Error {
 
 export interface AddrSpaceOptions {
   /** G-stage format when the VMM builds the nested page table. Default "sv39x4". */
-  readonly gstageMode?: GStageMode;
+  readonly gstageMode?: Stage2Mode;
   /**
    * Register the regions as the backend's physical map too (bare-machine VMs, where the hart itself runs in M-mode
    * over guest-physical addresses). Always done for "memory-slots" backends.

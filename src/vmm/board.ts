@@ -9,9 +9,15 @@
 import type { ConsolaInstance } from "consola";
 import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
-import type { GStageMode } from "../addrspace/nested-page-table.ts";
 import type { Bus } from "../devices/bus.ts";
-import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions, SystemDownAction } from "../hal/types.ts";
+import type {
+  AxVCpuExitReason,
+  GuestPhysAddr,
+  HalVm,
+  HalVmOptions,
+  Stage2Mode,
+  SystemDownAction,
+} from "../hal/types.ts";
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -104,7 +110,7 @@ export interface Board {
    */
   readonly unmappedRead: "zeros" | "ones";
   /** Options for `Hypervisor.createVm`, plus the G-stage format when the VMM builds the nested page table. */
-  vmOptions(config: VmConfig): Omit<HalVmOptions, "vmId"> & { readonly gstageMode?: GStageMode };
+  vmOptions(config: VmConfig): Omit<HalVmOptions, "vmId"> & { readonly gstageMode?: Stage2Mode };
   /** Guest memory regions to create (normally the config's). */
   memoryRegions(config: VmConfig): MemoryRegionSpec[];
   /** Create devices on the buses and wire their interrupt lines. Called once memory exists. */
