@@ -405,7 +405,9 @@ export interface HalVcpu extends Disposable {
   setInterruptLevel(vector: number, asserted: boolean): void;
   /**
    * True when an interrupt is pending and locally enabled (RISC-V: pending & enabled in vsie/sie/mie, ignoring
-   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`.
+   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`. A hardware timer is judged at the
+   * VM's clock at the time of the call (`HalVm.currentTime()`), so a deadline the clock had reached before the
+   * call is pending here when its interrupt is enabled (the VMM relies on this not to lose a wake-up).
    */
   hasPendingInterrupt(): boolean;
   /**

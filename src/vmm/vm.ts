@@ -443,19 +443,27 @@ export class AxVM {
     }
   }
 
-  /** Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops. */
+  /**
+   * Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops.
+   *
+   * The clock is read once, first, and every check after it looks at a time no earlier than `now`. So a hardware
+   * deadline at or before `now` has already made its interrupt pending by the time `hasPendingInterrupt` looks,
+   * if that interrupt is enabled; one still not pending then cannot wake the vCPU and is rightly ignored. Reading
+   * the clock after the pending check instead (as this loop once did) let the clock pass the deadline between the
+   * two reads: the deadline was dropped as "in the past" and the vCPU slept with no timer (a one-vCPU guest hung
+   * about one boot in 25).
+   */
   async #waitForInterrupt(id: number): Promise<void> {
     const vcpu = this.vcpu(id);
     vcpu.block();
     try {
       while (!this.shuttingDown() && this.#status !== "Suspended") {
-        this.#timers.runDue(this.#now());
-        this.#board.poll?.();
-        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
         const now = this.#now();
-        let deadline = this.#timers.nextDeadline();
+        this.#timers.runDue(now);
+        this.#board.poll?.();
         const hardware = vcpu.arch.hardwareTimerDeadline();
-        // A hardware deadline in the past whose interrupt is not enabled cannot wake the vCPU: ignore it.
+        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
+        let deadline = this.#timers.nextDeadline();
         if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline))
           deadline = hardware;
         await this.#sleep(id, deadline);
