@@ -56,7 +56,7 @@ export class FakeHalVcpu implements HalVcpu {
   hasPendingInterrupt(): boolean {
     this.pendingChecks++;
     const timer = this.timer;
-    if (timer !== undefined && timer.enabled && timer.now() >= timer.deadline) return true;
+    if (timer?.enabled && timer.now() >= timer.deadline) return true;
     return [...this.interrupts.values()].some(Boolean);
   }
   hardwareTimerDeadline(): number | undefined {
