@@ -5,6 +5,7 @@
 
 import { hexRange } from "../../common/format.ts";
 import { rangesOverlap } from "../../common/ranges.ts";
+import { consoleFileProblem } from "../host-file.ts";
 import type { ResolveContext } from "./resolve-context.ts";
 import type { IndexedRegion } from "./resolve-memory.ts";
 import type { RawVmConfig } from "./schema.ts";
@@ -79,6 +80,11 @@ export function resolveDevices(
       : devices.console.kind === "file"
         ? { kind: "file", path: ctx.absolute(devices.console.path) }
         : devices.console;
+  if (console.kind === "file" && ctx.checkFiles) {
+    // The same rule the console applies when it opens the file (what check accepts, run opens).
+    const problem = consoleFileProblem(console.path);
+    if (problem !== undefined) issues.add("devices.console", `file:${console.path}`, problem);
+  }
   return {
     emuDevices,
     passthroughDevices,
