@@ -19,7 +19,7 @@ import { selectBackend } from "./backends.ts";
 import type { Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
 import type { VmConfig } from "./config/types.ts";
-import { type ByteWriter, type ConsoleOutput, openConsoleOutput } from "./console.ts";
+import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutput } from "./console.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { TimerWheel } from "./timer.ts";
 import { AxVM, type AxVMOptions, releaseVmParts } from "./vm.ts";
@@ -32,7 +32,7 @@ export interface VmBuildEnvironment extends AxVMOptions {
   /** The open hypervisor of the chosen backend (the VMM opens each backend once and closes it when done). */
   hypervisorFor(backend: HalBackend): Hypervisor;
   /** Where console output goes: a line prefix when several VMs share the terminal, the byte sink. */
-  readonly console?: { readonly prefix?: string; readonly writer?: ByteWriter };
+  readonly console?: { readonly prefix?: string; readonly writer?: ByteWriter | ConsoleSink };
 }
 
 /** Build VM `config`: choose its backend and board, then `assembleVm`. */

@@ -276,6 +276,47 @@ describe("AxVM", () => {
     });
   });
 
+  test("a VM whose console pushes back runs no further until the console drains (issue 9, item 11)", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, { kind: "Nothing" }, poweroff(0)]);
+    let drain: (() => void) | undefined;
+    let asked = 0;
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: {
+        write: () => undefined,
+        close: () => undefined,
+        backpressure: () => {
+          asked++;
+          if (drain !== undefined || asked > 1) return undefined;
+          return new Promise<void>((resolve) => {
+            drain = resolve;
+          });
+        },
+      },
+    });
+    const running = vm.run();
+    await Bun.sleep(30);
+    const vcpu = backend.vms[0]?.vcpus[0];
+    // One run, then the wait: the other two exits are still to come.
+    expect(vcpu?.exits).toHaveLength(2);
+    drain?.();
+    expect(await running).toMatchObject({ reason: "poweroff", exitCode: 0 });
+  });
+
+  test("a VM waiting for its console stops at once when shut down", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, poweroff(0)]);
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: { write: () => undefined, close: () => undefined, backpressure: () => new Promise<void>(() => {}) },
+    });
+    const running = vm.run();
+    await Bun.sleep(10);
+    vm.shutdown();
+    expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
+  });
+
   test("hypercalls go to the registered handler and their result back to the guest", async () => {
     const { vm, machine } = makeVm([
       { kind: "Hypercall", nr: 3n, args: [1n, 2n, 3n, 4n, 5n, 6n] },

@@ -358,6 +358,9 @@ export class AxVM {
         this.#board.poll?.();
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
+        // The console's reader is not keeping up and this VM wrote to it: wait for it rather than buffer.
+        const pushBack = this.#console.backpressure?.();
+        if (pushBack !== undefined) await this.#waitFor(id, pushBack);
         if (performance.now() - sliceStart >= sliceMs) {
           await yieldToEventLoop();
           sliceStart = performance.now();
@@ -500,6 +503,13 @@ export class AxVM {
         timer = setTimeout(done, Math.ceil(ms));
       }
     });
+  }
+
+  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
+  async #waitFor(id: number, event: Promise<void>): Promise<void> {
+    const sleeping = this.#sleep(id, undefined);
+    void event.then(() => this.#wake(id));
+    await sleeping;
   }
 
   #wake(id: number): void {
