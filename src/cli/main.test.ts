@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-import { dbcnFloodConfig, uartFloodBinary } from "../../test/support/flood-guest.ts";
+import { dbcnFloodConfig, uartFloodBinary, virtioFloodConfig } from "../../test/support/flood-guest.ts";
 import { hasCommand, type Requirement, testIf } from "../../test/support/skip.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
@@ -246,6 +246,22 @@ describe("axvisor process", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`Cannot load VM config ${fifo}: 1 problem`);
       expect(r.stderr).toContain("is a FIFO (named pipe), not a regular file");
+    },
+  );
+
+  testIf(vmm, "virtio flood")(
+    "Ctrl-C stops a VM flooding virtio-console with 4 GiB chains at once (its queue is served in bounded turns)",
+    async () => {
+      const proc = spawnRun([virtioFloodConfig(dir)]);
+      // Read and drop the console output, as a terminal would (an unread pipe would stall the VM instead).
+      void proc.stdout.pipeTo(new WritableStream());
+      await Bun.sleep(2000);
+      proc.kill("SIGINT");
+      // A notification served to the end held the thread (and the signal handler) for 8-17 s; a few seconds is a
+      // generous bound for a turn of 64 KiB.
+      const outcome = await Promise.race([proc.exited, Bun.sleep(5000).then(() => "still running" as const)]);
+      if (outcome === "still running") proc.kill("SIGKILL");
+      expect(outcome).toBe(130);
     },
   );
 });

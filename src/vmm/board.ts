@@ -82,6 +82,11 @@ export interface BoardServices {
   readonly vcpuCount: number;
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
   wakeVcpu(id: number): void;
+  /**
+   * Run `task` in a later turn of the event loop (src/vmm/deferred-work.ts): what virtio transports continue a
+   * queue with once a turn's budget is spent. Dropped when the VM is released.
+   */
+  deferWork(task: () => void): void;
   /** Stop the VM from a device (a test finisher, a reset line): the same as a SystemDown exit. */
   requestSystemDown(action: SystemDownAction, code: number, reason: string): void;
 }

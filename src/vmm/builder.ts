@@ -20,6 +20,7 @@ import type { Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutput } from "./console.ts";
+import { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { TimerWheel } from "./timer.ts";
 import { AxVM, type AxVMOptions, releaseVmParts } from "./vm.ts";
@@ -62,6 +63,8 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const log = assembly.log ?? consola.withTag(`vm${config.id}`);
   const vcpus: AxVCpu[] = [];
   const timers = new TimerWheel();
+  // Deferred device work waits, as the vCPUs do, while the VM's console is not being read.
+  const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
     const vmOptions = board.vmOptions(config);
@@ -73,7 +76,17 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
     for (let id = 0; id < config.cpuNum; id++) vcpus.push(createVcpu(config, halVm, id));
     const buses: VmBuses = { mmio: new Bus("mmio"), port: new Bus("port"), sysreg: new Bus("sysreg") };
     const link = new VmLink(label);
-    const services = boardServices(config, label, { halVm, addrSpace, vcpus, buses, timers, console, log, link });
+    const services = boardServices(config, label, {
+      halVm,
+      addrSpace,
+      vcpus,
+      buses,
+      timers,
+      work,
+      console,
+      log,
+      link,
+    });
     board.attach(services);
     const boot = board.load(services);
     if (boot.length !== vcpus.length)
@@ -85,12 +98,12 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       vcpu.setup(plan.entry, stage2 === undefined ? plan.setup : { ...plan.setup, stage2 });
       vcpu.bind();
     }
-    const parts = { board, halVm, addrSpace, vcpus, buses, timers, console, boot };
+    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, boot };
     const vm = new AxVM(config, parts, { ...vmOptionsOf(assembly), log });
     link.connect(vm);
     return vm;
   } catch (error) {
-    releaseVmParts({ board, halVm, vcpus, timers, console });
+    releaseVmParts({ board, halVm, vcpus, timers, work, console });
     throw error instanceof VmError
       ? error
       : new VmError(errorKindOf(error), label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
@@ -158,6 +171,7 @@ function boardServices(
     readonly vcpus: readonly AxVCpu[];
     readonly buses: VmBuses;
     readonly timers: TimerWheel;
+    readonly work: DeferredWork;
     readonly console: ConsoleOutput;
     readonly log: ConsolaInstance;
     readonly link: VmLink;
@@ -184,6 +198,7 @@ function boardServices(
     },
     vcpuCount: vcpus.length,
     wakeVcpu: (id) => link.wakeVcpu(id),
+    deferWork: (task) => parts.work.defer(task),
     requestSystemDown: (action, code, reason) => link.requestSystemDown(action, code, reason),
   };
 }

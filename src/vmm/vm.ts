@@ -24,6 +24,7 @@ import type { Board, GenericExit, VcpuBoot } from "./board.ts";
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
+import type { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
@@ -49,6 +50,8 @@ export interface VmParts {
   readonly vcpus: readonly AxVCpu[];
   readonly buses: VmBuses;
   readonly timers: TimerWheel;
+  /** Device work deferred to later turns (virtio queues past their turn's budget). */
+  readonly work: DeferredWork;
   readonly console: ConsoleOutput;
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
@@ -92,6 +95,7 @@ export class AxVM {
   readonly #buses: VmBuses;
   readonly #busExits: BusExitHandler;
   readonly #timers: TimerWheel;
+  readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
@@ -118,6 +122,7 @@ export class AxVM {
     this.#boot = parts.boot;
     this.#buses = parts.buses;
     this.#timers = parts.timers;
+    this.#work = parts.work;
     this.#console = parts.console;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
@@ -564,6 +569,7 @@ export class AxVM {
       halVm: this.#halVm,
       vcpus: this.#vcpus,
       timers: this.#timers,
+      work: this.#work,
       console: this.#console,
     });
   }
@@ -583,9 +589,11 @@ export function releaseVmParts(parts: {
   readonly halVm?: HalVm | undefined;
   readonly vcpus: readonly AxVCpu[];
   readonly timers?: TimerWheel | undefined;
+  readonly work?: DeferredWork | undefined;
   readonly console?: ConsoleOutput | undefined;
 }): void {
   parts.timers?.clear();
+  parts.work?.close();
   try {
     parts.board?.close?.();
   } finally {

@@ -217,7 +217,12 @@ export class RiscvVirtBoard implements Board {
   #attachVirtio(s: BoardServices, plic: Plic): void {
     const placed = new Map<number, { irq: number; size: number }>();
     const place = (base: number, size: number, irq: number, device: VirtioDevice<unknown>): void => {
-      const transport = new VirtioMmioTransport({ device, memory: s.memory, irq: plic.sourceLine(irq) });
+      const transport = new VirtioMmioTransport({
+        device,
+        memory: s.memory,
+        irq: plic.sourceLine(irq),
+        deferWork: s.deferWork,
+      });
       s.mmio.insert(base, size, transport);
       placed.set(base, { irq, size });
     };
