@@ -6,7 +6,7 @@
 import { hex, hexRange } from "../../common/format.ts";
 import { rangesOverlap } from "../../common/ranges.ts";
 import type { GuestArch } from "../../hal/types.ts";
-import { DEFAULT_TIMEBASE_HZ } from "../../hal/types.ts";
+import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../hal/types.ts";
 import { HIMEM_START } from "../boards/x86-pc/layout.ts";
 import { RISCV_IMAGE_ALIGN_RV64 } from "../loader/riscv-image.ts";
 import type { ImageProbe } from "./images.ts";
@@ -55,9 +55,21 @@ export function resolveKernel(
       );
     else if (kernel.timebase_frequency === 0)
       issues.addDecimal("kernel.timebase_frequency", 0, "must be at least 1 Hz");
+    else if (kernel.timebase_frequency > MAX_TIMEBASE_HZ)
+      issues.addDecimal(
+        "kernel.timebase_frequency",
+        kernel.timebase_frequency,
+        `is above ${MAX_TIMEBASE_HZ} Hz (the device tree's timebase-frequency is one 32-bit cell)`,
+      );
   }
   let diskPath: string | undefined;
-  if (kernel.disk_path !== undefined) {
+  if (kernel.disk_path !== undefined && arch === "x86_64") {
+    issues.add(
+      "kernel.disk_path",
+      kernel.disk_path,
+      "the x86 PC board has no virtio-blk device to serve a disk image (its devices are legacy ISA ones)",
+    );
+  } else if (kernel.disk_path !== undefined) {
     diskPath = ctx.absolute(kernel.disk_path);
     if (ctx.checkFiles && probeImage(diskPath).kind === "missing") {
       issues.add("kernel.disk_path", kernel.disk_path, `file not found (looked for ${diskPath})`);

@@ -11,6 +11,7 @@ import { checkBase, resolveTarget } from "./resolve-base.ts";
 import { ResolveContext } from "./resolve-context.ts";
 import { resolveDevices } from "./resolve-devices.ts";
 import { probeKernel, resolveKernel } from "./resolve-kernel.ts";
+import { checkMachineLimits } from "./resolve-limits.ts";
 import { resolveMemoryRegions } from "./resolve-memory.ts";
 import type { RawVmConfig } from "./schema.ts";
 import type { VmConfig } from "./types.ts";
@@ -36,7 +37,9 @@ export function resolveVmConfig(
   checkBase(base, ctx.issues);
   const { regions, memoryRegions, ram } = resolveMemoryRegions(kernel.memory_regions, ctx.issues);
   const kernelProbe = probeKernel(kernel, ctx);
-  const { arch, backend, machine } = resolveTarget(base, kernel.kernel_path, kernelProbe, ctx.issues);
+  const target = resolveTarget(base, kernel.kernel_path, kernelProbe, ctx.issues);
+  const { arch, backend, machine } = target;
+  checkMachineLimits(target, base.cpu_num, memoryRegions, ctx.issues);
   const { image, entryPoint, ...kernelRest } = resolveKernel(kernel, kernelProbe, arch, ram, ctx);
   const devices = resolveDevices(raw.devices ?? {}, regions, ctx);
 

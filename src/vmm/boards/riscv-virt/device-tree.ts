@@ -23,7 +23,7 @@
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
-import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
+import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
@@ -338,7 +338,7 @@ function validate(board: RiscvBoardDescription): void {
   if (
     !Number.isInteger(board.timebaseFrequency) ||
     board.timebaseFrequency < 1 ||
-    board.timebaseFrequency > 0xffff_ffff
+    board.timebaseFrequency > MAX_TIMEBASE_HZ
   ) {
     throw bad("timebaseFrequency", `is ${board.timebaseFrequency}, expected 1..2^32-1 Hz`);
   }
