@@ -11,9 +11,10 @@ import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import type { GStageMode } from "../addrspace/nested-page-table.ts";
 import type { Bus } from "../devices/bus.ts";
+import type { BlockBackend } from "../devices/virtio/block-backend.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, HalVmOptions, SystemDownAction } from "../hal/types.ts";
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
-import type { VmConfig } from "./config/types.ts";
+import type { DiskConfig, VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import { VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
@@ -62,6 +63,17 @@ export function unexpectedBoardExit(boardName: string, vcpuId: number, exit: AxV
   );
 }
 
+/**
+ * A disk the builder opened (and locked: src/hal/host/disk-image.ts) for the board to place as a virtio-blk
+ * device. The builder closes it when the VM is released.
+ */
+export interface AttachedDisk {
+  readonly config: DiskConfig;
+  readonly backend: BlockBackend;
+  /** Close the image (which releases its lock). */
+  close(): void;
+}
+
 /** What the builder gives a board to work with. */
 export interface BoardServices {
   readonly config: VmConfig;
@@ -75,6 +87,8 @@ export interface BoardServices {
   readonly sysreg: Bus;
   readonly timers: TimerWheel;
   readonly console: ConsoleOutput;
+  /** The config's disks, in order (`VmConfig.devices.disks`), opened and locked. */
+  readonly disks: readonly AttachedDisk[];
   readonly log: ConsolaInstance;
   /** The VM's clock in timebase ticks (the guest's `time`). */
   now(): number;
@@ -132,6 +146,6 @@ export interface Board {
   consoleInput?(bytes: Uint8Array): void;
   /** The board's own counters (SBI calls, ...), shown in the `--trace-exits` summary. */
   stats?(): Record<string, number>;
-  /** Release host resources (timers, files). */
+  /** Release the board's own host resources (timers, input); the builder closes the disks. */
   close?(): void;
 }

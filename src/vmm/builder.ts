@@ -13,12 +13,14 @@ import type { ConsolaInstance } from "consola";
 import { consola } from "consola";
 import { AddrSpace } from "../addrspace/addr-space.ts";
 import { Bus } from "../devices/bus.ts";
+import { FileBlockBackend } from "../devices/virtio/block-backend.ts";
+import { openDiskImage } from "../hal/host/disk-image.ts";
 import type { HalBackend, HalVm, Hypervisor, SystemDownAction } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
 import { selectBackend } from "./backends.ts";
-import type { Board, BoardServices } from "./board.ts";
+import type { AttachedDisk, Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
-import type { VmConfig } from "./config/types.ts";
+import type { DiskConfig, VmConfig } from "./config/types.ts";
 import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutput } from "./console.ts";
 import { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
@@ -62,11 +64,14 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const label = `vm ${config.id} (${config.name})`;
   const log = assembly.log ?? consola.withTag(`vm${config.id}`);
   const vcpus: AxVCpu[] = [];
+  const disks: AttachedDisk[] = [];
   const timers = new TimerWheel();
   // Deferred device work waits, as the vCPUs do, while the VM's console is not being read.
   const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
+    // Disks first: a locked or missing image fails the VM before any memory is allocated.
+    for (const disk of config.devices.disks) disks.push(openDisk(disk, label, log));
     const vmOptions = board.vmOptions(config);
     halVm = hypervisor.createVm({ ...vmOptions, vmId: config.id });
     const addrSpace = AddrSpace.create(halVm, board.memoryRegions(config), {
@@ -84,6 +89,7 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       timers,
       work,
       console,
+      disks,
       log,
       link,
     });
@@ -98,16 +104,29 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       vcpu.setup(plan.entry, stage2 === undefined ? plan.setup : { ...plan.setup, stage2 });
       vcpu.bind();
     }
-    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, boot };
+    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, boot };
     const vm = new AxVM(config, parts, { ...vmOptionsOf(assembly), log });
     link.connect(vm);
     return vm;
   } catch (error) {
-    releaseVmParts({ board, halVm, vcpus, timers, work, console });
+    releaseVmParts({ board, halVm, vcpus, timers, work, console, disks });
     throw error instanceof VmError
       ? error
       : new VmError(errorKindOf(error), label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
   }
+}
+
+/**
+ * Open and lock a disk image (src/hal/host/disk-image.ts: exclusive for read-write, shared for read-only; a 0444
+ * image is never opened read-write) and wrap it for virtio-blk. A host without file locks runs it unlocked, said
+ * once as a warning.
+ */
+function openDisk(disk: DiskConfig, label: string, log: ConsolaInstance): AttachedDisk {
+  const image = openDiskImage(disk.path, { readOnly: disk.readOnly });
+  if (typeof image.lock === "object")
+    log.warn(`${label}: disk image ${disk.path} is not locked: ${image.lock.unlocked}`);
+  const backend = FileBlockBackend.fromOpenFile(image);
+  return { config: disk, backend, close: () => backend.close() };
 }
 
 /** Just the AxVM options of a larger options object. */
@@ -173,6 +192,7 @@ function boardServices(
     readonly timers: TimerWheel;
     readonly work: DeferredWork;
     readonly console: ConsoleOutput;
+    readonly disks: readonly AttachedDisk[];
     readonly log: ConsolaInstance;
     readonly link: VmLink;
   },
@@ -189,6 +209,7 @@ function boardServices(
     sysreg: buses.sysreg,
     timers: parts.timers,
     console: parts.console,
+    disks: parts.disks,
     log: parts.log,
     now: () => halVm.currentTime(),
     vcpu: (id) => {

@@ -20,7 +20,7 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -53,6 +53,8 @@ export interface VmParts {
   /** Device work deferred to later turns (virtio queues past their turn's budget). */
   readonly work: DeferredWork;
   readonly console: ConsoleOutput;
+  /** The disks the builder opened and locked; closed when the VM is released. */
+  readonly disks: readonly AttachedDisk[];
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
 }
@@ -97,6 +99,7 @@ export class AxVM {
   readonly #timers: TimerWheel;
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
+  readonly #disks: readonly AttachedDisk[];
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
@@ -124,6 +127,7 @@ export class AxVM {
     this.#timers = parts.timers;
     this.#work = parts.work;
     this.#console = parts.console;
+    this.#disks = parts.disks;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -571,6 +575,7 @@ export class AxVM {
       timers: this.#timers,
       work: this.#work,
       console: this.#console,
+      disks: this.#disks,
     });
   }
 
@@ -581,8 +586,9 @@ export class AxVM {
 }
 
 /**
- * Release what was made for a VM, in reverse order of making: the board's host resources (disk files), the
- * vCPUs, the backend VM, the console. Parts not made yet are left out; one failing does not keep the others.
+ * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
+ * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
+ * failing does not keep the others.
  */
 export function releaseVmParts(parts: {
   readonly board?: Board | undefined;
@@ -591,6 +597,7 @@ export function releaseVmParts(parts: {
   readonly timers?: TimerWheel | undefined;
   readonly work?: DeferredWork | undefined;
   readonly console?: ConsoleOutput | undefined;
+  readonly disks?: readonly AttachedDisk[] | undefined;
 }): void {
   parts.timers?.clear();
   parts.work?.close();
@@ -601,7 +608,11 @@ export function releaseVmParts(parts: {
       for (const vcpu of parts.vcpus) vcpu.arch[Symbol.dispose]();
       parts.halVm?.[Symbol.dispose]();
     } finally {
-      parts.console?.close();
+      try {
+        parts.console?.close();
+      } finally {
+        for (const disk of parts.disks ?? []) disk.close();
+      }
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * `[kernel]`: the kernel image (its format, load address, size and entry point), the further boot files (BIOS,
- * ramdisk, device tree), where they land in RAM and on each other, the timebase and the disk image.
+ * ramdisk, device tree), where they land in RAM and on each other, and the timebase. (`disk_path` is a disk:
+ * resolve-disks.ts.)
  */
 
 import { hex, hexRange } from "../../common/format.ts";
@@ -10,7 +11,6 @@ import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../hal/types.ts";
 import { HIMEM_START } from "../boards/x86-pc/layout.ts";
 import { RISCV_IMAGE_ALIGN_RV64 } from "../loader/riscv-image.ts";
 import type { ImageProbe } from "./images.ts";
-import { probeImage } from "./images.ts";
 import type { ResolveContext } from "./resolve-context.ts";
 import type { GuestRam } from "./resolve-memory.ts";
 import type { RawVmConfig } from "./schema.ts";
@@ -62,19 +62,6 @@ export function resolveKernel(
         `is above ${MAX_TIMEBASE_HZ} Hz (the device tree's timebase-frequency is one 32-bit cell)`,
       );
   }
-  let diskPath: string | undefined;
-  if (kernel.disk_path !== undefined && arch === "x86_64") {
-    issues.add(
-      "kernel.disk_path",
-      kernel.disk_path,
-      "the x86 PC board has no virtio-blk device to serve a disk image (its devices are legacy ISA ones)",
-    );
-  } else if (kernel.disk_path !== undefined) {
-    diskPath = ctx.absolute(kernel.disk_path);
-    if (ctx.checkFiles && probeImage(diskPath).kind === "missing") {
-      issues.add("kernel.disk_path", kernel.disk_path, `file not found (looked for ${diskPath})`);
-    }
-  }
   return {
     entryPoint,
     imageLocation: kernel.image_location ?? "fs",
@@ -83,7 +70,6 @@ export function resolveKernel(
     dtb,
     ramdisk,
     cmdline: kernel.cmdline,
-    diskPath,
     timebaseFrequency: kernel.timebase_frequency ?? DEFAULT_TIMEBASE_HZ,
   };
 }

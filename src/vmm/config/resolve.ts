@@ -10,6 +10,7 @@ import type { ConfigIssue } from "./errors.ts";
 import { checkBase, resolveTarget } from "./resolve-base.ts";
 import { ResolveContext } from "./resolve-context.ts";
 import { resolveDevices } from "./resolve-devices.ts";
+import { resolveDisks } from "./resolve-disks.ts";
 import { probeKernel, resolveKernel } from "./resolve-kernel.ts";
 import { checkMachineLimits } from "./resolve-limits.ts";
 import { resolveMemoryRegions } from "./resolve-memory.ts";
@@ -42,6 +43,7 @@ export function resolveVmConfig(
   checkMachineLimits(target, base.cpu_num, memoryRegions, ctx.issues);
   const { image, entryPoint, ...kernelRest } = resolveKernel(kernel, kernelProbe, arch, ram, ctx);
   const devices = resolveDevices(raw.devices ?? {}, regions, ctx);
+  const disks = resolveDisks(kernel.disk_path, raw.devices?.disks, arch, devices.emuDevices, ctx);
 
   const issues = ctx.issues.list;
   if (issues.length > 0 || image === undefined || entryPoint === undefined) return { issues };
@@ -61,7 +63,7 @@ export function resolveVmConfig(
       physCpuSets: base.phys_cpu_sets,
       kernel: { ...kernelRest, image, entryPoint },
       memoryRegions,
-      devices,
+      devices: { ...devices, disks },
     },
   };
 }

@@ -24,7 +24,6 @@ import type { IrqLine } from "../../../devices/types.ts";
 import { UART_LSR, UART_RBR, Uart16550 } from "../../../devices/uart16550.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
 import {
-  FileBlockBackend,
   VirtioBlock,
   VirtioConsole,
   type VirtioDevice,
@@ -34,6 +33,7 @@ import {
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import {
+  type AttachedDisk,
   type Board,
   type BoardExit,
   type BoardServices,
@@ -108,7 +108,6 @@ export class RiscvVirtBoard implements Board {
   #htif: { tohost: number; fromhost: number | undefined } | undefined;
   #createdAt = performance.now();
   #platform: SbiPlatform | undefined;
-  #diskBackend: FileBlockBackend | undefined;
   #virtioNodes: Array<{ base: number; size: number; irq: number }> = [];
   readonly #counters = { sbiCalls: 0, htifRequests: 0 };
 
@@ -209,10 +208,10 @@ export class RiscvVirtBoard implements Board {
   }
 
   /**
-   * virtio-mmio: `kernel.disk_path` becomes a virtio-blk in window 0 (or where a virtio-blk `emu_devices` entry
-   * puts it); `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
-   * PLIC source); every layout window left over holds an empty slot (DeviceID 0), so the device tree can list all
-   * of them as QEMU does.
+   * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
+   * PLIC source), the n-th virtio-blk entry serving the n-th disk; the other disks (the builder opened and locked
+   * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window
+   * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does.
    */
   #attachVirtio(s: BoardServices, plic: Plic): void {
     const placed = new Map<number, { irq: number; size: number }>();
@@ -226,24 +225,26 @@ export class RiscvVirtBoard implements Board {
       s.mmio.insert(base, size, transport);
       placed.set(base, { irq, size });
     };
-    const disk = s.config.kernel.diskPath;
-    // One device per disk image: an explicit virtio-blk entry replaces the default one in window 0.
-    const explicitBlock = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-blk");
-    if (disk !== undefined && !explicitBlock) {
-      const window = virtioMmioWindow(0);
-      place(window.base, window.size, window.irq, this.#disk(disk));
-    }
+    const blockDevice = (disk: AttachedDisk): VirtioBlock =>
+      new VirtioBlock({
+        backend: disk.backend,
+        readOnly: disk.config.readOnly,
+        ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
+      });
+    let nextDisk = 0;
     for (const device of s.config.devices.emuDevices) {
       switch (device.emuType) {
-        case "virtio-blk":
+        case "virtio-blk": {
+          const disk = s.disks[nextDisk++];
           if (disk === undefined)
             throw new VmError(
               "config",
               s.label,
-              `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`,
+              `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
             );
-          place(device.baseGpa, device.length, device.irqId, this.#disk(disk));
+          place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
           break;
+        }
         case "virtio-console":
           place(
             device.baseGpa,
@@ -261,6 +262,14 @@ export class RiscvVirtBoard implements Board {
           );
       }
     }
+    for (const disk of s.disks.slice(nextDisk)) {
+      const free = Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
+        (w) => !placed.has(w.base),
+      );
+      if (free === undefined)
+        throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+      place(free.base, free.size, free.irq, blockDevice(disk));
+    }
     this.#virtioNodes = [];
     for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) {
       const window = virtioMmioWindow(i);
@@ -270,11 +279,6 @@ export class RiscvVirtBoard implements Board {
     for (const [base, { irq, size }] of placed) {
       if (!this.#virtioNodes.some((w) => w.base === base)) this.#virtioNodes.push({ base, size, irq });
     }
-  }
-
-  #disk(path: string): VirtioBlock {
-    if (this.#diskBackend === undefined) this.#diskBackend = FileBlockBackend.open(path, { readOnly: false });
-    return new VirtioBlock({ backend: this.#diskBackend, readOnly: false });
   }
 
   /** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
@@ -681,8 +685,6 @@ export class RiscvVirtBoard implements Board {
 
   close(): void {
     this.#input = [];
-    this.#diskBackend?.[Symbol.dispose]();
-    this.#diskBackend = undefined;
   }
 
   #services(): BoardServices {
