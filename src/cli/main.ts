@@ -39,6 +39,8 @@ const stdout = new StreamSink(process.stdout);
 
 /** What a closed stdout means now: the running command's stop, or (between commands) the end of the process. */
 let stdoutClosed: (() => void) | undefined;
+/** A signal ended the run: exit without waiting for stdout's reader (who may never read again). */
+let stoppedBySignal = false;
 stdout.onClose((error) => {
   const code = "code" in error ? String(error.code) : "";
   if (code !== "EPIPE") process.stderr.write(encoder.encode(`axvisor: cannot write to stdout: ${error.message}\n`));
@@ -66,6 +68,7 @@ const deps: CliDeps = {
       count++;
       // A second signal while the VMs are still stopping means "now".
       if (count > 1 && reason !== "stdout-closed") process.exit(HOST_STOP_EXIT_CODES[reason]);
+      if (reason !== "stdout-closed") stoppedBySignal = true;
       handler(reason);
     };
     const listeners = STOP_SIGNALS.map((signal) => {
@@ -92,7 +95,7 @@ consola.options.stdout = process.stderr;
 if (import.meta.main) {
   const code = await runCli(process.argv.slice(2), deps);
   // process.exit drops what stdout still buffers for a slow reader: let it drain first (a reader that goes away
-  // ends the wait too).
-  await stdout.drained();
+  // ends the wait too). Not after a signal: the user asked to stop, and the reader may never read again.
+  if (!stoppedBySignal) await stdout.drained();
   process.exit(code);
 }
