@@ -23,7 +23,7 @@ import type {
   Stage2Mode,
   Stage2Table,
 } from "../hal/types.ts";
-import { HalError } from "../hal/types.ts";
+import { HalError, MAX_HOST_MEMORY_BLOCK } from "../hal/types.ts";
 import { PAGE_SIZE_4K } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
 import { NestedPageTable } from "./nested-page-table.ts";
@@ -113,7 +113,7 @@ export class AddrSpace {
 
   /** Allocate host memory for every region and install the stage-2 translation. */
   static create(vm: HalVm, specs: readonly MemoryRegionSpec[], options: AddrSpaceOptions = {}): AddrSpace {
-    const sorted = validateRegions(specs);
+    const sorted = validateRegions(specs).flatMap(splitIntoBlocks);
     const pageTable =
       vm.stage2 === "nested-page-table"
         ? wrapBackend(
@@ -179,6 +179,24 @@ export class AddrSpace {
     }
     return views;
   }
+}
+
+/**
+ * A region larger than one host memory block (`MAX_HOST_MEMORY_BLOCK`) becomes consecutive regions of at most a
+ * block each ("ram0.0", "ram0.1", ...): guest memory accesses may cross regions, so the guest sees one RAM.
+ */
+export function splitIntoBlocks(spec: MemoryRegionSpec): MemoryRegionSpec[] {
+  if (spec.size <= MAX_HOST_MEMORY_BLOCK) return [spec];
+  const parts: MemoryRegionSpec[] = [];
+  for (let offset = 0; offset < spec.size; offset += MAX_HOST_MEMORY_BLOCK) {
+    parts.push({
+      ...spec,
+      name: `${spec.name}.${parts.length}`,
+      gpa: spec.gpa + offset,
+      size: Math.min(MAX_HOST_MEMORY_BLOCK, spec.size - offset),
+    });
+  }
+  return parts;
 }
 
 function allocateFor(vm: HalVm, spec: MemoryRegionSpec): HostMemory {

@@ -16,8 +16,9 @@ import {
   type CliVmm,
   EXIT_CONFIG,
   EXIT_FAILURE,
-  EXIT_INTERRUPTED,
   EXIT_OK,
+  HOST_STOP_EXIT_CODES,
+  type HostStopReason,
   type VmmProvider,
   type VmmRunResult,
 } from "./context.ts";
@@ -154,9 +155,13 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         console: { stdin: args.stdin ?? deps.stdinIsTty },
       });
       for (const config of collected.configs) vmm.addVm(config);
-      let interrupted = false;
-      const removeHandler = deps.onInterrupt(() => {
-        interrupted = true;
+      let stoppedBy: HostStopReason | undefined;
+      const removeHandler = deps.onHostStop((reason) => {
+        if (stoppedBy === undefined) {
+          stoppedBy = reason;
+          // A closed stdout is its reader's choice (`| head`), nothing to report; a signal is worth a line.
+          if (reason !== "stdout-closed") deps.err(`axvisor: ${reason} received: stopping the VMs`);
+        }
         vmm.stop();
       });
       let result: VmmRunResult;
@@ -170,7 +175,7 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         const label = `vm ${vm.id} (${vm.name})`;
         deps.err(vm.error.startsWith(label) ? vm.error : `${label}: ${vm.error}`);
       }
-      state.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOf(result);
+      state.exitCode = stoppedBy === undefined ? exitCodeOf(result) : HOST_STOP_EXIT_CODES[stoppedBy];
     },
   });
 

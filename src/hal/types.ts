@@ -177,6 +177,11 @@ export interface Hypervisor extends Disposable {
 
 /** The VM clock's default rate: 10 MHz, QEMU virt's RISC-V timebase (the rate of `time`, and of `currentTime()`). */
 export const DEFAULT_TIMEBASE_HZ = 10_000_000;
+/**
+ * The fastest timebase a guest can be told about: the device tree's `timebase-frequency` is one 32-bit cell. The
+ * config check and the device tree both hold the value to it.
+ */
+export const MAX_TIMEBASE_HZ = 0xffff_ffff;
 
 export interface HalVmOptions {
   readonly arch: GuestArch;
@@ -236,6 +241,13 @@ export interface GuestMemoryAccess {
   writeU32(gpa: GuestPhysAddr, value: number): void;
   writeU64(gpa: GuestPhysAddr, value: bigint): void;
 }
+
+/**
+ * The largest block `allocateMemory` can give: a `HostMemory` is one `Uint8Array`, and JavaScriptCore (Bun)
+ * refuses array buffers over 4 GiB ("Out of memory" whatever the host has free). The address space backs a larger
+ * RAM region with several blocks.
+ */
+export const MAX_HOST_MEMORY_BLOCK = 4 * 2 ** 30;
 
 /**
  * A block of host memory that can back guest memory or hold VMM-built structures (nested page tables).
@@ -357,7 +369,9 @@ export interface HalVcpu extends Disposable {
   setInterruptLevel(vector: number, asserted: boolean): void;
   /**
    * True when an interrupt is pending and locally enabled (RISC-V: pending & enabled in vsie/sie/mie, ignoring
-   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`.
+   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`. A hardware timer is judged at the
+   * VM's clock at the time of the call (`HalVm.currentTime()`), so a deadline the clock had reached before the
+   * call is pending here when its interrupt is enabled (the VMM relies on this not to lose a wake-up).
    */
   hasPendingInterrupt(): boolean;
   /**

@@ -10,6 +10,7 @@ import type { ConsolaInstance } from "consola";
 import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import type { Bus } from "../devices/bus.ts";
+import type { BlockBackend } from "../devices/virtio/block-backend.ts";
 import type {
   AxVCpuExitReason,
   GuestPhysAddr,
@@ -19,7 +20,7 @@ import type {
   SystemDownAction,
 } from "../hal/types.ts";
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
-import type { VmConfig } from "./config/types.ts";
+import type { DiskConfig, VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import { VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
@@ -68,6 +69,17 @@ export function unexpectedBoardExit(boardName: string, vcpuId: number, exit: AxV
   );
 }
 
+/**
+ * A disk the builder opened (and locked: src/hal/host/disk-image.ts) for the board to place as a virtio-blk
+ * device. The builder closes it when the VM is released.
+ */
+export interface AttachedDisk {
+  readonly config: DiskConfig;
+  readonly backend: BlockBackend;
+  /** Close the image (which releases its lock). */
+  close(): void;
+}
+
 /** What the builder gives a board to work with. */
 export interface BoardServices {
   readonly config: VmConfig;
@@ -81,6 +93,8 @@ export interface BoardServices {
   readonly sysreg: Bus;
   readonly timers: TimerWheel;
   readonly console: ConsoleOutput;
+  /** The config's disks, in order (`VmConfig.devices.disks`), opened and locked. */
+  readonly disks: readonly AttachedDisk[];
   readonly log: ConsolaInstance;
   /** The VM's clock in timebase ticks (the guest's `time`). */
   now(): number;
@@ -88,6 +102,11 @@ export interface BoardServices {
   readonly vcpuCount: number;
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
   wakeVcpu(id: number): void;
+  /**
+   * Run `task` in a later turn of the event loop (src/vmm/deferred-work.ts): what virtio transports continue a
+   * queue with once a turn's budget is spent. Dropped when the VM is released.
+   */
+  deferWork(task: () => void): void;
   /** Stop the VM from a device (a test finisher, a reset line): the same as a SystemDown exit. */
   requestSystemDown(action: SystemDownAction, code: number, reason: string): void;
 }
@@ -133,6 +152,6 @@ export interface Board {
   consoleInput?(bytes: Uint8Array): void;
   /** The board's own counters (SBI calls, ...), shown in the `--trace-exits` summary. */
   stats?(): Record<string, number>;
-  /** Release host resources (timers, files). */
+  /** Release the board's own host resources (timers, input); the builder closes the disks. */
   close?(): void;
 }

@@ -13,13 +13,16 @@ import type { ConsolaInstance } from "consola";
 import { consola } from "consola";
 import { AddrSpace } from "../addrspace/addr-space.ts";
 import { Bus } from "../devices/bus.ts";
+import { FileBlockBackend } from "../devices/virtio/block-backend.ts";
+import { openDiskImage } from "../hal/host/disk-image.ts";
 import type { HalBackend, HalVm, Hypervisor, SystemDownAction } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
 import { type BackendCandidate, selectBackend } from "./backends.ts";
-import type { Board, BoardServices } from "./board.ts";
+import type { AttachedDisk, Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
-import type { VmConfig } from "./config/types.ts";
-import { type ByteWriter, type ConsoleOutput, openConsoleOutput } from "./console.ts";
+import type { DiskConfig, VmConfig } from "./config/types.ts";
+import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutput } from "./console.ts";
+import { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { TimerWheel } from "./timer.ts";
 import { AxVM, type AxVMOptions, releaseVmParts } from "./vm.ts";
@@ -32,7 +35,7 @@ export interface VmBuildEnvironment extends AxVMOptions {
   /** The open hypervisor of the chosen backend (the VMM opens each backend once and closes it when done). */
   hypervisorFor(backend: HalBackend): Hypervisor;
   /** Where console output goes: a line prefix when several VMs share the terminal, the byte sink. */
-  readonly console?: { readonly prefix?: string; readonly writer?: ByteWriter };
+  readonly console?: { readonly prefix?: string; readonly writer?: ByteWriter | ConsoleSink };
 }
 
 /** Build VM `config`: choose its backend and board, then `assembleVm`. */
@@ -61,9 +64,14 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const label = `vm ${config.id} (${config.name})`;
   const log = assembly.log ?? consola.withTag(`vm${config.id}`);
   const vcpus: AxVCpu[] = [];
+  const disks: AttachedDisk[] = [];
   const timers = new TimerWheel();
+  // Deferred device work waits, as the vCPUs do, while the VM's console is not being read.
+  const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
+    // Disks first: a locked or missing image fails the VM before any memory is allocated.
+    for (const disk of config.devices.disks) disks.push(openDisk(disk, label, log));
     const vmOptions = board.vmOptions(config);
     halVm = hypervisor.createVm({ ...vmOptions, vmId: config.id });
     const addrSpace = AddrSpace.create(halVm, board.memoryRegions(config), {
@@ -73,7 +81,18 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
     for (let id = 0; id < config.cpuNum; id++) vcpus.push(createVcpu(config, halVm, id));
     const buses: VmBuses = { mmio: new Bus("mmio"), port: new Bus("port"), sysreg: new Bus("sysreg") };
     const link = new VmLink(label);
-    const services = boardServices(config, label, { halVm, addrSpace, vcpus, buses, timers, console, log, link });
+    const services = boardServices(config, label, {
+      halVm,
+      addrSpace,
+      vcpus,
+      buses,
+      timers,
+      work,
+      console,
+      disks,
+      log,
+      link,
+    });
     board.attach(services);
     const boot = board.load(services);
     if (boot.length !== vcpus.length)
@@ -85,16 +104,29 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       vcpu.setup(plan.entry, stage2 === undefined ? plan.setup : { ...plan.setup, stage2 });
       vcpu.bind();
     }
-    const parts = { board, halVm, addrSpace, vcpus, buses, timers, console, boot };
+    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, boot };
     const vm = new AxVM(config, parts, { ...vmOptionsOf(assembly), log });
     link.connect(vm);
     return vm;
   } catch (error) {
-    releaseVmParts({ board, halVm, vcpus, timers, console });
+    releaseVmParts({ board, halVm, vcpus, timers, work, console, disks });
     throw error instanceof VmError
       ? error
       : new VmError(errorKindOf(error), label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
   }
+}
+
+/**
+ * Open and lock a disk image (src/hal/host/disk-image.ts: exclusive for read-write, shared for read-only; a 0444
+ * image is never opened read-write) and wrap it for virtio-blk. A host without file locks runs it unlocked, said
+ * once as a warning.
+ */
+function openDisk(disk: DiskConfig, label: string, log: ConsolaInstance): AttachedDisk {
+  const image = openDiskImage(disk.path, { readOnly: disk.readOnly });
+  if (typeof image.lock === "object")
+    log.warn(`${label}: disk image ${disk.path} is not locked: ${image.lock.unlocked}`);
+  const backend = FileBlockBackend.fromOpenFile(image);
+  return { config: disk, backend, close: () => backend.close() };
 }
 
 /** Just the AxVM options of a larger options object. */
@@ -158,7 +190,9 @@ function boardServices(
     readonly vcpus: readonly AxVCpu[];
     readonly buses: VmBuses;
     readonly timers: TimerWheel;
+    readonly work: DeferredWork;
     readonly console: ConsoleOutput;
+    readonly disks: readonly AttachedDisk[];
     readonly log: ConsolaInstance;
     readonly link: VmLink;
   },
@@ -175,6 +209,7 @@ function boardServices(
     sysreg: buses.sysreg,
     timers: parts.timers,
     console: parts.console,
+    disks: parts.disks,
     log: parts.log,
     now: () => halVm.currentTime(),
     vcpu: (id) => {
@@ -184,6 +219,7 @@ function boardServices(
     },
     vcpuCount: vcpus.length,
     wakeVcpu: (id) => link.wakeVcpu(id),
+    deferWork: (task) => parts.work.defer(task),
     requestSystemDown: (action, code, reason) => link.requestSystemDown(action, code, reason),
   };
 }

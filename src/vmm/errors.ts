@@ -29,7 +29,14 @@ export function errorKindOf(error: unknown): VmErrorKind {
   if (error instanceof VmError) return error.kind;
   const name = error instanceof Error ? error.name : "";
   if (name === "HalError") return "backend";
-  if (name === "ElfError" || name === "ImageError" || name === "GuestMemoryError" || name === "AddrSpaceError")
+  // HostError: a disk image that is locked, missing or read-only.
+  if (
+    name === "ElfError" ||
+    name === "ImageError" ||
+    name === "GuestMemoryError" ||
+    name === "AddrSpaceError" ||
+    name === "HostError"
+  )
     return "image";
   return "guest";
 }

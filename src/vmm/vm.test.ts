@@ -15,6 +15,7 @@ import {
 } from "./board.ts";
 import { assembleVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
+import type { AxVM, VmResult } from "./vm.ts";
 import { formatVmStats } from "./vm-stats.ts";
 
 /** A device that answers every read with 0x81 bytes and records writes. */
@@ -203,6 +204,117 @@ describe("AxVM", () => {
     const result = await vm.run();
     expect(result.reason).toBe("poweroff");
     expect(firedAt).toBeGreaterThanOrEqual(deadline);
+  });
+
+  describe("a halted vCPU always has a wake-up source (issue 9, item 2)", () => {
+    /** A VM whose vCPU 0 halts once and then powers off, on a clock the test drives. */
+    function haltingVm(clock: () => number) {
+      const backend = new FakeBackend().script(1, 0, [{ kind: "Halt" }, poweroff(0)]);
+      backend.clock = clock;
+      const board = new TestBoard();
+      const vm = assembleVm(testVmConfig(), {
+        hypervisor: backend.open(),
+        board,
+        console: { write: () => undefined, close: () => undefined },
+      });
+      const halVcpu = backend.vms[0]?.vcpus[0];
+      if (halVcpu === undefined) throw new Error("no vCPU");
+      return { vm, halVcpu, board };
+    }
+
+    /** `vm.run()`, or "hung" when it has not ended after `ms` (then the VM is stopped so nothing leaks). */
+    async function runOrHang(vm: AxVM, ms = 2000): Promise<VmResult | "hung"> {
+      const running = vm.run();
+      const outcome = await Promise.race([running, Bun.sleep(ms).then(() => "hung" as const)]);
+      if (outcome === "hung") {
+        vm.shutdown();
+        await running;
+      }
+      return outcome;
+    }
+
+    test("the clock passing the Sstc deadline right after the pending check still wakes the vCPU", async () => {
+      // The interleaving of the bug, forced: the pending check sees the time just before the deadline, and the
+      // time has reached it by the next clock read. A deadline judged "in the past" then used to be dropped and
+      // the vCPU slept with no timer at all.
+      const deadline = 1_000;
+      let now = deadline - 1;
+      const { vm, halVcpu } = haltingVm(() => now);
+      halVcpu.timer = { deadline, now: () => now, enabled: true };
+      const check = halVcpu.hasPendingInterrupt.bind(halVcpu);
+      halVcpu.hasPendingInterrupt = () => {
+        const pending = check();
+        now = Math.max(now, deadline);
+        return pending;
+      };
+      expect(await runOrHang(vm)).toMatchObject({ reason: "poweroff", exitCode: 0 });
+    });
+
+    test("wherever the clock crosses the deadline among the VMM's reads, the halt ends", async () => {
+      // A clock that moves one tick per read: for each deadline below, the crossing falls between a different
+      // pair of reads (the wheel's, the pending check's, the sleep's), covering every interleaving of one halt.
+      for (let deadline = 1; deadline <= 24; deadline++) {
+        let ticks = 0;
+        const read = () => ticks++;
+        const { vm, halVcpu } = haltingVm(read);
+        halVcpu.timer = { deadline, now: read, enabled: true };
+        const outcome = await runOrHang(vm);
+        expect({ deadline, outcome }).toMatchObject({ deadline, outcome: { reason: "poweroff" } });
+      }
+    });
+
+    test("a past deadline whose interrupt is disabled neither wakes nor spins; a later interrupt does", async () => {
+      const { vm, halVcpu, board } = haltingVm(() => 100);
+      halVcpu.timer = { deadline: 50, now: () => 100, enabled: false };
+      const running = vm.run();
+      await Bun.sleep(50);
+      // One look when the halt starts (and perhaps one more); never a busy loop over a deadline that cannot fire.
+      expect(halVcpu.pendingChecks).toBeLessThanOrEqual(3);
+      halVcpu.setInterruptLevel(9, true);
+      board.services?.wakeVcpu(0);
+      expect(await running).toMatchObject({ reason: "poweroff", exitCode: 0 });
+    });
+  });
+
+  test("a VM whose console pushes back runs no further until the console drains (issue 9, item 11)", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, { kind: "Nothing" }, poweroff(0)]);
+    let drain: (() => void) | undefined;
+    let asked = 0;
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: {
+        write: () => undefined,
+        close: () => undefined,
+        backpressure: () => {
+          asked++;
+          if (drain !== undefined || asked > 1) return undefined;
+          return new Promise<void>((resolve) => {
+            drain = resolve;
+          });
+        },
+      },
+    });
+    const running = vm.run();
+    await Bun.sleep(30);
+    const vcpu = backend.vms[0]?.vcpus[0];
+    // One run, then the wait: the other two exits are still to come.
+    expect(vcpu?.exits).toHaveLength(2);
+    drain?.();
+    expect(await running).toMatchObject({ reason: "poweroff", exitCode: 0 });
+  });
+
+  test("a VM waiting for its console stops at once when shut down", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, poweroff(0)]);
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: { write: () => undefined, close: () => undefined, backpressure: () => new Promise<void>(() => {}) },
+    });
+    const running = vm.run();
+    await Bun.sleep(10);
+    vm.shutdown();
+    expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
   });
 
   test("hypercalls go to the registered handler and their result back to the guest", async () => {

@@ -20,10 +20,11 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
+import type { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
@@ -49,7 +50,11 @@ export interface VmParts {
   readonly vcpus: readonly AxVCpu[];
   readonly buses: VmBuses;
   readonly timers: TimerWheel;
+  /** Device work deferred to later turns (virtio queues past their turn's budget). */
+  readonly work: DeferredWork;
   readonly console: ConsoleOutput;
+  /** The disks the builder opened and locked; closed when the VM is released. */
+  readonly disks: readonly AttachedDisk[];
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
 }
@@ -74,6 +79,9 @@ const INTERNAL_EXIT_BATCH = 256;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 export class AxVM {
   readonly id: number;
   readonly name: string;
@@ -89,7 +97,9 @@ export class AxVM {
   readonly #buses: VmBuses;
   readonly #busExits: BusExitHandler;
   readonly #timers: TimerWheel;
+  readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
+  readonly #disks: readonly AttachedDisk[];
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
@@ -115,7 +125,9 @@ export class AxVM {
     this.#boot = parts.boot;
     this.#buses = parts.buses;
     this.#timers = parts.timers;
+    this.#work = parts.work;
     this.#console = parts.console;
+    this.#disks = parts.disks;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -195,7 +207,16 @@ export class AxVM {
         error: new VmError("state", this.label, `cannot run: the VM is ${this.#status}`),
       });
     }
-    await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
+    // While every vCPU waits on a promise (a halt with no timer armed, a pause), the event loop may hold nothing
+    // else: no timer, no stdin, no worker. Bun then does not block in its poll but spins it, at 100 % of a host
+    // core under a top-level await (the CLI's: 300 of 300 ticks for one idle VM), and a script without one exits
+    // with the VM still running. A timer that never fires keeps the loop waiting in its poll, for free.
+    const keepAlive = setInterval(() => undefined, MAX_TIMER_DELAY_MS);
+    try {
+      await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
+    } finally {
+      clearInterval(keepAlive);
+    }
     // #finish keeps the result recorded when the VM was stopped.
     return this.#finish({ reason: "host-stop", exitCode: 130 });
   }
@@ -346,6 +367,9 @@ export class AxVM {
         this.#board.poll?.();
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
+        // The console's reader is not keeping up and this VM wrote to it: wait for it rather than buffer.
+        const pushBack = this.#console.backpressure?.();
+        if (pushBack !== undefined) await this.#waitFor(id, pushBack);
         if (performance.now() - sliceStart >= sliceMs) {
           await yieldToEventLoop();
           sliceStart = performance.now();
@@ -443,19 +467,27 @@ export class AxVM {
     }
   }
 
-  /** Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops. */
+  /**
+   * Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops.
+   *
+   * The clock is read once, first, and every check after it looks at a time no earlier than `now`. So a hardware
+   * deadline at or before `now` has already made its interrupt pending by the time `hasPendingInterrupt` looks,
+   * if that interrupt is enabled; one still not pending then cannot wake the vCPU and is rightly ignored. Reading
+   * the clock after the pending check instead (as this loop once did) let the clock pass the deadline between the
+   * two reads: the deadline was dropped as "in the past" and the vCPU slept with no timer (a one-vCPU guest hung
+   * about one boot in 25).
+   */
   async #waitForInterrupt(id: number): Promise<void> {
     const vcpu = this.vcpu(id);
     vcpu.block();
     try {
       while (!this.shuttingDown() && this.#status !== "Suspended") {
-        this.#timers.runDue(this.#now());
-        this.#board.poll?.();
-        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
         const now = this.#now();
-        let deadline = this.#timers.nextDeadline();
+        this.#timers.runDue(now);
+        this.#board.poll?.();
         const hardware = vcpu.arch.hardwareTimerDeadline();
-        // A hardware deadline in the past whose interrupt is not enabled cannot wake the vCPU: ignore it.
+        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
+        let deadline = this.#timers.nextDeadline();
         if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline))
           deadline = hardware;
         await this.#sleep(id, deadline);
@@ -480,6 +512,13 @@ export class AxVM {
         timer = setTimeout(done, Math.ceil(ms));
       }
     });
+  }
+
+  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
+  async #waitFor(id: number, event: Promise<void>): Promise<void> {
+    const sleeping = this.#sleep(id, undefined);
+    void event.then(() => this.#wake(id));
+    await sleeping;
   }
 
   #wake(id: number): void {
@@ -534,7 +573,9 @@ export class AxVM {
       halVm: this.#halVm,
       vcpus: this.#vcpus,
       timers: this.#timers,
+      work: this.#work,
       console: this.#console,
+      disks: this.#disks,
     });
   }
 
@@ -545,17 +586,21 @@ export class AxVM {
 }
 
 /**
- * Release what was made for a VM, in reverse order of making: the board's host resources (disk files), the
- * vCPUs, the backend VM, the console. Parts not made yet are left out; one failing does not keep the others.
+ * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
+ * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
+ * failing does not keep the others.
  */
 export function releaseVmParts(parts: {
   readonly board?: Board | undefined;
   readonly halVm?: HalVm | undefined;
   readonly vcpus: readonly AxVCpu[];
   readonly timers?: TimerWheel | undefined;
+  readonly work?: DeferredWork | undefined;
   readonly console?: ConsoleOutput | undefined;
+  readonly disks?: readonly AttachedDisk[] | undefined;
 }): void {
   parts.timers?.clear();
+  parts.work?.close();
   try {
     parts.board?.close?.();
   } finally {
@@ -563,7 +608,11 @@ export function releaseVmParts(parts: {
       for (const vcpu of parts.vcpus) vcpu.arch[Symbol.dispose]();
       parts.halVm?.[Symbol.dispose]();
     } finally {
-      parts.console?.close();
+      try {
+        parts.console?.close();
+      } finally {
+        for (const disk of parts.disks ?? []) disk.close();
+      }
     }
   }
 }

@@ -9,7 +9,7 @@ import type { HalBackend, Hypervisor } from "../hal/types.ts";
 import { type BackendCandidate, backends } from "./backends.ts";
 import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
-import { type ByteWriter, HostConsoleInput } from "./console.ts";
+import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
@@ -20,8 +20,11 @@ export interface VmmOptions {
   /** Write every exit to stderr, and a summary of the VM's counters when it stops. */
   readonly traceExits?: boolean;
   readonly console?: {
-    /** Where guest console bytes go (default: process.stdout). */
-    readonly writer?: ByteWriter;
+    /**
+     * Where guest console bytes go (default: process.stdout, with its backpressure). A `ConsoleSink` that reports
+     * congestion makes the VMs writing to it wait for it to drain.
+     */
+    readonly writer?: ByteWriter | ConsoleSink;
     /** Feed host stdin to the first VM's console (raw mode on a TTY, Ctrl-A X quits). */
     readonly stdin?: boolean;
   };
@@ -90,6 +93,9 @@ export class Vmm {
   /** Create, boot and run every VM until all have stopped. Never rejects: failures are in the result. */
   async run(): Promise<VmmResult> {
     const several = this.#configs.length > 1;
+    // One sink for every VM on stdout, so that they share its backpressure.
+    const ownSink = this.#options.console?.writer === undefined ? new StreamSink(process.stdout) : undefined;
+    const writer = this.#options.console?.writer ?? ownSink;
     let input: HostConsoleInput | undefined;
     if (this.#options.console?.stdin === true && this.#configs.length > 0) {
       const first = this.#configs[0]?.id;
@@ -102,10 +108,11 @@ export class Vmm {
       input.start();
     }
     try {
-      const summaries = await Promise.all(this.#configs.map((config) => this.#runOne(config, several)));
+      const summaries = await Promise.all(this.#configs.map((config) => this.#runOne(config, several, writer)));
       const failing = summaries.find((s) => s.exitCode !== 0);
       return { exitCode: failing?.exitCode ?? 0, vms: summaries };
     } finally {
+      ownSink?.dispose();
       input?.stop();
       for (const hypervisor of this.#hypervisors.values()) hypervisor[Symbol.dispose]();
       this.#hypervisors.clear();
@@ -129,7 +136,7 @@ export class Vmm {
     for (const vm of this.#running.values()) vm.shutdown();
   }
 
-  async #runOne(config: VmConfig, several: boolean): Promise<VmSummary> {
+  async #runOne(config: VmConfig, several: boolean, writer: ByteWriter | ConsoleSink | undefined): Promise<VmSummary> {
     const label = `vm ${config.id} (${config.name})`;
     let backendName: string | undefined;
     const maxReboots = this.#options.maxReboots ?? 16;
@@ -144,7 +151,7 @@ export class Vmm {
           },
           console: {
             ...(several ? { prefix: `[${config.name}] ` } : {}),
-            ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
+            ...(writer === undefined ? {} : { writer }),
           },
           log: consola.withTag(`vm${config.id}`),
           ...(this.#options.traceExits === true ? { traceExits: traceLine } : {}),

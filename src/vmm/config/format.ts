@@ -63,7 +63,10 @@ export function formatVmConfig(config: VmConfig): string {
   } else lines.push(bootFileLine("dtb", k.dtb, ""));
   lines.push(bootFileLine("ramdisk", k.ramdisk, "none"));
   lines.push(`  ${"cmdline".padEnd(9)}${k.cmdline === undefined ? "(none)" : JSON.stringify(k.cmdline)}`);
-  if (k.diskPath !== undefined) lines.push(`  ${"disk".padEnd(9)}${k.diskPath}`);
+  for (const disk of d.disks) {
+    const serial = disk.serial === undefined ? "" : `, serial ${JSON.stringify(disk.serial)}`;
+    lines.push(`  ${"disk".padEnd(9)}${disk.path} (${disk.readOnly ? "read-only" : "read-write"}${serial})`);
+  }
   if (config.arch === "riscv64") lines.push(`  ${"timebase".padEnd(9)}${k.timebaseFrequency} Hz`);
   for (const dev of d.emuDevices) {
     const code = hex(EMULATED_DEVICE_TYPE_CODES[dev.emuType]);

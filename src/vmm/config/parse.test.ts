@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -194,6 +194,8 @@ describe("named-table form", () => {
 
 describe("defaults and our additions", () => {
   test("relative paths resolve against the config's folder, absolute ones stay", () => {
+    // The console file's folder must exist (run could not create the file otherwise).
+    mkdirSync(join(dir, "out"), { recursive: true });
     const config = parse(
       toml({
         kernel: [

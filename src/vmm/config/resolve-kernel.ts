@@ -1,16 +1,16 @@
 /**
  * `[kernel]`: the kernel image (its format, load address, size and entry point), the further boot files (BIOS,
- * ramdisk, device tree), where they land in RAM and on each other, the timebase and the disk image.
+ * ramdisk, device tree), where they land in RAM and on each other, and the timebase. (`disk_path` is a disk:
+ * resolve-disks.ts.)
  */
 
 import { hex, hexRange } from "../../common/format.ts";
 import { rangesOverlap } from "../../common/ranges.ts";
 import type { GuestArch } from "../../hal/types.ts";
-import { DEFAULT_TIMEBASE_HZ } from "../../hal/types.ts";
+import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../hal/types.ts";
 import { HIMEM_START } from "../boards/x86-pc/layout.ts";
 import { RISCV_IMAGE_ALIGN_RV64 } from "../loader/riscv-image.ts";
 import type { ImageProbe } from "./images.ts";
-import { probeImage } from "./images.ts";
 import type { ResolveContext } from "./resolve-context.ts";
 import type { GuestRam } from "./resolve-memory.ts";
 import type { RawVmConfig } from "./schema.ts";
@@ -55,13 +55,12 @@ export function resolveKernel(
       );
     else if (kernel.timebase_frequency === 0)
       issues.addDecimal("kernel.timebase_frequency", 0, "must be at least 1 Hz");
-  }
-  let diskPath: string | undefined;
-  if (kernel.disk_path !== undefined) {
-    diskPath = ctx.absolute(kernel.disk_path);
-    if (ctx.checkFiles && probeImage(diskPath).kind === "missing") {
-      issues.add("kernel.disk_path", kernel.disk_path, `file not found (looked for ${diskPath})`);
-    }
+    else if (kernel.timebase_frequency > MAX_TIMEBASE_HZ)
+      issues.addDecimal(
+        "kernel.timebase_frequency",
+        kernel.timebase_frequency,
+        `is above ${MAX_TIMEBASE_HZ} Hz (the device tree's timebase-frequency is one 32-bit cell)`,
+      );
   }
   return {
     entryPoint,
@@ -71,7 +70,6 @@ export function resolveKernel(
     dtb,
     ramdisk,
     cmdline: kernel.cmdline,
-    diskPath,
     timebaseFrequency: kernel.timebase_frequency ?? DEFAULT_TIMEBASE_HZ,
   };
 }

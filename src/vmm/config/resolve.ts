@@ -10,7 +10,9 @@ import type { ConfigIssue } from "./errors.ts";
 import { checkBase, resolveTarget } from "./resolve-base.ts";
 import { ResolveContext } from "./resolve-context.ts";
 import { resolveDevices } from "./resolve-devices.ts";
+import { resolveDisks } from "./resolve-disks.ts";
 import { probeKernel, resolveKernel } from "./resolve-kernel.ts";
+import { checkMachineLimits } from "./resolve-limits.ts";
 import { resolveMemoryRegions } from "./resolve-memory.ts";
 import type { RawVmConfig } from "./schema.ts";
 import type { VmConfig } from "./types.ts";
@@ -36,9 +38,12 @@ export function resolveVmConfig(
   checkBase(base, ctx.issues);
   const { regions, memoryRegions, ram } = resolveMemoryRegions(kernel.memory_regions, ctx.issues);
   const kernelProbe = probeKernel(kernel, ctx);
-  const { arch, backend, machine } = resolveTarget(base, kernel.kernel_path, kernelProbe, ctx.issues);
+  const target = resolveTarget(base, kernel.kernel_path, kernelProbe, ctx.issues);
+  const { arch, backend, machine } = target;
+  checkMachineLimits(target, base.cpu_num, memoryRegions, ctx.issues);
   const { image, entryPoint, ...kernelRest } = resolveKernel(kernel, kernelProbe, arch, ram, ctx);
   const devices = resolveDevices(raw.devices ?? {}, regions, ctx);
+  const disks = resolveDisks(kernel.disk_path, raw.devices?.disks, arch, devices.emuDevices, ctx);
 
   const issues = ctx.issues.list;
   if (issues.length > 0 || image === undefined || entryPoint === undefined) return { issues };
@@ -58,7 +63,7 @@ export function resolveVmConfig(
       physCpuSets: base.phys_cpu_sets,
       kernel: { ...kernelRest, image, entryPoint },
       memoryRegions,
-      devices,
+      devices: { ...devices, disks },
     },
   };
 }

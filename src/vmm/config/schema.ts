@@ -75,6 +75,12 @@ function stringValue(value: unknown, ctx: z.RefinementCtx): string {
 
 const str = z.unknown().transform(stringValue);
 
+const bool = z.unknown().transform((value, ctx): boolean => {
+  if (value === undefined) return custom(ctx, "required key is missing");
+  if (typeof value !== "boolean") return custom(ctx, `expected true or false, got ${describeValue(value)}`);
+  return value;
+});
+
 /** A string that must be one of `names` (each name may have aliases); yields the canonical name. */
 function wordOf<T extends string>(canonical: Readonly<Record<string, T>>): z.ZodType<T, unknown> {
   const accepted = Object.keys(canonical);
@@ -313,6 +319,13 @@ const passthroughAddress = z.union([
 // Sections
 // ---------------------------------------------------------------------------------------------------------------
 
+/** `[[devices.disks]]`: one virtio-blk disk each (our addition; `kernel.disk_path` is a read-write first disk). */
+const diskTable = z.strictObject({
+  path: str,
+  read_only: bool.optional(),
+  serial: str.optional(),
+});
+
 const baseSection = z.strictObject({
   id: uint,
   name: str,
@@ -354,6 +367,7 @@ const devicesSection = z.strictObject({
   // Our additions.
   console: consoleSpec.optional(),
   unmapped_mmio: unmappedMmio.optional(),
+  disks: z.array(diskTable).optional(),
 });
 
 export const vmConfigFileSchema = z.strictObject({

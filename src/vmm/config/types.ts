@@ -153,10 +153,24 @@ export interface KernelConfig {
   readonly dtb: DtbConfig | undefined;
   readonly ramdisk: BootFile | undefined;
   readonly cmdline: string | undefined;
-  /** axvmconfig `disk_path`: a disk image for the guest (absolute), if any. */
-  readonly diskPath: string | undefined;
   /** RISC-V `timebase-frequency` in Hz (the rate of the `time` CSR). */
   readonly timebaseFrequency: number;
+}
+
+/**
+ * A disk: a raw image served by a virtio-blk device. From axvmconfig's `kernel.disk_path` (read-write, the first
+ * disk) and our `[[devices.disks]]` tables. The n-th virtio-blk `emu_devices` entry places the n-th disk; the
+ * others take the board's free virtio-mmio windows in order.
+ */
+export interface DiskConfig {
+  /** The image, absolute. */
+  readonly path: string;
+  /** Read-only: VIRTIO_BLK_F_RO offered, writes refused, the image opened read-only under a shared lock. */
+  readonly readOnly: boolean;
+  /** The serial the guest reads (VIRTIO_BLK_T_GET_ID; printable ASCII, at most 20 bytes), or the device's default. */
+  readonly serial: string | undefined;
+  /** Where the config names it, for messages: "kernel.disk_path" or "devices.disks[1]". */
+  readonly key: string;
 }
 
 export interface DevicesConfig {
@@ -168,6 +182,7 @@ export interface DevicesConfig {
   readonly interruptMode: InterruptMode;
   readonly console: ConsoleConfig;
   readonly unmappedMmio: UnmappedMmioPolicy;
+  readonly disks: readonly DiskConfig[];
 }
 
 /** One resolved, validated VM. */

@@ -133,7 +133,6 @@ export class RiscvVirtBoard implements Board {
 
   close(): void {
     this.#input.clear();
-    this.#attached?.devices.close();
   }
 
   #use(): Attached {

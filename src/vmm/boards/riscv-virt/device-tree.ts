@@ -29,7 +29,7 @@ import { IRQ_M_EXT, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
 import { alignUp } from "../../../common/ranges.ts";
 import { plicWindowSize } from "../../../devices/plic.ts";
 import { FINISHER_PASS, FINISHER_RESET, SIFIVE_TEST_FINISHER_OFFSET } from "../../../devices/sifive-test.ts";
-import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
+import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
@@ -335,7 +335,7 @@ function validate(board: RiscvBoardDescription): void {
   if (
     !Number.isInteger(board.timebaseFrequency) ||
     board.timebaseFrequency < 1 ||
-    board.timebaseFrequency > 0xffff_ffff
+    board.timebaseFrequency > MAX_TIMEBASE_HZ
   ) {
     throw bad("timebaseFrequency", `is ${board.timebaseFrequency}, expected 1..2^32-1 Hz`);
   }

@@ -16,14 +16,13 @@ import type { IrqLine } from "../../../devices/types.ts";
 import { Uart16550 } from "../../../devices/uart16550.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
 import {
-  FileBlockBackend,
   VirtioBlock,
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
   VirtioRng,
 } from "../../../devices/virtio/index.ts";
-import type { BoardServices } from "../../board.ts";
+import type { AttachedDisk, BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
 import type { TimerHandle } from "../../timer.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
@@ -43,8 +42,6 @@ export interface RiscvVirtDevices {
   readonly clint: Clint | undefined;
   /** Every virtio-mmio window (layout windows, empty ones included, then any placed elsewhere). */
   readonly virtioNodes: readonly VirtioMmioNode[];
-  /** Release host resources (the disk image). */
-  close(): void;
 }
 
 export interface DeviceOptions {
@@ -117,9 +114,8 @@ export function attachDevices(s: BoardServices, options: DeviceOptions): RiscvVi
     s.mmio.insert(RISCV_VIRT.CLINT_BASE, RISCV_VIRT.CLINT_SIZE, clint);
   }
 
-  const disks = new DiskImages();
-  const virtioNodes = attachVirtio(s, plic, disks, options.boardName);
-  return { uart, clint, virtioNodes, close: () => disks.close() };
+  const virtioNodes = attachVirtio(s, plic, options.boardName);
+  return { uart, clint, virtioNodes };
 }
 
 /** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
@@ -137,52 +133,45 @@ function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLin
   };
 }
 
-/** The disk image behind the virtio-blk devices: opened once, shared by every device that serves it. */
-class DiskImages {
-  #backend: FileBlockBackend | undefined;
-
-  device(path: string): VirtioBlock {
-    if (this.#backend === undefined) this.#backend = FileBlockBackend.open(path, { readOnly: false });
-    return new VirtioBlock({ backend: this.#backend, readOnly: false });
-  }
-
-  close(): void {
-    this.#backend?.[Symbol.dispose]();
-    this.#backend = undefined;
-  }
-}
-
 /**
- * virtio-mmio: `kernel.disk_path` becomes a virtio-blk in window 0 (or where a virtio-blk `emu_devices` entry
- * puts it); `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and PLIC
- * source); every layout window left over holds an empty slot (DeviceID 0), so the device tree can list all of them
- * as QEMU does. Returns the windows for the device tree.
+ * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
+ * PLIC source), the n-th virtio-blk entry serving the n-th disk; the other disks (the builder opened and locked
+ * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window
+ * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does. Returns the
+ * windows for the device tree.
  */
-function attachVirtio(s: BoardServices, plic: Plic, disks: DiskImages, boardName: string): VirtioMmioNode[] {
+function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMmioNode[] {
   const placed = new Map<number, { irq: number; size: number }>();
   const place = (base: number, size: number, irq: number, device: VirtioDevice<unknown>): void => {
-    const transport = new VirtioMmioTransport({ device, memory: s.memory, irq: plic.sourceLine(irq) });
+    const transport = new VirtioMmioTransport({
+      device,
+      memory: s.memory,
+      irq: plic.sourceLine(irq),
+      deferWork: s.deferWork,
+    });
     s.mmio.insert(base, size, transport);
     placed.set(base, { irq, size });
   };
-  const disk = s.config.kernel.diskPath;
-  // One device per disk image: an explicit virtio-blk entry replaces the default one in window 0.
-  const explicitBlock = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-blk");
-  if (disk !== undefined && !explicitBlock) {
-    const window = virtioMmioWindow(0);
-    place(window.base, window.size, window.irq, disks.device(disk));
-  }
+  const blockDevice = (disk: AttachedDisk): VirtioBlock =>
+    new VirtioBlock({
+      backend: disk.backend,
+      readOnly: disk.config.readOnly,
+      ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
+    });
+  let nextDisk = 0;
   for (const device of s.config.devices.emuDevices) {
     switch (device.emuType) {
-      case "virtio-blk":
+      case "virtio-blk": {
+        const disk = s.disks[nextDisk++];
         if (disk === undefined)
           throw new VmError(
             "config",
             s.label,
-            `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`,
+            `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
           );
-        place(device.baseGpa, device.length, device.irqId, disks.device(disk));
+        place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
         break;
+      }
       case "virtio-console":
         place(
           device.baseGpa,
@@ -199,6 +188,14 @@ function attachVirtio(s: BoardServices, plic: Plic, disks: DiskImages, boardName
           `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${boardName} board; ignored`,
         );
     }
+  }
+  for (const disk of s.disks.slice(nextDisk)) {
+    const free = Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
+      (w) => !placed.has(w.base),
+    );
+    if (free === undefined)
+      throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+    place(free.base, free.size, free.irq, blockDevice(disk));
   }
   const nodes: VirtioMmioNode[] = [];
   for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) {
