@@ -134,10 +134,13 @@ say "hwrng $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c) bytes from $(ca
 head="$(dd if=/dev/vda bs=24 count=1 2>/dev/null)"
 if [ "$head" = "'"$DISK_PATTERN"'" ]; then say "disk read ok ($(cat /sys/block/vda/size) sectors)"; else say "disk read FAILED: [$head]"; fi
 echo "AXVISOR-E2E-DISK-WRITTEN-$mode" | dd of=/dev/vda bs=512 seek=1 conv=sync 2>/dev/null && sync && say "disk write done"
+# The serial console drains in the background (interrupt-driven): let it finish before the virtio console writes
+# to the same host console, so their lines do not interleave.
+sleep 1
 echo "AXVISOR-KVM-E2E: hvc0 says hello" > /dev/hvc0
 case "$mode" in
-  poweroff) sleep 1; poweroff -f ;;
-  reboot) sleep 1; reboot -f ;;
+  poweroff) poweroff -f ;;
+  reboot) reboot -f ;;
   ctrlaltdel) say "waiting for the shutdown request" ;;
   powerbutton)
     say "waiting for the shutdown request"
