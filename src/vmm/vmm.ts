@@ -101,7 +101,7 @@ export class Vmm {
         onShutdownRequest: () => {
           const sent = first === undefined ? undefined : this.requestShutdown(first);
           process.stderr.write(
-            `\r\naxvisor: Ctrl-A R: ${sent === undefined ? "this VM's machine has no shutdown control" : `sent ${sent}`}\r\n`,
+            `\r\naxvisor: Ctrl-A R: ${sent === undefined ? "nothing sent (the VM is not running, or its machine has no shutdown control)" : `sent ${sent}`}\r\n`,
           );
         },
       });
