@@ -130,6 +130,8 @@ say "init reached (kernel $(uname -r), cpus $(grep -c ^processor /proc/cpuinfo),
 errors="$(dmesg | grep -E "ACPI Error|ACPI BIOS Error|Unable to start the ACPI Interpreter")"
 if [ -z "$errors" ]; then say "acpi-errors none"; else say "acpi-errors:"; echo "$errors" | head -n 10; fi
 dmesg | grep -E "serio|i8042" | head -n 4
+# Informational: the CPUID bit is there when the KVM of the (nested) host emulates TSC-deadline mode.
+if grep -q tsc_deadline_timer /proc/cpuinfo; then say "tsc-deadline advertised"; else say "tsc-deadline not advertised"; fi
 say "hwrng $(dd if=/dev/hwrng bs=16 count=1 2>/dev/null | wc -c) bytes from $(cat /sys/class/misc/hw_random/rng_current)"
 head="$(dd if=/dev/vda bs=24 count=1 2>/dev/null)"
 if [ "$head" = "'"$DISK_PATTERN"'" ]; then say "disk read ok ($(cat /sys/block/vda/size) sectors)"; else say "disk read FAILED: [$head]"; fi
