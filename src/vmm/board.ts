@@ -150,6 +150,11 @@ export interface Board {
   poll?(): void;
   /** Host keyboard input for this VM's console. */
   consoleInput?(bytes: Uint8Array): void;
+  /**
+   * Ask the guest to shut down the way the machine's own controls do (Ctrl-A R; a PC's power button or
+   * Ctrl-Alt-Del). Returns what was sent, for the user. Boards without such a control leave it out.
+   */
+  requestShutdown?(): string;
   /** The board's own counters (SBI calls, ...), shown in the `--trace-exits` summary. */
   stats?(): Record<string, number>;
   /** Release the board's own host resources (timers, input); the builder closes the disks. */

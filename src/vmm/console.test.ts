@@ -162,13 +162,15 @@ describe("host console input escapes (QEMU's Ctrl-A)", () => {
   const make = () => {
     const delivered: Uint8Array[] = [];
     let quits = 0;
+    let shutdowns = 0;
     const help: string[] = [];
     const input = new HostConsoleInput({
       deliver: (b) => delivered.push(b),
       onQuit: () => quits++,
+      onShutdownRequest: () => shutdowns++,
       writeHelp: (t) => help.push(t),
     });
-    return { input, delivered, help, quits: () => quits };
+    return { input, delivered, help, quits: () => quits, shutdowns: () => shutdowns };
   };
 
   test("ordinary bytes pass through unchanged", () => {
@@ -192,5 +194,16 @@ describe("host console input escapes (QEMU's Ctrl-A)", () => {
     expect([...input.filter(Uint8Array.of(0x01, 0x68, 0x7a))]).toEqual([0x7a]);
     expect(help.join("")).toContain("C-a x  quit axvisor");
     expect([...input.filter(Uint8Array.of(0x01, 0x71, 0x7a))]).toEqual([0x7a]);
+  });
+
+  test("Ctrl-A R asks for a guest shutdown and keeps the rest of the chunk; the help lists it", () => {
+    const { input, shutdowns, help, quits } = make();
+    expect([...input.filter(Uint8Array.of(0x61, 0x01, 0x72, 0x62))]).toEqual([0x61, 0x62]);
+    expect(shutdowns()).toBe(1);
+    expect([...input.filter(Uint8Array.of(0x01, 0x52))]).toEqual([]);
+    expect(shutdowns()).toBe(2);
+    expect(quits()).toBe(0);
+    input.filter(Uint8Array.of(0x01, 0x68));
+    expect(help.join("")).toContain("C-a r  ask the guest to shut down");
   });
 });

@@ -4,7 +4,7 @@
  * Output: straight to stdout for a single VM; line-buffered with a `[name] ` prefix when several VMs share the
  * terminal; or to a file. Input: the host's stdin goes to one VM. On a TTY stdin is switched to raw mode so the
  * guest sees every key (an interactive shell works); as in QEMU, Ctrl-A X quits, Ctrl-A Ctrl-A sends Ctrl-A,
- * Ctrl-A H prints help.
+ * Ctrl-A H prints help; Ctrl-A R asks the guest to shut down (the board's Ctrl-Alt-Del or power button).
  */
 
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
@@ -305,6 +305,8 @@ export interface HostInputOptions {
   readonly deliver: (bytes: Uint8Array) => void;
   /** Ctrl-A X. */
   readonly onQuit: () => void;
+  /** Ctrl-A R: ask the guest to shut down (Board.requestShutdown). */
+  readonly onShutdownRequest?: () => void;
   readonly stdin?: NodeJS.ReadStream;
   readonly writeHelp?: (text: string) => void;
 }
@@ -338,9 +340,10 @@ export class HostConsoleInput {
           return Uint8Array.from(out);
         }
         if (byte === CTRL_A) out.push(CTRL_A);
+        else if (byte === 0x72 || byte === 0x52) this.#options.onShutdownRequest?.();
         else if (byte === 0x68 || byte === 0x48) {
           (this.#options.writeHelp ?? ((t: string) => process.stderr.write(t)))(
-            "\r\nC-a x  quit axvisor\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n",
+            "\r\nC-a x  quit axvisor\r\nC-a r  ask the guest to shut down (x86: Ctrl-Alt-Del, or the ACPI power button if the guest listens to it)\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n",
           );
         }
         continue;

@@ -104,6 +104,12 @@ export class Vmm {
           if (first !== undefined) this.consoleInput(first, bytes);
         },
         onQuit: () => this.stop(),
+        onShutdownRequest: () => {
+          const sent = first === undefined ? undefined : this.requestShutdown(first);
+          process.stderr.write(
+            `\r\naxvisor: Ctrl-A R: ${sent === undefined ? "nothing sent (the VM is not running, or its machine has no shutdown control)" : `sent ${sent}`}\r\n`,
+          );
+        },
       });
       input.start();
     }
@@ -128,6 +134,16 @@ export class Vmm {
     if (vm === undefined || vm.board.consoleInput === undefined) return false;
     vm.board.consoleInput(bytes);
     return true;
+  }
+
+  /**
+   * Ask VM `vmId`'s guest to shut down the way its machine's controls do (Ctrl-A R): returns what was sent, or
+   * undefined when that VM is not running or its board has no such control.
+   */
+  requestShutdown(vmId: number): string | undefined {
+    const vm = this.#running.get(vmId);
+    if (vm === undefined || vm.board.requestShutdown === undefined) return undefined;
+    return vm.board.requestShutdown();
   }
 
   /** Stop every VM (Ctrl-C, Ctrl-A X). */

@@ -10,6 +10,12 @@ export const CPUID_LEAF_FEATURES = 0x1;
 export const CPUID_LEAF_EXT_TOPOLOGY = 0xb;
 /** Leaf 0x1F: V2 extended topology enumeration. */
 export const CPUID_LEAF_V2_EXT_TOPOLOGY = 0x1f;
+/**
+ * Leaf 1 ECX bit 24: TSC-deadline mode of the local APIC timer (IA32_TSC_DEADLINE, MSR 0x6e0). Hardware CPUID says
+ * nothing about a virtual LAPIC, so KVM leaves it to the VMM, which sets it when its in-kernel LAPIC emulates the
+ * mode (KVM_CAP_TSC_DEADLINE_TIMER).
+ */
+export const CPUID_1_ECX_TSC_DEADLINE = 1 << 24;
 /** Leaf 1 ECX bit 31: a hypervisor is present. */
 export const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 /** Leaf 1 EDX bit 28: HTT, "EBX[23:16] (logical processors per package) is valid". */

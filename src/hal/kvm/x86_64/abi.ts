@@ -181,6 +181,8 @@ export const KVM_CAP_SET_TSS_ADDR = 4;
 export const KVM_CAP_EXT_CPUID = 7;
 export const KVM_CAP_PIT2 = 33;
 export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
+/** The in-kernel LAPIC emulates the TSC-deadline timer mode (then the VMM may advertise it in CPUID). */
+export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
 
 /**
  * What the x86 VM set-up relies on besides the generic capabilities: the in-kernel irqchip and PIT, TSS set-up
@@ -241,6 +243,7 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_CAP_EXT_CPUID,
     KVM_CAP_PIT2,
     KVM_CAP_SET_IDENTITY_MAP_ADDR,
+    KVM_CAP_TSC_DEADLINE_TIMER,
     KVM_PIT_SPEAKER_DUMMY,
     KVM_EXIT_IO_IN,
     KVM_EXIT_IO_OUT,

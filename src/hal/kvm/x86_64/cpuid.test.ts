@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { CPUID_1_ECX_HYPERVISOR, CPUID_1_EDX_HTT } from "../../../arch/x86_64/cpuid.ts";
+import { CPUID_1_ECX_HYPERVISOR, CPUID_1_ECX_TSC_DEADLINE, CPUID_1_EDX_HTT } from "../../../arch/x86_64/cpuid.ts";
 import { type CpuidEntry, decodeCpuid2, encodeCpuid2, fixupCpuid } from "./cpuid.ts";
 
 const base: CpuidEntry[] = [
@@ -11,17 +11,34 @@ const base: CpuidEntry[] = [
 ];
 
 test("leaf 1 gets the APIC id, the CPU count, HTT and the hypervisor bit", () => {
-  const fixed = fixupCpuid(base, { apicId: 3, cpuCount: 4 });
+  const fixed = fixupCpuid(base, { apicId: 3, cpuCount: 4, tscDeadline: false });
   const leaf1 = fixed.find((entry) => entry.function === 1);
   expect(leaf1?.ebx).toBe(0x0304_0800);
   expect((leaf1?.ecx ?? 0) & CPUID_1_ECX_HYPERVISOR).not.toBe(0);
   expect((leaf1?.edx ?? 0) & CPUID_1_EDX_HTT).not.toBe(0);
-  const single = fixupCpuid(base, { apicId: 0, cpuCount: 1 }).find((entry) => entry.function === 1);
+  const single = fixupCpuid(base, { apicId: 0, cpuCount: 1, tscDeadline: false }).find((entry) => entry.function === 1);
   expect((single?.edx ?? 0) & CPUID_1_EDX_HTT).toBe(0);
 });
 
+test("leaf 1 ECX advertises TSC-deadline exactly when the in-kernel LAPIC emulates it, leaving the other bits", () => {
+  const leaf1 = (entries: CpuidEntry[]): CpuidEntry | undefined => entries.find((entry) => entry.function === 1);
+  const withEcx = (ecx: number): CpuidEntry[] =>
+    base.map((entry) => (entry.function === 1 ? { ...entry, ecx: ecx >>> 0 } : entry));
+  const otherBits = (base[1]?.ecx ?? 0) & ~CPUID_1_ECX_TSC_DEADLINE;
+  // KVM_GET_SUPPORTED_CPUID reports the bit clear (it describes the CPU): the fix-up sets it.
+  const on = leaf1(fixupCpuid(withEcx(otherBits), { apicId: 0, cpuCount: 1, tscDeadline: true }))?.ecx ?? 0;
+  expect(on >>> 0).toBe((otherBits | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE) >>> 0);
+  // Without the capability the bit is cleared even when the source had it set.
+  const source = otherBits | CPUID_1_ECX_TSC_DEADLINE;
+  const off = leaf1(fixupCpuid(withEcx(source), { apicId: 0, cpuCount: 1, tscDeadline: false }))?.ecx ?? 0;
+  expect(off & CPUID_1_ECX_TSC_DEADLINE).toBe(0);
+  expect(off >>> 0).toBe((otherBits | CPUID_1_ECX_HYPERVISOR) >>> 0);
+});
+
 test("leaf 0xB describes one thread per core and carries the x2APIC id", () => {
-  const fixed = fixupCpuid(base, { apicId: 5, cpuCount: 6 }).filter((entry) => entry.function === 0xb);
+  const fixed = fixupCpuid(base, { apicId: 5, cpuCount: 6, tscDeadline: false }).filter(
+    (entry) => entry.function === 0xb,
+  );
   expect(fixed.map((entry) => [entry.eax, entry.ebx, entry.ecx, entry.edx])).toEqual([
     [0, 1, 0x100, 5],
     [3, 6, 0x201, 5],

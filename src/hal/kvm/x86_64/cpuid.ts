@@ -9,6 +9,7 @@ import {
   CPUID_1_EBX_APIC_ID_SHIFT,
   CPUID_1_EBX_LOGICAL_COUNT_SHIFT,
   CPUID_1_ECX_HYPERVISOR,
+  CPUID_1_ECX_TSC_DEADLINE,
   CPUID_1_EDX_HTT,
   CPUID_LEAF_EXT_TOPOLOGY,
   CPUID_LEAF_FEATURES,
@@ -36,15 +37,21 @@ export interface CpuidFixup {
   readonly apicId: number;
   /** Logical processors in the VM (one package, one thread per core). */
   readonly cpuCount: number;
+  /**
+   * KVM's in-kernel LAPIC emulates TSC-deadline mode (KVM_CAP_TSC_DEADLINE_TIMER): advertise it in leaf 1 ECX.
+   * KVM_GET_SUPPORTED_CPUID leaves the bit clear because it describes the CPU, not the LAPIC the VMM chose; without
+   * it Linux falls back to calibrating the LAPIC timer against the PIT, which fails under a slow (nested) KVM.
+   */
+  readonly tscDeadline: boolean;
 }
 
 /**
  * Apply the per-vCPU fix-ups: leaf 1 EBX[31:24] = initial APIC id, EBX[23:16] = logical processor count and HTT
- * when there is more than one, ECX.hypervisor = 1; leaves 0xB/0x1F describe one thread per core and `cpuCount`
+ * when there is more than one, ECX.hypervisor = 1, ECX.TSC-deadline as `tscDeadline` says; leaves 0xB/0x1F describe one thread per core and `cpuCount`
  * cores, with EDX = x2APIC id.
  */
 export function fixupCpuid(entries: readonly CpuidEntry[], fixup: CpuidFixup): CpuidEntry[] {
-  const { apicId, cpuCount } = fixup;
+  const { apicId, cpuCount, tscDeadline } = fixup;
   // Bits needed to hold a core id: the x2APIC id shift of the package level.
   const coreBits = cpuCount <= 1 ? 0 : Math.ceil(Math.log2(cpuCount));
   return entries.map((entry): CpuidEntry => {
@@ -55,7 +62,10 @@ export function fixupCpuid(entries: readonly CpuidEntry[], fixup: CpuidFixup): C
           ((apicId & 0xff) << CPUID_1_EBX_APIC_ID_SHIFT)) >>>
         0;
       const edx = cpuCount > 1 ? (entry.edx | CPUID_1_EDX_HTT) >>> 0 : (entry.edx & ~CPUID_1_EDX_HTT) >>> 0;
-      return { ...entry, ebx, ecx: (entry.ecx | CPUID_1_ECX_HYPERVISOR) >>> 0, edx };
+      const ecx = tscDeadline
+        ? entry.ecx | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE
+        : (entry.ecx | CPUID_1_ECX_HYPERVISOR) & ~CPUID_1_ECX_TSC_DEADLINE;
+      return { ...entry, ebx, ecx: ecx >>> 0, edx };
     }
     if (entry.function === CPUID_LEAF_EXT_TOPOLOGY || entry.function === CPUID_LEAF_V2_EXT_TOPOLOGY) {
       if (entry.index === 0) {

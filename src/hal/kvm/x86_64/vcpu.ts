@@ -32,12 +32,19 @@ export class X86KvmVcpu implements KvmArchVcpu {
   #pendingVector: number | undefined;
   #initialState: X86VcpuState | undefined;
 
-  constructor(core: KvmVcpuCore, vm: { readonly irqchip: boolean; readonly supportedCpuid: readonly CpuidEntry[] }) {
+  constructor(
+    core: KvmVcpuCore,
+    vm: { readonly irqchip: boolean; readonly supportedCpuid: readonly CpuidEntry[]; readonly tscDeadline: boolean },
+  ) {
     this.#core = core;
     this.#irqchip = vm.irqchip;
     this.#regs = new X86RegisterCache(core.fd);
     this.#exitContext = { readHypercallRegs: () => this.#regs.readHypercall() };
-    setVcpuCpuid(core.fd, vm.supportedCpuid, { apicId: core.id, cpuCount: core.cpuCount });
+    setVcpuCpuid(core.fd, vm.supportedCpuid, {
+      apicId: core.id,
+      cpuCount: core.cpuCount,
+      tscDeadline: vm.tscDeadline,
+    });
   }
 
   /**

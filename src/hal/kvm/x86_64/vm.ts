@@ -5,9 +5,11 @@
  */
 import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
+import { KVM_CHECK_EXTENSION } from "../abi.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
 import * as sys from "../sys.ts";
 import {
+  KVM_CAP_TSC_DEADLINE_TIMER,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
   KVM_PIT_CONFIG_LAYOUT,
@@ -56,12 +58,21 @@ export function checkPrivatePages(options: KvmVmOptions): number {
   return base;
 }
 
-export class X86KvmSystem implements KvmArchSystem {
+/** What every vCPU's CPUID is built from: KVM's supported CPUID and what its in-kernel LAPIC can do. */
+export interface X86CpuidSource {
+  readonly supportedCpuid: readonly CpuidEntry[];
+  /** KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC emulates TSC-deadline mode. */
+  readonly tscDeadline: boolean;
+}
+
+export class X86KvmSystem implements KvmArchSystem, X86CpuidSource {
   /** The CPUID KVM supports on this host, before per-vCPU fix-ups. */
   readonly supportedCpuid: readonly CpuidEntry[];
+  readonly tscDeadline: boolean;
 
   constructor(kvmFd: number) {
     this.supportedCpuid = readSupportedCpuid(kvmFd);
+    this.tscDeadline = sys.ioctlInt(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
   }
 
   vmType(options: KvmVmOptions): number {
@@ -82,17 +93,17 @@ export class X86KvmSystem implements KvmArchSystem {
       new DataView(pit.buffer).setUint32(KVM_PIT_CONFIG_LAYOUT.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       sys.ioctlBuf(vmFd, KVM_CREATE_PIT2, pit);
     }
-    return new X86KvmVm(irqchip, this.supportedCpuid);
+    return new X86KvmVm(irqchip, this);
   }
 }
 
 export class X86KvmVm implements KvmArchVm {
   readonly irqchip: boolean;
-  readonly #supportedCpuid: readonly CpuidEntry[];
+  readonly #cpuid: X86CpuidSource;
 
-  constructor(irqchip: boolean, supportedCpuid: readonly CpuidEntry[]) {
+  constructor(irqchip: boolean, cpuid: X86CpuidSource) {
     this.irqchip = irqchip;
-    this.#supportedCpuid = supportedCpuid;
+    this.#cpuid = cpuid;
   }
 
   /** x86 lines are GSIs of the in-kernel PIC/IOAPIC, passed to KVM_IRQ_LINE as they are. */
@@ -109,6 +120,8 @@ export class X86KvmVm implements KvmArchVm {
   }
 
   createVcpu(core: KvmVcpuCore): X86KvmVcpu {
-    return new X86KvmVcpu(core, { irqchip: this.irqchip, supportedCpuid: this.#supportedCpuid });
+    // The TSC-deadline timer lives in the in-kernel LAPIC: without the irqchip there is none to advertise.
+    const tscDeadline = this.irqchip && this.#cpuid.tscDeadline;
+    return new X86KvmVcpu(core, { irqchip: this.irqchip, supportedCpuid: this.#cpuid.supportedCpuid, tscDeadline });
   }
 }

@@ -4,7 +4,15 @@ import { Bus } from "../../../devices/bus.ts";
 import { POST_CODE_PORT } from "../../../devices/unclaimed-port.ts";
 import { X86_PRIVATE_PAGES_SIZE } from "../../../hal/types.ts";
 import { X86PcBoard } from "./board.ts";
-import { COM1_PORT, I8042_PORT, KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_START, RTC_PORT } from "./layout.ts";
+import {
+  ACPI_PM1A_EVT_PORT,
+  COM1_PORT,
+  I8042_PORT,
+  KVM_PRIVATE_SIZE,
+  KVM_PRIVATE_START,
+  MMIO_MEM_START,
+  RTC_PORT,
+} from "./layout.ts";
 import { attachX86LegacyDevices } from "./legacy-devices.ts";
 
 test("the board hands the backend the private pages its layout reserves, inside the MMIO hole", () => {
@@ -26,6 +34,8 @@ describe("legacy devices on the port bus", () => {
       serialSink: () => {},
       onReset: () => {},
       onBootComplete: () => {},
+      onPowerOff: () => {},
+      onUnsupportedSleep: () => {},
     });
     return { portBus, devices };
   }
@@ -38,6 +48,8 @@ describe("legacy devices on the port bus", () => {
     expect(portBus.lookup(COM1_PORT)?.device.name).toBe("uart16550");
     expect(portBus.lookup(I8042_PORT)?.device.name).toBe("i8042");
     expect(portBus.lookup(RTC_PORT)?.device.name).toBe("cmos-rtc");
+    expect(portBus.lookup(ACPI_PM1A_EVT_PORT)?.device.name).toBe("acpi-pm1");
+    expect(portBus.lookup(ACPI_PM1A_EVT_PORT + 5)?.device.name).toBe("acpi-pm1");
     expect(portBus.lookup(POST_CODE_PORT)?.device.name).toBe("unclaimed-port");
   });
 

@@ -8,7 +8,7 @@
 
 import type { X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
-import { writeAcpiTables } from "./acpi.ts";
+import { type AcpiVirtioMmio, writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";
 import type { RamRegion } from "./layout.ts";
 import { type LinuxLoadResult, loadLinux } from "./linux-loader.ts";
@@ -20,6 +20,8 @@ export interface LinuxBootInput {
   readonly cmdline: string;
   readonly ram: readonly RamRegion[];
   readonly cpuCount: number;
+  /** The virtio-mmio windows the board placed, for the DSDT. */
+  readonly virtioMmio?: readonly AcpiVirtioMmio[];
 }
 
 export interface LinuxBootPlan {
@@ -31,7 +33,7 @@ export interface LinuxBootPlan {
 export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInput): LinuxBootPlan {
   // Both CPU enumerations: the MP table for kernels with CONFIG_X86_MPPARSE, ACPI (MADT) for the others.
   writeMpTable(memory, input.cpuCount);
-  const acpiRsdp = writeAcpiTables(memory, input.cpuCount);
+  const acpiRsdp = writeAcpiTables(memory, { cpuCount: input.cpuCount, virtioMmio: input.virtioMmio ?? [] });
   const kernel = loadLinux(memory, {
     kernel: input.kernel,
     cmdline: input.cmdline,
