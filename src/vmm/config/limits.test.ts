@@ -20,7 +20,9 @@ const dir = mkdtempSync(join(tmpdir(), "axvisor-limits-"));
 const kernel = join(dir, "kernel.bin");
 writeFileSync(kernel, Uint8Array.of(0x6f, 0, 0, 0)); // j . (a flat image is enough to build a VM)
 
-function config(options: { base?: string; cpus?: number; kernel?: string; regions?: string } = {}): string {
+function config(
+  options: { base?: string; cpus?: number; kernel?: string; regions?: string; extra?: string } = {},
+): string {
   return [
     "[base]",
     `id = 1\nname = "limits"\ncpu_num = ${options.cpus ?? 1}\n${options.base ?? 'arch = "riscv64"\nbackend = "emulated"'}`,
@@ -28,6 +30,7 @@ function config(options: { base?: string; cpus?: number; kernel?: string; region
     `kernel_path = ${JSON.stringify(kernel)}\nkernel_load_addr = 0x8020_0000`,
     options.kernel ?? "",
     `memory_regions = [${options.regions ?? "[0x8000_0000, 0x100_0000, 0x7, 0]"}]`,
+    options.extra ?? "",
   ].join("\n");
 }
 
@@ -60,12 +63,17 @@ describe("values the machine or backend cannot take are config problems", () => 
     vm.shutdown();
   });
 
-  test("a disk image on x86_64 is refused: the PC board has no virtio-blk to serve it", () => {
+  test("a disk image on x86_64 is accepted (the PC board serves it as a virtio-blk); more disks than windows are not", () => {
     writeFileSync(join(dir, "disk.img"), new Uint8Array(4096));
-    const found = problems(config({ base: 'arch = "x86_64"', kernel: 'disk_path = "disk.img"' }));
-    expect(found).toContain(
-      'kernel.disk_path = "disk.img": the x86 PC board has no virtio-blk device to serve a disk image (its devices are legacy ISA ones)',
-    );
+    expect(problems(config({ base: 'arch = "x86_64"', kernel: 'disk_path = "disk.img"' }))).toEqual([]);
+    const nine = Array.from({ length: 9 }, (_, i) => {
+      writeFileSync(join(dir, `d${i}.img`), new Uint8Array(4096));
+      return `[[devices.disks]]\npath = "d${i}.img"`;
+    }).join("\n");
+    const found = problems(config({ base: 'arch = "x86_64"', extra: nine }));
+    expect(
+      found.some((p) => p.includes("9 disks need a virtio-mmio window each and 8 of the board's 8 are free")),
+    ).toBe(true);
   });
 
   test("more x86 CPUs than xAPIC ids is refused", () => {

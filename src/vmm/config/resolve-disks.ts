@@ -10,7 +10,11 @@
 import { accessSync, constants, realpathSync, type Stats, statSync } from "node:fs";
 import { VIRTIO_BLK_ID_BYTES } from "../../devices/virtio/block.ts";
 import type { GuestArch } from "../../hal/types.ts";
-import { RISCV_VIRT, virtioMmioWindow } from "../boards/riscv-virt/layout.ts";
+import { RISCV_VIRT, virtioMmioWindow as riscvVirtioWindow } from "../boards/riscv-virt/layout.ts";
+import {
+  VIRTIO_MMIO_COUNT as X86_VIRTIO_MMIO_COUNT,
+  virtioMmioWindow as x86VirtioWindow,
+} from "../boards/x86-pc/layout.ts";
 import { fileKindOf } from "../host-file.ts";
 import type { ResolveContext } from "./resolve-context.ts";
 import type { RawVmConfig } from "./schema.ts";
@@ -40,16 +44,6 @@ export function resolveDisks(
       serial: d.serial,
     }),
   );
-  if (raw.length > 0 && arch === "x86_64") {
-    for (const d of raw) {
-      issues.add(
-        d.key,
-        d.shown,
-        "the x86 PC board has no virtio-blk device to serve a disk image (its devices are legacy ISA ones)",
-      );
-    }
-    return [];
-  }
   const disks: DiskConfig[] = [];
   const seen = new Map<string, string>();
   for (const d of raw) {
@@ -65,7 +59,7 @@ export function resolveDisks(
     } else seen.set(identity, d.key);
     disks.push({ path, readOnly: d.readOnly, serial: d.serial, key: d.key });
   }
-  checkPlacement(disks, emuDevices, ctx);
+  checkPlacement(disks, emuDevices, arch, ctx);
   return disks;
 }
 
@@ -113,6 +107,7 @@ function realPath(path: string): string {
 function checkPlacement(
   disks: readonly DiskConfig[],
   emuDevices: readonly EmulatedDeviceConfig[],
+  arch: GuestArch,
   ctx: ResolveContext,
 ): void {
   const blockEntries: number[] = [];
@@ -127,16 +122,31 @@ function checkPlacement(
       `virtio-blk entry "${device?.name}" has no disk to serve: ${disks.length} disk(s) (kernel.disk_path, [[devices.disks]]) for ${blockEntries.length} virtio-blk entries`,
     );
   });
-  const occupied = new Set(emuDevices.filter((d) => VIRTIO_TYPES.has(d.emuType)).map((d) => d.baseGpa));
-  let free = 0;
-  for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) if (!occupied.has(virtioMmioWindow(i).base)) free++;
+  const entries = emuDevices.filter((d) => VIRTIO_TYPES.has(d.emuType));
+  const occupied = new Set(entries.map((d) => d.baseGpa));
+  // The board places the remaining disks in its free layout windows: the riscv-virt boards in any window no entry
+  // sits in; the PC board also skips windows whose IOAPIC pin an entry took (its GSIs are not shared).
+  const windows = boardVirtioWindows(arch);
+  const takenIrqs = new Set(arch === "x86_64" ? entries.map((d) => d.irqId) : []);
+  const free = windows.filter((w) => !occupied.has(w.base) && !takenIrqs.has(w.irq)).length;
   const unplaced = disks.slice(blockEntries.length);
   if (unplaced.length > free) {
     const first = unplaced[free];
     ctx.issues.add(
       first?.key ?? "devices.disks",
       first?.path,
-      `${unplaced.length} disks need a virtio-mmio window each and ${free} of the board's ${RISCV_VIRT.VIRTIO_MMIO_COUNT} are free; place more with virtio-blk emu_devices entries`,
+      `${unplaced.length} disks need a virtio-mmio window each and ${free} of the board's ${windows.length} are free; place more with virtio-blk emu_devices entries`,
     );
   }
+}
+
+/** The board's own virtio-mmio windows (base and interrupt), where disks without an entry go. */
+function boardVirtioWindows(arch: GuestArch): ReadonlyArray<{ readonly base: number; readonly irq: number }> {
+  if (arch === "x86_64") {
+    return Array.from({ length: X86_VIRTIO_MMIO_COUNT }, (_, i) => {
+      const w = x86VirtioWindow(i);
+      return { base: w.base, irq: w.gsi };
+    });
+  }
+  return Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => riscvVirtioWindow(i));
 }

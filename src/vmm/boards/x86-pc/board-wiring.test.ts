@@ -63,9 +63,13 @@ function linuxConfig(diskPath: string | undefined, emuDevices: EmulatedDeviceCon
       ...base.kernel,
       image: { path: bzImage, format: "bzimage", loadAddr: HIMEM_START, size: undefined },
       cmdline: "console=ttyS0",
-      diskPath,
     },
-    devices: { ...base.devices, emuDevices },
+    devices: {
+      ...base.devices,
+      emuDevices,
+      disks:
+        diskPath === undefined ? [] : [{ path: diskPath, readOnly: false, serial: undefined, key: "kernel.disk_path" }],
+    },
   };
 }
 
@@ -205,9 +209,9 @@ describe("virtio-mmio on the PC board", () => {
     expect(() => assemble(linuxConfig(undefined, [entry(virtioMmioWindow(2).base, 4)]))).toThrow(
       'emu_devices entry "rng" (virtio-rng) uses GSI 4, which is COM1\'s',
     );
-    expect(() => assemble(linuxConfig(diskImage, [entry(virtioMmioWindow(2).base, 16)]))).toThrow(
-      /uses GSI 16, which is the disk .*disk\.img's/,
-    );
+    expect(() =>
+      assemble(linuxConfig(undefined, [entry(virtioMmioWindow(2).base, 17), entry(virtioMmioWindow(3).base, 17)])),
+    ).toThrow(/uses GSI 17, which is emu_devices entry "rng" \(virtio-rng\)'s/);
     expect(() => assemble(linuxConfig(undefined, [entry(0xfee0_0000, 20)]))).toThrow(
       /at 0xfee00000\.\.0xfee00fff is outside the x86-pc board's MMIO device area/,
     );

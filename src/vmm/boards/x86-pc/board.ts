@@ -178,6 +178,5 @@ export class X86PcBoard implements Board {
 
   close(): void {
     this.#input.clear();
-    this.#attached?.virtio.close();
   }
 }
