@@ -100,6 +100,14 @@ describe("RISC-V guests on the emulated backend", () => {
     expect(exitCode).toBe(0);
   });
 
+  test("counters: user mode reads time/cycle/instret (scounteren as KVM sets it); SBI PMU starts, stops, presets", async () => {
+    const { exitCode, output } = await run([guestConfig("counters")]);
+    expect(output).toContain("counters: user mode read time, cycle and instret");
+    expect(output).not.toContain("FAIL");
+    expect(output).toContain("counters: ok");
+    expect(exitCode).toBe(0);
+  });
+
   test("an interrupt raised by a device (UART THRE) reaches the guest through the PLIC", async () => {
     const { exitCode, output } = await run([guestConfig("plic")]);
     expect(output).toContain("plic: claimed source 10 on context 1");

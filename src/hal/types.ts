@@ -388,4 +388,12 @@ export interface RiscvVcpuOps {
   injectException(cause: number, tval: bigint): void;
   /** Perform a fence before the next guest instruction (SBI RFENCE): drop decoded code and/or translations. */
   fence(kind: "fence.i" | "sfence.vma" | "hfence.vvma" | "hfence.gvma"): void;
+  /**
+   * The hart's `cycle` or `instret` counter as M-mode firmware controls it for the SBI PMU extension: preset it
+   * (mcycle/minstret) to `value`, and/or let it count or freeze it (`running`, mcountinhibit).
+   */
+  setHardwareCounter(
+    counter: "cycle" | "instret",
+    change: { readonly value?: bigint; readonly running?: boolean },
+  ): void;
 }

@@ -53,3 +53,15 @@ export function readInstret(h: Hart): number {
 export function readCycle(h: Hart): number {
   return (h.mcountinhibit & COUNTINHIBIT_CY) !== 0 ? h.cycleFrozen : h.icount + h.cycleOffset;
 }
+
+/** Preset mcycle: reads return `value` until the next instruction retires. */
+export function presetCycle(h: Hart, value: number): void {
+  if ((h.mcountinhibit & COUNTINHIBIT_CY) !== 0) h.cycleFrozen = value;
+  else h.cycleOffset = value - h.icount;
+}
+
+/** Preset minstret: reads return `value` until the next instruction retires. */
+export function presetInstret(h: Hart, value: number): void {
+  if ((h.mcountinhibit & COUNTINHIBIT_IR) !== 0) h.instretFrozen = value;
+  else h.instretOffset = value - h.icount;
+}

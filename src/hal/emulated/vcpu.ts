@@ -12,6 +12,12 @@
  */
 
 import {
+  COUNTEREN_CY,
+  COUNTEREN_IR,
+  COUNTEREN_TM,
+  COUNTINHIBIT_CY,
+  COUNTINHIBIT_IR,
+  CSR_MCOUNTINHIBIT,
   CSR_MEDELEG,
   CSR_MIDELEG,
   ENVCFG_HI_STCE,
@@ -70,7 +76,7 @@ import { Hart, STOP_NONE } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
-import { timeNow, timerDeadline, updateTimers } from "./timers.ts";
+import { presetCycle, presetInstret, timeNow, timerDeadline, updateTimers } from "./timers.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
 import type { EmulatedVm } from "./vm.ts";
 
@@ -181,6 +187,10 @@ export class EmulatedVcpu implements HalVcpu {
     h.hvip = hvip;
     h.mcounteren = -1;
     h.hcounteren = -1;
+    // The guest's own scounteren starts with cycle, time and instret open to its user mode, as KVM resets it:
+    // Linux before 6.x (and any kernel without the SBI PMU driver) expects the firmware to have done so, and its
+    // vDSO reads `time` from user mode (rdtime) for clock_gettime.
+    h.scounteren = COUNTEREN_CY | COUNTEREN_TM | COUNTEREN_IR;
     h.menvcfgHi = ENVCFG_HI_STCE;
     h.henvcfgHi = ENVCFG_HI_STCE;
     h.hstatus = HSTATUS_VTW | HSTATUS_SPV | HSTATUS_SPVP;
@@ -349,6 +359,21 @@ export class EmulatedVcpu implements HalVcpu {
         case "hfence.gvma":
           h.flushGstage();
           return;
+      }
+    },
+    setHardwareCounter: (counter, change) => {
+      this.#check("setHardwareCounter");
+      const h = this.#hart;
+      const cycle = counter === "cycle";
+      if (change.value !== undefined) {
+        const value = Number(BigInt.asIntN(64, change.value));
+        if (cycle) presetCycle(h, value);
+        else presetInstret(h, value);
+      }
+      if (change.running !== undefined) {
+        const bit = cycle ? COUNTINHIBIT_CY : COUNTINHIBIT_IR;
+        const inhibit = change.running ? h.mcountinhibit & ~bit : h.mcountinhibit | bit;
+        csrWrite(h, CSR_MCOUNTINHIBIT, inhibit, 0);
       }
     },
   };

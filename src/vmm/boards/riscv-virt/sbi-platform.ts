@@ -33,12 +33,14 @@ import {
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "./sbi.ts";
+import { SbiPmu } from "./sbi-pmu.ts";
 
 export class RiscvVirtSbiPlatform implements SbiPlatform {
   readonly hartCount: number;
   readonly memory: GuestMemoryAccess;
   readonly guestHasHypervisorExtension = false;
   readonly machineIds = { mvendorid: 0n, marchid: 0n, mimpid: 0n };
+  readonly pmu: SbiPmu;
   /** SBI calls answered (for `--trace-exits`). */
   calls = 0;
   readonly #s: BoardServices;
@@ -58,6 +60,15 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
     this.#suspended = Array.from({ length: this.hartCount }, () => false);
     this.#timers = Array.from({ length: this.hartCount }, () => undefined);
     this.#ipiPending = Array.from({ length: this.hartCount }, () => false);
+    this.pmu = new SbiPmu({
+      hartCount: this.hartCount,
+      hfenceEvents: this.guestHasHypervisorExtension,
+      hardware: {
+        write: (hart, counter, value) => this.#riscv(services.vcpu(hart)).setHardwareCounter(counter, { value }),
+        setRunning: (hart, counter, running) =>
+          this.#riscv(services.vcpu(hart)).setHardwareCounter(counter, { running }),
+      },
+    });
   }
 
   // ------------------------------------------------------------------------------------------------------------
