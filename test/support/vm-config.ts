@@ -35,6 +35,7 @@ export function testVmConfig(overrides: Partial<VmConfig> & { kernelPath?: strin
       interruptMode: "emulated",
       console: { kind: "none" },
       unmappedMmio: "ignore",
+      rng: true,
     },
     ...rest,
   };

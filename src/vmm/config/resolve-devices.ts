@@ -87,5 +87,6 @@ export function resolveDevices(
     interruptMode: devices.interrupt_mode ?? "none",
     console,
     unmappedMmio: devices.unmapped_mmio ?? "ignore",
+    rng: devices.rng ?? true,
   };
 }

@@ -354,6 +354,8 @@ const devicesSection = z.strictObject({
   // Our additions.
   console: consoleSpec.optional(),
   unmapped_mmio: unmappedMmio.optional(),
+  /** The board's default virtio-rng device (riscv virt); false leaves it out. */
+  rng: z.boolean().optional(),
 });
 
 export const vmConfigFileSchema = z.strictObject({

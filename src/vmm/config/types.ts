@@ -168,6 +168,8 @@ export interface DevicesConfig {
   readonly interruptMode: InterruptMode;
   readonly console: ConsoleConfig;
   readonly unmappedMmio: UnmappedMmioPolicy;
+  /** `[devices] rng`: whether the board adds its default virtio-rng device (default true). */
+  readonly rng: boolean;
 }
 
 /** One resolved, validated VM. */
