@@ -122,6 +122,18 @@ describe("RISC-V guests on the emulated backend", () => {
     expect(exitCode).toBe(0);
   });
 
+  test("SBI: set_timer(0) is pending at once; HSM suspend (retentive and non-retentive) wakes on an IPI", async () => {
+    const { exitCode, output } = await run([guestConfig("hsm-suspend", { cpus: 2 })]);
+    expect(output).toContain("hsm-suspend: set_timer(0) pending at once, set_timer(-1) cleared");
+    expect(output).toContain("hsm-suspend: retentive suspend woken by an IPI");
+    expect(output).toContain(
+      "hsm-suspend: non-retentive suspend woken by an IPI, resumed with a0, a1, satp, SIE as specified",
+    );
+    expect(output).not.toContain("FAIL");
+    expect(output).toContain("hsm-suspend: ok");
+    expect(exitCode).toBe(0);
+  });
+
   test("axvisor hypercalls reach the VMM's handler with their arguments; the result goes back in a1", async () => {
     const calls: Array<[bigint, readonly bigint[]]> = [];
     const { exitCode, output } = await run([guestConfig("hypercall")], (vmm) =>

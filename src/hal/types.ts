@@ -389,6 +389,12 @@ export interface RiscvVcpuOps {
   /** Perform a fence before the next guest instruction (SBI RFENCE): drop decoded code and/or translations. */
   fence(kind: "fence.i" | "sfence.vma" | "hfence.vvma" | "hfence.gvma"): void;
   /**
+   * Program the guest's supervisor timer for SBI TIME set_timer, as KVM does on harts with Sstc: the VS-level
+   * comparator (vstimecmp) takes `deadline` (guest `time` ticks), and VSTIP follows `time >= deadline` from then on
+   * without further exits. A deadline already reached makes the interrupt pending at once; a later one clears it.
+   */
+  setTimer(deadline: bigint): void;
+  /**
    * The hart's `cycle` or `instret` counter as M-mode firmware controls it for the SBI PMU extension: preset it
    * (mcycle/minstret) to `value`, and/or let it count or freeze it (`running`, mcountinhibit).
    */

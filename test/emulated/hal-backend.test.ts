@@ -223,6 +223,39 @@ describe("emulated backend (HAL)", () => {
     }
   });
 
+  test("SBI set_timer (riscv.setTimer) arms the hart's VS comparator: past is pending at once, future fires mid-run", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC, A.t0));
+    p.emit(A.li(A.t0, 1 << 5), A.csrw(CSR_SIE, A.t0)); // STIE
+    p.emit(A.li(A.a7, 0x11), A.ecall()); // let the host program the timer
+    p.emit(A.csrsi(CSR_SSTATUS, 2)); // sstatus.SIE
+    const spin = p.pc;
+    p.emit(A.jal(0, spin - p.pc)); // spin: only the hart's own comparator can end this
+    while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
+    p.emit(A.csrr(A.a0, CSR_SCAUSE), A.li(A.a7, 0x22), A.ecall());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu, vm } = env;
+      const riscv = vcpu.riscv;
+      expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x11n });
+      riscv.setTimer(0n);
+      expect(vcpu.hasPendingInterrupt()).toBe(true);
+      riscv.setTimer((1n << 64n) - 1n);
+      expect(vcpu.hasPendingInterrupt()).toBe(false);
+      expect(vcpu.hardwareTimerDeadline()).toBeUndefined();
+      const deadline = vm.currentTime() + 1000; // 100 µs at 10 MHz
+      riscv.setTimer(BigInt(deadline));
+      expect(vcpu.hardwareTimerDeadline()).toBe(deadline);
+      const exit = runUntilExit(vcpu);
+      expect(exit).toMatchObject({ kind: "SbiCall", extensionId: 0x22n });
+      if (exit.kind !== "SbiCall") throw new Error("unreachable");
+      expect(exit.args[0]).toBe((1n << 63n) | 5n);
+      expect(vm.currentTime()).toBeGreaterThanOrEqual(deadline);
+    } finally {
+      env.close();
+    }
+  });
+
   test("the instruction budget ends run() with Nothing; kick ends it early", () => {
     const p = new A.Program(GUEST_RAM);
     p.label("loop")

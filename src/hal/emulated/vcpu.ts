@@ -20,6 +20,7 @@ import {
   CSR_MCOUNTINHIBIT,
   CSR_MEDELEG,
   CSR_MIDELEG,
+  CSR_VSTIMECMP,
   ENVCFG_HI_STCE,
   FS_INITIAL,
   HSTATUS_SPV,
@@ -360,6 +361,11 @@ export class EmulatedVcpu implements HalVcpu {
           h.flushGstage();
           return;
       }
+    },
+    setTimer: (deadline) => {
+      this.#check("setTimer");
+      const v = BigInt.asUintN(64, deadline);
+      csrWrite(this.#hart, CSR_VSTIMECMP, Number(v & 0xffff_ffffn) | 0, Number(v >> 32n) | 0);
     },
     setHardwareCounter: (counter, change) => {
       this.#check("setHardwareCounter");

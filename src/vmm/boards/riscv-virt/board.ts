@@ -124,6 +124,7 @@ export class RiscvVirtBoard implements Board {
   }
 
   poll(): void {
+    this.#attached?.sbi.poll();
     this.#attached?.clintTimer?.poll();
     this.#attached?.rtcAlarm.poll();
     this.#htif?.poll();
