@@ -159,6 +159,11 @@ export interface BackendSupport {
   readonly reason: string;
   /** Guest architectures this backend can run on this host (empty when unavailable). */
   readonly archs: readonly GuestArch[];
+  /**
+   * The largest memory region (one `HalVm.allocateMemory`) the backend can give, in bytes, when it has a limit of
+   * its own beyond what the host can give (the emulated backend: 4 GiB); undefined when it has none.
+   */
+  readonly maxMemoryRegionSize?: number;
 }
 
 /** A backend module's factory (one per backend, typed against this interface). */

@@ -18,7 +18,8 @@ import {
 import { GSTAGE_ROOT_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5 } from "../../src/arch/riscv64/registers.ts";
 import { IRQ_M_TIMER, IRQ_S_TIMER } from "../../src/arch/riscv64/traps.ts";
-import { emulatedBackend } from "../../src/hal/emulated/index.ts";
+import { EMULATED_MAX_REGION_SIZE, type EmulatedVm, emulatedBackend } from "../../src/hal/emulated/index.ts";
+import { MEM_BLOCK_MAX_SIZE } from "../../src/hal/emulated/phys-memory.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
 import { HalError } from "../../src/hal/types.ts";
@@ -91,6 +92,26 @@ describe("emulated backend (HAL)", () => {
     expect(() => vm.allocateMemory(4096, { hostPhysAddr: 0x8000_1000 })).toThrow(HalError);
     expect(() => vm.allocateMemory(100)).toThrow(/multiple of 4 KiB/);
     expect(() => hv.createVm({ arch: "x86_64", vmId: 2, cpuCount: 1 })).toThrow(/riscv64 guests only/);
+  });
+
+  test("memory regions up to 4 GiB, mapped inside as 1 GiB blocks; larger ones are refused with the limit", () => {
+    expect(emulatedBackend.hasHardwareSupport().maxMemoryRegionSize).toBe(EMULATED_MAX_REGION_SIZE);
+    expect(EMULATED_MAX_REGION_SIZE).toBe(2 ** 32);
+    using hv = emulatedBackend.open();
+    using vm = hv.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1 }) as EmulatedVm;
+    // Allocated lazily by the host: untouched pages of these buffers cost nothing.
+    const big = vm.allocateMemory(EMULATED_MAX_REGION_SIZE);
+    const blocks = vm.memory.regions.filter((r) => r.base >= big.hostPhysAddr);
+    expect(blocks.map((r) => [r.base - big.hostPhysAddr, r.end - r.base])).toEqual(
+      [0, 1, 2, 3].map((i) => [i * MEM_BLOCK_MAX_SIZE, MEM_BLOCK_MAX_SIZE]),
+    );
+    // The top byte of the region is reachable through its block.
+    big.bytes[big.bytes.length - 1] = 0x5a;
+    const top = vm.memory.find(big.hostPhysAddr + EMULATED_MAX_REGION_SIZE - 1);
+    expect(top?.block.bytes[MEM_BLOCK_MAX_SIZE - 1]).toBe(0x5a);
+    expect(() => vm.allocateMemory(EMULATED_MAX_REGION_SIZE + 4096)).toThrow(
+      /one emulated memory region holds at most 4294967296 bytes/,
+    );
   });
 
   test("currentTime is monotonic in timebase ticks", () => {
