@@ -36,6 +36,7 @@ import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
+import { PmpState } from "./pmp.ts";
 import { HartStats } from "./stats.ts";
 import { TlbSet } from "./tlb.ts";
 
@@ -200,6 +201,9 @@ export class Hart implements MemoryClient {
   instretFrozen = 0;
   cycleFrozen = 0;
 
+  // --- physical memory protection (pmp.ts) ---
+  readonly pmp = new PmpState();
+
   // --- LR/SC reservation (physical address) ---
   reservationValid = false;
   reservationAddr = 0;
@@ -266,6 +270,8 @@ export class Hart implements MemoryClient {
     this.stimecmpLo = this.stimecmpHi = -1;
     this.vstimecmpLo = this.vstimecmpHi = -1;
     this.stimerPending = this.vstimerPending = false;
+    // PMP entries reset to OFF and unlocked (the spec zeroes A and L; we clear the rest too).
+    this.pmp.reset();
     this.reservationValid = false;
     this.stop = STOP_NONE;
     this.flushAllTlbs();

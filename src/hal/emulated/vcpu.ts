@@ -20,6 +20,8 @@ import {
   CSR_MCOUNTINHIBIT,
   CSR_MEDELEG,
   CSR_MIDELEG,
+  CSR_PMPADDR0,
+  CSR_PMPCFG0,
   CSR_VSTIMECMP,
   ENVCFG_HI_STCE,
   FS_INITIAL,
@@ -30,6 +32,11 @@ import {
   MIDELEG_READ_ONLY_ONE,
   MSTATUS_FS_SHIFT,
   MSTATUS_SPP,
+  PMP_A_NAPOT,
+  PMP_A_SHIFT,
+  PMP_R,
+  PMP_W,
+  PMP_X,
 } from "../../arch/riscv64/csr.ts";
 import {
   ATP_HI_ID_SHIFT,
@@ -180,7 +187,11 @@ export class EmulatedVcpu implements HalVcpu {
     h.mipExt = ext;
     this.#exits.pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
-    // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
+    // The state a KVM host keeps its guests under (the VMM is the HS-mode software). PMP as M-mode firmware
+    // (OpenSBI) leaves it for S-mode: one entry opening all of physical memory, without which every S/U access,
+    // the guest's included, would fail.
+    csrWrite(h, CSR_PMPADDR0, -1, -1);
+    csrWrite(h, CSR_PMPCFG0, (PMP_A_NAPOT << PMP_A_SHIFT) | PMP_R | PMP_W | PMP_X, 0);
     csrWrite(h, CSR_MEDELEG, MEDELEG_MASK, 0);
     csrWrite(h, CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
     h.hedeleg = KVM_HEDELEG;
