@@ -4,6 +4,7 @@
  */
 
 import { COUNTINHIBIT_CY, COUNTINHIBIT_IR } from "../../arch/riscv64/csr.ts";
+import { MIP_STIP, MIP_VSTIP } from "../../arch/riscv64/traps.ts";
 import type { Hart } from "./hart.ts";
 import { signedValue, unsignedValue } from "./split64.ts";
 
@@ -42,6 +43,32 @@ export function timerDeadline(h: Hart): number | undefined {
     if (d < 2 ** 53 && (deadline === undefined || d < deadline)) deadline = Math.max(0, d);
   }
   return deadline;
+}
+
+/**
+ * When an Sstc comparator can next wake a halted hart (WFI), seen at time `now`: an armed deadline still ahead;
+ * `now + 1` for one already reached whose interrupt is enabled in mie (it is pending: whoever asks read its clock
+ * just before the deadline passed, and must not sleep past it); never for one reached but masked. Undefined when
+ * nothing can wake the hart this way.
+ */
+export function wakeDeadline(h: Hart, now: number): number | undefined {
+  let best: number | undefined;
+  const consider = (deadline: number, enableBit: number): void => {
+    let at: number;
+    if (deadline > now) at = deadline;
+    else if ((h.mie & enableBit) !== 0) at = now + 1;
+    else return;
+    if (best === undefined || at < best) best = at;
+  };
+  if (h.stce()) {
+    const d = unsignedValue(h.stimecmpLo, h.stimecmpHi);
+    if (d < 2 ** 53) consider(d, MIP_STIP);
+  }
+  if (h.vstce()) {
+    const d = unsignedValue(h.vstimecmpLo, h.vstimecmpHi) - signedValue(h.htimedeltaLo, h.htimedeltaHi);
+    if (d < 2 ** 53) consider(Math.max(0, d), MIP_VSTIP);
+  }
+  return best;
 }
 
 /** minstret: the retired-instruction count, or its frozen value while mcountinhibit.IR is set. */

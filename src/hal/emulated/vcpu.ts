@@ -84,7 +84,7 @@ import { Hart, STOP_NONE } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
-import { presetCycle, presetInstret, timeNow, timerDeadline, updateTimers } from "./timers.ts";
+import { presetCycle, presetInstret, timeNow, updateTimers, wakeDeadline } from "./timers.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
 import type { EmulatedVm } from "./vm.ts";
 
@@ -330,7 +330,8 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   hardwareTimerDeadline(): number | undefined {
-    return timerDeadline(this.#hart);
+    const h = this.#hart;
+    return wakeDeadline(h, timeNow(h));
   }
 
   /**
