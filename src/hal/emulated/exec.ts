@@ -462,6 +462,18 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_WFI:
       return execWfi(h, d);
     case D.OP_SFENCE_VMA:
+      // What each fence drops (privileged spec 1.12 sections 4.2.1 and 8.3.2; the TLB sets are described in tlb.ts):
+      // - SFENCE.VMA with V=0 (HS/S): the host S/U contexts; never guest translations (riscv-hyp-tests: "hs sfence
+      //   does not affect guest level tlb entries").
+      // - SFENCE.VMA with V=1 (VS): the guest contexts (composed GVA→HPA entries); never host ones ("vs sfence does
+      //   not affect hypervisor level tlb entries"), nor the G-stage cache: VS-mode may only order VS-stage updates,
+      //   and G-stage changes need HFENCE.GVMA (a host like KVM relies on exactly that).
+      // - HFENCE.VVMA: the guest contexts and the G-stage cache too. The spec would allow keeping G-stage entries,
+      //   but QEMU and Spike (whose TLBs hold only whole translations) re-walk both stages after it, and
+      //   riscv-hyp-tests' hfence test expects that: an HLV after HFENCE.VVMA sees a G-stage PTE changed before it.
+      // - HFENCE.GVMA: the G-stage cache and every guest context (composed entries depend on the G-stage).
+      // ASID, VMID and address operands narrow nothing but the address case of SFENCE.VMA/HFENCE.VVMA: our TLB is
+      // not tagged by ASID or VMID, and dropping more than asked is always allowed.
       if (h.priv === PRV_U) return privilegeFault(h, d);
       if (h.virt) {
         if ((h.hstatus & HSTATUS_VTVM) !== 0) {
@@ -497,8 +509,12 @@ export function execute(h: Hart, d: Insn): number {
       }
       if (d.op === D.OP_HFENCE_GVMA || rs1 === 0) h.stats.flushesHfence++;
       if (d.op === D.OP_HFENCE_GVMA) h.flushGstage();
-      else if (rs1 === 0) h.flushGuestTlbs();
-      else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
+      else {
+        // HFENCE.VVMA: see SFENCE.VMA above for why the G-stage cache goes too.
+        h.flushGstageCache();
+        if (rs1 === 0) h.flushGuestTlbs();
+        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
+      }
       h.pc += d.len;
       return EXEC_END;
     case D.OP_CSRRW:

@@ -373,10 +373,19 @@ export class Hart implements MemoryClient {
     this.gtlbTag.fill(Number.NaN);
   }
 
-  /** G-stage translations changed (hgatp write, HFENCE.GVMA): drop them and every composed guest entry. */
+  /**
+   * G-stage translations changed (hgatp write, HFENCE.GVMA): drop them and every composed guest entry. An hgatp
+   * write flushes even though the spec asks no fence of it: the TLBs are not tagged by VMID, so a new VMID or
+   * root must not find the old guest's translations.
+   */
   flushGstage(): void {
-    this.gtlbTag.fill(Number.NaN);
+    this.flushGstageCache();
     this.flushGuestTlbs();
+  }
+
+  /** Drop the G-stage translation cache only (the walks' `gtlb*` arrays). */
+  flushGstageCache(): void {
+    this.gtlbTag.fill(Number.NaN);
   }
 
   /** SFENCE.VMA/HFENCE.VVMA with an address: drop that address from the host (V=0) or guest (V=1) contexts. */

@@ -365,8 +365,11 @@ export class EmulatedVcpu implements HalVcpu {
           // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here.
           return;
         case "sfence.vma":
+          // A guest's sfence.vma acts on its VS-stage translations (exec.ts says what each fence drops).
+          h.flushGuestTlbs();
+          return;
         case "hfence.vvma":
-          // A guest's sfence.vma acts on its VS-stage translations, which is what hfence.vvma drops too.
+          h.flushGstageCache();
           h.flushGuestTlbs();
           return;
         case "hfence.gvma":
