@@ -437,6 +437,39 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
     ]);
   });
 
+  test("a G-stage PTE changed without HFENCE.GVMA: seen after a full VS SFENCE.VMA, not after an addressed one", () => {
+    for (const [fence, expected] of [
+      [A.sfenceVma(), 0x222n], // riscv-hyp-tests' second_stage_only_translation, as QEMU and Spike behave
+      [A.sfenceVma(A.t0), 0x111n], // allowed to stay stale: only HFENCE.GVMA orders G-stage updates
+    ] as const) {
+      const { f } = vsGuest();
+      const gpa = 0x8000_5000;
+      f.write64(RAM_BASE + 0x10_5000, 0x111n);
+      f.write64(RAM_BASE + 0x10_6000, 0x222n);
+      const groot = Number(f.hart.hgatpLo >>> 0) * 4096;
+      const leaf = leafPteAddress(f, groot, 3, gpa, GSTAGE_ROOT_ENTRIES);
+      // The guest (vsatp bare) reads the page, then HS remaps it with a plain store, then the guest fences.
+      f.write(RAM_BASE + 0x10_0000, [...A.li(A.t0, gpa), A.ld(A.a0, A.t0), A.ecall()].flat());
+      f.enter("VS", 0x8000_0000);
+      f.run(10);
+      const hs = RAM_BASE + 0x1000;
+      f.write(
+        hs,
+        [
+          ...A.li(A.s2, leaf),
+          ...A.li(A.s3, pte(RAM_BASE + 0x10_6000, RWX | U | V | PTE_A | PTE_D)),
+          A.sd(A.s3, A.s2),
+        ].flat(),
+      );
+      f.enter("HS", hs);
+      f.run(10);
+      f.write(RAM_BASE + 0x10_0100, [fence, A.ld(A.a1, A.t0), A.ecall()]);
+      f.enter("VS", 0x8000_0100);
+      f.run(3);
+      expect([f.x(A.a0), f.x(A.a1)]).toEqual([0x111n, expected]);
+    }
+  });
+
   test("SFENCE.VMA in VS-mode leaves the HS translations cached; SFENCE.VMA in HS leaves the guest's", () => {
     const { f } = vsGuest();
     const t = new Tables(f);

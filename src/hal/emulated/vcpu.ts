@@ -365,10 +365,8 @@ export class EmulatedVcpu implements HalVcpu {
           // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here.
           return;
         case "sfence.vma":
-          // A guest's sfence.vma acts on its VS-stage translations (exec.ts says what each fence drops).
-          h.flushGuestTlbs();
-          return;
         case "hfence.vvma":
+          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why).
           h.flushGstageCache();
           h.flushGuestTlbs();
           return;
