@@ -4,8 +4,8 @@
  * small helpers that keep derived state consistent (TLB contexts and flushes, status predicates). What acts on
  * the state is in plain functions taking the hart: instruction semantics in `exec.ts`, the CSR file in
  * `csr-file.ts`, trap entry and return in `trap.ts`, interrupts in `interrupts.ts`, time and counters in
- * `timers.ts`, the slow memory paths in `memory-slow.ts`, translation in `mmu.ts`, the decode caches and compiler
- * in `block.ts`/`jit.ts`.
+ * `timers.ts`, the slow memory paths in `memory-slow.ts`, translation in `mmu.ts`, physical memory protection in
+ * `pmp.ts`, the decode caches and compiler in `block.ts`/`jit.ts`.
  *
  * Conventions:
  * - Integer registers are two Int32Array(32) halves (`xlo`, `xhi`); x0 is kept zero by every writer.
