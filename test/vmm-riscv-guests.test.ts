@@ -12,7 +12,7 @@ const guests = join(import.meta.dir, "guests/riscv");
 
 function guestConfig(
   guest: string,
-  options: { id?: number; cpus?: number; name?: string; extra?: string } = {},
+  options: { id?: number; cpus?: number; name?: string; extra?: string; ramBytes?: number } = {},
 ): VmConfig {
   const text = `
 [base]
@@ -25,7 +25,7 @@ backend = "emulated"
 [kernel]
 kernel_path = "${guest}.bin"
 kernel_load_addr = 0x8020_0000
-memory_regions = [[0x8000_0000, 0x100_0000, 0x7, 0]]
+memory_regions = [[0x8000_0000, ${options.ramBytes ?? 0x100_0000}, 0x7, 0]]
 
 [devices]
 console = "stdout"
@@ -100,6 +100,22 @@ describe("RISC-V guests on the emulated backend", () => {
     expect(exitCode).toBe(0);
   });
 
+  test("counters: user mode reads time/cycle/instret (scounteren as KVM sets it); SBI PMU starts, stops, presets", async () => {
+    const { exitCode, output } = await run([guestConfig("counters")]);
+    expect(output).toContain("counters: user mode read time, cycle and instret");
+    expect(output).not.toContain("FAIL");
+    expect(output).toContain("counters: ok");
+    expect(exitCode).toBe(0);
+  });
+
+  test("guest RAM above 2 GiB: a 3 GiB region, loads, stores, atomics and code near its top", async () => {
+    // The buffers are allocated lazily by the host: the guest touches a few pages, so this costs little memory.
+    const { exitCode, output } = await run([guestConfig("bigmem", { ramBytes: 3 * 2 ** 30 })]);
+    expect(output).not.toContain("FAIL");
+    expect(output).toContain("bigmem: ok");
+    expect(exitCode).toBe(0);
+  });
+
   test("an interrupt raised by a device (UART THRE) reaches the guest through the PLIC", async () => {
     const { exitCode, output } = await run([guestConfig("plic")]);
     expect(output).toContain("plic: claimed source 10 on context 1");
@@ -111,6 +127,18 @@ describe("RISC-V guests on the emulated backend", () => {
     const { exitCode, output } = await run([guestConfig("smp", { cpus: 2 })]);
     expect(output).toContain("smp: hart 1 up, opaque 0x5a5a0000c0ffee11");
     expect(output).toContain("smp: ok");
+    expect(exitCode).toBe(0);
+  });
+
+  test("SBI: set_timer(0) is pending at once; HSM suspend (retentive and non-retentive) wakes on an IPI", async () => {
+    const { exitCode, output } = await run([guestConfig("hsm-suspend", { cpus: 2 })]);
+    expect(output).toContain("hsm-suspend: set_timer(0) pending at once, set_timer(-1) cleared");
+    expect(output).toContain("hsm-suspend: retentive suspend woken by an IPI");
+    expect(output).toContain(
+      "hsm-suspend: non-retentive suspend woken by an IPI, resumed with a0, a1, satp, SIE as specified",
+    );
+    expect(output).not.toContain("FAIL");
+    expect(output).toContain("hsm-suspend: ok");
     expect(exitCode).toBe(0);
   });
 

@@ -9,6 +9,7 @@ import { BootTimer } from "./boot-timer.ts";
 import { Bus } from "./bus.ts";
 import { Clint } from "./clint.ts";
 import { CmosRtc } from "./cmos-rtc.ts";
+import { GoldfishRtc } from "./goldfish-rtc.ts";
 import { I8042 } from "./i8042.ts";
 import { LevelIrqLine } from "./irq.ts";
 import { Plic } from "./plic.ts";
@@ -38,6 +39,7 @@ function machine() {
     { base: 0x0014_0000, dev: new UnclaimedPort({ maxTrackedPorts: 8 }), size: 0x100 },
     { base: 0x0015_0000, dev: new CmosRtc({ clock: () => 1_700_000_000_000 }), size: 2 },
     { base: 0x0016_0000, dev: new AcpiPm1({ sci: line(), onSleep: () => {} }), size: 6 },
+    { base: 0x0017_0000, dev: new GoldfishRtc({ irq: line(), clock: () => BigInt(t++) * 1000n }), size: 0x1000 },
   ];
   const bus = new Bus("mmio");
   for (const d of devices) bus.insert(d.base, d.size, d.dev);

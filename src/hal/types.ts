@@ -159,6 +159,11 @@ export interface BackendSupport {
   readonly reason: string;
   /** Guest architectures this backend can run on this host (empty when unavailable). */
   readonly archs: readonly GuestArch[];
+  /**
+   * The largest memory region (one `HalVm.allocateMemory`) the backend can give, in bytes, when it has a limit of
+   * its own beyond what the host can give (the emulated backend: 4 GiB); undefined when it has none.
+   */
+  readonly maxMemoryRegionSize?: number;
 }
 
 /** A backend module's factory (one per backend, typed against this interface). */
@@ -402,4 +407,18 @@ export interface RiscvVcpuOps {
   injectException(cause: number, tval: bigint): void;
   /** Perform a fence before the next guest instruction (SBI RFENCE): drop decoded code and/or translations. */
   fence(kind: "fence.i" | "sfence.vma" | "hfence.vvma" | "hfence.gvma"): void;
+  /**
+   * Program the guest's supervisor timer for SBI TIME set_timer, as KVM does on harts with Sstc: the VS-level
+   * comparator (vstimecmp) takes `deadline` (guest `time` ticks), and VSTIP follows `time >= deadline` from then on
+   * without further exits. A deadline already reached makes the interrupt pending at once; a later one clears it.
+   */
+  setTimer(deadline: bigint): void;
+  /**
+   * The hart's `cycle` or `instret` counter as M-mode firmware controls it for the SBI PMU extension: preset it
+   * (mcycle/minstret) to `value`, and/or let it count or freeze it (`running`, mcountinhibit).
+   */
+  setHardwareCounter(
+    counter: "cycle" | "instret",
+    change: { readonly value?: bigint; readonly running?: boolean },
+  ): void;
 }

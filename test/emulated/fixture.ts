@@ -3,8 +3,18 @@
  * run a number of instructions with either engine.
  */
 
+import {
+  CSR_PMPADDR0,
+  CSR_PMPCFG0,
+  PMP_A_NAPOT,
+  PMP_A_SHIFT,
+  PMP_R,
+  PMP_W,
+  PMP_X,
+} from "../../src/arch/riscv64/csr.ts";
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { PRV_M, PRV_S, PRV_U } from "../../src/arch/riscv64/traps.ts";
+import { csrWrite } from "../../src/hal/emulated/csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
@@ -33,7 +43,18 @@ export interface HartFixture {
 
 export type Mode = "M" | "HS" | "U" | "VS" | "VU";
 
-export function makeHart(options: { ramSize?: number; mmioExits?: boolean; hostTraps?: boolean } = {}): HartFixture {
+export function makeHart(
+  options: {
+    ramSize?: number;
+    mmioExits?: boolean;
+    hostTraps?: boolean;
+    /**
+     * "open" (default): PMP entry 0 opens all of physical memory to S and U, as M-mode firmware leaves it (without
+     * any entry, every S/U access fails). "reset": PMP as at reset, for tests of PMP itself.
+     */
+    pmp?: "open" | "reset";
+  } = {},
+): HartFixture {
   const memory = new PhysicalMemory();
   const ram = new MemBlock(new Uint8Array(options.ramSize ?? 4 << 20));
   memory.map(RAM_BASE, ram);
@@ -46,6 +67,10 @@ export function makeHart(options: { ramSize?: number; mmioExits?: boolean; hostT
     hostTraps: options.hostTraps ?? false,
   });
   hart.reset(RAM_BASE);
+  if ((options.pmp ?? "open") === "open") {
+    csrWrite(hart, CSR_PMPADDR0, -1, -1);
+    csrWrite(hart, CSR_PMPCFG0, (PMP_A_NAPOT << PMP_A_SHIFT) | PMP_R | PMP_W | PMP_X, 0);
+  }
   const fixture: HartFixture = {
     hart,
     memory,

@@ -18,7 +18,8 @@ import {
 import { GSTAGE_ROOT_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5 } from "../../src/arch/riscv64/registers.ts";
 import { IRQ_M_TIMER, IRQ_S_TIMER } from "../../src/arch/riscv64/traps.ts";
-import { emulatedBackend } from "../../src/hal/emulated/index.ts";
+import { EMULATED_MAX_REGION_SIZE, type EmulatedVm, emulatedBackend } from "../../src/hal/emulated/index.ts";
+import { MEM_BLOCK_MAX_SIZE } from "../../src/hal/emulated/phys-memory.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
 import { HalError } from "../../src/hal/types.ts";
@@ -91,6 +92,26 @@ describe("emulated backend (HAL)", () => {
     expect(() => vm.allocateMemory(4096, { hostPhysAddr: 0x8000_1000 })).toThrow(HalError);
     expect(() => vm.allocateMemory(100)).toThrow(/multiple of 4 KiB/);
     expect(() => hv.createVm({ arch: "x86_64", vmId: 2, cpuCount: 1 })).toThrow(/riscv64 guests only/);
+  });
+
+  test("memory regions up to 4 GiB, mapped inside as 1 GiB blocks; larger ones are refused with the limit", () => {
+    expect(emulatedBackend.hasHardwareSupport().maxMemoryRegionSize).toBe(EMULATED_MAX_REGION_SIZE);
+    expect(EMULATED_MAX_REGION_SIZE).toBe(2 ** 32);
+    using hv = emulatedBackend.open();
+    using vm = hv.createVm({ arch: "riscv64", vmId: 1, cpuCount: 1 }) as EmulatedVm;
+    // Allocated lazily by the host: untouched pages of these buffers cost nothing.
+    const big = vm.allocateMemory(EMULATED_MAX_REGION_SIZE);
+    const blocks = vm.memory.regions.filter((r) => r.base >= big.hostPhysAddr);
+    expect(blocks.map((r) => [r.base - big.hostPhysAddr, r.end - r.base])).toEqual(
+      [0, 1, 2, 3].map((i) => [i * MEM_BLOCK_MAX_SIZE, MEM_BLOCK_MAX_SIZE]),
+    );
+    // The top byte of the region is reachable through its block.
+    big.bytes[big.bytes.length - 1] = 0x5a;
+    const top = vm.memory.find(big.hostPhysAddr + EMULATED_MAX_REGION_SIZE - 1);
+    expect(top?.block.bytes[MEM_BLOCK_MAX_SIZE - 1]).toBe(0x5a);
+    expect(() => vm.allocateMemory(EMULATED_MAX_REGION_SIZE + 4096)).toThrow(
+      /one emulated memory region holds at most 4294967296 bytes/,
+    );
   });
 
   test("currentTime is monotonic in timebase ticks", () => {
@@ -218,6 +239,39 @@ describe("emulated backend (HAL)", () => {
       expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x33n });
       expect(vcpu.hardwareTimerDeadline()).toBe(2 ** 40);
       expect(() => vcpu.setInterruptLevel(IRQ_M_TIMER, true)).toThrow(/causes 1, 5 and 9/);
+    } finally {
+      env.close();
+    }
+  });
+
+  test("SBI set_timer (riscv.setTimer) arms the hart's VS comparator: past is pending at once, future fires mid-run", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC, A.t0));
+    p.emit(A.li(A.t0, 1 << 5), A.csrw(CSR_SIE, A.t0)); // STIE
+    p.emit(A.li(A.a7, 0x11), A.ecall()); // let the host program the timer
+    p.emit(A.csrsi(CSR_SSTATUS, 2)); // sstatus.SIE
+    const spin = p.pc;
+    p.emit(A.jal(0, spin - p.pc)); // spin: only the hart's own comparator can end this
+    while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
+    p.emit(A.csrr(A.a0, CSR_SCAUSE), A.li(A.a7, 0x22), A.ecall());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu, vm } = env;
+      const riscv = vcpu.riscv;
+      expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x11n });
+      riscv.setTimer(0n);
+      expect(vcpu.hasPendingInterrupt()).toBe(true);
+      riscv.setTimer((1n << 64n) - 1n);
+      expect(vcpu.hasPendingInterrupt()).toBe(false);
+      expect(vcpu.hardwareTimerDeadline()).toBeUndefined();
+      const deadline = vm.currentTime() + 1000; // 100 µs at 10 MHz
+      riscv.setTimer(BigInt(deadline));
+      expect(vcpu.hardwareTimerDeadline()).toBe(deadline);
+      const exit = runUntilExit(vcpu);
+      expect(exit).toMatchObject({ kind: "SbiCall", extensionId: 0x22n });
+      if (exit.kind !== "SbiCall") throw new Error("unreachable");
+      expect(exit.args[0]).toBe((1n << 63n) | 5n);
+      expect(vm.currentTime()).toBeGreaterThanOrEqual(deadline);
     } finally {
       env.close();
     }

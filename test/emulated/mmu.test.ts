@@ -382,6 +382,129 @@ describe("guest-page-fault reporting, HLV/HSV and TLB invalidation (executed)", 
     }
   });
 
+  /** Address of the leaf PTE for `va` in a table with `levels` levels (4 KiB leaves). */
+  function leafPteAddress(f: HartFixture, root: number, levels: number, va: number, rootEntries = 512): number {
+    let table = root;
+    for (let l = levels - 1; l > 0; l--) {
+      const index = Math.floor(va / 2 ** (12 + 9 * l)) % (l === levels - 1 ? rootEntries : 512);
+      table = Number((f.read64(table + index * 8) >> 10n) << 12n);
+    }
+    return table + (Math.floor(va / 4096) % 512) * 8;
+  }
+
+  test("what each fence drops, as riscv-hyp-tests' hfence test checks it: HLV after G-stage PTE changes", () => {
+    const { f } = vsGuest();
+    const gpa = 0x8000_5000;
+    const first = RAM_BASE + 0x10_5000; // where the G-stage maps `gpa`
+    const second = RAM_BASE + 0x10_6000;
+    f.write64(first, 0x111n);
+    f.write64(second, 0x222n);
+    const groot = Number(f.hart.hgatpLo >>> 0) * 4096;
+    const leaf = leafPteAddress(f, groot, 3, gpa, GSTAGE_ROOT_ENTRIES);
+    const oldPte = f.read64(leaf);
+    const newPte = pte(second, RWX | U | V | PTE_A | PTE_D);
+    const code = RAM_BASE + 0x1000;
+    f.write(
+      code,
+      [
+        ...A.li(A.t0, gpa),
+        ...A.li(A.s2, leaf),
+        ...A.li(A.s3, newPte),
+        ...A.li(A.s4, oldPte),
+        A.hlvD(A.a0, A.t0),
+        A.sd(A.s3, A.s2, 0), // remap the guest page without a fence
+        A.hlvD(A.a1, A.t0), // the cached translation: still the first page
+        A.hfenceVvma(),
+        A.hlvD(A.a2, A.t0), // re-walked: the second page
+        A.sd(A.s4, A.s2, 0), // map it back, no fence
+        A.hlvD(A.a3, A.t0), // cached: still the second page
+        A.sfenceVma(), // HS's SFENCE.VMA leaves guest translations alone
+        A.hlvD(A.a4, A.t0),
+        A.hfenceGvma(),
+        A.hlvD(A.a5, A.t0), // re-walked: the first page again
+      ].flat(),
+    );
+    f.hart.hstatus |= HSTATUS_SPVP;
+    f.enter("HS", code);
+    f.run(60);
+    expect([A.a0, A.a1, A.a2, A.a3, A.a4, A.a5].map((r) => f.x(r))).toEqual([
+      0x111n,
+      0x111n,
+      0x222n,
+      0x222n,
+      0x222n,
+      0x111n,
+    ]);
+  });
+
+  test("a G-stage PTE changed without HFENCE.GVMA: seen after a full VS SFENCE.VMA, not after an addressed one", () => {
+    for (const [fence, expected] of [
+      [A.sfenceVma(), 0x222n], // riscv-hyp-tests' second_stage_only_translation, as QEMU and Spike behave
+      [A.sfenceVma(A.t0), 0x111n], // allowed to stay stale: only HFENCE.GVMA orders G-stage updates
+    ] as const) {
+      const { f } = vsGuest();
+      const gpa = 0x8000_5000;
+      f.write64(RAM_BASE + 0x10_5000, 0x111n);
+      f.write64(RAM_BASE + 0x10_6000, 0x222n);
+      const groot = Number(f.hart.hgatpLo >>> 0) * 4096;
+      const leaf = leafPteAddress(f, groot, 3, gpa, GSTAGE_ROOT_ENTRIES);
+      // The guest (vsatp bare) reads the page, then HS remaps it with a plain store, then the guest fences.
+      f.write(RAM_BASE + 0x10_0000, [...A.li(A.t0, gpa), A.ld(A.a0, A.t0), A.ecall()].flat());
+      f.enter("VS", 0x8000_0000);
+      f.run(10);
+      const hs = RAM_BASE + 0x1000;
+      f.write(
+        hs,
+        [
+          ...A.li(A.s2, leaf),
+          ...A.li(A.s3, pte(RAM_BASE + 0x10_6000, RWX | U | V | PTE_A | PTE_D)),
+          A.sd(A.s3, A.s2),
+        ].flat(),
+      );
+      f.enter("HS", hs);
+      f.run(10);
+      f.write(RAM_BASE + 0x10_0100, [fence, A.ld(A.a1, A.t0), A.ecall()]);
+      f.enter("VS", 0x8000_0100);
+      f.run(3);
+      expect([f.x(A.a0), f.x(A.a1)]).toEqual([0x111n, expected]);
+    }
+  });
+
+  test("SFENCE.VMA in VS-mode leaves the HS translations cached; SFENCE.VMA in HS leaves the guest's", () => {
+    const { f } = vsGuest();
+    const t = new Tables(f);
+    t.next = RAM_BASE + 0x30_0000;
+    const root = t.alloc();
+    t.map(root, 3, 0x1000n, RAM_BASE + 0x5000, 0, R | W | PTE_A | PTE_D);
+    t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, RWX | PTE_A | PTE_D);
+    setSatp(f, SATP_MODE_SV39, root);
+    f.write64(RAM_BASE + 0x5000, 1n);
+    f.write64(RAM_BASE + 0x6000, 2n);
+    const leaf = leafPteAddress(f, root, 3, 0x1000);
+    const hs = RAM_BASE + 0x1000;
+    f.write(
+      hs,
+      [
+        ...A.li(A.s1, 0x1000),
+        A.ld(A.a0, A.s1),
+        ...A.li(A.s2, leaf),
+        ...A.li(A.s3, pte(RAM_BASE + 0x6000, R | W | V | PTE_A | PTE_D)),
+        A.sd(A.s3, A.s2, 0), // remap HS's page without a fence
+      ].flat(),
+    );
+    f.enter("HS", hs);
+    f.run(20);
+    // The guest (GPA 0x8000_0000 = host RAM + 1 MiB, vsatp bare) fences and traps back to HS.
+    f.write(RAM_BASE + 0x10_0000, [A.sfenceVma(), A.ecall()]);
+    f.enter("VS", 0x8000_0000);
+    f.run(2);
+    const again = RAM_BASE + 0x2000;
+    f.write(again, [A.ld(A.a1, A.s1), A.sfenceVma(), A.ld(A.a2, A.s1)]);
+    f.enter("HS", again);
+    f.run(3);
+    expect([f.x(A.a0), f.x(A.a1), f.x(A.a2)]).toEqual([1n, 1n, 2n]);
+  });
+
   test("an addressed SFENCE.VMA drops every 4 KiB piece of a superpage containing the address", () => {
     const f = makeHart({ ramSize: 8 << 20 });
     const t = new Tables(f);

@@ -44,7 +44,7 @@ import {
 import { ALL_INTERRUPTS } from "../../src/hal/emulated/constants.ts";
 import { STOP_HALT } from "../../src/hal/emulated/hart.ts";
 import { mipValue, setExternalLine, setHvip, wakeupPending } from "../../src/hal/emulated/interrupts.ts";
-import { timerDeadline, updateTimers } from "../../src/hal/emulated/timers.ts";
+import { timerDeadline, updateTimers, wakeDeadline } from "../../src/hal/emulated/timers.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -251,6 +251,29 @@ describe("interrupts", () => {
     f.hart.stimecmpLo = -1;
     f.hart.stimecmpHi = -1;
     expect(timerDeadline(f.hart)).toBe(500);
+  });
+
+  test("wake deadline: ahead, or at once when reached and enabled (read just as it passed), never when masked", () => {
+    const f = makeHart();
+    f.hart.menvcfgHi = ENVCFG_HI_STCE;
+    f.hart.henvcfgHi = ENVCFG_HI_STCE;
+    f.hart.vstimecmpLo = 1000;
+    f.hart.vstimecmpHi = 0;
+    expect(wakeDeadline(f.hart, 999)).toBe(1000);
+    // The clock passed the deadline after the caller's pending check: with VSTIE on, wake at once.
+    f.hart.mie = MIP_VSTIP;
+    expect(wakeDeadline(f.hart, 1000)).toBe(1001);
+    expect(wakeDeadline(f.hart, 5000)).toBe(5001);
+    // Masked, a reached deadline cannot wake the hart (a timer at once would wake it in a loop).
+    f.hart.mie = 0;
+    expect(wakeDeadline(f.hart, 1000)).toBeUndefined();
+    // A reached, masked comparator does not hide another one still ahead.
+    f.hart.stimecmpLo = 3000;
+    f.hart.stimecmpHi = 0;
+    expect(wakeDeadline(f.hart, 2000)).toBe(3000);
+    f.hart.stimecmpLo = f.hart.stimecmpHi = -1;
+    f.hart.vstimecmpLo = f.hart.vstimecmpHi = -1;
+    expect(wakeDeadline(f.hart, 2000)).toBeUndefined();
   });
 });
 

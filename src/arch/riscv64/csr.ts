@@ -83,6 +83,7 @@ export const CSR_MIP = 0x344;
 export const CSR_MTINST = 0x34a;
 export const CSR_MTVAL2 = 0x34b;
 export const CSR_PMPCFG0 = 0x3a0;
+export const CSR_PMPCFG2 = 0x3a2;
 export const CSR_PMPCFG15 = 0x3af;
 export const CSR_PMPADDR0 = 0x3b0;
 export const CSR_PMPADDR63 = 0x3ef;
@@ -202,3 +203,25 @@ export const COUNTEREN_IR = 1 << 2;
 /** mcountinhibit.CY and .IR (bit 1, TM, is read-only zero: time cannot be inhibited). */
 export const COUNTINHIBIT_CY = COUNTEREN_CY;
 export const COUNTINHIBIT_IR = COUNTEREN_IR;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Physical memory protection (privileged spec section 3.7): pmpcfg bytes and pmpaddr
+// ---------------------------------------------------------------------------------------------------------------
+export const PMP_R = 1 << 0;
+export const PMP_W = 1 << 1;
+export const PMP_X = 1 << 2;
+/** Address-matching mode, bits 4:3 of a pmpcfg byte. */
+export const PMP_A_SHIFT = 3;
+export const PMP_A = 3 << PMP_A_SHIFT;
+export const PMP_A_OFF = 0;
+export const PMP_A_TOR = 1;
+export const PMP_A_NA4 = 2;
+export const PMP_A_NAPOT = 3;
+/** Bits 6:5 are reserved (read as zero). */
+export const PMP_L = 1 << 7;
+/** RV64: each pmpcfg register holds 8 entries' bytes, and only the even-numbered ones exist. */
+export const PMP_ENTRIES_PER_CFG_RV64 = 8;
+/** RV64: pmpaddr holds bits 55:2 of a physical address (54 bits). */
+export const PMPADDR_BITS_RV64 = 54;
+/** pmpaddr counts 4-byte units (the address's bits 1:0 are not stored). */
+export const PMP_SHIFT = 2;

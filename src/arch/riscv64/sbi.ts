@@ -1,7 +1,7 @@
 /**
  * The RISC-V Supervisor Binary Interface, v2.0: error codes, extension and function ids, HSM hart states and
- * suspend types, SRST reset types and reasons (chapters 3 binary encoding, 4 base, 5 legacy, 6 TIME, 7 IPI,
- * 8 RFENCE, 9 HSM, 10 SRST, 12 DBCN). Ids and error codes are `bigint`s, as they travel in XLEN registers; the
+ * suspend types, SRST reset types and reasons, PMU events, counter info and flags (chapters 3 binary encoding,
+ * 4 base, 5 legacy, 6 TIME, 7 IPI, 8 RFENCE, 9 HSM, 10 SRST, 11 PMU, 12 DBCN). Ids and error codes are `bigint`s, as they travel in XLEN registers; the
  * enumerations passed in 32-bit arguments are numbers. The dispatcher is the board's (`vmm/boards/riscv-virt/sbi.ts`).
  */
 
@@ -15,6 +15,7 @@ export const SBI_ERR_INVALID_ADDRESS = -5n;
 export const SBI_ERR_ALREADY_AVAILABLE = -6n;
 export const SBI_ERR_ALREADY_STARTED = -7n;
 export const SBI_ERR_ALREADY_STOPPED = -8n;
+export const SBI_ERR_NO_SHMEM = -9n;
 
 /** Extension ids (a7). */
 export const SBI_EXT_0_1_SET_TIMER = 0x00n;
@@ -33,6 +34,7 @@ export const SBI_EXT_RFENCE = 0x52464e43n; // "RFNC"
 export const SBI_EXT_HSM = 0x48534dn; // "HSM"
 export const SBI_EXT_SRST = 0x53525354n; // "SRST"
 export const SBI_EXT_DBCN = 0x4442434en; // "DBCN"
+export const SBI_EXT_PMU = 0x504d55n; // "PMU"
 
 /** BASE function ids. */
 export const SBI_EXT_BASE_GET_SPEC_VERSION = 0n;
@@ -89,3 +91,65 @@ export const SBI_SRST_RESET_REASON_SYSFAIL = 1;
 export const SBI_EXT_DBCN_CONSOLE_WRITE = 0n;
 export const SBI_EXT_DBCN_CONSOLE_READ = 1n;
 export const SBI_EXT_DBCN_CONSOLE_WRITE_BYTE = 2n;
+
+/** PMU function ids. */
+export const SBI_EXT_PMU_NUM_COUNTERS = 0n;
+export const SBI_EXT_PMU_COUNTER_GET_INFO = 1n;
+export const SBI_EXT_PMU_COUNTER_CONFIG_MATCHING = 2n;
+export const SBI_EXT_PMU_COUNTER_START = 3n;
+export const SBI_EXT_PMU_COUNTER_STOP = 4n;
+export const SBI_EXT_PMU_COUNTER_FW_READ = 5n;
+export const SBI_EXT_PMU_COUNTER_FW_READ_HI = 6n;
+export const SBI_EXT_PMU_SNAPSHOT_SET_SHMEM = 7n;
+export const SBI_EXT_PMU_EVENT_GET_INFO = 8n;
+
+/** event_idx[19:16] is the event type, event_idx[15:0] the code. */
+export const SBI_PMU_EVENT_TYPE_SHIFT = 16;
+export const SBI_PMU_EVENT_CODE_MASK = 0xffff;
+export const SBI_PMU_EVENT_IDX_MASK = 0xf_ffff;
+/** Event types. */
+export const SBI_PMU_EVENT_TYPE_HW = 0x0;
+export const SBI_PMU_EVENT_TYPE_HW_CACHE = 0x1;
+export const SBI_PMU_EVENT_TYPE_HW_RAW = 0x2;
+export const SBI_PMU_EVENT_TYPE_FW = 0xf;
+/** Hardware general events (type 0). */
+export const SBI_PMU_HW_CPU_CYCLES = 1;
+export const SBI_PMU_HW_INSTRUCTIONS = 2;
+/** Firmware events (type 15). */
+export const SBI_PMU_FW_MISALIGNED_LOAD = 0;
+export const SBI_PMU_FW_MISALIGNED_STORE = 1;
+export const SBI_PMU_FW_ACCESS_LOAD = 2;
+export const SBI_PMU_FW_ACCESS_STORE = 3;
+export const SBI_PMU_FW_ILLEGAL_INSN = 4;
+export const SBI_PMU_FW_SET_TIMER = 5;
+export const SBI_PMU_FW_IPI_SENT = 6;
+export const SBI_PMU_FW_IPI_RECEIVED = 7;
+export const SBI_PMU_FW_FENCE_I_SENT = 8;
+export const SBI_PMU_FW_FENCE_I_RECEIVED = 9;
+export const SBI_PMU_FW_SFENCE_VMA_SENT = 10;
+export const SBI_PMU_FW_SFENCE_VMA_RECEIVED = 11;
+export const SBI_PMU_FW_SFENCE_VMA_ASID_SENT = 12;
+export const SBI_PMU_FW_SFENCE_VMA_ASID_RECEIVED = 13;
+export const SBI_PMU_FW_HFENCE_GVMA_SENT = 14;
+export const SBI_PMU_FW_HFENCE_GVMA_RECEIVED = 15;
+export const SBI_PMU_FW_HFENCE_GVMA_VMID_SENT = 16;
+export const SBI_PMU_FW_HFENCE_GVMA_VMID_RECEIVED = 17;
+export const SBI_PMU_FW_HFENCE_VVMA_SENT = 18;
+export const SBI_PMU_FW_HFENCE_VVMA_RECEIVED = 19;
+export const SBI_PMU_FW_HFENCE_VVMA_ASID_SENT = 20;
+export const SBI_PMU_FW_HFENCE_VVMA_ASID_RECEIVED = 21;
+
+/** counter_info: [11:0] CSR, [17:12] width - 1, [XLEN-1] type (0 hardware, 1 firmware). */
+export const SBI_PMU_CTR_INFO_WIDTH_SHIFT = 12n;
+export const SBI_PMU_CTR_INFO_TYPE_FW = 1n << 63n;
+
+/** config_matching flags. Bits 3..7 (VUINH, VSINH, UINH, SINH, MINH) are filtering hints. */
+export const SBI_PMU_CFG_FLAG_SKIP_MATCH = 1n << 0n;
+export const SBI_PMU_CFG_FLAG_CLEAR_VALUE = 1n << 1n;
+export const SBI_PMU_CFG_FLAG_AUTO_START = 1n << 2n;
+/** counter_start flags. */
+export const SBI_PMU_START_FLAG_SET_INIT_VALUE = 1n << 0n;
+export const SBI_PMU_START_FLAG_INIT_SNAPSHOT = 1n << 1n;
+/** counter_stop flags. */
+export const SBI_PMU_STOP_FLAG_RESET = 1n << 0n;
+export const SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT = 1n << 1n;

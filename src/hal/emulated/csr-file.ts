@@ -46,6 +46,10 @@ import {
   CSR_MTVAL,
   CSR_MTVAL2,
   CSR_MTVEC,
+  CSR_PMPADDR0,
+  CSR_PMPADDR63,
+  CSR_PMPCFG0,
+  CSR_PMPCFG15,
   CSR_SATP,
   CSR_SCAUSE,
   CSR_SCOUNTEREN,
@@ -119,6 +123,7 @@ import {
 } from "./constants.ts";
 import { type Hart, TLB_CONTEXTS } from "./hart.ts";
 import { mipValue } from "./interrupts.ts";
+import { readPmpaddr, readPmpcfg, writePmpaddr, writePmpcfg } from "./pmp.ts";
 import { highWord, lowWord, signedValue } from "./split64.ts";
 import { readCycle, readInstret, timeNow, updateTimers, virtualTime } from "./timers.ts";
 
@@ -271,8 +276,16 @@ export function csrRead(h: Hart, csr: number): void {
     case CSR_MHARTID:
       return setCsr(h, h.hartId, 0);
     default:
+      if (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15) {
+        const [lo, hi] = readPmpcfg(h.pmp, csr);
+        return setCsr(h, lo, hi);
+      }
+      if (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63) {
+        const [lo, hi] = readPmpaddr(h.pmp, csr);
+        return setCsr(h, lo, hi);
+      }
       // mvendorid/marchid/mimpid/mconfigptr (0: not implemented/non-commercial), hpm counters and events,
-      // PMP (no PMP entries: all read zero), trigger CSRs (no triggers: tselect/tdata* read zero).
+      // trigger CSRs (no triggers: tselect/tdata* read zero).
       return setCsr(h, 0, 0);
   }
 }
@@ -535,9 +548,18 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
       h.htimedeltaHi = hi;
       updateTimers(h, timeNow(h));
       return;
-    default:
-      // Read-only-zero registers (hpm counters/events, PMP, triggers, hgeie) ignore writes.
+    default: {
+      // PMP: TLB entries were filled under the old rules (they cache PMP's verdict for whole pages).
+      const pmpChanged =
+        (csr >= CSR_PMPCFG0 && csr <= CSR_PMPCFG15 && writePmpcfg(h.pmp, csr, lo, hi)) ||
+        (csr >= CSR_PMPADDR0 && csr <= CSR_PMPADDR63 && writePmpaddr(h.pmp, csr, lo, hi));
+      if (pmpChanged) {
+        h.stats.flushesOther++;
+        h.flushAllTlbs();
+      }
+      // Read-only-zero registers (hpm counters/events, PMP entries past 15, triggers, hgeie) ignore writes.
       return;
+    }
   }
 }
 

@@ -142,9 +142,16 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     const set = h.itlb;
     const i = (pc >>> 12) & TLB_MASK;
     const pageOff = pc & (PAGE_SIZE - 1);
-    if (set.xtag[i] !== pc - pageOff && translateFetch(h, pc) < 0) {
-      steps++;
-      continue;
+    if (set.xtag[i] !== pc - pageOff) {
+      if (translateFetch(h, pc) < 0) {
+        steps++;
+        continue;
+      }
+      if (set.xtag[i] !== pc - pageOff) {
+        // PMP allows this fetch but not the whole page: no exec TLB entry, so no decode cache either.
+        steps += Math.max(1, stepReference(h));
+        continue;
+      }
     }
     const code = set.xcode[i];
     if (code === undefined) {

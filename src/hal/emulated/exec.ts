@@ -462,6 +462,21 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_WFI:
       return execWfi(h, d);
     case D.OP_SFENCE_VMA:
+      // What each fence drops (privileged spec 1.12 sections 4.2.1 and 8.3.2; the TLB sets are described in tlb.ts):
+      // - SFENCE.VMA with V=0 (HS/S): the host S/U contexts; never guest translations (riscv-hyp-tests: "hs sfence
+      //   does not affect guest level tlb entries").
+      // - SFENCE.VMA with V=1 (VS): the guest contexts (composed GVA→HPA entries), never host ones ("vs sfence does
+      //   not affect hypervisor level tlb entries"). Without an address it drops the G-stage cache too: the spec
+      //   lets VS-mode fences order VS-stage updates only (G-stage changes need HFENCE.GVMA), but QEMU and Spike,
+      //   whose TLBs hold only whole translations, re-walk both stages after any fence, and riscv-hyp-tests'
+      //   second_stage_only_translation expects that (a guest remaps its own G-stage page, then sfence.vma). An
+      //   addressed one keeps it: it cannot name a guest-physical page, and Linux issues tens of thousands of
+      //   them per boot (under a hundred full ones).
+      // - HFENCE.VVMA: the guest contexts and the G-stage cache, for the same reason (riscv-hyp-tests' hfence test:
+      //   an HLV after HFENCE.VVMA sees a G-stage PTE changed before it).
+      // - HFENCE.GVMA: the G-stage cache and every guest context (composed entries depend on the G-stage).
+      // ASID, VMID and address operands narrow nothing but the address case of SFENCE.VMA/HFENCE.VVMA: our TLB is
+      // not tagged by ASID or VMID, and dropping more than asked is always allowed.
       if (h.priv === PRV_U) return privilegeFault(h, d);
       if (h.virt) {
         if ((h.hstatus & HSTATUS_VTVM) !== 0) {
@@ -470,6 +485,7 @@ export function execute(h: Hart, d: Insn): number {
         }
         if (rs1 === 0) {
           h.stats.flushesSfence++;
+          h.flushGstageCache();
           h.flushGuestTlbs();
         } else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       } else {
@@ -497,8 +513,12 @@ export function execute(h: Hart, d: Insn): number {
       }
       if (d.op === D.OP_HFENCE_GVMA || rs1 === 0) h.stats.flushesHfence++;
       if (d.op === D.OP_HFENCE_GVMA) h.flushGstage();
-      else if (rs1 === 0) h.flushGuestTlbs();
-      else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
+      else {
+        // HFENCE.VVMA: see SFENCE.VMA above for why the G-stage cache goes too.
+        h.flushGstageCache();
+        if (rs1 === 0) h.flushGuestTlbs();
+        else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
+      }
       h.pc += d.len;
       return EXEC_END;
     case D.OP_CSRRW:

@@ -4,8 +4,8 @@
  * small helpers that keep derived state consistent (TLB contexts and flushes, status predicates). What acts on
  * the state is in plain functions taking the hart: instruction semantics in `exec.ts`, the CSR file in
  * `csr-file.ts`, trap entry and return in `trap.ts`, interrupts in `interrupts.ts`, time and counters in
- * `timers.ts`, the slow memory paths in `memory-slow.ts`, translation in `mmu.ts`, the decode caches and compiler
- * in `block.ts`/`jit.ts`.
+ * `timers.ts`, the slow memory paths in `memory-slow.ts`, translation in `mmu.ts`, physical memory protection in
+ * `pmp.ts`, the decode caches and compiler in `block.ts`/`jit.ts`.
  *
  * Conventions:
  * - Integer registers are two Int32Array(32) halves (`xlo`, `xhi`); x0 is kept zero by every writer.
@@ -36,6 +36,7 @@ import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
+import { PmpState } from "./pmp.ts";
 import { HartStats } from "./stats.ts";
 import { TlbSet } from "./tlb.ts";
 
@@ -200,6 +201,9 @@ export class Hart implements MemoryClient {
   instretFrozen = 0;
   cycleFrozen = 0;
 
+  // --- physical memory protection (pmp.ts) ---
+  readonly pmp = new PmpState();
+
   // --- LR/SC reservation (physical address) ---
   reservationValid = false;
   reservationAddr = 0;
@@ -266,6 +270,8 @@ export class Hart implements MemoryClient {
     this.stimecmpLo = this.stimecmpHi = -1;
     this.vstimecmpLo = this.vstimecmpHi = -1;
     this.stimerPending = this.vstimerPending = false;
+    // PMP entries reset to OFF and unlocked (the spec zeroes A and L; we clear the rest too).
+    this.pmp.reset();
     this.reservationValid = false;
     this.stop = STOP_NONE;
     this.flushAllTlbs();
@@ -367,10 +373,19 @@ export class Hart implements MemoryClient {
     this.gtlbTag.fill(Number.NaN);
   }
 
-  /** G-stage translations changed (hgatp write, HFENCE.GVMA): drop them and every composed guest entry. */
+  /**
+   * G-stage translations changed (hgatp write, HFENCE.GVMA): drop them and every composed guest entry. An hgatp
+   * write flushes even though the spec asks no fence of it: the TLBs are not tagged by VMID, so a new VMID or
+   * root must not find the old guest's translations.
+   */
   flushGstage(): void {
-    this.gtlbTag.fill(Number.NaN);
+    this.flushGstageCache();
     this.flushGuestTlbs();
+  }
+
+  /** Drop the G-stage translation cache only (the walks' `gtlb*` arrays). */
+  flushGstageCache(): void {
+    this.gtlbTag.fill(Number.NaN);
   }
 
   /** SFENCE.VMA/HFENCE.VVMA with an address: drop that address from the host (V=0) or guest (V=1) contexts. */

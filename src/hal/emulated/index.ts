@@ -12,7 +12,7 @@ import {
   type HalVmOptions,
   type Hypervisor,
 } from "../types.ts";
-import { EmulatedVm } from "./vm.ts";
+import { EMULATED_MAX_REGION_SIZE, EmulatedVm } from "./vm.ts";
 
 class EmulatedHypervisor implements Hypervisor {
   readonly backend = "emulated" as const;
@@ -42,6 +42,7 @@ export const emulatedBackend: HalBackend = {
       available: true,
       reason: "pure TypeScript RV64GC+H hart (Sv39/Sv48, Sv39x4/Sv48x4, Sstc); runs on any host",
       archs: ["riscv64"],
+      maxMemoryRegionSize: EMULATED_MAX_REGION_SIZE,
     };
   },
   open(): Hypervisor {
@@ -50,4 +51,4 @@ export const emulatedBackend: HalBackend = {
 };
 
 export { EmulatedVcpu } from "./vcpu.ts";
-export { EmulatedVm } from "./vm.ts";
+export { EMULATED_MAX_REGION_SIZE, EmulatedVm } from "./vm.ts";

@@ -1,8 +1,9 @@
 /**
  * The slow paths of a hart's memory accesses; the fast paths (TLB hits) are inlined in exec.ts, interp.ts and the
- * compiled blocks. A miss translates through the MMU, fills the TLB, and performs the access: misaligned ones that
- * cross a page byte by byte, data accesses to non-RAM as MMIO stops (bare-machine VMs) or access faults. Also the
- * physical accesses of atomics and HLV/HSV, and instruction fetch without the decode caches.
+ * compiled blocks. A miss translates through the MMU, checks PMP (pmp.ts), fills the TLB when PMP allows the whole
+ * page, and performs the access: misaligned ones that cross a page byte by byte, data accesses to non-RAM as MMIO
+ * stops (bare-machine VMs) or access faults. Also the physical accesses of atomics and HLV/HSV, and instruction
+ * fetch without the decode caches.
  */
 
 import { HSTATUS_SPVP } from "../../arch/riscv64/csr.ts";
@@ -19,6 +20,7 @@ import {
 import { type Hart, STOP_MMIO } from "./hart.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, translate } from "./mmu.ts";
 import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { PMP_ALLOW_PAGE, PMP_DENY, pmpCheck } from "./pmp.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { raise, raiseTranslationFault } from "./trap.ts";
 
@@ -36,6 +38,18 @@ function translateData(h: Hart, va: number, access: Access, tinst: number): numb
 }
 
 /**
+ * PMP for a data access of `width` bytes at physical `pa` (virtual `va`) with the current effective privilege:
+ * PMP_ALLOW_PAGE, PMP_ALLOW_ONCE, or PMP_DENY after raising the access fault.
+ */
+function pmpData(h: Hart, va: number, pa: number, width: number, access: Access): number {
+  const verdict = pmpCheck(h.pmp, pa, width, access, h.dataPriv());
+  if (verdict === PMP_DENY) {
+    raise(h, access === ACCESS_WRITE ? CAUSE_STORE_ACCESS_FAULT : CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, h.dataVirt());
+  }
+  return verdict;
+}
+
+/**
  * Load `width` bytes at `va` (zero-extended: low word returned, high word in `ldHi`). When the access trapped
  * or stopped the hart for MMIO (then the instruction does not retire), `loadOk` is false and 0 is returned.
  */
@@ -46,6 +60,8 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   if (pageOff + width > PAGE_SIZE) return loadCrossPage(h, va, width, tinst);
   const pa = translateData(h, va, ACCESS_READ, tinst);
   if (pa < 0) return 0;
+  const pmp = pmpData(h, va, pa, width, ACCESS_READ);
+  if (pmp === PMP_DENY) return 0;
   const region = h.memory.find(pa);
   if (region === undefined) {
     if (h.mmioExits) {
@@ -58,7 +74,7 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   h.loadOk = true;
   const off = pa - region.base;
   const view = region.block.view;
-  h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan);
+  if (pmp === PMP_ALLOW_PAGE) h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan);
   return readView(view, off, width, h);
 }
 
@@ -69,7 +85,7 @@ function loadCrossPage(h: Hart, va: number, width: number, tinst: number): numbe
   h.loadOk = false;
   for (let k = 0; k < width; k++) {
     const pa = translateData(h, va + k, ACCESS_READ, tinst);
-    if (pa < 0) return 0;
+    if (pa < 0 || pmpData(h, va + k, pa, 1, ACCESS_READ) === PMP_DENY) return 0;
     const region = h.memory.find(pa);
     if (region === undefined) {
       // An access split across a page boundary into non-RAM: not a device access we can express.
@@ -99,6 +115,8 @@ export function storeSlow(
   if (pageOff + width > PAGE_SIZE) return storeCrossPage(h, va, width, lo, hi, tinst);
   const pa = translateData(h, va, ACCESS_WRITE, tinst);
   if (pa < 0) return false;
+  const pmp = pmpData(h, va, pa, width, ACCESS_WRITE);
+  if (pmp === PMP_DENY) return false;
   const region = h.memory.find(pa);
   if (region === undefined) {
     if (h.mmioExits) {
@@ -116,7 +134,7 @@ export function storeSlow(
     h.stats.storesToCode++;
     h.stats.codeInvalidations++;
     PhysicalMemory.invalidateCode(block, page);
-  } else {
+  } else if (pmp === PMP_ALLOW_PAGE) {
     h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan);
   }
   return true;
@@ -128,7 +146,7 @@ function storeCrossPage(h: Hart, va: number, width: number, lo: number, hi: numb
   const targets: { block: MemBlock; off: number }[] = [];
   for (let k = 0; k < width; k++) {
     const pa = translateData(h, va + k, ACCESS_WRITE, tinst);
-    if (pa < 0) return false;
+    if (pa < 0 || pmpData(h, va + k, pa, 1, ACCESS_WRITE) === PMP_DENY) return false;
     const region = h.memory.find(pa);
     if (region === undefined) {
       raise(h, CAUSE_STORE_ACCESS_FAULT, va + k, 0, 0, h.dataVirt());
@@ -177,6 +195,8 @@ export function atomicAddress(h: Hart, va: number, width: number, isLoadOnly: bo
   }
   const pa = translateData(h, va, isLoadOnly ? ACCESS_READ : ACCESS_WRITE, tinst);
   if (pa < 0) return -1;
+  // SC and AMOs need PMP write permission, which implies read (pmp.ts stores no W without R).
+  if (pmpData(h, va, pa, width, isLoadOnly ? ACCESS_READ : ACCESS_WRITE) === PMP_DENY) return -1;
   if (h.memory.find(pa) === undefined) {
     raise(h, isLoadOnly ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT, va, 0, 0, h.dataVirt());
     return -1;
@@ -211,7 +231,9 @@ export function hypervisorAddress(h: Hart, va: number, access: Access, hlvx: boo
     raiseTranslationFault(h, t, va, true, tinst);
     return -1;
   }
-  if (h.memory.find(t.pa) === undefined) {
+  // The access is made as VS or VU: PMP checks it at that privilege (HLVX reads need PMP read permission).
+  const pmpAccess = access === ACCESS_WRITE ? ACCESS_WRITE : ACCESS_READ;
+  if (pmpCheck(h.pmp, t.pa, 1, pmpAccess, priv) === PMP_DENY || h.memory.find(t.pa) === undefined) {
     raise(h, access === ACCESS_WRITE ? CAUSE_STORE_ACCESS_FAULT : CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, true);
     return -1;
   }
@@ -219,8 +241,9 @@ export function hypervisorAddress(h: Hart, va: number, access: Access, hlvx: boo
 }
 
 /**
- * Fetch translation for `va`: returns the physical address (and fills the exec TLB) or -1 after raising the
- * instruction fault.
+ * Fetch translation for `va`: returns the physical address or -1 after raising the instruction fault. The exec TLB
+ * is filled unless PMP allows only part of the page (then the caller fetches through `physRead`, the TLB entry
+ * left as it was).
  */
 export function translateFetch(h: Hart, va: number): number {
   h.stats.fetchMisses++;
@@ -230,11 +253,13 @@ export function translateFetch(h: Hart, va: number): number {
     raiseTranslationFault(h, t, va, h.virt, 0);
     return -1;
   }
-  const region = h.memory.find(t.pa);
+  const pmp = pmpCheck(h.pmp, t.pa, 2, ACCESS_EXEC, h.priv);
+  const region = pmp === PMP_DENY ? undefined : h.memory.find(t.pa);
   if (region === undefined) {
     raise(h, CAUSE_FETCH_ACCESS_FAULT, va, 0, 0, h.virt);
     return -1;
   }
+  if (pmp !== PMP_ALLOW_PAGE) return t.pa;
   const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
   const set = h.itlb;
   const i = (va >>> 12) & TLB_MASK;
@@ -270,11 +295,14 @@ function fetchParcel(h: Hart, va: number): number {
   const i = (va >>> 12) & TLB_MASK;
   const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
   if (set.xtag[i] !== va - pageOff) {
-    if (translateFetch(h, va) < 0) {
+    const pa = translateFetch(h, va);
+    if (pa < 0) {
       // The fault was raised with tval = va, which for the second half is the faulting portion's address
       // while the epc stays the instruction's start: what the spec asks for.
       return -1;
     }
+    // PMP allowed this parcel but not the whole page: no TLB entry to read through.
+    if (set.xtag[i] !== va - pageOff) return physRead(h, pa, 2);
   }
   const view = set.xview[i];
   if (view === undefined) return -1;

@@ -8,8 +8,9 @@
  *   store, so the G-stage must allow writing the PTE's page (else a guest-page fault with htinst 0x3020).
  * - PTE bits 63:54 (Svpbmt, Svnapot and reserved) must be zero; a non-leaf PTE with D, A or U set is reserved.
  *   Both raise a page fault.
- * - No PMP: every physical address backed by RAM is accessible; others are MMIO (bare-machine data accesses)
- *   or access faults.
+ * - PMP (pmp.ts) checks the walks' own PTE reads and A/D writes here, as S-mode accesses; the access being
+ *   translated is checked by the caller, at the privilege it is made with. A physical address with no RAM behind
+ *   it is MMIO (bare-machine data accesses) or an access fault.
  *
  * Virtual addresses are doubles holding the signed 64-bit value (exact for every canonical address; a
  * non-canonical one is a fault no matter how it rounds).
@@ -59,6 +60,7 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { PhysicalMemory } from "./phys-memory.ts";
+import { PMP_DENY, type PmpState, pmpCheck } from "./pmp.ts";
 import { TWO_POW_32 } from "./split64.ts";
 
 export const ACCESS_READ = 0;
@@ -85,6 +87,8 @@ export type Translation =
 /** What translation needs to know about the hart (kept narrow so the MMU can be tested on its own). */
 export interface MmuState {
   readonly memory: PhysicalMemory;
+  /** The hart's PMP, for the walks' PTE accesses. */
+  readonly pmp: PmpState;
   /** satp, vsatp, hgatp as [lo, hi] halves. */
   satpLo: number;
   satpHi: number;
@@ -258,7 +262,9 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
     const index = level === levels - 1 ? Math.floor(gpa / span) : Math.floor(gpa / span) % PTES_PER_TABLE;
     const pteAddr = table + index * 8;
     const region = s.memory.find(pteAddr);
-    if (region === undefined) return accessFault(access);
+    if (region === undefined || pmpCheck(s.pmp, pteAddr, 8, ACCESS_READ, PRV_S) === PMP_DENY) {
+      return accessFault(access);
+    }
     // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
@@ -283,6 +289,7 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
     if (level > 0 && ppn % 2 ** (9 * level) !== 0) return guestPageFault(access, gpa, implicitTinst);
     const need = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
     if ((lo & need) !== need) {
+      if (pmpCheck(s.pmp, pteAddr, 8, ACCESS_WRITE, PRV_S) === PMP_DENY) return accessFault(access);
       lo |= need;
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);
@@ -341,7 +348,9 @@ function walkFirstStage(
       pteAddr = g.pa;
     }
     const region = s.memory.find(pteAddr);
-    if (region === undefined) return accessFault(access);
+    if (region === undefined || pmpCheck(s.pmp, pteAddr, 8, ACCESS_READ, PRV_S) === PMP_DENY) {
+      return accessFault(access);
+    }
     // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
@@ -378,6 +387,7 @@ function walkFirstStage(
             : guestPageFault(access, g.gpa, TINST_PTE_WRITE_64);
         }
       }
+      if (pmpCheck(s.pmp, pteAddr, 8, ACCESS_WRITE, PRV_S) === PMP_DENY) return accessFault(access);
       lo |= need;
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);

@@ -1,6 +1,6 @@
 /**
- * The emulated machine's physical address space: RAM blocks (`HostMemory` from `allocateMemory`) placed at
- * addresses, plus what the hart caches about each 4 KiB page:
+ * The emulated machine's physical address space: RAM blocks (pieces of the `HostMemory` from `allocateMemory`)
+ * placed at addresses, plus what the hart caches about each 4 KiB page:
  * - decoded instructions and compiled blocks (`CodePage`), dropped when the page is written (by a hart store or
  *   `notifyWritten`);
  * - whether the page has held page-table entries, so an external write to it flushes the harts' TLBs (the VMM
@@ -59,7 +59,14 @@ export class CodePage {
 const PAGE_HAS_CODE = 1;
 const PAGE_HAS_PTES = 2;
 
-/** The storage of one RAM block, shared by every place it is mapped. */
+/**
+ * The largest RAM block: 1 GiB. Offsets inside a block then stay below 2^30 (plus a page), so the hot paths may
+ * compute them with int32 arithmetic (`(address + delta) | 0`, which keeps DataView accesses on JavaScriptCore's
+ * fast path) and never see them wrap negative. Larger host allocations are mapped as several blocks.
+ */
+export const MEM_BLOCK_MAX_SIZE = 2 ** 30;
+
+/** The storage of one RAM block (at most MEM_BLOCK_MAX_SIZE bytes), shared by every place it is mapped. */
 export class MemBlock {
   readonly view: DataView;
   readonly bytes: Uint8Array;
@@ -69,6 +76,11 @@ export class MemBlock {
   readonly codePages: (CodePage | undefined)[];
 
   constructor(bytes: Uint8Array) {
+    if (bytes.length > MEM_BLOCK_MAX_SIZE) {
+      throw new RangeError(
+        `Cannot make a RAM block of ${bytes.length} bytes: blocks hold at most ${MEM_BLOCK_MAX_SIZE} (split larger memory)`,
+      );
+    }
     this.bytes = bytes;
     this.size = bytes.length;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -124,8 +136,18 @@ export class PhysicalMemory {
   find(pa: number): PhysRegion | undefined {
     const last = this.#last;
     if (last !== undefined && pa >= last.base && pa < last.end) return last;
-    for (const region of this.#regions) {
-      if (pa >= region.base && pa < region.end) {
+    // Binary search over the sorted, non-overlapping regions: big RAM is many blocks, and every G-stage table page
+    // is a region of its own.
+    const regions = this.#regions;
+    let lo = 0;
+    let hi = regions.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const region = regions[mid];
+      if (region === undefined) break;
+      if (pa < region.base) hi = mid - 1;
+      else if (pa >= region.end) lo = mid + 1;
+      else {
         this.#last = region;
         return region;
       }

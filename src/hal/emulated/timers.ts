@@ -4,6 +4,7 @@
  */
 
 import { COUNTINHIBIT_CY, COUNTINHIBIT_IR } from "../../arch/riscv64/csr.ts";
+import { MIP_STIP, MIP_VSTIP } from "../../arch/riscv64/traps.ts";
 import type { Hart } from "./hart.ts";
 import { signedValue, unsignedValue } from "./split64.ts";
 
@@ -44,6 +45,32 @@ export function timerDeadline(h: Hart): number | undefined {
   return deadline;
 }
 
+/**
+ * When an Sstc comparator can next wake a halted hart (WFI), seen at time `now`: an armed deadline still ahead;
+ * `now + 1` for one already reached whose interrupt is enabled in mie (it is pending: whoever asks read its clock
+ * just before the deadline passed, and must not sleep past it); never for one reached but masked. Undefined when
+ * nothing can wake the hart this way.
+ */
+export function wakeDeadline(h: Hart, now: number): number | undefined {
+  let best: number | undefined;
+  const consider = (deadline: number, enableBit: number): void => {
+    let at: number;
+    if (deadline > now) at = deadline;
+    else if ((h.mie & enableBit) !== 0) at = now + 1;
+    else return;
+    if (best === undefined || at < best) best = at;
+  };
+  if (h.stce()) {
+    const d = unsignedValue(h.stimecmpLo, h.stimecmpHi);
+    if (d < 2 ** 53) consider(d, MIP_STIP);
+  }
+  if (h.vstce()) {
+    const d = unsignedValue(h.vstimecmpLo, h.vstimecmpHi) - signedValue(h.htimedeltaLo, h.htimedeltaHi);
+    if (d < 2 ** 53) consider(Math.max(0, d), MIP_VSTIP);
+  }
+  return best;
+}
+
 /** minstret: the retired-instruction count, or its frozen value while mcountinhibit.IR is set. */
 export function readInstret(h: Hart): number {
   return (h.mcountinhibit & COUNTINHIBIT_IR) !== 0 ? h.instretFrozen : h.icount + h.instretOffset;
@@ -52,4 +79,16 @@ export function readInstret(h: Hart): number {
 /** mcycle: one cycle per retired instruction, or its frozen value while mcountinhibit.CY is set. */
 export function readCycle(h: Hart): number {
   return (h.mcountinhibit & COUNTINHIBIT_CY) !== 0 ? h.cycleFrozen : h.icount + h.cycleOffset;
+}
+
+/** Preset mcycle: reads return `value` until the next instruction retires. */
+export function presetCycle(h: Hart, value: number): void {
+  if ((h.mcountinhibit & COUNTINHIBIT_CY) !== 0) h.cycleFrozen = value;
+  else h.cycleOffset = value - h.icount;
+}
+
+/** Preset minstret: reads return `value` until the next instruction retires. */
+export function presetInstret(h: Hart, value: number): void {
+  if ((h.mcountinhibit & COUNTINHIBIT_IR) !== 0) h.instretFrozen = value;
+  else h.instretOffset = value - h.icount;
 }

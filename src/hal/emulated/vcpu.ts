@@ -12,8 +12,17 @@
  */
 
 import {
+  COUNTEREN_CY,
+  COUNTEREN_IR,
+  COUNTEREN_TM,
+  COUNTINHIBIT_CY,
+  COUNTINHIBIT_IR,
+  CSR_MCOUNTINHIBIT,
   CSR_MEDELEG,
   CSR_MIDELEG,
+  CSR_PMPADDR0,
+  CSR_PMPCFG0,
+  CSR_VSTIMECMP,
   ENVCFG_HI_STCE,
   FS_INITIAL,
   HSTATUS_SPV,
@@ -23,6 +32,11 @@ import {
   MIDELEG_READ_ONLY_ONE,
   MSTATUS_FS_SHIFT,
   MSTATUS_SPP,
+  PMP_A_NAPOT,
+  PMP_A_SHIFT,
+  PMP_R,
+  PMP_W,
+  PMP_X,
 } from "../../arch/riscv64/csr.ts";
 import {
   ATP_HI_ID_SHIFT,
@@ -70,7 +84,7 @@ import { Hart, STOP_NONE } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
-import { timeNow, timerDeadline, updateTimers } from "./timers.ts";
+import { presetCycle, presetInstret, timeNow, updateTimers, wakeDeadline } from "./timers.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
 import type { EmulatedVm } from "./vm.ts";
 
@@ -173,7 +187,11 @@ export class EmulatedVcpu implements HalVcpu {
     h.mipExt = ext;
     this.#exits.pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
-    // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
+    // The state a KVM host keeps its guests under (the VMM is the HS-mode software). PMP as M-mode firmware
+    // (OpenSBI) leaves it for S-mode: one entry opening all of physical memory, without which every S/U access,
+    // the guest's included, would fail.
+    csrWrite(h, CSR_PMPADDR0, -1, -1);
+    csrWrite(h, CSR_PMPCFG0, (PMP_A_NAPOT << PMP_A_SHIFT) | PMP_R | PMP_W | PMP_X, 0);
     csrWrite(h, CSR_MEDELEG, MEDELEG_MASK, 0);
     csrWrite(h, CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
     h.hedeleg = KVM_HEDELEG;
@@ -181,6 +199,10 @@ export class EmulatedVcpu implements HalVcpu {
     h.hvip = hvip;
     h.mcounteren = -1;
     h.hcounteren = -1;
+    // The guest's own scounteren starts with cycle, time and instret open to its user mode, as KVM resets it:
+    // Linux before 6.x (and any kernel without the SBI PMU driver) expects the firmware to have done so, and its
+    // vDSO reads `time` from user mode (rdtime) for clock_gettime.
+    h.scounteren = COUNTEREN_CY | COUNTEREN_TM | COUNTEREN_IR;
     h.menvcfgHi = ENVCFG_HI_STCE;
     h.henvcfgHi = ENVCFG_HI_STCE;
     h.hstatus = HSTATUS_VTW | HSTATUS_SPV | HSTATUS_SPVP;
@@ -308,7 +330,8 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   hardwareTimerDeadline(): number | undefined {
-    return timerDeadline(this.#hart);
+    const h = this.#hart;
+    return wakeDeadline(h, timeNow(h));
   }
 
   /**
@@ -343,12 +366,33 @@ export class EmulatedVcpu implements HalVcpu {
           return;
         case "sfence.vma":
         case "hfence.vvma":
-          // A guest's sfence.vma acts on its VS-stage translations, which is what hfence.vvma drops too.
+          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why).
+          h.flushGstageCache();
           h.flushGuestTlbs();
           return;
         case "hfence.gvma":
           h.flushGstage();
           return;
+      }
+    },
+    setTimer: (deadline) => {
+      this.#check("setTimer");
+      const v = BigInt.asUintN(64, deadline);
+      csrWrite(this.#hart, CSR_VSTIMECMP, Number(v & 0xffff_ffffn) | 0, Number(v >> 32n) | 0);
+    },
+    setHardwareCounter: (counter, change) => {
+      this.#check("setHardwareCounter");
+      const h = this.#hart;
+      const cycle = counter === "cycle";
+      if (change.value !== undefined) {
+        const value = Number(BigInt.asIntN(64, change.value));
+        if (cycle) presetCycle(h, value);
+        else presetInstret(h, value);
+      }
+      if (change.running !== undefined) {
+        const bit = cycle ? COUNTINHIBIT_CY : COUNTINHIBIT_IR;
+        const inhibit = change.running ? h.mcountinhibit & ~bit : h.mcountinhibit | bit;
+        csrWrite(h, CSR_MCOUNTINHIBIT, inhibit, 0);
       }
     },
   };

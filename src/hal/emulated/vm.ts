@@ -24,8 +24,18 @@ import {
   type HostPhysAddr,
   type MappingFlagBits,
 } from "../types.ts";
-import { MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { MEM_BLOCK_MAX_SIZE, MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { EmulatedVcpu } from "./vcpu.ts";
+
+/**
+ * The largest memory region (one `allocateMemory`) the emulated backend can give: 4 GiB, the largest ArrayBuffer
+ * Bun's JavaScriptCore creates (measured: `new ArrayBuffer(2 ** 32)` works, one byte more is "Out of memory"
+ * whatever the host has free). Guest RAM beyond that takes several regions. Buffers are allocated lazily by the
+ * host (untouched pages cost nothing), so the total is bounded only by what the guest touches and the host can
+ * give, and by host-physical space (HOST_PHYS_LIMIT). Inside the backend each region is mapped as blocks of at
+ * most MEM_BLOCK_MAX_SIZE (1 GiB), which keeps the harts' int32 offset arithmetic exact.
+ */
+export const EMULATED_MAX_REGION_SIZE = 2 ** 32;
 
 /** Where automatic placement of host-physical blocks starts (above any fixed low placement a VMM asks for). */
 export const HOST_PHYS_ALLOC_BASE = 0x1_0000_0000;
@@ -37,6 +47,22 @@ interface Allocation {
   readonly end: number;
 }
 
+/** One MemBlock of a host allocation, at `offset` bytes into it. */
+interface BlockPiece {
+  readonly offset: number;
+  readonly block: MemBlock;
+}
+
+/** Cut `bytes` into blocks of at most MEM_BLOCK_MAX_SIZE (views of the same buffer: no copy). */
+function splitIntoBlocks(bytes: Uint8Array): BlockPiece[] {
+  const pieces: BlockPiece[] = [];
+  for (let offset = 0; offset < bytes.length; offset += MEM_BLOCK_MAX_SIZE) {
+    const end = Math.min(bytes.length, offset + MEM_BLOCK_MAX_SIZE);
+    pieces.push({ offset, block: new MemBlock(bytes.subarray(offset, end)) });
+  }
+  return pieces;
+}
+
 export class EmulatedVm implements HalVm {
   readonly backend = "emulated" as const;
   readonly arch: GuestArch;
@@ -46,7 +72,7 @@ export class EmulatedVm implements HalVm {
   readonly mode: "hypervisor" | "bare-machine";
   readonly memory = new PhysicalMemory();
   readonly #allocations: Allocation[] = [];
-  readonly #blocks = new WeakMap<HostMemory, MemBlock>();
+  readonly #blocks = new WeakMap<HostMemory, readonly BlockPiece[]>();
   readonly #guestMap: { gpa: number; end: number; memory: HostMemory }[] = [];
   readonly #vcpus = new Map<number, EmulatedVcpu>();
   readonly #startNs: number;
@@ -99,6 +125,14 @@ export class EmulatedVm implements HalVm {
         `Cannot allocate ${size} bytes: the size must be a positive multiple of 4 KiB`,
       );
     }
+    if (size > EMULATED_MAX_REGION_SIZE) {
+      throw new HalError(
+        "emulated",
+        "resource",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: one emulated memory region holds at most ${EMULATED_MAX_REGION_SIZE} bytes (4 GiB, the largest buffer the JavaScript engine creates); use several regions`,
+      );
+    }
     if (!Number.isSafeInteger(alignment) || alignment < PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
       throw new HalError(
         "emulated",
@@ -130,19 +164,34 @@ export class EmulatedVm implements HalVm {
     } else {
       base = this.#findFree(size, alignment);
     }
-    const bytes = new Uint8Array(size);
-    const block = new MemBlock(bytes);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(size);
+    } catch (error) {
+      throw new HalError(
+        "emulated",
+        "resource",
+        "allocateMemory",
+        `Cannot allocate ${size} bytes: the host refused (${error instanceof Error ? error.message : String(error)})`,
+        { cause: error },
+      );
+    }
+    const pieces = splitIntoBlocks(bytes);
     this.#allocations.push({ base, end: base + size });
-    if (this.mode === "hypervisor") this.memory.map(base, block);
+    if (this.mode === "hypervisor") for (const p of pieces) this.memory.map(base + p.offset, p.block);
     const memory = this.memory;
     const host: HostMemory = {
       bytes,
       hostPhysAddr: base,
       notifyWritten(offset: number, length: number): void {
-        memory.externalWrite(block, offset, length);
+        for (const p of pieces) {
+          const start = Math.max(offset, p.offset);
+          const end = Math.min(offset + length, p.offset + p.block.size);
+          if (start < end) memory.externalWrite(p.block, start - p.offset, end - start);
+        }
       },
     };
-    this.#blocks.set(host, block);
+    this.#blocks.set(host, pieces);
     return host;
   }
 
@@ -166,8 +215,8 @@ export class EmulatedVm implements HalVm {
 
   mapGuestMemory(gpa: GuestPhysAddr, memory: HostMemory, _flags: MappingFlagBits): void {
     this.#checkOpen("mapGuestMemory");
-    const block = this.#blocks.get(memory);
-    if (block === undefined) {
+    const pieces = this.#blocks.get(memory);
+    if (pieces === undefined) {
       throw new HalError(
         "emulated",
         "invalid-argument",
@@ -194,7 +243,7 @@ export class EmulatedVm implements HalVm {
       );
     }
     this.#guestMap.push({ gpa, end, memory });
-    if (this.mode === "bare-machine") this.memory.map(gpa, block);
+    if (this.mode === "bare-machine") for (const p of pieces) this.memory.map(gpa + p.offset, p.block);
   }
 
   createVcpu(id: number): HalVcpu {

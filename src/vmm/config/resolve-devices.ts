@@ -94,6 +94,7 @@ export function resolveDevices(
     interruptMode: devices.interrupt_mode ?? "none",
     console,
     unmappedMmio: devices.unmapped_mmio ?? "ignore",
+    rng: devices.rng ?? true,
   };
 }
 

@@ -5,8 +5,8 @@
  * memory model), imported rather than copied.
  */
 
-import { formatSize } from "../../common/format.ts";
-import { EMULATED_MAX_GUEST_RAM } from "../../hal/emulated/limits.ts";
+import { hex, hexRange } from "../../common/format.ts";
+import { EMULATED_GPA_LIMIT } from "../../hal/emulated/limits.ts";
 import { X86_MAX_CPUS } from "../boards/x86-pc/layout.ts";
 import type { VmTarget } from "./resolve-base.ts";
 import type { Issues } from "./resolve-context.ts";
@@ -31,13 +31,14 @@ export function checkMachineLimits(
     issues.addDecimal("base.cpu_num", cpuNum, `the x86 PC board describes at most ${X86_MAX_CPUS} CPUs (xAPIC ids)`);
   }
   if (runsOnEmulatedBackend(target)) {
-    const total = memoryRegions.reduce((sum, r) => sum + r.size, 0);
-    if (total > EMULATED_MAX_GUEST_RAM) {
-      issues.list.push({
-        path: "kernel.memory_regions",
-        value: formatSize(total),
-        problem: `is more RAM than the emulated backend can back (at most ${formatSize(EMULATED_MAX_GUEST_RAM)} in all: its hart addresses RAM with 32-bit signed offsets)`,
-      });
+    for (const r of memoryRegions) {
+      if (r.gpa + r.size > EMULATED_GPA_LIMIT) {
+        issues.list.push({
+          path: "kernel.memory_regions",
+          value: hexRange(r.gpa, r.size),
+          problem: `ends above ${hex(EMULATED_GPA_LIMIT)}, the guest-physical space the emulated backend maps (Sv48x4: 50 bits)`,
+        });
+      }
     }
   }
 }

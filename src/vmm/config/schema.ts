@@ -368,6 +368,8 @@ const devicesSection = z.strictObject({
   console: consoleSpec.optional(),
   unmapped_mmio: unmappedMmio.optional(),
   disks: z.array(diskTable).optional(),
+  /** The board's default virtio-rng device (riscv virt); false leaves it out. */
+  rng: z.boolean().optional(),
 });
 
 export const vmConfigFileSchema = z.strictObject({

@@ -183,6 +183,8 @@ export interface DevicesConfig {
   readonly console: ConsoleConfig;
   readonly unmappedMmio: UnmappedMmioPolicy;
   readonly disks: readonly DiskConfig[];
+  /** `[devices] rng`: whether the board adds its default virtio-rng device (default true). */
+  readonly rng: boolean;
 }
 
 /** One resolved, validated VM. */

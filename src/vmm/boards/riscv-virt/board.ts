@@ -28,7 +28,7 @@ import {
 import type { VmConfig } from "../../config/types.ts";
 import { loadImages, vcpuBootPlan } from "./boot.ts";
 import { ConsoleInput } from "./console-input.ts";
-import { attachDevices, ClintTimer, type RiscvBoardKind, type RiscvVirtDevices } from "./devices.ts";
+import { attachDevices, ClintTimer, type RiscvBoardKind, type RiscvVirtDevices, RtcAlarmTimer } from "./devices.ts";
 import { findHtifMailbox, Htif } from "./htif.ts";
 import { RiscvVirtSbiPlatform } from "./sbi-platform.ts";
 
@@ -41,6 +41,7 @@ interface Attached {
   readonly devices: RiscvVirtDevices;
   readonly sbi: RiscvVirtSbiPlatform;
   readonly clintTimer: ClintTimer | undefined;
+  readonly rtcAlarm: RtcAlarmTimer;
 }
 
 export class RiscvVirtBoard implements Board {
@@ -88,7 +89,7 @@ export class RiscvVirtBoard implements Board {
     this.#input.attach(devices.uart);
     const sbi = new RiscvVirtSbiPlatform(s, (maxBytes) => this.#input.read(maxBytes));
     const clintTimer = devices.clint === undefined ? undefined : new ClintTimer(devices.clint, s);
-    this.#attached = { s, devices, sbi, clintTimer };
+    this.#attached = { s, devices, sbi, clintTimer, rtcAlarm: new RtcAlarmTimer(devices.rtc, s) };
   }
 
   load(s: BoardServices): VcpuBoot[] {
@@ -123,7 +124,9 @@ export class RiscvVirtBoard implements Board {
   }
 
   poll(): void {
+    this.#attached?.sbi.poll();
     this.#attached?.clintTimer?.poll();
+    this.#attached?.rtcAlarm.poll();
     this.#htif?.poll();
   }
 

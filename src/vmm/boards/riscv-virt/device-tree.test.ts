@@ -28,6 +28,7 @@ function sampleBoard(harts: number, overrides: Partial<RiscvBoardDescription> = 
       irq: RISCV_VIRT.UART0_IRQ,
       clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ,
     },
+    rtc: { base: RISCV_VIRT.GOLDFISH_RTC_BASE, size: RISCV_VIRT.GOLDFISH_RTC_SIZE, irq: RISCV_VIRT.GOLDFISH_RTC_IRQ },
     virtio: Array.from({ length: 2 }, (_, i) => virtioMmioWindow(i)),
     testFinisher: { base: RISCV_VIRT.SIFIVE_TEST_BASE, size: RISCV_VIRT.SIFIVE_TEST_SIZE },
     ...overrides,
@@ -177,6 +178,17 @@ describe("buildRiscvVirtFdt", () => {
     expect(dtbCells(v1, "interrupt-parent")).toEqual(plicPhandle);
   });
 
+  test("the Goldfish RTC where QEMU's virt has it: 0x101000, PLIC source 11", () => {
+    const rtc = node(root, "/soc/rtc@101000");
+    expect(dtbStrings(rtc, "compatible")).toEqual(["google,goldfish-rtc"]);
+    expect(dtbCells(rtc, "reg")).toEqual([0, 0x10_1000, 0, 0x1000]);
+    expect(dtbCells(rtc, "interrupts")).toEqual([11]);
+    expect(dtbCells(rtc, "interrupt-parent")).toEqual(dtbCells(node(root, "/soc/plic@c000000"), "phandle"));
+    expect(() => buildRiscvVirtFdt(sampleBoard(1, { rtc: { base: 0x10_1000, size: 0x1000, irq: 0 } }))).toThrow(
+      "rtc.irq is 0, expected a PLIC source 1..95",
+    );
+  });
+
   test("test finisher as syscon with poweroff (0x5555) and reboot (0x7777)", () => {
     const finisher = node(root, "/soc/test@100000");
     expect(dtbStrings(finisher, "compatible")).toEqual(["sifive,test1", "sifive,test0", "syscon"]);
@@ -188,7 +200,7 @@ describe("buildRiscvVirtFdt", () => {
   });
 
   test("optional parts are left out", () => {
-    const { uart: _u, virtio: _v, testFinisher: _t, ...rest } = sampleBoard(1);
+    const { uart: _u, virtio: _v, testFinisher: _t, rtc: _r, ...rest } = sampleBoard(1);
     const r = parseDtb(buildRiscvVirtDtb({ ...rest, chosen: {} })).root;
     expect(findDtbNode(r, "/aliases")).toBeUndefined();
     expect(findDtbNode(r, "/poweroff")).toBeUndefined();
@@ -249,6 +261,7 @@ describe("virtBoardDescription", () => {
       contextLayout: "machine-and-supervisor",
     });
     expect(board.uart?.irq).toBe(RISCV_VIRT.UART0_IRQ);
+    expect(board.rtc).toEqual({ base: 0x10_1000, size: 0x1000, irq: 11 });
     expect(board.virtio).toHaveLength(RISCV_VIRT.VIRTIO_MMIO_COUNT);
     expect(board.chosen).toEqual({ bootargs: "quiet" });
     const cpu = node(parseDtb(buildRiscvVirtDtb(board)).root, "/cpus/cpu@1");

@@ -10,7 +10,8 @@
  *   ├─ memory@<base>    one per RAM region
  *   ├─ cpus             timebase-frequency; cpu@N (riscv,isa + riscv,isa-base + riscv,isa-extensions, mmu-type,
  *   │                   interrupt-controller "riscv,cpu-intc"); cpu-map/cluster0/coreN
- *   ├─ soc (simple-bus) plic@…, serial@…, virtio_mmio@…, test@… (sifive,test0 + syscon)
+ *   ├─ soc (simple-bus) plic@…, serial@…, rtc@… (google,goldfish-rtc), virtio_mmio@…, test@… (sifive,test0 +
+ *   │                   syscon)
  *   ├─ poweroff         syscon-poweroff on the test device (value 0x5555)
  *   └─ reboot           syscon-reboot on the test device (value 0x7777)
  *
@@ -72,6 +73,8 @@ export interface RiscvBoardDescription {
     readonly irq: number;
     readonly clockFrequency: number;
   };
+  /** The Goldfish RTC (the wall clock). */
+  readonly rtc?: { readonly base: number; readonly size: number; readonly irq: number };
   readonly virtio?: ReadonlyArray<{ readonly base: number; readonly size: number; readonly irq: number }>;
   /** The SiFive test finisher; emitted with syscon-poweroff and syscon-reboot nodes. */
   readonly testFinisher?: { readonly base: number; readonly size: number };
@@ -188,6 +191,7 @@ export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescr
       irq: RISCV_VIRT.UART0_IRQ,
       clockFrequency: RISCV_VIRT.UART0_CLOCK_HZ,
     },
+    rtc: { base: RISCV_VIRT.GOLDFISH_RTC_BASE, size: RISCV_VIRT.GOLDFISH_RTC_SIZE, irq: RISCV_VIRT.GOLDFISH_RTC_IRQ },
     virtio: Array.from({ length: options.virtioWindows ?? RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) =>
       virtioMmioWindow(i),
     ),
@@ -231,6 +235,14 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
       .u32("interrupt-parent", plic);
     aliases?.string("serial0", uartNodePath(base));
     if (board.chosen.stdoutToUart ?? true) chosen.string("stdout-path", uartNodePath(base));
+  }
+  if (board.rtc !== undefined) {
+    soc
+      .addNode(`rtc@${unitAddress(board.rtc.base)}`)
+      .string("compatible", "google,goldfish-rtc")
+      .u64s("reg", [board.rtc.base, board.rtc.size])
+      .u32("interrupts", board.rtc.irq)
+      .u32("interrupt-parent", plic);
   }
   for (const v of board.virtio ?? []) {
     soc
@@ -352,6 +364,7 @@ function validate(board: RiscvBoardDescription): void {
       throw bad(field, `is ${irq}, expected a PLIC source 1..${ndev}`);
   };
   if (board.uart !== undefined) checkIrq("uart.irq", board.uart.irq);
+  if (board.rtc !== undefined) checkIrq("rtc.irq", board.rtc.irq);
   board.virtio?.forEach((v, i) => checkIrq(`virtio[${i}].irq`, v.irq));
   const initrd = board.chosen.initrd;
   if (initrd !== undefined && !(isAddress(initrd.start) && isAddress(initrd.end) && initrd.end >= initrd.start)) {

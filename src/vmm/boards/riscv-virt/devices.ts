@@ -1,14 +1,17 @@
 /**
  * The devices of the riscv-virt boards, at the bases and PLIC sources `layout.ts` gives: the PLIC (contexts wired
- * to the harts' external-interrupt lines), the NS16550A UART, the SiFive test finisher, axvisor's test device and
- * boot timer, the CLINT (bare board only: VS guests use SBI and Sstc timers), and the virtio-mmio windows. Device
- * models stay pure; this file picks their bases and wires their interrupt lines.
+ * to the harts' external-interrupt lines), the NS16550A UART, the SiFive test finisher, the Goldfish RTC (the wall
+ * clock, as on QEMU's virt), axvisor's test device and boot timer, the CLINT (bare board only: VS guests use SBI
+ * and Sstc timers), and the virtio-mmio windows (with a virtio-rng by default). Device models stay pure; this file
+ * picks their bases and wires their interrupt lines.
  */
 
 import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
 import { hex } from "../../../common/format.ts";
+import { rangesOverlap } from "../../../common/ranges.ts";
 import { BootTimer } from "../../../devices/boot-timer.ts";
 import { Clint } from "../../../devices/clint.ts";
+import { GoldfishRtc } from "../../../devices/goldfish-rtc.ts";
 import { Plic } from "../../../devices/plic.ts";
 import { SifiveTest } from "../../../devices/sifive-test.ts";
 import { TestDevice } from "../../../devices/test-device.ts";
@@ -40,6 +43,7 @@ export interface RiscvVirtDevices {
   readonly uart: Uart16550;
   /** The CLINT of the bare board (undefined on the hypervisor board). */
   readonly clint: Clint | undefined;
+  readonly rtc: GoldfishRtc;
   /** Every virtio-mmio window (layout windows, empty ones included, then any placed elsewhere). */
   readonly virtioNodes: readonly VirtioMmioNode[];
 }
@@ -90,6 +94,8 @@ export function attachDevices(s: BoardServices, options: DeviceOptions): RiscvVi
         ),
     }),
   );
+  const rtc = new GoldfishRtc({ irq: plic.sourceLine(RISCV_VIRT.GOLDFISH_RTC_IRQ) });
+  s.mmio.insert(RISCV_VIRT.GOLDFISH_RTC_BASE, RISCV_VIRT.GOLDFISH_RTC_SIZE, rtc);
   s.mmio.insert(RISCV_VIRT.TEST_DEVICE_BASE, RISCV_VIRT.TEST_DEVICE_SIZE, new TestDevice());
   s.mmio.insert(
     RISCV_VIRT.BOOT_TIMER_BASE,
@@ -115,7 +121,7 @@ export function attachDevices(s: BoardServices, options: DeviceOptions): RiscvVi
   }
 
   const virtioNodes = attachVirtio(s, plic, options.boardName);
-  return { uart, clint, virtioNodes };
+  return { uart, clint, rtc, virtioNodes };
 }
 
 /** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
@@ -136,7 +142,9 @@ function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLin
 /**
  * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
  * PLIC source), the n-th virtio-blk entry serving the n-th disk; the other disks (the builder opened and locked
- * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window
+ * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); unless the
+ * config has a virtio-rng entry or `[devices] rng = false`, a virtio-rng goes in the highest layout window whose
+ * range and PLIC source no other device uses (Linux's /dev/hwrng; none if every window is taken); every window
  * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does. Returns the
  * windows for the device tree.
  */
@@ -197,6 +205,15 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
       throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
     place(free.base, free.size, free.irq, blockDevice(disk));
   }
+  const explicitRng = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-rng");
+  if (s.config.devices.rng && !explicitRng) {
+    const window = freeVirtioWindow(s, placed);
+    if (window === undefined) {
+      s.log.warn(`${s.label}: no free virtio-mmio window for the default virtio-rng; set [devices] rng = false`);
+    } else {
+      place(window.base, window.size, window.irq, new VirtioRng());
+    }
+  }
   const nodes: VirtioMmioNode[] = [];
   for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) {
     const window = virtioMmioWindow(i);
@@ -207,6 +224,25 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
     if (!nodes.some((w) => w.base === base)) nodes.push({ base, size, irq });
   }
   return nodes;
+}
+
+/**
+ * The highest layout window whose range overlaps no device on the bus and whose PLIC source no configured
+ * device uses (an `emu_devices` entry may sit outside the windows but still take a window's source).
+ */
+function freeVirtioWindow(
+  s: BoardServices,
+  placed: ReadonlyMap<number, { irq: number; size: number }>,
+): VirtioMmioNode | undefined {
+  const usedIrqs = new Set([...placed.values()].map((p) => p.irq));
+  for (const device of s.config.devices.emuDevices) usedIrqs.add(device.irqId);
+  for (let i = RISCV_VIRT.VIRTIO_MMIO_COUNT - 1; i >= 0; i--) {
+    const window = virtioMmioWindow(i);
+    if (usedIrqs.has(window.irq)) continue;
+    if (s.mmio.entries().some((e) => rangesOverlap(e.base, e.length, window.base, window.size))) continue;
+    return window;
+  }
+  return undefined;
 }
 
 /**
@@ -240,5 +276,41 @@ export class ClintTimer {
             this.#deadline = undefined;
             clint.tick();
           });
+  }
+}
+
+/**
+ * The Goldfish RTC's alarm on the VMM's timer wheel: between vCPU runs, fire an alarm that came due and keep one
+ * wheel timer at the armed alarm (converted from the RTC's wall-clock nanoseconds to VM timebase ticks).
+ */
+export class RtcAlarmTimer {
+  readonly #rtc: GoldfishRtc;
+  readonly #s: BoardServices;
+  #timer: TimerHandle | undefined;
+  #alarm: bigint | undefined;
+
+  constructor(rtc: GoldfishRtc, services: BoardServices) {
+    this.#rtc = rtc;
+    this.#s = services;
+  }
+
+  poll(): void {
+    const rtc = this.#rtc;
+    rtc.tick();
+    const alarm = rtc.alarmDeadline();
+    if (alarm === this.#alarm) return;
+    const timers = this.#s.timers;
+    timers.cancel(this.#timer);
+    this.#alarm = alarm;
+    this.#timer = undefined;
+    if (alarm === undefined) return;
+    const aheadNs = Number(alarm - rtc.now());
+    const ticks = Math.max(0, Math.ceil((aheadNs * this.#s.halVm.timebaseHz) / 1e9));
+    this.#timer = timers.add(this.#s.now() + ticks, () => {
+      this.#timer = undefined;
+      this.#alarm = undefined;
+      rtc.tick();
+      // Fired early by rounding: the next poll re-arms it.
+    });
   }
 }

@@ -6,7 +6,8 @@
  *   0x0000_0000 ┌───────────────────────────────┐
  *               │ unmapped                      │
  *   0x0010_0000 ├───────────────────────────────┤ sifive,test finisher (4 KiB): poweroff / reboot / fail
- *   0x0010_1000 ├───────────────────────────────┤
+ *   0x0010_1000 ├───────────────────────────────┤ Goldfish RTC (4 KiB), PLIC source 11: the wall clock
+ *   0x0010_2000 ├───────────────────────────────┤
  *   0x0200_0000 ├───────────────────────────────┤ CLINT (64 KiB) — bare board only (VS guests use SBI/Sstc)
  *   0x0201_0000 ├───────────────────────────────┤
  *   0x0c00_0000 ├───────────────────────────────┤ PLIC (0x20_0000 + 0x1000 × contexts, QEMU numbering:
@@ -14,7 +15,9 @@
  *   0x0f00_0000 ├───────────────────────────────┤ axvisor test device (4 KiB): MMIO width tests
  *   0x0f00_1000 ├───────────────────────────────┤ boot timer (4 KiB): guest writes 123 at init
  *   0x1000_0000 ├───────────────────────────────┤ UART0 NS16550A (256 B), PLIC source 10
- *   0x1000_1000 ├───────────────────────────────┤ virtio-mmio 0..7 (4 KiB each), PLIC sources 1..8
+ *   0x1000_1000 ├───────────────────────────────┤ virtio-mmio 0..7 (4 KiB each), PLIC sources 1..8 (the default
+ *               │                               │   virtio-blk in window 0, the default virtio-rng in the
+ *               │                               │   highest window left free)
  *   0x1000_9000 ├───────────────────────────────┤
  *   0x8000_0000 ├───────────────────────────────┤ RAM (from the config's memory_regions)
  *               └───────────────────────────────┘
@@ -23,11 +26,15 @@
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
 import { alignUp } from "../../../common/ranges.ts";
 import { CLINT_WINDOW_SIZE } from "../../../devices/clint.ts";
+import { GOLDFISH_RTC_WINDOW_SIZE } from "../../../devices/goldfish-rtc.ts";
 import { plicWindowSize } from "../../../devices/plic.ts";
 
 export const RISCV_VIRT = {
   SIFIVE_TEST_BASE: 0x0010_0000,
   SIFIVE_TEST_SIZE: 0x1000,
+  GOLDFISH_RTC_BASE: 0x0010_1000,
+  GOLDFISH_RTC_SIZE: GOLDFISH_RTC_WINDOW_SIZE,
+  GOLDFISH_RTC_IRQ: 11,
   CLINT_BASE: 0x0200_0000,
   CLINT_SIZE: CLINT_WINDOW_SIZE,
   PLIC_BASE: 0x0c00_0000,

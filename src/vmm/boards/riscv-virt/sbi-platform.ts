@@ -1,9 +1,15 @@
 /**
  * The VMM side of SBI on the riscv-virt boards: the `SbiPlatform` the dispatcher (`sbi.ts`) calls — HSM hart
- * states, SBI timers on the VMM's timer wheel (→ VSTIP), IPIs (→ VSSIP), remote fences, the debug console, guest
- * memory reads through the guest's page tables — and carrying out the dispatcher's outcome for the calling vCPU:
- * writing a0/a1, moving harts between HSM states, and turning hart start/stop, suspend, system reset and
- * hypercalls into the generic exits the VM handles.
+ * states, SBI timers (the hart's own VS timer comparator, as KVM programs vstimecmp on harts with Sstc: the
+ * interrupt comes on time whatever the VMM's loop is doing, and a deadline already passed is pending at once),
+ * IPIs (→ VSSIP), remote fences, the PMU, the debug console, guest memory reads through the guest's page tables —
+ * and carrying out the dispatcher's outcome for the calling vCPU: writing a0/a1, moving harts between HSM states,
+ * and turning hart start/stop, suspend, system reset and hypercalls into the generic exits the VM handles.
+ *
+ * HSM suspend: the hart halts with its state as it is, so what wakes it is what its own sie enables (as WFI).
+ * A non-retentive suspend's restart at resume_addr (a0 = hart id, a1 = opaque, vsatp = 0, SIE = 0) happens when
+ * the halt ends (`poll`, before the hart runs again): applied at suspend time it would also reset sie, and no
+ * interrupt could ever wake the hart.
  */
 
 import { REG_A0, REG_A1 } from "../../../arch/riscv64/registers.ts";
@@ -16,12 +22,11 @@ import {
   SBI_SUCCESS,
   type SbiHsmState,
 } from "../../../arch/riscv64/sbi.ts";
-import { CAUSE_LOAD_ACCESS_FAULT, IRQ_S_SOFT, IRQ_S_TIMER } from "../../../arch/riscv64/traps.ts";
+import { CAUSE_LOAD_ACCESS_FAULT, IRQ_S_SOFT } from "../../../arch/riscv64/traps.ts";
 import type { GuestMemoryAccess, GuestPhysAddr, RiscvVcpuOps } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import type { BoardServices, GenericExit } from "../../board.ts";
 import { VmError } from "../../errors.ts";
-import type { TimerHandle } from "../../timer.ts";
 import {
   type GuestVirtualRead,
   handleSbiCall,
@@ -33,19 +38,22 @@ import {
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "./sbi.ts";
+import { SbiPmu } from "./sbi-pmu.ts";
 
 export class RiscvVirtSbiPlatform implements SbiPlatform {
   readonly hartCount: number;
   readonly memory: GuestMemoryAccess;
   readonly guestHasHypervisorExtension = false;
   readonly machineIds = { mvendorid: 0n, marchid: 0n, mimpid: 0n };
+  readonly pmu: SbiPmu;
   /** SBI calls answered (for `--trace-exits`). */
   calls = 0;
   readonly #s: BoardServices;
   readonly #readConsole: (maxBytes: number) => Uint8Array;
   readonly #hsm: SbiHsmState[];
   readonly #suspended: boolean[];
-  readonly #timers: Array<TimerHandle | undefined>;
+  /** Non-retentive suspends waiting for their hart to wake: where it resumes and its a1. */
+  readonly #resumeOnWake: Array<{ readonly addr: GuestPhysAddr; readonly opaque: bigint } | undefined>;
   readonly #ipiPending: boolean[];
 
   /** `readConsole` supplies console input for SBI reads (the same stream the UART delivers). */
@@ -56,8 +64,17 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
     this.memory = services.memory;
     this.#hsm = Array.from({ length: this.hartCount }, () => SBI_HSM_STATE_STOPPED);
     this.#suspended = Array.from({ length: this.hartCount }, () => false);
-    this.#timers = Array.from({ length: this.hartCount }, () => undefined);
+    this.#resumeOnWake = Array.from({ length: this.hartCount }, () => undefined);
     this.#ipiPending = Array.from({ length: this.hartCount }, () => false);
+    this.pmu = new SbiPmu({
+      hartCount: this.hartCount,
+      hfenceEvents: this.guestHasHypervisorExtension,
+      hardware: {
+        write: (hart, counter, value) => this.#riscv(services.vcpu(hart)).setHardwareCounter(counter, { value }),
+        setRunning: (hart, counter, running) =>
+          this.#riscv(services.vcpu(hart)).setHardwareCounter(counter, { running }),
+      },
+    });
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -72,18 +89,7 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
   }
 
   setTimer(hart: number, stimeValue: bigint): void {
-    const s = this.#s;
-    const vcpu = s.vcpu(hart);
-    s.timers.cancel(this.#timers[hart]);
-    this.#timers[hart] = undefined;
-    vcpu.arch.setInterruptLevel(IRQ_S_TIMER, false);
-    // A deadline beyond 2^53 ticks (Linux writes all ones to disarm) never arrives.
-    if (stimeValue >= BigInt(Number.MAX_SAFE_INTEGER)) return;
-    this.#timers[hart] = s.timers.add(Number(stimeValue), () => {
-      this.#timers[hart] = undefined;
-      vcpu.arch.setInterruptLevel(IRQ_S_TIMER, true);
-      s.wakeVcpu(hart);
-    });
+    this.#riscv(this.#s.vcpu(hart)).setTimer(stimeValue);
   }
 
   sendIpi(targets: readonly number[]): void {
@@ -133,6 +139,24 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
     return this.#apply(hart, handleSbiCall(call, hart, this));
   }
 
+  /**
+   * Between vCPU runs: a hart whose non-retentive suspend ended (its halt is over) restarts at its resume address
+   * before it runs again.
+   */
+  poll(): void {
+    for (let hart = 0; hart < this.hartCount; hart++) {
+      const resume = this.#resumeOnWake[hart];
+      if (resume === undefined) continue;
+      const vcpu = this.#s.vcpu(hart);
+      if (vcpu.state === "Blocked") continue;
+      this.#resumeOnWake[hart] = undefined;
+      this.#suspended[hart] = false;
+      vcpu.setEntry(resume.addr);
+      vcpu.setGpr(REG_A0, BigInt(hart));
+      vcpu.setGpr(REG_A1, resume.opaque);
+    }
+  }
+
   /** Hart `hart` runs from the start (a boot hart). */
   markStarted(hart: number): void {
     this.#hsm[hart] = SBI_HSM_STATE_STARTED;
@@ -145,6 +169,7 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
     vcpu.setGpr(REG_A1, arg);
     this.#hsm[vcpu.id] = SBI_HSM_STATE_STARTED;
     this.#suspended[vcpu.id] = false;
+    this.#resumeOnWake[vcpu.id] = undefined;
   }
 
   /** The hypercall extension answers like any SBI call: a0 = error (NOT_SUPPORTED if unhandled), a1 = value. */
@@ -173,13 +198,8 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
         return { kind: "CpuDown", state: 0n };
       case "Suspend":
         this.#suspended[hart] = true;
-        if (outcome.retentive) {
-          writeSbiReturn(vcpu, outcome.ret);
-        } else {
-          vcpu.setEntry(outcome.resumeAddr);
-          vcpu.setGpr(REG_A0, BigInt(hart));
-          vcpu.setGpr(REG_A1, outcome.opaque);
-        }
+        if (outcome.retentive) writeSbiReturn(vcpu, outcome.ret);
+        else this.#resumeOnWake[hart] = { addr: outcome.resumeAddr, opaque: outcome.opaque };
         return { kind: "Halt" };
       case "SystemDown":
         return { kind: "SystemDown", action: outcome.action, code: outcome.code };

@@ -2,14 +2,19 @@ import { describe, expect, test } from "bun:test";
 import { GuestMemory } from "../../../addrspace/guest-memory.ts";
 import {
   SBI_ERR_ALREADY_AVAILABLE,
+  SBI_ERR_ALREADY_STARTED,
+  SBI_ERR_ALREADY_STOPPED,
   SBI_ERR_FAILED,
   SBI_ERR_INVALID_ADDRESS,
   SBI_ERR_INVALID_PARAM,
+  SBI_ERR_NO_SHMEM,
   SBI_ERR_NOT_SUPPORTED,
+  SBI_EXT_0_1_SET_TIMER,
   SBI_EXT_BASE,
   SBI_EXT_DBCN,
   SBI_EXT_HSM,
   SBI_EXT_IPI,
+  SBI_EXT_PMU,
   SBI_EXT_RFENCE,
   SBI_EXT_SRST,
   SBI_EXT_TIME,
@@ -40,10 +45,22 @@ import {
   sbiLegacyRegister,
   sbiRetRegisters,
 } from "./sbi.ts";
+import { type HardwareCounterName, type HardwareCounters, SbiPmu } from "./sbi-pmu.ts";
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 0x10_000;
 const ALL = (1n << 64n) - 1n; // -1 as an unsigned register value
+
+/** Hardware counters that record what the PMU asked of them. */
+class RecordingCounters implements HardwareCounters {
+  readonly log: string[] = [];
+  write(hart: number, counter: HardwareCounterName, value: bigint): void {
+    this.log.push(`${hart} ${counter} = ${value}`);
+  }
+  setRunning(hart: number, counter: HardwareCounterName, running: boolean): void {
+    this.log.push(`${hart} ${counter} ${running ? "run" : "stop"}`);
+  }
+}
 
 /** A platform that records every effect, with a small RAM at 0x8000_0000 and a scripted console input. */
 class FakePlatform implements SbiPlatform {
@@ -63,9 +80,17 @@ class FakePlatform implements SbiPlatform {
   acceptLimit = Number.POSITIVE_INFINITY;
   /** Guest-virtual words for legacy hart masks. */
   readonly virtual = new Map<bigint, bigint>();
+  readonly counters = new RecordingCounters();
+  readonly pmu: SbiPmu;
 
-  constructor(hartCount: number) {
+  constructor(hartCount: number, options: { hypervisorExtension?: boolean } = {}) {
     this.hartCount = hartCount;
+    this.guestHasHypervisorExtension = options.hypervisorExtension ?? false;
+    this.pmu = new SbiPmu({
+      hartCount,
+      hardware: this.counters,
+      hfenceEvents: this.guestHasHypervisorExtension,
+    });
     this.states = Array.from({ length: hartCount }, (_, i) =>
       i === 0 ? SBI_HSM_STATE_STARTED : SBI_HSM_STATE_STOPPED,
     );
@@ -137,15 +162,15 @@ describe("BASE", () => {
       SBI_EXT_RFENCE,
       SBI_EXT_HSM,
       SBI_EXT_SRST,
+      SBI_EXT_PMU,
       SBI_EXT_DBCN,
       SBI_EXT_AXVISOR_HYPERCALL,
     ]) {
       expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(1n));
     }
     for (let legacy = 0n; legacy <= 8n; legacy++) expect(call(p, SBI_EXT_BASE, 3n, [legacy])).toEqual(success(1n));
-    // 0x09..0x0F are reserved legacy ids; PMU (0x504D55), SUSP (0x53555350), a negative long: not available.
-    for (const eid of [0x09n, 0x0fn, 0x504d55n, 0x53555350n, ALL])
-      expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(0n));
+    // 0x09..0x0F are reserved legacy ids; SUSP (0x53555350), a negative long: not available.
+    for (const eid of [0x09n, 0x0fn, 0x53555350n, ALL]) expect(call(p, SBI_EXT_BASE, 3n, [eid])).toEqual(success(0n));
   });
   test("mvendorid / marchid / mimpid come from the platform", () => {
     const p = new FakePlatform(1);
@@ -161,7 +186,7 @@ describe("BASE", () => {
 describe("unknown extensions and function ids", () => {
   test("unknown EID, reserved legacy EID, and an EID with bits above 31 are NOT_SUPPORTED", () => {
     const p = new FakePlatform(1);
-    for (const eid of [0x09n, 0x504d55n, 0x0a000000n, (1n << 32n) | SBI_EXT_BASE]) {
+    for (const eid of [0x09n, 0x53555350n, 0x0a000000n, (1n << 32n) | SBI_EXT_BASE]) {
       expect(call(p, eid, 0n)).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
     }
   });
@@ -174,6 +199,8 @@ describe("unknown extensions and function ids", () => {
       [SBI_EXT_HSM, 4n],
       [SBI_EXT_SRST, 1n],
       [SBI_EXT_DBCN, 3n],
+      [SBI_EXT_PMU, 7n],
+      [SBI_EXT_PMU, 8n],
     ];
     for (const [eid, fid] of cases) expect(call(p, eid, fid)).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
     expect(p.timers).toEqual([]);
@@ -575,5 +602,137 @@ describe("dispatcher contract", () => {
     expect(() => call(p, SBI_EXT_BASE, 0n, [], 2)).toThrow(
       "Cannot dispatch an SBI call from hart 2: the VM has harts 0..1",
     );
+  });
+});
+
+describe("PMU", () => {
+  const NUM = 0n;
+  const GET_INFO = 1n;
+  const MATCH = 2n;
+  const START = 3n;
+  const STOP = 4n;
+  const FW_READ = 5n;
+  const FW_READ_HI = 6n;
+  const CYCLES = 0x1n; // hardware general event CPU_CYCLES
+  const INSTRUCTIONS = 0x2n;
+  const fw = (code: number): bigint => (0xfn << 16n) | BigInt(code);
+  const SET_TIMER = fw(5);
+  const IPI_SENT = fw(6);
+  const IPI_RECEIVED = fw(7);
+  /** Every valid counter: 0, 2 and the 16 firmware counters 3..18 (1 is not a counter). */
+  const ALL_COUNTERS = ((1n << 19n) - 1n) & ~2n;
+
+  test("counters as Linux probes them: cycle and instret hardware counters at their CSRs, 16 firmware ones", () => {
+    const p = new FakePlatform(1);
+    expect(call(p, SBI_EXT_PMU, NUM)).toEqual(success(19n));
+    // counter_info: CSR in bits 11:0, width - 1 in 17:12, type in bit 63.
+    expect(call(p, SBI_EXT_PMU, GET_INFO, [0n])).toEqual(success(0xc00n | (63n << 12n)));
+    expect(call(p, SBI_EXT_PMU, GET_INFO, [1n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_PMU, GET_INFO, [2n])).toEqual(success(0xc02n | (63n << 12n)));
+    for (let i = 3n; i < 19n; i++)
+      expect(call(p, SBI_EXT_PMU, GET_INFO, [i])).toEqual(success((1n << 63n) | (63n << 12n)));
+    expect(call(p, SBI_EXT_PMU, GET_INFO, [19n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_PMU, GET_INFO, [ALL])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+  });
+
+  test("Linux's boot sequence: stop all with reset, then match cycles and instructions to their counters", () => {
+    const p = new FakePlatform(1);
+    // cycle and instret run from reset; the firmware counters were never started.
+    expect(call(p, SBI_EXT_PMU, STOP, [0n, ALL_COUNTERS, 1n])).toEqual(failure(SBI_ERR_ALREADY_STOPPED));
+    expect(p.counters.log).toEqual(["0 cycle stop", "0 instret stop"]);
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, CYCLES, 0n])).toEqual(success(0n));
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, INSTRUCTIONS, 0n])).toEqual(success(2n));
+    // A configured counter that is not running answers again for its own event (OpenSBI's fixed counters do).
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, CYCLES, 0n])).toEqual(success(0n));
+    // Once started it is taken: a second cycles event finds no counter.
+    expect(call(p, SBI_EXT_PMU, START, [0n, 1n, 0n, 0n])).toEqual(success());
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, CYCLES, 0n])).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
+    expect(call(p, SBI_EXT_PMU, STOP, [0n, 1n, 1n])).toEqual(success());
+    // Start cycle at a preset value: the hart's mcycle is written, then un-inhibited.
+    p.counters.log.length = 0;
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, 1n, 0n, CYCLES, 0n])).toEqual(success(0n));
+    expect(call(p, SBI_EXT_PMU, START, [0n, 1n, 1n, 1000n])).toEqual(success());
+    expect(p.counters.log).toEqual(["0 cycle = 1000", "0 cycle run"]);
+    expect(call(p, SBI_EXT_PMU, START, [0n, 1n, 0n, 0n])).toEqual(failure(SBI_ERR_ALREADY_STARTED));
+    expect(call(p, SBI_EXT_PMU, STOP, [0n, 1n, 0n])).toEqual(success());
+    expect(p.counters.log.at(-1)).toBe("0 cycle stop");
+    // A hardware counter is not a firmware counter.
+    expect(call(p, SBI_EXT_PMU, FW_READ, [0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+  });
+
+  test("events nothing here can count are NOT_SUPPORTED, so Linux marks them unsupported", () => {
+    const p = new FakePlatform(1);
+    call(p, SBI_EXT_PMU, STOP, [0n, ALL_COUNTERS, 1n]);
+    const unsupported = [
+      0x3n, // CACHE_REFERENCES: no hpmcounters
+      0x5n, // BRANCH_INSTRUCTIONS
+      (0x1n << 16n) | 0n, // L1D read access (cache event)
+      0x2n << 16n, // raw event
+      fw(0), // misaligned load: the hart performs misaligned accesses, no firmware trap
+      fw(4), // illegal instruction: reflected by the backend, not this SBI
+      fw(14), // HFENCE.GVMA sent: the guest has no H extension
+      fw(22), // beyond the table
+    ];
+    for (const event of unsupported) {
+      expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, event, 0n])).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
+    }
+    // event_data is reserved for these events.
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, ALL_COUNTERS, 0n, SET_TIMER, 1n])).toEqual(failure(SBI_ERR_NOT_SUPPORTED));
+    // With the H extension the HFENCE events are countable.
+    const h = new FakePlatform(1, { hypervisorExtension: true });
+    expect(call(h, SBI_EXT_PMU, MATCH, [3n, 1n, 0n, fw(14), 0n])).toEqual(success(3n));
+  });
+
+  test("firmware counters count set_timer calls only while started; RESET frees them", () => {
+    const p = new FakePlatform(1);
+    expect(call(p, SBI_EXT_PMU, MATCH, [3n, 0xffffn, 0n, SET_TIMER, 0n])).toEqual(success(3n));
+    // Configured but not started: read works (0), nothing counts yet.
+    call(p, SBI_EXT_TIME, 0n, [100n]);
+    expect(call(p, SBI_EXT_PMU, FW_READ, [3n])).toEqual(success(0n));
+    expect(call(p, SBI_EXT_PMU, START, [3n, 1n, 1n, 41n])).toEqual(success());
+    call(p, SBI_EXT_TIME, 0n, [200n]);
+    call(p, SBI_EXT_0_1_SET_TIMER, 0n, [300n]);
+    expect(call(p, SBI_EXT_PMU, FW_READ, [3n])).toEqual(success(43n));
+    expect(call(p, SBI_EXT_PMU, FW_READ_HI, [3n])).toEqual(success(0n));
+    expect(call(p, SBI_EXT_PMU, STOP, [3n, 1n, 0n])).toEqual(success());
+    call(p, SBI_EXT_TIME, 0n, [400n]);
+    expect(call(p, SBI_EXT_PMU, FW_READ, [3n])).toEqual(success(43n));
+    // Still mapped after a plain stop: a second match for another event takes the next counter.
+    expect(call(p, SBI_EXT_PMU, MATCH, [3n, 0xffffn, 0n, IPI_SENT, 0n])).toEqual(success(4n));
+    expect(call(p, SBI_EXT_PMU, STOP, [3n, 1n, 1n])).toEqual(failure(SBI_ERR_ALREADY_STOPPED));
+    expect(call(p, SBI_EXT_PMU, FW_READ, [3n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_PMU, MATCH, [3n, 0xffffn, 0n, IPI_RECEIVED, 0n])).toEqual(success(3n));
+    // Auto-start and clear-value.
+    expect(call(p, SBI_EXT_PMU, MATCH, [5n, 1n, 0b110n, SET_TIMER, 0n])).toEqual(success(5n));
+    call(p, SBI_EXT_TIME, 0n, [500n]);
+    expect(call(p, SBI_EXT_PMU, FW_READ, [5n])).toEqual(success(1n));
+  });
+
+  test("IPIs count as sent on the caller and received on each target", () => {
+    const p = new FakePlatform(3);
+    for (const hart of [0, 1, 2]) {
+      expect(call(p, SBI_EXT_PMU, MATCH, [3n, 1n, 0b100n, IPI_SENT, 0n], hart)).toEqual(success(3n));
+      expect(call(p, SBI_EXT_PMU, MATCH, [4n, 1n, 0b100n, IPI_RECEIVED, 0n], hart)).toEqual(success(4n));
+    }
+    expect(call(p, SBI_EXT_IPI, 0n, [0b110n, 0n], 0)).toEqual(success());
+    const read = (counter: bigint, hart: number): SbiOutcome => call(p, SBI_EXT_PMU, FW_READ, [counter], hart);
+    expect(read(3n, 0)).toEqual(success(2n));
+    expect(read(4n, 0)).toEqual(success(0n));
+    expect(read(4n, 1)).toEqual(success(1n));
+    expect(read(4n, 2)).toEqual(success(1n));
+    expect(read(3n, 1)).toEqual(success(0n));
+  });
+
+  test("counter sets naming a non-counter are INVALID_PARAM; snapshots are not available", () => {
+    const p = new FakePlatform(1);
+    expect(call(p, SBI_EXT_PMU, STOP, [0n, 0b10n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM)); // index 1
+    expect(call(p, SBI_EXT_PMU, STOP, [18n, 0b10n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM)); // index 19
+    expect(call(p, SBI_EXT_PMU, START, [ALL, 1n, 0n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_PMU, MATCH, [0n, 0b10n, 0n, CYCLES, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    // A counter with no event cannot be started.
+    expect(call(p, SBI_EXT_PMU, START, [3n, 1n, 0n, 0n])).toEqual(failure(SBI_ERR_INVALID_PARAM));
+    expect(call(p, SBI_EXT_PMU, START, [0n, 1n, 0b10n, 0n])).toEqual(failure(SBI_ERR_NO_SHMEM));
+    expect(call(p, SBI_EXT_PMU, STOP, [0n, 1n, 0b10n])).toEqual(failure(SBI_ERR_NO_SHMEM));
+    expect(p.counters.log).toEqual([]);
   });
 });

@@ -8,12 +8,13 @@
  * (`CpuUp`, `CpuDown`, `Suspend`, `SystemDown`, `Hypercall`, `GuestTrap`). Plain calls come back as `Return`
  * (write a0 = error, a1 = value) or, for the v0.1 legacy extensions, `LegacyReturn` (write a0 only).
  *
- * Implemented: BASE, TIME, IPI, RFENCE, HSM, SRST, DBCN, the legacy extensions 0x00-0x08 and axvisor's hypercall
- * extension (EID 0x485643, "HVC"). Everything else answers SBI_ERR_NOT_SUPPORTED, as the binary encoding chapter
- * requires for an unknown EID or FID.
+ * Implemented: BASE, TIME, IPI, RFENCE, HSM, SRST, PMU (`sbi-pmu.ts`), DBCN, the legacy extensions 0x00-0x08 and
+ * axvisor's hypercall extension (EID 0x485643, "HVC"). Everything else answers SBI_ERR_NOT_SUPPORTED, as the binary
+ * encoding chapter requires for an unknown EID or FID. The firmware events the PMU counts (timer programming, IPIs,
+ * remote fences; sent by the caller, received by each target) are reported to it here.
  *
  * Spec: RISC-V Supervisor Binary Interface Specification v2.0 (chapters 3 binary encoding, 4 base, 5 legacy,
- * 6 TIME, 7 IPI, 8 RFENCE, 9 HSM, 10 SRST, 12 DBCN).
+ * 6 TIME, 7 IPI, 8 RFENCE, 9 HSM, 10 SRST, 11 PMU, 12 DBCN).
  *
  * Hart ids are the VM's vCPU ids, 0 .. hartCount-1.
  */
@@ -51,6 +52,7 @@ import {
   SBI_EXT_HSM_HART_SUSPEND,
   SBI_EXT_IPI,
   SBI_EXT_IPI_SEND_IPI,
+  SBI_EXT_PMU,
   SBI_EXT_RFENCE,
   SBI_EXT_RFENCE_REMOTE_FENCE_I,
   SBI_EXT_RFENCE_REMOTE_HFENCE_GVMA,
@@ -67,6 +69,23 @@ import {
   SBI_HSM_STATE_STOPPED,
   SBI_HSM_SUSPEND_NON_RET_DEFAULT,
   SBI_HSM_SUSPEND_RET_DEFAULT,
+  SBI_PMU_FW_FENCE_I_RECEIVED,
+  SBI_PMU_FW_FENCE_I_SENT,
+  SBI_PMU_FW_HFENCE_GVMA_RECEIVED,
+  SBI_PMU_FW_HFENCE_GVMA_SENT,
+  SBI_PMU_FW_HFENCE_GVMA_VMID_RECEIVED,
+  SBI_PMU_FW_HFENCE_GVMA_VMID_SENT,
+  SBI_PMU_FW_HFENCE_VVMA_ASID_RECEIVED,
+  SBI_PMU_FW_HFENCE_VVMA_ASID_SENT,
+  SBI_PMU_FW_HFENCE_VVMA_RECEIVED,
+  SBI_PMU_FW_HFENCE_VVMA_SENT,
+  SBI_PMU_FW_IPI_RECEIVED,
+  SBI_PMU_FW_IPI_SENT,
+  SBI_PMU_FW_SET_TIMER,
+  SBI_PMU_FW_SFENCE_VMA_ASID_RECEIVED,
+  SBI_PMU_FW_SFENCE_VMA_ASID_SENT,
+  SBI_PMU_FW_SFENCE_VMA_RECEIVED,
+  SBI_PMU_FW_SFENCE_VMA_SENT,
   SBI_SRST_RESET_REASON_NONE,
   SBI_SRST_RESET_REASON_SYSFAIL,
   SBI_SRST_RESET_TYPE_COLD_REBOOT,
@@ -76,6 +95,7 @@ import {
   type SbiHsmState,
 } from "../../../arch/riscv64/sbi.ts";
 import type { GuestMemoryAccess, GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
+import type { SbiPmu } from "./sbi-pmu.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // axvisor's extension and our implementation's identity (the spec's ids and codes are in src/arch/riscv64/sbi.ts)
@@ -147,6 +167,8 @@ export interface SbiPlatform {
   readonly guestHasHypervisorExtension: boolean;
   /** What BASE get_mvendorid/marchid/mimpid report (the values the guest's harts would show; 0 is always legal). */
   readonly machineIds: SbiMachineIds;
+  /** The harts' PMU counters (SBI PMU extension). */
+  readonly pmu: SbiPmu;
   /** Arm hart `hart`'s supervisor timer for `stimeValue` (time ticks) and clear its pending VSTIP. */
   setTimer(hart: number, stimeValue: bigint): void;
   /** Raise a supervisor software interrupt (VSSIP) on each target. */
@@ -284,6 +306,7 @@ const PROBED_EXTENSIONS: ReadonlySet<bigint> = new Set([
   SBI_EXT_RFENCE,
   SBI_EXT_HSM,
   SBI_EXT_SRST,
+  SBI_EXT_PMU,
   SBI_EXT_DBCN,
   SBI_EXT_AXVISOR_HYPERCALL,
 ]);
@@ -323,21 +346,27 @@ export function handleSbiCall(call: SbiCall, hart: number, platform: SbiPlatform
     case SBI_EXT_TIME:
       if (fid !== SBI_EXT_TIME_SET_TIMER) return notSupported();
       platform.setTimer(hart, a[0]);
+      platform.pmu.record(hart, SBI_PMU_FW_SET_TIMER);
       return ok();
     case SBI_EXT_IPI:
-      return ipi(fid, a, platform);
+      return ipi(fid, a, hart, platform);
     case SBI_EXT_RFENCE:
-      return rfence(fid, a, platform);
+      return rfence(fid, a, hart, platform);
     case SBI_EXT_HSM:
       return hsm(fid, a, hart, platform);
     case SBI_EXT_SRST:
       return srst(fid, a);
+    case SBI_EXT_PMU: {
+      const r = platform.pmu.call(hart, fid, a);
+      return ret(r.error, r.value);
+    }
     case SBI_EXT_DBCN:
       return dbcn(fid, a, platform);
     case SBI_EXT_AXVISOR_HYPERCALL:
       return { kind: "Hypercall", nr: fid, args: a };
     case SBI_EXT_0_1_SET_TIMER:
       platform.setTimer(hart, a[0]);
+      platform.pmu.record(hart, SBI_PMU_FW_SET_TIMER);
       return legacy(0n);
     case SBI_EXT_0_1_CONSOLE_PUTCHAR:
       // Blocking by spec; our console always accepts (or drops when absent, which the spec also allows).
@@ -410,12 +439,51 @@ export function resolveHartMask(mask: bigint, maskBase: bigint, hartCount: numbe
   return targets;
 }
 
-function ipi(fid: bigint, a: SbiArgs, platform: SbiPlatform): SbiOutcome {
+function ipi(fid: bigint, a: SbiArgs, hart: number, platform: SbiPlatform): SbiOutcome {
   if (fid !== SBI_EXT_IPI_SEND_IPI) return notSupported();
   const targets = resolveHartMask(a[0], a[1], platform.hartCount);
   if (targets === undefined) return ret(SBI_ERR_INVALID_PARAM);
-  platform.sendIpi(targets);
+  sendIpi(targets, hart, platform);
   return ok();
+}
+
+/** Send IPIs and count them (sent by the caller, received by each target). */
+function sendIpi(targets: readonly number[], hart: number, platform: SbiPlatform): void {
+  platform.sendIpi(targets);
+  for (const target of targets) {
+    platform.pmu.record(hart, SBI_PMU_FW_IPI_SENT);
+    platform.pmu.record(target, SBI_PMU_FW_IPI_RECEIVED);
+  }
+}
+
+/** The PMU firmware events of a remote fence: [sent, received]. */
+function fenceEvents(fence: RemoteFence): readonly [number, number] {
+  switch (fence.kind) {
+    case "fence.i":
+      return [SBI_PMU_FW_FENCE_I_SENT, SBI_PMU_FW_FENCE_I_RECEIVED];
+    case "sfence.vma":
+      return fence.asid === undefined
+        ? [SBI_PMU_FW_SFENCE_VMA_SENT, SBI_PMU_FW_SFENCE_VMA_RECEIVED]
+        : [SBI_PMU_FW_SFENCE_VMA_ASID_SENT, SBI_PMU_FW_SFENCE_VMA_ASID_RECEIVED];
+    case "hfence.gvma":
+      return fence.vmid === undefined
+        ? [SBI_PMU_FW_HFENCE_GVMA_SENT, SBI_PMU_FW_HFENCE_GVMA_RECEIVED]
+        : [SBI_PMU_FW_HFENCE_GVMA_VMID_SENT, SBI_PMU_FW_HFENCE_GVMA_VMID_RECEIVED];
+    case "hfence.vvma":
+      return fence.asid === undefined
+        ? [SBI_PMU_FW_HFENCE_VVMA_SENT, SBI_PMU_FW_HFENCE_VVMA_RECEIVED]
+        : [SBI_PMU_FW_HFENCE_VVMA_ASID_SENT, SBI_PMU_FW_HFENCE_VVMA_ASID_RECEIVED];
+  }
+}
+
+/** Make the targets perform `fence` and count it (sent by the caller, received by each target). */
+function remoteFence(targets: readonly number[], fence: RemoteFence, hart: number, platform: SbiPlatform): void {
+  platform.remoteFence(targets, fence);
+  const [sent, received] = fenceEvents(fence);
+  for (const target of targets) {
+    platform.pmu.record(hart, sent);
+    platform.pmu.record(target, received);
+  }
 }
 
 /**
@@ -430,7 +498,7 @@ export function fenceRange(start: bigint, size: bigint): FenceRange | undefined 
   return { all: false, start: s, size: n };
 }
 
-function rfence(fid: bigint, a: SbiArgs, platform: SbiPlatform): SbiOutcome {
+function rfence(fid: bigint, a: SbiArgs, hart: number, platform: SbiPlatform): SbiOutcome {
   let fence: RemoteFence;
   const range = (): FenceRange | undefined => fenceRange(a[2], a[3]);
   switch (fid) {
@@ -472,7 +540,7 @@ function rfence(fid: bigint, a: SbiArgs, platform: SbiPlatform): SbiOutcome {
   }
   const targets = resolveHartMask(a[0], a[1], platform.hartCount);
   if (targets === undefined) return ret(SBI_ERR_INVALID_PARAM);
-  platform.remoteFence(targets, fence);
+  remoteFence(targets, fence, hart, platform);
   return ok();
 }
 
@@ -641,16 +709,16 @@ function legacyHartMaskCall(eid: bigint, a: SbiArgs, hart: number, platform: Sbi
   }
   switch (eid) {
     case SBI_EXT_0_1_SEND_IPI:
-      platform.sendIpi(targets);
+      sendIpi(targets, hart, platform);
       return legacy(0n);
     case SBI_EXT_0_1_REMOTE_FENCE_I:
-      platform.remoteFence(targets, { kind: "fence.i" });
+      remoteFence(targets, { kind: "fence.i" }, hart, platform);
       return legacy(0n);
     default: {
       const range = fenceRange(a[1], a[2]);
       if (range === undefined) return legacy(SBI_ERR_INVALID_ADDRESS);
       const asid = eid === SBI_EXT_0_1_REMOTE_SFENCE_VMA_ASID ? a[3] : undefined;
-      platform.remoteFence(targets, { kind: "sfence.vma", range, asid });
+      remoteFence(targets, { kind: "sfence.vma", range, asid }, hart, platform);
       return legacy(0n);
     }
   }
