@@ -16,7 +16,7 @@ describe("arm64 Image header", () => {
   });
 
   test("bad images are refused with what is wrong", () => {
-    const reject = (bytes: Uint8Array, kind: string, message: RegExp) => {
+    const reject = (bytes: Uint8Array, kind: Arm64ImageError["kind"], message: RegExp) => {
       try {
         parseArm64Image(bytes, "k");
         throw new Error("accepted");
