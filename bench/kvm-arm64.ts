@@ -16,7 +16,7 @@ import { ARM64_VIRT } from "../src/vmm/boards/arm64-virt/layout.ts";
 import { buildNative, gccRequirement, ROOT, runNative } from "../test/kvm/native-build.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
-const ROUNDS = 3;
+const ROUNDS = 5;
 const STARTUP_RUNS = 10;
 const GUEST = join(ROOT, "test", "guests", "arm64", "mmio-loop.bin");
 const RAM_SIZE = 0x20_0000;

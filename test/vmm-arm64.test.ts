@@ -13,7 +13,7 @@ import { describeIf } from "./support/skip.ts";
 
 const GUESTS = join(import.meta.dir, "guests", "arm64");
 
-function guestConfig(name: string, cpus: number) {
+function guestConfig(name: string, cpus: number, onReset = "stop") {
   const text = `
 [base]
 id = 1
@@ -21,7 +21,7 @@ name = "${name}"
 cpu_num = ${cpus}
 arch = "aarch64"
 backend = "kvm"
-on_reset = "stop"
+on_reset = "${onReset}"
 [kernel]
 kernel_path = "${name}.bin"
 kernel_load_addr = 0x4000_0000
@@ -32,13 +32,14 @@ console = "stdout"
   return parseVmConfig(text, { baseDir: GUESTS, sourceName: `${name}.toml` });
 }
 
-async function run(name: string, cpus = 1) {
+async function run(name: string, cpus = 1, options: { onReset?: string; maxReboots?: number } = {}) {
   let output = "";
   const vmm = new Vmm({
     logLevel: "error",
     console: { writer: (bytes) => (output += new TextDecoder().decode(bytes)) },
+    ...(options.maxReboots === undefined ? {} : { maxReboots: options.maxReboots }),
   });
-  vmm.addVm(guestConfig(name, cpus));
+  vmm.addVm(guestConfig(name, cpus, options.onReset));
   const result = await vmm.run();
   return { output, result };
 }
@@ -77,6 +78,16 @@ describeIf(arm64Kvm, "arm64 guests through the VMM on KVM")("arm64 guests throug
     const { output, result } = await run("smp", 2);
     expect(output).toBe("smp: cpu1 context 0x0000000000005a5a mpidr 0x0000000000000001\n");
     expect(result.exitCode).toBe(0);
+  });
+
+  test("reset: PSCI SYSTEM_RESET stops the VM with on_reset = stop, and boots it again with on_reset = reboot", async () => {
+    const stopped = await run("reset");
+    expect(stopped.output).toBe("reset\n");
+    expect(stopped.result.exitCode).toBe(0);
+    const rebooted = await run("reset", 1, { onReset: "reboot", maxReboots: 1 });
+    // Booted twice; the second reset is one more than the VMM allows.
+    expect(rebooted.output).toBe("reset\nreset\n");
+    expect(rebooted.result.vms[0]?.error).toContain("more than 1 reboots");
   });
 
   test("timer-gic: the virtual timer's PPI 27 and the PL011's SPI 33 (KVM_IRQ_LINE) reach the guest", async () => {

@@ -6,6 +6,7 @@
 #   host ── qemu-system-aarch64 (TCG, -M virt,virtualization=on,gic-version=3 -cpu max: an emulated EL2)
 #            └─ Debian's arm64 kernel, KVM built in ── /dev/kvm (a real arm64 KVM)
 #               └─ arm64 Bun (npm @oven/bun-linux-aarch64 + Debian's libc6:arm64) running our sources:
+#                  0. axvisor info  (must report KVM available for aarch64 guests)
 #                  1. bun test test/vmm-arm64.test.ts  (our bare-metal guests: PL011, MMIO widths, PSCI, SMP, GIC)
 #                  2. bun src/cli/main.ts run linux-1.toml / linux-2.toml  (the user's path: the same Debian kernel
 #                     with a busybox initramfs, 1 and 2 vCPUs, on the arm64-virt board; its init prints a marker
@@ -16,7 +17,7 @@
 # are cached outside the clone in ${AXVISOR_CACHE:-~/.cache/axvisor-ts}/kvm-arm64 (with .cache/kvm-arm64 linking
 # to it); the outer initramfs is rebuilt when our sources change.
 #
-# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps tests,linux1,linux2,bench] [--timeout SECONDS]
+# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps info,tests,linux1,linux2,bench] [--timeout SECONDS]
 #        [--inner-cmdline "..."]   (e.g. without "quiet" to see the inner kernel's log)
 # Ends with "N passed, N failed"; exit status 0 only if every step passed.
 set -euo pipefail
@@ -24,7 +25,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MARKER="AXVISOR-ARM64-E2E: init reached"
 build_only=0
-steps="tests,linux1,linux2,bench"
+steps="info,tests,linux1,linux2,bench"
 timeout_s="${AXVISOR_E2E_TIMEOUT:-1400}"
 inner_cmdline="console=ttyAMA0 quiet panic=-1"
 
@@ -117,7 +118,7 @@ BUN_ARM64="$CACHE/x/bun-$bun_version/package/bin/bun"
 busybox_root() {
   mkdir -p "$1"/{bin,dev,proc,sys,tmp,root}
   cp "$CACHE/x/busybox/bin/busybox" "$1/bin/busybox"
-  for applet in sh mount echo cat grep poweroff sleep uname ls mkdir date; do ln -sf busybox "$1/bin/$applet"; done
+  for applet in sh mount echo cat grep poweroff sleep uname ls mkdir date tee; do ln -sf busybox "$1/bin/$applet"; done
 }
 
 # --- the inner guest: Debian's kernel again, a busybox init that prints the marker and powers off ----------------
@@ -207,10 +208,11 @@ if [[ ! -f $OUTER ]]; then
     # nested KVM zero-extends them; test/vmm-arm64.test.ts then expects exactly that (see the mmio-widths test).
     for step in ${steps//,/ }; do
       case "$step" in
+        info) echo "step info sh -c 'bun src/cli/main.ts info | tee /tmp/info && grep -q \"^  kvm  *available  *guests aarch64\" /tmp/info'" ;;
         tests) echo 'step tests env AXVISOR_ARM64_NO_SSE=1 bun test --timeout 600000 test/vmm-arm64.test.ts' ;;
         linux1) echo 'step linux1 bun src/cli/main.ts run --log-level info /inner/linux-1.toml' ;;
         linux2) echo 'step linux2 bun src/cli/main.ts run --log-level info /inner/linux-2.toml' ;;
-        bench) echo "step bench env KVM_ARM64_BENCH_EXE=${BENCH_C:+/bin/kvm-arm64-mmio-bench} KVM_BENCH_EXITS=5000 bun run bench kvm-arm64" ;;
+        bench) echo "step bench env KVM_ARM64_BENCH_EXE=${BENCH_C:+/bin/kvm-arm64-mmio-bench} KVM_BENCH_EXITS=3000 bun run bench kvm-arm64" ;;
         *) echo "unknown step $step" >&2; exit 2 ;;
       esac
     done

@@ -6,11 +6,12 @@ import { fakeArm64Image } from "../../../../test/support/arm64-image.ts";
 import { FakeBackend } from "../../../../test/support/fake-backend.ts";
 import { testVmConfig } from "../../../../test/support/vm-config.ts";
 import { AARCH64_REG_X0 } from "../../../arch/aarch64/registers.ts";
-import { INT_TX, PL011_DR, PL011_IMSC } from "../../../devices/pl011.ts";
+import { FR_RXFE, INT_RX, INT_TX, PL011_DR, PL011_FR, PL011_IMSC } from "../../../devices/pl011.ts";
 import { assembleVm } from "../../builder.ts";
 import type { VmConfig } from "../../config/types.ts";
 import { dtbCells, dtbStrings, findDtbNode, parseDtb } from "../../fdt/fdt-reader.ts";
 import { Arm64VirtBoard } from "./board.ts";
+import { buildArm64VirtDtb } from "./device-tree.ts";
 import { ARM64_VIRT, UART0_INTID } from "./layout.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "axvisor-arm64-board-"));
@@ -38,11 +39,11 @@ function linuxConfig(overrides: Partial<VmConfig> = {}): VmConfig {
   };
 }
 
-function assemble(config: VmConfig, output: number[] = []) {
+function assemble(config: VmConfig, output: number[] = [], board = new Arm64VirtBoard()) {
   const backend = new FakeBackend();
   const vm = assembleVm(config, {
     hypervisor: backend.open(),
-    board: new Arm64VirtBoard(),
+    board,
     console: { write: (bytes) => output.push(...bytes), close: () => undefined },
   });
   const halVm = backend.vms[0];
@@ -88,6 +89,40 @@ describe("arm64 virt board", () => {
     expect(output).toEqual([0x41]);
     expect(halVm.irqLines.get(UART0_INTID)).toBe(true);
     expect(UART0_INTID).toBe(33);
+  });
+
+  test("console input reaches the PL011's receiver and raises its RX interrupt; the rest waits for room", () => {
+    const board = new Arm64VirtBoard();
+    const { vm, halVm } = assemble(linuxConfig(), [], board);
+    const uart = ARM64_VIRT.UART0_BASE;
+    vm.buses.mmio.write(uart + PL011_IMSC, 4, BigInt(INT_RX));
+    board.consoleInput(new TextEncoder().encode("ls"));
+    expect(halVm.irqLines.get(UART0_INTID)).toBe(true);
+    // Without the FIFO the receiver holds one character: "l" now, "s" once it is read.
+    expect(vm.buses.mmio.read(uart + PL011_DR, 4)).toMatchObject({ value: 0x6cn });
+    expect(vm.buses.mmio.read(uart + PL011_DR, 4)).toMatchObject({ value: 0x73n });
+    expect(vm.buses.mmio.read(uart + PL011_FR, 4)).toMatchObject({ value: BigInt(0x80 | 0x7 | FR_RXFE) });
+    expect(halVm.irqLines.get(UART0_INTID)).toBe(false);
+  });
+
+  test("dtb_path is honoured: the file goes to dtb_load_addr and x0 points at it", () => {
+    const dtbPath = join(dir, "user.dtb");
+    const blob = buildArm64VirtDtb({
+      cpuAffinities: [0],
+      memory: [{ base: RAM.gpa, size: RAM.size }],
+      bootargs: "from the user's tree",
+      virtio: [],
+    });
+    writeFileSync(dtbPath, blob);
+    const base = linuxConfig();
+    const { vm, halVm } = assemble({
+      ...base,
+      cpuNum: 1,
+      kernel: { ...base.kernel, dtb: { kind: "file", path: dtbPath, loadAddr: 0x4400_0000, size: blob.length } },
+    });
+    const x0 = halVm.vcpus[0]?.setups[0]?.gprs?.find(([reg]) => reg === AARCH64_REG_X0)?.[1];
+    expect(x0).toBe(0x4400_0000n);
+    expect(vm.memory.read(0x4400_0000, blob.length)).toEqual(blob);
   });
 
   test("RAM below 0x4000_0000, too many vCPUs and a bad Image are refused with the reason", () => {
