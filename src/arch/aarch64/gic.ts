@@ -39,8 +39,3 @@ export const GIC_MAINTENANCE_PPI = 9;
 export function spiIntid(spi: number): number {
   return GIC_SPI_BASE + spi;
 }
-
-/** The INTID of PPI number `ppi`. */
-export function ppiIntid(ppi: number): number {
-  return GIC_PPI_BASE + ppi;
-}

@@ -11,8 +11,6 @@ export const AARCH64_REG_X0 = 0;
 export const AARCH64_REG_X1 = 1;
 export const AARCH64_REG_X2 = 2;
 export const AARCH64_REG_X3 = 3;
-/** x30 is the link register. */
-export const AARCH64_REG_X30 = 30;
 export const AARCH64_GPR_COUNT = 31;
 /** SP_EL0 (the stack pointer EL0t uses). */
 export const AARCH64_REG_SP_EL0 = 31;
@@ -23,14 +21,6 @@ export const AARCH64_REG_SP_EL1 = 34;
 /** ELR_EL1: the return address of the last exception taken to EL1. */
 export const AARCH64_REG_ELR_EL1 = 35;
 export const AARCH64_REG_COUNT = 36;
-
-/** Names for messages, by HAL register number. */
-export function aarch64RegisterName(reg: number): string | undefined {
-  if (Number.isInteger(reg) && reg >= 0 && reg < AARCH64_GPR_COUNT) return `x${reg}`;
-  return ({ 31: "sp_el0", 32: "pc", 33: "pstate", 34: "sp_el1", 35: "elr_el1" } as Readonly<Record<number, string>>)[
-    reg
-  ];
-}
 
 /** PSTATE.M[3:0] for AArch64 EL1 using SP_EL1 ("EL1h"). */
 export const PSTATE_MODE_EL1H = 0x5;

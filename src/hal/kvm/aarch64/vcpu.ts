@@ -56,7 +56,11 @@ function registerIdTable(): bigint[] {
   });
 }
 const REGISTER_IDS = registerIdTable();
-const MPIDR_EL1 = ARM64_REGISTER_IDS.MPIDR_EL1 ?? 0n;
+const MPIDR_EL1 = ((): bigint => {
+  const id = ARM64_REGISTER_IDS.MPIDR_EL1;
+  if (id === undefined) throw new Error("bug: no ONE_REG id for MPIDR_EL1");
+  return id;
+})();
 
 export interface Aarch64VcpuContext {
   /** kvm_vcpu_init from KVM_ARM_PREFERRED_TARGET. */

@@ -124,11 +124,6 @@ export class Aarch64KvmVm implements KvmArchVm {
     this.#preferredTarget = preferredTarget;
   }
 
-  /** Whether KVM_DEV_ARM_VGIC_CTRL_INIT has run (no vCPU can be added after it). */
-  get gicInitialized(): boolean {
-    return this.#gicInitialized;
-  }
-
   /** Lines are SPIs of the in-kernel GICv3 by INTID; KVM_IRQ_LINE needs the GIC initialised first. */
   irqLineField(line: number): number {
     if (!Number.isInteger(line) || line < GIC_SPI_BASE || line > GIC_MAX_SPI_INTID) {
