@@ -28,7 +28,6 @@ import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
 import {
-  FileBlockBackend,
   VirtioBlock,
   VirtioConsole,
   type VirtioDevice,
@@ -38,6 +37,7 @@ import {
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import {
+  type AttachedDisk,
   type Board,
   type BoardExit,
   type BoardServices,
@@ -59,7 +59,6 @@ export class Arm64VirtBoard implements Board {
   #rtc: Pl031 | undefined;
   /** Host input not yet accepted by the UART's receiver. */
   #input: number[] = [];
-  #diskBackend: FileBlockBackend | undefined;
   #virtioNodes: Array<{ base: number; size: number; spi: number }> = [];
   #createdAt = performance.now();
 
@@ -131,23 +130,30 @@ export class Arm64VirtBoard implements Board {
   }
 
   /**
-   * virtio-mmio, as on the RISC-V board: `kernel.disk_path` becomes a virtio-blk in window 0 unless a virtio-blk
-   * `emu_devices` entry places it; entries of type virtio-blk/console/rng go at their base with `irq_id` as the
-   * GIC INTID of their SPI; every window left over holds an empty slot, listed in the device tree as QEMU does.
+   * virtio-mmio, as on the RISC-V board: `emu_devices` entries of type virtio-blk/console/rng go at their base with
+   * `irq_id` as the GIC INTID of their SPI, the n-th virtio-blk entry serving the n-th disk; the other disks (the
+   * builder opened and locked them) take the free layout windows in order, so `kernel.disk_path` alone is window 0
+   * (/dev/vda); every window left over holds an empty slot, listed in the device tree as QEMU does.
    */
   #attachVirtio(s: BoardServices): void {
     const placed = new Map<number, { spi: number; size: number }>();
     const place = (base: number, size: number, intid: number, device: VirtioDevice<unknown>): void => {
-      const transport = new VirtioMmioTransport({ device, memory: s.memory, irq: this.#spiLine(s, intid) });
+      const transport = new VirtioMmioTransport({
+        device,
+        memory: s.memory,
+        irq: this.#spiLine(s, intid),
+        deferWork: s.deferWork,
+      });
       s.mmio.insert(base, size, transport);
       placed.set(base, { spi: intid - GIC_SPI_BASE, size });
     };
-    const disk = s.config.kernel.diskPath;
-    const explicitBlock = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-blk");
-    if (disk !== undefined && !explicitBlock) {
-      const window = arm64VirtioWindow(0);
-      place(window.base, window.size, window.intid, this.#disk(disk));
-    }
+    const blockDevice = (disk: AttachedDisk): VirtioBlock =>
+      new VirtioBlock({
+        backend: disk.backend,
+        readOnly: disk.config.readOnly,
+        ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
+      });
+    let nextDisk = 0;
     for (const device of s.config.devices.emuDevices) {
       const isVirtio =
         device.emuType === "virtio-blk" || device.emuType === "virtio-console" || device.emuType === "virtio-rng";
@@ -159,15 +165,17 @@ export class Arm64VirtBoard implements Board {
         );
       }
       switch (device.emuType) {
-        case "virtio-blk":
+        case "virtio-blk": {
+          const disk = s.disks[nextDisk++];
           if (disk === undefined)
             throw new VmError(
               "config",
               s.label,
-              `emu_devices entry "${device.name}" is a virtio-blk, but kernel.disk_path names no disk image for it`,
+              `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
             );
-          place(device.baseGpa, device.length, device.irqId, this.#disk(disk));
+          place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
           break;
+        }
         case "virtio-console":
           place(
             device.baseGpa,
@@ -185,20 +193,21 @@ export class Arm64VirtBoard implements Board {
           );
       }
     }
+    const windows = Array.from({ length: ARM64_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => arm64VirtioWindow(i));
+    for (const disk of s.disks.slice(nextDisk)) {
+      const free = windows.find((w) => !placed.has(w.base));
+      if (free === undefined)
+        throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+      place(free.base, free.size, free.intid, blockDevice(disk));
+    }
     this.#virtioNodes = [];
-    for (let i = 0; i < ARM64_VIRT.VIRTIO_MMIO_COUNT; i++) {
-      const window = arm64VirtioWindow(i);
+    for (const window of windows) {
       if (!placed.has(window.base)) s.mmio.insert(window.base, window.size, new EmptyVirtioMmioSlot());
       this.#virtioNodes.push({ base: window.base, size: window.size, spi: window.spi });
     }
     for (const [base, { spi, size }] of placed) {
       if (!this.#virtioNodes.some((w) => w.base === base)) this.#virtioNodes.push({ base, size, spi });
     }
-  }
-
-  #disk(path: string): VirtioBlock {
-    if (this.#diskBackend === undefined) this.#diskBackend = FileBlockBackend.open(path, { readOnly: false });
-    return new VirtioBlock({ backend: this.#diskBackend, readOnly: false });
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -343,7 +352,5 @@ export class Arm64VirtBoard implements Board {
 
   close(): void {
     this.#input = [];
-    this.#diskBackend?.[Symbol.dispose]();
-    this.#diskBackend = undefined;
   }
 }
