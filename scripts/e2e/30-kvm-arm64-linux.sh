@@ -251,7 +251,7 @@ tail -n 60 "$LOG"
 passed=0
 failed=0
 for step in ${steps//,/ }; do
-  line="$(grep -a "AXVISOR-ARM64-E2E-RESULT $step " "$LOG" | tail -1 | tr -d '\r')"
+  line="$(grep -a "AXVISOR-ARM64-E2E-RESULT $step " "$LOG" | tail -1 | tr -d '\r' || true)"
   status="$(awk '{print $3}' <<<"$line")"
   took="$(awk '{print $4}' <<<"$line")"
   ok=0
@@ -262,7 +262,7 @@ for step in ${steps//,/ }; do
       [[ $status == 0 ]] && grep -qa "$MARKER" "$LOG" && grep -qa "cpus $cpus)" "$LOG" && ok=1 ;;
     *) [[ $status == 0 ]] && ok=1 ;;
   esac
-  retry="$(grep -a "AXVISOR-ARM64-E2E-RETRY $step " "$LOG" | tail -1 | awk '{print $3}' | tr -d '\r')"
+  retry="$(grep -a "AXVISOR-ARM64-E2E-RETRY $step " "$LOG" | tail -1 | awk '{print $3}' | tr -d '\r' || true)"
   [[ -n $retry ]] && took="$took; retried once: Bun died with status $retry on the first run"
   if [[ $ok == 1 ]]; then
     echo "PASS kvm-arm64 $step ($took)"
