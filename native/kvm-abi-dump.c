@@ -1,25 +1,42 @@
 /*
- * Prints the KVM ABI as <linux/kvm.h> defines it on this host: struct sizes, field offsets, ioctl numbers,
- * exit reasons and capability numbers. test/kvm/abi-layout.test.ts compiles this at test time and compares
- * every line with what the backend declares (src/hal/kvm/abi.ts, the generic part, plus the host arch's part,
- * e.g. src/hal/kvm/x86_64/abi.ts), so a wrong offset there fails a test instead of corrupting guest state.
- * The generic part is printed on every host; each arch's part under its #if, as the backend splits them.
+ * The KVM ABI as <linux/kvm.h> defines it for the architecture this file is compiled for: struct sizes, field
+ * offsets, ioctl numbers, exit reasons, capability numbers and (arm64) ONE_REG register ids.
+ * test/kvm/abi-layout.test.ts compiles it at test time and compares every item with what the backend declares
+ * (src/hal/kvm/abi.ts, the generic part, plus each arch's part, e.g. src/hal/kvm/x86_64/abi.ts and
+ * src/hal/kvm/aarch64/abi.ts), so a wrong offset there fails a test instead of corrupting guest state. The generic
+ * part is emitted for every architecture; each arch's part under its #if, as the backend splits them.
  *
- * Output, one item per line:
- *   size   <struct>          <bytes>
- *   offset <struct>.<field>  <bytes>
- *   const  <NAME>            <decimal value>
+ * Nothing is run: every item is a compile-time constant, emitted as an absolute symbol named "<kind> <name>"
+ * whose value is the number, and the test reads them back with nm. So the arm64 ABI is checked on an x86 host by
+ * compiling with aarch64-linux-gnu-gcc (its own <asm/kvm.h>), with no arm64 machine or emulator. Kinds:
+ *   size   <struct>          sizeof in bytes
+ *   offset <struct>.<field>  offsetof in bytes
+ *   const  <NAME>            a number
+ *   regid  <name>            a 64-bit ONE_REG register id
  */
 #include <stddef.h>
-#include <stdio.h>
 #include <linux/kvm.h>
 
-#define SIZE(s) printf("size %s %zu\n", #s, sizeof(struct s))
-#define OFF(s, f) printf("offset %s.%s %zu\n", #s, #f, offsetof(struct s, f))
-#define CONST(n) printf("const %s %llu\n", #n, (unsigned long long)(n))
+/* <asm/kvm.h> sizes the arm64 vGIC frames with the kernel's SZ_64K, which the uapi headers do not define. */
+#ifndef SZ_64K
+#define SZ_64K 0x10000
+#endif
+
+/* The value goes to the assembler in 16-bit pieces: "%c" prints an operand as a bare number only when it is a valid
+   constant address, which on x86_64 excludes 64-bit constants and even u32s with bit 31 set (ioctl numbers). */
+#define PART(value, shift) ((unsigned long long)(value) >> (shift) & 0xffff)
+#define ITEM(kind, name, value)                                                                     \
+  __asm__ volatile(".globl \"" kind " " name "\"\n\t.set \"" kind " " name                        \
+                   "\", (%c0 << 48) | (%c1 << 32) | (%c2 << 16) | %c3"                               \
+                   :                                                                               \
+                   : "i"(PART(value, 48)), "i"(PART(value, 32)), "i"(PART(value, 16)), "i"(PART(value, 0)))
+#define SIZE(s) ITEM("size", #s, sizeof(struct s))
+#define OFF(s, f) ITEM("offset", #s "." #f, offsetof(struct s, f))
+#define CONST(n) ITEM("const", #n, n)
+#define REGID(name, id) ITEM("regid", name, id)
 
 /* src/hal/kvm/abi.ts */
-static void generic(void) {
+void kvm_abi_generic(void) {
   SIZE(kvm_run);
   OFF(kvm_run, request_interrupt_window);
   OFF(kvm_run, immediate_exit);
@@ -119,7 +136,7 @@ static void generic(void) {
 
 #if defined(__x86_64__)
 /* src/hal/kvm/x86_64/abi.ts */
-static void arch(void) {
+void kvm_abi_arch(void) {
   SIZE(kvm_regs);
   OFF(kvm_regs, rax); OFF(kvm_regs, rbx); OFF(kvm_regs, rcx); OFF(kvm_regs, rdx);
   OFF(kvm_regs, rsi); OFF(kvm_regs, rdi); OFF(kvm_regs, rsp); OFF(kvm_regs, rbp);
@@ -192,14 +209,70 @@ static void arch(void) {
   CONST(KVM_EXIT_IO_IN);
   CONST(KVM_EXIT_IO_OUT);
 }
+#elif defined(__aarch64__)
+/* src/hal/kvm/aarch64/abi.ts */
+#define CORE(name, field) REGID(name, KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(field))
+void kvm_abi_arch(void) {
+  SIZE(kvm_vcpu_init);
+  OFF(kvm_vcpu_init, target); OFF(kvm_vcpu_init, features);
+  SIZE(kvm_one_reg);
+  OFF(kvm_one_reg, id); OFF(kvm_one_reg, addr);
+  SIZE(kvm_create_device);
+  OFF(kvm_create_device, type); OFF(kvm_create_device, fd); OFF(kvm_create_device, flags);
+  SIZE(kvm_device_attr);
+  OFF(kvm_device_attr, flags); OFF(kvm_device_attr, group); OFF(kvm_device_attr, attr); OFF(kvm_device_attr, addr);
+  SIZE(kvm_regs);
+  OFF(kvm_regs, regs.regs); OFF(kvm_regs, regs.sp); OFF(kvm_regs, regs.pc); OFF(kvm_regs, regs.pstate);
+  OFF(kvm_regs, sp_el1); OFF(kvm_regs, elr_el1); OFF(kvm_regs, spsr); OFF(kvm_regs, fp_regs);
+
+  CONST(KVM_ARM_PREFERRED_TARGET);
+  CONST(KVM_ARM_VCPU_INIT);
+  CONST(KVM_GET_ONE_REG);
+  CONST(KVM_SET_ONE_REG);
+  CONST(KVM_CREATE_DEVICE);
+  CONST(KVM_SET_DEVICE_ATTR);
+  CONST(KVM_HAS_DEVICE_ATTR);
+
+  CONST(KVM_ARM_VCPU_POWER_OFF);
+  CONST(KVM_ARM_VCPU_EL1_32BIT);
+  CONST(KVM_ARM_VCPU_PSCI_0_2);
+  CONST(KVM_CAP_ONE_REG);
+  CONST(KVM_CAP_DEVICE_CTRL);
+  CONST(KVM_CAP_ARM_PSCI_0_2);
+  CONST(KVM_CAP_ARM_VM_IPA_SIZE);
+  CONST(KVM_DEV_TYPE_ARM_VGIC_V3);
+  CONST(KVM_DEV_ARM_VGIC_GRP_ADDR);
+  CONST(KVM_DEV_ARM_VGIC_GRP_NR_IRQS);
+  CONST(KVM_DEV_ARM_VGIC_GRP_CTRL);
+  CONST(KVM_DEV_ARM_VGIC_CTRL_INIT);
+  CONST(KVM_VGIC_V3_ADDR_TYPE_DIST);
+  CONST(KVM_VGIC_V3_ADDR_TYPE_REDIST);
+  CONST(KVM_VGIC_V3_DIST_SIZE);
+  CONST(KVM_VGIC_V3_REDIST_SIZE);
+  CONST(KVM_ARM_IRQ_TYPE_SHIFT);
+  CONST(KVM_ARM_IRQ_TYPE_MASK);
+  CONST(KVM_ARM_IRQ_VCPU_SHIFT);
+  CONST(KVM_ARM_IRQ_VCPU_MASK);
+  CONST(KVM_ARM_IRQ_NUM_SHIFT);
+  CONST(KVM_ARM_IRQ_NUM_MASK);
+  CONST(KVM_ARM_IRQ_TYPE_CPU);
+  CONST(KVM_ARM_IRQ_TYPE_SPI);
+  CONST(KVM_ARM_IRQ_TYPE_PPI);
+
+  CORE("x0", regs.regs[0]); CORE("x1", regs.regs[1]); CORE("x2", regs.regs[2]); CORE("x3", regs.regs[3]);
+  CORE("x4", regs.regs[4]); CORE("x5", regs.regs[5]); CORE("x6", regs.regs[6]); CORE("x7", regs.regs[7]);
+  CORE("x8", regs.regs[8]); CORE("x9", regs.regs[9]); CORE("x10", regs.regs[10]); CORE("x11", regs.regs[11]);
+  CORE("x12", regs.regs[12]); CORE("x13", regs.regs[13]); CORE("x14", regs.regs[14]); CORE("x15", regs.regs[15]);
+  CORE("x16", regs.regs[16]); CORE("x17", regs.regs[17]); CORE("x18", regs.regs[18]); CORE("x19", regs.regs[19]);
+  CORE("x20", regs.regs[20]); CORE("x21", regs.regs[21]); CORE("x22", regs.regs[22]); CORE("x23", regs.regs[23]);
+  CORE("x24", regs.regs[24]); CORE("x25", regs.regs[25]); CORE("x26", regs.regs[26]); CORE("x27", regs.regs[27]);
+  CORE("x28", regs.regs[28]); CORE("x29", regs.regs[29]); CORE("x30", regs.regs[30]);
+  CORE("sp", regs.sp); CORE("pc", regs.pc); CORE("pstate", regs.pstate);
+  CORE("sp_el1", sp_el1); CORE("elr_el1", elr_el1);
+  REGID("MPIDR_EL1", ARM64_SYS_REG(3, 0, 0, 0, 5));
+}
 #else
 /* No arch part for this host. Once the backend has an arch module for it, the test fails until one is added
    here: that module's items are declared but not printed. */
-static void arch(void) {}
+void kvm_abi_arch(void) {}
 #endif
-
-int main(void) {
-  generic();
-  arch();
-  return 0;
-}

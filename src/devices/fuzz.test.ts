@@ -12,6 +12,8 @@ import { CmosRtc } from "./cmos-rtc.ts";
 import { GoldfishRtc } from "./goldfish-rtc.ts";
 import { I8042 } from "./i8042.ts";
 import { LevelIrqLine } from "./irq.ts";
+import { Pl011 } from "./pl011.ts";
+import { Pl031 } from "./pl031.ts";
 import { Plic } from "./plic.ts";
 import { SifiveTest } from "./sifive-test.ts";
 import { TestDevice } from "./test-device.ts";
@@ -40,6 +42,8 @@ function machine() {
     { base: 0x0015_0000, dev: new CmosRtc({ clock: () => 1_700_000_000_000 }), size: 2 },
     { base: 0x0016_0000, dev: new AcpiPm1({ sci: line(), onSleep: () => {} }), size: 6 },
     { base: 0x0017_0000, dev: new GoldfishRtc({ irq: line(), clock: () => BigInt(t++) * 1000n }), size: 0x1000 },
+    { base: 0x0019_0000, dev: new Pl011({ sink: () => {}, irq: plic.sourceLine(12) }), size: 0x1000 },
+    { base: 0x0018_0000, dev: new Pl031({ irq: plic.sourceLine(13), clock: () => 1_700_000_000_000 }), size: 0x1000 },
   ];
   const bus = new Bus("mmio");
   for (const d of devices) bus.insert(d.base, d.size, d.dev);

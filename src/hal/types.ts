@@ -204,6 +204,8 @@ export interface HalVmOptions {
   readonly timebaseHz?: number;
   /** x86 guests on a hardware backend: what the board sets aside for the backend. Required by KVM for x86_64. */
   readonly x86?: X86VmOptions;
+  /** aarch64 guests on a hardware backend: where the board puts the in-kernel GIC. Required by KVM for aarch64. */
+  readonly aarch64?: Aarch64VmOptions;
 }
 
 /**
@@ -217,6 +219,17 @@ export const X86_PRIVATE_PAGES_SIZE = 4 * X86_PAGE_SIZE;
 export interface X86VmOptions {
   /** Start of X86_PRIVATE_PAGES_SIZE bytes, page-aligned and below 4 GiB, that the guest never uses. */
   readonly privatePagesBase: GuestPhysAddr;
+}
+
+/**
+ * Where an aarch64 board puts the interrupt controller a hardware backend emulates in the host kernel (KVM's
+ * GICv3): the distributor's 64 KiB frame and the redistributor region, which holds one 128 KiB frame pair per vCPU.
+ * `HalVm.setIrqLine(line)` then raises the GIC's SPI whose INTID is `line` (32..1019).
+ */
+export interface Aarch64VmOptions {
+  readonly gicDistributorBase: GuestPhysAddr;
+  readonly gicRedistributorBase: GuestPhysAddr;
+  readonly gicRedistributorSize: number;
 }
 
 /**
@@ -299,7 +312,8 @@ export interface HalVm extends Disposable {
   createVcpu(id: number): HalVcpu;
 
   /**
-   * Assert or deassert a VM-level interrupt line (x86 in-kernel irqchip GSI). Backends whose interrupt
+   * Assert or deassert a VM-level interrupt line (x86: a GSI of the in-kernel irqchip; aarch64: the INTID of an SPI
+   * of the in-kernel GIC). Backends whose interrupt
    * controller lives in the VMM (RISC-V: the VMM's PLIC drives `HalVcpu.setInterruptLevel`) throw "unsupported".
    */
   setIrqLine(line: number, level: boolean): void;

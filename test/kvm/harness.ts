@@ -19,8 +19,14 @@ export const LONG_MODE_LOAD = 0x10000;
 /** 2 MiB of RAM is plenty for every test guest. */
 export const TEST_RAM_SIZE = 0x20_0000;
 
+/** A usable /dev/kvm that runs x86_64 guests (these test guests are x86 code). */
 export function kvmRequirement(): Requirement {
   const support = kvmBackend.hasHardwareSupport();
+  if (support.available && !support.archs.includes("x86_64"))
+    return {
+      available: false,
+      reason: `this KVM runs ${support.archs.join(", ")} guests; these tests use x86_64 ones`,
+    };
   return { available: support.available, reason: support.reason };
 }
 

@@ -53,6 +53,11 @@ export interface KvmAbi {
   readonly ioctls: readonly Ioctl[];
   /** Every other named number (exit reasons, capabilities, flags), keyed by its <linux/kvm.h> name. */
   readonly constants: Readonly<Record<string, number>>;
+  /**
+   * 64-bit ONE_REG register ids (arm64's KVM_GET_ONE_REG/KVM_SET_ONE_REG), keyed by the C expression's name the
+   * dump prints; bigint because they do not fit in 53 bits.
+   */
+  readonly registerIds?: Readonly<Record<string, bigint>>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

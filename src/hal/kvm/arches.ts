@@ -5,11 +5,13 @@
  * here.
  */
 
+import { AARCH64_KVM } from "./aarch64/index.ts";
 import type { KvmArch } from "./per-arch.ts";
 import { X86_64_KVM } from "./x86_64/index.ts";
 
 export const KVM_ARCHES: Readonly<Partial<Record<NodeJS.Architecture, KvmArch>>> = {
   x64: X86_64_KVM,
+  arm64: AARCH64_KVM,
 };
 
 /** The arch module for a host, or undefined when this backend has none for it. */

@@ -1,5 +1,5 @@
 /**
- * The Linux KVM backend: guests of the host's own architecture (x86_64 on x86_64 hosts; the arch table in
+ * The Linux KVM backend: guests of the host's own architecture (x86_64 on x86_64 hosts, aarch64 on arm64 hosts; the arch table in
  * arches.ts says which), behind the HAL.
  *
  * Importing this module loads no native code: libc is opened on the first probe or system call (sys.ts).

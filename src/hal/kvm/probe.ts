@@ -12,7 +12,7 @@ import * as sys from "./sys.ts";
 export const KVM_DEVICE = "/dev/kvm";
 
 /** Guest architectures named for hosts whose KVM arch module is not written yet. */
-const PLANNED_GUEST_ARCH: Readonly<Record<string, string>> = { arm64: "aarch64", riscv64: "riscv64" };
+const PLANNED_GUEST_ARCH: Readonly<Record<string, string>> = { riscv64: "riscv64" };
 
 export interface KvmHost {
   readonly platform: string;

@@ -16,6 +16,7 @@ import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
 import { completeRead, decodeExit, type ExitQueue, NO_COMPLETION, type PendingCompletion } from "./exits.ts";
 import type { KvmArchVcpu, KvmArchVm, KvmVcpuCore } from "./per-arch.ts";
+import { acquireRunWorker, releaseRunWorker } from "./run-pool.ts";
 import {
   CTL_DONE_SEQ,
   CTL_IN_RUN,
@@ -275,8 +276,7 @@ export class KvmVcpu implements HalVcpu {
   async #ensureWorker(): Promise<Int32Array> {
     const control = this.#control;
     if (this.#worker === undefined) {
-      const worker = new Worker(new URL("./run-worker.ts", import.meta.url).href);
-      worker.unref();
+      const worker = acquireRunWorker();
       this.#worker = worker;
       const init: RunWorkerInit = { vcpuFd: this.#fd, control: control.buffer as SharedArrayBuffer };
       worker.postMessage(init);
@@ -370,7 +370,11 @@ export class KvmVcpu implements HalVcpu {
       this.kick();
       Atomics.wait(control, CTL_STATE, STATE_READY, 10);
     }
-    worker.terminate();
+    const state = Atomics.load(control, CTL_STATE);
+    // A thread whose loop has ended goes back to the pool (run-pool.ts says why it is not terminated); one still
+    // stuck in KVM_RUN cannot be reused and is terminated.
+    if (state === STATE_EXITED || state === STATE_FAILED) releaseRunWorker(worker);
+    else worker.terminate();
     this.#worker = undefined;
     // Release a runAsync still waiting for a run that will never finish (it then reports the vCPU closed).
     Atomics.add(control, CTL_DONE_SEQ, 1);

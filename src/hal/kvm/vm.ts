@@ -1,7 +1,7 @@
 /**
  * A KVM VM, the generic part: its fd, host memory from anonymous mmap, memory slots, the vCPUs and KVM_IRQ_LINE.
- * What KVM needs set up before the first vCPU (x86: TSS and identity-map pages, irqchip, PIT) is the guest arch's
- * (`KvmArchVm`, created by the hypervisor right after KVM_CREATE_VM).
+ * What KVM needs set up before the first vCPU (x86: TSS and identity-map pages, irqchip, PIT; arm64: the vGIC) is the
+ * guest arch's (`KvmArchVm`, created by the hypervisor right after KVM_CREATE_VM).
  */
 
 import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
@@ -190,7 +190,10 @@ export class KvmVm implements HalVm {
     return vcpu;
   }
 
-  /** Drive VM interrupt line `line` of the in-kernel irqchip (KVM_IRQ_LINE; x86: a GSI of the PIC/IOAPIC). */
+  /**
+   * Drive VM interrupt line `line` of the in-kernel irqchip (KVM_IRQ_LINE; x86: a GSI of the PIC/IOAPIC; arm64: an
+   * SPI's INTID), encoded by the arch.
+   */
   setIrqLine(line: number, level: boolean): void {
     this.#checkOpen("setIrqLine");
     if (!this.irqchip) {
@@ -220,7 +223,11 @@ export class KvmVm implements HalVm {
     if (this.#closed) return;
     for (const vcpu of [...this.#vcpus.values()]) vcpu[Symbol.dispose]();
     this.#closed = true;
-    sys.close(this.#fd);
+    try {
+      this.#context.archVm.close?.();
+    } finally {
+      sys.close(this.#fd);
+    }
     // Memory goes after the VM fd: the kernel drops its slots with the VM.
     for (const allocation of this.#allocations.values()) sys.munmap(allocation.mapping);
     this.#allocations.clear();

@@ -3,6 +3,7 @@
 import type { Board } from "../board.ts";
 import type { VmConfig } from "../config/types.ts";
 import { VmError } from "../errors.ts";
+import { Arm64VirtBoard } from "./arm64-virt/board.ts";
 import { RiscvVirtBoard } from "./riscv-virt/board.ts";
 import { X86PcBoard } from "./x86-pc/board.ts";
 
@@ -20,6 +21,12 @@ export function boardFor(config: VmConfig): Board {
         );
       return new X86PcBoard();
     case "aarch64":
-      throw new VmError("config", label, "aarch64 guests have no machine yet");
+      if (config.machine === "virt-bare")
+        throw new VmError(
+          "config",
+          label,
+          `base.machine = "virt-bare" is a RISC-V board; aarch64 guests use the arm64 virt board`,
+        );
+      return new Arm64VirtBoard();
   }
 }

@@ -28,10 +28,13 @@ function bootFileLine(label: string, file: BootFile | undefined, orElse: string)
 
 /**
  * The machine the guest gets: `base.machine` chooses between the RISC-V `virt` boards (the hypervisor one by
- * default); an x86_64 guest always gets the PC (and `base.machine` must not name a `virt` board for it).
+ * default); an x86_64 guest always gets the PC and an aarch64 guest the arm64 `virt` board (and `base.machine`
+ * must not name the bare RISC-V board for them).
  */
 function machineText(config: VmConfig): string {
-  return config.arch === "x86_64" ? "pc" : config.machine;
+  if (config.arch === "x86_64") return "pc";
+  if (config.arch === "aarch64") return "arm64-virt";
+  return config.machine;
 }
 
 export function formatVmConfig(config: VmConfig): string {

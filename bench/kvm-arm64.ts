@@ -1,0 +1,140 @@
+/**
+ * arm64 KVM: the MMIO exit round trip through our backend vs a C program doing the same KVM_RUN loop
+ * (native/kvm-arm64-mmio-bench.c), and VM create-to-first-exit. The guest is test/guests/arm64/mmio-loop.bin: one
+ * store to the test device's page per iteration, which KVM cannot satisfy, so each is a KVM_EXIT_MMIO. Target: the
+ * run() ratio <= 1.15.
+ *
+ * Needs /dev/kvm of an arm64 host (scripts/e2e/30-kvm-arm64-linux.sh runs it inside a nested arm64 guest). The C
+ * reference is KVM_ARM64_BENCH_EXE when set (the e2e script cross-compiles it with aarch64-linux-gnu-gcc -static,
+ * since the nested guest has no compiler), else built with gcc here.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type KvmVm, kvmBackend } from "../src/hal/kvm/index.ts";
+import { MappingFlags } from "../src/hal/types.ts";
+import { ARM64_VIRT } from "../src/vmm/boards/arm64-virt/layout.ts";
+import { buildNative, gccRequirement, ROOT, runNative } from "../test/kvm/native-build.ts";
+
+const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
+const ROUNDS = 5;
+const STARTUP_RUNS = 10;
+const GUEST = join(ROOT, "test", "guests", "arm64", "mmio-loop.bin");
+const RAM_SIZE = 0x20_0000;
+
+const support = kvmBackend.hasHardwareSupport();
+if (!support.available || !support.archs.includes("aarch64")) {
+  console.log(
+    `[skip] kvm-arm64: ${support.available ? `this KVM runs ${support.archs.join(", ")} guests` : support.reason}`,
+  );
+  process.exit(0);
+}
+
+function cReference(): string | undefined {
+  const prebuilt = process.env.KVM_ARM64_BENCH_EXE;
+  if (prebuilt !== undefined && prebuilt !== "") return prebuilt;
+  const gcc = gccRequirement();
+  if (!gcc.available) {
+    console.log(`[skip] C reference: ${gcc.reason}, and KVM_ARM64_BENCH_EXE is not set`);
+    return undefined;
+  }
+  return buildNative("kvm-arm64-mmio-bench", ["native/kvm-arm64-mmio-bench.c"]);
+}
+
+const image = new Uint8Array(readFileSync(GUEST));
+
+/** A VM as the arm64-virt board makes it (GICv3 at its addresses), with the guest in RAM and vCPU 0 at its start. */
+function createVm(hypervisor: ReturnType<typeof kvmBackend.open>): KvmVm {
+  const vm = hypervisor.createVm({
+    arch: "aarch64",
+    vmId: 1,
+    cpuCount: 1,
+    aarch64: {
+      gicDistributorBase: ARM64_VIRT.GIC_DIST_BASE,
+      gicRedistributorBase: ARM64_VIRT.GIC_REDIST_BASE,
+      gicRedistributorSize: ARM64_VIRT.GIC_REDIST_SIZE,
+    },
+  });
+  const ram = vm.allocateMemory(RAM_SIZE);
+  ram.bytes.set(image);
+  vm.mapGuestMemory(ARM64_VIRT.RAM_BASE, ram, MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE);
+  return vm;
+}
+
+function measureSync(): number {
+  using hypervisor = kvmBackend.open();
+  using vm = createVm(hypervisor);
+  const vcpu = vm.createVcpu(0);
+  vcpu.setup({ entry: ARM64_VIRT.RAM_BASE });
+  for (let i = 0; i < 1000; i++) vcpu.run(); // warm-up (JIT, first faults)
+  let sum = 0n;
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < EXITS; i++) {
+    const exit = vcpu.run();
+    if (exit.kind !== "MmioWrite") throw new Error(`unexpected exit ${exit.kind}`);
+    sum += exit.data;
+  }
+  const ns = (Bun.nanoseconds() - start) / EXITS;
+  if (sum === 0n) throw new Error("no data");
+  return ns;
+}
+
+async function measureAsync(): Promise<number> {
+  using hypervisor = kvmBackend.open();
+  using vm = createVm(hypervisor);
+  const vcpu = vm.createVcpu(0);
+  vcpu.setup({ entry: ARM64_VIRT.RAM_BASE });
+  for (let i = 0; i < 200; i++) await vcpu.runAsync();
+  const count = Math.floor(EXITS / 4);
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < count; i++) {
+    const exit = await vcpu.runAsync();
+    if (exit.kind !== "MmioWrite") throw new Error(`unexpected exit ${exit.kind}`);
+  }
+  return (Bun.nanoseconds() - start) / count;
+}
+
+function measureStartup(): number {
+  const start = Bun.nanoseconds();
+  using hypervisor = kvmBackend.open();
+  using vm = createVm(hypervisor);
+  const vcpu = vm.createVcpu(0);
+  vcpu.setup({ entry: ARM64_VIRT.RAM_BASE });
+  const exit = vcpu.run();
+  const ns = Bun.nanoseconds() - start;
+  if (exit.kind !== "MmioWrite") throw new Error(`unexpected first exit ${exit.kind}`);
+  return ns;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const exe = cReference();
+const c: number[] = [];
+const cStartup: number[] = [];
+const ours: number[] = [];
+const asyncNs: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  if (exe !== undefined) {
+    const values = runNative(exe, [GUEST, String(EXITS)]);
+    c.push(Number(values.get("exit_ns")));
+    cStartup.push(Number(values.get("startup_ns")));
+  }
+  ours.push(measureSync());
+  asyncNs.push(await measureAsync());
+}
+const startup: number[] = [];
+for (let i = 0; i < STARTUP_RUNS; i++) startup.push(measureStartup());
+
+const syncNs = median(ours);
+const workerNs = median(asyncNs);
+console.log(`arm64 MMIO exit round-trip, ${EXITS} exits, median of ${ROUNDS} rounds`);
+if (exe !== undefined) console.log(`  C (ioctl loop)            ${(median(c) / 1000).toFixed(2)} us/exit`);
+console.log(
+  `  axvisor-ts run()          ${(syncNs / 1000).toFixed(2)} us/exit${exe === undefined ? "" : `   ratio ${(syncNs / median(c)).toFixed(3)} (target <= 1.15)`}`,
+);
+console.log(
+  `  axvisor-ts runAsync()     ${(workerNs / 1000).toFixed(2)} us/exit${exe === undefined ? "" : `   ratio ${(workerNs / median(c)).toFixed(3)}`}; Worker signalling costs ${((workerNs - syncNs) / 1000).toFixed(2)} us/exit`,
+);
+console.log(`VM create-to-first-exit, median of ${STARTUP_RUNS} (ours) / ${ROUNDS} (C)`);
+if (exe !== undefined) console.log(`  C (KVM_CREATE_VM .. first KVM_RUN)   ${(median(cStartup) / 1e6).toFixed(2)} ms`);
+console.log(
+  `  axvisor-ts (open .. first exit)      ${(median(startup) / 1e6).toFixed(2)} ms${exe === undefined ? "" : `   ratio ${(median(startup) / median(cStartup)).toFixed(2)}`}`,
+);
