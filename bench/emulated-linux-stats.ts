@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
+import { assembleVm } from "../src/vmm/builder.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
-import { AxVM } from "../src/vmm/vm.ts";
 
 const root = join(import.meta.dir, "..");
 const configPath = process.argv[2] ?? join(root, "configs/linux-riscv64.toml");
@@ -48,7 +48,7 @@ let start = t0;
 let markerAt: number | undefined;
 let markerInsns = 0;
 const harts = (): EmulatedVcpu[] => Array.from({ length: vm.vcpuCount }, (_, id) => vm.vcpu(id).arch as EmulatedVcpu);
-const vm = new AxVM(config, {
+const vm = assembleVm(config, {
   hypervisor,
   board: boardFor(config),
   console: {
@@ -64,7 +64,6 @@ const vm = new AxVM(config, {
     close: () => undefined,
   },
 });
-vm.init();
 
 // Time inside run() and exits per kind; the rest of the wall time is the VMM (halts, devices, event loop).
 const exits = new Map<string, number>();

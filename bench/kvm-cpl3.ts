@@ -12,6 +12,7 @@ import {
   isHypercall,
   kvmRequirement,
   LONG_MODE_LOAD,
+  setupX86,
 } from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
 
@@ -30,7 +31,7 @@ const exe = buildNative("cpl3-host", ["native/cpl3-host.c", "test/guests/x86/cpl
 using t = createTestVm();
 t.memory.write(LONG_MODE_LOAD, guestImage("cpl3"));
 const vcpu = t.vm.createVcpu(0);
-vcpu.setupX86(setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD, userPages: true, gprs: { rdi: ITERATIONS } }));
+setupX86(vcpu, setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD, userPages: true, gprs: { rdi: ITERATIONS } }));
 const nextRound = (): bigint => {
   for (;;) {
     const exit = vcpu.run();

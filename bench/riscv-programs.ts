@@ -11,9 +11,9 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
+import { assembleVm } from "../src/vmm/builder.ts";
 import { bareMachineConfig } from "../src/vmm/config/bare-machine.ts";
 import { parseElf } from "../src/vmm/loader/elf.ts";
-import { AxVM } from "../src/vmm/vm.ts";
 
 const guests = join(import.meta.dir, "guests");
 const programs = readdirSync(guests)
@@ -31,12 +31,11 @@ async function runOurs(elfPath: string): Promise<OurRun> {
   const config = bareMachineConfig(elfPath, {});
   const counters = parseElf(new Uint8Array(await Bun.file(elfPath).arrayBuffer())).symbols.get("bench_counters");
   const hypervisor = emulatedBackend.open();
-  const vm = new AxVM(config, {
+  const vm = assembleVm(config, {
     hypervisor,
     board: boardFor(config),
     console: { write: () => undefined, close: () => undefined },
   });
-  vm.init();
   const memory = vm.memory; // the emulated backend's RAM stays readable after the VM stops
   const start = performance.now();
   const result = await vm.run();

@@ -5,9 +5,10 @@
  *   bun scripts/linux/riscv-virt-dtb.ts --harts 2 --bootargs "console=ttyS0" --with-clint -o board.dtb
  *
  * --with-clint adds a CLINT node for an M-mode firmware (QEMU's OpenSBI needs one for its timer and IPIs); our
- * VMM's VS-mode guests do not get one. The board otherwise matches src/vmm/machines/riscv-virt-layout.ts.
+ * VMM's VS-mode guests do not get one. The board otherwise matches src/vmm/boards/riscv-virt/layout.ts.
  */
 import { parseArgs } from "node:util";
+import { IRQ_M_SOFT, IRQ_M_TIMER } from "../../src/arch/riscv64/traps.ts";
 import {
   buildRiscvVirtFdt,
   type RiscvBoardDescription,
@@ -15,10 +16,6 @@ import {
 } from "../../src/vmm/boards/riscv-virt/device-tree.ts";
 import { RISCV_VIRT } from "../../src/vmm/boards/riscv-virt/layout.ts";
 import type { FdtNode } from "../../src/vmm/fdt/fdt.ts";
-
-/** The machine-level software and timer interrupt causes (mip.MSIP, mip.MTIP). */
-const IRQ_M_SOFT = 3;
-const IRQ_M_TIMER = 7;
 
 export interface DtbOptions {
   readonly harts: number;

@@ -14,11 +14,19 @@
 
 import { hex, hexRange } from "../common/format.ts";
 import { isAligned, rangeFits, rangesOverlap } from "../common/ranges.ts";
-import type { GuestPhysAddr, HalVm, HostMemory, HostPhysAddr, MappingFlagBits, Stage2Table } from "../hal/types.ts";
-import { HalError } from "../hal/types.ts";
+import type {
+  GuestPhysAddr,
+  HalVm,
+  HostMemory,
+  HostPhysAddr,
+  MappingFlagBits,
+  Stage2Mode,
+  Stage2Table,
+} from "../hal/types.ts";
+import { HalError, MAX_HOST_MEMORY_BLOCK } from "../hal/types.ts";
 import { PAGE_SIZE_4K } from "./addr.ts";
 import { GuestMemory, type GuestMemoryRegion } from "./guest-memory.ts";
-import { type GStageMode, NestedPageTable } from "./nested-page-table.ts";
+import { NestedPageTable } from "./nested-page-table.ts";
 
 export type MapType = "alloc" | "identical" | "reserved";
 
@@ -49,7 +57,7 @@ export class AddrSpaceError extends Error {
 
 export interface AddrSpaceOptions {
   /** G-stage format when the VMM builds the nested page table. Default "sv39x4". */
-  readonly gstageMode?: GStageMode;
+  readonly gstageMode?: Stage2Mode;
   /**
    * Register the regions as the backend's physical map too (bare-machine VMs, where the hart itself runs in M-mode
    * over guest-physical addresses). Always done for "memory-slots" backends.
@@ -58,7 +66,7 @@ export interface AddrSpaceOptions {
 }
 
 /** Check a region list: page-aligned, non-empty, no overflow, no overlap. Returns the regions sorted. */
-export function validateRegions(regions: readonly MemoryRegionSpec[]): MemoryRegionSpec[] {
+function validateRegions(regions: readonly MemoryRegionSpec[]): MemoryRegionSpec[] {
   const sorted = [...regions].sort((a, b) => a.gpa - b.gpa);
   for (const [i, region] of sorted.entries()) {
     if (region.size === 0 || !rangeFits(region.gpa, region.size)) {
@@ -105,7 +113,7 @@ export class AddrSpace {
 
   /** Allocate host memory for every region and install the stage-2 translation. */
   static create(vm: HalVm, specs: readonly MemoryRegionSpec[], options: AddrSpaceOptions = {}): AddrSpace {
-    const sorted = validateRegions(specs);
+    const sorted = validateRegions(specs).flatMap(splitIntoBlocks);
     const pageTable =
       vm.stage2 === "nested-page-table"
         ? wrapBackend(
@@ -171,6 +179,24 @@ export class AddrSpace {
     }
     return views;
   }
+}
+
+/**
+ * A region larger than one host memory block (`MAX_HOST_MEMORY_BLOCK`) becomes consecutive regions of at most a
+ * block each ("ram0.0", "ram0.1", ...): guest memory accesses may cross regions, so the guest sees one RAM.
+ */
+export function splitIntoBlocks(spec: MemoryRegionSpec): MemoryRegionSpec[] {
+  if (spec.size <= MAX_HOST_MEMORY_BLOCK) return [spec];
+  const parts: MemoryRegionSpec[] = [];
+  for (let offset = 0; offset < spec.size; offset += MAX_HOST_MEMORY_BLOCK) {
+    parts.push({
+      ...spec,
+      name: `${spec.name}.${parts.length}`,
+      gpa: spec.gpa + offset,
+      size: Math.min(MAX_HOST_MEMORY_BLOCK, spec.size - offset),
+    });
+  }
+  return parts;
 }
 
 function allocateFor(vm: HalVm, spec: MemoryRegionSpec): HostMemory {

@@ -1,18 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { FakeHostMemoryAllocator } from "../../test/support/fake-host-memory.ts";
+import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../arch/riscv64/paging.ts";
 import { MappingFlags } from "../hal/types.ts";
-import {
-  NestedPageTable,
-  PageTableError,
-  PTE_A,
-  PTE_D,
-  PTE_R,
-  PTE_U,
-  PTE_V,
-  PTE_W,
-  PTE_X,
-} from "./nested-page-table.ts";
+import { NestedPageTable, PageTableError } from "./nested-page-table.ts";
 
 const RWX = MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE;
 

@@ -10,35 +10,39 @@
  *   user access for this stage). We set A and D up front so the hart never needs to update or fault on them.
  */
 
+import {
+  ATP_ID_SHIFT,
+  ATP_MODE_SHIFT,
+  GSTAGE_ROOT_ENTRIES,
+  GSTAGE_ROOT_SIZE,
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
+  PTE_A,
+  PTE_D,
+  PTE_PPN_SHIFT,
+  PTE_R,
+  PTE_U,
+  PTE_V,
+  PTE_W,
+  PTE_X,
+  PTES_PER_TABLE,
+  SV39_LEVELS,
+  SV39X4_GPA_BITS,
+  SV48_LEVELS,
+  SV48X4_GPA_BITS,
+  VMID_BITS,
+} from "../arch/riscv64/paging.ts";
 import { hex, hexRange } from "../common/format.ts";
 import { isAligned, rangeFits } from "../common/ranges.ts";
-import type { HostMemory, HostPhysAddr, MappingFlagBits } from "../hal/types.ts";
+import type { HostMemory, HostPhysAddr, MappingFlagBits, Stage2Mode } from "../hal/types.ts";
 import { MappingFlags } from "../hal/types.ts";
 import { PAGE_SIZE_4K } from "./addr.ts";
 
-export type GStageMode = "sv39x4" | "sv48x4";
-
-export const PTE_V = 1 << 0;
-export const PTE_R = 1 << 1;
-export const PTE_W = 1 << 2;
-export const PTE_X = 1 << 3;
-export const PTE_U = 1 << 4;
-export const PTE_G = 1 << 5;
-export const PTE_A = 1 << 6;
-export const PTE_D = 1 << 7;
-const PTE_PPN_SHIFT = 10;
-const ENTRIES_PER_TABLE = 512;
-const ROOT_ENTRIES = 2048;
-const ROOT_TABLE_SIZE = ROOT_ENTRIES * 8; // 16 KiB
 const TWO_POW_32 = 2 ** 32;
 
-/** hgatp.MODE values. */
-export const HGATP_MODE_SV39X4 = 8;
-export const HGATP_MODE_SV48X4 = 9;
-
-const LEVELS: Record<GStageMode, number> = { sv39x4: 3, sv48x4: 4 };
+const LEVELS: Record<Stage2Mode, number> = { sv39x4: SV39_LEVELS, sv48x4: SV48_LEVELS };
 /** GPA width in bits. */
-export const GSTAGE_GPA_BITS: Record<GStageMode, number> = { sv39x4: 41, sv48x4: 50 };
+export const GSTAGE_GPA_BITS: Record<Stage2Mode, number> = { sv39x4: SV39X4_GPA_BITS, sv48x4: SV48X4_GPA_BITS };
 
 export type PageTableErrorKind = "invalid-argument" | "already-mapped" | "not-mapped" | "out-of-memory";
 
@@ -70,7 +74,7 @@ function levelPageSize(level: number): number {
   return 2 ** (12 + 9 * level);
 }
 
-export function mappingFlagsToPte(flags: MappingFlagBits): number {
+function mappingFlagsToPte(flags: MappingFlagBits): number {
   let pte = PTE_V | PTE_U | PTE_A | PTE_D;
   if (flags & MappingFlags.READ) pte |= PTE_R;
   if (flags & MappingFlags.WRITE) pte |= PTE_W;
@@ -78,7 +82,7 @@ export function mappingFlagsToPte(flags: MappingFlagBits): number {
   return pte;
 }
 
-export function pteToMappingFlags(pte: number): MappingFlagBits {
+function pteToMappingFlags(pte: number): MappingFlagBits {
   let flags = 0;
   if (pte & PTE_R) flags |= MappingFlags.READ;
   if (pte & PTE_W) flags |= MappingFlags.WRITE;
@@ -136,17 +140,17 @@ class FramePool {
 }
 
 export class NestedPageTable {
-  readonly mode: GStageMode;
+  readonly mode: Stage2Mode;
   readonly #pool: FramePool;
   readonly #root: HostPhysAddr;
   readonly #levels: number;
 
-  constructor(mode: GStageMode, allocate: HostMemoryAllocator) {
+  constructor(mode: Stage2Mode, allocate: HostMemoryAllocator) {
     this.mode = mode;
     this.#levels = LEVELS[mode];
     this.#pool = new FramePool(allocate);
-    this.#root = this.#pool.allocateBlock(ROOT_TABLE_SIZE, ROOT_TABLE_SIZE);
-    if (!isAligned(this.#root, ROOT_TABLE_SIZE)) {
+    this.#root = this.#pool.allocateBlock(GSTAGE_ROOT_SIZE, GSTAGE_ROOT_SIZE);
+    if (!isAligned(this.#root, GSTAGE_ROOT_SIZE)) {
       throw new PageTableError(
         "invalid-argument",
         `Cannot create ${mode} table: root ${hex(this.#root)} is not 16 KiB aligned`,
@@ -163,7 +167,10 @@ export class NestedPageTable {
   /** The hgatp value for this table with the given VMID. */
   hgatp(vmid: number): bigint {
     const mode = this.mode === "sv39x4" ? HGATP_MODE_SV39X4 : HGATP_MODE_SV48X4;
-    return (BigInt(mode) << 60n) | (BigInt(vmid & 0x3fff) << 44n) | BigInt(this.#root / PAGE_SIZE_4K);
+    const vmidField = BigInt(vmid & ((1 << VMID_BITS) - 1));
+    return (
+      (BigInt(mode) << BigInt(ATP_MODE_SHIFT)) | (vmidField << BigInt(ATP_ID_SHIFT)) | BigInt(this.#root / PAGE_SIZE_4K)
+    );
   }
 
   /** Number of 4 KiB frames used by the table (root counts as 4). */
@@ -281,7 +288,7 @@ export class NestedPageTable {
 
   /** Index into the table at `level` for `gpa`. */
   #index(gpa: number, level: number): number {
-    const entries = level === this.#levels - 1 ? ROOT_ENTRIES : ENTRIES_PER_TABLE;
+    const entries = level === this.#levels - 1 ? GSTAGE_ROOT_ENTRIES : PTES_PER_TABLE;
     return Math.floor(gpa / 2 ** (12 + 9 * level)) % entries;
   }
 
@@ -291,7 +298,7 @@ export class NestedPageTable {
       throw new PageTableError("invalid-argument", `Page table frame ${hex(hpa)} is not ours`, 0);
     if (level === this.#levels - 1) {
       // The root spans four frames; view all 16 KiB.
-      return new DataView(frame.buffer, frame.byteOffset, ROOT_TABLE_SIZE);
+      return new DataView(frame.buffer, frame.byteOffset, GSTAGE_ROOT_SIZE);
     }
     return frame;
   }
@@ -356,7 +363,7 @@ export class NestedPageTable {
     const child = this.#pool.allocateFrame();
     const childTable = this.#table(child, level - 1);
     const childSize = levelPageSize(level - 1);
-    for (let i = 0; i < ENTRIES_PER_TABLE; i++) {
+    for (let i = 0; i < PTES_PER_TABLE; i++) {
       writePte(childTable, i, ((base + i * childSize) / PAGE_SIZE_4K) * 2 ** PTE_PPN_SHIFT + flags);
     }
     writePte(table, index, (child / PAGE_SIZE_4K) * 2 ** PTE_PPN_SHIFT + PTE_V);

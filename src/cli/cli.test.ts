@@ -10,12 +10,13 @@ import { join, resolve } from "node:path";
 import type { BackendSupport, HalBackend } from "../hal/types.ts";
 import { HalError } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
+import type { LogLevelName } from "../vmm/log-level.ts";
 import { exitCodeOf, formatInfo, runCli } from "./cli.ts";
 import {
   type CliDeps,
   type CliVmmOptions,
   DEFAULT_CONFIG_PATH,
-  type LogLevelName,
+  type HostStopReason,
   type VmmRunResult,
   type VmOutcome,
 } from "./context.ts";
@@ -63,8 +64,8 @@ interface Harness {
   readonly err: string[];
   readonly vmms: StubVmm[];
   readonly levels: LogLevelName[];
-  /** Simulate Ctrl-C. */
-  interrupt(): void;
+  /** Simulate Ctrl-C, or another way the host ends a run. */
+  interrupt(reason?: HostStopReason): void;
   handlers(): number;
 }
 
@@ -79,14 +80,15 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
   const err: string[] = [];
   const vmms: StubVmm[] = [];
   const levels: LogLevelName[] = [];
-  const handlers = new Set<() => void>();
+  const handlers = new Set<(reason: HostStopReason) => void>();
   const deps: CliDeps = {
     loadVmm: () =>
       Promise.resolve({
-        backends: [
-          backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
-          backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
-        ],
+        loadBackends: () =>
+          Promise.resolve([
+            backend("kvm", { available: false, reason: "no /dev/kvm", archs: [] }),
+            backend("emulated", { available: true, reason: "pure-TypeScript RV64GC+H hart", archs: ["riscv64"] }),
+          ]),
         createVmm: (options: CliVmmOptions) => {
           const vmm = new StubVmm(options, outcome);
           vmms.push(vmm);
@@ -95,7 +97,7 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
       }),
     out: (text) => out.push(text),
     err: (text) => err.push(text),
-    onInterrupt: (handler) => {
+    onHostStop: (handler) => {
       handlers.add(handler);
       return () => handlers.delete(handler);
     },
@@ -109,8 +111,8 @@ function harness(outcome: (configs: readonly VmConfig[], vmm: StubVmm) => Promis
     err,
     vmms,
     levels,
-    interrupt: () => {
-      for (const handler of handlers) handler();
+    interrupt: (reason = "SIGINT") => {
+      for (const handler of handlers) handler(reason);
     },
     handlers: () => handlers.size,
   };
@@ -242,6 +244,27 @@ describe("run", () => {
     });
     expect(await runCli(["run", ARCEOS], h.deps)).toBe(130);
     expect(h.vmms[0]?.stopped).toBe(1);
+  });
+
+  test("SIGTERM, SIGHUP and a closed stdout stop the VMM too: 143, 129, 141; signals are reported", async () => {
+    for (const [reason, code] of [
+      ["SIGTERM", 143],
+      ["SIGHUP", 129],
+      ["stdout-closed", 141],
+    ] as const) {
+      const h = harness((configs, vmm) => {
+        h.interrupt(reason);
+        // A second signal only repeats the stop; the first reason sets the status.
+        h.interrupt("SIGINT");
+        expect(vmm.stopped).toBe(2);
+        return Promise.resolve({
+          exitCode: 0,
+          vms: configs.map((c) => ({ id: c.id, name: c.name, status: "Stopped", exitCode: 130 })),
+        });
+      });
+      expect({ reason, code: await runCli(["run", ARCEOS], h.deps) }).toEqual({ reason, code });
+      expect(h.err).toEqual(reason === "stdout-closed" ? [] : [`axvisor: ${reason} received: stopping the VMs`]);
+    }
   });
 
   test("--machine virt --bios none builds a bare-machine VM (128 MiB unless --memory)", async () => {

@@ -8,6 +8,7 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand }
 
 import type { HalBackend } from "../hal/types.ts";
 import { formatVmConfig } from "../vmm/config/index.ts";
+import { LOG_LEVEL_NAMES, type LogLevelName } from "../vmm/log-level.ts";
 import { collectConfigs, UsageError } from "./configs.ts";
 import {
   type CliDeps,
@@ -15,10 +16,9 @@ import {
   type CliVmm,
   EXIT_CONFIG,
   EXIT_FAILURE,
-  EXIT_INTERRUPTED,
   EXIT_OK,
-  LOG_LEVEL_NAMES,
-  type LogLevelName,
+  HOST_STOP_EXIT_CODES,
+  type HostStopReason,
   type VmmProvider,
   type VmmRunResult,
 } from "./context.ts";
@@ -31,7 +31,10 @@ const commonArgs = {
     options: [...LOG_LEVEL_NAMES],
     description: `How much the VMM logs (default ${DEFAULT_LOG_LEVEL}); logs go to stderr, the guest console to stdout`,
   },
-  "trace-exits": { type: "boolean", description: "Log every VM exit (with --log-level trace)" },
+  "trace-exits": {
+    type: "boolean",
+    description: "Print every VM exit on stderr, and a summary of its counters when a VM stops (any log level)",
+  },
 } as const satisfies ArgsDef;
 
 const machineArgs = {
@@ -108,7 +111,7 @@ export function exitCodeOf(result: VmmRunResult): number {
   return result.exitCode === 0 ? EXIT_OK : result.exitCode;
 }
 
-export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs> {
+function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs> {
   const logLevelOf = (value: LogLevelName | undefined): LogLevelName =>
     value ?? state.globalLogLevel ?? DEFAULT_LOG_LEVEL;
 
@@ -152,9 +155,13 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
         console: { stdin: args.stdin ?? deps.stdinIsTty },
       });
       for (const config of collected.configs) vmm.addVm(config);
-      let interrupted = false;
-      const removeHandler = deps.onInterrupt(() => {
-        interrupted = true;
+      let stoppedBy: HostStopReason | undefined;
+      const removeHandler = deps.onHostStop((reason) => {
+        if (stoppedBy === undefined) {
+          stoppedBy = reason;
+          // A closed stdout is its reader's choice (`| head`), nothing to report; a signal is worth a line.
+          if (reason !== "stdout-closed") deps.err(`axvisor: ${reason} received: stopping the VMs`);
+        }
         vmm.stop();
       });
       let result: VmmRunResult;
@@ -168,7 +175,7 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
         const label = `vm ${vm.id} (${vm.name})`;
         deps.err(vm.error.startsWith(label) ? vm.error : `${label}: ${vm.error}`);
       }
-      state.exitCode = interrupted ? EXIT_INTERRUPTED : exitCodeOf(result);
+      state.exitCode = stoppedBy === undefined ? exitCodeOf(result) : HOST_STOP_EXIT_CODES[stoppedBy];
     },
   });
 
@@ -207,7 +214,7 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
     run: async ({ rawArgs }) => {
       checkFlags(rawArgs, {});
       const provider = await loadVmm(deps);
-      deps.out(formatInfo({ backends: provider.backends, version: deps.version }));
+      deps.out(formatInfo({ backends: await provider.loadBackends(), version: deps.version }));
       state.exitCode = EXIT_OK;
     },
   });
@@ -230,7 +237,7 @@ export function createCli(deps: CliDeps, state: CliState): CommandDef<typeof com
 }
 
 /** The VMM could not be loaded (a module of it is missing or broken): nothing can run. */
-export class VmmUnavailableError extends Error {
+class VmmUnavailableError extends Error {
   override readonly name = "VmmUnavailableError";
   readonly kind = "vmm-unavailable";
 }

@@ -7,19 +7,7 @@ import { resolve } from "node:path";
 
 import type { HalBackend } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
-
-export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
-export const LOG_LEVEL_NAMES: readonly LogLevelName[] = ["silent", "error", "warn", "info", "debug", "trace"];
-
-/** consola's numeric levels for our names (consola: fatal/error 0, warn 1, info 3, debug 4, trace 5). */
-export const CONSOLA_LEVELS: Readonly<Record<LogLevelName, number>> = {
-  silent: Number.NEGATIVE_INFINITY,
-  error: 0,
-  warn: 1,
-  info: 3,
-  debug: 4,
-  trace: 5,
-};
+import type { LogLevelName } from "../vmm/log-level.ts";
 
 /** Process exit statuses. */
 export const EXIT_OK = 0;
@@ -27,8 +15,29 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Bad input: a config error or a usage error. Nothing was run. */
 export const EXIT_CONFIG = 2;
+/** Stopped by SIGHUP (128 + 1: the terminal went away), after the VMs were stopped. */
+export const EXIT_HANGUP = 129;
 /** Stopped by Ctrl-C (128 + SIGINT), as shells report it. */
 export const EXIT_INTERRUPTED = 130;
+/**
+ * Stdout was closed under a run (`axvisor run ... | head`): the VMs are stopped and the process ends quietly with
+ * 128 + SIGPIPE, the status a shell reports for a writer that a closed pipe ended (`yes | head`), so
+ * `set -o pipefail` scripts see the same thing as with any other Unix tool.
+ */
+export const EXIT_BROKEN_PIPE = 141;
+/** Stopped by SIGTERM (128 + 15), after the VMs were stopped. */
+export const EXIT_TERMINATED = 143;
+
+/** Why the host ended a run: a signal, or stdout's reader went away (EPIPE). */
+export type HostStopReason = "SIGINT" | "SIGTERM" | "SIGHUP" | "stdout-closed";
+
+/** The exit status for each way the host can end a run. */
+export const HOST_STOP_EXIT_CODES: Readonly<Record<HostStopReason, number>> = {
+  SIGHUP: EXIT_HANGUP,
+  SIGINT: EXIT_INTERRUPTED,
+  SIGTERM: EXIT_TERMINATED,
+  "stdout-closed": EXIT_BROKEN_PIPE,
+};
 
 /** The embedded default VM, found relative to this package (not the current directory). */
 export const DEFAULT_CONFIG_PATH = resolve(import.meta.dir, "../../configs/default.toml");
@@ -62,8 +71,8 @@ export interface CliVmmOptions {
 
 /** The VMM module as the CLI sees it. */
 export interface VmmProvider {
-  /** Every backend we have (`src/vmm/index.ts` `backends`). */
-  readonly backends: readonly HalBackend[];
+  /** Load every backend we have (`src/vmm/index.ts` `loadBackends`): backends load only when asked for. */
+  loadBackends(): Promise<readonly HalBackend[]>;
   createVmm(options: CliVmmOptions): CliVmm;
 }
 
@@ -77,8 +86,11 @@ export interface CliDeps {
   readonly out: (text: string) => void;
   /** Error output (config problems, VM failures, usage errors). */
   readonly err: (text: string) => void;
-  /** Call `handler` on SIGINT; returns a function that removes it. */
-  readonly onInterrupt: (handler: () => void) => () => void;
+  /**
+   * Call `handler` when the host ends the run: SIGINT, SIGTERM, SIGHUP, or stdout closed under us (its reader
+   * exited: EPIPE). Returns a function that removes it.
+   */
+  readonly onHostStop: (handler: (reason: HostStopReason) => void) => () => void;
   /** Whether the host's stdin is a terminal (then it feeds the guest console by default). */
   readonly stdinIsTty: boolean;
   /** Apply a log level to the process-wide logger. */

@@ -9,7 +9,7 @@
  * thrown): what to do with it (ignore, read all-ones, stop the VM) is the VMM's policy.
  */
 
-import { hex } from "../common/format.ts";
+import { hex, hexRange } from "../common/format.ts";
 import type { AccessWidth, BusDevice, Snapshottable } from "./types.ts";
 
 export type AddressSpace = "mmio" | "port" | "sysreg";
@@ -128,10 +128,6 @@ const WIDTH_MASK_BIG: Readonly<Record<AccessWidth, bigint>> = {
   8: 0xffff_ffff_ffff_ffffn,
 };
 
-function rangeText(base: number, length: number): string {
-  return `${hex(base)}..${hex(base + length - 1)}`;
-}
-
 function isAddress(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
@@ -189,7 +185,7 @@ export class Bus implements Snapshottable<BusState> {
         this.space,
         base,
         length,
-        `Cannot insert "${device.name}" at ${rangeText(base, length)} on the ${this.space} bus: overlaps "${clash.name}" (${rangeText(clash.base, clash.length)})`,
+        `Cannot insert "${device.name}" at ${hexRange(base, length)} on the ${this.space} bus: overlaps "${clash.name}" (${hexRange(clash.base, clash.length)})`,
         { name: clash.name, base: clash.base, length: clash.length },
       );
     }
@@ -306,7 +302,7 @@ export class Bus implements Snapshottable<BusState> {
         this.space,
         0,
         0,
-        `Cannot restore the ${this.space} bus: the snapshot's windows (${state.space}: ${state.windows.map((w) => `"${w.name}" ${rangeText(w.base, w.length)}`).join(", ")}) differ from the bus's (${this.#entries.map((e) => `"${e.name}" ${rangeText(e.base, e.length)}`).join(", ")})`,
+        `Cannot restore the ${this.space} bus: the snapshot's windows (${state.space}: ${state.windows.map((w) => `"${w.name}" ${hexRange(w.base, w.length)}`).join(", ")}) differ from the bus's (${this.#entries.map((e) => `"${e.name}" ${hexRange(e.base, e.length)}`).join(", ")})`,
       );
     }
     Object.assign(this.stats, state.stats);

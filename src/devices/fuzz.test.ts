@@ -4,6 +4,7 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
+import { AcpiPm1 } from "./acpi-pm.ts";
 import { BootTimer } from "./boot-timer.ts";
 import { Bus } from "./bus.ts";
 import { Clint } from "./clint.ts";
@@ -33,9 +34,10 @@ function machine() {
     { base: 0x0010_0000, dev: new SifiveTest({ onFinish: () => {} }), size: 0x1000 },
     { base: 0x0011_0000, dev: new BootTimer({ onBootComplete: () => {} }), size: 0x1000 },
     { base: 0x0012_0000, dev: new TestDevice(), size: 0x1000 },
-    { base: 0x0013_0000, dev: new I8042({ onReset: () => {}, kbdIrq: line() }), size: 5 },
+    { base: 0x0013_0000, dev: new I8042({ onReset: () => {}, kbdIrq: line(), auxIrq: line() }), size: 5 },
     { base: 0x0014_0000, dev: new UnclaimedPort({ maxTrackedPorts: 8 }), size: 0x100 },
     { base: 0x0015_0000, dev: new CmosRtc({ clock: () => 1_700_000_000_000 }), size: 2 },
+    { base: 0x0016_0000, dev: new AcpiPm1({ sci: line(), onSleep: () => {} }), size: 6 },
   ];
   const bus = new Bus("mmio");
   for (const d of devices) bus.insert(d.base, d.size, d.dev);

@@ -22,6 +22,8 @@ export interface BusDevice {
   write(offset: number, width: 1 | 2 | 4, value: number): void;
   read64?(offset: number): bigint;
   write64?(offset: number, value: bigint): void;
+  /** Counters for guest misbehaviour and activity, shown in the `--trace-exits` summary. */
+  readonly stats?: DeviceStats;
 }
 
 /** An interrupt line a device drives. Level-triggered devices call `set`; edge-triggered ones call `trigger`. */

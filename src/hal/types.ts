@@ -10,6 +10,9 @@
  * Register values and data words are 64-bit and therefore `bigint` at this API edge.
  */
 
+import { X86_PAGE_SIZE } from "../arch/x86_64/paging.ts";
+import type { X86VcpuState } from "../arch/x86_64/vcpu-state.ts";
+
 export type BackendName = "kvm" | "hvf" | "emulated";
 export type GuestArch = "riscv64" | "x86_64" | "aarch64";
 
@@ -174,6 +177,11 @@ export interface Hypervisor extends Disposable {
 
 /** The VM clock's default rate: 10 MHz, QEMU virt's RISC-V timebase (the rate of `time`, and of `currentTime()`). */
 export const DEFAULT_TIMEBASE_HZ = 10_000_000;
+/**
+ * The fastest timebase a guest can be told about: the device tree's `timebase-frequency` is one 32-bit cell. The
+ * config check and the device tree both hold the value to it.
+ */
+export const MAX_TIMEBASE_HZ = 0xffff_ffff;
 
 export interface HalVmOptions {
   readonly arch: GuestArch;
@@ -189,6 +197,21 @@ export interface HalVmOptions {
   readonly mode?: "hypervisor" | "bare-machine";
   /** Frequency of the architectural timer the guest reads (RISC-V `time`), in Hz. Default `DEFAULT_TIMEBASE_HZ`. */
   readonly timebaseHz?: number;
+  /** x86 guests on a hardware backend: what the board sets aside for the backend. Required by KVM for x86_64. */
+  readonly x86?: X86VmOptions;
+}
+
+/**
+ * Guest-physical space an x86 hardware backend may take for itself: KVM on Intel hosts emulates real mode with
+ * vm86 and needs a 3-page TSS and a 1-page identity map in guest-physical memory (KVM_SET_TSS_ADDR,
+ * KVM_SET_IDENTITY_MAP_ADDR). The board's layout picks where no RAM or device is; the backend puts the identity-map
+ * page first and the TSS after it.
+ */
+export const X86_PRIVATE_PAGES_SIZE = 4 * X86_PAGE_SIZE;
+
+export interface X86VmOptions {
+  /** Start of X86_PRIVATE_PAGES_SIZE bytes, page-aligned and below 4 GiB, that the guest never uses. */
+  readonly privatePagesBase: GuestPhysAddr;
 }
 
 /**
@@ -218,6 +241,13 @@ export interface GuestMemoryAccess {
   writeU32(gpa: GuestPhysAddr, value: number): void;
   writeU64(gpa: GuestPhysAddr, value: bigint): void;
 }
+
+/**
+ * The largest block `allocateMemory` can give: a `HostMemory` is one `Uint8Array`, and JavaScriptCore (Bun)
+ * refuses array buffers over 4 GiB ("Out of memory" whatever the host has free). The address space backs a larger
+ * RAM region with several blocks.
+ */
+export const MAX_HOST_MEMORY_BLOCK = 4 * 2 ** 30;
 
 /**
  * A block of host memory that can back guest memory or hold VMM-built structures (nested page tables).
@@ -301,72 +331,6 @@ export interface HalVcpuSetup {
   readonly x86?: X86VcpuState;
 }
 
-/** The hidden part of an x86 segment register, as KVM exposes it (struct kvm_segment). */
-export interface X86Segment {
-  readonly base: number;
-  /** Byte-granular limit. */
-  readonly limit: number;
-  readonly selector: number;
-  /** The 4-bit type field of the descriptor (e.g. 0xb = execute/read, accessed; 0x3 = read/write, accessed). */
-  readonly type: number;
-  readonly present: boolean;
-  readonly dpl: number;
-  /** D/B: 32-bit default operand size. */
-  readonly db: boolean;
-  /** S: code/data (true) or system (false) segment. */
-  readonly s: boolean;
-  /** L: 64-bit code segment. */
-  readonly l: boolean;
-  /** G: limit in 4 KiB units in the descriptor (`limit` is always in bytes). */
-  readonly g: boolean;
-  readonly avl: boolean;
-  readonly unusable?: boolean;
-}
-
-export interface X86DescriptorTable {
-  readonly base: number;
-  readonly limit: number;
-}
-
-export type X86GprName =
-  | "rax"
-  | "rcx"
-  | "rdx"
-  | "rbx"
-  | "rsp"
-  | "rbp"
-  | "rsi"
-  | "rdi"
-  | "r8"
-  | "r9"
-  | "r10"
-  | "r11"
-  | "r12"
-  | "r13"
-  | "r14"
-  | "r15";
-
-/** An x86 vCPU's boot state. */
-export interface X86VcpuState {
-  readonly rip: number;
-  /** Default 0x2 (the reserved bit 1 set, interrupts off). */
-  readonly rflags?: bigint;
-  readonly gprs?: Partial<Readonly<Record<X86GprName, bigint>>>;
-  /** Segment registers; those not given keep their reset value. */
-  readonly segments?: Partial<Readonly<Record<"cs" | "ds" | "es" | "fs" | "gs" | "ss" | "tr" | "ldt", X86Segment>>>;
-  readonly gdt?: X86DescriptorTable;
-  readonly idt?: X86DescriptorTable;
-  readonly cr0?: bigint;
-  readonly cr3?: bigint;
-  readonly cr4?: bigint;
-  readonly efer?: bigint;
-  /**
-   * Local APIC LINT0 with an in-kernel irqchip: "extint" (default) wires the 8259 PIC to the CPU as on a PC;
-   * "masked" for machines that tell the guest there is no 8259 (hardware-reduced ACPI).
-   */
-  readonly lint0?: "extint" | "masked";
-}
-
 export interface HalVcpu extends Disposable {
   readonly id: number;
   /** Prepare the vCPU to enter the guest at `entry` (RISC-V: VS-mode, vsatp = 0; x86: see the KVM backend). */
@@ -405,7 +369,9 @@ export interface HalVcpu extends Disposable {
   setInterruptLevel(vector: number, asserted: boolean): void;
   /**
    * True when an interrupt is pending and locally enabled (RISC-V: pending & enabled in vsie/sie/mie, ignoring
-   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`.
+   * the global SIE/MIE bit): the condition that ends a WFI, and so a `Halt`. A hardware timer is judged at the
+   * VM's clock at the time of the call (`HalVm.currentTime()`), so a deadline the clock had reached before the
+   * call is pending here when its interrupt is enabled (the VMM relies on this not to lose a wake-up).
    */
   hasPendingInterrupt(): boolean;
   /**

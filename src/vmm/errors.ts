@@ -23,3 +23,20 @@ export class VmError extends Error {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The kind of VmError an error from a lower layer becomes (a backend's, an image loader's, or the guest's). */
+export function errorKindOf(error: unknown): VmErrorKind {
+  if (error instanceof VmError) return error.kind;
+  const name = error instanceof Error ? error.name : "";
+  if (name === "HalError") return "backend";
+  // HostError: a disk image that is locked, missing or read-only.
+  if (
+    name === "ElfError" ||
+    name === "ImageError" ||
+    name === "GuestMemoryError" ||
+    name === "AddrSpaceError" ||
+    name === "HostError"
+  )
+    return "image";
+  return "guest";
+}

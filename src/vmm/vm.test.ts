@@ -5,15 +5,26 @@ import type { MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { BusDevice } from "../devices/types.ts";
 import type { AxVCpuExitReason, GuestPhysAddr } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, BoardServices, VcpuBoot } from "./board.ts";
+import {
+  type Board,
+  type BoardExit,
+  type BoardServices,
+  type GenericExit,
+  unexpectedBoardExit,
+  type VcpuBoot,
+} from "./board.ts";
+import { assembleVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
-import { AxVM } from "./vm.ts";
+import type { AxVM, VmResult } from "./vm.ts";
+import { formatVmStats } from "./vm-stats.ts";
 
 /** A device that answers every read with 0x81 bytes and records writes. */
 class RecordingDevice implements BusDevice {
   readonly name = "recorder";
   readonly writes: Array<[number, number, number]> = [];
+  readonly stats = { badAccesses: 0, reads: { 1: 0, 4: 0 } };
   read(offset: number, width: 1 | 2 | 4): number {
+    if (width === 1 || width === 4) this.stats.reads[width]++;
     return width === 1 ? 0x81 : width === 2 ? 0x8281 : 0x8483_8281 + offset;
   }
   write(offset: number, width: 1 | 2 | 4, value: number): void {
@@ -48,7 +59,7 @@ class TestBoard implements Board {
       startsRunning: this.bootAll || id === 0,
     }));
   }
-  handleExit(_vcpuId: number, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
+  handleExit(_vcpuId: number, exit: BoardExit): GenericExit | undefined {
     if (exit.kind === "SbiCall" && exit.extensionId === 0x53525354n)
       return { kind: "SystemDown", action: "poweroff", code: Number(exit.args[1]) };
     return undefined;
@@ -59,6 +70,9 @@ class TestBoard implements Board {
   }
   completeHypercall(_vcpu: AxVCpu, result: bigint | undefined): void {
     this.hypercallResults.push(result);
+  }
+  stats(): Record<string, number> {
+    return { hypercalls: this.hypercallResults.length };
   }
 }
 
@@ -72,7 +86,7 @@ function makeVm(
   const backend = new FakeBackend().script(config.id, 0, exits);
   for (const [vcpu, script] of extra) backend.script(config.id, vcpu, script);
   const machine = new TestBoard();
-  const vm = new AxVM(config, {
+  const vm = assembleVm(config, {
     hypervisor: backend.open(),
     board: machine,
     console: { write: () => undefined, close: () => undefined },
@@ -81,10 +95,8 @@ function makeVm(
 }
 
 describe("AxVM", () => {
-  test("lifecycle: Loading → Loaded → Running → Stopped, with the guest's exit code", async () => {
+  test("lifecycle: Loaded (built) → Running → Stopped, with the guest's exit code", async () => {
     const { vm, backend } = makeVm([{ kind: "Nothing" }, poweroff(3)]);
-    expect(vm.status).toBe("Loading");
-    vm.init();
     expect(vm.status).toBe("Loaded");
     expect(vm.readFromGuest(0x8020_0000, 4)).toEqual(Uint8Array.of(0x13, 0, 0, 0));
     expect(backend.vms[0]?.slots.map((s) => s.gpa)).toEqual([0x8000_0000]);
@@ -106,7 +118,6 @@ describe("AxVM", () => {
       { kind: "IoWrite", port: 0x3f8, width: 1, data: 0x41n },
       poweroff(),
     ]);
-    vm.init();
     await vm.run();
     const vcpu = backend.vms[0]?.vcpus[0];
     expect(vcpu?.returnValues).toEqual([0x8483_8291n, 0x8483_8285_8483_8281n, 0x81n]);
@@ -123,7 +134,6 @@ describe("AxVM", () => {
       { kind: "IoRead", port: 0x80, width: 2 },
       poweroff(0),
     ]);
-    vm.init();
     const result = await vm.run();
     expect(result.exitCode).toBe(0);
     expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0n, 0xffffn]);
@@ -138,12 +148,11 @@ describe("AxVM", () => {
       poweroff(0),
     ]);
     const machine = Object.assign(new TestBoard(), { unmappedRead: "ones" as const });
-    const vm = new AxVM(testVmConfig(), {
+    const vm = assembleVm(testVmConfig(), {
       hypervisor: backend.open(),
       board: machine,
       console: { write: () => undefined, close: () => undefined },
     });
-    vm.init();
     await vm.run();
     expect(backend.vms[0]?.vcpus[0]?.returnValues).toEqual([0xffff_ffffn]);
   });
@@ -152,7 +161,6 @@ describe("AxVM", () => {
     const base = testVmConfig();
     const config = testVmConfig({ devices: { ...base.devices, unmappedMmio: "fault" } });
     const { vm } = makeVm([{ kind: "MmioWrite", addr: 0x5000_0008, width: 4, data: 1n }, poweroff(0)], config);
-    vm.init();
     const result = await vm.run();
     expect(result.reason).toBe("error");
     expect(result.exitCode).toBe(1);
@@ -164,7 +172,6 @@ describe("AxVM", () => {
       { kind: "SbiCall", extensionId: 0x10n, functionId: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
       { kind: "SbiCall", extensionId: 0x53525354n, functionId: 0n, args: [0n, 7n, 0n, 0n, 0n, 0n] },
     ]);
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 7 });
   });
 
@@ -175,7 +182,6 @@ describe("AxVM", () => {
       config,
       [[1, [{ kind: "Nothing" }, poweroff(0)]]],
     );
-    vm.init();
     const running = vm.run();
     const result = await running;
     expect(result.reason).toBe("poweroff");
@@ -185,7 +191,6 @@ describe("AxVM", () => {
 
   test("Halt waits for an interrupt: a timer callback that raises one ends the halt", async () => {
     const { vm, machine, backend } = makeVm([{ kind: "Halt" }, poweroff(0)]);
-    vm.init();
     const services = machine.services;
     if (services === undefined) throw new Error("not attached");
     const halVcpu = backend.vms[0]?.vcpus[0];
@@ -201,6 +206,117 @@ describe("AxVM", () => {
     expect(firedAt).toBeGreaterThanOrEqual(deadline);
   });
 
+  describe("a halted vCPU always has a wake-up source (issue 9, item 2)", () => {
+    /** A VM whose vCPU 0 halts once and then powers off, on a clock the test drives. */
+    function haltingVm(clock: () => number) {
+      const backend = new FakeBackend().script(1, 0, [{ kind: "Halt" }, poweroff(0)]);
+      backend.clock = clock;
+      const board = new TestBoard();
+      const vm = assembleVm(testVmConfig(), {
+        hypervisor: backend.open(),
+        board,
+        console: { write: () => undefined, close: () => undefined },
+      });
+      const halVcpu = backend.vms[0]?.vcpus[0];
+      if (halVcpu === undefined) throw new Error("no vCPU");
+      return { vm, halVcpu, board };
+    }
+
+    /** `vm.run()`, or "hung" when it has not ended after `ms` (then the VM is stopped so nothing leaks). */
+    async function runOrHang(vm: AxVM, ms = 2000): Promise<VmResult | "hung"> {
+      const running = vm.run();
+      const outcome = await Promise.race([running, Bun.sleep(ms).then(() => "hung" as const)]);
+      if (outcome === "hung") {
+        vm.shutdown();
+        await running;
+      }
+      return outcome;
+    }
+
+    test("the clock passing the Sstc deadline right after the pending check still wakes the vCPU", async () => {
+      // The interleaving of the bug, forced: the pending check sees the time just before the deadline, and the
+      // time has reached it by the next clock read. A deadline judged "in the past" then used to be dropped and
+      // the vCPU slept with no timer at all.
+      const deadline = 1_000;
+      let now = deadline - 1;
+      const { vm, halVcpu } = haltingVm(() => now);
+      halVcpu.timer = { deadline, now: () => now, enabled: true };
+      const check = halVcpu.hasPendingInterrupt.bind(halVcpu);
+      halVcpu.hasPendingInterrupt = () => {
+        const pending = check();
+        now = Math.max(now, deadline);
+        return pending;
+      };
+      expect(await runOrHang(vm)).toMatchObject({ reason: "poweroff", exitCode: 0 });
+    });
+
+    test("wherever the clock crosses the deadline among the VMM's reads, the halt ends", async () => {
+      // A clock that moves one tick per read: for each deadline below, the crossing falls between a different
+      // pair of reads (the wheel's, the pending check's, the sleep's), covering every interleaving of one halt.
+      for (let deadline = 1; deadline <= 24; deadline++) {
+        let ticks = 0;
+        const read = () => ticks++;
+        const { vm, halVcpu } = haltingVm(read);
+        halVcpu.timer = { deadline, now: read, enabled: true };
+        const outcome = await runOrHang(vm);
+        expect({ deadline, outcome }).toMatchObject({ deadline, outcome: { reason: "poweroff" } });
+      }
+    });
+
+    test("a past deadline whose interrupt is disabled neither wakes nor spins; a later interrupt does", async () => {
+      const { vm, halVcpu, board } = haltingVm(() => 100);
+      halVcpu.timer = { deadline: 50, now: () => 100, enabled: false };
+      const running = vm.run();
+      await Bun.sleep(50);
+      // One look when the halt starts (and perhaps one more); never a busy loop over a deadline that cannot fire.
+      expect(halVcpu.pendingChecks).toBeLessThanOrEqual(3);
+      halVcpu.setInterruptLevel(9, true);
+      board.services?.wakeVcpu(0);
+      expect(await running).toMatchObject({ reason: "poweroff", exitCode: 0 });
+    });
+  });
+
+  test("a VM whose console pushes back runs no further until the console drains (issue 9, item 11)", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, { kind: "Nothing" }, poweroff(0)]);
+    let drain: (() => void) | undefined;
+    let asked = 0;
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: {
+        write: () => undefined,
+        close: () => undefined,
+        backpressure: () => {
+          asked++;
+          if (drain !== undefined || asked > 1) return undefined;
+          return new Promise<void>((resolve) => {
+            drain = resolve;
+          });
+        },
+      },
+    });
+    const running = vm.run();
+    await Bun.sleep(30);
+    const vcpu = backend.vms[0]?.vcpus[0];
+    // One run, then the wait: the other two exits are still to come.
+    expect(vcpu?.exits).toHaveLength(2);
+    drain?.();
+    expect(await running).toMatchObject({ reason: "poweroff", exitCode: 0 });
+  });
+
+  test("a VM waiting for its console stops at once when shut down", async () => {
+    const backend = new FakeBackend().script(1, 0, [{ kind: "Nothing" }, poweroff(0)]);
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: { write: () => undefined, close: () => undefined, backpressure: () => new Promise<void>(() => {}) },
+    });
+    const running = vm.run();
+    await Bun.sleep(10);
+    vm.shutdown();
+    expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
+  });
+
   test("hypercalls go to the registered handler and their result back to the guest", async () => {
     const { vm, machine } = makeVm([
       { kind: "Hypercall", nr: 3n, args: [1n, 2n, 3n, 4n, 5n, 6n] },
@@ -212,7 +328,6 @@ describe("AxVM", () => {
       seen.push([nr, args]);
       return nr === 3n ? 21n : undefined;
     });
-    vm.init();
     await vm.run();
     expect(seen).toEqual([
       [3n, [1n, 2n, 3n, 4n, 5n, 6n]],
@@ -224,17 +339,14 @@ describe("AxVM", () => {
   test('a guest reset reboots, or stops with 0 when on_reset = "stop"', async () => {
     const reboot: AxVCpuExitReason = { kind: "SystemDown", action: "reboot", code: 0 };
     const rebooting = makeVm([reboot]);
-    rebooting.vm.init();
     expect(await rebooting.vm.run()).toMatchObject({ reason: "reboot", exitCode: 0 });
     const stopping = makeVm([reboot], testVmConfig({ onReset: "stop" }));
-    stopping.vm.init();
     expect(await stopping.vm.run()).toMatchObject({ reason: "poweroff", exitCode: 0 });
   });
 
   test("hypercall 1 is the VMM's own exit(status), whatever handler is registered", async () => {
     const { vm } = makeVm([{ kind: "Hypercall", nr: 1n, args: [0x105n, 0n, 0n, 0n, 0n, 0n] }, poweroff(0)]);
     vm.onHypercall(() => 0n);
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 5 });
   });
 
@@ -242,13 +354,11 @@ describe("AxVM", () => {
     const failing = makeVm([
       { kind: "FailEntry", hardwareEntryFailureReason: 0x80000021n, detail: "invalid guest state" },
     ]);
-    failing.vm.init();
     const result = await failing.vm.run();
     expect(result).toMatchObject({ reason: "error", exitCode: 1 });
     expect(result.error?.message).toContain("failed to enter the guest: invalid guest state (reason 0x80000021)");
 
     const broken = makeVm([]);
-    broken.vm.init();
     const vcpu = broken.backend.vms[0]?.vcpus[0];
     if (vcpu !== undefined) vcpu.failNextRun = new Error("backend exploded");
     const brokenResult = await broken.vm.run();
@@ -257,7 +367,6 @@ describe("AxVM", () => {
 
   test("shutdown from the host stops a guest that never exits by itself", async () => {
     const { vm } = makeVm(Array.from({ length: 1000 }, () => ({ kind: "Nothing" }) as const));
-    vm.init();
     const running = vm.run();
     setTimeout(() => vm.shutdown(), 5);
     expect(await running).toMatchObject({ reason: "host-stop", exitCode: 130 });
@@ -266,23 +375,60 @@ describe("AxVM", () => {
   test("running a stopped VM again reports its first result and releases nothing twice", async () => {
     let closes = 0;
     const backend = new FakeBackend().script(1, 0, [poweroff(4)]);
-    const vm = new AxVM(testVmConfig(), {
+    const vm = assembleVm(testVmConfig(), {
       hypervisor: backend.open(),
       board: new TestBoard(),
       console: { write: () => undefined, close: () => closes++ },
     });
-    vm.init();
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(await vm.run()).toMatchObject({ reason: "poweroff", exitCode: 4 });
     expect(closes).toBe(1);
   });
 
-  test("init failures name the VM and leave it Stopped", () => {
-    const config = testVmConfig({ memoryRegions: [{ gpa: 0x8000_0000, size: 0x1234, flags: 7, mapType: "alloc" }] });
-    const { vm } = makeVm([], config);
-    expect(() => vm.init()).toThrow(
-      'vm 1 (test): cannot initialise: Cannot map region "ram0" 0x80000000..0x80001233: start and size must be 4 KiB aligned',
+  test("exits the board's architecture never makes stop the VM with an error naming the vCPU", async () => {
+    const { vm, machine } = makeVm([
+      { kind: "SbiCall", extensionId: 0x10n, functionId: 0n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+    ]);
+    machine.handleExit = (vcpuId, exit) => {
+      throw unexpectedBoardExit(machine.name, vcpuId, exit);
+    };
+    const result = await vm.run();
+    expect(result).toMatchObject({ reason: "error", exitCode: 1 });
+    expect(result.error?.message).toBe(
+      "vm 1 (test): vCPU 0 failed: board test-board: vCPU 0 made a SbiCall exit, which this board's architecture never produces",
     );
-    expect(vm.status).toBe("Stopped");
+    expect(result.error?.kind).toBe("backend");
+  });
+
+  test("the --trace-exits summary: exits by kind, bus accesses, board and device counters", async () => {
+    const backend = new FakeBackend().script(1, 0, [
+      { kind: "MmioRead", addr: 0x1000_0000, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      { kind: "MmioRead", addr: 0x1000_0fff, width: 4, reg: 10, regWidth: 8, signedExt: false },
+      { kind: "IoWrite", port: 0x80, width: 1, data: 0n },
+      { kind: "Hypercall", nr: 7n, args: [0n, 0n, 0n, 0n, 0n, 0n] },
+      poweroff(0),
+    ]);
+    const traced: string[] = [];
+    const vm = assembleVm(testVmConfig(), {
+      hypervisor: backend.open(),
+      board: new TestBoard(),
+      console: { write: () => undefined, close: () => undefined },
+      traceExits: (line) => traced.push(line),
+    });
+    await vm.run();
+    expect(traced).toHaveLength(5);
+    expect(vm.stats).toMatchObject({
+      exits: { MmioRead: 2, IoWrite: 1, Hypercall: 1, SystemDown: 1 },
+      unmappedPortWrites: 1,
+      badDeviceAccesses: 1,
+      board: { hypercalls: 1 },
+    });
+    expect(formatVmStats(vm.label, vm.board.name, vm.stats)).toEqual([
+      "[vm 1 (test)] exits: MmioRead 2, IoWrite 1, Hypercall 1, SystemDown 1",
+      "[vm 1 (test)] mmio bus: 2 reads, 0 writes; unmapped: 0 reads, 0 writes; bad accesses: 1",
+      "[vm 1 (test)] port bus: 0 reads, 1 writes; unmapped: 0 reads, 1 writes; bad accesses: 0",
+      "[vm 1 (test)] board test-board: hypercalls 1",
+      "[vm 1 (test)] recorder at mmio 0x10000000: reads.4 1",
+    ]);
   });
 });

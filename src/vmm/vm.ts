@@ -1,41 +1,35 @@
 /**
- * One virtual machine (axvm's `AxVM`): its address space, buses and devices (through its machine), vCPUs, and
- * the per-vCPU exit loops.
+ * One virtual machine (axvm's `AxVM`): the parts the builder (src/vmm/builder.ts) made for it (address space,
+ * buses and devices through its board, vCPUs), its lifecycle, and the per-vCPU exit loops.
  *
- * Status: Loading (created) → Loaded (`init`: memory, devices, vCPUs, images) → Running (`boot`) →
- * Stopping (`shutdown` or a guest request) → Stopped. Suspended is a paused Running VM (`pause`/`resume`).
+ * Status: Loaded (built) → Running (`boot`) → Stopping (`shutdown` or a guest request) → Stopped. Suspended is a
+ * paused Running VM (`pause`/`resume`). A guest reboot ends the VM; the VMM builds a new one from the same config.
  *
  * `runVcpu(id)` runs a vCPU and handles, inside, every exit the VM can answer by itself: MMIO, port and
- * system-register accesses (through the buses, honouring width and sign extension, with the unmapped-access
- * policy) and the machine's architecture-specific exits (SBI). It returns the rest (Halt, CpuUp, CpuDown,
- * SystemDown, Hypercall, FailEntry, SendIPI, Nothing, ...), which `run()`'s per-vCPU loops dispatch as axvisor's
- * VMM does. Everything runs on one JS thread; backends whose `run` blocks (KVM) run the guest on a Worker and are
- * awaited, so device state is only ever touched from this thread.
+ * system-register accesses (through the buses, with the unmapped-access policy: bus-exits.ts), and hands every
+ * exit it does not own (`BoardExit`: SBI calls, ...) to the board. It returns the
+ * generic exits (Halt, CpuUp, CpuDown, SystemDown, Hypercall, FailEntry, SendIPI, Nothing, ...), which `run()`'s
+ * per-vCPU loops dispatch as axvisor's VMM does. Everything runs on one JS thread; backends whose `run` blocks
+ * (KVM) run the guest on a Worker and are awaited, so device state is only ever touched from this thread.
  */
 
 import { type ConsolaInstance, consola } from "consola";
-import { AddrSpace } from "../addrspace/addr-space.ts";
+import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import { hex } from "../common/format.ts";
-import { Bus } from "../devices/bus.ts";
-import type {
-  AccessWidth,
-  AxVCpuExitReason,
-  GuestPhysAddr,
-  HalVm,
-  Hypervisor,
-  Stage2Table,
-  SystemDownAction,
-} from "../hal/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
-import { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { Board, BoardServices, VcpuBoot } from "./board.ts";
+import type { AxVCpu } from "../vcpu/axvcpu.ts";
+import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
+import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
-import { errorMessage, VmError } from "./errors.ts";
-import { TimerWheel } from "./timer.ts";
+import type { DeferredWork } from "./deferred-work.ts";
+import { errorKindOf, errorMessage, VmError } from "./errors.ts";
+import type { TimerWheel } from "./timer.ts";
+import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
 
-export type VmStatus = "Loading" | "Loaded" | "Running" | "Suspended" | "Stopping" | "Stopped";
+export type VmStatus = "Loaded" | "Running" | "Suspended" | "Stopping" | "Stopped";
 
 /** How a VM ended. */
 export interface VmResult {
@@ -48,10 +42,24 @@ export interface VmResult {
   readonly error?: VmError;
 }
 
-export interface AxVMOptions {
-  readonly hypervisor: Hypervisor;
+/** Everything the builder made for one VM. The VM owns it from then on and releases it when it stops. */
+export interface VmParts {
   readonly board: Board;
+  readonly halVm: HalVm;
+  readonly addrSpace: AddrSpace;
+  readonly vcpus: readonly AxVCpu[];
+  readonly buses: VmBuses;
+  readonly timers: TimerWheel;
+  /** Device work deferred to later turns (virtio queues past their turn's budget). */
+  readonly work: DeferredWork;
   readonly console: ConsoleOutput;
+  /** The disks the builder opened and locked; closed when the VM is released. */
+  readonly disks: readonly AttachedDisk[];
+  /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
+  readonly boot: readonly VcpuBoot[];
+}
+
+export interface AxVMOptions {
   readonly log?: ConsolaInstance;
   /** Called with one line per exit (`--trace-exits`); nothing is formatted when absent. */
   readonly traceExits?: (line: string) => void;
@@ -59,73 +67,78 @@ export interface AxVMOptions {
   readonly sliceMs?: number;
 }
 
-/** Counters per VM. */
-export interface VmStats {
-  exits: Record<string, number>;
-  unmappedMmioReads: number;
-  unmappedMmioWrites: number;
-  unmappedPortReads: number;
-  unmappedPortWrites: number;
-  badDeviceAccesses: number;
-}
-
 /**
  * Hypercall number 1 belongs to the VMM: "exit(status)" stops the VM with exit code status & 0xff. Every other
  * number goes to the embedder's handler (`onHypercall`). RISC-V: SBI extension 0x485643, FID = number, a0..a5 =
  * arguments; x86 (KVM): `out` to port 0x0cf0 with RAX = number, RDI, RSI, RCX, RBX, R8, R9 = arguments.
  */
-export const HYPERCALL_EXIT = 1n;
+const HYPERCALL_EXIT = 1n;
 
-const WIDTH_ONES: Record<AccessWidth, bigint> = { 1: 0xffn, 2: 0xffffn, 4: 0xffff_ffffn, 8: 0xffff_ffff_ffff_ffffn };
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
 const INTERNAL_EXIT_BATCH = 256;
-/** Distinct unmapped pages we warn about before going quiet (the counters keep counting). */
-const UNMAPPED_WARNINGS = 8;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 export class AxVM {
   readonly id: number;
   readonly name: string;
   readonly config: VmConfig;
   readonly label: string;
-  readonly stats: VmStats = {
-    exits: {},
-    unmappedMmioReads: 0,
-    unmappedMmioWrites: 0,
-    unmappedPortReads: 0,
-    unmappedPortWrites: 0,
-    badDeviceAccesses: 0,
-  };
 
   readonly #options: AxVMOptions;
   readonly #board: Board;
+  readonly #halVm: HalVm;
+  readonly #addrSpace: AddrSpace;
+  readonly #vcpus: readonly AxVCpu[];
+  readonly #boot: readonly VcpuBoot[];
+  readonly #buses: VmBuses;
+  readonly #busExits: BusExitHandler;
+  readonly #timers: TimerWheel;
+  readonly #work: DeferredWork;
+  readonly #console: ConsoleOutput;
+  readonly #disks: readonly AttachedDisk[];
   readonly #log: ConsolaInstance;
-  readonly #timers = new TimerWheel();
-  readonly #mmio = new Bus("mmio");
-  readonly #port = new Bus("port");
-  readonly #sysreg = new Bus("sysreg");
-  #status: VmStatus = "Loading";
-  #halVm: HalVm | undefined;
-  #addrSpace: AddrSpace | undefined;
-  #vcpus: AxVCpu[] = [];
-  #boot: VcpuBoot[] = [];
-  #online: boolean[] = [];
-  #wakers: Array<(() => void) | undefined> = [];
+  /** Exits by kind, counted while exits are traced. */
+  readonly #exitCounts: Record<string, number> = {};
+  #status: VmStatus = "Loaded";
+  #online: boolean[];
+  #wakers: Array<(() => void) | undefined>;
   #resumeWaiters: Array<() => void> = [];
-  #warnedPages = new Set<number>();
   #result: VmResult | undefined;
   #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
 
-  constructor(config: VmConfig, options: AxVMOptions) {
+  /** Use the builder (`buildVm`/`assembleVm`): it makes the parts, and releases them if making one fails. */
+  constructor(config: VmConfig, parts: VmParts, options: AxVMOptions = {}) {
     this.id = config.id;
     this.name = config.name;
     this.config = config;
     this.label = `vm ${config.id} (${config.name})`;
     this.#options = options;
-    this.#board = options.board;
+    this.#board = parts.board;
+    this.#halVm = parts.halVm;
+    this.#addrSpace = parts.addrSpace;
+    this.#vcpus = parts.vcpus;
+    this.#boot = parts.boot;
+    this.#buses = parts.buses;
+    this.#timers = parts.timers;
+    this.#work = parts.work;
+    this.#console = parts.console;
+    this.#disks = parts.disks;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
+    this.#busExits = new BusExitHandler({
+      buses: parts.buses,
+      policy: config.devices.unmappedMmio,
+      unmappedRead: parts.board.unmappedRead,
+      label: this.label,
+      log: this.#log,
+      fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
+    });
+    this.#online = parts.vcpus.map(() => false);
+    this.#wakers = parts.vcpus.map(() => undefined);
   }
 
   get status(): VmStatus {
@@ -136,17 +149,30 @@ export class AxVM {
     return this.#vcpus.length;
   }
 
-  /** The VM's guest memory (after `init`). */
+  /** The VM's guest memory. */
   get memory(): GuestMemory {
-    return this.#requireAddrSpace().guestMemory;
+    return this.#addrSpace.guestMemory;
   }
 
-  get buses(): { readonly mmio: Bus; readonly port: Bus; readonly sysreg: Bus } {
-    return { mmio: this.#mmio, port: this.#port, sysreg: this.#sysreg };
+  get buses(): VmBuses {
+    return this.#buses;
   }
 
   get board(): Board {
     return this.#board;
+  }
+
+  /** Which backend runs the VM ("kvm", "emulated", ...). */
+  get backend(): string {
+    return this.#halVm.backend;
+  }
+
+  /**
+   * The VM's counters: exits by kind (kept while exits are traced), each bus's accesses, the board's and the
+   * devices' counters. `--trace-exits` prints them when the VM stops.
+   */
+  get stats(): VmStats {
+    return collectVmStats(this.#exitCounts, this.#buses, this.#board.stats?.() ?? {});
   }
 
   vcpu(id: number): AxVCpu {
@@ -163,61 +189,6 @@ export class AxVM {
   // ------------------------------------------------------------------------------------------------------------
   // Lifecycle
   // ------------------------------------------------------------------------------------------------------------
-
-  /** Loading → Loaded: create memory, devices and vCPUs, and load the images. */
-  init(): void {
-    this.#expectStatus("init", "Loading");
-    try {
-      const vmOptions = this.#board.vmOptions(this.config);
-      const halVm = this.#options.hypervisor.createVm({ ...vmOptions, vmId: this.id });
-      this.#halVm = halVm;
-      this.#addrSpace = AddrSpace.create(halVm, this.#board.memoryRegions(this.config), {
-        physicalMap: vmOptions.mode === "bare-machine",
-        ...(vmOptions.gstageMode === undefined ? {} : { gstageMode: vmOptions.gstageMode }),
-      });
-      for (let id = 0; id < this.config.cpuNum; id++) {
-        const physCpuSet = this.config.physCpuSets?.[id];
-        const physCpu = this.config.physCpuIds?.[id];
-        this.#vcpus.push(
-          new AxVCpu(
-            {
-              id,
-              vmId: this.id,
-              ...(physCpu === undefined ? {} : { favorPhysCpu: physCpu }),
-              ...(physCpuSet === undefined ? {} : { physCpuSet: BigInt(physCpuSet) }),
-            },
-            halVm.createVcpu(id),
-          ),
-        );
-        this.#online.push(false);
-        this.#wakers.push(undefined);
-      }
-      const services = this.#services();
-      this.#board.attach(services);
-      this.#boot = this.#board.load(services);
-      if (this.#boot.length !== this.#vcpus.length) {
-        throw new VmError(
-          "state",
-          this.label,
-          `board ${this.#board.name} planned ${this.#boot.length} vCPUs for ${this.#vcpus.length}`,
-        );
-      }
-      const stage2 = this.#addrSpace.stage2();
-      for (const [id, vcpu] of this.#vcpus.entries()) {
-        const boot = this.#boot[id];
-        if (boot === undefined) continue;
-        vcpu.setup(boot.entry, stage2 === undefined ? boot.setup : { ...boot.setup, stage2 });
-        vcpu.bind();
-      }
-    } catch (error) {
-      this.#status = "Stopped";
-      this.#release();
-      throw error instanceof VmError
-        ? error
-        : new VmError(classify(error), this.label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
-    }
-    this.#status = "Loaded";
-  }
 
   /** Loaded → Running: the boot vCPUs become runnable. `run()` drives them. */
   boot(): void {
@@ -236,7 +207,16 @@ export class AxVM {
         error: new VmError("state", this.label, `cannot run: the VM is ${this.#status}`),
       });
     }
-    await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
+    // While every vCPU waits on a promise (a halt with no timer armed, a pause), the event loop may hold nothing
+    // else: no timer, no stdin, no worker. Bun then does not block in its poll but spins it, at 100 % of a host
+    // core under a top-level await (the CLI's: 300 of 300 ticks for one idle VM), and a script without one exits
+    // with the VM still running. A timer that never fires keeps the loop waiting in its poll, for free.
+    const keepAlive = setInterval(() => undefined, MAX_TIMER_DELAY_MS);
+    try {
+      await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
+    } finally {
+      clearInterval(keepAlive);
+    }
     // #finish keeps the result recorded when the VM was stopped.
     return this.#finish({ reason: "host-stop", exitCode: 130 });
   }
@@ -263,17 +243,31 @@ export class AxVM {
     for (let id = 0; id < this.#vcpus.length; id++) this.#wake(id);
   }
 
+  /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
+  wakeVcpu(id: number): void {
+    this.#wake(id);
+  }
+
+  /**
+   * Stop the VM as the guest asked through a device (a test finisher, a reset line), the same as a SystemDown
+   * exit; `reason` is logged at debug level.
+   */
+  requestSystemDown(action: SystemDownAction, code: number, reason: string): void {
+    this.#log.debug(`${this.label}: ${reason}`);
+    this.#systemDown(action, code);
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // Memory (axvm API)
   // ------------------------------------------------------------------------------------------------------------
 
   /** The nested page table (hgatp root and mode), or undefined for backends with memory slots. */
   stage2(): Stage2Table | undefined {
-    return this.#addrSpace?.stage2();
+    return this.#addrSpace.stage2();
   }
 
   getImageLoadRegion(gpa: GuestPhysAddr, size: number): Uint8Array[] {
-    return this.#requireAddrSpace().getImageLoadRegion(gpa, size);
+    return this.#addrSpace.getImageLoadRegion(gpa, size);
   }
 
   readFromGuest(gpa: GuestPhysAddr, length: number): Uint8Array {
@@ -288,8 +282,8 @@ export class AxVM {
   // Exits
   // ------------------------------------------------------------------------------------------------------------
 
-  /** Run vCPU `id`, handling MMIO/port/sysreg/arch exits inside; returns the exits the VMM must act on. */
-  runVcpu(id: number): AxVCpuExitReason {
+  /** Run vCPU `id`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
+  runVcpu(id: number): GenericExit {
     const vcpu = this.vcpu(id);
     for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
       const exit = vcpu.run();
@@ -300,7 +294,7 @@ export class AxVM {
   }
 
   /** `runVcpu` for backends that run the guest on another thread. */
-  async runVcpuAsync(id: number): Promise<AxVCpuExitReason> {
+  async runVcpuAsync(id: number): Promise<GenericExit> {
     const vcpu = this.vcpu(id);
     for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
       const exit = await vcpu.runAsync();
@@ -310,89 +304,41 @@ export class AxVM {
     return { kind: "Nothing" };
   }
 
-  /** Returns undefined when the exit was handled and the vCPU can go on. */
-  #handleInternal(vcpu: AxVCpu, exit: AxVCpuExitReason): AxVCpuExitReason | undefined {
+  /**
+   * Bus exits are answered here; generic exits go back to the loop; every other exit is the board's. Returns
+   * undefined when the exit was handled and the vCPU can go on.
+   */
+  #handleInternal(vcpu: AxVCpu, exit: AxVCpuExitReason): GenericExit | undefined {
     if (this.#options.traceExits !== undefined) this.#trace(this.#options.traceExits, vcpu.id, exit);
     switch (exit.kind) {
-      case "MmioRead": {
-        vcpu.setReturnValue(this.#busRead(this.#mmio, exit.addr, exit.width, vcpu.id));
-        return undefined;
-      }
+      case "MmioRead":
       case "MmioWrite":
-        this.#busWrite(this.#mmio, exit.addr, exit.width, exit.data, vcpu.id);
-        return undefined;
       case "IoRead":
-        vcpu.setReturnValue(this.#busRead(this.#port, exit.port, exit.width, vcpu.id));
-        return undefined;
       case "IoWrite":
-        this.#busWrite(this.#port, exit.port, exit.width, exit.data, vcpu.id);
-        return undefined;
       case "SysRegRead":
-        vcpu.setReturnValue(this.#busRead(this.#sysreg, exit.addr, 8, vcpu.id));
-        return undefined;
       case "SysRegWrite":
-        this.#busWrite(this.#sysreg, exit.addr, 8, exit.value, vcpu.id);
+        this.#busExits.handle(vcpu, exit);
         return undefined;
-      case "SbiCall":
-        return this.#board.handleExit(vcpu.id, exit);
-      default:
+      case "Nothing":
+      case "Halt":
+      case "CpuUp":
+      case "CpuDown":
+      case "SystemDown":
+      case "Hypercall":
+      case "SendIPI":
+      case "ExternalInterrupt":
+      case "NestedPageFault":
+      case "FailEntry":
+      case "Unsupported":
         return exit;
+      default:
+        // Only board exits are left (the checker proves it: `exit` is a BoardExit here).
+        return this.#board.handleExit(vcpu.id, exit);
     }
-  }
-
-  #busRead(bus: Bus, addr: number, width: AccessWidth, vcpuId: number): bigint {
-    const result = bus.read(addr, width);
-    switch (result.kind) {
-      case "ok":
-        return result.value;
-      case "bad-access":
-        this.stats.badDeviceAccesses++;
-        return 0n;
-      case "unmapped":
-        return this.#unmapped(bus, "read", addr, width, vcpuId);
-    }
-  }
-
-  #busWrite(bus: Bus, addr: number, width: AccessWidth, value: bigint, vcpuId: number): void {
-    const result = bus.write(addr, width, value);
-    if (result.kind === "bad-access") this.stats.badDeviceAccesses++;
-    else if (result.kind === "unmapped") this.#unmapped(bus, "write", addr, width, vcpuId);
-  }
-
-  /**
-   * The unmapped-access policy. "ignore" (default): MMIO reads give what the machine's bus floats to (zeros or
-   * all ones), port reads all ones (a PC's), writes are dropped; counted, with a warning for the first few pages. "fault": the VM stops with an error
-   * naming the address (a guest bug we want to see, not paper over).
-   */
-  #unmapped(bus: Bus, access: "read" | "write", addr: number, width: AccessWidth, vcpuId: number): bigint {
-    const isPort = bus.space === "port";
-    if (isPort) {
-      if (access === "read") this.stats.unmappedPortReads++;
-      else this.stats.unmappedPortWrites++;
-    } else if (access === "read") this.stats.unmappedMmioReads++;
-    else this.stats.unmappedMmioWrites++;
-    const what = `${width}-byte ${bus.space} ${access} at ${hex(addr)} by vCPU ${vcpuId}`;
-    if (this.config.devices.unmappedMmio === "fault" && !isPort) {
-      this.#stop({
-        reason: "error",
-        exitCode: 1,
-        error: new VmError("guest", this.label, `${what} hits no device (unmapped_mmio = "fault")`),
-      });
-    } else {
-      const page = Math.floor(addr / 0x1000);
-      if (!isPort && this.#warnedPages.size < UNMAPPED_WARNINGS && !this.#warnedPages.has(page)) {
-        this.#warnedPages.add(page);
-        this.#log.warn(
-          `${this.label}: ${what} hits no device; ${access === "read" ? "reading 0" : "ignored"} (further accesses are only counted)`,
-        );
-      }
-    }
-    if (access === "write") return 0n;
-    return isPort || this.#board.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
   }
 
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
-    this.stats.exits[exit.kind] = (this.stats.exits[exit.kind] ?? 0) + 1;
+    this.#exitCounts[exit.kind] = (this.#exitCounts[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
     sink(
       `[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`,
@@ -421,6 +367,9 @@ export class AxVM {
         this.#board.poll?.();
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
+        // The console's reader is not keeping up and this VM wrote to it: wait for it rather than buffer.
+        const pushBack = this.#console.backpressure?.();
+        if (pushBack !== undefined) await this.#waitFor(id, pushBack);
         if (performance.now() - sliceStart >= sliceMs) {
           await yieldToEventLoop();
           sliceStart = performance.now();
@@ -430,12 +379,14 @@ export class AxVM {
       this.#stop({
         reason: "error",
         exitCode: 1,
-        error: new VmError(classify(error), this.label, `vCPU ${id} failed: ${errorMessage(error)}`, { cause: error }),
+        error: new VmError(errorKindOf(error), this.label, `vCPU ${id} failed: ${errorMessage(error)}`, {
+          cause: error,
+        }),
       });
     }
   }
 
-  async #dispatch(id: number, exit: AxVCpuExitReason): Promise<void> {
+  async #dispatch(id: number, exit: GenericExit): Promise<void> {
     switch (exit.kind) {
       case "Nothing":
       case "ExternalInterrupt":
@@ -511,32 +462,32 @@ export class AxVM {
           ),
         });
         return;
-      case "MmioRead":
-      case "MmioWrite":
-      case "IoRead":
-      case "IoWrite":
-      case "SysRegRead":
-      case "SysRegWrite":
-      case "SbiCall":
-        throw new Error(`exit ${exit.kind} escaped runVcpu`);
       default:
         assertNever(exit, "exit");
     }
   }
 
-  /** Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops. */
+  /**
+   * Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops.
+   *
+   * The clock is read once, first, and every check after it looks at a time no earlier than `now`. So a hardware
+   * deadline at or before `now` has already made its interrupt pending by the time `hasPendingInterrupt` looks,
+   * if that interrupt is enabled; one still not pending then cannot wake the vCPU and is rightly ignored. Reading
+   * the clock after the pending check instead (as this loop once did) let the clock pass the deadline between the
+   * two reads: the deadline was dropped as "in the past" and the vCPU slept with no timer (a one-vCPU guest hung
+   * about one boot in 25).
+   */
   async #waitForInterrupt(id: number): Promise<void> {
     const vcpu = this.vcpu(id);
     vcpu.block();
     try {
       while (!this.shuttingDown() && this.#status !== "Suspended") {
-        this.#timers.runDue(this.#now());
-        this.#board.poll?.();
-        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
         const now = this.#now();
-        let deadline = this.#timers.nextDeadline();
+        this.#timers.runDue(now);
+        this.#board.poll?.();
         const hardware = vcpu.arch.hardwareTimerDeadline();
-        // A hardware deadline in the past whose interrupt is not enabled cannot wake the vCPU: ignore it.
+        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
+        let deadline = this.#timers.nextDeadline();
         if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline))
           deadline = hardware;
         await this.#sleep(id, deadline);
@@ -557,11 +508,17 @@ export class AxVM {
       };
       this.#wakers[id] = done;
       if (deadline !== undefined) {
-        const halVm = this.#requireHalVm();
-        const ms = Math.max(0, ((deadline - this.#now()) * 1000) / halVm.timebaseHz);
+        const ms = Math.max(0, ((deadline - this.#now()) * 1000) / this.#halVm.timebaseHz);
         timer = setTimeout(done, Math.ceil(ms));
       }
     });
+  }
+
+  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
+  async #waitFor(id: number, event: Promise<void>): Promise<void> {
+    const sleeping = this.#sleep(id, undefined);
+    void event.then(() => this.#wake(id));
+    await sleeping;
   }
 
   #wake(id: number): void {
@@ -569,7 +526,7 @@ export class AxVM {
   }
 
   #now(): number {
-    return this.#requireHalVm().currentTime();
+    return this.#halVm.currentTime();
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -611,52 +568,15 @@ export class AxVM {
     // Once only: a file console must not be closed twice, nor native handles disposed twice.
     if (this.#released) return;
     this.#released = true;
-    this.#timers.clear();
-    try {
-      this.#board.close?.();
-    } finally {
-      for (const vcpu of this.#vcpus) vcpu.arch[Symbol.dispose]();
-      this.#halVm?.[Symbol.dispose]();
-      this.#options.console.close();
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------------------------
-
-  #services(): BoardServices {
-    const halVm = this.#requireHalVm();
-    const addrSpace = this.#requireAddrSpace();
-    return {
-      config: this.config,
-      label: this.label,
-      halVm,
-      addrSpace,
-      memory: addrSpace.guestMemory,
-      mmio: this.#mmio,
-      port: this.#port,
-      sysreg: this.#sysreg,
+    releaseVmParts({
+      board: this.#board,
+      halVm: this.#halVm,
+      vcpus: this.#vcpus,
       timers: this.#timers,
-      console: this.#options.console,
-      log: this.#log,
-      now: () => halVm.currentTime(),
-      vcpu: (id) => this.vcpu(id),
-      vcpuCount: this.#vcpus.length,
-      wakeVcpu: (id) => this.#wake(id),
-      requestSystemDown: (action, code, reason) => {
-        this.#log.debug(`${this.label}: ${reason}`);
-        this.#systemDown(action, code);
-      },
-    };
-  }
-
-  #requireHalVm(): HalVm {
-    if (this.#halVm === undefined) throw new VmError("state", this.label, "the VM is not initialised");
-    return this.#halVm;
-  }
-
-  #requireAddrSpace(): AddrSpace {
-    if (this.#addrSpace === undefined) throw new VmError("state", this.label, "the VM is not initialised");
-    return this.#addrSpace;
+      work: this.#work,
+      console: this.#console,
+      disks: this.#disks,
+    });
   }
 
   #expectStatus(operation: string, expected: VmStatus): void {
@@ -665,11 +585,34 @@ export class AxVM {
   }
 }
 
-function classify(error: unknown): VmError["kind"] {
-  if (error instanceof VmError) return error.kind;
-  const name = error instanceof Error ? error.name : "";
-  if (name === "HalError") return "backend";
-  if (name === "ElfError" || name === "ImageError" || name === "GuestMemoryError" || name === "AddrSpaceError")
-    return "image";
-  return "guest";
+/**
+ * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
+ * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
+ * failing does not keep the others.
+ */
+export function releaseVmParts(parts: {
+  readonly board?: Board | undefined;
+  readonly halVm?: HalVm | undefined;
+  readonly vcpus: readonly AxVCpu[];
+  readonly timers?: TimerWheel | undefined;
+  readonly work?: DeferredWork | undefined;
+  readonly console?: ConsoleOutput | undefined;
+  readonly disks?: readonly AttachedDisk[] | undefined;
+}): void {
+  parts.timers?.clear();
+  parts.work?.close();
+  try {
+    parts.board?.close?.();
+  } finally {
+    try {
+      for (const vcpu of parts.vcpus) vcpu.arch[Symbol.dispose]();
+      parts.halVm?.[Symbol.dispose]();
+    } finally {
+      try {
+        parts.console?.close();
+      } finally {
+        for (const disk of parts.disks ?? []) disk.close();
+      }
+    }
+  }
 }

@@ -1,32 +1,35 @@
 /**
- * The VMM (axvisor's `vmm` module): takes VM configs, picks a backend and a machine for each (the builder step,
- * done here and nowhere else), creates, loads and boots the VMs, runs them together in one process, and reports
- * how each ended. A guest reboot re-creates its VM from the same config.
+ * The VMM (axvisor's `vmm` module): takes VM configs, has the builder (src/vmm/builder.ts) make each VM, boots
+ * them, runs them together in one process, and reports how each ended. A guest reboot builds its VM again from
+ * the same config.
  */
 
 import { type ConsolaInstance, consola } from "consola";
 import type { HalBackend, Hypervisor } from "../hal/types.ts";
-import { backendsFor, selectBackend } from "./backends.ts";
-import { boardFor } from "./boards/index.ts";
+import { type BackendCandidate, backends } from "./backends.ts";
+import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
-import { type ByteWriter, HostConsoleInput, openConsoleOutput } from "./console.ts";
+import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from "./console.ts";
 import { errorMessage, VmError } from "./errors.ts";
-import { AxVM, type VmResult, type VmStatus } from "./vm.ts";
-
-export type LogLevelName = "silent" | "error" | "warn" | "info" | "debug" | "trace";
-const LOG_LEVELS: Record<LogLevelName, number> = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 };
+import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
+import type { AxVM, VmResult, VmStatus } from "./vm.ts";
+import { formatVmStats } from "./vm-stats.ts";
 
 export interface VmmOptions {
   readonly logLevel?: LogLevelName;
+  /** Write every exit to stderr, and a summary of the VM's counters when it stops. */
   readonly traceExits?: boolean;
   readonly console?: {
-    /** Where guest console bytes go (default: process.stdout). */
-    readonly writer?: ByteWriter;
+    /**
+     * Where guest console bytes go (default: process.stdout, with its backpressure). A `ConsoleSink` that reports
+     * congestion makes the VMs writing to it wait for it to drain.
+     */
+    readonly writer?: ByteWriter | ConsoleSink;
     /** Feed host stdin to the first VM's console (raw mode on a TTY, Ctrl-A X quits). */
     readonly stdin?: boolean;
   };
   /** Backends to choose from (default: every backend we have). */
-  readonly backends?: readonly HalBackend[];
+  readonly backends?: readonly BackendCandidate[];
   /** How many guest reboots of one VM to honour before giving up (a reboot loop is a guest bug). */
   readonly maxReboots?: number;
 }
@@ -47,6 +50,11 @@ export interface VmmResult {
   readonly vms: readonly VmSummary[];
 }
 
+/** `--trace-exits` output goes to stderr, beside the logs, never into the guest console on stdout. */
+const traceLine = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
 export class Vmm {
   readonly #options: VmmOptions;
   readonly #log: ConsolaInstance;
@@ -61,7 +69,7 @@ export class Vmm {
   constructor(options: VmmOptions = {}) {
     this.#options = options;
     this.#log = consola.withTag("vmm");
-    if (options.logLevel !== undefined) consola.level = LOG_LEVELS[options.logLevel];
+    if (options.logLevel !== undefined) consola.level = CONSOLA_LEVELS[options.logLevel];
   }
 
   /** Register a VM to run; returns its id. Nothing is created until `run`. */
@@ -85,6 +93,9 @@ export class Vmm {
   /** Create, boot and run every VM until all have stopped. Never rejects: failures are in the result. */
   async run(): Promise<VmmResult> {
     const several = this.#configs.length > 1;
+    // One sink for every VM on stdout, so that they share its backpressure.
+    const ownSink = this.#options.console?.writer === undefined ? new StreamSink(process.stdout) : undefined;
+    const writer = this.#options.console?.writer ?? ownSink;
     let input: HostConsoleInput | undefined;
     if (this.#options.console?.stdin === true && this.#configs.length > 0) {
       const first = this.#configs[0]?.id;
@@ -93,14 +104,21 @@ export class Vmm {
           if (first !== undefined) this.consoleInput(first, bytes);
         },
         onQuit: () => this.stop(),
+        onShutdownRequest: () => {
+          const sent = first === undefined ? undefined : this.requestShutdown(first);
+          process.stderr.write(
+            `\r\naxvisor: Ctrl-A R: ${sent === undefined ? "nothing sent (the VM is not running, or its machine has no shutdown control)" : `sent ${sent}`}\r\n`,
+          );
+        },
       });
       input.start();
     }
     try {
-      const summaries = await Promise.all(this.#configs.map((config) => this.#runOne(config, several)));
+      const summaries = await Promise.all(this.#configs.map((config) => this.#runOne(config, several, writer)));
       const failing = summaries.find((s) => s.exitCode !== 0);
       return { exitCode: failing?.exitCode ?? 0, vms: summaries };
     } finally {
+      ownSink?.dispose();
       input?.stop();
       for (const hypervisor of this.#hypervisors.values()) hypervisor[Symbol.dispose]();
       this.#hypervisors.clear();
@@ -118,35 +136,42 @@ export class Vmm {
     return true;
   }
 
+  /**
+   * Ask VM `vmId`'s guest to shut down the way its machine's controls do (Ctrl-A R): returns what was sent, or
+   * undefined when that VM is not running or its board has no such control.
+   */
+  requestShutdown(vmId: number): string | undefined {
+    const vm = this.#running.get(vmId);
+    if (vm === undefined || vm.board.requestShutdown === undefined) return undefined;
+    return vm.board.requestShutdown();
+  }
+
   /** Stop every VM (Ctrl-C, Ctrl-A X). */
   stop(): void {
     this.#stopped = true;
     for (const vm of this.#running.values()) vm.shutdown();
   }
 
-  async #runOne(config: VmConfig, several: boolean): Promise<VmSummary> {
+  async #runOne(config: VmConfig, several: boolean, writer: ByteWriter | ConsoleSink | undefined): Promise<VmSummary> {
     const label = `vm ${config.id} (${config.name})`;
     let backendName: string | undefined;
     const maxReboots = this.#options.maxReboots ?? 16;
     for (let boot = 0; ; boot++) {
       let vm: AxVM;
       try {
-        const backend = selectBackend(config, this.#options.backends ?? backendsFor());
-        backendName = backend.name;
-        const board = boardFor(config);
-        vm = new AxVM(config, {
-          hypervisor: this.#hypervisor(backend),
-          board,
-          console: openConsoleOutput(config.devices.console, {
+        vm = await buildVm(config, {
+          backends: this.#options.backends ?? backends,
+          hypervisorFor: (backend) => {
+            backendName = backend.name;
+            return this.#hypervisor(backend);
+          },
+          console: {
             ...(several ? { prefix: `[${config.name}] ` } : {}),
-            ...(this.#options.console?.writer === undefined ? {} : { writer: this.#options.console.writer }),
-          }),
+            ...(writer === undefined ? {} : { writer }),
+          },
           log: consola.withTag(`vm${config.id}`),
-          ...(this.#options.traceExits === true
-            ? { traceExits: (line: string) => process.stderr.write(`${line}\n`) }
-            : {}),
+          ...(this.#options.traceExits === true ? { traceExits: traceLine } : {}),
         });
-        vm.init();
       } catch (error) {
         const message = errorMessage(error);
         this.#log.error(message.startsWith(label) ? message : `${label}: ${message}`);
@@ -166,6 +191,9 @@ export class Vmm {
       if (this.#stopped) vm.shutdown();
       const result = await vm.run();
       this.#running.delete(config.id);
+      if (this.#options.traceExits === true) {
+        for (const line of formatVmStats(vm.label, vm.board.name, vm.stats)) traceLine(line);
+      }
       if (result.reason === "reboot" && !this.#stopped) {
         if (boot < maxReboots) {
           this.#log.info(`${label}: guest requested a reboot; booting it again`);

@@ -4,12 +4,31 @@
  */
 
 import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_LR,
+  AMO_MAX,
+  AMO_MAXU,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SC,
+  AMO_SWAP,
+  AMO_XOR,
   encodeB,
   encodeI,
   encodeJ,
   encodeR,
   encodeS,
   encodeU,
+  FUNCT7_HFENCE_GVMA,
+  FUNCT7_HFENCE_VVMA,
+  FUNCT7_SFENCE_VMA,
+  INSN_EBREAK,
+  INSN_ECALL,
+  INSN_MRET,
+  INSN_SRET,
+  INSN_WFI,
   OPC_AMO,
   OPC_AUIPC,
   OPC_BRANCH,
@@ -26,35 +45,63 @@ import {
   OPC_STORE,
   OPC_STORE_FP,
   OPC_SYSTEM,
-} from "../../src/hal/emulated/encode.ts";
+} from "../../src/arch/riscv64/isa.ts";
+import {
+  REG_A0,
+  REG_A1,
+  REG_A2,
+  REG_A3,
+  REG_A4,
+  REG_A5,
+  REG_A6,
+  REG_A7,
+  REG_GP,
+  REG_RA,
+  REG_S0,
+  REG_S1,
+  REG_S2,
+  REG_S3,
+  REG_S4,
+  REG_S5,
+  REG_SP,
+  REG_T0,
+  REG_T1,
+  REG_T2,
+  REG_T3,
+  REG_T4,
+  REG_T5,
+  REG_T6,
+  REG_TP,
+  REG_ZERO,
+} from "../../src/arch/riscv64/registers.ts";
 
-// Register names.
-export const zero = 0,
-  ra = 1,
-  sp = 2,
-  gp = 3,
-  tp = 4,
-  t0 = 5,
-  t1 = 6,
-  t2 = 7,
-  s0 = 8,
-  s1 = 9;
-export const a0 = 10,
-  a1 = 11,
-  a2 = 12,
-  a3 = 13,
-  a4 = 14,
-  a5 = 15,
-  a6 = 16,
-  a7 = 17;
-export const s2 = 18,
-  s3 = 19,
-  s4 = 20,
-  s5 = 21,
-  t3 = 28,
-  t4 = 29,
-  t5 = 30,
-  t6 = 31;
+// Register names (the numbers are the ABI's, from src/arch/riscv64/registers.ts).
+export const zero = REG_ZERO,
+  ra = REG_RA,
+  sp = REG_SP,
+  gp = REG_GP,
+  tp = REG_TP,
+  t0 = REG_T0,
+  t1 = REG_T1,
+  t2 = REG_T2,
+  s0 = REG_S0,
+  s1 = REG_S1;
+export const a0 = REG_A0,
+  a1 = REG_A1,
+  a2 = REG_A2,
+  a3 = REG_A3,
+  a4 = REG_A4,
+  a5 = REG_A5,
+  a6 = REG_A6,
+  a7 = REG_A7;
+export const s2 = REG_S2,
+  s3 = REG_S3,
+  s4 = REG_S4,
+  s5 = REG_S5,
+  t3 = REG_T3,
+  t4 = REG_T4,
+  t5 = REG_T5,
+  t6 = REG_T6;
 
 export const lui = (rd: number, imm: number): number => encodeU(OPC_LUI, rd, imm);
 export const auipc = (rd: number, imm: number): number => encodeU(OPC_AUIPC, rd, imm);
@@ -148,14 +195,14 @@ export const mulw = op32(0, 1),
   remuw = op32(7, 1);
 export const fence = (): number => encodeI(OPC_MISC_MEM, 0, 0, 0, 0x0ff);
 export const fenceI = (): number => encodeI(OPC_MISC_MEM, 0, 1, 0, 0);
-export const ecall = (): number => 0x00000073;
-export const ebreak = (): number => 0x00100073;
-export const sret = (): number => 0x10200073;
-export const mret = (): number => 0x30200073;
-export const wfi = (): number => 0x10500073;
-export const sfenceVma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x09);
-export const hfenceVvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x11);
-export const hfenceGvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, 0x31);
+export const ecall = (): number => INSN_ECALL;
+export const ebreak = (): number => INSN_EBREAK;
+export const sret = (): number => INSN_SRET;
+export const mret = (): number => INSN_MRET;
+export const wfi = (): number => INSN_WFI;
+export const sfenceVma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, FUNCT7_SFENCE_VMA);
+export const hfenceVvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, FUNCT7_HFENCE_VVMA);
+export const hfenceGvma = (rs1 = 0, rs2 = 0): number => encodeR(OPC_SYSTEM, 0, 0, rs1, rs2, FUNCT7_HFENCE_GVMA);
 const csr_ =
   (f3: number) =>
   (rd: number, csr: number, rs1: number): number =>
@@ -174,28 +221,28 @@ const amo =
   (f5: number, f3: number) =>
   (rd: number, rs2: number, rs1: number): number =>
     encodeR(OPC_AMO, rd, f3, rs1, rs2, f5 << 2);
-export const lrW = (rd: number, rs1: number): number => amo(0x02, 2)(rd, 0, rs1);
-export const lrD = (rd: number, rs1: number): number => amo(0x02, 3)(rd, 0, rs1);
-export const scW = amo(0x03, 2),
-  scD = amo(0x03, 3);
-export const amoswapW = amo(0x01, 2),
-  amoaddW = amo(0x00, 2),
-  amoxorW = amo(0x04, 2),
-  amoandW = amo(0x0c, 2);
-export const amoorW = amo(0x08, 2),
-  amominW = amo(0x10, 2),
-  amomaxW = amo(0x14, 2),
-  amominuW = amo(0x18, 2);
-export const amomaxuW = amo(0x1c, 2);
-export const amoswapD = amo(0x01, 3),
-  amoaddD = amo(0x00, 3),
-  amoxorD = amo(0x04, 3),
-  amoandD = amo(0x0c, 3);
-export const amoorD = amo(0x08, 3),
-  amominD = amo(0x10, 3),
-  amomaxD = amo(0x14, 3),
-  amominuD = amo(0x18, 3);
-export const amomaxuD = amo(0x1c, 3);
+export const lrW = (rd: number, rs1: number): number => amo(AMO_LR, 2)(rd, 0, rs1);
+export const lrD = (rd: number, rs1: number): number => amo(AMO_LR, 3)(rd, 0, rs1);
+export const scW = amo(AMO_SC, 2),
+  scD = amo(AMO_SC, 3);
+export const amoswapW = amo(AMO_SWAP, 2),
+  amoaddW = amo(AMO_ADD, 2),
+  amoxorW = amo(AMO_XOR, 2),
+  amoandW = amo(AMO_AND, 2);
+export const amoorW = amo(AMO_OR, 2),
+  amominW = amo(AMO_MIN, 2),
+  amomaxW = amo(AMO_MAX, 2),
+  amominuW = amo(AMO_MINU, 2);
+export const amomaxuW = amo(AMO_MAXU, 2);
+export const amoswapD = amo(AMO_SWAP, 3),
+  amoaddD = amo(AMO_ADD, 3),
+  amoxorD = amo(AMO_XOR, 3),
+  amoandD = amo(AMO_AND, 3);
+export const amoorD = amo(AMO_OR, 3),
+  amominD = amo(AMO_MIN, 3),
+  amomaxD = amo(AMO_MAX, 3),
+  amominuD = amo(AMO_MINU, 3);
+export const amomaxuD = amo(AMO_MAXU, 3);
 const hlv =
   (f7: number, r2: number) =>
   (rd: number, rs1: number): number =>

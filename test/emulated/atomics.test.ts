@@ -4,7 +4,7 @@
  * compare every result with a BigInt model, the reservation rules, alignment faults, and stores of code.
  */
 import { describe, expect, test } from "bun:test";
-import * as C from "../../src/hal/emulated/constants.ts";
+import { CAUSE_MISALIGNED_STORE } from "../../src/arch/riscv64/traps.ts";
 import * as A from "./asm.ts";
 import { makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -166,7 +166,7 @@ describe("atomics on the TLB fast path", () => {
       );
       f.hart.pc = RAM_BASE;
       f.run(20, engine);
-      expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([C.CAUSE_MISALIGNED_STORE, DATA + 4]);
+      expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([CAUSE_MISALIGNED_STORE, DATA + 4]);
     });
 
     test(`an AMO onto a page of code drops its decoded blocks, also after the page was written as data (${engine})`, () => {

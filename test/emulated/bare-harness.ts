@@ -5,14 +5,17 @@
  * = 0x0101_0000_0000_0000 | ch). It stands in for the VMM's bare-machine board, which lives elsewhere.
  */
 
+import { IRQ_M_SOFT, IRQ_M_TIMER } from "../../src/arch/riscv64/traps.ts";
+import { LSR_TEMT, LSR_THRE, UART_LSR } from "../../src/devices/uart16550.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { HalVm, HostMemory } from "../../src/hal/types.ts";
+import { RISCV_VIRT } from "../../src/vmm/boards/riscv-virt/layout.ts";
 import { parseElf } from "../../src/vmm/loader/elf.ts";
 
-export const RAM_BASE = 0x8000_0000;
-export const CLINT_BASE = 0x0200_0000;
-export const UART_BASE = 0x1000_0000;
+export const RAM_BASE = RISCV_VIRT.RAM_BASE;
+export const CLINT_BASE = RISCV_VIRT.CLINT_BASE;
+export const UART_BASE = RISCV_VIRT.UART0_BASE;
 
 export interface BareRunResult {
   readonly status: "pass" | "fail" | "timeout" | "unsupported";
@@ -63,13 +66,13 @@ export class BareBoard implements Disposable {
   #updateTimers(): void {
     const now = BigInt(this.vm.currentTime());
     this.vcpus.forEach((v, i) => {
-      v.setInterruptLevel(7, now >= (this.mtimecmp[i] ?? 0n));
-      v.setInterruptLevel(3, (this.msip[i] ?? 0) !== 0);
+      v.setInterruptLevel(IRQ_M_TIMER, now >= (this.mtimecmp[i] ?? 0n));
+      v.setInterruptLevel(IRQ_M_SOFT, (this.msip[i] ?? 0) !== 0);
     });
   }
 
   mmioRead(addr: number, width: number): bigint {
-    if (addr >= CLINT_BASE && addr < CLINT_BASE + 0x10000) {
+    if (addr >= CLINT_BASE && addr < CLINT_BASE + RISCV_VIRT.CLINT_SIZE) {
       const off = addr - CLINT_BASE;
       if (off >= 0xbff8) {
         const t = BigInt(this.vm.currentTime());
@@ -82,12 +85,13 @@ export class BareBoard implements Disposable {
       }
       return BigInt(this.msip[off >> 2] ?? 0);
     }
-    if (addr >= UART_BASE && addr < UART_BASE + 8) return addr === UART_BASE + 5 ? 0x60n : 0n;
+    if (addr >= UART_BASE && addr < UART_BASE + 8)
+      return addr === UART_BASE + UART_LSR ? BigInt(LSR_THRE | LSR_TEMT) : 0n;
     return 0n;
   }
 
   mmioWrite(addr: number, width: number, data: bigint): void {
-    if (addr >= CLINT_BASE && addr < CLINT_BASE + 0x10000) {
+    if (addr >= CLINT_BASE && addr < CLINT_BASE + RISCV_VIRT.CLINT_SIZE) {
       const off = addr - CLINT_BASE;
       if (off >= 0x4000 && off < 0xbff8) {
         const hart = Math.floor((off - 0x4000) / 8);

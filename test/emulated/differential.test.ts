@@ -3,9 +3,11 @@
  * the reference interpreter. After every slice of the fast run, the reference hart is stepped to the same
  * retired-instruction count and the architectural state (pc, privilege, x1..x31, f0..f31, key CSRs) must match.
  */
+
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { CSR_MEPC, CSR_MTVEC } from "../../src/arch/riscv64/csr.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { parseElf } from "../../src/vmm/loader/elf.ts";
 import * as A from "./asm.ts";
@@ -57,7 +59,7 @@ function compare(image: (f: HartFixture) => void, mode: "jit" | "fast", slices: 
 function mixedProgram(): Uint8Array {
   const p = new A.Program(RAM_BASE);
   p.emit(A.li(A.s0, RAM_BASE + 0x10000), A.li(A.s1, 0x3f8), A.li(A.s2, 0x9e3779b97f4a7c15n), A.li(A.a0, 1));
-  p.emit(A.li(A.t6, RAM_BASE + 0x800), A.csrw(0x305, A.t6)); // mtvec → handler below
+  p.emit(A.li(A.t6, RAM_BASE + 0x800), A.csrw(CSR_MTVEC, A.t6)); // mtvec → handler below
   p.label("outer");
   p.emit(A.li(A.t0, 0));
   p.label("inner");
@@ -85,7 +87,7 @@ function mixedProgram(): Uint8Array {
   if (p.pc % 4 !== 0) p.c(A.cNop());
   while (p.pc < RAM_BASE + 0x800) p.emit(A.addi(0, 0, 0));
   // Handler: skip the ecall.
-  p.emit(A.csrr(A.t6, 0x341), A.addi(A.t6, A.t6, 4), A.csrw(0x341, A.t6), A.mret());
+  p.emit(A.csrr(A.t6, CSR_MEPC), A.addi(A.t6, A.t6, 4), A.csrw(CSR_MEPC, A.t6), A.mret());
   return p.assemble();
 }
 

@@ -9,7 +9,7 @@
  *   now and then.
  */
 import { describe, expect, test } from "bun:test";
-import * as C from "../../src/hal/emulated/constants.ts";
+import { SATP_MODE_SV39 } from "../../src/arch/riscv64/paging.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
@@ -35,7 +35,7 @@ describe("fast path", () => {
         f.write64(p.pa, p.value);
       }
       t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
-      setSatp(f, C.SATP_MODE_SV39, root);
+      setSatp(f, SATP_MODE_SV39, root);
       const code = RAM_BASE + 0x1000;
       f.write(
         code,

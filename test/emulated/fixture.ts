@@ -3,7 +3,8 @@
  * run a number of instructions with either engine.
  */
 
-import { PRV_M, PRV_S, PRV_U } from "../../src/hal/emulated/constants.ts";
+import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
+import { PRV_M, PRV_S, PRV_U } from "../../src/arch/riscv64/traps.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
@@ -106,14 +107,14 @@ export function pte(pa: number, flags: number): bigint {
   return ((BigInt(pa) >> 12n) << 10n) | BigInt(flags);
 }
 
-export const V = 1,
-  R = 2,
-  W = 4,
-  X = 8,
-  U = 16,
-  G = 32,
-  A = 64,
-  D = 128;
+export const V = PTE_V,
+  R = PTE_R,
+  W = PTE_W,
+  X = PTE_X,
+  U = PTE_U,
+  G = PTE_G,
+  A = PTE_A,
+  D = PTE_D;
 
 /** Page-table builder over the fixture's RAM (tables from a bump allocator at RAM + 2 MiB). */
 export class Tables {

@@ -3,7 +3,21 @@
  * `allocateMemory`, a VS-mode guest doing MMIO loads of every width (signed and unsigned, including compressed
  * forms) and stores, an SBI ecall, a WFI, an atomic to MMIO (reflected as an access fault), and interrupts.
  */
+
 import { describe, expect, test } from "bun:test";
+import {
+  CSR_HSTATUS,
+  CSR_SCAUSE,
+  CSR_SEPC,
+  CSR_SIE,
+  CSR_SSTATUS,
+  CSR_STIMECMP,
+  CSR_STVAL,
+  CSR_STVEC,
+} from "../../src/arch/riscv64/csr.ts";
+import { GSTAGE_ROOT_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
+import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5 } from "../../src/arch/riscv64/registers.ts";
+import { IRQ_M_TIMER, IRQ_S_TIMER } from "../../src/arch/riscv64/traps.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
@@ -12,13 +26,6 @@ import * as A from "./asm.ts";
 
 const GUEST_RAM = 0x8000_0000;
 const MMIO = 0x1000_0000;
-const PTE_V = 1,
-  PTE_R = 2,
-  PTE_W = 4,
-  PTE_X = 8,
-  PTE_U = 16,
-  PTE_A = 64,
-  PTE_D = 128;
 
 function writePte(mem: HostMemory, offset: number, pa: number, flags: number): void {
   const view = new DataView(mem.bytes.buffer, mem.bytes.byteOffset);
@@ -28,7 +35,7 @@ function writePte(mem: HostMemory, offset: number, pa: number, flags: number): v
 
 /** Build an Sv39x4 table mapping GPA [GUEST_RAM, +2 MiB) to `ram` with one 2 MiB leaf. */
 function buildGstage(vm: HalVm, ram: HostMemory): number {
-  const root = vm.allocateMemory(16384, { alignment: 16384 });
+  const root = vm.allocateMemory(GSTAGE_ROOT_SIZE, { alignment: GSTAGE_ROOT_SIZE });
   const l1 = vm.allocateMemory(4096);
   // Sv39x4 root index = GPA[40:30] (11 bits), then GPA[29:21].
   writePte(root, Math.floor(GUEST_RAM / 2 ** 30) * 8, l1.hostPhysAddr, PTE_V);
@@ -48,8 +55,8 @@ function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: Hos
     entry: GUEST_RAM,
     stage2: { root, mode: "sv39x4" },
     gprs: [
-      [10, 0n],
-      [11, 0x8765n],
+      [REG_A0, 0n],
+      [REG_A1, 0x8765n],
     ],
   });
   return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
@@ -125,12 +132,12 @@ describe("emulated backend (HAL)", () => {
         expect(exit).toEqual({ kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt });
         vcpu.setReturnValue(width === 8 ? value : value | 0xabcd_0000_0000_0000n); // upper junk must be truncated away
       }
-      expect(vcpu.getGpr(10)).toBe(0xffff_ffff_ffff_ffffn);
-      expect(vcpu.getGpr(11)).toBe(0x80n);
-      expect(vcpu.getGpr(12)).toBe(0xffff_ffff_ffff_8001n);
-      expect(vcpu.getGpr(13)).toBe(0xfffen);
-      expect(vcpu.getGpr(14)).toBe(0xffff_ffff_8000_0000n);
-      expect(vcpu.getGpr(15)).toBe(0xffff_ffffn);
+      expect(vcpu.getGpr(REG_A0)).toBe(0xffff_ffff_ffff_ffffn);
+      expect(vcpu.getGpr(REG_A1)).toBe(0x80n);
+      expect(vcpu.getGpr(REG_A2)).toBe(0xffff_ffff_ffff_8001n);
+      expect(vcpu.getGpr(REG_A3)).toBe(0xfffen);
+      expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_8000_0000n);
+      expect(vcpu.getGpr(REG_A5)).toBe(0xffff_ffffn);
       expect(vcpu.getGpr(18)).toBe(0x1122_3344_5566_7788n);
       expect(vcpu.getGpr(9)).toBe(0x7fff_fffen);
       const writes: AxVCpuExitReason[] = [
@@ -147,8 +154,8 @@ describe("emulated backend (HAL)", () => {
         functionId: 3n,
         args: [5n, 0x80n, 0xffff_ffff_ffff_8001n, 0xfffen, 0xffff_ffff_8000_0000n, 0xffff_ffffn],
       });
-      vcpu.setGpr(10, 0n);
-      vcpu.setGpr(11, 42n);
+      vcpu.setGpr(REG_A0, 0n);
+      vcpu.setGpr(REG_A1, 42n);
       expect(runUntilExit(vcpu)).toEqual({ kind: "Halt" });
       expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x99n });
       expect(vcpu.getGpr(19)).toBe(42n);
@@ -159,14 +166,14 @@ describe("emulated backend (HAL)", () => {
 
   test("an AMO to MMIO is reflected to the guest as an access fault; CSRs it may not touch as illegal", () => {
     const p = new A.Program(GUEST_RAM);
-    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(0x105 /* stvec → vstvec */, A.t0));
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC /* stvec → vstvec */, A.t0));
     p.emit(A.li(A.t0, MMIO), A.li(A.t1, 1), A.amoaddW(A.a0, A.t1, A.t0));
-    p.emit(A.csrr(A.a0, 0x600 /* hstatus: hypervisor CSR from VS */));
+    p.emit(A.csrr(A.a0, CSR_HSTATUS /* hstatus: hypervisor CSR from VS */));
     p.emit(A.li(A.a7, 0x77), A.ecall());
     while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
     // Trap handler: report scause/stval through an SBI call, then skip the faulting instruction.
-    p.emit(A.csrr(A.a0, 0x142), A.csrr(A.a1, 0x143), A.li(A.a7, 0x55), A.ecall());
-    p.emit(A.csrr(A.t2, 0x141), A.addi(A.t2, A.t2, 4), A.csrw(0x141, A.t2), A.sret());
+    p.emit(A.csrr(A.a0, CSR_SCAUSE), A.csrr(A.a1, CSR_STVAL), A.li(A.a7, 0x55), A.ecall());
+    p.emit(A.csrr(A.t2, CSR_SEPC), A.addi(A.t2, A.t2, 4), A.csrw(CSR_SEPC, A.t2), A.sret());
     const env = setupGuest(p.assemble());
     try {
       const { vcpu } = env;
@@ -178,7 +185,7 @@ describe("emulated backend (HAL)", () => {
       expect(second).toMatchObject({ kind: "SbiCall", extensionId: 0x55n });
       if (second.kind !== "SbiCall") throw new Error("unreachable");
       expect(second.args[0]).toBe(2n); // illegal instruction
-      expect(second.args[1]).toBe(BigInt(A.csrr(A.a0, 0x600) >>> 0)); // stval = instruction bits
+      expect(second.args[1]).toBe(BigInt(A.csrr(A.a0, CSR_HSTATUS) >>> 0)); // stval = instruction bits
       expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x77n });
     } finally {
       env.close();
@@ -187,30 +194,30 @@ describe("emulated backend (HAL)", () => {
 
   test("interrupts: hvip-driven VS timer interrupt wakes and is taken; Sstc vstimecmp gives a deadline", () => {
     const p = new A.Program(GUEST_RAM);
-    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(0x105, A.t0));
-    p.emit(A.li(A.t0, 1 << 5), A.csrw(0x104 /* sie → vsie */, A.t0)); // STIE
-    p.emit(A.csrsi(0x100, 2)); // sstatus.SIE
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC, A.t0));
+    p.emit(A.li(A.t0, 1 << 5), A.csrw(CSR_SIE /* sie → vsie */, A.t0)); // STIE
+    p.emit(A.csrsi(CSR_SSTATUS, 2)); // sstatus.SIE
     p.emit(A.wfi());
     p.emit(A.li(A.a7, 0x11), A.ecall());
     while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
-    p.emit(A.csrr(A.a0, 0x142), A.li(A.a7, 0x22), A.ecall());
+    p.emit(A.csrr(A.a0, CSR_SCAUSE), A.li(A.a7, 0x22), A.ecall());
     // Arm vstimecmp far in the future, then report.
-    p.emit(A.li(A.t0, 1n << 40n), A.csrw(0x14d, A.t0), A.li(A.a7, 0x33), A.ecall());
+    p.emit(A.li(A.t0, 1n << 40n), A.csrw(CSR_STIMECMP, A.t0), A.li(A.a7, 0x33), A.ecall());
     const env = setupGuest(p.assemble());
     try {
       const { vcpu } = env;
       expect(runUntilExit(vcpu)).toEqual({ kind: "Halt" });
       expect(vcpu.hasPendingInterrupt()).toBe(false);
-      vcpu.setInterruptLevel(5, true);
+      vcpu.setInterruptLevel(IRQ_S_TIMER, true);
       expect(vcpu.hasPendingInterrupt()).toBe(true);
       const exit = runUntilExit(vcpu);
       expect(exit).toMatchObject({ kind: "SbiCall", extensionId: 0x22n });
       if (exit.kind !== "SbiCall") throw new Error("unreachable");
       expect(exit.args[0]).toBe((1n << 63n) | 5n);
-      vcpu.setInterruptLevel(5, false);
+      vcpu.setInterruptLevel(IRQ_S_TIMER, false);
       expect(runUntilExit(vcpu)).toMatchObject({ kind: "SbiCall", extensionId: 0x33n });
       expect(vcpu.hardwareTimerDeadline()).toBe(2 ** 40);
-      expect(() => vcpu.setInterruptLevel(7, true)).toThrow(/causes 1, 5 and 9/);
+      expect(() => vcpu.setInterruptLevel(IRQ_M_TIMER, true)).toThrow(/causes 1, 5 and 9/);
     } finally {
       env.close();
     }
@@ -226,12 +233,12 @@ describe("emulated backend (HAL)", () => {
       const { vcpu } = env;
       vcpu.instructionBudget = 1000;
       expect(vcpu.run()).toEqual({ kind: "Nothing" });
-      const after = vcpu.getGpr(10);
+      const after = vcpu.getGpr(REG_A0);
       expect(after).toBeGreaterThanOrEqual(400n);
       expect(after).toBeLessThanOrEqual(600n);
       vcpu.kick();
       expect(vcpu.run()).toEqual({ kind: "Nothing" });
-      expect(vcpu.getGpr(10) - after).toBeLessThan(100n);
+      expect(vcpu.getGpr(REG_A0) - after).toBeLessThan(100n);
     } finally {
       env.close();
     }

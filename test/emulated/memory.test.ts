@@ -4,7 +4,8 @@
  * (self-modifying code after FENCE.I), and bare-machine non-RAM accesses stop the hart as MMIO.
  */
 import { describe, expect, test } from "bun:test";
-import * as C from "../../src/hal/emulated/constants.ts";
+import { SATP_MODE_SV39 } from "../../src/arch/riscv64/paging.ts";
+import { CAUSE_STORE_PAGE_FAULT } from "../../src/arch/riscv64/traps.ts";
 import { STOP_MMIO } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
 import { makeHart, A as PTE_A, D as PTE_D, pte, R, RAM_BASE, V, W, X } from "./fixture.ts";
@@ -48,13 +49,13 @@ describe("memory accesses", () => {
     f.write64(l0 + 8, pte(RAM_BASE + 0x5000, V | R | W | PTE_A | PTE_D)); // VA 0x1000 only; 0x2000 unmapped
     f.write64(root + 2 * 8, pte(RAM_BASE, V | R | W | X | PTE_A | PTE_D)); // 1 GiB identity at 0x8000_0000
     f.hart.satpLo = root / 4096;
-    f.hart.satpHi = C.SATP_MODE_SV39 << 28;
+    f.hart.satpHi = SATP_MODE_SV39 << 28;
     f.hart.mtvec = RAM_BASE + 0x800;
     f.write(RAM_BASE + 0x800, [A.jal(0, 0)]);
     f.write(RAM_BASE, [...A.li(A.s0, 0x1ffc), A.li(A.t0, -1), A.sd(A.t0, A.s0, 0)].flat());
     f.enter("HS", RAM_BASE);
     f.run(10);
-    expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([C.CAUSE_STORE_PAGE_FAULT, 0x2000]);
+    expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([CAUSE_STORE_PAGE_FAULT, 0x2000]);
     expect(f.read64(RAM_BASE + 0x5ff8)).toBe(0n);
   });
 

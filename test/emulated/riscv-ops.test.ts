@@ -3,8 +3,11 @@
  * the guest would do it, exception injection into VS-mode, and remote fences — on a VS guest with a real VS-stage
  * Sv39 table over a G-stage table built by the VMM's addrspace code.
  */
+
 import { describe, expect, test } from "bun:test";
 import { AddrSpace } from "../../src/addrspace/addr-space.ts";
+import { PTE_A, PTE_D, PTE_R, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
+import { REG_A0, REG_A1 } from "../../src/arch/riscv64/registers.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason } from "../../src/hal/types.ts";
@@ -17,11 +20,11 @@ const VS_L0 = RAM + 0x10_2000;
 const PAGE_A = RAM + 0x11_0000;
 const PAGE_B = RAM + 0x11_1000;
 const DATA_VA = 0x4000_0000;
-const V = 1,
-  R = 2,
-  W = 4,
-  X = 8,
-  AD = 64 | 128;
+const V = PTE_V,
+  R = PTE_R,
+  W = PTE_W,
+  X = PTE_X,
+  AD = PTE_A | PTE_D;
 
 function setup() {
   const hv = emulatedBackend.open();
@@ -41,7 +44,7 @@ function setup() {
   memory.write(RAM, Uint8Array.from(wordsToBytes([...loadAndCall, ...loadAndCall, ...loadAndCall])));
   const vcpu = vm.createVcpu(0) as EmulatedVcpu;
   const stage2 = space.stage2();
-  vcpu.setup({ entry: RAM, ...(stage2 === undefined ? {} : { stage2 }), gprs: [[11, BigInt(DATA_VA)]] });
+  vcpu.setup({ entry: RAM, ...(stage2 === undefined ? {} : { stage2 }), gprs: [[REG_A1, BigInt(DATA_VA)]] });
   const h = vcpu.hart;
   h.vsatpHi = 8 << 28; // Sv39
   h.vsatpLo = VS_ROOT / 4096;
@@ -107,7 +110,7 @@ describe("emulated backend: RISC-V operations for the SBI layer", () => {
   test("a remote sfence.vma drops the guest's cached translations; without it the old one may stay", () => {
     const { hv, vcpu, memory, riscv } = setup();
     runToExit(vcpu);
-    expect(vcpu.getGpr(10)).toBe(0x1111n);
+    expect(vcpu.getGpr(REG_A0)).toBe(0x1111n);
     // Another hart re-points the PTE. Our TLB keeps the old translation until a fence, as hardware may.
     const view = memory.getSlice(VS_L0, 8);
     if (view === undefined) throw new Error("PTE not in RAM");
@@ -117,10 +120,10 @@ describe("emulated backend: RISC-V operations for the SBI layer", () => {
       true,
     );
     runToExit(vcpu);
-    expect(vcpu.getGpr(10)).toBe(0x1111n);
+    expect(vcpu.getGpr(REG_A0)).toBe(0x1111n);
     riscv.fence("sfence.vma");
     runToExit(vcpu);
-    expect(vcpu.getGpr(10)).toBe(0x2222n);
+    expect(vcpu.getGpr(REG_A0)).toBe(0x2222n);
     riscv.fence("hfence.gvma");
     riscv.fence("fence.i");
     hv[Symbol.dispose]();

@@ -3,8 +3,48 @@
  * priority and masking, xRET and WFI rules, LR/SC reservations.
  */
 import { describe, expect, test } from "bun:test";
-import * as C from "../../src/hal/emulated/constants.ts";
+import {
+  ENVCFG_HI_STCE,
+  HSTATUS_GVA,
+  HSTATUS_SPV,
+  HSTATUS_SPVP,
+  HSTATUS_VTSR,
+  HSTATUS_VTVM,
+  HSTATUS_VTW,
+  MSTATUS_MIE,
+  MSTATUS_MPIE,
+  MSTATUS_MPP,
+  MSTATUS_MPP_SHIFT,
+  MSTATUS_MPRV,
+  MSTATUS_SIE,
+  MSTATUS_SPIE,
+  MSTATUS_SPP,
+  MSTATUS_TSR,
+  MSTATUS_TVM,
+  MSTATUS_TW,
+} from "../../src/arch/riscv64/csr.ts";
+import {
+  CAUSE_BREAKPOINT,
+  CAUSE_ILLEGAL_INSTRUCTION,
+  CAUSE_MISALIGNED_LOAD,
+  CAUSE_MISALIGNED_STORE,
+  CAUSE_VIRTUAL_INSTRUCTION,
+  IRQ_M_EXT,
+  IRQ_M_SOFT,
+  IRQ_M_TIMER,
+  MIP_MSIP,
+  MIP_MTIP,
+  MIP_SEIP,
+  MIP_STIP,
+  MIP_VSTIP,
+  PRV_M,
+  PRV_S,
+  VS_INTERRUPTS,
+} from "../../src/arch/riscv64/traps.ts";
+import { ALL_INTERRUPTS } from "../../src/hal/emulated/constants.ts";
 import { STOP_HALT } from "../../src/hal/emulated/hart.ts";
+import { mipValue, setExternalLine, setHvip, wakeupPending } from "../../src/hal/emulated/interrupts.ts";
+import { timerDeadline, updateTimers } from "../../src/hal/emulated/timers.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, type Mode, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -25,7 +65,7 @@ function prepare(f: HartFixture): void {
 
 function where(f: HartFixture): string {
   const h = f.hart;
-  const mode = h.priv === C.PRV_M ? "M" : h.priv === C.PRV_S ? (h.virt ? "VS" : "HS") : h.virt ? "VU" : "U";
+  const mode = h.priv === PRV_M ? "M" : h.priv === PRV_S ? (h.virt ? "VS" : "HS") : h.virt ? "VU" : "U";
   return `${mode}@${(h.pc - RAM_BASE).toString(16)}`;
 }
 
@@ -39,10 +79,10 @@ describe("exception delegation matrix", () => {
           const f = makeHart();
           prepare(f);
           f.write(CODE, [bad]);
-          if (medeleg) f.hart.medeleg = 1 << C.CAUSE_ILLEGAL_INSTRUCTION;
-          if (hedeleg) f.hart.hedeleg = 1 << C.CAUSE_ILLEGAL_INSTRUCTION;
-          f.hart.mstatus |= C.MSTATUS_MIE | C.MSTATUS_SIE;
-          f.hart.vsstatus |= C.MSTATUS_SIE;
+          if (medeleg) f.hart.medeleg = 1 << CAUSE_ILLEGAL_INSTRUCTION;
+          if (hedeleg) f.hart.hedeleg = 1 << CAUSE_ILLEGAL_INSTRUCTION;
+          f.hart.mstatus |= MSTATUS_MIE | MSTATUS_SIE;
+          f.hart.vsstatus |= MSTATUS_SIE;
           f.enter(from, CODE);
           f.run(1);
           const h = f.hart;
@@ -53,20 +93,20 @@ describe("exception delegation matrix", () => {
             expect([h.mcauseLo, h.mepc, h.mtval]).toEqual([2, CODE, bad >>> 0]);
             expect((h.mstatus >>> 11) & 3).toBe(fromPriv);
             expect(h.mstatusMpv).toBe(fromVirt);
-            expect(h.mstatus & (C.MSTATUS_MIE | C.MSTATUS_MPIE)).toBe(C.MSTATUS_MPIE);
+            expect(h.mstatus & (MSTATUS_MIE | MSTATUS_MPIE)).toBe(MSTATUS_MPIE);
           } else if (expected === "HS") {
             expect(where(f)).toBe(`HS@${(STVEC - RAM_BASE).toString(16)}`);
             expect([h.scauseLo, h.sepc, h.stval]).toEqual([2, CODE, bad >>> 0]);
-            expect((h.mstatus & C.MSTATUS_SPP) !== 0).toBe(fromPriv === 1);
-            expect((h.hstatus & C.HSTATUS_SPV) !== 0).toBe(fromVirt);
-            if (fromVirt) expect((h.hstatus & C.HSTATUS_SPVP) !== 0).toBe(fromPriv === 1);
-            expect(h.mstatus & (C.MSTATUS_SIE | C.MSTATUS_SPIE)).toBe(C.MSTATUS_SPIE);
-            expect(h.hstatus & C.HSTATUS_GVA).toBe(0);
+            expect((h.mstatus & MSTATUS_SPP) !== 0).toBe(fromPriv === 1);
+            expect((h.hstatus & HSTATUS_SPV) !== 0).toBe(fromVirt);
+            if (fromVirt) expect((h.hstatus & HSTATUS_SPVP) !== 0).toBe(fromPriv === 1);
+            expect(h.mstatus & (MSTATUS_SIE | MSTATUS_SPIE)).toBe(MSTATUS_SPIE);
+            expect(h.hstatus & HSTATUS_GVA).toBe(0);
           } else {
             expect(where(f)).toBe(`VS@${(VSTVEC - RAM_BASE).toString(16)}`);
             expect([h.vscauseLo, h.vsepc, h.vstval]).toEqual([2, CODE, bad >>> 0]);
-            expect((h.vsstatus & C.MSTATUS_SPP) !== 0).toBe(fromPriv === 1);
-            expect(h.vsstatus & (C.MSTATUS_SIE | C.MSTATUS_SPIE)).toBe(C.MSTATUS_SPIE);
+            expect((h.vsstatus & MSTATUS_SPP) !== 0).toBe(fromPriv === 1);
+            expect(h.vsstatus & (MSTATUS_SIE | MSTATUS_SPIE)).toBe(MSTATUS_SPIE);
             expect(h.scauseLo).toBe(0);
           }
         });
@@ -89,12 +129,12 @@ describe("exception delegation matrix", () => {
   test("ebreak reports the pc in tval and sets GVA for a virtualized trap to HS", () => {
     const f = makeHart();
     prepare(f);
-    f.hart.medeleg = 1 << C.CAUSE_BREAKPOINT;
+    f.hart.medeleg = 1 << CAUSE_BREAKPOINT;
     f.write(CODE, [A.ebreak()]);
     f.enter("VS", CODE);
     f.run(1);
     expect([where(f), f.hart.scauseLo, f.hart.stval]).toEqual([`HS@5000`, 3, CODE]);
-    expect(f.hart.hstatus & C.HSTATUS_GVA).toBe(C.HSTATUS_GVA);
+    expect(f.hart.hstatus & HSTATUS_GVA).toBe(HSTATUS_GVA);
   });
 });
 
@@ -113,9 +153,9 @@ describe("interrupts", () => {
     for (const from of MODES) {
       for (const mie of [false, true]) {
         const f = setup(from, (f) => {
-          f.hart.mie = C.MIP_MTIP;
-          f.hart.setExternalLine(C.IRQ_M_TIMER, true);
-          if (mie) f.hart.mstatus |= C.MSTATUS_MIE;
+          f.hart.mie = MIP_MTIP;
+          setExternalLine(f.hart, IRQ_M_TIMER, true);
+          if (mie) f.hart.mstatus |= MSTATUS_MIE;
         });
         const taken = from !== "M" || mie;
         expect([from, mie, where(f)]).toEqual([from, mie, taken ? "M@4000" : "M@1004"]);
@@ -128,11 +168,11 @@ describe("interrupts", () => {
     for (const from of MODES) {
       for (const sie of [false, true]) {
         const f = setup(from, (f) => {
-          f.hart.mideleg |= C.MIP_STIP;
-          f.hart.mie = C.MIP_STIP;
-          f.hart.mipSoft = C.MIP_STIP;
-          f.hart.mstatus |= C.MSTATUS_MIE;
-          if (sie) f.hart.mstatus |= C.MSTATUS_SIE;
+          f.hart.mideleg |= MIP_STIP;
+          f.hart.mie = MIP_STIP;
+          f.hart.mipSoft = MIP_STIP;
+          f.hart.mstatus |= MSTATUS_MIE;
+          if (sie) f.hart.mstatus |= MSTATUS_SIE;
         });
         const taken = from === "U" || from === "VS" || from === "VU" || (from === "HS" && sie);
         const stay = from === "M" ? "M@1004" : `${from}@1004`;
@@ -147,10 +187,10 @@ describe("interrupts", () => {
       for (const from of MODES) {
         for (const vsie of [false, true]) {
           const f = setup(from, (f) => {
-            f.hart.mie = C.MIP_VSTIP;
-            f.hart.setHvip(C.MIP_VSTIP, true);
-            if (hideleg) f.hart.hideleg = C.VS_INTERRUPTS;
-            if (vsie) f.hart.vsstatus |= C.MSTATUS_SIE;
+            f.hart.mie = MIP_VSTIP;
+            setHvip(f.hart, MIP_VSTIP, true);
+            if (hideleg) f.hart.hideleg = VS_INTERRUPTS;
+            if (vsie) f.hart.vsstatus |= MSTATUS_SIE;
           });
           let expected: string;
           if (hideleg) {
@@ -170,15 +210,15 @@ describe("interrupts", () => {
 
   test("priority: MEI before MSI before MTI; M-level before S-level; vectored mtvec", () => {
     const f = setup("HS", (f) => {
-      f.hart.mie = C.ALL_INTERRUPTS;
-      f.hart.mideleg |= C.MIP_SEIP;
-      f.hart.mipSoft = C.MIP_SEIP;
-      f.hart.setExternalLine(C.IRQ_M_TIMER, true);
-      f.hart.setExternalLine(C.IRQ_M_SOFT, true);
+      f.hart.mie = ALL_INTERRUPTS;
+      f.hart.mideleg |= MIP_SEIP;
+      f.hart.mipSoft = MIP_SEIP;
+      setExternalLine(f.hart, IRQ_M_TIMER, true);
+      setExternalLine(f.hart, IRQ_M_SOFT, true);
       f.hart.mtvec = MTVEC + 1; // vectored
     });
     expect([where(f), f.hart.mcauseLo]).toEqual([`M@${(0x4000 + 4 * 3).toString(16)}`, 3]);
-    f.hart.setExternalLine(C.IRQ_M_EXT, true);
+    setExternalLine(f.hart, IRQ_M_EXT, true);
     f.enter("HS", CODE);
     f.run(1);
     expect(f.hart.mcauseLo).toBe(11);
@@ -186,31 +226,31 @@ describe("interrupts", () => {
 
   test("wakeupPending ignores the global enables (the WFI condition)", () => {
     const f = makeHart();
-    f.hart.mie = C.MIP_MTIP;
-    expect(f.hart.wakeupPending()).toBe(false);
-    f.hart.setExternalLine(C.IRQ_M_TIMER, true);
-    expect(f.hart.wakeupPending()).toBe(true);
+    f.hart.mie = MIP_MTIP;
+    expect(wakeupPending(f.hart)).toBe(false);
+    setExternalLine(f.hart, IRQ_M_TIMER, true);
+    expect(wakeupPending(f.hart)).toBe(true);
   });
 
   test("Sstc: stimecmp <= time raises STIP (read-only then); vstimecmp with htimedelta raises VSTIP", () => {
     const f = makeHart();
-    f.hart.menvcfgHi = C.ENVCFG_HI_STCE;
-    f.hart.henvcfgHi = C.ENVCFG_HI_STCE;
+    f.hart.menvcfgHi = ENVCFG_HI_STCE;
+    f.hart.henvcfgHi = ENVCFG_HI_STCE;
     f.hart.stimecmpLo = 100;
     f.hart.stimecmpHi = 0;
     f.hart.vstimecmpLo = 1000;
     f.hart.vstimecmpHi = 0;
     f.hart.htimedeltaLo = 500;
-    f.hart.updateTimers(99);
-    expect(f.hart.mipValue() & (C.MIP_STIP | C.MIP_VSTIP)).toBe(0);
-    f.hart.updateTimers(100);
-    expect(f.hart.mipValue() & (C.MIP_STIP | C.MIP_VSTIP)).toBe(C.MIP_STIP);
-    f.hart.updateTimers(500);
-    expect(f.hart.mipValue() & (C.MIP_STIP | C.MIP_VSTIP)).toBe(C.MIP_STIP | C.MIP_VSTIP);
-    expect(f.hart.timerDeadline()).toBe(100);
+    updateTimers(f.hart, 99);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(0);
+    updateTimers(f.hart, 100);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP);
+    updateTimers(f.hart, 500);
+    expect(mipValue(f.hart) & (MIP_STIP | MIP_VSTIP)).toBe(MIP_STIP | MIP_VSTIP);
+    expect(timerDeadline(f.hart)).toBe(100);
     f.hart.stimecmpLo = -1;
     f.hart.stimecmpHi = -1;
-    expect(f.hart.timerDeadline()).toBe(500);
+    expect(timerDeadline(f.hart)).toBe(500);
   });
 });
 
@@ -228,13 +268,11 @@ describe("xRET, WFI, TSR/VTSR/TW/VTW", () => {
   test("mret returns to MPP/MPV and clears MPRV when leaving M", () => {
     const f = exec("M", A.mret(), (f) => {
       f.hart.mepc = RAM_BASE + 0x100;
-      f.hart.mstatus |= (C.PRV_S << C.MSTATUS_MPP_SHIFT) | C.MSTATUS_MPRV | C.MSTATUS_MPIE;
+      f.hart.mstatus |= (PRV_S << MSTATUS_MPP_SHIFT) | MSTATUS_MPRV | MSTATUS_MPIE;
       f.hart.mstatusMpv = true;
     });
     expect(where(f)).toBe("VS@100");
-    expect(f.hart.mstatus & (C.MSTATUS_MPRV | C.MSTATUS_MPP | C.MSTATUS_MIE | C.MSTATUS_MPIE)).toBe(
-      C.MSTATUS_MIE | C.MSTATUS_MPIE,
-    );
+    expect(f.hart.mstatus & (MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_MIE | MSTATUS_MPIE)).toBe(MSTATUS_MIE | MSTATUS_MPIE);
     expect(f.hart.mstatusMpv).toBe(false);
     expect(where(exec("HS", A.mret()))).toBe("M@4000");
   });
@@ -242,27 +280,27 @@ describe("xRET, WFI, TSR/VTSR/TW/VTW", () => {
   test("sret: HS uses sstatus/hstatus.SPV, VS uses vsstatus; TSR and VTSR trap", () => {
     const f = exec("HS", A.sret(), (f) => {
       f.hart.sepc = RAM_BASE + 0x200;
-      f.hart.mstatus |= C.MSTATUS_SPP;
-      f.hart.hstatus |= C.HSTATUS_SPV;
+      f.hart.mstatus |= MSTATUS_SPP;
+      f.hart.hstatus |= HSTATUS_SPV;
     });
     expect(where(f)).toBe("VS@200");
     const g = exec("VS", A.sret(), (f) => {
       f.hart.vsepc = RAM_BASE + 0x300;
     });
     expect(where(g)).toBe("VU@300");
-    expect([where(exec("HS", A.sret(), (f) => (f.hart.mstatus |= C.MSTATUS_TSR))), 0]).toEqual(["M@4000", 0]);
-    const v = exec("VS", A.sret(), (f) => (f.hart.hstatus |= C.HSTATUS_VTSR));
-    expect([where(v), v.hart.mcauseLo]).toEqual(["M@4000", C.CAUSE_VIRTUAL_INSTRUCTION]);
+    expect([where(exec("HS", A.sret(), (f) => (f.hart.mstatus |= MSTATUS_TSR))), 0]).toEqual(["M@4000", 0]);
+    const v = exec("VS", A.sret(), (f) => (f.hart.hstatus |= HSTATUS_VTSR));
+    expect([where(v), v.hart.mcauseLo]).toEqual(["M@4000", CAUSE_VIRTUAL_INSTRUCTION]);
     const u = exec("U", A.sret());
-    expect(u.hart.mcauseLo).toBe(C.CAUSE_ILLEGAL_INSTRUCTION);
+    expect(u.hart.mcauseLo).toBe(CAUSE_ILLEGAL_INSTRUCTION);
     const vu = exec("VU", A.sret());
-    expect(vu.hart.mcauseLo).toBe(C.CAUSE_VIRTUAL_INSTRUCTION);
+    expect(vu.hart.mcauseLo).toBe(CAUSE_VIRTUAL_INSTRUCTION);
   });
 
   test("WFI: TW illegal below M; VTW and VU give virtual instruction; U illegal; M halts when idle", () => {
-    expect(exec("HS", A.wfi(), (f) => (f.hart.mstatus |= C.MSTATUS_TW)).hart.mcauseLo).toBe(2);
-    expect(exec("VS", A.wfi(), (f) => (f.hart.mstatus |= C.MSTATUS_TW)).hart.mcauseLo).toBe(2);
-    expect(exec("VS", A.wfi(), (f) => (f.hart.hstatus |= C.HSTATUS_VTW)).hart.mcauseLo).toBe(22);
+    expect(exec("HS", A.wfi(), (f) => (f.hart.mstatus |= MSTATUS_TW)).hart.mcauseLo).toBe(2);
+    expect(exec("VS", A.wfi(), (f) => (f.hart.mstatus |= MSTATUS_TW)).hart.mcauseLo).toBe(2);
+    expect(exec("VS", A.wfi(), (f) => (f.hart.hstatus |= HSTATUS_VTW)).hart.mcauseLo).toBe(22);
     expect(exec("VU", A.wfi()).hart.mcauseLo).toBe(22);
     expect(exec("U", A.wfi()).hart.mcauseLo).toBe(2);
     const vs = exec("VS", A.wfi());
@@ -270,8 +308,8 @@ describe("xRET, WFI, TSR/VTSR/TW/VTW", () => {
     const m = exec("M", A.wfi());
     expect([where(m), m.hart.stop]).toEqual(["M@1004", STOP_HALT]);
     const busy = exec("M", A.wfi(), (f) => {
-      f.hart.mie = C.MIP_MSIP;
-      f.hart.setExternalLine(C.IRQ_M_SOFT, true);
+      f.hart.mie = MIP_MSIP;
+      setExternalLine(f.hart, IRQ_M_SOFT, true);
     });
     expect(busy.hart.stop).toBe(0);
   });
@@ -279,13 +317,13 @@ describe("xRET, WFI, TSR/VTSR/TW/VTW", () => {
   test("sfence.vma / hfence: illegal or virtual by mode, TVM and VTVM", () => {
     expect(exec("U", A.sfenceVma()).hart.mcauseLo).toBe(2);
     expect(exec("VU", A.sfenceVma()).hart.mcauseLo).toBe(22);
-    expect(exec("HS", A.sfenceVma(), (f) => (f.hart.mstatus |= C.MSTATUS_TVM)).hart.mcauseLo).toBe(2);
-    expect(exec("VS", A.sfenceVma(), (f) => (f.hart.hstatus |= C.HSTATUS_VTVM)).hart.mcauseLo).toBe(22);
-    expect(where(exec("VS", A.sfenceVma(), (f) => (f.hart.mstatus |= C.MSTATUS_TVM)))).toBe("VS@1004");
+    expect(exec("HS", A.sfenceVma(), (f) => (f.hart.mstatus |= MSTATUS_TVM)).hart.mcauseLo).toBe(2);
+    expect(exec("VS", A.sfenceVma(), (f) => (f.hart.hstatus |= HSTATUS_VTVM)).hart.mcauseLo).toBe(22);
+    expect(where(exec("VS", A.sfenceVma(), (f) => (f.hart.mstatus |= MSTATUS_TVM)))).toBe("VS@1004");
     expect(exec("VS", A.hfenceGvma()).hart.mcauseLo).toBe(22);
     expect(exec("U", A.hfenceVvma()).hart.mcauseLo).toBe(2);
-    expect(exec("HS", A.hfenceGvma(), (f) => (f.hart.mstatus |= C.MSTATUS_TVM)).hart.mcauseLo).toBe(2);
-    expect(where(exec("HS", A.hfenceVvma(), (f) => (f.hart.mstatus |= C.MSTATUS_TVM)))).toBe("HS@1004");
+    expect(exec("HS", A.hfenceGvma(), (f) => (f.hart.mstatus |= MSTATUS_TVM)).hart.mcauseLo).toBe(2);
+    expect(where(exec("HS", A.hfenceVvma(), (f) => (f.hart.mstatus |= MSTATUS_TVM)))).toBe("HS@1004");
   });
 });
 
@@ -329,12 +367,12 @@ describe("LR/SC", () => {
     f.write(CODE, [...A.li(A.s0, DATA + 4), A.lrD(A.a0, A.s0)].flat());
     f.enter("M", CODE);
     f.run(10);
-    expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([C.CAUSE_MISALIGNED_LOAD, DATA + 4]);
+    expect([f.hart.mcauseLo, f.hart.mtval]).toEqual([CAUSE_MISALIGNED_LOAD, DATA + 4]);
     const g = makeHart();
     prepare(g);
     g.write(CODE, [...A.li(A.s0, DATA + 2), A.amoaddW(A.a0, A.a1, A.s0)].flat());
     g.enter("M", CODE);
     g.run(10);
-    expect(g.hart.mcauseLo).toBe(C.CAUSE_MISALIGNED_STORE);
+    expect(g.hart.mcauseLo).toBe(CAUSE_MISALIGNED_STORE);
   });
 });

@@ -1,13 +1,15 @@
 /**
- * Compares src/hal/kvm/abi.ts with the host's <linux/kvm.h>: native/kvm-abi-dump.c is compiled with gcc at test
- * time and prints every size, offset and number; each must match abi.ts, and each printed item must be declared
- * there (so neither side can drift silently).
+ * Compares the KVM ABI as the backend declares it (the generic src/hal/kvm/abi.ts plus the host arch's part, e.g.
+ * src/hal/kvm/x86_64/abi.ts, found through the arch table) with the host's <linux/kvm.h>: native/kvm-abi-dump.c is
+ * compiled with gcc at test time and prints every size, offset and number; each must match a declaration, and each
+ * printed item must be declared (so neither side can drift silently).
  */
 import { expect } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KVM_CONSTANTS, KVM_LAYOUTS } from "../../src/hal/kvm/abi.ts";
+import { KVM_GENERIC_ABI, type KvmAbi } from "../../src/hal/kvm/abi.ts";
+import { kvmArchForHost } from "../../src/hal/kvm/arches.ts";
 import { type Requirement, testIf } from "../support/skip.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -18,8 +20,8 @@ function compilerAndHeader(): Requirement {
   const gcc = Bun.which("gcc");
   if (gcc === null) return { available: false, reason: "gcc is not installed (not on PATH)" };
   if (!existsSync(KVM_HEADER)) return { available: false, reason: `${KVM_HEADER} is missing (install linux-libc-dev)` };
-  if (process.arch !== "x64")
-    return { available: false, reason: `abi.ts describes x86_64; this host is ${process.arch}` };
+  if (kvmArchForHost(process.arch) === undefined)
+    return { available: false, reason: `the KVM backend has no arch module for ${process.arch} hosts` };
   return { available: true, reason: `gcc at ${gcc}` };
 }
 
@@ -45,27 +47,38 @@ function runDump(): Map<string, number> {
   }
 }
 
-/** The same items as abi.ts declares them. */
+/** The same items as the generic ABI and the host arch's declare them. */
 function declared(): Map<string, number> {
+  const arch = kvmArchForHost(process.arch);
+  if (arch === undefined) throw new Error(`The KVM backend has no arch module for ${process.arch}`);
   const items = new Map<string, number>();
-  for (const layout of KVM_LAYOUTS) {
-    items.set(`size ${layout.name}`, layout.size);
-    for (const [field, spec] of Object.entries(layout.fields)) items.set(`offset ${layout.name}.${field}`, spec.offset);
-  }
-  for (const [name, value] of Object.entries(KVM_CONSTANTS)) items.set(`const ${name}`, value);
+  const add = (abi: KvmAbi): void => {
+    for (const layout of abi.layouts) {
+      items.set(`size ${layout.name}`, layout.size);
+      for (const [field, spec] of Object.entries(layout.fields))
+        items.set(`offset ${layout.name}.${field}`, spec.offset);
+    }
+    for (const ioctl of abi.ioctls) items.set(`const ${ioctl.name}`, ioctl.request);
+    for (const [name, value] of Object.entries(abi.constants)) items.set(`const ${name}`, value);
+  };
+  add(KVM_GENERIC_ABI);
+  add(arch.abi);
   return items;
 }
 
-testIf(compilerAndHeader(), "kvm abi layout vs <linux/kvm.h>")("abi.ts matches <linux/kvm.h> item for item", () => {
-  const host = runDump();
-  const ours = declared();
-  expect(host.size).toBeGreaterThan(150);
-  const mismatches: string[] = [];
-  for (const [key, value] of ours) {
-    const hostValue = host.get(key);
-    if (hostValue === undefined) mismatches.push(`${key}: declared in abi.ts (${value}) but not printed by the dump`);
-    else if (hostValue !== value) mismatches.push(`${key}: abi.ts says ${value}, <linux/kvm.h> says ${hostValue}`);
-  }
-  for (const key of host.keys()) if (!ours.has(key)) mismatches.push(`${key}: printed by the dump but not in abi.ts`);
-  expect(mismatches).toEqual([]);
-});
+testIf(compilerAndHeader(), "kvm abi layout vs <linux/kvm.h>")(
+  "the declared KVM ABI matches <linux/kvm.h> item for item",
+  () => {
+    const host = runDump();
+    const ours = declared();
+    expect(host.size).toBeGreaterThan(150);
+    const mismatches: string[] = [];
+    for (const [key, value] of ours) {
+      const hostValue = host.get(key);
+      if (hostValue === undefined) mismatches.push(`${key}: declared (${value}) but not printed by the dump`);
+      else if (hostValue !== value) mismatches.push(`${key}: declared as ${value}, <linux/kvm.h> says ${hostValue}`);
+    }
+    for (const key of host.keys()) if (!ours.has(key)) mismatches.push(`${key}: printed by the dump but not declared`);
+    expect(mismatches).toEqual([]);
+  },
+);

@@ -2,7 +2,7 @@
  * Every exit kind of the KVM backend, produced by real guests (test/guests/x86) on the host's /dev/kvm.
  */
 import { expect, test } from "bun:test";
-import { TRIPLE_FAULT_CODE } from "../../src/hal/kvm/index.ts";
+import { TRIPLE_FAULT_CODE, x86Vcpu } from "../../src/hal/kvm/x86_64/index.ts";
 import type { AxVCpuExitReason } from "../../src/hal/types.ts";
 import { setupLongModeBoot } from "../../src/vmm/boards/x86-pc/boot-cpu.ts";
 import { describeIf } from "../support/skip.ts";
@@ -17,6 +17,7 @@ import {
   LONG_MODE_LOAD,
   REAL_MODE_LOAD,
   runUntil,
+  setupX86,
   TEST_MMIO,
   TEST_PORT,
 } from "./harness.ts";
@@ -102,7 +103,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(LONG_MODE_LOAD, guestImage("mmio"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setupX86(setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD }));
+    setupX86(vcpu, setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD }));
     const exits = runUntil(vcpu, (exit) => {
       if (exit.kind === "MmioRead")
         vcpu.setReturnValue(exit.addr === TEST_MMIO + 0x20 ? 0x80n : 0x8877_6655_4433_2211n);
@@ -147,7 +148,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     vcpu.setEntry(REAL_MODE_LOAD);
     const exits = runUntil(vcpu, finished);
     expect(exits[0]).toEqual({ kind: "IoWrite", port: 0x3f8, width: 1, data: BigInt("H".charCodeAt(0)) });
-    expect(vcpu.getSregs().cr0 & 1n).toBe(0n);
+    expect(x86Vcpu(vcpu).getSregs().cr0 & 1n).toBe(0n);
   });
 
   test("HLT exits when the VM has no in-kernel irqchip, and the guest continues after it", () => {
@@ -165,7 +166,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     crashing.memory.write(LONG_MODE_LOAD, guestImage("triple-fault"));
     healthy.memory.write(REAL_MODE_LOAD, guestImage("serial-hello"));
     const bad = crashing.vm.createVcpu(0);
-    bad.setupX86(setupLongModeBoot(crashing.memory, { entry: LONG_MODE_LOAD }));
+    setupX86(bad, setupLongModeBoot(crashing.memory, { entry: LONG_MODE_LOAD }));
     const good = healthy.vm.createVcpu(0);
     good.setup({ entry: REAL_MODE_LOAD });
     expect(good.run()).toMatchObject({ kind: "IoWrite", port: 0x3f8 });
@@ -178,7 +179,7 @@ describeIf(kvmRequirement(), "kvm exits")("KVM exits from test guests", () => {
     using t = createTestVm();
     t.memory.write(LONG_MODE_LOAD, guestImage("cpl3"));
     const vcpu = t.vm.createVcpu(0);
-    vcpu.setupX86(setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD, userPages: true, gprs: { rdi: 1000n } }));
+    setupX86(vcpu, setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD, userPages: true, gprs: { rdi: 1000n } }));
     const exits = runUntil(vcpu, (exit) => exit.kind === "Hypercall" || finished(exit));
     const round = exits.at(-1);
     expect(round).toMatchObject({ kind: "Hypercall", nr: HC_CPL3_ROUND });

@@ -6,9 +6,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { GuestMemory } from "../../src/addrspace/guest-memory.ts";
+import type { X86VcpuState } from "../../src/arch/x86_64/vcpu-state.ts";
 import { type KvmHypervisor, type KvmVcpu, type KvmVm, kvmBackend } from "../../src/hal/kvm/index.ts";
 import type { AxVCpuExitReason, GuestMemoryAccess, HostMemory } from "../../src/hal/types.ts";
 import { MappingFlags } from "../../src/hal/types.ts";
+import { KVM_PRIVATE_START } from "../../src/vmm/boards/x86-pc/layout.ts";
 import type { Requirement } from "../support/skip.ts";
 
 export const GUEST_DIR = join(import.meta.dir, "..", "guests", "x86");
@@ -45,6 +47,8 @@ export function createTestVm(options: { cpuCount?: number; irqchip?: boolean; ra
     vmId: 1,
     cpuCount: options.cpuCount ?? 1,
     irqchip: options.irqchip ?? true,
+    // The x86 PC layout's reserved pages, as the board passes them.
+    x86: { privatePagesBase: KVM_PRIVATE_START },
   });
   const ram = vm.allocateMemory(options.ramSize ?? TEST_RAM_SIZE);
   vm.mapGuestMemory(0, ram, MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE);
@@ -58,6 +62,11 @@ export function createTestVm(options: { cpuCount?: number; irqchip?: boolean; ra
       hypervisor[Symbol.dispose]();
     },
   };
+}
+
+/** Load a complete x86 boot state (the HAL's `setup` with `x86`; `entry` is then the state's own RIP). */
+export function setupX86(vcpu: KvmVcpu, state: X86VcpuState): void {
+  vcpu.setup({ entry: state.rip, x86: state });
 }
 
 /** Run until `stop` says so or `limit` exits passed; returns every exit seen. */

@@ -1,11 +1,13 @@
 /** The KVM probe, capability checks and memory slots, against the host's /dev/kvm. */
 import { describe, expect, test } from "bun:test";
+import { APIC_LVT0, APIC_LVT1 } from "../../src/arch/x86_64/apic.ts";
+import { realModeState } from "../../src/arch/x86_64/vcpu-state.ts";
 import { KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY } from "../../src/hal/kvm/abi.ts";
-import { kvmBackend, probeKvm, realModeState } from "../../src/hal/kvm/index.ts";
-import { APIC_LVT0, APIC_LVT1 } from "../../src/hal/kvm/vcpu.ts";
+import { kvmBackend, probeKvm } from "../../src/hal/kvm/index.ts";
+import { x86System, x86Vcpu } from "../../src/hal/kvm/x86_64/index.ts";
 import { HalError, MappingFlags } from "../../src/hal/types.ts";
 import { describeIf } from "../support/skip.ts";
-import { createTestVm, guestImage, kvmRequirement, REAL_MODE_LOAD } from "./harness.ts";
+import { createTestVm, guestImage, kvmRequirement, REAL_MODE_LOAD, setupX86 } from "./harness.ts";
 
 describe("probe without hardware", () => {
   test("a missing device is named, and the probe does not throw", () => {
@@ -33,7 +35,7 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
     using hypervisor = kvmBackend.open();
     expect(hypervisor.checkExtension(KVM_CAP_USER_MEMORY)).toBeGreaterThan(0);
     expect(hypervisor.checkExtension(KVM_CAP_IRQCHIP)).toBeGreaterThan(0);
-    expect(hypervisor.supportedCpuid.some((entry) => entry.function === 1)).toBe(true);
+    expect(x86System(hypervisor).supportedCpuid.some((entry) => entry.function === 1)).toBe(true);
   });
 
   test("a non-x86 VM is refused with the arch named", () => {
@@ -83,12 +85,12 @@ describeIf(kvmRequirement(), "kvm probe and memory slots")("with /dev/kvm", () =
     using t = createTestVm({ cpuCount: 2 });
     const pc = t.vm.createVcpu(0);
     pc.setup({ entry: REAL_MODE_LOAD });
-    expect(pc.getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x700);
-    expect(pc.getLapicRegister(APIC_LVT1) & 0x1_0700).toBe(0x400);
+    expect(x86Vcpu(pc).getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x700);
+    expect(x86Vcpu(pc).getLapicRegister(APIC_LVT1) & 0x1_0700).toBe(0x400);
     const reduced = t.vm.createVcpu(1);
-    reduced.setupX86({ ...realModeState(REAL_MODE_LOAD), lint0: "masked" });
-    expect(reduced.getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x1_0700);
-    expect(() => reduced.getLapicRegister(0x351)).toThrow(/16-byte aligned/);
+    setupX86(reduced, { ...realModeState(REAL_MODE_LOAD), lint0: "masked" });
+    expect(x86Vcpu(reduced).getLapicRegister(APIC_LVT0) & 0x1_0700).toBe(0x1_0700);
+    expect(() => x86Vcpu(reduced).getLapicRegister(0x351)).toThrow(/16-byte aligned/);
   });
 
   test("a vCPU id beyond cpuCount is refused", () => {

@@ -1,7 +1,8 @@
 /** The bun:ffi syscall layer: argument checks before native code, errno kept in HalError, eventfd, signals. */
 import { describe, expect, test } from "bun:test";
-import { KVM_GET_API_VERSION, KVM_GET_REGS } from "../../src/hal/kvm/abi.ts";
+import { KVM_GET_API_VERSION } from "../../src/hal/kvm/abi.ts";
 import * as sys from "../../src/hal/kvm/sys.ts";
+import { KVM_GET_REGS } from "../../src/hal/kvm/x86_64/abi.ts";
 import { HalError } from "../../src/hal/types.ts";
 
 function caught(action: () => unknown): HalError {

@@ -18,6 +18,7 @@ import {
   kvmRequirement,
   LONG_MODE_LOAD,
   REAL_MODE_LOAD,
+  setupX86,
 } from "./harness.ts";
 
 /** Run asynchronously until `stop`, re-entering on `Nothing` (an AP woken by SIPI returns EAGAIN first). */
@@ -80,8 +81,8 @@ describeIf(kvmRequirement(), "kvm threads")("KVM run threads and kicks", () => {
     const bsp = t.vm.createVcpu(0);
     const ap = t.vm.createVcpu(1);
     const state = setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD + 0x100 });
-    bsp.setupX86(state);
-    ap.setupX86(state);
+    setupX86(bsp, state);
+    setupX86(ap, state);
     expect(ap.getMpState()).toBe(KVM_MP_STATE_UNINITIALIZED);
     // Both run threads at once; every exit is handled here, on this thread.
     const [apExits, bspExits] = await Promise.all([

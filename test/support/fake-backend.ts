@@ -27,11 +27,17 @@ export class FakeHalVm implements HalVm {
   disposed = false;
   readonly #start = performance.now();
   readonly #scripts: ReadonlyMap<number, AxVCpuExitReason[]>;
+  readonly #clock: (() => number) | undefined;
 
-  constructor(options: HalVmOptions, scripts: ReadonlyMap<number, AxVCpuExitReason[]>) {
+  constructor(
+    options: HalVmOptions,
+    scripts: ReadonlyMap<number, AxVCpuExitReason[]>,
+    clock: (() => number) | undefined = undefined,
+  ) {
     this.arch = options.arch;
     this.timebaseHz = options.timebaseHz ?? 10_000_000;
     this.#scripts = scripts;
+    this.#clock = clock;
   }
   allocateMemory(size: number, options?: { alignment?: number; hostPhysAddr?: number }): HostMemory {
     return this.allocator.allocate(size, options);
@@ -48,6 +54,7 @@ export class FakeHalVm implements HalVm {
     this.irqLines.set(line, level);
   }
   currentTime(): number {
+    if (this.#clock !== undefined) return this.#clock();
     return Math.floor(((performance.now() - this.#start) * this.timebaseHz) / 1000);
   }
   [Symbol.dispose](): void {
@@ -60,6 +67,8 @@ export class FakeBackend implements HalBackend {
   readonly vms: FakeHalVm[] = [];
   /** Exit scripts per VM id, then per vCPU id. */
   readonly scripts = new Map<number, Map<number, AxVCpuExitReason[]>>();
+  /** The VMs' clock (`currentTime`, in timebase ticks) when a test drives time itself; real time otherwise. */
+  clock: (() => number) | undefined;
 
   script(vmId: number, vcpuId: number, exits: AxVCpuExitReason[]): this {
     let perVm = this.scripts.get(vmId);
@@ -77,7 +86,7 @@ export class FakeBackend implements HalBackend {
     return {
       backend: "emulated",
       createVm: (options) => {
-        const vm = new FakeHalVm(options, this.scripts.get(options.vmId) ?? new Map());
+        const vm = new FakeHalVm(options, this.scripts.get(options.vmId) ?? new Map(), this.clock);
         this.vms.push(vm);
         return vm;
       },

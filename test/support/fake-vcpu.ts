@@ -12,6 +12,12 @@ export class FakeHalVcpu implements HalVcpu {
   /** Exits `run()` returns in order; `Nothing` once exhausted. */
   exits: AxVCpuExitReason[];
   failNextRun: Error | undefined;
+  /**
+   * A hardware timer (RISC-V Sstc): its deadline in timebase ticks, the clock it compares with, and whether its
+   * interrupt is enabled (only then does it end a halt). `pendingChecks` counts `hasPendingInterrupt` calls.
+   */
+  timer: { deadline: number; readonly now: () => number; enabled: boolean } | undefined;
+  pendingChecks = 0;
 
   constructor(id: number, exits: AxVCpuExitReason[] = []) {
     this.id = id;
@@ -48,10 +54,13 @@ export class FakeHalVcpu implements HalVcpu {
     this.interrupts.set(vector, asserted);
   }
   hasPendingInterrupt(): boolean {
+    this.pendingChecks++;
+    const timer = this.timer;
+    if (timer?.enabled && timer.now() >= timer.deadline) return true;
     return [...this.interrupts.values()].some(Boolean);
   }
   hardwareTimerDeadline(): number | undefined {
-    return undefined;
+    return this.timer?.deadline;
   }
   [Symbol.dispose](): void {}
 }

@@ -23,7 +23,6 @@ export function testVmConfig(overrides: Partial<VmConfig> & { kernelPath?: strin
       dtb: undefined,
       ramdisk: undefined,
       cmdline: undefined,
-      diskPath: undefined,
       timebaseFrequency: 10_000_000,
     },
     memoryRegions: [{ gpa: 0x8000_0000, size: 0x100_0000, flags: 0x7, mapType: "alloc" }],
@@ -35,6 +34,7 @@ export function testVmConfig(overrides: Partial<VmConfig> & { kernelPath?: strin
       interruptMode: "emulated",
       console: { kind: "none" },
       unmappedMmio: "ignore",
+      disks: [],
     },
     ...rest,
   };

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ManualTurns } from "../../../test/support/manual-turns.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { VIRTIO_BLK_S_OK, VIRTIO_BLK_T_FLUSH, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT, VirtioBlock } from "./block.ts";
@@ -82,6 +83,7 @@ describe("FileBlockBackend", () => {
       device: new VirtioBlock({ backend: disk }),
       memory: ram.memory,
       irq: new RecordingIrqLine(),
+      deferWork: new ManualTurns().defer,
     });
     const driver = new VirtioMmioDriver(transport, ram);
     driver.init();

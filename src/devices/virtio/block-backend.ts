@@ -101,21 +101,43 @@ export class MemoryBlockBackend implements BlockBackend {
   }
 }
 
+/**
+ * An image file the VMM opened (and locked) for a disk: the device serves it and closes it through `close`, which
+ * releases the lock with the descriptor. Devices never open or lock images themselves.
+ */
+export interface OpenImageFile {
+  readonly path: string;
+  readonly fd: number;
+  readonly size: number;
+  readonly readOnly: boolean;
+  close(): void;
+}
+
 /** A raw disk image file. Close it (or `using` it) when the VM is done. */
 export class FileBlockBackend implements BlockBackend, Disposable {
   readonly path: string;
   readonly readOnly: boolean;
   readonly size: number;
   #fd: number | undefined;
+  readonly #close: (fd: number) => void;
 
-  private constructor(path: string, fd: number, size: number, readOnly: boolean) {
+  private constructor(path: string, fd: number, size: number, readOnly: boolean, close: (fd: number) => void) {
     this.path = path;
     this.#fd = fd;
     this.size = size;
     this.readOnly = readOnly;
+    this.#close = close;
   }
 
-  /** Open `path` (read-write unless `readOnly`); the disk is the file's current size. */
+  /** Serve an image the VMM opened and locked (src/hal/host/disk-image.ts); `close` hands it back. */
+  static fromOpenFile(file: OpenImageFile): FileBlockBackend {
+    return new FileBlockBackend(file.path, file.fd, file.size, file.readOnly, () => file.close());
+  }
+
+  /**
+   * Open `path` (read-write unless `readOnly`); the disk is the file's current size. Unlocked: for tests and tools.
+   * The VMM opens images through src/hal/host/disk-image.ts (locked, mode checked) and `fromOpenFile`.
+   */
   static open(path: string, options: { readOnly?: boolean } = {}): FileBlockBackend {
     const readOnly = options.readOnly ?? false;
     let fd: number;
@@ -140,7 +162,7 @@ export class FileBlockBackend implements BlockBackend, Disposable {
           0,
         );
       }
-      return new FileBlockBackend(path, fd, stat.size, readOnly);
+      return new FileBlockBackend(path, fd, stat.size, readOnly, closeSync);
     } catch (cause) {
       closeSync(fd);
       if (cause instanceof BlockBackendError) throw cause;
@@ -209,8 +231,9 @@ export class FileBlockBackend implements BlockBackend, Disposable {
 
   close(): void {
     if (this.#fd === undefined) return;
-    closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = undefined;
+    this.#close(fd);
   }
 
   [Symbol.dispose](): void {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { ManualTurns } from "../../../test/support/manual-turns.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { DeviceError } from "../errors.ts";
@@ -14,11 +15,18 @@ import {
 } from "./console.ts";
 import { featureBit, VIRTIO_F_EVENT_IDX, VIRTIO_ID_CONSOLE } from "./constants.ts";
 import { VIRTIO_MMIO_CONFIG, VIRTIO_MMIO_DEVICE_ID, VirtioMmioTransport } from "./mmio-transport.ts";
+import { VIRTQ_DESC_F_NEXT } from "./queue.ts";
+import { CHAIN_COST, QUEUE_TURN_BUDGET } from "./queue-worker.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array | readonly number[]) => new TextDecoder().decode(Uint8Array.from(b));
 
-function setup(options: Partial<VirtioConsoleOptions> = {}, init = true, accept?: (offered: bigint) => bigint) {
+function setup(
+  options: Partial<VirtioConsoleOptions> = {},
+  init = true,
+  accept?: (offered: bigint) => bigint,
+  ramSize = 1 << 20,
+) {
   const out: number[] = [];
   const sinkCalls: Uint8Array[] = [];
   const console = new VirtioConsole({
@@ -28,12 +36,13 @@ function setup(options: Partial<VirtioConsoleOptions> = {}, init = true, accept?
     },
     ...options,
   });
-  const ram = new TestGuestRam(1 << 20);
+  const ram = new TestGuestRam(ramSize);
   const irq = new RecordingIrqLine();
-  const transport = new VirtioMmioTransport({ device: console, memory: ram.memory, irq });
+  const turns = new ManualTurns();
+  const transport = new VirtioMmioTransport({ device: console, memory: ram.memory, irq, deferWork: turns.defer });
   const driver = new VirtioMmioDriver(transport, ram);
   if (init) driver.init(accept === undefined ? {} : { accept });
-  return { console, out, sinkCalls, driver, transport, irq, ram };
+  return { console, out, sinkCalls, driver, transport, irq, ram, turns };
 }
 
 /** Post `count` receive buffers of `size` bytes each (as Linux's `fill_queue` does). */
@@ -214,5 +223,82 @@ describe("virtio-console", () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("virtio-console served in bounded turns (issue 9, item 10)", () => {
+  /** One transmit chain of `count` descriptors, each `length` bytes of the same guest buffer (legal: §2.7.5). */
+  function publishHugeChain(driver: VirtioMmioDriver, ram: TestGuestRam, count: number, length: number): void {
+    const buffer = ram.alloc(length, 8);
+    const q = driver.queue(VIRTIO_CONSOLE_TRANSMITQ);
+    for (let i = 0; i < count; i++) {
+      const last = i === count - 1;
+      q.writeDescriptor(i, { addr: buffer, len: length, flags: last ? 0 : VIRTQ_DESC_F_NEXT, next: last ? 0 : i + 1 });
+    }
+    q.publish(0);
+  }
+
+  test("127 × 32 MiB in one chain: a notification moves one turn's budget, not 4 GiB", () => {
+    const sizes: number[] = [];
+    const { driver, ram, turns, console, transport } = setup(
+      { sink: (b) => sizes.push(b.length) },
+      true,
+      undefined,
+      40 << 20,
+    );
+    publishHugeChain(driver, ram, 127, 32 << 20);
+    driver.notify(VIRTIO_CONSOLE_TRANSMITQ);
+    const sent = () => sizes.reduce((a, b) => a + b, 0);
+    expect(sent()).toBe(QUEUE_TURN_BUDGET - CHAIN_COST);
+    expect(console.stats.txBytes).toBe(sent());
+    // The rest waits for the next turn; notifying again in the same turn adds nothing.
+    expect(turns.pending).toHaveLength(1);
+    driver.notify(VIRTIO_CONSOLE_TRANSMITQ);
+    expect(sent()).toBe(QUEUE_TURN_BUDGET - CHAIN_COST);
+    expect(turns.pending).toHaveLength(1);
+    turns.runTurn();
+    expect(sent()).toBe(2 * QUEUE_TURN_BUDGET - CHAIN_COST);
+    expect(driver.queue(VIRTIO_CONSOLE_TRANSMITQ).takeUsed()).toEqual([]);
+    expect(transport.stats.deferredTurns).toBe(2);
+  });
+
+  test("a chain spread over turns comes back whole, once, with the bytes in order", () => {
+    const chunks: Uint8Array[] = [];
+    const { driver, ram, turns, irq } = setup({ sink: (b) => chunks.push(b) }, true, undefined, 8 << 20);
+    const length = 4 << 20;
+    const pattern = ram.alloc(length, 8);
+    const expected = Uint8Array.from({ length }, (_, i) => (i * 7 + (i >> 12)) & 0xff);
+    ram.memory.write(pattern, expected);
+    const q = driver.queue(VIRTIO_CONSOLE_TRANSMITQ);
+    // 4 MiB readable in two descriptors: many turns' budget.
+    q.writeDescriptor(0, { addr: pattern, len: length / 2, flags: VIRTQ_DESC_F_NEXT, next: 1 });
+    q.writeDescriptor(1, { addr: pattern + length / 2, len: length / 2, flags: 0, next: 0 });
+    q.publish(0);
+    irq.clear();
+    driver.notify(VIRTIO_CONSOLE_TRANSMITQ);
+    expect(irq.level).toBe(false);
+    expect(turns.runAll()).toBe(Math.ceil((length + CHAIN_COST) / QUEUE_TURN_BUDGET) - 1);
+    // The driver hears about the chain once, when it is done.
+    expect(irq.riseCount).toBe(1);
+    expect(q.takeUsed().map((u) => [u.id, u.len])).toEqual([[0, 0]]);
+    const sent = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const chunk of chunks) {
+      sent.set(chunk, at);
+      at += chunk.length;
+    }
+    expect(sent.length).toBe(length);
+    expect(Buffer.compare(sent, expected)).toBe(0);
+  });
+
+  test("a reset while a chain is in flight drops the rest of it: nothing is sent after the reset", () => {
+    const sizes: number[] = [];
+    const { driver, ram, turns } = setup({ sink: (b) => sizes.push(b.length) }, true, undefined, 8 << 20);
+    publishHugeChain(driver, ram, 4, 2 << 20);
+    driver.notify(VIRTIO_CONSOLE_TRANSMITQ);
+    const before = sizes.length;
+    driver.reset();
+    turns.runAll();
+    expect(sizes.length).toBe(before);
   });
 });

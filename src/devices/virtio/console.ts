@@ -3,7 +3,9 @@
  * no VIRTIO_CONSOLE_F_MULTIPORT (so no control queues), no VIRTIO_CONSOLE_F_SIZE.
  *
  * - Output: each chain on the transmitq is read as a byte stream and handed to the sink, then returned with used
- *   length 0 (the device writes nothing into transmit buffers).
+ *   length 0 (the device writes nothing into transmit buffers). A chain may describe up to 4 GiB: it is sent in
+ *   bounded turns (`QueueWorker`), so a flooding guest delays the other VMs by a turn's budget at most, and the
+ *   sink's own backpressure reaches the guest (the VMM stops running a VM whose console is not being read).
  * - Input: the host offers bytes with `enqueueInput`; they wait in a bounded buffer and are copied into the
  *   driver's receive buffers, as many as fit, whenever the driver has buffers posted (on input arrival, and when the
  *   driver notifies the receiveq). A receive buffer is only taken when there is input for it.
@@ -16,8 +18,9 @@
 import { DeviceError } from "../errors.ts";
 import { readConfigBytes } from "./config-space.ts";
 import { featureBit, VIRTIO_ID_CONSOLE } from "./constants.ts";
-import { serveQueue, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
-import { VIRTQ_MAX_SIZE } from "./queue.ts";
+import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
+import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
+import { type ChainWork, finished, QueueWorker } from "./queue-worker.ts";
 
 export const VIRTIO_CONSOLE_F_SIZE = 0;
 export const VIRTIO_CONSOLE_F_MULTIPORT = 1;
@@ -36,7 +39,7 @@ export const VIRTIO_CONSOLE_TRANSMITQ = 1;
 export const VIRTIO_CONSOLE_DEFAULT_QUEUE_SIZE = 128;
 export const VIRTIO_CONSOLE_DEFAULT_INPUT_BUFFER = 4096;
 /** The most bytes handed to the sink in one call (a guest transmit buffer can be up to 4 GiB). */
-const OUTPUT_CHUNK = 0x1_0000;
+const OUTPUT_CHUNK = 0x4000;
 
 export interface VirtioConsoleOptions {
   /** Where the guest's output goes. The array is the sink's to keep. */
@@ -83,6 +86,8 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   #inputHead = 0;
   #inputLength = 0;
   #context: VirtioDeviceContext | undefined;
+  readonly #transmitter = new QueueWorker(VIRTIO_CONSOLE_TRANSMITQ, (chain) => this.#send(chain));
+  readonly #receiver = new QueueWorker(VIRTIO_CONSOLE_RECEIVEQ, (chain) => finished(this.#fill(chain)));
 
   constructor(options: VirtioConsoleOptions) {
     const what = "Cannot create a virtio-console device";
@@ -157,6 +162,8 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   reset(): void {
     this.#context = undefined;
+    this.#transmitter.reset();
+    this.#receiver.reset();
   }
 
   queueNotify(index: number): void {
@@ -167,6 +174,13 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   }
 
   snapshot(): VirtioConsoleState {
+    if (this.#transmitter.busy || this.#receiver.busy) {
+      throw new DeviceError(
+        "virtio-console",
+        "invalid-state",
+        "Cannot snapshot the console: a queue is being served over several turns (take it once the VM is idle)",
+      );
+    }
     const pending: number[] = [];
     for (let i = 0; i < this.#inputLength; i++)
       pending.push(this.#input[(this.#inputHead + i) % this.inputBufferSize] ?? 0);
@@ -190,37 +204,43 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
   // -- queues ----------------------------------------------------------------------------------------------------
 
   #transmit(context: VirtioDeviceContext): void {
-    serveQueue(context, VIRTIO_CONSOLE_TRANSMITQ, (chain) => {
-      for (let done = 0; done < chain.readableLength; ) {
-        const bytes = new Uint8Array(Math.min(OUTPUT_CHUNK, chain.readableLength - done));
+    this.#transmitter.serve(context);
+  }
+
+  /** Send a transmit chain to the sink, as much of it per step as the budget allows. */
+  #send(chain: DescriptorChain): ChainWork {
+    let done = 0;
+    return (budget) => {
+      let spent = 0;
+      while (done < chain.readableLength && spent < budget) {
+        const bytes = new Uint8Array(Math.min(OUTPUT_CHUNK, chain.readableLength - done, budget - spent));
         chain.read(done, bytes);
         done += bytes.length;
+        spent += bytes.length;
         this.stats.txBytes += bytes.length;
         this.#sink(bytes);
       }
-      return 0;
-    });
+      return done === chain.readableLength ? { spent, used: 0 } : { spent };
+    };
   }
 
   #receive(context: VirtioDeviceContext): void {
     const wasFull = !this.canAcceptInput();
-    const ok = serveQueue(
-      context,
-      VIRTIO_CONSOLE_RECEIVEQ,
-      (chain) => {
-        const n = Math.min(this.#inputLength, chain.writableLength);
-        if (n === 0) this.stats.emptyReceiveBuffers++;
-        // The pending bytes may wrap around the end of the ring: at most two pieces.
-        const first = Math.min(n, this.inputBufferSize - this.#inputHead);
-        chain.write(0, this.#input.subarray(this.#inputHead, this.#inputHead + first));
-        if (n > first) chain.write(first, this.#input.subarray(0, n - first));
-        this.#inputHead = (this.#inputHead + n) % this.inputBufferSize;
-        this.#inputLength -= n;
-        this.stats.rxBytes += n;
-        return n;
-      },
-      () => this.#inputLength > 0,
-    );
+    const ok = this.#receiver.serve(context, () => this.#inputLength > 0);
     if (ok && wasFull && this.canAcceptInput()) this.#onInputSpace?.();
+  }
+
+  /** Copy pending input into a receive chain; returns how many bytes it took. */
+  #fill(chain: DescriptorChain): number {
+    const n = Math.min(this.#inputLength, chain.writableLength);
+    if (n === 0) this.stats.emptyReceiveBuffers++;
+    // The pending bytes may wrap around the end of the ring: at most two pieces.
+    const first = Math.min(n, this.inputBufferSize - this.#inputHead);
+    chain.write(0, this.#input.subarray(this.#inputHead, this.#inputHead + first));
+    if (n > first) chain.write(first, this.#input.subarray(0, n - first));
+    this.#inputHead = (this.#inputHead + n) % this.inputBufferSize;
+    this.#inputLength -= n;
+    this.stats.rxBytes += n;
+    return n;
   }
 }

@@ -11,10 +11,13 @@
  * Every device call made on behalf of the guest runs inside the transport's guard: an exception that escapes a
  * device (a bug, or a guest memory fault the checks missed) puts the device in DEVICE_NEEDS_RESET instead of
  * reaching the vCPU loop. Guest misbehaviour the device detects itself is reported with `context.fail(...)`.
+ *
+ * Queues are served in bounded turns (`QueueWorker`): a notification does a bounded amount of work and defers the
+ * rest, so one guest cannot hold the thread that runs every VM.
  */
 
 import type { GuestMemoryAccess } from "../../hal/types.ts";
-import type { DescriptorChain, Virtqueue, VirtqueueError } from "./queue.ts";
+import type { Virtqueue, VirtqueueError } from "./queue.ts";
 
 /** Why a device stopped working until the next reset (DEVICE_NEEDS_RESET). */
 export type VirtioFailure =
@@ -49,6 +52,12 @@ export interface VirtioDeviceContext {
    * (console input arriving, a backend completing) so that they follow the same error path as guest ones.
    */
   kick(index: number): void;
+  /**
+   * Run `task` in a later turn of the VMM's event loop, inside the transport's guard: the rest of a queue's work
+   * once this turn's budget is spent (src/devices/virtio/queue-worker.ts). Dropped when the device is reset or the
+   * VM stops first.
+   */
+  defer(task: () => void): void;
 }
 
 export interface VirtioDevice<State = unknown> {
@@ -78,38 +87,9 @@ export interface VirtioDevice<State = unknown> {
   queueNotify(index: number): void;
   /** Device reset: forget the context and the queues; keep host-side state (backing store, pending host input). */
   reset(): void;
+  /** Counters (requests, bytes, ...), shown with its transport's in the `--trace-exits` summary. */
+  readonly stats?: object;
   /** Device-specific state for snapshots (plain data). */
   snapshot(): State;
   restore(state: State): void;
-}
-
-/**
- * Serve the available chains of queue `index` one by one: `handle` processes a chain and returns how many bytes it
- * wrote into it, the chain goes on the used ring, and the driver is signalled once at the end. A ring that breaks
- * the rules stops the device (`context.fail`, DEVICE_NEEDS_RESET). `more` lets a device stop before the queue is
- * empty (the console's receive side, when it has no input left). Returns false if the device failed.
- */
-export function serveQueue(
-  context: VirtioDeviceContext,
-  index: number,
-  handle: (chain: DescriptorChain) => number,
-  more: () => boolean = () => true,
-): boolean {
-  const queue = context.queues[index];
-  if (queue === undefined) return true;
-  while (more()) {
-    const next = queue.pop();
-    if (next.kind === "empty") break;
-    if (next.kind === "error") {
-      context.fail({ kind: "queue", error: next.error });
-      return false;
-    }
-    const failure = queue.addUsed(next.chain.head, handle(next.chain));
-    if (failure !== undefined) {
-      context.fail({ kind: "queue", error: failure });
-      return false;
-    }
-  }
-  context.signalUsed(index);
-  return true;
 }

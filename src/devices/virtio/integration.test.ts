@@ -5,6 +5,7 @@
  * on a RISC-V virt board: claim at the PLIC, read and acknowledge InterruptStatus, complete at the PLIC.
  */
 import { expect, test } from "bun:test";
+import { ManualTurns } from "../../../test/support/manual-turns.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { Bus } from "../bus.ts";
@@ -43,6 +44,7 @@ test("blk, console and rng on one bus with PLIC interrupts, driven through guest
   const ram = new TestGuestRam(1 << 20);
   const hart = new RecordingIrqLine();
   const plic = new Plic({ sources: 8, contexts: [hart] });
+  const turns = new ManualTurns();
   const bus = new Bus("mmio");
   bus.insert(PLIC_BASE, plic.windowSize, plic);
 
@@ -55,7 +57,12 @@ test("blk, console and rng on one bus with PLIC interrupts, driven through guest
   ];
   const drivers = devices.map((device, i) => {
     const base = VIRTIO_BASE + i * VIRTIO_WINDOW;
-    const transport = new VirtioMmioTransport({ device, memory: ram.memory, irq: plic.sourceLine(1 + i) });
+    const transport = new VirtioMmioTransport({
+      device,
+      memory: ram.memory,
+      irq: plic.sourceLine(1 + i),
+      deferWork: turns.defer,
+    });
     expect(transport.windowSize).toBeLessThanOrEqual(VIRTIO_WINDOW);
     bus.insert(base, VIRTIO_WINDOW, transport);
     // Source priority 1, enabled for context 0.

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { ManualTurns } from "../../../test/support/manual-turns.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { acceptAllBut, TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import type { GuestMemoryAccess } from "../../hal/types.ts";
@@ -48,6 +49,9 @@ import {
   type VirtioMmioOptions,
   VirtioMmioTransport,
 } from "./mmio-transport.ts";
+
+/** For transports that are never activated: nothing is ever deferred. */
+const noTurns = new ManualTurns().defer;
 
 // The VMM's GuestMemory (TestGuestRam.memory) must be usable wherever devices expect GuestMemoryAccess.
 const deviceMemory: (ram: TestGuestRam) => GuestMemoryAccess = (ram) => ram.memory;
@@ -131,14 +135,15 @@ class EchoDevice implements VirtioDevice<{ readonly scratch: number; readonly ec
 }
 
 function setup(
-  options: Partial<Omit<VirtioMmioOptions<unknown>, "device" | "memory" | "irq">> = {},
+  options: Partial<Omit<VirtioMmioOptions<unknown>, "device" | "memory" | "irq" | "deferWork">> = {},
   ram = new TestGuestRam(1 << 18),
 ) {
   const device = new EchoDevice();
   const irq = new RecordingIrqLine();
-  const transport = new VirtioMmioTransport({ device, memory: ram.memory, irq, ...options });
+  const turns = new ManualTurns();
+  const transport = new VirtioMmioTransport({ device, memory: ram.memory, irq, deferWork: turns.defer, ...options });
   const driver = new VirtioMmioDriver(transport, ram);
-  return { device, irq, transport, driver, ram };
+  return { device, irq, transport, driver, ram, turns };
 }
 
 const data = (...bytes: number[]) => ({ writable: false as const, data: Uint8Array.from(bytes) });
@@ -178,16 +183,29 @@ describe("virtio-mmio identity and features", () => {
     const ram = new TestGuestRam(1 << 12);
     const device = new EchoDevice();
     const bad = Object.assign(Object.create(device) as EchoDevice, { features: featureBit(VIRTIO_F_VERSION_1) });
-    expect(() => new VirtioMmioTransport({ device: bad, memory: ram.memory, irq: new RecordingIrqLine() })).toThrow(
-      DeviceError,
-    );
+    expect(
+      () =>
+        new VirtioMmioTransport({ device: bad, memory: ram.memory, irq: new RecordingIrqLine(), deferWork: noTurns }),
+    ).toThrow(DeviceError);
     const noQueues = Object.assign(Object.create(device) as EchoDevice, { queueMaxSizes: [] });
     expect(
-      () => new VirtioMmioTransport({ device: noQueues, memory: ram.memory, irq: new RecordingIrqLine() }),
+      () =>
+        new VirtioMmioTransport({
+          device: noQueues,
+          memory: ram.memory,
+          irq: new RecordingIrqLine(),
+          deferWork: noTurns,
+        }),
     ).toThrow('Cannot create a virtio-mmio transport for "echo": the device has no queues');
     const oddQueue = Object.assign(Object.create(device) as EchoDevice, { queueMaxSizes: [6] });
     expect(
-      () => new VirtioMmioTransport({ device: oddQueue, memory: ram.memory, irq: new RecordingIrqLine() }),
+      () =>
+        new VirtioMmioTransport({
+          device: oddQueue,
+          memory: ram.memory,
+          irq: new RecordingIrqLine(),
+          deferWork: noTurns,
+        }),
     ).toThrow("queue 0 has maximum size 6");
   });
 });
@@ -526,7 +544,7 @@ describe("virtio-mmio snapshot", () => {
 
     const device = new EchoDevice();
     const irq = new RecordingIrqLine();
-    const b = new VirtioMmioTransport({ device, memory: ram.memory, irq });
+    const b = new VirtioMmioTransport({ device, memory: ram.memory, irq, deferWork: new ManualTurns().defer });
     b.restore(state);
     expect(irq.level).toBe(true);
     expect(b.running).toBe(true);

@@ -120,6 +120,11 @@ export interface VirtioMmioOptions<State> {
   readonly memory: GuestMemoryAccess;
   /** The interrupt output (level: high while InterruptStatus != 0). */
   readonly irq: IrqLine;
+  /**
+   * Run a task in a later turn of the VMM's event loop (the VM's deferred work): how a device continues a queue
+   * whose turn budget is spent. The VMM drops pending tasks when the VM stops.
+   */
+  readonly deferWork: (task: () => void) => void;
   /** VendorID register value. Default `VIRTIO_MMIO_VENDOR_ID_AXVISOR`. */
   readonly vendorId?: number;
   /** Offer VIRTIO_F_INDIRECT_DESC. Default true. */
@@ -141,6 +146,8 @@ export interface VirtioMmioStats extends DeviceStats {
   refusedFeatures: number;
   /** Entries into DEVICE_NEEDS_RESET. */
   deviceErrors: number;
+  /** Queue work continued in a later turn because a turn's budget was spent. */
+  deferredTurns: number;
 }
 
 export interface VirtioMmioState<DeviceState> {
@@ -159,7 +166,7 @@ export interface VirtioMmioState<DeviceState> {
 }
 
 /** The window a transport for `device` needs: registers, then the config space, rounded up to 0x100. */
-export function virtioMmioWindowSize(configSize: number): number {
+function virtioMmioWindowSize(configSize: number): number {
   return Math.max(VIRTIO_MMIO_MIN_WINDOW, Math.ceil((VIRTIO_MMIO_CONFIG + configSize) / 0x100) * 0x100);
 }
 
@@ -179,10 +186,12 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     resets: 0,
     refusedFeatures: 0,
     deviceErrors: 0,
+    deferredTurns: 0,
   };
 
   readonly #memory: GuestMemoryAccess;
   readonly #irq: IrqLine;
+  readonly #deferWork: (task: () => void) => void;
   readonly #queues: readonly Virtqueue[];
 
   #status = 0;
@@ -239,6 +248,7 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     this.windowSize = virtioMmioWindowSize(device.configSize);
     this.#memory = options.memory;
     this.#irq = options.irq;
+    this.#deferWork = options.deferWork;
     this.#queues = device.queueMaxSizes.map((max, i) => {
       try {
         return new Virtqueue(i, max);
@@ -696,6 +706,13 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
       kick: (index) => {
         if (!current() || !this.running || this.#queues[index]?.active !== true) return;
         this.#guard(() => this.device.queueNotify(index));
+      },
+      defer: (task) => {
+        this.stats.deferredTurns++;
+        this.#deferWork(() => {
+          // A reset (or a new activation) since makes the task stale: the device has forgotten that work.
+          if (current() && this.running) this.#guard(task);
+        });
       },
     };
   }

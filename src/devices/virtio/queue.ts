@@ -74,7 +74,7 @@ export function usedRingSize(queueSize: number): number {
   return 6 + VIRTQ_USED_ELEM_SIZE * queueSize;
 }
 
-export function isValidQueueSize(size: number, maxSize: number): boolean {
+function isValidQueueSize(size: number, maxSize: number): boolean {
   return Number.isInteger(size) && size >= 1 && size <= maxSize && (size & (size - 1)) === 0;
 }
 

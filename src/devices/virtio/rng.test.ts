@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { ManualTurns } from "../../../test/support/manual-turns.ts";
 import { RecordingIrqLine } from "../../../test/support/recording-irq-line.ts";
 import { TestGuestRam, VirtioMmioDriver } from "../../../test/support/virtio-driver.ts";
 import { DeviceError } from "../errors.ts";
@@ -10,10 +11,11 @@ function setup(options: VirtioRngOptions = {}) {
   const rng = new VirtioRng(options);
   const ram = new TestGuestRam(1 << 20);
   const irq = new RecordingIrqLine();
-  const transport = new VirtioMmioTransport({ device: rng, memory: ram.memory, irq });
+  const turns = new ManualTurns();
+  const transport = new VirtioMmioTransport({ device: rng, memory: ram.memory, irq, deferWork: turns.defer });
   const driver = new VirtioMmioDriver(transport, ram);
   driver.init();
-  return { rng, driver, irq, transport };
+  return { rng, driver, irq, transport, turns };
 }
 
 describe("virtio-rng", () => {
@@ -74,5 +76,19 @@ describe("virtio-rng", () => {
   test("bad options are configuration errors", () => {
     expect(() => new VirtioRng({ queueSize: 0 })).toThrow(DeviceError);
     expect(() => new VirtioRng({ maxBytesPerRequest: 0 })).toThrow("maxBytesPerRequest 0 is not in 1..16 MiB");
+  });
+});
+
+describe("virtio-rng served in bounded turns (issue 9, item 10)", () => {
+  test("a queue full of maximal requests fills one turn's budget per turn; every request is filled in the end", () => {
+    const { driver, rng, turns } = setup();
+    const q = driver.queue(VIRTIO_RNG_REQUESTQ);
+    for (let i = 0; i < 8; i++) q.add([{ writable: true, length: 0x1_0000 }]);
+    driver.notify(VIRTIO_RNG_REQUESTQ);
+    // One 64 KiB request spends the 64 KiB budget; the other seven wait for later turns.
+    expect(q.takeUsed()).toHaveLength(1);
+    expect(turns.runAll()).toBe(7);
+    expect(q.takeUsed().map((u) => u.len)).toEqual(Array.from({ length: 7 }, () => 0x1_0000));
+    expect(rng.stats.bytes).toBe(8 * 0x1_0000);
   });
 });

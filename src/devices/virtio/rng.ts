@@ -10,8 +10,9 @@
 
 import { DeviceError } from "../errors.ts";
 import { VIRTIO_ID_ENTROPY } from "./constants.ts";
-import { serveQueue, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
-import { VIRTQ_MAX_SIZE } from "./queue.ts";
+import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
+import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
+import { finished, QueueWorker } from "./queue-worker.ts";
 
 export const VIRTIO_RNG_REQUESTQ = 0;
 export const VIRTIO_RNG_DEFAULT_QUEUE_SIZE = 64;
@@ -56,6 +57,7 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
   readonly #random: (dest: Uint8Array) => void;
   readonly #buffer: Uint8Array;
   #context: VirtioDeviceContext | undefined;
+  readonly #requests = new QueueWorker(VIRTIO_RNG_REQUESTQ, (chain) => finished(this.#fill(chain)));
 
   constructor(options: VirtioRngOptions = {}) {
     const what = "Cannot create a virtio-rng device";
@@ -100,24 +102,28 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
 
   reset(): void {
     this.#context = undefined;
+    this.#requests.reset();
   }
 
   queueNotify(index: number): void {
     const context = this.#context;
     if (context === undefined || index !== VIRTIO_RNG_REQUESTQ) return;
-    serveQueue(context, index, (chain) => {
-      this.stats.requests++;
-      const n = Math.min(chain.writableLength, this.maxBytesPerRequest);
-      if (n === 0) {
-        this.stats.emptyRequests++;
-      } else {
-        const bytes = this.#buffer.subarray(0, n);
-        this.#random(bytes);
-        chain.write(0, bytes);
-        this.stats.bytes += n;
-      }
-      return n;
-    });
+    this.#requests.serve(context);
+  }
+
+  /** Fill one request (capped, so one step is bounded); returns the bytes placed. */
+  #fill(chain: DescriptorChain): number {
+    this.stats.requests++;
+    const n = Math.min(chain.writableLength, this.maxBytesPerRequest);
+    if (n === 0) {
+      this.stats.emptyRequests++;
+      return 0;
+    }
+    const bytes = this.#buffer.subarray(0, n);
+    this.#random(bytes);
+    chain.write(0, bytes);
+    this.stats.bytes += n;
+    return n;
   }
 
   snapshot(): VirtioRngState {

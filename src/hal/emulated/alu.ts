@@ -8,7 +8,7 @@
  * are only acceptable off the hot path).
  */
 
-import { TWO_POW_32 } from "./constants.ts";
+import { TWO_POW_32 } from "./split64.ts";
 
 export const out = new Int32Array(2);
 

@@ -11,13 +11,14 @@
  *   end, or at MAX_BLOCK_INSNS.
  */
 
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import * as D from "./decode.ts";
 import { decode16, decode32, type Insn } from "./decode.ts";
 
 export const MAX_BLOCK_INSNS = 64;
 
 // The packed slot word: op (7 bits; decoder OP_* or an engine code below), rd, rs1, rs2, length, decoded.
-export const SLOTS_PER_PAGE = 2048;
+export const SLOTS_PER_PAGE = PAGE_SIZE / 2;
 export const SLOT_OP_MASK = 0x7f;
 export const SLOT_RD_SHIFT = 7;
 export const SLOT_RS1_SHIFT = 12;
@@ -112,11 +113,11 @@ export function endsBlock(op: number): boolean {
 export function buildBlock(view: DataView, base: number, pageOffset: number): Block | undefined {
   const insns: Insn[] = [];
   let off = pageOffset;
-  while (insns.length < MAX_BLOCK_INSNS && off < 4096) {
+  while (insns.length < MAX_BLOCK_INSNS && off < PAGE_SIZE) {
     const low = view.getUint16((base + off) | 0, true);
     let insn: Insn;
     if ((low & 3) === 3) {
-      if (off + 4 > 4096) break; // straddles the page end: leave it to the uncached path
+      if (off + 4 > PAGE_SIZE) break; // straddles the page end: leave it to the uncached path
       insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
     } else {
       insn = decode16(low);

@@ -1,7 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import {
+  encodeI,
+  encodeR,
+  encodeS,
+  OPC_LOAD,
+  OPC_LOAD_FP,
+  OPC_OP,
+  OPC_OP_IMM,
+  OPC_STORE,
+} from "../../arch/riscv64/isa.ts";
 import * as D from "./decode.ts";
-import { encodeI, encodeR, encodeS, OPC_LOAD, OPC_LOAD_FP, OPC_OP, OPC_OP_IMM, OPC_STORE } from "./encode.ts";
 
 describe("decode32", () => {
   test("fields and sign-extended immediates", () => {

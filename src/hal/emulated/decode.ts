@@ -9,12 +9,31 @@
  */
 
 import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_LR,
+  AMO_MAX,
+  AMO_MAXU,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SC,
+  AMO_SWAP,
+  AMO_XOR,
   encodeB,
   encodeI,
   encodeJ,
   encodeR,
   encodeS,
   encodeU,
+  FUNCT7_HFENCE_GVMA,
+  FUNCT7_HFENCE_VVMA,
+  FUNCT7_SFENCE_VMA,
+  INSN_EBREAK,
+  INSN_ECALL,
+  INSN_MRET,
+  INSN_SRET,
+  INSN_WFI,
   OPC_AMO,
   OPC_AUIPC,
   OPC_BRANCH,
@@ -36,7 +55,8 @@ import {
   OPC_STORE,
   OPC_STORE_FP,
   OPC_SYSTEM,
-} from "./encode.ts";
+  OPCODE_MASK,
+} from "../../arch/riscv64/isa.ts";
 
 // Operation numbers. Grouped so that the executor's switch is dense.
 export const OP_ILLEGAL = 0;
@@ -133,19 +153,6 @@ export const OP_FSD = 86;
 export const OP_FP = 87;
 export const OP_COUNT = 88;
 
-// AMO funct5 values.
-export const AMO_ADD = 0x00;
-export const AMO_SWAP = 0x01;
-export const AMO_LR = 0x02;
-export const AMO_SC = 0x03;
-export const AMO_XOR = 0x04;
-export const AMO_OR = 0x08;
-export const AMO_AND = 0x0c;
-export const AMO_MIN = 0x10;
-export const AMO_MAX = 0x14;
-export const AMO_MINU = 0x18;
-export const AMO_MAXU = 0x1c;
-
 // Hypervisor load/store kinds (in `aux`): width in bytes | flags.
 export const HYP_UNSIGNED = 0x10;
 export const HYP_EXEC = 0x20;
@@ -189,7 +196,7 @@ function at<T>(table: readonly T[], index: number, fallback: T): T {
 /** Decode a 32-bit instruction word (bits 1:0 must be 11). `len`/`raw` describe what was fetched. */
 export function decode32(word: number, len = 4, raw = word): Insn {
   const bits = word >>> 0;
-  const opcode = bits & 0x7f;
+  const opcode = bits & OPCODE_MASK;
   const rd = (bits >>> 7) & 31;
   const funct3 = (bits >>> 12) & 7;
   const rs1 = (bits >>> 15) & 31;
@@ -353,22 +360,22 @@ function decodeSystem(
   if (funct3 === 0) {
     if (rd !== 0) return illegal(raw, len);
     switch (bits) {
-      case 0x00000073:
+      case INSN_ECALL:
         return make(OP_ECALL, 0);
-      case 0x00100073:
+      case INSN_EBREAK:
         return make(OP_EBREAK, 0);
-      case 0x10200073:
+      case INSN_SRET:
         return make(OP_SRET, 0);
-      case 0x30200073:
+      case INSN_MRET:
         return make(OP_MRET, 0);
-      case 0x10500073:
+      case INSN_WFI:
         return make(OP_WFI, 0);
       default:
         break;
     }
-    if (funct7 === 0x09) return make(OP_SFENCE_VMA, 0);
-    if (funct7 === 0x11) return make(OP_HFENCE_VVMA, 0);
-    if (funct7 === 0x31) return make(OP_HFENCE_GVMA, 0);
+    if (funct7 === FUNCT7_SFENCE_VMA) return make(OP_SFENCE_VMA, 0);
+    if (funct7 === FUNCT7_HFENCE_VVMA) return make(OP_HFENCE_VVMA, 0);
+    if (funct7 === FUNCT7_HFENCE_GVMA) return make(OP_HFENCE_GVMA, 0);
     return illegal(raw, len);
   }
   if (funct3 === 4) {
@@ -551,7 +558,7 @@ export function expandCompressed(parcel: number): number {
           return encodeR(OPC_OP, rd, 0, 0, rs2, 0); // C.MV
         }
         if (rs2 === 0) {
-          if (rd === 0) return 0x00100073; // C.EBREAK
+          if (rd === 0) return INSN_EBREAK; // C.EBREAK
           return encodeI(OPC_JALR, 1, 0, rd, 0); // C.JALR
         }
         return encodeR(OPC_OP, rd, 0, rd, rs2, 0); // C.ADD

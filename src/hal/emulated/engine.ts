@@ -14,14 +14,17 @@
  * loop cannot spin forever) is used up.
  */
 
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { buildBlock, SLOT_COMPILED, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { PAGE_SIZE } from "./constants.ts";
 import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
 import { EXEC_TRAP, type Hart, STOP_KICK, STOP_NONE } from "./hart.ts";
 import { interpret } from "./interp.ts";
+import { takeInterrupt } from "./interrupts.ts";
 import { compileBlock } from "./jit.ts";
+import { fetchInstruction, translateFetch } from "./memory-slow.ts";
 import type { CodePage } from "./phys-memory.ts";
+import { timeNow, updateTimers } from "./timers.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
@@ -77,7 +80,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 
 /** Fetch, decode and execute one instruction without the decode caches. Returns 1 if it retired. */
 export function stepReference(h: Hart): number {
-  const word = h.fetchInstruction(h.pc);
+  const word = fetchInstruction(h, h.pc);
   if (word < 0) return 0;
   const r = execute(h, decode(word));
   if (r === EXEC_TRAP) return 0;
@@ -89,7 +92,7 @@ export function stepReference(h: Hart): number {
 function boundary(h: Hart): boolean {
   if (h.irqDirty) {
     h.irqDirty = false;
-    h.takeInterrupt();
+    takeInterrupt(h);
     if (h.stop !== STOP_NONE) return false;
   }
   if (h.kickRequested) {
@@ -100,7 +103,7 @@ function boundary(h: Hart): boolean {
   if (h.icount >= h.nextTimerCheck) {
     h.nextTimerCheck = h.icount + TIMER_CHECK_INTERVAL;
     updateCodeChurn(h);
-    h.updateTimers(h.timeNow());
+    updateTimers(h, timeNow(h));
     if (h.irqDirty) return boundary(h);
   }
   return true;
@@ -139,7 +142,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     const set = h.itlb;
     const i = (pc >>> 12) & TLB_MASK;
     const pageOff = pc & (PAGE_SIZE - 1);
-    if (set.xtag[i] !== pc - pageOff && h.translateFetch(pc) < 0) {
+    if (set.xtag[i] !== pc - pageOff && translateFetch(h, pc) < 0) {
       steps++;
       continue;
     }

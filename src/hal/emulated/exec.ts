@@ -8,50 +8,77 @@
  * Returns EXEC_NEXT / EXEC_END when the instruction retired, EXEC_TRAP when it did not.
  */
 
-import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import {
+  CSR_MIP,
+  HSTATUS_HU,
+  HSTATUS_VTSR,
+  HSTATUS_VTVM,
+  HSTATUS_VTW,
+  MSTATUS_TSR,
+  MSTATUS_TVM,
+  MSTATUS_TW,
+} from "../../arch/riscv64/csr.ts";
+import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_LR,
+  AMO_MAX,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SC,
+  AMO_SWAP,
+  AMO_XOR,
+  OPC_AMO,
+  OPC_LOAD,
+  OPC_LOAD_FP,
+  OPC_STORE,
+  OPC_STORE_FP,
+  OPC_SYSTEM,
+  OPCODE_MASK,
+  TINST_32_BIT,
+} from "../../arch/riscv64/isa.ts";
 import {
   CAUSE_BREAKPOINT,
-  CAUSE_ILLEGAL_INSTRUCTION,
   CAUSE_MACHINE_ECALL,
   CAUSE_MISALIGNED_LOAD,
   CAUSE_MISALIGNED_STORE,
   CAUSE_SUPERVISOR_ECALL,
   CAUSE_USER_ECALL,
   CAUSE_VIRTUAL_SUPERVISOR_ECALL,
-  CSR_MIP,
-  HSTATUS_HU,
-  HSTATUS_VTSR,
-  HSTATUS_VTVM,
-  HSTATUS_VTW,
   MIP_SEIP,
-  MSTATUS_TSR,
-  MSTATUS_TVM,
-  MSTATUS_TW,
   PRV_M,
   PRV_S,
   PRV_U,
-  TWO_POW_32,
-} from "./constants.ts";
+} from "../../arch/riscv64/traps.ts";
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { csrCheck, substitute } from "./csr-access.ts";
+import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
-import { ACCESS_READ, ACCESS_WRITE, EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { wakeupPending } from "./interrupts.ts";
+import { atomicAddress, hypervisorAddress, loadSlow, physRead, physWrite, storeSlow } from "./memory-slow.ts";
+import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
+import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
+import { illegal, mret, raise, sret, virtualInstruction, vsret } from "./trap.ts";
 
 /** The transformed instruction (htinst/mtinst) of a load, store, AMO or HLV/HSV, per the H extension. */
 export function transformedInstruction(insn: Insn): number {
   const bits = insn.bits;
-  const opcode = bits & 0x7f;
+  const opcode = bits & OPCODE_MASK;
   let t: number;
-  if (opcode === 0x03 || opcode === 0x07)
+  if (opcode === OPC_LOAD || opcode === OPC_LOAD_FP)
     t = bits & 0x00007fff; // loads: opcode, rd, funct3
-  else if (opcode === 0x23 || opcode === 0x27)
+  else if (opcode === OPC_STORE || opcode === OPC_STORE_FP)
     t = bits & 0x01f0707f; // stores: opcode, funct3, rs2
-  else if (opcode === 0x2f || opcode === 0x73)
+  else if (opcode === OPC_AMO || opcode === OPC_SYSTEM)
     t = bits & ~(31 << 15); // AMO, HLV/HSV: all but rs1
   else return 0;
   // A compressed instruction is reported as its 32-bit expansion with bit 1 cleared.
-  return (insn.len === 2 ? t & ~2 : t) >>> 0;
+  return (insn.len === 2 ? t & ~TINST_32_BIT : t) >>> 0;
 }
 
 function setReg(h: Hart, rd: number, lo: number, hi: number): void {
@@ -147,7 +174,7 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
       }
     }
   }
-  const v = h.loadSlow(a, width, transformedInstruction(d), d.len);
+  const v = loadSlow(h, a, width, transformedInstruction(d), d.len);
   return h.loadOk ? v : undefined;
 }
 
@@ -176,7 +203,7 @@ function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Ins
       }
     }
   }
-  return h.storeSlow(a, width, lo, hi, transformedInstruction(d), d.len);
+  return storeSlow(h, a, width, lo, hi, transformedInstruction(d), d.len);
 }
 
 /** Execute one decoded instruction. */
@@ -417,20 +444,20 @@ export function execute(h: Hart, d: Insn): number {
             : h.virt
               ? CAUSE_VIRTUAL_SUPERVISOR_ECALL
               : CAUSE_SUPERVISOR_ECALL;
-      h.raise(cause, 0);
+      raise(h, cause, 0);
       return EXEC_TRAP;
     }
     case D.OP_EBREAK:
-      h.raise(CAUSE_BREAKPOINT, h.pc, 0, 0, h.virt);
+      raise(h, CAUSE_BREAKPOINT, h.pc, 0, 0, h.virt);
       return EXEC_TRAP;
     case D.OP_SRET:
       return execSret(h, d);
     case D.OP_MRET:
       if (h.priv !== PRV_M) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
-      h.mret();
+      mret(h);
       return EXEC_END;
     case D.OP_WFI:
       return execWfi(h, d);
@@ -438,7 +465,7 @@ export function execute(h: Hart, d: Insn): number {
       if (h.priv === PRV_U) return privilegeFault(h, d);
       if (h.virt) {
         if ((h.hstatus & HSTATUS_VTVM) !== 0) {
-          h.virtualInstruction(d.raw);
+          virtualInstruction(h, d.raw);
           return EXEC_TRAP;
         }
         if (rs1 === 0) {
@@ -447,7 +474,7 @@ export function execute(h: Hart, d: Insn): number {
         } else h.flushVa(a1hi * TWO_POW_32 + (a1lo >>> 0), true);
       } else {
         if (h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0) {
-          h.illegal(d.raw);
+          illegal(h, d.raw);
           return EXEC_TRAP;
         }
         // SFENCE.VMA affects the current virtualization level: the S/U contexts (M-mode MPRV uses them too).
@@ -461,11 +488,11 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_HFENCE_VVMA:
     case D.OP_HFENCE_GVMA:
       if (h.virt) {
-        h.virtualInstruction(d.raw);
+        virtualInstruction(h, d.raw);
         return EXEC_TRAP;
       }
       if (h.priv === PRV_U || (d.op === D.OP_HFENCE_GVMA && h.priv === PRV_S && (h.mstatus & MSTATUS_TVM) !== 0)) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       if (d.op === D.OP_HFENCE_GVMA || rs1 === 0) h.stats.flushesHfence++;
@@ -490,7 +517,7 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_FLW:
     case D.OP_FLD: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const width = d.op === D.OP_FLW ? 4 : 8;
@@ -506,7 +533,7 @@ export function execute(h: Hart, d: Insn): number {
     case D.OP_FSW:
     case D.OP_FSD: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const bits = h.fp.bits;
@@ -518,20 +545,20 @@ export function execute(h: Hart, d: Insn): number {
     }
     case D.OP_FP: {
       if (h.fpOff()) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       const fp = h.fp;
       fp.lastWroteState = false;
       if (execFp(d.bits, fp, xlo, xhi) === FP_ILLEGAL) {
-        h.illegal(d.raw);
+        illegal(h, d.raw);
         return EXEC_TRAP;
       }
       if (fp.lastWroteState) h.markFpDirty();
       break;
     }
     default:
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
   }
   h.pc += d.len;
@@ -542,8 +569,8 @@ const LOAD_WIDTH = [1, 2, 4, 8, 1, 2, 4] as const;
 
 /** U-mode (illegal) or VU-mode (virtual instruction) attempting a supervisor instruction. */
 function privilegeFault(h: Hart, d: Insn): number {
-  if (h.virt) h.virtualInstruction(d.raw);
-  else h.illegal(d.raw);
+  if (h.virt) virtualInstruction(h, d.raw);
+  else illegal(h, d.raw);
   return EXEC_TRAP;
 }
 
@@ -551,17 +578,17 @@ function execSret(h: Hart, d: Insn): number {
   if (h.priv === PRV_U) return privilegeFault(h, d);
   if (h.virt) {
     if ((h.hstatus & HSTATUS_VTSR) !== 0) {
-      h.virtualInstruction(d.raw);
+      virtualInstruction(h, d.raw);
       return EXEC_TRAP;
     }
-    h.vsret();
+    vsret(h);
     return EXEC_END;
   }
   if (h.priv === PRV_S && (h.mstatus & MSTATUS_TSR) !== 0) {
-    h.illegal(d.raw);
+    illegal(h, d.raw);
     return EXEC_TRAP;
   }
-  h.sret();
+  sret(h);
   return EXEC_END;
 }
 
@@ -569,24 +596,24 @@ function execWfi(h: Hart, d: Insn): number {
   if (h.priv !== PRV_M) {
     // TW = 1 makes WFI below M illegal (it takes precedence over VTW).
     if ((h.mstatus & MSTATUS_TW) !== 0) {
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
     }
     if (h.virt) {
       // VU-mode always, VS-mode when VTW = 1: the hypervisor decides (our choice: never complete in time).
       if (h.priv === PRV_U || (h.hstatus & HSTATUS_VTW) !== 0) {
-        h.virtualInstruction(d.raw);
+        virtualInstruction(h, d.raw);
         return EXEC_TRAP;
       }
     } else if (h.priv === PRV_U) {
       // This hart chooses not to let U-mode wait: WFI in U-mode raises illegal instruction (spec permits).
-      h.illegal(d.raw);
+      illegal(h, d.raw);
       return EXEC_TRAP;
     }
   }
   h.pc += d.len;
   // Wait only when nothing is pending; a hypervisor-mode hart never halts on its own (VTW does that).
-  if (!h.wakeupPending() && !h.hostTraps) h.stop = STOP_HALT;
+  if (!wakeupPending(h) && !h.hostTraps) h.stop = STOP_HALT;
   return EXEC_END;
 }
 
@@ -597,15 +624,15 @@ export function execCsr(h: Hart, d: Insn): number {
   const isImm = op >= D.OP_CSRRWI;
   const kind = isImm ? op - D.OP_CSRRWI : op - D.OP_CSRRW; // 0 = RW, 1 = RS, 2 = RC
   const writes = kind === 0 || d.rs1 !== 0;
-  const fault = h.csrCheck(csr, writes);
+  const fault = csrCheck(h, csr, writes);
   if (fault !== 0) {
-    h.raise(fault, d.raw);
+    raise(h, fault, d.raw);
     return EXEC_TRAP;
   }
-  const target = h.substitute(csr);
+  const target = substitute(h, csr);
   const srcLo = isImm ? d.rs1 : (h.xlo[d.rs1] ?? 0);
   const srcHi = isImm ? 0 : (h.xhi[d.rs1] ?? 0);
-  h.csrRead(target);
+  csrRead(h, target);
   const oldLo = h.csrLo;
   const oldHi = h.csrHi;
   if (writes) {
@@ -623,7 +650,7 @@ export function execCsr(h: Hart, d: Insn): number {
       lo = baseLo & ~srcLo;
       hi = oldHi & ~srcHi;
     }
-    h.csrWrite(target, lo, hi);
+    csrWrite(h, target, lo, hi);
   }
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
@@ -636,13 +663,13 @@ function execAmo(h: Hart, d: Insn): number {
   const funct5 = d.aux;
   const va = regNum(h, d.rs1);
   const tinst = transformedInstruction(d);
-  const isLr = funct5 === D.AMO_LR;
-  const pa = h.atomicAddress(va, width, isLr, tinst);
+  const isLr = funct5 === AMO_LR;
+  const pa = atomicAddress(h, va, width, isLr, tinst);
   if (pa < 0) return EXEC_TRAP;
   const srcLo = h.xlo[d.rs2] ?? 0;
   const srcHi = h.xhi[d.rs2] ?? 0;
   if (isLr) {
-    const lo = h.physRead(pa, width);
+    const lo = physRead(h, pa, width);
     const hi = width === 4 ? lo >> 31 : h.ldHi;
     h.reservationValid = true;
     h.reservationAddr = pa;
@@ -650,18 +677,18 @@ function execAmo(h: Hart, d: Insn): number {
     h.pc += d.len;
     return EXEC_NEXT;
   }
-  if (funct5 === D.AMO_SC) {
+  if (funct5 === AMO_SC) {
     const ok = h.reservationValid && h.reservationAddr === pa;
     h.reservationValid = false;
-    if (ok) h.physWrite(pa, width, srcLo, srcHi);
+    if (ok) physWrite(h, pa, width, srcLo, srcHi);
     setReg(h, d.rd, ok ? 0 : 1, 0);
     h.pc += d.len;
     return EXEC_NEXT;
   }
-  const oldLo = h.physRead(pa, width);
+  const oldLo = physRead(h, pa, width);
   const oldHi = width === 4 ? oldLo >> 31 : h.ldHi;
   amoResult(funct5, width, oldLo, oldHi, srcLo, srcHi);
-  h.physWrite(pa, width, out[0] ?? 0, out[1] ?? 0);
+  physWrite(h, pa, width, out[0] ?? 0, out[1] ?? 0);
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
   return EXEC_NEXT;
@@ -684,28 +711,28 @@ export function amoResult(
   if (width === 4) {
     hi = 0;
     switch (funct5) {
-      case D.AMO_SWAP:
+      case AMO_SWAP:
         lo = srcLo;
         break;
-      case D.AMO_ADD:
+      case AMO_ADD:
         lo = (oldLo + srcLo) | 0;
         break;
-      case D.AMO_XOR:
+      case AMO_XOR:
         lo = oldLo ^ srcLo;
         break;
-      case D.AMO_AND:
+      case AMO_AND:
         lo = oldLo & srcLo;
         break;
-      case D.AMO_OR:
+      case AMO_OR:
         lo = oldLo | srcLo;
         break;
-      case D.AMO_MIN:
+      case AMO_MIN:
         lo = Math.min(oldLo, srcLo);
         break;
-      case D.AMO_MAX:
+      case AMO_MAX:
         lo = Math.max(oldLo, srcLo);
         break;
-      case D.AMO_MINU:
+      case AMO_MINU:
         lo = oldLo >>> 0 < srcLo >>> 0 ? oldLo : srcLo;
         break;
       default:
@@ -714,39 +741,39 @@ export function amoResult(
     }
   } else {
     switch (funct5) {
-      case D.AMO_SWAP:
+      case AMO_SWAP:
         lo = srcLo;
         hi = srcHi;
         break;
-      case D.AMO_ADD:
+      case AMO_ADD:
         lo = (oldLo + srcLo) | 0;
         hi = (oldHi + srcHi + (lo >>> 0 < oldLo >>> 0 ? 1 : 0)) | 0;
         break;
-      case D.AMO_XOR:
+      case AMO_XOR:
         lo = oldLo ^ srcLo;
         hi = oldHi ^ srcHi;
         break;
-      case D.AMO_AND:
+      case AMO_AND:
         lo = oldLo & srcLo;
         hi = oldHi & srcHi;
         break;
-      case D.AMO_OR:
+      case AMO_OR:
         lo = oldLo | srcLo;
         hi = oldHi | srcHi;
         break;
-      case D.AMO_MIN: {
+      case AMO_MIN: {
         const takeOld = lt(oldLo, oldHi, srcLo, srcHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
         break;
       }
-      case D.AMO_MAX: {
+      case AMO_MAX: {
         const takeOld = lt(srcLo, srcHi, oldLo, oldHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
         break;
       }
-      case D.AMO_MINU: {
+      case AMO_MINU: {
         const takeOld = ltu(oldLo, oldHi, srcLo, srcHi);
         lo = takeOld ? oldLo : srcLo;
         hi = takeOld ? oldHi : srcHi;
@@ -766,11 +793,11 @@ export function amoResult(
 
 function execHypervisorAccess(h: Hart, d: Insn): number {
   if (h.virt) {
-    h.virtualInstruction(d.raw);
+    virtualInstruction(h, d.raw);
     return EXEC_TRAP;
   }
   if (h.priv === PRV_U && (h.hstatus & HSTATUS_HU) === 0) {
-    h.illegal(d.raw);
+    illegal(h, d.raw);
     return EXEC_TRAP;
   }
   const width = d.aux & 0xf;
@@ -779,15 +806,15 @@ function execHypervisorAccess(h: Hart, d: Insn): number {
   const isStore = d.op === D.OP_HSV;
   // Misaligned hypervisor loads/stores raise address-misaligned (this hart's choice for HLV/HSV).
   if (va - Math.floor(va / width) * width !== 0) {
-    h.raise(isStore ? CAUSE_MISALIGNED_STORE : CAUSE_MISALIGNED_LOAD, va, 0, 0, true);
+    raise(h, isStore ? CAUSE_MISALIGNED_STORE : CAUSE_MISALIGNED_LOAD, va, 0, 0, true);
     return EXEC_TRAP;
   }
-  const pa = h.hypervisorAddress(va, isStore ? ACCESS_WRITE : ACCESS_READ, (d.aux & D.HYP_EXEC) !== 0, tinst);
+  const pa = hypervisorAddress(h, va, isStore ? ACCESS_WRITE : ACCESS_READ, (d.aux & D.HYP_EXEC) !== 0, tinst);
   if (pa < 0) return EXEC_TRAP;
   if (isStore) {
-    h.physWrite(pa, width, h.xlo[d.rs2] ?? 0, h.xhi[d.rs2] ?? 0);
+    physWrite(h, pa, width, h.xlo[d.rs2] ?? 0, h.xhi[d.rs2] ?? 0);
   } else {
-    const v = h.physRead(pa, width);
+    const v = physRead(h, pa, width);
     const unsigned = (d.aux & D.HYP_UNSIGNED) !== 0;
     if (width === 8) setReg(h, d.rd, v, h.ldHi);
     else if (unsigned) setReg(h, d.rd, v, 0);
@@ -797,5 +824,3 @@ function execHypervisorAccess(h: Hart, d: Insn): number {
   h.pc += d.len;
   return EXEC_NEXT;
 }
-
-export { CAUSE_ILLEGAL_INSTRUCTION, PRV_S };

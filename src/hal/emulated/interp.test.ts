@@ -1,14 +1,11 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import * as D from "./decode.ts";
-import { INTERP_CASE_LITERALS } from "./interp.ts";
 
 test("every literal case label of the fast interpreter matches the decoder's operation number", () => {
   const ops = D as unknown as Record<string, unknown>;
-  for (const [name, literal] of Object.entries(INTERP_CASE_LITERALS)) {
-    expect({ name, value: ops[name] }).toEqual({ name, value: literal });
-  }
-  // And the source itself uses exactly these literals with these names.
+  // The interpreter's switch uses numeric literals (for JavaScriptCore's jump table) with the decoder's name in a
+  // comment beside each: each literal must be that name's operation number.
   const source = readFileSync(new URL("./interp.ts", import.meta.url), "utf8");
   const labels = [...source.matchAll(/case (\d+): (?:\{\s*)?\/\/ (OP_\w+)/g)].map((m) => [m[2], Number(m[1])]);
   expect(labels.length).toBeGreaterThan(30);

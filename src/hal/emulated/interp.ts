@@ -17,16 +17,17 @@
  * constants.
  */
 
+import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { AMO_LR, AMO_SC, decode16, decode32, type Insn } from "./decode.ts";
+import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
+import { loadSlow, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
-
-const TWO_POW_32 = 4294967296;
-const PAGE_SIZE = 4096;
 
 /**
  * Decode the instruction at `off` of a page (its bytes at `base` in `view`) into slot `off >> 1` of `code`, and
@@ -251,7 +252,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
-          v = h.loadSlow(hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
+          v = loadSlow(h, hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
           if (!h.loadOk) break run;
           vh = h.ldHi;
         }
@@ -312,7 +313,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           h.pc = vbase + off;
           const d = code.insns[s];
           const a = hi * TWO_POW_32 + (lo >>> 0);
-          if (!h.storeSlow(a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
+          if (!storeSlow(h, a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
             break run;
         }
         off += len;
@@ -727,7 +728,7 @@ function aluRare(
  * LR/SC/AMO through the data TLB. An aligned atomic on a page with a write entry (AMO, SC) or a read entry (LR)
  * works on the RAM view directly: such entries exist only for RAM pages that the current context may write (with
  * D already set) or read, and write entries never cover a page holding decoded code — everything
- * `Hart.atomicAddress` checks. Returns false, having changed nothing, when the TLB cannot serve the access; the
+ * `atomicAddress` (memory-slow.ts) checks. Returns false, having changed nothing, when the TLB cannot serve the access; the
  * caller then runs `execute`, which translates, checks and raises as the reference interpreter does.
  */
 export function atomicFast(h: Hart, d: Insn): boolean {
@@ -786,74 +787,3 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   }
   return true;
 }
-
-/** The literal case labels above, by the decoder's names (checked against decode.ts in interp.test.ts). */
-export const INTERP_CASE_LITERALS: Readonly<Record<string, number>> = {
-  OP_LUI: 1,
-  OP_AUIPC: 2,
-  OP_JAL: 3,
-  OP_JALR: 4,
-  OP_BEQ: 5,
-  OP_BNE: 6,
-  OP_BLT: 7,
-  OP_BGE: 8,
-  OP_BLTU: 9,
-  OP_BGEU: 10,
-  OP_LB: 11,
-  OP_LH: 12,
-  OP_LW: 13,
-  OP_LD: 14,
-  OP_LBU: 15,
-  OP_LHU: 16,
-  OP_LWU: 17,
-  OP_SB: 18,
-  OP_SH: 19,
-  OP_SW: 20,
-  OP_SD: 21,
-  OP_ADDI: 22,
-  OP_XORI: 25,
-  OP_ORI: 26,
-  OP_ANDI: 27,
-  OP_SLLI: 28,
-  OP_SRLI: 29,
-  OP_SRAI: 30,
-  OP_ADD: 31,
-  OP_SUB: 32,
-  OP_XOR: 36,
-  OP_OR: 39,
-  OP_AND: 40,
-  OP_ADDIW: 41,
-  OP_SLLIW: 42,
-  OP_SRLIW: 43,
-  OP_SRAIW: 44,
-  OP_ADDW: 45,
-  OP_SUBW: 46,
-  OP_FENCE: 63,
-  OP_SLTI: 23,
-  OP_SLTIU: 24,
-  OP_SLL: 33,
-  OP_SLT: 34,
-  OP_SLTU: 35,
-  OP_SRL: 37,
-  OP_SRA: 38,
-  OP_SLLW: 47,
-  OP_SRLW: 48,
-  OP_SRAW: 49,
-  OP_MUL: 50,
-  OP_MULH: 51,
-  OP_MULHSU: 52,
-  OP_MULHU: 53,
-  OP_DIV: 54,
-  OP_DIVU: 55,
-  OP_REM: 56,
-  OP_REMU: 57,
-  OP_MULW: 58,
-  OP_DIVW: 59,
-  OP_DIVUW: 60,
-  OP_REMW: 61,
-  OP_REMUW: 62,
-  OP_CSRRW: 73,
-  OP_CSRRCI: 78,
-  OP_AMO_W: 79,
-  OP_AMO_D: 80,
-};

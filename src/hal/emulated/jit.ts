@@ -21,12 +21,15 @@ import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execute, transformedInstruction } from "./exec.ts";
 import { atomicFast } from "./interp.ts";
+import { loadSlow, storeSlow } from "./memory-slow.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** Helpers the generated code receives as parameters (never globals: two VMs may coexist). */
 const HELPER_NAMES = [
   "execute",
   "atomicFast",
+  "loadSlow",
+  "storeSlow",
   "insns",
   "out",
   "mul64",
@@ -303,7 +306,7 @@ export function generateBlockSource(block: Block): string | undefined {
           `if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`,
         );
         emit(
-          `else { h.pc = ${pcExpr}; v = h.loadSlow(hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`,
+          `else { h.pc = ${pcExpr}; v = loadSlow(h, hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`,
         );
         if (d.op === D.OP_LB) emit("v = (v << 24) >> 24;");
         if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
@@ -335,7 +338,7 @@ export function generateBlockSource(block: Block): string | undefined {
           `if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`,
         );
         emit(
-          `else { h.pc = ${pcExpr}; if (!h.storeSlow(hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
+          `else { h.pc = ${pcExpr}; if (!storeSlow(h, hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
         );
         pending++;
         continue;
@@ -450,6 +453,8 @@ export function compileBlock(block: Block): CompiledBlock | undefined {
   return factory(
     execute,
     atomicFast,
+    loadSlow,
+    storeSlow,
     block.insns,
     out,
     mul64,

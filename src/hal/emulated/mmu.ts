@@ -15,34 +15,51 @@
  * non-canonical one is a fault no matter how it rounds).
  */
 
+import { TINST_PTE_READ_64, TINST_PTE_WRITE_64 } from "../../arch/riscv64/isa.ts";
 import {
-  CAUSE_FETCH_ACCESS,
-  CAUSE_FETCH_GUEST_PAGE_FAULT,
-  CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_LOAD_ACCESS,
-  CAUSE_LOAD_GUEST_PAGE_FAULT,
-  CAUSE_LOAD_PAGE_FAULT,
-  CAUSE_STORE_ACCESS,
-  CAUSE_STORE_GUEST_PAGE_FAULT,
-  CAUSE_STORE_PAGE_FAULT,
+  ATP_HI_MODE_SHIFT,
+  ATP_HI_PPN_MASK,
   HGATP_MODE_SV39X4,
   HGATP_MODE_SV48X4,
-  PRV_S,
-  PRV_U,
+  LEVEL_BITS,
+  PA_BITS,
+  PAGE_SHIFT,
+  PAGE_SIZE,
   PTE_A,
   PTE_D,
+  PTE_HI_RESERVED_SHIFT,
+  PTE_PPN_SHIFT,
   PTE_R,
   PTE_U,
   PTE_V,
   PTE_W,
   PTE_X,
+  PTES_PER_TABLE,
   SATP_MODE_BARE,
   SATP_MODE_SV39,
   SATP_MODE_SV48,
-  TINST_PTE_READ_64,
-  TINST_PTE_WRITE_64,
-} from "./constants.ts";
+  SV39_LEVELS,
+  SV39_VA_BITS,
+  SV39X4_GPA_BITS,
+  SV48_LEVELS,
+  SV48_VA_BITS,
+  SV48X4_GPA_BITS,
+} from "../../arch/riscv64/paging.ts";
+import {
+  CAUSE_FETCH_ACCESS_FAULT,
+  CAUSE_FETCH_GUEST_PAGE_FAULT,
+  CAUSE_FETCH_PAGE_FAULT,
+  CAUSE_LOAD_ACCESS_FAULT,
+  CAUSE_LOAD_GUEST_PAGE_FAULT,
+  CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_STORE_ACCESS_FAULT,
+  CAUSE_STORE_GUEST_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT,
+  PRV_S,
+  PRV_U,
+} from "../../arch/riscv64/traps.ts";
 import { PhysicalMemory } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
@@ -98,9 +115,8 @@ const GUEST_PAGE_FAULT = [
   CAUSE_STORE_GUEST_PAGE_FAULT,
   CAUSE_FETCH_GUEST_PAGE_FAULT,
 ] as const;
-const ACCESS_FAULT = [CAUSE_LOAD_ACCESS, CAUSE_STORE_ACCESS, CAUSE_FETCH_ACCESS] as const;
+const ACCESS_FAULT = [CAUSE_LOAD_ACCESS_FAULT, CAUSE_STORE_ACCESS_FAULT, CAUSE_FETCH_ACCESS_FAULT] as const;
 
-const TWO_POW_32 = 4294967296;
 export const GTLB_SIZE = 256;
 const GTLB_MASK = GTLB_SIZE - 1;
 const TWO_POW_48 = 2 ** 48;
@@ -117,18 +133,21 @@ function guestPageFault(access: Access, gpa: number, tinst: number): Translation
   return { ok: false, cause: GUEST_PAGE_FAULT[access], gpa, tinst };
 }
 
+/** Weight of the high word's PPN bits (PTE bits 53:32 are PPN bits 43:22). */
+const PPN_HI_SCALE = 2 ** (32 - PTE_PPN_SHIFT);
+
 /** The PPN field (bits 53:10) of a PTE given as halves. */
 function ptePpn(lo: number, hi: number): number {
-  return (hi & 0x3fffff) * 4194304 + (lo >>> 10);
+  return (hi & 0x3fffff) * PPN_HI_SCALE + (lo >>> PTE_PPN_SHIFT);
 }
 
 /** satp-style PPN (bits 43:0) of a [lo, hi] pair. */
 function satpPpn(lo: number, hi: number): number {
-  return (hi & 0xfff) * TWO_POW_32 + (lo >>> 0);
+  return (hi & ATP_HI_PPN_MASK) * TWO_POW_32 + (lo >>> 0);
 }
 
 export function satpMode(hi: number): number {
-  return hi >>> 28;
+  return hi >>> ATP_HI_MODE_SHIFT;
 }
 
 /**
@@ -147,14 +166,14 @@ export function translate(
     const mode = satpMode(s.satpHi);
     if (priv > PRV_S || mode === SATP_MODE_BARE) {
       // Bare: physical = virtual. Negative or ≥ 2^56 addresses have nothing behind them.
-      if (va < 0 || va >= 2 ** 56) return accessFault(access);
-      return { ok: true, pa: va, span: 4096 };
+      if (va < 0 || va >= 2 ** PA_BITS) return accessFault(access);
+      return { ok: true, pa: va, span: PAGE_SIZE };
     }
     return walkFirstStage(s, va, access, priv, mode, satpPpn(s.satpLo, s.satpHi), s.sum(), s.mxr(), false, hlvx);
   }
   const vmode = satpMode(s.vsatpHi);
   let gpa: number;
-  let span = 4096;
+  let span = PAGE_SIZE;
   if (vmode === SATP_MODE_BARE) {
     gpa = va;
   } else {
@@ -186,7 +205,7 @@ export function translate(
 export function translateGuestVirtual(s: MmuState, va: number, access: Access, priv: number): Translation {
   const vmode = satpMode(s.vsatpHi);
   let gpa = va;
-  let span = 4096;
+  let span = PAGE_SIZE;
   if (vmode !== SATP_MODE_BARE) {
     const first = walkFirstStage(
       s,
@@ -215,46 +234,46 @@ export function translateGuestVirtual(s: MmuState, va: number, access: Access, p
 export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, implicitTinst: number): Translation {
   const mode = satpMode(s.hgatpHi);
   if (mode === SATP_MODE_BARE) {
-    if (gpa < 0 || gpa >= 2 ** 56) return accessFault(access);
-    return { ok: true, pa: gpa, span: 4096 };
+    if (gpa < 0 || gpa >= 2 ** PA_BITS) return accessFault(access);
+    return { ok: true, pa: gpa, span: PAGE_SIZE };
   }
-  const levels = mode === HGATP_MODE_SV48X4 ? 4 : 3;
-  const gpaBits = levels === 4 ? 50 : 41;
+  const levels = mode === HGATP_MODE_SV48X4 ? SV48_LEVELS : SV39_LEVELS;
+  const gpaBits = mode === HGATP_MODE_SV48X4 ? SV48X4_GPA_BITS : SV39X4_GPA_BITS;
   const faultGpa = gpa < 0 ? 2 ** 63 : gpa;
   if (mode !== HGATP_MODE_SV39X4 && mode !== HGATP_MODE_SV48X4) return guestPageFault(access, faultGpa, implicitTinst);
   if (gpa < 0 || gpa >= 2 ** gpaBits) return guestPageFault(access, faultGpa, implicitTinst);
-  const offset = gpa % 4096;
-  const gi = Math.floor(gpa / 4096) & GTLB_MASK;
+  const offset = gpa % PAGE_SIZE;
+  const gi = Math.floor(gpa / PAGE_SIZE) & GTLB_MASK;
   if (s.gtlbTag[gi] === gpa - offset) {
     const pte = s.gtlbPte[gi] ?? 0;
     if (permitted(pte, access, s.mxr(), hlvx) && (access !== ACCESS_WRITE || (pte & PTE_D) !== 0)) {
-      return { ok: true, pa: (s.gtlbPage[gi] ?? 0) + offset, span: 4096 };
+      return { ok: true, pa: (s.gtlbPage[gi] ?? 0) + offset, span: PAGE_SIZE };
     }
   }
   // The root table is 16 KiB: hgatp.PPN[1:0] are zero.
-  let table = (satpPpn(s.hgatpLo, s.hgatpHi) - (s.hgatpLo & 3)) * 4096;
+  let table = (satpPpn(s.hgatpLo, s.hgatpHi) - (s.hgatpLo & 3)) * PAGE_SIZE;
   for (let level = levels - 1; level >= 0; level--) {
-    const shift = 12 + 9 * level;
+    const shift = PAGE_SHIFT + LEVEL_BITS * level;
     const span = 2 ** shift;
-    const index = level === levels - 1 ? Math.floor(gpa / span) : Math.floor(gpa / span) % 512;
+    const index = level === levels - 1 ? Math.floor(gpa / span) : Math.floor(gpa / span) % PTES_PER_TABLE;
     const pteAddr = table + index * 8;
     const region = s.memory.find(pteAddr);
     if (region === undefined) return accessFault(access);
     // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
-    PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
+    PhysicalMemory.markPageTable(region.block, Math.floor(off / PAGE_SIZE));
     const view = region.block.view;
     let lo = view.getInt32(off, true);
     const hi = view.getInt32(off + 4, true);
     if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) {
       return guestPageFault(access, gpa, implicitTinst);
     }
-    if (hi >>> 22 !== 0) return guestPageFault(access, gpa, implicitTinst);
+    if (hi >>> PTE_HI_RESERVED_SHIFT !== 0) return guestPageFault(access, gpa, implicitTinst);
     const ppn = ptePpn(lo, hi);
     if ((lo & (PTE_R | PTE_X)) === 0) {
       if ((lo & (PTE_D | PTE_A | PTE_U)) !== 0 || level === 0) return guestPageFault(access, gpa, implicitTinst);
-      table = ppn * 4096;
+      table = ppn * PAGE_SIZE;
       continue;
     }
     // Leaf. Every G-stage access is a user-level access.
@@ -268,13 +287,13 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);
     }
-    const pa = ppn * 4096 + (gpa % span);
+    const pa = ppn * PAGE_SIZE + (gpa % span);
     // Remember the 4 KiB piece (with the leaf's permissions) for the next walks through this guest page.
-    const gi = Math.floor(gpa / 4096) & GTLB_MASK;
-    s.gtlbTag[gi] = gpa - (gpa % 4096);
-    s.gtlbPage[gi] = pa - (pa % 4096);
+    const gi = Math.floor(gpa / PAGE_SIZE) & GTLB_MASK;
+    s.gtlbTag[gi] = gpa - (gpa % PAGE_SIZE);
+    s.gtlbPage[gi] = pa - (pa % PAGE_SIZE);
     s.gtlbPte[gi] = lo;
-    return { ok: true, pa, span: 4096 };
+    return { ok: true, pa, span: PAGE_SIZE };
   }
   return guestPageFault(access, gpa, implicitTinst);
 }
@@ -300,17 +319,17 @@ function walkFirstStage(
   hlvx: boolean,
 ): Translation {
   if (mode !== SATP_MODE_SV39 && mode !== SATP_MODE_SV48) return pageFault(access);
-  const levels = mode === SATP_MODE_SV48 ? 4 : 3;
-  const vaBits = 12 + 9 * levels;
+  const levels = mode === SATP_MODE_SV48 ? SV48_LEVELS : SV39_LEVELS;
+  const vaBits = mode === SATP_MODE_SV48 ? SV48_VA_BITS : SV39_VA_BITS;
   const limit = 2 ** (vaBits - 1);
   // Canonical check: bits 63..vaBits-1 all equal to bit vaBits-1.
   if (va < -limit || va >= limit) return pageFault(access);
   const m = va < 0 ? va + TWO_POW_48 : va; // the low 48 bits, enough for both modes
-  let table = rootPpn * 4096;
+  let table = rootPpn * PAGE_SIZE;
   for (let level = levels - 1; level >= 0; level--) {
-    const shift = 12 + 9 * level;
+    const shift = PAGE_SHIFT + LEVEL_BITS * level;
     const span = 2 ** shift;
-    const index = Math.floor(m / span) % 512;
+    const index = Math.floor(m / span) % PTES_PER_TABLE;
     let pteAddr = table + index * 8;
     if (virt) {
       // The PTE address is guest-physical: translate it through the G-stage as an implicit load.
@@ -326,16 +345,16 @@ function walkFirstStage(
     // An int32-typed offset keeps the DataView accesses on JavaScriptCore's fast path (a double index made
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
-    PhysicalMemory.markPageTable(region.block, Math.floor(off / 4096));
+    PhysicalMemory.markPageTable(region.block, Math.floor(off / PAGE_SIZE));
     const view = region.block.view;
     let lo = view.getInt32(off, true);
     const hi = view.getInt32(off + 4, true);
     if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) return pageFault(access);
-    if (hi >>> 22 !== 0) return pageFault(access);
+    if (hi >>> PTE_HI_RESERVED_SHIFT !== 0) return pageFault(access);
     const ppn = ptePpn(lo, hi);
     if ((lo & (PTE_R | PTE_X)) === 0) {
       if ((lo & (PTE_D | PTE_A | PTE_U)) !== 0 || level === 0) return pageFault(access);
-      table = ppn * 4096;
+      table = ppn * PAGE_SIZE;
       continue;
     }
     // Leaf: privilege checks.
@@ -363,14 +382,7 @@ function walkFirstStage(
       view.setInt32(off, lo, true);
       s.notePhysWrite(region.block, off);
     }
-    return { ok: true, pa: ppn * 4096 + (m % span), span };
+    return { ok: true, pa: ppn * PAGE_SIZE + (m % span), span };
   }
   return pageFault(access);
 }
-
-/** For tests and the backend: the page-table levels of a satp/hgatp mode. */
-export function modeLevels(mode: number): number {
-  return mode === SATP_MODE_SV48 || mode === HGATP_MODE_SV48X4 ? 4 : 3;
-}
-
-export { PRV_S, PRV_U };

@@ -10,8 +10,8 @@
  * invalidation reaches all of them through the `MemoryClient` callbacks.
  */
 
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
-import { PAGE_SHIFT, PAGE_SIZE } from "./constants.ts";
 import type { Insn } from "./decode.ts";
 
 /**
@@ -208,5 +208,3 @@ export class PhysicalMemory {
 export function pageIndexOf(offset: number): number {
   return Math.floor(offset / PAGE_SIZE);
 }
-
-export { PAGE_SHIFT };

@@ -13,7 +13,9 @@
  * hold no decoded code, so a fast-path store never needs to check either.
  */
 
+import { LEVEL_BITS, PAGE_SHIFT } from "../../arch/riscv64/paging.ts";
 import type { CodePage, MemBlock } from "./phys-memory.ts";
+import { TWO_POW_32 } from "./split64.ts";
 
 /**
  * 2048 entries per context. With 1024, a Linux boot's data accesses conflicted (kernel data 4 MiB apart):
@@ -30,8 +32,6 @@ const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
  * `-4096 | (width - 1)`, which clears bits 3..11, so a tag with bit 11 set matches nothing.
  */
 export const TAG_EMPTY = 0x800;
-
-const TWO_POW_32 = 4294967296;
 
 /**
  * One translation context's TLB.
@@ -186,8 +186,8 @@ export class TlbSet {
   }
 }
 
-/** Leaf sizes above 4 KiB in Sv39/Sv48: 2 MiB, 1 GiB, 512 GiB. */
-const SUPERPAGE_SPANS = [2 ** 21, 2 ** 30, 2 ** 39] as const;
+/** Leaf sizes above 4 KiB in Sv39/Sv48 (levels 1..3): 2 MiB, 1 GiB, 512 GiB. */
+const SUPERPAGE_SPANS: readonly number[] = [1, 2, 3].map((level) => 2 ** (PAGE_SHIFT + LEVEL_BITS * level));
 
 /**
  * TLB slots filed under a key. Slots are not removed when their entry is overwritten (users re-check the

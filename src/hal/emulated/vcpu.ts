@@ -3,17 +3,59 @@
  *
  * "hypervisor" VMs: the guest runs with V = 1 in VS-mode behind the VMM's G-stage table. The VMM plays HS-mode:
  * the hart's trap delegation is set up the way a KVM host configures real hardware (hedeleg/hideleg below), and
- * a trap that still reaches HS stops the hart; `decodeExit` turns it into an `AxVCpuExitReason` or handles it
- * here (reflecting it into the guest as KVM does) and resumes.
+ * a trap that still reaches HS stops the hart; `ExitDecoder` (exits.ts) turns it into an `AxVCpuExitReason` or
+ * handles it there (reflecting it into the guest as KVM does) and resumes.
  *
  * "bare-machine" VMs: the hart starts in M-mode with paging off; physical data accesses outside RAM exit as
  * MMIO; every trap goes to the guest's own handlers. WFI halts (exits with `Halt`) only when no interrupt is
  * pending and enabled in mie, otherwise it is a no-op, as the spec allows.
  */
 
-import { hex } from "../../common/format.ts";
 import {
-  type AccessWidth,
+  CSR_MEDELEG,
+  CSR_MIDELEG,
+  ENVCFG_HI_STCE,
+  FS_INITIAL,
+  HSTATUS_SPV,
+  HSTATUS_SPVP,
+  HSTATUS_VTW,
+  MEDELEG_MASK,
+  MIDELEG_READ_ONLY_ONE,
+  MSTATUS_FS_SHIFT,
+  MSTATUS_SPP,
+} from "../../arch/riscv64/csr.ts";
+import {
+  ATP_HI_ID_SHIFT,
+  ATP_HI_MODE_SHIFT,
+  ATP_HI_PPN_MASK,
+  GSTAGE_ROOT_SIZE,
+  HGATP_MODE_SV39X4,
+  HGATP_MODE_SV48X4,
+  PAGE_SIZE,
+  VMID_BITS,
+} from "../../arch/riscv64/paging.ts";
+import { GPR_COUNT, REG_A0 } from "../../arch/riscv64/registers.ts";
+import {
+  CAUSE_BREAKPOINT,
+  CAUSE_FETCH_PAGE_FAULT,
+  CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_MISALIGNED_FETCH,
+  CAUSE_STORE_PAGE_FAULT,
+  CAUSE_USER_ECALL,
+  IRQ_M_EXT,
+  IRQ_M_SOFT,
+  IRQ_M_TIMER,
+  IRQ_S_EXT,
+  IRQ_S_SOFT,
+  IRQ_S_TIMER,
+  MIP_SSIP,
+  MIP_VSEIP,
+  MIP_VSSIP,
+  MIP_VSTIP,
+  S_INTERRUPTS,
+  VS_INTERRUPTS,
+} from "../../arch/riscv64/traps.ts";
+import {
   type AxVCpuExitReason,
   type GuestPhysAddr,
   HalError,
@@ -21,52 +63,15 @@ import {
   type HalVcpuSetup,
   type RiscvVcpuOps,
 } from "../types.ts";
-import {
-  CAUSE_BREAKPOINT,
-  CAUSE_FETCH_ACCESS,
-  CAUSE_FETCH_PAGE_FAULT,
-  CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_LOAD_ACCESS,
-  CAUSE_LOAD_GUEST_PAGE_FAULT,
-  CAUSE_LOAD_PAGE_FAULT,
-  CAUSE_MISALIGNED_FETCH,
-  CAUSE_MISALIGNED_LOAD,
-  CAUSE_MISALIGNED_STORE,
-  CAUSE_STORE_ACCESS,
-  CAUSE_STORE_GUEST_PAGE_FAULT,
-  CAUSE_STORE_PAGE_FAULT,
-  CAUSE_USER_ECALL,
-  CAUSE_VIRTUAL_INSTRUCTION,
-  CAUSE_VIRTUAL_SUPERVISOR_ECALL,
-  ENVCFG_HI_STCE,
-  FS_INITIAL,
-  HGATP_MODE_SV39X4,
-  HGATP_MODE_SV48X4,
-  HSTATUS_SPV,
-  HSTATUS_SPVP,
-  HSTATUS_VTW,
-  INSN_WFI,
-  MEDELEG_MASK,
-  MIDELEG_READ_ONLY_ONE,
-  MIP_SSIP,
-  MIP_VSEIP,
-  MIP_VSSIP,
-  MIP_VSTIP,
-  MSTATUS_FS_SHIFT,
-  MSTATUS_SPP,
-  PRV_M,
-  PRV_S,
-  PRV_U,
-  S_INTERRUPTS,
-  TINST_PTE_READ_64,
-  TINST_PTE_WRITE_64,
-  TWO_POW_32,
-  VMID_BITS,
-  VS_INTERRUPTS,
-} from "./constants.ts";
+import { csrWrite } from "./csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
-import { Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
+import { ExitDecoder } from "./exits.ts";
+import { Hart, STOP_NONE } from "./hart.ts";
+import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
+import { TWO_POW_32 } from "./split64.ts";
+import { timeNow, timerDeadline, updateTimers } from "./timers.ts";
+import { injectGuestException, resumeGuest } from "./trap.ts";
 import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
@@ -84,18 +89,10 @@ export const KVM_HEDELEG =
   (1 << CAUSE_LOAD_PAGE_FAULT) |
   (1 << CAUSE_STORE_PAGE_FAULT);
 
+/** The interrupt lines a bare-machine hart takes from outside (CLINT, PLIC, the SSWI model of SSIP). */
+const BARE_MACHINE_LINES: readonly number[] = [IRQ_S_SOFT, IRQ_M_SOFT, IRQ_S_TIMER, IRQ_M_TIMER, IRQ_S_EXT, IRQ_M_EXT];
+
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
-const HALT: AxVCpuExitReason = { kind: "Halt" };
-
-const OPC_LOAD = 0x03;
-const OPC_STORE = 0x23;
-const OPC_AMO = 0x2f;
-
-interface PendingRead {
-  readonly reg: number;
-  readonly width: AccessWidth;
-  readonly signedExt: boolean;
-}
 
 export class EmulatedVcpu implements HalVcpu {
   readonly id: number;
@@ -103,7 +100,7 @@ export class EmulatedVcpu implements HalVcpu {
   readonly #hart: Hart;
   #setUp = false;
   #closed = false;
-  #pendingRead: PendingRead | undefined;
+  readonly #exits: ExitDecoder;
   /** Instructions per `run()` (configurable per vCPU). */
   instructionBudget = DEFAULT_INSTRUCTION_BUDGET;
   /** Execution engine: the fast path (block cache + compiled blocks) or the reference interpreter. */
@@ -122,6 +119,7 @@ export class EmulatedVcpu implements HalVcpu {
       mmioExits: vm.mode === "bare-machine",
       hostTraps: vm.mode === "hypervisor",
     });
+    this.#exits = new ExitDecoder(this.#hart, vm.mode === "hypervisor");
   }
 
   /** The hart itself, for tests and benchmarks of this backend. */
@@ -147,7 +145,7 @@ export class EmulatedVcpu implements HalVcpu {
         );
       }
       this.#gstageMode = stage2.mode === "sv48x4" ? HGATP_MODE_SV48X4 : HGATP_MODE_SV39X4;
-      if (!Number.isSafeInteger(stage2.root) || stage2.root <= 0 || stage2.root % 16384 !== 0) {
+      if (!Number.isSafeInteger(stage2.root) || stage2.root <= 0 || stage2.root % GSTAGE_ROOT_SIZE !== 0) {
         throw new HalError(
           "emulated",
           "invalid-argument",
@@ -159,7 +157,7 @@ export class EmulatedVcpu implements HalVcpu {
     }
     this.#setUp = true;
     this.setEntry(setup.entry);
-    if (this.#vm.mode === "bare-machine") this.#hart.setReg(10, BigInt(this.id));
+    if (this.#vm.mode === "bare-machine") this.#hart.setReg(REG_A0, BigInt(this.id));
     for (const [reg, value] of setup.gprs ?? []) this.setGpr(reg, value);
   }
 
@@ -173,11 +171,11 @@ export class EmulatedVcpu implements HalVcpu {
     const ext = h.mipExt;
     h.reset(entry);
     h.mipExt = ext;
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     if (this.#vm.mode === "bare-machine") return;
     // The state a KVM host keeps its guests under (the VMM is the HS-mode software).
-    h.csrWrite(0x302 /* medeleg */, MEDELEG_MASK, 0);
-    h.csrWrite(0x303 /* mideleg */, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
+    csrWrite(h, CSR_MEDELEG, MEDELEG_MASK, 0);
+    csrWrite(h, CSR_MIDELEG, S_INTERRUPTS | MIDELEG_READ_ONLY_ONE, 0);
     h.hedeleg = KVM_HEDELEG;
     h.hideleg = VS_INTERRUPTS;
     h.hvip = hvip;
@@ -189,14 +187,18 @@ export class EmulatedVcpu implements HalVcpu {
     // HS keeps the FPU on so the guest's own vsstatus.FS decides; SPP = S so returns go to VS-mode.
     h.mstatus = (FS_INITIAL << MSTATUS_FS_SHIFT) | MSTATUS_SPP;
     const vmid = this.#vm.vmId & ((1 << VMID_BITS) - 1);
-    h.hgatpLo = (this.#eptRoot / 4096) | 0;
-    h.hgatpHi = (this.#gstageMode << 28) | (vmid << 12) | (Math.floor(this.#eptRoot / 4096 / TWO_POW_32) & 0xfff);
+    const rootPpn = this.#eptRoot / PAGE_SIZE;
+    h.hgatpLo = rootPpn | 0;
+    h.hgatpHi =
+      (this.#gstageMode << ATP_HI_MODE_SHIFT) |
+      (vmid << ATP_HI_ID_SHIFT) |
+      (Math.floor(rootPpn / TWO_POW_32) & ATP_HI_PPN_MASK);
     h.vsatpLo = 0;
     h.vsatpHi = 0;
     h.vsstatus = 0;
     h.flushAllTlbs();
-    h.resumeGuest(entry);
-    h.updateTimers(h.timeNow());
+    resumeGuest(h, entry);
+    updateTimers(h, timeNow(h));
   }
 
   getGpr(reg: number): bigint {
@@ -212,7 +214,7 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   #checkReg(reg: number, operation: string): void {
-    if (!Number.isInteger(reg) || reg < 0 || reg > 31) {
+    if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
       throw new HalError(
         "emulated",
         "invalid-argument",
@@ -224,7 +226,7 @@ export class EmulatedVcpu implements HalVcpu {
 
   setReturnValue(value: bigint): void {
     this.#check("setReturnValue");
-    const pending = this.#pendingRead;
+    const pending = this.#exits.pendingRead;
     if (pending === undefined) {
       throw new HalError(
         "emulated",
@@ -233,7 +235,7 @@ export class EmulatedVcpu implements HalVcpu {
         `Cannot complete a read on vCPU ${this.id}: the last exit was not an MmioRead`,
       );
     }
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     const bits = BigInt(pending.width * 8);
     const v = pending.signedExt ? BigInt.asIntN(Number(bits), value) : BigInt.asUintN(Number(bits), value);
     this.#hart.setReg(pending.reg, v);
@@ -249,155 +251,16 @@ export class EmulatedVcpu implements HalVcpu {
       if (vm.lastRun !== undefined) h.reservationValid = false;
       vm.lastRun = this;
     }
-    this.#pendingRead = undefined;
+    this.#exits.pendingRead = undefined;
     let remaining = this.instructionBudget;
     for (;;) {
       h.stop = STOP_NONE;
       const used = this.engine === "fast" ? runFast(h, remaining, this.engineOptions) : runReference(h, remaining);
       remaining -= used;
-      const exit = this.#decodeExit();
+      const exit = this.#exits.decode();
       if (exit !== undefined) return exit;
       if (remaining <= 0) return NOTHING;
     }
-  }
-
-  /**
-   * Turn why the hart stopped into an exit reason — the one place raw exits are decoded. Returns undefined when
-   * the stop was handled here and the guest should keep running.
-   */
-  #decodeExit(): AxVCpuExitReason | undefined {
-    const h = this.#hart;
-    switch (h.stop) {
-      case STOP_NONE:
-        return NOTHING;
-      case STOP_KICK:
-        h.stop = STOP_NONE;
-        return NOTHING;
-      case STOP_HALT:
-        h.stop = STOP_NONE;
-        return HALT;
-      case STOP_MMIO: {
-        h.stop = STOP_NONE;
-        const exit = this.#mmioExit(h.mmioAddr, h.mmioTinst, h.mmioDataLo, h.mmioDataHi);
-        if (exit.kind === "MmioRead" || exit.kind === "MmioWrite") h.pc += h.mmioLen;
-        return exit;
-      }
-      case STOP_HOST_TRAP:
-        return this.#decodeHostTrap();
-      default:
-        return this.#unsupported(`hart stopped with unknown reason ${h.stop}`);
-    }
-  }
-
-  #decodeHostTrap(): AxVCpuExitReason | undefined {
-    const h = this.#hart;
-    h.stop = STOP_NONE;
-    const interrupt = h.scauseHi < 0;
-    const cause = h.scauseLo;
-    const sepc = h.sepc;
-    const stval = h.stval;
-    const guestPriv = (h.mstatus & MSTATUS_SPP) !== 0 ? PRV_S : PRV_U;
-    const fromGuest = (h.hstatus & HSTATUS_SPV) !== 0;
-    const describe = (): string =>
-      `${interrupt ? "interrupt" : "exception"} cause=${cause} sepc=${hex(sepc)} stval=${hex(stval)} htval=${hex(h.htval)} htinst=${hex(h.htinst)} V=${fromGuest ? 1 : 0} priv=${guestPriv}`;
-    if (interrupt || !fromGuest || h.priv === PRV_M) {
-      // No HS-level interrupt source exists in a hypervisor VM, and the guest never runs with V = 0.
-      h.resumeGuest(sepc);
-      return this.#unsupported(describe());
-    }
-    switch (cause) {
-      case CAUSE_VIRTUAL_SUPERVISOR_ECALL: {
-        const r = (i: number): bigint => h.getReg(i);
-        h.resumeGuest(sepc + 4);
-        return {
-          kind: "SbiCall",
-          extensionId: r(17),
-          functionId: r(16),
-          args: [r(10), r(11), r(12), r(13), r(14), r(15)],
-        };
-      }
-      case CAUSE_LOAD_GUEST_PAGE_FAULT:
-      case CAUSE_STORE_GUEST_PAGE_FAULT: {
-        const tinst = h.htinst;
-        if (tinst === TINST_PTE_READ_64 || tinst === TINST_PTE_WRITE_64 || tinst === 0) {
-          // The guest's page table lives outside RAM: nothing a device can answer.
-          h.resumeGuest(sepc);
-          return this.#unsupported(describe());
-        }
-        if ((tinst & 0x7f) === OPC_AMO) {
-          // Atomics to a device are not emulated (KVM neither): the guest gets an access fault.
-          h.injectGuestException(
-            sepc,
-            guestPriv,
-            cause === CAUSE_LOAD_GUEST_PAGE_FAULT ? CAUSE_LOAD_ACCESS : CAUSE_STORE_ACCESS,
-            stval,
-          );
-          return undefined;
-        }
-        const gpa = h.htval * 4 + (stval - Math.floor(stval / 4) * 4);
-        const exit = this.#mmioExit(gpa, tinst, 0, 0);
-        if (exit.kind === "Unsupported") {
-          h.resumeGuest(sepc);
-          return exit;
-        }
-        h.resumeGuest(sepc + ((tinst & 2) !== 0 ? 4 : 2));
-        return exit;
-      }
-      case CAUSE_VIRTUAL_INSTRUCTION: {
-        const insn = stval;
-        if (insn === INSN_WFI && guestPriv === PRV_S) {
-          h.resumeGuest(sepc + 4);
-          return HALT;
-        }
-        // CSRs and instructions the guest may not use: it sees an illegal instruction, as under KVM.
-        h.injectGuestException(sepc, guestPriv, CAUSE_ILLEGAL_INSTRUCTION, insn);
-        return undefined;
-      }
-      case CAUSE_ILLEGAL_INSTRUCTION:
-      case CAUSE_MISALIGNED_LOAD:
-      case CAUSE_MISALIGNED_STORE:
-      case CAUSE_FETCH_ACCESS:
-      case CAUSE_LOAD_ACCESS:
-      case CAUSE_STORE_ACCESS:
-        // Reflected to the guest's own handler (KVM's trap redirect).
-        h.injectGuestException(sepc, guestPriv, cause, stval);
-        return undefined;
-      default:
-        // Instruction fetches from non-RAM guest-physical pages (CAUSE_FETCH_GUEST_PAGE_FAULT) land here too:
-        // there is no device to execute from.
-        h.resumeGuest(sepc);
-        return this.#unsupported(describe());
-    }
-  }
-
-  /** Decode an MMIO access from its transformed instruction; remember a load's destination for setReturnValue. */
-  #mmioExit(addr: number, tinst: number, dataLo: number, dataHi: number): AxVCpuExitReason {
-    const h = this.#hart;
-    const opcode = (tinst & 0x7f) | 3; // compressed forms have bit 1 cleared
-    const funct3 = (tinst >>> 12) & 7;
-    if (opcode === OPC_LOAD) {
-      if (funct3 === 7) return this.#unsupported(`MMIO load with reserved funct3 at ${hex(addr)}`);
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const reg = (tinst >>> 7) & 31;
-      const signedExt = funct3 < 4 && width !== 8;
-      this.#pendingRead = { reg, width, signedExt };
-      return { kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt };
-    }
-    if (opcode === OPC_STORE) {
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const rs2 = (tinst >>> 20) & 31;
-      // Bare-machine stops carry the data; hypervisor traps leave it in the source register.
-      const fromReg = this.#vm.mode === "hypervisor";
-      const lo = fromReg ? (h.xlo[rs2] ?? 0) : dataLo;
-      const hi = fromReg ? (h.xhi[rs2] ?? 0) : dataHi;
-      const full = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-      return { kind: "MmioWrite", addr, width, data: BigInt.asUintN(width * 8, full) };
-    }
-    return this.#unsupported(`MMIO access by instruction ${hex(tinst)} (not an integer load/store) at ${hex(addr)}`);
-  }
-
-  #unsupported(raw: string): AxVCpuExitReason {
-    return { kind: "Unsupported", backend: "emulated", raw };
   }
 
   kick(): void {
@@ -408,7 +271,8 @@ export class EmulatedVcpu implements HalVcpu {
     this.#check("setInterruptLevel");
     const h = this.#hart;
     if (this.#vm.mode === "hypervisor") {
-      const bit = vector === 1 ? MIP_VSSIP : vector === 5 ? MIP_VSTIP : vector === 9 ? MIP_VSEIP : 0;
+      const bit =
+        vector === IRQ_S_SOFT ? MIP_VSSIP : vector === IRQ_S_TIMER ? MIP_VSTIP : vector === IRQ_S_EXT ? MIP_VSEIP : 0;
       if (bit === 0) {
         throw new HalError(
           "emulated",
@@ -417,10 +281,10 @@ export class EmulatedVcpu implements HalVcpu {
           `Cannot set interrupt ${vector} on vCPU ${this.id}: a VS-mode guest takes causes 1, 5 and 9`,
         );
       }
-      h.setHvip(bit, asserted);
+      setHvip(h, bit, asserted);
       return;
     }
-    if (![1, 3, 5, 7, 9, 11].includes(vector)) {
+    if (!BARE_MACHINE_LINES.includes(vector)) {
       throw new HalError(
         "emulated",
         "invalid-argument",
@@ -428,23 +292,23 @@ export class EmulatedVcpu implements HalVcpu {
         `Cannot set interrupt ${vector} on vCPU ${this.id}: bare-machine harts take causes 1, 3, 5, 7, 9 and 11`,
       );
     }
-    if (vector === 1) {
+    if (vector === IRQ_S_SOFT) {
       // SSIP has no external source on real hardware; model it as the software-writable bit (ACLINT SSWI).
       h.mipSoft = asserted ? h.mipSoft | MIP_SSIP : h.mipSoft & ~MIP_SSIP;
       h.irqDirty = true;
       return;
     }
-    h.setExternalLine(vector, asserted);
+    setExternalLine(h, vector, asserted);
   }
 
   hasPendingInterrupt(): boolean {
     const h = this.#hart;
-    h.updateTimers(h.timeNow());
-    return h.wakeupPending();
+    updateTimers(h, timeNow(h));
+    return wakeupPending(h);
   }
 
   hardwareTimerDeadline(): number | undefined {
-    return this.#hart.timerDeadline();
+    return timerDeadline(this.#hart);
   }
 
   /**
@@ -468,7 +332,7 @@ export class EmulatedVcpu implements HalVcpu {
     injectException: (cause, tval) => {
       this.#check("injectException");
       const h = this.#hart;
-      h.injectGuestException(h.pc, h.priv, cause, Number(BigInt.asIntN(64, tval)));
+      injectGuestException(h, h.pc, h.priv, cause, Number(BigInt.asIntN(64, tval)));
     },
     fence: (kind) => {
       this.#check("fence");
@@ -496,5 +360,3 @@ export class EmulatedVcpu implements HalVcpu {
     this.#vm.removeVcpu(this);
   }
 }
-
-export { PRV_S, STOP_HALT };

@@ -11,6 +11,7 @@
  *   `mapGuestMemory` builds; every other physical data access is MMIO.
  */
 
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import {
   DEFAULT_TIMEBASE_HZ,
   type GuestArch,
@@ -23,7 +24,6 @@ import {
   type HostPhysAddr,
   type MappingFlagBits,
 } from "../types.ts";
-import { PAGE_SIZE } from "./constants.ts";
 import { MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { EmulatedVcpu } from "./vcpu.ts";
 

@@ -39,8 +39,9 @@ import {
 declare const self: Worker;
 
 function start(vcpuFd: number, control: Int32Array): void {
-  Atomics.store(control, CTL_TID, gettid());
   try {
+    // Inside the try: the first native call of this thread opens libc here too.
+    Atomics.store(control, CTL_TID, gettid());
     const runMask = blockSignalInThisThread(SIGURG);
     const signalMask = new Uint8Array(KVM_SIGNAL_MASK_LAYOUT.size + KERNEL_SIGSET_BYTES);
     new DataView(signalMask.buffer).setUint32(KVM_SIGNAL_MASK_LAYOUT.fields.len.offset, KERNEL_SIGSET_BYTES, true);

@@ -2,22 +2,29 @@
  * The only file of the KVM backend that imports `bun:ffi`: thin, checked wrappers over libc (open, close, ioctl,
  * mmap, munmap, eventfd) and what a vCPU kick needs (gettid, tgkill, per-thread signal masks, sigtimedwait).
  *
+ * libc is opened on first use, never at import: importing the backend (or the VMM, which loads backends lazily
+ * anyway) works on any host, and a host whose libc cannot be opened (macOS, musl) gets a `HalError` of kind
+ * "unsupported" naming the library and dlopen's reason, which the probe reports as "KVM unavailable".
+ *
  * Every wrapper checks its arguments before crossing into native code (a wrong length or pointer crashes the
  * process, it does not throw) and turns a failure into a `HalError` of kind "syscall" carrying the operation name
  * and errno. errno is read through `__errno_location()` right after the failing call, before any other native
  * call on this thread can overwrite it.
  *
- * The module is loaded separately in each thread that imports it (the main thread and each vCPU Worker); errno is
- * per thread, so the `__errno_location()` pointer is too.
+ * The module is loaded separately in each thread that imports it (the main thread and each vCPU Worker), and so is
+ * libc's binding; errno is per thread, so the `__errno_location()` pointer is too.
  */
 import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
 import { HalError } from "../types.ts";
-import { KVM_IOCTL_NAMES } from "./abi.ts";
+import { type Ioctl, ioctlArgSize } from "./abi.ts";
 
 // <errno.h>
 export const EPERM = 1;
 export const ENOENT = 2;
+export const ESRCH = 3;
 export const EINTR = 4;
+export const ENXIO = 6;
+export const E2BIG = 7;
 export const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
@@ -26,13 +33,15 @@ export const EFAULT = 14;
 export const EEXIST = 17;
 export const ENODEV = 19;
 export const EINVAL = 22;
-export const ENXIO = 6;
+export const ENOTTY = 25;
 
 const ERRNO_NAMES: ReadonlyMap<number, string> = new Map([
   [EPERM, "EPERM"],
   [ENOENT, "ENOENT"],
+  [ESRCH, "ESRCH"],
   [EINTR, "EINTR"],
   [ENXIO, "ENXIO"],
+  [E2BIG, "E2BIG"],
   [EBADF, "EBADF"],
   [EAGAIN, "EAGAIN"],
   [ENOMEM, "ENOMEM"],
@@ -41,13 +50,15 @@ const ERRNO_NAMES: ReadonlyMap<number, string> = new Map([
   [EEXIST, "EEXIST"],
   [ENODEV, "ENODEV"],
   [EINVAL, "EINVAL"],
+  [ENOTTY, "ENOTTY"],
 ]);
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
-// <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h> (x86_64 Linux values)
+// <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
+// from the asm-generic headers).
 export const O_RDWR = 0o2;
 export const O_CLOEXEC = 0o2000000;
 export const PROT_READ = 0x1;
@@ -66,40 +77,86 @@ export const SIG_SETMASK = 2;
  * can never kill the process; the vCPU thread keeps it blocked and only KVM_RUN's signal mask unblocks it.
  */
 export const SIGURG = 23;
-/** `syscall(2)` numbers on x86_64. */
-const SYS_gettid = 186;
-const SYS_tgkill = 234;
-/** glibc's sigset_t is 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
+/** glibc's and musl's sigset_t are 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
 export const LIBC_SIGSET_BYTES = 128;
 export const KERNEL_SIGSET_BYTES = 8;
 export const PAGE_SIZE = 4096;
 
-const libc = dlopen("libc.so.6", {
-  open: { args: [FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
-  close: { args: [FFIType.i32], returns: FFIType.i32 },
-  // ioctl is variadic; on x86_64 integer and pointer variadic arguments travel exactly like fixed ones, so each
-  // form we use is declared with fixed argument types.
-  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
-  mmap: { args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64], returns: FFIType.i64 },
-  munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
-  eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
-  write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
-  getpid: { args: [], returns: FFIType.i32 },
-  // syscall is variadic too: declared with the widest form (number + 3 longs) we need for gettid and tgkill.
-  syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
-  pthread_sigmask: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  sigtimedwait: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
-  __errno_location: { args: [], returns: FFIType.ptr },
-});
+/**
+ * `syscall(2)` numbers, which differ per host architecture: x86_64's from arch/x86/entry/syscalls/syscall_64.tbl,
+ * arm64's from include/uapi/asm-generic/unistd.h.
+ */
+const SYSCALL_NUMBERS: Readonly<Partial<Record<NodeJS.Architecture, { gettid: number; tgkill: number }>>> = {
+  x64: { gettid: 186, tgkill: 234 },
+  arm64: { gettid: 178, tgkill: 131 },
+};
 
-/** A second binding of `ioctl` for requests whose third argument is an integer, not a pointer. */
-const libcIoctlInt = dlopen("libc.so.6", {
-  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
-});
+/** The C library the wrappers call (glibc's soname). */
+export const LIBC_NAME = "libc.so.6";
+
+function openLibc(name: string) {
+  const libc = dlopen(name, {
+    open: { args: [FFIType.ptr, FFIType.i32, FFIType.u32], returns: FFIType.i32 },
+    close: { args: [FFIType.i32], returns: FFIType.i32 },
+    // ioctl is variadic; on x86_64 and arm64 Linux, integer and pointer variadic arguments travel exactly like
+    // fixed ones, so each form we use is declared with fixed argument types.
+    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+    mmap: {
+      args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64],
+      returns: FFIType.i64,
+    },
+    munmap: { args: [FFIType.ptr, FFIType.u64], returns: FFIType.i32 },
+    eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    getpid: { args: [], returns: FFIType.i32 },
+    // syscall is variadic too: declared with the widest form (number + 3 longs) we need for gettid and tgkill.
+    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+    pthread_sigmask: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    sigtimedwait: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  });
+  /** A second binding of `ioctl` for requests whose third argument is an integer, not a pointer. */
+  const ioctlInt = dlopen(name, {
+    ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+  });
+  return { libc: libc.symbols, ioctlInt: ioctlInt.symbols.ioctl };
+}
+
+type Libc = ReturnType<typeof openLibc>;
+
+/**
+ * libc, opened on first use, or why it could not be. This is the one piece of module state in the backend: a
+ * cache of a process-wide resource (the library is mapped once per process whatever we do), so two VMs share it
+ * without sharing anything of their own.
+ */
+let loaded: Libc | { readonly failure: string } | undefined;
+
+function load(): Libc | { readonly failure: string } {
+  if (loaded === undefined) {
+    try {
+      loaded = openLibc(LIBC_NAME);
+    } catch (error) {
+      loaded = { failure: `cannot load ${LIBC_NAME}: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
+  return loaded;
+}
+
+/** Why the native library cannot be used on this host (it is opened now if it was not yet), or undefined. */
+export function nativeLibraryProblem(): string | undefined {
+  const state = load();
+  return "failure" in state ? state.failure : undefined;
+}
+
+function native(): Libc {
+  const state = load();
+  if ("failure" in state) throw new HalError("kvm", "unsupported", "dlopen", state.failure);
+  return state;
+}
 
 function lastErrno(): number {
-  const location = libc.symbols.__errno_location();
+  const location = native().libc.__errno_location();
   if (location === null) return 0;
   return read.i32(location, 0);
 }
@@ -117,15 +174,6 @@ function checkFd(operation: string, fd: number): void {
     invalid(operation, `Cannot use fd ${fd}: not a valid descriptor`);
 }
 
-export function ioctlName(request: number): string {
-  return KVM_IOCTL_NAMES.get(request) ?? `ioctl 0x${request.toString(16)}`;
-}
-
-/** The size encoded in an ioctl request number (bits 16..29). */
-function ioctlSize(request: number): number {
-  return (request >>> 16) & 0x3fff;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Files
 // ---------------------------------------------------------------------------------------------------------------
@@ -133,7 +181,7 @@ function ioctlSize(request: number): number {
 export function open(path: string, flags: number): number {
   if (path.length === 0 || path.includes("\0")) invalid("open", `Cannot open "${path}": bad path`);
   const cPath = Buffer.from(`${path}\0`, "utf8");
-  const fd = libc.symbols.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
+  const fd = native().libc.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
   if (fd < 0) fail("open", `open("${path}")`, lastErrno());
   return fd;
 }
@@ -141,14 +189,14 @@ export function open(path: string, flags: number): number {
 /** Like `open`, but returns the errno instead of throwing (for probes that must never throw). */
 export function tryOpen(path: string, flags: number): { fd: number; errno: 0 } | { fd: -1; errno: number } {
   const cPath = Buffer.from(`${path}\0`, "utf8");
-  const fd = libc.symbols.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
+  const fd = native().libc.open(ffiPtr(cPath), flags | O_CLOEXEC, 0);
   if (fd < 0) return { fd: -1, errno: lastErrno() };
   return { fd, errno: 0 };
 }
 
 export function close(fd: number): void {
   checkFd("close", fd);
-  if (libc.symbols.close(fd) < 0) fail("close", `close(${fd})`, lastErrno());
+  if (native().libc.close(fd) < 0) fail("close", `close(${fd})`, lastErrno());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -156,10 +204,10 @@ export function close(fd: number): void {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** ioctl with no argument or an integer argument; returns the (non-negative) result. */
-export function ioctlInt(fd: number, request: number, arg: number | bigint = 0): number {
-  checkFd(ioctlName(request), fd);
-  const result = libcIoctlInt.symbols.ioctl(fd, request, arg);
-  if (result < 0) fail(ioctlName(request), `ioctl(${fd})`, lastErrno());
+export function ioctlInt(fd: number, ioctl: Ioctl, arg: number | bigint = 0): number {
+  checkFd(ioctl.name, fd);
+  const result = native().ioctlInt(fd, ioctl.request, arg);
+  if (result < 0) fail(ioctl.name, `ioctl(${fd})`, lastErrno());
   return result;
 }
 
@@ -168,15 +216,14 @@ export function ioctlInt(fd: number, request: number, arg: number | bigint = 0):
  * buffer; `minBytes` covers variable-length structs (kvm_cpuid2 with its entries) whose encoded size is only the
  * header.
  */
-export function ioctlBuf(fd: number, request: number, buffer: Uint8Array, minBytes = 0): number {
-  const name = ioctlName(request);
-  checkFd(name, fd);
-  const needed = Math.max(ioctlSize(request), minBytes);
+export function ioctlBuf(fd: number, ioctl: Ioctl, buffer: Uint8Array, minBytes = 0): number {
+  checkFd(ioctl.name, fd);
+  const needed = Math.max(ioctlArgSize(ioctl), minBytes);
   if (buffer.byteLength < needed || buffer.byteLength === 0) {
-    invalid(name, `Cannot pass a ${buffer.byteLength}-byte buffer: the request needs at least ${needed} bytes`);
+    invalid(ioctl.name, `Cannot pass a ${buffer.byteLength}-byte buffer: the request needs at least ${needed} bytes`);
   }
-  const result = libc.symbols.ioctl(fd, request, ffiPtr(buffer));
-  if (result < 0) fail(name, `ioctl(${fd})`, lastErrno());
+  const result = native().libc.ioctl(fd, ioctl.request, ffiPtr(buffer));
+  if (result < 0) fail(ioctl.name, `ioctl(${fd})`, lastErrno());
   return result;
 }
 
@@ -184,8 +231,8 @@ export function ioctlBuf(fd: number, request: number, buffer: Uint8Array, minByt
  * ioctl that may fail with EINTR/EAGAIN as a normal outcome (KVM_RUN interrupted by a kick): returns the result or
  * the negated errno instead of throwing, so the hot path allocates nothing on a kick.
  */
-export function ioctlIntRaw(fd: number, request: number): number {
-  const result = libcIoctlInt.symbols.ioctl(fd, request, 0);
+export function ioctlIntRaw(fd: number, ioctl: Ioctl): number {
+  const result = native().ioctlInt(fd, ioctl.request, 0);
   return result < 0 ? -lastErrno() : result;
 }
 
@@ -209,7 +256,7 @@ function checkLength(operation: string, length: number): void {
 /** Anonymous, private, zero-filled memory (MAP_NORESERVE: guest RAM is committed as the guest touches it). */
 export function mmapAnonymous(length: number): Mapping {
   checkLength("mmap", length);
-  const address = libc.symbols.mmap(
+  const address = native().libc.mmap(
     null,
     length,
     PROT_READ | PROT_WRITE,
@@ -224,7 +271,7 @@ export function mmapAnonymous(length: number): Mapping {
 export function mmapShared(fd: number, length: number): Mapping {
   checkFd("mmap", fd);
   checkLength("mmap", length);
-  const address = libc.symbols.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  const address = native().libc.mmap(null, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return finishMmap(address, length, `mmap(fd ${fd})`);
 }
 
@@ -252,7 +299,7 @@ export function viewMapping(address: number, length: number): ArrayBuffer {
  */
 export function munmap(mapping: Mapping): void {
   if (!mapping.buffer.detached) mapping.buffer.transfer(0);
-  if (libc.symbols.munmap(mapping.address, mapping.length) < 0) {
+  if (native().libc.munmap(mapping.address, mapping.length) < 0) {
     fail("munmap", `munmap(0x${mapping.address.toString(16)}, ${mapping.length})`, lastErrno());
   }
 }
@@ -264,7 +311,7 @@ export function munmap(mapping: Mapping): void {
 export function eventfd(initial: number, flags: number): number {
   if (!Number.isInteger(initial) || initial < 0 || initial > 0xffff_ffff)
     invalid("eventfd", `Cannot start at ${initial}`);
-  const fd = libc.symbols.eventfd(initial, flags | EFD_CLOEXEC);
+  const fd = native().libc.eventfd(initial, flags | EFD_CLOEXEC);
   if (fd < 0) fail("eventfd", "eventfd", lastErrno());
   return fd;
 }
@@ -273,14 +320,14 @@ export function eventfd(initial: number, flags: number): number {
 export function eventfdWrite(fd: number, value: bigint): void {
   checkFd("eventfd_write", fd);
   const word = new BigUint64Array([value]);
-  if (Number(libc.symbols.write(fd, ffiPtr(word), 8)) !== 8) fail("eventfd_write", `write(${fd})`, lastErrno());
+  if (Number(native().libc.write(fd, ffiPtr(word), 8)) !== 8) fail("eventfd_write", `write(${fd})`, lastErrno());
 }
 
 /** Read and reset an eventfd counter; returns 0n when it is non-blocking and zero (EAGAIN). */
 export function eventfdRead(fd: number): bigint {
   checkFd("eventfd_read", fd);
   const word = new BigUint64Array(1);
-  if (Number(libc.symbols.read(fd, ffiPtr(word), 8)) !== 8) {
+  if (Number(native().libc.read(fd, ffiPtr(word), 8)) !== 8) {
     const errno = lastErrno();
     if (errno === EAGAIN) return 0n;
     fail("eventfd_read", `read(${fd})`, errno);
@@ -293,22 +340,34 @@ export function eventfdRead(fd: number): bigint {
 // ---------------------------------------------------------------------------------------------------------------
 
 export function getpid(): number {
-  return libc.symbols.getpid();
+  return native().libc.getpid();
+}
+
+function syscallNumbers(operation: string): { gettid: number; tgkill: number } {
+  const numbers = SYSCALL_NUMBERS[process.arch];
+  if (numbers === undefined) {
+    throw new HalError(
+      "kvm",
+      "unsupported",
+      operation,
+      `Cannot make system calls on a ${process.arch} host: no numbers`,
+    );
+  }
+  return numbers;
 }
 
 /** The kernel thread id of the calling thread. */
 export function gettid(): number {
-  return Number(libc.symbols.syscall(SYS_gettid, 0, 0, 0));
+  return Number(native().libc.syscall(syscallNumbers("gettid").gettid, 0, 0, 0));
 }
 
 /** Send `signal` to thread `tid` of process `pid`. Returns false if the thread is gone (ESRCH). */
 export function tgkill(pid: number, tid: number, signal: number): boolean {
   if (!Number.isInteger(tid) || tid <= 0) invalid("tgkill", `Cannot signal thread ${tid}: not a thread id`);
   if (!Number.isInteger(signal) || signal <= 0 || signal > 64) invalid("tgkill", `Cannot send signal ${signal}`);
-  const result = Number(libc.symbols.syscall(SYS_tgkill, pid, tid, signal));
+  const result = Number(native().libc.syscall(syscallNumbers("tgkill").tgkill, pid, tid, signal));
   if (result < 0) {
     const errno = lastErrno();
-    const ESRCH = 3;
     if (errno === ESRCH) return false;
     fail("tgkill", `tgkill(${pid}, ${tid}, ${signal})`, errno);
   }
@@ -330,7 +389,7 @@ function sigset(signals: readonly number[]): Uint8Array {
  */
 export function blockSignalInThisThread(signal: number): Uint8Array {
   const old = new Uint8Array(LIBC_SIGSET_BYTES);
-  const rc = libc.symbols.pthread_sigmask(SIG_BLOCK, ffiPtr(sigset([signal])), ffiPtr(old));
+  const rc = native().libc.pthread_sigmask(SIG_BLOCK, ffiPtr(sigset([signal])), ffiPtr(old));
   if (rc !== 0) fail("pthread_sigmask", "pthread_sigmask(SIG_BLOCK)", rc);
   const kernelMask = old.slice(0, KERNEL_SIGSET_BYTES);
   const bit = signal - 1;
@@ -341,7 +400,7 @@ export function blockSignalInThisThread(signal: number): Uint8Array {
 /** Consume a pending (blocked) `signal` of the calling thread, if any, without waiting. Returns whether one was. */
 export function consumePendingSignal(signal: number): boolean {
   const zeroTimeout = new BigInt64Array(2); // struct timespec { 0, 0 }
-  const result = libc.symbols.sigtimedwait(ffiPtr(sigset([signal])), null, ffiPtr(zeroTimeout));
+  const result = native().libc.sigtimedwait(ffiPtr(sigset([signal])), null, ffiPtr(zeroTimeout));
   if (result === signal) return true;
   const errno = lastErrno();
   if (errno === EAGAIN || errno === EINTR) return false;

@@ -1,45 +1,28 @@
 /**
- * A KVM VM: its fd, the x86 platform set-up KVM needs before any vCPU exists (TSS and identity-map pages, the
- * in-kernel irqchip and PIT), host memory from anonymous mmap, memory slots, and the vCPUs.
+ * A KVM VM, the generic part: its fd, host memory from anonymous mmap, memory slots, the vCPUs and KVM_IRQ_LINE.
+ * What KVM needs set up before the first vCPU (x86: TSS and identity-map pages, irqchip, PIT) is the guest arch's
+ * (`KvmArchVm`, created by the hypervisor right after KVM_CREATE_VM).
  */
 
 import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
 import { DEFAULT_TIMEBASE_HZ, HalError, MappingFlags } from "../types.ts";
 import {
-  KVM_CREATE_IRQCHIP,
-  KVM_CREATE_PIT2,
   KVM_CREATE_VCPU,
   KVM_IRQ_LEVEL_LAYOUT,
   KVM_IRQ_LINE,
   KVM_MEM_READONLY,
-  KVM_PIT_CONFIG_LAYOUT,
-  KVM_PIT_SPEAKER_DUMMY,
-  KVM_SET_IDENTITY_MAP_ADDR,
-  KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION,
   KVM_USERSPACE_MEMORY_REGION_LAYOUT,
 } from "./abi.ts";
-import type { CpuidEntry } from "./cpuid.ts";
+import type { KvmArchVm, KvmVmOptions } from "./per-arch.ts";
 import * as sys from "./sys.ts";
 import { KvmVcpu } from "./vcpu.ts";
 
-/**
- * Guest-physical pages KVM uses for itself on Intel (real-mode emulation through vm86 needs a TSS, and EPT-less
- * real mode an identity page table). They sit in the MMIO hole just below the 4 GiB boundary, where no RAM or
- * device is mapped: 0xfffb_c000 (identity map, 1 page) then 0xfffb_d000 (TSS, 3 pages), as Firecracker does.
- * src/vmm/x86/layout.ts reserves the same range.
- */
-export const KVM_IDENTITY_MAP_ADDR = 0xfffb_c000;
-export const KVM_TSS_ADDR = 0xfffb_d000;
-/** The 8259 PIC + IOAPIC have 24 GSIs. */
-export const KVM_IRQCHIP_GSI_COUNT = 24;
-
-export interface KvmVmOptions {
-  readonly vmId: number;
-  readonly cpuCount: number;
-  /** Create the in-kernel PIC/IOAPIC/LAPIC and PIT (default true). Without it, HLT exits to us. */
-  readonly irqchip?: boolean;
-  readonly timebaseHz?: number;
+/** What a VM needs from the hypervisor that created it. */
+export interface KvmVmContext {
+  readonly mmapSize: number;
+  readonly maxSlots: number;
+  readonly archVm: KvmArchVm;
 }
 
 interface Slot {
@@ -56,16 +39,13 @@ interface Allocation {
 
 export class KvmVm implements HalVm {
   readonly backend = "kvm" as const;
-  readonly arch: GuestArch = "x86_64";
+  readonly arch: GuestArch;
   readonly stage2 = "memory-slots" as const;
   readonly timebaseHz: number;
   readonly vmId: number;
   readonly cpuCount: number;
-  readonly irqchip: boolean;
   readonly #fd: number;
-  readonly #mmapSize: number;
-  readonly #maxSlots: number;
-  readonly #supportedCpuid: readonly CpuidEntry[];
+  readonly #context: KvmVmContext;
   readonly #allocations = new Map<HostMemory, Allocation>();
   readonly #slots: Slot[] = [];
   readonly #vcpus = new Map<number, KvmVcpu>();
@@ -74,34 +54,19 @@ export class KvmVm implements HalVm {
   readonly #irqLevelView = new DataView(this.#irqLevel.buffer);
   #closed = false;
 
-  constructor(
-    fd: number,
-    options: KvmVmOptions,
-    context: { mmapSize: number; maxSlots: number; supportedCpuid: readonly CpuidEntry[] },
-  ) {
+  /** Takes ownership of `fd`, which the hypervisor created and the arch has set up. */
+  constructor(fd: number, options: KvmVmOptions, context: KvmVmContext) {
     this.#fd = fd;
+    this.arch = options.arch;
     this.vmId = options.vmId;
     this.cpuCount = options.cpuCount;
-    this.irqchip = options.irqchip ?? true;
     this.timebaseHz = options.timebaseHz ?? DEFAULT_TIMEBASE_HZ;
-    this.#mmapSize = context.mmapSize;
-    this.#maxSlots = context.maxSlots;
-    this.#supportedCpuid = context.supportedCpuid;
-    try {
-      // Both must precede the first vCPU (KVM refuses the identity map afterwards).
-      sys.ioctlInt(fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
-      const identity = new BigUint64Array([BigInt(KVM_IDENTITY_MAP_ADDR)]);
-      sys.ioctlBuf(fd, KVM_SET_IDENTITY_MAP_ADDR, new Uint8Array(identity.buffer));
-      if (this.irqchip) {
-        sys.ioctlInt(fd, KVM_CREATE_IRQCHIP);
-        const pit = new Uint8Array(KVM_PIT_CONFIG_LAYOUT.size);
-        new DataView(pit.buffer).setUint32(KVM_PIT_CONFIG_LAYOUT.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
-        sys.ioctlBuf(fd, KVM_CREATE_PIT2, pit);
-      }
-    } catch (error) {
-      sys.close(fd);
-      throw error;
-    }
+    this.#context = context;
+  }
+
+  /** Whether the interrupt controllers live in the kernel. */
+  get irqchip(): boolean {
+    return this.#context.archVm.irqchip;
   }
 
   allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: number } = {}): HostMemory {
@@ -174,12 +139,12 @@ export class KvmVm implements HalVm {
         `Cannot map [0x${gpa.toString(16)}, 0x${(gpa + size).toString(16)}): overlaps slot ${overlap.slot} at [0x${overlap.gpa.toString(16)}, 0x${(overlap.gpa + overlap.size).toString(16)})`,
       );
     }
-    if (this.#slots.length >= this.#maxSlots) {
+    if (this.#slots.length >= this.#context.maxSlots) {
       throw new HalError(
         "kvm",
         "resource",
         "KVM_SET_USER_MEMORY_REGION",
-        `Cannot map another region: all ${this.#maxSlots} memory slots are in use`,
+        `Cannot map another region: all ${this.#context.maxSlots} memory slots are in use`,
       );
     }
     const slot = this.#slots.length;
@@ -211,12 +176,10 @@ export class KvmVm implements HalVm {
     let vcpu: KvmVcpu;
     try {
       vcpu = new KvmVcpu(id, {
-        vmFd: this.#fd,
         vcpuFd,
-        mmapSize: this.#mmapSize,
+        mmapSize: this.#context.mmapSize,
         cpuCount: this.cpuCount,
-        irqchip: this.irqchip,
-        supportedCpuid: this.#supportedCpuid,
+        archVm: this.#context.archVm,
         onClose: () => this.#vcpus.delete(id),
       });
     } catch (error) {
@@ -227,7 +190,7 @@ export class KvmVm implements HalVm {
     return vcpu;
   }
 
-  /** Drive GSI `line` of the in-kernel PIC/IOAPIC (KVM_IRQ_LINE). */
+  /** Drive VM interrupt line `line` of the in-kernel irqchip (KVM_IRQ_LINE; x86: a GSI of the PIC/IOAPIC). */
   setIrqLine(line: number, level: boolean): void {
     this.#checkOpen("setIrqLine");
     if (!this.irqchip) {
@@ -235,18 +198,11 @@ export class KvmVm implements HalVm {
         "kvm",
         "unsupported",
         "KVM_IRQ_LINE",
-        `Cannot drive GSI ${line}: the VM has no in-kernel irqchip (use the vCPU's setInterruptLevel)`,
+        `Cannot drive line ${line}: the VM has no in-kernel irqchip (use the vCPU's setInterruptLevel)`,
       );
     }
-    if (!Number.isInteger(line) || line < 0 || line >= KVM_IRQCHIP_GSI_COUNT) {
-      throw new HalError(
-        "kvm",
-        "invalid-argument",
-        "KVM_IRQ_LINE",
-        `Cannot drive GSI ${line}: the in-kernel irqchip has GSIs 0..${KVM_IRQCHIP_GSI_COUNT - 1}`,
-      );
-    }
-    this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.irq.offset, line, true);
+    const irq = this.#context.archVm.irqLineField(line);
+    this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.irq.offset, irq, true);
     this.#irqLevelView.setUint32(KVM_IRQ_LEVEL_LAYOUT.fields.level.offset, level ? 1 : 0, true);
     sys.ioctlBuf(this.#fd, KVM_IRQ_LINE, this.#irqLevel);
   }

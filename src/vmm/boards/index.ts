@@ -1,4 +1,4 @@
-/** The builder's machine choice: which board a VM config gets. */
+/** Which board a VM config gets (the board step of the builder, src/vmm/builder.ts). */
 
 import type { Board } from "../board.ts";
 import type { VmConfig } from "../config/types.ts";

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-import { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize, VIRT_DRAM_BASE } from "./bare-machine.ts";
+import { RISCV_VIRT } from "../boards/riscv-virt/layout.ts";
+import { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize } from "./bare-machine.ts";
 import { ConfigError } from "./errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "axvisor-bare-"));
@@ -64,7 +65,7 @@ describe("bareMachineConfig", () => {
     expect(config.cpuNum).toBe(1);
     expect(config.name).toBe("rv64ui-p-add");
     expect(config.memoryRegions).toEqual([
-      { gpa: VIRT_DRAM_BASE, size: BARE_MACHINE_DEFAULT_MEMORY, flags: 7, mapType: "alloc" },
+      { gpa: RISCV_VIRT.RAM_BASE, size: BARE_MACHINE_DEFAULT_MEMORY, flags: 7, mapType: "alloc" },
     ]);
     expect(config.kernel.image).toEqual({ path, format: "elf", loadAddr: 0x8000_0000, size: 0x3000 });
     expect(config.kernel.entryPoint).toBe(0x8000_0000);
@@ -75,8 +76,8 @@ describe("bareMachineConfig", () => {
     const path = join(dir, "prog.bin");
     writeFileSync(path, new Uint8Array(0x100));
     const config = bareMachineConfig(path, { memorySize: 0x10_0000, console: { kind: "none" }, unmappedMmio: "fault" });
-    expect(config.kernel.image).toEqual({ path, format: "raw", loadAddr: VIRT_DRAM_BASE, size: 0x100 });
-    expect(config.kernel.entryPoint).toBe(VIRT_DRAM_BASE);
+    expect(config.kernel.image).toEqual({ path, format: "raw", loadAddr: RISCV_VIRT.RAM_BASE, size: 0x100 });
+    expect(config.kernel.entryPoint).toBe(RISCV_VIRT.RAM_BASE);
     expect(config.memoryRegions[0]?.size).toBe(0x10_0000);
     expect(config.devices.console).toEqual({ kind: "none" });
     expect(config.devices.unmappedMmio).toBe("fault");

@@ -5,17 +5,18 @@
  */
 
 import { basename, resolve as resolvePath } from "node:path";
+import { PAGE_SIZE_4K } from "../../addrspace/addr.ts";
 import { hex } from "../../common/format.ts";
+import { isAligned } from "../../common/ranges.ts";
 
 import { MappingFlags } from "../../hal/types.ts";
+import { RISCV_VIRT } from "../boards/riscv-virt/layout.ts";
 import { ConfigError, type ConfigIssue } from "./errors.ts";
 import { probeImage } from "./images.ts";
 import { resolveVmConfig } from "./resolve.ts";
 import type { RawVmConfig } from "./schema.ts";
 import type { ConsoleConfig, UnmappedMmioPolicy, VmConfig } from "./types.ts";
 
-/** QEMU `virt`: RAM starts at 0x8000_0000. */
-export const VIRT_DRAM_BASE = 0x8000_0000;
 /** QEMU's default RAM size for `virt` (128 MiB). */
 export const BARE_MACHINE_DEFAULT_MEMORY = 128 * 2 ** 20;
 
@@ -40,7 +41,7 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
   const source = `bare machine for ${programPath}`;
   const memorySize = options.memorySize ?? BARE_MACHINE_DEFAULT_MEMORY;
   const early: ConfigIssue[] = [];
-  if (!Number.isSafeInteger(memorySize) || memorySize <= 0 || memorySize % 0x1000 !== 0) {
+  if (!Number.isSafeInteger(memorySize) || memorySize <= 0 || !isAligned(memorySize, PAGE_SIZE_4K)) {
     early.push({ path: "memory", value: String(memorySize), problem: "must be a positive multiple of 4 KiB" });
   }
   const probe = probeImage(path);
@@ -64,10 +65,10 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
     },
     kernel: {
       kernel_path: path,
-      ...(isElf ? {} : { kernel_load_addr: VIRT_DRAM_BASE, entry_point: VIRT_DRAM_BASE }),
+      ...(isElf ? {} : { kernel_load_addr: RISCV_VIRT.RAM_BASE, entry_point: RISCV_VIRT.RAM_BASE }),
       memory_regions: [
         {
-          gpa: VIRT_DRAM_BASE,
+          gpa: RISCV_VIRT.RAM_BASE,
           size: memorySize,
           flags: MappingFlags.READ | MappingFlags.WRITE | MappingFlags.EXECUTE,
           map_type: "alloc",
@@ -92,7 +93,7 @@ export function bareMachineConfig(programPath: string, options: BareMachineOptio
         issue.path === "kernel.kernel_load_addr" ||
         issue.path === "kernel.entry_point"
       ) {
-        return { ...issue, path: "memory", value: `${hex(VIRT_DRAM_BASE)} + ${hex(memorySize)}` };
+        return { ...issue, path: "memory", value: `${hex(RISCV_VIRT.RAM_BASE)} + ${hex(memorySize)}` };
       }
       return issue;
     });

@@ -18,7 +18,7 @@ export interface ConfigIssue {
   readonly problem: string;
 }
 
-export function formatIssue(issue: ConfigIssue): string {
+function formatIssue(issue: ConfigIssue): string {
   const where = issue.path === "" ? "(document)" : issue.path;
   return issue.value === undefined ? `${where}: ${issue.problem}` : `${where} = ${issue.value}: ${issue.problem}`;
 }

@@ -32,3 +32,12 @@ test("formatVmConfig shows the resolved VM with its defaults", () => {
     "  devices  interrupts passthrough, console stdout, unmapped MMIO ignore",
   ]);
 });
+
+test("formatVmConfig names the PC as an x86_64 guest's machine", () => {
+  const config = loadVmConfig(resolve(import.meta.dir, "../../../configs/x86-serial-hello.toml"), {
+    checkFiles: false,
+  });
+  expect(formatVmConfig(config).split("\n")[1]).toBe(
+    "  machine  x86_64, pc, backend kvm, vm_type rtos, on reset: reboot",
+  );
+});

@@ -26,13 +26,21 @@ function bootFileLine(label: string, file: BootFile | undefined, orElse: string)
   return `  ${label.padEnd(9)}${file.path} (${sizeText(file.size)}) ${at}`;
 }
 
+/**
+ * The machine the guest gets: `base.machine` chooses between the RISC-V `virt` boards (the hypervisor one by
+ * default); an x86_64 guest always gets the PC (and `base.machine` must not name a `virt` board for it).
+ */
+function machineText(config: VmConfig): string {
+  return config.arch === "x86_64" ? "pc" : config.machine;
+}
+
 export function formatVmConfig(config: VmConfig): string {
   const k = config.kernel;
   const d = config.devices;
   const lines: string[] = [];
   lines.push(`VM ${config.id} "${config.name}" from ${config.source}`);
   lines.push(
-    `  ${"machine".padEnd(9)}${config.arch}, ${config.machine}, backend ${config.backend}, vm_type ${config.vmType}, on reset: ${config.onReset}`,
+    `  ${"machine".padEnd(9)}${config.arch}, ${machineText(config)}, backend ${config.backend}, vm_type ${config.vmType}, on reset: ${config.onReset}`,
   );
   const ids = config.physCpuIds === undefined ? "" : `, physical ids [${config.physCpuIds.join(", ")}]`;
   const sets = config.physCpuSets === undefined ? "" : `, affinity masks [${config.physCpuSets.map(hex).join(", ")}]`;
@@ -55,7 +63,10 @@ export function formatVmConfig(config: VmConfig): string {
   } else lines.push(bootFileLine("dtb", k.dtb, ""));
   lines.push(bootFileLine("ramdisk", k.ramdisk, "none"));
   lines.push(`  ${"cmdline".padEnd(9)}${k.cmdline === undefined ? "(none)" : JSON.stringify(k.cmdline)}`);
-  if (k.diskPath !== undefined) lines.push(`  ${"disk".padEnd(9)}${k.diskPath}`);
+  for (const disk of d.disks) {
+    const serial = disk.serial === undefined ? "" : `, serial ${JSON.stringify(disk.serial)}`;
+    lines.push(`  ${"disk".padEnd(9)}${disk.path} (${disk.readOnly ? "read-only" : "read-write"}${serial})`);
+  }
   if (config.arch === "riscv64") lines.push(`  ${"timebase".padEnd(9)}${k.timebaseFrequency} Hz`);
   for (const dev of d.emuDevices) {
     const code = hex(EMULATED_DEVICE_TYPE_CODES[dev.emuType]);

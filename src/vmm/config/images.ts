@@ -9,19 +9,21 @@
  * header magic).
  */
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync } from "node:fs";
 
+import { EM_AARCH64 } from "../../arch/aarch64/elf.ts";
+// Linux Image header: RISC-V's keeps arm64's layout, so arm64's offsets serve both.
+import {
+  ARM64_IMAGE_MAGIC,
+  ARM64_IMAGE_HEADER_SIZE as IMAGE_HEADER_SIZE,
+  ARM64_IMAGE_MAGIC_OFFSET as IMAGE_MAGIC2_OFFSET,
+  ARM64_IMAGE_SIZE_OFFSET as IMAGE_SIZE_OFFSET,
+} from "../../arch/aarch64/linux-image.ts";
 import type { GuestArch } from "../../hal/types.ts";
+import { HostFileError, openRegularFile, readAt } from "../host-file.ts";
 import { ElfError, EM_RISCV, EM_X86_64, isElf, parseElfHeaders } from "../loader/elf.ts";
 
-const EM_AARCH64 = 183;
-
-// Linux Image header (RISC-V and arm64 share the layout).
-const IMAGE_SIZE_OFFSET = 16;
-const IMAGE_MAGIC2_OFFSET = 56;
 const RISCV_IMAGE_MAGIC2 = 0x05435352; // "RSC\x05"
-const ARM64_IMAGE_MAGIC = 0x644d5241; // "ARM\x64"
-const IMAGE_HEADER_SIZE = 64;
 
 // x86 boot protocol setup header.
 const SETUP_HEADER_MAGIC_OFFSET = 0x202;
@@ -62,17 +64,6 @@ export type ImageProbe =
   | { readonly kind: "bad-elf"; readonly fileSize: number; readonly reason: string }
   | { readonly kind: "dtb"; readonly fileSize: number };
 
-function readAt(fd: number, position: number, length: number): Uint8Array {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, buffer, done, length - done, position + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buffer.subarray(0, done);
-}
-
 /** u64 as a number, or undefined if it does not fit in 53 bits. */
 function u64(view: DataView, offset: number): number | undefined {
   const value = view.getBigUint64(offset, true);
@@ -105,19 +96,20 @@ function probeElf(fd: number, fileSize: number): ImageProbe {
   }
 }
 
-/** Recognise a boot file. Never throws: an unreadable file is reported as "missing" with the reason. */
+/**
+ * Recognise a boot file. Never throws: an unreadable file is reported as "missing" with the reason. Never blocks:
+ * a FIFO or a device is refused before it is opened (`openRegularFile`).
+ */
 export function probeImage(path: string): ImageProbe {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openRegularFile(path, "image");
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? String(error.code) : "";
-    return { kind: "missing", reason: code === "ENOENT" ? "file not found" : `cannot open (${code || String(error)})` };
+    if (!(error instanceof HostFileError)) throw error;
+    return { kind: "missing", reason: error.reason };
   }
   try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) return { kind: "missing", reason: "not a regular file" };
-    const fileSize = stat.size;
+    const fileSize = fstatSync(fd).size;
     const head = readAt(fd, 0, Math.min(PROBE_BYTES, fileSize));
     const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
     if (isElf(head)) return probeElf(fd, fileSize);

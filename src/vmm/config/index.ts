@@ -4,9 +4,9 @@
  */
 
 export type { BareMachineOptions } from "./bare-machine.ts";
-export { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize, VIRT_DRAM_BASE } from "./bare-machine.ts";
+export { BARE_MACHINE_DEFAULT_MEMORY, bareMachineConfig, parseMemorySize } from "./bare-machine.ts";
 export type { ConfigErrorKind, ConfigIssue } from "./errors.ts";
-export { ConfigError, formatIssue } from "./errors.ts";
+export { ConfigError } from "./errors.ts";
 export { formatMappingFlags, formatVmConfig } from "./format.ts";
 export type { ParseVmConfigOptions } from "./parse.ts";
 export { loadVmConfig, parseVmConfig } from "./parse.ts";

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -123,6 +123,17 @@ describe("axvisor's own configs", () => {
   });
 });
 
+describe("emulated devices", () => {
+  test('"virtio-rng" (code 0xe4) names the entropy device, as a word or a code', () => {
+    for (const type of ['"virtio-rng"', "0xe4"]) {
+      const config = parse(toml({ devices: `emu_devices = [["rng", 0x1000_8000, 0x1000, 8, ${type}, []]]` }));
+      expect(config.devices.emuDevices).toEqual([
+        { name: "rng", baseGpa: 0x1000_8000, length: 0x1000, irqId: 8, emuType: "virtio-rng", cfgList: [] },
+      ]);
+    }
+  });
+});
+
 describe("named-table form", () => {
   test("gives the same VmConfig as the positional form", () => {
     const positional = parse(
@@ -183,6 +194,8 @@ describe("named-table form", () => {
 
 describe("defaults and our additions", () => {
   test("relative paths resolve against the config's folder, absolute ones stay", () => {
+    // The console file's folder must exist (run could not create the file otherwise).
+    mkdirSync(join(dir, "out"), { recursive: true });
     const config = parse(
       toml({
         kernel: [

@@ -2,11 +2,11 @@
  * Entry points: TOML text or a file → `VmConfig`, or a `ConfigError` listing every problem.
  */
 
-import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 
 import { parse as parseToml, TomlError } from "smol-toml";
 
+import { HostFileError, readRegularFile } from "../host-file.ts";
 import { ConfigError } from "./errors.ts";
 import { resolveVmConfig } from "./resolve.ts";
 import { configIssuesFromZod, vmConfigFileSchema } from "./schema.ts";
@@ -75,15 +75,10 @@ export function loadVmConfig(path: string, options: { readonly checkFiles?: bool
   const absolute = resolvePath(path);
   let text: string;
   try {
-    text = readFileSync(absolute, "utf8");
+    // Never blocks: a FIFO or a device given as the config is refused before it is opened.
+    text = new TextDecoder().decode(readRegularFile(absolute, "VM config"));
   } catch (error) {
-    const code = error instanceof Error && "code" in error ? String(error.code) : "";
-    const reason =
-      code === "ENOENT"
-        ? "file not found"
-        : code === "EISDIR"
-          ? "is a directory"
-          : `cannot read (${code || String(error)})`;
+    const reason = error instanceof HostFileError ? error.reason : `cannot read (${String(error)})`;
     throw new ConfigError("io", path, [{ path: "", value: JSON.stringify(absolute), problem: reason }], {
       cause: error,
     });

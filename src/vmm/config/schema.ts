@@ -10,7 +10,7 @@
  * Every object is strict: an unknown key is an error naming it. Integers must be non-negative safe integers;
  * smol-toml hands bigger ones over as bigint (`integersAsBigInt: "asNeeded"`), which we reject by name. This
  * module checks shapes and single values only; relations between values (overlaps, RAM bounds, files) are checked
- * in `resolve.ts`.
+ * in `resolve.ts` and its section resolvers.
  */
 
 import { z } from "zod";
@@ -21,7 +21,9 @@ import {
   EMULATED_DEVICE_TYPE_CODES,
   type EmulatedDeviceType,
   type InterruptMode,
+  MEMORY_MAP_TYPE_CODES,
   type MemoryMapType,
+  VM_TYPE_CODES,
   type VmType,
 } from "./types.ts";
 
@@ -30,7 +32,7 @@ import {
 // ---------------------------------------------------------------------------------------------------------------
 
 /** How a TOML value is called in messages. */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
   if (typeof value === "string") return "a string";
   if (typeof value === "boolean") return "a boolean";
@@ -63,7 +65,7 @@ function uintValue(value: unknown, ctx: z.RefinementCtx): number {
   return value;
 }
 
-export const uint = z.unknown().transform(uintValue);
+const uint = z.unknown().transform(uintValue);
 
 function stringValue(value: unknown, ctx: z.RefinementCtx): string {
   if (value === undefined) return custom(ctx, "required key is missing");
@@ -71,7 +73,13 @@ function stringValue(value: unknown, ctx: z.RefinementCtx): string {
   return value;
 }
 
-export const str = z.unknown().transform(stringValue);
+const str = z.unknown().transform(stringValue);
+
+const bool = z.unknown().transform((value, ctx): boolean => {
+  if (value === undefined) return custom(ctx, "required key is missing");
+  if (typeof value !== "boolean") return custom(ctx, `expected true or false, got ${describeValue(value)}`);
+  return value;
+});
 
 /** A string that must be one of `names` (each name may have aliases); yields the canonical name. */
 function wordOf<T extends string>(canonical: Readonly<Record<string, T>>): z.ZodType<T, unknown> {
@@ -110,7 +118,7 @@ function codeOrWord<T extends string>(
 }
 
 /** Letters accepted in a flags string, with the `MappingFlags` bit each stands for. */
-export const FLAG_LETTERS: Readonly<Record<string, number>> = {
+const FLAG_LETTERS: Readonly<Record<string, number>> = {
   r: MappingFlags.READ,
   w: MappingFlags.WRITE,
   x: MappingFlags.EXECUTE,
@@ -121,7 +129,7 @@ export const FLAG_LETTERS: Readonly<Record<string, number>> = {
 const ALL_MAPPING_FLAGS = Object.values(MappingFlags).reduce((all, bit) => all | bit, 0);
 
 /** Mapping flags: a number (axaddrspace `MappingFlags` bits) or letters such as "rwx" ("-" is a placeholder). */
-export const mappingFlags = z.unknown().transform((value, ctx): number => {
+const mappingFlags = z.unknown().transform((value, ctx): number => {
   if (typeof value === "string") {
     let bits = 0;
     for (const letter of value.toLowerCase()) {
@@ -145,14 +153,14 @@ export const mappingFlags = z.unknown().transform((value, ctx): number => {
   return bits;
 });
 
-export const mapType = codeOrWord<MemoryMapType>({ alloc: 0, identical: 1, reserved: 2 });
+const mapType = codeOrWord<MemoryMapType>(MEMORY_MAP_TYPE_CODES);
 
-export const vmType = codeOrWord<VmType>({ host: 0, rtos: 1, linux: 2 });
+const vmType = codeOrWord<VmType>(VM_TYPE_CODES);
 
-export const emulatedDeviceType = codeOrWord<EmulatedDeviceType>(EMULATED_DEVICE_TYPE_CODES);
+const emulatedDeviceType = codeOrWord<EmulatedDeviceType>(EMULATED_DEVICE_TYPE_CODES);
 
 /** axvmconfig's serde names and aliases for `VMInterruptMode`, plus our spellings. */
-export const interruptMode = wordOf<InterruptMode>({
+const interruptMode = wordOf<InterruptMode>({
   no_irq: "none",
   no: "none",
   none: "none",
@@ -162,19 +170,19 @@ export const interruptMode = wordOf<InterruptMode>({
   pt: "passthrough",
 });
 
-export const imageLocation = wordOf({ fs: "fs", memory: "memory" } as const);
-export const arch = wordOf({ riscv64: "riscv64", x86_64: "x86_64", aarch64: "aarch64" } as const);
-export const backend = wordOf({ auto: "auto", kvm: "kvm", hvf: "hvf", emulated: "emulated" } as const);
-export const machine = wordOf({ "virt-hypervisor": "virt-hypervisor", "virt-bare": "virt-bare" } as const);
-export const unmappedMmio = wordOf({ ignore: "ignore", fault: "fault" } as const);
-export const onReset = wordOf({ reboot: "reboot", stop: "stop" } as const);
+const imageLocation = wordOf({ fs: "fs", memory: "memory" } as const);
+const arch = wordOf({ riscv64: "riscv64", x86_64: "x86_64", aarch64: "aarch64" } as const);
+const backend = wordOf({ auto: "auto", kvm: "kvm", hvf: "hvf", emulated: "emulated" } as const);
+const machine = wordOf({ "virt-hypervisor": "virt-hypervisor", "virt-bare": "virt-bare" } as const);
+const unmappedMmio = wordOf({ ignore: "ignore", fault: "fault" } as const);
+const onReset = wordOf({ reboot: "reboot", stop: "stop" } as const);
 
 /** `console = "stdout" | "none" | "file:<path>"`; the path is resolved later against the config's folder. */
-export type RawConsole =
+type RawConsole =
   | { readonly kind: "stdout" }
   | { readonly kind: "none" }
   | { readonly kind: "file"; readonly path: string };
-export const consoleSpec = z.unknown().transform((value, ctx): RawConsole => {
+const consoleSpec = z.unknown().transform((value, ctx): RawConsole => {
   const text = stringValue(value, ctx);
   if (typeof text !== "string") return z.NEVER;
   if (text === "stdout") return { kind: "stdout" };
@@ -192,7 +200,7 @@ export const consoleSpec = z.unknown().transform((value, ctx): RawConsole => {
  * Field names of each positional form, in order. The same names are the keys of the table form. Used to build
  * both schemas and to name tuple elements in messages (`kernel.memory_regions[1][0] (gpa)`).
  */
-export const POSITIONAL_FIELDS = {
+const POSITIONAL_FIELDS = {
   memory_regions: ["gpa", "size", "flags", "map_type"],
   emu_devices: ["name", "base_gpa", "length", "irq_id", "emu_type", "cfg_list"],
   passthrough_devices: ["name", "base_gpa", "base_hpa", "length", "irq_id"],
@@ -201,7 +209,7 @@ export const POSITIONAL_FIELDS = {
 
 const cfgList = z.array(uint);
 
-export interface RawMemoryRegion {
+interface RawMemoryRegion {
   readonly gpa: number;
   readonly size: number;
   readonly flags: number;
@@ -221,7 +229,7 @@ const memoryRegion = z.union([
     .transform((r): RawMemoryRegion => ({ gpa: r.gpa, size: r.size, flags: r.flags, map_type: r.map_type ?? "alloc" })),
 ]);
 
-export interface RawEmulatedDevice {
+interface RawEmulatedDevice {
   readonly name: string;
   readonly base_gpa: number;
   readonly length: number;
@@ -261,7 +269,7 @@ const emulatedDevice = z.union([
     ),
 ]);
 
-export interface RawPassthroughDevice {
+interface RawPassthroughDevice {
   readonly name: string;
   readonly base_gpa: number;
   readonly base_hpa: number;
@@ -298,7 +306,7 @@ const passthroughDevice = z.union([
     ),
 ]);
 
-export interface RawPassthroughAddress {
+interface RawPassthroughAddress {
   readonly base_gpa: number;
   readonly length: number;
 }
@@ -310,6 +318,13 @@ const passthroughAddress = z.union([
 // ---------------------------------------------------------------------------------------------------------------
 // Sections
 // ---------------------------------------------------------------------------------------------------------------
+
+/** `[[devices.disks]]`: one virtio-blk disk each (our addition; `kernel.disk_path` is a read-write first disk). */
+const diskTable = z.strictObject({
+  path: str,
+  read_only: bool.optional(),
+  serial: str.optional(),
+});
 
 const baseSection = z.strictObject({
   id: uint,
@@ -352,6 +367,7 @@ const devicesSection = z.strictObject({
   // Our additions.
   console: consoleSpec.optional(),
   unmapped_mmio: unmappedMmio.optional(),
+  disks: z.array(diskTable).optional(),
 });
 
 export const vmConfigFileSchema = z.strictObject({
@@ -369,7 +385,7 @@ export type RawVmConfig = z.output<typeof vmConfigFileSchema>;
 type PathSegment = PropertyKey;
 
 /** `["kernel", "memory_regions", 1, "gpa"]` → `kernel.memory_regions[1].gpa`, naming positional elements. */
-export function formatPath(path: readonly PathSegment[]): string {
+function formatPath(path: readonly PathSegment[]): string {
   let out = "";
   for (let i = 0; i < path.length; i++) {
     const segment = path[i];
@@ -399,7 +415,7 @@ function positionalFieldsFor(collectionPath: readonly PathSegment[]): readonly s
 }
 
 /** The value at `path` inside the raw TOML document, or undefined. */
-export function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
+function valueAt(root: unknown, path: readonly PathSegment[]): unknown {
   let node: unknown = root;
   for (const segment of path) {
     if (Array.isArray(node) && typeof segment === "number") node = node[segment];
@@ -426,7 +442,7 @@ function keyForValue(path: readonly PathSegment[]): string | undefined {
 }
 
 /** The value as the user should see it: strings quoted, addresses in hex, long arrays shortened. */
-export function formatValue(
+function formatValue(
   value: unknown,
   key: string | undefined,
   fields: readonly string[] | undefined = undefined,

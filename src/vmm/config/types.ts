@@ -1,5 +1,5 @@
 /**
- * The resolved VM configuration: what `parseVmConfig` produces and the VMM builder consumes.
+ * The resolved VM configuration: what `parseVmConfig` produces and the builder (src/vmm/builder.ts) consumes.
  *
  * It is axvisor's `AxVMCrateConfig` (sections `[base]`, `[kernel]`, `[devices]`) after validation, in camelCase,
  * with every default filled in, every path absolute, addresses and sizes as numbers (≤ 53 bits, see
@@ -93,7 +93,10 @@ export interface MemoryRegionConfig {
   readonly mapType: MemoryMapType;
 }
 
-/** axvmconfig `EmulatedDeviceType`, by the names we use in configs and messages, with their numeric codes. */
+/**
+ * axvmconfig `EmulatedDeviceType`, by the names we use in configs and messages, with their numeric codes; plus
+ * "virtio-rng" (0xe4), our addition next to axvmconfig's virtio codes.
+ */
 export const EMULATED_DEVICE_TYPE_CODES = {
   dummy: 0x0,
   "interrupt-controller": 0x1,
@@ -110,6 +113,7 @@ export const EMULATED_DEVICE_TYPE_CODES = {
   "virtio-blk": 0xe1,
   "virtio-net": 0xe2,
   "virtio-console": 0xe3,
+  "virtio-rng": 0xe4,
 } as const;
 export type EmulatedDeviceType = keyof typeof EMULATED_DEVICE_TYPE_CODES;
 
@@ -149,10 +153,24 @@ export interface KernelConfig {
   readonly dtb: DtbConfig | undefined;
   readonly ramdisk: BootFile | undefined;
   readonly cmdline: string | undefined;
-  /** axvmconfig `disk_path`: a disk image for the guest (absolute), if any. */
-  readonly diskPath: string | undefined;
   /** RISC-V `timebase-frequency` in Hz (the rate of the `time` CSR). */
   readonly timebaseFrequency: number;
+}
+
+/**
+ * A disk: a raw image served by a virtio-blk device. From axvmconfig's `kernel.disk_path` (read-write, the first
+ * disk) and our `[[devices.disks]]` tables. The n-th virtio-blk `emu_devices` entry places the n-th disk; the
+ * others take the board's free virtio-mmio windows in order.
+ */
+export interface DiskConfig {
+  /** The image, absolute. */
+  readonly path: string;
+  /** Read-only: VIRTIO_BLK_F_RO offered, writes refused, the image opened read-only under a shared lock. */
+  readonly readOnly: boolean;
+  /** The serial the guest reads (VIRTIO_BLK_T_GET_ID; printable ASCII, at most 20 bytes), or the device's default. */
+  readonly serial: string | undefined;
+  /** Where the config names it, for messages: "kernel.disk_path" or "devices.disks[1]". */
+  readonly key: string;
 }
 
 export interface DevicesConfig {
@@ -164,6 +182,7 @@ export interface DevicesConfig {
   readonly interruptMode: InterruptMode;
   readonly console: ConsoleConfig;
   readonly unmappedMmio: UnmappedMmioPolicy;
+  readonly disks: readonly DiskConfig[];
 }
 
 /** One resolved, validated VM. */
@@ -192,9 +211,6 @@ export interface VmConfig {
   readonly memoryRegions: readonly MemoryRegionConfig[];
   readonly devices: DevicesConfig;
 }
-
-/** Page size every memory region must be aligned to (4 KiB, the smallest nested-page-table page). */
-export const PAGE_SIZE = 0x1000;
 
 /** Most vCPUs one VM may have (KVM_MAX_VCPUS on x86 is 1024; a larger number is a typo, not a plan). */
 export const MAX_VCPUS = 1024;

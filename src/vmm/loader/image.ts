@@ -3,11 +3,11 @@
  * an image that does not fit is an error naming the file and the addresses, never a partial load.
  */
 
-import { readFileSync } from "node:fs";
 import type { GuestMemory } from "../../addrspace/guest-memory.ts";
 import { hexRange } from "../../common/format.ts";
 import type { KernelImage } from "../config/types.ts";
 import { errorMessage } from "../errors.ts";
+import { readRegularFile } from "../host-file.ts";
 import { type ElfImage, parseElf } from "./elf.ts";
 
 export type ImageErrorKind = "unreadable" | "does-not-fit" | "malformed";
@@ -23,11 +23,12 @@ export class ImageError extends Error {
   }
 }
 
+/** Read a boot image whole. A FIFO or a device is refused before it is opened, so this never blocks. */
 export function readImageFile(path: string, what: string): Uint8Array {
   try {
-    return new Uint8Array(readFileSync(path));
+    return readRegularFile(path, what);
   } catch (error) {
-    throw new ImageError("unreadable", path, `Cannot read ${what} ${path}: ${errorMessage(error)}`, { cause: error });
+    throw new ImageError("unreadable", path, errorMessage(error), { cause: error });
   }
 }
 
@@ -42,7 +43,7 @@ export interface LoadedImage {
 }
 
 /** Copy `bytes` to `gpa`, zero-filling up to `reserve` bytes (an image's .bss). */
-export function placeBytes(
+function placeBytes(
   memory: GuestMemory,
   gpa: number,
   bytes: Uint8Array,

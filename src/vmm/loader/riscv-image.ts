@@ -30,9 +30,8 @@ export const RISCV_IMAGE_MAGIC = 0x5643534952n;
 export const RISCV_IMAGE_MAGIC2 = 0x05435352;
 /** flags bit 0: the kernel's endianness (set = big-endian). */
 export const RISCV_IMAGE_FLAG_BE = 1n;
-/** Required load alignment on RV64: one PMD (level-1 page) = 2 MiB. RV32 uses 4 MiB. */
+/** Required load alignment on RV64: one PMD (level-1 page) = 2 MiB (RV32, which we do not run, needs 4 MiB). */
 export const RISCV_IMAGE_ALIGN_RV64 = 0x20_0000;
-export const RISCV_IMAGE_ALIGN_RV32 = 0x40_0000;
 
 export interface RiscvImageHeader {
   readonly code0: number;

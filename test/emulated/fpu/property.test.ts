@@ -269,6 +269,22 @@ test("fcvt.s.d and fcvt.d.s against the rational reference", () => {
 // ---- regressions: counterexamples the properties found, kept as fixed cases ----
 
 describe("regressions found by the property tests", () => {
+  test("fcvt to integers of ±0.49999999999999994 and ±1.4999999999999998 in every rounding mode (the fraction x - floor rounded to a false tie)", () => {
+    const values = [0xbfdf_ffff_ffff_ffffn, 0x3fdf_ffff_ffff_ffffn, 0xbff7_ffff_ffff_ffffn, 0x3ff7_ffff_ffff_ffffn];
+    for (const a of values) {
+      for (const k of ["w", "wu", "l", "lu"] as const) {
+        for (const mode of [0, 1, 2, 3, 4] as const) {
+          const fp = new FpState();
+          const x = new IntRegs();
+          setF(fp, 1, a);
+          fp.fflags = 0;
+          expect(run(E.cvtToInt(k, "d", 5, 1, mode), fp, x)).toBe(FP_OK);
+          check(`fcvt.${k}.d ${hex(a)} rm=${mode}`, x.get(5), fp.fflags, R.refToInt(R.BINARY64, a, k, mode), 0);
+        }
+      }
+    }
+  });
+
   test("fadd.d near the top of the range in every rounding mode (TwoSum's intermediate overflowed)", () => {
     const a = 0xffdf_ffff_ffff_ffffn;
     const b = 0x7fef_ffff_ffff_ffffn;

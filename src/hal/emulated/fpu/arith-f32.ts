@@ -6,7 +6,9 @@
  * result plus the sign of that error is then rounded to binary32 (round.ts), which gives correctly rounded
  * results and flags in every mode. Operands are never NaN here: the caller propagates NaNs.
  */
-import { F32_MAX, F32_MIN_NORMAL, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
+
+import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "../../../arch/riscv64/fp.ts";
+import { F32_MAX, F32_MIN_NORMAL } from "./constants.ts";
 import { twoProductError } from "./eft.ts";
 import { exactZeroSum, type FlagSink, roundToF32, zeroSum } from "./round.ts";
 

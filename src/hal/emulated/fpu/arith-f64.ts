@@ -6,7 +6,9 @@
  * modes, whether to step one ulp. Results that could be tiny, overflow, or come from operands too large to split
  * go to the exact BigInt path. Operands are never NaN here: the caller propagates NaNs.
  */
-import { F64_MAX, F64_MIN_NORMAL, FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "./constants.ts";
+
+import { FFLAG_DZ, FFLAG_NV, FFLAG_NX, RM_RNE } from "../../../arch/riscv64/fp.ts";
+import { F64_MAX, F64_MIN_NORMAL } from "./constants.ts";
 import { ERROR_FLOOR, NORMAL_SAFE, PRODUCT_LIMIT, SPLIT_LIMIT, twoProductError } from "./eft.ts";
 import { type FlagSink, roundDirectedF64, roundResidualF64, zeroSum } from "./round.ts";
 import { addSlowF64, divSlowF64, mulAddSlowF64, mulSlowF64 } from "./slow-f64.ts";

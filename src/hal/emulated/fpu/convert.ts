@@ -6,12 +6,12 @@
  * 64 bits on RV64, FCVT.WU included.
  */
 
+import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "../../../arch/riscv64/fp.ts";
+import { TWO_POW_32 } from "../split64.ts";
 import { finishF32 } from "./arith-f32.ts";
-import { CVT_L, CVT_W, CVT_WU, FFLAG_NV, FFLAG_NX, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
 import { type FlagSink, roundResidualF64, roundToF32 } from "./round.ts";
 
 const TWO_POW_31 = 2 ** 31;
-const TWO_POW_32 = 2 ** 32;
 const TWO_POW_52 = 2 ** 52;
 const TWO_POW_63 = 2 ** 63;
 const TWO_POW_64 = 2 ** 64;
@@ -21,18 +21,20 @@ const INT32_MIN_WORD = -0x80000000;
 export function roundToIntegral(x: number, rm: number): number {
   if (!(Math.abs(x) < TWO_POW_52)) return x; // already integral (or infinite)
   const floor = Math.floor(x);
-  const fraction = x - floor; // exact: both are binary64 numbers of the same binade or closer
-  if (fraction === 0) return x;
+  if (x === floor) return x;
+  // Compare x with the midpoint floor + 0.5 (exact below 2^52) rather than compute the fraction x - floor, which
+  // rounds for small negative x: -0.49999999999999994 - -1 is 0.5 in binary64, a false tie.
+  const mid = floor + 0.5;
   switch (rm) {
     case RM_RNE:
-      if (fraction !== 0.5) return fraction < 0.5 ? floor : floor + 1;
+      if (x !== mid) return x < mid ? floor : floor + 1;
       return floor % 2 === 0 ? floor : floor + 1;
     case RM_RTZ:
       return x < 0 ? floor + 1 : floor;
     case RM_RDN:
       return floor;
     case RM_RMM:
-      if (fraction !== 0.5) return fraction < 0.5 ? floor : floor + 1;
+      if (x !== mid) return x < mid ? floor : floor + 1;
       return x < 0 ? floor : floor + 1;
     default: // RM_RUP
       return floor + 1;

@@ -31,13 +31,9 @@ import {
   FUNCT5_FSGNJ,
   FUNCT5_FSQRT,
   FUNCT5_FSUB,
-  OPCODE_MADD,
-  OPCODE_MSUB,
-  OPCODE_NMADD,
-  OPCODE_NMSUB,
-  OPCODE_OP_FP,
   RM_DYN,
-} from "./constants.ts";
+} from "../../../arch/riscv64/fp.ts";
+import { OPC_MADD, OPC_MSUB, OPC_NMADD, OPC_NMSUB, OPC_OP_FP } from "../../../arch/riscv64/isa.ts";
 
 export type Precision = "s" | "d";
 export type IntKind = "w" | "wu" | "l" | "lu";
@@ -47,7 +43,7 @@ const intOf = (k: IntKind): number => ({ w: CVT_W, wu: CVT_WU, l: CVT_L, lu: CVT
 
 /** An OP-FP instruction word from its fields. */
 export function encodeOpFp(funct5: number, fmt: number, rd: number, rs1: number, rs2: number, funct3: number) {
-  return ((funct5 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | OPCODE_OP_FP) >>> 0;
+  return ((funct5 << 27) | (fmt << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | OPC_OP_FP) >>> 0;
 }
 
 /** An R4-type fused multiply-add word. */
@@ -73,10 +69,10 @@ export function fsqrt(p: Precision, rd: number, rs1: number, rm = RM_DYN): numbe
 
 export type FusedOp = "fmadd" | "fmsub" | "fnmsub" | "fnmadd";
 const FUSED_OPCODE: Record<FusedOp, number> = {
-  fmadd: OPCODE_MADD,
-  fmsub: OPCODE_MSUB,
-  fnmsub: OPCODE_NMSUB,
-  fnmadd: OPCODE_NMADD,
+  fmadd: OPC_MADD,
+  fmsub: OPC_MSUB,
+  fnmsub: OPC_NMSUB,
+  fnmadd: OPC_NMADD,
 };
 
 export function fused(op: FusedOp, p: Precision, rd: number, rs1: number, rs2: number, rs3: number, rm = RM_DYN) {

@@ -7,9 +7,6 @@
  * state.
  */
 
-import { addF32, divF32, fmaF32, mulF32, sqrtF32 } from "./arith-f32.ts";
-import { addF64, divF64, fmaF64, mulF64, sqrtF64 } from "./arith-f64.ts";
-import { f32Bits, f32FromBits } from "./bits.ts";
 import {
   CANONICAL_NAN_D_HI,
   CANONICAL_NAN_S,
@@ -50,14 +47,13 @@ import {
   FUNCT5_FSGNJ,
   FUNCT5_FSQRT,
   FUNCT5_FSUB,
-  OPCODE_MADD,
-  OPCODE_MSUB,
-  OPCODE_NMADD,
-  OPCODE_NMSUB,
-  OPCODE_OP_FP,
   RM_DYN,
   RM_RMM,
-} from "./constants.ts";
+} from "../../../arch/riscv64/fp.ts";
+import { OPC_MADD, OPC_MSUB, OPC_NMADD, OPC_NMSUB, OPC_OP_FP } from "../../../arch/riscv64/isa.ts";
+import { addF32, divF32, fmaF32, mulF32, sqrtF32 } from "./arith-f32.ts";
+import { addF64, divF64, fmaF64, mulF64, sqrtF64 } from "./arith-f64.ts";
+import { f32Bits, f32FromBits } from "./bits.ts";
 import { convertF64ToF32, convertIntToF32, convertIntToF64, convertToInt } from "./convert.ts";
 
 /** The FP register file and the fcsr fields the FPU reads and accrues. */
@@ -95,9 +91,9 @@ export function execFp(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Arr
   if (fmt !== FMT_S && fmt !== FMT_D) return FP_ILLEGAL; // H and Q are not implemented
   const flagsBefore = fp.fflags;
   let status: number;
-  if (opcode === OPCODE_OP_FP) {
+  if (opcode === OPC_OP_FP) {
     status = fmt === FMT_D ? execOpFpD(insn, fp, xlo, xhi) : execOpFpS(insn, fp, xlo, xhi);
-  } else if (opcode === OPCODE_MADD || opcode === OPCODE_MSUB || opcode === OPCODE_NMSUB || opcode === OPCODE_NMADD) {
+  } else if (opcode === OPC_MADD || opcode === OPC_MSUB || opcode === OPC_NMSUB || opcode === OPC_NMADD) {
     status = execFused(insn, opcode, fmt, fp);
   } else {
     return FP_ILLEGAL;
@@ -477,8 +473,8 @@ function execFused(insn: number, opcode: number, fmt: number, fp: FpState): numb
   const rs3 = insn >>> 27;
   // FMSUB: a·b - c; FNMSUB: -(a·b) + c; FNMADD: -(a·b) - c. Negating the operands instead of the result gives
   // the spec's signed zeros (an exact zero sum is +0 unless rounding down, whatever the negations).
-  const negateProduct = opcode === OPCODE_NMSUB || opcode === OPCODE_NMADD;
-  const negateAddend = opcode === OPCODE_MSUB || opcode === OPCODE_NMADD;
+  const negateProduct = opcode === OPC_NMSUB || opcode === OPC_NMADD;
+  const negateAddend = opcode === OPC_MSUB || opcode === OPC_NMADD;
   const d = fmt === FMT_D;
   let a: number;
   let b: number;

@@ -7,8 +7,10 @@
  * The exact value always arrives as a binary64 plus an error term that the caller computed with an error-free
  * transformation (TwoSum, TwoProduct, a division or square-root residual), so no BigInt is needed here.
  */
+
+import { FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ, RM_RUP } from "../../../arch/riscv64/fp.ts";
 import { f64Exponent, f64IsOdd, f64IsPowerOfTwo, f64NextAway, f64NextTowardZero, pow2 } from "./bits.ts";
-import { F32_MAX, F64_MAX, FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ, RM_RUP } from "./constants.ts";
+import { F32_MAX, F64_MAX } from "./constants.ts";
 
 /** Where accrued exception flags go (FpState satisfies it). */
 export interface FlagSink {

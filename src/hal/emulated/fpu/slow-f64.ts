@@ -3,8 +3,9 @@
  * results that overflow or may be tiny, operands too large to split, and fused multiply-adds whose addend
  * cancels the product. Never on the common path (BigInt is slow on JavaScriptCore).
  */
+
+import { FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "../../../arch/riscv64/fp.ts";
 import { f64Hi, f64Lo, pow2 } from "./bits.ts";
-import { FFLAG_NX, FFLAG_OF, FFLAG_UF, RM_RDN, RM_RMM, RM_RNE, RM_RTZ } from "./constants.ts";
 import { exactZeroSum, type FlagSink, overflowF64 } from "./round.ts";
 
 /** binary64: bits of precision, smallest normal exponent, largest exponent, quantum exponent of subnormals. */

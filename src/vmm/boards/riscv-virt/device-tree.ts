@@ -1,6 +1,6 @@
 /**
  * The device tree of the RISC-V virt board as a VS-mode guest sees it, generated from a plain description
- * (`RiscvBoardDescription`) that the machine fills from the config and `machines/riscv-virt-layout.ts`.
+ * (`RiscvBoardDescription`) that the board fills from the config and `layout.ts`.
  *
  * The shape follows QEMU's `virt` machine, which Linux, OpenSBI-less kernels and hobby OSes all know:
  *
@@ -19,21 +19,19 @@
  * - "machine-and-supervisor" (default, QEMU's numbering): per hart `<&cpuN_intc 11>, <&cpuN_intc 9>`, so context
  *   2h is hart h's M-mode (present in the register map, never delivered: a VS guest has no M-mode) and context
  *   2h+1 is hart h's S-mode, which the VMM delivers as VSEIP. Guests that hard-code QEMU's `2*hart+1` work, and
- *   it matches `plicContext(hart, "S")` in machines/riscv-virt-layout.ts. Linux skips entries whose cause is not 9.
+ *   it matches `plicContext(hart, "S")` in layout.ts. Linux skips entries whose cause is not 9.
  * - "supervisor-only" (kvmtool's): per hart `<&cpuN_intc 9>`, so context h is hart h's S-mode.
  * `plicContexts()` lists the contexts a layout implies, for wiring the PLIC model to match.
  */
-import { DEFAULT_TIMEBASE_HZ } from "../../../hal/types.ts";
+
+import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
+import { IRQ_M_EXT, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
+import { alignUp } from "../../../common/ranges.ts";
+import { plicWindowSize } from "../../../devices/plic.ts";
+import { FINISHER_PASS, FINISHER_RESET, SIFIVE_TEST_FINISHER_OFFSET } from "../../../devices/sifive-test.ts";
+import { DEFAULT_TIMEBASE_HZ, MAX_TIMEBASE_HZ } from "../../../hal/types.ts";
 import { Fdt, FdtError, type FdtNode } from "../../fdt/fdt.ts";
 import { RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
-
-/** The supervisor and machine external interrupt causes (privileged spec, mip.SEIP / mip.MEIP bit numbers). */
-export const IRQ_S_EXT = 9;
-export const IRQ_M_EXT = 11;
-
-/** syscon-poweroff / syscon-reboot values for the SiFive test finisher (FINISHER_PASS, FINISHER_RESET). */
-export const SIFIVE_TEST_FINISHER_PASS = 0x5555;
-export const SIFIVE_TEST_FINISHER_RESET = 0x7777;
 
 export type PlicContextLayout = "machine-and-supervisor" | "supervisor-only";
 export type RiscvMmuType = "riscv,sv39" | "riscv,sv48" | "riscv,sv57";
@@ -166,14 +164,13 @@ export interface VirtBoardOptions {
   readonly plicContextLayout?: PlicContextLayout;
 }
 
-/** The description of the riscv virt board (machines/riscv-virt-layout.ts) for `buildRiscvVirtFdt`. */
+/** The description of the riscv virt board (`layout.ts`) for `buildRiscvVirtDtb`. */
 export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescription {
   const isa = [...(options.isaExtensions ?? ["g", "c"]), ...(options.sstc === true ? ["sstc"] : [])];
   const layout = options.plicContextLayout ?? "machine-and-supervisor";
   // The PLIC window covers every context the layout lists (two per hart for QEMU's numbering, one otherwise).
   const contexts = plicContexts(options.harts, layout).length;
-  const plicBytes =
-    Math.ceil((RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * contexts) / 0x1000) * 0x1000;
+  const plicBytes = alignUp(plicWindowSize(contexts), PAGE_SIZE);
   return {
     harts: options.harts,
     isaExtensions: isa,
@@ -252,14 +249,14 @@ export function buildRiscvVirtFdt(board: RiscvBoardDescription): Fdt {
       .addNode("poweroff")
       .string("compatible", "syscon-poweroff")
       .u32("regmap", test)
-      .u32("offset", 0)
-      .u32("value", SIFIVE_TEST_FINISHER_PASS);
+      .u32("offset", SIFIVE_TEST_FINISHER_OFFSET)
+      .u32("value", FINISHER_PASS);
     root
       .addNode("reboot")
       .string("compatible", "syscon-reboot")
       .u32("regmap", test)
-      .u32("offset", 0)
-      .u32("value", SIFIVE_TEST_FINISHER_RESET);
+      .u32("offset", SIFIVE_TEST_FINISHER_OFFSET)
+      .u32("value", FINISHER_RESET);
   }
 
   if (board.chosen.bootargs !== undefined) chosen.string("bootargs", board.chosen.bootargs);
@@ -338,7 +335,7 @@ function validate(board: RiscvBoardDescription): void {
   if (
     !Number.isInteger(board.timebaseFrequency) ||
     board.timebaseFrequency < 1 ||
-    board.timebaseFrequency > 0xffff_ffff
+    board.timebaseFrequency > MAX_TIMEBASE_HZ
   ) {
     throw bad("timebaseFrequency", `is ${board.timebaseFrequency}, expected 1..2^32-1 Hz`);
   }

@@ -20,16 +20,19 @@
  *               └───────────────────────────────┘
  */
 
+import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
+import { alignUp } from "../../../common/ranges.ts";
+import { CLINT_WINDOW_SIZE } from "../../../devices/clint.ts";
+import { plicWindowSize } from "../../../devices/plic.ts";
+
 export const RISCV_VIRT = {
   SIFIVE_TEST_BASE: 0x0010_0000,
   SIFIVE_TEST_SIZE: 0x1000,
   CLINT_BASE: 0x0200_0000,
-  CLINT_SIZE: 0x1_0000,
+  CLINT_SIZE: CLINT_WINDOW_SIZE,
   PLIC_BASE: 0x0c00_0000,
   /** QEMU virt's PLIC: 95 sources (ids 1..95). */
   PLIC_NUM_SOURCES: 96,
-  PLIC_CONTEXT_BASE: 0x20_0000,
-  PLIC_CONTEXT_STRIDE: 0x1000,
   TEST_DEVICE_BASE: 0x0f00_0000,
   TEST_DEVICE_SIZE: 0x1000,
   BOOT_TIMER_BASE: 0x0f00_1000,
@@ -49,10 +52,9 @@ export const RISCV_VIRT = {
   DTB_MAX_SIZE: 0x10_0000,
 } as const;
 
-/** PLIC window size for `harts` harts with two contexts (M and S) each. */
+/** PLIC window size for `harts` harts with two contexts (M and S) each, in whole pages. */
 export function plicSize(harts: number): number {
-  const bytes = RISCV_VIRT.PLIC_CONTEXT_BASE + RISCV_VIRT.PLIC_CONTEXT_STRIDE * 2 * harts;
-  return Math.ceil(bytes / 0x1000) * 0x1000;
+  return alignUp(plicWindowSize(2 * harts), PAGE_SIZE);
 }
 
 /** PLIC context of hart `hart` for machine (M) or supervisor (S) external interrupts. */

@@ -1,19 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { GuestMemory } from "../../../addrspace/guest-memory.ts";
 import {
-  CAUSE_LOAD_PAGE_FAULT,
-  fenceRange,
-  type GuestVirtualRead,
-  handleSbiCall,
-  type RemoteFence,
-  resolveHartMask,
-  SBI_DBCN_MAX_CHUNK,
   SBI_ERR_ALREADY_AVAILABLE,
   SBI_ERR_FAILED,
   SBI_ERR_INVALID_ADDRESS,
   SBI_ERR_INVALID_PARAM,
   SBI_ERR_NOT_SUPPORTED,
-  SBI_EXT_AXVISOR_HYPERCALL,
   SBI_EXT_BASE,
   SBI_EXT_DBCN,
   SBI_EXT_HSM,
@@ -26,13 +18,23 @@ import {
   SBI_HSM_STATE_STOP_PENDING,
   SBI_HSM_STATE_STOPPED,
   SBI_HSM_STATE_SUSPENDED,
+  SBI_SUCCESS,
+  type SbiHsmState,
+} from "../../../arch/riscv64/sbi.ts";
+import { CAUSE_LOAD_PAGE_FAULT } from "../../../arch/riscv64/traps.ts";
+import {
+  fenceRange,
+  type GuestVirtualRead,
+  handleSbiCall,
+  type RemoteFence,
+  resolveHartMask,
+  SBI_DBCN_MAX_CHUNK,
+  SBI_EXT_AXVISOR_HYPERCALL,
   SBI_IMPL_ID_AXVISOR_TS,
   SBI_IMPL_VERSION,
   SBI_SPEC_VERSION,
-  SBI_SUCCESS,
   type SbiArgs,
   SbiDispatchError,
-  type SbiHsmState,
   type SbiOutcome,
   type SbiPlatform,
   sbiLegacyRegister,
@@ -99,7 +101,7 @@ class FakePlatform implements SbiPlatform {
   }
   readGuestVirtualU64(_hart: number, gva: bigint): GuestVirtualRead {
     const value = this.virtual.get(gva);
-    return value === undefined ? { ok: false, cause: CAUSE_LOAD_PAGE_FAULT, tval: gva } : { ok: true, value };
+    return value === undefined ? { ok: false, cause: BigInt(CAUSE_LOAD_PAGE_FAULT), tval: gva } : { ok: true, value };
   }
 }
 
@@ -505,7 +507,11 @@ describe("legacy extensions (v0.1)", () => {
   });
   test("a faulting hart mask pointer is redirected to the guest", () => {
     const p = new FakePlatform(2);
-    expect(call(p, 0x04n, 0n, [0x4000n])).toEqual({ kind: "GuestTrap", cause: CAUSE_LOAD_PAGE_FAULT, tval: 0x4000n });
+    expect(call(p, 0x04n, 0n, [0x4000n])).toEqual({
+      kind: "GuestTrap",
+      cause: BigInt(CAUSE_LOAD_PAGE_FAULT),
+      tval: 0x4000n,
+    });
     expect(p.ipis).toEqual([]);
   });
   test("a hart mask naming a missing hart returns INVALID_PARAM in a0", () => {

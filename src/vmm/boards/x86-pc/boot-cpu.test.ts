@@ -1,48 +1,8 @@
 import { expect, test } from "bun:test";
 import { GuestMemory } from "../../../addrspace/guest-memory.ts";
-import { KVM_IDENTITY_MAP_ADDR, KVM_TSS_ADDR } from "../../../hal/kvm/vm.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
-import { BOOT_GDT, GDT_CODE64, GDT_DATA, GDT_TSS, segmentFromDescriptor, setupLongModeBoot } from "./boot-cpu.ts";
-import {
-  BOOT_GDT_START,
-  KVM_PRIVATE_SIZE,
-  KVM_PRIVATE_START,
-  MMIO_MEM_START,
-  PDE_START,
-  PDPTE_START,
-  PML4_START,
-} from "./layout.ts";
-
-test("GDT descriptors become the segments the CPU would cache", () => {
-  expect(segmentFromDescriptor(GDT_CODE64, 1)).toEqual({
-    base: 0,
-    limit: 0xffff_ffff,
-    selector: 0x08,
-    type: 0xb,
-    present: true,
-    dpl: 0,
-    db: false,
-    s: true,
-    l: true,
-    g: true,
-    avl: false,
-    unusable: false,
-  });
-  expect(segmentFromDescriptor(GDT_DATA, 2)).toMatchObject({
-    selector: 0x10,
-    type: 0x3,
-    db: true,
-    l: false,
-    limit: 0xffff_ffff,
-  });
-  expect(segmentFromDescriptor(GDT_TSS, 3)).toMatchObject({ selector: 0x18, type: 0xb, s: false, limit: 0xffff_ffff });
-  expect(segmentFromDescriptor(0x00c0_9200_1234_0fffn, 0)).toMatchObject({
-    base: 0x1234,
-    limit: 0xff_ffff,
-    unusable: false,
-  });
-  expect(segmentFromDescriptor(0n, 0)).toMatchObject({ present: false, unusable: true });
-});
+import { BOOT_GDT, setupLongModeBoot } from "./boot-cpu.ts";
+import { BOOT_GDT_START, PDE_START, PDPTE_START, PML4_START } from "./layout.ts";
 
 test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging registers", () => {
   const bytes = new Uint8Array(0x10_0000);
@@ -55,10 +15,4 @@ test("long-mode boot writes the GDT and a 1 GiB identity map, and sets paging re
   expect(view.getBigUint64(PDE_START + 511 * 8, true)).toBe((511n << 21n) | 0x83n);
   expect(state).toMatchObject({ rip: 0x100200, cr3: BigInt(PML4_START), cr0: 0x8000_0001n, cr4: 0x20n, efer: 0x500n });
   expect(state.gprs).toMatchObject({ rsp: 0x8ff0n, rbp: 0x8ff0n, rsi: 0x7000n });
-});
-
-test("the KVM backend's private pages are the ones the layout reserves, inside the MMIO hole", () => {
-  expect(KVM_IDENTITY_MAP_ADDR).toBe(KVM_PRIVATE_START);
-  expect(KVM_TSS_ADDR + 3 * 0x1000).toBe(KVM_PRIVATE_START + KVM_PRIVATE_SIZE);
-  expect(KVM_PRIVATE_START).toBeGreaterThan(MMIO_MEM_START);
 });

@@ -5,15 +5,24 @@
  */
 
 import {
+  LARGE_PAGE_SIZE,
+  PAGE_TABLE_ENTRIES,
+  PAGE_TABLE_ENTRY_SIZE,
+  PTE_PAGE_SIZE,
+  PTE_PRESENT,
+  PTE_USER,
+  PTE_WRITABLE,
+} from "../../../arch/x86_64/paging.ts";
+import { segmentFromDescriptor, X86_DESCRIPTOR_SIZE } from "../../../arch/x86_64/segments.ts";
+import {
   X86_CR0_PE,
   X86_CR0_PG,
   X86_CR4_PAE,
   X86_EFER_LMA,
   X86_EFER_LME,
   X86_RFLAGS_RESERVED,
-  type X86Segment,
-  type X86VcpuState,
-} from "../../../hal/kvm/x86-state.ts";
+} from "../../../arch/x86_64/system-registers.ts";
+import type { X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import {
   BOOT_GDT_ENTRIES,
@@ -28,7 +37,7 @@ import {
 } from "./layout.ts";
 import { LeWriter } from "./le-writer.ts";
 
-/** Boot GDT descriptors (Intel SDM vol. 3, 3.4.5). */
+/** Boot GDT descriptors (Intel SDM vol. 3A, 3.4.5), as Firecracker's: the board's choice of a flat 64-bit GDT. */
 export const GDT_NULL = 0x0000_0000_0000_0000n;
 /** 64-bit code: base 0, limit 0xfffff (G), P, DPL 0, S, type 0xb (execute/read, accessed), L. */
 export const GDT_CODE64 = 0x00af_9b00_0000_ffffn;
@@ -41,40 +50,10 @@ export const BOOT_CODE_SELECTOR = 0x08;
 export const BOOT_DATA_SELECTOR = 0x10;
 export const BOOT_TSS_SELECTOR = 0x18;
 
-/** Page-table entry bits (Intel SDM vol. 3, 4.5). */
-export const PTE_PRESENT = 1n << 0n;
-export const PTE_WRITABLE = 1n << 1n;
-export const PTE_USER = 1n << 2n;
-export const PTE_PAGE_SIZE = 1n << 7n;
-const LARGE_PAGE_SIZE = 0x20_0000;
-
-/** The segment register contents a GDT descriptor loads (what the CPU caches when a selector is loaded). */
-export function segmentFromDescriptor(descriptor: bigint, index: number): X86Segment {
-  const bits = (shift: bigint, mask: bigint): number => Number((descriptor >> shift) & mask);
-  const g = bits(55n, 1n) === 1;
-  const rawLimit = bits(0n, 0xffffn) | (bits(48n, 0xfn) << 16);
-  const present = bits(47n, 1n) === 1;
-  return {
-    base: (bits(16n, 0xff_ffffn) | (bits(56n, 0xffn) << 24)) >>> 0,
-    // KVM wants the byte-granular limit: scale 4 KiB-granular limits here.
-    limit: g ? ((rawLimit << 12) | 0xfff) >>> 0 : rawLimit,
-    selector: index * 8,
-    type: bits(40n, 0xfn),
-    present,
-    dpl: bits(45n, 3n),
-    db: bits(54n, 1n) === 1,
-    s: bits(44n, 1n) === 1,
-    l: bits(53n, 1n) === 1,
-    g,
-    avl: bits(52n, 1n) === 1,
-    unusable: !present,
-  };
-}
-
 /** Write the boot GDT and the empty IDT. */
 export function writeBootGdt(memory: GuestMemoryAccess): void {
-  const gdt = new LeWriter(BOOT_GDT_ENTRIES * 8);
-  BOOT_GDT.forEach((entry, i) => gdt.u64(i * 8, entry));
+  const gdt = new LeWriter(BOOT_GDT_ENTRIES * X86_DESCRIPTOR_SIZE);
+  BOOT_GDT.forEach((entry, i) => gdt.u64(i * X86_DESCRIPTOR_SIZE, entry));
   memory.write(BOOT_GDT_START, gdt.bytes);
   memory.write(BOOT_IDT_START, new Uint8Array(8));
 }
@@ -82,11 +61,11 @@ export function writeBootGdt(memory: GuestMemoryAccess): void {
 /** Identity-map [0, 1 GiB) with 2 MiB pages: PML4[0] -> PDPT[0] -> PD[0..511]. `user` sets U/S on every level. */
 export function writeIdentityPageTables(memory: GuestMemoryAccess, options: { user?: boolean } = {}): void {
   const flags = PTE_PRESENT | PTE_WRITABLE | (options.user === true ? PTE_USER : 0n);
-  memory.write(PML4_START, new LeWriter(8).u64(0, BigInt(PDPTE_START) | flags).bytes);
-  memory.write(PDPTE_START, new LeWriter(8).u64(0, BigInt(PDE_START) | flags).bytes);
-  const pd = new LeWriter(512 * 8);
+  memory.write(PML4_START, new LeWriter(PAGE_TABLE_ENTRY_SIZE).u64(0, BigInt(PDPTE_START) | flags).bytes);
+  memory.write(PDPTE_START, new LeWriter(PAGE_TABLE_ENTRY_SIZE).u64(0, BigInt(PDE_START) | flags).bytes);
+  const pd = new LeWriter(PAGE_TABLE_ENTRIES * PAGE_TABLE_ENTRY_SIZE);
   for (let i = 0; i < BOOT_IDENTITY_MAP_SIZE / LARGE_PAGE_SIZE; i++) {
-    pd.u64(i * 8, BigInt(i * LARGE_PAGE_SIZE) | flags | PTE_PAGE_SIZE);
+    pd.u64(i * PAGE_TABLE_ENTRY_SIZE, BigInt(i * LARGE_PAGE_SIZE) | flags | PTE_PAGE_SIZE);
   }
   memory.write(PDE_START, pd.bytes);
 }
@@ -115,9 +94,9 @@ export function setupLongModeBoot(memory: GuestMemoryAccess, options: LongModeBo
 
 /** The vCPU state of `setupLongModeBoot` without writing memory (application processors share the tables). */
 export function longModeState(options: LongModeBootOptions): X86VcpuState {
-  const code = segmentFromDescriptor(GDT_CODE64, BOOT_CODE_SELECTOR / 8);
-  const data = segmentFromDescriptor(GDT_DATA, BOOT_DATA_SELECTOR / 8);
-  const tss = segmentFromDescriptor(GDT_TSS, BOOT_TSS_SELECTOR / 8);
+  const code = segmentFromDescriptor(GDT_CODE64, BOOT_CODE_SELECTOR / X86_DESCRIPTOR_SIZE);
+  const data = segmentFromDescriptor(GDT_DATA, BOOT_DATA_SELECTOR / X86_DESCRIPTOR_SIZE);
+  const tss = segmentFromDescriptor(GDT_TSS, BOOT_TSS_SELECTOR / X86_DESCRIPTOR_SIZE);
   return {
     rip: options.entry,
     rflags: X86_RFLAGS_RESERVED,
@@ -128,7 +107,7 @@ export function longModeState(options: LongModeBootOptions): X86VcpuState {
       ...options.gprs,
     },
     segments: { cs: code, ds: data, es: data, fs: data, gs: data, ss: data, tr: tss },
-    gdt: { base: BOOT_GDT_START, limit: BOOT_GDT_ENTRIES * 8 - 1 },
+    gdt: { base: BOOT_GDT_START, limit: BOOT_GDT_ENTRIES * X86_DESCRIPTOR_SIZE - 1 },
     idt: { base: BOOT_IDT_START, limit: 7 },
     cr0: X86_CR0_PE | X86_CR0_PG,
     cr3: BigInt(PML4_START),

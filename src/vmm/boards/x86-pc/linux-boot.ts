@@ -1,14 +1,14 @@
 /**
- * Everything the builder does to boot x86_64 Linux in guest memory, in one call: write the MP table and the ACPI
+ * Everything the board's `load` does to boot x86_64 Linux in guest memory, in one call: write the MP table and the ACPI
  * tables (CPU and IOAPIC enumeration), load the kernel (+ initrd, cmdline, zero page with e820 and the RSDP
  * address), write the boot GDT and page tables, and return the
  * vCPU state for the 64-bit entry. The same state serves the APs: with the in-kernel LAPIC they wait for
  * INIT/SIPI and the kernel's trampoline replaces it.
  */
 
-import type { X86VcpuState } from "../../../hal/kvm/x86-state.ts";
+import type { X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
-import { writeAcpiTables } from "./acpi.ts";
+import { type AcpiVirtioMmio, writeAcpiTables } from "./acpi.ts";
 import { setupLongModeBoot } from "./boot-cpu.ts";
 import type { RamRegion } from "./layout.ts";
 import { type LinuxLoadResult, loadLinux } from "./linux-loader.ts";
@@ -20,6 +20,8 @@ export interface LinuxBootInput {
   readonly cmdline: string;
   readonly ram: readonly RamRegion[];
   readonly cpuCount: number;
+  /** The virtio-mmio windows the board placed, for the DSDT. */
+  readonly virtioMmio?: readonly AcpiVirtioMmio[];
 }
 
 export interface LinuxBootPlan {
@@ -31,7 +33,7 @@ export interface LinuxBootPlan {
 export function prepareLinuxBoot(memory: GuestMemoryAccess, input: LinuxBootInput): LinuxBootPlan {
   // Both CPU enumerations: the MP table for kernels with CONFIG_X86_MPPARSE, ACPI (MADT) for the others.
   writeMpTable(memory, input.cpuCount);
-  const acpiRsdp = writeAcpiTables(memory, input.cpuCount);
+  const acpiRsdp = writeAcpiTables(memory, { cpuCount: input.cpuCount, virtioMmio: input.virtioMmio ?? [] });
   const kernel = loadLinux(memory, {
     kernel: input.kernel,
     cmdline: input.cmdline,

@@ -1,10 +1,26 @@
 /**
  * CPUID for a vCPU: what KVM_GET_SUPPORTED_CPUID reports, fixed up per vCPU the way Firecracker and kvmtool do so
- * that a guest sees a consistent topology and knows it is virtualized.
+ * that a guest sees a consistent topology and knows it is virtualized, and the encoding to struct kvm_cpuid2.
  *
- * Pure data in, data out: the KVM calls live in vcpu.ts; the encoding to struct kvm_cpuid2 is below.
+ * `fixupCpuid`, `encodeCpuid2` and `decodeCpuid2` are pure data in, data out; `readSupportedCpuid` and
+ * `setVcpuCpuid` are the two ioctls.
  */
-import { KVM_CPUID_ENTRY2_LAYOUT, KVM_CPUID2_LAYOUT } from "./abi.ts";
+import {
+  CPUID_1_EBX_APIC_ID_SHIFT,
+  CPUID_1_EBX_LOGICAL_COUNT_SHIFT,
+  CPUID_1_ECX_HYPERVISOR,
+  CPUID_1_ECX_TSC_DEADLINE,
+  CPUID_1_EDX_HTT,
+  CPUID_LEAF_EXT_TOPOLOGY,
+  CPUID_LEAF_FEATURES,
+  CPUID_LEAF_V2_EXT_TOPOLOGY,
+  CPUID_TOPOLOGY_LEVEL_CORE,
+  CPUID_TOPOLOGY_LEVEL_SMT,
+  CPUID_TOPOLOGY_LEVEL_TYPE_SHIFT,
+} from "../../../arch/x86_64/cpuid.ts";
+import { HalError } from "../../types.ts";
+import * as sys from "../sys.ts";
+import { KVM_CPUID_ENTRY2_LAYOUT, KVM_CPUID2_LAYOUT, KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2 } from "./abi.ts";
 
 export interface CpuidEntry {
   readonly function: number;
@@ -16,47 +32,59 @@ export interface CpuidEntry {
   readonly edx: number;
 }
 
-/** Leaf 1: version and feature information (Intel SDM vol. 2A, CPUID). */
-export const CPUID_LEAF_FEATURES = 0x1;
-/** Leaf 0xB / 0x1F: extended topology enumeration. */
-export const CPUID_LEAF_EXT_TOPOLOGY = 0xb;
-export const CPUID_LEAF_V2_EXT_TOPOLOGY = 0x1f;
-/** Leaf 1 ECX bit 31: "hypervisor present" (reserved for that use by Intel and AMD). */
-export const CPUID_1_ECX_HYPERVISOR = 1 << 31;
-/** Leaf 1 EDX bit 28: HTT, "EBX[23:16] is valid" (more than one logical processor per package). */
-export const CPUID_1_EDX_HTT = 1 << 28;
-/** Leaf 0xB ECX[15:8] level types. */
-const TOPOLOGY_LEVEL_SMT = 1;
-const TOPOLOGY_LEVEL_CORE = 2;
-
 export interface CpuidFixup {
   /** The vCPU's APIC id (we use the vCPU index). */
   readonly apicId: number;
   /** Logical processors in the VM (one package, one thread per core). */
   readonly cpuCount: number;
+  /**
+   * KVM's in-kernel LAPIC emulates TSC-deadline mode (KVM_CAP_TSC_DEADLINE_TIMER): advertise it in leaf 1 ECX.
+   * KVM_GET_SUPPORTED_CPUID leaves the bit clear because it describes the CPU, not the LAPIC the VMM chose; without
+   * it Linux falls back to calibrating the LAPIC timer against the PIT, which fails under a slow (nested) KVM.
+   */
+  readonly tscDeadline: boolean;
 }
 
 /**
  * Apply the per-vCPU fix-ups: leaf 1 EBX[31:24] = initial APIC id, EBX[23:16] = logical processor count and HTT
- * when there is more than one, ECX.hypervisor = 1; leaves 0xB/0x1F describe one thread per core and `cpuCount`
+ * when there is more than one, ECX.hypervisor = 1, ECX.TSC-deadline as `tscDeadline` says; leaves 0xB/0x1F describe one thread per core and `cpuCount`
  * cores, with EDX = x2APIC id.
  */
 export function fixupCpuid(entries: readonly CpuidEntry[], fixup: CpuidFixup): CpuidEntry[] {
-  const { apicId, cpuCount } = fixup;
+  const { apicId, cpuCount, tscDeadline } = fixup;
   // Bits needed to hold a core id: the x2APIC id shift of the package level.
   const coreBits = cpuCount <= 1 ? 0 : Math.ceil(Math.log2(cpuCount));
   return entries.map((entry): CpuidEntry => {
     if (entry.function === CPUID_LEAF_FEATURES) {
-      const ebx = ((entry.ebx & 0x0000_ffff) | ((cpuCount & 0xff) << 16) | ((apicId & 0xff) << 24)) >>> 0;
+      const ebx =
+        ((entry.ebx & 0x0000_ffff) |
+          ((cpuCount & 0xff) << CPUID_1_EBX_LOGICAL_COUNT_SHIFT) |
+          ((apicId & 0xff) << CPUID_1_EBX_APIC_ID_SHIFT)) >>>
+        0;
       const edx = cpuCount > 1 ? (entry.edx | CPUID_1_EDX_HTT) >>> 0 : (entry.edx & ~CPUID_1_EDX_HTT) >>> 0;
-      return { ...entry, ebx, ecx: (entry.ecx | CPUID_1_ECX_HYPERVISOR) >>> 0, edx };
+      const ecx = tscDeadline
+        ? entry.ecx | CPUID_1_ECX_HYPERVISOR | CPUID_1_ECX_TSC_DEADLINE
+        : (entry.ecx | CPUID_1_ECX_HYPERVISOR) & ~CPUID_1_ECX_TSC_DEADLINE;
+      return { ...entry, ebx, ecx: ecx >>> 0, edx };
     }
     if (entry.function === CPUID_LEAF_EXT_TOPOLOGY || entry.function === CPUID_LEAF_V2_EXT_TOPOLOGY) {
       if (entry.index === 0) {
-        return { ...entry, eax: 0, ebx: 1, ecx: (TOPOLOGY_LEVEL_SMT << 8) | 0, edx: apicId >>> 0 };
+        return {
+          ...entry,
+          eax: 0,
+          ebx: 1,
+          ecx: (CPUID_TOPOLOGY_LEVEL_SMT << CPUID_TOPOLOGY_LEVEL_TYPE_SHIFT) | 0,
+          edx: apicId >>> 0,
+        };
       }
       if (entry.index === 1) {
-        return { ...entry, eax: coreBits, ebx: cpuCount, ecx: (TOPOLOGY_LEVEL_CORE << 8) | 1, edx: apicId >>> 0 };
+        return {
+          ...entry,
+          eax: coreBits,
+          ebx: cpuCount,
+          ecx: (CPUID_TOPOLOGY_LEVEL_CORE << CPUID_TOPOLOGY_LEVEL_TYPE_SHIFT) | 1,
+          edx: apicId >>> 0,
+        };
       }
       return { ...entry, eax: 0, ebx: 0, ecx: entry.index & 0xff, edx: apicId >>> 0 };
     }
@@ -106,4 +134,35 @@ export function decodeCpuid2(buffer: Uint8Array): CpuidEntry[] {
     });
   }
   return entries;
+}
+
+/** KVM_GET_SUPPORTED_CPUID fails with E2BIG when the buffer is too small; we start here and grow. */
+const CPUID_INITIAL_ENTRIES = 128;
+const CPUID_MAX_ENTRIES = 4096;
+
+/** KVM_GET_SUPPORTED_CPUID on the /dev/kvm fd: the CPUID KVM can offer on this host, before per-vCPU fix-ups. */
+export function readSupportedCpuid(kvmFd: number): CpuidEntry[] {
+  for (let capacity = CPUID_INITIAL_ENTRIES; capacity <= CPUID_MAX_ENTRIES; capacity *= 2) {
+    const buffer = new Uint8Array(KVM_CPUID2_LAYOUT.size + capacity * KVM_CPUID_ENTRY2_LAYOUT.size);
+    new DataView(buffer.buffer).setUint32(KVM_CPUID2_LAYOUT.fields.nent.offset, capacity, true);
+    try {
+      sys.ioctlBuf(kvmFd, KVM_GET_SUPPORTED_CPUID, buffer, buffer.byteLength);
+      return decodeCpuid2(buffer);
+    } catch (error) {
+      if (error instanceof HalError && error.errno === sys.E2BIG) continue;
+      throw error;
+    }
+  }
+  throw new HalError(
+    "kvm",
+    "resource",
+    "KVM_GET_SUPPORTED_CPUID",
+    `Cannot read the supported CPUID: more than ${CPUID_MAX_ENTRIES} entries`,
+  );
+}
+
+/** KVM_SET_CPUID2: give vCPU `vcpuFd` the supported CPUID fixed up for it. */
+export function setVcpuCpuid(vcpuFd: number, supported: readonly CpuidEntry[], fixup: CpuidFixup): void {
+  const encoded = encodeCpuid2(fixupCpuid(supported, fixup));
+  sys.ioctlBuf(vcpuFd, KVM_SET_CPUID2, encoded, encoded.byteLength);
 }

@@ -1,0 +1,319 @@
+/**
+ * The slow paths of a hart's memory accesses; the fast paths (TLB hits) are inlined in exec.ts, interp.ts and the
+ * compiled blocks. A miss translates through the MMU, fills the TLB, and performs the access: misaligned ones that
+ * cross a page byte by byte, data accesses to non-RAM as MMIO stops (bare-machine VMs) or access faults. Also the
+ * physical accesses of atomics and HLV/HSV, and instruction fetch without the decode caches.
+ */
+
+import { HSTATUS_SPVP } from "../../arch/riscv64/csr.ts";
+import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
+import {
+  CAUSE_FETCH_ACCESS_FAULT,
+  CAUSE_LOAD_ACCESS_FAULT,
+  CAUSE_MISALIGNED_LOAD,
+  CAUSE_MISALIGNED_STORE,
+  CAUSE_STORE_ACCESS_FAULT,
+  PRV_S,
+  PRV_U,
+} from "../../arch/riscv64/traps.ts";
+import { type Hart, STOP_MMIO } from "./hart.ts";
+import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, translate } from "./mmu.ts";
+import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { TLB_MASK } from "./tlb.ts";
+import { raise, raiseTranslationFault } from "./trap.ts";
+
+/** Translate a data address with the current effective privilege; raises the fault and returns -1 on failure. */
+function translateData(h: Hart, va: number, access: Access, tinst: number): number {
+  h.stats.walks++;
+  const virt = h.dataVirt();
+  const t = translate(h, va, access, h.dataPriv(), virt, false);
+  if (t.ok) {
+    h.lastSpan = t.span;
+    return t.pa;
+  }
+  raiseTranslationFault(h, t, va, virt, tinst);
+  return -1;
+}
+
+/**
+ * Load `width` bytes at `va` (zero-extended: low word returned, high word in `ldHi`). When the access trapped
+ * or stopped the hart for MMIO (then the instruction does not retire), `loadOk` is false and 0 is returned.
+ */
+export function loadSlow(h: Hart, va: number, width: number, tinst: number, len: number): number {
+  h.stats.loadMisses++;
+  const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+  h.loadOk = false;
+  if (pageOff + width > PAGE_SIZE) return loadCrossPage(h, va, width, tinst);
+  const pa = translateData(h, va, ACCESS_READ, tinst);
+  if (pa < 0) return 0;
+  const region = h.memory.find(pa);
+  if (region === undefined) {
+    if (h.mmioExits) {
+      beginMmio(h, pa, width, false, 0, 0, tinst, len);
+    } else {
+      raise(h, CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, h.dataVirt());
+    }
+    return 0;
+  }
+  h.loadOk = true;
+  const off = pa - region.base;
+  const view = region.block.view;
+  h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan);
+  return readView(view, off, width, h);
+}
+
+/** A load that straddles a page boundary, byte by byte (sets `loadOk` like `loadSlow`). */
+function loadCrossPage(h: Hart, va: number, width: number, tinst: number): number {
+  h.stats.crossPage++;
+  const bytes = new Uint8Array(8);
+  h.loadOk = false;
+  for (let k = 0; k < width; k++) {
+    const pa = translateData(h, va + k, ACCESS_READ, tinst);
+    if (pa < 0) return 0;
+    const region = h.memory.find(pa);
+    if (region === undefined) {
+      // An access split across a page boundary into non-RAM: not a device access we can express.
+      raise(h, CAUSE_LOAD_ACCESS_FAULT, va + k, 0, 0, h.dataVirt());
+      return 0;
+    }
+    bytes[k] = region.block.bytes[pa - region.base] ?? 0;
+  }
+  h.loadOk = true;
+  const dv = new DataView(bytes.buffer);
+  h.ldHi = dv.getInt32(4, true);
+  return dv.getInt32(0, true);
+}
+
+/** Store `width` bytes of (lo, hi) at `va`. Returns false when the access trapped or stopped for MMIO. */
+export function storeSlow(
+  h: Hart,
+  va: number,
+  width: number,
+  lo: number,
+  hi: number,
+  tinst: number,
+  len: number,
+): boolean {
+  h.stats.storeMisses++;
+  const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+  if (pageOff + width > PAGE_SIZE) return storeCrossPage(h, va, width, lo, hi, tinst);
+  const pa = translateData(h, va, ACCESS_WRITE, tinst);
+  if (pa < 0) return false;
+  const region = h.memory.find(pa);
+  if (region === undefined) {
+    if (h.mmioExits) {
+      beginMmio(h, pa, width, true, lo, hi, tinst, len);
+    } else {
+      raise(h, CAUSE_STORE_ACCESS_FAULT, va, 0, 0, h.dataVirt());
+    }
+    return false;
+  }
+  const off = pa - region.base;
+  const block = region.block;
+  writeView(block.view, off, width, lo, hi);
+  const page = Math.floor(off / PAGE_SIZE);
+  if (PhysicalMemory.pageHasCode(block, page)) {
+    h.stats.storesToCode++;
+    h.stats.codeInvalidations++;
+    PhysicalMemory.invalidateCode(block, page);
+  } else {
+    h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan);
+  }
+  return true;
+}
+
+function storeCrossPage(h: Hart, va: number, width: number, lo: number, hi: number, tinst: number): boolean {
+  h.stats.crossPage++;
+  // Translate every byte first so a fault on the second page leaves memory untouched.
+  const targets: { block: MemBlock; off: number }[] = [];
+  for (let k = 0; k < width; k++) {
+    const pa = translateData(h, va + k, ACCESS_WRITE, tinst);
+    if (pa < 0) return false;
+    const region = h.memory.find(pa);
+    if (region === undefined) {
+      raise(h, CAUSE_STORE_ACCESS_FAULT, va + k, 0, 0, h.dataVirt());
+      return false;
+    }
+    targets.push({ block: region.block, off: pa - region.base });
+  }
+  for (let k = 0; k < width; k++) {
+    const t = targets[k];
+    if (t === undefined) continue;
+    const word = k < 4 ? lo : hi;
+    t.block.bytes[t.off] = (word >>> ((k & 3) * 8)) & 0xff;
+    h.notePhysWrite(t.block, t.off);
+  }
+  return true;
+}
+
+function beginMmio(
+  h: Hart,
+  pa: number,
+  width: number,
+  isWrite: boolean,
+  lo: number,
+  hi: number,
+  tinst: number,
+  len: number,
+): void {
+  h.mmioAddr = pa;
+  h.mmioWidth = width;
+  h.mmioIsWrite = isWrite;
+  h.mmioDataLo = lo;
+  h.mmioDataHi = hi;
+  h.mmioTinst = tinst;
+  h.mmioLen = len;
+  h.stop = STOP_MMIO;
+}
+
+/**
+ * Translate and check an atomic access (LR/SC/AMO): natural alignment required, RAM required (an atomic to a
+ * device raises an access fault). Returns the physical address or -1 after raising the fault.
+ */
+export function atomicAddress(h: Hart, va: number, width: number, isLoadOnly: boolean, tinst: number): number {
+  if (va - Math.floor(va / width) * width !== 0) {
+    raise(h, isLoadOnly ? CAUSE_MISALIGNED_LOAD : CAUSE_MISALIGNED_STORE, va, 0, 0, h.dataVirt());
+    return -1;
+  }
+  const pa = translateData(h, va, isLoadOnly ? ACCESS_READ : ACCESS_WRITE, tinst);
+  if (pa < 0) return -1;
+  if (h.memory.find(pa) === undefined) {
+    raise(h, isLoadOnly ? CAUSE_LOAD_ACCESS_FAULT : CAUSE_STORE_ACCESS_FAULT, va, 0, 0, h.dataVirt());
+    return -1;
+  }
+  return pa;
+}
+
+/** Physical read of RAM (after translation). */
+export function physRead(h: Hart, pa: number, width: number): number {
+  const region = h.memory.find(pa);
+  if (region === undefined) return 0;
+  return readView(region.block.view, pa - region.base, width, h);
+}
+
+export function physWrite(h: Hart, pa: number, width: number, lo: number, hi: number): void {
+  const region = h.memory.find(pa);
+  if (region === undefined) return;
+  const off = pa - region.base;
+  writeView(region.block.view, off, width, lo, hi);
+  h.notePhysWrite(region.block, off);
+}
+
+/**
+ * HLV/HLVX/HSV: an access as VS/VU (privilege hstatus.SPVP) with V = 1, regardless of the current mode.
+ * Returns the physical address or -1 after raising the fault.
+ */
+export function hypervisorAddress(h: Hart, va: number, access: Access, hlvx: boolean, tinst: number): number {
+  h.stats.walks++;
+  const priv = (h.hstatus & HSTATUS_SPVP) !== 0 ? PRV_S : PRV_U;
+  const t = translate(h, va, access, priv, true, hlvx);
+  if (!t.ok) {
+    raiseTranslationFault(h, t, va, true, tinst);
+    return -1;
+  }
+  if (h.memory.find(t.pa) === undefined) {
+    raise(h, access === ACCESS_WRITE ? CAUSE_STORE_ACCESS_FAULT : CAUSE_LOAD_ACCESS_FAULT, va, 0, 0, true);
+    return -1;
+  }
+  return t.pa;
+}
+
+/**
+ * Fetch translation for `va`: returns the physical address (and fills the exec TLB) or -1 after raising the
+ * instruction fault.
+ */
+export function translateFetch(h: Hart, va: number): number {
+  h.stats.fetchMisses++;
+  h.stats.walks++;
+  const t = translate(h, va, ACCESS_EXEC, h.priv, h.virt, false);
+  if (!t.ok) {
+    raiseTranslationFault(h, t, va, h.virt, 0);
+    return -1;
+  }
+  const region = h.memory.find(t.pa);
+  if (region === undefined) {
+    raise(h, CAUSE_FETCH_ACCESS_FAULT, va, 0, 0, h.virt);
+    return -1;
+  }
+  const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+  const set = h.itlb;
+  const i = (va >>> 12) & TLB_MASK;
+  const vpage = va - pageOff;
+  const off = t.pa - region.base;
+  const pageIndex = Math.floor(off / PAGE_SIZE);
+  set.xtag[i] = vpage;
+  set.xdelta[i] = off - pageOff - vpage;
+  set.xview[i] = region.block.view;
+  set.xpage[i] = t.pa - pageOff;
+  set.xblock[i] = region.block;
+  set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
+  if (t.span > PAGE_SIZE) set.noteSuperpage(i, va, t.span);
+  set.xcode[i] = h.memory.codePage(region.block, pageIndex);
+  return t.pa;
+}
+
+/**
+ * Fetch the instruction at the pc without the decode caches (reference interpreter, page-crossing
+ * instructions). Returns the 32-bit word (upper half zero for compressed) or -1 after raising a fault.
+ */
+export function fetchInstruction(h: Hart, pc: number): number {
+  const lowParcel = fetchParcel(h, pc);
+  if (lowParcel < 0) return -1;
+  if ((lowParcel & 3) !== 3) return lowParcel;
+  const highParcel = fetchParcel(h, pc + 2);
+  if (highParcel < 0) return -1;
+  return (lowParcel | (highParcel << 16)) >>> 0;
+}
+
+function fetchParcel(h: Hart, va: number): number {
+  const set = h.itlb;
+  const i = (va >>> 12) & TLB_MASK;
+  const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
+  if (set.xtag[i] !== va - pageOff) {
+    if (translateFetch(h, va) < 0) {
+      // The fault was raised with tval = va, which for the second half is the faulting portion's address
+      // while the epc stays the instruction's start: what the spec asks for.
+      return -1;
+    }
+  }
+  const view = set.xview[i];
+  if (view === undefined) return -1;
+  return view.getUint16((va + (set.xdelta[i] ?? 0)) | 0, true);
+}
+
+/** Read `width` bytes (zero-extended) from a view: low word returned, high word stored in `hart.ldHi`. */
+function readView(view: DataView, offset: number, width: number, hart: Hart): number {
+  const off = offset | 0; // an int32-typed index keeps DataView accesses on JSC's fast path
+  switch (width) {
+    case 1:
+      hart.ldHi = 0;
+      return view.getUint8(off);
+    case 2:
+      hart.ldHi = 0;
+      return view.getUint16(off, true);
+    case 4:
+      hart.ldHi = 0;
+      return view.getInt32(off, true);
+    default:
+      hart.ldHi = view.getInt32(off + 4, true);
+      return view.getInt32(off, true);
+  }
+}
+
+function writeView(view: DataView, offset: number, width: number, lo: number, hi: number): void {
+  const off = offset | 0;
+  switch (width) {
+    case 1:
+      view.setUint8(off, lo & 0xff);
+      return;
+    case 2:
+      view.setUint16(off, lo & 0xffff, true);
+      return;
+    case 4:
+      view.setInt32(off, lo, true);
+      return;
+    default:
+      view.setInt32(off, lo, true);
+      view.setInt32(off + 4, hi, true);
+  }
+}

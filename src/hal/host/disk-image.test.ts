@@ -1,0 +1,123 @@
+/**
+ * Disk images are opened and locked like QEMU's (issue 9, item 16): one writer or any number of readers, a clear
+ * refusal naming the image and the holder, and a 0444 image never opened read-write, even by root.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describeIf, hasCommand, testIf } from "../../../test/support/skip.ts";
+import { openDiskImage } from "./disk-image.ts";
+import { HostError } from "./errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "axvisor-disk-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function image(name: string, mode = 0o644): string {
+  const path = join(dir, name);
+  writeFileSync(path, new Uint8Array(64 * 512));
+  chmodSync(path, mode);
+  return path;
+}
+
+function refusal(open: () => unknown): HostError {
+  try {
+    open();
+  } catch (error) {
+    if (error instanceof HostError) return error;
+    throw error;
+  }
+  throw new Error("the open was not refused");
+}
+
+const locks = {
+  available: process.platform === "linux" || process.platform === "darwin",
+  reason: `file locks are implemented for Linux (OFD) and macOS (flock), not ${process.platform}`,
+};
+
+describeIf(locks, "disk image locks")("disk image locks", () => {
+  test("a read-write image is exclusive: a second open, read-write or read-only, is refused until it closes", () => {
+    const path = image("rw.img");
+    const first = openDiskImage(path, { readOnly: false });
+    expect(first.lock).toBe("exclusive");
+    expect(first.size).toBe(64 * 512);
+    for (const readOnly of [false, true]) {
+      const error = refusal(() => openDiskImage(path, { readOnly }));
+      expect(error.kind).toBe("locked");
+      expect(error.message).toStartWith(
+        `Cannot open disk image ${path} ${readOnly ? "read-only" : "read-write"}: it is in use`,
+      );
+      if (process.platform === "linux") expect(error.message).toContain(`pid ${process.pid}: this axvisor`);
+    }
+    first.close();
+    first.close(); // idempotent
+    using again = openDiskImage(path, { readOnly: false });
+    expect(again.lock).toBe("exclusive");
+  });
+
+  test("read-only images share: any number of readers, no writer while one reads", () => {
+    const path = image("ro.img");
+    const a = openDiskImage(path, { readOnly: true });
+    const b = openDiskImage(path, { readOnly: true });
+    expect([a.lock, b.lock]).toEqual(["shared", "shared"]);
+    expect(refusal(() => openDiskImage(path, { readOnly: false })).kind).toBe("locked");
+    a.close();
+    expect(refusal(() => openDiskImage(path, { readOnly: false })).kind).toBe("locked");
+    b.close();
+    openDiskImage(path, { readOnly: false }).close();
+  });
+
+  test("the holder in another process is named by its pid and command (Linux)", async () => {
+    const path = image("other.img");
+    const holder = Bun.spawn(
+      [
+        "bun",
+        "-e",
+        `const { openDiskImage } = await import(${JSON.stringify(resolve(import.meta.dir, "disk-image.ts"))});
+         openDiskImage(${JSON.stringify(path)}, { readOnly: false });
+         console.log("locked");
+         await new Promise(() => setInterval(() => undefined, 1000));`,
+      ],
+      { stdout: "pipe", stderr: "inherit" },
+    );
+    try {
+      const reader = holder.stdout.getReader();
+      const { value } = await reader.read();
+      expect(new TextDecoder().decode(value)).toContain("locked");
+      const error = refusal(() => openDiskImage(path, { readOnly: true }));
+      expect(error.kind).toBe("locked");
+      if (process.platform === "linux")
+        expect(error.message).toContain(`a write lock is held by pid ${holder.pid}, bun`);
+    } finally {
+      holder.kill("SIGKILL");
+      await holder.exited;
+    }
+  });
+});
+
+describe("disk images that must not be written or opened", () => {
+  test(`a 0444 image is never opened read-write${process.getuid?.() === 0 ? " (we run as root, who could)" : ""}`, () => {
+    const path = image("readonly-mode.img", 0o444);
+    const error = refusal(() => openDiskImage(path, { readOnly: false }));
+    expect(error.kind).toBe("read-only");
+    expect(error.message).toBe(
+      `Cannot open disk image ${path} read-write: its mode is 0444, nobody may write it; attach it with read_only = true`,
+    );
+    const readOnly = openDiskImage(path, { readOnly: true });
+    expect(readOnly.readOnly).toBe(true);
+    readOnly.close();
+  });
+
+  test("a missing image and a directory are refused by kind", () => {
+    expect(refusal(() => openDiskImage(join(dir, "none.img"), { readOnly: true })).kind).toBe("missing");
+    expect(refusal(() => openDiskImage(dir, { readOnly: true })).kind).toBe("not-regular");
+  });
+
+  testIf(hasCommand("mkfifo"), "FIFO disk")("a FIFO is refused without being opened (which would block)", () => {
+    const fifo = join(dir, "fifo");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const error = refusal(() => openDiskImage(fifo, { readOnly: false }));
+    expect(error.kind).toBe("not-regular");
+    expect(error.message).toContain("it is a FIFO (named pipe), not a file or block device");
+  });
+});

@@ -1,0 +1,251 @@
+/**
+ * The x86 part of the Linux KVM ABI (<linux/kvm.h> with <asm/kvm.h> for x86): the register, segment, CPUID, MSR,
+ * FPU, LAPIC and PIT structs, their ioctls, the capabilities the x86 VM set-up needs, and the x86-only exit details
+ * (KVM_EXIT_IO directions). Declared with the generic helpers of ../abi.ts and checked by the same layout test.
+ */
+
+import {
+  bytes,
+  type Ioctl,
+  io,
+  ior,
+  iow,
+  iowr,
+  KVM_CAP_IRQCHIP,
+  type KvmAbi,
+  layout,
+  u8,
+  u16,
+  u32,
+  u64,
+} from "../abi.ts";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Struct layouts
+// ---------------------------------------------------------------------------------------------------------------
+
+/** struct kvm_regs: the general-purpose registers, rip and rflags, all u64. */
+export const KVM_REGS_LAYOUT = layout("kvm_regs", 144, {
+  rax: u64(0),
+  rbx: u64(8),
+  rcx: u64(16),
+  rdx: u64(24),
+  rsi: u64(32),
+  rdi: u64(40),
+  rsp: u64(48),
+  rbp: u64(56),
+  r8: u64(64),
+  r9: u64(72),
+  r10: u64(80),
+  r11: u64(88),
+  r12: u64(96),
+  r13: u64(104),
+  r14: u64(112),
+  r15: u64(120),
+  rip: u64(128),
+  rflags: u64(136),
+});
+export type KvmRegName = keyof typeof KVM_REGS_LAYOUT.fields;
+
+/** struct kvm_segment: a segment register's hidden part, one byte per attribute bit. */
+export const KVM_SEGMENT_LAYOUT = layout("kvm_segment", 24, {
+  base: u64(0),
+  limit: u32(8),
+  selector: u16(12),
+  type: u8(14),
+  present: u8(15),
+  dpl: u8(16),
+  db: u8(17),
+  s: u8(18),
+  l: u8(19),
+  g: u8(20),
+  avl: u8(21),
+  unusable: u8(22),
+});
+
+/** struct kvm_dtable: GDTR / IDTR. */
+export const KVM_DTABLE_LAYOUT = layout("kvm_dtable", 16, {
+  base: u64(0),
+  limit: u16(8),
+});
+
+/** struct kvm_sregs: segment, descriptor-table and control registers. */
+export const KVM_SREGS_LAYOUT = layout("kvm_sregs", 312, {
+  cs: bytes(0, 24),
+  ds: bytes(24, 24),
+  es: bytes(48, 24),
+  fs: bytes(72, 24),
+  gs: bytes(96, 24),
+  ss: bytes(120, 24),
+  tr: bytes(144, 24),
+  ldt: bytes(168, 24),
+  gdt: bytes(192, 16),
+  idt: bytes(208, 16),
+  cr0: u64(224),
+  cr2: u64(232),
+  cr3: u64(240),
+  cr4: u64(248),
+  cr8: u64(256),
+  efer: u64(264),
+  apic_base: u64(272),
+  interrupt_bitmap: bytes(280, 32),
+});
+
+/** struct kvm_cpuid2: a header followed by `nent` kvm_cpuid_entry2. */
+export const KVM_CPUID2_LAYOUT = layout("kvm_cpuid2", 8, {
+  nent: u32(0),
+  entries: bytes(8, 40),
+});
+
+/** struct kvm_cpuid_entry2. */
+export const KVM_CPUID_ENTRY2_LAYOUT = layout("kvm_cpuid_entry2", 40, {
+  function: u32(0),
+  index: u32(4),
+  flags: u32(8),
+  eax: u32(12),
+  ebx: u32(16),
+  ecx: u32(20),
+  edx: u32(24),
+});
+
+/** struct kvm_msrs: a header followed by `nmsrs` kvm_msr_entry. */
+export const KVM_MSRS_LAYOUT = layout("kvm_msrs", 8, {
+  nmsrs: u32(0),
+  entries: bytes(8, 16),
+});
+
+/** struct kvm_msr_entry. */
+export const KVM_MSR_ENTRY_LAYOUT = layout("kvm_msr_entry", 16, {
+  index: u32(0),
+  data: u64(8),
+});
+
+/** struct kvm_fpu: legacy FPU + SSE state. */
+export const KVM_FPU_LAYOUT = layout("kvm_fpu", 416, {
+  fpr: bytes(0, 128),
+  fcw: u16(128),
+  fsw: u16(130),
+  ftwx: u8(132),
+  last_opcode: u16(134),
+  last_ip: u64(136),
+  last_dp: u64(144),
+  xmm: bytes(152, 256),
+  mxcsr: u32(408),
+});
+
+/** struct kvm_lapic_state: the 1 KiB local APIC register page (each register at its MMIO offset). */
+export const KVM_LAPIC_STATE_LAYOUT = layout("kvm_lapic_state", 1024, {
+  regs: bytes(0, 1024),
+});
+
+/** struct kvm_pit_config for KVM_CREATE_PIT2. */
+export const KVM_PIT_CONFIG_LAYOUT = layout("kvm_pit_config", 64, {
+  flags: u32(0),
+});
+
+/** struct kvm_interrupt for KVM_INTERRUPT (userspace irqchip only). */
+export const KVM_INTERRUPT_LAYOUT = layout("kvm_interrupt", 4, {
+  irq: u32(0),
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// ioctls
+// ---------------------------------------------------------------------------------------------------------------
+
+// system ioctls (on the /dev/kvm fd)
+export const KVM_GET_SUPPORTED_CPUID = iowr("KVM_GET_SUPPORTED_CPUID", 0x05, KVM_CPUID2_LAYOUT.size);
+// VM ioctls
+export const KVM_SET_TSS_ADDR = io("KVM_SET_TSS_ADDR", 0x47);
+export const KVM_SET_IDENTITY_MAP_ADDR = iow("KVM_SET_IDENTITY_MAP_ADDR", 0x48, 8);
+export const KVM_CREATE_IRQCHIP = io("KVM_CREATE_IRQCHIP", 0x60);
+export const KVM_CREATE_PIT2 = iow("KVM_CREATE_PIT2", 0x77, KVM_PIT_CONFIG_LAYOUT.size);
+// vCPU ioctls
+export const KVM_GET_REGS = ior("KVM_GET_REGS", 0x81, KVM_REGS_LAYOUT.size);
+export const KVM_SET_REGS = iow("KVM_SET_REGS", 0x82, KVM_REGS_LAYOUT.size);
+export const KVM_GET_SREGS = ior("KVM_GET_SREGS", 0x83, KVM_SREGS_LAYOUT.size);
+export const KVM_SET_SREGS = iow("KVM_SET_SREGS", 0x84, KVM_SREGS_LAYOUT.size);
+export const KVM_INTERRUPT = iow("KVM_INTERRUPT", 0x86, KVM_INTERRUPT_LAYOUT.size);
+export const KVM_GET_MSRS = iowr("KVM_GET_MSRS", 0x88, KVM_MSRS_LAYOUT.size);
+export const KVM_SET_MSRS = iow("KVM_SET_MSRS", 0x89, KVM_MSRS_LAYOUT.size);
+export const KVM_GET_FPU = ior("KVM_GET_FPU", 0x8c, KVM_FPU_LAYOUT.size);
+export const KVM_SET_FPU = iow("KVM_SET_FPU", 0x8d, KVM_FPU_LAYOUT.size);
+export const KVM_GET_LAPIC = ior("KVM_GET_LAPIC", 0x8e, KVM_LAPIC_STATE_LAYOUT.size);
+export const KVM_SET_LAPIC = iow("KVM_SET_LAPIC", 0x8f, KVM_LAPIC_STATE_LAYOUT.size);
+export const KVM_SET_CPUID2 = iow("KVM_SET_CPUID2", 0x90, KVM_CPUID2_LAYOUT.size);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Capabilities, flags, exit details
+// ---------------------------------------------------------------------------------------------------------------
+
+export const KVM_CAP_SET_TSS_ADDR = 4;
+export const KVM_CAP_EXT_CPUID = 7;
+export const KVM_CAP_PIT2 = 33;
+export const KVM_CAP_SET_IDENTITY_MAP_ADDR = 37;
+/** The in-kernel LAPIC emulates the TSC-deadline timer mode (then the VMM may advertise it in CPUID). */
+export const KVM_CAP_TSC_DEADLINE_TIMER = 72;
+
+/**
+ * What the x86 VM set-up relies on besides the generic capabilities: the in-kernel irqchip and PIT, TSS set-up
+ * (required on Intel before the first KVM_RUN) and CPUID2.
+ */
+export const X86_REQUIRED_CAPS: Readonly<Record<string, number>> = {
+  KVM_CAP_IRQCHIP,
+  KVM_CAP_SET_TSS_ADDR,
+  KVM_CAP_EXT_CPUID,
+  KVM_CAP_PIT2,
+};
+
+export const KVM_PIT_SPEAKER_DUMMY = 1;
+
+/** kvm_run.io.direction. */
+export const KVM_EXIT_IO_IN = 0;
+export const KVM_EXIT_IO_OUT = 1;
+
+const X86_IOCTLS: readonly Ioctl[] = [
+  KVM_GET_SUPPORTED_CPUID,
+  KVM_SET_TSS_ADDR,
+  KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_CREATE_IRQCHIP,
+  KVM_CREATE_PIT2,
+  KVM_GET_REGS,
+  KVM_SET_REGS,
+  KVM_GET_SREGS,
+  KVM_SET_SREGS,
+  KVM_INTERRUPT,
+  KVM_GET_MSRS,
+  KVM_SET_MSRS,
+  KVM_GET_FPU,
+  KVM_SET_FPU,
+  KVM_GET_LAPIC,
+  KVM_SET_LAPIC,
+  KVM_SET_CPUID2,
+];
+
+/** The x86 ABI, for the layout test. */
+export const KVM_X86_ABI: KvmAbi = {
+  layouts: [
+    KVM_REGS_LAYOUT,
+    KVM_SEGMENT_LAYOUT,
+    KVM_DTABLE_LAYOUT,
+    KVM_SREGS_LAYOUT,
+    KVM_CPUID2_LAYOUT,
+    KVM_CPUID_ENTRY2_LAYOUT,
+    KVM_MSRS_LAYOUT,
+    KVM_MSR_ENTRY_LAYOUT,
+    KVM_FPU_LAYOUT,
+    KVM_LAPIC_STATE_LAYOUT,
+    KVM_PIT_CONFIG_LAYOUT,
+    KVM_INTERRUPT_LAYOUT,
+  ],
+  ioctls: X86_IOCTLS,
+  constants: {
+    KVM_CAP_SET_TSS_ADDR,
+    KVM_CAP_EXT_CPUID,
+    KVM_CAP_PIT2,
+    KVM_CAP_SET_IDENTITY_MAP_ADDR,
+    KVM_CAP_TSC_DEADLINE_TIMER,
+    KVM_PIT_SPEAKER_DUMMY,
+    KVM_EXIT_IO_IN,
+    KVM_EXIT_IO_OUT,
+  },
+};

@@ -1,0 +1,117 @@
+/** The x86 exits (port I/O, the hypercall port, triple faults) through the generic decoder (no /dev/kvm needed). */
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
+import { KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import { completeRead, decodeExit, type ExitQueue } from "../exits.ts";
+import { KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from "./abi.ts";
+import { type HypercallRegs, x86ExitDecoder } from "./exits.ts";
+
+const F = KVM_RUN_LAYOUT.fields;
+const MAPPING_SIZE = 3 * 4096;
+const DATA_OFFSET = 4096;
+const regs: HypercallRegs = { nr: 9n, args: [1n, 2n, 3n, 4n, 5n, 6n] };
+const context = x86ExitDecoder({ readHypercallRegs: () => regs });
+
+function run(reason: number): DataView {
+  const view = new DataView(new ArrayBuffer(MAPPING_SIZE));
+  view.setUint32(F.exit_reason.offset, reason, true);
+  return view;
+}
+
+function io(direction: number, size: number, port: number, count: number, data: number[]): DataView {
+  const view = run(KVM_EXIT_IO);
+  view.setUint8(F["io.direction"].offset, direction);
+  view.setUint8(F["io.size"].offset, size);
+  view.setUint16(F["io.port"].offset, port, true);
+  view.setUint32(F["io.count"].offset, count, true);
+  view.setBigUint64(F["io.data_offset"].offset, BigInt(DATA_OFFSET), true);
+  data.forEach((byte, i) => view.setUint8(DATA_OFFSET + i, byte));
+  return view;
+}
+
+describe("decodeExit", () => {
+  test("out of each size", () => {
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 1, 0x3f8, 1, [0x41]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x3f8,
+      width: 1,
+      data: 0x41n,
+    });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 2, 0x10, 1, [0x34, 0x12]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x10,
+      width: 2,
+      data: 0x1234n,
+    });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 4, 0x10, 1, [4, 3, 2, 1]), 0, context).exit).toEqual({
+      kind: "IoWrite",
+      port: 0x10,
+      width: 4,
+      data: 0x0102_0304n,
+    });
+  });
+
+  test("string out is presented element by element from the data area", () => {
+    const view = io(KVM_EXIT_IO_OUT, 2, 0x20, 3, [1, 0, 2, 0, 3, 0]);
+    const first = decodeExit(view, 0, context);
+    expect(first.exit).toEqual({ kind: "IoWrite", port: 0x20, width: 2, data: 1n });
+    const queue: ExitQueue | undefined = first.more;
+    if (queue === undefined) throw new Error("expected more elements");
+    expect(queue.next().exit).toEqual({ kind: "IoWrite", port: 0x20, width: 2, data: 2n });
+    const last = queue.next();
+    expect(last.exit).toEqual({ kind: "IoWrite", port: 0x20, width: 2, data: 3n });
+    expect(last.more).toBeUndefined();
+  });
+
+  test("string in stores each answer at its element", () => {
+    const view = io(KVM_EXIT_IO_IN, 1, 0x60, 2, []);
+    const first = decodeExit(view, 0, context);
+    expect(first.exit).toEqual({ kind: "IoRead", port: 0x60, width: 1 });
+    // Unanswered elements read as all-ones (no device on the ISA bus).
+    expect(view.getUint8(DATA_OFFSET)).toBe(0xff);
+    expect(completeRead(view, first.completion, 0x1aan)).toBe(true);
+    if (first.more === undefined) throw new Error("expected more elements");
+    const second = first.more.next();
+    completeRead(view, second.completion, 0xbbn);
+    expect([view.getUint8(DATA_OFFSET), view.getUint8(DATA_OFFSET + 1)]).toEqual([0xaa, 0xbb]);
+  });
+
+  test("an out to the hypercall port is a Hypercall with the register arguments", () => {
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 1, AXVISOR_HYPERCALL_PORT, 1, [0]), 0, context).exit).toEqual({
+      kind: "Hypercall",
+      nr: 9n,
+      args: [1n, 2n, 3n, 4n, 5n, 6n],
+    });
+    // An `in` from that port is ordinary I/O.
+    expect(decodeExit(io(KVM_EXIT_IO_IN, 1, AXVISOR_HYPERCALL_PORT, 1, []), 0, context).exit).toEqual({
+      kind: "IoRead",
+      port: AXVISOR_HYPERCALL_PORT,
+      width: 1,
+    });
+  });
+
+  test("I/O that does not fit the mapping is Unsupported, never an out-of-bounds read", () => {
+    const view = io(KVM_EXIT_IO_OUT, 4, 0x10, 4000, []);
+    expect(decodeExit(view, 0, context).exit).toMatchObject({ kind: "Unsupported", backend: "kvm" });
+    expect(decodeExit(io(KVM_EXIT_IO_OUT, 3, 0x10, 1, []), 0, context).exit).toMatchObject({ kind: "Unsupported" });
+  });
+
+  test("SHUTDOWN (a triple fault) stops the VM as a crash", () => {
+    expect(decodeExit(run(KVM_EXIT_SHUTDOWN), 0, context).exit).toMatchObject({ kind: "SystemDown", action: "crash" });
+  });
+
+  test("random kvm_run contents decode to an exit or Unsupported, never an exception", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.integer({ min: 0, max: 40 }), (head, reason) => {
+        const view = new DataView(new ArrayBuffer(MAPPING_SIZE));
+        head.forEach((byte, i) => view.setUint8(i, byte));
+        view.setUint32(F.exit_reason.offset, reason, true);
+        const decoded = decodeExit(view, 0, context);
+        expect(typeof decoded.exit.kind).toBe("string");
+        let more = decoded.more;
+        for (let i = 0; more !== undefined && i < 10_000; i++) more = more.next().more;
+      }),
+    );
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * The x86-only exits (the generic ones are ../exits.ts's): port I/O, the axvisor hypercall port, triple faults and
+ * interrupt windows. Pure functions over a DataView of the kvm_run mapping, like the generic decoder.
+ *
+ * String I/O (`rep outsb`, `rep insw`, ...) arrives as ONE KVM_EXIT_IO with `count` > 1 and all elements in the
+ * data area of the mapping. We present each element as its own IoRead/IoWrite exit (a `PioQueue` remembers where we
+ * are) and re-enter the guest only after the last one, as KVM expects.
+ *
+ * Hypercalls: an `out` to AXVISOR_HYPERCALL_PORT (src/arch/x86_64/hypercall.ts) is a hypercall; the number and
+ * arguments are read from the registers its contract names.
+ */
+import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
+import type { AccessWidth, AxVCpuExitReason } from "../../types.ts";
+import { KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import {
+  type ArchExitDecoder,
+  type Decoded,
+  type ExitQueue,
+  NO_COMPLETION,
+  plainExit,
+  readLe,
+  unsupportedExit,
+  writeLe,
+} from "../exits.ts";
+import { KVM_EXIT_IO_OUT } from "./abi.ts";
+
+/** SystemDown.code for a triple fault (KVM_EXIT_SHUTDOWN): not a guest-chosen status, so non-zero. */
+export const TRIPLE_FAULT_CODE = 1;
+
+const F = KVM_RUN_LAYOUT.fields;
+const IO_DIRECTION = F["io.direction"].offset;
+const IO_SIZE = F["io.size"].offset;
+const IO_PORT = F["io.port"].offset;
+const IO_COUNT = F["io.count"].offset;
+const IO_DATA_OFFSET = F["io.data_offset"].offset;
+
+const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
+
+/** A hypercall's number and arguments, read from the registers only when the exit is one. */
+export interface HypercallRegs {
+  readonly nr: bigint;
+  readonly args: readonly [bigint, bigint, bigint, bigint, bigint, bigint];
+}
+
+export interface X86ExitContext {
+  readonly readHypercallRegs: () => HypercallRegs;
+}
+
+/** Where we are in a (string) I/O exit: element `next` of `count` is the one to present next. */
+export class PioQueue implements ExitQueue {
+  readonly #run: DataView;
+  readonly write: boolean;
+  readonly port: number;
+  readonly size: AccessWidth;
+  readonly count: number;
+  /** Offset of element 0 inside the kvm_run mapping. */
+  readonly dataOffset: number;
+  #next = 0;
+
+  constructor(
+    run: DataView,
+    io: { write: boolean; port: number; size: AccessWidth; count: number; dataOffset: number },
+  ) {
+    this.#run = run;
+    this.write = io.write;
+    this.port = io.port;
+    this.size = io.size;
+    this.count = io.count;
+    this.dataOffset = io.dataOffset;
+  }
+
+  /**
+   * Present the next element and advance. IN elements are pre-filled with all-ones (what an ISA bus returns with no
+   * device) until the VMM answers with `setReturnValue`.
+   */
+  next(): Decoded {
+    const at = this.dataOffset + this.#next * this.size;
+    this.#next++;
+    const more = this.#next < this.count ? this : undefined;
+    if (this.write) {
+      return {
+        exit: { kind: "IoWrite", port: this.port, width: this.size, data: readLe(this.#run, at, this.size) },
+        completion: NO_COMPLETION,
+        more,
+      };
+    }
+    writeLe(this.#run, at, this.size, -1n);
+    return {
+      exit: { kind: "IoRead", port: this.port, width: this.size },
+      completion: { kind: "read", at, size: this.size },
+      more,
+    };
+  }
+
+  describe(): string {
+    return `string I/O on port 0x${this.port.toString(16)} (element ${this.#next} of ${this.count} is next)`;
+  }
+}
+
+/** Decode the x86-only exit `reason`, or undefined when it is not one. */
+export function decodeX86Exit(run: DataView, reason: number, context: X86ExitContext): Decoded | undefined {
+  switch (reason) {
+    case KVM_EXIT_IO: {
+      const size = run.getUint8(IO_SIZE);
+      const port = run.getUint16(IO_PORT, true);
+      const count = run.getUint32(IO_COUNT, true);
+      const dataOffset = Number(run.getBigUint64(IO_DATA_OFFSET, true));
+      const write = run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT;
+      if ((size !== 1 && size !== 2 && size !== 4) || count === 0 || dataOffset + size * count > run.byteLength) {
+        return unsupportedExit(
+          `KVM_EXIT_IO size=${size} count=${count} data_offset=${dataOffset} port=0x${port.toString(16)}`,
+        );
+      }
+      if (write && port === AXVISOR_HYPERCALL_PORT && count === 1) {
+        const { nr, args } = context.readHypercallRegs();
+        return plainExit({ kind: "Hypercall", nr, args });
+      }
+      return new PioQueue(run, { write, port, size, count, dataOffset }).next();
+    }
+    case KVM_EXIT_SHUTDOWN:
+      // A triple fault (or an unrecoverable guest state): the machine would reset. We stop this VM only.
+      return plainExit({ kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE });
+    case KVM_EXIT_IRQ_WINDOW_OPEN:
+      return plainExit(NOTHING);
+    default:
+      return undefined;
+  }
+}
+
+/** `decodeX86Exit` as the generic decoder's arch hook. */
+export function x86ExitDecoder(context: X86ExitContext): ArchExitDecoder {
+  return { decodeExit: (run, reason) => decodeX86Exit(run, reason, context) };
+}

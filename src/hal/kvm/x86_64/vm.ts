@@ -1,0 +1,127 @@
+/**
+ * The x86 part of the KVM system and VM: the supported CPUID read once per /dev/kvm, and what KVM needs before the
+ * first vCPU of an x86 VM: the identity-map and TSS pages (Intel real-mode emulation), the in-kernel PIC/IOAPIC/
+ * LAPIC and the PIT (Firecracker's order: TSS, identity map, irqchip, PIT2).
+ */
+import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
+import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
+import { KVM_CHECK_EXTENSION } from "../abi.ts";
+import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
+import * as sys from "../sys.ts";
+import {
+  KVM_CAP_TSC_DEADLINE_TIMER,
+  KVM_CREATE_IRQCHIP,
+  KVM_CREATE_PIT2,
+  KVM_PIT_CONFIG_LAYOUT,
+  KVM_PIT_SPEAKER_DUMMY,
+  KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_SET_TSS_ADDR,
+} from "./abi.ts";
+import { type CpuidEntry, readSupportedCpuid } from "./cpuid.ts";
+import { X86KvmVcpu } from "./vcpu.ts";
+
+/** The 8259 PIC + IOAPIC have 24 GSIs. */
+export const KVM_IRQCHIP_GSI_COUNT = 24;
+/** KVM_CREATE_VM's machine type on x86: the only one. */
+const X86_VM_TYPE_DEFAULT = 0;
+const FOUR_GIB = 0x1_0000_0000;
+
+/** Where the private pages go inside the board's range: the identity-map page, then the 3-page TSS. */
+export function privatePageAddresses(base: number): { readonly identityMap: number; readonly tss: number } {
+  return { identityMap: base, tss: base + X86_PAGE_SIZE };
+}
+
+/** Check `options.x86` of an x86 VM and return the private pages' base. */
+export function checkPrivatePages(options: KvmVmOptions): number {
+  const base = options.x86?.privatePagesBase;
+  if (base === undefined) {
+    throw new HalError(
+      "kvm",
+      "invalid-argument",
+      "KVM_CREATE_VM",
+      `Cannot create an x86_64 VM without x86.privatePagesBase: KVM needs ${X86_PRIVATE_PAGES_SIZE / X86_PAGE_SIZE} pages of guest-physical space the guest never uses (the board's layout reserves them)`,
+    );
+  }
+  if (
+    !Number.isSafeInteger(base) ||
+    base < 0 ||
+    base % X86_PAGE_SIZE !== 0 ||
+    base + X86_PRIVATE_PAGES_SIZE > FOUR_GIB
+  ) {
+    throw new HalError(
+      "kvm",
+      "invalid-argument",
+      "KVM_CREATE_VM",
+      `Cannot put KVM's private pages at 0x${base.toString(16)}: the ${X86_PRIVATE_PAGES_SIZE / X86_PAGE_SIZE} pages must be page-aligned and below 4 GiB`,
+    );
+  }
+  return base;
+}
+
+/** What every vCPU's CPUID is built from: KVM's supported CPUID and what its in-kernel LAPIC can do. */
+export interface X86CpuidSource {
+  readonly supportedCpuid: readonly CpuidEntry[];
+  /** KVM_CAP_TSC_DEADLINE_TIMER: the in-kernel LAPIC emulates TSC-deadline mode. */
+  readonly tscDeadline: boolean;
+}
+
+export class X86KvmSystem implements KvmArchSystem, X86CpuidSource {
+  /** The CPUID KVM supports on this host, before per-vCPU fix-ups. */
+  readonly supportedCpuid: readonly CpuidEntry[];
+  readonly tscDeadline: boolean;
+
+  constructor(kvmFd: number) {
+    this.supportedCpuid = readSupportedCpuid(kvmFd);
+    this.tscDeadline = sys.ioctlInt(kvmFd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
+  }
+
+  vmType(options: KvmVmOptions): number {
+    checkPrivatePages(options);
+    return X86_VM_TYPE_DEFAULT;
+  }
+
+  setupVm(vmFd: number, options: KvmVmOptions): X86KvmVm {
+    const pages = privatePageAddresses(checkPrivatePages(options));
+    const irqchip = options.irqchip ?? true;
+    // Both must precede the first vCPU (KVM refuses the identity map afterwards).
+    sys.ioctlInt(vmFd, KVM_SET_TSS_ADDR, pages.tss);
+    const identity = new BigUint64Array([BigInt(pages.identityMap)]);
+    sys.ioctlBuf(vmFd, KVM_SET_IDENTITY_MAP_ADDR, new Uint8Array(identity.buffer));
+    if (irqchip) {
+      sys.ioctlInt(vmFd, KVM_CREATE_IRQCHIP);
+      const pit = new Uint8Array(KVM_PIT_CONFIG_LAYOUT.size);
+      new DataView(pit.buffer).setUint32(KVM_PIT_CONFIG_LAYOUT.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
+      sys.ioctlBuf(vmFd, KVM_CREATE_PIT2, pit);
+    }
+    return new X86KvmVm(irqchip, this);
+  }
+}
+
+export class X86KvmVm implements KvmArchVm {
+  readonly irqchip: boolean;
+  readonly #cpuid: X86CpuidSource;
+
+  constructor(irqchip: boolean, cpuid: X86CpuidSource) {
+    this.irqchip = irqchip;
+    this.#cpuid = cpuid;
+  }
+
+  /** x86 lines are GSIs of the in-kernel PIC/IOAPIC, passed to KVM_IRQ_LINE as they are. */
+  irqLineField(line: number): number {
+    if (!Number.isInteger(line) || line < 0 || line >= KVM_IRQCHIP_GSI_COUNT) {
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "KVM_IRQ_LINE",
+        `Cannot drive GSI ${line}: the in-kernel irqchip has GSIs 0..${KVM_IRQCHIP_GSI_COUNT - 1}`,
+      );
+    }
+    return line;
+  }
+
+  createVcpu(core: KvmVcpuCore): X86KvmVcpu {
+    // The TSC-deadline timer lives in the in-kernel LAPIC: without the irqchip there is none to advertise.
+    const tscDeadline = this.irqchip && this.#cpuid.tscDeadline;
+    return new X86KvmVcpu(core, { irqchip: this.irqchip, supportedCpuid: this.#cpuid.supportedCpuid, tscDeadline });
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The devices of the riscv-virt boards, at the bases and PLIC sources `layout.ts` gives: the PLIC (contexts wired
+ * to the harts' external-interrupt lines), the NS16550A UART, the SiFive test finisher, axvisor's test device and
+ * boot timer, the CLINT (bare board only: VS guests use SBI and Sstc timers), and the virtio-mmio windows. Device
+ * models stay pure; this file picks their bases and wires their interrupt lines.
+ */
+
+import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
+import { hex } from "../../../common/format.ts";
+import { BootTimer } from "../../../devices/boot-timer.ts";
+import { Clint } from "../../../devices/clint.ts";
+import { Plic } from "../../../devices/plic.ts";
+import { SifiveTest } from "../../../devices/sifive-test.ts";
+import { TestDevice } from "../../../devices/test-device.ts";
+import type { IrqLine } from "../../../devices/types.ts";
+import { Uart16550 } from "../../../devices/uart16550.ts";
+import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
+import {
+  VirtioBlock,
+  VirtioConsole,
+  type VirtioDevice,
+  VirtioMmioTransport,
+  VirtioRng,
+} from "../../../devices/virtio/index.ts";
+import type { AttachedDisk, BoardServices } from "../../board.ts";
+import { VmError } from "../../errors.ts";
+import type { TimerHandle } from "../../timer.ts";
+import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
+
+export type RiscvBoardKind = "hypervisor" | "bare";
+
+/** A virtio-mmio window as the device tree lists it. */
+export interface VirtioMmioNode {
+  readonly base: number;
+  readonly size: number;
+  readonly irq: number;
+}
+
+export interface RiscvVirtDevices {
+  readonly uart: Uart16550;
+  /** The CLINT of the bare board (undefined on the hypervisor board). */
+  readonly clint: Clint | undefined;
+  /** Every virtio-mmio window (layout windows, empty ones included, then any placed elsewhere). */
+  readonly virtioNodes: readonly VirtioMmioNode[];
+}
+
+export interface DeviceOptions {
+  readonly kind: RiscvBoardKind;
+  /** The board's name, for messages. */
+  readonly boardName: string;
+  /** When the board was created (performance.now()), for the boot timer's report. */
+  readonly createdAt: number;
+  /** The UART's RX FIFO has room again: feed it waiting host input. */
+  readonly onUartInputSpace: () => void;
+}
+
+/** Create the board's devices on the MMIO bus and wire their interrupt lines. */
+export function attachDevices(s: BoardServices, options: DeviceOptions): RiscvVirtDevices {
+  const harts = s.vcpuCount;
+  const bare = options.kind === "bare";
+
+  // PLIC: context 2h is hart h's M-mode, 2h+1 its S-mode (QEMU virt numbering). A VS guest has no M-mode: its
+  // M contexts exist (so guests written for QEMU find the same addresses) but drive nothing.
+  const contexts: IrqLine[] = [];
+  for (let hart = 0; hart < harts; hart++) {
+    contexts[plicContext(hart, "M")] = bare
+      ? cpuInterruptLine(s, hart, IRQ_M_EXT)
+      : { set: () => undefined, trigger: () => undefined };
+    contexts[plicContext(hart, "S")] = cpuInterruptLine(s, hart, IRQ_S_EXT);
+  }
+  const plic = new Plic({ sources: RISCV_VIRT.PLIC_NUM_SOURCES - 1, contexts });
+  s.mmio.insert(RISCV_VIRT.PLIC_BASE, plicSize(harts), plic);
+
+  const uart = new Uart16550({
+    sink: (bytes) => s.console.write(bytes),
+    irq: plic.sourceLine(RISCV_VIRT.UART0_IRQ),
+    onInputSpace: options.onUartInputSpace,
+  });
+  s.mmio.insert(RISCV_VIRT.UART0_BASE, RISCV_VIRT.UART0_SIZE, uart);
+
+  s.mmio.insert(
+    RISCV_VIRT.SIFIVE_TEST_BASE,
+    RISCV_VIRT.SIFIVE_TEST_SIZE,
+    new SifiveTest({
+      onFinish: ({ action, code }) =>
+        s.requestSystemDown(
+          action === "reset" ? "reboot" : "poweroff",
+          action === "fail" ? Math.max(1, code) : code,
+          `sifive,test finisher: ${action} (code ${code})`,
+        ),
+    }),
+  );
+  s.mmio.insert(RISCV_VIRT.TEST_DEVICE_BASE, RISCV_VIRT.TEST_DEVICE_SIZE, new TestDevice());
+  s.mmio.insert(
+    RISCV_VIRT.BOOT_TIMER_BASE,
+    RISCV_VIRT.BOOT_TIMER_SIZE,
+    new BootTimer({
+      onBootComplete: () => {
+        const ms = performance.now() - options.createdAt;
+        s.log.info(`${s.label}: Guest-boot-time = ${Math.round(ms * 1000)} us ${ms.toFixed(0)} ms`);
+      },
+    }),
+  );
+
+  let clint: Clint | undefined;
+  if (bare) {
+    clint = new Clint({
+      harts: Array.from({ length: harts }, (_, hart) => ({
+        msip: cpuInterruptLine(s, hart, IRQ_M_SOFT),
+        mtip: cpuInterruptLine(s, hart, IRQ_M_TIMER),
+      })),
+      now: () => s.now(),
+    });
+    s.mmio.insert(RISCV_VIRT.CLINT_BASE, RISCV_VIRT.CLINT_SIZE, clint);
+  }
+
+  const virtioNodes = attachVirtio(s, plic, options.boardName);
+  return { uart, clint, virtioNodes };
+}
+
+/** An interrupt line into hart `hart`'s interrupt-pending bit `cause`, waking the hart on a rising level. */
+function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLine {
+  const set = (level: boolean): void => {
+    s.vcpu(hart).arch.setInterruptLevel(cause, level);
+    if (level) s.wakeVcpu(hart);
+  };
+  return {
+    set,
+    trigger: () => {
+      set(true);
+      set(false);
+    },
+  };
+}
+
+/**
+ * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
+ * PLIC source), the n-th virtio-blk entry serving the n-th disk; the other disks (the builder opened and locked
+ * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window
+ * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does. Returns the
+ * windows for the device tree.
+ */
+function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMmioNode[] {
+  const placed = new Map<number, { irq: number; size: number }>();
+  const place = (base: number, size: number, irq: number, device: VirtioDevice<unknown>): void => {
+    const transport = new VirtioMmioTransport({
+      device,
+      memory: s.memory,
+      irq: plic.sourceLine(irq),
+      deferWork: s.deferWork,
+    });
+    s.mmio.insert(base, size, transport);
+    placed.set(base, { irq, size });
+  };
+  const blockDevice = (disk: AttachedDisk): VirtioBlock =>
+    new VirtioBlock({
+      backend: disk.backend,
+      readOnly: disk.config.readOnly,
+      ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
+    });
+  let nextDisk = 0;
+  for (const device of s.config.devices.emuDevices) {
+    switch (device.emuType) {
+      case "virtio-blk": {
+        const disk = s.disks[nextDisk++];
+        if (disk === undefined)
+          throw new VmError(
+            "config",
+            s.label,
+            `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
+          );
+        place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
+        break;
+      }
+      case "virtio-console":
+        place(
+          device.baseGpa,
+          device.length,
+          device.irqId,
+          new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
+        );
+        break;
+      case "virtio-rng":
+        place(device.baseGpa, device.length, device.irqId, new VirtioRng());
+        break;
+      default:
+        s.log.warn(
+          `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${boardName} board; ignored`,
+        );
+    }
+  }
+  for (const disk of s.disks.slice(nextDisk)) {
+    const free = Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
+      (w) => !placed.has(w.base),
+    );
+    if (free === undefined)
+      throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+    place(free.base, free.size, free.irq, blockDevice(disk));
+  }
+  const nodes: VirtioMmioNode[] = [];
+  for (let i = 0; i < RISCV_VIRT.VIRTIO_MMIO_COUNT; i++) {
+    const window = virtioMmioWindow(i);
+    if (!placed.has(window.base)) s.mmio.insert(window.base, window.size, new EmptyVirtioMmioSlot());
+    nodes.push(window);
+  }
+  for (const [base, { irq, size }] of placed) {
+    if (!nodes.some((w) => w.base === base)) nodes.push({ base, size, irq });
+  }
+  return nodes;
+}
+
+/**
+ * The bare board's CLINT on the VMM's timer wheel: between vCPU runs, bring the MTIP lines up to date (a deadline
+ * may have passed while a hart ran) and keep one wheel timer at the next change (writes to mtimecmp move it).
+ */
+export class ClintTimer {
+  readonly #clint: Clint;
+  readonly #s: BoardServices;
+  #timer: TimerHandle | undefined;
+  #deadline: number | undefined;
+
+  constructor(clint: Clint, services: BoardServices) {
+    this.#clint = clint;
+    this.#s = services;
+  }
+
+  poll(): void {
+    const clint = this.#clint;
+    clint.tick();
+    const deadline = clint.nextDeadline();
+    if (deadline === this.#deadline) return;
+    const timers = this.#s.timers;
+    timers.cancel(this.#timer);
+    this.#deadline = deadline;
+    this.#timer =
+      deadline === undefined
+        ? undefined
+        : timers.add(deadline, () => {
+            this.#timer = undefined;
+            this.#deadline = undefined;
+            clint.tick();
+          });
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * The VMM side of SBI on the riscv-virt boards: the `SbiPlatform` the dispatcher (`sbi.ts`) calls — HSM hart
+ * states, SBI timers on the VMM's timer wheel (→ VSTIP), IPIs (→ VSSIP), remote fences, the debug console, guest
+ * memory reads through the guest's page tables — and carrying out the dispatcher's outcome for the calling vCPU:
+ * writing a0/a1, moving harts between HSM states, and turning hart start/stop, suspend, system reset and
+ * hypercalls into the generic exits the VM handles.
+ */
+
+import { REG_A0, REG_A1 } from "../../../arch/riscv64/registers.ts";
+import {
+  SBI_ERR_NOT_SUPPORTED,
+  SBI_HSM_STATE_START_PENDING,
+  SBI_HSM_STATE_STARTED,
+  SBI_HSM_STATE_STOPPED,
+  SBI_HSM_STATE_SUSPENDED,
+  SBI_SUCCESS,
+  type SbiHsmState,
+} from "../../../arch/riscv64/sbi.ts";
+import { CAUSE_LOAD_ACCESS_FAULT, IRQ_S_SOFT, IRQ_S_TIMER } from "../../../arch/riscv64/traps.ts";
+import type { GuestMemoryAccess, GuestPhysAddr, RiscvVcpuOps } from "../../../hal/types.ts";
+import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
+import type { BoardServices, GenericExit } from "../../board.ts";
+import { VmError } from "../../errors.ts";
+import type { TimerHandle } from "../../timer.ts";
+import {
+  type GuestVirtualRead,
+  handleSbiCall,
+  type RemoteFence,
+  type SbiCall,
+  type SbiOutcome,
+  type SbiPlatform,
+  type SbiRet,
+  sbiLegacyRegister,
+  sbiRetRegisters,
+} from "./sbi.ts";
+
+export class RiscvVirtSbiPlatform implements SbiPlatform {
+  readonly hartCount: number;
+  readonly memory: GuestMemoryAccess;
+  readonly guestHasHypervisorExtension = false;
+  readonly machineIds = { mvendorid: 0n, marchid: 0n, mimpid: 0n };
+  /** SBI calls answered (for `--trace-exits`). */
+  calls = 0;
+  readonly #s: BoardServices;
+  readonly #readConsole: (maxBytes: number) => Uint8Array;
+  readonly #hsm: SbiHsmState[];
+  readonly #suspended: boolean[];
+  readonly #timers: Array<TimerHandle | undefined>;
+  readonly #ipiPending: boolean[];
+
+  /** `readConsole` supplies console input for SBI reads (the same stream the UART delivers). */
+  constructor(services: BoardServices, readConsole: (maxBytes: number) => Uint8Array) {
+    this.#s = services;
+    this.#readConsole = readConsole;
+    this.hartCount = services.vcpuCount;
+    this.memory = services.memory;
+    this.#hsm = Array.from({ length: this.hartCount }, () => SBI_HSM_STATE_STOPPED);
+    this.#suspended = Array.from({ length: this.hartCount }, () => false);
+    this.#timers = Array.from({ length: this.hartCount }, () => undefined);
+    this.#ipiPending = Array.from({ length: this.hartCount }, () => false);
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // What the dispatcher calls
+  // ------------------------------------------------------------------------------------------------------------
+
+  hartState(hart: number): SbiHsmState {
+    // A suspended hart that is running again (its halt ended) is STARTED.
+    if (this.#suspended[hart] === true && this.#s.vcpu(hart).state !== "Blocked") this.#suspended[hart] = false;
+    if (this.#suspended[hart] === true) return SBI_HSM_STATE_SUSPENDED;
+    return this.#hsm[hart] ?? SBI_HSM_STATE_STOPPED;
+  }
+
+  setTimer(hart: number, stimeValue: bigint): void {
+    const s = this.#s;
+    const vcpu = s.vcpu(hart);
+    s.timers.cancel(this.#timers[hart]);
+    this.#timers[hart] = undefined;
+    vcpu.arch.setInterruptLevel(IRQ_S_TIMER, false);
+    // A deadline beyond 2^53 ticks (Linux writes all ones to disarm) never arrives.
+    if (stimeValue >= BigInt(Number.MAX_SAFE_INTEGER)) return;
+    this.#timers[hart] = s.timers.add(Number(stimeValue), () => {
+      this.#timers[hart] = undefined;
+      vcpu.arch.setInterruptLevel(IRQ_S_TIMER, true);
+      s.wakeVcpu(hart);
+    });
+  }
+
+  sendIpi(targets: readonly number[]): void {
+    for (const hart of targets) {
+      this.#ipiPending[hart] = true;
+      this.#s.vcpu(hart).arch.setInterruptLevel(IRQ_S_SOFT, true);
+      this.#s.wakeVcpu(hart);
+    }
+  }
+
+  clearIpi(hart: number): boolean {
+    const was = this.#ipiPending[hart] === true;
+    this.#ipiPending[hart] = false;
+    this.#s.vcpu(hart).arch.setInterruptLevel(IRQ_S_SOFT, false);
+    return was;
+  }
+
+  remoteFence(targets: readonly number[], fence: RemoteFence): void {
+    for (const hart of targets) this.#s.vcpu(hart).arch.riscv?.fence(fence.kind);
+  }
+
+  consoleWrite(bytes: Uint8Array): number {
+    this.#s.console.write(bytes);
+    return bytes.length;
+  }
+
+  consoleRead(maxBytes: number): Uint8Array {
+    return this.#readConsole(maxBytes);
+  }
+
+  readGuestVirtualU64(hart: number, gva: bigint): GuestVirtualRead {
+    const s = this.#s;
+    const riscv = this.#riscv(s.vcpu(hart));
+    const translated = riscv.translateGuestVirtual(gva, "read");
+    if (!translated.ok) return { ok: false, cause: BigInt(translated.cause), tval: translated.tval };
+    if (!s.memory.contains(translated.gpa, 8)) return { ok: false, cause: BigInt(CAUSE_LOAD_ACCESS_FAULT), tval: gva };
+    return { ok: true, value: s.memory.readU64(translated.gpa) };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // What the board calls
+  // ------------------------------------------------------------------------------------------------------------
+
+  /** Answer an SBI call of vCPU `hart`: `undefined` when handled, else the generic exit for the VM. */
+  handleCall(hart: number, call: SbiCall): GenericExit | undefined {
+    this.calls++;
+    return this.#apply(hart, handleSbiCall(call, hart, this));
+  }
+
+  /** Hart `hart` runs from the start (a boot hart). */
+  markStarted(hart: number): void {
+    this.#hsm[hart] = SBI_HSM_STATE_STARTED;
+  }
+
+  /** Restart a stopped vCPU at `entry` with a0 = its hart id and a1 = `arg` (HSM hart_start, CpuUp). */
+  startVcpu(vcpu: AxVCpu, entry: GuestPhysAddr, arg: bigint): void {
+    vcpu.setEntry(entry);
+    vcpu.setGpr(REG_A0, BigInt(vcpu.id));
+    vcpu.setGpr(REG_A1, arg);
+    this.#hsm[vcpu.id] = SBI_HSM_STATE_STARTED;
+    this.#suspended[vcpu.id] = false;
+  }
+
+  /** The hypercall extension answers like any SBI call: a0 = error (NOT_SUPPORTED if unhandled), a1 = value. */
+  completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void {
+    writeSbiReturn(
+      vcpu,
+      result === undefined ? { error: SBI_ERR_NOT_SUPPORTED, value: 0n } : { error: SBI_SUCCESS, value: result },
+    );
+  }
+
+  #apply(hart: number, outcome: SbiOutcome): GenericExit | undefined {
+    const vcpu = this.#s.vcpu(hart);
+    switch (outcome.kind) {
+      case "Return":
+        writeSbiReturn(vcpu, outcome);
+        return undefined;
+      case "LegacyReturn":
+        vcpu.setGpr(REG_A0, sbiLegacyRegister(outcome.value));
+        return undefined;
+      case "CpuUp":
+        writeSbiReturn(vcpu, outcome.ret);
+        this.#hsm[outcome.targetCpu] = SBI_HSM_STATE_START_PENDING;
+        return { kind: "CpuUp", targetCpu: outcome.targetCpu, entryPoint: outcome.entryPoint, arg: outcome.arg };
+      case "CpuDown":
+        this.#hsm[hart] = SBI_HSM_STATE_STOPPED;
+        return { kind: "CpuDown", state: 0n };
+      case "Suspend":
+        this.#suspended[hart] = true;
+        if (outcome.retentive) {
+          writeSbiReturn(vcpu, outcome.ret);
+        } else {
+          vcpu.setEntry(outcome.resumeAddr);
+          vcpu.setGpr(REG_A0, BigInt(hart));
+          vcpu.setGpr(REG_A1, outcome.opaque);
+        }
+        return { kind: "Halt" };
+      case "SystemDown":
+        return { kind: "SystemDown", action: outcome.action, code: outcome.code };
+      case "Hypercall":
+        return { kind: "Hypercall", nr: outcome.nr, args: outcome.args };
+      case "GuestTrap": {
+        const riscv = this.#riscv(vcpu);
+        riscv.setPc(riscv.getPc() - 4n);
+        riscv.injectException(Number(outcome.cause), outcome.tval);
+        return undefined;
+      }
+    }
+  }
+
+  #riscv(vcpu: AxVCpu): RiscvVcpuOps {
+    const riscv = vcpu.arch.riscv;
+    if (riscv === undefined)
+      throw new VmError("backend", this.#s.label, "the backend does not offer RISC-V vCPU operations");
+    return riscv;
+  }
+}
+
+/** Write a v0.2+ SBI return: a0 = error, a1 = value. */
+function writeSbiReturn(vcpu: AxVCpu, ret: SbiRet): void {
+  const { a0, a1 } = sbiRetRegisters(ret);
+  vcpu.setGpr(REG_A0, a0);
+  vcpu.setGpr(REG_A1, a1);
+}
