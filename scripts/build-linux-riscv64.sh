@@ -2,7 +2,8 @@
 # Build the riscv64 Linux test guest: a kernel `Image` from Debian's linux-source-6.1 (tinyconfig + our fragment
 # scripts/linux/riscv64.config) with an embedded initramfs holding our static /init (test/guests/linux-init/init.c).
 #
-# Output: .cache/linux-riscv64/<key>/Image, where <key> hashes every input (source package version, compiler and
+# Output: $AXVISOR_CACHE/linux-riscv64/<key>/Image (outside the clone, see scripts/lib/cache.sh; .cache/linux-riscv64
+# in the clone links to it), where <key> hashes every input (source package version, compiler and
 # C library versions, the config fragment, init.c, this script and its helpers under scripts/linux/), and the link
 # .cache/linux-riscv64/current -> <key> that configs/linux-riscv64*.toml use. A cached Image is reused; the path
 # of the Image is the only thing printed on stdout (progress goes to stderr, the full build output to
@@ -20,7 +21,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE_ROOT="$ROOT/.cache/linux-riscv64"
+# shellcheck source=lib/cache.sh
+source "$ROOT/scripts/lib/cache.sh"
+CACHE_ROOT="$(cache_dir "$ROOT" linux-riscv64)"
 SOURCE_PACKAGE="linux-source-6.1"
 SOURCE_TARBALL="/usr/src/$SOURCE_PACKAGE.tar.xz"
 FRAGMENT="$ROOT/scripts/linux/riscv64.config"

@@ -22,7 +22,9 @@
 # Linux.)
 #
 # Pieces are downloaded (apt-get download: linux-image-*-cloud-amd64, busybox-static) and built once under
-# .cache/e2e/kvm-linux/; the outer initramfs is rebuilt when our sources change.
+# $AXVISOR_CACHE/kvm-linux (outside the clone, see scripts/lib/cache.sh; .cache/kvm-linux links to it); the outer
+# initramfs is rebuilt when our sources change. The VMM's npm dependencies come from the clone's node_modules
+# (installed with `bun install --frozen-lockfile` when missing).
 #
 # Usage: scripts/e2e/20-kvm-linux.sh [--build-only] [--timeout SECONDS] [--cpus N] [--inner-cmdline "..."]
 #            [--cases "poweroff reboot ctrlaltdel powerbutton"]
@@ -31,7 +33,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="$ROOT/.cache/e2e/kvm-linux"
+# shellcheck source=../lib/cache.sh
+source "$ROOT/scripts/lib/cache.sh"
 MARKER="AXVISOR-KVM-E2E: init reached"
 build_only=0
 timeout_s="${AXVISOR_E2E_TIMEOUT:-3600}"
@@ -56,11 +59,31 @@ for case_name in $cases; do
   [[ " $all_cases " == *" $case_name "* ]] || { echo "kvm-linux e2e: unknown case '$case_name' (cases: $all_cases)" >&2; exit 2; }
 done
 
+counted=""
 fail() {
   echo "FAIL kvm-linux: $*"
   echo "0 passed, 1 failed"
+  counted=1
   exit 1
 }
+# Temporary folders go whatever happens; an unexpected stop still ends with the count line CI looks for.
+temps=()
+on_exit() {
+  local status=$?
+  [[ ${#temps[@]} -gt 0 ]] && rm -rf "${temps[@]}"
+  if [[ -z $counted ]]; then
+    echo "FAIL kvm-linux: stopped early (exit $status)"
+    echo "0 passed, 1 failed"
+  fi
+}
+trap on_exit EXIT
+CACHE="$(cache_dir "$ROOT" kvm-linux)"
+# The VMM's runtime dependencies are copied from node_modules into the outer guest.
+NPM_DEPS=(consola smol-toml zod)
+if ! (cd "$ROOT" && for dep in "${NPM_DEPS[@]}"; do [[ -f node_modules/$dep/package.json ]] || exit 1; done); then
+  echo "== bun install --frozen-lockfile (node_modules lacks ${NPM_DEPS[*]})"
+  (cd "$ROOT" && bun install --frozen-lockfile >/dev/null) || fail "bun install --frozen-lockfile failed"
+fi
 for tool in qemu-system-x86_64 apt-get dpkg-deb cpio gzip bun ldd; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (qemu-system-x86, apt, cpio, gzip, bun)"
 done
@@ -161,13 +184,13 @@ if [[ ! -f $INNER ]]; then
   echo "== building the inner initramfs"
   rm -f "$CACHE"/inner-initrd-*.cpio.gz
   work="$(mktemp -d)"
+  temps+=("$work")
   busybox_root "$work"
   mkdir -p "$work/lib/modules"
   for name in $INNER_MODULES; do module "$name" > "$work/lib/modules/$name.ko"; done
   printf '%s\n' "$INNER_INIT" > "$work/init"
   chmod +x "$work/init"
   (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$INNER"
-  rm -rf "$work"
 fi
 
 # --- the outer guest: kvm-amd, Bun and our sources -------------------------------------------------------------------
@@ -177,6 +200,7 @@ if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun + our sources)"
   rm -f "$CACHE"/outer-initrd-*.cpio.gz
   work="$(mktemp -d)"
+  temps+=("$work")
   busybox_root "$work"
   mkdir -p "$work/modules" "$work/inner" "$work/axvisor"
   for name in irqbypass kvm kvm-amd; do module "$name" > "$work/modules/$name.ko"; done
@@ -194,7 +218,7 @@ if [[ ! -f $OUTER ]]; then
   [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
   # The VMM and its runtime dependencies (the CLI's citty is not needed by the driver).
   (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src scripts/e2e/kvm-linux-boot.ts \
-    node_modules/consola node_modules/smol-toml node_modules/zod) | tar xf - -C "$work/axvisor"
+    "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
   # The inner disk: the known pattern in its first bytes, 1 MiB in all.
   { printf '%s' "$DISK_PATTERN"; head -c $((0x100000 - ${#DISK_PATTERN})) /dev/zero; } > "$work/inner/disk.img"
   cat > "$work/e2e.conf" <<EOF
@@ -241,7 +265,6 @@ poweroff -f
 EOF
   chmod +x "$work/init"
   (cd "$work" && find . | cpio -o -H newc --quiet | gzip -1) > "$OUTER"
-  rm -rf "$work"
 fi
 echo "   kernel $VMLINUZ"
 echo "   outer initramfs $OUTER ($(du -h "$OUTER" | cut -f1))"
@@ -249,6 +272,7 @@ echo "   outer initramfs $OUTER ($(du -h "$OUTER" | cut -f1))"
 if [[ $build_only -eq 1 ]]; then
   echo "PASS kvm-linux build"
   echo "1 passed, 0 failed"
+  counted=1
   exit 0
 fi
 
@@ -293,5 +317,6 @@ for case_name in $cases; do
   fi
 done
 echo "kvm-linux: qemu exit $qemu_status after ${elapsed}s (outer boot + every case); log $LOG"
+counted=1
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
