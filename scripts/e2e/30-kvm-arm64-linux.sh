@@ -48,20 +48,8 @@ fail() {
   exit 1
 }
 
-# The shared cache location (scripts/lib/cache.sh on main once merged; this is an identical copy of its function).
-AXVISOR_CACHE="${AXVISOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/axvisor-ts}"
-cache_dir() {
-  local root="$1" name="$2"
-  local outside="$AXVISOR_CACHE/$name" inside="$1/.cache/$2"
-  mkdir -p "$outside" "$(dirname "$inside")"
-  if [[ -L $inside ]]; then
-    [[ "$(readlink "$inside")" == "$outside" ]] || ln -sfn "$outside" "$inside"
-  else
-    rm -rf "$inside"
-    ln -s "$outside" "$inside"
-  fi
-  printf '%s\n' "$outside"
-}
+# shellcheck source=../lib/cache.sh
+source "$ROOT/scripts/lib/cache.sh"
 CACHE="$(cache_dir "$ROOT" kvm-arm64)"
 
 as_root() {
