@@ -11,6 +11,7 @@
  */
 
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
+import type { Arena } from "./arena.ts";
 import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
 import type { Insn } from "./decode.ts";
 
@@ -74,14 +75,17 @@ export class MemBlock {
   /** PAGE_HAS_* per page. */
   readonly pageFlags: Uint8Array;
   readonly codePages: (CodePage | undefined)[];
+  /** Where the block starts in the VM's arena (arena.ts), or -1 for a block in an ArrayBuffer of its own. */
+  readonly arenaOffset: number;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, arenaOffset = -1) {
     if (bytes.length > MEM_BLOCK_MAX_SIZE) {
       throw new RangeError(
         `Cannot make a RAM block of ${bytes.length} bytes: blocks hold at most ${MEM_BLOCK_MAX_SIZE} (split larger memory)`,
       );
     }
     this.bytes = bytes;
+    this.arenaOffset = arenaOffset;
     this.size = bytes.length;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     const pages = Math.ceil(bytes.length / PAGE_SIZE);
@@ -108,9 +112,15 @@ export interface MemoryClient {
 }
 
 export class PhysicalMemory {
+  /** The VM's arena (guest RAM that compiled regions and Workers can reach), if this host could make one. */
+  readonly arena: Arena | undefined;
   #regions: PhysRegion[] = [];
   #last: PhysRegion | undefined;
   readonly #clients: MemoryClient[] = [];
+
+  constructor(arena?: Arena) {
+    this.arena = arena;
+  }
 
   get regions(): readonly PhysRegion[] {
     return this.#regions;

@@ -1,0 +1,83 @@
+/**
+ * The arena: one shared `WebAssembly.Memory` per VM holding its guest RAM (and VMM-built structures such as the
+ * G-stage table), each hart's register file and control block, and the WebAssembly tier's TLB arrays. Compiled
+ * regions (wasm/) address all of it directly; Workers running harts (threads.ts) share it.
+ *
+ * The memory model and its limits:
+ * - A wasm32 memory holds at most 4 GiB (65536 pages of 64 KiB); memory64 is not enabled in Bun's
+ *   JavaScriptCore (checked: a memory64 module fails to parse with "Memory64 is not enabled"). So the arena is at
+ *   most ARENA_MAX_BYTES, minus the first page (left unused so that address 0 is never data) and the harts'
+ *   blocks. Allocations are placed in the arena while they fit (`allocate`); what does not fit (RAM beyond
+ *   about 4 GiB in all) gets its own `ArrayBuffer`, as before the arena existed: the interpreters use it
+ *   unchanged, compiled regions reach it through their slow-path calls, and a VM with such memory runs its harts
+ *   on the main thread only (a Worker cannot share an ordinary ArrayBuffer).
+ * - The memory is created with its maximum size reserved and grows as allocations need it: untouched pages are
+ *   committed by the host only when written, so a 4 GiB guest that touches 100 MiB costs about 100 MiB.
+ * - Views made before a `grow` stay valid (a shared memory never moves or detaches); the arena hands out views of
+ *   the buffer current when each allocation was made.
+ */
+
+/** The WebAssembly page size. */
+export const WASM_PAGE_SIZE = 65536;
+/** The most pages a wasm32 memory can have (4 GiB). */
+export const ARENA_MAX_PAGES = 65536;
+export const ARENA_MAX_BYTES = ARENA_MAX_PAGES * WASM_PAGE_SIZE;
+/** The first allocation starts here: offset 0 and its page are never handed out. */
+const ARENA_FIRST_OFFSET = WASM_PAGE_SIZE;
+
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  #top = ARENA_FIRST_OFFSET;
+  #pages: number;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.#pages = memory.buffer.byteLength / WASM_PAGE_SIZE;
+  }
+
+  /** A fresh arena, or undefined when this host cannot make a shared WebAssembly memory. */
+  static create(): Arena | undefined {
+    if (typeof WebAssembly === "undefined") return undefined;
+    try {
+      return new Arena(new WebAssembly.Memory({ initial: 1, maximum: ARENA_MAX_PAGES, shared: true }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The current buffer (it covers every allocation made so far). */
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
+
+  /** Bytes handed out so far, the unused first page included. */
+  get used(): number {
+    return this.#top;
+  }
+
+  /**
+   * Reserve `size` bytes aligned to `alignment` (a power of two), growing the memory to cover them. Returns the
+   * offset, or undefined when they would not fit below ARENA_MAX_BYTES (or the host refused to grow).
+   */
+  allocate(size: number, alignment: number): number | undefined {
+    const offset = Math.ceil(this.#top / alignment) * alignment;
+    const end = offset + size;
+    if (end > ARENA_MAX_BYTES) return undefined;
+    const pagesNeeded = Math.ceil(end / WASM_PAGE_SIZE);
+    if (pagesNeeded > this.#pages) {
+      try {
+        this.memory.grow(pagesNeeded - this.#pages);
+      } catch {
+        return undefined;
+      }
+      this.#pages = pagesNeeded;
+    }
+    this.#top = end;
+    return offset;
+  }
+
+  /** A byte view of [offset, offset + size) of the arena. */
+  bytes(offset: number, size: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, offset, size);
+  }
+}
