@@ -24,15 +24,23 @@ export const ARENA_MAX_PAGES = 65536;
 export const ARENA_MAX_BYTES = ARENA_MAX_PAGES * WASM_PAGE_SIZE;
 /** The first allocation starts here: offset 0 and its page are never handed out. */
 const ARENA_FIRST_OFFSET = WASM_PAGE_SIZE;
+/** Int32 index (in the unused first page) of the allocation pointer, in ALLOC_UNIT units. */
+const TOP_INDEX = 0;
+/** The allocation pointer counts 64-byte units, so that 4 GiB fits an int32. */
+const ALLOC_UNIT = 64;
 
+/**
+ * Allocation is a bump pointer kept in the memory itself (Atomics), so that every thread's `Arena` object over the
+ * same memory hands out disjoint ranges. Nothing is freed before the VM goes away.
+ */
 export class Arena {
   readonly memory: WebAssembly.Memory;
-  #top = ARENA_FIRST_OFFSET;
-  #pages: number;
+  readonly #control: Int32Array;
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
-    this.#pages = memory.buffer.byteLength / WASM_PAGE_SIZE;
+    this.#control = new Int32Array(memory.buffer, 0, 16);
+    Atomics.compareExchange(this.#control, TOP_INDEX, 0, ARENA_FIRST_OFFSET / ALLOC_UNIT);
   }
 
   /** A fresh arena, or undefined when this host cannot make a shared WebAssembly memory. */
@@ -52,7 +60,7 @@ export class Arena {
 
   /** Bytes handed out so far, the unused first page included. */
   get used(): number {
-    return this.#top;
+    return (Atomics.load(this.#control, TOP_INDEX) >>> 0) * ALLOC_UNIT;
   }
 
   /**
@@ -60,20 +68,24 @@ export class Arena {
    * offset, or undefined when they would not fit below ARENA_MAX_BYTES (or the host refused to grow).
    */
   allocate(size: number, alignment: number): number | undefined {
-    const offset = Math.ceil(this.#top / alignment) * alignment;
-    const end = offset + size;
-    if (end > ARENA_MAX_BYTES) return undefined;
-    const pagesNeeded = Math.ceil(end / WASM_PAGE_SIZE);
-    if (pagesNeeded > this.#pages) {
-      try {
-        this.memory.grow(pagesNeeded - this.#pages);
-      } catch {
-        return undefined;
+    const align = Math.max(alignment, ALLOC_UNIT);
+    for (;;) {
+      const topUnits = Atomics.load(this.#control, TOP_INDEX);
+      const offset = Math.ceil(((topUnits >>> 0) * ALLOC_UNIT) / align) * align;
+      const end = Math.ceil((offset + size) / ALLOC_UNIT) * ALLOC_UNIT;
+      if (end > ARENA_MAX_BYTES) return undefined;
+      // (4 GiB / 64 is 2^26 units: the pointer never reaches the int32 sign bit.)
+      if (Atomics.compareExchange(this.#control, TOP_INDEX, topUnits, end / ALLOC_UNIT) !== topUnits) continue;
+      // Another thread may grow the memory at the same time: grow by what is still missing, then look again.
+      for (let have = this.memory.buffer.byteLength; have < end; have = this.memory.buffer.byteLength) {
+        try {
+          this.memory.grow(Math.ceil((end - have) / WASM_PAGE_SIZE));
+        } catch {
+          return undefined;
+        }
       }
-      this.#pages = pagesNeeded;
+      return offset;
     }
-    this.#top = end;
-    return offset;
   }
 
   /** A byte view of [offset, offset + size) of the arena. */

@@ -14,6 +14,7 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import type { Arena } from "./arena.ts";
 import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
 import type { Insn } from "./decode.ts";
+import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
 
 /**
  * The decode cache of one physical page (format in block.ts), indexed by slot = (offset in page) >> 1.
@@ -32,6 +33,13 @@ export class CodePage {
   readonly heatStart = new Float64Array(SLOTS_PER_PAGE);
   /** Blocks built for the compiler, by start slot (created on first use). */
   blocks: (Block | undefined)[] | undefined = undefined;
+  /** The page's code compiled by the WebAssembly tier (wasm/tier.ts), if any. */
+  region: WasmRegion | undefined = undefined;
+  /** Arena offset of the page's region entry map (kept across recompiles), or -1. */
+  entryMapBase = -1;
+  /** Regions compiled for this page since it was last written, and times its region was dropped by a write. */
+  regionCompiles = 0;
+  regionInvalidations = 0;
   /** Decoded slots. */
   count = 0;
 
@@ -41,7 +49,7 @@ export class CodePage {
 
   /** Forget everything decoded (the page was written). Arrays are cleared in place: TLB entries keep them. */
   clear(): void {
-    if (this.count !== 0 || this.blocks !== undefined) {
+    if (this.count !== 0 || this.blocks !== undefined || this.region !== undefined) {
       // (A compiled block's start is marked in `ops` even where nothing else was decoded.)
       this.ops.fill(0, 0, SLOTS_PER_PAGE);
       this.insns.fill(undefined);
@@ -53,6 +61,14 @@ export class CodePage {
       // A compiled self-loop running right now checks `valid` on every iteration.
       for (const b of blocks) if (b !== undefined) b.valid = false;
       this.blocks = undefined;
+    }
+    const region = this.region;
+    if (region !== undefined) {
+      // A region running right now is told by the call that made the write, and returns.
+      region.valid = false;
+      this.region = undefined;
+      this.regionCompiles = 0;
+      this.regionInvalidations++;
     }
   }
 }
@@ -114,6 +130,8 @@ export interface MemoryClient {
 export class PhysicalMemory {
   /** The VM's arena (guest RAM that compiled regions and Workers can reach), if this host could make one. */
   readonly arena: Arena | undefined;
+  /** The WebAssembly tier compiling this memory's code (engine.ts creates it on first use). */
+  wasmTier: WasmTier | undefined = undefined;
   #regions: PhysRegion[] = [];
   #last: PhysRegion | undefined;
   readonly #clients: MemoryClient[] = [];

@@ -142,8 +142,47 @@ export const AtomicOp = {
   i64RmwCmpxchg: 0x49,
 } as const;
 
+/** A growable byte buffer (the instruction stream of a function). */
+export class ByteWriter {
+  #bytes = new Uint8Array(1024);
+  length = 0;
+
+  push(byte: number): void {
+    if (this.length === this.#bytes.length) {
+      const bigger = new Uint8Array(this.#bytes.length * 2);
+      bigger.set(this.#bytes);
+      this.#bytes = bigger;
+    }
+    this.#bytes[this.length++] = byte;
+  }
+
+  append(bytes: Uint8Array): void {
+    while (this.length + bytes.length > this.#bytes.length) {
+      const bigger = new Uint8Array(this.#bytes.length * 2);
+      bigger.set(this.#bytes);
+      this.#bytes = bigger;
+    }
+    this.#bytes.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  /** The bytes written so far (a view, valid until the next push). */
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.length);
+  }
+}
+
+/** Where LEB128 and raw bytes can be appended. */
+export interface ByteSink {
+  push(byte: number): unknown;
+}
+
 /** Append the unsigned LEB128 encoding of `value` (a non-negative safe integer). */
-export function writeU32Leb(out: number[], value: number): void {
+export function writeU32Leb(out: ByteSink, value: number): void {
+  if (value < 0x80) {
+    out.push(value);
+    return;
+  }
   let v = value;
   do {
     let byte = v % 128;
@@ -154,7 +193,11 @@ export function writeU32Leb(out: number[], value: number): void {
 }
 
 /** Append the signed LEB128 encoding of an int32. */
-export function writeI32Leb(out: number[], value: number): void {
+export function writeI32Leb(out: ByteSink, value: number): void {
+  if (value >= -64 && value < 64) {
+    out.push(value & 0x7f);
+    return;
+  }
   let v = value | 0;
   for (;;) {
     const byte = v & 0x7f;
@@ -168,7 +211,7 @@ export function writeI32Leb(out: number[], value: number): void {
 }
 
 /** Append the signed LEB128 encoding of a 64-bit value given as (lo, hi) int32 halves. */
-export function writeI64Leb(out: number[], lo: number, hi: number): void {
+export function writeI64Leb(out: ByteSink, lo: number, hi: number): void {
   let l = lo >>> 0;
   let h = hi | 0;
   for (;;) {
@@ -185,7 +228,7 @@ export function writeI64Leb(out: number[], lo: number, hi: number): void {
   }
 }
 
-function writeName(out: number[], name: string): void {
+function writeName(out: ByteSink, name: string): void {
   const bytes = new TextEncoder().encode(name);
   writeU32Leb(out, bytes.length);
   for (const b of bytes) out.push(b);
@@ -193,7 +236,7 @@ function writeName(out: number[], name: string): void {
 
 /** A function body being written: locals and the instruction stream. */
 export class FunctionBody {
-  readonly code: number[] = [];
+  readonly code = new ByteWriter();
   readonly #locals: ValType[] = [];
   readonly #paramCount: number;
 
@@ -212,9 +255,17 @@ export class FunctionBody {
     return this;
   }
 
+  /** Two opcodes in a row. */
+  op2(a: number, b: number): this {
+    this.code.push(a);
+    this.code.push(b);
+    return this;
+  }
+
   /** A structured-control instruction (block, loop, if) with a block type (VOID or a value type). */
   block(opcode: number, type: number = VOID): this {
-    this.code.push(opcode, type);
+    this.code.push(opcode);
+    this.code.push(type);
     return this;
   }
 
@@ -281,7 +332,9 @@ export class FunctionBody {
   }
 
   atomicFence(): this {
-    this.code.push(0xfe, AtomicOp.fence, 0);
+    this.code.push(0xfe);
+    this.code.push(AtomicOp.fence);
+    this.code.push(0);
     return this;
   }
 
@@ -293,26 +346,25 @@ export class FunctionBody {
     return this;
   }
 
-  /** The encoded body: local declarations (run-length by type) then the code and `end`. */
-  encode(): number[] {
-    const out: number[] = [];
+  /** Append the encoded body (its size, the local declarations run-length by type, the code and `end`). */
+  encodeInto(out: ByteWriter): void {
+    const header = new ByteWriter();
     const groups: [number, ValType][] = [];
     for (const t of this.#locals) {
       const last = groups[groups.length - 1];
       if (last !== undefined && last[1] === t) last[0]++;
       else groups.push([1, t]);
     }
-    writeU32Leb(out, groups.length);
+    writeU32Leb(header, groups.length);
     for (const [count, type] of groups) {
-      writeU32Leb(out, count);
-      out.push(type);
+      writeU32Leb(header, count);
+      header.push(type);
     }
-    for (const b of this.code) out.push(b);
+    const code = this.code.view();
+    writeU32Leb(out, header.length + code.length + 1);
+    out.append(header.view());
+    out.append(code);
     out.push(Op.end);
-    const sized: number[] = [];
-    writeU32Leb(sized, out.length);
-    for (const b of out) sized.push(b);
-    return sized;
   }
 }
 
@@ -377,14 +429,15 @@ export class ModuleBuilder {
   }
 
   encode(): Uint8Array<ArrayBuffer> {
-    const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
-    const section = (id: number, content: number[]): void => {
+    const out = new ByteWriter();
+    for (const b of [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) out.push(b);
+    const section = (id: number, content: ByteWriter): void => {
       out.push(id);
       writeU32Leb(out, content.length);
-      for (const b of content) out.push(b);
+      out.append(content.view());
     };
     // Type section.
-    const types: number[] = [];
+    const types = new ByteWriter();
     writeU32Leb(types, this.#types.length);
     for (const t of this.#types) {
       types.push(0x60);
@@ -395,7 +448,7 @@ export class ModuleBuilder {
     }
     section(1, types);
     // Import section.
-    const imports: number[] = [];
+    const imports = new ByteWriter();
     const memory = this.#memory;
     writeU32Leb(imports, this.#imports.length + (memory === undefined ? 0 : 1));
     for (const imp of this.#imports) {
@@ -407,18 +460,19 @@ export class ModuleBuilder {
     if (memory !== undefined) {
       writeName(imports, memory.module);
       writeName(imports, memory.name);
-      imports.push(0x02, memory.shared ? 0x03 : 0x01);
+      imports.push(0x02);
+      imports.push(memory.shared ? 0x03 : 0x01);
       writeU32Leb(imports, memory.minPages);
       writeU32Leb(imports, memory.maxPages);
     }
     section(2, imports);
     // Function section.
-    const funcs: number[] = [];
+    const funcs = new ByteWriter();
     writeU32Leb(funcs, this.#functions.length);
     for (const f of this.#functions) writeU32Leb(funcs, f.type);
     section(3, funcs);
     // Export section.
-    const exports: number[] = [];
+    const exports = new ByteWriter();
     writeU32Leb(exports, this.#exports.length);
     for (const e of this.#exports) {
       writeName(exports, e.name);
@@ -427,10 +481,10 @@ export class ModuleBuilder {
     }
     section(7, exports);
     // Code section.
-    const code: number[] = [];
+    const code = new ByteWriter();
     writeU32Leb(code, this.#functions.length);
-    for (const f of this.#functions) for (const b of f.body.encode()) code.push(b);
+    for (const f of this.#functions) f.body.encodeInto(code);
     section(10, code);
-    return Uint8Array.from(out);
+    return Uint8Array.from(out.view());
   }
 }
