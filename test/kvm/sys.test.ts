@@ -54,7 +54,7 @@ describe("sys", () => {
   });
 
   test("mapped memory is zeroed, writable, and detached on unmap", () => {
-    const mapping = sys.mmapAnonymous(2 * sys.PAGE_SIZE);
+    const mapping = sys.mmapAnonymous(2 * sys.HOST_PAGE_SIZE);
     const bytes = new Uint8Array(mapping.buffer);
     expect(bytes.every((byte) => byte === 0)).toBe(true);
     bytes[4097] = 0x5a;
