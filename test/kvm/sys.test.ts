@@ -1,5 +1,7 @@
 /** The bun:ffi syscall layer: argument checks before native code, errno kept in HalError, eventfd, signals. */
+
 import { describe, expect, test } from "bun:test";
+import { EBADF } from "../../src/common/errno.ts";
 import { KVM_GET_API_VERSION } from "../../src/hal/kvm/abi.ts";
 import * as sys from "../../src/hal/kvm/sys.ts";
 import { KVM_GET_REGS } from "../../src/hal/kvm/x86_64/abi.ts";
@@ -27,7 +29,7 @@ describe("sys", () => {
     expect(caught(() => sys.close(0x7fff_0000))).toMatchObject({
       kind: "syscall",
       operation: "close",
-      errno: sys.EBADF,
+      errno: EBADF,
     });
   });
 

@@ -16,46 +16,9 @@
  */
 
 import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
-import {
-  E2BIG,
-  EACCES,
-  EAGAIN,
-  EBADF,
-  EEXIST,
-  EFAULT,
-  EINTR,
-  EINVAL,
-  ENODEV,
-  ENOENT,
-  ENOMEM,
-  ENOTTY,
-  ENXIO,
-  EPERM,
-  ESRCH,
-  errnoName,
-} from "../../common/errno.ts";
+import { EAGAIN, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
 import { HalError } from "../types.ts";
 import { type Ioctl, ioctlArgSize } from "./abi.ts";
-
-// <errno.h>: one table for every host-OS caller (src/common/errno.ts); re-exported for this backend's modules.
-export {
-  E2BIG,
-  EACCES,
-  EAGAIN,
-  EBADF,
-  EEXIST,
-  EFAULT,
-  EINTR,
-  EINVAL,
-  ENODEV,
-  ENOENT,
-  ENOMEM,
-  ENOTTY,
-  ENXIO,
-  EPERM,
-  ESRCH,
-  errnoName,
-};
 
 // <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
 // from the asm-generic headers).
