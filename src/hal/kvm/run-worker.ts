@@ -8,6 +8,7 @@
  * clean. immediate_exit covers a kick that lands before KVM_RUN is entered.
  */
 
+import { EINTR } from "../../common/errno.ts";
 import { HalError } from "../types.ts";
 import { KVM_RUN, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "./abi.ts";
 import {
@@ -28,7 +29,6 @@ import {
 import {
   blockSignalInThisThread,
   consumePendingSignal,
-  EINTR,
   gettid,
   ioctlBuf,
   ioctlIntRaw,
