@@ -93,6 +93,52 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   minHeatRate: MIN_HEAT_RATE,
 };
 
+/** Engine options that compile every block (or page region) the first time control lands on it. */
+export const COMPILE_AT_FIRST_LANDING: EngineOptions = {
+  jit: true,
+  hotThreshold: 1,
+  hotLoopThreshold: 1,
+  minHeatRate: 0,
+  wasmThreshold: 1,
+};
+
+/** The execution tiers a vCPU can be limited to (AXVISOR_EMULATED_TIER), fastest first. */
+export const ENGINE_TIERS = ["wasm", "js", "interp", "reference", "wasm-eager", "js-eager"] as const;
+export type EngineTier = (typeof ENGINE_TIERS)[number];
+
+/**
+ * The engine a new vCPU starts with, from the AXVISOR_EMULATED_TIER environment variable: `wasm` (default: the
+ * fast interpreter plus the WebAssembly tier), `js` (the fast interpreter plus the JavaScript block compiler),
+ * `interp` (the fast interpreter alone) or `reference` (the plain interpreter); `wasm-eager` and `js-eager`
+ * compile every block at its first landing (slow, but short conformance programs then run almost entirely
+ * compiled). It lets conformance suites and end-to-end scripts run the same guest on each tier without a config
+ * field. Throws on any other value.
+ */
+export function engineFromEnvironment(value: string | undefined = process.env.AXVISOR_EMULATED_TIER): {
+  readonly engine: "fast" | "reference";
+  readonly options: EngineOptions;
+} {
+  const tier = value === undefined || value === "" ? "wasm" : value;
+  switch (tier) {
+    case "wasm":
+      return { engine: "fast", options: DEFAULT_ENGINE_OPTIONS };
+    case "js":
+      return { engine: "fast", options: { ...DEFAULT_ENGINE_OPTIONS, wasm: false } };
+    case "interp":
+      return { engine: "fast", options: { ...DEFAULT_ENGINE_OPTIONS, jit: false } };
+    case "reference":
+      return { engine: "reference", options: DEFAULT_ENGINE_OPTIONS };
+    case "wasm-eager":
+      return { engine: "fast", options: COMPILE_AT_FIRST_LANDING };
+    case "js-eager":
+      return { engine: "fast", options: { ...COMPILE_AT_FIRST_LANDING, wasm: false } };
+    default:
+      throw new Error(
+        `Cannot choose the emulated execution tier: AXVISOR_EMULATED_TIER is ${JSON.stringify(value)}, expected one of ${ENGINE_TIERS.join(", ")}`,
+      );
+  }
+}
+
 /** Fetch, decode and execute one instruction without the decode caches. Returns 1 if it retired. */
 export function stepReference(h: Hart): number {
   const word = fetchInstruction(h, h.pc);

@@ -78,7 +78,7 @@ import {
   type RiscvVcpuOps,
 } from "../types.ts";
 import { csrWrite } from "./csr-file.ts";
-import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "./engine.ts";
+import { type EngineOptions, engineFromEnvironment, runFast, runReference } from "./engine.ts";
 import { ExitDecoder } from "./exits.ts";
 import { Hart, STOP_NONE } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
@@ -118,14 +118,17 @@ export class EmulatedVcpu implements HalVcpu {
   /** Instructions per `run()` (configurable per vCPU). */
   instructionBudget = DEFAULT_INSTRUCTION_BUDGET;
   /** Execution engine: the fast path (block cache + compiled blocks) or the reference interpreter. */
-  engine: "fast" | "reference" = "fast";
-  engineOptions: EngineOptions = DEFAULT_ENGINE_OPTIONS;
+  engine: "fast" | "reference";
+  engineOptions: EngineOptions;
   #gstageMode: number = HGATP_MODE_SV39X4;
   #eptRoot = 0;
 
   constructor(vm: EmulatedVm, id: number) {
     this.#vm = vm;
     this.id = id;
+    const { engine, options } = engineFromEnvironment();
+    this.engine = engine;
+    this.engineOptions = options;
     this.#hart = new Hart({
       hartId: id,
       memory: vm.memory,
