@@ -56,6 +56,7 @@ export const COMPILE_AT_ONCE: EngineOptions = {
   hotLoopThreshold: 1,
   minHeatRate: 0,
   wasmThreshold: 1,
+  wasmSync: true,
 };
 
 export function makeHart(

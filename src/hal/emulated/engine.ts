@@ -71,6 +71,11 @@ export interface EngineOptions {
   readonly wasm?: boolean;
   /** Landings on a slot before its page is compiled to WebAssembly (default WASM_HOT_THRESHOLD). */
   readonly wasmThreshold?: number;
+  /**
+   * Compile WebAssembly on the hart's thread and use it at once (tests and the eager tiers, for determinism),
+   * instead of in the background while the hart goes on interpreting (default).
+   */
+  readonly wasmSync?: boolean;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
   /** Default MIN_HEAT_RATE (MIN_STABLE_HEAT_RATE while the code is stable); 0 compiles whatever the rate. */
@@ -100,6 +105,7 @@ export const COMPILE_AT_FIRST_LANDING: EngineOptions = {
   hotLoopThreshold: 1,
   minHeatRate: 0,
   wasmThreshold: 1,
+  wasmSync: true,
 };
 
 /** The execution tiers a vCPU can be limited to (AXVISOR_EMULATED_TIER), fastest first. */
@@ -318,7 +324,8 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
 
 /**
  * A heat checkpoint of `pageOff` in `code` with the WebAssembly tier: compile the page's region (or compile it
- * again with this slot as one more entry) once the slot is hot. Returns true when the slot now runs compiled.
+ * again with this slot as one more entry) once the slot is hot. Returns true when the slot now runs compiled
+ * (with a synchronous compile; a background one takes effect when it is installed, see WasmTier.compile).
  */
 function considerRegion(
   h: Hart,
@@ -338,6 +345,7 @@ function considerRegion(
     return false;
   }
   if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD)) return false;
+  if (code.regionPending) return false; // its background compile is not installed yet
   if (code.regionCompiles >= MAX_REGION_COMPILES || code.regionInvalidations >= MAX_REGION_INVALIDATIONS) return false;
   const set = h.itlb;
   const view = set.xview[i];
@@ -357,6 +365,7 @@ function considerRegion(
     view,
     base,
     [...entries].sort((a, b) => a - b),
+    options.wasmSync === true,
   );
   code.heat[slot] = 0;
   return region !== undefined && (region.entries[slot] ?? NO_BLOCK) !== NO_BLOCK;

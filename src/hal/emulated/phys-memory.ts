@@ -40,6 +40,10 @@ export class CodePage {
   /** Regions compiled for this page since it was last written, and times its region was dropped by a write. */
   regionCompiles = 0;
   regionInvalidations = 0;
+  /** A region for this page is being compiled in the background (wasm/tier.ts). */
+  regionPending = false;
+  /** Bumped whenever the page is cleared: a background compile started before then is out of date. */
+  generation = 0;
   /** Decoded slots. */
   count = 0;
 
@@ -49,6 +53,7 @@ export class CodePage {
 
   /** Forget everything decoded (the page was written). Arrays are cleared in place: TLB entries keep them. */
   clear(): void {
+    this.generation++;
     if (this.count !== 0 || this.blocks !== undefined || this.region !== undefined) {
       // (A compiled block's start is marked in `ops` even where nothing else was decoded.)
       this.ops.fill(0, 0, SLOTS_PER_PAGE);
