@@ -1,0 +1,80 @@
+/**
+ * The WebAssembly tier's background compile: a hot page's region is asked for, the hart goes on interpreting, and
+ * the region is installed once the module is ready — unless the page was written meanwhile, then it is dropped.
+ * Either way the architectural result is the reference interpreter's.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { COMPILE_AT_FIRST_LANDING, runFast } from "../../src/hal/emulated/engine.ts";
+import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import * as A from "./asm.ts";
+import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
+
+const BACKGROUND = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
+
+/** a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`. */
+function loop(n: number): Uint8Array {
+  const p = new A.Program(RAM_BASE);
+  p.emit(A.li(A.a0, 0), A.li(A.a1, n));
+  p.label("loop");
+  p.emit(A.add(A.a0, A.a0, A.a1), A.addi(A.a1, A.a1, -1));
+  p.ref("loop", (off) => A.bne(A.a1, A.zero, off));
+  p.label("done");
+  p.ref("done", (off) => A.jal(A.zero, off));
+  return p.assemble();
+}
+
+function runBackground(f: HartFixture, steps: number): void {
+  f.hart.stop = STOP_NONE;
+  runFast(f.hart, steps, BACKGROUND);
+}
+
+describe("WebAssembly tier, background compile", () => {
+  test("the region is installed after the compile finishes and runs from then on", async () => {
+    const f = makeHart({ arena: true });
+    f.write(RAM_BASE, loop(100_000));
+    runBackground(f, 1000);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.pending).toBe(1);
+    expect(stats?.regions).toBe(0);
+    // Still interpreting while the module compiles: the loop makes progress.
+    expect(f.hart.icount).toBeGreaterThan(100);
+    while ((stats?.pending ?? 0) > 0) await Bun.sleep(1);
+    expect(stats?.regions).toBe(1);
+    runBackground(f, 1_000_000);
+    const ref = makeHart();
+    ref.write(RAM_BASE, loop(100_000));
+    ref.run(f.hart.icount);
+    expect(f.x(A.a0)).toBe(5_000_050_000n);
+    expect(f.hart.pc).toBe(ref.hart.pc);
+    expect(f.x(A.a0)).toBe(ref.x(A.a0));
+  });
+
+  test("a page written while its region compiles drops the region", async () => {
+    const f = makeHart({ arena: true });
+    f.write(RAM_BASE, loop(100_000));
+    runBackground(f, 1000);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.pending).toBe(1);
+    // Patch the loop's add into a sub: the module being compiled is now stale. The add is the fourth
+    // instruction from the end (add, addi, bne, jal).
+    const patched = loop(100_000);
+    patched.set(new A.Program(RAM_BASE).emit(A.sub(A.a0, A.a0, A.a1)).assemble(), patched.length - 16);
+    f.write(RAM_BASE, patched);
+    const at = { pc: f.hart.pc, a0: f.x(A.a0), a1: f.x(A.a1) };
+    while ((stats?.pending ?? 0) > 0) await Bun.sleep(1);
+    expect(stats?.discarded).toBe(1);
+    expect(stats?.regions).toBe(0);
+    runBackground(f, 1_000_000);
+    // The reference interpreter on the patched code, from the state when the patch landed, agrees.
+    const ref = makeHart();
+    ref.write(RAM_BASE, patched);
+    ref.hart.pc = at.pc;
+    ref.setX(A.a0, at.a0);
+    ref.setX(A.a1, at.a1);
+    ref.run(1_000_000);
+    expect(f.x(A.a1)).toBe(0n);
+    expect(f.x(A.a0)).toBe(ref.x(A.a0));
+    expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+});
