@@ -1,7 +1,8 @@
 /**
  * The arena: one shared `WebAssembly.Memory` per VM holding its guest RAM (and VMM-built structures such as the
  * G-stage table), each hart's register file and control block, and the WebAssembly tier's TLB arrays. Compiled
- * regions (wasm/) address all of it directly; Workers running harts (threads.ts) share it.
+ * regions (wasm/) address all of it directly. It is shared so that harts on Workers can run over it; that is not
+ * built yet (every hart runs on the VM's thread), and the limits below already hold for it.
  *
  * The memory model and its limits:
  * - A wasm32 memory holds at most 4 GiB (65536 pages of 64 KiB); memory64 is not enabled in Bun's
@@ -9,8 +10,8 @@
  *   most ARENA_MAX_BYTES, minus the first page (left unused so that address 0 is never data) and the harts'
  *   blocks. Allocations are placed in the arena while they fit (`allocate`); what does not fit (RAM beyond
  *   about 4 GiB in all) gets its own `ArrayBuffer`, as before the arena existed: the interpreters use it
- *   unchanged, compiled regions reach it through their slow-path calls, and a VM with such memory runs its harts
- *   on the main thread only (a Worker cannot share an ordinary ArrayBuffer).
+ *   unchanged, compiled regions reach it through their slow-path calls, and a VM with such memory would have to
+ *   keep its harts on the main thread (a Worker cannot share an ordinary ArrayBuffer).
  * - The memory is created with its maximum size reserved and grows as allocations need it: untouched pages are
  *   committed by the host only when written, so a 4 GiB guest that touches 100 MiB costs about 100 MiB.
  * - Views made before a `grow` stay valid (a shared memory never moves or detaches); the arena hands out views of
