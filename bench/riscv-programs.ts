@@ -4,8 +4,10 @@
  * Each bare-metal program in bench/guests/ (built by scripts/build-bench-guests.sh, self-checking) runs on our
  * `virt-bare` board and on `qemu-system-riscv64 -M spike -bios none` (same ELF, same run). The program records
  * minstret around main() in `bench_counters`, so MIPS = instructions / our wall time for the run. QEMU's time is
- * corrected by its start-up cost, measured with the empty program; ours by the same empty program on our board.
- * Targets: >= 150 MIPS on int-loop, >= 50 MIPS on the mixed programs. Printed, never asserted. The WebAssembly
+ * corrected by its start-up cost: each round runs QEMU on the empty program right before the program and takes the
+ * difference (paired, so a load change between rounds cancels out); ours by the same empty program on our board.
+ * Medians over the rounds (`--rounds N`, default 5), ours and QEMU alternating, are printed (issue #12's targets:
+ * int-loop <= 1x, memcpy <= 2x, interp <= 3x, calls <= 3x, branchy <= 4x QEMU's time). Older targets: >= 150 MIPS on int-loop, >= 50 MIPS on the mixed programs. Printed, never asserted. The WebAssembly
  * tier's regions and their compile cost per region are printed too: the hart thread's share (planning,
  * generating, instantiating) and the background compile's time from request to ready module.
  */
@@ -22,7 +24,8 @@ const guests = join(import.meta.dir, "guests");
 const programs = readdirSync(guests)
   .filter((f) => f.endsWith(".elf") && f !== "empty.elf")
   .sort();
-const ROUNDS = 2;
+const roundsArg = process.argv.indexOf("--rounds");
+const ROUNDS = roundsArg > 0 ? Math.max(1, Number(process.argv[roundsArg + 1]) || 1) : 5;
 
 interface OurRun {
   readonly seconds: number;
@@ -71,23 +74,21 @@ async function runQemu(elfPath: string): Promise<{ seconds: number; exitCode: nu
   return { seconds: (performance.now() - start) / 1000, exitCode };
 }
 
-const best = <T extends { seconds: number }>(runs: T[]): T => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-
-/** QEMU's time varies with its start-up; the best of three runs is the least disturbed one. */
-async function bestQemu(path: string): Promise<{ seconds: number; exitCode: number }> {
-  const runs = [];
-  for (let i = 0; i < 3; i++) runs.push(await runQemu(path));
-  return best(runs);
-}
+const median = (xs: readonly number[]): number => {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+};
 
 const haveQemu = Bun.which("qemu-system-riscv64") !== null;
 if (!haveQemu)
   console.log("[skip] QEMU comparison: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
 
-const emptyOurs = await runOurs(join(guests, "empty.elf"));
-const emptyQemu = haveQemu ? await bestQemu(join(guests, "empty.elf")) : undefined;
+const emptyPath = join(guests, "empty.elf");
+const emptyRuns: number[] = [];
+for (let i = 0; i < 3; i++) emptyRuns.push((await runOurs(emptyPath)).seconds);
+const emptyOurs = median(emptyRuns);
 console.log(
-  `start-up + exit: ours ${(emptyOurs.seconds * 1000).toFixed(1)} ms, QEMU ${emptyQemu === undefined ? "n/a" : `${(emptyQemu.seconds * 1000).toFixed(1)} ms`} (subtracted below)`,
+  `${ROUNDS} rounds per program, each: ours, QEMU on the empty program, QEMU on the program; QEMU's time is the program's minus the empty program's of the same round (its start-up, ~70-200 ms here, dwarfs the programs), ours is in-process (start-up ${(emptyOurs * 1000).toFixed(1)} ms, subtracted); medians below`,
 );
 
 const rows: string[][] = [
@@ -107,13 +108,22 @@ const rows: string[][] = [
 for (const program of programs) {
   const path = join(guests, program);
   const ours: OurRun[] = [];
-  for (let i = 0; i < ROUNDS; i++) ours.push(await runOurs(path));
-  const o = best(ours);
-  const oursNet = Math.max(1e-6, o.seconds - emptyOurs.seconds);
-  const q = haveQemu ? await bestQemu(path) : undefined;
-  const qemuNet =
-    q === undefined || emptyQemu === undefined ? undefined : Math.max(1e-3, q.seconds - emptyQemu.seconds);
-  const ok = o.exitCode === 0 && (q === undefined || q.exitCode === 0);
+  const qemuNets: number[] = [];
+  let qemuExit = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    ours.push(await runOurs(path));
+    if (haveQemu) {
+      const empty = await runQemu(emptyPath);
+      const q = await runQemu(path);
+      qemuNets.push(Math.max(1e-3, q.seconds - empty.seconds));
+      if (q.exitCode !== 0) qemuExit = q.exitCode;
+    }
+  }
+  const o = ours[0] ?? { seconds: 0, instructions: 0, exitCode: 1, regions: 0, compileMs: 0, backgroundMs: 0 };
+  const oursNet = Math.max(1e-6, median(ours.map((r) => r.seconds)) - emptyOurs);
+  const qemuNet = haveQemu ? median(qemuNets) : undefined;
+  const failed = ours.find((r) => r.exitCode !== 0);
+  const ok = failed === undefined && qemuExit === 0;
   rows.push([
     program.replace(/\.elf$/, ""),
     `${(o.instructions / 1e6).toFixed(1)} M`,
@@ -124,7 +134,7 @@ for (const program of programs) {
     String(o.regions),
     o.regions === 0 ? "-" : (o.compileMs / o.regions).toFixed(2),
     o.regions === 0 ? "-" : (o.backgroundMs / o.regions).toFixed(2),
-    ok ? "pass" : `FAIL (ours ${o.exitCode}, qemu ${q?.exitCode ?? "n/a"})`,
+    ok ? "pass" : `FAIL (ours ${failed?.exitCode ?? 0}, qemu ${qemuExit})`,
   ]);
 }
 const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length))) ?? [];
