@@ -319,6 +319,14 @@ export interface HalVm extends Disposable {
   /** The architectural timer value now (RISC-V `time`; ticks of `timebaseHz`). */
   currentTime(): number;
   readonly timebaseHz: number;
+  /**
+   * Stop the VM's clock while the VM is paused (every vCPU out of the guest): `currentTime()` stays where it is and,
+   * where the backend can, so does the clock the guest reads (emulated: `time`; KVM x86: kvmclock through
+   * KVM_GET_CLOCK/KVM_SET_CLOCK). `resumeClock()` goes on from that value, so the guest does not see the paused
+   * interval. Calls do not nest; a second `pauseClock()` before `resumeClock()` does nothing.
+   */
+  pauseClock(): void;
+  resumeClock(): void;
 }
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */

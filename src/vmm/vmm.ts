@@ -146,6 +146,16 @@ export class Vmm {
     return vm.board.requestShutdown();
   }
 
+  /** VM `vmId` while it is built and running (paused included), else undefined. */
+  vm(vmId: number): AxVM | undefined {
+    return this.#running.get(vmId);
+  }
+
+  /** The VMs running now (built, not yet stopped), by id. */
+  runningVms(): readonly AxVM[] {
+    return [...this.#running.values()];
+  }
+
   /** Stop every VM (Ctrl-C, Ctrl-A X). */
   stop(): void {
     this.#stopped = true;
