@@ -5,45 +5,8 @@
  * with the next number and finish: no gap, no repeat, no jump of its clock.
  */
 import { describe, expect, test } from "bun:test";
-import { join } from "node:path";
-import { parseVmConfig } from "../src/vmm/config/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
-
-const guests = join(import.meta.dir, "guests/riscv");
-
-const counterConfig = (): ReturnType<typeof parseVmConfig> =>
-  parseVmConfig(
-    `
-[base]
-id = 1
-name = "counter"
-cpu_num = 1
-arch = "riscv64"
-backend = "emulated"
-
-[kernel]
-kernel_path = "counter.bin"
-kernel_load_addr = 0x8020_0000
-memory_regions = [[0x8000_0000, 0x100_0000, 0x7, 0]]
-
-[devices]
-console = "stdout"
-`,
-    { baseDir: guests, sourceName: "counter.toml" },
-  );
-
-/** The numbers the counter printed, in order. */
-const countsIn = (output: string): number[] => [...output.matchAll(/^counter: (\d+)$/gm)].map((m) => Number(m[1]));
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+import { COUNTER_LAST, counterConfig, countsIn, countsUpTo, sleep, until } from "./support/counter-guest.ts";
 
 describe("pause and resume", () => {
   test("a paused counter prints nothing, its clock stands still, and it goes on without gap after resume", async () => {
@@ -73,7 +36,7 @@ describe("pause and resume", () => {
     const result = await running;
     expect(output).not.toContain("clock jumped");
     expect(output).toContain("counter: done");
-    expect(countsIn(output)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(countsIn(output)).toEqual(countsUpTo(COUNTER_LAST));
     expect(result.exitCode).toBe(0);
   }, 60_000);
 });

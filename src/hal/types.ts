@@ -327,6 +327,8 @@ export interface HalVm extends Disposable {
    */
   pauseClock(): void;
   resumeClock(): void;
+  /** Snapshots: make the clock read `ticks` now (a restored VM's time); backends that cannot lack it. */
+  setCurrentTime?(ticks: number): void;
 }
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */
@@ -406,6 +408,19 @@ export interface HalVcpu extends Disposable {
   hardwareTimerDeadline(): number | undefined;
   /** RISC-V guests: what the VMM's SBI layer needs beyond registers (present on backends running RISC-V). */
   readonly riscv?: RiscvVcpuOps;
+  /**
+   * Snapshots: the vCPU's complete architectural state as JSON-safe plain data, read while it is outside the guest
+   * (the VM paused), and loaded into a vCPU of a VM built the same way. Backends that cannot save a vCPU lack them.
+   * `loadState` throws HalError "invalid-argument" for a state of another format, naming what differs.
+   */
+  saveState?(): HalVcpuState;
+  loadState?(state: HalVcpuState): void;
+}
+
+/** A vCPU's saved state: `format` names the backend's shape and its version; `data` is plain JSON data. */
+export interface HalVcpuState {
+  readonly format: string;
+  readonly data: unknown;
 }
 
 /** RISC-V-specific vCPU operations (what KVM exposes through ONE_REG/CSR access and its SBI helpers). */

@@ -32,6 +32,7 @@ import { formatExit } from "./exit-trace.ts";
 import type { TimerWheel } from "./timer.ts";
 import { VcpuParking } from "./vcpu-parking.ts";
 import { releaseVmParts, type VmParts } from "./vm-parts.ts";
+import { restoreDevices, saveBuses, saveDevices, type VmState, type VmVcpuState } from "./vm-state.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
 
 export type { VmParts } from "./vm-parts.ts";
@@ -190,10 +191,10 @@ export class AxVM {
     this.#status = "Running";
   }
 
-  /** Run every vCPU until the VM stops. Resolves with how it ended; never rejects. */
+  /** Run every vCPU until the VM stops (a restored VM starts paused: `resume()` lets it go). Never rejects. */
   async run(): Promise<VmResult> {
     if (this.#status === "Loaded") this.boot();
-    if (this.#status !== "Running") {
+    if (this.#status !== "Running" && this.#status !== "Suspended") {
       return this.#finish({
         reason: "error",
         exitCode: 1,
@@ -268,6 +269,76 @@ export class AxVM {
   /** The VM's clock (`HalVm.currentTime`: ticks of the timebase; it stands still while the VM is paused). */
   currentTime(): number {
     return this.#now();
+  }
+
+  /**
+   * The paused VM's state apart from its memory (vm-state.ts): the clock, each vCPU's architectural state and
+   * whether it is online, the devices' and the board's state. Throws VmError "state" unless the VM is paused (and
+   * the pause complete: await `pause()` first), "snapshot" when the backend cannot save its vCPUs.
+   */
+  saveState(): VmState {
+    if (this.#status !== "Suspended")
+      throw new VmError("state", this.label, `cannot save the VM's state: the VM is ${this.#status}, not paused`);
+    const vcpus = this.#vcpus.map((vcpu, id): VmVcpuState => {
+      if (vcpu.arch.saveState === undefined) {
+        throw new VmError("snapshot", this.label, `cannot save vCPU ${id}: the ${this.backend} backend cannot`);
+      }
+      return { online: this.#online[id] === true, hal: vcpu.arch.saveState() };
+    });
+    return {
+      clock: this.#now(),
+      timebaseHz: this.#halVm.timebaseHz,
+      vcpus,
+      buses: saveBuses(this.#buses),
+      devices: saveDevices(this.#buses),
+      board: this.#board.saveState?.(),
+    };
+  }
+
+  /**
+   * Loaded → Suspended: take `state` (from `saveState` of a VM built from the same config, its memory already put
+   * back) instead of booting. The VM is paused with its clock at the saved time; `run()` then `resume()` go on
+   * exactly where it was saved. Throws VmError "state" for a VM already booted, "snapshot" for a state that does
+   * not fit this VM (another vCPU count, device layout, vCPU format).
+   */
+  restoreState(state: VmState): void {
+    this.#expectStatus("restore a snapshot", "Loaded");
+    if (state.vcpus.length !== this.#vcpus.length) {
+      throw new VmError(
+        "snapshot",
+        this.label,
+        `cannot restore: the snapshot has ${state.vcpus.length} vCPUs, the VM ${this.#vcpus.length}`,
+      );
+    }
+    if (state.timebaseHz !== this.#halVm.timebaseHz) {
+      throw new VmError(
+        "snapshot",
+        this.label,
+        `cannot restore: the snapshot's timebase is ${state.timebaseHz} Hz, the VM's ${this.#halVm.timebaseHz} Hz`,
+      );
+    }
+    const setTime = this.#halVm.setCurrentTime;
+    if (setTime === undefined)
+      throw new VmError("snapshot", this.label, `cannot restore: the ${this.backend} backend cannot set its clock`);
+    setTime.call(this.#halVm, state.clock);
+    this.#halVm.pauseClock();
+    state.vcpus.forEach((saved, id) => {
+      const vcpu = this.vcpu(id);
+      if (vcpu.arch.loadState === undefined)
+        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: the ${this.backend} backend cannot`);
+      try {
+        vcpu.arch.loadState(saved.hal);
+      } catch (error) {
+        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      this.#online[id] = saved.online;
+    });
+    restoreDevices(this.label, this.#buses, state);
+    if (state.board !== undefined) this.#board.restoreState?.(state.board);
+    this.#work.hold();
+    this.#status = "Suspended";
   }
 
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
