@@ -106,7 +106,7 @@ describe("API routes", () => {
     const again = await call(socket, "PUT", "/actions", '{"action_type": "InstanceStart"}');
     expect(String(again.body?.fault_message)).toContain("already started");
     const vms = await call(socket, "GET", "/vms");
-    expect(vms.body).toEqual([
+    expect(vms.body as unknown).toEqual([
       expect.objectContaining({ id: 1, state: "Running", arch: "riscv64", backend: "emulated", vcpu_count: 1 }),
     ]);
     expect((await call(socket, "GET", "/vms/1")).body?.board).toBe("riscv-virt-hypervisor");
