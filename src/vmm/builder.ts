@@ -94,8 +94,11 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       log,
       link,
     });
+    // What the boot writes into RAM, so that a snapshot restore can clear just that (vm-parts.ts `bootWrites`).
+    addrSpace.guestMemory.startRecordingWrites();
     board.attach(services);
     const boot = board.load(services);
+    const bootWrites = addrSpace.guestMemory.stopRecordingWrites();
     if (boot.length !== vcpus.length)
       throw new VmError("state", label, `board ${board.name} planned ${boot.length} vCPUs for ${vcpus.length}`);
     const stage2 = addrSpace.stage2();
@@ -105,7 +108,7 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       vcpu.setup(plan.entry, stage2 === undefined ? plan.setup : { ...plan.setup, stage2 });
       vcpu.bind();
     }
-    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, boot };
+    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, boot, bootWrites };
     const vm = new AxVM(config, parts, { ...vmOptionsOf(assembly), log });
     link.connect(vm);
     return vm;

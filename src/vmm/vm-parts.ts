@@ -27,6 +27,8 @@ export interface VmParts {
   readonly disks: readonly AttachedDisk[];
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
+  /** The [gpa, length] ranges of RAM the board's boot wrote (images, DTB, tables); the rest of RAM is zero. */
+  readonly bootWrites?: ReadonlyArray<readonly [number, number]>;
 }
 
 /**

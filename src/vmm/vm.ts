@@ -91,6 +91,7 @@ export class AxVM {
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #disks: readonly AttachedDisk[];
+  readonly #bootWrites: ReadonlyArray<readonly [number, number]> | undefined;
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
@@ -121,6 +122,7 @@ export class AxVM {
     this.#work = parts.work;
     this.#console = parts.console;
     this.#disks = parts.disks;
+    this.#bootWrites = parts.bootWrites;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -141,6 +143,14 @@ export class AxVM {
 
   get vcpuCount(): number {
     return this.#vcpus.length;
+  }
+
+  /**
+   * The RAM ranges ([gpa, length]) the boot wrote while the VM was built, or undefined when unknown (then any
+   * byte of RAM may be non-zero). A snapshot restore clears only these before loading the saved memory.
+   */
+  get bootWrites(): ReadonlyArray<readonly [number, number]> | undefined {
+    return this.#bootWrites;
   }
 
   /** The VM's guest memory. */
