@@ -7,7 +7,7 @@
  */
 
 import type { Bus, BusState } from "../devices/bus.ts";
-import type { HalVcpuState } from "../hal/types.ts";
+import type { HalVcpuState, HalVmState } from "../hal/types.ts";
 import { VmError } from "./errors.ts";
 import type { VmBuses } from "./vm-stats.ts";
 
@@ -30,6 +30,8 @@ export interface VmState {
   readonly buses: Readonly<Record<keyof VmBuses, BusState>>;
   readonly devices: Readonly<Record<keyof VmBuses, readonly SavedDevice[]>>;
   readonly board: unknown;
+  /** The backend's VM-level state (`HalVm.saveState`: KVM x86's kvmclock, irqchip, PIT), if it has one. */
+  readonly hal?: HalVmState;
 }
 
 interface Snapshottable {

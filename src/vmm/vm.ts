@@ -302,6 +302,7 @@ export class AxVM {
       buses: saveBuses(this.#buses),
       devices: saveDevices(this.#buses),
       board: this.#board.saveState?.(),
+      ...(this.#halVm.saveState === undefined ? {} : { hal: this.#halVm.saveState() }),
     };
   }
 
@@ -331,6 +332,19 @@ export class AxVM {
     if (setTime === undefined)
       throw new VmError("snapshot", this.label, `cannot restore: the ${this.backend} backend cannot set its clock`);
     setTime.call(this.#halVm, state.clock);
+    if (state.hal !== undefined) {
+      if (this.#halVm.loadState === undefined)
+        throw new VmError(
+          "snapshot",
+          this.label,
+          `cannot restore: the ${this.backend} backend has no VM state to load`,
+        );
+      try {
+        this.#halVm.loadState(state.hal);
+      } catch (error) {
+        throw new VmError("snapshot", this.label, `cannot restore the VM: ${errorMessage(error)}`, { cause: error });
+      }
+    }
     this.#halVm.pauseClock();
     state.vcpus.forEach((saved, id) => {
       const vcpu = this.vcpu(id);
