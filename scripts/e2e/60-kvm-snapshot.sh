@@ -4,7 +4,7 @@
 # cloud kernel under qemu-system-x86_64 TCG with -cpu max: an emulated AMD SVM, kvm-amd loaded); inside it, Bun runs
 # test/kvm/x86-snapshot.test.ts on /dev/kvm: an x86 VM paused and saved (registers, special registers, XSAVE, XCRs,
 # LAPIC, MSRs, events, MP state; kvmclock, PICs, IOAPIC, PIT), loaded into a VM built afresh and resumed, which must
-# print its greeting and exit 0.
+# print its greeting and exit 0. Then `bench/snapshot.ts kvm-only` prints the 256 MiB KVM VM's snapshot numbers.
 #
 # It reuses the kernel and busybox that 20-kvm-linux.sh downloads into $AXVISOR_CACHE/kvm-linux (run that script,
 # or `scripts/e2e/20-kvm-linux.sh --build-only`, once first); its own outer initramfs goes to
@@ -68,7 +68,7 @@ module() {
 }
 
 TEST=test/kvm/x86-snapshot.test.ts
-sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test/support -name '*.ts' | sort) "$TEST" test/guests/x86/serial-hello.bin; echo "$timeout_s") | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test/support -name '*.ts' | sort) "$TEST" bench/snapshot.ts test/guests/x86/serial-hello.bin; echo "$timeout_s") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio.gz"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun, our sources and the snapshot test)"
@@ -88,7 +88,7 @@ if [[ ! -f $OUTER ]]; then
   done
   mkdir -p "$work/lib64"
   [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
-  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src configs test/support "$TEST" \
+  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src configs test/support "$TEST" bench/snapshot.ts \
     test/guests/x86/serial-hello.bin "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
   cat > "$work/init" <<'EOF'
 #!/bin/sh
@@ -102,6 +102,7 @@ ls -l /dev/kvm
 cd /axvisor
 /bin/bun test --timeout 600000 test/kvm/x86-snapshot.test.ts
 echo "AXVISOR-SNAP-E2E-RESULT $?"
+/bin/bun bench/snapshot.ts 1 kvm-only
 poweroff -f
 EOF
   chmod +x "$work/init"
@@ -116,10 +117,11 @@ timeout "$timeout_s" qemu-system-x86_64 -M pc -cpu max -smp 1 -m 2048 -nodefault
   -serial stdio -kernel "$VMLINUZ" -initrd "$OUTER" -append "console=ttyS0 quiet panic=-1" -no-reboot </dev/null >"$LOG" 2>&1
 qemu_status=$?
 set -e
-tail -n 20 "$LOG"
+tail -n 20 "$LOG" | sed 's/\x1b\[[0-9;]*m//g' 
 echo "kvm-snapshot: qemu exit $qemu_status after $(( $(date +%s) - started ))s; log $LOG"
 counted=1
-if tr -d '\r' <"$LOG" | grep -q "AXVISOR-SNAP-E2E-RESULT 0" && tr -d '\r' <"$LOG" | grep -qE "^ *1 pass"; then
+clean="$(tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;]*m//g')"
+if grep -q "AXVISOR-SNAP-E2E-RESULT 0" <<<"$clean" && grep -qE "^ *1 pass" <<<"$clean"; then
   echo "PASS kvm-snapshot: an x86 VM saved and restored on nested KVM ran to its greeting and exit 0"
   echo "1 passed, 0 failed"
 else
