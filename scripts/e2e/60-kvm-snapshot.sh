@@ -4,7 +4,10 @@
 # cloud kernel under qemu-system-x86_64 TCG with -cpu max: an emulated AMD SVM, kvm-amd loaded); inside it, Bun runs
 # test/kvm/x86-snapshot.test.ts on /dev/kvm: an x86 VM paused and saved (registers, special registers, XSAVE, XCRs,
 # LAPIC, MSRs, events, MP state; kvmclock, PICs, IOAPIC, PIT), loaded into a VM built afresh and resumed, which must
-# print its greeting and exit 0. Then `bench/snapshot.ts kvm-only` prints the 256 MiB KVM VM's snapshot numbers.
+# print its greeting and exit 0; then the control-API sequence on KVM (scripts/e2e/kvm-snapshot-api.ts: the x86
+# counter guest paused, snapshotted and stopped through `run --api-sock`, loaded and resumed by a new `serve`
+# process, its output going on without gap or repeat); then `bench/snapshot.ts kvm-only` prints the 256 MiB KVM
+# VM's snapshot numbers.
 #
 # It reuses the kernel and busybox that 20-kvm-linux.sh downloads into $AXVISOR_CACHE/kvm-linux (run that script,
 # or `scripts/e2e/20-kvm-linux.sh --build-only`, once first); its own outer initramfs goes to
@@ -54,7 +57,7 @@ VMLINUZ="$(ls "$LINUX_CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true
 [[ -n $VMLINUZ && -x $LINUX_CACHE/busybox/bin/busybox ]] ||
   fail "no kernel/busybox in $LINUX_CACHE: run scripts/e2e/20-kvm-linux.sh --build-only first"
 MODDIR="$(ls -d "$LINUX_CACHE"/kernel/lib/modules/* | head -1)/kernel"
-NPM_DEPS=(consola smol-toml zod)
+NPM_DEPS=(consola smol-toml zod citty)
 
 module() {
   local found
@@ -68,7 +71,7 @@ module() {
 }
 
 TEST=test/kvm/x86-snapshot.test.ts
-sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test/support -name '*.ts' | sort) "$TEST" bench/snapshot.ts test/guests/x86/serial-hello.bin; echo "$timeout_s") | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test/support -name '*.ts' | sort) "$TEST" bench/snapshot.ts scripts/e2e/kvm-snapshot-api.ts test/guests/x86/serial-hello.bin test/guests/x86/counter.bin; echo "$timeout_s") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio.gz"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun, our sources and the snapshot test)"
@@ -77,7 +80,7 @@ if [[ ! -f $OUTER ]]; then
   temps+=("$work")
   mkdir -p "$work"/{bin,dev,proc,sys,tmp,root,modules,axvisor}
   cp "$LINUX_CACHE/busybox/bin/busybox" "$work/bin/busybox"
-  for applet in sh mount echo insmod poweroff ls mkdir; do ln -sf busybox "$work/bin/$applet"; done
+  for applet in sh mount echo insmod poweroff ls mkdir cat; do ln -sf busybox "$work/bin/$applet"; done
   for name in irqbypass kvm kvm-amd; do module "$name" > "$work/modules/$name.ko"; done
   bun_exe="$(readlink -f "$(command -v bun)")"
   cp "$bun_exe" "$work/bin/bun"
@@ -89,7 +92,7 @@ if [[ ! -f $OUTER ]]; then
   mkdir -p "$work/lib64"
   [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
   (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src configs test/support "$TEST" bench/snapshot.ts \
-    test/guests/x86/serial-hello.bin "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
+    scripts/e2e/kvm-snapshot-api.ts test/guests/x86/serial-hello.bin test/guests/x86/counter.bin "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
   cat > "$work/init" <<'EOF'
 #!/bin/sh
 export PATH=/bin HOME=/root TMPDIR=/tmp
@@ -102,6 +105,8 @@ ls -l /dev/kvm
 cd /axvisor
 /bin/bun test --timeout 600000 test/kvm/x86-snapshot.test.ts
 echo "AXVISOR-SNAP-E2E-RESULT $?"
+/bin/bun scripts/e2e/kvm-snapshot-api.ts
+echo "AXVISOR-SNAP-API-RESULT $?"
 /bin/bun bench/snapshot.ts 1 kvm-only
 poweroff -f
 EOF
@@ -121,11 +126,22 @@ tail -n 20 "$LOG" | sed 's/\x1b\[[0-9;]*m//g'
 echo "kvm-snapshot: qemu exit $qemu_status after $(( $(date +%s) - started ))s; log $LOG"
 counted=1
 clean="$(tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;]*m//g')"
+passed=0
+failed=0
 if grep -q "AXVISOR-SNAP-E2E-RESULT 0" <<<"$clean" && grep -qE "^ *1 pass" <<<"$clean"; then
   echo "PASS kvm-snapshot: an x86 VM saved and restored on nested KVM ran to its greeting and exit 0"
-  echo "1 passed, 0 failed"
+  passed=$((passed + 1))
 else
-  echo "FAIL kvm-snapshot: see $LOG"
-  echo "0 passed, 1 failed"
-  exit 1
+  echo "FAIL kvm-snapshot: the snapshot test failed; see $LOG"
+  failed=$((failed + 1))
 fi
+if grep -q "AXVISOR-SNAP-API-RESULT 0" <<<"$clean"; then
+  echo "PASS kvm-snapshot-api: $(grep -o "AXVISOR-SNAP-API: PASS.*" <<<"$clean" | head -1)"
+  passed=$((passed + 1))
+else
+  echo "FAIL kvm-snapshot-api: $(grep -o "AXVISOR-SNAP-API: FAIL.*" <<<"$clean" | head -1)"
+  failed=$((failed + 1))
+fi
+grep "kvm x86 256 MiB" <<<"$clean" || true
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
