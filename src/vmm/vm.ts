@@ -31,8 +31,9 @@ import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { formatExit } from "./exit-trace.ts";
 import type { TimerWheel } from "./timer.ts";
 import { VcpuParking } from "./vcpu-parking.ts";
+import { VcpuSleeper } from "./vcpu-sleeper.ts";
 import { releaseVmParts, type VmParts } from "./vm-parts.ts";
-import { restoreDevices, saveBuses, saveDevices, type VmState, type VmVcpuState } from "./vm-state.ts";
+import { applyVmState, captureVmState, type VmState, type VmStateParts } from "./vm-state.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
 
 export type { VmParts } from "./vm-parts.ts";
@@ -97,7 +98,7 @@ export class AxVM {
   readonly #exitCounts: Record<string, number> = {};
   #status: VmStatus = "Loaded";
   #online: boolean[];
-  #wakers: Array<(() => void) | undefined>;
+  readonly #sleeper: VcpuSleeper;
   readonly #parking: VcpuParking;
   /** The pause in progress (vCPUs parking), so that a second `pause()` waits for the same one. */
   #pausing: Promise<void> | undefined;
@@ -133,7 +134,7 @@ export class AxVM {
       fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
     });
     this.#online = parts.vcpus.map(() => false);
-    this.#wakers = parts.vcpus.map(() => undefined);
+    this.#sleeper = new VcpuSleeper(parts.vcpus.length, () => this.#now(), parts.halVm.timebaseHz);
     this.#parking = new VcpuParking(parts.vcpus.length);
   }
 
@@ -289,21 +290,7 @@ export class AxVM {
   saveState(): VmState {
     if (this.#status !== "Suspended")
       throw new VmError("state", this.label, `cannot save the VM's state: the VM is ${this.#status}, not paused`);
-    const vcpus = this.#vcpus.map((vcpu, id): VmVcpuState => {
-      if (vcpu.arch.saveState === undefined) {
-        throw new VmError("snapshot", this.label, `cannot save vCPU ${id}: the ${this.backend} backend cannot`);
-      }
-      return { online: this.#online[id] === true, hal: vcpu.arch.saveState() };
-    });
-    return {
-      clock: this.#now(),
-      timebaseHz: this.#halVm.timebaseHz,
-      vcpus,
-      buses: saveBuses(this.#buses),
-      devices: saveDevices(this.#buses),
-      board: this.#board.saveState?.(),
-      ...(this.#halVm.saveState === undefined ? {} : { hal: this.#halVm.saveState() }),
-    };
+    return captureVmState(this.#stateParts());
   }
 
   /**
@@ -314,55 +301,20 @@ export class AxVM {
    */
   restoreState(state: VmState): void {
     this.#expectStatus("restore a snapshot", "Loaded");
-    if (state.vcpus.length !== this.#vcpus.length) {
-      throw new VmError(
-        "snapshot",
-        this.label,
-        `cannot restore: the snapshot has ${state.vcpus.length} vCPUs, the VM ${this.#vcpus.length}`,
-      );
-    }
-    if (state.timebaseHz !== this.#halVm.timebaseHz) {
-      throw new VmError(
-        "snapshot",
-        this.label,
-        `cannot restore: the snapshot's timebase is ${state.timebaseHz} Hz, the VM's ${this.#halVm.timebaseHz} Hz`,
-      );
-    }
-    const setTime = this.#halVm.setCurrentTime;
-    if (setTime === undefined)
-      throw new VmError("snapshot", this.label, `cannot restore: the ${this.backend} backend cannot set its clock`);
-    setTime.call(this.#halVm, state.clock);
-    if (state.hal !== undefined) {
-      if (this.#halVm.loadState === undefined)
-        throw new VmError(
-          "snapshot",
-          this.label,
-          `cannot restore: the ${this.backend} backend has no VM state to load`,
-        );
-      try {
-        this.#halVm.loadState(state.hal);
-      } catch (error) {
-        throw new VmError("snapshot", this.label, `cannot restore the VM: ${errorMessage(error)}`, { cause: error });
-      }
-    }
-    this.#halVm.pauseClock();
-    state.vcpus.forEach((saved, id) => {
-      const vcpu = this.vcpu(id);
-      if (vcpu.arch.loadState === undefined)
-        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: the ${this.backend} backend cannot`);
-      try {
-        vcpu.arch.loadState(saved.hal);
-      } catch (error) {
-        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-      this.#online[id] = saved.online;
-    });
-    restoreDevices(this.label, this.#buses, state);
-    if (state.board !== undefined) this.#board.restoreState?.(state.board);
+    applyVmState(this.#stateParts(), state);
     this.#work.hold();
     this.#status = "Suspended";
+  }
+
+  #stateParts(): VmStateParts {
+    return {
+      label: this.label,
+      halVm: this.#halVm,
+      vcpus: this.#vcpus,
+      online: this.#online,
+      buses: this.#buses,
+      board: this.#board,
+    };
   }
 
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
@@ -620,32 +572,16 @@ export class AxVM {
     }
   }
 
-  /** Sleep until `wake(id)` or until the VM clock reaches `deadline`. */
   #sleep(id: number, deadline: number | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (this.#wakers[id] === done) this.#wakers[id] = undefined;
-        resolve();
-      };
-      this.#wakers[id] = done;
-      if (deadline !== undefined) {
-        const ms = Math.max(0, ((deadline - this.#now()) * 1000) / this.#halVm.timebaseHz);
-        timer = setTimeout(done, Math.ceil(ms));
-      }
-    });
+    return this.#sleeper.sleep(id, deadline);
   }
 
-  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
-  async #waitFor(id: number, event: Promise<void>): Promise<void> {
-    const sleeping = this.#sleep(id, undefined);
-    void event.then(() => this.#wake(id));
-    await sleeping;
+  #waitFor(id: number, event: Promise<void>): Promise<void> {
+    return this.#sleeper.waitFor(id, event);
   }
 
   #wake(id: number): void {
-    this.#wakers[id]?.();
+    this.#sleeper.wake(id);
   }
 
   #now(): number {
@@ -673,7 +609,7 @@ export class AxVM {
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
     this.#work.release();
     this.#parking.releaseAll();
-    for (let id = 0; id < this.#wakers.length; id++) this.#wake(id);
+    this.#sleeper.wakeAll();
   }
 
   #finish(result: Omit<VmResult, "vmId" | "name">): VmResult {
