@@ -56,6 +56,8 @@ export interface VmAssembly extends AxVMOptions {
   readonly board: Board;
   /** The VM owns it from here: closed when the VM is released, or when assembling fails. */
   readonly console: ConsoleOutput;
+  /** How a net's host end is opened: its TAP (src/hal/host/tap.ts) unless a test brings its own backend. */
+  readonly openNet?: (net: NetConfig) => AttachedNet;
 }
 
 /**
@@ -74,9 +76,9 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
-    // Disks first: a locked or missing image fails the VM before any memory is allocated.
+    // Disks and nets first: a locked image or a refused TAP fails the VM before any memory is allocated.
     for (const disk of config.devices.disks) disks.push(openDisk(disk, label, log));
-    for (const net of config.devices.nets) nets.push(openNet(net, label, log));
+    for (const net of config.devices.nets) nets.push(assembly.openNet?.(net) ?? openNet(net, label, log));
     const vmOptions = board.vmOptions(config);
     halVm = hypervisor.createVm({ ...vmOptions, vmId: config.id });
     const addrSpace = AddrSpace.create(halVm, board.memoryRegions(config), {
