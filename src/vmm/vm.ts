@@ -20,7 +20,7 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -55,6 +55,8 @@ export interface VmParts {
   readonly console: ConsoleOutput;
   /** The disks the builder opened and locked; closed when the VM is released. */
   readonly disks: readonly AttachedDisk[];
+  /** The nets the builder opened (their TAPs); closed when the VM is released. */
+  readonly nets: readonly AttachedNet[];
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
 }
@@ -100,6 +102,7 @@ export class AxVM {
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #disks: readonly AttachedDisk[];
+  readonly #nets: readonly AttachedNet[];
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
@@ -128,6 +131,7 @@ export class AxVM {
     this.#work = parts.work;
     this.#console = parts.console;
     this.#disks = parts.disks;
+    this.#nets = parts.nets;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -576,6 +580,7 @@ export class AxVM {
       work: this.#work,
       console: this.#console,
       disks: this.#disks,
+      nets: this.#nets,
     });
   }
 
@@ -587,7 +592,7 @@ export class AxVM {
 
 /**
  * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
- * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
+ * VM, the console, the nets' TAPs, the disk images (closing them releases their locks). Parts not made yet are left out; one
  * failing does not keep the others.
  */
 export function releaseVmParts(parts: {
@@ -598,6 +603,7 @@ export function releaseVmParts(parts: {
   readonly work?: DeferredWork | undefined;
   readonly console?: ConsoleOutput | undefined;
   readonly disks?: readonly AttachedDisk[] | undefined;
+  readonly nets?: readonly AttachedNet[] | undefined;
 }): void {
   parts.timers?.clear();
   parts.work?.close();
@@ -611,7 +617,11 @@ export function releaseVmParts(parts: {
       try {
         parts.console?.close();
       } finally {
-        for (const disk of parts.disks ?? []) disk.close();
+        try {
+          for (const net of parts.nets ?? []) net.close();
+        } finally {
+          for (const disk of parts.disks ?? []) disk.close();
+        }
       }
     }
   }
