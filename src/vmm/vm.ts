@@ -22,7 +22,7 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -92,6 +92,7 @@ export class AxVM {
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #disks: readonly AttachedDisk[];
+  readonly #nets: readonly AttachedNet[];
   readonly #bootWrites: ReadonlyArray<readonly [number, number]> | undefined;
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
@@ -123,6 +124,7 @@ export class AxVM {
     this.#work = parts.work;
     this.#console = parts.console;
     this.#disks = parts.disks;
+    this.#nets = parts.nets;
     this.#bootWrites = parts.bootWrites;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
@@ -636,6 +638,7 @@ export class AxVM {
       work: this.#work,
       console: this.#console,
       disks: this.#disks,
+      nets: this.#nets,
     });
   }
 
