@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { apiVmConfig } from "../src/vmm/control/api-config.ts";
 import { type ApiServeHandle, serveApi } from "../src/vmm/control/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
 import { COUNTER_BIN, countsIn, until } from "./support/counter-guest.ts";
@@ -85,9 +86,36 @@ describe("API routes", () => {
       '{"drive_id": "other", "path_on_host": "/x", "is_root_device": true}',
     );
     expect(String(drive.body?.fault_message)).toContain("does not match the drive_id");
-    const net = await call(socket, "PUT", "/network-interfaces/eth0", '{"iface_id": "eth0", "host_dev_name": "tap0"}');
-    expect(net.status).toBe(400);
-    expect(String(net.body?.fault_message)).toContain("no virtio-net");
+    const mtu = await call(
+      socket,
+      "PUT",
+      "/network-interfaces/eth0",
+      '{"iface_id": "eth0", "host_dev_name": "tap0", "mtu": 9000}',
+    );
+    expect(String(mtu.body?.fault_message)).toContain("mtu is not supported");
+    const otherId = await call(socket, "PUT", "/network-interfaces/eth0", '{"iface_id": "eth1", "host_dev_name": "t"}');
+    expect(String(otherId.body?.fault_message)).toContain("does not match the iface_id");
+  });
+
+  test("network interfaces become [[devices.nets]]: the TAP and the MAC", async () => {
+    const socket = await start();
+    const body = '{"iface_id": "eth0", "host_dev_name": "tap7", "guest_mac": "52:54:00:ab:cd:ef"}';
+    expect((await call(socket, "PUT", "/network-interfaces/eth0", body)).status).toBe(204);
+    expect((await call(socket, "GET", "/vm/config")).body?.["network-interfaces"]).toEqual([JSON.parse(body)]);
+    const config = apiVmConfig(
+      {
+        id: 1,
+        name: "net",
+        machine: { vcpu_count: 1, mem_size_mib: 16 },
+        boot: { kernel_image_path: COUNTER_BIN },
+        drives: [],
+        nets: [JSON.parse(body)],
+      },
+      dir,
+    );
+    expect(config.devices.nets).toEqual([
+      expect.objectContaining({ tap: "tap7", mac: "52:54:00:ab:cd:ef", macFrom: "config" }),
+    ]);
   });
 
   test("start without a boot source, snapshot before pause, pre-boot changes after start: refused with why", async () => {
