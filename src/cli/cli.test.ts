@@ -386,3 +386,37 @@ describe("exitCodeOf", () => {
     expect(exitCodeOf({ exitCode: 0, vms: [vm(0), vm(0, "boom")] })).toBe(1);
   });
 });
+
+describe("serve, run --api-sock, api", () => {
+  test("serve needs --api-sock; a VMM without an API server says so", async () => {
+    const h = harness();
+    expect(await runCli(["serve"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain("api-sock");
+    const g = harness();
+    expect(await runCli(["serve", "--api-sock", join(dir, "s.sock")], g.deps)).toBe(1);
+    expect(g.err).toEqual(["--api-sock: this VMM has no API server"]);
+  });
+
+  test("run --api-sock with a VMM without an API server fails before running anything", async () => {
+    const h = harness();
+    expect(await runCli(["run", "--api-sock", join(dir, "r.sock"), LINUX], h.deps)).toBe(1);
+    expect(h.err).toEqual(["--api-sock: this VMM has no API server"]);
+    expect(h.vmms[0]?.configs.length).toBe(1);
+  });
+
+  test("api: a bad method, a URL that is not a path or a body that is not JSON is a usage error", async () => {
+    const h = harness();
+    expect(await runCli(["api", "x.sock", "FETCH", "/"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('Unknown HTTP method "FETCH"');
+    expect(await runCli(["api", "x.sock", "GET", "vm"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('The URL must be a path starting with "/"');
+    expect(await runCli(["api", "x.sock", "PUT", "/vm", "{state"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain("The request body is not JSON");
+  });
+
+  test("api: a socket nobody serves is reported, exit 1", async () => {
+    const h = harness();
+    expect(await runCli(["api", join(dir, "nobody.sock"), "GET", "/"], h.deps)).toBe(1);
+    expect(h.err.join("\n")).toContain("Cannot reach the API on");
+  });
+});
