@@ -50,7 +50,8 @@ export type GenericExit = Extract<
       | "ExternalInterrupt"
       | "NestedPageFault"
       | "FailEntry"
-      | "Unsupported";
+      | "Unsupported"
+      | "Debug";
   }
 >;
 
