@@ -179,6 +179,10 @@ void kvm_abi_arch(void) {
   SIZE(kvm_pit_config);
   OFF(kvm_pit_config, flags);
 
+  SIZE(kvm_clock_data);
+  OFF(kvm_clock_data, clock); OFF(kvm_clock_data, flags); OFF(kvm_clock_data, realtime);
+  OFF(kvm_clock_data, host_tsc);
+
   SIZE(kvm_interrupt);
   OFF(kvm_interrupt, irq);
 
@@ -187,6 +191,8 @@ void kvm_abi_arch(void) {
   CONST(KVM_SET_IDENTITY_MAP_ADDR);
   CONST(KVM_CREATE_IRQCHIP);
   CONST(KVM_CREATE_PIT2);
+  CONST(KVM_SET_CLOCK);
+  CONST(KVM_GET_CLOCK);
   CONST(KVM_GET_REGS);
   CONST(KVM_SET_REGS);
   CONST(KVM_GET_SREGS);

@@ -61,6 +61,24 @@ export interface CliVmm {
   addVm(config: VmConfig): number;
   run(): Promise<VmmRunResult>;
   stop(): void;
+  /**
+   * Serve the API on a unix socket (`--api-sock`); absent in VMMs that have no API server. Rejects with a message
+   * when the socket path cannot be used.
+   */
+  serveApi?(options: CliApiOptions): Promise<CliApiServer>;
+}
+
+export interface CliApiOptions {
+  readonly path: string;
+  /** `run --api-sock`: the API's instance is the VM of the first config, already configured. */
+  readonly startedFromConfig: boolean;
+  readonly instanceVmId?: number;
+}
+
+export interface CliApiServer {
+  /** Resolves with how the API's instance VM ended (`serve` exits then). */
+  readonly instanceEnded: Promise<VmOutcome>;
+  close(): void;
 }
 
 export interface CliVmmOptions {

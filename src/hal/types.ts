@@ -335,6 +335,16 @@ export interface HalVm extends Disposable {
   /** The architectural timer value now (RISC-V `time`; ticks of `timebaseHz`). */
   currentTime(): number;
   readonly timebaseHz: number;
+  /**
+   * Stop the VM's clock while the VM is paused (every vCPU out of the guest): `currentTime()` stays where it is and,
+   * where the backend can, so does the clock the guest reads (emulated: `time`; KVM x86: kvmclock through
+   * KVM_GET_CLOCK/KVM_SET_CLOCK). `resumeClock()` goes on from that value, so the guest does not see the paused
+   * interval. Calls do not nest; a second `pauseClock()` before `resumeClock()` does nothing.
+   */
+  pauseClock(): void;
+  resumeClock(): void;
+  /** Snapshots: make the clock read `ticks` now (a restored VM's time); backends that cannot lack it. */
+  setCurrentTime?(ticks: number): void;
 }
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */
@@ -416,6 +426,19 @@ export interface HalVcpu extends Disposable {
   readonly riscv?: RiscvVcpuOps;
   /** Guest debugging (the GDB stub), on backends that support it. */
   readonly debug?: HalVcpuDebug;
+  /**
+   * Snapshots: the vCPU's complete architectural state as JSON-safe plain data, read while it is outside the guest
+   * (the VM paused), and loaded into a vCPU of a VM built the same way. Backends that cannot save a vCPU lack them.
+   * `loadState` throws HalError "invalid-argument" for a state of another format, naming what differs.
+   */
+  saveState?(): HalVcpuState;
+  loadState?(state: HalVcpuState): void;
+}
+
+/** A vCPU's saved state: `format` names the backend's shape and its version; `data` is plain JSON data. */
+export interface HalVcpuState {
+  readonly format: string;
+  readonly data: unknown;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

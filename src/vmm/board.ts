@@ -160,4 +160,11 @@ export interface Board {
   stats?(): Record<string, number>;
   /** Release the board's own host resources (timers, input); the builder closes the disks. */
   close?(): void;
+  /**
+   * Snapshots: the board's own state beyond its devices on the buses (which the VMM saves one by one), e.g. the
+   * firmware interface's per-hart state, as JSON-safe plain data; `restoreState` takes it back on a board built
+   * from the same config. A board without them has no such state.
+   */
+  saveState?(): unknown;
+  restoreState?(state: unknown): void;
 }

@@ -25,7 +25,8 @@ import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutpu
 import { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { TimerWheel } from "./timer.ts";
-import { AxVM, type AxVMOptions, releaseVmParts } from "./vm.ts";
+import { AxVM, type AxVMOptions } from "./vm.ts";
+import { releaseVmParts } from "./vm-parts.ts";
 import type { VmBuses } from "./vm-stats.ts";
 
 /** What the VMM supplies to build a VM from its config. */

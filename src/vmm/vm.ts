@@ -3,7 +3,9 @@
  * buses and devices through its board, vCPUs), its lifecycle, and the per-vCPU exit loops.
  *
  * Status: Loaded (built) → Running (`boot`) → Stopping (`shutdown` or a guest request) → Stopped. Suspended is a
- * paused Running VM (`pause`/`resume`). A guest reboot ends the VM; the VMM builds a new one from the same config.
+ * paused Running VM (`pause`/`resume`): every vCPU parked at an instruction boundary, device timers and deferred
+ * device work held, and the guest's clock stopped (it does not jump by the paused interval). A guest reboot ends
+ * the VM; the VMM builds a new one from the same config.
  *
  * `runVcpu(id)` runs a vCPU and handles, inside, every exit the VM can answer by itself: MMIO, port and
  * system-register accesses (through the buses, with the unmapped-access policy: bus-exits.ts), and hands every
@@ -30,8 +32,14 @@ import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import type { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
+import { formatExit } from "./exit-trace.ts";
 import type { TimerWheel } from "./timer.ts";
+import { VcpuParking } from "./vcpu-parking.ts";
+import { releaseVmParts, type VmParts } from "./vm-parts.ts";
+import { restoreDevices, saveBuses, saveDevices, type VmState, type VmVcpuState } from "./vm-state.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
+
+export type { VmParts } from "./vm-parts.ts";
 
 export type VmStatus = "Loaded" | "Running" | "Suspended" | "Stopping" | "Stopped";
 
@@ -44,23 +52,6 @@ export interface VmResult {
   /** 0 = success. A guest poweroff carries the guest's code; errors give 1; host stops give 130 (SIGINT style). */
   readonly exitCode: number;
   readonly error?: VmError;
-}
-
-/** Everything the builder made for one VM. The VM owns it from then on and releases it when it stops. */
-export interface VmParts {
-  readonly board: Board;
-  readonly halVm: HalVm;
-  readonly addrSpace: AddrSpace;
-  readonly vcpus: readonly AxVCpu[];
-  readonly buses: VmBuses;
-  readonly timers: TimerWheel;
-  /** Device work deferred to later turns (virtio queues past their turn's budget). */
-  readonly work: DeferredWork;
-  readonly console: ConsoleOutput;
-  /** The disks the builder opened and locked; closed when the VM is released. */
-  readonly disks: readonly AttachedDisk[];
-  /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
-  readonly boot: readonly VcpuBoot[];
 }
 
 export interface AxVMOptions {
@@ -110,7 +101,9 @@ export class AxVM {
   #status: VmStatus = "Loaded";
   #online: boolean[];
   #wakers: Array<(() => void) | undefined>;
-  #resumeWaiters: Array<() => void> = [];
+  readonly #parking: VcpuParking;
+  /** The pause in progress (vCPUs parking), so that a second `pause()` waits for the same one. */
+  #pausing: Promise<void> | undefined;
   #result: VmResult | undefined;
   #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
@@ -144,6 +137,7 @@ export class AxVM {
     });
     this.#online = parts.vcpus.map(() => false);
     this.#wakers = parts.vcpus.map(() => undefined);
+    this.#parking = new VcpuParking(parts.vcpus.length);
   }
 
   get status(): VmStatus {
@@ -210,7 +204,7 @@ export class AxVM {
     this.#status = "Running";
   }
 
-  /** Run every vCPU until the VM stops. Resolves with how it ended; never rejects. */
+  /** Run every vCPU until the VM stops (a restored VM starts paused: `resume()` lets it go). Never rejects. */
   async run(): Promise<VmResult> {
     if (this.#status === "Loaded") this.boot();
     // A VM paused before it runs (the GDB stub waits for its debugger) starts with every vCPU parked.
@@ -226,6 +220,7 @@ export class AxVM {
     // core under a top-level await (the CLI's: 300 of 300 ticks for one idle VM), and a script without one exits
     // with the VM still running. A timer that never fires keeps the loop waiting in its poll, for free.
     const keepAlive = setInterval(() => undefined, MAX_TIMER_DELAY_MS);
+    this.#parking.loopsStarted();
     try {
       await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
     } finally {
@@ -244,17 +239,120 @@ export class AxVM {
     return this.#status === "Stopping" || this.#status === "Stopped";
   }
 
-  pause(): void {
-    if (this.#status !== "Running") return;
+  /**
+   * Running → Suspended. Resolves once every vCPU has stopped at an instruction boundary (emulated: between two
+   * slices; KVM: kicked out of KVM_RUN and not entered again) and will not run until `resume()`; from then on the
+   * guest state holds still (registers, memory, devices) and can be inspected or saved. While paused, the VMM's
+   * timers and deferred device work wait, and the guest's clock stands still (`HalVm.pauseClock`), so after
+   * `resume()` the guest does not see the paused interval. Pausing a Suspended VM waits for the same pause; a
+   * VM that stops meanwhile settles the promise too. Throws `VmError` "state" for a VM that is not running.
+   */
+  pause(): Promise<void> {
+    if (this.#status === "Suspended") return this.#pausing ?? Promise.resolve();
+    if (this.#status !== "Running") {
+      return Promise.reject(new VmError("state", this.label, `cannot pause: the VM is ${this.#status}`));
+    }
     this.#status = "Suspended";
+    this.#work.hold();
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
+    // Halted and offline vCPUs sleep; waking them sends them round their loop, where they park.
+    for (let id = 0; id < this.#vcpus.length; id++) this.#wake(id);
+    const pausing = this.#parking.allParked().then(() => {
+      if (this.#status === "Suspended") this.#halVm.pauseClock();
+    });
+    this.#pausing = pausing;
+    return pausing;
   }
 
-  resume(): void {
+  /**
+   * Suspended → Running: the clock goes on from where it stopped, the vCPUs run again. Waits for a pause still in
+   * progress first. Throws `VmError` "state" for a VM that is not paused.
+   */
+  async resume(): Promise<void> {
+    if (this.#status !== "Suspended")
+      throw new VmError("state", this.label, `cannot resume: the VM is ${this.#status}`);
+    await this.#pausing;
     if (this.#status !== "Suspended") return;
+    this.#pausing = undefined;
+    this.#halVm.resumeClock();
     this.#status = "Running";
-    for (const wake of this.#resumeWaiters.splice(0)) wake();
-    for (let id = 0; id < this.#vcpus.length; id++) this.#wake(id);
+    this.#work.release();
+    this.#parking.releaseAll();
+  }
+
+  /** The VM's clock (`HalVm.currentTime`: ticks of the timebase; it stands still while the VM is paused). */
+  currentTime(): number {
+    return this.#now();
+  }
+
+  /**
+   * The paused VM's state apart from its memory (vm-state.ts): the clock, each vCPU's architectural state and
+   * whether it is online, the devices' and the board's state. Throws VmError "state" unless the VM is paused (and
+   * the pause complete: await `pause()` first), "snapshot" when the backend cannot save its vCPUs.
+   */
+  saveState(): VmState {
+    if (this.#status !== "Suspended")
+      throw new VmError("state", this.label, `cannot save the VM's state: the VM is ${this.#status}, not paused`);
+    const vcpus = this.#vcpus.map((vcpu, id): VmVcpuState => {
+      if (vcpu.arch.saveState === undefined) {
+        throw new VmError("snapshot", this.label, `cannot save vCPU ${id}: the ${this.backend} backend cannot`);
+      }
+      return { online: this.#online[id] === true, hal: vcpu.arch.saveState() };
+    });
+    return {
+      clock: this.#now(),
+      timebaseHz: this.#halVm.timebaseHz,
+      vcpus,
+      buses: saveBuses(this.#buses),
+      devices: saveDevices(this.#buses),
+      board: this.#board.saveState?.(),
+    };
+  }
+
+  /**
+   * Loaded → Suspended: take `state` (from `saveState` of a VM built from the same config, its memory already put
+   * back) instead of booting. The VM is paused with its clock at the saved time; `run()` then `resume()` go on
+   * exactly where it was saved. Throws VmError "state" for a VM already booted, "snapshot" for a state that does
+   * not fit this VM (another vCPU count, device layout, vCPU format).
+   */
+  restoreState(state: VmState): void {
+    this.#expectStatus("restore a snapshot", "Loaded");
+    if (state.vcpus.length !== this.#vcpus.length) {
+      throw new VmError(
+        "snapshot",
+        this.label,
+        `cannot restore: the snapshot has ${state.vcpus.length} vCPUs, the VM ${this.#vcpus.length}`,
+      );
+    }
+    if (state.timebaseHz !== this.#halVm.timebaseHz) {
+      throw new VmError(
+        "snapshot",
+        this.label,
+        `cannot restore: the snapshot's timebase is ${state.timebaseHz} Hz, the VM's ${this.#halVm.timebaseHz} Hz`,
+      );
+    }
+    const setTime = this.#halVm.setCurrentTime;
+    if (setTime === undefined)
+      throw new VmError("snapshot", this.label, `cannot restore: the ${this.backend} backend cannot set its clock`);
+    setTime.call(this.#halVm, state.clock);
+    this.#halVm.pauseClock();
+    state.vcpus.forEach((saved, id) => {
+      const vcpu = this.vcpu(id);
+      if (vcpu.arch.loadState === undefined)
+        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: the ${this.backend} backend cannot`);
+      try {
+        vcpu.arch.loadState(saved.hal);
+      } catch (error) {
+        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      this.#online[id] = saved.online;
+    });
+    restoreDevices(this.label, this.#buses, state);
+    if (state.board !== undefined) this.#board.restoreState?.(state.board);
+    this.#work.hold();
+    this.#status = "Suspended";
   }
 
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
@@ -299,7 +397,7 @@ export class AxVM {
   /** Run vCPU `id`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
   runVcpu(id: number): GenericExit {
     const vcpu = this.vcpu(id);
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
+    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
       const exit = vcpu.run();
       const rest = this.#handleInternal(vcpu, exit);
       if (rest !== undefined) return rest;
@@ -310,7 +408,8 @@ export class AxVM {
   /** `runVcpu` for backends that run the guest on another thread. */
   async runVcpuAsync(id: number): Promise<GenericExit> {
     const vcpu = this.vcpu(id);
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
+    // A pause (or a stop) kicks the vCPU out of KVM_RUN; it must not enter it again to finish the batch.
+    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
       const exit = await vcpu.runAsync();
       const rest = this.#handleInternal(vcpu, exit);
       if (rest !== undefined) return rest;
@@ -355,9 +454,7 @@ export class AxVM {
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
     this.#exitCounts[exit.kind] = (this.#exitCounts[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
-    sink(
-      `[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`,
-    );
+    sink(formatExit(this.label, vcpuId, exit));
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -371,7 +468,7 @@ export class AxVM {
     try {
       while (!this.shuttingDown()) {
         if (this.#status === "Suspended") {
-          await new Promise<void>((resolve) => this.#resumeWaiters.push(resolve));
+          await this.#parking.park(id);
           continue;
         }
         if (!this.#online[id]) {
@@ -398,6 +495,8 @@ export class AxVM {
           cause: error,
         }),
       });
+    } finally {
+      this.#parking.ended(id);
     }
   }
 
@@ -570,7 +669,8 @@ export class AxVM {
     this.#result = this.#makeResult(result);
     if (result.error !== undefined) this.#log.error(result.error.message);
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
-    for (const wake of this.#resumeWaiters.splice(0)) wake();
+    this.#work.release();
+    this.#parking.releaseAll();
     for (let id = 0; id < this.#wakers.length; id++) this.#wake(id);
   }
 
@@ -604,37 +704,5 @@ export class AxVM {
   #expectStatus(operation: string, expected: VmStatus): void {
     if (this.#status !== expected)
       throw new VmError("state", this.label, `cannot ${operation}: the VM is ${this.#status}, expected ${expected}`);
-  }
-}
-
-/**
- * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
- * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
- * failing does not keep the others.
- */
-export function releaseVmParts(parts: {
-  readonly board?: Board | undefined;
-  readonly halVm?: HalVm | undefined;
-  readonly vcpus: readonly AxVCpu[];
-  readonly timers?: TimerWheel | undefined;
-  readonly work?: DeferredWork | undefined;
-  readonly console?: ConsoleOutput | undefined;
-  readonly disks?: readonly AttachedDisk[] | undefined;
-}): void {
-  parts.timers?.clear();
-  parts.work?.close();
-  try {
-    parts.board?.close?.();
-  } finally {
-    try {
-      for (const vcpu of parts.vcpus) vcpu.arch[Symbol.dispose]();
-      parts.halVm?.[Symbol.dispose]();
-    } finally {
-      try {
-        parts.console?.close();
-      } finally {
-        for (const disk of parts.disks ?? []) disk.close();
-      }
-    }
   }
 }

@@ -13,6 +13,7 @@ import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from 
 import { formatGdbAddress, type GdbListenAddress, GdbServer, gdbArchitectureFor } from "./debug/index.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
+import { loadSnapshotInto, type SnapshotFile } from "./snapshot/snapshot.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
 import { formatVmStats } from "./vm-stats.ts";
 
@@ -52,6 +53,12 @@ export interface VmSummary {
   readonly error?: string;
 }
 
+/** A snapshot to start a VM from (`launch`): the checked state file and the memory file's path. */
+export interface VmRestore {
+  readonly file: SnapshotFile;
+  readonly memoryPath: string;
+}
+
 export interface VmmResult {
   /** 0 when every VM succeeded; otherwise the first failing VM's code (one VM: its own code). */
   readonly exitCode: number;
@@ -71,6 +78,8 @@ export class Vmm {
   readonly #running = new Map<number, AxVM>();
   #stopped = false;
   #gdb: GdbServer | undefined;
+  /** The console of VMs started by `launch` (stdout unless the options give a writer). */
+  #launchSink: ByteWriter | ConsoleSink | undefined;
   #hypercallHandler:
     | ((vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined)
     | undefined;
@@ -191,13 +200,52 @@ export class Vmm {
     return vm.board.requestShutdown();
   }
 
+  /** VM `vmId` while it is built and running (paused included), else undefined. */
+  vm(vmId: number): AxVM | undefined {
+    return this.#running.get(vmId);
+  }
+
+  /** The VMs running now (built, not yet stopped), by id. */
+  runningVms(): readonly AxVM[] {
+    return [...this.#running.values()];
+  }
+
   /** Stop every VM (Ctrl-C, Ctrl-A X). */
   stop(): void {
     this.#stopped = true;
     for (const vm of this.#running.values()) vm.shutdown();
   }
 
-  async #runOne(config: VmConfig, several: boolean, writer: ByteWriter | ConsoleSink | undefined): Promise<VmSummary> {
+  /**
+   * Build and run one more VM now, beside any running (the API server's InstanceStart and snapshot/load). With
+   * `restore`, the VM is built from the snapshot's config, loaded from it and left paused (`AxVM.resume`).
+   * `onBuilt` gets the VM once it exists (before it runs). Resolves with how the VM ended; never rejects.
+   */
+  launch(
+    config: VmConfig,
+    options: { readonly restore?: VmRestore; readonly onBuilt?: (vm: AxVM) => void } = {},
+  ): Promise<VmSummary> {
+    if (this.#running.has(config.id)) {
+      return Promise.resolve({
+        id: config.id,
+        name: config.name,
+        status: "Stopped",
+        reason: "error",
+        exitCode: 1,
+        backend: undefined,
+        error: `another VM with id ${config.id} is running`,
+      });
+    }
+    this.#launchSink ??= this.#options.console?.writer ?? new StreamSink(process.stdout);
+    return this.#runOne(config, false, this.#launchSink, options);
+  }
+
+  async #runOne(
+    config: VmConfig,
+    several: boolean,
+    writer: ByteWriter | ConsoleSink | undefined,
+    options: { readonly restore?: VmRestore; readonly onBuilt?: (vm: AxVM) => void } = {},
+  ): Promise<VmSummary> {
     const label = `vm ${config.id} (${config.name})`;
     let backendName: string | undefined;
     const maxReboots = this.#options.maxReboots ?? 16;
@@ -232,7 +280,27 @@ export class Vmm {
       }
       const handler = this.#hypercallHandler;
       if (handler !== undefined) vm.onHypercall((vcpuId, nr, args) => handler(vm, vcpuId, nr, args));
+      if (options.restore !== undefined && boot === 0) {
+        try {
+          loadSnapshotInto(vm, options.restore.file, options.restore.memoryPath);
+        } catch (error) {
+          const message = errorMessage(error);
+          this.#log.error(message);
+          vm.shutdown();
+          await vm.run();
+          return {
+            id: config.id,
+            name: config.name,
+            status: "Stopped",
+            reason: "error",
+            exitCode: 1,
+            backend: backendName,
+            error: message,
+          };
+        }
+      }
       this.#running.set(config.id, vm);
+      options.onBuilt?.(vm);
       if (this.#stopped) vm.shutdown();
       const gdbArch = this.#gdb === undefined ? undefined : gdbArchitectureFor(config.arch);
       if (gdbArch !== undefined && !this.#stopped) this.#gdb?.attach(vm, gdbArch);

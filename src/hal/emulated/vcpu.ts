@@ -76,6 +76,7 @@ import {
   type HalVcpu,
   type HalVcpuDebug,
   type HalVcpuSetup,
+  type HalVcpuState,
   type RiscvVcpuOps,
 } from "../types.ts";
 import { csrImplemented, substitute } from "./csr-access.ts";
@@ -89,6 +90,7 @@ import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { presetCycle, presetInstret, timeNow, updateTimers, wakeDeadline } from "./timers.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
+import { loadHartState, saveHartState } from "./vcpu-state.ts";
 import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
@@ -305,6 +307,20 @@ export class EmulatedVcpu implements HalVcpu {
 
   kick(): void {
     this.#hart.kickRequested = true;
+  }
+
+  /** The hart's architectural state (vcpu-state.ts); call between runs. */
+  saveState(): HalVcpuState {
+    this.#check("saveState");
+    return saveHartState(this.#hart);
+  }
+
+  /** Load a state from `saveState`; decoded code and translations of the old state are dropped. */
+  loadState(state: HalVcpuState): void {
+    this.#check("loadState");
+    loadHartState(this.#hart, state, this.id);
+    this.#exits.pendingRead = undefined;
+    this.#hart.flushGstage();
   }
 
   setInterruptLevel(vector: number, asserted: boolean): void {

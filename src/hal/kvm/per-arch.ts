@@ -54,6 +54,9 @@ export interface KvmArchVm {
   irqLineField(line: number): number;
   /** The arch state of a vCPU KVM just created (x86: its CPUID). The generic vCPU cleans up if this throws. */
   createVcpu(core: KvmVcpuCore): KvmArchVcpu;
+  /** Stop and restart the guest's clock around a pause (`HalVm.pauseClock`); absent: the guest's clock runs on. */
+  pauseClock?(): void;
+  resumeClock?(): void;
   /** Release what the arch opened for the VM (arm64: the vGIC device fd), after its vCPUs, before the VM fd. */
   close?(): void;
 }

@@ -49,7 +49,9 @@ export class KvmVm implements HalVm {
   readonly #allocations = new Map<HostMemory, Allocation>();
   readonly #slots: Slot[] = [];
   readonly #vcpus = new Map<number, KvmVcpu>();
-  readonly #startNs = Bun.nanoseconds();
+  /** When `currentTime()` was 0 (`Bun.nanoseconds()`), moved on by each pause. */
+  #startNs = Bun.nanoseconds();
+  #pausedAtNs: number | undefined;
   readonly #irqLevel = new Uint8Array(KVM_IRQ_LEVEL_LAYOUT.size);
   readonly #irqLevelView = new DataView(this.#irqLevel.buffer);
   #closed = false;
@@ -212,7 +214,25 @@ export class KvmVm implements HalVm {
 
   /** Monotonic time since the VM was created, in `timebaseHz` ticks (the guest's own clock is its TSC). */
   currentTime(): number {
-    return Math.floor((Number(Bun.nanoseconds() - this.#startNs) * this.timebaseHz) / 1e9);
+    const now = this.#pausedAtNs ?? Bun.nanoseconds();
+    return Math.floor(((now - this.#startNs) * this.timebaseHz) / 1e9);
+  }
+
+  /** The VMM's clock stops, and the guest's where the arch can (x86: kvmclock). */
+  pauseClock(): void {
+    this.#checkOpen("pauseClock");
+    if (this.#pausedAtNs !== undefined) return;
+    this.#pausedAtNs = Bun.nanoseconds();
+    this.#context.archVm.pauseClock?.();
+  }
+
+  resumeClock(): void {
+    this.#checkOpen("resumeClock");
+    const pausedAt = this.#pausedAtNs;
+    if (pausedAt === undefined) return;
+    this.#pausedAtNs = undefined;
+    this.#startNs += Bun.nanoseconds() - pausedAt;
+    this.#context.archVm.resumeClock?.();
   }
 
   #checkOpen(operation: string): void {

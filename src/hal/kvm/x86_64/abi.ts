@@ -143,6 +143,17 @@ export const KVM_PIT_CONFIG_LAYOUT = layout("kvm_pit_config", 64, {
   flags: u32(0),
 });
 
+/**
+ * struct kvm_clock_data for KVM_GET_CLOCK/KVM_SET_CLOCK: the VM's kvmclock (ns), which the guest's kvm-clock
+ * clocksource reads; set back on resume so the guest does not see the paused interval.
+ */
+export const KVM_CLOCK_DATA_LAYOUT = layout("kvm_clock_data", 48, {
+  clock: u64(0),
+  flags: u32(8),
+  realtime: u64(16),
+  host_tsc: u64(24),
+});
+
 /** struct kvm_interrupt for KVM_INTERRUPT (userspace irqchip only). */
 export const KVM_INTERRUPT_LAYOUT = layout("kvm_interrupt", 4, {
   irq: u32(0),
@@ -159,6 +170,8 @@ export const KVM_SET_TSS_ADDR = io("KVM_SET_TSS_ADDR", 0x47);
 export const KVM_SET_IDENTITY_MAP_ADDR = iow("KVM_SET_IDENTITY_MAP_ADDR", 0x48, 8);
 export const KVM_CREATE_IRQCHIP = io("KVM_CREATE_IRQCHIP", 0x60);
 export const KVM_CREATE_PIT2 = iow("KVM_CREATE_PIT2", 0x77, KVM_PIT_CONFIG_LAYOUT.size);
+export const KVM_SET_CLOCK = iow("KVM_SET_CLOCK", 0x7b, KVM_CLOCK_DATA_LAYOUT.size);
+export const KVM_GET_CLOCK = ior("KVM_GET_CLOCK", 0x7c, KVM_CLOCK_DATA_LAYOUT.size);
 // vCPU ioctls
 export const KVM_GET_REGS = ior("KVM_GET_REGS", 0x81, KVM_REGS_LAYOUT.size);
 export const KVM_SET_REGS = iow("KVM_SET_REGS", 0x82, KVM_REGS_LAYOUT.size);
@@ -207,6 +220,8 @@ const X86_IOCTLS: readonly Ioctl[] = [
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
+  KVM_SET_CLOCK,
+  KVM_GET_CLOCK,
   KVM_GET_REGS,
   KVM_SET_REGS,
   KVM_GET_SREGS,
@@ -235,6 +250,7 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_FPU_LAYOUT,
     KVM_LAPIC_STATE_LAYOUT,
     KVM_PIT_CONFIG_LAYOUT,
+    KVM_CLOCK_DATA_LAYOUT,
     KVM_INTERRUPT_LAYOUT,
   ],
   ioctls: X86_IOCTLS,
