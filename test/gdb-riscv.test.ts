@@ -18,13 +18,13 @@ import { hasCommand, testIf } from "./support/skip.ts";
 
 const guests = join(import.meta.dir, "guests/riscv");
 
-function guestConfig(guest: string) {
+function guestConfig(guest: string, cpus = 1) {
   return parseVmConfig(
     `
 [base]
 id = 1
 name = "${guest}"
-cpu_num = 1
+cpu_num = ${cpus}
 arch = "riscv64"
 backend = "emulated"
 
@@ -42,7 +42,7 @@ console = "stdout"
 
 /** Run `guest` under the stub; `debug` gets the listening server and drives the debugger. */
 async function debugGuest(
-  guest: string,
+  guest: string | { readonly guest: string; readonly cpus: number },
   gdb: { kind: "tcp"; host: string; port: number } | { kind: "unix"; path: string },
   debug: (server: GdbServer) => Promise<void>,
 ): Promise<{ result: VmmResult; console: string }> {
@@ -57,7 +57,7 @@ async function debugGuest(
       debugging = debug(server);
     },
   });
-  vmm.addVm(guestConfig(guest));
+  vmm.addVm(typeof guest === "string" ? guestConfig(guest) : guestConfig(guest.guest, guest.cpus));
   const result = await vmm.run();
   await debugging;
   return { result, console: consoleText };
@@ -129,6 +129,52 @@ testIf(hasCommand("gdb-multiarch"), "gdb-multiarch debugs the hello guest")(
     expect(transcript).toMatch(/Old value = 0 '\\000'\s+New value = 1 '\\001'/);
     expect(transcript).toContain("[Inferior 1 (Remote target) exited normally]");
     expect(guestOutput).toContain("hello: 1229 primes below 10000, sum 5736396");
+    expect(result.exitCode).toBe(0);
+  },
+  60_000,
+);
+
+/** Run gdb-multiarch in batch mode with `commands` on `elf`; returns stdout and stderr together. */
+async function gdbBatch(commands: readonly string[], elf: string): Promise<string> {
+  const proc = Bun.spawn(["gdb-multiarch", "-nx", "-batch", ...commands.flatMap((c) => ["-ex", c]), elf], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill(), 50_000);
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  clearTimeout(timer);
+  await proc.exited;
+  return `${out}\n${err}`;
+}
+
+testIf(hasCommand("gdb-multiarch"), "gdb-multiarch debugs the two-hart smp guest")(
+  "gdb-multiarch on two vCPUs: one thread each, a breakpoint hit by the second hart stops both, the guest passes",
+  async () => {
+    let transcript = "";
+    const { result, console: guestOutput } = await debugGuest(
+      { guest: "smp", cpus: 2 },
+      { kind: "tcp", host: "127.0.0.1", port: 0 },
+      async (server) => {
+        transcript = await gdbBatch(
+          [
+            `target remote 127.0.0.1:${server.port}`,
+            "info threads",
+            "break secondary_main",
+            "continue",
+            "info threads",
+            "delete",
+            "continue",
+          ],
+          join(guests, "smp.elf"),
+        );
+      },
+    );
+    expect(transcript).toMatch(/Thread 1 \(vCPU 0 of vm 1 \(smp\)\)/);
+    expect(transcript).toMatch(/Thread 2 \(vCPU 1 of vm 1 \(smp\)\)/);
+    expect(transcript).toMatch(/Thread 2 hit Breakpoint 1, 0x[0-9a-f]+ in secondary_main \(\)/);
+    expect(transcript).toMatch(/\* 2 +Thread 2 \(vCPU 1 of vm 1 \(smp\)\) 0x[0-9a-f]+ in secondary_main \(\)/);
+    expect(transcript).toContain("[Inferior 1 (Remote target) exited normally]");
+    expect(guestOutput).toContain("smp: ok");
     expect(result.exitCode).toBe(0);
   },
   60_000,

@@ -95,6 +95,8 @@ import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
 export const DEFAULT_INSTRUCTION_BUDGET = 1_000_000;
+/** Instructions per `run()` call while a debugger is attached (debug.ts runs the reference loop). */
+export const DEBUG_INSTRUCTION_BUDGET = 50_000;
 
 /**
  * Exceptions a KVM host delegates to VS-mode (Linux arch/riscv/kvm: instruction misaligned, breakpoint, ecall
@@ -281,7 +283,10 @@ export class EmulatedVcpu implements HalVcpu {
       vm.lastRun = this;
     }
     this.#exits.pendingRead = undefined;
-    let remaining = this.instructionBudget;
+    // Under a debugger the hart runs the reference loop, some 10x slower: a smaller slice keeps the VM's vCPUs,
+    // timers and the debugger's socket taking turns as often as they do at full speed.
+    let remaining =
+      this.#debug === undefined ? this.instructionBudget : Math.min(this.instructionBudget, DEBUG_INSTRUCTION_BUDGET);
     for (;;) {
       h.stop = STOP_NONE;
       const debug = this.#debug;
