@@ -93,15 +93,7 @@ testIf(hasCommand("gdb-multiarch"), "gdb-multiarch debugs the hello guest")(
           "delete",
           "continue",
         ];
-        const proc = Bun.spawn(
-          ["gdb-multiarch", "-nx", "-batch", ...commands.flatMap((c) => ["-ex", c]), join(guests, "hello.elf")],
-          { stdout: "pipe", stderr: "pipe" },
-        );
-        const timer = setTimeout(() => proc.kill(), 50_000);
-        const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-        clearTimeout(timer);
-        await proc.exited;
-        transcript = `${out}\n${err}`;
+        transcript = await gdbBatch(commands, join(guests, "hello.elf"));
       },
     );
     // The guest stopped at its first instruction, then at the breakpoint, with its first string in a0.
