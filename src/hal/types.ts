@@ -425,7 +425,7 @@ export interface HalVcpu extends Disposable {
   /** RISC-V guests: what the VMM's SBI layer needs beyond registers (present on backends running RISC-V). */
   readonly riscv?: RiscvVcpuOps;
   /** Guest debugging (the GDB stub), on backends that support it. */
-  readonly debug?: HalVcpuDebug;
+  readonly debug?: HalVcpuDebug | undefined;
   /**
    * Snapshots: the vCPU's complete architectural state as JSON-safe plain data, read while it is outside the guest
    * (the VM paused), and loaded into a vCPU of a VM built the same way. Backends that cannot save a vCPU lack them.
@@ -469,7 +469,33 @@ export interface GuestDebugControl {
  */
 export interface HalVcpuDebug {
   setGuestDebug(control: GuestDebugControl | undefined): void;
+  /**
+   * What `setGuestDebug(control)` would refuse, without changing anything: undefined when the backend can do it,
+   * else why not (x86: at most four debug-register slots, no read-only watchpoints). Unlimited when absent.
+   */
+  checkGuestDebug?(control: GuestDebugControl): string | undefined;
   readonly riscv?: RiscvDebugRegisters;
+  readonly x86?: X86DebugRegisters;
+}
+
+/** The x86 state a debugger sees beyond `getGpr` (x86 numbering: 0..15 GPRs, 16 = rip, 17 = rflags). */
+export interface X86DebugRegisters {
+  specialRegisters(): X86DebugSpecialRegisters;
+}
+
+export interface X86DebugSpecialRegisters {
+  readonly selectors: {
+    readonly cs: number;
+    readonly ss: number;
+    readonly ds: number;
+    readonly es: number;
+    readonly fs: number;
+    readonly gs: number;
+  };
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
 }
 
 /** The RISC-V registers a debugger sees beyond the GPRs and pc (`getGpr`/`setGpr`, `RiscvVcpuOps.getPc`). */

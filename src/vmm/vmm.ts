@@ -132,7 +132,7 @@ export class Vmm {
     }
     const arch = this.#configs[0]?.arch;
     if (arch !== undefined && gdbArchitectureFor(arch) === undefined) {
-      return `Cannot debug with --gdb: the GDB stub does not debug ${arch} guests yet (riscv64 only)`;
+      return `Cannot debug with --gdb: the GDB stub does not debug ${arch} guests yet (riscv64, and x86_64 on KVM)`;
     }
     try {
       this.#gdb = GdbServer.listen(address, consola.withTag("gdb"));

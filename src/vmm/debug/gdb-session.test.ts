@@ -264,6 +264,20 @@ describe("GDB session", () => {
     expect(new TextDecoder().decode(encodePacket("QC01"))).toBe("$QC01#f5");
   });
 
+  test("a target with limited debug registers refuses what does not fit with E1c and keeps what it had", () => {
+    const { ask, target } = harness();
+    const limited = target as FakeTarget & {
+      checkDebugResources?: (b: readonly bigint[], w: readonly unknown[]) => string | undefined;
+    };
+    limited.checkDebugResources = (b, w) => (b.length + w.length > 2 ? "only two slots" : undefined);
+    expect(ask("Z1,1000,1")).toEqual(["OK"]);
+    expect(ask("Z2,2000,4")).toEqual(["OK"]);
+    expect(ask("Z1,3000,1")).toEqual(["E1c"]);
+    expect(ask("Z3,4000,4")).toEqual(["E1c"]);
+    ask("c");
+    expect(target.resumes[0]).toMatchObject({ breakpoints: [0x1000n], watchpoints: [{ addr: 0x2000n }] });
+  });
+
   test("unknown packets get the empty reply", () => {
     const { ask } = harness();
     expect(ask("vMustReplyEmpty")).toEqual([""]);

@@ -20,6 +20,8 @@ const MAX_MEMORY_READ = (GDB_PACKET_SIZE - 16) / 2;
 const E_FAULT = "E0e";
 const E_INVAL = "E16";
 const E_NOENT = "E02";
+/** ENOSPC: no debug register left (x86), or a kind the hardware cannot watch. */
+const E_NOSPC = "E1c";
 
 export type MemorySpace = "virtual" | "physical";
 
@@ -63,6 +65,11 @@ export interface GdbTarget {
     data: Uint8Array,
     space: MemorySpace,
   ): { ok: true } | { ok: false; reason: string };
+  /**
+   * Whether the target can hold these breakpoints and watchpoints together: undefined, or why not (x86: four
+   * debug registers). Absent: unlimited.
+   */
+  checkDebugResources?(breakpoints: readonly bigint[], watchpoints: readonly Watchpoint[]): string | undefined;
   /** Let the vCPUs run (the session sends the stop reply when `GdbSession.stopped` is called). */
   resume(request: GdbResume): void;
   /** Stop every vCPU (Ctrl-C); the target then calls `stopped` with an interrupt event. */
@@ -454,22 +461,38 @@ export class GdbSession {
     const kind = parseHexNumber(kindText?.split(";")[0], 0xffff_ffff);
     if (addr === undefined || kind === undefined) return E_INVAL;
     if (type === "0" || type === "1") {
-      const existing = this.#breakpoints.get(addr) ?? { software: false, hardware: false };
+      const before = this.#breakpoints.get(addr);
+      const existing = { software: before?.software ?? false, hardware: before?.hardware ?? false };
       if (type === "0") existing.software = insert;
       else existing.hardware = insert;
       if (existing.software || existing.hardware) this.#breakpoints.set(addr, existing);
       else this.#breakpoints.delete(addr);
+      if (insert && this.#overCommitted()) {
+        if (before === undefined) this.#breakpoints.delete(addr);
+        else this.#breakpoints.set(addr, before);
+        return E_NOSPC;
+      }
       return "OK";
     }
     const watchKind = type === undefined ? undefined : WATCH_KINDS[type];
     if (watchKind === undefined) return "";
     if (kind === 0) return E_INVAL;
-    if (insert) this.#watchpoints.push({ addr, length: kind, kind: watchKind });
-    else {
+    if (insert) {
+      this.#watchpoints.push({ addr, length: kind, kind: watchKind });
+      if (this.#overCommitted()) {
+        this.#watchpoints.pop();
+        return E_NOSPC;
+      }
+    } else {
       const at = this.#watchpoints.findIndex((w) => w.addr === addr && w.length === kind && w.kind === watchKind);
       if (at >= 0) this.#watchpoints.splice(at, 1);
     }
     return "OK";
+  }
+
+  /** The target cannot hold the breakpoints and watchpoints now in force (the reason is logged by GDB as E28). */
+  #overCommitted(): boolean {
+    return this.#target.checkDebugResources?.([...this.#breakpoints.keys()], this.#watchpoints) !== undefined;
   }
 
   #resumeLegacy(action: "c" | "s", addrText: string): string[] {

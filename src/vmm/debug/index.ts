@@ -3,6 +3,7 @@
 import type { GuestArch } from "../../hal/types.ts";
 import type { GdbArchitecture } from "./gdb-arch.ts";
 import { RISCV64_GDB } from "./riscv64.ts";
+import { X86_64_GDB } from "./x86_64.ts";
 
 export type { GdbArchitecture } from "./gdb-arch.ts";
 export { formatGdbAddress, type GdbListenAddress, GdbServer, GdbServerError, parseGdbAddress } from "./gdb-server.ts";
@@ -13,6 +14,7 @@ export function gdbArchitectureFor(arch: GuestArch): GdbArchitecture | undefined
     case "riscv64":
       return RISCV64_GDB;
     case "x86_64":
+      return X86_64_GDB;
     case "aarch64":
       return undefined;
   }

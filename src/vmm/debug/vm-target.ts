@@ -9,11 +9,12 @@
  * reported once the pause has settled, when no vCPU is inside the guest.
  */
 
-import type { GuestMemoryAccess, HalVcpu } from "../../hal/types.ts";
+import type { GuestMemoryAccess, HalVcpu, Watchpoint } from "../../hal/types.ts";
 import type { DebugExit } from "../vm.ts";
 import type { GdbArchitecture } from "./gdb-arch.ts";
 import {
   GDB_SIGINT,
+  GDB_SIGTRAP,
   type GdbResume,
   type GdbStopEvent,
   type GdbTarget,
@@ -166,13 +167,24 @@ export class VmGdbTarget implements GdbTarget {
     return { ok: true, gpa, length: n };
   }
 
+  checkDebugResources(breakpoints: readonly bigint[], watchpoints: readonly Watchpoint[]): string | undefined {
+    return this.#debugOf(0)?.checkGuestDebug?.({ singleStep: false, breakpoints, watchpoints });
+  }
+
   resume(request: GdbResume): void {
-    for (let id = 0; id < this.#vm.vcpuCount; id++) {
-      this.#debugOf(id)?.setGuestDebug({
-        singleStep: request.stepThread === id + 1,
-        breakpoints: request.breakpoints,
-        watchpoints: request.watchpoints,
-      });
+    try {
+      for (let id = 0; id < this.#vm.vcpuCount; id++) {
+        this.#debugOf(id)?.setGuestDebug({
+          singleStep: request.stepThread === id + 1,
+          breakpoints: request.breakpoints,
+          watchpoints: request.watchpoints,
+        });
+      }
+    } catch (error) {
+      // The VM stays paused; the debugger hears it stopped where it was, and the reason is logged.
+      this.#onError(error);
+      this.#onStop({ kind: "interrupt", thread: request.stepThread ?? 1, signal: GDB_SIGTRAP });
+      return;
     }
     this.#running = true;
     this.#settle(this.#vm.resume());
