@@ -9,29 +9,21 @@ import { expect } from "bun:test";
 import { setupLongModeBoot } from "../../src/vmm/boards/x86-pc/boot-cpu.ts";
 import { translateX86, X86_64_GDB } from "../../src/vmm/debug/x86_64.ts";
 import { testIf } from "../support/skip.ts";
-import {
-  createTestVm,
-  guestImage,
-  HC_REPORT,
-  isHypercall,
-  kvmRequirement,
-  LONG_MODE_LOAD,
-  runUntil,
-  setupX86,
-} from "./harness.ts";
+import { createTestVm, guestImage, HC_REPORT, isHypercall, kvmRequirement, runUntil, setupX86 } from "./harness.ts";
 
-// From `nm test/guests/x86/gdb-target.elf`.
-const TICK = 0x10030n;
-const TICK_RET = 0x10037n;
-const COUNTER = 0x10038n;
+// From `nm test/guests/x86/gdb-target.elf` (linked at 0x100000).
+const LOAD = 0x10_0000;
+const TICK = 0x10_0029n;
+const TICK_RET = 0x10_0030n;
+const COUNTER = 0x10_0038n;
 
 testIf(kvmRequirement(), "KVM guest debugging")(
   "KVM x86: hardware breakpoint, single step, write watchpoint, registers and memory for GDB, then run to the end",
   () => {
     using t = createTestVm();
-    t.memory.write(LONG_MODE_LOAD, guestImage("gdb-target"));
+    t.memory.write(LOAD, guestImage("gdb-target"));
     const vcpu = t.vm.createVcpu(0);
-    setupX86(vcpu, setupLongModeBoot(t.memory, { entry: LONG_MODE_LOAD }));
+    setupX86(vcpu, setupLongModeBoot(t.memory, { entry: LOAD }));
     const debug = vcpu.debug;
     if (debug === undefined) throw new Error("the KVM x86 vCPU has no debug interface");
 
@@ -39,6 +31,10 @@ testIf(kvmRequirement(), "KVM guest debugging")(
     expect(vcpu.run()).toEqual({ kind: "Debug", reason: "breakpoint", pc: TICK });
     expect(X86_64_GDB.pc(vcpu)).toBe(TICK);
     expect(X86_64_GDB.readRegister(vcpu, 2)).toBe(3n); // rcx: the loop count, before the first `loop`
+    // The return address on the stack, read through the guest's page tables as GDB's `x` does.
+    const rsp = X86_64_GDB.readRegister(vcpu, 7) ?? 0n;
+    const stack = translateX86(vcpu, t.memory, rsp);
+    expect(stack.ok ? t.memory.readU64(stack.gpa) : undefined).toBe(0x10_000an);
     expect(X86_64_GDB.readRegister(vcpu, 18)).not.toBe(0n); // cs: the 64-bit code selector
 
     debug.setGuestDebug({ singleStep: true, breakpoints: [], watchpoints: [] });
