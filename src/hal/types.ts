@@ -461,6 +461,11 @@ export interface GuestDebugControl {
   readonly singleStep: boolean;
   readonly breakpoints: readonly bigint[];
   readonly watchpoints: readonly Watchpoint[];
+  /**
+   * Exit with a `Debug` breakpoint when the guest executes the architecture's breakpoint instruction (x86 `int3`:
+   * KVM_GUESTDBG_USE_SW_BP), for software breakpoints the VMM planted in guest memory. Default false.
+   */
+  readonly breakpointExits?: boolean;
 }
 
 /**

@@ -43,3 +43,6 @@ export const X86_VECTOR_BP = 3;
 
 /** CR4.LA57: 5-level paging (57-bit linear addresses). */
 export const X86_CR4_LA57 = 1n << 12n;
+
+/** `int3`, the one-byte breakpoint instruction (debuggers plant it for software breakpoints). */
+export const X86_INT3 = 0xcc;

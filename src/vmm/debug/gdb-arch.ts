@@ -35,6 +35,11 @@ export interface GdbArchitecture {
   /** Translate `va` as the vCPU's current mode would (ignoring permissions, as a debugger may read anything). */
   translate(vcpu: HalVcpu, memory: GuestMemoryAccess, va: bigint): GdbTranslation;
   /**
+   * Software breakpoints (Z0) are planted in guest memory as this instruction while the guest runs, and the vCPU
+   * is asked to exit on it (x86: int3). Absent: the vCPU checks them itself (the emulated hart), like hardware ones.
+   */
+  readonly breakpointInstruction?: Uint8Array;
+  /**
    * When a watchpoint reports: "before" the access (RISC-V triggers; GDB steps the access itself) or "after" it
    * (x86 debug registers). Informational: the stop reply is the same.
    */

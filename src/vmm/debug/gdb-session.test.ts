@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { encodePacket, GdbPacketDecoder } from "./gdb-packet.ts";
 import {
+  type GdbDebugPoints,
   type GdbResume,
   GdbSession,
   type GdbStopEvent,
@@ -202,7 +203,8 @@ describe("GDB session", () => {
     expect(ask("vCont;s:2;c")).toEqual([]);
     expect(target.resumes[0]).toEqual({
       stepThread: 2,
-      breakpoints: [0x1000n, 0x2000n],
+      softwareBreakpoints: [0x1000n],
+      hardwareBreakpoints: [0x2000n],
       watchpoints: [{ addr: 0x3000n, length: 8, kind: "write" }],
     });
     expect(stop({ kind: "step", thread: 2 })).toEqual(["T05thread:02;"]);
@@ -222,7 +224,8 @@ describe("GDB session", () => {
     expect(ask("z0,1000,2")).toEqual(["OK"]);
     expect(ask("z1,2000,4")).toEqual(["OK"]);
     ask("s");
-    expect(target.resumes[4]?.breakpoints).toEqual([]);
+    expect(target.resumes[4]?.softwareBreakpoints).toEqual([]);
+    expect(target.resumes[4]?.hardwareBreakpoints).toEqual([]);
     expect(target.resumes[4]?.stepThread).toBe(1);
   });
 
@@ -266,16 +269,20 @@ describe("GDB session", () => {
 
   test("a target with limited debug registers refuses what does not fit with E1c and keeps what it had", () => {
     const { ask, target } = harness();
-    const limited = target as FakeTarget & {
-      checkDebugResources?: (b: readonly bigint[], w: readonly unknown[]) => string | undefined;
-    };
-    limited.checkDebugResources = (b, w) => (b.length + w.length > 2 ? "only two slots" : undefined);
+    const limited = target as FakeTarget & { checkDebugResources?: (points: GdbDebugPoints) => string | undefined };
+    limited.checkDebugResources = (p) =>
+      p.hardwareBreakpoints.length + p.watchpoints.length > 2 ? "only two slots" : undefined;
     expect(ask("Z1,1000,1")).toEqual(["OK"]);
     expect(ask("Z2,2000,4")).toEqual(["OK"]);
     expect(ask("Z1,3000,1")).toEqual(["E1c"]);
     expect(ask("Z3,4000,4")).toEqual(["E1c"]);
+    expect(ask("Z0,5000,1")).toEqual(["OK"]); // software breakpoints take no slot here
     ask("c");
-    expect(target.resumes[0]).toMatchObject({ breakpoints: [0x1000n], watchpoints: [{ addr: 0x2000n }] });
+    expect(target.resumes[0]).toMatchObject({
+      softwareBreakpoints: [0x5000n],
+      hardwareBreakpoints: [0x1000n],
+      watchpoints: [{ addr: 0x2000n }],
+    });
   });
 
   test("unknown packets get the empty reply", () => {

@@ -35,11 +35,16 @@ export type GdbStopEvent =
   /** The VM ended: its exit code (`W`). */
   | { readonly kind: "exited"; readonly code: number };
 
-/** A resume request: which thread single-steps (if any); every breakpoint and watchpoint in force. */
-export interface GdbResume {
-  readonly stepThread: number | undefined;
-  readonly breakpoints: readonly bigint[];
+/** The breakpoints (Z0: software, Z1: hardware) and watchpoints in force. */
+export interface GdbDebugPoints {
+  readonly softwareBreakpoints: readonly bigint[];
+  readonly hardwareBreakpoints: readonly bigint[];
   readonly watchpoints: readonly Watchpoint[];
+}
+
+/** A resume request: which thread single-steps (if any); every breakpoint and watchpoint in force. */
+export interface GdbResume extends GdbDebugPoints {
+  readonly stepThread: number | undefined;
 }
 
 export type MemoryResult =
@@ -69,7 +74,7 @@ export interface GdbTarget {
    * Whether the target can hold these breakpoints and watchpoints together: undefined, or why not (x86: four
    * debug registers). Absent: unlimited.
    */
-  checkDebugResources?(breakpoints: readonly bigint[], watchpoints: readonly Watchpoint[]): string | undefined;
+  checkDebugResources?(points: GdbDebugPoints): string | undefined;
   /** Let the vCPUs run (the session sends the stop reply when `GdbSession.stopped` is called). */
   resume(request: GdbResume): void;
   /** Stop every vCPU (Ctrl-C); the target then calls `stopped` with an interrupt event. */
@@ -492,7 +497,17 @@ export class GdbSession {
 
   /** The target cannot hold the breakpoints and watchpoints now in force (the reason is logged by GDB as E28). */
   #overCommitted(): boolean {
-    return this.#target.checkDebugResources?.([...this.#breakpoints.keys()], this.#watchpoints) !== undefined;
+    return this.#target.checkDebugResources?.(this.#debugPoints()) !== undefined;
+  }
+
+  #debugPoints(): GdbDebugPoints {
+    const softwareBreakpoints: bigint[] = [];
+    const hardwareBreakpoints: bigint[] = [];
+    for (const [addr, kinds] of this.#breakpoints) {
+      if (kinds.software) softwareBreakpoints.push(addr);
+      if (kinds.hardware) hardwareBreakpoints.push(addr);
+    }
+    return { softwareBreakpoints, hardwareBreakpoints, watchpoints: [...this.#watchpoints] };
   }
 
   #resumeLegacy(action: "c" | "s", addrText: string): string[] {
@@ -535,11 +550,7 @@ export class GdbSession {
 
   #resume(stepThread: number | undefined): void {
     this.#running = true;
-    this.#target.resume({
-      stepThread,
-      breakpoints: [...this.#breakpoints.keys()],
-      watchpoints: [...this.#watchpoints],
-    });
+    this.#target.resume({ stepThread, ...this.#debugPoints() });
   }
 }
 

@@ -9,12 +9,13 @@
  * reported once the pause has settled, when no vCPU is inside the guest.
  */
 
-import type { GuestMemoryAccess, HalVcpu, Watchpoint } from "../../hal/types.ts";
+import type { GuestMemoryAccess, HalVcpu } from "../../hal/types.ts";
 import type { DebugExit } from "../vm.ts";
 import type { GdbArchitecture } from "./gdb-arch.ts";
 import {
   GDB_SIGINT,
   GDB_SIGTRAP,
+  type GdbDebugPoints,
   type GdbResume,
   type GdbStopEvent,
   type GdbTarget,
@@ -40,6 +41,8 @@ export class VmGdbTarget implements GdbTarget {
   readonly #onStop: (event: GdbStopEvent) => void;
   readonly #onError: (error: unknown) => void;
   #running = false;
+  /** Software breakpoints planted in guest memory while the guest runs: address → the bytes they cover. */
+  readonly #planted = new Map<bigint, Uint8Array>();
   /** No debugger: handlers off, the VM runs freely (after `D` or a dropped connection). */
   #detached = false;
 
@@ -167,27 +170,79 @@ export class VmGdbTarget implements GdbTarget {
     return { ok: true, gpa, length: n };
   }
 
-  checkDebugResources(breakpoints: readonly bigint[], watchpoints: readonly Watchpoint[]): string | undefined {
-    return this.#debugOf(0)?.checkGuestDebug?.({ singleStep: false, breakpoints, watchpoints });
+  checkDebugResources(points: GdbDebugPoints): string | undefined {
+    return this.#debugOf(0)?.checkGuestDebug?.({
+      singleStep: false,
+      breakpoints: this.#vcpuBreakpoints(points),
+      watchpoints: points.watchpoints,
+    });
+  }
+
+  /** The breakpoints the vCPUs check themselves: all of them, or the hardware ones when software ones are planted. */
+  #vcpuBreakpoints(points: GdbDebugPoints): readonly bigint[] {
+    if (this.#arch.breakpointInstruction !== undefined) return points.hardwareBreakpoints;
+    return [...new Set([...points.softwareBreakpoints, ...points.hardwareBreakpoints])];
   }
 
   resume(request: GdbResume): void {
+    const breakpoints = this.#vcpuBreakpoints(request);
+    const planted = this.#plant(request.softwareBreakpoints);
     try {
       for (let id = 0; id < this.#vm.vcpuCount; id++) {
         this.#debugOf(id)?.setGuestDebug({
           singleStep: request.stepThread === id + 1,
-          breakpoints: request.breakpoints,
+          breakpoints,
           watchpoints: request.watchpoints,
+          breakpointExits: planted,
         });
       }
     } catch (error) {
       // The VM stays paused; the debugger hears it stopped where it was, and the reason is logged.
+      this.#unplant();
       this.#onError(error);
       this.#onStop({ kind: "interrupt", thread: request.stepThread ?? 1, signal: GDB_SIGTRAP });
       return;
     }
     this.#running = true;
     this.#settle(this.#vm.resume());
+  }
+
+  /**
+   * Write the breakpoint instruction over each software breakpoint (architectures that have one), keeping what
+   * was there; returns whether any was planted. One that cannot be written (not mapped, not memory) is logged.
+   */
+  #plant(addresses: readonly bigint[]): boolean {
+    const instruction = this.#arch.breakpointInstruction;
+    if (instruction === undefined) return false;
+    for (const addr of addresses) {
+      if (this.#planted.has(addr)) continue;
+      const original = this.readMemory(1, addr, instruction.length, "virtual");
+      if (!original.ok || original.data.length !== instruction.length) {
+        this.#onError(
+          new Error(
+            `Cannot plant a breakpoint at 0x${addr.toString(16)}: ${original.ok ? "not memory" : original.reason}`,
+          ),
+        );
+        continue;
+      }
+      const written = this.writeMemory(1, addr, instruction, "virtual");
+      if (!written.ok) {
+        this.#onError(new Error(`Cannot plant a breakpoint at 0x${addr.toString(16)}: ${written.reason}`));
+        continue;
+      }
+      this.#planted.set(addr, original.data.slice());
+    }
+    return this.#planted.size > 0;
+  }
+
+  /** Put back what the planted breakpoints covered (the guest is stopped, or never ran with them). */
+  #unplant(): void {
+    for (const [addr, original] of this.#planted) {
+      const restored = this.writeMemory(1, addr, original, "virtual");
+      if (!restored.ok)
+        this.#onError(new Error(`Cannot remove the breakpoint at 0x${addr.toString(16)}: ${restored.reason}`));
+    }
+    this.#planted.clear();
   }
 
   interrupt(): void {
@@ -246,15 +301,26 @@ export class VmGdbTarget implements GdbTarget {
   }
 
   #stopWith(event: GdbStopEvent): void {
-    const paused = this.#vm.pause();
-    if (paused instanceof Promise) {
-      paused.then(
-        () => this.#onStop(event),
-        (error: unknown) => this.#onError(error),
-      );
-    } else {
+    const stopped = (): void => {
+      this.#afterSoftwareBreakpoint(event);
+      this.#unplant();
       this.#onStop(event);
-    }
+    };
+    const paused = this.#vm.pause();
+    if (paused instanceof Promise) paused.then(stopped, (error: unknown) => this.#onError(error));
+    else stopped();
+  }
+
+  /**
+   * A planted breakpoint instruction that traps (x86 int3) may leave the pc just past it; GDB expects the pc at
+   * the breakpoint, as on a hardware breakpoint.
+   */
+  #afterSoftwareBreakpoint(event: GdbStopEvent): void {
+    const length = this.#arch.breakpointInstruction?.length;
+    if (event.kind !== "breakpoint" || length === undefined) return;
+    const pc = this.pc(event.thread);
+    const before = pc - BigInt(length);
+    if (!this.#planted.has(pc) && this.#planted.has(before)) this.setPc(event.thread, before);
   }
 
   #settle(result: void | Promise<void>): void {

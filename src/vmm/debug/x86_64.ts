@@ -8,7 +8,7 @@
  * descriptor).
  */
 
-import { X86_CR4_LA57 } from "../../arch/x86_64/debug.ts";
+import { X86_CR4_LA57, X86_INT3 } from "../../arch/x86_64/debug.ts";
 import { PTE_PAGE_SIZE, PTE_PRESENT } from "../../arch/x86_64/paging.ts";
 import { X86_REG_RFLAGS, X86_REG_RIP } from "../../arch/x86_64/registers.ts";
 import { X86_CR0_PG, X86_EFER_LMA } from "../../arch/x86_64/system-registers.ts";
@@ -160,4 +160,5 @@ export const X86_64_GDB: GdbArchitecture = {
   pc: (vcpu) => vcpu.getGpr(X86_REG_RIP),
   translate: translateX86,
   watchpointTiming: "after",
+  breakpointInstruction: Uint8Array.of(X86_INT3),
 };

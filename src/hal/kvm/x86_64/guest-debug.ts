@@ -2,7 +2,8 @@
  * Guest debugging on x86 KVM (KVM_SET_GUEST_DEBUG): the debugger's breakpoints and watchpoints become the four
  * debug-register slots (DR0-DR3 with DR7), single steps use KVM's trap flag, and a KVM_EXIT_DEBUG becomes a `Debug`
  * exit by what DR6 says fired. Breakpoints are hardware instruction breakpoints (faults: the vCPU stops before the
- * instruction); watchpoints are data breakpoints (traps: it stops after the access). A watched range is split into
+ * instruction; software breakpoints are `int3`s the VMM plants, with int3 exits asked for); watchpoints are data
+ * breakpoints (traps: it stops after the access). A watched range is split into
  * naturally aligned pieces of 1, 2, 4 or 8 bytes, one slot each, as GDB's own x86 code does. x86 cannot watch reads
  * alone, so "read" watchpoints are refused (GDB then offers `awatch`).
  */
@@ -27,6 +28,7 @@ import {
   KVM_GUESTDBG_ENABLE,
   KVM_GUESTDBG_SINGLESTEP,
   KVM_GUESTDBG_USE_HW_BP,
+  KVM_GUESTDBG_USE_SW_BP,
   KVM_RUN_DEBUG_LAYOUT,
 } from "./abi.ts";
 
@@ -92,12 +94,23 @@ export function planDebugRegisters(control: GuestDebugControl): DebugRegisterPla
   return { debugreg, slots };
 }
 
-/** The struct kvm_guest_debug bytes: debugging off (undefined), or on with the plan and maybe a single step. */
-export function guestDebugBytes(plan: DebugRegisterPlan | undefined, singleStep: boolean): Uint8Array {
+/**
+ * The struct kvm_guest_debug bytes: debugging off (undefined), or on with the plan, maybe a single step, and maybe
+ * int3 exits (software breakpoints the VMM planted).
+ */
+export function guestDebugBytes(
+  plan: DebugRegisterPlan | undefined,
+  singleStep: boolean,
+  breakpointExits = false,
+): Uint8Array {
   const bytes = new Uint8Array(KVM_GUEST_DEBUG_LAYOUT.size);
   if (plan === undefined) return bytes;
   const view = new DataView(bytes.buffer);
-  const control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP | (singleStep ? KVM_GUESTDBG_SINGLESTEP : 0);
+  const control =
+    KVM_GUESTDBG_ENABLE |
+    KVM_GUESTDBG_USE_HW_BP |
+    (singleStep ? KVM_GUESTDBG_SINGLESTEP : 0) |
+    (breakpointExits ? KVM_GUESTDBG_USE_SW_BP : 0);
   view.setUint32(KVM_GUEST_DEBUG_LAYOUT.fields.control.offset, control, true);
   const regs = KVM_GUEST_DEBUG_LAYOUT.fields["arch.debugreg"].offset;
   plan.debugreg.forEach((value, i) => view.setBigUint64(regs + 8 * i, value, true));

@@ -115,7 +115,11 @@ export class X86KvmVcpu implements KvmArchVcpu {
         if (typeof planned === "string") throw new HalError("kvm", "invalid-argument", "KVM_SET_GUEST_DEBUG", planned);
         plan = planned;
       }
-      sys.ioctlBuf(this.#core.fd, KVM_SET_GUEST_DEBUG, guestDebugBytes(plan, control?.singleStep ?? false));
+      sys.ioctlBuf(
+        this.#core.fd,
+        KVM_SET_GUEST_DEBUG,
+        guestDebugBytes(plan, control?.singleStep ?? false, control?.breakpointExits ?? false),
+      );
       this.#debugSlots = plan?.slots ?? [];
     },
     checkGuestDebug: (control) => {
