@@ -6,9 +6,15 @@
 #     │       └─ /dev/kvm ── Bun: (1) test/kvm/guest-debug.test.ts (the HAL's KVM_SET_GUEST_DEBUG path)
 #     │                          (2) `axvisor run --gdb 0.0.0.0:1234` on test/guests/x86/gdb-target.elf, loaded as an
 #     │                              ELF vmlinux by the x86 PC board (long mode, the Linux boot protocol)
-#     └─ gdb-multiarch -batch on the host, through QEMU's port forward to (2): break at `tick`, continue, read
-#        registers and memory (through the guest's page tables), stepi, a hardware watchpoint on `counter`, continue
-#        to the guest's exit (its HC_DONE hypercall: "exited normally").
+#     └─ gdb-multiarch -batch on the host, through QEMU's port forward to (2): stopped at _start, stepi into `tick`,
+#        read registers and memory (the stack and `counter` through the guest's page tables), stepi over the store,
+#        continue to the guest's exit (its HC_DONE hypercall: "exited normally").
+#
+# Breakpoints and watchpoints cannot be shown here: QEMU's TCG, the only x86 KVM host we have, does not intercept
+# int3 (#BP) or debug-register hits for its nested KVM (see test/kvm/guest-debug.test.ts, whose breakpoint and
+# watchpoint tests skip with that reason inside this guest; single steps work). They are covered by the unit
+# tests of the debug-register plan and the KVM_EXIT_DEBUG decoding, and end to end on the emulated hart
+# (test/gdb-riscv.test.ts).
 #
 # Pieces: the kernel and busybox of 20-kvm-linux.sh (its cache, $AXVISOR_CACHE/kvm-linux; downloaded here when
 # missing), an outer initramfs with kvm-amd, virtio-net, Bun and our sources ($AXVISOR_CACHE/kvm-gdb, rebuilt when
@@ -28,7 +34,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --build-only) build_only=1 ;;
     --timeout) shift; timeout_s="${1:?--timeout needs seconds}" ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kvm-gdb e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -193,17 +199,14 @@ if grep -q "waiting for gdb on" "$LOG"; then
     -ex "set remotetimeout 60" \
     -ex "target remote 127.0.0.1:$port" \
     -ex "info registers rip" \
-    -ex "break tick" \
-    -ex "continue" \
+    -ex "stepi" \
+    -ex "stepi" \
     -ex "info registers rip rcx" \
+    -ex "x/gx \$rsp" \
     -ex "x/gx (long)&counter" \
     -ex "stepi" \
     -ex "info registers rip" \
     -ex "x/gx (long)&counter" \
-    -ex "delete" \
-    -ex "watch *(long *)(long)&counter" \
-    -ex "continue" \
-    -ex "delete" \
     -ex "continue" \
     "$ROOT/test/guests/x86/gdb-target.elf" >"$GDB_LOG" 2>&1
   gdb_status=$?
@@ -224,9 +227,9 @@ tail -n 30 "$LOG"
 
 passed=0
 failed=0
-tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;]*m//g' | grep -E "^\((pass|fail|skip)\)" || true
+tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;]*m//g' | grep -E "^(✓|✗|») |^\[skip\]" || true
 if grep -q "AXVISOR-KVM-GDB-RESULT hal 0" "$LOG"; then
-  echo "PASS kvm-gdb HAL test (KVM_SET_GUEST_DEBUG: int3 and DR0 breakpoints, single step, write watchpoint)"
+  echo "PASS kvm-gdb HAL test (KVM_SET_GUEST_DEBUG single steps; breakpoint and watchpoint exits as the skips say)"
   passed=$((passed + 1))
 else
   echo "FAIL kvm-gdb HAL test: see $LOG"
@@ -236,17 +239,17 @@ problems=()
 [[ $gdb_status -eq 0 ]] || problems+=("gdb-multiarch exit $gdb_status")
 [[ -f $GDB_LOG ]] || problems+=("the stub never listened")
 if [[ -f $GDB_LOG ]]; then
-  grep -qE "Breakpoint 1, 0x0*100029 in tick \(\)" "$GDB_LOG" || problems+=("no stop at tick")
+  grep -qE "rip +0x100000 +0x100000 <_start>" "$GDB_LOG" || problems+=("not stopped at _start")
+  grep -qE "0x0*100029 in tick \(\)" "$GDB_LOG" || problems+=("two stepi did not enter tick")
   grep -qE "rcx +0x3 " "$GDB_LOG" || problems+=("rcx is not 3 at the first tick")
-  grep -qE "rip +0x100030 0x100030 <tick\+7>" "$GDB_LOG" || problems+=("stepi did not reach tick+7")
+  grep -qE ":\s+0x000000000010000a" "$GDB_LOG" || problems+=("the return address on the stack did not read back")
+  grep -qE "rip +0x100030 +0x100030 <tick\+7>" "$GDB_LOG" || problems+=("stepi did not reach tick+7")
   grep -qE "<counter>:\s+0x0000000000000001" "$GDB_LOG" || problems+=("counter did not read 1 after the step")
-  grep -q "Hardware watchpoint 2" "$GDB_LOG" || problems+=("no hardware watchpoint")
-  grep -qE "Old value = 1" "$GDB_LOG" && grep -qE "New value = 2" "$GDB_LOG" || problems+=("the watchpoint did not report 1 -> 2")
   grep -q "exited normally" "$GDB_LOG" || problems+=("the guest did not exit normally under gdb")
 fi
 grep -q "AXVISOR-KVM-GDB-RESULT stub 0" "$LOG" || problems+=("axvisor run --gdb did not exit 0")
 if [[ ${#problems[@]} -eq 0 ]]; then
-  echo "PASS kvm-gdb gdb-multiarch session (break, registers, memory, stepi, watchpoint, exit)"
+  echo "PASS kvm-gdb gdb-multiarch session (registers, memory through the page tables, stepi, continue to exit)"
   passed=$((passed + 1))
 else
   printf 'FAIL kvm-gdb gdb-multiarch session: %s\n' "$(printf '%s; ' "${problems[@]}")"
