@@ -183,6 +183,17 @@ void kvm_abi_arch(void) {
   OFF(kvm_clock_data, clock); OFF(kvm_clock_data, flags); OFF(kvm_clock_data, realtime);
   OFF(kvm_clock_data, host_tsc);
 
+  SIZE(kvm_xsave);
+  OFF(kvm_xsave, region);
+  SIZE(kvm_xcrs);
+  OFF(kvm_xcrs, nr_xcrs); OFF(kvm_xcrs, flags); OFF(kvm_xcrs, xcrs);
+  SIZE(kvm_vcpu_events);
+  OFF(kvm_vcpu_events, flags);
+  SIZE(kvm_irqchip);
+  OFF(kvm_irqchip, chip_id); OFF(kvm_irqchip, chip);
+  SIZE(kvm_pit_state2);
+  OFF(kvm_pit_state2, channels); OFF(kvm_pit_state2, flags);
+
   SIZE(kvm_interrupt);
   OFF(kvm_interrupt, irq);
 
@@ -211,6 +222,16 @@ void kvm_abi_arch(void) {
   CONST(KVM_SET_LAPIC);
   CONST(KVM_SET_CPUID2);
   CONST(KVM_SET_GUEST_DEBUG);
+  CONST(KVM_GET_IRQCHIP);
+  CONST(KVM_SET_IRQCHIP);
+  CONST(KVM_GET_PIT2);
+  CONST(KVM_SET_PIT2);
+  CONST(KVM_GET_VCPU_EVENTS);
+  CONST(KVM_SET_VCPU_EVENTS);
+  CONST(KVM_GET_XSAVE);
+  CONST(KVM_SET_XSAVE);
+  CONST(KVM_GET_XCRS);
+  CONST(KVM_SET_XCRS);
 
   CONST(KVM_CAP_SET_TSS_ADDR);
   CONST(KVM_CAP_EXT_CPUID);

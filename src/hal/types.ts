@@ -345,6 +345,12 @@ export interface HalVm extends Disposable {
   resumeClock(): void;
   /** Snapshots: make the clock read `ticks` now (a restored VM's time); backends that cannot lack it. */
   setCurrentTime?(ticks: number): void;
+  /**
+   * Snapshots: state the backend keeps for the whole VM (KVM x86: kvmclock, the in-kernel PICs, IOAPIC and PIT),
+   * saved while paused and loaded into a VM built the same way before its vCPUs' states. Absent: none.
+   */
+  saveState?(): HalVmState;
+  loadState?(state: HalVmState): void;
 }
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */
@@ -435,7 +441,10 @@ export interface HalVcpu extends Disposable {
   loadState?(state: HalVcpuState): void;
 }
 
-/** A vCPU's saved state: `format` names the backend's shape and its version; `data` is plain JSON data. */
+/**
+ * A vCPU's saved state: `format` names the backend's shape and its version; `data` is plain data (JSON, plus bigint
+ * and Uint8Array, which the snapshot file encodes).
+ */
 export interface HalVcpuState {
   readonly format: string;
   readonly data: unknown;
@@ -518,6 +527,9 @@ export interface RiscvDebugRegisters {
   /** The privilege level the guest runs at (0 = U, 1 = S, 3 = M) and whether it is virtualized (V = 1). */
   privilege(): { readonly priv: number; readonly virtualized: boolean };
 }
+
+/** A VM's backend-level saved state (`HalVm.saveState`), the same shape as a vCPU's. */
+export type HalVmState = HalVcpuState;
 
 /** RISC-V-specific vCPU operations (what KVM exposes through ONE_REG/CSR access and its SBI helpers). */
 export interface RiscvVcpuOps {

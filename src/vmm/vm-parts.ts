@@ -6,7 +6,7 @@
 import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { HalVm } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { AttachedDisk, Board, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, VcpuBoot } from "./board.ts";
 import type { ConsoleOutput } from "./console.ts";
 import type { DeferredWork } from "./deferred-work.ts";
 import type { TimerWheel } from "./timer.ts";
@@ -25,14 +25,18 @@ export interface VmParts {
   readonly console: ConsoleOutput;
   /** The disks the builder opened and locked; closed when the VM is released. */
   readonly disks: readonly AttachedDisk[];
+  /** The nets the builder opened (their TAPs); closed when the VM is released. */
+  readonly nets: readonly AttachedNet[];
   /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
   readonly boot: readonly VcpuBoot[];
+  /** The [gpa, length] ranges of RAM the board's boot wrote (images, DTB, tables); the rest of RAM is zero. */
+  readonly bootWrites?: ReadonlyArray<readonly [number, number]>;
 }
 
 /**
  * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
- * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
- * failing does not keep the others.
+ * VM, the console, the nets' TAPs, the disk images (closing them releases their locks). Parts not made yet are left
+ * out; one failing does not keep the others.
  */
 export function releaseVmParts(parts: {
   readonly board?: Board | undefined;
@@ -42,6 +46,7 @@ export function releaseVmParts(parts: {
   readonly work?: DeferredWork | undefined;
   readonly console?: ConsoleOutput | undefined;
   readonly disks?: readonly AttachedDisk[] | undefined;
+  readonly nets?: readonly AttachedNet[] | undefined;
 }): void {
   parts.timers?.clear();
   parts.work?.close();
@@ -55,7 +60,11 @@ export function releaseVmParts(parts: {
       try {
         parts.console?.close();
       } finally {
-        for (const disk of parts.disks ?? []) disk.close();
+        try {
+          for (const net of parts.nets ?? []) net.close();
+        } finally {
+          for (const disk of parts.disks ?? []) disk.close();
+        }
       }
     }
   }

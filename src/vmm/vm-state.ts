@@ -7,8 +7,10 @@
  */
 
 import type { Bus, BusState } from "../devices/bus.ts";
-import type { HalVcpuState } from "../hal/types.ts";
-import { VmError } from "./errors.ts";
+import type { HalVcpuState, HalVm, HalVmState } from "../hal/types.ts";
+import type { AxVCpu } from "../vcpu/axvcpu.ts";
+import type { Board } from "./board.ts";
+import { errorMessage, VmError } from "./errors.ts";
 import type { VmBuses } from "./vm-stats.ts";
 
 export interface VmVcpuState {
@@ -30,6 +32,8 @@ export interface VmState {
   readonly buses: Readonly<Record<keyof VmBuses, BusState>>;
   readonly devices: Readonly<Record<keyof VmBuses, readonly SavedDevice[]>>;
   readonly board: unknown;
+  /** The backend's VM-level state (`HalVm.saveState`: KVM x86's kvmclock, irqchip, PIT), if it has one. */
+  readonly hal?: HalVmState;
 }
 
 interface Snapshottable {
@@ -97,4 +101,83 @@ export function restoreDevices(label: string, buses: VmBuses, saved: VmState): v
       }
     }
   }
+}
+
+/** What capturing and applying a VM's state reach (the VM's own parts; `online` is updated on apply). */
+export interface VmStateParts {
+  readonly label: string;
+  readonly halVm: HalVm;
+  readonly vcpus: readonly AxVCpu[];
+  readonly online: boolean[];
+  readonly buses: VmBuses;
+  readonly board: Board;
+}
+
+/** The state of a paused VM (see `AxVM.saveState`). Throws VmError "snapshot" when the backend cannot save. */
+export function captureVmState(parts: VmStateParts): VmState {
+  const { halVm, label } = parts;
+  const vcpus = parts.vcpus.map((vcpu, id): VmVcpuState => {
+    if (vcpu.arch.saveState === undefined) {
+      throw new VmError("snapshot", label, `cannot save vCPU ${id}: the ${halVm.backend} backend cannot`);
+    }
+    try {
+      return { online: parts.online[id] === true, hal: vcpu.arch.saveState() };
+    } catch (error) {
+      throw new VmError("snapshot", label, `cannot save vCPU ${id}: ${errorMessage(error)}`, { cause: error });
+    }
+  });
+  let hal: HalVmState | undefined;
+  try {
+    hal = halVm.saveState?.();
+  } catch (error) {
+    throw new VmError("snapshot", label, `cannot save the VM: ${errorMessage(error)}`, { cause: error });
+  }
+  return {
+    clock: halVm.currentTime(),
+    timebaseHz: halVm.timebaseHz,
+    vcpus,
+    buses: saveBuses(parts.buses),
+    devices: saveDevices(parts.buses),
+    board: parts.board.saveState?.(),
+    ...(hal === undefined ? {} : { hal }),
+  };
+}
+
+/**
+ * Put `state` into a VM built from the same config and not booted (see `AxVM.restoreState`): the clock (left
+ * paused), the backend's VM state, each vCPU and whether it is online, the devices, the board. Throws VmError
+ * "snapshot" naming what does not fit.
+ */
+export function applyVmState(parts: VmStateParts, state: VmState): void {
+  const { halVm, label } = parts;
+  const fail = (message: string, cause?: unknown): never => {
+    throw new VmError("snapshot", label, `cannot restore: ${message}`, cause === undefined ? undefined : { cause });
+  };
+  if (state.vcpus.length !== parts.vcpus.length)
+    fail(`the snapshot has ${state.vcpus.length} vCPUs, the VM ${parts.vcpus.length}`);
+  if (state.timebaseHz !== halVm.timebaseHz)
+    fail(`the snapshot's timebase is ${state.timebaseHz} Hz, the VM's ${halVm.timebaseHz} Hz`);
+  if (halVm.setCurrentTime === undefined) return fail(`the ${halVm.backend} backend cannot set its clock`);
+  halVm.setCurrentTime(state.clock);
+  if (state.hal !== undefined) {
+    if (halVm.loadState === undefined) return fail(`the ${halVm.backend} backend has no VM state to load`);
+    try {
+      halVm.loadState(state.hal);
+    } catch (error) {
+      fail(`the VM's state: ${errorMessage(error)}`, error);
+    }
+  }
+  halVm.pauseClock();
+  state.vcpus.forEach((saved, id) => {
+    const vcpu = parts.vcpus[id];
+    if (vcpu?.arch.loadState === undefined) return fail(`vCPU ${id}: the ${halVm.backend} backend cannot load it`);
+    try {
+      vcpu.arch.loadState(saved.hal);
+    } catch (error) {
+      fail(`vCPU ${id}: ${errorMessage(error)}`, error);
+    }
+    parts.online[id] = saved.online;
+  });
+  restoreDevices(label, parts.buses, state);
+  if (state.board !== undefined) parts.board.restoreState?.(state.board);
 }

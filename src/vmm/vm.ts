@@ -22,7 +22,7 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
 
 /** A vCPU's debug event (a step, breakpoint or watchpoint the GDB stub asked for). */
 export type DebugExit = Extract<AxVCpuExitReason, { readonly kind: "Debug" }>;
@@ -35,8 +35,9 @@ import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { formatExit } from "./exit-trace.ts";
 import type { TimerWheel } from "./timer.ts";
 import { VcpuParking } from "./vcpu-parking.ts";
+import { VcpuSleeper } from "./vcpu-sleeper.ts";
 import { releaseVmParts, type VmParts } from "./vm-parts.ts";
-import { restoreDevices, saveBuses, saveDevices, type VmState, type VmVcpuState } from "./vm-state.ts";
+import { applyVmState, captureVmState, type VmState, type VmStateParts } from "./vm-state.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
 
 export type { VmParts } from "./vm-parts.ts";
@@ -95,12 +96,14 @@ export class AxVM {
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #disks: readonly AttachedDisk[];
+  readonly #nets: readonly AttachedNet[];
+  readonly #bootWrites: ReadonlyArray<readonly [number, number]> | undefined;
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
   #status: VmStatus = "Loaded";
   #online: boolean[];
-  #wakers: Array<(() => void) | undefined>;
+  readonly #sleeper: VcpuSleeper;
   readonly #parking: VcpuParking;
   /** The pause in progress (vCPUs parking), so that a second `pause()` waits for the same one. */
   #pausing: Promise<void> | undefined;
@@ -126,6 +129,8 @@ export class AxVM {
     this.#work = parts.work;
     this.#console = parts.console;
     this.#disks = parts.disks;
+    this.#nets = parts.nets;
+    this.#bootWrites = parts.bootWrites;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -136,7 +141,7 @@ export class AxVM {
       fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
     });
     this.#online = parts.vcpus.map(() => false);
-    this.#wakers = parts.vcpus.map(() => undefined);
+    this.#sleeper = new VcpuSleeper(parts.vcpus.length, () => this.#now(), parts.halVm.timebaseHz);
     this.#parking = new VcpuParking(parts.vcpus.length);
   }
 
@@ -146,6 +151,14 @@ export class AxVM {
 
   get vcpuCount(): number {
     return this.#vcpus.length;
+  }
+
+  /**
+   * The RAM ranges ([gpa, length]) the boot wrote while the VM was built, or undefined when unknown (then any
+   * byte of RAM may be non-zero). A snapshot restore clears only these before loading the saved memory.
+   */
+  get bootWrites(): ReadonlyArray<readonly [number, number]> | undefined {
+    return this.#bootWrites;
   }
 
   /** The VM's guest memory. */
@@ -293,20 +306,7 @@ export class AxVM {
   saveState(): VmState {
     if (this.#status !== "Suspended")
       throw new VmError("state", this.label, `cannot save the VM's state: the VM is ${this.#status}, not paused`);
-    const vcpus = this.#vcpus.map((vcpu, id): VmVcpuState => {
-      if (vcpu.arch.saveState === undefined) {
-        throw new VmError("snapshot", this.label, `cannot save vCPU ${id}: the ${this.backend} backend cannot`);
-      }
-      return { online: this.#online[id] === true, hal: vcpu.arch.saveState() };
-    });
-    return {
-      clock: this.#now(),
-      timebaseHz: this.#halVm.timebaseHz,
-      vcpus,
-      buses: saveBuses(this.#buses),
-      devices: saveDevices(this.#buses),
-      board: this.#board.saveState?.(),
-    };
+    return captureVmState(this.#stateParts());
   }
 
   /**
@@ -317,42 +317,20 @@ export class AxVM {
    */
   restoreState(state: VmState): void {
     this.#expectStatus("restore a snapshot", "Loaded");
-    if (state.vcpus.length !== this.#vcpus.length) {
-      throw new VmError(
-        "snapshot",
-        this.label,
-        `cannot restore: the snapshot has ${state.vcpus.length} vCPUs, the VM ${this.#vcpus.length}`,
-      );
-    }
-    if (state.timebaseHz !== this.#halVm.timebaseHz) {
-      throw new VmError(
-        "snapshot",
-        this.label,
-        `cannot restore: the snapshot's timebase is ${state.timebaseHz} Hz, the VM's ${this.#halVm.timebaseHz} Hz`,
-      );
-    }
-    const setTime = this.#halVm.setCurrentTime;
-    if (setTime === undefined)
-      throw new VmError("snapshot", this.label, `cannot restore: the ${this.backend} backend cannot set its clock`);
-    setTime.call(this.#halVm, state.clock);
-    this.#halVm.pauseClock();
-    state.vcpus.forEach((saved, id) => {
-      const vcpu = this.vcpu(id);
-      if (vcpu.arch.loadState === undefined)
-        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: the ${this.backend} backend cannot`);
-      try {
-        vcpu.arch.loadState(saved.hal);
-      } catch (error) {
-        throw new VmError("snapshot", this.label, `cannot restore vCPU ${id}: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-      this.#online[id] = saved.online;
-    });
-    restoreDevices(this.label, this.#buses, state);
-    if (state.board !== undefined) this.#board.restoreState?.(state.board);
+    applyVmState(this.#stateParts(), state);
     this.#work.hold();
     this.#status = "Suspended";
+  }
+
+  #stateParts(): VmStateParts {
+    return {
+      label: this.label,
+      halVm: this.#halVm,
+      vcpus: this.#vcpus,
+      online: this.#online,
+      buses: this.#buses,
+      board: this.#board,
+    };
   }
 
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
@@ -618,32 +596,16 @@ export class AxVM {
     }
   }
 
-  /** Sleep until `wake(id)` or until the VM clock reaches `deadline`. */
   #sleep(id: number, deadline: number | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (this.#wakers[id] === done) this.#wakers[id] = undefined;
-        resolve();
-      };
-      this.#wakers[id] = done;
-      if (deadline !== undefined) {
-        const ms = Math.max(0, ((deadline - this.#now()) * 1000) / this.#halVm.timebaseHz);
-        timer = setTimeout(done, Math.ceil(ms));
-      }
-    });
+    return this.#sleeper.sleep(id, deadline);
   }
 
-  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
-  async #waitFor(id: number, event: Promise<void>): Promise<void> {
-    const sleeping = this.#sleep(id, undefined);
-    void event.then(() => this.#wake(id));
-    await sleeping;
+  #waitFor(id: number, event: Promise<void>): Promise<void> {
+    return this.#sleeper.waitFor(id, event);
   }
 
   #wake(id: number): void {
-    this.#wakers[id]?.();
+    this.#sleeper.wake(id);
   }
 
   #now(): number {
@@ -671,7 +633,7 @@ export class AxVM {
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
     this.#work.release();
     this.#parking.releaseAll();
-    for (let id = 0; id < this.#wakers.length; id++) this.#wake(id);
+    this.#sleeper.wakeAll();
   }
 
   #finish(result: Omit<VmResult, "vmId" | "name">): VmResult {
@@ -698,6 +660,7 @@ export class AxVM {
       work: this.#work,
       console: this.#console,
       disks: this.#disks,
+      nets: this.#nets,
     });
   }
 

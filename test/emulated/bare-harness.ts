@@ -7,6 +7,7 @@
 
 import { IRQ_M_SOFT, IRQ_M_TIMER } from "../../src/arch/riscv64/traps.ts";
 import { LSR_TEMT, LSR_THRE, UART_LSR } from "../../src/devices/uart16550.ts";
+import type { EngineOptions } from "../../src/hal/emulated/engine.ts";
 import { emulatedBackend } from "../../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { HalVm, HostMemory } from "../../src/hal/types.ts";
@@ -31,6 +32,8 @@ export interface BareRunOptions {
   readonly maxInstructions?: number;
   readonly engine?: "fast" | "reference";
   readonly jit?: boolean;
+  /** Engine options for the fast engine (e.g. compile everything to WebAssembly at once). */
+  readonly engineOptions?: EngineOptions;
   readonly harts?: number;
 }
 
@@ -116,6 +119,7 @@ export class BareBoard implements Disposable {
     for (const v of this.vcpus) {
       v.setup({ entry });
       v.engine = options.engine ?? "fast";
+      if (options.engineOptions !== undefined) v.engineOptions = options.engineOptions;
       if (options.jit === false) v.engineOptions = { ...v.engineOptions, jit: false };
       v.instructionBudget = 20_000;
     }

@@ -14,8 +14,9 @@ import {
 } from "../../src/arch/riscv64/csr.ts";
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { PRV_M, PRV_S, PRV_U } from "../../src/arch/riscv64/traps.ts";
+import { Arena } from "../../src/hal/emulated/arena.ts";
 import { csrWrite } from "../../src/hal/emulated/csr-file.ts";
-import { DEFAULT_ENGINE_OPTIONS, runFast, runReference } from "../../src/hal/emulated/engine.ts";
+import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
 
@@ -32,8 +33,11 @@ export interface HartFixture {
   write(pa: number, data: Uint8Array | readonly number[]): void;
   read64(pa: number): bigint;
   write64(pa: number, value: bigint): void;
-  /** Run up to `steps` steps; returns the steps used. */
-  run(steps: number, engine?: "fast" | "reference" | "jit"): number;
+  /**
+   * Run up to `steps` steps; returns the steps used. "jit" compiles hot blocks to JavaScript, "wasm" pages to
+   * WebAssembly (the fixture must have been made with `arena: true`), both from the first landing.
+   */
+  run(steps: number, engine?: Engine): number;
   /** Register value as an unsigned bigint. */
   x(reg: number): bigint;
   setX(reg: number, value: bigint | number): void;
@@ -42,6 +46,17 @@ export interface HartFixture {
 }
 
 export type Mode = "M" | "HS" | "U" | "VS" | "VU";
+export type Engine = "fast" | "reference" | "jit" | "wasm";
+
+/** Engine options that compile everything at once (the JavaScript or the WebAssembly tier). */
+export const COMPILE_AT_ONCE: EngineOptions = {
+  jit: true,
+  wasm: false,
+  hotThreshold: 1,
+  hotLoopThreshold: 1,
+  minHeatRate: 0,
+  wasmThreshold: 1,
+};
 
 export function makeHart(
   options: {
@@ -53,10 +68,19 @@ export function makeHart(
      * any entry, every S/U access fails). "reset": PMP as at reset, for tests of PMP itself.
      */
     pmp?: "open" | "reset";
+    /** Put RAM in a WebAssembly arena (as VMs do), so the WebAssembly tier can run. */
+    arena?: boolean;
   } = {},
 ): HartFixture {
-  const memory = new PhysicalMemory();
-  const ram = new MemBlock(new Uint8Array(options.ramSize ?? 4 << 20));
+  const arena = options.arena === true ? Arena.create() : undefined;
+  if (options.arena === true && arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+  const memory = new PhysicalMemory(arena);
+  const ramSize = options.ramSize ?? 4 << 20;
+  const ramOffset = arena?.allocate(ramSize, 4096) ?? -1;
+  const ram =
+    arena !== undefined && ramOffset >= 0
+      ? new MemBlock(arena.bytes(ramOffset, ramSize), ramOffset)
+      : new MemBlock(new Uint8Array(ramSize));
   memory.map(RAM_BASE, ram);
   const clock = { time: 0 };
   const hart = new Hart({
@@ -98,8 +122,8 @@ export function makeHart(
       const h = fixture.hart;
       h.stop = STOP_NONE;
       if (engine === "reference") return runReference(h, steps);
-      if (engine === "jit")
-        return runFast(h, steps, { jit: true, hotThreshold: 1, hotLoopThreshold: 1, minHeatRate: 0 });
+      if (engine === "jit") return runFast(h, steps, COMPILE_AT_ONCE);
+      if (engine === "wasm") return runFast(h, steps, { ...COMPILE_AT_ONCE, wasm: true });
       return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false });
     },
     x(reg) {

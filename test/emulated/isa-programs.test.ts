@@ -1,11 +1,13 @@
 /**
- * The ISA conformance programs (test/guests/isa/**.elf, self-checking, HTIF tohost) on the emulated hart, with
- * both the fast path and the reference interpreter.
+ * The ISA conformance programs (test/guests/isa/**.elf, self-checking, HTIF tohost) on the emulated hart, on every
+ * tier: the reference interpreter, the fast path with its defaults, and everything compiled at once to JavaScript
+ * ("js") and to WebAssembly ("wasm").
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { BareBoard } from "./bare-harness.ts";
+import { COMPILE_AT_ONCE } from "./fixture.ts";
 
 const ISA_DIR = join(import.meta.dir, "../guests/isa");
 
@@ -25,12 +27,19 @@ describe("ISA conformance programs on the emulated hart", () => {
   test("the program set is present", () => {
     expect(programs.length).toBeGreaterThan(10);
   });
-  for (const engine of ["fast", "reference"] as const) {
+  for (const tier of ["fast", "reference", "js", "wasm"] as const) {
     for (const path of programs) {
       const name = path.slice(ISA_DIR.length + 1);
-      test(`${name} passes (${engine})`, () => {
+      test(`${name} passes (${tier})`, () => {
         using board = new BareBoard(16 << 20);
-        const result = board.run(readFileSync(path), { engine, maxInstructions: 20_000_000 });
+        const engine = tier === "reference" ? "reference" : "fast";
+        const engineOptions =
+          tier === "js" ? COMPILE_AT_ONCE : tier === "wasm" ? { ...COMPILE_AT_ONCE, wasm: true } : undefined;
+        const result = board.run(readFileSync(path), {
+          engine,
+          maxInstructions: 20_000_000,
+          ...(engineOptions === undefined ? {} : { engineOptions }),
+        });
         expect({ status: result.status, test: result.testNumber, detail: result.detail }).toEqual({
           status: "pass",
           test: undefined,

@@ -26,6 +26,8 @@ import { fetchInstruction, translateFetch } from "./memory-slow.ts";
 import type { CodePage } from "./phys-memory.ts";
 import { timeNow, updateTimers } from "./timers.ts";
 import { TLB_MASK } from "./tlb.ts";
+import { NO_BLOCK } from "./wasm/compile.ts";
+import { WasmTier } from "./wasm/tier.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
 export const TIMER_CHECK_INTERVAL = 8192;
@@ -63,13 +65,26 @@ export const HEAT_CHECK_INTERVAL = 1024;
 export const LOOP_INSNS_PER_THRESHOLD = 8;
 
 export interface EngineOptions {
-  /** Compile hot blocks to JavaScript (default true). */
+  /** Compile hot code (default true): to WebAssembly where the hart has an arena, else to JavaScript. */
   readonly jit: boolean;
+  /** Use the WebAssembly tier when the hart has an arena (default true); false keeps the JavaScript compiler. */
+  readonly wasm?: boolean;
+  /** Landings on a slot before its page is compiled to WebAssembly (default WASM_HOT_THRESHOLD). */
+  readonly wasmThreshold?: number;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
   /** Default MIN_HEAT_RATE (MIN_STABLE_HEAT_RATE while the code is stable); 0 compiles whatever the rate. */
   readonly minHeatRate?: number;
 }
+
+/** Landings on a slot (at the heat rate above) before its page is compiled to WebAssembly. */
+export const WASM_HOT_THRESHOLD = 2048;
+/** Recompiles of one page's region (to add entries) before it stays as it is until the page is written. */
+export const MAX_REGION_COMPILES = 8;
+/** Times a page's region may be dropped by writes to the page before the page is no longer compiled. */
+export const MAX_REGION_INVALIDATIONS = 16;
+/** Slots of a page with at least this many landings become entries when the page is compiled. */
+const REGION_ENTRY_HEAT = 8;
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   jit: true,
@@ -133,8 +148,18 @@ export function runReference(h: Hart, budget: number): number {
 }
 
 /** Returns the number of steps (instructions, traps) used. */
+/** The WebAssembly tier of the hart's VM, created on first use; undefined without an arena. */
+export function wasmTierOf(h: Hart): WasmTier | undefined {
+  const memory = h.memory;
+  const arena = memory.arena;
+  if (arena === undefined || h.blockBase < 0) return undefined;
+  memory.wasmTier ??= new WasmTier(arena, false);
+  return memory.wasmTier;
+}
+
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
   const counting = options.jit;
+  const tier = options.jit && options.wasm !== false ? wasmTierOf(h) : undefined;
   // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
   const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
   const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;
@@ -166,6 +191,14 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     const slot = pageOff >> 1;
     const kind = (code.ops[slot] ?? 0) & 0x7f;
     if (kind === SLOT_COMPILED) {
+      const region = code.region;
+      if (region !== undefined && tier !== undefined) {
+        const entry = region.entries[slot] ?? NO_BLOCK;
+        if (entry !== NO_BLOCK) {
+          steps += Math.max(1, tier.enter(h, region, pc - pageOff, entry, limit));
+          continue;
+        }
+      }
       const compiled = code.blocks?.[slot]?.compiled;
       steps += Math.max(1, compiled === undefined ? stepReference(h) : compiled(h, limit));
       continue;
@@ -179,7 +212,14 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       const hv = (code.heat[slot] ?? 0) + 1;
       code.heat[slot] = hv;
       if (hv === 1) code.heatStart[slot] = h.icount;
-      if ((hv & heatMask) === 0 && considerCompiling(h, code, i, pageOff, options)) continue;
+      if ((hv & heatMask) === 0) {
+        if (
+          tier !== undefined
+            ? considerRegion(h, code, i, pageOff, options, tier)
+            : considerCompiling(h, code, i, pageOff, options)
+        )
+          continue;
+      }
     }
     steps += Math.max(1, interpret(h, limit, heatMask));
   }
@@ -231,4 +271,50 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
   }
   code.ops[slot] = SLOT_COMPILED | SLOT_DECODED;
   return true;
+}
+
+/**
+ * A heat checkpoint of `pageOff` in `code` with the WebAssembly tier: compile the page's region (or compile it
+ * again with this slot as one more entry) once the slot is hot. Returns true when the slot now runs compiled.
+ */
+function considerRegion(
+  h: Hart,
+  code: CodePage,
+  i: number,
+  pageOff: number,
+  options: EngineOptions,
+  tier: WasmTier,
+): boolean {
+  const slot = pageOff >> 1;
+  const heat = code.heat[slot] ?? 0;
+  const elapsed = Math.max(1, h.icount - (code.heatStart[slot] ?? 0));
+  let minRate = options.minHeatRate ?? MIN_HEAT_RATE;
+  if (h.codeChurn < STABLE_CODE_CHURN) minRate = Math.min(minRate, MIN_STABLE_HEAT_RATE);
+  if (heat / elapsed < minRate) {
+    code.heat[slot] = 0; // lukewarm: start a new window
+    return false;
+  }
+  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD)) return false;
+  if (code.regionCompiles >= MAX_REGION_COMPILES || code.regionInvalidations >= MAX_REGION_INVALIDATIONS) return false;
+  const set = h.itlb;
+  const view = set.xview[i];
+  const mem = set.xblock[i];
+  if (view === undefined || mem === undefined) return false;
+  const base = (h.pc - pageOff + (set.xdelta[i] ?? 0)) | 0;
+  // The page must be marked as code before compiling from it (stores to it then drop what is built here).
+  h.memory.codePage(mem, Math.floor(base / PAGE_SIZE));
+  const entries = new Set<number>(code.region?.entryOffsets ?? []);
+  entries.add(pageOff);
+  const heatBySlot = code.heat;
+  for (let s = 0; s < heatBySlot.length; s++) if ((heatBySlot[s] ?? 0) >= REGION_ENTRY_HEAT) entries.add(s * 2);
+  code.regionCompiles++;
+  h.stats.compiles++;
+  const region = tier.compile(
+    code,
+    view,
+    base,
+    [...entries].sort((a, b) => a - b),
+  );
+  code.heat[slot] = 0;
+  return region !== undefined && (region.entries[slot] ?? NO_BLOCK) !== NO_BLOCK;
 }

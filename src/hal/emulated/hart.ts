@@ -34,6 +34,7 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { GPR_COUNT } from "../../arch/riscv64/registers.ts";
 import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
+import { HART_BLOCK_BYTES, HB_XHI, HB_XLO } from "./hart-block.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { PmpState } from "./pmp.ts";
@@ -92,8 +93,14 @@ export class Hart implements MemoryClient {
   readonly mmioExits: boolean;
   readonly hostTraps: boolean;
 
-  readonly xlo = new Int32Array(GPR_COUNT);
-  readonly xhi = new Int32Array(GPR_COUNT);
+  /** x0..x31, low and high words: views of the hart's block in the arena when there is one (hart-block.ts). */
+  readonly xlo: Int32Array;
+  readonly xhi: Int32Array;
+  /** Arena offset of the hart's block (HB_*), or -1 when the VM has no arena. */
+  readonly blockBase: number;
+  /** The control area of that block as doubles and int32 words (empty when there is none). */
+  readonly blockF64: Float64Array;
+  readonly blockI32: Int32Array;
   pc = 0;
   priv = PRV_M;
   virt = false;
@@ -237,6 +244,21 @@ export class Hart implements MemoryClient {
     this.now = config.now;
     this.mmioExits = config.mmioExits;
     this.hostTraps = config.hostTraps;
+    const arena = config.memory.arena;
+    const base = arena?.allocate(HART_BLOCK_BYTES, 64);
+    if (arena === undefined || base === undefined) {
+      this.blockBase = -1;
+      this.xlo = new Int32Array(GPR_COUNT);
+      this.xhi = new Int32Array(GPR_COUNT);
+      this.blockF64 = new Float64Array(0);
+      this.blockI32 = new Int32Array(0);
+    } else {
+      this.blockBase = base;
+      this.xlo = new Int32Array(arena.buffer, base + HB_XLO, GPR_COUNT);
+      this.xhi = new Int32Array(arena.buffer, base + HB_XHI, GPR_COUNT);
+      this.blockF64 = new Float64Array(arena.buffer, base, HB_XLO / 8);
+      this.blockI32 = new Int32Array(arena.buffer, base, HB_XLO / 4);
+    }
     const first = this.tlbSet(CTX_M);
     this.dtlb = first;
     this.itlb = first;
@@ -334,7 +356,7 @@ export class Hart implements MemoryClient {
   tlbSet(ctx: number): TlbSet {
     let set = this.tlbSets[ctx];
     if (set === undefined) {
-      set = new TlbSet();
+      set = new TlbSet(this.memory.arena);
       this.tlbSets[ctx] = set;
     }
     return set;

@@ -74,7 +74,8 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   h.loadOk = true;
   const off = pa - region.base;
   const view = region.block.view;
-  if (pmp === PMP_ALLOW_PAGE) h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan);
+  if (pmp === PMP_ALLOW_PAGE)
+    h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan, region.block.arenaOffset);
   return readView(view, off, width, h);
 }
 
@@ -135,7 +136,7 @@ export function storeSlow(
     h.stats.codeInvalidations++;
     PhysicalMemory.invalidateCode(block, page);
   } else if (pmp === PMP_ALLOW_PAGE) {
-    h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan);
+    h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
   }
   return true;
 }

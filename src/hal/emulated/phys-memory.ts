@@ -11,8 +11,10 @@
  */
 
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
+import type { Arena } from "./arena.ts";
 import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
 import type { Insn } from "./decode.ts";
+import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
 
 /**
  * The decode cache of one physical page (format in block.ts), indexed by slot = (offset in page) >> 1.
@@ -31,6 +33,13 @@ export class CodePage {
   readonly heatStart = new Float64Array(SLOTS_PER_PAGE);
   /** Blocks built for the compiler, by start slot (created on first use). */
   blocks: (Block | undefined)[] | undefined = undefined;
+  /** The page's code compiled by the WebAssembly tier (wasm/tier.ts), if any. */
+  region: WasmRegion | undefined = undefined;
+  /** Arena offset of the page's region entry map (kept across recompiles), or -1. */
+  entryMapBase = -1;
+  /** Regions compiled for this page since it was last written, and times its region was dropped by a write. */
+  regionCompiles = 0;
+  regionInvalidations = 0;
   /** Decoded slots. */
   count = 0;
 
@@ -40,7 +49,7 @@ export class CodePage {
 
   /** Forget everything decoded (the page was written). Arrays are cleared in place: TLB entries keep them. */
   clear(): void {
-    if (this.count !== 0 || this.blocks !== undefined) {
+    if (this.count !== 0 || this.blocks !== undefined || this.region !== undefined) {
       // (A compiled block's start is marked in `ops` even where nothing else was decoded.)
       this.ops.fill(0, 0, SLOTS_PER_PAGE);
       this.insns.fill(undefined);
@@ -52,6 +61,14 @@ export class CodePage {
       // A compiled self-loop running right now checks `valid` on every iteration.
       for (const b of blocks) if (b !== undefined) b.valid = false;
       this.blocks = undefined;
+    }
+    const region = this.region;
+    if (region !== undefined) {
+      // A region running right now is told by the call that made the write, and returns.
+      region.valid = false;
+      this.region = undefined;
+      this.regionCompiles = 0;
+      this.regionInvalidations++;
     }
   }
 }
@@ -74,14 +91,17 @@ export class MemBlock {
   /** PAGE_HAS_* per page. */
   readonly pageFlags: Uint8Array;
   readonly codePages: (CodePage | undefined)[];
+  /** Where the block starts in the VM's arena (arena.ts), or -1 for a block in an ArrayBuffer of its own. */
+  readonly arenaOffset: number;
 
-  constructor(bytes: Uint8Array) {
+  constructor(bytes: Uint8Array, arenaOffset = -1) {
     if (bytes.length > MEM_BLOCK_MAX_SIZE) {
       throw new RangeError(
         `Cannot make a RAM block of ${bytes.length} bytes: blocks hold at most ${MEM_BLOCK_MAX_SIZE} (split larger memory)`,
       );
     }
     this.bytes = bytes;
+    this.arenaOffset = arenaOffset;
     this.size = bytes.length;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
     const pages = Math.ceil(bytes.length / PAGE_SIZE);
@@ -108,9 +128,17 @@ export interface MemoryClient {
 }
 
 export class PhysicalMemory {
+  /** The VM's arena (guest RAM that compiled regions and Workers can reach), if this host could make one. */
+  readonly arena: Arena | undefined;
+  /** The WebAssembly tier compiling this memory's code (engine.ts creates it on first use). */
+  wasmTier: WasmTier | undefined = undefined;
   #regions: PhysRegion[] = [];
   #last: PhysRegion | undefined;
   readonly #clients: MemoryClient[] = [];
+
+  constructor(arena?: Arena) {
+    this.arena = arena;
+  }
 
   get regions(): readonly PhysRegion[] {
     return this.#regions;

@@ -14,6 +14,7 @@
  */
 
 import { LEVEL_BITS, PAGE_SHIFT } from "../../arch/riscv64/paging.ts";
+import type { Arena } from "./arena.ts";
 import type { CodePage, MemBlock } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
 
@@ -26,6 +27,23 @@ export const TLB_SIZE = 1 << TLB_BITS;
 export const TLB_MASK = TLB_SIZE - 1;
 
 const EMPTY_VIEW = new DataView(new ArrayBuffer(8));
+
+/**
+ * The WebAssembly tier's copy of a set's read and write entries, in the arena (byte offsets from `wasmBase`):
+ * per entry an i64 tag (the page's virtual address; TAG_EMPTY in the low word when empty) and an i32 that turns
+ * the address's low word into the arena address (`wrap(va) + add`). Only entries whose RAM is in the arena are
+ * filled here; the compiled code's probe is the interpreter's (`va & (-4096 | (width - 1))` against the tag).
+ */
+export const WASM_TLB_READ_TAG = 0;
+export const WASM_TLB_READ_ADD = TLB_SIZE * 8;
+export const WASM_TLB_WRITE_TAG = TLB_SIZE * 12;
+export const WASM_TLB_WRITE_ADD = TLB_SIZE * 20;
+export const WASM_TLB_BYTES = TLB_SIZE * 24;
+/** Int32 indexes of the four arrays in `TlbSet.wasm`. */
+const W_RTAG = WASM_TLB_READ_TAG / 4;
+const W_RADD = WASM_TLB_READ_ADD / 4;
+const W_WTAG = WASM_TLB_WRITE_TAG / 4;
+const W_WADD = WASM_TLB_WRITE_ADD / 4;
 
 /**
  * The low-word tag of an empty read/write entry. A probe masks the address's low word with
@@ -44,6 +62,23 @@ export const TAG_EMPTY = 0x800;
  * address as a double (`xtag`, NaN when empty): the pc is a double anyway.
  */
 export class TlbSet {
+  /** Arena offset of this set's WebAssembly copy (WASM_TLB_*), or -1 when the hart has no arena. */
+  readonly wasmBase: number;
+  /** That copy as int32 words (an empty array when there is none). */
+  readonly wasm: Int32Array;
+
+  constructor(arena?: Arena) {
+    const base = arena?.allocate(WASM_TLB_BYTES, 64);
+    if (arena === undefined || base === undefined) {
+      this.wasmBase = -1;
+      this.wasm = new Int32Array(0);
+    } else {
+      this.wasmBase = base;
+      this.wasm = new Int32Array(arena.buffer, base, WASM_TLB_BYTES / 4);
+      this.#emptyWasm();
+    }
+  }
+
   readonly rlo = new Int32Array(TLB_SIZE).fill(TAG_EMPTY);
   readonly rhi = new Int32Array(TLB_SIZE);
   readonly roff = new Int32Array(TLB_SIZE);
@@ -81,11 +116,27 @@ export class TlbSet {
   readonly #writeSlots = new SlotIndex();
 
   /** Fill the read entry for the page of `va` (page offset `pageOff`) at offset `viewOff` of `view`. */
-  fillRead(va: number, pageOff: number, view: DataView, viewOff: number, physPage: number, span: number): void {
+  fillRead(
+    va: number,
+    pageOff: number,
+    view: DataView,
+    viewOff: number,
+    physPage: number,
+    span: number,
+    arenaBase = -1,
+  ): void {
     const i = (va >>> 12) & TLB_MASK;
     const vpage = va - pageOff;
     this.rlo[i] = vpage | 0;
     this.rhi[i] = Math.floor(vpage / TWO_POW_32) | 0;
+    if (this.wasmBase >= 0) {
+      const w = this.wasm;
+      if (arenaBase >= 0) {
+        w[W_RTAG + 2 * i] = vpage | 0;
+        w[W_RTAG + 2 * i + 1] = Math.floor(vpage / TWO_POW_32) | 0;
+        w[W_RADD + i] = (arenaBase + viewOff - pageOff - vpage) | 0;
+      } else w[W_RTAG + 2 * i] = TAG_EMPTY;
+    }
     this.roff[i] = (viewOff - pageOff - vpage) | 0;
     this.rview[i] = view;
     this.rpage[i] = physPage;
@@ -94,11 +145,27 @@ export class TlbSet {
   }
 
   /** Fill the write entry for the page of `va`, as `fillRead`. */
-  fillWrite(va: number, pageOff: number, view: DataView, viewOff: number, physPage: number, span: number): void {
+  fillWrite(
+    va: number,
+    pageOff: number,
+    view: DataView,
+    viewOff: number,
+    physPage: number,
+    span: number,
+    arenaBase = -1,
+  ): void {
     const i = (va >>> 12) & TLB_MASK;
     const vpage = va - pageOff;
     this.wlo[i] = vpage | 0;
     this.whi[i] = Math.floor(vpage / TWO_POW_32) | 0;
+    if (this.wasmBase >= 0) {
+      const w = this.wasm;
+      if (arenaBase >= 0) {
+        w[W_WTAG + 2 * i] = vpage | 0;
+        w[W_WTAG + 2 * i + 1] = Math.floor(vpage / TWO_POW_32) | 0;
+        w[W_WADD + i] = (arenaBase + viewOff - pageOff - vpage) | 0;
+      } else w[W_WTAG + 2 * i] = TAG_EMPTY;
+    }
     this.woff[i] = (viewOff - pageOff - vpage) | 0;
     this.wview[i] = view;
     this.wpage[i] = physPage;
@@ -122,6 +189,27 @@ export class TlbSet {
     this.xtag.fill(Number.NaN);
     this.xcode.fill(undefined);
     this.xblock.fill(undefined);
+    if (this.wasmBase >= 0) this.#emptyWasm();
+  }
+
+  #emptyWasm(): void {
+    const w = this.wasm;
+    for (let i = 0; i < TLB_SIZE; i++) {
+      w[W_RTAG + 2 * i] = TAG_EMPTY;
+      w[W_WTAG + 2 * i] = TAG_EMPTY;
+    }
+  }
+
+  /** Empty read entry `i` (and its WebAssembly copy). */
+  dropRead(i: number): void {
+    this.rlo[i] = TAG_EMPTY;
+    if (this.wasmBase >= 0) this.wasm[W_RTAG + 2 * i] = TAG_EMPTY;
+  }
+
+  /** Empty write entry `i` (and its WebAssembly copy). */
+  dropWrite(i: number): void {
+    this.wlo[i] = TAG_EMPTY;
+    if (this.wasmBase >= 0) this.wasm[W_WTAG + 2 * i] = TAG_EMPTY;
   }
 
   /**
@@ -133,8 +221,8 @@ export class TlbSet {
     const lo = page | 0;
     const hi = Math.floor(page / TWO_POW_32) | 0;
     const i = (va >>> 12) & TLB_MASK;
-    if (this.rlo[i] === lo && this.rhi[i] === hi) this.rlo[i] = TAG_EMPTY;
-    if (this.wlo[i] === lo && this.whi[i] === hi) this.wlo[i] = TAG_EMPTY;
+    if (this.rlo[i] === lo && this.rhi[i] === hi) this.dropRead(i);
+    if (this.wlo[i] === lo && this.whi[i] === hi) this.dropWrite(i);
     if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
     if (!this.superpages) return;
     for (const span of SUPERPAGE_SPANS) {
@@ -142,8 +230,8 @@ export class TlbSet {
       if (slots === undefined) continue;
       // A slot may have been refilled since: dropCovering* check the entry itself.
       for (const j of slots) {
-        dropCoveringSplit(this.rlo, this.rhi, this.rspan, j, va);
-        dropCoveringSplit(this.wlo, this.whi, this.wspan, j, va);
+        if (coversSplit(this.rlo, this.rhi, this.rspan, j, va)) this.dropRead(j);
+        if (coversSplit(this.wlo, this.whi, this.wspan, j, va)) this.dropWrite(j);
         dropCovering(this.xtag, this.xspan, j, va);
       }
     }
@@ -151,13 +239,14 @@ export class TlbSet {
 
   flushRead(): void {
     this.rlo.fill(TAG_EMPTY);
+    if (this.wasmBase >= 0) for (let i = 0; i < TLB_SIZE; i++) this.wasm[W_RTAG + 2 * i] = TAG_EMPTY;
   }
 
   /** Drop write entries that map physical page `physPage`. */
   dropWritablePage(physPage: number): void {
     const slots = this.#writeSlots.get(physPage);
     if (slots === undefined) return;
-    for (const i of slots) if (this.wpage[i] === physPage) this.wlo[i] = TAG_EMPTY;
+    for (const i of slots) if (this.wpage[i] === physPage) this.dropWrite(i);
     this.#writeSlots.delete(physPage);
   }
 
@@ -235,14 +324,14 @@ function dropCovering(tags: Float64Array, spans: Float64Array, i: number, va: nu
   if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
 }
 
-/** `dropCovering` for an entry tagged by (low, high) words. */
-function dropCoveringSplit(los: Int32Array, his: Int32Array, spans: Float64Array, i: number, va: number): void {
+/** Whether entry `i`, tagged by (low, high) words, comes from a superpage (span > 4 KiB) that contains `va`. */
+function coversSplit(los: Int32Array, his: Int32Array, spans: Float64Array, i: number, va: number): boolean {
   const span = spans[i] ?? 0;
-  if (span === 0) return;
+  if (span === 0) return false;
   const lo = los[i] ?? TAG_EMPTY;
-  if (lo === TAG_EMPTY) return;
+  if (lo === TAG_EMPTY) return false;
   const tag = (his[i] ?? 0) * TWO_POW_32 + (lo >>> 0);
-  if (Math.floor(tag / span) === Math.floor(va / span)) los[i] = TAG_EMPTY;
+  return Math.floor(tag / span) === Math.floor(va / span);
 }
 
 export function tlbIndex(va: number): number {

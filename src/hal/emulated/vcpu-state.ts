@@ -66,6 +66,7 @@ import { PRV_M, PRV_S, PRV_U } from "../../arch/riscv64/traps.ts";
 import { HalError, type HalVcpuState } from "../types.ts";
 import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Hart } from "./hart.ts";
+import { presetCycle, presetInstret } from "./timers.ts";
 
 /** The `format` of this file's state; a change of shape or meaning gets a new number. */
 export const RISCV_HART_STATE_FORMAT = "riscv64-emulated-hart/1";
@@ -177,7 +178,11 @@ export function loadHartState(h: Hart, state: HalVcpuState, vcpuId: number): voi
   for (let r = 1; r < GPR_COUNT; r++) h.setReg(r, BigInt(data.gprs[r] ?? "0"));
   for (const csr of SAVED_CSRS) {
     const value = BigInt(data.csrs[`0x${csr.toString(16)}`] ?? "0");
-    csrWrite(h, csr, Number(value & 0xffff_ffffn) | 0, Number(value >> 32n) | 0);
+    // A CSR instruction's write of a counter allows for that instruction's own retirement (the value read next is
+    // one less than written); a restore retires nothing, so the counters are preset to exactly the saved value.
+    if (csr === CSR_MCYCLE) presetCycle(h, Number(value));
+    else if (csr === CSR_MINSTRET) presetInstret(h, Number(value));
+    else csrWrite(h, csr, Number(value & 0xffff_ffffn) | 0, Number(value >> 32n) | 0);
   }
   h.pc = Number(BigInt.asIntN(64, BigInt(data.pc)));
   h.priv = data.priv;

@@ -24,6 +24,7 @@ import {
   type HostPhysAddr,
   type MappingFlagBits,
 } from "../types.ts";
+import { Arena } from "./arena.ts";
 import { MEM_BLOCK_MAX_SIZE, MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { EmulatedVcpu } from "./vcpu.ts";
 
@@ -53,12 +54,18 @@ interface BlockPiece {
   readonly block: MemBlock;
 }
 
-/** Cut `bytes` into blocks of at most MEM_BLOCK_MAX_SIZE (views of the same buffer: no copy). */
-function splitIntoBlocks(bytes: Uint8Array): BlockPiece[] {
+/**
+ * Cut `bytes` into blocks of at most MEM_BLOCK_MAX_SIZE (views of the same buffer: no copy). `arenaOffset` is where
+ * `bytes` starts in the VM's arena, or -1 when it is not in the arena.
+ */
+function splitIntoBlocks(bytes: Uint8Array, arenaOffset: number): BlockPiece[] {
   const pieces: BlockPiece[] = [];
   for (let offset = 0; offset < bytes.length; offset += MEM_BLOCK_MAX_SIZE) {
     const end = Math.min(bytes.length, offset + MEM_BLOCK_MAX_SIZE);
-    pieces.push({ offset, block: new MemBlock(bytes.subarray(offset, end)) });
+    pieces.push({
+      offset,
+      block: new MemBlock(bytes.subarray(offset, end), arenaOffset < 0 ? -1 : arenaOffset + offset),
+    });
   }
   return pieces;
 }
@@ -70,7 +77,7 @@ export class EmulatedVm implements HalVm {
   readonly timebaseHz: number;
   readonly vmId: number;
   readonly mode: "hypervisor" | "bare-machine";
-  readonly memory = new PhysicalMemory();
+  readonly memory: PhysicalMemory;
   readonly #allocations: Allocation[] = [];
   readonly #blocks = new WeakMap<HostMemory, readonly BlockPiece[]>();
   readonly #guestMap: { gpa: number; end: number; memory: HostMemory }[] = [];
@@ -105,6 +112,7 @@ export class EmulatedVm implements HalVm {
     this.vmId = options.vmId;
     this.timebaseHz = hz;
     this.mode = options.mode ?? "hypervisor";
+    this.memory = new PhysicalMemory(Arena.create());
     this.#startNs = Bun.nanoseconds();
   }
 
@@ -168,8 +176,11 @@ export class EmulatedVm implements HalVm {
       base = this.#findFree(size, alignment);
     }
     let bytes: Uint8Array;
+    // In the arena while it fits (compiled code and Workers reach it there; arena.ts states the limits).
+    const arena = this.memory.arena;
+    const arenaOffset = arena?.allocate(size, PAGE_SIZE) ?? -1;
     try {
-      bytes = new Uint8Array(size);
+      bytes = arena !== undefined && arenaOffset >= 0 ? arena.bytes(arenaOffset, size) : new Uint8Array(size);
     } catch (error) {
       throw new HalError(
         "emulated",
@@ -179,7 +190,7 @@ export class EmulatedVm implements HalVm {
         { cause: error },
       );
     }
-    const pieces = splitIntoBlocks(bytes);
+    const pieces = splitIntoBlocks(bytes, arenaOffset);
     this.#allocations.push({ base, end: base + size });
     if (this.mode === "hypervisor") for (const p of pieces) this.memory.map(base + p.offset, p.block);
     const memory = this.memory;

@@ -12,7 +12,7 @@
  * without running any further guest code (Documentation/virt/kvm/api.rst, "KVM_RUN").
  */
 import { EAGAIN, EINTR, errnoName } from "../../common/errno.ts";
-import type { AxVCpuExitReason, HalVcpu, HalVcpuDebug, HalVcpuSetup } from "../types.ts";
+import type { AxVCpuExitReason, HalVcpu, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../types.ts";
 import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
 import { completeRead, decodeExit, type ExitQueue, NO_COMPLETION, type PendingCompletion } from "./exits.ts";
@@ -329,6 +329,33 @@ export class KvmVcpu implements HalVcpu {
 
   hasPendingInterrupt(): boolean {
     return this.archVcpu.hasPendingInterrupt();
+  }
+
+  /** The arch's complete vCPU state (snapshots); HalError "unsupported" where the arch cannot save it yet. */
+  saveState(): HalVcpuState {
+    this.#checkOpen("saveState");
+    const arch = this.archVcpu;
+    if (arch.saveState === undefined)
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "saveState",
+        `Cannot save vCPU ${this.id}: not implemented for this arch`,
+      );
+    return arch.saveState();
+  }
+
+  loadState(state: HalVcpuState): void {
+    this.#checkOpen("loadState");
+    const arch = this.archVcpu;
+    if (arch.loadState === undefined)
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "loadState",
+        `Cannot load vCPU ${this.id}: not implemented for this arch`,
+      );
+    arch.loadState(state);
   }
 
   /** The architectural timers live in the kernel; there is no deadline for the VMM to watch. */

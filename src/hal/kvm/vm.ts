@@ -4,7 +4,7 @@
  * guest arch's (`KvmArchVm`, created by the hypervisor right after KVM_CREATE_VM).
  */
 
-import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
+import type { GuestArch, GuestPhysAddr, HalVm, HalVmState, HostMemory, MappingFlagBits } from "../types.ts";
 import { DEFAULT_TIMEBASE_HZ, HalError, MappingFlags } from "../types.ts";
 import {
   KVM_CREATE_VCPU,
@@ -233,6 +233,29 @@ export class KvmVm implements HalVm {
     this.#pausedAtNs = undefined;
     this.#startNs += Bun.nanoseconds() - pausedAt;
     this.#context.archVm.resumeClock?.();
+  }
+
+  /** Make the VMM's clock read `ticks` now (a restored snapshot's time). */
+  setCurrentTime(ticks: number): void {
+    const now = this.#pausedAtNs ?? Bun.nanoseconds();
+    this.#startNs = now - (ticks * 1e9) / this.timebaseHz;
+  }
+
+  /** The arch's VM-level state (x86: kvmclock, irqchip, PIT); HalError "unsupported" where the arch has none yet. */
+  saveState(): HalVmState {
+    this.#checkOpen("saveState");
+    const archVm = this.#context.archVm;
+    if (archVm.saveState === undefined)
+      throw new HalError("kvm", "unsupported", "saveState", `Cannot save a ${this.arch} KVM VM: not implemented yet`);
+    return archVm.saveState();
+  }
+
+  loadState(state: HalVmState): void {
+    this.#checkOpen("loadState");
+    const archVm = this.#context.archVm;
+    if (archVm.loadState === undefined)
+      throw new HalError("kvm", "unsupported", "loadState", `Cannot load a ${this.arch} KVM VM: not implemented yet`);
+    archVm.loadState(state);
   }
 
   #checkOpen(operation: string): void {

@@ -8,7 +8,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { parseVmConfig } from "../config/index.ts";
 import type { VmConfig } from "../config/types.ts";
-import type { BootSource, Drive, MachineConfig } from "./api-schemas.ts";
+import type { BootSource, Drive, MachineConfig, NetworkInterface } from "./api-schemas.ts";
 
 const RISCV_RAM_BASE = 0x8000_0000;
 const RISCV_KERNEL_ADDR = 0x8020_0000;
@@ -20,6 +20,7 @@ export interface ApiVmSettings {
   readonly machine: MachineConfig;
   readonly boot: BootSource;
   readonly drives: readonly Drive[];
+  readonly nets: readonly NetworkInterface[];
 }
 
 /** TOML strings: JSON's escapes are TOML basic-string escapes. */
@@ -58,6 +59,12 @@ export function apiConfigToml(settings: ApiVmSettings, cwd: string): string {
       `path = ${tomlString(abs(drive.path_on_host))}`,
       `read_only = ${drive.is_read_only === true}`,
       `serial = ${tomlString(drive.drive_id)}`,
+    ]),
+    ...settings.nets.flatMap((net) => [
+      "",
+      "[[devices.nets]]",
+      `tap = ${tomlString(net.host_dev_name)}`,
+      ...(net.guest_mac === undefined ? [] : [`mac = ${tomlString(net.guest_mac)}`]),
     ]),
   ];
   return `${lines.join("\n")}\n`;

@@ -47,10 +47,12 @@ export type Drive = z.infer<typeof driveSchema>;
 
 export const networkInterfaceSchema = z.strictObject({
   iface_id: id,
+  /** The host TAP interface (`[[devices.nets]]` `tap`). */
   host_dev_name: z.string().min(1),
   guest_mac: z.string().optional(),
   mtu: z.number().int().min(68).max(65535).optional(),
 });
+export type NetworkInterface = z.infer<typeof networkInterfaceSchema>;
 
 export const actionSchema = z.strictObject({
   action_type: z.enum(["InstanceStart", "SendCtrlAltDel", "FlushMetrics"]),

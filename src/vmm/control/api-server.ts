@@ -9,7 +9,7 @@
  *   GET|PUT /machine-config     vCPUs, memory           PUT  /snapshot/create, /snapshot/load
  *   PUT  /boot-source           kernel, args, initrd    GET  /vm/config      the full configuration
  *   PUT  /drives/{id}           virtio-blk disks        GET  /vms, /vms/{id} (ours)
- *   PUT  /network-interfaces/{id}  refused: no virtio-net yet
+ *   PUT  /network-interfaces/{id}  virtio-net on a host TAP
  */
 
 import { unlinkSync } from "node:fs";
@@ -78,7 +78,9 @@ function routes(vm: ApiVm): readonly Route[] {
     },
     {
       pattern: /^\/network-interfaces\/([^/]+)$/,
-      methods: { PUT: ({ body }) => withBody(body, networkInterfaceSchema, () => vm.putNetworkInterface()) },
+      methods: {
+        PUT: ({ body, param }) => withBody(body, networkInterfaceSchema, (n) => vm.putNetworkInterface(param, n)),
+      },
     },
     {
       pattern: /^\/actions$/,

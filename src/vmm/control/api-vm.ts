@@ -11,7 +11,7 @@ import { createSnapshot, readSnapshot } from "../snapshot/snapshot.ts";
 import type { AxVM, VmStatus } from "../vm.ts";
 import type { Vmm, VmRestore, VmSummary } from "../vmm.ts";
 import { apiVmConfig } from "./api-config.ts";
-import type { BootSource, Drive, MachineConfig } from "./api-schemas.ts";
+import type { BootSource, Drive, MachineConfig, NetworkInterface } from "./api-schemas.ts";
 
 export interface ApiResult {
   readonly status: number;
@@ -48,6 +48,7 @@ export class ApiVm {
   #machine: MachineConfig = { vcpu_count: 1, mem_size_mib: 128 };
   #boot: BootSource | undefined;
   readonly #drives = new Map<string, Drive>();
+  readonly #nets = new Map<string, NetworkInterface>();
   /** Set once InstanceStart or snapshot/load began: the configuration is frozen from then on. */
   #started: boolean;
   /** How the instance was made, for `GET /vm/config` of a VM that has stopped. */
@@ -113,11 +114,16 @@ export class ApiVm {
     return NO_CONTENT;
   }
 
-  putNetworkInterface(): ApiResult {
-    return fault(
-      400,
-      "Network interfaces are not supported: this axvisor-ts has no virtio-net device yet ([[devices.nets]] does not exist).",
-    );
+  /** A virtio-net device on a host TAP (`[[devices.nets]]`): host_dev_name is the TAP, guest_mac the MAC. */
+  putNetworkInterface(pathId: string, net: NetworkInterface): ApiResult {
+    const refused = this.#preBoot("network-interfaces");
+    if (refused !== undefined) return refused;
+    if (net.iface_id !== pathId)
+      return fault(400, `The id from the path (${pathId}) does not match the iface_id in the body (${net.iface_id}).`);
+    if (net.mtu !== undefined)
+      return fault(400, "mtu is not supported: our virtio-net does not offer VIRTIO_NET_F_MTU (leave it out).");
+    this.#nets.set(pathId, net);
+    return NO_CONTENT;
   }
 
   async start(): Promise<ApiResult> {
@@ -133,6 +139,7 @@ export class ApiVm {
           machine: this.#machine,
           boot,
           drives: [...this.#drives.values()],
+          nets: [...this.#nets.values()],
         },
         this.#options.cwd,
       );
@@ -217,7 +224,7 @@ export class ApiVm {
           "machine-config": this.#machine,
           ...(this.#boot === undefined ? {} : { "boot-source": this.#boot }),
           drives: [...this.#drives.values()],
-          "network-interfaces": [],
+          "network-interfaces": [...this.#nets.values()],
         },
       };
     }
@@ -241,7 +248,11 @@ export class ApiVm {
           is_root_device: false,
           is_read_only: disk.readOnly,
         })),
-        "network-interfaces": [],
+        "network-interfaces": config.devices.nets.map((net, i) => ({
+          iface_id: [...this.#nets.keys()][i] ?? `eth${i}`,
+          host_dev_name: net.tap,
+          guest_mac: net.mac,
+        })),
       },
     };
   }

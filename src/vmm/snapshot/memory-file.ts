@@ -72,9 +72,15 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
 
 /**
  * Read the extents of `layout` from `path` into `memory`, whose regions must be the saved ones (same addresses
- * and sizes); the rest of its RAM is zeroed. Throws an Error naming the region or the short read.
+ * and sizes); the rest of its RAM is zeroed: the `written` ranges (what the VM's boot wrote), or all of it when
+ * they are unknown. Throws an Error naming the region or the short read.
  */
-export function readMemoryFile(path: string, memory: GuestMemory, layout: MemoryLayout): void {
+export function readMemoryFile(
+  path: string,
+  memory: GuestMemory,
+  layout: MemoryLayout,
+  written: ReadonlyArray<readonly [number, number]> | undefined,
+): void {
   const regions = memory.regions;
   if (regions.length !== layout.regions.length) {
     throw new Error(`the snapshot has ${layout.regions.length} memory regions, the VM ${regions.length}`);
@@ -87,11 +93,11 @@ export function readMemoryFile(path: string, memory: GuestMemory, layout: Memory
       );
     }
   });
-  // The VM was built from its config: its RAM holds the images the board loaded, where the snapshot may have
-  // zeros. Everything outside the extents is zero in the snapshot.
-  for (const region of regions) {
-    region.bytes.fill(0);
-    memory.notifyWritten(region.gpa, region.bytes.length);
+  // The VM was built from its config: its RAM holds what the board loaded (`written`), where the snapshot may
+  // have zeros; everything outside the extents is zero in the snapshot. Clearing just those ranges, not all of
+  // RAM, leaves untouched pages untouched (a fill of 128 MiB faults in every page: about a second on a busy host).
+  for (const [gpa, length] of written ?? regions.map((r) => [r.gpa, r.bytes.length] as const)) {
+    memory.fill(gpa, length, 0);
   }
   const fd = openSync(path, "r");
   try {

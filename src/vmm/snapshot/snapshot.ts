@@ -153,7 +153,7 @@ export function loadSnapshotInto(vm: AxVM, file: SnapshotFile, memoryPath: strin
     );
   }
   try {
-    readMemoryFile(memoryPath, vm.memory, file.memory);
+    readMemoryFile(memoryPath, vm.memory, file.memory, vm.bootWrites);
   } catch (error) {
     throw new VmError("snapshot", vm.label, `cannot load memory from ${memoryPath}: ${errorMessage(error)}`, {
       cause: error,

@@ -155,6 +155,35 @@ export const KVM_CLOCK_DATA_LAYOUT = layout("kvm_clock_data", 48, {
   host_tsc: u64(24),
 });
 
+/** struct kvm_xsave: the XSAVE area (legacy FPU/SSE, AVX, ...) as the CPU lays it out, 4 KiB. */
+export const KVM_XSAVE_LAYOUT = layout("kvm_xsave", 4096, {
+  region: bytes(0, 4096),
+});
+
+/** struct kvm_xcrs: the extended control registers (XCR0). */
+export const KVM_XCRS_LAYOUT = layout("kvm_xcrs", 392, {
+  nr_xcrs: u32(0),
+  flags: u32(4),
+  xcrs: bytes(8, 256),
+});
+
+/** struct kvm_vcpu_events: pending exceptions, interrupts, NMIs, SIPIs and the interrupt shadow. */
+export const KVM_VCPU_EVENTS_LAYOUT = layout("kvm_vcpu_events", 64, {
+  flags: u32(20),
+});
+
+/** struct kvm_irqchip: one in-kernel interrupt controller (PIC master, PIC slave or IOAPIC) by chip_id. */
+export const KVM_IRQCHIP_LAYOUT = layout("kvm_irqchip", 520, {
+  chip_id: u32(0),
+  chip: bytes(8, 512),
+});
+
+/** struct kvm_pit_state2: the in-kernel PIT's three channels and flags. */
+export const KVM_PIT_STATE2_LAYOUT = layout("kvm_pit_state2", 112, {
+  channels: bytes(0, 72),
+  flags: u32(72),
+});
+
 /** struct kvm_interrupt for KVM_INTERRUPT (userspace irqchip only). */
 export const KVM_INTERRUPT_LAYOUT = layout("kvm_interrupt", 4, {
   irq: u32(0),
@@ -204,6 +233,17 @@ export const KVM_GET_LAPIC = ior("KVM_GET_LAPIC", 0x8e, KVM_LAPIC_STATE_LAYOUT.s
 export const KVM_SET_LAPIC = iow("KVM_SET_LAPIC", 0x8f, KVM_LAPIC_STATE_LAYOUT.size);
 export const KVM_SET_CPUID2 = iow("KVM_SET_CPUID2", 0x90, KVM_CPUID2_LAYOUT.size);
 export const KVM_SET_GUEST_DEBUG = iow("KVM_SET_GUEST_DEBUG", 0x9b, KVM_GUEST_DEBUG_LAYOUT.size);
+// snapshot state (VM: irqchip, PIT; vCPU: events, XSAVE, XCRs)
+export const KVM_GET_IRQCHIP = iowr("KVM_GET_IRQCHIP", 0x62, KVM_IRQCHIP_LAYOUT.size);
+export const KVM_SET_IRQCHIP = ior("KVM_SET_IRQCHIP", 0x63, KVM_IRQCHIP_LAYOUT.size);
+export const KVM_GET_PIT2 = ior("KVM_GET_PIT2", 0x9f, KVM_PIT_STATE2_LAYOUT.size);
+export const KVM_SET_PIT2 = iow("KVM_SET_PIT2", 0xa0, KVM_PIT_STATE2_LAYOUT.size);
+export const KVM_GET_VCPU_EVENTS = ior("KVM_GET_VCPU_EVENTS", 0x9f, KVM_VCPU_EVENTS_LAYOUT.size);
+export const KVM_SET_VCPU_EVENTS = iow("KVM_SET_VCPU_EVENTS", 0xa0, KVM_VCPU_EVENTS_LAYOUT.size);
+export const KVM_GET_XSAVE = ior("KVM_GET_XSAVE", 0xa4, KVM_XSAVE_LAYOUT.size);
+export const KVM_SET_XSAVE = iow("KVM_SET_XSAVE", 0xa5, KVM_XSAVE_LAYOUT.size);
+export const KVM_GET_XCRS = ior("KVM_GET_XCRS", 0xa6, KVM_XCRS_LAYOUT.size);
+export const KVM_SET_XCRS = iow("KVM_SET_XCRS", 0xa7, KVM_XCRS_LAYOUT.size);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Capabilities, flags, exit details
@@ -262,6 +302,16 @@ const X86_IOCTLS: readonly Ioctl[] = [
   KVM_SET_LAPIC,
   KVM_SET_CPUID2,
   KVM_SET_GUEST_DEBUG,
+  KVM_GET_IRQCHIP,
+  KVM_SET_IRQCHIP,
+  KVM_GET_PIT2,
+  KVM_SET_PIT2,
+  KVM_GET_VCPU_EVENTS,
+  KVM_SET_VCPU_EVENTS,
+  KVM_GET_XSAVE,
+  KVM_SET_XSAVE,
+  KVM_GET_XCRS,
+  KVM_SET_XCRS,
 ];
 
 /** The x86 ABI, for the layout test. */
@@ -279,6 +329,11 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_LAPIC_STATE_LAYOUT,
     KVM_PIT_CONFIG_LAYOUT,
     KVM_CLOCK_DATA_LAYOUT,
+    KVM_XSAVE_LAYOUT,
+    KVM_XCRS_LAYOUT,
+    KVM_VCPU_EVENTS_LAYOUT,
+    KVM_IRQCHIP_LAYOUT,
+    KVM_PIT_STATE2_LAYOUT,
     KVM_INTERRUPT_LAYOUT,
     KVM_GUEST_DEBUG_LAYOUT,
     KVM_RUN_DEBUG_LAYOUT,

@@ -4,7 +4,7 @@
  */
 import { X86_GPR_NAMES, type X86GprName } from "../../../arch/x86_64/registers.ts";
 import { realModeState, type X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
-import type { HalVcpuDebug, HalVcpuSetup } from "../../types.ts";
+import type { HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
 import { HalError } from "../../types.ts";
 import { KVM_RUN_LAYOUT } from "../abi.ts";
 import type { Decoded } from "../exits.ts";
@@ -19,6 +19,7 @@ import { getLapicRegister, setLapicLints } from "./lapic.ts";
 import { BOOT_MSRS, setMsrs } from "./msrs.ts";
 import { X86RegisterCache } from "./regs.ts";
 import { getSregs, setSregs, type X86SpecialRegisters } from "./sregs.ts";
+import { loadVcpuState, saveVcpuState } from "./state.ts";
 
 const RUN = KVM_RUN_LAYOUT.fields;
 /** x86 interrupt vectors. */
@@ -166,6 +167,20 @@ export class X86KvmVcpu implements KvmArchVcpu {
   }
 
   afterRun(): void {
+    this.#regs.invalidate();
+  }
+
+  /** The whole vCPU (state.ts), with any register the VMM changed written back first. */
+  saveState(): HalVcpuState {
+    this.#core.prepareRegisterAccess("saveState");
+    this.#regs.flush();
+    return saveVcpuState(this.#core.fd, this.#irqchip);
+  }
+
+  loadState(state: HalVcpuState): void {
+    this.#core.prepareRegisterAccess("loadState");
+    this.#regs.invalidate();
+    loadVcpuState(this.#core.fd, this.#irqchip, state, this.#core.id);
     this.#regs.invalidate();
   }
 

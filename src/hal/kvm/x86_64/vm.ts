@@ -6,7 +6,7 @@
 
 import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { TWO_POW_32 } from "../../../common/u64.ts";
-import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
+import { HalError, type HalVmState, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
 import { KVM_CHECK_EXTENSION } from "../abi.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
 import * as sys from "../sys.ts";
@@ -23,6 +23,7 @@ import {
   KVM_SET_TSS_ADDR,
 } from "./abi.ts";
 import { type CpuidEntry, readSupportedCpuid } from "./cpuid.ts";
+import { loadVmState, saveVmState } from "./state.ts";
 import { X86KvmVcpu } from "./vcpu.ts";
 
 /** The 8259 PIC + IOAPIC have 24 GSIs. */
@@ -134,6 +135,15 @@ export class X86KvmVm implements KvmArchVm {
     this.#clockData.fill(0);
     this.#clockView.setBigUint64(KVM_CLOCK_DATA_LAYOUT.fields.clock.offset, clock, true);
     sys.ioctlBuf(this.#vmFd, KVM_SET_CLOCK, this.#clockData);
+  }
+
+  /** kvmclock and the in-kernel PICs, IOAPIC and PIT (state.ts). */
+  saveState(): HalVmState {
+    return saveVmState(this.#vmFd, this.irqchip, this.#pausedClock);
+  }
+
+  loadState(state: HalVmState): void {
+    loadVmState(this.#vmFd, this.irqchip, state);
   }
 
   /** x86 lines are GSIs of the in-kernel PIC/IOAPIC, passed to KVM_IRQ_LINE as they are. */

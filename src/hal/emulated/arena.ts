@@ -1,0 +1,95 @@
+/**
+ * The arena: one shared `WebAssembly.Memory` per VM holding its guest RAM (and VMM-built structures such as the
+ * G-stage table), each hart's register file and control block, and the WebAssembly tier's TLB arrays. Compiled
+ * regions (wasm/) address all of it directly; Workers running harts (threads.ts) share it.
+ *
+ * The memory model and its limits:
+ * - A wasm32 memory holds at most 4 GiB (65536 pages of 64 KiB); memory64 is not enabled in Bun's
+ *   JavaScriptCore (checked: a memory64 module fails to parse with "Memory64 is not enabled"). So the arena is at
+ *   most ARENA_MAX_BYTES, minus the first page (left unused so that address 0 is never data) and the harts'
+ *   blocks. Allocations are placed in the arena while they fit (`allocate`); what does not fit (RAM beyond
+ *   about 4 GiB in all) gets its own `ArrayBuffer`, as before the arena existed: the interpreters use it
+ *   unchanged, compiled regions reach it through their slow-path calls, and a VM with such memory runs its harts
+ *   on the main thread only (a Worker cannot share an ordinary ArrayBuffer).
+ * - The memory is created with its maximum size reserved and grows as allocations need it: untouched pages are
+ *   committed by the host only when written, so a 4 GiB guest that touches 100 MiB costs about 100 MiB.
+ * - Views made before a `grow` stay valid (a shared memory never moves or detaches); the arena hands out views of
+ *   the buffer current when each allocation was made.
+ */
+
+/** The WebAssembly page size. */
+export const WASM_PAGE_SIZE = 65536;
+/** The most pages a wasm32 memory can have (4 GiB). */
+export const ARENA_MAX_PAGES = 65536;
+export const ARENA_MAX_BYTES = ARENA_MAX_PAGES * WASM_PAGE_SIZE;
+/** The first allocation starts here: offset 0 and its page are never handed out. */
+const ARENA_FIRST_OFFSET = WASM_PAGE_SIZE;
+/** Int32 index (in the unused first page) of the allocation pointer, in ALLOC_UNIT units. */
+const TOP_INDEX = 0;
+/** The allocation pointer counts 64-byte units, so that 4 GiB fits an int32. */
+const ALLOC_UNIT = 64;
+
+/**
+ * Allocation is a bump pointer kept in the memory itself (Atomics), so that every thread's `Arena` object over the
+ * same memory hands out disjoint ranges. Nothing is freed before the VM goes away.
+ */
+export class Arena {
+  readonly memory: WebAssembly.Memory;
+  readonly #control: Int32Array;
+
+  constructor(memory: WebAssembly.Memory) {
+    this.memory = memory;
+    this.#control = new Int32Array(memory.buffer, 0, 16);
+    Atomics.compareExchange(this.#control, TOP_INDEX, 0, ARENA_FIRST_OFFSET / ALLOC_UNIT);
+  }
+
+  /** A fresh arena, or undefined when this host cannot make a shared WebAssembly memory. */
+  static create(): Arena | undefined {
+    if (typeof WebAssembly === "undefined") return undefined;
+    try {
+      return new Arena(new WebAssembly.Memory({ initial: 1, maximum: ARENA_MAX_PAGES, shared: true }));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The current buffer (it covers every allocation made so far). */
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
+
+  /** Bytes handed out so far, the unused first page included. */
+  get used(): number {
+    return (Atomics.load(this.#control, TOP_INDEX) >>> 0) * ALLOC_UNIT;
+  }
+
+  /**
+   * Reserve `size` bytes aligned to `alignment` (a power of two), growing the memory to cover them. Returns the
+   * offset, or undefined when they would not fit below ARENA_MAX_BYTES (or the host refused to grow).
+   */
+  allocate(size: number, alignment: number): number | undefined {
+    const align = Math.max(alignment, ALLOC_UNIT);
+    for (;;) {
+      const topUnits = Atomics.load(this.#control, TOP_INDEX);
+      const offset = Math.ceil(((topUnits >>> 0) * ALLOC_UNIT) / align) * align;
+      const end = Math.ceil((offset + size) / ALLOC_UNIT) * ALLOC_UNIT;
+      if (end > ARENA_MAX_BYTES) return undefined;
+      // (4 GiB / 64 is 2^26 units: the pointer never reaches the int32 sign bit.)
+      if (Atomics.compareExchange(this.#control, TOP_INDEX, topUnits, end / ALLOC_UNIT) !== topUnits) continue;
+      // Another thread may grow the memory at the same time: grow by what is still missing, then look again.
+      for (let have = this.memory.buffer.byteLength; have < end; have = this.memory.buffer.byteLength) {
+        try {
+          this.memory.grow(Math.ceil((end - have) / WASM_PAGE_SIZE));
+        } catch {
+          return undefined;
+        }
+      }
+      return offset;
+    }
+  }
+
+  /** A byte view of [offset, offset + size) of the arena. */
+  bytes(offset: number, size: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, offset, size);
+  }
+}

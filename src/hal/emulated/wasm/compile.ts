@@ -1,0 +1,744 @@
+/**
+ * The WebAssembly tier's code generator: a planned region (region.ts) becomes one module with one exported
+ * function,
+ *
+ *   run(hb: i32, tlb: i32, vbase: f64, entry: i32, limit: i32) -> i32
+ *
+ * which runs the hart whose block (hart-block.ts) is at `hb` from block `entry` of the region, the page being
+ * mapped at virtual address `vbase`, through the data TLB whose WebAssembly copy is at `tlb` (tlb.ts), until
+ * control leaves the region, an instruction needs the TypeScript hart (and says so), or at least `limit`
+ * instructions have retired. It returns the number retired; the pc to continue at is in the block's HB_NEXT_PC.
+ *
+ * Inside, the guest registers the region uses live in i64 locals: loaded at entry, stored back at every exit.
+ * Control flow is a loop around a `br_table` over the region's blocks, laid out in page order so that falling
+ * through into the next block costs nothing; a block that branches to itself gets a loop of its own. Integer
+ * instructions are compiled inline; loads and stores probe the TLB inline and call the TypeScript slow path on a
+ * miss; every other instruction (CSRs, FP, atomics, system, hypervisor accesses) calls `execute`, the reference
+ * semantics, after storing the registers it may read and before reloading the one it may write. Calls write the
+ * retired count first, so traps and counters see the state the reference interpreter would give them.
+ *
+ * In-page indirect jumps (JALR) find their block through the page's entry map in the arena (one uint16 per
+ * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region.
+ */
+
+import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
+import type { Insn } from "../decode.ts";
+import * as D from "../decode.ts";
+import { HB_LOAD_VALUE, HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
+import { TLB_MASK, WASM_TLB_READ_ADD, WASM_TLB_READ_TAG, WASM_TLB_WRITE_ADD, WASM_TLB_WRITE_TAG } from "../tlb.ts";
+import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
+import type { RegionPlan } from "./region.ts";
+
+/** The entry map's value for a slot where no block starts. */
+export const NO_BLOCK = 0xffff;
+/** Bytes of a page's entry map in the arena. */
+export const ENTRY_MAP_BYTES = PAGE_SIZE;
+
+/** Results of the `exec` import (the `EXEC_*` codes of hart.ts). */
+const EXEC_NEXT = 0;
+/** Results of the `store` import: 2 = retired, but the region was invalidated (leave after it). */
+const STORE_OK = 0;
+const STORE_INVALIDATED = 2;
+
+/** What the module imports (the WebAssembly tier passes these). */
+export const IMPORT_MODULE = "hart";
+
+export interface CompiledRegion {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  /** Every instruction of the region, by the index its calls pass. */
+  readonly insns: readonly Insn[];
+  /** The page offset of each of those instructions. */
+  readonly offsets: readonly number[];
+  /** Block index of each block start offset. */
+  readonly blockStarts: readonly number[];
+}
+
+// sign-extension instructions (from the sign-extension-ops proposal, part of WebAssembly 2.0)
+const I64_EXTEND8_S = 0xc2;
+const I64_EXTEND16_S = 0xc3;
+const I64_EXTEND32_S = 0xc4;
+
+const LOAD_OPS: Record<number, { width: number; fast: number; extend: number }> = {
+  [D.OP_LB]: { width: 1, fast: Op.i64Load8S, extend: I64_EXTEND8_S },
+  [D.OP_LH]: { width: 2, fast: Op.i64Load16S, extend: I64_EXTEND16_S },
+  [D.OP_LW]: { width: 4, fast: Op.i64Load32S, extend: I64_EXTEND32_S },
+  [D.OP_LD]: { width: 8, fast: Op.i64Load, extend: 0 },
+  [D.OP_LBU]: { width: 1, fast: Op.i64Load8U, extend: 0 },
+  [D.OP_LHU]: { width: 2, fast: Op.i64Load16U, extend: 0 },
+  [D.OP_LWU]: { width: 4, fast: Op.i64Load32U, extend: 0 },
+};
+
+const STORE_FAST: Record<number, number> = {
+  [D.OP_SB]: Op.i64Store8,
+  [D.OP_SH]: Op.i64Store16,
+  [D.OP_SW]: Op.i64Store32,
+  [D.OP_SD]: Op.i64Store,
+};
+
+/** Operations compiled inline; every other one calls `exec`. */
+function isInline(op: number): boolean {
+  return (op >= D.OP_LUI && op <= D.OP_REMUW) || op === D.OP_FENCE;
+}
+
+function log2(width: number): number {
+  return width === 1 ? 0 : width === 2 ? 1 : width === 4 ? 2 : 3;
+}
+
+/**
+ * Generate the module of a region. `entryMapBase` is the arena offset of the page's entry map; the caller fills
+ * it from `blockStarts`.
+ */
+export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: boolean): CompiledRegion {
+  const m = new ModuleBuilder();
+  const importLoad = m.importFunction(IMPORT_MODULE, "load", [I32, I32, I32, I32], [I32]);
+  const importStore = m.importFunction(IMPORT_MODULE, "store", [I32, I32, I32, I32, I32, I32], [I32]);
+  const importExec = m.importFunction(IMPORT_MODULE, "exec", [I32, I32], [I32]);
+  m.importMemory(IMPORT_MODULE, "memory", 1, 65536, true);
+
+  // mulhu(a, b): the high 64 bits of the unsigned 128-bit product, from 32-bit limbs.
+  const mulhu = m.defineFunction([I64, I64], [I64]);
+  {
+    const f = mulhu.body;
+    const aLo = f.local(I64);
+    const aHi = f.local(I64);
+    const bLo = f.local(I64);
+    const bHi = f.local(I64);
+    const loLo = f.local(I64);
+    const hiLo = f.local(I64);
+    const cross = f.local(I64);
+    const mask = (): void => {
+      f.i64(-1, 0).op(Op.i64And);
+    };
+    f.get(0);
+    mask();
+    f.set(aLo);
+    f.get(0).i64(32, 0).op(Op.i64ShrU).set(aHi);
+    f.get(1);
+    mask();
+    f.set(bLo);
+    f.get(1).i64(32, 0).op(Op.i64ShrU).set(bHi);
+    f.get(aLo).get(bLo).op(Op.i64Mul).set(loLo);
+    f.get(aHi).get(bLo).op(Op.i64Mul).set(hiLo);
+    // cross = (loLo >> 32) + (hiLo & 0xffffffff) + aLo * bHi  (cannot overflow)
+    f.get(loLo).i64(32, 0).op(Op.i64ShrU).get(hiLo);
+    mask();
+    f.op(Op.i64Add).get(aLo).get(bHi).op(Op.i64Mul).op(Op.i64Add).set(cross);
+    // hi = aHi * bHi + (hiLo >> 32) + (cross >> 32)
+    f.get(aHi).get(bHi).op(Op.i64Mul).get(hiLo).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
+    f.get(cross).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
+  }
+
+  const { index: runIndex, body: f } = m.defineFunction([I32, I32, F64, I32, I32], [I32]);
+  m.exportFunction("run", runIndex);
+  const P_HB = 0;
+  const P_TLB = 1;
+  const P_VBASE = 2;
+  const P_ENTRY = 3;
+  const P_LIMIT = 4;
+  const n = f.local(I32);
+  const next = f.local(I32);
+  const exitPc = f.local(I64);
+  const vb = f.local(I64);
+  const va = f.local(I64);
+  const t64 = f.local(I64);
+  const u64 = f.local(I64);
+  const t32 = f.local(I32);
+  const status = f.local(I32);
+
+  const blocks = plan.blocks;
+  const blockIndex = new Map<number, number>();
+  blocks.forEach((b, k) => blockIndex.set(b.start, k));
+
+  // Registers used anywhere in the region get a local each.
+  const regLocal = new Int32Array(32).fill(-1);
+  const written = new Set<number>();
+  const insns: Insn[] = [];
+  const offsets: number[] = [];
+  /** Index in `insns` of each block's first instruction. */
+  const blockFirst: number[] = [];
+  for (const b of blocks) {
+    blockFirst.push(insns.length);
+    b.insns.forEach((d, k) => {
+      insns.push(d);
+      offsets.push(b.offsets[k] ?? 0);
+      for (const r of [d.rd, d.rs1, d.rs2]) if (r !== 0 && regLocal[r] === -1) regLocal[r] = f.local(I64);
+      if (d.rd !== 0) written.add(d.rd);
+    });
+  }
+  const local = (r: number): number => regLocal[r] ?? -1;
+
+  // Prologue: registers into locals, vbase as an integer.
+  for (let r = 1; r < 32; r++) {
+    const l = local(r);
+    if (l < 0) continue;
+    f.get(P_HB).mem(Op.i64Load32U, 2, HB_XLO + 4 * r);
+    f.get(P_HB)
+      .mem(Op.i64Load32U, 2, HB_XHI + 4 * r)
+      .i64(32, 0)
+      .op(Op.i64Shl);
+    f.op(Op.i64Or).set(l);
+  }
+  f.get(P_VBASE).op(Op.i64TruncF64S).tee(vb).set(exitPc);
+  f.get(P_ENTRY).set(next);
+
+  const storeReg = (r: number): void => {
+    const l = local(r);
+    if (l < 0) return;
+    f.get(P_HB)
+      .get(l)
+      .mem(Op.i64Store32, 2, HB_XLO + 4 * r);
+    f.get(P_HB)
+      .get(l)
+      .i64(32, 0)
+      .op(Op.i64ShrU)
+      .mem(Op.i64Store32, 2, HB_XHI + 4 * r);
+  };
+  const reloadReg = (r: number): void => {
+    const l = local(r);
+    if (l < 0) return;
+    f.get(P_HB).mem(Op.i64Load32U, 2, HB_XLO + 4 * r);
+    f.get(P_HB)
+      .mem(Op.i64Load32U, 2, HB_XHI + 4 * r)
+      .i64(32, 0)
+      .op(Op.i64Shl);
+    f.op(Op.i64Or).set(l);
+  };
+
+  // Structure: block $exitH { block $exit { loop $dispatch { block $b(K-1) ... block $b0 { br_table } code0 } ... } }
+  const K = blocks.length;
+  const selfLoops = blocks.map((b, k) => targetsOf(b).includes(b.start) && blockIndex.get(b.start) === k);
+  f.block(Op.block); // $exitH: the pc is already in HB_NEXT_PC
+  f.block(Op.block); // $exit: the pc is in exitPc
+  f.block(Op.loop); // $dispatch
+  for (let k = K - 1; k >= 0; k--) f.block(Op.block);
+  // (The default is never taken: callers pass block indexes. It leaves through $exit.)
+  f.get(next).brTable(
+    blocks.map((_, k) => k),
+    K + 1,
+  );
+  // `depth` is the number of labels between the current code and $dispatch (exclusive).
+  let depth = 0;
+  const dispatchDepth = (): number => depth;
+  const exitDepth = (): number => depth + 1;
+  const exitHDepth = (): number => depth + 2;
+
+  /** Leave through $exit with the pc vbase + off. */
+  const exitAt = (off: number): void => {
+    f.get(vb).i64n(off).op(Op.i64Add).set(exitPc);
+    f.opU(Op.br, exitDepth());
+  };
+  /** Leave through $exitH (the pc was set by a call) with `retired` instructions of this block done. */
+  const exitAfterCall = (retired: number): void => {
+    if (retired !== 0) f.get(n).i32(retired).op(Op.i32Add).set(n);
+    f.opU(Op.br, exitHDepth());
+  };
+  /** The block index of a page offset, if a block starts there. */
+  const blockAt = (off: number): number | undefined => blockIndex.get(off);
+
+  for (let k = 0; k < K; k++) {
+    const b = blocks[k];
+    if (b === undefined) continue;
+    f.op(Op.end); // closes $b(k): its code follows
+    depth = K - 1 - k;
+    const self = selfLoops[k] === true;
+    if (self) {
+      f.block(Op.loop);
+      depth++;
+    }
+    const selfBase = depth;
+    /** The depth of the block's own loop label from the current code. */
+    const selfDepth = (): number => depth - selfBase;
+    const L = b.insns.length;
+    const firstIndex = blockFirst[k] ?? 0;
+    /**
+     * Go to page offset `off` after this block's L instructions retired (they are counted here). With
+     * `atEnd`, the code is the block's last and may fall through into the next block when that is the target.
+     */
+    const transfer = (off: number, atEnd: boolean): void => {
+      const target = blockAt(off);
+      if (atEnd && target === k + 1 && off < PAGE_SIZE) {
+        // Forward, into the next block: no limit check needed (a straight run is bounded by the page).
+        f.get(n).i32(L).op(Op.i32Add).set(n);
+        return;
+      }
+      f.get(n).i32(L).op(Op.i32Add).tee(n).get(P_LIMIT).op(Op.i32GeS);
+      f.block(Op.if);
+      depth++;
+      exitAt(off);
+      f.op(Op.end);
+      depth--;
+      if (target === undefined || off >= PAGE_SIZE) {
+        exitAt(off);
+      } else if (target === k && self) {
+        f.opU(Op.br, selfDepth());
+      } else {
+        f.i32(target).set(next);
+        f.opU(Op.br, dispatchDepth());
+      }
+    };
+    let ended = false;
+    for (let i = 0; i < L && !ended; i++) {
+      const d = b.insns[i];
+      const off = b.offsets[i] ?? 0;
+      if (d === undefined) continue;
+      const idx = firstIndex + i;
+      const { rd, rs1, rs2, imm } = d;
+      const getReg = (r: number): void => {
+        if (r === 0) f.i64(0, 0);
+        else f.get(local(r));
+      };
+      const setRd = (): void => {
+        // The value is on the stack.
+        if (rd === 0) f.op(Op.drop);
+        else f.set(local(rd));
+      };
+      const immHi = imm >> 31;
+      const last = i === L - 1;
+      if (!isInline(d.op)) {
+        // The reference semantics: store what it may read, reload what it may write.
+        for (const r of new Set([rs1, rs2, rd])) if (r !== 0) storeReg(r);
+        f.i32(idx).get(n).i32(i).op(Op.i32Add).opU(Op.call, importExec).set(status);
+        if (rd !== 0) reloadReg(rd);
+        f.get(status).i32(EXEC_NEXT).op(Op.i32Ne);
+        f.block(Op.if);
+        depth++;
+        // EXEC_END retired it; EXEC_TRAP did not. Either way the call left the pc.
+        f.get(status).i32(1).op(Op.i32Eq).get(n).op(Op.i32Add).i32(i).op(Op.i32Add).set(n);
+        f.opU(Op.br, exitHDepth());
+        f.op(Op.end);
+        depth--;
+        if (last) {
+          ended = true;
+          transfer(b.end, true);
+        }
+        continue;
+      }
+      switch (d.op) {
+        case D.OP_LUI:
+          f.i64(imm, immHi);
+          setRd();
+          break;
+        case D.OP_AUIPC:
+          f.get(vb)
+            .i64n(off + imm)
+            .op(Op.i64Add);
+          setRd();
+          break;
+        case D.OP_ADDI:
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64Add);
+          setRd();
+          break;
+        case D.OP_SLTI:
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64LtS).op(Op.i64ExtendI32U);
+          setRd();
+          break;
+        case D.OP_SLTIU:
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64LtU).op(Op.i64ExtendI32U);
+          setRd();
+          break;
+        case D.OP_XORI:
+        case D.OP_ORI:
+        case D.OP_ANDI:
+          getReg(rs1);
+          f.i64(imm, immHi).op(d.op === D.OP_XORI ? Op.i64Xor : d.op === D.OP_ORI ? Op.i64Or : Op.i64And);
+          setRd();
+          break;
+        case D.OP_SLLI:
+        case D.OP_SRLI:
+        case D.OP_SRAI:
+          getReg(rs1);
+          f.i64(imm & 63, 0).op(d.op === D.OP_SLLI ? Op.i64Shl : d.op === D.OP_SRLI ? Op.i64ShrU : Op.i64ShrS);
+          setRd();
+          break;
+        case D.OP_ADD:
+        case D.OP_SUB:
+        case D.OP_SLL:
+        case D.OP_XOR:
+        case D.OP_SRL:
+        case D.OP_SRA:
+        case D.OP_OR:
+        case D.OP_AND:
+        case D.OP_MUL:
+          getReg(rs1);
+          getReg(rs2);
+          f.op(BINARY64[d.op] ?? Op.unreachable);
+          setRd();
+          break;
+        case D.OP_SLT:
+        case D.OP_SLTU:
+          getReg(rs1);
+          getReg(rs2);
+          f.op(d.op === D.OP_SLT ? Op.i64LtS : Op.i64LtU).op(Op.i64ExtendI32U);
+          setRd();
+          break;
+        case D.OP_ADDIW:
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64Add).op(I64_EXTEND32_S);
+          setRd();
+          break;
+        case D.OP_SLLIW:
+          getReg(rs1);
+          f.i64(imm & 31, 0)
+            .op(Op.i64Shl)
+            .op(I64_EXTEND32_S);
+          setRd();
+          break;
+        case D.OP_SRLIW:
+        case D.OP_SRAIW:
+          getReg(rs1);
+          f.op(Op.i32WrapI64)
+            .i32(imm & 31)
+            .op(d.op === D.OP_SRLIW ? Op.i32ShrU : Op.i32ShrS)
+            .op(Op.i64ExtendI32S);
+          setRd();
+          break;
+        case D.OP_ADDW:
+        case D.OP_SUBW:
+        case D.OP_MULW:
+          getReg(rs1);
+          getReg(rs2);
+          f.op(d.op === D.OP_ADDW ? Op.i64Add : d.op === D.OP_SUBW ? Op.i64Sub : Op.i64Mul).op(I64_EXTEND32_S);
+          setRd();
+          break;
+        case D.OP_SLLW:
+        case D.OP_SRLW:
+        case D.OP_SRAW:
+          getReg(rs1);
+          f.op(Op.i32WrapI64);
+          getReg(rs2);
+          f.op(Op.i32WrapI64);
+          f.op(d.op === D.OP_SLLW ? Op.i32Shl : d.op === D.OP_SRLW ? Op.i32ShrU : Op.i32ShrS).op(Op.i64ExtendI32S);
+          setRd();
+          break;
+        case D.OP_MULHU:
+        case D.OP_MULH:
+        case D.OP_MULHSU:
+          emitMulHigh(
+            f,
+            d.op,
+            () => getReg(rs1),
+            () => getReg(rs2),
+            mulhu.index,
+            t64,
+            u64,
+          );
+          setRd();
+          break;
+        case D.OP_DIV:
+        case D.OP_DIVU:
+        case D.OP_REM:
+        case D.OP_REMU:
+          emitDiv64(
+            f,
+            d.op,
+            () => getReg(rs1),
+            () => getReg(rs2),
+            t64,
+            u64,
+          );
+          setRd();
+          break;
+        case D.OP_DIVW:
+        case D.OP_DIVUW:
+        case D.OP_REMW:
+        case D.OP_REMUW:
+          emitDiv32(
+            f,
+            d.op,
+            () => getReg(rs1),
+            () => getReg(rs2),
+            t32,
+            status,
+          );
+          setRd();
+          break;
+        case D.OP_FENCE:
+          if (threaded) f.atomicFence();
+          break;
+        case D.OP_LB:
+        case D.OP_LH:
+        case D.OP_LW:
+        case D.OP_LD:
+        case D.OP_LBU:
+        case D.OP_LHU:
+        case D.OP_LWU: {
+          const info = LOAD_OPS[d.op];
+          if (info === undefined) break;
+          // va = rs1 + imm; i = (wrap(va) >>> 12) & TLB_MASK
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64Add).set(va);
+          f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+          f.get(P_TLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_READ_TAG);
+          f.get(va)
+            .i64(-4096 | (info.width - 1), -1)
+            .op(Op.i64And)
+            .op(Op.i64Eq);
+          f.block(Op.if, I64);
+          depth++;
+          f.get(va).op(Op.i32WrapI64);
+          f.get(P_TLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_READ_ADD);
+          f.op(Op.i32Add).mem(info.fast, log2(info.width), 0);
+          f.op(Op.else);
+          f.i32(idx).get(va).op(Op.i32WrapI64).get(va).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+          f.get(n).i32(i).op(Op.i32Add).opU(Op.call, importLoad);
+          f.block(Op.if);
+          depth++;
+          exitAfterCall(i);
+          f.op(Op.end);
+          depth--;
+          f.get(P_HB).mem(Op.i64Load, 3, HB_LOAD_VALUE);
+          if (info.extend !== 0) f.op(info.extend);
+          f.op(Op.end);
+          depth--;
+          setRd();
+          break;
+        }
+        case D.OP_SB:
+        case D.OP_SH:
+        case D.OP_SW:
+        case D.OP_SD: {
+          const width = 1 << (d.op - D.OP_SB);
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64Add).set(va);
+          f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+          f.get(P_TLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_WRITE_TAG);
+          f.get(va)
+            .i64(-4096 | (width - 1), -1)
+            .op(Op.i64And)
+            .op(Op.i64Eq);
+          f.block(Op.if);
+          depth++;
+          f.get(va).op(Op.i32WrapI64);
+          f.get(P_TLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_WRITE_ADD);
+          f.op(Op.i32Add);
+          getReg(rs2);
+          f.mem(STORE_FAST[d.op] ?? Op.unreachable, log2(width), 0);
+          f.op(Op.else);
+          f.i32(idx).get(va).op(Op.i32WrapI64).get(va).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+          getReg(rs2);
+          f.op(Op.i32WrapI64);
+          getReg(rs2);
+          f.i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64);
+          f.get(n).i32(i).op(Op.i32Add).opU(Op.call, importStore).tee(status);
+          f.i32(STORE_OK).op(Op.i32Ne);
+          f.block(Op.if);
+          depth++;
+          // Not retired (trap, MMIO stop), or retired into a page this region was compiled from.
+          f.get(status).i32(STORE_INVALIDATED).op(Op.i32Eq);
+          f.block(Op.if);
+          depth++;
+          f.get(n)
+            .i32(i + 1)
+            .op(Op.i32Add)
+            .set(n);
+          exitAt(off + d.len);
+          f.op(Op.end);
+          depth--;
+          exitAfterCall(i);
+          f.op(Op.end);
+          depth--;
+          f.op(Op.end);
+          depth--;
+          break;
+        }
+        case D.OP_JAL: {
+          if (rd !== 0) {
+            f.get(vb)
+              .i64n(off + d.len)
+              .op(Op.i64Add);
+            setRd();
+          }
+          ended = true;
+          transfer(off + imm, true);
+          break;
+        }
+        case D.OP_JALR: {
+          // t = (rs1 + imm) & ~1, computed before rd is written (rd may be rs1).
+          getReg(rs1);
+          f.i64(imm, immHi).op(Op.i64Add).i64(-2, -1).op(Op.i64And).set(t64);
+          if (rd !== 0) {
+            f.get(vb)
+              .i64n(off + d.len)
+              .op(Op.i64Add);
+            setRd();
+          }
+          f.get(n).i32(L).op(Op.i32Add).set(n);
+          // In this page and a block starts there: go on inside; otherwise leave with the pc.
+          f.get(t64).set(exitPc);
+          f.get(n).get(P_LIMIT).op(Op.i32LtS);
+          f.get(t64).get(vb).op(Op.i64Sub).i64(PAGE_SIZE, 0).op(Op.i64LtU).op(Op.i32And);
+          f.block(Op.if);
+          depth++;
+          f.get(t64).get(vb).op(Op.i64Sub).op(Op.i32WrapI64).mem(Op.i32Load16U, 1, entryMapBase);
+          f.tee(next).i32(NO_BLOCK).op(Op.i32Ne).opU(Op.brIf, dispatchDepth());
+          f.op(Op.end);
+          depth--;
+          f.opU(Op.br, exitDepth());
+          ended = true;
+          break;
+        }
+        case D.OP_BEQ:
+        case D.OP_BNE:
+        case D.OP_BLT:
+        case D.OP_BGE:
+        case D.OP_BLTU:
+        case D.OP_BGEU: {
+          getReg(rs1);
+          getReg(rs2);
+          f.op(BRANCH_CMP[d.op] ?? Op.unreachable);
+          f.block(Op.if);
+          depth++;
+          transfer(off + imm, false);
+          f.op(Op.end);
+          depth--;
+          ended = true;
+          transfer(off + d.len, true);
+          break;
+        }
+        default:
+          f.op(Op.unreachable);
+      }
+      if (last && !ended) {
+        ended = true;
+        // Falls off its end: into the next block when it starts right here, else a transfer.
+        transfer(b.end, true);
+      }
+    }
+    if (self) {
+      // Falling out of the block's own loop falls into the next block's code.
+      f.op(Op.end);
+      depth--;
+    }
+  }
+  f.op(Op.end); // $dispatch (nothing falls out of the last block)
+  f.op(Op.unreachable);
+  f.op(Op.end); // $exit
+  f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
+  f.op(Op.end); // $exitH
+  for (const r of written) storeReg(r);
+  f.get(n);
+  return { bytes: m.encode(), insns, offsets, blockStarts: blocks.map((b) => b.start) };
+}
+
+/** In-page targets of a block's last instruction (for self-loop detection). */
+function targetsOf(b: { readonly insns: readonly Insn[]; readonly offsets: readonly number[] }): number[] {
+  const last = b.insns[b.insns.length - 1];
+  const off = b.offsets[b.offsets.length - 1] ?? 0;
+  if (last === undefined) return [];
+  if (last.op === D.OP_JAL || (last.op >= D.OP_BEQ && last.op <= D.OP_BGEU)) return [off + last.imm];
+  return [];
+}
+
+const BINARY64: Record<number, number> = {
+  [D.OP_ADD]: Op.i64Add,
+  [D.OP_SUB]: Op.i64Sub,
+  [D.OP_SLL]: Op.i64Shl,
+  [D.OP_XOR]: Op.i64Xor,
+  [D.OP_SRL]: Op.i64ShrU,
+  [D.OP_SRA]: Op.i64ShrS,
+  [D.OP_OR]: Op.i64Or,
+  [D.OP_AND]: Op.i64And,
+  [D.OP_MUL]: Op.i64Mul,
+};
+
+const BRANCH_CMP: Record<number, number> = {
+  [D.OP_BEQ]: Op.i64Eq,
+  [D.OP_BNE]: Op.i64Ne,
+  [D.OP_BLT]: Op.i64LtS,
+  [D.OP_BGE]: Op.i64GeS,
+  [D.OP_BLTU]: Op.i64LtU,
+  [D.OP_BGEU]: Op.i64GeU,
+};
+
+/** MULH/MULHU/MULHSU: mulhu(a, b), minus b when a is negative (signed a), minus a when b is negative (MULH). */
+function emitMulHigh(
+  f: FunctionBody,
+  op: number,
+  a: () => void,
+  b: () => void,
+  mulhu: number,
+  ta: number,
+  tb: number,
+): void {
+  a();
+  f.set(ta);
+  b();
+  f.set(tb);
+  f.get(ta).get(tb).opU(Op.call, mulhu);
+  if (op === D.OP_MULH || op === D.OP_MULHSU) {
+    // - (a < 0 ? b : 0)
+    f.get(tb).get(ta).i64(63, 0).op(Op.i64ShrS).op(Op.i64And).op(Op.i64Sub);
+  }
+  if (op === D.OP_MULH) {
+    f.get(ta).get(tb).i64(63, 0).op(Op.i64ShrS).op(Op.i64And).op(Op.i64Sub);
+  }
+}
+
+/** DIV/DIVU/REM/REMU with RISC-V's results for division by zero and signed overflow (no wasm trap). */
+function emitDiv64(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
+  a();
+  f.set(ta);
+  b();
+  f.set(tb);
+  f.get(tb).op(Op.i64Eqz);
+  f.block(Op.if, I64);
+  // Division by zero: DIV/DIVU give all ones, REM/REMU the dividend.
+  if (op === D.OP_DIV || op === D.OP_DIVU) f.i64(-1, -1);
+  else f.get(ta);
+  f.op(Op.else);
+  if (op === D.OP_DIV) {
+    // MIN / -1 = MIN (wasm's div_s would trap).
+    f.get(ta)
+      .i64(0, -(2 ** 31))
+      .op(Op.i64Eq)
+      .get(tb)
+      .i64(-1, -1)
+      .op(Op.i64Eq)
+      .op(Op.i32And);
+    f.block(Op.if, I64);
+    f.get(ta);
+    f.op(Op.else);
+    f.get(ta).get(tb).op(Op.i64DivS);
+    f.op(Op.end);
+  } else {
+    f.get(ta).get(tb);
+    // i64.rem_s of MIN by -1 is 0 in wasm (no trap), as RISC-V wants.
+    f.op(op === D.OP_DIVU ? Op.i64DivU : op === D.OP_REM ? Op.i64RemS : Op.i64RemU);
+  }
+  f.op(Op.end);
+}
+
+/** DIVW/DIVUW/REMW/REMUW on the low words, the result sign-extended. */
+function emitDiv32(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
+  a();
+  f.op(Op.i32WrapI64).set(ta);
+  b();
+  f.op(Op.i32WrapI64).set(tb);
+  f.get(tb).op(Op.i32Eqz);
+  f.block(Op.if, I32);
+  if (op === D.OP_DIVW || op === D.OP_DIVUW) f.i32(-1);
+  else f.get(ta);
+  f.op(Op.else);
+  if (op === D.OP_DIVW) {
+    f.get(ta)
+      .i32(-(2 ** 31))
+      .op(Op.i32Eq)
+      .get(tb)
+      .i32(-1)
+      .op(Op.i32Eq)
+      .op(Op.i32And);
+    f.block(Op.if, I32);
+    f.get(ta);
+    f.op(Op.else);
+    f.get(ta).get(tb).op(Op.i32DivS);
+    f.op(Op.end);
+  } else {
+    f.get(ta).get(tb);
+    f.op(op === D.OP_DIVUW ? Op.i32DivU : op === D.OP_REMW ? Op.i32RemS : Op.i32RemU);
+  }
+  f.op(Op.end);
+  f.op(Op.i64ExtendI32S);
+}
