@@ -39,9 +39,4 @@ export interface GdbArchitecture {
    * is asked to exit on it (x86: int3). Absent: the vCPU checks them itself (the emulated hart), like hardware ones.
    */
   readonly breakpointInstruction?: Uint8Array;
-  /**
-   * When a watchpoint reports: "before" the access (RISC-V triggers; GDB steps the access itself) or "after" it
-   * (x86 debug registers). Informational: the stop reply is the same.
-   */
-  readonly watchpointTiming: "before" | "after";
 }

@@ -359,5 +359,4 @@ export const RISCV64_GDB: GdbArchitecture = {
   pcRegnum: RISCV_PC_REGNUM,
   pc: pcOf,
   translate: translateRiscv,
-  watchpointTiming: "before",
 };

@@ -159,6 +159,5 @@ export const X86_64_GDB: GdbArchitecture = {
   pcRegnum: AMD64_RIP_REGNUM,
   pc: (vcpu) => vcpu.getGpr(X86_REG_RIP),
   translate: translateX86,
-  watchpointTiming: "after",
   breakpointInstruction: Uint8Array.of(X86_INT3),
 };
