@@ -197,6 +197,11 @@ void kvm_abi_arch(void) {
   SIZE(kvm_interrupt);
   OFF(kvm_interrupt, irq);
 
+  SIZE(kvm_guest_debug);
+  OFF(kvm_guest_debug, control); OFF(kvm_guest_debug, arch.debugreg);
+  OFF(kvm_run, debug.arch.exception); OFF(kvm_run, debug.arch.pc); OFF(kvm_run, debug.arch.dr6);
+  OFF(kvm_run, debug.arch.dr7);
+
   CONST(KVM_GET_SUPPORTED_CPUID);
   CONST(KVM_SET_TSS_ADDR);
   CONST(KVM_SET_IDENTITY_MAP_ADDR);
@@ -216,6 +221,7 @@ void kvm_abi_arch(void) {
   CONST(KVM_GET_LAPIC);
   CONST(KVM_SET_LAPIC);
   CONST(KVM_SET_CPUID2);
+  CONST(KVM_SET_GUEST_DEBUG);
   CONST(KVM_GET_IRQCHIP);
   CONST(KVM_SET_IRQCHIP);
   CONST(KVM_GET_PIT2);
@@ -235,6 +241,11 @@ void kvm_abi_arch(void) {
   CONST(KVM_PIT_SPEAKER_DUMMY);
   CONST(KVM_EXIT_IO_IN);
   CONST(KVM_EXIT_IO_OUT);
+  CONST(KVM_CAP_SET_GUEST_DEBUG);
+  CONST(KVM_GUESTDBG_ENABLE);
+  CONST(KVM_GUESTDBG_SINGLESTEP);
+  CONST(KVM_GUESTDBG_USE_SW_BP);
+  CONST(KVM_GUESTDBG_USE_HW_BP);
 }
 #elif defined(__aarch64__)
 /* src/hal/kvm/aarch64/abi.ts */

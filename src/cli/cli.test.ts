@@ -192,6 +192,19 @@ describe("run", () => {
     expect(h.vmms[0]?.options).toEqual({ logLevel: "trace", traceExits: false, console: { stdin: true } });
   });
 
+  test("--gdb takes a port, HOST:PORT or a socket path; anything else is a usage error naming it", async () => {
+    const h = harness();
+    expect(await runCli(["run", ARCEOS, "--gdb", "1234"], h.deps)).toBe(0);
+    expect(h.vmms[0]?.options).toMatchObject({ gdb: { kind: "tcp", host: "127.0.0.1", port: 1234 } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "0.0.0.0:5555"], h.deps)).toBe(0);
+    expect(h.vmms[1]?.options).toMatchObject({ gdb: { kind: "tcp", host: "0.0.0.0", port: 5555 } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "/tmp/axvisor-gdb.sock"], h.deps)).toBe(0);
+    expect(h.vmms[2]?.options).toMatchObject({ gdb: { kind: "unix", path: "/tmp/axvisor-gdb.sock" } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "70000"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('Cannot listen for GDB on "70000": expected PORT (1..65535)');
+    expect(h.vmms).toHaveLength(3);
+  });
+
   test("several configs run as several VMs in one VMM; 0 only if all succeeded", async () => {
     const other = join(dir, "other.toml");
     writeFileSync(

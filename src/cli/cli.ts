@@ -8,6 +8,7 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand }
 
 import type { HalBackend } from "../hal/types.ts";
 import { formatVmConfig } from "../vmm/config/index.ts";
+import { type GdbListenAddress, parseGdbAddress } from "../vmm/debug/index.ts";
 import { LOG_LEVEL_NAMES, type LogLevelName } from "../vmm/log-level.ts";
 import { callApi, checkApiArgs } from "./api-client.ts";
 import { collectConfigs, UsageError } from "./configs.ts";
@@ -124,6 +125,12 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
   const runArgs = {
     ...commonArgs,
     ...machineArgs,
+    gdb: {
+      type: "string",
+      valueHint: "port|path",
+      description:
+        "Serve the GDB remote protocol on a TCP port (PORT or HOST:PORT) or a unix socket path; the VM waits paused for the debugger (riscv64 guests)",
+    },
     stdin: {
       type: "boolean",
       description: "Feed host stdin to the first VM's console (default: only when stdin is a terminal)",
@@ -155,11 +162,20 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         state.exitCode = EXIT_CONFIG;
         return;
       }
+      let gdb: GdbListenAddress | undefined;
+      try {
+        gdb = args.gdb === undefined ? undefined : parseGdbAddress(args.gdb);
+      } catch (error) {
+        deps.err(error instanceof Error ? error.message : String(error));
+        state.exitCode = EXIT_CONFIG;
+        return;
+      }
       const provider = await loadVmm(deps);
       const vmm: CliVmm = provider.createVmm({
         logLevel,
         traceExits: args["trace-exits"] ?? state.globalTraceExits ?? false,
         console: { stdin: args.stdin ?? deps.stdinIsTty },
+        ...(gdb === undefined ? {} : { gdb }),
       });
       for (const config of collected.configs) vmm.addVm(config);
       const api = await startApi(vmm, args["api-sock"], {

@@ -4,9 +4,9 @@
  */
 
 import { resolve } from "node:path";
-
 import type { HalBackend } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
+import type { GdbListenAddress } from "../vmm/debug/index.ts";
 import type { LogLevelName } from "../vmm/log-level.ts";
 
 /** Process exit statuses. */
@@ -85,6 +85,8 @@ export interface CliVmmOptions {
   readonly logLevel: LogLevelName;
   readonly traceExits: boolean;
   readonly console: { readonly stdin: boolean };
+  /** `--gdb`: serve the GDB remote protocol for the VM, which starts paused. */
+  readonly gdb?: GdbListenAddress;
 }
 
 /** The VMM module as the CLI sees it. */

@@ -99,7 +99,23 @@ export type AxVCpuExitReason =
       readonly functionId: bigint;
       readonly args: readonly [bigint, bigint, bigint, bigint, bigint, bigint];
     }
+  | {
+      /**
+       * A debug event the VMM asked for with `HalVcpuDebug.setGuestDebug`: a single step completed, the pc reached
+       * a breakpoint (before that instruction ran), or an access touched a watchpoint (`watch`). Backends report it
+       * only while guest debugging is on.
+       */
+      readonly kind: "Debug";
+      readonly reason: DebugStopReason;
+      /** The guest pc where the vCPU stopped (guest-virtual). */
+      readonly pc: bigint;
+      /** The watchpoint hit, for `reason` "watchpoint". */
+      readonly watch?: { readonly addr: bigint; readonly kind: WatchpointKind };
+    }
   | { readonly kind: "Unsupported"; readonly backend: BackendName; readonly raw: string };
+
+export type DebugStopReason = "step" | "breakpoint" | "watchpoint";
+export type WatchpointKind = "write" | "read" | "access";
 
 export type SystemDownAction = "poweroff" | "reboot" | "crash";
 export type ExitKind = AxVCpuExitReason["kind"];
@@ -414,6 +430,8 @@ export interface HalVcpu extends Disposable {
   hardwareTimerDeadline(): number | undefined;
   /** RISC-V guests: what the VMM's SBI layer needs beyond registers (present on backends running RISC-V). */
   readonly riscv?: RiscvVcpuOps;
+  /** Guest debugging (the GDB stub), on backends that support it. */
+  readonly debug?: HalVcpuDebug | undefined;
   /**
    * Snapshots: the vCPU's complete architectural state as JSON-safe plain data, read while it is outside the guest
    * (the VM paused), and loaded into a vCPU of a VM built the same way. Backends that cannot save a vCPU lack them.
@@ -430,6 +448,84 @@ export interface HalVcpu extends Disposable {
 export interface HalVcpuState {
   readonly format: string;
   readonly data: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Guest debugging
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A guest-virtual range watched for accesses of `kind`. */
+export interface Watchpoint {
+  readonly addr: bigint;
+  readonly length: number;
+  readonly kind: WatchpointKind;
+}
+
+/**
+ * What stops a vCPU with a `Debug` exit (KVM's `kvm_guest_debug`). Breakpoints are guest-virtual instruction
+ * addresses checked before the instruction at them runs; watchpoints are checked on the guest's loads and stores
+ * (RISC-V: before the access, as the Debug spec's triggers do; x86: after it, as debug registers do).
+ */
+export interface GuestDebugControl {
+  readonly singleStep: boolean;
+  readonly breakpoints: readonly bigint[];
+  readonly watchpoints: readonly Watchpoint[];
+  /**
+   * Exit with a `Debug` breakpoint when the guest executes the architecture's breakpoint instruction (x86 `int3`:
+   * KVM_GUESTDBG_USE_SW_BP), for software breakpoints the VMM planted in guest memory. Default false.
+   */
+  readonly breakpointExits?: boolean;
+}
+
+/**
+ * Debugger access to one vCPU, used between runs only. `setGuestDebug(undefined)` turns debugging off: the vCPU
+ * runs as it did before (the emulated hart goes back to its fast engine).
+ */
+export interface HalVcpuDebug {
+  setGuestDebug(control: GuestDebugControl | undefined): void;
+  /**
+   * What `setGuestDebug(control)` would refuse, without changing anything: undefined when the backend can do it,
+   * else why not (x86: at most four debug-register slots, no read-only watchpoints). Unlimited when absent.
+   */
+  checkGuestDebug?(control: GuestDebugControl): string | undefined;
+  readonly riscv?: RiscvDebugRegisters;
+  readonly x86?: X86DebugRegisters;
+}
+
+/** The x86 state a debugger sees beyond `getGpr` (x86 numbering: 0..15 GPRs, 16 = rip, 17 = rflags). */
+export interface X86DebugRegisters {
+  specialRegisters(): X86DebugSpecialRegisters;
+}
+
+export interface X86DebugSpecialRegisters {
+  readonly selectors: {
+    readonly cs: number;
+    readonly ss: number;
+    readonly ds: number;
+    readonly es: number;
+    readonly fs: number;
+    readonly gs: number;
+  };
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
+}
+
+/** The RISC-V registers a debugger sees beyond the GPRs and pc (`getGpr`/`setGpr`, `RiscvVcpuOps.getPc`). */
+export interface RiscvDebugRegisters {
+  /** The raw 64-bit contents of f0..f31 (NaN-boxed singles as stored). */
+  getFpr(reg: number): bigint;
+  setFpr(reg: number, value: bigint): void;
+  /**
+   * Read CSR `csr` as the guest's current mode names it (with V = 1, sstatus is vsstatus, satp is vsatp, ...),
+   * with no side effect; undefined when the hart does not implement it.
+   */
+  readCsr(csr: number): bigint | undefined;
+  /** Write CSR `csr` (same naming, WARL rules applied); false when the hart does not implement it. */
+  writeCsr(csr: number, value: bigint): boolean;
+  /** The privilege level the guest runs at (0 = U, 1 = S, 3 = M) and whether it is virtualized (V = 1). */
+  privilege(): { readonly priv: number; readonly virtualized: boolean };
 }
 
 /** A VM's backend-level saved state (`HalVm.saveState`), the same shape as a vCPU's. */

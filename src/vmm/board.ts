@@ -51,7 +51,8 @@ export type GenericExit = Extract<
       | "ExternalInterrupt"
       | "NestedPageFault"
       | "FailEntry"
-      | "Unsupported";
+      | "Unsupported"
+      | "Debug";
   }
 >;
 

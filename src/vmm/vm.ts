@@ -23,6 +23,10 @@ import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAct
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
+
+/** A vCPU's debug event (a step, breakpoint or watchpoint the GDB stub asked for). */
+export type DebugExit = Extract<AxVCpuExitReason, { readonly kind: "Debug" }>;
+
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
@@ -106,6 +110,7 @@ export class AxVM {
   #result: VmResult | undefined;
   #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
+  #debugStopHandler: ((vcpuId: number, exit: DebugExit) => void) | undefined;
 
   /** Use the builder (`buildVm`/`assembleVm`): it makes the parts, and releases them if making one fails. */
   constructor(config: VmConfig, parts: VmParts, options: AxVMOptions = {}) {
@@ -193,6 +198,14 @@ export class AxVM {
     this.#hypercallHandler = handler;
   }
 
+  /**
+   * Receive the vCPUs' `Debug` exits (the GDB stub: src/vmm/debug/). The handler is called from the vCPU's loop
+   * and must not wait for it: it pauses the VM, and the loop parks on its next turn.
+   */
+  onDebugStop(handler: ((vcpuId: number, exit: DebugExit) => void) | undefined): void {
+    this.#debugStopHandler = handler;
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // Lifecycle
   // ------------------------------------------------------------------------------------------------------------
@@ -207,6 +220,7 @@ export class AxVM {
   /** Run every vCPU until the VM stops (a restored VM starts paused: `resume()` lets it go). Never rejects. */
   async run(): Promise<VmResult> {
     if (this.#status === "Loaded") this.boot();
+    // A VM paused before it runs (the GDB stub waits for its debugger) starts with every vCPU parked.
     if (this.#status !== "Running" && this.#status !== "Suspended") {
       return this.#finish({
         reason: "error",
@@ -407,6 +421,7 @@ export class AxVM {
       case "NestedPageFault":
       case "FailEntry":
       case "Unsupported":
+      case "Debug":
         return exit;
       default:
         // Only board exits are left (the checker proves it: `exit` is a BoardExit here).
@@ -527,6 +542,13 @@ export class AxVM {
           exitCode: 1,
           error: new VmError("guest", this.label, `vCPU ${id}: unsupported exit from ${exit.backend}: ${exit.raw}`),
         });
+        return;
+      case "Debug":
+        if (this.#debugStopHandler === undefined) {
+          this.#log.warn(`${this.label}: vCPU ${id} made a debug exit (${exit.reason}) with no debugger attached`);
+          return;
+        }
+        this.#debugStopHandler(id, exit);
         return;
       case "NestedPageFault":
         this.#stop({

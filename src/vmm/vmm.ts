@@ -10,6 +10,7 @@ import { type BackendCandidate, backends } from "./backends.ts";
 import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from "./console.ts";
+import { formatGdbAddress, type GdbListenAddress, GdbServer, gdbArchitectureFor } from "./debug/index.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
 import { loadSnapshotInto, type SnapshotFile } from "./snapshot/snapshot.ts";
@@ -33,6 +34,13 @@ export interface VmmOptions {
   readonly backends?: readonly BackendCandidate[];
   /** How many guest reboots of one VM to honour before giving up (a reboot loop is a guest bug). */
   readonly maxReboots?: number;
+  /**
+   * Serve the GDB remote protocol here for the (one) VM: it starts paused until a debugger connects and
+   * continues it (src/vmm/debug/).
+   */
+  readonly gdb?: GdbListenAddress;
+  /** Told where the GDB stub listens once it does (default: a line on stderr). */
+  readonly onGdbListening?: (server: GdbServer) => void;
 }
 
 export interface VmSummary {
@@ -69,6 +77,7 @@ export class Vmm {
   readonly #hypervisors = new Map<string, Hypervisor>();
   readonly #running = new Map<number, AxVM>();
   #stopped = false;
+  #gdb: GdbServer | undefined;
   /** The console of VMs started by `launch` (stdout unless the options give a writer). */
   #launchSink: ByteWriter | ConsoleSink | undefined;
   #hypercallHandler:
@@ -101,6 +110,42 @@ export class Vmm {
 
   /** Create, boot and run every VM until all have stopped. Never rejects: failures are in the result. */
   async run(): Promise<VmmResult> {
+    const gdbProblem = this.#startGdb();
+    if (gdbProblem !== undefined) {
+      this.#log.error(gdbProblem);
+      return { exitCode: 1, vms: [] };
+    }
+    try {
+      return await this.#runAll();
+    } finally {
+      this.#gdb?.close();
+      this.#gdb = undefined;
+    }
+  }
+
+  /** Open the GDB stub's socket when asked to; returns what is wrong instead when it cannot. */
+  #startGdb(): string | undefined {
+    const address = this.#options.gdb;
+    if (address === undefined) return undefined;
+    if (this.#configs.length !== 1) {
+      return `Cannot debug with --gdb: it serves one VM, and ${this.#configs.length} are configured`;
+    }
+    const arch = this.#configs[0]?.arch;
+    if (arch !== undefined && gdbArchitectureFor(arch) === undefined) {
+      return `Cannot debug with --gdb: the GDB stub does not debug ${arch} guests yet (riscv64, and x86_64 on KVM)`;
+    }
+    try {
+      this.#gdb = GdbServer.listen(address, consola.withTag("gdb"));
+    } catch (error) {
+      return errorMessage(error);
+    }
+    const server = this.#gdb;
+    if (this.#options.onGdbListening !== undefined) this.#options.onGdbListening(server);
+    else process.stderr.write(`axvisor: waiting for gdb on ${formatGdbAddress(server.address)}\n`);
+    return undefined;
+  }
+
+  async #runAll(): Promise<VmmResult> {
     const several = this.#configs.length > 1;
     // One sink for every VM on stdout, so that they share its backpressure.
     const ownSink = this.#options.console?.writer === undefined ? new StreamSink(process.stdout) : undefined;
@@ -257,8 +302,12 @@ export class Vmm {
       this.#running.set(config.id, vm);
       options.onBuilt?.(vm);
       if (this.#stopped) vm.shutdown();
+      const gdbArch = this.#gdb === undefined ? undefined : gdbArchitectureFor(config.arch);
+      if (gdbArch !== undefined && !this.#stopped) this.#gdb?.attach(vm, gdbArch);
       const result = await vm.run();
       this.#running.delete(config.id);
+      const rebooting = result.reason === "reboot" && !this.#stopped && boot < maxReboots;
+      if (!rebooting) this.#gdb?.vmEnded(result.exitCode);
       if (this.#options.traceExits === true) {
         for (const line of formatVmStats(vm.label, vm.board.name, vm.stats)) traceLine(line);
       }

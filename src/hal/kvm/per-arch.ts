@@ -13,7 +13,7 @@
  * the VM-level set-up KVM needs before the first vCPU, and the exit reasons only its architecture has.
  */
 
-import type { GuestArch, HalVcpuSetup, HalVcpuState, HalVmOptions, HalVmState } from "../types.ts";
+import type { GuestArch, HalVcpuDebug, HalVcpuSetup, HalVcpuState, HalVmOptions, HalVmState } from "../types.ts";
 import type { KvmAbi } from "./abi.ts";
 import type { ArchExitDecoder } from "./exits.ts";
 
@@ -98,6 +98,8 @@ export interface KvmArchVcpu extends ArchExitDecoder {
   /** `HalVcpu.setInterruptLevel` (x86 without an in-kernel irqchip: KVM_INTERRUPT). */
   setInterruptLevel(vector: number, asserted: boolean): void;
   hasPendingInterrupt(): boolean;
+  /** Guest debugging (`HalVcpu.debug`), on archs that have it (x86). */
+  readonly debug?: HalVcpuDebug;
   /** Snapshots (`HalVcpu.saveState`/`loadState`; the vCPU is idle); absent: this arch cannot save vCPUs yet. */
   saveState?(): HalVcpuState;
   loadState?(state: HalVcpuState): void;

@@ -12,7 +12,7 @@
  * without running any further guest code (Documentation/virt/kvm/api.rst, "KVM_RUN").
  */
 import { EAGAIN, EINTR, errnoName } from "../../common/errno.ts";
-import type { AxVCpuExitReason, HalVcpu, HalVcpuSetup, HalVcpuState } from "../types.ts";
+import type { AxVCpuExitReason, HalVcpu, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../types.ts";
 import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
 import { completeRead, decodeExit, type ExitQueue, NO_COMPLETION, type PendingCompletion } from "./exits.ts";
@@ -122,6 +122,11 @@ export class KvmVcpu implements HalVcpu {
     this.#checkIdle("setEntry");
     this.archVcpu.setEntry(entry);
     this.#forgetExit();
+  }
+
+  /** Guest debugging (the GDB stub), when the guest arch's part has it (x86). */
+  get debug(): HalVcpuDebug | undefined {
+    return this.archVcpu.debug;
   }
 
   getGpr(reg: number): bigint {

@@ -12,6 +12,7 @@ import {
   iow,
   iowr,
   KVM_CAP_IRQCHIP,
+  KVM_RUN_LAYOUT,
   type KvmAbi,
   layout,
   u8,
@@ -188,6 +189,23 @@ export const KVM_INTERRUPT_LAYOUT = layout("kvm_interrupt", 4, {
   irq: u32(0),
 });
 
+/** struct kvm_guest_debug for KVM_SET_GUEST_DEBUG: control flags and, on x86, the values of DR0-DR7. */
+export const KVM_GUEST_DEBUG_LAYOUT = layout("kvm_guest_debug", 72, {
+  control: u32(0),
+  "arch.debugreg": bytes(8, 64),
+});
+
+/**
+ * kvm_run's `debug.arch` (struct kvm_debug_exit_arch) for KVM_EXIT_DEBUG: the exception (1 = #DB, 3 = #BP), the
+ * guest's rip, DR6 (what fired) and DR7. Declared as part of kvm_run, at the union's offset.
+ */
+export const KVM_RUN_DEBUG_LAYOUT = layout("kvm_run", KVM_RUN_LAYOUT.size, {
+  "debug.arch.exception": u32(32),
+  "debug.arch.pc": u64(40),
+  "debug.arch.dr6": u64(48),
+  "debug.arch.dr7": u64(56),
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // ioctls
 // ---------------------------------------------------------------------------------------------------------------
@@ -214,6 +232,7 @@ export const KVM_SET_FPU = iow("KVM_SET_FPU", 0x8d, KVM_FPU_LAYOUT.size);
 export const KVM_GET_LAPIC = ior("KVM_GET_LAPIC", 0x8e, KVM_LAPIC_STATE_LAYOUT.size);
 export const KVM_SET_LAPIC = iow("KVM_SET_LAPIC", 0x8f, KVM_LAPIC_STATE_LAYOUT.size);
 export const KVM_SET_CPUID2 = iow("KVM_SET_CPUID2", 0x90, KVM_CPUID2_LAYOUT.size);
+export const KVM_SET_GUEST_DEBUG = iow("KVM_SET_GUEST_DEBUG", 0x9b, KVM_GUEST_DEBUG_LAYOUT.size);
 // snapshot state (VM: irqchip, PIT; vCPU: events, XSAVE, XCRs)
 export const KVM_GET_IRQCHIP = iowr("KVM_GET_IRQCHIP", 0x62, KVM_IRQCHIP_LAYOUT.size);
 export const KVM_SET_IRQCHIP = ior("KVM_SET_IRQCHIP", 0x63, KVM_IRQCHIP_LAYOUT.size);
@@ -250,6 +269,14 @@ export const X86_REQUIRED_CAPS: Readonly<Record<string, number>> = {
 
 export const KVM_PIT_SPEAKER_DUMMY = 1;
 
+/** KVM_SET_GUEST_DEBUG works (the GDB stub needs it). */
+export const KVM_CAP_SET_GUEST_DEBUG = 23;
+/** kvm_guest_debug.control: debugging on, single step (TF), int3 exits, debug registers from `arch.debugreg`. */
+export const KVM_GUESTDBG_ENABLE = 0x1;
+export const KVM_GUESTDBG_SINGLESTEP = 0x2;
+export const KVM_GUESTDBG_USE_SW_BP = 0x1_0000;
+export const KVM_GUESTDBG_USE_HW_BP = 0x2_0000;
+
 /** kvm_run.io.direction. */
 export const KVM_EXIT_IO_IN = 0;
 export const KVM_EXIT_IO_OUT = 1;
@@ -274,6 +301,7 @@ const X86_IOCTLS: readonly Ioctl[] = [
   KVM_GET_LAPIC,
   KVM_SET_LAPIC,
   KVM_SET_CPUID2,
+  KVM_SET_GUEST_DEBUG,
   KVM_GET_IRQCHIP,
   KVM_SET_IRQCHIP,
   KVM_GET_PIT2,
@@ -307,6 +335,8 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_IRQCHIP_LAYOUT,
     KVM_PIT_STATE2_LAYOUT,
     KVM_INTERRUPT_LAYOUT,
+    KVM_GUEST_DEBUG_LAYOUT,
+    KVM_RUN_DEBUG_LAYOUT,
   ],
   ioctls: X86_IOCTLS,
   constants: {
@@ -318,5 +348,10 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_PIT_SPEAKER_DUMMY,
     KVM_EXIT_IO_IN,
     KVM_EXIT_IO_OUT,
+    KVM_CAP_SET_GUEST_DEBUG,
+    KVM_GUESTDBG_ENABLE,
+    KVM_GUESTDBG_SINGLESTEP,
+    KVM_GUESTDBG_USE_SW_BP,
+    KVM_GUESTDBG_USE_HW_BP,
   },
 };

@@ -1,6 +1,6 @@
 /**
- * The x86-only exits (the generic ones are ../exits.ts's): port I/O, the axvisor hypercall port, triple faults and
- * interrupt windows. Pure functions over a DataView of the kvm_run mapping, like the generic decoder.
+ * The x86-only exits (the generic ones are ../exits.ts's): port I/O, the axvisor hypercall port, triple faults,
+ * interrupt windows and debug events (KVM_EXIT_DEBUG, see guest-debug.ts). Pure functions over a DataView of the kvm_run mapping, like the generic decoder.
  *
  * String I/O (`rep outsb`, `rep insw`, ...) arrives as ONE KVM_EXIT_IO with `count` > 1 and all elements in the
  * data area of the mapping. We present each element as its own IoRead/IoWrite exit (a `PioQueue` remembers where we
@@ -11,7 +11,7 @@
  */
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
 import type { AccessWidth, AxVCpuExitReason } from "../../types.ts";
-import { KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import { KVM_EXIT_DEBUG, KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
 import {
   type ArchExitDecoder,
   type Decoded,
@@ -22,7 +22,8 @@ import {
   unsupportedExit,
   writeLe,
 } from "../exits.ts";
-import { KVM_EXIT_IO_OUT } from "./abi.ts";
+import { KVM_EXIT_IO_OUT, KVM_RUN_DEBUG_LAYOUT } from "./abi.ts";
+import { type DebugSlot, decodeDebugExit } from "./guest-debug.ts";
 
 /** SystemDown.code for a triple fault (KVM_EXIT_SHUTDOWN): not a guest-chosen status, so non-zero. */
 export const TRIPLE_FAULT_CODE = 1;
@@ -44,6 +45,8 @@ export interface HypercallRegs {
 
 export interface X86ExitContext {
   readonly readHypercallRegs: () => HypercallRegs;
+  /** The debug-register slots in force (guest-debug.ts), to tell which one a KVM_EXIT_DEBUG reports. */
+  readonly debugSlots?: () => readonly DebugSlot[];
 }
 
 /** Where we are in a (string) I/O exit: element `next` of `count` is the one to present next. */
@@ -122,6 +125,14 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
       return plainExit({ kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE });
     case KVM_EXIT_IRQ_WINDOW_OPEN:
       return plainExit(NOTHING);
+    case KVM_EXIT_DEBUG: {
+      const exit = decodeDebugExit(run, context.debugSlots?.() ?? []);
+      if (exit !== undefined) return plainExit(exit);
+      const D = KVM_RUN_DEBUG_LAYOUT.fields;
+      return unsupportedExit(
+        `KVM_EXIT_DEBUG exception=${run.getUint32(D["debug.arch.exception"].offset, true)} pc=0x${run.getBigUint64(D["debug.arch.pc"].offset, true).toString(16)} dr6=0x${run.getBigUint64(D["debug.arch.dr6"].offset, true).toString(16)}`,
+      );
+    }
     default:
       return undefined;
   }
