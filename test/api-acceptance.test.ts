@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { socketAnswers } from "../src/vmm/control/unix-socket.ts";
 import { COUNTER_BIN, COUNTER_LAST, countsIn, countsUpTo, sleep, until } from "./support/counter-guest.ts";
 
 const MAIN = join(import.meta.dir, "../src/cli/main.ts");
@@ -30,13 +31,8 @@ function collect(stream: ReadableStream<Uint8Array>): () => string {
 async function serve(socket: string, cwd: string): Promise<Server> {
   const child = Bun.spawn(["bun", MAIN, "serve", "--api-sock", socket], { cwd, stdout: "pipe", stderr: "pipe" });
   const server = { process: child, output: collect(child.stdout), errors: collect(child.stderr) };
-  await until(() => {
-    try {
-      return statSync(socket).isSocket();
-    } catch {
-      return false;
-    }
-  }, `the API socket ${socket}`);
+  // The socket file appears at bind(), before the server listens: wait for a connection to be accepted.
+  await until(() => socketAnswers(socket), `the API socket ${socket}`);
   return server;
 }
 

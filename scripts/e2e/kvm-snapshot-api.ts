@@ -7,9 +7,10 @@
  *
  * Prints "AXVISOR-SNAP-API: PASS ..." or "AXVISOR-SNAP-API: FAIL <why>"; exit status 0 only on PASS.
  */
-import { mkdtempSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { socketAnswers } from "../../src/vmm/control/unix-socket.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/cli/main.ts");
@@ -29,21 +30,16 @@ function spawn(args: string[]): { process: ReturnType<typeof Bun.spawn>; output:
   return { process: child, output: () => text };
 }
 
-async function until(condition: () => boolean, what: string, ms = 300_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 300_000): Promise<void> {
   const start = performance.now();
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
 }
 
-const socketUp = (path: string) => (): boolean => {
-  try {
-    return statSync(path).isSocket();
-  } catch {
-    return false;
-  }
-};
+/** The socket is up once it accepts a connection: its file appears at bind(), before the server listens. */
+const socketUp = (path: string) => (): Promise<boolean> => socketAnswers(path);
 
 async function call(socket: string, method: string, path: string, body?: unknown): Promise<number> {
   const response = await fetch(`http://localhost${path}`, {

@@ -45,9 +45,13 @@ export const countsUpTo = (last: number, first = 1): number[] =>
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Wait until `condition` holds (polling every 5 ms); throws naming `what` after `timeoutMs`. */
-export async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<void> {
   const start = performance.now();
-  while (!condition()) {
+  while (!(await condition())) {
     if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }

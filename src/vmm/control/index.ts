@@ -6,7 +6,7 @@ import type { Vmm, VmSummary } from "../vmm.ts";
 import { ApiServer } from "./api-server.ts";
 import { ApiVm } from "./api-vm.ts";
 
-export { ApiSocketError } from "./unix-socket.ts";
+export { ApiSocketError, socketAnswers } from "./unix-socket.ts";
 
 export interface ApiServeOptions {
   readonly path: string;

@@ -12,7 +12,7 @@ export class ApiSocketError extends Error {
 }
 
 /** Whether a server accepts connections on the unix socket at `path`. */
-function socketAnswers(path: string): Promise<boolean> {
+export function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ path });
     socket.once("connect", () => {
