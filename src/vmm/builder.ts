@@ -167,6 +167,7 @@ function vmOptionsOf(source: AxVMOptions): AxVMOptions {
     ...(source.log === undefined ? {} : { log: source.log }),
     ...(source.traceExits === undefined ? {} : { traceExits: source.traceExits }),
     ...(source.sliceMs === undefined ? {} : { sliceMs: source.sliceMs }),
+    ...(source.exclusiveThread === undefined ? {} : { exclusiveThread: source.exclusiveThread }),
   };
 }
 
