@@ -34,11 +34,10 @@ import {
 } from "../arch/riscv64/paging.ts";
 import { hex, hexRange } from "../common/format.ts";
 import { isAligned, rangeFits } from "../common/ranges.ts";
+import { TWO_POW_32 } from "../common/u64.ts";
 import type { HostMemory, HostPhysAddr, MappingFlagBits, Stage2Mode } from "../hal/types.ts";
 import { MappingFlags } from "../hal/types.ts";
 import { PAGE_SIZE_4K } from "./addr.ts";
-
-const TWO_POW_32 = 2 ** 32;
 
 const LEVELS: Record<Stage2Mode, number> = { sv39x4: SV39_LEVELS, sv48x4: SV48_LEVELS };
 /** GPA width in bits. */

@@ -16,11 +16,6 @@ export function alignUp(value: number, alignment: number): number {
   return rest === 0 ? value : value + (alignment - rest);
 }
 
-export function isPowerOfTwo(value: number): boolean {
-  // Bitwise tricks only work below 2^31; log2 is exact for powers of two.
-  return Number.isSafeInteger(value) && value > 0 && 2 ** Math.round(Math.log2(value)) === value;
-}
-
 /** True when [aStart, aStart+aSize) and [bStart, bStart+bSize) share a byte. */
 export function rangesOverlap(aStart: number, aSize: number, bStart: number, bSize: number): boolean {
   return aStart < bStart + bSize && bStart < aStart + aSize;

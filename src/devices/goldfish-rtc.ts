@@ -20,6 +20,7 @@
  * timer calls `tick()` at `alarmDeadline()` (the VMM's timer wheel) and between guest runs.
  */
 
+import { U64_MASK } from "../common/u64.ts";
 import type { BusDevice, DeviceStats, IrqLine, Snapshottable } from "./types.ts";
 
 export const GOLDFISH_RTC_TIME_LOW = 0x00;
@@ -34,7 +35,6 @@ export const GOLDFISH_RTC_CLEAR_INTERRUPT = 0x1c;
 export const GOLDFISH_RTC_WINDOW_SIZE = 0x1000;
 
 const U32 = 0xffff_ffffn;
-const U64_MASK = (1n << 64n) - 1n;
 
 /** Nanoseconds since the Unix epoch from the host's wall clock (performance.now keeps sub-millisecond steps). */
 export function hostWallClockNs(): bigint {

@@ -18,8 +18,6 @@ export type GuestArch = "riscv64" | "x86_64" | "aarch64";
 
 /** A guest-physical address (fits in 53 bits). */
 export type GuestPhysAddr = number;
-/** A guest-virtual address as the guest's MMU sees it (only used for reporting). */
-export type GuestVirtAddr = number;
 /** A host-physical address in the backend's own physical address space (emulated), or a host-virtual one (kvm). */
 export type HostPhysAddr = number;
 

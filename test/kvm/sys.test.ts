@@ -1,5 +1,7 @@
 /** The bun:ffi syscall layer: argument checks before native code, errno kept in HalError, eventfd, signals. */
+
 import { describe, expect, test } from "bun:test";
+import { EBADF } from "../../src/common/errno.ts";
 import { KVM_GET_API_VERSION } from "../../src/hal/kvm/abi.ts";
 import * as sys from "../../src/hal/kvm/sys.ts";
 import { KVM_GET_REGS } from "../../src/hal/kvm/x86_64/abi.ts";
@@ -27,7 +29,7 @@ describe("sys", () => {
     expect(caught(() => sys.close(0x7fff_0000))).toMatchObject({
       kind: "syscall",
       operation: "close",
-      errno: sys.EBADF,
+      errno: EBADF,
     });
   });
 
@@ -54,7 +56,7 @@ describe("sys", () => {
   });
 
   test("mapped memory is zeroed, writable, and detached on unmap", () => {
-    const mapping = sys.mmapAnonymous(2 * sys.PAGE_SIZE);
+    const mapping = sys.mmapAnonymous(2 * sys.HOST_PAGE_SIZE);
     const bytes = new Uint8Array(mapping.buffer);
     expect(bytes.every((byte) => byte === 0)).toBe(true);
     bytes[4097] = 0x5a;

@@ -32,6 +32,7 @@
  */
 
 import { hex } from "../../common/format.ts";
+import { TWO_POW_32 } from "../../common/u64.ts";
 import type { GuestMemoryAccess } from "../../hal/types.ts";
 
 export const VIRTQ_DESC_F_NEXT = 1;
@@ -62,7 +63,6 @@ export const VIRTQ_MAX_CHAIN_BYTES = 0xffff_ffff;
 
 /** Highest `addr >> 32` that keeps a guest-physical address below 2^53 (addresses are numbers; see hal/types.ts). */
 const MAX_ADDRESS_HIGH = 0x1f_ffff;
-const TWO_POW_32 = 0x1_0000_0000;
 
 export function descriptorTableSize(queueSize: number): number {
   return VIRTQ_DESC_SIZE * queueSize;

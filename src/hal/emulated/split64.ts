@@ -1,3 +1,5 @@
+import { TWO_POW_32 } from "../../common/u64.ts";
+
 /**
  * 64-bit values in the hart's two representations: a double holding the signed value (addresses, the pc, CSRs
  * that hold addresses), and two int32 halves (registers, CSRs that hold arbitrary data). A double is exact up to
@@ -5,7 +7,7 @@
  */
 
 /** 2^32: joins and splits the halves. */
-export const TWO_POW_32 = 4294967296;
+export { TWO_POW_32 } from "../../common/u64.ts";
 
 /** The low half of a value held in a double. */
 export function lowWord(v: number): number {

@@ -10,7 +10,9 @@
  * A host or file system without the lock call (another OS, a network file system answering ENOLCK) still runs
  * the VM: the image is then unlocked, and `lock` says why, for the VMM to warn about.
  */
+
 import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from "node:fs";
+import { EACCES, EINVAL, ENOLCK, EOPNOTSUPP, EROFS } from "../../common/errno.ts";
 import { HostError } from "./errors.ts";
 import { lockHolders } from "./lock-holders.ts";
 import { type LockKind, lockWholeFile } from "./sys.ts";
@@ -27,12 +29,7 @@ export interface DiskImage extends Disposable {
   close(): void;
 }
 
-// errno values (Linux; macOS for the ones it shares).
-const EACCES = 13;
-const EROFS = 30;
-const ENOLCK = 37;
-const EINVAL = 22;
-const EOPNOTSUPP_LINUX = 95;
+/** macOS's ENOTSUP (Linux calls it EOPNOTSUPP, 95). */
 const ENOTSUP_DARWIN = 45;
 
 function errnoOf(error: unknown): { code: string; errno: number | undefined } {
@@ -163,7 +160,7 @@ function takeLock(
       if (
         attempt.errno === ENOLCK ||
         attempt.errno === EINVAL ||
-        attempt.errno === EOPNOTSUPP_LINUX ||
+        attempt.errno === EOPNOTSUPP ||
         attempt.errno === ENOTSUP_DARWIN
       ) {
         return { unlocked: `its file system does not support file locks (errno ${attempt.errno})` };

@@ -10,8 +10,9 @@
  * end by itself.
  */
 
+import { EINTR } from "../../common/errno.ts";
 import { STATE_EXITED, STATE_FAILED, STATE_READY } from "./run-protocol.ts";
-import { EINTR, eventfdRead, getpid, POLLIN, PollTable, SIGURG, tgkill } from "./sys.ts";
+import { eventfdRead, getpid, POLLIN, PollTable, SIGURG, tgkill } from "./sys.ts";
 import { WAKE_HOST_SEQ, WAKE_IN_RUN, WAKE_SLOTS, WAKE_TID } from "./wake-protocol.ts";
 
 declare const self: Worker;

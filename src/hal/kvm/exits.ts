@@ -9,6 +9,7 @@
  * The decoder then returns the first with an `ExitQueue` for the rest, which the vCPU presents one by one before it
  * re-enters the guest, as KVM expects.
  */
+import { EAGAIN, EINTR } from "../../common/errno.ts";
 import type { AccessWidth, AxVCpuExitReason } from "../types.ts";
 import {
   KVM_EXIT_FAIL_ENTRY,
@@ -66,8 +67,6 @@ export const NO_COMPLETION: PendingCompletion = { kind: "none" };
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 const HALT: AxVCpuExitReason = { kind: "Halt" };
 /** errno values KVM_RUN returns when interrupted (a kick) rather than failed. */
-const EINTR = 4;
-const EAGAIN = 11;
 
 /** An exit that needs nothing remembered. */
 export function plainExit(exit: AxVCpuExitReason): Decoded {

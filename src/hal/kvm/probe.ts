@@ -3,6 +3,7 @@
  * guests of its own architecture) through the arch table; then libc must load, /dev/kvm must open, speak API 12
  * and have every capability the generic backend and that arch rely on.
  */
+import { EACCES, ENOENT, EPERM, errnoName } from "../../common/errno.ts";
 import type { BackendSupport } from "../types.ts";
 import { KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_GENERIC_REQUIRED_CAPS, KVM_GET_API_VERSION } from "./abi.ts";
 import { kvmArchForHost } from "./arches.ts";
@@ -49,11 +50,11 @@ export function probeKvm(device = KVM_DEVICE, host: KvmHost = process): BackendS
   try {
     const opened = sys.tryOpen(device, sys.O_RDWR);
     if (opened.fd < 0) {
-      if (opened.errno === sys.ENOENT)
+      if (opened.errno === ENOENT)
         return no(`no ${device} (the kvm module is not loaded, or this is a VM without nested virtualization)`);
-      if (opened.errno === sys.EACCES || opened.errno === sys.EPERM)
+      if (opened.errno === EACCES || opened.errno === EPERM)
         return no(`no permission to open ${device} (add the user to the kvm group)`);
-      return no(`cannot open ${device}: ${sys.errnoName(opened.errno)}`);
+      return no(`cannot open ${device}: ${errnoName(opened.errno)}`);
     }
     fd = opened.fd;
     const version = sys.ioctlInt(fd, KVM_GET_API_VERSION);

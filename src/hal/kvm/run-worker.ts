@@ -8,6 +8,7 @@
  * clean. immediate_exit covers a kick that lands before KVM_RUN is entered.
  */
 
+import { EINTR } from "../../common/errno.ts";
 import { HalError } from "../types.ts";
 import { KVM_RUN } from "./abi.ts";
 import {
@@ -26,7 +27,7 @@ import {
   STATE_READY,
 } from "./run-protocol.ts";
 import { takeKickSignalInKvmRun } from "./run-signal.ts";
-import { consumePendingSignal, EINTR, gettid, ioctlIntRaw, SIGURG } from "./sys.ts";
+import { consumePendingSignal, gettid, ioctlIntRaw, SIGURG } from "./sys.ts";
 
 declare const self: Worker;
 

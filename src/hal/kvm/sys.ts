@@ -14,48 +14,11 @@
  * The module is loaded separately in each thread that imports it (the main thread and each vCPU Worker), and so is
  * libc's binding; errno is per thread, so the `__errno_location()` pointer is too.
  */
+
 import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
+import { EAGAIN, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
 import { HalError, HOST_WAKE_SIGNAL } from "../types.ts";
 import { type Ioctl, ioctlArgSize } from "./abi.ts";
-
-// <errno.h>
-export const EPERM = 1;
-export const ENOENT = 2;
-export const ESRCH = 3;
-export const EINTR = 4;
-export const ENXIO = 6;
-export const E2BIG = 7;
-export const EBADF = 9;
-export const EAGAIN = 11;
-export const ENOMEM = 12;
-export const EACCES = 13;
-export const EFAULT = 14;
-export const EEXIST = 17;
-export const ENODEV = 19;
-export const EINVAL = 22;
-export const ENOTTY = 25;
-
-const ERRNO_NAMES: ReadonlyMap<number, string> = new Map([
-  [EPERM, "EPERM"],
-  [ENOENT, "ENOENT"],
-  [ESRCH, "ESRCH"],
-  [EINTR, "EINTR"],
-  [ENXIO, "ENXIO"],
-  [E2BIG, "E2BIG"],
-  [EBADF, "EBADF"],
-  [EAGAIN, "EAGAIN"],
-  [ENOMEM, "ENOMEM"],
-  [EACCES, "EACCES"],
-  [EFAULT, "EFAULT"],
-  [EEXIST, "EEXIST"],
-  [ENODEV, "ENODEV"],
-  [EINVAL, "EINVAL"],
-  [ENOTTY, "ENOTTY"],
-]);
-
-export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
-}
 
 // <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
 // from the asm-generic headers).
@@ -80,7 +43,7 @@ export const SIGURG = HOST_WAKE_SIGNAL;
 /** glibc's and musl's sigset_t are 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
 export const LIBC_SIGSET_BYTES = 128;
 export const KERNEL_SIGSET_BYTES = 8;
-export const PAGE_SIZE = 4096;
+export const HOST_PAGE_SIZE = 4096;
 
 /**
  * `syscall(2)` numbers, which differ per host architecture: x86_64's from arch/x86/entry/syscalls/syscall_64.tbl,
@@ -249,8 +212,8 @@ export interface Mapping {
 }
 
 function checkLength(operation: string, length: number): void {
-  if (!Number.isSafeInteger(length) || length <= 0 || length % PAGE_SIZE !== 0) {
-    invalid(operation, `Cannot map ${length} bytes: the length must be a positive multiple of ${PAGE_SIZE}`);
+  if (!Number.isSafeInteger(length) || length <= 0 || length % HOST_PAGE_SIZE !== 0) {
+    invalid(operation, `Cannot map ${length} bytes: the length must be a positive multiple of ${HOST_PAGE_SIZE}`);
   }
 }
 
@@ -287,7 +250,7 @@ function finishMmap(result: number | bigint, length: number, what: string): Mapp
  * come from `mmapShared`/`mmapAnonymous` in this process and still be mapped.
  */
 export function viewMapping(address: number, length: number): ArrayBuffer {
-  if (!Number.isSafeInteger(address) || address <= 0 || address % PAGE_SIZE !== 0) {
+  if (!Number.isSafeInteger(address) || address <= 0 || address % HOST_PAGE_SIZE !== 0) {
     invalid("viewMapping", `Cannot view address 0x${address.toString(16)}: not a page-aligned mapping`);
   }
   checkLength("viewMapping", length);

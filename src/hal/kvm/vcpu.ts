@@ -17,6 +17,7 @@
  * writes registers after such an exit, we first re-enter with immediate_exit = 1, which completes the instruction
  * without running any further guest code (Documentation/virt/kvm/api.rst, "KVM_RUN").
  */
+import { EAGAIN, EINTR, errnoName } from "../../common/errno.ts";
 import type { AxVCpuExitReason, HalVcpu, HalVcpuSetup } from "../types.ts";
 import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
@@ -196,12 +197,12 @@ export class KvmVcpu implements HalVcpu {
     this.stats.runs++;
     this.stats.completions++;
     this.#runView.setUint8(RUN.immediate_exit.offset, Atomics.load(this.#control, CTL_KICK) !== 0 ? 1 : 0);
-    if (result < 0 && result !== -sys.EINTR) {
+    if (result < 0 && result !== -EINTR) {
       throw new HalError(
         "kvm",
         "syscall",
         "KVM_RUN",
-        `Cannot complete the pending instruction of vCPU ${this.id}: ${sys.errnoName(-result)}`,
+        `Cannot complete the pending instruction of vCPU ${this.id}: ${errnoName(-result)}`,
         { errno: -result },
       );
     }
@@ -288,7 +289,7 @@ export class KvmVcpu implements HalVcpu {
     this.#beforeRun();
     const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     Atomics.store(wake, WAKE_IN_RUN, 0);
-    if (result === -sys.EINTR) sys.consumePendingSignal(sys.SIGURG);
+    if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
     return this.#afterRun(result);
   }
 
@@ -365,12 +366,12 @@ export class KvmVcpu implements HalVcpu {
 
   #afterRun(result: number): AxVCpuExitReason {
     this.archVcpu.afterRun();
-    if (result < 0 && result !== -sys.EINTR && result !== -sys.EAGAIN) {
-      throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot run vCPU ${this.id}: ${sys.errnoName(-result)}`, {
+    if (result < 0 && result !== -EINTR && result !== -EAGAIN) {
+      throw new HalError("kvm", "syscall", "KVM_RUN", `Cannot run vCPU ${this.id}: ${errnoName(-result)}`, {
         errno: -result,
       });
     }
-    if (result === -sys.EINTR || Atomics.load(this.#control, CTL_KICK) !== 0) {
+    if (result === -EINTR || Atomics.load(this.#control, CTL_KICK) !== 0) {
       // The kick (if any) has done its job: this run is over. Clear it so the next run is not cut short.
       Atomics.store(this.#control, CTL_KICK, 0);
       this.#runView.setUint8(RUN.immediate_exit.offset, 0);
@@ -402,7 +403,7 @@ export class KvmVcpu implements HalVcpu {
         "kvm",
         "syscall",
         "KVM_SET_SIGNAL_MASK",
-        `Cannot start the run thread of vCPU ${this.id}: ${state === STATE_FAILED ? sys.errnoName(errno) : "it exited"}`,
+        `Cannot start the run thread of vCPU ${this.id}: ${state === STATE_FAILED ? errnoName(errno) : "it exited"}`,
         { errno },
       );
     }
@@ -493,7 +494,7 @@ export class KvmVcpu implements HalVcpu {
     this.#worker = undefined;
     // Release a runAsync still waiting for a run that will never finish (it then reports the vCPU closed).
     Atomics.add(control, CTL_DONE_SEQ, 1);
-    Atomics.store(control, CTL_RESULT, -sys.EINTR);
+    Atomics.store(control, CTL_RESULT, -EINTR);
     Atomics.notify(control, CTL_DONE_SEQ);
     if (Atomics.load(control, CTL_STATE) !== STATE_EXITED && Atomics.load(control, CTL_STATE) !== STATE_FAILED) {
       throw new HalError(

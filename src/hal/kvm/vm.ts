@@ -93,7 +93,7 @@ export class KvmVm implements HalVm {
 
   allocateMemory(size: number, options: { alignment?: number; hostPhysAddr?: number } = {}): HostMemory {
     this.#checkOpen("allocateMemory");
-    if (!Number.isSafeInteger(size) || size <= 0 || size % sys.PAGE_SIZE !== 0) {
+    if (!Number.isSafeInteger(size) || size <= 0 || size % sys.HOST_PAGE_SIZE !== 0) {
       throw new HalError(
         "kvm",
         "invalid-argument",
@@ -109,8 +109,8 @@ export class KvmVm implements HalVm {
         `Cannot place memory at host address 0x${options.hostPhysAddr.toString(16)}: KVM memory comes from mmap, which picks the address`,
       );
     }
-    const alignment = options.alignment ?? sys.PAGE_SIZE;
-    if (alignment < sys.PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
+    const alignment = options.alignment ?? sys.HOST_PAGE_SIZE;
+    if (alignment < sys.HOST_PAGE_SIZE || (alignment & (alignment - 1)) !== 0) {
       throw new HalError(
         "kvm",
         "invalid-argument",
@@ -119,7 +119,7 @@ export class KvmVm implements HalVm {
       );
     }
     // mmap gives page alignment; a larger one is found inside an over-sized mapping.
-    const mapping = sys.mmapAnonymous(alignment > sys.PAGE_SIZE ? size + alignment : size);
+    const mapping = sys.mmapAnonymous(alignment > sys.HOST_PAGE_SIZE ? size + alignment : size);
     const address = Math.ceil(mapping.address / alignment) * alignment;
     const bytes = new Uint8Array(mapping.buffer, address - mapping.address, size);
     const memory: HostMemory = {
@@ -144,7 +144,7 @@ export class KvmVm implements HalVm {
       );
     }
     const size = allocation.size;
-    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % sys.PAGE_SIZE !== 0) {
+    if (!Number.isSafeInteger(gpa) || gpa < 0 || gpa % sys.HOST_PAGE_SIZE !== 0) {
       throw new HalError(
         "kvm",
         "invalid-argument",

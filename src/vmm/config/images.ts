@@ -10,7 +10,6 @@
  */
 
 import { closeSync, fstatSync } from "node:fs";
-
 import { EM_AARCH64 } from "../../arch/aarch64/elf.ts";
 // Linux Image header: RISC-V's keeps arm64's layout, so arm64's offsets serve both.
 import {
@@ -20,17 +19,15 @@ import {
   ARM64_IMAGE_SIZE_OFFSET as IMAGE_SIZE_OFFSET,
 } from "../../arch/aarch64/linux-image.ts";
 import type { GuestArch } from "../../hal/types.ts";
+import { HDR_HEADER, HDR_MAGIC } from "../boards/x86-pc/boot-params.ts";
+import { FDT_MAGIC } from "../fdt/fdt.ts";
 import { HostFileError, openRegularFile, readAt } from "../host-file.ts";
 import { ElfError, EM_RISCV, EM_X86_64, isElf, parseElfHeaders } from "../loader/elf.ts";
-
-const RISCV_IMAGE_MAGIC2 = 0x05435352; // "RSC\x05"
+import { RISCV_IMAGE_MAGIC2 } from "../loader/riscv-image.ts";
 
 // x86 boot protocol setup header.
-const SETUP_HEADER_MAGIC_OFFSET = 0x202;
-const SETUP_HEADER_MAGIC = 0x53726448; // "HdrS"
 
 // Flattened device tree header.
-const FDT_MAGIC = 0xd00dfeed; // big-endian
 
 /** How many leading bytes we read to recognise a file. */
 const PROBE_BYTES = 4096;
@@ -126,10 +123,7 @@ export function probeImage(path: string): ImageProbe {
         };
       }
     }
-    if (
-      head.length >= SETUP_HEADER_MAGIC_OFFSET + 4 &&
-      view.getUint32(SETUP_HEADER_MAGIC_OFFSET, true) === SETUP_HEADER_MAGIC
-    ) {
+    if (head.length >= HDR_HEADER + 4 && view.getUint32(HDR_HEADER, true) === HDR_MAGIC) {
       return { kind: "bzimage", fileSize };
     }
     return { kind: "raw", fileSize };

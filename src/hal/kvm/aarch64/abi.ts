@@ -5,6 +5,7 @@
  * compiles native/kvm-abi-dump.c with aarch64-linux-gnu-gcc on any host (every value is a compile-time constant).
  */
 
+import { GICD_SIZE, GICR_SIZE_PER_CPU } from "../../../arch/aarch64/gic.ts";
 import { bytes, type Ioctl, ior, iow, iowr, KVM_CAP_IRQCHIP, type KvmAbi, layout, u32, u64 } from "../abi.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -93,8 +94,9 @@ export const KVM_DEV_ARM_VGIC_GRP_CTRL = 4;
 export const KVM_DEV_ARM_VGIC_CTRL_INIT = 0;
 export const KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
 export const KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;
-export const KVM_VGIC_V3_DIST_SIZE = 0x1_0000;
-export const KVM_VGIC_V3_REDIST_SIZE = 0x2_0000;
+/** asm/kvm.h's names for the GICv3 frame sizes (the layout test checks them against the header). */
+export const KVM_VGIC_V3_DIST_SIZE = GICD_SIZE;
+export const KVM_VGIC_V3_REDIST_SIZE = GICR_SIZE_PER_CPU;
 
 /**
  * KVM_IRQ_LINE's `irq` field on arm64: type in bits 24-27, target vCPU in bits 16-23 (plus 28-31 with

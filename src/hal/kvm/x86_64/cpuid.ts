@@ -5,6 +5,7 @@
  * `fixupCpuid`, `encodeCpuid2` and `decodeCpuid2` are pure data in, data out; `readSupportedCpuid` and
  * `setVcpuCpuid` are the two ioctls.
  */
+
 import {
   CPUID_1_EBX_APIC_ID_SHIFT,
   CPUID_1_EBX_LOGICAL_COUNT_SHIFT,
@@ -18,6 +19,7 @@ import {
   CPUID_TOPOLOGY_LEVEL_SMT,
   CPUID_TOPOLOGY_LEVEL_TYPE_SHIFT,
 } from "../../../arch/x86_64/cpuid.ts";
+import { E2BIG } from "../../../common/errno.ts";
 import { HalError } from "../../types.ts";
 import * as sys from "../sys.ts";
 import { KVM_CPUID_ENTRY2_LAYOUT, KVM_CPUID2_LAYOUT, KVM_GET_SUPPORTED_CPUID, KVM_SET_CPUID2 } from "./abi.ts";
@@ -149,7 +151,7 @@ export function readSupportedCpuid(kvmFd: number): CpuidEntry[] {
       sys.ioctlBuf(kvmFd, KVM_GET_SUPPORTED_CPUID, buffer, buffer.byteLength);
       return decodeCpuid2(buffer);
     } catch (error) {
-      if (error instanceof HalError && error.errno === sys.E2BIG) continue;
+      if (error instanceof HalError && error.errno === E2BIG) continue;
       throw error;
     }
   }

@@ -3,7 +3,9 @@
  * first vCPU of an x86 VM: the identity-map and TSS pages (Intel real-mode emulation), the in-kernel PIC/IOAPIC/
  * LAPIC and the PIT (Firecracker's order: TSS, identity map, irqchip, PIT2).
  */
+
 import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
+import { TWO_POW_32 } from "../../../common/u64.ts";
 import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
 import { KVM_CHECK_EXTENSION } from "../abi.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
@@ -24,7 +26,6 @@ import { X86KvmVcpu } from "./vcpu.ts";
 export const KVM_IRQCHIP_GSI_COUNT = 24;
 /** KVM_CREATE_VM's machine type on x86: the only one. */
 const X86_VM_TYPE_DEFAULT = 0;
-const FOUR_GIB = 0x1_0000_0000;
 
 /** Where the private pages go inside the board's range: the identity-map page, then the 3-page TSS. */
 export function privatePageAddresses(base: number): { readonly identityMap: number; readonly tss: number } {
@@ -46,7 +47,7 @@ export function checkPrivatePages(options: KvmVmOptions): number {
     !Number.isSafeInteger(base) ||
     base < 0 ||
     base % X86_PAGE_SIZE !== 0 ||
-    base + X86_PRIVATE_PAGES_SIZE > FOUR_GIB
+    base + X86_PRIVATE_PAGES_SIZE > TWO_POW_32
   ) {
     throw new HalError(
       "kvm",

@@ -5,6 +5,7 @@
  * (device 0, command 0, payload = address of `magic_mem`), and the console (device 1: getchar, putchar).
  */
 
+import { ENOSYS } from "../../../common/errno.ts";
 import { hex } from "../../../common/format.ts";
 import type { BoardServices } from "../../board.ts";
 import type { LoadedImage } from "../../loader/image.ts";
@@ -16,7 +17,6 @@ const HTIF_CONSOLE_PUTCHAR = 1;
 /** The proxied syscalls (riscv-pk numbering, the Linux generic one). */
 const SYS_WRITE = 64;
 const SYS_EXIT = 93;
-const ENOSYS = 38;
 
 /** Where an image's HTIF mailbox is. */
 export interface HtifMailbox {

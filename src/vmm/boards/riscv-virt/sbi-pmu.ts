@@ -59,6 +59,7 @@ import {
   SBI_PMU_STOP_FLAG_TAKE_SNAPSHOT,
   SBI_SUCCESS,
 } from "../../../arch/riscv64/sbi.ts";
+import { U64_MASK } from "../../../common/u64.ts";
 
 /** The hart counters behind the logical hardware counters. */
 export type HardwareCounterName = "cycle" | "instret";
@@ -82,7 +83,6 @@ export const PMU_NUM_COUNTERS = PMU_FIRST_FIRMWARE_COUNTER + PMU_FIRMWARE_COUNTE
 
 /** Width field of a 64-bit counter (one less than its bits). */
 const WIDTH_64 = 63n;
-const U64_MASK = (1n << 64n) - 1n;
 
 /** The event_idx of a hardware general event or a firmware event. */
 export function hardwareEvent(code: number): number {

@@ -18,6 +18,7 @@
  *
  * Hart ids are the VM's vCPU ids, 0 .. hartCount-1.
  */
+
 import {
   SBI_ERR_ALREADY_AVAILABLE,
   SBI_ERR_FAILED,
@@ -94,6 +95,7 @@ import {
   SBI_SUCCESS,
   type SbiHsmState,
 } from "../../../arch/riscv64/sbi.ts";
+import { U64_MASK } from "../../../common/u64.ts";
 import type { GuestMemoryAccess, GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
 import type { SbiPmu } from "./sbi-pmu.ts";
 
@@ -118,7 +120,6 @@ export const SBI_IMPL_VERSION = (0n << 16n) | (1n << 8n) | 0n;
 /** The most DBCN bytes moved in one call; the spec allows partial transfers and the guest loops on the count. */
 export const SBI_DBCN_MAX_CHUNK = 64 * 1024;
 
-const U64_MASK = (1n << 64n) - 1n;
 /** `hart_mask_base = -1`: ignore `hart_mask` and target every hart. */
 const HART_MASK_BASE_ALL = U64_MASK;
 /** A fence `size` of 2^XLEN - 1 means the whole address space. */

@@ -13,6 +13,7 @@
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
 import { AXVISOR_HYPERCALL_RESULT_REG } from "../../../arch/x86_64/hypercall.ts";
 import { X86_REG_RAX, x86GprNumber } from "../../../arch/x86_64/registers.ts";
+import { ENOSYS } from "../../../common/errno.ts";
 import { hex, hexRange } from "../../../common/format.ts";
 import { rangesOverlap } from "../../../common/ranges.ts";
 import { KBD_CTRL_ALT_DEL } from "../../../devices/i8042.ts";
@@ -34,9 +35,6 @@ import { KVM_PRIVATE_SIZE, KVM_PRIVATE_START, MMIO_MEM_SIZE, MMIO_MEM_START } fr
 import { attachX86LegacyDevices, type X86LegacyDevices } from "./legacy-devices.ts";
 import { prepareLinuxBoot } from "./linux-boot.ts";
 import { attachX86Virtio, type X86VirtioDevices } from "./virtio-devices.ts";
-
-/** -ENOSYS for hypercalls nobody handles. */
-const ENOSYS = -38n;
 
 /** What `attach` builds. */
 interface Attached {
@@ -150,7 +148,7 @@ export class X86PcBoard implements Board {
   }
 
   completeHypercall(vcpu: AxVCpu, result: bigint | undefined): void {
-    vcpu.setGpr(x86GprNumber(AXVISOR_HYPERCALL_RESULT_REG), result ?? ENOSYS);
+    vcpu.setGpr(x86GprNumber(AXVISOR_HYPERCALL_RESULT_REG), result ?? BigInt(-ENOSYS)); // -ENOSYS: nobody handles the hypercall
   }
 
   consoleInput(bytes: Uint8Array): void {

@@ -46,8 +46,6 @@ import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { I8042_CMD_RESET_CPU, I8042_COMMAND_OFFSET } from "../../../devices/i8042.ts";
 import { X86_PRIVATE_PAGES_SIZE } from "../../../hal/types.ts";
 
-export const PAGE_SIZE = X86_PAGE_SIZE;
-
 /** The boot GDT: null, code (0x08), data (0x10), TSS (0x18). */
 export const BOOT_GDT_START = 0x500;
 export const BOOT_GDT_ENTRIES = 4;
@@ -81,13 +79,13 @@ export const MMIO_MEM_START = 0xc000_0000;
 export const MMIO_MEM_SIZE = 0x1_0000_0000 - MMIO_MEM_START;
 /** Firecracker's boot-time marker device: the guest writes the byte 123 here when its init starts. */
 export const BOOT_TIMER_START = MMIO_MEM_START;
-export const BOOT_TIMER_SIZE = PAGE_SIZE;
+export const BOOT_TIMER_SIZE = X86_PAGE_SIZE;
 /**
  * The board's virtio-mmio windows: `kernel.disk_path` is a virtio-blk in window 0. Each window has its own IOAPIC
  * pin (GSIs 16..23: the pins above the ISA IRQs, so no legacy device shares them), level-triggered, active high.
  */
 export const VIRTIO_MMIO_START = BOOT_TIMER_START + BOOT_TIMER_SIZE;
-export const VIRTIO_MMIO_SIZE = PAGE_SIZE;
+export const VIRTIO_MMIO_SIZE = X86_PAGE_SIZE;
 export const VIRTIO_MMIO_COUNT = 8;
 export const VIRTIO_MMIO_FIRST_GSI = 16;
 /** Where further MMIO devices may go (`emu_devices` entries), up to the IOAPIC. */
@@ -162,9 +160,9 @@ export interface RamRegion {
  * Where `memSize` bytes of guest RAM go: below the MMIO hole first, the rest from 4 GiB. Sizes are whole pages.
  */
 export function ramRegions(memSize: number): RamRegion[] {
-  if (!Number.isSafeInteger(memSize) || memSize <= 0 || memSize % PAGE_SIZE !== 0) {
+  if (!Number.isSafeInteger(memSize) || memSize <= 0 || memSize % X86_PAGE_SIZE !== 0) {
     throw new RangeError(
-      `Cannot lay out ${memSize} bytes of RAM: the size must be a positive multiple of ${PAGE_SIZE}`,
+      `Cannot lay out ${memSize} bytes of RAM: the size must be a positive multiple of ${X86_PAGE_SIZE}`,
     );
   }
   if (memSize <= MMIO_MEM_START) return [{ gpa: 0, size: memSize }];

@@ -7,6 +7,7 @@
  * the e820 map to ZERO_PAGE_START. A bad image is rejected with a `LinuxLoaderError` that says what is wrong.
  */
 
+import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { hex } from "../../../common/format.ts";
 import type { GuestMemoryAccess } from "../../../hal/types.ts";
 import { ElfError, type ElfImage, EM_X86_64, isElf, parseElf } from "../../loader/elf.ts";
@@ -36,7 +37,6 @@ import {
   CMDLINE_START,
   HIMEM_START,
   MMIO_MEM_START,
-  PAGE_SIZE,
   type RamRegion,
   ZERO_PAGE_START,
 } from "./layout.ts";
@@ -127,7 +127,7 @@ export function loadLinux(memory: GuestMemoryAccess, input: LinuxLoadInput): Lin
   let initrd: { addr: number; size: number } | undefined;
   if (input.initrd !== undefined && input.initrd.length > 0) {
     const ceiling = Math.min(kernel.initrdAddrMax + 1, lowRamEnd);
-    const addr = Math.floor((ceiling - input.initrd.length) / PAGE_SIZE) * PAGE_SIZE;
+    const addr = Math.floor((ceiling - input.initrd.length) / X86_PAGE_SIZE) * X86_PAGE_SIZE;
     if (addr < kernel.end) {
       throw new LinuxLoaderError(
         "no-room",
