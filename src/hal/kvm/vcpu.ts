@@ -233,6 +233,7 @@ export class KvmVcpu implements HalVcpu {
     if (queued !== undefined) return queued;
     const caller = this.#callerThread;
     if (caller !== undefined) return this.#runOnCaller(caller);
+    this.#firstRun();
     this.#beforeRun();
     const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     return this.#afterRun(result);
