@@ -25,11 +25,11 @@ import {
   KVM_IRQFD_FLAG_RESAMPLE,
   KVM_IRQFD_LAYOUT,
 } from "./abi.ts";
-import { type EventfdWatcherInit, WATCH_SLOTS, WATCH_STATE, WATCH_STOP } from "./eventfd-watcher.ts";
 import { acquireHelperThread, releaseHelperThread } from "./run-pool.ts";
 import { STATE_EXITED, STATE_FAILED, STATE_READY, STATE_STARTING } from "./run-protocol.ts";
 import * as sys from "./sys.ts";
 import { WAKE_HOST_SEQ } from "./wake-protocol.ts";
+import { type EventfdWatcherInit, WATCH_SLOTS, WATCH_STATE, WATCH_STOP } from "./watcher-protocol.ts";
 
 /** How long `close` waits for the watcher thread to leave its loop. */
 const STOP_TIMEOUT_MS = 2000;

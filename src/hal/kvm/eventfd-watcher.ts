@@ -14,26 +14,9 @@ import { EINTR } from "../../common/errno.ts";
 import { STATE_EXITED, STATE_FAILED, STATE_READY } from "./run-protocol.ts";
 import { eventfdRead, getpid, POLLIN, PollTable, SIGURG, tgkill } from "./sys.ts";
 import { WAKE_HOST_SEQ, WAKE_IN_RUN, WAKE_SLOTS, WAKE_TID } from "./wake-protocol.ts";
+import { type EventfdWatcherInit, WATCH_ERRNO, WATCH_SLOTS, WATCH_STATE, WATCH_STOP } from "./watcher-protocol.ts";
 
 declare const self: Worker;
-
-/** Slots of the watcher's own control block. */
-export const WATCH_STATE = 0;
-export const WATCH_STOP = 1;
-export const WATCH_ERRNO = 2;
-export const WATCH_SLOTS = 3;
-
-export interface EventfdWatcherInit {
-  /** The channels' eventfds, channel i at index i. */
-  readonly fds: readonly number[];
-  /** An eventfd written to stop the loop. */
-  readonly stopFd: number;
-  readonly control: SharedArrayBuffer;
-  /** One bit per channel (Int32 words), set here, taken by the VMM's thread. */
-  readonly fired: SharedArrayBuffer;
-  /** The VM's wake block (wake-protocol.ts). */
-  readonly wake: SharedArrayBuffer;
-}
 
 function isInit(value: unknown): value is EventfdWatcherInit {
   if (typeof value !== "object" || value === null) return false;
