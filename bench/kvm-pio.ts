@@ -21,6 +21,7 @@ import { testVmConfig } from "../test/support/vm-config.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
 const VMM_SECONDS = Number(process.env.KVM_BENCH_VMM_SECONDS ?? 1);
+const VMM_WARMUP_MS = Number(process.env.KVM_BENCH_VMM_WARMUP_MS ?? 500);
 const ROUNDS = 3;
 
 const kvm = kvmRequirement();
@@ -89,7 +90,7 @@ async function measureVmm(exclusiveThread: boolean): Promise<number> {
     exclusiveThread,
   });
   const running = vm.run();
-  await Bun.sleep(200); // warm-up: JIT, first faults
+  await Bun.sleep(VMM_WARMUP_MS); // warm-up: JIT, first faults
   const writes = (): number => vm.buses.port.stats.writes + vm.buses.port.stats.unmappedWrites;
   const before = writes();
   const start = Bun.nanoseconds();
