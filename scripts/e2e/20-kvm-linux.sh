@@ -314,6 +314,8 @@ for case_name in $cases; do
   grep -q "acpi-errors none" <<<"$section" || problems+=("ACPI errors in the kernel log")
   grep -qE "hwrng 16 bytes from virtio_rng" <<<"$section" || problems+=("no /dev/hwrng data from virtio-rng")
   grep -q "disk read ok" <<<"$section" || problems+=("disk read")
+  # The board's debug line per virtio window: this KVM has ioeventfd and irqfd, so the fast paths must be on.
+  grep -q "notifications on ioeventfd, interrupt on irqfd" <<<"$section" || problems+=("virtio without ioeventfd/irqfd")
   if [[ $case_name == poweroff ]]; then grep -q "net ping ok" <<<"$section" || problems+=("virtio-net ping over the TAP"); fi
   grep -q "AXVISOR-KVM-E2E-DISK $case_name written" <<<"$section" || problems+=("disk write not in the image")
   grep -q "hvc0 says hello" <<<"$section" || problems+=("no virtio-console output")

@@ -28,3 +28,10 @@ export function watchVirtioNotifications(halVm: HalVm, base: number, transport: 
     );
   }
 }
+
+/** How a virtio-mmio device's notifications and interrupt travel on this VM (for the boards' debug log). */
+export function virtioPathDescription(halVm: HalVm): string {
+  return halVm.eventChannels === undefined
+    ? "notifications and interrupt through vCPU exits"
+    : "notifications on ioeventfd, interrupt on irqfd";
+}

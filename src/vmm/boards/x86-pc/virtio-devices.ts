@@ -24,7 +24,7 @@ import {
 } from "../../../devices/virtio/index.ts";
 import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
-import { virtioIrqLine, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
+import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import type { AcpiVirtioMmio } from "./acpi.ts";
 import {
   ACPI_SCI_GSI,
@@ -76,6 +76,7 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
     const transport = new VirtioMmioTransport({ device, memory: s.memory, irq, deferWork: s.deferWork });
     s.mmio.insert(base, size, transport);
     watchVirtioNotifications(s.halVm, base, transport);
+    s.log.debug(`${s.label}: ${what} at ${hex(base)}, GSI ${gsi}: ${virtioPathDescription(s.halVm)}`);
     windows.push({ base, size, gsi });
   };
   const blockDevice = (disk: AttachedDisk): VirtioBlock =>
