@@ -81,6 +81,13 @@ void kvm_abi_generic(void) {
   SIZE(kvm_signal_mask);
   OFF(kvm_signal_mask, len); OFF(kvm_signal_mask, sigset);
 
+  SIZE(kvm_ioeventfd);
+  OFF(kvm_ioeventfd, datamatch); OFF(kvm_ioeventfd, addr); OFF(kvm_ioeventfd, len); OFF(kvm_ioeventfd, fd);
+  OFF(kvm_ioeventfd, flags); OFF(kvm_ioeventfd, pad);
+
+  SIZE(kvm_irqfd);
+  OFF(kvm_irqfd, fd); OFF(kvm_irqfd, gsi); OFF(kvm_irqfd, flags); OFF(kvm_irqfd, resamplefd); OFF(kvm_irqfd, pad);
+
   CONST(KVMIO);
   CONST(KVM_API_VERSION);
   CONST(KVM_GET_API_VERSION);
@@ -90,6 +97,8 @@ void kvm_abi_generic(void) {
   CONST(KVM_CREATE_VCPU);
   CONST(KVM_SET_USER_MEMORY_REGION);
   CONST(KVM_IRQ_LINE);
+  CONST(KVM_IRQFD);
+  CONST(KVM_IOEVENTFD);
   CONST(KVM_RUN);
   CONST(KVM_GET_MP_STATE);
   CONST(KVM_SET_MP_STATE);
@@ -123,7 +132,10 @@ void kvm_abi_generic(void) {
   CONST(KVM_CAP_NR_VCPUS);
   CONST(KVM_CAP_NR_MEMSLOTS);
   CONST(KVM_CAP_MP_STATE);
+  CONST(KVM_CAP_IRQFD);
+  CONST(KVM_CAP_IOEVENTFD);
   CONST(KVM_CAP_MAX_VCPUS);
+  CONST(KVM_CAP_IRQFD_RESAMPLE);
   CONST(KVM_CAP_IMMEDIATE_EXIT);
 
   CONST(KVM_MP_STATE_RUNNABLE);
@@ -132,6 +144,11 @@ void kvm_abi_generic(void) {
   CONST(KVM_MP_STATE_HALTED);
   CONST(KVM_MP_STATE_SIPI_RECEIVED);
   CONST(KVM_MEM_READONLY);
+  CONST(KVM_IOEVENTFD_FLAG_DATAMATCH);
+  CONST(KVM_IOEVENTFD_FLAG_PIO);
+  CONST(KVM_IOEVENTFD_FLAG_DEASSIGN);
+  CONST(KVM_IRQFD_FLAG_DEASSIGN);
+  CONST(KVM_IRQFD_FLAG_RESAMPLE);
 }
 
 #if defined(__x86_64__)

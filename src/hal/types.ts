@@ -351,7 +351,55 @@ export interface HalVm extends Disposable {
    */
   saveState?(): HalVmState;
   loadState?(state: HalVmState): void;
+
+  /**
+   * Notifications and interrupt lines the backend delivers without a vCPU exit (KVM: ioeventfd and irqfd), or
+   * undefined when it has none (the emulated backend, a KVM without the capabilities, a VM without an in-kernel
+   * irqchip). Devices then keep the exit path (`setIrqLine`, MMIO writes on the bus).
+   */
+  readonly eventChannels?: HalEventChannels | undefined;
+  /**
+   * How host helper threads (a TAP's reader) get the VMM's thread out of a vCPU run it blocks in (a KVM vCPU that
+   * runs on the caller's thread, `HalVcpu.useCallerThread`), so their work is not left waiting for the run's end.
+   * Undefined when no run ever blocks the VMM's thread.
+   */
+  readonly hostWake?: HostWakeChannel | undefined;
 }
+
+/**
+ * Fast paths for virtio-style devices (KVM's ioeventfd and irqfd). Callbacks run on the VMM's thread: in a later
+ * turn of its event loop, or before the vCPU the VMM's thread runs re-enters the guest. Register everything before
+ * the VM's first vCPU run.
+ */
+export interface HalEventChannels {
+  /**
+   * A guest write of `value` (`width` bytes) to guest-physical `addr` no longer exits: `onWrite` is called instead
+   * (KVM_IOEVENTFD with DATAMATCH). Writes of other values still exit as usual.
+   */
+  watchMmioWrite(addr: GuestPhysAddr, width: 4, value: number, onWrite: () => void): void;
+  /**
+   * VM interrupt line `line` (as `HalVm.setIrqLine` numbers it) as a level line driven through the backend's fast
+   * path: the returned setter asserts it (true) or lets it fall (false); call it on changes only. KVM: an irqfd with
+   * resample, so the line stays asserted until the guest's EOI and is asserted again then while the level is high.
+   */
+  levelIrqLine(line: number): (level: boolean) => void;
+}
+
+/**
+ * Shared slots (Int32Array over `control`, every access through Atomics) a host helper thread uses to interrupt the
+ * VMM's thread while it blocks in a vCPU run: after publishing its work, bump the slot HOST_WAKE_HOST_SEQ
+ * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is 1, send HOST_WAKE_SIGNAL to the thread whose kernel id is
+ * in HOST_WAKE_TID (tgkill). The running side sets IN_RUN before it looks at HOST_SEQ, so one of the two always
+ * sees the other.
+ */
+export interface HostWakeChannel {
+  readonly control: SharedArrayBuffer;
+}
+export const HOST_WAKE_TID = 0;
+export const HOST_WAKE_IN_RUN = 1;
+export const HOST_WAKE_HOST_SEQ = 3;
+/** SIGURG (23 on Linux x86_64, arm64 and riscv64): ignored by default, so a stray one never kills the process. */
+export const HOST_WAKE_SIGNAL = 23;
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */
 export type Stage2Mode = "sv39x4" | "sv48x4";
@@ -410,6 +458,15 @@ export interface HalVcpu extends Disposable {
   runAsync?(): Promise<AxVCpuExitReason>;
   /** Make a vCPU that is inside `run`/`runAsync` return soon (with `Nothing` if nothing else happened). */
   kick(): void;
+  /**
+   * Backends whose `run` blocks in the host kernel (KVM) may run the guest on the calling thread instead of a
+   * helper thread when that thread serves no other vCPU: call this once, on that thread, before its first `run()`.
+   * From then on a `run()` returns (with `Nothing` if nothing else happened) at the latest about `sliceMs` after it
+   * began, and at once when a helper thread has work for the caller (`HalVm.eventChannels` callbacks, a
+   * `hostWake` signal), so the caller's event loop keeps turning between runs. Returns false when the backend
+   * cannot (then keep using `runAsync`).
+   */
+  useCallerThread?(sliceMs: number): boolean;
   /**
    * Assert or clear a guest interrupt. RISC-V: `vector` is the supervisor-level cause the guest sees
    * (1 = software, 5 = timer, 9 = external), delivered through hvip (VSSIP/VSTIP/VSEIP); in bare-machine mode the

@@ -17,7 +17,7 @@ import { FileBlockBackend } from "../devices/virtio/block-backend.ts";
 import { openDiskImage } from "../hal/host/disk-image.ts";
 import { HostError } from "../hal/host/errors.ts";
 import { TapDevice } from "../hal/host/tap.ts";
-import type { HalBackend, HalVm, Hypervisor, SystemDownAction } from "../hal/types.ts";
+import type { HalBackend, HalVm, HostWakeChannel, Hypervisor, SystemDownAction } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
 import { type BackendCandidate, selectBackend } from "./backends.ts";
 import type { AttachedDisk, AttachedNet, Board, BoardServices } from "./board.ts";
@@ -77,11 +77,13 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
-    // Disks and nets first: a locked image or a refused TAP fails the VM before any memory is allocated.
+    // Disks and nets first: a locked image or a refused TAP fails the VM before any memory is allocated. Nets
+    // after the HAL VM (which allocates no guest memory): a TAP's reader wakes the VM's thread through it.
     for (const disk of config.devices.disks) disks.push(openDisk(disk, label, log));
-    for (const net of config.devices.nets) nets.push(assembly.openNet?.(net) ?? openNet(net, label, log));
     const vmOptions = board.vmOptions(config);
     halVm = hypervisor.createVm({ ...vmOptions, vmId: config.id });
+    const hostWake = halVm.hostWake;
+    for (const net of config.devices.nets) nets.push(assembly.openNet?.(net) ?? openNet(net, label, log, hostWake));
     const addrSpace = AddrSpace.create(halVm, board.memoryRegions(config), {
       physicalMap: vmOptions.mode === "bare-machine",
       ...(vmOptions.gstageMode === undefined ? {} : { gstageMode: vmOptions.gstageMode }),
@@ -146,12 +148,18 @@ function openDisk(disk: DiskConfig, label: string, log: ConsolaInstance): Attach
  * names the config key and the TAP. A TAP this VM created is down and unaddressed, and goes away with the VM:
  * said at info level, since the host side must configure it.
  */
-function openNet(net: NetConfig, label: string, log: ConsolaInstance): AttachedNet {
+function openNet(
+  net: NetConfig,
+  label: string,
+  log: ConsolaInstance,
+  hostWake: HostWakeChannel | undefined,
+): AttachedNet {
   const mac = parseMac(net.mac);
   if ("problem" in mac) throw new VmError("config", label, `${net.key}.mac = ${net.mac}: ${mac.problem}`);
   let tap: TapDevice;
   try {
     tap = TapDevice.open(net.tap, {
+      hostWake,
       onReaderFailure: (message) => log.warn(`${label}: ${net.key}: ${message}; the guest receives nothing more`),
     });
   } catch (error) {
@@ -171,6 +179,7 @@ function vmOptionsOf(source: AxVMOptions): AxVMOptions {
     ...(source.log === undefined ? {} : { log: source.log }),
     ...(source.traceExits === undefined ? {} : { traceExits: source.traceExits }),
     ...(source.sliceMs === undefined ? {} : { sliceMs: source.sliceMs }),
+    ...(source.exclusiveThread === undefined ? {} : { exclusiveThread: source.exclusiveThread }),
   };
 }
 

@@ -61,6 +61,11 @@ export interface AxVMOptions {
   readonly traceExits?: (line: string) => void;
   /** Run at most this long (ms) before yielding to the event loop. */
   readonly sliceMs?: number;
+  /**
+   * This VM is the only one on the VMM's thread: with one vCPU, a backend that can (KVM, `HalVcpu.useCallerThread`)
+   * runs it on this thread instead of a helper thread, so an exit is handled with no hand-over between threads.
+   */
+  readonly exclusiveThread?: boolean;
 }
 
 /**
@@ -72,6 +77,12 @@ const HYPERCALL_EXIT = 1n;
 
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
 const INTERNAL_EXIT_BATCH = 256;
+/**
+ * How long a vCPU that runs on the VMM's thread (`AxVMOptions.exclusiveThread`) may stay inside the backend's run
+ * before it is kicked out for the event loop: the longest wait of console input, timers and deferred work while
+ * the guest computes or idles. A run that exits sooner is never kicked.
+ */
+const CALLER_THREAD_KICK_MS = 10;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -440,8 +451,14 @@ export class AxVM {
   // ------------------------------------------------------------------------------------------------------------
 
   async #vcpuLoop(id: number): Promise<void> {
-    const async = this.vcpu(id).arch.runAsync !== undefined;
     const sliceMs = this.#options.sliceMs ?? 4;
+    const hal = this.vcpu(id).arch;
+    // A blocking backend's only vCPU runs on this thread when the VM has the thread to itself (see AxVMOptions).
+    const callerThread =
+      this.#options.exclusiveThread === true &&
+      this.#vcpus.length === 1 &&
+      hal.useCallerThread?.(CALLER_THREAD_KICK_MS) === true;
+    const async = !callerThread && hal.runAsync !== undefined;
     let sliceStart = performance.now();
     try {
       while (!this.shuttingDown()) {
@@ -455,8 +472,19 @@ export class AxVM {
         }
         this.#timers.runDue(this.#now());
         this.#board.poll?.();
+        if (callerThread && this.#work.pending > 0) {
+          // Deferred device work waits for the event loop, which KVM_RUN on this thread would hold up.
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+        }
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
+        if (callerThread && exit.kind === "Nothing") {
+          // The run was cut short for the event loop (a kick, work from a helper thread): let it turn now.
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+          continue;
+        }
         // The console's reader is not keeping up and this VM wrote to it: wait for it rather than buffer.
         const pushBack = this.#console.backpressure?.();
         if (pushBack !== undefined) await this.#waitFor(id, pushBack);

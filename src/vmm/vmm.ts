@@ -263,6 +263,8 @@ export class Vmm {
             ...(writer === undefined ? {} : { writer }),
           },
           log: consola.withTag(`vm${config.id}`),
+          // The only VM of the run may keep its vCPU on this thread (a KVM vCPU then exits without a hand-over).
+          exclusiveThread: !several,
           ...(this.#options.traceExits === true ? { traceExits: traceLine } : {}),
         });
       } catch (error) {

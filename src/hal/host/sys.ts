@@ -188,8 +188,14 @@ interface NetLibc {
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   eventfd(initial: number, flags: number): number;
   close(fd: number): number;
+  getpid(): number;
+  /** syscall(2) with up to three arguments (tgkill). */
+  syscall3(number: number, a: number, b: number, c: number): number;
   errno(): number;
 }
+
+/** tgkill(2)'s number by host arch (the generic table on arm64 and riscv64). */
+const TGKILL_SYSCALL: Readonly<Partial<Record<NodeJS.Architecture, number>>> = { x64: 234, arm64: 131, riscv64: 131 };
 
 let netLibc: NetLibc | undefined;
 
@@ -212,6 +218,9 @@ function loadNet(what: string): NetLibc {
       poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
       eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
       close: { args: [FFIType.i32], returns: FFIType.i32 },
+      getpid: { args: [], returns: FFIType.i32 },
+      // syscall is variadic: declared with the form tgkill needs (number + 3 longs).
+      syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
       __errno_location: { args: [], returns: FFIType.ptr },
     });
     const s = lib.symbols;
@@ -222,6 +231,8 @@ function loadNet(what: string): NetLibc {
       poll: (fds, count, timeoutMs) => s.poll(ptr(fds), count, timeoutMs),
       eventfd: (initial, flags) => s.eventfd(initial, flags),
       close: (fd) => s.close(fd),
+      getpid: () => s.getpid(),
+      syscall3: (number, a, b, c) => Number(s.syscall(number, a, b, c)),
       errno: () => {
         const location = s.__errno_location();
         return location === null ? 0 : read.i32(location, 0);
@@ -339,4 +350,21 @@ export function signalEventfd(fd: number): void {
 export function closeDescriptor(fd: number): void {
   checkDescriptor(fd, "close");
   loadNet("close").close(fd);
+}
+
+/**
+ * Send `signal` to thread `tid` of this process (tgkill): how a TAP reader gets the VMM's thread out of a vCPU run
+ * it blocks in (hal/types.ts `HostWakeChannel`). False when the thread is gone (ESRCH) or the call failed: the
+ * VMM's thread then sees the work at its next turn anyway.
+ */
+export function signalThread(tid: number, signal: number): boolean {
+  if (!Number.isInteger(tid) || tid <= 0 || !Number.isInteger(signal) || signal <= 0 || signal > 64) {
+    throw new HostError("io", "tgkill", "tgkill", `Cannot send signal ${signal} to thread ${tid}`);
+  }
+  const number = TGKILL_SYSCALL[process.arch];
+  if (number === undefined) {
+    throw new HostError("unsupported", "tgkill", "tgkill", `tgkill's number on ${process.arch} is not known here`);
+  }
+  const c = loadNet("tgkill");
+  return c.syscall3(number, c.getpid(), tid, signal) === 0;
 }

@@ -14,6 +14,7 @@
  * Worker that made FFI calls sometimes crashes Bun when terminated).
  */
 
+import { HOST_WAKE_HOST_SEQ, HOST_WAKE_IN_RUN, HOST_WAKE_SIGNAL, HOST_WAKE_TID } from "../types.ts";
 import {
   FrameRing,
   type FrameRingBuffers,
@@ -26,7 +27,7 @@ import {
   STATE_FAILED,
   STATE_READY,
 } from "./frame-ring.ts";
-import { EAGAIN, EINTR, POLLERR, POLLHUP, POLLIN, POLLNVAL, pollInput, readFrame } from "./sys.ts";
+import { EAGAIN, EINTR, POLLERR, POLLHUP, POLLIN, POLLNVAL, pollInput, readFrame, signalThread } from "./sys.ts";
 
 declare const self: Worker;
 
@@ -35,6 +36,12 @@ export interface TapReaderInit {
   readonly tapFd: number;
   readonly wakeFd: number;
   readonly ring: FrameRingBuffers;
+  /**
+   * The VM's wake block (hal/types.ts `HostWakeChannel`), when the VMM's thread may block in a vCPU run: after
+   * publishing frames the reader bumps its HOST_SEQ and signals that thread out of the run, so the frames are taken
+   * at once rather than at the run's end.
+   */
+  readonly hostWake?: SharedArrayBuffer;
 }
 
 export function isTapReaderInit(value: unknown): value is TapReaderInit {
@@ -46,8 +53,18 @@ export function isTapReaderInit(value: unknown): value is TapReaderInit {
     typeof ring === "object" &&
     ring !== null &&
     Reflect.get(ring, "control") instanceof SharedArrayBuffer &&
-    Reflect.get(ring, "data") instanceof SharedArrayBuffer
+    Reflect.get(ring, "data") instanceof SharedArrayBuffer &&
+    (Reflect.get(value, "hostWake") === undefined || Reflect.get(value, "hostWake") instanceof SharedArrayBuffer)
   );
+}
+
+/** Tell the VMM's thread that frames arrived, interrupting its vCPU run if it is in one (see TapReaderInit). */
+function wakeHost(wake: Int32Array | undefined): void {
+  if (wake === undefined) return;
+  Atomics.add(wake, HOST_WAKE_HOST_SEQ, 1);
+  Atomics.notify(wake, HOST_WAKE_HOST_SEQ);
+  const tid = Atomics.load(wake, HOST_WAKE_TID);
+  if (tid > 0 && Atomics.load(wake, HOST_WAKE_IN_RUN) !== 0) signalThread(tid, HOST_WAKE_SIGNAL);
 }
 
 /** How long a wait for ring room lasts before the stop flag is looked at again (a stop also notifies). */
@@ -65,6 +82,7 @@ function run(init: TapReaderInit): void {
   const ring = new FrameRing(init.ring);
   const control = ring.control;
   const frame = new Uint8Array(MAX_FRAME_BYTES);
+  const wake = init.hostWake === undefined ? undefined : new Int32Array(init.hostWake);
   /** A frame read from the TAP that did not fit in the ring yet. */
   let held = 0;
   Atomics.store(control, RING_STATE, STATE_READY);
@@ -79,6 +97,7 @@ function run(init: TapReaderInit): void {
         }
         held = 0;
         ring.publish();
+        wakeHost(wake);
       }
       const ready = pollInput([init.tapFd, init.wakeFd], -1);
       if (typeof ready === "number") {
@@ -101,7 +120,10 @@ function run(init: TapReaderInit): void {
         if (n === -EAGAIN || n === 0) break;
         if (n === -EINTR) continue;
         if (n < 0) {
-          if (pushed) ring.publish();
+          if (pushed) {
+            ring.publish();
+            wakeHost(wake);
+          }
           finish(ring, STATE_FAILED, -n);
           return;
         }
@@ -111,7 +133,10 @@ function run(init: TapReaderInit): void {
         }
         pushed = true;
       }
-      if (pushed) ring.publish();
+      if (pushed) {
+        ring.publish();
+        wakeHost(wake);
+      }
     }
   } catch (error) {
     finish(ring, STATE_FAILED, -1);

@@ -17,6 +17,7 @@
  */
 
 import { closeSync, constants, existsSync, openSync } from "node:fs";
+import type { HostWakeChannel } from "../types.ts";
 import { HostError } from "./errors.ts";
 import {
   createFrameRingBuffers,
@@ -109,6 +110,11 @@ export interface TapOpenOptions {
   readonly onReaderFailure?: (message: string) => void;
   /** Bytes of frames the reader may hold for the VMM (a power of two). */
   readonly ringBytes?: number;
+  /**
+   * The VM's `HalVm.hostWake`, when it has one: the reader then interrupts a vCPU run that blocks the VMM's thread
+   * whenever frames arrive (otherwise they would wait for the run to end by itself, up to the backend's slice).
+   */
+  readonly hostWake?: HostWakeChannel | undefined;
 }
 
 export class TapDevice implements Disposable {
@@ -137,7 +143,12 @@ export class TapDevice implements Disposable {
     this.#wakeFd = createEventfd();
     try {
       this.#reader = acquireReader();
-      const init: TapReaderInit = { tapFd: fd, wakeFd: this.#wakeFd, ring: buffers };
+      const init: TapReaderInit = {
+        tapFd: fd,
+        wakeFd: this.#wakeFd,
+        ring: buffers,
+        ...(options.hostWake === undefined ? {} : { hostWake: options.hostWake.control }),
+      };
       this.#reader.postMessage(init);
     } catch (error) {
       closeDescriptor(this.#wakeFd);

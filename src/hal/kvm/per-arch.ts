@@ -52,6 +52,8 @@ export interface KvmArchVm {
   readonly irqchip: boolean;
   /** KVM_IRQ_LINE's `irq` field for VM interrupt line `line`; throws HalError naming the valid lines. */
   irqLineField(line: number): number;
+  /** KVM_IRQFD's `gsi` field for VM interrupt line `line` (x86: the GSI; arm64: the SPI's INTID - 32). */
+  irqfdGsi(line: number): number;
   /** The arch state of a vCPU KVM just created (x86: its CPUID). The generic vCPU cleans up if this throws. */
   createVcpu(core: KvmVcpuCore): KvmArchVcpu;
   /** Stop and restart the guest's clock around a pause (`HalVm.pauseClock`); absent: the guest's clock runs on. */

@@ -87,7 +87,7 @@ export class PioQueue implements ExitQueue {
         more,
       };
     }
-    writeLe(this.#run, at, this.size, -1n);
+    fillOnes(this.#run, at, this.size);
     return {
       exit: { kind: "IoRead", port: this.port, width: this.size },
       completion: { kind: "read", at, size: this.size },
@@ -100,6 +100,14 @@ export class PioQueue implements ExitQueue {
   }
 }
 
+/** Pre-fill an IN element with all-ones (what an ISA bus returns with no device), until the VMM answers. */
+function fillOnes(run: DataView, at: number, size: AccessWidth): void {
+  if (size === 1) run.setUint8(at, 0xff);
+  else if (size === 2) run.setUint16(at, 0xffff, true);
+  else if (size === 4) run.setUint32(at, 0xffff_ffff, true);
+  else writeLe(run, at, size, -1n);
+}
+
 /** Decode the x86-only exit `reason`, or undefined when it is not one. */
 export function decodeX86Exit(run: DataView, reason: number, context: X86ExitContext): Decoded | undefined {
   switch (reason) {
@@ -107,7 +115,8 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
       const size = run.getUint8(IO_SIZE);
       const port = run.getUint16(IO_PORT, true);
       const count = run.getUint32(IO_COUNT, true);
-      const dataOffset = Number(run.getBigUint64(IO_DATA_OFFSET, true));
+      // A u64 read as two halves: no BigInt on the exit path (a high half makes the offset fail the check below).
+      const dataOffset = run.getUint32(IO_DATA_OFFSET, true) + run.getUint32(IO_DATA_OFFSET + 4, true) * 2 ** 32;
       const write = run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT;
       if ((size !== 1 && size !== 2 && size !== 4) || count === 0 || dataOffset + size * count > run.byteLength) {
         return unsupportedExit(
@@ -117,6 +126,16 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
       if (write && port === AXVISOR_HYPERCALL_PORT && count === 1) {
         const { nr, args } = context.readHypercallRegs();
         return plainExit({ kind: "Hypercall", nr, args });
+      }
+      if (count === 1) {
+        // The common case (one `in`/`out`): the element itself, without a queue.
+        if (write) return plainExit({ kind: "IoWrite", port, width: size, data: readLe(run, dataOffset, size) });
+        fillOnes(run, dataOffset, size);
+        return {
+          exit: { kind: "IoRead", port, width: size },
+          completion: { kind: "read", at: dataOffset, size },
+          more: undefined,
+        };
       }
       return new PioQueue(run, { write, port, size, count, dataOffset }).next();
     }

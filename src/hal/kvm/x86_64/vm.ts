@@ -146,6 +146,11 @@ export class X86KvmVm implements KvmArchVm {
     loadVmState(this.#vmFd, this.irqchip, state);
   }
 
+  /** An irqfd names the GSI itself. */
+  irqfdGsi(line: number): number {
+    return this.irqLineField(line);
+  }
+
   /** x86 lines are GSIs of the in-kernel PIC/IOAPIC, passed to KVM_IRQ_LINE as they are. */
   irqLineField(line: number): number {
     if (!Number.isInteger(line) || line < 0 || line >= KVM_IRQCHIP_GSI_COUNT) {

@@ -51,6 +51,7 @@ import {
 import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
+import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
 import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, RTC_INTID, UART0_INTID } from "./layout.ts";
 import { Arm64ImageError, arm64BootGprs, parseArm64Image, planArm64Boot } from "./linux-boot.ts";
@@ -145,10 +146,12 @@ export class Arm64VirtBoard implements Board {
       const transport = new VirtioMmioTransport({
         device,
         memory: s.memory,
-        irq: this.#spiLine(s, intid),
+        irq: virtioIrqLine(s.halVm, intid),
         deferWork: s.deferWork,
       });
       s.mmio.insert(base, size, transport);
+      watchVirtioNotifications(s.halVm, base, transport);
+      s.log.debug(`${s.label}: virtio-mmio at ${hex(base)}, INTID ${intid}: ${virtioPathDescription(s.halVm)}`);
       placed.set(base, { spi: intid - GIC_SPI_BASE, size });
     };
     const blockDevice = (disk: AttachedDisk): VirtioBlock =>

@@ -14,7 +14,6 @@
  */
 
 import { hex, hexRange } from "../../../common/format.ts";
-import { LevelIrqLine } from "../../../devices/irq.ts";
 import {
   VirtioBlock,
   VirtioConsole,
@@ -25,6 +24,7 @@ import {
 } from "../../../devices/virtio/index.ts";
 import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
+import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import type { AcpiVirtioMmio } from "./acpi.ts";
 import {
   ACPI_SCI_GSI,
@@ -72,8 +72,11 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
     const user = gsiUsers.get(gsi);
     if (user !== undefined) throw new VmError("config", s.label, `${what} uses GSI ${gsi}, which is ${user}'s`);
     gsiUsers.set(gsi, what);
-    const irq = new LevelIrqLine((level) => s.halVm.setIrqLine(gsi, level));
-    s.mmio.insert(base, size, new VirtioMmioTransport({ device, memory: s.memory, irq, deferWork: s.deferWork }));
+    const irq = virtioIrqLine(s.halVm, gsi);
+    const transport = new VirtioMmioTransport({ device, memory: s.memory, irq, deferWork: s.deferWork });
+    s.mmio.insert(base, size, transport);
+    watchVirtioNotifications(s.halVm, base, transport);
+    s.log.debug(`${s.label}: ${what} at ${hex(base)}, GSI ${gsi}: ${virtioPathDescription(s.halVm)}`);
     windows.push({ base, size, gsi });
   };
   const blockDevice = (disk: AttachedDisk): VirtioBlock =>
