@@ -1,8 +1,10 @@
 /**
  * arm64 KVM: the MMIO exit round trip through our backend vs a C program doing the same KVM_RUN loop
  * (native/kvm-arm64-mmio-bench.c), and VM create-to-first-exit. The guest is test/guests/arm64/mmio-loop.bin: one
- * store to the test device's page per iteration, which KVM cannot satisfy, so each is a KVM_EXIT_MMIO. Target: the
- * run() ratio <= 1.15.
+ * store to the test device's page per iteration, which KVM cannot satisfy, so each is a KVM_EXIT_MMIO. Rows: the
+ * backend's run() and runAsync() in a bare loop, and the VMM's real path (what `axvisor run` does for one VM with one
+ * vCPU: an AxVM on the arm64-virt board, the vCPU on the VMM's thread, each exit answered through the MMIO bus by the
+ * board's test device), counted over KVM_BENCH_VMM_SECONDS after a warm-up. Target: the VMM path <= 1.15 x C.
  *
  * Needs /dev/kvm of an arm64 host (scripts/e2e/30-kvm-arm64-linux.sh runs it inside a nested arm64 guest). The C
  * reference is KVM_ARM64_BENCH_EXE when set (the e2e script cross-compiles it with aarch64-linux-gnu-gcc -static,
@@ -12,7 +14,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type KvmVm, kvmBackend } from "../src/hal/kvm/index.ts";
 import { MappingFlags } from "../src/hal/types.ts";
+import { Arm64VirtBoard } from "../src/vmm/boards/arm64-virt/board.ts";
 import { ARM64_VIRT } from "../src/vmm/boards/arm64-virt/layout.ts";
+import { assembleVm } from "../src/vmm/builder.ts";
+import { parseVmConfig } from "../src/vmm/config/index.ts";
 import { buildNative, gccRequirement, ROOT, runNative } from "../test/kvm/native-build.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
@@ -20,6 +25,8 @@ const ROUNDS = 5;
 const STARTUP_RUNS = 10;
 const GUEST = join(ROOT, "test", "guests", "arm64", "mmio-loop.bin");
 const RAM_SIZE = 0x20_0000;
+const VMM_SECONDS = Number(process.env.KVM_BENCH_VMM_SECONDS ?? 1);
+const VMM_WARMUP_MS = Number(process.env.KVM_BENCH_VMM_WARMUP_MS ?? 500);
 
 const support = kvmBackend.hasHardwareSupport();
 if (!support.available || !support.archs.includes("aarch64")) {
@@ -105,12 +112,48 @@ function measureStartup(): number {
   return ns;
 }
 
+/** ns per exit through AxVM's loop and the MMIO bus (the board's test device), over VMM_SECONDS of running. */
+async function measureVmm(): Promise<number> {
+  const config = parseVmConfig(
+    [
+      "[base]",
+      'id = 1\nname = "mmio-loop"\ncpu_num = 1\narch = "aarch64"\nbackend = "kvm"',
+      "[kernel]",
+      `kernel_path = "${GUEST}"\nkernel_load_addr = ${ARM64_VIRT.RAM_BASE}`,
+      `memory_regions = [[${ARM64_VIRT.RAM_BASE}, ${0x100_0000}, 7, 0]]`,
+      "[devices]",
+      'console = "none"',
+    ].join("\n"),
+    { baseDir: ROOT, sourceName: "mmio-loop.toml" },
+  );
+  using hypervisor = kvmBackend.open();
+  const vm = assembleVm(config, {
+    hypervisor,
+    board: new Arm64VirtBoard(),
+    console: { write: () => undefined, close: () => undefined },
+    exclusiveThread: true,
+  });
+  const running = vm.run();
+  await Bun.sleep(VMM_WARMUP_MS); // JIT, first faults
+  const writes = (): number => vm.buses.mmio.stats.writes;
+  const before = writes();
+  const start = Bun.nanoseconds();
+  await Bun.sleep(VMM_SECONDS * 1000);
+  const count = writes() - before;
+  const ns = (Bun.nanoseconds() - start) / count;
+  vm.shutdown();
+  const result = await running;
+  if (result.reason !== "host-stop") throw new Error(`the VM stopped by itself: ${JSON.stringify(result)}`);
+  return ns;
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const exe = cReference();
 const c: number[] = [];
 const cStartup: number[] = [];
 const ours: number[] = [];
 const asyncNs: number[] = [];
+const vmmNs: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   if (exe !== undefined) {
     const values = runNative(exe, [GUEST, String(EXITS)]);
@@ -119,6 +162,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   ours.push(measureSync());
   asyncNs.push(await measureAsync());
+  vmmNs.push(await measureVmm());
 }
 const startup: number[] = [];
 for (let i = 0; i < STARTUP_RUNS; i++) startup.push(measureStartup());
@@ -132,6 +176,10 @@ console.log(
 );
 console.log(
   `  axvisor-ts runAsync()     ${(workerNs / 1000).toFixed(2)} us/exit${exe === undefined ? "" : `   ratio ${(workerNs / median(c)).toFixed(3)}`}; Worker signalling costs ${((workerNs - syncNs) / 1000).toFixed(2)} us/exit`,
+);
+const vmmPath = median(vmmNs);
+console.log(
+  `  VMM path (the CLI's: 1 VM x 1 vCPU on the VMM's thread)   ${(vmmPath / 1000).toFixed(2)} us/exit${exe === undefined ? "" : `   ratio ${(vmmPath / median(c)).toFixed(3)} (target <= 1.15)`}`,
 );
 console.log(`VM create-to-first-exit, median of ${STARTUP_RUNS} (ours) / ${ROUNDS} (C)`);
 if (exe !== undefined) console.log(`  C (KVM_CREATE_VM .. first KVM_RUN)   ${(median(cStartup) / 1e6).toFixed(2)} ms`);

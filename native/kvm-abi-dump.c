@@ -81,6 +81,13 @@ void kvm_abi_generic(void) {
   SIZE(kvm_signal_mask);
   OFF(kvm_signal_mask, len); OFF(kvm_signal_mask, sigset);
 
+  SIZE(kvm_ioeventfd);
+  OFF(kvm_ioeventfd, datamatch); OFF(kvm_ioeventfd, addr); OFF(kvm_ioeventfd, len); OFF(kvm_ioeventfd, fd);
+  OFF(kvm_ioeventfd, flags); OFF(kvm_ioeventfd, pad);
+
+  SIZE(kvm_irqfd);
+  OFF(kvm_irqfd, fd); OFF(kvm_irqfd, gsi); OFF(kvm_irqfd, flags); OFF(kvm_irqfd, resamplefd); OFF(kvm_irqfd, pad);
+
   CONST(KVMIO);
   CONST(KVM_API_VERSION);
   CONST(KVM_GET_API_VERSION);
@@ -90,6 +97,8 @@ void kvm_abi_generic(void) {
   CONST(KVM_CREATE_VCPU);
   CONST(KVM_SET_USER_MEMORY_REGION);
   CONST(KVM_IRQ_LINE);
+  CONST(KVM_IRQFD);
+  CONST(KVM_IOEVENTFD);
   CONST(KVM_RUN);
   CONST(KVM_GET_MP_STATE);
   CONST(KVM_SET_MP_STATE);
@@ -123,7 +132,10 @@ void kvm_abi_generic(void) {
   CONST(KVM_CAP_NR_VCPUS);
   CONST(KVM_CAP_NR_MEMSLOTS);
   CONST(KVM_CAP_MP_STATE);
+  CONST(KVM_CAP_IRQFD);
+  CONST(KVM_CAP_IOEVENTFD);
   CONST(KVM_CAP_MAX_VCPUS);
+  CONST(KVM_CAP_IRQFD_RESAMPLE);
   CONST(KVM_CAP_IMMEDIATE_EXIT);
 
   CONST(KVM_MP_STATE_RUNNABLE);
@@ -132,6 +144,11 @@ void kvm_abi_generic(void) {
   CONST(KVM_MP_STATE_HALTED);
   CONST(KVM_MP_STATE_SIPI_RECEIVED);
   CONST(KVM_MEM_READONLY);
+  CONST(KVM_IOEVENTFD_FLAG_DATAMATCH);
+  CONST(KVM_IOEVENTFD_FLAG_PIO);
+  CONST(KVM_IOEVENTFD_FLAG_DEASSIGN);
+  CONST(KVM_IRQFD_FLAG_DEASSIGN);
+  CONST(KVM_IRQFD_FLAG_RESAMPLE);
 }
 
 #if defined(__x86_64__)
@@ -179,14 +196,36 @@ void kvm_abi_arch(void) {
   SIZE(kvm_pit_config);
   OFF(kvm_pit_config, flags);
 
+  SIZE(kvm_clock_data);
+  OFF(kvm_clock_data, clock); OFF(kvm_clock_data, flags); OFF(kvm_clock_data, realtime);
+  OFF(kvm_clock_data, host_tsc);
+
+  SIZE(kvm_xsave);
+  OFF(kvm_xsave, region);
+  SIZE(kvm_xcrs);
+  OFF(kvm_xcrs, nr_xcrs); OFF(kvm_xcrs, flags); OFF(kvm_xcrs, xcrs);
+  SIZE(kvm_vcpu_events);
+  OFF(kvm_vcpu_events, flags);
+  SIZE(kvm_irqchip);
+  OFF(kvm_irqchip, chip_id); OFF(kvm_irqchip, chip);
+  SIZE(kvm_pit_state2);
+  OFF(kvm_pit_state2, channels); OFF(kvm_pit_state2, flags);
+
   SIZE(kvm_interrupt);
   OFF(kvm_interrupt, irq);
+
+  SIZE(kvm_guest_debug);
+  OFF(kvm_guest_debug, control); OFF(kvm_guest_debug, arch.debugreg);
+  OFF(kvm_run, debug.arch.exception); OFF(kvm_run, debug.arch.pc); OFF(kvm_run, debug.arch.dr6);
+  OFF(kvm_run, debug.arch.dr7);
 
   CONST(KVM_GET_SUPPORTED_CPUID);
   CONST(KVM_SET_TSS_ADDR);
   CONST(KVM_SET_IDENTITY_MAP_ADDR);
   CONST(KVM_CREATE_IRQCHIP);
   CONST(KVM_CREATE_PIT2);
+  CONST(KVM_SET_CLOCK);
+  CONST(KVM_GET_CLOCK);
   CONST(KVM_GET_REGS);
   CONST(KVM_SET_REGS);
   CONST(KVM_GET_SREGS);
@@ -199,6 +238,17 @@ void kvm_abi_arch(void) {
   CONST(KVM_GET_LAPIC);
   CONST(KVM_SET_LAPIC);
   CONST(KVM_SET_CPUID2);
+  CONST(KVM_SET_GUEST_DEBUG);
+  CONST(KVM_GET_IRQCHIP);
+  CONST(KVM_SET_IRQCHIP);
+  CONST(KVM_GET_PIT2);
+  CONST(KVM_SET_PIT2);
+  CONST(KVM_GET_VCPU_EVENTS);
+  CONST(KVM_SET_VCPU_EVENTS);
+  CONST(KVM_GET_XSAVE);
+  CONST(KVM_SET_XSAVE);
+  CONST(KVM_GET_XCRS);
+  CONST(KVM_SET_XCRS);
 
   CONST(KVM_CAP_SET_TSS_ADDR);
   CONST(KVM_CAP_EXT_CPUID);
@@ -208,6 +258,11 @@ void kvm_abi_arch(void) {
   CONST(KVM_PIT_SPEAKER_DUMMY);
   CONST(KVM_EXIT_IO_IN);
   CONST(KVM_EXIT_IO_OUT);
+  CONST(KVM_CAP_SET_GUEST_DEBUG);
+  CONST(KVM_GUESTDBG_ENABLE);
+  CONST(KVM_GUESTDBG_SINGLESTEP);
+  CONST(KVM_GUESTDBG_USE_SW_BP);
+  CONST(KVM_GUESTDBG_USE_HW_BP);
 }
 #elif defined(__aarch64__)
 /* src/hal/kvm/aarch64/abi.ts */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Fetch Debian's own riscv64 kernel (trixie, linux-image-riscv64, 6.12) and build the initramfs our end-to-end test
-# boots it with: our static /init (test/guests/linux-init/init.c) and the modules it loads (Debian builds the
-# virtio-mmio transport and virtio-rng as modules).
+# Fetch Debian's own riscv64 kernel (trixie, linux-image-riscv64, 6.12) and build the initramfs our end-to-end tests
+# boot it with: our static /init (test/guests/linux-init/init.c) and the modules it loads (Debian builds the
+# virtio-mmio transport, virtio-rng and virtio-net, with the failover modules virtio-net needs, as modules).
 #
 # Debian 12 (this machine's release) has no riscv64 port; trixie has, and the same mirror serves it. A private apt
 # state under the cache keeps the host's own sources untouched (../shared/notes/riscv-guests.md).
@@ -22,8 +22,9 @@ CACHE="$(cache_dir "$ROOT" debian-riscv64)"
 INIT_SOURCE="$ROOT/test/guests/linux-init/init.c"
 SCRIPT_PATH="$ROOT/scripts/fetch-debian-riscv64.sh"
 CROSS_COMPILE="riscv64-linux-gnu-"
-# Loaded by /init in this order: the transport first, so the rng device exists when its driver registers.
-MODULES=(virtio_mmio virtio-rng)
+# Loaded by /init in this order: the transport first, so the devices exist when their drivers register; virtio_net
+# needs net_failover, which needs failover.
+MODULES=(virtio_mmio virtio-rng failover net_failover virtio_net)
 
 log() { echo "fetch-debian-riscv64: $*" >&2; }
 die() { log "$*"; exit 1; }

@@ -11,7 +11,9 @@
 # modules, prints "AXVISOR-KVM-E2E: init reached", checks the kernel log has no ACPI errors, reads /dev/hwrng,
 # reads the disk's known first bytes and writes a line to its second sector, says hello on /dev/hvc0, and ends the
 # way its case says (the case name is passed to init after "--" on the command line). One outer boot runs every case:
-#   poweroff     `poweroff -f`: ACPI S5; the driver wants the VM stopped by PM1a_CNT.SLP_EN
+#   poweroff     `poweroff -f`: ACPI S5; the driver wants the VM stopped by PM1a_CNT.SLP_EN. This case also has a
+#                virtio-net on TAP axtap0 (created by the VMM in the outer guest, addressed there 10.0.2.2/24): the
+#                inner guest must ping the outer side through it
 #   reboot       `reboot -f` with reboot=k (the i8042 reset pulse) and on_reset = "stop": stopped by the reset
 #   ctrlaltdel   init waits; the driver sends Ctrl-A R's request (Ctrl-Alt-Del on the keyboard: no ACPI button
 #                driver is loaded), the kernel restarts through the FADT's reset register: stopped by the reset
@@ -128,14 +130,17 @@ busybox_root() {
   local dir="$1"
   mkdir -p "$dir"/{bin,dev,proc,sys,tmp,root}
   cp "$CACHE/busybox/bin/busybox" "$dir/bin/busybox"
-  for applet in sh mount echo cat grep insmod reboot poweroff sleep uname ls mkdir cp dd dmesg wc head awk cut sync; do
+  for applet in sh mount echo cat grep insmod reboot poweroff sleep uname ls mkdir cp dd dmesg wc head awk cut sync ip ping; do
     ln -sf busybox "$dir/bin/$applet"
   done
 }
 
 # --- the inner guest: the same kernel, the virtio modules, a busybox init that checks the machine and ends -----------
 # The virtio drivers are modules in Debian's cloud kernel; button.ko is the ACPI power-button driver (powerbutton case).
-INNER_MODULES="virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console button"
+INNER_MODULES="virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console failover net_failover virtio_net button"
+# The poweroff case also has a virtio-net on a TAP the VMM creates in the outer guest (its init gives the TAP
+# 10.0.2.2/24 once it appears); the inner guest takes 10.0.2.15/24 and pings the outer side.
+TAP_NAME="axtap0"
 DISK_PATTERN="AXVISOR-E2E-DISK-PATTERN"
 SHUTDOWN_PROMPT="AXVISOR-KVM-E2E: waiting for the shutdown request"
 INNER_INIT='#!/bin/sh
@@ -145,7 +150,7 @@ mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mode="$1"
 say() { echo "AXVISOR-KVM-E2E: $*"; }
-for m in virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console; do
+for m in virtio_ring virtio virtio_mmio virtio_blk virtio-rng virtio_console failover net_failover virtio_net; do
   insmod /lib/modules/$m.ko || say "insmod $m failed"
 done
 [ "$mode" = powerbutton ] && { insmod /lib/modules/button.ko || say "insmod button failed"; }
@@ -163,6 +168,10 @@ echo "AXVISOR-E2E-DISK-WRITTEN-$mode" | dd of=/dev/vda bs=512 seek=1 conv=sync 2
 # to the same host console, so their lines do not interleave.
 sleep 1
 echo "AXVISOR-KVM-E2E: hvc0 says hello" > /dev/hvc0
+if [ -d /sys/class/net/eth0 ]; then
+  ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up
+  if ping -c 3 -W 5 10.0.2.2 >/dev/null 2>&1; then say "net ping ok"; else say "net ping FAILED"; fi
+fi
 case "$mode" in
   poweroff) poweroff -f ;;
   reboot) reboot -f ;;
@@ -203,7 +212,7 @@ if [[ ! -f $OUTER ]]; then
   temps+=("$work")
   busybox_root "$work"
   mkdir -p "$work/modules" "$work/inner" "$work/axvisor"
-  for name in irqbypass kvm kvm-amd; do module "$name" > "$work/modules/$name.ko"; done
+  for name in irqbypass kvm kvm-amd tun; do module "$name" > "$work/modules/$name.ko"; done
   cp "$VMLINUZ" "$work/inner/vmlinuz"
   cp "$INNER" "$work/inner/initrd.cpio.gz"
   bun_exe="$(readlink -f "$(command -v bun)")"
@@ -228,6 +237,7 @@ cases="$cases"
 base_cmdline="${inner_cmdline:-console=ttyS0 panic=-1 quiet}"
 marker="$MARKER"
 prompt="$SHUTDOWN_PROMPT"
+tap="$TAP_NAME"
 EOF
   cat > "$work/init" <<'EOF'
 #!/bin/sh
@@ -236,7 +246,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 . /e2e.conf
-for m in irqbypass kvm kvm-amd; do insmod /modules/$m.ko || echo "AXVISOR-KVM-E2E: insmod $m failed"; done
+for m in irqbypass kvm kvm-amd tun; do insmod /modules/$m.ko || echo "AXVISOR-KVM-E2E: insmod $m failed"; done
 ls -l /dev/kvm
 cd /axvisor
 # One inner VM per case: a fresh copy of the disk image, the case name for the inner init after "--".
@@ -254,6 +264,12 @@ for case_name in $cases; do
   set -- --kernel /inner/vmlinuz --initrd /inner/initrd.cpio.gz --cpus "$cpus" --mem 256 --marker "$marker" \
     --timeout "$budget" --cmdline "$base_cmdline $extra -- $case_name" --expect "$expect" --disk /tmp/disk.img --rng --hvc
   [ -n "$request" ] && set -- "$@" --shutdown-request-on "$prompt"
+  if [ "$case_name" = poweroff ]; then
+    # The VMM creates the TAP (as root); give it its address and bring it up as soon as it exists.
+    set -- "$@" --tap "$tap"
+    ( i=0; while [ ! -d /sys/class/net/$tap ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+      ip addr add 10.0.2.2/24 dev $tap && ip link set $tap up ) &
+  fi
   /bin/bun scripts/e2e/kvm-linux-boot.ts "$@"
   status=$?
   if dd if=/tmp/disk.img bs=512 skip=1 count=1 2>/dev/null | grep -q "AXVISOR-E2E-DISK-WRITTEN-$case_name"; then
@@ -298,6 +314,9 @@ for case_name in $cases; do
   grep -q "acpi-errors none" <<<"$section" || problems+=("ACPI errors in the kernel log")
   grep -qE "hwrng 16 bytes from virtio_rng" <<<"$section" || problems+=("no /dev/hwrng data from virtio-rng")
   grep -q "disk read ok" <<<"$section" || problems+=("disk read")
+  # The board's debug line per virtio window: this KVM has ioeventfd and irqfd, so the fast paths must be on.
+  grep -q "notifications on ioeventfd, interrupt on irqfd" <<<"$section" || problems+=("virtio without ioeventfd/irqfd")
+  if [[ $case_name == poweroff ]]; then grep -q "net ping ok" <<<"$section" || problems+=("virtio-net ping over the TAP"); fi
   grep -q "AXVISOR-KVM-E2E-DISK $case_name written" <<<"$section" || problems+=("disk write not in the image")
   grep -q "hvc0 says hello" <<<"$section" || problems+=("no virtio-console output")
   case "$case_name" in

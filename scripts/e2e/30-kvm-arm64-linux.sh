@@ -9,8 +9,9 @@
 #                  0. axvisor info  (must report KVM available for aarch64 guests)
 #                  1. bun test test/vmm-arm64.test.ts  (our bare-metal guests: PL011, MMIO widths, PSCI, SMP, GIC)
 #                  2. bun src/cli/main.ts run linux-1.toml / linux-2.toml  (the user's path: the same Debian kernel
-#                     with a busybox initramfs, 1 and 2 vCPUs, on the arm64-virt board; its init prints a marker
-#                     and `poweroff -f`s, PSCI SYSTEM_OFF, so the CLI must exit 0)
+#                     with a busybox initramfs, 1 and 2 vCPUs, on the arm64-virt board with a virtio-blk disk; its
+#                     init prints a marker, reads the disk's known first bytes, writes a line to its second sector
+#                     and `poweroff -f`s, PSCI SYSTEM_OFF, so the CLI must exit 0 and the line be in the image)
 #                  3. bun run bench kvm-arm64  (MMIO exit round trip vs C, VM create-to-first-exit)
 #
 # Pieces come from Debian (apt-get download: linux-image-*-arm64, busybox-static, libc6, all :arm64) and npm, and
@@ -106,14 +107,31 @@ BUN_ARM64="$CACHE/x/bun-$bun_version/package/bin/bun"
 busybox_root() {
   mkdir -p "$1"/{bin,dev,proc,sys,tmp,root}
   cp "$CACHE/x/busybox/bin/busybox" "$1/bin/busybox"
-  for applet in sh mount echo cat grep poweroff sleep uname ls mkdir date tee; do ln -sf busybox "$1/bin/$applet"; done
+  for applet in sh mount echo cat grep poweroff sleep uname ls mkdir date tee insmod dd head sync cp; do
+    ln -sf busybox "$1/bin/$applet"
+  done
 }
 
-# --- the inner guest: Debian's kernel again, a busybox init that prints the marker and powers off ----------------
+# --- the inner guest: Debian's kernel again, a busybox init that prints the marker, checks its virtio disk (read
+# the known first bytes, write a line to the second sector: virtio-blk notifications through KVM_IOEVENTFD and its
+# interrupt through KVM_IRQFD) and powers off. virtio_mmio and virtio_blk are modules in Debian's arm64 kernel.
+INNER_MODULES="virtio_mmio virtio_blk"
+DISK_PATTERN="AXVISOR-ARM64-DISK-PATTERN"
 INNER_INIT='#!/bin/sh
-/bin/busybox mount -t proc proc /proc
-echo "'"$MARKER"' (kernel $(/bin/busybox uname -r), cpus $(/bin/busybox grep -c ^processor /proc/cpuinfo))"
-/bin/busybox poweroff -f'
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+say() { echo "AXVISOR-ARM64-E2E: $*"; }
+for m in '"$INNER_MODULES"'; do insmod /lib/modules/$m.ko || say "insmod $m failed"; done
+cpus=$(grep -c ^processor /proc/cpuinfo)
+echo "'"$MARKER"' (kernel $(uname -r), cpus $cpus)"
+n=0; while [ ! -b /dev/vda ] && [ $n -lt 50 ]; do sleep 0.2; n=$((n + 1)); done
+head="$(dd if=/dev/vda bs=26 count=1 2>/dev/null)"
+if [ "$head" = "'"$DISK_PATTERN"'" ]; then say "disk read ok ($(cat /sys/block/vda/size) sectors)"; else say "disk read FAILED: [$head]"; fi
+echo "AXVISOR-ARM64-DISK-WRITTEN-$cpus" | dd of=/dev/vda bs=512 seek=1 conv=sync 2>/dev/null && sync && say "disk write done"
+poweroff -f'
+MODDIR="$(ls -d "$CACHE/x/kernel-$kernel_pkg"/lib/modules/* | head -1)/kernel"
 INNER="$CACHE/inner-initrd-$(printf '%s' "$INNER_INIT" | sha256sum | cut -c1-16).cpio"
 if [[ ! -f $INNER ]]; then
   echo "== building the inner initramfs"
@@ -121,6 +139,16 @@ if [[ ! -f $INNER ]]; then
   work="$(mktemp -d)"
   busybox_root "$work"
   printf '%s\n' "$INNER_INIT" > "$work/init"
+  mkdir -p "$work/lib/modules"
+  for name in $INNER_MODULES; do
+    found="$(find "$MODDIR" -name "$name.ko*" | head -1)"
+    [[ -n $found ]] || fail "module $name is not in $kernel_pkg"
+    case "$found" in
+      *.xz) xz -dc "$found" ;;
+      *.zst) zstd -dc "$found" ;;
+      *) cat "$found" ;;
+    esac > "$work/lib/modules/$name.ko"
+  done
   chmod +x "$work/init"
   (cd "$work" && find . | cpio -o -H newc --quiet) > "$INNER.tmp" && mv "$INNER.tmp" "$INNER"
   rm -rf "$work"
@@ -147,6 +175,9 @@ memory_regions = [[0x4000_0000, 0x1000_0000, 0x7, 0]]
 
 [devices]
 console = "stdout"
+
+[[devices.disks]]
+path = "/tmp/disk-$1.img"
 EOF
 }
 
@@ -175,6 +206,8 @@ if [[ ! -f $OUTER ]]; then
   cp "$INNER" "$work/inner/initrd.cpio"
   inner_toml 1 > "$work/inner/linux-1.toml"
   inner_toml 2 > "$work/inner/linux-2.toml"
+  # The inner disk: the known pattern in its first bytes, 1 MiB in all (each run writes a fresh copy in /tmp).
+  { printf '%s' "$DISK_PATTERN"; head -c $((0x100000 - ${#DISK_PATTERN})) /dev/zero; } > "$work/inner/disk.img"
   cp "$BUN_ARM64" "$work/bin/bun"
   # Bun asks for /lib/ld-linux-aarch64.so.1 and libc, libm, libpthread, libdl from Debian's arm64 glibc.
   for lib in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2; do
@@ -202,8 +235,9 @@ if [[ ! -f $OUTER ]]; then
       case "$step" in
         info) echo "step info sh -c 'bun src/cli/main.ts info | tee /tmp/info && grep -q \"^  kvm  *available  *guests aarch64\" /tmp/info'" ;;
         tests) echo 'step tests env AXVISOR_ARM64_NO_SSE=1 bun test --timeout 600000 test/vmm-arm64.test.ts' ;;
-        linux1) echo 'step linux1 bun src/cli/main.ts run --log-level info /inner/linux-1.toml' ;;
-        linux2) echo 'step linux2 bun src/cli/main.ts run --log-level info /inner/linux-2.toml' ;;
+        # The CLI must exit 0 and the line the inner guest wrote must be in the image afterwards.
+        linux1|linux2) n="${step#linux}"
+          echo "step $step sh -c 'cp /inner/disk.img /tmp/disk-$n.img && bun src/cli/main.ts run --log-level info /inner/linux-$n.toml && dd if=/tmp/disk-$n.img bs=512 skip=1 count=1 2>/dev/null | grep -q AXVISOR-ARM64-DISK-WRITTEN-$n'" ;;
         bench) echo "step bench env KVM_ARM64_BENCH_EXE=${BENCH_C:+/bin/kvm-arm64-mmio-bench} KVM_BENCH_EXITS=3000 bun run bench kvm-arm64" ;;
         *) echo "unknown step $step" >&2; exit 2 ;;
       esac
@@ -251,7 +285,7 @@ for step in ${steps//,/ }; do
     linux1|linux2)
       cpus="${step#linux}"
       # The marker line can be split by log lines on the same console: check its parts separately.
-      [[ $status == 0 ]] && grep -qa "$MARKER" "$LOG" && grep -qa "cpus $cpus)" "$LOG" && ok=1 ;;
+      [[ $status == 0 ]] && grep -qa "$MARKER" "$LOG" && grep -qa "cpus $cpus)" "$LOG" && grep -qa "disk read ok" "$LOG" && ok=1 ;;
     *) [[ $status == 0 ]] && ok=1 ;;
   esac
   retry="$(grep -a "AXVISOR-ARM64-E2E-RETRY $step " "$LOG" | tail -1 | awk '{print $3}' | tr -d '\r' || true)"

@@ -5,7 +5,7 @@
  *
  *   bun scripts/e2e/kvm-linux-boot.ts --kernel vmlinuz [--initrd initrd.cpio.gz] [--cmdline "..."] [--mem MiB]
  *       [--cpus N] [--marker TEXT] [--timeout SECONDS] [--expect poweroff|reset] [--disk FILE] [--rng] [--hvc]
- *       [--shutdown-request-on TEXT]
+ *       [--shutdown-request-on TEXT] [--tap NAME]
  *
  * The VM runs with on_reset = "stop", so both ways a guest can end itself stop the VM with exit 0; which one it was
  * is taken from the VMM's reason for the stop (logged at debug level): `--expect poweroff` (the default) wants ACPI
@@ -14,6 +14,7 @@
  * `--disk` gives the VM a virtio-blk (kernel.disk_path), `--rng` a virtio-rng and `--hvc` a virtio-console (as
  * emu_devices entries in the x86 board's virtio-mmio windows 1 and 2). `--shutdown-request-on TEXT`: once TEXT
  * appears on the console, ask the guest to shut down as Ctrl-A R does (Vmm.requestShutdown) and print what was sent.
+ * `--tap NAME` gives the VM a virtio-net on host TAP NAME (`[[devices.nets]]`, placed by the board).
  *
  * The marker line must also say "cpus N," with N = --cpus (the guest brought every vCPU up); this is checked on the
  * console stream itself, which the driver's own notes on stderr cannot split.
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     rng: { type: "boolean", default: false },
     hvc: { type: "boolean", default: false },
     "shutdown-request-on": { type: "string" },
+    tap: { type: "string" },
   },
 });
 if (values.kernel === undefined) {
@@ -91,6 +93,7 @@ memory_regions = [[0x0, 0x${memBytes.toString(16)}, 0x7, 0]]
 console = "stdout"
 ${values.rng ? emuDevice("rng", "virtio-rng", 1) : ""}
 ${values.hvc ? emuDevice("hvc", "virtio-console", 2) : ""}
+${values.tap === undefined ? "" : `[[devices.nets]]\ntap = ${JSON.stringify(values.tap)}`}
 `;
 const config = parseVmConfig(toml, { baseDir: dirname(kernel), sourceName: "kvm-linux-boot" });
 

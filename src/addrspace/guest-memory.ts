@@ -47,6 +47,7 @@ export class GuestMemory implements GuestMemoryAccess {
   readonly #regions: readonly GuestMemoryRegion[];
   readonly #starts: Float64Array;
   #lastHit = 0;
+  #writeLog: Array<readonly [GuestPhysAddr, number]> | undefined;
 
   constructor(regions: readonly GuestMemoryRegion[]) {
     const sorted = [...regions].sort((a, b) => a.gpa - b.gpa);
@@ -232,7 +233,23 @@ export class GuestMemory implements GuestMemoryAccess {
     this.write(gpa, bytes);
   }
 
+  /**
+   * Record the ranges written through this object from now on (every write path ends in `#notify`), until
+   * `stopRecordingWrites`, which returns them as [gpa, length] pairs. The builder records what a boot writes,
+   * so a snapshot restore knows which bytes of a freshly built VM are not zero without reading all of RAM.
+   */
+  startRecordingWrites(): void {
+    this.#writeLog = [];
+  }
+
+  stopRecordingWrites(): ReadonlyArray<readonly [GuestPhysAddr, number]> {
+    const log = this.#writeLog ?? [];
+    this.#writeLog = undefined;
+    return log;
+  }
+
   #notify(region: GuestMemoryRegion, offset: number, length: number): void {
+    this.#writeLog?.push([region.gpa + offset, length]);
     region.host?.notifyWritten((region.hostOffset ?? 0) + offset, length);
   }
 

@@ -192,6 +192,19 @@ describe("run", () => {
     expect(h.vmms[0]?.options).toEqual({ logLevel: "trace", traceExits: false, console: { stdin: true } });
   });
 
+  test("--gdb takes a port, HOST:PORT or a socket path; anything else is a usage error naming it", async () => {
+    const h = harness();
+    expect(await runCli(["run", ARCEOS, "--gdb", "1234"], h.deps)).toBe(0);
+    expect(h.vmms[0]?.options).toMatchObject({ gdb: { kind: "tcp", host: "127.0.0.1", port: 1234 } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "0.0.0.0:5555"], h.deps)).toBe(0);
+    expect(h.vmms[1]?.options).toMatchObject({ gdb: { kind: "tcp", host: "0.0.0.0", port: 5555 } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "/tmp/axvisor-gdb.sock"], h.deps)).toBe(0);
+    expect(h.vmms[2]?.options).toMatchObject({ gdb: { kind: "unix", path: "/tmp/axvisor-gdb.sock" } });
+    expect(await runCli(["run", ARCEOS, "--gdb", "70000"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('Cannot listen for GDB on "70000": expected PORT (1..65535)');
+    expect(h.vmms).toHaveLength(3);
+  });
+
   test("several configs run as several VMs in one VMM; 0 only if all succeeded", async () => {
     const other = join(dir, "other.toml");
     writeFileSync(
@@ -384,5 +397,39 @@ describe("exitCodeOf", () => {
     expect(exitCodeOf({ exitCode: 0, vms: [vm(0), vm(0)] })).toBe(0);
     expect(exitCodeOf({ exitCode: 0, vms: [vm(0), vm(4)] })).toBe(4);
     expect(exitCodeOf({ exitCode: 0, vms: [vm(0), vm(0, "boom")] })).toBe(1);
+  });
+});
+
+describe("serve, run --api-sock, api", () => {
+  test("serve needs --api-sock; a VMM without an API server says so", async () => {
+    const h = harness();
+    expect(await runCli(["serve"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain("api-sock");
+    const g = harness();
+    expect(await runCli(["serve", "--api-sock", join(dir, "s.sock")], g.deps)).toBe(1);
+    expect(g.err).toEqual(["--api-sock: this VMM has no API server"]);
+  });
+
+  test("run --api-sock with a VMM without an API server fails before running anything", async () => {
+    const h = harness();
+    expect(await runCli(["run", "--api-sock", join(dir, "r.sock"), LINUX], h.deps)).toBe(1);
+    expect(h.err).toEqual(["--api-sock: this VMM has no API server"]);
+    expect(h.vmms[0]?.configs.length).toBe(1);
+  });
+
+  test("api: a bad method, a URL that is not a path or a body that is not JSON is a usage error", async () => {
+    const h = harness();
+    expect(await runCli(["api", "x.sock", "FETCH", "/"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('Unknown HTTP method "FETCH"');
+    expect(await runCli(["api", "x.sock", "GET", "vm"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain('The URL must be a path starting with "/"');
+    expect(await runCli(["api", "x.sock", "PUT", "/vm", "{state"], h.deps)).toBe(2);
+    expect(h.err.join("\n")).toContain("The request body is not JSON");
+  });
+
+  test("api: a socket nobody serves is reported, exit 1", async () => {
+    const h = harness();
+    expect(await runCli(["api", join(dir, "nobody.sock"), "GET", "/"], h.deps)).toBe(1);
+    expect(h.err.join("\n")).toContain("Cannot reach the API on");
   });
 });

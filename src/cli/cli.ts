@@ -8,9 +8,12 @@ import { type ArgsDef, type CommandDef, defineCommand, renderUsage, runCommand }
 
 import type { HalBackend } from "../hal/types.ts";
 import { formatVmConfig } from "../vmm/config/index.ts";
+import { type GdbListenAddress, parseGdbAddress } from "../vmm/debug/index.ts";
 import { LOG_LEVEL_NAMES, type LogLevelName } from "../vmm/log-level.ts";
+import { callApi, checkApiArgs } from "./api-client.ts";
 import { collectConfigs, UsageError } from "./configs.ts";
 import {
+  type CliApiServer,
   type CliDeps,
   type CliState,
   type CliVmm,
@@ -122,9 +125,20 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
   const runArgs = {
     ...commonArgs,
     ...machineArgs,
+    gdb: {
+      type: "string",
+      valueHint: "port|path",
+      description:
+        "Serve the GDB remote protocol on a TCP port (PORT or HOST:PORT) or a unix socket path; the VM waits paused for the debugger (riscv64 guests)",
+    },
     stdin: {
       type: "boolean",
       description: "Feed host stdin to the first VM's console (default: only when stdin is a terminal)",
+    },
+    "api-sock": {
+      type: "string",
+      valueHint: "path",
+      description: "Also serve the Firecracker-compatible API on this unix socket (its instance: the first VM)",
     },
     configs: {
       type: "positional",
@@ -148,13 +162,27 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         state.exitCode = EXIT_CONFIG;
         return;
       }
+      let gdb: GdbListenAddress | undefined;
+      try {
+        gdb = args.gdb === undefined ? undefined : parseGdbAddress(args.gdb);
+      } catch (error) {
+        deps.err(error instanceof Error ? error.message : String(error));
+        state.exitCode = EXIT_CONFIG;
+        return;
+      }
       const provider = await loadVmm(deps);
       const vmm: CliVmm = provider.createVmm({
         logLevel,
         traceExits: args["trace-exits"] ?? state.globalTraceExits ?? false,
         console: { stdin: args.stdin ?? deps.stdinIsTty },
+        ...(gdb === undefined ? {} : { gdb }),
       });
       for (const config of collected.configs) vmm.addVm(config);
+      const api = await startApi(vmm, args["api-sock"], {
+        startedFromConfig: true,
+        ...(collected.configs[0] === undefined ? {} : { instanceVmId: collected.configs[0].id }),
+      });
+      if (api === "failed") return;
       let stoppedBy: HostStopReason | undefined;
       const removeHandler = deps.onHostStop((reason) => {
         if (stoppedBy === undefined) {
@@ -169,6 +197,7 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         result = await vmm.run();
       } finally {
         removeHandler();
+        api?.close();
       }
       for (const vm of result.vms) {
         if (vm.error === undefined) continue;
@@ -176,6 +205,110 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
         deps.err(vm.error.startsWith(label) ? vm.error : `${label}: ${vm.error}`);
       }
       state.exitCode = stoppedBy === undefined ? exitCodeOf(result) : HOST_STOP_EXIT_CODES[stoppedBy];
+    },
+  });
+
+  /** Start the API server on `path` if given; "failed" (reported, exit status set) when it cannot. */
+  const startApi = async (
+    vmm: CliVmm,
+    path: string | undefined,
+    options: { readonly startedFromConfig: boolean; readonly instanceVmId?: number },
+  ): Promise<CliApiServer | undefined | "failed"> => {
+    if (path === undefined) return undefined;
+    if (vmm.serveApi === undefined) {
+      deps.err("--api-sock: this VMM has no API server");
+      state.exitCode = EXIT_FAILURE;
+      return "failed";
+    }
+    try {
+      return await vmm.serveApi({ path, ...options });
+    } catch (error) {
+      deps.err(error instanceof Error ? error.message : String(error));
+      state.exitCode = EXIT_FAILURE;
+      return "failed";
+    }
+  };
+
+  const serveArgs = {
+    ...commonArgs,
+    "api-sock": {
+      type: "string",
+      valueHint: "path",
+      required: true,
+      description: "The unix socket to serve the Firecracker-compatible API on (created with mode 0600)",
+    },
+  } as const satisfies ArgsDef;
+
+  const serve = defineCommand({
+    meta: {
+      name: "serve",
+      description:
+        "Serve the Firecracker-compatible API on a unix socket and run the VM it configures (or loads from a snapshot); ends when that VM stops",
+    },
+    args: serveArgs,
+    run: async ({ args, rawArgs }) => {
+      checkFlags(rawArgs, serveArgs);
+      const logLevel = logLevelOf(args["log-level"]);
+      deps.setLogLevel(logLevel);
+      const provider = await loadVmm(deps);
+      const vmm = provider.createVmm({
+        logLevel,
+        traceExits: args["trace-exits"] ?? state.globalTraceExits ?? false,
+        console: { stdin: false },
+      });
+      const api = await startApi(vmm, args["api-sock"], { startedFromConfig: false });
+      if (api === "failed" || api === undefined) return;
+      let stoppedBy: HostStopReason | undefined;
+      const stopped = new Promise<void>((resolve) => {
+        const remove = deps.onHostStop((reason) => {
+          stoppedBy ??= reason;
+          vmm.stop();
+          remove();
+          resolve();
+        });
+      });
+      try {
+        const outcome = await Promise.race([api.instanceEnded, stopped.then(() => undefined)]);
+        if (outcome !== undefined) {
+          if (outcome.error !== undefined) deps.err(outcome.error);
+          state.exitCode = exitCodeOf({ exitCode: outcome.exitCode, vms: [outcome] });
+        } else if (stoppedBy !== undefined) {
+          state.exitCode = HOST_STOP_EXIT_CODES[stoppedBy];
+        }
+      } finally {
+        api.close();
+      }
+    },
+  });
+
+  const apiArgs = {
+    socket: { type: "positional", required: true, valueHint: "socket", description: "The API server's unix socket" },
+    method: { type: "positional", required: true, valueHint: "method", description: "GET, PUT, PATCH, ..." },
+    url: { type: "positional", required: true, valueHint: "url", description: "The path, e.g. /machine-config" },
+    body: { type: "positional", required: false, valueHint: "json", description: "The request body (JSON)" },
+  } as const satisfies ArgsDef;
+
+  const api = defineCommand({
+    meta: {
+      name: "api",
+      description: "Send one request to an API socket and print the answer (exit 0 for a 2xx status, else 1)",
+    },
+    args: apiArgs,
+    run: async ({ args, rawArgs }) => {
+      checkFlags(rawArgs, apiArgs);
+      const method = checkApiArgs(args.method, args.url, args.body);
+      let result: Awaited<ReturnType<typeof callApi>>;
+      try {
+        result = await callApi(args.socket, method, args.url, args.body);
+      } catch (error) {
+        deps.err(`Cannot reach the API on ${args.socket}: ${error instanceof Error ? error.message : String(error)}`);
+        state.exitCode = EXIT_FAILURE;
+        return;
+      }
+      if (result.body !== "") deps.out(result.body);
+      const ok = result.status >= 200 && result.status < 300;
+      if (!ok) deps.err(`HTTP ${result.status}`);
+      state.exitCode = ok ? EXIT_OK : EXIT_FAILURE;
     },
   });
 
@@ -227,7 +360,7 @@ function createCli(deps: CliDeps, state: CliState): CommandDef<typeof commonArgs
     },
     // Declared here too so that `axvisor --log-level debug run x.toml` parses (citty must know they take values).
     args: commonArgs,
-    subCommands: { run, check, info },
+    subCommands: { run, check, info, serve, api },
     default: "run",
     setup: ({ args }) => {
       state.globalLogLevel = args["log-level"];
@@ -277,7 +410,7 @@ export function formatInfo(deps: { readonly backends: readonly HalBackend[]; rea
   return lines.join("\n");
 }
 
-const SUBCOMMANDS = ["run", "check", "info"] as const;
+const SUBCOMMANDS = ["run", "check", "info", "serve", "api"] as const;
 
 /** Run the CLI on `argv` (without the program name); resolves to the process exit status. */
 export async function runCli(argv: readonly string[], deps: CliDeps): Promise<number> {

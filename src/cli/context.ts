@@ -4,9 +4,9 @@
  */
 
 import { resolve } from "node:path";
-
 import type { HalBackend } from "../hal/types.ts";
 import type { VmConfig } from "../vmm/config/index.ts";
+import type { GdbListenAddress } from "../vmm/debug/index.ts";
 import type { LogLevelName } from "../vmm/log-level.ts";
 
 /** Process exit statuses. */
@@ -61,12 +61,32 @@ export interface CliVmm {
   addVm(config: VmConfig): number;
   run(): Promise<VmmRunResult>;
   stop(): void;
+  /**
+   * Serve the API on a unix socket (`--api-sock`); absent in VMMs that have no API server. Rejects with a message
+   * when the socket path cannot be used.
+   */
+  serveApi?(options: CliApiOptions): Promise<CliApiServer>;
+}
+
+export interface CliApiOptions {
+  readonly path: string;
+  /** `run --api-sock`: the API's instance is the VM of the first config, already configured. */
+  readonly startedFromConfig: boolean;
+  readonly instanceVmId?: number;
+}
+
+export interface CliApiServer {
+  /** Resolves with how the API's instance VM ended (`serve` exits then). */
+  readonly instanceEnded: Promise<VmOutcome>;
+  close(): void;
 }
 
 export interface CliVmmOptions {
   readonly logLevel: LogLevelName;
   readonly traceExits: boolean;
   readonly console: { readonly stdin: boolean };
+  /** `--gdb`: serve the GDB remote protocol for the VM, which starts paused. */
+  readonly gdb?: GdbListenAddress;
 }
 
 /** The VMM module as the CLI sees it. */

@@ -53,7 +53,18 @@ const deps: CliDeps = {
     const { loadBackends, Vmm } = await import("../vmm/index.ts");
     return {
       loadBackends: () => loadBackends(),
-      createVmm: (options) => new Vmm({ ...options, console: { ...options.console, writer: stdout } }),
+      createVmm: (options) => {
+        const vmm = new Vmm({ ...options, console: { ...options.console, writer: stdout } });
+        return {
+          addVm: (config) => vmm.addVm(config),
+          run: () => vmm.run(),
+          stop: () => vmm.stop(),
+          serveApi: async (api) => {
+            const { serveApi } = await import("../vmm/control/index.ts");
+            return serveApi(vmm, { ...api, version: packageVersion(), cwd: process.cwd() });
+          },
+        };
+      },
     };
   },
   out: (text) => {

@@ -99,7 +99,23 @@ export type AxVCpuExitReason =
       readonly functionId: bigint;
       readonly args: readonly [bigint, bigint, bigint, bigint, bigint, bigint];
     }
+  | {
+      /**
+       * A debug event the VMM asked for with `HalVcpuDebug.setGuestDebug`: a single step completed, the pc reached
+       * a breakpoint (before that instruction ran), or an access touched a watchpoint (`watch`). Backends report it
+       * only while guest debugging is on.
+       */
+      readonly kind: "Debug";
+      readonly reason: DebugStopReason;
+      /** The guest pc where the vCPU stopped (guest-virtual). */
+      readonly pc: bigint;
+      /** The watchpoint hit, for `reason` "watchpoint". */
+      readonly watch?: { readonly addr: bigint; readonly kind: WatchpointKind };
+    }
   | { readonly kind: "Unsupported"; readonly backend: BackendName; readonly raw: string };
+
+export type DebugStopReason = "step" | "breakpoint" | "watchpoint";
+export type WatchpointKind = "write" | "read" | "access";
 
 export type SystemDownAction = "poweroff" | "reboot" | "crash";
 export type ExitKind = AxVCpuExitReason["kind"];
@@ -319,7 +335,71 @@ export interface HalVm extends Disposable {
   /** The architectural timer value now (RISC-V `time`; ticks of `timebaseHz`). */
   currentTime(): number;
   readonly timebaseHz: number;
+  /**
+   * Stop the VM's clock while the VM is paused (every vCPU out of the guest): `currentTime()` stays where it is and,
+   * where the backend can, so does the clock the guest reads (emulated: `time`; KVM x86: kvmclock through
+   * KVM_GET_CLOCK/KVM_SET_CLOCK). `resumeClock()` goes on from that value, so the guest does not see the paused
+   * interval. Calls do not nest; a second `pauseClock()` before `resumeClock()` does nothing.
+   */
+  pauseClock(): void;
+  resumeClock(): void;
+  /** Snapshots: make the clock read `ticks` now (a restored VM's time); backends that cannot lack it. */
+  setCurrentTime?(ticks: number): void;
+  /**
+   * Snapshots: state the backend keeps for the whole VM (KVM x86: kvmclock, the in-kernel PICs, IOAPIC and PIT),
+   * saved while paused and loaded into a VM built the same way before its vCPUs' states. Absent: none.
+   */
+  saveState?(): HalVmState;
+  loadState?(state: HalVmState): void;
+
+  /**
+   * Notifications and interrupt lines the backend delivers without a vCPU exit (KVM: ioeventfd and irqfd), or
+   * undefined when it has none (the emulated backend, a KVM without the capabilities, a VM without an in-kernel
+   * irqchip). Devices then keep the exit path (`setIrqLine`, MMIO writes on the bus).
+   */
+  readonly eventChannels?: HalEventChannels | undefined;
+  /**
+   * How host helper threads (a TAP's reader) get the VMM's thread out of a vCPU run it blocks in (a KVM vCPU that
+   * runs on the caller's thread, `HalVcpu.useCallerThread`), so their work is not left waiting for the run's end.
+   * Undefined when no run ever blocks the VMM's thread.
+   */
+  readonly hostWake?: HostWakeChannel | undefined;
 }
+
+/**
+ * Fast paths for virtio-style devices (KVM's ioeventfd and irqfd). Callbacks run on the VMM's thread: in a later
+ * turn of its event loop, or before the vCPU the VMM's thread runs re-enters the guest. Register everything before
+ * the VM's first vCPU run.
+ */
+export interface HalEventChannels {
+  /**
+   * A guest write of `value` (`width` bytes) to guest-physical `addr` no longer exits: `onWrite` is called instead
+   * (KVM_IOEVENTFD with DATAMATCH). Writes of other values still exit as usual.
+   */
+  watchMmioWrite(addr: GuestPhysAddr, width: 4, value: number, onWrite: () => void): void;
+  /**
+   * VM interrupt line `line` (as `HalVm.setIrqLine` numbers it) as a level line driven through the backend's fast
+   * path: the returned setter asserts it (true) or lets it fall (false); call it on changes only. KVM: an irqfd with
+   * resample, so the line stays asserted until the guest's EOI and is asserted again then while the level is high.
+   */
+  levelIrqLine(line: number): (level: boolean) => void;
+}
+
+/**
+ * Shared slots (Int32Array over `control`, every access through Atomics) a host helper thread uses to interrupt the
+ * VMM's thread while it blocks in a vCPU run: after publishing its work, bump the slot HOST_WAKE_HOST_SEQ
+ * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is 1, send HOST_WAKE_SIGNAL to the thread whose kernel id is
+ * in HOST_WAKE_TID (tgkill). The running side sets IN_RUN before it looks at HOST_SEQ, so one of the two always
+ * sees the other.
+ */
+export interface HostWakeChannel {
+  readonly control: SharedArrayBuffer;
+}
+export const HOST_WAKE_TID = 0;
+export const HOST_WAKE_IN_RUN = 1;
+export const HOST_WAKE_HOST_SEQ = 3;
+/** SIGURG (23 on Linux x86_64, arm64 and riscv64): ignored by default, so a stray one never kills the process. */
+export const HOST_WAKE_SIGNAL = 23;
 
 /** A G-stage translation format (RISC-V H extension hgatp modes). */
 export type Stage2Mode = "sv39x4" | "sv48x4";
@@ -379,6 +459,15 @@ export interface HalVcpu extends Disposable {
   /** Make a vCPU that is inside `run`/`runAsync` return soon (with `Nothing` if nothing else happened). */
   kick(): void;
   /**
+   * Backends whose `run` blocks in the host kernel (KVM) may run the guest on the calling thread instead of a
+   * helper thread when that thread serves no other vCPU: call this once, on that thread, before its first `run()`.
+   * From then on a `run()` returns (with `Nothing` if nothing else happened) at the latest about `sliceMs` after it
+   * began, and at once when a helper thread has work for the caller (`HalVm.eventChannels` callbacks, a
+   * `hostWake` signal), so the caller's event loop keeps turning between runs. Returns false when the backend
+   * cannot (then keep using `runAsync`).
+   */
+  useCallerThread?(sliceMs: number): boolean;
+  /**
    * Assert or clear a guest interrupt. RISC-V: `vector` is the supervisor-level cause the guest sees
    * (1 = software, 5 = timer, 9 = external), delivered through hvip (VSSIP/VSTIP/VSEIP); in bare-machine mode the
    * machine-level causes (3, 7, 11) and supervisor ones drive mip directly. x86: a vector for KVM_INTERRUPT.
@@ -398,7 +487,106 @@ export interface HalVcpu extends Disposable {
   hardwareTimerDeadline(): number | undefined;
   /** RISC-V guests: what the VMM's SBI layer needs beyond registers (present on backends running RISC-V). */
   readonly riscv?: RiscvVcpuOps;
+  /** Guest debugging (the GDB stub), on backends that support it. */
+  readonly debug?: HalVcpuDebug | undefined;
+  /**
+   * Snapshots: the vCPU's complete architectural state as JSON-safe plain data, read while it is outside the guest
+   * (the VM paused), and loaded into a vCPU of a VM built the same way. Backends that cannot save a vCPU lack them.
+   * `loadState` throws HalError "invalid-argument" for a state of another format, naming what differs.
+   */
+  saveState?(): HalVcpuState;
+  loadState?(state: HalVcpuState): void;
 }
+
+/**
+ * A vCPU's saved state: `format` names the backend's shape and its version; `data` is plain data (JSON, plus bigint
+ * and Uint8Array, which the snapshot file encodes).
+ */
+export interface HalVcpuState {
+  readonly format: string;
+  readonly data: unknown;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Guest debugging
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A guest-virtual range watched for accesses of `kind`. */
+export interface Watchpoint {
+  readonly addr: bigint;
+  readonly length: number;
+  readonly kind: WatchpointKind;
+}
+
+/**
+ * What stops a vCPU with a `Debug` exit (KVM's `kvm_guest_debug`). Breakpoints are guest-virtual instruction
+ * addresses checked before the instruction at them runs; watchpoints are checked on the guest's loads and stores
+ * (RISC-V: before the access, as the Debug spec's triggers do; x86: after it, as debug registers do).
+ */
+export interface GuestDebugControl {
+  readonly singleStep: boolean;
+  readonly breakpoints: readonly bigint[];
+  readonly watchpoints: readonly Watchpoint[];
+  /**
+   * Exit with a `Debug` breakpoint when the guest executes the architecture's breakpoint instruction (x86 `int3`:
+   * KVM_GUESTDBG_USE_SW_BP), for software breakpoints the VMM planted in guest memory. Default false.
+   */
+  readonly breakpointExits?: boolean;
+}
+
+/**
+ * Debugger access to one vCPU, used between runs only. `setGuestDebug(undefined)` turns debugging off: the vCPU
+ * runs as it did before (the emulated hart goes back to its fast engine).
+ */
+export interface HalVcpuDebug {
+  setGuestDebug(control: GuestDebugControl | undefined): void;
+  /**
+   * What `setGuestDebug(control)` would refuse, without changing anything: undefined when the backend can do it,
+   * else why not (x86: at most four debug-register slots, no read-only watchpoints). Unlimited when absent.
+   */
+  checkGuestDebug?(control: GuestDebugControl): string | undefined;
+  readonly riscv?: RiscvDebugRegisters;
+  readonly x86?: X86DebugRegisters;
+}
+
+/** The x86 state a debugger sees beyond `getGpr` (x86 numbering: 0..15 GPRs, 16 = rip, 17 = rflags). */
+export interface X86DebugRegisters {
+  specialRegisters(): X86DebugSpecialRegisters;
+}
+
+export interface X86DebugSpecialRegisters {
+  readonly selectors: {
+    readonly cs: number;
+    readonly ss: number;
+    readonly ds: number;
+    readonly es: number;
+    readonly fs: number;
+    readonly gs: number;
+  };
+  readonly cr0: bigint;
+  readonly cr3: bigint;
+  readonly cr4: bigint;
+  readonly efer: bigint;
+}
+
+/** The RISC-V registers a debugger sees beyond the GPRs and pc (`getGpr`/`setGpr`, `RiscvVcpuOps.getPc`). */
+export interface RiscvDebugRegisters {
+  /** The raw 64-bit contents of f0..f31 (NaN-boxed singles as stored). */
+  getFpr(reg: number): bigint;
+  setFpr(reg: number, value: bigint): void;
+  /**
+   * Read CSR `csr` as the guest's current mode names it (with V = 1, sstatus is vsstatus, satp is vsatp, ...),
+   * with no side effect; undefined when the hart does not implement it.
+   */
+  readCsr(csr: number): bigint | undefined;
+  /** Write CSR `csr` (same naming, WARL rules applied); false when the hart does not implement it. */
+  writeCsr(csr: number, value: bigint): boolean;
+  /** The privilege level the guest runs at (0 = U, 1 = S, 3 = M) and whether it is virtualized (V = 1). */
+  privilege(): { readonly priv: number; readonly virtualized: boolean };
+}
+
+/** A VM's backend-level saved state (`HalVm.saveState`), the same shape as a vCPU's. */
+export type HalVmState = HalVcpuState;
 
 /** RISC-V-specific vCPU operations (what KVM exposes through ONE_REG/CSR access and its SBI helpers). */
 export interface RiscvVcpuOps {

@@ -11,6 +11,7 @@ import type { AddrSpace, MemoryRegionSpec } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import type { Bus } from "../devices/bus.ts";
 import type { BlockBackend } from "../devices/virtio/block-backend.ts";
+import type { NetBackend } from "../devices/virtio/net.ts";
 import type {
   AxVCpuExitReason,
   GuestPhysAddr,
@@ -20,7 +21,7 @@ import type {
   SystemDownAction,
 } from "../hal/types.ts";
 import type { AxVCpu, VCpuArchSetup } from "../vcpu/axvcpu.ts";
-import type { DiskConfig, VmConfig } from "./config/types.ts";
+import type { DiskConfig, NetConfig, VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import { VmError } from "./errors.ts";
 import type { TimerWheel } from "./timer.ts";
@@ -50,7 +51,8 @@ export type GenericExit = Extract<
       | "ExternalInterrupt"
       | "NestedPageFault"
       | "FailEntry"
-      | "Unsupported";
+      | "Unsupported"
+      | "Debug";
   }
 >;
 
@@ -80,6 +82,19 @@ export interface AttachedDisk {
   close(): void;
 }
 
+/**
+ * A network interface the builder opened (its TAP attached or created: src/hal/host/tap.ts) for the board to place
+ * as a virtio-net device. The builder closes it when the VM is released.
+ */
+export interface AttachedNet {
+  readonly config: NetConfig;
+  readonly backend: NetBackend;
+  /** The MAC address the guest gets (6 bytes). */
+  readonly mac: Uint8Array;
+  /** Close the TAP (one this VM created goes away with it). */
+  close(): void;
+}
+
 /** What the builder gives a board to work with. */
 export interface BoardServices {
   readonly config: VmConfig;
@@ -95,6 +110,8 @@ export interface BoardServices {
   readonly console: ConsoleOutput;
   /** The config's disks, in order (`VmConfig.devices.disks`), opened and locked. */
   readonly disks: readonly AttachedDisk[];
+  /** The config's nets, in order (`VmConfig.devices.nets`), their TAPs open. */
+  readonly nets: readonly AttachedNet[];
   readonly log: ConsolaInstance;
   /** The VM's clock in timebase ticks (the guest's `time`). */
   now(): number;
@@ -157,6 +174,13 @@ export interface Board {
   requestShutdown?(): string;
   /** The board's own counters (SBI calls, ...), shown in the `--trace-exits` summary. */
   stats?(): Record<string, number>;
-  /** Release the board's own host resources (timers, input); the builder closes the disks. */
+  /** Release the board's own host resources (timers, input); the builder closes the disks and nets. */
   close?(): void;
+  /**
+   * Snapshots: the board's own state beyond its devices on the buses (which the VMM saves one by one), e.g. the
+   * firmware interface's per-hart state, as JSON-safe plain data; `restoreState` takes it back on a board built
+   * from the same config. A board without them has no such state.
+   */
+  saveState?(): unknown;
+  restoreState?(state: unknown): void;
 }

@@ -15,17 +15,21 @@ import { AddrSpace } from "../addrspace/addr-space.ts";
 import { Bus } from "../devices/bus.ts";
 import { FileBlockBackend } from "../devices/virtio/block-backend.ts";
 import { openDiskImage } from "../hal/host/disk-image.ts";
-import type { HalBackend, HalVm, Hypervisor, SystemDownAction } from "../hal/types.ts";
+import { HostError } from "../hal/host/errors.ts";
+import { TapDevice } from "../hal/host/tap.ts";
+import type { HalBackend, HalVm, HostWakeChannel, Hypervisor, SystemDownAction } from "../hal/types.ts";
 import { AxVCpu } from "../vcpu/axvcpu.ts";
 import { type BackendCandidate, selectBackend } from "./backends.ts";
-import type { AttachedDisk, Board, BoardServices } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, BoardServices } from "./board.ts";
 import { boardFor } from "./boards/index.ts";
-import type { DiskConfig, VmConfig } from "./config/types.ts";
+import { parseMac } from "./config/resolve-nets.ts";
+import type { DiskConfig, NetConfig, VmConfig } from "./config/types.ts";
 import { type ByteWriter, type ConsoleOutput, type ConsoleSink, openConsoleOutput } from "./console.ts";
 import { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
 import { TimerWheel } from "./timer.ts";
-import { AxVM, type AxVMOptions, releaseVmParts } from "./vm.ts";
+import { AxVM, type AxVMOptions } from "./vm.ts";
+import { releaseVmParts } from "./vm-parts.ts";
 import type { VmBuses } from "./vm-stats.ts";
 
 /** What the VMM supplies to build a VM from its config. */
@@ -53,6 +57,8 @@ export interface VmAssembly extends AxVMOptions {
   readonly board: Board;
   /** The VM owns it from here: closed when the VM is released, or when assembling fails. */
   readonly console: ConsoleOutput;
+  /** How a net's host end is opened: its TAP (src/hal/host/tap.ts) unless a test brings its own backend. */
+  readonly openNet?: (net: NetConfig) => AttachedNet;
 }
 
 /**
@@ -65,15 +71,19 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
   const log = assembly.log ?? consola.withTag(`vm${config.id}`);
   const vcpus: AxVCpu[] = [];
   const disks: AttachedDisk[] = [];
+  const nets: AttachedNet[] = [];
   const timers = new TimerWheel();
   // Deferred device work waits, as the vCPUs do, while the VM's console is not being read.
   const work = new DeferredWork(() => console.backpressure?.());
   let halVm: HalVm | undefined;
   try {
-    // Disks first: a locked or missing image fails the VM before any memory is allocated.
+    // Disks and nets first: a locked image or a refused TAP fails the VM before any memory is allocated. Nets
+    // after the HAL VM (which allocates no guest memory): a TAP's reader wakes the VM's thread through it.
     for (const disk of config.devices.disks) disks.push(openDisk(disk, label, log));
     const vmOptions = board.vmOptions(config);
     halVm = hypervisor.createVm({ ...vmOptions, vmId: config.id });
+    const hostWake = halVm.hostWake;
+    for (const net of config.devices.nets) nets.push(assembly.openNet?.(net) ?? openNet(net, label, log, hostWake));
     const addrSpace = AddrSpace.create(halVm, board.memoryRegions(config), {
       physicalMap: vmOptions.mode === "bare-machine",
       ...(vmOptions.gstageMode === undefined ? {} : { gstageMode: vmOptions.gstageMode }),
@@ -90,11 +100,15 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       work,
       console,
       disks,
+      nets,
       log,
       link,
     });
+    // What the boot writes into RAM, so that a snapshot restore can clear just that (vm-parts.ts `bootWrites`).
+    addrSpace.guestMemory.startRecordingWrites();
     board.attach(services);
     const boot = board.load(services);
+    const bootWrites = addrSpace.guestMemory.stopRecordingWrites();
     if (boot.length !== vcpus.length)
       throw new VmError("state", label, `board ${board.name} planned ${boot.length} vCPUs for ${vcpus.length}`);
     const stage2 = addrSpace.stage2();
@@ -104,12 +118,12 @@ export function assembleVm(config: VmConfig, assembly: VmAssembly): AxVM {
       vcpu.setup(plan.entry, stage2 === undefined ? plan.setup : { ...plan.setup, stage2 });
       vcpu.bind();
     }
-    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, boot };
+    const parts = { board, halVm, addrSpace, vcpus, buses, timers, work, console, disks, nets, boot, bootWrites };
     const vm = new AxVM(config, parts, { ...vmOptionsOf(assembly), log });
     link.connect(vm);
     return vm;
   } catch (error) {
-    releaseVmParts({ board, halVm, vcpus, timers, work, console, disks });
+    releaseVmParts({ board, halVm, vcpus, timers, work, console, disks, nets });
     throw error instanceof VmError
       ? error
       : new VmError(errorKindOf(error), label, `cannot initialise: ${errorMessage(error)}`, { cause: error });
@@ -129,12 +143,43 @@ function openDisk(disk: DiskConfig, label: string, log: ConsolaInstance): Attach
   return { config: disk, backend, close: () => backend.close() };
 }
 
+/**
+ * Open a net's TAP (src/hal/host/tap.ts: attached when it exists, created when it does not and we may). A refusal
+ * names the config key and the TAP. A TAP this VM created is down and unaddressed, and goes away with the VM:
+ * said at info level, since the host side must configure it.
+ */
+function openNet(
+  net: NetConfig,
+  label: string,
+  log: ConsolaInstance,
+  hostWake: HostWakeChannel | undefined,
+): AttachedNet {
+  const mac = parseMac(net.mac);
+  if ("problem" in mac) throw new VmError("config", label, `${net.key}.mac = ${net.mac}: ${mac.problem}`);
+  let tap: TapDevice;
+  try {
+    tap = TapDevice.open(net.tap, {
+      hostWake,
+      onReaderFailure: (message) => log.warn(`${label}: ${net.key}: ${message}; the guest receives nothing more`),
+    });
+  } catch (error) {
+    if (error instanceof HostError) {
+      throw new VmError("config", label, `${net.key}.tap = "${net.tap}": ${error.message}`, { cause: error });
+    }
+    throw error;
+  }
+  if (tap.created)
+    log.info(`${label}: created TAP interface ${tap.name} for ${net.key} (down, no address: configure it with ip)`);
+  return { config: net, backend: tap, mac: mac.bytes, close: () => tap.close() };
+}
+
 /** Just the AxVM options of a larger options object. */
 function vmOptionsOf(source: AxVMOptions): AxVMOptions {
   return {
     ...(source.log === undefined ? {} : { log: source.log }),
     ...(source.traceExits === undefined ? {} : { traceExits: source.traceExits }),
     ...(source.sliceMs === undefined ? {} : { sliceMs: source.sliceMs }),
+    ...(source.exclusiveThread === undefined ? {} : { exclusiveThread: source.exclusiveThread }),
   };
 }
 
@@ -193,6 +238,7 @@ function boardServices(
     readonly work: DeferredWork;
     readonly console: ConsoleOutput;
     readonly disks: readonly AttachedDisk[];
+    readonly nets: readonly AttachedNet[];
     readonly log: ConsolaInstance;
     readonly link: VmLink;
   },
@@ -210,6 +256,7 @@ function boardServices(
     timers: parts.timers,
     console: parts.console,
     disks: parts.disks,
+    nets: parts.nets,
     log: parts.log,
     now: () => halVm.currentTime(),
     vcpu: (id) => {

@@ -15,6 +15,8 @@ export class DeferredWork {
   #tasks: Array<() => void> = [];
   #scheduled = false;
   #closed = false;
+  /** Held while the VM is paused: tasks wait, new ones queue, nothing touches the devices until `release`. */
+  #held = false;
 
   /** `gate` says whether to wait before a turn (the console's backpressure), as `ConsoleOutput.backpressure`. */
   constructor(gate: () => Promise<void> | undefined = () => undefined) {
@@ -35,6 +37,20 @@ export class DeferredWork {
     setImmediate(() => void this.#turn());
   }
 
+  /** Run no task until `release` (the VM is paused). */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Run tasks again, those queued while held in the next turn. */
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    if (this.#tasks.length === 0 || this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => void this.#turn());
+  }
+
   /** Drop pending tasks and accept no more (the VM was released). */
   close(): void {
     this.#closed = true;
@@ -45,7 +61,8 @@ export class DeferredWork {
     const wait = this.#gate();
     if (wait !== undefined) await wait;
     this.#scheduled = false;
-    if (this.#closed) return;
+    // Held: the tasks stay queued; `release` schedules the turn that runs them.
+    if (this.#closed || this.#held) return;
     const tasks = this.#tasks;
     this.#tasks = [];
     this.stats.turns++;

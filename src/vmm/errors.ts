@@ -5,7 +5,8 @@ export type VmErrorKind =
   | "backend" // no backend can run it, or the backend failed
   | "image" // a kernel/dtb/ramdisk image is missing or malformed, or does not fit
   | "guest" // the guest did something that stops it (triple fault, unhandled exit, fault policy)
-  | "state"; // an operation in the wrong VM state
+  | "state" // an operation in the wrong VM state
+  | "snapshot"; // a snapshot cannot be written, read, or does not fit this VMM or VM
 
 export class VmError extends Error {
   override readonly name = "VmError";

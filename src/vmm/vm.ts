@@ -3,7 +3,9 @@
  * buses and devices through its board, vCPUs), its lifecycle, and the per-vCPU exit loops.
  *
  * Status: Loaded (built) → Running (`boot`) → Stopping (`shutdown` or a guest request) → Stopped. Suspended is a
- * paused Running VM (`pause`/`resume`). A guest reboot ends the VM; the VMM builds a new one from the same config.
+ * paused Running VM (`pause`/`resume`): every vCPU parked at an instruction boundary, device timers and deferred
+ * device work held, and the guest's clock stopped (it does not jump by the paused interval). A guest reboot ends
+ * the VM; the VMM builds a new one from the same config.
  *
  * `runVcpu(id)` runs a vCPU and handles, inside, every exit the VM can answer by itself: MMIO, port and
  * system-register accesses (through the buses, with the unmapped-access policy: bus-exits.ts), and hands every
@@ -20,14 +22,25 @@ import { hex } from "../common/format.ts";
 import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
-import type { AttachedDisk, Board, GenericExit, VcpuBoot } from "./board.ts";
+import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
+
+/** A vCPU's debug event (a step, breakpoint or watchpoint the GDB stub asked for). */
+export type DebugExit = Extract<AxVCpuExitReason, { readonly kind: "Debug" }>;
+
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import type { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
+import { formatExit } from "./exit-trace.ts";
 import type { TimerWheel } from "./timer.ts";
+import { VcpuParking } from "./vcpu-parking.ts";
+import { VcpuSleeper } from "./vcpu-sleeper.ts";
+import { releaseVmParts, type VmParts } from "./vm-parts.ts";
+import { applyVmState, captureVmState, type VmState, type VmStateParts } from "./vm-state.ts";
 import { collectVmStats, type VmBuses, type VmStats } from "./vm-stats.ts";
+
+export type { VmParts } from "./vm-parts.ts";
 
 export type VmStatus = "Loaded" | "Running" | "Suspended" | "Stopping" | "Stopped";
 
@@ -42,29 +55,17 @@ export interface VmResult {
   readonly error?: VmError;
 }
 
-/** Everything the builder made for one VM. The VM owns it from then on and releases it when it stops. */
-export interface VmParts {
-  readonly board: Board;
-  readonly halVm: HalVm;
-  readonly addrSpace: AddrSpace;
-  readonly vcpus: readonly AxVCpu[];
-  readonly buses: VmBuses;
-  readonly timers: TimerWheel;
-  /** Device work deferred to later turns (virtio queues past their turn's budget). */
-  readonly work: DeferredWork;
-  readonly console: ConsoleOutput;
-  /** The disks the builder opened and locked; closed when the VM is released. */
-  readonly disks: readonly AttachedDisk[];
-  /** One per vCPU, set up already; the VM uses `startsRunning` at boot. */
-  readonly boot: readonly VcpuBoot[];
-}
-
 export interface AxVMOptions {
   readonly log?: ConsolaInstance;
   /** Called with one line per exit (`--trace-exits`); nothing is formatted when absent. */
   readonly traceExits?: (line: string) => void;
   /** Run at most this long (ms) before yielding to the event loop. */
   readonly sliceMs?: number;
+  /**
+   * This VM is the only one on the VMM's thread: with one vCPU, a backend that can (KVM, `HalVcpu.useCallerThread`)
+   * runs it on this thread instead of a helper thread, so an exit is handled with no hand-over between threads.
+   */
+  readonly exclusiveThread?: boolean;
 }
 
 /**
@@ -76,6 +77,12 @@ const HYPERCALL_EXIT = 1n;
 
 /** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
 const INTERNAL_EXIT_BATCH = 256;
+/**
+ * How long a vCPU that runs on the VMM's thread (`AxVMOptions.exclusiveThread`) may stay inside the backend's run
+ * before it is kicked out for the event loop: the longest wait of console input, timers and deferred work while
+ * the guest computes or idles. A run that exits sooner is never kicked.
+ */
+const CALLER_THREAD_KICK_MS = 10;
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -100,16 +107,21 @@ export class AxVM {
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
   readonly #disks: readonly AttachedDisk[];
+  readonly #nets: readonly AttachedNet[];
+  readonly #bootWrites: ReadonlyArray<readonly [number, number]> | undefined;
   readonly #log: ConsolaInstance;
   /** Exits by kind, counted while exits are traced. */
   readonly #exitCounts: Record<string, number> = {};
   #status: VmStatus = "Loaded";
   #online: boolean[];
-  #wakers: Array<(() => void) | undefined>;
-  #resumeWaiters: Array<() => void> = [];
+  readonly #sleeper: VcpuSleeper;
+  readonly #parking: VcpuParking;
+  /** The pause in progress (vCPUs parking), so that a second `pause()` waits for the same one. */
+  #pausing: Promise<void> | undefined;
   #result: VmResult | undefined;
   #released = false;
   #hypercallHandler: ((vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined) | undefined;
+  #debugStopHandler: ((vcpuId: number, exit: DebugExit) => void) | undefined;
 
   /** Use the builder (`buildVm`/`assembleVm`): it makes the parts, and releases them if making one fails. */
   constructor(config: VmConfig, parts: VmParts, options: AxVMOptions = {}) {
@@ -128,6 +140,8 @@ export class AxVM {
     this.#work = parts.work;
     this.#console = parts.console;
     this.#disks = parts.disks;
+    this.#nets = parts.nets;
+    this.#bootWrites = parts.bootWrites;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
     this.#busExits = new BusExitHandler({
       buses: parts.buses,
@@ -138,7 +152,8 @@ export class AxVM {
       fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
     });
     this.#online = parts.vcpus.map(() => false);
-    this.#wakers = parts.vcpus.map(() => undefined);
+    this.#sleeper = new VcpuSleeper(parts.vcpus.length, () => this.#now(), parts.halVm.timebaseHz);
+    this.#parking = new VcpuParking(parts.vcpus.length);
   }
 
   get status(): VmStatus {
@@ -147,6 +162,14 @@ export class AxVM {
 
   get vcpuCount(): number {
     return this.#vcpus.length;
+  }
+
+  /**
+   * The RAM ranges ([gpa, length]) the boot wrote while the VM was built, or undefined when unknown (then any
+   * byte of RAM may be non-zero). A snapshot restore clears only these before loading the saved memory.
+   */
+  get bootWrites(): ReadonlyArray<readonly [number, number]> | undefined {
+    return this.#bootWrites;
   }
 
   /** The VM's guest memory. */
@@ -186,6 +209,14 @@ export class AxVM {
     this.#hypercallHandler = handler;
   }
 
+  /**
+   * Receive the vCPUs' `Debug` exits (the GDB stub: src/vmm/debug/). The handler is called from the vCPU's loop
+   * and must not wait for it: it pauses the VM, and the loop parks on its next turn.
+   */
+  onDebugStop(handler: ((vcpuId: number, exit: DebugExit) => void) | undefined): void {
+    this.#debugStopHandler = handler;
+  }
+
   // ------------------------------------------------------------------------------------------------------------
   // Lifecycle
   // ------------------------------------------------------------------------------------------------------------
@@ -197,10 +228,11 @@ export class AxVM {
     this.#status = "Running";
   }
 
-  /** Run every vCPU until the VM stops. Resolves with how it ended; never rejects. */
+  /** Run every vCPU until the VM stops (a restored VM starts paused: `resume()` lets it go). Never rejects. */
   async run(): Promise<VmResult> {
     if (this.#status === "Loaded") this.boot();
-    if (this.#status !== "Running") {
+    // A VM paused before it runs (the GDB stub waits for its debugger) starts with every vCPU parked.
+    if (this.#status !== "Running" && this.#status !== "Suspended") {
       return this.#finish({
         reason: "error",
         exitCode: 1,
@@ -212,6 +244,7 @@ export class AxVM {
     // core under a top-level await (the CLI's: 300 of 300 ticks for one idle VM), and a script without one exits
     // with the VM still running. A timer that never fires keeps the loop waiting in its poll, for free.
     const keepAlive = setInterval(() => undefined, MAX_TIMER_DELAY_MS);
+    this.#parking.loopsStarted();
     try {
       await Promise.all(this.#vcpus.map((_, id) => this.#vcpuLoop(id)));
     } finally {
@@ -230,17 +263,85 @@ export class AxVM {
     return this.#status === "Stopping" || this.#status === "Stopped";
   }
 
-  pause(): void {
-    if (this.#status !== "Running") return;
+  /**
+   * Running → Suspended. Resolves once every vCPU has stopped at an instruction boundary (emulated: between two
+   * slices; KVM: kicked out of KVM_RUN and not entered again) and will not run until `resume()`; from then on the
+   * guest state holds still (registers, memory, devices) and can be inspected or saved. While paused, the VMM's
+   * timers and deferred device work wait, and the guest's clock stands still (`HalVm.pauseClock`), so after
+   * `resume()` the guest does not see the paused interval. Pausing a Suspended VM waits for the same pause; a
+   * VM that stops meanwhile settles the promise too. Throws `VmError` "state" for a VM that is not running.
+   */
+  pause(): Promise<void> {
+    if (this.#status === "Suspended") return this.#pausing ?? Promise.resolve();
+    if (this.#status !== "Running") {
+      return Promise.reject(new VmError("state", this.label, `cannot pause: the VM is ${this.#status}`));
+    }
     this.#status = "Suspended";
+    this.#work.hold();
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
+    // Halted and offline vCPUs sleep; waking them sends them round their loop, where they park.
+    for (let id = 0; id < this.#vcpus.length; id++) this.#wake(id);
+    const pausing = this.#parking.allParked().then(() => {
+      if (this.#status === "Suspended") this.#halVm.pauseClock();
+    });
+    this.#pausing = pausing;
+    return pausing;
   }
 
-  resume(): void {
+  /**
+   * Suspended → Running: the clock goes on from where it stopped, the vCPUs run again. Waits for a pause still in
+   * progress first. Throws `VmError` "state" for a VM that is not paused.
+   */
+  async resume(): Promise<void> {
+    if (this.#status !== "Suspended")
+      throw new VmError("state", this.label, `cannot resume: the VM is ${this.#status}`);
+    await this.#pausing;
     if (this.#status !== "Suspended") return;
+    this.#pausing = undefined;
+    this.#halVm.resumeClock();
     this.#status = "Running";
-    for (const wake of this.#resumeWaiters.splice(0)) wake();
-    for (let id = 0; id < this.#vcpus.length; id++) this.#wake(id);
+    this.#work.release();
+    this.#parking.releaseAll();
+  }
+
+  /** The VM's clock (`HalVm.currentTime`: ticks of the timebase; it stands still while the VM is paused). */
+  currentTime(): number {
+    return this.#now();
+  }
+
+  /**
+   * The paused VM's state apart from its memory (vm-state.ts): the clock, each vCPU's architectural state and
+   * whether it is online, the devices' and the board's state. Throws VmError "state" unless the VM is paused (and
+   * the pause complete: await `pause()` first), "snapshot" when the backend cannot save its vCPUs.
+   */
+  saveState(): VmState {
+    if (this.#status !== "Suspended")
+      throw new VmError("state", this.label, `cannot save the VM's state: the VM is ${this.#status}, not paused`);
+    return captureVmState(this.#stateParts());
+  }
+
+  /**
+   * Loaded → Suspended: take `state` (from `saveState` of a VM built from the same config, its memory already put
+   * back) instead of booting. The VM is paused with its clock at the saved time; `run()` then `resume()` go on
+   * exactly where it was saved. Throws VmError "state" for a VM already booted, "snapshot" for a state that does
+   * not fit this VM (another vCPU count, device layout, vCPU format).
+   */
+  restoreState(state: VmState): void {
+    this.#expectStatus("restore a snapshot", "Loaded");
+    applyVmState(this.#stateParts(), state);
+    this.#work.hold();
+    this.#status = "Suspended";
+  }
+
+  #stateParts(): VmStateParts {
+    return {
+      label: this.label,
+      halVm: this.#halVm,
+      vcpus: this.#vcpus,
+      online: this.#online,
+      buses: this.#buses,
+      board: this.#board,
+    };
   }
 
   /** Something happened that may end vCPU `id`'s halt (an interrupt line rose, a timer fired). */
@@ -285,7 +386,7 @@ export class AxVM {
   /** Run vCPU `id`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
   runVcpu(id: number): GenericExit {
     const vcpu = this.vcpu(id);
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
+    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
       const exit = vcpu.run();
       const rest = this.#handleInternal(vcpu, exit);
       if (rest !== undefined) return rest;
@@ -296,7 +397,8 @@ export class AxVM {
   /** `runVcpu` for backends that run the guest on another thread. */
   async runVcpuAsync(id: number): Promise<GenericExit> {
     const vcpu = this.vcpu(id);
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH; handled++) {
+    // A pause (or a stop) kicks the vCPU out of KVM_RUN; it must not enter it again to finish the batch.
+    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
       const exit = await vcpu.runAsync();
       const rest = this.#handleInternal(vcpu, exit);
       if (rest !== undefined) return rest;
@@ -330,6 +432,7 @@ export class AxVM {
       case "NestedPageFault":
       case "FailEntry":
       case "Unsupported":
+      case "Debug":
         return exit;
       default:
         // Only board exits are left (the checker proves it: `exit` is a BoardExit here).
@@ -340,9 +443,7 @@ export class AxVM {
   #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
     this.#exitCounts[exit.kind] = (this.#exitCounts[exit.kind] ?? 0) + 1;
     if (exit.kind === "Nothing") return;
-    sink(
-      `[${this.label} vcpu${vcpuId}] exit ${JSON.stringify(exit, (_k, v: unknown) => (typeof v === "bigint" ? `0x${v.toString(16)}` : typeof v === "number" && (_k === "addr" || _k === "port") ? hex(v) : v))}`,
-    );
+    sink(formatExit(this.label, vcpuId, exit));
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -350,13 +451,19 @@ export class AxVM {
   // ------------------------------------------------------------------------------------------------------------
 
   async #vcpuLoop(id: number): Promise<void> {
-    const async = this.vcpu(id).arch.runAsync !== undefined;
     const sliceMs = this.#options.sliceMs ?? 4;
+    const hal = this.vcpu(id).arch;
+    // A blocking backend's only vCPU runs on this thread when the VM has the thread to itself (see AxVMOptions).
+    const callerThread =
+      this.#options.exclusiveThread === true &&
+      this.#vcpus.length === 1 &&
+      hal.useCallerThread?.(CALLER_THREAD_KICK_MS) === true;
+    const async = !callerThread && hal.runAsync !== undefined;
     let sliceStart = performance.now();
     try {
       while (!this.shuttingDown()) {
         if (this.#status === "Suspended") {
-          await new Promise<void>((resolve) => this.#resumeWaiters.push(resolve));
+          await this.#parking.park(id);
           continue;
         }
         if (!this.#online[id]) {
@@ -365,8 +472,19 @@ export class AxVM {
         }
         this.#timers.runDue(this.#now());
         this.#board.poll?.();
+        if (callerThread && this.#work.pending > 0) {
+          // Deferred device work waits for the event loop, which KVM_RUN on this thread would hold up.
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+        }
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         await this.#dispatch(id, exit);
+        if (callerThread && exit.kind === "Nothing") {
+          // The run was cut short for the event loop (a kick, work from a helper thread): let it turn now.
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+          continue;
+        }
         // The console's reader is not keeping up and this VM wrote to it: wait for it rather than buffer.
         const pushBack = this.#console.backpressure?.();
         if (pushBack !== undefined) await this.#waitFor(id, pushBack);
@@ -383,6 +501,8 @@ export class AxVM {
           cause: error,
         }),
       });
+    } finally {
+      this.#parking.ended(id);
     }
   }
 
@@ -451,6 +571,13 @@ export class AxVM {
           error: new VmError("guest", this.label, `vCPU ${id}: unsupported exit from ${exit.backend}: ${exit.raw}`),
         });
         return;
+      case "Debug":
+        if (this.#debugStopHandler === undefined) {
+          this.#log.warn(`${this.label}: vCPU ${id} made a debug exit (${exit.reason}) with no debugger attached`);
+          return;
+        }
+        this.#debugStopHandler(id, exit);
+        return;
       case "NestedPageFault":
         this.#stop({
           reason: "error",
@@ -497,32 +624,16 @@ export class AxVM {
     }
   }
 
-  /** Sleep until `wake(id)` or until the VM clock reaches `deadline`. */
   #sleep(id: number, deadline: number | undefined): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const done = (): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (this.#wakers[id] === done) this.#wakers[id] = undefined;
-        resolve();
-      };
-      this.#wakers[id] = done;
-      if (deadline !== undefined) {
-        const ms = Math.max(0, ((deadline - this.#now()) * 1000) / this.#halVm.timebaseHz);
-        timer = setTimeout(done, Math.ceil(ms));
-      }
-    });
+    return this.#sleeper.sleep(id, deadline);
   }
 
-  /** Sleep until `event` settles, `wake(id)` (the VM stops) or both. */
-  async #waitFor(id: number, event: Promise<void>): Promise<void> {
-    const sleeping = this.#sleep(id, undefined);
-    void event.then(() => this.#wake(id));
-    await sleeping;
+  #waitFor(id: number, event: Promise<void>): Promise<void> {
+    return this.#sleeper.waitFor(id, event);
   }
 
   #wake(id: number): void {
-    this.#wakers[id]?.();
+    this.#sleeper.wake(id);
   }
 
   #now(): number {
@@ -548,8 +659,9 @@ export class AxVM {
     this.#result = this.#makeResult(result);
     if (result.error !== undefined) this.#log.error(result.error.message);
     for (const vcpu of this.#vcpus) vcpu.arch.kick();
-    for (const wake of this.#resumeWaiters.splice(0)) wake();
-    for (let id = 0; id < this.#wakers.length; id++) this.#wake(id);
+    this.#work.release();
+    this.#parking.releaseAll();
+    this.#sleeper.wakeAll();
   }
 
   #finish(result: Omit<VmResult, "vmId" | "name">): VmResult {
@@ -576,43 +688,12 @@ export class AxVM {
       work: this.#work,
       console: this.#console,
       disks: this.#disks,
+      nets: this.#nets,
     });
   }
 
   #expectStatus(operation: string, expected: VmStatus): void {
     if (this.#status !== expected)
       throw new VmError("state", this.label, `cannot ${operation}: the VM is ${this.#status}, expected ${expected}`);
-  }
-}
-
-/**
- * Release what was made for a VM, in reverse order of making: the board's host resources, the vCPUs, the backend
- * VM, the console, the disk images (closing them releases their locks). Parts not made yet are left out; one
- * failing does not keep the others.
- */
-export function releaseVmParts(parts: {
-  readonly board?: Board | undefined;
-  readonly halVm?: HalVm | undefined;
-  readonly vcpus: readonly AxVCpu[];
-  readonly timers?: TimerWheel | undefined;
-  readonly work?: DeferredWork | undefined;
-  readonly console?: ConsoleOutput | undefined;
-  readonly disks?: readonly AttachedDisk[] | undefined;
-}): void {
-  parts.timers?.clear();
-  parts.work?.close();
-  try {
-    parts.board?.close?.();
-  } finally {
-    try {
-      for (const vcpu of parts.vcpus) vcpu.arch[Symbol.dispose]();
-      parts.halVm?.[Symbol.dispose]();
-    } finally {
-      try {
-        parts.console?.close();
-      } finally {
-        for (const disk of parts.disks ?? []) disk.close();
-      }
-    }
   }
 }

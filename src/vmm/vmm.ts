@@ -10,8 +10,10 @@ import { type BackendCandidate, backends } from "./backends.ts";
 import { buildVm } from "./builder.ts";
 import type { VmConfig } from "./config/types.ts";
 import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from "./console.ts";
+import { formatGdbAddress, type GdbListenAddress, GdbServer, gdbArchitectureFor } from "./debug/index.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
+import { loadSnapshotInto, type SnapshotFile } from "./snapshot/snapshot.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
 import { formatVmStats } from "./vm-stats.ts";
 
@@ -32,6 +34,13 @@ export interface VmmOptions {
   readonly backends?: readonly BackendCandidate[];
   /** How many guest reboots of one VM to honour before giving up (a reboot loop is a guest bug). */
   readonly maxReboots?: number;
+  /**
+   * Serve the GDB remote protocol here for the (one) VM: it starts paused until a debugger connects and
+   * continues it (src/vmm/debug/).
+   */
+  readonly gdb?: GdbListenAddress;
+  /** Told where the GDB stub listens once it does (default: a line on stderr). */
+  readonly onGdbListening?: (server: GdbServer) => void;
 }
 
 export interface VmSummary {
@@ -42,6 +51,12 @@ export interface VmSummary {
   readonly exitCode: number;
   readonly backend: string | undefined;
   readonly error?: string;
+}
+
+/** A snapshot to start a VM from (`launch`): the checked state file and the memory file's path. */
+export interface VmRestore {
+  readonly file: SnapshotFile;
+  readonly memoryPath: string;
 }
 
 export interface VmmResult {
@@ -62,6 +77,9 @@ export class Vmm {
   readonly #hypervisors = new Map<string, Hypervisor>();
   readonly #running = new Map<number, AxVM>();
   #stopped = false;
+  #gdb: GdbServer | undefined;
+  /** The console of VMs started by `launch` (stdout unless the options give a writer). */
+  #launchSink: ByteWriter | ConsoleSink | undefined;
   #hypercallHandler:
     | ((vm: AxVM, vcpuId: number, nr: bigint, args: readonly bigint[]) => bigint | undefined)
     | undefined;
@@ -92,6 +110,42 @@ export class Vmm {
 
   /** Create, boot and run every VM until all have stopped. Never rejects: failures are in the result. */
   async run(): Promise<VmmResult> {
+    const gdbProblem = this.#startGdb();
+    if (gdbProblem !== undefined) {
+      this.#log.error(gdbProblem);
+      return { exitCode: 1, vms: [] };
+    }
+    try {
+      return await this.#runAll();
+    } finally {
+      this.#gdb?.close();
+      this.#gdb = undefined;
+    }
+  }
+
+  /** Open the GDB stub's socket when asked to; returns what is wrong instead when it cannot. */
+  #startGdb(): string | undefined {
+    const address = this.#options.gdb;
+    if (address === undefined) return undefined;
+    if (this.#configs.length !== 1) {
+      return `Cannot debug with --gdb: it serves one VM, and ${this.#configs.length} are configured`;
+    }
+    const arch = this.#configs[0]?.arch;
+    if (arch !== undefined && gdbArchitectureFor(arch) === undefined) {
+      return `Cannot debug with --gdb: the GDB stub does not debug ${arch} guests yet (riscv64, and x86_64 on KVM)`;
+    }
+    try {
+      this.#gdb = GdbServer.listen(address, consola.withTag("gdb"));
+    } catch (error) {
+      return errorMessage(error);
+    }
+    const server = this.#gdb;
+    if (this.#options.onGdbListening !== undefined) this.#options.onGdbListening(server);
+    else process.stderr.write(`axvisor: waiting for gdb on ${formatGdbAddress(server.address)}\n`);
+    return undefined;
+  }
+
+  async #runAll(): Promise<VmmResult> {
     const several = this.#configs.length > 1;
     // One sink for every VM on stdout, so that they share its backpressure.
     const ownSink = this.#options.console?.writer === undefined ? new StreamSink(process.stdout) : undefined;
@@ -146,13 +200,52 @@ export class Vmm {
     return vm.board.requestShutdown();
   }
 
+  /** VM `vmId` while it is built and running (paused included), else undefined. */
+  vm(vmId: number): AxVM | undefined {
+    return this.#running.get(vmId);
+  }
+
+  /** The VMs running now (built, not yet stopped), by id. */
+  runningVms(): readonly AxVM[] {
+    return [...this.#running.values()];
+  }
+
   /** Stop every VM (Ctrl-C, Ctrl-A X). */
   stop(): void {
     this.#stopped = true;
     for (const vm of this.#running.values()) vm.shutdown();
   }
 
-  async #runOne(config: VmConfig, several: boolean, writer: ByteWriter | ConsoleSink | undefined): Promise<VmSummary> {
+  /**
+   * Build and run one more VM now, beside any running (the API server's InstanceStart and snapshot/load). With
+   * `restore`, the VM is built from the snapshot's config, loaded from it and left paused (`AxVM.resume`).
+   * `onBuilt` gets the VM once it exists (before it runs). Resolves with how the VM ended; never rejects.
+   */
+  launch(
+    config: VmConfig,
+    options: { readonly restore?: VmRestore; readonly onBuilt?: (vm: AxVM) => void } = {},
+  ): Promise<VmSummary> {
+    if (this.#running.has(config.id)) {
+      return Promise.resolve({
+        id: config.id,
+        name: config.name,
+        status: "Stopped",
+        reason: "error",
+        exitCode: 1,
+        backend: undefined,
+        error: `another VM with id ${config.id} is running`,
+      });
+    }
+    this.#launchSink ??= this.#options.console?.writer ?? new StreamSink(process.stdout);
+    return this.#runOne(config, false, this.#launchSink, options);
+  }
+
+  async #runOne(
+    config: VmConfig,
+    several: boolean,
+    writer: ByteWriter | ConsoleSink | undefined,
+    options: { readonly restore?: VmRestore; readonly onBuilt?: (vm: AxVM) => void } = {},
+  ): Promise<VmSummary> {
     const label = `vm ${config.id} (${config.name})`;
     let backendName: string | undefined;
     const maxReboots = this.#options.maxReboots ?? 16;
@@ -170,6 +263,8 @@ export class Vmm {
             ...(writer === undefined ? {} : { writer }),
           },
           log: consola.withTag(`vm${config.id}`),
+          // The only VM of the run may keep its vCPU on this thread (a KVM vCPU then exits without a hand-over).
+          exclusiveThread: !several,
           ...(this.#options.traceExits === true ? { traceExits: traceLine } : {}),
         });
       } catch (error) {
@@ -187,10 +282,34 @@ export class Vmm {
       }
       const handler = this.#hypercallHandler;
       if (handler !== undefined) vm.onHypercall((vcpuId, nr, args) => handler(vm, vcpuId, nr, args));
+      if (options.restore !== undefined && boot === 0) {
+        try {
+          loadSnapshotInto(vm, options.restore.file, options.restore.memoryPath);
+        } catch (error) {
+          const message = errorMessage(error);
+          this.#log.error(message);
+          vm.shutdown();
+          await vm.run();
+          return {
+            id: config.id,
+            name: config.name,
+            status: "Stopped",
+            reason: "error",
+            exitCode: 1,
+            backend: backendName,
+            error: message,
+          };
+        }
+      }
       this.#running.set(config.id, vm);
+      options.onBuilt?.(vm);
       if (this.#stopped) vm.shutdown();
+      const gdbArch = this.#gdb === undefined ? undefined : gdbArchitectureFor(config.arch);
+      if (gdbArch !== undefined && !this.#stopped) this.#gdb?.attach(vm, gdbArch);
       const result = await vm.run();
       this.#running.delete(config.id);
+      const rebooting = result.reason === "reboot" && !this.#stopped && boot < maxReboots;
+      if (!rebooting) this.#gdb?.vmEnded(result.exitCode);
       if (this.#options.traceExits === true) {
         for (const line of formatVmStats(vm.label, vm.board.name, vm.stats)) traceLine(line);
       }

@@ -57,6 +57,14 @@ export class FakeHalVm implements HalVm {
     if (this.#clock !== undefined) return this.#clock();
     return Math.floor(((performance.now() - this.#start) * this.timebaseHz) / 1000);
   }
+  /** Calls of `pauseClock`/`resumeClock`, in order (the clock itself is the test's). */
+  readonly clockEvents: Array<"pause" | "resume"> = [];
+  pauseClock(): void {
+    this.clockEvents.push("pause");
+  }
+  resumeClock(): void {
+    this.clockEvents.push("resume");
+  }
   [Symbol.dispose](): void {
     this.disposed = true;
   }

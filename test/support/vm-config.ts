@@ -35,6 +35,7 @@ export function testVmConfig(overrides: Partial<VmConfig> & { kernelPath?: strin
       console: { kind: "none" },
       unmappedMmio: "ignore",
       disks: [],
+      nets: [],
       rng: true,
     },
     ...rest,

@@ -38,3 +38,6 @@ export const REG_T6 = 31;
 
 /** Number of integer registers (RV64I; RV64E would have 16). */
 export const GPR_COUNT = 32;
+
+/** Number of floating-point registers (F/D: f0..f31). */
+export const FPR_COUNT = 32;

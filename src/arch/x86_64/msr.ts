@@ -29,3 +29,16 @@ export const MTRR_DEF_TYPE_ENABLE = 1n << 11n;
 /** IA32_MTRR_DEF_TYPE bits 0-7: the default memory type; 6 is write-back (vol. 3A, "Memory Cache Control",
  * table "Memory Types That Can Be Encoded in MTRRs"). */
 export const MTRR_MEMORY_TYPE_WRITE_BACK = 6n;
+
+/** Page attribute table. */
+export const MSR_IA32_CR_PAT = 0x277;
+/** The LAPIC timer's TSC deadline. */
+export const MSR_IA32_TSC_DEADLINE = 0x6e0;
+/** TSC_AUX (RDTSCP's ECX: Linux keeps the CPU number there). */
+export const MSR_TSC_AUX = 0xc000_0103;
+/** KVM's paravirtual MSRs (Documentation/virt/kvm/x86/msr.rst): kvmclock, async page faults, steal time, PV EOI. */
+export const MSR_KVM_WALL_CLOCK_NEW = 0x4b56_4d00;
+export const MSR_KVM_SYSTEM_TIME_NEW = 0x4b56_4d01;
+export const MSR_KVM_ASYNC_PF_EN = 0x4b56_4d02;
+export const MSR_KVM_STEAL_TIME = 0x4b56_4d03;
+export const MSR_KVM_PV_EOI_EN = 0x4b56_4d04;

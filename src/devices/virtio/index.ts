@@ -1,5 +1,5 @@
 /**
- * virtio for the VMM: the virtio-mmio transport and the device models behind it.
+ * virtio for the VMM: the virtio-mmio transport and the device models behind it (blk, console, rng, net).
  *
  * Wiring one device (the device manager's job):
  *
@@ -18,6 +18,7 @@ export * from "./console.ts";
 export * from "./constants.ts";
 export type { VirtioDevice, VirtioDeviceContext, VirtioFailure } from "./device.ts";
 export * from "./mmio-transport.ts";
+export * from "./net.ts";
 export * from "./queue.ts";
 export * from "./queue-worker.ts";
 export * from "./rng.ts";

@@ -564,6 +564,34 @@ describe("virtio-mmio snapshot", () => {
     expect(b.snapshot().queues[0]?.nextUsed).toBe(2);
   });
 
+  test("buffers made available but not yet taken when the snapshot was made are served after the restore", () => {
+    const ram = new TestGuestRam(1 << 18);
+    const a = setup({}, ram);
+    a.driver.init();
+    // Published without a notification: the device has not seen it when the snapshot is made.
+    a.driver.queue(0).add([data(4, 5, 6), space(3)]);
+    const state = a.transport.snapshot();
+    expect(a.device.echoed).toBe(0);
+    expect(state.queues[0]?.nextAvail).toBe(0);
+
+    const device = new EchoDevice();
+    const b = new VirtioMmioTransport({
+      device,
+      memory: ram.memory,
+      irq: new RecordingIrqLine(),
+      deferWork: new ManualTurns().defer,
+    });
+    b.restore(state);
+    expect(device.echoed).toBe(1);
+    expect(b.queues[0]?.nextAvail).toBe(1);
+    expect(
+      a.driver
+        .queue(0)
+        .takeUsed()
+        .map((u) => u.len),
+    ).toEqual([3]);
+  });
+
   test("restore rejects a snapshot of another shape", () => {
     const { transport } = setup();
     const state = transport.snapshot();

@@ -446,8 +446,10 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
 
   /**
    * Restore registers, queues and device state. A snapshot of a running device re-activates its queues on this
-   * transport's memory (they must still be valid there) without re-running any queue: processing resumes with
-   * the next notification.
+   * transport's memory (they must still be valid there) at the saved ring positions, then serves each active queue
+   * once, as after DRIVER_OK: buffers the driver had made available that the device had not taken yet (a
+   * notification not yet served, the rest of a turn deferred) would otherwise wait for a notification the driver
+   * already sent. Nothing is served twice: what was taken is behind the saved positions.
    */
   restore(state: VirtioMmioState<State>): void {
     const fail = (why: string, cause?: unknown): never => {
@@ -524,6 +526,11 @@ export class VirtioMmioTransport<State = unknown> implements BusDevice, Snapshot
     // Drive the line to the restored level even if it matches what this object last drove.
     this.#irqLevel = this.#interruptStatus !== 0;
     this.#irq.set(this.#irqLevel);
+    if (!running) return;
+    for (const q of this.#queues) {
+      if (!this.running) return;
+      if (q.active) this.#guard(() => this.device.queueNotify(q.index));
+    }
   }
 
   // -- registers -------------------------------------------------------------------------------------------------

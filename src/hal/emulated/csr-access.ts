@@ -149,7 +149,8 @@ function counterCheck(h: Hart, index: number): number {
   return 0;
 }
 
-function csrImplemented(csr: number): boolean {
+/** Whether this hart implements CSR `csr` (any privilege). */
+export function csrImplemented(csr: number): boolean {
   if (csr >= CSR_CYCLE && csr <= CSR_HPMCOUNTER31) return true;
   if (csr >= CSR_MHPMCOUNTER3 && csr <= CSR_MHPMCOUNTER31) return true;
   if (csr >= CSR_MHPMEVENT3 && csr <= CSR_MHPMEVENT31) return true;

@@ -155,8 +155,11 @@ export function stepReference(h: Hart): number {
   return 1;
 }
 
-/** Common loop prologue: interrupts, kick, timers. Returns false when the run must end. */
-function boundary(h: Hart): boolean {
+/**
+ * Common loop prologue: interrupts, kick, timers. Returns false when the run must end. Exported for the debug
+ * run loop (debug.ts), which is the reference loop with the debugger's checks between instructions.
+ */
+export function boundary(h: Hart): boolean {
   if (h.irqDirty) {
     h.irqDirty = false;
     takeInterrupt(h);

@@ -74,10 +74,14 @@ import {
   type GuestPhysAddr,
   HalError,
   type HalVcpu,
+  type HalVcpuDebug,
   type HalVcpuSetup,
+  type HalVcpuState,
   type RiscvVcpuOps,
 } from "../types.ts";
-import { csrWrite } from "./csr-file.ts";
+import { csrImplemented, substitute } from "./csr-access.ts";
+import { csrRead, csrWrite } from "./csr-file.ts";
+import { HartDebug, runDebug } from "./debug.ts";
 import { type EngineOptions, engineFromEnvironment, runFast, runReference } from "./engine.ts";
 import { ExitDecoder } from "./exits.ts";
 import { Hart, STOP_NONE } from "./hart.ts";
@@ -86,10 +90,13 @@ import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { presetCycle, presetInstret, timeNow, updateTimers, wakeDeadline } from "./timers.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
+import { loadHartState, saveHartState } from "./vcpu-state.ts";
 import type { EmulatedVm } from "./vm.ts";
 
 /** Default instructions per `run()` call before it returns `Nothing`. */
 export const DEFAULT_INSTRUCTION_BUDGET = 1_000_000;
+/** Instructions per `run()` call while a debugger is attached (debug.ts runs the reference loop). */
+export const DEBUG_INSTRUCTION_BUDGET = 50_000;
 
 /**
  * Exceptions a KVM host delegates to VS-mode (Linux arch/riscv/kvm: instruction misaligned, breakpoint, ecall
@@ -122,6 +129,8 @@ export class EmulatedVcpu implements HalVcpu {
   engineOptions: EngineOptions;
   #gstageMode: number = HGATP_MODE_SV39X4;
   #eptRoot = 0;
+  /** The debugger's conditions while guest debugging is on (debug.ts); undefined: the engine runs as usual. */
+  #debug: HartDebug | undefined;
 
   constructor(vm: EmulatedVm, id: number) {
     this.#vm = vm;
@@ -277,9 +286,25 @@ export class EmulatedVcpu implements HalVcpu {
       vm.lastRun = this;
     }
     this.#exits.pendingRead = undefined;
-    let remaining = this.instructionBudget;
+    // Under a debugger the hart runs the reference loop, some 10x slower: a smaller slice keeps the VM's vCPUs,
+    // timers and the debugger's socket taking turns as often as they do at full speed.
+    let remaining =
+      this.#debug === undefined ? this.instructionBudget : Math.min(this.instructionBudget, DEBUG_INSTRUCTION_BUDGET);
     for (;;) {
       h.stop = STOP_NONE;
+      const debug = this.#debug;
+      if (debug !== undefined) {
+        const { steps, hit } = runDebug(h, remaining, debug);
+        if (hit !== undefined) {
+          const pc = BigInt.asUintN(64, BigInt(h.pc));
+          return { kind: "Debug", reason: hit.reason, pc, ...(hit.watch === undefined ? {} : { watch: hit.watch }) };
+        }
+        remaining -= Math.max(1, steps);
+        const exit = this.#exits.decode();
+        if (exit !== undefined) return exit;
+        if (remaining <= 0) return NOTHING;
+        continue;
+      }
       const used = this.engine === "fast" ? runFast(h, remaining, this.engineOptions) : runReference(h, remaining);
       remaining -= used;
       const exit = this.#exits.decode();
@@ -290,6 +315,20 @@ export class EmulatedVcpu implements HalVcpu {
 
   kick(): void {
     this.#hart.kickRequested = true;
+  }
+
+  /** The hart's architectural state (vcpu-state.ts); call between runs. */
+  saveState(): HalVcpuState {
+    this.#check("saveState");
+    return saveHartState(this.#hart);
+  }
+
+  /** Load a state from `saveState`; decoded code and translations of the old state are dropped. */
+  loadState(state: HalVcpuState): void {
+    this.#check("loadState");
+    loadHartState(this.#hart, state, this.id);
+    this.#exits.pendingRead = undefined;
+    this.#hart.flushGstage();
   }
 
   setInterruptLevel(vector: number, asserted: boolean): void {
@@ -399,6 +438,56 @@ export class EmulatedVcpu implements HalVcpu {
       }
     },
   };
+
+  /** Guest debugging (debug.ts): the GDB stub's access to this hart between runs. */
+  readonly debug: HalVcpuDebug = {
+    setGuestDebug: (control) => {
+      this.#check("setGuestDebug");
+      this.#debug = control === undefined ? undefined : new HartDebug(control);
+    },
+    riscv: {
+      getFpr: (reg) => {
+        this.#checkFpr(reg, "getFpr");
+        const bits = this.#hart.fp.bits;
+        return (BigInt((bits[2 * reg + 1] ?? 0) >>> 0) << 32n) | BigInt((bits[2 * reg] ?? 0) >>> 0);
+      },
+      setFpr: (reg, value) => {
+        this.#checkFpr(reg, "setFpr");
+        const v = BigInt.asUintN(64, value);
+        const bits = this.#hart.fp.bits;
+        bits[2 * reg] = Number(v & 0xffff_ffffn) | 0;
+        bits[2 * reg + 1] = Number(v >> 32n) | 0;
+      },
+      readCsr: (csr) => {
+        this.#check("readCsr");
+        const h = this.#hart;
+        if (!csrImplemented(csr)) return undefined;
+        csrRead(h, substitute(h, csr));
+        return (BigInt(h.csrHi >>> 0) << 32n) | BigInt(h.csrLo >>> 0);
+      },
+      writeCsr: (csr, value) => {
+        this.#check("writeCsr");
+        const h = this.#hart;
+        if (!csrImplemented(csr)) return false;
+        const v = BigInt.asUintN(64, value);
+        csrWrite(h, substitute(h, csr), Number(v & 0xffff_ffffn) | 0, Number(v >> 32n) | 0);
+        return true;
+      },
+      privilege: () => ({ priv: this.#hart.priv, virtualized: this.#hart.virt }),
+    },
+  };
+
+  #checkFpr(reg: number, operation: string): void {
+    this.#check(operation);
+    if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        operation,
+        `Cannot access register f${reg}: RISC-V has f0..f31`,
+      );
+    }
+  }
 
   [Symbol.dispose](): void {
     if (this.#closed) return;

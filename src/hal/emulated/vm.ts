@@ -82,7 +82,10 @@ export class EmulatedVm implements HalVm {
   readonly #blocks = new WeakMap<HostMemory, readonly BlockPiece[]>();
   readonly #guestMap: { gpa: number; end: number; memory: HostMemory }[] = [];
   readonly #vcpus = new Map<number, EmulatedVcpu>();
-  readonly #startNs: number;
+  /** When `currentTime()` was 0, in `Bun.nanoseconds()`: moved on by each pause, so the guest sees no gap. */
+  #startNs: number;
+  /** While paused: the time the clock stopped at (ticks). */
+  #pausedAt: number | undefined;
   #closed = false;
   /** The vCPU that ran last (LR/SC reservations of the others are broken when another hart runs). */
   lastRun: EmulatedVcpu | undefined;
@@ -294,7 +297,26 @@ export class EmulatedVm implements HalVm {
   }
 
   currentTime(): number {
+    if (this.#pausedAt !== undefined) return this.#pausedAt;
     return Math.floor((Bun.nanoseconds() - this.#startNs) * (this.timebaseHz / 1e9));
+  }
+
+  /** The hart's `time` is this clock: stopping it stops the guest's time too. */
+  pauseClock(): void {
+    if (this.#pausedAt === undefined) this.#pausedAt = this.currentTime();
+  }
+
+  resumeClock(): void {
+    const pausedAt = this.#pausedAt;
+    if (pausedAt === undefined) return;
+    this.#pausedAt = undefined;
+    this.setCurrentTime(pausedAt);
+  }
+
+  /** Make the clock read `ticks` now and go on from there (a restored snapshot's time). */
+  setCurrentTime(ticks: number): void {
+    this.#startNs = Bun.nanoseconds() - (ticks * 1e9) / this.timebaseHz;
+    if (this.#pausedAt !== undefined) this.#pausedAt = ticks;
   }
 
   [Symbol.dispose](): void {

@@ -9,8 +9,12 @@ export type HostErrorKind =
   | "not-regular"
   /** The file does not exist. */
   | "missing"
-  /** This host cannot do it (no OFD locks, no libc binding). */
+  /** This host cannot do it (no OFD locks, no libc binding, no TAP interfaces). */
   | "unsupported"
+  /** The user may not do it (create a TAP without CAP_NET_ADMIN, attach another user's TAP). */
+  | "permission"
+  /** Another process holds it (a TAP someone else is attached to). */
+  | "busy"
   /** The operating system refused for another reason. */
   | "io";
 

@@ -1,14 +1,18 @@
 /**
- * The only file of the host-OS services that imports `bun:ffi`: the file locks node:fs does not offer. libc is
- * opened on first use, never when the module is imported (a `check`, or a VM without disks, never loads it).
+ * The only file of the host-OS services that imports `bun:ffi`: what node:fs does not offer. libc is opened on
+ * first use, never when the module is imported (a `check`, or a VM without disks or nets, never loads it).
  *
  * - Linux: open file description (OFD) locks, `fcntl(F_OFD_SETLK / F_OFD_GETLK)` on the whole file, as QEMU
  *   takes them: owned by the open file description, so they conflict between two opens in one process too, and
  *   end when the descriptor is closed. A whole-file lock also conflicts with QEMU's byte locks on an image.
  * - macOS: `flock(LOCK_SH / LOCK_EX | LOCK_NB)`, the same per-open-file semantics (it has no OFD fcntl).
  *
+ * TAP network interfaces (Linux only): `ioctl(TUNSETIFF)` on /dev/net/tun, and the calls the frame reader thread
+ * makes (src/hal/host/tap-reader.ts): `read`/`write` of one frame, `poll` on the TAP and a wake-up eventfd.
+ *
  * Arguments are checked before crossing into native code; failures come back as errno values for the caller to
- * name, never as strings.
+ * name, never as strings. The module is loaded separately in each thread that imports it (the main thread and a
+ * TAP reader), and so is libc's binding; errno is per thread, so the `__errno_location()` pointer is too.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { HostError } from "./errors.ts";
@@ -147,4 +151,220 @@ export function lockWholeFile(fd: number, path: string, kind: LockKind): LockAtt
     kind: "conflict",
     holder: { type: found === F_RDLCK ? "read" : "write", pid: view.getInt32(FLOCK_PID, true) },
   };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// TAP interfaces and the calls of their reader thread (Linux)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** <linux/if_tun.h>: `_IOW('T', 202, int)`, the same on x86_64, arm64 and riscv64 (asm-generic ioctl encoding). */
+const TUNSETIFF = 0x4004_54ca;
+/** `_IOR('T', 210, unsigned int)`: the interface's name and flags. */
+const TUNGETIFF = 0x8004_54d2;
+export const IFF_TAP = 0x0002;
+export const IFF_NO_PI = 0x1000;
+/** IFNAMSIZ: interface names are at most 15 bytes and a NUL. */
+export const IFNAMSIZ = 16;
+/** `struct ifreq` on 64-bit Linux: ifr_name[16], then a 24-byte union whose first member is `short ifr_flags`. */
+const IFREQ_SIZE = 40;
+const IFREQ_FLAGS = 16;
+/** <poll.h> */
+export const POLLIN = 0x001;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+/** `struct pollfd`: int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
+/** <sys/eventfd.h>, <fcntl.h> */
+const EFD_CLOEXEC = 0o2000000;
+const EFD_NONBLOCK = 0o4000;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+interface NetLibc {
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  read(fd: number, buffer: Uint8Array, length: number): number;
+  write(fd: number, buffer: Uint8Array, length: number): number;
+  poll(fds: Uint8Array, count: number, timeoutMs: number): number;
+  eventfd(initial: number, flags: number): number;
+  close(fd: number): number;
+  getpid(): number;
+  /** syscall(2) with up to three arguments (tgkill). */
+  syscall3(number: number, a: number, b: number, c: number): number;
+  errno(): number;
+}
+
+/** tgkill(2)'s number by host arch (the generic table on arm64 and riscv64). */
+const TGKILL_SYSCALL: Readonly<Partial<Record<NodeJS.Architecture, number>>> = { x64: 234, arm64: 131, riscv64: 131 };
+
+let netLibc: NetLibc | undefined;
+
+function loadNet(what: string): NetLibc {
+  if (netLibc !== undefined) return netLibc;
+  if (process.platform !== "linux") {
+    throw new HostError(
+      "unsupported",
+      "/dev/net/tun",
+      what,
+      `TAP interfaces are a Linux feature, not ${process.platform}'s`,
+    );
+  }
+  try {
+    const lib = dlopen("libc.so.6", {
+      // ioctl is variadic; on 64-bit Linux a pointer travels as a variadic argument exactly as a fixed one.
+      ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+      read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+      write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+      poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+      eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+      close: { args: [FFIType.i32], returns: FFIType.i32 },
+      getpid: { args: [], returns: FFIType.i32 },
+      // syscall is variadic: declared with the form tgkill needs (number + 3 longs).
+      syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
+      __errno_location: { args: [], returns: FFIType.ptr },
+    });
+    const s = lib.symbols;
+    netLibc = {
+      ioctl: (fd, request, arg) => s.ioctl(fd, request, ptr(arg)),
+      read: (fd, buffer, length) => Number(s.read(fd, ptr(buffer), length)),
+      write: (fd, buffer, length) => Number(s.write(fd, ptr(buffer), length)),
+      poll: (fds, count, timeoutMs) => s.poll(ptr(fds), count, timeoutMs),
+      eventfd: (initial, flags) => s.eventfd(initial, flags),
+      close: (fd) => s.close(fd),
+      getpid: () => s.getpid(),
+      syscall3: (number, a, b, c) => Number(s.syscall(number, a, b, c)),
+      errno: () => {
+        const location = s.__errno_location();
+        return location === null ? 0 : read.i32(location, 0);
+      },
+    };
+  } catch (error) {
+    throw new HostError(
+      "unsupported",
+      "/dev/net/tun",
+      "dlopen",
+      `cannot load the C library for TAP interfaces: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  return netLibc;
+}
+
+function checkDescriptor(fd: number, operation: string): void {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) {
+    throw new HostError("io", "/dev/net/tun", operation, `Cannot ${operation}: ${fd} is not a file descriptor`);
+  }
+}
+
+/**
+ * `ioctl(fd, TUNSETIFF)` with `name` and `flags` on an open /dev/net/tun: attaches the descriptor to the TAP named
+ * `name`, creating it first when it does not exist (which needs CAP_NET_ADMIN). Returns 0 or the errno.
+ */
+export function tunSetInterface(fd: number, name: string, flags: number): number {
+  checkDescriptor(fd, "TUNSETIFF");
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length === 0 || bytes.length >= IFNAMSIZ || bytes.includes(0)) {
+    throw new HostError("io", "/dev/net/tun", "TUNSETIFF", `Cannot attach TAP "${name}": not an interface name`);
+  }
+  const c = loadNet("TUNSETIFF");
+  const ifreq = new Uint8Array(IFREQ_SIZE);
+  ifreq.set(bytes, 0);
+  new DataView(ifreq.buffer).setInt16(IFREQ_FLAGS, flags, true);
+  return c.ioctl(fd, TUNSETIFF, ifreq) === 0 ? 0 : c.errno();
+}
+
+/** `ioctl(fd, TUNGETIFF)`: the name and flags of the interface the descriptor is attached to. */
+export function tunGetInterface(
+  fd: number,
+): { readonly name: string; readonly flags: number } | { readonly errno: number } {
+  checkDescriptor(fd, "TUNGETIFF");
+  const c = loadNet("TUNGETIFF");
+  const ifreq = new Uint8Array(IFREQ_SIZE);
+  if (c.ioctl(fd, TUNGETIFF, ifreq) !== 0) return { errno: c.errno() };
+  const end = ifreq.indexOf(0);
+  const name = new TextDecoder().decode(ifreq.subarray(0, end < 0 || end > IFNAMSIZ ? IFNAMSIZ : end));
+  return { name, flags: new DataView(ifreq.buffer).getUint16(IFREQ_FLAGS, true) };
+}
+
+/** `read(fd, buffer)`: the byte count (one frame, on a TAP), or the negated errno (-EAGAIN when nothing waits). */
+export function readFrame(fd: number, buffer: Uint8Array): number {
+  checkDescriptor(fd, "read");
+  if (buffer.length === 0) return 0;
+  const c = loadNet("read");
+  const n = c.read(fd, buffer, buffer.length);
+  return n < 0 ? -c.errno() : n;
+}
+
+/** `write(fd, frame)`: the byte count written, or the negated errno. */
+export function writeFrame(fd: number, frame: Uint8Array): number {
+  checkDescriptor(fd, "write");
+  if (frame.length === 0) return 0;
+  const c = loadNet("write");
+  const n = c.write(fd, frame, frame.length);
+  return n < 0 ? -c.errno() : n;
+}
+
+/**
+ * `poll` for input on `fds` (at most 8), waiting up to `timeoutMs` (-1: forever). Returns the `revents` of each
+ * descriptor in order, or the negated errno (-EINTR when a signal interrupted the wait).
+ */
+export function pollInput(fds: readonly number[], timeoutMs: number): number[] | number {
+  if (fds.length === 0 || fds.length > 8) {
+    throw new HostError("io", "/dev/net/tun", "poll", `Cannot poll ${fds.length} descriptors (1..8)`);
+  }
+  for (const fd of fds) checkDescriptor(fd, "poll");
+  if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 0x7fff_ffff) {
+    throw new HostError("io", "/dev/net/tun", "poll", `Cannot poll with a timeout of ${timeoutMs} ms`);
+  }
+  const c = loadNet("poll");
+  const table = new Uint8Array(POLLFD_SIZE * fds.length);
+  const view = new DataView(table.buffer);
+  fds.forEach((fd, i) => {
+    view.setInt32(i * POLLFD_SIZE, fd, true);
+    view.setInt16(i * POLLFD_SIZE + 4, POLLIN, true);
+  });
+  if (c.poll(table, fds.length, timeoutMs) < 0) return -c.errno();
+  return fds.map((_, i) => view.getUint16(i * POLLFD_SIZE + 6, true));
+}
+
+/** A non-blocking, close-on-exec eventfd (what wakes a reader thread out of `poll`). */
+export function createEventfd(): number {
+  const c = loadNet("eventfd");
+  const fd = c.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) {
+    const errno = c.errno();
+    throw new HostError("io", "eventfd", "eventfd", `Cannot create an eventfd (errno ${errno})`, { errno });
+  }
+  return fd;
+}
+
+/** Add 1 to an eventfd's counter (its reader's `poll` returns). */
+export function signalEventfd(fd: number): void {
+  checkDescriptor(fd, "eventfd write");
+  const one = new Uint8Array(8);
+  one[0] = 1;
+  loadNet("eventfd write").write(fd, one, 8);
+}
+
+/** close(2) of a descriptor this module made (an eventfd); errors other than EBADF are not actionable here. */
+export function closeDescriptor(fd: number): void {
+  checkDescriptor(fd, "close");
+  loadNet("close").close(fd);
+}
+
+/**
+ * Send `signal` to thread `tid` of this process (tgkill): how a TAP reader gets the VMM's thread out of a vCPU run
+ * it blocks in (hal/types.ts `HostWakeChannel`). False when the thread is gone (ESRCH) or the call failed: the
+ * VMM's thread then sees the work at its next turn anyway.
+ */
+export function signalThread(tid: number, signal: number): boolean {
+  if (!Number.isInteger(tid) || tid <= 0 || !Number.isInteger(signal) || signal <= 0 || signal > 64) {
+    throw new HostError("io", "tgkill", "tgkill", `Cannot send signal ${signal} to thread ${tid}`);
+  }
+  const number = TGKILL_SYSCALL[process.arch];
+  if (number === undefined) {
+    throw new HostError("unsupported", "tgkill", "tgkill", `tgkill's number on ${process.arch} is not known here`);
+  }
+  const c = loadNet("tgkill");
+  return c.syscall3(number, c.getpid(), tid, signal) === 0;
 }

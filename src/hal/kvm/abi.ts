@@ -161,6 +161,31 @@ export const KVM_SIGNAL_MASK_LAYOUT = layout("kvm_signal_mask", 4, {
   sigset: bytes(4, 8),
 });
 
+/**
+ * struct kvm_ioeventfd (KVM_IOEVENTFD): a guest write of `len` bytes at `addr` (MMIO, or port I/O with the PIO
+ * flag), equal to `datamatch` when DATAMATCH is set, signals eventfd `fd` inside the kernel instead of exiting.
+ */
+export const KVM_IOEVENTFD_LAYOUT = layout("kvm_ioeventfd", 64, {
+  datamatch: u64(0),
+  addr: u64(8),
+  len: u32(16),
+  fd: u32(20),
+  flags: u32(24),
+  pad: bytes(28, 36),
+});
+
+/**
+ * struct kvm_irqfd (KVM_IRQFD): a write to eventfd `fd` raises interrupt line `gsi` of the in-kernel irqchip; with
+ * RESAMPLE the line stays asserted until the guest's EOI, when KVM de-asserts it and signals `resamplefd`.
+ */
+export const KVM_IRQFD_LAYOUT = layout("kvm_irqfd", 32, {
+  fd: u32(0),
+  gsi: u32(4),
+  flags: u32(8),
+  resamplefd: u32(12),
+  pad: bytes(16, 16),
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // Generic ioctls
 // ---------------------------------------------------------------------------------------------------------------
@@ -181,6 +206,8 @@ export const KVM_SET_USER_MEMORY_REGION = iow(
   KVM_USERSPACE_MEMORY_REGION_LAYOUT.size,
 );
 export const KVM_IRQ_LINE = iow("KVM_IRQ_LINE", 0x61, KVM_IRQ_LEVEL_LAYOUT.size);
+export const KVM_IRQFD = iow("KVM_IRQFD", 0x76, KVM_IRQFD_LAYOUT.size);
+export const KVM_IOEVENTFD = iow("KVM_IOEVENTFD", 0x79, KVM_IOEVENTFD_LAYOUT.size);
 // vCPU ioctls
 export const KVM_RUN = io("KVM_RUN", 0x80);
 export const KVM_SET_SIGNAL_MASK = iow("KVM_SET_SIGNAL_MASK", 0x8b, KVM_SIGNAL_MASK_LAYOUT.size);
@@ -243,7 +270,10 @@ export const KVM_CAP_USER_MEMORY = 3;
 export const KVM_CAP_NR_VCPUS = 9;
 export const KVM_CAP_NR_MEMSLOTS = 10;
 export const KVM_CAP_MP_STATE = 14;
+export const KVM_CAP_IRQFD = 32;
+export const KVM_CAP_IOEVENTFD = 36;
 export const KVM_CAP_MAX_VCPUS = 66;
+export const KVM_CAP_IRQFD_RESAMPLE = 82;
 export const KVM_CAP_IMMEDIATE_EXIT = 136;
 
 /**
@@ -257,6 +287,12 @@ export const KVM_GENERIC_REQUIRED_CAPS: Readonly<Record<string, number>> = {
 };
 
 export const KVM_MEM_READONLY = 1 << 1;
+
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+export const KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
+export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0;
+export const KVM_IRQFD_FLAG_RESAMPLE = 1 << 1;
 
 export const KVM_MP_STATE_RUNNABLE = 0;
 export const KVM_MP_STATE_UNINITIALIZED = 1;
@@ -272,6 +308,8 @@ export const KVM_GENERIC_ABI: KvmAbi = {
     KVM_IRQ_LEVEL_LAYOUT,
     KVM_MP_STATE_LAYOUT,
     KVM_SIGNAL_MASK_LAYOUT,
+    KVM_IOEVENTFD_LAYOUT,
+    KVM_IRQFD_LAYOUT,
   ],
   ioctls: [
     KVM_GET_API_VERSION,
@@ -281,6 +319,8 @@ export const KVM_GENERIC_ABI: KvmAbi = {
     KVM_CREATE_VCPU,
     KVM_SET_USER_MEMORY_REGION,
     KVM_IRQ_LINE,
+    KVM_IRQFD,
+    KVM_IOEVENTFD,
     KVM_RUN,
     KVM_SET_SIGNAL_MASK,
     KVM_GET_MP_STATE,
@@ -316,9 +356,17 @@ export const KVM_GENERIC_ABI: KvmAbi = {
     KVM_CAP_NR_VCPUS,
     KVM_CAP_NR_MEMSLOTS,
     KVM_CAP_MP_STATE,
+    KVM_CAP_IRQFD,
+    KVM_CAP_IOEVENTFD,
     KVM_CAP_MAX_VCPUS,
+    KVM_CAP_IRQFD_RESAMPLE,
     KVM_CAP_IMMEDIATE_EXIT,
     KVM_MEM_READONLY,
+    KVM_IOEVENTFD_FLAG_DATAMATCH,
+    KVM_IOEVENTFD_FLAG_PIO,
+    KVM_IOEVENTFD_FLAG_DEASSIGN,
+    KVM_IRQFD_FLAG_DEASSIGN,
+    KVM_IRQFD_FLAG_RESAMPLE,
     KVM_MP_STATE_RUNNABLE,
     KVM_MP_STATE_UNINITIALIZED,
     KVM_MP_STATE_INIT_RECEIVED,

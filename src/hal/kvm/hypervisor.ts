@@ -6,6 +6,9 @@
 import type { Hypervisor } from "../types.ts";
 import { HalError } from "../types.ts";
 import {
+  KVM_CAP_IOEVENTFD,
+  KVM_CAP_IRQFD,
+  KVM_CAP_IRQFD_RESAMPLE,
   KVM_CAP_MAX_VCPUS,
   KVM_CAP_NR_MEMSLOTS,
   KVM_CHECK_EXTENSION,
@@ -95,7 +98,14 @@ export class KvmHypervisor implements Hypervisor {
       sys.close(vmFd);
       throw error;
     }
-    return new KvmVm(vmFd, options, { mmapSize: this.#mmapSize, maxSlots: this.#maxSlots, archVm });
+    // AXVISOR_KVM_EVENTFDS=0 keeps every notification and interrupt on the exit path (a diagnostic switch, and the
+    // benchmark's before/after comparison).
+    const eventfds =
+      process.env.AXVISOR_KVM_EVENTFDS !== "0" &&
+      [KVM_CAP_IOEVENTFD, KVM_CAP_IRQFD, KVM_CAP_IRQFD_RESAMPLE].every(
+        (cap) => sys.ioctlInt(this.#fd, KVM_CHECK_EXTENSION, cap) > 0,
+      );
+    return new KvmVm(vmFd, options, { mmapSize: this.#mmapSize, maxSlots: this.#maxSlots, archVm, eventfds });
   }
 
   #checkOpen(operation: string): void {

@@ -13,7 +13,7 @@
  * the VM-level set-up KVM needs before the first vCPU, and the exit reasons only its architecture has.
  */
 
-import type { GuestArch, HalVcpuSetup, HalVmOptions } from "../types.ts";
+import type { GuestArch, HalVcpuDebug, HalVcpuSetup, HalVcpuState, HalVmOptions, HalVmState } from "../types.ts";
 import type { KvmAbi } from "./abi.ts";
 import type { ArchExitDecoder } from "./exits.ts";
 
@@ -52,8 +52,16 @@ export interface KvmArchVm {
   readonly irqchip: boolean;
   /** KVM_IRQ_LINE's `irq` field for VM interrupt line `line`; throws HalError naming the valid lines. */
   irqLineField(line: number): number;
+  /** KVM_IRQFD's `gsi` field for VM interrupt line `line` (x86: the GSI; arm64: the SPI's INTID - 32). */
+  irqfdGsi(line: number): number;
   /** The arch state of a vCPU KVM just created (x86: its CPUID). The generic vCPU cleans up if this throws. */
   createVcpu(core: KvmVcpuCore): KvmArchVcpu;
+  /** Stop and restart the guest's clock around a pause (`HalVm.pauseClock`); absent: the guest's clock runs on. */
+  pauseClock?(): void;
+  resumeClock?(): void;
+  /** Snapshots (`HalVm.saveState`/`loadState`); absent: this arch cannot save its VMs yet. */
+  saveState?(): HalVmState;
+  loadState?(state: HalVmState): void;
   /** Release what the arch opened for the VM (arm64: the vGIC device fd), after its vCPUs, before the VM fd. */
   close?(): void;
 }
@@ -92,4 +100,9 @@ export interface KvmArchVcpu extends ArchExitDecoder {
   /** `HalVcpu.setInterruptLevel` (x86 without an in-kernel irqchip: KVM_INTERRUPT). */
   setInterruptLevel(vector: number, asserted: boolean): void;
   hasPendingInterrupt(): boolean;
+  /** Guest debugging (`HalVcpu.debug`), on archs that have it (x86). */
+  readonly debug?: HalVcpuDebug;
+  /** Snapshots (`HalVcpu.saveState`/`loadState`; the vCPU is idle); absent: this arch cannot save vCPUs yet. */
+  saveState?(): HalVcpuState;
+  loadState?(state: HalVcpuState): void;
 }

@@ -1,5 +1,6 @@
 /**
- * Idle run threads (run-worker.ts), reused by the next vCPU instead of being terminated.
+ * Idle helper threads of the backend (run-worker.ts, run-kicker.ts, eventfd-watcher.ts), reused by the next vCPU or
+ * VM instead of being terminated.
  *
  * Why: Bun 1.4.5 on arm64 sometimes crashes the whole process (SIGSEGV or a trap inside Bun) when a Worker that has
  * made FFI calls is terminated. Measured in the nested arm64 KVM (scripts/e2e/30-kvm-arm64-linux.sh's guest), 25
@@ -11,22 +12,40 @@
  * once (a vCPU takes one for its lifetime and gives it back when its loop has exited).
  */
 
-/** More idle threads than this are terminated rather than kept (each holds a JS heap). */
+/** More idle threads of one kind than this are terminated rather than kept (each holds a JS heap). */
 const MAX_IDLE = 32;
 
-const idle: Worker[] = [];
+/** The helper threads of the backend, by their script (each is a loop started by a message, reusable after). */
+export type HelperThread = "run-worker" | "run-kicker" | "eventfd-watcher";
 
-/** A run thread, idle from the pool or new; unref'd, so it never keeps the process alive. */
-export function acquireRunWorker(): Worker {
-  const reused = idle.pop();
+const idle: Record<HelperThread, Worker[]> = { "run-worker": [], "run-kicker": [], "eventfd-watcher": [] };
+const SCRIPTS: Record<HelperThread, URL> = {
+  "run-worker": new URL("./run-worker.ts", import.meta.url),
+  "run-kicker": new URL("./run-kicker.ts", import.meta.url),
+  "eventfd-watcher": new URL("./eventfd-watcher.ts", import.meta.url),
+};
+
+/** A helper thread, idle from the pool or new; unref'd, so it never keeps the process alive. */
+export function acquireHelperThread(kind: HelperThread): Worker {
+  const reused = idle[kind].pop();
   if (reused !== undefined) return reused;
-  const worker = new Worker(new URL("./run-worker.ts", import.meta.url).href);
+  const worker = new Worker(SCRIPTS[kind].href);
   worker.unref();
   return worker;
 }
 
-/** Give back a thread whose run loop has exited (its control block said STATE_EXITED or STATE_FAILED). */
-export function releaseRunWorker(worker: Worker): void {
-  if (idle.length < MAX_IDLE) idle.push(worker);
+/** Give back a thread whose loop has exited (its control block said exited or failed). */
+export function releaseHelperThread(kind: HelperThread, worker: Worker): void {
+  if (idle[kind].length < MAX_IDLE) idle[kind].push(worker);
   else worker.terminate();
+}
+
+/** A run thread (run-worker.ts). */
+export function acquireRunWorker(): Worker {
+  return acquireHelperThread("run-worker");
+}
+
+/** Give back a run thread whose run loop has exited (its control block said STATE_EXITED or STATE_FAILED). */
+export function releaseRunWorker(worker: Worker): void {
+  releaseHelperThread("run-worker", worker);
 }

@@ -10,7 +10,7 @@
 
 import { EINTR } from "../../common/errno.ts";
 import { HalError } from "../types.ts";
-import { KVM_RUN, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "./abi.ts";
+import { KVM_RUN } from "./abi.ts";
 import {
   CTL_DONE_SEQ,
   CTL_IN_RUN,
@@ -26,15 +26,8 @@ import {
   STATE_FAILED,
   STATE_READY,
 } from "./run-protocol.ts";
-import {
-  blockSignalInThisThread,
-  consumePendingSignal,
-  gettid,
-  ioctlBuf,
-  ioctlIntRaw,
-  KERNEL_SIGSET_BYTES,
-  SIGURG,
-} from "./sys.ts";
+import { takeKickSignalInKvmRun } from "./run-signal.ts";
+import { consumePendingSignal, gettid, ioctlIntRaw, SIGURG } from "./sys.ts";
 
 declare const self: Worker;
 
@@ -42,11 +35,7 @@ function start(vcpuFd: number, control: Int32Array): void {
   try {
     // Inside the try: the first native call of this thread opens libc here too.
     Atomics.store(control, CTL_TID, gettid());
-    const runMask = blockSignalInThisThread(SIGURG);
-    const signalMask = new Uint8Array(KVM_SIGNAL_MASK_LAYOUT.size + KERNEL_SIGSET_BYTES);
-    new DataView(signalMask.buffer).setUint32(KVM_SIGNAL_MASK_LAYOUT.fields.len.offset, KERNEL_SIGSET_BYTES, true);
-    signalMask.set(runMask, KVM_SIGNAL_MASK_LAYOUT.fields.sigset.offset);
-    ioctlBuf(vcpuFd, KVM_SET_SIGNAL_MASK, signalMask);
+    takeKickSignalInKvmRun(vcpuFd);
   } catch (error) {
     Atomics.store(control, CTL_SETUP_ERRNO, error instanceof HalError ? (error.errno ?? -1) : -1);
     Atomics.store(control, CTL_STATE, STATE_FAILED);

@@ -17,7 +17,7 @@
 
 import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
 import { EAGAIN, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
-import { HalError } from "../types.ts";
+import { HalError, HOST_WAKE_SIGNAL } from "../types.ts";
 import { type Ioctl, ioctlArgSize } from "./abi.ts";
 
 // <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
@@ -39,7 +39,7 @@ export const SIG_SETMASK = 2;
  * The signal that kicks a vCPU thread out of KVM_RUN. SIGURG's default action is "ignore", so a stray delivery
  * can never kill the process; the vCPU thread keeps it blocked and only KVM_RUN's signal mask unblocks it.
  */
-export const SIGURG = 23;
+export const SIGURG = HOST_WAKE_SIGNAL;
 /** glibc's and musl's sigset_t are 1024 bits; the kernel's (and KVM_SET_SIGNAL_MASK's) is 64. */
 export const LIBC_SIGSET_BYTES = 128;
 export const KERNEL_SIGSET_BYTES = 8;
@@ -72,6 +72,7 @@ function openLibc(name: string) {
     eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
     write: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
     read: { args: [FFIType.i32, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    poll: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
     getpid: { args: [], returns: FFIType.i32 },
     // syscall is variadic too: declared with the widest form (number + 3 longs) we need for gettid and tgkill.
     syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
@@ -296,6 +297,44 @@ export function eventfdRead(fd: number): bigint {
     fail("eventfd_read", `read(${fd})`, errno);
   }
   return word[0] ?? 0n;
+}
+
+/** <poll.h> */
+export const POLLIN = 0x001;
+/** `struct pollfd`: int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
+
+/**
+ * A poll(2) table for input on a fixed list of descriptors, built once (the eventfd watcher polls the same list
+ * in a loop, so nothing is allocated per wait).
+ */
+export class PollTable {
+  readonly fds: readonly number[];
+  readonly #table: Uint8Array;
+  readonly #view: DataView;
+
+  constructor(fds: readonly number[]) {
+    if (fds.length === 0 || fds.length > 1024) invalid("poll", `Cannot poll ${fds.length} descriptors (1..1024)`);
+    for (const fd of fds) checkFd("poll", fd);
+    this.fds = fds;
+    this.#table = new Uint8Array(POLLFD_SIZE * fds.length);
+    this.#view = new DataView(this.#table.buffer);
+    fds.forEach((fd, i) => {
+      this.#view.setInt32(i * POLLFD_SIZE, fd, true);
+      this.#view.setInt16(i * POLLFD_SIZE + 4, POLLIN, true);
+    });
+  }
+
+  /** Wait up to `timeoutMs` (-1: forever); the number of ready descriptors, or the negated errno (-EINTR). */
+  wait(timeoutMs: number): number {
+    const n = native().libc.poll(ffiPtr(this.#table), this.fds.length, timeoutMs);
+    return n < 0 ? -lastErrno() : n;
+  }
+
+  /** The `revents` of descriptor `index` after the last `wait`. */
+  revents(index: number): number {
+    return this.#view.getUint16(index * POLLFD_SIZE + 6, true);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

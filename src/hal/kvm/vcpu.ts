@@ -1,6 +1,12 @@
 /**
  * A KVM vCPU, the generic part: its fd, its kvm_run mapping, `run()` on the calling thread and `runAsync()` through
- * a Worker that pumps KVM_RUN (run-worker.ts), kicks, and the exit bookkeeping. Registers, the boot state and
+ * a Worker that pumps KVM_RUN (run-worker.ts), kicks, and the exit bookkeeping.
+ *
+ * Caller-thread runs (`useCallerThread`, for a VM whose only vCPU runs on the VMM's thread): `run()` itself blocks
+ * in KVM_RUN, and an exit is handled on the same thread with no hand-over, which is what makes an exit cost about
+ * what it costs a C VMM. The VMM's event loop still turns: the run kicker (run-kicker.ts) ends a run that lasts a
+ * period, and helper threads with work for the VMM's thread (the eventfd watcher, a TAP reader) end it at once
+ * (wake-protocol.ts); the run then returns `Nothing`. Registers, the boot state and
  * interrupt injection are the guest arch's (`KvmArchVcpu`, reached as `archVcpu`).
  *
  * Exits are decoded by exits.ts on the owner thread only: device state is touched by one thread whatever the
@@ -12,12 +18,13 @@
  * without running any further guest code (Documentation/virt/kvm/api.rst, "KVM_RUN").
  */
 import { EAGAIN, EINTR, errnoName } from "../../common/errno.ts";
-import type { AxVCpuExitReason, HalVcpu, HalVcpuSetup } from "../types.ts";
+import type { AxVCpuExitReason, HalVcpu, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../types.ts";
 import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
 import { completeRead, decodeExit, type ExitQueue, NO_COMPLETION, type PendingCompletion } from "./exits.ts";
 import type { KvmArchVcpu, KvmArchVm, KvmVcpuCore } from "./per-arch.ts";
-import { acquireRunWorker, releaseRunWorker } from "./run-pool.ts";
+import type { RunKickerInit } from "./run-kicker.ts";
+import { acquireHelperThread, acquireRunWorker, releaseHelperThread, releaseRunWorker } from "./run-pool.ts";
 import {
   CTL_DONE_SEQ,
   CTL_IN_RUN,
@@ -35,7 +42,17 @@ import {
   STATE_READY,
   STATE_STARTING,
 } from "./run-protocol.ts";
+import { takeKickSignalInKvmRun } from "./run-signal.ts";
 import * as sys from "./sys.ts";
+import {
+  WAKE_HOST_SEQ,
+  WAKE_IN_RUN,
+  WAKE_KICKER_STATE,
+  WAKE_PERIOD_MS,
+  WAKE_RUN_SEQ,
+  WAKE_STOP,
+  WAKE_TID,
+} from "./wake-protocol.ts";
 
 /** What a vCPU needs from its VM. */
 export interface KvmVcpuContext {
@@ -43,6 +60,12 @@ export interface KvmVcpuContext {
   readonly mmapSize: number;
   readonly cpuCount: number;
   readonly archVm: KvmArchVm;
+  /** The VM's wake block (wake-protocol.ts). */
+  readonly wake: Int32Array;
+  /** Called before the vCPU's first run (the VM starts its eventfd watcher). */
+  readonly beforeFirstRun: () => void;
+  /** Run the callbacks of the VM's event channels that fired; throws HalError when one failed. */
+  readonly dispatchHostWork: () => void;
   /** Called when the vCPU is closed (the VM forgets it). */
   readonly onClose: () => void;
 }
@@ -58,6 +81,7 @@ export interface KvmRunStats {
 
 const RUN = KVM_RUN_LAYOUT.fields;
 const STOP_TIMEOUT_MS = 2000;
+const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 
 /** Exits whose instruction KVM completes on the next KVM_RUN (x86 hypercalls are an `out`). */
 function completesOnReentry(kind: AxVCpuExitReason["kind"]): boolean {
@@ -79,6 +103,9 @@ export class KvmVcpu implements HalVcpu {
   #completion: PendingCompletion = NO_COMPLETION;
   readonly #control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
   #worker: Worker | undefined;
+  /** Set by `useCallerThread`: the kicker thread, and the HOST_SEQ this vCPU last acted on. */
+  #callerThread: { readonly kicker: Worker; hostSeq: number } | undefined;
+  #started = false;
   #running = false;
   #closed = false;
 
@@ -122,6 +149,11 @@ export class KvmVcpu implements HalVcpu {
     this.#checkIdle("setEntry");
     this.archVcpu.setEntry(entry);
     this.#forgetExit();
+  }
+
+  /** Guest debugging (the GDB stub), when the guest arch's part has it (x86). */
+  get debug(): HalVcpuDebug | undefined {
+    return this.archVcpu.debug;
   }
 
   getGpr(reg: number): bigint {
@@ -204,9 +236,92 @@ export class KvmVcpu implements HalVcpu {
     this.#checkIdle("run");
     const queued = this.#nextQueued();
     if (queued !== undefined) return queued;
+    const caller = this.#callerThread;
+    if (caller !== undefined) return this.#runOnCaller(caller);
+    this.#firstRun();
     this.#beforeRun();
     const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     return this.#afterRun(result);
+  }
+
+  /**
+   * Run the guest on this thread from now on (see the file comment). Once per vCPU, on the thread that will call
+   * `run()`, before any `runAsync`. False when it cannot: a run Worker exists already, another vCPU of the VM has the
+   * thread, or the signal set-up or the kicker failed.
+   */
+  useCallerThread(sliceMs: number): boolean {
+    this.#checkOpen("useCallerThread");
+    this.#checkIdle("useCallerThread");
+    if (this.#callerThread !== undefined) return true;
+    const wake = this.#context.wake;
+    if (this.#worker !== undefined || Atomics.load(wake, WAKE_TID) !== 0) return false;
+    let kicker: Worker | undefined;
+    try {
+      takeKickSignalInKvmRun(this.#fd);
+      Atomics.store(wake, WAKE_PERIOD_MS, Math.max(1, Math.round(sliceMs)));
+      Atomics.store(wake, WAKE_STOP, 0);
+      kicker = acquireHelperThread("run-kicker");
+      const init: RunKickerInit = { kicker: wake.buffer as SharedArrayBuffer };
+      kicker.postMessage(init);
+      Atomics.store(wake, WAKE_TID, sys.gettid());
+    } catch {
+      if (kicker !== undefined) this.#stopKicker(kicker);
+      return false;
+    }
+    this.#callerThread = { kicker, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ) };
+    return true;
+  }
+
+  /**
+   * One KVM_RUN on this thread: announce it (IN_RUN, RUN_SEQ), and do not enter when a helper thread has left work
+   * meanwhile (HOST_SEQ moved): run the event channels' callbacks and return `Nothing`, so the VMM's loop lets its
+   * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR: `Nothing`.
+   */
+  #runOnCaller(caller: { hostSeq: number }): AxVCpuExitReason {
+    this.#firstRun();
+    const wake = this.#context.wake;
+    Atomics.store(wake, WAKE_IN_RUN, 1);
+    Atomics.add(wake, WAKE_RUN_SEQ, 1);
+    const hostSeq = Atomics.load(wake, WAKE_HOST_SEQ);
+    if (hostSeq !== caller.hostSeq) {
+      Atomics.store(wake, WAKE_IN_RUN, 0);
+      caller.hostSeq = hostSeq;
+      // A kick that raced with this decision is pending: take it now, so it does not cut the next run short.
+      sys.consumePendingSignal(sys.SIGURG);
+      this.#context.dispatchHostWork();
+      this.stats.exits++;
+      return NOTHING;
+    }
+    this.#beforeRun();
+    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    Atomics.store(wake, WAKE_IN_RUN, 0);
+    if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
+    return this.#afterRun(result);
+  }
+
+  #firstRun(): void {
+    if (this.#started) return;
+    this.#started = true;
+    this.#context.beforeFirstRun();
+  }
+
+  /** End the kicker's loop and give its thread back (or terminate it if it does not stop). */
+  #stopKicker(kicker: Worker): void {
+    const wake = this.#context.wake;
+    Atomics.store(wake, WAKE_TID, 0);
+    Atomics.store(wake, WAKE_STOP, 1);
+    Atomics.notify(wake, WAKE_STOP);
+    const deadline = performance.now() + STOP_TIMEOUT_MS;
+    for (;;) {
+      const state = Atomics.load(wake, WAKE_KICKER_STATE);
+      if ((state !== STATE_STARTING && state !== STATE_READY) || performance.now() >= deadline) break;
+      Atomics.notify(wake, WAKE_STOP);
+      Atomics.wait(wake, WAKE_KICKER_STATE, state, 10);
+    }
+    const state = Atomics.load(wake, WAKE_KICKER_STATE);
+    if (state === STATE_EXITED || state === STATE_FAILED) releaseHelperThread("run-kicker", kicker);
+    else kicker.terminate();
+    Atomics.store(wake, WAKE_KICKER_STATE, STATE_STARTING);
   }
 
   async runAsync(): Promise<AxVCpuExitReason> {
@@ -216,6 +331,7 @@ export class KvmVcpu implements HalVcpu {
     if (queued !== undefined) return queued;
     this.#running = true;
     try {
+      this.#firstRun();
       const control = await this.#ensureWorker();
       this.#checkOpen("runAsync");
       this.#beforeRun();
@@ -326,6 +442,33 @@ export class KvmVcpu implements HalVcpu {
     return this.archVcpu.hasPendingInterrupt();
   }
 
+  /** The arch's complete vCPU state (snapshots); HalError "unsupported" where the arch cannot save it yet. */
+  saveState(): HalVcpuState {
+    this.#checkOpen("saveState");
+    const arch = this.archVcpu;
+    if (arch.saveState === undefined)
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "saveState",
+        `Cannot save vCPU ${this.id}: not implemented for this arch`,
+      );
+    return arch.saveState();
+  }
+
+  loadState(state: HalVcpuState): void {
+    this.#checkOpen("loadState");
+    const arch = this.archVcpu;
+    if (arch.loadState === undefined)
+      throw new HalError(
+        "kvm",
+        "unsupported",
+        "loadState",
+        `Cannot load vCPU ${this.id}: not implemented for this arch`,
+      );
+    arch.loadState(state);
+  }
+
   /** The architectural timers live in the kernel; there is no deadline for the VMM to watch. */
   hardwareTimerDeadline(): number | undefined {
     return undefined;
@@ -347,6 +490,11 @@ export class KvmVcpu implements HalVcpu {
   [Symbol.dispose](): void {
     if (this.#closed) return;
     this.#stopWorker();
+    const caller = this.#callerThread;
+    if (caller !== undefined) {
+      this.#callerThread = undefined;
+      this.#stopKicker(caller.kicker);
+    }
     this.#closed = true;
     sys.munmap(this.#run);
     sys.close(this.#fd);

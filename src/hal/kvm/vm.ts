@@ -4,7 +4,15 @@
  * guest arch's (`KvmArchVm`, created by the hypervisor right after KVM_CREATE_VM).
  */
 
-import type { GuestArch, GuestPhysAddr, HalVm, HostMemory, MappingFlagBits } from "../types.ts";
+import type {
+  GuestArch,
+  GuestPhysAddr,
+  HalVm,
+  HalVmState,
+  HostMemory,
+  HostWakeChannel,
+  MappingFlagBits,
+} from "../types.ts";
 import { DEFAULT_TIMEBASE_HZ, HalError, MappingFlags } from "../types.ts";
 import {
   KVM_CREATE_VCPU,
@@ -14,15 +22,19 @@ import {
   KVM_SET_USER_MEMORY_REGION,
   KVM_USERSPACE_MEMORY_REGION_LAYOUT,
 } from "./abi.ts";
+import { KvmEventChannels } from "./event-channels.ts";
 import type { KvmArchVm, KvmVmOptions } from "./per-arch.ts";
 import * as sys from "./sys.ts";
 import { KvmVcpu } from "./vcpu.ts";
+import { WAKE_SLOTS } from "./wake-protocol.ts";
 
 /** What a VM needs from the hypervisor that created it. */
 export interface KvmVmContext {
   readonly mmapSize: number;
   readonly maxSlots: number;
   readonly archVm: KvmArchVm;
+  /** KVM has KVM_CAP_IOEVENTFD, KVM_CAP_IRQFD and KVM_CAP_IRQFD_RESAMPLE (and they are not switched off). */
+  readonly eventfds: boolean;
 }
 
 interface Slot {
@@ -49,9 +61,14 @@ export class KvmVm implements HalVm {
   readonly #allocations = new Map<HostMemory, Allocation>();
   readonly #slots: Slot[] = [];
   readonly #vcpus = new Map<number, KvmVcpu>();
-  readonly #startNs = Bun.nanoseconds();
+  /** When `currentTime()` was 0 (`Bun.nanoseconds()`), moved on by each pause. */
+  #startNs = Bun.nanoseconds();
+  #pausedAtNs: number | undefined;
   readonly #irqLevel = new Uint8Array(KVM_IRQ_LEVEL_LAYOUT.size);
   readonly #irqLevelView = new DataView(this.#irqLevel.buffer);
+  /** How helper threads get a caller-thread vCPU out of KVM_RUN (wake-protocol.ts). */
+  readonly #wake = new Int32Array(new SharedArrayBuffer(WAKE_SLOTS * 4));
+  readonly #eventChannels: KvmEventChannels | undefined;
   #closed = false;
 
   /** Takes ownership of `fd`, which the hypervisor created and the arch has set up. */
@@ -62,6 +79,21 @@ export class KvmVm implements HalVm {
     this.cpuCount = options.cpuCount;
     this.timebaseHz = options.timebaseHz ?? DEFAULT_TIMEBASE_HZ;
     this.#context = context;
+    const archVm = context.archVm;
+    this.#eventChannels =
+      context.eventfds && archVm.irqchip
+        ? new KvmEventChannels(fd, (line) => archVm.irqfdGsi(line), this.#wake)
+        : undefined;
+  }
+
+  /** ioeventfd and irqfd channels (HalEventChannels), when KVM has them and the irqchip is in the kernel. */
+  get eventChannels(): KvmEventChannels | undefined {
+    return this.#eventChannels;
+  }
+
+  /** The wake block a host helper thread (a TAP reader) uses to interrupt a caller-thread vCPU's KVM_RUN. */
+  get hostWake(): HostWakeChannel {
+    return { control: this.#wake.buffer as SharedArrayBuffer };
   }
 
   /** Whether the interrupt controllers live in the kernel. */
@@ -180,6 +212,23 @@ export class KvmVm implements HalVm {
         mmapSize: this.#context.mmapSize,
         cpuCount: this.cpuCount,
         archVm: this.#context.archVm,
+        wake: this.#wake,
+        beforeFirstRun: () => this.#eventChannels?.start(),
+        dispatchHostWork: () => {
+          this.#eventChannels?.dispatch();
+          const failure = this.#eventChannels?.failure;
+          if (failure !== undefined) {
+            throw new HalError(
+              "kvm",
+              "state",
+              "event channel",
+              `An event channel callback failed: ${String(failure)}`,
+              {
+                cause: failure,
+              },
+            );
+          }
+        },
         onClose: () => this.#vcpus.delete(id),
       });
     } catch (error) {
@@ -212,7 +261,48 @@ export class KvmVm implements HalVm {
 
   /** Monotonic time since the VM was created, in `timebaseHz` ticks (the guest's own clock is its TSC). */
   currentTime(): number {
-    return Math.floor((Number(Bun.nanoseconds() - this.#startNs) * this.timebaseHz) / 1e9);
+    const now = this.#pausedAtNs ?? Bun.nanoseconds();
+    return Math.floor(((now - this.#startNs) * this.timebaseHz) / 1e9);
+  }
+
+  /** The VMM's clock stops, and the guest's where the arch can (x86: kvmclock). */
+  pauseClock(): void {
+    this.#checkOpen("pauseClock");
+    if (this.#pausedAtNs !== undefined) return;
+    this.#pausedAtNs = Bun.nanoseconds();
+    this.#context.archVm.pauseClock?.();
+  }
+
+  resumeClock(): void {
+    this.#checkOpen("resumeClock");
+    const pausedAt = this.#pausedAtNs;
+    if (pausedAt === undefined) return;
+    this.#pausedAtNs = undefined;
+    this.#startNs += Bun.nanoseconds() - pausedAt;
+    this.#context.archVm.resumeClock?.();
+  }
+
+  /** Make the VMM's clock read `ticks` now (a restored snapshot's time). */
+  setCurrentTime(ticks: number): void {
+    const now = this.#pausedAtNs ?? Bun.nanoseconds();
+    this.#startNs = now - (ticks * 1e9) / this.timebaseHz;
+  }
+
+  /** The arch's VM-level state (x86: kvmclock, irqchip, PIT); HalError "unsupported" where the arch has none yet. */
+  saveState(): HalVmState {
+    this.#checkOpen("saveState");
+    const archVm = this.#context.archVm;
+    if (archVm.saveState === undefined)
+      throw new HalError("kvm", "unsupported", "saveState", `Cannot save a ${this.arch} KVM VM: not implemented yet`);
+    return archVm.saveState();
+  }
+
+  loadState(state: HalVmState): void {
+    this.#checkOpen("loadState");
+    const archVm = this.#context.archVm;
+    if (archVm.loadState === undefined)
+      throw new HalError("kvm", "unsupported", "loadState", `Cannot load a ${this.arch} KVM VM: not implemented yet`);
+    archVm.loadState(state);
   }
 
   #checkOpen(operation: string): void {
@@ -223,6 +313,7 @@ export class KvmVm implements HalVm {
     if (this.#closed) return;
     for (const vcpu of [...this.#vcpus.values()]) vcpu[Symbol.dispose]();
     this.#closed = true;
+    this.#eventChannels?.close();
     try {
       this.#context.archVm.close?.();
     } finally {

@@ -70,6 +70,9 @@ export function formatVmConfig(config: VmConfig): string {
     const serial = disk.serial === undefined ? "" : `, serial ${JSON.stringify(disk.serial)}`;
     lines.push(`  ${"disk".padEnd(9)}${disk.path} (${disk.readOnly ? "read-only" : "read-write"}${serial})`);
   }
+  for (const net of d.nets) {
+    lines.push(`  ${"net".padEnd(9)}tap ${net.tap}, mac ${net.mac}${net.macFrom === "default" ? " (default)" : ""}`);
+  }
   if (config.arch === "riscv64") lines.push(`  ${"timebase".padEnd(9)}${k.timebaseFrequency} Hz`);
   for (const dev of d.emuDevices) {
     const code = hex(EMULATED_DEVICE_TYPE_CODES[dev.emuType]);

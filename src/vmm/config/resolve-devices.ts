@@ -21,7 +21,7 @@ export function resolveDevices(
   devices: NonNullable<RawVmConfig["devices"]>,
   regions: readonly IndexedRegion[],
   ctx: ResolveContext,
-): Omit<DevicesConfig, "disks"> {
+): Omit<DevicesConfig, "disks" | "nets"> {
   const { issues } = ctx;
   // Guest-physical windows of devices; passthrough entries may describe the same host range twice (a device and
   // its address), so only pairs involving an emulated device are checked against each other.

@@ -10,10 +10,11 @@ import type { ConfigIssue } from "./errors.ts";
 import { checkBase, resolveTarget } from "./resolve-base.ts";
 import { ResolveContext } from "./resolve-context.ts";
 import { resolveDevices } from "./resolve-devices.ts";
-import { resolveDisks } from "./resolve-disks.ts";
+import { checkVirtioPlacement, resolveDisks } from "./resolve-disks.ts";
 import { probeKernel, resolveKernel } from "./resolve-kernel.ts";
 import { checkMachineLimits } from "./resolve-limits.ts";
 import { resolveMemoryRegions } from "./resolve-memory.ts";
+import { resolveNets } from "./resolve-nets.ts";
 import type { RawVmConfig } from "./schema.ts";
 import type { VmConfig } from "./types.ts";
 
@@ -43,7 +44,9 @@ export function resolveVmConfig(
   checkMachineLimits(target, base.cpu_num, memoryRegions, ctx.issues);
   const { image, entryPoint, ...kernelRest } = resolveKernel(kernel, kernelProbe, arch, ram, ctx);
   const devices = resolveDevices(raw.devices ?? {}, regions, ctx);
-  const disks = resolveDisks(kernel.disk_path, raw.devices?.disks, arch, devices.emuDevices, ctx);
+  const disks = resolveDisks(kernel.disk_path, raw.devices?.disks, ctx);
+  const nets = resolveNets(base.id, raw.devices?.nets, ctx);
+  checkVirtioPlacement(disks, nets, devices.emuDevices, arch, ctx);
 
   const issues = ctx.issues.list;
   if (issues.length > 0 || image === undefined || entryPoint === undefined) return { issues };
@@ -63,7 +66,7 @@ export function resolveVmConfig(
       physCpuSets: base.phys_cpu_sets,
       kernel: { ...kernelRest, image, entryPoint },
       memoryRegions,
-      devices: { ...devices, disks },
+      devices: { ...devices, disks, nets },
     },
   };
 }

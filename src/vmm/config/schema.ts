@@ -326,6 +326,12 @@ const diskTable = z.strictObject({
   serial: str.optional(),
 });
 
+/** `[[devices.nets]]`: one virtio-net device each, on a host TAP interface (our addition). */
+const netTable = z.strictObject({
+  tap: str,
+  mac: str.optional(),
+});
+
 const baseSection = z.strictObject({
   id: uint,
   name: str,
@@ -368,6 +374,7 @@ const devicesSection = z.strictObject({
   console: consoleSpec.optional(),
   unmapped_mmio: unmappedMmio.optional(),
   disks: z.array(diskTable).optional(),
+  nets: z.array(netTable).optional(),
   /** The board's default virtio-rng device (riscv virt); false leaves it out. */
   rng: z.boolean().optional(),
 });

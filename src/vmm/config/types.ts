@@ -173,6 +173,22 @@ export interface DiskConfig {
   readonly key: string;
 }
 
+/**
+ * A network interface: a virtio-net device whose host end is the TAP interface `tap` (created when missing and we
+ * may, attached when it exists). The n-th virtio-net `emu_devices` entry places the n-th one; the others take the
+ * board's free virtio-mmio windows after the disks.
+ */
+export interface NetConfig {
+  /** The host TAP interface's name. */
+  readonly tap: string;
+  /** The guest's MAC address, "52:54:00:12:34:56" (lower case). */
+  readonly mac: string;
+  /** Whether `mac` came from the config or is the default derived from the VM id and the net's index. */
+  readonly macFrom: "config" | "default";
+  /** Where the config names it, for messages: "devices.nets[0]". */
+  readonly key: string;
+}
+
 export interface DevicesConfig {
   readonly emuDevices: readonly EmulatedDeviceConfig[];
   readonly passthroughDevices: readonly PassthroughDeviceConfig[];
@@ -183,6 +199,7 @@ export interface DevicesConfig {
   readonly console: ConsoleConfig;
   readonly unmappedMmio: UnmappedMmioPolicy;
   readonly disks: readonly DiskConfig[];
+  readonly nets: readonly NetConfig[];
   /** `[devices] rng`: whether the board adds its default virtio-rng device (default true). */
   readonly rng: boolean;
 }

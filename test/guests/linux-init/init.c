@@ -12,6 +12,12 @@
  * scripts/e2e/10-linux-riscv64.sh can grep for it; expected values are spelled out so a wrong answer is visible
  * in the log, not only in the checker.
  *
+ * Network mode: with `axvisor.net=ADDRESS/PREFIX,PEER,PORT,BYTES` on the kernel command line (read from
+ * /proc/cmdline), the init instead brings eth0 up with ADDRESS (ioctls, no tools), pings PEER (raw ICMP), then
+ * connects to PEER:PORT over TCP, reads BYTES and prints their FNV-1a 64 checksum, sends BYTES of its own xorshift64
+ * stream (seed NET_SEED), waits for the peer to close (it has read everything then), and powers off. The peer
+ * (scripts/e2e/net-peer.ts) checks both checksums and times both directions; it pings the guest meanwhile.
+ *
  * Built with riscv64-linux-gnu-gcc -static (glibc from libc6-dev-riscv64-cross).
  */
 #define _GNU_SOURCE
@@ -23,7 +29,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -212,6 +226,248 @@ static void workload(void) {
       primes == SIEVE_EXPECTED_PRIMES ? "ok" : "WRONG", (unsigned long long)hash, (unsigned long long)mix);
 }
 
+
+/* ---- network mode --------------------------------------------------------------------------------------------- */
+
+#define NET_PARAM "axvisor.net="
+#define NET_SEED 0x9e3779b97f4a7c15ull
+#define FNV_OFFSET_BASIS 0xcbf29ce484222325ull
+#define NET_PINGS 3
+#define NET_CONNECT_TRIES 30
+/* Seconds a network wait may take: the emulated hart is slow, and the peer pings us before it sends. */
+#define NET_TIMEOUT_S 120
+
+struct net_params {
+  struct in_addr address, netmask, peer;
+  unsigned port;
+  unsigned long long bytes;
+};
+
+/* axvisor.net=10.0.2.15/24,10.0.2.2,5555,4194304 from /proc/cmdline; 0 if absent, -1 if malformed. */
+static int net_params(struct net_params *p) {
+  static char cmdline[4096];
+  int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  cmdline[n] = '\0';
+  char *at = strstr(cmdline, NET_PARAM);
+  if (at == NULL) return 0;
+  at += strlen(NET_PARAM);
+  at[strcspn(at, " \n")] = '\0';
+  char address[32], peer[32];
+  unsigned prefix;
+  if (sscanf(at, "%31[0-9.]/%u,%31[0-9.],%u,%llu", address, &prefix, peer, &p->port, &p->bytes) != 5 || prefix > 32 ||
+      inet_pton(AF_INET, address, &p->address) != 1 || inet_pton(AF_INET, peer, &p->peer) != 1 || p->port == 0 ||
+      p->port > 65535) {
+    say("net: cannot parse %s%s", NET_PARAM, at);
+    return -1;
+  }
+  p->netmask.s_addr = htonl(prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
+  return 1;
+}
+
+static int set_ipv4(int sock, unsigned long request, const char *ifname, struct in_addr value) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", ifname);
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
+  sin->sin_family = AF_INET;
+  sin->sin_addr = value;
+  return ioctl(sock, request, &ifr);
+}
+
+/* ifconfig eth0 ADDRESS netmask MASK up, and print its MAC address. */
+static int net_up(const struct net_params *p) {
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) {
+    say("net: socket: %s", strerror(errno));
+    return -1;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "eth0");
+  int ok = ioctl(sock, SIOCGIFHWADDR, &ifr) == 0;
+  unsigned char *mac = (unsigned char *)ifr.ifr_hwaddr.sa_data;
+  char mac_text[18];
+  snprintf(mac_text, sizeof mac_text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+  if (!ok || set_ipv4(sock, SIOCSIFADDR, "eth0", p->address) != 0 ||
+      set_ipv4(sock, SIOCSIFNETMASK, "eth0", p->netmask) != 0 || ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+    say("net: cannot configure eth0: %s", strerror(errno));
+    close(sock);
+    return -1;
+  }
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) {
+    say("net: cannot bring eth0 up: %s", strerror(errno));
+    close(sock);
+    return -1;
+  }
+  close(sock);
+  say("net: eth0 up, mac %s, address %s", mac_text, inet_ntoa(p->address));
+  return 0;
+}
+
+static uint16_t inet_checksum(const void *data, size_t length) {
+  const uint8_t *b = data;
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < length; i += 2) sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+  if (length & 1) sum += (uint32_t)b[length - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons((uint16_t)~sum);
+}
+
+static void set_timeout(int sock, int option, int seconds) {
+  struct timeval tv = {.tv_sec = seconds, .tv_usec = 0};
+  setsockopt(sock, SOL_SOCKET, option, &tv, sizeof tv);
+}
+
+/* NET_PINGS ICMP echo requests to the peer over a raw socket; prints how many were answered. */
+static int net_ping(const struct net_params *p) {
+  int sock = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+  if (sock < 0) {
+    say("net: raw socket: %s", strerror(errno));
+    return 0;
+  }
+  set_timeout(sock, SO_RCVTIMEO, 10);
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_addr = p->peer};
+  uint16_t id = (uint16_t)getpid();
+  int replies = 0;
+  for (int seq = 1; seq <= NET_PINGS; seq++) {
+    unsigned char packet[64];
+    memset(packet, 0, sizeof packet);
+    struct icmphdr *icmp = (struct icmphdr *)packet;
+    icmp->type = ICMP_ECHO;
+    icmp->un.echo.id = htons(id);
+    icmp->un.echo.sequence = htons((uint16_t)seq);
+    for (size_t i = sizeof *icmp; i < sizeof packet; i++) packet[i] = (unsigned char)i;
+    icmp->checksum = inet_checksum(packet, sizeof packet);
+    if (sendto(sock, packet, sizeof packet, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+      say("net: ping send: %s", strerror(errno));
+      continue;
+    }
+    for (;;) {
+      unsigned char reply[256];
+      ssize_t n = recv(sock, reply, sizeof reply, 0);
+      if (n < 0) break; /* timed out */
+      struct iphdr *ip = (struct iphdr *)reply;
+      size_t hl = (size_t)ip->ihl * 4;
+      if ((size_t)n < hl + sizeof(struct icmphdr)) continue;
+      struct icmphdr *r = (struct icmphdr *)(reply + hl);
+      if (ip->saddr == p->peer.s_addr && r->type == ICMP_ECHOREPLY && ntohs(r->un.echo.id) == id &&
+          ntohs(r->un.echo.sequence) == seq) {
+        replies++;
+        break;
+      }
+    }
+  }
+  close(sock);
+  say("net: ping %s: %d/%d replies (%s)", inet_ntoa(p->peer), replies, NET_PINGS, replies == NET_PINGS ? "ok" : "WRONG");
+  return replies;
+}
+
+static uint64_t fnv1a(uint64_t hash, const unsigned char *data, size_t length) {
+  for (size_t i = 0; i < length; i++) hash = (hash ^ data[i]) * 1099511628211ull;
+  return hash;
+}
+
+static uint64_t xorshift64(uint64_t *state) {
+  uint64_t x = *state;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return *state = x;
+}
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * Read BYTES (checksum), send BYTES of our stream, then wait for the peer to close: it does once it has read all
+ * of ours, so every byte is acknowledged before the machine powers off.
+ */
+static void net_transfer(const struct net_params *p) {
+  struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port), .sin_addr = p->peer};
+  int sock = -1;
+  for (int attempt = 1; attempt <= NET_CONNECT_TRIES; attempt++) {
+    sock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) break;
+    if (connect(sock, (struct sockaddr *)&to, sizeof to) == 0) break;
+    say("net: connect attempt %d: %s", attempt, strerror(errno));
+    close(sock);
+    sock = -1;
+    sleep(1);
+  }
+  if (sock < 0) {
+    say("net: tcp: cannot connect to %s:%u (WRONG)", inet_ntoa(p->peer), p->port);
+    return;
+  }
+  set_timeout(sock, SO_RCVTIMEO, NET_TIMEOUT_S);
+  set_timeout(sock, SO_SNDTIMEO, NET_TIMEOUT_S);
+  static unsigned char buffer[65536];
+  uint64_t hash = FNV_OFFSET_BASIS;
+  unsigned long long got = 0;
+  int64_t start = 0;
+  while (got < p->bytes) {
+    size_t want = sizeof buffer;
+    if (p->bytes - got < want) want = (size_t)(p->bytes - got);
+    ssize_t n = recv(sock, buffer, want, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      say("net: tcp receive: %s (WRONG)", strerror(errno));
+      break;
+    }
+    if (n == 0) break;
+    if (got == 0) start = now_us();
+    hash = fnv1a(hash, buffer, (size_t)n);
+    got += (unsigned long long)n;
+  }
+  int64_t rx_us = got == 0 ? 0 : now_us() - start;
+  say("net: tcp received %llu bytes fnv=0x%016llx in %lld us (%s)", got, (unsigned long long)hash, (long long)rx_us,
+      got == p->bytes ? "ok" : "WRONG");
+  uint64_t state = NET_SEED;
+  uint64_t sent_hash = FNV_OFFSET_BASIS;
+  unsigned long long sent = 0;
+  start = now_us();
+  while (sent < p->bytes) {
+    size_t chunk = sizeof buffer;
+    if (p->bytes - sent < chunk) chunk = (size_t)(p->bytes - sent);
+    for (size_t i = 0; i < chunk; i += 8) {
+      uint64_t word = xorshift64(&state);
+      memcpy(buffer + i, &word, chunk - i < 8 ? chunk - i : 8);
+    }
+    sent_hash = fnv1a(sent_hash, buffer, chunk);
+    size_t done = 0;
+    while (done < chunk) {
+      ssize_t n = send(sock, buffer + done, chunk - done, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        say("net: tcp send: %s (WRONG)", strerror(errno));
+        close(sock);
+        return;
+      }
+      done += (size_t)n;
+    }
+    sent += chunk;
+  }
+  ssize_t last;
+  do last = recv(sock, buffer, sizeof buffer, 0);
+  while (last > 0 || (last < 0 && errno == EINTR));
+  say("net: tcp sent %llu bytes fnv=0x%016llx in %lld us (%s)", sent, (unsigned long long)sent_hash,
+      (long long)(now_us() - start), last == 0 ? "peer closed" : "WRONG: no close from the peer");
+  close(sock);
+}
+
+static void net_mode(const struct net_params *p) {
+  if (net_up(p) != 0) return;
+  net_ping(p);
+  net_transfer(p);
+}
+
 int main(void) {
   ensure_console();
   say("hello from init (pid %d)", (int)getpid());
@@ -220,6 +476,17 @@ int main(void) {
   mount_or_say("sysfs", "/sys", "sysfs");
   mount_or_say("devtmpfs", "/dev", "devtmpfs");
   load_modules();
+
+  struct net_params net;
+  int mode = net_params(&net);
+  if (mode != 0) {
+    if (mode > 0) net_mode(&net);
+    say("powering off");
+    sync();
+    reboot(RB_POWER_OFF);
+    say("reboot(RB_POWER_OFF) failed: %s", strerror(errno));
+    return 1;
+  }
 
   check_time();
   check_hwrng();

@@ -124,6 +124,12 @@ export class Aarch64KvmVm implements KvmArchVm {
     this.#preferredTarget = preferredTarget;
   }
 
+  /** An irqfd's `gsi` on arm64 is the SPI's index: its INTID minus 32 (Documentation/virt/kvm/api.rst, KVM_IRQFD). */
+  irqfdGsi(line: number): number {
+    this.irqLineField(line);
+    return line - GIC_SPI_BASE;
+  }
+
   /** Lines are SPIs of the in-kernel GICv3 by INTID; KVM_IRQ_LINE needs the GIC initialised first. */
   irqLineField(line: number): number {
     if (!Number.isInteger(line) || line < GIC_SPI_BASE || line > GIC_MAX_SPI_INTID) {

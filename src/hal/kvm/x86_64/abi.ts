@@ -12,6 +12,7 @@ import {
   iow,
   iowr,
   KVM_CAP_IRQCHIP,
+  KVM_RUN_LAYOUT,
   type KvmAbi,
   layout,
   u8,
@@ -143,9 +144,66 @@ export const KVM_PIT_CONFIG_LAYOUT = layout("kvm_pit_config", 64, {
   flags: u32(0),
 });
 
+/**
+ * struct kvm_clock_data for KVM_GET_CLOCK/KVM_SET_CLOCK: the VM's kvmclock (ns), which the guest's kvm-clock
+ * clocksource reads; set back on resume so the guest does not see the paused interval.
+ */
+export const KVM_CLOCK_DATA_LAYOUT = layout("kvm_clock_data", 48, {
+  clock: u64(0),
+  flags: u32(8),
+  realtime: u64(16),
+  host_tsc: u64(24),
+});
+
+/** struct kvm_xsave: the XSAVE area (legacy FPU/SSE, AVX, ...) as the CPU lays it out, 4 KiB. */
+export const KVM_XSAVE_LAYOUT = layout("kvm_xsave", 4096, {
+  region: bytes(0, 4096),
+});
+
+/** struct kvm_xcrs: the extended control registers (XCR0). */
+export const KVM_XCRS_LAYOUT = layout("kvm_xcrs", 392, {
+  nr_xcrs: u32(0),
+  flags: u32(4),
+  xcrs: bytes(8, 256),
+});
+
+/** struct kvm_vcpu_events: pending exceptions, interrupts, NMIs, SIPIs and the interrupt shadow. */
+export const KVM_VCPU_EVENTS_LAYOUT = layout("kvm_vcpu_events", 64, {
+  flags: u32(20),
+});
+
+/** struct kvm_irqchip: one in-kernel interrupt controller (PIC master, PIC slave or IOAPIC) by chip_id. */
+export const KVM_IRQCHIP_LAYOUT = layout("kvm_irqchip", 520, {
+  chip_id: u32(0),
+  chip: bytes(8, 512),
+});
+
+/** struct kvm_pit_state2: the in-kernel PIT's three channels and flags. */
+export const KVM_PIT_STATE2_LAYOUT = layout("kvm_pit_state2", 112, {
+  channels: bytes(0, 72),
+  flags: u32(72),
+});
+
 /** struct kvm_interrupt for KVM_INTERRUPT (userspace irqchip only). */
 export const KVM_INTERRUPT_LAYOUT = layout("kvm_interrupt", 4, {
   irq: u32(0),
+});
+
+/** struct kvm_guest_debug for KVM_SET_GUEST_DEBUG: control flags and, on x86, the values of DR0-DR7. */
+export const KVM_GUEST_DEBUG_LAYOUT = layout("kvm_guest_debug", 72, {
+  control: u32(0),
+  "arch.debugreg": bytes(8, 64),
+});
+
+/**
+ * kvm_run's `debug.arch` (struct kvm_debug_exit_arch) for KVM_EXIT_DEBUG: the exception (1 = #DB, 3 = #BP), the
+ * guest's rip, DR6 (what fired) and DR7. Declared as part of kvm_run, at the union's offset.
+ */
+export const KVM_RUN_DEBUG_LAYOUT = layout("kvm_run", KVM_RUN_LAYOUT.size, {
+  "debug.arch.exception": u32(32),
+  "debug.arch.pc": u64(40),
+  "debug.arch.dr6": u64(48),
+  "debug.arch.dr7": u64(56),
 });
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -159,6 +217,8 @@ export const KVM_SET_TSS_ADDR = io("KVM_SET_TSS_ADDR", 0x47);
 export const KVM_SET_IDENTITY_MAP_ADDR = iow("KVM_SET_IDENTITY_MAP_ADDR", 0x48, 8);
 export const KVM_CREATE_IRQCHIP = io("KVM_CREATE_IRQCHIP", 0x60);
 export const KVM_CREATE_PIT2 = iow("KVM_CREATE_PIT2", 0x77, KVM_PIT_CONFIG_LAYOUT.size);
+export const KVM_SET_CLOCK = iow("KVM_SET_CLOCK", 0x7b, KVM_CLOCK_DATA_LAYOUT.size);
+export const KVM_GET_CLOCK = ior("KVM_GET_CLOCK", 0x7c, KVM_CLOCK_DATA_LAYOUT.size);
 // vCPU ioctls
 export const KVM_GET_REGS = ior("KVM_GET_REGS", 0x81, KVM_REGS_LAYOUT.size);
 export const KVM_SET_REGS = iow("KVM_SET_REGS", 0x82, KVM_REGS_LAYOUT.size);
@@ -172,6 +232,18 @@ export const KVM_SET_FPU = iow("KVM_SET_FPU", 0x8d, KVM_FPU_LAYOUT.size);
 export const KVM_GET_LAPIC = ior("KVM_GET_LAPIC", 0x8e, KVM_LAPIC_STATE_LAYOUT.size);
 export const KVM_SET_LAPIC = iow("KVM_SET_LAPIC", 0x8f, KVM_LAPIC_STATE_LAYOUT.size);
 export const KVM_SET_CPUID2 = iow("KVM_SET_CPUID2", 0x90, KVM_CPUID2_LAYOUT.size);
+export const KVM_SET_GUEST_DEBUG = iow("KVM_SET_GUEST_DEBUG", 0x9b, KVM_GUEST_DEBUG_LAYOUT.size);
+// snapshot state (VM: irqchip, PIT; vCPU: events, XSAVE, XCRs)
+export const KVM_GET_IRQCHIP = iowr("KVM_GET_IRQCHIP", 0x62, KVM_IRQCHIP_LAYOUT.size);
+export const KVM_SET_IRQCHIP = ior("KVM_SET_IRQCHIP", 0x63, KVM_IRQCHIP_LAYOUT.size);
+export const KVM_GET_PIT2 = ior("KVM_GET_PIT2", 0x9f, KVM_PIT_STATE2_LAYOUT.size);
+export const KVM_SET_PIT2 = iow("KVM_SET_PIT2", 0xa0, KVM_PIT_STATE2_LAYOUT.size);
+export const KVM_GET_VCPU_EVENTS = ior("KVM_GET_VCPU_EVENTS", 0x9f, KVM_VCPU_EVENTS_LAYOUT.size);
+export const KVM_SET_VCPU_EVENTS = iow("KVM_SET_VCPU_EVENTS", 0xa0, KVM_VCPU_EVENTS_LAYOUT.size);
+export const KVM_GET_XSAVE = ior("KVM_GET_XSAVE", 0xa4, KVM_XSAVE_LAYOUT.size);
+export const KVM_SET_XSAVE = iow("KVM_SET_XSAVE", 0xa5, KVM_XSAVE_LAYOUT.size);
+export const KVM_GET_XCRS = ior("KVM_GET_XCRS", 0xa6, KVM_XCRS_LAYOUT.size);
+export const KVM_SET_XCRS = iow("KVM_SET_XCRS", 0xa7, KVM_XCRS_LAYOUT.size);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Capabilities, flags, exit details
@@ -197,6 +269,14 @@ export const X86_REQUIRED_CAPS: Readonly<Record<string, number>> = {
 
 export const KVM_PIT_SPEAKER_DUMMY = 1;
 
+/** KVM_SET_GUEST_DEBUG works (the GDB stub needs it). */
+export const KVM_CAP_SET_GUEST_DEBUG = 23;
+/** kvm_guest_debug.control: debugging on, single step (TF), int3 exits, debug registers from `arch.debugreg`. */
+export const KVM_GUESTDBG_ENABLE = 0x1;
+export const KVM_GUESTDBG_SINGLESTEP = 0x2;
+export const KVM_GUESTDBG_USE_SW_BP = 0x1_0000;
+export const KVM_GUESTDBG_USE_HW_BP = 0x2_0000;
+
 /** kvm_run.io.direction. */
 export const KVM_EXIT_IO_IN = 0;
 export const KVM_EXIT_IO_OUT = 1;
@@ -207,6 +287,8 @@ const X86_IOCTLS: readonly Ioctl[] = [
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
+  KVM_SET_CLOCK,
+  KVM_GET_CLOCK,
   KVM_GET_REGS,
   KVM_SET_REGS,
   KVM_GET_SREGS,
@@ -219,6 +301,17 @@ const X86_IOCTLS: readonly Ioctl[] = [
   KVM_GET_LAPIC,
   KVM_SET_LAPIC,
   KVM_SET_CPUID2,
+  KVM_SET_GUEST_DEBUG,
+  KVM_GET_IRQCHIP,
+  KVM_SET_IRQCHIP,
+  KVM_GET_PIT2,
+  KVM_SET_PIT2,
+  KVM_GET_VCPU_EVENTS,
+  KVM_SET_VCPU_EVENTS,
+  KVM_GET_XSAVE,
+  KVM_SET_XSAVE,
+  KVM_GET_XCRS,
+  KVM_SET_XCRS,
 ];
 
 /** The x86 ABI, for the layout test. */
@@ -235,7 +328,15 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_FPU_LAYOUT,
     KVM_LAPIC_STATE_LAYOUT,
     KVM_PIT_CONFIG_LAYOUT,
+    KVM_CLOCK_DATA_LAYOUT,
+    KVM_XSAVE_LAYOUT,
+    KVM_XCRS_LAYOUT,
+    KVM_VCPU_EVENTS_LAYOUT,
+    KVM_IRQCHIP_LAYOUT,
+    KVM_PIT_STATE2_LAYOUT,
     KVM_INTERRUPT_LAYOUT,
+    KVM_GUEST_DEBUG_LAYOUT,
+    KVM_RUN_DEBUG_LAYOUT,
   ],
   ioctls: X86_IOCTLS,
   constants: {
@@ -247,5 +348,10 @@ export const KVM_X86_ABI: KvmAbi = {
     KVM_PIT_SPEAKER_DUMMY,
     KVM_EXIT_IO_IN,
     KVM_EXIT_IO_OUT,
+    KVM_CAP_SET_GUEST_DEBUG,
+    KVM_GUESTDBG_ENABLE,
+    KVM_GUESTDBG_SINGLESTEP,
+    KVM_GUESTDBG_USE_SW_BP,
+    KVM_GUESTDBG_USE_HW_BP,
   },
 };

@@ -1,6 +1,6 @@
 /**
- * The x86-only exits (the generic ones are ../exits.ts's): port I/O, the axvisor hypercall port, triple faults and
- * interrupt windows. Pure functions over a DataView of the kvm_run mapping, like the generic decoder.
+ * The x86-only exits (the generic ones are ../exits.ts's): port I/O, the axvisor hypercall port, triple faults,
+ * interrupt windows and debug events (KVM_EXIT_DEBUG, see guest-debug.ts). Pure functions over a DataView of the kvm_run mapping, like the generic decoder.
  *
  * String I/O (`rep outsb`, `rep insw`, ...) arrives as ONE KVM_EXIT_IO with `count` > 1 and all elements in the
  * data area of the mapping. We present each element as its own IoRead/IoWrite exit (a `PioQueue` remembers where we
@@ -11,7 +11,7 @@
  */
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
 import type { AccessWidth, AxVCpuExitReason } from "../../types.ts";
-import { KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import { KVM_EXIT_DEBUG, KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
 import {
   type ArchExitDecoder,
   type Decoded,
@@ -22,7 +22,8 @@ import {
   unsupportedExit,
   writeLe,
 } from "../exits.ts";
-import { KVM_EXIT_IO_OUT } from "./abi.ts";
+import { KVM_EXIT_IO_OUT, KVM_RUN_DEBUG_LAYOUT } from "./abi.ts";
+import { type DebugSlot, decodeDebugExit } from "./guest-debug.ts";
 
 /** SystemDown.code for a triple fault (KVM_EXIT_SHUTDOWN): not a guest-chosen status, so non-zero. */
 export const TRIPLE_FAULT_CODE = 1;
@@ -44,6 +45,8 @@ export interface HypercallRegs {
 
 export interface X86ExitContext {
   readonly readHypercallRegs: () => HypercallRegs;
+  /** The debug-register slots in force (guest-debug.ts), to tell which one a KVM_EXIT_DEBUG reports. */
+  readonly debugSlots?: () => readonly DebugSlot[];
 }
 
 /** Where we are in a (string) I/O exit: element `next` of `count` is the one to present next. */
@@ -84,7 +87,7 @@ export class PioQueue implements ExitQueue {
         more,
       };
     }
-    writeLe(this.#run, at, this.size, -1n);
+    fillOnes(this.#run, at, this.size);
     return {
       exit: { kind: "IoRead", port: this.port, width: this.size },
       completion: { kind: "read", at, size: this.size },
@@ -97,6 +100,14 @@ export class PioQueue implements ExitQueue {
   }
 }
 
+/** Pre-fill an IN element with all-ones (what an ISA bus returns with no device), until the VMM answers. */
+function fillOnes(run: DataView, at: number, size: AccessWidth): void {
+  if (size === 1) run.setUint8(at, 0xff);
+  else if (size === 2) run.setUint16(at, 0xffff, true);
+  else if (size === 4) run.setUint32(at, 0xffff_ffff, true);
+  else writeLe(run, at, size, -1n);
+}
+
 /** Decode the x86-only exit `reason`, or undefined when it is not one. */
 export function decodeX86Exit(run: DataView, reason: number, context: X86ExitContext): Decoded | undefined {
   switch (reason) {
@@ -104,7 +115,8 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
       const size = run.getUint8(IO_SIZE);
       const port = run.getUint16(IO_PORT, true);
       const count = run.getUint32(IO_COUNT, true);
-      const dataOffset = Number(run.getBigUint64(IO_DATA_OFFSET, true));
+      // A u64 read as two halves: no BigInt on the exit path (a high half makes the offset fail the check below).
+      const dataOffset = run.getUint32(IO_DATA_OFFSET, true) + run.getUint32(IO_DATA_OFFSET + 4, true) * 2 ** 32;
       const write = run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT;
       if ((size !== 1 && size !== 2 && size !== 4) || count === 0 || dataOffset + size * count > run.byteLength) {
         return unsupportedExit(
@@ -115,6 +127,16 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
         const { nr, args } = context.readHypercallRegs();
         return plainExit({ kind: "Hypercall", nr, args });
       }
+      if (count === 1) {
+        // The common case (one `in`/`out`): the element itself, without a queue.
+        if (write) return plainExit({ kind: "IoWrite", port, width: size, data: readLe(run, dataOffset, size) });
+        fillOnes(run, dataOffset, size);
+        return {
+          exit: { kind: "IoRead", port, width: size },
+          completion: { kind: "read", at: dataOffset, size },
+          more: undefined,
+        };
+      }
       return new PioQueue(run, { write, port, size, count, dataOffset }).next();
     }
     case KVM_EXIT_SHUTDOWN:
@@ -122,6 +144,14 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
       return plainExit({ kind: "SystemDown", action: "crash", code: TRIPLE_FAULT_CODE });
     case KVM_EXIT_IRQ_WINDOW_OPEN:
       return plainExit(NOTHING);
+    case KVM_EXIT_DEBUG: {
+      const exit = decodeDebugExit(run, context.debugSlots?.() ?? []);
+      if (exit !== undefined) return plainExit(exit);
+      const D = KVM_RUN_DEBUG_LAYOUT.fields;
+      return unsupportedExit(
+        `KVM_EXIT_DEBUG exception=${run.getUint32(D["debug.arch.exception"].offset, true)} pc=0x${run.getBigUint64(D["debug.arch.pc"].offset, true).toString(16)} dr6=0x${run.getBigUint64(D["debug.arch.dr6"].offset, true).toString(16)}`,
+      );
+    }
     default:
       return undefined;
   }

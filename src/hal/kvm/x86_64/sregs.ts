@@ -14,6 +14,11 @@ export interface X86SpecialRegisters {
   readonly cr4: bigint;
   readonly efer: bigint;
   readonly cs: X86Segment;
+  readonly ss: X86Segment;
+  readonly ds: X86Segment;
+  readonly es: X86Segment;
+  readonly fs: X86Segment;
+  readonly gs: X86Segment;
 }
 
 /** Set the state's segments, descriptor tables and control registers; KVM keeps the rest as it was. */
@@ -43,6 +48,11 @@ export function getSregs(vcpuFd: number): X86SpecialRegisters {
     cr4: view.getBigUint64(S.cr4.offset, true),
     efer: view.getBigUint64(S.efer.offset, true),
     cs: readSegment(view, S.cs.offset),
+    ss: readSegment(view, S.ss.offset),
+    ds: readSegment(view, S.ds.offset),
+    es: readSegment(view, S.es.offset),
+    fs: readSegment(view, S.fs.offset),
+    gs: readSegment(view, S.gs.offset),
   };
 }
 

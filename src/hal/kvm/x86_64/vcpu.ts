@@ -4,20 +4,22 @@
  */
 import { X86_GPR_NAMES, type X86GprName } from "../../../arch/x86_64/registers.ts";
 import { realModeState, type X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
-import type { HalVcpuSetup } from "../../types.ts";
+import type { HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
 import { HalError } from "../../types.ts";
 import { KVM_RUN_LAYOUT } from "../abi.ts";
 import type { Decoded } from "../exits.ts";
 import type { KvmArchVcpu, KvmVcpuCore } from "../per-arch.ts";
 import * as sys from "../sys.ts";
-import { KVM_INTERRUPT, KVM_INTERRUPT_LAYOUT } from "./abi.ts";
+import { KVM_INTERRUPT, KVM_INTERRUPT_LAYOUT, KVM_SET_GUEST_DEBUG } from "./abi.ts";
 import { type CpuidEntry, setVcpuCpuid } from "./cpuid.ts";
 import { decodeX86Exit, type X86ExitContext } from "./exits.ts";
 import { setBootFpu } from "./fpu.ts";
+import { type DebugRegisterPlan, type DebugSlot, guestDebugBytes, planDebugRegisters } from "./guest-debug.ts";
 import { getLapicRegister, setLapicLints } from "./lapic.ts";
 import { BOOT_MSRS, setMsrs } from "./msrs.ts";
 import { X86RegisterCache } from "./regs.ts";
 import { getSregs, setSregs, type X86SpecialRegisters } from "./sregs.ts";
+import { loadVcpuState, saveVcpuState } from "./state.ts";
 
 const RUN = KVM_RUN_LAYOUT.fields;
 /** x86 interrupt vectors. */
@@ -31,6 +33,8 @@ export class X86KvmVcpu implements KvmArchVcpu {
   /** Vector waiting for an interrupt window (userspace irqchip only). */
   #pendingVector: number | undefined;
   #initialState: X86VcpuState | undefined;
+  /** The debug-register slots KVM_SET_GUEST_DEBUG last set (guest-debug.ts). */
+  #debugSlots: readonly DebugSlot[] = [];
 
   constructor(
     core: KvmVcpuCore,
@@ -39,7 +43,10 @@ export class X86KvmVcpu implements KvmArchVcpu {
     this.#core = core;
     this.#irqchip = vm.irqchip;
     this.#regs = new X86RegisterCache(core.fd);
-    this.#exitContext = { readHypercallRegs: () => this.#regs.readHypercall() };
+    this.#exitContext = {
+      readHypercallRegs: () => this.#regs.readHypercall(),
+      debugSlots: () => this.#debugSlots,
+    };
     setVcpuCpuid(core.fd, vm.supportedCpuid, {
       apicId: core.id,
       cpuCount: core.cpuCount,
@@ -96,6 +103,51 @@ export class X86KvmVcpu implements KvmArchVcpu {
     this.#regs.set(reg, value);
   }
 
+  /**
+   * Guest debugging (the GDB stub): KVM_SET_GUEST_DEBUG with the debug registers for the breakpoints and
+   * watchpoints, and the segment selectors and control registers for the debugger's register view and page walk.
+   */
+  readonly debug: HalVcpuDebug = {
+    setGuestDebug: (control) => {
+      this.#core.prepareRegisterAccess("KVM_SET_GUEST_DEBUG");
+      let plan: DebugRegisterPlan | undefined;
+      if (control !== undefined) {
+        const planned = planDebugRegisters(control);
+        if (typeof planned === "string") throw new HalError("kvm", "invalid-argument", "KVM_SET_GUEST_DEBUG", planned);
+        plan = planned;
+      }
+      sys.ioctlBuf(
+        this.#core.fd,
+        KVM_SET_GUEST_DEBUG,
+        guestDebugBytes(plan, control?.singleStep ?? false, control?.breakpointExits ?? false),
+      );
+      this.#debugSlots = plan?.slots ?? [];
+    },
+    checkGuestDebug: (control) => {
+      const planned = planDebugRegisters(control);
+      return typeof planned === "string" ? planned : undefined;
+    },
+    x86: {
+      specialRegisters: () => {
+        const s = this.getSregs();
+        return {
+          selectors: {
+            cs: s.cs.selector,
+            ss: s.ss.selector,
+            ds: s.ds.selector,
+            es: s.es.selector,
+            fs: s.fs.selector,
+            gs: s.gs.selector,
+          },
+          cr0: s.cr0,
+          cr3: s.cr3,
+          cr4: s.cr4,
+          efer: s.efer,
+        };
+      },
+    },
+  };
+
   /** The special registers as KVM reports them (for tests and diagnostics). */
   getSregs(): X86SpecialRegisters {
     this.#core.prepareRegisterAccess("getSregs");
@@ -115,6 +167,20 @@ export class X86KvmVcpu implements KvmArchVcpu {
   }
 
   afterRun(): void {
+    this.#regs.invalidate();
+  }
+
+  /** The whole vCPU (state.ts), with any register the VMM changed written back first. */
+  saveState(): HalVcpuState {
+    this.#core.prepareRegisterAccess("saveState");
+    this.#regs.flush();
+    return saveVcpuState(this.#core.fd, this.#irqchip);
+  }
+
+  loadState(state: HalVcpuState): void {
+    this.#core.prepareRegisterAccess("loadState");
+    this.#regs.invalidate();
+    loadVcpuState(this.#core.fd, this.#irqchip, state, this.#core.id);
     this.#regs.invalidate();
   }
 

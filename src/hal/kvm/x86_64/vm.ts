@@ -6,20 +6,24 @@
 
 import { X86_PAGE_SIZE } from "../../../arch/x86_64/paging.ts";
 import { TWO_POW_32 } from "../../../common/u64.ts";
-import { HalError, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
+import { HalError, type HalVmState, X86_PRIVATE_PAGES_SIZE } from "../../types.ts";
 import { KVM_CHECK_EXTENSION } from "../abi.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
 import * as sys from "../sys.ts";
 import {
   KVM_CAP_TSC_DEADLINE_TIMER,
+  KVM_CLOCK_DATA_LAYOUT,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
+  KVM_GET_CLOCK,
   KVM_PIT_CONFIG_LAYOUT,
   KVM_PIT_SPEAKER_DUMMY,
+  KVM_SET_CLOCK,
   KVM_SET_IDENTITY_MAP_ADDR,
   KVM_SET_TSS_ADDR,
 } from "./abi.ts";
 import { type CpuidEntry, readSupportedCpuid } from "./cpuid.ts";
+import { loadVmState, saveVmState } from "./state.ts";
 import { X86KvmVcpu } from "./vcpu.ts";
 
 /** The 8259 PIC + IOAPIC have 24 GSIs. */
@@ -94,17 +98,57 @@ export class X86KvmSystem implements KvmArchSystem, X86CpuidSource {
       new DataView(pit.buffer).setUint32(KVM_PIT_CONFIG_LAYOUT.fields.flags.offset, KVM_PIT_SPEAKER_DUMMY, true);
       sys.ioctlBuf(vmFd, KVM_CREATE_PIT2, pit);
     }
-    return new X86KvmVm(irqchip, this);
+    return new X86KvmVm(vmFd, irqchip, this);
   }
 }
 
 export class X86KvmVm implements KvmArchVm {
   readonly irqchip: boolean;
+  readonly #vmFd: number;
   readonly #cpuid: X86CpuidSource;
+  readonly #clockData = new Uint8Array(KVM_CLOCK_DATA_LAYOUT.size);
+  readonly #clockView = new DataView(this.#clockData.buffer);
+  /** kvmclock (ns) when the VM was paused, set back on resume. */
+  #pausedClock: bigint | undefined;
 
-  constructor(irqchip: boolean, cpuid: X86CpuidSource) {
+  constructor(vmFd: number, irqchip: boolean, cpuid: X86CpuidSource) {
+    this.#vmFd = vmFd;
     this.irqchip = irqchip;
     this.#cpuid = cpuid;
+  }
+
+  /**
+   * The guest's kvm-clock stops while paused: KVM_GET_CLOCK now, KVM_SET_CLOCK to the same value on resume (what
+   * QEMU does on stop/cont). The TSC itself keeps counting; a guest on the TSC clocksource sees the interval.
+   */
+  pauseClock(): void {
+    if (this.#pausedClock !== undefined) return;
+    this.#clockData.fill(0);
+    sys.ioctlBuf(this.#vmFd, KVM_GET_CLOCK, this.#clockData);
+    this.#pausedClock = this.#clockView.getBigUint64(KVM_CLOCK_DATA_LAYOUT.fields.clock.offset, true);
+  }
+
+  resumeClock(): void {
+    const clock = this.#pausedClock;
+    if (clock === undefined) return;
+    this.#pausedClock = undefined;
+    this.#clockData.fill(0);
+    this.#clockView.setBigUint64(KVM_CLOCK_DATA_LAYOUT.fields.clock.offset, clock, true);
+    sys.ioctlBuf(this.#vmFd, KVM_SET_CLOCK, this.#clockData);
+  }
+
+  /** kvmclock and the in-kernel PICs, IOAPIC and PIT (state.ts). */
+  saveState(): HalVmState {
+    return saveVmState(this.#vmFd, this.irqchip, this.#pausedClock);
+  }
+
+  loadState(state: HalVmState): void {
+    loadVmState(this.#vmFd, this.irqchip, state);
+  }
+
+  /** An irqfd names the GSI itself. */
+  irqfdGsi(line: number): number {
+    return this.irqLineField(line);
   }
 
   /** x86 lines are GSIs of the in-kernel PIC/IOAPIC, passed to KVM_IRQ_LINE as they are. */

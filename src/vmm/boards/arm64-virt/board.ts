@@ -2,7 +2,8 @@
  * The arm64 `virt` board (KVM backend): a QEMU-`virt`-like machine. RAM from the config at 0x4000_0000 and above;
  * the in-kernel GICv3, arch timer and PSCI (method "hvc") of the backend; a PL011 UART (interrupt-driven, with
  * console input) and a PL031 RTC on the GIC's SPIs; virtio-mmio windows (a `disk_path` as virtio-blk in window 0,
- * `emu_devices` of type virtio-blk/console/rng where they say, empty slots elsewhere); our test device and boot
+ * `[[devices.nets]]` as virtio-net, `emu_devices` of type virtio-blk/net/console/rng where they say, empty slots
+ * elsewhere); our test device and boot
  * timer. Every address is layout.ts's.
  *
  * Kernels: an arm64 Linux `Image` boots through the arm64 boot protocol (linux-boot.ts); any other image (our
@@ -32,12 +33,14 @@ import {
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
+  VirtioNet,
   VirtioRng,
 } from "../../../devices/virtio/index.ts";
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import {
   type AttachedDisk,
+  type AttachedNet,
   type Board,
   type BoardExit,
   type BoardServices,
@@ -48,6 +51,7 @@ import {
 import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
+import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
 import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, RTC_INTID, UART0_INTID } from "./layout.ts";
 import { Arm64ImageError, arm64BootGprs, parseArm64Image, planArm64Boot } from "./linux-boot.ts";
@@ -130,10 +134,11 @@ export class Arm64VirtBoard implements Board {
   }
 
   /**
-   * virtio-mmio, as on the RISC-V board: `emu_devices` entries of type virtio-blk/console/rng go at their base with
-   * `irq_id` as the GIC INTID of their SPI, the n-th virtio-blk entry serving the n-th disk; the other disks (the
-   * builder opened and locked them) take the free layout windows in order, so `kernel.disk_path` alone is window 0
-   * (/dev/vda); every window left over holds an empty slot, listed in the device tree as QEMU does.
+   * virtio-mmio, as on the RISC-V board: `emu_devices` entries of type virtio-blk/net/console/rng go at their base
+   * with `irq_id` as the GIC INTID of their SPI, the n-th virtio-blk entry serving the n-th disk and the n-th
+   * virtio-net entry the n-th net; the other disks (the builder opened and locked them), then the other nets, take
+   * the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window left over
+   * holds an empty slot, listed in the device tree as QEMU does.
    */
   #attachVirtio(s: BoardServices): void {
     const placed = new Map<number, { spi: number; size: number }>();
@@ -141,10 +146,12 @@ export class Arm64VirtBoard implements Board {
       const transport = new VirtioMmioTransport({
         device,
         memory: s.memory,
-        irq: this.#spiLine(s, intid),
+        irq: virtioIrqLine(s.halVm, intid),
         deferWork: s.deferWork,
       });
       s.mmio.insert(base, size, transport);
+      watchVirtioNotifications(s.halVm, base, transport);
+      s.log.debug(`${s.label}: virtio-mmio at ${hex(base)}, INTID ${intid}: ${virtioPathDescription(s.halVm)}`);
       placed.set(base, { spi: intid - GIC_SPI_BASE, size });
     };
     const blockDevice = (disk: AttachedDisk): VirtioBlock =>
@@ -153,10 +160,15 @@ export class Arm64VirtBoard implements Board {
         readOnly: disk.config.readOnly,
         ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
       });
+    const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
     let nextDisk = 0;
+    let nextNet = 0;
     for (const device of s.config.devices.emuDevices) {
       const isVirtio =
-        device.emuType === "virtio-blk" || device.emuType === "virtio-console" || device.emuType === "virtio-rng";
+        device.emuType === "virtio-blk" ||
+        device.emuType === "virtio-net" ||
+        device.emuType === "virtio-console" ||
+        device.emuType === "virtio-rng";
       if (isVirtio && device.irqId < GIC_SPI_BASE) {
         throw new VmError(
           "config",
@@ -174,6 +186,17 @@ export class Arm64VirtBoard implements Board {
               `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
             );
           place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
+          break;
+        }
+        case "virtio-net": {
+          const net = s.nets[nextNet++];
+          if (net === undefined)
+            throw new VmError(
+              "config",
+              s.label,
+              `emu_devices entry "${device.name}" is a virtio-net, but no net ([[devices.nets]]) is left for it`,
+            );
+          place(device.baseGpa, device.length, device.irqId, netDevice(net));
           break;
         }
         case "virtio-console":
@@ -194,11 +217,18 @@ export class Arm64VirtBoard implements Board {
       }
     }
     const windows = Array.from({ length: ARM64_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => arm64VirtioWindow(i));
-    for (const disk of s.disks.slice(nextDisk)) {
+    const freeWindow = (what: string): (typeof windows)[number] => {
       const free = windows.find((w) => !placed.has(w.base));
-      if (free === undefined)
-        throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+      if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
+      return free;
+    };
+    for (const disk of s.disks.slice(nextDisk)) {
+      const free = freeWindow(`the disk ${disk.config.path}`);
       place(free.base, free.size, free.intid, blockDevice(disk));
+    }
+    for (const net of s.nets.slice(nextNet)) {
+      const free = freeWindow(`${net.config.key} (TAP ${net.config.tap})`);
+      place(free.base, free.size, free.intid, netDevice(net));
     }
     this.#virtioNodes = [];
     for (const window of windows) {

@@ -30,7 +30,7 @@ import { loadImages, vcpuBootPlan } from "./boot.ts";
 import { ConsoleInput } from "./console-input.ts";
 import { attachDevices, ClintTimer, type RiscvBoardKind, type RiscvVirtDevices, RtcAlarmTimer } from "./devices.ts";
 import { findHtifMailbox, Htif } from "./htif.ts";
-import { RiscvVirtSbiPlatform } from "./sbi-platform.ts";
+import { type RiscvSbiPlatformState, RiscvVirtSbiPlatform } from "./sbi-platform.ts";
 
 /** The G-stage GPA limit of Sv39x4: guests whose RAM ends below it get the smaller table. */
 const SV39X4_LIMIT = 2 ** SV39X4_GPA_BITS;
@@ -136,6 +136,15 @@ export class RiscvVirtBoard implements Board {
 
   close(): void {
     this.#input.clear();
+  }
+
+  /** The SBI platform's per-hart state (HSM, suspends, IPIs); devices and timers are the VMM's and the harts'. */
+  saveState(): RiscvSbiPlatformState {
+    return this.#use().sbi.saveState();
+  }
+
+  restoreState(state: unknown): void {
+    this.#use().sbi.restoreState(state as RiscvSbiPlatformState);
   }
 
   #use(): Attached {

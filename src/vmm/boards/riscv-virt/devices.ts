@@ -23,9 +23,10 @@ import {
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
+  VirtioNet,
   VirtioRng,
 } from "../../../devices/virtio/index.ts";
-import type { AttachedDisk, BoardServices } from "../../board.ts";
+import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
 import type { TimerHandle } from "../../timer.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
@@ -140,9 +141,10 @@ function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLin
 }
 
 /**
- * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-console or virtio-rng go where they say (base and
- * PLIC source), the n-th virtio-blk entry serving the n-th disk; the other disks (the builder opened and locked
- * them) take the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); unless the
+ * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-net, virtio-console or virtio-rng go where they say
+ * (base and PLIC source), the n-th virtio-blk entry serving the n-th disk and the n-th virtio-net entry the n-th
+ * net; the other disks (the builder opened and locked them), then the other nets (their TAPs opened), take the
+ * free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); unless the
  * config has a virtio-rng entry or `[devices] rng = false`, a virtio-rng goes in the highest layout window whose
  * range and PLIC source no other device uses (Linux's /dev/hwrng; none if every window is taken); every window
  * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does. Returns the
@@ -166,7 +168,9 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
       readOnly: disk.config.readOnly,
       ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
     });
+  const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
   let nextDisk = 0;
+  let nextNet = 0;
   for (const device of s.config.devices.emuDevices) {
     switch (device.emuType) {
       case "virtio-blk": {
@@ -178,6 +182,17 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
             `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
           );
         place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
+        break;
+      }
+      case "virtio-net": {
+        const net = s.nets[nextNet++];
+        if (net === undefined)
+          throw new VmError(
+            "config",
+            s.label,
+            `emu_devices entry "${device.name}" is a virtio-net, but no net ([[devices.nets]]) is left for it`,
+          );
+        place(device.baseGpa, device.length, device.irqId, netDevice(net));
         break;
       }
       case "virtio-console":
@@ -197,13 +212,20 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
         );
     }
   }
-  for (const disk of s.disks.slice(nextDisk)) {
+  const freeWindow = (what: string): VirtioMmioNode => {
     const free = Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
       (w) => !placed.has(w.base),
     );
-    if (free === undefined)
-      throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
+    if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
+    return free;
+  };
+  for (const disk of s.disks.slice(nextDisk)) {
+    const free = freeWindow(`the disk ${disk.config.path}`);
     place(free.base, free.size, free.irq, blockDevice(disk));
+  }
+  for (const net of s.nets.slice(nextNet)) {
+    const free = freeWindow(`${net.config.key} (TAP ${net.config.tap})`);
+    place(free.base, free.size, free.irq, netDevice(net));
   }
   const explicitRng = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-rng");
   if (s.config.devices.rng && !explicitRng) {

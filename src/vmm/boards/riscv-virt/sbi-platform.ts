@@ -40,6 +40,14 @@ import {
 } from "./sbi.ts";
 import { SbiPmu } from "./sbi-pmu.ts";
 
+/** `RiscvVirtSbiPlatform.saveState`: plain data, one entry per hart. */
+export interface RiscvSbiPlatformState {
+  readonly hsm: readonly SbiHsmState[];
+  readonly suspended: readonly boolean[];
+  readonly resumeOnWake: ReadonlyArray<{ readonly addr: number; readonly opaque: string } | null>;
+  readonly ipiPending: readonly boolean[];
+}
+
 export class RiscvVirtSbiPlatform implements SbiPlatform {
   readonly hartCount: number;
   readonly memory: GuestMemoryAccess;
@@ -75,6 +83,44 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
           this.#riscv(services.vcpu(hart)).setHardwareCounter(counter, { running }),
       },
     });
+  }
+
+  /**
+   * The platform's own state for snapshots: each hart's HSM state, suspend and IPI flags. The PMU counters'
+   * configuration is not saved (a restored guest's counters run as they were last programmed in the hart).
+   */
+  saveState(): RiscvSbiPlatformState {
+    return {
+      hsm: [...this.#hsm],
+      suspended: [...this.#suspended],
+      resumeOnWake: this.#resumeOnWake.map((r) =>
+        r === undefined ? null : { addr: r.addr, opaque: `0x${r.opaque.toString(16)}` },
+      ),
+      ipiPending: [...this.#ipiPending],
+    };
+  }
+
+  restoreState(state: RiscvSbiPlatformState): void {
+    const n = this.hartCount;
+    if (
+      state.hsm.length !== n ||
+      state.suspended.length !== n ||
+      state.resumeOnWake.length !== n ||
+      state.ipiPending.length !== n
+    ) {
+      throw new VmError(
+        "snapshot",
+        this.#s.label,
+        `cannot restore the SBI platform: the snapshot has ${state.hsm.length} harts, the VM ${n}`,
+      );
+    }
+    for (let hart = 0; hart < n; hart++) {
+      this.#hsm[hart] = state.hsm[hart] ?? SBI_HSM_STATE_STOPPED;
+      this.#suspended[hart] = state.suspended[hart] === true;
+      const r = state.resumeOnWake[hart];
+      this.#resumeOnWake[hart] = r === null || r === undefined ? undefined : { addr: r.addr, opaque: BigInt(r.opaque) };
+      this.#ipiPending[hart] = state.ipiPending[hart] === true;
+    }
   }
 
   // ------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeBackend } from "../../../../test/support/fake-backend.ts";
+import { MemoryNetBackend } from "../../../../test/support/memory-net-backend.ts";
 import { testVmConfig } from "../../../../test/support/vm-config.ts";
 import { makeBzImage } from "../../../../test/support/x86-test-images.ts";
 import { ACPI_PM1_PWRBTN_EN, ACPI_PM1_PWRBTN_STS, ACPI_PM1_SLP_EN } from "../../../devices/acpi-pm.ts";
@@ -80,6 +81,12 @@ function assemble(config: VmConfig, exits: AxVCpuExitReason[] = []) {
     hypervisor: backend.open(),
     board,
     console: { write: () => undefined, close: () => undefined },
+    openNet: (net) => ({
+      config: net,
+      backend: new MemoryNetBackend(),
+      mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 1),
+      close: () => undefined,
+    }),
   });
   const halVm = backend.vms[0];
   if (halVm === undefined) throw new Error("no backend VM");
@@ -188,6 +195,30 @@ describe("virtio-mmio on the PC board", () => {
     expect(acpi).toContain("VR00");
     expect(acpi).toContain("VR01");
     vm.shutdown();
+  });
+
+  test("a net takes the next free window after the disk, on its own GSI, and the DSDT lists it", () => {
+    const disk = join(dir, "net-test-disk.img");
+    writeFileSync(disk, new Uint8Array(0x1000));
+    const base = linuxConfig(disk);
+    const { vm } = assemble({
+      ...base,
+      devices: {
+        ...base.devices,
+        nets: [{ tap: "tap0", mac: "52:54:00:00:00:01", macFrom: "config", key: "devices.nets[0]" }],
+      },
+    });
+    const read32 = (addr: number): number => {
+      const r = vm.buses.mmio.read(addr, 4);
+      return r.kind === "ok" ? Number(r.value) : -1;
+    };
+    // DeviceID 1 (network card) in window 1, whose GSI is 17.
+    expect(read32(virtioMmioWindow(1).base + 8)).toBe(1);
+    expect(virtioMmioWindow(1).gsi).toBe(17);
+    const acpi = text(vm.memory.read(ACPI_START, HIMEM_START - ACPI_START));
+    expect(acpi.split("LNRO0005").length - 1).toBe(2);
+    vm.shutdown();
+    void vm.run();
   });
 
   test("no disk and no entries: no virtio device and none in the DSDT", () => {

@@ -1,28 +1,30 @@
 /**
- * virtio-mmio on the PC board: the same devices as the riscv-virt boards (blk, console, rng from src/devices/virtio),
+ * virtio-mmio on the PC board: the same devices as the riscv-virt boards (blk, net, console, rng from src/devices/virtio),
  * in windows of the MMIO hole, each interrupting on its own IOAPIC pin as a level line (HalVm.setIrqLine). Linux
  * learns about them from the DSDT (acpi.ts: one LNRO0005 device per window, with its window and GSI), which works
  * with kernels built without VIRTIO_MMIO_CMDLINE_DEVICES; no `virtio_mmio.device=` entries are added to the command
  * line, because a kernel that has both would register every device twice and fail the second probe.
  *
- * Placement, as on the riscv-virt boards: `emu_devices` entries of type virtio-blk, virtio-console and virtio-rng
- * go at their `base_gpa` with their `irq_id` as the GSI, the n-th virtio-blk entry serving the n-th disk; the other
- * disks (the builder opened and locked them: `kernel.disk_path`, `[[devices.disks]]`) take the free layout windows
- * in order, so `kernel.disk_path` alone is window 0 (GSI 16, /dev/vda). Entries must lie in the MMIO hole below the
+ * Placement, as on the riscv-virt boards: `emu_devices` entries of type virtio-blk, virtio-net, virtio-console and
+ * virtio-rng go at their `base_gpa` with their `irq_id` as the GSI, the n-th virtio-blk entry serving the n-th disk
+ * and the n-th virtio-net entry the n-th net; the other disks (the builder opened and locked them:
+ * `kernel.disk_path`, `[[devices.disks]]`), then the other nets (`[[devices.nets]]`, their TAPs open), take the
+ * free layout windows in order, so `kernel.disk_path` alone is window 0 (GSI 16, /dev/vda). Entries must lie in the MMIO hole below the
  * IOAPIC and use a GSI of their own that no legacy device uses.
  */
 
 import { hex, hexRange } from "../../../common/format.ts";
-import { LevelIrqLine } from "../../../devices/irq.ts";
 import {
   VirtioBlock,
   VirtioConsole,
   type VirtioDevice,
   VirtioMmioTransport,
+  VirtioNet,
   VirtioRng,
 } from "../../../devices/virtio/index.ts";
-import type { AttachedDisk, BoardServices } from "../../board.ts";
+import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
+import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import type { AcpiVirtioMmio } from "./acpi.ts";
 import {
   ACPI_SCI_GSI,
@@ -70,8 +72,11 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
     const user = gsiUsers.get(gsi);
     if (user !== undefined) throw new VmError("config", s.label, `${what} uses GSI ${gsi}, which is ${user}'s`);
     gsiUsers.set(gsi, what);
-    const irq = new LevelIrqLine((level) => s.halVm.setIrqLine(gsi, level));
-    s.mmio.insert(base, size, new VirtioMmioTransport({ device, memory: s.memory, irq, deferWork: s.deferWork }));
+    const irq = virtioIrqLine(s.halVm, gsi);
+    const transport = new VirtioMmioTransport({ device, memory: s.memory, irq, deferWork: s.deferWork });
+    s.mmio.insert(base, size, transport);
+    watchVirtioNotifications(s.halVm, base, transport);
+    s.log.debug(`${s.label}: ${what} at ${hex(base)}, GSI ${gsi}: ${virtioPathDescription(s.halVm)}`);
     windows.push({ base, size, gsi });
   };
   const blockDevice = (disk: AttachedDisk): VirtioBlock =>
@@ -80,7 +85,9 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
       readOnly: disk.config.readOnly,
       ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
     });
+  const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
   let nextDisk = 0;
+  let nextNet = 0;
   for (const entry of s.config.devices.emuDevices) {
     const what = `emu_devices entry "${entry.name}" (${entry.emuType})`;
     switch (entry.emuType) {
@@ -94,6 +101,14 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
           );
         }
         place(what, entry.baseGpa, entry.length, entry.irqId, blockDevice(disk));
+        break;
+      }
+      case "virtio-net": {
+        const net = s.nets[nextNet++];
+        if (net === undefined) {
+          throw new VmError("config", s.label, `${what} has no TAP: no net ([[devices.nets]]) is left for it`);
+        }
+        place(what, entry.baseGpa, entry.length, entry.irqId, netDevice(net));
         break;
       }
       case "virtio-console":
@@ -114,15 +129,23 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
         );
     }
   }
-  for (const disk of s.disks.slice(nextDisk)) {
-    // A free layout window whose GSI no entry took either: explicit entries may sit anywhere in the hole.
+  // A free layout window whose GSI no entry took either: explicit entries may sit anywhere in the hole.
+  const freeWindow = (what: string): ReturnType<typeof virtioMmioWindow> => {
     const free = Array.from({ length: VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
       (w) => !windows.some((placed) => placed.base === w.base) && !gsiUsers.has(w.gsi),
     );
-    if (free === undefined) {
-      throw new VmError("config", s.label, `no virtio-mmio window is left for the disk ${disk.config.path}`);
-    }
-    place(`the disk ${disk.config.path}`, free.base, free.size, free.gsi, blockDevice(disk));
+    if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
+    return free;
+  };
+  for (const disk of s.disks.slice(nextDisk)) {
+    const what = `the disk ${disk.config.path}`;
+    const free = freeWindow(what);
+    place(what, free.base, free.size, free.gsi, blockDevice(disk));
+  }
+  for (const net of s.nets.slice(nextNet)) {
+    const what = `${net.config.key} (TAP ${net.config.tap})`;
+    const free = freeWindow(what);
+    place(what, free.base, free.size, free.gsi, netDevice(net));
   }
   return { windows };
 }

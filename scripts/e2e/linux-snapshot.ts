@@ -1,0 +1,116 @@
+/**
+ * A Linux guest across a snapshot, driven through the control API only (run by scripts/e2e/61-linux-snapshot.sh):
+ * `axvisor run --api-sock A <config>` boots it; when the console shows `--at` (default: the goldfish RTC setting
+ * the clock, mid-boot) the VM is paused, snapshotted and the process stopped; a new `axvisor serve --api-sock B`
+ * loads the snapshot with resume_vm. The guest must finish its workload there (the init's checks: time, RTC date,
+ * virtio-rng, a prime sieve, then power-off with 0), and the two outputs read as one must hold each init line
+ * exactly once (no gap, no repeat).
+ *
+ *   bun scripts/e2e/linux-snapshot.ts CONFIG [--at TEXT]
+ * Prints "AXVISOR-LINUX-SNAP: PASS ..." or "... FAIL <why>"; exit status 0 only on PASS.
+ */
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { socketAnswers } from "../../src/vmm/control/unix-socket.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
+const MAIN = join(ROOT, "src/cli/main.ts");
+const config = resolve(process.argv[2] ?? join(ROOT, "configs/linux-riscv64.toml"));
+const atIndex = process.argv.indexOf("--at");
+const at = atIndex > 0 ? (process.argv[atIndex + 1] ?? "") : "goldfish_rtc";
+const dir = mkdtempSync(join(tmpdir(), "axvisor-linux-snap-"));
+/** Lines the init prints once each, in this order (test/guests/linux-init/init.c). */
+const EXPECTED = [
+  "Run /init as init process",
+  "AXVISOR-INIT: hello from init",
+  "AXVISOR-INIT: time:",
+  "AXVISOR-INIT: date=",
+  "AXVISOR-INIT: hwrng:",
+  "AXVISOR-INIT: primes below",
+  "AXVISOR-INIT: powering off",
+];
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function spawn(args: string[]): { process: ReturnType<typeof Bun.spawn>; output: () => string } {
+  const child = Bun.spawn(["bun", MAIN, ...args], { cwd: dir, stdout: "pipe", stderr: "inherit" });
+  let text = "";
+  const decoder = new TextDecoder();
+  void (async () => {
+    for await (const chunk of child.stdout) text += decoder.decode(chunk, { stream: true });
+  })();
+  return { process: child, output: () => text };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
+  const start = performance.now();
+  while (!(await condition())) {
+    if (performance.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+/** The socket is up once it accepts a connection: its file appears at bind(), before the server listens. */
+const socketUp = (path: string) => (): Promise<boolean> => socketAnswers(path);
+
+async function call(socket: string, method: string, path: string, body?: unknown): Promise<void> {
+  const response = await fetch(`http://localhost${path}`, {
+    unix: socket,
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (response.status >= 300) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
+}
+
+try {
+  const a = join(dir, "a.sock");
+  const first = spawn(["run", "--api-sock", a, config]);
+  await until(socketUp(a), "the first API socket");
+  await until(() => first.output().includes(at), `"${at}" on the console`);
+  await call(a, "PATCH", "/vm", { state: "Paused" });
+  const createStart = performance.now();
+  await call(a, "PUT", "/snapshot/create", { snapshot_path: "vm.snap", mem_file_path: "vm.mem" });
+  const createMs = performance.now() - createStart;
+  await sleep(100);
+  first.process.kill("SIGTERM");
+  await first.process.exited;
+  const memoryOnDisk = statSync(join(dir, "vm.mem")).blocks * 512;
+
+  const b = join(dir, "b.sock");
+  const second = spawn(["serve", "--api-sock", b]);
+  await until(socketUp(b), "the second API socket");
+  const loadStart = performance.now();
+  await call(b, "PUT", "/snapshot/load", {
+    snapshot_path: "vm.snap",
+    mem_backend: { backend_type: "File", backend_path: "vm.mem" },
+    resume_vm: true,
+  });
+  const loadMs = performance.now() - loadStart;
+  const code = await second.process.exited;
+  const all = first.output() + second.output();
+  const problems: string[] = [];
+  if (code !== 0) problems.push(`the restored VM exited with ${code}`);
+  let from = 0;
+  for (const line of EXPECTED) {
+    const count = all.split(line).length - 1;
+    if (count !== 1) problems.push(`"${line}" appears ${count} times`);
+    const index = all.indexOf(line, from);
+    if (index < 0) problems.push(`"${line}" is missing or out of order`);
+    else from = index;
+  }
+  // The init ends each check's line with "(ok)" or "(WRONG)".
+  for (const check of all.matchAll(/^AXVISOR-INIT: .*\(WRONG[^)]*\)/gm)) problems.push(`init check: ${check[0]}`);
+  if (first.output().includes("Run /init")) problems.push(`the snapshot was taken after init started (at "${at}")`);
+  if (problems.length > 0) {
+    console.log(`AXVISOR-LINUX-SNAP: FAIL ${problems.join("; ")}`);
+    process.exit(1);
+  }
+  console.log(
+    `AXVISOR-LINUX-SNAP: PASS snapshot at "${at}" (create ${createMs.toFixed(0)} ms, ${(memoryOnDisk / 2 ** 20).toFixed(1)} MiB on disk), loaded and resumed in a new process in ${loadMs.toFixed(0)} ms, init finished there, exit 0`,
+  );
+} catch (error) {
+  console.log(`AXVISOR-LINUX-SNAP: FAIL ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
