@@ -12,12 +12,17 @@
 #                     with a busybox initramfs, 1 and 2 vCPUs, on the arm64-virt board; its init prints a marker
 #                     and `poweroff -f`s, PSCI SYSTEM_OFF, so the CLI must exit 0)
 #                  3. bun run bench kvm-arm64  (MMIO exit round trip vs C, VM create-to-first-exit)
+#                  4. snapshot: bun test test/vmm-arm64-snapshot.test.ts  (pause freezes the guest's counter; snapshots
+#                     restored into a new VM go on with the next count: vCPU registers, MP state, vGIC, timer)
+#                  5. snapapi: bun scripts/e2e/kvm-snapshot-api.ts aarch64  (the same through the API socket, the
+#                     restore in a new process)
 #
 # Pieces come from Debian (apt-get download: linux-image-*-arm64, busybox-static, libc6, all :arm64) and npm, and
 # are cached outside the clone in ${AXVISOR_CACHE:-~/.cache/axvisor-ts}/kvm-arm64 (with .cache/kvm-arm64 linking
 # to it); the outer initramfs is rebuilt when our sources change.
 #
-# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps info,tests,linux1,linux2,bench] [--timeout SECONDS]
+# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps info,tests,linux1,linux2,bench,snapshot,snapapi]
+#        [--timeout SECONDS]
 #        [--inner-cmdline "..."]   (e.g. without "quiet" to see the inner kernel's log)
 # Ends with "N passed, N failed"; exit status 0 only if every step passed.
 set -euo pipefail
@@ -25,7 +30,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MARKER="AXVISOR-ARM64-E2E: init reached"
 build_only=0
-steps="info,tests,linux1,linux2,bench"
+steps="info,tests,linux1,linux2,bench,snapshot,snapapi"
 timeout_s="${AXVISOR_E2E_TIMEOUT:-1400}"
 inner_cmdline="console=ttyAMA0 quiet panic=-1"
 
@@ -35,7 +40,7 @@ while [[ $# -gt 0 ]]; do
     --steps) shift; steps="${1:?--steps needs a list}" ;;
     --timeout) shift; timeout_s="${1:?--timeout needs seconds}" ;;
     --inner-cmdline) shift; inner_cmdline="${1:?--inner-cmdline needs a value}" ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kvm-arm64 e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -204,6 +209,8 @@ if [[ ! -f $OUTER ]]; then
         tests) echo 'step tests env AXVISOR_ARM64_NO_SSE=1 bun test --timeout 600000 test/vmm-arm64.test.ts' ;;
         linux1) echo 'step linux1 bun src/cli/main.ts run --log-level info /inner/linux-1.toml' ;;
         linux2) echo 'step linux2 bun src/cli/main.ts run --log-level info /inner/linux-2.toml' ;;
+        snapshot) echo 'step snapshot bun test --timeout 600000 test/vmm-arm64-snapshot.test.ts' ;;
+        snapapi) echo 'step snapapi bun scripts/e2e/kvm-snapshot-api.ts aarch64' ;;
         bench) echo "step bench env KVM_ARM64_BENCH_EXE=${BENCH_C:+/bin/kvm-arm64-mmio-bench} KVM_BENCH_EXITS=3000 bun run bench kvm-arm64" ;;
         *) echo "unknown step $step" >&2; exit 2 ;;
       esac
