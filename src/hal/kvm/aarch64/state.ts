@@ -60,7 +60,8 @@ export class OneRegAccess {
   readonly #fd: number;
   readonly #request = new Uint8Array(KVM_ONE_REG_LAYOUT.size);
   readonly #requestView = new DataView(this.#request.buffer);
-  readonly #value = new Uint8Array(MAX_REGISTER_BYTES);
+  /** Over its own ArrayBuffer, so its address (in the request) stays put. */
+  readonly #value = new Uint8Array(new ArrayBuffer(MAX_REGISTER_BYTES));
 
   constructor(fd: number) {
     this.#fd = fd;
