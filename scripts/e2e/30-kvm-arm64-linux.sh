@@ -188,7 +188,7 @@ if [[ ! -f $OUTER ]]; then
   ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$work/lib/ld-linux-aarch64.so.1"
   [[ -n $BENCH_C ]] && cp "$BENCH_C" "$work/bin/kvm-arm64-mmio-bench"
   # Our sources and their runtime dependencies (pure JavaScript packages: the same on every architecture).
-  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src test bench native \
+  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src test bench native scripts/e2e/kvm-snapshot-api.ts \
     node_modules/citty node_modules/consola node_modules/smol-toml node_modules/zod) | tar xf - -C "$work/axvisor"
   {
     echo '#!/bin/sh'
@@ -231,7 +231,9 @@ if [[ $build_only -eq 1 ]]; then
   exit 0
 fi
 
-LOG="$CACHE/run.log"
+# One log per run: two runs at once (other worktrees share the cache) must not write into one file.
+find "$CACHE" -maxdepth 1 -name 'run.*.log' -mtime +1 -delete 2>/dev/null || true
+LOG="$(mktemp "$CACHE/run.XXXXXX.log")"
 echo "== booting (TCG, nested arm64 KVM; budget ${timeout_s}s; log $LOG)"
 started=$(date +%s)
 set +e
