@@ -279,6 +279,8 @@ void kvm_abi_arch(void) {
   SIZE(kvm_regs);
   OFF(kvm_regs, regs.regs); OFF(kvm_regs, regs.sp); OFF(kvm_regs, regs.pc); OFF(kvm_regs, regs.pstate);
   OFF(kvm_regs, sp_el1); OFF(kvm_regs, elr_el1); OFF(kvm_regs, spsr); OFF(kvm_regs, fp_regs);
+  SIZE(kvm_reg_list);
+  OFF(kvm_reg_list, n);
 
   CONST(KVM_ARM_PREFERRED_TARGET);
   CONST(KVM_ARM_VCPU_INIT);
@@ -287,6 +289,8 @@ void kvm_abi_arch(void) {
   CONST(KVM_CREATE_DEVICE);
   CONST(KVM_SET_DEVICE_ATTR);
   CONST(KVM_HAS_DEVICE_ATTR);
+  CONST(KVM_GET_DEVICE_ATTR);
+  CONST(KVM_GET_REG_LIST);
 
   CONST(KVM_ARM_VCPU_POWER_OFF);
   CONST(KVM_ARM_VCPU_EL1_32BIT);
@@ -313,6 +317,16 @@ void kvm_abi_arch(void) {
   CONST(KVM_ARM_IRQ_TYPE_CPU);
   CONST(KVM_ARM_IRQ_TYPE_SPI);
   CONST(KVM_ARM_IRQ_TYPE_PPI);
+  CONST(KVM_DEV_ARM_VGIC_GRP_DIST_REGS);
+  CONST(KVM_DEV_ARM_VGIC_GRP_REDIST_REGS);
+  CONST(KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS);
+  CONST(KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO);
+  CONST(KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT);
+  CONST(KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT);
+  CONST(VGIC_LEVEL_INFO_LINE_LEVEL);
+  CONST(KVM_MP_STATE_STOPPED);
+  CONST(KVM_MP_STATE_SUSPENDED);
+  CONST(KVM_REG_SIZE_SHIFT);
 
   CORE("x0", regs.regs[0]); CORE("x1", regs.regs[1]); CORE("x2", regs.regs[2]); CORE("x3", regs.regs[3]);
   CORE("x4", regs.regs[4]); CORE("x5", regs.regs[5]); CORE("x6", regs.regs[6]); CORE("x7", regs.regs[7]);
@@ -325,6 +339,9 @@ void kvm_abi_arch(void) {
   CORE("sp", regs.sp); CORE("pc", regs.pc); CORE("pstate", regs.pstate);
   CORE("sp_el1", sp_el1); CORE("elr_el1", elr_el1);
   REGID("MPIDR_EL1", ARM64_SYS_REG(3, 0, 0, 0, 5));
+  REGID("KVM_REG_ARM_TIMER_CTL", KVM_REG_ARM_TIMER_CTL);
+  REGID("KVM_REG_ARM_TIMER_CNT", KVM_REG_ARM_TIMER_CNT);
+  REGID("KVM_REG_ARM_TIMER_CVAL", KVM_REG_ARM_TIMER_CVAL);
 }
 #else
 /* No arch part for this host. Once the backend has an arch module for it, the test fails until one is added

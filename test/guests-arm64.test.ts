@@ -16,7 +16,7 @@ const sources = readdirSync(DIR)
   .sort();
 
 test("every arm64 guest source has its committed binary, starting with an instruction", () => {
-  expect(sources).toEqual(["hello", "mmio-loop", "mmio-widths", "reset", "smp", "timer-gic"]);
+  expect(sources).toEqual(["counter", "hello", "mmio-loop", "mmio-widths", "reset", "smp", "timer-gic"]);
   for (const name of sources) {
     const bin = readFileSync(join(DIR, `${name}.bin`));
     expect(bin.length).toBeGreaterThan(16);

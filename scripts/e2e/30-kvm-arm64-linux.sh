@@ -13,12 +13,17 @@
 #                     init prints a marker, reads the disk's known first bytes, writes a line to its second sector
 #                     and `poweroff -f`s, PSCI SYSTEM_OFF, so the CLI must exit 0 and the line be in the image)
 #                  3. bun run bench kvm-arm64  (MMIO exit round trip vs C, VM create-to-first-exit)
+#                  4. snapshot: bun test test/vmm-arm64-snapshot.test.ts  (pause freezes the guest's counter; snapshots
+#                     restored into a new VM go on with the next count: vCPU registers, MP state, vGIC, timer)
+#                  5. snapapi: bun scripts/e2e/kvm-snapshot-api.ts aarch64  (the same through the API socket, the
+#                     restore in a new process)
 #
 # Pieces come from Debian (apt-get download: linux-image-*-arm64, busybox-static, libc6, all :arm64) and npm, and
 # are cached outside the clone in ${AXVISOR_CACHE:-~/.cache/axvisor-ts}/kvm-arm64 (with .cache/kvm-arm64 linking
 # to it); the outer initramfs is rebuilt when our sources change.
 #
-# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps info,tests,linux1,linux2,bench] [--timeout SECONDS]
+# Usage: scripts/e2e/30-kvm-arm64-linux.sh [--build-only] [--steps info,tests,linux1,linux2,bench,snapshot,snapapi]
+#        [--timeout SECONDS]
 #        [--inner-cmdline "..."]   (e.g. without "quiet" to see the inner kernel's log)
 # Ends with "N passed, N failed"; exit status 0 only if every step passed.
 set -euo pipefail
@@ -26,7 +31,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 MARKER="AXVISOR-ARM64-E2E: init reached"
 build_only=0
-steps="info,tests,linux1,linux2,bench"
+steps="info,tests,linux1,linux2,bench,snapshot,snapapi"
 timeout_s="${AXVISOR_E2E_TIMEOUT:-1400}"
 inner_cmdline="console=ttyAMA0 quiet panic=-1"
 
@@ -36,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --steps) shift; steps="${1:?--steps needs a list}" ;;
     --timeout) shift; timeout_s="${1:?--timeout needs seconds}" ;;
     --inner-cmdline) shift; inner_cmdline="${1:?--inner-cmdline needs a value}" ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "kvm-arm64 e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -216,7 +221,7 @@ if [[ ! -f $OUTER ]]; then
   ln -s aarch64-linux-gnu/ld-linux-aarch64.so.1 "$work/lib/ld-linux-aarch64.so.1"
   [[ -n $BENCH_C ]] && cp "$BENCH_C" "$work/bin/kvm-arm64-mmio-bench"
   # Our sources and their runtime dependencies (pure JavaScript packages: the same on every architecture).
-  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src test bench native \
+  (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src test bench native scripts/e2e/kvm-snapshot-api.ts \
     node_modules/citty node_modules/consola node_modules/smol-toml node_modules/zod) | tar xf - -C "$work/axvisor"
   {
     echo '#!/bin/sh'
@@ -238,6 +243,8 @@ if [[ ! -f $OUTER ]]; then
         # The CLI must exit 0 and the line the inner guest wrote must be in the image afterwards.
         linux1|linux2) n="${step#linux}"
           echo "step $step sh -c 'cp /inner/disk.img /tmp/disk-$n.img && bun src/cli/main.ts run --log-level info /inner/linux-$n.toml && dd if=/tmp/disk-$n.img bs=512 skip=1 count=1 2>/dev/null | grep -q AXVISOR-ARM64-DISK-WRITTEN-$n'" ;;
+        snapshot) echo 'step snapshot bun test --timeout 600000 test/vmm-arm64-snapshot.test.ts' ;;
+        snapapi) echo 'step snapapi bun scripts/e2e/kvm-snapshot-api.ts aarch64' ;;
         bench) echo "step bench env KVM_ARM64_BENCH_EXE=${BENCH_C:+/bin/kvm-arm64-mmio-bench} KVM_BENCH_EXITS=3000 bun run bench kvm-arm64" ;;
         *) echo "unknown step $step" >&2; exit 2 ;;
       esac
@@ -258,7 +265,9 @@ if [[ $build_only -eq 1 ]]; then
   exit 0
 fi
 
-LOG="$CACHE/run.log"
+# One log per run: two runs at once (other worktrees share the cache) must not write into one file.
+find "$CACHE" -maxdepth 1 -name 'run.*.log' -mtime +1 -delete 2>/dev/null || true
+LOG="$(mktemp "$CACHE/run.XXXXXX.log")"
 echo "== booting (TCG, nested arm64 KVM; budget ${timeout_s}s; log $LOG)"
 started=$(date +%s)
 set +e

@@ -1,6 +1,8 @@
 /**
- * The control-API acceptance sequence on the KVM backend (run inside the nested KVM guest by
- * scripts/e2e/60-kvm-snapshot.sh): the x86 counter guest (test/guests/x86/counter.bin) is started by
+ * The control-API acceptance sequence on the KVM backend (run inside the nested KVM guests by
+ * scripts/e2e/60-kvm-snapshot.sh and, with the argument `aarch64`, 30-kvm-arm64-linux.sh): the counter guest
+ * (test/guests/x86/counter.bin, or test/guests/arm64/counter.bin with 2 vCPUs, which must not report a jump of
+ * its counter) is started by
  * `axvisor run --api-sock A counter.toml`, paused, snapshotted and stopped through the socket only; a new process,
  * `axvisor serve --api-sock B`, loads the snapshot and is resumed through its socket; the guest's output must go on
  * from the next byte to the end (read together: 1..200, no gap, no repeat) and the VM exit with 0.
@@ -15,6 +17,40 @@ import { socketAnswers } from "../../src/vmm/control/unix-socket.ts";
 const ROOT = resolve(import.meta.dir, "../..");
 const MAIN = join(ROOT, "src/cli/main.ts");
 const LAST = 200;
+/** The guest's architecture: x86_64 (default; scripts/e2e/60-kvm-snapshot.sh) or aarch64 (30-kvm-arm64-linux.sh). */
+const ARCH = process.argv[2] ?? "x86_64";
+if (ARCH !== "x86_64" && ARCH !== "aarch64") {
+  console.log(`AXVISOR-SNAP-API: FAIL unknown architecture "${ARCH}" (x86_64 or aarch64)`);
+  process.exit(2);
+}
+/** test/guests/x86/counter.S: real mode, counts with a busy loop. */
+const X86_CONFIG = `[base]
+id = 1
+name = "x86-counter"
+cpu_num = 1
+arch = "x86_64"
+backend = "kvm"
+[kernel]
+kernel_path = "${join(ROOT, "test/guests/x86/counter.bin")}"
+kernel_load_addr = 0x8000
+memory_regions = [[0x0, 0x1000_0000, 0x7, 0]]
+[devices]
+console = "stdout"
+`;
+/** test/guests/arm64/counter.S: counts on the virtual timer through the vGIC, says when its counter jumped. */
+const ARM64_CONFIG = `[base]
+id = 1
+name = "arm64-counter"
+cpu_num = 2
+arch = "aarch64"
+backend = "kvm"
+[kernel]
+kernel_path = "${join(ROOT, "test/guests/arm64/counter.bin")}"
+kernel_load_addr = 0x4000_0000
+memory_regions = [[0x4000_0000, 0x1000_0000, 0x7, 0]]
+[devices]
+console = "stdout"
+`;
 const dir = mkdtempSync(join(tmpdir(), "axvisor-snap-api-"));
 
 const counts = (text: string): number[] => [...text.matchAll(/^counter: (\d+)$/gm)].map((m) => Number(m[1]));
@@ -54,22 +90,7 @@ async function call(socket: string, method: string, path: string, body?: unknown
 
 try {
   const config = join(dir, "counter.toml");
-  writeFileSync(
-    config,
-    `[base]
-id = 1
-name = "x86-counter"
-cpu_num = 1
-arch = "x86_64"
-backend = "kvm"
-[kernel]
-kernel_path = "${join(ROOT, "test/guests/x86/counter.bin")}"
-kernel_load_addr = 0x8000
-memory_regions = [[0x0, 0x1000_0000, 0x7, 0]]
-[devices]
-console = "stdout"
-`,
-  );
+  writeFileSync(config, ARCH === "aarch64" ? ARM64_CONFIG : X86_CONFIG);
   const a = join(dir, "a.sock");
   const first = spawn(["run", "--api-sock", a, config]);
   await until(socketUp(a), "the first API socket");
@@ -95,9 +116,10 @@ console = "stdout"
   const all = counts(first.output() + second.output());
   const expected = Array.from({ length: LAST }, (_, i) => i + 1);
   const same = all.length === expected.length && all.every((n, i) => n === expected[i]);
-  if (!same || code !== 0) {
+  const jumped = (first.output() + second.output()).includes("counter-jump");
+  if (!same || code !== 0 || jumped) {
     console.log(
-      `AXVISOR-SNAP-API: FAIL exit ${code}; counts before ${before.at(0)}..${before.at(-1)} (${before.length}), after the restore ${JSON.stringify(counts(second.output()).slice(0, 5))}... (${all.length - before.length})`,
+      `AXVISOR-SNAP-API: FAIL exit ${code}${jumped ? ", the guest's counter jumped" : ""}; counts before ${before.at(0)}..${before.at(-1)} (${before.length}), after the restore ${JSON.stringify(counts(second.output()).slice(0, 5))}... (${all.length - before.length})`,
     );
     process.exit(1);
   }

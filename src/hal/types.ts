@@ -295,6 +295,12 @@ export interface HostMemory {
    * The emulated backend drops decoded blocks and translations for those pages; hardware backends do nothing.
    */
   notifyWritten(offset: number, length: number): void;
+  /**
+   * True when `bytes` are whole host pages of a private anonymous mapping that lives exactly as long as the VM and
+   * nothing else reuses (the emulated arena, an mmap): a snapshot restore may map its memory file privately over
+   * them, and a snapshot may skip the pages the kernel says were never touched (src/hal/host/memory-map.ts).
+   */
+  readonly privatePages?: boolean;
 }
 
 export interface HalVm extends Disposable {

@@ -9,31 +9,30 @@
  *
  * `runVcpu(id)` runs a vCPU and handles, inside, every exit the VM can answer by itself: MMIO, port and
  * system-register accesses (through the buses, with the unmapped-access policy: bus-exits.ts), and hands every
- * exit it does not own (`BoardExit`: SBI calls, ...) to the board. It returns the
+ * exit it does not own (`BoardExit`: SBI calls, ...) to the board (vcpu-exits.ts). It returns the
  * generic exits (Halt, CpuUp, CpuDown, SystemDown, Hypercall, FailEntry, SendIPI, Nothing, ...), which `run()`'s
- * per-vCPU loops dispatch as axvisor's VMM does. Everything runs on one JS thread; backends whose `run` blocks
+ * per-vCPU loops dispatch as axvisor's VMM does (generic-exits.ts). Everything runs on one JS thread; backends whose `run` blocks
  * (KVM) run the guest on a Worker and are awaited, so device state is only ever touched from this thread.
  */
 
 import { type ConsolaInstance, consola } from "consola";
 import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
-import { hex } from "../common/format.ts";
-import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
-import { assertNever } from "../hal/types.ts";
+import type { GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
-
-/** A vCPU's debug event (a step, breakpoint or watchpoint the GDB stub asked for). */
-export type DebugExit = Extract<AxVCpuExitReason, { readonly kind: "Debug" }>;
 
 import { BusExitHandler } from "./bus-exits.ts";
 import type { VmConfig } from "./config/types.ts";
 import type { ConsoleOutput } from "./console.ts";
 import type { DeferredWork } from "./deferred-work.ts";
 import { errorKindOf, errorMessage, VmError } from "./errors.ts";
-import { formatExit } from "./exit-trace.ts";
+import { type DebugExit, dispatchGenericExit, type GenericExitHost } from "./generic-exits.ts";
+
+export type { DebugExit } from "./generic-exits.ts";
+
 import type { TimerWheel } from "./timer.ts";
+import { VcpuExits } from "./vcpu-exits.ts";
 import { VcpuParking } from "./vcpu-parking.ts";
 import { VcpuSleeper } from "./vcpu-sleeper.ts";
 import { releaseVmParts, type VmParts } from "./vm-parts.ts";
@@ -69,15 +68,6 @@ export interface AxVMOptions {
 }
 
 /**
- * Hypercall number 1 belongs to the VMM: "exit(status)" stops the VM with exit code status & 0xff. Every other
- * number goes to the embedder's handler (`onHypercall`). RISC-V: SBI extension 0x485643, FID = number, a0..a5 =
- * arguments; x86 (KVM): `out` to port 0x0cf0 with RAX = number, RDI, RSI, RCX, RBX, R8, R9 = arguments.
- */
-const HYPERCALL_EXIT = 1n;
-
-/** Handled exits in a row after which `runVcpu` returns `Nothing` anyway, so one vCPU cannot starve the loop. */
-const INTERNAL_EXIT_BATCH = 256;
-/**
  * How long a vCPU that runs on the VMM's thread (`AxVMOptions.exclusiveThread`) may stay inside the backend's run
  * before it is kicked out for the event loop: the longest wait of console input, timers and deferred work while
  * the guest computes or idles. A run that exits sooner is never kicked.
@@ -102,7 +92,8 @@ export class AxVM {
   readonly #vcpus: readonly AxVCpu[];
   readonly #boot: readonly VcpuBoot[];
   readonly #buses: VmBuses;
-  readonly #busExits: BusExitHandler;
+  readonly #exits: VcpuExits;
+  readonly #exitHost: GenericExitHost;
   readonly #timers: TimerWheel;
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
@@ -110,10 +101,8 @@ export class AxVM {
   readonly #nets: readonly AttachedNet[];
   readonly #bootWrites: ReadonlyArray<readonly [number, number]> | undefined;
   readonly #log: ConsolaInstance;
-  /** Exits by kind, counted while exits are traced. */
-  readonly #exitCounts: Record<string, number> = {};
   #status: VmStatus = "Loaded";
-  #online: boolean[];
+  readonly #online: boolean[];
   readonly #sleeper: VcpuSleeper;
   readonly #parking: VcpuParking;
   /** The pause in progress (vCPUs parking), so that a second `pause()` waits for the same one. */
@@ -143,17 +132,45 @@ export class AxVM {
     this.#nets = parts.nets;
     this.#bootWrites = parts.bootWrites;
     this.#log = options.log ?? consola.withTag(`vm${config.id}`);
-    this.#busExits = new BusExitHandler({
-      buses: parts.buses,
-      policy: config.devices.unmappedMmio,
-      unmappedRead: parts.board.unmappedRead,
+    this.#exits = new VcpuExits({
       label: this.label,
-      log: this.#log,
-      fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
+      board: parts.board,
+      busExits: new BusExitHandler({
+        buses: parts.buses,
+        policy: config.devices.unmappedMmio,
+        unmappedRead: parts.board.unmappedRead,
+        label: this.label,
+        log: this.#log,
+        fault: (error) => this.#stop({ reason: "error", exitCode: 1, error }),
+      }),
+      traceExits: options.traceExits,
+      running: () => this.#status === "Running",
     });
     this.#online = parts.vcpus.map(() => false);
     this.#sleeper = new VcpuSleeper(parts.vcpus.length, () => this.#now(), parts.halVm.timebaseHz);
     this.#parking = new VcpuParking(parts.vcpus.length);
+    this.#exitHost = {
+      label: this.label,
+      log: this.#log,
+      vcpus: this.#vcpus,
+      vcpu: (id) => this.vcpu(id),
+      board: this.#board,
+      online: this.#online,
+      timers: this.#timers,
+      now: () => this.#now(),
+      shuttingDown: () => this.shuttingDown(),
+      suspended: () => this.#status === "Suspended",
+      sleep: (id, deadline) => this.#sleep(id, deadline),
+      wake: (id) => this.#wake(id),
+      stop: (result) => this.#stop(result),
+      systemDown: (action, code) => this.#systemDown(action, code),
+      hypercall: (vcpuId, nr, args) => this.#hypercallHandler?.(vcpuId, nr, args),
+      debugStop: (vcpuId, exit) => {
+        if (this.#debugStopHandler === undefined) return false;
+        this.#debugStopHandler(vcpuId, exit);
+        return true;
+      },
+    };
   }
 
   get status(): VmStatus {
@@ -195,7 +212,7 @@ export class AxVM {
    * devices' counters. `--trace-exits` prints them when the VM stops.
    */
   get stats(): VmStats {
-    return collectVmStats(this.#exitCounts, this.#buses, this.#board.stats?.() ?? {});
+    return collectVmStats(this.#exits.counts, this.#buses, this.#board.stats?.() ?? {});
   }
 
   vcpu(id: number): AxVCpu {
@@ -385,65 +402,12 @@ export class AxVM {
 
   /** Run vCPU `id`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
   runVcpu(id: number): GenericExit {
-    const vcpu = this.vcpu(id);
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
-      const exit = vcpu.run();
-      const rest = this.#handleInternal(vcpu, exit);
-      if (rest !== undefined) return rest;
-    }
-    return { kind: "Nothing" };
+    return this.#exits.run(this.vcpu(id));
   }
 
   /** `runVcpu` for backends that run the guest on another thread. */
-  async runVcpuAsync(id: number): Promise<GenericExit> {
-    const vcpu = this.vcpu(id);
-    // A pause (or a stop) kicks the vCPU out of KVM_RUN; it must not enter it again to finish the batch.
-    for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
-      const exit = await vcpu.runAsync();
-      const rest = this.#handleInternal(vcpu, exit);
-      if (rest !== undefined) return rest;
-    }
-    return { kind: "Nothing" };
-  }
-
-  /**
-   * Bus exits are answered here; generic exits go back to the loop; every other exit is the board's. Returns
-   * undefined when the exit was handled and the vCPU can go on.
-   */
-  #handleInternal(vcpu: AxVCpu, exit: AxVCpuExitReason): GenericExit | undefined {
-    if (this.#options.traceExits !== undefined) this.#trace(this.#options.traceExits, vcpu.id, exit);
-    switch (exit.kind) {
-      case "MmioRead":
-      case "MmioWrite":
-      case "IoRead":
-      case "IoWrite":
-      case "SysRegRead":
-      case "SysRegWrite":
-        this.#busExits.handle(vcpu, exit);
-        return undefined;
-      case "Nothing":
-      case "Halt":
-      case "CpuUp":
-      case "CpuDown":
-      case "SystemDown":
-      case "Hypercall":
-      case "SendIPI":
-      case "ExternalInterrupt":
-      case "NestedPageFault":
-      case "FailEntry":
-      case "Unsupported":
-      case "Debug":
-        return exit;
-      default:
-        // Only board exits are left (the checker proves it: `exit` is a BoardExit here).
-        return this.#board.handleExit(vcpu.id, exit);
-    }
-  }
-
-  #trace(sink: (line: string) => void, vcpuId: number, exit: AxVCpuExitReason): void {
-    this.#exitCounts[exit.kind] = (this.#exitCounts[exit.kind] ?? 0) + 1;
-    if (exit.kind === "Nothing") return;
-    sink(formatExit(this.label, vcpuId, exit));
+  runVcpuAsync(id: number): Promise<GenericExit> {
+    return this.#exits.runAsync(this.vcpu(id));
   }
 
   // ------------------------------------------------------------------------------------------------------------
@@ -478,7 +442,7 @@ export class AxVM {
           sliceStart = performance.now();
         }
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
-        await this.#dispatch(id, exit);
+        await dispatchGenericExit(this.#exitHost, id, exit);
         if (callerThread && exit.kind === "Nothing") {
           // The run was cut short for the event loop (a kick, work from a helper thread): let it turn now.
           await yieldToEventLoop();
@@ -503,124 +467,6 @@ export class AxVM {
       });
     } finally {
       this.#parking.ended(id);
-    }
-  }
-
-  async #dispatch(id: number, exit: GenericExit): Promise<void> {
-    switch (exit.kind) {
-      case "Nothing":
-      case "ExternalInterrupt":
-        return;
-      case "Halt":
-        await this.#waitForInterrupt(id);
-        return;
-      case "CpuUp": {
-        const target = this.#vcpus[exit.targetCpu];
-        if (target === undefined) {
-          this.#log.warn(`${this.label}: vCPU ${id} asked to start vCPU ${exit.targetCpu}, which does not exist`);
-          return;
-        }
-        this.#board.startVcpu(target, exit.entryPoint, exit.arg);
-        this.#online[exit.targetCpu] = true;
-        this.#wake(exit.targetCpu);
-        return;
-      }
-      case "CpuDown":
-        this.#online[id] = false;
-        return;
-      case "SystemDown":
-        this.#systemDown(exit.action, exit.code);
-        return;
-      case "Hypercall": {
-        if (exit.nr === HYPERCALL_EXIT) {
-          // axvisor-ts's own hypercall: the guest ends its VM with a status (0 = success), on every architecture.
-          this.#stop({ reason: "poweroff", exitCode: Number(BigInt.asUintN(8, exit.args[0])) });
-          return;
-        }
-        const result = this.#hypercallHandler?.(id, exit.nr, exit.args);
-        this.#board.completeHypercall(this.vcpu(id), result);
-        if (result === undefined) this.#log.debug(`${this.label}: hypercall ${exit.nr} not handled`);
-        return;
-      }
-      case "SendIPI": {
-        // Backends with an in-kernel interrupt controller deliver IPIs themselves; this is for the others.
-        const targets = exit.sendToAll
-          ? this.#vcpus.map((_, i) => i).filter((i) => exit.sendToSelf || i !== id)
-          : [exit.targetCpu];
-        for (const target of targets) {
-          this.#vcpus[target]?.injectInterrupt(exit.vector);
-          this.#wake(target);
-        }
-        return;
-      }
-      case "FailEntry":
-        this.#stop({
-          reason: "error",
-          exitCode: 1,
-          error: new VmError(
-            "guest",
-            this.label,
-            `vCPU ${id} failed to enter the guest: ${exit.detail} (reason ${hex(exit.hardwareEntryFailureReason)})`,
-          ),
-        });
-        return;
-      case "Unsupported":
-        this.#stop({
-          reason: "error",
-          exitCode: 1,
-          error: new VmError("guest", this.label, `vCPU ${id}: unsupported exit from ${exit.backend}: ${exit.raw}`),
-        });
-        return;
-      case "Debug":
-        if (this.#debugStopHandler === undefined) {
-          this.#log.warn(`${this.label}: vCPU ${id} made a debug exit (${exit.reason}) with no debugger attached`);
-          return;
-        }
-        this.#debugStopHandler(id, exit);
-        return;
-      case "NestedPageFault":
-        this.#stop({
-          reason: "error",
-          exitCode: 1,
-          error: new VmError(
-            "guest",
-            this.label,
-            `vCPU ${id}: nested page fault at ${hex(exit.addr)} (access ${hex(exit.accessFlags)})`,
-          ),
-        });
-        return;
-      default:
-        assertNever(exit, "exit");
-    }
-  }
-
-  /**
-   * Halt: sleep until an interrupt is pending for `id`, a timer fires, or the VM stops.
-   *
-   * The clock is read once, first, and every check after it looks at a time no earlier than `now`. So a hardware
-   * deadline at or before `now` has already made its interrupt pending by the time `hasPendingInterrupt` looks,
-   * if that interrupt is enabled; one still not pending then cannot wake the vCPU and is rightly ignored. Reading
-   * the clock after the pending check instead (as this loop once did) let the clock pass the deadline between the
-   * two reads: the deadline was dropped as "in the past" and the vCPU slept with no timer (a one-vCPU guest hung
-   * about one boot in 25).
-   */
-  async #waitForInterrupt(id: number): Promise<void> {
-    const vcpu = this.vcpu(id);
-    vcpu.block();
-    try {
-      while (!this.shuttingDown() && this.#status !== "Suspended") {
-        const now = this.#now();
-        this.#timers.runDue(now);
-        this.#board.poll?.();
-        const hardware = vcpu.arch.hardwareTimerDeadline();
-        if (vcpu.arch.hasPendingInterrupt() || !this.#online[id]) return;
-        let deadline = this.#timers.nextDeadline();
-        if (hardware !== undefined && hardware > now && (deadline === undefined || hardware < deadline))
-          deadline = hardware;
-        await this.#sleep(id, deadline);
-      }
-    } finally {
-      vcpu.unblock();
     }
   }
 

@@ -13,6 +13,7 @@ import { type ByteWriter, type ConsoleSink, HostConsoleInput, StreamSink } from 
 import { formatGdbAddress, type GdbListenAddress, GdbServer, gdbArchitectureFor } from "./debug/index.ts";
 import { errorMessage, VmError } from "./errors.ts";
 import { CONSOLA_LEVELS, type LogLevelName } from "./log-level.ts";
+import type { MemoryLoad } from "./snapshot/memory-file.ts";
 import { loadSnapshotInto, type SnapshotFile } from "./snapshot/snapshot.ts";
 import type { AxVM, VmResult, VmStatus } from "./vm.ts";
 import { formatVmStats } from "./vm-stats.ts";
@@ -57,6 +58,8 @@ export interface VmSummary {
 export interface VmRestore {
   readonly file: SnapshotFile;
   readonly memoryPath: string;
+  /** How memory is loaded (snapshot/memory-file.ts): mapped where possible (the default), or read. */
+  readonly load?: MemoryLoad;
 }
 
 export interface VmmResult {
@@ -284,7 +287,7 @@ export class Vmm {
       if (handler !== undefined) vm.onHypercall((vcpuId, nr, args) => handler(vm, vcpuId, nr, args));
       if (options.restore !== undefined && boot === 0) {
         try {
-          loadSnapshotInto(vm, options.restore.file, options.restore.memoryPath);
+          loadSnapshotInto(vm, options.restore.file, options.restore.memoryPath, options.restore.load);
         } catch (error) {
           const message = errorMessage(error);
           this.#log.error(message);

@@ -197,6 +197,8 @@ export class EmulatedVm implements HalVm {
     const host: HostMemory = {
       bytes,
       hostPhysAddr: base,
+      // The arena is a shared WebAssembly.Memory: one private anonymous mapping, unmapped when it is collected.
+      privatePages: arenaOffset >= 0,
       notifyWritten(offset: number, length: number): void {
         for (const p of pieces) {
           const start = Math.max(offset, p.offset);

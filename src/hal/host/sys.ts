@@ -15,6 +15,7 @@
  * TAP reader), and so is libc's binding; errno is per thread, so the `__errno_location()` pointer is too.
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { EFAULT, EINVAL } from "../../common/errno.ts";
 import { HostError } from "./errors.ts";
 
 // <fcntl.h> on Linux (the same on x86_64, aarch64 and riscv64).
@@ -367,4 +368,75 @@ export function signalThread(tid: number, signal: number): boolean {
   }
   const c = loadNet("tgkill");
   return c.syscall3(number, c.getpid(), tid, signal) === 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// This process's memory (snapshot memory files, Linux): a file mapped privately over guest RAM, page sizes
+// ---------------------------------------------------------------------------------------------------------------
+
+// <sys/mman.h> on Linux (the same on x86_64, aarch64 and riscv64).
+const PROT_READ_WRITE = 0x1 | 0x2;
+const MAP_PRIVATE_FIXED = 0x02 | 0x10;
+
+interface MemoryLibc {
+  mmap(address: number, length: number, prot: number, flags: number, fd: number, offset: number): number;
+  getpagesize(): number;
+  errno(): number;
+}
+
+let memoryLibc: MemoryLibc | undefined;
+
+/** libc's memory calls, or undefined off Linux or where libc cannot be loaded (callers then copy instead). */
+function loadMemory(): MemoryLibc | undefined {
+  if (memoryLibc !== undefined || process.platform !== "linux") return memoryLibc;
+  try {
+    const lib = dlopen("libc.so.6", {
+      mmap: {
+        args: [FFIType.ptr, FFIType.u64, FFIType.i32, FFIType.i32, FFIType.i32, FFIType.i64],
+        returns: FFIType.i64,
+      },
+      getpagesize: { args: [], returns: FFIType.i32 },
+      __errno_location: { args: [], returns: FFIType.ptr },
+    });
+    memoryLibc = {
+      mmap: (address, length, prot, flags, fd, offset) =>
+        Number(lib.symbols.mmap(address, length, prot, flags, fd, offset)),
+      getpagesize: () => lib.symbols.getpagesize(),
+      errno: () => {
+        const location = lib.symbols.__errno_location();
+        return location === null ? 0 : read.i32(location, 0);
+      },
+    };
+  } catch {
+    return undefined;
+  }
+  return memoryLibc;
+}
+
+/** The host's page size, or undefined where this module cannot ask (not Linux). */
+export function hostPageSize(): number | undefined {
+  return loadMemory()?.getpagesize();
+}
+
+/** The host-virtual address of a view's first byte (for /proc/self/pagemap). */
+export function addressOf(view: Uint8Array): number {
+  return view.length === 0 ? 0 : ptr(view);
+}
+
+/**
+ * mmap(MAP_PRIVATE | MAP_FIXED) of [fileOffset, fileOffset + view.length) of `fd` over the bytes of `view`,
+ * read-write: the view then reads the file, each page loaded by the kernel on first access and copied on first
+ * write. Returns 0, or the errno (undefined: not possible on this host). The caller guarantees that the view is
+ * whole host pages of a mapping nothing else reuses (memory-map.ts says which), and `fileOffset` a multiple of
+ * the page size.
+ */
+export function mapFilePrivately(view: Uint8Array, fd: number, fileOffset: number): number | undefined {
+  const c = loadMemory();
+  if (c === undefined) return undefined;
+  if (!Number.isSafeInteger(fileOffset) || fileOffset < 0 || !Number.isInteger(fd) || fd < 0) return EINVAL;
+  const address = addressOf(view);
+  const result = c.mmap(address, view.length, PROT_READ_WRITE, MAP_PRIVATE_FIXED, fd, fileOffset);
+  if (result === -1) return c.errno();
+  // MAP_FIXED maps exactly there or fails; anything else is a broken libc binding.
+  return result === address ? 0 : EFAULT;
 }

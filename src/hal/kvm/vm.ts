@@ -137,6 +137,8 @@ export class KvmVm implements HalVm {
       hostPhysAddr: address,
       // Hardware virtualization sees host writes directly: nothing to invalidate.
       notifyWritten: (): void => {},
+      // Its own anonymous private mapping, unmapped when the VM closes (snapshot memory files may map over it).
+      privatePages: true,
     };
     this.#allocations.set(memory, { mapping, address, size });
     return memory;

@@ -17,7 +17,15 @@ import { errorMessage, VmError } from "../errors.ts";
 import type { AxVM } from "../vm.ts";
 import type { VmState } from "../vm-state.ts";
 import { decodeSnapshotJson, encodeSnapshotJson } from "./json.ts";
-import { type MemoryLayout, readMemoryFile, writeMemoryFile } from "./memory-file.ts";
+import {
+  type MemoryLayout,
+  type MemoryLoad,
+  type MemoryLoaded,
+  type MemoryScan,
+  type MemoryWritten,
+  readMemoryFile,
+  writeMemoryFile,
+} from "./memory-file.ts";
 
 export const SNAPSHOT_FORMAT = "axvisor-ts-snapshot";
 /** Bumped whenever the state file's shape or meaning changes; a restore accepts only its own version. */
@@ -45,17 +53,20 @@ export interface SnapshotCreated {
   /** Bytes of guest memory written to the memory file (its apparent size is `memoryFileSize`). */
   readonly memoryDataBytes: number;
   readonly memoryFileSize: number;
+  /** Bytes of RAM skipped without being read: the kernel said they were never touched (memory-file.ts). */
+  readonly memorySkippedUntouched: number;
 }
 
 /** Write a snapshot of `vm`, which must be paused (await `vm.pause()` first). */
 export function createSnapshot(
   vm: AxVM,
   paths: { readonly statePath: string; readonly memoryPath: string },
+  options: { readonly scan?: MemoryScan } = {},
 ): SnapshotCreated {
   const state = vm.saveState();
-  let memory: MemoryLayout;
+  let written: MemoryWritten;
   try {
-    memory = writeMemoryFile(paths.memoryPath, vm.memory);
+    written = writeMemoryFile(paths.memoryPath, vm.memory, options.scan);
   } catch (error) {
     throw new VmError(
       "snapshot",
@@ -66,6 +77,7 @@ export function createSnapshot(
       },
     );
   }
+  const memory: MemoryLayout = written.layout;
   const file: SnapshotFile = {
     format: SNAPSHOT_FORMAT,
     version: SNAPSHOT_VERSION,
@@ -87,6 +99,7 @@ export function createSnapshot(
     stateBytes: Buffer.byteLength(text),
     memoryDataBytes: memory.extents.reduce((sum, [, length]) => sum + length, 0),
     memoryFileSize: memory.fileSize,
+    memorySkippedUntouched: written.skippedUntouched,
   };
 }
 
@@ -133,10 +146,15 @@ export function readSnapshot(statePath: string, hostArch: string = process.arch)
 }
 
 /**
- * Load a snapshot into `vm`, which was built from `file.config` and not booted: memory from `memoryPath`, then
- * the VM state. The VM is left paused.
+ * Load a snapshot into `vm`, which was built from `file.config` and not booted: memory from `memoryPath` (mapped
+ * where the memory allows, unless `load` is "read"), then the VM state. The VM is left paused.
  */
-export function loadSnapshotInto(vm: AxVM, file: SnapshotFile, memoryPath: string): void {
+export function loadSnapshotInto(
+  vm: AxVM,
+  file: SnapshotFile,
+  memoryPath: string,
+  load: MemoryLoad = "map",
+): MemoryLoaded {
   let size: number;
   try {
     size = statSync(memoryPath).size;
@@ -152,12 +170,14 @@ export function loadSnapshotInto(vm: AxVM, file: SnapshotFile, memoryPath: strin
       `the memory file ${memoryPath} is ${size} bytes, the snapshot's was ${file.memory.fileSize}: it belongs to another snapshot`,
     );
   }
+  let loaded: MemoryLoaded;
   try {
-    readMemoryFile(memoryPath, vm.memory, file.memory, vm.bootWrites);
+    loaded = readMemoryFile(memoryPath, vm.memory, file.memory, vm.bootWrites, load);
   } catch (error) {
     throw new VmError("snapshot", vm.label, `cannot load memory from ${memoryPath}: ${errorMessage(error)}`, {
       cause: error,
     });
   }
   vm.restoreState(file.state);
+  return loaded;
 }

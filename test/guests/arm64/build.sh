@@ -11,7 +11,7 @@ OBJCOPY="${OBJCOPY:-aarch64-linux-gnu-objcopy}"
 command -v "$CC" >/dev/null || { echo "$CC is not installed (Debian: gcc-aarch64-linux-gnu)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-for source in hello mmio-widths smp timer-gic reset mmio-loop; do
+for source in hello mmio-widths smp timer-gic reset mmio-loop counter; do
   "$CC" -nostdlib -static -ffreestanding -march=armv8-a -Wl,--build-id=none -Wl,-N -Wl,--no-warn-rwx-segments -Wl,-Ttext=0x40000000 \
     -Wl,-e,_start -o "$work/$source.elf" "$source.S"
   "$OBJCOPY" -O binary "$work/$source.elf" "$OUT/$source.bin"

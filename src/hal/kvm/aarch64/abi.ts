@@ -39,6 +39,11 @@ export const KVM_DEVICE_ATTR_LAYOUT = layout("kvm_device_attr", 24, {
   addr: u64(16),
 });
 
+/** struct kvm_reg_list: `n` register ids follow the 8-byte header (KVM_GET_REG_LIST). */
+export const KVM_REG_LIST_LAYOUT = layout("kvm_reg_list", 8, {
+  n: u64(0),
+});
+
 /**
  * struct kvm_regs on arm64: the core registers. KVM exposes it only through ONE_REG (there is no KVM_GET_REGS on
  * arm64); a core register's id is its offset here in 32-bit words (KVM_REG_ARM_CORE_REG), which is why the layout
@@ -71,6 +76,9 @@ export const KVM_CREATE_DEVICE = iowr("KVM_CREATE_DEVICE", 0xe0, KVM_CREATE_DEVI
 /** Device-fd ioctls: set / probe one attribute. */
 export const KVM_SET_DEVICE_ATTR = iow("KVM_SET_DEVICE_ATTR", 0xe1, KVM_DEVICE_ATTR_LAYOUT.size);
 export const KVM_HAS_DEVICE_ATTR = iow("KVM_HAS_DEVICE_ATTR", 0xe3, KVM_DEVICE_ATTR_LAYOUT.size);
+export const KVM_GET_DEVICE_ATTR = iow("KVM_GET_DEVICE_ATTR", 0xe2, KVM_DEVICE_ATTR_LAYOUT.size);
+/** vCPU ioctl: the ids of every register ONE_REG can reach on this vCPU (snapshots save them all). */
+export const KVM_GET_REG_LIST = iowr("KVM_GET_REG_LIST", 0xb0, KVM_REG_LIST_LAYOUT.size);
 
 // ---------------------------------------------------------------------------------------------------------------
 // Numbers
@@ -94,6 +102,24 @@ export const KVM_DEV_ARM_VGIC_GRP_CTRL = 4;
 export const KVM_DEV_ARM_VGIC_CTRL_INIT = 0;
 export const KVM_VGIC_V3_ADDR_TYPE_DIST = 2;
 export const KVM_VGIC_V3_ADDR_TYPE_REDIST = 3;
+/**
+ * vGIC state for snapshots (Documentation/virt/kvm/devices/arm-vgic-v3.rst): distributor and redistributor
+ * registers (32-bit, attr = the vCPU's MPIDR affinity above KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT | the register's
+ * offset), the CPU interface's system registers (64-bit, attr = MPIDR | the register's encoding), and the level of
+ * level-triggered lines (attr = LINE_LEVEL_INFO << LINE_LEVEL_INFO_SHIFT | the first INTID of 32).
+ */
+export const KVM_DEV_ARM_VGIC_GRP_DIST_REGS = 1;
+export const KVM_DEV_ARM_VGIC_GRP_REDIST_REGS = 5;
+export const KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS = 6;
+export const KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO = 7;
+export const KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT = 32;
+export const KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT = 10;
+export const VGIC_LEVEL_INFO_LINE_LEVEL = 0;
+/** kvm_mp_state on arm64: RUNNABLE (generic abi.ts), STOPPED (powered off: waiting for PSCI CPU_ON), SUSPENDED. */
+export const KVM_MP_STATE_STOPPED = 5;
+export const KVM_MP_STATE_SUSPENDED = 10;
+/** A ONE_REG id's size field: bytes = 1 << ((id >> KVM_REG_SIZE_SHIFT) & 0xf). */
+export const KVM_REG_SIZE_SHIFT = 52;
 /** asm/kvm.h's names for the GICv3 frame sizes (the layout test checks them against the header). */
 export const KVM_VGIC_V3_DIST_SIZE = GICD_SIZE;
 export const KVM_VGIC_V3_REDIST_SIZE = GICR_SIZE_PER_CPU;
@@ -156,6 +182,14 @@ export const ARM64_REGISTER_IDS: Readonly<Record<string, bigint>> = {
   elr_el1: coreRegId(R.elr_el1.offset),
   /** MPIDR_EL1 = S3_0_C0_C0_5: the vCPU's affinity as KVM assigned it. */
   MPIDR_EL1: sysRegId(3, 0, 0, 0, 5),
+  /**
+   * The virtual timer as KVM exposes it: the counter (CNTVCT_EL0: a write moves the VM's counter offset), compare
+   * value and control. asm/kvm.h's CNT and CVAL encodings are swapped relative to the architecture, for ABI
+   * compatibility; these are its values.
+   */
+  KVM_REG_ARM_TIMER_CTL: sysRegId(3, 3, 14, 3, 1),
+  KVM_REG_ARM_TIMER_CNT: sysRegId(3, 3, 14, 3, 2),
+  KVM_REG_ARM_TIMER_CVAL: sysRegId(3, 3, 14, 0, 2),
 };
 
 /** Capabilities the arm64 VM set-up relies on, by name. */
@@ -174,6 +208,8 @@ const IOCTLS: readonly Ioctl[] = [
   KVM_CREATE_DEVICE,
   KVM_SET_DEVICE_ATTR,
   KVM_HAS_DEVICE_ATTR,
+  KVM_GET_DEVICE_ATTR,
+  KVM_GET_REG_LIST,
 ];
 
 /** The arm64 ABI, for the layout test. */
@@ -184,6 +220,7 @@ export const KVM_ARM64_ABI: KvmAbi = {
     KVM_CREATE_DEVICE_LAYOUT,
     KVM_DEVICE_ATTR_LAYOUT,
     KVM_ARM64_REGS_LAYOUT,
+    KVM_REG_LIST_LAYOUT,
   ],
   ioctls: IOCTLS,
   constants: {
@@ -212,6 +249,16 @@ export const KVM_ARM64_ABI: KvmAbi = {
     KVM_ARM_IRQ_TYPE_CPU,
     KVM_ARM_IRQ_TYPE_SPI,
     KVM_ARM_IRQ_TYPE_PPI,
+    KVM_DEV_ARM_VGIC_GRP_DIST_REGS,
+    KVM_DEV_ARM_VGIC_GRP_REDIST_REGS,
+    KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS,
+    KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO,
+    KVM_DEV_ARM_VGIC_V3_MPIDR_SHIFT,
+    KVM_DEV_ARM_VGIC_LINE_LEVEL_INFO_SHIFT,
+    VGIC_LEVEL_INFO_LINE_LEVEL,
+    KVM_MP_STATE_STOPPED,
+    KVM_MP_STATE_SUSPENDED,
+    KVM_REG_SIZE_SHIFT,
   },
   registerIds: ARM64_REGISTER_IDS,
 };

@@ -18,8 +18,9 @@ import {
   AARCH64_REG_SP_EL1,
   PSTATE_EL1H_DAIF_MASKED,
 } from "../../../arch/aarch64/registers.ts";
-import type { HalVcpuSetup } from "../../types.ts";
+import type { HalVcpuSetup, HalVcpuState } from "../../types.ts";
 import { HalError } from "../../types.ts";
+import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_SET_MP_STATE } from "../abi.ts";
 import type { Decoded } from "../exits.ts";
 import type { KvmArchVcpu, KvmVcpuCore } from "../per-arch.ts";
 import * as sys from "../sys.ts";
@@ -33,6 +34,7 @@ import {
   KVM_SET_ONE_REG,
   KVM_VCPU_INIT_LAYOUT,
 } from "./abi.ts";
+import { AARCH64_VCPU_STATE_FORMAT, type Aarch64VcpuStateData, checkVcpuStateData, OneRegAccess } from "./state.ts";
 
 /** The ONE_REG id of each HAL register number (src/arch/aarch64/registers.ts numbering). */
 function registerIdTable(): bigint[] {
@@ -56,17 +58,24 @@ function registerIdTable(): bigint[] {
   });
 }
 const REGISTER_IDS = registerIdTable();
-const MPIDR_EL1 = ((): bigint => {
-  const id = ARM64_REGISTER_IDS.MPIDR_EL1;
-  if (id === undefined) throw new Error("bug: no ONE_REG id for MPIDR_EL1");
+function declaredId(name: string): bigint {
+  const id = ARM64_REGISTER_IDS[name];
+  if (id === undefined) throw new Error(`bug: no ONE_REG id for ${name}`);
   return id;
-})();
+}
+const MPIDR_EL1 = declaredId("MPIDR_EL1");
+/** The virtual counter (CNTVCT_EL0 as KVM exposes it): writing it moves the VM's counter offset. */
+const TIMER_CNT = declaredId("KVM_REG_ARM_TIMER_CNT");
 
 export interface Aarch64VcpuContext {
   /** kvm_vcpu_init from KVM_ARM_PREFERRED_TARGET. */
   readonly preferredTarget: Uint8Array;
   /** Initialise the GIC if it is not yet (before the first KVM_RUN). */
   readonly finishGic: () => void;
+  /** The guest's counter frozen at the VM's pause (vm.ts), or undefined while its clock runs. */
+  readonly pausedCounter: () => bigint | undefined;
+  /** A restore set the guest's counter to `value` (the VM keeps it frozen there until it resumes). */
+  readonly counterLoaded: (value: bigint) => void;
 }
 
 export class Aarch64KvmVcpu implements KvmArchVcpu {
@@ -76,10 +85,12 @@ export class Aarch64KvmVcpu implements KvmArchVcpu {
   readonly #oneReg = new Uint8Array(KVM_ONE_REG_LAYOUT.size);
   readonly #oneRegView = new DataView(this.#oneReg.buffer);
   readonly #value = new BigUint64Array(1);
+  readonly #registers: OneRegAccess;
 
   constructor(core: KvmVcpuCore, context: Aarch64VcpuContext) {
     this.#core = core;
     this.#context = context;
+    this.#registers = new OneRegAccess(core.fd);
     this.#oneRegView.setBigUint64(
       KVM_ONE_REG_LAYOUT.fields.addr.offset,
       BigInt(sys.addressOf(new Uint8Array(this.#value.buffer))),
@@ -140,6 +151,73 @@ export class Aarch64KvmVcpu implements KvmArchVcpu {
   getMpidr(): bigint {
     this.#core.checkOpen("getMpidr");
     return this.#oneRegGet(MPIDR_EL1);
+  }
+
+  /** The guest's virtual counter now (the vCPU is idle). */
+  readCounter(): bigint {
+    this.#core.checkOpen("readCounter");
+    return this.#registers.getU64(TIMER_CNT);
+  }
+
+  /** Make the guest's virtual counter read `value` now (KVM moves the VM's counter offset). */
+  writeCounter(value: bigint): void {
+    this.#core.checkOpen("writeCounter");
+    this.#registers.setU64(TIMER_CNT, value);
+  }
+
+  /**
+   * Every register KVM lists, and the MP state (the vCPU is idle, its VM paused). The counter is the one frozen at
+   * the pause, so a restore continues from the paused instant.
+   */
+  saveState(): HalVcpuState {
+    this.#core.prepareRegisterAccess("saveState");
+    const paused = this.#context.pausedCounter();
+    const registers = this.#registers.list().map((id): readonly [string, Uint8Array] => {
+      const bytes = this.#registers.get(id);
+      if (id === TIMER_CNT && paused !== undefined) new DataView(bytes.buffer).setBigUint64(0, paused, true);
+      return [`0x${id.toString(16)}`, bytes];
+    });
+    const mp = new Uint8Array(KVM_MP_STATE_LAYOUT.size);
+    sys.ioctlBuf(this.#core.fd, KVM_GET_MP_STATE, mp);
+    const data: Aarch64VcpuStateData = {
+      registers,
+      mpState: new DataView(mp.buffer).getUint32(KVM_MP_STATE_LAYOUT.fields.mp_state.offset, true),
+    };
+    return { format: AARCH64_VCPU_STATE_FORMAT, data };
+  }
+
+  /** Write a saved state into this freshly initialised vCPU (its VM's vGIC already restored). */
+  loadState(state: HalVcpuState): void {
+    this.#core.prepareRegisterAccess("loadState");
+    if (state.format !== AARCH64_VCPU_STATE_FORMAT) {
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "loadState",
+        `Cannot load vCPU ${this.#core.id}: its state is "${state.format}", this backend reads "${AARCH64_VCPU_STATE_FORMAT}"`,
+      );
+    }
+    const data = checkVcpuStateData(state.data, this.#core.id);
+    let counter: bigint | undefined;
+    for (const [idText, bytes] of data.registers) {
+      const id = BigInt(idText);
+      try {
+        this.#registers.set(id, bytes);
+      } catch (error) {
+        throw new HalError(
+          "kvm",
+          "invalid-argument",
+          "loadState",
+          `Cannot load vCPU ${this.#core.id}: KVM refused register ${idText}: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+      if (id === TIMER_CNT) counter = new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true);
+    }
+    const mp = new Uint8Array(KVM_MP_STATE_LAYOUT.size);
+    new DataView(mp.buffer).setUint32(KVM_MP_STATE_LAYOUT.fields.mp_state.offset, data.mpState, true);
+    sys.ioctlBuf(this.#core.fd, KVM_SET_MP_STATE, mp);
+    if (counter !== undefined) this.#context.counterLoaded(counter);
   }
 
   beforeRun(): void {

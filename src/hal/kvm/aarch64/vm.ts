@@ -11,7 +11,7 @@
  * change or the first run of any vCPU: the builder creates every vCPU before either happens.
  */
 import { GIC_MAX_SPI_INTID, GIC_SPI_BASE, GICD_SIZE, GICR_SIZE_PER_CPU } from "../../../arch/aarch64/gic.ts";
-import { type Aarch64VmOptions, HalError } from "../../types.ts";
+import { type Aarch64VmOptions, HalError, type HalVmState } from "../../types.ts";
 import type { KvmArchSystem, KvmArchVm, KvmVcpuCore, KvmVmOptions } from "../per-arch.ts";
 import * as sys from "../sys.ts";
 import {
@@ -29,6 +29,7 @@ import {
   KVM_VGIC_V3_ADDR_TYPE_REDIST,
   kvmArmSpiIrq,
 } from "./abi.ts";
+import { AARCH64_VGIC_STATE_FORMAT, checkVgicStateData, loadVgic, saveVgic } from "./state.ts";
 import { Aarch64KvmVcpu } from "./vcpu.ts";
 
 /** KVM_CREATE_VM's type on arm64: the IPA size in bits, 0 = KVM's default (40 bits, 1 TiB). */
@@ -118,6 +119,13 @@ export class Aarch64KvmVm implements KvmArchVm {
   readonly #preferredTarget: Uint8Array;
   #gicInitialized = false;
   #closed = false;
+  readonly #vcpus: Aarch64KvmVcpu[] = [];
+  /**
+   * The guest's virtual counter frozen at a pause (`pauseClock`), written back to every vCPU on `resumeClock`: the
+   * guest sees no time pass while paused. (KVM_ARM_SET_COUNTER_OFFSET, Linux 6.4+, would set the VM's offset in one
+   * call; writing the counter register works on every kernel, and on those it moves the same VM-wide offset.)
+   */
+  #pausedCounter: bigint | undefined;
 
   constructor(gicFd: number, preferredTarget: Uint8Array) {
     this.#gicFd = gicFd;
@@ -153,7 +161,55 @@ export class Aarch64KvmVm implements KvmArchVm {
         `Cannot add vCPU ${core.id}: the GIC was initialised for the vCPUs that existed when the VM first ran or raised an interrupt`,
       );
     }
-    return new Aarch64KvmVcpu(core, { preferredTarget: this.#preferredTarget, finishGic: () => this.finishGic() });
+    const vcpu = new Aarch64KvmVcpu(core, {
+      preferredTarget: this.#preferredTarget,
+      finishGic: () => this.finishGic(),
+      pausedCounter: () => this.#pausedCounter,
+      counterLoaded: (value) => {
+        this.#pausedCounter = value;
+      },
+    });
+    this.#vcpus.push(vcpu);
+    return vcpu;
+  }
+
+  /** Freeze the guest's counter: remember where it is (every vCPU is idle: the VMM parked them). */
+  pauseClock(): void {
+    if (this.#pausedCounter !== undefined) return;
+    this.#pausedCounter = this.#vcpus[0]?.readCounter();
+  }
+
+  /** Let the guest's counter go on from where it was frozen, on every vCPU (they are still idle). */
+  resumeClock(): void {
+    const counter = this.#pausedCounter;
+    if (counter === undefined) return;
+    for (const vcpu of this.#vcpus) vcpu.writeCounter(counter);
+    this.#pausedCounter = undefined;
+  }
+
+  /** The vGIC's state (distributor, redistributors, CPU interfaces) of the paused VM. */
+  saveState(): HalVmState {
+    this.finishGic();
+    return { format: AARCH64_VGIC_STATE_FORMAT, data: saveVgic(this.#gicFd, this.#mpidrs()) };
+  }
+
+  /** Load a saved vGIC into this VM, built the same way and not yet run (before its vCPUs' state). */
+  loadState(state: HalVmState): void {
+    if (state.format !== AARCH64_VGIC_STATE_FORMAT) {
+      throw new HalError(
+        "kvm",
+        "invalid-argument",
+        "loadState",
+        `Cannot load the aarch64 VM: its state is "${state.format}", this backend reads "${AARCH64_VGIC_STATE_FORMAT}"`,
+      );
+    }
+    const data = checkVgicStateData(state.data, this.#vcpus.length);
+    this.finishGic();
+    loadVgic(this.#gicFd, this.#mpidrs(), data);
+  }
+
+  #mpidrs(): bigint[] {
+    return this.#vcpus.map((vcpu) => vcpu.getMpidr());
   }
 
   /** KVM_DEV_ARM_VGIC_CTRL_INIT, once: every vCPU exists by now (see the file comment). */
