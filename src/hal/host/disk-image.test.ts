@@ -3,7 +3,7 @@
  * refusal naming the image and the holder, and a 0444 image never opened read-write, even by root.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeIf, hasCommand, testIf } from "../../../test/support/skip.ts";
@@ -119,5 +119,48 @@ describe("disk images that must not be written or opened", () => {
     const error = refusal(() => openDiskImage(fifo, { readOnly: false }));
     expect(error.kind).toBe("not-regular");
     expect(error.message).toContain("it is a FIFO (named pipe), not a file or block device");
+  });
+});
+
+const holes = {
+  available: process.platform === "linux",
+  reason: `punching holes (fallocate) is implemented for Linux, not ${process.platform}`,
+};
+
+describeIf(holes, "punching holes")("punching holes in disk images (virtio-blk discard)", () => {
+  /** A 4 MiB image, every byte written (so every block is allocated). */
+  function fullImage(name: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, new Uint8Array(4 << 20).fill(0xa5));
+    return path;
+  }
+
+  test("a punched range reads as zeros and its blocks go back to the host; the size stays", () => {
+    const path = fullImage("punch.img");
+    const blocksBefore = statSync(path).blocks;
+    using image = openDiskImage(path, { readOnly: false });
+    // The test folder's file system (ext4, xfs, btrfs, tmpfs all can) must punch: false would mean no holes.
+    expect(image.punchHole(1 << 20, 2 << 20)).toBe(true);
+    const after = statSync(path);
+    expect(after.size).toBe(4 << 20);
+    // 2 MiB are 4096 blocks of 512 bytes; allow the file system's metadata to move a little.
+    expect(blocksBefore - after.blocks).toBeGreaterThanOrEqual(4000);
+    const bytes = readFileSync(path);
+    expect(bytes.subarray(1 << 20, 3 << 20).every((b) => b === 0)).toBe(true);
+    expect(bytes[(1 << 20) - 1]).toBe(0xa5);
+    expect(bytes[3 << 20]).toBe(0xa5);
+  });
+
+  test("a read-only image refuses; a closed one says so; bad ranges are refused before the system call", () => {
+    const path = fullImage("punch-ro.img");
+    const ro = openDiskImage(path, { readOnly: true });
+    expect(refusal(() => ro.punchHole(0, 4096)).kind).toBe("read-only");
+    ro.close();
+    const rw = openDiskImage(path, { readOnly: false });
+    expect(refusal(() => rw.punchHole(-1, 4096)).message).toContain("must be a byte range");
+    expect(refusal(() => rw.punchHole(0, 0)).message).toContain("must be a byte range");
+    rw.close();
+    expect(refusal(() => rw.punchHole(0, 4096)).message).toContain("it is closed");
+    expect(statSync(path).blocks).toBeGreaterThanOrEqual(8000);
   });
 });
