@@ -164,3 +164,41 @@ describeIf(holes, "punching holes")("punching holes in disk images (virtio-blk d
     expect(statSync(path).blocks).toBeGreaterThanOrEqual(8000);
   });
 });
+
+/** A loop device over a fresh 8 MiB file, when this host lets us make one (root, /dev/loop-control, losetup). */
+function loopDevice(): { available: boolean; reason: string; attach?: () => { device: string; detach: () => void } } {
+  if (process.platform !== "linux") return { available: false, reason: "loop devices are a Linux feature" };
+  if (process.getuid?.() !== 0) return { available: false, reason: "attaching a loop device needs root" };
+  if (Bun.which("losetup") === null) return { available: false, reason: "losetup is not installed (util-linux)" };
+  const path = join(dir, "loop-backing.img");
+  writeFileSync(path, new Uint8Array(8 << 20).fill(0x5a));
+  const probe = Bun.spawnSync(["losetup", "-f", "--show", path]);
+  const device = probe.stdout.toString().trim();
+  if (probe.exitCode !== 0 || !device.startsWith("/dev/"))
+    return { available: false, reason: `losetup -f failed: ${probe.stderr.toString().trim()}` };
+  return {
+    available: true,
+    reason: device,
+    attach: () => ({ device, detach: () => void Bun.spawnSync(["losetup", "-d", device]) }),
+  };
+}
+
+const loop = loopDevice();
+testIf(loop, "block device disk")(
+  "a block device's size comes from sysfs (fstat says 0); a hole reads as zeros",
+  () => {
+    const attached = loop.attach?.();
+    if (attached === undefined) throw new Error("no loop device");
+    try {
+      using image = openDiskImage(attached.device, { readOnly: false });
+      expect(image.size).toBe(8 << 20);
+      // A loop device passes the punch down to its backing file (which holds holes: the test above).
+      expect(image.punchHole(1 << 20, 1 << 20)).toBe(true);
+      const bytes = readFileSync(join(dir, "loop-backing.img"));
+      expect(bytes.subarray(1 << 20, 2 << 20).every((b) => b === 0)).toBe(true);
+      expect(bytes[2 << 20]).toBe(0x5a);
+    } finally {
+      attached.detach();
+    }
+  },
+);

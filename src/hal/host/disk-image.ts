@@ -16,7 +16,7 @@
  * the VM: the image is then unlocked, and `lock` says why, for the VMM to warn about.
  */
 
-import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats, statSync } from "node:fs";
 import { EACCES, EINVAL, ENODEV, ENOLCK, ENOSYS, EOPNOTSUPP, EROFS } from "../../common/errno.ts";
 import { HostError } from "./errors.ts";
 import { lockHolders } from "./lock-holders.ts";
@@ -136,7 +136,8 @@ export function openDiskImage(path: string, options: { readonly readOnly: boolea
       closeSync(fd);
     };
     const punch = holePuncher(fd, path, readOnly, () => open);
-    return { path, fd, size: opened.size, readOnly, lock, punchHole: punch, close, [Symbol.dispose]: close };
+    const size = opened.isBlockDevice() ? blockDeviceSize(opened, path, what) : opened.size;
+    return { path, fd, size, readOnly, lock, punchHole: punch, close, [Symbol.dispose]: close };
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -216,4 +217,31 @@ function holePuncher(
       errno: attempt.errno,
     });
   };
+}
+
+/**
+ * A block device's size: `fstat` says 0 for one, so Linux's sysfs answers (/sys/dev/block/MAJOR:MINOR/size, in
+ * 512-byte sectors whatever the device's block size).
+ */
+function blockDeviceSize(stats: Stats, path: string, what: string): number {
+  // glibc's gnu_dev_major/minor: 12 bits of major and 20 of minor, spread over the 64-bit dev_t.
+  const rdev = BigInt(stats.rdev);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const sysfs = `/sys/dev/block/${major}:${minor}/size`;
+  let text: string;
+  try {
+    text = readFileSync(sysfs, "utf8");
+  } catch (error) {
+    const { code, errno } = errnoOf(error);
+    throw new HostError("io", path, "stat", `${what}: it is a block device whose size ${sysfs} cannot say (${code})`, {
+      errno,
+      cause: error,
+    });
+  }
+  const sectors = Number(text.trim());
+  if (!Number.isSafeInteger(sectors) || sectors < 0 || !Number.isSafeInteger(sectors * 512)) {
+    throw new HostError("io", path, "stat", `${what}: ${sysfs} says "${text.trim()}", not a sector count`);
+  }
+  return sectors * 512;
 }
