@@ -1,7 +1,7 @@
 /**
  * The arm64 `virt` board (KVM backend): a QEMU-`virt`-like machine. RAM from the config at 0x4000_0000 and above;
  * the in-kernel GICv3, arch timer and PSCI (method "hvc") of the backend; a PL011 UART (interrupt-driven, with
- * console input) and a PL031 RTC on the GIC's SPIs; virtio-mmio windows (a `disk_path` as virtio-blk in window 0,
+ * console input), a PL031 RTC and a PL061 GPIO with the power button (gpio-keys) on the GIC's SPIs; virtio-mmio windows (a `disk_path` as virtio-blk in window 0,
  * `emu_devices` of type virtio-blk/console/rng where they say, empty slots elsewhere); our test device and boot
  * timer. Every address is layout.ts's.
  *
@@ -24,6 +24,7 @@ import { BootTimer } from "../../../devices/boot-timer.ts";
 import { LevelIrqLine } from "../../../devices/irq.ts";
 import { Pl011 } from "../../../devices/pl011.ts";
 import { Pl031 } from "../../../devices/pl031.ts";
+import { Pl061 } from "../../../devices/pl061.ts";
 import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
@@ -49,7 +50,7 @@ import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
-import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, RTC_INTID, UART0_INTID } from "./layout.ts";
+import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, GPIO_INTID, RTC_INTID, UART0_INTID } from "./layout.ts";
 import { Arm64ImageError, arm64BootGprs, parseArm64Image, planArm64Boot } from "./linux-boot.ts";
 
 export class Arm64VirtBoard implements Board {
@@ -57,6 +58,10 @@ export class Arm64VirtBoard implements Board {
   readonly unmappedRead = "zeros";
   #uart: Pl011 | undefined;
   #rtc: Pl031 | undefined;
+  #gpio: Pl061 | undefined;
+  /** When the power button, held down, is let go (performance.now() ms), or undefined when it is up. */
+  #powerKeyReleaseAt: number | undefined;
+  #releasePowerKey: (() => void) | undefined;
   /** Host input not yet accepted by the UART's receiver. */
   #input: number[] = [];
   #virtioNodes: Array<{ base: number; size: number; spi: number }> = [];
@@ -110,6 +115,14 @@ export class Arm64VirtBoard implements Board {
     const rtc = new Pl031({ irq: this.#spiLine(s, RTC_INTID) });
     this.#rtc = rtc;
     s.mmio.insert(ARM64_VIRT.RTC_BASE, ARM64_VIRT.RTC_SIZE, rtc);
+    const gpio = new Pl061({ irq: this.#spiLine(s, GPIO_INTID) });
+    this.#gpio = gpio;
+    s.mmio.insert(ARM64_VIRT.GPIO_BASE, ARM64_VIRT.GPIO_SIZE, gpio);
+    // A press is let go by a host timer (so even while no vCPU exits), or by poll() if that comes first.
+    this.#releasePowerKey = () => {
+      this.#powerKeyReleaseAt = undefined;
+      gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, false);
+    };
     s.mmio.insert(ARM64_VIRT.TEST_DEVICE_BASE, ARM64_VIRT.TEST_DEVICE_SIZE, new TestDevice());
     s.mmio.insert(
       ARM64_VIRT.BOOT_TIMER_BASE,
@@ -341,9 +354,26 @@ export class Arm64VirtBoard implements Board {
     this.#input.splice(0, accepted);
   }
 
-  /** The RTC's match interrupt is checked between vCPU runs. */
+  /**
+   * Ctrl-A R on arm64, as QEMU's virt does it: press the power button (the PL061's line 3 high for 100 ms, which
+   * Linux's gpio-keys reports as KEY_POWER; systemd-logind or acpid-style userspace then powers off).
+   */
+  requestShutdown(): string {
+    const gpio = this.#gpio;
+    if (gpio === undefined) return "nothing (the machine is not built yet)";
+    if (this.#powerKeyReleaseAt !== undefined) return "nothing: the power button is still held from the last press";
+    gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, true);
+    this.#powerKeyReleaseAt = performance.now() + ARM64_VIRT.POWER_KEY_PRESS_MS;
+    const release = this.#releasePowerKey;
+    if (release !== undefined) setTimeout(release, ARM64_VIRT.POWER_KEY_PRESS_MS).unref?.();
+    return "the power button (GPIO key KEY_POWER)";
+  }
+
+  /** The RTC's match interrupt is checked between vCPU runs; so is a power button press that is due to end. */
   poll(): void {
     this.#rtc?.tick();
+    const releaseAt = this.#powerKeyReleaseAt;
+    if (releaseAt !== undefined && performance.now() >= releaseAt) this.#releasePowerKey?.();
   }
 
   stats(): Record<string, number> {
@@ -352,5 +382,7 @@ export class Arm64VirtBoard implements Board {
 
   close(): void {
     this.#input = [];
+    this.#powerKeyReleaseAt = undefined;
+    this.#releasePowerKey = undefined;
   }
 }
