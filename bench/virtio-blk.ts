@@ -13,7 +13,16 @@
  * Since the CPU is emulated on both sides, the ratio is of the whole path a request takes (guest driver on the
  * emulated CPU, MMIO exits, the device, the host file), as a user of each would see it.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseVmConfig } from "../src/vmm/config/index.ts";
@@ -25,8 +34,10 @@ const cacheRoot =
   process.env.AXVISOR_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "axvisor-ts");
 const cache = join(cacheRoot, "blk-bench");
 const aptState = join(cacheRoot, "debian-riscv64/apt");
-const MIB = Number(process.env.BLK_BENCH_MIB ?? 16);
-const DISK_BYTES = 64 << 20;
+const MIB = Number(process.env.BLK_BENCH_MIB ?? 128);
+const DISK_BYTES = 256 << 20;
+/** A run that has not powered off by then is stopped (and reported without a result). */
+const RUN_LIMIT_MS = 600_000;
 
 function skip(why: string): never {
   console.log(`[skip] virtio-blk throughput: ${why}`);
@@ -34,7 +45,7 @@ function skip(why: string): never {
 }
 
 function run(command: string[], cwd?: string): { ok: boolean; output: string } {
-  const result = Bun.spawnSync(command, { cwd, stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync(command, { ...(cwd === undefined ? {} : { cwd }), stdout: "pipe", stderr: "pipe" });
   return { ok: result.exitCode === 0, output: `${result.stdout.toString()}${result.stderr.toString()}`.trim() };
 }
 
@@ -65,8 +76,11 @@ function busybox(): string {
   return binary;
 }
 
-const INIT = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
+/**
+ * The steps, run by busybox's init (the small kernel has no BINFMT_SCRIPT: /init is busybox itself, which reads
+ * /etc/inittab and runs this with its own sh).
+ */
+const STEPS = `/bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t devtmpfs dev /dev
 t() { cut -d" " -f1 /proc/uptime; }
@@ -76,16 +90,20 @@ s=$(t); dd if=/dev/vda of=/dev/null bs=1M count=${MIB} iflag=direct 2>/dev/null;
 echo "BLK-BENCH read $s $e"
 poweroff -f
 `;
+const INITTAB = "::sysinit:/bin/busybox sh /bench.sh\n";
 
 /** The bench initramfs (cpio newc), rebuilt when the init changes. */
 function initramfs(bb: string): string {
-  const path = join(cache, `bench-${Bun.hash(INIT).toString(16)}.cpio`);
+  const path = join(cache, `bench-${Bun.hash(STEPS + INITTAB).toString(16)}.cpio`);
   if (existsSync(path)) return path;
   const work = mkdtempSync(join(tmpdir(), "axvisor-blk-bench-"));
   try {
-    for (const dir of ["bin", "dev", "proc"]) mkdirSync(join(work, dir));
+    for (const dir of ["bin", "dev", "proc", "etc"]) mkdirSync(join(work, dir));
     copyFileSync(bb, join(work, "bin/busybox"));
-    writeFileSync(join(work, "init"), INIT, { mode: 0o755 });
+    chmodSync(join(work, "bin/busybox"), 0o755);
+    symlinkSync("bin/busybox", join(work, "init"));
+    writeFileSync(join(work, "etc/inittab"), INITTAB);
+    writeFileSync(join(work, "bench.sh"), STEPS, { mode: 0o755 });
     const made = run(
       ["sh", "-c", `find . | cpio -o -H newc --quiet > "${path}.tmp" && mv "${path}.tmp" "${path}"`],
       work,
@@ -138,7 +156,7 @@ kernel_path = ${JSON.stringify(image)}
 kernel_load_addr = 0x8020_0000
 ramdisk_path = ${JSON.stringify(initrd)}
 disk_path = ${JSON.stringify(disk)}
-cmdline = "console=ttyS0 quiet"
+cmdline = "console=ttyS0 quiet panic=-1"
 memory_regions = [[0x8000_0000, 0x800_0000, 0x7, 0]]
 
 [devices]
@@ -156,7 +174,9 @@ console = "stdout"
     },
   });
   vmm.addVm(config);
+  const watchdog = setTimeout(() => vmm.stop(), RUN_LIMIT_MS);
   const result = await vmm.run();
+  clearTimeout(watchdog);
   return parse(log, result.exitCode);
 }
 
@@ -178,7 +198,8 @@ async function qemu(initrd: string, disk: string): Promise<Throughput> {
       "-initrd",
       initrd,
       "-append",
-      "console=ttyS0 quiet",
+      "console=ttyS0 quiet panic=-1",
+      "-no-reboot",
       "-drive",
       `file=${disk},if=none,id=d0,format=raw`,
       "-device",
@@ -186,7 +207,9 @@ async function qemu(initrd: string, disk: string): Promise<Throughput> {
     ],
     { stdout: "pipe", stderr: "ignore" },
   );
+  const watchdog = setTimeout(() => proc.kill(), RUN_LIMIT_MS);
   const log = await new Response(proc.stdout).text();
+  clearTimeout(watchdog);
   return parse(log, await proc.exited);
 }
 
