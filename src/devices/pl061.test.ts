@@ -51,6 +51,19 @@ describe("PL061 GPIO", () => {
     expect(() => gpio.setInput(8, true)).toThrow("lines 0..7");
   });
 
+  test("observed: a changed line is unobserved until a GPIODATA read that covers it", () => {
+    const { gpio, r } = make();
+    expect(gpio.observed(3)).toBe(true);
+    gpio.setInput(3, true);
+    expect(gpio.observed(3)).toBe(false);
+    r(data(0x04));
+    expect(gpio.observed(3)).toBe(false);
+    expect(r(data(0x08))).toBe(0x08);
+    expect(gpio.observed(3)).toBe(true);
+    gpio.setInput(3, true);
+    expect(gpio.observed(3)).toBe(true);
+  });
+
   test("a rising-edge interrupt latches until GPIOIC clears it; the line follows MIS", () => {
     const { gpio, irq, r, w } = make();
     w(PL061_IEV, 0x08);

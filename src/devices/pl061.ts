@@ -14,7 +14,8 @@
  *
  * A line's level is its output bit when it is an output, else what `setInput` last drove. Edge interrupts latch
  * in RIS until cleared through GPIOIC; level interrupts follow the line. The controller's one interrupt output
- * (level) is MIS != 0.
+ * (level) is MIS != 0. `observed(line)` says whether the guest has read a line's level since it last changed: a
+ * button can be held until the guest's debounced read saw it (a slow guest would otherwise miss a short press).
  */
 
 import type { BusDevice, DeviceStats, IrqLine, Snapshottable } from "./types.ts";
@@ -72,6 +73,8 @@ export class Pl061 implements BusDevice, Snapshottable<Pl061State> {
   #afsel = 0;
   /** Line levels when interrupts were last evaluated (edges are changes against this). */
   #levels = 0;
+  /** Lines whose level changed and has not been read through GPIODATA since. */
+  #unobserved = 0;
   #irqLevel = false;
 
   constructor(options: Pl061Options) {
@@ -88,6 +91,11 @@ export class Pl061 implements BusDevice, Snapshottable<Pl061State> {
     this.#update();
   }
 
+  /** Whether the guest has read line `line` through GPIODATA since its level last changed. */
+  observed(line: number): boolean {
+    return (this.#unobserved & (1 << line)) === 0;
+  }
+
   /** The level of every line (bit n = line n). */
   get levels(): number {
     return this.#levelsNow();
@@ -102,7 +110,11 @@ export class Pl061 implements BusDevice, Snapshottable<Pl061State> {
       this.stats.badAccesses++;
       return 0;
     }
-    if (offset < PL061_DATA_END) return this.#levelsNow() & (offset >> 2);
+    if (offset < PL061_DATA_END) {
+      const mask = offset >> 2;
+      this.#unobserved &= ~mask;
+      return this.#levelsNow() & mask;
+    }
     switch (offset) {
       case PL061_DIR:
         return this.#dir;
@@ -208,6 +220,7 @@ export class Pl061 implements BusDevice, Snapshottable<Pl061State> {
     const levels = this.#levelsNow();
     const changed = levels ^ this.#levels;
     this.#levels = levels;
+    this.#unobserved |= changed;
     const edge = ~this.#is & LINE_MASK;
     const rising = changed & levels;
     const falling = changed & ~levels;

@@ -59,8 +59,8 @@ export class Arm64VirtBoard implements Board {
   #uart: Pl011 | undefined;
   #rtc: Pl031 | undefined;
   #gpio: Pl061 | undefined;
-  /** When the power button, held down, is let go (performance.now() ms), or undefined when it is up. */
-  #powerKeyReleaseAt: number | undefined;
+  /** When the power button went down (performance.now() ms), or undefined when it is up. */
+  #powerKeyPressedAt: number | undefined;
   #releasePowerKey: (() => void) | undefined;
   /** Host input not yet accepted by the UART's receiver. */
   #input: number[] = [];
@@ -118,9 +118,8 @@ export class Arm64VirtBoard implements Board {
     const gpio = new Pl061({ irq: this.#spiLine(s, GPIO_INTID) });
     this.#gpio = gpio;
     s.mmio.insert(ARM64_VIRT.GPIO_BASE, ARM64_VIRT.GPIO_SIZE, gpio);
-    // A press is let go by a host timer (so even while no vCPU exits), or by poll() if that comes first.
     this.#releasePowerKey = () => {
-      this.#powerKeyReleaseAt = undefined;
+      this.#powerKeyPressedAt = undefined;
       gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, false);
     };
     s.mmio.insert(ARM64_VIRT.TEST_DEVICE_BASE, ARM64_VIRT.TEST_DEVICE_SIZE, new TestDevice());
@@ -361,19 +360,36 @@ export class Arm64VirtBoard implements Board {
   requestShutdown(): string {
     const gpio = this.#gpio;
     if (gpio === undefined) return "nothing (the machine is not built yet)";
-    if (this.#powerKeyReleaseAt !== undefined) return "nothing: the power button is still held from the last press";
+    if (this.#powerKeyPressedAt !== undefined) return "nothing: the power button is still held from the last press";
     gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, true);
-    this.#powerKeyReleaseAt = performance.now() + ARM64_VIRT.POWER_KEY_PRESS_MS;
-    const release = this.#releasePowerKey;
-    if (release !== undefined) setTimeout(release, ARM64_VIRT.POWER_KEY_PRESS_MS).unref?.();
+    this.#powerKeyPressedAt = performance.now();
+    // A host timer checks for the release (so it comes even while no vCPU exits); poll() checks too.
+    const check = (): void => {
+      if (this.#powerKeyPressedAt === undefined) return;
+      if (!this.#releaseDue()) setTimeout(check, ARM64_VIRT.POWER_KEY_PRESS_MS / 2).unref?.();
+    };
+    setTimeout(check, ARM64_VIRT.POWER_KEY_PRESS_MS).unref?.();
     return "the power button (GPIO key KEY_POWER)";
   }
 
-  /** The RTC's match interrupt is checked between vCPU runs; so is a power button press that is due to end. */
+  /** Let the power button go once it was held long enough and the guest has read it (or it was held too long). */
+  #releaseDue(): boolean {
+    const pressedAt = this.#powerKeyPressedAt;
+    const gpio = this.#gpio;
+    if (pressedAt === undefined || gpio === undefined) return true;
+    const held = performance.now() - pressedAt;
+    const seen = gpio.observed(ARM64_VIRT.POWER_KEY_GPIO_LINE);
+    if ((held >= ARM64_VIRT.POWER_KEY_PRESS_MS && seen) || held >= ARM64_VIRT.POWER_KEY_HOLD_MAX_MS) {
+      this.#releasePowerKey?.();
+      return true;
+    }
+    return false;
+  }
+
+  /** The RTC's match interrupt is checked between vCPU runs; so is a power button press that may end. */
   poll(): void {
     this.#rtc?.tick();
-    const releaseAt = this.#powerKeyReleaseAt;
-    if (releaseAt !== undefined && performance.now() >= releaseAt) this.#releasePowerKey?.();
+    if (this.#powerKeyPressedAt !== undefined) this.#releaseDue();
   }
 
   stats(): Record<string, number> {
@@ -382,7 +398,7 @@ export class Arm64VirtBoard implements Board {
 
   close(): void {
     this.#input = [];
-    this.#powerKeyReleaseAt = undefined;
+    this.#powerKeyPressedAt = undefined;
     this.#releasePowerKey = undefined;
   }
 }

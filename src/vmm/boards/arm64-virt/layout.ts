@@ -44,8 +44,13 @@ export const ARM64_VIRT = {
   POWER_KEY_GPIO_LINE: 3,
   /** Linux's input event code for the button (<linux/input-event-codes.h> KEY_POWER). */
   POWER_KEY_CODE: 116,
-  /** How long a press holds the line high (QEMU's gpio-key: 100 ms), in ms. */
+  /**
+   * A press holds the line high at least this long (QEMU's gpio-key: 100 ms) and until the guest has read it, at
+   * most POWER_KEY_HOLD_MAX_MS (a guest without the driver): Linux's gpio-keys reads the line a debounce delay after
+   * the interrupt, and a nested or loaded guest can take longer than 100 ms to, then sees no change at all.
+   */
   POWER_KEY_PRESS_MS: 100,
+  POWER_KEY_HOLD_MAX_MS: 5000,
   VIRTIO_MMIO_BASE: 0x0a00_0000,
   VIRTIO_MMIO_SIZE: 0x200,
   VIRTIO_MMIO_COUNT: 8,
