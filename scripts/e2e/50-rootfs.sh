@@ -47,7 +47,7 @@ while [[ $# -gt 0 ]]; do
     --keep) keep=1 ;;
     --cases) shift; only_cases="${1:?--cases needs case names (steps, powerkey)}" ;;
     --timeout) shift; timeout_s="${1:?--timeout needs seconds}" ;;
-    -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rootfs e2e: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
