@@ -182,15 +182,17 @@ say "system $state; multi-user.target $(systemctl is-active multi-user.target); 
 failed_units="$(systemctl --failed --no-legend --plain | cut -d" " -f1 | tr "\n" " ")"
 [ -n "$failed_units" ] && say "failed units: $failed_units"
 if [ "$mode" = powerkey ]; then
-  devices="$(grep -l "gpio-keys" /sys/class/input/event*/device/name 2>/dev/null | sed "s|/sys/class/input/\(event[0-9]*\)/.*|/dev/input/\1|")"
-  say "power key devices: ${devices:-none}; waiting for the shutdown request"
-  for dev in $devices; do
-    # One struct input_event is 24 bytes on a 64-bit kernel: any event from the power key ends the wait.
-    if [ -c "$dev" ] && timeout 300 dd if="$dev" bs=24 count=1 status=none | od -An -tx1 >/dev/null; then
-      say "power key pressed ($dev)"
-      break
-    fi
-  done
+  dev="$(grep -l "gpio-keys" /sys/class/input/event*/device/name 2>/dev/null | head -n 1 | sed "s|/sys/class/input/\(event[0-9]*\)/.*|/dev/input/\1|")"
+  # Open the device BEFORE saying we wait: evdev only queues events for readers that have it open.
+  if [ -n "$dev" ] && exec 3< "$dev"; then
+    say "power key device: $dev; waiting for the shutdown request"
+    # struct input_event on a 64-bit kernel: 16 bytes of time, then type (EV_KEY = 1), code (KEY_POWER = 116 = 0x74).
+    event="$(timeout 300 dd bs=24 count=1 status=none <&3 | od -An -tx1 -j16 -N4 | tr -d " \n")"
+    if [ "$event" = 01007400 ]; then say "power key pressed ($dev: EV_KEY KEY_POWER)"; else say "no KEY_POWER event (read: ${event:-nothing})"; fi
+    exec 3<&-
+  else
+    say "no gpio-keys input device; waiting for the shutdown request"
+  fi
   say "interrupts: $(grep -i -E "gpio|pl061" /proc/interrupts | tr -s " " | tr "\n" ";")"
   systemctl poweroff
   exit 0
