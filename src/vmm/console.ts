@@ -343,7 +343,7 @@ export class HostConsoleInput {
         else if (byte === 0x72 || byte === 0x52) this.#options.onShutdownRequest?.();
         else if (byte === 0x68 || byte === 0x48) {
           (this.#options.writeHelp ?? ((t: string) => process.stderr.write(t)))(
-            "\r\nC-a x  quit axvisor\r\nC-a r  ask the guest to shut down (x86: Ctrl-Alt-Del, or the ACPI power button if the guest listens to it)\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n",
+            "\r\nC-a x  quit axvisor\r\nC-a r  ask the guest to shut down (x86: Ctrl-Alt-Del, or the ACPI power button if the guest listens to it; arm64: the GPIO power button)\r\nC-a C-a  send C-a\r\nC-a h  this help\r\n",
           );
         }
         continue;

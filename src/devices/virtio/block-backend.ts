@@ -3,7 +3,8 @@
  * exit, so the guest waits for the disk as it would on real hardware with a synchronous controller).
  *
  * - `MemoryBlockBackend`: a Uint8Array (tests, scratch disks, images built in memory).
- * - `FileBlockBackend`: a raw image file through node:fs (pread/pwrite/fsync).
+ * - `FileBlockBackend`: a raw image file through node:fs (pread/pwrite/fsync); discarded ranges become holes when
+ *   the image file it was handed can punch them (src/hal/host/disk-image.ts: fallocate on Linux).
  *
  * Backends throw `BlockBackendError` on a bad range (a bug in the caller: the device checks ranges first) and on
  * I/O failure; the device turns the latter into VIRTIO_BLK_S_IOERR.
@@ -21,6 +22,12 @@ export interface BlockBackend {
   write(offset: number, src: Uint8Array): void;
   /** Make completed writes durable. */
   flush(): void;
+  /**
+   * Deallocate `length` bytes at `offset` (virtio-blk discard, write-zeroes with unmap): afterwards they read as
+   * zeros and a sparse image has given their space back to the host. Returns false when this store cannot (the
+   * device then writes zeros); throws `BlockBackendError` when it tried and failed. Absent: never can.
+   */
+  deallocate?(offset: number, length: number): boolean;
 }
 
 export type BlockBackendErrorKind =
@@ -99,6 +106,20 @@ export class MemoryBlockBackend implements BlockBackend {
   flush(): void {
     this.flushes++;
   }
+
+  /** Memory has nothing to give back: the bytes are zeroed, which is what a read after a deallocation sees. */
+  deallocate(offset: number, length: number): boolean {
+    if (this.readOnly)
+      throw new BlockBackendError(
+        "read-only",
+        `Cannot deallocate ${String(length)} bytes at ${hex(offset)}: the store is read-only`,
+        offset,
+        length,
+      );
+    checkRange("deallocate", this.size, offset, length);
+    this.bytes.fill(0, offset, offset + length);
+    return true;
+  }
 }
 
 /**
@@ -110,6 +131,11 @@ export interface OpenImageFile {
   readonly fd: number;
   readonly size: number;
   readonly readOnly: boolean;
+  /**
+   * Deallocate a byte range (punch a hole, keeping the size). Returns false when the host or its file system
+   * cannot; throws on an I/O failure. Absent: the file cannot.
+   */
+  punchHole?(offset: number, length: number): boolean;
   close(): void;
 }
 
@@ -120,18 +146,31 @@ export class FileBlockBackend implements BlockBackend, Disposable {
   readonly size: number;
   #fd: number | undefined;
   readonly #close: (fd: number) => void;
+  readonly #punchHole: ((offset: number, length: number) => boolean) | undefined;
 
-  private constructor(path: string, fd: number, size: number, readOnly: boolean, close: (fd: number) => void) {
+  private constructor(
+    path: string,
+    fd: number,
+    size: number,
+    readOnly: boolean,
+    close: (fd: number) => void,
+    punchHole?: (offset: number, length: number) => boolean,
+  ) {
     this.path = path;
     this.#fd = fd;
     this.size = size;
     this.readOnly = readOnly;
     this.#close = close;
+    this.#punchHole = punchHole;
   }
 
-  /** Serve an image the VMM opened and locked (src/hal/host/disk-image.ts); `close` hands it back. */
+  /**
+   * Serve an image the VMM opened and locked (src/hal/host/disk-image.ts); `close` hands it back, and its
+   * `punchHole` (when it has one) serves deallocations.
+   */
   static fromOpenFile(file: OpenImageFile): FileBlockBackend {
-    return new FileBlockBackend(file.path, file.fd, file.size, file.readOnly, () => file.close());
+    const punch = file.punchHole === undefined ? undefined : file.punchHole.bind(file);
+    return new FileBlockBackend(file.path, file.fd, file.size, file.readOnly, () => file.close(), punch);
   }
 
   /**
@@ -226,6 +265,32 @@ export class FileBlockBackend implements BlockBackend, Disposable {
       fsyncSync(fd);
     } catch (cause) {
       throw new BlockBackendError("io", `Cannot flush "${this.path}": ${errorText(cause)}`, 0, 0, { cause });
+    }
+  }
+
+  /** A hole through the image file's `punchHole`; false when it has none or its host cannot punch. */
+  deallocate(offset: number, length: number): boolean {
+    if (this.readOnly)
+      throw new BlockBackendError(
+        "read-only",
+        `Cannot deallocate ${String(length)} bytes at ${hex(offset)} of "${this.path}": opened read-only`,
+        offset,
+        length,
+      );
+    checkRange("deallocate", this.size, offset, length);
+    this.#open("deallocate", offset, length);
+    if (length === 0) return true;
+    if (this.#punchHole === undefined) return false;
+    try {
+      return this.#punchHole(offset, length);
+    } catch (cause) {
+      throw new BlockBackendError(
+        "io",
+        `Cannot deallocate ${String(length)} bytes at ${hex(offset)} of "${this.path}": ${errorText(cause)}`,
+        offset,
+        length,
+        { cause },
+      );
     }
   }
 

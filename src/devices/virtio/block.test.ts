@@ -12,12 +12,24 @@ import {
 import { DeviceError } from "../errors.ts";
 import {
   VIRTIO_BLK_CONFIG_CAPACITY,
+  VIRTIO_BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT,
+  VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS,
+  VIRTIO_BLK_CONFIG_MAX_DISCARD_SEG,
+  VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS,
+  VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG,
   VIRTIO_BLK_CONFIG_SEG_MAX,
   VIRTIO_BLK_CONFIG_SIZE_MAX,
+  VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP,
+  VIRTIO_BLK_F_DISCARD,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
   VIRTIO_BLK_F_SEG_MAX,
   VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_MAX_DISCARD_SECTORS,
+  VIRTIO_BLK_MAX_DISCARD_SEG,
+  VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS,
+  VIRTIO_BLK_MAX_WRITE_ZEROES_SEG,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
@@ -26,6 +38,8 @@ import {
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_SECURE_ERASE,
+  VIRTIO_BLK_T_WRITE_ZEROES,
   VIRTIO_BLK_TURN_BUDGET,
   VirtioBlock,
   type VirtioBlockOptions,
@@ -140,7 +154,11 @@ describe("virtio-blk configuration", () => {
     expect(driver.r32(VIRTIO_MMIO_DEVICE_ID)).toBe(VIRTIO_ID_BLOCK);
     const offered = driver.deviceFeatures();
     expect(offered & 0xff_ffffn).toBe(
-      featureBit(VIRTIO_BLK_F_SIZE_MAX) | featureBit(VIRTIO_BLK_F_SEG_MAX) | featureBit(VIRTIO_BLK_F_FLUSH),
+      featureBit(VIRTIO_BLK_F_SIZE_MAX) |
+        featureBit(VIRTIO_BLK_F_SEG_MAX) |
+        featureBit(VIRTIO_BLK_F_FLUSH) |
+        featureBit(VIRTIO_BLK_F_DISCARD) |
+        featureBit(VIRTIO_BLK_F_WRITE_ZEROES),
     );
     expect(offered & featureBit(VIRTIO_F_VERSION_1)).not.toBe(0n);
     expect(driver.config64(VIRTIO_BLK_CONFIG_CAPACITY)).toBe(64n);
@@ -277,7 +295,7 @@ describe("virtio-blk requests", () => {
 
   test("unsupported requests are UNSUPP; malformed chains do not stop the device", () => {
     const { driver, blk, transport } = setup();
-    expect(submit(driver, header(VIRTIO_BLK_T_DISCARD, 0), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
+    expect(submit(driver, header(VIRTIO_BLK_T_SECURE_ERASE, 0), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
     expect(submit(driver, header(0x8000_0000, 0), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
     expect(submit(driver, header(VIRTIO_BLK_T_IN, 0).subarray(0, 10), 1).status).toBe(VIRTIO_BLK_S_IOERR);
     // No writable byte: nowhere to put the status; returned with length 0.
@@ -442,5 +460,256 @@ describe("virtio-blk served in bounded turns (issue 9, item 10)", () => {
     expect(driver.queue(0).readBuffer(status)[0]).toBe(0);
     const read = driver.queue(0).readBuffer(data);
     expect(Buffer.compare(read, backend.bytes.subarray(1024 * 512, 1024 * 512 + length))).toBe(0);
+  });
+});
+
+/** A discard / write-zeroes request: the header, then one 16-byte segment per [sector, sectors, flags]. */
+function clearRequest(type: number, segments: readonly (readonly [number, number, number])[]): Uint8Array {
+  const bytes = new Uint8Array(16 + segments.length * 16);
+  bytes.set(header(type, 0));
+  const view = new DataView(bytes.buffer);
+  for (const [i, [sector, sectors, flags]] of segments.entries()) {
+    view.setBigUint64(16 + i * 16, BigInt(sector), true);
+    view.setUint32(16 + i * 16 + 8, sectors, true);
+    view.setUint32(16 + i * 16 + 12, flags, true);
+  }
+  return bytes;
+}
+const UNMAP = 1;
+
+/** A memory disk that records its deallocations, or (cannot) refuses them like a file system without holes. */
+function deallocatingDisk(size: number, options: { cannot?: boolean; fails?: boolean } = {}) {
+  const disk = new MemoryBlockBackend(pattern(size, 3));
+  const deallocated: [number, number][] = [];
+  const deallocate = disk.deallocate.bind(disk);
+  disk.deallocate = (offset, length) => {
+    if (options.fails === true) throw new BlockBackendError("io", "fallocate: EIO", offset, length);
+    if (options.cannot === true) return false;
+    deallocated.push([offset, length]);
+    return deallocate(offset, length);
+  };
+  return { disk, deallocated };
+}
+
+function isZero(bytes: Uint8Array): boolean {
+  return bytes.every((b) => b === 0);
+}
+
+describe("virtio-blk discard and write-zeroes (§5.2.6)", () => {
+  test("a read-write disk offers both with their limits; a read-only disk offers neither", () => {
+    const { driver } = setup();
+    const offered = driver.deviceFeatures();
+    expect(offered & featureBit(VIRTIO_BLK_F_DISCARD)).not.toBe(0n);
+    expect(offered & featureBit(VIRTIO_BLK_F_WRITE_ZEROES)).not.toBe(0n);
+    expect(driver.config32(VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS)).toBe(VIRTIO_BLK_MAX_DISCARD_SECTORS);
+    expect(driver.config32(VIRTIO_BLK_CONFIG_MAX_DISCARD_SEG)).toBe(VIRTIO_BLK_MAX_DISCARD_SEG);
+    expect(driver.config32(VIRTIO_BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT)).toBe(8);
+    expect(driver.config32(VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS)).toBe(VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS);
+    expect(driver.config32(VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG)).toBe(VIRTIO_BLK_MAX_WRITE_ZEROES_SEG);
+    expect(driver.device.read(0x100 + VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP, 1)).toBe(1);
+
+    const ro = setup({ readOnly: true });
+    const roOffered = ro.driver.deviceFeatures();
+    expect(roOffered & (featureBit(VIRTIO_BLK_F_DISCARD) | featureBit(VIRTIO_BLK_F_WRITE_ZEROES))).toBe(0n);
+    expect(ro.driver.config32(VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS)).toBe(0);
+    expect(ro.driver.config32(VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS)).toBe(0);
+    // Sent anyway (not negotiated): UNSUPP, and the disk is untouched.
+    const before = ro.backend instanceof MemoryBlockBackend ? ro.backend.bytes.slice() : new Uint8Array();
+    expect(submit(ro.driver, clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 8, 0]]), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
+    expect(submit(ro.driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, 8, 0]]), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
+    expect(ro.backend instanceof MemoryBlockBackend && Buffer.compare(ro.backend.bytes, before)).toBe(0);
+  });
+
+  test("a discard deallocates each segment; the rest of the disk is untouched", () => {
+    const { disk, deallocated } = deallocatingDisk(64 * SECTOR);
+    const { driver, blk } = setup({ disk });
+    const before = disk.bytes.slice();
+    const done = submit(
+      driver,
+      clearRequest(VIRTIO_BLK_T_DISCARD, [
+        [8, 8, 0],
+        [32, 3, 0],
+        [40, 0, 0],
+      ]),
+      1,
+    );
+    expect(done.status).toBe(VIRTIO_BLK_S_OK);
+    expect(done.len).toBe(1);
+    // A zero-length segment is valid and does nothing.
+    expect(deallocated).toEqual([
+      [8 * SECTOR, 8 * SECTOR],
+      [32 * SECTOR, 3 * SECTOR],
+    ]);
+    expect(isZero(disk.bytes.subarray(8 * SECTOR, 16 * SECTOR))).toBe(true);
+    expect(isZero(disk.bytes.subarray(32 * SECTOR, 35 * SECTOR))).toBe(true);
+    expect(Buffer.compare(disk.bytes.subarray(0, 8 * SECTOR), before.subarray(0, 8 * SECTOR))).toBe(0);
+    expect(
+      Buffer.compare(disk.bytes.subarray(16 * SECTOR, 32 * SECTOR), before.subarray(16 * SECTOR, 32 * SECTOR)),
+    ).toBe(0);
+    expect(Buffer.compare(disk.bytes.subarray(35 * SECTOR), before.subarray(35 * SECTOR))).toBe(0);
+    expect(blk.stats).toMatchObject({ discards: 1, bytesDeallocated: 11 * SECTOR, bytesZeroed: 0 });
+  });
+
+  test("write-zeroes writes zeros without unmap and deallocates with it; both read back as zeros", () => {
+    const { disk, deallocated } = deallocatingDisk(64 * SECTOR);
+    const { driver, blk } = setup({ disk });
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[4, 4, 0]]), 1).status).toBe(VIRTIO_BLK_S_OK);
+    expect(deallocated).toEqual([]);
+    expect(blk.stats.bytesZeroed).toBe(4 * SECTOR);
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[20, 2, UNMAP]]), 1).status).toBe(VIRTIO_BLK_S_OK);
+    expect(deallocated).toEqual([[20 * SECTOR, 2 * SECTOR]]);
+    expect(blk.stats).toMatchObject({ writeZeroes: 2, bytesDeallocated: 2 * SECTOR, bytesZeroed: 4 * SECTOR });
+    const read = readSectors(driver, 4, 18);
+    expect(isZero(read.data.subarray(0, 4 * SECTOR))).toBe(true);
+    expect(isZero(read.data.subarray(16 * SECTOR, 18 * SECTOR))).toBe(true);
+    expect(isZero(read.data.subarray(4 * SECTOR, 16 * SECTOR))).toBe(false);
+  });
+
+  test("a backend that cannot deallocate (or has no deallocate) gets zeros written instead", () => {
+    const { disk } = deallocatingDisk(64 * SECTOR, { cannot: true });
+    const { driver, blk } = setup({ disk });
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 16, 0]]), 1).status).toBe(VIRTIO_BLK_S_OK);
+    expect(isZero(disk.bytes.subarray(0, 16 * SECTOR))).toBe(true);
+    expect(blk.stats).toMatchObject({ bytesDeallocated: 0, bytesZeroed: 16 * SECTOR });
+
+    const bytes = pattern(64 * SECTOR, 5);
+    const plain: BlockBackend = {
+      size: bytes.length,
+      read: (offset, dest) => dest.set(bytes.subarray(offset, offset + dest.length)),
+      write: (offset, src) => bytes.set(src, offset),
+      flush: () => {},
+    };
+    const second = setup({ disk: plain });
+    expect(submit(second.driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[2, 2, UNMAP]]), 1).status).toBe(
+      VIRTIO_BLK_S_OK,
+    );
+    expect(isZero(bytes.subarray(2 * SECTOR, 4 * SECTOR))).toBe(true);
+    expect(bytes[4 * SECTOR]).not.toBe(0);
+  });
+
+  test("bad requests: UNSUPP for reserved flags and unmap on discard, IOERR for bad framing, ranges and limits", () => {
+    const { disk, deallocated } = deallocatingDisk(64 * SECTOR);
+    const { driver, blk, transport } = setup({ disk });
+    const before = disk.bytes.slice();
+    const cases: [string, Uint8Array, number][] = [
+      ["unmap on a discard", clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 8, UNMAP]]), VIRTIO_BLK_S_UNSUPP],
+      ["a reserved flag", clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, 8, 2]]), VIRTIO_BLK_S_UNSUPP],
+      // UNSUPP wins over IOERR, whichever segment carries it.
+      [
+        "a reserved flag after a bad range",
+        clearRequest(VIRTIO_BLK_T_DISCARD, [
+          [1000, 8, 0],
+          [0, 8, 0x8000_0000],
+        ]),
+        VIRTIO_BLK_S_UNSUPP,
+      ],
+      ["no segment", clearRequest(VIRTIO_BLK_T_DISCARD, []), VIRTIO_BLK_S_IOERR],
+      ["not whole segments", clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 8, 0]]).subarray(0, 16 + 12), VIRTIO_BLK_S_IOERR],
+      ["past the end", clearRequest(VIRTIO_BLK_T_DISCARD, [[60, 8, 0]]), VIRTIO_BLK_S_IOERR],
+      ["a sector past 2^53", clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[2 ** 60, 1, 0]]), VIRTIO_BLK_S_IOERR],
+      [
+        "one good segment and one out of range: nothing is done",
+        clearRequest(VIRTIO_BLK_T_DISCARD, [
+          [0, 8, 0],
+          [64, 1, 0],
+        ]),
+        VIRTIO_BLK_S_IOERR,
+      ],
+      [
+        "too many segments",
+        clearRequest(
+          VIRTIO_BLK_T_DISCARD,
+          Array.from({ length: VIRTIO_BLK_MAX_DISCARD_SEG + 1 }, () => [0, 1, 0] as const),
+        ),
+        VIRTIO_BLK_S_IOERR,
+      ],
+      [
+        "a segment over max_write_zeroes_sectors",
+        clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS + 1, 0]]),
+        VIRTIO_BLK_S_IOERR,
+      ],
+    ];
+    for (const [what, request, status] of cases) {
+      expect({ what, status: submit(driver, request, 1).status }).toEqual({ what, status });
+    }
+    expect(deallocated).toEqual([]);
+    expect(Buffer.compare(disk.bytes, before)).toBe(0);
+    expect(blk.stats).toMatchObject({ discards: 0, writeZeroes: 0, unsupported: 3, ioErrors: 7 });
+    expect(transport.running).toBe(true);
+  });
+
+  test("not negotiated: UNSUPP, whatever the request holds", () => {
+    const { disk, deallocated } = deallocatingDisk(64 * SECTOR);
+    const { driver } = setup({ disk, accept: acceptAllBut(VIRTIO_BLK_F_DISCARD) });
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 8, 0]]), 1).status).toBe(VIRTIO_BLK_S_UNSUPP);
+    expect(deallocated).toEqual([]);
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, 8, UNMAP]]), 1).status).toBe(VIRTIO_BLK_S_OK);
+  });
+
+  test("a backend failure is IOERR; without FLUSH negotiated the zeros are flushed", () => {
+    const { disk } = deallocatingDisk(64 * SECTOR, { fails: true });
+    const { driver, blk } = setup({ disk });
+    expect(submit(driver, clearRequest(VIRTIO_BLK_T_DISCARD, [[0, 8, 0]]), 1).status).toBe(VIRTIO_BLK_S_IOERR);
+    expect(blk.stats.ioErrors).toBe(1);
+    const writeThrough = new MemoryBlockBackend(64 * SECTOR);
+    const second = setup({ disk: writeThrough, accept: acceptAllBut(VIRTIO_BLK_F_FLUSH) });
+    expect(submit(second.driver, clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, 8, 0]]), 1).status).toBe(VIRTIO_BLK_S_OK);
+    expect(writeThrough.flushes).toBe(1);
+  });
+
+  test("a large write-zeroes moves one turn's budget per turn and completes once all is zero", () => {
+    const size = 8 << 20;
+    const disk = new MemoryBlockBackend(pattern(size, 9));
+    const { driver, turns } = setup({ disk });
+    driver.submit(0, [
+      { writable: false, data: clearRequest(VIRTIO_BLK_T_WRITE_ZEROES, [[0, size / SECTOR, 0]]) },
+      { writable: true, length: 1 },
+    ]);
+    expect(driver.queue(0).takeUsed()).toEqual([]);
+    expect(turns.runAll()).toBe(Math.ceil((size + CHAIN_COST) / VIRTIO_BLK_TURN_BUDGET) - 1);
+    const [used] = driver.queue(0).takeUsed();
+    if (used === undefined) throw new Error("the write-zeroes did not complete");
+    expect(complete(driver, used).status).toBe(VIRTIO_BLK_S_OK);
+    expect(isZero(disk.bytes)).toBe(true);
+  });
+
+  test("random discards, write-zeroes and writes match a byte-array model", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom("discard", "zeroes", "zeroes-unmap", "write"),
+            sector: fc.integer({ min: 0, max: 70 }),
+            sectors: fc.integer({ min: 0, max: 12 }),
+            cannot: fc.boolean(),
+          }),
+          { maxLength: 12 },
+        ),
+        (operations) => {
+          const model = pattern(64 * SECTOR, 4);
+          const { disk } = deallocatingDisk(64 * SECTOR);
+          disk.bytes.set(model);
+          const { driver } = setup({ disk });
+          for (const [i, op] of operations.entries()) {
+            const fits = op.sector + op.sectors <= 64;
+            if (op.kind === "write") {
+              if (op.sectors === 0) continue;
+              const data = pattern(op.sectors * SECTOR, i + 10);
+              const status = writeSectors(driver, op.sector, data).status;
+              expect(status).toBe(fits ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+              if (fits) model.set(data, op.sector * SECTOR);
+              continue;
+            }
+            const type = op.kind === "discard" ? VIRTIO_BLK_T_DISCARD : VIRTIO_BLK_T_WRITE_ZEROES;
+            const flags = op.kind === "zeroes-unmap" ? UNMAP : 0;
+            const status = submit(driver, clearRequest(type, [[op.sector, op.sectors, flags]]), 1).status;
+            expect(status).toBe(fits ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR);
+            if (fits) model.fill(0, op.sector * SECTOR, (op.sector + op.sectors) * SECTOR);
+          }
+          expect(Buffer.compare(disk.bytes, model)).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
+    );
   });
 });

@@ -6,7 +6,8 @@
  * the status byte are its device-writable bytes. The device reads these as byte streams and never depends on
  * how the driver split them into descriptors (§2.7.4).
  *
- * Offered features: SEG_MAX and SIZE_MAX (what one request may carry), FLUSH, and RO for a read-only disk.
+ * Offered features: SEG_MAX and SIZE_MAX (what one request may carry), FLUSH, and RO for a read-only disk; a
+ * read-write disk also offers DISCARD and WRITE_ZEROES (a read-only one does not: there is nothing to change).
  * Requests:
  * - IN / OUT: the data length must be a multiple of 512, at most seg_max * size_max bytes, and the sectors must
  *   lie within `capacity`; otherwise (and on a backend error) the status is VIRTIO_BLK_S_IOERR. An OUT on a
@@ -14,7 +15,14 @@
  *   write is flushed before it completes (§5.2.6.2: with FLUSH offered but not negotiated, completed writes must
  *   be stable).
  * - FLUSH: flush the backend. GET_ID: the serial, NUL-padded to 20 bytes (truncated to the buffer).
- * - Anything else (DISCARD, WRITE_ZEROES, SECURE_ERASE, GET_LIFETIME, zoned commands, legacy SCSI): UNSUPP.
+ * - DISCARD / WRITE_ZEROES (§5.2.6, only when the driver negotiated the feature, else UNSUPP): the data is 1..max_seg
+ *   16-byte segments `{ le64 sector; le32 num_sectors; le32 flags }`, all checked before any is done: a flag other
+ *   than `unmap`, or `unmap` on a discard, is UNSUPP (§5.2.6.2); a data length that is not whole segments, too many
+ *   segments, a segment over max_*_sectors or outside the disk is IOERR. A discard, and a write-zeroes with `unmap`
+ *   (write_zeroes_may_unmap is 1), deallocate the range (`BlockBackend.deallocate`: a hole in a sparse image, so a
+ *   guest's `fstrim` gives the space back to the host); where the backend cannot, and for a write-zeroes without
+ *   `unmap`, zeros are written, a turn's budget at a time. Either way the range then reads as zeros.
+ * - Anything else (SECURE_ERASE, GET_LIFETIME, zoned commands, legacy SCSI): UNSUPP.
  * - The status byte is written last, after the data. A chain without a device-writable byte cannot carry a
  *   status: it is returned with used length 0 and counted as malformed.
  * - The request queue is served in bounded turns (`QueueWorker`): a request of up to seg_max * size_max bytes
@@ -80,7 +88,34 @@ export const VIRTIO_BLK_CONFIG_BLK_SIZE = 20;
 export const VIRTIO_BLK_CONFIG_TOPOLOGY = 24;
 export const VIRTIO_BLK_CONFIG_WRITEBACK = 32;
 export const VIRTIO_BLK_CONFIG_NUM_QUEUES = 34;
+export const VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS = 36;
+export const VIRTIO_BLK_CONFIG_MAX_DISCARD_SEG = 40;
+export const VIRTIO_BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT = 44;
+export const VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS = 48;
+export const VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG = 52;
+export const VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP = 56;
 export const VIRTIO_BLK_CONFIG_SIZE = 60;
+
+/** `struct virtio_blk_discard_write_zeroes`: le64 sector, le32 num_sectors, le32 flags. */
+export const VIRTIO_BLK_DWZ_SEGMENT_SIZE = 16;
+/** The one defined flag of a discard/write-zeroes segment; every other bit is reserved. */
+export const VIRTIO_BLK_DWZ_FLAG_UNMAP = 1;
+/** Sectors one discard or write-zeroes segment may cover: QEMU's limit (just under 2 GiB). */
+export const VIRTIO_BLK_MAX_DISCARD_SECTORS = 0x3f_ffff;
+export const VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS = 0x3f_ffff;
+/**
+ * Segments per request. Linux merges the free ranges `fstrim` sends into multi-segment discards; 32 segments are
+ * 512 bytes of header to read, and the work behind them is bounded per turn like any data.
+ */
+export const VIRTIO_BLK_MAX_DISCARD_SEG = 32;
+export const VIRTIO_BLK_MAX_WRITE_ZEROES_SEG = 32;
+/**
+ * Discard alignment hint, in sectors: 4 KiB, the block of the host file systems images live on. The host kernel
+ * zeroes the unaligned ends of a punched range in place instead of freeing them, so aligned discards free the most.
+ */
+export const VIRTIO_BLK_DISCARD_SECTOR_ALIGNMENT = 8;
+/** What one deallocation (one fallocate call) counts against a turn's budget. */
+const DEALLOCATE_COST = 0x1000;
 
 export const VIRTIO_BLK_DEFAULT_QUEUE_SIZE = 256;
 /** Default largest segment: 128 KiB (QEMU leaves size_max 0; a bound keeps one request's work bounded). */
@@ -112,6 +147,12 @@ export interface VirtioBlockStats {
   flushes: number;
   bytesRead: number;
   bytesWritten: number;
+  discards: number;
+  writeZeroes: number;
+  /** Bytes of discard/write-zeroes ranges the backend deallocated (holes punched). */
+  bytesDeallocated: number;
+  /** Bytes of discard/write-zeroes ranges written as zeros (no unmap, or a backend that cannot deallocate). */
+  bytesZeroed: number;
   /** Requests completed with VIRTIO_BLK_S_IOERR. */
   ioErrors: number;
   /** Requests completed with VIRTIO_BLK_S_UNSUPP. */
@@ -124,6 +165,13 @@ export interface VirtioBlockStats {
 export type VirtioBlockState = Readonly<Record<string, never>>;
 
 const QUEUE_REQUEST = 0;
+
+/** One segment of a discard or write-zeroes request, in bytes; `deallocate`: a discard, or `unmap` was set. */
+interface ClearRange {
+  readonly offset: number;
+  readonly length: number;
+  readonly deallocate: boolean;
+}
 
 export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
   readonly name = "virtio-blk";
@@ -144,6 +192,10 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
     flushes: 0,
     bytesRead: 0,
     bytesWritten: 0,
+    discards: 0,
+    writeZeroes: 0,
+    bytesDeallocated: 0,
+    bytesZeroed: 0,
     ioErrors: 0,
     unsupported: 0,
     malformed: 0,
@@ -154,6 +206,11 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
   readonly #header = new Uint8Array(VIRTIO_BLK_REQ_HEADER_SIZE);
   readonly #headerView = new DataView(this.#header.buffer);
   readonly #chunk = new Uint8Array(TRANSFER_CHUNK);
+  /** Never written: the source of write-zeroes data. */
+  readonly #zeros = new Uint8Array(TRANSFER_CHUNK);
+  readonly #segments = new Uint8Array(
+    Math.max(VIRTIO_BLK_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_WRITE_ZEROES_SEG) * VIRTIO_BLK_DWZ_SEGMENT_SIZE,
+  );
   #context: VirtioDeviceContext | undefined;
   #requests: QueueWorker | undefined;
 
@@ -207,13 +264,23 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
       featureBit(VIRTIO_BLK_F_SIZE_MAX) |
       featureBit(VIRTIO_BLK_F_SEG_MAX) |
       featureBit(VIRTIO_BLK_F_FLUSH) |
-      (this.readOnly ? featureBit(VIRTIO_BLK_F_RO) : 0n);
+      (this.readOnly
+        ? featureBit(VIRTIO_BLK_F_RO)
+        : featureBit(VIRTIO_BLK_F_DISCARD) | featureBit(VIRTIO_BLK_F_WRITE_ZEROES));
     this.#id.set(new TextEncoder().encode(serial));
 
     const view = new DataView(this.#config.buffer);
     view.setBigUint64(VIRTIO_BLK_CONFIG_CAPACITY, BigInt(this.capacity), true);
     view.setUint32(VIRTIO_BLK_CONFIG_SIZE_MAX, sizeMax, true);
     view.setUint32(VIRTIO_BLK_CONFIG_SEG_MAX, this.segMax, true);
+    if (!this.readOnly) {
+      view.setUint32(VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS, VIRTIO_BLK_MAX_DISCARD_SECTORS, true);
+      view.setUint32(VIRTIO_BLK_CONFIG_MAX_DISCARD_SEG, VIRTIO_BLK_MAX_DISCARD_SEG, true);
+      view.setUint32(VIRTIO_BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT, VIRTIO_BLK_DISCARD_SECTOR_ALIGNMENT, true);
+      view.setUint32(VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS, VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS, true);
+      view.setUint32(VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG, VIRTIO_BLK_MAX_WRITE_ZEROES_SEG, true);
+      view.setUint8(VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP, 1);
+    }
   }
 
   /** The most data bytes one request may carry (seg_max segments of size_max). */
@@ -317,6 +384,28 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
       }
       case VIRTIO_BLK_T_FLUSH:
         return () => complete(this.#flush(), statusOnly);
+      case VIRTIO_BLK_T_DISCARD:
+      case VIRTIO_BLK_T_WRITE_ZEROES: {
+        const discard = type === VIRTIO_BLK_T_DISCARD;
+        if (!hasFeature(context.features, discard ? VIRTIO_BLK_F_DISCARD : VIRTIO_BLK_F_WRITE_ZEROES))
+          return () => complete(VIRTIO_BLK_S_UNSUPP, statusOnly);
+        if (this.readOnly) return () => complete(VIRTIO_BLK_S_IOERR, statusOnly);
+        const ranges = this.#segmentsOf(chain, discard);
+        if (typeof ranges === "number") return () => complete(ranges, statusOnly);
+        if (discard) this.stats.discards++;
+        else this.stats.writeZeroes++;
+        return this.#clear(ranges, (ok) => {
+          if (!ok) return complete(VIRTIO_BLK_S_IOERR, statusOnly);
+          if (!hasFeature(context.features, VIRTIO_BLK_F_FLUSH)) {
+            try {
+              this.backend.flush();
+            } catch {
+              return complete(VIRTIO_BLK_S_IOERR, statusOnly);
+            }
+          }
+          return complete(VIRTIO_BLK_S_OK, statusOnly);
+        });
+      }
       case VIRTIO_BLK_T_GET_ID:
         return () => {
           const n = Math.min(VIRTIO_BLK_ID_BYTES, statusAt);
@@ -328,9 +417,95 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
     }
   }
 
+  /**
+   * The byte ranges of a discard or write-zeroes request's segments, every one checked before any is served, or
+   * the status that refuses the request: UNSUPP for a reserved flag or `unmap` on a discard (§5.2.6.2), IOERR for
+   * data that is not 1..max_seg whole segments, a segment over max_*_sectors, or one outside the disk.
+   */
+  #segmentsOf(chain: DescriptorChain, discard: boolean): ClearRange[] | number {
+    const length = chain.readableLength - VIRTIO_BLK_REQ_HEADER_SIZE;
+    const maxSegments = discard ? VIRTIO_BLK_MAX_DISCARD_SEG : VIRTIO_BLK_MAX_WRITE_ZEROES_SEG;
+    const maxSectors = discard ? VIRTIO_BLK_MAX_DISCARD_SECTORS : VIRTIO_BLK_MAX_WRITE_ZEROES_SECTORS;
+    if (
+      length < VIRTIO_BLK_DWZ_SEGMENT_SIZE ||
+      length % VIRTIO_BLK_DWZ_SEGMENT_SIZE !== 0 ||
+      length > maxSegments * VIRTIO_BLK_DWZ_SEGMENT_SIZE
+    ) {
+      this.stats.malformed++;
+      return VIRTIO_BLK_S_IOERR;
+    }
+    const bytes = this.#segments.subarray(0, length);
+    if (chain.read(VIRTIO_BLK_REQ_HEADER_SIZE, bytes) < length) {
+      this.stats.malformed++;
+      return VIRTIO_BLK_S_IOERR;
+    }
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const ranges: ClearRange[] = [];
+    let status = VIRTIO_BLK_S_OK;
+    for (let at = 0; at < length; at += VIRTIO_BLK_DWZ_SEGMENT_SIZE) {
+      const sectorLow = view.getUint32(at, true);
+      const sectorHigh = view.getUint32(at + 4, true);
+      const sectors = view.getUint32(at + 8, true);
+      const flags = view.getUint32(at + 12, true);
+      const unmap = (flags & VIRTIO_BLK_DWZ_FLAG_UNMAP) !== 0;
+      // UNSUPP wins over IOERR: a driver using flags we do not know gets told so, whatever else is wrong.
+      if ((flags & ~VIRTIO_BLK_DWZ_FLAG_UNMAP) !== 0 || (discard && unmap)) return VIRTIO_BLK_S_UNSUPP;
+      if (status !== VIRTIO_BLK_S_OK) continue;
+      const offset =
+        sectors > maxSectors ? undefined : this.#range(sectorLow, sectorHigh, sectors * VIRTIO_BLK_SECTOR_SIZE, true);
+      if (offset === undefined) status = VIRTIO_BLK_S_IOERR;
+      else if (sectors > 0)
+        ranges.push({ offset, length: sectors * VIRTIO_BLK_SECTOR_SIZE, deallocate: discard || unmap });
+    }
+    return status === VIRTIO_BLK_S_OK ? ranges : status;
+  }
+
+  /**
+   * Make `ranges` read as zeros: a deallocation where asked and the backend can (one call per range), zeros
+   * written otherwise, a budget's worth per step; `end(ok)` completes the request.
+   */
+  #clear(ranges: readonly ClearRange[], end: (ok: boolean) => ChainStep): ChainWork {
+    let index = 0;
+    let done = 0;
+    let zeroing = false;
+    return (budget) => {
+      let spent = 0;
+      try {
+        while (index < ranges.length && spent < budget) {
+          const range = ranges[index];
+          if (range === undefined) break;
+          if (!zeroing && done === 0 && range.deallocate) {
+            spent += DEALLOCATE_COST;
+            if (this.backend.deallocate?.(range.offset, range.length) === true) {
+              this.stats.bytesDeallocated += range.length;
+              index++;
+              continue;
+            }
+          }
+          zeroing = true;
+          const n = Math.min(TRANSFER_CHUNK, range.length - done, Math.max(1, budget - spent));
+          this.backend.write(range.offset + done, this.#zeros.subarray(0, n));
+          done += n;
+          spent += n;
+          this.stats.bytesZeroed += n;
+          if (done === range.length) {
+            index++;
+            done = 0;
+            zeroing = false;
+          }
+        }
+      } catch {
+        return end(false);
+      }
+      if (index < ranges.length) return { spent };
+      const last = end(true);
+      return { spent: spent + last.spent, used: last.used ?? 0 };
+    };
+  }
+
   /** The byte offset of a request's data, or undefined when it does not fit the disk or the request limits. */
-  #range(sectorLow: number, sectorHigh: number, length: number): number | undefined {
-    if (length % VIRTIO_BLK_SECTOR_SIZE !== 0 || length > this.maxRequestBytes) return undefined;
+  #range(sectorLow: number, sectorHigh: number, length: number, unbounded = false): number | undefined {
+    if (length % VIRTIO_BLK_SECTOR_SIZE !== 0 || (!unbounded && length > this.maxRequestBytes)) return undefined;
     // Compare in sectors: a 64-bit sector number from the guest can exceed 2^53.
     if (sectorHigh > 0 && sectorHigh * 0x1_0000_0000 > this.capacity) return undefined;
     const sector = sectorHigh * 0x1_0000_0000 + sectorLow;

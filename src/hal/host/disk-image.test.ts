@@ -3,7 +3,7 @@
  * refusal naming the image and the holder, and a 0444 image never opened read-write, even by root.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeIf, hasCommand, testIf } from "../../../test/support/skip.ts";
@@ -121,3 +121,84 @@ describe("disk images that must not be written or opened", () => {
     expect(error.message).toContain("it is a FIFO (named pipe), not a file or block device");
   });
 });
+
+const holes = {
+  available: process.platform === "linux",
+  reason: `punching holes (fallocate) is implemented for Linux, not ${process.platform}`,
+};
+
+describeIf(holes, "punching holes")("punching holes in disk images (virtio-blk discard)", () => {
+  /** A 4 MiB image, every byte written (so every block is allocated). */
+  function fullImage(name: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, new Uint8Array(4 << 20).fill(0xa5));
+    return path;
+  }
+
+  test("a punched range reads as zeros and its blocks go back to the host; the size stays", () => {
+    const path = fullImage("punch.img");
+    const blocksBefore = statSync(path).blocks;
+    using image = openDiskImage(path, { readOnly: false });
+    // The test folder's file system (ext4, xfs, btrfs, tmpfs all can) must punch: false would mean no holes.
+    expect(image.punchHole(1 << 20, 2 << 20)).toBe(true);
+    const after = statSync(path);
+    expect(after.size).toBe(4 << 20);
+    // 2 MiB are 4096 blocks of 512 bytes; allow the file system's metadata to move a little.
+    expect(blocksBefore - after.blocks).toBeGreaterThanOrEqual(4000);
+    const bytes = readFileSync(path);
+    expect(bytes.subarray(1 << 20, 3 << 20).every((b) => b === 0)).toBe(true);
+    expect(bytes[(1 << 20) - 1]).toBe(0xa5);
+    expect(bytes[3 << 20]).toBe(0xa5);
+  });
+
+  test("a read-only image refuses; a closed one says so; bad ranges are refused before the system call", () => {
+    const path = fullImage("punch-ro.img");
+    const ro = openDiskImage(path, { readOnly: true });
+    expect(refusal(() => ro.punchHole(0, 4096)).kind).toBe("read-only");
+    ro.close();
+    const rw = openDiskImage(path, { readOnly: false });
+    expect(refusal(() => rw.punchHole(-1, 4096)).message).toContain("must be a byte range");
+    expect(refusal(() => rw.punchHole(0, 0)).message).toContain("must be a byte range");
+    rw.close();
+    expect(refusal(() => rw.punchHole(0, 4096)).message).toContain("it is closed");
+    expect(statSync(path).blocks).toBeGreaterThanOrEqual(8000);
+  });
+});
+
+/** A loop device over a fresh 8 MiB file, when this host lets us make one (root, /dev/loop-control, losetup). */
+function loopDevice(): { available: boolean; reason: string; attach?: () => { device: string; detach: () => void } } {
+  if (process.platform !== "linux") return { available: false, reason: "loop devices are a Linux feature" };
+  if (process.getuid?.() !== 0) return { available: false, reason: "attaching a loop device needs root" };
+  if (Bun.which("losetup") === null) return { available: false, reason: "losetup is not installed (util-linux)" };
+  const path = join(dir, "loop-backing.img");
+  writeFileSync(path, new Uint8Array(8 << 20).fill(0x5a));
+  const probe = Bun.spawnSync(["losetup", "-f", "--show", path]);
+  const device = probe.stdout.toString().trim();
+  if (probe.exitCode !== 0 || !device.startsWith("/dev/"))
+    return { available: false, reason: `losetup -f failed: ${probe.stderr.toString().trim()}` };
+  return {
+    available: true,
+    reason: device,
+    attach: () => ({ device, detach: () => void Bun.spawnSync(["losetup", "-d", device]) }),
+  };
+}
+
+const loop = loopDevice();
+testIf(loop, "block device disk")(
+  "a block device's size comes from sysfs (fstat says 0); a hole reads as zeros",
+  () => {
+    const attached = loop.attach?.();
+    if (attached === undefined) throw new Error("no loop device");
+    try {
+      using image = openDiskImage(attached.device, { readOnly: false });
+      expect(image.size).toBe(8 << 20);
+      // A loop device passes the punch down to its backing file (which holds holes: the test above).
+      expect(image.punchHole(1 << 20, 1 << 20)).toBe(true);
+      const bytes = readFileSync(join(dir, "loop-backing.img"));
+      expect(bytes.subarray(1 << 20, 2 << 20).every((b) => b === 0)).toBe(true);
+      expect(bytes[2 << 20]).toBe(0x5a);
+    } finally {
+      attached.detach();
+    }
+  },
+);

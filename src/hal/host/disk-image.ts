@@ -7,15 +7,20 @@
  * - an image whose mode lets nobody write it (0444) is never opened read-write, even by root (who could);
  * - only a regular file or a block device is opened, after a `stat`, with O_NONBLOCK (a FIFO never blocks us).
  *
+ * A read-write image can deallocate ranges (`punchHole`, for virtio-blk discard and write-zeroes): on Linux
+ * `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)`, which gives a sparse file's blocks back to the host file
+ * system (and passes a discard down when the image is a block device). Where that call is refused as unsupported
+ * (another OS, a file system without holes), `punchHole` answers false from then on and the device writes zeros.
+ *
  * A host or file system without the lock call (another OS, a network file system answering ENOLCK) still runs
  * the VM: the image is then unlocked, and `lock` says why, for the VMM to warn about.
  */
 
-import { closeSync, constants, fstatSync, openSync, type Stats, statSync } from "node:fs";
-import { EACCES, EINVAL, ENOLCK, EOPNOTSUPP, EROFS } from "../../common/errno.ts";
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats, statSync } from "node:fs";
+import { EACCES, EINVAL, ENODEV, ENOLCK, ENOSYS, EOPNOTSUPP, EROFS } from "../../common/errno.ts";
 import { HostError } from "./errors.ts";
 import { lockHolders } from "./lock-holders.ts";
-import { type LockKind, lockWholeFile } from "./sys.ts";
+import { type LockKind, lockWholeFile, punchHole } from "./sys.ts";
 
 export interface DiskImage extends Disposable {
   readonly path: string;
@@ -25,6 +30,12 @@ export interface DiskImage extends Disposable {
   readonly readOnly: boolean;
   /** The lock held until `close`, or why there is none. */
   readonly lock: LockKind | { readonly unlocked: string };
+  /**
+   * Deallocate `length` bytes at `offset`, keeping the size (they read as zeros afterwards). False when the host
+   * or file system cannot punch holes (asked once: later calls answer false at once); throws `HostError` "io" on
+   * another failure, and "read-only" on a read-only image.
+   */
+  punchHole(offset: number, length: number): boolean;
   /** Close the descriptor, which releases the lock. Idempotent. */
   close(): void;
 }
@@ -124,7 +135,9 @@ export function openDiskImage(path: string, options: { readonly readOnly: boolea
       open = false;
       closeSync(fd);
     };
-    return { path, fd, size: opened.size, readOnly, lock, close, [Symbol.dispose]: close };
+    const punch = holePuncher(fd, path, readOnly, () => open);
+    const size = opened.isBlockDevice() ? blockDeviceSize(opened, path, what) : opened.size;
+    return { path, fd, size, readOnly, lock, punchHole: punch, close, [Symbol.dispose]: close };
   } catch (error) {
     closeSync(fd);
     throw error;
@@ -169,4 +182,66 @@ function takeLock(
         errno: attempt.errno,
       });
   }
+}
+
+/** `punchHole` for one image: refuses on a read-only or closed image, remembers a host that cannot punch. */
+function holePuncher(
+  fd: number,
+  path: string,
+  readOnly: boolean,
+  isOpen: () => boolean,
+): (offset: number, length: number) => boolean {
+  let unsupported = false;
+  return (offset, length) => {
+    const what = `Cannot punch a hole of ${length} bytes at ${offset} in disk image ${path}`;
+    if (readOnly) throw new HostError("read-only", path, "fallocate", `${what}: it is open read-only`);
+    if (!isOpen()) throw new HostError("io", path, "fallocate", `${what}: it is closed`);
+    if (unsupported) return false;
+    let attempt: ReturnType<typeof punchHole>;
+    try {
+      attempt = punchHole(fd, path, offset, length);
+    } catch (error) {
+      if (error instanceof HostError && error.kind === "unsupported") {
+        unsupported = true;
+        return false;
+      }
+      throw error;
+    }
+    if (attempt.kind === "done") return true;
+    // EOPNOTSUPP: the file system has no holes; ENOSYS: no fallocate; ENODEV: not a file or device that has it.
+    if (attempt.errno === EOPNOTSUPP || attempt.errno === ENOSYS || attempt.errno === ENODEV) {
+      unsupported = true;
+      return false;
+    }
+    throw new HostError("io", path, "fallocate", `${what}: fallocate failed (errno ${attempt.errno})`, {
+      errno: attempt.errno,
+    });
+  };
+}
+
+/**
+ * A block device's size: `fstat` says 0 for one, so Linux's sysfs answers (/sys/dev/block/MAJOR:MINOR/size, in
+ * 512-byte sectors whatever the device's block size).
+ */
+function blockDeviceSize(stats: Stats, path: string, what: string): number {
+  // glibc's gnu_dev_major/minor: 12 bits of major and 20 of minor, spread over the 64-bit dev_t.
+  const rdev = BigInt(stats.rdev);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const sysfs = `/sys/dev/block/${major}:${minor}/size`;
+  let text: string;
+  try {
+    text = readFileSync(sysfs, "utf8");
+  } catch (error) {
+    const { code, errno } = errnoOf(error);
+    throw new HostError("io", path, "stat", `${what}: it is a block device whose size ${sysfs} cannot say (${code})`, {
+      errno,
+      cause: error,
+    });
+  }
+  const sectors = Number(text.trim());
+  if (!Number.isSafeInteger(sectors) || sectors < 0 || !Number.isSafeInteger(sectors * 512)) {
+    throw new HostError("io", path, "stat", `${what}: ${sysfs} says "${text.trim()}", not a sector count`);
+  }
+  return sectors * 512;
 }

@@ -111,6 +111,77 @@ function load(path: string): LinuxLibc | DarwinLibc {
   return libc;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Punching holes in disk images (Linux): fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE), for virtio-blk
+// discard and write-zeroes. libc is bound on the first punch, separately from the lock calls.
+// ---------------------------------------------------------------------------------------------------------------
+
+/** <linux/falloc.h>: keep the file size; deallocate the range (it then reads as zeros). */
+const FALLOC_FL_KEEP_SIZE = 0x01;
+const FALLOC_FL_PUNCH_HOLE = 0x02;
+
+/** What a punch did: the range is a hole now, or the errno of the refusal (EOPNOTSUPP: not on this file system). */
+export type PunchAttempt = { readonly kind: "done" } | { readonly kind: "failed"; readonly errno: number };
+
+interface FallocateLibc {
+  fallocate(fd: number, mode: number, offset: number, length: number): number;
+  errno(): number;
+}
+
+let fallocateLibc: FallocateLibc | undefined;
+
+function loadFallocate(path: string): FallocateLibc {
+  if (fallocateLibc !== undefined) return fallocateLibc;
+  if (process.platform !== "linux") {
+    throw new HostError("unsupported", path, "fallocate", `punching holes is not implemented on ${process.platform}`);
+  }
+  try {
+    const lib = dlopen("libc.so.6", {
+      // int fallocate(int fd, int mode, off_t offset, off_t len): off_t is 64-bit on 64-bit Linux.
+      fallocate: { args: [FFIType.i32, FFIType.i32, FFIType.i64, FFIType.i64], returns: FFIType.i32 },
+      __errno_location: { args: [], returns: FFIType.ptr },
+    });
+    fallocateLibc = {
+      fallocate: (fd, mode, offset, length) => lib.symbols.fallocate(fd, mode, offset, length),
+      errno: () => {
+        const location = lib.symbols.__errno_location();
+        return location === null ? 0 : read.i32(location, 0);
+      },
+    };
+  } catch (error) {
+    throw new HostError(
+      "unsupported",
+      path,
+      "dlopen",
+      `cannot load the C library for fallocate: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  return fallocateLibc;
+}
+
+/**
+ * Deallocate `length` bytes at `offset` of `fd` (`path` for messages), keeping the file's size: the range reads as
+ * zeros afterwards and a sparse image gives the space back to the host. Partial file-system blocks at the ends are
+ * zeroed in place by the kernel. Throws `HostError` "unsupported" where there is no fallocate (not Linux).
+ */
+export function punchHole(fd: number, path: string, offset: number, length: number): PunchAttempt {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) {
+    throw new HostError("io", path, "fallocate", `Cannot punch a hole in ${path}: ${fd} is not a file descriptor`);
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length <= 0) {
+    throw new HostError(
+      "io",
+      path,
+      "fallocate",
+      `Cannot punch a hole in ${path}: offset ${offset} and length ${length} must be a byte range (length > 0)`,
+    );
+  }
+  const c = loadFallocate(path);
+  if (c.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) === 0) return { kind: "done" };
+  return { kind: "failed", errno: c.errno() };
+}
+
 function checkFd(fd: number, path: string): void {
   if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fff_ffff) {
     throw new HostError("io", path, "lock", `Cannot lock ${path}: ${fd} is not a file descriptor`);

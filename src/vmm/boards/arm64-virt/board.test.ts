@@ -7,12 +7,13 @@ import { FakeBackend } from "../../../../test/support/fake-backend.ts";
 import { testVmConfig } from "../../../../test/support/vm-config.ts";
 import { AARCH64_REG_X0 } from "../../../arch/aarch64/registers.ts";
 import { FR_RXFE, INT_RX, INT_TX, PL011_DR, PL011_FR, PL011_IMSC } from "../../../devices/pl011.ts";
+import { PL061_IBE, PL061_IC, PL061_IE } from "../../../devices/pl061.ts";
 import { assembleVm } from "../../builder.ts";
 import type { VmConfig } from "../../config/types.ts";
 import { dtbCells, dtbStrings, findDtbNode, parseDtb } from "../../fdt/fdt-reader.ts";
 import { Arm64VirtBoard } from "./board.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
-import { ARM64_VIRT, UART0_INTID } from "./layout.ts";
+import { ARM64_VIRT, GPIO_INTID, UART0_INTID } from "./layout.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "axvisor-arm64-board-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -103,6 +104,32 @@ describe("arm64 virt board", () => {
     expect(vm.buses.mmio.read(uart + PL011_DR, 4)).toMatchObject({ value: 0x73n });
     expect(vm.buses.mmio.read(uart + PL011_FR, 4)).toMatchObject({ value: BigInt(0x80 | 0x7 | FR_RXFE) });
     expect(halVm.irqLines.get(UART0_INTID)).toBe(false);
+  });
+
+  test("a shutdown request presses the power button: PL061 line 3 high, its SPI raised, let go once read and 100 ms passed", async () => {
+    const board = new Arm64VirtBoard();
+    expect(board.requestShutdown()).toBe("nothing (the machine is not built yet)");
+    const { vm, halVm } = assemble(linuxConfig(), [], board);
+    const gpio = ARM64_VIRT.GPIO_BASE;
+    const line = 1 << ARM64_VIRT.POWER_KEY_GPIO_LINE;
+    // What Linux's gpio-keys sets up: both edges of the line, interrupt enabled.
+    vm.buses.mmio.write(gpio + PL061_IBE, 1, BigInt(line));
+    vm.buses.mmio.write(gpio + PL061_IE, 1, BigInt(line));
+    expect(board.requestShutdown()).toBe("the power button (GPIO key KEY_POWER)");
+    expect(halVm.irqLines.get(GPIO_INTID)).toBe(true);
+    expect(GPIO_INTID).toBe(39);
+    expect(board.requestShutdown()).toBe("nothing: the power button is still held from the last press");
+    vm.buses.mmio.write(gpio + PL061_IC, 1, BigInt(line));
+    expect(halVm.irqLines.get(GPIO_INTID)).toBe(false);
+    // Past 100 ms, but the guest has not read the line yet: still held...
+    await Bun.sleep(ARM64_VIRT.POWER_KEY_PRESS_MS + 50);
+    expect(vm.buses.mmio.read(gpio + (line << 2), 1)).toMatchObject({ value: BigInt(line) });
+    // ...and let go once it has.
+    await Bun.sleep(ARM64_VIRT.POWER_KEY_PRESS_MS);
+    // Released: the line reads low and the falling edge is pending.
+    expect(vm.buses.mmio.read(gpio + (line << 2), 1)).toMatchObject({ value: 0n });
+    expect(halVm.irqLines.get(GPIO_INTID)).toBe(true);
+    expect(board.requestShutdown()).toBe("the power button (GPIO key KEY_POWER)");
   });
 
   test("dtb_path is honoured: the file goes to dtb_load_addr and x0 points at it", () => {

@@ -1,9 +1,9 @@
 /**
  * The arm64 `virt` board (KVM backend): a QEMU-`virt`-like machine. RAM from the config at 0x4000_0000 and above;
  * the in-kernel GICv3, arch timer and PSCI (method "hvc") of the backend; a PL011 UART (interrupt-driven, with
- * console input) and a PL031 RTC on the GIC's SPIs; virtio-mmio windows (a `disk_path` as virtio-blk in window 0,
- * `[[devices.nets]]` as virtio-net, `emu_devices` of type virtio-blk/net/console/rng where they say, empty slots
- * elsewhere); our test device and boot
+ * console input), a PL031 RTC and a PL061 GPIO with the power button (gpio-keys) on the GIC's SPIs; virtio-mmio
+ * windows (a `disk_path` as virtio-blk in window 0, `[[devices.nets]]` as virtio-net, `emu_devices` of type
+ * virtio-blk/net/console/rng where they say, empty slots elsewhere); our test device and boot
  * timer. Every address is layout.ts's.
  *
  * Kernels: an arm64 Linux `Image` boots through the arm64 boot protocol (linux-boot.ts); any other image (our
@@ -25,6 +25,7 @@ import { BootTimer } from "../../../devices/boot-timer.ts";
 import { LevelIrqLine } from "../../../devices/irq.ts";
 import { Pl011 } from "../../../devices/pl011.ts";
 import { Pl031 } from "../../../devices/pl031.ts";
+import { Pl061 } from "../../../devices/pl061.ts";
 import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
@@ -53,7 +54,7 @@ import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
 import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
-import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, RTC_INTID, UART0_INTID } from "./layout.ts";
+import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, GPIO_INTID, RTC_INTID, UART0_INTID } from "./layout.ts";
 import { Arm64ImageError, arm64BootGprs, parseArm64Image, planArm64Boot } from "./linux-boot.ts";
 
 export class Arm64VirtBoard implements Board {
@@ -61,6 +62,10 @@ export class Arm64VirtBoard implements Board {
   readonly unmappedRead = "zeros";
   #uart: Pl011 | undefined;
   #rtc: Pl031 | undefined;
+  #gpio: Pl061 | undefined;
+  /** When the power button went down (performance.now() ms), or undefined when it is up. */
+  #powerKeyPressedAt: number | undefined;
+  #releasePowerKey: (() => void) | undefined;
   /** Host input not yet accepted by the UART's receiver. */
   #input: number[] = [];
   #virtioNodes: Array<{ base: number; size: number; spi: number }> = [];
@@ -114,6 +119,13 @@ export class Arm64VirtBoard implements Board {
     const rtc = new Pl031({ irq: this.#spiLine(s, RTC_INTID) });
     this.#rtc = rtc;
     s.mmio.insert(ARM64_VIRT.RTC_BASE, ARM64_VIRT.RTC_SIZE, rtc);
+    const gpio = new Pl061({ irq: this.#spiLine(s, GPIO_INTID) });
+    this.#gpio = gpio;
+    s.mmio.insert(ARM64_VIRT.GPIO_BASE, ARM64_VIRT.GPIO_SIZE, gpio);
+    this.#releasePowerKey = () => {
+      this.#powerKeyPressedAt = undefined;
+      gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, false);
+    };
     s.mmio.insert(ARM64_VIRT.TEST_DEVICE_BASE, ARM64_VIRT.TEST_DEVICE_SIZE, new TestDevice());
     s.mmio.insert(
       ARM64_VIRT.BOOT_TIMER_BASE,
@@ -371,9 +383,43 @@ export class Arm64VirtBoard implements Board {
     this.#input.splice(0, accepted);
   }
 
-  /** The RTC's match interrupt is checked between vCPU runs. */
+  /**
+   * Ctrl-A R on arm64, as QEMU's virt does it: press the power button (the PL061's line 3 high for 100 ms, which
+   * Linux's gpio-keys reports as KEY_POWER; systemd-logind or acpid-style userspace then powers off).
+   */
+  requestShutdown(): string {
+    const gpio = this.#gpio;
+    if (gpio === undefined) return "nothing (the machine is not built yet)";
+    if (this.#powerKeyPressedAt !== undefined) return "nothing: the power button is still held from the last press";
+    gpio.setInput(ARM64_VIRT.POWER_KEY_GPIO_LINE, true);
+    this.#powerKeyPressedAt = performance.now();
+    // A host timer checks for the release (so it comes even while no vCPU exits); poll() checks too.
+    const check = (): void => {
+      if (this.#powerKeyPressedAt === undefined) return;
+      if (!this.#releaseDue()) setTimeout(check, ARM64_VIRT.POWER_KEY_PRESS_MS / 2).unref?.();
+    };
+    setTimeout(check, ARM64_VIRT.POWER_KEY_PRESS_MS).unref?.();
+    return "the power button (GPIO key KEY_POWER)";
+  }
+
+  /** Let the power button go once it was held long enough and the guest has read it (or it was held too long). */
+  #releaseDue(): boolean {
+    const pressedAt = this.#powerKeyPressedAt;
+    const gpio = this.#gpio;
+    if (pressedAt === undefined || gpio === undefined) return true;
+    const held = performance.now() - pressedAt;
+    const seen = gpio.observed(ARM64_VIRT.POWER_KEY_GPIO_LINE);
+    if ((held >= ARM64_VIRT.POWER_KEY_PRESS_MS && seen) || held >= ARM64_VIRT.POWER_KEY_HOLD_MAX_MS) {
+      this.#releasePowerKey?.();
+      return true;
+    }
+    return false;
+  }
+
+  /** The RTC's match interrupt is checked between vCPU runs; so is a power button press that may end. */
   poll(): void {
     this.#rtc?.tick();
+    if (this.#powerKeyPressedAt !== undefined) this.#releaseDue();
   }
 
   stats(): Record<string, number> {
@@ -382,5 +428,7 @@ export class Arm64VirtBoard implements Board {
 
   close(): void {
     this.#input = [];
+    this.#powerKeyPressedAt = undefined;
+    this.#releasePowerKey = undefined;
   }
 }

@@ -40,6 +40,20 @@ describe("arm64 virt device tree", () => {
     expect(dtbCells(node("/virtio_mmio@a000200"), "interrupts")).toEqual([0, ARM64_VIRT.VIRTIO_MMIO_FIRST_SPI + 1, 4]);
   });
 
+  test("the PL061 GPIO is a gpio-controller on SPI 7 and gpio-keys' poweroff is KEY_POWER on its line 3", () => {
+    const gpio = node("/pl061@9030000");
+    expect(dtbStrings(gpio, "compatible")).toEqual(["arm,pl061", "arm,primecell"]);
+    expect(dtbCells(gpio, "interrupts")).toEqual([0, ARM64_VIRT.GPIO_SPI, 4]);
+    expect(dtbCells(gpio, "#gpio-cells")).toEqual([2]);
+    expect(gpio.properties.has("gpio-controller")).toBe(true);
+    expect(dtbStrings(node("/gpio-keys"), "compatible")).toEqual(["gpio-keys"]);
+    const key = node("/gpio-keys/poweroff");
+    expect(dtbCells(key, "linux,code")).toEqual([116]);
+    const [phandle, line, flags] = dtbCells(key, "gpios") ?? [];
+    expect(phandle).toBe(dtbCells(gpio, "phandle")?.[0]);
+    expect([line, flags]).toEqual([3, 0]);
+  });
+
   test("chosen carries the command line, the console and the initrd", () => {
     const chosen = node("/chosen");
     expect(dtbStrings(chosen, "bootargs")).toEqual(["console=ttyAMA0"]);

@@ -13,6 +13,8 @@
  *   ├─ apb-pclk         the 24 MHz fixed clock the PrimeCells name
  *   ├─ pl011@9000000    arm,pl011 + arm,primecell, SPI 1
  *   ├─ pl031@9010000    arm,pl031 + arm,primecell, SPI 2
+ *   ├─ pl061@9030000    arm,pl061 + arm,primecell, SPI 7, gpio-controller (2 cells)
+ *   ├─ gpio-keys        poweroff: KEY_POWER on the PL061's line 3 (active high), as QEMU's virt has it
  *   └─ virtio_mmio@…    one per window (empty windows too, as QEMU lists them), level-high SPIs
  *
  * Interrupt specifiers are the GIC binding's three cells: <kind number flags> (kind 0 = SPI, 1 = PPI).
@@ -131,6 +133,24 @@ export function buildArm64VirtFdt(board: Arm64VirtDescription): Fdt {
     .cells("interrupts", [GIC_DT_SPI, ARM64_VIRT.RTC_SPI, IRQ_TYPE_LEVEL_HIGH])
     .cells("clocks", [clock])
     .string("clock-names", "apb_pclk");
+
+  const gpio = root.addNode(`pl061@${hex(ARM64_VIRT.GPIO_BASE)}`);
+  gpio
+    .strings("compatible", ["arm,pl061", "arm,primecell"])
+    .u64s("reg", [ARM64_VIRT.GPIO_BASE, ARM64_VIRT.GPIO_SIZE])
+    .cells("interrupts", [GIC_DT_SPI, ARM64_VIRT.GPIO_SPI, IRQ_TYPE_LEVEL_HIGH])
+    .u32("#gpio-cells", 2)
+    .empty("gpio-controller")
+    .cells("clocks", [clock])
+    .string("clock-names", "apb_pclk");
+  root
+    .addNode("gpio-keys")
+    .string("compatible", "gpio-keys")
+    .addNode("poweroff")
+    .string("label", "GPIO Key Poweroff")
+    .u32("linux,code", ARM64_VIRT.POWER_KEY_CODE)
+    // <controller line flags>: flags 0 = active high.
+    .cells("gpios", [gpio, ARM64_VIRT.POWER_KEY_GPIO_LINE, 0]);
 
   for (const v of board.virtio) {
     root

@@ -11,6 +11,8 @@
  *               │  (room for 123 vCPUs)         │
  *   0x0900_0000 ├───────────────────────────────┤ PL011 UART0 (4 KiB)            SPI 1  = INTID 33
  *   0x0901_0000 ├───────────────────────────────┤ PL031 RTC (4 KiB)              SPI 2  = INTID 34
+ *   0x0903_0000 ├───────────────────────────────┤ PL061 GPIO (4 KiB)             SPI 7  = INTID 39
+ *               │  line 3: the power button (gpio-keys, KEY_POWER), as QEMU wires it
  *   0x0a00_0000 ├───────────────────────────────┤ virtio-mmio 0..7 (512 B each)   SPI 16..23 = INTID 48..55
  *   0x0a00_1000 ├───────────────────────────────┤
  *   0x0b00_0000 ├───────────────────────────────┤ axvisor test device (4 KiB): MMIO width tests
@@ -35,6 +37,20 @@ export const ARM64_VIRT = {
   RTC_BASE: 0x0901_0000,
   RTC_SIZE: 0x1000,
   RTC_SPI: 2,
+  GPIO_BASE: 0x0903_0000,
+  GPIO_SIZE: 0x1000,
+  GPIO_SPI: 7,
+  /** The PL061 line of the power button (QEMU virt's GPIO_KEY_POWER pin). */
+  POWER_KEY_GPIO_LINE: 3,
+  /** Linux's input event code for the button (<linux/input-event-codes.h> KEY_POWER). */
+  POWER_KEY_CODE: 116,
+  /**
+   * A press holds the line high at least this long (QEMU's gpio-key: 100 ms) and until the guest has read it, at
+   * most POWER_KEY_HOLD_MAX_MS (a guest without the driver): Linux's gpio-keys reads the line a debounce delay after
+   * the interrupt, and a nested or loaded guest can take longer than 100 ms to, then sees no change at all.
+   */
+  POWER_KEY_PRESS_MS: 100,
+  POWER_KEY_HOLD_MAX_MS: 5000,
   VIRTIO_MMIO_BASE: 0x0a00_0000,
   VIRTIO_MMIO_SIZE: 0x200,
   VIRTIO_MMIO_COUNT: 8,
@@ -54,6 +70,7 @@ export const ARM64_VIRT_MAX_CPUS = Math.floor(ARM64_VIRT.GIC_REDIST_SIZE / GICR_
 /** The UART's and the RTC's interrupts as GIC INTIDs (what `HalVm.setIrqLine` takes). */
 export const UART0_INTID = spiIntid(ARM64_VIRT.UART0_SPI);
 export const RTC_INTID = spiIntid(ARM64_VIRT.RTC_SPI);
+export const GPIO_INTID = spiIntid(ARM64_VIRT.GPIO_SPI);
 
 /** Base address and interrupt (SPI number and INTID) of virtio-mmio window `index`. */
 export function arm64VirtioWindow(index: number): { base: number; size: number; spi: number; intid: number } {
