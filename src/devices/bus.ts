@@ -132,6 +132,11 @@ function isAddress(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
+/** `Bus.readNumber`/`writeNumber`: no device at the address. */
+export const BUS_UNMAPPED = -1;
+/** `Bus.readNumber`/`writeNumber`: the access straddles the end of the device's window (counted). */
+export const BUS_BAD_ACCESS = -2;
+
 export class Bus implements Snapshottable<BusState> {
   readonly space: AddressSpace;
   readonly limit: number;
@@ -274,6 +279,44 @@ export class Bus implements Snapshottable<BusState> {
       device.write(offset, width, Number(data));
     }
     return { kind: "ok", device, offset };
+  }
+
+  /**
+   * `read` of 1, 2 or 4 bytes as a number, for the exit hot path: the value (unsigned), or BUS_UNMAPPED /
+   * BUS_BAD_ACCESS (negative). Counted as `read` counts.
+   */
+  readNumber(addr: number, width: 1 | 2 | 4): number {
+    this.stats.reads++;
+    const entry = this.#find(addr);
+    if (entry === undefined) {
+      this.stats.unmappedReads++;
+      return BUS_UNMAPPED;
+    }
+    const offset = addr - entry.base;
+    if (offset + width > entry.length) {
+      this.stats.badAccesses++;
+      return BUS_BAD_ACCESS;
+    }
+    // A device returning stray high bits must not leak them past the access width.
+    const value = entry.device.read(offset, width) >>> 0;
+    return width === 4 ? value : value & (width === 1 ? 0xff : 0xffff);
+  }
+
+  /** `write` of 1, 2 or 4 bytes from a number: 0, or BUS_UNMAPPED / BUS_BAD_ACCESS. Counted as `write` counts. */
+  writeNumber(addr: number, width: 1 | 2 | 4, value: number): number {
+    this.stats.writes++;
+    const entry = this.#find(addr);
+    if (entry === undefined) {
+      this.stats.unmappedWrites++;
+      return BUS_UNMAPPED;
+    }
+    const offset = addr - entry.base;
+    if (offset + width > entry.length) {
+      this.stats.badAccesses++;
+      return BUS_BAD_ACCESS;
+    }
+    entry.device.write(offset, width, width === 4 ? value >>> 0 : value & (width === 1 ? 0xff : 0xffff));
+    return 0;
   }
 
   snapshot(): BusState {

@@ -428,6 +428,14 @@ export interface HalVcpuSetup {
   readonly x86?: X86VcpuState;
 }
 
+/** What `HalVcpu.runAccesses` calls for each plain access (values are unsigned, at most 32 bits). */
+export interface HalAccessHandler {
+  mmioRead(addr: GuestPhysAddr, width: 1 | 2 | 4): number;
+  mmioWrite(addr: GuestPhysAddr, width: 1 | 2 | 4, value: number): void;
+  portRead(port: number, width: 1 | 2 | 4): number;
+  portWrite(port: number, width: 1 | 2 | 4, value: number): void;
+}
+
 export interface HalVcpu extends Disposable {
   readonly id: number;
   /** Prepare the vCPU to enter the guest at `entry` (RISC-V: VS-mode, vsatp = 0; x86: see the KVM backend). */
@@ -467,6 +475,13 @@ export interface HalVcpu extends Disposable {
    * cannot (then keep using `runAsync`).
    */
   useCallerThread?(sliceMs: number): boolean;
+  /**
+   * `run()` that answers the plain accesses itself, through `handler`, without returning them: single MMIO and
+   * port reads and writes of 1, 2 or 4 bytes (not string I/O, not the hypercall port), at most `maxAccesses` of
+   * them; the first other exit is returned (`Nothing` once `maxAccesses` were answered). A VMM's hot path: no exit
+   * object, no bigint per access. Backends whose exits cost little JavaScript anyway need not provide it.
+   */
+  runAccesses?(handler: HalAccessHandler, maxAccesses: number): AxVCpuExitReason;
   /**
    * Assert or clear a guest interrupt. RISC-V: `vector` is the supervisor-level cause the guest sees
    * (1 = software, 5 = timer, 9 = external), delivered through hvip (VSSIP/VSTIP/VSEIP); in bare-machine mode the

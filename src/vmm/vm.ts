@@ -19,7 +19,14 @@ import { type ConsolaInstance, consola } from "consola";
 import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
 import { hex } from "../common/format.ts";
-import type { AxVCpuExitReason, GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
+import type {
+  AxVCpuExitReason,
+  GuestPhysAddr,
+  HalAccessHandler,
+  HalVm,
+  Stage2Table,
+  SystemDownAction,
+} from "../hal/types.ts";
 import { assertNever } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
@@ -103,6 +110,8 @@ export class AxVM {
   readonly #boot: readonly VcpuBoot[];
   readonly #buses: VmBuses;
   readonly #busExits: BusExitHandler;
+  /** Per vCPU, `#busExits.accessHandler` (made on first use). */
+  readonly #accessHandlers: (HalAccessHandler & { answered: number })[] = [];
   readonly #timers: TimerWheel;
   readonly #work: DeferredWork;
   readonly #console: ConsoleOutput;
@@ -386,12 +395,31 @@ export class AxVM {
   /** Run vCPU `id`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
   runVcpu(id: number): GenericExit {
     const vcpu = this.vcpu(id);
+    // Plain accesses are answered inside the backend when it can (no exit objects); traced exits need the objects.
+    const handler =
+      this.#options.traceExits === undefined && vcpu.answersAccesses ? this.#accessHandler(id) : undefined;
     for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#status === "Running"; handled++) {
-      const exit = vcpu.run();
+      let exit: AxVCpuExitReason;
+      if (handler === undefined) {
+        exit = vcpu.run();
+      } else {
+        handler.answered = 0;
+        exit = vcpu.runAccesses(handler, INTERNAL_EXIT_BATCH - handled);
+        handled += handler.answered;
+      }
       const rest = this.#handleInternal(vcpu, exit);
       if (rest !== undefined) return rest;
     }
     return { kind: "Nothing" };
+  }
+
+  #accessHandler(id: number): HalAccessHandler & { answered: number } {
+    let handler = this.#accessHandlers[id];
+    if (handler === undefined) {
+      handler = this.#busExits.accessHandler(id);
+      this.#accessHandlers[id] = handler;
+    }
+    return handler;
   }
 
   /** `runVcpu` for backends that run the guest on another thread. */
