@@ -6,6 +6,7 @@
  *   raw+mask  the same after KVM_SET_SIGNAL_MASK (what a caller-thread vCPU has): the kernel's per-run mask switch
  *   run()     KvmVcpu.run() (decode into an AxVCpuExitReason)
  *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
+ *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
  *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop)
  * and the C loop (native/kvm-pio-bench.c) for reference. Not part of `bun run bench`: a tool for the exit path.
  */
@@ -15,6 +16,7 @@ import { join } from "node:path";
 import { KVM_RUN, KVM_RUN_LAYOUT, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "../src/hal/kvm/abi.ts";
 import { kvmBackend } from "../src/hal/kvm/index.ts";
 import * as sys from "../src/hal/kvm/sys.ts";
+import type { HalAccessHandler } from "../src/hal/types.ts";
 import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import type { VmConfig } from "../src/vmm/config/types.ts";
@@ -68,6 +70,30 @@ function raw(withMask: boolean): number {
   const ns = (Bun.nanoseconds() - start) / EXITS;
   sys.munmap(run);
   if (sum !== 2 * (EXITS + 1000)) throw new Error(`unexpected exits (sum ${sum})`);
+  return ns;
+}
+
+/** KvmVcpu.runAccesses on the caller thread, one access per call, answered by a handler that only sums. */
+function kvmAccesses(): number {
+  using t = createTestVm();
+  t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
+  const vcpu = t.vm.createVcpu(0);
+  vcpu.setup({ entry: REAL_MODE_LOAD });
+  if (!vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
+  let sum = 0;
+  const handler: HalAccessHandler = {
+    mmioRead: () => 0,
+    mmioWrite: () => undefined,
+    portRead: () => 0,
+    portWrite: (_port, _width, value) => {
+      sum += value;
+    },
+  };
+  for (let i = 0; i < 1000; i++) vcpu.runAccesses(handler, 1);
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < EXITS; i++) vcpu.runAccesses(handler, 1);
+  const ns = (Bun.nanoseconds() - start) / EXITS;
+  if (sum === 0) throw new Error("no data");
   return ns;
 }
 
@@ -148,6 +174,7 @@ const rows: Record<string, number[]> = {
   "raw+mask": [],
   "run()": [],
   caller: [],
+  accesses: [],
   vmm: [],
   "vmm batch": [],
   "vmm out%": [],
@@ -159,6 +186,7 @@ for (let round = 0; round < ROUNDS; round++) {
   rows["raw+mask"]?.push(raw(true));
   rows["run()"]?.push(kvmRun(false));
   rows.caller?.push(kvmRun(true));
+  rows.accesses?.push(kvmAccesses());
   rows.vmm?.push(await vmm());
 }
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;

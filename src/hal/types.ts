@@ -388,7 +388,7 @@ export interface HalEventChannels {
 /**
  * Shared slots (Int32Array over `control`, every access through Atomics) a host helper thread uses to interrupt the
  * VMM's thread while it blocks in a vCPU run: after publishing its work, bump the slot HOST_WAKE_HOST_SEQ
- * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is 1, send HOST_WAKE_SIGNAL to the thread whose kernel id is
+ * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is not 0, send HOST_WAKE_SIGNAL to the thread whose kernel id is
  * in HOST_WAKE_TID (tgkill). The running side sets IN_RUN before it looks at HOST_SEQ, so one of the two always
  * sees the other.
  */

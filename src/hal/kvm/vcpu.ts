@@ -58,15 +58,7 @@ import {
 } from "./run-protocol.ts";
 import { takeKickSignalInKvmRun } from "./run-signal.ts";
 import * as sys from "./sys.ts";
-import {
-  WAKE_HOST_SEQ,
-  WAKE_IN_RUN,
-  WAKE_KICKER_STATE,
-  WAKE_PERIOD_MS,
-  WAKE_RUN_SEQ,
-  WAKE_STOP,
-  WAKE_TID,
-} from "./wake-protocol.ts";
+import { WAKE_HOST_SEQ, WAKE_IN_RUN, WAKE_KICKER_STATE, WAKE_PERIOD_MS, WAKE_STOP, WAKE_TID } from "./wake-protocol.ts";
 
 /** What a vCPU needs from its VM. */
 export interface KvmVcpuContext {
@@ -100,6 +92,13 @@ const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 /** `#enterOnCaller` did not enter: a helper thread's work ran instead (no errno is this value). */
 const HOST_WORK = 1;
 
+/** A caller-thread vCPU's kicker, the HOST_SEQ it last acted on, and the number of its last KVM_RUN. */
+interface CallerThread {
+  readonly kicker: Worker;
+  hostSeq: number;
+  runSeq: number;
+}
+
 /** Exits whose instruction KVM completes on the next KVM_RUN (x86 hypercalls are an `out`). */
 function completesOnReentry(kind: AxVCpuExitReason["kind"]): boolean {
   return kind === "IoRead" || kind === "IoWrite" || kind === "MmioRead" || kind === "MmioWrite" || kind === "Hypercall";
@@ -121,7 +120,7 @@ export class KvmVcpu implements HalVcpu {
   readonly #control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
   #worker: Worker | undefined;
   /** Set by `useCallerThread`: the kicker thread, and the HOST_SEQ this vCPU last acted on. */
-  #callerThread: { readonly kicker: Worker; hostSeq: number } | undefined;
+  #callerThread: CallerThread | undefined;
   #started = false;
   #running = false;
   #closed = false;
@@ -285,7 +284,7 @@ export class KvmVcpu implements HalVcpu {
       if (kicker !== undefined) this.#stopKicker(kicker);
       return false;
     }
-    this.#callerThread = { kicker, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ) };
+    this.#callerThread = { kicker, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ), runSeq: 0 };
     return true;
   }
 
@@ -326,7 +325,7 @@ export class KvmVcpu implements HalVcpu {
   }
 
   /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
-  #runOnCaller(caller: { hostSeq: number }): AxVCpuExitReason {
+  #runOnCaller(caller: CallerThread): AxVCpuExitReason {
     this.#firstRun();
     const result = this.#enterOnCaller(caller);
     return result === HOST_WORK ? NOTHING : this.#afterRun(result);
@@ -337,10 +336,11 @@ export class KvmVcpu implements HalVcpu {
    * meanwhile (HOST_SEQ moved): run the event channels' callbacks and return HOST_WORK, so the VMM's loop lets its
    * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR.
    */
-  #enterOnCaller(caller: { hostSeq: number }): number {
+  #enterOnCaller(caller: CallerThread): number {
     const wake = this.#context.wake;
-    Atomics.store(wake, WAKE_IN_RUN, 1);
-    Atomics.add(wake, WAKE_RUN_SEQ, 1);
+    // IN_RUN holds this run's number (never 0): the kicker tells a long run from a new one by it.
+    caller.runSeq = caller.runSeq >= 0x3fff_ffff ? 1 : caller.runSeq + 1;
+    Atomics.store(wake, WAKE_IN_RUN, caller.runSeq);
     const hostSeq = Atomics.load(wake, WAKE_HOST_SEQ);
     if (hostSeq !== caller.hostSeq) {
       Atomics.store(wake, WAKE_IN_RUN, 0);
