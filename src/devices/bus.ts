@@ -143,6 +143,8 @@ export class Bus implements Snapshottable<BusState> {
   /** Sorted by base; `#bases[i]` mirrors `#entries[i].base` for a tight search loop. */
   readonly #entries: BusEntry[] = [];
   readonly #bases: number[] = [];
+  /** The window `#find` returned last (undefined after the windows change). */
+  #lastHit: BusEntry | undefined;
   readonly stats: BusStats = { reads: 0, writes: 0, unmappedReads: 0, unmappedWrites: 0, badAccesses: 0 };
 
   constructor(space: AddressSpace) {
@@ -196,6 +198,7 @@ export class Bus implements Snapshottable<BusState> {
     }
     this.#entries.splice(at, 0, { base, length, name: device.name, device });
     this.#bases.splice(at, 0, base);
+    this.#lastHit = undefined;
   }
 
   /** Unmap the window that starts at `base`; returns its device. */
@@ -213,6 +216,7 @@ export class Bus implements Snapshottable<BusState> {
     }
     this.#entries.splice(i, 1);
     this.#bases.splice(i, 1);
+    this.#lastHit = undefined;
     return entry.device;
   }
 
@@ -364,10 +368,16 @@ export class Bus implements Snapshottable<BusState> {
   }
 
   #find(addr: number): BusEntry | undefined {
+    // A guest mostly hits the device it hit last (a polled status register, a FIFO): try it before searching.
+    const last = this.#lastHit;
+    if (last !== undefined && addr >= last.base && addr - last.base < last.length && Number.isInteger(addr))
+      return last;
     if (!(addr >= 0 && addr < this.limit && Number.isInteger(addr))) return undefined; // also rejects NaN
     const i = this.#upperBound(addr) - 1;
     const entry = this.#entries[i];
-    return entry !== undefined && addr < entry.base + entry.length ? entry : undefined;
+    if (entry === undefined || addr >= entry.base + entry.length) return undefined;
+    this.#lastHit = entry;
+    return entry;
   }
 
   /** Index of the first window whose base is greater than `addr` (binary search). */

@@ -95,6 +95,8 @@ const HOST_WORK = 1;
 /** A caller-thread vCPU's kicker, the HOST_SEQ it last acted on, and the number of its last KVM_RUN. */
 interface CallerThread {
   readonly kicker: Worker;
+  /** The VM's wake block (wake-protocol.ts). */
+  readonly wake: Int32Array;
   hostSeq: number;
   runSeq: number;
 }
@@ -113,6 +115,8 @@ export class KvmVcpu implements HalVcpu {
   readonly #fd: number;
   readonly #run: sys.Mapping;
   readonly #runView: DataView;
+  /** KVM_RUN on this vCPU: 0 or -errno. */
+  readonly #kvmRun: () => number;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next KVM_RUN. */
   #needsCompletion = false;
   #queue: ExitQueue | undefined;
@@ -131,6 +135,7 @@ export class KvmVcpu implements HalVcpu {
     this.#fd = context.vcpuFd;
     this.#run = sys.mmapShared(context.vcpuFd, context.mmapSize);
     this.#runView = new DataView(this.#run.buffer);
+    this.#kvmRun = sys.boundIoctlIntRaw(context.vcpuFd, KVM_RUN);
     const core: KvmVcpuCore = {
       id,
       fd: context.vcpuFd,
@@ -214,7 +219,7 @@ export class KvmVcpu implements HalVcpu {
     }
     this.#needsCompletion = false;
     this.#runView.setUint8(RUN.immediate_exit.offset, 1);
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    const result = this.#kvmRun();
     this.stats.runs++;
     this.stats.completions++;
     this.#runView.setUint8(RUN.immediate_exit.offset, Atomics.load(this.#control, CTL_KICK) !== 0 ? 1 : 0);
@@ -256,7 +261,7 @@ export class KvmVcpu implements HalVcpu {
     if (caller !== undefined) return this.#runOnCaller(caller);
     this.#firstRun();
     this.#beforeRun();
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    const result = this.#kvmRun();
     return this.#afterRun(result);
   }
 
@@ -284,7 +289,7 @@ export class KvmVcpu implements HalVcpu {
       if (kicker !== undefined) this.#stopKicker(kicker);
       return false;
     }
-    this.#callerThread = { kicker, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ), runSeq: 0 };
+    this.#callerThread = { kicker, wake, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ), runSeq: 0 };
     return true;
   }
 
@@ -321,7 +326,7 @@ export class KvmVcpu implements HalVcpu {
   /** One KVM_RUN on a worker-less thread (plain `run()`): its result. */
   #enter(): number {
     this.#beforeRun();
-    return sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    return this.#kvmRun();
   }
 
   /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
@@ -337,7 +342,7 @@ export class KvmVcpu implements HalVcpu {
    * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR.
    */
   #enterOnCaller(caller: CallerThread): number {
-    const wake = this.#context.wake;
+    const wake = caller.wake;
     // IN_RUN holds this run's number (never 0): the kicker tells a long run from a new one by it.
     caller.runSeq = caller.runSeq >= 0x3fff_ffff ? 1 : caller.runSeq + 1;
     Atomics.store(wake, WAKE_IN_RUN, caller.runSeq);
@@ -352,7 +357,7 @@ export class KvmVcpu implements HalVcpu {
       return HOST_WORK;
     }
     this.#beforeRun();
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    const result = this.#kvmRun();
     Atomics.store(wake, WAKE_IN_RUN, 0);
     if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
     return result;
