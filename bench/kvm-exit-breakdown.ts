@@ -8,7 +8,9 @@
  *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
  *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
  *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop)
- * and the C loop (native/kvm-pio-bench.c) for reference. Not part of `bun run bench`: a tool for the exit path.
+ * and the C loop (native/kvm-pio-bench.c) for reference. `bun run bench` runs it too (it skips without an x86 KVM).
+ * Under a nested QEMU, `KVM_NESTED_QEMU_ARGS="-icount shift=0" scripts/kvm-x86-nested.sh -- '...'` makes its times
+ * instruction counts (1 ns each), independent of the host's load.
  */
 
 import { readdirSync, readlinkSync } from "node:fs";
@@ -25,7 +27,7 @@ import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build
 import { testVmConfig } from "../test/support/vm-config.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 10_000);
-const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 3);
 const VMM_MS = Number(process.env.KVM_BENCH_VMM_MS ?? 800);
 
 const kvm = kvmRequirement();
