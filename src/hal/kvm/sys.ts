@@ -200,19 +200,6 @@ export function ioctlIntRaw(fd: number, ioctl: Ioctl): number {
   return result < 0 ? -lastErrno() : result;
 }
 
-/**
- * `ioctlIntRaw(fd, ioctl)` bound once (the KVM_RUN of one vCPU, once per exit): the library and the request are
- * looked up here, not on every call.
- */
-export function boundIoctlIntRaw(fd: number, ioctl: Ioctl): () => number {
-  const call = native().ioctlInt;
-  const request = ioctl.request;
-  return () => {
-    const result = call(fd, request, 0);
-    return result < 0 ? -lastErrno() : result;
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Memory
 // ---------------------------------------------------------------------------------------------------------------

@@ -115,8 +115,6 @@ export class KvmVcpu implements HalVcpu {
   readonly #fd: number;
   readonly #run: sys.Mapping;
   readonly #runView: DataView;
-  /** KVM_RUN on this vCPU: 0 or -errno. */
-  readonly #kvmRun: () => number;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next KVM_RUN. */
   #needsCompletion = false;
   #queue: ExitQueue | undefined;
@@ -135,7 +133,6 @@ export class KvmVcpu implements HalVcpu {
     this.#fd = context.vcpuFd;
     this.#run = sys.mmapShared(context.vcpuFd, context.mmapSize);
     this.#runView = new DataView(this.#run.buffer);
-    this.#kvmRun = sys.boundIoctlIntRaw(context.vcpuFd, KVM_RUN);
     const core: KvmVcpuCore = {
       id,
       fd: context.vcpuFd,
@@ -219,7 +216,7 @@ export class KvmVcpu implements HalVcpu {
     }
     this.#needsCompletion = false;
     this.#runView.setUint8(RUN.immediate_exit.offset, 1);
-    const result = this.#kvmRun();
+    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     this.stats.runs++;
     this.stats.completions++;
     this.#runView.setUint8(RUN.immediate_exit.offset, Atomics.load(this.#control, CTL_KICK) !== 0 ? 1 : 0);
@@ -261,7 +258,7 @@ export class KvmVcpu implements HalVcpu {
     if (caller !== undefined) return this.#runOnCaller(caller);
     this.#firstRun();
     this.#beforeRun();
-    const result = this.#kvmRun();
+    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     return this.#afterRun(result);
   }
 
@@ -326,7 +323,7 @@ export class KvmVcpu implements HalVcpu {
   /** One KVM_RUN on a worker-less thread (plain `run()`): its result. */
   #enter(): number {
     this.#beforeRun();
-    return this.#kvmRun();
+    return sys.ioctlIntRaw(this.#fd, KVM_RUN);
   }
 
   /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
@@ -357,7 +354,7 @@ export class KvmVcpu implements HalVcpu {
       return HOST_WORK;
     }
     this.#beforeRun();
-    const result = this.#kvmRun();
+    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     Atomics.store(wake, WAKE_IN_RUN, 0);
     if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
     return result;
