@@ -11,6 +11,8 @@
 # virtio_pci and virtio_blk modules loaded). The output goes to stdout (and --log); the script's exit status is the
 # command's (124 on timeout). The kernel and busybox are downloaded once with apt-get into $AXVISOR_CACHE/kvm-nested
 # (scripts/lib/cache.sh); the image with Bun is cached, the tree's part is rebuilt on every run (seconds).
+# KVM_NESTED_QEMU_ARGS adds QEMU options (e.g. "-icount shift=0": guest time counts instructions, so a benchmark's
+# timings inside do not depend on the host's load).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -131,7 +133,7 @@ out="${log:-$run_dir/out.log}"
 status=0
 timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 -M pc -cpu max -smp "$smp" -m "$mem" -nodefaults -no-user-config \
   -nographic -serial stdio -kernel "$VMLINUZ" -initrd "$run_dir/initrd.cpio.gz" "${drive[@]}" \
-  -append "console=ttyS0 quiet panic=-1" -no-reboot </dev/null 2>&1 | tee "$out" || status=$?
+  -append "console=ttyS0 quiet panic=-1" -no-reboot ${KVM_NESTED_QEMU_ARGS:-} </dev/null 2>&1 | tee "$out" || status=$?
 [[ $status -eq 124 ]] && { echo "kvm-x86-nested: timed out after ${timeout_s}s"; exit 124; }
 result="$(tr -d '\r' <"$out" | sed -n 's/^NESTED-STATUS \([0-9]*\)$/\1/p' | tail -1)"
 [[ -n $result ]] || { echo "kvm-x86-nested: the command did not finish (no status line)"; exit 1; }

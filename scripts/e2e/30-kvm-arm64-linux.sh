@@ -274,10 +274,10 @@ set +e
 # -cpu max without pointer authentication and SVE: QEMU 7.2 emulates PAC (which Debian's kernel and glibc use on
 # every call and return) very slowly, and Bun under it died now and then (abort, SIGSEGV, a trap: 5 in about 25 Bun
 # runs here); without them one nested MMIO exit costs ~65 us instead of ~400 us, and none of 20 runs died. The guests
-# need neither.
+# need neither. KVM_NESTED_QEMU_ARGS adds QEMU options (e.g. "-icount shift=0" for load-independent benchmark times).
 timeout "$timeout_s" qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu max,pauth=off,sve=off -smp 2 -m 2048 \
   -nodefaults -no-user-config -nographic -serial stdio -kernel "$IMAGE" -initrd "$OUTER" \
-  -append "console=ttyAMA0 quiet panic=-1" -no-reboot </dev/null >"$LOG" 2>&1
+  -append "console=ttyAMA0 quiet panic=-1" -no-reboot ${KVM_NESTED_QEMU_ARGS:-} </dev/null >"$LOG" 2>&1
 qemu_status=$?
 set -e
 elapsed=$(( $(date +%s) - started ))

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { Bus, BusError } from "./bus.ts";
+import { BUS_BAD_ACCESS, BUS_UNMAPPED, Bus, BusError } from "./bus.ts";
 import type { BusDevice } from "./types.ts";
 
 type Access = { op: "read" | "write"; offset: number; width: number; value?: number };
@@ -330,6 +330,38 @@ describe("Bus properties", () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("Bus.readNumber / writeNumber (the exit hot path)", () => {
+  test("agree with read/write on values, masking, stats, unmapped and straddling accesses", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0x0f80, max: 0x1180 }),
+        fc.constantFrom(1 as const, 2 as const, 4 as const),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        (addr, width, value) => {
+          const make = () => {
+            const bus = new Bus("mmio");
+            const device = new ProbeDevice("d");
+            bus.insert(0x1000, 0x100, device);
+            bus.insert(0x1100, 4, { name: "sloppy", read: () => 0xdead_beef, write: () => {} });
+            return { bus, device };
+          };
+          const big = make();
+          const small = make();
+          const wrote = big.bus.write(addr, width, BigInt(value)).kind;
+          const wroteNumber = small.bus.writeNumber(addr, width, value);
+          expect(wroteNumber).toBe(wrote === "ok" ? 0 : wrote === "unmapped" ? BUS_UNMAPPED : BUS_BAD_ACCESS);
+          const read = big.bus.read(addr, width);
+          const readNumber = small.bus.readNumber(addr, width);
+          if (read.kind === "ok") expect(readNumber).toBe(Number(read.value));
+          else expect(readNumber).toBe(read.kind === "unmapped" ? BUS_UNMAPPED : BUS_BAD_ACCESS);
+          expect(small.device.accesses).toEqual(big.device.accesses);
+          expect(small.bus.stats).toEqual(big.bus.stats);
+        },
+      ),
     );
   });
 });

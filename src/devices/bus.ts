@@ -132,12 +132,19 @@ function isAddress(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
+/** `Bus.readNumber`/`writeNumber`: no device at the address. */
+export const BUS_UNMAPPED = -1;
+/** `Bus.readNumber`/`writeNumber`: the access straddles the end of the device's window (counted). */
+export const BUS_BAD_ACCESS = -2;
+
 export class Bus implements Snapshottable<BusState> {
   readonly space: AddressSpace;
   readonly limit: number;
   /** Sorted by base; `#bases[i]` mirrors `#entries[i].base` for a tight search loop. */
   readonly #entries: BusEntry[] = [];
   readonly #bases: number[] = [];
+  /** The window `#find` returned last (undefined after the windows change). */
+  #lastHit: BusEntry | undefined;
   readonly stats: BusStats = { reads: 0, writes: 0, unmappedReads: 0, unmappedWrites: 0, badAccesses: 0 };
 
   constructor(space: AddressSpace) {
@@ -191,6 +198,7 @@ export class Bus implements Snapshottable<BusState> {
     }
     this.#entries.splice(at, 0, { base, length, name: device.name, device });
     this.#bases.splice(at, 0, base);
+    this.#lastHit = undefined;
   }
 
   /** Unmap the window that starts at `base`; returns its device. */
@@ -208,6 +216,7 @@ export class Bus implements Snapshottable<BusState> {
     }
     this.#entries.splice(i, 1);
     this.#bases.splice(i, 1);
+    this.#lastHit = undefined;
     return entry.device;
   }
 
@@ -276,6 +285,44 @@ export class Bus implements Snapshottable<BusState> {
     return { kind: "ok", device, offset };
   }
 
+  /**
+   * `read` of 1, 2 or 4 bytes as a number, for the exit hot path: the value (unsigned), or BUS_UNMAPPED /
+   * BUS_BAD_ACCESS (negative). Counted as `read` counts.
+   */
+  readNumber(addr: number, width: 1 | 2 | 4): number {
+    this.stats.reads++;
+    const entry = this.#find(addr);
+    if (entry === undefined) {
+      this.stats.unmappedReads++;
+      return BUS_UNMAPPED;
+    }
+    const offset = addr - entry.base;
+    if (offset + width > entry.length) {
+      this.stats.badAccesses++;
+      return BUS_BAD_ACCESS;
+    }
+    // A device returning stray high bits must not leak them past the access width.
+    const value = entry.device.read(offset, width) >>> 0;
+    return width === 4 ? value : value & (width === 1 ? 0xff : 0xffff);
+  }
+
+  /** `write` of 1, 2 or 4 bytes from a number: 0, or BUS_UNMAPPED / BUS_BAD_ACCESS. Counted as `write` counts. */
+  writeNumber(addr: number, width: 1 | 2 | 4, value: number): number {
+    this.stats.writes++;
+    const entry = this.#find(addr);
+    if (entry === undefined) {
+      this.stats.unmappedWrites++;
+      return BUS_UNMAPPED;
+    }
+    const offset = addr - entry.base;
+    if (offset + width > entry.length) {
+      this.stats.badAccesses++;
+      return BUS_BAD_ACCESS;
+    }
+    entry.device.write(offset, width, width === 4 ? value >>> 0 : value & (width === 1 ? 0xff : 0xffff));
+    return 0;
+  }
+
   snapshot(): BusState {
     return {
       space: this.space,
@@ -321,10 +368,16 @@ export class Bus implements Snapshottable<BusState> {
   }
 
   #find(addr: number): BusEntry | undefined {
+    // A guest mostly hits the device it hit last (a polled status register, a FIFO): try it before searching.
+    const last = this.#lastHit;
+    if (last !== undefined && addr >= last.base && addr - last.base < last.length && Number.isInteger(addr))
+      return last;
     if (!(addr >= 0 && addr < this.limit && Number.isInteger(addr))) return undefined; // also rejects NaN
     const i = this.#upperBound(addr) - 1;
     const entry = this.#entries[i];
-    return entry !== undefined && addr < entry.base + entry.length ? entry : undefined;
+    if (entry === undefined || addr >= entry.base + entry.length) return undefined;
+    this.#lastHit = entry;
+    return entry;
   }
 
   /** Index of the first window whose base is greater than `addr` (binary search). */

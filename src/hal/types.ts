@@ -394,7 +394,7 @@ export interface HalEventChannels {
 /**
  * Shared slots (Int32Array over `control`, every access through Atomics) a host helper thread uses to interrupt the
  * VMM's thread while it blocks in a vCPU run: after publishing its work, bump the slot HOST_WAKE_HOST_SEQ
- * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is 1, send HOST_WAKE_SIGNAL to the thread whose kernel id is
+ * (Atomics.add), then, when the slot HOST_WAKE_IN_RUN is not 0, send HOST_WAKE_SIGNAL to the thread whose kernel id is
  * in HOST_WAKE_TID (tgkill). The running side sets IN_RUN before it looks at HOST_SEQ, so one of the two always
  * sees the other.
  */
@@ -432,6 +432,14 @@ export interface HalVcpuSetup {
    * 64-bit Linux boot protocol entry. Without it an x86 vCPU starts in real mode at `entry` (below 1 MiB).
    */
   readonly x86?: X86VcpuState;
+}
+
+/** What `HalVcpu.runAccesses` calls for each plain access (values are unsigned, at most 32 bits). */
+export interface HalAccessHandler {
+  mmioRead(addr: GuestPhysAddr, width: 1 | 2 | 4): number;
+  mmioWrite(addr: GuestPhysAddr, width: 1 | 2 | 4, value: number): void;
+  portRead(port: number, width: 1 | 2 | 4): number;
+  portWrite(port: number, width: 1 | 2 | 4, value: number): void;
 }
 
 export interface HalVcpu extends Disposable {
@@ -473,6 +481,13 @@ export interface HalVcpu extends Disposable {
    * cannot (then keep using `runAsync`).
    */
   useCallerThread?(sliceMs: number): boolean;
+  /**
+   * `run()` that answers the plain accesses itself, through `handler`, without returning them: single MMIO and
+   * port reads and writes of 1, 2 or 4 bytes (not string I/O, not the hypercall port), at most `maxAccesses` of
+   * them; the first other exit is returned (`Nothing` once `maxAccesses` were answered). A VMM's hot path: no exit
+   * object, no bigint per access. Backends whose exits cost little JavaScript anyway need not provide it.
+   */
+  runAccesses?(handler: HalAccessHandler, maxAccesses: number): AxVCpuExitReason;
   /**
    * Assert or clear a guest interrupt. RISC-V: `vector` is the supervisor-level cause the guest sees
    * (1 = software, 5 = timer, 9 = external), delivered through hvip (VSSIP/VSTIP/VSEIP); in bare-machine mode the

@@ -9,7 +9,7 @@
  * back to Ready.
  */
 
-import type { AxVCpuExitReason, GuestPhysAddr, HalVcpu, HalVcpuSetup } from "../hal/types.ts";
+import type { AxVCpuExitReason, GuestPhysAddr, HalAccessHandler, HalVcpu, HalVcpuSetup } from "../hal/types.ts";
 
 export type VCpuState = "Invalid" | "Created" | "Free" | "Ready" | "Running" | "Blocked";
 
@@ -106,7 +106,34 @@ export class AxVCpu {
   /** Ready → Running → Ready: run until an exit. */
   run(): AxVCpuExitReason {
     this.#enter("run", "Ready", "Running");
-    return this.#leaveRunning(() => this.#arch.run());
+    let exit: AxVCpuExitReason;
+    try {
+      exit = this.#arch.run();
+    } catch (error) {
+      this.#state = "Invalid";
+      throw error;
+    }
+    this.#state = "Ready";
+    return exit;
+  }
+
+  /** Whether the backend answers plain accesses in place (`runAccesses`). */
+  get answersAccesses(): boolean {
+    return this.#arch.runAccesses !== undefined;
+  }
+
+  /** As `run`, with plain MMIO/port accesses answered by `handler` inside the backend (`HalVcpu.runAccesses`). */
+  runAccesses(handler: HalAccessHandler, maxAccesses: number): AxVCpuExitReason {
+    this.#enter("run", "Ready", "Running");
+    let exit: AxVCpuExitReason;
+    try {
+      exit = this.#arch.runAccesses === undefined ? this.#arch.run() : this.#arch.runAccesses(handler, maxAccesses);
+    } catch (error) {
+      this.#state = "Invalid";
+      throw error;
+    }
+    this.#state = "Ready";
+    return exit;
   }
 
   /** As `run`, on a helper thread when the backend blocks in the host kernel. */
@@ -155,19 +182,6 @@ export class AxVCpu {
   /** Complete the last MMIO/port/sysreg read exit. */
   setReturnValue(value: bigint): void {
     this.#arch.setReturnValue(value);
-  }
-
-  /** Back to Ready after an exit; a backend failure leaves the vCPU Invalid. */
-  #leaveRunning(run: () => AxVCpuExitReason): AxVCpuExitReason {
-    let exit: AxVCpuExitReason;
-    try {
-      exit = run();
-    } catch (error) {
-      this.#state = "Invalid";
-      throw error;
-    }
-    this.#state = "Ready";
-    return exit;
   }
 
   #enter(operation: string, from: VCpuState, to: VCpuState): void {

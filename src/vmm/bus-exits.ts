@@ -7,8 +7,8 @@
 import type { ConsolaInstance } from "consola";
 import { PAGE_SIZE_4K } from "../addrspace/addr.ts";
 import { hex } from "../common/format.ts";
-import type { Bus } from "../devices/bus.ts";
-import type { AccessWidth } from "../hal/types.ts";
+import { BUS_UNMAPPED, type Bus } from "../devices/bus.ts";
+import type { AccessWidth, HalAccessHandler } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { BusExit } from "./board.ts";
 import type { UnmappedMmioPolicy } from "./config/types.ts";
@@ -44,6 +44,39 @@ export class BusExitHandler {
     this.#mmio = options.buses.mmio;
     this.#port = options.buses.port;
     this.#sysreg = options.buses.sysreg;
+  }
+
+  /**
+   * The same answers for `HalVcpu.runAccesses` (plain accesses of up to 4 bytes, as numbers), for vCPU `vcpuId`.
+   * `answered` counts the accesses it took, so the VMM's batch can count them too.
+   */
+  accessHandler(vcpuId: number): HalAccessHandler & { answered: number } {
+    const mmio = this.#mmio;
+    const port = this.#port;
+    const handler = {
+      answered: 0,
+      mmioRead: (addr: number, width: 1 | 2 | 4): number => {
+        handler.answered++;
+        const value = mmio.readNumber(addr, width);
+        if (value >= 0) return value;
+        return value === BUS_UNMAPPED ? Number(this.#unmapped(mmio, "read", addr, width, vcpuId)) : 0;
+      },
+      mmioWrite: (addr: number, width: 1 | 2 | 4, value: number): void => {
+        handler.answered++;
+        if (mmio.writeNumber(addr, width, value) === BUS_UNMAPPED) this.#unmapped(mmio, "write", addr, width, vcpuId);
+      },
+      portRead: (addr: number, width: 1 | 2 | 4): number => {
+        handler.answered++;
+        const value = port.readNumber(addr, width);
+        if (value >= 0) return value;
+        return value === BUS_UNMAPPED ? Number(this.#unmapped(port, "read", addr, width, vcpuId)) : 0;
+      },
+      portWrite: (addr: number, width: 1 | 2 | 4, value: number): void => {
+        handler.answered++;
+        if (port.writeNumber(addr, width, value) === BUS_UNMAPPED) this.#unmapped(port, "write", addr, width, vcpuId);
+      },
+    };
+    return handler;
   }
 
   /** Do the access `exit` asks for; a read's value goes back to the vCPU. */

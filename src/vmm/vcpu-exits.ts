@@ -6,7 +6,7 @@
  * starve the loop; and a VM that stops running (a pause, a stop) is not entered again.
  */
 
-import type { AxVCpuExitReason } from "../hal/types.ts";
+import type { AxVCpuExitReason, HalAccessHandler } from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { Board, GenericExit } from "./board.ts";
 import type { BusExitHandler } from "./bus-exits.ts";
@@ -29,6 +29,8 @@ export class VcpuExits {
   /** Exits by kind, counted while exits are traced. */
   readonly counts: Record<string, number> = {};
   readonly #host: VcpuExitsHost;
+  /** Per vCPU id, `busExits.accessHandler` (made on first use). */
+  readonly #accessHandlers: (HalAccessHandler & { answered: number })[] = [];
 
   constructor(host: VcpuExitsHost) {
     this.#host = host;
@@ -36,11 +38,31 @@ export class VcpuExits {
 
   /** Run `vcpu`, handling bus and board exits inside; returns the generic exits the VM loop acts on. */
   run(vcpu: AxVCpu): GenericExit {
+    // Plain accesses are answered inside the backend when it can (no exit objects); traced exits need the objects.
+    const handler =
+      this.#host.traceExits === undefined && vcpu.answersAccesses ? this.#accessHandler(vcpu.id) : undefined;
     for (let handled = 0; handled < INTERNAL_EXIT_BATCH && this.#host.running(); handled++) {
-      const rest = this.#handle(vcpu, vcpu.run());
+      let exit: AxVCpuExitReason;
+      if (handler === undefined) {
+        exit = vcpu.run();
+      } else {
+        handler.answered = 0;
+        exit = vcpu.runAccesses(handler, INTERNAL_EXIT_BATCH - handled);
+        handled += handler.answered;
+      }
+      const rest = this.#handle(vcpu, exit);
       if (rest !== undefined) return rest;
     }
     return { kind: "Nothing" };
+  }
+
+  #accessHandler(id: number): HalAccessHandler & { answered: number } {
+    let handler = this.#accessHandlers[id];
+    if (handler === undefined) {
+      handler = this.#host.busExits.accessHandler(id);
+      this.#accessHandlers[id] = handler;
+    }
+    return handler;
   }
 
   /** `run` for backends that run the guest on another thread. */

@@ -1,5 +1,6 @@
 /** decodeExit's generic exits over synthetic kvm_run images (no /dev/kvm needed); the x86 ones are x86_64/'s. */
 import { describe, expect, test } from "bun:test";
+import type { HalAccessHandler } from "../types.ts";
 import {
   KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_HLT,
@@ -12,7 +13,7 @@ import {
   KVM_SYSTEM_EVENT_RESET,
   KVM_SYSTEM_EVENT_SHUTDOWN,
 } from "./abi.ts";
-import { type ArchExitDecoder, completeRead, decodeExit } from "./exits.ts";
+import { type ArchExitDecoder, answerMmioAccess, completeRead, decodeExit } from "./exits.ts";
 
 const F = KVM_RUN_LAYOUT.fields;
 const MAPPING_SIZE = 3 * 4096;
@@ -100,5 +101,57 @@ describe("decodeExit", () => {
       backend: "kvm",
       raw: "KVM_EXIT_IO 2",
     });
+  });
+});
+
+describe("answerMmioAccess (HalVcpu.runAccesses)", () => {
+  function mmio(addr: bigint, len: number, write: boolean, data: bigint): DataView {
+    const view = run(KVM_EXIT_MMIO);
+    view.setBigUint64(F["mmio.phys_addr"].offset, addr, true);
+    view.setBigUint64(F["mmio.data"].offset, data, true);
+    view.setUint32(F["mmio.len"].offset, len, true);
+    view.setUint8(F["mmio.is_write"].offset, write ? 1 : 0);
+    return view;
+  }
+  const calls: string[] = [];
+  const handler: HalAccessHandler = {
+    mmioRead: (addr, width) => {
+      calls.push(`read ${addr.toString(16)}/${width}`);
+      return 0xa1b2_c3d4;
+    },
+    mmioWrite: (addr, width, value) => {
+      calls.push(`write ${addr.toString(16)}/${width}=${value.toString(16)}`);
+    },
+    portRead: () => 0,
+    portWrite: () => undefined,
+  };
+
+  test("writes of 1, 2 and 4 bytes give the low bytes of mmio.data; addresses above 4 GiB are exact", () => {
+    calls.length = 0;
+    for (const len of [1, 2, 4]) {
+      expect(answerMmioAccess(mmio(0x1_2345_6000n, len, true, 0x8877_6655_4433_2211n), KVM_EXIT_MMIO, handler)).toBe(
+        true,
+      );
+    }
+    expect(calls).toEqual(["write 123456000/1=11", "write 123456000/2=2211", "write 123456000/4=44332211"]);
+  });
+
+  test("reads store the handler's value in the low bytes of mmio.data only", () => {
+    for (const len of [1, 2, 4]) {
+      calls.length = 0;
+      const view = mmio(0xd000_0000n, len, false, 0xffff_ffff_ffff_ffffn);
+      expect(answerMmioAccess(view, KVM_EXIT_MMIO, handler)).toBe(true);
+      expect(calls).toEqual([`read d0000000/${len}`]);
+      const mask = (1n << BigInt(8 * len)) - 1n;
+      const expected = (0xffff_ffff_ffff_ffffn & ~mask) | (0xa1b2_c3d4n & mask);
+      expect(view.getBigUint64(F["mmio.data"].offset, true)).toBe(expected);
+    }
+  });
+
+  test("8-byte accesses and other exits are left to the decoder", () => {
+    calls.length = 0;
+    expect(answerMmioAccess(mmio(0x1000n, 8, true, 1n), KVM_EXIT_MMIO, handler)).toBe(false);
+    expect(answerMmioAccess(run(KVM_EXIT_HLT), KVM_EXIT_HLT, handler)).toBe(false);
+    expect(calls).toEqual([]);
   });
 });

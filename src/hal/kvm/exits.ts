@@ -10,7 +10,7 @@
  * re-enters the guest, as KVM expects.
  */
 import { EAGAIN, EINTR } from "../../common/errno.ts";
-import type { AccessWidth, AxVCpuExitReason } from "../types.ts";
+import type { AccessWidth, AxVCpuExitReason, HalAccessHandler } from "../types.ts";
 import {
   KVM_EXIT_FAIL_ENTRY,
   KVM_EXIT_HLT,
@@ -188,6 +188,29 @@ const INTERNAL_ERROR_NAMES: ReadonlyMap<number, string> = new Map([
   [KVM_INTERNAL_ERROR_DELIVERY_EV, "event delivery failure"],
   [KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON, "unexpected exit reason"],
 ]);
+
+/**
+ * `HalVcpu.runAccesses` for MMIO: answer a KVM_EXIT_MMIO of 1, 2 or 4 bytes through `handler` (a read's value goes
+ * to mmio.data, which KVM's emulator completes the load from); false for every other exit (decoded as usual).
+ */
+export function answerMmioAccess(run: DataView, reason: number, handler: HalAccessHandler): boolean {
+  if (reason !== KVM_EXIT_MMIO) return false;
+  const len = run.getUint32(MMIO_LEN, true);
+  if (len !== 1 && len !== 2 && len !== 4) return false;
+  // A u64 read as two halves: no BigInt on the hot path (addresses stay below 2^53 on every host we run).
+  const address = run.getUint32(MMIO_PHYS_ADDR, true) + run.getUint32(MMIO_PHYS_ADDR + 4, true) * 2 ** 32;
+  if (run.getUint8(MMIO_IS_WRITE) !== 0) {
+    const value =
+      len === 1 ? run.getUint8(MMIO_DATA) : len === 2 ? run.getUint16(MMIO_DATA, true) : run.getUint32(MMIO_DATA, true);
+    handler.mmioWrite(address, len, value);
+    return true;
+  }
+  const value = handler.mmioRead(address, len);
+  if (len === 1) run.setUint8(MMIO_DATA, value);
+  else if (len === 2) run.setUint16(MMIO_DATA, value, true);
+  else run.setUint32(MMIO_DATA, value, true);
+  return true;
+}
 
 /** Store the VMM's answer to the read exit described by `completion` into the mapping. */
 export function completeRead(run: DataView, completion: PendingCompletion, value: bigint): boolean {

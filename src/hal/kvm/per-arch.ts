@@ -13,7 +13,15 @@
  * the VM-level set-up KVM needs before the first vCPU, and the exit reasons only its architecture has.
  */
 
-import type { GuestArch, HalVcpuDebug, HalVcpuSetup, HalVcpuState, HalVmOptions, HalVmState } from "../types.ts";
+import type {
+  GuestArch,
+  HalAccessHandler,
+  HalVcpuDebug,
+  HalVcpuSetup,
+  HalVcpuState,
+  HalVmOptions,
+  HalVmState,
+} from "../types.ts";
 import type { KvmAbi } from "./abi.ts";
 import type { ArchExitDecoder } from "./exits.ts";
 
@@ -97,6 +105,11 @@ export interface KvmArchVcpu extends ArchExitDecoder {
   beforeRun(): void;
   /** KVM_RUN returned (or a completion re-entry did): cached guest state is stale. */
   afterRun(): void;
+  /**
+   * Answer the arch-only plain access (x86: one `in`/`out` of 1, 2 or 4 bytes, not to the hypercall port) that KVM
+   * exit `reason` reports, through `handler` (`HalVcpu.runAccesses`); false when the exit is not one.
+   */
+  answerAccess?(run: DataView, reason: number, handler: HalAccessHandler): boolean;
   /** `HalVcpu.setInterruptLevel` (x86 without an in-kernel irqchip: KVM_INTERRUPT). */
   setInterruptLevel(vector: number, asserted: boolean): void;
   hasPendingInterrupt(): boolean;

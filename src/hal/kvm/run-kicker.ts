@@ -1,6 +1,6 @@
 /**
  * The run kicker of a VM whose vCPU runs KVM_RUN on the VMM's own thread (wake-protocol.ts): every period it looks
- * at RUN_SEQ, and when the thread is still inside the same KVM_RUN as a period ago (the guest computes, or halts
+ * at IN_RUN (the number of the run in progress), and when the thread is still inside the same KVM_RUN as a period ago (the guest computes, or halts
  * inside the kernel's irqchip), it sends SIGURG so the VMM's event loop gets a turn (console input, timers,
  * deferred device work, other promises). A run that ends by itself within a period is never signalled, so a guest
  * that exits often pays nothing here. While the guest idles, the VMM's thread wakes once or twice a period.
@@ -11,15 +11,7 @@
 
 import { STATE_EXITED, STATE_FAILED, STATE_READY } from "./run-protocol.ts";
 import { getpid, SIGURG, tgkill } from "./sys.ts";
-import {
-  WAKE_IN_RUN,
-  WAKE_KICKER_STATE,
-  WAKE_PERIOD_MS,
-  WAKE_RUN_SEQ,
-  WAKE_SLOTS,
-  WAKE_STOP,
-  WAKE_TID,
-} from "./wake-protocol.ts";
+import { WAKE_IN_RUN, WAKE_KICKER_STATE, WAKE_PERIOD_MS, WAKE_SLOTS, WAKE_STOP, WAKE_TID } from "./wake-protocol.ts";
 
 declare const self: Worker;
 
@@ -38,14 +30,15 @@ function run(control: Int32Array): void {
   }
   Atomics.store(control, WAKE_KICKER_STATE, STATE_READY);
   Atomics.notify(control, WAKE_KICKER_STATE);
-  let seen = Atomics.load(control, WAKE_RUN_SEQ);
+  let seen = 0;
   while (Atomics.load(control, WAKE_STOP) === 0) {
     Atomics.wait(control, WAKE_STOP, 0, Math.max(1, Atomics.load(control, WAKE_PERIOD_MS)));
     if (Atomics.load(control, WAKE_STOP) !== 0) break;
-    const seq = Atomics.load(control, WAKE_RUN_SEQ);
+    // IN_RUN is the number of the run in progress (0: none): the same number a period later is the same run.
+    const run = Atomics.load(control, WAKE_IN_RUN);
     const tid = Atomics.load(control, WAKE_TID);
-    if (seq === seen && tid > 0 && Atomics.load(control, WAKE_IN_RUN) !== 0) tgkill(pid, tid, SIGURG);
-    seen = seq;
+    if (run !== 0 && run === seen && tid > 0) tgkill(pid, tid, SIGURG);
+    seen = run;
   }
   Atomics.store(control, WAKE_KICKER_STATE, STATE_EXITED);
   Atomics.notify(control, WAKE_KICKER_STATE);

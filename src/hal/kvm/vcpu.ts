@@ -18,10 +18,24 @@
  * without running any further guest code (Documentation/virt/kvm/api.rst, "KVM_RUN").
  */
 import { EAGAIN, EINTR, errnoName } from "../../common/errno.ts";
-import type { AxVCpuExitReason, HalVcpu, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../types.ts";
+import type {
+  AxVCpuExitReason,
+  HalAccessHandler,
+  HalVcpu,
+  HalVcpuDebug,
+  HalVcpuSetup,
+  HalVcpuState,
+} from "../types.ts";
 import { HalError } from "../types.ts";
 import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
-import { completeRead, decodeExit, type ExitQueue, NO_COMPLETION, type PendingCompletion } from "./exits.ts";
+import {
+  answerMmioAccess,
+  completeRead,
+  decodeExit,
+  type ExitQueue,
+  NO_COMPLETION,
+  type PendingCompletion,
+} from "./exits.ts";
 import type { KvmArchVcpu, KvmArchVm, KvmVcpuCore } from "./per-arch.ts";
 import type { RunKickerInit } from "./run-kicker.ts";
 import { acquireHelperThread, acquireRunWorker, releaseHelperThread, releaseRunWorker } from "./run-pool.ts";
@@ -44,15 +58,7 @@ import {
 } from "./run-protocol.ts";
 import { takeKickSignalInKvmRun } from "./run-signal.ts";
 import * as sys from "./sys.ts";
-import {
-  WAKE_HOST_SEQ,
-  WAKE_IN_RUN,
-  WAKE_KICKER_STATE,
-  WAKE_PERIOD_MS,
-  WAKE_RUN_SEQ,
-  WAKE_STOP,
-  WAKE_TID,
-} from "./wake-protocol.ts";
+import { WAKE_HOST_SEQ, WAKE_IN_RUN, WAKE_KICKER_STATE, WAKE_PERIOD_MS, WAKE_STOP, WAKE_TID } from "./wake-protocol.ts";
 
 /** What a vCPU needs from its VM. */
 export interface KvmVcpuContext {
@@ -80,8 +86,20 @@ export interface KvmRunStats {
 }
 
 const RUN = KVM_RUN_LAYOUT.fields;
+const EXIT_REASON = RUN.exit_reason.offset;
 const STOP_TIMEOUT_MS = 2000;
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
+/** `#enterOnCaller` did not enter: a helper thread's work ran instead (no errno is this value). */
+const HOST_WORK = 1;
+
+/** A caller-thread vCPU's kicker, the HOST_SEQ it last acted on, and the number of its last KVM_RUN. */
+interface CallerThread {
+  readonly kicker: Worker;
+  /** The VM's wake block (wake-protocol.ts). */
+  readonly wake: Int32Array;
+  hostSeq: number;
+  runSeq: number;
+}
 
 /** Exits whose instruction KVM completes on the next KVM_RUN (x86 hypercalls are an `out`). */
 function completesOnReentry(kind: AxVCpuExitReason["kind"]): boolean {
@@ -104,7 +122,7 @@ export class KvmVcpu implements HalVcpu {
   readonly #control = new Int32Array(new SharedArrayBuffer(CTL_SLOTS * 4));
   #worker: Worker | undefined;
   /** Set by `useCallerThread`: the kicker thread, and the HOST_SEQ this vCPU last acted on. */
-  #callerThread: { readonly kicker: Worker; hostSeq: number } | undefined;
+  #callerThread: CallerThread | undefined;
   #started = false;
   #running = false;
   #closed = false;
@@ -268,20 +286,63 @@ export class KvmVcpu implements HalVcpu {
       if (kicker !== undefined) this.#stopKicker(kicker);
       return false;
     }
-    this.#callerThread = { kicker, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ) };
+    this.#callerThread = { kicker, wake, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ), runSeq: 0 };
     return true;
   }
 
   /**
-   * One KVM_RUN on this thread: announce it (IN_RUN, RUN_SEQ), and do not enter when a helper thread has left work
-   * meanwhile (HOST_SEQ moved): run the event channels' callbacks and return `Nothing`, so the VMM's loop lets its
-   * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR: `Nothing`.
+   * `run()` answering plain MMIO and port accesses through `handler` in place (HalVcpu.runAccesses): per access,
+   * KVM_RUN, a look at the exit's raw fields, the handler's call, and straight back in; no exit object. Anything
+   * else (other exits, a kick, an 8-byte or string access, work from a helper thread) goes the way `run()` goes.
    */
-  #runOnCaller(caller: { hostSeq: number }): AxVCpuExitReason {
+  runAccesses(handler: HalAccessHandler, maxAccesses: number): AxVCpuExitReason {
+    this.#checkOpen("runAccesses");
+    this.#checkIdle("runAccesses");
+    const queued = this.#nextQueued();
+    if (queued !== undefined) return queued;
     this.#firstRun();
-    const wake = this.#context.wake;
-    Atomics.store(wake, WAKE_IN_RUN, 1);
-    Atomics.add(wake, WAKE_RUN_SEQ, 1);
+    const caller = this.#callerThread;
+    const run = this.#runView;
+    const arch = this.archVcpu;
+    for (let answered = 0; answered < maxAccesses; answered++) {
+      const result = caller !== undefined ? this.#enterOnCaller(caller) : this.#enter();
+      if (result === HOST_WORK) return NOTHING;
+      if (result !== 0 || Atomics.load(this.#control, CTL_KICK) !== 0) return this.#afterRun(result);
+      arch.afterRun();
+      const reason = run.getUint32(EXIT_REASON, true);
+      // Set before the handler runs: a device that reads registers gets the instruction completed first.
+      this.#needsCompletion = true;
+      if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) {
+        return this.#afterRun(result);
+      }
+      this.stats.exits++;
+    }
+    return NOTHING;
+  }
+
+  /** One KVM_RUN on a worker-less thread (plain `run()`): its result. */
+  #enter(): number {
+    this.#beforeRun();
+    return sys.ioctlIntRaw(this.#fd, KVM_RUN);
+  }
+
+  /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
+  #runOnCaller(caller: CallerThread): AxVCpuExitReason {
+    this.#firstRun();
+    const result = this.#enterOnCaller(caller);
+    return result === HOST_WORK ? NOTHING : this.#afterRun(result);
+  }
+
+  /**
+   * One KVM_RUN on this thread: announce it (IN_RUN, RUN_SEQ), and do not enter when a helper thread has left work
+   * meanwhile (HOST_SEQ moved): run the event channels' callbacks and return HOST_WORK, so the VMM's loop lets its
+   * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR.
+   */
+  #enterOnCaller(caller: CallerThread): number {
+    const wake = caller.wake;
+    // IN_RUN holds this run's number (never 0): the kicker tells a long run from a new one by it.
+    caller.runSeq = caller.runSeq >= 0x3fff_ffff ? 1 : caller.runSeq + 1;
+    Atomics.store(wake, WAKE_IN_RUN, caller.runSeq);
     const hostSeq = Atomics.load(wake, WAKE_HOST_SEQ);
     if (hostSeq !== caller.hostSeq) {
       Atomics.store(wake, WAKE_IN_RUN, 0);
@@ -290,13 +351,13 @@ export class KvmVcpu implements HalVcpu {
       sys.consumePendingSignal(sys.SIGURG);
       this.#context.dispatchHostWork();
       this.stats.exits++;
-      return NOTHING;
+      return HOST_WORK;
     }
     this.#beforeRun();
     const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
     Atomics.store(wake, WAKE_IN_RUN, 0);
     if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
-    return this.#afterRun(result);
+    return result;
   }
 
   #firstRun(): void {

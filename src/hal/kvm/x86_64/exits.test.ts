@@ -2,10 +2,11 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
+import type { HalAccessHandler } from "../../types.ts";
 import { KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
 import { completeRead, decodeExit, type ExitQueue } from "../exits.ts";
 import { KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from "./abi.ts";
-import { type HypercallRegs, x86ExitDecoder } from "./exits.ts";
+import { answerX86Access, type HypercallRegs, x86ExitDecoder } from "./exits.ts";
 
 const F = KVM_RUN_LAYOUT.fields;
 const MAPPING_SIZE = 3 * 4096;
@@ -113,5 +114,61 @@ describe("decodeExit", () => {
         for (let i = 0; more !== undefined && i < 10_000; i++) more = more.next().more;
       }),
     );
+  });
+});
+
+describe("answerX86Access (HalVcpu.runAccesses)", () => {
+  function recorder(readValue: number) {
+    const calls: string[] = [];
+    const handler: HalAccessHandler = {
+      mmioRead: () => {
+        throw new Error("no MMIO here");
+      },
+      mmioWrite: () => {
+        throw new Error("no MMIO here");
+      },
+      portRead: (port, width) => {
+        calls.push(`in ${port.toString(16)}/${width}`);
+        return readValue;
+      },
+      portWrite: (port, width, value) => {
+        calls.push(`out ${port.toString(16)}/${width}=${value.toString(16)}`);
+      },
+    };
+    return { calls, handler };
+  }
+
+  test("an out of each size gives the handler the same value the decoder gives", () => {
+    for (const [size, bytes, value] of [
+      [1, [0x41], 0x41],
+      [2, [0x34, 0x12], 0x1234],
+      [4, [0x78, 0x56, 0x34, 0xf2], 0xf234_5678],
+    ] as const) {
+      const { calls, handler } = recorder(0);
+      expect(answerX86Access(io(KVM_EXIT_IO_OUT, size, 0x510, 1, [...bytes]), KVM_EXIT_IO, handler)).toBe(true);
+      expect(calls).toEqual([`out 510/${size}=${value.toString(16)}`]);
+    }
+  });
+
+  test("an in stores the handler's value, size bytes little-endian, and nothing past them", () => {
+    for (const size of [1, 2, 4] as const) {
+      const { calls, handler } = recorder(0xa1b2_c3d4);
+      const view = io(KVM_EXIT_IO_IN, size, 0x60, 1, [0, 0, 0, 0, 0x99]);
+      expect(answerX86Access(view, KVM_EXIT_IO, handler)).toBe(true);
+      expect(calls).toEqual([`in 60/${size}`]);
+      const expected = [0xd4, 0xc3, 0xb2, 0xa1].map((byte, i) => (i < size ? byte : 0));
+      expect([0, 1, 2, 3, 4].map((i) => view.getUint8(DATA_OFFSET + i))).toEqual([...expected, 0x99]);
+    }
+  });
+
+  test("string I/O, the hypercall port and other exits are left to the decoder", () => {
+    const { calls, handler } = recorder(0);
+    expect(answerX86Access(io(KVM_EXIT_IO_OUT, 1, 0x3f8, 3, [1, 2, 3]), KVM_EXIT_IO, handler)).toBe(false);
+    expect(answerX86Access(io(KVM_EXIT_IO_OUT, 4, AXVISOR_HYPERCALL_PORT, 1, [0, 0, 0, 0]), KVM_EXIT_IO, handler)).toBe(
+      false,
+    );
+    expect(answerX86Access(run(KVM_EXIT_SHUTDOWN), KVM_EXIT_SHUTDOWN, handler)).toBe(false);
+    expect(answerX86Access(io(KVM_EXIT_IO_OUT, 8, 0x80, 1, []), KVM_EXIT_IO, handler)).toBe(false);
+    expect(calls).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@
  * arguments are read from the registers its contract names.
  */
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
-import type { AccessWidth, AxVCpuExitReason } from "../../types.ts";
+import type { AccessWidth, AxVCpuExitReason, HalAccessHandler } from "../../types.ts";
 import { KVM_EXIT_DEBUG, KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
 import {
   type ArchExitDecoder,
@@ -155,6 +155,39 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
     default:
       return undefined;
   }
+}
+
+/**
+ * `HalVcpu.runAccesses` for port I/O: answer one `in`/`out` (count 1, not the hypercall port) through `handler`,
+ * reading or filling its bytes in the data area where KVM put them; false for every other exit (decoded as usual).
+ */
+export function answerX86Access(run: DataView, reason: number, handler: HalAccessHandler): boolean {
+  if (reason !== KVM_EXIT_IO || run.getUint32(IO_COUNT, true) !== 1) return false;
+  const size = run.getUint8(IO_SIZE);
+  const port = run.getUint16(IO_PORT, true);
+  const dataOffset = run.getUint32(IO_DATA_OFFSET, true);
+  if (
+    (size !== 1 && size !== 2 && size !== 4) ||
+    run.getUint32(IO_DATA_OFFSET + 4, true) !== 0 ||
+    dataOffset + size > run.byteLength
+  )
+    return false;
+  if (run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT) {
+    if (port === AXVISOR_HYPERCALL_PORT) return false;
+    const value =
+      size === 1
+        ? run.getUint8(dataOffset)
+        : size === 2
+          ? run.getUint16(dataOffset, true)
+          : run.getUint32(dataOffset, true);
+    handler.portWrite(port, size, value);
+    return true;
+  }
+  const value = handler.portRead(port, size);
+  if (size === 1) run.setUint8(dataOffset, value);
+  else if (size === 2) run.setUint16(dataOffset, value, true);
+  else run.setUint32(dataOffset, value, true);
+  return true;
 }
 
 /** `decodeX86Exit` as the generic decoder's arch hook. */

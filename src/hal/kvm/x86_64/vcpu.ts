@@ -4,7 +4,7 @@
  */
 import { X86_GPR_NAMES, type X86GprName } from "../../../arch/x86_64/registers.ts";
 import { realModeState, type X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
-import type { HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
+import type { HalAccessHandler, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
 import { HalError } from "../../types.ts";
 import { KVM_RUN_LAYOUT } from "../abi.ts";
 import type { Decoded } from "../exits.ts";
@@ -12,7 +12,7 @@ import type { KvmArchVcpu, KvmVcpuCore } from "../per-arch.ts";
 import * as sys from "../sys.ts";
 import { KVM_INTERRUPT, KVM_INTERRUPT_LAYOUT, KVM_SET_GUEST_DEBUG } from "./abi.ts";
 import { type CpuidEntry, setVcpuCpuid } from "./cpuid.ts";
-import { decodeX86Exit, type X86ExitContext } from "./exits.ts";
+import { answerX86Access, decodeX86Exit, type X86ExitContext } from "./exits.ts";
 import { setBootFpu } from "./fpu.ts";
 import { type DebugRegisterPlan, type DebugSlot, guestDebugBytes, planDebugRegisters } from "./guest-debug.ts";
 import { getLapicRegister, setLapicLints } from "./lapic.ts";
@@ -186,6 +186,10 @@ export class X86KvmVcpu implements KvmArchVcpu {
 
   decodeExit(run: DataView, reason: number): Decoded | undefined {
     return decodeX86Exit(run, reason, this.#exitContext);
+  }
+
+  answerAccess(run: DataView, reason: number, handler: HalAccessHandler): boolean {
+    return answerX86Access(run, reason, handler);
   }
 
   /**

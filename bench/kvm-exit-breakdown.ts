@@ -1,0 +1,202 @@
+/**
+ * Where the time of one PIO exit goes between KVM_RUN returning and the next KVM_RUN, on x86 (test/guests/x86/
+ * pio-loop.bin: one `out` per iteration). Each row runs the same guest a different way, in the same process, in
+ * interleaved rounds; the differences between rows are the costs of the layers:
+ *   raw       KVM_RUN through bun:ffi and one DataView read of exit_reason: the floor of any JS VMM here
+ *   raw+mask  the same after KVM_SET_SIGNAL_MASK (what a caller-thread vCPU has): the kernel's per-run mask switch
+ *   run()     KvmVcpu.run() (decode into an AxVCpuExitReason)
+ *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
+ *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
+ *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop)
+ * and the C loop (native/kvm-pio-bench.c) for reference. `bun run bench` runs it too (it skips without an x86 KVM).
+ * Under a nested QEMU, `KVM_NESTED_QEMU_ARGS="-icount shift=0" scripts/kvm-x86-nested.sh -- '...'` makes its times
+ * instruction counts (1 ns each), independent of the host's load.
+ */
+
+import { readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { KVM_RUN, KVM_RUN_LAYOUT, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "../src/hal/kvm/abi.ts";
+import { kvmBackend } from "../src/hal/kvm/index.ts";
+import * as sys from "../src/hal/kvm/sys.ts";
+import type { HalAccessHandler } from "../src/hal/types.ts";
+import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
+import { assembleVm } from "../src/vmm/builder.ts";
+import type { VmConfig } from "../src/vmm/config/types.ts";
+import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
+import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
+import { testVmConfig } from "../test/support/vm-config.ts";
+
+const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 10_000);
+const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 3);
+const VMM_MS = Number(process.env.KVM_BENCH_VMM_MS ?? 800);
+
+const kvm = kvmRequirement();
+if (!kvm.available) {
+  console.log(`[skip] kvm-exit-breakdown: ${kvm.reason}`);
+  process.exit(0);
+}
+
+/** The fd of the (only) vCPU this process has open: its /proc/self/fd link names anon_inode:kvm-vcpu:N. */
+function vcpuFdOfThisProcess(): number {
+  const found: number[] = [];
+  for (const name of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`).startsWith("anon_inode:kvm-vcpu")) found.push(Number(name));
+    } catch {
+      // a fd closed meanwhile
+    }
+  }
+  if (found.length !== 1) throw new Error(`expected one vCPU fd, found ${found.length}`);
+  return found[0] ?? -1;
+}
+
+function raw(withMask: boolean): number {
+  using t = createTestVm();
+  t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
+  const vcpu = t.vm.createVcpu(0);
+  vcpu.setup({ entry: REAL_MODE_LOAD });
+  vcpu.run(); // the set-up's registers are written on the first run
+  const fd = vcpuFdOfThisProcess();
+  if (withMask) {
+    const mask = new Uint8Array(KVM_SIGNAL_MASK_LAYOUT.size + sys.KERNEL_SIGSET_BYTES);
+    new DataView(mask.buffer).setUint32(KVM_SIGNAL_MASK_LAYOUT.fields.len.offset, sys.KERNEL_SIGSET_BYTES, true);
+    sys.ioctlBuf(fd, KVM_SET_SIGNAL_MASK, mask);
+  }
+  const run = sys.mmapShared(fd, 4096);
+  const view = new DataView(run.buffer);
+  const at = KVM_RUN_LAYOUT.fields.exit_reason.offset;
+  let sum = 0;
+  for (let i = 0; i < 1000; i++) sum += sys.ioctlIntRaw(fd, KVM_RUN) + view.getUint32(at, true);
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < EXITS; i++) sum += sys.ioctlIntRaw(fd, KVM_RUN) + view.getUint32(at, true);
+  const ns = (Bun.nanoseconds() - start) / EXITS;
+  sys.munmap(run);
+  if (sum !== 2 * (EXITS + 1000)) throw new Error(`unexpected exits (sum ${sum})`);
+  return ns;
+}
+
+/** KvmVcpu.runAccesses on the caller thread, one access per call, answered by a handler that only sums. */
+function kvmAccesses(): number {
+  using t = createTestVm();
+  t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
+  const vcpu = t.vm.createVcpu(0);
+  vcpu.setup({ entry: REAL_MODE_LOAD });
+  if (!vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
+  let sum = 0;
+  const handler: HalAccessHandler = {
+    mmioRead: () => 0,
+    mmioWrite: () => undefined,
+    portRead: () => 0,
+    portWrite: (_port, _width, value) => {
+      sum += value;
+    },
+  };
+  for (let i = 0; i < 1000; i++) vcpu.runAccesses(handler, 1);
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < EXITS; i++) vcpu.runAccesses(handler, 1);
+  const ns = (Bun.nanoseconds() - start) / EXITS;
+  if (sum === 0) throw new Error("no data");
+  return ns;
+}
+
+function kvmRun(caller: boolean): number {
+  using t = createTestVm();
+  t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
+  const vcpu = t.vm.createVcpu(0);
+  vcpu.setup({ entry: REAL_MODE_LOAD });
+  if (caller && !vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
+  for (let i = 0; i < 1000; i++) vcpu.run();
+  let exits = 0;
+  const start = Bun.nanoseconds();
+  for (let i = 0; i < EXITS; i++) if (vcpu.run().kind === "IoWrite") exits++;
+  const ns = (Bun.nanoseconds() - start) / exits;
+  if (exits < EXITS * 0.9) throw new Error(`only ${exits} of ${EXITS} runs were I/O exits`);
+  return ns;
+}
+
+function pioLoopConfig(): VmConfig {
+  const base = testVmConfig({ arch: "x86_64" });
+  return {
+    ...base,
+    backend: "kvm",
+    kernel: {
+      ...base.kernel,
+      entryPoint: REAL_MODE_LOAD,
+      image: { path: join(GUEST_DIR, "pio-loop.bin"), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
+    },
+    memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 7, mapType: "alloc" }],
+  };
+}
+
+async function vmm(): Promise<number> {
+  using hypervisor = kvmBackend.open();
+  const vm = assembleVm(pioLoopConfig(), {
+    hypervisor,
+    board: new X86PcBoard(),
+    console: { write: () => undefined, close: () => undefined },
+    exclusiveThread: true,
+  });
+  const runVcpu = vm.runVcpu.bind(vm);
+  let batchNs = 0;
+  let batchExits = 0;
+  let batches = 0;
+  vm.runVcpu = (id) => {
+    const t0 = Bun.nanoseconds();
+    const before = vm.buses.port.stats.writes;
+    const exit = runVcpu(id);
+    batchNs += Bun.nanoseconds() - t0;
+    batchExits += vm.buses.port.stats.writes - before;
+    batches++;
+    return exit;
+  };
+  const running = vm.run();
+  await Bun.sleep(300);
+  batchNs = 0;
+  batchExits = 0;
+  batches = 0;
+  const writes = (): number => vm.buses.port.stats.writes + vm.buses.port.stats.unmappedWrites;
+  const before = writes();
+  const start = Bun.nanoseconds();
+  await Bun.sleep(VMM_MS);
+  const total = Bun.nanoseconds() - start;
+  const ns = total / (writes() - before);
+  vm.shutdown();
+  await running;
+  rows["vmm batch"]?.push(batchNs / batchExits);
+  rows["vmm out%"]?.push((1000 * 100 * (total - batchNs)) / total);
+  rows["batches/s"]?.push((1000 * batches) / (total / 1e9));
+  return ns;
+}
+
+const prebuilt = process.env.KVM_PIO_BENCH_EXE;
+const exe = prebuilt ?? (gccRequirement().available ? buildNative("kvm-pio-bench", ["native/kvm-pio-bench.c"]) : "");
+const rows: Record<string, number[]> = {
+  c: [],
+  raw: [],
+  "raw+mask": [],
+  "run()": [],
+  caller: [],
+  accesses: [],
+  vmm: [],
+  "vmm batch": [],
+  "vmm out%": [],
+  "batches/s": [],
+};
+for (let round = 0; round < ROUNDS; round++) {
+  if (exe !== "") rows.c?.push(Number(runNative(exe, [join(GUEST_DIR, "pio-loop.bin"), String(EXITS)]).get("exit_ns")));
+  rows.raw?.push(raw(false));
+  rows["raw+mask"]?.push(raw(true));
+  rows["run()"]?.push(kvmRun(false));
+  rows.caller?.push(kvmRun(true));
+  rows.accesses?.push(kvmAccesses());
+  rows.vmm?.push(await vmm());
+}
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+const c = median(rows.c ?? []);
+console.log(`x86 PIO exit breakdown: ${EXITS} exits, median of ${ROUNDS} rounds (us/exit; ratio to C)`);
+for (const [name, values] of Object.entries(rows)) {
+  const m = median(values);
+  console.log(
+    `  ${name.padEnd(10)} median ${(m / 1000).toFixed(2).padStart(8)}  x${(m / c).toFixed(3)}  min ${(Math.min(...values) / 1000).toFixed(2)}  [${values.map((v) => (v / 1000).toFixed(1)).join(" ")}]`,
+  );
+}
