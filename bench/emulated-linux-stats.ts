@@ -94,7 +94,10 @@ console.log(`exit ${result.exitCode} after ${seconds.toFixed(3)} s; inside run()
 console.log(`exits: ${[...exits.entries()].map(([k, v]) => `${k} ${v}`).join(", ")}`);
 for (const vcpu of harts()) {
   const h = vcpu.hart;
-  console.log(`hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions`);
+  const inRegions = h.stats.regionInstructions;
+  console.log(
+    `hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions, ${(inRegions / 1e6).toFixed(1)} M (${((100 * inRegions) / Math.max(1, h.icount)).toFixed(1)}%) in WebAssembly regions, the rest interpreted`,
+  );
   const stats = h.stats.snapshot();
   const entries = Object.entries(stats);
   for (let i = 0; i < entries.length; i += 4) {

@@ -264,7 +264,8 @@ describe("emulated backend (HAL)", () => {
       riscv.setTimer((1n << 64n) - 1n);
       expect(vcpu.hasPendingInterrupt()).toBe(false);
       expect(vcpu.hardwareTimerDeadline()).toBeUndefined();
-      const deadline = vm.currentTime() + 1000; // 100 µs at 10 MHz
+      // 50 ms at 10 MHz: far enough ahead that it has not passed by the next line on a loaded machine (100 µs had).
+      const deadline = vm.currentTime() + 500_000;
       riscv.setTimer(BigInt(deadline));
       expect(vcpu.hardwareTimerDeadline()).toBe(deadline);
       const exit = runUntilExit(vcpu);

@@ -88,6 +88,21 @@ export const WASM_HOT_THRESHOLD = 2048;
 export const MAX_REGION_COMPILES = 8;
 /** Times a page's region may be dropped by writes to the page before the page is no longer compiled. */
 export const MAX_REGION_INVALIDATIONS = 16;
+/**
+ * Instructions the interpreter must run from one page, at INTERPRETED_MIN_SHARE of all instructions retired
+ * meanwhile, before the page is compiled from where it is entered. The landing rate misses code whose entries are
+ * landed on rarely but which runs long each time: straight-line functions of hundreds of instructions (hashes,
+ * multi-precision arithmetic) and loops whose body is longer than 1/MIN_HEAT_RATE instructions. Debian's 6.12
+ * kernel booted to init and through its module signature checks (bench/emulated-linux-lcg.ts's guest) ran ~340 M
+ * of ~2.2 G instructions interpreted, most on such pages, and the interpreter took 1/3 of the hart thread's CPU
+ * time (the regions 1/4); with this rule ~220 M stay interpreted. A region costs ~5 ms on the hart's thread and
+ * 20-200 ms on a compiler thread (bench/emulated-linux-stats.ts prints both); the interpreter runs an instruction
+ * ~7 ns slower than a region, so 2^20 instructions (~7 ms more) at a steady share pays back within a few times that
+ * much again.
+ */
+export const INTERPRETED_HOT_INSNS = 2 ** 20;
+/** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
+export const INTERPRETED_MIN_SHARE = 1 / 64;
 /** Slots of a page with at least this many landings become entries when the page is compiled. */
 const REGION_ENTRY_HEAT = 8;
 
@@ -247,7 +262,10 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       if (region !== undefined && tier !== undefined) {
         const entry = region.entries[slot] ?? NO_BLOCK;
         if (entry !== NO_BLOCK) {
-          steps += Math.max(1, tier.enter(h, region, pc - pageOff, entry, limit));
+          const retired = tier.enter(h, region, pc - pageOff, entry, limit);
+          h.stats.regionEntries++;
+          h.stats.regionInstructions += retired;
+          steps += Math.max(1, retired);
           continue;
         }
       }
@@ -273,7 +291,18 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
           continue;
       }
     }
-    steps += Math.max(1, interpret(h, limit, heatMask));
+    if (
+      tier !== undefined &&
+      code.interpreted >= INTERPRETED_HOT_INSNS &&
+      considerVolume(h, code, i, pageOff, options, tier)
+    )
+      continue;
+    const ran = interpret(h, limit, heatMask);
+    if (tier !== undefined) {
+      if (code.interpreted === 0) code.interpretedSince = h.icount - ran;
+      code.interpreted += ran;
+    }
+    steps += Math.max(1, ran);
   }
   return steps;
 }
@@ -348,6 +377,38 @@ function considerRegion(
     return false;
   }
   if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD)) return false;
+  return compileRegionFrom(h, code, i, pageOff, options, tier);
+}
+
+/**
+ * The page of `code` has run INTERPRETED_HOT_INSNS instructions interpreted: compile its region with `pageOff` (where
+ * the interpreter is about to start again) as an entry if those instructions came at INTERPRETED_MIN_SHARE of all
+ * retired since the count began; otherwise start counting again. Returns true when the slot now runs compiled.
+ */
+function considerVolume(
+  h: Hart,
+  code: CodePage,
+  i: number,
+  pageOff: number,
+  options: EngineOptions,
+  tier: WasmTier,
+): boolean {
+  const share = code.interpreted / Math.max(1, h.icount - code.interpretedSince);
+  code.interpreted = 0;
+  if (share < INTERPRETED_MIN_SHARE) return false;
+  return compileRegionFrom(h, code, i, pageOff, options, tier);
+}
+
+/** Compile (or recompile) the region of `code`'s page (fetch-TLB entry `i`) with `pageOff` among its entries. */
+function compileRegionFrom(
+  h: Hart,
+  code: CodePage,
+  i: number,
+  pageOff: number,
+  options: EngineOptions,
+  tier: WasmTier,
+): boolean {
+  const slot = pageOff >> 1;
   if (code.regionPending) return false; // its background compile is not installed yet
   if (code.regionCompiles >= MAX_REGION_COMPILES || code.regionInvalidations >= MAX_REGION_INVALIDATIONS) return false;
   const set = h.itlb;

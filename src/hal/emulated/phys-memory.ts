@@ -44,6 +44,12 @@ export class CodePage {
   regionPending = false;
   /** Bumped whenever the page is cleared: a background compile started before then is out of date. */
   generation = 0;
+  /**
+   * Instructions the interpreter ran from this page (runs that started on it) since `interpretedSince` (h.icount):
+   * what straight-line code and loops too long for the landing rate (engine.ts) are compiled by.
+   */
+  interpreted = 0;
+  interpretedSince = 0;
   /** Decoded slots. */
   count = 0;
 
@@ -61,6 +67,7 @@ export class CodePage {
       this.count = 0;
     }
     this.heat.fill(0);
+    this.interpreted = 0;
     const blocks = this.blocks;
     if (blocks !== undefined) {
       // A compiled self-loop running right now checks `valid` on every iteration.

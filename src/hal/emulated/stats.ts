@@ -24,6 +24,9 @@ export class HartStats {
   blockBuilds = 0;
   /** Pages whose decoded instructions were dropped because the page was written. */
   codeInvalidations = 0;
+  /** Entries into WebAssembly regions, and the instructions they retired (the rest ran interpreted). */
+  regionEntries = 0;
+  regionInstructions = 0;
   /** Blocks compiled to JavaScript. */
   compiles = 0;
   /** Whole-context TLB flushes, by what asked for them. */

@@ -18,6 +18,11 @@
  * stream (seed NET_SEED), waits for the peer to close (it has read everything then), and powers off. The peer
  * (scripts/e2e/net-peer.ts) checks both checksums and times both directions; it pings the guest meanwhile.
  *
+ * LCG mode: with `axvisor.lcg=STEPS,THREADS` on the kernel command line, the init instead runs THREADS POSIX threads,
+ * thread i stepping the 64-bit LCG x = x * LCG_MUL + LCG_ADD STEPS times from seed i + 1, times them together with
+ * CLOCK_MONOTONIC (creation to last join), prints the elapsed microseconds and the sum of the final values (mod 2^64,
+ * so bench/emulated-linux-lcg.ts can check it), and powers off. It is the in-guest CPU benchmark of issue #12.
+ *
  * Built with riscv64-linux-gnu-gcc -static (glibc from libc6-dev-riscv64-cross).
  */
 #define _GNU_SOURCE
@@ -31,6 +36,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
@@ -462,6 +468,74 @@ static void net_transfer(const struct net_params *p) {
   close(sock);
 }
 
+/* ---- LCG mode ------------------------------------------------------------------------------------------------- */
+
+#define LCG_PARAM "axvisor.lcg="
+#define LCG_MAX_THREADS 64
+/* Knuth's MMIX constants. */
+#define LCG_MUL 6364136223846793005ull
+#define LCG_ADD 1442695040888963407ull
+
+struct lcg_job {
+  pthread_t thread;
+  uint64_t seed, steps, result;
+};
+
+static void *lcg_run(void *arg) {
+  struct lcg_job *job = arg;
+  uint64_t x = job->seed;
+  for (uint64_t i = 0; i < job->steps; i++) x = x * LCG_MUL + LCG_ADD;
+  job->result = x;
+  return NULL;
+}
+
+/* axvisor.lcg=20000000,4 from /proc/cmdline; 0 if absent, -1 if malformed. */
+static int lcg_params(uint64_t *steps, unsigned *threads) {
+  static char cmdline[4096];
+  int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, cmdline, sizeof cmdline - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  cmdline[n] = '\0';
+  char *at = strstr(cmdline, LCG_PARAM);
+  if (at == NULL) return 0;
+  at += strlen(LCG_PARAM);
+  at[strcspn(at, " \n")] = '\0';
+  unsigned long long s;
+  if (sscanf(at, "%llu,%u", &s, threads) != 2 || *threads == 0 || *threads > LCG_MAX_THREADS) {
+    say("lcg: cannot parse %s%s (STEPS,THREADS with 1 <= THREADS <= %d)", LCG_PARAM, at, LCG_MAX_THREADS);
+    return -1;
+  }
+  *steps = s;
+  return 1;
+}
+
+static void lcg_mode(uint64_t steps, unsigned threads) {
+  static struct lcg_job jobs[LCG_MAX_THREADS];
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  unsigned started = 0;
+  for (unsigned i = 0; i < threads; i++) {
+    jobs[i].seed = i + 1;
+    jobs[i].steps = steps;
+    int err = pthread_create(&jobs[i].thread, NULL, lcg_run, &jobs[i]);
+    if (err != 0) {
+      say("lcg: pthread_create %u: %s (WRONG)", i, strerror(err));
+      break;
+    }
+    started++;
+  }
+  uint64_t sum = 0;
+  for (unsigned i = 0; i < started; i++) {
+    pthread_join(jobs[i].thread, NULL);
+    sum += jobs[i].result;
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  say("lcg: %u threads x %llu steps in %lld us, sum=0x%016llx", started, (unsigned long long)steps,
+      (long long)((ns_of(&t1) - ns_of(&t0)) / 1000), (unsigned long long)sum);
+}
+
 static void net_mode(const struct net_params *p) {
   if (net_up(p) != 0) return;
   net_ping(p);
@@ -476,6 +550,18 @@ int main(void) {
   mount_or_say("sysfs", "/sys", "sysfs");
   mount_or_say("devtmpfs", "/dev", "devtmpfs");
   load_modules();
+
+  uint64_t lcg_steps;
+  unsigned lcg_threads;
+  int lcg = lcg_params(&lcg_steps, &lcg_threads);
+  if (lcg != 0) {
+    if (lcg > 0) lcg_mode(lcg_steps, lcg_threads);
+    say("powering off");
+    sync();
+    reboot(RB_POWER_OFF);
+    say("reboot(RB_POWER_OFF) failed: %s", strerror(errno));
+    return 1;
+  }
 
   struct net_params net;
   int mode = net_params(&net);
