@@ -67,9 +67,9 @@ export interface KvmArchVm {
   /** Stop and restart the guest's clock around a pause (`HalVm.pauseClock`); absent: the guest's clock runs on. */
   pauseClock?(): void;
   resumeClock?(): void;
-  /** Snapshots (`HalVm.saveState`/`loadState`); absent: this arch cannot save its VMs yet. */
-  saveState?(): HalVmState;
-  loadState?(state: HalVmState): void;
+  /** Snapshots (`HalVm.saveState`/`loadState`). */
+  saveState(): HalVmState;
+  loadState(state: HalVmState): void;
   /** Release what the arch opened for the VM (arm64: the vGIC device fd), after its vCPUs, before the VM fd. */
   close?(): void;
 }
@@ -115,7 +115,7 @@ export interface KvmArchVcpu extends ArchExitDecoder {
   hasPendingInterrupt(): boolean;
   /** Guest debugging (`HalVcpu.debug`), on archs that have it (x86). */
   readonly debug?: HalVcpuDebug;
-  /** Snapshots (`HalVcpu.saveState`/`loadState`; the vCPU is idle); absent: this arch cannot save vCPUs yet. */
-  saveState?(): HalVcpuState;
-  loadState?(state: HalVcpuState): void;
+  /** Snapshots (`HalVcpu.saveState`/`loadState`; the vCPU is idle). */
+  saveState(): HalVcpuState;
+  loadState(state: HalVcpuState): void;
 }

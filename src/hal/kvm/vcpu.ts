@@ -503,31 +503,15 @@ export class KvmVcpu implements HalVcpu {
     return this.archVcpu.hasPendingInterrupt();
   }
 
-  /** The arch's complete vCPU state (snapshots); HalError "unsupported" where the arch cannot save it yet. */
+  /** The arch's complete vCPU state (snapshots). */
   saveState(): HalVcpuState {
     this.#checkOpen("saveState");
-    const arch = this.archVcpu;
-    if (arch.saveState === undefined)
-      throw new HalError(
-        "kvm",
-        "unsupported",
-        "saveState",
-        `Cannot save vCPU ${this.id}: not implemented for this arch`,
-      );
-    return arch.saveState();
+    return this.archVcpu.saveState();
   }
 
   loadState(state: HalVcpuState): void {
     this.#checkOpen("loadState");
-    const arch = this.archVcpu;
-    if (arch.loadState === undefined)
-      throw new HalError(
-        "kvm",
-        "unsupported",
-        "loadState",
-        `Cannot load vCPU ${this.id}: not implemented for this arch`,
-      );
-    arch.loadState(state);
+    this.archVcpu.loadState(state);
   }
 
   /** The architectural timers live in the kernel; there is no deadline for the VMM to watch. */

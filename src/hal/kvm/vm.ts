@@ -290,21 +290,15 @@ export class KvmVm implements HalVm {
     this.#startNs = now - (ticks * 1e9) / this.timebaseHz;
   }
 
-  /** The arch's VM-level state (x86: kvmclock, irqchip, PIT); HalError "unsupported" where the arch has none yet. */
+  /** The arch's VM-level state (x86: kvmclock, irqchip, PIT; arm64: the counter, the vGIC). */
   saveState(): HalVmState {
     this.#checkOpen("saveState");
-    const archVm = this.#context.archVm;
-    if (archVm.saveState === undefined)
-      throw new HalError("kvm", "unsupported", "saveState", `Cannot save a ${this.arch} KVM VM: not implemented yet`);
-    return archVm.saveState();
+    return this.#context.archVm.saveState();
   }
 
   loadState(state: HalVmState): void {
     this.#checkOpen("loadState");
-    const archVm = this.#context.archVm;
-    if (archVm.loadState === undefined)
-      throw new HalError("kvm", "unsupported", "loadState", `Cannot load a ${this.arch} KVM VM: not implemented yet`);
-    archVm.loadState(state);
+    this.#context.archVm.loadState(state);
   }
 
   #checkOpen(operation: string): void {
