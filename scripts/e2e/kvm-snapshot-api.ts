@@ -12,10 +12,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { socketAnswers } from "../../src/vmm/control/unix-socket.ts";
+import { callApi, sleep, socketUp, spawnAxvisor, until as untilWithin } from "../../test/support/api-driver.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const MAIN = join(ROOT, "src/cli/main.ts");
 const LAST = 200;
 /** The guest's architecture: x86_64 (default; scripts/e2e/60-kvm-snapshot.sh) or aarch64 (30-kvm-arm64-linux.sh). */
 const ARCH = process.argv[2] ?? "x86_64";
@@ -54,39 +53,9 @@ console = "stdout"
 const dir = mkdtempSync(join(tmpdir(), "axvisor-snap-api-"));
 
 const counts = (text: string): number[] => [...text.matchAll(/^counter: (\d+)$/gm)].map((m) => Number(m[1]));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function spawn(args: string[]): { process: ReturnType<typeof Bun.spawn>; output: () => string } {
-  const child = Bun.spawn(["bun", MAIN, ...args], { cwd: dir, stdout: "pipe", stderr: "inherit" });
-  let text = "";
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of child.stdout) text += decoder.decode(chunk, { stream: true });
-  })();
-  return { process: child, output: () => text };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 300_000): Promise<void> {
-  const start = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** The socket is up once it accepts a connection: its file appears at bind(), before the server listens. */
-const socketUp = (path: string) => (): Promise<boolean> => socketAnswers(path);
-
-async function call(socket: string, method: string, path: string, body?: unknown): Promise<number> {
-  const response = await fetch(`http://localhost${path}`, {
-    unix: socket,
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
-  return response.status;
-}
+const spawn = (args: string[]) => spawnAxvisor(args, dir);
+const until = (condition: () => boolean | Promise<boolean>, what: string) => untilWithin(condition, what, 300_000, 20);
+const call = callApi;
 
 try {
   const config = join(dir, "counter.toml");

@@ -12,10 +12,9 @@
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { socketAnswers } from "../../src/vmm/control/unix-socket.ts";
+import { callApi, sleep, socketUp, spawnAxvisor, until as untilWithin } from "../../test/support/api-driver.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-const MAIN = join(ROOT, "src/cli/main.ts");
 const config = resolve(process.argv[2] ?? join(ROOT, "configs/linux-riscv64.toml"));
 const atIndex = process.argv.indexOf("--at");
 const at = atIndex > 0 ? (process.argv[atIndex + 1] ?? "") : "goldfish_rtc";
@@ -31,38 +30,9 @@ const EXPECTED = [
   "AXVISOR-INIT: powering off",
 ];
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function spawn(args: string[]): { process: ReturnType<typeof Bun.spawn>; output: () => string } {
-  const child = Bun.spawn(["bun", MAIN, ...args], { cwd: dir, stdout: "pipe", stderr: "inherit" });
-  let text = "";
-  const decoder = new TextDecoder();
-  void (async () => {
-    for await (const chunk of child.stdout) text += decoder.decode(chunk, { stream: true });
-  })();
-  return { process: child, output: () => text };
-}
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 600_000): Promise<void> {
-  const start = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-/** The socket is up once it accepts a connection: its file appears at bind(), before the server listens. */
-const socketUp = (path: string) => (): Promise<boolean> => socketAnswers(path);
-
-async function call(socket: string, method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(`http://localhost${path}`, {
-    unix: socket,
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300) throw new Error(`${method} ${path}: HTTP ${response.status} ${text}`);
-}
+const spawn = (args: string[]) => spawnAxvisor(args, dir);
+const until = (condition: () => boolean | Promise<boolean>, what: string) => untilWithin(condition, what, 600_000);
+const call = callApi;
 
 try {
   const a = join(dir, "a.sock");
