@@ -17,20 +17,30 @@ interface Server {
   readonly process: ReturnType<typeof Bun.spawn>;
   readonly output: () => string;
   readonly errors: () => string;
+  /** The exit status once stdout and stderr are read to the end (`exited` may come before their last chunks). */
+  readonly finished: () => Promise<number>;
 }
 
-function collect(stream: ReadableStream<Uint8Array>): () => string {
+function collect(stream: ReadableStream<Uint8Array>): { text: () => string; drained: Promise<void> } {
   let text = "";
   const decoder = new TextDecoder();
-  void (async () => {
+  const drained = (async () => {
     for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+    text += decoder.decode();
   })();
-  return () => text;
+  return { text: () => text, drained };
 }
 
 async function serve(socket: string, cwd: string): Promise<Server> {
   const child = Bun.spawn(["bun", MAIN, "serve", "--api-sock", socket], { cwd, stdout: "pipe", stderr: "pipe" });
-  const server = { process: child, output: collect(child.stdout), errors: collect(child.stderr) };
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const finished = async () => {
+    const code = await child.exited;
+    await Promise.all([stdout.drained, stderr.drained]);
+    return code;
+  };
+  const server = { process: child, output: stdout.text, errors: stderr.text, finished };
   // The socket file appears at bind(), before the server listens: wait for a connection to be accepted.
   await until(() => socketAnswers(socket), `the API socket ${socket}`);
   return server;
@@ -67,7 +77,7 @@ describe("the API socket drives a VM across processes", () => {
       await sleep(100);
       const before = countsIn(first.output());
       first.process.kill("SIGTERM");
-      expect(await first.process.exited).toBe(143);
+      expect(await first.finished()).toBe(143);
       expect(statSync(join(dir, "vm.mem")).size).toBe(128 * 2 ** 20);
 
       const second = await serve(socket, dir);
@@ -81,7 +91,7 @@ describe("the API socket drives a VM across processes", () => {
       expect(countsIn(second.output())).toEqual([]);
       expect((await call(socket, "PATCH", "/vm", { state: "Resumed" })).status).toBe(204);
       // `serve` ends with its VM, with the guest's exit status.
-      expect(await second.process.exited).toBe(0);
+      expect(await second.finished()).toBe(0);
       expect(second.output()).not.toContain("clock jumped");
       expect(second.output()).toContain("counter: done");
       expect(before.length).toBeGreaterThanOrEqual(30);

@@ -29,8 +29,11 @@ fi
 passed=0
 failed=0
 for config in configs/linux-riscv64.toml configs/linux-riscv64-smp.toml; do
-  result="$(bun scripts/e2e/linux-snapshot.ts "$config" --at goldfish_rtc | tail -n 1)"
-  echo "$result"
+  # The driver exits 1 on FAIL: keep its verdict line (set -e would end the script before it is printed).
+  # Paused at the I/O schedulers: ~1 s of guest boot remains (drivers, RTC, then /init), so a loaded machine's
+  # slower reaction to the console line still lands mid-boot (the RTC line left only ~65 ms).
+  result="$(bun scripts/e2e/linux-snapshot.ts "$config" --at "io scheduler kyber registered" | tail -n 1)" || true
+  echo "${result:-(the driver printed no verdict)}"
   if [[ $result == "AXVISOR-LINUX-SNAP: PASS"* ]]; then
     echo "PASS linux-snapshot $config"
     passed=$((passed + 1))

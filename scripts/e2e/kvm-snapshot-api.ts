@@ -69,7 +69,7 @@ try {
   await sleep(200);
   const before = counts(first.output());
   first.process.kill("SIGTERM");
-  await first.process.exited;
+  await first.finished();
 
   const b = join(dir, "b.sock");
   const second = spawn(["serve", "--api-sock", b]);
@@ -79,7 +79,7 @@ try {
     mem_backend: { backend_type: "File", backend_path: "vm.mem" },
   });
   await call(b, "PATCH", "/vm", { state: "Resumed" });
-  const code = await second.process.exited;
+  const code = await second.finished();
   // A pause can fall inside a line ("counter: " printed, the digits not yet): the output continues byte for byte, so
   // the two processes' outputs are read as one.
   const all = counts(first.output() + second.output());

@@ -1,7 +1,7 @@
 /**
  * A Linux guest across a snapshot, driven through the control API only (run by scripts/e2e/61-linux-snapshot.sh):
- * `axvisor run --api-sock A <config>` boots it; when the console shows `--at` (default: the goldfish RTC setting
- * the clock, mid-boot) the VM is paused, snapshotted and the process stopped; a new `axvisor serve --api-sock B`
+ * `axvisor run --api-sock A <config>` boots it; when the console shows `--at` (default: the kyber I/O scheduler
+ * registering, mid-boot, ~1 s of guest time before /init) the VM is paused, snapshotted and the process stopped; a new `axvisor serve --api-sock B`
  * loads the snapshot with resume_vm. The guest must finish its workload there (the init's checks: time, RTC date,
  * virtio-rng, a prime sieve, then power-off with 0), and the two outputs read as one must hold each init line
  * exactly once (no gap, no repeat).
@@ -17,7 +17,7 @@ import { callApi, sleep, socketUp, spawnAxvisor, until as untilWithin } from "..
 const ROOT = resolve(import.meta.dir, "../..");
 const config = resolve(process.argv[2] ?? join(ROOT, "configs/linux-riscv64.toml"));
 const atIndex = process.argv.indexOf("--at");
-const at = atIndex > 0 ? (process.argv[atIndex + 1] ?? "") : "goldfish_rtc";
+const at = atIndex > 0 ? (process.argv[atIndex + 1] ?? "") : "io scheduler kyber registered";
 const dir = mkdtempSync(join(tmpdir(), "axvisor-linux-snap-"));
 /** Lines the init prints once each, in this order (test/guests/linux-init/init.c). */
 const EXPECTED = [
@@ -45,7 +45,7 @@ try {
   const createMs = performance.now() - createStart;
   await sleep(100);
   first.process.kill("SIGTERM");
-  await first.process.exited;
+  await first.finished();
   const memoryOnDisk = statSync(join(dir, "vm.mem")).blocks * 512;
 
   const b = join(dir, "b.sock");
@@ -58,7 +58,7 @@ try {
     resume_vm: true,
   });
   const loadMs = performance.now() - loadStart;
-  const code = await second.process.exited;
+  const code = await second.finished();
   const all = first.output() + second.output();
   const problems: string[] = [];
   if (code !== 0) problems.push(`the restored VM exited with ${code}`);

@@ -14,6 +14,11 @@ export interface AxvisorProcess {
   readonly process: ReturnType<typeof Bun.spawn>;
   /** Everything the process wrote to stdout so far. */
   readonly output: () => string;
+  /**
+   * The exit status, once the process has exited **and** its stdout has been read to the end: `exited` alone can
+   * resolve while the last chunks are still in the pipe, and a check of the output would then miss its tail.
+   */
+  readonly finished: () => Promise<number>;
 }
 
 /** `bun src/cli/main.ts ARGS` in `cwd`, its stdout collected and its stderr passed through. */
@@ -21,10 +26,16 @@ export function spawnAxvisor(args: readonly string[], cwd: string): AxvisorProce
   const child = Bun.spawn(["bun", MAIN, ...args], { cwd, stdout: "pipe", stderr: "inherit" });
   let text = "";
   const decoder = new TextDecoder();
-  void (async () => {
+  const drained = (async () => {
     for await (const chunk of child.stdout) text += decoder.decode(chunk, { stream: true });
+    text += decoder.decode();
   })();
-  return { process: child, output: () => text };
+  const finished = async () => {
+    const code = await child.exited;
+    await drained;
+    return code;
+  };
+  return { process: child, output: () => text, finished };
 }
 
 /** Wait until `condition` holds, polling every `pollMs`; throws naming `what` after `timeoutMs`. */
