@@ -2,14 +2,14 @@
  * The control-API acceptance sequence on the KVM backend (run inside the nested KVM guests by
  * scripts/e2e/60-kvm-snapshot.sh and, with the argument `aarch64`, 30-kvm-arm64-linux.sh): the counter guest
  * (test/guests/x86/counter.bin, or test/guests/arm64/counter.bin with 2 vCPUs, which must not report a jump of
- * its counter) is started by
- * `axvisor run --api-sock A counter.toml`, paused, snapshotted and stopped through the socket only; a new process,
+ * its counter) is configured and started through the socket of `axvisor serve --api-sock A` (machine-config,
+ * boot-source, InstanceStart: no config file), paused, snapshotted and stopped through it; a new process,
  * `axvisor serve --api-sock B`, loads the snapshot and is resumed through its socket; the guest's output must go on
  * from the next byte to the end (read together: 1..200, no gap, no repeat) and the VM exit with 0.
  *
  * Prints "AXVISOR-SNAP-API: PASS ..." or "AXVISOR-SNAP-API: FAIL <why>"; exit status 0 only on PASS.
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { callApi, sleep, socketUp, spawnAxvisor, until as untilWithin } from "../../test/support/api-driver.ts";
@@ -22,34 +22,19 @@ if (ARCH !== "x86_64" && ARCH !== "aarch64") {
   console.log(`AXVISOR-SNAP-API: FAIL unknown architecture "${ARCH}" (x86_64 or aarch64)`);
   process.exit(2);
 }
-/** test/guests/x86/counter.S: real mode, counts with a busy loop. */
-const X86_CONFIG = `[base]
-id = 1
-name = "x86-counter"
-cpu_num = 1
-arch = "x86_64"
-backend = "kvm"
-[kernel]
-kernel_path = "${join(ROOT, "test/guests/x86/counter.bin")}"
-kernel_load_addr = 0x8000
-memory_regions = [[0x0, 0x1000_0000, 0x7, 0]]
-[devices]
-console = "stdout"
-`;
-/** test/guests/arm64/counter.S: counts on the virtual timer through the vGIC, says when its counter jumped. */
-const ARM64_CONFIG = `[base]
-id = 1
-name = "arm64-counter"
-cpu_num = 2
-arch = "aarch64"
-backend = "kvm"
-[kernel]
-kernel_path = "${join(ROOT, "test/guests/arm64/counter.bin")}"
-kernel_load_addr = 0x4000_0000
-memory_regions = [[0x4000_0000, 0x1000_0000, 0x7, 0]]
-[devices]
-console = "stdout"
-`;
+/**
+ * The VM as an API client describes it (PUT /machine-config, PUT /boot-source): no config file anywhere. The x86
+ * counter is a flat real-mode binary, so it needs the architecture and its load address; the arm64 one loads at
+ * the start of RAM, the board's convention.
+ */
+const MACHINE =
+  ARCH === "aarch64"
+    ? { vcpu_count: 2, mem_size_mib: 256, arch: "aarch64", backend: "kvm" }
+    : { vcpu_count: 1, mem_size_mib: 256, arch: "x86_64", backend: "kvm" };
+const BOOT =
+  ARCH === "aarch64"
+    ? { kernel_image_path: join(ROOT, "test/guests/arm64/counter.bin") }
+    : { kernel_image_path: join(ROOT, "test/guests/x86/counter.bin"), load_addr: 0x8000 };
 const dir = mkdtempSync(join(tmpdir(), "axvisor-snap-api-"));
 
 const counts = (text: string): number[] => [...text.matchAll(/^counter: (\d+)$/gm)].map((m) => Number(m[1]));
@@ -58,11 +43,12 @@ const until = (condition: () => boolean | Promise<boolean>, what: string) => unt
 const call = callApi;
 
 try {
-  const config = join(dir, "counter.toml");
-  writeFileSync(config, ARCH === "aarch64" ? ARM64_CONFIG : X86_CONFIG);
   const a = join(dir, "a.sock");
-  const first = spawn(["run", "--api-sock", a, config]);
+  const first = spawn(["serve", "--api-sock", a]);
   await until(socketUp(a), "the first API socket");
+  await call(a, "PUT", "/machine-config", MACHINE);
+  await call(a, "PUT", "/boot-source", BOOT);
+  await call(a, "PUT", "/actions", { action_type: "InstanceStart" });
   await until(() => counts(first.output()).length >= 20, "20 counts");
   await call(a, "PATCH", "/vm", { state: "Paused" });
   await call(a, "PUT", "/snapshot/create", { snapshot_path: "vm.snap", mem_file_path: "vm.mem" });

@@ -109,6 +109,8 @@ function resolveKernelImage(
         );
       }
     });
+  } else if (kernel.kernel_load_addr === undefined && kernelProbe === undefined && ctx.checkFiles) {
+    // The file is missing (already reported): whether it would carry its own address is unknown, so say nothing.
   } else if (kernel.kernel_load_addr === undefined && kernelProbe?.kind !== "bzimage") {
     issues.add(
       "kernel.kernel_load_addr",

@@ -20,8 +20,11 @@ export const machineConfigSchema = z.strictObject({
   track_dirty_pages: z.literal(false).optional(),
   huge_pages: z.literal("None").optional(),
   cpu_template: z.literal("None").optional(),
-  /** Ours: the guest architecture (default riscv64: the one every backend here runs, emulated). */
-  arch: z.enum(["riscv64"]).optional(),
+  /**
+   * Ours: the guest architecture, which picks the board (RISC-V virt, x86 PC, arm64 virt). Default: the kernel
+   * image's own (bzImage, ELF machine, Linux Image magic), else riscv64.
+   */
+  arch: z.enum(["riscv64", "x86_64", "aarch64"]).optional(),
   /** Ours: which backend runs the VM (default auto). */
   backend: z.enum(["auto", "emulated", "kvm"]).optional(),
 });
@@ -31,6 +34,11 @@ export const bootSourceSchema = z.strictObject({
   kernel_image_path: z.string().min(1),
   boot_args: z.string().optional(),
   initrd_path: z.string().min(1).optional(),
+  /**
+   * Ours: where a flat binary or a Linux Image loads and starts (default: the board's convention, 2 MiB into RAM
+   * on RISC-V, the start of RAM on arm64; an x86 flat binary has none). ELF files and bzImages carry their own.
+   */
+  load_addr: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type BootSource = z.infer<typeof bootSourceSchema>;
 
