@@ -29,19 +29,10 @@ import { Pl061 } from "../../../devices/pl061.ts";
 import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
-import {
-  VirtioBlock,
-  VirtioConsole,
-  type VirtioDevice,
-  VirtioMmioTransport,
-  VirtioNet,
-  VirtioRng,
-} from "../../../devices/virtio/index.ts";
+import { type VirtioDevice, VirtioMmioTransport } from "../../../devices/virtio/index.ts";
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { AxVCpu } from "../../../vcpu/axvcpu.ts";
 import {
-  type AttachedDisk,
-  type AttachedNet,
   type Board,
   type BoardExit,
   type BoardServices,
@@ -53,6 +44,7 @@ import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
 import { loadKernel, readImageFile } from "../../loader/image.ts";
 import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
+import { placeVirtioDevices } from "../virtio-placement.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
 import { ARM64_VIRT, ARM64_VIRT_MAX_CPUS, arm64VirtioWindow, GPIO_INTID, RTC_INTID, UART0_INTID } from "./layout.ts";
 import { Arm64ImageError, arm64BootGprs, parseArm64Image, planArm64Boot } from "./linux-boot.ts";
@@ -146,11 +138,9 @@ export class Arm64VirtBoard implements Board {
   }
 
   /**
-   * virtio-mmio, as on the RISC-V board: `emu_devices` entries of type virtio-blk/net/console/rng go at their base
-   * with `irq_id` as the GIC INTID of their SPI, the n-th virtio-blk entry serving the n-th disk and the n-th
-   * virtio-net entry the n-th net; the other disks (the builder opened and locked them), then the other nets, take
-   * the free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); every window left over
-   * holds an empty slot, listed in the device tree as QEMU does.
+   * virtio-mmio, placed as on every board (../virtio-placement.ts) with `irq_id` as the GIC INTID of an SPI, so
+   * `kernel.disk_path` alone is window 0 (/dev/vda); every window left over holds an empty slot, listed in the
+   * device tree as QEMU does.
    */
   #attachVirtio(s: BoardServices): void {
     const placed = new Map<number, { spi: number; size: number }>();
@@ -166,82 +156,20 @@ export class Arm64VirtBoard implements Board {
       s.log.debug(`${s.label}: virtio-mmio at ${hex(base)}, INTID ${intid}: ${virtioPathDescription(s.halVm)}`);
       placed.set(base, { spi: intid - GIC_SPI_BASE, size });
     };
-    const blockDevice = (disk: AttachedDisk): VirtioBlock =>
-      new VirtioBlock({
-        backend: disk.backend,
-        readOnly: disk.config.readOnly,
-        ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
-      });
-    const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
-    let nextDisk = 0;
-    let nextNet = 0;
-    for (const device of s.config.devices.emuDevices) {
-      const isVirtio =
-        device.emuType === "virtio-blk" ||
-        device.emuType === "virtio-net" ||
-        device.emuType === "virtio-console" ||
-        device.emuType === "virtio-rng";
-      if (isVirtio && device.irqId < GIC_SPI_BASE) {
-        throw new VmError(
-          "config",
-          s.label,
-          `emu_devices entry "${device.name}" has irq_id ${device.irqId}; on ${this.name} it is the GIC INTID of an SPI (${GIC_SPI_BASE} and up)`,
-        );
-      }
-      switch (device.emuType) {
-        case "virtio-blk": {
-          const disk = s.disks[nextDisk++];
-          if (disk === undefined)
-            throw new VmError(
-              "config",
-              s.label,
-              `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
-            );
-          place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
-          break;
-        }
-        case "virtio-net": {
-          const net = s.nets[nextNet++];
-          if (net === undefined)
-            throw new VmError(
-              "config",
-              s.label,
-              `emu_devices entry "${device.name}" is a virtio-net, but no net ([[devices.nets]]) is left for it`,
-            );
-          place(device.baseGpa, device.length, device.irqId, netDevice(net));
-          break;
-        }
-        case "virtio-console":
-          place(
-            device.baseGpa,
-            device.length,
-            device.irqId,
-            new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
-          );
-          break;
-        case "virtio-rng":
-          place(device.baseGpa, device.length, device.irqId, new VirtioRng());
-          break;
-        default:
-          s.log.warn(
-            `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${this.name} board; ignored`,
-          );
-      }
-    }
     const windows = Array.from({ length: ARM64_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => arm64VirtioWindow(i));
-    const freeWindow = (what: string): (typeof windows)[number] => {
-      const free = windows.find((w) => !placed.has(w.base));
-      if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
-      return free;
-    };
-    for (const disk of s.disks.slice(nextDisk)) {
-      const free = freeWindow(`the disk ${disk.config.path}`);
-      place(free.base, free.size, free.intid, blockDevice(disk));
-    }
-    for (const net of s.nets.slice(nextNet)) {
-      const free = freeWindow(`${net.config.key} (TAP ${net.config.tap})`);
-      place(free.base, free.size, free.intid, netDevice(net));
-    }
+    placeVirtioDevices(s, {
+      boardName: this.name,
+      windows: windows.map((w) => ({ base: w.base, size: w.size, irq: w.intid })),
+      checkEntry: (entry) => {
+        if (entry.irqId < GIC_SPI_BASE)
+          throw new VmError(
+            "config",
+            s.label,
+            `emu_devices entry "${entry.name}" has irq_id ${entry.irqId}; on ${this.name} it is the GIC INTID of an SPI (${GIC_SPI_BASE} and up)`,
+          );
+      },
+      place: (_what, slot, device) => place(slot.base, slot.size, slot.irq, device),
+    });
     this.#virtioNodes = [];
     for (const window of windows) {
       if (!placed.has(window.base)) s.mmio.insert(window.base, window.size, new EmptyVirtioMmioSlot());

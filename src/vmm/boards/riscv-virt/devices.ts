@@ -7,7 +7,6 @@
  */
 
 import { IRQ_M_EXT, IRQ_M_SOFT, IRQ_M_TIMER, IRQ_S_EXT } from "../../../arch/riscv64/traps.ts";
-import { hex } from "../../../common/format.ts";
 import { rangesOverlap } from "../../../common/ranges.ts";
 import { BootTimer } from "../../../devices/boot-timer.ts";
 import { Clint } from "../../../devices/clint.ts";
@@ -18,17 +17,10 @@ import { TestDevice } from "../../../devices/test-device.ts";
 import type { IrqLine } from "../../../devices/types.ts";
 import { Uart16550 } from "../../../devices/uart16550.ts";
 import { EmptyVirtioMmioSlot } from "../../../devices/virtio/empty-slot.ts";
-import {
-  VirtioBlock,
-  VirtioConsole,
-  type VirtioDevice,
-  VirtioMmioTransport,
-  VirtioNet,
-  VirtioRng,
-} from "../../../devices/virtio/index.ts";
-import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
-import { VmError } from "../../errors.ts";
+import { type VirtioDevice, VirtioMmioTransport, VirtioRng } from "../../../devices/virtio/index.ts";
+import type { BoardServices } from "../../board.ts";
 import type { TimerHandle } from "../../timer.ts";
+import { placeVirtioDevices } from "../virtio-placement.ts";
 import { plicContext, plicSize, RISCV_VIRT, virtioMmioWindow } from "./layout.ts";
 
 export type RiscvBoardKind = "hypervisor" | "bare";
@@ -141,14 +133,11 @@ function cpuInterruptLine(s: BoardServices, hart: number, cause: number): IrqLin
 }
 
 /**
- * virtio-mmio: `emu_devices` entries of type virtio-blk, virtio-net, virtio-console or virtio-rng go where they say
- * (base and PLIC source), the n-th virtio-blk entry serving the n-th disk and the n-th virtio-net entry the n-th
- * net; the other disks (the builder opened and locked them), then the other nets (their TAPs opened), take the
- * free layout windows in order, so `kernel.disk_path` alone is window 0 (/dev/vda); unless the
- * config has a virtio-rng entry or `[devices] rng = false`, a virtio-rng goes in the highest layout window whose
- * range and PLIC source no other device uses (Linux's /dev/hwrng; none if every window is taken); every window
- * left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does. Returns the
- * windows for the device tree.
+ * virtio-mmio: the devices the config asks for, placed as on every board (../virtio-placement.ts) on PLIC sources;
+ * unless the config has a virtio-rng entry or `[devices] rng = false`, a virtio-rng goes in the highest layout
+ * window whose range and PLIC source no other device uses (Linux's /dev/hwrng; none if every window is taken);
+ * every window left over holds an empty slot (DeviceID 0), so the device tree can list all of them as QEMU does.
+ * Returns the windows for the device tree.
  */
 function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMmioNode[] {
   const placed = new Map<number, { irq: number; size: number }>();
@@ -162,71 +151,11 @@ function attachVirtio(s: BoardServices, plic: Plic, boardName: string): VirtioMm
     s.mmio.insert(base, size, transport);
     placed.set(base, { irq, size });
   };
-  const blockDevice = (disk: AttachedDisk): VirtioBlock =>
-    new VirtioBlock({
-      backend: disk.backend,
-      readOnly: disk.config.readOnly,
-      ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
-    });
-  const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
-  let nextDisk = 0;
-  let nextNet = 0;
-  for (const device of s.config.devices.emuDevices) {
-    switch (device.emuType) {
-      case "virtio-blk": {
-        const disk = s.disks[nextDisk++];
-        if (disk === undefined)
-          throw new VmError(
-            "config",
-            s.label,
-            `emu_devices entry "${device.name}" is a virtio-blk, but no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
-          );
-        place(device.baseGpa, device.length, device.irqId, blockDevice(disk));
-        break;
-      }
-      case "virtio-net": {
-        const net = s.nets[nextNet++];
-        if (net === undefined)
-          throw new VmError(
-            "config",
-            s.label,
-            `emu_devices entry "${device.name}" is a virtio-net, but no net ([[devices.nets]]) is left for it`,
-          );
-        place(device.baseGpa, device.length, device.irqId, netDevice(net));
-        break;
-      }
-      case "virtio-console":
-        place(
-          device.baseGpa,
-          device.length,
-          device.irqId,
-          new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
-        );
-        break;
-      case "virtio-rng":
-        place(device.baseGpa, device.length, device.irqId, new VirtioRng());
-        break;
-      default:
-        s.log.warn(
-          `${s.label}: emu_devices entry "${device.name}" (${device.emuType} at ${hex(device.baseGpa)}) is not provided by the ${boardName} board; ignored`,
-        );
-    }
-  }
-  const freeWindow = (what: string): VirtioMmioNode => {
-    const free = Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
-      (w) => !placed.has(w.base),
-    );
-    if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
-    return free;
-  };
-  for (const disk of s.disks.slice(nextDisk)) {
-    const free = freeWindow(`the disk ${disk.config.path}`);
-    place(free.base, free.size, free.irq, blockDevice(disk));
-  }
-  for (const net of s.nets.slice(nextNet)) {
-    const free = freeWindow(`${net.config.key} (TAP ${net.config.tap})`);
-    place(free.base, free.size, free.irq, netDevice(net));
-  }
+  placeVirtioDevices(s, {
+    boardName,
+    windows: Array.from({ length: RISCV_VIRT.VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)),
+    place: (_what, slot, device) => place(slot.base, slot.size, slot.irq, device),
+  });
   const explicitRng = s.config.devices.emuDevices.some((d) => d.emuType === "virtio-rng");
   if (s.config.devices.rng && !explicitRng) {
     const window = freeVirtioWindow(s, placed);

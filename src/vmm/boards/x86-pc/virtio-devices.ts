@@ -5,26 +5,17 @@
  * with kernels built without VIRTIO_MMIO_CMDLINE_DEVICES; no `virtio_mmio.device=` entries are added to the command
  * line, because a kernel that has both would register every device twice and fail the second probe.
  *
- * Placement, as on the riscv-virt boards: `emu_devices` entries of type virtio-blk, virtio-net, virtio-console and
- * virtio-rng go at their `base_gpa` with their `irq_id` as the GSI, the n-th virtio-blk entry serving the n-th disk
- * and the n-th virtio-net entry the n-th net; the other disks (the builder opened and locked them:
- * `kernel.disk_path`, `[[devices.disks]]`), then the other nets (`[[devices.nets]]`, their TAPs open), take the
- * free layout windows in order, so `kernel.disk_path` alone is window 0 (GSI 16, /dev/vda). Entries must lie in the MMIO hole below the
- * IOAPIC and use a GSI of their own that no legacy device uses.
+ * Placement as on every board (../virtio-placement.ts), `irq_id` being the GSI: `kernel.disk_path` alone is window 0
+ * (GSI 16, /dev/vda). Entries must lie in the MMIO hole below the IOAPIC and use a GSI of their own that no legacy
+ * device uses.
  */
 
 import { hex, hexRange } from "../../../common/format.ts";
-import {
-  VirtioBlock,
-  VirtioConsole,
-  type VirtioDevice,
-  VirtioMmioTransport,
-  VirtioNet,
-  VirtioRng,
-} from "../../../devices/virtio/index.ts";
-import type { AttachedDisk, AttachedNet, BoardServices } from "../../board.ts";
+import { type VirtioDevice, VirtioMmioTransport } from "../../../devices/virtio/index.ts";
+import type { BoardServices } from "../../board.ts";
 import { VmError } from "../../errors.ts";
 import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
+import { placeVirtioDevices } from "../virtio-placement.ts";
 import type { AcpiVirtioMmio } from "./acpi.ts";
 import {
   ACPI_SCI_GSI,
@@ -79,73 +70,15 @@ export function attachX86Virtio(s: BoardServices, boardName: string): X86VirtioD
     s.log.debug(`${s.label}: ${what} at ${hex(base)}, GSI ${gsi}: ${virtioPathDescription(s.halVm)}`);
     windows.push({ base, size, gsi });
   };
-  const blockDevice = (disk: AttachedDisk): VirtioBlock =>
-    new VirtioBlock({
-      backend: disk.backend,
-      readOnly: disk.config.readOnly,
-      ...(disk.config.serial === undefined ? {} : { serial: disk.config.serial }),
-    });
-  const netDevice = (net: AttachedNet): VirtioNet => new VirtioNet({ backend: net.backend, mac: net.mac });
-  let nextDisk = 0;
-  let nextNet = 0;
-  for (const entry of s.config.devices.emuDevices) {
-    const what = `emu_devices entry "${entry.name}" (${entry.emuType})`;
-    switch (entry.emuType) {
-      case "virtio-blk": {
-        const disk = s.disks[nextDisk++];
-        if (disk === undefined) {
-          throw new VmError(
-            "config",
-            s.label,
-            `${what} has no disk image: no disk (kernel.disk_path, [[devices.disks]]) is left for it`,
-          );
-        }
-        place(what, entry.baseGpa, entry.length, entry.irqId, blockDevice(disk));
-        break;
-      }
-      case "virtio-net": {
-        const net = s.nets[nextNet++];
-        if (net === undefined) {
-          throw new VmError("config", s.label, `${what} has no TAP: no net ([[devices.nets]]) is left for it`);
-        }
-        place(what, entry.baseGpa, entry.length, entry.irqId, netDevice(net));
-        break;
-      }
-      case "virtio-console":
-        place(
-          what,
-          entry.baseGpa,
-          entry.length,
-          entry.irqId,
-          new VirtioConsole({ sink: (bytes) => s.console.write(bytes) }),
-        );
-        break;
-      case "virtio-rng":
-        place(what, entry.baseGpa, entry.length, entry.irqId, new VirtioRng());
-        break;
-      default:
-        s.log.warn(
-          `${s.label}: emu_devices entry "${entry.name}" (${entry.emuType} at ${hex(entry.baseGpa)}) is not provided by the ${boardName} machine; ignored`,
-        );
-    }
-  }
-  // A free layout window whose GSI no entry took either: explicit entries may sit anywhere in the hole.
-  const freeWindow = (what: string): ReturnType<typeof virtioMmioWindow> => {
-    const free = Array.from({ length: VIRTIO_MMIO_COUNT }, (_, i) => virtioMmioWindow(i)).find(
-      (w) => !windows.some((placed) => placed.base === w.base) && !gsiUsers.has(w.gsi),
-    );
-    if (free === undefined) throw new VmError("config", s.label, `no virtio-mmio window is left for ${what}`);
-    return free;
-  };
-  for (const disk of s.disks.slice(nextDisk)) {
-    const what = `the disk ${disk.config.path}`;
-    const free = freeWindow(what);
-    place(what, free.base, free.size, free.gsi, blockDevice(disk));
-  }
-  for (const net of s.nets.slice(nextNet)) {
-    const what = `${net.config.key} (TAP ${net.config.tap})`;
-    const free = freeWindow(what);
-    place(what, free.base, free.size, free.gsi, netDevice(net));
-  }
+  placeVirtioDevices(s, {
+    boardName,
+    windows: Array.from({ length: VIRTIO_MMIO_COUNT }, (_, i) => {
+      const window = virtioMmioWindow(i);
+      return { base: window.base, size: window.size, irq: window.gsi };
+    }),
+    // Explicit entries may sit anywhere in the hole and take a layout window's GSI.
+    windowFree: (window) => !gsiUsers.has(window.irq),
+    place: (what, slot, device) => place(what, slot.base, slot.size, slot.irq, device),
+  });
   return { windows };
 }
