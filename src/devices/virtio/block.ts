@@ -37,8 +37,8 @@ import { DeviceError } from "../errors.ts";
 import type { BlockBackend } from "./block-backend.ts";
 import { readConfigBytes } from "./config-space.ts";
 import { featureBit, hasFeature, VIRTIO_ID_BLOCK } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
-import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
+import { checkedQueueSize, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
+import type { DescriptorChain } from "./queue.ts";
 import { type ChainStep, type ChainWork, finished, QueueWorker } from "./queue-worker.ts";
 
 // Feature bits (§5.2.3).
@@ -216,19 +216,7 @@ export class VirtioBlock implements VirtioDevice<VirtioBlockState> {
 
   constructor(options: VirtioBlockOptions) {
     const what = "Cannot create a virtio-blk device";
-    const queueSize = options.queueSize ?? VIRTIO_BLK_DEFAULT_QUEUE_SIZE;
-    if (
-      !Number.isInteger(queueSize) ||
-      queueSize < 4 ||
-      queueSize > VIRTQ_MAX_SIZE ||
-      (queueSize & (queueSize - 1)) !== 0
-    ) {
-      throw new DeviceError(
-        "virtio-blk",
-        "invalid-config",
-        `${what}: queue size ${String(queueSize)} is not a power of two in 4..${String(VIRTQ_MAX_SIZE)}`,
-      );
-    }
+    const queueSize = checkedQueueSize("virtio-blk", what, options.queueSize ?? VIRTIO_BLK_DEFAULT_QUEUE_SIZE, 4);
     const sizeMax = options.sizeMax ?? VIRTIO_BLK_DEFAULT_SIZE_MAX;
     if (!Number.isInteger(sizeMax) || sizeMax < 4096 || sizeMax > 0xffff_ffff) {
       throw new DeviceError(

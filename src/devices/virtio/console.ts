@@ -18,8 +18,8 @@
 import { DeviceError } from "../errors.ts";
 import { readConfigBytes } from "./config-space.ts";
 import { featureBit, VIRTIO_ID_CONSOLE } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
-import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
+import { checkedQueueSize, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
+import type { DescriptorChain } from "./queue.ts";
 import { type ChainWork, finished, QueueWorker } from "./queue-worker.ts";
 
 export const VIRTIO_CONSOLE_F_SIZE = 0;
@@ -91,19 +91,7 @@ export class VirtioConsole implements VirtioDevice<VirtioConsoleState> {
 
   constructor(options: VirtioConsoleOptions) {
     const what = "Cannot create a virtio-console device";
-    const queueSize = options.queueSize ?? VIRTIO_CONSOLE_DEFAULT_QUEUE_SIZE;
-    if (
-      !Number.isInteger(queueSize) ||
-      queueSize < 1 ||
-      queueSize > VIRTQ_MAX_SIZE ||
-      (queueSize & (queueSize - 1)) !== 0
-    ) {
-      throw new DeviceError(
-        "virtio-console",
-        "invalid-config",
-        `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`,
-      );
-    }
+    const queueSize = checkedQueueSize("virtio-console", what, options.queueSize ?? VIRTIO_CONSOLE_DEFAULT_QUEUE_SIZE);
     const inputBufferSize = options.inputBufferSize ?? VIRTIO_CONSOLE_DEFAULT_INPUT_BUFFER;
     if (!Number.isInteger(inputBufferSize) || inputBufferSize < 1 || inputBufferSize > 1 << 24) {
       throw new DeviceError(

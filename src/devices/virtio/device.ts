@@ -17,7 +17,28 @@
  */
 
 import type { GuestMemoryAccess } from "../../hal/types.ts";
-import type { Virtqueue, VirtqueueError } from "./queue.ts";
+import { DeviceError } from "../errors.ts";
+import { VIRTQ_MAX_SIZE, type Virtqueue, type VirtqueueError } from "./queue.ts";
+
+/**
+ * A device's queue-size option, checked: a power of two (split virtqueues, virtio 1.2 §2.7) from `min` to the
+ * largest a queue may have. Throws DeviceError naming the device, the action and the value.
+ */
+export function checkedQueueSize(device: string, what: string, queueSize: number, min = 1): number {
+  if (
+    !Number.isInteger(queueSize) ||
+    queueSize < min ||
+    queueSize > VIRTQ_MAX_SIZE ||
+    (queueSize & (queueSize - 1)) !== 0
+  ) {
+    throw new DeviceError(
+      device,
+      "invalid-config",
+      `${what}: queue size ${String(queueSize)} is not a power of two in ${String(min)}..${String(VIRTQ_MAX_SIZE)}`,
+    );
+  }
+  return queueSize;
+}
 
 /** Why a device stopped working until the next reset (DEVICE_NEEDS_RESET). */
 export type VirtioFailure =

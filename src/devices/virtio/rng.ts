@@ -10,8 +10,8 @@
 
 import { DeviceError } from "../errors.ts";
 import { VIRTIO_ID_ENTROPY } from "./constants.ts";
-import type { VirtioDevice, VirtioDeviceContext } from "./device.ts";
-import { type DescriptorChain, VIRTQ_MAX_SIZE } from "./queue.ts";
+import { checkedQueueSize, type VirtioDevice, type VirtioDeviceContext } from "./device.ts";
+import type { DescriptorChain } from "./queue.ts";
 import { finished, QueueWorker } from "./queue-worker.ts";
 
 export const VIRTIO_RNG_REQUESTQ = 0;
@@ -61,19 +61,7 @@ export class VirtioRng implements VirtioDevice<VirtioRngState> {
 
   constructor(options: VirtioRngOptions = {}) {
     const what = "Cannot create a virtio-rng device";
-    const queueSize = options.queueSize ?? VIRTIO_RNG_DEFAULT_QUEUE_SIZE;
-    if (
-      !Number.isInteger(queueSize) ||
-      queueSize < 1 ||
-      queueSize > VIRTQ_MAX_SIZE ||
-      (queueSize & (queueSize - 1)) !== 0
-    ) {
-      throw new DeviceError(
-        "virtio-rng",
-        "invalid-config",
-        `${what}: queue size ${String(queueSize)} is not a power of two in 1..${String(VIRTQ_MAX_SIZE)}`,
-      );
-    }
+    const queueSize = checkedQueueSize("virtio-rng", what, options.queueSize ?? VIRTIO_RNG_DEFAULT_QUEUE_SIZE);
     const max = options.maxBytesPerRequest ?? VIRTIO_RNG_DEFAULT_MAX_REQUEST;
     if (!Number.isInteger(max) || max < 1 || max > 1 << 24) {
       throw new DeviceError(
