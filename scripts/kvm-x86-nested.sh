@@ -18,6 +18,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/cache.sh
 source "$ROOT/scripts/lib/cache.sh"
+# shellcheck source=lib/initramfs.sh
+source "$ROOT/scripts/lib/initramfs.sh"
 mem=2048
 smp=1
 disk=""
@@ -78,21 +80,9 @@ if [[ ! -f $BASE ]]; then
   cp "$CACHE/busybox/bin/busybox" "$work/bin/busybox"
   for applet in $("$work/bin/busybox" --list); do [[ -e $work/bin/$applet ]] || ln -s busybox "$work/bin/$applet"; done
   for name in $MODULES; do
-    found="$(find "$MODDIR" -name "$name.ko*" | head -1)"
-    [[ -n $found ]] || die "module $name is not in $kernel_pkg"
-    case "$found" in
-      *.xz) xz -dc "$found" >"$work/modules/$name.ko" ;;
-      *.zst) zstd -dc "$found" >"$work/modules/$name.ko" ;;
-      *) cp "$found" "$work/modules/$name.ko" ;;
-    esac
+    kernel_module "$MODDIR" "$name" >"$work/modules/$name.ko" || die "module $name is not in $kernel_pkg"
   done
-  cp "$bun_exe" "$work/bin/bun"
-  ldd "$bun_exe" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
-    [[ -f $lib ]] || continue
-    mkdir -p "$work$(dirname "$lib")"
-    cp -L "$lib" "$work$lib"
-  done
-  [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
+  initramfs_add_host_bun "$work" "$bun_exe"
   gcc -static -O2 -Wall -o "$work/bin/kvm-pio-bench" "$ROOT/native/kvm-pio-bench.c" || die "cannot build native/kvm-pio-bench.c"
   cat >"$work/init" <<'EOF'
 #!/bin/sh

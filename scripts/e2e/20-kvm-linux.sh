@@ -37,6 +37,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../lib/cache.sh
 source "$ROOT/scripts/lib/cache.sh"
+# shellcheck source=../lib/initramfs.sh
+source "$ROOT/scripts/lib/initramfs.sh"
 MARKER="AXVISOR-KVM-E2E: init reached"
 build_only=0
 timeout_s="${AXVISOR_E2E_TIMEOUT:-3600}"
@@ -113,17 +115,8 @@ fi
 VMLINUZ="$(ls "$CACHE"/kernel/boot/vmlinuz-* | head -1)"
 MODDIR="$(ls -d "$CACHE"/kernel/lib/modules/* | head -1)/kernel"
 
-# One module file, decompressed if the package ships it compressed.
-module() {
-  local found
-  found="$(find "$MODDIR" -name "$1.ko*" | head -1)"
-  [[ -n $found ]] || fail "module $1 not found under $MODDIR"
-  case "$found" in
-    *.xz) xz -dc "$found" ;;
-    *.zst) zstd -dc "$found" ;;
-    *) cat "$found" ;;
-  esac
-}
+# One module file, decompressed (scripts/lib/initramfs.sh).
+module() { kernel_module "$MODDIR" "$1" || fail "module $1 not found under $MODDIR"; }
 
 # A busybox root: /bin/busybox plus the applets the init scripts use.
 busybox_root() {
@@ -216,15 +209,7 @@ if [[ ! -f $OUTER ]]; then
   cp "$VMLINUZ" "$work/inner/vmlinuz"
   cp "$INNER" "$work/inner/initrd.cpio.gz"
   bun_exe="$(readlink -f "$(command -v bun)")"
-  cp "$bun_exe" "$work/bin/bun"
-  # Bun's shared libraries, at the paths its loader expects.
-  ldd "$bun_exe" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
-    [[ -f $lib ]] || continue
-    mkdir -p "$work$(dirname "$lib")"
-    cp -L "$lib" "$work$lib"
-  done
-  mkdir -p "$work/lib64"
-  [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
+  initramfs_add_host_bun "$work" "$bun_exe"
   # The VMM and its runtime dependencies (the CLI's citty is not needed by the driver).
   (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src scripts/e2e/kvm-linux-boot.ts \
     "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"

@@ -35,6 +35,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../lib/cache.sh
 source "$ROOT/scripts/lib/cache.sh"
+# shellcheck source=../lib/initramfs.sh
+source "$ROOT/scripts/lib/initramfs.sh"
 arches="amd64 arm64"
 only_cases=""
 build_only=0
@@ -360,14 +362,10 @@ EOF
     cp "$image" "$work/inner/vmlinuz"
     cp "$inner" "$work/inner/initrd.cpio.gz"
     for c in $cases; do inner_toml "$c" > "$work/inner/$c.toml"; done
-    cp "$bun_exe" "$work/bin/bun"
     if [[ $arch == amd64 ]]; then
-      ldd "$bun_exe" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
-        [[ -f $lib ]] || continue
-        mkdir -p "$work$(dirname "$lib")"; cp -L "$lib" "$work$lib"
-      done
-      mkdir -p "$work/lib64"; [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
+      initramfs_add_host_bun "$work" "$bun_exe"
     else
+      cp "$bun_exe" "$work/bin/bun"
       mkdir -p "$work/lib/aarch64-linux-gnu"
       for lib in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2; do
         cp -L "$CACHE/x/libc6-arm64/lib/aarch64-linux-gnu/$lib" "$work/lib/aarch64-linux-gnu/"

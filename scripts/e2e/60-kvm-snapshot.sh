@@ -20,6 +20,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../lib/cache.sh
 source "$ROOT/scripts/lib/cache.sh"
+# shellcheck source=../lib/initramfs.sh
+source "$ROOT/scripts/lib/initramfs.sh"
 timeout_s="${AXVISOR_E2E_TIMEOUT:-1200}"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -59,16 +61,8 @@ VMLINUZ="$(ls "$LINUX_CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | head -1 || true
 MODDIR="$(ls -d "$LINUX_CACHE"/kernel/lib/modules/* | head -1)/kernel"
 NPM_DEPS=(consola smol-toml zod citty)
 
-module() {
-  local found
-  found="$(find "$MODDIR" -name "$1.ko*" | head -1)"
-  [[ -n $found ]] || fail "module $1 not found under $MODDIR"
-  case "$found" in
-    *.xz) xz -dc "$found" ;;
-    *.zst) zstd -dc "$found" ;;
-    *) cat "$found" ;;
-  esac
-}
+# One module file, decompressed (scripts/lib/initramfs.sh).
+module() { kernel_module "$MODDIR" "$1" || fail "module $1 not found under $MODDIR"; }
 
 TEST=test/kvm/x86-snapshot.test.ts
 sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test/support -name '*.ts' | sort) "$TEST" bench/snapshot.ts scripts/e2e/kvm-snapshot-api.ts test/guests/x86/serial-hello.bin test/guests/x86/counter.bin; echo "$timeout_s") | sha256sum | cut -c1-16)"
@@ -83,14 +77,7 @@ if [[ ! -f $OUTER ]]; then
   for applet in sh mount echo insmod poweroff ls mkdir cat; do ln -sf busybox "$work/bin/$applet"; done
   for name in irqbypass kvm kvm-amd; do module "$name" > "$work/modules/$name.ko"; done
   bun_exe="$(readlink -f "$(command -v bun)")"
-  cp "$bun_exe" "$work/bin/bun"
-  ldd "$bun_exe" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
-    [[ -f $lib ]] || continue
-    mkdir -p "$work$(dirname "$lib")"
-    cp -L "$lib" "$work$lib"
-  done
-  mkdir -p "$work/lib64"
-  [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
+  initramfs_add_host_bun "$work" "$bun_exe"
   (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src configs test/support "$TEST" bench/snapshot.ts \
     scripts/e2e/kvm-snapshot-api.ts test/guests/x86/serial-hello.bin test/guests/x86/counter.bin "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
   cat > "$work/init" <<'EOF'

@@ -28,6 +28,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=../lib/cache.sh
 source "$ROOT/scripts/lib/cache.sh"
+# shellcheck source=../lib/initramfs.sh
+source "$ROOT/scripts/lib/initramfs.sh"
 build_only=0
 timeout_s="${AXVISOR_E2E_TIMEOUT:-1200}"
 while [[ $# -gt 0 ]]; do
@@ -90,16 +92,8 @@ mkdir -p "$KVM_CACHE/debs"
 VMLINUZ="$(ls "$KVM_CACHE"/kernel/boot/vmlinuz-* | head -1)"
 MODDIR="$(ls -d "$KVM_CACHE"/kernel/lib/modules/* | head -1)/kernel"
 
-module() {
-  local found
-  found="$(find "$MODDIR" -name "$1.ko*" | head -1)"
-  [[ -n $found ]] || fail "module $1 not found under $MODDIR"
-  case "$found" in
-    *.xz) xz -dc "$found" ;;
-    *.zst) zstd -dc "$found" ;;
-    *) cat "$found" ;;
-  esac
-}
+# One module file, decompressed (scripts/lib/initramfs.sh).
+module() { kernel_module "$MODDIR" "$1" || fail "module $1 not found under $MODDIR"; }
 
 # kvm-amd for the nested KVM; virtio-net over PCI for QEMU's port forward to the stub.
 MODULES="irqbypass kvm kvm-amd virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
@@ -117,14 +111,7 @@ if [[ ! -f $OUTER ]]; then
   for applet in sh mount echo cat grep insmod poweroff sleep ls ifconfig; do ln -sf busybox "$work/bin/$applet"; done
   for name in $MODULES; do module "$name" > "$work/modules/$name.ko"; done
   bun_exe="$(readlink -f "$(command -v bun)")"
-  cp "$bun_exe" "$work/bin/bun"
-  ldd "$bun_exe" | awk '/=>/ { print $3 } /ld-linux/ { print $1 }' | while read -r lib; do
-    [[ -f $lib ]] || continue
-    mkdir -p "$work$(dirname "$lib")"
-    cp -L "$lib" "$work$lib"
-  done
-  mkdir -p "$work/lib64"
-  [[ -f /lib64/ld-linux-x86-64.so.2 ]] && cp -L /lib64/ld-linux-x86-64.so.2 "$work/lib64/"
+  initramfs_add_host_bun "$work" "$bun_exe"
   (cd "$ROOT" && tar cf - package.json tsconfig.json bunfig.toml src test/kvm test/support test/guests/x86 \
     "${NPM_DEPS[@]/#/node_modules/}") | tar xf - -C "$work/axvisor"
   cat > "$work/gdb-x86.toml" <<'EOF'
