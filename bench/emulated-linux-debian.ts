@@ -5,7 +5,7 @@
  * targets: <= 1.5x with 1 hart, <= 2x with 4). Rounds alternate ours and QEMU so both see the same machine load;
  * the table shows medians. Both runs are stopped at the marker.
  *
- *   bun bench/emulated-linux-debian.ts [--rounds 3]
+ *   bun bench/emulated-linux-debian.ts [--rounds 3] [--harts 1|4]     (default: both)
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -22,10 +22,18 @@ const CMDLINE = "console=ttyS0 earlycon=sbi";
 const RAM = "512M";
 const roundsArg = process.argv.indexOf("--rounds");
 const ROUNDS = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+const hartsArg = process.argv.indexOf("--harts");
+const HART_COUNTS = hartsArg > 0 ? [Number(process.argv[hartsArg + 1])] : [1, 4];
 
 if (!existsSync(image) || !existsSync(initramfs)) {
   console.log(`[skip] Debian Linux boot benchmark: ${current} is missing; run scripts/fetch-debian-riscv64.sh`);
   process.exit(0);
+}
+if (!HART_COUNTS.every((n) => Number.isInteger(n) && n >= 1)) {
+  console.log(
+    `Cannot run the Debian boot benchmark: --harts must be a positive integer, got ${process.argv[hartsArg + 1]}`,
+  );
+  process.exit(2);
 }
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   console.log(
@@ -98,7 +106,7 @@ const haveQemu = Bun.which("qemu-system-riscv64") !== null;
 if (!haveQemu)
   console.log("[skip] QEMU reference: qemu-system-riscv64 is not installed (apt-get install qemu-system-misc)");
 
-for (const harts of [1, 4]) {
+for (const harts of HART_COUNTS) {
   const o: number[] = [];
   const q: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {

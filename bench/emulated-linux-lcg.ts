@@ -8,7 +8,7 @@
  * QEMU so both see the same machine load; the table shows medians and the ratio (targets: 1 thread <= 2x,
  * 4 threads <= 2.5x).
  *
- *   bun bench/emulated-linux-lcg.ts [--rounds 3] [--steps 20000000]
+ *   bun bench/emulated-linux-lcg.ts [--rounds 3] [--steps 20000000] [--threads 1|4]     (default: both)
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -36,6 +36,7 @@ function argument(name: string, fallback: number): number {
 }
 const ROUNDS = argument("--rounds", 3);
 const STEPS = argument("--steps", 20_000_000);
+const THREAD_COUNTS = process.argv.includes("--threads") ? [argument("--threads", 1)] : [1, 4];
 
 /**
  * x_n of x = x * MUL + ADD from `seed` after `steps` steps, by composing the affine map with itself (square and
@@ -174,7 +175,7 @@ if (!haveQemu)
 
 const load = (): string => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(`LCG ${STEPS} steps per thread, ${ROUNDS} rounds, load average before: ${load()}`);
-for (const threads of [1, 4]) {
+for (const threads of THREAD_COUNTS) {
   const o: number[] = [];
   const q: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
