@@ -404,7 +404,9 @@ export class EmulatedVcpu implements HalVcpu {
       const h = this.#hart;
       switch (kind) {
         case "fence.i":
-          // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here.
+          // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here,
+          // except for a hart on its own thread (threads/threaded-vcpu.ts).
+          if (h.sharedMemory) h.dropAllCode();
           return;
         case "sfence.vma":
         case "hfence.vvma":
