@@ -410,9 +410,11 @@ export class EmulatedVcpu implements HalVcpu {
           return;
         case "sfence.vma":
         case "hfence.vvma":
-          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why).
+          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why). A
+          // bare-machine VM's guest is the hart's own S/U contexts (V=0), so those are dropped too.
           h.flushGstageCache();
           h.flushGuestTlbs();
+          if (this.#vm.mode === "bare-machine") h.flushHostTlbs();
           return;
         case "hfence.gvma":
           h.flushGstage();
