@@ -44,11 +44,24 @@ const PARKED_WAIT_MS = 20;
 
 const data = workerData as HartWorkerData;
 const control = new Int32Array(data.memory.buffer, data.control, TC_WORDS);
-const vm = new EmulatedVm(
-  { arch: "riscv64", vmId: data.vmId, cpuCount: data.cpuCount, mode: data.mode, timebaseHz: data.timebaseHz },
-  { memory: data.memory, clockOffset: data.clockOffset, creatorTimeOrigin: data.creatorTimeOrigin },
-);
-const vcpu = vm.createVcpu(data.hartId) as EmulatedVcpu;
+/** The hart's VM view and vCPU; a failure here (e.g. a bad AXVISOR_EMULATED_TIER) is answered to the VMM's first call. */
+function start(): { vm: EmulatedVm; vcpu: EmulatedVcpu } {
+  try {
+    const vm = new EmulatedVm(
+      { arch: "riscv64", vmId: data.vmId, cpuCount: data.cpuCount, mode: data.mode, timebaseHz: data.timebaseHz },
+      { memory: data.memory, clockOffset: data.clockOffset, creatorTimeOrigin: data.creatorTimeOrigin },
+    );
+    return { vm, vcpu: vm.createVcpu(data.hartId) as EmulatedVcpu };
+  } catch (error) {
+    // The VMM's thread is blocked in its first synchronous call (it cannot see this thread's error event): answer it.
+    data.replies.postMessage({ ok: false, error: errorText(error) } satisfies CallReply);
+    Atomics.store(control, TC_STATE, STATE_GONE);
+    Atomics.add(control, TC_REPLY, 1);
+    Atomics.notify(control, TC_REPLY);
+    throw error;
+  }
+}
+const { vm, vcpu } = start();
 const hart = vcpu.hart;
 hart.sharedMemory = true;
 // The run loop reads the clock at every timer check: that is where the control block is looked at, cheaply.
