@@ -1,8 +1,9 @@
 /**
  * Whether an emulated VM runs its harts on threads of their own (threads/README in threaded-vcpu.ts). Chosen once
  * per VM from AXVISOR_EMULATED_THREADS:
- * - unset, "off" or "0": every hart on the VMM's thread (deterministic slices; the default until the threaded
- *   runner covers everything the same-thread path does, see threaded-vcpu.ts);
+ * - unset, "off" or "0": every hart on the VMM's thread (deterministic slices). The default, because the JS tiers
+ *   still split aligned 64-bit accesses into two 32-bit ones, which harts on other threads can see torn (RVWMO's
+ *   single-copy atomicity; test/emulated/hart-threads.test.ts, README "Harts on host threads");
  * - "on", "1" or "auto": VMs with more than one hart get one thread per hart; a single hart stays on the VMM's
  *   thread (no exit crosses threads).
  */
