@@ -62,6 +62,7 @@ import { wakeupPending } from "./interrupts.ts";
 import { atomicAddress, hypervisorAddress, loadSlow, physRead, physWrite, storeSlow } from "./memory-slow.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
+import { atomicLoad, atomicOld, atomicReadModifyWrite, atomicStoreConditional } from "./threads/atomics.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { illegal, mret, raise, sret, virtualInstruction, vsret } from "./trap.ts";
 
@@ -432,7 +433,9 @@ export function execute(h: Hart, d: Insn): number {
       break;
     case D.OP_FENCE_I:
       // Decoded blocks of a page are dropped as soon as the page is written (by any hart or the VMM), so the
-      // instruction stream is already coherent; FENCE.I only has to end the current block.
+      // instruction stream is already coherent; FENCE.I only has to end the current block. A hart on its own
+      // thread does not hear of other threads' stores: it drops all its code (threads/threaded-vcpu.ts).
+      if (h.sharedMemory) h.dropAllCode();
       h.pc += d.len;
       return EXEC_END;
     case D.OP_ECALL: {
@@ -688,6 +691,7 @@ function execAmo(h: Hart, d: Insn): number {
   if (pa < 0) return EXEC_TRAP;
   const srcLo = h.xlo[d.rs2] ?? 0;
   const srcHi = h.xhi[d.rs2] ?? 0;
+  if (h.sharedMemory && execSharedAmo(h, d, pa, width, funct5, srcLo, srcHi)) return EXEC_NEXT;
   if (isLr) {
     const lo = physRead(h, pa, width);
     const hi = width === 4 ? lo >> 31 : h.ldHi;
@@ -712,6 +716,47 @@ function execAmo(h: Hart, d: Insn): number {
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
   return EXEC_NEXT;
+}
+
+/**
+ * An atomic on RAM shared with harts on other threads (threads/atomics.ts). Returns false, having done nothing,
+ * when the RAM is not in the shared arena (no other thread can reach it: the plain path is atomic enough).
+ */
+function execSharedAmo(
+  h: Hart,
+  d: Insn,
+  pa: number,
+  width: number,
+  funct5: number,
+  srcLo: number,
+  srcHi: number,
+): boolean {
+  const region = h.memory.find(pa);
+  const arena = h.memory.arena;
+  if (region === undefined || arena === undefined || region.block.arenaOffset < 0) return false;
+  const offset = region.block.arenaOffset + (pa - region.base);
+  if (funct5 === AMO_LR) {
+    atomicLoad(arena.memory, offset, width);
+    h.reservationValid = true;
+    h.reservationAddr = pa;
+    h.reservationLo = atomicOld[0] ?? 0;
+    h.reservationHi = atomicOld[1] ?? 0;
+    setReg(h, d.rd, h.reservationLo, h.reservationHi);
+  } else if (funct5 === AMO_SC) {
+    const ok =
+      h.reservationValid &&
+      h.reservationAddr === pa &&
+      atomicStoreConditional(arena.memory, offset, width, h.reservationLo, h.reservationHi, srcLo, srcHi);
+    h.reservationValid = false;
+    if (ok) h.notePhysWrite(region.block, pa - region.base);
+    setReg(h, d.rd, ok ? 0 : 1, 0);
+  } else {
+    atomicReadModifyWrite(arena.memory, offset, width, funct5, srcLo, srcHi);
+    h.notePhysWrite(region.block, pa - region.base);
+    setReg(h, d.rd, atomicOld[0] ?? 0, atomicOld[1] ?? 0);
+  }
+  h.pc += d.len;
+  return true;
 }
 
 /**

@@ -214,6 +214,14 @@ export class Hart implements MemoryClient {
   // --- LR/SC reservation (physical address) ---
   reservationValid = false;
   reservationAddr = 0;
+  /** The value the LR read (threaded harts: the SC compares-and-exchanges against it). */
+  reservationLo = 0;
+  reservationHi = 0;
+  /**
+   * Other harts run on other threads over the same RAM (threads/): atomics use Atomics, FENCE.I drops every
+   * decoded and compiled page (another hart's stores do not invalidate this hart's code).
+   */
+  sharedMemory = false;
 
   // --- translation ---
   readonly gtlbTag = new Float64Array(GTLB_SIZE).fill(Number.NaN);
@@ -440,6 +448,16 @@ export class Hart implements MemoryClient {
   onExternalWrite(start: number, end: number): void {
     if (this.reservationValid && this.reservationAddr + 8 > start && this.reservationAddr < end) {
       this.reservationValid = false;
+    }
+  }
+
+  /** FENCE.I on a threaded hart: drop the decoded and compiled code of every page (another thread may have written it). */
+  dropAllCode(): void {
+    for (const region of this.memory.regions) {
+      const block = region.block;
+      for (let page = 0; page < block.pageFlags.length; page++) {
+        if (PhysicalMemory.pageHasCode(block, page)) PhysicalMemory.invalidateCode(block, page);
+      }
     }
   }
 

@@ -743,6 +743,7 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   const i = (lo >>> 12) & TLB_MASK;
   const funct5 = d.aux;
   const rd = d.rd;
+  if (h.sharedMemory) return false; // threads/atomics.ts, through execute's path
   if (funct5 === AMO_LR) {
     const view = dt.rview[i];
     if (dt.rlo[i] !== probe || dt.rhi[i] !== hi || view === undefined) return false;

@@ -404,13 +404,17 @@ export class EmulatedVcpu implements HalVcpu {
       const h = this.#hart;
       switch (kind) {
         case "fence.i":
-          // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here.
+          // Decoded code is dropped whenever its page is written, so instruction fetch is always coherent here,
+          // except for a hart on its own thread (threads/threaded-vcpu.ts).
+          if (h.sharedMemory) h.dropAllCode();
           return;
         case "sfence.vma":
         case "hfence.vvma":
-          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why).
+          // Remote fences drop what the guest's own fence without an address drops (exec.ts says why). A
+          // bare-machine VM's guest is the hart's own S/U contexts (V=0), so those are dropped too.
           h.flushGstageCache();
           h.flushGuestTlbs();
+          if (this.#vm.mode === "bare-machine") h.flushHostTlbs();
           return;
         case "hfence.gvma":
           h.flushGstage();

@@ -25,7 +25,10 @@ import {
   type MappingFlagBits,
 } from "../types.ts";
 import { Arena } from "./arena.ts";
+import { VmClock } from "./clock.ts";
 import { MEM_BLOCK_MAX_SIZE, MemBlock, PhysicalMemory } from "./phys-memory.ts";
+import { hartThreadsWanted } from "./threads/switch.ts";
+import { ThreadedVcpu } from "./threads/threaded-vcpu.ts";
 import { EmulatedVcpu } from "./vcpu.ts";
 
 /**
@@ -70,6 +73,17 @@ function splitIntoBlocks(bytes: Uint8Array, arenaOffset: number): BlockPiece[] {
   return pieces;
 }
 
+/** A VM object on a hart's thread (threads/hart-worker.ts): the creating thread's arena and clock. */
+export interface AttachedVm {
+  readonly memory: WebAssembly.Memory;
+  /** Arena offset of the clock's two doubles (clock.ts). */
+  readonly clockOffset: number;
+  readonly creatorTimeOrigin: number;
+}
+
+/** Bytes of the clock's slots in the arena. */
+const CLOCK_BYTES = 16;
+
 export class EmulatedVm implements HalVm {
   readonly backend = "emulated" as const;
   readonly arch: GuestArch;
@@ -81,16 +95,17 @@ export class EmulatedVm implements HalVm {
   readonly #allocations: Allocation[] = [];
   readonly #blocks = new WeakMap<HostMemory, readonly BlockPiece[]>();
   readonly #guestMap: { gpa: number; end: number; memory: HostMemory }[] = [];
-  readonly #vcpus = new Map<number, EmulatedVcpu>();
-  /** When `currentTime()` was 0, in `Bun.nanoseconds()`: moved on by each pause, so the guest sees no gap. */
-  #startNs: number;
-  /** While paused: the time the clock stopped at (ticks). */
-  #pausedAt: number | undefined;
+  readonly #vcpus = new Map<number, EmulatedVcpu | ThreadedVcpu>();
+  readonly #clock: VmClock;
+  /** Arena offset of the clock's slots, or -1 (no arena). */
+  readonly clockOffset: number;
+  /** Harts run on threads of their own (threads/): chosen at creation (threads/switch.ts). */
+  readonly threaded: boolean;
   #closed = false;
   /** The vCPU that ran last (LR/SC reservations of the others are broken when another hart runs). */
   lastRun: EmulatedVcpu | undefined;
 
-  constructor(options: HalVmOptions) {
+  constructor(options: HalVmOptions, attached?: AttachedVm) {
     if (options.arch !== "riscv64") {
       throw new HalError(
         "emulated",
@@ -112,11 +127,26 @@ export class EmulatedVm implements HalVm {
     this.vmId = options.vmId;
     this.timebaseHz = hz;
     this.mode = options.mode ?? "hypervisor";
-    this.memory = new PhysicalMemory(Arena.create());
-    this.#startNs = Bun.nanoseconds();
+    const arena = attached === undefined ? Arena.create() : new Arena(attached.memory);
+    this.memory = new PhysicalMemory(arena);
+    const clockOffset = attached?.clockOffset ?? arena?.allocate(CLOCK_BYTES, 8) ?? -1;
+    this.clockOffset = clockOffset;
+    const slots =
+      arena === undefined || clockOffset < 0 ? new Float64Array(2) : new Float64Array(arena.buffer, clockOffset, 2);
+    this.#clock = new VmClock(slots, hz, attached?.creatorTimeOrigin);
+    this.threaded = attached === undefined && arena !== undefined && hartThreadsWanted(options.cpuCount);
   }
 
-  get vcpus(): ReadonlyMap<number, EmulatedVcpu> {
+  /** On a hart's thread: map a RAM block of the creating thread's arena at the same physical address. */
+  mapArenaBlock(base: number, arenaOffset: number, size: number): void {
+    const arena = this.memory.arena;
+    if (arena === undefined)
+      throw new HalError("emulated", "state", "mapArenaBlock", "Cannot map: the VM has no arena");
+    if (this.memory.regions.some((r) => r.base === base)) return;
+    this.memory.map(base, new MemBlock(arena.bytes(arenaOffset, size), arenaOffset));
+  }
+
+  get vcpus(): ReadonlyMap<number, EmulatedVcpu | ThreadedVcpu> {
     return this.#vcpus;
   }
 
@@ -280,12 +310,12 @@ export class EmulatedVm implements HalVm {
         `Cannot create vCPU ${id} on VM ${this.vmId}: it already exists`,
       );
     }
-    const vcpu = new EmulatedVcpu(this, id);
+    const vcpu = this.threaded ? new ThreadedVcpu(this, id) : new EmulatedVcpu(this, id);
     this.#vcpus.set(id, vcpu);
     return vcpu;
   }
 
-  removeVcpu(vcpu: EmulatedVcpu): void {
+  removeVcpu(vcpu: EmulatedVcpu | ThreadedVcpu): void {
     if (this.#vcpus.get(vcpu.id) === vcpu) this.#vcpus.delete(vcpu.id);
   }
 
@@ -299,26 +329,21 @@ export class EmulatedVm implements HalVm {
   }
 
   currentTime(): number {
-    if (this.#pausedAt !== undefined) return this.#pausedAt;
-    return Math.floor((Bun.nanoseconds() - this.#startNs) * (this.timebaseHz / 1e9));
+    return this.#clock.currentTime();
   }
 
   /** The hart's `time` is this clock: stopping it stops the guest's time too. */
   pauseClock(): void {
-    if (this.#pausedAt === undefined) this.#pausedAt = this.currentTime();
+    this.#clock.pause();
   }
 
   resumeClock(): void {
-    const pausedAt = this.#pausedAt;
-    if (pausedAt === undefined) return;
-    this.#pausedAt = undefined;
-    this.setCurrentTime(pausedAt);
+    this.#clock.resume();
   }
 
   /** Make the clock read `ticks` now and go on from there (a restored snapshot's time). */
   setCurrentTime(ticks: number): void {
-    this.#startNs = Bun.nanoseconds() - (ticks * 1e9) / this.timebaseHz;
-    if (this.#pausedAt !== undefined) this.#pausedAt = ticks;
+    this.#clock.set(ticks);
   }
 
   [Symbol.dispose](): void {

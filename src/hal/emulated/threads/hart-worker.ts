@@ -1,0 +1,200 @@
+/**
+ * A hart's thread (threaded-vcpu.ts describes the design). It owns the hart: an `EmulatedVcpu` of a VM object
+ * attached to the creating thread's arena and clock. It waits for commands on the control block: calls of the
+ * vCPU's operations (answered synchronously on the reply port) and runs (answered, when the hart exits, on the
+ * exit port). While the hart runs, the VMM's thread reaches it only through the control block's words: kicks,
+ * interrupt lines and remote fences, looked at every timer check of the run loop (the hart's clock read).
+ */
+
+import { receiveMessageOnPort, workerData } from "node:worker_threads";
+import type { AxVCpuExitReason } from "../../types.ts";
+import type { EmulatedVcpu } from "../vcpu.ts";
+import { EmulatedVm } from "../vm.ts";
+import {
+  type ArenaBlock,
+  type CallReply,
+  FENCE_GVMA,
+  FENCE_I,
+  FENCE_VMA,
+  type HartCommand,
+  type HartWorkerData,
+  PENDING_FENCE,
+  PENDING_KICK,
+  PENDING_LINES,
+  type RunReply,
+  STATE_GONE,
+  STATE_PARKED,
+  STATE_RUNNING,
+  TC_CMD,
+  TC_FENCE_ACK,
+  TC_FENCE_KINDS,
+  TC_FENCE_REQ,
+  TC_LINE_COUNT,
+  TC_LINES,
+  TC_PENDING,
+  TC_REPLY,
+  TC_STATE,
+  TC_WORDS,
+} from "./protocol.ts";
+
+/** Runs of the hart between looks at the event loop (background wasm compiles finish there). */
+const YIELD_EVERY_MS = 4;
+/** How long a parked hart's thread blocks between looks at its event loop. */
+const PARKED_WAIT_MS = 20;
+
+const data = workerData as HartWorkerData;
+const control = new Int32Array(data.memory.buffer, data.control, TC_WORDS);
+/** The hart's VM view and vCPU; a failure here (e.g. a bad AXVISOR_EMULATED_TIER) is answered to the VMM's first call. */
+function start(): { vm: EmulatedVm; vcpu: EmulatedVcpu } {
+  try {
+    const vm = new EmulatedVm(
+      { arch: "riscv64", vmId: data.vmId, cpuCount: data.cpuCount, mode: data.mode, timebaseHz: data.timebaseHz },
+      { memory: data.memory, clockOffset: data.clockOffset, creatorTimeOrigin: data.creatorTimeOrigin },
+    );
+    return { vm, vcpu: vm.createVcpu(data.hartId) as EmulatedVcpu };
+  } catch (error) {
+    // The VMM's thread is blocked in its first synchronous call (it cannot see this thread's error event): answer it.
+    data.replies.postMessage({ ok: false, error: errorText(error) } satisfies CallReply);
+    Atomics.store(control, TC_STATE, STATE_GONE);
+    Atomics.add(control, TC_REPLY, 1);
+    Atomics.notify(control, TC_REPLY);
+    throw error;
+  }
+}
+const { vm, vcpu } = start();
+const hart = vcpu.hart;
+hart.sharedMemory = true;
+// The run loop reads the clock at every timer check: that is where the control block is looked at, cheaply.
+const readClock = vm.currentTime.bind(vm);
+vm.currentTime = () => {
+  if (Atomics.load(control, TC_PENDING) !== 0) hart.kickRequested = true;
+  return readClock();
+};
+/** Change counts of the interrupt lines as last applied. */
+const linesSeen = new Int32Array(TC_LINE_COUNT);
+
+function mapBlocks(blocks: readonly ArenaBlock[]): void {
+  for (const b of blocks) vm.mapArenaBlock(b.base, b.arenaOffset, b.size);
+}
+
+/** Apply what the VMM's thread asked for while the hart ran. Returns whether it asked the run to end. */
+function applyPending(): boolean {
+  const pending = Atomics.exchange(control, TC_PENDING, 0);
+  if ((pending & PENDING_LINES) !== 0) {
+    for (let cause = 0; cause < TC_LINE_COUNT; cause++) {
+      const word = Atomics.load(control, TC_LINES + cause);
+      if (word >> 1 === linesSeen[cause]) continue;
+      linesSeen[cause] = word >> 1;
+      vcpu.setInterruptLevel(cause, (word & 1) !== 0);
+    }
+  }
+  if ((pending & PENDING_FENCE) !== 0) {
+    const req = Atomics.load(control, TC_FENCE_REQ);
+    const kinds = Atomics.exchange(control, TC_FENCE_KINDS, 0);
+    if ((kinds & FENCE_GVMA) !== 0) vcpu.riscv.fence("hfence.gvma");
+    if ((kinds & FENCE_VMA) !== 0) vcpu.riscv.fence("sfence.vma");
+    if ((kinds & FENCE_I) !== 0) vcpu.riscv.fence("fence.i");
+    Atomics.store(control, TC_FENCE_ACK, req);
+    Atomics.notify(control, TC_FENCE_ACK);
+  }
+  return (pending & PENDING_KICK) !== 0;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+function call(path: readonly string[], args: readonly unknown[]): unknown {
+  let target: unknown = vcpu;
+  for (let i = 0; i < path.length - 1; i++) target = (target as Record<string, unknown>)[path[i] ?? ""];
+  const name = path[path.length - 1] ?? "";
+  const fn = (target as Record<string, unknown>)[name];
+  if (typeof fn !== "function" && args.length === 0) return fn;
+  if (typeof fn !== "function")
+    throw new Error(`Cannot call ${path.join(".")} on hart ${data.hartId}: no such operation`);
+  return (fn as (...a: unknown[]) => unknown).apply(target, args as unknown[]);
+}
+
+async function runUntilExit(): Promise<AxVCpuExitReason> {
+  let sliceStart = performance.now();
+  for (;;) {
+    const kicked = applyPending();
+    if (kicked) return { kind: "Nothing" };
+    const exit = vcpu.run();
+    if (exit.kind !== "Nothing") return exit;
+    // A run ends with Nothing for its budget, a kick, or the control block (then go round and look at it).
+    if ((Atomics.load(control, TC_PENDING) & PENDING_KICK) !== 0) {
+      applyPending();
+      return exit;
+    }
+    if (performance.now() - sliceStart >= YIELD_EVERY_MS) {
+      // The VMM's thread gets a Nothing now and then too, so its loop turns (timers, pauses, stops).
+      return exit;
+    }
+    if (performance.now() - sliceStart >= YIELD_EVERY_MS / 2) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+}
+
+async function serve(): Promise<void> {
+  // Commands are counted from 0 (the block starts zeroed): the first may have come before this thread started.
+  let seen = 0;
+  for (;;) {
+    // Waiting in short turns lets the event loop turn while parked (background compiles complete there).
+    // (Atomics.waitAsync was seen to miss wake-ups with two hart threads on Bun 1.4.)
+    while (Atomics.load(control, TC_CMD) === seen) {
+      if (Atomics.wait(control, TC_CMD, seen, PARKED_WAIT_MS) === "timed-out") {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    seen++;
+    // The command word can be seen before the message reaches the port: wait for the message.
+    let received = receiveMessageOnPort(data.commands);
+    while (received === undefined) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      received = receiveMessageOnPort(data.commands);
+    }
+    const command = received.message as HartCommand;
+    if (command.op === "close") return;
+    if (command.op === "call") {
+      let reply: CallReply;
+      try {
+        mapBlocks(command.blocks);
+        applyPending();
+        reply = { ok: true, value: call(command.path, command.args) };
+      } catch (error) {
+        reply = { ok: false, error: errorText(error) };
+      }
+      data.replies.postMessage(reply);
+      Atomics.add(control, TC_REPLY, 1);
+      Atomics.notify(control, TC_REPLY);
+      continue;
+    }
+    let reply: RunReply;
+    Atomics.store(control, TC_STATE, STATE_RUNNING);
+    try {
+      mapBlocks(command.blocks);
+      if (command.returnValue !== undefined) vcpu.setReturnValue(command.returnValue);
+      const exit = await runUntilExit();
+      reply = { ok: true, exit, pc: vcpu.riscv.getPc() };
+    } catch (error) {
+      reply = { ok: false, error: errorText(error) };
+    }
+    Atomics.store(control, TC_STATE, STATE_PARKED);
+    data.exits.postMessage(reply);
+  }
+}
+
+serve()
+  .catch((error: unknown) => data.exits.postMessage({ ok: false, error: errorText(error) } satisfies RunReply))
+  .finally(() => {
+    Atomics.store(control, TC_STATE, STATE_GONE);
+    Atomics.notify(control, TC_REPLY);
+    Atomics.notify(control, TC_FENCE_ACK);
+    data.commands.close();
+    data.replies.close();
+    data.exits.close();
+    vcpu[Symbol.dispose]();
+  });
