@@ -364,24 +364,30 @@ export class KvmVcpu implements HalVcpu {
     const arch = this.archVcpu;
     const kvmRun = this.#kvmRun;
     const fd = this.#fd;
-    const stats = this.stats;
+    // No read completion is pending inside the batch (accesses complete in place); runs and exits are counted once.
+    this.#completion = NO_COMPLETION;
     let result = 0;
+    let runs = 0;
+    let answered = 0;
     try {
-      for (let answered = 0; answered < maxAccesses; answered++) {
-        this.#beforeRun();
+      while (answered < maxAccesses) {
+        arch.beforeRun();
         result = kvmRun(fd);
+        runs++;
         if (result !== 0) break;
         arch.afterRun();
         const reason = run.getUint32(EXIT_REASON, true);
         // Set before the handler runs: a device that reads registers gets the instruction completed first.
         this.#needsCompletion = true;
         if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) break;
-        stats.exits++;
-        if (answered + 1 === maxAccesses) return NOTHING;
+        answered++;
       }
     } finally {
       Atomics.store(caller.wake, WAKE_IN_RUN, 0);
+      this.stats.runs += runs;
+      this.stats.exits += answered;
     }
+    if (answered === maxAccesses) return NOTHING;
     if (result === -EINTR && !caller.kickHandler) sys.consumePendingSignal(sys.SIGURG);
     return this.#afterRun(result);
   }
