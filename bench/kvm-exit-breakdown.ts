@@ -199,6 +199,10 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const c = median(rows.c ?? []);
 console.log(`x86 PIO exit breakdown: ${EXITS} exits, median of ${ROUNDS} rounds (us/exit; ratio to C)`);
+// How KVM_RUN is called and kicked on this host (kvm-native.c, or the libc-only fallback and KVM_SET_SIGNAL_MASK).
+console.log(
+  `  native helpers: ${sys.nativeHelpersProblem() ?? "KVM_RUN call and kick handler compiled (kvm-native.c)"}`,
+);
 for (const [name, values] of Object.entries(rows)) {
   const m = median(values);
   console.log(
