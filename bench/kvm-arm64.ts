@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type KvmVm, kvmBackend } from "../src/hal/kvm/index.ts";
+import { nativeHelpersProblem } from "../src/hal/kvm/sys.ts";
 import { MappingFlags } from "../src/hal/types.ts";
 import { Arm64VirtBoard } from "../src/vmm/boards/arm64-virt/board.ts";
 import { ARM64_VIRT } from "../src/vmm/boards/arm64-virt/layout.ts";
@@ -170,6 +171,8 @@ for (let i = 0; i < STARTUP_RUNS; i++) startup.push(measureStartup());
 const syncNs = median(ours);
 const workerNs = median(asyncNs);
 console.log(`arm64 MMIO exit round-trip, ${EXITS} exits, median of ${ROUNDS} rounds`);
+// How KVM_RUN is called and kicked on this host (kvm-native.c, or the libc-only fallback and KVM_SET_SIGNAL_MASK).
+console.log(`  native helpers: ${nativeHelpersProblem() ?? "KVM_RUN call and kick handler compiled (kvm-native.c)"}`);
 if (exe !== undefined) console.log(`  C (ioctl loop)            ${(median(c) / 1000).toFixed(2)} us/exit`);
 console.log(
   `  axvisor-ts run()          ${(syncNs / 1000).toFixed(2)} us/exit${exe === undefined ? "" : `   ratio ${(syncNs / median(c)).toFixed(3)} (target <= 1.15)`}`,

@@ -3,7 +3,9 @@
  * pio-loop.bin: one `out` per iteration). Each row runs the same guest a different way, in the same process, in
  * interleaved rounds; the differences between rows are the costs of the layers:
  *   raw       KVM_RUN through bun:ffi and one DataView read of exit_reason: the floor of any JS VMM here
- *   raw+mask  the same after KVM_SET_SIGNAL_MASK (what a caller-thread vCPU has): the kernel's per-run mask switch
+ *   raw+mask  the same after KVM_SET_SIGNAL_MASK (a run Worker's set-up, and the caller thread's without the native
+ *             kick handler): the kernel's per-run mask switch
+ *   raw cc    as raw, through sys.ts `kvmRunFunction` (kvm-native.c: int in, int out, errno in C): what KvmVcpu calls
  *   run()     KvmVcpu.run() (decode into an AxVCpuExitReason)
  *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
  *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
@@ -50,7 +52,7 @@ function vcpuFdOfThisProcess(): number {
   return found[0] ?? -1;
 }
 
-function raw(withMask: boolean): number {
+function raw(withMask: boolean, helper = false): number {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
   const vcpu = t.vm.createVcpu(0);
@@ -66,9 +68,10 @@ function raw(withMask: boolean): number {
   const view = new DataView(run.buffer);
   const at = KVM_RUN_LAYOUT.fields.exit_reason.offset;
   let sum = 0;
-  for (let i = 0; i < 1000; i++) sum += sys.ioctlIntRaw(fd, KVM_RUN) + view.getUint32(at, true);
+  const kvmRun = helper ? sys.kvmRunFunction() : (vcpuFd: number) => sys.ioctlIntRaw(vcpuFd, KVM_RUN);
+  for (let i = 0; i < 1000; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const start = Bun.nanoseconds();
-  for (let i = 0; i < EXITS; i++) sum += sys.ioctlIntRaw(fd, KVM_RUN) + view.getUint32(at, true);
+  for (let i = 0; i < EXITS; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const ns = (Bun.nanoseconds() - start) / EXITS;
   sys.munmap(run);
   if (sum !== 2 * (EXITS + 1000)) throw new Error(`unexpected exits (sum ${sum})`);
@@ -174,6 +177,7 @@ const rows: Record<string, number[]> = {
   c: [],
   raw: [],
   "raw+mask": [],
+  "raw cc": [],
   "run()": [],
   caller: [],
   accesses: [],
@@ -186,6 +190,7 @@ for (let round = 0; round < ROUNDS; round++) {
   if (exe !== "") rows.c?.push(Number(runNative(exe, [join(GUEST_DIR, "pio-loop.bin"), String(EXITS)]).get("exit_ns")));
   rows.raw?.push(raw(false));
   rows["raw+mask"]?.push(raw(true));
+  rows["raw cc"]?.push(raw(false, true));
   rows["run()"]?.push(kvmRun(false));
   rows.caller?.push(kvmRun(true));
   rows.accesses?.push(kvmAccesses());
@@ -194,6 +199,10 @@ for (let round = 0; round < ROUNDS; round++) {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const c = median(rows.c ?? []);
 console.log(`x86 PIO exit breakdown: ${EXITS} exits, median of ${ROUNDS} rounds (us/exit; ratio to C)`);
+// How KVM_RUN is called and kicked on this host (kvm-native.c, or the libc-only fallback and KVM_SET_SIGNAL_MASK).
+console.log(
+  `  native helpers: ${sys.nativeHelpersProblem() ?? "KVM_RUN call and kick handler compiled (kvm-native.c)"}`,
+);
 for (const [name, values] of Object.entries(rows)) {
   const m = median(values);
   console.log(

@@ -12,6 +12,7 @@
 
 import { join } from "node:path";
 import { kvmBackend } from "../src/hal/kvm/index.ts";
+import { nativeHelpersProblem } from "../src/hal/kvm/sys.ts";
 import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import type { VmConfig } from "../src/vmm/config/types.ts";
@@ -121,6 +122,8 @@ const cNs = median(c);
 const syncNs = median(ours);
 const workerNs = median(asyncNs);
 console.log(`PIO exit round-trip, ${EXITS} exits, median of ${ROUNDS} rounds`);
+// How KVM_RUN is called and kicked on this host (kvm-native.c, or the libc-only fallback and KVM_SET_SIGNAL_MASK).
+console.log(`  native helpers: ${nativeHelpersProblem() ?? "KVM_RUN call and kick handler compiled (kvm-native.c)"}`);
 console.log(`  C (ioctl loop)            ${(cNs / 1000).toFixed(2)} us/exit`);
 console.log(
   `  axvisor-ts run()          ${(syncNs / 1000).toFixed(2)} us/exit   ratio ${(syncNs / cNs).toFixed(3)} (target <= 1.15)`,

@@ -196,7 +196,7 @@ if [[ ! -f $INNER ]]; then
 fi
 
 # --- the outer guest: kvm-amd, Bun and our sources -------------------------------------------------------------------
-sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e -name '*.ts' -not -name '*.test.ts' | sort); cat "$INNER"; echo "$inner_cpus $timeout_s $inner_cmdline $cases") | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json $(find src scripts/e2e \( -name '*.ts' -o -name '*.c' \) -not -name '*.test.ts' | sort); cat "$INNER"; echo "$inner_cpus $timeout_s $inner_cmdline $cases") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio.gz"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (Bun + our sources)"

@@ -199,7 +199,7 @@ if [[ ",$steps," == *",bench,"* ]]; then
 fi
 
 # --- the outer guest: Bun, our sources, the inner kernel and initramfs ------------------------------------------
-sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test bench scripts/e2e -type f \( -name '*.ts' -o -name '*.bin' \) | sort); cat "$INNER"; echo "$steps $timeout_s $inner_cmdline $BENCH_C $IMAGE $bun_version") | sha256sum | cut -c1-16)"
+sources_hash="$( (cd "$ROOT" && cat package.json tsconfig.json bunfig.toml $(find src test bench scripts/e2e -type f \( -name '*.ts' -o -name '*.c' -o -name '*.bin' \) | sort); cat "$INNER"; echo "$steps $timeout_s $inner_cmdline $BENCH_C $IMAGE $bun_version") | sha256sum | cut -c1-16)"
 OUTER="$CACHE/outer-initrd-$sources_hash.cpio"
 if [[ ! -f $OUTER ]]; then
   echo "== building the outer initramfs (arm64 Bun + our sources)"

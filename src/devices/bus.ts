@@ -145,6 +145,12 @@ export class Bus implements Snapshottable<BusState> {
   readonly #bases: number[] = [];
   /** The window `#find` returned last (undefined after the windows change). */
   #lastHit: BusEntry | undefined;
+  /**
+   * The gap [start, end) between windows where `#find` last found nothing (empty after the windows change): a guest
+   * that polls an absent port or register misses there again and again, and is answered without a search.
+   */
+  #missStart = 0;
+  #missEnd = 0;
   readonly stats: BusStats = { reads: 0, writes: 0, unmappedReads: 0, unmappedWrites: 0, badAccesses: 0 };
 
   constructor(space: AddressSpace) {
@@ -199,6 +205,7 @@ export class Bus implements Snapshottable<BusState> {
     this.#entries.splice(at, 0, { base, length, name: device.name, device });
     this.#bases.splice(at, 0, base);
     this.#lastHit = undefined;
+    this.#missEnd = 0;
   }
 
   /** Unmap the window that starts at `base`; returns its device. */
@@ -217,6 +224,7 @@ export class Bus implements Snapshottable<BusState> {
     this.#entries.splice(i, 1);
     this.#bases.splice(i, 1);
     this.#lastHit = undefined;
+    this.#missEnd = 0;
     return entry.device;
   }
 
@@ -373,9 +381,14 @@ export class Bus implements Snapshottable<BusState> {
     if (last !== undefined && addr >= last.base && addr - last.base < last.length && Number.isInteger(addr))
       return last;
     if (!(addr >= 0 && addr < this.limit && Number.isInteger(addr))) return undefined; // also rejects NaN
+    if (addr >= this.#missStart && addr < this.#missEnd) return undefined;
     const i = this.#upperBound(addr) - 1;
     const entry = this.#entries[i];
-    if (entry === undefined || addr >= entry.base + entry.length) return undefined;
+    if (entry === undefined || addr >= entry.base + entry.length) {
+      this.#missStart = entry === undefined ? 0 : entry.base + entry.length;
+      this.#missEnd = this.#bases[i + 1] ?? this.limit;
+      return undefined;
+    }
     this.#lastHit = entry;
     return entry;
   }

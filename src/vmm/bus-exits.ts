@@ -16,6 +16,8 @@ import { VmError } from "./errors.ts";
 import type { VmBuses } from "./vm-stats.ts";
 
 const WIDTH_ONES: Record<AccessWidth, bigint> = { 1: 0xffn, 2: 0xffffn, 4: 0xffff_ffffn, 8: 0xffff_ffff_ffff_ffffn };
+/** WIDTH_ONES as numbers, for the access handler's unmapped port reads. */
+const PORT_ONES: Record<1 | 2 | 4, number> = { 1: 0xff, 2: 0xffff, 4: 0xffff_ffff };
 /** Distinct unmapped pages we warn about before going quiet (the buses keep counting). */
 const UNMAPPED_WARNINGS = 8;
 
@@ -69,11 +71,13 @@ export class BusExitHandler {
         handler.answered++;
         const value = port.readNumber(addr, width);
         if (value >= 0) return value;
-        return value === BUS_UNMAPPED ? Number(this.#unmapped(port, "read", addr, width, vcpuId)) : 0;
+        // An unmapped port reads all ones (a PC's floating ISA bus); the bus has counted it (see `#unmapped`).
+        return value === BUS_UNMAPPED ? PORT_ONES[width] : 0;
       },
       portWrite: (addr: number, width: 1 | 2 | 4, value: number): void => {
         handler.answered++;
-        if (port.writeNumber(addr, width, value) === BUS_UNMAPPED) this.#unmapped(port, "write", addr, width, vcpuId);
+        // An unmapped port write is dropped, counted by the bus; ports never fault nor warn (see `#unmapped`).
+        port.writeNumber(addr, width, value);
       },
     };
     return handler;
@@ -128,18 +132,20 @@ export class BusExitHandler {
    * paper over).
    */
   #unmapped(bus: Bus, access: "read" | "write", addr: number, width: AccessWidth, vcpuId: number): bigint {
-    const isPort = bus.space === "port";
-    const value = access === "write" ? 0n : isPort || this.#options.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
-    const what = `${width}-byte ${bus.space} ${access} at ${hex(addr)} by vCPU ${vcpuId}`;
-    if (this.#options.policy === "fault" && !isPort) {
-      const error = new VmError("guest", this.#options.label, `${what} hits no device (unmapped_mmio = "fault")`);
+    // Ports: a PC probes absent ISA devices all the time; they read all ones, writes are dropped, no message.
+    if (bus.space === "port") return access === "write" ? 0n : WIDTH_ONES[width];
+    const value = access === "write" ? 0n : this.#options.unmappedRead === "ones" ? WIDTH_ONES[width] : 0n;
+    // The message is built only when it is used: unmapped accesses can be a guest's hot path.
+    const what = (): string => `${width}-byte ${bus.space} ${access} at ${hex(addr)} by vCPU ${vcpuId}`;
+    if (this.#options.policy === "fault") {
+      const error = new VmError("guest", this.#options.label, `${what()} hits no device (unmapped_mmio = "fault")`);
       this.#options.fault(error);
-    } else {
+    } else if (this.#warnedPages.size < UNMAPPED_WARNINGS) {
       const page = Math.floor(addr / PAGE_SIZE_4K);
-      if (!isPort && this.#warnedPages.size < UNMAPPED_WARNINGS && !this.#warnedPages.has(page)) {
+      if (!this.#warnedPages.has(page)) {
         this.#warnedPages.add(page);
         this.#options.log.warn(
-          `${this.#options.label}: ${what} hits no device; ${access === "read" ? `reading ${hex(value)}` : "ignored"} (further accesses are only counted)`,
+          `${this.#options.label}: ${what()} hits no device; ${access === "read" ? `reading ${hex(value)}` : "ignored"} (further accesses are only counted)`,
         );
       }
     }

@@ -6,6 +6,12 @@ import { KVM_GET_API_VERSION } from "../../src/hal/kvm/abi.ts";
 import * as sys from "../../src/hal/kvm/sys.ts";
 import { KVM_GET_REGS } from "../../src/hal/kvm/x86_64/abi.ts";
 import { HalError } from "../../src/hal/types.ts";
+import { type Requirement, testIf } from "../support/skip.ts";
+
+function nativeHelpers(): Requirement {
+  const problem = sys.nativeHelpersProblem();
+  return { available: problem === undefined, reason: problem ?? "compiled" };
+}
 
 function caught(action: () => unknown): HalError {
   try {
@@ -73,4 +79,36 @@ describe("sys", () => {
     expect(sys.consumePendingSignal(sys.SIGURG)).toBe(true);
     expect(sys.consumePendingSignal(sys.SIGURG)).toBe(false);
   });
+
+  testIf(nativeHelpers(), "sys native helpers")(
+    "the kick handler sets its target's immediate_exit when this thread is signalled, and nothing once released",
+    () => {
+      const mapping = sys.mmapAnonymous(sys.HOST_PAGE_SIZE);
+      const bytes = new Uint8Array(mapping.buffer);
+      const target = mapping.address + 1;
+      try {
+        expect(sys.takeSignalWithKickHandler(sys.SIGURG, target)).toEqual({ kind: "taken" });
+        // One vCPU per process: a second target is refused while the first is held.
+        expect(sys.takeSignalWithKickHandler(sys.SIGURG, mapping.address + 2)).toEqual({ kind: "busy" });
+        expect(sys.tgkill(sys.getpid(), sys.gettid(), sys.SIGURG)).toBe(true);
+        expect([bytes[0], bytes[1], bytes[2]]).toEqual([0, 1, 0]);
+        // Handled, not left pending.
+        expect(sys.consumePendingSignal(sys.SIGURG)).toBe(false);
+        sys.releaseKickTarget(target);
+        bytes[1] = 0;
+        expect(sys.tgkill(sys.getpid(), sys.gettid(), sys.SIGURG)).toBe(true);
+        expect(bytes[1]).toBe(0);
+        // KVM_RUN through the helper on a descriptor that is not a vCPU: the errno comes back negated.
+        const fd = sys.eventfd(0, 0);
+        try {
+          expect(sys.kvmRunFunction()(fd)).toBe(-25); // ENOTTY
+        } finally {
+          sys.close(fd);
+        }
+      } finally {
+        sys.releaseKickTarget(target);
+        sys.munmap(mapping);
+      }
+    },
+  );
 });

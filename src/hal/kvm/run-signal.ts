@@ -2,7 +2,9 @@
  * The kick signal of a thread that runs KVM_RUN (a run Worker, or the VMM's own thread for a caller-thread vCPU):
  * the thread blocks SIGURG, and KVM runs the guest with SIGURG unblocked (KVM_SET_SIGNAL_MASK, per vCPU). A SIGURG
  * sent to the thread (tgkill) then makes KVM_RUN return -EINTR without ever being delivered; the thread consumes it
- * with sigtimedwait afterwards (`sys.consumePendingSignal`), so the next run starts clean.
+ * with sigtimedwait afterwards (`sys.consumePendingSignal`), so the next run starts clean. The kernel switches the
+ * thread's signal mask on every KVM_RUN for this; a caller-thread vCPU uses the native kick handler instead when it
+ * can (sys.ts `takeSignalWithKickHandler`), and this where it cannot.
  */
 import { KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "./abi.ts";
 import { blockSignalInThisThread, ioctlBuf, KERNEL_SIGSET_BYTES, SIGURG } from "./sys.ts";

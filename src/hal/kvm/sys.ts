@@ -15,10 +15,10 @@
  * libc's binding; errno is per thread, so the `__errno_location()` pointer is too.
  */
 
-import { dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
+import { cc, dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
 import { EAGAIN, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
 import { HalError, HOST_WAKE_SIGNAL } from "../types.ts";
-import { type Ioctl, ioctlArgSize } from "./abi.ts";
+import { type Ioctl, ioctlArgSize, KVM_RUN } from "./abi.ts";
 
 // <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
 // from the asm-generic headers).
@@ -35,6 +35,8 @@ export const EFD_NONBLOCK = 0o4000;
 export const SIG_BLOCK = 0;
 export const SIG_UNBLOCK = 1;
 export const SIG_SETMASK = 2;
+/** <signal.h> sa_flags: restart the interrupted system call (KVM_RUN is never restarted: it returns -EINTR). */
+export const SA_RESTART = 0x1000_0000;
 /**
  * The signal that kicks a vCPU thread out of KVM_RUN. SIGURG's default action is "ignore", so a stray delivery
  * can never kill the process; the vCPU thread keeps it blocked and only KVM_RUN's signal mask unblocks it.
@@ -77,8 +79,10 @@ function openLibc(name: string) {
     // syscall is variadic too: declared with the widest form (number + 3 longs) we need for gettid and tgkill.
     syscall: { args: [FFIType.i64, FFIType.i64, FFIType.i64, FFIType.i64], returns: FFIType.i64 },
     pthread_sigmask: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    sigaction: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     sigtimedwait: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     __errno_location: { args: [], returns: FFIType.ptr },
+    dlsym: { args: [FFIType.ptr, FFIType.cstring], returns: FFIType.ptr },
   });
   /** A second binding of `ioctl` for requests whose third argument is an integer, not a pointer. */
   const ioctlInt = dlopen(name, {
@@ -412,4 +416,146 @@ export function consumePendingSignal(signal: number): boolean {
 /** The address of a typed array's bytes (for structs that hold pointers, such as kvm_userspace_memory_region). */
 export function addressOf(view: Uint8Array): number {
   return Number(ffiPtr(view));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Native helpers (kvm-native.c, compiled by Bun's TinyCC): the cheapest KVM_RUN call and the kick handler
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * glibc's `struct sigaction` on x86_64 and arm64 (the generic layout both use): the handler, a 1024-bit sa_mask,
+ * int sa_flags, then sa_restorer (8-byte aligned; glibc fills it in itself).
+ */
+const SIGACTION_SIZE = 152;
+const SIGACTION_HANDLER = 0;
+const SIGACTION_FLAGS = 136;
+/** sa_handler values that are not functions: SIG_DFL, SIG_IGN. */
+const SIG_DFL = 0;
+const SIG_IGN = 1;
+
+/** The address of libc function `name` (dlsym with RTLD_DEFAULT, which is a null handle in glibc). */
+function libcAddress(libc: Libc["libc"], name: string): bigint {
+  const address = libc.dlsym(null, ffiPtr(Buffer.from(`${name}\0`, "utf8")));
+  if (address === null) throw new Error(`dlsym cannot find ${name}`);
+  return BigInt(address);
+}
+
+function openHelpers(libc: Libc["libc"]) {
+  const helpers = cc({
+    source: new URL("./kvm-native.c", import.meta.url).pathname,
+    flags: ["-nostdlib"],
+    define: { AXV_KVM_RUN: `0x${KVM_RUN.request.toString(16)}` },
+    symbols: {
+      axv_init: { args: [FFIType.u64, FFIType.u64], returns: FFIType.void },
+      axv_kvm_run: { args: [FFIType.i32], returns: FFIType.i32 },
+      axv_kick_handler: { args: [], returns: FFIType.ptr },
+      axv_set_kick_target: { args: [FFIType.u64], returns: FFIType.void },
+    },
+  });
+  helpers.symbols.axv_init(libcAddress(libc, "ioctl"), libcAddress(libc, "__errno_location"));
+  return { libc, ...helpers.symbols };
+}
+
+type Helpers = ReturnType<typeof openHelpers>;
+
+/** The helpers, opened on first use, or why they could not be (then the callers fall back to libc alone). */
+let helpersLoaded: Helpers | { readonly failure: string } | undefined;
+
+function helpers(): Helpers | { readonly failure: string } {
+  if (helpersLoaded === undefined) {
+    try {
+      helpersLoaded = openHelpers(native().libc);
+    } catch (error) {
+      helpersLoaded = {
+        failure: `cannot compile kvm-native.c with bun:ffi cc: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+  }
+  return helpersLoaded;
+}
+
+/** Why the native helpers (kvm-native.c) cannot be used on this host (they are compiled now if not yet), or undefined. */
+export function nativeHelpersProblem(): string | undefined {
+  const state = helpers();
+  return "failure" in state ? state.failure : undefined;
+}
+
+/**
+ * KVM_RUN as a function of the vCPU fd alone: its result, or the negated errno (-EINTR after a kick or
+ * immediate_exit). The native helper when it could be compiled (one int in, one int out: no 64-bit argument to
+ * convert, no second call for errno), else `ioctlIntRaw`. Fetch it once and keep it: the hot path calls it
+ * directly.
+ */
+export function kvmRunFunction(): (vcpuFd: number) => number {
+  const state = helpers();
+  if ("failure" in state) return (vcpuFd) => ioctlIntRaw(vcpuFd, KVM_RUN);
+  return state.axv_kvm_run;
+}
+
+/** The immediate_exit address the kick handler writes to (0: none), as this module last set it. */
+let kickTarget = 0;
+
+/**
+ * Let `signal` (SIGURG) cut the calling thread's KVM_RUN short through the native kick handler
+ * (kvm-native.c): install it for the process (once; refused when something else already handles the signal),
+ * aim it at `immediateExitAddress` (the byte in the vCPU's kvm_run mapping), and unblock the signal in this
+ * thread. KVM then runs with the thread's own mask, so no KVM_SET_SIGNAL_MASK and no per-run mask switch in the
+ * kernel.
+ */
+export function takeSignalWithKickHandler(signal: number, immediateExitAddress: number): KickHandlerResult {
+  if (kickTarget !== 0) return { kind: "busy" };
+  const problem = installKickHandler(signal, immediateExitAddress);
+  return problem === undefined ? { kind: "taken" } : { kind: "unavailable", reason: problem };
+}
+
+/**
+ * `takeSignalWithKickHandler`'s answer: taken; busy (the handler serves another live vCPU: one caller-thread vCPU
+ * per process has it); unavailable (no helpers, or the signal has another handler) with the reason.
+ */
+export type KickHandlerResult =
+  | { readonly kind: "taken" }
+  | { readonly kind: "busy" }
+  | { readonly kind: "unavailable"; readonly reason: string };
+
+function installKickHandler(signal: number, immediateExitAddress: number): string | undefined {
+  const state = helpers();
+  if ("failure" in state) return state.failure;
+  const handler = Number(state.axv_kick_handler());
+  const current = new Uint8Array(SIGACTION_SIZE);
+  const view = new DataView(current.buffer);
+  if (state.libc.sigaction(signal, null, ffiPtr(current)) !== 0)
+    return `sigaction(${signal}) failed: ${errnoName(lastErrno())}`;
+  const installed = Number(view.getBigUint64(SIGACTION_HANDLER, true));
+  if (installed !== SIG_DFL && installed !== SIG_IGN && installed !== handler) {
+    return `signal ${signal} already has a handler (0x${installed.toString(16)})`;
+  }
+  if (installed !== handler) {
+    const action = new Uint8Array(SIGACTION_SIZE);
+    const actionView = new DataView(action.buffer);
+    actionView.setBigUint64(SIGACTION_HANDLER, BigInt(handler), true);
+    actionView.setInt32(SIGACTION_FLAGS, SA_RESTART, true);
+    if (state.libc.sigaction(signal, ffiPtr(action), null) !== 0) {
+      return `sigaction(${signal}) failed: ${errnoName(lastErrno())}`;
+    }
+  }
+  state.axv_set_kick_target(BigInt(immediateExitAddress));
+  kickTarget = immediateExitAddress;
+  const rc = state.libc.pthread_sigmask(SIG_UNBLOCK, ffiPtr(sigset([signal])), null);
+  if (rc !== 0) {
+    releaseKickTarget(immediateExitAddress);
+    return `pthread_sigmask(SIG_UNBLOCK) failed: ${errnoName(rc)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Stop the kick handler writing to `immediateExitAddress` (before its mapping goes away). The handler stays
+ * installed: with no target a SIGURG does nothing, as when it was ignored.
+ */
+export function releaseKickTarget(immediateExitAddress: number): void {
+  if (kickTarget !== immediateExitAddress || kickTarget === 0) return;
+  const state = helpers();
+  if ("failure" in state) return;
+  state.axv_set_kick_target(0n);
+  kickTarget = 0;
 }

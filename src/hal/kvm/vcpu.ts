@@ -27,7 +27,7 @@ import type {
   HalVcpuState,
 } from "../types.ts";
 import { HalError } from "../types.ts";
-import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN, KVM_RUN_LAYOUT } from "./abi.ts";
+import { KVM_GET_MP_STATE, KVM_MP_STATE_LAYOUT, KVM_RUN_LAYOUT } from "./abi.ts";
 import {
   answerMmioAccess,
   completeRead,
@@ -87,6 +87,7 @@ export interface KvmRunStats {
 
 const RUN = KVM_RUN_LAYOUT.fields;
 const EXIT_REASON = RUN.exit_reason.offset;
+const IMMEDIATE_EXIT = RUN.immediate_exit.offset;
 const STOP_TIMEOUT_MS = 2000;
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 /** `#enterOnCaller` did not enter: a helper thread's work ran instead (no errno is this value). */
@@ -97,8 +98,19 @@ interface CallerThread {
   readonly kicker: Worker;
   /** The VM's wake block (wake-protocol.ts). */
   readonly wake: Int32Array;
+  /**
+   * How a SIGURG reaches KVM_RUN: true, the native kick handler sets immediate_exit (sys.ts
+   * `takeSignalWithKickHandler`; the signal is unblocked in the thread); false, KVM_SET_SIGNAL_MASK (run-signal.ts:
+   * the signal is blocked outside KVM_RUN and consumed with sigtimedwait after it), when the handler is unavailable.
+   */
+  readonly kickHandler: boolean;
   hostSeq: number;
   runSeq: number;
+}
+
+/** `KvmVcpu.#kvmRun` before the first run fetched the real one (`#firstRun`): every run path goes through it. */
+function kvmRunNotStarted(): number {
+  throw new HalError("kvm", "state", "KVM_RUN", "Cannot run a vCPU before its first-run set-up");
 }
 
 /** Exits whose instruction KVM completes on the next KVM_RUN (x86 hypercalls are an `out`). */
@@ -115,6 +127,8 @@ export class KvmVcpu implements HalVcpu {
   readonly #fd: number;
   readonly #run: sys.Mapping;
   readonly #runView: DataView;
+  /** KVM_RUN on a vCPU fd (sys.ts `kvmRunFunction`), fetched on the first run. */
+  #kvmRun: (vcpuFd: number) => number = kvmRunNotStarted;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next KVM_RUN. */
   #needsCompletion = false;
   #queue: ExitQueue | undefined;
@@ -216,7 +230,7 @@ export class KvmVcpu implements HalVcpu {
     }
     this.#needsCompletion = false;
     this.#runView.setUint8(RUN.immediate_exit.offset, 1);
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    const result = this.#kvmRun(this.#fd);
     this.stats.runs++;
     this.stats.completions++;
     this.#runView.setUint8(RUN.immediate_exit.offset, Atomics.load(this.#control, CTL_KICK) !== 0 ? 1 : 0);
@@ -258,7 +272,7 @@ export class KvmVcpu implements HalVcpu {
     if (caller !== undefined) return this.#runOnCaller(caller);
     this.#firstRun();
     this.#beforeRun();
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    const result = this.#kvmRun(this.#fd);
     return this.#afterRun(result);
   }
 
@@ -273,9 +287,14 @@ export class KvmVcpu implements HalVcpu {
     if (this.#callerThread !== undefined) return true;
     const wake = this.#context.wake;
     if (this.#worker !== undefined || Atomics.load(wake, WAKE_TID) !== 0) return false;
+    // The native kick handler serves one vCPU per process: a second caller-thread vCPU would need the signal mask,
+    // which blocks the signal on this thread under the first one's feet. The second uses a run Worker instead.
+    const immediateExit = this.#run.address + RUN.immediate_exit.offset;
+    const handler = sys.takeSignalWithKickHandler(sys.SIGURG, immediateExit);
+    if (handler.kind === "busy") return false;
     let kicker: Worker | undefined;
     try {
-      takeKickSignalInKvmRun(this.#fd);
+      if (handler.kind === "unavailable") takeKickSignalInKvmRun(this.#fd);
       Atomics.store(wake, WAKE_PERIOD_MS, Math.max(1, Math.round(sliceMs)));
       Atomics.store(wake, WAKE_STOP, 0);
       kicker = acquireHelperThread("run-kicker");
@@ -283,10 +302,17 @@ export class KvmVcpu implements HalVcpu {
       kicker.postMessage(init);
       Atomics.store(wake, WAKE_TID, sys.gettid());
     } catch {
+      sys.releaseKickTarget(immediateExit);
       if (kicker !== undefined) this.#stopKicker(kicker);
       return false;
     }
-    this.#callerThread = { kicker, wake, hostSeq: Atomics.load(wake, WAKE_HOST_SEQ), runSeq: 0 };
+    this.#callerThread = {
+      kicker,
+      wake,
+      kickHandler: handler.kind === "taken",
+      hostSeq: Atomics.load(wake, WAKE_HOST_SEQ),
+      runSeq: 0,
+    };
     return true;
   }
 
@@ -302,11 +328,11 @@ export class KvmVcpu implements HalVcpu {
     if (queued !== undefined) return queued;
     this.#firstRun();
     const caller = this.#callerThread;
+    if (caller !== undefined) return this.#runAccessesOnCaller(caller, handler, maxAccesses);
     const run = this.#runView;
     const arch = this.archVcpu;
     for (let answered = 0; answered < maxAccesses; answered++) {
-      const result = caller !== undefined ? this.#enterOnCaller(caller) : this.#enter();
-      if (result === HOST_WORK) return NOTHING;
+      const result = this.#enter();
       if (result !== 0 || Atomics.load(this.#control, CTL_KICK) !== 0) return this.#afterRun(result);
       arch.afterRun();
       const reason = run.getUint32(EXIT_REASON, true);
@@ -320,10 +346,56 @@ export class KvmVcpu implements HalVcpu {
     return NOTHING;
   }
 
+  /**
+   * `runAccesses` on the caller thread: the wake protocol once for the whole batch, not per KVM_RUN. IN_RUN stays
+   * set (one number for the batch) from before the HOST_SEQ check to the batch's end, so a helper thread that
+   * bumps HOST_SEQ meanwhile always signals this thread, and that signal cuts the next or current KVM_RUN short
+   * (the kick handler sets immediate_exit; with the signal mask the signal waits, blocked, for KVM_RUN to unblock
+   * it): checking HOST_SEQ again before each KVM_RUN would find nothing the signal does not already cover. To the
+   * run kicker the batch is one run, so a batch that lasts a period is cut short like a long run.
+   *
+   * Per access: KVM_RUN, the arch's before/after hooks, the exit's raw fields, the handler. No kick check: a kick
+   * (`kick()`) is made on this thread, so only between runs, where it sets immediate_exit and the next KVM_RUN
+   * returns -EINTR.
+   */
+  #runAccessesOnCaller(caller: CallerThread, handler: HalAccessHandler, maxAccesses: number): AxVCpuExitReason {
+    if (!this.#beginOnCaller(caller)) return NOTHING;
+    const run = this.#runView;
+    const arch = this.archVcpu;
+    const kvmRun = this.#kvmRun;
+    const fd = this.#fd;
+    // No read completion is pending inside the batch (accesses complete in place); runs and exits are counted once.
+    this.#completion = NO_COMPLETION;
+    let result = 0;
+    let runs = 0;
+    let answered = 0;
+    try {
+      while (answered < maxAccesses) {
+        arch.beforeRun();
+        result = kvmRun(fd);
+        runs++;
+        if (result !== 0) break;
+        arch.afterRun();
+        const reason = run.getUint32(EXIT_REASON, true);
+        // Set before the handler runs: a device that reads registers gets the instruction completed first.
+        this.#needsCompletion = true;
+        if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) break;
+        answered++;
+      }
+    } finally {
+      Atomics.store(caller.wake, WAKE_IN_RUN, 0);
+      this.stats.runs += runs;
+      this.stats.exits += answered;
+    }
+    if (answered === maxAccesses) return NOTHING;
+    if (result === -EINTR && !caller.kickHandler) sys.consumePendingSignal(sys.SIGURG);
+    return this.#afterRun(result);
+  }
+
   /** One KVM_RUN on a worker-less thread (plain `run()`): its result. */
   #enter(): number {
     this.#beforeRun();
-    return sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    return this.#kvmRun(this.#fd);
   }
 
   /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
@@ -337,31 +409,45 @@ export class KvmVcpu implements HalVcpu {
    * One KVM_RUN on this thread: announce it (IN_RUN, RUN_SEQ), and do not enter when a helper thread has left work
    * meanwhile (HOST_SEQ moved): run the event channels' callbacks and return HOST_WORK, so the VMM's loop lets its
    * event loop turn for the rest (a TAP's frames). A kick during the run makes it return -EINTR.
+   *
+   * With the kick handler, a SIGURG that lands between the HOST_SEQ check and KVM_RUN's own check of
+   * immediate_exit has set immediate_exit: that KVM_RUN returns -EINTR at once (and `#afterRun` clears it).
    */
   #enterOnCaller(caller: CallerThread): number {
+    if (!this.#beginOnCaller(caller)) return HOST_WORK;
+    this.#beforeRun();
+    const result = this.#kvmRun(this.#fd);
+    Atomics.store(caller.wake, WAKE_IN_RUN, 0);
+    if (result === -EINTR && !caller.kickHandler) sys.consumePendingSignal(sys.SIGURG);
+    return result;
+  }
+
+  /**
+   * Announce a run (IN_RUN) and look at HOST_SEQ: true when the thread may enter KVM_RUN (IN_RUN stays set until
+   * the caller clears it); false when a helper thread left work, which has then been dispatched (IN_RUN cleared).
+   */
+  #beginOnCaller(caller: CallerThread): boolean {
     const wake = caller.wake;
     // IN_RUN holds this run's number (never 0): the kicker tells a long run from a new one by it.
-    caller.runSeq = caller.runSeq >= 0x3fff_ffff ? 1 : caller.runSeq + 1;
-    Atomics.store(wake, WAKE_IN_RUN, caller.runSeq);
+    const runSeq = caller.runSeq >= 0x3fff_ffff ? 1 : caller.runSeq + 1;
+    caller.runSeq = runSeq;
+    Atomics.store(wake, WAKE_IN_RUN, runSeq);
     const hostSeq = Atomics.load(wake, WAKE_HOST_SEQ);
-    if (hostSeq !== caller.hostSeq) {
-      Atomics.store(wake, WAKE_IN_RUN, 0);
-      caller.hostSeq = hostSeq;
-      // A kick that raced with this decision is pending: take it now, so it does not cut the next run short.
-      sys.consumePendingSignal(sys.SIGURG);
-      this.#context.dispatchHostWork();
-      this.stats.exits++;
-      return HOST_WORK;
-    }
-    this.#beforeRun();
-    const result = sys.ioctlIntRaw(this.#fd, KVM_RUN);
+    if (hostSeq === caller.hostSeq) return true;
     Atomics.store(wake, WAKE_IN_RUN, 0);
-    if (result === -EINTR) sys.consumePendingSignal(sys.SIGURG);
-    return result;
+    caller.hostSeq = hostSeq;
+    // A kick that raced with this decision must not cut the next run short: its work is dispatched now, and any
+    // later one bumps HOST_SEQ again, which the next run sees before it enters.
+    if (!caller.kickHandler) sys.consumePendingSignal(sys.SIGURG);
+    else if (Atomics.load(this.#control, CTL_KICK) === 0) this.#runView.setUint8(IMMEDIATE_EXIT, 0);
+    this.#context.dispatchHostWork();
+    this.stats.exits++;
+    return false;
   }
 
   #firstRun(): void {
     if (this.#started) return;
+    this.#kvmRun = sys.kvmRunFunction();
     this.#started = true;
     this.#context.beforeFirstRun();
   }
@@ -538,6 +624,8 @@ export class KvmVcpu implements HalVcpu {
     const caller = this.#callerThread;
     if (caller !== undefined) {
       this.#callerThread = undefined;
+      // Before the mapping goes: the handler must not write into it any more.
+      if (caller.kickHandler) sys.releaseKickTarget(this.#run.address + RUN.immediate_exit.offset);
       this.#stopKicker(caller.kicker);
     }
     this.#closed = true;

@@ -6,8 +6,9 @@
  * at HOST_SEQ (work that arrived while it was away: do not enter), KVM_RUN, IN_RUN = 0. A helper thread with work for the VMM's thread
  * (the eventfd watcher: a guest notification or an interrupt resample; the run kicker: the thread has not been back
  * to its event loop for a while) bumps HOST_SEQ, notifies it, and when IN_RUN is 1 sends SIGURG to TID: KVM_RUN
- * returns -EINTR (the VMM's thread blocks SIGURG everywhere but inside KVM_RUN, see sys.ts), the vCPU returns
- * `Nothing`, and the VMM's loop lets its event loop turn. Because both sides write their flag before reading the
+ * returns -EINTR (the native kick handler, sys.ts `takeSignalWithKickHandler`, sets kvm_run.immediate_exit, so a
+ * signal that lands just before KVM_RUN counts too; without it, the thread blocks SIGURG everywhere but inside
+ * KVM_RUN, run-signal.ts), the vCPU returns `Nothing`, and the VMM's loop lets its event loop turn. Because both sides write their flag before reading the
  * other's (sequentially consistent atomics), either the helper sees IN_RUN and signals, or the VMM's thread sees the
  * new HOST_SEQ and does not enter: work is never left waiting for a run that does not end.
  */

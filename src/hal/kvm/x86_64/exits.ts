@@ -34,6 +34,11 @@ const IO_SIZE = F["io.size"].offset;
 const IO_PORT = F["io.port"].offset;
 const IO_COUNT = F["io.count"].offset;
 const IO_DATA_OFFSET = F["io.data_offset"].offset;
+/**
+ * The word that holds io.direction (u8), io.size (u8) and io.port (u16), in that order, as in <linux/kvm.h>
+ * (test/kvm/abi-layout.test.ts checks the offsets against the C header).
+ */
+const IO_HEAD = IO_DIRECTION;
 
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 
@@ -163,8 +168,10 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
  */
 export function answerX86Access(run: DataView, reason: number, handler: HalAccessHandler): boolean {
   if (reason !== KVM_EXIT_IO || run.getUint32(IO_COUNT, true) !== 1) return false;
-  const size = run.getUint8(IO_SIZE);
-  const port = run.getUint16(IO_PORT, true);
+  // direction, size and port are one little-endian word (u8, u8, u16): one read instead of three on the hot path.
+  const head = run.getUint32(IO_HEAD, true);
+  const size = (head >>> 8) & 0xff;
+  const port = head >>> 16;
   const dataOffset = run.getUint32(IO_DATA_OFFSET, true);
   if (
     (size !== 1 && size !== 2 && size !== 4) ||
@@ -172,7 +179,7 @@ export function answerX86Access(run: DataView, reason: number, handler: HalAcces
     dataOffset + size > run.byteLength
   )
     return false;
-  if (run.getUint8(IO_DIRECTION) === KVM_EXIT_IO_OUT) {
+  if ((head & 0xff) === KVM_EXIT_IO_OUT) {
     if (port === AXVISOR_HYPERCALL_PORT) return false;
     const value =
       size === 1
