@@ -317,19 +317,6 @@ export function generateBlockSource(block: Block): string | undefined {
         setRd(`Math.clz32(xlo[${rs1}])`, "0");
         pending++;
         continue;
-      default: {
-        if (D.isBitmanip(d.op)) {
-          // Pure register operations: no trap, so no pc or count write-back.
-          if (rd !== 0) emit(`bitmanip(${d.op}, xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${imm});`);
-          setRd("out[0]", "out[1]");
-          pending++;
-          continue;
-        }
-        // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
-        emit(`h.pc = ${pcExpr}; ${sync()}`);
-        emit(`{ const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
-        continue;
-      }
       case D.OP_LB:
       case D.OP_LH:
       case D.OP_LW:
@@ -426,6 +413,19 @@ export function generateBlockSource(block: Block): string | undefined {
           `h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`,
         );
         continue;
+      default: {
+        if (D.isBitmanip(d.op)) {
+          // Pure register operations: no trap, so no pc or count write-back.
+          if (rd !== 0) emit(`bitmanip(${d.op}, xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${imm});`);
+          setRd("out[0]", "out[1]");
+          pending++;
+          continue;
+        }
+        // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
+        emit(`h.pc = ${pcExpr}; ${sync()}`);
+        emit(`{ const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
+        continue;
+      }
     }
   }
   // Fell off the end of the block (page end or length limit) without a control transfer.
