@@ -193,6 +193,54 @@ export const mulw = op32(0, 1),
   divuw = op32(5, 1),
   remw = op32(6, 1),
   remuw = op32(7, 1);
+// The bit-manipulation extensions (Zba, Zbb, Zbc, Zbs).
+export const sh1add = op(2, 0x10),
+  sh2add = op(4, 0x10),
+  sh3add = op(6, 0x10);
+export const addUw = op32(0, 0x04),
+  sh1addUw = op32(2, 0x10),
+  sh2addUw = op32(4, 0x10),
+  sh3addUw = op32(6, 0x10);
+export const slliUw = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM_32, rd, 1, rs1, 0x080 | sh);
+export const andn = op(7, 0x20),
+  orn = op(6, 0x20),
+  xnor = op(4, 0x20);
+const unary =
+  (opcode: number, f3: number, imm12: number) =>
+  (rd: number, rs1: number): number =>
+    encodeI(opcode, rd, f3, rs1, imm12);
+export const clz = unary(OPC_OP_IMM, 1, 0x600),
+  ctz = unary(OPC_OP_IMM, 1, 0x601),
+  cpop = unary(OPC_OP_IMM, 1, 0x602),
+  sextB = unary(OPC_OP_IMM, 1, 0x604),
+  sextH = unary(OPC_OP_IMM, 1, 0x605),
+  orcB = unary(OPC_OP_IMM, 5, 0x287),
+  rev8 = unary(OPC_OP_IMM, 5, 0x6b8);
+export const clzw = unary(OPC_OP_IMM_32, 1, 0x600),
+  ctzw = unary(OPC_OP_IMM_32, 1, 0x601),
+  cpopw = unary(OPC_OP_IMM_32, 1, 0x602);
+export const zextH = (rd: number, rs1: number): number => encodeR(OPC_OP_32, rd, 4, rs1, 0, 0x04);
+export const min = op(4, 0x05),
+  minu = op(5, 0x05),
+  max = op(6, 0x05),
+  maxu = op(7, 0x05);
+export const clmul = op(1, 0x05),
+  clmulr = op(2, 0x05),
+  clmulh = op(3, 0x05);
+export const rol = op(1, 0x30),
+  ror = op(5, 0x30),
+  rolw = op32(1, 0x30),
+  rorw = op32(5, 0x30);
+export const rori = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 5, rs1, 0x600 | sh);
+export const roriw = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM_32, rd, 5, rs1, 0x600 | sh);
+export const bclr = op(1, 0x24),
+  bext = op(5, 0x24),
+  binv = op(1, 0x34),
+  bset = op(1, 0x14);
+export const bclri = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 1, rs1, 0x480 | sh);
+export const bexti = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 5, rs1, 0x480 | sh);
+export const binvi = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 1, rs1, 0x680 | sh);
+export const bseti = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 1, rs1, 0x280 | sh);
 export const fence = (): number => encodeI(OPC_MISC_MEM, 0, 0, 0, 0x0ff);
 export const fenceI = (): number => encodeI(OPC_MISC_MEM, 0, 1, 0, 0);
 export const ecall = (): number => INSN_ECALL;

@@ -91,11 +91,53 @@ function mixedProgram(): Uint8Array {
   return p.assemble();
 }
 
+/** Every bit-manipulation instruction (Zba, Zbb, Zbc, Zbs) on a random register choice from a seed. */
+function bitmanipProgram(seed: number): Uint8Array {
+  let state = seed | 0 || 1;
+  const next = (): number => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+  const pool = [A.t0, A.t1, A.t2, A.t3, A.t4, A.a1, A.a2, A.a3, A.a4, A.a5, A.s1, A.s2];
+  const reg = (): number => pool[next() % pool.length] ?? A.t0;
+  const binary = [A.sh1add, A.sh2add, A.sh3add, A.addUw, A.sh1addUw, A.sh2addUw, A.sh3addUw, A.andn, A.orn, A.xnor];
+  binary.push(A.max, A.maxu, A.min, A.minu, A.rol, A.ror, A.rolw, A.rorw, A.clmul, A.clmulh, A.clmulr);
+  binary.push(A.bclr, A.bext, A.binv, A.bset);
+  const unary = [A.clz, A.ctz, A.cpop, A.clzw, A.ctzw, A.cpopw, A.sextB, A.sextH, A.zextH, A.orcB, A.rev8];
+  const immediate = [A.slliUw, A.rori, A.bclri, A.bexti, A.binvi, A.bseti];
+  const p = new A.Program(RAM_BASE);
+  p.emit(A.li(A.s3, 0x9e3779b97f4a7c15n), A.li(A.s4, 300));
+  for (const r of pool) p.emit(A.li(r, (BigInt(next()) << 32n) | BigInt(next())));
+  p.label("loop");
+  for (let k = 0; k < 48; k++) {
+    const kind = next() % 4;
+    if (kind === 0) p.emit(A.roriw(reg(), reg(), next() % 32));
+    else if (kind === 1) p.emit((unary[next() % unary.length] ?? A.clz)(reg(), reg()));
+    else if (kind === 2) p.emit((immediate[next() % immediate.length] ?? A.rori)(reg(), reg(), next() % 64));
+    else p.emit((binary[next() % binary.length] ?? A.andn)(reg(), reg(), reg()));
+    // Keep the values varied: mix a multiplicative hash into one register now and then.
+    if (next() % 6 === 0) p.emit(A.mul(A.t5, reg(), A.s3), A.xor(reg(), reg(), A.t5));
+  }
+  p.emit(A.addi(A.s4, A.s4, -1));
+  p.ref("loop", (off) => A.bne(A.s4, A.zero, off));
+  p.label("end");
+  p.ref("end", (off) => A.jal(0, off));
+  return p.assemble();
+}
+
 describe("differential trace: fast path vs reference interpreter", () => {
   for (const mode of ["fast", "jit"] as const) {
     test(`mixed integer program (${mode})`, () => {
       const n = compare((f) => load(f, mixedProgram()), mode, 60, 997);
       expect(n).toBe(60);
+    });
+    test(`random bit-manipulation programs (${mode})`, () => {
+      for (const seed of [1, 0x1234567, 0x7eadbeef, 0x55aa55aa]) {
+        const n = compare((f) => load(f, bitmanipProgram(seed)), mode, 40, 499);
+        expect(n).toBe(40);
+      }
     });
   }
 

@@ -1,5 +1,6 @@
 /**
- * The WebAssembly tier against the reference interpreter. Random programs (integer ALU and M, loads and stores of
+ * The WebAssembly tier against the reference interpreter. Random programs (integer ALU, M and the bit-manipulation
+ * extensions Zba/Zbb/Zbc/Zbs, loads and stores of
  * every width, misaligned ones included, branches, loops, calls and returns through JALR, compressed
  * instructions, CSR reads of minstret, ECALL traps, AMOs, FP moves, stores into the code being run) and the ISA
  * programs run on both; after every slice of the compiled run — slices of one instruction make every region exit
@@ -151,7 +152,37 @@ const RR = [
   A.divuw,
   A.remw,
   A.remuw,
+  // The bit-manipulation extensions (Zba, Zbb, Zbc, Zbs).
+  A.sh1add,
+  A.sh2add,
+  A.sh3add,
+  A.addUw,
+  A.sh1addUw,
+  A.sh2addUw,
+  A.sh3addUw,
+  A.andn,
+  A.orn,
+  A.xnor,
+  A.max,
+  A.maxu,
+  A.min,
+  A.minu,
+  A.rol,
+  A.ror,
+  A.rolw,
+  A.rorw,
+  A.clmul,
+  A.clmulh,
+  A.clmulr,
+  A.bclr,
+  A.bext,
+  A.binv,
+  A.bset,
 ];
+/** Bit-manipulation instructions with one source register. */
+const UNARY = [A.clz, A.ctz, A.cpop, A.clzw, A.ctzw, A.cpopw, A.sextB, A.sextH, A.zextH, A.orcB, A.rev8];
+/** Bit-manipulation instructions with a 6-bit immediate (5-bit: roriw). */
+const SHIFTS_BITMANIP = [A.slliUw, A.rori, A.bclri, A.bexti, A.binvi, A.bseti];
 const RI = [A.addi, A.slti, A.sltiu, A.xori, A.ori, A.andi, A.addiw];
 const SHIFTS = [A.slli, A.srli, A.srai];
 const SHIFTS_W = [A.slliw, A.srliw, A.sraiw];
@@ -183,8 +214,14 @@ function randomProgram(seed: number): Uint8Array {
       if (kind < 40) p.emit(r.pick(RR)(reg(), reg(), reg()));
       else if (kind < 52) p.emit(r.pick(RI)(reg(), reg(), r.int(4096) - 2048));
       else if (kind < 58) p.emit(r.pick(SHIFTS)(reg(), reg(), r.int(64)));
-      else if (kind < 62) p.emit(r.pick(SHIFTS_W)(reg(), reg(), r.int(32)));
-      else if (kind < 65) p.emit(A.lui(reg(), (r.next() & 0xfffff000) | 0));
+      else if (kind < 62) {
+        // RV64I's W shifts, or the bit-manipulation extensions' unary and immediate forms.
+        const form = r.int(4);
+        if (form === 0) p.emit(r.pick(SHIFTS_W)(reg(), reg(), r.int(32)));
+        else if (form === 1) p.emit(r.pick(UNARY)(reg(), reg()));
+        else if (form === 2) p.emit(r.pick(SHIFTS_BITMANIP)(reg(), reg(), r.int(64)));
+        else p.emit(A.roriw(reg(), reg(), r.int(32)));
+      } else if (kind < 65) p.emit(A.lui(reg(), (r.next() & 0xfffff000) | 0));
       else if (kind < 67) p.emit(A.auipc(reg(), (r.next() & 0xfffff000) | 0));
       else if (kind < 80) {
         // A load or store in the data page, sometimes misaligned (the slow path performs those).

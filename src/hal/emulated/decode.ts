@@ -151,7 +151,57 @@ export const OP_FSW = 85;
 export const OP_FSD = 86;
 /** OP-FP and the fused multiply-adds, executed by the FPU from `bits`. */
 export const OP_FP = 87;
-export const OP_COUNT = 88;
+// The bit-manipulation extensions (Zba, Zbb, Zbc, Zbs). Numbered as one contiguous range (OP_SHADD..OP_BSETI)
+// so every tier can tell them apart from the rest with two comparisons; the packed slot word (block.ts) has 7
+// bits for the operation and reserves 0x7d..0x7f, so the range ends at 0x7c: SHADD/SHADD_UW and SEXT carry
+// their variant in `imm` to fit.
+/** SH1ADD/SH2ADD/SH3ADD: (rs1 << imm) + rs2, `imm` = 1..3. */
+export const OP_SHADD = 88;
+/** ADD.UW and SH1ADD.UW..SH3ADD.UW: (zext32(rs1) << imm) + rs2, `imm` = 0..3. */
+export const OP_SHADD_UW = 89;
+/** SLLI.UW: zext32(rs1) << imm. */
+export const OP_SLLI_UW = 90;
+export const OP_ANDN = 91;
+export const OP_ORN = 92;
+export const OP_XNOR = 93;
+export const OP_CLZ = 94;
+export const OP_CTZ = 95;
+export const OP_CPOP = 96;
+export const OP_CLZW = 97;
+export const OP_CTZW = 98;
+export const OP_CPOPW = 99;
+export const OP_MAX = 100;
+export const OP_MAXU = 101;
+export const OP_MIN = 102;
+export const OP_MINU = 103;
+/** SEXT.B / SEXT.H: `imm` is the width sign-extended from (8 or 16). */
+export const OP_SEXT = 104;
+export const OP_ZEXT_H = 105;
+export const OP_ROL = 106;
+export const OP_ROR = 107;
+export const OP_RORI = 108;
+export const OP_ROLW = 109;
+export const OP_RORW = 110;
+export const OP_RORIW = 111;
+export const OP_ORC_B = 112;
+export const OP_REV8 = 113;
+export const OP_CLMUL = 114;
+export const OP_CLMULH = 115;
+export const OP_CLMULR = 116;
+export const OP_BCLR = 117;
+export const OP_BEXT = 118;
+export const OP_BINV = 119;
+export const OP_BSET = 120;
+export const OP_BCLRI = 121;
+export const OP_BEXTI = 122;
+export const OP_BINVI = 123;
+export const OP_BSETI = 124;
+export const OP_COUNT = 125;
+
+/** Whether `op` is one of the bit-manipulation operations (Zba, Zbb, Zbc, Zbs). */
+export function isBitmanip(op: number): boolean {
+  return op >= OP_SHADD && op <= OP_BSETI;
+}
 
 // Hypervisor load/store kinds (in `aux`): width in bytes | flags.
 export const HYP_UNSIGNED = 0x10;
@@ -186,6 +236,7 @@ const STORE_OPS = [OP_SB, OP_SH, OP_SW, OP_SD] as const;
 const BRANCH_OPS = [OP_BEQ, OP_BNE, OP_ILLEGAL, OP_ILLEGAL, OP_BLT, OP_BGE, OP_BLTU, OP_BGEU] as const;
 const M_OPS = [OP_MUL, OP_MULH, OP_MULHSU, OP_MULHU, OP_DIV, OP_DIVU, OP_REM, OP_REMU] as const;
 const M32_OPS = [OP_MULW, OP_ILLEGAL, OP_ILLEGAL, OP_ILLEGAL, OP_DIVW, OP_DIVUW, OP_REMW, OP_REMUW] as const;
+const MINMAX_CLMUL_OPS = [OP_ILLEGAL, OP_CLMUL, OP_CLMULR, OP_CLMULH, OP_MIN, OP_MINU, OP_MAX, OP_MAXU] as const;
 const CSR_OPS = [OP_ILLEGAL, OP_CSRRW, OP_CSRRS, OP_CSRRC, OP_ILLEGAL, OP_CSRRWI, OP_CSRRSI, OP_CSRRCI] as const;
 
 function at<T>(table: readonly T[], index: number, fallback: T): T {
@@ -239,7 +290,7 @@ export function decode32(word: number, len = 4, raw = word): Insn {
         case 0:
           return make(OP_ADDI, immI);
         case 1:
-          return funct7 >>> 1 === 0 ? make(OP_SLLI, (bits >>> 20) & 63) : illegal(raw, len);
+          return decodeOpImmShiftLeft(bits, make, raw, len);
         case 2:
           return make(OP_SLTI, immI);
         case 3:
@@ -247,9 +298,7 @@ export function decode32(word: number, len = 4, raw = word): Insn {
         case 4:
           return make(OP_XORI, immI);
         case 5:
-          if (funct7 >>> 1 === 0) return make(OP_SRLI, (bits >>> 20) & 63);
-          if (funct7 >>> 1 === 0x10) return make(OP_SRAI, (bits >>> 20) & 63);
-          return illegal(raw, len);
+          return decodeOpImmShiftRight(bits, make, raw, len);
         case 6:
           return make(OP_ORI, immI);
         default:
@@ -260,10 +309,14 @@ export function decode32(word: number, len = 4, raw = word): Insn {
         case 0:
           return make(OP_ADDIW, immI);
         case 1:
-          return funct7 === 0 ? make(OP_SLLIW, rs2) : illegal(raw, len);
+          if (funct7 === 0) return make(OP_SLLIW, rs2);
+          if (funct7 >>> 1 === 0x02) return make(OP_SLLI_UW, (bits >>> 20) & 63); // Zba
+          if (funct7 === 0x30 && rs2 <= 2) return make(rs2 === 0 ? OP_CLZW : rs2 === 1 ? OP_CTZW : OP_CPOPW, 0);
+          return illegal(raw, len);
         case 5:
           if (funct7 === 0) return make(OP_SRLIW, rs2);
           if (funct7 === 0x20) return make(OP_SRAIW, rs2);
+          if (funct7 === 0x30) return make(OP_RORIW, rs2); // Zbb
           return illegal(raw, len);
         default:
           return illegal(raw, len);
@@ -275,10 +328,14 @@ export function decode32(word: number, len = 4, raw = word): Insn {
       if (funct7 === 0x20) {
         if (funct3 === 0) return make(OP_SUB, 0);
         if (funct3 === 5) return make(OP_SRA, 0);
+        // Zbb: XNOR, ORN, ANDN.
+        if (funct3 === 4) return make(OP_XNOR, 0);
+        if (funct3 === 6) return make(OP_ORN, 0);
+        if (funct3 === 7) return make(OP_ANDN, 0);
         return illegal(raw, len);
       }
       if (funct7 === 1) return make(at(M_OPS, funct3, OP_ILLEGAL), 0);
-      return illegal(raw, len);
+      return decodeOpBitmanip(funct7, funct3, make, raw, len);
     case OPC_OP_32:
       if (funct7 === 0) {
         if (funct3 === 0) return make(OP_ADDW, 0);
@@ -292,6 +349,16 @@ export function decode32(word: number, len = 4, raw = word): Insn {
         return illegal(raw, len);
       }
       if (funct7 === 1) return make(at(M32_OPS, funct3, OP_ILLEGAL), 0);
+      // Zba: ADD.UW (funct7 0000100), SH1ADD.UW..SH3ADD.UW (0010000, funct3 2/4/6); Zbb: ZEXT.H (the RV64 form of
+      // PACKW with rs2 = x0: any other rs2 is Zbkb's PACKW, not implemented), ROLW, RORW.
+      if (funct7 === 0x04) {
+        if (funct3 === 0) return make(OP_SHADD_UW, 0);
+        if (funct3 === 4 && rs2 === 0) return make(OP_ZEXT_H, 0);
+        return illegal(raw, len);
+      }
+      if (funct7 === 0x10 && (funct3 === 2 || funct3 === 4 || funct3 === 6)) return make(OP_SHADD_UW, funct3 >>> 1);
+      if (funct7 === 0x30 && funct3 === 1) return make(OP_ROLW, 0);
+      if (funct7 === 0x30 && funct3 === 5) return make(OP_RORW, 0);
       return illegal(raw, len);
     case OPC_MISC_MEM:
       // FENCE's unused fields (rd, rs1, fm other than 0/8) are reserved for future use and, per the ISA manual,
@@ -341,6 +408,71 @@ export function decode32(word: number, len = 4, raw = word): Insn {
       return make(OP_FP, 0);
     case OPC_SYSTEM:
       return decodeSystem(bits, rd, funct3, rs1, rs2, funct7, len, raw);
+    default:
+      return illegal(raw, len);
+  }
+}
+
+type Make = (op: number, imm: number, aux?: number) => Insn;
+
+/** OP-IMM funct3 001: SLLI, and Zbb's CLZ/CTZ/CPOP/SEXT.B/SEXT.H, Zbs's BCLRI/BINVI/BSETI. */
+function decodeOpImmShiftLeft(bits: number, make: Make, raw: number, len: number): Insn {
+  const funct6 = bits >>> 26;
+  const shamt = (bits >>> 20) & 63;
+  if (funct6 === 0) return make(OP_SLLI, shamt);
+  if (funct6 === 0x12) return make(OP_BCLRI, shamt);
+  if (funct6 === 0x1a) return make(OP_BINVI, shamt);
+  if (funct6 === 0x0a) return make(OP_BSETI, shamt);
+  // The count and sign-extend instructions have a fixed 12-bit field (funct7 0110000 and an rs2 selector).
+  switch (bits >>> 20) {
+    case 0x600:
+      return make(OP_CLZ, 0);
+    case 0x601:
+      return make(OP_CTZ, 0);
+    case 0x602:
+      return make(OP_CPOP, 0);
+    case 0x604:
+      return make(OP_SEXT, 8);
+    case 0x605:
+      return make(OP_SEXT, 16);
+    default:
+      return illegal(raw, len);
+  }
+}
+
+/** OP-IMM funct3 101: SRLI, SRAI, and Zbb's RORI/ORC.B/REV8, Zbs's BEXTI. */
+function decodeOpImmShiftRight(bits: number, make: Make, raw: number, len: number): Insn {
+  const funct6 = bits >>> 26;
+  const shamt = (bits >>> 20) & 63;
+  if (funct6 === 0) return make(OP_SRLI, shamt);
+  if (funct6 === 0x10) return make(OP_SRAI, shamt);
+  if (funct6 === 0x18) return make(OP_RORI, shamt);
+  if (funct6 === 0x12) return make(OP_BEXTI, shamt);
+  // ORC.B and RV64's REV8 have a fixed 12-bit field; the rest of those funct6 spaces is reserved.
+  if (bits >>> 20 === 0x287) return make(OP_ORC_B, 0);
+  if (bits >>> 20 === 0x6b8) return make(OP_REV8, 0);
+  return illegal(raw, len);
+}
+
+/** OP with the bit-manipulation funct7 values (Zba shNadd, Zbb min/max and rotates, Zbc, Zbs). */
+function decodeOpBitmanip(funct7: number, funct3: number, make: Make, raw: number, len: number): Insn {
+  switch (funct7) {
+    case 0x10: // SH1ADD, SH2ADD, SH3ADD
+      return funct3 === 2 || funct3 === 4 || funct3 === 6 ? make(OP_SHADD, funct3 >>> 1) : illegal(raw, len);
+    case 0x05: // CLMUL, CLMULR, CLMULH, MIN, MINU, MAX, MAXU
+      return make(at(MINMAX_CLMUL_OPS, funct3, OP_ILLEGAL), 0);
+    case 0x30: // ROL, ROR
+      if (funct3 === 1) return make(OP_ROL, 0);
+      if (funct3 === 5) return make(OP_ROR, 0);
+      return illegal(raw, len);
+    case 0x24: // BCLR, BEXT
+      if (funct3 === 1) return make(OP_BCLR, 0);
+      if (funct3 === 5) return make(OP_BEXT, 0);
+      return illegal(raw, len);
+    case 0x34: // BINV
+      return funct3 === 1 ? make(OP_BINV, 0) : illegal(raw, len);
+    case 0x14: // BSET
+      return funct3 === 1 ? make(OP_BSET, 0) : illegal(raw, len);
     default:
       return illegal(raw, len);
   }

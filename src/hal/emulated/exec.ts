@@ -52,6 +52,7 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { bitmanip } from "./bitmanip.ts";
 import { csrCheck, substitute } from "./csr-access.ts";
 import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
@@ -581,6 +582,11 @@ export function execute(h: Hart, d: Insn): number {
       break;
     }
     default:
+      if (D.isBitmanip(d.op)) {
+        bitmanip(d.op, a1lo, a1hi, a2lo, a2hi, imm);
+        setReg(h, rd, out[0] ?? 0, out[1] ?? 0);
+        break;
+      }
       illegal(h, d.raw);
       return EXEC_TRAP;
   }

@@ -20,6 +20,7 @@
 import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { bitmanip } from "./bitmanip.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
@@ -526,6 +527,52 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 62: // OP_REMUW
         // About 1% of Linux's instructions: out of line, so this function stays small.
         if (rd !== 0) aluRare(xlo, xhi, w & 0x7f, rd, rs1, rs2, imm);
+        off += len;
+        n++;
+        continue;
+      case 88: // OP_SHADD
+      case 89: // OP_SHADD_UW
+      case 90: // OP_SLLI_UW
+      case 91: // OP_ANDN
+      case 92: // OP_ORN
+      case 93: // OP_XNOR
+      case 94: // OP_CLZ
+      case 95: // OP_CTZ
+      case 96: // OP_CPOP
+      case 97: // OP_CLZW
+      case 98: // OP_CTZW
+      case 99: // OP_CPOPW
+      case 100: // OP_MAX
+      case 101: // OP_MAXU
+      case 102: // OP_MIN
+      case 103: // OP_MINU
+      case 104: // OP_SEXT
+      case 105: // OP_ZEXT_H
+      case 106: // OP_ROL
+      case 107: // OP_ROR
+      case 108: // OP_RORI
+      case 109: // OP_ROLW
+      case 110: // OP_RORW
+      case 111: // OP_RORIW
+      case 112: // OP_ORC_B
+      case 113: // OP_REV8
+      case 114: // OP_CLMUL
+      case 115: // OP_CLMULH
+      case 116: // OP_CLMULR
+      case 117: // OP_BCLR
+      case 118: // OP_BEXT
+      case 119: // OP_BINV
+      case 120: // OP_BSET
+      case 121: // OP_BCLRI
+      case 122: // OP_BEXTI
+      case 123: // OP_BINVI
+      case 124: // OP_BSETI
+        // The bit-manipulation extensions (bitmanip.ts).
+        if (rd !== 0) {
+          bitmanip(w & 0x7f, xlo[rs1] ?? 0, xhi[rs1] ?? 0, xlo[rs2] ?? 0, xhi[rs2] ?? 0, imm);
+          xlo[rd] = out[0] ?? 0;
+          xhi[rd] = out[1] ?? 0;
+        }
         off += len;
         n++;
         continue;

@@ -16,6 +16,7 @@
  */
 
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { bitmanip } from "./bitmanip.ts";
 import type { Block, CompiledBlock } from "./block.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
@@ -40,6 +41,7 @@ const HELPER_NAMES = [
   "divu64",
   "div32",
   "divu32",
+  "bitmanip",
   "block",
 ] as const;
 
@@ -290,6 +292,31 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_FENCE:
         pending++;
         continue;
+      // The bit-manipulation extensions: the one-line logic ones inline, the rest through bitmanip.ts.
+      case D.OP_ANDN:
+        setRd(`xlo[${rs1}] & ~xlo[${rs2}]`, `xhi[${rs1}] & ~xhi[${rs2}]`);
+        pending++;
+        continue;
+      case D.OP_ORN:
+        setRd(`xlo[${rs1}] | ~xlo[${rs2}]`, `xhi[${rs1}] | ~xhi[${rs2}]`);
+        pending++;
+        continue;
+      case D.OP_XNOR:
+        setRd(`~(xlo[${rs1}] ^ xlo[${rs2}])`, `~(xhi[${rs1}] ^ xhi[${rs2}])`);
+        pending++;
+        continue;
+      case D.OP_ZEXT_H:
+        setRd(`xlo[${rs1}] & 65535`, "0");
+        pending++;
+        continue;
+      case D.OP_SEXT:
+        setRdSext(imm === 8 ? `(xlo[${rs1}] << 24) >> 24` : `(xlo[${rs1}] << 16) >> 16`);
+        pending++;
+        continue;
+      case D.OP_CLZW:
+        setRd(`Math.clz32(xlo[${rs1}])`, "0");
+        pending++;
+        continue;
       case D.OP_LB:
       case D.OP_LH:
       case D.OP_LW:
@@ -387,6 +414,13 @@ export function generateBlockSource(block: Block): string | undefined {
         );
         continue;
       default: {
+        if (D.isBitmanip(d.op)) {
+          // Pure register operations: no trap, so no pc or count write-back.
+          if (rd !== 0) emit(`bitmanip(${d.op}, xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${imm});`);
+          setRd("out[0]", "out[1]");
+          pending++;
+          continue;
+        }
         // Everything else goes through the interpreter's execute (it sets the pc, traps, stops).
         emit(`h.pc = ${pcExpr}; ${sync()}`);
         emit(`{ const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`);
@@ -465,6 +499,7 @@ export function compileBlock(block: Block): CompiledBlock | undefined {
     divu64,
     div32,
     divu32,
+    bitmanip,
     block,
   );
 }

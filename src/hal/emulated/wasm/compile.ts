@@ -75,9 +75,16 @@ const STORE_FAST: Record<number, number> = {
   [D.OP_SD]: Op.i64Store,
 };
 
-/** Operations compiled inline; every other one calls `exec`. */
+/**
+ * Operations compiled inline; every other one calls `exec`. Of the bit-manipulation extensions all but Zbc's
+ * carry-less multiplies (rare: CRC and GCM code) are inline.
+ */
 function isInline(op: number): boolean {
-  return (op >= D.OP_LUI && op <= D.OP_REMUW) || op === D.OP_FENCE;
+  return (
+    (op >= D.OP_LUI && op <= D.OP_REMUW) ||
+    op === D.OP_FENCE ||
+    (D.isBitmanip(op) && op !== D.OP_CLMUL && op !== D.OP_CLMULH && op !== D.OP_CLMULR)
+  );
 }
 
 function log2(width: number): number {
@@ -599,7 +606,10 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           break;
         }
         default:
-          f.op(Op.unreachable);
+          if (D.isBitmanip(d.op)) {
+            emitBitmanip(f, d, getReg, t64);
+            setRd();
+          } else f.op(Op.unreachable);
       }
       if (last && !ended) {
         ended = true;
@@ -741,4 +751,158 @@ function emitDiv32(f: FunctionBody, op: number, a: () => void, b: () => void, ta
   }
   f.op(Op.end);
   f.op(Op.i64ExtendI32S);
+}
+
+/** Push zext32(rs1) (the .UW forms' operand). */
+function zext32(f: FunctionBody, getRs1: () => void): void {
+  getRs1();
+  f.op(Op.i32WrapI64).op(Op.i64ExtendI32U);
+}
+
+/**
+ * The bit-manipulation instructions compiled inline (isInline): the result is left on the stack. `t` is a
+ * scratch i64 local. Semantics as in bitmanip.ts (the reference), which the differential tests compare against.
+ */
+function emitBitmanip(f: FunctionBody, d: Insn, getReg: (r: number) => void, t: number): void {
+  const a = (): void => getReg(d.rs1);
+  const b = (): void => getReg(d.rs2);
+  const imm = d.imm;
+  switch (d.op) {
+    case D.OP_SHADD:
+      a();
+      f.i64(imm, 0).op(Op.i64Shl);
+      b();
+      f.op(Op.i64Add);
+      return;
+    case D.OP_SHADD_UW:
+      zext32(f, a);
+      if (imm !== 0) f.i64(imm, 0).op(Op.i64Shl);
+      b();
+      f.op(Op.i64Add);
+      return;
+    case D.OP_SLLI_UW:
+      zext32(f, a);
+      f.i64(imm & 63, 0).op(Op.i64Shl);
+      return;
+    case D.OP_ANDN:
+    case D.OP_ORN:
+      a();
+      b();
+      f.i64(-1, -1).op(Op.i64Xor);
+      f.op(d.op === D.OP_ANDN ? Op.i64And : Op.i64Or);
+      return;
+    case D.OP_XNOR:
+      a();
+      b();
+      f.op(Op.i64Xor).i64(-1, -1).op(Op.i64Xor);
+      return;
+    case D.OP_CLZ:
+    case D.OP_CTZ:
+    case D.OP_CPOP:
+      a();
+      f.op(d.op === D.OP_CLZ ? Op.i64Clz : d.op === D.OP_CTZ ? Op.i64Ctz : Op.i64Popcnt);
+      return;
+    case D.OP_CLZW:
+    case D.OP_CTZW:
+    case D.OP_CPOPW:
+      a();
+      f.op(Op.i32WrapI64);
+      f.op(d.op === D.OP_CLZW ? Op.i32Clz : d.op === D.OP_CTZW ? Op.i32Ctz : Op.i32Popcnt);
+      f.op(Op.i64ExtendI32U);
+      return;
+    case D.OP_MAX:
+    case D.OP_MAXU:
+    case D.OP_MIN:
+    case D.OP_MINU: {
+      // select(rs1, rs2, rs1 > rs2) for MAX, (rs1 < rs2) for MIN.
+      a();
+      b();
+      a();
+      b();
+      const cmp =
+        d.op === D.OP_MAX ? Op.i64GtS : d.op === D.OP_MAXU ? Op.i64GtU : d.op === D.OP_MIN ? Op.i64LtS : Op.i64LtU;
+      f.op(cmp).op(Op.select);
+      return;
+    }
+    case D.OP_SEXT:
+      a();
+      f.op(imm === 8 ? Op.i64Extend8S : Op.i64Extend16S);
+      return;
+    case D.OP_ZEXT_H:
+      a();
+      f.i64(0xffff, 0).op(Op.i64And);
+      return;
+    case D.OP_ROL:
+    case D.OP_ROR:
+      // i64.rotl/rotr take the amount modulo 64, as RISC-V does.
+      a();
+      b();
+      f.op(d.op === D.OP_ROL ? Op.i64Rotl : Op.i64Rotr);
+      return;
+    case D.OP_RORI:
+      a();
+      f.i64(imm & 63, 0).op(Op.i64Rotr);
+      return;
+    case D.OP_ROLW:
+    case D.OP_RORW:
+      a();
+      f.op(Op.i32WrapI64);
+      b();
+      f.op(Op.i32WrapI64);
+      f.op(d.op === D.OP_ROLW ? Op.i32Rotl : Op.i32Rotr).op(Op.i64ExtendI32S);
+      return;
+    case D.OP_RORIW:
+      a();
+      f.op(Op.i32WrapI64)
+        .i32(imm & 31)
+        .op(Op.i32Rotr)
+        .op(Op.i64ExtendI32S);
+      return;
+    case D.OP_ORC_B:
+      // ((((x & 0x7f..7f) + 0x7f..7f) | x) & 0x80..80) >> 7, times 0xff: each nonzero byte to 0xff.
+      a();
+      f.set(t);
+      f.get(t).i64(0x7f7f7f7f, 0x7f7f7f7f).op(Op.i64And).i64(0x7f7f7f7f, 0x7f7f7f7f).op(Op.i64Add);
+      f.get(t)
+        .op(Op.i64Or)
+        .i64(0x80808080 | 0, 0x80808080 | 0)
+        .op(Op.i64And);
+      f.i64(7, 0).op(Op.i64ShrU).i64(0xff, 0).op(Op.i64Mul);
+      return;
+    case D.OP_REV8:
+      // Swap adjacent bytes, then adjacent halfwords, then the words (a rotate by 32).
+      a();
+      f.set(t);
+      f.get(t).i64(8, 0).op(Op.i64ShrU).i64(0x00ff00ff, 0x00ff00ff).op(Op.i64And);
+      f.get(t).i64(0x00ff00ff, 0x00ff00ff).op(Op.i64And).i64(8, 0).op(Op.i64Shl).op(Op.i64Or).set(t);
+      f.get(t).i64(16, 0).op(Op.i64ShrU).i64(0x0000ffff, 0x0000ffff).op(Op.i64And);
+      f.get(t).i64(0x0000ffff, 0x0000ffff).op(Op.i64And).i64(16, 0).op(Op.i64Shl).op(Op.i64Or);
+      f.i64(32, 0).op(Op.i64Rotl);
+      return;
+    case D.OP_BCLR:
+    case D.OP_BINV:
+    case D.OP_BSET:
+    case D.OP_BCLRI:
+    case D.OP_BINVI:
+    case D.OP_BSETI: {
+      a();
+      // The mask 1 << index (i64.shl takes the index modulo 64, as RISC-V does).
+      f.i64(1, 0);
+      if (d.op === D.OP_BCLR || d.op === D.OP_BINV || d.op === D.OP_BSET) b();
+      else f.i64(imm & 63, 0);
+      f.op(Op.i64Shl);
+      if (d.op === D.OP_BCLR || d.op === D.OP_BCLRI) f.i64(-1, -1).op(Op.i64Xor).op(Op.i64And);
+      else f.op(d.op === D.OP_BINV || d.op === D.OP_BINVI ? Op.i64Xor : Op.i64Or);
+      return;
+    }
+    case D.OP_BEXT:
+    case D.OP_BEXTI:
+      a();
+      if (d.op === D.OP_BEXT) b();
+      else f.i64(imm & 63, 0);
+      f.op(Op.i64ShrU).i64(1, 0).op(Op.i64And);
+      return;
+    default:
+      f.op(Op.unreachable);
+  }
 }

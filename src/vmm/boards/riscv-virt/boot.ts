@@ -13,7 +13,7 @@ import type { BoardServices, VcpuBoot } from "../../board.ts";
 import { VmError } from "../../errors.ts";
 import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../../loader/image.ts";
 import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../../loader/riscv-image.ts";
-import { buildRiscvVirtDtb, virtBoardDescription } from "./device-tree.ts";
+import { buildRiscvVirtDtb, DEFAULT_ISA_EXTENSIONS, virtBoardDescription } from "./device-tree.ts";
 import type { RiscvBoardKind, VirtioMmioNode } from "./devices.ts";
 import { RISCV_VIRT } from "./layout.ts";
 
@@ -123,8 +123,8 @@ function placeDtb(
   const board = virtBoardDescription({
     harts: s.vcpuCount,
     memory,
-    // The emulated hart implements RV64GC; the VMM turns on Sstc (henvcfg.STCE) for its guests.
-    isaExtensions: ["g", "c"],
+    // The emulated hart's extensions; the VMM turns on Sstc (henvcfg.STCE) for its guests.
+    isaExtensions: DEFAULT_ISA_EXTENSIONS,
     sstc: true,
     mmuType: "riscv,sv48",
     timebaseFrequency: s.config.kernel.timebaseFrequency,

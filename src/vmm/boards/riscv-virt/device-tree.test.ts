@@ -265,10 +265,32 @@ describe("virtBoardDescription", () => {
     expect(board.virtio).toHaveLength(RISCV_VIRT.VIRTIO_MMIO_COUNT);
     expect(board.chosen).toEqual({ bootargs: "quiet" });
     const cpu = node(parseDtb(buildRiscvVirtDtb(board)).root, "/cpus/cpu@1");
-    expect(dtbStrings(cpu, "riscv,isa")).toEqual(["rv64imafdc_zicsr_zifencei"]);
+    // By default the emulated hart's extensions: RV64GC with Zba, Zbb, Zbc, Zbs, in canonical order.
+    expect(dtbStrings(cpu, "riscv,isa")).toEqual(["rv64imafdc_zicsr_zifencei_zba_zbb_zbc_zbs"]);
+    expect(dtbStrings(cpu, "riscv,isa-extensions")).toEqual([
+      "i",
+      "m",
+      "a",
+      "f",
+      "d",
+      "c",
+      "zicsr",
+      "zifencei",
+      "zba",
+      "zbb",
+      "zbc",
+      "zbs",
+    ]);
     expect(dtbStrings(cpu, "mmu-type")).toEqual(["riscv,sv48"]);
     const withSstc = virtBoardDescription({ harts: 1, memory: board.memory, mmuType: "riscv,sv39", sstc: true });
-    expect(riscvIsa(64, withSstc.isaExtensions).isa).toBe("rv64imafdc_zicsr_zifencei_sstc");
+    expect(riscvIsa(64, withSstc.isaExtensions).isa).toBe("rv64imafdc_zicsr_zifencei_zba_zbb_zbc_zbs_sstc");
+    const rv64gc = virtBoardDescription({
+      harts: 1,
+      memory: board.memory,
+      mmuType: "riscv,sv39",
+      isaExtensions: ["g", "c"],
+    });
+    expect(riscvIsa(64, rv64gc.isaExtensions).isa).toBe("rv64imafdc_zicsr_zifencei");
   });
   test("supervisor-only PLIC window holds one context per hart", () => {
     const board = virtBoardDescription({

@@ -147,10 +147,17 @@ export function riscvIsa(
   return { isa, base: `rv${xlen}i`, extensions: [...single, ...multi] };
 }
 
+/**
+ * What the emulated hart implements: RV64GC and the bit-manipulation extensions Zba, Zbb, Zbc and Zbs (as QEMU's
+ * default rv64 CPU; RVA22/RVA23 profiles require Zba/Zbb/Zbs, and Linux patches in Zbb string and bit routines
+ * when the tree lists it). The H extension is the host's, not the guest's.
+ */
+export const DEFAULT_ISA_EXTENSIONS: readonly string[] = ["g", "c", "zba", "zbb", "zbc", "zbs"];
+
 export interface VirtBoardOptions {
   readonly harts: number;
   readonly memory: ReadonlyArray<{ readonly base: number; readonly size: number }>;
-  /** The guest harts' extensions; default RV64GC ("g", "c"). */
+  /** The guest harts' extensions; default DEFAULT_ISA_EXTENSIONS. */
   readonly isaExtensions?: readonly string[];
   /**
    * List "sstc" in riscv,isa. Only when the VMM sets henvcfg.STCE: Linux then writes stimecmp directly, which traps
@@ -169,7 +176,7 @@ export interface VirtBoardOptions {
 
 /** The description of the riscv virt board (`layout.ts`) for `buildRiscvVirtDtb`. */
 export function virtBoardDescription(options: VirtBoardOptions): RiscvBoardDescription {
-  const isa = [...(options.isaExtensions ?? ["g", "c"]), ...(options.sstc === true ? ["sstc"] : [])];
+  const isa = [...(options.isaExtensions ?? DEFAULT_ISA_EXTENSIONS), ...(options.sstc === true ? ["sstc"] : [])];
   const layout = options.plicContextLayout ?? "machine-and-supervisor";
   // The PLIC window covers every context the layout lists (two per hart for QEMU's numbering, one otherwise).
   const contexts = plicContexts(options.harts, layout).length;
