@@ -21,6 +21,8 @@
 #   AXVISOR-INIT: date=YYYY-MM-DDThh:mm:ssZ (ok)       (the RTC gave a plausible date, not 1970)
 #   AXVISOR-INIT: hwrng: 16 bytes ... (ok)             (virtio-rng through /dev/hwrng)
 #   AXVISOR-INIT: cpus=<N>
+#   AXVISOR-INIT: isa=<the first hart's isa line>    (Debian's 6.12 kernel: must list zba, zbb and zbs, which our
+#                                                     device tree advertises)
 #   AXVISOR-INIT: primes below 200001: 17984 (ok)
 #   AXVISOR-INIT: powering off
 #
@@ -114,6 +116,7 @@ check_log() {
     "AXVISOR-INIT: date="
     "AXVISOR-INIT: hwrng: 16 bytes "
     "AXVISOR-INIT: cpus=$cpus"
+    "AXVISOR-INIT: isa="
     "AXVISOR-INIT: primes below 200001: 17984 (ok)"
     "AXVISOR-INIT: powering off"
   )
@@ -130,6 +133,13 @@ check_log() {
     # The init judges its own checks; a line that says WRONG (or lacks its "ok") is a failure.
     if [[ $text == *"WRONG"* ]] || { [[ $marker == *": time: "* || $marker == *"date="* || $marker == *"hwrng"* ]] && [[ $text != *"(ok)"* ]]; }; then
       problems+=("${text#*AXVISOR-INIT: }")
+    fi
+    # Linux 6.12 lists the multi-letter extensions it found and uses (6.1 knows too few of them to check).
+    if [[ $marker == *"isa="* && $kernel == debian ]]; then
+      local extension
+      for extension in zba zbb zbs; do
+        [[ $text == *"_${extension}_"* || $text == *"_${extension}" ]] || problems+=("the kernel does not list $extension: ${text#*AXVISOR-INIT: }")
+      done
     fi
   done
   if [[ ${#problems[@]} -eq 0 ]]; then

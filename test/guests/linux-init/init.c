@@ -186,10 +186,10 @@ static void check_hwrng(void) {
   say("hwrng: %zu bytes %s (%s)", got, hex, got == sizeof bytes && distinct >= 4 ? "ok" : "WRONG");
 }
 
-/* Number of "processor" entries in /proc/cpuinfo, or -1 if it cannot be read. */
-static int count_cpus(void) {
+/* /proc/cpuinfo into a static buffer (NUL-terminated), or NULL if it cannot be read. */
+static const char *read_cpuinfo(void) {
   int fd = open("/proc/cpuinfo", O_RDONLY);
-  if (fd < 0) return -1;
+  if (fd < 0) return NULL;
   static char buf[16384];
   size_t used = 0;
   for (;;) {
@@ -201,14 +201,42 @@ static int count_cpus(void) {
   }
   close(fd);
   buf[used] = '\0';
+  return buf;
+}
+
+/* Number of "processor" entries in /proc/cpuinfo, or -1 if it cannot be read. */
+static int count_cpus(const char *cpuinfo) {
+  if (cpuinfo == NULL) return -1;
   int cpus = 0;
   /* Each hart's block starts with a line "processor\t: N". */
-  for (char *line = buf; line != NULL && *line != '\0';) {
+  for (const char *line = cpuinfo; line != NULL && *line != '\0';) {
     if (strncmp(line, "processor", 9) == 0) cpus++;
-    char *nl = strchr(line, '\n');
+    const char *nl = strchr(line, '\n');
     line = nl == NULL ? NULL : nl + 1;
   }
   return cpus;
+}
+
+/*
+ * The first hart's "isa" line of /proc/cpuinfo (the extensions the kernel found in the device tree and uses:
+ * Linux 6.12 lists zba/zbb/zbs there), or "?" when there is none.
+ */
+static void say_isa(const char *cpuinfo) {
+  for (const char *line = cpuinfo; line != NULL && *line != '\0';) {
+    const char *nl = strchr(line, '\n');
+    if (strncmp(line, "isa", 3) == 0 && (line[3] == '\t' || line[3] == ' ')) {
+      const char *value = strchr(line, ':');
+      if (value != NULL && (nl == NULL || value < nl)) {
+        value++;
+        while (*value == ' ') value++;
+        int length = nl == NULL ? (int)strlen(value) : (int)(nl - value);
+        say("isa=%.*s", length, value);
+        return;
+      }
+    }
+    line = nl == NULL ? NULL : nl + 1;
+  }
+  say("isa=?");
 }
 
 /* Sieve of Eratosthenes (loads, stores, branches) plus a 64-bit multiply/divide hash over the primes (M extension). */
@@ -576,7 +604,9 @@ int main(void) {
 
   check_time();
   check_hwrng();
-  say("cpus=%d", count_cpus());
+  const char *cpuinfo = read_cpuinfo();
+  say("cpus=%d", count_cpus(cpuinfo));
+  say_isa(cpuinfo);
   workload();
 
   say("powering off");
