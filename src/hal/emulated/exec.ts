@@ -60,7 +60,16 @@ import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
 import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
 import { wakeupPending } from "./interrupts.ts";
-import { atomicAddress, hypervisorAddress, loadSlow, physRead, physWrite, storeSlow } from "./memory-slow.ts";
+import {
+  atomicAddress,
+  hypervisorAddress,
+  loadSharedDoubleword,
+  loadSlow,
+  physRead,
+  physWrite,
+  storeSharedDoubleword,
+  storeSlow,
+} from "./memory-slow.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { atomicLoad, atomicOld, atomicReadModifyWrite, atomicStoreConditional } from "./threads/atomics.ts";
@@ -171,6 +180,8 @@ function load(h: Hart, a: number, width: number, d: Insn): number | undefined {
           h.ldHi = 0;
           return view.getInt32(off, true);
         default:
+          // RAM that harts on other threads share: the doubleword as one access (RVWMO single-copy atomicity).
+          if (h.sharedMemory) return loadSharedDoubleword(h, view, off);
           h.ldHi = view.getInt32(off + 4, true);
           return view.getInt32(off, true);
       }
@@ -199,8 +210,11 @@ function store(h: Hart, a: number, width: number, lo: number, hi: number, d: Ins
           view.setInt32(off, lo, true);
           return true;
         default:
-          view.setInt32(off, lo, true);
-          view.setInt32(off + 4, hi, true);
+          if (h.sharedMemory) storeSharedDoubleword(h, view, off, lo, hi);
+          else {
+            view.setInt32(off, lo, true);
+            view.setInt32(off + 4, hi, true);
+          }
           return true;
       }
     }

@@ -25,7 +25,7 @@ import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
-import { loadSlow, storeSlow } from "./memory-slow.ts";
+import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
@@ -69,6 +69,8 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
 export function interpret(h: Hart, limit: number, heatMask: number): number {
   const xlo = h.xlo;
   const xhi = h.xhi;
+  // Whether harts on other threads share this hart's RAM (threads/): their doublewords move as one access.
+  const shared = h.sharedMemory;
   // The data TLB's arrays (h.dtlb cannot change until an instruction that ends the run).
   const dt = h.dtlb;
   const rlo = dt.rlo;
@@ -247,8 +249,14 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
               v = rv.getInt32(o, true);
               break;
             default:
-              v = rv.getInt32(o, true);
-              vh = rv.getInt32(o + 4, true);
+              if (shared) {
+                // RAM that harts on other threads share: the doubleword as one access (single-copy atomicity).
+                v = loadSharedDoubleword(h, rv, o);
+                vh = h.ldHi;
+              } else {
+                v = rv.getInt32(o, true);
+                vh = rv.getInt32(o + 4, true);
+              }
           }
         } else {
           h.pc = vbase + off;
@@ -307,8 +315,11 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
               wv.setInt32(o, data, true);
               break;
             default:
-              wv.setInt32(o, data, true);
-              wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
+              if (shared) storeSharedDoubleword(h, wv, o, data, xhi[rs2] ?? 0);
+              else {
+                wv.setInt32(o, data, true);
+                wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
+              }
           }
         } else {
           h.pc = vbase + off;

@@ -22,7 +22,7 @@ import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execute, transformedInstruction } from "./exec.ts";
 import { atomicFast } from "./interp.ts";
-import { loadSlow, storeSlow } from "./memory-slow.ts";
+import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
 import { TLB_MASK } from "./tlb.ts";
 
 /** Helpers the generated code receives as parameters (never globals: two VMs may coexist). */
@@ -42,6 +42,8 @@ const HELPER_NAMES = [
   "div32",
   "divu32",
   "bitmanip",
+  "loadSharedDoubleword",
+  "storeSharedDoubleword",
   "block",
 ] as const;
 
@@ -72,7 +74,8 @@ export function generateBlockSource(block: Block): string | undefined {
   const emit = (s: string): void => {
     lines.push(s);
   };
-  emit("const xlo = h.xlo, xhi = h.xhi, pc0 = h.pc;");
+  // shared: harts on other threads share this RAM (threads/): doublewords go the slow way, as one access.
+  emit("const xlo = h.xlo, xhi = h.xhi, pc0 = h.pc, shared = h.sharedMemory;");
   emit(
     "const dt = h.dtlb, rlo = dt.rlo, rhi = dt.rhi, roff = dt.roff, rview = dt.rview, wlo = dt.wlo, whi = dt.whi, woff = dt.woff, wview = dt.wview;",
   );
@@ -330,7 +333,9 @@ export function generateBlockSource(block: Block): string | undefined {
         const isLd = d.op === D.OP_LD;
         emit(`{ ${addressWords(rs1, imm)} let v, vh = 0;`);
         emit(
-          `if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read};${isLd ? " vh = w.getInt32(o + 4, true);" : ""} }`,
+          isLd
+            ? "if (rlo[i] === (lo & -4089) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; if (shared) { v = loadSharedDoubleword(h, w, o); vh = h.ldHi; } else { v = w.getInt32(o, true); vh = w.getInt32(o + 4, true); } }"
+            : `if (rlo[i] === (lo & ${-4096 | (info.width - 1)}) && rhi[i] === hi) { const o = (lo + roff[i]) | 0, w = rview[i]; v = w.${info.read}; }`,
         );
         emit(
           `else { h.pc = ${pcExpr}; v = loadSlow(h, hi * 4294967296 + (lo >>> 0), ${info.width}, ${tinst}, ${d.len}); if (!h.loadOk) ${exitBefore()}${isLd ? " vh = h.ldHi;" : ""} }`,
@@ -359,7 +364,7 @@ export function generateBlockSource(block: Block): string | undefined {
               ? `w.setUint16(o, xlo[${rs2}] & 65535, true)`
               : width === 4
                 ? `w.setInt32(o, xlo[${rs2}], true)`
-                : `w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true)`;
+                : `if (shared) storeSharedDoubleword(h, w, o, xlo[${rs2}], xhi[${rs2}]); else { w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true); }`;
         emit(`{ ${addressWords(rs1, imm)}`);
         emit(
           `if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`,
@@ -500,6 +505,8 @@ export function compileBlock(block: Block): CompiledBlock | undefined {
     div32,
     divu32,
     bitmanip,
+    loadSharedDoubleword,
+    storeSharedDoubleword,
     block,
   );
 }

@@ -21,6 +21,7 @@ import { type Hart, STOP_MMIO } from "./hart.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, translate } from "./mmu.ts";
 import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { PMP_ALLOW_PAGE, PMP_DENY, pmpCheck } from "./pmp.ts";
+import { atomicOld, loadDoubleword, storeDoubleword } from "./threads/atomics.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { raise, raiseTranslationFault } from "./trap.ts";
 
@@ -76,7 +77,7 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   const view = region.block.view;
   if (pmp === PMP_ALLOW_PAGE)
     h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan, region.block.arenaOffset);
-  return readView(view, off, width, h);
+  return readView(region.block, off, width, h);
 }
 
 /** A load that straddles a page boundary, byte by byte (sets `loadOk` like `loadSlow`). */
@@ -129,7 +130,7 @@ export function storeSlow(
   }
   const off = pa - region.base;
   const block = region.block;
-  writeView(block.view, off, width, lo, hi);
+  writeView(block, off, width, lo, hi, h);
   const page = Math.floor(off / PAGE_SIZE);
   if (PhysicalMemory.pageHasCode(block, page)) {
     h.stats.storesToCode++;
@@ -209,14 +210,14 @@ export function atomicAddress(h: Hart, va: number, width: number, isLoadOnly: bo
 export function physRead(h: Hart, pa: number, width: number): number {
   const region = h.memory.find(pa);
   if (region === undefined) return 0;
-  return readView(region.block.view, pa - region.base, width, h);
+  return readView(region.block, pa - region.base, width, h);
 }
 
 export function physWrite(h: Hart, pa: number, width: number, lo: number, hi: number): void {
   const region = h.memory.find(pa);
   if (region === undefined) return;
   const off = pa - region.base;
-  writeView(region.block.view, off, width, lo, hi);
+  writeView(region.block, off, width, lo, hi, h);
   h.notePhysWrite(region.block, off);
 }
 
@@ -310,8 +311,47 @@ function fetchParcel(h: Hart, va: number): number {
   return view.getUint16((va + (set.xdelta[i] ?? 0)) | 0, true);
 }
 
-/** Read `width` bytes (zero-extended) from a view: low word returned, high word stored in `hart.ldHi`. */
-function readView(view: DataView, offset: number, width: number, hart: Hart): number {
+/**
+ * For the tiers' TLB fast paths on RAM that harts on other threads share (`hart.sharedMemory`): the aligned
+ * doubleword at `offset` of a TLB view (a view of the arena's buffer) as one access; the low half is returned, the
+ * high half left in `hart.ldHi`. RVWMO makes aligned doubleword accesses single-copy atomic, which two 32-bit reads
+ * are not once another thread can store between them.
+ */
+export function loadSharedDoubleword(hart: Hart, view: DataView, offset: number): number {
+  const arena = hart.memory.arena;
+  if (arena === undefined) {
+    hart.ldHi = view.getInt32(offset + 4, true);
+    return view.getInt32(offset, true);
+  }
+  loadDoubleword(arena.memory, view.byteOffset + offset);
+  hart.ldHi = atomicOld[1] ?? 0;
+  return atomicOld[0] ?? 0;
+}
+
+/** The store side of `loadSharedDoubleword`: [lo, hi] at `offset` of a TLB view as one access. */
+export function storeSharedDoubleword(hart: Hart, view: DataView, offset: number, lo: number, hi: number): void {
+  const arena = hart.memory.arena;
+  if (arena === undefined) {
+    view.setInt32(offset, lo, true);
+    view.setInt32(offset + 4, hi, true);
+    return;
+  }
+  storeDoubleword(arena.memory, view.byteOffset + offset, lo, hi);
+}
+
+/**
+ * The arena offset of an aligned doubleword of `block` that harts on other threads can reach (the hart runs on a
+ * thread of its own, threads/), or -1: those must move as one access (threads/atomics.ts), the rest may not.
+ */
+function sharedDoubleword(block: MemBlock, offset: number, hart: Hart): number {
+  if (!hart.sharedMemory || block.arenaOffset < 0) return -1;
+  const at = block.arenaOffset + offset;
+  return (at & 7) === 0 ? at : -1;
+}
+
+/** Read `width` bytes (zero-extended) from a block: low word returned, high word stored in `hart.ldHi`. */
+function readView(block: MemBlock, offset: number, width: number, hart: Hart): number {
+  const view = block.view;
   const off = offset | 0; // an int32-typed index keeps DataView accesses on JSC's fast path
   switch (width) {
     case 1:
@@ -323,13 +363,22 @@ function readView(view: DataView, offset: number, width: number, hart: Hart): nu
     case 4:
       hart.ldHi = 0;
       return view.getInt32(off, true);
-    default:
+    default: {
+      const shared = sharedDoubleword(block, off, hart);
+      const arena = hart.memory.arena;
+      if (shared >= 0 && arena !== undefined) {
+        loadDoubleword(arena.memory, shared);
+        hart.ldHi = atomicOld[1] ?? 0;
+        return atomicOld[0] ?? 0;
+      }
       hart.ldHi = view.getInt32(off + 4, true);
       return view.getInt32(off, true);
+    }
   }
 }
 
-function writeView(view: DataView, offset: number, width: number, lo: number, hi: number): void {
+function writeView(block: MemBlock, offset: number, width: number, lo: number, hi: number, hart: Hart): void {
+  const view = block.view;
   const off = offset | 0;
   switch (width) {
     case 1:
@@ -341,8 +390,15 @@ function writeView(view: DataView, offset: number, width: number, lo: number, hi
     case 4:
       view.setInt32(off, lo, true);
       return;
-    default:
+    default: {
+      const shared = sharedDoubleword(block, off, hart);
+      const arena = hart.memory.arena;
+      if (shared >= 0 && arena !== undefined) {
+        storeDoubleword(arena.memory, shared, lo, hi);
+        return;
+      }
       view.setInt32(off, lo, true);
       view.setInt32(off + 4, hi, true);
+    }
   }
 }

@@ -59,9 +59,10 @@ import {
   PRV_S,
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
-import { PhysicalMemory } from "./phys-memory.ts";
+import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { PMP_DENY, type PmpState, pmpCheck } from "./pmp.ts";
 import { TWO_POW_32 } from "./split64.ts";
+import { atomicOld, compareExchangeDoubleword, loadDoubleword } from "./threads/atomics.ts";
 
 export const ACCESS_READ = 0;
 export const ACCESS_WRITE = 1;
@@ -109,6 +110,12 @@ export interface MmuState {
   readonly gtlbTag: Float64Array;
   readonly gtlbPage: Float64Array;
   readonly gtlbPte: Int32Array;
+  /**
+   * Whether harts on other threads share this RAM (threads/): then a PTE is read as one access and the A/D update
+   * is a compare-and-exchange of the whole PTE, atomic with the other harts' stores (the privileged spec's rule for
+   * hardware A/D updates).
+   */
+  readonly sharedMemory: boolean;
   /** Physical memory writes made by the walker (A/D updates) must invalidate decoded code. */
   notePhysWrite(block: import("./phys-memory.ts").MemBlock, offset: number): void;
 }
@@ -235,6 +242,40 @@ export function translateGuestVirtual(s: MmuState, va: number, access: Access, p
  * G-stage translation of a guest-physical address. `implicitTinst` is 0 for the explicit access, or the
  * pseudo-instruction of an implicit VS-stage PTE access (which then reports `access` as the original type).
  */
+/** The PTE the walk just read: [lo, hi] (module state, not allocated per walk). */
+const pte = new Int32Array(2);
+
+/**
+ * Read the PTE at `off` of `block` into `pte`: two 32-bit reads, or one 64-bit access when harts on other threads
+ * share the table (a PTE that another hart is rewriting must not be seen half old, half new).
+ */
+function readPte(s: MmuState, block: MemBlock, off: number): void {
+  const arena = s.memory.arena;
+  if (s.sharedMemory && arena !== undefined && block.arenaOffset >= 0) {
+    loadDoubleword(arena.memory, block.arenaOffset + off);
+    pte[0] = atomicOld[0] ?? 0;
+    pte[1] = atomicOld[1] ?? 0;
+    return;
+  }
+  pte[0] = block.view.getInt32(off, true);
+  pte[1] = block.view.getInt32(off + 4, true);
+}
+
+/**
+ * Set the A/D bits `need` in the PTE read as [lo, hi]. On RAM other threads share, only if the PTE still holds that
+ * value (compare-and-exchange): false when another hart changed it meanwhile, and the walk must read it again.
+ */
+function updatePte(s: MmuState, block: MemBlock, off: number, lo: number, hi: number, need: number): boolean {
+  const arena = s.memory.arena;
+  if (s.sharedMemory && arena !== undefined && block.arenaOffset >= 0) {
+    if (!compareExchangeDoubleword(arena.memory, block.arenaOffset + off, lo, hi, lo | need, hi)) return false;
+  } else {
+    block.view.setInt32(off, lo | need, true);
+  }
+  s.notePhysWrite(block, off);
+  return true;
+}
+
 export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, implicitTinst: number): Translation {
   const mode = satpMode(s.hgatpHi);
   if (mode === SATP_MODE_BARE) {
@@ -269,9 +310,9 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
     PhysicalMemory.markPageTable(region.block, Math.floor(off / PAGE_SIZE));
-    const view = region.block.view;
-    let lo = view.getInt32(off, true);
-    const hi = view.getInt32(off + 4, true);
+    readPte(s, region.block, off);
+    let lo = pte[0] ?? 0;
+    const hi = pte[1] ?? 0;
     if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) {
       return guestPageFault(access, gpa, implicitTinst);
     }
@@ -290,9 +331,11 @@ export function gstage(s: MmuState, gpa: number, access: Access, hlvx: boolean, 
     const need = PTE_A | (access === ACCESS_WRITE ? PTE_D : 0);
     if ((lo & need) !== need) {
       if (pmpCheck(s.pmp, pteAddr, 8, ACCESS_WRITE, PRV_S) === PMP_DENY) return accessFault(access);
+      if (!updatePte(s, region.block, off, lo, hi, need)) {
+        level++; // another hart rewrote this PTE: walk this level again with its new value
+        continue;
+      }
       lo |= need;
-      view.setInt32(off, lo, true);
-      s.notePhysWrite(region.block, off);
     }
     const pa = ppn * PAGE_SIZE + (gpa % span);
     // Remember the 4 KiB piece (with the leaf's permissions) for the next walks through this guest page.
@@ -355,9 +398,9 @@ function walkFirstStage(
     // every walk leave optimized code).
     const off = (pteAddr - region.base) | 0;
     PhysicalMemory.markPageTable(region.block, Math.floor(off / PAGE_SIZE));
-    const view = region.block.view;
-    let lo = view.getInt32(off, true);
-    const hi = view.getInt32(off + 4, true);
+    readPte(s, region.block, off);
+    let lo = pte[0] ?? 0;
+    const hi = pte[1] ?? 0;
     if ((lo & PTE_V) === 0 || ((lo & PTE_R) === 0 && (lo & PTE_W) !== 0)) return pageFault(access);
     if (hi >>> PTE_HI_RESERVED_SHIFT !== 0) return pageFault(access);
     const ppn = ptePpn(lo, hi);
@@ -388,9 +431,11 @@ function walkFirstStage(
         }
       }
       if (pmpCheck(s.pmp, pteAddr, 8, ACCESS_WRITE, PRV_S) === PMP_DENY) return accessFault(access);
+      if (!updatePte(s, region.block, off, lo, hi, need)) {
+        level++; // another hart rewrote this PTE: walk this level again with its new value
+        continue;
+      }
       lo |= need;
-      view.setInt32(off, lo, true);
-      s.notePhysWrite(region.block, off);
     }
     return { ok: true, pa: ppn * PAGE_SIZE + (m % span), span };
   }

@@ -112,3 +112,140 @@ export function atomicReadModifyWrite(
     }
   }
 }
+
+/**
+ * Plain aligned doubleword loads and stores (LD/SD, FLD/FSD, page-table entries) on RAM that harts on other threads
+ * share. RVWMO makes an aligned doubleword access single-copy atomic: another hart sees all of a store or none of
+ * it. The JS tiers move a doubleword as two 32-bit halves, so on shared RAM they come here instead, where one wasm
+ * `i64.atomic.load`/`i64.atomic.store` moves all 8 bytes (no BigInt on the way: the value crosses as two i32
+ * halves, the high one through a wasm global). One small module per thread, instantiated over the arena's memory on
+ * first use.
+ */
+interface Doubleword {
+  /** Load the doubleword at `offset` (8-aligned): returns the low half; `hi()` then gives the high half. */
+  readonly load: (offset: number) => number;
+  readonly hi: () => number;
+  readonly store: (offset: number, lo: number, hi: number) => void;
+  /** Replace [expectLo, expectHi] by [lo, hi] if memory holds it; returns the old low half (`hi()`: the high). */
+  readonly compareExchange: (offset: number, expectLo: number, expectHi: number, lo: number, hi: number) => number;
+}
+
+let doubleword: Doubleword | undefined;
+let doublewordMemory: WebAssembly.Memory | undefined;
+
+/** The module's bytes (hand-assembled: four functions, one i64 global, the memory imported as "m" "memory"). */
+function doublewordModule(): Uint8Array {
+  const I32 = 0x7f;
+  const I64 = 0x7e;
+  const atomic = (op: number) => [0xfe, op, 3, 0]; // align 2^3, offset 0
+  const join = (loIndex: number, hiIndex: number) => [
+    0x20,
+    loIndex,
+    0xad, // local.get lo; i64.extend_i32_u
+    0x20,
+    hiIndex,
+    0xad,
+    0x42,
+    32,
+    0x86, // local.get hi; i64.extend_i32_u; i64.const 32; i64.shl
+    0x84, // i64.or
+  ];
+  // size, no locals, the code, end
+  const body = (code: number[]) => [code.length + 2, 0, ...code, 0x0b];
+  const section = (id: number, contents: number[]) => [id, contents.length, ...contents];
+  const load = body([0x20, 0, ...atomic(0x11), 0x24, 0, 0x23, 0, 0xa7]);
+  const hi = body([0x23, 0, 0x42, 32, 0x88, 0xa7]);
+  const store = body([0x20, 0, ...join(1, 2), ...atomic(0x18)]);
+  const cas = body([0x20, 0, ...join(1, 2), ...join(3, 4), ...atomic(0x49), 0x24, 0, 0x23, 0, 0xa7]);
+  const name = (text: string) => [text.length, ...Array.from(text, (c) => c.charCodeAt(0))];
+  const exported = (text: string, index: number) => [...name(text), 0x00, index];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, [
+      4,
+      0x60,
+      1,
+      I32,
+      1,
+      I32, // (i32) -> i32
+      0x60,
+      0,
+      1,
+      I32, // () -> i32
+      0x60,
+      3,
+      I32,
+      I32,
+      I32,
+      0, // (i32, i32, i32) -> ()
+      0x60,
+      5,
+      I32,
+      I32,
+      I32,
+      I32,
+      I32,
+      1,
+      I32, // (i32 x5) -> i32
+    ]),
+    // memory "m" "memory": shared, 0 .. 65536 pages (any arena fits)
+    ...section(2, [1, ...name("m"), ...name("memory"), 0x02, 0x03, 0x00, 0x80, 0x80, 0x04]),
+    ...section(3, [4, 0, 1, 2, 3]),
+    ...section(6, [1, I64, 0x01, 0x42, 0x00, 0x0b]),
+    ...section(7, [4, ...exported("load", 0), ...exported("hi", 1), ...exported("store", 2), ...exported("cas", 3)]),
+    ...section(10, [4, ...load, ...hi, ...store, ...cas]),
+  ]);
+}
+
+function doublewordOps(memory: WebAssembly.Memory): Doubleword {
+  if (doubleword !== undefined && doublewordMemory === memory) return doubleword;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(doublewordModule()), { m: { memory } });
+  const e = instance.exports as Record<string, unknown>;
+  doubleword = {
+    load: e.load as Doubleword["load"],
+    hi: e.hi as Doubleword["hi"],
+    store: e.store as Doubleword["store"],
+    compareExchange: e.cas as Doubleword["compareExchange"],
+  };
+  doublewordMemory = memory;
+  return doubleword;
+}
+
+/** The doubleword at `offset` of `memory` (8-aligned) as one access: [lo, hi] in `atomicOld`. */
+export function loadDoubleword(memory: WebAssembly.Memory, offset: number): void {
+  const ops = doublewordOps(memory);
+  atomicOld[0] = ops.load(offset);
+  atomicOld[1] = ops.hi();
+}
+
+/** Store [lo, hi] at `offset` of `memory` (8-aligned) as one access. */
+export function storeDoubleword(memory: WebAssembly.Memory, offset: number, lo: number, hi: number): void {
+  doublewordOps(memory).store(offset, lo, hi);
+}
+
+/**
+ * Replace the doubleword at `offset` by [lo, hi] if it still holds [expectLo, expectHi] (a page-table walker's
+ * A/D update). Returns whether it did; the value found is in `atomicOld` either way.
+ */
+export function compareExchangeDoubleword(
+  memory: WebAssembly.Memory,
+  offset: number,
+  expectLo: number,
+  expectHi: number,
+  lo: number,
+  hi: number,
+): boolean {
+  const ops = doublewordOps(memory);
+  const oldLo = ops.compareExchange(offset, expectLo, expectHi, lo, hi);
+  const oldHi = ops.hi();
+  atomicOld[0] = oldLo;
+  atomicOld[1] = oldHi;
+  return oldLo === expectLo && oldHi === expectHi;
+}
