@@ -287,3 +287,17 @@ export function divu32(a: number, b: number, rem: boolean): number {
   if (ub === 0) return rem ? a : -1;
   return rem ? (ua % ub) | 0 : Math.floor(ua / ub) | 0;
 }
+
+/** Shift left logical of a 64-bit value by 0..63 → out. */
+export function sll64(lo: number, hi: number, s: number): void {
+  if (s === 0) {
+    out[0] = lo;
+    out[1] = hi;
+  } else if (s < 32) {
+    out[1] = (hi << s) | (lo >>> (32 - s));
+    out[0] = lo << s;
+  } else {
+    out[1] = lo << (s - 32);
+    out[0] = 0;
+  }
+}

@@ -6,7 +6,7 @@
  * tests.
  */
 
-import { out } from "./alu.ts";
+import { out, sll64 } from "./alu.ts";
 import * as D from "./decode.ts";
 
 /** Trailing zeros of an int32 (32 for 0). */
@@ -59,20 +59,6 @@ function rotr32(x: number, s: number): number {
   return n === 0 ? x : (x >>> n) | (x << (32 - n));
 }
 
-/** (lo, hi) << s for s in 0..63 → out. */
-function shl64(lo: number, hi: number, s: number): void {
-  if (s === 0) {
-    out[0] = lo;
-    out[1] = hi;
-  } else if (s < 32) {
-    out[1] = (hi << s) | (lo >>> (32 - s));
-    out[0] = lo << s;
-  } else {
-    out[1] = lo << (s - 32);
-    out[0] = 0;
-  }
-}
-
 /** (alo, ahi) + (blo, bhi) → out. */
 function add64(alo: number, ahi: number, blo: number, bhi: number): void {
   const lo = (alo + blo) | 0;
@@ -119,15 +105,15 @@ function lessThanUnsigned(alo: number, ahi: number, blo: number, bhi: number): b
 export function bitmanip(op: number, alo: number, ahi: number, blo: number, bhi: number, imm: number): void {
   switch (op) {
     case D.OP_SHADD:
-      shl64(alo, ahi, imm);
+      sll64(alo, ahi, imm);
       add64(out[0] ?? 0, out[1] ?? 0, blo, bhi);
       return;
     case D.OP_SHADD_UW:
-      shl64(alo, 0, imm);
+      sll64(alo, 0, imm);
       add64(out[0] ?? 0, out[1] ?? 0, blo, bhi);
       return;
     case D.OP_SLLI_UW:
-      shl64(alo, 0, imm);
+      sll64(alo, 0, imm);
       return;
     case D.OP_ANDN:
       out[0] = alo & ~blo;

@@ -51,7 +51,7 @@ import {
   PRV_S,
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
-import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
+import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out, sll64 } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { csrCheck, substitute } from "./csr-access.ts";
 import { csrRead, csrWrite } from "./csr-file.ts";
@@ -118,20 +118,6 @@ function ltu(alo: number, ahi: number, blo: number, bhi: number): boolean {
   const ah = ahi >>> 0;
   const bh = bhi >>> 0;
   return ah < bh || (ah === bh && alo >>> 0 < blo >>> 0);
-}
-
-/** Shift left logical of a 64-bit value by 0..63 → out. */
-function sll64(lo: number, hi: number, s: number): void {
-  if (s === 0) {
-    out[0] = lo;
-    out[1] = hi;
-  } else if (s < 32) {
-    out[1] = (hi << s) | (lo >>> (32 - s));
-    out[0] = lo << s;
-  } else {
-    out[1] = lo << (s - 32);
-    out[0] = 0;
-  }
 }
 
 function srl64(lo: number, hi: number, s: number): void {
