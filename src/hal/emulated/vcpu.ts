@@ -248,14 +248,7 @@ export class EmulatedVcpu implements HalVcpu {
   }
 
   #checkReg(reg: number, operation: string): void {
-    if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
-      throw new HalError(
-        "emulated",
-        "invalid-argument",
-        operation,
-        `Cannot access register x${reg}: RISC-V has x0..x31`,
-      );
-    }
+    checkGprIndex(reg, operation);
   }
 
   setReturnValue(value: bigint): void {
@@ -498,5 +491,12 @@ export class EmulatedVcpu implements HalVcpu {
     this.#closed = true;
     this.#vm.memory.removeClient(this.#hart);
     this.#vm.removeVcpu(this);
+  }
+}
+
+/** A general-purpose register number from the HAL's caller, checked (HalError naming the operation and value). */
+export function checkGprIndex(reg: number, operation: string): void {
+  if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
+    throw new HalError("emulated", "invalid-argument", operation, `Cannot access register x${reg}: RISC-V has x0..x31`);
   }
 }

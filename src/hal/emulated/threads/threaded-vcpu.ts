@@ -43,6 +43,7 @@ import {
   type RiscvVcpuOps,
 } from "../../types.ts";
 import { HB_XHI, HB_XLO } from "../hart-block.ts";
+import { checkGprIndex } from "../vcpu.ts";
 import type { EmulatedVm } from "../vm.ts";
 import {
   type ArenaBlock,
@@ -246,14 +247,7 @@ export class ThreadedVcpu implements HalVcpu {
   }
 
   #checkReg(reg: number, operation: string): void {
-    if (!Number.isInteger(reg) || reg < 0 || reg >= GPR_COUNT) {
-      throw new HalError(
-        "emulated",
-        "invalid-argument",
-        operation,
-        `Cannot access register x${reg}: RISC-V has x0..x31`,
-      );
-    }
+    checkGprIndex(reg, operation);
   }
 
   setReturnValue(value: bigint): void {
