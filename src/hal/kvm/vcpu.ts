@@ -127,6 +127,8 @@ export class KvmVcpu implements HalVcpu {
   readonly #fd: number;
   readonly #run: sys.Mapping;
   readonly #runView: DataView;
+  /** The arch's answer to a plain access (`KvmArchVcpu.answerAccess`, MMIO included), or the generic MMIO one. */
+  readonly #answerAccess: (run: DataView, reason: number, handler: HalAccessHandler) => boolean;
   /** KVM_RUN on a vCPU fd (sys.ts `kvmRunFunction`), fetched on the first run. */
   #kvmRun: (vcpuFd: number) => number = kvmRunNotStarted;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next KVM_RUN. */
@@ -161,6 +163,7 @@ export class KvmVcpu implements HalVcpu {
       sys.munmap(this.#run);
       throw error;
     }
+    this.#answerAccess = this.archVcpu.answerAccess ?? answerMmioAccess;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -331,6 +334,7 @@ export class KvmVcpu implements HalVcpu {
     if (caller !== undefined) return this.#runAccessesOnCaller(caller, handler, maxAccesses);
     const run = this.#runView;
     const arch = this.archVcpu;
+    const answerAccess = this.#answerAccess;
     for (let answered = 0; answered < maxAccesses; answered++) {
       const result = this.#enter();
       if (result !== 0 || Atomics.load(this.#control, CTL_KICK) !== 0) return this.#afterRun(result);
@@ -338,7 +342,7 @@ export class KvmVcpu implements HalVcpu {
       const reason = run.getUint32(EXIT_REASON, true);
       // Set before the handler runs: a device that reads registers gets the instruction completed first.
       this.#needsCompletion = true;
-      if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) {
+      if (!answerAccess(run, reason, handler)) {
         return this.#afterRun(result);
       }
       this.stats.exits++;
@@ -362,6 +366,7 @@ export class KvmVcpu implements HalVcpu {
     if (!this.#beginOnCaller(caller)) return NOTHING;
     const run = this.#runView;
     const arch = this.archVcpu;
+    const answerAccess = this.#answerAccess;
     const kvmRun = this.#kvmRun;
     const fd = this.#fd;
     // No read completion is pending inside the batch (accesses complete in place); runs and exits are counted once.
@@ -379,7 +384,7 @@ export class KvmVcpu implements HalVcpu {
         const reason = run.getUint32(EXIT_REASON, true);
         // Set before the handler runs: a device that reads registers gets the instruction completed first.
         this.#needsCompletion = true;
-        if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) break;
+        if (!answerAccess(run, reason, handler)) break;
         answered++;
       }
     } finally {

@@ -14,6 +14,7 @@ import type { AccessWidth, AxVCpuExitReason, HalAccessHandler } from "../../type
 import { KVM_EXIT_DEBUG, KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
 import {
   type ArchExitDecoder,
+  answerMmioAccess,
   type Decoded,
   type ExitQueue,
   NO_COMPLETION,
@@ -163,11 +164,13 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
 }
 
 /**
- * `HalVcpu.runAccesses` for port I/O: answer one `in`/`out` (count 1, not the hypercall port) through `handler`,
- * reading or filling its bytes in the data area where KVM put them; false for every other exit (decoded as usual).
+ * `HalVcpu.runAccesses` on x86: answer one `in`/`out` (count 1, not the hypercall port) through `handler`, reading
+ * or filling its bytes in the data area where KVM put them, or a plain MMIO access (`answerMmioAccess`); false for
+ * every other exit (decoded as usual). Port I/O is tested first: it is the commoner exit on a PC.
  */
 export function answerX86Access(run: DataView, reason: number, handler: HalAccessHandler): boolean {
-  if (reason !== KVM_EXIT_IO || run.getUint32(IO_COUNT, true) !== 1) return false;
+  if (reason !== KVM_EXIT_IO) return answerMmioAccess(run, reason, handler);
+  if (run.getUint32(IO_COUNT, true) !== 1) return false;
   // direction, size and port are one little-endian word (u8, u8, u16): one read instead of three on the hot path.
   const head = run.getUint32(IO_HEAD, true);
   const size = (head >>> 8) & 0xff;
