@@ -8,7 +8,8 @@
  *   raw cc    as raw, through sys.ts `kvmRunFunction` (kvm-native.c: int in, int out, errno in C): what KvmVcpu calls
  *   run()     KvmVcpu.run() (decode into an AxVCpuExitReason)
  *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
- *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
+ *   accesses  KvmVcpu.runAccesses() on the caller thread in batches of 1024 (the VMM's), a handler that only sums
+ *   bus       the same answered by the VMM's handler (BusExitHandler.accessHandler) over the PC board's port devices
  *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop); the
  *             guest's port (0x510) is one no device claims, so the PC board's unclaimed-port catch-all answers it
  *   vmm com1  the same with test/guests/x86/pio-scratch-loop.bin: byte writes to COM1's scratch register, a device
@@ -25,12 +26,16 @@
 
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { consola } from "consola";
+import { Bus } from "../src/devices/bus.ts";
 import { KVM_RUN, KVM_RUN_LAYOUT, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "../src/hal/kvm/abi.ts";
 import { kvmBackend } from "../src/hal/kvm/index.ts";
 import * as sys from "../src/hal/kvm/sys.ts";
 import type { HalAccessHandler } from "../src/hal/types.ts";
 import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
+import { attachX86LegacyDevices } from "../src/vmm/boards/x86-pc/legacy-devices.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
+import { BusExitHandler } from "../src/vmm/bus-exits.ts";
 import type { VmConfig } from "../src/vmm/config/types.ts";
 import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
@@ -39,6 +44,13 @@ import { testVmConfig } from "../test/support/vm-config.ts";
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 10_000);
 const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 3);
 const VMM_MS = Number(process.env.KVM_BENCH_VMM_MS ?? 800);
+/**
+ * Exits run before timing a row: each row starts in a fresh process, and the JIT reaches its top tier only after
+ * some tens of thousands of iterations (the VMM rows warm up for 300 ms).
+ */
+const WARMUP = Number(process.env.KVM_BENCH_WARMUP ?? 30_000);
+/** Accesses per runAccesses call in the accesses and bus rows: the VMM's batch (vcpu-exits.ts ACCESS_EXIT_BATCH). */
+const BATCH = 1024;
 
 const kvm = kvmRequirement();
 if (!kvm.available) {
@@ -77,36 +89,69 @@ function raw(withMask: boolean, helper = false): number {
   const at = KVM_RUN_LAYOUT.fields.exit_reason.offset;
   let sum = 0;
   const kvmRun = helper ? sys.kvmRunFunction() : (vcpuFd: number) => sys.ioctlIntRaw(vcpuFd, KVM_RUN);
-  for (let i = 0; i < 1000; i++) sum += kvmRun(fd) + view.getUint32(at, true);
+  for (let i = 0; i < WARMUP; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const start = Bun.nanoseconds();
   for (let i = 0; i < EXITS; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const ns = (Bun.nanoseconds() - start) / EXITS;
   sys.munmap(run);
-  if (sum !== 2 * (EXITS + 1000)) throw new Error(`unexpected exits (sum ${sum})`);
+  if (sum !== 2 * (EXITS + WARMUP)) throw new Error(`unexpected exits (sum ${sum})`);
   return ns;
 }
 
-/** KvmVcpu.runAccesses on the caller thread, one access per call, answered by a handler that only sums. */
-function kvmAccesses(): number {
+/**
+ * KvmVcpu.runAccesses on the caller thread in the VMM's batches, answered by `handler` ("accesses": one that only
+ * sums; "bus": the VMM's own, BusExitHandler.accessHandler over the PC board's port devices, where port 0x510 is
+ * the unclaimed-port catch-all's).
+ */
+function kvmAccesses(withBus: boolean): number {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
   const vcpu = t.vm.createVcpu(0);
   vcpu.setup({ entry: REAL_MODE_LOAD });
   if (!vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
   let sum = 0;
-  const handler: HalAccessHandler = {
-    mmioRead: () => 0,
-    mmioWrite: () => undefined,
-    portRead: () => 0,
-    portWrite: (_port, _width, value) => {
-      sum += value;
-    },
+  const buses = { mmio: new Bus("mmio"), port: new Bus("port"), sysreg: new Bus("sysreg") };
+  attachX86LegacyDevices({
+    portBus: buses.port,
+    mmioBus: buses.mmio,
+    setIrqLine: () => undefined,
+    serialSink: () => undefined,
+    onReset: () => undefined,
+    onBootComplete: () => undefined,
+    onPowerOff: () => undefined,
+    onUnsupportedSleep: () => undefined,
+  });
+  const handler: HalAccessHandler = withBus
+    ? new BusExitHandler({
+        buses,
+        policy: "ignore",
+        unmappedRead: "zeros",
+        label: "bench",
+        log: consola,
+        fault: (error) => {
+          throw error;
+        },
+      }).accessHandler(0)
+    : {
+        mmioRead: () => 0,
+        mmioWrite: () => undefined,
+        portRead: () => 0,
+        portWrite: (_port, _width, value) => {
+          sum += value;
+        },
+      };
+  const runs = (count: number): void => {
+    for (let done = 0; done < count; done += BATCH) {
+      const exit = vcpu.runAccesses(handler, BATCH);
+      if (exit.kind !== "Nothing") throw new Error(`unexpected exit ${exit.kind}`);
+    }
   };
-  for (let i = 0; i < 1000; i++) vcpu.runAccesses(handler, 1);
+  runs(WARMUP);
+  const exitsBefore = vcpu.stats.exits;
   const start = Bun.nanoseconds();
-  for (let i = 0; i < EXITS; i++) vcpu.runAccesses(handler, 1);
-  const ns = (Bun.nanoseconds() - start) / EXITS;
-  if (sum === 0) throw new Error("no data");
+  runs(EXITS);
+  const ns = (Bun.nanoseconds() - start) / (vcpu.stats.exits - exitsBefore);
+  if (withBus ? buses.port.stats.writes === 0 : sum === 0) throw new Error("no data");
   return ns;
 }
 
@@ -116,7 +161,7 @@ function kvmRun(caller: boolean): number {
   const vcpu = t.vm.createVcpu(0);
   vcpu.setup({ entry: REAL_MODE_LOAD });
   if (caller && !vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
-  for (let i = 0; i < 1000; i++) vcpu.run();
+  for (let i = 0; i < WARMUP; i++) vcpu.run();
   let exits = 0;
   const start = Bun.nanoseconds();
   for (let i = 0; i < EXITS; i++) if (vcpu.run().kind === "IoWrite") exits++;
@@ -198,7 +243,9 @@ async function measureRow(row: string): Promise<Record<string, number>> {
     case "caller":
       return { "": kvmRun(true) };
     case "accesses":
-      return { "": kvmAccesses() };
+      return { "": kvmAccesses(false) };
+    case "bus":
+      return { "": kvmAccesses(true) };
     case "vmm":
       return await vmm("pio-loop");
     case "vmm com1":
@@ -225,7 +272,7 @@ function measureRowInChild(row: string): Record<string, number> {
 
 const prebuilt = process.env.KVM_PIO_BENCH_EXE;
 const exe = prebuilt ?? (gccRequirement().available ? buildNative("kvm-pio-bench", ["native/kvm-pio-bench.c"]) : "");
-const ALL_ROWS = ["c", "raw", "raw+mask", "raw cc", "run()", "caller", "accesses", "vmm", "vmm com1"];
+const ALL_ROWS = ["c", "raw", "raw+mask", "raw cc", "run()", "caller", "accesses", "bus", "vmm", "vmm com1"];
 const selected = process.env.KVM_BENCH_ROWS?.split(",") ?? ALL_ROWS;
 const rows: Record<string, number[]> = {};
 const record = (name: string, value: number): void => {
