@@ -82,14 +82,17 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
   }
 
   read(offset: number, width: 1 | 2 | 4): number {
-    const t = this.#traffic(this.base + offset);
+    const port = this.base + offset;
+    // The last port's counters without a call (see `#lastPort`).
+    const t = port === this.#lastPort ? this.#lastTraffic : this.#traffic(port);
     if (t === undefined) this.stats.untrackedReads++;
     else t.reads++;
     return ALL_ONES[width] ?? 0xffff_ffff;
   }
 
   write(offset: number, _width: 1 | 2 | 4, value: number): void {
-    const t = this.#traffic(this.base + offset);
+    const port = this.base + offset;
+    const t = port === this.#lastPort ? this.#lastTraffic : this.#traffic(port);
     if (t === undefined) {
       this.stats.untrackedWrites++;
       return;
