@@ -8,21 +8,34 @@
  *   raw cc    as raw, through sys.ts `kvmRunFunction` (kvm-native.c: int in, int out, errno in C): what KvmVcpu calls
  *   run()     KvmVcpu.run() (decode into an AxVCpuExitReason)
  *   caller    KvmVcpu.run() after useCallerThread (the wake-block atomics, the kicker thread)
- *   accesses  KvmVcpu.runAccesses() on the caller thread, a handler that only sums (no exit object)
- *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop)
+ *   accesses  KvmVcpu.runAccesses() on the caller thread in batches of 1024 (the VMM's), a handler that only sums
+ *   bus       the same answered by the VMM's handler (BusExitHandler.accessHandler) over the PC board's port devices
+ *   vmm       AxVM on the PC board, the vCPU on the VMM's thread: the CLI's path (bus dispatch, the vCPU loop); the
+ *             guest's port (0x510) is one no device claims, so the PC board's unclaimed-port catch-all answers it
+ *   vmm com1  the same with test/guests/x86/pio-scratch-loop.bin: byte writes to COM1's scratch register, a device
+ *             model proper (the 16550's register file)
  * and the C loop (native/kvm-pio-bench.c) for reference. `bun run bench` runs it too (it skips without an x86 KVM).
  * Under a nested QEMU, `KVM_NESTED_QEMU_ARGS="-icount shift=0" scripts/kvm-x86-nested.sh -- '...'` makes its times
  * instruction counts (1 ns each), independent of the host's load.
+ *
+ * Every row runs in a process of its own (this script with `--row NAME`), rounds interleaved: in one shared process
+ * the rows' different handlers and loops make the JIT's call sites polymorphic, which slows every row down, and
+ * the CLI's process only ever runs the vmm path. Measuring each row alone is what the CLI sees.
+ * KVM_BENCH_ROWS=c,vmm,... runs only those rows.
  */
 
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { consola } from "consola";
+import { Bus } from "../src/devices/bus.ts";
 import { KVM_RUN, KVM_RUN_LAYOUT, KVM_SET_SIGNAL_MASK, KVM_SIGNAL_MASK_LAYOUT } from "../src/hal/kvm/abi.ts";
 import { kvmBackend } from "../src/hal/kvm/index.ts";
 import * as sys from "../src/hal/kvm/sys.ts";
 import type { HalAccessHandler } from "../src/hal/types.ts";
 import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
+import { attachX86LegacyDevices } from "../src/vmm/boards/x86-pc/legacy-devices.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
+import { BusExitHandler } from "../src/vmm/bus-exits.ts";
 import type { VmConfig } from "../src/vmm/config/types.ts";
 import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
@@ -31,6 +44,13 @@ import { testVmConfig } from "../test/support/vm-config.ts";
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 10_000);
 const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 3);
 const VMM_MS = Number(process.env.KVM_BENCH_VMM_MS ?? 800);
+/**
+ * Exits run before timing a row: each row starts in a fresh process, and the JIT reaches its top tier only after
+ * some tens of thousands of iterations (the VMM rows warm up for 300 ms).
+ */
+const WARMUP = Number(process.env.KVM_BENCH_WARMUP ?? 30_000);
+/** Accesses per runAccesses call in the accesses and bus rows: the VMM's batch (vcpu-exits.ts ACCESS_EXIT_BATCH). */
+const BATCH = 1024;
 
 const kvm = kvmRequirement();
 if (!kvm.available) {
@@ -69,36 +89,69 @@ function raw(withMask: boolean, helper = false): number {
   const at = KVM_RUN_LAYOUT.fields.exit_reason.offset;
   let sum = 0;
   const kvmRun = helper ? sys.kvmRunFunction() : (vcpuFd: number) => sys.ioctlIntRaw(vcpuFd, KVM_RUN);
-  for (let i = 0; i < 1000; i++) sum += kvmRun(fd) + view.getUint32(at, true);
+  for (let i = 0; i < WARMUP; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const start = Bun.nanoseconds();
   for (let i = 0; i < EXITS; i++) sum += kvmRun(fd) + view.getUint32(at, true);
   const ns = (Bun.nanoseconds() - start) / EXITS;
   sys.munmap(run);
-  if (sum !== 2 * (EXITS + 1000)) throw new Error(`unexpected exits (sum ${sum})`);
+  if (sum !== 2 * (EXITS + WARMUP)) throw new Error(`unexpected exits (sum ${sum})`);
   return ns;
 }
 
-/** KvmVcpu.runAccesses on the caller thread, one access per call, answered by a handler that only sums. */
-function kvmAccesses(): number {
+/**
+ * KvmVcpu.runAccesses on the caller thread in the VMM's batches, answered by `handler` ("accesses": one that only
+ * sums; "bus": the VMM's own, BusExitHandler.accessHandler over the PC board's port devices, where port 0x510 is
+ * the unclaimed-port catch-all's).
+ */
+function kvmAccesses(withBus: boolean): number {
   using t = createTestVm();
   t.memory.write(REAL_MODE_LOAD, guestImage("pio-loop"));
   const vcpu = t.vm.createVcpu(0);
   vcpu.setup({ entry: REAL_MODE_LOAD });
   if (!vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
   let sum = 0;
-  const handler: HalAccessHandler = {
-    mmioRead: () => 0,
-    mmioWrite: () => undefined,
-    portRead: () => 0,
-    portWrite: (_port, _width, value) => {
-      sum += value;
-    },
+  const buses = { mmio: new Bus("mmio"), port: new Bus("port"), sysreg: new Bus("sysreg") };
+  attachX86LegacyDevices({
+    portBus: buses.port,
+    mmioBus: buses.mmio,
+    setIrqLine: () => undefined,
+    serialSink: () => undefined,
+    onReset: () => undefined,
+    onBootComplete: () => undefined,
+    onPowerOff: () => undefined,
+    onUnsupportedSleep: () => undefined,
+  });
+  const handler: HalAccessHandler = withBus
+    ? new BusExitHandler({
+        buses,
+        policy: "ignore",
+        unmappedRead: "zeros",
+        label: "bench",
+        log: consola,
+        fault: (error) => {
+          throw error;
+        },
+      }).accessHandler(0)
+    : {
+        mmioRead: () => 0,
+        mmioWrite: () => undefined,
+        portRead: () => 0,
+        portWrite: (_port, _width, value) => {
+          sum += value;
+        },
+      };
+  const runs = (count: number): void => {
+    for (let done = 0; done < count; done += BATCH) {
+      const exit = vcpu.runAccesses(handler, BATCH);
+      if (exit.kind !== "Nothing") throw new Error(`unexpected exit ${exit.kind}`);
+    }
   };
-  for (let i = 0; i < 1000; i++) vcpu.runAccesses(handler, 1);
+  runs(WARMUP);
+  const exitsBefore = vcpu.stats.exits;
   const start = Bun.nanoseconds();
-  for (let i = 0; i < EXITS; i++) vcpu.runAccesses(handler, 1);
-  const ns = (Bun.nanoseconds() - start) / EXITS;
-  if (sum === 0) throw new Error("no data");
+  runs(EXITS);
+  const ns = (Bun.nanoseconds() - start) / (vcpu.stats.exits - exitsBefore);
+  if (withBus ? buses.port.stats.writes === 0 : sum === 0) throw new Error("no data");
   return ns;
 }
 
@@ -108,7 +161,7 @@ function kvmRun(caller: boolean): number {
   const vcpu = t.vm.createVcpu(0);
   vcpu.setup({ entry: REAL_MODE_LOAD });
   if (caller && !vcpu.useCallerThread(10)) throw new Error("useCallerThread failed");
-  for (let i = 0; i < 1000; i++) vcpu.run();
+  for (let i = 0; i < WARMUP; i++) vcpu.run();
   let exits = 0;
   const start = Bun.nanoseconds();
   for (let i = 0; i < EXITS; i++) if (vcpu.run().kind === "IoWrite") exits++;
@@ -117,7 +170,7 @@ function kvmRun(caller: boolean): number {
   return ns;
 }
 
-function pioLoopConfig(): VmConfig {
+function pioLoopConfig(guest: string): VmConfig {
   const base = testVmConfig({ arch: "x86_64" });
   return {
     ...base,
@@ -125,15 +178,16 @@ function pioLoopConfig(): VmConfig {
     kernel: {
       ...base.kernel,
       entryPoint: REAL_MODE_LOAD,
-      image: { path: join(GUEST_DIR, "pio-loop.bin"), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
+      image: { path: join(GUEST_DIR, `${guest}.bin`), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
     },
     memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 7, mapType: "alloc" }],
   };
 }
 
-async function vmm(): Promise<number> {
+/** ns per exit through AxVM's loop, the port bus and the device at the guest's port; and the batches' numbers. */
+async function vmm(guest: string): Promise<Record<string, number>> {
   using hypervisor = kvmBackend.open();
-  const vm = assembleVm(pioLoopConfig(), {
+  const vm = assembleVm(pioLoopConfig(guest), {
     hypervisor,
     board: new X86PcBoard(),
     console: { write: () => undefined, close: () => undefined },
@@ -164,37 +218,76 @@ async function vmm(): Promise<number> {
   const total = Bun.nanoseconds() - start;
   const ns = total / (writes() - before);
   vm.shutdown();
-  await running;
-  rows["vmm batch"]?.push(batchNs / batchExits);
-  rows["vmm out%"]?.push((1000 * 100 * (total - batchNs)) / total);
-  rows["batches/s"]?.push((1000 * batches) / (total / 1e9));
-  return ns;
+  const result = await running;
+  if (result.reason !== "host-stop") throw new Error(`the VM stopped by itself: ${JSON.stringify(result)}`);
+  if (vm.buses.port.stats.badAccesses !== 0) throw new Error(`${vm.buses.port.stats.badAccesses} bad port accesses`);
+  return {
+    "": ns,
+    " batch": batchNs / batchExits,
+    " out%": (1000 * 100 * (total - batchNs)) / total,
+    " batches/s": (1000 * batches) / (total / 1e9),
+  };
+}
+
+/** One row's numbers (name suffix -> value; "" is the row's ns per exit), measured in this process. */
+async function measureRow(row: string): Promise<Record<string, number>> {
+  switch (row) {
+    case "raw":
+      return { "": raw(false) };
+    case "raw+mask":
+      return { "": raw(true) };
+    case "raw cc":
+      return { "": raw(false, true) };
+    case "run()":
+      return { "": kvmRun(false) };
+    case "caller":
+      return { "": kvmRun(true) };
+    case "accesses":
+      return { "": kvmAccesses(false) };
+    case "bus":
+      return { "": kvmAccesses(true) };
+    case "vmm":
+      return await vmm("pio-loop");
+    case "vmm com1":
+      return await vmm("pio-scratch-loop");
+    default:
+      throw new Error(`unknown row "${row}"`);
+  }
+}
+
+const ROW_FLAG = process.argv.indexOf("--row");
+if (ROW_FLAG >= 0) {
+  // A child: one row, its numbers as JSON on stdout.
+  console.log(JSON.stringify(await measureRow(process.argv[ROW_FLAG + 1] ?? "")));
+  process.exit(0);
+}
+
+/** Run `row` in a process of its own (this script with --row). */
+function measureRowInChild(row: string): Record<string, number> {
+  const child = Bun.spawnSync([process.execPath, import.meta.path, "--row", row], { stderr: "pipe" });
+  if (child.exitCode !== 0) throw new Error(`row "${row}" exited with ${child.exitCode}: ${child.stderr.toString()}`);
+  const lines = child.stdout.toString().trim().split("\n");
+  return JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, number>;
 }
 
 const prebuilt = process.env.KVM_PIO_BENCH_EXE;
 const exe = prebuilt ?? (gccRequirement().available ? buildNative("kvm-pio-bench", ["native/kvm-pio-bench.c"]) : "");
-const rows: Record<string, number[]> = {
-  c: [],
-  raw: [],
-  "raw+mask": [],
-  "raw cc": [],
-  "run()": [],
-  caller: [],
-  accesses: [],
-  vmm: [],
-  "vmm batch": [],
-  "vmm out%": [],
-  "batches/s": [],
+const ALL_ROWS = ["c", "raw", "raw+mask", "raw cc", "run()", "caller", "accesses", "bus", "vmm", "vmm com1"];
+const selected = process.env.KVM_BENCH_ROWS?.split(",") ?? ALL_ROWS;
+const rows: Record<string, number[]> = {};
+const record = (name: string, value: number): void => {
+  const values = rows[name] ?? [];
+  values.push(value);
+  rows[name] = values;
 };
 for (let round = 0; round < ROUNDS; round++) {
-  if (exe !== "") rows.c?.push(Number(runNative(exe, [join(GUEST_DIR, "pio-loop.bin"), String(EXITS)]).get("exit_ns")));
-  rows.raw?.push(raw(false));
-  rows["raw+mask"]?.push(raw(true));
-  rows["raw cc"]?.push(raw(false, true));
-  rows["run()"]?.push(kvmRun(false));
-  rows.caller?.push(kvmRun(true));
-  rows.accesses?.push(kvmAccesses());
-  rows.vmm?.push(await vmm());
+  for (const row of selected) {
+    if (row !== "c") {
+      for (const [suffix, value] of Object.entries(measureRowInChild(row))) record(row + suffix, value);
+    } else if (exe !== "") {
+      record("c", Number(runNative(exe, [join(GUEST_DIR, "pio-loop.bin"), String(EXITS)]).get("exit_ns")));
+    }
+  }
 }
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 const c = median(rows.c ?? []);

@@ -299,10 +299,14 @@ export class Bus implements Snapshottable<BusState> {
    */
   readNumber(addr: number, width: 1 | 2 | 4): number {
     this.stats.reads++;
-    const entry = this.#find(addr);
-    if (entry === undefined) {
-      this.stats.unmappedReads++;
-      return BUS_UNMAPPED;
+    // The last window hit, tested here rather than in `#find`: one call fewer on the exit hot path.
+    let entry = this.#lastHit;
+    if (entry === undefined || !(addr >= entry.base && addr - entry.base < entry.length && Number.isInteger(addr))) {
+      entry = this.#find(addr);
+      if (entry === undefined) {
+        this.stats.unmappedReads++;
+        return BUS_UNMAPPED;
+      }
     }
     const offset = addr - entry.base;
     if (offset + width > entry.length) {
@@ -317,10 +321,14 @@ export class Bus implements Snapshottable<BusState> {
   /** `write` of 1, 2 or 4 bytes from a number: 0, or BUS_UNMAPPED / BUS_BAD_ACCESS. Counted as `write` counts. */
   writeNumber(addr: number, width: 1 | 2 | 4, value: number): number {
     this.stats.writes++;
-    const entry = this.#find(addr);
-    if (entry === undefined) {
-      this.stats.unmappedWrites++;
-      return BUS_UNMAPPED;
+    // As in readNumber: the last window hit first, without a call.
+    let entry = this.#lastHit;
+    if (entry === undefined || !(addr >= entry.base && addr - entry.base < entry.length && Number.isInteger(addr))) {
+      entry = this.#find(addr);
+      if (entry === undefined) {
+        this.stats.unmappedWrites++;
+        return BUS_UNMAPPED;
+      }
     }
     const offset = addr - entry.base;
     if (offset + width > entry.length) {

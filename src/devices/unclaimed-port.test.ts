@@ -47,4 +47,22 @@ describe("unclaimed port", () => {
     expect(() => new UnclaimedPort({ base: 0x1_0000 })).toThrow(DeviceError);
     expect(() => new UnclaimedPort({ maxTrackedPorts: 0 }).restore(dev.snapshot())).toThrow(DeviceError);
   });
+
+  test("a port hit again and again keeps counting into the restored counters after a restore", () => {
+    const dev = new UnclaimedPort({ maxTrackedPorts: 1 });
+    dev.write(0x80, 1, 1);
+    const saved = dev.snapshot();
+    dev.write(0x80, 1, 2);
+    dev.write(0x81, 1, 3); // untracked: the map is full
+    dev.write(0x81, 1, 3);
+    dev.restore(saved);
+    dev.write(0x80, 1, 4);
+    expect(dev.traffic(0x80)).toEqual({ reads: 0, writes: 2, lastWrite: 4 });
+    // After a restore that leaves room, a port that was untracked gets its own counters.
+    dev.restore({ ports: [], untrackedReads: 0, untrackedWrites: 0 });
+    dev.write(0x81, 1, 5);
+    dev.write(0x81, 1, 6);
+    expect(dev.traffic(0x81)).toEqual({ reads: 0, writes: 2, lastWrite: 6 });
+    expect(dev.stats.untrackedWrites).toBe(0);
+  });
 });

@@ -55,6 +55,12 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
   readonly maxTrackedPorts: number;
   readonly stats: UnclaimedPortStats = { badAccesses: 0, untrackedReads: 0, untrackedWrites: 0 };
   readonly #ports = new Map<number, PortTraffic>();
+  /**
+   * The port `#traffic` looked up last and its counters (undefined: untracked), so a guest hammering one port
+   * (a delay port, a probe loop) is counted without a map lookup per access. Reset when the map is replaced.
+   */
+  #lastPort = -1;
+  #lastTraffic: PortTraffic | undefined;
 
   constructor(options: UnclaimedPortOptions = {}) {
     this.base = options.base ?? 0;
@@ -76,14 +82,17 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
   }
 
   read(offset: number, width: 1 | 2 | 4): number {
-    const t = this.#traffic(this.base + offset);
+    const port = this.base + offset;
+    // The last port's counters without a call (see `#lastPort`).
+    const t = port === this.#lastPort ? this.#lastTraffic : this.#traffic(port);
     if (t === undefined) this.stats.untrackedReads++;
     else t.reads++;
     return ALL_ONES[width] ?? 0xffff_ffff;
   }
 
   write(offset: number, _width: 1 | 2 | 4, value: number): void {
-    const t = this.#traffic(this.base + offset);
+    const port = this.base + offset;
+    const t = port === this.#lastPort ? this.#lastTraffic : this.#traffic(port);
     if (t === undefined) {
       this.stats.untrackedWrites++;
       return;
@@ -122,17 +131,22 @@ export class UnclaimedPort implements BusDevice, Snapshottable<UnclaimedPortStat
       );
     }
     this.#ports.clear();
+    this.#lastPort = -1;
     for (const p of state.ports) this.#ports.set(p.port, { reads: p.reads, writes: p.writes, lastWrite: p.lastWrite });
     this.stats.untrackedReads = state.untrackedReads;
     this.stats.untrackedWrites = state.untrackedWrites;
   }
 
   #traffic(port: number): PortTraffic | undefined {
-    const known = this.#ports.get(port);
-    if (known !== undefined) return known;
-    if (this.#ports.size >= this.maxTrackedPorts) return undefined;
-    const fresh: PortTraffic = { reads: 0, writes: 0, lastWrite: null };
-    this.#ports.set(port, fresh);
-    return fresh;
+    if (port === this.#lastPort) return this.#lastTraffic;
+    let traffic = this.#ports.get(port);
+    if (traffic === undefined && this.#ports.size < this.maxTrackedPorts) {
+      traffic = { reads: 0, writes: 0, lastWrite: null };
+      this.#ports.set(port, traffic);
+    }
+    // An untracked port stays untracked (tracked ports are never dropped but by `restore`, which resets this).
+    this.#lastPort = port;
+    this.#lastTraffic = traffic;
+    return traffic;
   }
 }

@@ -233,6 +233,17 @@ export const KVM_EXIT_NMI = 16;
 export const KVM_EXIT_INTERNAL_ERROR = 17;
 export const KVM_EXIT_SYSTEM_EVENT = 24;
 
+/**
+ * Where KVM puts a port I/O exit's data in the kvm_run mapping: x86's KVM_PIO_PAGE_OFFSET (1) pages in (only x86
+ * has port I/O); io.data_offset says so on every exit.
+ */
+export const KVM_PIO_DATA_OFFSET = 4096;
+/**
+ * sys.ts `kvmRunAccessFunction`'s answer for one `in`/`out` of 1, 2 or 4 bytes with its data at
+ * KVM_PIO_DATA_OFFSET: this bit, direction << 24 (KVM_EXIT_IO_IN/OUT), size << 16 and the port (kvm-native.c).
+ */
+export const KVM_RUN_PORT_IO = 0x4000_0000;
+
 export const KVM_SYSTEM_EVENT_SHUTDOWN = 1;
 export const KVM_SYSTEM_EVENT_RESET = 2;
 export const KVM_SYSTEM_EVENT_CRASH = 3;

@@ -106,10 +106,13 @@ export interface KvmArchVcpu extends ArchExitDecoder {
   /** KVM_RUN returned (or a completion re-entry did): cached guest state is stale. */
   afterRun(): void;
   /**
-   * Answer the arch-only plain access (x86: one `in`/`out` of 1, 2 or 4 bytes, not to the hypercall port) that KVM
-   * exit `reason` reports, through `handler` (`HalVcpu.runAccesses`); false when the exit is not one.
+   * Answer the plain access that `code` (sys.ts `kvmRunAccessFunction`: the exit reason, or one plain port access
+   * packed) reports, through `handler` (`HalVcpu.runAccesses`): an MMIO one (exits.ts `answerMmioAccess`) and the
+   * arch-only ones (x86: one `in`/`out` of 1, 2 or 4 bytes, not to the hypercall port); false when the exit is not
+   * one. A plain function (no `this`), one call per exit on the hot path; absent when MMIO is the arch's only plain
+   * access (then `answerMmioAccess` is used).
    */
-  answerAccess?(run: DataView, reason: number, handler: HalAccessHandler): boolean;
+  readonly answerAccess?: (run: DataView, code: number, handler: HalAccessHandler) => boolean;
   /** `HalVcpu.setInterruptLevel` (x86 without an in-kernel irqchip: KVM_INTERRUPT). */
   setInterruptLevel(vector: number, asserted: boolean): void;
   hasPendingInterrupt(): boolean;

@@ -16,9 +16,17 @@
  */
 
 import { cc, dlopen, FFIType, ptr as ffiPtr, read, toArrayBuffer } from "bun:ffi";
-import { EAGAIN, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
+import { EAGAIN, EBADF, EINTR, ESRCH, errnoName } from "../../common/errno.ts";
 import { HalError, HOST_WAKE_SIGNAL } from "../types.ts";
-import { type Ioctl, ioctlArgSize, KVM_RUN } from "./abi.ts";
+import {
+  type Ioctl,
+  ioctlArgSize,
+  KVM_EXIT_IO,
+  KVM_PIO_DATA_OFFSET,
+  KVM_RUN,
+  KVM_RUN_LAYOUT,
+  KVM_RUN_PORT_IO,
+} from "./abi.ts";
 
 // <fcntl.h>, <sys/mman.h>, <sys/eventfd.h>, <signal.h>: Linux values, the same on x86_64 and arm64 (both take them
 // from the asm-generic headers).
@@ -444,10 +452,22 @@ function openHelpers(libc: Libc["libc"]) {
   const helpers = cc({
     source: new URL("./kvm-native.c", import.meta.url).pathname,
     flags: ["-nostdlib"],
-    define: { AXV_KVM_RUN: `0x${KVM_RUN.request.toString(16)}` },
+    define: {
+      AXV_KVM_RUN: `0x${KVM_RUN.request.toString(16)}`,
+      AXV_EBADF: String(EBADF),
+      AXV_EXIT_IO: String(KVM_EXIT_IO),
+      AXV_PIO_DATA: `${KVM_PIO_DATA_OFFSET}UL`,
+      AXV_PORT_IO: `0x${KVM_RUN_PORT_IO.toString(16)}`,
+      AXV_EXIT_REASON: String(RUN_FIELDS.exit_reason.offset),
+      AXV_IO_HEAD: String(RUN_FIELDS["io.direction"].offset),
+      AXV_IO_COUNT: String(RUN_FIELDS["io.count"].offset),
+      AXV_IO_DATA_OFFSET: String(RUN_FIELDS["io.data_offset"].offset),
+    },
     symbols: {
       axv_init: { args: [FFIType.u64, FFIType.u64], returns: FFIType.void },
       axv_kvm_run: { args: [FFIType.i32], returns: FFIType.i32 },
+      axv_set_run: { args: [FFIType.i32, FFIType.u64], returns: FFIType.i32 },
+      axv_kvm_run_access: { args: [FFIType.i32], returns: FFIType.i32 },
       axv_kick_handler: { args: [], returns: FFIType.ptr },
       axv_set_kick_target: { args: [FFIType.u64], returns: FFIType.void },
     },
@@ -491,6 +511,33 @@ export function kvmRunFunction(): (vcpuFd: number) => number {
   if ("failure" in state) return (vcpuFd) => ioctlIntRaw(vcpuFd, KVM_RUN);
   return state.axv_kvm_run;
 }
+
+/**
+ * KVM_RUN for the in-place access loop of the vCPU whose fd is `vcpuFd` and whose kvm_run mapping is `run`: a
+ * function of the fd giving -errno, or KVM_RUN_PORT_IO | direction << 24 | size << 16 | port for one plain `in`/
+ * `out` (its data at KVM_PIO_DATA_OFFSET), or else the exit reason (kvm-native.c `axv_kvm_run_access`). Without
+ * the helpers, or for an fd they cannot serve, the same answers computed here (never the packed word: the caller
+ * decodes KVM_EXIT_IO itself). `forgetRunAccess(vcpuFd)` when the fd is closed.
+ */
+export function kvmRunAccessFunction(vcpuFd: number, run: Mapping): (vcpuFd: number) => number {
+  const state = helpers();
+  if (!("failure" in state) && state.axv_set_run(vcpuFd, run.address) === 1) return state.axv_kvm_run_access;
+  const kvmRun = kvmRunFunction();
+  const view = new DataView(run.buffer);
+  const exitReason = RUN_FIELDS.exit_reason.offset;
+  return (fd) => {
+    const result = kvmRun(fd);
+    return result < 0 ? result : view.getUint32(exitReason, true);
+  };
+}
+
+/** The fd of a vCPU being closed: `kvmRunAccessFunction`'s helper no longer serves it. */
+export function forgetRunAccess(vcpuFd: number): void {
+  const state = helpersLoaded;
+  if (state !== undefined && !("failure" in state)) state.axv_set_run(vcpuFd, 0);
+}
+
+const RUN_FIELDS = KVM_RUN_LAYOUT.fields;
 
 /** The immediate_exit address the kick handler writes to (0: none), as this module last set it. */
 let kickTarget = 0;

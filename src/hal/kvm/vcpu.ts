@@ -86,7 +86,6 @@ export interface KvmRunStats {
 }
 
 const RUN = KVM_RUN_LAYOUT.fields;
-const EXIT_REASON = RUN.exit_reason.offset;
 const IMMEDIATE_EXIT = RUN.immediate_exit.offset;
 const STOP_TIMEOUT_MS = 2000;
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
@@ -127,8 +126,15 @@ export class KvmVcpu implements HalVcpu {
   readonly #fd: number;
   readonly #run: sys.Mapping;
   readonly #runView: DataView;
+  /**
+   * The arch's answer to a plain access (`KvmArchVcpu.answerAccess`, MMIO included), or the generic MMIO one, given
+   * the code `#kvmRunAccess` returned.
+   */
+  readonly #answerAccess: (run: DataView, code: number, handler: HalAccessHandler) => boolean;
   /** KVM_RUN on a vCPU fd (sys.ts `kvmRunFunction`), fetched on the first run. */
   #kvmRun: (vcpuFd: number) => number = kvmRunNotStarted;
+  /** KVM_RUN for the in-place access loops, answering -errno or the exit's code (sys.ts `kvmRunAccessFunction`). */
+  #kvmRunAccess: (vcpuFd: number) => number = kvmRunNotStarted;
   /** The last exit was I/O or MMIO: KVM completes the instruction on the next KVM_RUN. */
   #needsCompletion = false;
   #queue: ExitQueue | undefined;
@@ -161,6 +167,7 @@ export class KvmVcpu implements HalVcpu {
       sys.munmap(this.#run);
       throw error;
     }
+    this.#answerAccess = this.archVcpu.answerAccess ?? answerMmioAccess;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -331,16 +338,19 @@ export class KvmVcpu implements HalVcpu {
     if (caller !== undefined) return this.#runAccessesOnCaller(caller, handler, maxAccesses);
     const run = this.#runView;
     const arch = this.archVcpu;
+    const answerAccess = this.#answerAccess;
+    const kvmRunAccess = this.#kvmRunAccess;
+    const fd = this.#fd;
     for (let answered = 0; answered < maxAccesses; answered++) {
-      const result = this.#enter();
-      if (result !== 0 || Atomics.load(this.#control, CTL_KICK) !== 0) return this.#afterRun(result);
+      this.#beforeRun();
+      // -errno, or the exit's code for answerAccess (the reason, or a plain port access packed).
+      const code = kvmRunAccess(fd);
+      if (code < 0) return this.#afterRun(code);
+      if (Atomics.load(this.#control, CTL_KICK) !== 0) return this.#afterRun(0);
       arch.afterRun();
-      const reason = run.getUint32(EXIT_REASON, true);
       // Set before the handler runs: a device that reads registers gets the instruction completed first.
       this.#needsCompletion = true;
-      if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) {
-        return this.#afterRun(result);
-      }
+      if (!answerAccess(run, code, handler)) return this.#afterRun(0);
       this.stats.exits++;
     }
     return NOTHING;
@@ -362,24 +372,29 @@ export class KvmVcpu implements HalVcpu {
     if (!this.#beginOnCaller(caller)) return NOTHING;
     const run = this.#runView;
     const arch = this.archVcpu;
-    const kvmRun = this.#kvmRun;
+    const answerAccess = this.#answerAccess;
+    const kvmRunAccess = this.#kvmRunAccess;
     const fd = this.#fd;
     // No read completion is pending inside the batch (accesses complete in place); runs and exits are counted once.
     this.#completion = NO_COMPLETION;
+    // 0 or -errno: what `#afterRun` decodes when the batch ends before maxAccesses.
     let result = 0;
     let runs = 0;
     let answered = 0;
     try {
       while (answered < maxAccesses) {
         arch.beforeRun();
-        result = kvmRun(fd);
+        // -errno, or the exit's code for answerAccess (the reason, or a plain port access packed).
+        const code = kvmRunAccess(fd);
         runs++;
-        if (result !== 0) break;
+        if (code < 0) {
+          result = code;
+          break;
+        }
         arch.afterRun();
-        const reason = run.getUint32(EXIT_REASON, true);
         // Set before the handler runs: a device that reads registers gets the instruction completed first.
         this.#needsCompletion = true;
-        if (!answerMmioAccess(run, reason, handler) && arch.answerAccess?.(run, reason, handler) !== true) break;
+        if (!answerAccess(run, code, handler)) break;
         answered++;
       }
     } finally {
@@ -390,12 +405,6 @@ export class KvmVcpu implements HalVcpu {
     if (answered === maxAccesses) return NOTHING;
     if (result === -EINTR && !caller.kickHandler) sys.consumePendingSignal(sys.SIGURG);
     return this.#afterRun(result);
-  }
-
-  /** One KVM_RUN on a worker-less thread (plain `run()`): its result. */
-  #enter(): number {
-    this.#beforeRun();
-    return this.#kvmRun(this.#fd);
   }
 
   /** One KVM_RUN on this thread (see `#enterOnCaller`), as an exit. */
@@ -448,6 +457,7 @@ export class KvmVcpu implements HalVcpu {
   #firstRun(): void {
     if (this.#started) return;
     this.#kvmRun = sys.kvmRunFunction();
+    this.#kvmRunAccess = sys.kvmRunAccessFunction(this.#fd, this.#run);
     this.#started = true;
     this.#context.beforeFirstRun();
   }
@@ -629,6 +639,8 @@ export class KvmVcpu implements HalVcpu {
       this.#stopKicker(caller.kicker);
     }
     this.#closed = true;
+    // Before the mapping goes: the access helper must not read it for a later vCPU with the same fd.
+    if (this.#started) sys.forgetRunAccess(this.#fd);
     sys.munmap(this.#run);
     sys.close(this.#fd);
     this.#context.onClose();

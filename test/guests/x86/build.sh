@@ -10,7 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # name:load-address (real-mode guests at 0x8000, long-mode ones at 0x10000)
-guests="serial-hello:0x8000 hypercall:0x8000 pio:0x8000 hlt:0x8000 triple-fault:0x10000 spin:0x8000 pio-loop:0x8000 mmio:0x10000 smp:0x10000 cpl3:0x10000 counter:0x8000 gdb-target:0x100000"
+guests="serial-hello:0x8000 hypercall:0x8000 pio:0x8000 hlt:0x8000 triple-fault:0x10000 spin:0x8000 pio-loop:0x8000 pio-scratch-loop:0x8000 mmio:0x10000 smp:0x10000 cpl3:0x10000 counter:0x8000 gdb-target:0x100000"
 for entry in $guests; do
   name=${entry%%:*}
   address=${entry##*:}

@@ -3,7 +3,14 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
 import type { HalAccessHandler } from "../../types.ts";
-import { KVM_EXIT_IO, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import {
+  KVM_EXIT_IO,
+  KVM_EXIT_MMIO,
+  KVM_EXIT_SHUTDOWN,
+  KVM_PIO_DATA_OFFSET,
+  KVM_RUN_LAYOUT,
+  KVM_RUN_PORT_IO,
+} from "../abi.ts";
 import { completeRead, decodeExit, type ExitQueue } from "../exits.ts";
 import { KVM_EXIT_IO_IN, KVM_EXIT_IO_OUT } from "./abi.ts";
 import { answerX86Access, type HypercallRegs, x86ExitDecoder } from "./exits.ts";
@@ -159,6 +166,64 @@ describe("answerX86Access (HalVcpu.runAccesses)", () => {
       const expected = [0xd4, 0xc3, 0xb2, 0xa1].map((byte, i) => (i < size ? byte : 0));
       expect([0, 1, 2, 3, 4].map((i) => view.getUint8(DATA_OFFSET + i))).toEqual([...expected, 0x99]);
     }
+  });
+
+  test("the packed word of a plain in/out (kvm-native.c) is answered from the PIO page, as the decoder would", () => {
+    const packed = (direction: number, size: number, port: number): number =>
+      KVM_RUN_PORT_IO | (direction << 24) | (size << 16) | port;
+    for (const [size, bytes, value] of [
+      [1, [0x41], 0x41],
+      [2, [0x34, 0x12], 0x1234],
+      [4, [0x78, 0x56, 0x34, 0xf2], 0xf234_5678],
+    ] as const) {
+      const { calls, handler } = recorder(0);
+      const view = io(KVM_EXIT_IO_OUT, size, 0x3ff, 1, [...bytes]);
+      expect(DATA_OFFSET).toBe(KVM_PIO_DATA_OFFSET);
+      expect(answerX86Access(view, packed(KVM_EXIT_IO_OUT, size, 0x3ff), handler)).toBe(true);
+      expect(calls).toEqual([`out 3ff/${size}=${value.toString(16)}`]);
+    }
+    for (const size of [1, 2, 4] as const) {
+      const { calls, handler } = recorder(0xa1b2_c3d4);
+      const view = io(KVM_EXIT_IO_IN, size, 0xffff, 1, [0, 0, 0, 0, 0x99]);
+      expect(answerX86Access(view, packed(KVM_EXIT_IO_IN, size, 0xffff), handler)).toBe(true);
+      expect(calls).toEqual([`in ffff/${size}`]);
+      const expected = [0xd4, 0xc3, 0xb2, 0xa1].map((byte, i) => (i < size ? byte : 0));
+      expect([0, 1, 2, 3, 4].map((i) => view.getUint8(DATA_OFFSET + i))).toEqual([...expected, 0x99]);
+    }
+    // The hypercall port is the decoder's, packed or not.
+    const { calls, handler } = recorder(0);
+    const hypercall = io(KVM_EXIT_IO_OUT, 4, AXVISOR_HYPERCALL_PORT, 1, [0, 0, 0, 0]);
+    expect(answerX86Access(hypercall, packed(KVM_EXIT_IO_OUT, 4, AXVISOR_HYPERCALL_PORT), handler)).toBe(false);
+    expect(calls).toEqual([]);
+  });
+
+  test("a plain MMIO access is answered too (one call per exit for the vCPU loop), an 8-byte one is not", () => {
+    const calls: string[] = [];
+    const handler: HalAccessHandler = {
+      mmioRead: (addr, width) => {
+        calls.push(`read ${addr.toString(16)}/${width}`);
+        return 0x1234;
+      },
+      mmioWrite: (addr, width, value) => {
+        calls.push(`write ${addr.toString(16)}/${width}=${value.toString(16)}`);
+      },
+      portRead: () => 0,
+      portWrite: () => undefined,
+    };
+    const mmio = (len: number, write: boolean): DataView => {
+      const view = run(KVM_EXIT_MMIO);
+      view.setBigUint64(F["mmio.phys_addr"].offset, 0xfed0_0010n, true);
+      view.setBigUint64(F["mmio.data"].offset, 0xaabb_ccddn, true);
+      view.setUint32(F["mmio.len"].offset, len, true);
+      view.setUint8(F["mmio.is_write"].offset, write ? 1 : 0);
+      return view;
+    };
+    expect(answerX86Access(mmio(4, true), KVM_EXIT_MMIO, handler)).toBe(true);
+    const read = mmio(2, false);
+    expect(answerX86Access(read, KVM_EXIT_MMIO, handler)).toBe(true);
+    expect(read.getUint16(F["mmio.data"].offset, true)).toBe(0x1234);
+    expect(answerX86Access(mmio(8, true), KVM_EXIT_MMIO, handler)).toBe(false);
+    expect(calls).toEqual(["write fed00010/4=aabbccdd", "read fed00010/2"]);
   });
 
   test("string I/O, the hypercall port and other exits are left to the decoder", () => {

@@ -11,9 +11,18 @@
  */
 import { AXVISOR_HYPERCALL_PORT } from "../../../arch/x86_64/hypercall.ts";
 import type { AccessWidth, AxVCpuExitReason, HalAccessHandler } from "../../types.ts";
-import { KVM_EXIT_DEBUG, KVM_EXIT_IO, KVM_EXIT_IRQ_WINDOW_OPEN, KVM_EXIT_SHUTDOWN, KVM_RUN_LAYOUT } from "../abi.ts";
+import {
+  KVM_EXIT_DEBUG,
+  KVM_EXIT_IO,
+  KVM_EXIT_IRQ_WINDOW_OPEN,
+  KVM_EXIT_SHUTDOWN,
+  KVM_PIO_DATA_OFFSET,
+  KVM_RUN_LAYOUT,
+  KVM_RUN_PORT_IO,
+} from "../abi.ts";
 import {
   type ArchExitDecoder,
+  answerMmioAccess,
   type Decoded,
   type ExitQueue,
   NO_COMPLETION,
@@ -162,13 +171,40 @@ export function decodeX86Exit(run: DataView, reason: number, context: X86ExitCon
   }
 }
 
+/** kvm-native.c's packed answer for an `out` (KVM_RUN_PORT_IO | KVM_EXIT_IO_OUT << 24), compared as `code >>> 24`. */
+const PORT_OUT = (KVM_RUN_PORT_IO >>> 24) | KVM_EXIT_IO_OUT;
+
 /**
- * `HalVcpu.runAccesses` for port I/O: answer one `in`/`out` (count 1, not the hypercall port) through `handler`,
- * reading or filling its bytes in the data area where KVM put them; false for every other exit (decoded as usual).
+ * `HalVcpu.runAccesses` on x86: answer through `handler` the plain access that `code` (sys.ts
+ * `kvmRunAccessFunction`: the exit reason, or the packed word of one plain `in`/`out`) reports: one `in`/`out`
+ * (count 1, not the hypercall port), its bytes read or filled in the data area where KVM put them, or a plain MMIO
+ * access (`answerMmioAccess`); false for every other exit (decoded as usual). The packed word is tested first: port
+ * I/O is the commoner exit on a PC, and it needs no look at the mapping but for the data.
  */
-export function answerX86Access(run: DataView, reason: number, handler: HalAccessHandler): boolean {
-  if (reason !== KVM_EXIT_IO || run.getUint32(IO_COUNT, true) !== 1) return false;
-  // direction, size and port are one little-endian word (u8, u8, u16): one read instead of three on the hot path.
+export function answerX86Access(run: DataView, code: number, handler: HalAccessHandler): boolean {
+  if (code >= KVM_RUN_PORT_IO) {
+    const port = code & 0xffff;
+    const size = (code >>> 16) & 0xff;
+    if (code >>> 24 === PORT_OUT) {
+      if (port === AXVISOR_HYPERCALL_PORT) return false;
+      if (size === 1) handler.portWrite(port, 1, run.getUint8(KVM_PIO_DATA_OFFSET));
+      else if (size === 2) handler.portWrite(port, 2, run.getUint16(KVM_PIO_DATA_OFFSET, true));
+      else handler.portWrite(port, 4, run.getUint32(KVM_PIO_DATA_OFFSET, true));
+      return true;
+    }
+    if (size === 1) run.setUint8(KVM_PIO_DATA_OFFSET, handler.portRead(port, 1));
+    else if (size === 2) run.setUint16(KVM_PIO_DATA_OFFSET, handler.portRead(port, 2), true);
+    else run.setUint32(KVM_PIO_DATA_OFFSET, handler.portRead(port, 4), true);
+    return true;
+  }
+  if (code === KVM_EXIT_IO) return answerPortIo(run, handler);
+  return answerMmioAccess(run, code, handler);
+}
+
+/** `answerX86Access` for a KVM_EXIT_IO given as the bare reason: the fields read from the mapping. */
+function answerPortIo(run: DataView, handler: HalAccessHandler): boolean {
+  if (run.getUint32(IO_COUNT, true) !== 1) return false;
+  // direction, size and port are one little-endian word (u8, u8, u16): one read instead of three.
   const head = run.getUint32(IO_HEAD, true);
   const size = (head >>> 8) & 0xff;
   const port = head >>> 16;

@@ -4,7 +4,7 @@
  */
 import { X86_GPR_NAMES, type X86GprName } from "../../../arch/x86_64/registers.ts";
 import { realModeState, type X86VcpuState } from "../../../arch/x86_64/vcpu-state.ts";
-import type { HalAccessHandler, HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
+import type { HalVcpuDebug, HalVcpuSetup, HalVcpuState } from "../../types.ts";
 import { HalError } from "../../types.ts";
 import { KVM_RUN_LAYOUT } from "../abi.ts";
 import type { Decoded } from "../exits.ts";
@@ -188,9 +188,7 @@ export class X86KvmVcpu implements KvmArchVcpu {
     return decodeX86Exit(run, reason, this.#exitContext);
   }
 
-  answerAccess(run: DataView, reason: number, handler: HalAccessHandler): boolean {
-    return answerX86Access(run, reason, handler);
-  }
+  readonly answerAccess = answerX86Access;
 
   /**
    * With the in-kernel irqchip interrupts go through `HalVm.setIrqLine` (GSIs), so this throws "unsupported";
