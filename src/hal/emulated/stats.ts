@@ -27,6 +27,8 @@ export class HartStats {
   /** Entries into WebAssembly regions, and the instructions they retired (the rest ran interpreted). */
   regionEntries = 0;
   regionInstructions = 0;
+  /** Times a region went on into the next region itself instead of returning to the run loop (wasm/tier.ts). */
+  regionChains = 0;
   /** Blocks compiled to JavaScript. */
   compiles = 0;
   /** Whole-context TLB flushes, by what asked for them. */
