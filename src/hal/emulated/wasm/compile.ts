@@ -2,12 +2,14 @@
  * The WebAssembly tier's code generator: a planned region (region.ts) becomes one module with one exported
  * function,
  *
- *   run(hb: i32, tlb: i32, vbase: f64, entry: i32, limit: i32) -> i32
+ *   run(hb: i32, tlb: i32, vbase: f64, entry: i32, limit: i32, n: i32) -> i32
  *
  * which runs the hart whose block (hart-block.ts) is at `hb` from block `entry` of the region, the page being
- * mapped at virtual address `vbase`, through the data TLB whose WebAssembly copy is at `tlb` (tlb.ts), until
- * control leaves the region, an instruction needs the TypeScript hart (and says so), or at least `limit`
- * instructions have retired. It returns the number retired; the pc to continue at is in the block's HB_NEXT_PC.
+ * mapped at virtual address `vbase`, through the data TLB whose WebAssembly copy is at `tlb` (tlb.ts), with `n`
+ * instructions already retired since the run loop entered the first region of the chain, until control leaves
+ * the region and no compiled region can take over (see `emitChain`), an instruction needs the TypeScript hart
+ * (and says so), or at least `limit` instructions have retired. It returns the number retired since that entry
+ * (n included); the pc to continue at is in the block's HB_NEXT_PC.
  *
  * Inside, the guest registers the region uses live in i64 locals: loaded at entry, stored back at every exit.
  * Control flow is a loop around a `br_table` over the region's blocks, laid out in page order so that falling
@@ -18,7 +20,8 @@
  * retired count first, so traps and counters see the state the reference interpreter would give them.
  *
  * In-page indirect jumps (JALR) find their block through the page's entry map in the arena (one uint16 per
- * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region.
+ * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region, which then tail-calls the target
+ * page's region when there is one with a block there (`emitChain`), else returns to the run loop.
  */
 
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
