@@ -23,6 +23,8 @@ export const HB_CHAIN_STOP = 28;
 export const HB_ITLB = 32;
 /** i32: chains from one region to the next since the run loop entered the first (counted by the regions). */
 export const HB_CHAINS = 36;
+/** i32: why the last region returned to the run loop (wasm/compile.ts RETURN_*). */
+export const HB_RETURN_REASON = 40;
 /** int32 x 32: the low words of x0..x31 (`Hart.xlo`). */
 export const HB_XLO = 64;
 /** int32 x 32: the high words of x0..x31 (`Hart.xhi`). */

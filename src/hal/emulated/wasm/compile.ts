@@ -34,6 +34,7 @@ import {
   HB_LOAD_VALUE,
   HB_NEXT_PC,
   HB_REGION,
+  HB_RETURN_REASON,
   HB_VBASE,
   HB_XHI,
   HB_XLO,
@@ -59,6 +60,19 @@ export const NO_BLOCK = 0xffff;
  */
 export const ENTRY_MAP_BYTES = PAGE_SIZE + 64;
 export const REGION_SLOT_OFFSET = PAGE_SIZE;
+
+/**
+ * Why a region returned to the run loop instead of chaining (HB_RETURN_REASON): it left after a call into the
+ * TypeScript hart (a trap, an instruction that ends the run, a store into its own page), the limit was reached,
+ * a slow path asked it to stop (HB_CHAIN_STOP), the fetch TLB's copy does not map the next pc, the next pc's
+ * physical page has no valid region, or that region has no block there.
+ */
+export const RETURN_CALL = 0;
+export const RETURN_LIMIT = 1;
+export const RETURN_STOP = 2;
+export const RETURN_NO_TLB = 3;
+export const RETURN_NO_REGION = 4;
+export const RETURN_NO_BLOCK = 5;
 
 /** The parameters of a region's `run` (and of the tail call by which one region chains to the next). */
 export const RUN_PARAMS = [I32, I32, F64, I32, I32, I32] as const;
@@ -664,7 +678,16 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   f.i32(1).set(chainable);
   f.op(Op.end); // $exitH
   for (const r of written) storeReg(r);
-  emitChain(f, { chainable, exitPc, vpage: vb, itlb: t32, tlbIndex: next, record: status, runType });
+  emitChain(f, {
+    chainable,
+    exitPc,
+    vpage: vb,
+    itlb: t32,
+    tlbIndex: next,
+    record: status,
+    reason: f.local(I32),
+    runType,
+  });
   f.get(n);
   return { bytes: m.encode(), insns, offsets, blockStarts: blocks.map((b) => b.start) };
 }
@@ -688,6 +711,7 @@ function emitChain(
     readonly itlb: number;
     readonly tlbIndex: number;
     readonly record: number;
+    readonly reason: number;
     readonly runType: number;
   },
 ): void {
@@ -695,39 +719,54 @@ function emitChain(
   const P_TLB = 1;
   const P_LIMIT = 4;
   const n = 5;
-  f.get(l.chainable).get(n).get(P_LIMIT).op(Op.i32LtS).op(Op.i32And);
-  f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP).op(Op.i32Eqz).op(Op.i32And);
-  f.get(P_HB).mem(Op.i32Load, 2, HB_ITLB).tee(l.itlb).i32(0).op(Op.i32Ne).op(Op.i32And);
-  f.block(Op.if);
+  /** Set `reason`, then leave $fail if the value on the stack is nonzero. */
+  const failIf = (): void => {
+    f.opU(Op.brIf, 0);
+  };
+  const reason = (r: number): void => {
+    f.i32(r).set(l.reason);
+  };
+  f.block(Op.block); // $fail
+  reason(RETURN_CALL);
+  f.get(l.chainable).op(Op.i32Eqz);
+  failIf();
+  reason(RETURN_LIMIT);
+  f.get(n).get(P_LIMIT).op(Op.i32GeS);
+  failIf();
+  reason(RETURN_STOP);
+  f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP);
+  failIf();
+  reason(RETURN_NO_TLB);
+  f.get(P_HB).mem(Op.i32Load, 2, HB_ITLB).tee(l.itlb).op(Op.i32Eqz);
+  failIf();
   f.get(l.exitPc).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(l.tlbIndex);
   f.get(l.exitPc).i64(-4096, -1).op(Op.i64And).set(l.vpage);
   f.get(l.itlb).get(l.tlbIndex).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
-  f.get(l.vpage).op(Op.i64Eq);
-  f.block(Op.if);
+  f.get(l.vpage).op(Op.i64Ne);
+  failIf();
+  reason(RETURN_NO_REGION);
   f.get(l.itlb).get(l.tlbIndex).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_RECORD);
-  f.tee(l.record).i32(0).op(Op.i32Ne);
-  f.block(Op.if);
+  f.tee(l.record).op(Op.i32Eqz);
+  failIf();
   // The region's table slot (reusing `itlb`), then the block at the pc's slot (reusing `tlbIndex`).
-  f.get(l.record).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(l.itlb).i32(0).op(Op.i32Ne);
-  f.block(Op.if);
+  f.get(l.record).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(l.itlb).op(Op.i32Eqz);
+  failIf();
+  reason(RETURN_NO_BLOCK);
   f.get(l.record)
     .get(l.exitPc)
     .op(Op.i32WrapI64)
     .i32(PAGE_SIZE - 1)
     .op(Op.i32And)
     .op(Op.i32Add);
-  f.mem(Op.i32Load16U, 1, 0).tee(l.tlbIndex).i32(NO_BLOCK).op(Op.i32Ne);
-  f.block(Op.if);
+  f.mem(Op.i32Load16U, 1, 0).tee(l.tlbIndex).i32(NO_BLOCK).op(Op.i32Eq);
+  failIf();
   f.get(P_HB).get(l.vpage).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_VBASE);
   f.get(P_HB).get(l.itlb).mem(Op.i32Store, 2, HB_REGION);
   f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_CHAINS).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_CHAINS);
   f.get(P_HB).get(P_TLB).get(l.vpage).op(Op.f64ConvertI64S).get(l.tlbIndex).get(P_LIMIT).get(n).get(l.itlb);
   f.callIndirect(Op.returnCallIndirect, l.runType, 0);
-  f.op(Op.end);
-  f.op(Op.end);
-  f.op(Op.end);
-  f.op(Op.end);
-  f.op(Op.end);
+  f.op(Op.end); // $fail
+  f.get(P_HB).get(l.reason).mem(Op.i32Store, 2, HB_RETURN_REASON);
 }
 
 /** In-page targets of a block's last instruction (for self-loop detection). */

@@ -27,7 +27,16 @@ import type { Insn } from "../decode.ts";
 import * as D from "../decode.ts";
 import { execCsr, execute, transformedInstruction } from "../exec.ts";
 import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_NONE } from "../hart.ts";
-import { HB_CHAIN_STOP, HB_CHAINS, HB_ITLB, HB_LOAD_VALUE, HB_NEXT_PC, HB_REGION, HB_VBASE } from "../hart-block.ts";
+import {
+  HB_CHAIN_STOP,
+  HB_CHAINS,
+  HB_ITLB,
+  HB_LOAD_VALUE,
+  HB_NEXT_PC,
+  HB_REGION,
+  HB_RETURN_REASON,
+  HB_VBASE,
+} from "../hart-block.ts";
 import { atomicFast } from "../interp.ts";
 import { loadSlow, storeSlow } from "../memory-slow.ts";
 import type { CodePage } from "../phys-memory.ts";
@@ -39,6 +48,12 @@ import {
   IMPORT_MODULE,
   NO_BLOCK,
   REGION_SLOT_OFFSET,
+  RETURN_CALL,
+  RETURN_LIMIT,
+  RETURN_NO_BLOCK,
+  RETURN_NO_REGION,
+  RETURN_NO_TLB,
+  RETURN_STOP,
 } from "./compile.ts";
 import { planRegion } from "./region.ts";
 
@@ -111,6 +126,18 @@ const REGION_INDEX = HB_REGION / 4;
 const CHAIN_STOP_INDEX = HB_CHAIN_STOP / 4;
 const ITLB_INDEX = HB_ITLB / 4;
 const CHAINS_INDEX = HB_CHAINS / 4;
+const RETURN_REASON_INDEX = HB_RETURN_REASON / 4;
+
+/** Count why a region returned to the run loop. */
+function countReturn(h: Hart, reason: number): void {
+  const s = h.stats;
+  if (reason === RETURN_NO_BLOCK) s.regionReturnsNoBlock++;
+  else if (reason === RETURN_NO_REGION) s.regionReturnsNoRegion++;
+  else if (reason === RETURN_LIMIT) s.regionReturnsLimit++;
+  else if (reason === RETURN_STOP) s.regionReturnsStop++;
+  else if (reason === RETURN_NO_TLB) s.regionReturnsNoTlb++;
+  else s.regionReturnsCall++;
+}
 const LOAD_LO_INDEX = HB_LOAD_VALUE / 4;
 const LOAD_HI_INDEX = HB_LOAD_VALUE / 4 + 1;
 const LOAD_WIDTH: Record<number, number> = {
@@ -175,6 +202,7 @@ export class WasmTier {
     h.icount = base + n;
     h.pc = h.blockF64[NEXT_PC_INDEX] ?? 0;
     h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
+    countReturn(h, hb[RETURN_REASON_INDEX] ?? RETURN_CALL);
     this.#hart = undefined;
     return n;
   }
