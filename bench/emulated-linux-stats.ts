@@ -98,6 +98,15 @@ for (const vcpu of harts()) {
   console.log(
     `hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions, ${(inRegions / 1e6).toFixed(1)} M (${((100 * inRegions) / Math.max(1, h.icount)).toFixed(1)}%) in WebAssembly regions, the rest interpreted`,
   );
+  const runs = h.stats.regionEntries;
+  const chains = h.stats.regionChains;
+  console.log(
+    `  regions: ${runs} entered from the run loop, ${chains} chained region to region; ${(inRegions / Math.max(1, runs + chains)).toFixed(0)} instructions per region run, ${(inRegions / Math.max(1, runs)).toFixed(0)} per return to the run loop`,
+  );
+  const s = h.stats;
+  console.log(
+    `  returns to the run loop: ${s.regionReturnsCall} after a call into the hart, ${s.regionReturnsLimit} at the limit, ${s.regionReturnsStop} stopped by a slow path, ${s.regionReturnsNoTlb} fetch-TLB misses, ${s.regionReturnsNoRegion} to pages without a region, ${s.regionReturnsNoBlock} to no block of a region`,
+  );
   const stats = h.stats.snapshot();
   const entries = Object.entries(stats);
   for (let i = 0; i < entries.length; i += 4) {

@@ -294,7 +294,66 @@ function randomProgram(seed: number): Uint8Array {
   return p.assemble();
 }
 
+/**
+ * A loop that calls functions on three other pages (JAL out of the page, returns through JALR, a tail jump from
+ * one page to the next, a fall-through across a page boundary) and on every iteration rewrites the first
+ * instruction of one of them (no FENCE.I: the emulated hart invalidates exactly), so compiled regions chain to each
+ * other and chaining must never reach a region whose page was written.
+ */
+function crossPageProgram(iterations: number): Uint8Array {
+  const p = new A.Program(RAM_BASE);
+  const pad = (to: number): void => {
+    while (p.pc < to) p.emit(A.addi(0, 0, 0));
+  };
+  const f1 = RAM_BASE + 0x1000;
+  const f2 = RAM_BASE + 0x2000;
+  const f3 = RAM_BASE + 0x3000;
+  p.emit(A.li(A.s4, iterations), A.li(A.a0, 1), A.li(A.a1, 7));
+  p.emit(A.li(A.t4, A.addi(A.a0, A.a0, 0)), A.li(A.t6, f2));
+  p.label("loop");
+  p.ref("f1", (off) => A.jal(A.ra, off));
+  // Patch f2's first instruction: addi a0, a0, (s4 & 0x3ff).
+  p.emit(A.andi(A.t3, A.s4, 0x3ff), A.slli(A.t3, A.t3, 20), A.or(A.t5, A.t4, A.t3), A.sw(A.t5, A.t6, 0));
+  p.ref("f2", (off) => A.jal(A.ra, off));
+  p.emit(A.xor(A.a1, A.a1, A.a0), A.addi(A.s4, A.s4, -1));
+  p.ref("loop", (off) => A.bne(A.s4, A.zero, off));
+  p.label("end");
+  p.ref("end", (off) => A.jal(A.zero, off));
+  pad(f1);
+  p.label("f1");
+  p.emit(A.add(A.a0, A.a0, A.a1), A.slli(A.a2, A.a0, 3), A.xor(A.a0, A.a0, A.a2), A.jalr(A.zero, A.ra, 0));
+  pad(f2);
+  p.label("f2");
+  p.emit(A.addi(A.a0, A.a0, 0), A.add(A.a1, A.a1, A.a0));
+  p.ref("f3", (off) => A.jal(A.zero, off));
+  pad(f3 - 8);
+  // f3 starts 8 bytes before its page and falls through into the next one.
+  p.label("f3");
+  p.emit(A.addi(A.a0, A.a0, 3), A.addi(A.a1, A.a1, -5), A.mul(A.a2, A.a0, A.a1), A.jalr(A.zero, A.ra, 0));
+  return p.assemble();
+}
+
 describe("differential: the WebAssembly tier against the reference interpreter", () => {
+  test("regions chaining across pages, with code rewritten between calls", () => {
+    const image = crossPageProgram(300);
+    const lengths = new Rng(0x2545f491);
+    const wasm = makeHart({ ramSize: RAM_SIZE, arena: true });
+    const result = compare(
+      (f) => f.write(RAM_BASE, image),
+      400,
+      () => 1 + lengths.int(500),
+    );
+    expect(result.comparisons).toBeGreaterThan(10);
+    // The same program in one long run: most region runs must be chained ones.
+    wasm.write(RAM_BASE, image);
+    wasm.run(20_000, "wasm");
+    expect(wasm.hart.stats.regionChains).toBeGreaterThan(wasm.hart.stats.regionEntries);
+    const ref = makeHart({ ramSize: RAM_SIZE });
+    ref.write(RAM_BASE, image);
+    ref.run(wasm.hart.icount);
+    expect(state(wasm)).toEqual(state(ref));
+  });
+
   test("random programs, compared at every region exit and at random slice lengths", () => {
     let regions = 0;
     fc.assert(
@@ -343,6 +402,16 @@ describe("differential: the WebAssembly tier against the reference interpreter",
       );
       expect(result.comparisons).toBeGreaterThan(1);
       expect(result.regions).toBeGreaterThan(0);
+      // Longer slices, so regions also chain to each other between comparisons (slices of 1 never do).
+      const lengths = new Rng(0x9e3779b9);
+      compare(
+        (f) => {
+          for (const seg of image.segments) f.write(seg.paddr, seg.data);
+          f.hart.pc = image.entry;
+        },
+        3000,
+        () => 1 + lengths.int(200),
+      );
     });
   }
 });

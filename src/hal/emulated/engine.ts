@@ -76,6 +76,11 @@ export interface EngineOptions {
    * instead of in the background while the hart goes on interpreting (default).
    */
   readonly wasmSync?: boolean;
+  /**
+   * Let WebAssembly regions go on into the next compiled region themselves (default true), returning here only
+   * at the timer check, traps, run-ending instructions, slow paths that need the run loop, and misses.
+   */
+  readonly wasmChain?: boolean;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
   /** Default MIN_HEAT_RATE (MIN_STABLE_HEAT_RATE while the code is stable); 0 compiles whatever the rate. */
@@ -135,7 +140,22 @@ export type EngineTier = (typeof ENGINE_TIERS)[number];
  * compiled). It lets conformance suites and end-to-end scripts run the same guest on each tier without a config
  * field. Throws on any other value.
  */
-export function engineFromEnvironment(value: string | undefined = process.env.AXVISOR_EMULATED_TIER): {
+export function engineFromEnvironment(
+  value: string | undefined = process.env.AXVISOR_EMULATED_TIER,
+  chain: string | undefined = process.env.AXVISOR_WASM_CHAIN,
+): {
+  readonly engine: "fast" | "reference";
+  readonly options: EngineOptions;
+} {
+  const { engine, options } = engineOfTier(value);
+  if (chain === undefined || chain === "" || chain === "1") return { engine, options };
+  if (chain === "0") return { engine, options: { ...options, wasmChain: false } };
+  throw new Error(
+    `Cannot choose whether WebAssembly regions chain: AXVISOR_WASM_CHAIN is ${JSON.stringify(chain)}, expected 0 or 1`,
+  );
+}
+
+function engineOfTier(value: string | undefined): {
   readonly engine: "fast" | "reference";
   readonly options: EngineOptions;
 } {
@@ -227,6 +247,7 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
   const counting = options.jit;
   const tier = options.jit && options.wasm !== false ? wasmTierOf(h) : undefined;
+  if (tier !== undefined) tier.chaining = options.wasmChain !== false;
   // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
   const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
   const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;
@@ -262,6 +283,8 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       if (region !== undefined && tier !== undefined) {
         const entry = region.entries[slot] ?? NO_BLOCK;
         if (entry !== NO_BLOCK) {
+          // Regions chaining here find this page's region record through the fetch TLB's WebAssembly copy.
+          if (set.wasmExecRecord(i) !== code.entryMapBase) set.setWasmExec(i, pc - pageOff, code.entryMapBase);
           const retired = tier.enter(h, region, pc - pageOff, entry, limit);
           h.stats.regionEntries++;
           h.stats.regionInstructions += retired;

@@ -10,6 +10,21 @@
 export const HB_NEXT_PC = 0;
 /** i64 (two int32 words): the value of the last slow-path load made for compiled code. */
 export const HB_LOAD_VALUE = 8;
+/** f64: the virtual address of the page whose region runs now (set at entry and when a region chains to another). */
+export const HB_VBASE = 16;
+/** i32: the region table slot of the region running now (wasm/tier.ts). */
+export const HB_REGION = 24;
+/**
+ * i32: nonzero when a region must return to the run loop instead of chaining to the next region: set by the slow
+ * paths when an interrupt may have become pending, a kick or a stop was asked, or when chaining is off.
+ */
+export const HB_CHAIN_STOP = 28;
+/** i32: arena offset of the fetch TLB set's WebAssembly copy (tlb.ts WASM_TLB_EXEC_*), 0 when it has none. */
+export const HB_ITLB = 32;
+/** i32: chains from one region to the next since the run loop entered the first (counted by the regions). */
+export const HB_CHAINS = 36;
+/** i32: why the last region returned to the run loop (wasm/compile.ts RETURN_*). */
+export const HB_RETURN_REASON = 40;
 /** int32 x 32: the low words of x0..x31 (`Hart.xlo`). */
 export const HB_XLO = 64;
 /** int32 x 32: the high words of x0..x31 (`Hart.xhi`). */

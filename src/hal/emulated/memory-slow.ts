@@ -275,7 +275,9 @@ export function translateFetch(h: Hart, va: number): number {
   set.xblock[i] = region.block;
   set.xspan[i] = t.span > PAGE_SIZE ? t.span : 0;
   if (t.span > PAGE_SIZE) set.noteSuperpage(i, va, t.span);
-  set.xcode[i] = h.memory.codePage(region.block, pageIndex);
+  const code = h.memory.codePage(region.block, pageIndex);
+  set.xcode[i] = code;
+  set.setWasmExec(i, vpage, code.entryMapBase);
   return t.pa;
 }
 

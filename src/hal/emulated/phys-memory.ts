@@ -77,7 +77,7 @@ export class CodePage {
     const region = this.region;
     if (region !== undefined) {
       // A region running right now is told by the call that made the write, and returns.
-      region.valid = false;
+      region.invalidate();
       this.region = undefined;
       this.regionCompiles = 0;
       this.regionInvalidations++;

@@ -27,6 +27,19 @@ export class HartStats {
   /** Entries into WebAssembly regions, and the instructions they retired (the rest ran interpreted). */
   regionEntries = 0;
   regionInstructions = 0;
+  /** Times a region went on into the next region itself instead of returning to the run loop (wasm/tier.ts). */
+  regionChains = 0;
+  /**
+   * Why regions returned to the run loop (wasm/compile.ts RETURN_*): after a call into the hart (trap, run-ending
+   * instruction), at the limit (timer check), asked to stop by a slow path, the next pc not in the fetch TLB's
+   * copy, its page without a region (interpreted, or compiling), or that region without a block there.
+   */
+  regionReturnsCall = 0;
+  regionReturnsLimit = 0;
+  regionReturnsStop = 0;
+  regionReturnsNoTlb = 0;
+  regionReturnsNoRegion = 0;
+  regionReturnsNoBlock = 0;
   /** Blocks compiled to JavaScript. */
   compiles = 0;
   /** Whole-context TLB flushes, by what asked for them. */

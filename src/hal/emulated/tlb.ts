@@ -38,12 +38,21 @@ export const WASM_TLB_READ_TAG = 0;
 export const WASM_TLB_READ_ADD = TLB_SIZE * 8;
 export const WASM_TLB_WRITE_TAG = TLB_SIZE * 12;
 export const WASM_TLB_WRITE_ADD = TLB_SIZE * 20;
-export const WASM_TLB_BYTES = TLB_SIZE * 24;
+/**
+ * The execute entries' copy, for regions that chain to the next region inside WebAssembly (wasm/compile.ts):
+ * per entry an i64 tag (the page's virtual address; TAG_EMPTY when empty) and an i32, the arena offset of the
+ * physical page's region record (its entry map and region slot, wasm/compile.ts), 0 when it has none yet.
+ */
+export const WASM_TLB_EXEC_TAG = TLB_SIZE * 24;
+export const WASM_TLB_EXEC_RECORD = TLB_SIZE * 32;
+export const WASM_TLB_BYTES = TLB_SIZE * 36;
 /** Int32 indexes of the four arrays in `TlbSet.wasm`. */
 const W_RTAG = WASM_TLB_READ_TAG / 4;
 const W_RADD = WASM_TLB_READ_ADD / 4;
 const W_WTAG = WASM_TLB_WRITE_TAG / 4;
 const W_WADD = WASM_TLB_WRITE_ADD / 4;
+const W_XTAG = WASM_TLB_EXEC_TAG / 4;
+const W_XREC = WASM_TLB_EXEC_RECORD / 4;
 
 /**
  * The low-word tag of an empty read/write entry. A probe masks the address's low word with
@@ -197,7 +206,31 @@ export class TlbSet {
     for (let i = 0; i < TLB_SIZE; i++) {
       w[W_RTAG + 2 * i] = TAG_EMPTY;
       w[W_WTAG + 2 * i] = TAG_EMPTY;
+      w[W_XTAG + 2 * i] = TAG_EMPTY;
     }
+  }
+
+  /**
+   * Set the WebAssembly copy of execute entry `i` (which maps the page at `vpage`) to the page's region record at
+   * arena offset `record` (-1: none yet). Only call it with what `xtag[i]`/`xcode[i]` hold.
+   */
+  setWasmExec(i: number, vpage: number, record: number): void {
+    if (this.wasmBase < 0) return;
+    const w = this.wasm;
+    w[W_XTAG + 2 * i] = vpage | 0;
+    w[W_XTAG + 2 * i + 1] = Math.floor(vpage / TWO_POW_32) | 0;
+    w[W_XREC + i] = record < 0 ? 0 : record;
+  }
+
+  /** The region record offset execute entry `i`'s WebAssembly copy holds (0 when none). */
+  wasmExecRecord(i: number): number {
+    return this.wasmBase < 0 ? 0 : (this.wasm[W_XREC + i] ?? 0);
+  }
+
+  /** Empty execute entry `i` (and its WebAssembly copy). */
+  dropExec(i: number): void {
+    this.xtag[i] = Number.NaN;
+    if (this.wasmBase >= 0) this.wasm[W_XTAG + 2 * i] = TAG_EMPTY;
   }
 
   /** Empty read entry `i` (and its WebAssembly copy). */
@@ -223,16 +256,16 @@ export class TlbSet {
     const i = (va >>> 12) & TLB_MASK;
     if (this.rlo[i] === lo && this.rhi[i] === hi) this.dropRead(i);
     if (this.wlo[i] === lo && this.whi[i] === hi) this.dropWrite(i);
-    if (this.xtag[i] === page) this.xtag[i] = Number.NaN;
+    if (this.xtag[i] === page) this.dropExec(i);
     if (!this.superpages) return;
     for (const span of SUPERPAGE_SPANS) {
       const slots = this.#superSlots.get(Math.floor(va / span) * span);
       if (slots === undefined) continue;
-      // A slot may have been refilled since: dropCovering* check the entry itself.
+      // A slot may have been refilled since: the checks look at the entry itself.
       for (const j of slots) {
         if (coversSplit(this.rlo, this.rhi, this.rspan, j, va)) this.dropRead(j);
         if (coversSplit(this.wlo, this.whi, this.wspan, j, va)) this.dropWrite(j);
-        dropCovering(this.xtag, this.xspan, j, va);
+        if (covers(this.xtag, this.xspan, j, va)) this.dropExec(j);
       }
     }
   }
@@ -316,12 +349,12 @@ function splitTag(los: Int32Array, his: Int32Array, i: number): number {
   return (his[i] ?? 0) * TWO_POW_32 + ((los[i] ?? 0) >>> 0);
 }
 
-/** Drop entry `i` if it comes from a superpage (span > 4 KiB) that contains `va`. */
-function dropCovering(tags: Float64Array, spans: Float64Array, i: number, va: number): void {
+/** Whether entry `i` comes from a superpage (span > 4 KiB) that contains `va`. */
+function covers(tags: Float64Array, spans: Float64Array, i: number, va: number): boolean {
   const span = spans[i] ?? 0;
-  if (span === 0) return;
+  if (span === 0) return false;
   const tag = tags[i] ?? Number.NaN;
-  if (Math.floor(tag / span) === Math.floor(va / span)) tags[i] = Number.NaN;
+  return Math.floor(tag / span) === Math.floor(va / span);
 }
 
 /** Whether entry `i`, tagged by (low, high) words, comes from a superpage (span > 4 KiB) that contains `va`. */

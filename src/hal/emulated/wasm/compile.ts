@@ -2,12 +2,14 @@
  * The WebAssembly tier's code generator: a planned region (region.ts) becomes one module with one exported
  * function,
  *
- *   run(hb: i32, tlb: i32, vbase: f64, entry: i32, limit: i32) -> i32
+ *   run(hb: i32, tlb: i32, vbase: f64, entry: i32, limit: i32, n: i32) -> i32
  *
  * which runs the hart whose block (hart-block.ts) is at `hb` from block `entry` of the region, the page being
- * mapped at virtual address `vbase`, through the data TLB whose WebAssembly copy is at `tlb` (tlb.ts), until
- * control leaves the region, an instruction needs the TypeScript hart (and says so), or at least `limit`
- * instructions have retired. It returns the number retired; the pc to continue at is in the block's HB_NEXT_PC.
+ * mapped at virtual address `vbase`, through the data TLB whose WebAssembly copy is at `tlb` (tlb.ts), with `n`
+ * instructions already retired since the run loop entered the first region of the chain, until control leaves
+ * the region and no compiled region can take over (see `emitChain`), an instruction needs the TypeScript hart
+ * (and says so), or at least `limit` instructions have retired. It returns the number retired since that entry
+ * (n included); the pc to continue at is in the block's HB_NEXT_PC.
  *
  * Inside, the guest registers the region uses live in i64 locals: loaded at entry, stored back at every exit.
  * Control flow is a loop around a `br_table` over the region's blocks, laid out in page order so that falling
@@ -18,21 +20,62 @@
  * retired count first, so traps and counters see the state the reference interpreter would give them.
  *
  * In-page indirect jumps (JALR) find their block through the page's entry map in the arena (one uint16 per
- * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region.
+ * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region, which then tail-calls the target
+ * page's region when there is one with a block there (`emitChain`), else returns to the run loop.
  */
 
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
 import type { Insn } from "../decode.ts";
 import * as D from "../decode.ts";
-import { HB_LOAD_VALUE, HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
-import { TLB_MASK, WASM_TLB_READ_ADD, WASM_TLB_READ_TAG, WASM_TLB_WRITE_ADD, WASM_TLB_WRITE_TAG } from "../tlb.ts";
+import {
+  HB_CHAIN_STOP,
+  HB_CHAINS,
+  HB_ITLB,
+  HB_LOAD_VALUE,
+  HB_NEXT_PC,
+  HB_REGION,
+  HB_RETURN_REASON,
+  HB_VBASE,
+  HB_XHI,
+  HB_XLO,
+} from "../hart-block.ts";
+import {
+  TLB_MASK,
+  WASM_TLB_EXEC_RECORD,
+  WASM_TLB_EXEC_TAG,
+  WASM_TLB_READ_ADD,
+  WASM_TLB_READ_TAG,
+  WASM_TLB_WRITE_ADD,
+  WASM_TLB_WRITE_TAG,
+} from "../tlb.ts";
 import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 import type { RegionPlan } from "./region.ts";
 
 /** The entry map's value for a slot where no block starts. */
 export const NO_BLOCK = 0xffff;
-/** Bytes of a page's entry map in the arena. */
-export const ENTRY_MAP_BYTES = PAGE_SIZE;
+/**
+ * Bytes of a page's region record in the arena: the entry map, then (at REGION_SLOT_OFFSET) an i32, the region
+ * table slot of the page's current region, 0 when it has none (invalidated, or not installed yet). Regions that
+ * chain read both through the fetch TLB's WebAssembly copy (tlb.ts WASM_TLB_EXEC_*).
+ */
+export const ENTRY_MAP_BYTES = PAGE_SIZE + 64;
+export const REGION_SLOT_OFFSET = PAGE_SIZE;
+
+/**
+ * Why a region returned to the run loop instead of chaining (HB_RETURN_REASON): it left after a call into the
+ * TypeScript hart (a trap, an instruction that ends the run, a store into its own page), the limit was reached,
+ * a slow path asked it to stop (HB_CHAIN_STOP), the fetch TLB's copy does not map the next pc, the next pc's
+ * physical page has no valid region, or that region has no block there.
+ */
+export const RETURN_CALL = 0;
+export const RETURN_LIMIT = 1;
+export const RETURN_STOP = 2;
+export const RETURN_NO_TLB = 3;
+export const RETURN_NO_REGION = 4;
+export const RETURN_NO_BLOCK = 5;
+
+/** The parameters of a region's `run` (and of the tail call by which one region chains to the next). */
+export const RUN_PARAMS = [I32, I32, F64, I32, I32, I32] as const;
 
 /** Results of the `exec` import (the `EXEC_*` codes of hart.ts). */
 const EXEC_NEXT = 0;
@@ -101,6 +144,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   const importStore = m.importFunction(IMPORT_MODULE, "store", [I32, I32, I32, I32, I32, I32], [I32]);
   const importExec = m.importFunction(IMPORT_MODULE, "exec", [I32, I32], [I32]);
   m.importMemory(IMPORT_MODULE, "memory", 1, 65536, true);
+  m.importTable(IMPORT_MODULE, "regions", 1);
 
   // mulhu(a, b): the high 64 bits of the unsigned 128-bit product, from 32-bit limbs.
   const mulhu = m.defineFunction([I64, I64], [I64]);
@@ -135,14 +179,18 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
     f.get(cross).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
   }
 
-  const { index: runIndex, body: f } = m.defineFunction([I32, I32, F64, I32, I32], [I32]);
+  const runType = m.type(RUN_PARAMS, [I32]);
+  const { index: runIndex, body: f } = m.defineFunction(RUN_PARAMS, [I32]);
   m.exportFunction("run", runIndex);
   const P_HB = 0;
   const P_TLB = 1;
   const P_VBASE = 2;
   const P_ENTRY = 3;
   const P_LIMIT = 4;
-  const n = f.local(I32);
+  /** Instructions retired since the run loop entered the first region of the chain (the result). */
+  const n = 5;
+  /** 1 when leaving through $exit (the pc is a plain transfer target): the next region may run from here. */
+  const chainable = f.local(I32);
   const next = f.local(I32);
   const exitPc = f.local(I64);
   const vb = f.local(I64);
@@ -627,10 +675,98 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   f.op(Op.unreachable);
   f.op(Op.end); // $exit
   f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
+  f.i32(1).set(chainable);
   f.op(Op.end); // $exitH
   for (const r of written) storeReg(r);
+  emitChain(f, {
+    chainable,
+    exitPc,
+    vpage: vb,
+    itlb: t32,
+    tlbIndex: next,
+    record: status,
+    reason: f.local(I32),
+    runType,
+  });
   f.get(n);
   return { bytes: m.encode(), insns, offsets, blockStarts: blocks.map((b) => b.start) };
+}
+
+/**
+ * The end of a region left through $exit (a branch, jump or fall-through to `exitPc`, below the limit, with the
+ * registers stored): if the run loop has not asked to stop chaining (HB_CHAIN_STOP), the fetch TLB's WebAssembly
+ * copy maps the page of `exitPc` (same translation context: the copy is the current set's, HB_ITLB), that
+ * physical page has a valid region (its record's slot is nonzero: invalidation clears it) and a block of it starts
+ * at `exitPc`, tail-call that region there. Otherwise fall through to returning to the run loop. A hit in the copy
+ * is a hit in the TypeScript fetch TLB (both are filled and emptied together), so the next region runs exactly
+ * where the run loop would have entered it, without the run loop's checks between — which only matter when a
+ * slow path set HB_CHAIN_STOP or the limit (the next timer check) is reached, both checked here.
+ */
+function emitChain(
+  f: FunctionBody,
+  l: {
+    readonly chainable: number;
+    readonly exitPc: number;
+    readonly vpage: number;
+    readonly itlb: number;
+    readonly tlbIndex: number;
+    readonly record: number;
+    readonly reason: number;
+    readonly runType: number;
+  },
+): void {
+  const P_HB = 0;
+  const P_TLB = 1;
+  const P_LIMIT = 4;
+  const n = 5;
+  /** Set `reason`, then leave $fail if the value on the stack is nonzero. */
+  const failIf = (): void => {
+    f.opU(Op.brIf, 0);
+  };
+  const reason = (r: number): void => {
+    f.i32(r).set(l.reason);
+  };
+  f.block(Op.block); // $fail
+  reason(RETURN_CALL);
+  f.get(l.chainable).op(Op.i32Eqz);
+  failIf();
+  reason(RETURN_LIMIT);
+  f.get(n).get(P_LIMIT).op(Op.i32GeS);
+  failIf();
+  reason(RETURN_STOP);
+  f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP);
+  failIf();
+  reason(RETURN_NO_TLB);
+  f.get(P_HB).mem(Op.i32Load, 2, HB_ITLB).tee(l.itlb).op(Op.i32Eqz);
+  failIf();
+  f.get(l.exitPc).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(l.tlbIndex);
+  f.get(l.exitPc).i64(-4096, -1).op(Op.i64And).set(l.vpage);
+  f.get(l.itlb).get(l.tlbIndex).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
+  f.get(l.vpage).op(Op.i64Ne);
+  failIf();
+  reason(RETURN_NO_REGION);
+  f.get(l.itlb).get(l.tlbIndex).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_RECORD);
+  f.tee(l.record).op(Op.i32Eqz);
+  failIf();
+  // The region's table slot (reusing `itlb`), then the block at the pc's slot (reusing `tlbIndex`).
+  f.get(l.record).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(l.itlb).op(Op.i32Eqz);
+  failIf();
+  reason(RETURN_NO_BLOCK);
+  f.get(l.record)
+    .get(l.exitPc)
+    .op(Op.i32WrapI64)
+    .i32(PAGE_SIZE - 1)
+    .op(Op.i32And)
+    .op(Op.i32Add);
+  f.mem(Op.i32Load16U, 1, 0).tee(l.tlbIndex).i32(NO_BLOCK).op(Op.i32Eq);
+  failIf();
+  f.get(P_HB).get(l.vpage).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_VBASE);
+  f.get(P_HB).get(l.itlb).mem(Op.i32Store, 2, HB_REGION);
+  f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_CHAINS).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_CHAINS);
+  f.get(P_HB).get(P_TLB).get(l.vpage).op(Op.f64ConvertI64S).get(l.tlbIndex).get(P_LIMIT).get(n).get(l.itlb);
+  f.callIndirect(Op.returnCallIndirect, l.runType, 0);
+  f.op(Op.end); // $fail
+  f.get(P_HB).get(l.reason).mem(Op.i32Store, 2, HB_RETURN_REASON);
 }
 
 /** In-page targets of a block's last instruction (for self-loop detection). */

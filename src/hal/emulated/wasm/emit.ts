@@ -33,6 +33,8 @@ export const Op = {
   return: 0x0f,
   call: 0x10,
   callIndirect: 0x11,
+  /** Tail call through a table (the tail-call proposal, WebAssembly 3.0; JavaScriptCore has it). */
+  returnCallIndirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -349,6 +351,14 @@ export class FunctionBody {
     return this;
   }
 
+  /** call_indirect / return_call_indirect of function type `type` through table `table`. */
+  callIndirect(opcode: number, type: number, table: number): this {
+    this.code.push(opcode);
+    writeU32Leb(this.code, type);
+    writeU32Leb(this.code, table);
+    return this;
+  }
+
   brTable(targets: readonly number[], defaultTarget: number): this {
     this.code.push(Op.brTable);
     writeU32Leb(this.code, targets.length);
@@ -398,12 +408,19 @@ interface ImportedMemory {
   readonly shared: boolean;
 }
 
-/** A module being written: imported functions and memory, defined functions, exports. */
+interface ImportedTable {
+  readonly module: string;
+  readonly name: string;
+  readonly minSize: number;
+}
+
+/** A module being written: imported functions, memory and funcref table, defined functions, exports. */
 export class ModuleBuilder {
   readonly #types: FuncType[] = [];
   readonly #typeKeys = new Map<string, number>();
   readonly #imports: ImportedFunc[] = [];
   #memory: ImportedMemory | undefined;
+  #table: ImportedTable | undefined;
   readonly #functions: { type: number; body: FunctionBody }[] = [];
   readonly #exports: { name: string; index: number }[] = [];
 
@@ -426,6 +443,11 @@ export class ModuleBuilder {
 
   importMemory(module: string, name: string, minPages: number, maxPages: number, shared: boolean): void {
     this.#memory = { module, name, minPages, maxPages, shared };
+  }
+
+  /** Import a funcref table (table index 0) of at least `minSize` elements. */
+  importTable(module: string, name: string, minSize: number): void {
+    this.#table = { module, name, minSize };
   }
 
   /** Define a function; returns its function index and the body to write. */
@@ -461,7 +483,8 @@ export class ModuleBuilder {
     // Import section.
     const imports = new ByteWriter();
     const memory = this.#memory;
-    writeU32Leb(imports, this.#imports.length + (memory === undefined ? 0 : 1));
+    const table = this.#table;
+    writeU32Leb(imports, this.#imports.length + (memory === undefined ? 0 : 1) + (table === undefined ? 0 : 1));
     for (const imp of this.#imports) {
       writeName(imports, imp.module);
       writeName(imports, imp.name);
@@ -475,6 +498,14 @@ export class ModuleBuilder {
       imports.push(memory.shared ? 0x03 : 0x01);
       writeU32Leb(imports, memory.minPages);
       writeU32Leb(imports, memory.maxPages);
+    }
+    if (table !== undefined) {
+      writeName(imports, table.module);
+      writeName(imports, table.name);
+      imports.push(0x01);
+      imports.push(0x70); // funcref
+      imports.push(0x00); // limits: a minimum only
+      writeU32Leb(imports, table.minSize);
     }
     section(2, imports);
     // Function section.

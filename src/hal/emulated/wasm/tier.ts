@@ -11,6 +11,14 @@
  * update, or software outside the harts (`HostMemory.notifyWritten` → `PhysicalMemory.externalWrite`). Clearing
  * marks the region invalid; a region running at that moment is told by the call that did the write and returns
  * right after the writing instruction.
+ *
+ * Chaining: every installed region has a slot in the tier's funcref table, written into its page's region record
+ * in the arena (compile.ts ENTRY_MAP_BYTES) and cleared when the region is invalidated or replaced. A region that
+ * ends on a plain transfer looks the next pc up through the fetch TLB's WebAssembly copy and that record, and
+ * tail-calls the next region itself (compile.ts `emitChain`), so the run loop is only returned to at the timer
+ * check (the limit), traps, instructions that end a run (CSR writes, xRET, fences, WFI...), a slow path that may
+ * have made an interrupt pending or stopped the hart, and misses. The region running now is named in the hart's
+ * block (HB_REGION, HB_VBASE) for the slow-path calls.
  */
 
 import type { Arena } from "../arena.ts";
@@ -18,21 +26,49 @@ import { SLOT_COMPILED, SLOT_DECODED, SLOTS_PER_PAGE } from "../block.ts";
 import type { Insn } from "../decode.ts";
 import * as D from "../decode.ts";
 import { execCsr, execute, transformedInstruction } from "../exec.ts";
-import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart } from "../hart.ts";
-import { HB_LOAD_VALUE, HB_NEXT_PC } from "../hart-block.ts";
+import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_NONE } from "../hart.ts";
+import {
+  HB_CHAIN_STOP,
+  HB_CHAINS,
+  HB_ITLB,
+  HB_LOAD_VALUE,
+  HB_NEXT_PC,
+  HB_REGION,
+  HB_RETURN_REASON,
+  HB_VBASE,
+} from "../hart-block.ts";
 import { atomicFast } from "../interp.ts";
 import { loadSlow, storeSlow } from "../memory-slow.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { TWO_POW_32 } from "../split64.ts";
-import { type CompiledRegion, compileRegion, ENTRY_MAP_BYTES, IMPORT_MODULE, NO_BLOCK } from "./compile.ts";
+import {
+  type CompiledRegion,
+  compileRegion,
+  ENTRY_MAP_BYTES,
+  IMPORT_MODULE,
+  NO_BLOCK,
+  REGION_SLOT_OFFSET,
+  RETURN_CALL,
+  RETURN_LIMIT,
+  RETURN_NO_BLOCK,
+  RETURN_NO_REGION,
+  RETURN_NO_TLB,
+  RETURN_STOP,
+} from "./compile.ts";
 import { planRegion } from "./region.ts";
 
-type RegionFunction = (hb: number, tlb: number, vbase: number, entry: number, limit: number) => number;
+type RegionFunction = (hb: number, tlb: number, vbase: number, entry: number, limit: number, n: number) => number;
 
 /** A page's compiled code. */
 export class WasmRegion {
-  valid = true;
+  #valid = true;
   constructor(
+    /** Its slot in the tier's region table (what chaining regions call it through). */
+    readonly slot: number,
+    /** The page's region record's slot word (in the arena), cleared when the region is invalidated. */
+    readonly slotWord: Int32Array,
+    /** The tier's free slots, which this one joins when invalidated. */
+    readonly freeSlots: number[],
     readonly run: RegionFunction,
     readonly insns: readonly Insn[],
     readonly offsets: readonly number[],
@@ -43,6 +79,18 @@ export class WasmRegion {
     /** The entry offsets it was planned from. */
     readonly entryOffsets: readonly number[],
   ) {}
+
+  get valid(): boolean {
+    return this.#valid;
+  }
+
+  /** The region must not run again: its page was written, or it was replaced. No region chains to it after this. */
+  invalidate(): void {
+    if (!this.#valid) return;
+    this.#valid = false;
+    if (this.slotWord[0] === this.slot) this.slotWord[0] = 0;
+    this.freeSlots.push(this.slot);
+  }
 }
 
 /** Compile statistics of a tier (printed by the benchmarks). */
@@ -69,7 +117,27 @@ export class TierStats {
   failures = 0;
 }
 
+/** Grow the region table by this many slots at a time. */
+const TABLE_GROWTH = 256;
+
 const NEXT_PC_INDEX = HB_NEXT_PC / 8;
+const VBASE_INDEX = HB_VBASE / 8;
+const REGION_INDEX = HB_REGION / 4;
+const CHAIN_STOP_INDEX = HB_CHAIN_STOP / 4;
+const ITLB_INDEX = HB_ITLB / 4;
+const CHAINS_INDEX = HB_CHAINS / 4;
+const RETURN_REASON_INDEX = HB_RETURN_REASON / 4;
+
+/** Count why a region returned to the run loop. */
+function countReturn(h: Hart, reason: number): void {
+  const s = h.stats;
+  if (reason === RETURN_NO_BLOCK) s.regionReturnsNoBlock++;
+  else if (reason === RETURN_NO_REGION) s.regionReturnsNoRegion++;
+  else if (reason === RETURN_LIMIT) s.regionReturnsLimit++;
+  else if (reason === RETURN_STOP) s.regionReturnsStop++;
+  else if (reason === RETURN_NO_TLB) s.regionReturnsNoTlb++;
+  else s.regionReturnsCall++;
+}
 const LOAD_LO_INDEX = HB_LOAD_VALUE / 4;
 const LOAD_HI_INDEX = HB_LOAD_VALUE / 4 + 1;
 const LOAD_WIDTH: Record<number, number> = {
@@ -87,18 +155,26 @@ export class WasmTier {
   readonly #arena: Arena;
   readonly #threaded: boolean;
   readonly #imports: Bun.WebAssembly.Imports;
-  // The region running now and what its calls need (set by `enter`).
+  /** Every installed region's `run`, by slot (slot 0 stays empty: a record's 0 means no region). */
+  readonly #table = new WebAssembly.Table({ element: "anyfunc", initial: TABLE_GROWTH });
+  /** The region of each slot (kept after it is invalidated until the slot is reused: it may still be running). */
+  readonly #bySlot: (WasmRegion | undefined)[] = [undefined];
+  /** Slots of replaced or invalidated regions, reused by later installs (never while a region runs). */
+  readonly #freeSlots: number[] = [];
+  /** Whether regions chain to the next region themselves (false: every region returns to the run loop). */
+  chaining: boolean;
+  // The hart whose regions run now and what their calls need (set by `enter`).
   #hart: Hart | undefined;
-  #running: WasmRegion | undefined;
-  #vbase = 0;
   #icountBase = 0;
 
-  constructor(arena: Arena, threaded: boolean) {
+  constructor(arena: Arena, threaded: boolean, chaining = true) {
     this.#arena = arena;
     this.#threaded = threaded;
+    this.chaining = chaining;
     this.#imports = {
       [IMPORT_MODULE]: {
         memory: arena.memory,
+        regions: this.#table,
         load: (idx: number, vaLo: number, vaHi: number, retired: number): number =>
           this.#load(idx, vaLo, vaHi, retired),
         store: (idx: number, vaLo: number, vaHi: number, lo: number, hi: number, retired: number): number =>
@@ -114,15 +190,31 @@ export class WasmTier {
    */
   enter(h: Hart, region: WasmRegion, vbase: number, block: number, limit: number): number {
     this.#hart = h;
-    this.#running = region;
-    this.#vbase = vbase;
     const base = h.icount;
     this.#icountBase = base;
-    const n = region.run(h.blockBase, h.dtlb.wasmBase, vbase, block, limit);
+    const hb = h.blockI32;
+    h.blockF64[VBASE_INDEX] = vbase;
+    hb[REGION_INDEX] = region.slot;
+    hb[CHAIN_STOP_INDEX] = this.chaining ? 0 : 1;
+    hb[ITLB_INDEX] = Math.max(0, h.itlb.wasmBase);
+    hb[CHAINS_INDEX] = 0;
+    const n = region.run(h.blockBase, h.dtlb.wasmBase, vbase, block, limit, 0);
     h.icount = base + n;
     h.pc = h.blockF64[NEXT_PC_INDEX] ?? 0;
-    this.#running = undefined;
+    h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
+    countReturn(h, hb[RETURN_REASON_INDEX] ?? RETURN_CALL);
+    this.#hart = undefined;
     return n;
+  }
+
+  /** The region running now (named by the hart's block: it changes when regions chain) and its page's address. */
+  #running(h: Hart): WasmRegion | undefined {
+    return this.#bySlot[h.blockI32[REGION_INDEX] ?? 0];
+  }
+
+  /** After a slow path: stop chaining when the run loop has something to do before the next instruction. */
+  #checkChain(h: Hart): void {
+    if (h.irqDirty || h.kickRequested || h.stop !== STOP_NONE) h.blockI32[CHAIN_STOP_INDEX] = 1;
   }
 
   /**
@@ -201,9 +293,10 @@ export class WasmTier {
     const instance = new WebAssembly.Instance(module, this.#imports);
     const run = instance.exports.run as RegionFunction;
     const map = new Uint16Array(this.#arena.buffer, code.entryMapBase, SLOTS_PER_PAGE);
+    const slotWord = new Int32Array(this.#arena.buffer, code.entryMapBase + REGION_SLOT_OFFSET, 1);
     const old = code.region;
     if (old !== undefined) {
-      old.valid = false;
+      old.invalidate();
       // Slots the new region does not start a block at go back to the interpreter (decoded afresh).
       for (const start of old.blockStarts) code.ops[start >> 1] = 0;
       this.stats.recompiles++;
@@ -213,18 +306,49 @@ export class WasmTier {
       map[start >> 1] = k;
       code.ops[start >> 1] = SLOT_COMPILED | SLOT_DECODED;
     });
-    const region = new WasmRegion(run, compiled.insns, compiled.offsets, map, compiled.blockStarts, entries);
+    const slot = this.#allocateSlot();
+    this.#table.set(slot, run);
+    const region = new WasmRegion(
+      slot,
+      slotWord,
+      this.#freeSlots,
+      run,
+      compiled.insns,
+      compiled.offsets,
+      map,
+      compiled.blockStarts,
+      entries,
+    );
+    this.#bySlot[slot] = region;
     code.region = region;
+    slotWord[0] = slot;
     this.stats.regions++;
     return region;
   }
 
+  /**
+   * A table slot for a new region: a free one whose region is invalid (slots are only reused here, while no
+   * region runs), else a new one.
+   */
+  #allocateSlot(): number {
+    for (;;) {
+      const free = this.#freeSlots.pop();
+      if (free === undefined) break;
+      if (this.#bySlot[free]?.valid !== true) return free;
+    }
+    const slot = this.#bySlot.length;
+    this.#bySlot.push(undefined);
+    if (slot >= this.#table.length) this.#table.grow(TABLE_GROWTH);
+    return slot;
+  }
+
   #load(idx: number, vaLo: number, vaHi: number, retired: number): number {
     const h = this.#hart;
-    const region = this.#running;
+    if (h === undefined) return 1;
+    const region = this.#running(h);
     const d = region?.insns[idx];
-    if (h === undefined || region === undefined || d === undefined) return 1;
-    h.pc = this.#vbase + (region.offsets[idx] ?? 0);
+    if (region === undefined || d === undefined) return 1;
+    h.pc = (h.blockF64[VBASE_INDEX] ?? 0) + (region.offsets[idx] ?? 0);
     h.icount = this.#icountBase + retired;
     const v = loadSlow(h, vaHi * TWO_POW_32 + (vaLo >>> 0), LOAD_WIDTH[d.op] ?? 8, transformedInstruction(d), d.len);
     if (!h.loadOk) {
@@ -233,21 +357,24 @@ export class WasmTier {
     }
     h.blockI32[LOAD_LO_INDEX] = v;
     h.blockI32[LOAD_HI_INDEX] = h.ldHi;
+    this.#checkChain(h);
     return 0;
   }
 
   #store(idx: number, vaLo: number, vaHi: number, lo: number, hi: number, retired: number): number {
     const h = this.#hart;
-    const region = this.#running;
+    if (h === undefined) return 1;
+    const region = this.#running(h);
     const d = region?.insns[idx];
-    if (h === undefined || region === undefined || d === undefined) return 1;
-    h.pc = this.#vbase + (region.offsets[idx] ?? 0);
+    if (region === undefined || d === undefined) return 1;
+    h.pc = (h.blockF64[VBASE_INDEX] ?? 0) + (region.offsets[idx] ?? 0);
     h.icount = this.#icountBase + retired;
     const width = 1 << (d.op - D.OP_SB);
     if (!storeSlow(h, vaHi * TWO_POW_32 + (vaLo >>> 0), width, lo, hi, transformedInstruction(d), d.len)) {
       h.blockF64[NEXT_PC_INDEX] = h.pc;
       return 1;
     }
+    this.#checkChain(h);
     if (!region.valid) {
       this.stats.invalidations++;
       return 2;
@@ -257,10 +384,11 @@ export class WasmTier {
 
   #exec(idx: number, retired: number): number {
     const h = this.#hart;
-    const region = this.#running;
+    if (h === undefined) return EXEC_TRAP;
+    const region = this.#running(h);
     const d = region?.insns[idx];
-    if (h === undefined || region === undefined || d === undefined) return EXEC_TRAP;
-    h.pc = this.#vbase + (region.offsets[idx] ?? 0);
+    if (region === undefined || d === undefined) return EXEC_TRAP;
+    h.pc = (h.blockF64[VBASE_INDEX] ?? 0) + (region.offsets[idx] ?? 0);
     h.icount = this.#icountBase + retired;
     let r: number;
     if ((d.op === D.OP_AMO_W || d.op === D.OP_AMO_D) && atomicFast(h, d)) {
@@ -277,6 +405,7 @@ export class WasmTier {
       r = EXEC_END;
     }
     h.blockF64[NEXT_PC_INDEX] = h.pc;
+    this.#checkChain(h);
     return r;
   }
 }
