@@ -36,10 +36,15 @@ import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
 import { attachX86LegacyDevices } from "../src/vmm/boards/x86-pc/legacy-devices.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import { BusExitHandler } from "../src/vmm/bus-exits.ts";
-import type { VmConfig } from "../src/vmm/config/types.ts";
-import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
+import {
+  createTestVm,
+  GUEST_DIR,
+  guestImage,
+  kvmRequirement,
+  pioLoopConfig,
+  REAL_MODE_LOAD,
+} from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
-import { testVmConfig } from "../test/support/vm-config.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 10_000);
 const ROUNDS = Number(process.env.KVM_BENCH_ROUNDS ?? 3);
@@ -168,20 +173,6 @@ function kvmRun(caller: boolean): number {
   const ns = (Bun.nanoseconds() - start) / exits;
   if (exits < EXITS * 0.9) throw new Error(`only ${exits} of ${EXITS} runs were I/O exits`);
   return ns;
-}
-
-function pioLoopConfig(guest: string): VmConfig {
-  const base = testVmConfig({ arch: "x86_64" });
-  return {
-    ...base,
-    backend: "kvm",
-    kernel: {
-      ...base.kernel,
-      entryPoint: REAL_MODE_LOAD,
-      image: { path: join(GUEST_DIR, `${guest}.bin`), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
-    },
-    memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 7, mapType: "alloc" }],
-  };
 }
 
 /** ns per exit through AxVM's loop, the port bus and the device at the guest's port; and the batches' numbers. */

@@ -20,10 +20,15 @@ import { kvmBackend } from "../src/hal/kvm/index.ts";
 import { nativeHelpersProblem } from "../src/hal/kvm/sys.ts";
 import { X86PcBoard } from "../src/vmm/boards/x86-pc/board.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
-import type { VmConfig } from "../src/vmm/config/types.ts";
-import { createTestVm, GUEST_DIR, guestImage, kvmRequirement, REAL_MODE_LOAD } from "../test/kvm/harness.ts";
+import {
+  createTestVm,
+  GUEST_DIR,
+  guestImage,
+  kvmRequirement,
+  pioLoopConfig,
+  REAL_MODE_LOAD,
+} from "../test/kvm/harness.ts";
 import { buildNative, gccRequirement, runNative } from "../test/kvm/native-build.ts";
-import { testVmConfig } from "../test/support/vm-config.ts";
 
 const EXITS = Number(process.env.KVM_BENCH_EXITS ?? 20_000);
 const VMM_SECONDS = Number(process.env.KVM_BENCH_VMM_SECONDS ?? 1);
@@ -69,21 +74,6 @@ async function measureAsync(): Promise<number> {
     if (exit.kind !== "IoWrite") throw new Error(`unexpected exit ${exit.kind}`);
   }
   return (Bun.nanoseconds() - start) / count;
-}
-
-/** A flat real-mode guest (test/guests/x86/GUEST.bin) on the x86 PC board, one vCPU. */
-function pioLoopConfig(guest: string): VmConfig {
-  const base = testVmConfig({ arch: "x86_64" });
-  return {
-    ...base,
-    backend: "kvm",
-    kernel: {
-      ...base.kernel,
-      entryPoint: REAL_MODE_LOAD,
-      image: { path: join(GUEST_DIR, `${guest}.bin`), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
-    },
-    memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 7, mapType: "alloc" }],
-  };
 }
 
 /** ns per exit through AxVM's loop and the port bus, over VMM_SECONDS of running. */

@@ -11,7 +11,9 @@ import { type KvmHypervisor, type KvmVcpu, type KvmVm, kvmBackend } from "../../
 import type { AxVCpuExitReason, GuestMemoryAccess, HostMemory } from "../../src/hal/types.ts";
 import { MappingFlags } from "../../src/hal/types.ts";
 import { KVM_PRIVATE_START } from "../../src/vmm/boards/x86-pc/layout.ts";
+import type { VmConfig } from "../../src/vmm/config/types.ts";
 import type { Requirement } from "../support/skip.ts";
+import { testVmConfig } from "../support/vm-config.ts";
 
 export const GUEST_DIR = join(import.meta.dir, "..", "guests", "x86");
 export const REAL_MODE_LOAD = 0x8000;
@@ -100,4 +102,19 @@ export const TEST_MMIO = 0x1000_0000;
 
 export function isHypercall(exit: AxVCpuExitReason, nr: bigint): boolean {
   return exit.kind === "Hypercall" && exit.nr === nr;
+}
+
+/** A flat real-mode guest (test/guests/x86/GUEST.bin) on the x86 PC board, one vCPU, 16 MiB (the exit benches). */
+export function pioLoopConfig(guest: string): VmConfig {
+  const base = testVmConfig({ arch: "x86_64" });
+  return {
+    ...base,
+    backend: "kvm",
+    kernel: {
+      ...base.kernel,
+      entryPoint: REAL_MODE_LOAD,
+      image: { path: join(GUEST_DIR, `${guest}.bin`), format: "raw", loadAddr: REAL_MODE_LOAD, size: undefined },
+    },
+    memoryRegions: [{ gpa: 0, size: 0x100_0000, flags: 7, mapType: "alloc" }],
+  };
 }
