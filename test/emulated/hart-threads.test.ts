@@ -92,6 +92,25 @@ async function runToHalt(vcpu: HalVcpu, deadline: number): Promise<void> {
   throw new Error(`vCPU ${vcpu.id} did not halt in time (pc 0x${vcpu.riscv?.getPc().toString(16)})`);
 }
 
+/** Run `vcpu` on its thread run after run (each must end with Nothing) until `stop()`, which waits for the last. */
+function keepRunning(vcpu: HalVcpu): { stop: () => Promise<void> } {
+  let stopped = false;
+  const loop = (async () => {
+    const run = vcpu.runAsync;
+    if (run === undefined) throw new Error("a threaded vCPU has runAsync");
+    while (!stopped) {
+      const exit = await run.call(vcpu);
+      if (exit.kind !== "Nothing") throw new Error(`unexpected exit ${exit.kind}`);
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
 async function until(what: string, condition: () => boolean, ms = 20_000): Promise<void> {
   const deadline = performance.now() + ms;
   while (!condition()) {
@@ -222,15 +241,7 @@ test("remote sfence.vma from the VMM's thread: a running hart sees a changed PTE
   m.ram.setBigUint64(L0, pte(RAM + PAGE_A, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D), true);
   m.ram.setBigUint64(PAGE_A, 0xaaaan, true);
   m.ram.setBigUint64(PAGE_B, 0xbbbbn, true);
-  let stop = false;
-  const running = (async () => {
-    const run = vcpu.runAsync;
-    if (run === undefined) throw new Error("a threaded vCPU has runAsync");
-    while (!stop) {
-      const exit = await run.call(vcpu);
-      if (exit.kind !== "Nothing") throw new Error(`unexpected exit ${exit.kind}`);
-    }
-  })();
+  const running = keepRunning(vcpu);
   try {
     await until("the hart to read page A through VA", () => m.ram.getBigUint64(SEEN, true) === 0xaaaan);
     m.ram.setBigUint64(L0, pte(RAM + PAGE_B, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D), true);
@@ -244,8 +255,7 @@ test("remote sfence.vma from the VMM's thread: a running hart sees a changed PTE
     await until("the hart to loop after the fence", () => m.ram.getInt32(LOOPS, true) > after + 10);
     expect(m.ram.getBigUint64(SEEN, true)).toBe(0xbbbbn);
   } finally {
-    stop = true;
-    await running;
+    await running.stop();
   }
 }, 60_000);
 
@@ -258,15 +268,7 @@ test("remote fence.i from the VMM's thread: a running hart runs code rewritten b
   using m = machine(2, p.assemble());
   const [vcpu] = m.vcpus;
   if (vcpu === undefined) throw new Error("no vCPU 0");
-  let stop = false;
-  const running = (async () => {
-    const run = vcpu.runAsync;
-    if (run === undefined) throw new Error("a threaded vCPU has runAsync");
-    while (!stop) {
-      const exit = await run.call(vcpu);
-      if (exit.kind !== "Nothing") throw new Error(`unexpected exit ${exit.kind}`);
-    }
-  })();
+  const running = keepRunning(vcpu);
   try {
     await until("the hart to run the old code", () => m.ram.getBigUint64(SEEN, true) === 1n);
     m.ram.setUint32(patchAt, A.addi(A5, 0, 2) >>> 0, true);
@@ -275,8 +277,7 @@ test("remote fence.i from the VMM's thread: a running hart runs code rewritten b
     await until("the hart to loop after the fence", () => m.ram.getInt32(LOOPS, true) > after + 10);
     expect(m.ram.getBigUint64(SEEN, true)).toBe(2n);
   } finally {
-    stop = true;
-    await running;
+    await running.stop();
   }
 }, 60_000);
 

@@ -342,13 +342,11 @@ export function storeSharedDoubleword(hart: Hart, view: DataView, offset: number
 }
 
 /**
- * The arena offset of an aligned doubleword of `block` that harts on other threads can reach (the hart runs on a
- * thread of its own, threads/), or -1: those must move as one access (threads/atomics.ts), the rest may not.
+ * Whether an aligned doubleword of `block` is one that harts on other threads can reach (the hart runs on a thread
+ * of its own, threads/): those move as one access (`loadSharedDoubleword`), the rest may be two halves.
  */
-function sharedDoubleword(block: MemBlock, offset: number, hart: Hart): number {
-  if (!hart.sharedMemory || block.arenaOffset < 0) return -1;
-  const at = block.arenaOffset + offset;
-  return (at & 7) === 0 ? at : -1;
+function sharedDoubleword(block: MemBlock, offset: number, hart: Hart): boolean {
+  return hart.sharedMemory && block.arenaOffset >= 0 && ((block.arenaOffset + offset) & 7) === 0;
 }
 
 /** Read `width` bytes (zero-extended) from a block: low word returned, high word stored in `hart.ldHi`. */
@@ -365,17 +363,10 @@ function readView(block: MemBlock, offset: number, width: number, hart: Hart): n
     case 4:
       hart.ldHi = 0;
       return view.getInt32(off, true);
-    default: {
-      const shared = sharedDoubleword(block, off, hart);
-      const arena = hart.memory.arena;
-      if (shared >= 0 && arena !== undefined) {
-        loadDoubleword(arena.memory, shared);
-        hart.ldHi = atomicOld[1] ?? 0;
-        return atomicOld[0] ?? 0;
-      }
+    default:
+      if (sharedDoubleword(block, off, hart)) return loadSharedDoubleword(hart, view, off);
       hart.ldHi = view.getInt32(off + 4, true);
       return view.getInt32(off, true);
-    }
   }
 }
 
@@ -392,15 +383,12 @@ function writeView(block: MemBlock, offset: number, width: number, lo: number, h
     case 4:
       view.setInt32(off, lo, true);
       return;
-    default: {
-      const shared = sharedDoubleword(block, off, hart);
-      const arena = hart.memory.arena;
-      if (shared >= 0 && arena !== undefined) {
-        storeDoubleword(arena.memory, shared, lo, hi);
+    default:
+      if (sharedDoubleword(block, off, hart)) {
+        storeSharedDoubleword(hart, view, off, lo, hi);
         return;
       }
       view.setInt32(off, lo, true);
       view.setInt32(off + 4, hi, true);
-    }
   }
 }

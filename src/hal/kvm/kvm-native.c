@@ -1,5 +1,5 @@
 /*
- * Native helpers of the KVM backend, compiled when first needed by the TinyCC built into Bun (bun:ffi `cc`, from
+ * Native helpers of the KVM backend, compiled when first needed by the TinyCC built into Bun (Bun's `cc`, called from
  * sys.ts), with -nostdlib and no #include: Bun's TinyCC can rely on no system headers and no libc.so to link with
  * (hosts without the C development files have neither), so the two libc functions used are reached through
  * pointers that sys.ts looks up with dlsym and passes to axv_init. AXV_KVM_RUN comes from abi.ts through `define`.
