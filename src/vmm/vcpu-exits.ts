@@ -22,6 +22,13 @@ const INTERNAL_EXIT_BATCH = 256;
  */
 const ACCESS_EXIT_BATCH = 1024;
 
+/**
+ * What `VcpuExits.run` returns when an access batch ran its full length: nothing happened that the VM loop must
+ * act on, and nothing is known to be waiting (no kick, no work from a helper thread, unlike a plain `Nothing`, which
+ * says the run was cut short for the event loop). Told apart by identity.
+ */
+export const BATCH_DONE: GenericExit = Object.freeze({ kind: "Nothing" });
+
 export interface VcpuExitsHost {
   readonly label: string;
   readonly board: Board;
@@ -57,6 +64,7 @@ export class VcpuExits {
         handler.answered = 0;
         exit = vcpu.runAccesses(handler, batch - handled);
         handled += handler.answered;
+        if (handled >= batch && exit.kind === "Nothing") return BATCH_DONE;
       }
       const rest = this.#handle(vcpu, exit);
       if (rest !== undefined) return rest;
