@@ -26,6 +26,7 @@
  */
 
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
+import { HalError } from "../../types.ts";
 import type { Insn } from "../decode.ts";
 import * as D from "../decode.ts";
 import {
@@ -376,8 +377,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         }
       };
       if (forwarded !== -1 && forwardedOperand(d, forwarded) === FORWARD_NONE) {
-        throw new Error(
-          `Cannot compile the region: x${forwarded} was left on the stack for ${d.op}, which cannot take it`,
+        throw new HalError(
+          "emulated",
+          "state",
+          "compileRegion",
+          `Cannot compile the region: x${forwarded} was left on the stack for the instruction at page offset ${off} (op ${d.op}), which cannot take it`,
         );
       }
       const immHi = imm >> 31;
@@ -702,8 +706,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           } else f.op(Op.unreachable);
       }
       if (forwarded !== -1 && forwarded !== rd) {
-        throw new Error(
-          `Cannot compile the region: x${forwarded} was left on the stack but op ${d.op} did not take it`,
+        throw new HalError(
+          "emulated",
+          "state",
+          "compileRegion",
+          `Cannot compile the region: x${forwarded} was left on the stack but the instruction at page offset ${off} (op ${d.op}) did not take it`,
         );
       }
       if (last && !ended) {
