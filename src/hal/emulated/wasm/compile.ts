@@ -13,7 +13,8 @@
  *
  * Inside, the guest registers the region uses live in i64 locals: loaded at entry, stored back at every exit.
  * Control flow is a loop around a `br_table` over the region's blocks, laid out in page order so that falling
- * through into the next block costs nothing; a block that branches to itself gets a loop of its own. Integer
+ * through into the next block costs nothing; a block that branches to itself gets a loop of its own, and a branch
+ * or jump forward to a later block of the region is a plain `br` to that block's label (no dispatch). Integer
  * instructions are compiled inline; loads and stores probe the TLB inline and call the TypeScript slow path on a
  * miss; every other instruction (CSRs, FP, atomics, system, hypervisor accesses) calls `execute`, the reference
  * semantics, after storing the registers it may read and before reloading the one it may write. Calls write the
@@ -25,6 +26,7 @@
  */
 
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
+import { HalError } from "../../types.ts";
 import type { Insn } from "../decode.ts";
 import * as D from "../decode.ts";
 import {
@@ -274,6 +276,8 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   // `depth` is the number of labels between the current code and $dispatch (exclusive).
   let depth = 0;
   const dispatchDepth = (): number => depth;
+  /** The depth of label $b(j) from the code of a block k < j: $b(j)..$b(K-1) are the outermost K-j labels in $dispatch. */
+  const blockLabelDepth = (j: number): number => depth - K + j;
   const exitDepth = (): number => depth + 1;
   const exitHDepth = (): number => depth + 2;
 
@@ -326,12 +330,23 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         exitAt(off);
       } else if (target === k && self) {
         f.opU(Op.br, selfDepth());
+      } else if (target > k) {
+        // Forward: the label $b(target) still encloses this code and its end is where that block's code starts,
+        // so a plain `br` gets there without the dispatch loop's br_table.
+        f.opU(Op.br, blockLabelDepth(target));
       } else {
         f.i32(target).set(next);
         f.opU(Op.br, dispatchDepth());
       }
     };
     let ended = false;
+    /**
+     * A register whose new value the previous instruction left on the stack instead of setting its local: the
+     * first operand this instruction pushes (see `forwardedOperand`), which it takes with `local.tee`. Baseline
+     * wasm compilers keep locals in stack slots, so a result used by the next instruction then skips a store
+     * and reload on the dependency chain.
+     */
+    let forwarded = -1;
     for (let i = 0; i < L && !ended; i++) {
       const d = b.insns[i];
       const off = b.offsets[i] ?? 0;
@@ -340,13 +355,35 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
       const { rd, rs1, rs2, imm } = d;
       const getReg = (r: number): void => {
         if (r === 0) f.i64(0, 0);
-        else f.get(local(r));
+        else if (r === forwarded) {
+          f.tee(local(r));
+          forwarded = -1;
+        } else f.get(local(r));
       };
       const setRd = (): void => {
         // The value is on the stack.
         if (rd === 0) f.op(Op.drop);
+        else if (i + 1 < L && forwardedOperand(b.insns[i + 1], rd) !== FORWARD_NONE) forwarded = rd;
         else f.set(local(rd));
       };
+      /** The operands of a two-register operation in push order: rs2 first when it is the forwarded one. */
+      const pushPair = (): void => {
+        if (forwarded !== -1 && forwarded === rs2 && forwarded !== rs1) {
+          getReg(rs2);
+          getReg(rs1);
+        } else {
+          getReg(rs1);
+          getReg(rs2);
+        }
+      };
+      if (forwarded !== -1 && forwardedOperand(d, forwarded) === FORWARD_NONE) {
+        throw new HalError(
+          "emulated",
+          "state",
+          "compileRegion",
+          `Cannot compile the region: x${forwarded} was left on the stack for the instruction at page offset ${off} (op ${d.op}), which cannot take it`,
+        );
+      }
       const immHi = imm >> 31;
       const last = i === L - 1;
       if (!isInline(d.op)) {
@@ -417,8 +454,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_OR:
         case D.OP_AND:
         case D.OP_MUL:
-          getReg(rs1);
-          getReg(rs2);
+          if (COMMUTATIVE.has(d.op)) pushPair();
+          else {
+            getReg(rs1);
+            getReg(rs2);
+          }
           f.op(BINARY64[d.op] ?? Op.unreachable);
           setRd();
           break;
@@ -453,8 +493,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_ADDW:
         case D.OP_SUBW:
         case D.OP_MULW:
-          getReg(rs1);
-          getReg(rs2);
+          if (COMMUTATIVE.has(d.op)) pushPair();
+          else {
+            getReg(rs1);
+            getReg(rs2);
+          }
           f.op(d.op === D.OP_ADDW ? Op.i64Add : d.op === D.OP_SUBW ? Op.i64Sub : Op.i64Mul).op(I64_EXTEND32_S);
           setRd();
           break;
@@ -641,8 +684,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_BGE:
         case D.OP_BLTU:
         case D.OP_BGEU: {
-          getReg(rs1);
-          getReg(rs2);
+          if (COMMUTATIVE.has(d.op)) pushPair();
+          else {
+            getReg(rs1);
+            getReg(rs2);
+          }
           f.op(BRANCH_CMP[d.op] ?? Op.unreachable);
           f.block(Op.if);
           depth++;
@@ -658,6 +704,14 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
             emitBitmanip(f, d, getReg, t64);
             setRd();
           } else f.op(Op.unreachable);
+      }
+      if (forwarded !== -1 && forwarded !== rd) {
+        throw new HalError(
+          "emulated",
+          "state",
+          "compileRegion",
+          `Cannot compile the region: x${forwarded} was left on the stack but the instruction at page offset ${off} (op ${d.op}) did not take it`,
+        );
       }
       if (last && !ended) {
         ended = true;
@@ -776,6 +830,51 @@ function targetsOf(b: { readonly insns: readonly Insn[]; readonly offsets: reado
   if (last === undefined) return [];
   if (last.op === D.OP_JAL || (last.op >= D.OP_BEQ && last.op <= D.OP_BGEU)) return [off + last.imm];
   return [];
+}
+
+/** Operations whose two register operands may be pushed in either order (see `pushPair`). */
+const COMMUTATIVE = new Set([
+  D.OP_ADD,
+  D.OP_XOR,
+  D.OP_OR,
+  D.OP_AND,
+  D.OP_MUL,
+  D.OP_ADDW,
+  D.OP_MULW,
+  D.OP_BEQ,
+  D.OP_BNE,
+]);
+
+/** `forwardedOperand`'s answer when an instruction cannot take register `r` from the stack. */
+const FORWARD_NONE = 0;
+const FORWARD_RS1 = 1;
+const FORWARD_RS2 = 2;
+
+/**
+ * Whether instruction `d` (compiled inline, no call first) can take the new value of register `r` (nonzero) from
+ * the stack: its first push must be `r` — its rs1, or its rs2 when the operation is commutative (pushPair).
+ */
+function forwardedOperand(d: Insn | undefined, r: number): number {
+  if (d === undefined) return FORWARD_NONE;
+  const op = d.op;
+  const simple =
+    (op >= D.OP_ADDI && op <= D.OP_SRAI) ||
+    (op >= D.OP_ADD && op <= D.OP_AND) ||
+    op === D.OP_MUL ||
+    op === D.OP_ADDIW ||
+    op === D.OP_SLLIW ||
+    op === D.OP_SRLIW ||
+    op === D.OP_SRAIW ||
+    op === D.OP_ADDW ||
+    op === D.OP_SUBW ||
+    op === D.OP_MULW ||
+    (op >= D.OP_BEQ && op <= D.OP_BGEU) ||
+    (op >= D.OP_LB && op <= D.OP_LWU) ||
+    (op >= D.OP_SB && op <= D.OP_SD);
+  if (!simple) return FORWARD_NONE;
+  if (d.rs1 === r) return FORWARD_RS1;
+  if (d.rs2 === r && COMMUTATIVE.has(op)) return FORWARD_RS2;
+  return FORWARD_NONE;
 }
 
 const BINARY64: Record<number, number> = {
