@@ -1,7 +1,8 @@
 /**
  * The WebAssembly tier's background compile: a hot page's region is asked for, the hart goes on interpreting, and
  * the region is installed once the module is ready — unless the page was written meanwhile, then it is dropped.
- * Either way the architectural result is the reference interpreter's.
+ * Either way the architectural result is the reference interpreter's. A region that keeps running until the run
+ * loop's limit is compiled again for JavaScriptCore's optimizing tier (a promotion).
  */
 
 import { describe, expect, test } from "bun:test";
@@ -76,5 +77,18 @@ describe("WebAssembly tier, background compile", () => {
     expect(f.x(A.a1)).toBe(0n);
     expect(f.x(A.a0)).toBe(ref.x(A.a0));
     expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("a region that keeps running until the limit is compiled again for the optimizing tier, with the same result", () => {
+    const f = makeHart({ arena: true });
+    const n = 6_000_000; // 3 instructions per iteration: ~18 M instructions, > 2048 runs of 8192
+    f.write(RAM_BASE, loop(n));
+    f.hart.stop = STOP_NONE;
+    let steps = 0;
+    while (f.x(A.a1) !== 0n || steps === 0) steps += runFast(f.hart, 1_000_000, COMPILE_AT_FIRST_LANDING);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.promotions).toBe(1);
+    expect(stats?.regions).toBe(2); // the baseline-only region and its replacement
+    expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
   });
 });

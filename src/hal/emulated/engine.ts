@@ -247,7 +247,10 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
   const counting = options.jit;
   const tier = options.jit && options.wasm !== false ? wasmTierOf(h) : undefined;
-  if (tier !== undefined) tier.chaining = options.wasmChain !== false;
+  if (tier !== undefined) {
+    tier.chaining = options.wasmChain !== false;
+    tier.syncPromotions = options.wasmSync === true;
+  }
   // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
   const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
   const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;

@@ -41,6 +41,7 @@ import { atomicFast } from "../interp.ts";
 import { loadSlow, storeSlow } from "../memory-slow.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { TWO_POW_32 } from "../split64.ts";
+import { baselineOnly } from "./baseline-only.ts";
 import {
   type CompiledRegion,
   compileRegion,
@@ -78,7 +79,16 @@ export class WasmRegion {
     readonly blockStarts: readonly number[],
     /** The entry offsets it was planned from. */
     readonly entryOffsets: readonly number[],
+    /** Whether JavaScriptCore may recompile it with its optimizing tier (see baseline-only.ts). */
+    readonly optimizable: boolean,
+    /** Its page's decode cache and bytes (`base` in `view`): what it is compiled again from when it is promoted. */
+    readonly code: CodePage,
+    readonly view: DataView,
+    readonly base: number,
   ) {}
+
+  /** Runs of this region that went on until the run loop's instruction limit (counted toward promoting it). */
+  limitReturns = 0;
 
   get valid(): boolean {
     return this.#valid;
@@ -115,7 +125,19 @@ export class TierStats {
   invalidations = 0;
   /** Regions that could not be compiled (nothing to compile, or the arena is full). */
   failures = 0;
+  /** Regions compiled again without the padding, for JavaScriptCore's optimizing tier (see OPTIMIZE_AFTER_LIMIT_RETURNS). */
+  promotions = 0;
 }
+
+/**
+ * Runs that reach the run loop's instruction limit (the timer check, at most 8192 instructions) before a region is
+ * compiled again for JavaScriptCore's optimizing tier (OMG). Regions are compiled for its baseline tier only
+ * (baseline-only.ts): OMG costs ~2.7 ms of helper-thread CPU per KiB of region (~50 ms for a typical one) and gave
+ * nothing measurable on a Linux boot, but it runs tight loops faster (bench/riscv-programs.ts: int-loop 3800
+ * against 3100 MIPS, memcpy 860 against 700). A region that keeps running until the limit is such a loop; after
+ * 2048 of those runs (over ~10 M instructions) it has shown it will likely run that long again.
+ */
+export const OPTIMIZE_AFTER_LIMIT_RETURNS = 2048;
 
 /** Grow the region table by this many slots at a time. */
 const TABLE_GROWTH = 256;
@@ -163,6 +185,8 @@ export class WasmTier {
   readonly #freeSlots: number[] = [];
   /** Whether regions chain to the next region themselves (false: every region returns to the run loop). */
   chaining: boolean;
+  /** Whether promotions (see OPTIMIZE_AFTER_LIMIT_RETURNS) compile on the hart's thread and install at once. */
+  syncPromotions = false;
   // The hart whose regions run now and what their calls need (set by `enter`).
   #hart: Hart | undefined;
   #icountBase = 0;
@@ -202,9 +226,22 @@ export class WasmTier {
     h.icount = base + n;
     h.pc = h.blockF64[NEXT_PC_INDEX] ?? 0;
     h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
-    countReturn(h, hb[RETURN_REASON_INDEX] ?? RETURN_CALL);
+    const reason = hb[RETURN_REASON_INDEX] ?? RETURN_CALL;
+    countReturn(h, reason);
     this.#hart = undefined;
+    if (reason === RETURN_LIMIT) this.#countLimitReturn(h);
     return n;
+  }
+
+  /** The region that ran until the limit counts one more such run; the OPTIMIZE_AFTER_LIMIT_RETURNS-th promotes it. */
+  #countLimitReturn(h: Hart): void {
+    const region = this.#running(h);
+    if (region === undefined || region.optimizable || !region.valid) return;
+    if (++region.limitReturns !== OPTIMIZE_AFTER_LIMIT_RETURNS) return;
+    const code = region.code;
+    if (code.region !== region || code.regionPending) return;
+    this.stats.promotions++;
+    this.compile(code, region.view, region.base, region.entryOffsets, this.syncPromotions, true);
   }
 
   /** The region running now (named by the hart's block: it changes when regions chain) and its page's address. */
@@ -224,6 +261,7 @@ export class WasmTier {
    * on interpreting, and the region is installed when it is ready — unless the page was written meanwhile (its
    * `generation` moved), then it is dropped. A synchronous compile of a 20 KiB module took 20-570 ms of wall time
    * on a loaded 2-core machine, every hart of the VM standing still meanwhile (a guest's timeouts then fire).
+   * The module is for JavaScriptCore's baseline tier only (baseline-only.ts) unless `optimizable`.
    * Returns undefined when nothing could be compiled or the compile runs in the background.
    */
   compile(
@@ -232,6 +270,7 @@ export class WasmTier {
     base: number,
     entries: readonly number[],
     sync: boolean,
+    optimizable = false,
   ): WasmRegion | undefined {
     const started = performance.now();
     const plan = planRegion(view, base, entries);
@@ -248,12 +287,21 @@ export class WasmTier {
       }
       code.entryMapBase = mapBase;
     }
-    const compiled = compileRegion(plan, mapBase, this.#threaded);
+    const generated = compileRegion(plan, mapBase, this.#threaded);
+    const compiled = optimizable ? generated : { ...generated, bytes: baselineOnly(generated.bytes) };
     const s = this.stats;
     s.instructions += plan.insnCount;
-    s.bytes += compiled.bytes.length;
+    s.bytes += generated.bytes.length; // without the padding: the compile cost per KiB is the generated code's
     if (sync) {
-      const region = this.#install(code, new WebAssembly.Module(compiled.bytes), compiled, entries);
+      const region = this.#install(
+        code,
+        new WebAssembly.Module(compiled.bytes),
+        compiled,
+        entries,
+        optimizable,
+        view,
+        base,
+      );
       s.compileMs += performance.now() - started;
       return region;
     }
@@ -271,7 +319,7 @@ export class WasmTier {
           return;
         }
         const installing = performance.now();
-        this.#install(code, module, compiled, entries);
+        this.#install(code, module, compiled, entries, optimizable, view, base);
         s.compileMs += performance.now() - installing;
       },
       () => {
@@ -289,6 +337,9 @@ export class WasmTier {
     module: WebAssembly.Module,
     compiled: CompiledRegion,
     entries: readonly number[],
+    optimizable: boolean,
+    view: DataView,
+    base: number,
   ): WasmRegion {
     const instance = new WebAssembly.Instance(module, this.#imports);
     const run = instance.exports.run as RegionFunction;
@@ -318,6 +369,10 @@ export class WasmTier {
       map,
       compiled.blockStarts,
       entries,
+      optimizable,
+      code,
+      view,
+      base,
     );
     this.#bySlot[slot] = region;
     code.region = region;
