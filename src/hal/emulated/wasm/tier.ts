@@ -81,14 +81,16 @@ export class WasmRegion {
     readonly entryOffsets: readonly number[],
     /** Whether JavaScriptCore may recompile it with its optimizing tier (see baseline-only.ts). */
     readonly optimizable: boolean,
+    /** Bytes of WebAssembly generated for it (without the padding). */
+    readonly bytes: number,
     /** Its page's decode cache and bytes (`base` in `view`): what it is compiled again from when it is promoted. */
     readonly code: CodePage,
     readonly view: DataView,
     readonly base: number,
   ) {}
 
-  /** Runs of this region that went on until the run loop's instruction limit (counted toward promoting it). */
-  limitReturns = 0;
+  /** Instructions retired by runs that ended in this region at the run loop's limit (what promotes it). */
+  longRunInstructions = 0;
 
   get valid(): boolean {
     return this.#valid;
@@ -125,19 +127,21 @@ export class TierStats {
   invalidations = 0;
   /** Regions that could not be compiled (nothing to compile, or the arena is full). */
   failures = 0;
-  /** Regions compiled again without the padding, for JavaScriptCore's optimizing tier (see OPTIMIZE_AFTER_LIMIT_RETURNS). */
+  /** Regions compiled again without the padding, for JavaScriptCore's optimizing tier (see OMG_COST_NS_PER_BYTE). */
   promotions = 0;
 }
 
 /**
- * Runs that reach the run loop's instruction limit (the timer check, at most 8192 instructions) before a region is
- * compiled again for JavaScriptCore's optimizing tier (OMG). Regions are compiled for its baseline tier only
- * (baseline-only.ts): OMG costs ~2.7 ms of helper-thread CPU per KiB of region (~50 ms for a typical one) and gave
- * nothing measurable on a Linux boot, but it runs tight loops faster (bench/riscv-programs.ts: int-loop 3800
- * against 3100 MIPS, memcpy 860 against 700). A region that keeps running until the limit is such a loop; after
- * 2048 of those runs (over ~10 M instructions) it has shown it will likely run that long again.
+ * What recompiling a region for JavaScriptCore's optimizing tier (OMG) costs, per byte of generated WebAssembly:
+ * ~2.7 ms of helper-thread CPU per KiB (Debian's boot: 5.9 s for 2.2 MB). Regions are compiled for the baseline
+ * tier only (baseline-only.ts): on a Linux boot OMG gained nothing measurable on the hart's thread.
  */
-export const OPTIMIZE_AFTER_LIMIT_RETURNS = 2048;
+export const OMG_COST_NS_PER_BYTE = 2_600;
+/**
+ * What OMG saves per instruction in a loop that runs long: bench/riscv-programs.ts with and without OMG, int-loop
+ * 0.26 against 0.32 ns, memcpy 1.16 against 1.42, interp 1.10 against 1.27.
+ */
+export const OMG_GAIN_NS_PER_INSN = 0.1;
 
 /** Grow the region table by this many slots at a time. */
 const TABLE_GROWTH = 256;
@@ -185,7 +189,12 @@ export class WasmTier {
   readonly #freeSlots: number[] = [];
   /** Whether regions chain to the next region themselves (false: every region returns to the run loop). */
   chaining: boolean;
-  /** Whether promotions (see OPTIMIZE_AFTER_LIMIT_RETURNS) compile on the hart's thread and install at once. */
+  /**
+   * Whether the last `enter` returned because the next pc had no region or no block there (a miss), rather than
+   * for a call into the hart, the limit or a fetch-TLB miss.
+   */
+  missed = false;
+  /** Whether promotions (see `#countLongRun`) compile on the hart's thread and install at once. */
   syncPromotions = false;
   // The hart whose regions run now and what their calls need (set by `enter`).
   #hart: Hart | undefined;
@@ -228,16 +237,24 @@ export class WasmTier {
     h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
     const reason = hb[RETURN_REASON_INDEX] ?? RETURN_CALL;
     countReturn(h, reason);
+    this.missed = reason === RETURN_NO_REGION || reason === RETURN_NO_BLOCK;
     this.#hart = undefined;
-    if (reason === RETURN_LIMIT) this.#countLimitReturn(h);
+    if (reason === RETURN_LIMIT) this.#countLongRun(h, n);
     return n;
   }
 
-  /** The region that ran until the limit counts one more such run; the OPTIMIZE_AFTER_LIMIT_RETURNS-th promotes it. */
-  #countLimitReturn(h: Hart): void {
+  /**
+   * A run of `n` instructions ended at the limit in the region running now: a loop that runs long. Once such runs
+   * have retired enough instructions that OMG's gain on as many again pays for its compile (OMG_GAIN_NS_PER_INSN,
+   * OMG_COST_NS_PER_BYTE: ~27 M instructions per KiB of region), the region is compiled again for OMG (a
+   * promotion).
+   */
+  #countLongRun(h: Hart, n: number): void {
     const region = this.#running(h);
     if (region === undefined || region.optimizable || !region.valid) return;
-    if (++region.limitReturns !== OPTIMIZE_AFTER_LIMIT_RETURNS) return;
+    region.longRunInstructions += n;
+    if (region.longRunInstructions * OMG_GAIN_NS_PER_INSN < region.bytes * OMG_COST_NS_PER_BYTE) return;
+    region.longRunInstructions = Number.NEGATIVE_INFINITY; // asked for once
     const code = region.code;
     if (code.region !== region || code.regionPending) return;
     this.stats.promotions++;
@@ -299,6 +316,7 @@ export class WasmTier {
         compiled,
         entries,
         optimizable,
+        generated.bytes.length,
         view,
         base,
       );
@@ -319,7 +337,7 @@ export class WasmTier {
           return;
         }
         const installing = performance.now();
-        this.#install(code, module, compiled, entries, optimizable, view, base);
+        this.#install(code, module, compiled, entries, optimizable, generated.bytes.length, view, base);
         s.compileMs += performance.now() - installing;
       },
       () => {
@@ -338,6 +356,7 @@ export class WasmTier {
     compiled: CompiledRegion,
     entries: readonly number[],
     optimizable: boolean,
+    generatedBytes: number,
     view: DataView,
     base: number,
   ): WasmRegion {
@@ -370,6 +389,7 @@ export class WasmTier {
       compiled.blockStarts,
       entries,
       optimizable,
+      generatedBytes,
       code,
       view,
       base,
