@@ -6,7 +6,10 @@
  * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
  *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
  *   on, at a high rate, get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after
- *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE).
+ *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE). With the WebAssembly tier a page's region is
+ *   compiled when a slot of it is landed on WASM_HOT_THRESHOLD times at that rate, when the interpreter has run
+ *   INTERPRETED_HOT_INSNS of its instructions at INTERPRETED_MIN_SHARE, or when regions have returned to it
+ *   REGION_MISS_THRESHOLD times for want of a region or a block.
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
  *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
  *
