@@ -67,6 +67,19 @@ describe("baselineOnly", () => {
     expect(sum(100_000)).toBe(705_082_704); // 5000050000 wrapped to 32 bits
     expect(twice(21)).toBe(42);
   });
+  test("bodies of every length modulo the filler's pair come out valid and exactly at the limit", () => {
+    for (let extra = 0; extra < 12; extra++) {
+      const m = new ModuleBuilder();
+      const { index, body: f } = m.defineFunction([], [I32]);
+      for (let k = 0; k < extra; k++) f.op(Op.nop);
+      f.i32(7);
+      m.exportFunction("seven", index);
+      const padded = baselineOnly(m.encode());
+      expect(bodySizes(padded)).toEqual([BASELINE_ONLY_BODY_BYTES]);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(padded), {});
+      expect((instance.exports.seven as () => number)()).toBe(7);
+    }
+  });
   test("a module whose bodies are already past the limit comes back unchanged", () => {
     const padded = baselineOnly(twoFunctions());
     expect(baselineOnly(padded)).toEqual(padded);

@@ -31,17 +31,28 @@ const PADDING_FRAME_BYTES = 5;
 /** `f64.const 0; drop`: JavaScriptCore parses 100 KB of these ~2x faster than as many nops (on the hart's thread). */
 const FILLER = [F64_CONST, 0, 0, 0, 0, 0, 0, 0, 0, DROP];
 
-/**
- * The padding that makes a body of `bodyBytes` bytes BASELINE_ONLY_BODY_BYTES long: a block branched out of at
- * once, filled with `f64.const 0; drop` pairs (and nops for the remainder), which never run.
- */
-function padding(bodyBytes: number): Uint8Array {
-  const length = BASELINE_ONLY_BODY_BYTES - bodyBytes;
-  const out = new Uint8Array(length).fill(NOP);
+/** `block; br 0;` and then as many `f64.const 0; drop` pairs as the longest padding can hold. */
+const PADDING_PAIRS = ((): Uint8Array => {
+  const pairs = Math.floor((BASELINE_ONLY_BODY_BYTES - PADDING_FRAME_BYTES) / FILLER.length);
+  const out = new Uint8Array(PADDING_FRAME_BYTES - 1 + pairs * FILLER.length);
   out.set([BLOCK, EMPTY_BLOCK_TYPE, BR, 0]);
-  for (let o = PADDING_FRAME_BYTES - 1; o + FILLER.length <= length - 1; o += FILLER.length) out.set(FILLER, o);
-  out[length - 1] = END;
+  for (let o = PADDING_FRAME_BYTES - 1; o < out.length; o += FILLER.length) out.set(FILLER, o);
   return out;
+})();
+const NOPS = new Uint8Array(FILLER.length).fill(NOP);
+
+/**
+ * The padding that makes a body of `bodyBytes` bytes BASELINE_ONLY_BODY_BYTES long, in pieces: a block branched
+ * out of at once, filled with whole `f64.const 0; drop` pairs and nops for the remainder, and its `end`.
+ */
+function padding(bodyBytes: number): Uint8Array[] {
+  const filler = BASELINE_ONLY_BODY_BYTES - bodyBytes - PADDING_FRAME_BYTES;
+  const pairs = Math.floor(filler / FILLER.length);
+  return [
+    PADDING_PAIRS.subarray(0, PADDING_FRAME_BYTES - 1 + pairs * FILLER.length),
+    NOPS.subarray(0, filler - pairs * FILLER.length),
+    Uint8Array.of(END),
+  ];
 }
 
 /** An unsigned LEB128 read at `pos`: its value and the position after it. */
@@ -105,11 +116,10 @@ export function baselineOnly(module: Uint8Array<ArrayBuffer>): Uint8Array<ArrayB
       if (bodySize.value + PADDING_FRAME_BYTES >= BASELINE_ONLY_BODY_BYTES) {
         bodies.push(module.subarray(p, bodyEnd));
       } else {
-        const pad = padding(bodySize.value);
         bodies.push(
-          u32Bytes(bodySize.value + pad.length),
+          u32Bytes(BASELINE_ONLY_BODY_BYTES),
           module.subarray(bodyStart, localsEnd),
-          pad,
+          ...padding(bodySize.value),
           module.subarray(localsEnd, bodyEnd),
         );
       }
