@@ -1,12 +1,14 @@
 /**
  * The WebAssembly tier's background compile: a hot page's region is asked for, the hart goes on interpreting, and
  * the region is installed once the module is ready — unless the page was written meanwhile, then it is dropped.
- * Either way the architectural result is the reference interpreter's.
+ * Either way the architectural result is the reference interpreter's. A region that keeps running until the run
+ * loop's limit is compiled again for JavaScriptCore's optimizing tier (a promotion).
  */
 
 import { describe, expect, test } from "bun:test";
 import { COMPILE_AT_FIRST_LANDING, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import { OMG_COST_NS_PER_BYTE, OMG_GAIN_NS_PER_INSN } from "../../src/hal/emulated/wasm/tier.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -76,5 +78,25 @@ describe("WebAssembly tier, background compile", () => {
     expect(f.x(A.a1)).toBe(0n);
     expect(f.x(A.a0)).toBe(ref.x(A.a0));
     expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("a region that keeps running until the limit is compiled again for the optimizing tier once that pays, with the same result", () => {
+    const f = makeHart({ arena: true });
+    const n = 40_000_000; // 3 instructions per iteration
+    f.write(RAM_BASE, loop(n));
+    f.hart.stop = STOP_NONE;
+    let promotedAt = 0;
+    while (f.x(A.a1) !== 0n || f.hart.icount === 0) {
+      runFast(f.hart, 1_000_000, COMPILE_AT_FIRST_LANDING);
+      if (promotedAt === 0 && (f.memory.wasmTier?.stats.promotions ?? 0) > 0) promotedAt = f.hart.icount;
+    }
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.promotions).toBe(1);
+    expect(stats?.regions).toBe(2); // the baseline-only region and its replacement
+    // Not before OMG's gain on as many instructions again pays for compiling the region's bytes (counted twice in
+    // `bytes`: the region and its replacement).
+    const bytes = stats?.bytes ?? 0;
+    expect(promotedAt * OMG_GAIN_NS_PER_INSN).toBeGreaterThanOrEqual(((bytes / 2) * OMG_COST_NS_PER_BYTE) | 0);
+    expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
   });
 });

@@ -6,7 +6,10 @@
  * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
  *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
  *   on, at a high rate, get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after
- *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE).
+ *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE). With the WebAssembly tier a page's region is
+ *   compiled when a slot of it is landed on WASM_HOT_THRESHOLD times at that rate, when the interpreter has run
+ *   INTERPRETED_HOT_INSNS of its instructions at INTERPRETED_MIN_SHARE, or when regions have returned to it
+ *   REGION_MISS_THRESHOLD times for want of a region or a block.
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
  *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
  *
@@ -108,6 +111,14 @@ export const MAX_REGION_INVALIDATIONS = 16;
 export const INTERPRETED_HOT_INSNS = 2 ** 20;
 /** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
 export const INTERPRETED_MIN_SHARE = 1 / 64;
+/**
+ * Times regions return to the run loop because the next pc is on this page but has no region or no block there,
+ * before the page is compiled (or compiled again) with that pc as an entry. Each such return costs a trip through
+ * the run loop and the interpreter for what follows (~0.3-1 us); a region costs ~5 ms on the hart's thread
+ * (bench/emulated-linux-stats.ts), so ~8k misses pay for one. The landing rate misses these: in Debian's boot,
+ * 3.7 M such returns spread over pages each landed on far less often than MIN_STABLE_HEAT_RATE.
+ */
+export const REGION_MISS_THRESHOLD = 8192;
 /** Slots of a page with at least this many landings become entries when the page is compiled. */
 const REGION_ENTRY_HEAT = 8;
 
@@ -247,12 +258,19 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
   const counting = options.jit;
   const tier = options.jit && options.wasm !== false ? wasmTierOf(h) : undefined;
-  if (tier !== undefined) tier.chaining = options.wasmChain !== false;
+  if (tier !== undefined) {
+    tier.chaining = options.wasmChain !== false;
+    tier.syncPromotions = options.wasmSync === true;
+  }
   // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
   const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
   const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;
   let steps = 0;
+  // Whether the last region returned here because h.pc had no region or no block (see REGION_MISS_THRESHOLD).
+  let regionMissed = false;
   while (h.stop === STOP_NONE && steps < budget) {
+    const missed = regionMissed;
+    regionMissed = false;
     if (!boundary(h)) break;
     const pc = h.pc;
     const set = h.itlb;
@@ -286,6 +304,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
           // Regions chaining here find this page's region record through the fetch TLB's WebAssembly copy.
           if (set.wasmExecRecord(i) !== code.entryMapBase) set.setWasmExec(i, pc - pageOff, code.entryMapBase);
           const retired = tier.enter(h, region, pc - pageOff, entry, limit);
+          regionMissed = tier.missed;
           h.stats.regionEntries++;
           h.stats.regionInstructions += retired;
           steps += Math.max(1, retired);
@@ -318,6 +337,13 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       tier !== undefined &&
       code.interpreted >= INTERPRETED_HOT_INSNS &&
       considerVolume(h, code, i, pageOff, options, tier)
+    )
+      continue;
+    if (
+      missed &&
+      tier !== undefined &&
+      ++code.regionMisses >= REGION_MISS_THRESHOLD &&
+      considerMisses(h, code, i, pageOff, options, tier)
     )
       continue;
     const ran = interpret(h, limit, heatMask);
@@ -419,6 +445,23 @@ function considerVolume(
   const share = code.interpreted / Math.max(1, h.icount - code.interpretedSince);
   code.interpreted = 0;
   if (share < INTERPRETED_MIN_SHARE) return false;
+  return compileRegionFrom(h, code, i, pageOff, options, tier);
+}
+
+/**
+ * Regions have returned REGION_MISS_THRESHOLD times to `pageOff` of `code`'s page (or to others of its slots) for
+ * want of a region or a block there: compile the page's region with `pageOff` as an entry, and start counting
+ * again. Returns true when the slot now runs compiled.
+ */
+function considerMisses(
+  h: Hart,
+  code: CodePage,
+  i: number,
+  pageOff: number,
+  options: EngineOptions,
+  tier: WasmTier,
+): boolean {
+  code.regionMisses = 0;
   return compileRegionFrom(h, code, i, pageOff, options, tier);
 }
 

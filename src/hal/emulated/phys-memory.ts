@@ -50,6 +50,8 @@ export class CodePage {
    */
   interpreted = 0;
   interpretedSince = 0;
+  /** Times a region returned to the run loop because the next pc, on this page, had no region or no block there. */
+  regionMisses = 0;
   /** Decoded slots. */
   count = 0;
 
@@ -68,6 +70,7 @@ export class CodePage {
     }
     this.heat.fill(0);
     this.interpreted = 0;
+    this.regionMisses = 0;
     const blocks = this.blocks;
     if (blocks !== undefined) {
       // A compiled self-loop running right now checks `valid` on every iteration.

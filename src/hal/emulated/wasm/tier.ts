@@ -41,6 +41,7 @@ import { atomicFast } from "../interp.ts";
 import { loadSlow, storeSlow } from "../memory-slow.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { TWO_POW_32 } from "../split64.ts";
+import { baselineOnly } from "./baseline-only.ts";
 import {
   type CompiledRegion,
   compileRegion,
@@ -78,7 +79,18 @@ export class WasmRegion {
     readonly blockStarts: readonly number[],
     /** The entry offsets it was planned from. */
     readonly entryOffsets: readonly number[],
+    /** Whether JavaScriptCore may recompile it with its optimizing tier (see baseline-only.ts). */
+    readonly optimizable: boolean,
+    /** Bytes of WebAssembly generated for it (without the padding). */
+    readonly bytes: number,
+    /** Its page's decode cache and bytes (`base` in `view`): what it is compiled again from when it is promoted. */
+    readonly code: CodePage,
+    readonly view: DataView,
+    readonly base: number,
   ) {}
+
+  /** Instructions retired by runs that ended in this region at the run loop's limit (what promotes it). */
+  longRunInstructions = 0;
 
   get valid(): boolean {
     return this.#valid;
@@ -115,7 +127,21 @@ export class TierStats {
   invalidations = 0;
   /** Regions that could not be compiled (nothing to compile, or the arena is full). */
   failures = 0;
+  /** Regions compiled again without the padding, for JavaScriptCore's optimizing tier (see OMG_COST_NS_PER_BYTE). */
+  promotions = 0;
 }
+
+/**
+ * What recompiling a region for JavaScriptCore's optimizing tier (OMG) costs, per byte of generated WebAssembly:
+ * ~2.7 ms of helper-thread CPU per KiB (Debian's boot: 5.9 s for 2.2 MB). Regions are compiled for the baseline
+ * tier only (baseline-only.ts): on a Linux boot OMG gained nothing measurable on the hart's thread.
+ */
+export const OMG_COST_NS_PER_BYTE = 2_600;
+/**
+ * What OMG saves per instruction in a loop that runs long: bench/riscv-programs.ts with and without OMG, int-loop
+ * 0.26 against 0.32 ns, memcpy 1.16 against 1.42, interp 1.10 against 1.27.
+ */
+export const OMG_GAIN_NS_PER_INSN = 0.1;
 
 /** Grow the region table by this many slots at a time. */
 const TABLE_GROWTH = 256;
@@ -163,6 +189,13 @@ export class WasmTier {
   readonly #freeSlots: number[] = [];
   /** Whether regions chain to the next region themselves (false: every region returns to the run loop). */
   chaining: boolean;
+  /**
+   * Whether the last `enter` returned because the next pc had no region or no block there (a miss), rather than
+   * for a call into the hart, the limit or a fetch-TLB miss.
+   */
+  missed = false;
+  /** Whether promotions (see `#countLongRun`) compile on the hart's thread and install at once. */
+  syncPromotions = false;
   // The hart whose regions run now and what their calls need (set by `enter`).
   #hart: Hart | undefined;
   #icountBase = 0;
@@ -202,9 +235,30 @@ export class WasmTier {
     h.icount = base + n;
     h.pc = h.blockF64[NEXT_PC_INDEX] ?? 0;
     h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
-    countReturn(h, hb[RETURN_REASON_INDEX] ?? RETURN_CALL);
+    const reason = hb[RETURN_REASON_INDEX] ?? RETURN_CALL;
+    countReturn(h, reason);
+    this.missed = reason === RETURN_NO_REGION || reason === RETURN_NO_BLOCK;
     this.#hart = undefined;
+    if (reason === RETURN_LIMIT) this.#countLongRun(h, n);
     return n;
+  }
+
+  /**
+   * A run of `n` instructions ended at the limit in the region running now: a loop that runs long. Once such runs
+   * have retired enough instructions that OMG's gain on as many again pays for its compile (OMG_GAIN_NS_PER_INSN,
+   * OMG_COST_NS_PER_BYTE: ~27 M instructions per KiB of region), the region is compiled again for OMG (a
+   * promotion).
+   */
+  #countLongRun(h: Hart, n: number): void {
+    const region = this.#running(h);
+    if (region === undefined || region.optimizable || !region.valid) return;
+    region.longRunInstructions += n;
+    if (region.longRunInstructions * OMG_GAIN_NS_PER_INSN < region.bytes * OMG_COST_NS_PER_BYTE) return;
+    region.longRunInstructions = Number.NEGATIVE_INFINITY; // asked for once
+    const code = region.code;
+    if (code.region !== region || code.regionPending) return;
+    this.stats.promotions++;
+    this.compile(code, region.view, region.base, region.entryOffsets, this.syncPromotions, true);
   }
 
   /** The region running now (named by the hart's block: it changes when regions chain) and its page's address. */
@@ -224,6 +278,7 @@ export class WasmTier {
    * on interpreting, and the region is installed when it is ready — unless the page was written meanwhile (its
    * `generation` moved), then it is dropped. A synchronous compile of a 20 KiB module took 20-570 ms of wall time
    * on a loaded 2-core machine, every hart of the VM standing still meanwhile (a guest's timeouts then fire).
+   * The module is for JavaScriptCore's baseline tier only (baseline-only.ts) unless `optimizable`.
    * Returns undefined when nothing could be compiled or the compile runs in the background.
    */
   compile(
@@ -232,6 +287,7 @@ export class WasmTier {
     base: number,
     entries: readonly number[],
     sync: boolean,
+    optimizable = false,
   ): WasmRegion | undefined {
     const started = performance.now();
     const plan = planRegion(view, base, entries);
@@ -248,12 +304,22 @@ export class WasmTier {
       }
       code.entryMapBase = mapBase;
     }
-    const compiled = compileRegion(plan, mapBase, this.#threaded);
+    const generated = compileRegion(plan, mapBase, this.#threaded);
+    const compiled = optimizable ? generated : { ...generated, bytes: baselineOnly(generated.bytes) };
     const s = this.stats;
     s.instructions += plan.insnCount;
-    s.bytes += compiled.bytes.length;
+    s.bytes += generated.bytes.length; // without the padding: the compile cost per KiB is the generated code's
     if (sync) {
-      const region = this.#install(code, new WebAssembly.Module(compiled.bytes), compiled, entries);
+      const region = this.#install(
+        code,
+        new WebAssembly.Module(compiled.bytes),
+        compiled,
+        entries,
+        optimizable,
+        generated.bytes.length,
+        view,
+        base,
+      );
       s.compileMs += performance.now() - started;
       return region;
     }
@@ -271,7 +337,7 @@ export class WasmTier {
           return;
         }
         const installing = performance.now();
-        this.#install(code, module, compiled, entries);
+        this.#install(code, module, compiled, entries, optimizable, generated.bytes.length, view, base);
         s.compileMs += performance.now() - installing;
       },
       () => {
@@ -289,6 +355,10 @@ export class WasmTier {
     module: WebAssembly.Module,
     compiled: CompiledRegion,
     entries: readonly number[],
+    optimizable: boolean,
+    generatedBytes: number,
+    view: DataView,
+    base: number,
   ): WasmRegion {
     const instance = new WebAssembly.Instance(module, this.#imports);
     const run = instance.exports.run as RegionFunction;
@@ -318,6 +388,11 @@ export class WasmTier {
       map,
       compiled.blockStarts,
       entries,
+      optimizable,
+      generatedBytes,
+      code,
+      view,
+      base,
     );
     this.#bySlot[slot] = region;
     code.region = region;
