@@ -197,8 +197,11 @@ export function answerMmioAccess(run: DataView, reason: number, handler: HalAcce
   if (reason !== KVM_EXIT_MMIO) return false;
   const len = run.getUint32(MMIO_LEN, true);
   if (len !== 1 && len !== 2 && len !== 4) return false;
-  // A u64 read as two halves: no BigInt on the hot path (addresses stay below 2^53 on every host we run).
-  const address = run.getUint32(MMIO_PHYS_ADDR, true) + run.getUint32(MMIO_PHYS_ADDR + 4, true) * 2 ** 32;
+  // A u64 read as two halves: no BigInt on the hot path (addresses stay below 2^53 on every host we run). Below
+  // 4 GiB (every device window of the boards) the address is the low half alone, which the JIT keeps an integer.
+  const low = run.getUint32(MMIO_PHYS_ADDR, true);
+  const high = run.getUint32(MMIO_PHYS_ADDR + 4, true);
+  const address = high === 0 ? low : low + high * 2 ** 32;
   if (run.getUint8(MMIO_IS_WRITE) !== 0) {
     const value =
       len === 1 ? run.getUint8(MMIO_DATA) : len === 2 ? run.getUint16(MMIO_DATA, true) : run.getUint32(MMIO_DATA, true);

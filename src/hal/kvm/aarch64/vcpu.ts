@@ -81,6 +81,8 @@ export interface Aarch64VcpuContext {
 export class Aarch64KvmVcpu implements KvmArchVcpu {
   readonly #core: KvmVcpuCore;
   readonly #context: Aarch64VcpuContext;
+  /** The VM's GIC is initialised (`beforeRun` made sure of it once). */
+  #gicReady = false;
   /** kvm_one_reg and the 8-byte value it points at, reused for every access. */
   readonly #oneReg = new Uint8Array(KVM_ONE_REG_LAYOUT.size);
   readonly #oneRegView = new DataView(this.#oneReg.buffer);
@@ -221,7 +223,10 @@ export class Aarch64KvmVcpu implements KvmArchVcpu {
   }
 
   beforeRun(): void {
+    // Once the GIC is initialised it stays so: later runs skip the VM's check (this runs before every KVM_RUN).
+    if (this.#gicReady) return;
     this.#context.finishGic();
+    this.#gicReady = true;
   }
 
   afterRun(): void {}
