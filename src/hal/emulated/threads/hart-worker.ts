@@ -3,7 +3,9 @@
  * attached to the creating thread's arena and clock. It waits for commands on the control block: calls of the
  * vCPU's operations (answered synchronously on the reply port) and runs (answered, when the hart exits, on the
  * exit port). While the hart runs, the VMM's thread reaches it only through the control block's words: kicks,
- * interrupt lines and remote fences, looked at every timer check of the run loop (the hart's clock read).
+ * interrupt lines and remote fences, looked at every timer check of the run loop (the hart's clock read). When the
+ * VMM has turned it on (TC_EXITS_ON_THREAD), WFI waits here and SBI TIME/IPI/RFENCE are answered here
+ * (sbi-on-thread.ts) instead of exiting.
  */
 
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
@@ -43,6 +45,7 @@ import { HartSbi } from "./sbi-on-thread.ts";
 const YIELD_EVERY_MS = 4;
 /** How long a parked hart's thread blocks between looks at its event loop. */
 const PARKED_WAIT_MS = 20;
+const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 /** How long a hart halted in WFI waits on its thread before the VMM's loop gets a turn (a Nothing exit). */
 const HALTED_TURN_MS = 10;
 
@@ -138,11 +141,8 @@ function waitForInterrupt(until: number): boolean {
       waitMs = Math.min(waitMs, Math.max(0, (ticks * 1000) / vm.timebaseHz));
     }
     if (waitMs > 0) Atomics.wait(control, TC_PENDING, 0, waitMs);
-    if (applyPending()) {
-      // A kick: the VMM wants the hart back (pause, stop); it stays halted.
-      Atomics.or(control, TC_PENDING, PENDING_KICK);
-      return false;
-    }
+    // A kick: the VMM wants the hart back (pause, stop); it stays halted.
+    if (applyPending()) return false;
   }
 }
 
@@ -168,18 +168,15 @@ async function runUntilExit(): Promise<AxVCpuExitReason> {
     const kicked = applyPending();
     if (kicked) return { kind: "Nothing" };
     if (halted) {
-      if (!waitForInterrupt(runStart + HALTED_TURN_MS)) {
-        applyPending();
-        return { kind: "Nothing" };
-      }
+      if (!waitForInterrupt(runStart + HALTED_TURN_MS)) return { kind: "Nothing" };
       halted = false;
     }
-    const exit = vcpu.run();
+    let exit = vcpu.run();
+    // Handled here, these go on like a run's Nothing (the slice's turns below still come).
     if (exit.kind === "Halt" && Atomics.load(control, TC_EXITS_ON_THREAD) !== 0) {
       halted = true;
-      continue;
-    }
-    if (exit.kind === "SbiCall" && sbi.answer(exit)) continue;
+      exit = NOTHING;
+    } else if (exit.kind === "SbiCall" && sbi.answer(exit)) exit = NOTHING;
     if (exit.kind !== "Nothing") return exit;
     // A run ends with Nothing for its budget, a kick, or the control block (then go round and look at it).
     if ((Atomics.load(control, TC_PENDING) & PENDING_KICK) !== 0) {

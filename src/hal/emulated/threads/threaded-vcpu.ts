@@ -18,6 +18,12 @@
  *   check of its run loop (every few thousand instructions) and before each run. A remote fence on a running
  *   hart waits until that hart has applied it, so SBI RFENCE returns only when the fence is done, as the SBI
  *   specification requires; a parked hart applies it before it runs again.
+ * - What KVM handles in the kernel stays on the hart's thread once the VMM turns it on
+ *   (`riscv.handleExitsOnHartThread`; the riscv-virt board does for its hypervisor VMs): WFI waits there on the
+ *   control block (an interrupt line, a fence or a kick wakes it; the hart's own timer bounds the wait, and the VMM's
+ *   loop gets a Nothing every few milliseconds for its device timers), and SBI TIME, IPI and RFENCE calls are
+ *   answered there (sbi-on-thread.ts: hart to hart through the other harts' control blocks, which sit side by side
+ *   in the arena). Their PMU events and IPI flags reach the VMM through `riscv.takeAnsweredSbiEvents`.
  * - LR/SC and AMOs on shared RAM use Atomics (hart.sharedMemory: exec.ts and interp.ts's atomic paths, which every
  *   tier, the wasm tier's calls included, goes through): an AMO is one atomic read-modify-write; an SC is a
  *   compare-and-exchange against the value its LR read, so a store from another hart that changed the reserved
