@@ -36,6 +36,7 @@ import {
   TC_LINES,
   TC_PENDING,
   TC_REPLY,
+  TC_RESUMES,
   TC_STATE,
   TC_WORDS,
 } from "./protocol.ts";
@@ -240,6 +241,7 @@ async function serve(): Promise<void> {
     } catch (error) {
       reply = { ok: false, error: errorText(error) };
     }
+    Atomics.store(control, TC_RESUMES, reply.ok && reply.exit.kind === "Nothing" ? 1 : 0);
     Atomics.store(control, TC_STATE, STATE_PARKED);
     // A hart waiting for this one's fence acknowledgement stops waiting when it parks.
     Atomics.notify(control, TC_FENCE_ACK);

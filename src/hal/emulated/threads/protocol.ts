@@ -22,6 +22,11 @@ export const TC_FENCE_KINDS = 6;
 export const TC_EXITS_ON_THREAD = 7;
 /** Worker(s) → VMM: 1 when a hart's thread raised an SBI IPI on this hart since the VMM last looked. */
 export const TC_IPI_RAISED = 8;
+/**
+ * Worker: 1 while the hart's last run ended with Nothing (a turn of the VMM's loop, a kick), so the VMM runs it again
+ * without waiting for an interrupt; 0 after any other exit (a halt, an SBI call, MMIO), and before its first run.
+ */
+export const TC_RESUMES = 9;
 /** Interrupt lines: one word per cause number 0..15, (change count << 1) | level. */
 export const TC_LINES = 16;
 export const TC_LINE_COUNT = 16;

@@ -10,11 +10,12 @@
  *   bad range, unknown FID, HFENCE without the H extension) exits as before, so its error stays the dispatcher's;
  * - set_timer programs the caller's own VS timer comparator, as `RiscvVcpuOps.setTimer` does;
  * - send_ipi raises VSSIP on each target through the target's control block, as the VMM's thread does
- *   (`ThreadedVcpu.setInterruptLevel`), which wakes the target's thread if it waits in WFI. A target that is not
- *   running on its thread (stopped, suspended by HSM, parked between exits) may be asleep in the VMM's loop, which
- *   only the VMM can wake: then the call exits and the VMM raises the line again (a level already raised stays
- *   raised) and wakes it. The state is looked at after the line is raised, so a target that parks at the same
- *   moment either sees the line before it parks or is seen parked;
+ *   (`ThreadedVcpu.setInterruptLevel`), which wakes the target's thread if it waits in WFI; a target parked after a
+ *   Nothing (a turn of the VMM's loop) applies it when the VMM runs it again, at once. Any other target (stopped,
+ *   suspended by HSM, parked on an exit the VMM is answering) may be asleep in the VMM's loop, which only the VMM
+ *   can wake: then the call exits and the VMM raises the line again (a level already raised stays raised) and wakes
+ *   it. The state is looked at after the line is raised, so a target that parks at the same moment either sees the
+ *   line before it parks or is seen parked;
  * - a remote fence asks each other target through its control block and waits until every running target has
  *   applied it (a parked one applies it before it runs again), as `ThreadedVcpu.riscv.fence` does, so the call
  *   returns only when the fences are done; while it waits it applies fences other harts ask of this one, so two
@@ -60,6 +61,7 @@ import {
   TC_FENCE_ACK,
   TC_FW_EVENTS,
   TC_IPI_RAISED,
+  TC_RESUMES,
   TC_STATE,
   TC_WORDS,
 } from "./protocol.ts";
@@ -179,22 +181,25 @@ export class HartSbi {
     this.#count(this.#hartId, SBI_PMU_FW_SET_TIMER);
   }
 
-  #othersRunning(targets: readonly number[]): boolean {
+  /** Whether every other target runs, or is parked only for a turn of the VMM's loop (which runs it again). */
+  #othersAwake(targets: readonly number[]): boolean {
     for (const target of targets) {
-      if (target !== this.#hartId && Atomics.load(this.#control(target), TC_STATE) !== STATE_RUNNING) return false;
+      if (target === this.#hartId) continue;
+      const control = this.#control(target);
+      if (Atomics.load(control, TC_STATE) !== STATE_RUNNING && Atomics.load(control, TC_RESUMES) === 0) return false;
     }
     return true;
   }
 
   /** Raise VSSIP on the targets; false (nothing counted) when one may sleep in the VMM's loop. */
   #sendIpi(targets: readonly number[]): boolean {
-    if (!this.#othersRunning(targets)) return false;
+    if (!this.#othersAwake(targets)) return false;
     for (const target of targets) {
       const control = this.#control(target);
       setLine(control, IRQ_S_SOFT, true);
       Atomics.store(control, TC_IPI_RAISED, 1);
     }
-    if (!this.#othersRunning(targets)) return false;
+    if (!this.#othersAwake(targets)) return false;
     for (const target of targets) {
       this.#count(this.#hartId, SBI_PMU_FW_IPI_SENT);
       this.#count(target, SBI_PMU_FW_IPI_RECEIVED);
