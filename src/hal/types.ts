@@ -642,4 +642,26 @@ export interface RiscvVcpuOps {
     counter: "cycle" | "instret",
     change: { readonly value?: bigint; readonly running?: boolean },
   ): void;
+  /**
+   * Optional (harts on threads of their own): let the hart's thread handle what KVM handles in the kernel instead
+   * of exiting — WFI (the hart waits on its thread until an interrupt is pending, so no `Halt` exit) and the SBI
+   * calls whose only effects are on harts: TIME and legacy set_timer, IPI send_ipi, RFENCE remote fence.i /
+   * sfence.vma / sfence.vma.asid. It answers only calls that succeed, exactly as the SBI specification says; every
+   * other call (errors, other extensions, an IPI to a hart that is not running) still exits as `SbiCall`. The VMM
+   * that turns this on reads what was answered with `takeAnsweredSbiEvents`.
+   */
+  handleExitsOnHartThread?(): void;
+  /**
+   * With `handleExitsOnHartThread`: what the harts' threads answered that concerns this hart since the last call
+   * (undefined: nothing) — how many times each SBI PMU firmware event happened on it (indexed by event code) and
+   * whether an IPI was raised on it — for the VMM's bookkeeping (PMU counters, legacy clear_ipi).
+   */
+  takeAnsweredSbiEvents?(): AnsweredSbiEvents | undefined;
+}
+
+/** `RiscvVcpuOps.takeAnsweredSbiEvents`. */
+export interface AnsweredSbiEvents {
+  /** Counts by SBI PMU firmware event code (missing entries: 0). */
+  readonly firmwareEvents: readonly number[];
+  readonly ipiRaised: boolean;
 }

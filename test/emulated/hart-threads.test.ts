@@ -9,8 +9,12 @@
  * - remote fences while the hart runs: a page-table entry changed from the VMM's thread is seen only after
  *   `riscv.fence("sfence.vma")` (the hart keeps the old translation until then), and code rewritten from the
  *   VMM's thread runs after `riscv.fence("fence.i")`.
+ * - harts of a hypervisor VM handling exits on their threads (`riscv.handleExitsOnHartThread`): one hart's SBI
+ *   remote fence.i and send_ipi reach the other, which waits in WFI on its thread, with no exit to the VMM (without
+ *   the switch both exit; without the fence the rewritten code never runs), and the PMU events are handed over.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { AddrSpace } from "../../src/addrspace/addr-space.ts";
 import {
   CSR_MCAUSE,
   CSR_MEPC,
@@ -20,13 +24,27 @@ import {
   CSR_PMPADDR0,
   CSR_PMPCFG0,
   CSR_SATP,
+  CSR_SCAUSE,
+  CSR_SIE,
+  CSR_SIP,
+  CSR_SSTATUS,
+  CSR_STVEC,
   MSTATUS_MIE,
+  MSTATUS_SIE,
 } from "../../src/arch/riscv64/csr.ts";
-import { IRQ_M_SOFT, MIP_MSIP } from "../../src/arch/riscv64/traps.ts";
+import {
+  SBI_EXT_IPI,
+  SBI_EXT_RFENCE,
+  SBI_PMU_FW_FENCE_I_RECEIVED,
+  SBI_PMU_FW_FENCE_I_SENT,
+  SBI_PMU_FW_IPI_RECEIVED,
+  SBI_PMU_FW_IPI_SENT,
+} from "../../src/arch/riscv64/sbi.ts";
+import { IRQ_M_SOFT, IRQ_S_SOFT, MIP_MSIP, MIP_SSIP } from "../../src/arch/riscv64/traps.ts";
 import { HART_THREADS_ENV } from "../../src/hal/emulated/threads/switch.ts";
 import { ThreadedVcpu } from "../../src/hal/emulated/threads/threaded-vcpu.ts";
 import { EmulatedVm } from "../../src/hal/emulated/vm.ts";
-import type { HalVcpu } from "../../src/hal/types.ts";
+import type { GuestMemoryAccess, HalVcpu } from "../../src/hal/types.ts";
 import * as A from "./asm.ts";
 
 const RAM = 0x8000_0000;
@@ -324,4 +342,82 @@ test("aligned 64-bit plain stores and loads are single-copy atomic across thread
   await Promise.all([runToHalt(hart0, deadline), runToHalt(hart1, deadline)]);
   expect(m.ram.getBigUint64(DATA, true)).toBe(BigInt(ROUNDS) * 0x1_0000_0001n);
   expect(m.ram.getInt32(DATA + 8, true)).toBe(0);
+}, 60_000);
+
+/** A hypervisor VM (VS-mode guests behind a G-stage table, as the VMM builds them) whose harts run on threads. */
+function guestMachine(harts: number, code: Uint8Array): { memory: GuestMemoryAccess; vcpus: HalVcpu[] } & Disposable {
+  const vm = new EmulatedVm({ arch: "riscv64", vmId: 2, cpuCount: harts });
+  expect(vm.threaded).toBe(true);
+  const space = AddrSpace.create(vm, [{ name: "ram", gpa: RAM, size: RAM_SIZE, flags: 7, mapType: "alloc" }]);
+  const memory = space.guestMemory;
+  memory.write(RAM, code);
+  const stage2 = space.stage2();
+  const vcpus = Array.from({ length: harts }, (_, id) => {
+    const vcpu = vm.createVcpu(id);
+    vcpu.setup({ entry: RAM, ...(stage2 === undefined ? {} : { stage2 }) });
+    vcpu.setGpr(A0, BigInt(id));
+    return vcpu;
+  });
+  return { memory, vcpus, [Symbol.dispose]: () => vm[Symbol.dispose]() };
+}
+
+test("a hart's thread answers SBI remote fence.i and send_ipi, and waits in WFI, with no exit to the VMM", async () => {
+  const MARK = RAM + DATA; // hart 1: the value its loop's rewritten instruction stores
+  const CAUSE = RAM + DATA + 8; // hart 1: scause of its interrupt
+  const HANDLED = RAM + DATA + 16; // hart 1: interrupts taken
+  const RESULTS = RAM + DATA + 24; // hart 0: a0 of its two SBI calls (+0, +8), then 1 at +16 when done
+  const A6 = 16;
+  const A7 = 17;
+  // Hart 1 (a0 = 1) runs at +0x200, its handler at +0x300; hart 0 falls through.
+  const LOOP = RAM + 0x200;
+  const p = new A.Program(RAM)
+    .ref("hart1", (off) => A.bne(A0, 0, off))
+    // Hart 0: wait for hart 1's loop, rewrite its `addi t1, zero, 1` to store 2, remote fence.i it, send it an IPI.
+    .emit(A.li(A1, MARK))
+    .label("wait")
+    .emit(A.lw(T0, A1, 0))
+    .ref("wait", (off) => A.beq(T0, 0, off))
+    .emit(A.li(T0, A.addi(T1, 0, 2)), A.li(A2, LOOP), A.sw(T0, A2, 0))
+    .emit(A.li(A7, Number(SBI_EXT_RFENCE)), A.li(A6, 0), A.li(A0, 0b10), A.li(A1, 0), A.ecall())
+    .emit(A.li(A3, RESULTS), A.sd(A0, A3, 0))
+    .emit(A.li(A7, Number(SBI_EXT_IPI)), A.li(A6, 0), A.li(A0, 0b10), A.li(A1, 0), A.ecall())
+    .emit(A.sd(A0, A3, 8), A.li(T0, 1), A.sd(T0, A3, 16))
+    .label("idle")
+    .emit(A.wfi())
+    .ref("idle", (off) => A.jal(0, off));
+  const hart0 = p.label("hart1").assemble();
+  // Hart 1: take supervisor software interrupts, then loop: store (1, or 2 once rewritten) to MARK, wfi.
+  const setup = new A.Program(RAM + hart0.length)
+    .emit(A.li(A1, RAM + 0x300), A.csrw(CSR_STVEC, A1), A.li(A1, MIP_SSIP), A.csrw(CSR_SIE, A1))
+    .emit(A.li(A1, MSTATUS_SIE), A.csrs(CSR_SSTATUS, A1), A.li(A1, MARK), A.li(A2, LOOP), A.jalr(0, A2))
+    .assemble();
+  const loop = new A.Program(LOOP).emit(A.addi(T1, 0, 1), A.sw(T1, A1, 0), A.wfi(), A.jal(0, -12)).assemble();
+  // The handler: record scause, count, clear SSIP, return.
+  const handler = new A.Program(RAM + 0x300)
+    .emit(A.csrr(T2, CSR_SCAUSE), A.li(A4, CAUSE), A.sd(T2, A4, 0), A.li(A4, HANDLED), A.li(A5, 1))
+    .emit(A.amoaddW(0, A5, A4), A.li(A5, MIP_SSIP), A.csrc(CSR_SIP, A5), A.sret())
+    .assemble();
+  const image = new Uint8Array(0x400);
+  image.set(hart0);
+  image.set(setup, hart0.length);
+  image.set(loop, 0x200);
+  image.set(handler, 0x300);
+  using m = guestMachine(2, image);
+  for (const vcpu of m.vcpus) vcpu.riscv?.handleExitsOnHartThread?.();
+  const runs = m.vcpus.map((vcpu) => keepRunning(vcpu));
+  const read = (gpa: number): bigint => m.memory.readU64(gpa);
+  await until("hart 0's SBI calls", () => read(RESULTS + 16) === 1n);
+  await until("hart 1 to run its rewritten loop after its interrupt", () => read(MARK) === 2n && read(HANDLED) >= 1n);
+  for (const run of runs) await run.stop();
+  expect(read(RESULTS)).toBe(0n);
+  expect(read(RESULTS + 8)).toBe(0n);
+  expect(read(CAUSE)).toBe((1n << 63n) | BigInt(IRQ_S_SOFT));
+  // What the threads answered, for the VMM's PMU and legacy clear_ipi bookkeeping.
+  const [sender, target] = m.vcpus.map((vcpu) => vcpu.riscv?.takeAnsweredSbiEvents?.());
+  expect(sender?.firmwareEvents[SBI_PMU_FW_FENCE_I_SENT]).toBe(1);
+  expect(sender?.firmwareEvents[SBI_PMU_FW_IPI_SENT]).toBe(1);
+  expect(target?.firmwareEvents[SBI_PMU_FW_FENCE_I_RECEIVED]).toBe(1);
+  expect(target?.firmwareEvents[SBI_PMU_FW_IPI_RECEIVED]).toBe(1);
+  expect(target?.ipiRaised).toBe(true);
+  expect(m.vcpus[1]?.riscv?.takeAnsweredSbiEvents?.()).toBeUndefined();
 }, 60_000);

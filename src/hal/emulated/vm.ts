@@ -101,6 +101,8 @@ export class EmulatedVm implements HalVm {
   readonly clockOffset: number;
   /** Harts run on threads of their own (threads/): chosen at creation (threads/switch.ts). */
   readonly threaded: boolean;
+  /** How many harts the VM was created for (hart ids 0 .. cpuCount-1). */
+  readonly cpuCount: number;
   #closed = false;
   /** The vCPU that ran last (LR/SC reservations of the others are broken when another hart runs). */
   lastRun: EmulatedVcpu | undefined;
@@ -134,6 +136,7 @@ export class EmulatedVm implements HalVm {
     const slots =
       arena === undefined || clockOffset < 0 ? new Float64Array(2) : new Float64Array(arena.buffer, clockOffset, 2);
     this.#clock = new VmClock(slots, hz, attached?.creatorTimeOrigin);
+    this.cpuCount = options.cpuCount;
     this.threaded = attached === undefined && arena !== undefined && hartThreadsWanted(options.cpuCount);
   }
 

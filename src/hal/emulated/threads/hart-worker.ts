@@ -3,7 +3,9 @@
  * attached to the creating thread's arena and clock. It waits for commands on the control block: calls of the
  * vCPU's operations (answered synchronously on the reply port) and runs (answered, when the hart exits, on the
  * exit port). While the hart runs, the VMM's thread reaches it only through the control block's words: kicks,
- * interrupt lines and remote fences, looked at every timer check of the run loop (the hart's clock read).
+ * interrupt lines and remote fences, looked at every timer check of the run loop (the hart's clock read). When the
+ * VMM has turned it on (TC_EXITS_ON_THREAD), WFI waits here and SBI TIME/IPI/RFENCE are answered here
+ * (sbi-on-thread.ts) instead of exiting.
  */
 
 import { receiveMessageOnPort, workerData } from "node:worker_threads";
@@ -26,6 +28,7 @@ import {
   STATE_PARKED,
   STATE_RUNNING,
   TC_CMD,
+  TC_EXITS_ON_THREAD,
   TC_FENCE_ACK,
   TC_FENCE_KINDS,
   TC_FENCE_REQ,
@@ -33,14 +36,19 @@ import {
   TC_LINES,
   TC_PENDING,
   TC_REPLY,
+  TC_RESUMES,
   TC_STATE,
   TC_WORDS,
 } from "./protocol.ts";
+import { HartSbi } from "./sbi-on-thread.ts";
 
 /** Runs of the hart between looks at the event loop (background wasm compiles finish there). */
 const YIELD_EVERY_MS = 4;
 /** How long a parked hart's thread blocks between looks at its event loop. */
 const PARKED_WAIT_MS = 20;
+const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
+/** How long a hart halted in WFI waits on its thread before the VMM's loop gets a turn (a Nothing exit). */
+const HALTED_TURN_MS = 10;
 
 const data = workerData as HartWorkerData;
 const control = new Int32Array(data.memory.buffer, data.control, TC_WORDS);
@@ -80,6 +88,18 @@ function mapBlocks(blocks: readonly ArenaBlock[]): void {
 /** Apply what the VMM's thread asked for while the hart ran. Returns whether it asked the run to end. */
 function applyPending(): boolean {
   const pending = Atomics.exchange(control, TC_PENDING, 0);
+  applyLinesAndFences(pending);
+  return (pending & PENDING_KICK) !== 0;
+}
+
+/** Apply only the fences asked of this hart (while it waits for its own remote fence): the rest stays pending. */
+function applyFencesOnly(): void {
+  if ((Atomics.load(control, TC_PENDING) & PENDING_FENCE) === 0) return;
+  Atomics.and(control, TC_PENDING, ~PENDING_FENCE);
+  applyLinesAndFences(PENDING_FENCE);
+}
+
+function applyLinesAndFences(pending: number): void {
   if ((pending & PENDING_LINES) !== 0) {
     for (let cause = 0; cause < TC_LINE_COUNT; cause++) {
       const word = Atomics.load(control, TC_LINES + cause);
@@ -97,7 +117,34 @@ function applyPending(): boolean {
     Atomics.store(control, TC_FENCE_ACK, req);
     Atomics.notify(control, TC_FENCE_ACK);
   }
-  return (pending & PENDING_KICK) !== 0;
+}
+
+const sbi = new HartSbi(data.memory.buffer, data.controls, data.hartCount, data.hartId, vcpu, applyFencesOnly);
+/**
+ * The hart executed WFI with nothing pending: it waits on its own thread (no exit to the VMM) until an interrupt is
+ * pending, kept across the Nothing it returns now and then so the VMM's loop turns (its device timers run there).
+ */
+let halted = false;
+
+/**
+ * WFI: sleep on the control block (lines, fences and kicks wake it: protocol.ts raisePending) until an interrupt
+ * is pending, the hart's own timer is due, or `until` (performance.now() ms). Returns whether the hart may run.
+ */
+function waitForInterrupt(until: number): boolean {
+  for (;;) {
+    if (vcpu.hasPendingInterrupt()) return true;
+    const now = performance.now();
+    if (now >= until) return false;
+    let waitMs = until - now;
+    const deadline = vcpu.hardwareTimerDeadline();
+    if (deadline !== undefined) {
+      const ticks = deadline - vm.currentTime();
+      waitMs = Math.min(waitMs, Math.max(0, (ticks * 1000) / vm.timebaseHz));
+    }
+    if (waitMs > 0) Atomics.wait(control, TC_PENDING, 0, waitMs);
+    // A kick: the VMM wants the hart back (pause, stop); it stays halted.
+    if (applyPending()) return false;
+  }
 }
 
 function errorText(error: unknown): string {
@@ -116,11 +163,21 @@ function call(path: readonly string[], args: readonly unknown[]): unknown {
 }
 
 async function runUntilExit(): Promise<AxVCpuExitReason> {
-  let sliceStart = performance.now();
+  const runStart = performance.now();
+  let sliceStart = runStart;
   for (;;) {
     const kicked = applyPending();
     if (kicked) return { kind: "Nothing" };
-    const exit = vcpu.run();
+    if (halted) {
+      if (!waitForInterrupt(runStart + HALTED_TURN_MS)) return { kind: "Nothing" };
+      halted = false;
+    }
+    let exit = vcpu.run();
+    // Handled here, these go on like a run's Nothing (the slice's turns below still come).
+    if (exit.kind === "Halt" && Atomics.load(control, TC_EXITS_ON_THREAD) !== 0) {
+      halted = true;
+      exit = NOTHING;
+    } else if (exit.kind === "SbiCall" && sbi.answer(exit)) exit = NOTHING;
     if (exit.kind !== "Nothing") return exit;
     // A run ends with Nothing for its budget, a kick, or the control block (then go round and look at it).
     if ((Atomics.load(control, TC_PENDING) & PENDING_KICK) !== 0) {
@@ -163,6 +220,8 @@ async function serve(): Promise<void> {
       try {
         mapBlocks(command.blocks);
         applyPending();
+        // The VMM may be about to move the hart (setEntry, loadState, HSM): WFI may complete early, as it may.
+        halted = false;
         reply = { ok: true, value: call(command.path, command.args) };
       } catch (error) {
         reply = { ok: false, error: errorText(error) };
@@ -182,7 +241,10 @@ async function serve(): Promise<void> {
     } catch (error) {
       reply = { ok: false, error: errorText(error) };
     }
+    Atomics.store(control, TC_RESUMES, reply.ok && reply.exit.kind === "Nothing" ? 1 : 0);
     Atomics.store(control, TC_STATE, STATE_PARKED);
+    // A hart waiting for this one's fence acknowledgement stops waiting when it parks.
+    Atomics.notify(control, TC_FENCE_ACK);
     data.exits.postMessage(reply);
   }
 }

@@ -18,10 +18,25 @@ export const TC_FENCE_REQ = 4;
 export const TC_FENCE_ACK = 5;
 /** Fence kinds asked for since the worker last looked (FENCE_* bits). */
 export const TC_FENCE_KINDS = 6;
+/** VMM → worker: 1 when the hart's thread handles WFI and SBI TIME, IPI and RFENCE itself (sbi-on-thread.ts). */
+export const TC_EXITS_ON_THREAD = 7;
+/** Worker(s) → VMM: 1 when a hart's thread raised an SBI IPI on this hart since the VMM last looked. */
+export const TC_IPI_RAISED = 8;
+/**
+ * Worker: 1 while the hart's last run ended with Nothing (a turn of the VMM's loop, a kick), so the VMM runs it again
+ * without waiting for an interrupt; 0 after any other exit (a halt, an SBI call, MMIO), and before its first run.
+ */
+export const TC_RESUMES = 9;
 /** Interrupt lines: one word per cause number 0..15, (change count << 1) | level. */
 export const TC_LINES = 16;
 export const TC_LINE_COUNT = 16;
-export const TC_WORDS = 32;
+/**
+ * Worker(s) → VMM: SBI PMU firmware events of SBI calls answered on hart threads, counted for this hart since the
+ * VMM last looked, one word per event code (src/arch/riscv64/sbi.ts SBI_PMU_FW_*).
+ */
+export const TC_FW_EVENTS = 32;
+export const TC_FW_EVENT_COUNT = 32;
+export const TC_WORDS = 64;
 export const TC_BYTES = TC_WORDS * 4;
 
 export const PENDING_KICK = 1;
@@ -37,6 +52,36 @@ export const FENCE_VMA = 1;
 export const FENCE_GVMA = 2;
 export const FENCE_I = 4;
 
+/** Set PENDING_* `bits` in a hart's control block and wake its thread if it waits (in WFI). */
+export function raisePending(control: Int32Array, bits: number): void {
+  Atomics.or(control, TC_PENDING, bits);
+  Atomics.notify(control, TC_PENDING);
+}
+
+/** Set interrupt line `cause` of a hart to `asserted` (a new change count, so the hart applies it once). */
+export function setLine(control: Int32Array, cause: number, asserted: boolean): void {
+  const index = TC_LINES + cause;
+  for (;;) {
+    const word = Atomics.load(control, index);
+    const next = (((word >> 1) + 1) << 1) | (asserted ? 1 : 0);
+    if (Atomics.compareExchange(control, index, word, next) === word) break;
+  }
+  raisePending(control, PENDING_LINES);
+}
+
+/** Ask a hart for a fence of `kind` (FENCE_*); returns the request number its thread acknowledges. */
+export function requestFence(control: Int32Array, kind: number): number {
+  const req = Atomics.add(control, TC_FENCE_REQ, 1) + 1;
+  Atomics.or(control, TC_FENCE_KINDS, kind);
+  raisePending(control, PENDING_FENCE);
+  return req;
+}
+
+/** Whether the hart has applied fence request `req` (or is not running, and applies it before it runs again). */
+export function fenceDone(control: Int32Array, req: number): boolean {
+  return Atomics.load(control, TC_STATE) !== STATE_RUNNING || Atomics.load(control, TC_FENCE_ACK) - req >= 0;
+}
+
 /** A RAM block to map on the hart's thread (its bytes are in the arena). */
 export interface ArenaBlock {
   readonly base: number;
@@ -49,6 +94,9 @@ export interface HartWorkerData {
   readonly clockOffset: number;
   readonly creatorTimeOrigin: number;
   readonly control: number;
+  /** Arena offset of the VM's control blocks (hart i's at + i * TC_BYTES) and how many harts the VM has. */
+  readonly controls: number;
+  readonly hartCount: number;
   readonly vmId: number;
   readonly cpuCount: number;
   readonly hartId: number;

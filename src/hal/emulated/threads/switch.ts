@@ -2,10 +2,10 @@
  * Whether an emulated VM runs its harts on threads of their own (threads/README in threaded-vcpu.ts). Chosen once
  * per VM from AXVISOR_EMULATED_THREADS:
  * - unset, "off" or "0": every hart on the VMM's thread (deterministic slices). The default for now: on this
- *   project's 2-core machines a 4-hart Linux boot, whose many SBI and MMIO exits all cross threads, was not faster
- *   threaded (81.5 s on one thread, 90.9 s threaded, one run each at load 9), while compute in the guest is (a
- *   4-thread LCG: 2,656 ms → 397 ms); the tests also want deterministic multi-hart runs. README, "Harts on host
- *   threads";
+ *   project's 2-core machines a 4-hart Linux boot is as fast threaded as on one thread, not faster (Debian 6.12,
+ *   load 8-10: 82.0 s either way; 118.9 s threaded before WFI and SBI TIME/IPI/RFENCE stayed on the harts' threads),
+ *   while compute in the guest is (a 4-thread LCG: 2,656 ms → 397 ms); the tests also want deterministic
+ *   multi-hart runs. README, "Harts on host threads";
  * - "on", "1" or "auto": VMs with more than one hart get one thread per hart; a single hart stays on the VMM's
  *   thread (no exit crosses threads).
  */

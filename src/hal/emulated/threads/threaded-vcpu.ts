@@ -18,6 +18,12 @@
  *   check of its run loop (every few thousand instructions) and before each run. A remote fence on a running
  *   hart waits until that hart has applied it, so SBI RFENCE returns only when the fence is done, as the SBI
  *   specification requires; a parked hart applies it before it runs again.
+ * - What KVM handles in the kernel stays on the hart's thread once the VMM turns it on
+ *   (`riscv.handleExitsOnHartThread`; the riscv-virt board does for its hypervisor VMs): WFI waits there on the
+ *   control block (an interrupt line, a fence or a kick wakes it; the hart's own timer bounds the wait, and the VMM's
+ *   loop gets a Nothing every few milliseconds for its device timers), and SBI TIME, IPI and RFENCE calls are
+ *   answered there (sbi-on-thread.ts: hart to hart through the other harts' control blocks, which sit side by side
+ *   in the arena). Their PMU events and IPI flags reach the VMM through `riscv.takeAnsweredSbiEvents`.
  * - LR/SC and AMOs on shared RAM use Atomics (hart.sharedMemory: exec.ts and interp.ts's atomic paths, which every
  *   tier, the wasm tier's calls included, goes through): an AMO is one atomic read-modify-write; an SC is a
  *   compare-and-exchange against the value its LR read, so a store from another hart that changed the reserved
@@ -42,6 +48,7 @@ import {
   type HalVcpuState,
   type RiscvVcpuOps,
 } from "../../types.ts";
+import type { Arena } from "../arena.ts";
 import { HB_XHI, HB_XLO } from "../hart-block.ts";
 import { checkGprIndex } from "../vcpu.ts";
 import type { EmulatedVm } from "../vm.ts";
@@ -51,22 +58,23 @@ import {
   FENCE_GVMA,
   FENCE_I,
   FENCE_VMA,
+  fenceDone,
   type HartCommand,
   type HartWorkerData,
-  PENDING_FENCE,
   PENDING_KICK,
-  PENDING_LINES,
   type RunReply,
+  raisePending,
+  requestFence,
   STATE_GONE,
-  STATE_RUNNING,
+  setLine,
   TC_BYTES,
   TC_CMD,
+  TC_EXITS_ON_THREAD,
   TC_FENCE_ACK,
-  TC_FENCE_KINDS,
-  TC_FENCE_REQ,
+  TC_FW_EVENT_COUNT,
+  TC_FW_EVENTS,
+  TC_IPI_RAISED,
   TC_LINE_COUNT,
-  TC_LINES,
-  TC_PENDING,
   TC_REPLY,
   TC_STATE,
   TC_WORDS,
@@ -75,6 +83,19 @@ import {
 /** How long a synchronous call waits for a parked hart's thread before giving up. */
 const CALL_TIMEOUT_MS = 30_000;
 const WORKER_SCRIPT = new URL("./hart-worker.ts", import.meta.url);
+
+/** Arena offset of each VM's control blocks, one per hart, side by side (each hart's thread reaches the others'). */
+const controlBlocksOf = new WeakMap<EmulatedVm, number>();
+
+function controlBlocks(vm: EmulatedVm, arena: Arena): number | undefined {
+  let offset = controlBlocksOf.get(vm);
+  if (offset === undefined) {
+    offset = arena.allocate(TC_BYTES * vm.cpuCount, 64);
+    if (offset === undefined) return undefined;
+    controlBlocksOf.set(vm, offset);
+  }
+  return offset;
+}
 
 export class ThreadedVcpu implements HalVcpu {
   readonly id: number;
@@ -98,10 +119,19 @@ export class ThreadedVcpu implements HalVcpu {
     this.#vm = vm;
     this.id = id;
     const arena = vm.memory.arena;
-    const control = arena?.allocate(TC_BYTES, 64);
-    if (arena === undefined || control === undefined) {
+    const controls = arena === undefined ? undefined : controlBlocks(vm, arena);
+    if (arena === undefined || controls === undefined) {
       throw new HalError("emulated", "resource", "createVcpu", `Cannot create vCPU ${id}: no room in the VM's arena`);
     }
+    if (!Number.isInteger(id) || id < 0 || id >= vm.cpuCount) {
+      throw new HalError(
+        "emulated",
+        "invalid-argument",
+        "createVcpu",
+        `Cannot create vCPU ${id} on its own thread: the VM has harts 0..${vm.cpuCount - 1}`,
+      );
+    }
+    const control = controls + id * TC_BYTES;
     this.#control = new Int32Array(arena.buffer, control, TC_WORDS);
     const commands = new MessageChannel();
     const replies = new MessageChannel();
@@ -114,6 +144,8 @@ export class ThreadedVcpu implements HalVcpu {
       clockOffset: vm.clockOffset,
       creatorTimeOrigin: performance.timeOrigin,
       control,
+      controls,
+      hartCount: vm.cpuCount,
       vmId: vm.vmId,
       cpuCount: 1,
       hartId: id,
@@ -284,8 +316,7 @@ export class ThreadedVcpu implements HalVcpu {
   }
 
   kick(): void {
-    Atomics.or(this.#control, TC_PENDING, PENDING_KICK);
-    Atomics.notify(this.#control, TC_CMD);
+    raisePending(this.#control, PENDING_KICK);
   }
 
   saveState(): HalVcpuState {
@@ -310,14 +341,7 @@ export class ThreadedVcpu implements HalVcpu {
         `Cannot set interrupt ${vector} on vCPU ${this.id}: not a RISC-V interrupt cause below ${TC_LINE_COUNT}`,
       );
     }
-    const index = TC_LINES + vector;
-    for (;;) {
-      const word = Atomics.load(this.#control, index);
-      const next = (((word >> 1) + 1) << 1) | (asserted ? 1 : 0);
-      if (Atomics.compareExchange(this.#control, index, word, next) === word) break;
-    }
-    Atomics.or(this.#control, TC_PENDING, PENDING_LINES);
-    Atomics.notify(this.#control, TC_CMD);
+    setLine(this.#control, vector, asserted);
   }
 
   hasPendingInterrupt(): boolean {
@@ -333,12 +357,9 @@ export class ThreadedVcpu implements HalVcpu {
   /** A remote fence: applied by the hart's thread; waits for it when the hart is running. */
   #fence(kind: number): void {
     const control = this.#control;
-    const req = Atomics.add(control, TC_FENCE_REQ, 1) + 1;
-    Atomics.or(control, TC_FENCE_KINDS, kind);
-    Atomics.or(control, TC_PENDING, PENDING_FENCE);
-    Atomics.notify(control, TC_CMD);
+    const req = requestFence(control, kind);
     const start = performance.now();
-    while (Atomics.load(control, TC_STATE) === STATE_RUNNING && Atomics.load(control, TC_FENCE_ACK) - req < 0) {
+    while (!fenceDone(control, req)) {
       if (performance.now() - start > CALL_TIMEOUT_MS) {
         throw new HalError("emulated", "state", "fence", `Cannot fence vCPU ${this.id}: its thread does not answer`);
       }
@@ -383,6 +404,22 @@ export class ThreadedVcpu implements HalVcpu {
     setHardwareCounter: (counter, change) => {
       this.#check("setHardwareCounter");
       this.#call(["riscv", "setHardwareCounter"], [counter, change]);
+    },
+    handleExitsOnHartThread: () => {
+      this.#check("handleExitsOnHartThread");
+      Atomics.store(this.#control, TC_EXITS_ON_THREAD, 1);
+    },
+    takeAnsweredSbiEvents: () => {
+      const control = this.#control;
+      const ipiRaised = Atomics.exchange(control, TC_IPI_RAISED, 0) !== 0;
+      let firmwareEvents: number[] | undefined;
+      for (let code = 0; code < TC_FW_EVENT_COUNT; code++) {
+        if (Atomics.load(control, TC_FW_EVENTS + code) === 0) continue;
+        firmwareEvents ??= new Array<number>(TC_FW_EVENT_COUNT).fill(0);
+        firmwareEvents[code] = Atomics.exchange(control, TC_FW_EVENTS + code, 0);
+      }
+      if (!ipiRaised && firmwareEvents === undefined) return undefined;
+      return { ipiRaised, firmwareEvents: firmwareEvents ?? [] };
     },
   };
 

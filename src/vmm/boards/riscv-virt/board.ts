@@ -103,6 +103,7 @@ export class RiscvVirtBoard implements Board {
     plan.forEach((boot, hart) => {
       if (boot.startsRunning) sbi.markStarted(hart);
     });
+    if (this.#kind !== "bare") sbi.handleExitsOnHartThreads();
     return plan;
   }
 

@@ -90,6 +90,7 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
    * configuration is not saved (a restored guest's counters run as they were last programmed in the hart).
    */
   saveState(): RiscvSbiPlatformState {
+    this.#takeAnsweredElsewhere();
     return {
       hsm: [...this.#hsm],
       suspended: [...this.#suspended],
@@ -101,6 +102,8 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
   }
 
   restoreState(state: RiscvSbiPlatformState): void {
+    // What the harts' threads answered before the restore belongs to the state being replaced.
+    this.#takeAnsweredElsewhere();
     const n = this.hartCount;
     if (
       state.hsm.length !== n ||
@@ -182,7 +185,30 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
   /** Answer an SBI call of vCPU `hart`: `undefined` when handled, else the generic exit for the VM. */
   handleCall(hart: number, call: SbiCall): GenericExit | undefined {
     this.calls++;
+    this.#takeAnsweredElsewhere();
     return this.#apply(hart, handleSbiCall(call, hart, this));
+  }
+
+  /**
+   * Let backends that can answer SBI TIME, IPI and RFENCE calls on the harts' own threads do so
+   * (`RiscvVcpuOps.handleExitsOnHartThread`: harts on threads of their own, as KVM answers them in the kernel). They
+   * answer only what this dispatcher would answer with success, the same way; what they answered is added to this
+   * platform's bookkeeping (`#takeAnsweredElsewhere`) before any call it answers itself and before a snapshot.
+   */
+  handleExitsOnHartThreads(): void {
+    for (let hart = 0; hart < this.hartCount; hart++) this.#s.vcpu(hart).arch.riscv?.handleExitsOnHartThread?.();
+  }
+
+  /** The PMU firmware events and IPI flags of SBI calls the harts' threads answered since the last look. */
+  #takeAnsweredElsewhere(): void {
+    for (let hart = 0; hart < this.hartCount; hart++) {
+      const events = this.#s.vcpu(hart).arch.riscv?.takeAnsweredSbiEvents?.();
+      if (events === undefined) continue;
+      if (events.ipiRaised) this.#ipiPending[hart] = true;
+      events.firmwareEvents.forEach((count, code) => {
+        for (let i = 0; i < count; i++) this.pmu.record(hart, code);
+      });
+    }
   }
 
   /**

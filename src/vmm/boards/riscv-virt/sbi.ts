@@ -95,7 +95,7 @@ import {
   SBI_SUCCESS,
   type SbiHsmState,
 } from "../../../arch/riscv64/sbi.ts";
-import { U64_MASK } from "../../../common/u64.ts";
+import { type FenceRange, fenceRange, resolveHartMask } from "../../../common/sbi-masks.ts";
 import type { GuestMemoryAccess, GuestPhysAddr, SystemDownAction } from "../../../hal/types.ts";
 import type { SbiPmu } from "./sbi-pmu.ts";
 
@@ -120,12 +120,10 @@ export const SBI_IMPL_VERSION = (0n << 16n) | (1n << 8n) | 0n;
 /** The most DBCN bytes moved in one call; the spec allows partial transfers and the guest loops on the count. */
 export const SBI_DBCN_MAX_CHUNK = 64 * 1024;
 
-/** `hart_mask_base = -1`: ignore `hart_mask` and target every hart. */
-const HART_MASK_BASE_ALL = U64_MASK;
-/** A fence `size` of 2^XLEN - 1 means the whole address space. */
-const FENCE_SIZE_ALL = U64_MASK;
 /** Largest address the VMM's number-based memory API can name. */
 const MAX_SAFE_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
+
+export { type FenceRange, fenceRange, resolveHartMask };
 
 // ---------------------------------------------------------------------------------------------------------------
 // The interface the VMM implements
@@ -135,11 +133,6 @@ const MAX_SAFE_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
 export type GuestVirtualRead =
   | { readonly ok: true; readonly value: bigint }
   | { readonly ok: false; readonly cause: bigint; readonly tval: bigint };
-
-/** An address range for remote fences; `all` covers the whole address space. */
-export type FenceRange =
-  | { readonly all: true }
-  | { readonly all: false; readonly start: bigint; readonly size: bigint };
 
 /** A fence the targets must perform before their next guest instruction (emulated: drop decoded code / TLBs). */
 export type RemoteFence =
@@ -420,26 +413,6 @@ function base(fid: bigint, a: SbiArgs, platform: SbiPlatform): SbiOutcome {
   }
 }
 
-/**
- * The harts named by (`hart_mask`, `hart_mask_base`), or undefined when the base or any named hart is not one of
- * ours (the spec's "Hart Mask Errors": SBI_ERR_INVALID_PARAM). Base -1 means every hart and ignores the mask.
- */
-export function resolveHartMask(mask: bigint, maskBase: bigint, hartCount: number): number[] | undefined {
-  const m = BigInt.asUintN(64, mask);
-  const b = BigInt.asUintN(64, maskBase);
-  if (b === HART_MASK_BASE_ALL) return Array.from({ length: hartCount }, (_, i) => i);
-  const count = BigInt(hartCount);
-  if (b >= count) return undefined;
-  const targets: number[] = [];
-  for (let bit = 0n; bit < 64n; bit++) {
-    if (((m >> bit) & 1n) === 0n) continue;
-    const hartId = b + bit;
-    if (hartId >= count) return undefined;
-    targets.push(Number(hartId));
-  }
-  return targets;
-}
-
 function ipi(fid: bigint, a: SbiArgs, hart: number, platform: SbiPlatform): SbiOutcome {
   if (fid !== SBI_EXT_IPI_SEND_IPI) return notSupported();
   const targets = resolveHartMask(a[0], a[1], platform.hartCount);
@@ -485,18 +458,6 @@ function remoteFence(targets: readonly number[], fence: RemoteFence, hart: numbe
     platform.pmu.record(hart, sent);
     platform.pmu.record(target, received);
   }
-}
-
-/**
- * The RFENCE range rules: (0, 0) or size = 2^XLEN - 1 is the whole address space; otherwise the range must not
- * wrap past 2^XLEN (undefined → SBI_ERR_INVALID_ADDRESS).
- */
-export function fenceRange(start: bigint, size: bigint): FenceRange | undefined {
-  const s = BigInt.asUintN(64, start);
-  const n = BigInt.asUintN(64, size);
-  if ((s === 0n && n === 0n) || n === FENCE_SIZE_ALL) return { all: true };
-  if (s + n > U64_MASK + 1n) return undefined;
-  return { all: false, start: s, size: n };
 }
 
 function rfence(fid: bigint, a: SbiArgs, hart: number, platform: SbiPlatform): SbiOutcome {
