@@ -263,6 +263,11 @@ export class Uart16550 implements BusDevice, Snapshottable<Uart16550State> {
   write(offset: number, width: 1 | 2 | 4, value: number): void {
     const index = this.#registerIndex(offset, width);
     if (index === undefined) return;
+    if (index === UART_SCR) {
+      // The scratch register is plain storage (DLAB does not bank it): no interrupt source can change.
+      this.#scr = value & 0xff;
+      return;
+    }
     this.#writeRegister(index, value & 0xff);
     this.#updateIrq();
   }
