@@ -122,7 +122,7 @@ const tier = harts()[0]?.hart.memory.wasmTier;
 if (tier !== undefined) {
   const t = tier.stats;
   console.log(
-    `WebAssembly tier: ${t.regions} regions (${t.recompiles} recompiles, ${t.promotions} promoted to the optimizing tier, ${t.invalidations} invalidated), ${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB, main-thread compile ${t.compileMs.toFixed(0)} ms (${t.regions === 0 ? "-" : (t.compileMs / t.regions).toFixed(2)} ms per region, ${t.bytes === 0 ? "-" : ((t.compileMs * 1024) / t.bytes).toFixed(3)} ms per KiB), background compile ${t.backgroundMs.toFixed(0)} ms in all, ${t.discarded} discarded, ${t.pending} pending`,
+    `WebAssembly tier: ${t.regions} regions (${t.recompiles} recompiles, ${t.promotions} promoted to the optimizing tier, ${t.invalidations} invalidated), ${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB, main-thread compile ${t.compileMs.toFixed(0)} ms (${t.regions === 0 ? "-" : (t.compileMs / t.regions).toFixed(2)} ms per region, ${t.bytes === 0 ? "-" : ((t.compileMs * 1024) / t.bytes).toFixed(3)} ms per KiB), ${t.syncCompiles} compiled on the hart's thread, background compile ${t.backgroundMs.toFixed(0)} ms in all, ${t.discarded} discarded, ${t.pending} pending`,
   );
 }
 hypervisor[Symbol.dispose]();

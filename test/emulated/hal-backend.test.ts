@@ -63,12 +63,18 @@ function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: Hos
   return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
 }
 
+/** Longest a guest may run without an exit: by time, not by runs (a compiled spin loop ends a run in ~1 ms). */
+const EXIT_WAIT_MS = 10_000;
+
 function runUntilExit(vcpu: EmulatedVcpu): AxVCpuExitReason {
-  for (let i = 0; i < 100; i++) {
+  const started = performance.now();
+  let runs = 0;
+  while (performance.now() - started < EXIT_WAIT_MS) {
     const exit = vcpu.run();
+    runs++;
     if (exit.kind !== "Nothing") return exit;
   }
-  throw new Error("guest made no exit");
+  throw new Error(`guest made no exit in ${EXIT_WAIT_MS} ms (${runs} runs)`);
 }
 
 describe("emulated backend (HAL)", () => {

@@ -1,22 +1,32 @@
 /**
- * The WebAssembly tier's background compile: a hot page's region is asked for, the hart goes on interpreting, and
- * the region is installed once the module is ready — unless the page was written meanwhile, then it is dropped.
- * Either way the architectural result is the reference interpreter's. A region that keeps running until the run
- * loop's limit is compiled again for JavaScriptCore's optimizing tier (a promotion).
+ * The WebAssembly tier's background compile: a hot page's region larger than WASM_SYNC_MAX_BYTES is asked for, the
+ * hart goes on interpreting, and the region is installed once the module is ready — unless the page was written
+ * meanwhile, then it is dropped. A smaller region is compiled on the hart's thread and runs at once. Either way
+ * the architectural result is the reference interpreter's. A region that keeps running until the run loop's limit
+ * is compiled again for JavaScriptCore's optimizing tier (a promotion).
  */
 
 import { describe, expect, test } from "bun:test";
-import { COMPILE_AT_FIRST_LANDING, runFast } from "../../src/hal/emulated/engine.ts";
+import { COMPILE_AT_FIRST_LANDING, runFast, WASM_SYNC_MAX_BYTES } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { OMG_COST_NS_PER_BYTE, OMG_GAIN_NS_PER_INSN } from "../../src/hal/emulated/wasm/tier.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
 
+/** Compile at the first landing, as the default policy chooses: small regions at once, larger in the background. */
 const BACKGROUND = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
 
-/** a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`. */
-function loop(n: number): Uint8Array {
+/** Loads of the page's own code before the loop: each compiles to an inline TLB lookup, making the region large. */
+const LARGE_PREFIX_LOADS = 900;
+
+/**
+ * a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`; with `prefixLoads`, that many loads (into
+ * t1, from the code itself) run once before the loop.
+ */
+function loop(n: number, prefixLoads = 0): Uint8Array {
   const p = new A.Program(RAM_BASE);
+  p.emit(A.auipc(A.t2, 0));
+  for (let k = 0; k < prefixLoads; k++) p.emit(A.ld(A.t1, A.t2, (k * 8) & 0x7f8));
   p.emit(A.li(A.a0, 0), A.li(A.a1, n));
   p.label("loop");
   p.emit(A.add(A.a0, A.a0, A.a1), A.addi(A.a1, A.a1, -1));
@@ -32,11 +42,29 @@ function runBackground(f: HartFixture, steps: number): void {
 }
 
 describe("WebAssembly tier, background compile", () => {
-  test("the region is installed after the compile finishes and runs from then on", async () => {
+  test("a small region is compiled on the hart's thread and runs at once", () => {
     const f = makeHart({ arena: true });
     f.write(RAM_BASE, loop(100_000));
+    runBackground(f, 1_000_000);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.bytes).toBeLessThanOrEqual(WASM_SYNC_MAX_BYTES);
+    expect(stats?.syncCompiles).toBe(1);
+    expect(stats?.pending).toBe(0);
+    expect(stats?.regions).toBe(1);
+    const ref = makeHart();
+    ref.write(RAM_BASE, loop(100_000));
+    ref.run(f.hart.icount);
+    expect(f.x(A.a0)).toBe(5_000_050_000n);
+    expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("a large region is installed after its background compile finishes and runs from then on", async () => {
+    const f = makeHart({ arena: true });
+    f.write(RAM_BASE, loop(100_000, LARGE_PREFIX_LOADS));
     runBackground(f, 1000);
     const stats = f.memory.wasmTier?.stats;
+    expect(stats?.bytes).toBeGreaterThan(WASM_SYNC_MAX_BYTES);
+    expect(stats?.syncCompiles).toBe(0);
     expect(stats?.pending).toBe(1);
     expect(stats?.regions).toBe(0);
     // Still interpreting while the module compiles: the loop makes progress.
@@ -45,22 +73,22 @@ describe("WebAssembly tier, background compile", () => {
     expect(stats?.regions).toBe(1);
     runBackground(f, 1_000_000);
     const ref = makeHart();
-    ref.write(RAM_BASE, loop(100_000));
+    ref.write(RAM_BASE, loop(100_000, LARGE_PREFIX_LOADS));
     ref.run(f.hart.icount);
     expect(f.x(A.a0)).toBe(5_000_050_000n);
     expect(f.hart.pc).toBe(ref.hart.pc);
     expect(f.x(A.a0)).toBe(ref.x(A.a0));
   });
 
-  test("a page written while its region compiles drops the region", async () => {
+  test("a page written while its region compiles in the background drops the region", async () => {
     const f = makeHart({ arena: true });
-    f.write(RAM_BASE, loop(100_000));
+    f.write(RAM_BASE, loop(100_000, LARGE_PREFIX_LOADS));
     runBackground(f, 1000);
     const stats = f.memory.wasmTier?.stats;
     expect(stats?.pending).toBe(1);
     // Patch the loop's add into a sub: the module being compiled is now stale. The add is the fourth
     // instruction from the end (add, addi, bne, jal).
-    const patched = loop(100_000);
+    const patched = loop(100_000, LARGE_PREFIX_LOADS);
     patched.set(new A.Program(RAM_BASE).emit(A.sub(A.a0, A.a0, A.a1)).assemble(), patched.length - 16);
     f.write(RAM_BASE, patched);
     const at = { pc: f.hart.pc, a0: f.x(A.a0), a1: f.x(A.a1) };

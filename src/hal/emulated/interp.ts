@@ -61,6 +61,14 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
 }
 
 /**
+ * Unsigned order of two int32 words as signed order: `(a ^ FLIP_SIGN) < (b ^ FLIP_SIGN)` iff `a >>> 0 < b >>> 0`.
+ * The high words of BLTU/BGEU compared as `>>> 0` values held in variables became doubles past 2^31, and every
+ * register with bit 63 set made JavaScriptCore leave `interpret`'s optimized code (an int32 "Overflow" exit) until
+ * it recompiled it; these stay int32.
+ */
+const FLIP_SIGN = -0x8000_0000;
+
+/**
  * Run from `h.pc`, whose fetch translation the caller has just checked is in `h.itlb`. Returns the number of
  * instructions retired (h.icount is advanced by as much) with h.pc at the next instruction to run. With
  * `heatMask` >= 0, landings of taken branches and jumps are counted per slot, and a slot whose count has all the
@@ -197,8 +205,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 9: {
         // OP_BLTU
         n++;
-        const ahi = (xhi[rs1] ?? 0) >>> 0;
-        const bhi = (xhi[rs2] ?? 0) >>> 0;
+        const ahi = (xhi[rs1] ?? 0) ^ FLIP_SIGN;
+        const bhi = (xhi[rs2] ?? 0) ^ FLIP_SIGN;
         if (ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0)) {
           t = off + imm;
           break;
@@ -209,8 +217,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 10: {
         // OP_BGEU
         n++;
-        const ahi = (xhi[rs1] ?? 0) >>> 0;
-        const bhi = (xhi[rs2] ?? 0) >>> 0;
+        const ahi = (xhi[rs1] ?? 0) ^ FLIP_SIGN;
+        const bhi = (xhi[rs2] ?? 0) ^ FLIP_SIGN;
         if (!(ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0))) {
           t = off + imm;
           break;

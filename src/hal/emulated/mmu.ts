@@ -144,8 +144,13 @@ function guestPageFault(access: Access, gpa: number, tinst: number): Translation
   return { ok: false, cause: GUEST_PAGE_FAULT[access], gpa, tinst };
 }
 
-/** Weight of the high word's PPN bits (PTE bits 53:32 are PPN bits 43:22). */
-const PPN_HI_SCALE = 2 ** (32 - PTE_PPN_SHIFT);
+/**
+ * Weight of the high word's PPN bits (PTE bits 53:32 are PPN bits 43:22): 2 ** (32 - PTE_PPN_SHIFT), written as an
+ * integer literal. Computed with `**` it was a double, and JavaScriptCore's optimized `gstage` and `walkFirstStage`
+ * left their code at the multiply in `ptePpn` on every walk with an "Uncountable" exit, which teaches the profile
+ * nothing: a Debian boot recompiled each of them 10-11 times.
+ */
+const PPN_HI_SCALE = 0x40_0000;
 
 /** The PPN field (bits 53:10) of a PTE given as halves. */
 function ptePpn(lo: number, hi: number): number {

@@ -136,6 +136,48 @@ function log2(width: number): number {
   return width === 1 ? 0 : width === 2 ? 1 : width === 4 ? 2 : 3;
 }
 
+/** The index `compileRegion` holds for a helper the region does not need. */
+const NO_FUNCTION = -1;
+
+function isMulHigh(d: Insn): boolean {
+  return d.op === D.OP_MULHU || d.op === D.OP_MULH || d.op === D.OP_MULHSU;
+}
+
+/**
+ * Define mulhu(a, b) in `m`: the high 64 bits of the unsigned 128-bit product, from 32-bit limbs. Returns its index.
+ */
+function defineMulhu(m: ModuleBuilder): number {
+  const { index, body: f } = m.defineFunction([I64, I64], [I64]);
+  const aLo = f.local(I64);
+  const aHi = f.local(I64);
+  const bLo = f.local(I64);
+  const bHi = f.local(I64);
+  const loLo = f.local(I64);
+  const hiLo = f.local(I64);
+  const cross = f.local(I64);
+  const mask = (): void => {
+    f.i64(-1, 0).op(Op.i64And);
+  };
+  f.get(0);
+  mask();
+  f.set(aLo);
+  f.get(0).i64(32, 0).op(Op.i64ShrU).set(aHi);
+  f.get(1);
+  mask();
+  f.set(bLo);
+  f.get(1).i64(32, 0).op(Op.i64ShrU).set(bHi);
+  f.get(aLo).get(bLo).op(Op.i64Mul).set(loLo);
+  f.get(aHi).get(bLo).op(Op.i64Mul).set(hiLo);
+  // cross = (loLo >> 32) + (hiLo & 0xffffffff) + aLo * bHi  (cannot overflow)
+  f.get(loLo).i64(32, 0).op(Op.i64ShrU).get(hiLo);
+  mask();
+  f.op(Op.i64Add).get(aLo).get(bHi).op(Op.i64Mul).op(Op.i64Add).set(cross);
+  // hi = aHi * bHi + (hiLo >> 32) + (cross >> 32)
+  f.get(aHi).get(bHi).op(Op.i64Mul).get(hiLo).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
+  f.get(cross).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
+  return index;
+}
+
 /**
  * Generate the module of a region. `entryMapBase` is the arena offset of the page's entry map; the caller fills
  * it from `blockStarts`.
@@ -148,38 +190,10 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   m.importMemory(IMPORT_MODULE, "memory", 1, 65536, true);
   m.importTable(IMPORT_MODULE, "regions", 1);
 
-  // mulhu(a, b): the high 64 bits of the unsigned 128-bit product, from 32-bit limbs.
-  const mulhu = m.defineFunction([I64, I64], [I64]);
-  {
-    const f = mulhu.body;
-    const aLo = f.local(I64);
-    const aHi = f.local(I64);
-    const bLo = f.local(I64);
-    const bHi = f.local(I64);
-    const loLo = f.local(I64);
-    const hiLo = f.local(I64);
-    const cross = f.local(I64);
-    const mask = (): void => {
-      f.i64(-1, 0).op(Op.i64And);
-    };
-    f.get(0);
-    mask();
-    f.set(aLo);
-    f.get(0).i64(32, 0).op(Op.i64ShrU).set(aHi);
-    f.get(1);
-    mask();
-    f.set(bLo);
-    f.get(1).i64(32, 0).op(Op.i64ShrU).set(bHi);
-    f.get(aLo).get(bLo).op(Op.i64Mul).set(loLo);
-    f.get(aHi).get(bLo).op(Op.i64Mul).set(hiLo);
-    // cross = (loLo >> 32) + (hiLo & 0xffffffff) + aLo * bHi  (cannot overflow)
-    f.get(loLo).i64(32, 0).op(Op.i64ShrU).get(hiLo);
-    mask();
-    f.op(Op.i64Add).get(aLo).get(bHi).op(Op.i64Mul).op(Op.i64Add).set(cross);
-    // hi = aHi * bHi + (hiLo >> 32) + (cross >> 32)
-    f.get(aHi).get(bHi).op(Op.i64Mul).get(hiLo).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
-    f.get(cross).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
-  }
+  // Only regions with MULH/MULHU/MULHSU get the helper: every function body is padded to ~100 KB
+  // (baseline-only.ts), which the engine parses at every compile (~0.35 ms each on the hart's thread when
+  // synchronous).
+  const mulhu = plan.blocks.some((b) => b.insns.some(isMulHigh)) ? defineMulhu(m) : NO_FUNCTION;
 
   const runType = m.type(RUN_PARAMS, [I32]);
   const { index: runIndex, body: f } = m.defineFunction(RUN_PARAMS, [I32]);
@@ -519,7 +533,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
             d.op,
             () => getReg(rs1),
             () => getReg(rs2),
-            mulhu.index,
+            mulhu,
             t64,
             u64,
           );
