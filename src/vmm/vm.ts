@@ -426,11 +426,9 @@ export class AxVM {
       hal.useCallerThread?.(CALLER_THREAD_KICK_MS) === true;
     const async = !callerThread && hal.runAsync !== undefined;
     // On the caller thread a run that exits seldom is kicked out for the event loop after CALLER_THREAD_KICK_MS, so
-    // a vCPU that exits often may stay as long between turns (each costs tens of microseconds: about 1.5% of the
-    // time of a guest that exits all the time, at a 4 ms slice under nested KVM).
-    const sliceMs = callerThread
-      ? Math.max(this.#options.sliceMs ?? DEFAULT_SLICE_MS, CALLER_THREAD_KICK_MS)
-      : (this.#options.sliceMs ?? DEFAULT_SLICE_MS);
+    // by default a vCPU that exits often may stay as long between turns (each costs tens of microseconds: about 1.5%
+    // of the time of a guest that exits all the time, at a 4 ms slice under nested KVM). A slice the caller set holds.
+    const sliceMs = this.#options.sliceMs ?? (callerThread ? CALLER_THREAD_KICK_MS : DEFAULT_SLICE_MS);
     let sliceStart = performance.now();
     try {
       while (!this.shuttingDown()) {
