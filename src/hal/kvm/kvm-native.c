@@ -4,7 +4,7 @@
  * (hosts without the C development files have neither), so the two libc functions used are reached through
  * pointers that sys.ts looks up with dlsym and passes to axv_init. AXV_KVM_RUN comes from abi.ts through `define`.
  *
- * - axv_kvm_run: KVM_RUN with one int in and one int out (the cheapest call bun:ffi makes), errno folded into the
+ * - axv_kvm_run: KVM_RUN with one int in and one int out (the cheapest FFI call Bun makes), errno folded into the
  *   result, so a vCPU exit costs one FFI crossing.
  * - axv_kvm_run_access: KVM_RUN for the in-place access loop (vcpu.ts `runAccesses`), with the exit's first look
  *   done here rather than through several reads of the mapping from JavaScript: -errno, or the exit reason, or for

@@ -465,9 +465,7 @@ function openHelpers(libc: Libc["libc"]) {
     },
     symbols: {
       axv_init: { args: [FFIType.u64, FFIType.u64], returns: FFIType.void },
-      axv_kvm_run: { args: [FFIType.i32], returns: FFIType.i32 },
       axv_set_run: { args: [FFIType.i32, FFIType.u64], returns: FFIType.i32 },
-      axv_kvm_run_access: { args: [FFIType.i32], returns: FFIType.i32 },
       axv_kick_handler: { args: [], returns: FFIType.ptr },
       axv_set_kick_target: { args: [FFIType.u64], returns: FFIType.void },
       axv_kvm_run_address: { args: [], returns: FFIType.ptr },
