@@ -13,8 +13,11 @@ import { OMG_COST_NS_PER_BYTE, OMG_GAIN_NS_PER_INSN } from "../../src/hal/emulat
 import * as A from "./asm.ts";
 import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
 
-/** Compile at the first landing, as the default policy chooses: small regions at once, larger in the background. */
-const BACKGROUND = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
+/**
+ * Compile at the first landing, on the hart's thread as without a compiler thread (wasm-compile-thread.test.ts tests
+ * that one): small regions at once, larger in the background.
+ */
+const BACKGROUND = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false, wasmCompileThread: false };
 
 /** Loads of the page's own code before the loop: each compiles to an inline TLB lookup, making the region large. */
 const LARGE_PREFIX_LOADS = 900;

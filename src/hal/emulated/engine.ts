@@ -30,6 +30,7 @@ import type { CodePage } from "./phys-memory.ts";
 import { timeNow, updateTimers } from "./timers.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { NO_BLOCK } from "./wasm/compile.ts";
+import { compileService } from "./wasm/compile-service.ts";
 import { WasmTier } from "./wasm/tier.ts";
 
 /** How often (in instructions) the Sstc comparators are checked against the clock. */
@@ -85,6 +86,11 @@ export interface EngineOptions {
    */
   readonly wasmSyncMaxBytes?: number;
   /**
+   * Without `wasmSync`: compile regions on the process's compiler thread (compile-service.ts) when there is one
+   * (default true); false compiles them on the hart's thread, or in JavaScriptCore's background compile.
+   */
+  readonly wasmCompileThread?: boolean;
+  /**
    * Let WebAssembly regions go on into the next compiled region themselves (default true), returning here only
    * at the timer check, traps, run-ending instructions, slow paths that need the run loop, and misses.
    */
@@ -128,6 +134,12 @@ export const MAX_REGION_INVALIDATIONS = 16;
  * much again.
  */
 export const INTERPRETED_HOT_INSNS = 2 ** 20;
+/**
+ * The same count where regions compile on the compiler thread (wasm/compile-service.ts), with no share to keep up:
+ * a region then costs the hart's thread ~0.6 ms, so a page pays back after ~2^17 interpreted instructions however
+ * spread out they are. Debian's 6.12 boot: 97% of instructions in regions against 95%.
+ */
+export const INTERPRETED_HOT_INSNS_OFF_THREAD = 2 ** 18;
 /** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
 export const INTERPRETED_MIN_SHARE = 1 / 64;
 /**
@@ -138,6 +150,8 @@ export const INTERPRETED_MIN_SHARE = 1 / 64;
  * 3.7 M such returns spread over pages each landed on far less often than MIN_STABLE_HEAT_RATE.
  */
 export const REGION_MISS_THRESHOLD = 8192;
+/** The same count where regions compile on the compiler thread (a region then costs the hart's thread ~0.6 ms). */
+export const REGION_MISS_THRESHOLD_OFF_THREAD = 4096;
 /** Slots of a page with at least this many landings become entries when the page is compiled. */
 const REGION_ENTRY_HEAT = 8;
 
@@ -280,7 +294,12 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
   if (tier !== undefined) {
     tier.chaining = options.wasmChain !== false;
     tier.syncPromotions = options.wasmSync === true;
+    tier.compileThread =
+      options.wasmSync !== true && options.wasmCompileThread !== false ? compileService() : undefined;
   }
+  const compileThread = tier?.compileThread;
+  const volumeThreshold = compileThread === undefined ? INTERPRETED_HOT_INSNS : INTERPRETED_HOT_INSNS_OFF_THREAD;
+  const missThreshold = compileThread === undefined ? REGION_MISS_THRESHOLD : REGION_MISS_THRESHOLD_OFF_THREAD;
   // The largest power of two not above the thresholds (and HEAT_CHECK_INTERVAL), minus one.
   const interval = Math.min(HEAT_CHECK_INTERVAL, options.hotThreshold, options.hotLoopThreshold);
   const heatMask = counting ? 2 ** Math.floor(Math.log2(Math.max(1, interval))) - 1 : -1;
@@ -291,6 +310,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     const missed = regionMissed;
     regionMissed = false;
     if (!boundary(h)) break;
+    if (compileThread?.hasReplies === true) compileThread.deliver();
     const pc = h.pc;
     const set = h.itlb;
     const i = (pc >>> 12) & TLB_MASK;
@@ -352,16 +372,12 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
           continue;
       }
     }
-    if (
-      tier !== undefined &&
-      code.interpreted >= INTERPRETED_HOT_INSNS &&
-      considerVolume(h, code, i, pageOff, options, tier)
-    )
+    if (tier !== undefined && code.interpreted >= volumeThreshold && considerVolume(h, code, i, pageOff, options, tier))
       continue;
     if (
       missed &&
       tier !== undefined &&
-      ++code.regionMisses >= REGION_MISS_THRESHOLD &&
+      ++code.regionMisses >= missThreshold &&
       considerMisses(h, code, i, pageOff, options, tier)
     )
       continue;
@@ -463,7 +479,7 @@ function considerVolume(
 ): boolean {
   const share = code.interpreted / Math.max(1, h.icount - code.interpretedSince);
   code.interpreted = 0;
-  if (share < INTERPRETED_MIN_SHARE) return false;
+  if (tier.compileThread === undefined && share < INTERPRETED_MIN_SHARE) return false;
   return compileRegionFrom(h, code, i, pageOff, options, tier);
 }
 
@@ -509,13 +525,12 @@ function compileRegionFrom(
   for (let s = 0; s < heatBySlot.length; s++) if ((heatBySlot[s] ?? 0) >= REGION_ENTRY_HEAT) entries.add(s * 2);
   code.regionCompiles++;
   h.stats.compiles++;
-  const region = tier.compile(
-    code,
-    view,
-    base,
-    [...entries].sort((a, b) => a - b),
-    options.wasmSync === true ? Number.POSITIVE_INFINITY : (options.wasmSyncMaxBytes ?? WASM_SYNC_MAX_BYTES),
-  );
+  const request = { entries: [...entries].sort((a, b) => a - b), optimizable: false };
+  const region = tier.compile(code, view, base, request, {
+    syncMaxBytes:
+      options.wasmSync === true ? Number.POSITIVE_INFINITY : (options.wasmSyncMaxBytes ?? WASM_SYNC_MAX_BYTES),
+    thread: tier.compileThread,
+  });
   code.heat[slot] = 0;
   return region !== undefined && (region.entries[slot] ?? NO_BLOCK) !== NO_BLOCK;
 }

@@ -1,0 +1,99 @@
+/**
+ * The region compiler thread (compile-service.ts says why there is one): a Worker that turns a copy of a guest
+ * page and its entry offsets into a compiled WebAssembly module — planning the region (region.ts), generating its
+ * code (compile.ts), padding it for the baseline tier (baseline-only.ts) and compiling it with
+ * `new WebAssembly.Module` — and posts the module back. A module can be posted between threads of one process:
+ * the hart's thread only instantiates it.
+ *
+ * It holds no state between jobs: every job carries its page bytes, so nothing here can go stale; the requesting
+ * thread drops a reply whose page was written meanwhile.
+ */
+
+import { workerData } from "node:worker_threads";
+import { baselineOnly } from "./baseline-only.ts";
+import { compileRegion } from "./compile.ts";
+import { planRegion } from "./region.ts";
+
+/** What the compiler thread is started with. */
+export interface CompileThreadInit {
+  /** Jobs come in and replies go out on this port. */
+  readonly port: MessagePort;
+  /** One int32 the thread adds 1 to after posting each reply (so the requester need not turn its event loop). */
+  readonly replies: SharedArrayBuffer;
+}
+
+export interface CompileJob {
+  readonly id: number;
+  /** The page's 4 KiB, copied when the job was made. */
+  readonly page: Uint8Array;
+  /** Offsets in the page the region is entered at. */
+  readonly entries: readonly number[];
+  /** Arena offset of the page's region entry map (compiled into the module). */
+  readonly mapBase: number;
+  readonly threaded: boolean;
+  /** Leave the module to JavaScriptCore's optimizing tier too (no baseline-only padding). */
+  readonly optimizable: boolean;
+}
+
+export type CompileReply =
+  | {
+      readonly id: number;
+      readonly kind: "compiled";
+      readonly module: WebAssembly.Module;
+      /** Page offset of each instruction, in the order the module's calls number them. */
+      readonly offsets: readonly number[];
+      /** Block start offsets, by block index. */
+      readonly blockStarts: readonly number[];
+      /** Bytes of WebAssembly generated (without the padding). */
+      readonly generatedBytes: number;
+      /** Milliseconds this thread spent on the job. */
+      readonly ms: number;
+    }
+  /** Nothing in the page could be compiled from those entries. */
+  | { readonly id: number; readonly kind: "empty"; readonly ms: number }
+  | { readonly id: number; readonly kind: "failed"; readonly error: string };
+
+/** Build and compile one region's module. */
+export function compileJob(job: CompileJob): CompileReply {
+  const started = performance.now();
+  const view = new DataView(job.page.buffer, job.page.byteOffset, job.page.byteLength);
+  const plan = planRegion(view, 0, job.entries);
+  if (plan === undefined) return { id: job.id, kind: "empty", ms: performance.now() - started };
+  const generated = compileRegion(plan, job.mapBase, job.threaded);
+  const bytes = job.optimizable ? generated.bytes : baselineOnly(generated.bytes);
+  const module = new WebAssembly.Module(bytes);
+  return {
+    id: job.id,
+    kind: "compiled",
+    module,
+    offsets: generated.offsets,
+    blockStarts: generated.blockStarts,
+    generatedBytes: generated.bytes.length,
+    ms: performance.now() - started,
+  };
+}
+
+function isInit(value: unknown): value is CompileThreadInit {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as Partial<CompileThreadInit>;
+  return v.port !== undefined && v.replies instanceof SharedArrayBuffer;
+}
+
+if (isInit(workerData)) {
+  const { port, replies } = workerData;
+  const count = new Int32Array(replies);
+  port.on("message", (job: CompileJob) => {
+    let reply: CompileReply;
+    try {
+      reply = compileJob(job);
+    } catch (error) {
+      reply = {
+        id: job.id,
+        kind: "failed",
+        error: `Cannot compile the region of a page with entries ${job.entries.join(",")}: ${error instanceof Error ? error.message : String(error)}`,
+      };
+    }
+    port.postMessage(reply);
+    Atomics.add(count, 0, 1);
+  });
+}

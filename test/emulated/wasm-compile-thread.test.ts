@@ -1,0 +1,126 @@
+/**
+ * Regions compiled on the compiler thread (wasm/compile-service.ts): the hart posts a copy of the page and goes on
+ * interpreting; the region is installed when the run loop finds the reply, unless the page was written meanwhile.
+ * Either way the architectural result is the reference interpreter's.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { COMPILE_AT_FIRST_LANDING, type EngineOptions, runFast } from "../../src/hal/emulated/engine.ts";
+import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
+import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
+import * as A from "./asm.ts";
+import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
+
+/** Compile at the first landing, on the compiler thread. */
+const ON_THREAD: EngineOptions = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
+const PAGE = 4096;
+
+/** a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`. */
+function loop(n: number): Uint8Array {
+  const p = new A.Program(RAM_BASE);
+  p.emit(A.li(A.a0, 0), A.li(A.a1, n));
+  p.label("loop");
+  p.emit(A.add(A.a0, A.a0, A.a1), A.addi(A.a1, A.a1, -1));
+  p.ref("loop", (off) => A.bne(A.a1, A.zero, off));
+  p.label("done");
+  p.ref("done", (off) => A.jal(A.zero, off));
+  return p.assemble();
+}
+
+function run(f: HartFixture, steps: number): void {
+  f.hart.stop = STOP_NONE;
+  runFast(f.hart, steps, ON_THREAD);
+}
+
+/** Run in small steps until the tier has no compile outstanding (the run loop delivers the replies). */
+async function runUntilDelivered(f: HartFixture): Promise<void> {
+  const stats = f.memory.wasmTier?.stats;
+  const deadline = Date.now() + 20_000;
+  while ((stats?.pending ?? 0) > 0) {
+    if (Date.now() > deadline) throw new Error("the compiler thread did not answer within 20 s");
+    await Bun.sleep(1);
+    run(f, 10);
+  }
+}
+
+describe("WebAssembly tier, compiler thread", () => {
+  test("is available on the main thread", () => {
+    expect(compileService()).toBeDefined();
+  });
+
+  test("a hot page is compiled there while the hart interprets, then runs compiled with the reference's result", async () => {
+    const f = makeHart({ arena: true });
+    const n = 2_000_000;
+    f.write(RAM_BASE, loop(n));
+    run(f, 1000);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.threadCompiles).toBe(1);
+    expect(stats?.syncCompiles).toBe(0);
+    expect(stats?.pending).toBe(1);
+    expect(stats?.regions).toBe(0);
+    expect(f.hart.icount).toBeGreaterThan(100); // interpreting meanwhile
+    await runUntilDelivered(f);
+    expect(stats?.regions).toBe(1);
+    expect(stats?.threadMs).toBeGreaterThan(0);
+    const before = f.hart.stats.regionInstructions;
+    while (f.x(A.a1) !== 0n) run(f, 1_000_000);
+    expect(f.hart.stats.regionInstructions - before).toBeGreaterThan(n); // the loop ran in the region
+    expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
+    const ref = makeHart();
+    ref.write(RAM_BASE, loop(n));
+    ref.run(f.hart.icount);
+    expect(f.hart.pc).toBe(ref.hart.pc);
+    expect(f.x(A.a0)).toBe(ref.x(A.a0));
+  });
+
+  test("a page written while its region compiles there drops the region", async () => {
+    const f = makeHart({ arena: true });
+    const n = 2_000_000;
+    f.write(RAM_BASE, loop(n));
+    run(f, 1000);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.pending).toBe(1);
+    // Patch the loop's add into a sub: the module being compiled is now stale. The add is the fourth instruction
+    // from the end (add, addi, bne, jal).
+    const patched = loop(n);
+    patched.set(new A.Program(RAM_BASE).emit(A.sub(A.a0, A.a0, A.a1)).assemble(), patched.length - 16);
+    f.write(RAM_BASE, patched);
+    const at = { pc: f.hart.pc, a0: f.x(A.a0), a1: f.x(A.a1), icount: f.hart.icount };
+    // Deliver without running past the patch first: wait for the reply with a budget of one instruction.
+    const deadline = Date.now() + 20_000;
+    while ((stats?.pending ?? 0) > 0) {
+      if (Date.now() > deadline) throw new Error("the compiler thread did not answer within 20 s");
+      await Bun.sleep(1);
+      compileService()?.deliver();
+    }
+    expect(stats?.discarded).toBe(1);
+    expect(stats?.regions).toBe(0);
+    while (f.x(A.a1) !== 0n) run(f, 1_000_000);
+    const ref = makeHart();
+    ref.write(RAM_BASE, patched);
+    ref.hart.pc = at.pc;
+    ref.setX(A.a0, at.a0);
+    ref.setX(A.a1, at.a1);
+    ref.run(f.hart.icount - at.icount);
+    expect(f.x(A.a0)).toBe(ref.x(A.a0));
+    expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("a job compiles a page copy to a module; a page with nothing to compile from its entries is `empty`", () => {
+    const page = new Uint8Array(PAGE);
+    page.set(loop(10));
+    const job = { id: 7, page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false };
+    const reply = compileJob(job);
+    expect(reply.kind).toBe("compiled");
+    if (reply.kind !== "compiled") return;
+    expect(reply.id).toBe(7);
+    expect(reply.module).toBeInstanceOf(WebAssembly.Module);
+    expect(reply.offsets[0]).toBe(0);
+    expect(reply.blockStarts[0]).toBe(0);
+    // A 32-bit instruction whose second half would be on the next page: nothing to compile from there.
+    const straddling = new Uint8Array(PAGE);
+    straddling.set([0x13, 0x05], PAGE - 2); // the low half of `addi a0, a0, 0`
+    expect(compileJob({ ...job, page: straddling, entries: [PAGE - 2] }).kind).toBe("empty");
+  });
+});
