@@ -15,9 +15,13 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { HART_THREADS_ENV, hartThreadsWanted } from "../src/hal/emulated/threads/switch.ts";
 import { parseVmConfig } from "../src/vmm/config/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
+
+const runtimeNote = runtimeEnvNote();
+if (runtimeNote !== undefined) console.log(runtimeNote);
 
 const root = join(import.meta.dir, "..");
 const templatePath = join(root, "configs/linux-riscv64-debian.toml");

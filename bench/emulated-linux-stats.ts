@@ -9,11 +9,15 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
+
+const runtimeNote = runtimeEnvNote();
+if (runtimeNote !== undefined) console.log(runtimeNote);
 
 const root = join(import.meta.dir, "..");
 const configPath = process.argv[2] ?? join(root, "configs/linux-riscv64.toml");
@@ -122,7 +126,7 @@ const tier = harts()[0]?.hart.memory.wasmTier;
 if (tier !== undefined) {
   const t = tier.stats;
   console.log(
-    `WebAssembly tier: ${t.regions} regions (${t.recompiles} recompiles, ${t.promotions} promoted to the optimizing tier, ${t.invalidations} invalidated), ${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB, main-thread compile ${t.compileMs.toFixed(0)} ms (${t.regions === 0 ? "-" : (t.compileMs / t.regions).toFixed(2)} ms per region, ${t.bytes === 0 ? "-" : ((t.compileMs * 1024) / t.bytes).toFixed(3)} ms per KiB), ${t.syncCompiles} compiled on the hart's thread, background compile ${t.backgroundMs.toFixed(0)} ms in all, ${t.discarded} discarded, ${t.pending} pending`,
+    `WebAssembly tier: ${t.regions} regions (${t.recompiles} recompiles, ${t.promotions} promoted to the optimizing tier, ${t.invalidations} invalidated), ${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB, main-thread compile ${t.compileMs.toFixed(0)} ms (${t.regions === 0 ? "-" : (t.compileMs / t.regions).toFixed(2)} ms per region, ${t.bytes === 0 ? "-" : ((t.compileMs * 1024) / t.bytes).toFixed(3)} ms per KiB), ${t.syncCompiles} compiled on the hart's thread, ${t.threadCompiles} on the compiler thread (${t.threadMs.toFixed(0)} ms there), background compile ${t.backgroundMs.toFixed(0)} ms in all, ${t.discarded} discarded, ${t.pending} pending`,
   );
 }
 hypervisor[Symbol.dispose]();

@@ -6,8 +6,12 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
+
+const runtimeNote = runtimeEnvNote();
+if (runtimeNote !== undefined) console.log(runtimeNote);
 
 const root = join(import.meta.dir, "..");
 const image = join(root, ".cache/linux-riscv64/current/Image");

@@ -14,12 +14,16 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import { bareMachineConfig } from "../src/vmm/config/bare-machine.ts";
 import { parseElf } from "../src/vmm/loader/elf.ts";
+
+const runtimeNote = runtimeEnvNote();
+if (runtimeNote !== undefined) console.log(runtimeNote);
 
 const guests = join(import.meta.dir, "guests");
 const programs = readdirSync(guests)

@@ -1,4 +1,4 @@
-#!/usr/bin/env bun
+#!/usr/bin/env -S MIMALLOC_PURGE_DELAY=-1 bun
 /**
  * `axvisor` entry point: wires the real VMM, backends, streams and Ctrl-C into the CLI and exits with its status.
  * `bun run axvisor` with no arguments runs the embedded default VM (configs/default.toml).
