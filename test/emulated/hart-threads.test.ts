@@ -9,6 +9,10 @@
  * - remote fences while the hart runs: a page-table entry changed from the VMM's thread is seen only after
  *   `riscv.fence("sfence.vma")` (the hart keeps the old translation until then), and code rewritten from the
  *   VMM's thread runs after `riscv.fence("fence.i")`.
+ * - writes made on the VMM's thread outside the harts (a device's DMA, `HostMemory.notifyWritten`) reach a hart
+ *   running on its own thread, as they reach a hart on the VMM's thread: code it has decoded is dropped (it runs the
+ *   new code) and a changed page-table page drops its translations, with no fence. Each thread keeps its own page
+ *   flags, so the VMM's thread used to find nothing to drop and the hart ran the old code forever.
  * - harts of a hypervisor VM handling exits on their threads (`riscv.handleExitsOnHartThread`): one hart's SBI
  *   remote fence.i and send_ipi reach the other, which waits in WFI on its thread, with no exit to the VMM (without
  *   the switch both exit; without the fence the rewritten code never runs), and the PMU events are handed over.
@@ -76,6 +80,8 @@ interface Machine extends Disposable {
   readonly ram: DataView;
   readonly bytes: Uint8Array;
   readonly vcpus: HalVcpu[];
+  /** Tell the backend that RAM offsets [offset, offset + length) were written outside the harts (a device's DMA). */
+  readonly notifyWritten: (offset: number, length: number) => void;
 }
 
 function machine(harts: number, code: Uint8Array): Machine {
@@ -94,6 +100,7 @@ function machine(harts: number, code: Uint8Array): Machine {
     bytes: memory.bytes,
     ram: new DataView(memory.bytes.buffer, memory.bytes.byteOffset, RAM_SIZE),
     vcpus,
+    notifyWritten: (offset, length) => memory.notifyWritten(offset, length),
     [Symbol.dispose]: () => vm[Symbol.dispose](),
   };
 }
@@ -294,6 +301,72 @@ test("remote fence.i from the VMM's thread: a running hart runs code rewritten b
     const after = m.ram.getInt32(LOOPS, true);
     await until("the hart to loop after the fence", () => m.ram.getInt32(LOOPS, true) > after + 10);
     expect(m.ram.getBigUint64(SEEN, true)).toBe(2n);
+  } finally {
+    await running.stop();
+  }
+}, 60_000);
+
+test("a device's write into code a running hart has decoded reaches its thread: it runs the new code, no fence", async () => {
+  const SEEN = DATA;
+  const LOOPS = DATA + 8;
+  const p = new A.Program(RAM).emit(A.li(A1, RAM + SEEN), A.li(A2, RAM + LOOPS), A.li(S2, 1)).label("loop");
+  const patchAt = p.pc - RAM;
+  p.emit(A.addi(A5, 0, 1), A.sd(A5, A1), A.amoaddW(0, S2, A2)).ref("loop", (off) => A.jal(0, off));
+  using m = machine(2, p.assemble());
+  const [vcpu] = m.vcpus;
+  if (vcpu === undefined) throw new Error("no vCPU 0");
+  const running = keepRunning(vcpu);
+  try {
+    await until("the hart to run the old code", () => m.ram.getBigUint64(SEEN, true) === 1n);
+    // Long enough for the loop to be decoded and compiled (the write must drop what the hart's thread holds).
+    await until("the hart to loop", () => m.ram.getInt32(LOOPS, true) > 200_000);
+    m.ram.setUint32(patchAt, A.addi(A5, 0, 2) >>> 0, true);
+    m.notifyWritten(patchAt, 4);
+    await until("the hart to run the written code", () => m.ram.getBigUint64(SEEN, true) === 2n, 10_000);
+  } finally {
+    await running.stop();
+  }
+}, 60_000);
+
+test("a device's write into a page table a running hart walked reaches its thread: the new PTE holds, no fence", async () => {
+  const ROOT = 0x1_0000;
+  const L1 = 0x1_1000;
+  const L0 = 0x1_2000;
+  const PAGE_A = 0x1_3000;
+  const PAGE_B = 0x1_4000;
+  const VA = 0x4000_0000; // root index 1, L1 index 0, L0 index 0
+  const SEEN = DATA;
+  const S_ENTRY = 0x200;
+  const satp = (8n << 60n) | BigInt((RAM + ROOT) >>> 12);
+  const mmode = new A.Program(RAM)
+    .emit(A.li(A0, -1), A.csrw(CSR_PMPADDR0, A0), A.li(A0, 0x1f), A.csrw(CSR_PMPCFG0, A0))
+    .emit(A.li(A0, satp), A.csrw(CSR_SATP, A0), A.li(A0, 1 << 11), A.csrs(CSR_MSTATUS, A0))
+    .emit(A.li(A0, RAM + S_ENTRY), A.csrw(CSR_MEPC, A0), A.mret())
+    .assemble();
+  const smode = new A.Program(RAM + S_ENTRY)
+    .emit(A.li(A0, VA), A.li(A1, RAM + SEEN))
+    .label("loop")
+    .emit(A.ld(A3, A0), A.sd(A3, A1))
+    .ref("loop", (off) => A.jal(0, off))
+    .assemble();
+  const image = new Uint8Array(S_ENTRY + smode.length);
+  image.set(mmode);
+  image.set(smode, S_ENTRY);
+  using m = machine(2, image);
+  const [vcpu] = m.vcpus;
+  if (vcpu === undefined) throw new Error("no vCPU 0");
+  m.ram.setBigUint64(ROOT + 2 * 8, pte(RAM, PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D), true);
+  m.ram.setBigUint64(ROOT + 1 * 8, pte(RAM + L1, PTE_V), true);
+  m.ram.setBigUint64(L1, pte(RAM + L0, PTE_V), true);
+  m.ram.setBigUint64(L0, pte(RAM + PAGE_A, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D), true);
+  m.ram.setBigUint64(PAGE_A, 0xaaaan, true);
+  m.ram.setBigUint64(PAGE_B, 0xbbbbn, true);
+  const running = keepRunning(vcpu);
+  try {
+    await until("the hart to read page A through VA", () => m.ram.getBigUint64(SEEN, true) === 0xaaaan);
+    m.ram.setBigUint64(L0, pte(RAM + PAGE_B, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D), true);
+    m.notifyWritten(L0, 8);
+    await until("the hart to read page B through VA", () => m.ram.getBigUint64(SEEN, true) === 0xbbbbn, 10_000);
   } finally {
     await running.stop();
   }

@@ -23,6 +23,7 @@ import {
   PENDING_FENCE,
   PENDING_KICK,
   PENDING_LINES,
+  PENDING_WRITTEN,
   type RunReply,
   STATE_GONE,
   STATE_PARKED,
@@ -39,6 +40,8 @@ import {
   TC_RESUMES,
   TC_STATE,
   TC_WORDS,
+  takeWritten,
+  writtenRanges,
 } from "./protocol.ts";
 import { HartSbi } from "./sbi-on-thread.ts";
 
@@ -78,6 +81,7 @@ vm.currentTime = () => {
   if (Atomics.load(control, TC_PENDING) !== 0) hart.kickRequested = true;
   return readClock();
 };
+const written = writtenRanges(control);
 /** Change counts of the interrupt lines as last applied. */
 const linesSeen = new Int32Array(TC_LINE_COUNT);
 
@@ -99,7 +103,22 @@ function applyFencesOnly(): void {
   applyLinesAndFences(PENDING_FENCE);
 }
 
+/**
+ * Physical [start, end) was written on the VMM's thread (a device's DMA, a loader): this thread's own view of the
+ * memory drops decoded code on those pages, translations if one held page-table entries, and reservations there,
+ * as the VMM's thread does for harts on it (PhysicalMemory.externalWrite; each thread keeps its own page flags).
+ */
+function applyWritten(start: number, end: number): void {
+  const memory = vm.memory;
+  for (const region of memory.regions) {
+    const from = Math.max(start, region.base);
+    const to = Math.min(end, region.end);
+    if (from < to) memory.externalWrite(region.block, from - region.base, to - from);
+  }
+}
+
 function applyLinesAndFences(pending: number): void {
+  if ((pending & PENDING_WRITTEN) !== 0) takeWritten(control, written, applyWritten);
   if ((pending & PENDING_LINES) !== 0) {
     for (let cause = 0; cause < TC_LINE_COUNT; cause++) {
       const word = Atomics.load(control, TC_LINES + cause);

@@ -27,6 +27,16 @@ export const TC_IPI_RAISED = 8;
  * without waiting for an interrupt; 0 after any other exit (a halt, an SBI call, MMIO), and before its first run.
  */
 export const TC_RESUMES = 9;
+/**
+ * Main → worker: physical ranges written by someone other than the harts (devices' DMA, loaders, snapshot restores:
+ * `PhysicalMemory.externalWrite` on the VMM's thread), which the hart's thread applies to its own decode caches,
+ * translations and reservations. A ring of TC_WRITTEN_SLOTS [start, end) pairs of float64s at TC_WRITTEN_RANGES:
+ * the VMM's thread fills slot HEAD % SLOTS and then bumps HEAD; the hart's thread applies slots up to HEAD and
+ * moves TAIL there. A full ring sets OVERFLOW instead: the hart's thread then treats all of RAM as written.
+ */
+export const TC_WRITTEN_HEAD = 10;
+export const TC_WRITTEN_TAIL = 11;
+export const TC_WRITTEN_OVERFLOW = 12;
 /** Interrupt lines: one word per cause number 0..15, (change count << 1) | level. */
 export const TC_LINES = 16;
 export const TC_LINE_COUNT = 16;
@@ -36,12 +46,16 @@ export const TC_LINE_COUNT = 16;
  */
 export const TC_FW_EVENTS = 32;
 export const TC_FW_EVENT_COUNT = 32;
-export const TC_WORDS = 64;
+/** Word index of the written-range ring (8-byte aligned: control blocks are 64-byte aligned). */
+export const TC_WRITTEN_RANGES = 64;
+export const TC_WRITTEN_SLOTS = 16;
+export const TC_WORDS = TC_WRITTEN_RANGES + TC_WRITTEN_SLOTS * 4;
 export const TC_BYTES = TC_WORDS * 4;
 
 export const PENDING_KICK = 1;
 export const PENDING_LINES = 2;
 export const PENDING_FENCE = 4;
+export const PENDING_WRITTEN = 8;
 
 export const STATE_PARKED = 0;
 export const STATE_RUNNING = 1;
@@ -80,6 +94,48 @@ export function requestFence(control: Int32Array, kind: number): number {
 /** Whether the hart has applied fence request `req` (or is not running, and applies it before it runs again). */
 export function fenceDone(control: Int32Array, req: number): boolean {
   return Atomics.load(control, TC_STATE) !== STATE_RUNNING || Atomics.load(control, TC_FENCE_ACK) - req >= 0;
+}
+
+/** The written-range ring of a control block as float64 pairs (start, end). */
+export function writtenRanges(control: Int32Array): Float64Array {
+  return new Float64Array(control.buffer, control.byteOffset + TC_WRITTEN_RANGES * 4, TC_WRITTEN_SLOTS * 2);
+}
+
+/** Tell a hart's thread that physical [start, end) was written behind its back (see TC_WRITTEN_HEAD). */
+export function noteWritten(control: Int32Array, ranges: Float64Array, start: number, end: number): void {
+  const head = Atomics.load(control, TC_WRITTEN_HEAD);
+  if (head - Atomics.load(control, TC_WRITTEN_TAIL) >= TC_WRITTEN_SLOTS) {
+    Atomics.store(control, TC_WRITTEN_OVERFLOW, 1);
+  } else {
+    const slot = (head % TC_WRITTEN_SLOTS) * 2;
+    ranges[slot] = start;
+    ranges[slot + 1] = end;
+    // The slot's plain stores happen before this store, which the hart's thread reads with Atomics.load.
+    Atomics.store(control, TC_WRITTEN_HEAD, head + 1);
+  }
+  raisePending(control, PENDING_WRITTEN);
+}
+
+/**
+ * Take the written ranges a hart's thread has not applied yet: calls `apply` for each, or once with the whole
+ * physical address space after an overflow.
+ */
+export function takeWritten(
+  control: Int32Array,
+  ranges: Float64Array,
+  apply: (start: number, end: number) => void,
+): void {
+  const overflow = Atomics.exchange(control, TC_WRITTEN_OVERFLOW, 0) !== 0;
+  const head = Atomics.load(control, TC_WRITTEN_HEAD);
+  let tail = Atomics.load(control, TC_WRITTEN_TAIL);
+  if (overflow) apply(0, Number.MAX_SAFE_INTEGER);
+  else {
+    for (; tail !== head; tail++) {
+      const slot = (tail % TC_WRITTEN_SLOTS) * 2;
+      apply(ranges[slot] ?? 0, ranges[slot + 1] ?? 0);
+    }
+  }
+  Atomics.store(control, TC_WRITTEN_TAIL, head);
 }
 
 /** A RAM block to map on the hart's thread (its bytes are in the arena). */

@@ -50,6 +50,7 @@ import {
 } from "../../types.ts";
 import type { Arena } from "../arena.ts";
 import { HB_XHI, HB_XLO } from "../hart-block.ts";
+import type { MemoryClient } from "../phys-memory.ts";
 import { checkGprIndex } from "../vcpu.ts";
 import type { EmulatedVm } from "../vm.ts";
 import {
@@ -61,6 +62,7 @@ import {
   fenceDone,
   type HartCommand,
   type HartWorkerData,
+  noteWritten,
   PENDING_KICK,
   type RunReply,
   raisePending,
@@ -78,6 +80,7 @@ import {
   TC_REPLY,
   TC_STATE,
   TC_WORDS,
+  writtenRanges,
 } from "./protocol.ts";
 
 /** How long a synchronous call waits for a parked hart's thread before giving up. */
@@ -97,11 +100,12 @@ function controlBlocks(vm: EmulatedVm, arena: Arena): number | undefined {
   return offset;
 }
 
-export class ThreadedVcpu implements HalVcpu {
+export class ThreadedVcpu implements HalVcpu, MemoryClient {
   readonly id: number;
   readonly #vm: EmulatedVm;
   readonly #worker: Worker;
   readonly #control: Int32Array;
+  readonly #written: Float64Array;
   readonly #commands: MessagePort;
   readonly #replies: MessagePort;
   readonly #exits: MessagePort;
@@ -133,6 +137,7 @@ export class ThreadedVcpu implements HalVcpu {
     }
     const control = controls + id * TC_BYTES;
     this.#control = new Int32Array(arena.buffer, control, TC_WORDS);
+    this.#written = writtenRanges(this.#control);
     const commands = new MessageChannel();
     const replies = new MessageChannel();
     const exits = new MessageChannel();
@@ -170,6 +175,18 @@ export class ThreadedVcpu implements HalVcpu {
     }
     this.#xlo = new Int32Array(arena.buffer, blockBase + HB_XLO, GPR_COUNT);
     this.#xhi = new Int32Array(arena.buffer, blockBase + HB_XHI, GPR_COUNT);
+    // Writes made on this thread by devices, loaders and snapshot restores reach the hart's thread (onExternalWrite).
+    vm.memory.addClient(this);
+  }
+
+  // MemoryClient, on the VMM's thread. The hart keeps its decoded code and translations on its own thread, where
+  // its own memory view tells it of new code pages and of regions it maps; only writes made here must cross.
+  onPageBecameCode(): void {}
+
+  onTranslationsStale(): void {}
+
+  onExternalWrite(start: number, end: number): void {
+    if (!this.#closed) noteWritten(this.#control, this.#written, start, end);
   }
 
   #check(operation: string): void {
@@ -448,6 +465,7 @@ export class ThreadedVcpu implements HalVcpu {
     this.#running = undefined;
     running?.resolve({ kind: "Nothing" });
     void this.#worker.terminate();
+    this.#vm.memory.removeClient(this);
     this.#vm.removeVcpu(this);
   }
 }
