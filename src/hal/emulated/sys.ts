@@ -1,0 +1,64 @@
+/**
+ * The only file of the emulated backend that imports `bun:ffi`: one request to the host kernel about guest RAM.
+ * libc is opened on first use (a VM whose RAM is not in the arena, or a host other than Linux, never opens it),
+ * and nothing here is needed for the backend to work: where the call is not possible the backend runs as before.
+ *
+ * Transparent huge pages for guest RAM (Linux `madvise(MADV_HUGEPAGE)`), as QEMU asks for its guest RAM. The arena
+ * (arena.ts) is one anonymous mapping that the host fills a 4 KiB page at a time, on first touch; JavaScriptCore
+ * even marks its WebAssembly memories MADV_NOHUGEPAGE. A first touch costs a page fault, ~11 us on this project's
+ * machines (a VM): loading a 31 MB kernel took 91 ms, 7,940 faults, and every page a guest touches first costs as
+ * much again. With huge pages the same load takes 15 ms and 22 faults, and a Linux boot's first touches fault once
+ * per 2 MiB. The cost is memory: the host commits RAM in 2 MiB pieces, so a guest that touches one byte of a piece
+ * holds all of it (never more than the guest's RAM).
+ */
+import { dlopen, FFIType, ptr } from "bun:ffi";
+
+/** <sys/mman.h> on Linux (the same on x86_64, aarch64 and riscv64); test/emulated/sys.test.ts checks it. */
+export const MADV_HUGEPAGE = 14;
+/** The size of a transparent huge page on the hosts Bun runs on (x86_64, aarch64 with 4 KiB pages). */
+export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
+
+interface Libc {
+  madvise(address: number, length: number, advice: number): number;
+}
+
+/** undefined: not tried yet; null: not available on this host. */
+let libc: Libc | null | undefined;
+
+function load(): Libc | null {
+  if (libc !== undefined) return libc;
+  libc = null;
+  if (process.platform !== "linux") return libc;
+  try {
+    const lib = dlopen("libc.so.6", {
+      madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    });
+    libc = { madvise: (address, length, advice) => lib.symbols.madvise(address, length, advice) };
+  } catch {
+    // No libc.so.6 (musl, or an unusual install): guest RAM keeps small pages.
+  }
+  return libc;
+}
+
+/**
+ * The 2 MiB-aligned part of [address, address + length), or undefined when it holds no whole huge page.
+ * Exported for the test.
+ */
+export function hugePageSpan(address: number, length: number): { start: number; length: number } | undefined {
+  const start = Math.ceil(address / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
+  const end = Math.floor((address + length) / HUGE_PAGE_SIZE) * HUGE_PAGE_SIZE;
+  return end > start ? { start, length: end - start } : undefined;
+}
+
+/**
+ * Ask the host to back the whole 2 MiB pieces of `bytes` (guest RAM) with transparent huge pages. Returns the
+ * host-address span it agreed for; undefined on other hosts, when libc cannot be opened, when `bytes` holds no
+ * whole huge page, or when the kernel refuses (huge pages switched off).
+ */
+export function adviseHugePages(bytes: Uint8Array): { start: number; length: number } | undefined {
+  const c = load();
+  if (c === null || bytes.length === 0) return undefined;
+  const span = hugePageSpan(ptr(bytes), bytes.length);
+  if (span === undefined) return undefined;
+  return c.madvise(span.start, span.length, MADV_HUGEPAGE) === 0 ? span : undefined;
+}
