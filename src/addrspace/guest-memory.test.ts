@@ -1,4 +1,7 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { FakeHostMemoryAllocator } from "../../test/support/fake-host-memory.ts";
 import { GuestMemory, GuestMemoryError } from "./guest-memory.ts";
@@ -135,5 +138,107 @@ describe("GuestMemory", () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("GuestMemory.writeFromFile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "guest-memory-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** A file of `length` bytes (i * 7 + 3 mod 256), open for reading; the caller closes it. */
+  function openPatternFile(name: string, length: number): { fd: number; content: Uint8Array } {
+    const content = Uint8Array.from({ length }, (_, i) => (i * 7 + 3) & 0xff);
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return { fd: openSync(path, "r"), content };
+  }
+
+  test("reads a file range across two contiguous regions, reporting each region's piece and logging the write", () => {
+    const { alloc, a, b, memory } = twoContiguousAndOneApart();
+    const { fd, content } = openPatternFile("span", 0x3000);
+    try {
+      memory.startRecordingWrites();
+      const before = alloc.writes.length;
+      expect(memory.writeFromFile(0x8000_0800, fd, 0x100, 0x1000)).toBe(0x1000);
+      expect(memory.read(0x8000_0800, 0x1000)).toEqual(content.subarray(0x100, 0x1100));
+      expect(a.bytes.subarray(0x800)).toEqual(content.subarray(0x100, 0x900));
+      expect(b.bytes.subarray(0, 0x800)).toEqual(content.subarray(0x900, 0x1100));
+      expect(alloc.writes.slice(before)).toEqual([
+        { hostPhysAddr: a.hostPhysAddr, offset: 0x800, length: 0x800 },
+        { hostPhysAddr: b.hostPhysAddr, offset: 0, length: 0x800 },
+      ]);
+      expect(memory.stopRecordingWrites()).toEqual([
+        [0x8000_0800, 0x800],
+        [0x8000_1000, 0x800],
+      ]);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("stops at the end of the file: returns the bytes read and reports only them", () => {
+    const { alloc, c, memory } = twoContiguousAndOneApart();
+    const { fd, content } = openPatternFile("short", 100);
+    try {
+      c.bytes.fill(0xee);
+      const before = alloc.writes.length;
+      expect(memory.writeFromFile(0x9000_0000, fd, 40, 0x1000)).toBe(60);
+      expect(c.bytes.subarray(0, 60)).toEqual(content.subarray(40));
+      expect(c.bytes[60]).toBe(0xee);
+      expect(alloc.writes.slice(before)).toEqual([{ hostPhysAddr: c.hostPhysAddr, offset: 0, length: 60 }]);
+      expect(memory.writeFromFile(0x9000_0000, fd, 100, 16)).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("a range that runs into a hole fails naming the address and length, after the bytes before it", () => {
+    const { b, memory } = twoContiguousAndOneApart();
+    const { fd, content } = openPatternFile("hole", 0x100);
+    try {
+      let error: unknown;
+      try {
+        memory.writeFromFile(0x8000_1ff0, fd, 0, 0x20);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(GuestMemoryError);
+      const failure = error as GuestMemoryError;
+      expect(failure.kind).toBe("unmapped");
+      expect(failure.address).toBe(0x8000_1ff0);
+      expect(failure.length).toBe(0x20);
+      expect(failure.done).toBe(0x10);
+      expect(failure.message).toBe(
+        "Cannot write 32 bytes at 0x80001ff0: 0x80002000 is not guest memory (16 bytes done)",
+      );
+      expect(b.bytes.subarray(0xff0)).toEqual(content.subarray(0, 0x10));
+      expect(() => memory.writeFromFile(0x7000_0000, fd, 0, 1)).toThrow(
+        "Cannot write 1 bytes at 0x70000000: 0x70000000 is not guest memory (0 bytes done)",
+      );
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test("bad lengths and file offsets are invalid arguments; file errors come through", () => {
+    const { memory } = twoContiguousAndOneApart();
+    const { fd } = openPatternFile("args", 16);
+    try {
+      expect(() => memory.writeFromFile(0x8000_0000, fd, 0, -1)).toThrow("Cannot write -1 bytes at 0x80000000");
+      expect(() => memory.writeFromFile(0x8000_0000, fd, -1, 4)).toThrow(
+        "Cannot write 4 bytes at 0x80000000 from a file: bad file offset -1",
+      );
+      expect(() => memory.writeFromFile(0x8000_0000, fd, 0.5, 4)).toThrow(GuestMemoryError);
+    } finally {
+      closeSync(fd);
+    }
+    // A directory opens but cannot be read: EISDIR reaches the caller, nothing is reported written.
+    const dirFd = openSync(dir, "r");
+    try {
+      memory.startRecordingWrites();
+      expect(() => memory.writeFromFile(0x8000_0000, dirFd, 0, 4)).toThrow(/EISDIR/);
+      expect(memory.stopRecordingWrites()).toEqual([]);
+    } finally {
+      closeSync(dirFd);
+    }
   });
 });

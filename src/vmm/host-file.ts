@@ -53,7 +53,8 @@ export class HostFileError extends Error {
   }
 }
 
-function errnoCode(error: unknown): string | undefined {
+/** The errno name (ENOENT, EIO, ...) of an error from node:fs, or undefined. */
+export function errnoCode(error: unknown): string | undefined {
   return error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
 }
 

@@ -166,67 +166,87 @@ export function parseElfHeaders(file: ElfByteSource, source = "image"): ElfHeade
   return { machine, entry, segments, sectionHeaders: { offset: shoff, entrySize: shentsize, count: shnum } };
 }
 
-/** Parse a whole ELF file: headers, the loadable segments' bytes, and the symbol table. */
-export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
-  const headers = parseElfHeaders(
-    { length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) },
-    source,
-  );
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const { offset, entrySize, count } = headers.sectionHeaders;
+/** What loading an ELF file needs: its segments (where their bytes lie in the file) and its symbols. */
+export interface ElfLayout {
+  readonly machine: number;
+  readonly entry: number;
+  readonly segments: readonly ElfSegmentHeader[];
+  readonly symbols: ReadonlyMap<string, ElfSymbol>;
+}
+
+/** Check an ELF file and read its symbol table, reading only headers and tables (never the segments' bytes). */
+export function parseElfLayout(file: ElfByteSource, source = "image"): ElfLayout {
+  const headers = parseElfHeaders(file, source);
   return {
     machine: headers.machine,
     entry: headers.entry,
-    segments: headers.segments.map((h) => ({
+    segments: headers.segments,
+    symbols: readSymbols(file, headers.sectionHeaders, source),
+  };
+}
+
+/** Parse a whole ELF file: headers, the loadable segments' bytes, and the symbol table. */
+export function parseElf(bytes: Uint8Array, source = "image"): ElfImage {
+  const layout = parseElfLayout(
+    { length: bytes.length, read: (offset, length) => bytes.subarray(offset, offset + length) },
+    source,
+  );
+  return {
+    machine: layout.machine,
+    entry: layout.entry,
+    segments: layout.segments.map((h) => ({
       paddr: h.paddr,
       vaddr: h.vaddr,
       data: bytes.subarray(h.fileOffset, h.fileOffset + h.fileSize),
       memSize: h.memSize,
       flags: h.flags,
     })),
-    symbols: readSymbols(bytes, view, offset, entrySize, count, source),
+    symbols: layout.symbols,
   };
 }
 
 function readSymbols(
-  bytes: Uint8Array,
-  view: DataView,
-  shoff: number,
-  shentsize: number,
-  shnum: number,
+  file: ElfByteSource,
+  sectionHeaders: ElfHeaders["sectionHeaders"],
   source: string,
 ): Map<string, ElfSymbol> {
+  const { offset: shoff, entrySize: shentsize, count: shnum } = sectionHeaders;
   const symbols = new Map<string, ElfSymbol>();
   // A stripped or section-less file simply has no symbols; a malformed section table is an error.
   if (shnum === 0 || shoff === 0) return symbols;
-  if (shentsize < SHDR_SIZE || shoff + shnum * shentsize > bytes.length) {
+  if (shentsize < SHDR_SIZE || shoff + shnum * shentsize > file.length) {
     throw new ElfError(
       "truncated",
       `${source}: section headers at ${hex(shoff)} (${shnum} × ${shentsize}) run past the end of the file`,
     );
   }
+  const table = file.read(shoff, shnum * shentsize);
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
   const decoder = new TextDecoder();
   for (let i = 0; i < shnum; i++) {
-    const at = shoff + i * shentsize;
+    const at = i * shentsize;
     if (view.getUint32(at + 4, true) !== SHT_SYMTAB) continue;
     const symOffset = u64(view, at + 24, "symtab sh_offset", source);
     const symSize = u64(view, at + 32, "symtab sh_size", source);
     const link = view.getUint32(at + 40, true);
     if (link >= shnum) throw new ElfError("invalid", `${source}: symtab links to section ${link} of ${shnum}`);
-    const strAt = shoff + link * shentsize;
+    const strAt = link * shentsize;
     const strOffset = u64(view, strAt + 24, "strtab sh_offset", source);
     const strSize = u64(view, strAt + 32, "strtab sh_size", source);
-    if (symOffset + symSize > bytes.length || strOffset + strSize > bytes.length) {
+    if (symOffset + symSize > file.length || strOffset + strSize > file.length) {
       throw new ElfError("truncated", `${source}: symbol or string table runs past the end of the file`);
     }
-    for (let s = symOffset; s + SYM_SIZE <= symOffset + symSize; s += SYM_SIZE) {
-      const nameOffset = view.getUint32(s, true);
-      if (nameOffset === 0 || nameOffset >= strSize) continue;
-      let end = strOffset + nameOffset;
-      while (end < strOffset + strSize && bytes[end] !== 0) end++;
-      const name = decoder.decode(bytes.subarray(strOffset + nameOffset, end));
-      const value = view.getBigUint64(s + 8, true);
-      const size = view.getBigUint64(s + 16, true);
+    const symtab = file.read(symOffset, symSize);
+    const symView = new DataView(symtab.buffer, symtab.byteOffset, symtab.byteLength);
+    const strtab = file.read(strOffset, strSize);
+    for (let s = 0; s + SYM_SIZE <= symtab.length; s += SYM_SIZE) {
+      const nameOffset = symView.getUint32(s, true);
+      if (nameOffset === 0 || nameOffset >= strtab.length) continue;
+      let end = nameOffset;
+      while (end < strtab.length && strtab[end] !== 0) end++;
+      const name = decoder.decode(strtab.subarray(nameOffset, end));
+      const value = symView.getBigUint64(s + 8, true);
+      const size = symView.getBigUint64(s + 16, true);
       if (value > BigInt(Number.MAX_SAFE_INTEGER) || size > BigInt(Number.MAX_SAFE_INTEGER)) continue;
       if (!symbols.has(name)) symbols.set(name, { value: Number(value), size: Number(size) });
     }

@@ -67,12 +67,15 @@ export function isRiscvImage(bytes: Uint8Array): boolean {
   return view.getUint32(56, true) === RISCV_IMAGE_MAGIC2 || view.getBigUint64(48, true) === RISCV_IMAGE_MAGIC;
 }
 
-/** Parse and check the header of a RISC-V Linux Image held in `bytes` (the whole file). */
-export function parseRiscvImage(bytes: Uint8Array, what = "kernel Image"): RiscvImageHeader {
-  if (bytes.length < RISCV_IMAGE_HEADER_SIZE) {
+/**
+ * Parse and check the header of a RISC-V Linux Image. `bytes` start at the file's first byte: the whole file, or
+ * its first bytes (at least the header, when the file has them) with `fileSize` the file's size.
+ */
+export function parseRiscvImage(bytes: Uint8Array, what = "kernel Image", fileSize = bytes.length): RiscvImageHeader {
+  if (fileSize < RISCV_IMAGE_HEADER_SIZE || bytes.length < RISCV_IMAGE_HEADER_SIZE) {
     throw new RiscvImageError(
       "too-small",
-      `Cannot load ${what}: ${bytes.length} bytes is shorter than the ${RISCV_IMAGE_HEADER_SIZE}-byte RISC-V Image header`,
+      `Cannot load ${what}: ${fileSize} bytes is shorter than the ${RISCV_IMAGE_HEADER_SIZE}-byte RISC-V Image header`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, RISCV_IMAGE_HEADER_SIZE);
@@ -103,10 +106,10 @@ export function parseRiscvImage(bytes: Uint8Array, what = "kernel Image"): Riscv
       `Cannot load ${what}: text_offset 0x${textOffset.toString(16)} or image_size 0x${imageSize.toString(16)} is beyond any guest address`,
     );
   }
-  if (imageSize !== 0n && imageSize < BigInt(bytes.length)) {
+  if (imageSize !== 0n && imageSize < BigInt(fileSize)) {
     throw new RiscvImageError(
       "invalid",
-      `Cannot load ${what}: image_size ${imageSize} is smaller than the ${bytes.length}-byte file (a truncated or foreign header)`,
+      `Cannot load ${what}: image_size ${imageSize} is smaller than the ${fileSize}-byte file (a truncated or foreign header)`,
     );
   }
   return {

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fakeArm64Image } from "../../../../test/support/arm64-image.ts";
@@ -54,7 +54,8 @@ function assemble(config: VmConfig, output: number[] = [], board = new Arm64Virt
 
 describe("arm64 virt board", () => {
   test("boots an Image: kernel at its address, x0 = the DTB, which names the initrd, command line and vCPUs", () => {
-    const { vm, halVm } = assemble(linuxConfig());
+    const config = linuxConfig();
+    const { vm, halVm } = assemble(config);
     const [v0, v1] = halVm.vcpus;
     expect(v0?.entry).toBe(0x4020_0000);
     const gprs = new Map(v0?.setups[0]?.gprs);
@@ -77,7 +78,11 @@ describe("arm64 virt board", () => {
     expect(end - start).toBe(0x1800);
     // The initrd goes 2 MiB-aligned after image_size.
     expect(start).toBe(0x4060_0000);
-    expect(vm.memory.read(start, 4)).toEqual(Uint8Array.of(0xab, 0xab, 0xab, 0xab));
+    expect(vm.memory.read(start, 0x1800)).toEqual(new Uint8Array(0x1800).fill(0xab));
+    // The whole file is in place (read from it straight into guest RAM), and image_size past it is zeroed.
+    const image = new Uint8Array(readFileSync(config.kernel.image.path));
+    expect(vm.memory.read(0x4020_0000, image.length)).toEqual(image);
+    expect(vm.memory.read(0x4020_0000 + image.length, 0x30_0000 - image.length).every((b) => b === 0)).toBe(true);
     expect(findDtbNode(dtb.root, "/cpus/cpu@1")).toBeDefined();
   });
 
@@ -160,6 +165,10 @@ describe("arm64 virt board", () => {
     const bad = linuxConfig();
     writeFileSync(bad.kernel.image.path, fakeArm64Image({ flags: 1n }));
     expect(() => assemble(bad)).toThrow(/big-endian kernel/);
+    writeFileSync(bad.kernel.image.path, fakeArm64Image({}).subarray(0, 40));
+    expect(() => assemble(bad)).toThrow(
+      `Cannot boot ${bad.kernel.image.path}: 40 bytes is shorter than the 64-byte arm64 Image header`,
+    );
   });
 
   test("a flat test guest enters at its entry point with x0 = the DTB", () => {

@@ -16,7 +16,7 @@
 
 import type { MemoryRegionSpec } from "../../../addrspace/addr-space.ts";
 import { GIC_SPI_BASE } from "../../../arch/aarch64/gic.ts";
-import { ARM64_IMAGE_BASE_ALIGN } from "../../../arch/aarch64/linux-image.ts";
+import { ARM64_IMAGE_BASE_ALIGN, ARM64_IMAGE_HEADER_SIZE } from "../../../arch/aarch64/linux-image.ts";
 import { SMCCC_RET_NOT_SUPPORTED } from "../../../arch/aarch64/psci.ts";
 import { AARCH64_REG_X0, vcpuAffinity } from "../../../arch/aarch64/registers.ts";
 import { hex, hexRange } from "../../../common/format.ts";
@@ -42,7 +42,7 @@ import {
 } from "../../board.ts";
 import type { VmConfig } from "../../config/types.ts";
 import { errorMessage, VmError } from "../../errors.ts";
-import { loadKernel, readImageFile } from "../../loader/image.ts";
+import { ImageFile, loadKernel, readImageFile, withImageFile } from "../../loader/image.ts";
 import { virtioIrqLine, virtioPathDescription, watchVirtioNotifications } from "../../virtio-fast-paths.ts";
 import { placeVirtioDevices } from "../virtio-placement.ts";
 import { buildArm64VirtDtb } from "./device-tree.ts";
@@ -186,38 +186,53 @@ export class Arm64VirtBoard implements Board {
 
   load(s: BoardServices): VcpuBoot[] {
     const { kernel } = s.config;
+    // The ramdisk stays open while the boot is planned (its size places it), then goes straight into guest RAM.
+    const initrdFile = kernel.ramdisk === undefined ? undefined : ImageFile.open(kernel.ramdisk.path, "ramdisk");
+    try {
+      return this.#loadImages(s, initrdFile);
+    } finally {
+      initrdFile?.close();
+    }
+  }
+
+  #loadImages(s: BoardServices, initrdFile: ImageFile | undefined): VcpuBoot[] {
+    const { kernel } = s.config;
     const ram = s.config.memoryRegions
       .filter((r) => r.mapType !== "reserved")
       .map((r) => ({ base: r.gpa, size: r.size }));
-    const initrdBytes = kernel.ramdisk === undefined ? undefined : readImageFile(kernel.ramdisk.path, "ramdisk");
     const userDtb = kernel.dtb?.kind === "file" ? readImageFile(kernel.dtb.path, "DTB") : undefined;
     // The generated tree's size does not depend on the initrd's addresses (fixed-size cells): measure it first.
     const dtbSize =
-      userDtb?.length ?? this.#deviceTree(s, ram, initrdBytes === undefined ? undefined : { start: 0, end: 0 }).length;
+      userDtb?.length ?? this.#deviceTree(s, ram, initrdFile === undefined ? undefined : { start: 0, end: 0 }).length;
 
     let entry: number;
     let kernelRange: { start: number; end: number };
     let plan: ReturnType<typeof planArm64Boot>;
     try {
       if (kernel.image.format === "linux-image") {
-        const bytes = readImageFile(kernel.image.path, "kernel");
-        const header = parseArm64Image(bytes, kernel.image.path);
-        plan = planArm64Boot({
-          path: kernel.image.path,
-          header,
-          loadAddress: kernel.image.loadAddr,
-          ram,
-          initrdSize: initrdBytes?.length,
-          initrdAddress: kernel.ramdisk?.loadAddr,
-          dtbSize,
-          dtbAddress: kernel.dtb?.loadAddr,
-        });
-        loadKernel(s.memory, { ...kernel.image, loadAddr: plan.kernelStart, size: header.imageSize }, bytes);
-        entry = plan.kernelStart;
-        kernelRange = { start: plan.kernelStart, end: plan.kernelEnd };
-        s.log.debug(
-          `${s.label}: arm64 Image text_offset ${hex(header.textOffset)}, image_size ${hex(header.imageSize)} at ${hex(plan.kernelStart)}`,
-        );
+        // Only the header is read here; the kernel goes from the file straight into guest RAM.
+        ({ entry, kernelRange, plan } = withImageFile(kernel.image.path, "kernel", (file) => {
+          const header = parseArm64Image(file.read(0, ARM64_IMAGE_HEADER_SIZE), kernel.image.path, file.length);
+          const imagePlan = planArm64Boot({
+            path: kernel.image.path,
+            header,
+            loadAddress: kernel.image.loadAddr,
+            ram,
+            initrdSize: initrdFile?.length,
+            initrdAddress: kernel.ramdisk?.loadAddr,
+            dtbSize,
+            dtbAddress: kernel.dtb?.loadAddr,
+          });
+          loadKernel(s.memory, { ...kernel.image, loadAddr: imagePlan.kernelStart, size: header.imageSize }, file);
+          s.log.debug(
+            `${s.label}: arm64 Image text_offset ${hex(header.textOffset)}, image_size ${hex(header.imageSize)} at ${hex(imagePlan.kernelStart)}`,
+          );
+          return {
+            entry: imagePlan.kernelStart,
+            kernelRange: { start: imagePlan.kernelStart, end: imagePlan.kernelEnd },
+            plan: imagePlan,
+          };
+        }));
       } else {
         const loaded = loadKernel(s.memory, kernel.image);
         entry = kernel.entryPoint;
@@ -233,7 +248,7 @@ export class Arm64VirtBoard implements Board {
           },
           loadAddress: loaded.start,
           ram,
-          initrdSize: initrdBytes?.length,
+          initrdSize: initrdFile?.length,
           initrdAddress: kernel.ramdisk?.loadAddr,
           dtbSize,
           dtbAddress: kernel.dtb?.loadAddr,
@@ -243,7 +258,9 @@ export class Arm64VirtBoard implements Board {
       if (error instanceof Arm64ImageError) throw new VmError("image", s.label, error.message, { cause: error });
       throw new VmError("image", s.label, `cannot load ${kernel.image.path}: ${errorMessage(error)}`, { cause: error });
     }
-    if (initrdBytes !== undefined && plan.initrd !== undefined) s.memory.write(plan.initrd.start, initrdBytes);
+    if (initrdFile !== undefined && plan.initrd !== undefined) {
+      initrdFile.copyTo(s.memory, plan.initrd.start, 0, initrdFile.length);
+    }
     const dtb = userDtb ?? this.#deviceTree(s, ram, plan.initrd);
     if (dtb.length !== dtbSize) throw new Error("bug: the device tree changed size between measuring and placing it");
     s.memory.write(plan.dtb, dtb);

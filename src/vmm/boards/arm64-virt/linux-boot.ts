@@ -55,13 +55,16 @@ export interface Arm64ImageHeader {
   readonly legacy: boolean;
 }
 
-/** Read and check the 64-byte header of an arm64 `Image`. */
-export function parseArm64Image(bytes: Uint8Array, path: string): Arm64ImageHeader {
-  if (bytes.length < ARM64_IMAGE_HEADER_SIZE) {
+/**
+ * Read and check the 64-byte header of an arm64 `Image`. `bytes` start at the file's first byte: the whole file,
+ * or its first bytes (at least the header, when the file has them) with `fileSize` the file's size.
+ */
+export function parseArm64Image(bytes: Uint8Array, path: string, fileSize = bytes.length): Arm64ImageHeader {
+  if (fileSize < ARM64_IMAGE_HEADER_SIZE || bytes.length < ARM64_IMAGE_HEADER_SIZE) {
     throw new Arm64ImageError(
       "not-an-image",
       path,
-      `Cannot boot ${path}: ${bytes.length} bytes is shorter than the ${ARM64_IMAGE_HEADER_SIZE}-byte arm64 Image header`,
+      `Cannot boot ${path}: ${fileSize} bytes is shorter than the ${ARM64_IMAGE_HEADER_SIZE}-byte arm64 Image header`,
     );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -84,7 +87,7 @@ export function parseArm64Image(bytes: Uint8Array, path: string): Arm64ImageHead
   const rawTextOffset = view.getBigUint64(ARM64_IMAGE_TEXT_OFFSET_OFFSET, true);
   const rawImageSize = view.getBigUint64(ARM64_IMAGE_SIZE_OFFSET, true);
   if (rawImageSize === 0n) {
-    return { textOffset: LEGACY_TEXT_OFFSET, imageSize: bytes.length, flags, legacy: true };
+    return { textOffset: LEGACY_TEXT_OFFSET, imageSize: fileSize, flags, legacy: true };
   }
   if (rawTextOffset >= BigInt(ARM64_IMAGE_BASE_ALIGN) || rawTextOffset % 4096n !== 0n) {
     throw new Arm64ImageError(
@@ -98,7 +101,7 @@ export function parseArm64Image(bytes: Uint8Array, path: string): Arm64ImageHead
   }
   return {
     textOffset: Number(rawTextOffset),
-    imageSize: Math.max(Number(rawImageSize), bytes.length),
+    imageSize: Math.max(Number(rawImageSize), fileSize),
     flags,
     legacy: false,
   };

@@ -11,8 +11,13 @@ import { alignUp, rangesOverlap } from "../../../common/ranges.ts";
 import type { GuestPhysAddr } from "../../../hal/types.ts";
 import type { BoardServices, VcpuBoot } from "../../board.ts";
 import { VmError } from "../../errors.ts";
-import { type LoadedImage, loadFileAt, loadKernel, readImageFile } from "../../loader/image.ts";
-import { parseRiscvImage, planRiscvImageLoad, RiscvImageError } from "../../loader/riscv-image.ts";
+import { type LoadedImage, loadFileAt, loadKernel, withImageFile } from "../../loader/image.ts";
+import {
+  parseRiscvImage,
+  planRiscvImageLoad,
+  RISCV_IMAGE_HEADER_SIZE,
+  RiscvImageError,
+} from "../../loader/riscv-image.ts";
 import { buildRiscvVirtDtb, DEFAULT_ISA_EXTENSIONS, virtBoardDescription } from "./device-tree.ts";
 import type { RiscvBoardKind, VirtioMmioNode } from "./devices.ts";
 import { RISCV_VIRT } from "./layout.ts";
@@ -67,23 +72,25 @@ export function vcpuBootPlan(s: BoardServices, kind: RiscvBoardKind, dtbAddr: Gu
 function loadRiscvKernel(s: BoardServices): LoadedImage {
   const image = s.config.kernel.image;
   if (image.format !== "linux-image") return loadKernel(s.memory, image);
-  const bytes = readImageFile(image.path, "kernel");
-  try {
-    const header = parseRiscvImage(bytes, image.path);
-    const plan = planRiscvImageLoad(
-      header,
-      bytes.length,
-      {
-        ram: s.config.memoryRegions.map((r) => ({ base: r.gpa, size: r.size })),
-        loadAddress: image.loadAddr,
-      },
-      image.path,
-    );
-    return loadKernel(s.memory, { ...image, loadAddr: plan.loadAddress, size: plan.span }, bytes);
-  } catch (error) {
-    if (error instanceof RiscvImageError) throw new VmError("image", s.label, error.message, { cause: error });
-    throw error;
-  }
+  // Only the header is read here; the kernel goes from the file straight into guest RAM.
+  return withImageFile(image.path, "kernel", (file) => {
+    try {
+      const header = parseRiscvImage(file.read(0, RISCV_IMAGE_HEADER_SIZE), image.path, file.length);
+      const plan = planRiscvImageLoad(
+        header,
+        file.length,
+        {
+          ram: s.config.memoryRegions.map((r) => ({ base: r.gpa, size: r.size })),
+          loadAddress: image.loadAddr,
+        },
+        image.path,
+      );
+      return loadKernel(s.memory, { ...image, loadAddr: plan.loadAddress, size: plan.span }, file);
+    } catch (error) {
+      if (error instanceof RiscvImageError) throw new VmError("image", s.label, error.message, { cause: error });
+      throw error;
+    }
+  });
 }
 
 function loadRamdisk(s: BoardServices, kernel: LoadedImage): { start: number; end: number } | undefined {
