@@ -65,6 +65,47 @@ describe("fast path", () => {
     });
   }
 
+  for (const engine of ["fast", "wasm"] as const) {
+    test(`misaligned loads and stores inside a page are served by its TLB entries, without a walk each (${engine})`, () => {
+      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
+      const t = new Tables(f);
+      const root = t.alloc();
+      const data = RAM_BASE + 0x40_0000;
+      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
+      t.map(root, 3, 0x1000n, data, 0, R | W | PTE_A | PTE_D);
+      setSatp(f, SATP_MODE_SV39, root);
+      f.write64(data + 0x100, 0x1122_3344_5566_7788n);
+      f.write64(data + 0x108, 0x99aa_bbcc_ddee_ff00n);
+      const code = RAM_BASE + 0x1000;
+      const body = [
+        ...A.li(A.s0, 0x1000),
+        A.ld(A.a0, A.s0, 0x100), // aligned: fills the read entry
+        A.ld(A.a1, A.s0, 0x103), // misaligned, same page
+        A.lw(A.a2, A.s0, 0x105),
+        A.lh(A.a3, A.s0, 0x107),
+        ...A.li(A.t0, 0x0102_0304),
+        A.sd(A.t0, A.s0, 0x200), // aligned: fills the write entry
+        A.sw(A.t0, A.s0, 0x20a), // misaligned, same page
+        A.sd(A.t0, A.s0, 0x211),
+        A.jal(0, 0),
+      ].flat();
+      f.write(code, body);
+      f.enter("HS", code);
+      f.run(body.length + 4, engine);
+      // The 16 bytes at data + 0x100, little-endian, and an n-byte field of them at `off`.
+      const bytes = 0x99aa_bbcc_ddee_ff00_1122_3344_5566_7788n;
+      const field = (off: number, n: number): bigint => (bytes >> BigInt(8 * off)) & ((1n << BigInt(8 * n)) - 1n);
+      expect(f.x(A.a1)).toBe(field(3, 8));
+      expect(f.x(A.a2)).toBe(BigInt.asUintN(64, BigInt.asIntN(32, field(5, 4))));
+      expect(f.x(A.a3)).toBe(BigInt.asUintN(64, BigInt.asIntN(16, field(7, 2))));
+      expect(f.read64(data + 0x208)).toBe(0x0000_0102_0304_0000n);
+      expect(f.read64(data + 0x210)).toBe(0x0000_0001_0203_0400n);
+      const s = f.hart.stats;
+      expect(s.misalignedTlbHits).toBe(5);
+      expect(s.walks).toBe(3); // the code page, the aligned load and the aligned store: none for the other five
+    });
+  }
+
   test("control crosses pages: fall-through, a straddling instruction, JALR to a new page, a branch back", () => {
     const p = new A.Program(RAM_BASE);
     p.emit(A.li(A.t0, RAM_BASE + 0x2000), A.li(A.a0, 0));

@@ -21,6 +21,7 @@ import { type Hart, STOP_MMIO } from "./hart.ts";
 import { ACCESS_EXEC, ACCESS_READ, ACCESS_WRITE, type Access, translate } from "./mmu.ts";
 import { type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { PMP_ALLOW_PAGE, PMP_DENY, pmpCheck } from "./pmp.ts";
+import { TWO_POW_32 } from "./split64.ts";
 import { atomicOld, loadDoubleword, storeDoubleword } from "./threads/atomics.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { raise, raiseTranslationFault } from "./trap.ts";
@@ -59,6 +60,19 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
   h.loadOk = false;
   if (pageOff + width > PAGE_SIZE) return loadCrossPage(h, va, width, tinst);
+  if ((pageOff & (width - 1)) !== 0) {
+    // Misaligned inside one page: the fast paths take aligned accesses only, but the page's read entry, when
+    // present, serves it as well (its translation and permissions hold for every byte of the page).
+    const dt = h.dtlb;
+    const i = (va >>> 12) & TLB_MASK;
+    const view = dt.rview[i];
+    const vpage = va - pageOff;
+    if (view !== undefined && dt.rlo[i] === (vpage | 0) && dt.rhi[i] === (Math.floor(vpage / TWO_POW_32) | 0)) {
+      h.stats.misalignedTlbHits++;
+      h.loadOk = true;
+      return readMisaligned(view, ((va | 0) + (dt.roff[i] ?? 0)) | 0, width, h);
+    }
+  }
   const pa = translateData(h, va, ACCESS_READ, tinst);
   if (pa < 0) return 0;
   const pmp = pmpData(h, va, pa, width, ACCESS_READ);
@@ -115,6 +129,19 @@ export function storeSlow(
   h.stats.storeMisses++;
   const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
   if (pageOff + width > PAGE_SIZE) return storeCrossPage(h, va, width, lo, hi, tinst);
+  if ((pageOff & (width - 1)) !== 0) {
+    // Misaligned inside one page: served by the page's write entry when present, as loads are (loadSlow). A page
+    // holding code has none, so such stores still come here and drop what was decoded.
+    const dt = h.dtlb;
+    const i = (va >>> 12) & TLB_MASK;
+    const view = dt.wview[i];
+    const vpage = va - pageOff;
+    if (view !== undefined && dt.wlo[i] === (vpage | 0) && dt.whi[i] === (Math.floor(vpage / TWO_POW_32) | 0)) {
+      h.stats.misalignedTlbHits++;
+      writeMisaligned(view, ((va | 0) + (dt.woff[i] ?? 0)) | 0, width, lo, hi);
+      return true;
+    }
+  }
   const pa = translateData(h, va, ACCESS_WRITE, tinst);
   if (pa < 0) return false;
   const pmp = pmpData(h, va, pa, width, ACCESS_WRITE);
@@ -368,6 +395,26 @@ function readView(block: MemBlock, offset: number, width: number, hart: Hart): n
       hart.ldHi = view.getInt32(off + 4, true);
       return view.getInt32(off, true);
   }
+}
+
+/**
+ * A misaligned load of `width` (2, 4 or 8) bytes at `off` of `view` (low word returned, high in `ldHi`). Misaligned
+ * accesses are not single-copy atomic (the ISA allows that), so shared RAM needs no Atomics here.
+ */
+function readMisaligned(view: DataView, off: number, width: number, hart: Hart): number {
+  if (width === 8) {
+    hart.ldHi = view.getInt32(off + 4, true);
+    return view.getInt32(off, true);
+  }
+  hart.ldHi = 0;
+  return width === 4 ? view.getInt32(off, true) : view.getUint16(off, true);
+}
+
+/** A misaligned store of `width` (2, 4 or 8) bytes of (lo, hi) at `off` of `view`. */
+function writeMisaligned(view: DataView, off: number, width: number, lo: number, hi: number): void {
+  if (width === 2) view.setUint16(off, lo & 0xffff, true);
+  else view.setInt32(off, lo, true);
+  if (width === 8) view.setInt32(off + 4, hi, true);
 }
 
 function writeView(block: MemBlock, offset: number, width: number, lo: number, hi: number, hart: Hart): void {

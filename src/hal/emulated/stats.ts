@@ -16,6 +16,8 @@ export class HartStats {
   walks = 0;
   /** Loads and stores that straddle a page boundary (done byte by byte). */
   crossPage = 0;
+  /** Misaligned loads and stores inside one page that the page's TLB entry served (no walk). */
+  misalignedTlbHits = 0;
   /** AMOs and LR/SC that took the slow path (a full translation each). */
   atomicsSlow = 0;
   /** Instructions decoded into a page's decode cache (first use, or after the page was written). */
