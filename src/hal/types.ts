@@ -120,6 +120,13 @@ export type WatchpointKind = "write" | "read" | "access";
 export type SystemDownAction = "poweroff" | "reboot" | "crash";
 export type ExitKind = AxVCpuExitReason["kind"];
 
+/**
+ * The `Nothing` exit by which a backend says the guest is spinning (it ran pause hints in a wait loop, the pause-loop
+ * exiting of hardware virtualization): the VMM should let the VM's other vCPUs run before entering this one again,
+ * since the one it waits for may be among them. Told apart from a plain `Nothing` by identity.
+ */
+export const NOTHING_SPINNING: AxVCpuExitReason = Object.freeze({ kind: "Nothing" });
+
 export function assertNever(value: never, what = "value"): never {
   throw new Error(
     `Unexpected ${what}: ${JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`,

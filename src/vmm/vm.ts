@@ -18,7 +18,13 @@
 import { type ConsolaInstance, consola } from "consola";
 import type { AddrSpace } from "../addrspace/addr-space.ts";
 import type { GuestMemory } from "../addrspace/guest-memory.ts";
-import type { GuestPhysAddr, HalVm, Stage2Table, SystemDownAction } from "../hal/types.ts";
+import {
+  type GuestPhysAddr,
+  type HalVm,
+  NOTHING_SPINNING,
+  type Stage2Table,
+  type SystemDownAction,
+} from "../hal/types.ts";
 import type { AxVCpu } from "../vcpu/axvcpu.ts";
 import type { AttachedDisk, AttachedNet, Board, GenericExit, VcpuBoot } from "./board.ts";
 
@@ -449,6 +455,12 @@ export class AxVM {
         }
         const exit = async ? await this.runVcpuAsync(id) : this.runVcpu(id);
         if (exit.kind !== "Nothing") await dispatchGenericExit(this.#exitHost, id, exit);
+        if (exit === NOTHING_SPINNING) {
+          // The guest waits in a spin loop: the other vCPUs get their turns now (one may be what it waits for).
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+          continue;
+        }
         if (callerThread && exit.kind === "Nothing" && exit !== BATCH_DONE) {
           // The run was cut short for the event loop (a kick, work from a helper thread): let it turn now. (A batch
           // that merely ran its length, BATCH_DONE, waits for the slice's end.)

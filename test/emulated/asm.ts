@@ -243,6 +243,8 @@ export const binvi = (rd: number, rs1: number, sh: number): number => encodeI(OP
 export const bseti = (rd: number, rs1: number, sh: number): number => encodeI(OPC_OP_IMM, rd, 1, rs1, 0x280 | sh);
 export const fence = (): number => encodeI(OPC_MISC_MEM, 0, 0, 0, 0x0ff);
 export const fenceI = (): number => encodeI(OPC_MISC_MEM, 0, 1, 0, 0);
+/** Zihintpause's PAUSE: FENCE with predecessor W and no successor. */
+export const pause = (): number => encodeI(OPC_MISC_MEM, 0, 0, 0, 0x010);
 export const ecall = (): number => INSN_ECALL;
 export const ebreak = (): number => INSN_EBREAK;
 export const sret = (): number => INSN_SRET;

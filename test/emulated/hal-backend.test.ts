@@ -14,15 +14,18 @@ import {
   CSR_STIMECMP,
   CSR_STVAL,
   CSR_STVEC,
+  CSR_TIME,
 } from "../../src/arch/riscv64/csr.ts";
 import { GSTAGE_ROOT_SIZE, PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X } from "../../src/arch/riscv64/paging.ts";
 import { REG_A0, REG_A1, REG_A2, REG_A3, REG_A4, REG_A5 } from "../../src/arch/riscv64/registers.ts";
 import { IRQ_M_TIMER, IRQ_S_TIMER } from "../../src/arch/riscv64/traps.ts";
+import { COMPILE_AT_FIRST_LANDING, DEFAULT_ENGINE_OPTIONS } from "../../src/hal/emulated/engine.ts";
+import { PAUSE_SPIN_COUNT } from "../../src/hal/emulated/hart.ts";
 import { EMULATED_MAX_REGION_SIZE, type EmulatedVm, emulatedBackend } from "../../src/hal/emulated/index.ts";
 import { MEM_BLOCK_MAX_SIZE } from "../../src/hal/emulated/phys-memory.ts";
 import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import type { AxVCpuExitReason, HalVm, HostMemory } from "../../src/hal/types.ts";
-import { HalError } from "../../src/hal/types.ts";
+import { HalError, NOTHING_SPINNING } from "../../src/hal/types.ts";
 import * as A from "./asm.ts";
 
 const GUEST_RAM = 0x8000_0000;
@@ -44,9 +47,12 @@ function buildGstage(vm: HalVm, ram: HostMemory): number {
   return root.hostPhysAddr;
 }
 
-function setupGuest(code: Uint8Array): { vm: HalVm; vcpu: EmulatedVcpu; ram: HostMemory; close: () => void } {
+function setupGuest(
+  code: Uint8Array,
+  cpuCount = 1,
+): { vm: HalVm; vcpu: EmulatedVcpu; ram: HostMemory; close: () => void } {
   const hv = emulatedBackend.open();
-  const vm = hv.createVm({ arch: "riscv64", vmId: 3, cpuCount: 1 });
+  const vm = hv.createVm({ arch: "riscv64", vmId: 3, cpuCount });
   const ram = vm.allocateMemory(2 << 20, { alignment: 2 << 20 });
   ram.bytes.set(code, 0);
   ram.notifyWritten(0, code.length);
@@ -300,6 +306,72 @@ describe("emulated backend (HAL)", () => {
       vcpu.kick();
       expect(vcpu.run()).toEqual({ kind: "Nothing" });
       expect(vcpu.getGpr(REG_A0) - after).toBeLessThan(100n);
+    } finally {
+      env.close();
+    }
+  });
+
+  for (const [tier, options] of [
+    ["interpreter", { ...DEFAULT_ENGINE_OPTIONS, jit: false }],
+    ["WebAssembly", COMPILE_AT_FIRST_LANDING],
+  ] as const) {
+    test(`a spin on PAUSE hints gives the thread to the other harts (NOTHING_SPINNING); alone, PAUSE does nothing (${tier})`, () => {
+      const p = new A.Program(GUEST_RAM);
+      p.label("loop")
+        .emit(A.pause(), A.addi(A.a0, A.a0, 1))
+        .ref("loop", (off) => A.jal(0, off));
+      for (const cpuCount of [2, 1]) {
+        const env = setupGuest(p.assemble(), cpuCount);
+        try {
+          const { vcpu } = env;
+          vcpu.engineOptions = options;
+          vcpu.instructionBudget = 100_000;
+          const exit = vcpu.run();
+          if (cpuCount === 2) {
+            expect(exit).toBe(NOTHING_SPINNING);
+            // The PAUSE_SPIN_COUNT-th pause ends the run, before the add that follows it.
+            expect(vcpu.getGpr(REG_A0)).toBe(BigInt(PAUSE_SPIN_COUNT - 1));
+          } else {
+            expect(exit).toEqual({ kind: "Nothing" });
+            expect(exit).not.toBe(NOTHING_SPINNING);
+            expect(vcpu.getGpr(REG_A0)).toBeGreaterThan(20_000n);
+          }
+        } finally {
+          env.close();
+        }
+      }
+    });
+  }
+
+  test("a hart entered for a few instructions at a time takes its timer interrupt at the first entry after the deadline", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC, A.t0));
+    p.emit(A.li(A.t0, 1 << 5), A.csrw(CSR_SIE, A.t0)); // STIE
+    // vstimecmp = time + 2000 ticks (200 us), then spin with interrupts on.
+    p.emit(A.csrr(A.t0, CSR_TIME), A.addi(A.t0, A.t0, 2000), A.csrw(CSR_STIMECMP, A.t0));
+    p.emit(A.csrsi(CSR_SSTATUS, 2));
+    p.label("spin").ref("spin", (off) => A.jal(0, off));
+    while (p.pc < GUEST_RAM + 0x100) p.emit(A.addi(0, 0, 0));
+    p.emit(A.csrr(A.a0, CSR_SCAUSE), A.li(A.a7, 0x22), A.ecall());
+    const env = setupGuest(p.assemble());
+    try {
+      const { vcpu, vm } = env;
+      vcpu.instructionBudget = 8; // far fewer than TIMER_CHECK_INTERVAL per run
+      let deadline: number | undefined;
+      let runsAfterDeadline = 0;
+      for (;;) {
+        const now = vm.currentTime();
+        deadline ??= vcpu.hardwareTimerDeadline();
+        if (deadline !== undefined && now >= deadline) runsAfterDeadline++;
+        const exit = vcpu.run();
+        if (exit.kind === "Nothing") continue;
+        expect(exit).toMatchObject({ kind: "SbiCall", extensionId: 0x22n });
+        if (exit.kind !== "SbiCall") throw new Error("unreachable");
+        expect(exit.args[0]).toBe((1n << 63n) | 5n);
+        break;
+      }
+      expect(deadline).toBeDefined();
+      expect(runsAfterDeadline).toBeLessThanOrEqual(2);
     } finally {
       env.close();
     }

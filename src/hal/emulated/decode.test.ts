@@ -42,6 +42,15 @@ describe("decode32", () => {
     for (const w of illegal) expect([w.toString(16), D.decode32(w).op]).toEqual([w.toString(16), D.OP_ILLEGAL]);
   });
 
+  test("PAUSE (Zihintpause) is a FENCE marked as a pause hint; other FENCE encodings are plain fences", () => {
+    const pause = D.decode32(0x0100000f);
+    expect(pause.op).toBe(D.OP_FENCE);
+    expect(pause.imm).toBe(D.FENCE_PAUSE);
+    expect(D.decode32(0x0ff0000f).imm).toBe(0); // fence iorw, iorw
+    expect(D.decode32(0x0100008f).imm).toBe(0); // the same hint bits with rd = x1: not PAUSE
+    expect(D.decode32(0x8330000f).imm).toBe(0); // fence.tso
+  });
+
   test("system instructions, CSR ops and hypervisor loads/stores", () => {
     expect(D.decode32(0x10500073).op).toBe(D.OP_WFI);
     expect(D.decode32(0x12000073).op).toBe(D.OP_SFENCE_VMA);

@@ -203,6 +203,15 @@ export function isBitmanip(op: number): boolean {
   return op >= OP_SHADD && op <= OP_BSETI;
 }
 
+/**
+ * Zihintpause's PAUSE: the FENCE encoding with predecessor W, successor 0 and every other field 0. Linux's
+ * `cpu_relax()` emits it whatever the hart advertises (a hart without the extension runs it as a fence), so a
+ * spin-wait loop is recognisable by it.
+ */
+const PAUSE_BITS = 0x0100000f;
+/** The `imm` of a FENCE that is a PAUSE hint (other FENCEs have 0). */
+export const FENCE_PAUSE = 1;
+
 // Hypervisor load/store kinds (in `aux`): width in bytes | flags.
 export const HYP_UNSIGNED = 0x10;
 export const HYP_EXEC = 0x20;
@@ -363,7 +372,7 @@ export function decode32(word: number, len = 4, raw = word): Insn {
     case OPC_MISC_MEM:
       // FENCE's unused fields (rd, rs1, fm other than 0/8) are reserved for future use and, per the ISA manual,
       // must be ignored by implementations, so every FENCE encoding executes as a fence. FENCE.I likewise.
-      if (funct3 === 0) return make(OP_FENCE, 0);
+      if (funct3 === 0) return make(OP_FENCE, bits === PAUSE_BITS ? FENCE_PAUSE : 0);
       if (funct3 === 1) return make(OP_FENCE_I, 0);
       return illegal(raw, len);
     case OPC_AMO: {

@@ -58,7 +58,7 @@ import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
 import { execFp, FP_ILLEGAL } from "./fp-bridge.ts";
-import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_HALT } from "./hart.ts";
+import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, pauseHint, STOP_HALT } from "./hart.ts";
 import { wakeupPending } from "./interrupts.ts";
 import {
   atomicAddress,
@@ -431,6 +431,10 @@ export function execute(h: Hart, d: Insn): number {
       setRegSext32(h, rd, divu32(a1lo, a2lo, d.op === D.OP_REMUW));
       break;
     case D.OP_FENCE:
+      if (d.imm === D.FENCE_PAUSE && pauseHint(h)) {
+        h.pc += d.len;
+        return EXEC_END;
+      }
       break;
     case D.OP_FENCE_I:
       // Decoded blocks of a page are dropped as soon as the page is written (by any hart or the VMM), so the

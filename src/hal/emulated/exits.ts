@@ -33,8 +33,8 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { hex } from "../../common/format.ts";
-import type { AccessWidth, AxVCpuExitReason } from "../types.ts";
-import { type Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE } from "./hart.ts";
+import { type AccessWidth, type AxVCpuExitReason, NOTHING_SPINNING } from "../types.ts";
+import { type Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE, STOP_SPIN } from "./hart.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
 
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
@@ -70,6 +70,9 @@ export class ExitDecoder {
       case STOP_KICK:
         h.stop = STOP_NONE;
         return NOTHING;
+      case STOP_SPIN:
+        h.stop = STOP_NONE;
+        return NOTHING_SPINNING;
       case STOP_HALT:
         h.stop = STOP_NONE;
         return HALT;

@@ -51,6 +51,16 @@ export const STOP_MMIO = 2;
 export const STOP_HALT = 3;
 /** `kick()` asked the run to end. */
 export const STOP_KICK = 4;
+/**
+ * The guest spins: it ran PAUSE hints in a row (see `pauseHint`) and the hart's owner asked to end the run so that
+ * the other harts of the VM get the thread (the one it waits for may be among them). The pc is past the PAUSE.
+ */
+export const STOP_SPIN = 5;
+
+/** PAUSE hints in a row (each within PAUSE_SPIN_GAP instructions of the last) that make a spin. */
+export const PAUSE_SPIN_COUNT = 16;
+/** More instructions than this between two PAUSE hints, and they are not one spin. */
+export const PAUSE_SPIN_GAP = 256;
 
 // Results of executing one instruction.
 /** Retired; continue with the next instruction of the block. */
@@ -110,6 +120,14 @@ export class Hart implements MemoryClient {
   icount = 0;
   stop = STOP_NONE;
   kickRequested = false;
+  /**
+   * What the hart's owner does when the guest spins (PAUSE_SPIN_COUNT PAUSE hints in a row): return true to end
+   * the run (the hook sets `stop`), false to go on. Undefined (a VM with one hart): PAUSE is a no-op.
+   */
+  onSpin: (() => boolean) | undefined = undefined;
+  /** PAUSE hints in the current run of them, and icount at the last one. */
+  pauseRun = 0;
+  lastPauseIcount = 0;
   /** icount at which the run loop next compares the Sstc timers with the clock. */
   nextTimerCheck = 0;
   /**
@@ -469,4 +487,18 @@ export class Hart implements MemoryClient {
       PhysicalMemory.invalidateCode(block, page);
     }
   }
+}
+
+/**
+ * A PAUSE hint (Zihintpause) retired at h.icount: count it toward a spin and, once the hart spins, ask its owner
+ * (`onSpin`) what to do — the pause-loop exiting of hardware virtualization. Returns true when the run must end.
+ */
+export function pauseHint(h: Hart): boolean {
+  const onSpin = h.onSpin;
+  if (onSpin === undefined) return false;
+  if (h.icount - h.lastPauseIcount > PAUSE_SPIN_GAP) h.pauseRun = 0;
+  h.lastPauseIcount = h.icount;
+  if (++h.pauseRun < PAUSE_SPIN_COUNT) return false;
+  h.pauseRun = 0;
+  return onSpin();
 }

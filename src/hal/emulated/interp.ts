@@ -22,9 +22,9 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { decode16, decode32, type Insn } from "./decode.ts";
+import { decode16, decode32, FENCE_PAUSE, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
-import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
+import { EXEC_END, EXEC_TRAP, type Hart, pauseHint } from "./hart.ts";
 import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
@@ -520,6 +520,15 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 63: // OP_FENCE
         off += len;
         n++;
+        if (imm === FENCE_PAUSE && h.onSpin !== undefined) {
+          // A PAUSE hint: it counts toward a spin (pauseHint), which may end the run.
+          h.icount += n - synced;
+          synced = n;
+          if (pauseHint(h)) {
+            h.pc = vbase + off;
+            break run;
+          }
+        }
         continue;
       case 23: // OP_SLTI
       case 24: // OP_SLTIU

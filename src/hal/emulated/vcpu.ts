@@ -84,7 +84,7 @@ import { csrRead, csrWrite } from "./csr-file.ts";
 import { HartDebug, runDebug } from "./debug.ts";
 import { type EngineOptions, engineFromEnvironment, runFast, runReference } from "./engine.ts";
 import { ExitDecoder } from "./exits.ts";
-import { Hart, STOP_NONE } from "./hart.ts";
+import { Hart, STOP_NONE, STOP_SPIN } from "./hart.ts";
 import { setExternalLine, setHvip, wakeupPending } from "./interrupts.ts";
 import { ACCESS_READ, ACCESS_WRITE, translateGuestVirtual } from "./mmu.ts";
 import { TWO_POW_32 } from "./split64.ts";
@@ -146,6 +146,14 @@ export class EmulatedVcpu implements HalVcpu {
       hostTraps: vm.mode === "hypervisor",
     });
     this.#exits = new ExitDecoder(this.#hart, vm.mode === "hypervisor");
+    if (vm.hartsShareThread) {
+      // A spinning hart gives the thread to the others (NOTHING_SPINNING): the one it waits for may be among them.
+      const h = this.#hart;
+      h.onSpin = () => {
+        h.stop = STOP_SPIN;
+        return true;
+      };
+    }
   }
 
   /** The hart itself, for tests and benchmarks of this backend. */
@@ -279,6 +287,10 @@ export class EmulatedVcpu implements HalVcpu {
       vm.lastRun = this;
     }
     this.#exits.pendingRead = undefined;
+    // The comparators are checked every TIMER_CHECK_INTERVAL instructions; a hart that runs a few instructions per
+    // turn (a spin loop that gives the thread away at each PAUSE, a device driver exiting at every access) would
+    // otherwise see its timer interrupt only after many turns. Checked at every entry too.
+    h.nextTimerCheck = h.icount;
     // Under a debugger the hart runs the reference loop, some 10x slower: a smaller slice keeps the VM's vCPUs,
     // timers and the debugger's socket taking turns as often as they do at full speed.
     let remaining =

@@ -104,6 +104,8 @@ export class EmulatedVm implements HalVm {
   readonly threaded: boolean;
   /** How many harts the VM was created for (hart ids 0 .. cpuCount-1). */
   readonly cpuCount: number;
+  /** Several harts take turns on this thread (not threaded, not a hart's own thread, more than one hart). */
+  readonly hartsShareThread: boolean;
   #closed = false;
   /** The vCPU that ran last (LR/SC reservations of the others are broken when another hart runs). */
   lastRun: EmulatedVcpu | undefined;
@@ -139,6 +141,7 @@ export class EmulatedVm implements HalVm {
     this.#clock = new VmClock(slots, hz, attached?.creatorTimeOrigin);
     this.cpuCount = options.cpuCount;
     this.threaded = attached === undefined && arena !== undefined && hartThreadsWanted(options.cpuCount);
+    this.hartsShareThread = attached === undefined && !this.threaded && options.cpuCount > 1;
   }
 
   /** On a hart's thread: map a RAM block of the creating thread's arena at the same physical address. */

@@ -52,6 +52,8 @@ const PARKED_WAIT_MS = 20;
 const NOTHING: AxVCpuExitReason = { kind: "Nothing" };
 /** How long a hart halted in WFI waits on its thread before the VMM's loop gets a turn (a Nothing exit). */
 const HALTED_TURN_MS = 10;
+/** How long a spinning hart gives up its host core (the kernel's timer slack makes it ~50 us or more anyway). */
+const SPIN_YIELD_MS = 0.02;
 
 const data = workerData as HartWorkerData;
 const control = new Int32Array(data.memory.buffer, data.control, TC_WORDS);
@@ -80,6 +82,14 @@ const readClock = vm.currentTime.bind(vm);
 vm.currentTime = () => {
   if (Atomics.load(control, TC_PENDING) !== 0) hart.kickRequested = true;
   return readClock();
+};
+// A spin (PAUSE hints in a row, hart.ts pauseHint) gives up the host core for a moment, as a vCPU thread under
+// KVM's pause-loop exiting does: with more hart threads than cores, the hart it waits for may be waiting for this
+// core. Lines, fences and kicks end the wait at once (raisePending notifies TC_PENDING), and then end the run so
+// that they are applied.
+hart.onSpin = () => {
+  if (Atomics.wait(control, TC_PENDING, 0, SPIN_YIELD_MS) !== "timed-out") hart.kickRequested = true;
+  return false;
 };
 const written = writtenRanges(control);
 /** Change counts of the interrupt lines as last applied. */

@@ -400,7 +400,8 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
       }
       const immHi = imm >> 31;
       const last = i === L - 1;
-      if (!isInline(d.op)) {
+      // A PAUSE hint goes to the hart (it may end the run: pauseHint in hart.ts).
+      if (!isInline(d.op) || (d.op === D.OP_FENCE && d.imm === D.FENCE_PAUSE)) {
         // The reference semantics: store what it may read, reload what it may write.
         for (const r of new Set([rs1, rs2, rd])) if (r !== 0) storeReg(r);
         f.i32(idx).get(n).i32(i).op(Op.i32Add).opU(Op.call, importExec).set(status);
