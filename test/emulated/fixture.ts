@@ -19,6 +19,7 @@ import { csrWrite } from "../../src/hal/emulated/csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
+import * as Asm from "./asm.ts";
 
 export const RAM_BASE = 0x8000_0000;
 
@@ -207,4 +208,21 @@ export function satp(mode: number, root: number, asid = 0): [number, number] {
 export function setSatp(f: HartFixture, mode: number, root: number): void {
   [f.hart.satpLo, f.hart.satpHi] = satp(mode, root);
   f.hart.flushAllTlbs();
+}
+
+/**
+ * a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`; with `prefixLoads`, that many loads (into
+ * t1, from the code itself) run once before the loop.
+ */
+export function sumLoop(n: number, prefixLoads = 0): Uint8Array {
+  const p = new Asm.Program(RAM_BASE);
+  p.emit(Asm.auipc(Asm.t2, 0));
+  for (let k = 0; k < prefixLoads; k++) p.emit(Asm.ld(Asm.t1, Asm.t2, (k * 8) & 0x7f8));
+  p.emit(Asm.li(Asm.a0, 0), Asm.li(Asm.a1, n));
+  p.label("loop");
+  p.emit(Asm.add(Asm.a0, Asm.a0, Asm.a1), Asm.addi(Asm.a1, Asm.a1, -1));
+  p.ref("loop", (off) => Asm.bne(Asm.a1, Asm.zero, off));
+  p.label("done");
+  p.ref("done", (off) => Asm.jal(Asm.zero, off));
+  return p.assemble();
 }

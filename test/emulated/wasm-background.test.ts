@@ -11,7 +11,7 @@ import { COMPILE_AT_FIRST_LANDING, runFast, WASM_SYNC_MAX_BYTES } from "../../sr
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { OMG_COST_NS_PER_BYTE, OMG_GAIN_NS_PER_INSN } from "../../src/hal/emulated/wasm/tier.ts";
 import * as A from "./asm.ts";
-import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
+import { type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
 /**
  * Compile at the first landing, on the hart's thread as without a compiler thread (wasm-compile-thread.test.ts tests
@@ -21,23 +21,6 @@ const BACKGROUND = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false, wasmCompileTh
 
 /** Loads of the page's own code before the loop: each compiles to an inline TLB lookup, making the region large. */
 const LARGE_PREFIX_LOADS = 900;
-
-/**
- * a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`; with `prefixLoads`, that many loads (into
- * t1, from the code itself) run once before the loop.
- */
-function loop(n: number, prefixLoads = 0): Uint8Array {
-  const p = new A.Program(RAM_BASE);
-  p.emit(A.auipc(A.t2, 0));
-  for (let k = 0; k < prefixLoads; k++) p.emit(A.ld(A.t1, A.t2, (k * 8) & 0x7f8));
-  p.emit(A.li(A.a0, 0), A.li(A.a1, n));
-  p.label("loop");
-  p.emit(A.add(A.a0, A.a0, A.a1), A.addi(A.a1, A.a1, -1));
-  p.ref("loop", (off) => A.bne(A.a1, A.zero, off));
-  p.label("done");
-  p.ref("done", (off) => A.jal(A.zero, off));
-  return p.assemble();
-}
 
 function runBackground(f: HartFixture, steps: number): void {
   f.hart.stop = STOP_NONE;

@@ -10,23 +10,11 @@ import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import * as A from "./asm.ts";
-import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
+import { type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
 /** Compile at the first landing, on the compiler thread. */
 const ON_THREAD: EngineOptions = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
 const PAGE = 4096;
-
-/** a0 = n + (n-1) + ... + 1 by a loop, then a jump-to-self at `done`. */
-function loop(n: number): Uint8Array {
-  const p = new A.Program(RAM_BASE);
-  p.emit(A.li(A.a0, 0), A.li(A.a1, n));
-  p.label("loop");
-  p.emit(A.add(A.a0, A.a0, A.a1), A.addi(A.a1, A.a1, -1));
-  p.ref("loop", (off) => A.bne(A.a1, A.zero, off));
-  p.label("done");
-  p.ref("done", (off) => A.jal(A.zero, off));
-  return p.assemble();
-}
 
 function run(f: HartFixture, steps: number): void {
   f.hart.stop = STOP_NONE;

@@ -310,7 +310,8 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     const missed = regionMissed;
     regionMissed = false;
     if (!boundary(h)) break;
-    if (compileThread?.hasReplies === true) compileThread.deliver();
+    // (Replies for other VMs' pages are delivered when those VMs run.)
+    if (compileThread !== undefined && tier?.stats.pending !== 0 && compileThread.hasReplies) compileThread.deliver();
     const pc = h.pc;
     const set = h.itlb;
     const i = (pc >>> 12) & TLB_MASK;
@@ -465,9 +466,10 @@ function considerRegion(
 }
 
 /**
- * The page of `code` has run INTERPRETED_HOT_INSNS instructions interpreted: compile its region with `pageOff` (where
- * the interpreter is about to start again) as an entry if those instructions came at INTERPRETED_MIN_SHARE of all
- * retired since the count began; otherwise start counting again. Returns true when the slot now runs compiled.
+ * The page of `code` has run INTERPRETED_HOT_INSNS instructions interpreted (INTERPRETED_HOT_INSNS_OFF_THREAD with a
+ * compiler thread): compile its region with `pageOff` (where the interpreter is about to start again) as an entry —
+ * on the hart's thread only if those instructions came at INTERPRETED_MIN_SHARE of all retired since the count
+ * began; otherwise start counting again. Returns true when the slot now runs compiled.
  */
 function considerVolume(
   h: Hart,
