@@ -284,13 +284,22 @@ test("remote sfence.vma from the VMM's thread: a running hart sees a changed PTE
   }
 }, 60_000);
 
-test("remote fence.i from the VMM's thread: a running hart runs code rewritten by another thread", async () => {
+/**
+ * A loop that stores 1 to SEEN and counts its rounds at LOOPS; the `addi a5, x0, 1` at `patchAt` (offset in RAM) is
+ * what the code-rewriting tests change to store 2.
+ */
+function patchableLoop(): { SEEN: number; LOOPS: number; patchAt: number; code: Uint8Array } {
   const SEEN = DATA;
   const LOOPS = DATA + 8;
   const p = new A.Program(RAM).emit(A.li(A1, RAM + SEEN), A.li(A2, RAM + LOOPS), A.li(S2, 1)).label("loop");
   const patchAt = p.pc - RAM;
   p.emit(A.addi(A5, 0, 1), A.sd(A5, A1), A.amoaddW(0, S2, A2)).ref("loop", (off) => A.jal(0, off));
-  using m = machine(2, p.assemble());
+  return { SEEN, LOOPS, patchAt, code: p.assemble() };
+}
+
+test("remote fence.i from the VMM's thread: a running hart runs code rewritten by another thread", async () => {
+  const { SEEN, LOOPS, patchAt, code } = patchableLoop();
+  using m = machine(2, code);
   const [vcpu] = m.vcpus;
   if (vcpu === undefined) throw new Error("no vCPU 0");
   const running = keepRunning(vcpu);
@@ -307,12 +316,8 @@ test("remote fence.i from the VMM's thread: a running hart runs code rewritten b
 }, 60_000);
 
 test("a device's write into code a running hart has decoded reaches its thread: it runs the new code, no fence", async () => {
-  const SEEN = DATA;
-  const LOOPS = DATA + 8;
-  const p = new A.Program(RAM).emit(A.li(A1, RAM + SEEN), A.li(A2, RAM + LOOPS), A.li(S2, 1)).label("loop");
-  const patchAt = p.pc - RAM;
-  p.emit(A.addi(A5, 0, 1), A.sd(A5, A1), A.amoaddW(0, S2, A2)).ref("loop", (off) => A.jal(0, off));
-  using m = machine(2, p.assemble());
+  const { SEEN, LOOPS, patchAt, code } = patchableLoop();
+  using m = machine(2, code);
   const [vcpu] = m.vcpus;
   if (vcpu === undefined) throw new Error("no vCPU 0");
   const running = keepRunning(vcpu);

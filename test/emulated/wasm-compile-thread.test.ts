@@ -21,14 +21,17 @@ function run(f: HartFixture, steps: number): void {
   runFast(f.hart, steps, ON_THREAD);
 }
 
-/** Run in small steps until the tier has no compile outstanding (the run loop delivers the replies). */
-async function runUntilDelivered(f: HartFixture): Promise<void> {
+/**
+ * Until `f`'s tier has no compile outstanding, turn the event loop and call `deliver` (which delivers the compiler
+ * thread's replies); by default the run loop delivers them, in runs of a few instructions.
+ */
+async function untilDelivered(f: HartFixture, deliver = (): void => run(f, 10)): Promise<void> {
   const stats = f.memory.wasmTier?.stats;
   const deadline = Date.now() + 20_000;
   while ((stats?.pending ?? 0) > 0) {
     if (Date.now() > deadline) throw new Error("the compiler thread did not answer within 20 s");
     await Bun.sleep(1);
-    run(f, 10);
+    deliver();
   }
 }
 
@@ -46,7 +49,7 @@ describe("WebAssembly tier, compiler thread", () => {
     expect(stats?.threadCompiles).toBe(1);
     expect(stats?.syncCompiles).toBe(0);
     expect(f.hart.icount).toBeGreaterThan(100); // interpreting meanwhile
-    await runUntilDelivered(f);
+    await untilDelivered(f);
     expect(stats?.regions).toBe(1);
     expect(stats?.threadMs).toBeGreaterThan(0);
     const before = f.hart.stats.regionInstructions;
@@ -75,13 +78,8 @@ describe("WebAssembly tier, compiler thread", () => {
     patched.set(new A.Program(RAM_BASE).emit(A.sub(A.a0, A.a0, A.a1)).assemble(), patched.length - 16);
     f.write(RAM_BASE, patched);
     const at = { pc: f.hart.pc, a0: f.x(A.a0), a1: f.x(A.a1), icount: f.hart.icount };
-    // Deliver without running past the patch first: wait for the reply with a budget of one instruction.
-    const deadline = Date.now() + 20_000;
-    while ((stats?.pending ?? 0) > 0) {
-      if (Date.now() > deadline) throw new Error("the compiler thread did not answer within 20 s");
-      await Bun.sleep(1);
-      compileService()?.deliver();
-    }
+    // Deliver without running past the patch first.
+    await untilDelivered(f, () => compileService()?.deliver());
     expect(stats?.discarded).toBe(1);
     expect(stats?.regions).toBe(0);
     while (f.x(A.a1) !== 0n) run(f, 1_000_000);
