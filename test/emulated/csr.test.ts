@@ -274,6 +274,20 @@ describe("CSR access checks", () => {
     expect(f.x(A.t2) - f.x(A.t1)).toBe(2n);
   });
 
+  test("instret stays exact past 2^31 and 2^32 retired instructions (icount is a double)", () => {
+    for (const engine of ["reference", "fast"] as const) {
+      const f = makeHart();
+      f.hart.mcounteren = f.hart.hcounteren = -1;
+      f.hart.icount = 2 ** 32 - 2;
+      const pc = RAM_BASE + 0x1000;
+      f.write(pc, [A.csrr(A.t1, CSR_INSTRET), A.addi(0, 0, 0), A.addi(0, 0, 0), A.csrr(A.t2, CSR_INSTRET)]);
+      f.enter("HS", pc);
+      f.run(4, engine);
+      expect(f.x(A.t1)).toBe(2n ** 32n - 2n);
+      expect(f.x(A.t2)).toBe(2n ** 32n + 1n);
+      expect(f.hart.icount).toBe(2 ** 32 + 2);
+    }
+  });
   test("TVM/VTVM guard satp; Sstc stimecmp needs STCE and TM", () => {
     const f = makeHart();
     f.hart.mstatus |= MSTATUS_TVM;

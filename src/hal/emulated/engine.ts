@@ -288,6 +288,9 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
   return memory.wasmTier;
 }
 
+/** The most instructions one interpreter or region run is asked for (an int32, see `runFast`). */
+const MAX_RUN_LIMIT = 2 ** 30;
+
 export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAULT_ENGINE_OPTIONS): number {
   const counting = options.jit;
   const tier = options.jit && options.wasm !== false ? wasmTierOf(h) : undefined;
@@ -332,8 +335,10 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       steps += Math.max(1, stepReference(h));
       continue;
     }
-    // Self-looping compiled blocks stop at the next timer check so Sstc interrupts are not delayed.
-    const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount));
+    // Self-looping compiled blocks stop at the next timer check so Sstc interrupts are not delayed. The `| 0` keeps
+    // it an int32 for the callees' argument speculation (icount is a double, see Hart.icount); a budget is far
+    // below 2^30.
+    const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount, MAX_RUN_LIMIT)) | 0;
     const slot = pageOff >> 1;
     const kind = (code.ops[slot] ?? 0) & 0x7f;
     if (kind === SLOT_COMPILED) {

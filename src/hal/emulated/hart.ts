@@ -116,8 +116,19 @@ export class Hart implements MemoryClient {
   virt = false;
   readonly fp = new FpState();
 
-  /** Instructions retired since reset (drives minstret/mcycle). */
-  icount = 0;
+  /**
+   * Instructions retired since reset (drives minstret/mcycle), kept in a Float64Array so JavaScriptCore always
+   * reads it as a double. As a plain property it starts as an int32, the optimizing tiers speculate on that, and
+   * once a long run passes 2^31 instructions every function doing arithmetic on it (the interpreter, the run loop)
+   * fails that speculation at once and falls back to its baseline code until it is compiled again.
+   */
+  readonly #icount = new Float64Array(1);
+  get icount(): number {
+    return this.#icount[0] ?? 0;
+  }
+  set icount(value: number) {
+    this.#icount[0] = value;
+  }
   stop = STOP_NONE;
   kickRequested = false;
   /**
