@@ -34,11 +34,19 @@ export const SLOT_STRADDLE = 0x7d;
 export const SLOT_COMPILED = 0x7e;
 /** The sentinel after the last slot: sequential execution reached the page end. */
 export const SLOT_PAGE_END = 0x7f;
+/**
+ * The op field of a slot the interpreter runs through `execute` (from the decoded `Insn`) although its operation
+ * has a case of its own there: PAUSE, which would otherwise share FENCE's. It is OP_ILLEGAL's number, which the
+ * interpreter has no case for either. PAUSE shows up late in a boot (spin-waits); code of its own in the
+ * interpreter would not have run when JavaScriptCore optimized it, and the optimized interpreter left its code
+ * at every PAUSE until it was compiled again. `execute`, the rare paths' home, is smaller to compile again.
+ */
+export const SLOT_EXECUTE = D.OP_ILLEGAL;
 
 /** The packed slot word of a decoded instruction. */
 export function packSlot(insn: Insn): number {
   return (
-    insn.op |
+    (insn.op === D.OP_FENCE && insn.imm === D.FENCE_PAUSE ? SLOT_EXECUTE : insn.op) |
     (insn.rd << SLOT_RD_SHIFT) |
     (insn.rs1 << SLOT_RS1_SHIFT) |
     (insn.rs2 << SLOT_RS2_SHIFT) |

@@ -507,8 +507,9 @@ export class Hart implements MemoryClient {
 export function pauseHint(h: Hart): boolean {
   const onSpin = h.onSpin;
   if (onSpin === undefined) return false;
-  if (h.icount - h.lastPauseIcount > PAUSE_SPIN_GAP) h.pauseRun = 0;
-  h.lastPauseIcount = h.icount;
+  const icount = h.icount;
+  if (icount - h.lastPauseIcount > PAUSE_SPIN_GAP) h.pauseRun = 0;
+  h.lastPauseIcount = icount;
   if (++h.pauseRun < PAUSE_SPIN_COUNT) return false;
   h.pauseRun = 0;
   return onSpin();

@@ -22,9 +22,9 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { decode16, decode32, FENCE_PAUSE, type Insn } from "./decode.ts";
+import { decode16, decode32, type Insn } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
-import { EXEC_END, EXEC_TRAP, type Hart, pauseHint } from "./hart.ts";
+import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
@@ -520,15 +520,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 63: // OP_FENCE
         off += len;
         n++;
-        if (imm === FENCE_PAUSE && h.onSpin !== undefined) {
-          // A PAUSE hint: it counts toward a spin (pauseHint), which may end the run.
-          h.icount += n - synced;
-          synced = n;
-          if (pauseHint(h)) {
-            h.pc = vbase + off;
-            break run;
-          }
-        }
+        // (PAUSE hints run through `execute`: see SLOT_EXECUTE.)
         continue;
       case 23: // OP_SLTI
       case 24: // OP_SLTIU
@@ -553,11 +545,6 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 60: // OP_DIVUW
       case 61: // OP_REMW
       case 62: // OP_REMUW
-        // About 1% of Linux's instructions: out of line, so this function stays small.
-        if (rd !== 0) aluRare(xlo, xhi, w & 0x7f, rd, rs1, rs2, imm);
-        off += len;
-        n++;
-        continue;
       case 88: // OP_SHADD
       case 89: // OP_SHADD_UW
       case 90: // OP_SLLI_UW
@@ -595,12 +582,11 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 122: // OP_BEXTI
       case 123: // OP_BINVI
       case 124: // OP_BSETI
-        // The bit-manipulation extensions (bitmanip.ts).
-        if (rd !== 0) {
-          bitmanip(w & 0x7f, xlo[rs1] ?? 0, xhi[rs1] ?? 0, xlo[rs2] ?? 0, xhi[rs2] ?? 0, imm);
-          xlo[rd] = out[0] ?? 0;
-          xhi[rd] = out[1] ?? 0;
-        }
+        // About 1% of Linux's instructions: out of line, so this function stays small. The bit-manipulation
+        // extensions share this block: Linux runs Zbb code only after patching its alternatives, late in a boot,
+        // and a call site of their own would not have run when JavaScriptCore compiled this function, which then
+        // left its optimized code at every such instruction until it was compiled again.
+        if (rd !== 0) aluRare(xlo, xhi, w & 0x7f, rd, rs1, rs2, imm);
         off += len;
         n++;
         continue;
@@ -692,7 +678,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
 
 /**
  * The integer operations `interpret` leaves out of its own switch (set-less-than, shifts by a register, the M
- * extension), with the same semantics as `execute`; rd is not x0.
+ * extension, the bit-manipulation extensions), with the same semantics as `execute`; rd is not x0.
  */
 function aluRare(
   xlo: Int32Array,
@@ -785,6 +771,13 @@ function aluRare(
       hi = lo >> 31;
       break;
     default:
+      if (op >= 88) {
+        // The bit-manipulation extensions (bitmanip.ts).
+        bitmanip(op, alo, ahi, blo, bhi, imm);
+        lo = out[0] ?? 0;
+        hi = out[1] ?? 0;
+        break;
+      }
       // OP_MUL..OP_REMU: 64-bit, through the shared helpers.
       if (op === 50) mul64(alo, ahi, blo, bhi);
       else if (op === 51) mulh64(alo, ahi, blo, bhi);
