@@ -104,6 +104,39 @@ describe("fast path", () => {
       expect(s.misalignedTlbHits).toBe(5);
       expect(s.walks).toBe(3); // the code page, the aligned load and the aligned store: none for the other five
     });
+
+    test(`atomics on a page that only atomics touch walk once per page and access kind (${engine})`, () => {
+      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
+      const t = new Tables(f);
+      const root = t.alloc();
+      const data = RAM_BASE + 0x40_0000;
+      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
+      t.map(root, 3, 0x1000n, data, 0, R | W | PTE_A | PTE_D);
+      t.map(root, 3, 0x2000n, data + 0x1000, 0, R | W | PTE_A | PTE_D);
+      setSatp(f, SATP_MODE_SV39, root);
+      f.write64(data, 40n);
+      const code = RAM_BASE + 0x1000;
+      const body = [
+        ...A.li(A.s0, 0x1000),
+        ...A.li(A.s1, 0x2000),
+        A.addi(A.a1, 0, 1),
+        ...Array.from({ length: 4 }, () => A.amoaddD(A.a0, A.a1, A.s0)), // AMOs: the write entry
+        A.lrD(A.a2, A.s1), // LR on the other page: its read entry
+        A.lrD(A.a2, A.s1),
+        A.scD(A.a3, A.a1, A.s1), // SC needs a write entry of that page: one more walk
+        A.lrD(A.a2, A.s1),
+        A.scD(A.a3, A.a1, A.s1),
+        A.jal(0, 0),
+      ].flat();
+      f.write(code, body);
+      f.enter("HS", code);
+      f.run(body.length + 4, engine);
+      expect(f.read64(data)).toBe(44n);
+      expect([f.x(A.a0), f.x(A.a3), f.read64(data + 0x1000)]).toEqual([43n, 0n, 1n]);
+      const s = f.hart.stats;
+      // The code page, the AMO page (write), the LR/SC page (read, then write): 4, however many atomics.
+      expect(s.walks).toBe(4);
+    });
   }
 
   test("control crosses pages: fall-through, a straddling instruction, JALR to a new page, a branch back", () => {
