@@ -105,6 +105,43 @@ describe("fast path", () => {
       expect(s.walks).toBe(3); // the code page, the aligned load and the aligned store: none for the other five
     });
 
+    test(`accesses through one base register that straddle two pages mapped apart read and write both (${engine})`, () => {
+      // VA 0x1000 and 0x2000 map to physical pages 0x40_0000 and 0x60_0000 apart: a group of accesses through s0
+      // = 0x1ff8 covers the end of one and the start of the other (regions check a group's range once, per page).
+      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
+      const t = new Tables(f);
+      const root = t.alloc();
+      const low = RAM_BASE + 0x40_0000;
+      const high = RAM_BASE + 0x60_0000;
+      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
+      t.map(root, 3, 0x1000n, low, 0, R | W | PTE_A | PTE_D);
+      t.map(root, 3, 0x2000n, high, 0, R | W | PTE_A | PTE_D);
+      setSatp(f, SATP_MODE_SV39, root);
+      f.write64(low + 0xff0, 0x1111n);
+      f.write64(low + 0xff8, 0x2222n);
+      f.write64(high, 0x3333n);
+      f.write64(low + 0x1000, 0xbadn); // the physical page after `low`: never read
+      const code = RAM_BASE + 0x1000;
+      const body = [
+        ...A.li(A.s0, 0x1ff8),
+        ...A.li(A.s4, 3),
+        A.ld(A.a0, A.s0, -8),
+        A.ld(A.a1, A.s0, 0),
+        A.ld(A.a2, A.s0, 8),
+        A.sd(A.a2, A.s0, -8),
+        A.sd(A.a0, A.s0, 8),
+        A.addi(A.s4, A.s4, -1),
+        A.bne(A.s4, A.zero, -24), // back to the first load
+        A.jal(0, 0),
+      ].flat();
+      f.write(code, body);
+      f.enter("HS", code);
+      f.run(200, engine);
+      // Three rounds of: a0 = [low+ff0], a2 = [high]; [low+ff0] = a2; [high] = a0 (a swap, three times).
+      expect([f.x(A.a0), f.x(A.a1), f.x(A.a2)]).toEqual([0x1111n, 0x2222n, 0x3333n]);
+      expect([f.read64(low + 0xff0), f.read64(high), f.read64(low + 0x1000)]).toEqual([0x3333n, 0x1111n, 0xbadn]);
+    });
+
     test(`atomics on a page that only atomics touch walk once per page and access kind (${engine})`, () => {
       const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
       const t = new Tables(f);

@@ -354,6 +354,41 @@ describe("differential: the WebAssembly tier against the reference interpreter",
     expect(state(wasm)).toEqual(state(ref));
   });
 
+  test("loads and stores grouped by base register: at page ends, misaligned, and into the region's own page", () => {
+    // Each iteration loads four values through s0 and stores four through s1 (two access groups), then moves s0
+    // by 4 and s1 by 12: the groups' bases are aligned or not, and their ranges come to straddle a page end;
+    // the stores' page is also, in the second run, the page of the loop's own code (so no write entry: every
+    // group store takes the slow path and invalidates the region).
+    const program = (storeBase: number): Uint8Array => {
+      const p = new A.Program(RAM_BASE);
+      p.emit(A.li(A.s0, DATA + 0x1000 - 128), A.li(A.s1, storeBase), A.li(A.s4, 120));
+      p.label("loop");
+      p.emit(A.ld(A.t0, A.s0, 0), A.ld(A.t1, A.s0, 8), A.lw(A.t2, A.s0, 16), A.lbu(A.t3, A.s0, 23));
+      p.emit(A.add(A.t0, A.t0, A.t1), A.xor(A.t0, A.t0, A.t2), A.add(A.t0, A.t0, A.t3));
+      p.emit(A.sd(A.t0, A.s1, 0), A.sd(A.t1, A.s1, 8), A.sw(A.t2, A.s1, 16), A.sb(A.t3, A.s1, 31));
+      p.emit(A.addi(A.s0, A.s0, 4), A.addi(A.s1, A.s1, 12), A.addi(A.s4, A.s4, -1));
+      p.ref("loop", (off) => A.bne(A.s4, A.zero, off));
+      p.label("end");
+      p.ref("end", (off) => A.jal(A.zero, off));
+      return p.assemble();
+    };
+    const pattern = Uint8Array.from({ length: 0x2000 }, (_, i) => (i * 151 + 7) & 0xff);
+    for (const storeBase of [DATA + 0x3000 - 700, RAM_BASE + 0x800]) {
+      const image = program(storeBase);
+      const lengths = new Rng(storeBase);
+      const result = compare(
+        (f) => {
+          f.write(DATA, pattern);
+          f.write(RAM_BASE, image);
+        },
+        300,
+        () => (lengths.bool(0.3) ? 1 : 1 + lengths.int(200)),
+      );
+      expect(result.comparisons).toBeGreaterThan(10);
+      expect(result.regions).toBeGreaterThan(0);
+    }
+  });
+
   test("random programs, compared at every region exit and at random slice lengths", () => {
     let regions = 0;
     fc.assert(

@@ -50,6 +50,7 @@ import {
   WASM_TLB_WRITE_ADD,
   WASM_TLB_WRITE_TAG,
 } from "../tlb.ts";
+import { planAccessGroups } from "./access-groups.ts";
 import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 import type { RegionPlan } from "./region.ts";
 
@@ -215,6 +216,11 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   const u64 = f.local(I64);
   const t32 = f.local(I32);
   const status = f.local(I32);
+  /**
+   * Locals of access groups (access-groups.ts): whether the group's check passed, and the host address of its
+   * lowest offset. Reused once a group's last access is compiled, so a region needs as many as are open at once.
+   */
+  const freeGroupLocals: { pass: number; host: number }[] = [];
 
   const blocks = plan.blocks;
   const blockIndex = new Map<number, number>();
@@ -361,6 +367,16 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
      * and reload on the dependency chain.
      */
     let forwarded = -1;
+    const access = planAccessGroups(
+      b.insns,
+      (d) => isInline(d.op) && !(d.op === D.OP_FENCE && d.imm === D.FENCE_PAUSE),
+    );
+    const groupLocals = access.groups.map(() => ({ pass: -1, host: -1 }));
+    /** Whether instruction `j` of the block is an access group's member other than its first. */
+    const laterMember = (j: number): boolean => {
+      const g = access.groups[access.groupOf[j] ?? -1];
+      return g !== undefined && g.members[0] !== j;
+    };
     for (let i = 0; i < L && !ended; i++) {
       const d = b.insns[i];
       const off = b.offsets[i] ?? 0;
@@ -377,7 +393,8 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
       const setRd = (): void => {
         // The value is on the stack.
         if (rd === 0) f.op(Op.drop);
-        else if (i + 1 < L && forwardedOperand(b.insns[i + 1], rd) !== FORWARD_NONE) forwarded = rd;
+        else if (i + 1 < L && !laterMember(i + 1) && forwardedOperand(b.insns[i + 1], rd) !== FORWARD_NONE)
+          forwarded = rd;
         else f.set(local(rd));
       };
       /** The operands of a two-register operation in push order: rs2 first when it is the forwarded one. */
@@ -389,6 +406,58 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           getReg(rs1);
           getReg(rs2);
         }
+      };
+      /**
+       * For a member of an access group (access-groups.ts): at its first access, compute whether every access of
+       * the group lies in one page the data TLB maps for its kind, with the base aligned for all of them, and the
+       * host address of the group's lowest offset; after its last, free its locals. Returns its locals and lowest
+       * offset, or undefined for an access outside any group.
+       */
+      const groupAccess = (width: number): { pass: number; host: number; minOffset: number } | undefined => {
+        const gi = access.groupOf[i] ?? -1;
+        const g = access.groups[gi];
+        const locals = groupLocals[gi];
+        if (g === undefined || locals === undefined) return undefined;
+        if (g.members[0] === i) {
+          const free = freeGroupLocals.pop() ?? { pass: f.local(I32), host: f.local(I32) };
+          locals.pass = free.pass;
+          locals.host = free.host;
+          const tag = g.store ? WASM_TLB_WRITE_TAG : WASM_TLB_READ_TAG;
+          const add = g.store ? WASM_TLB_WRITE_ADD : WASM_TLB_READ_ADD;
+          // va = base + lowest offset (the first push: it takes a forwarded base); t32 = its TLB index.
+          getReg(g.base);
+          f.i64(g.minOffset, g.minOffset >> 31)
+            .op(Op.i64Add)
+            .set(va);
+          f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+          // host = wrap(va) + the entry's offset (read even when the entry is for another page: never used then)
+          f.get(va).op(Op.i32WrapI64);
+          f.get(P_TLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, add);
+          f.op(Op.i32Add).set(locals.host);
+          // pass = the entry maps va's page && the group ends in it && the base is aligned for every member
+          f.get(P_TLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, tag);
+          f.get(va).i64(-4096, -1).op(Op.i64And).op(Op.i64Eq);
+          f.get(va)
+            .op(Op.i32WrapI64)
+            .i32(PAGE_SIZE - 1)
+            .op(Op.i32And)
+            .i32(g.endOffset - g.minOffset)
+            .op(Op.i32Add)
+            .i32(PAGE_SIZE)
+            .op(Op.i32LeU)
+            .op(Op.i32And);
+          f.get(va)
+            .op(Op.i32WrapI64)
+            .i32(g.align - 1)
+            .op(Op.i32And)
+            .i32(g.minOffset & (g.align - 1))
+            .op(Op.i32Eq)
+            .op(Op.i32And)
+            .set(locals.pass);
+        }
+        if (g.members[g.members.length - 1] === i) freeGroupLocals.push({ pass: locals.pass, host: locals.host });
+        if (width === 0) return undefined;
+        return { pass: locals.pass, host: locals.host, minOffset: g.minOffset };
       };
       if (forwarded !== -1 && forwardedOperand(d, forwarded) === FORWARD_NONE) {
         throw new HalError(
@@ -580,6 +649,15 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_LWU: {
           const info = LOAD_OPS[d.op];
           if (info === undefined) break;
+          const group = groupAccess(info.width);
+          if (group !== undefined) {
+            // The group's check passed: one load at a constant offset from its host address.
+            f.get(group.pass);
+            f.block(Op.if, I64);
+            depth++;
+            f.get(group.host).mem(info.fast, log2(info.width), imm - group.minOffset);
+            f.op(Op.else);
+          }
           // va = rs1 + imm; i = (wrap(va) >>> 12) & TLB_MASK
           getReg(rs1);
           f.i64(imm, immHi).op(Op.i64Add).set(va);
@@ -606,6 +684,10 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           if (info.extend !== 0) f.op(info.extend);
           f.op(Op.end);
           depth--;
+          if (group !== undefined) {
+            f.op(Op.end);
+            depth--;
+          }
           setRd();
           break;
         }
@@ -614,6 +696,17 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_SW:
         case D.OP_SD: {
           const width = 1 << (d.op - D.OP_SB);
+          const group = groupAccess(width);
+          if (group !== undefined) {
+            // The group's check passed: one store at a constant offset from its host address.
+            f.get(group.pass);
+            f.block(Op.if);
+            depth++;
+            f.get(group.host);
+            getReg(rs2);
+            f.mem(STORE_FAST[d.op] ?? Op.unreachable, log2(width), imm - group.minOffset);
+            f.op(Op.else);
+          }
           getReg(rs1);
           f.i64(imm, immHi).op(Op.i64Add).set(va);
           f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
@@ -655,6 +748,10 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           depth--;
           f.op(Op.end);
           depth--;
+          if (group !== undefined) {
+            f.op(Op.end);
+            depth--;
+          }
           break;
         }
         case D.OP_JAL: {
