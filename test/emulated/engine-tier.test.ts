@@ -1,5 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { DEFAULT_ENGINE_OPTIONS, engineFromEnvironment } from "../../src/hal/emulated/engine.ts";
+import {
+  boundary,
+  DEFAULT_ENGINE_OPTIONS,
+  engineFromEnvironment,
+  TIMER_CHECK_INTERVAL,
+  TIMER_CHECK_MAX_INTERVAL,
+  TIMER_CHECK_TICKS,
+} from "../../src/hal/emulated/engine.ts";
+import { makeHart } from "./fixture.ts";
 
 describe("AXVISOR_EMULATED_TIER", () => {
   test("unset or empty means the WebAssembly tier", () => {
@@ -20,5 +28,34 @@ describe("AXVISOR_EMULATED_TIER", () => {
     expect(() => engineFromEnvironment("fastest")).toThrow(
       /AXVISOR_EMULATED_TIER is "fastest".*wasm, js, interp, reference, wasm-eager, js-eager/,
     );
+  });
+});
+
+describe("timer checks", () => {
+  test("the interval between comparator checks follows the hart's rate per clock tick, within its bounds", () => {
+    const f = makeHart();
+    const h = f.hart;
+    const next = (): number => h.nextTimerCheck - h.icount;
+    // A clock that does not move (a test's) gives the least interval.
+    h.nextTimerCheck = h.icount;
+    boundary(h);
+    expect(next()).toBe(TIMER_CHECK_INTERVAL);
+    // 100 k instructions in 1000 ticks: 100 per tick, times TIMER_CHECK_TICKS.
+    h.icount += 100_000;
+    f.time += 1000;
+    h.nextTimerCheck = h.icount;
+    boundary(h);
+    expect(next()).toBe(100 * TIMER_CHECK_TICKS);
+    // Far faster: the most. Far slower: the least.
+    h.icount += 100_000_000;
+    f.time += 10;
+    h.nextTimerCheck = h.icount;
+    boundary(h);
+    expect(next()).toBe(TIMER_CHECK_MAX_INTERVAL);
+    h.icount += 100;
+    f.time += 1000;
+    h.nextTimerCheck = h.icount;
+    boundary(h);
+    expect(next()).toBe(TIMER_CHECK_INTERVAL);
   });
 });

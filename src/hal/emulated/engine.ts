@@ -11,7 +11,7 @@
  *   INTERPRETED_HOT_INSNS of its instructions at INTERPRETED_MIN_SHARE, or when regions have returned to it
  *   REGION_MISS_THRESHOLD times for want of a region or a block.
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
- *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL instructions.
+ *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL or more instructions (timerCheckInterval).
  *
  * Both return when `hart.stop` is set or the budget (instructions, with a trap counting as one step so a trap
  * loop cannot spin forever) is used up.
@@ -33,8 +33,20 @@ import { NO_BLOCK } from "./wasm/compile.ts";
 import { compileService } from "./wasm/compile-service.ts";
 import { WasmTier } from "./wasm/tier.ts";
 
-/** How often (in instructions) the Sstc comparators are checked against the clock. */
+/**
+ * How often (in instructions) the Sstc comparators are checked against the clock, at least. Each check ends the
+ * running region (its limit), which costs a return to the run loop (~0.3 us). The interval grows with the hart's
+ * speed, so that checks come about every TIMER_CHECK_TICKS of the clock (`timerCheckInterval`): a tight loop at
+ * 4.5 G instructions/s was checking every 2 us, spending 15% of its time on the returns (riscv-programs' int-loop).
+ */
 export const TIMER_CHECK_INTERVAL = 8192;
+/** The most instructions between two checks of the comparators. */
+export const TIMER_CHECK_MAX_INTERVAL = 1 << 18;
+/**
+ * Clock ticks (the timebase: 10 MHz on the boards, so 30 us) aimed for between two checks: the latency of a timer
+ * interrupt, as when the hart runs ~300 M instructions/s and checks every TIMER_CHECK_INTERVAL.
+ */
+export const TIMER_CHECK_TICKS = 300;
 /** Landings on a slot before the block there is compiled. */
 export const HOT_THRESHOLD = 32_768;
 /** Blocks that branch back to their own start loop inside compiled code; they pay back much sooner. */
@@ -250,12 +262,28 @@ export function boundary(h: Hart): boolean {
     return false;
   }
   if (h.icount >= h.nextTimerCheck) {
-    h.nextTimerCheck = h.icount + TIMER_CHECK_INTERVAL;
+    const now = timeNow(h);
+    h.nextTimerCheck = h.icount + timerCheckInterval(h, now);
     updateCodeChurn(h);
-    updateTimers(h, timeNow(h));
+    updateTimers(h, now);
     if (h.irqDirty) return boundary(h);
   }
   return true;
+}
+
+/**
+ * Instructions until the next check of the comparators: what the hart retired per clock tick since the last
+ * check, times TIMER_CHECK_TICKS, within [TIMER_CHECK_INTERVAL, TIMER_CHECK_MAX_INTERVAL]. A clock that did not
+ * move (a test's, or a check right after another) gives the least.
+ */
+function timerCheckInterval(h: Hart, now: number): number {
+  const ticks = now - h.timerCheckTime;
+  const retired = h.icount - h.timerCheckIcount;
+  h.timerCheckTime = now;
+  h.timerCheckIcount = h.icount;
+  if (ticks <= 0 || retired <= 0) return TIMER_CHECK_INTERVAL;
+  const interval = Math.floor((retired / ticks) * TIMER_CHECK_TICKS);
+  return Math.max(TIMER_CHECK_INTERVAL, Math.min(TIMER_CHECK_MAX_INTERVAL, interval));
 }
 
 /** Fold the decodes since the last update into the hart's code-churn average. */

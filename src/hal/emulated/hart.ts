@@ -141,6 +141,9 @@ export class Hart implements MemoryClient {
   lastPauseIcount = 0;
   /** icount at which the run loop next compares the Sstc timers with the clock. */
   nextTimerCheck = 0;
+  /** icount and the clock at the last comparison (the next one's interval follows the rate between). */
+  timerCheckIcount = 0;
+  timerCheckTime = 0;
   /**
    * How much new code the hart is meeting: a moving average of instructions decoded per instruction retired,
    * updated at the timer checks (engine.ts). Starts high: nothing is known to be stable yet.

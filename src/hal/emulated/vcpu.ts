@@ -287,9 +287,9 @@ export class EmulatedVcpu implements HalVcpu {
       vm.lastRun = this;
     }
     this.#exits.pendingRead = undefined;
-    // The comparators are checked every TIMER_CHECK_INTERVAL instructions; a hart that runs a few instructions per
-    // turn (a spin loop that gives the thread away at each PAUSE, a device driver exiting at every access) would
-    // otherwise see its timer interrupt only after many turns. Checked at every entry too.
+    // The comparators are checked every TIMER_CHECK_INTERVAL or more instructions; a hart that runs a few
+    // instructions per turn (a spin loop that gives the thread away at each PAUSE, a device driver exiting at every
+    // access) would otherwise see its timer interrupt only after many turns. Checked at every entry too.
     h.nextTimerCheck = h.icount;
     // Under a debugger the hart runs the reference loop, some 10x slower: a smaller slice keeps the VM's vCPUs,
     // timers and the debugger's socket taking turns as often as they do at full speed.
