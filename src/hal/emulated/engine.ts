@@ -68,7 +68,10 @@ export const MIN_HEAT_RATE = 1 / 128;
 export const MIN_STABLE_HEAT_RATE = 1 / 512;
 /** Decodes per retired instruction (moving average) below which the code being run counts as stable. */
 export const STABLE_CODE_CHURN = 1e-6;
-/** Weight of each timer-check interval's decode rate in `Hart.codeChurn` (about 32 intervals of memory). */
+/**
+ * Weight of TIMER_CHECK_INTERVAL instructions' decode rate in `Hart.codeChurn` (a memory of about 32 such
+ * intervals); a longer interval between checks weighs as much more.
+ */
 const CHURN_WEIGHT = 1 / 32;
 /** Heat is examined every HEAT_CHECK_INTERVAL landings (a power of two; smaller when a threshold is smaller). */
 export const HEAT_CHECK_INTERVAL = 1024;
@@ -291,7 +294,7 @@ function updateCodeChurn(h: Hart): void {
   const retired = h.icount - h.churnIcount;
   if (retired <= 0) return;
   const rate = (h.stats.decodes - h.churnDecodes) / retired;
-  h.codeChurn += (rate - h.codeChurn) * CHURN_WEIGHT;
+  h.codeChurn += (rate - h.codeChurn) * Math.min(1, (CHURN_WEIGHT * retired) / TIMER_CHECK_INTERVAL);
   h.churnDecodes = h.stats.decodes;
   h.churnIcount = h.icount;
 }
