@@ -213,8 +213,11 @@ async function runUntilExit(): Promise<AxVCpuExitReason> {
       applyPending();
       return exit;
     }
-    if (performance.now() - sliceStart >= YIELD_EVERY_MS) {
-      // The VMM's thread gets a Nothing now and then too, so its loop turns (timers, pauses, stops).
+    if (performance.now() - runStart >= YIELD_EVERY_MS) {
+      // The VMM's thread gets a Nothing now and then too, so its loop turns (timers, pauses, stops). (Timed from
+      // the run's start: timed from the last turn of this thread's own event loop below, it came only when one
+      // run() happened to take more than half of YIELD_EVERY_MS, and a caller waiting for the run to end without
+      // kicking it could wait for minutes.)
       return exit;
     }
     if (performance.now() - sliceStart >= YIELD_EVERY_MS / 2) {
