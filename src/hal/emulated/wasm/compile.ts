@@ -413,7 +413,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
        * host address of the group's lowest offset; after its last, free its locals. Returns its locals and lowest
        * offset, or undefined for an access outside any group.
        */
-      const groupAccess = (width: number): { pass: number; host: number; minOffset: number } | undefined => {
+      const groupAccess = (): { pass: number; host: number; minOffset: number } | undefined => {
         const gi = access.groupOf[i] ?? -1;
         const g = access.groups[gi];
         const locals = groupLocals[gi];
@@ -456,7 +456,6 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
             .set(locals.pass);
         }
         if (g.members[g.members.length - 1] === i) freeGroupLocals.push({ pass: locals.pass, host: locals.host });
-        if (width === 0) return undefined;
         return { pass: locals.pass, host: locals.host, minOffset: g.minOffset };
       };
       if (forwarded !== -1 && forwardedOperand(d, forwarded) === FORWARD_NONE) {
@@ -649,7 +648,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_LWU: {
           const info = LOAD_OPS[d.op];
           if (info === undefined) break;
-          const group = groupAccess(info.width);
+          const group = groupAccess();
           if (group !== undefined) {
             // The group's check passed: one load at a constant offset from its host address.
             f.get(group.pass);
@@ -696,7 +695,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         case D.OP_SW:
         case D.OP_SD: {
           const width = 1 << (d.op - D.OP_SB);
-          const group = groupAccess(width);
+          const group = groupAccess();
           if (group !== undefined) {
             // The group's check passed: one store at a constant offset from its host address.
             f.get(group.pass);
