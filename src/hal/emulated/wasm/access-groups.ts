@@ -36,7 +36,7 @@ export interface BlockAccessGroups {
 }
 
 /** The width of a load or store the region compiles inline, or 0. */
-export function accessWidth(op: number): number {
+function accessWidth(op: number): number {
   switch (op) {
     case D.OP_LB:
     case D.OP_LBU:
