@@ -35,27 +35,20 @@ describe("timer checks", () => {
   test("the interval between comparator checks follows the hart's rate per clock tick, within its bounds", () => {
     const f = makeHart();
     const h = f.hart;
-    const next = (): number => h.nextTimerCheck - h.icount;
+    /** Retire `insns` instructions over `ticks` of the clock, check the comparators, and return the next interval. */
+    const checkAfter = (insns: number, ticks: number): number => {
+      h.icount += insns;
+      f.time += ticks;
+      h.nextTimerCheck = h.icount;
+      boundary(h);
+      return h.nextTimerCheck - h.icount;
+    };
     // A clock that does not move (a test's) gives the least interval.
-    h.nextTimerCheck = h.icount;
-    boundary(h);
-    expect(next()).toBe(TIMER_CHECK_INTERVAL);
+    expect(checkAfter(0, 0)).toBe(TIMER_CHECK_INTERVAL);
     // 100 k instructions in 1000 ticks: 100 per tick, times TIMER_CHECK_TICKS.
-    h.icount += 100_000;
-    f.time += 1000;
-    h.nextTimerCheck = h.icount;
-    boundary(h);
-    expect(next()).toBe(100 * TIMER_CHECK_TICKS);
+    expect(checkAfter(100_000, 1000)).toBe(100 * TIMER_CHECK_TICKS);
     // Far faster: the most. Far slower: the least.
-    h.icount += 100_000_000;
-    f.time += 10;
-    h.nextTimerCheck = h.icount;
-    boundary(h);
-    expect(next()).toBe(TIMER_CHECK_MAX_INTERVAL);
-    h.icount += 100;
-    f.time += 1000;
-    h.nextTimerCheck = h.icount;
-    boundary(h);
-    expect(next()).toBe(TIMER_CHECK_INTERVAL);
+    expect(checkAfter(100_000_000, 10)).toBe(TIMER_CHECK_MAX_INTERVAL);
+    expect(checkAfter(100, 1000)).toBe(TIMER_CHECK_INTERVAL);
   });
 });

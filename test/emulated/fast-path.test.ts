@@ -13,9 +13,23 @@ import { SATP_MODE_SV39 } from "../../src/arch/riscv64/paging.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import * as A from "./asm.ts";
-import { makeHart, A as PTE_A, D as PTE_D, R, RAM_BASE, setSatp, Tables, W, X } from "./fixture.ts";
+import { type HartFixture, makeHart, A as PTE_A, D as PTE_D, R, RAM_BASE, setSatp, Tables, W, X } from "./fixture.ts";
 
 const ENGINES = ["reference", "fast", "jit"] as const;
+
+/**
+ * A hart (with an arena for the wasm engine) under Sv39: RAM mapped 1:1 by a gigapage at 0x8000_0000 (the code
+ * runs there), and each [va, pa] of `pages` a 4 KiB read/write data page with A and D set.
+ */
+function pagedHart(engine: "fast" | "wasm", pages: readonly (readonly [bigint, number])[]): HartFixture {
+  const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
+  const t = new Tables(f);
+  const root = t.alloc();
+  t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
+  for (const [va, pa] of pages) t.map(root, 3, va, pa, 0, R | W | PTE_A | PTE_D);
+  setSatp(f, SATP_MODE_SV39, root);
+  return f;
+}
 
 describe("fast path", () => {
   for (const engine of ENGINES) {
@@ -67,13 +81,8 @@ describe("fast path", () => {
 
   for (const engine of ["fast", "wasm"] as const) {
     test(`misaligned loads and stores inside a page are served by its TLB entries, without a walk each (${engine})`, () => {
-      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
-      const t = new Tables(f);
-      const root = t.alloc();
       const data = RAM_BASE + 0x40_0000;
-      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
-      t.map(root, 3, 0x1000n, data, 0, R | W | PTE_A | PTE_D);
-      setSatp(f, SATP_MODE_SV39, root);
+      const f = pagedHart(engine, [[0x1000n, data]]);
       f.write64(data + 0x100, 0x1122_3344_5566_7788n);
       f.write64(data + 0x108, 0x99aa_bbcc_ddee_ff00n);
       const code = RAM_BASE + 0x1000;
@@ -108,15 +117,12 @@ describe("fast path", () => {
     test(`accesses through one base register that straddle two pages mapped apart read and write both (${engine})`, () => {
       // VA 0x1000 and 0x2000 map to physical pages 0x40_0000 and 0x60_0000 apart: a group of accesses through s0
       // = 0x1ff8 covers the end of one and the start of the other (regions check a group's range once, per page).
-      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
-      const t = new Tables(f);
-      const root = t.alloc();
       const low = RAM_BASE + 0x40_0000;
       const high = RAM_BASE + 0x60_0000;
-      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
-      t.map(root, 3, 0x1000n, low, 0, R | W | PTE_A | PTE_D);
-      t.map(root, 3, 0x2000n, high, 0, R | W | PTE_A | PTE_D);
-      setSatp(f, SATP_MODE_SV39, root);
+      const f = pagedHart(engine, [
+        [0x1000n, low],
+        [0x2000n, high],
+      ]);
       f.write64(low + 0xff0, 0x1111n);
       f.write64(low + 0xff8, 0x2222n);
       f.write64(high, 0x3333n);
@@ -143,14 +149,11 @@ describe("fast path", () => {
     });
 
     test(`atomics on a page that only atomics touch walk once per page and access kind (${engine})`, () => {
-      const f = makeHart({ ramSize: 8 << 20, arena: engine === "wasm" });
-      const t = new Tables(f);
-      const root = t.alloc();
       const data = RAM_BASE + 0x40_0000;
-      t.map(root, 3, 0x8000_0000n, RAM_BASE, 2, R | W | X | PTE_A | PTE_D);
-      t.map(root, 3, 0x1000n, data, 0, R | W | PTE_A | PTE_D);
-      t.map(root, 3, 0x2000n, data + 0x1000, 0, R | W | PTE_A | PTE_D);
-      setSatp(f, SATP_MODE_SV39, root);
+      const f = pagedHart(engine, [
+        [0x1000n, data],
+        [0x2000n, data + 0x1000],
+      ]);
       f.write64(data, 40n);
       const code = RAM_BASE + 0x1000;
       const body = [
