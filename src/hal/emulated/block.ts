@@ -46,7 +46,7 @@ export const SLOT_EXECUTE = D.OP_ILLEGAL;
 /** The packed slot word of a decoded instruction. */
 export function packSlot(insn: Insn): number {
   return (
-    (insn.op === D.OP_FENCE && insn.imm === D.FENCE_PAUSE ? SLOT_EXECUTE : insn.op) |
+    (D.isPauseHint(insn) ? SLOT_EXECUTE : insn.op) |
     (insn.rd << SLOT_RD_SHIFT) |
     (insn.rs1 << SLOT_RS1_SHIFT) |
     (insn.rs2 << SLOT_RS2_SHIFT) |

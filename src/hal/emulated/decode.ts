@@ -236,6 +236,11 @@ export class Insn {
   ) {}
 }
 
+/** Whether `d` is a PAUSE hint (a FENCE that Zihintpause marks with FENCE_PAUSE). */
+export function isPauseHint(d: Insn): boolean {
+  return d.op === OP_FENCE && d.imm === FENCE_PAUSE;
+}
+
 function illegal(raw: number, len: number): Insn {
   return new Insn(OP_ILLEGAL, 0, 0, 0, 0, 0, len, raw >>> 0, raw >>> 0);
 }

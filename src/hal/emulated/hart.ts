@@ -118,9 +118,9 @@ export class Hart implements MemoryClient {
 
   /**
    * Instructions retired since reset (drives minstret/mcycle), kept in a Float64Array so JavaScriptCore always
-   * reads it as a double. As a plain property it starts as an int32, the optimizing tiers speculate on that, and
-   * once a long run passes 2^31 instructions every function doing arithmetic on it (the interpreter, the run loop)
-   * fails that speculation at once and falls back to its baseline code until it is compiled again.
+   * reads it as a double. As a plain property it started as an int32 and the optimizing tiers speculated on that;
+   * once it became a double (past 2^31, or from arithmetic done in doubles elsewhere) every function doing
+   * arithmetic on it (the interpreter, the run loop) failed that speculation until it was compiled again.
    */
   readonly #icount = new Float64Array(1);
   get icount(): number {
@@ -510,9 +510,8 @@ export class Hart implements MemoryClient {
 export function pauseHint(h: Hart): boolean {
   const onSpin = h.onSpin;
   if (onSpin === undefined) return false;
-  const icount = h.icount;
-  if (icount - h.lastPauseIcount > PAUSE_SPIN_GAP) h.pauseRun = 0;
-  h.lastPauseIcount = icount;
+  if (h.icount - h.lastPauseIcount > PAUSE_SPIN_GAP) h.pauseRun = 0;
+  h.lastPauseIcount = h.icount;
   if (++h.pauseRun < PAUSE_SPIN_COUNT) return false;
   h.pauseRun = 0;
   return onSpin();

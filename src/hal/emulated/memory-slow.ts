@@ -88,9 +88,7 @@ export function loadSlow(h: Hart, va: number, width: number, tinst: number, len:
   }
   h.loadOk = true;
   const off = pa - region.base;
-  const view = region.block.view;
-  if (pmp === PMP_ALLOW_PAGE)
-    h.dtlb.fillRead(va, pageOff, view, off, pa - pageOff, h.lastSpan, region.block.arenaOffset);
+  if (pmp === PMP_ALLOW_PAGE) fillDataEntry(h, va, pageOff, region.block, off, pa, false);
   return readView(region.block, off, width, h);
 }
 
@@ -164,9 +162,28 @@ export function storeSlow(
     h.stats.codeInvalidations++;
     PhysicalMemory.invalidateCode(block, page);
   } else if (pmp === PMP_ALLOW_PAGE) {
-    h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
+    fillDataEntry(h, va, pageOff, block, off, pa, true);
   }
   return true;
+}
+
+/**
+ * Fill the data TLB's read (or write) entry for the page of `va`, translated to `pa` at `off` of `block`, after a
+ * walk that allowed the access. A page holding decoded code gets no write entry (stores to it must come to the
+ * slow path, which drops the code).
+ */
+function fillDataEntry(
+  h: Hart,
+  va: number,
+  pageOff: number,
+  block: MemBlock,
+  off: number,
+  pa: number,
+  write: boolean,
+): void {
+  if (!write) h.dtlb.fillRead(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
+  else if (!PhysicalMemory.pageHasCode(block, Math.floor(off / PAGE_SIZE)))
+    h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
 }
 
 function storeCrossPage(h: Hart, va: number, width: number, lo: number, hi: number, tinst: number): boolean {
@@ -237,11 +254,7 @@ export function atomicAddress(h: Hart, va: number, width: number, isLoadOnly: bo
   // otherwise cost a two-stage walk per access, 180 k of a Debian boot's 350 k walks.
   if (pmp === PMP_ALLOW_PAGE) {
     const pageOff = va - Math.floor(va / PAGE_SIZE) * PAGE_SIZE;
-    const off = pa - region.base;
-    const block = region.block;
-    if (isLoadOnly) h.dtlb.fillRead(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
-    else if (!PhysicalMemory.pageHasCode(block, Math.floor(off / PAGE_SIZE)))
-      h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
+    fillDataEntry(h, va, pageOff, region.block, pa - region.base, pa, !isLoadOnly);
   }
   return pa;
 }

@@ -133,6 +133,11 @@ function isInline(op: number): boolean {
   );
 }
 
+/** Whether a region calls `exec` (the TypeScript hart) for `d`: not compiled inline, or a PAUSE hint (may end the run). */
+function callsHart(d: Insn): boolean {
+  return !isInline(d.op) || D.isPauseHint(d);
+}
+
 function log2(width: number): number {
   return width === 1 ? 0 : width === 2 ? 1 : width === 4 ? 2 : 3;
 }
@@ -367,10 +372,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
      * and reload on the dependency chain.
      */
     let forwarded = -1;
-    const access = planAccessGroups(
-      b.insns,
-      (d) => isInline(d.op) && !(d.op === D.OP_FENCE && d.imm === D.FENCE_PAUSE),
-    );
+    const access = planAccessGroups(b.insns, (d) => !callsHart(d));
     const groupLocals = access.groups.map(() => ({ pass: -1, host: -1 }));
     /** Whether instruction `j` of the block is an access group's member other than its first. */
     const laterMember = (j: number): boolean => {
@@ -469,7 +471,7 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
       const immHi = imm >> 31;
       const last = i === L - 1;
       // A PAUSE hint goes to the hart (it may end the run: pauseHint in hart.ts).
-      if (!isInline(d.op) || (d.op === D.OP_FENCE && d.imm === D.FENCE_PAUSE)) {
+      if (callsHart(d)) {
         // The reference semantics: store what it may read, reload what it may write.
         for (const r of new Set([rs1, rs2, rd])) if (r !== 0) storeReg(r);
         f.i32(idx).get(n).i32(i).op(Op.i32Add).opU(Op.call, importExec).set(status);
