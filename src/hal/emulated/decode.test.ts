@@ -135,3 +135,38 @@ describe("compressed expansion", () => {
     );
   });
 });
+
+describe("decode cache", () => {
+  test("each word gets its own decoding, also after another word took its place in the table", () => {
+    const first = encodeI(OPC_OP_IMM, 5, 0, 6, 42) >>> 0; // addi x5, x6, 42
+    // Another addi x?, x6 (other rd and immediate) that falls on the same place.
+    let other = -1;
+    let otherRd = 0;
+    for (let k = 1; k < 1 << 17 && other < 0; k++) {
+      const candidate = encodeI(OPC_OP_IMM, k & 31, 0, 6, (k >> 5) - 2048) >>> 0;
+      if (candidate !== first && D.decodeCacheIndex(candidate) === D.decodeCacheIndex(first)) {
+        other = candidate;
+        otherRd = k & 31;
+      }
+    }
+    expect(other).toBeGreaterThanOrEqual(0);
+    const a = D.decode32(first);
+    const b = D.decode32(other);
+    const c = D.decode32(first);
+    expect([a.op, a.rd, a.rs1, a.imm, a.bits, a.len]).toEqual([D.OP_ADDI, 5, 6, 42, first, 4]);
+    expect([b.op, b.rd, b.rs1, b.bits, b.imm]).toEqual([D.OP_ADDI, otherRd, 6, other, (other | 0) >> 20]);
+    expect(c).toEqual(a);
+    expect(D.decode32(first)).toBe(c); // a hit shares the decoded instruction
+  });
+
+  test("a compressed parcel and its 32-bit expansion keep their own lengths and fetched bits", () => {
+    const parcel = 0x1141; // c.addi sp, -16
+    const expansion = D.expandCompressed(parcel) >>> 0;
+    const wide = D.decode32(expansion);
+    const narrow = D.decode16(parcel);
+    expect([narrow.op, narrow.len, narrow.raw, narrow.imm]).toEqual([D.OP_ADDI, 2, parcel, -16]);
+    expect([wide.op, wide.len, wide.raw, wide.imm]).toEqual([D.OP_ADDI, 4, expansion, -16]);
+    expect(D.decode16(parcel)).toBe(narrow);
+    expect(D.decode32(expansion)).toBe(wide);
+  });
+});
