@@ -7,10 +7,12 @@
  *
  *   bun bench/emulated-linux-stats.ts [config.toml]     (default configs/linux-riscv64.toml)
  */
+import { numberOfDFGCompiles, reoptimizationRetryCount } from "bun:jsc";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { emulatedBackend } from "../src/hal/emulated/index.ts";
+import { interpret } from "../src/hal/emulated/interp.ts";
 import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
@@ -129,4 +131,10 @@ if (tier !== undefined) {
     `WebAssembly tier: ${t.regions} regions (${t.recompiles} recompiles, ${t.promotions} promoted to the optimizing tier, ${t.invalidations} invalidated), ${t.instructions} instructions, ${(t.bytes / 1024).toFixed(0)} KiB, main-thread compile ${t.compileMs.toFixed(0)} ms (${t.regions === 0 ? "-" : (t.compileMs / t.regions).toFixed(2)} ms per region, ${t.bytes === 0 ? "-" : ((t.compileMs * 1024) / t.bytes).toFixed(3)} ms per KiB), ${t.syncCompiles} compiled on the hart's thread, ${t.threadCompiles} on the compiler thread (${t.threadMs.toFixed(0)} ms there), background compile ${t.backgroundMs.toFixed(0)} ms in all, ${t.discarded} discarded, ${t.pending} pending`,
   );
 }
+// JavaScriptCore's optimizing compiles of the interpreter, and how often its optimized code was thrown away (OSR
+// exits past the limit): each recompile costs 40-280 ms of JIT-thread CPU early in a boot, taken from the harts
+// on a 2-core machine.
+console.log(
+  `JavaScriptCore: the interpreter optimized ${numberOfDFGCompiles(interpret)} times, reoptimized ${reoptimizationRetryCount(interpret)} times`,
+);
 hypervisor[Symbol.dispose]();

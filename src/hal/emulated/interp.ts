@@ -246,25 +246,19 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const rv = rview[i];
         if (rlo[i] === (lo & (-4096 | (width - 1))) && rhi[i] === hi && rv !== undefined) {
           const o = (lo + (roff[i] ?? 0)) | 0;
-          switch (width) {
-            case 1:
-              v = rv.getUint8(o);
-              break;
-            case 2:
-              v = rv.getUint16(o, true);
-              break;
-            case 4:
-              v = rv.getInt32(o, true);
-              break;
-            default:
-              if (shared) {
-                // RAM that harts on other threads share: the doubleword as one access (single-copy atomicity).
-                v = loadSharedDoubleword(h, rv, o);
-                vh = h.ldHi;
-              } else {
-                v = rv.getInt32(o, true);
-                vh = rv.getInt32(o + 4, true);
-              }
+          if (width === 1) v = rv.getUint8(o);
+          else if (width === 2) v = rv.getUint16(o, true);
+          else if (width === 8 && shared) {
+            // RAM that harts on other threads share: the doubleword as one access (single-copy atomicity).
+            v = loadSharedDoubleword(h, rv, o);
+            vh = h.ldHi;
+          } else {
+            // Words and doublewords read their low word at one call site. With a site of its own, LW's was in
+            // some boots first reached after JavaScriptCore had optimized `interpret` (the early boot code it
+            // profiled loads doublewords and bytes): ~100 exits there for want of profiling, one of the causes of
+            // the optimized code being thrown away and compiled again (bench/emulated-linux-stats.ts counts them).
+            v = rv.getInt32(o, true);
+            if (width === 8) vh = rv.getInt32(o + 4, true);
           }
         } else {
           h.pc = vbase + off;
@@ -312,22 +306,13 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const wv = wview[i];
         if (wlo[i] === (lo & (-4096 | (width - 1))) && whi[i] === hi && wv !== undefined) {
           const o = (lo + (woff[i] ?? 0)) | 0;
-          switch (width) {
-            case 1:
-              wv.setUint8(o, data & 0xff);
-              break;
-            case 2:
-              wv.setUint16(o, data & 0xffff, true);
-              break;
-            case 4:
-              wv.setInt32(o, data, true);
-              break;
-            default:
-              if (shared) storeSharedDoubleword(h, wv, o, data, xhi[rs2] ?? 0);
-              else {
-                wv.setInt32(o, data, true);
-                wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
-              }
+          if (width === 1) wv.setUint8(o, data & 0xff);
+          else if (width === 2) wv.setUint16(o, data & 0xffff, true);
+          else if (width === 8 && shared) storeSharedDoubleword(h, wv, o, data, xhi[rs2] ?? 0);
+          else {
+            // One call site for the low word of words and doublewords, as for loads above.
+            wv.setInt32(o, data, true);
+            if (width === 8) wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
           }
         } else {
           h.pc = vbase + off;
