@@ -315,7 +315,8 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
   const memory = h.memory;
   const arena = memory.arena;
   if (arena === undefined || h.blockBase < 0) return undefined;
-  memory.wasmTier ??= new WasmTier(arena, false);
+  // Threaded code (atomic read-modify-writes, fences) where harts on other threads share the RAM (threads/).
+  memory.wasmTier ??= new WasmTier(arena, h.sharedMemory);
   return memory.wasmTier;
 }
 

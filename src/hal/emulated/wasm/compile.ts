@@ -25,6 +25,17 @@
  * page's region when there is one with a block there (`emitChain`), else returns to the run loop.
  */
 
+import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_MAX,
+  AMO_MAXU,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SWAP,
+  AMO_XOR,
+} from "../../../arch/riscv64/isa.ts";
 import { PAGE_SIZE } from "../../../arch/riscv64/paging.ts";
 import { HalError } from "../../types.ts";
 import type { Insn } from "../decode.ts";
@@ -51,7 +62,7 @@ import {
   WASM_TLB_WRITE_TAG,
 } from "../tlb.ts";
 import { planAccessGroups } from "./access-groups.ts";
-import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
+import { AtomicOp, F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 import type { RegionPlan } from "./region.ts";
 
 /** The entry map's value for a slot where no block starts. */
@@ -136,6 +147,30 @@ function isInline(op: number): boolean {
 /** Whether a region calls `exec` (the TypeScript hart) for `d`: not compiled inline, or a PAUSE hint (may end the run). */
 function callsHart(d: Insn): boolean {
   return !isInline(d.op) || D.isPauseHint(d);
+}
+
+/** The atomic read-modify-write (i64 form; +5 is its 32-bit-memory form) of an AMO that shared memory does as one. */
+const AMO_RMW: Record<number, number> = {
+  [AMO_ADD]: AtomicOp.i64RmwAdd,
+  [AMO_SWAP]: AtomicOp.i64RmwXchg,
+  [AMO_XOR]: AtomicOp.i64RmwXor,
+  [AMO_OR]: AtomicOp.i64RmwOr,
+  [AMO_AND]: AtomicOp.i64RmwAnd,
+};
+/** `i64.atomic.rmw32.*_u` is the i64 form's opcode + 5 (threads proposal: i64, then 8u, 16u, 32u after the i32 forms). */
+const RMW32_FROM_RMW64 = 5;
+
+/**
+ * Whether AMO `d` is done inline where the data TLB maps its page for writing (else, and on a miss, it calls the
+ * hart as before). LR and SC are not: their reservation lives in the TypeScript hart. With harts on threads the
+ * operations WebAssembly has as one atomic read-modify-write are, the min/max ones are not. Linux's boot runs
+ * 175 k AMOs in regions (Debian 6.12 to init, mostly AMOADD: reference counts, atomic_t), each a call into the
+ * hart otherwise.
+ */
+function isInlineAmo(d: Insn, threaded: boolean): boolean {
+  if (d.op !== D.OP_AMO_W && d.op !== D.OP_AMO_D) return false;
+  if (AMO_RMW[d.aux] !== undefined) return true;
+  return !threaded && (d.aux === AMO_MIN || d.aux === AMO_MAX || d.aux === AMO_MINU || d.aux === AMO_MAXU);
 }
 
 function log2(width: number): number {
@@ -470,9 +505,8 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
       }
       const immHi = imm >> 31;
       const last = i === L - 1;
-      // A PAUSE hint goes to the hart (it may end the run: pauseHint in hart.ts).
-      if (callsHart(d)) {
-        // The reference semantics: store what it may read, reload what it may write.
+      /** The reference semantics through `exec`: store what it may read, reload what it may write. */
+      const callExec = (): void => {
         for (const r of new Set([rs1, rs2, rd])) if (r !== 0) storeReg(r);
         f.i32(idx).get(n).i32(i).op(Op.i32Add).opU(Op.call, importExec).set(status);
         if (rd !== 0) reloadReg(rd);
@@ -484,6 +518,40 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
         f.opU(Op.br, exitHDepth());
         f.op(Op.end);
         depth--;
+      };
+      if (isInlineAmo(d, threaded)) {
+        const width = d.op === D.OP_AMO_W ? 4 : 8;
+        // va = rs1 (an AMO has no offset); on a write-TLB hit for the aligned access, t32 = its host address.
+        getReg(rs1);
+        f.set(va);
+        f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+        f.get(P_TLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_WRITE_TAG);
+        f.get(va)
+          .i64(-4096 | (width - 1), -1)
+          .op(Op.i64And)
+          .op(Op.i64Eq);
+        f.block(Op.if);
+        depth++;
+        f.get(va).op(Op.i32WrapI64);
+        f.get(P_TLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_WRITE_ADD);
+        f.op(Op.i32Add).set(t32);
+        emitAmo(f, d.aux, width, threaded, t32, t64, () => getReg(rs2));
+        // The old value (sign-extended for a word) is on the stack.
+        if (rd === 0) f.op(Op.drop);
+        else f.set(local(rd));
+        f.op(Op.else);
+        callExec();
+        f.op(Op.end);
+        depth--;
+        if (last) {
+          ended = true;
+          transfer(b.end, true);
+        }
+        continue;
+      }
+      // A PAUSE hint goes to the hart (it may end the run: pauseHint in hart.ts).
+      if (callsHart(d)) {
+        callExec();
         if (last) {
           ended = true;
           transfer(b.end, true);
@@ -934,6 +1002,76 @@ function emitChain(
   f.callIndirect(Op.returnCallIndirect, l.runType, 0);
   f.op(Op.end); // $fail
   f.get(P_HB).get(l.reason).mem(Op.i32Store, 2, HB_RETURN_REASON);
+}
+
+/**
+ * The memory part of an AMO of `width` bytes with `funct5` at host address `host` (aligned, in RAM the hart may
+ * write): reads the old value, writes the new one, and leaves the old value on the stack, sign-extended from 32
+ * bits for a word (what rd gets). `pushRs2` pushes rs2. With `threaded`, one atomic read-modify-write (only the
+ * operations isInlineAmo allows there); else a load and a store, as the interpreters do.
+ */
+function emitAmo(
+  f: FunctionBody,
+  funct5: number,
+  width: number,
+  threaded: boolean,
+  host: number,
+  old: number,
+  pushRs2: () => void,
+): void {
+  const word = width === 4;
+  const align = word ? 2 : 3;
+  if (threaded) {
+    const rmw = AMO_RMW[funct5] ?? AtomicOp.i64RmwAdd;
+    f.get(host);
+    pushRs2();
+    f.atomic(word ? rmw + RMW32_FROM_RMW64 : rmw, align, 0);
+    if (word) f.op(I64_EXTEND32_S);
+    return;
+  }
+  f.get(host)
+    .mem(word ? Op.i64Load32S : Op.i64Load, align, 0)
+    .set(old);
+  f.get(host);
+  /** rs2 as the operation compares it: a word's low 32 bits, sign- or zero-extended. */
+  const operand = (signed: boolean): void => {
+    pushRs2();
+    if (word) {
+      if (signed) f.op(I64_EXTEND32_S);
+      else f.i64(-1, 0).op(Op.i64And);
+    }
+  };
+  const oldOperand = (signed: boolean): void => {
+    f.get(old);
+    if (word && !signed) f.i64(-1, 0).op(Op.i64And);
+  };
+  switch (funct5) {
+    case AMO_SWAP:
+      pushRs2();
+      break;
+    case AMO_ADD:
+    case AMO_XOR:
+    case AMO_OR:
+    case AMO_AND:
+      f.get(old);
+      pushRs2();
+      f.op(funct5 === AMO_ADD ? Op.i64Add : funct5 === AMO_XOR ? Op.i64Xor : funct5 === AMO_OR ? Op.i64Or : Op.i64And);
+      break;
+    default: {
+      // min/max: select(old, rs2, old <> rs2), compared signed or unsigned as the operation says.
+      const signed = funct5 === AMO_MIN || funct5 === AMO_MAX;
+      const keepOldIfLess = funct5 === AMO_MIN || funct5 === AMO_MINU;
+      f.get(old);
+      pushRs2();
+      oldOperand(signed);
+      operand(signed);
+      f.op(keepOldIfLess ? (signed ? Op.i64LtS : Op.i64LtU) : signed ? Op.i64GtS : Op.i64GtU);
+      f.op(Op.select);
+    }
+  }
+  // (A word's store keeps the low 32 bits: the same as the 32-bit operation for each of these.)
+  f.mem(word ? Op.i64Store32 : Op.i64Store, align, 0);
+  f.get(old);
 }
 
 /** In-page targets of a block's last instruction (for self-loop detection). */
