@@ -267,7 +267,7 @@ function at<T>(table: readonly T[], index: number, fallback: T): T {
  * table with a place for each. Both are bounded: at most DECODE_CACHE_WORDS + 2^16 `Insn`s per thread.
  */
 const DECODE_CACHE_BITS = 15;
-export const DECODE_CACHE_WORDS = 1 << DECODE_CACHE_BITS;
+const DECODE_CACHE_WORDS = 1 << DECODE_CACHE_BITS;
 /** The word held by each place of the 32-bit table; -1 (no word) where empty. */
 const cachedWords = new Float64Array(DECODE_CACHE_WORDS).fill(-1);
 const cachedWordInsns = new Array<Insn | undefined>(DECODE_CACHE_WORDS).fill(undefined);
