@@ -278,12 +278,8 @@ export function decodeCacheIndex(word: number): number {
   return Math.imul(word, 0x9e3779b1) >>> (32 - DECODE_CACHE_BITS);
 }
 
-/**
- * Decode a 32-bit instruction word (bits 1:0 must be 11). `len`/`raw` describe what was fetched (decode16 passes
- * the expansion of a compressed parcel; those are kept in its own table).
- */
-export function decode32(word: number, len = 4, raw = word): Insn {
-  if (len !== 4) return decodeWord(word, len, raw);
+/** Decode a 32-bit instruction word (bits 1:0 must be 11) fetched as such. */
+export function decode32(word: number): Insn {
   const bits = word >>> 0;
   const i = decodeCacheIndex(bits);
   const cached = cachedWordInsns[i];
@@ -294,6 +290,7 @@ export function decode32(word: number, len = 4, raw = word): Insn {
   return insn;
 }
 
+/** Decode a 32-bit word; `len`/`raw` describe what was fetched (decode16 passes a parcel's expansion). */
 function decodeWord(word: number, len: number, raw: number): Insn {
   const bits = word >>> 0;
   const opcode = bits & OPCODE_MASK;
