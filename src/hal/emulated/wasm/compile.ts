@@ -15,10 +15,11 @@
  * Control flow is a loop around a `br_table` over the region's blocks, laid out in page order so that falling
  * through into the next block costs nothing; a block that branches to itself gets a loop of its own, and a branch
  * or jump forward to a later block of the region is a plain `br` to that block's label (no dispatch). Integer
- * instructions are compiled inline; loads and stores probe the TLB inline and call the TypeScript slow path on a
- * miss; every other instruction (CSRs, FP, atomics, system, hypervisor accesses) calls `execute`, the reference
- * semantics, after storing the registers it may read and before reloading the one it may write. Calls write the
- * retired count first, so traps and counters see the state the reference interpreter would give them.
+ * instructions are compiled inline; loads, stores and AMOs (not LR/SC) probe the TLB inline and call the
+ * TypeScript slow path on a miss; every other instruction (CSRs, FP, LR/SC, system, hypervisor accesses) calls
+ * `execute`, the reference semantics, after storing the registers it may read and before reloading the one it may
+ * write. Calls write the retired count first, so traps and counters see the state the reference interpreter would
+ * give them.
  *
  * In-page indirect jumps (JALR) find their block through the page's entry map in the arena (one uint16 per
  * 2-byte slot, NO_BLOCK where no block starts); other targets leave the region, which then tail-calls the target
