@@ -268,8 +268,7 @@ function at<T>(table: readonly T[], index: number, fallback: T): T {
  */
 const DECODE_CACHE_BITS = 15;
 const DECODE_CACHE_WORDS = 1 << DECODE_CACHE_BITS;
-/** The word held by each place of the 32-bit table; -1 (no word) where empty. */
-const cachedWords = new Float64Array(DECODE_CACHE_WORDS).fill(-1);
+/** The 32-bit table; an entry's word is its `bits` (decoded as fetched: 4 bytes, `raw` = `bits`). */
 const cachedWordInsns = new Array<Insn | undefined>(DECODE_CACHE_WORDS).fill(undefined);
 const cachedParcelInsns = new Array<Insn | undefined>(1 << 16).fill(undefined);
 
@@ -283,9 +282,8 @@ export function decode32(word: number): Insn {
   const bits = word >>> 0;
   const i = decodeCacheIndex(bits);
   const cached = cachedWordInsns[i];
-  if (cached !== undefined && cachedWords[i] === bits) return cached;
+  if (cached !== undefined && cached.bits === bits) return cached;
   const insn = decodeWord(bits, 4, bits);
-  cachedWords[i] = bits;
   cachedWordInsns[i] = insn;
   return insn;
 }
