@@ -102,7 +102,7 @@ for (const vcpu of harts()) {
   const h = vcpu.hart;
   const inRegions = h.stats.regionInstructions;
   console.log(
-    `hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions, ${(inRegions / 1e6).toFixed(1)} M (${((100 * inRegions) / Math.max(1, h.icount)).toFixed(1)}%) in WebAssembly regions, the rest interpreted`,
+    `hart ${vcpu.id}: ${(h.icount / 1e6).toFixed(1)} M instructions, ${(inRegions / 1e6).toFixed(1)} M (${((100 * inRegions) / Math.max(1, h.icount)).toFixed(1)}%) in WebAssembly regions, the rest interpreted (${(h.stats.wasmInterpreted / 1e6).toFixed(1)} M by the WebAssembly interpreter)`,
   );
   const runs = h.stats.regionEntries;
   const chains = h.stats.regionChains;

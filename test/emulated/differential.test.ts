@@ -33,8 +33,13 @@ function load(f: HartFixture, image: Uint8Array): void {
 }
 
 /** Run both engines in lock-step slices; returns the number of comparisons made. */
-function compare(image: (f: HartFixture) => void, mode: "jit" | "fast", slices: number, slice: number): number {
-  const fast = makeHart({ ramSize: 16 << 20 });
+function compare(
+  image: (f: HartFixture) => void,
+  mode: "jit" | "fast" | "winterp",
+  slices: number,
+  slice: number,
+): number {
+  const fast = makeHart({ ramSize: 16 << 20, arena: mode === "winterp" });
   const ref = makeHart({ ramSize: 16 << 20 });
   image(fast);
   image(ref);
@@ -128,7 +133,7 @@ function bitmanipProgram(seed: number): Uint8Array {
 }
 
 describe("differential trace: fast path vs reference interpreter", () => {
-  for (const mode of ["fast", "jit"] as const) {
+  for (const mode of ["fast", "winterp", "jit"] as const) {
     test(`mixed integer program (${mode})`, () => {
       const n = compare((f) => load(f, mixedProgram()), mode, 60, 997);
       expect(n).toBe(60);
@@ -153,18 +158,20 @@ describe("differential trace: fast path vs reference interpreter", () => {
     "priv-trap",
     "vm-sv39",
   ]) {
-    test(`ISA program ${name} (jit)`, () => {
-      const image = parseElf(readFileSync(join(isaDir, `${name}.elf`)));
-      const n = compare(
-        (f) => {
-          for (const seg of image.segments) f.write(seg.paddr, seg.data);
-          f.hart.pc = image.entry;
-        },
-        "jit",
-        400,
-        97,
-      );
-      expect(n).toBeGreaterThan(1);
-    });
+    for (const mode of ["jit", "winterp"] as const) {
+      test(`ISA program ${name} (${mode})`, () => {
+        const image = parseElf(readFileSync(join(isaDir, `${name}.elf`)));
+        const n = compare(
+          (f) => {
+            for (const seg of image.segments) f.write(seg.paddr, seg.data);
+            f.hart.pc = image.entry;
+          },
+          mode,
+          400,
+          97,
+        );
+        expect(n).toBeGreaterThan(1);
+      });
+    }
   }
 });

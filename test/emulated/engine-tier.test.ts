@@ -18,7 +18,9 @@ describe("AXVISOR_EMULATED_TIER", () => {
   test("each tier name selects its engine", () => {
     expect(engineFromEnvironment("js").options.wasm).toBe(false);
     expect(engineFromEnvironment("js").options.jit).toBe(true);
-    expect(engineFromEnvironment("interp").options.jit).toBe(false);
+    expect(engineFromEnvironment("interp").options).toMatchObject({ jit: false, wasmInterpreter: false });
+    expect(engineFromEnvironment("wasm-interp").options.jit).toBe(false);
+    expect(engineFromEnvironment("wasm-interp").options.wasmInterpreter).not.toBe(false);
     expect(engineFromEnvironment("reference").engine).toBe("reference");
     expect(engineFromEnvironment("wasm-eager").options.wasmThreshold).toBe(1);
     expect(engineFromEnvironment("js-eager").options).toMatchObject({ wasm: false, hotThreshold: 1 });
@@ -26,7 +28,7 @@ describe("AXVISOR_EMULATED_TIER", () => {
 
   test("an unknown name is refused with the value and the choices", () => {
     expect(() => engineFromEnvironment("fastest")).toThrow(
-      /AXVISOR_EMULATED_TIER is "fastest".*wasm, js, interp, reference, wasm-eager, js-eager/,
+      /AXVISOR_EMULATED_TIER is "fastest".*wasm, js, interp, wasm-interp, reference, wasm-eager, js-eager/,
     );
   });
 });

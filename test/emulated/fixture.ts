@@ -35,8 +35,9 @@ export interface HartFixture {
   read64(pa: number): bigint;
   write64(pa: number, value: bigint): void;
   /**
-   * Run up to `steps` steps; returns the steps used. "jit" compiles hot blocks to JavaScript, "wasm" pages to
-   * WebAssembly (the fixture must have been made with `arena: true`), both from the first landing.
+   * Run up to `steps` steps; returns the steps used. "fast" is the TypeScript fast interpreter alone, "winterp"
+   * the WebAssembly one alone; "jit" compiles hot blocks to JavaScript, "wasm" pages to WebAssembly, both from
+   * the first landing ("winterp" and "wasm": the fixture must have been made with `arena: true`).
    */
   run(steps: number, engine?: Engine): number;
   /** Register value as an unsigned bigint. */
@@ -47,7 +48,7 @@ export interface HartFixture {
 }
 
 export type Mode = "M" | "HS" | "U" | "VS" | "VU";
-export type Engine = "fast" | "reference" | "jit" | "wasm";
+export type Engine = "fast" | "winterp" | "reference" | "jit" | "wasm";
 
 /** Engine options that compile everything at once (the JavaScript or the WebAssembly tier). */
 export const COMPILE_AT_ONCE: EngineOptions = {
@@ -126,7 +127,11 @@ export function makeHart(
       if (engine === "reference") return runReference(h, steps);
       if (engine === "jit") return runFast(h, steps, COMPILE_AT_ONCE);
       if (engine === "wasm") return runFast(h, steps, { ...COMPILE_AT_ONCE, wasm: true });
-      return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false });
+      if (engine === "winterp") {
+        if (h.blockBase < 0) throw new Error('the "winterp" engine needs a fixture made with arena: true');
+        return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false });
+      }
+      return runFast(h, steps, { ...DEFAULT_ENGINE_OPTIONS, jit: false, wasmInterpreter: false });
     },
     x(reg) {
       return fixture.hart.getReg(reg);

@@ -62,10 +62,10 @@ function runOne(
   compressed: boolean,
   mode: Mode,
   regs: bigint[],
-  engine: "reference" | "fast" | "jit",
+  engine: "reference" | "fast" | "winterp" | "jit",
   paging: boolean,
 ): void {
-  const f = makeHart({ ramSize: 1 << 20 });
+  const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
   const h = f.hart;
   h.mtvec = RAM_BASE + 0x4000;
   h.stvec = RAM_BASE + 0x5000;
@@ -108,7 +108,7 @@ const reg = fc.oneof(
 );
 
 describe("random instructions never throw", () => {
-  for (const engine of ["reference", "jit"] as const) {
+  for (const engine of ["reference", "jit", "winterp"] as const) {
     test(`32-bit words in every mode (${engine})`, () => {
       fc.assert(
         fc.property(

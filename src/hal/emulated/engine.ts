@@ -3,8 +3,9 @@
  *
  * - `runReference`: the plain interpreter. Every instruction is fetched through the MMU, decoded and executed;
  *   nothing is cached except translations. It is the yardstick for the fast path.
- * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter (`interp.ts`) from
- *   that page's decode cache, or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
+ * - `runFast`: finds the page of the pc through the fetch TLB and runs the fast interpreter from that page's
+ *   decode cache (in WebAssembly, wasm/interp-module.ts, where the hart and the page's decode cache are in the
+ *   arena; else `interp.ts`), or a compiled block (`jit.ts`) where one starts. Slots that control keeps landing
  *   on, at a high rate, get compiled: self-looping blocks after HOT_LOOP_THRESHOLD landings, others after
  *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE). With the WebAssembly tier a page's region is
  *   compiled when a slot of it is landed on WASM_HOT_THRESHOLD times at that rate, when the interpreter has run
@@ -31,6 +32,7 @@ import { timeNow, updateTimers } from "./timers.ts";
 import { TLB_MASK } from "./tlb.ts";
 import { NO_BLOCK } from "./wasm/compile.ts";
 import { compileService } from "./wasm/compile-service.ts";
+import { WasmInterpreter } from "./wasm/interp-runner.ts";
 import { WasmTier } from "./wasm/tier.ts";
 
 /**
@@ -110,6 +112,11 @@ export interface EngineOptions {
    * at the timer check, traps, run-ending instructions, slow paths that need the run loop, and misses.
    */
   readonly wasmChain?: boolean;
+  /**
+   * Run the fast interpreter's work in WebAssembly (wasm/interp-module.ts) where the hart and the page's decode
+   * cache are in the arena (default true); false keeps `interpret` (interp.ts) for all of it.
+   */
+  readonly wasmInterpreter?: boolean;
   readonly hotThreshold: number;
   readonly hotLoopThreshold: number;
   /** Default MIN_HEAT_RATE (MIN_STABLE_HEAT_RATE while the code is stable); 0 compiles whatever the rate. */
@@ -188,13 +195,14 @@ export const COMPILE_AT_FIRST_LANDING: EngineOptions = {
 };
 
 /** The execution tiers a vCPU can be limited to (AXVISOR_EMULATED_TIER), fastest first. */
-export const ENGINE_TIERS = ["wasm", "js", "interp", "reference", "wasm-eager", "js-eager"] as const;
+export const ENGINE_TIERS = ["wasm", "js", "interp", "wasm-interp", "reference", "wasm-eager", "js-eager"] as const;
 export type EngineTier = (typeof ENGINE_TIERS)[number];
 
 /**
  * The engine a new vCPU starts with, from the AXVISOR_EMULATED_TIER environment variable: `wasm` (default: the
  * fast interpreter plus the WebAssembly tier), `js` (the fast interpreter plus the JavaScript block compiler),
- * `interp` (the fast interpreter alone) or `reference` (the plain interpreter); `wasm-eager` and `js-eager`
+ * `interp` (the TypeScript fast interpreter alone), `wasm-interp` (the fast interpreter in WebAssembly alone) or
+ * `reference` (the plain interpreter); `wasm-eager` and `js-eager`
  * compile every block at its first landing (slow, but short conformance programs then run almost entirely
  * compiled). It lets conformance suites and end-to-end scripts run the same guest on each tier without a config
  * field. Throws on any other value.
@@ -225,6 +233,8 @@ function engineOfTier(value: string | undefined): {
     case "js":
       return { engine: "fast", options: { ...DEFAULT_ENGINE_OPTIONS, wasm: false } };
     case "interp":
+      return { engine: "fast", options: { ...DEFAULT_ENGINE_OPTIONS, jit: false, wasmInterpreter: false } };
+    case "wasm-interp":
       return { engine: "fast", options: { ...DEFAULT_ENGINE_OPTIONS, jit: false } };
     case "reference":
       return { engine: "reference", options: DEFAULT_ENGINE_OPTIONS };
@@ -320,6 +330,15 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
   return memory.wasmTier;
 }
 
+/** The WebAssembly interpreter of the hart's VM, created on first use; undefined without an arena. */
+export function wasmInterpreterOf(h: Hart): WasmInterpreter | undefined {
+  const memory = h.memory;
+  const arena = memory.arena;
+  if (arena === undefined || h.blockBase < 0) return undefined;
+  memory.wasmInterpreter ??= new WasmInterpreter(arena, h.sharedMemory);
+  return memory.wasmInterpreter;
+}
+
 /** The most instructions one interpreter or region run is asked for (an int32, see `runFast`). */
 const MAX_RUN_LIMIT = 2 ** 30;
 
@@ -332,6 +351,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     tier.compileThread =
       options.wasmSync !== true && options.wasmCompileThread !== false ? compileService() : undefined;
   }
+  const interpreter = options.wasm !== false && options.wasmInterpreter !== false ? wasmInterpreterOf(h) : undefined;
   const compileThread = tier?.compileThread;
   const volumeThreshold = compileThread === undefined ? INTERPRETED_HOT_INSNS : INTERPRETED_HOT_INSNS_OFF_THREAD;
   const missThreshold = compileThread === undefined ? REGION_MISS_THRESHOLD : REGION_MISS_THRESHOLD_OFF_THREAD;
@@ -379,7 +399,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
         const entry = region.entries[slot] ?? NO_BLOCK;
         if (entry !== NO_BLOCK) {
           // Regions chaining here find this page's region record through the fetch TLB's WebAssembly copy.
-          if (set.wasmExecRecord(i) !== code.entryMapBase) set.setWasmExec(i, pc - pageOff, code.entryMapBase);
+          if (set.wasmExecRecord(i) !== code.entryMapBase) set.setWasmExec(i, pc - pageOff, code);
           const retired = tier.enter(h, region, pc - pageOff, entry, limit);
           regionMissed = tier.missed;
           h.stats.regionEntries++;
@@ -419,7 +439,11 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       considerMisses(h, code, i, pageOff, options, tier)
     )
       continue;
-    const ran = interpret(h, limit, heatMask);
+    let ran: number;
+    if (interpreter !== undefined && WasmInterpreter.canRun(h, code)) {
+      ran = interpreter.run(h, code, limit, heatMask);
+      h.stats.wasmInterpreted += ran;
+    } else ran = interpret(h, limit, heatMask);
     if (tier !== undefined) {
       if (code.interpreted === 0) code.interpretedSince = h.icount - ran;
       code.interpreted += ran;

@@ -841,3 +841,86 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   }
   return true;
 }
+
+/** What `stepSlot` did: retired the instruction and the run goes on after it. */
+export const STEP_NEXT = 0;
+/** Retired the instruction, and the run must end (h.pc is where to continue: the instruction ended it). */
+export const STEP_END = 1;
+/** Retired nothing, and the run must end at h.pc (a trap was taken, or the run loop must run this slot). */
+export const STEP_STOP = 2;
+
+/**
+ * Decode slot `off >> 1` of the page at virtual address `vbase`, which the fetch TLB maps (the WebAssembly
+ * interpreter only runs pages it found there), and return its packed word.
+ */
+export function decodeAt(h: Hart, vbase: number, off: number): number {
+  const it = h.itlb;
+  const i = (vbase >>> 12) & TLB_MASK;
+  const code = it.xcode[i];
+  const view = it.xview[i];
+  const mem = it.xblock[i];
+  if (it.xtag[i] !== vbase || code === undefined || view === undefined || mem === undefined) return 0;
+  return decodeSlot(h, code, view, (vbase + (it.xdelta[i] ?? 0)) | 0, off, mem);
+}
+
+/**
+ * Run the decoded instruction at `off` of the page at `vbase` (mapped by the fetch TLB, decoded) that the
+ * WebAssembly interpreter leaves to TypeScript: a load or store its TLB copy did not serve, an operation it has
+ * no code for (the M extension's high multiplies and divisions, the bit-manipulation extensions), or anything
+ * `execute` does. `h.icount` must count every instruction before this one. Returns STEP_*; with STEP_END and
+ * STEP_STOP h.pc is where the run ends.
+ */
+export function stepSlot(h: Hart, vbase: number, off: number): number {
+  const code = h.itlb.xcode[(vbase >>> 12) & TLB_MASK];
+  h.pc = vbase + off;
+  if (code === undefined) return STEP_STOP;
+  const s = off >> 1;
+  const w = code.ops[s] ?? 0;
+  const op = w & 0x7f;
+  const rd = (w >>> 7) & 31;
+  const rs1 = (w >>> 12) & 31;
+  const rs2 = (w >>> 17) & 31;
+  const len = 2 + ((w >>> 21) & 2);
+  const imm = code.imms[s] ?? 0;
+  const xlo = h.xlo;
+  const xhi = h.xhi;
+  const d = code.insns[s];
+  if (d === undefined || op >= 125) return STEP_STOP; // undecoded, straddling, compiled: the run loop's
+  if (op >= 11 && op <= 21) {
+    // OP_LB..OP_SD, the TLB did not serve: the slow paths translate (and trap) as `interpret`'s do.
+    const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
+    const tinst = transformedInstruction(d);
+    if (op >= 18) {
+      if (!storeSlow(h, a, 1 << (op - 18), xlo[rs2] ?? 0, xhi[rs2] ?? 0, tinst, len)) return STEP_STOP;
+    } else {
+      const width = op === 11 || op === 15 ? 1 : op === 12 || op === 16 ? 2 : op === 14 ? 8 : 4;
+      let v = loadSlow(h, a, width, tinst, len);
+      if (!h.loadOk) return STEP_STOP;
+      let vh = h.ldHi;
+      if (op === 11) v = (v << 24) >> 24;
+      else if (op === 12) v = (v << 16) >> 16;
+      if (op <= 13) vh = v >> 31;
+      else if (op !== 14) vh = 0;
+      if (rd !== 0) {
+        xlo[rd] = v;
+        xhi[rd] = vh;
+      }
+    }
+    h.pc = vbase + off + len;
+    return STEP_NEXT;
+  }
+  if ((op >= 23 && op <= 62 && op !== 31 && op !== 32 && op !== 36 && op !== 39 && op !== 40) || op >= 88) {
+    // (ADD, SUB, XOR, OR and AND are not `aluRare`'s, and the WebAssembly interpreter does them itself.)
+    if (rd !== 0) aluRare(xlo, xhi, op, rd, rs1, rs2, imm);
+    h.pc = vbase + off + len;
+    return STEP_NEXT;
+  }
+  if ((d.op === 79 || d.op === 80) && atomicFast(h, d)) {
+    h.pc = vbase + off + len;
+    return STEP_NEXT;
+  }
+  const r = op >= 73 && op <= 78 ? execCsr(h, d) : execute(h, d); // OP_CSRRW..OP_CSRRCI
+  if (r === EXEC_TRAP) return STEP_STOP;
+  // (A jump or branch is never left to this function; were one, its target is in h.pc, not after it.)
+  return r === EXEC_END || op <= 10 ? STEP_END : STEP_NEXT;
+}

@@ -330,7 +330,7 @@ export function translateFetch(h: Hart, va: number): number {
   if (t.span > PAGE_SIZE) set.noteSuperpage(i, va, t.span);
   const code = h.memory.codePage(region.block, pageIndex);
   set.xcode[i] = code;
-  set.setWasmExec(i, vpage, code.entryMapBase);
+  set.setWasmExec(i, vpage, code);
   return t.pa;
 }
 

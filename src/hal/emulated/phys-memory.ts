@@ -14,7 +14,19 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import type { Arena } from "./arena.ts";
 import { type Block, SLOT_DECODED, SLOT_PAGE_END, SLOTS_PER_PAGE } from "./block.ts";
 import type { Insn } from "./decode.ts";
+import type { WasmInterpreter } from "./wasm/interp-runner.ts";
 import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
+
+/**
+ * Byte offsets of a code page's arrays in its arena allocation (`CodePage.arenaBase`): the slot words and the
+ * immediates (SLOTS_PER_PAGE + 1 int32 each), the heat (int32 per slot) and the heat windows' starts (f64 per
+ * slot). Slot s's word is at CODE_PAGE_OPS + 4 * s, which is twice its page offset.
+ */
+export const CODE_PAGE_OPS = 0;
+export const CODE_PAGE_IMMS = 8256;
+export const CODE_PAGE_HEAT = 16512;
+export const CODE_PAGE_HEAT_START = 24704;
+export const CODE_PAGE_BYTES = CODE_PAGE_HEAT_START + 8 * SLOTS_PER_PAGE;
 
 /**
  * The decode cache of one physical page (format in block.ts), indexed by slot = (offset in page) >> 1.
@@ -22,15 +34,21 @@ import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
  * it hands to `execute`.
  */
 export class CodePage {
+  /**
+   * Arena offset of the page's decode cache (the four arrays below, at CODE_PAGE_* offsets), where the
+   * WebAssembly interpreter (wasm/interp-module.ts) reads it; -1 when they are ordinary arrays (no arena, or it
+   * is full).
+   */
+  readonly arenaBase: number;
   /** Packed slot words; 0 = not decoded. The extra last word is the SLOT_PAGE_END sentinel. */
-  readonly ops = new Int32Array(SLOTS_PER_PAGE + 1);
+  readonly ops: Int32Array;
   /** Immediates (one more than slots too, so the interpreter's read at the sentinel stays in bounds). */
-  readonly imms = new Int32Array(SLOTS_PER_PAGE + 1);
+  readonly imms: Int32Array;
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE).fill(undefined);
   /** Taken branches and jumps that landed on each slot, and run-loop entries there (what is worth compiling). */
-  readonly heat = new Int32Array(SLOTS_PER_PAGE);
+  readonly heat: Int32Array;
   /** h.icount at the first landing of each slot's current heat window (the landing rate decides compiling). */
-  readonly heatStart = new Float64Array(SLOTS_PER_PAGE);
+  readonly heatStart: Float64Array;
   /** Blocks built for the compiler, by start slot (created on first use). */
   blocks: (Block | undefined)[] | undefined = undefined;
   /** The page's code compiled by the WebAssembly tier (wasm/tier.ts), if any. */
@@ -55,7 +73,22 @@ export class CodePage {
   /** Decoded slots. */
   count = 0;
 
-  constructor() {
+  constructor(arena?: Arena) {
+    const base = arena?.allocate(CODE_PAGE_BYTES, 64);
+    if (arena === undefined || base === undefined) {
+      this.arenaBase = -1;
+      this.ops = new Int32Array(SLOTS_PER_PAGE + 1);
+      this.imms = new Int32Array(SLOTS_PER_PAGE + 1);
+      this.heat = new Int32Array(SLOTS_PER_PAGE);
+      this.heatStart = new Float64Array(SLOTS_PER_PAGE);
+    } else {
+      // (A fresh allocation is zero: the arena only grows, and nothing is freed before the VM goes away.)
+      this.arenaBase = base;
+      this.ops = new Int32Array(arena.buffer, base + CODE_PAGE_OPS, SLOTS_PER_PAGE + 1);
+      this.imms = new Int32Array(arena.buffer, base + CODE_PAGE_IMMS, SLOTS_PER_PAGE + 1);
+      this.heat = new Int32Array(arena.buffer, base + CODE_PAGE_HEAT, SLOTS_PER_PAGE);
+      this.heatStart = new Float64Array(arena.buffer, base + CODE_PAGE_HEAT_START, SLOTS_PER_PAGE);
+    }
     this.ops[SLOTS_PER_PAGE] = SLOT_PAGE_END | SLOT_DECODED;
   }
 
@@ -147,6 +180,8 @@ export class PhysicalMemory {
   readonly arena: Arena | undefined;
   /** The WebAssembly tier compiling this memory's code (engine.ts creates it on first use). */
   wasmTier: WasmTier | undefined = undefined;
+  /** The WebAssembly interpreter for this memory's harts (engine.ts creates it on first use). */
+  wasmInterpreter: WasmInterpreter | undefined = undefined;
   #regions: PhysRegion[] = [];
   #last: PhysRegion | undefined;
   readonly #clients: MemoryClient[] = [];
@@ -211,7 +246,7 @@ export class PhysicalMemory {
   codePage(block: MemBlock, pageIndex: number): CodePage {
     let page = block.codePages[pageIndex];
     if (page === undefined) {
-      page = new CodePage();
+      page = new CodePage(this.arena);
       block.codePages[pageIndex] = page;
     }
     const flags = block.pageFlags[pageIndex] ?? 0;

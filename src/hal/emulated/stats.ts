@@ -29,6 +29,8 @@ export class HartStats {
   /** Entries into WebAssembly regions, and the instructions they retired (the rest ran interpreted). */
   regionEntries = 0;
   regionInstructions = 0;
+  /** Instructions the WebAssembly interpreter retired (wasm/interp-module.ts; the rest of those interpreted, `interpret`). */
+  wasmInterpreted = 0;
   /** Times a region went on into the next region itself instead of returning to the run loop (wasm/tier.ts). */
   regionChains = 0;
   /**

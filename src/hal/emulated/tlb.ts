@@ -45,7 +45,12 @@ export const WASM_TLB_WRITE_ADD = TLB_SIZE * 20;
  */
 export const WASM_TLB_EXEC_TAG = TLB_SIZE * 24;
 export const WASM_TLB_EXEC_RECORD = TLB_SIZE * 32;
-export const WASM_TLB_BYTES = TLB_SIZE * 36;
+/**
+ * And per execute entry an i32, the arena offset of the physical page's decode cache (`CodePage.arenaBase`), 0
+ * when it is not in the arena: how the WebAssembly interpreter (wasm/interp-module.ts) goes on into the next page.
+ */
+export const WASM_TLB_EXEC_CODE = TLB_SIZE * 36;
+export const WASM_TLB_BYTES = TLB_SIZE * 40;
 /** Int32 indexes of the four arrays in `TlbSet.wasm`. */
 const W_RTAG = WASM_TLB_READ_TAG / 4;
 const W_RADD = WASM_TLB_READ_ADD / 4;
@@ -53,6 +58,7 @@ const W_WTAG = WASM_TLB_WRITE_TAG / 4;
 const W_WADD = WASM_TLB_WRITE_ADD / 4;
 const W_XTAG = WASM_TLB_EXEC_TAG / 4;
 const W_XREC = WASM_TLB_EXEC_RECORD / 4;
+const W_XCODE = WASM_TLB_EXEC_CODE / 4;
 
 /**
  * The low-word tag of an empty read/write entry. A probe masks the address's low word with
@@ -211,15 +217,16 @@ export class TlbSet {
   }
 
   /**
-   * Set the WebAssembly copy of execute entry `i` (which maps the page at `vpage`) to the page's region record at
-   * arena offset `record` (-1: none yet). Only call it with what `xtag[i]`/`xcode[i]` hold.
+   * Set the WebAssembly copy of execute entry `i` (which maps the page at `vpage`) to the page's region record
+   * (`code.entryMapBase`, none yet when -1) and decode cache. Only call it with what `xtag[i]`/`xcode[i]` hold.
    */
-  setWasmExec(i: number, vpage: number, record: number): void {
+  setWasmExec(i: number, vpage: number, code: CodePage): void {
     if (this.wasmBase < 0) return;
     const w = this.wasm;
     w[W_XTAG + 2 * i] = vpage | 0;
     w[W_XTAG + 2 * i + 1] = Math.floor(vpage / TWO_POW_32) | 0;
-    w[W_XREC + i] = record < 0 ? 0 : record;
+    w[W_XREC + i] = code.entryMapBase < 0 ? 0 : code.entryMapBase;
+    w[W_XCODE + i] = code.arenaBase < 0 ? 0 : code.arenaBase;
   }
 
   /** The region record offset execute entry `i`'s WebAssembly copy holds (0 when none). */

@@ -127,6 +127,8 @@ export const Op = {
   i32WrapI64: 0xa7,
   i64ExtendI32S: 0xac,
   i64ExtendI32U: 0xad,
+  f64Add: 0xa0,
+  f64ConvertI32S: 0xb7,
   f64ConvertI64S: 0xb9,
   i64TruncF64S: 0xb0,
   i64Extend8S: 0xc2,

@@ -1,0 +1,450 @@
+/**
+ * The interpreter in WebAssembly: one module, built once per process (threaded or not), whose function
+ *
+ *   run(hb: i32, dtlb: i32, itlb: i32, vbase: f64, off: i32, code: i32, limit: i32, heatMask: i32,
+ *       icount: f64) -> i32
+ *
+ * does what `interpret` (interp.ts) does, from the same per-page decode caches (`CodePage`, which live in the
+ * arena for it: CODE_PAGE_* offsets from `code`), for the hart whose block is at `hb`: it runs from page offset
+ * `off` of the page mapped at virtual address `vbase`, goes on across branches and jumps inside the page and into
+ * other pages the fetch TLB's WebAssembly copy at `itlb` maps (tlb.ts WASM_TLB_EXEC_*), loads and stores through
+ * the data TLB's copy at `dtlb`, counts landings in the pages' heat as `interpret` does (`heatMask` < 0: not at
+ * all; `icount` is h.icount at entry, for the heat windows' starts), and returns at the same places: a control
+ * transfer once `limit` instructions have retired, a fetch-TLB miss, a heat checkpoint, a slot the run loop must
+ * run (compiled, straddling), or after an instruction that ends the run. It returns the number retired, the pc to
+ * go on at in the block's HB_NEXT_PC.
+ *
+ * It does the integer base ISA, MUL/MULW and the loads and stores the TLB copy serves; for everything else it
+ * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them), and `decode` for a slot not
+ * decoded yet. It is one function compiled once: JavaScriptCore compiles it in a few milliseconds, where the
+ * TypeScript interpreter spent its first ~0.1 s of a boot in the baseline tier and 0.4-0.6 s of JIT-thread time
+ * being optimized (twice); and it works on whole 64-bit registers, where `interpret` works on 32-bit halves.
+ */
+
+import * as D from "../decode.ts";
+import { HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
+import { CODE_PAGE_HEAT, CODE_PAGE_HEAT_START, CODE_PAGE_IMMS, CODE_PAGE_OPS } from "../phys-memory.ts";
+import {
+  TLB_MASK,
+  WASM_TLB_EXEC_CODE,
+  WASM_TLB_EXEC_TAG,
+  WASM_TLB_READ_ADD,
+  WASM_TLB_READ_TAG,
+  WASM_TLB_WRITE_ADD,
+  WASM_TLB_WRITE_TAG,
+} from "../tlb.ts";
+import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
+
+/** What the module imports from. */
+export const INTERP_IMPORT_MODULE = "interp";
+/** `step`'s results (interp.ts STEP_*): retired, go on; retired, end the run; nothing retired, end the run. */
+const STEP_NEXT = 0;
+const STEP_END = 1;
+
+/** The slot codes of block.ts the interpreter meets (engine codes above the decoder's operations). */
+const SLOT_STRADDLE = 0x7d;
+const SLOT_COMPILED = 0x7e;
+const SLOT_PAGE_END = 0x7f;
+
+const LOADS: Record<number, { width: number; op: number }> = {
+  [D.OP_LB]: { width: 1, op: Op.i64Load8S },
+  [D.OP_LH]: { width: 2, op: Op.i64Load16S },
+  [D.OP_LW]: { width: 4, op: Op.i64Load32S },
+  [D.OP_LD]: { width: 8, op: Op.i64Load },
+  [D.OP_LBU]: { width: 1, op: Op.i64Load8U },
+  [D.OP_LHU]: { width: 2, op: Op.i64Load16U },
+  [D.OP_LWU]: { width: 4, op: Op.i64Load32U },
+};
+const STORES: Record<number, { width: number; op: number }> = {
+  [D.OP_SB]: { width: 1, op: Op.i64Store8 },
+  [D.OP_SH]: { width: 2, op: Op.i64Store16 },
+  [D.OP_SW]: { width: 4, op: Op.i64Store32 },
+  [D.OP_SD]: { width: 8, op: Op.i64Store },
+};
+/** Register-register operations on whole registers: the WebAssembly operation. */
+const ALU_RR: Record<number, number> = {
+  [D.OP_ADD]: Op.i64Add,
+  [D.OP_SUB]: Op.i64Sub,
+  [D.OP_XOR]: Op.i64Xor,
+  [D.OP_OR]: Op.i64Or,
+  [D.OP_AND]: Op.i64And,
+  [D.OP_SLL]: Op.i64Shl,
+  [D.OP_SRL]: Op.i64ShrU,
+  [D.OP_SRA]: Op.i64ShrS,
+  [D.OP_MUL]: Op.i64Mul,
+};
+/** Register-immediate operations on whole registers (shift amounts are the immediate). */
+const ALU_RI: Record<number, number> = {
+  [D.OP_ADDI]: Op.i64Add,
+  [D.OP_XORI]: Op.i64Xor,
+  [D.OP_ORI]: Op.i64Or,
+  [D.OP_ANDI]: Op.i64And,
+  [D.OP_SLLI]: Op.i64Shl,
+  [D.OP_SRLI]: Op.i64ShrU,
+  [D.OP_SRAI]: Op.i64ShrS,
+};
+/** 32-bit operations (the result sign-extended): register-register and register-immediate. */
+const ALU_W_RR: Record<number, number> = {
+  [D.OP_ADDW]: Op.i32Add,
+  [D.OP_SUBW]: Op.i32Sub,
+  [D.OP_SLLW]: Op.i32Shl,
+  [D.OP_SRLW]: Op.i32ShrU,
+  [D.OP_SRAW]: Op.i32ShrS,
+  [D.OP_MULW]: Op.i32Mul,
+};
+const ALU_W_RI: Record<number, number> = {
+  [D.OP_ADDIW]: Op.i32Add,
+  [D.OP_SLLIW]: Op.i32Shl,
+  [D.OP_SRLIW]: Op.i32ShrU,
+  [D.OP_SRAIW]: Op.i32ShrS,
+};
+/** Set-less-than: the comparison, and whether the second operand is the immediate. */
+const SET_LESS: Record<number, { cmp: number; imm: boolean }> = {
+  [D.OP_SLT]: { cmp: Op.i64LtS, imm: false },
+  [D.OP_SLTU]: { cmp: Op.i64LtU, imm: false },
+  [D.OP_SLTI]: { cmp: Op.i64LtS, imm: true },
+  [D.OP_SLTIU]: { cmp: Op.i64LtU, imm: true },
+};
+const BRANCHES: Record<number, number> = {
+  [D.OP_BEQ]: Op.i64Eq,
+  [D.OP_BNE]: Op.i64Ne,
+  [D.OP_BLT]: Op.i64LtS,
+  [D.OP_BGE]: Op.i64GeS,
+  [D.OP_BLTU]: Op.i64LtU,
+  [D.OP_BGEU]: Op.i64GeU,
+};
+
+/** The operations with code of their own here; every other slot calls `step` (or ends the run). */
+function handledOps(): number[] {
+  const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE];
+  for (const table of [LOADS, STORES, ALU_RR, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCHES])
+    for (const k of Object.keys(table)) ops.push(Number(k));
+  return ops;
+}
+
+/** Structured-control labels by name, so that branches find their depth. */
+class Labels {
+  readonly #stack: string[] = [];
+  constructor(readonly f: FunctionBody) {}
+  open(opcode: number, name = "", type?: number): void {
+    this.f.block(opcode, type);
+    this.#stack.push(name);
+  }
+  end(): void {
+    this.f.op(Op.end);
+    this.#stack.pop();
+  }
+  /** `br` (or `br_if`) to the label `name`. */
+  br(name: string, opcode: number = Op.br): void {
+    const at = this.#stack.lastIndexOf(name);
+    if (at < 0) throw new Error(`no label ${name}`);
+    this.f.opU(opcode, this.#stack.length - 1 - at);
+  }
+  depthOf(name: string): number {
+    return this.#stack.length - 1 - this.#stack.lastIndexOf(name);
+  }
+}
+
+/** The module's bytes. `threaded`: harts on other threads share the memory (FENCE is an atomic fence). */
+export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffer> {
+  const m = new ModuleBuilder();
+  const importDecode = m.importFunction(INTERP_IMPORT_MODULE, "decode", [F64, I32], [I32]);
+  const importStep = m.importFunction(INTERP_IMPORT_MODULE, "step", [F64, I32, I32], [I32]);
+  m.importMemory(INTERP_IMPORT_MODULE, "memory", 1, 65536, true);
+  const { index, body: f } = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
+  m.exportFunction("run", index);
+  const P_HB = 0;
+  const P_DTLB = 1;
+  const P_ITLB = 2;
+  const P_VBASE = 3;
+  const off = 4;
+  const code = 5;
+  const P_LIMIT = 6;
+  const P_HEAT_MASK = 7;
+  const P_ICOUNT = 8;
+  const vb = f.local(I64);
+  const n = f.local(I32);
+  const w = f.local(I32);
+  const rd = f.local(I32);
+  const rs1 = f.local(I32);
+  const rs2 = f.local(I32);
+  const len = f.local(I32);
+  const imm = f.local(I64);
+  const t = f.local(I64);
+  const a = f.local(I64);
+  const r = f.local(I64);
+  const ra = f.local(I32);
+  const t32 = f.local(I32);
+  const slot = f.local(I32);
+  const exitPc = f.local(I64);
+  const L = new Labels(f);
+
+  /** Push register `reg` (a local holding its number) as an i64. */
+  const getReg = (reg: number): void => {
+    f.get(P_HB).get(reg).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(ra).mem(Op.i32Load, 2, HB_XLO);
+    f.op(Op.i64ExtendI32U);
+    f.get(ra).mem(Op.i32Load, 2, HB_XHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
+  };
+  /** Pop an i64 into rd (not x0). */
+  const setRd = (): void => {
+    f.set(r);
+    f.get(rd);
+    L.open(Op.if);
+    f.get(P_HB).get(rd).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(ra).get(r).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XLO);
+    f.get(ra).get(r).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XHI);
+    L.end();
+  };
+  /** Push pc + x for an i64 x pushed by `push`. */
+  const pcPlus = (push: () => void): void => {
+    f.get(vb).get(off).op(Op.i64ExtendI32U).op(Op.i64Add);
+    push();
+    f.op(Op.i64Add);
+  };
+  /** End the run at the pc on the stack (an i64). */
+  const exitAt = (): void => {
+    f.set(exitPc);
+    L.br("exit");
+  };
+  /**
+   * Leave this slot to `step`: go on after it when it retired the instruction, else end the run where it left
+   * the pc (in HB_NEXT_PC), counting the instruction when it retired it.
+   */
+  const step = (): void => {
+    f.get(vb).op(Op.f64ConvertI64S).get(off).get(n).opU(Op.call, importStep).tee(t32);
+    f.i32(STEP_NEXT).op(Op.i32Eq);
+    L.br("next", Op.brIf);
+    f.get(n).get(t32).i32(STEP_END).op(Op.i32Eq).op(Op.i32Add).set(n);
+    f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S);
+    exitAt();
+  };
+  /** With va in `a`: t32 = its data-TLB index; pushes whether entry `tag` maps it for an aligned `width` access. */
+  const probe = (tag: number, width: number): void => {
+    f.get(a).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+    f.get(P_DTLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, tag);
+    f.get(a)
+      .i64(-4096 | (width - 1), -1)
+      .op(Op.i64And)
+      .op(Op.i64Eq);
+  };
+  /** After a hit of `probe`: the host address of va. */
+  const host = (add: number): void => {
+    f.get(a).op(Op.i32WrapI64);
+    f.get(P_DTLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, add);
+    f.op(Op.i32Add);
+  };
+
+  // The handlers: one per operation done here, then `step`, the slot codes that end the run, the page end.
+  const ops = handledOps();
+  const H_STEP = ops.length;
+  const H_STOP = ops.length + 1;
+  const H_PAGE_END = ops.length + 2;
+  const handlerCount = ops.length + 3;
+  const targets = new Array<number>(128).fill(H_STEP);
+  ops.forEach((op, k) => {
+    targets[op] = k;
+  });
+  targets[SLOT_STRADDLE] = H_STOP;
+  targets[SLOT_COMPILED] = H_STOP;
+  targets[SLOT_PAGE_END] = H_PAGE_END;
+
+  f.get(P_VBASE).op(Op.i64TruncF64S).set(vb);
+  L.open(Op.block, "exit");
+  L.open(Op.loop, "run");
+  L.open(Op.block, "transfer");
+  L.open(Op.block, "next");
+  // Fetch: the slot word (decoded now if it was not), its fields and immediate.
+  f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_OPS).tee(w);
+  f.op(Op.i32Eqz);
+  L.open(Op.if);
+  f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).tee(w).op(Op.i32Eqz);
+  L.open(Op.if);
+  pcPlus(() => f.i64(0, 0));
+  exitAt();
+  L.end();
+  L.end();
+  f.get(w).i32(7).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rd);
+  f.get(w).i32(12).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs1);
+  f.get(w).i32(17).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs2);
+  f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add).set(len);
+  f.get(slot).mem(Op.i32Load, 2, CODE_PAGE_IMMS).op(Op.i64ExtendI32S).set(imm);
+  for (let k = handlerCount - 1; k >= 0; k--) L.open(Op.block, `h${k}`);
+  f.get(w).i32(0x7f).op(Op.i32And);
+  f.brTable(
+    targets.map((k) => L.depthOf(`h${k}`)),
+    L.depthOf(`h${H_STEP}`),
+  );
+  for (let k = 0; k < handlerCount; k++) {
+    L.end(); // closes h(k): its code follows
+    if (k === H_STEP) {
+      step();
+      continue;
+    }
+    if (k === H_STOP) {
+      pcPlus(() => f.i64(0, 0));
+      exitAt();
+      continue;
+    }
+    if (k === H_PAGE_END) {
+      f.get(off).op(Op.i64ExtendI32U).set(t);
+      L.br("transfer");
+      continue;
+    }
+    const op = ops[k] ?? 0;
+    emitOperation(op);
+  }
+  L.end(); // next: the instruction retired, go on with the one after it
+  f.get(off).get(len).op(Op.i32Add).set(off);
+  f.get(n).i32(1).op(Op.i32Add).set(n);
+  L.br("run");
+  L.end(); // transfer: to vbase + t, the instruction (if any) counted
+  f.get(n).get(P_LIMIT).op(Op.i32GeS);
+  L.open(Op.if);
+  f.get(vb).get(t).op(Op.i64Add);
+  exitAt();
+  L.end();
+  f.get(t).i64(4096, 0).op(Op.i64LtU);
+  L.open(Op.if);
+  f.get(t).op(Op.i32WrapI64).set(off);
+  f.op(Op.else);
+  // Another page: through the fetch TLB's copy, to its decode cache.
+  f.get(vb).get(t).op(Op.i64Add).set(a);
+  f.get(a).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+  f.get(P_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
+  f.get(a).i64(-4096, -1).op(Op.i64And).op(Op.i64Ne);
+  L.open(Op.if);
+  f.get(a);
+  exitAt();
+  L.end();
+  f.get(P_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_CODE).tee(t32);
+  f.op(Op.i32Eqz);
+  L.open(Op.if);
+  f.get(a);
+  exitAt();
+  L.end();
+  f.get(t32).set(code);
+  f.get(a).i64(-4096, -1).op(Op.i64And).set(vb);
+  f.get(a).op(Op.i32WrapI64).i32(4095).op(Op.i32And).set(off);
+  L.end();
+  // Heat: landings per slot, and since when; a landing at a checkpoint is left to the run loop.
+  f.get(P_HEAT_MASK).i32(0).op(Op.i32GeS);
+  L.open(Op.if);
+  f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_HEAT);
+  f.i32(1).op(Op.i32Add).tee(t32).get(P_HEAT_MASK).op(Op.i32And).op(Op.i32Eqz);
+  L.open(Op.if);
+  pcPlus(() => f.i64(0, 0));
+  exitAt();
+  L.end();
+  f.get(slot).get(t32).mem(Op.i32Store, 2, CODE_PAGE_HEAT);
+  f.get(t32).i32(1).op(Op.i32Eq);
+  L.open(Op.if);
+  f.get(slot).get(slot).op(Op.i32Add).get(code).op(Op.i32Sub);
+  f.get(P_ICOUNT).get(n).op(Op.f64ConvertI32S).op(Op.f64Add);
+  f.mem(Op.f64Store, 3, CODE_PAGE_HEAT_START);
+  L.end();
+  L.end();
+  L.br("run");
+  L.end(); // run
+  L.end(); // exit
+  f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
+  f.get(n);
+  return m.encode();
+
+  /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`. */
+  function emitOperation(op: number): void {
+    const load = LOADS[op];
+    const store = STORES[op];
+    if (load !== undefined || store !== undefined) {
+      getReg(rs1);
+      f.get(imm).op(Op.i64Add).set(a);
+      if (load !== undefined) {
+        probe(WASM_TLB_READ_TAG, load.width);
+        L.open(Op.if);
+        host(WASM_TLB_READ_ADD);
+        f.mem(load.op, Math.log2(load.width), 0);
+        setRd();
+        L.br("next");
+        L.end();
+      } else if (store !== undefined) {
+        probe(WASM_TLB_WRITE_TAG, store.width);
+        L.open(Op.if);
+        host(WASM_TLB_WRITE_ADD);
+        getReg(rs2);
+        f.mem(store.op, Math.log2(store.width), 0);
+        L.br("next");
+        L.end();
+      }
+      step(); // the TLB copy did not serve it
+      return;
+    }
+    const branch = BRANCHES[op];
+    if (branch !== undefined) {
+      getReg(rs1);
+      getReg(rs2);
+      f.op(branch).op(Op.i32Eqz);
+      L.br("next", Op.brIf);
+      f.get(n).i32(1).op(Op.i32Add).set(n);
+      f.get(off).op(Op.i64ExtendI32U).get(imm).op(Op.i64Add).set(t);
+      L.br("transfer");
+      return;
+    }
+    const rr = ALU_RR[op];
+    const ri = ALU_RI[op];
+    const wrr = ALU_W_RR[op];
+    const wri = ALU_W_RI[op];
+    const less = SET_LESS[op];
+    if (rr !== undefined) {
+      getReg(rs1);
+      getReg(rs2);
+      f.op(rr);
+    } else if (ri !== undefined) {
+      getReg(rs1);
+      f.get(imm).op(ri);
+    } else if (wrr !== undefined) {
+      getReg(rs1);
+      f.op(Op.i32WrapI64);
+      getReg(rs2);
+      f.op(Op.i32WrapI64).op(wrr).op(Op.i64ExtendI32S);
+    } else if (wri !== undefined) {
+      getReg(rs1);
+      f.op(Op.i32WrapI64).get(imm).op(Op.i32WrapI64).op(wri).op(Op.i64ExtendI32S);
+    } else if (less !== undefined) {
+      getReg(rs1);
+      if (less.imm) f.get(imm);
+      else getReg(rs2);
+      f.op(less.cmp).op(Op.i64ExtendI32U);
+    } else {
+      switch (op) {
+        case D.OP_LUI:
+          f.get(imm);
+          break;
+        case D.OP_AUIPC:
+          pcPlus(() => f.get(imm));
+          break;
+        case D.OP_JAL:
+          pcPlus(() => f.get(len).op(Op.i64ExtendI32U));
+          setRd();
+          f.get(n).i32(1).op(Op.i32Add).set(n);
+          f.get(off).op(Op.i64ExtendI32U).get(imm).op(Op.i64Add).set(t);
+          L.br("transfer");
+          return;
+        case D.OP_JALR:
+          // The target first: rd may be rs1.
+          getReg(rs1);
+          f.get(imm).op(Op.i64Add).i64(-2, -1).op(Op.i64And).get(vb).op(Op.i64Sub).set(t);
+          pcPlus(() => f.get(len).op(Op.i64ExtendI32U));
+          setRd();
+          f.get(n).i32(1).op(Op.i32Add).set(n);
+          L.br("transfer");
+          return;
+        case D.OP_FENCE:
+          if (threaded) f.atomicFence();
+          L.br("next");
+          return;
+        default:
+          throw new Error(`the WebAssembly interpreter has no code for operation ${op}`);
+      }
+    }
+    setRd();
+    L.br("next");
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The WebAssembly interpreter (src/hal/emulated/wasm/interp-module.ts): where it runs, and the cases at the edges
+ * of what it does itself (a store into the page it runs from, a guest write to instret, page crossings, the
+ * slots it leaves to TypeScript), each against the reference interpreter. The broad comparisons (random programs,
+ * the ISA programs, random words in every mode) are in differential.test.ts, isa-programs.test.ts and
+ * fuzz.test.ts under the "winterp" engine.
+ */
+
+import { describe, expect, test } from "bun:test";
+import { CSR_MINSTRET } from "../../src/arch/riscv64/csr.ts";
+import { Arena } from "../../src/hal/emulated/arena.ts";
+import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import { CODE_PAGE_BYTES, CodePage } from "../../src/hal/emulated/phys-memory.ts";
+import { buildInterpreterModule } from "../../src/hal/emulated/wasm/interp-module.ts";
+import * as A from "./asm.ts";
+import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
+
+/** Run `program` on the WebAssembly interpreter and on the reference interpreter; both must end alike. */
+function againstReference(program: Uint8Array, steps: number): HartFixture {
+  const wasm = makeHart({ ramSize: 1 << 20, arena: true });
+  const ref = makeHart({ ramSize: 1 << 20 });
+  for (const f of [wasm, ref]) f.write(RAM_BASE, program);
+  let used = 0;
+  while (used < steps && wasm.hart.stop === STOP_NONE) used += wasm.run(steps - used, "winterp");
+  while (ref.hart.icount < wasm.hart.icount && ref.hart.stop === STOP_NONE) ref.run(1);
+  const state = (f: HartFixture) => ({
+    pc: f.hart.pc,
+    icount: f.hart.icount,
+    x: Array.from({ length: 32 }, (_, i) => f.x(i)),
+    ram: Array.from({ length: 64 }, (_, i) => f.read64(RAM_BASE + 0x8000 + 8 * i)),
+  });
+  expect(state(wasm)).toEqual(state(ref));
+  return wasm;
+}
+
+describe("WebAssembly interpreter", () => {
+  test("the module validates, threaded and not", () => {
+    for (const threaded of [false, true]) expect(WebAssembly.validate(buildInterpreterModule(threaded))).toBe(true);
+  });
+
+  test("a code page's decode cache is in the arena when there is one, and ordinary arrays otherwise", () => {
+    const arena = Arena.create();
+    if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+    const inArena = new CodePage(arena);
+    expect(inArena.arenaBase).toBeGreaterThan(0);
+    expect(inArena.ops.buffer).toBe(arena.buffer);
+    expect(inArena.heatStart.byteOffset + inArena.heatStart.byteLength).toBeLessThanOrEqual(
+      inArena.arenaBase + CODE_PAGE_BYTES,
+    );
+    // The page-end sentinel is set in the arena copy as in the plain one.
+    const plain = new CodePage();
+    expect(plain.arenaBase).toBe(-1);
+    expect(inArena.ops[2048]).toBe(plain.ops[2048]);
+    // Two pages never overlap.
+    const next = new CodePage(arena);
+    expect(next.arenaBase).toBeGreaterThanOrEqual(inArena.arenaBase + CODE_PAGE_BYTES);
+  });
+
+  test("a loop of loads, stores, ALU operations and branches retires in WebAssembly, as the reference does", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.s0, RAM_BASE + 0x8000), A.li(A.t0, 0), A.li(A.s1, 200), A.li(A.s2, -7));
+    p.label("loop");
+    p.emit(A.andi(A.t1, A.t0, 0x1f8), A.add(A.t1, A.t1, A.s0), A.ld(A.t2, A.t1, 0), A.add(A.t2, A.t2, A.t0));
+    p.emit(A.mul(A.t3, A.t2, A.s2), A.sraiw(A.t4, A.t3, 3), A.sltu(A.t5, A.t4, A.t3), A.sd(A.t2, A.t1, 0));
+    p.emit(A.sw(A.t4, A.t1, 4), A.lbu(A.a0, A.t1, 5), A.lh(A.a1, A.t1, 6), A.subw(A.a2, A.a0, A.a1));
+    p.emit(A.sll(A.a3, A.a2, A.t0), A.sra(A.a4, A.s2, A.t0), A.slti(A.a5, A.a4, -3), A.addi(A.t0, A.t0, 1));
+    p.ref("loop", (off) => A.blt(A.t0, A.s1, off));
+    p.emit(A.addi(A.zero, A.t0, 5)); // x0 stays 0
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const f = againstReference(p.assemble(), 4000);
+    expect(f.hart.stats.wasmInterpreted).toBeGreaterThan(3000);
+    expect(f.x(0)).toBe(0n);
+  });
+
+  test("a store into the page it runs from changes the next instruction run from there", () => {
+    // The store takes the slow path (the page holds code, so the write TLB never maps it), which drops the
+    // page's decode cache under the running interpreter; the rewritten slot is decoded again.
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.a0, 1), A.li(A.t1, A.addi(A.a0, A.a0, 100)));
+    // t0 = the address of the instruction after the store (auipc, addi and sw are 4 bytes each).
+    p.emit(A.auipc(A.t0, 0), A.addi(A.t0, A.t0, 12), A.sw(A.t1, A.t0, 0));
+    p.emit(A.addi(A.a0, A.a0, 1)); // becomes addi a0, a0, 100 before it runs
+    p.emit(A.addi(A.a1, A.a0, 0));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const f = againstReference(p.assemble(), 200);
+    expect(f.x(A.a1)).toBe(101n);
+  });
+
+  test("a guest write to instret is kept, and the count goes on from it", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.t0, 5000), A.addi(A.a0, A.zero, 1), A.csrw(CSR_MINSTRET, A.t0), A.addi(A.a0, A.a0, 1));
+    p.emit(A.addi(A.a0, A.a0, 1), A.csrr(A.a1, CSR_MINSTRET));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const f = againstReference(p.assemble(), 100);
+    expect(f.x(A.a1)).toBe(5002n);
+  });
+
+  test("calls, returns and falls through across pages, as the reference does", () => {
+    // Code on three pages: straight-line code runs off the end of the first, a call lands on the third and
+    // returns to the second.
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.s0, 0), A.li(A.s1, 40));
+    p.label("again");
+    while (p.pc < RAM_BASE + 0x1000 - 8) p.emit(A.addi(A.s0, A.s0, 3));
+    p.emit(A.addi(A.s0, A.s0, 1), A.xori(A.s0, A.s0, 5), A.addi(A.s0, A.s0, 2)); // across the page end
+    p.ref("far", (off) => A.jal(A.ra, off));
+    p.emit(A.addi(A.s1, A.s1, -1));
+    p.ref("again", (off) => A.bne(A.s1, A.zero, off));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    while (p.pc < RAM_BASE + 0x2010) p.emit(A.addi(A.zero, A.zero, 0));
+    p.label("far");
+    p.emit(A.slli(A.a0, A.s0, 1), A.add(A.s0, A.s0, A.a0), A.jalr(0, A.ra, 0));
+    const f = againstReference(p.assemble(), 60_000);
+    expect(f.hart.stats.wasmInterpreted).toBeGreaterThan(40_000);
+  });
+
+  test("the operations it leaves to TypeScript (high multiplies, divisions, bit manipulation, CSRs) run there", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.a0, -12345678901n), A.li(A.a1, 977), A.li(A.a2, 0));
+    p.emit(A.mulh(A.a3, A.a0, A.a1), A.mulhu(A.a4, A.a0, A.a1), A.div(A.a5, A.a0, A.a1), A.remu(A.a6, A.a0, A.a1));
+    p.emit(A.divw(A.a7, A.a0, A.a2), A.clz(A.t0, A.a1), A.rol(A.t1, A.a0, A.a1), A.csrr(A.t2, CSR_MINSTRET));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    againstReference(p.assemble(), 100);
+  });
+});
