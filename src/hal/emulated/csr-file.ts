@@ -86,9 +86,11 @@ import {
   MSTATUS_HI_SD,
   MSTATUS_HI_SXL64,
   MSTATUS_HI_UXL64,
+  MSTATUS_MIE,
   MSTATUS_MPP,
   MSTATUS_MPP_SHIFT,
   MSTATUS_MXR,
+  MSTATUS_SIE,
   SSTATUS_MASK,
 } from "../../arch/riscv64/csr.ts";
 import { FFLAGS_MASK, FRM_MASK, FRM_SHIFT } from "../../arch/riscv64/fp.ts";
@@ -340,7 +342,8 @@ export function csrWrite(h: Hart, csr: number, lo: number, hi: number): void {
       h.vsstatus = next;
       if ((changed & MSTATUS_MXR) !== 0) for (let i = 4; i <= 6; i++) h.tlbSets[i]?.flushRead();
       h.updateContext();
-      h.irqDirty = true;
+      // Only an interrupt enable turned on can make an interrupt deliverable (see writeMstatus).
+      if ((next & changed & MSTATUS_SIE) !== 0) h.irqDirty = true;
       return;
     }
     case CSR_HSTATUS:
@@ -577,7 +580,9 @@ function writeMstatus(h: Hart, lo: number, hi: number): void {
   h.mstatusMpv = (hi & MSTATUS_HI_MPV) !== 0;
   if ((changed & MSTATUS_MXR) !== 0) for (let i = 1; i < TLB_CONTEXTS; i++) h.tlbSets[i]?.flushRead();
   h.updateContext();
-  h.irqDirty = true;
+  // Only an interrupt enable turned on can make an interrupt deliverable: Linux masks interrupts
+  // (`csrrci sstatus, SIE`) on every spinlock and trap, and each look at the interrupts ends a region's chain.
+  if ((next & changed & (MSTATUS_SIE | MSTATUS_MIE)) !== 0) h.irqDirty = true;
 }
 
 function sdBit(status: number): boolean {

@@ -54,6 +54,7 @@ import {
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out, sll64 } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { csrCheck, substitute } from "./csr-access.ts";
+import { csrWriteEndsRun } from "./csr-effects.ts";
 import { csrRead, csrWrite } from "./csr-file.ts";
 import type { Insn } from "./decode.ts";
 import * as D from "./decode.ts";
@@ -687,7 +688,9 @@ export function execCsr(h: Hart, d: Insn): number {
   }
   setReg(h, d.rd, oldLo, oldHi);
   h.pc += d.len;
-  return EXEC_END;
+  if (!writes) return EXEC_NEXT;
+  csrRead(h, target);
+  return csrWriteEndsRun(h, target, oldLo, oldHi, h.csrLo, h.csrHi) ? EXEC_END : EXEC_NEXT;
 }
 
 function execAmo(h: Hart, d: Insn): number {
