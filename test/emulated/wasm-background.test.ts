@@ -7,9 +7,17 @@
  */
 
 import { describe, expect, test } from "bun:test";
+import { Arena } from "../../src/hal/emulated/arena.ts";
 import { COMPILE_AT_FIRST_LANDING, runFast, WASM_SYNC_MAX_BYTES } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
-import { OMG_COST_NS_PER_BYTE, OMG_GAIN_NS_PER_INSN } from "../../src/hal/emulated/wasm/tier.ts";
+import {
+  COLD_REGION_COST_MS,
+  MAX_COST_FACTOR,
+  OMG_COST_NS_PER_BYTE,
+  OMG_GAIN_NS_PER_INSN,
+  WARM_REGION_COST_MS,
+  WasmTier,
+} from "../../src/hal/emulated/wasm/tier.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -112,5 +120,22 @@ describe("WebAssembly tier, background compile", () => {
     const bytes = stats?.bytes ?? 0;
     expect(promotedAt * OMG_GAIN_NS_PER_INSN).toBeGreaterThanOrEqual(((bytes / 2) * OMG_COST_NS_PER_BYTE) | 0);
     expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
+  });
+});
+
+describe("compile thresholds follow the measured cost of a region", () => {
+  test("a tier starts at the cold generator's cost, and its factor falls to 1 as regions come cheap", () => {
+    const arena = Arena.create();
+    if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+    const tier = new WasmTier(arena, false);
+    expect(tier.stats.regionCostMs).toBe(COLD_REGION_COST_MS);
+    expect(tier.costFactor).toBe(COLD_REGION_COST_MS / WARM_REGION_COST_MS);
+    // Dearer than the cap: the factor stops there.
+    for (let k = 0; k < 40; k++) tier.stats.noteRegionCost(1000);
+    expect(tier.costFactor).toBe(MAX_COST_FACTOR);
+    // Warm regions: the average comes down to their cost, and the thresholds to their usual values.
+    for (let k = 0; k < 200; k++) tier.stats.noteRegionCost(WARM_REGION_COST_MS / 2);
+    expect(tier.stats.regionCostMs).toBeCloseTo(WARM_REGION_COST_MS / 2, 3);
+    expect(tier.costFactor).toBe(1);
   });
 });

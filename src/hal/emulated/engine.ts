@@ -430,12 +430,18 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
           continue;
       }
     }
-    if (tier !== undefined && code.interpreted >= volumeThreshold && considerVolume(h, code, i, pageOff, options, tier))
+    // (The thresholds grow while compiling is dear: WasmTier.costFactor.)
+    const costFactor = compileThread === undefined ? 1 : (tier?.costFactor ?? 1);
+    if (
+      tier !== undefined &&
+      code.interpreted >= volumeThreshold * costFactor &&
+      considerVolume(h, code, i, pageOff, options, tier)
+    )
       continue;
     if (
       missed &&
       tier !== undefined &&
-      ++code.regionMisses >= missThreshold &&
+      ++code.regionMisses >= missThreshold * costFactor &&
       considerMisses(h, code, i, pageOff, options, tier)
     )
       continue;
@@ -522,7 +528,9 @@ function considerRegion(
     code.heat[slot] = 0; // lukewarm: start a new window
     return false;
   }
-  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD)) return false;
+  // (A threshold the options give is kept as it is; the default grows while compiling is dear.)
+  const costFactor = tier.compileThread === undefined ? 1 : tier.costFactor;
+  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD * costFactor)) return false;
   return compileRegionFrom(h, code, i, pageOff, options, tier);
 }
 

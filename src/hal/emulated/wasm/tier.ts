@@ -117,7 +117,17 @@ export class WasmRegion {
 
 /** Compile statistics of a tier (printed by the benchmarks). */
 export class TierStats {
+  /**
+   * Compiler-thread milliseconds per region, a moving average over the last ~REGION_COST_WEIGHT⁻¹ regions
+   * (starting at COLD_REGION_COST_MS): what `costFactor` scales the compile thresholds by.
+   */
+  regionCostMs = COLD_REGION_COST_MS;
   regions = 0;
+
+  /** A region took `ms` on the compiler thread. */
+  noteRegionCost(ms: number): void {
+    this.regionCostMs += (ms - this.regionCostMs) * REGION_COST_WEIGHT;
+  }
   /** Regions compiled again with more entries. */
   recompiles = 0;
   instructions = 0;
@@ -158,6 +168,23 @@ export const OMG_COST_NS_PER_BYTE = 2_600;
  * 0.26 against 0.32 ns, memcpy 1.16 against 1.42, interp 1.10 against 1.27.
  */
 export const OMG_GAIN_NS_PER_INSN = 0.1;
+
+/**
+ * What a region costs the compiler thread once its code generator is warm (~500 instructions: 2-8 ms on this
+ * 2-core machine; bench/emulated-linux-stats.ts prints the total), and before: the generator's first regions
+ * take 20-30 ms each while JavaScriptCore is still optimizing it, which also keeps the JIT threads busy. The
+ * compiler thread and the JIT threads share the second core, and what they use beyond it comes off the hart's
+ * thread: in the project kernel's boot the hart's thread lost ~0.2 s of its 0.8 s that way, and the boot took
+ * 0.57 s with no regions at all (the WebAssembly interpreter alone) against 0.82 s with its ~50 regions.
+ * The compile thresholds (engine.ts) are raised by the ratio of the measured cost to the warm cost, up to
+ * MAX_COST_FACTOR, so that while compiling is dear only code that runs long gets compiled: a short boot then
+ * compiles few regions, a long run soon compiles at the usual thresholds.
+ */
+export const WARM_REGION_COST_MS = 4;
+export const COLD_REGION_COST_MS = 24;
+export const MAX_COST_FACTOR = 8;
+/** Weight of each region's cost in `TierStats.regionCostMs`. */
+const REGION_COST_WEIGHT = 1 / 8;
 
 /** Grow the region table by this many slots at a time. */
 const TABLE_GROWTH = 256;
@@ -233,6 +260,14 @@ export class WasmTier {
         exec: (idx: number, retired: number): number => this.#exec(idx, retired),
       },
     };
+  }
+
+  /**
+   * How much dearer than warm a region is to compile now (>= 1): what the compile thresholds are multiplied by
+   * while regions compile on the compiler thread (see WARM_REGION_COST_MS).
+   */
+  get costFactor(): number {
+    return Math.min(MAX_COST_FACTOR, Math.max(1, this.stats.regionCostMs / WARM_REGION_COST_MS));
   }
 
   /**
@@ -413,6 +448,7 @@ export class WasmTier {
         return;
       }
       s.threadMs += reply.ms;
+      s.noteRegionCost(reply.ms);
       s.instructions += reply.offsets.length;
       s.bytes += reply.generatedBytes;
       if (code.generation !== generation) {
