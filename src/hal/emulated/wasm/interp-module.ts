@@ -185,7 +185,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     f.op(Op.i64ExtendI32U);
     f.get(ra).mem(Op.i32Load, 2, HB_XHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
   };
-  /** Pop an i64 into rd (not x0). */
+  /** Pop an i64 into rd (x0 stays 0). */
   const setRd = (): void => {
     f.set(r);
     f.get(rd);
