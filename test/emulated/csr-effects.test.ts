@@ -1,6 +1,7 @@
 /**
  * Which CSR instructions end the run they are part of (csr-effects.ts): a run goes on past trap-state and FP
  * CSRs, reads and interrupt masking, and ends where the translation context or interrupt delivery may change.
+ * And an addressed SFENCE.VMA goes on where the fetch translation of what follows stays (exec.ts).
  */
 
 import { describe, expect, test } from "bun:test";
@@ -18,8 +19,9 @@ import {
 } from "../../src/arch/riscv64/csr.ts";
 import { MIP_SSIP } from "../../src/arch/riscv64/traps.ts";
 import { decode32 } from "../../src/hal/emulated/decode.ts";
-import { execCsr } from "../../src/hal/emulated/exec.ts";
+import { execCsr, execute } from "../../src/hal/emulated/exec.ts";
 import { EXEC_END, EXEC_NEXT } from "../../src/hal/emulated/hart.ts";
+import { translateFetch } from "../../src/hal/emulated/memory-slow.ts";
 import * as A from "./asm.ts";
 import { makeHart } from "./fixture.ts";
 
@@ -72,5 +74,25 @@ describe("CSR accesses that end a run", () => {
     expect(run(A.csrs(CSR_SSTATUS, A.t1), (f) => f.setX(A.t1, MSTATUS_SUM)).result).toBe(EXEC_END);
     expect(run(A.csrw(CSR_SATP, A.zero)).result).toBe(EXEC_END);
     expect(run(A.csrw(CSR_SIE, A.t0)).result).toBe(EXEC_END);
+  });
+});
+
+describe("SFENCE.VMA and the run it is part of", () => {
+  /** An SFENCE.VMA at 0x8000_0000 in HS-mode with the fetch TLB mapping its page; rs1 = t0 = `address`. */
+  function fence(rs1: number, address: number): number {
+    const f = makeHart({ ramSize: 1 << 20 });
+    f.enter("HS", 0x8000_0000);
+    expect(translateFetch(f.hart, 0x8000_0000)).toBe(0x8000_0000);
+    f.setX(A.t0, address);
+    return execute(f.hart, decode32(A.sfenceVma(rs1, 0) >>> 0));
+  }
+
+  test("an addressed fence of another page goes on: the next fetch is still mapped", () => {
+    expect(fence(A.t0, 0x8004_0000)).toBe(EXEC_NEXT);
+  });
+
+  test("a fence of the running page, or of everything, ends the run", () => {
+    expect(fence(A.t0, 0x8000_0010)).toBe(EXEC_END);
+    expect(fence(A.zero, 0)).toBe(EXEC_END);
   });
 });
