@@ -10,6 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { Arena } from "../../src/hal/emulated/arena.ts";
 import { COMPILE_AT_FIRST_LANDING, runFast, WASM_SYNC_MAX_BYTES } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import {
   COLD_REGION_COST_MS,
   MAX_COST_FACTOR,
@@ -128,6 +129,10 @@ describe("compile thresholds follow the measured cost of a region", () => {
     const arena = Arena.create();
     if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
     const tier = new WasmTier(arena, false);
+    // Regions compiled on the hart's thread are not dearer at first: the factor applies with a compiler thread.
+    expect(tier.costFactor).toBe(1);
+    tier.compileThread = compileService();
+    expect(tier.compileThread).toBeDefined();
     expect(tier.stats.regionCostMs).toBe(COLD_REGION_COST_MS);
     expect(tier.costFactor).toBe(COLD_REGION_COST_MS / WARM_REGION_COST_MS);
     // Dearer than the cap: the factor stops there.

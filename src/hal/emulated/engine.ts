@@ -431,17 +431,18 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       }
     }
     // (The thresholds grow while compiling is dear: WasmTier.costFactor.)
-    const costFactor = compileThread === undefined ? 1 : (tier?.costFactor ?? 1);
     if (
       tier !== undefined &&
-      code.interpreted >= volumeThreshold * costFactor &&
+      code.interpreted >= volumeThreshold &&
+      code.interpreted >= volumeThreshold * tier.costFactor &&
       considerVolume(h, code, i, pageOff, options, tier)
     )
       continue;
     if (
       missed &&
       tier !== undefined &&
-      ++code.regionMisses >= missThreshold * costFactor &&
+      ++code.regionMisses >= missThreshold &&
+      code.regionMisses >= missThreshold * tier.costFactor &&
       considerMisses(h, code, i, pageOff, options, tier)
     )
       continue;
@@ -529,8 +530,7 @@ function considerRegion(
     return false;
   }
   // (A threshold the options give is kept as it is; the default grows while compiling is dear.)
-  const costFactor = tier.compileThread === undefined ? 1 : tier.costFactor;
-  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD * costFactor)) return false;
+  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD * tier.costFactor)) return false;
   return compileRegionFrom(h, code, i, pageOff, options, tier);
 }
 

@@ -853,7 +853,7 @@ export const STEP_STOP = 2;
  * Decode slot `off >> 1` of the page at virtual address `vbase`, which the fetch TLB maps (the WebAssembly
  * interpreter only runs pages it found there), and return its packed word.
  */
-export function decodeAt(h: Hart, vbase: number, off: number): number {
+export function decodeSlotAt(h: Hart, vbase: number, off: number): number {
   const it = h.itlb;
   const i = (vbase >>> 12) & TLB_MASK;
   const code = it.xcode[i];

@@ -6,7 +6,7 @@
 import type { Arena } from "../arena.ts";
 import type { Hart } from "../hart.ts";
 import { HB_NEXT_PC } from "../hart-block.ts";
-import { decodeAt, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
+import { decodeSlotAt, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { buildInterpreterModule, INTERP_IMPORT_MODULE } from "./interp-module.ts";
 
@@ -48,7 +48,7 @@ export class WasmInterpreter {
       [INTERP_IMPORT_MODULE]: {
         memory: arena.memory,
         decode: (vbase: number, off: number): number =>
-          this.#hart === undefined ? 0 : decodeAt(this.#hart, vbase, off),
+          this.#hart === undefined ? 0 : decodeSlotAt(this.#hart, vbase, off),
         step: (vbase: number, off: number, retired: number): number => this.#step(vbase, off, retired),
       },
     });

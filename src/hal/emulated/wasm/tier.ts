@@ -264,9 +264,10 @@ export class WasmTier {
 
   /**
    * How much dearer than warm a region is to compile now (>= 1): what the compile thresholds are multiplied by
-   * while regions compile on the compiler thread (see WARM_REGION_COST_MS).
+   * while regions compile on the compiler thread (see WARM_REGION_COST_MS); 1 without one.
    */
   get costFactor(): number {
+    if (this.compileThread === undefined) return 1;
     return Math.min(MAX_COST_FACTOR, Math.max(1, this.stats.regionCostMs / WARM_REGION_COST_MS));
   }
 
