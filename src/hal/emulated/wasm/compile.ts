@@ -116,7 +116,8 @@ const I64_EXTEND8_S = 0xc2;
 const I64_EXTEND16_S = 0xc3;
 const I64_EXTEND32_S = 0xc4;
 
-const LOAD_OPS: Record<number, { width: number; fast: number; extend: number }> = {
+/** Loads: width, the WebAssembly load that does the access and its extension, and the extension of a slow path's value. */
+export const LOAD_OPS: Record<number, { width: number; fast: number; extend: number }> = {
   [D.OP_LB]: { width: 1, fast: Op.i64Load8S, extend: I64_EXTEND8_S },
   [D.OP_LH]: { width: 2, fast: Op.i64Load16S, extend: I64_EXTEND16_S },
   [D.OP_LW]: { width: 4, fast: Op.i64Load32S, extend: I64_EXTEND32_S },
@@ -126,7 +127,8 @@ const LOAD_OPS: Record<number, { width: number; fast: number; extend: number }> 
   [D.OP_LWU]: { width: 4, fast: Op.i64Load32U, extend: 0 },
 };
 
-const STORE_FAST: Record<number, number> = {
+/** Stores: the WebAssembly store of the access. */
+export const STORE_FAST: Record<number, number> = {
   [D.OP_SB]: Op.i64Store8,
   [D.OP_SH]: Op.i64Store16,
   [D.OP_SW]: Op.i64Store32,
@@ -358,20 +360,9 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
    * With `va` set: t32 = its data-TLB index, and on the stack whether the entry's `tag` (WASM_TLB_READ_TAG or
    * WASM_TLB_WRITE_TAG) maps va's page for an aligned access of `width` bytes (a misaligned va never matches).
    */
-  const probeTlb = (tag: number, width: number): void => {
-    f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
-    f.get(P_TLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, tag);
-    f.get(va)
-      .i64(-4096 | (width - 1), -1)
-      .op(Op.i64And)
-      .op(Op.i64Eq);
-  };
+  const probeTlb = (tag: number, width: number): void => emitTlbProbe(f, P_TLB, va, t32, tag, width);
   /** After a hit of `probeTlb`: va's host address on the stack, through the entry's `add` (WASM_TLB_*_ADD). */
-  const hostAddress = (add: number): void => {
-    f.get(va).op(Op.i32WrapI64);
-    f.get(P_TLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, add);
-    f.op(Op.i32Add);
-  };
+  const hostAddress = (add: number): void => emitTlbHost(f, P_TLB, va, t32, add);
 
   for (let k = 0; k < K; k++) {
     const b = blocks[k];
@@ -1136,7 +1127,8 @@ function forwardedOperand(d: Insn | undefined, r: number): number {
   return FORWARD_NONE;
 }
 
-const BINARY64: Record<number, number> = {
+/** Register-register operations on whole registers: the WebAssembly operation. */
+export const BINARY64: Record<number, number> = {
   [D.OP_ADD]: Op.i64Add,
   [D.OP_SUB]: Op.i64Sub,
   [D.OP_SLL]: Op.i64Shl,
@@ -1148,7 +1140,8 @@ const BINARY64: Record<number, number> = {
   [D.OP_MUL]: Op.i64Mul,
 };
 
-const BRANCH_CMP: Record<number, number> = {
+/** Branches: the WebAssembly comparison that takes them. */
+export const BRANCH_CMP: Record<number, number> = {
   [D.OP_BEQ]: Op.i64Eq,
   [D.OP_BNE]: Op.i64Ne,
   [D.OP_BLT]: Op.i64LtS,
@@ -1156,6 +1149,28 @@ const BRANCH_CMP: Record<number, number> = {
   [D.OP_BLTU]: Op.i64LtU,
   [D.OP_BGEU]: Op.i64GeU,
 };
+
+/**
+ * With the virtual address in local `va` (i64): local `t32` = its index in the data TLB whose WebAssembly copy's
+ * offset is in local `tlb`, and on the stack whether that entry's `tag` (WASM_TLB_READ_TAG or WASM_TLB_WRITE_TAG)
+ * maps va's page for an aligned access of `width` bytes (a misaligned va never matches). Regions and the
+ * WebAssembly interpreter (interp-module.ts) probe the TLB with it.
+ */
+export function emitTlbProbe(f: FunctionBody, tlb: number, va: number, t32: number, tag: number, width: number): void {
+  f.get(va).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+  f.get(tlb).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, tag);
+  f.get(va)
+    .i64(-4096 | (width - 1), -1)
+    .op(Op.i64And)
+    .op(Op.i64Eq);
+}
+
+/** After a hit of `emitTlbProbe`: va's host address on the stack, through the entry's `add` (WASM_TLB_*_ADD). */
+export function emitTlbHost(f: FunctionBody, tlb: number, va: number, t32: number, add: number): void {
+  f.get(va).op(Op.i32WrapI64);
+  f.get(tlb).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, add);
+  f.op(Op.i32Add);
+}
 
 /** MULH/MULHU/MULHSU: mulhu(a, b), minus b when a is negative (signed a), minus a when b is negative (MULH). */
 function emitMulHigh(

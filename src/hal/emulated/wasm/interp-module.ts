@@ -33,6 +33,7 @@ import {
   WASM_TLB_WRITE_ADD,
   WASM_TLB_WRITE_TAG,
 } from "../tlb.ts";
+import { BINARY64, BRANCH_CMP, emitTlbHost, emitTlbProbe, LOAD_OPS, STORE_FAST } from "./compile.ts";
 import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 
 /** What the module imports from. */
@@ -46,33 +47,6 @@ const SLOT_STRADDLE = 0x7d;
 const SLOT_COMPILED = 0x7e;
 const SLOT_PAGE_END = 0x7f;
 
-const LOADS: Record<number, { width: number; op: number }> = {
-  [D.OP_LB]: { width: 1, op: Op.i64Load8S },
-  [D.OP_LH]: { width: 2, op: Op.i64Load16S },
-  [D.OP_LW]: { width: 4, op: Op.i64Load32S },
-  [D.OP_LD]: { width: 8, op: Op.i64Load },
-  [D.OP_LBU]: { width: 1, op: Op.i64Load8U },
-  [D.OP_LHU]: { width: 2, op: Op.i64Load16U },
-  [D.OP_LWU]: { width: 4, op: Op.i64Load32U },
-};
-const STORES: Record<number, { width: number; op: number }> = {
-  [D.OP_SB]: { width: 1, op: Op.i64Store8 },
-  [D.OP_SH]: { width: 2, op: Op.i64Store16 },
-  [D.OP_SW]: { width: 4, op: Op.i64Store32 },
-  [D.OP_SD]: { width: 8, op: Op.i64Store },
-};
-/** Register-register operations on whole registers: the WebAssembly operation. */
-const ALU_RR: Record<number, number> = {
-  [D.OP_ADD]: Op.i64Add,
-  [D.OP_SUB]: Op.i64Sub,
-  [D.OP_XOR]: Op.i64Xor,
-  [D.OP_OR]: Op.i64Or,
-  [D.OP_AND]: Op.i64And,
-  [D.OP_SLL]: Op.i64Shl,
-  [D.OP_SRL]: Op.i64ShrU,
-  [D.OP_SRA]: Op.i64ShrS,
-  [D.OP_MUL]: Op.i64Mul,
-};
 /** Register-immediate operations on whole registers (shift amounts are the immediate). */
 const ALU_RI: Record<number, number> = {
   [D.OP_ADDI]: Op.i64Add,
@@ -105,19 +79,11 @@ const SET_LESS: Record<number, { cmp: number; imm: boolean }> = {
   [D.OP_SLTI]: { cmp: Op.i64LtS, imm: true },
   [D.OP_SLTIU]: { cmp: Op.i64LtU, imm: true },
 };
-const BRANCHES: Record<number, number> = {
-  [D.OP_BEQ]: Op.i64Eq,
-  [D.OP_BNE]: Op.i64Ne,
-  [D.OP_BLT]: Op.i64LtS,
-  [D.OP_BGE]: Op.i64GeS,
-  [D.OP_BLTU]: Op.i64LtU,
-  [D.OP_BGEU]: Op.i64GeU,
-};
 
 /** The operations with code of their own here; every other slot calls `step` (or ends the run). */
 function handledOps(): number[] {
   const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE];
-  for (const table of [LOADS, STORES, ALU_RR, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCHES])
+  for (const table of [LOAD_OPS, STORE_FAST, BINARY64, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCH_CMP])
     for (const k of Object.keys(table)) ops.push(Number(k));
   return ops;
 }
@@ -218,20 +184,9 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     exitAt();
   };
   /** With va in `a`: t32 = its data-TLB index; pushes whether entry `tag` maps it for an aligned `width` access. */
-  const probe = (tag: number, width: number): void => {
-    f.get(a).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
-    f.get(P_DTLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, tag);
-    f.get(a)
-      .i64(-4096 | (width - 1), -1)
-      .op(Op.i64And)
-      .op(Op.i64Eq);
-  };
+  const probe = (tag: number, width: number): void => emitTlbProbe(f, P_DTLB, a, t32, tag, width);
   /** After a hit of `probe`: the host address of va. */
-  const host = (add: number): void => {
-    f.get(a).op(Op.i32WrapI64);
-    f.get(P_DTLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, add);
-    f.op(Op.i32Add);
-  };
+  const host = (add: number): void => emitTlbHost(f, P_DTLB, a, t32, add);
 
   // The handlers: one per operation done here, then `step`, the slot codes that end the run, the page end.
   const ops = handledOps();
@@ -351,8 +306,8 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
 
   /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`. */
   function emitOperation(op: number): void {
-    const load = LOADS[op];
-    const store = STORES[op];
+    const load = LOAD_OPS[op];
+    const store = STORE_FAST[op];
     if (load !== undefined || store !== undefined) {
       getReg(rs1);
       f.get(imm).op(Op.i64Add).set(a);
@@ -360,23 +315,24 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
         probe(WASM_TLB_READ_TAG, load.width);
         L.open(Op.if);
         host(WASM_TLB_READ_ADD);
-        f.mem(load.op, Math.log2(load.width), 0);
+        f.mem(load.fast, Math.log2(load.width), 0);
         setRd();
         L.br("next");
         L.end();
       } else if (store !== undefined) {
-        probe(WASM_TLB_WRITE_TAG, store.width);
+        const width = 1 << (op - D.OP_SB);
+        probe(WASM_TLB_WRITE_TAG, width);
         L.open(Op.if);
         host(WASM_TLB_WRITE_ADD);
         getReg(rs2);
-        f.mem(store.op, Math.log2(store.width), 0);
+        f.mem(store, Math.log2(width), 0);
         L.br("next");
         L.end();
       }
       step(); // the TLB copy did not serve it
       return;
     }
-    const branch = BRANCHES[op];
+    const branch = BRANCH_CMP[op];
     if (branch !== undefined) {
       getReg(rs1);
       getReg(rs2);
@@ -387,7 +343,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
       L.br("transfer");
       return;
     }
-    const rr = ALU_RR[op];
+    const rr = BINARY64[op];
     const ri = ALU_RI[op];
     const wrr = ALU_W_RR[op];
     const wri = ALU_W_RI[op];
