@@ -67,9 +67,10 @@ describe("WebAssembly tier, compiler thread", () => {
     const f = makeHart({ arena: true });
     const n = 2_000_000;
     f.write(RAM_BASE, loop(n));
-    // A few instructions only: the compile is asked for at the first landing and takes milliseconds, so its reply
-    // cannot have been delivered yet when the page is written below.
-    run(f, 10);
+    // One step only: the compile is asked for at the first landing, and the run loop looks for replies only before
+    // a step, so its reply cannot have been delivered yet when the page is written below. (With ten steps, a warm
+    // compiler thread's reply sometimes came back within them once the interpreter ran in WebAssembly.)
+    run(f, 1);
     const stats = f.memory.wasmTier?.stats;
     expect(stats?.pending).toBe(1);
     // Patch the loop's add into a sub: the module being compiled is now stale. The add is the fourth instruction
