@@ -19,6 +19,7 @@
  */
 
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
+import type { Arena } from "./arena.ts";
 import { buildBlock, SLOT_COMPILED, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
 import { decode } from "./decode.ts";
 import { execute } from "./exec.ts";
@@ -319,24 +320,26 @@ export function runReference(h: Hart, budget: number): number {
   return steps;
 }
 
-/** Returns the number of steps (instructions, traps) used. */
+/** The VM's arena when the hart's state is in it too (what WebAssembly code needs to run the hart). */
+function arenaOf(h: Hart): Arena | undefined {
+  return h.blockBase < 0 ? undefined : h.memory.arena;
+}
+
 /** The WebAssembly tier of the hart's VM, created on first use; undefined without an arena. */
 export function wasmTierOf(h: Hart): WasmTier | undefined {
-  const memory = h.memory;
-  const arena = memory.arena;
-  if (arena === undefined || h.blockBase < 0) return undefined;
+  const arena = arenaOf(h);
+  if (arena === undefined) return undefined;
   // Threaded code (atomic read-modify-writes, fences) where harts on other threads share the RAM (threads/).
-  memory.wasmTier ??= new WasmTier(arena, h.sharedMemory);
-  return memory.wasmTier;
+  h.memory.wasmTier ??= new WasmTier(arena, h.sharedMemory);
+  return h.memory.wasmTier;
 }
 
 /** The WebAssembly interpreter of the hart's VM, created on first use; undefined without an arena. */
 export function wasmInterpreterOf(h: Hart): WasmInterpreter | undefined {
-  const memory = h.memory;
-  const arena = memory.arena;
-  if (arena === undefined || h.blockBase < 0) return undefined;
-  memory.wasmInterpreter ??= new WasmInterpreter(arena, h.sharedMemory);
-  return memory.wasmInterpreter;
+  const arena = arenaOf(h);
+  if (arena === undefined) return undefined;
+  h.memory.wasmInterpreter ??= new WasmInterpreter(arena, h.sharedMemory);
+  return h.memory.wasmInterpreter;
 }
 
 /** The most instructions one interpreter or region run is asked for (an int32, see `runFast`). */

@@ -22,7 +22,7 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
-import { decode16, decode32, type Insn } from "./decode.ts";
+import { decode16, decode32, type Insn, loadWidth } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
@@ -893,8 +893,7 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
     if (op >= 18) {
       if (!storeSlow(h, a, 1 << (op - 18), xlo[rs2] ?? 0, xhi[rs2] ?? 0, tinst, len)) return STEP_STOP;
     } else {
-      const width = op === 11 || op === 15 ? 1 : op === 12 || op === 16 ? 2 : op === 14 ? 8 : 4;
-      let v = loadSlow(h, a, width, tinst, len);
+      let v = loadSlow(h, a, loadWidth(op), tinst, len);
       if (!h.loadOk) return STEP_STOP;
       let vh = h.ldHi;
       if (op === 11) v = (v << 24) >> 24;

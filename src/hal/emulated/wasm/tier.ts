@@ -209,15 +209,6 @@ function countReturn(h: Hart, reason: number): void {
 }
 const LOAD_LO_INDEX = HB_LOAD_VALUE / 4;
 const LOAD_HI_INDEX = HB_LOAD_VALUE / 4 + 1;
-const LOAD_WIDTH: Record<number, number> = {
-  [D.OP_LB]: 1,
-  [D.OP_LH]: 2,
-  [D.OP_LW]: 4,
-  [D.OP_LD]: 8,
-  [D.OP_LBU]: 1,
-  [D.OP_LHU]: 2,
-  [D.OP_LWU]: 4,
-};
 
 export class WasmTier {
   readonly stats = new TierStats();
@@ -550,7 +541,7 @@ export class WasmTier {
     if (region === undefined || d === undefined) return 1;
     h.pc = (h.blockF64[VBASE_INDEX] ?? 0) + (region.offsets[idx] ?? 0);
     h.icount = this.#icountBase + retired;
-    const v = loadSlow(h, vaHi * TWO_POW_32 + (vaLo >>> 0), LOAD_WIDTH[d.op] ?? 8, transformedInstruction(d), d.len);
+    const v = loadSlow(h, vaHi * TWO_POW_32 + (vaLo >>> 0), D.loadWidth(d.op), transformedInstruction(d), d.len);
     if (!h.loadOk) {
       h.blockF64[NEXT_PC_INDEX] = h.pc;
       return 1;
