@@ -6,7 +6,13 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { Arena } from "../../src/hal/emulated/arena.ts";
-import { adviseHugePages, HUGE_PAGE_SIZE, hugePageSpan, MADV_HUGEPAGE } from "../../src/hal/emulated/sys.ts";
+import {
+  adviseHugePages,
+  HUGE_PAGE_SIZE,
+  hugePageSpan,
+  MADV_HUGEPAGE,
+  PRIO_PROCESS,
+} from "../../src/hal/emulated/sys.ts";
 import { hasCommand, type Requirement, testIf } from "../support/skip.ts";
 
 const MIB = 1024 * 1024;
@@ -56,6 +62,16 @@ describe("emulated backend: huge pages for guest RAM", () => {
       .split("\n")
       .find((l) => l.startsWith("#define MADV_HUGEPAGE "));
     expect(line?.split(/\s+/)[2]).toBe(String(MADV_HUGEPAGE));
+  });
+
+  testIf(hasCommand("gcc"), "PRIO_PROCESS against <sys/resource.h>")("PRIO_PROCESS is the C header's value", () => {
+    // glibc makes it an enum member (then `#define PRIO_PROCESS PRIO_PROCESS`): the compiler gives its value, as an
+    // initializer offset by 1000 so that it is never zero (a zero would go to .bss without a .long).
+    const source = "#include <sys/resource.h>\nint value = PRIO_PROCESS + 1000;\n";
+    const cc = Bun.spawnSync(["gcc", "-S", "-o", "-", "-x", "c", "-"], { stdin: new TextEncoder().encode(source) });
+    expect(cc.exitCode).toBe(0);
+    const long = /value:\s*\n\s*\.long\s+(\d+)/.exec(cc.stdout.toString())?.[1];
+    expect(Number(long) - 1000).toBe(PRIO_PROCESS);
   });
 
   testIf(thpRequirement(), "transparent huge pages")(

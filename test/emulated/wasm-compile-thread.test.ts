@@ -7,8 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { COMPILE_AT_FIRST_LANDING, type EngineOptions, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
-import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
-import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
+import { CompileService, compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
+import { type CompileReply, compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -92,6 +92,27 @@ describe("WebAssembly tier, compiler thread", () => {
     ref.run(f.hart.icount - at.icount);
     expect(f.x(A.a0)).toBe(ref.x(A.a0));
     expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("the thread is started by the first job, not before", async () => {
+    const service = new CompileService();
+    expect(service.started).toBe(false);
+    expect(service.hasReplies).toBe(false);
+    service.deliver(); // nothing to deliver, nothing started
+    expect(service.started).toBe(false);
+    const page = new Uint8Array(PAGE);
+    page.set(loop(10));
+    let reply: CompileReply | undefined;
+    service.request({ page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false }, (r) => {
+      reply = r;
+    });
+    expect(service.started).toBe(true);
+    const deadline = Date.now() + 20_000;
+    while (reply === undefined && Date.now() < deadline) {
+      await Bun.sleep(1);
+      service.deliver();
+    }
+    expect(reply?.kind).toBe("compiled");
   });
 
   test("a job compiles a page copy to a module; a page with nothing to compile from its entries is `empty`", () => {

@@ -1,7 +1,8 @@
 /**
- * The only file of the emulated backend that imports `bun:ffi`: one request to the host kernel about guest RAM.
- * libc is opened on first use (a VM whose RAM is not in the arena, or a host other than Linux, never opens it),
- * and nothing here is needed for the backend to work: where the call is not possible the backend runs as before.
+ * The only file of the emulated backend that imports `bun:ffi`: two requests to the host kernel, one about guest
+ * RAM and one about threads' priorities (background-threads.ts says why). libc is opened on first use (a host
+ * other than Linux never opens it), and nothing here is needed for the backend to work: where a call is not
+ * possible the backend runs as before.
  *
  * Transparent huge pages for guest RAM (Linux `madvise(MADV_HUGEPAGE)`), as QEMU asks for its guest RAM. The arena
  * (arena.ts) is one anonymous mapping that the host fills a 4 KiB page at a time, on first touch; JavaScriptCore
@@ -20,7 +21,12 @@ export const HUGE_PAGE_SIZE = 2 * 1024 * 1024;
 
 interface Libc {
   madvise(address: number, length: number, advice: number): number;
+  setpriority(which: number, who: number, nice: number): number;
+  gettid(): number;
 }
+
+/** <sys/resource.h>: setpriority's `which` for one process — on Linux, one thread when given a thread id. */
+export const PRIO_PROCESS = 0;
 
 /** undefined: not tried yet; null: not available on this host. */
 let libc: Libc | null | undefined;
@@ -32,8 +38,14 @@ function load(): Libc | null {
   try {
     const lib = dlopen("libc.so.6", {
       madvise: { args: [FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+      setpriority: { args: [FFIType.i32, FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+      gettid: { args: [], returns: FFIType.i32 },
     });
-    libc = { madvise: (address, length, advice) => lib.symbols.madvise(address, length, advice) };
+    libc = {
+      madvise: (address, length, advice) => lib.symbols.madvise(address, length, advice),
+      setpriority: (which, who, nice) => lib.symbols.setpriority(which, who, nice),
+      gettid: () => lib.symbols.gettid(),
+    };
   } catch {
     // No libc.so.6 (musl, or an unusual install): guest RAM keeps small pages.
   }
@@ -61,4 +73,15 @@ export function adviseHugePages(bytes: Uint8Array): { start: number; length: num
   const span = hugePageSpan(ptr(bytes), bytes.length);
   if (span === undefined) return undefined;
   return c.madvise(span.start, span.length, MADV_HUGEPAGE) === 0 ? span : undefined;
+}
+
+/**
+ * Lower the scheduling priority of thread `tid` of this process (a Linux thread id; 0: the calling thread) to
+ * `nice` (a higher nice value: less CPU when threads contend). Linux keeps the nice value per thread. Lowering
+ * needs no privilege. Returns whether the kernel agreed; false on other hosts or without libc.
+ */
+export function setThreadNice(tid: number, nice: number): boolean {
+  const c = load();
+  if (c === null) return false;
+  return c.setpriority(PRIO_PROCESS, tid === 0 ? c.gettid() : tid, nice) === 0;
 }

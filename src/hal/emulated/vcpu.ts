@@ -79,6 +79,7 @@ import {
   type HalVcpuState,
   type RiscvVcpuOps,
 } from "../types.ts";
+import { lowerCompilerThreads } from "./background-threads.ts";
 import { csrImplemented, substitute } from "./csr-access.ts";
 import { csrRead, csrWrite } from "./csr-file.ts";
 import { HartDebug, runDebug } from "./debug.ts";
@@ -287,6 +288,7 @@ export class EmulatedVcpu implements HalVcpu {
       vm.lastRun = this;
     }
     this.#exits.pendingRead = undefined;
+    lowerCompilerThreads();
     // The comparators are checked every TIMER_CHECK_INTERVAL or more instructions; a hart that runs a few
     // instructions per turn (a spin loop that gives the thread away at each PAUSE, a device driver exiting at every
     // access) would otherwise see its timer interrupt only after many turns. Checked at every entry too.

@@ -24,25 +24,42 @@ import type { CompileJob, CompileReply, CompileThreadInit } from "./compile-thre
 const SCRIPT = new URL("./compile-thread.ts", import.meta.url);
 
 export class CompileService {
-  readonly #worker: Worker;
-  readonly #port: MessagePort;
-  readonly #replies: Int32Array;
+  /** The thread and its end of the job channel, once the first job has started it (see `#start`). */
+  #worker: Worker | undefined;
+  #port: MessagePort | undefined;
+  readonly #replies = new Int32Array(new SharedArrayBuffer(4));
   #taken = 0;
   #nextId = 1;
   readonly #waiting = new Map<number, (reply: CompileReply) => void>();
   /** Why the thread cannot be used any more (it failed to start or exited), once it cannot. */
   #broken: string | undefined;
 
-  constructor() {
+  /**
+   * Whether the thread has been started (by the first job). It is started then rather than with the first VM: a
+   * run that never compiles a region (a short program, a run on another tier) should not pay for a second
+   * JavaScript VM loading the code generator (~20 ms of CPU, its first reply ~40 ms after the job).
+   */
+  get started(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** The job port, the thread started first if it is not yet; undefined once the thread is unusable. */
+  #start(): MessagePort | undefined {
+    if (this.#port !== undefined || this.#broken !== undefined) return this.#port;
     const channel = new MessageChannel();
-    const replies = new SharedArrayBuffer(4);
-    const init: CompileThreadInit = { port: channel.port2, replies };
-    this.#worker = new Worker(SCRIPT.href, { workerData: init, transferList: [channel.port2] } as WorkerOptions);
-    this.#worker.unref();
-    this.#worker.addEventListener("error", (event) => this.#fail(`it failed: ${event.message}`));
-    this.#worker.addEventListener("close", () => this.#fail("it exited"));
+    const init: CompileThreadInit = { port: channel.port2, replies: this.#replies.buffer as SharedArrayBuffer };
+    try {
+      const worker = new Worker(SCRIPT.href, { workerData: init, transferList: [channel.port2] } as WorkerOptions);
+      worker.unref();
+      worker.addEventListener("error", (event) => this.#fail(`it failed: ${event.message}`));
+      worker.addEventListener("close", () => this.#fail("it exited"));
+      this.#worker = worker;
+    } catch (error) {
+      this.#fail(`it could not be started: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
     this.#port = channel.port1;
-    this.#replies = new Int32Array(replies);
+    return this.#port;
   }
 
   /** Whether jobs can be posted (the thread has not failed or exited). */
@@ -58,12 +75,13 @@ export class CompileService {
   /** Post a job; `done` is called with its reply from `deliver` (or at once with a failure if the thread broke). */
   request(job: Omit<CompileJob, "id">, done: (reply: CompileReply) => void): void {
     const id = this.#nextId++;
-    if (this.#broken !== undefined) {
+    const port = this.#start();
+    if (port === undefined) {
       done({ id, kind: "failed", error: `Cannot compile a region: the compiler thread is unusable (${this.#broken})` });
       return;
     }
     this.#waiting.set(id, done);
-    this.#port.postMessage({ ...job, id } satisfies CompileJob);
+    port.postMessage({ ...job, id } satisfies CompileJob);
   }
 
   /** Whether replies are waiting to be delivered. Cheap: one shared-memory read. */
@@ -73,8 +91,10 @@ export class CompileService {
 
   /** Call the `done` of every reply that has arrived. */
   deliver(): void {
+    const port = this.#port;
+    if (port === undefined) return;
     while (Atomics.load(this.#replies, 0) !== this.#taken) {
-      const received = receiveMessageOnPort(this.#port) as { message: CompileReply } | undefined;
+      const received = receiveMessageOnPort(port) as { message: CompileReply } | undefined;
       if (received === undefined) return; // counted but not visible yet: the next call takes it
       this.#taken++;
       const reply = received.message;
@@ -95,21 +115,13 @@ export class CompileService {
 }
 
 let shared: CompileService | undefined;
-let startFailure: string | undefined;
 
 /**
- * The process's region compiler thread, started on first use; undefined off the main thread, or when it could not
- * be started or has stopped (regions are then compiled on the hart's thread).
+ * The process's region compiler thread (started by its first job); undefined off the main thread, or when it
+ * could not be started or has stopped (regions are then compiled on the hart's thread).
  */
 export function compileService(): CompileService | undefined {
-  if (!isMainThread || startFailure !== undefined) return undefined;
-  if (shared === undefined) {
-    try {
-      shared = new CompileService();
-    } catch (error) {
-      startFailure = error instanceof Error ? error.message : String(error);
-      return undefined;
-    }
-  }
+  if (!isMainThread) return undefined;
+  shared ??= new CompileService();
   return shared.usable ? shared : undefined;
 }

@@ -10,6 +10,8 @@
  */
 
 import { workerData } from "node:worker_threads";
+import { BACKGROUND_NICE } from "../background-threads.ts";
+import { setThreadNice } from "../sys.ts";
 import { baselineOnly } from "./baseline-only.ts";
 import { compileRegion } from "./compile.ts";
 import { planRegion } from "./region.ts";
@@ -80,6 +82,8 @@ function isInit(value: unknown): value is CompileThreadInit {
 }
 
 if (isInit(workerData)) {
+  // Compiles wait for a free core rather than take the hart's (background-threads.ts says why).
+  setThreadNice(0, BACKGROUND_NICE);
   const { port, replies } = workerData;
   const count = new Int32Array(replies);
   port.on("message", (job: CompileJob) => {
