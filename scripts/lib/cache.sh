@@ -13,6 +13,12 @@ cache_dir() {
   local root="$1" name="$2"
   local outside="$AXVISOR_CACHE/$name" inside="$1/.cache/$2"
   mkdir -p "$outside" "$(dirname "$inside")"
+  # <root>/.cache may itself lead into $AXVISOR_CACHE (a worktree sharing another clone's cache): then <inside> is
+  # <outside>, and replacing it below would delete the cache and leave a link to itself.
+  if [[ "$(realpath -m "$inside")" == "$(realpath -m "$outside")" ]]; then
+    printf '%s\n' "$outside"
+    return
+  fi
   if [[ -L $inside ]]; then
     [[ "$(readlink "$inside")" == "$outside" ]] || ln -sfn "$outside" "$inside"
   else
