@@ -198,12 +198,12 @@ export const OP_BINVI = 123;
 export const OP_BSETI = 124;
 export const OP_COUNT = 125;
 
-/** Whether `op` is one of the bit-manipulation operations (Zba, Zbb, Zbc, Zbs). */
 /** Bytes a load (OP_LB..OP_LWU) reads. */
 export function loadWidth(op: number): number {
   return op === OP_LB || op === OP_LBU ? 1 : op === OP_LH || op === OP_LHU ? 2 : op === OP_LD ? 8 : 4;
 }
 
+/** Whether `op` is one of the bit-manipulation operations (Zba, Zbb, Zbc, Zbs). */
 export function isBitmanip(op: number): boolean {
   return op >= OP_SHADD && op <= OP_BSETI;
 }
