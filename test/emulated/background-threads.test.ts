@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BACKGROUND_NICE, COMPILER_THREAD_NAMES } from "../../src/hal/emulated/background-threads.ts";
 import { CompileService } from "../../src/hal/emulated/wasm/compile-service.ts";
-import type { CompileReply } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import { type Requirement, testIf } from "../support/skip.ts";
-import { sumLoop } from "./fixture.ts";
+import { compileSumLoopPage } from "./fixture.ts";
 
 interface ThreadInfo {
   readonly tid: number;
@@ -80,18 +79,7 @@ testIf(linux, "thread priorities")(
 testIf(linux, "thread priorities")("the region compiler thread lowers its own priority when it starts", async () => {
   const lowered = (): number => threads().filter((t) => t.name === "Worker" && t.nice === BACKGROUND_NICE).length;
   const before = lowered();
-  const service = new CompileService();
-  const page = new Uint8Array(4096);
-  page.set(sumLoop(10));
-  let reply: CompileReply | undefined;
-  service.request({ page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false }, (r) => {
-    reply = r;
-  });
-  const deadline = Date.now() + 20_000;
-  while (reply === undefined && Date.now() < deadline) {
-    await Bun.sleep(1);
-    service.deliver();
-  }
+  const reply = await compileSumLoopPage(new CompileService());
   expect(reply?.kind).toBe("compiled");
   // (Threads the compiler thread starts inherit its nice value and may share its name.)
   expect(lowered()).toBeGreaterThan(before);

@@ -19,6 +19,8 @@ import { csrWrite } from "../../src/hal/emulated/csr-file.ts";
 import { DEFAULT_ENGINE_OPTIONS, type EngineOptions, runFast, runReference } from "../../src/hal/emulated/engine.ts";
 import { Hart, STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { MemBlock, PhysicalMemory } from "../../src/hal/emulated/phys-memory.ts";
+import type { CompileService } from "../../src/hal/emulated/wasm/compile-service.ts";
+import type { CompileReply } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import * as Asm from "./asm.ts";
 
 export const RAM_BASE = 0x8000_0000;
@@ -230,4 +232,23 @@ export function sumLoop(n: number, prefixLoads = 0): Uint8Array {
   p.label("done");
   p.ref("done", (off) => Asm.jal(Asm.zero, off));
   return p.assemble();
+}
+
+/**
+ * Ask `service` to compile a page holding `sumLoop(10)` from its start, and wait (up to 20 s) for the reply, turning
+ * the event loop and delivering replies meanwhile. Returns the reply, or undefined if none came.
+ */
+export async function compileSumLoopPage(service: CompileService): Promise<CompileReply | undefined> {
+  const page = new Uint8Array(4096);
+  page.set(sumLoop(10));
+  let reply: CompileReply | undefined;
+  service.request({ page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false }, (r) => {
+    reply = r;
+  });
+  const deadline = Date.now() + 20_000;
+  while (reply === undefined && Date.now() < deadline) {
+    await Bun.sleep(1);
+    service.deliver();
+  }
+  return reply;
 }

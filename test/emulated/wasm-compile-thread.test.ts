@@ -8,9 +8,9 @@ import { describe, expect, test } from "bun:test";
 import { COMPILE_AT_FIRST_LANDING, type EngineOptions, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { CompileService, compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
-import { type CompileReply, compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
+import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import * as A from "./asm.ts";
-import { type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
+import { compileSumLoopPage, type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
 /** Compile at the first landing, on the compiler thread. */
 const ON_THREAD: EngineOptions = { ...COMPILE_AT_FIRST_LANDING, wasmSync: false };
@@ -100,19 +100,9 @@ describe("WebAssembly tier, compiler thread", () => {
     expect(service.hasReplies).toBe(false);
     service.deliver(); // nothing to deliver, nothing started
     expect(service.started).toBe(false);
-    const page = new Uint8Array(PAGE);
-    page.set(loop(10));
-    let reply: CompileReply | undefined;
-    service.request({ page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false }, (r) => {
-      reply = r;
-    });
+    const reply = compileSumLoopPage(service);
     expect(service.started).toBe(true);
-    const deadline = Date.now() + 20_000;
-    while (reply === undefined && Date.now() < deadline) {
-      await Bun.sleep(1);
-      service.deliver();
-    }
-    expect(reply?.kind).toBe("compiled");
+    expect((await reply)?.kind).toBe("compiled");
   });
 
   test("a job compiles a page copy to a module; a page with nothing to compile from its entries is `empty`", () => {

@@ -32,8 +32,15 @@ export const BACKGROUND_NICE = 10;
  */
 export const COMPILER_THREAD_NAMES: ReadonlySet<string> = new Set(["JITWorker", "t Helper Thread"]);
 
-/** Threads already lowered (ids are not reused while the process lives, except after a thread ends). */
-const lowered = new Set<number>();
+/**
+ * Times each thread's name was read (a thread lowered counts as done). A name is read at most twice: JavaScriptCore
+ * names a thread as it starts, so a second look covers one seen before it was named, and the threads that are not
+ * compiler threads (the hart's, GC helpers, Bun's pool) are not read every look for the rest of the run. (Ids are
+ * only reused after a thread ends.)
+ */
+const looks = new Map<number, number>();
+/** Reads of a thread's name before it is left alone. */
+const MAX_LOOKS = 2;
 /** performance.now() of the last look. */
 let lastLook = Number.NEGATIVE_INFINITY;
 /** How often to look for new compiler threads (JavaScriptCore starts them on demand). */
@@ -54,15 +61,19 @@ export function lowerCompilerThreads(now = performance.now()): void {
   }
   for (const name of tids) {
     const tid = Number(name);
-    if (lowered.has(tid)) continue;
+    const seen = looks.get(tid) ?? 0;
+    if (seen >= MAX_LOOKS) continue;
     let comm: string;
     try {
       comm = readFileSync(`/proc/self/task/${name}/comm`, "utf8").trim();
     } catch {
       continue; // ended meanwhile
     }
-    if (!COMPILER_THREAD_NAMES.has(comm)) continue;
-    lowered.add(tid);
+    if (!COMPILER_THREAD_NAMES.has(comm)) {
+      looks.set(tid, seen + 1);
+      continue;
+    }
+    looks.set(tid, MAX_LOOKS);
     setThreadNice(tid, BACKGROUND_NICE);
   }
 }
