@@ -43,14 +43,14 @@ describe("WebAssembly interpreter", () => {
     if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
     const inArena = new CodePage(arena);
     expect(inArena.arenaBase).toBeGreaterThan(0);
-    expect(inArena.ops.buffer).toBe(arena.buffer);
+    expect(inArena.slots.buffer).toBe(arena.buffer);
     expect(inArena.heatStart.byteOffset + inArena.heatStart.byteLength).toBeLessThanOrEqual(
       inArena.arenaBase + CODE_PAGE_BYTES,
     );
     // The page-end sentinel is set in the arena copy as in the plain one.
     const plain = new CodePage();
     expect(plain.arenaBase).toBe(-1);
-    expect(inArena.ops[2048]).toBe(plain.ops[2048]);
+    expect(inArena.slots[4096]).toBe(plain.slots[4096]);
     // Two pages never overlap.
     const next = new CodePage(arena);
     expect(next.arenaBase).toBeGreaterThanOrEqual(inArena.arenaBase + CODE_PAGE_BYTES);

@@ -395,7 +395,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     // below 2^30.
     const limit = Math.max(1, Math.min(budget - steps, h.nextTimerCheck - h.icount, MAX_RUN_LIMIT)) | 0;
     const slot = pageOff >> 1;
-    const kind = (code.ops[slot] ?? 0) & 0x7f;
+    const kind = (code.slots[pageOff] ?? 0) & 0x7f;
     if (kind === SLOT_COMPILED) {
       const region = code.region;
       if (region !== undefined && tier !== undefined) {
@@ -506,7 +506,7 @@ function considerCompiling(h: Hart, code: CodePage, i: number, pageOff: number, 
     b.noCompile = true;
     return false;
   }
-  code.ops[slot] = SLOT_COMPILED | SLOT_DECODED;
+  code.slots[pageOff] = SLOT_COMPILED | SLOT_DECODED;
   return true;
 }
 

@@ -45,17 +45,17 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
   if ((low & 3) !== 3) {
     const insn = decode16(low);
     code.insns[slot] = insn;
-    code.imms[slot] = insn.imm;
+    code.slots[off + 1] = insn.imm;
     w = packSlot(insn);
   } else if (off + 4 > PAGE_SIZE) {
     w = SLOT_STRADDLE | SLOT_DECODED; // the uncached path fetches both halves through the TLB
   } else {
     const insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
     code.insns[slot] = insn;
-    code.imms[slot] = insn.imm;
+    code.slots[off + 1] = insn.imm;
     w = packSlot(insn);
   }
-  code.ops[slot] = w;
+  code.slots[off] = w;
   code.count++;
   return w;
 }
@@ -100,8 +100,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
   let code = c0;
   let view = v0;
   let mem = m0;
-  let ops = c0.ops;
-  let imms = c0.imms;
+  let slots = c0.slots;
   let heat = c0.heat;
   let heatStart = c0.heatStart;
   let base = (vbase + (it.xdelta[ti] ?? 0)) | 0;
@@ -113,13 +112,13 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
   // whole function out of optimized code.
   run: for (;;) {
     const s = off >> 1;
-    let w = ops[s] ?? 0;
+    let w = slots[off] ?? 0;
     if (w === 0) w = decodeSlot(h, code, view, base, off, mem);
     const rd = (w >>> 7) & 31;
     const rs1 = (w >>> 12) & 31;
     const rs2 = (w >>> 17) & 31;
     const len = 2 + ((w >>> 21) & 2);
-    const imm = imms[s] ?? 0;
+    const imm = slots[off + 1] ?? 0;
     /** Target of a control transfer, as an offset from `vbase`. */
     let t: number;
     switch (w & 0x7f) {
@@ -638,8 +637,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       code = c;
       view = v;
       mem = m;
-      ops = c.ops;
-      imms = c.imms;
+      slots = c.slots;
       heat = c.heat;
       heatStart = c.heatStart;
       base = (nbase + (it.xdelta[i] ?? 0)) | 0;
@@ -875,13 +873,13 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
   h.pc = vbase + off;
   if (code === undefined) return STEP_STOP;
   const s = off >> 1;
-  const w = code.ops[s] ?? 0;
+  const w = code.slots[off] ?? 0;
   const op = w & 0x7f;
   const rd = (w >>> 7) & 31;
   const rs1 = (w >>> 12) & 31;
   const rs2 = (w >>> 17) & 31;
   const len = 2 + ((w >>> 21) & 2);
-  const imm = code.imms[s] ?? 0;
+  const imm = code.slots[off + 1] ?? 0;
   const xlo = h.xlo;
   const xhi = h.xhi;
   const d = code.insns[s];

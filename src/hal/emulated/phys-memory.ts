@@ -18,14 +18,15 @@ import type { WasmInterpreter } from "./wasm/interp-runner.ts";
 import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
 
 /**
- * Byte offsets of a code page's arrays in its arena allocation (`CodePage.arenaBase`): the slot words and the
- * immediates (SLOTS_PER_PAGE + 1 int32 each), the heat (int32 per slot) and the heat windows' starts (f64 per
- * slot). Slot s's word is at CODE_PAGE_OPS + 4 * s, which is twice its page offset.
+ * Byte offsets of a code page's arrays in its arena allocation (`CodePage.arenaBase`): the slots (SLOTS_PER_PAGE
+ * + 1 pairs of int32: the packed word, then the immediate), the heat (int32 per slot) and the heat windows' starts
+ * (f64 per slot). Slot s's word is at CODE_PAGE_SLOTS + 8 * s (four times its page offset) and its immediate 4
+ * bytes after it: an instruction's word and immediate share a cache line. (They were two arrays: a Linux boot's
+ * decoded code is several MiB, so fetching an instruction then missed the host's caches twice.)
  */
-export const CODE_PAGE_OPS = 0;
-export const CODE_PAGE_IMMS = 8256;
-export const CODE_PAGE_HEAT = 16512;
-export const CODE_PAGE_HEAT_START = 24704;
+export const CODE_PAGE_SLOTS = 0;
+export const CODE_PAGE_HEAT = 16448;
+export const CODE_PAGE_HEAT_START = 24640;
 export const CODE_PAGE_BYTES = CODE_PAGE_HEAT_START + 8 * SLOTS_PER_PAGE;
 
 /**
@@ -40,11 +41,17 @@ export class CodePage {
    * is full).
    */
   readonly arenaBase: number;
-  /** Packed slot words; 0 = not decoded. The extra last word is the SLOT_PAGE_END sentinel. */
-  readonly ops: Int32Array;
-  /** Immediates (one more than slots too, so the interpreter's read at the sentinel stays in bounds). */
-  readonly imms: Int32Array;
-  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE).fill(undefined);
+  /**
+   * The slots, two int32 each: at 2 * slot (= the page offset) the packed word, 0 = not decoded; at 2 * slot + 1
+   * the immediate. The extra last pair is the SLOT_PAGE_END sentinel (its immediate keeps the interpreter's read
+   * there in bounds).
+   */
+  readonly slots: Int32Array;
+  /**
+   * Holes until decoded. (Not filled: `fill` is a JavaScript builtin that ran in JavaScriptCore's slowest tier
+   * for the first few hundred pages, ~25 ms of a Linux boot.)
+   */
+  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE);
   /** Taken branches and jumps that landed on each slot, and run-loop entries there (what is worth compiling). */
   readonly heat: Int32Array;
   /** h.icount at the first landing of each slot's current heat window (the landing rate decides compiling). */
@@ -77,27 +84,25 @@ export class CodePage {
     const base = arena?.allocate(CODE_PAGE_BYTES, 64);
     if (arena === undefined || base === undefined) {
       this.arenaBase = -1;
-      this.ops = new Int32Array(SLOTS_PER_PAGE + 1);
-      this.imms = new Int32Array(SLOTS_PER_PAGE + 1);
+      this.slots = new Int32Array(2 * (SLOTS_PER_PAGE + 1));
       this.heat = new Int32Array(SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(SLOTS_PER_PAGE);
     } else {
       // (A fresh allocation is zero: the arena only grows, and nothing is freed before the VM goes away.)
       this.arenaBase = base;
-      this.ops = new Int32Array(arena.buffer, base + CODE_PAGE_OPS, SLOTS_PER_PAGE + 1);
-      this.imms = new Int32Array(arena.buffer, base + CODE_PAGE_IMMS, SLOTS_PER_PAGE + 1);
+      this.slots = new Int32Array(arena.buffer, base + CODE_PAGE_SLOTS, 2 * (SLOTS_PER_PAGE + 1));
       this.heat = new Int32Array(arena.buffer, base + CODE_PAGE_HEAT, SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(arena.buffer, base + CODE_PAGE_HEAT_START, SLOTS_PER_PAGE);
     }
-    this.ops[SLOTS_PER_PAGE] = SLOT_PAGE_END | SLOT_DECODED;
+    this.slots[2 * SLOTS_PER_PAGE] = SLOT_PAGE_END | SLOT_DECODED;
   }
 
   /** Forget everything decoded (the page was written). Arrays are cleared in place: TLB entries keep them. */
   clear(): void {
     this.generation++;
     if (this.count !== 0 || this.blocks !== undefined || this.region !== undefined) {
-      // (A compiled block's start is marked in `ops` even where nothing else was decoded.)
-      this.ops.fill(0, 0, SLOTS_PER_PAGE);
+      // (A compiled block's start is marked in `slots` even where nothing else was decoded.)
+      this.slots.fill(0, 0, 2 * SLOTS_PER_PAGE);
       this.insns.fill(undefined);
       this.count = 0;
     }

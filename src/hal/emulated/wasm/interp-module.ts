@@ -23,7 +23,7 @@
 
 import * as D from "../decode.ts";
 import { HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
-import { CODE_PAGE_HEAT, CODE_PAGE_HEAT_START, CODE_PAGE_IMMS, CODE_PAGE_OPS } from "../phys-memory.ts";
+import { CODE_PAGE_HEAT, CODE_PAGE_HEAT_START, CODE_PAGE_SLOTS } from "../phys-memory.ts";
 import {
   TLB_MASK,
   WASM_TLB_EXEC_CODE,
@@ -208,7 +208,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   L.open(Op.block, "transfer");
   L.open(Op.block, "next");
   // Fetch: the slot word (decoded now if it was not), its fields and immediate.
-  f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_OPS).tee(w);
+  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).tee(w);
   f.op(Op.i32Eqz);
   L.open(Op.if);
   f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).tee(w).op(Op.i32Eqz);
@@ -221,7 +221,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.get(w).i32(12).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs1);
   f.get(w).i32(17).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs2);
   f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add).set(len);
-  f.get(slot).mem(Op.i32Load, 2, CODE_PAGE_IMMS).op(Op.i64ExtendI32S).set(imm);
+  f.get(slot).mem(Op.i32Load, 2, CODE_PAGE_SLOTS + 4).op(Op.i64ExtendI32S).set(imm);
   for (let k = handlerCount - 1; k >= 0; k--) L.open(Op.block, `h${k}`);
   f.get(w).i32(0x7f).op(Op.i32And);
   f.brTable(

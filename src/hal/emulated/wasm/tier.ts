@@ -484,13 +484,13 @@ export class WasmTier {
     if (old !== undefined) {
       old.invalidate();
       // Slots the new region does not start a block at go back to the interpreter (decoded afresh).
-      for (const start of old.blockStarts) code.ops[start >> 1] = 0;
+      for (const start of old.blockStarts) code.slots[start] = 0;
       this.stats.recompiles++;
     }
     map.fill(NO_BLOCK);
     compiled.blockStarts.forEach((start, k) => {
       map[start >> 1] = k;
-      code.ops[start >> 1] = SLOT_COMPILED | SLOT_DECODED;
+      code.slots[start] = SLOT_COMPILED | SLOT_DECODED;
     });
     const slot = this.#allocateSlot();
     this.#table.set(slot, run);
