@@ -221,7 +221,10 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.get(w).i32(12).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs1);
   f.get(w).i32(17).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs2);
   f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add).set(len);
-  f.get(slot).mem(Op.i32Load, 2, CODE_PAGE_SLOTS + 4).op(Op.i64ExtendI32S).set(imm);
+  f.get(slot)
+    .mem(Op.i32Load, 2, CODE_PAGE_SLOTS + 4)
+    .op(Op.i64ExtendI32S)
+    .set(imm);
   for (let k = handlerCount - 1; k >= 0; k--) L.open(Op.block, `h${k}`);
   f.get(w).i32(0x7f).op(Op.i32And);
   f.brTable(
