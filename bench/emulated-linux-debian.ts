@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
+import { markerWatch } from "./marker-watch.ts";
 
 const runtimeNote = runtimeEnvNote();
 if (runtimeNote !== undefined) console.log(runtimeNote);
@@ -46,19 +47,9 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
   process.exit(2);
 }
 
-/** True once the marker has appeared in the bytes seen so far (keeps only a marker-sized tail). */
-function markerWatch(): (bytes: Uint8Array) => boolean {
-  const decoder = new TextDecoder();
-  let tail = "";
-  return (bytes) => {
-    tail = (tail + decoder.decode(bytes, { stream: true })).slice(-(MARKER.length + 4096));
-    return tail.includes(MARKER);
-  };
-}
-
 async function ours(harts: number): Promise<number | undefined> {
   const config = loadVmConfig(configPath);
-  const watch = markerWatch();
+  const watch = markerWatch(MARKER);
   let marker: number | undefined;
   const start = performance.now();
   const vmm: Vmm = new Vmm({
@@ -87,7 +78,7 @@ async function qemu(harts: number): Promise<number | undefined> {
     ],
     { stdout: "pipe", stderr: "ignore" },
   );
-  const watch = markerWatch();
+  const watch = markerWatch(MARKER);
   let marker: number | undefined;
   for await (const chunk of proc.stdout) {
     if (watch(chunk)) {

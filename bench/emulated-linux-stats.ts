@@ -17,6 +17,7 @@ import type { EmulatedVcpu } from "../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../src/vmm/boards/index.ts";
 import { assembleVm } from "../src/vmm/builder.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
+import { markerWatch } from "./marker-watch.ts";
 
 const runtimeNote = runtimeEnvNote();
 if (runtimeNote !== undefined) console.log(runtimeNote);
@@ -48,8 +49,7 @@ const cpu0 = mainThreadCpu();
 let markerCpu: number | undefined;
 const config = loadVmConfig(configPath);
 const hypervisor = emulatedBackend.open();
-let text = "";
-const decoder = new TextDecoder();
+const watch = markerWatch(MARKER);
 let start = t0;
 let markerAt: number | undefined;
 let markerInsns = 0;
@@ -59,8 +59,7 @@ const vm = assembleVm(config, {
   board: boardFor(config),
   console: {
     write: (bytes: Uint8Array) => {
-      text += decoder.decode(bytes);
-      if (markerAt === undefined && text.includes(MARKER)) {
+      if (markerAt === undefined && watch(bytes)) {
         markerAt = (performance.now() - start) / 1000;
         const cpu = mainThreadCpu();
         markerCpu = cpu === undefined || cpu0 === undefined ? undefined : cpu - cpu0;

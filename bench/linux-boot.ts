@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { runtimeEnvNote } from "../src/common/runtime-env.ts";
 import { loadVmConfig } from "../src/vmm/config/index.ts";
 import { Vmm } from "../src/vmm/vmm.ts";
+import { markerWatch } from "./marker-watch.ts";
 
 const runtimeNote = runtimeEnvNote();
 if (runtimeNote !== undefined) console.log(runtimeNote);
@@ -24,19 +25,9 @@ if (!existsSync(image)) {
   process.exit(0);
 }
 
-/** True once the marker has appeared in the bytes seen so far (keeps only a marker-sized tail, not the whole log). */
-function markerWatch(): (bytes: Uint8Array) => boolean {
-  const decoder = new TextDecoder();
-  let tail = "";
-  return (bytes) => {
-    tail = (tail + decoder.decode(bytes, { stream: true })).slice(-(MARKER.length + 4096));
-    return tail.includes(MARKER);
-  };
-}
-
 async function ours(): Promise<{ marker: number | undefined; total: number; exitCode: number }> {
   const config = loadVmConfig(join(root, "configs/linux-riscv64.toml"));
-  const watch = markerWatch();
+  const watch = markerWatch(MARKER);
   let marker: number | undefined;
   const start = performance.now();
   const vmm = new Vmm({
@@ -73,7 +64,7 @@ async function qemu(): Promise<{ marker: number | undefined; total: number; exit
     ],
     { stdout: "pipe", stderr: "ignore" },
   );
-  const watch = markerWatch();
+  const watch = markerWatch(MARKER);
   let marker: number | undefined;
   for await (const chunk of proc.stdout) {
     if (marker === undefined && watch(chunk)) marker = (performance.now() - start) / 1000;
