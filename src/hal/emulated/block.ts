@@ -55,6 +55,14 @@ export function packSlot(insn: Insn): number {
   );
 }
 
+/**
+ * The immediate kept beside a slot's word: the instruction's, except for an AMO (which has none), where it is the
+ * operation (funct5) — what the WebAssembly interpreter dispatches AMOs on.
+ */
+export function slotImmediate(insn: Insn): number {
+  return insn.op === D.OP_AMO_W || insn.op === D.OP_AMO_D ? insn.aux : insn.imm;
+}
+
 /** A compiled block: runs from the block start, returns the number of instructions retired. */
 export type CompiledBlock = (hart: unknown, budget: number) => number;
 

@@ -21,7 +21,7 @@ import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
-import { packSlot, SLOT_DECODED, SLOT_STRADDLE } from "./block.ts";
+import { packSlot, SLOT_DECODED, SLOT_STRADDLE, slotImmediate } from "./block.ts";
 import { decode16, decode32, type Insn, loadWidth } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
@@ -45,14 +45,14 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
   if ((low & 3) !== 3) {
     const insn = decode16(low);
     code.insns[slot] = insn;
-    code.slots[off + 1] = insn.imm;
+    code.slots[off + 1] = slotImmediate(insn);
     w = packSlot(insn);
   } else if (off + 4 > PAGE_SIZE) {
     w = SLOT_STRADDLE | SLOT_DECODED; // the uncached path fetches both halves through the TLB
   } else {
     const insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
     code.insns[slot] = insn;
-    code.slots[off + 1] = insn.imm;
+    code.slots[off + 1] = slotImmediate(insn);
     w = packSlot(insn);
   }
   code.slots[off] = w;

@@ -31,6 +31,8 @@ export class HartStats {
   regionInstructions = 0;
   /** Instructions the WebAssembly interpreter retired (wasm/interp-module.ts; the rest of those interpreted, `interpret`). */
   wasmInterpreted = 0;
+  /** Slots the WebAssembly interpreter handed to TypeScript (`stepSlot`: CSRs, LR/SC, FP, TLB misses, ...). */
+  wasmInterpreterSteps = 0;
   /** Times a region went on into the next region itself instead of returning to the run loop (wasm/tier.ts). */
   regionChains = 0;
   /**

@@ -172,8 +172,13 @@ const RMW32_FROM_RMW64 = 5;
  */
 function isInlineAmo(d: Insn, threaded: boolean): boolean {
   if (d.op !== D.OP_AMO_W && d.op !== D.OP_AMO_D) return false;
-  if (AMO_RMW[d.aux] !== undefined) return true;
-  return !threaded && (d.aux === AMO_MIN || d.aux === AMO_MAX || d.aux === AMO_MINU || d.aux === AMO_MAXU);
+  return isInlineAmoFunct5(d.aux, threaded);
+}
+
+/** Whether an AMO with `funct5` is done inline (see isInlineAmo); the WebAssembly interpreter asks it too. */
+export function isInlineAmoFunct5(funct5: number, threaded: boolean): boolean {
+  if (AMO_RMW[funct5] !== undefined) return true;
+  return !threaded && (funct5 === AMO_MIN || funct5 === AMO_MAX || funct5 === AMO_MINU || funct5 === AMO_MAXU);
 }
 
 function log2(width: number): number {
@@ -1001,7 +1006,7 @@ function emitChain(
  * bits for a word (what rd gets). `pushRs2` pushes rs2. With `threaded`, one atomic read-modify-write (only the
  * operations isInlineAmo allows there); else a load and a store, as the interpreters do.
  */
-function emitAmo(
+export function emitAmo(
   f: FunctionBody,
   funct5: number,
   width: number,

@@ -21,6 +21,17 @@
  * being optimized (twice); and it works on whole 64-bit registers, where `interpret` works on 32-bit halves.
  */
 
+import {
+  AMO_ADD,
+  AMO_AND,
+  AMO_MAX,
+  AMO_MAXU,
+  AMO_MIN,
+  AMO_MINU,
+  AMO_OR,
+  AMO_SWAP,
+  AMO_XOR,
+} from "../../../arch/riscv64/isa.ts";
 import * as D from "../decode.ts";
 import { HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
 import { CODE_PAGE_HEAT, CODE_PAGE_HEAT_START, CODE_PAGE_SLOTS } from "../phys-memory.ts";
@@ -33,7 +44,16 @@ import {
   WASM_TLB_WRITE_ADD,
   WASM_TLB_WRITE_TAG,
 } from "../tlb.ts";
-import { BINARY64, BRANCH_CMP, emitTlbHost, emitTlbProbe, LOAD_OPS, STORE_FAST } from "./compile.ts";
+import {
+  BINARY64,
+  BRANCH_CMP,
+  emitAmo,
+  emitTlbHost,
+  emitTlbProbe,
+  isInlineAmoFunct5,
+  LOAD_OPS,
+  STORE_FAST,
+} from "./compile.ts";
 import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 
 /** What the module imports from. */
@@ -80,9 +100,12 @@ const SET_LESS: Record<number, { cmp: number; imm: boolean }> = {
   [D.OP_SLTIU]: { cmp: Op.i64LtU, imm: true },
 };
 
+/** The AMO operations (funct5) other than LR and SC, whose reservation lives in the TypeScript hart. */
+const AMO_FUNCT5S = [AMO_ADD, AMO_SWAP, AMO_XOR, AMO_OR, AMO_AND, AMO_MIN, AMO_MAX, AMO_MINU, AMO_MAXU];
+
 /** The operations with code of their own here; every other slot calls `step` (or ends the run). */
 function handledOps(): number[] {
-  const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE];
+  const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE, D.OP_AMO_W, D.OP_AMO_D];
   for (const table of [LOAD_OPS, STORE_FAST, BINARY64, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCH_CMP])
     for (const k of Object.keys(table)) ops.push(Number(k));
   return ops;
@@ -143,6 +166,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const t32 = f.local(I32);
   const slot = f.local(I32);
   const exitPc = f.local(I64);
+  const hostAddress = f.local(I32);
   const L = new Labels(f);
 
   /** Push register `reg` (a local holding its number) as an i64. */
@@ -307,6 +331,39 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.get(n);
   return m.encode();
 
+  /**
+   * An AMO of `width` bytes at rs1, its operation (funct5) in the slot's immediate: done here where the data TLB's
+   * copy maps the page for writing and the operation is one regions do inline (isInlineAmoFunct5: not LR or SC,
+   * whose reservation the TypeScript hart keeps; with threads, only those WebAssembly does as one atomic
+   * read-modify-write); else `step`. A page with decoded code has no write entry, so an AMO never writes code here.
+   */
+  function emitAtomic(width: number): void {
+    const inline = AMO_FUNCT5S.filter((funct5) => isInlineAmoFunct5(funct5, threaded));
+    getReg(rs1);
+    f.set(a);
+    probe(WASM_TLB_WRITE_TAG, width);
+    L.open(Op.if);
+    host(WASM_TLB_WRITE_ADD);
+    f.set(hostAddress);
+    L.open(Op.block, "amoStep");
+    for (let k = inline.length - 1; k >= 0; k--) L.open(Op.block, `amo${k}`);
+    const targets = new Array<number>(Math.max(...inline) + 1).fill(L.depthOf("amoStep"));
+    inline.forEach((funct5, k) => {
+      targets[funct5] = L.depthOf(`amo${k}`);
+    });
+    f.get(imm).op(Op.i32WrapI64);
+    f.brTable(targets, L.depthOf("amoStep"));
+    inline.forEach((funct5) => {
+      L.end(); // its case's code follows
+      emitAmo(f, funct5, width, threaded, hostAddress, t, () => getReg(rs2));
+      setRd();
+      L.br("next");
+    });
+    L.end(); // amoStep: LR, SC, or (with threads) min/max
+    L.end();
+    step();
+  }
+
   /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`. */
   function emitOperation(op: number): void {
     const load = LOAD_OPS[op];
@@ -333,6 +390,10 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
         L.end();
       }
       step(); // the TLB copy did not serve it
+      return;
+    }
+    if (op === D.OP_AMO_W || op === D.OP_AMO_D) {
+      emitAtomic(op === D.OP_AMO_W ? 4 : 8);
       return;
     }
     const branch = BRANCH_CMP[op];

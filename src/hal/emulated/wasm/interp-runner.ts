@@ -93,6 +93,7 @@ export class WasmInterpreter {
     const h = this.#hart;
     if (h === undefined) return STEP_STOP;
     h.icount = this.#icountBase + retired;
+    h.stats.wasmInterpreterSteps++;
     const r = stepSlot(h, vbase, off);
     if (r !== STEP_NEXT) h.blockF64[NEXT_PC_INDEX] = h.pc;
     return r;
