@@ -106,11 +106,11 @@ for (const vcpu of harts()) {
   const runs = h.stats.regionEntries;
   const chains = h.stats.regionChains;
   console.log(
-    `  regions: ${runs} entered from the run loop, ${chains} chained region to region; ${(inRegions / Math.max(1, runs + chains)).toFixed(0)} instructions per region run, ${(inRegions / Math.max(1, runs)).toFixed(0)} per return to the run loop`,
+    `  regions: ${runs} entered from outside (${h.stats.interpreterRegionEntries} of them by the WebAssembly interpreter, the rest by the run loop), ${chains} chained region to region; ${(inRegions / Math.max(1, runs + chains)).toFixed(0)} instructions per region run, ${(inRegions / Math.max(1, runs)).toFixed(0)} per return`,
   );
   const s = h.stats;
   console.log(
-    `  returns to the run loop: ${s.regionReturnsCall} after a call into the hart, ${s.regionReturnsLimit} at the limit, ${s.regionReturnsStop} stopped by a slow path, ${s.regionReturnsNoTlb} fetch-TLB misses, ${s.regionReturnsNoRegion} to pages without a region, ${s.regionReturnsNoBlock} to no block of a region`,
+    `  returns (to the run loop or the interpreter): ${s.regionReturnsCall} after a call into the hart, ${s.regionReturnsLimit} at the limit, ${s.regionReturnsStop} stopped by a slow path, ${s.regionReturnsNoTlb} fetch-TLB misses, ${s.regionReturnsNoRegion} to pages without a region, ${s.regionReturnsNoBlock} to no block of a region`,
   );
   const stats = h.stats.snapshot();
   const entries = Object.entries(stats);

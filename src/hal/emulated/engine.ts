@@ -10,7 +10,8 @@
  *   HOT_THRESHOLD (see MIN_HEAT_RATE and MIN_STABLE_HEAT_RATE). With the WebAssembly tier a page's region is
  *   compiled when a slot of it is landed on WASM_HOT_THRESHOLD times at that rate, when the interpreter has run
  *   INTERPRETED_HOT_INSNS of its instructions at INTERPRETED_MIN_SHARE, or when regions have returned to it
- *   REGION_MISS_THRESHOLD times for want of a region or a block.
+ *   REGION_MISS_THRESHOLD times for want of a region or a block. (The WebAssembly interpreter enters regions and
+ *   takes their returns itself, counting the last two per page, and comes back here when a page reaches them.)
  *   Interrupts are checked whenever the interpreter returns (it does after every instruction that can change
  *   interrupt state), the Sstc comparators every TIMER_CHECK_INTERVAL or more instructions (timerCheckInterval).
  *
@@ -166,9 +167,10 @@ export const INTERPRETED_HOT_INSNS_OFF_THREAD = 2 ** 18;
 /** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
 export const INTERPRETED_MIN_SHARE = 1 / 64;
 /**
- * Times regions return to the run loop because the next pc is on this page but has no region or no block there,
- * before the page is compiled (or compiled again) with that pc as an entry. Each such return costs a trip through
- * the run loop and the interpreter for what follows (~0.3-1 us); a region costs ~5 ms on the hart's thread
+ * Times regions return because the next pc is on this page but has no region or no block there, before the page
+ * is compiled (or compiled again) with that pc as an entry. Each such return costs a trip into the interpreter
+ * for what follows (through the run loop, ~0.3-1 us, before the WebAssembly interpreter took these returns
+ * itself); a region costs ~5 ms on the hart's thread
  * (bench/emulated-linux-stats.ts), so ~8k misses pay for one. The landing rate misses these: in Debian's boot,
  * 3.7 M such returns spread over pages each landed on far less often than MIN_STABLE_HEAT_RATE.
  */
@@ -334,11 +336,16 @@ export function wasmTierOf(h: Hart): WasmTier | undefined {
   return h.memory.wasmTier;
 }
 
-/** The WebAssembly interpreter of the hart's VM, created on first use; undefined without an arena. */
-export function wasmInterpreterOf(h: Hart): WasmInterpreter | undefined {
+/**
+ * The WebAssembly interpreter of the hart's VM, created on first use; undefined without an arena. With `tier` (the
+ * VM's), one that enters its regions (made again if the one there was made before the tier).
+ */
+export function wasmInterpreterOf(h: Hart, tier?: WasmTier): WasmInterpreter | undefined {
   const arena = arenaOf(h);
   if (arena === undefined) return undefined;
-  h.memory.wasmInterpreter ??= new WasmInterpreter(arena, h.sharedMemory);
+  const made = h.memory.wasmInterpreter;
+  if (made === undefined || (tier !== undefined && !made.entersRegionsOf(tier)))
+    h.memory.wasmInterpreter = new WasmInterpreter(arena, h.sharedMemory, tier);
   return h.memory.wasmInterpreter;
 }
 
@@ -354,7 +361,8 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     tier.compileThread =
       options.wasmSync !== true && options.wasmCompileThread !== false ? compileService() : undefined;
   }
-  const interpreter = options.wasm !== false && options.wasmInterpreter !== false ? wasmInterpreterOf(h) : undefined;
+  const interpreter =
+    options.wasm !== false && options.wasmInterpreter !== false ? wasmInterpreterOf(h, tier) : undefined;
   const compileThread = tier?.compileThread;
   const volumeThreshold = compileThread === undefined ? INTERPRETED_HOT_INSNS : INTERPRETED_HOT_INSNS_OFF_THREAD;
   const missThreshold = compileThread === undefined ? REGION_MISS_THRESHOLD : REGION_MISS_THRESHOLD_OFF_THREAD;
@@ -451,12 +459,20 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       continue;
     let ran: number;
     if (interpreter !== undefined && WasmInterpreter.canRun(h, code)) {
-      ran = interpreter.run(h, code, limit, heatMask);
-      h.stats.wasmInterpreted += ran;
-    } else ran = interpret(h, limit, heatMask);
-    if (tier !== undefined) {
-      if (code.interpreted === 0) code.interpretedSince = h.icount - ran;
-      code.interpreted += ran;
+      // It counts each page's interpreted volume and region misses itself, and leaves a page where either
+      // reaches what the checks above look for.
+      const factor = tier === undefined ? 1 : tier.costFactor;
+      ran =
+        tier === undefined
+          ? interpreter.run(h, code, limit, heatMask)
+          : interpreter.run(h, code, limit, heatMask, missThreshold * factor, volumeThreshold * factor);
+      regionMissed = interpreter.missed;
+    } else {
+      ran = interpret(h, limit, heatMask);
+      if (tier !== undefined) {
+        if (code.interpreted === 0) code.interpretedSince = h.icount - ran;
+        code.interpreted += ran;
+      }
     }
     steps += Math.max(1, ran);
   }

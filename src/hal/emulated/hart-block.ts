@@ -29,5 +29,24 @@ export const HB_RETURN_REASON = 40;
 export const HB_XLO = 64;
 /** int32 x 32: the high words of x0..x31 (`Hart.xhi`). */
 export const HB_XHI = 192;
+/**
+ * What the WebAssembly interpreter (wasm/interp-module.ts) and the run loop exchange about the regions the
+ * interpreter enters itself (a slot with a region block) and that return to it (the next pc has no region):
+ * - i32: regions entered during the current run, and the instructions they retired;
+ */
+export const HB_INTERP_REGION_CALLS = 320;
+export const HB_INTERP_REGION_INSNS = 324;
+/**
+ * - i32: the region misses of a page (a region returned to a pc there for want of a region or a block:
+ *   CodePage.regionMisses) at which the interpreter leaves that pc to the run loop, which compiles the page;
+ */
+export const HB_MISS_LIMIT = 328;
+/**
+ * - f64: the instructions interpreted on a page (CodePage.interpreted) at which the interpreter, arriving on the
+ *   page, leaves it to the run loop, which compiles it (Infinity: never);
+ */
+export const HB_VOLUME_LIMIT = 336;
+/** - i32 x 6: regions' returns into the interpreter during the current run, by reason (wasm/compile.ts RETURN_*). */
+export const HB_INTERP_RETURNS = 344;
 /** The block's size (a multiple of 64, so blocks of several harts never share a cache line). */
 export const HART_BLOCK_BYTES = 512;

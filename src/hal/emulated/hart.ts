@@ -108,7 +108,7 @@ export class Hart implements MemoryClient {
   readonly xhi: Int32Array;
   /** Arena offset of the hart's block (HB_*), or -1 when the VM has no arena. */
   readonly blockBase: number;
-  /** The control area of that block as doubles and int32 words (empty when there is none). */
+  /** That block as doubles and int32 words, for its control fields (empty when there is none). */
   readonly blockF64: Float64Array;
   readonly blockI32: Int32Array;
   pc = 0;
@@ -296,8 +296,8 @@ export class Hart implements MemoryClient {
       this.blockBase = base;
       this.xlo = new Int32Array(arena.buffer, base + HB_XLO, GPR_COUNT);
       this.xhi = new Int32Array(arena.buffer, base + HB_XHI, GPR_COUNT);
-      this.blockF64 = new Float64Array(arena.buffer, base, HB_XLO / 8);
-      this.blockI32 = new Int32Array(arena.buffer, base, HB_XLO / 4);
+      this.blockF64 = new Float64Array(arena.buffer, base, HART_BLOCK_BYTES / 8);
+      this.blockI32 = new Int32Array(arena.buffer, base, HART_BLOCK_BYTES / 4);
     }
     const first = this.tlbSet(CTX_M);
     this.dtlb = first;

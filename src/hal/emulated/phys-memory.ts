@@ -25,6 +25,13 @@ import type { WasmRegion, WasmTier } from "./wasm/tier.ts";
  * decoded code is several MiB, so fetching an instruction then missed the host's caches twice.)
  */
 export const CODE_PAGE_SLOTS = 0;
+/**
+ * Then the counters the WebAssembly interpreter keeps for the run loop's compile decisions (`CodePage.interpreted`,
+ * `interpretedSince`: f64; `regionMisses`: i32).
+ */
+export const CODE_PAGE_INTERPRETED = 16400;
+export const CODE_PAGE_INTERPRETED_SINCE = 16408;
+export const CODE_PAGE_MISSES = 16416;
 export const CODE_PAGE_HEAT = 16448;
 export const CODE_PAGE_HEAT_START = 24640;
 export const CODE_PAGE_BYTES = CODE_PAGE_HEAT_START + 8 * SLOTS_PER_PAGE;
@@ -70,13 +77,35 @@ export class CodePage {
   /** Bumped whenever the page is cleared: a background compile started before then is out of date. */
   generation = 0;
   /**
-   * Instructions the interpreter ran from this page (runs that started on it) since `interpretedSince` (h.icount):
-   * what straight-line code and loops too long for the landing rate (engine.ts) are compiled by.
+   * Instructions interpreted since `interpretedSince` (h.icount): what straight-line code and loops too long for
+   * the landing rate (engine.ts) are compiled by. The WebAssembly interpreter counts those it runs on this page;
+   * the TypeScript one, those of its runs that started here. (`counters`: [interpreted, interpretedSince].)
    */
-  interpreted = 0;
-  interpretedSince = 0;
-  /** Times a region returned to the run loop because the next pc, on this page, had no region or no block there. */
-  regionMisses = 0;
+  get interpreted(): number {
+    return this.counters[0] ?? 0;
+  }
+  set interpreted(value: number) {
+    this.counters[0] = value;
+  }
+  get interpretedSince(): number {
+    return this.counters[1] ?? 0;
+  }
+  set interpretedSince(value: number) {
+    this.counters[1] = value;
+  }
+  /**
+   * Times a region left for a pc on this page that had no region or no block there: returning to the run loop, or
+   * to the WebAssembly interpreter, which counts them (`missCounter`).
+   */
+  get regionMisses(): number {
+    return this.missCounter[0] ?? 0;
+  }
+  set regionMisses(value: number) {
+    this.missCounter[0] = value;
+  }
+  /** The counters behind `interpreted`, `interpretedSince` and `regionMisses` (CODE_PAGE_* in the arena). */
+  readonly counters: Float64Array;
+  readonly missCounter: Int32Array;
   /** Decoded slots. */
   count = 0;
 
@@ -85,12 +114,16 @@ export class CodePage {
     if (arena === undefined || base === undefined) {
       this.arenaBase = -1;
       this.slots = new Int32Array(2 * (SLOTS_PER_PAGE + 1));
+      this.counters = new Float64Array(2);
+      this.missCounter = new Int32Array(1);
       this.heat = new Int32Array(SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(SLOTS_PER_PAGE);
     } else {
       // (A fresh allocation is zero: the arena only grows, and nothing is freed before the VM goes away.)
       this.arenaBase = base;
       this.slots = new Int32Array(arena.buffer, base + CODE_PAGE_SLOTS, 2 * (SLOTS_PER_PAGE + 1));
+      this.counters = new Float64Array(arena.buffer, base + CODE_PAGE_INTERPRETED, 2);
+      this.missCounter = new Int32Array(arena.buffer, base + CODE_PAGE_MISSES, 1);
       this.heat = new Int32Array(arena.buffer, base + CODE_PAGE_HEAT, SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(arena.buffer, base + CODE_PAGE_HEAT_START, SLOTS_PER_PAGE);
     }

@@ -26,9 +26,11 @@ export class HartStats {
   blockBuilds = 0;
   /** Pages whose decoded instructions were dropped because the page was written. */
   codeInvalidations = 0;
-  /** Entries into WebAssembly regions, and the instructions they retired (the rest ran interpreted). */
+  /** Entries into WebAssembly regions from outside one, and the instructions they retired (the rest ran interpreted). */
   regionEntries = 0;
   regionInstructions = 0;
+  /** Of those entries, the ones the WebAssembly interpreter made itself (wasm/interp-module.ts). */
+  interpreterRegionEntries = 0;
   /** Instructions the WebAssembly interpreter retired (wasm/interp-module.ts; the rest of those interpreted, `interpret`). */
   wasmInterpreted = 0;
   /** Slots the WebAssembly interpreter handed to TypeScript (`stepSlot`: CSRs, LR/SC, FP, TLB misses, ...). */
@@ -36,7 +38,8 @@ export class HartStats {
   /** Times a region went on into the next region itself instead of returning to the run loop (wasm/tier.ts). */
   regionChains = 0;
   /**
-   * Why regions returned to the run loop (wasm/compile.ts RETURN_*): after a call into the hart (trap, run-ending
+   * Why regions returned (to the run loop, or to the WebAssembly interpreter that entered them) instead of
+   * chaining (wasm/compile.ts RETURN_*): after a call into the hart (trap, run-ending
    * instruction), at the limit (timer check), asked to stop by a slow path, the next pc not in the fetch TLB's
    * copy, its page without a region (interpreted, or compiling), or that region without a block there.
    */

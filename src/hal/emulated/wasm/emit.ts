@@ -127,6 +127,8 @@ export const Op = {
   i32WrapI64: 0xa7,
   i64ExtendI32S: 0xac,
   i64ExtendI32U: 0xad,
+  f64Eq: 0x61,
+  f64Ge: 0x66,
   f64Add: 0xa0,
   f64ConvertI32S: 0xb7,
   f64ConvertI64S: 0xb9,

@@ -11,10 +11,18 @@
  * the data TLB's copy at `dtlb`, counts landings in the pages' heat as `interpret` does (`heatMask` < 0: not at
  * all; `icount` is h.icount at entry, for the heat windows' starts), and returns at the same places: a control
  * transfer once `limit` instructions have retired, a fetch-TLB miss, a heat checkpoint, a slot the run loop must
- * run (compiled, straddling), or after an instruction that ends the run. It returns the number retired, the pc to
- * go on at in the block's HB_NEXT_PC.
+ * run (straddling), or after an instruction that ends the run. It returns the number retired, the pc to go on at
+ * in the block's HB_NEXT_PC.
  *
- * It does the integer base ISA, MUL/MULW and the loads and stores the TLB copy serves; for everything else it
+ * Where a block of the WebAssembly tier's regions starts, it enters the region itself (through the tier's region
+ * table, `emitRegionEntry`), and where a region returns for want of a region at the next pc it goes on there: in
+ * a boot, regions and interpreted code alternate every few dozen instructions, and going through the run loop
+ * between them cost a JavaScript round trip each way (~0.1 s of the project kernel's 0.8 s boot, 200 k times).
+ * The run loop's compile decisions then no longer see those returns, so it counts them here, per page, with the
+ * page's interpreted volume (CODE_PAGE_INTERPRETED, CODE_PAGE_MISSES), and leaves a page to the run loop when
+ * either reaches the run loop's limit (HB_VOLUME_LIMIT, HB_MISS_LIMIT).
+ *
+ * It does the integer base ISA, MUL/MULW, AMOs and the loads and stores the TLB copy serves; for everything else it
  * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them), and `decode` for a slot not
  * decoded yet. It is one function compiled once: JavaScriptCore compiles it in a few milliseconds, where the
  * TypeScript interpreter spent its first ~0.1 s of a boot in the baseline tier and 0.4-0.6 s of JIT-thread time
@@ -33,11 +41,32 @@ import {
   AMO_XOR,
 } from "../../../arch/riscv64/isa.ts";
 import * as D from "../decode.ts";
-import { HB_NEXT_PC, HB_XHI, HB_XLO } from "../hart-block.ts";
-import { CODE_PAGE_HEAT, CODE_PAGE_HEAT_START, CODE_PAGE_SLOTS } from "../phys-memory.ts";
+import {
+  HB_CHAIN_STOP,
+  HB_INTERP_REGION_CALLS,
+  HB_INTERP_REGION_INSNS,
+  HB_INTERP_RETURNS,
+  HB_MISS_LIMIT,
+  HB_NEXT_PC,
+  HB_REGION,
+  HB_RETURN_REASON,
+  HB_VBASE,
+  HB_VOLUME_LIMIT,
+  HB_XHI,
+  HB_XLO,
+} from "../hart-block.ts";
+import {
+  CODE_PAGE_HEAT,
+  CODE_PAGE_HEAT_START,
+  CODE_PAGE_INTERPRETED,
+  CODE_PAGE_INTERPRETED_SINCE,
+  CODE_PAGE_MISSES,
+  CODE_PAGE_SLOTS,
+} from "../phys-memory.ts";
 import {
   TLB_MASK,
   WASM_TLB_EXEC_CODE,
+  WASM_TLB_EXEC_RECORD,
   WASM_TLB_EXEC_TAG,
   WASM_TLB_READ_ADD,
   WASM_TLB_READ_TAG,
@@ -52,12 +81,22 @@ import {
   emitTlbProbe,
   isInlineAmoFunct5,
   LOAD_OPS,
+  NO_BLOCK,
+  REGION_SLOT_OFFSET,
+  RETURN_NO_BLOCK,
+  RETURN_NO_REGION,
+  RUN_PARAMS,
   STORE_FAST,
 } from "./compile.ts";
 import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
 
 /** What the module imports from. */
 export const INTERP_IMPORT_MODULE = "interp";
+/**
+ * HB_RETURN_REASON while no region has returned into the interpreter in a way the run loop must hear of (a
+ * region's return to a pc the interpreter goes on at is not: it sets this back).
+ */
+export const RETURN_NONE = -1;
 /** `step`'s results (interp.ts STEP_*): retired, go on; retired, end the run; nothing retired, end the run. */
 const STEP_NEXT = 0;
 const STEP_END = 1;
@@ -140,6 +179,8 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const importDecode = m.importFunction(INTERP_IMPORT_MODULE, "decode", [F64, I32], [I32]);
   const importStep = m.importFunction(INTERP_IMPORT_MODULE, "step", [F64, I32, I32], [I32]);
   m.importMemory(INTERP_IMPORT_MODULE, "memory", 1, 65536, true);
+  m.importTable(INTERP_IMPORT_MODULE, "regions", 1);
+  const regionType = m.type(RUN_PARAMS, [I32]);
   const { index, body: f } = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
   m.exportFunction("run", index);
   const P_HB = 0;
@@ -167,6 +208,13 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const slot = f.local(I32);
   const exitPc = f.local(I64);
   const hostAddress = f.local(I32);
+  // n when the interpreter last arrived on the current page (what it has run there since is the page's volume).
+  const pageN = f.local(I32);
+  // Set when control goes on at a pc a region returned to (a miss of that page), and when it arrives on a page.
+  const fromRegion = f.local(I32);
+  const arrived = f.local(I32);
+  // flushVolume's own (it runs between other code's uses of the temporaries above).
+  const ran = f.local(I32);
   const L = new Labels(f);
 
   /** Push register `reg` (a local holding its number) as an i64. */
@@ -217,13 +265,14 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const H_STEP = ops.length;
   const H_STOP = ops.length + 1;
   const H_PAGE_END = ops.length + 2;
-  const handlerCount = ops.length + 3;
+  const H_REGION = ops.length + 3;
+  const handlerCount = ops.length + 4;
   const targets = new Array<number>(128).fill(H_STEP);
   ops.forEach((op, k) => {
     targets[op] = k;
   });
   targets[SLOT_STRADDLE] = H_STOP;
-  targets[SLOT_COMPILED] = H_STOP;
+  targets[SLOT_COMPILED] = H_REGION;
   targets[SLOT_PAGE_END] = H_PAGE_END;
 
   f.get(P_VBASE).op(Op.i64TruncF64S).set(vb);
@@ -271,6 +320,10 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
       L.br("transfer");
       continue;
     }
+    if (k === H_REGION) {
+      emitRegionEntry();
+      continue;
+    }
     const op = ops[k] ?? 0;
     emitOperation(op);
   }
@@ -303,18 +356,55 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.get(a);
   exitAt();
   L.end();
-  f.get(t32).set(code);
+  // (What ran on the page left is its volume.)
+  f.get(t32).set(hostAddress);
+  flushVolume();
+  f.get(hostAddress).set(code);
+  f.get(n).set(pageN);
+  f.i32(1).set(arrived);
   f.get(a).i64(-4096, -1).op(Op.i64And).set(vb);
   f.get(a).op(Op.i32WrapI64).i32(4095).op(Op.i32And).set(off);
   L.end();
-  // Heat: landings per slot, and since when; a landing at a checkpoint is left to the run loop.
+  // After a region's return: a miss of this page; at the run loop's limit (HB_MISS_LIMIT) the run loop counts
+  // it and compiles the page, else it is counted here and the region's return is dealt with.
+  f.get(fromRegion);
+  L.open(Op.if);
+  f.i32(0).set(fromRegion);
+  f.i32(1).set(arrived);
+  f.get(code).mem(Op.i32Load, 2, CODE_PAGE_MISSES).i32(1).op(Op.i32Add).tee(t32);
+  f.get(P_HB).mem(Op.i32Load, 2, HB_MISS_LIMIT).op(Op.i32GeS);
+  L.open(Op.if);
+  pcPlus(() => f.i64(0, 0));
+  exitAt();
+  L.end();
+  f.get(code).get(t32).mem(Op.i32Store, 2, CODE_PAGE_MISSES);
+  f.get(P_HB).i32(RETURN_NONE).mem(Op.i32Store, 2, HB_RETURN_REASON);
+  L.end();
+  // Arriving on a page (from another, or from a region): one that has run HB_VOLUME_LIMIT instructions
+  // interpreted is left to the run loop, which compiles it.
+  f.get(arrived);
+  L.open(Op.if);
+  f.i32(0).set(arrived);
+  f.get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED);
+  f.get(P_HB).mem(Op.f64Load, 3, HB_VOLUME_LIMIT).op(Op.f64Ge);
+  L.open(Op.if);
+  pcPlus(() => f.i64(0, 0));
+  exitAt();
+  L.end();
+  L.end();
+  // Heat: landings per slot, and since when; a landing at a checkpoint is left to the run loop, unless a region
+  // block starts there (the run loop considers compiling only what is not compiled; the region is entered here).
   f.get(P_HEAT_MASK).i32(0).op(Op.i32GeS);
   L.open(Op.if);
   f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_HEAT);
   f.i32(1).op(Op.i32Add).tee(t32).get(P_HEAT_MASK).op(Op.i32And).op(Op.i32Eqz);
   L.open(Op.if);
+  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS);
+  f.i32(0x7f).op(Op.i32And).i32(SLOT_COMPILED).op(Op.i32Ne);
+  L.open(Op.if);
   pcPlus(() => f.i64(0, 0));
   exitAt();
+  L.end();
   L.end();
   f.get(slot).get(t32).mem(Op.i32Store, 2, CODE_PAGE_HEAT);
   f.get(t32).i32(1).op(Op.i32Eq);
@@ -327,9 +417,85 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   L.br("run");
   L.end(); // run
   L.end(); // exit
+  flushVolume();
   f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
   f.get(n);
   return m.encode();
+
+  /**
+   * Add what has run on the current page since the interpreter arrived there (n - pageN) to the page's
+   * CODE_PAGE_INTERPRETED, starting its window (CODE_PAGE_INTERPRETED_SINCE) when it was 0. Only while counting
+   * (heatMask >= 0): the run loop compiles nothing otherwise.
+   */
+  function flushVolume(): void {
+    f.get(n).get(pageN).op(Op.i32Sub).tee(ran).i32(0).op(Op.i32Ne);
+    f.get(P_HEAT_MASK).i32(0).op(Op.i32GeS).op(Op.i32And);
+    L.open(Op.if);
+    f.get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).f64(0).op(Op.f64Eq);
+    L.open(Op.if);
+    f.get(code).get(P_ICOUNT).get(pageN).op(Op.f64ConvertI32S).op(Op.f64Add);
+    f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED_SINCE);
+    L.end();
+    f.get(code).get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).get(ran).op(Op.f64ConvertI32S).op(Op.f64Add);
+    f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED);
+    f.get(n).set(pageN);
+    L.end();
+  }
+
+  /**
+   * A slot where a region block starts: enter the page's region there (through the region table), unless the run
+   * loop asked for no chaining (a slow path wants it first, or chaining is off: HB_CHAIN_STOP) or the limit is
+   * reached, or the fetch TLB's copy names no region record, region or block for it (the run loop enters it then,
+   * and fills the record in). The region runs, chaining to others, until it returns; at a pc with no region or no
+   * block there (RETURN_NO_REGION, RETURN_NO_BLOCK) the interpreter goes on (`transfer`, counting a miss of that
+   * page); for any other reason the run ends where the region left the pc, the reason in HB_RETURN_REASON.
+   */
+  function emitRegionEntry(): void {
+    const exitHere = (): void => {
+      L.open(Op.if);
+      pcPlus(() => f.i64(0, 0));
+      exitAt();
+      L.end();
+    };
+    f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP).get(n).get(P_LIMIT).op(Op.i32GeS).op(Op.i32Or);
+    exitHere();
+    f.get(vb).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).set(t32);
+    f.get(P_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
+    f.get(vb).op(Op.i64Ne);
+    exitHere();
+    // The record (reusing `hostAddress`), the region's table slot (`t32`), the block (`ra`).
+    f.get(P_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_RECORD);
+    f.tee(hostAddress).op(Op.i32Eqz);
+    exitHere();
+    f.get(hostAddress).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(t32).op(Op.i32Eqz);
+    exitHere();
+    f.get(hostAddress).get(off).op(Op.i32Add).mem(Op.i32Load16U, 1, 0).tee(ra).i32(NO_BLOCK).op(Op.i32Eq);
+    exitHere();
+    flushVolume();
+    f.get(P_HB).get(vb).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_VBASE);
+    f.get(P_HB).get(t32).mem(Op.i32Store, 2, HB_REGION);
+    f.get(P_HB).get(P_DTLB).get(vb).op(Op.f64ConvertI64S).get(ra).get(P_LIMIT).get(n).get(t32);
+    f.callIndirect(Op.callIndirect, regionType, 0);
+    // What it retired, counted as the regions'.
+    f.tee(t32).get(n).op(Op.i32Sub).set(ra);
+    f.get(t32).tee(n).set(pageN);
+    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_INSNS).get(ra).op(Op.i32Add);
+    f.mem(Op.i32Store, 2, HB_INTERP_REGION_INSNS);
+    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_CALLS).i32(1).op(Op.i32Add);
+    f.mem(Op.i32Store, 2, HB_INTERP_REGION_CALLS);
+    // Its return, counted by reason (reusing `ra`: the counter's address).
+    f.get(P_HB).mem(Op.i32Load, 2, HB_RETURN_REASON).tee(t32).i32(2).op(Op.i32Shl).get(P_HB).op(Op.i32Add).tee(ra);
+    f.get(ra).mem(Op.i32Load, 2, HB_INTERP_RETURNS).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_INTERP_RETURNS);
+    f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S).set(a);
+    f.get(t32).i32(RETURN_NO_REGION).op(Op.i32Eq).get(t32).i32(RETURN_NO_BLOCK).op(Op.i32Eq).op(Op.i32Or);
+    L.open(Op.if);
+    f.i32(1).set(fromRegion);
+    f.get(a).get(vb).op(Op.i64Sub).set(t);
+    L.br("transfer");
+    L.end();
+    f.get(a);
+    exitAt();
+  }
 
   /**
    * An AMO of `width` bytes at rs1, its operation (funct5) in the slot's immediate: done here where the data TLB's

@@ -31,6 +31,7 @@ import { EXEC_END, EXEC_NEXT, EXEC_TRAP, type Hart, STOP_NONE } from "../hart.ts
 import {
   HB_CHAIN_STOP,
   HB_CHAINS,
+  HB_INTERP_RETURNS,
   HB_ITLB,
   HB_LOAD_VALUE,
   HB_NEXT_PC,
@@ -196,17 +197,20 @@ const CHAIN_STOP_INDEX = HB_CHAIN_STOP / 4;
 const ITLB_INDEX = HB_ITLB / 4;
 const CHAINS_INDEX = HB_CHAINS / 4;
 const RETURN_REASON_INDEX = HB_RETURN_REASON / 4;
+const RETURNS_INDEX = HB_INTERP_RETURNS / 4;
 
-/** Count why a region returned to the run loop. */
-function countReturn(h: Hart, reason: number): void {
+/** Count why a region returned to the run loop (or to the WebAssembly interpreter), `times` times. */
+function countReturn(h: Hart, reason: number, times = 1): void {
   const s = h.stats;
-  if (reason === RETURN_NO_BLOCK) s.regionReturnsNoBlock++;
-  else if (reason === RETURN_NO_REGION) s.regionReturnsNoRegion++;
-  else if (reason === RETURN_LIMIT) s.regionReturnsLimit++;
-  else if (reason === RETURN_STOP) s.regionReturnsStop++;
-  else if (reason === RETURN_NO_TLB) s.regionReturnsNoTlb++;
-  else s.regionReturnsCall++;
+  if (reason === RETURN_NO_BLOCK) s.regionReturnsNoBlock += times;
+  else if (reason === RETURN_NO_REGION) s.regionReturnsNoRegion += times;
+  else if (reason === RETURN_LIMIT) s.regionReturnsLimit += times;
+  else if (reason === RETURN_STOP) s.regionReturnsStop += times;
+  else if (reason === RETURN_NO_TLB) s.regionReturnsNoTlb += times;
+  else s.regionReturnsCall += times;
 }
+/** The number of RETURN_* reasons (HB_INTERP_RETURNS has a counter for each). */
+export const RETURN_REASONS = RETURN_NO_BLOCK + 1;
 const LOAD_LO_INDEX = HB_LOAD_VALUE / 4;
 const LOAD_HI_INDEX = HB_LOAD_VALUE / 4 + 1;
 
@@ -215,8 +219,11 @@ export class WasmTier {
   readonly #arena: Arena;
   readonly #threaded: boolean;
   readonly #imports: Bun.WebAssembly.Imports;
-  /** Every installed region's `run`, by slot (slot 0 stays empty: a record's 0 means no region). */
-  readonly #table = new WebAssembly.Table({ element: "anyfunc", initial: TABLE_GROWTH });
+  /**
+   * Every installed region's `run`, by slot (slot 0 stays empty: a record's 0 means no region). The WebAssembly
+   * interpreter calls regions through it too.
+   */
+  readonly table = new WebAssembly.Table({ element: "anyfunc", initial: TABLE_GROWTH });
   /** The region of each slot (kept after it is invalidated until the slot is reused: it may still be running). */
   readonly #bySlot: (WasmRegion | undefined)[] = [undefined];
   /** Slots of replaced or invalidated regions, reused by later installs (never while a region runs). */
@@ -243,7 +250,7 @@ export class WasmTier {
     this.#imports = {
       [IMPORT_MODULE]: {
         memory: arena.memory,
-        regions: this.#table,
+        regions: this.table,
         load: (idx: number, vaLo: number, vaHi: number, retired: number): number =>
           this.#load(idx, vaLo, vaHi, retired),
         store: (idx: number, vaLo: number, vaHi: number, lo: number, hi: number, retired: number): number =>
@@ -267,25 +274,53 @@ export class WasmTier {
    * a trap, or an exit from the region. Returns the instructions retired; h.pc and h.icount are up to date.
    */
   enter(h: Hart, region: WasmRegion, vbase: number, block: number, limit: number): number {
-    this.#hart = h;
     const base = h.icount;
-    this.#icountBase = base;
-    const hb = h.blockI32;
+    this.bind(h, base);
     h.blockF64[VBASE_INDEX] = vbase;
-    hb[REGION_INDEX] = region.slot;
-    hb[CHAIN_STOP_INDEX] = this.chaining ? 0 : 1;
-    hb[ITLB_INDEX] = Math.max(0, h.itlb.wasmBase);
-    hb[CHAINS_INDEX] = 0;
+    h.blockI32[REGION_INDEX] = region.slot;
     const n = region.run(h.blockBase, h.dtlb.wasmBase, vbase, block, limit, 0);
     h.icount = base + n;
     h.pc = h.blockF64[NEXT_PC_INDEX] ?? 0;
-    h.stats.regionChains += hb[CHAINS_INDEX] ?? 0;
-    const reason = hb[RETURN_REASON_INDEX] ?? RETURN_CALL;
+    const reason = this.unbind(h);
     countReturn(h, reason);
     this.missed = reason === RETURN_NO_REGION || reason === RETURN_NO_BLOCK;
-    this.#hart = undefined;
     if (reason === RETURN_LIMIT) this.#countLongRun(h, n);
     return n;
+  }
+
+  /**
+   * Before WebAssembly that may run `h`'s regions (a region, or the interpreter, which enters them itself) is
+   * called with h.icount at `icountBase`: the regions' calls into the hart are for `h`, and the chaining fields of
+   * its block are set for a new run.
+   */
+  bind(h: Hart, icountBase: number): void {
+    this.#hart = h;
+    this.#icountBase = icountBase;
+    const hb = h.blockI32;
+    hb[CHAIN_STOP_INDEX] = this.chaining ? 0 : 1;
+    hb[ITLB_INDEX] = Math.max(0, h.itlb.wasmBase);
+    hb[CHAINS_INDEX] = 0;
+  }
+
+  /** After that call: counts the chains, and returns the reason the last region returned (RETURN_*). */
+  unbind(h: Hart): number {
+    this.#hart = undefined;
+    h.stats.regionChains += h.blockI32[CHAINS_INDEX] ?? 0;
+    return h.blockI32[RETURN_REASON_INDEX] ?? RETURN_CALL;
+  }
+
+  /**
+   * After a run of the WebAssembly interpreter that may have entered regions itself: count their returns into it
+   * (HB_INTERP_RETURNS), and, when the run ended because the region it entered last returned at the limit
+   * (`reason`), that region's long run of `n` instructions.
+   */
+  noteInterpreterRun(h: Hart, reason: number, n: number): void {
+    const hb = h.blockI32;
+    for (let k = 0; k < RETURN_REASONS; k++) {
+      const times = hb[RETURNS_INDEX + k] ?? 0;
+      if (times !== 0) countReturn(h, k, times);
+    }
+    if (reason === RETURN_LIMIT) this.#countLongRun(h, n);
   }
 
   /**
@@ -493,7 +528,7 @@ export class WasmTier {
       code.slots[start] = SLOT_COMPILED | SLOT_DECODED;
     });
     const slot = this.#allocateSlot();
-    this.#table.set(slot, run);
+    this.table.set(slot, run);
     const region = new WasmRegion(
       slot,
       slotWord,
@@ -529,7 +564,7 @@ export class WasmTier {
     }
     const slot = this.#bySlot.length;
     this.#bySlot.push(undefined);
-    if (slot >= this.#table.length) this.#table.grow(TABLE_GROWTH);
+    if (slot >= this.table.length) this.table.grow(TABLE_GROWTH);
     return slot;
   }
 
