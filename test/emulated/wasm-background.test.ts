@@ -16,6 +16,8 @@ import {
   MAX_COST_FACTOR,
   OMG_COST_NS_PER_BYTE,
   OMG_GAIN_NS_PER_INSN,
+  RegionCostEstimate,
+  threadRegionCost,
   WARM_REGION_COST_MS,
   WasmTier,
 } from "../../src/hal/emulated/wasm/tier.ts";
@@ -128,19 +130,33 @@ describe("compile thresholds follow the measured cost of a region", () => {
   test("a tier starts at the cold generator's cost, and its factor falls to 1 as regions come cheap", () => {
     const arena = Arena.create();
     if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
-    const tier = new WasmTier(arena, false);
+    const tier = new WasmTier(arena, false, true, new RegionCostEstimate());
     // Regions compiled on the hart's thread are not dearer at first: the factor applies with a compiler thread.
     expect(tier.costFactor).toBe(1);
     tier.compileThread = compileService();
     expect(tier.compileThread).toBeDefined();
-    expect(tier.stats.regionCostMs).toBe(COLD_REGION_COST_MS);
-    expect(tier.costFactor).toBe(COLD_REGION_COST_MS / WARM_REGION_COST_MS);
+    expect(tier.cost.ms).toBe(COLD_REGION_COST_MS);
+    expect(tier.costFactor).toBe(Math.min(MAX_COST_FACTOR, COLD_REGION_COST_MS / WARM_REGION_COST_MS));
     // Dearer than the cap: the factor stops there.
-    for (let k = 0; k < 40; k++) tier.stats.noteRegionCost(1000);
+    for (let k = 0; k < 40; k++) tier.cost.note(1000);
     expect(tier.costFactor).toBe(MAX_COST_FACTOR);
     // Warm regions: the average comes down to their cost, and the thresholds to their usual values.
-    for (let k = 0; k < 200; k++) tier.stats.noteRegionCost(WARM_REGION_COST_MS / 2);
-    expect(tier.stats.regionCostMs).toBeCloseTo(WARM_REGION_COST_MS / 2, 3);
+    for (let k = 0; k < 200; k++) tier.cost.note(WARM_REGION_COST_MS / 2);
+    expect(tier.cost.ms).toBeCloseTo(WARM_REGION_COST_MS / 2, 3);
     expect(tier.costFactor).toBe(1);
+  });
+
+  test("the tiers of a thread share one estimate: a VM made after regions came cheap starts warm", () => {
+    const arena = Arena.create();
+    if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+    const shared = new RegionCostEstimate();
+    const first = new WasmTier(arena, false, true, shared);
+    first.compileThread = compileService();
+    for (let k = 0; k < 200; k++) first.cost.note(WARM_REGION_COST_MS / 2);
+    const second = new WasmTier(arena, false, true, shared);
+    second.compileThread = first.compileThread;
+    expect(second.costFactor).toBe(1);
+    // By default a tier follows its thread's estimate.
+    expect(new WasmTier(arena, false).cost).toBe(threadRegionCost);
   });
 });

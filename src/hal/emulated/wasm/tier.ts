@@ -116,19 +116,25 @@ export class WasmRegion {
   }
 }
 
-/** Compile statistics of a tier (printed by the benchmarks). */
-export class TierStats {
-  /**
-   * Compiler-thread milliseconds per region, a moving average over the last ~REGION_COST_WEIGHT⁻¹ regions
-   * (starting at COLD_REGION_COST_MS): what `costFactor` scales the compile thresholds by.
-   */
-  regionCostMs = COLD_REGION_COST_MS;
-  regions = 0;
+/**
+ * What a region costs the compiler thread: milliseconds per region, a moving average over the last
+ * ~REGION_COST_WEIGHT⁻¹ regions, starting at COLD_REGION_COST_MS. What `WasmTier.costFactor` scales the compile
+ * thresholds by. One estimate serves every tier of a thread (`threadRegionCost`): the compiler thread and the
+ * JavaScriptCore code of its generator belong to the process, so a VM started after another (or a guest's
+ * reboot) starts at the generator's warm cost, not at the cold one again.
+ */
+export class RegionCostEstimate {
+  ms = COLD_REGION_COST_MS;
 
   /** A region took `ms` on the compiler thread. */
-  noteRegionCost(ms: number): void {
-    this.regionCostMs += (ms - this.regionCostMs) * REGION_COST_WEIGHT;
+  note(ms: number): void {
+    this.ms += (ms - this.ms) * REGION_COST_WEIGHT;
   }
+}
+
+/** Compile statistics of a tier (printed by the benchmarks). */
+export class TierStats {
+  regions = 0;
   /** Regions compiled again with more entries. */
   recompiles = 0;
   instructions = 0;
@@ -175,17 +181,27 @@ export const OMG_GAIN_NS_PER_INSN = 0.1;
  * 2-core machine; bench/emulated-linux-stats.ts prints the total), and before: the generator's first regions
  * take 20-30 ms each while JavaScriptCore is still optimizing it, which also keeps the JIT threads busy. The
  * compiler thread and the JIT threads share the second core, and what they use beyond it comes off the hart's
- * thread: in the project kernel's boot the hart's thread lost ~0.2 s of its 0.8 s that way, and the boot took
- * 0.57 s with no regions at all (the WebAssembly interpreter alone) against 0.82 s with its ~50 regions.
- * The compile thresholds (engine.ts) are raised by the ratio of the measured cost to the warm cost, up to
+ * thread. The compile thresholds (engine.ts) are raised by the ratio of the estimated cost to the warm cost, up to
  * MAX_COST_FACTOR, so that while compiling is dear only code that runs long gets compiled: a short boot then
  * compiles few regions, a long run soon compiles at the usual thresholds.
+ *
+ * The estimate a process starts from (COLD_REGION_COST_MS) is what its first regions cost the hart, more than the
+ * compiler thread's own time says: the first one also starts the compiler thread (its reply came 76 ms after the
+ * request) and sets JavaScriptCore optimizing the generator. In the project kernel's boot, limiting the regions
+ * compiled showed the hart's thread paying ~35 ms for the first and ~5 ms for each later one, against a boot of
+ * 0.65 s with none; its regions' instructions gain ~4 ns each. Measured, alternating cold boots (6 each): starting
+ * at 24 ms with the factor capped at 8, 0.74 s; at 64 and 16, 0.68 s; at 128 and 32, 0.67 s. Debian's boot
+ * at 128 and 32 against 24 and 8: cold, 3.20 against 3.21 s (medians of 4 pairs); the benchmark's rounds (the
+ * estimate warm after the first), 2.72 against 2.76 s (means of 2 runs): its long-running code passes the higher
+ * thresholds early.
  */
 export const WARM_REGION_COST_MS = 4;
-export const COLD_REGION_COST_MS = 24;
-export const MAX_COST_FACTOR = 8;
-/** Weight of each region's cost in `TierStats.regionCostMs`. */
+export const COLD_REGION_COST_MS = 128;
+export const MAX_COST_FACTOR = 32;
+/** Weight of each region's cost in `RegionCostEstimate.ms`. */
 const REGION_COST_WEIGHT = 1 / 8;
+/** The estimate the tiers of this thread share. */
+export const threadRegionCost = new RegionCostEstimate();
 
 /** Grow the region table by this many slots at a time. */
 const TABLE_GROWTH = 256;
@@ -243,7 +259,11 @@ export class WasmTier {
   #hart: Hart | undefined;
   #icountBase = 0;
 
-  constructor(arena: Arena, threaded: boolean, chaining = true) {
+  /** The compile-cost estimate it follows (see RegionCostEstimate). */
+  readonly cost: RegionCostEstimate;
+
+  constructor(arena: Arena, threaded: boolean, chaining = true, cost: RegionCostEstimate = threadRegionCost) {
+    this.cost = cost;
     this.#arena = arena;
     this.#threaded = threaded;
     this.chaining = chaining;
@@ -266,7 +286,7 @@ export class WasmTier {
    */
   get costFactor(): number {
     if (this.compileThread === undefined) return 1;
-    return Math.min(MAX_COST_FACTOR, Math.max(1, this.stats.regionCostMs / WARM_REGION_COST_MS));
+    return Math.min(MAX_COST_FACTOR, Math.max(1, this.cost.ms / WARM_REGION_COST_MS));
   }
 
   /**
@@ -475,7 +495,7 @@ export class WasmTier {
         return;
       }
       s.threadMs += reply.ms;
-      s.noteRegionCost(reply.ms);
+      this.cost.note(reply.ms);
       s.instructions += reply.offsets.length;
       s.bytes += reply.generatedBytes;
       if (code.generation !== generation) {
