@@ -40,6 +40,7 @@ import {
   AMO_SWAP,
   AMO_XOR,
 } from "../../../arch/riscv64/isa.ts";
+import { SLOT_RD_SHIFT, SLOT_RS1_SHIFT, SLOT_RS2_SHIFT } from "../block.ts";
 import * as D from "../decode.ts";
 import {
   HB_CHAIN_STOP,
@@ -195,11 +196,6 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const vb = f.local(I64);
   const n = f.local(I32);
   const w = f.local(I32);
-  const rd = f.local(I32);
-  const rs1 = f.local(I32);
-  const rs2 = f.local(I32);
-  const len = f.local(I32);
-  const imm = f.local(I64);
   const t = f.local(I64);
   const a = f.local(I64);
   const r = f.local(I64);
@@ -217,20 +213,47 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const ran = f.local(I32);
   const L = new Labels(f);
 
-  /** Push register `reg` (a local holding its number) as an i64. */
-  const getReg = (reg: number): void => {
-    f.get(P_HB).get(reg).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(ra).mem(Op.i32Load, 2, HB_XLO);
+  // The slot word's fields are taken where a handler needs them, not all at the fetch: fewer values live across
+  // the dispatch, which JavaScriptCore's optimizing tier otherwise kept in stack slots.
+  /** Push 4 * the register number in the slot word's field at bit `shift` (its offset among HB_XLO's words). */
+  const regOffset = (shift: number): void => {
+    f.get(w)
+      .i32(shift - 2)
+      .op(Op.i32ShrU)
+      .i32(31 << 2)
+      .op(Op.i32And);
+  };
+  /** Push register rs1 or rs2 (the field at bit `shift`) as an i64. */
+  const getReg = (shift: number): void => {
+    f.get(P_HB);
+    regOffset(shift);
+    f.op(Op.i32Add).tee(ra).mem(Op.i32Load, 2, HB_XLO);
     f.op(Op.i64ExtendI32U);
     f.get(ra).mem(Op.i32Load, 2, HB_XHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
   };
   /** Pop an i64 into rd (x0 stays 0). */
   const setRd = (): void => {
     f.set(r);
-    f.get(rd);
+    regOffset(SLOT_RD_SHIFT);
+    f.tee(ra);
     L.open(Op.if);
-    f.get(P_HB).get(rd).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(ra).get(r).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XLO);
+    f.get(P_HB).get(ra).op(Op.i32Add).tee(ra).get(r).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XLO);
     f.get(ra).get(r).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XHI);
     L.end();
+  };
+  /** Push the slot's immediate as an i64. */
+  const pushImm = (): void => {
+    f.get(code)
+      .get(off)
+      .i32(2)
+      .op(Op.i32Shl)
+      .op(Op.i32Add)
+      .mem(Op.i32Load, 2, CODE_PAGE_SLOTS + 4);
+    f.op(Op.i64ExtendI32S);
+  };
+  /** Push the instruction's length (2 or 4) as an i32. */
+  const pushLen = (): void => {
+    f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add);
   };
   /** Push pc + x for an i64 x pushed by `push`. */
   const pcPlus = (push: () => void): void => {
@@ -281,7 +304,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   L.open(Op.block, "transfer");
   L.open(Op.block, "next");
   // Fetch: the slot word (decoded now if it was not), its fields and immediate.
-  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).tee(w);
+  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).tee(w);
   f.op(Op.i32Eqz);
   L.open(Op.if);
   f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).tee(w).op(Op.i32Eqz);
@@ -290,14 +313,6 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   exitAt();
   L.end();
   L.end();
-  f.get(w).i32(7).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rd);
-  f.get(w).i32(12).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs1);
-  f.get(w).i32(17).op(Op.i32ShrU).i32(31).op(Op.i32And).set(rs2);
-  f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add).set(len);
-  f.get(slot)
-    .mem(Op.i32Load, 2, CODE_PAGE_SLOTS + 4)
-    .op(Op.i64ExtendI32S)
-    .set(imm);
   for (let k = handlerCount - 1; k >= 0; k--) L.open(Op.block, `h${k}`);
   f.get(w).i32(0x7f).op(Op.i32And);
   f.brTable(
@@ -328,7 +343,9 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     emitOperation(op);
   }
   L.end(); // next: the instruction retired, go on with the one after it
-  f.get(off).get(len).op(Op.i32Add).set(off);
+  f.get(off);
+  pushLen();
+  f.op(Op.i32Add).set(off);
   f.get(n).i32(1).op(Op.i32Add).set(n);
   L.br("run");
   L.end(); // transfer: to vbase + t, the instruction (if any) counted
@@ -505,7 +522,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
    */
   function emitAtomic(width: number): void {
     const inline = AMO_FUNCT5S.filter((funct5) => isInlineAmoFunct5(funct5, threaded));
-    getReg(rs1);
+    getReg(SLOT_RS1_SHIFT);
     f.set(a);
     probe(WASM_TLB_WRITE_TAG, width);
     L.open(Op.if);
@@ -517,11 +534,12 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     inline.forEach((funct5, k) => {
       targets[funct5] = L.depthOf(`amo${k}`);
     });
-    f.get(imm).op(Op.i32WrapI64);
+    pushImm();
+    f.op(Op.i32WrapI64);
     f.brTable(targets, L.depthOf("amoStep"));
     inline.forEach((funct5) => {
       L.end(); // its case's code follows
-      emitAmo(f, funct5, width, threaded, hostAddress, t, () => getReg(rs2));
+      emitAmo(f, funct5, width, threaded, hostAddress, t, () => getReg(SLOT_RS2_SHIFT));
       setRd();
       L.br("next");
     });
@@ -535,8 +553,9 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     const load = LOAD_OPS[op];
     const store = STORE_FAST[op];
     if (load !== undefined || store !== undefined) {
-      getReg(rs1);
-      f.get(imm).op(Op.i64Add).set(a);
+      getReg(SLOT_RS1_SHIFT);
+      pushImm();
+      f.op(Op.i64Add).set(a);
       if (load !== undefined) {
         probe(WASM_TLB_READ_TAG, load.width);
         L.open(Op.if);
@@ -550,7 +569,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
         probe(WASM_TLB_WRITE_TAG, width);
         L.open(Op.if);
         host(WASM_TLB_WRITE_ADD);
-        getReg(rs2);
+        getReg(SLOT_RS2_SHIFT);
         f.mem(store, Math.log2(width), 0);
         L.br("next");
         L.end();
@@ -564,12 +583,14 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     }
     const branch = BRANCH_CMP[op];
     if (branch !== undefined) {
-      getReg(rs1);
-      getReg(rs2);
+      getReg(SLOT_RS1_SHIFT);
+      getReg(SLOT_RS2_SHIFT);
       f.op(branch).op(Op.i32Eqz);
       L.br("next", Op.brIf);
       f.get(n).i32(1).op(Op.i32Add).set(n);
-      f.get(off).op(Op.i64ExtendI32U).get(imm).op(Op.i64Add).set(t);
+      f.get(off).op(Op.i64ExtendI32U);
+      pushImm();
+      f.op(Op.i64Add).set(t);
       L.br("transfer");
       return;
     }
@@ -579,45 +600,57 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     const wri = ALU_W_RI[op];
     const less = SET_LESS[op];
     if (rr !== undefined) {
-      getReg(rs1);
-      getReg(rs2);
+      getReg(SLOT_RS1_SHIFT);
+      getReg(SLOT_RS2_SHIFT);
       f.op(rr);
     } else if (ri !== undefined) {
-      getReg(rs1);
-      f.get(imm).op(ri);
+      getReg(SLOT_RS1_SHIFT);
+      pushImm();
+      f.op(ri);
     } else if (wrr !== undefined) {
-      getReg(rs1);
+      getReg(SLOT_RS1_SHIFT);
       f.op(Op.i32WrapI64);
-      getReg(rs2);
+      getReg(SLOT_RS2_SHIFT);
       f.op(Op.i32WrapI64).op(wrr).op(Op.i64ExtendI32S);
     } else if (wri !== undefined) {
-      getReg(rs1);
-      f.op(Op.i32WrapI64).get(imm).op(Op.i32WrapI64).op(wri).op(Op.i64ExtendI32S);
+      getReg(SLOT_RS1_SHIFT);
+      f.op(Op.i32WrapI64);
+      pushImm();
+      f.op(Op.i32WrapI64).op(wri).op(Op.i64ExtendI32S);
     } else if (less !== undefined) {
-      getReg(rs1);
-      if (less.imm) f.get(imm);
-      else getReg(rs2);
+      getReg(SLOT_RS1_SHIFT);
+      if (less.imm) pushImm();
+      else getReg(SLOT_RS2_SHIFT);
       f.op(less.cmp).op(Op.i64ExtendI32U);
     } else {
       switch (op) {
         case D.OP_LUI:
-          f.get(imm);
+          pushImm();
           break;
         case D.OP_AUIPC:
-          pcPlus(() => f.get(imm));
+          pcPlus(pushImm);
           break;
         case D.OP_JAL:
-          pcPlus(() => f.get(len).op(Op.i64ExtendI32U));
+          pcPlus(() => {
+            pushLen();
+            f.op(Op.i64ExtendI32U);
+          });
           setRd();
           f.get(n).i32(1).op(Op.i32Add).set(n);
-          f.get(off).op(Op.i64ExtendI32U).get(imm).op(Op.i64Add).set(t);
+          f.get(off).op(Op.i64ExtendI32U);
+          pushImm();
+          f.op(Op.i64Add).set(t);
           L.br("transfer");
           return;
         case D.OP_JALR:
           // The target first: rd may be rs1.
-          getReg(rs1);
-          f.get(imm).op(Op.i64Add).i64(-2, -1).op(Op.i64And).get(vb).op(Op.i64Sub).set(t);
-          pcPlus(() => f.get(len).op(Op.i64ExtendI32U));
+          getReg(SLOT_RS1_SHIFT);
+          pushImm();
+          f.op(Op.i64Add).i64(-2, -1).op(Op.i64And).get(vb).op(Op.i64Sub).set(t);
+          pcPlus(() => {
+            pushLen();
+            f.op(Op.i64ExtendI32U);
+          });
           setRd();
           f.get(n).i32(1).op(Op.i32Add).set(n);
           L.br("transfer");
