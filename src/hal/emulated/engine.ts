@@ -461,9 +461,9 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     if (interpreter !== undefined && WasmInterpreter.canRun(h, code)) {
       // It counts each page's interpreted volume and region misses itself, and leaves a page where either
       // reaches what the checks above look for.
-      const factor = tier === undefined ? 1 : tier.costFactor;
+      const factor = tier?.costFactor;
       ran =
-        tier === undefined
+        factor === undefined
           ? interpreter.run(h, code, limit, heatMask)
           : interpreter.run(h, code, limit, heatMask, missThreshold * factor, volumeThreshold * factor);
       regionMissed = interpreter.missed;

@@ -40,7 +40,15 @@ import {
   AMO_SWAP,
   AMO_XOR,
 } from "../../../arch/riscv64/isa.ts";
-import { SLOT_RD_SHIFT, SLOT_RS1_SHIFT, SLOT_RS2_SHIFT } from "../block.ts";
+import {
+  SLOT_COMPILED,
+  SLOT_OP_MASK,
+  SLOT_PAGE_END,
+  SLOT_RD_SHIFT,
+  SLOT_RS1_SHIFT,
+  SLOT_RS2_SHIFT,
+  SLOT_STRADDLE,
+} from "../block.ts";
 import * as D from "../decode.ts";
 import {
   HB_CHAIN_STOP,
@@ -101,11 +109,6 @@ export const RETURN_NONE = -1;
 /** `step`'s results (interp.ts STEP_*): retired, go on; retired, end the run; nothing retired, end the run. */
 const STEP_NEXT = 0;
 const STEP_END = 1;
-
-/** The slot codes of block.ts the interpreter meets (engine codes above the decoder's operations). */
-const SLOT_STRADDLE = 0x7d;
-const SLOT_COMPILED = 0x7e;
-const SLOT_PAGE_END = 0x7f;
 
 /** Register-immediate operations on whole registers (shift amounts are the immediate). */
 const ALU_RI: Record<number, number> = {
@@ -417,7 +420,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.i32(1).op(Op.i32Add).tee(t32).get(P_HEAT_MASK).op(Op.i32And).op(Op.i32Eqz);
   L.open(Op.if);
   f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS);
-  f.i32(0x7f).op(Op.i32And).i32(SLOT_COMPILED).op(Op.i32Ne);
+  f.i32(SLOT_OP_MASK).op(Op.i32And).i32(SLOT_COMPILED).op(Op.i32Ne);
   L.open(Op.if);
   pcPlus(() => f.i64(0, 0));
   exitAt();
