@@ -20,7 +20,7 @@ function snapshot(f: HartFixture): unknown {
     priv: h.priv,
     virt: h.virt,
     icount: h.icount,
-    x: Array.from(h.xlo).map((lo, i) => [lo, h.xhi[i]]),
+    x: Array.from({ length: 32 }, (_, i) => [h.xlo[2 * i], h.xhi[2 * i]]),
     f: Array.from(h.fp.bits),
     mstatus: h.mstatus,
     mcause: h.mcauseLo,

@@ -28,7 +28,7 @@ function state(f: HartFixture): unknown {
     pc: h.pc,
     priv: h.priv,
     icount: h.icount,
-    x: Array.from(h.xlo).map((lo, i) => [lo, h.xhi[i]]),
+    x: Array.from({ length: 32 }, (_, i) => [h.xlo[2 * i], h.xhi[2 * i]]),
     f: Array.from(h.fp.bits),
     fflags: h.fp.fflags,
     mstatus: h.mstatus,

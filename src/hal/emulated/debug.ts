@@ -119,7 +119,7 @@ function watchHit(
 ): { addr: bigint; kind: WatchpointKind } | undefined {
   const access = accessOf(insn);
   if (access === undefined) return undefined;
-  const rs1 = (h.xhi[insn.rs1] ?? 0) * 2 ** 32 + ((h.xlo[insn.rs1] ?? 0) >>> 0);
+  const rs1 = (h.xhi[2 * insn.rs1] ?? 0) * 2 ** 32 + ((h.xlo[2 * insn.rs1] ?? 0) >>> 0);
   const start = rs1 + insn.imm;
   const end = start + access.width;
   for (const w of watchpoints) {

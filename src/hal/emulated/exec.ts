@@ -95,20 +95,20 @@ export function transformedInstruction(insn: Insn): number {
 
 function setReg(h: Hart, rd: number, lo: number, hi: number): void {
   if (rd !== 0) {
-    h.xlo[rd] = lo;
-    h.xhi[rd] = hi;
+    h.xlo[2 * rd] = lo;
+    h.xhi[2 * rd] = hi;
   }
 }
 
 function setRegSext32(h: Hart, rd: number, v: number): void {
   if (rd !== 0) {
-    h.xlo[rd] = v;
-    h.xhi[rd] = v >> 31;
+    h.xlo[2 * rd] = v;
+    h.xhi[2 * rd] = v >> 31;
   }
 }
 
 function regNum(h: Hart, r: number): number {
-  return (h.xhi[r] ?? 0) * TWO_POW_32 + ((h.xlo[r] ?? 0) >>> 0);
+  return (h.xhi[2 * r] ?? 0) * TWO_POW_32 + ((h.xlo[2 * r] ?? 0) >>> 0);
 }
 
 function lt(alo: number, ahi: number, blo: number, bhi: number): boolean {
@@ -217,10 +217,10 @@ export function execute(h: Hart, d: Insn): number {
   const rs1 = d.rs1;
   const rs2 = d.rs2;
   const imm = d.imm;
-  const a1lo = xlo[rs1] ?? 0;
-  const a1hi = xhi[rs1] ?? 0;
-  const a2lo = xlo[rs2] ?? 0;
-  const a2hi = xhi[rs2] ?? 0;
+  const a1lo = xlo[2 * rs1] ?? 0;
+  const a1hi = xhi[2 * rs1] ?? 0;
+  const a2lo = xlo[2 * rs2] ?? 0;
+  const a2hi = xhi[2 * rs2] ?? 0;
   switch (d.op) {
     case D.OP_LUI:
       setRegSext32(h, rd, imm);
@@ -668,8 +668,8 @@ export function execCsr(h: Hart, d: Insn): number {
     return EXEC_TRAP;
   }
   const target = substitute(h, csr);
-  const srcLo = isImm ? d.rs1 : (h.xlo[d.rs1] ?? 0);
-  const srcHi = isImm ? 0 : (h.xhi[d.rs1] ?? 0);
+  const srcLo = isImm ? d.rs1 : (h.xlo[2 * d.rs1] ?? 0);
+  const srcHi = isImm ? 0 : (h.xhi[2 * d.rs1] ?? 0);
   csrRead(h, target);
   const oldLo = h.csrLo;
   const oldHi = h.csrHi;
@@ -706,8 +706,8 @@ function execAmo(h: Hart, d: Insn): number {
   const isLr = funct5 === AMO_LR;
   const pa = atomicAddress(h, va, width, isLr, tinst);
   if (pa < 0) return EXEC_TRAP;
-  const srcLo = h.xlo[d.rs2] ?? 0;
-  const srcHi = h.xhi[d.rs2] ?? 0;
+  const srcLo = h.xlo[2 * d.rs2] ?? 0;
+  const srcHi = h.xhi[2 * d.rs2] ?? 0;
   if (h.sharedMemory && execSharedAmo(h, d, pa, width, funct5, srcLo, srcHi)) return EXEC_NEXT;
   if (isLr) {
     const lo = physRead(h, pa, width);
@@ -894,7 +894,7 @@ function execHypervisorAccess(h: Hart, d: Insn): number {
   const pa = hypervisorAddress(h, va, isStore ? ACCESS_WRITE : ACCESS_READ, (d.aux & D.HYP_EXEC) !== 0, tinst);
   if (pa < 0) return EXEC_TRAP;
   if (isStore) {
-    physWrite(h, pa, width, h.xlo[d.rs2] ?? 0, h.xhi[d.rs2] ?? 0);
+    physWrite(h, pa, width, h.xlo[2 * d.rs2] ?? 0, h.xhi[2 * d.rs2] ?? 0);
   } else {
     const v = physRead(h, pa, width);
     const unsigned = (d.aux & D.HYP_UNSIGNED) !== 0;

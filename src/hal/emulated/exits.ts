@@ -189,8 +189,8 @@ export class ExitDecoder {
       const rs2 = (tinst >>> 20) & 31;
       // Bare-machine stops carry the data; hypervisor traps leave it in the source register.
       const fromReg = this.#hypervisor;
-      const lo = fromReg ? (h.xlo[rs2] ?? 0) : dataLo;
-      const hi = fromReg ? (h.xhi[rs2] ?? 0) : dataHi;
+      const lo = fromReg ? (h.xlo[2 * rs2] ?? 0) : dataLo;
+      const hi = fromReg ? (h.xhi[2 * rs2] ?? 0) : dataHi;
       const full = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
       return { kind: "MmioWrite", addr, width, data: BigInt.asUintN(width * 8, full) };
     }

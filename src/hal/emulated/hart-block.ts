@@ -25,10 +25,11 @@ export const HB_ITLB = 32;
 export const HB_CHAINS = 36;
 /** i32: why the last region returned to the run loop (wasm/compile.ts RETURN_*). */
 export const HB_RETURN_REASON = 40;
-/** int32 x 32: the low words of x0..x31 (`Hart.xlo`). */
-export const HB_XLO = 64;
-/** int32 x 32: the high words of x0..x31 (`Hart.xhi`). */
-export const HB_XHI = 192;
+/**
+ * int64 x 32: x0..x31, little-endian, so that compiled code and the WebAssembly interpreter read and write a
+ * register as one i64 (`Hart.xlo`/`Hart.xhi` are views of its words: see `registerWords`).
+ */
+export const HB_X = 64;
 /**
  * What the WebAssembly interpreter (wasm/interp-module.ts) and the run loop exchange about the regions the
  * interpreter enters itself (a slot with a region block) and that return to it (the next pc has no region):
@@ -50,3 +51,18 @@ export const HB_VOLUME_LIMIT = 336;
 export const HB_INTERP_RETURNS = 344;
 /** The block's size (a multiple of 64, so blocks of several harts never share a cache line). */
 export const HART_BLOCK_BYTES = 512;
+
+/** The number of integer registers (x0..x31). */
+const REGISTERS = 32;
+
+/**
+ * Views of the integer registers stored as HB_X stores them (32 little-endian int64 from `byteOffset`): register
+ * r's low word is `lo[2 * r]` and its high word `hi[2 * r]` (`hi` starts one word later), as the TypeScript hart
+ * works on them.
+ */
+export function registerWords(buffer: ArrayBufferLike, byteOffset: number): { lo: Int32Array; hi: Int32Array } {
+  return {
+    lo: new Int32Array(buffer, byteOffset, 2 * REGISTERS),
+    hi: new Int32Array(buffer, byteOffset + 4, 2 * REGISTERS - 1),
+  };
+}

@@ -8,7 +8,8 @@
  * `pmp.ts`, the decode caches and compiler in `block.ts`/`jit.ts`.
  *
  * Conventions:
- * - Integer registers are two Int32Array(32) halves (`xlo`, `xhi`); x0 is kept zero by every writer.
+ * - Integer registers are 32 little-endian int64 viewed as int32 words (`xlo`, `xhi`: register r's low word is
+ *   `xlo[2 * r]`, its high word `xhi[2 * r]`); x0 is kept zero by every writer.
  * - The pc and every address are doubles holding the signed 64-bit value (exact for canonical addresses). A
  *   64-bit address too large for a double is invalid in every mode this hart has, and the spec lets xepc/xtval
  *   hold some other invalid address in its place.
@@ -34,7 +35,7 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { GPR_COUNT } from "../../arch/riscv64/registers.ts";
 import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
-import { HART_BLOCK_BYTES, HB_XHI, HB_XLO } from "./hart-block.ts";
+import { HART_BLOCK_BYTES, HB_X, registerWords } from "./hart-block.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { PmpState } from "./pmp.ts";
@@ -103,7 +104,10 @@ export class Hart implements MemoryClient {
   readonly mmioExits: boolean;
   readonly hostTraps: boolean;
 
-  /** x0..x31, low and high words: views of the hart's block in the arena when there is one (hart-block.ts). */
+  /**
+   * x0..x31, low and high words (register r's at index 2 * r of each): views of the hart's block in the arena when
+   * there is one (hart-block.ts `registerWords`).
+   */
   readonly xlo: Int32Array;
   readonly xhi: Int32Array;
   /** Arena offset of the hart's block (HB_*), or -1 when the VM has no arena. */
@@ -288,14 +292,16 @@ export class Hart implements MemoryClient {
     const base = arena?.allocate(HART_BLOCK_BYTES, 64);
     if (arena === undefined || base === undefined) {
       this.blockBase = -1;
-      this.xlo = new Int32Array(GPR_COUNT);
-      this.xhi = new Int32Array(GPR_COUNT);
+      const x = registerWords(new ArrayBuffer(GPR_COUNT * 8), 0);
+      this.xlo = x.lo;
+      this.xhi = x.hi;
       this.blockF64 = new Float64Array(0);
       this.blockI32 = new Int32Array(0);
     } else {
       this.blockBase = base;
-      this.xlo = new Int32Array(arena.buffer, base + HB_XLO, GPR_COUNT);
-      this.xhi = new Int32Array(arena.buffer, base + HB_XHI, GPR_COUNT);
+      const x = registerWords(arena.buffer, base + HB_X);
+      this.xlo = x.lo;
+      this.xhi = x.hi;
       this.blockF64 = new Float64Array(arena.buffer, base, HART_BLOCK_BYTES / 8);
       this.blockI32 = new Int32Array(arena.buffer, base, HART_BLOCK_BYTES / 4);
     }
@@ -307,8 +313,7 @@ export class Hart implements MemoryClient {
 
   /** Reset to the state the privileged spec gives at reset: M-mode, MIE = 0, MPRV = 0, paging off. */
   reset(pc: number): void {
-    this.xlo.fill(0);
-    this.xhi.fill(0);
+    this.xlo.fill(0); // (every word: the high ones too)
     this.fp.f64.fill(0);
     this.fp.fflags = 0;
     this.fp.frm = 0;
@@ -346,14 +351,14 @@ export class Hart implements MemoryClient {
   // =============================================================================================================
 
   getReg(r: number): bigint {
-    return (BigInt((this.xhi[r] ?? 0) >>> 0) << 32n) | BigInt((this.xlo[r] ?? 0) >>> 0);
+    return (BigInt((this.xhi[2 * r] ?? 0) >>> 0) << 32n) | BigInt((this.xlo[2 * r] ?? 0) >>> 0);
   }
 
   setReg(r: number, value: bigint): void {
     if (r === 0) return;
     const v = BigInt.asUintN(64, value);
-    this.xlo[r] = Number(v & 0xffffffffn) | 0;
-    this.xhi[r] = Number(v >> 32n) | 0;
+    this.xlo[2 * r] = Number(v & 0xffffffffn) | 0;
+    this.xhi[2 * r] = Number(v >> 32n) | 0;
   }
 
   mxr(): boolean {

@@ -124,8 +124,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
     switch (w & 0x7f) {
       case 1: // OP_LUI
         if (rd !== 0) {
-          xlo[rd] = imm;
-          xhi[rd] = imm >> 31;
+          xlo[2 * rd] = imm;
+          xhi[2 * rd] = imm >> 31;
         }
         off += len;
         n++;
@@ -133,8 +133,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 2: // OP_AUIPC
         if (rd !== 0) {
           const v = vbase + off + imm;
-          xlo[rd] = v | 0;
-          xhi[rd] = Math.floor(v / TWO_POW_32) | 0;
+          xlo[2 * rd] = v | 0;
+          xhi[2 * rd] = Math.floor(v / TWO_POW_32) | 0;
         }
         off += len;
         n++;
@@ -142,20 +142,20 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 3: // OP_JAL
         if (rd !== 0) {
           const l = vbase + off + len;
-          xlo[rd] = l | 0;
-          xhi[rd] = Math.floor(l / TWO_POW_32) | 0;
+          xlo[2 * rd] = l | 0;
+          xhi[2 * rd] = Math.floor(l / TWO_POW_32) | 0;
         }
         n++;
         t = off + imm;
         break;
       case 4: {
         // OP_JALR
-        let a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
+        let a = (xhi[2 * rs1] ?? 0) * TWO_POW_32 + ((xlo[2 * rs1] ?? 0) >>> 0) + imm;
         a -= a & 1;
         if (rd !== 0) {
           const l = vbase + off + len;
-          xlo[rd] = l | 0;
-          xhi[rd] = Math.floor(l / TWO_POW_32) | 0;
+          xlo[2 * rd] = l | 0;
+          xhi[2 * rd] = Math.floor(l / TWO_POW_32) | 0;
         }
         n++;
         t = a - vbase;
@@ -163,7 +163,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       }
       case 5: // OP_BEQ
         n++;
-        if (xlo[rs1] === xlo[rs2] && xhi[rs1] === xhi[rs2]) {
+        if (xlo[2 * rs1] === xlo[2 * rs2] && xhi[2 * rs1] === xhi[2 * rs2]) {
           t = off + imm;
           break;
         }
@@ -171,7 +171,7 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         continue;
       case 6: // OP_BNE
         n++;
-        if (xlo[rs1] !== xlo[rs2] || xhi[rs1] !== xhi[rs2]) {
+        if (xlo[2 * rs1] !== xlo[2 * rs2] || xhi[2 * rs1] !== xhi[2 * rs2]) {
           t = off + imm;
           break;
         }
@@ -180,9 +180,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 7: {
         // OP_BLT
         n++;
-        const ahi = xhi[rs1] ?? 0;
-        const bhi = xhi[rs2] ?? 0;
-        if (ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0)) {
+        const ahi = xhi[2 * rs1] ?? 0;
+        const bhi = xhi[2 * rs2] ?? 0;
+        if (ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0)) {
           t = off + imm;
           break;
         }
@@ -192,9 +192,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 8: {
         // OP_BGE
         n++;
-        const ahi = xhi[rs1] ?? 0;
-        const bhi = xhi[rs2] ?? 0;
-        if (!(ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0))) {
+        const ahi = xhi[2 * rs1] ?? 0;
+        const bhi = xhi[2 * rs2] ?? 0;
+        if (!(ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0))) {
           t = off + imm;
           break;
         }
@@ -204,9 +204,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 9: {
         // OP_BLTU
         n++;
-        const ahi = (xhi[rs1] ?? 0) ^ FLIP_SIGN;
-        const bhi = (xhi[rs2] ?? 0) ^ FLIP_SIGN;
-        if (ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0)) {
+        const ahi = (xhi[2 * rs1] ?? 0) ^ FLIP_SIGN;
+        const bhi = (xhi[2 * rs2] ?? 0) ^ FLIP_SIGN;
+        if (ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0)) {
           t = off + imm;
           break;
         }
@@ -216,9 +216,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 10: {
         // OP_BGEU
         n++;
-        const ahi = (xhi[rs1] ?? 0) ^ FLIP_SIGN;
-        const bhi = (xhi[rs2] ?? 0) ^ FLIP_SIGN;
-        if (!(ahi < bhi || (ahi === bhi && (xlo[rs1] ?? 0) >>> 0 < (xlo[rs2] ?? 0) >>> 0))) {
+        const ahi = (xhi[2 * rs1] ?? 0) ^ FLIP_SIGN;
+        const bhi = (xhi[2 * rs2] ?? 0) ^ FLIP_SIGN;
+        if (!(ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0))) {
           t = off + imm;
           break;
         }
@@ -236,9 +236,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const op = w & 0x7f;
         const width = op === 11 || op === 15 ? 1 : op === 12 || op === 16 ? 2 : op === 14 ? 8 : 4;
         // The address as (low, high) words: the TLB probe stays in int32 arithmetic.
-        const x = xlo[rs1] ?? 0;
+        const x = xlo[2 * rs1] ?? 0;
         const lo = (x + imm) | 0;
-        const hi = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const hi = ((((xhi[2 * rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
         const i = (lo >>> 12) & TLB_MASK;
         let v: number;
         let vh = 0;
@@ -284,8 +284,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
             default:
               vh = 0;
           }
-          xlo[rd] = v;
-          xhi[rd] = vh;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = vh;
         }
         off += len;
         n++;
@@ -297,27 +297,27 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 21: {
         // OP_SD
         const width = 1 << ((w & 0x7f) - 18);
-        const x = xlo[rs1] ?? 0;
+        const x = xlo[2 * rs1] ?? 0;
         const lo = (x + imm) | 0;
-        const hi = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
+        const hi = ((((xhi[2 * rs1] ?? 0) + (imm >> 31)) | 0) + (lo >>> 0 < x >>> 0 ? 1 : 0)) | 0;
         const i = (lo >>> 12) & TLB_MASK;
-        const data = xlo[rs2] ?? 0;
+        const data = xlo[2 * rs2] ?? 0;
         const wv = wview[i];
         if (wlo[i] === (lo & (-4096 | (width - 1))) && whi[i] === hi && wv !== undefined) {
           const o = (lo + (woff[i] ?? 0)) | 0;
           if (width === 1) wv.setUint8(o, data & 0xff);
           else if (width === 2) wv.setUint16(o, data & 0xffff, true);
-          else if (width === 8 && shared) storeSharedDoubleword(h, wv, o, data, xhi[rs2] ?? 0);
+          else if (width === 8 && shared) storeSharedDoubleword(h, wv, o, data, xhi[2 * rs2] ?? 0);
           else {
             // One call site for the low word of words and doublewords, as for loads above.
             wv.setInt32(o, data, true);
-            if (width === 8) wv.setInt32(o + 4, xhi[rs2] ?? 0, true);
+            if (width === 8) wv.setInt32(o + 4, xhi[2 * rs2] ?? 0, true);
           }
         } else {
           h.pc = vbase + off;
           const d = code.insns[s];
           const a = hi * TWO_POW_32 + (lo >>> 0);
-          if (!storeSlow(h, a, width, data, xhi[rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
+          if (!storeSlow(h, a, width, data, xhi[2 * rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
             break run;
         }
         off += len;
@@ -328,34 +328,34 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         if (rd !== 0) {
           // High words: every sum is truncated at once (`| 0`); a three-term int32 sum can overflow int32, which
           // JavaScriptCore's optimized code treats as a speculation failure.
-          const a = xlo[rs1] ?? 0;
+          const a = xlo[2 * rs1] ?? 0;
           const r = (a + imm) | 0;
-          xhi[rd] = ((((xhi[rs1] ?? 0) + (imm >> 31)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
-          xlo[rd] = r;
+          xhi[2 * rd] = ((((xhi[2 * rs1] ?? 0) + (imm >> 31)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          xlo[2 * rd] = r;
         }
         off += len;
         n++;
         continue;
       case 25: // OP_XORI
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) ^ (imm >> 31);
-          xlo[rd] = (xlo[rs1] ?? 0) ^ imm;
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) ^ (imm >> 31);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) ^ imm;
         }
         off += len;
         n++;
         continue;
       case 26: // OP_ORI
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) | (imm >> 31);
-          xlo[rd] = (xlo[rs1] ?? 0) | imm;
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) | (imm >> 31);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) | imm;
         }
         off += len;
         n++;
         continue;
       case 27: // OP_ANDI
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) & (imm >> 31);
-          xlo[rd] = (xlo[rs1] ?? 0) & imm;
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) & (imm >> 31);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) & imm;
         }
         off += len;
         n++;
@@ -363,17 +363,17 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 28: // OP_SLLI
         if (rd !== 0) {
           const sh = imm;
-          const lo = xlo[rs1] ?? 0;
-          const hi = xhi[rs1] ?? 0;
+          const lo = xlo[2 * rs1] ?? 0;
+          const hi = xhi[2 * rs1] ?? 0;
           if (sh === 0) {
-            xlo[rd] = lo;
-            xhi[rd] = hi;
+            xlo[2 * rd] = lo;
+            xhi[2 * rd] = hi;
           } else if (sh < 32) {
-            xhi[rd] = (hi << sh) | (lo >>> (32 - sh));
-            xlo[rd] = lo << sh;
+            xhi[2 * rd] = (hi << sh) | (lo >>> (32 - sh));
+            xlo[2 * rd] = lo << sh;
           } else {
-            xhi[rd] = lo << (sh - 32);
-            xlo[rd] = 0;
+            xhi[2 * rd] = lo << (sh - 32);
+            xlo[2 * rd] = 0;
           }
         }
         off += len;
@@ -384,19 +384,19 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         // OP_SRAI
         if (rd !== 0) {
           const sh = imm;
-          const lo = xlo[rs1] ?? 0;
-          const hi = xhi[rs1] ?? 0;
+          const lo = xlo[2 * rs1] ?? 0;
+          const hi = xhi[2 * rs1] ?? 0;
           const arith = (w & 0x7f) === 30;
           if (sh === 0) {
-            xlo[rd] = lo;
-            xhi[rd] = hi;
+            xlo[2 * rd] = lo;
+            xhi[2 * rd] = hi;
           } else if (sh < 32) {
-            xlo[rd] = (lo >>> sh) | (hi << (32 - sh));
+            xlo[2 * rd] = (lo >>> sh) | (hi << (32 - sh));
             // (`| 0`: a uint32 result above 2^31 would not be an int32 to JavaScriptCore and leave optimized code.)
-            xhi[rd] = arith ? hi >> sh : (hi >>> sh) | 0;
+            xhi[2 * rd] = arith ? hi >> sh : (hi >>> sh) | 0;
           } else {
-            xlo[rd] = arith ? hi >> (sh - 32) : (hi >>> (sh - 32)) | 0;
-            xhi[rd] = arith ? hi >> 31 : 0;
+            xlo[2 * rd] = arith ? hi >> (sh - 32) : (hi >>> (sh - 32)) | 0;
+            xhi[2 * rd] = arith ? hi >> 31 : 0;
           }
         }
         off += len;
@@ -405,98 +405,98 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       }
       case 31: // OP_ADD
         if (rd !== 0) {
-          const a = xlo[rs1] ?? 0;
-          const r = (a + (xlo[rs2] ?? 0)) | 0;
-          xhi[rd] = ((((xhi[rs1] ?? 0) + (xhi[rs2] ?? 0)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
-          xlo[rd] = r;
+          const a = xlo[2 * rs1] ?? 0;
+          const r = (a + (xlo[2 * rs2] ?? 0)) | 0;
+          xhi[2 * rd] = ((((xhi[2 * rs1] ?? 0) + (xhi[2 * rs2] ?? 0)) | 0) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          xlo[2 * rd] = r;
         }
         off += len;
         n++;
         continue;
       case 32: // OP_SUB
         if (rd !== 0) {
-          const a = xlo[rs1] ?? 0;
-          const b = xlo[rs2] ?? 0;
-          xhi[rd] = ((((xhi[rs1] ?? 0) - (xhi[rs2] ?? 0)) | 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
-          xlo[rd] = (a - b) | 0;
+          const a = xlo[2 * rs1] ?? 0;
+          const b = xlo[2 * rs2] ?? 0;
+          xhi[2 * rd] = ((((xhi[2 * rs1] ?? 0) - (xhi[2 * rs2] ?? 0)) | 0) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
+          xlo[2 * rd] = (a - b) | 0;
         }
         off += len;
         n++;
         continue;
       case 36: // OP_XOR
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) ^ (xhi[rs2] ?? 0);
-          xlo[rd] = (xlo[rs1] ?? 0) ^ (xlo[rs2] ?? 0);
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) ^ (xhi[2 * rs2] ?? 0);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) ^ (xlo[2 * rs2] ?? 0);
         }
         off += len;
         n++;
         continue;
       case 39: // OP_OR
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) | (xhi[rs2] ?? 0);
-          xlo[rd] = (xlo[rs1] ?? 0) | (xlo[rs2] ?? 0);
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) | (xhi[2 * rs2] ?? 0);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) | (xlo[2 * rs2] ?? 0);
         }
         off += len;
         n++;
         continue;
       case 40: // OP_AND
         if (rd !== 0) {
-          xhi[rd] = (xhi[rs1] ?? 0) & (xhi[rs2] ?? 0);
-          xlo[rd] = (xlo[rs1] ?? 0) & (xlo[rs2] ?? 0);
+          xhi[2 * rd] = (xhi[2 * rs1] ?? 0) & (xhi[2 * rs2] ?? 0);
+          xlo[2 * rd] = (xlo[2 * rs1] ?? 0) & (xlo[2 * rs2] ?? 0);
         }
         off += len;
         n++;
         continue;
       case 41: // OP_ADDIW
         if (rd !== 0) {
-          const v = ((xlo[rs1] ?? 0) + imm) | 0;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = ((xlo[2 * rs1] ?? 0) + imm) | 0;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
         continue;
       case 42: // OP_SLLIW
         if (rd !== 0) {
-          const v = (xlo[rs1] ?? 0) << imm;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = (xlo[2 * rs1] ?? 0) << imm;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
         continue;
       case 43: // OP_SRLIW
         if (rd !== 0) {
-          const v = ((xlo[rs1] ?? 0) >>> imm) | 0;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = ((xlo[2 * rs1] ?? 0) >>> imm) | 0;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
         continue;
       case 44: // OP_SRAIW
         if (rd !== 0) {
-          const v = (xlo[rs1] ?? 0) >> imm;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = (xlo[2 * rs1] ?? 0) >> imm;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
         continue;
       case 45: // OP_ADDW
         if (rd !== 0) {
-          const v = ((xlo[rs1] ?? 0) + (xlo[rs2] ?? 0)) | 0;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = ((xlo[2 * rs1] ?? 0) + (xlo[2 * rs2] ?? 0)) | 0;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
         continue;
       case 46: // OP_SUBW
         if (rd !== 0) {
-          const v = ((xlo[rs1] ?? 0) - (xlo[rs2] ?? 0)) | 0;
-          xlo[rd] = v;
-          xhi[rd] = v >> 31;
+          const v = ((xlo[2 * rs1] ?? 0) - (xlo[2 * rs2] ?? 0)) | 0;
+          xlo[2 * rd] = v;
+          xhi[2 * rd] = v >> 31;
         }
         off += len;
         n++;
@@ -672,10 +672,10 @@ function aluRare(
   rs2: number,
   imm: number,
 ): void {
-  const alo = xlo[rs1] ?? 0;
-  const ahi = xhi[rs1] ?? 0;
-  const blo = xlo[rs2] ?? 0;
-  const bhi = xhi[rs2] ?? 0;
+  const alo = xlo[2 * rs1] ?? 0;
+  const ahi = xhi[2 * rs1] ?? 0;
+  const blo = xlo[2 * rs2] ?? 0;
+  const bhi = xhi[2 * rs2] ?? 0;
   let lo: number;
   let hi: number;
   switch (op) {
@@ -771,8 +771,8 @@ function aluRare(
       lo = out[0] ?? 0;
       hi = out[1] ?? 0;
   }
-  xlo[rd] = lo;
-  xhi[rd] = hi;
+  xlo[2 * rd] = lo;
+  xhi[2 * rd] = hi;
 }
 
 /**
@@ -786,8 +786,8 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   const width = d.op === 79 ? 4 : 8; // OP_AMO_W : OP_AMO_D
   const xlo = h.xlo;
   const xhi = h.xhi;
-  const lo = xlo[d.rs1] ?? 0;
-  const hi = xhi[d.rs1] ?? 0;
+  const lo = xlo[2 * d.rs1] ?? 0;
+  const hi = xhi[2 * d.rs1] ?? 0;
   const pageOff = lo & 4095;
   const probe = lo & (-4096 | (width - 1)); // misaligned never matches: the slow path raises the fault
   const dt = h.dtlb;
@@ -804,8 +804,8 @@ export function atomicFast(h: Hart, d: Insn): boolean {
     h.reservationValid = true;
     h.reservationAddr = (dt.rpage[i] ?? 0) + pageOff;
     if (rd !== 0) {
-      xlo[rd] = vlo;
-      xhi[rd] = vhi;
+      xlo[2 * rd] = vlo;
+      xhi[2 * rd] = vhi;
     }
     return true;
   }
@@ -813,8 +813,8 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   if (dt.wlo[i] !== probe || dt.whi[i] !== hi || view === undefined) return false;
   const o = (lo + (dt.woff[i] ?? 0)) | 0;
   const pa = (dt.wpage[i] ?? 0) + pageOff;
-  const srcLo = xlo[d.rs2] ?? 0;
-  const srcHi = xhi[d.rs2] ?? 0;
+  const srcLo = xlo[2 * d.rs2] ?? 0;
+  const srcHi = xhi[2 * d.rs2] ?? 0;
   if (funct5 === AMO_SC) {
     const ok = h.reservationValid && h.reservationAddr === pa;
     h.reservationValid = false;
@@ -823,8 +823,8 @@ export function atomicFast(h: Hart, d: Insn): boolean {
       if (width === 8) view.setInt32(o + 4, srcHi, true);
     }
     if (rd !== 0) {
-      xlo[rd] = ok ? 0 : 1;
-      xhi[rd] = 0;
+      xlo[2 * rd] = ok ? 0 : 1;
+      xhi[2 * rd] = 0;
     }
     return true;
   }
@@ -834,8 +834,8 @@ export function atomicFast(h: Hart, d: Insn): boolean {
   view.setInt32(o, out[0] ?? 0, true);
   if (width === 8) view.setInt32(o + 4, out[1] ?? 0, true);
   if (rd !== 0) {
-    xlo[rd] = oldLo;
-    xhi[rd] = oldHi;
+    xlo[2 * rd] = oldLo;
+    xhi[2 * rd] = oldHi;
   }
   return true;
 }
@@ -886,10 +886,10 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
   if (d === undefined || op >= 125) return STEP_STOP; // undecoded, straddling, compiled: the run loop's
   if (op >= 11 && op <= 21) {
     // OP_LB..OP_SD, the TLB did not serve: the slow paths translate (and trap) as `interpret`'s do.
-    const a = (xhi[rs1] ?? 0) * TWO_POW_32 + ((xlo[rs1] ?? 0) >>> 0) + imm;
+    const a = (xhi[2 * rs1] ?? 0) * TWO_POW_32 + ((xlo[2 * rs1] ?? 0) >>> 0) + imm;
     const tinst = transformedInstruction(d);
     if (op >= 18) {
-      if (!storeSlow(h, a, 1 << (op - 18), xlo[rs2] ?? 0, xhi[rs2] ?? 0, tinst, len)) return STEP_STOP;
+      if (!storeSlow(h, a, 1 << (op - 18), xlo[2 * rs2] ?? 0, xhi[2 * rs2] ?? 0, tinst, len)) return STEP_STOP;
     } else {
       let v = loadSlow(h, a, loadWidth(op), tinst, len);
       if (!h.loadOk) return STEP_STOP;
@@ -899,8 +899,8 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
       if (op <= 13) vh = v >> 31;
       else if (op !== 14) vh = 0;
       if (rd !== 0) {
-        xlo[rd] = v;
-        xhi[rd] = vh;
+        xlo[2 * rd] = v;
+        xhi[2 * rd] = vh;
       }
     }
     h.pc = vbase + off + len;

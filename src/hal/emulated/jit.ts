@@ -99,20 +99,22 @@ export function generateBlockSource(block: Block): string | undefined {
     const nextExpr = `(pc0 + ${off + d.len})`;
     const { rd, rs1, rs2, imm } = d;
     const setRd = (lo: string, hi: string): void => {
-      if (rd !== 0) emit(`{ const l = ${lo}, u = ${hi}; xlo[${rd}] = l; xhi[${rd}] = u; }`);
+      if (rd !== 0) emit(`{ const l = ${lo}, u = ${hi}; xlo[${2 * rd}] = l; xhi[${2 * rd}] = u; }`);
     };
     const setRdSext = (v: string): void => {
-      if (rd !== 0) emit(`{ const v = ${v}; xlo[${rd}] = v; xhi[${rd}] = v >> 31; }`);
+      if (rd !== 0) emit(`{ const v = ${v}; xlo[${2 * rd}] = v; xhi[${2 * rd}] = v >> 31; }`);
     };
     const immHi = imm >> 31;
     switch (d.op) {
       case D.OP_LUI:
-        if (rd !== 0) emit(`xlo[${rd}] = ${imm | 0}; xhi[${rd}] = ${immHi};`);
+        if (rd !== 0) emit(`xlo[${2 * rd}] = ${imm | 0}; xhi[${2 * rd}] = ${immHi};`);
         pending++;
         continue;
       case D.OP_AUIPC:
         if (rd !== 0)
-          emit(`{ const v = ${pcExpr} + ${imm}; xlo[${rd}] = v | 0; xhi[${rd}] = Math.floor(v / 4294967296) | 0; }`);
+          emit(
+            `{ const v = ${pcExpr} + ${imm}; xlo[${2 * rd}] = v | 0; xhi[${2 * rd}] = Math.floor(v / 4294967296) | 0; }`,
+          );
         pending++;
         continue;
       case D.OP_ADDI:
@@ -121,65 +123,67 @@ export function generateBlockSource(block: Block): string | undefined {
           continue;
         }
         if (rs1 === 0) {
-          emit(`xlo[${rd}] = ${imm}; xhi[${rd}] = ${immHi};`);
+          emit(`xlo[${2 * rd}] = ${imm}; xhi[${2 * rd}] = ${immHi};`);
         } else if (imm === 0) {
-          emit(`xlo[${rd}] = xlo[${rs1}]; xhi[${rd}] = xhi[${rs1}];`);
+          emit(`xlo[${2 * rd}] = xlo[${2 * rs1}]; xhi[${2 * rd}] = xhi[${2 * rs1}];`);
         } else {
           emit(
-            `{ const a = xlo[${rs1}], r = (a + ${imm}) | 0; xhi[${rd}] = (xhi[${rs1}] + ${immHi} + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`,
+            `{ const a = xlo[${2 * rs1}], r = (a + ${imm}) | 0; xhi[${2 * rd}] = (xhi[${2 * rs1}] + ${immHi} + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${2 * rd}] = r; }`,
           );
         }
         pending++;
         continue;
       case D.OP_SLTI:
         setRd(
-          `(xhi[${rs1}] < ${immHi} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
+          `(xhi[${2 * rs1}] < ${immHi} || (xhi[${2 * rs1}] === ${immHi} && (xlo[${2 * rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
           "0",
         );
         pending++;
         continue;
       case D.OP_SLTIU:
         setRd(
-          `((xhi[${rs1}] >>> 0) < ${immHi >>> 0} || (xhi[${rs1}] === ${immHi} && (xlo[${rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
+          `((xhi[${2 * rs1}] >>> 0) < ${immHi >>> 0} || (xhi[${2 * rs1}] === ${immHi} && (xlo[${2 * rs1}] >>> 0) < ${imm >>> 0})) ? 1 : 0`,
           "0",
         );
         pending++;
         continue;
       case D.OP_XORI:
-        setRd(`xlo[${rs1}] ^ ${imm}`, `xhi[${rs1}] ^ ${immHi}`);
+        setRd(`xlo[${2 * rs1}] ^ ${imm}`, `xhi[${2 * rs1}] ^ ${immHi}`);
         pending++;
         continue;
       case D.OP_ORI:
-        setRd(`xlo[${rs1}] | ${imm}`, `xhi[${rs1}] | ${immHi}`);
+        setRd(`xlo[${2 * rs1}] | ${imm}`, `xhi[${2 * rs1}] | ${immHi}`);
         pending++;
         continue;
       case D.OP_ANDI:
-        setRd(`xlo[${rs1}] & ${imm}`, `xhi[${rs1}] & ${immHi}`);
+        setRd(`xlo[${2 * rs1}] & ${imm}`, `xhi[${2 * rs1}] & ${immHi}`);
         pending++;
         continue;
       case D.OP_SLLI:
-        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
-        else if (imm < 32) setRd(`xlo[${rs1}] << ${imm}`, `(xhi[${rs1}] << ${imm}) | (xlo[${rs1}] >>> ${32 - imm})`);
-        else setRd("0", `xlo[${rs1}] << ${imm - 32}`);
+        if (imm === 0) setRd(`xlo[${2 * rs1}]`, `xhi[${2 * rs1}]`);
+        else if (imm < 32)
+          setRd(`xlo[${2 * rs1}] << ${imm}`, `(xhi[${2 * rs1}] << ${imm}) | (xlo[${2 * rs1}] >>> ${32 - imm})`);
+        else setRd("0", `xlo[${2 * rs1}] << ${imm - 32}`);
         pending++;
         continue;
       case D.OP_SRLI:
-        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
+        if (imm === 0) setRd(`xlo[${2 * rs1}]`, `xhi[${2 * rs1}]`);
         else if (imm < 32)
-          setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `(xhi[${rs1}] >>> ${imm}) | 0`);
-        else setRd(`(xhi[${rs1}] >>> ${imm - 32}) | 0`, "0");
+          setRd(`(xlo[${2 * rs1}] >>> ${imm}) | (xhi[${2 * rs1}] << ${32 - imm})`, `(xhi[${2 * rs1}] >>> ${imm}) | 0`);
+        else setRd(`(xhi[${2 * rs1}] >>> ${imm - 32}) | 0`, "0");
         pending++;
         continue;
       case D.OP_SRAI:
-        if (imm === 0) setRd(`xlo[${rs1}]`, `xhi[${rs1}]`);
-        else if (imm < 32) setRd(`(xlo[${rs1}] >>> ${imm}) | (xhi[${rs1}] << ${32 - imm})`, `xhi[${rs1}] >> ${imm}`);
-        else setRd(`xhi[${rs1}] >> ${imm - 32}`, `xhi[${rs1}] >> 31`);
+        if (imm === 0) setRd(`xlo[${2 * rs1}]`, `xhi[${2 * rs1}]`);
+        else if (imm < 32)
+          setRd(`(xlo[${2 * rs1}] >>> ${imm}) | (xhi[${2 * rs1}] << ${32 - imm})`, `xhi[${2 * rs1}] >> ${imm}`);
+        else setRd(`xhi[${2 * rs1}] >> ${imm - 32}`, `xhi[${2 * rs1}] >> 31`);
         pending++;
         continue;
       case D.OP_ADD:
         if (rd !== 0) {
           emit(
-            `{ const a = xlo[${rs1}], r = (a + xlo[${rs2}]) | 0; xhi[${rd}] = (xhi[${rs1}] + xhi[${rs2}] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = r; }`,
+            `{ const a = xlo[${2 * rs1}], r = (a + xlo[${2 * rs2}]) | 0; xhi[${2 * rd}] = (xhi[${2 * rs1}] + xhi[${2 * rs2}] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0; xlo[${2 * rd}] = r; }`,
           );
         }
         pending++;
@@ -187,75 +191,75 @@ export function generateBlockSource(block: Block): string | undefined {
       case D.OP_SUB:
         if (rd !== 0) {
           emit(
-            `{ const a = xlo[${rs1}], b = xlo[${rs2}]; xhi[${rd}] = (xhi[${rs1}] - xhi[${rs2}] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0; xlo[${rd}] = (a - b) | 0; }`,
+            `{ const a = xlo[${2 * rs1}], b = xlo[${2 * rs2}]; xhi[${2 * rd}] = (xhi[${2 * rs1}] - xhi[${2 * rs2}] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0; xlo[${2 * rd}] = (a - b) | 0; }`,
           );
         }
         pending++;
         continue;
       case D.OP_SLT:
         setRd(
-          `(xhi[${rs1}] < xhi[${rs2}] || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`,
+          `(xhi[${2 * rs1}] < xhi[${2 * rs2}] || (xhi[${2 * rs1}] === xhi[${2 * rs2}] && (xlo[${2 * rs1}] >>> 0) < (xlo[${2 * rs2}] >>> 0))) ? 1 : 0`,
           "0",
         );
         pending++;
         continue;
       case D.OP_SLTU:
         setRd(
-          `((xhi[${rs1}] >>> 0) < (xhi[${rs2}] >>> 0) || (xhi[${rs1}] === xhi[${rs2}] && (xlo[${rs1}] >>> 0) < (xlo[${rs2}] >>> 0))) ? 1 : 0`,
+          `((xhi[${2 * rs1}] >>> 0) < (xhi[${2 * rs2}] >>> 0) || (xhi[${2 * rs1}] === xhi[${2 * rs2}] && (xlo[${2 * rs1}] >>> 0) < (xlo[${2 * rs2}] >>> 0))) ? 1 : 0`,
           "0",
         );
         pending++;
         continue;
       case D.OP_XOR:
-        setRd(`xlo[${rs1}] ^ xlo[${rs2}]`, `xhi[${rs1}] ^ xhi[${rs2}]`);
+        setRd(`xlo[${2 * rs1}] ^ xlo[${2 * rs2}]`, `xhi[${2 * rs1}] ^ xhi[${2 * rs2}]`);
         pending++;
         continue;
       case D.OP_OR:
-        setRd(`xlo[${rs1}] | xlo[${rs2}]`, `xhi[${rs1}] | xhi[${rs2}]`);
+        setRd(`xlo[${2 * rs1}] | xlo[${2 * rs2}]`, `xhi[${2 * rs1}] | xhi[${2 * rs2}]`);
         pending++;
         continue;
       case D.OP_AND:
-        setRd(`xlo[${rs1}] & xlo[${rs2}]`, `xhi[${rs1}] & xhi[${rs2}]`);
+        setRd(`xlo[${2 * rs1}] & xlo[${2 * rs2}]`, `xhi[${2 * rs1}] & xhi[${2 * rs2}]`);
         pending++;
         continue;
       case D.OP_ADDIW:
-        setRdSext(`(xlo[${rs1}] + ${imm}) | 0`);
+        setRdSext(`(xlo[${2 * rs1}] + ${imm}) | 0`);
         pending++;
         continue;
       case D.OP_SLLIW:
-        setRdSext(`xlo[${rs1}] << ${imm}`);
+        setRdSext(`xlo[${2 * rs1}] << ${imm}`);
         pending++;
         continue;
       case D.OP_SRLIW:
-        setRdSext(`(xlo[${rs1}] >>> ${imm}) | 0`);
+        setRdSext(`(xlo[${2 * rs1}] >>> ${imm}) | 0`);
         pending++;
         continue;
       case D.OP_SRAIW:
-        setRdSext(`xlo[${rs1}] >> ${imm}`);
+        setRdSext(`xlo[${2 * rs1}] >> ${imm}`);
         pending++;
         continue;
       case D.OP_ADDW:
-        setRdSext(`(xlo[${rs1}] + xlo[${rs2}]) | 0`);
+        setRdSext(`(xlo[${2 * rs1}] + xlo[${2 * rs2}]) | 0`);
         pending++;
         continue;
       case D.OP_SUBW:
-        setRdSext(`(xlo[${rs1}] - xlo[${rs2}]) | 0`);
+        setRdSext(`(xlo[${2 * rs1}] - xlo[${2 * rs2}]) | 0`);
         pending++;
         continue;
       case D.OP_SLLW:
-        setRdSext(`xlo[${rs1}] << (xlo[${rs2}] & 31)`);
+        setRdSext(`xlo[${2 * rs1}] << (xlo[${2 * rs2}] & 31)`);
         pending++;
         continue;
       case D.OP_SRLW:
-        setRdSext(`(xlo[${rs1}] >>> (xlo[${rs2}] & 31)) | 0`);
+        setRdSext(`(xlo[${2 * rs1}] >>> (xlo[${2 * rs2}] & 31)) | 0`);
         pending++;
         continue;
       case D.OP_SRAW:
-        setRdSext(`xlo[${rs1}] >> (xlo[${rs2}] & 31)`);
+        setRdSext(`xlo[${2 * rs1}] >> (xlo[${2 * rs2}] & 31)`);
         pending++;
         continue;
       case D.OP_MULW:
-        setRdSext(`Math.imul(xlo[${rs1}], xlo[${rs2}])`);
+        setRdSext(`Math.imul(xlo[${2 * rs1}], xlo[${2 * rs2}])`);
         pending++;
         continue;
       case D.OP_MUL:
@@ -265,31 +269,31 @@ export function generateBlockSource(block: Block): string | undefined {
         const fn = { [D.OP_MUL]: "mul64", [D.OP_MULH]: "mulh64", [D.OP_MULHSU]: "mulhsu64", [D.OP_MULHU]: "mulhu64" }[
           d.op
         ];
-        emit(`${fn}(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}]);`);
+        emit(`${fn}(xlo[${2 * rs1}], xhi[${2 * rs1}], xlo[${2 * rs2}], xhi[${2 * rs2}]);`);
         setRd("out[0]", "out[1]");
         pending++;
         continue;
       }
       case D.OP_DIV:
       case D.OP_REM:
-        emit(`div64(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${d.op === D.OP_REM});`);
+        emit(`div64(xlo[${2 * rs1}], xhi[${2 * rs1}], xlo[${2 * rs2}], xhi[${2 * rs2}], ${d.op === D.OP_REM});`);
         setRd("out[0]", "out[1]");
         pending++;
         continue;
       case D.OP_DIVU:
       case D.OP_REMU:
-        emit(`divu64(xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${d.op === D.OP_REMU});`);
+        emit(`divu64(xlo[${2 * rs1}], xhi[${2 * rs1}], xlo[${2 * rs2}], xhi[${2 * rs2}], ${d.op === D.OP_REMU});`);
         setRd("out[0]", "out[1]");
         pending++;
         continue;
       case D.OP_DIVW:
       case D.OP_REMW:
-        setRdSext(`div32(xlo[${rs1}], xlo[${rs2}], ${d.op === D.OP_REMW})`);
+        setRdSext(`div32(xlo[${2 * rs1}], xlo[${2 * rs2}], ${d.op === D.OP_REMW})`);
         pending++;
         continue;
       case D.OP_DIVUW:
       case D.OP_REMUW:
-        setRdSext(`divu32(xlo[${rs1}], xlo[${rs2}], ${d.op === D.OP_REMUW})`);
+        setRdSext(`divu32(xlo[${2 * rs1}], xlo[${2 * rs2}], ${d.op === D.OP_REMUW})`);
         pending++;
         continue;
       case D.OP_FENCE:
@@ -297,27 +301,27 @@ export function generateBlockSource(block: Block): string | undefined {
         continue;
       // The bit-manipulation extensions: the one-line logic ones inline, the rest through bitmanip.ts.
       case D.OP_ANDN:
-        setRd(`xlo[${rs1}] & ~xlo[${rs2}]`, `xhi[${rs1}] & ~xhi[${rs2}]`);
+        setRd(`xlo[${2 * rs1}] & ~xlo[${2 * rs2}]`, `xhi[${2 * rs1}] & ~xhi[${2 * rs2}]`);
         pending++;
         continue;
       case D.OP_ORN:
-        setRd(`xlo[${rs1}] | ~xlo[${rs2}]`, `xhi[${rs1}] | ~xhi[${rs2}]`);
+        setRd(`xlo[${2 * rs1}] | ~xlo[${2 * rs2}]`, `xhi[${2 * rs1}] | ~xhi[${2 * rs2}]`);
         pending++;
         continue;
       case D.OP_XNOR:
-        setRd(`~(xlo[${rs1}] ^ xlo[${rs2}])`, `~(xhi[${rs1}] ^ xhi[${rs2}])`);
+        setRd(`~(xlo[${2 * rs1}] ^ xlo[${2 * rs2}])`, `~(xhi[${2 * rs1}] ^ xhi[${2 * rs2}])`);
         pending++;
         continue;
       case D.OP_ZEXT_H:
-        setRd(`xlo[${rs1}] & 65535`, "0");
+        setRd(`xlo[${2 * rs1}] & 65535`, "0");
         pending++;
         continue;
       case D.OP_SEXT:
-        setRdSext(imm === 8 ? `(xlo[${rs1}] << 24) >> 24` : `(xlo[${rs1}] << 16) >> 16`);
+        setRdSext(imm === 8 ? `(xlo[${2 * rs1}] << 24) >> 24` : `(xlo[${2 * rs1}] << 16) >> 16`);
         pending++;
         continue;
       case D.OP_CLZW:
-        setRd(`Math.clz32(xlo[${rs1}])`, "0");
+        setRd(`Math.clz32(xlo[${2 * rs1}])`, "0");
         pending++;
         continue;
       case D.OP_LB:
@@ -344,7 +348,7 @@ export function generateBlockSource(block: Block): string | undefined {
         if (d.op === D.OP_LH) emit("v = (v << 16) >> 16;");
         if (rd !== 0) {
           const hi = isLd ? "vh" : d.op === D.OP_LB || d.op === D.OP_LH || d.op === D.OP_LW ? "v >> 31" : "0";
-          emit(`xlo[${rd}] = v; xhi[${rd}] = ${hi}; }`);
+          emit(`xlo[${2 * rd}] = v; xhi[${2 * rd}] = ${hi}; }`);
         } else {
           emit("}");
         }
@@ -359,25 +363,25 @@ export function generateBlockSource(block: Block): string | undefined {
         const tinst = transformedInstruction(d);
         const write =
           width === 1
-            ? `w.setUint8(o, xlo[${rs2}] & 255)`
+            ? `w.setUint8(o, xlo[${2 * rs2}] & 255)`
             : width === 2
-              ? `w.setUint16(o, xlo[${rs2}] & 65535, true)`
+              ? `w.setUint16(o, xlo[${2 * rs2}] & 65535, true)`
               : width === 4
-                ? `w.setInt32(o, xlo[${rs2}], true)`
-                : `if (shared) storeSharedDoubleword(h, w, o, xlo[${rs2}], xhi[${rs2}]); else { w.setInt32(o, xlo[${rs2}], true); w.setInt32(o + 4, xhi[${rs2}], true); }`;
+                ? `w.setInt32(o, xlo[${2 * rs2}], true)`
+                : `if (shared) storeSharedDoubleword(h, w, o, xlo[${2 * rs2}], xhi[${2 * rs2}]); else { w.setInt32(o, xlo[${2 * rs2}], true); w.setInt32(o + 4, xhi[${2 * rs2}], true); }`;
         emit(`{ ${addressWords(rs1, imm)}`);
         emit(
           `if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`,
         );
         emit(
-          `else { h.pc = ${pcExpr}; if (!storeSlow(h, hi * 4294967296 + (lo >>> 0), ${width}, xlo[${rs2}], xhi[${rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
+          `else { h.pc = ${pcExpr}; if (!storeSlow(h, hi * 4294967296 + (lo >>> 0), ${width}, xlo[${2 * rs2}], xhi[${2 * rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
         );
         pending++;
         continue;
       }
       case D.OP_JAL: {
         if (rd !== 0)
-          emit(`{ const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0; }`);
+          emit(`{ const l = ${nextExpr}; xlo[${2 * rd}] = l | 0; xhi[${2 * rd}] = Math.floor(l / 4294967296) | 0; }`);
         pending++;
         const target = off + imm;
         if (selfLoop && target === 0) {
@@ -388,8 +392,9 @@ export function generateBlockSource(block: Block): string | undefined {
         continue;
       }
       case D.OP_JALR:
-        emit(`{ let t = xhi[${rs1}] * 4294967296 + (xlo[${rs1}] >>> 0) + ${imm}; t -= t & 1;`);
-        if (rd !== 0) emit(`const l = ${nextExpr}; xlo[${rd}] = l | 0; xhi[${rd}] = Math.floor(l / 4294967296) | 0;`);
+        emit(`{ let t = xhi[${2 * rs1}] * 4294967296 + (xlo[${2 * rs1}] >>> 0) + ${imm}; t -= t & 1;`);
+        if (rd !== 0)
+          emit(`const l = ${nextExpr}; xlo[${2 * rd}] = l | 0; xhi[${2 * rd}] = Math.floor(l / 4294967296) | 0;`);
         pending++;
         emit(`h.pc = t; ${sync()} return n; }`);
         continue;
@@ -421,7 +426,8 @@ export function generateBlockSource(block: Block): string | undefined {
       default: {
         if (D.isBitmanip(d.op)) {
           // Pure register operations: no trap, so no pc or count write-back.
-          if (rd !== 0) emit(`bitmanip(${d.op}, xlo[${rs1}], xhi[${rs1}], xlo[${rs2}], xhi[${rs2}], ${imm});`);
+          if (rd !== 0)
+            emit(`bitmanip(${d.op}, xlo[${2 * rs1}], xhi[${2 * rs1}], xlo[${2 * rs2}], xhi[${2 * rs2}], ${imm});`);
           setRd("out[0]", "out[1]");
           pending++;
           continue;
@@ -442,7 +448,7 @@ export function generateBlockSource(block: Block): string | undefined {
 
 /** Declarations of `lo`, `hi` (the address rs1 + imm as int32 words) and `i` (its TLB index), as in interp.ts. */
 function addressWords(rs1: number, imm: number): string {
-  return `const x = xlo[${rs1}], lo = (x + ${imm}) | 0, hi = (xhi[${rs1}] + ${imm >> 31} + ((lo >>> 0) < (x >>> 0) ? 1 : 0)) | 0, i = (lo >>> 12) & ${TLB_MASK};`;
+  return `const x = xlo[${2 * rs1}], lo = (x + ${imm}) | 0, hi = (xhi[${2 * rs1}] + ${imm >> 31} + ((lo >>> 0) < (x >>> 0) ? 1 : 0)) | 0, i = (lo >>> 12) & ${TLB_MASK};`;
 }
 
 function isSelfLoop(last: Insn, lastOff: number): boolean {
@@ -463,9 +469,9 @@ function isSelfLoop(last: Insn, lastOff: number): boolean {
 function branchCondition(d: Insn): string {
   const a = d.rs1;
   const b = d.rs2;
-  const eq = `xlo[${a}] === xlo[${b}] && xhi[${a}] === xhi[${b}]`;
-  const lt = `(xhi[${a}] < xhi[${b}] || (xhi[${a}] === xhi[${b}] && (xlo[${a}] >>> 0) < (xlo[${b}] >>> 0)))`;
-  const ltu = `((xhi[${a}] >>> 0) < (xhi[${b}] >>> 0) || (xhi[${a}] === xhi[${b}] && (xlo[${a}] >>> 0) < (xlo[${b}] >>> 0)))`;
+  const eq = `xlo[${2 * a}] === xlo[${2 * b}] && xhi[${2 * a}] === xhi[${2 * b}]`;
+  const lt = `(xhi[${2 * a}] < xhi[${2 * b}] || (xhi[${2 * a}] === xhi[${2 * b}] && (xlo[${2 * a}] >>> 0) < (xlo[${2 * b}] >>> 0)))`;
+  const ltu = `((xhi[${2 * a}] >>> 0) < (xhi[${2 * b}] >>> 0) || (xhi[${2 * a}] === xhi[${2 * b}] && (xlo[${2 * a}] >>> 0) < (xlo[${2 * b}] >>> 0)))`;
   switch (d.op) {
     case D.OP_BEQ:
       return eq;

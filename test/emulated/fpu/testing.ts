@@ -2,6 +2,7 @@
  * Register helpers for the FPU tests: BigInt views of FpState registers and of the integer register halves.
  */
 import { execFp, type FpState } from "../../../src/hal/emulated/fpu/index.ts";
+import { registerWords } from "../../../src/hal/emulated/hart-block.ts";
 
 export function setF(fp: FpState, i: number, bits: bigint): void {
   fp.bits[2 * i] = Number(BigInt.asIntN(32, bits));
@@ -17,18 +18,19 @@ export function boxS(bits32: bigint): bigint {
   return 0xffffffff00000000n | (bits32 & 0xffffffffn);
 }
 
-/** An integer register file as the hart keeps it. */
+/** An integer register file as the hart keeps it (register i's words at index 2 * i). */
 export class IntRegs {
-  readonly lo = new Int32Array(32);
-  readonly hi = new Int32Array(32);
+  readonly #words = registerWords(new ArrayBuffer(32 * 8), 0);
+  readonly lo = this.#words.lo;
+  readonly hi = this.#words.hi;
 
   set(i: number, v: bigint): void {
-    this.lo[i] = Number(BigInt.asIntN(32, v));
-    this.hi[i] = Number(BigInt.asIntN(32, v >> 32n));
+    this.lo[2 * i] = Number(BigInt.asIntN(32, v));
+    this.hi[2 * i] = Number(BigInt.asIntN(32, v >> 32n));
   }
 
   get(i: number): bigint {
-    return (BigInt((this.hi[i] ?? 0) >>> 0) << 32n) | BigInt((this.lo[i] ?? 0) >>> 0);
+    return (BigInt((this.hi[2 * i] ?? 0) >>> 0) << 32n) | BigInt((this.lo[2 * i] ?? 0) >>> 0);
   }
 }
 

@@ -105,8 +105,8 @@ export function convertToInt(
     }
   }
   if (rd !== 0) {
-    xlo[rd] = lo;
-    xhi[rd] = hi;
+    xlo[2 * rd] = lo;
+    xhi[2 * rd] = hi;
   }
 }
 

@@ -83,7 +83,7 @@ export const FP_ILLEGAL = 1;
 
 /**
  * Executes one OP-FP (opcode 0x53) or fused multiply-add (0x43, 0x47, 0x4b, 0x4f) instruction. xlo/xhi are the
- * integer register halves; x0 is never written. Returns FP_OK or FP_ILLEGAL.
+ * integer register words (Hart.xlo/xhi: register r at index 2 * r); x0 is never written. Returns FP_OK or FP_ILLEGAL.
  */
 export function execFp(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Array): number {
   const opcode = insn & 0x7f;
@@ -152,8 +152,8 @@ function writeS(fp: FpState, rd: number, v: number): void {
 /** Writes a 64-bit integer result (as two words) to x[rd], unless rd is x0. */
 function writeX(xlo: Int32Array, xhi: Int32Array, rd: number, lo: number, hi: number): void {
   if (rd !== 0) {
-    xlo[rd] = lo;
-    xhi[rd] = hi;
+    xlo[2 * rd] = lo;
+    xhi[2 * rd] = hi;
   }
 }
 
@@ -302,7 +302,7 @@ function execOpFpD(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Array):
     case FUNCT5_FCVT_FMT_INT: {
       const rm = roundingMode(insn, fp);
       if (rm < 0 || rs2 > CVT_LU) return FP_ILLEGAL;
-      writeD(fp, rd, convertIntToF64(fp, xlo[rs1] ?? 0, xhi[rs1] ?? 0, rs2, rm));
+      writeD(fp, rd, convertIntToF64(fp, xlo[2 * rs1] ?? 0, xhi[2 * rs1] ?? 0, rs2, rm));
       return FP_OK;
     }
     case FUNCT5_FMV_X_FCLASS: {
@@ -321,8 +321,8 @@ function execOpFpD(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Array):
     }
     case FUNCT5_FMV_F_X: {
       if (rs2 !== 0 || funct3 !== 0) return FP_ILLEGAL;
-      fp.bits[2 * rd] = xlo[rs1] ?? 0;
-      fp.bits[2 * rd + 1] = xhi[rs1] ?? 0;
+      fp.bits[2 * rd] = xlo[2 * rs1] ?? 0;
+      fp.bits[2 * rd + 1] = xhi[2 * rs1] ?? 0;
       fp.lastWroteState = true;
       return FP_OK;
     }
@@ -432,7 +432,7 @@ function execOpFpS(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Array):
     case FUNCT5_FCVT_FMT_INT: {
       const rm = roundingMode(insn, fp);
       if (rm < 0 || rs2 > CVT_LU) return FP_ILLEGAL;
-      writeS(fp, rd, convertIntToF32(fp, xlo[rs1] ?? 0, xhi[rs1] ?? 0, rs2, rm));
+      writeS(fp, rd, convertIntToF32(fp, xlo[2 * rs1] ?? 0, xhi[2 * rs1] ?? 0, rs2, rm));
       return FP_OK;
     }
     case FUNCT5_FMV_X_FCLASS: {
@@ -452,7 +452,7 @@ function execOpFpS(insn: number, fp: FpState, xlo: Int32Array, xhi: Int32Array):
     }
     case FUNCT5_FMV_F_X: {
       if (rs2 !== 0 || funct3 !== 0) return FP_ILLEGAL;
-      fp.bits[2 * rd] = xlo[rs1] ?? 0;
+      fp.bits[2 * rd] = xlo[2 * rs1] ?? 0;
       fp.bits[2 * rd + 1] = -1;
       fp.lastWroteState = true;
       return FP_OK;

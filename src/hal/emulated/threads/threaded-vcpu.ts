@@ -37,7 +37,6 @@
  */
 
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
-import { GPR_COUNT } from "../../../arch/riscv64/registers.ts";
 import {
   type AxVCpuExitReason,
   type GuestPhysAddr,
@@ -49,7 +48,7 @@ import {
   type RiscvVcpuOps,
 } from "../../types.ts";
 import type { Arena } from "../arena.ts";
-import { HB_XHI, HB_XLO } from "../hart-block.ts";
+import { HB_X, registerWords } from "../hart-block.ts";
 import type { MemoryClient } from "../phys-memory.ts";
 import { checkGprIndex } from "../vcpu.ts";
 import type { EmulatedVm } from "../vm.ts";
@@ -173,8 +172,9 @@ export class ThreadedVcpu implements HalVcpu, MemoryClient {
     if (typeof blockBase !== "number" || blockBase < 0) {
       throw new HalError("emulated", "resource", "createVcpu", `Cannot create vCPU ${id}: its hart has no arena block`);
     }
-    this.#xlo = new Int32Array(arena.buffer, blockBase + HB_XLO, GPR_COUNT);
-    this.#xhi = new Int32Array(arena.buffer, blockBase + HB_XHI, GPR_COUNT);
+    const x = registerWords(arena.buffer, blockBase + HB_X);
+    this.#xlo = x.lo;
+    this.#xhi = x.hi;
     // Writes made on this thread by devices, loaders and snapshot restores reach the hart's thread (onExternalWrite).
     vm.memory.addClient(this);
   }
@@ -283,7 +283,7 @@ export class ThreadedVcpu implements HalVcpu, MemoryClient {
   getGpr(reg: number): bigint {
     this.#check("getGpr");
     this.#checkReg(reg, "getGpr");
-    return (BigInt((this.#xhi[reg] ?? 0) >>> 0) << 32n) | BigInt((this.#xlo[reg] ?? 0) >>> 0);
+    return (BigInt((this.#xhi[2 * reg] ?? 0) >>> 0) << 32n) | BigInt((this.#xlo[2 * reg] ?? 0) >>> 0);
   }
 
   setGpr(reg: number, value: bigint): void {
@@ -291,8 +291,8 @@ export class ThreadedVcpu implements HalVcpu, MemoryClient {
     this.#checkReg(reg, "setGpr");
     if (reg === 0) return;
     const v = BigInt.asUintN(64, value);
-    this.#xlo[reg] = Number(v & 0xffff_ffffn) | 0;
-    this.#xhi[reg] = Number(v >> 32n) | 0;
+    this.#xlo[2 * reg] = Number(v & 0xffff_ffffn) | 0;
+    this.#xhi[2 * reg] = Number(v >> 32n) | 0;
   }
 
   #checkReg(reg: number, operation: string): void {

@@ -50,8 +50,7 @@ import {
   HB_REGION,
   HB_RETURN_REASON,
   HB_VBASE,
-  HB_XHI,
-  HB_XLO,
+  HB_X,
 } from "../hart-block.ts";
 import {
   TLB_MASK,
@@ -296,12 +295,9 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
   for (let r = 1; r < 32; r++) {
     const l = local(r);
     if (l < 0) continue;
-    f.get(P_HB).mem(Op.i64Load32U, 2, HB_XLO + 4 * r);
     f.get(P_HB)
-      .mem(Op.i64Load32U, 2, HB_XHI + 4 * r)
-      .i64(32, 0)
-      .op(Op.i64Shl);
-    f.op(Op.i64Or).set(l);
+      .mem(Op.i64Load, 3, HB_X + 8 * r)
+      .set(l);
   }
   f.get(P_VBASE).op(Op.i64TruncF64S).tee(vb).set(exitPc);
   f.get(P_ENTRY).set(next);
@@ -311,22 +307,14 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
     if (l < 0) return;
     f.get(P_HB)
       .get(l)
-      .mem(Op.i64Store32, 2, HB_XLO + 4 * r);
-    f.get(P_HB)
-      .get(l)
-      .i64(32, 0)
-      .op(Op.i64ShrU)
-      .mem(Op.i64Store32, 2, HB_XHI + 4 * r);
+      .mem(Op.i64Store, 3, HB_X + 8 * r);
   };
   const reloadReg = (r: number): void => {
     const l = local(r);
     if (l < 0) return;
-    f.get(P_HB).mem(Op.i64Load32U, 2, HB_XLO + 4 * r);
     f.get(P_HB)
-      .mem(Op.i64Load32U, 2, HB_XHI + 4 * r)
-      .i64(32, 0)
-      .op(Op.i64Shl);
-    f.op(Op.i64Or).set(l);
+      .mem(Op.i64Load, 3, HB_X + 8 * r)
+      .set(l);
   };
 
   // Structure: block $exitH { block $exit { loop $dispatch { block $b(K-1) ... block $b0 { br_table } code0 } ... } }

@@ -24,7 +24,7 @@
  *
  * It does the integer base ISA, MUL/MULW, AMOs and the loads and stores the TLB copy serves; for everything else it
  * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them), and `decode` for a slot not
- * decoded yet. It is one function compiled once: JavaScriptCore compiles it in a few milliseconds, where the
+ * decoded yet. It is one module compiled once: JavaScriptCore compiles it in a few milliseconds, where the
  * TypeScript interpreter spent its first ~0.1 s of a boot in the baseline tier and 0.4-0.6 s of JIT-thread time
  * being optimized (twice); and it works on whole 64-bit registers, where `interpret` works on 32-bit halves.
  */
@@ -61,8 +61,7 @@ import {
   HB_RETURN_REASON,
   HB_VBASE,
   HB_VOLUME_LIMIT,
-  HB_XHI,
-  HB_XLO,
+  HB_X,
 } from "../hart-block.ts";
 import {
   CODE_PAGE_HEAT,
@@ -97,7 +96,7 @@ import {
   RUN_PARAMS,
   STORE_FAST,
 } from "./compile.ts";
-import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op } from "./emit.ts";
+import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op, type ValType } from "./emit.ts";
 
 /** What the module imports from. */
 export const INTERP_IMPORT_MODULE = "interp";
@@ -177,29 +176,104 @@ class Labels {
   }
 }
 
-/** The module's bytes. `threaded`: harts on other threads share the memory (FENCE is an atomic fence). */
+/**
+ * What `core` returns for `run` to do, with the state it goes on from (CORE_RESULTS): the run has ended (the pc in
+ * HB_NEXT_PC, the page's volume counted); the slot at `off` is not decoded; the slot at `off` is `step`'s; a
+ * region block starts at `off`.
+ */
+const ACT_EXIT = 0;
+const ACT_DECODE = 1;
+const ACT_STEP = 2;
+const ACT_REGION = 3;
+/** How `run` enters `core`: at the slot at `off`, or at a transfer to vb + t where a region returned. */
+const ENTER_FETCH = 0;
+const ENTER_FROM_REGION = 1;
+
+/** `core`'s parameters (see buildInterpreterModule), by index. */
+const C_HB = 0;
+const C_DTLB = 1;
+const C_ITLB = 2;
+const C_VB = 3;
+const C_OFF = 4;
+const C_CODE = 5;
+const C_LIMIT = 6;
+const C_HEAT_MASK = 7;
+const C_ICOUNT = 8;
+/** Instructions retired in this run of `run` (its result). */
+const C_N = 9;
+/** n when the interpreter last arrived on the current page (what it has run there since is the page's volume). */
+const C_PAGE_N = 10;
+/** ENTER_FETCH or ENTER_FROM_REGION; with the latter, the transfer's target offset from vb (i64). */
+const C_ENTER = 11;
+const C_T = 12;
+const CORE_PARAMS: readonly ValType[] = [I32, I32, I32, I64, I32, I32, I32, I32, F64, I32, I32, I32, I64];
+/** `core`'s results: the action, then off, n, pageN, code and vb. */
+const CORE_RESULTS: readonly ValType[] = [I32, I32, I32, I32, I32, I64];
+
+/** The locals `flushVolume` works on (indexes in the function it is emitted into). */
+interface VolumeLocals {
+  readonly n: number;
+  readonly pageN: number;
+  readonly code: number;
+  readonly heatMask: number;
+  readonly icount: number;
+  /** A scratch i32 of its own. */
+  readonly ran: number;
+}
+
+/**
+ * Add what has run on the current page since the interpreter arrived there (n - pageN) to the page's
+ * CODE_PAGE_INTERPRETED, starting its window (CODE_PAGE_INTERPRETED_SINCE) when it was 0. Only while counting
+ * (heatMask >= 0): the run loop compiles nothing otherwise.
+ */
+function emitFlushVolume(f: FunctionBody, L: Labels, v: VolumeLocals): void {
+  f.get(v.n).get(v.pageN).op(Op.i32Sub).tee(v.ran).i32(0).op(Op.i32Ne);
+  f.get(v.heatMask).i32(0).op(Op.i32GeS).op(Op.i32And);
+  L.open(Op.if);
+  f.get(v.code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).f64(0).op(Op.f64Eq);
+  L.open(Op.if);
+  f.get(v.code).get(v.icount).get(v.pageN).op(Op.f64ConvertI32S).op(Op.f64Add);
+  f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED_SINCE);
+  L.end();
+  f.get(v.code).get(v.code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).get(v.ran).op(Op.f64ConvertI32S).op(Op.f64Add);
+  f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED);
+  f.get(v.n).set(v.pageN);
+  L.end();
+}
+
+/**
+ * The module's bytes. `threaded`: harts on other threads share the memory (FENCE is an atomic fence).
+ *
+ * The module has two functions. `core` is the interpreter loop and makes no call: where an instruction needs
+ * `step`, a slot `decode`, or a region block starts, it returns to `run` with its state (CORE_RESULTS), and `run`
+ * makes the call and enters `core` again. A function that calls keeps the values live across its calls in
+ * callee-saved registers, of which x86-64 has few; JavaScriptCore's optimizing tier kept the loop's own state
+ * (the page offset, the count, the page's decode cache) in stack slots, so every instruction stored and reloaded
+ * them. Without calls the loop has every register.
+ */
 export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffer> {
   const m = new ModuleBuilder();
   const importDecode = m.importFunction(INTERP_IMPORT_MODULE, "decode", [F64, I32], [I32]);
   const importStep = m.importFunction(INTERP_IMPORT_MODULE, "step", [F64, I32, I32], [I32]);
   m.importMemory(INTERP_IMPORT_MODULE, "memory", 1, 65536, true);
   m.importTable(INTERP_IMPORT_MODULE, "regions", 1);
-  const regionType = m.type(RUN_PARAMS, [I32]);
-  const { index, body: f } = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
-  m.exportFunction("run", index);
-  const P_HB = 0;
-  const P_DTLB = 1;
-  const P_ITLB = 2;
-  const P_VBASE = 3;
-  const off = 4;
-  const code = 5;
-  const P_LIMIT = 6;
-  const P_HEAT_MASK = 7;
-  const P_ICOUNT = 8;
-  const vb = f.local(I64);
-  const n = f.local(I32);
+  const core = m.defineFunction(CORE_PARAMS, CORE_RESULTS);
+  emitCore(core.body, threaded);
+  const run = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
+  emitRun(run.body, core.index, importDecode, importStep, m.type(RUN_PARAMS, [I32]));
+  m.exportFunction("run", run.index);
+  return m.encode();
+}
+
+/** The interpreter loop (see buildInterpreterModule). */
+function emitCore(f: FunctionBody, threaded: boolean): void {
+  const vb = C_VB;
+  const off = C_OFF;
+  const code = C_CODE;
+  const n = C_N;
+  const pageN = C_PAGE_N;
+  const t = C_T;
   const w = f.local(I32);
-  const t = f.local(I64);
   const a = f.local(I64);
   const r = f.local(I64);
   const ra = f.local(I32);
@@ -207,32 +281,27 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const slot = f.local(I32);
   const exitPc = f.local(I64);
   const hostAddress = f.local(I32);
-  // n when the interpreter last arrived on the current page (what it has run there since is the page's volume).
-  const pageN = f.local(I32);
-  // Set when control goes on at a pc a region returned to (a miss of that page), and when it arrives on a page.
-  const fromRegion = f.local(I32);
+  // Set when control arrives on a page (from another, or from a region).
   const arrived = f.local(I32);
-  // flushVolume's own (it runs between other code's uses of the temporaries above).
   const ran = f.local(I32);
   const L = new Labels(f);
+  const volume: VolumeLocals = { n, pageN, code, heatMask: C_HEAT_MASK, icount: C_ICOUNT, ran };
 
   // The slot word's fields are taken where a handler needs them, not all at the fetch: fewer values live across
-  // the dispatch, which JavaScriptCore's optimizing tier otherwise kept in stack slots.
-  /** Push 4 * the register number in the slot word's field at bit `shift` (its offset among HB_XLO's words). */
+  // the dispatch.
+  /** Push 8 * the register number in the slot word's field at bit `shift` (its offset from HB_X). */
   const regOffset = (shift: number): void => {
     f.get(w)
-      .i32(shift - 2)
+      .i32(shift - 3)
       .op(Op.i32ShrU)
-      .i32(31 << 2)
+      .i32(31 << 3)
       .op(Op.i32And);
   };
   /** Push register rs1 or rs2 (the field at bit `shift`) as an i64. */
   const getReg = (shift: number): void => {
-    f.get(P_HB);
+    f.get(C_HB);
     regOffset(shift);
-    f.op(Op.i32Add).tee(ra).mem(Op.i32Load, 2, HB_XLO);
-    f.op(Op.i64ExtendI32U);
-    f.get(ra).mem(Op.i32Load, 2, HB_XHI).op(Op.i64ExtendI32U).i64(32, 0).op(Op.i64Shl).op(Op.i64Or);
+    f.op(Op.i32Add).mem(Op.i64Load, 3, HB_X);
   };
   /** Pop an i64 into rd (x0 stays 0). */
   const setRd = (): void => {
@@ -240,8 +309,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     regOffset(SLOT_RD_SHIFT);
     f.tee(ra);
     L.open(Op.if);
-    f.get(P_HB).get(ra).op(Op.i32Add).tee(ra).get(r).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XLO);
-    f.get(ra).get(r).i64(32, 0).op(Op.i64ShrU).op(Op.i32WrapI64).mem(Op.i32Store, 2, HB_XHI);
+    f.get(C_HB).get(ra).op(Op.i32Add).get(r).mem(Op.i64Store, 3, HB_X);
     L.end();
   };
   /** Push the slot's immediate as an i64. */
@@ -255,9 +323,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     f.op(Op.i64ExtendI32S);
   };
   /** Push the instruction's length (2 or 4) as an i32. */
-  const pushLen = (): void => {
-    f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add);
-  };
+  const pushLen = (): void => pushSlotLength(f, w);
   /** Push pc + x for an i64 x pushed by `push`. */
   const pcPlus = (push: () => void): void => {
     f.get(vb).get(off).op(Op.i64ExtendI32U).op(Op.i64Add);
@@ -269,22 +335,14 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     f.set(exitPc);
     L.br("exit");
   };
-  /**
-   * Leave this slot to `step`: go on after it when it retired the instruction, else end the run where it left
-   * the pc (in HB_NEXT_PC), counting the instruction when it retired it.
-   */
-  const step = (): void => {
-    f.get(vb).op(Op.f64ConvertI64S).get(off).get(n).opU(Op.call, importStep).tee(t32);
-    f.i32(STEP_NEXT).op(Op.i32Eq);
-    L.br("next", Op.brIf);
-    f.get(n).get(t32).i32(STEP_END).op(Op.i32Eq).op(Op.i32Add).set(n);
-    f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S);
-    exitAt();
+  /** Return `action` to `run`, with the state to go on from. */
+  const leave = (action: number): void => {
+    f.i32(action).get(off).get(n).get(pageN).get(code).get(vb).op(Op.return);
   };
   /** With va in `a`: t32 = its data-TLB index; pushes whether entry `tag` maps it for an aligned `width` access. */
-  const probe = (tag: number, width: number): void => emitTlbProbe(f, P_DTLB, a, t32, tag, width);
+  const probe = (tag: number, width: number): void => emitTlbProbe(f, C_DTLB, a, t32, tag, width);
   /** After a hit of `probe`: the host address of va. */
-  const host = (add: number): void => emitTlbHost(f, P_DTLB, a, t32, add);
+  const host = (add: number): void => emitTlbHost(f, C_DTLB, a, t32, add);
 
   // The handlers: one per operation done here, then `step`, the slot codes that end the run, the page end.
   const ops = handledOps();
@@ -301,21 +359,19 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   targets[SLOT_COMPILED] = H_REGION;
   targets[SLOT_PAGE_END] = H_PAGE_END;
 
-  f.get(P_VBASE).op(Op.i64TruncF64S).set(vb);
   L.open(Op.block, "exit");
+  // Entered where a region returned: its transfer first (the loop's own transfers never follow a region).
+  L.open(Op.block, "fromRegion");
+  f.get(C_ENTER).op(Op.i32Eqz);
+  L.br("fromRegion", Op.brIf);
+  emitTransfer(true);
+  L.end();
   L.open(Op.loop, "run");
   L.open(Op.block, "transfer");
   L.open(Op.block, "next");
-  // Fetch: the slot word (decoded now if it was not), its fields and immediate.
-  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).tee(w);
-  f.op(Op.i32Eqz);
-  L.open(Op.if);
-  f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).tee(w).op(Op.i32Eqz);
-  L.open(Op.if);
-  pcPlus(() => f.i64(0, 0));
-  exitAt();
-  L.end();
-  L.end();
+  // Fetch: the slot word. An undecoded slot (0) dispatches as operation 0 (OP_ILLEGAL, `step`'s), whose handler
+  // asks `run` to decode it.
+  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).set(w);
   for (let k = handlerCount - 1; k >= 0; k--) L.open(Op.block, `h${k}`);
   f.get(w).i32(0x7f).op(Op.i32And);
   f.brTable(
@@ -325,7 +381,11 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   for (let k = 0; k < handlerCount; k++) {
     L.end(); // closes h(k): its code follows
     if (k === H_STEP) {
-      step();
+      f.get(w).op(Op.i32Eqz);
+      L.open(Op.if);
+      leave(ACT_DECODE);
+      L.end();
+      leave(ACT_STEP);
       continue;
     }
     if (k === H_STOP) {
@@ -339,7 +399,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
       continue;
     }
     if (k === H_REGION) {
-      emitRegionEntry();
+      leave(ACT_REGION);
       continue;
     }
     const op = ops[k] ?? 0;
@@ -352,169 +412,100 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   f.get(n).i32(1).op(Op.i32Add).set(n);
   L.br("run");
   L.end(); // transfer: to vbase + t, the instruction (if any) counted
-  f.get(n).get(P_LIMIT).op(Op.i32GeS);
-  L.open(Op.if);
-  f.get(vb).get(t).op(Op.i64Add);
-  exitAt();
-  L.end();
-  f.get(t).i64(4096, 0).op(Op.i64LtU);
-  L.open(Op.if);
-  f.get(t).op(Op.i32WrapI64).set(off);
-  f.op(Op.else);
-  // Another page: through the fetch TLB's copy, to its decode cache.
-  f.get(vb).get(t).op(Op.i64Add).set(a);
-  f.get(a).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
-  f.get(P_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
-  f.get(a).i64(-4096, -1).op(Op.i64And).op(Op.i64Ne);
-  L.open(Op.if);
-  f.get(a);
-  exitAt();
-  L.end();
-  f.get(P_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_CODE).tee(t32);
-  f.op(Op.i32Eqz);
-  L.open(Op.if);
-  f.get(a);
-  exitAt();
-  L.end();
-  // (What ran on the page left is its volume.)
-  f.get(t32).set(hostAddress);
-  flushVolume();
-  f.get(hostAddress).set(code);
-  f.get(n).set(pageN);
-  f.i32(1).set(arrived);
-  f.get(a).i64(-4096, -1).op(Op.i64And).set(vb);
-  f.get(a).op(Op.i32WrapI64).i32(4095).op(Op.i32And).set(off);
-  L.end();
-  // After a region's return: a miss of this page; at the run loop's limit (HB_MISS_LIMIT) the run loop counts
-  // it and compiles the page, else it is counted here and the region's return is dealt with.
-  f.get(fromRegion);
-  L.open(Op.if);
-  f.i32(0).set(fromRegion);
-  f.i32(1).set(arrived);
-  f.get(code).mem(Op.i32Load, 2, CODE_PAGE_MISSES).i32(1).op(Op.i32Add).tee(t32);
-  f.get(P_HB).mem(Op.i32Load, 2, HB_MISS_LIMIT).op(Op.i32GeS);
-  L.open(Op.if);
-  pcPlus(() => f.i64(0, 0));
-  exitAt();
-  L.end();
-  f.get(code).get(t32).mem(Op.i32Store, 2, CODE_PAGE_MISSES);
-  f.get(P_HB).i32(RETURN_NONE).mem(Op.i32Store, 2, HB_RETURN_REASON);
-  L.end();
-  // Arriving on a page (from another, or from a region): one that has run HB_VOLUME_LIMIT instructions
-  // interpreted is left to the run loop, which compiles it.
-  f.get(arrived);
-  L.open(Op.if);
-  f.i32(0).set(arrived);
-  f.get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED);
-  f.get(P_HB).mem(Op.f64Load, 3, HB_VOLUME_LIMIT).op(Op.f64Ge);
-  L.open(Op.if);
-  pcPlus(() => f.i64(0, 0));
-  exitAt();
-  L.end();
-  L.end();
-  // Heat: landings per slot, and since when; a landing at a checkpoint is left to the run loop, unless a region
-  // block starts there (the run loop considers compiling only what is not compiled; the region is entered here).
-  f.get(P_HEAT_MASK).i32(0).op(Op.i32GeS);
-  L.open(Op.if);
-  f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_HEAT);
-  f.i32(1).op(Op.i32Add).tee(t32).get(P_HEAT_MASK).op(Op.i32And).op(Op.i32Eqz);
-  L.open(Op.if);
-  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS);
-  f.i32(SLOT_OP_MASK).op(Op.i32And).i32(SLOT_COMPILED).op(Op.i32Ne);
-  L.open(Op.if);
-  pcPlus(() => f.i64(0, 0));
-  exitAt();
-  L.end();
-  L.end();
-  f.get(slot).get(t32).mem(Op.i32Store, 2, CODE_PAGE_HEAT);
-  f.get(t32).i32(1).op(Op.i32Eq);
-  L.open(Op.if);
-  f.get(slot).get(slot).op(Op.i32Add).get(code).op(Op.i32Sub);
-  f.get(P_ICOUNT).get(n).op(Op.f64ConvertI32S).op(Op.f64Add);
-  f.mem(Op.f64Store, 3, CODE_PAGE_HEAT_START);
-  L.end();
-  L.end();
+  emitTransfer(false);
   L.br("run");
   L.end(); // run
   L.end(); // exit
-  flushVolume();
-  f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
-  f.get(n);
-  return m.encode();
+  emitFlushVolume(f, L, volume);
+  f.get(C_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
+  f.i32(ACT_EXIT).get(off).get(n).get(pageN).get(code).get(vb);
 
   /**
-   * Add what has run on the current page since the interpreter arrived there (n - pageN) to the page's
-   * CODE_PAGE_INTERPRETED, starting its window (CODE_PAGE_INTERPRETED_SINCE) when it was 0. Only while counting
-   * (heatMask >= 0): the run loop compiles nothing otherwise.
+   * A transfer to vb + t (the instruction, if any, counted): the limit, the page (through the fetch TLB's copy
+   * when another), the page's region misses when a region returned here (`fromRegion`), its volume when arriving
+   * on it, and the landing's heat. Falls through with `off` (and the page's state) at the target.
    */
-  function flushVolume(): void {
-    f.get(n).get(pageN).op(Op.i32Sub).tee(ran).i32(0).op(Op.i32Ne);
-    f.get(P_HEAT_MASK).i32(0).op(Op.i32GeS).op(Op.i32And);
+  function emitTransfer(fromRegion: boolean): void {
+    f.get(n).get(C_LIMIT).op(Op.i32GeS);
     L.open(Op.if);
-    f.get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).f64(0).op(Op.f64Eq);
-    L.open(Op.if);
-    f.get(code).get(P_ICOUNT).get(pageN).op(Op.f64ConvertI32S).op(Op.f64Add);
-    f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED_SINCE);
+    f.get(vb).get(t).op(Op.i64Add);
+    exitAt();
     L.end();
-    f.get(code).get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED).get(ran).op(Op.f64ConvertI32S).op(Op.f64Add);
-    f.mem(Op.f64Store, 3, CODE_PAGE_INTERPRETED);
+    f.get(t).i64(4096, 0).op(Op.i64LtU);
+    L.open(Op.if);
+    f.get(t).op(Op.i32WrapI64).set(off);
+    f.op(Op.else);
+    // Another page: through the fetch TLB's copy, to its decode cache.
+    f.get(vb).get(t).op(Op.i64Add).set(a);
+    f.get(a).op(Op.i32WrapI64).i32(12).op(Op.i32ShrU).i32(TLB_MASK).op(Op.i32And).set(t32);
+    f.get(C_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
+    f.get(a).i64(-4096, -1).op(Op.i64And).op(Op.i64Ne);
+    L.open(Op.if);
+    f.get(a);
+    exitAt();
+    L.end();
+    f.get(C_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_CODE).tee(t32);
+    f.op(Op.i32Eqz);
+    L.open(Op.if);
+    f.get(a);
+    exitAt();
+    L.end();
+    // (What ran on the page left is its volume.)
+    f.get(t32).set(hostAddress);
+    emitFlushVolume(f, L, volume);
+    f.get(hostAddress).set(code);
     f.get(n).set(pageN);
+    f.i32(1).set(arrived);
+    f.get(a).i64(-4096, -1).op(Op.i64And).set(vb);
+    f.get(a).op(Op.i32WrapI64).i32(4095).op(Op.i32And).set(off);
     L.end();
-  }
-
-  /**
-   * A slot where a region block starts: enter the page's region there (through the region table), unless the run
-   * loop asked for no chaining (a slow path wants it first, or chaining is off: HB_CHAIN_STOP) or the limit is
-   * reached, or the fetch TLB's copy names no region record, region or block for it (the run loop enters it then,
-   * and fills the record in). The region runs, chaining to others, until it returns; at a pc with no region or no
-   * block there (RETURN_NO_REGION, RETURN_NO_BLOCK) the interpreter goes on (`transfer`, counting a miss of that
-   * page); for any other reason the run ends where the region left the pc, the reason in HB_RETURN_REASON.
-   */
-  function emitRegionEntry(): void {
-    const exitHere = (): void => {
+    if (fromRegion) {
+      // After a region's return: a miss of this page; at the run loop's limit (HB_MISS_LIMIT) the run loop counts
+      // it and compiles the page, else it is counted here and the region's return is dealt with.
+      f.i32(1).set(arrived);
+      f.get(code).mem(Op.i32Load, 2, CODE_PAGE_MISSES).i32(1).op(Op.i32Add).tee(t32);
+      f.get(C_HB).mem(Op.i32Load, 2, HB_MISS_LIMIT).op(Op.i32GeS);
       L.open(Op.if);
       pcPlus(() => f.i64(0, 0));
       exitAt();
       L.end();
-    };
-    f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP).get(n).get(P_LIMIT).op(Op.i32GeS).op(Op.i32Or);
-    exitHere();
-    f.get(vb).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).set(t32);
-    f.get(P_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
-    f.get(vb).op(Op.i64Ne);
-    exitHere();
-    // The record (reusing `hostAddress`), the region's table slot (`t32`), the block (`ra`).
-    f.get(P_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_RECORD);
-    f.tee(hostAddress).op(Op.i32Eqz);
-    exitHere();
-    f.get(hostAddress).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(t32).op(Op.i32Eqz);
-    exitHere();
-    f.get(hostAddress).get(off).op(Op.i32Add).mem(Op.i32Load16U, 1, 0).tee(ra).i32(NO_BLOCK).op(Op.i32Eq);
-    exitHere();
-    flushVolume();
-    f.get(P_HB).get(vb).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_VBASE);
-    f.get(P_HB).get(t32).mem(Op.i32Store, 2, HB_REGION);
-    f.get(P_HB).get(P_DTLB).get(vb).op(Op.f64ConvertI64S).get(ra).get(P_LIMIT).get(n).get(t32);
-    f.callIndirect(Op.callIndirect, regionType, 0);
-    // What it retired, counted as the regions'.
-    f.tee(t32).get(n).op(Op.i32Sub).set(ra);
-    f.get(t32).tee(n).set(pageN);
-    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_INSNS).get(ra).op(Op.i32Add);
-    f.mem(Op.i32Store, 2, HB_INTERP_REGION_INSNS);
-    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_CALLS).i32(1).op(Op.i32Add);
-    f.mem(Op.i32Store, 2, HB_INTERP_REGION_CALLS);
-    // Its return, counted by reason (reusing `ra`: the counter's address).
-    f.get(P_HB).mem(Op.i32Load, 2, HB_RETURN_REASON).tee(t32).i32(2).op(Op.i32Shl).get(P_HB).op(Op.i32Add).tee(ra);
-    f.get(ra).mem(Op.i32Load, 2, HB_INTERP_RETURNS).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_INTERP_RETURNS);
-    f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S).set(a);
-    f.get(t32).i32(RETURN_NO_REGION).op(Op.i32Eq).get(t32).i32(RETURN_NO_BLOCK).op(Op.i32Eq).op(Op.i32Or);
+      f.get(code).get(t32).mem(Op.i32Store, 2, CODE_PAGE_MISSES);
+      f.get(C_HB).i32(RETURN_NONE).mem(Op.i32Store, 2, HB_RETURN_REASON);
+    }
+    // Arriving on a page (from another, or from a region): one that has run HB_VOLUME_LIMIT instructions
+    // interpreted is left to the run loop, which compiles it.
+    f.get(arrived);
     L.open(Op.if);
-    f.i32(1).set(fromRegion);
-    f.get(a).get(vb).op(Op.i64Sub).set(t);
-    L.br("transfer");
-    L.end();
-    f.get(a);
+    f.i32(0).set(arrived);
+    f.get(code).mem(Op.f64Load, 3, CODE_PAGE_INTERPRETED);
+    f.get(C_HB).mem(Op.f64Load, 3, HB_VOLUME_LIMIT).op(Op.f64Ge);
+    L.open(Op.if);
+    pcPlus(() => f.i64(0, 0));
     exitAt();
+    L.end();
+    L.end();
+    // Heat: landings per slot, and since when; a landing at a checkpoint is left to the run loop, unless a region
+    // block starts there (the run loop considers compiling only what is not compiled; the region is entered here).
+    f.get(C_HEAT_MASK).i32(0).op(Op.i32GeS);
+    L.open(Op.if);
+    f.get(code).get(off).i32(1).op(Op.i32Shl).op(Op.i32Add).tee(slot).mem(Op.i32Load, 2, CODE_PAGE_HEAT);
+    f.i32(1).op(Op.i32Add).tee(t32).get(C_HEAT_MASK).op(Op.i32And).op(Op.i32Eqz);
+    L.open(Op.if);
+    f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS);
+    f.i32(SLOT_OP_MASK).op(Op.i32And).i32(SLOT_COMPILED).op(Op.i32Ne);
+    L.open(Op.if);
+    pcPlus(() => f.i64(0, 0));
+    exitAt();
+    L.end();
+    L.end();
+    f.get(slot).get(t32).mem(Op.i32Store, 2, CODE_PAGE_HEAT);
+    f.get(t32).i32(1).op(Op.i32Eq);
+    L.open(Op.if);
+    f.get(slot).get(slot).op(Op.i32Add).get(code).op(Op.i32Sub);
+    f.get(C_ICOUNT).get(n).op(Op.f64ConvertI32S).op(Op.f64Add);
+    f.mem(Op.f64Store, 3, CODE_PAGE_HEAT_START);
+    L.end();
+    L.end();
   }
 
   /**
@@ -548,10 +539,10 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     });
     L.end(); // amoStep: LR, SC, or (with threads) min/max
     L.end();
-    step();
+    leave(ACT_STEP);
   }
 
-  /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`. */
+  /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`, or a return. */
   function emitOperation(op: number): void {
     const load = LOAD_OPS[op];
     const store = STORE_FAST[op];
@@ -577,7 +568,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
         L.br("next");
         L.end();
       }
-      step(); // the TLB copy did not serve it
+      leave(ACT_STEP); // the TLB copy did not serve it
       return;
     }
     if (op === D.OP_AMO_W || op === D.OP_AMO_D) {
@@ -668,5 +659,152 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     }
     setRd();
     L.br("next");
+  }
+}
+
+/** Push the length (2 or 4) of the instruction whose slot word is in local `w`, as an i32. */
+function pushSlotLength(f: FunctionBody, w: number): void {
+  f.get(w).i32(21).op(Op.i32ShrU).i32(2).op(Op.i32And).i32(2).op(Op.i32Add);
+}
+
+/**
+ * `run`: enters `core` and does what it returns for: a slot to decode, a slot to `step`, a region to enter (see
+ * buildInterpreterModule).
+ */
+function emitRun(f: FunctionBody, core: number, importDecode: number, importStep: number, regionType: number): void {
+  const P_HB = 0;
+  const P_DTLB = 1;
+  const P_ITLB = 2;
+  const P_VBASE = 3;
+  const off = 4;
+  const code = 5;
+  const P_LIMIT = 6;
+  const P_HEAT_MASK = 7;
+  const P_ICOUNT = 8;
+  const vb = f.local(I64);
+  const n = f.local(I32);
+  const pageN = f.local(I32);
+  const enter = f.local(I32);
+  const t = f.local(I64);
+  const action = f.local(I32);
+  const w = f.local(I32);
+  const a = f.local(I64);
+  const t32 = f.local(I32);
+  const ra = f.local(I32);
+  const hostAddress = f.local(I32);
+  const exitPc = f.local(I64);
+  const ran = f.local(I32);
+  const L = new Labels(f);
+  const volume: VolumeLocals = { n, pageN, code, heatMask: P_HEAT_MASK, icount: P_ICOUNT, ran };
+  /** Push pc + 0 (vbase + off). */
+  const pushPc = (): void => {
+    f.get(vb).get(off).op(Op.i64ExtendI32U).op(Op.i64Add);
+  };
+  /** End the run at the pc on the stack (an i64). */
+  const exitAt = (): void => {
+    f.set(exitPc);
+    L.br("exit");
+  };
+
+  f.get(P_VBASE).op(Op.i64TruncF64S).set(vb);
+  L.open(Op.block, "exit");
+  L.open(Op.loop, "enter");
+  f.get(P_HB).get(P_DTLB).get(P_ITLB).get(vb).get(off).get(code).get(P_LIMIT).get(P_HEAT_MASK).get(P_ICOUNT);
+  f.get(n).get(pageN).get(enter).get(t);
+  f.opU(Op.call, core);
+  f.set(vb).set(code).set(pageN).set(n).set(off).set(action);
+  f.i32(ENTER_FETCH).set(enter);
+  L.open(Op.block, "region");
+  L.open(Op.block, "step");
+  L.open(Op.block, "decode");
+  L.open(Op.block, "ended");
+  f.get(action);
+  f.brTable([L.depthOf("ended"), L.depthOf("decode"), L.depthOf("step"), L.depthOf("region")], L.depthOf("ended"));
+  L.end(); // ended: core has counted the volume and set the pc
+  f.get(n).op(Op.return);
+  L.end(); // decode
+  f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).op(Op.i32Eqz);
+  L.open(Op.if);
+  pushPc();
+  exitAt();
+  L.end();
+  L.br("enter");
+  L.end(); // step: go on after the slot when it retired the instruction, else end the run where it left the pc
+  // (in HB_NEXT_PC), counting the instruction when it retired it. The slot word first: a store may clear it.
+  f.get(code).get(off).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, CODE_PAGE_SLOTS).set(w);
+  f.get(vb).op(Op.f64ConvertI64S).get(off).get(n).opU(Op.call, importStep).tee(t32);
+  f.i32(STEP_NEXT).op(Op.i32Eq);
+  L.open(Op.if);
+  f.get(off);
+  pushSlotLength(f, w);
+  f.op(Op.i32Add).set(off);
+  f.get(n).i32(1).op(Op.i32Add).set(n);
+  L.br("enter");
+  L.end();
+  f.get(n).get(t32).i32(STEP_END).op(Op.i32Eq).op(Op.i32Add).set(n);
+  f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S);
+  exitAt();
+  L.end(); // region
+  emitRegionEntry();
+  L.end(); // enter
+  L.end(); // exit
+  emitFlushVolume(f, L, volume);
+  f.get(P_HB).get(exitPc).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_NEXT_PC);
+  f.get(n);
+
+  /**
+   * A slot where a region block starts: enter the page's region there (through the region table), unless the run
+   * loop asked for no chaining (a slow path wants it first, or chaining is off: HB_CHAIN_STOP) or the limit is
+   * reached, or the fetch TLB's copy names no region record, region or block for it (the run loop enters it then,
+   * and fills the record in). The region runs, chaining to others, until it returns; at a pc with no region or no
+   * block there (RETURN_NO_REGION, RETURN_NO_BLOCK) the interpreter goes on (`core` entered at the transfer,
+   * counting a miss of that page); for any other reason the run ends where the region left the pc, the reason in
+   * HB_RETURN_REASON.
+   */
+  function emitRegionEntry(): void {
+    const exitHere = (): void => {
+      L.open(Op.if);
+      pushPc();
+      exitAt();
+      L.end();
+    };
+    f.get(P_HB).mem(Op.i32Load, 2, HB_CHAIN_STOP).get(n).get(P_LIMIT).op(Op.i32GeS).op(Op.i32Or);
+    exitHere();
+    f.get(vb).i64(12, 0).op(Op.i64ShrU).op(Op.i32WrapI64).i32(TLB_MASK).op(Op.i32And).set(t32);
+    f.get(P_ITLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.i64Load, 3, WASM_TLB_EXEC_TAG);
+    f.get(vb).op(Op.i64Ne);
+    exitHere();
+    // The record (in `hostAddress`), the region's table slot (`t32`), the block (`ra`).
+    f.get(P_ITLB).get(t32).i32(2).op(Op.i32Shl).op(Op.i32Add).mem(Op.i32Load, 2, WASM_TLB_EXEC_RECORD);
+    f.tee(hostAddress).op(Op.i32Eqz);
+    exitHere();
+    f.get(hostAddress).mem(Op.i32Load, 2, REGION_SLOT_OFFSET).tee(t32).op(Op.i32Eqz);
+    exitHere();
+    f.get(hostAddress).get(off).op(Op.i32Add).mem(Op.i32Load16U, 1, 0).tee(ra).i32(NO_BLOCK).op(Op.i32Eq);
+    exitHere();
+    emitFlushVolume(f, L, volume);
+    f.get(P_HB).get(vb).op(Op.f64ConvertI64S).mem(Op.f64Store, 3, HB_VBASE);
+    f.get(P_HB).get(t32).mem(Op.i32Store, 2, HB_REGION);
+    f.get(P_HB).get(P_DTLB).get(vb).op(Op.f64ConvertI64S).get(ra).get(P_LIMIT).get(n).get(t32);
+    f.callIndirect(Op.callIndirect, regionType, 0);
+    // What it retired, counted as the regions'.
+    f.tee(t32).get(n).op(Op.i32Sub).set(ra);
+    f.get(t32).tee(n).set(pageN);
+    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_INSNS).get(ra).op(Op.i32Add);
+    f.mem(Op.i32Store, 2, HB_INTERP_REGION_INSNS);
+    f.get(P_HB).get(P_HB).mem(Op.i32Load, 2, HB_INTERP_REGION_CALLS).i32(1).op(Op.i32Add);
+    f.mem(Op.i32Store, 2, HB_INTERP_REGION_CALLS);
+    // Its return, counted by reason (reusing `ra`: the counter's address).
+    f.get(P_HB).mem(Op.i32Load, 2, HB_RETURN_REASON).tee(t32).i32(2).op(Op.i32Shl).get(P_HB).op(Op.i32Add).tee(ra);
+    f.get(ra).mem(Op.i32Load, 2, HB_INTERP_RETURNS).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_INTERP_RETURNS);
+    f.get(P_HB).mem(Op.f64Load, 3, HB_NEXT_PC).op(Op.i64TruncF64S).set(a);
+    f.get(t32).i32(RETURN_NO_REGION).op(Op.i32Eq).get(t32).i32(RETURN_NO_BLOCK).op(Op.i32Eq).op(Op.i32Or);
+    L.open(Op.if);
+    f.i32(ENTER_FROM_REGION).set(enter);
+    f.get(a).get(vb).op(Op.i64Sub).set(t);
+    L.br("enter");
+    L.end();
+    f.get(a);
+    exitAt();
   }
 }
