@@ -9,8 +9,10 @@
 import { describe, expect, test } from "bun:test";
 import { CSR_MINSTRET } from "../../src/arch/riscv64/csr.ts";
 import { Arena } from "../../src/hal/emulated/arena.ts";
+import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { CODE_PAGE_BYTES, CodePage } from "../../src/hal/emulated/phys-memory.ts";
+import { TLB_MASK } from "../../src/hal/emulated/tlb.ts";
 import { buildInterpreterModule } from "../../src/hal/emulated/wasm/interp-module.ts";
 import * as A from "./asm.ts";
 import { type HartFixture, makeHart, RAM_BASE } from "./fixture.ts";
@@ -71,6 +73,40 @@ describe("WebAssembly interpreter", () => {
     const f = againstReference(p.assemble(), 4000);
     expect(f.hart.stats.wasmInterpreted).toBeGreaterThan(3000);
     expect(f.x(0)).toBe(0n);
+  });
+
+  test("landings of backward branches and jumps are counted, of forward branches inside the page not, by both interpreters", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.t0, 0), A.li(A.s1, 100), A.li(A.a0, 0));
+    p.label("loop");
+    p.emit(A.addi(A.t0, A.t0, 1), A.andi(A.t1, A.t0, 1));
+    p.ref("skip", (off) => A.beq(A.t1, A.zero, off)); // forward, taken every other time
+    p.emit(A.addi(A.a0, A.a0, 1));
+    p.label("skip");
+    p.ref("loop", (off) => A.blt(A.t0, A.s1, off)); // backward, taken 99 times
+    p.ref("call", (off) => A.jal(A.ra, off)); // forward jump: counted
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    p.label("call");
+    p.emit(A.jalr(0, A.ra, 0)); // back to `end`: counted
+    const program = p.assemble();
+    // Thresholds nothing reaches: every landing is counted and nothing is compiled.
+    const counting = { ...DEFAULT_ENGINE_OPTIONS, hotThreshold: 2 ** 30, hotLoopThreshold: 2 ** 30 };
+    const heatAt = (wasmInterpreter: boolean): number[] => {
+      const f = makeHart({ ramSize: 1 << 20, arena: true });
+      f.write(RAM_BASE, program);
+      let used = 0;
+      while (used < 700) used += runFast(f.hart, 700 - used, { ...counting, wasmInterpreter });
+      if (wasmInterpreter) expect(f.hart.stats.wasmInterpreted).toBeGreaterThan(600);
+      expect(f.x(A.a0)).toBe(50n);
+      const code = f.hart.itlb.xcode[(RAM_BASE >>> 12) & TLB_MASK];
+      if (code === undefined) throw new Error("the program's page is not in the fetch TLB");
+      return ["loop", "skip", "call", "end"].map((label) => code.heat[(p.address(label) - RAM_BASE) >> 1] ?? -1);
+    };
+    const inWasm = heatAt(true);
+    expect(inWasm.slice(0, 3)).toEqual([99, 0, 1]); // loop, skip, call
+    expect(inWasm[3]).toBeGreaterThan(1); // end: the return, then `j end` landing on itself
+    expect(heatAt(false)).toEqual(inWasm);
   });
 
   test("a store into the page it runs from changes the next instruction run from there", () => {

@@ -71,8 +71,14 @@ const FLIP_SIGN = -0x8000_0000;
 /**
  * Run from `h.pc`, whose fetch translation the caller has just checked is in `h.itlb`. Returns the number of
  * instructions retired (h.icount is advanced by as much) with h.pc at the next instruction to run. With
- * `heatMask` >= 0, landings of taken branches and jumps are counted per slot, and a slot whose count has all the
+ * `heatMask` >= 0, landings of jumps and of taken branches are counted per slot, and a slot whose count has all the
  * mask's bits clear is handed back to `runFast` to be considered for compiling.
+ *
+ * A taken branch forward inside the page goes on as straight-line code does: its landing is not counted and the
+ * limit is not checked. Its target is reached from where control came onto that stretch of code (a landing that
+ * was counted, or the page's arrival), so it is neither a loop nor an entry a region needs; and a forward run stays
+ * inside the page. Counting every taken branch cost the WebAssembly interpreter ~6% of the project kernel's
+ * pty_init phase (mostly forward branches around kobject and sysfs error paths).
  */
 export function interpret(h: Hart, limit: number, heatMask: number): number {
   const xlo = h.xlo;
@@ -164,6 +170,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 5: // OP_BEQ
         n++;
         if (xlo[2 * rs1] === xlo[2 * rs2] && xhi[2 * rs1] === xhi[2 * rs2]) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }
@@ -172,6 +182,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
       case 6: // OP_BNE
         n++;
         if (xlo[2 * rs1] !== xlo[2 * rs2] || xhi[2 * rs1] !== xhi[2 * rs2]) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }
@@ -183,6 +197,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const ahi = xhi[2 * rs1] ?? 0;
         const bhi = xhi[2 * rs2] ?? 0;
         if (ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0)) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }
@@ -195,6 +213,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const ahi = xhi[2 * rs1] ?? 0;
         const bhi = xhi[2 * rs2] ?? 0;
         if (!(ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0))) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }
@@ -207,6 +229,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const ahi = (xhi[2 * rs1] ?? 0) ^ FLIP_SIGN;
         const bhi = (xhi[2 * rs2] ?? 0) ^ FLIP_SIGN;
         if (ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0)) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }
@@ -219,6 +245,10 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         const ahi = (xhi[2 * rs1] ?? 0) ^ FLIP_SIGN;
         const bhi = (xhi[2 * rs2] ?? 0) ^ FLIP_SIGN;
         if (!(ahi < bhi || (ahi === bhi && (xlo[2 * rs1] ?? 0) >>> 0 < (xlo[2 * rs2] ?? 0) >>> 0))) {
+          if (imm > 0 && off + imm < PAGE_SIZE) {
+            off += imm;
+            continue;
+          }
           t = off + imm;
           break;
         }

@@ -59,7 +59,10 @@ export class CodePage {
    * for the first few hundred pages, ~25 ms of a Linux boot.)
    */
   readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE);
-  /** Taken branches and jumps that landed on each slot, and run-loop entries there (what is worth compiling). */
+  /**
+   * Jumps and taken branches that landed on each slot (not forward branches inside the page: `interpret`), and
+   * run-loop entries there (what is worth compiling).
+   */
   readonly heat: Int32Array;
   /** h.icount at the first landing of each slot's current heat window (the landing rate decides compiling). */
   readonly heatStart: Float64Array;

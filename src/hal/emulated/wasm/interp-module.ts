@@ -584,7 +584,13 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
       f.get(n).i32(1).op(Op.i32Add).set(n);
       f.get(off).op(Op.i64ExtendI32U);
       pushImm();
-      f.op(Op.i64Add).set(t);
+      f.op(Op.i64Add).tee(t);
+      // Forward inside the page: on as straight-line code (`interpret` says why).
+      f.i64(4096, 0).op(Op.i64LtU).get(off).op(Op.i64ExtendI32U).get(t).op(Op.i64LtU).op(Op.i32And);
+      L.open(Op.if);
+      f.get(t).op(Op.i32WrapI64).set(off);
+      L.br("run");
+      L.end();
       L.br("transfer");
       return;
     }
