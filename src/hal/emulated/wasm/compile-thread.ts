@@ -1,8 +1,8 @@
 /**
  * The region compiler thread (compile-service.ts says why there is one): a Worker that turns a copy of a guest
  * page and its entry offsets into a compiled WebAssembly module — planning the region (region.ts), generating its
- * code (compile.ts), padding it for the baseline tier (baseline-only.ts) and compiling it with
- * `new WebAssembly.Module` — and posts the module back. A module can be posted between threads of one process:
+ * code (compile.ts), padding it for the baseline tier (baseline-only.ts), compiling it with
+ * `new WebAssembly.Module` and having JavaScriptCore make its machine code (warm-up.ts) — and posts the module back. A module can be posted between threads of one process:
  * the hart's thread only instantiates it.
  *
  * It holds no state between jobs: every job carries its page bytes, so nothing here can go stale; the requesting
@@ -15,6 +15,7 @@ import { setThreadNice } from "../sys.ts";
 import { baselineOnly } from "./baseline-only.ts";
 import { compileRegion } from "./compile.ts";
 import { planRegion } from "./region.ts";
+import { warmUpRegion } from "./warm-up.ts";
 
 /** What the compiler thread is started with. */
 export interface CompileThreadInit {
@@ -64,6 +65,7 @@ export function compileJob(job: CompileJob): CompileReply {
   const generated = compileRegion(plan, job.mapBase, job.threaded);
   const bytes = job.optimizable ? generated.bytes : baselineOnly(generated.bytes);
   const module = new WebAssembly.Module(bytes);
+  warmUpRegion(module);
   return {
     id: job.id,
     kind: "compiled",
