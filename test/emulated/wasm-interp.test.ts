@@ -109,6 +109,23 @@ describe("WebAssembly interpreter", () => {
     expect(heatAt(false)).toEqual(inWasm);
   });
 
+  test("a decoded page keeps whole instructions only for the slots TypeScript runs whole", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.s0, RAM_BASE + 0x8000), A.li(A.a0, 5), A.add(A.a1, A.a0, A.a0));
+    p.label("store");
+    p.emit(A.sd(A.a1, A.s0, 0)); // its first run misses the TLB copy: the slow path takes the whole instruction
+    p.label("csr");
+    p.emit(A.csrr(A.a2, CSR_MINSTRET), A.sd(A.a2, A.s0, 8)); // the second store hits the TLB copy
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const f = againstReference(p.assemble(), 40);
+    const code = f.hart.itlb.xcode[(RAM_BASE >>> 12) & TLB_MASK];
+    if (code === undefined) throw new Error("the program's page is not in the fetch TLB");
+    const kept = code.insns.flatMap((insn, slot) => (insn === undefined ? [] : [2 * slot]));
+    expect(kept).toEqual([p.address("store") - RAM_BASE, p.address("csr") - RAM_BASE]);
+    expect(code.count).toBeGreaterThan(6);
+  });
+
   test("a store into the page it runs from changes the next instruction run from there", () => {
     // The store takes the slow path (the page holds code, so the write TLB never maps it), which drops the
     // page's decode cache under the running interpreter; the rewritten slot is decoded again.

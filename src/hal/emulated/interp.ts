@@ -22,13 +22,30 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
 import { packSlot, SLOT_DECODED, SLOT_STRADDLE, slotImmediate } from "./block.ts";
-import { decode16, decode32, type Insn, loadWidth } from "./decode.ts";
+import { decode16, decode32, type Insn, loadWidth, OP_FENCE, OP_FP, OP_ILLEGAL } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
 import { type CodePage, type MemBlock, PhysicalMemory } from "./phys-memory.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { TLB_MASK } from "./tlb.ts";
+
+/**
+ * Whether a slot of operation `op` keeps its decoded instruction (CodePage.insns): those `execute` and the CSR
+ * and atomic paths run (OP_ILLEGAL, which is also SLOT_EXECUTE, and OP_FENCE..OP_FP). Every other operation's
+ * paths take what they need from the slot (`aluRare`, the interpreters' own cases), except a load's or store's
+ * slow path, which decodes it again (`slotInsn`).
+ */
+function keepsInsn(op: number): boolean {
+  return op === OP_ILLEGAL || (op >= OP_FENCE && op <= OP_FP);
+}
+
+/** The instruction at `off` of a page (its bytes at `base` in `view`), which must not straddle the page's end. */
+function decodeAt(view: DataView, base: number, off: number): Insn {
+  const low = view.getUint16((base + off) | 0, true);
+  if ((low & 3) !== 3) return decode16(low);
+  return decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
+}
 
 /**
  * Decode the instruction at `off` of a page (its bytes at `base` in `view`) into slot `off >> 1` of `code`, and
@@ -39,25 +56,30 @@ function decodeSlot(h: Hart, code: CodePage, view: DataView, base: number, off: 
   const pageIndex = base >>> 12;
   if (!PhysicalMemory.pageHasCode(mem, pageIndex)) h.memory.codePage(mem, pageIndex);
   h.stats.decodes++;
-  const slot = off >> 1;
-  const low = view.getUint16((base + off) | 0, true);
   let w: number;
-  if ((low & 3) !== 3) {
-    const insn = decode16(low);
-    code.insns[slot] = insn;
-    code.slots[off + 1] = slotImmediate(insn);
-    w = packSlot(insn);
-  } else if (off + 4 > PAGE_SIZE) {
+  if ((view.getUint16((base + off) | 0, true) & 3) === 3 && off + 4 > PAGE_SIZE) {
     w = SLOT_STRADDLE | SLOT_DECODED; // the uncached path fetches both halves through the TLB
   } else {
-    const insn = decode32((low | (view.getUint16((base + off + 2) | 0, true) << 16)) >>> 0);
-    code.insns[slot] = insn;
+    const insn = decodeAt(view, base, off);
+    if (keepsInsn(insn.op)) code.insns[off >> 1] = insn;
     code.slots[off + 1] = slotImmediate(insn);
     w = packSlot(insn);
   }
   code.slots[off] = w;
   code.count++;
   return w;
+}
+
+/**
+ * The decoded instruction of the decoded slot at `off` of `code` (its page's bytes at `base` in `view`): the one
+ * it keeps (`keepsInsn`), or decoded again and kept.
+ */
+function slotInsn(code: CodePage, view: DataView, base: number, off: number): Insn {
+  const kept = code.insns[off >> 1];
+  if (kept !== undefined) return kept;
+  const insn = decodeAt(view, base, off);
+  code.insns[off >> 1] = insn;
+  return insn;
 }
 
 /**
@@ -291,8 +313,8 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           }
         } else {
           h.pc = vbase + off;
-          const d = code.insns[s];
-          v = loadSlow(h, hi * TWO_POW_32 + (lo >>> 0), width, d === undefined ? 0 : transformedInstruction(d), len);
+          const tinst = transformedInstruction(slotInsn(code, view, base, off));
+          v = loadSlow(h, hi * TWO_POW_32 + (lo >>> 0), width, tinst, len);
           if (!h.loadOk) break run;
           vh = h.ldHi;
         }
@@ -345,10 +367,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           }
         } else {
           h.pc = vbase + off;
-          const d = code.insns[s];
+          const tinst = transformedInstruction(slotInsn(code, view, base, off));
           const a = hi * TWO_POW_32 + (lo >>> 0);
-          if (!storeSlow(h, a, width, data, xhi[2 * rs2] ?? 0, d === undefined ? 0 : transformedInstruction(d), len))
-            break run;
+          if (!storeSlow(h, a, width, data, xhi[2 * rs2] ?? 0, tinst, len)) break run;
         }
         off += len;
         n++;
@@ -912,12 +933,15 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
   const imm = code.slots[off + 1] ?? 0;
   const xlo = h.xlo;
   const xhi = h.xhi;
-  const d = code.insns[s];
-  if (d === undefined || op >= 125) return STEP_STOP; // undecoded, straddling, compiled: the run loop's
+  if (w === 0 || op >= 125) return STEP_STOP; // undecoded, straddling, compiled: the run loop's
   if (op >= 11 && op <= 21) {
     // OP_LB..OP_SD, the TLB did not serve: the slow paths translate (and trap) as `interpret`'s do.
     const a = (xhi[2 * rs1] ?? 0) * TWO_POW_32 + ((xlo[2 * rs1] ?? 0) >>> 0) + imm;
-    const tinst = transformedInstruction(d);
+    const it = h.itlb;
+    const i = (vbase >>> 12) & TLB_MASK;
+    const view = it.xview[i];
+    if (view === undefined) return STEP_STOP;
+    const tinst = transformedInstruction(slotInsn(code, view, (vbase + (it.xdelta[i] ?? 0)) | 0, off));
     if (op >= 18) {
       if (!storeSlow(h, a, 1 << (op - 18), xlo[2 * rs2] ?? 0, xhi[2 * rs2] ?? 0, tinst, len)) return STEP_STOP;
     } else {
@@ -942,6 +966,8 @@ export function stepSlot(h: Hart, vbase: number, off: number): number {
     h.pc = vbase + off + len;
     return STEP_NEXT;
   }
+  const d = code.insns[s];
+  if (d === undefined) return STEP_STOP; // (every other operation keeps its instruction: `keepsInsn`)
   if ((d.op === 79 || d.op === 80) && atomicFast(h, d)) {
     h.pc = vbase + off + len;
     return STEP_NEXT;

@@ -55,10 +55,13 @@ export class CodePage {
    */
   readonly slots: Int32Array;
   /**
-   * Holes until decoded. (Not filled: `fill` is a JavaScript builtin that ran in JavaScriptCore's slowest tier
-   * for the first few hundred pages, ~25 ms of a Linux boot.)
+   * The decoded instruction of each slot whose instruction the TypeScript paths need whole (interp.ts
+   * `keepsInsn`; the others have what every path needs in `slots`, and a load or store gets its own when it takes
+   * the slow path), by slot; holes elsewhere. It starts empty and grows as slots are stored: a Linux boot decodes
+   * ~100 k instructions on ~300 pages, and an object for each, with a 2,048-entry array per page, made ~10 MB of
+   * JavaScript heap that every new page of it cost a page fault (~10 us on this host) and the collector a scan.
    */
-  readonly insns: (Insn | undefined)[] = new Array<Insn | undefined>(SLOTS_PER_PAGE);
+  readonly insns: (Insn | undefined)[] = [];
   /**
    * Jumps and taken branches that landed on each slot (not forward branches inside the page: `interpret`), and
    * run-loop entries there (what is worth compiling).
@@ -139,7 +142,7 @@ export class CodePage {
     if (this.count !== 0 || this.blocks !== undefined || this.region !== undefined) {
       // (A compiled block's start is marked in `slots` even where nothing else was decoded.)
       this.slots.fill(0, 0, 2 * SLOTS_PER_PAGE);
-      this.insns.fill(undefined);
+      this.insns.length = 0;
       this.count = 0;
     }
     this.heat.fill(0);
