@@ -7,7 +7,7 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { CSR_MINSTRET } from "../../src/arch/riscv64/csr.ts";
+import { CSR_MINSTRET, CSR_SSTATUS, MSTATUS_FS, MSTATUS_SIE, MSTATUS_SUM } from "../../src/arch/riscv64/csr.ts";
 import { Arena } from "../../src/hal/emulated/arena.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
@@ -125,6 +125,49 @@ describe("WebAssembly interpreter", () => {
     expect(kept).toEqual([p.address("store") - RAM_BASE, p.address("csr") - RAM_BASE]);
     expect(code.count).toBeGreaterThan(6);
   });
+
+  test.each(["HS", "VS"] as const)(
+    "sstatus in %s-mode: reads and SIE turned off in WebAssembly, the rest in TypeScript, as the reference does",
+    (mode) => {
+      const p = new A.Program(RAM_BASE);
+      p.emit(A.li(A.t0, MSTATUS_SIE), A.li(A.t1, MSTATUS_SUM));
+      p.emit(A.csrr(A.a0, CSR_SSTATUS)); // read (FS dirty: SD set)
+      p.emit(A.csrrci(A.a1, CSR_SSTATUS, MSTATUS_SIE)); // SIE off
+      p.emit(A.csrrc(A.a2, CSR_SSTATUS, A.t0)); // nothing changes
+      p.emit(A.csrrs(A.a3, CSR_SSTATUS, A.t0)); // SIE on: TypeScript
+      p.emit(A.csrrc(A.zero, CSR_SSTATUS, A.t0)); // SIE off, rd = x0
+      p.emit(A.csrrs(A.a4, CSR_SSTATUS, A.t1)); // SUM on (the translation context): TypeScript
+      p.emit(A.csrrwi(A.a5, CSR_SSTATUS, 0)); // everything writable off: TypeScript
+      p.emit(A.csrrsi(A.a6, CSR_SSTATUS, 0), A.csrr(A.a7, CSR_MINSTRET)); // read; an M-mode CSR: an illegal instruction
+      p.label("end");
+      p.ref("end", (off) => A.jal(0, off));
+      const program = p.assemble();
+      const run = (engine: "winterp" | "reference") => {
+        const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
+        f.write(RAM_BASE, program);
+        f.hart.mstatus |= MSTATUS_FS | MSTATUS_SIE;
+        f.hart.vsstatus |= MSTATUS_FS | MSTATUS_SIE;
+        f.hart.mtvec = p.address("end"); // the illegal instruction traps to M, to `end`
+        f.enter(mode, RAM_BASE);
+        for (let used = 0; used < 30; ) used += f.run(30 - used, engine);
+        return f;
+      };
+      const wasm = run("winterp");
+      const ref = run("reference");
+      const state = (f: HartFixture) => ({
+        x: Array.from({ length: 32 }, (_, i) => f.x(i)),
+        mstatus: f.hart.mstatus,
+        vsstatus: f.hart.vsstatus,
+        pc: f.hart.pc,
+        mcause: f.hart.mcauseLo,
+      });
+      expect(state(wasm)).toEqual(state(ref));
+      expect(wasm.x(A.a0) >> 63n).toBe(1n); // SD
+      expect(wasm.x(A.a1) & BigInt(MSTATUS_SIE)).toBe(BigInt(MSTATUS_SIE));
+      // In TypeScript: SIE on, SUM on, the write of 0, the M-mode CSR (which trapped).
+      expect(wasm.hart.stats.wasmInterpreterSteps).toBe(4);
+    },
+  );
 
   test("a store into the page it runs from changes the next instruction run from there", () => {
     // The store takes the slow path (the page holds code, so the write TLB never maps it), which drops the

@@ -25,6 +25,17 @@ export const HB_ITLB = 32;
 export const HB_CHAINS = 36;
 /** i32: why the last region returned to the run loop (wasm/compile.ts RETURN_*). */
 export const HB_RETURN_REASON = 40;
+/** i32: mstatus's low word (`Hart.mstatus`), where the WebAssembly interpreter reads and writes sstatus. */
+export const HB_MSTATUS = 44;
+/** i32: vsstatus (`Hart.vsstatus`), what sstatus is in VS-mode. */
+export const HB_VSSTATUS = 48;
+/**
+ * i32: where sstatus is for the current WebAssembly interpreter run: HB_MSTATUS in HS-mode, HB_VSSTATUS in
+ * VS-mode, 0 in M- and U-mode; set by the run loop for each run (privilege and V change only at traps and returns,
+ * which end the run). The interpreter reads sstatus there, and writes it where only SIE goes off or nothing
+ * changes (wasm/interp-module.ts); every other CSR access goes to TypeScript.
+ */
+export const HB_SSTATUS_DIRECT = 52;
 /**
  * int64 x 32: x0..x31, little-endian, so that compiled code and the WebAssembly interpreter read and write a
  * register as one i64 (`Hart.xlo`/`Hart.xhi` are views of its words: see `registerWords`).

@@ -35,7 +35,7 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { GPR_COUNT } from "../../arch/riscv64/registers.ts";
 import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
-import { HART_BLOCK_BYTES, HB_X, registerWords } from "./hart-block.ts";
+import { HART_BLOCK_BYTES, HB_MSTATUS, HB_VSSTATUS, HB_X, registerWords } from "./hart-block.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { PmpState } from "./pmp.ts";
@@ -173,10 +173,24 @@ export class Hart implements MemoryClient {
   csrHi = 0;
 
   // --- status and control (low words; the few high bits are separate fields) ---
-  mstatus = 0;
+  /** mstatus's low word: in the hart's block when there is one (HB_MSTATUS), where compiled code reads it. */
+  readonly #mstatus: Int32Array;
+  get mstatus(): number {
+    return this.#mstatus[0] ?? 0;
+  }
+  set mstatus(value: number) {
+    this.#mstatus[0] = value;
+  }
   mstatusGva = false;
   mstatusMpv = false;
-  vsstatus = 0;
+  /** vsstatus: in the hart's block when there is one (HB_VSSTATUS), as mstatus is. */
+  readonly #vsstatus: Int32Array;
+  get vsstatus(): number {
+    return this.#vsstatus[0] ?? 0;
+  }
+  set vsstatus(value: number) {
+    this.#vsstatus[0] = value;
+  }
   hstatus = 0;
   medeleg = 0;
   mideleg = MIDELEG_READ_ONLY_ONE;
@@ -297,6 +311,8 @@ export class Hart implements MemoryClient {
       this.xhi = x.hi;
       this.blockF64 = new Float64Array(0);
       this.blockI32 = new Int32Array(0);
+      this.#mstatus = new Int32Array(1);
+      this.#vsstatus = new Int32Array(1);
     } else {
       this.blockBase = base;
       const x = registerWords(arena.buffer, base + HB_X);
@@ -304,6 +320,8 @@ export class Hart implements MemoryClient {
       this.xhi = x.hi;
       this.blockF64 = new Float64Array(arena.buffer, base, HART_BLOCK_BYTES / 8);
       this.blockI32 = new Int32Array(arena.buffer, base, HART_BLOCK_BYTES / 4);
+      this.#mstatus = new Int32Array(arena.buffer, base + HB_MSTATUS, 1);
+      this.#vsstatus = new Int32Array(arena.buffer, base + HB_VSSTATUS, 1);
     }
     const first = this.tlbSet(CTX_M);
     this.dtlb = first;

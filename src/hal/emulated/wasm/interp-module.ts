@@ -30,6 +30,14 @@
  */
 
 import {
+  CSR_SSTATUS,
+  MSTATUS_FS,
+  MSTATUS_HI_SD,
+  MSTATUS_HI_UXL64,
+  MSTATUS_SIE,
+  SSTATUS_MASK,
+} from "../../../arch/riscv64/csr.ts";
+import {
   AMO_ADD,
   AMO_AND,
   AMO_MAX,
@@ -49,6 +57,7 @@ import {
   SLOT_RS2_SHIFT,
   SLOT_STRADDLE,
 } from "../block.ts";
+import { SSTATUS_WRITE_MASK } from "../constants.ts";
 import * as D from "../decode.ts";
 import {
   HB_CHAIN_STOP,
@@ -59,6 +68,7 @@ import {
   HB_NEXT_PC,
   HB_REGION,
   HB_RETURN_REASON,
+  HB_SSTATUS_DIRECT,
   HB_VBASE,
   HB_VOLUME_LIMIT,
   HB_X,
@@ -142,12 +152,15 @@ const SET_LESS: Record<number, { cmp: number; imm: boolean }> = {
   [D.OP_SLTIU]: { cmp: Op.i64LtU, imm: true },
 };
 
+/** The CSR instructions: sstatus is done here in HS- and VS-mode (`emitCsr`), everything else in TypeScript. */
+const CSR_OPS = [D.OP_CSRRW, D.OP_CSRRS, D.OP_CSRRC, D.OP_CSRRWI, D.OP_CSRRSI, D.OP_CSRRCI];
+
 /** The AMO operations (funct5) other than LR and SC, whose reservation lives in the TypeScript hart. */
 const AMO_FUNCT5S = [AMO_ADD, AMO_SWAP, AMO_XOR, AMO_OR, AMO_AND, AMO_MIN, AMO_MAX, AMO_MINU, AMO_MAXU];
 
 /** The operations with code of their own here; every other slot calls `step` (or ends the run). */
 function handledOps(): number[] {
-  const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE, D.OP_AMO_W, D.OP_AMO_D];
+  const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE, D.OP_AMO_W, D.OP_AMO_D, ...CSR_OPS];
   for (const table of [LOAD_OPS, STORE_FAST, BINARY64, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCH_CMP])
     for (const k of Object.keys(table)) ops.push(Number(k));
   return ops;
@@ -284,6 +297,11 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
   // Set when control arrives on a page (from another, or from a region).
   const arrived = f.local(I32);
   const ran = f.local(I32);
+  // emitCsr's: the status word's address, its value, the source, the new value.
+  const csrAddress = f.local(I32);
+  const csrStatus = f.local(I32);
+  const csrSource = f.local(I32);
+  const csrNext = f.local(I32);
   const L = new Labels(f);
   const volume: VolumeLocals = { n, pageN, code, heatMask: C_HEAT_MASK, icount: C_ICOUNT, ran };
 
@@ -542,6 +560,64 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     leave(ACT_STEP);
   }
 
+  /**
+   * A CSR instruction: sstatus in HS- and VS-mode (HB_SSTATUS_DIRECT: mstatus's low word or vsstatus, both in the
+   * block) is read here, and written where the write turns SIE off or changes nothing, as `execCsr` does; every other
+   * access, and a write that may make an interrupt deliverable or changes the translation or FP state, goes to
+   * `step`.
+   * Linux masks and restores interrupts (`csrrci sstatus, SIE`, `csrr`, `csrs`) around every spinlock: ~77 k
+   * calls into TypeScript in the project kernel's boot, ~0.25 us each.
+   */
+  function emitCsr(op: number): void {
+    const isImm = op >= D.OP_CSRRWI;
+    const kind = op - (isImm ? D.OP_CSRRWI : D.OP_CSRRW); // 0 write, 1 set, 2 clear
+    pushImm();
+    f.op(Op.i32WrapI64).i32(0xfff).op(Op.i32And).i32(CSR_SSTATUS).op(Op.i32Ne);
+    f.get(C_HB).mem(Op.i32Load, 2, HB_SSTATUS_DIRECT).tee(csrAddress).op(Op.i32Eqz).op(Op.i32Or);
+    L.open(Op.if);
+    leave(ACT_STEP);
+    L.end();
+    // The status word sstatus is in HS- or VS-mode (mstatus's low word or vsstatus), its address from here on.
+    f.get(C_HB).get(csrAddress).op(Op.i32Add).tee(csrAddress).mem(Op.i32Load, 2, 0).set(csrStatus);
+    // The source: the immediate (in rs1's field) or rs1's low word; whether there is a write at all.
+    f.get(w).i32(SLOT_RS1_SHIFT).op(Op.i32ShrU).i32(31).op(Op.i32And).set(csrSource);
+    const writes = (): void => {
+      if (kind === 0) f.i32(1);
+      else f.get(csrSource).i32(0).op(Op.i32Ne);
+    };
+    if (!isImm) {
+      getReg(SLOT_RS1_SHIFT);
+      f.op(Op.i32WrapI64).set(csrSource);
+    }
+    writes();
+    L.open(Op.if);
+    // The new mstatus: sstatus's writable bits from the value written.
+    f.get(csrStatus).i32(~SSTATUS_WRITE_MASK).op(Op.i32And);
+    if (kind === 0) f.get(csrSource);
+    else if (kind === 1) f.get(csrStatus).get(csrSource).op(Op.i32Or);
+    else f.get(csrStatus).get(csrSource).i32(-1).op(Op.i32Xor).op(Op.i32And);
+    f.i32(SSTATUS_WRITE_MASK).op(Op.i32And).op(Op.i32Or).set(csrNext);
+    // Anything but SIE changed, or SIE turned on: TypeScript's (the context, an interrupt to look at).
+    f.get(csrNext).get(csrStatus).op(Op.i32Xor).tee(t32).i32(~MSTATUS_SIE).op(Op.i32And);
+    f.get(t32).get(csrNext).op(Op.i32And).i32(MSTATUS_SIE).op(Op.i32And).op(Op.i32Or);
+    L.open(Op.if);
+    leave(ACT_STEP);
+    L.end();
+    f.get(csrAddress).get(csrNext).mem(Op.i32Store, 2, 0);
+    L.end();
+    // rd = the old sstatus: its low word, UXL = 64 and SD when FS is dirty (csrRead).
+    f.get(csrStatus).i32(SSTATUS_MASK).op(Op.i32And).op(Op.i64ExtendI32U);
+    f.get(csrStatus).i32(MSTATUS_FS).op(Op.i32And).i32(MSTATUS_FS).op(Op.i32Eq);
+    L.open(Op.if, "", I64);
+    f.i64(0, MSTATUS_HI_UXL64 | MSTATUS_HI_SD);
+    f.op(Op.else);
+    f.i64(0, MSTATUS_HI_UXL64);
+    L.end();
+    f.op(Op.i64Or);
+    setRd();
+    L.br("next");
+  }
+
   /** The code of operation `op`'s handler: it ends with a branch to `next`, `transfer` or `exit`, or a return. */
   function emitOperation(op: number): void {
     const load = LOAD_OPS[op];
@@ -573,6 +649,10 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     }
     if (op === D.OP_AMO_W || op === D.OP_AMO_D) {
       emitAtomic(op === D.OP_AMO_W ? 4 : 8);
+      return;
+    }
+    if (CSR_OPS.includes(op)) {
+      emitCsr(op);
       return;
     }
     const branch = BRANCH_CMP[op];

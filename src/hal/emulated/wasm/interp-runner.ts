@@ -4,6 +4,7 @@
  * its region table and enters regions itself.
  */
 
+import { PRV_S } from "../../../arch/riscv64/traps.ts";
 import type { Arena } from "../arena.ts";
 import { type Hart, STOP_NONE } from "../hart.ts";
 import {
@@ -12,9 +13,12 @@ import {
   HB_INTERP_REGION_INSNS,
   HB_INTERP_RETURNS,
   HB_MISS_LIMIT,
+  HB_MSTATUS,
   HB_NEXT_PC,
   HB_RETURN_REASON,
+  HB_SSTATUS_DIRECT,
   HB_VOLUME_LIMIT,
+  HB_VSSTATUS,
 } from "../hart-block.ts";
 import { decodeSlotAt, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
 import type { CodePage } from "../phys-memory.ts";
@@ -30,6 +34,7 @@ const RETURNS_INDEX = HB_INTERP_RETURNS / 4;
 const MISS_LIMIT_INDEX = HB_MISS_LIMIT / 4;
 const RETURN_REASON_INDEX = HB_RETURN_REASON / 4;
 const VOLUME_LIMIT_INDEX = HB_VOLUME_LIMIT / 8;
+const SSTATUS_DIRECT_INDEX = HB_SSTATUS_DIRECT / 4;
 
 /** The most region misses HB_MISS_LIMIT holds (an int32): never reached. */
 const NO_MISS_LIMIT = 2 ** 30;
@@ -128,6 +133,7 @@ export class WasmInterpreter {
     hb[REGION_INSNS_INDEX] = 0;
     hb.fill(0, RETURNS_INDEX, RETURNS_INDEX + RETURN_REASONS);
     hb[MISS_LIMIT_INDEX] = Math.min(NO_MISS_LIMIT, Math.ceil(missLimit));
+    hb[SSTATUS_DIRECT_INDEX] = h.priv !== PRV_S ? 0 : h.virt ? HB_VSSTATUS : HB_MSTATUS;
     h.blockF64[VOLUME_LIMIT_INDEX] = volumeLimit;
     const n = this.#run(
       h.blockBase,
