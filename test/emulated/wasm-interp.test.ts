@@ -169,6 +169,31 @@ describe("WebAssembly interpreter", () => {
     },
   );
 
+  test("a decode asked for decodes the straight line after the slot, up to a jump", () => {
+    const p = new A.Program(RAM_BASE);
+    p.emit(A.li(A.a0, 1));
+    p.label("ecall");
+    p.emit(A.ecall()); // a trap: what follows never runs
+    p.label("after");
+    p.emit(A.addi(A.a2, A.a2, 1));
+    p.label("jump");
+    p.ref("end", (off) => A.jal(0, off));
+    p.label("beyond");
+    p.emit(A.addi(A.a3, A.a3, 1));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const f = makeHart({ ramSize: 1 << 20, arena: true });
+    f.write(RAM_BASE, p.assemble());
+    f.hart.mtvec = p.address("end");
+    f.run(3, "winterp");
+    expect(f.hart.mcauseLo).toBe(11); // an environment call from M-mode
+    expect(f.hart.pc).toBe(p.address("end"));
+    const code = f.hart.itlb.xcode[(RAM_BASE >>> 12) & TLB_MASK];
+    if (code === undefined) throw new Error("the program's page is not in the fetch TLB");
+    const decoded = (label: string) => (code.slots[p.address(label) - RAM_BASE] ?? 0) !== 0;
+    expect([decoded("ecall"), decoded("after"), decoded("jump"), decoded("beyond")]).toEqual([true, true, true, false]);
+  });
+
   test("a store into the page it runs from changes the next instruction run from there", () => {
     // The store takes the slow path (the page holds code, so the write TLB never maps it), which drops the
     // page's decode cache under the running interpreter; the rewritten slot is decoded again.

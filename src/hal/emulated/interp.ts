@@ -21,8 +21,8 @@ import { AMO_LR, AMO_SC } from "../../arch/riscv64/isa.ts";
 import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { div32, div64, divu32, divu64, mul64, mulh64, mulhsu64, mulhu64, out } from "./alu.ts";
 import { bitmanip } from "./bitmanip.ts";
-import { packSlot, SLOT_DECODED, SLOT_STRADDLE, slotImmediate } from "./block.ts";
-import { decode16, decode32, type Insn, loadWidth, OP_FENCE, OP_FP, OP_ILLEGAL } from "./decode.ts";
+import { packSlot, SLOT_DECODED, SLOT_OP_MASK, SLOT_STRADDLE, slotImmediate } from "./block.ts";
+import { decode16, decode32, type Insn, loadWidth, OP_BGEU, OP_FENCE, OP_FP, OP_ILLEGAL, OP_JAL } from "./decode.ts";
 import { amoResult, execCsr, execute, transformedInstruction } from "./exec.ts";
 import { EXEC_END, EXEC_TRAP, type Hart } from "./hart.ts";
 import { loadSharedDoubleword, loadSlow, storeSharedDoubleword, storeSlow } from "./memory-slow.ts";
@@ -898,9 +898,16 @@ export const STEP_END = 1;
 /** Retired nothing, and the run must end at h.pc (a trap was taken, or the run loop must run this slot). */
 export const STEP_STOP = 2;
 
+/** The most slots `decodeSlotAt` decodes in one call. */
+const DECODE_AHEAD_SLOTS = 16;
+
 /**
  * Decode slot `off >> 1` of the page at virtual address `vbase`, which the fetch TLB maps (the WebAssembly
- * interpreter only runs pages it found there), and return its packed word.
+ * interpreter only runs pages it found there), and return its packed word. The slots after it up to the next
+ * branch or jump (at most DECODE_AHEAD_SLOTS, not past one already decoded or the page's end) are decoded too:
+ * straight-line code runs on into them, and each decode asked for is a call from WebAssembly into TypeScript
+ * (~112 k in the project kernel's boot, most in runs of a few instructions). Decoding has no effect but the cache
+ * (a page's first decode marks it as code, so a later write to it drops what was decoded).
  */
 export function decodeSlotAt(h: Hart, vbase: number, off: number): number {
   const it = h.itlb;
@@ -909,7 +916,20 @@ export function decodeSlotAt(h: Hart, vbase: number, off: number): number {
   const view = it.xview[i];
   const mem = it.xblock[i];
   if (it.xtag[i] !== vbase || code === undefined || view === undefined || mem === undefined) return 0;
-  return decodeSlot(h, code, view, (vbase + (it.xdelta[i] ?? 0)) | 0, off, mem);
+  const base = (vbase + (it.xdelta[i] ?? 0)) | 0;
+  const w = decodeSlot(h, code, view, base, off, mem);
+  let next = w;
+  let at = off;
+  const slots = code.slots;
+  for (let k = 1; k < DECODE_AHEAD_SLOTS; k++) {
+    const op = next & SLOT_OP_MASK;
+    // OP_JAL..OP_BGEU end the straight line; so do a straddling slot and the page's end.
+    if ((op >= OP_JAL && op <= OP_BGEU) || op === SLOT_STRADDLE) break;
+    at += 2 + ((next >>> 21) & 2);
+    if (at >= PAGE_SIZE || (slots[at] ?? 1) !== 0) break;
+    next = decodeSlot(h, code, view, base, at, mem);
+  }
+  return w;
 }
 
 /**
