@@ -2,8 +2,8 @@
  * The region compiler thread (compile-service.ts says why there is one): a Worker that turns a copy of a guest
  * page and its entry offsets into a compiled WebAssembly module — planning the region (region.ts), generating its
  * code (compile.ts), padding it for the baseline tier (baseline-only.ts), compiling it with
- * `new WebAssembly.Module` and having JavaScriptCore make its machine code (warm-up.ts) — and posts the module back. A module can be posted between threads of one process:
- * the hart's thread only instantiates it.
+ * `new WebAssembly.Module` and having JavaScriptCore make its machine code (warm-up.ts) — and posts the module
+ * back. A module can be posted between threads of one process: the hart's thread only instantiates it.
  *
  * It holds no state between jobs: every job carries its page bytes, so nothing here can go stale; the requesting
  * thread drops a reply whose page was written meanwhile.
