@@ -1,8 +1,11 @@
 /**
- * The emulated backend's one native request (src/hal/emulated/sys.ts): transparent huge pages for guest RAM in the
- * arena. The constant is checked against <sys/mman.h> with the host's C compiler; the advice itself is checked in
- * /proc/self/smaps, where the kernel shows the mapping's huge-page eligibility and the huge pages backing it.
+ * The emulated backend's native requests (src/hal/emulated/sys.ts): transparent huge pages for the arena (guest
+ * RAM and the decode caches), and threads' priorities. The constants are checked against the C headers with the
+ * host's C compiler; the advice itself is checked in /proc/self/smaps, where the kernel shows the mapping's
+ * huge-page eligibility and the huge pages backing it.
  */
+
+import { ptr } from "bun:ffi";
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { Arena } from "../../src/hal/emulated/arena.ts";
@@ -46,7 +49,7 @@ function anonHugeKb(address: number): number | undefined {
   return undefined;
 }
 
-describe("emulated backend: huge pages for guest RAM", () => {
+describe("emulated backend: huge pages for the arena", () => {
   test("the span advised is the whole 2 MiB pieces inside the block", () => {
     expect(hugePageSpan(0x20_0000, 4 * MIB)).toEqual({ start: 0x20_0000, length: 4 * MIB });
     expect(hugePageSpan(0x20_1000, 4 * MIB)).toEqual({ start: 0x40_0000, length: 2 * MIB });
@@ -87,6 +90,22 @@ describe("emulated backend: huge pages for guest RAM", () => {
       expect(span).toBeDefined();
       bytes.fill(1);
       expect(anonHugeKb(span?.start ?? 0)).toBeGreaterThanOrEqual(HUGE_PAGE_SIZE / 1024);
+    },
+  );
+
+  testIf(thpRequirement(), "transparent huge pages")(
+    "the arena advises what it grows by: its memory is backed by huge pages once written, unasked",
+    () => {
+      const arena = Arena.create();
+      if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+      // Small allocations, as the decode caches make: the first grows the memory by 16 MiB.
+      const first = arena.allocate(40 * 1024, 64);
+      if (first === undefined) throw new Error("the arena has no room for 40 KiB");
+      const grown = arena.bytes(first, arena.buffer.byteLength - first);
+      const span = hugePageSpan(ptr(grown), grown.length);
+      if (span === undefined) throw new Error("the arena grew by less than a huge page");
+      grown.fill(1);
+      expect(anonHugeKb(span.start)).toBeGreaterThanOrEqual(HUGE_PAGE_SIZE / 1024);
     },
   );
 });

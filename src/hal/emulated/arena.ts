@@ -13,10 +13,13 @@
  *   unchanged, compiled regions reach it through their slow-path calls, and a VM with such memory would have to
  *   keep its harts on the main thread (a Worker cannot share an ordinary ArrayBuffer).
  * - The memory is created with its maximum size reserved and grows as allocations need it: untouched pages are
- *   committed by the host only when written, so a 4 GiB guest that touches 100 MiB costs about 100 MiB.
+ *   committed by the host only when written, in 2 MiB huge pages where the host has them (each growth is advised),
+ *   so a 4 GiB guest that touches 100 MiB costs about 100 MiB, rounded up to whole 2 MiB pieces.
  * - Views made before a `grow` stay valid (a shared memory never moves or detaches); the arena hands out views of
  *   the buffer current when each allocation was made.
  */
+
+import { adviseHugePages } from "./sys.ts";
 
 /** The WebAssembly page size. */
 export const WASM_PAGE_SIZE = 65536;
@@ -82,7 +85,8 @@ export class Arena {
       // Another thread may grow the memory at the same time: grow by what is still missing, then look again.
       // Growing a shared memory costs ~0.1-1 ms whatever the amount (a Linux boot's code pages, 40 KiB each, spent
       // 80 ms in it), and untouched pages cost nothing: it grows by at least GROW_MIN_PAGES.
-      for (let have = this.memory.buffer.byteLength; have < end; have = this.memory.buffer.byteLength) {
+      const before = this.memory.buffer.byteLength;
+      for (let have = before; have < end; have = this.memory.buffer.byteLength) {
         const missing = Math.ceil((end - have) / WASM_PAGE_SIZE);
         const room = ARENA_MAX_PAGES - have / WASM_PAGE_SIZE;
         try {
@@ -95,6 +99,14 @@ export class Arena {
           }
         }
       }
+      // Huge pages for what was added, where the host has them (sys.ts): every first touch of a 4 KiB page is a
+      // page fault, ~10 us on this project's machines, and besides guest RAM the arena holds the decode caches,
+      // 40 KiB per code page touched here and there. The project kernel's boot took ~2,100 faults fewer (4,900
+      // against 2,800 on the hart's thread) and reached its marker ~30 ms sooner (faster in 9 of 10 alternating
+      // pairs), for ~6 MB more RSS (141 against 147 MB). Another thread growing at the same time advises an
+      // overlapping range: advice is idempotent.
+      const after = this.memory.buffer.byteLength;
+      if (after > before) adviseHugePages(this.bytes(before, after - before));
       return offset;
     }
   }

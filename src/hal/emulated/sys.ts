@@ -1,16 +1,16 @@
 /**
- * The only file of the emulated backend that imports `bun:ffi`: two requests to the host kernel, one about guest
- * RAM and one about threads' priorities (background-threads.ts says why). libc is opened on first use (a host
+ * The only file of the emulated backend that imports `bun:ffi`: two requests to the host kernel, one about the
+ * arena's memory and one about threads' priorities (background-threads.ts says why). libc is opened on first use (a host
  * other than Linux never opens it), and nothing here is needed for the backend to work: where a call is not
  * possible the backend runs as before.
  *
- * Transparent huge pages for guest RAM (Linux `madvise(MADV_HUGEPAGE)`), as QEMU asks for its guest RAM. The arena
+ * Transparent huge pages for the arena (Linux `madvise(MADV_HUGEPAGE)`), as QEMU asks for its guest RAM. The arena
  * (arena.ts) is one anonymous mapping that the host fills a 4 KiB page at a time, on first touch; JavaScriptCore
  * even marks its WebAssembly memories MADV_NOHUGEPAGE. A first touch costs a page fault, ~11 us on this project's
  * machines (a VM): loading a 31 MB kernel took 91 ms, 7,940 faults, and every page a guest touches first costs as
  * much again. With huge pages the same load takes 15 ms and 22 faults, and a Linux boot's first touches fault once
- * per 2 MiB. The cost is memory: the host commits RAM in 2 MiB pieces, so a guest that touches one byte of a piece
- * holds all of it (never more than the guest's RAM).
+ * per 2 MiB; so do the decode caches' (arena.ts). The cost is memory: the host commits RAM in 2 MiB pieces, so a
+ * guest that touches one byte of a piece holds all of it (never more than the arena's size).
  */
 import { dlopen, FFIType, ptr } from "bun:ffi";
 
@@ -47,7 +47,7 @@ function load(): Libc | null {
       gettid: () => lib.symbols.gettid(),
     };
   } catch {
-    // No libc.so.6 (musl, or an unusual install): guest RAM keeps small pages.
+    // No libc.so.6 (musl, or an unusual install): the arena keeps small pages.
   }
   return libc;
 }
@@ -63,7 +63,7 @@ export function hugePageSpan(address: number, length: number): { start: number; 
 }
 
 /**
- * Ask the host to back the whole 2 MiB pieces of `bytes` (guest RAM) with transparent huge pages. Returns the
+ * Ask the host to back the whole 2 MiB pieces of `bytes` (a part of the arena) with transparent huge pages. Returns the
  * host-address span it agreed for; undefined on other hosts, when libc cannot be opened, when `bytes` holds no
  * whole huge page, or when the kernel refuses (huge pages switched off).
  */

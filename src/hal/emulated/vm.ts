@@ -27,7 +27,6 @@ import {
 import { Arena } from "./arena.ts";
 import { VmClock } from "./clock.ts";
 import { MEM_BLOCK_MAX_SIZE, MemBlock, PhysicalMemory } from "./phys-memory.ts";
-import { adviseHugePages } from "./sys.ts";
 import { hartThreadsWanted } from "./threads/switch.ts";
 import { ThreadedVcpu } from "./threads/threaded-vcpu.ts";
 import { EmulatedVcpu } from "./vcpu.ts";
@@ -227,8 +226,7 @@ export class EmulatedVm implements HalVm {
         { cause: error },
       );
     }
-    // Huge pages where the host has them: each first touch of guest RAM is a page fault (sys.ts says what it costs).
-    if (arenaOffset >= 0) adviseHugePages(bytes);
+    // (The arena asks for huge pages where it grows: arena.ts.)
     const pieces = splitIntoBlocks(bytes, arenaOffset);
     this.#allocations.push({ base, end: base + size });
     if (this.mode === "hypervisor") for (const p of pieces) this.memory.map(base + p.offset, p.block);
