@@ -60,6 +60,8 @@ export const HB_MISS_LIMIT = 328;
 export const HB_VOLUME_LIMIT = 336;
 /** - i32 x 6: regions' returns into the interpreter during the current run, by reason (wasm/compile.ts RETURN_*). */
 export const HB_INTERP_RETURNS = 344;
+/** - i32: slots the WebAssembly interpreter decoded itself during the current run (wasm/decode-emit.ts). */
+export const HB_DECODES = 368;
 /** The block's size (a multiple of 64, so blocks of several harts never share a cache line). */
 export const HART_BLOCK_BYTES = 512;
 

@@ -32,6 +32,14 @@ export const CODE_PAGE_SLOTS = 0;
 export const CODE_PAGE_INTERPRETED = 16400;
 export const CODE_PAGE_INTERPRETED_SINCE = 16408;
 export const CODE_PAGE_MISSES = 16416;
+/**
+ * And what the WebAssembly interpreter's decoder (wasm/decode-emit.ts) needs to decode into the page itself (i32
+ * each): the slots decoded (`CodePage.count`), whether the page is marked as code (PAGE_HAS_CODE: no hart has a
+ * write-TLB entry for it), and the arena offset of the page's bytes (0: not in the arena).
+ */
+export const CODE_PAGE_COUNT = 16420;
+export const CODE_PAGE_MARKED = 16424;
+export const CODE_PAGE_HOST = 16428;
 export const CODE_PAGE_HEAT = 16448;
 export const CODE_PAGE_HEAT_START = 24640;
 export const CODE_PAGE_BYTES = CODE_PAGE_HEAT_START + 8 * SLOTS_PER_PAGE;
@@ -112,8 +120,23 @@ export class CodePage {
   /** The counters behind `interpreted`, `interpretedSince` and `regionMisses` (CODE_PAGE_* in the arena). */
   readonly counters: Float64Array;
   readonly missCounter: Int32Array;
-  /** Decoded slots. */
-  count = 0;
+  /** [count, marked, host]: CODE_PAGE_COUNT, CODE_PAGE_MARKED, CODE_PAGE_HOST. */
+  readonly #decoderWords: Int32Array;
+  /** Decoded slots (by TypeScript and by the WebAssembly interpreter). */
+  get count(): number {
+    return this.#decoderWords[0] ?? 0;
+  }
+  set count(value: number) {
+    this.#decoderWords[0] = value;
+  }
+  /** Whether the page is marked as code (PAGE_HAS_CODE), for the WebAssembly interpreter's decoder. */
+  set marked(value: boolean) {
+    this.#decoderWords[1] = value ? 1 : 0;
+  }
+  /** The arena offset of the page's bytes, where the WebAssembly interpreter's decoder reads them (0: none). */
+  set hostBase(value: number) {
+    this.#decoderWords[2] = value;
+  }
 
   constructor(arena?: Arena) {
     const base = arena?.allocate(CODE_PAGE_BYTES, 64);
@@ -122,6 +145,7 @@ export class CodePage {
       this.slots = new Int32Array(2 * (SLOTS_PER_PAGE + 1));
       this.counters = new Float64Array(2);
       this.missCounter = new Int32Array(1);
+      this.#decoderWords = new Int32Array(3);
       this.heat = new Int32Array(SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(SLOTS_PER_PAGE);
     } else {
@@ -130,6 +154,7 @@ export class CodePage {
       this.slots = new Int32Array(arena.buffer, base + CODE_PAGE_SLOTS, 2 * (SLOTS_PER_PAGE + 1));
       this.counters = new Float64Array(arena.buffer, base + CODE_PAGE_INTERPRETED, 2);
       this.missCounter = new Int32Array(arena.buffer, base + CODE_PAGE_MISSES, 1);
+      this.#decoderWords = new Int32Array(arena.buffer, base + CODE_PAGE_COUNT, 3);
       this.heat = new Int32Array(arena.buffer, base + CODE_PAGE_HEAT, SLOTS_PER_PAGE);
       this.heatStart = new Float64Array(arena.buffer, base + CODE_PAGE_HEAT_START, SLOTS_PER_PAGE);
     }
@@ -291,11 +316,15 @@ export class PhysicalMemory {
     let page = block.codePages[pageIndex];
     if (page === undefined) {
       page = new CodePage(this.arena);
+      // (A block's arena offset is never 0: the arena's first page is not handed out.)
+      if (block.arenaOffset >= 0 && (pageIndex + 1) * PAGE_SIZE <= block.size)
+        page.hostBase = block.arenaOffset + pageIndex * PAGE_SIZE;
       block.codePages[pageIndex] = page;
     }
     const flags = block.pageFlags[pageIndex] ?? 0;
     if ((flags & PAGE_HAS_CODE) === 0) {
       block.pageFlags[pageIndex] = flags | PAGE_HAS_CODE;
+      page.marked = true;
       for (const region of this.#regions) {
         if (region.block !== block) continue;
         const alias = region.base + pageIndex * PAGE_SIZE;
@@ -321,7 +350,11 @@ export class PhysicalMemory {
     if ((flags & PAGE_HAS_CODE) === 0) return;
     block.pageFlags[pageIndex] = flags & ~PAGE_HAS_CODE;
     // Exec-TLB entries (and a running interpreter) hold a reference to this CodePage and keep using it.
-    block.codePages[pageIndex]?.clear();
+    const page = block.codePages[pageIndex];
+    if (page !== undefined) {
+      page.marked = false;
+      page.clear();
+    }
   }
 
   /**

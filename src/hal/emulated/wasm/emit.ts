@@ -534,3 +534,26 @@ export class ModuleBuilder {
     return Uint8Array.from(out.view());
   }
 }
+
+/** Structured-control labels by name, so that branches find their depth. */
+export class Labels {
+  readonly #stack: string[] = [];
+  constructor(readonly f: FunctionBody) {}
+  open(opcode: number, name = "", type?: number): void {
+    this.f.block(opcode, type);
+    this.#stack.push(name);
+  }
+  end(): void {
+    this.f.op(Op.end);
+    this.#stack.pop();
+  }
+  /** `br` (or `br_if`) to the label `name`. */
+  br(name: string, opcode: number = Op.br): void {
+    const at = this.#stack.lastIndexOf(name);
+    if (at < 0) throw new Error(`no label ${name}`);
+    this.f.opU(opcode, this.#stack.length - 1 - at);
+  }
+  depthOf(name: string): number {
+    return this.#stack.length - 1 - this.#stack.lastIndexOf(name);
+  }
+}

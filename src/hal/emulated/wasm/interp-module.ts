@@ -23,8 +23,8 @@
  * either reaches the run loop's limit (HB_VOLUME_LIMIT, HB_MISS_LIMIT).
  *
  * It does the integer base ISA, MUL/MULW, AMOs and the loads and stores the TLB copy serves; for everything else it
- * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them), and `decode` for a slot not
- * decoded yet. It is one module compiled once: JavaScriptCore compiles it in a few milliseconds, where the
+ * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them). A slot not decoded yet it
+ * decodes itself (decode-emit.ts, when no hart runs on another thread), or calls `decode` for it. It is one module compiled once: JavaScriptCore compiles it in a few milliseconds, where the
  * TypeScript interpreter spent its first ~0.1 s of a boot in the baseline tier and 0.4-0.6 s of JIT-thread time
  * being optimized (twice); and it works on whole 64-bit registers, where `interpret` works on 32-bit halves.
  */
@@ -106,7 +106,8 @@ import {
   RUN_PARAMS,
   STORE_FAST,
 } from "./compile.ts";
-import { F64, type FunctionBody, I32, I64, ModuleBuilder, Op, type ValType } from "./emit.ts";
+import { emitDecodeSlot, emitDecodeWord, emitExpandCompressed } from "./decode-emit.ts";
+import { F64, type FunctionBody, I32, I64, Labels, ModuleBuilder, Op, type ValType } from "./emit.ts";
 
 /** What the module imports from. */
 export const INTERP_IMPORT_MODULE = "interp";
@@ -164,29 +165,6 @@ function handledOps(): number[] {
   for (const table of [LOAD_OPS, STORE_FAST, BINARY64, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCH_CMP])
     for (const k of Object.keys(table)) ops.push(Number(k));
   return ops;
-}
-
-/** Structured-control labels by name, so that branches find their depth. */
-class Labels {
-  readonly #stack: string[] = [];
-  constructor(readonly f: FunctionBody) {}
-  open(opcode: number, name = "", type?: number): void {
-    this.f.block(opcode, type);
-    this.#stack.push(name);
-  }
-  end(): void {
-    this.f.op(Op.end);
-    this.#stack.pop();
-  }
-  /** `br` (or `br_if`) to the label `name`. */
-  br(name: string, opcode: number = Op.br): void {
-    const at = this.#stack.lastIndexOf(name);
-    if (at < 0) throw new Error(`no label ${name}`);
-    this.f.opU(opcode, this.#stack.length - 1 - at);
-  }
-  depthOf(name: string): number {
-    return this.#stack.length - 1 - this.#stack.lastIndexOf(name);
-  }
 }
 
 /**
@@ -273,7 +251,19 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const core = m.defineFunction(CORE_PARAMS, CORE_RESULTS);
   emitCore(core.body, threaded);
   const run = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
-  emitRun(run.body, core.index, importDecode, importStep, m.type(RUN_PARAMS, [I32]));
+  // The decoder decodes only for a hart alone on its memory: with harts on other threads, TypeScript's marks pages
+  // as code on the thread that decodes (PhysicalMemory.codePage), which the flag it reads does not follow.
+  let decodeSlot: number | undefined;
+  if (!threaded) {
+    const expand = m.defineFunction([I32], [I32]);
+    emitExpandCompressed(expand.body);
+    const decodeWord = m.defineFunction([I32], [I32, I32]);
+    emitDecodeWord(decodeWord.body);
+    const slot = m.defineFunction([I32, I32, I32], [I32]);
+    emitDecodeSlot(slot.body, expand.index, decodeWord.index);
+    decodeSlot = slot.index;
+  }
+  emitRun(run.body, core.index, decodeSlot, importDecode, importStep, m.type(RUN_PARAMS, [I32]));
   m.exportFunction("run", run.index);
   return m.encode();
 }
@@ -757,7 +747,14 @@ function pushSlotLength(f: FunctionBody, w: number): void {
  * `run`: enters `core` and does what it returns for: a slot to decode, a slot to `step`, a region to enter (see
  * buildInterpreterModule).
  */
-function emitRun(f: FunctionBody, core: number, importDecode: number, importStep: number, regionType: number): void {
+function emitRun(
+  f: FunctionBody,
+  core: number,
+  decodeSlot: number | undefined,
+  importDecode: number,
+  importStep: number,
+  regionType: number,
+): void {
   const P_HB = 0;
   const P_DTLB = 1;
   const P_ITLB = 2;
@@ -808,7 +805,11 @@ function emitRun(f: FunctionBody, core: number, importDecode: number, importStep
   f.brTable([L.depthOf("ended"), L.depthOf("decode"), L.depthOf("step"), L.depthOf("region")], L.depthOf("ended"));
   L.end(); // ended: core has counted the volume and set the pc
   f.get(n).op(Op.return);
-  L.end(); // decode
+  L.end(); // decode: here, else in TypeScript (which fails only where the fetch TLB no longer maps the page)
+  if (decodeSlot !== undefined) {
+    f.get(P_HB).get(code).get(off).opU(Op.call, decodeSlot).i32(0).op(Op.i32Ne);
+    L.br("enter", Op.brIf);
+  }
   f.get(vb).op(Op.f64ConvertI64S).get(off).opU(Op.call, importDecode).op(Op.i32Eqz);
   L.open(Op.if);
   pushPc();

@@ -9,6 +9,7 @@ import type { Arena } from "../arena.ts";
 import { type Hart, STOP_NONE } from "../hart.ts";
 import {
   HB_CHAIN_STOP,
+  HB_DECODES,
   HB_INTERP_REGION_CALLS,
   HB_INTERP_REGION_INSNS,
   HB_INTERP_RETURNS,
@@ -30,6 +31,7 @@ const NEXT_PC_INDEX = HB_NEXT_PC / 8;
 const CHAIN_STOP_INDEX = HB_CHAIN_STOP / 4;
 const REGION_CALLS_INDEX = HB_INTERP_REGION_CALLS / 4;
 const REGION_INSNS_INDEX = HB_INTERP_REGION_INSNS / 4;
+const DECODES_INDEX = HB_DECODES / 4;
 const RETURNS_INDEX = HB_INTERP_RETURNS / 4;
 const MISS_LIMIT_INDEX = HB_MISS_LIMIT / 4;
 const RETURN_REASON_INDEX = HB_RETURN_REASON / 4;
@@ -131,6 +133,7 @@ export class WasmInterpreter {
     hb[RETURN_REASON_INDEX] = RETURN_NONE;
     hb[REGION_CALLS_INDEX] = 0;
     hb[REGION_INSNS_INDEX] = 0;
+    hb[DECODES_INDEX] = 0;
     hb.fill(0, RETURNS_INDEX, RETURNS_INDEX + RETURN_REASONS);
     hb[MISS_LIMIT_INDEX] = Math.min(NO_MISS_LIMIT, Math.ceil(missLimit));
     hb[SSTATUS_DIRECT_INDEX] = h.priv !== PRV_S ? 0 : h.virt ? HB_VSSTATUS : HB_MSTATUS;
@@ -153,6 +156,7 @@ export class WasmInterpreter {
     const stats = h.stats;
     stats.wasmInterpreted += n - regionInsns;
     stats.regionInstructions += regionInsns;
+    stats.decodes += hb[DECODES_INDEX] ?? 0;
     stats.regionEntries += hb[REGION_CALLS_INDEX] ?? 0;
     stats.interpreterRegionEntries += hb[REGION_CALLS_INDEX] ?? 0;
     if (tier === undefined) {
