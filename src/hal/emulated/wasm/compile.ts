@@ -192,10 +192,19 @@ function isMulHigh(d: Insn): boolean {
 }
 
 /**
- * Define mulhu(a, b) in `m`: the high 64 bits of the unsigned 128-bit product, from 32-bit limbs. Returns its index.
+ * Define mulhu(a, b) in `m`: the high 64 bits of the unsigned 128-bit product (`emitMulhu`). Returns its index.
  */
 function defineMulhu(m: ModuleBuilder): number {
   const { index, body: f } = m.defineFunction([I64, I64], [I64]);
+  emitMulhu(f, 0, 1);
+  return index;
+}
+
+/**
+ * Push the high 64 bits of the unsigned 128-bit product of i64 locals `a` and `b`, from 32-bit limbs (inline,
+ * with five scratch locals of its own: the WebAssembly interpreter's loop makes no call).
+ */
+export function emitMulhu(f: FunctionBody, a: number, b: number): void {
   const aLo = f.local(I64);
   const aHi = f.local(I64);
   const bLo = f.local(I64);
@@ -206,14 +215,14 @@ function defineMulhu(m: ModuleBuilder): number {
   const mask = (): void => {
     f.i64(-1, 0).op(Op.i64And);
   };
-  f.get(0);
+  f.get(a);
   mask();
   f.set(aLo);
-  f.get(0).i64(32, 0).op(Op.i64ShrU).set(aHi);
-  f.get(1);
+  f.get(a).i64(32, 0).op(Op.i64ShrU).set(aHi);
+  f.get(b);
   mask();
   f.set(bLo);
-  f.get(1).i64(32, 0).op(Op.i64ShrU).set(bHi);
+  f.get(b).i64(32, 0).op(Op.i64ShrU).set(bHi);
   f.get(aLo).get(bLo).op(Op.i64Mul).set(loLo);
   f.get(aHi).get(bLo).op(Op.i64Mul).set(hiLo);
   // cross = (loLo >> 32) + (hiLo & 0xffffffff) + aLo * bHi  (cannot overflow)
@@ -223,7 +232,6 @@ function defineMulhu(m: ModuleBuilder): number {
   // hi = aHi * bHi + (hiLo >> 32) + (cross >> 32)
   f.get(aHi).get(bHi).op(Op.i64Mul).get(hiLo).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
   f.get(cross).i64(32, 0).op(Op.i64ShrU).op(Op.i64Add);
-  return index;
 }
 
 /**
@@ -669,7 +677,9 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
             d.op,
             () => getReg(rs1),
             () => getReg(rs2),
-            mulhu,
+            () => {
+              f.get(t64).get(u64).opU(Op.call, mulhu);
+            },
             t64,
             u64,
           );
@@ -1165,13 +1175,16 @@ export function emitTlbHost(f: FunctionBody, tlb: number, va: number, t32: numbe
   f.op(Op.i32Add);
 }
 
-/** MULH/MULHU/MULHSU: mulhu(a, b), minus b when a is negative (signed a), minus a when b is negative (MULH). */
-function emitMulHigh(
+/**
+ * MULH/MULHU/MULHSU: mulhu(a, b), minus b when a is negative (signed a), minus a when b is negative (MULH).
+ * `mulhu` pushes mulhu(ta, tb): a call, or `emitMulhu` inline.
+ */
+export function emitMulHigh(
   f: FunctionBody,
   op: number,
   a: () => void,
   b: () => void,
-  mulhu: number,
+  mulhu: () => void,
   ta: number,
   tb: number,
 ): void {
@@ -1179,7 +1192,7 @@ function emitMulHigh(
   f.set(ta);
   b();
   f.set(tb);
-  f.get(ta).get(tb).opU(Op.call, mulhu);
+  mulhu();
   if (op === D.OP_MULH || op === D.OP_MULHSU) {
     // - (a < 0 ? b : 0)
     f.get(tb).get(ta).i64(63, 0).op(Op.i64ShrS).op(Op.i64And).op(Op.i64Sub);
@@ -1190,7 +1203,7 @@ function emitMulHigh(
 }
 
 /** DIV/DIVU/REM/REMU with RISC-V's results for division by zero and signed overflow (no wasm trap). */
-function emitDiv64(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
+export function emitDiv64(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
   a();
   f.set(ta);
   b();
@@ -1224,7 +1237,7 @@ function emitDiv64(f: FunctionBody, op: number, a: () => void, b: () => void, ta
 }
 
 /** DIVW/DIVUW/REMW/REMUW on the low words, the result sign-extended. */
-function emitDiv32(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
+export function emitDiv32(f: FunctionBody, op: number, a: () => void, b: () => void, ta: number, tb: number): void {
   a();
   f.op(Op.i32WrapI64).set(ta);
   b();

@@ -95,6 +95,10 @@ import {
   BINARY64,
   BRANCH_CMP,
   emitAmo,
+  emitDiv32,
+  emitDiv64,
+  emitMulHigh,
+  emitMulhu,
   emitTlbHost,
   emitTlbProbe,
   isInlineAmoFunct5,
@@ -153,6 +157,14 @@ const SET_LESS: Record<number, { cmp: number; imm: boolean }> = {
   [D.OP_SLTIU]: { cmp: Op.i64LtU, imm: true },
 };
 
+/**
+ * The M extension's high multiplies and divisions (RISC-V's results for division by zero and overflow): ~8 k calls
+ * into TypeScript in the project kernel's boot when they were `step`'s.
+ */
+const MUL_HIGH_OPS = [D.OP_MULH, D.OP_MULHSU, D.OP_MULHU];
+const DIV64_OPS = [D.OP_DIV, D.OP_DIVU, D.OP_REM, D.OP_REMU];
+const DIV32_OPS = [D.OP_DIVW, D.OP_DIVUW, D.OP_REMW, D.OP_REMUW];
+
 /** The CSR instructions: sstatus is done here in HS- and VS-mode (`emitCsr`), everything else in TypeScript. */
 const CSR_OPS = [D.OP_CSRRW, D.OP_CSRRS, D.OP_CSRRC, D.OP_CSRRWI, D.OP_CSRRSI, D.OP_CSRRCI];
 
@@ -162,6 +174,7 @@ const AMO_FUNCT5S = [AMO_ADD, AMO_SWAP, AMO_XOR, AMO_OR, AMO_AND, AMO_MIN, AMO_M
 /** The operations with code of their own here; every other slot calls `step` (or ends the run). */
 function handledOps(): number[] {
   const ops = [D.OP_LUI, D.OP_AUIPC, D.OP_JAL, D.OP_JALR, D.OP_FENCE, D.OP_AMO_W, D.OP_AMO_D, ...CSR_OPS];
+  ops.push(...MUL_HIGH_OPS, ...DIV64_OPS, ...DIV32_OPS);
   for (const table of [LOAD_OPS, STORE_FAST, BINARY64, ALU_RI, ALU_W_RR, ALU_W_RI, SET_LESS, BRANCH_CMP])
     for (const k of Object.keys(table)) ops.push(Number(k));
   return ops;
@@ -643,6 +656,28 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     }
     if (CSR_OPS.includes(op)) {
       emitCsr(op);
+      return;
+    }
+    if (MUL_HIGH_OPS.includes(op) || DIV64_OPS.includes(op)) {
+      const rs1 = (): void => getReg(SLOT_RS1_SHIFT);
+      const rs2 = (): void => getReg(SLOT_RS2_SHIFT);
+      if (MUL_HIGH_OPS.includes(op)) emitMulHigh(f, op, rs1, rs2, () => emitMulhu(f, a, r), a, r);
+      else emitDiv64(f, op, rs1, rs2, a, r);
+      setRd();
+      L.br("next");
+      return;
+    }
+    if (DIV32_OPS.includes(op)) {
+      emitDiv32(
+        f,
+        op,
+        () => getReg(SLOT_RS1_SHIFT),
+        () => getReg(SLOT_RS2_SHIFT),
+        t32,
+        csrSource,
+      );
+      setRd();
+      L.br("next");
       return;
     }
     const branch = BRANCH_CMP[op];
