@@ -41,6 +41,9 @@ test("the block's fields do not overlap and fit in HART_BLOCK_BYTES", () => {
     ["HB_MISS_LIMIT", HB.HB_MISS_LIMIT, 4],
     ["HB_VOLUME_LIMIT", HB.HB_VOLUME_LIMIT, 8],
     ["HB_INTERP_RETURNS", HB.HB_INTERP_RETURNS, 4 * RETURN_REASONS],
+    ["HB_DECODES", HB.HB_DECODES, 4],
+    ["HB_RESERVATION_VALID", HB.HB_RESERVATION_VALID, 4],
+    ["HB_RESERVATION_ADDR", HB.HB_RESERVATION_ADDR, 8],
   ];
   fields.sort((a, b) => a[1] - b[1]);
   for (let k = 0; k < fields.length; k++) {

@@ -62,6 +62,12 @@ export const HB_VOLUME_LIMIT = 336;
 export const HB_INTERP_RETURNS = 344;
 /** - i32: slots the WebAssembly interpreter decoded itself during the current run (wasm/decode-emit.ts). */
 export const HB_DECODES = 368;
+/**
+ * The LR/SC reservation (Hart.reservationValid, Hart.reservationAddr), where the WebAssembly interpreter takes and
+ * checks it: i32 valid, f64 its physical address.
+ */
+export const HB_RESERVATION_VALID = 372;
+export const HB_RESERVATION_ADDR = 376;
 /** The block's size (a multiple of 64, so blocks of several harts never share a cache line). */
 export const HART_BLOCK_BYTES = 512;
 

@@ -35,7 +35,15 @@ import { PAGE_SIZE } from "../../arch/riscv64/paging.ts";
 import { GPR_COUNT } from "../../arch/riscv64/registers.ts";
 import { PRV_M, PRV_U } from "../../arch/riscv64/traps.ts";
 import { FpState } from "./fp-bridge.ts";
-import { HART_BLOCK_BYTES, HB_MSTATUS, HB_VSSTATUS, HB_X, registerWords } from "./hart-block.ts";
+import {
+  HART_BLOCK_BYTES,
+  HB_MSTATUS,
+  HB_RESERVATION_ADDR,
+  HB_RESERVATION_VALID,
+  HB_VSSTATUS,
+  HB_X,
+  registerWords,
+} from "./hart-block.ts";
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { PmpState } from "./pmp.ts";
@@ -261,9 +269,21 @@ export class Hart implements MemoryClient {
   // --- physical memory protection (pmp.ts) ---
   readonly pmp = new PmpState();
 
-  // --- LR/SC reservation (physical address) ---
-  reservationValid = false;
-  reservationAddr = 0;
+  // --- LR/SC reservation (physical address): in the hart's block when there is one (HB_RESERVATION_*) ---
+  readonly #reservationValid: Int32Array;
+  readonly #reservationAddr: Float64Array;
+  get reservationValid(): boolean {
+    return this.#reservationValid[0] !== 0;
+  }
+  set reservationValid(value: boolean) {
+    this.#reservationValid[0] = value ? 1 : 0;
+  }
+  get reservationAddr(): number {
+    return this.#reservationAddr[0] ?? 0;
+  }
+  set reservationAddr(value: number) {
+    this.#reservationAddr[0] = value;
+  }
   /** The value the LR read (threaded harts: the SC compares-and-exchanges against it). */
   reservationLo = 0;
   reservationHi = 0;
@@ -312,6 +332,8 @@ export class Hart implements MemoryClient {
       this.blockF64 = new Float64Array(0);
       this.blockI32 = new Int32Array(0);
       this.#mstatus = new Int32Array(1);
+      this.#reservationValid = new Int32Array(1);
+      this.#reservationAddr = new Float64Array(1);
       this.#vsstatus = new Int32Array(1);
     } else {
       this.blockBase = base;
@@ -321,6 +343,8 @@ export class Hart implements MemoryClient {
       this.blockF64 = new Float64Array(arena.buffer, base, HART_BLOCK_BYTES / 8);
       this.blockI32 = new Int32Array(arena.buffer, base, HART_BLOCK_BYTES / 4);
       this.#mstatus = new Int32Array(arena.buffer, base + HB_MSTATUS, 1);
+      this.#reservationValid = new Int32Array(arena.buffer, base + HB_RESERVATION_VALID, 1);
+      this.#reservationAddr = new Float64Array(arena.buffer, base + HB_RESERVATION_ADDR, 1);
       this.#vsstatus = new Int32Array(arena.buffer, base + HB_VSSTATUS, 1);
     }
     const first = this.tlbSet(CTX_M);

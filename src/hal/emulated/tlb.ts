@@ -50,7 +50,13 @@ export const WASM_TLB_EXEC_RECORD = TLB_SIZE * 32;
  * when it is not in the arena: how the WebAssembly interpreter (wasm/interp-module.ts) goes on into the next page.
  */
 export const WASM_TLB_EXEC_CODE = TLB_SIZE * 36;
-export const WASM_TLB_BYTES = TLB_SIZE * 40;
+/**
+ * And the physical page of each read and write entry (f64): `rpage` and `wpage` themselves, where the WebAssembly
+ * interpreter finds LR's and SC's physical address (the reservation is physical).
+ */
+export const WASM_TLB_READ_PAGE = TLB_SIZE * 40;
+export const WASM_TLB_WRITE_PAGE = TLB_SIZE * 48;
+export const WASM_TLB_BYTES = TLB_SIZE * 56;
 /** Int32 indexes of the four arrays in `TlbSet.wasm`. */
 const W_RTAG = WASM_TLB_READ_TAG / 4;
 const W_RADD = WASM_TLB_READ_ADD / 4;
@@ -87,9 +93,13 @@ export class TlbSet {
     if (arena === undefined || base === undefined) {
       this.wasmBase = -1;
       this.wasm = new Int32Array(0);
+      this.rpage = new Float64Array(TLB_SIZE);
+      this.wpage = new Float64Array(TLB_SIZE);
     } else {
       this.wasmBase = base;
       this.wasm = new Int32Array(arena.buffer, base, WASM_TLB_BYTES / 4);
+      this.rpage = new Float64Array(arena.buffer, base + WASM_TLB_READ_PAGE, TLB_SIZE);
+      this.wpage = new Float64Array(arena.buffer, base + WASM_TLB_WRITE_PAGE, TLB_SIZE);
       this.#emptyWasm();
     }
   }
@@ -98,15 +108,15 @@ export class TlbSet {
   readonly rhi = new Int32Array(TLB_SIZE);
   readonly roff = new Int32Array(TLB_SIZE);
   readonly rview: DataView[] = new Array<DataView>(TLB_SIZE).fill(EMPTY_VIEW);
-  /** Physical page of each read entry (LR's reservation is physical). */
-  readonly rpage = new Float64Array(TLB_SIZE);
+  /** Physical page of each read entry (LR's reservation is physical); in the arena when the set has a copy there. */
+  readonly rpage: Float64Array;
 
   readonly wlo = new Int32Array(TLB_SIZE).fill(TAG_EMPTY);
   readonly whi = new Int32Array(TLB_SIZE);
   readonly woff = new Int32Array(TLB_SIZE);
   readonly wview: DataView[] = new Array<DataView>(TLB_SIZE).fill(EMPTY_VIEW);
-  /** Physical page of each write entry (to drop it when the page becomes code). */
-  readonly wpage = new Float64Array(TLB_SIZE);
+  /** Physical page of each write entry (to drop it when the page becomes code, and SC's address), as `rpage`. */
+  readonly wpage: Float64Array;
 
   readonly xtag = new Float64Array(TLB_SIZE).fill(Number.NaN);
   readonly xdelta = new Float64Array(TLB_SIZE);

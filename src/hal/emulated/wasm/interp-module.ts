@@ -40,11 +40,13 @@ import {
 import {
   AMO_ADD,
   AMO_AND,
+  AMO_LR,
   AMO_MAX,
   AMO_MAXU,
   AMO_MIN,
   AMO_MINU,
   AMO_OR,
+  AMO_SC,
   AMO_SWAP,
   AMO_XOR,
 } from "../../../arch/riscv64/isa.ts";
@@ -67,6 +69,8 @@ import {
   HB_MISS_LIMIT,
   HB_NEXT_PC,
   HB_REGION,
+  HB_RESERVATION_ADDR,
+  HB_RESERVATION_VALID,
   HB_RETURN_REASON,
   HB_SSTATUS_DIRECT,
   HB_VBASE,
@@ -89,6 +93,7 @@ import {
   WASM_TLB_READ_ADD,
   WASM_TLB_READ_TAG,
   WASM_TLB_WRITE_ADD,
+  WASM_TLB_WRITE_PAGE,
   WASM_TLB_WRITE_TAG,
 } from "../tlb.ts";
 import {
@@ -537,6 +542,8 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
    */
   function emitAtomic(width: number): void {
     const inline = AMO_FUNCT5S.filter((funct5) => isInlineAmoFunct5(funct5, threaded));
+    // LR and SC too where no hart runs on another thread: the reservation is in the hart's block.
+    if (!threaded) inline.push(AMO_LR, AMO_SC);
     getReg(SLOT_RS1_SHIFT);
     f.set(a);
     probe(WASM_TLB_WRITE_TAG, width);
@@ -554,13 +561,52 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     f.brTable(targets, L.depthOf("amoStep"));
     inline.forEach((funct5) => {
       L.end(); // its case's code follows
-      emitAmo(f, funct5, width, threaded, hostAddress, t, () => getReg(SLOT_RS2_SHIFT));
-      setRd();
+      if (funct5 === AMO_LR || funct5 === AMO_SC) emitReservation(funct5 === AMO_LR, width);
+      else {
+        emitAmo(f, funct5, width, threaded, hostAddress, t, () => getReg(SLOT_RS2_SHIFT));
+        setRd();
+      }
       L.br("next");
     });
-    L.end(); // amoStep: LR, SC, or (with threads) min/max
+    L.end(); // amoStep: (with threads) LR, SC, min/max
     L.end();
     leave(ACT_STEP);
+  }
+
+  /**
+   * LR (`load`) or SC of `width` bytes at the host address in `hostAddress` (the write entry `t32` of the data TLB's
+   * copy maps it, so a write there would not fault), on the reservation in the hart's block, which is physical:
+   * the entry's physical page plus the page offset. SC clears the reservation whether or not it stores, as
+   * `atomicFast` does; rd gets the loaded value, or 0 when SC stored and 1 when not.
+   */
+  function emitReservation(load: boolean, width: number): void {
+    // The physical address, an f64 (in `t`'s place: the reservation's i64 is not needed).
+    const pushPhysical = (): void => {
+      f.get(C_DTLB).get(t32).i32(3).op(Op.i32Shl).op(Op.i32Add).mem(Op.f64Load, 3, WASM_TLB_WRITE_PAGE);
+      f.get(a).op(Op.i32WrapI64).i32(4095).op(Op.i32And).op(Op.f64ConvertI32S).op(Op.f64Add);
+    };
+    if (load) {
+      f.get(C_HB).i32(1).mem(Op.i32Store, 2, HB_RESERVATION_VALID);
+      f.get(C_HB);
+      pushPhysical();
+      f.mem(Op.f64Store, 3, HB_RESERVATION_ADDR);
+      f.get(hostAddress).mem(width === 4 ? Op.i64Load32S : Op.i64Load, width === 4 ? 2 : 3, 0);
+      setRd();
+      return;
+    }
+    f.get(C_HB).mem(Op.i32Load, 2, HB_RESERVATION_VALID);
+    f.get(C_HB).mem(Op.f64Load, 3, HB_RESERVATION_ADDR);
+    pushPhysical();
+    f.op(Op.f64Eq).op(Op.i32And).set(csrSource);
+    f.get(C_HB).i32(0).mem(Op.i32Store, 2, HB_RESERVATION_VALID);
+    f.get(csrSource);
+    L.open(Op.if);
+    f.get(hostAddress);
+    getReg(SLOT_RS2_SHIFT);
+    f.mem(width === 4 ? Op.i64Store32 : Op.i64Store, width === 4 ? 2 : 3, 0);
+    L.end();
+    f.get(csrSource).op(Op.i32Eqz).op(Op.i64ExtendI32U);
+    setRd();
   }
 
   /**
