@@ -8,6 +8,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { CSR_MINSTRET, CSR_SSTATUS, MSTATUS_FS, MSTATUS_SIE, MSTATUS_SUM } from "../../src/arch/riscv64/csr.ts";
+import { MIP_SSIP, MIP_VSSIP } from "../../src/arch/riscv64/traps.ts";
 import { Arena } from "../../src/hal/emulated/arena.ts";
 import { DEFAULT_ENGINE_OPTIONS, runFast } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
@@ -127,14 +128,14 @@ describe("WebAssembly interpreter", () => {
   });
 
   test.each(["HS", "VS"] as const)(
-    "sstatus in %s-mode: reads and SIE turned off in WebAssembly, the rest in TypeScript, as the reference does",
+    "sstatus in %s-mode: reads and SIE turned on or off in WebAssembly, the rest in TypeScript, as the reference does",
     (mode) => {
       const p = new A.Program(RAM_BASE);
       p.emit(A.li(A.t0, MSTATUS_SIE), A.li(A.t1, MSTATUS_SUM));
       p.emit(A.csrr(A.a0, CSR_SSTATUS)); // read (FS dirty: SD set)
       p.emit(A.csrrci(A.a1, CSR_SSTATUS, MSTATUS_SIE)); // SIE off
       p.emit(A.csrrc(A.a2, CSR_SSTATUS, A.t0)); // nothing changes
-      p.emit(A.csrrs(A.a3, CSR_SSTATUS, A.t0)); // SIE on: TypeScript
+      p.emit(A.csrrs(A.a3, CSR_SSTATUS, A.t0)); // SIE on (no interrupt pending)
       p.emit(A.csrrc(A.zero, CSR_SSTATUS, A.t0)); // SIE off, rd = x0
       p.emit(A.csrrs(A.a4, CSR_SSTATUS, A.t1)); // SUM on (the translation context): TypeScript
       p.emit(A.csrrwi(A.a5, CSR_SSTATUS, 0)); // everything writable off: TypeScript
@@ -164,8 +165,55 @@ describe("WebAssembly interpreter", () => {
       expect(state(wasm)).toEqual(state(ref));
       expect(wasm.x(A.a0) >> 63n).toBe(1n); // SD
       expect(wasm.x(A.a1) & BigInt(MSTATUS_SIE)).toBe(BigInt(MSTATUS_SIE));
-      // In TypeScript: SIE on, SUM on, the write of 0, the M-mode CSR (which trapped).
-      expect(wasm.hart.stats.wasmInterpreterSteps).toBe(4);
+      // In TypeScript: SUM on, the write of 0, the M-mode CSR (which trapped).
+      expect(wasm.hart.stats.wasmInterpreterSteps).toBe(3);
+    },
+  );
+
+  test.each(["HS", "VS"] as const)(
+    "in %s-mode, SIE turned on with a supervisor interrupt pending takes it right after the write, as the reference does",
+    (mode) => {
+      const p = new A.Program(RAM_BASE);
+      p.emit(A.li(A.t0, MSTATUS_SIE), A.li(A.a0, 1));
+      p.emit(A.csrrs(A.a1, CSR_SSTATUS, A.t0)); // the interrupt is taken before the next instruction
+      p.label("after");
+      p.emit(A.li(A.a0, 2));
+      p.label("spin");
+      p.ref("spin", (off) => A.jal(0, off));
+      p.label("handler");
+      p.emit(A.li(A.a2, 3));
+      p.label("end");
+      p.ref("end", (off) => A.jal(0, off));
+      const program = p.assemble();
+      const run = (engine: "winterp" | "reference") => {
+        const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
+        f.write(RAM_BASE, program);
+        f.hart.mstatus &= ~MSTATUS_SIE;
+        f.hart.vsstatus &= ~MSTATUS_SIE;
+        // A supervisor software interrupt, pending and enabled, delegated to HS (and to VS as VSSIP).
+        f.hart.mideleg |= MIP_SSIP | MIP_VSSIP;
+        f.hart.hideleg |= MIP_VSSIP;
+        f.hart.mie |= mode === "HS" ? MIP_SSIP : MIP_VSSIP;
+        if (mode === "HS") f.hart.mipSoft |= MIP_SSIP;
+        else f.hart.hvip |= MIP_VSSIP;
+        f.hart.stvec = p.address("handler");
+        f.hart.vstvec = p.address("handler");
+        f.enter(mode, RAM_BASE);
+        for (let used = 0; used < 20; ) used += f.run(20 - used, engine);
+        return f;
+      };
+      const wasm = run("winterp");
+      const ref = run("reference");
+      const state = (f: HartFixture) => ({
+        x: Array.from({ length: 32 }, (_, i) => f.x(i)),
+        pc: f.hart.pc,
+        sepc: mode === "HS" ? f.hart.sepc : f.hart.vsepc,
+        scause: mode === "HS" ? f.hart.scauseLo : f.hart.vscauseLo,
+      });
+      expect(state(wasm)).toEqual(state(ref));
+      expect(wasm.x(A.a0)).toBe(1n); // taken before `li a0, 2`
+      expect(wasm.x(A.a2)).toBe(3n);
+      expect(state(wasm).sepc).toBe(p.address("after"));
     },
   );
 

@@ -194,6 +194,11 @@ const ACT_EXIT = 0;
 const ACT_DECODE = 1;
 const ACT_STEP = 2;
 const ACT_REGION = 3;
+/**
+ * The instruction before `off` (counted) wrote sstatus and turned SIE on: `run` asks TypeScript whether an
+ * interrupt may now be taken (`sieOn`), and ends the run at `off` if so.
+ */
+const ACT_SIE_ON = 4;
 /** How `run` enters `core`: at the slot at `off`, or at a transfer to vb + t where a region returned. */
 const ENTER_FETCH = 0;
 const ENTER_FROM_REGION = 1;
@@ -264,6 +269,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const m = new ModuleBuilder();
   const importDecode = m.importFunction(INTERP_IMPORT_MODULE, "decode", [F64, I32], [I32]);
   const importStep = m.importFunction(INTERP_IMPORT_MODULE, "step", [F64, I32, I32], [I32]);
+  const importSieOn = m.importFunction(INTERP_IMPORT_MODULE, "sieOn", [], [I32]);
   m.importMemory(INTERP_IMPORT_MODULE, "memory", 1, 65536, true);
   m.importTable(INTERP_IMPORT_MODULE, "regions", 1);
   const core = m.defineFunction(CORE_PARAMS, CORE_RESULTS);
@@ -281,7 +287,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
     emitDecodeSlot(slot.body, expand.index, decodeWord.index);
     decodeSlot = slot.index;
   }
-  emitRun(run.body, core.index, decodeSlot, importDecode, importStep, m.type(RUN_PARAMS, [I32]));
+  emitRun(run.body, core.index, decodeSlot, importDecode, importStep, importSieOn, m.type(RUN_PARAMS, [I32]));
   m.exportFunction("run", run.index);
   return m.encode();
 }
@@ -310,6 +316,7 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
   const csrStatus = f.local(I32);
   const csrSource = f.local(I32);
   const csrNext = f.local(I32);
+  const csrSieOn = f.local(I32);
   const L = new Labels(f);
   const volume: VolumeLocals = { n, pageN, code, heatMask: C_HEAT_MASK, icount: C_ICOUNT, ran };
 
@@ -638,6 +645,7 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
       getReg(SLOT_RS1_SHIFT);
       f.op(Op.i32WrapI64).set(csrSource);
     }
+    f.i32(0).set(csrSieOn);
     writes();
     L.open(Op.if);
     // The new mstatus: sstatus's writable bits from the value written.
@@ -646,12 +654,14 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     else if (kind === 1) f.get(csrStatus).get(csrSource).op(Op.i32Or);
     else f.get(csrStatus).get(csrSource).i32(-1).op(Op.i32Xor).op(Op.i32And);
     f.i32(SSTATUS_WRITE_MASK).op(Op.i32And).op(Op.i32Or).set(csrNext);
-    // Anything but SIE changed, or SIE turned on: TypeScript's (the context, an interrupt to look at).
+    // Anything but SIE changed: TypeScript's (the context). SIE turned on: an interrupt to look at, TypeScript's
+    // with threads (another thread may have made one pending), else `run` asks after the instruction.
     f.get(csrNext).get(csrStatus).op(Op.i32Xor).tee(t32).i32(~MSTATUS_SIE).op(Op.i32And);
-    f.get(t32).get(csrNext).op(Op.i32And).i32(MSTATUS_SIE).op(Op.i32And).op(Op.i32Or);
+    if (threaded) f.get(t32).get(csrNext).op(Op.i32And).i32(MSTATUS_SIE).op(Op.i32And).op(Op.i32Or);
     L.open(Op.if);
     leave(ACT_STEP);
     L.end();
+    if (!threaded) f.get(t32).get(csrNext).op(Op.i32And).i32(MSTATUS_SIE).op(Op.i32And).set(csrSieOn);
     f.get(csrAddress).get(csrNext).mem(Op.i32Store, 2, 0);
     L.end();
     // rd = the old sstatus: its low word, UXL = 64 and SD when FS is dirty (csrRead).
@@ -664,6 +674,17 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     L.end();
     f.op(Op.i64Or);
     setRd();
+    if (!threaded) {
+      // The instruction counted, the next one is where the run goes on, or ends if an interrupt may be taken.
+      f.get(csrSieOn);
+      L.open(Op.if);
+      f.get(off);
+      pushLen();
+      f.op(Op.i32Add).set(off);
+      f.get(n).i32(1).op(Op.i32Add).set(n);
+      leave(ACT_SIE_ON);
+      L.end();
+    }
     L.br("next");
   }
 
@@ -834,6 +855,7 @@ function emitRun(
   decodeSlot: number | undefined,
   importDecode: number,
   importStep: number,
+  importSieOn: number,
   regionType: number,
 ): void {
   const P_HB = 0;
@@ -878,12 +900,16 @@ function emitRun(
   f.opU(Op.call, core);
   f.set(vb).set(code).set(pageN).set(n).set(off).set(action);
   f.i32(ENTER_FETCH).set(enter);
+  L.open(Op.block, "sieOn");
   L.open(Op.block, "region");
   L.open(Op.block, "step");
   L.open(Op.block, "decode");
   L.open(Op.block, "ended");
   f.get(action);
-  f.brTable([L.depthOf("ended"), L.depthOf("decode"), L.depthOf("step"), L.depthOf("region")], L.depthOf("ended"));
+  f.brTable(
+    [L.depthOf("ended"), L.depthOf("decode"), L.depthOf("step"), L.depthOf("region"), L.depthOf("sieOn")],
+    L.depthOf("ended"),
+  );
   L.end(); // ended: core has counted the volume and set the pc
   f.get(n).op(Op.return);
   L.end(); // decode: here, else in TypeScript (which fails only where the fetch TLB no longer maps the page)
@@ -914,6 +940,13 @@ function emitRun(
   exitAt();
   L.end(); // region
   emitRegionEntry();
+  L.end(); // sieOn: TypeScript marks the interrupts to be looked at, and says whether the run must end for them
+  f.opU(Op.call, importSieOn);
+  L.open(Op.if);
+  pushPc();
+  exitAt();
+  L.end();
+  L.br("enter");
   L.end(); // enter
   L.end(); // exit
   emitFlushVolume(f, L, volume);

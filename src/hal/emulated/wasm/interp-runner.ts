@@ -22,6 +22,7 @@ import {
   HB_VSSTATUS,
 } from "../hart-block.ts";
 import { decodeSlotAt, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
+import { wakeupPending } from "../interrupts.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { RETURN_NO_BLOCK, RETURN_NO_REGION } from "./compile.ts";
 import { buildInterpreterModule, INTERP_IMPORT_MODULE, RETURN_NONE } from "./interp-module.ts";
@@ -91,6 +92,7 @@ export class WasmInterpreter {
         decode: (vbase: number, off: number): number =>
           this.#hart === undefined ? 0 : decodeSlotAt(this.#hart, vbase, off),
         step: (vbase: number, off: number, retired: number): number => this.#step(vbase, off, retired),
+        sieOn: (): number => this.#sieOn(),
       },
     });
     this.#run = instance.exports.run as unknown as RunFunction;
@@ -170,6 +172,17 @@ export class WasmInterpreter {
   }
 
   /** The `step` import: the slot at `off` of the page at `vbase`, after `retired` instructions of this call. */
+  /**
+   * The interpreter wrote sstatus and turned SIE on (it counts the instruction): as `csrWrite` and
+   * `csrWriteEndsRun` would, mark the interrupts to be looked at, and end the run (1) when one may be taken now.
+   */
+  #sieOn(): number {
+    const h = this.#hart;
+    if (h === undefined) return 1;
+    h.irqDirty = true;
+    return wakeupPending(h) ? 1 : 0;
+  }
+
   #step(vbase: number, off: number, retired: number): number {
     const h = this.#hart;
     if (h === undefined) return STEP_STOP;
