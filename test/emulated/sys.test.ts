@@ -106,6 +106,14 @@ describe("emulated backend: huge pages for the arena", () => {
       if (span === undefined) throw new Error("the arena grew by less than a huge page");
       grown.fill(1);
       expect(anonHugeKb(span.start)).toBeGreaterThanOrEqual(HUGE_PAGE_SIZE / 1024);
+      // Unless asked not to (4 KiB pages: what was touched, page by page).
+      const small = Arena.create({ hugePages: false });
+      const at = small?.allocate(40 * 1024, 64);
+      if (small === undefined || at === undefined) throw new Error("no second arena");
+      const smallGrown = small.bytes(at, small.buffer.byteLength - at);
+      smallGrown.fill(1);
+      const smallSpan = hugePageSpan(ptr(smallGrown), smallGrown.length);
+      expect(anonHugeKb(smallSpan?.start ?? 0)).toBe(0);
     },
   );
 });

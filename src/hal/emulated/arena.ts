@@ -43,17 +43,25 @@ export class Arena {
   readonly memory: WebAssembly.Memory;
   readonly #control: Int32Array;
 
-  constructor(memory: WebAssembly.Memory) {
+  /** Whether growths are advised as huge pages (see `allocate`). */
+  readonly #hugePages: boolean;
+
+  /**
+   * An arena over `memory` (a fresh one, or one another thread made). `hugePages: false` keeps the host's 4 KiB
+   * pages: what a page-granular view of what was touched (the snapshot file's skipping) needs.
+   */
+  constructor(memory: WebAssembly.Memory, options: { readonly hugePages?: boolean } = {}) {
+    this.#hugePages = options.hugePages ?? true;
     this.memory = memory;
     this.#control = new Int32Array(memory.buffer, 0, 16);
     Atomics.compareExchange(this.#control, TOP_INDEX, 0, ARENA_FIRST_OFFSET / ALLOC_UNIT);
   }
 
   /** A fresh arena, or undefined when this host cannot make a shared WebAssembly memory. */
-  static create(): Arena | undefined {
+  static create(options: { readonly hugePages?: boolean } = {}): Arena | undefined {
     if (typeof WebAssembly === "undefined") return undefined;
     try {
-      return new Arena(new WebAssembly.Memory({ initial: 1, maximum: ARENA_MAX_PAGES, shared: true }));
+      return new Arena(new WebAssembly.Memory({ initial: 1, maximum: ARENA_MAX_PAGES, shared: true }), options);
     } catch {
       return undefined;
     }
@@ -106,7 +114,7 @@ export class Arena {
       // pairs), for ~6 MB more RSS (141 against 147 MB). Another thread growing at the same time advises an
       // overlapping range: advice is idempotent.
       const after = this.memory.buffer.byteLength;
-      if (after > before) adviseHugePages(this.bytes(before, after - before));
+      if (after > before && this.#hugePages) adviseHugePages(this.bytes(before, after - before));
       return offset;
     }
   }
