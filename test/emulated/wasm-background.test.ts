@@ -8,7 +8,14 @@
 
 import { describe, expect, test } from "bun:test";
 import { Arena } from "../../src/hal/emulated/arena.ts";
-import { COMPILE_AT_FIRST_LANDING, runFast, WASM_SYNC_MAX_BYTES } from "../../src/hal/emulated/engine.ts";
+import {
+  COMPILE_AT_FIRST_LANDING,
+  DEFAULT_ENGINE_OPTIONS,
+  INTERPRETED_HOT_INSNS_OFF_THREAD,
+  MAX_VOLUME_COST_FACTOR,
+  runFast,
+  WASM_SYNC_MAX_BYTES,
+} from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import {
@@ -144,6 +151,37 @@ describe("compile thresholds follow the measured cost of a region", () => {
     for (let k = 0; k < 200; k++) tier.cost.note(WARM_REGION_COST_MS / 2);
     expect(tier.cost.ms).toBeCloseTo(WARM_REGION_COST_MS / 2, 3);
     expect(tier.costFactor).toBe(1);
+  });
+
+  test("while compiling is dear, a page that runs long interpreted is compiled after MAX_VOLUME_COST_FACTOR times the volume", () => {
+    const f = makeHart({ arena: true });
+    const arena = f.memory.arena;
+    if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
+    // A cold tier (the factor at MAX_COST_FACTOR) with the compiler thread, as a process's first VM has.
+    const tier = new WasmTier(arena, false, true, new RegionCostEstimate());
+    f.memory.wasmTier = tier;
+    // 900 additions and a jump back: landings far too rare for the heat rule, one page of volume.
+    const p = new A.Program(RAM_BASE);
+    p.label("top");
+    for (let k = 0; k < 900; k++) p.emit(A.addi(A.a0, A.a0, 1));
+    p.ref("top", (off) => A.jal(0, off));
+    f.write(RAM_BASE, p.assemble());
+    const requested = (): number => tier.stats.pending + tier.stats.regions + tier.stats.failures;
+    const run = (until: number): void => {
+      while (f.hart.icount < until) {
+        f.hart.stop = STOP_NONE;
+        runFast(f.hart, until - f.hart.icount, DEFAULT_ENGINE_OPTIONS);
+      }
+    };
+    expect(Math.min(MAX_COST_FACTOR, COLD_REGION_COST_MS / WARM_REGION_COST_MS)).toBeGreaterThan(
+      MAX_VOLUME_COST_FACTOR,
+    );
+    const capped = INTERPRETED_HOT_INSNS_OFF_THREAD * MAX_VOLUME_COST_FACTOR;
+    run(capped - 10_000);
+    expect(tier.costFactor).toBeGreaterThan(MAX_VOLUME_COST_FACTOR);
+    expect(requested()).toBe(0);
+    run(capped + 10_000);
+    expect(requested()).toBe(1);
   });
 
   test("the tiers of a thread share one estimate: a VM made after regions came cheap starts warm", () => {

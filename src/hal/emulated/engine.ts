@@ -164,6 +164,14 @@ export const INTERPRETED_HOT_INSNS = 2 ** 20;
  * spread out they are. Debian's 6.12 boot: 97% of instructions in regions against 95%.
  */
 export const INTERPRETED_HOT_INSNS_OFF_THREAD = 2 ** 18;
+/**
+ * The most the compile-cost factor (WasmTier.costFactor, up to MAX_COST_FACTOR while compiling is dear) raises the
+ * volume rule's threshold by: a page that has run this much interpreted has shown it runs long, which pays for even
+ * a cold process's first regions. The project kernel's cold boot (the pages it compiles so: Linux's blake2s, slob
+ * allocator, memcpy), 12 alternating runs each: marker 0.536 s capped at 8 and 0.534 s at 12, against 0.555 s
+ * uncapped (32), faster in 9 and 10 of 12; capped at 4, 0.546 s against 0.541 s (8 runs).
+ */
+export const MAX_VOLUME_COST_FACTOR = 8;
 /** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
 export const INTERPRETED_MIN_SHARE = 1 / 64;
 /**
@@ -445,7 +453,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     if (
       tier !== undefined &&
       code.interpreted >= volumeThreshold &&
-      code.interpreted >= volumeThreshold * tier.costFactor &&
+      code.interpreted >= volumeThreshold * Math.min(MAX_VOLUME_COST_FACTOR, tier.costFactor) &&
       considerVolume(h, code, i, pageOff, options, tier)
     )
       continue;
@@ -465,7 +473,14 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       ran =
         factor === undefined
           ? interpreter.run(h, code, limit, heatMask)
-          : interpreter.run(h, code, limit, heatMask, missThreshold * factor, volumeThreshold * factor);
+          : interpreter.run(
+              h,
+              code,
+              limit,
+              heatMask,
+              missThreshold * factor,
+              volumeThreshold * Math.min(MAX_VOLUME_COST_FACTOR, factor),
+            );
       regionMissed = interpreter.missed;
     } else {
       ran = interpret(h, limit, heatMask);
