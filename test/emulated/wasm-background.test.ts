@@ -153,7 +153,7 @@ describe("compile thresholds follow the measured cost of a region", () => {
     expect(tier.costFactor).toBe(1);
   });
 
-  test("while compiling is dear, a page that runs long interpreted is compiled after MAX_VOLUME_COST_FACTOR times the volume", () => {
+  test("a cold tier compiles a page run long interpreted at MAX_VOLUME_COST_FACTOR times the volume", () => {
     const f = makeHart({ arena: true });
     const arena = f.memory.arena;
     if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");

@@ -15,8 +15,8 @@ import {
   CODE_PAGE_MARKED,
   CODE_PAGE_SLOTS,
 } from "../../src/hal/emulated/phys-memory.ts";
-import { emitDecodeSlot, emitDecodeWord, emitExpandCompressed } from "../../src/hal/emulated/wasm/decode-emit.ts";
-import { I32, ModuleBuilder } from "../../src/hal/emulated/wasm/emit.ts";
+import { defineDecoder } from "../../src/hal/emulated/wasm/decode-emit.ts";
+import { ModuleBuilder } from "../../src/hal/emulated/wasm/emit.ts";
 
 const HB = 1024;
 const CODE = 65536;
@@ -28,13 +28,7 @@ function makeDecoder(): {
 } {
   const m = new ModuleBuilder();
   m.importMemory("t", "memory", 4, 4, false);
-  const expand = m.defineFunction([I32], [I32]);
-  emitExpandCompressed(expand.body);
-  const decodeWord = m.defineFunction([I32], [I32, I32]);
-  emitDecodeWord(decodeWord.body);
-  const slot = m.defineFunction([I32, I32, I32], [I32]);
-  emitDecodeSlot(slot.body, expand.index, decodeWord.index);
-  m.exportFunction("decodeSlot", slot.index);
+  m.exportFunction("decodeSlot", defineDecoder(m));
   const memory = new WebAssembly.Memory({ initial: 4, maximum: 4 });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { t: { memory } });
   const decodeSlot = instance.exports.decodeSlot as (hb: number, code: number, off: number) => number;
@@ -73,8 +67,10 @@ function check(d: ReturnType<typeof makeDecoder>, bits: number, insn: D.Insn): v
   const want = packSlot(insn);
   const wantImm = slotImmediate(insn);
   if (got.word !== want || got.stored !== want || got.imm !== wantImm) {
+    const hex = (v: number): string => `0x${(v >>> 0).toString(16)}`;
     throw new Error(
-      `0x${(bits >>> 0).toString(16)} (op ${insn.op}): word 0x${(got.word >>> 0).toString(16)} stored 0x${(got.stored >>> 0).toString(16)} imm ${got.imm}, expected 0x${(want >>> 0).toString(16)} imm ${wantImm}`,
+      `${hex(bits)} (op ${insn.op}): word ${hex(got.word)} stored ${hex(got.stored)} imm ${got.imm}, ` +
+        `expected ${hex(want)} imm ${wantImm}`,
     );
   }
 }

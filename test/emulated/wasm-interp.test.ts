@@ -171,7 +171,7 @@ describe("WebAssembly interpreter", () => {
   );
 
   test.each(["HS", "VS"] as const)(
-    "in %s-mode, SIE turned on with a supervisor interrupt pending takes it right after the write, as the reference does",
+    "in %s-mode, SIE turned on with a supervisor interrupt pending takes it right after the write, as the reference",
     (mode) => {
       const p = new A.Program(RAM_BASE);
       p.emit(A.li(A.t0, MSTATUS_SIE), A.li(A.a0, 1));

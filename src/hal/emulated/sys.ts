@@ -1,8 +1,8 @@
 /**
  * The only file of the emulated backend that imports `bun:ffi`: two requests to the host kernel, one about the
- * arena's memory and one about threads' priorities (background-threads.ts says why). libc is opened on first use (a host
- * other than Linux never opens it), and nothing here is needed for the backend to work: where a call is not
- * possible the backend runs as before.
+ * arena's memory and one about threads' priorities (background-threads.ts says why). libc is opened on first use
+ * (a host other than Linux never opens it), and nothing here is needed for the backend to work: where a call is
+ * not possible the backend runs as before.
  *
  * Transparent huge pages for the arena (Linux `madvise(MADV_HUGEPAGE)`), as QEMU asks for its guest RAM. The arena
  * (arena.ts) is one anonymous mapping that the host fills a 4 KiB page at a time, on first touch; JavaScriptCore
@@ -63,9 +63,9 @@ export function hugePageSpan(address: number, length: number): { start: number; 
 }
 
 /**
- * Ask the host to back the whole 2 MiB pieces of `bytes` (a part of the arena) with transparent huge pages. Returns the
- * host-address span it agreed for; undefined on other hosts, when libc cannot be opened, when `bytes` holds no
- * whole huge page, or when the kernel refuses (huge pages switched off).
+ * Ask the host to back the whole 2 MiB pieces of `bytes` (a part of the arena) with transparent huge pages.
+ * Returns the host-address span it agreed for; undefined on other hosts, when libc cannot be opened, when `bytes`
+ * holds no whole huge page, or when the kernel refuses (huge pages switched off).
  */
 export function adviseHugePages(bytes: Uint8Array): { start: number; length: number } | undefined {
   const c = load();

@@ -33,7 +33,7 @@ import { SLOT_DECODED, SLOT_LONG, SLOT_RD_SHIFT, SLOT_RS1_SHIFT, SLOT_RS2_SHIFT 
 import * as D from "../decode.ts";
 import { HB_DECODES } from "../hart-block.ts";
 import { CODE_PAGE_COUNT, CODE_PAGE_HOST, CODE_PAGE_MARKED, CODE_PAGE_SLOTS } from "../phys-memory.ts";
-import { type FunctionBody, I32, Labels, Op } from "./emit.ts";
+import { type FunctionBody, I32, Labels, type ModuleBuilder, Op } from "./emit.ts";
 
 /** An expression: code that pushes one i32. */
 type Expr = (f: FunctionBody) => void;
@@ -111,7 +111,7 @@ const NOT_HERE = -1;
  * decode.ts `expandCompressed` makes it, or -1 for a reserved encoding and for those the decoder here leaves to
  * TypeScript anyway (the floating-point loads and stores, C.EBREAK).
  */
-export function emitExpandCompressed(f: FunctionBody): void {
+function emitExpandCompressed(f: FunctionBody): void {
   const c = 0;
   const C = local(c);
   const rdP = f.local(I32);
@@ -318,7 +318,7 @@ function lookup8(f: FunctionBody, values: readonly number[], index: Expr): void 
  * The body of `decodeWord(bits: i32) -> (op: i32, imm: i32)`: `decode`'s operation and `slotImmediate` for a
  * 32-bit word (bits 1:0 = 11), or op 0 (OP_ILLEGAL) for what it leaves to TypeScript (see the file's comment).
  */
-export function emitDecodeWord(f: FunctionBody): void {
+function emitDecodeWord(f: FunctionBody): void {
   const bits = 0;
   const B = local(bits);
   const funct3 = f.local(I32);
@@ -468,7 +468,7 @@ export function emitDecodeWord(f: FunctionBody): void {
  * it drops the harts' write-TLB entries for it, which PhysicalMemory.codePage does). Counts the decode in the
  * hart's block (HB_DECODES) and the page's count (CODE_PAGE_COUNT).
  */
-export function emitDecodeSlot(f: FunctionBody, expand: number, decodeWord: number): void {
+function emitDecodeSlot(f: FunctionBody, expand: number, decodeWord: number): void {
   const hb = 0;
   const code = 1;
   const off = 2;
@@ -528,4 +528,18 @@ export function emitDecodeSlot(f: FunctionBody, expand: number, decodeWord: numb
   f.get(code).get(code).mem(Op.i32Load, 2, CODE_PAGE_COUNT).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, CODE_PAGE_COUNT);
   f.get(hb).get(hb).mem(Op.i32Load, 2, HB_DECODES).i32(1).op(Op.i32Add).mem(Op.i32Store, 2, HB_DECODES);
   f.get(op);
+}
+
+/**
+ * Define the decoder's three functions in `m` (`expand`, `decodeWord`, `decodeSlot`); returns the index of
+ * `decodeSlot(hb: i32, code: i32, off: i32) -> i32`. The module must import the arena's memory.
+ */
+export function defineDecoder(m: ModuleBuilder): number {
+  const expand = m.defineFunction([I32], [I32]);
+  emitExpandCompressed(expand.body);
+  const decodeWord = m.defineFunction([I32], [I32, I32]);
+  emitDecodeWord(decodeWord.body);
+  const slot = m.defineFunction([I32, I32, I32], [I32]);
+  emitDecodeSlot(slot.body, expand.index, decodeWord.index);
+  return slot.index;
 }

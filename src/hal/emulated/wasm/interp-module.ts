@@ -22,11 +22,13 @@
  * page's interpreted volume (CODE_PAGE_INTERPRETED, CODE_PAGE_MISSES), and leaves a page to the run loop when
  * either reaches the run loop's limit (HB_VOLUME_LIMIT, HB_MISS_LIMIT).
  *
- * It does the integer base ISA, MUL/MULW, AMOs and the loads and stores the TLB copy serves; for everything else it
- * calls `step` (interp.ts `stepSlot`: the TypeScript paths, `execute` among them). A slot not decoded yet it
- * decodes itself (decode-emit.ts, when no hart runs on another thread), or calls `decode` for it. It is one module compiled once: JavaScriptCore compiles it in a few milliseconds, where the
- * TypeScript interpreter spent its first ~0.1 s of a boot in the baseline tier and 0.4-0.6 s of JIT-thread time
- * being optimized (twice); and it works on whole 64-bit registers, where `interpret` works on 32-bit halves.
+ * It does the integer base ISA, the M extension, AMOs and the loads and stores the TLB copy serves, and where no
+ * hart runs on another thread LR/SC and sstatus's SIE turned on too; for everything else it calls `step` (interp.ts
+ * `stepSlot`: the TypeScript paths, `execute` among them). A slot not decoded yet it decodes itself (decode-emit.ts,
+ * when no hart runs on another thread), or calls `decode` for it. It is one module compiled once: JavaScriptCore
+ * compiles it in a few milliseconds, where the TypeScript interpreter spent its first ~0.1 s of a boot in the
+ * baseline tier and 0.4-0.6 s of JIT-thread time being optimized (twice); and it works on whole 64-bit registers,
+ * where `interpret` works on 32-bit halves.
  */
 
 import {
@@ -115,7 +117,7 @@ import {
   RUN_PARAMS,
   STORE_FAST,
 } from "./compile.ts";
-import { emitDecodeSlot, emitDecodeWord, emitExpandCompressed } from "./decode-emit.ts";
+import { defineDecoder } from "./decode-emit.ts";
 import { F64, type FunctionBody, I32, I64, Labels, ModuleBuilder, Op, type ValType } from "./emit.ts";
 
 /** What the module imports from. */
@@ -277,16 +279,7 @@ export function buildInterpreterModule(threaded: boolean): Uint8Array<ArrayBuffe
   const run = m.defineFunction([I32, I32, I32, F64, I32, I32, I32, I32, F64], [I32]);
   // The decoder decodes only for a hart alone on its memory: with harts on other threads, TypeScript's marks pages
   // as code on the thread that decodes (PhysicalMemory.codePage), which the flag it reads does not follow.
-  let decodeSlot: number | undefined;
-  if (!threaded) {
-    const expand = m.defineFunction([I32], [I32]);
-    emitExpandCompressed(expand.body);
-    const decodeWord = m.defineFunction([I32], [I32, I32]);
-    emitDecodeWord(decodeWord.body);
-    const slot = m.defineFunction([I32, I32, I32], [I32]);
-    emitDecodeSlot(slot.body, expand.index, decodeWord.index);
-    decodeSlot = slot.index;
-  }
+  const decodeSlot = threaded ? undefined : defineDecoder(m);
   emitRun(run.body, core.index, decodeSlot, importDecode, importStep, importSieOn, m.type(RUN_PARAMS, [I32]));
   m.exportFunction("run", run.index);
   return m.encode();
