@@ -171,10 +171,10 @@ export class WasmInterpreter {
     return n;
   }
 
-  /** The `step` import: the slot at `off` of the page at `vbase`, after `retired` instructions of this call. */
   /**
-   * The interpreter wrote sstatus and turned SIE on (it counts the instruction): as `csrWrite` and
-   * `csrWriteEndsRun` would, mark the interrupts to be looked at, and end the run (1) when one may be taken now.
+   * The `sieOn` import: the interpreter wrote sstatus and turned SIE on (it counts the instruction). As `csrWrite`
+   * and `csrWriteEndsRun` would, mark the interrupts to be looked at, and end the run (1) when one may be taken
+   * now; else nothing can be taken, and regions may still be entered.
    */
   #sieOn(): number {
     const h = this.#hart;
@@ -183,6 +183,7 @@ export class WasmInterpreter {
     return wakeupPending(h) ? 1 : 0;
   }
 
+  /** The `step` import: the slot at `off` of the page at `vbase`, after `retired` instructions of this call. */
   #step(vbase: number, off: number, retired: number): number {
     const h = this.#hart;
     if (h === undefined) return STEP_STOP;
