@@ -73,6 +73,34 @@ const field = (from: Expr, shift: number, width: number, to: number): Expr =>
   shl(and(shr(from, shift), (1 << width) - 1), to);
 /** `value` (in its low `width` bits) sign-extended. */
 const sext = (value: Expr, width: number): Expr => sar(shl(value, 32 - width), 32 - width);
+const eq = (a: Expr, value: number): Expr => binary(Op.i32Eq)(a, lit(value));
+const ltU = (a: Expr, value: number): Expr => binary(Op.i32LtU)(a, lit(value));
+const plus = (a: Expr, value: number): Expr => binary(Op.i32Add)(a, lit(value));
+
+/**
+ * Statements over expressions in `f`: set a local, and run `then` when `cond` (an i32) is not 0 (an `if` opened
+ * on `L`, the function's labels).
+ */
+function statements(
+  f: FunctionBody,
+  L: Labels,
+): {
+  set: (index: number, e: Expr) => void;
+  when: (cond: Expr, then: () => void) => void;
+} {
+  return {
+    set: (index, e) => {
+      e(f);
+      f.set(index);
+    },
+    when: (cond, then) => {
+      cond(f);
+      L.open(Op.if);
+      then();
+      L.end();
+    },
+  };
+}
 
 // The encoders of isa.ts (encodeI ...), as expressions.
 const encodeR = (opcode: number, rd: Expr, funct3: number, rs1: Expr, rs2: Expr, funct7: number): Expr =>
@@ -122,22 +150,12 @@ function emitExpandCompressed(f: FunctionBody): void {
   const uimmCI = f.local(I32);
   const t = f.local(I32);
   const L = new Labels(f);
-  const set = (index: number, e: Expr): void => {
-    e(f);
-    f.set(index);
-  };
+  const { set, when } = statements(f, L);
   const give = (e: Expr): void => {
     e(f);
     f.op(Op.return);
   };
   const reserved = (): void => give(lit(NOT_HERE));
-  const when = (cond: Expr, then: () => void): void => {
-    cond(f);
-    L.open(Op.if);
-    then();
-    L.end();
-  };
-  const eq = (a: Expr, value: number): Expr => binary(Op.i32Eq)(a, lit(value));
   set(rdP, binary(Op.i32Add)(field(C, 2, 3, 0), lit(8)));
   set(rs1P, binary(Op.i32Add)(field(C, 7, 3, 0), lit(8)));
   set(rd, field(C, 7, 5, 0));
@@ -333,26 +351,13 @@ function emitDecodeWord(f: FunctionBody): void {
     f.op(Op.return);
   };
   const none = (): void => give(lit(D.OP_ILLEGAL), lit(0));
-  const when = (cond: Expr, then: () => void): void => {
-    cond(f);
-    L.open(Op.if);
-    then();
-    L.end();
-  };
-  const eq = (a: Expr, value: number): Expr => binary(Op.i32Eq)(a, lit(value));
-  const ltU = (a: Expr, value: number): Expr => binary(Op.i32LtU)(a, lit(value));
-  const plus = (a: Expr, value: number): Expr => binary(Op.i32Add)(a, lit(value));
+  const { set, when } = statements(f, L);
   const table =
     (values: readonly number[], index: Expr): Expr =>
     (g) =>
       lookup8(g, values, index);
   set(funct3, field(B, 12, 3, 0));
   set(funct7, shr(B, 25));
-
-  function set(index: number, e: Expr): void {
-    e(f);
-    f.set(index);
-  }
 
   const opcodes = [
     OPC_LUI,
