@@ -54,6 +54,7 @@ import {
 } from "../../../arch/riscv64/isa.ts";
 import {
   SLOT_COMPILED,
+  SLOT_LONG,
   SLOT_OP_MASK,
   SLOT_PAGE_END,
   SLOT_RD_SHIFT,
@@ -432,10 +433,18 @@ function emitCore(f: FunctionBody, threaded: boolean): void {
     emitOperation(op);
   }
   L.end(); // next: the instruction retired, go on with the one after it
-  f.get(off);
-  pushLen();
-  f.op(Op.i32Add).set(off);
+  // A branch on the slot's length bit, not `off += length` computed from the slot word: the next fetch's address
+  // then follows a branch the processor predicts rather than waiting for this slot's load and the arithmetic on it
+  // (a chain of ~9 cycles through every guest instruction). Linux code interpreted alone (the project kernel's
+  // pty_init phase, warm, 12 runs each): median 6.2 against 7.8 ns an instruction. Handlers made per length, so
+  // that the dispatch itself carries it, did less (7.1 ns): twice the dispatch targets for the compressed forms.
   f.get(n).i32(1).op(Op.i32Add).set(n);
+  f.get(w).i32(SLOT_LONG).op(Op.i32And);
+  L.open(Op.if);
+  f.get(off).i32(4).op(Op.i32Add).set(off);
+  L.br("run");
+  L.end();
+  f.get(off).i32(2).op(Op.i32Add).set(off);
   L.br("run");
   L.end(); // transfer: to vbase + t, the instruction (if any) counted
   emitTransfer(false);
