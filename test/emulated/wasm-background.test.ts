@@ -9,11 +9,15 @@
 import { describe, expect, test } from "bun:test";
 import { Arena } from "../../src/hal/emulated/arena.ts";
 import {
+  COLD_COST_FACTOR,
+  COLD_MIN_HEAT_RATE,
   COMPILE_AT_FIRST_LANDING,
   DEFAULT_ENGINE_OPTIONS,
   INTERPRETED_HOT_INSNS_OFF_THREAD,
-  MAX_VOLUME_COST_FACTOR,
+  MAX_HEAT_COST_FACTOR,
+  MIN_HEAT_RATE,
   runFast,
+  WASM_HOT_THRESHOLD,
   WASM_SYNC_MAX_BYTES,
 } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
@@ -153,35 +157,75 @@ describe("compile thresholds follow the measured cost of a region", () => {
     expect(tier.costFactor).toBe(1);
   });
 
-  test("a cold tier compiles a page run long interpreted at MAX_VOLUME_COST_FACTOR times the volume", () => {
+  /** A hart running `program` at RAM_BASE with a tier of its own whose estimate starts cold, as a process's first. */
+  function coldTier(program: Uint8Array): {
+    f: HartFixture;
+    tier: WasmTier;
+    requested: () => number;
+    run: (until: number) => void;
+  } {
     const f = makeHart({ arena: true });
     const arena = f.memory.arena;
     if (arena === undefined) throw new Error("this host cannot make a WebAssembly arena");
-    // A cold tier (the factor at MAX_COST_FACTOR) with the compiler thread, as a process's first VM has.
     const tier = new WasmTier(arena, false, true, new RegionCostEstimate());
     f.memory.wasmTier = tier;
-    // 900 additions and a jump back: landings far too rare for the heat rule, one page of volume.
-    const p = new A.Program(RAM_BASE);
-    p.label("top");
-    for (let k = 0; k < 900; k++) p.emit(A.addi(A.a0, A.a0, 1));
-    p.ref("top", (off) => A.jal(0, off));
-    f.write(RAM_BASE, p.assemble());
-    const requested = (): number => tier.stats.pending + tier.stats.regions + tier.stats.failures;
+    f.write(RAM_BASE, program);
     const run = (until: number): void => {
       while (f.hart.icount < until) {
         f.hart.stop = STOP_NONE;
         runFast(f.hart, until - f.hart.icount, DEFAULT_ENGINE_OPTIONS);
       }
     };
-    expect(Math.min(MAX_COST_FACTOR, COLD_REGION_COST_MS / WARM_REGION_COST_MS)).toBeGreaterThan(
-      MAX_VOLUME_COST_FACTOR,
-    );
-    const capped = INTERPRETED_HOT_INSNS_OFF_THREAD * MAX_VOLUME_COST_FACTOR;
-    run(capped - 10_000);
-    expect(tier.costFactor).toBeGreaterThan(MAX_VOLUME_COST_FACTOR);
+    return { f, tier, requested: () => tier.stats.pending + tier.stats.regions + tier.stats.failures, run };
+  }
+
+  /** `body` additions and a jump back to the first: the loop's head is landed on once every body + 1 instructions. */
+  function additionLoop(body: number): Uint8Array {
+    const p = new A.Program(RAM_BASE);
+    p.label("top");
+    for (let k = 0; k < body; k++) p.emit(A.addi(A.a0, A.a0, 1));
+    p.ref("top", (off) => A.jal(0, off));
+    return p.assemble();
+  }
+
+  const COLD_FACTOR = Math.min(MAX_COST_FACTOR, COLD_REGION_COST_MS / WARM_REGION_COST_MS);
+
+  test("a cold tier compiles a page run long interpreted at the whole cost factor times the volume", () => {
+    // 900 additions and a jump back: landings far too rare for the heat rule, one page of volume.
+    const { tier, requested, run } = coldTier(additionLoop(900));
+    expect(COLD_FACTOR).toBeGreaterThan(MAX_HEAT_COST_FACTOR);
+    const threshold = INTERPRETED_HOT_INSNS_OFF_THREAD * COLD_FACTOR;
+    run(threshold - 10_000);
+    expect(tier.costFactor).toBe(COLD_FACTOR);
     expect(requested()).toBe(0);
-    run(capped + 10_000);
+    run(threshold + 10_000);
     expect(requested()).toBe(1);
+  });
+
+  test("while compiling is dear the heat rule takes only loops landed on at COLD_MIN_HEAT_RATE, at most MAX_HEAT_COST_FACTOR times the landings", () => {
+    expect(COLD_FACTOR).toBeGreaterThan(COLD_COST_FACTOR);
+    // Landed on every 101 instructions: above MIN_HEAT_RATE, below COLD_MIN_HEAT_RATE.
+    const body = 100;
+    expect(1 / (body + 1)).toBeGreaterThan(MIN_HEAT_RATE);
+    expect(1 / (body + 1)).toBeLessThan(COLD_MIN_HEAT_RATE);
+    const landings = WASM_HOT_THRESHOLD * MAX_HEAT_COST_FACTOR;
+    // Twice the landings the heat rule would want, still short of the volume rule's threshold.
+    const enough = 2 * landings * (body + 1);
+    expect(enough).toBeLessThan(INTERPRETED_HOT_INSNS_OFF_THREAD * COLD_FACTOR);
+    const cold = coldTier(additionLoop(body));
+    cold.run(enough);
+    expect(cold.requested()).toBe(0);
+    // The same loop once regions come cheap: compiled at the usual threshold.
+    const warm = coldTier(additionLoop(body));
+    for (let k = 0; k < 200; k++) warm.tier.cost.note(WARM_REGION_COST_MS);
+    warm.run(2 * WASM_HOT_THRESHOLD * (body + 1));
+    expect(warm.requested()).toBe(1);
+    // A tight loop is compiled cold, at MAX_HEAT_COST_FACTOR times the landings rather than the whole factor.
+    const tight = coldTier(additionLoop(3));
+    tight.run(landings * 4 - 10_000);
+    expect(tight.requested()).toBe(0);
+    tight.run(landings * 4 + 2 * 1024 * 4);
+    expect(tight.requested()).toBe(1);
   });
 
   test("the tiers of a thread share one estimate: a VM made after regions came cheap starts warm", () => {

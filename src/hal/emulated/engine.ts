@@ -166,12 +166,19 @@ export const INTERPRETED_HOT_INSNS = 2 ** 20;
 export const INTERPRETED_HOT_INSNS_OFF_THREAD = 2 ** 18;
 /**
  * The most the compile-cost factor (WasmTier.costFactor, up to MAX_COST_FACTOR while compiling is dear) raises the
- * volume rule's threshold by: a page that has run this much interpreted has shown it runs long, which pays for even
- * a cold process's first regions. The project kernel's cold boot (the pages it compiles so: Linux's blake2s, slob
- * allocator, memcpy), 12 alternating runs each: marker 0.536 s capped at 8 and 0.534 s at 12, against 0.555 s
- * uncapped (32), faster in 9 and 10 of 12; capped at 4, 0.546 s against 0.541 s (8 runs).
+ * heat rule's threshold by: loops that dominate what runs (int-loop's and the LCG's, landed on every 2-20
+ * instructions) pay back a cold process's first region within a few milliseconds, so they are compiled as soon as
+ * they were at a factor of 32. The volume and miss rules follow the whole factor.
  */
-export const MAX_VOLUME_COST_FACTOR = 8;
+export const MAX_HEAT_COST_FACTOR = 32;
+/**
+ * While compiling is this much dearer than warm (WasmTier.costFactor above it), the heat rule asks for at least
+ * COLD_MIN_HEAT_RATE too: a process's first regions cost the hart far more than their compile (see
+ * COLD_REGION_COST_MS), which only a loop that keeps the hart busy pays back soon. The project kernel's boot compiled
+ * two kernel loops landed on every ~110 instructions at a factor of 30 and 27, and was faster without them.
+ */
+export const COLD_COST_FACTOR = 16;
+export const COLD_MIN_HEAT_RATE = 1 / 64;
 /** Share of all retired instructions a page's interpreted runs must keep up to count toward compiling it. */
 export const INTERPRETED_MIN_SHARE = 1 / 64;
 /**
@@ -453,7 +460,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
     if (
       tier !== undefined &&
       code.interpreted >= volumeThreshold &&
-      code.interpreted >= volumeThreshold * Math.min(MAX_VOLUME_COST_FACTOR, tier.costFactor) &&
+      code.interpreted >= volumeThreshold * tier.costFactor &&
       considerVolume(h, code, i, pageOff, options, tier)
     )
       continue;
@@ -479,7 +486,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
               limit,
               heatMask,
               missThreshold * factor,
-              volumeThreshold * Math.min(MAX_VOLUME_COST_FACTOR, factor),
+              volumeThreshold * factor,
             );
       regionMissed = interpreter.missed;
     } else {
@@ -559,12 +566,15 @@ function considerRegion(
   const elapsed = Math.max(1, h.icount - (code.heatStart[slot] ?? 0));
   let minRate = options.minHeatRate ?? MIN_HEAT_RATE;
   if (h.codeChurn < STABLE_CODE_CHURN) minRate = Math.min(minRate, MIN_STABLE_HEAT_RATE);
+  // (A rate of 0, compile whatever the rate, stays 0.)
+  if (minRate > 0 && tier.costFactor > COLD_COST_FACTOR) minRate = Math.max(minRate, COLD_MIN_HEAT_RATE);
   if (heat / elapsed < minRate) {
     code.heat[slot] = 0; // lukewarm: start a new window
     return false;
   }
   // (A threshold the options give is kept as it is; the default grows while compiling is dear.)
-  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD * tier.costFactor)) return false;
+  if (heat < (options.wasmThreshold ?? WASM_HOT_THRESHOLD * Math.min(MAX_HEAT_COST_FACTOR, tier.costFactor)))
+    return false;
   return compileRegionFrom(h, code, i, pageOff, options, tier);
 }
 

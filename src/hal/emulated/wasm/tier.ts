@@ -194,10 +194,19 @@ export const OMG_GAIN_NS_PER_INSN = 0.1;
  * at 128 and 32 against 24 and 8: cold, 3.20 against 3.21 s (medians of 4 pairs); the benchmark's rounds (the
  * estimate warm after the first), 2.72 against 2.76 s (means of 2 runs): its long-running code passes the higher
  * thresholds early.
+ *
+ * Measured again after the interpreter got faster (2026-12-06), it was dearer still: on this 2-vCPU machine a busy
+ * thread on the other vCPU slows the hart's by ~30%, and a process's first regions keep the other vCPU busy with
+ * JavaScriptCore optimizing the generator (~130 ms of JIT-thread time) besides the compiles themselves (26 ms of
+ * CPU for the first, 3-11 ms for the next, each reply 15-90 ms after its request). The project kernel's boot
+ * compiled 7 regions (6 M of its 49 M instructions ran in them) and reached its marker later than with none:
+ * 0.601 against 0.538 s, 8 alternating pairs, later in all 8. Debian's boot needs its regions (3.9 s without, 2.8
+ * s with). Starting at 256 ms with the factor up to 64 (the heat rule's up to MAX_HEAT_COST_FACTOR, with
+ * COLD_MIN_HEAT_RATE, engine.ts) the project kernel compiles none and Debian's boot is unchanged.
  */
 export const WARM_REGION_COST_MS = 4;
-export const COLD_REGION_COST_MS = 128;
-export const MAX_COST_FACTOR = 32;
+export const COLD_REGION_COST_MS = 256;
+export const MAX_COST_FACTOR = 64;
 /** Weight of each region's cost in `RegionCostEstimate.ms`. */
 const REGION_COST_WEIGHT = 1 / 8;
 /** The estimate the tiers of this thread share. */
