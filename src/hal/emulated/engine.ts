@@ -480,14 +480,7 @@ export function runFast(h: Hart, budget: number, options: EngineOptions = DEFAUL
       ran =
         factor === undefined
           ? interpreter.run(h, code, limit, heatMask)
-          : interpreter.run(
-              h,
-              code,
-              limit,
-              heatMask,
-              missThreshold * factor,
-              volumeThreshold * factor,
-            );
+          : interpreter.run(h, code, limit, heatMask, missThreshold * factor, volumeThreshold * factor);
       regionMissed = interpreter.missed;
     } else {
       ran = interpret(h, limit, heatMask);
