@@ -664,6 +664,14 @@ export interface RiscvVcpuOps {
    * whether an IPI was raised on it — for the VMM's bookkeeping (PMU counters, legacy clear_ipi).
    */
   takeAnsweredSbiEvents?(): AnsweredSbiEvents | undefined;
+  /**
+   * Optional: let the hart answer the SBI console output calls made one byte at a time — legacy console_putchar
+   * and DBCN console_write_byte — by handing the byte to `write` (the VMM's console, which returns the bytes it
+   * took), with the return values the SBI specification gives and the VMM's dispatcher would, instead of exiting
+   * with `SbiCall` for each. Every other call still exits. Linux's `earlycon=sbi` and hvc console write every byte
+   * so.
+   */
+  answerConsoleOnHart?(write: (bytes: Uint8Array) => number): void;
 }
 
 /** `RiscvVcpuOps.takeAnsweredSbiEvents`. */

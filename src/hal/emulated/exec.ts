@@ -72,6 +72,7 @@ import {
   storeSlow,
 } from "./memory-slow.ts";
 import { ACCESS_READ, ACCESS_WRITE } from "./mmu.ts";
+import { answerSbiConsole } from "./sbi-console.ts";
 import { TWO_POW_32 } from "./split64.ts";
 import { atomicLoad, atomicOld, atomicReadModifyWrite, atomicStoreConditional } from "./threads/atomics.ts";
 import { TLB_MASK } from "./tlb.ts";
@@ -445,6 +446,12 @@ export function execute(h: Hart, d: Insn): number {
       h.pc += d.len;
       return EXEC_END;
     case D.OP_ECALL: {
+      // Console output the VMM lets the hart answer (sbi-console.ts): no trap, no exit.
+      const console = h.sbiConsole;
+      if (console !== undefined && h.hostTraps && h.virt && h.priv === PRV_S && answerSbiConsole(h, console)) {
+        h.pc += d.len;
+        return EXEC_NEXT;
+      }
       const cause =
         h.priv === PRV_U
           ? CAUSE_USER_ECALL

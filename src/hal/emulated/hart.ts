@@ -47,6 +47,7 @@ import {
 import { GTLB_SIZE } from "./mmu.ts";
 import { type MemBlock, type MemoryClient, PhysicalMemory } from "./phys-memory.ts";
 import { PmpState } from "./pmp.ts";
+import type { SbiConsoleWrite } from "./sbi-console.ts";
 import { HartStats } from "./stats.ts";
 import { TlbSet } from "./tlb.ts";
 
@@ -164,6 +165,11 @@ export class Hart implements MemoryClient {
   /** stats.decodes and icount at the last codeChurn update. */
   churnDecodes = 0;
   churnIcount = 0;
+  /**
+   * Hypervisor VMs whose VMM asked for it (RiscvVcpuOps.answerConsoleOnHart): where VS-mode SBI console output is
+   * written without an exit (sbi-console.ts).
+   */
+  sbiConsole: SbiConsoleWrite | undefined = undefined;
   /** Interrupt-relevant state changed: re-evaluate pending interrupts at the next block boundary. */
   irqDirty = true;
   /** High word of the last slow-path load (the low word is returned). */

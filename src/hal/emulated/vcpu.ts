@@ -448,6 +448,10 @@ export class EmulatedVcpu implements HalVcpu {
         csrWrite(h, CSR_MCOUNTINHIBIT, inhibit, 0);
       }
     },
+    answerConsoleOnHart: (write) => {
+      this.#check("answerConsoleOnHart");
+      this.#hart.sbiConsole = write;
+    },
   };
 
   /** Guest debugging (debug.ts): the GDB stub's access to this hart between runs. */

@@ -103,7 +103,10 @@ export class RiscvVirtBoard implements Board {
     plan.forEach((boot, hart) => {
       if (boot.startsRunning) sbi.markStarted(hart);
     });
-    if (this.#kind !== "bare") sbi.handleExitsOnHartThreads();
+    if (this.#kind !== "bare") {
+      sbi.handleExitsOnHartThreads();
+      sbi.answerConsoleOnHarts();
+    }
     return plan;
   }
 

@@ -199,6 +199,19 @@ export class RiscvVirtSbiPlatform implements SbiPlatform {
     for (let hart = 0; hart < this.hartCount; hart++) this.#s.vcpu(hart).arch.riscv?.handleExitsOnHartThread?.();
   }
 
+  /**
+   * Let backends that can answer the byte-at-a-time SBI console output calls on the hart do so
+   * (`RiscvVcpuOps.answerConsoleOnHart`): each reaches this platform's console through `consoleWrite` and counts as
+   * a call, as if it had been dispatched here.
+   */
+  answerConsoleOnHarts(): void {
+    for (let hart = 0; hart < this.hartCount; hart++)
+      this.#s.vcpu(hart).arch.riscv?.answerConsoleOnHart?.((bytes) => {
+        this.calls++;
+        return this.consoleWrite(bytes);
+      });
+  }
+
   /** The PMU firmware events and IPI flags of SBI calls the harts' threads answered since the last look. */
   #takeAnsweredElsewhere(): void {
     for (let hart = 0; hart < this.hartCount; hart++) {
