@@ -211,6 +211,97 @@ describe("emulated backend (HAL)", () => {
     }
   });
 
+  test("runAccesses does MMIO of 1, 2 and 4 bytes through the handler in place, hypervisor and bare-machine alike; 8 bytes still exit", () => {
+    const p = new A.Program(GUEST_RAM);
+    p.emit(A.li(A.t0, MMIO), A.add(A.s0, A.t0, A.zero));
+    p.emit(A.lb(A.a0, A.t0, 1), A.lbu(A.a1, A.t0, 2), A.lh(A.a2, A.t0, 4), A.lhu(A.a3, A.t0, 6));
+    p.emit(A.lw(A.a4, A.t0, 8), A.lwu(A.a5, A.t0, 12), A.lw(A.zero, A.t0, 8));
+    p.c(A.cLw(A.s1, A.s0, 4)); // compressed load into x9
+    p.emit(A.sb(A.a1, A.t0, 0x20), A.sh(A.a2, A.t0, 0x22), A.sw(A.a4, A.t0, 0x24));
+    p.c(A.cSw(A.a1, A.s0, 8));
+    p.emit(A.ld(A.s2, A.t0, 16), A.lw(A.a4, A.t0, 12), A.sd(A.s2, A.t0, 0x30));
+    p.label("end");
+    p.ref("end", (off) => A.jal(0, off));
+    const code = p.assemble();
+    // Unsigned values of the access's width, by address and width.
+    const values = new Map<string, number>([
+      [`${MMIO + 1}/1`, 0xff],
+      [`${MMIO + 2}/1`, 0x80],
+      [`${MMIO + 4}/2`, 0x8001],
+      [`${MMIO + 6}/2`, 0xfffe],
+      [`${MMIO + 8}/4`, 0x8000_0000],
+      [`${MMIO + 12}/4`, 0xffff_ffff],
+      [`${MMIO + 4}/4`, 0x7fff_fffe],
+    ]);
+    const check = (vcpu: EmulatedVcpu): void => {
+      const log: string[] = [];
+      const handler = {
+        mmioRead: (addr: number, width: 1 | 2 | 4): number => {
+          log.push(`r ${addr - MMIO} ${width}`);
+          return values.get(`${addr}/${width}`) ?? 0;
+        },
+        mmioWrite: (addr: number, width: 1 | 2 | 4, value: number): void => {
+          log.push(`w ${addr - MMIO} ${width} ${value.toString(16)}`);
+        },
+        portRead: (): number => 0,
+        portWrite: (): void => undefined,
+      };
+      const until = (maxAccesses: number): AxVCpuExitReason => {
+        for (let runs = 0; runs < 1000; runs++) {
+          const exit = vcpu.runAccesses(handler, maxAccesses);
+          if (exit.kind !== "Nothing") return exit;
+        }
+        throw new Error("no exit in 1000 runs");
+      };
+      const exit = until(100);
+      expect(exit).toEqual({ kind: "MmioRead", addr: MMIO + 16, width: 8, reg: 18, regWidth: 8, signedExt: false });
+      expect(log).toEqual([
+        "r 1 1",
+        "r 2 1",
+        "r 4 2",
+        "r 6 2",
+        "r 8 4",
+        "r 12 4",
+        "r 8 4",
+        "r 4 4",
+        "w 32 1 80",
+        "w 34 2 8001",
+        "w 36 4 80000000",
+        "w 8 4 80",
+      ]);
+      expect(vcpu.getGpr(REG_A0)).toBe(0xffff_ffff_ffff_ffffn);
+      expect(vcpu.getGpr(REG_A1)).toBe(0x80n);
+      expect(vcpu.getGpr(REG_A2)).toBe(0xffff_ffff_ffff_8001n);
+      expect(vcpu.getGpr(REG_A3)).toBe(0xfffen);
+      expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_8000_0000n);
+      expect(vcpu.getGpr(REG_A5)).toBe(0xffff_ffffn);
+      expect(vcpu.getGpr(9)).toBe(0x7fff_fffen);
+      expect(vcpu.getGpr(0)).toBe(0n);
+      vcpu.setReturnValue(0x1122_3344_5566_7788n);
+      expect(vcpu.getGpr(18)).toBe(0x1122_3344_5566_7788n);
+      // At most maxAccesses, then Nothing; the 8-byte store after the next load exits.
+      expect(vcpu.runAccesses(handler, 1)).toEqual({ kind: "Nothing" });
+      expect(log.at(-1)).toBe("r 12 4");
+      expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_ffff_ffffn); // lw sign-extends
+      expect(until(1)).toEqual({ kind: "MmioWrite", addr: MMIO + 0x30, width: 8, data: 0x1122_3344_5566_7788n });
+    };
+    const env = setupGuest(code);
+    try {
+      check(env.vcpu);
+    } finally {
+      env.close();
+    }
+    using hv = emulatedBackend.open();
+    using vm = hv.createVm({ arch: "riscv64", vmId: 4, cpuCount: 1, mode: "bare-machine" });
+    const ram = vm.allocateMemory(2 << 20);
+    vm.mapGuestMemory(GUEST_RAM, ram, 0x7);
+    ram.bytes.set(code, 0);
+    ram.notifyWritten(0, code.length);
+    const vcpu = vm.createVcpu(0) as EmulatedVcpu;
+    vcpu.setup({ entry: GUEST_RAM });
+    check(vcpu);
+  });
+
   test("an AMO to MMIO is reflected to the guest as an access fault; CSRs it may not touch as illegal", () => {
     const p = new A.Program(GUEST_RAM);
     p.emit(A.li(A.t0, GUEST_RAM + 0x100), A.csrw(CSR_STVEC /* stvec → vstvec */, A.t0));

@@ -2,7 +2,8 @@
  * The one place the emulated backend turns why its hart stopped into an `AxVCpuExitReason`. Hypervisor VMs: a
  * trap that reached HS-mode is what a KVM host would see, and is answered as KVM does — a VS-mode ecall becomes an
  * `SbiCall`, a guest-page fault on a device an `MmioRead`/`MmioWrite` decoded from htinst, a WFI a `Halt`, and the
- * traps KVM reflects go back into the guest. Bare-machine VMs: MMIO stops and WFI halts.
+ * traps KVM reflects go back into the guest. Bare-machine VMs: MMIO stops and WFI halts. `answerAccess` does the
+ * MMIO accesses of 1, 2 and 4 bytes itself, through the VMM's handler (`HalVcpu.runAccesses`), with no exit.
  */
 
 import { HSTATUS_SPV, MSTATUS_SPP } from "../../arch/riscv64/csr.ts";
@@ -33,7 +34,7 @@ import {
   PRV_U,
 } from "../../arch/riscv64/traps.ts";
 import { hex } from "../../common/format.ts";
-import { type AccessWidth, type AxVCpuExitReason, NOTHING_SPINNING } from "../types.ts";
+import { type AccessWidth, type AxVCpuExitReason, type HalAccessHandler, NOTHING_SPINNING } from "../types.ts";
 import { type Hart, STOP_HALT, STOP_HOST_TRAP, STOP_KICK, STOP_MMIO, STOP_NONE, STOP_SPIN } from "./hart.ts";
 import { injectGuestException, resumeGuest } from "./trap.ts";
 
@@ -87,6 +88,57 @@ export class ExitDecoder {
       default:
         return unsupported(`hart stopped with unknown reason ${h.stop}`);
     }
+  }
+
+  /**
+   * `HalVcpu.runAccesses`: when the hart stopped for an MMIO access of 1, 2 or 4 bytes (what `decode` would make an
+   * MmioRead or MmioWrite of), do it through `handler` and complete the instruction — no exit object, no bigint.
+   * Returns whether it did; else `decode` makes the exit as usual. As with the exit, the hart is back in the guest
+   * past the instruction when `handler` runs, and a load's register is written after.
+   */
+  answerAccess(handler: HalAccessHandler): boolean {
+    const h = this.#hart;
+    if (h.stop === STOP_MMIO) {
+      const access = mmioOperation(h.mmioTinst);
+      if (typeof access === "string" || access.width === 8) return false;
+      h.stop = STOP_NONE;
+      h.pc += h.mmioLen;
+      this.#access(handler, h.mmioAddr, access, h.mmioDataLo);
+      return true;
+    }
+    if (h.stop !== STOP_HOST_TRAP || !this.#hypervisor) return false;
+    // The guest page faults #hostTrap turns into MMIO exits, and only those.
+    if (h.scauseHi < 0 || (h.hstatus & HSTATUS_SPV) === 0 || h.priv === PRV_M) return false;
+    const cause = h.scauseLo;
+    if (cause !== CAUSE_LOAD_GUEST_PAGE_FAULT && cause !== CAUSE_STORE_GUEST_PAGE_FAULT) return false;
+    const tinst = h.htinst;
+    if (tinst === TINST_PTE_READ_64 || tinst === TINST_PTE_WRITE_64 || tinst === 0) return false;
+    if ((tinst & OPCODE_MASK) === OPC_AMO) return false;
+    const access = mmioOperation(tinst);
+    if (typeof access === "string" || access.width === 8) return false;
+    const stval = h.stval;
+    const gpa = h.htval * 4 + (stval - Math.floor(stval / 4) * 4);
+    // A store's data is in its source register (hypervisor traps carry none), read before the guest goes on.
+    const data = access.load ? 0 : (h.xlo[2 * access.reg] ?? 0);
+    resumeGuest(h, h.sepc + ((tinst & TINST_32_BIT) !== 0 ? 4 : 2));
+    this.#access(handler, gpa, access, data);
+    return true;
+  }
+
+  /** Do `access` (1, 2 or 4 bytes) at `addr` through `handler`: a load's value into its register, a store's `data`. */
+  #access(handler: HalAccessHandler, addr: number, access: MmioOperation, data: number): void {
+    const width = access.width as 1 | 2 | 4;
+    if (!access.load) {
+      handler.mmioWrite(addr, width, width === 4 ? data >>> 0 : data & (width === 1 ? 0xff : 0xffff));
+      return;
+    }
+    const value = handler.mmioRead(addr, width);
+    if (access.reg === 0) return;
+    const shift = 32 - 8 * width;
+    const lo = access.signedExt ? (value << shift) >> shift : width === 4 ? value | 0 : value;
+    const h = this.#hart;
+    h.xlo[2 * access.reg] = lo;
+    h.xhi[2 * access.reg] = access.signedExt && lo < 0 ? -1 : 0;
   }
 
   #hostTrap(): AxVCpuExitReason | undefined {
@@ -174,28 +226,42 @@ export class ExitDecoder {
   /** Decode an MMIO access from its transformed instruction; remember a load's destination for setReturnValue. */
   #mmio(addr: number, tinst: number, dataLo: number, dataHi: number): AxVCpuExitReason {
     const h = this.#hart;
-    const opcode = (tinst & OPCODE_MASK) | TINST_32_BIT; // compressed forms have bit 1 cleared
-    const funct3 = (tinst >>> 12) & 7;
-    if (opcode === OPC_LOAD) {
-      if (funct3 === 7) return unsupported(`MMIO load with reserved funct3 at ${hex(addr)}`);
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const reg = (tinst >>> 7) & 31;
-      const signedExt = funct3 < 4 && width !== 8;
-      this.pendingRead = { reg, width, signedExt };
-      return { kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt };
+    const access = mmioOperation(tinst);
+    if (typeof access === "string") return unsupported(`${access} at ${hex(addr)}`);
+    const { width, reg } = access;
+    if (access.load) {
+      this.pendingRead = { reg, width, signedExt: access.signedExt };
+      return { kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt: access.signedExt };
     }
-    if (opcode === OPC_STORE) {
-      const width = (1 << (funct3 & 3)) as AccessWidth;
-      const rs2 = (tinst >>> 20) & 31;
-      // Bare-machine stops carry the data; hypervisor traps leave it in the source register.
-      const fromReg = this.#hypervisor;
-      const lo = fromReg ? (h.xlo[2 * rs2] ?? 0) : dataLo;
-      const hi = fromReg ? (h.xhi[2 * rs2] ?? 0) : dataHi;
-      const full = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-      return { kind: "MmioWrite", addr, width, data: BigInt.asUintN(width * 8, full) };
-    }
-    return unsupported(`MMIO access by instruction ${hex(tinst)} (not an integer load/store) at ${hex(addr)}`);
+    // Bare-machine stops carry the data; hypervisor traps leave it in the source register.
+    const fromReg = this.#hypervisor;
+    const lo = fromReg ? (h.xlo[2 * reg] ?? 0) : dataLo;
+    const hi = fromReg ? (h.xhi[2 * reg] ?? 0) : dataHi;
+    const full = (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    return { kind: "MmioWrite", addr, width, data: BigInt.asUintN(width * 8, full) };
   }
+}
+
+/** An MMIO access as its transformed instruction says: a load into `reg` or a store from `reg`, of `width` bytes. */
+interface MmioOperation {
+  readonly load: boolean;
+  readonly width: AccessWidth;
+  readonly reg: number;
+  /** A load that sign-extends (LB, LH, LW). */
+  readonly signedExt: boolean;
+}
+
+/** Decode the transformed instruction of an MMIO access; a string says why it is none we do. */
+function mmioOperation(tinst: number): MmioOperation | string {
+  const opcode = (tinst & OPCODE_MASK) | TINST_32_BIT; // compressed forms have bit 1 cleared
+  const funct3 = (tinst >>> 12) & 7;
+  const width = (1 << (funct3 & 3)) as AccessWidth;
+  if (opcode === OPC_LOAD) {
+    if (funct3 === 7) return "MMIO load with reserved funct3";
+    return { load: true, width, reg: (tinst >>> 7) & 31, signedExt: funct3 < 4 && width !== 8 };
+  }
+  if (opcode === OPC_STORE) return { load: false, width, reg: (tinst >>> 20) & 31, signedExt: false };
+  return `MMIO access by instruction ${hex(tinst)} (not an integer load/store)`;
 }
 
 function unsupported(raw: string): AxVCpuExitReason {
