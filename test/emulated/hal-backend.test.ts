@@ -83,6 +83,19 @@ function setupGuest(
   return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
 }
 
+/**
+ * The registers the MMIO tests' loads leave (lb, lbu, lh, lhu, lw, lwu into a0..a5), from the device values 0xff,
+ * 0x80, 0x8001, 0xfffe, 0x8000_0000, 0xffff_ffff.
+ */
+function expectLoadedRegisters(vcpu: EmulatedVcpu): void {
+  expect(vcpu.getGpr(REG_A0)).toBe(0xffff_ffff_ffff_ffffn);
+  expect(vcpu.getGpr(REG_A1)).toBe(0x80n);
+  expect(vcpu.getGpr(REG_A2)).toBe(0xffff_ffff_ffff_8001n);
+  expect(vcpu.getGpr(REG_A3)).toBe(0xfffen);
+  expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_8000_0000n);
+  expect(vcpu.getGpr(REG_A5)).toBe(0xffff_ffffn);
+}
+
 /** Longest a guest may run without an exit: by time, not by runs (a compiled spin loop ends a run in ~1 ms). */
 const EXIT_WAIT_MS = 10_000;
 
@@ -179,12 +192,7 @@ describe("emulated backend (HAL)", () => {
         expect(exit).toEqual({ kind: "MmioRead", addr, width, reg, regWidth: 8, signedExt });
         vcpu.setReturnValue(width === 8 ? value : value | 0xabcd_0000_0000_0000n); // upper junk must be truncated away
       }
-      expect(vcpu.getGpr(REG_A0)).toBe(0xffff_ffff_ffff_ffffn);
-      expect(vcpu.getGpr(REG_A1)).toBe(0x80n);
-      expect(vcpu.getGpr(REG_A2)).toBe(0xffff_ffff_ffff_8001n);
-      expect(vcpu.getGpr(REG_A3)).toBe(0xfffen);
-      expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_8000_0000n);
-      expect(vcpu.getGpr(REG_A5)).toBe(0xffff_ffffn);
+      expectLoadedRegisters(vcpu);
       expect(vcpu.getGpr(18)).toBe(0x1122_3344_5566_7788n);
       expect(vcpu.getGpr(9)).toBe(0x7fff_fffen);
       const writes: AxVCpuExitReason[] = [
@@ -269,12 +277,7 @@ describe("emulated backend (HAL)", () => {
         "w 36 4 80000000",
         "w 8 4 80",
       ]);
-      expect(vcpu.getGpr(REG_A0)).toBe(0xffff_ffff_ffff_ffffn);
-      expect(vcpu.getGpr(REG_A1)).toBe(0x80n);
-      expect(vcpu.getGpr(REG_A2)).toBe(0xffff_ffff_ffff_8001n);
-      expect(vcpu.getGpr(REG_A3)).toBe(0xfffen);
-      expect(vcpu.getGpr(REG_A4)).toBe(0xffff_ffff_8000_0000n);
-      expect(vcpu.getGpr(REG_A5)).toBe(0xffff_ffffn);
+      expectLoadedRegisters(vcpu);
       expect(vcpu.getGpr(9)).toBe(0x7fff_fffen);
       expect(vcpu.getGpr(0)).toBe(0n);
       vcpu.setReturnValue(0x1122_3344_5566_7788n);

@@ -5,7 +5,7 @@
  */
 
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -18,13 +18,13 @@ import type { EmulatedVcpu } from "../../src/hal/emulated/vcpu.ts";
 import { boardFor } from "../../src/vmm/boards/index.ts";
 import { assembleVm } from "../../src/vmm/builder.ts";
 import { loadVmConfig } from "../../src/vmm/config/index.ts";
+import { writeVsGuestConfig } from "../support/flood-guest.ts";
 import * as A from "./asm.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "axvisor-sbi-console-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const RAM_BASE = 0x8000_0000;
-const KERNEL_BASE = 0x8020_0000;
+const KERNEL_BASE = 0x8020_0000; // writeVsGuestConfig's
 const SRST = 0x53525354;
 
 test("putchar and write_byte answered on the hart reach the console in order and count as SBI calls", async () => {
@@ -47,22 +47,7 @@ test("putchar and write_byte answered on the hart reach the console in order and
   const image = new Uint8Array(0x802);
   image.set(code);
   image.set(new TextEncoder().encode("de"), 0x800);
-  writeFileSync(join(dir, "guest.bin"), image);
-  writeFileSync(
-    join(dir, "guest.toml"),
-    [
-      "[base]",
-      'id = 0\nname = "sbi-console"\ncpu_num = 1\narch = "riscv64"\nbackend = "emulated"',
-      "[kernel]",
-      `kernel_path = ${JSON.stringify(join(dir, "guest.bin"))}`,
-      `entry_point = ${KERNEL_BASE}\nkernel_load_addr = ${KERNEL_BASE}`,
-      `memory_regions = [[${RAM_BASE}, 0x100_0000, 0x7, 0]]`,
-      "[devices]",
-      'console = "stdout"',
-      "",
-    ].join("\n"),
-  );
-  const config = loadVmConfig(join(dir, "guest.toml"));
+  const config = loadVmConfig(writeVsGuestConfig(dir, "sbi-console", image));
   let output = "";
   const decoder = new TextDecoder();
   const vm = assembleVm(config, {

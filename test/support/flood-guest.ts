@@ -79,11 +79,24 @@ export function dbcnFloodBinary(): Uint8Array {
   return p.assemble();
 }
 
-/** Write the DBCN flood guest and a config that runs it (console on stdout) into `dir`; returns the config path. */
-export function dbcnFloodConfig(dir: string, options: { readonly id?: number; readonly name?: string } = {}): string {
-  const name = options.name ?? "flood";
-  const image = join(dir, `${name}.bin`);
-  writeFileSync(image, dbcnFloodBinary());
+/**
+ * Write `image` and a config that runs it as a one-hart VS-mode guest of the emulated backend (kernel at
+ * KERNEL_BASE, RAM from RAM_BASE) into `dir` as `name`.bin and `name`.toml; returns the config path.
+ */
+export function writeVsGuestConfig(
+  dir: string,
+  name: string,
+  image: Uint8Array,
+  options: {
+    readonly id?: number;
+    readonly ramSize?: number;
+    /** `emu_devices` entries, as TOML. */
+    readonly devices?: readonly string[];
+    readonly console?: string;
+  } = {},
+): string {
+  const imagePath = join(dir, `${name}.bin`);
+  writeFileSync(imagePath, image);
   const config = join(dir, `${name}.toml`);
   writeFileSync(
     config,
@@ -93,15 +106,21 @@ export function dbcnFloodConfig(dir: string, options: { readonly id?: number; re
       `name = ${JSON.stringify(name)}`,
       'cpu_num = 1\narch = "riscv64"\nbackend = "emulated"',
       "[kernel]",
-      `kernel_path = ${JSON.stringify(image)}`,
+      `kernel_path = ${JSON.stringify(imagePath)}`,
       `entry_point = ${KERNEL_BASE}\nkernel_load_addr = ${KERNEL_BASE}`,
-      `memory_regions = [[${RAM_BASE}, 0x100_0000, 0x7, 0]]`,
+      `memory_regions = [[${RAM_BASE}, ${options.ramSize ?? 0x100_0000}, 0x7, 0]]`,
       "[devices]",
-      'console = "stdout"',
+      ...(options.devices === undefined ? [] : [`emu_devices = [${options.devices.join(", ")}]`]),
+      `console = ${JSON.stringify(options.console ?? "stdout")}`,
       "",
     ].join("\n"),
   );
   return config;
+}
+
+/** Write the DBCN flood guest and a config that runs it (console on stdout) into `dir`; returns the config path. */
+export function dbcnFloodConfig(dir: string, options: { readonly id?: number; readonly name?: string } = {}): string {
+  return writeVsGuestConfig(dir, options.name ?? "flood", dbcnFloodBinary(), { id: options.id ?? 0 });
 }
 
 // virtio-mmio registers (virtio 1.2 §4.2.2) and the virt board's PLIC (riscv-virt/layout.ts), as a driver sees them.
@@ -191,24 +210,10 @@ export function virtioFloodConfig(
   dir: string,
   options: { readonly id?: number; readonly console?: string } = {},
 ): string {
-  const image = join(dir, "virtio-flood.bin");
-  writeFileSync(image, virtioFloodBinary());
-  const config = join(dir, "virtio-flood.toml");
-  writeFileSync(
-    config,
-    [
-      "[base]",
-      `id = ${options.id ?? 0}`,
-      'name = "virtio-flood"\ncpu_num = 1\narch = "riscv64"\nbackend = "emulated"',
-      "[kernel]",
-      `kernel_path = ${JSON.stringify(image)}`,
-      `entry_point = ${KERNEL_BASE}\nkernel_load_addr = ${KERNEL_BASE}`,
-      `memory_regions = [[${RAM_BASE}, ${VIRTIO_FLOOD_RAM}, 0x7, 0]]`,
-      "[devices]",
-      `emu_devices = [["console", ${VIRTIO_BASE}, 0x1000, ${VIRTIO_IRQ}, "virtio-console", []]]`,
-      `console = ${JSON.stringify(options.console ?? "stdout")}`,
-      "",
-    ].join("\n"),
-  );
-  return config;
+  return writeVsGuestConfig(dir, "virtio-flood", virtioFloodBinary(), {
+    id: options.id ?? 0,
+    ramSize: VIRTIO_FLOOD_RAM,
+    devices: [`["console", ${VIRTIO_BASE}, 0x1000, ${VIRTIO_IRQ}, "virtio-console", []]`],
+    console: options.console ?? "stdout",
+  });
 }
