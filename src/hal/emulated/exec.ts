@@ -447,8 +447,8 @@ export function execute(h: Hart, d: Insn): number {
       return EXEC_END;
     case D.OP_ECALL: {
       // Console output the VMM lets the hart answer (sbi-console.ts): no trap, no exit.
-      const console = h.sbiConsole;
-      if (console !== undefined && h.hostTraps && h.virt && h.priv === PRV_S && answerSbiConsole(h, console)) {
+      const sbiConsole = h.sbiConsole;
+      if (sbiConsole !== undefined && h.hostTraps && h.virt && h.priv === PRV_S && answerSbiConsole(h, sbiConsole)) {
         h.pc += d.len;
         return EXEC_NEXT;
       }
