@@ -83,6 +83,15 @@ function setupGuest(
   return { vm, vcpu, ram, close: () => hv[Symbol.dispose]() };
 }
 
+/** A program at GUEST_RAM whose loads of MMIO (t0 = s0 = MMIO) are `expectLoadedRegisters`'s: lb..lwu into a0..a5. */
+function mmioLoads(): A.Program {
+  const p = new A.Program(GUEST_RAM);
+  p.emit(A.li(A.t0, MMIO), A.add(A.s0, A.t0, A.zero));
+  p.emit(A.lb(A.a0, A.t0, 1), A.lbu(A.a1, A.t0, 2), A.lh(A.a2, A.t0, 4), A.lhu(A.a3, A.t0, 6));
+  p.emit(A.lw(A.a4, A.t0, 8), A.lwu(A.a5, A.t0, 12));
+  return p;
+}
+
 /**
  * The registers the MMIO tests' loads leave (lb, lbu, lh, lhu, lw, lwu into a0..a5), from the device values 0xff,
  * 0x80, 0x8001, 0xfffe, 0x8000_0000, 0xffff_ffff.
@@ -164,10 +173,8 @@ describe("emulated backend (HAL)", () => {
   });
 
   test("MMIO loads of every width, stores, compressed forms, SBI ecall and WFI become exits", () => {
-    const p = new A.Program(GUEST_RAM);
-    p.emit(A.li(A.t0, MMIO), A.add(A.s0, A.t0, A.zero));
-    p.emit(A.lb(A.a0, A.t0, 1), A.lbu(A.a1, A.t0, 2), A.lh(A.a2, A.t0, 4), A.lhu(A.a3, A.t0, 6));
-    p.emit(A.lw(A.a4, A.t0, 8), A.lwu(A.a5, A.t0, 12), A.ld(A.s2, A.t0, 16));
+    const p = mmioLoads();
+    p.emit(A.ld(A.s2, A.t0, 16));
     p.c(A.cLw(A.s1, A.s0, 4)); // compressed load into x9
     p.emit(A.sb(A.a1, A.t0, 0x20), A.sh(A.a2, A.t0, 0x22), A.sw(A.a4, A.t0, 0x24), A.sd(A.s2, A.t0, 0x28));
     p.c(A.cSw(A.a1, A.s0, 8));
@@ -220,10 +227,8 @@ describe("emulated backend (HAL)", () => {
   });
 
   test("runAccesses does MMIO of 1, 2 and 4 bytes through the handler in place, hypervisor and bare-machine alike; 8 bytes still exit", () => {
-    const p = new A.Program(GUEST_RAM);
-    p.emit(A.li(A.t0, MMIO), A.add(A.s0, A.t0, A.zero));
-    p.emit(A.lb(A.a0, A.t0, 1), A.lbu(A.a1, A.t0, 2), A.lh(A.a2, A.t0, 4), A.lhu(A.a3, A.t0, 6));
-    p.emit(A.lw(A.a4, A.t0, 8), A.lwu(A.a5, A.t0, 12), A.lw(A.zero, A.t0, 8));
+    const p = mmioLoads();
+    p.emit(A.lw(A.zero, A.t0, 8));
     p.c(A.cLw(A.s1, A.s0, 4)); // compressed load into x9
     p.emit(A.sb(A.a1, A.t0, 0x20), A.sh(A.a2, A.t0, 0x22), A.sw(A.a4, A.t0, 0x24));
     p.c(A.cSw(A.a1, A.s0, 8));

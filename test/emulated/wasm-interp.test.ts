@@ -36,6 +36,25 @@ function againstReference(program: Uint8Array, steps: number): HartFixture {
   return wasm;
 }
 
+/**
+ * Run `program` for `steps` on the WebAssembly interpreter and on the reference interpreter, each hart set up by
+ * `prepare` first (its mode entered there); the caller compares what it needs.
+ */
+function onBoth(
+  program: Uint8Array,
+  steps: number,
+  prepare: (f: HartFixture) => void,
+): { wasm: HartFixture; ref: HartFixture } {
+  const run = (engine: "winterp" | "reference"): HartFixture => {
+    const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
+    f.write(RAM_BASE, program);
+    prepare(f);
+    for (let used = 0; used < steps; ) used += f.run(steps - used, engine);
+    return f;
+  };
+  return { wasm: run("winterp"), ref: run("reference") };
+}
+
 describe("WebAssembly interpreter", () => {
   test("the module validates, threaded and not", () => {
     for (const threaded of [false, true]) expect(WebAssembly.validate(buildInterpreterModule(threaded))).toBe(true);
@@ -143,18 +162,12 @@ describe("WebAssembly interpreter", () => {
       p.label("end");
       p.ref("end", (off) => A.jal(0, off));
       const program = p.assemble();
-      const run = (engine: "winterp" | "reference") => {
-        const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
-        f.write(RAM_BASE, program);
+      const { wasm, ref } = onBoth(program, 30, (f) => {
         f.hart.mstatus |= MSTATUS_FS | MSTATUS_SIE;
         f.hart.vsstatus |= MSTATUS_FS | MSTATUS_SIE;
         f.hart.mtvec = p.address("end"); // the illegal instruction traps to M, to `end`
         f.enter(mode, RAM_BASE);
-        for (let used = 0; used < 30; ) used += f.run(30 - used, engine);
-        return f;
-      };
-      const wasm = run("winterp");
-      const ref = run("reference");
+      });
       const state = (f: HartFixture) => ({
         x: Array.from({ length: 32 }, (_, i) => f.x(i)),
         mstatus: f.hart.mstatus,
@@ -185,9 +198,7 @@ describe("WebAssembly interpreter", () => {
       p.label("end");
       p.ref("end", (off) => A.jal(0, off));
       const program = p.assemble();
-      const run = (engine: "winterp" | "reference") => {
-        const f = makeHart({ ramSize: 1 << 20, arena: engine === "winterp" });
-        f.write(RAM_BASE, program);
+      const { wasm, ref } = onBoth(program, 20, (f) => {
         f.hart.mstatus &= ~MSTATUS_SIE;
         f.hart.vsstatus &= ~MSTATUS_SIE;
         // A supervisor software interrupt, pending and enabled, delegated to HS (and to VS as VSSIP).
@@ -199,11 +210,7 @@ describe("WebAssembly interpreter", () => {
         f.hart.stvec = p.address("handler");
         f.hart.vstvec = p.address("handler");
         f.enter(mode, RAM_BASE);
-        for (let used = 0; used < 20; ) used += f.run(20 - used, engine);
-        return f;
-      };
-      const wasm = run("winterp");
-      const ref = run("reference");
+      });
       const state = (f: HartFixture) => ({
         x: Array.from({ length: 32 }, (_, i) => f.x(i)),
         pc: f.hart.pc,
