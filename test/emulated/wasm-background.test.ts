@@ -21,6 +21,7 @@ import {
   WASM_SYNC_MAX_BYTES,
 } from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
+import { OPTIMIZABLE_MAX_BYTES } from "../../src/hal/emulated/wasm/baseline-only.ts";
 import { compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import {
   COLD_REGION_COST_MS,
@@ -119,7 +120,9 @@ describe("WebAssembly tier, background compile", () => {
   test("a region that keeps running until the limit is compiled again for the optimizing tier once that pays, with the same result", () => {
     const f = makeHart({ arena: true });
     const n = 40_000_000; // 3 instructions per iteration
-    f.write(RAM_BASE, loop(n));
+    // Loads before the loop make the region larger than OPTIMIZABLE_MAX_BYTES (a smaller one is left to the
+    // optimizing tier from its first compile, see the next test) and small enough to be promoted within the run.
+    f.write(RAM_BASE, loop(n, 16));
     f.hart.stop = STOP_NONE;
     let promotedAt = 0;
     while (f.x(A.a1) !== 0n || f.hart.icount === 0) {
@@ -129,10 +132,25 @@ describe("WebAssembly tier, background compile", () => {
     const stats = f.memory.wasmTier?.stats;
     expect(stats?.promotions).toBe(1);
     expect(stats?.regions).toBe(2); // the baseline-only region and its replacement
+    expect((stats?.bytes ?? 0) / 2).toBeGreaterThan(OPTIMIZABLE_MAX_BYTES);
     // Not before OMG's gain on as many instructions again pays for compiling the region's bytes (counted twice in
     // `bytes`: the region and its replacement).
     const bytes = stats?.bytes ?? 0;
     expect(promotedAt * OMG_GAIN_NS_PER_INSN).toBeGreaterThanOrEqual(((bytes / 2) * OMG_COST_NS_PER_BYTE) | 0);
+    expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
+  });
+
+  test("a small region may be optimized from its first compile: it is never compiled again for it", () => {
+    const f = makeHart({ arena: true });
+    const n = 20_000_000;
+    f.write(RAM_BASE, loop(n));
+    f.hart.stop = STOP_NONE;
+    while (f.x(A.a1) !== 0n || f.hart.icount === 0) runFast(f.hart, 1_000_000, COMPILE_AT_FIRST_LANDING);
+    const stats = f.memory.wasmTier?.stats;
+    expect(stats?.bytes).toBeLessThanOrEqual(OPTIMIZABLE_MAX_BYTES);
+    expect(stats?.regions).toBe(1);
+    expect(stats?.promotions).toBe(0);
+    expect(stats?.optimizableRegions).toBe(1);
     expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { BASELINE_ONLY_BODY_BYTES, baselineOnly } from "./baseline-only.ts";
+import { BASELINE_ONLY_BODY_BYTES, baselineOnly, moduleForTier, OPTIMIZABLE_MAX_BYTES } from "./baseline-only.ts";
 import { I32, I64, ModuleBuilder, Op } from "./emit.ts";
 
 /** The size of each function body in a module's code section (section 10), read with the spec's layout. */
@@ -87,5 +87,36 @@ describe("baselineOnly", () => {
   test("a truncated module is an error naming the section", () => {
     const original = twoFunctions();
     expect(() => baselineOnly(original.subarray(0, original.length - 3))).toThrow(/section 10 at byte/);
+  });
+});
+
+describe("moduleForTier", () => {
+  /** A module of one function `seven` whose body has `nops` nops before its result. */
+  const withNops = (nops: number): Uint8Array<ArrayBuffer> => {
+    const m = new ModuleBuilder();
+    const { index, body: f } = m.defineFunction([], [I32]);
+    for (let k = 0; k < nops; k++) f.op(Op.nop);
+    f.i32(7);
+    m.exportFunction("seven", index);
+    return m.encode();
+  };
+  test("a module of at most OPTIMIZABLE_MAX_BYTES is left as it is and may be optimized", () => {
+    const small = withNops(100);
+    expect(small.length).toBeLessThanOrEqual(OPTIMIZABLE_MAX_BYTES);
+    expect(moduleForTier(small, false)).toEqual({ bytes: small, optimizable: true });
+    // The longest module of this shape within the limit (LEB128 sizes grow with the body), and one nop more.
+    let nops = 100 + OPTIMIZABLE_MAX_BYTES - small.length;
+    while (withNops(nops).length > OPTIMIZABLE_MAX_BYTES) nops--;
+    expect(OPTIMIZABLE_MAX_BYTES - withNops(nops).length).toBeLessThan(4);
+    expect(moduleForTier(withNops(nops), false).optimizable).toBe(true);
+    expect(moduleForTier(withNops(nops + 1), false).optimizable).toBe(false);
+  });
+  test("a larger one is padded for the baseline tier unless asked to be optimizable", () => {
+    const large = withNops(OPTIMIZABLE_MAX_BYTES);
+    expect(large.length).toBeGreaterThan(OPTIMIZABLE_MAX_BYTES);
+    const padded = moduleForTier(large, false);
+    expect(padded.optimizable).toBe(false);
+    expect(bodySizes(padded.bytes)).toEqual([BASELINE_ONLY_BODY_BYTES]);
+    expect(moduleForTier(large, true)).toEqual({ bytes: large, optimizable: true });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The region compiler thread (compile-service.ts says why there is one): a Worker that turns a copy of a guest
  * page and its entry offsets into a compiled WebAssembly module — planning the region (region.ts), generating its
- * code (compile.ts), padding it for the baseline tier (baseline-only.ts), compiling it with
+ * code (compile.ts), padding it for the baseline tier unless it is small (baseline-only.ts), compiling it with
  * `new WebAssembly.Module` and having JavaScriptCore make its machine code (warm-up.ts) — and posts the module
  * back. A module can be posted between threads of one process: the hart's thread only instantiates it.
  *
@@ -12,7 +12,7 @@
 import { workerData } from "node:worker_threads";
 import { BACKGROUND_NICE } from "../background-threads.ts";
 import { setThreadNice } from "../sys.ts";
-import { baselineOnly } from "./baseline-only.ts";
+import { moduleForTier } from "./baseline-only.ts";
 import { compileRegion } from "./compile.ts";
 import { planRegion } from "./region.ts";
 import { warmUpRegion } from "./warm-up.ts";
@@ -49,6 +49,8 @@ export type CompileReply =
       readonly blockStarts: readonly number[];
       /** Bytes of WebAssembly generated (without the padding). */
       readonly generatedBytes: number;
+      /** Whether the module may be OMG-compiled: asked for, or small enough (baseline-only.ts). */
+      readonly optimizable: boolean;
       /** Milliseconds this thread spent on the job. */
       readonly ms: number;
     }
@@ -63,7 +65,7 @@ export function compileJob(job: CompileJob): CompileReply {
   const plan = planRegion(view, 0, job.entries);
   if (plan === undefined) return { id: job.id, kind: "empty", ms: performance.now() - started };
   const generated = compileRegion(plan, job.mapBase, job.threaded);
-  const bytes = job.optimizable ? generated.bytes : baselineOnly(generated.bytes);
+  const { bytes, optimizable } = moduleForTier(generated.bytes, job.optimizable);
   const module = new WebAssembly.Module(bytes);
   warmUpRegion(module);
   return {
@@ -73,6 +75,7 @@ export function compileJob(job: CompileJob): CompileReply {
     offsets: generated.offsets,
     blockStarts: generated.blockStarts,
     generatedBytes: generated.bytes.length,
+    optimizable,
     ms: performance.now() - started,
   };
 }

@@ -43,7 +43,7 @@ import { atomicFast } from "../interp.ts";
 import { loadSlow, storeSlow } from "../memory-slow.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { TWO_POW_32 } from "../split64.ts";
-import { baselineOnly } from "./baseline-only.ts";
+import { moduleForTier } from "./baseline-only.ts";
 import {
   type CompiledRegion,
   compileRegion,
@@ -162,6 +162,8 @@ export class TierStats {
   failures = 0;
   /** Regions compiled again without the padding, for JavaScriptCore's optimizing tier (see OMG_COST_NS_PER_BYTE). */
   promotions = 0;
+  /** Regions installed for the optimizing tier too: promoted, or small enough from the start (baseline-only.ts). */
+  optimizableRegions = 0;
 }
 
 /**
@@ -392,7 +394,7 @@ export class WasmTier {
    * - else the plan and the bytes are made here and JavaScriptCore compiles the module on its own thread.
    * A region compiled elsewhere is installed when it is ready, unless the page was written meanwhile (its
    * `generation` moved): then it is dropped.
-   * The module is for JavaScriptCore's baseline tier only (baseline-only.ts) unless `optimizable`.
+   * The module is for JavaScriptCore's baseline tier only (baseline-only.ts) unless `optimizable` or small.
    * Returns undefined when nothing could be compiled or the compile runs elsewhere.
    */
   compile(
@@ -409,14 +411,15 @@ export class WasmTier {
       this.#compileOnThread(where.thread, code, view, base, request, mapBase, started);
       return undefined;
     }
-    const { entries, optimizable } = request;
-    const plan = planRegion(view, base, entries);
+    const plan = planRegion(view, base, request.entries);
     if (plan === undefined) {
       this.stats.failures++;
       return undefined;
     }
     const generated = compileRegion(plan, mapBase, this.#threaded);
-    const compiled = optimizable ? generated : { ...generated, bytes: baselineOnly(generated.bytes) };
+    const { bytes, optimizable } = moduleForTier(generated.bytes, request.optimizable);
+    const compiled = { ...generated, bytes };
+    const installed = { entries: request.entries, optimizable };
     const s = this.stats;
     s.instructions += plan.insnCount;
     s.bytes += generated.bytes.length; // without the padding: the compile cost per KiB is the generated code's
@@ -426,7 +429,7 @@ export class WasmTier {
         code,
         new WebAssembly.Module(compiled.bytes),
         compiled,
-        request,
+        installed,
         generated.bytes.length,
         view,
         base,
@@ -448,7 +451,7 @@ export class WasmTier {
           return;
         }
         const installing = performance.now();
-        this.#install(code, module, compiled, request, generated.bytes.length, view, base);
+        this.#install(code, module, compiled, installed, generated.bytes.length, view, base);
         s.compileMs += performance.now() - installing;
       },
       () => {
@@ -524,7 +527,8 @@ export class WasmTier {
         insns.push(insn);
       }
       const compiled = { insns, offsets: reply.offsets, blockStarts: reply.blockStarts };
-      this.#install(code, reply.module, compiled, request, reply.generatedBytes, view, base);
+      const installed = { entries: request.entries, optimizable: reply.optimizable };
+      this.#install(code, reply.module, compiled, installed, reply.generatedBytes, view, base);
       s.compileMs += performance.now() - installing;
     });
     s.compileMs += performance.now() - started;
@@ -578,6 +582,7 @@ export class WasmTier {
     code.region = region;
     slotWord[0] = slot;
     this.stats.regions++;
+    if (request.optimizable) this.stats.optimizableRegions++;
     return region;
   }
 
