@@ -9,6 +9,7 @@ import { COMPILE_AT_FIRST_LANDING, type EngineOptions, runFast } from "../../src
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { CompileService, compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
+import { ModuleCache } from "../../src/hal/emulated/wasm/module-cache.ts";
 import * as A from "./asm.ts";
 import { compileSumLoopPage, type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -92,6 +93,48 @@ describe("WebAssembly tier, compiler thread", () => {
     ref.run(f.hart.icount - at.icount);
     expect(f.x(A.a0)).toBe(ref.x(A.a0));
     expect(f.hart.pc).toBe(ref.hart.pc);
+  });
+
+  test("a second VM running the same page gets the module the thread kept, without a compile's cost", async () => {
+    // A loop count no other test uses: the page's bytes are this test's own, so the first compile is a real one.
+    const n = 1_234_567;
+    const runToEnd = async (): Promise<HartFixture> => {
+      const f = makeHart({ arena: true });
+      f.write(RAM_BASE, loop(n));
+      run(f, 1000);
+      await untilDelivered(f);
+      while (f.x(A.a1) !== 0n) run(f, 1_000_000);
+      expect(f.x(A.a0)).toBe((BigInt(n) * BigInt(n + 1)) / 2n);
+      return f;
+    };
+    const first = await runToEnd();
+    expect(first.memory.wasmTier?.stats.cachedCompiles).toBe(0);
+    const cost = first.memory.wasmTier?.cost.ms;
+    const second = await runToEnd();
+    const stats = second.memory.wasmTier?.stats;
+    expect(stats?.threadCompiles).toBe(1);
+    expect(stats?.cachedCompiles).toBe(1);
+    expect(stats?.regions).toBe(1);
+    expect(second.memory.wasmTier?.cost.ms).toBe(cost ?? -1); // a kept module says nothing of a compile's cost
+  });
+
+  test("a job whose inputs the cache has is answered from it; a page differing in one byte is compiled", () => {
+    const cache = new ModuleCache();
+    const page = new Uint8Array(PAGE);
+    page.set(loop(10));
+    const job = { id: 1, page, entries: [0], mapBase: 0x10000, threaded: false, optimizable: false };
+    const compiled = compileJob(job, cache);
+    const again = compileJob({ ...job, id: 2 }, cache);
+    expect(compiled.kind === "compiled" && !compiled.cached).toBe(true);
+    expect(again.kind === "compiled" && again.cached).toBe(true);
+    if (compiled.kind !== "compiled" || again.kind !== "compiled") return;
+    expect(again.id).toBe(2);
+    expect(again.module).toBe(compiled.module);
+    expect(again.offsets).toEqual(compiled.offsets);
+    const changed = page.slice();
+    changed.set(loop(11));
+    const other = compileJob({ ...job, id: 3, page: changed }, cache);
+    expect(other.kind === "compiled" && !other.cached).toBe(true);
   });
 
   test("the thread is started by the first job, not before", async () => {

@@ -5,8 +5,8 @@
  * `new WebAssembly.Module` and having JavaScriptCore make its machine code (warm-up.ts) — and posts the module
  * back. A module can be posted between threads of one process: the hart's thread only instantiates it.
  *
- * It holds no state between jobs: every job carries its page bytes, so nothing here can go stale; the requesting
- * thread drops a reply whose page was written meanwhile.
+ * Every job carries its page bytes, so nothing here can go stale: the modules it keeps (module-cache.ts) are
+ * found by those bytes; the requesting thread drops a reply whose page was written meanwhile.
  */
 
 import { workerData } from "node:worker_threads";
@@ -14,6 +14,7 @@ import { BACKGROUND_NICE } from "../background-threads.ts";
 import { setThreadNice } from "../sys.ts";
 import { moduleForTier } from "./baseline-only.ts";
 import { compileRegion } from "./compile.ts";
+import { ModuleCache } from "./module-cache.ts";
 import { planRegion } from "./region.ts";
 import { warmUpRegion } from "./warm-up.ts";
 
@@ -51,6 +52,8 @@ export type CompileReply =
       readonly generatedBytes: number;
       /** Whether the module may be OMG-compiled: asked for, or small enough (baseline-only.ts). */
       readonly optimizable: boolean;
+      /** Whether it came from the thread's ModuleCache (compiled earlier from the same page and entries). */
+      readonly cached: boolean;
       /** Milliseconds this thread spent on the job. */
       readonly ms: number;
     }
@@ -58,9 +61,12 @@ export type CompileReply =
   | { readonly id: number; readonly kind: "empty"; readonly ms: number }
   | { readonly id: number; readonly kind: "failed"; readonly error: string };
 
-/** Build and compile one region's module. */
-export function compileJob(job: CompileJob): CompileReply {
+/** Build and compile one region's module, or take it from `cache` when it was made from the same inputs. */
+export function compileJob(job: CompileJob, cache?: ModuleCache): CompileReply {
   const started = performance.now();
+  const kept = cache?.get(job);
+  if (kept !== undefined)
+    return { id: job.id, kind: "compiled", ...kept, cached: true, ms: performance.now() - started };
   const view = new DataView(job.page.buffer, job.page.byteOffset, job.page.byteLength);
   const plan = planRegion(view, 0, job.entries);
   if (plan === undefined) return { id: job.id, kind: "empty", ms: performance.now() - started };
@@ -68,16 +74,16 @@ export function compileJob(job: CompileJob): CompileReply {
   const { bytes, optimizable } = moduleForTier(generated.bytes, job.optimizable);
   const module = new WebAssembly.Module(bytes);
   warmUpRegion(module);
-  return {
-    id: job.id,
-    kind: "compiled",
+  const made = {
     module,
     offsets: generated.offsets,
     blockStarts: generated.blockStarts,
     generatedBytes: generated.bytes.length,
     optimizable,
-    ms: performance.now() - started,
   };
+  // Only modules JavaScriptCore may optimize are kept (module-cache.ts says why).
+  if (optimizable) cache?.set(job, made);
+  return { id: job.id, kind: "compiled", ...made, cached: false, ms: performance.now() - started };
 }
 
 function isInit(value: unknown): value is CompileThreadInit {
@@ -91,10 +97,11 @@ if (isInit(workerData)) {
   setThreadNice(0, BACKGROUND_NICE);
   const { port, replies } = workerData;
   const count = new Int32Array(replies);
+  const cache = new ModuleCache();
   port.on("message", (job: CompileJob) => {
     let reply: CompileReply;
     try {
-      reply = compileJob(job);
+      reply = compileJob(job, cache);
     } catch (error) {
       reply = {
         id: job.id,

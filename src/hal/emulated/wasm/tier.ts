@@ -150,6 +150,8 @@ export class TierStats {
   syncCompiles = 0;
   /** Regions compiled on the compiler thread (compile-service.ts). */
   threadCompiles = 0;
+  /** Of those, the ones it had kept from an earlier compile of the same page (module-cache.ts). */
+  cachedCompiles = 0;
   /** Milliseconds the compiler thread spent on this tier's regions. */
   threadMs = 0;
   /** Background compiles not finished yet. */
@@ -507,7 +509,9 @@ export class WasmTier {
         return;
       }
       s.threadMs += reply.ms;
-      this.cost.note(reply.ms);
+      // (A module the thread had kept cost nothing to compile: it says nothing about what the next one costs.)
+      if (reply.cached) s.cachedCompiles++;
+      else this.cost.note(reply.ms);
       s.instructions += reply.offsets.length;
       s.bytes += reply.generatedBytes;
       if (code.generation !== generation) {
