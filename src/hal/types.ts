@@ -303,6 +303,13 @@ export interface HostMemory {
    */
   notifyWritten(offset: number, length: number): void;
   /**
+   * Optional: end a vCPU's run right after a guest store into [offset, offset + length), so that the VMM, which
+   * polls memory mailboxes between runs (HTIF's `tohost`), sees the request at once rather than when the run would
+   * have ended. The emulated backend does it for harts on the VM's thread (harts on threads of their own end their
+   * runs as before); hardware backends have no such hook.
+   */
+  watchWrites?(offset: number, length: number): void;
+  /**
    * True when `bytes` are whole host pages of a private anonymous mapping that lives exactly as long as the VM and
    * nothing else reuses (the emulated arena, an mmap): a snapshot restore may map its memory file privately over
    * them, and a snapshot may skip the pages the kernel says were never touched (src/hal/host/memory-map.ts).

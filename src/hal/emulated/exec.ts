@@ -772,11 +772,11 @@ function execSharedAmo(
       h.reservationAddr === pa &&
       atomicStoreConditional(arena.memory, offset, width, h.reservationLo, h.reservationHi, srcLo, srcHi);
     h.reservationValid = false;
-    if (ok) h.notePhysWrite(region.block, pa - region.base);
+    if (ok) h.notePhysWrite(region.block, pa - region.base, width);
     setReg(h, d.rd, ok ? 0 : 1, 0);
   } else {
     atomicReadModifyWrite(arena.memory, offset, width, funct5, srcLo, srcHi);
-    h.notePhysWrite(region.block, pa - region.base);
+    h.notePhysWrite(region.block, pa - region.base, width);
     setReg(h, d.rd, atomicOld[0] ?? 0, atomicOld[1] ?? 0);
   }
   h.pc += d.len;

@@ -521,7 +521,7 @@ export class Hart implements MemoryClient {
   }
 
   // MemoryClient
-  onPageBecameCode(physPage: number): void {
+  dropWriteEntries(physPage: number): void {
     for (const set of this.tlbSets) set?.dropWritablePage(physPage);
   }
 
@@ -546,13 +546,17 @@ export class Hart implements MemoryClient {
     }
   }
 
-  /** A write made by the hart's walker or slow path: drop decoded code on that page. */
-  notePhysWrite(block: MemBlock, offset: number): void {
+  /**
+   * A write of `width` bytes made by the hart's walker or slow path: drop decoded code on that page; end the run
+   * after it when it touched a watched range (PhysicalMemory.watchWrites).
+   */
+  notePhysWrite(block: MemBlock, offset: number, width = 1): void {
     const page = Math.floor(offset / PAGE_SIZE);
     if (PhysicalMemory.pageHasCode(block, page)) {
       this.stats.codeInvalidations++;
       PhysicalMemory.invalidateCode(block, page);
     }
+    if (PhysicalMemory.storeIsWatched(block, offset, width)) this.kickRequested = true;
   }
 }
 

@@ -370,6 +370,13 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
           const tinst = transformedInstruction(slotInsn(code, view, base, off));
           const a = hi * TWO_POW_32 + (lo >>> 0);
           if (!storeSlow(h, a, width, data, xhi[2 * rs2] ?? 0, tinst, len)) break run;
+          if (h.kickRequested) {
+            // The store touched a watched range (PhysicalMemory.watchWrites): the run ends after it.
+            off += len;
+            n++;
+            h.pc = vbase + off;
+            break run;
+          }
         }
         off += len;
         n++;
@@ -655,8 +662,9 @@ export function interpret(h: Hart, limit: number, heatMask: number): number {
         n++;
         h.icount++;
         synced = n;
-        // Anything that may have changed translation, privilege or interrupt state ends the run (EXEC_END).
-        if (r === EXEC_END) break run;
+        // Anything that may have changed translation, privilege or interrupt state ends the run (EXEC_END), as does
+        // a store into a watched range (an AMO: PhysicalMemory.watchWrites).
+        if (r === EXEC_END || h.kickRequested) break run;
         off += len;
         continue;
       }

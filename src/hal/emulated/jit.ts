@@ -374,7 +374,9 @@ export function generateBlockSource(block: Block): string | undefined {
           `if (wlo[i] === (lo & ${-4096 | (width - 1)}) && whi[i] === hi) { const o = (lo + woff[i]) | 0, w = wview[i]; ${write}; }`,
         );
         emit(
-          `else { h.pc = ${pcExpr}; if (!storeSlow(h, hi * 4294967296 + (lo >>> 0), ${width}, xlo[${2 * rs2}], xhi[${2 * rs2}], ${tinst}, ${d.len})) ${exitBefore()} } }`,
+          `else { h.pc = ${pcExpr}; if (!storeSlow(h, hi * 4294967296 + (lo >>> 0), ${width}, xlo[${2 * rs2}], xhi[${2 * rs2}], ${tinst}, ${d.len})) ${exitBefore()}` +
+            // A store into a watched range (PhysicalMemory.watchWrites) ends the run after it.
+            ` if (h.kickRequested) { n += ${pending + 1}; h.icount += ${pending + 1}; h.pc = ${nextExpr}; return n; } } }`,
         );
         pending++;
         continue;
@@ -420,7 +422,7 @@ export function generateBlockSource(block: Block): string | undefined {
         // Atomics through the data TLB when it can serve them, else the reference semantics.
         emit(`${sync()} if (atomicFast(h, insns[${k}])) { n++; h.icount++; } else {`);
         emit(
-          `h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1) return n; }`,
+          `h.pc = ${pcExpr}; const r = execute(h, insns[${k}]); if (r === 2) return n; n++; h.icount++; if (r === 1 || h.kickRequested) return n; }`,
         );
         continue;
       default: {

@@ -164,13 +164,14 @@ export function storeSlow(
   } else if (pmp === PMP_ALLOW_PAGE) {
     fillDataEntry(h, va, pageOff, block, off, pa, true);
   }
+  if (PhysicalMemory.storeIsWatched(block, off, width)) h.kickRequested = true;
   return true;
 }
 
 /**
  * Fill the data TLB's read (or write) entry for the page of `va`, translated to `pa` at `off` of `block`, after a
  * walk that allowed the access. A page holding decoded code gets no write entry (stores to it must come to the
- * slow path, which drops the code).
+ * slow path, which drops the code), nor does a page with a watched range (PhysicalMemory.watchWrites).
  */
 function fillDataEntry(
   h: Hart,
@@ -182,7 +183,7 @@ function fillDataEntry(
   write: boolean,
 ): void {
   if (!write) h.dtlb.fillRead(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
-  else if (!PhysicalMemory.pageHasCode(block, Math.floor(off / PAGE_SIZE)))
+  else if (PhysicalMemory.pageTakesWriteEntries(block, Math.floor(off / PAGE_SIZE)))
     h.dtlb.fillWrite(va, pageOff, block.view, off, pa - pageOff, h.lastSpan, block.arenaOffset);
 }
 
@@ -271,7 +272,7 @@ export function physWrite(h: Hart, pa: number, width: number, lo: number, hi: nu
   if (region === undefined) return;
   const off = pa - region.base;
   writeView(region.block, off, width, lo, hi, h);
-  h.notePhysWrite(region.block, off);
+  h.notePhysWrite(region.block, off, width);
 }
 
 /**

@@ -117,7 +117,7 @@ export interface MmuState {
    */
   readonly sharedMemory: boolean;
   /** Physical memory writes made by the walker (A/D updates) must invalidate decoded code. */
-  notePhysWrite(block: import("./phys-memory.ts").MemBlock, offset: number): void;
+  notePhysWrite(block: import("./phys-memory.ts").MemBlock, offset: number, width?: number): void;
 }
 
 const PAGE_FAULT = [CAUSE_LOAD_PAGE_FAULT, CAUSE_STORE_PAGE_FAULT, CAUSE_FETCH_PAGE_FAULT] as const;
@@ -277,7 +277,7 @@ function updatePte(s: MmuState, block: MemBlock, off: number, lo: number, hi: nu
   } else {
     block.view.setInt32(off, lo | need, true);
   }
-  s.notePhysWrite(block, off);
+  s.notePhysWrite(block, off, 8);
   return true;
 }
 

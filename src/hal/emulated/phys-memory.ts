@@ -192,6 +192,8 @@ export class CodePage {
 
 const PAGE_HAS_CODE = 1;
 const PAGE_HAS_PTES = 2;
+/** A page with a watched range (PhysicalMemory.watchWrites): its stores take the slow path, which looks. */
+const PAGE_WATCHED = 4;
 
 /**
  * The largest RAM block: 1 GiB. Offsets inside a block then stay below 2^30 (plus a page), so the hot paths may
@@ -208,6 +210,8 @@ export class MemBlock {
   /** PAGE_HAS_* per page. */
   readonly pageFlags: Uint8Array;
   readonly codePages: (CodePage | undefined)[];
+  /** Byte ranges [start, end) whose stores end the storing hart's run (PhysicalMemory.watchWrites). */
+  readonly watchedRanges: [number, number][] = [];
   /** Where the block starts in the VM's arena (arena.ts), or -1 for a block in an ArrayBuffer of its own. */
   readonly arenaOffset: number;
 
@@ -236,8 +240,11 @@ export interface PhysRegion {
 
 /** What a hart needs to hear from the memory it caches translations and code for. */
 export interface MemoryClient {
-  /** A page just received its first decoded instruction: drop write-TLB entries that map `physPage`. */
-  onPageBecameCode(physPage: number): void;
+  /**
+   * Stores to `physPage` must take the slow path from now on (it just received its first decoded instruction, or
+   * a range in it is watched): drop write-TLB entries that map it.
+   */
+  dropWriteEntries(physPage: number): void;
   /** A page-table page changed behind the harts' back, or the physical map changed: drop all translations. */
   onTranslationsStale(): void;
   /** Bytes [start, end) of physical memory were written by someone else (breaks LR/SC reservations). */
@@ -328,7 +335,7 @@ export class PhysicalMemory {
       for (const region of this.#regions) {
         if (region.block !== block) continue;
         const alias = region.base + pageIndex * PAGE_SIZE;
-        for (const client of this.#clients) client.onPageBecameCode(alias);
+        for (const client of this.#clients) client.dropWriteEntries(alias);
       }
     }
     return page;
@@ -337,6 +344,36 @@ export class PhysicalMemory {
   /** Whether a page of `block` holds decoded code (stores to it must take the slow path). */
   static pageHasCode(block: MemBlock, pageIndex: number): boolean {
     return ((block.pageFlags[pageIndex] ?? 0) & PAGE_HAS_CODE) !== 0;
+  }
+
+  /** Whether stores to a page of `block` may go through a write-TLB entry (it holds no code and nothing watched). */
+  static pageTakesWriteEntries(block: MemBlock, pageIndex: number): boolean {
+    return ((block.pageFlags[pageIndex] ?? 0) & (PAGE_HAS_CODE | PAGE_WATCHED)) === 0;
+  }
+
+  /**
+   * Have a hart's store into [offset, offset + length) of `block` end its run right after it (`Hart.kickRequested`):
+   * for memory mailboxes the VMM polls between runs (HTIF's `tohost`, see HostMemory.watchWrites). The pages lose
+   * their write-TLB entries in every hart, so their stores take the slow path, which compares them with the ranges.
+   */
+  watchWrites(block: MemBlock, offset: number, length: number): void {
+    const start = Math.max(0, offset);
+    const end = Math.min(block.size, offset + length);
+    if (start >= end) return;
+    block.watchedRanges.push([start, end]);
+    for (let page = Math.floor(start / PAGE_SIZE); page <= Math.floor((end - 1) / PAGE_SIZE); page++) {
+      block.pageFlags[page] = (block.pageFlags[page] ?? 0) | PAGE_WATCHED;
+      for (const region of this.#regions) {
+        if (region.block !== block) continue;
+        for (const client of this.#clients) client.dropWriteEntries(region.base + page * PAGE_SIZE);
+      }
+    }
+  }
+
+  /** Whether a store of `width` bytes at `offset` of `block` touches a watched range. */
+  static storeIsWatched(block: MemBlock, offset: number, width: number): boolean {
+    if (((block.pageFlags[Math.floor(offset / PAGE_SIZE)] ?? 0) & PAGE_WATCHED) === 0) return false;
+    return block.watchedRanges.some(([start, end]) => offset < end && start < offset + width);
   }
 
   /** Remember that a page holds page-table entries (so external writes to it flush translations). */

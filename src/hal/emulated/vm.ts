@@ -243,6 +243,13 @@ export class EmulatedVm implements HalVm {
           if (start < end) memory.externalWrite(p.block, start - p.offset, end - start);
         }
       },
+      watchWrites(offset: number, length: number): void {
+        for (const p of pieces) {
+          const start = Math.max(offset, p.offset);
+          const end = Math.min(offset + length, p.offset + p.block.size);
+          if (start < end) memory.watchWrites(p.block, start - p.offset, end - start);
+        }
+      },
     };
     this.#blocks.set(host, pieces);
     return host;

@@ -181,7 +181,7 @@ export class ThreadedVcpu implements HalVcpu, MemoryClient {
 
   // MemoryClient, on the VMM's thread. The hart keeps its decoded code and translations on its own thread, where
   // its own memory view tells it of new code pages and of regions it maps; only writes made here must cross.
-  onPageBecameCode(): void {}
+  dropWriteEntries(): void {}
 
   onTranslationsStale(): void {}
 

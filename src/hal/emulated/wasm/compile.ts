@@ -93,9 +93,12 @@ export const RUN_PARAMS = [I32, I32, F64, I32, I32, I32] as const;
 
 /** Results of the `exec` import (the `EXEC_*` codes of hart.ts). */
 const EXEC_NEXT = 0;
-/** Results of the `store` import: 2 = retired, but the region was invalidated (leave after it). */
+/**
+ * Results of the `store` import: 2 = retired, but leave the region after it (the region was invalidated, or the
+ * store asks for the run to end: a watched range, PhysicalMemory.watchWrites).
+ */
 const STORE_OK = 0;
-const STORE_INVALIDATED = 2;
+const STORE_LEAVE = 2;
 
 /** What the module imports (the WebAssembly tier passes these). */
 export const IMPORT_MODULE = "hart";
@@ -795,8 +798,8 @@ export function compileRegion(plan: RegionPlan, entryMapBase: number, threaded: 
           f.i32(STORE_OK).op(Op.i32Ne);
           f.block(Op.if);
           depth++;
-          // Not retired (trap, MMIO stop), or retired into a page this region was compiled from.
-          f.get(status).i32(STORE_INVALIDATED).op(Op.i32Eq);
+          // Not retired (trap, MMIO stop), or retired and the region must be left (STORE_LEAVE).
+          f.get(status).i32(STORE_LEAVE).op(Op.i32Eq);
           f.block(Op.if);
           depth++;
           f.get(n)

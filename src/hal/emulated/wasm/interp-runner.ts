@@ -21,7 +21,7 @@ import {
   HB_VOLUME_LIMIT,
   HB_VSSTATUS,
 } from "../hart-block.ts";
-import { decodeSlotAt, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
+import { decodeSlotAt, STEP_END, STEP_NEXT, STEP_STOP, stepSlot } from "../interp.ts";
 import { wakeupPending } from "../interrupts.ts";
 import type { CodePage } from "../phys-memory.ts";
 import { RETURN_NO_BLOCK, RETURN_NO_REGION } from "./compile.ts";
@@ -189,12 +189,14 @@ export class WasmInterpreter {
     if (h === undefined) return STEP_STOP;
     h.icount = this.#icountBase + retired;
     h.stats.wasmInterpreterSteps++;
-    const r = stepSlot(h, vbase, off);
+    let r = stepSlot(h, vbase, off);
+    // A kick (a store into a watched range, PhysicalMemory.watchWrites, or the VMM's) ends the run after this one.
+    if (r === STEP_NEXT && h.kickRequested) r = STEP_END;
     if (r !== STEP_NEXT) h.blockF64[NEXT_PC_INDEX] = h.pc;
     // The run loop has something to do before the next region (an interrupt may have become deliverable: a
     // device write, an interrupt enable turned on; a kick): no region is entered before it has looked, as a
     // region's own slow paths tell it (WasmTier: HB_CHAIN_STOP). The interpreter goes on meanwhile, as before.
-    else if (h.irqDirty || h.kickRequested || h.stop !== STOP_NONE) h.blockI32[CHAIN_STOP_INDEX] = 1;
+    else if (h.irqDirty || h.stop !== STOP_NONE) h.blockI32[CHAIN_STOP_INDEX] = 1;
     return r;
   }
 }

@@ -643,7 +643,8 @@ export class WasmTier {
       this.stats.invalidations++;
       return 2;
     }
-    return 0;
+    // The store touched a watched range (PhysicalMemory.watchWrites), or the VMM kicked: leave after it.
+    return h.kickRequested ? 2 : 0;
   }
 
   #exec(idx: number, retired: number): number {
@@ -668,6 +669,8 @@ export class WasmTier {
       this.stats.invalidations++;
       r = EXEC_END;
     }
+    // One into a watched range (PhysicalMemory.watchWrites), or the VMM kicked: the run ends after it.
+    if (r === EXEC_NEXT && h.kickRequested) r = EXEC_END;
     h.blockF64[NEXT_PC_INDEX] = h.pc;
     this.#checkChain(h);
     return r;
