@@ -194,8 +194,8 @@ export class WasmInterpreter {
     if (r === STEP_NEXT && h.kickRequested) r = STEP_END;
     if (r !== STEP_NEXT) h.blockF64[NEXT_PC_INDEX] = h.pc;
     // The run loop has something to do before the next region (an interrupt may have become deliverable: a
-    // device write, an interrupt enable turned on; a kick): no region is entered before it has looked, as a
-    // region's own slow paths tell it (WasmTier: HB_CHAIN_STOP). The interpreter goes on meanwhile, as before.
+    // device write, an interrupt enable turned on): no region is entered before it has looked, as a region's own
+    // slow paths tell it (WasmTier: HB_CHAIN_STOP). The interpreter goes on meanwhile, as before.
     else if (h.irqDirty || h.stop !== STOP_NONE) h.blockI32[CHAIN_STOP_INDEX] = 1;
     return r;
   }
