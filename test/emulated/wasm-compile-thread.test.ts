@@ -5,11 +5,17 @@
  */
 
 import { describe, expect, test } from "bun:test";
-import { COMPILE_AT_FIRST_LANDING, type EngineOptions, runFast } from "../../src/hal/emulated/engine.ts";
+import {
+  COMPILE_AT_FIRST_LANDING,
+  DEFAULT_ENGINE_OPTIONS,
+  type EngineOptions,
+  runFast,
+} from "../../src/hal/emulated/engine.ts";
 import { STOP_NONE } from "../../src/hal/emulated/hart.ts";
 import { CompileService, compileService } from "../../src/hal/emulated/wasm/compile-service.ts";
 import { compileJob } from "../../src/hal/emulated/wasm/compile-thread.ts";
 import { ModuleCache } from "../../src/hal/emulated/wasm/module-cache.ts";
+import { COLD_SYNC_MAX_INSNS } from "../../src/hal/emulated/wasm/tier.ts";
 import * as A from "./asm.ts";
 import { compileSumLoopPage, type HartFixture, sumLoop as loop, makeHart, RAM_BASE } from "./fixture.ts";
 
@@ -42,6 +48,8 @@ describe("WebAssembly tier, compiler thread", () => {
   });
 
   test("a hot page is compiled there while the hart interprets, then runs compiled with the reference's result", async () => {
+    // Started first: a region this small asked for before would be compiled on the hart's thread (COLD_SYNC_MAX_INSNS).
+    compileService()?.start();
     const f = makeHart({ arena: true });
     const n = 2_000_000;
     f.write(RAM_BASE, loop(n));
@@ -65,6 +73,7 @@ describe("WebAssembly tier, compiler thread", () => {
   });
 
   test("a page written while its region compiles there drops the region", async () => {
+    compileService()?.start(); // (as above)
     const f = makeHart({ arena: true });
     const n = 2_000_000;
     f.write(RAM_BASE, loop(n));
@@ -135,6 +144,42 @@ describe("WebAssembly tier, compiler thread", () => {
     changed.set(loop(11));
     const other = compileJob({ ...job, id: 3, page: changed }, cache);
     expect(other.kind === "compiled" && !other.cached).toBe(true);
+  });
+
+  test("before the thread is started a small region is compiled on the hart's thread (and the thread started); a larger one goes to it", async () => {
+    const f = makeHart({ arena: true });
+    f.write(RAM_BASE, loop(1000));
+    f.write(RAM_BASE + PAGE, loop(1000, COLD_SYNC_MAX_INSNS)); // more instructions than COLD_SYNC_MAX_INSNS
+    runFast(f.hart, 1, DEFAULT_ENGINE_OPTIONS); // makes the tier; nothing is hot yet
+    const tier = f.memory.wasmTier;
+    if (tier === undefined) throw new Error("no WebAssembly tier");
+    const request = { entries: [0], optimizable: false };
+    const small = f.memory.codePage(f.ram, 0);
+    const large = f.memory.codePage(f.ram, 1);
+
+    const service = new CompileService();
+    expect(tier.compile(small, f.view, 0, request, { syncMaxBytes: 0, thread: service })).toBeDefined();
+    expect(tier.stats.coldSyncCompiles).toBe(1);
+    expect(tier.stats.threadCompiles).toBe(0);
+    expect(service.started).toBe(true);
+    expect(service.outstanding).toBe(0);
+    // Started now: the next small region goes to it too.
+    const again = f.memory.codePage(f.ram, 2);
+    f.write(RAM_BASE + 2 * PAGE, loop(7));
+    expect(tier.compile(again, f.view, 2 * PAGE, request, { syncMaxBytes: 0, thread: service })).toBeUndefined();
+    expect(tier.stats.threadCompiles).toBe(1);
+
+    const fresh = new CompileService();
+    expect(tier.compile(large, f.view, PAGE, request, { syncMaxBytes: 0, thread: fresh })).toBeUndefined();
+    expect(tier.stats.coldSyncCompiles).toBe(1);
+    expect(tier.stats.threadCompiles).toBe(2);
+    const deadline = Date.now() + 20_000;
+    while (tier.stats.pending > 0 && Date.now() < deadline) {
+      await Bun.sleep(1);
+      service.deliver();
+      fresh.deliver();
+    }
+    expect(tier.stats.regions).toBe(3);
   });
 
   test("the thread is started by the first job, not before", async () => {

@@ -43,6 +43,11 @@ export class CompileService {
     return this.#worker !== undefined;
   }
 
+  /** Start the thread if it is not started (a job does too): so that it is up when the next job comes. */
+  start(): void {
+    this.#start();
+  }
+
   /** The job port, the thread started first if it is not yet; undefined once the thread is unusable. */
   #start(): MessagePort | undefined {
     if (this.#port !== undefined || this.#broken !== undefined) return this.#port;
