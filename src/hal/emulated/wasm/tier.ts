@@ -224,8 +224,10 @@ export const threadRegionCost = new RegionCostEstimate();
  * the job in a cold process (the Worker starts, loads the generator, and runs it cold), while the hart interprets;
  * a small region costs the hart's thread ~10-30 ms cold (mostly `new WebAssembly.Module` waiting for
  * JavaScriptCore's one WebAssembly compiler thread, busy optimizing the interpreter). Measured, each program first
- * in a cold process, 3 runs each: int-loop's main() 131-153 against 97-100 ms, branchy's 108-120 against 87-94
- * ms. A Linux boot's first regions are larger (Debian's: ~24 KB of code), so they still go to the thread.
+ * in a cold process, 3 alternating runs: int-loop's main() 149-152 against 101-117 ms, branchy's 136-154 against
+ * 100-109 ms. Debian's 6.12 boot asks first for a region of 32 instructions, compiled here now: 10 alternating
+ * cold boots, faster in 6 (the machine's noise, 2.5-4.1 s, was larger than any difference); the project kernel
+ * compiles no region.
  */
 export const COLD_SYNC_MAX_INSNS = 256;
 
