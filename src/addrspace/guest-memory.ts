@@ -142,6 +142,16 @@ export class GuestMemory implements GuestMemoryAccess {
     this.#forEachChunk(gpa, length, "notify", (region, offset, chunk) => this.#notify(region, offset, chunk));
   }
 
+  /**
+   * Ask the backends holding [gpa, gpa + length) to end a vCPU's run right after a guest store there, where they
+   * can (`HostMemory.watchWrites`): for a mailbox the VMM polls between runs.
+   */
+  watchWrites(gpa: GuestPhysAddr, length: number): void {
+    this.#forEachChunk(gpa, length, "watch", (region, offset, chunk) =>
+      region.host?.watchWrites?.((region.hostOffset ?? 0) + offset, chunk),
+    );
+  }
+
   read(gpa: GuestPhysAddr, length: number): Uint8Array {
     if (!Number.isSafeInteger(length) || length < 0) {
       throw new GuestMemoryError(
@@ -301,7 +311,7 @@ export class GuestMemory implements GuestMemoryAccess {
   #forEachChunk(
     gpa: GuestPhysAddr,
     length: number,
-    action: "read" | "write" | "notify",
+    action: "read" | "write" | "notify" | "watch",
     visit: (region: GuestMemoryRegion, offset: number, chunk: number) => void,
   ): void {
     if (!Number.isSafeInteger(length) || length < 0 || !rangeFits(gpa, length)) {

@@ -173,12 +173,10 @@ describe("WebAssembly tier, compiler thread", () => {
     expect(tier.compile(large, f.view, PAGE, request, { syncMaxBytes: 0, thread: fresh })).toBeUndefined();
     expect(tier.stats.coldSyncCompiles).toBe(1);
     expect(tier.stats.threadCompiles).toBe(2);
-    const deadline = Date.now() + 20_000;
-    while (tier.stats.pending > 0 && Date.now() < deadline) {
-      await Bun.sleep(1);
+    await untilDelivered(f, () => {
       service.deliver();
       fresh.deliver();
-    }
+    });
     expect(tier.stats.regions).toBe(3);
   });
 

@@ -46,9 +46,7 @@ export class Htif {
     // A store to tohost ends the vCPU's run where the backend can tell (HostMemory.watchWrites), so the request is
     // answered now, not when the run ends: console output waits for each byte's answer, and an emulated hart's run
     // is a million instructions (~1 ms a byte, measured on the benchmark programs' 25-byte "ticks=" line).
-    const region = services.memory.findRegion(mailbox.tohost);
-    if (region?.host !== undefined && mailbox.tohost + 8 <= region.gpa + region.bytes.length)
-      region.host.watchWrites?.((region.hostOffset ?? 0) + (mailbox.tohost - region.gpa), 8);
+    if (services.memory.contains(mailbox.tohost, 8)) services.memory.watchWrites(mailbox.tohost, 8);
   }
 
   /** Answer the request in `tohost`, if there is one. */
